@@ -1,0 +1,1 @@
+"""The runtime: CLI, wiring, turn handling, delivery and the reminder scheduler."""

@@ -1,0 +1,1 @@
+"""Channel connectors: translate platform updates to ``Inbound`` and ``Reply`` to API calls."""

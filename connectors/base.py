@@ -1,0 +1,87 @@
+"""What every connector offers the runtime, and the errors a connector may raise.
+
+A connector translates; it never decides what to say and never touches dialogue state.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Protocol
+
+from aiohttp import web
+
+from flows.errors import SvyazError
+from flows.types import Channel, Inbound, Reply
+
+# Called by a connector for every update it understood. Returns once the event is durably
+# accepted (de-duplicated and recorded); raises ``Unavailable`` when it could not be recorded,
+# and the connector then answers the platform so that it retries (HTTP 503).
+InboundSink = Callable[[Inbound], Awaitable[None]]
+
+
+@dataclass(frozen=True, slots=True)
+class Capabilities:
+    """A channel's limits, so replies degrade gracefully (e.g. long choices become a list)."""
+
+    max_text: int
+    max_buttons: int
+    max_per_row: int
+    max_rows: int
+    max_label: int
+    link_buttons: bool = True
+    request_phone: bool = False
+    markdown: bool = False
+
+
+class ChannelError(SvyazError):
+    """A channel could not do what was asked."""
+
+
+class Undeliverable(ChannelError):
+    """This platform refuses to deliver to this user (blocked the bot, no permission, offline).
+
+    Delivery fails over to another linked channel; never retried on the same one.
+    """
+
+
+class ChannelUnavailable(ChannelError):
+    """The platform kept failing (5xx, 429, network) after retries; try again later."""
+
+
+class ChannelAuthError(ChannelError):
+    """The token was refused: the channel stops and ``/healthz`` turns red."""
+
+
+class Unavailable(SvyazError):
+    """Storage is unreachable: the inbound event was not recorded; the platform should retry."""
+
+
+class Connector(Protocol):
+    """The handful of methods the runtime uses."""
+
+    channel: Channel
+    capabilities: Capabilities
+
+    def routes(self) -> list[web.RouteDef]:
+        """HTTP routes this connector serves (webhooks, web chat); may be empty."""
+
+    async def start(self) -> None:
+        """Begin receiving (polling loops start here); webhooks only need ``routes``."""
+
+    async def stop(self) -> None:
+        """Stop receiving and close network sessions."""
+
+    async def send(self, user_id: str, reply: Reply, *, message_key: str) -> None:
+        """Deliver ``reply`` to ``user_id``.
+
+        ``message_key`` is the outbox entry's stable id; a re-send after a crash passes the same
+        key, so the platform (VK ``random_id``) or the connector can drop the duplicate.
+        Raises ``Undeliverable``, ``ChannelUnavailable`` or ``ChannelAuthError``.
+        """
+
+    async def answer_callback(self, inbound: Inbound) -> None:
+        """Acknowledge a button press so the customer's spinner stops (no-op if not needed)."""
+
+    def health(self) -> dict[str, str | bool]:
+        """``{"ok": bool, "mode": ..., "detail": ...}`` for ``/healthz``."""

@@ -1,0 +1,275 @@
+"""Channel-neutral data that crosses package lines.
+
+This module owns the contract between the parts of svyaz:
+
+* events: what a customer (or a timer, or the business) did — the engine's input;
+* ``Inbound``: an event as a connector delivers it, with the channel account it came from;
+* ``Reply``: what the bot says, before any channel renders it;
+* effects: what the engine asks the runtime to do (as data, never as calls);
+* ``DialogState``: the customer's position in the dialogue, stored in Redis as JSON.
+
+It must not import anything of ours and must do no I/O.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Literal, TypeAlias
+
+from pydantic import BaseModel, ConfigDict, Field
+
+JSON: TypeAlias = None | bool | int | float | str | list["JSON"] | dict[str, "JSON"]
+
+Channel = Literal["vk", "max", "web"]
+CHANNELS: tuple[Channel, ...] = ("vk", "max", "web")
+
+
+# --------------------------------------------------------------------------- events
+
+
+@dataclass(frozen=True, slots=True)
+class TextEvent:
+    """The customer typed text."""
+
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class ButtonEvent:
+    """The customer pressed a button; ``button`` is the ``Button.id`` the engine gave it."""
+
+    button: str
+    text: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class StartEvent:
+    """The platform's start: VK «Начать», MAX ``bot_started``, a new web chat session.
+
+    ``payload`` is the deep-link value (VK ``ref``, MAX ``start`` payload, web ``#start=``).
+    """
+
+    payload: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ContactEvent:
+    """The customer shared a phone through a request-contact button (raw, not normalised)."""
+
+    phone: str
+    name: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TimerEvent:
+    """A scheduled reminder fell due: run ``flow`` with ``vars``."""
+
+    flow: str
+    key: str
+    vars: Mapping[str, JSON] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class CallResultEvent:
+    """The result of a ``CallHttp`` effect, fed back by the runtime."""
+
+    call_id: str
+    ok: bool
+    status: int
+    data: JSON = None
+
+
+@dataclass(frozen=True, slots=True)
+class StartFlowEvent:
+    """The business's own system asked to run ``flow`` for this customer (``/api/v1``)."""
+
+    flow: str
+    vars: Mapping[str, JSON] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class ResumeEvent:
+    """The customer continued on another channel: ask the current question again there."""
+
+    channel: Channel
+
+
+@dataclass(frozen=True, slots=True)
+class PermissionEvent:
+    """The customer allowed (VK ``message_allow``) or denied messages from the bot."""
+
+    allowed: bool
+
+
+Event: TypeAlias = (
+    TextEvent
+    | ButtonEvent
+    | StartEvent
+    | ContactEvent
+    | TimerEvent
+    | CallResultEvent
+    | StartFlowEvent
+    | ResumeEvent
+    | PermissionEvent
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Inbound:
+    """An event as a connector hands it over: who, where, and a platform id for de-duplication.
+
+    ``user_id`` is the platform account (VK user id, MAX user id, web session id) as text;
+    ``reply_to`` is where answers go when it is not the user itself (MAX ``chat_id``);
+    ``callback_id`` is a platform callback that must be acknowledged (MAX ``callback_id``,
+    VK ``message_event`` ``event_id``).
+    """
+
+    channel: Channel
+    user_id: str
+    event_id: str
+    event: Event
+    reply_to: str | None = None
+    callback_id: str | None = None
+    name: str | None = None
+
+    @property
+    def account(self) -> str:
+        return f"{self.channel}:{self.user_id}"
+
+
+# --------------------------------------------------------------------------- replies
+
+
+@dataclass(frozen=True, slots=True)
+class Button:
+    """A button: ``id`` comes back in ``ButtonEvent.button``; with ``url`` it is a link."""
+
+    id: str
+    text: str
+    url: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """One message from the bot, before a channel renders it."""
+
+    text: str
+    buttons: tuple[Button, ...] = ()
+    request_phone: bool = False
+    image_url: str | None = None
+    markdown: bool = False
+
+
+# --------------------------------------------------------------------------- effects
+
+
+@dataclass(frozen=True, slots=True)
+class ScheduleReminder:
+    """Run ``flow`` with ``vars`` for this customer at ``at``; replaces a reminder with ``key``."""
+
+    key: str
+    at: datetime
+    flow: str
+    vars: Mapping[str, JSON] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class CancelReminder:
+    key: str
+
+
+@dataclass(frozen=True, slots=True)
+class CallHttp:
+    """Call the business's endpoint; the runtime answers with a ``CallResultEvent``."""
+
+    call_id: str
+    method: Literal["GET", "POST", "PUT", "PATCH", "DELETE"]
+    url: str
+    json: JSON = None
+    headers: Mapping[str, str] = field(default_factory=dict)
+    timeout: float = 10.0
+
+
+@dataclass(frozen=True, slots=True)
+class Handoff:
+    """Hand the customer to a human operator; the bot stays quiet until released."""
+
+    reason: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class LinkChannel:
+    """Offer to continue in ``target`` (None: every other configured channel)."""
+
+    target: Channel | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SaveProfile:
+    """Store personal data in the customer's profile (only emitted after consent)."""
+
+    field: Literal["name", "phone", "email"]
+    value: str
+
+
+@dataclass(frozen=True, slots=True)
+class RecordConsent:
+    """The customer's answer to the personal-data consent question (152-FZ)."""
+
+    granted: bool
+    text_version: str
+    at: datetime
+
+
+Effect: TypeAlias = (
+    ScheduleReminder
+    | CancelReminder
+    | CallHttp
+    | Handoff
+    | LinkChannel
+    | SaveProfile
+    | RecordConsent
+)
+
+
+# --------------------------------------------------------------------------- state
+
+
+class Frame(BaseModel):
+    """One entry of the flow stack: a flow and the step the customer is at."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    flow: str = Field(alias="f")
+    step: str = Field(alias="s")
+    retries: int = Field(default=0, alias="r")
+    # Step to continue at in this flow when a called sub-flow returns.
+    resume: str | None = Field(default=None, alias="n")
+
+
+class DialogState(BaseModel):
+    """A customer's dialogue: small, JSON, versioned so old stored states keep loading.
+
+    Serialise with ``model_dump_json(by_alias=True, exclude_defaults=True)``.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="ignore", populate_by_name=True)
+
+    schema_version: int = Field(default=1, alias="v")
+    stack: tuple[Frame, ...] = Field(default=(), alias="k")
+    vars: dict[str, JSON] = Field(default_factory=dict, alias="x")
+    # Pending CallHttp id the flow waits for, if any.
+    waiting: str | None = Field(default=None, alias="w")
+    consent: bool | None = Field(default=None, alias="c")
+    handoff: bool = Field(default=False, alias="h")
+
+
+@dataclass(frozen=True, slots=True)
+class Turn:
+    """The engine's answer to one event."""
+
+    state: DialogState
+    replies: tuple[Reply, ...] = ()
+    effects: tuple[Effect, ...] = ()
