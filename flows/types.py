@@ -19,8 +19,12 @@ from datetime import datetime
 from typing import Literal, TypeAlias
 
 from pydantic import BaseModel, ConfigDict, Field
+from typing_extensions import TypeAliasType
 
-JSON: TypeAlias = None | bool | int | float | str | list["JSON"] | dict[str, "JSON"]
+# A recursive alias pydantic can validate (a plain TypeAlias with string refs recurses forever).
+JSON = TypeAliasType(
+    "JSON", "None | bool | int | float | str | list[JSON] | dict[str, JSON]"
+)
 
 Channel = Literal["vk", "max", "web"]
 CHANNELS: tuple[Channel, ...] = ("vk", "max", "web")

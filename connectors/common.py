@@ -1,0 +1,162 @@
+"""Pieces every connector needs: a request-rate limiter, retry back-off, text splitting and
+button layout within a platform's limits.
+
+Pure helpers plus one small async limiter; nothing here knows a platform's wire format.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import re
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from connectors.base import Capabilities
+from flows.types import Button, Reply
+
+
+class RateLimiter:
+    """At most ``rate`` acquisitions in any sliding window of ``per`` seconds.
+
+    Shared by every task of a process that talks to one platform token; bursts queue in
+    arrival order instead of failing.
+    """
+
+    def __init__(
+        self,
+        rate: int,
+        per: float = 1.0,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        if rate < 1:
+            raise ValueError("rate must be at least 1")
+        self.rate = rate
+        self.per = per
+        self._clock = clock
+        self._stamps: deque[float] = deque()
+        self._lock = asyncio.Lock()
+
+    def _delay(self, now: float) -> float:
+        while self._stamps and now - self._stamps[0] >= self.per:
+            self._stamps.popleft()
+        if len(self._stamps) < self.rate:
+            return 0.0
+        return self._stamps[0] + self.per - now
+
+    async def acquire(self) -> None:
+        async with self._lock:  # FIFO: waiters are served in the order they arrived
+            while (delay := self._delay(self._clock())) > 0:
+                await asyncio.sleep(delay)
+            self._stamps.append(self._clock())
+
+    async def __aenter__(self) -> None:
+        await self.acquire()
+
+    async def __aexit__(self, *exc: object) -> None:
+        return None
+
+
+def backoff_delay(attempt: int, *, base: float = 0.5, cap: float = 30.0) -> float:
+    """Exponential back-off with full jitter for retry number ``attempt`` (0-based)."""
+    ceiling = min(cap, base * (2**attempt))
+    return random.uniform(ceiling / 2, ceiling)  # noqa: S311 - jitter, not security
+
+
+_SENTENCE_END = re.compile(r"(?<=[.!?…])\s+")
+
+
+def split_text(text: str, limit: int) -> list[str]:
+    """Split ``text`` into parts of at most ``limit`` characters.
+
+    Prefers paragraph, then line, then sentence, then word boundaries; cuts hard only inside a
+    single over-long word. Parts are never empty; joined with newlines/spaces they give back
+    the text's words in order.
+    """
+    if limit < 1:
+        raise ValueError("limit must be positive")
+    text = text.strip()
+    if len(text) <= limit:
+        return [text] if text else []
+    parts: list[str] = []
+    rest = text
+    while len(rest) > limit:
+        cut = _best_cut(rest, limit)
+        head, rest = rest[:cut].rstrip(), rest[cut:].lstrip()
+        if head:
+            parts.append(head)
+    if rest:
+        parts.append(rest)
+    return parts
+
+
+def _best_cut(text: str, limit: int) -> int:
+    window = text[: limit + 1]
+    floor = limit // 3  # a boundary too close to the start gives tiny parts; look further
+    for pattern in ("\n\n", "\n"):
+        at = window.rfind(pattern)
+        if at > floor:
+            return at + len(pattern)
+    sentence_ends = [m.end() for m in _SENTENCE_END.finditer(window) if m.end() <= limit]
+    if sentence_ends and sentence_ends[-1] > floor:
+        return sentence_ends[-1]
+    at = window.rfind(" ")
+    if at > floor:
+        return at + 1
+    return limit
+
+
+@dataclass(frozen=True, slots=True)
+class Layout:
+    """A reply fitted to a channel: its text parts and button rows (on the last part)."""
+
+    parts: tuple[str, ...]
+    rows: tuple[tuple[Button, ...], ...]
+
+
+def shorten(label: str, limit: int) -> str:
+    label = " ".join(label.split())
+    return label if len(label) <= limit else label[: max(1, limit - 1)].rstrip() + "…"
+
+
+def layout_reply(reply: Reply, caps: Capabilities, *, per_row: int | None = None) -> Layout:
+    """Fit ``reply`` to ``caps``.
+
+    When the choice buttons do not fit the keyboard, they become a numbered list appended to
+    the text (the engine accepts "2" for the second option), and only link buttons stay as
+    buttons when they fit. Labels are shortened to the channel's limit.
+    """
+    choices = [b for b in reply.buttons if b.url is None]
+    links = [b for b in reply.buttons if b.url is not None and caps.link_buttons]
+    text = reply.text
+    row_width = max(1, min(per_row or caps.max_per_row, caps.max_per_row))
+    if len(choices) + len(links) > caps.max_buttons or _rows_needed(
+        len(choices), len(links), row_width
+    ) > caps.max_rows:
+        numbered = "\n".join(f"{i}. {b.text}" for i, b in enumerate(choices, 1))
+        text = f"{text}\n\n{numbered}" if text else numbered
+        choices = []
+        links = links[: max(0, min(caps.max_buttons, caps.max_rows))]
+    rows = _rows(choices, row_width, caps.max_label) + [
+        (_relabel(b, caps.max_label),) for b in links
+    ]
+    return Layout(parts=tuple(split_text(text, caps.max_text)) or ("",), rows=tuple(rows))
+
+
+def _rows_needed(choices: int, links: int, width: int) -> int:
+    return -(-choices // width) + links
+
+
+def _relabel(button: Button, limit: int) -> Button:
+    text = shorten(button.text, limit)
+    return button if text == button.text else Button(id=button.id, text=text, url=button.url)
+
+
+def _rows(buttons: list[Button], width: int, label_limit: int) -> list[tuple[Button, ...]]:
+    return [
+        tuple(_relabel(b, label_limit) for b in buttons[i : i + width])
+        for i in range(0, len(buttons), width)
+    ]
