@@ -1,0 +1,242 @@
+"""Settings of a running bot: environment variables and `.env`, prefix ``SVYAZ_``.
+
+This module owns the names, defaults and cross-checks of every setting (ARCHITECTURE.md,
+"Interfaces that are fixed") and the secret key kept in the data folder. It must not start
+anything, open connections or log a token: secrets are ``SecretStr`` and only ever leave
+through ``get_secret_value()`` at the place that needs them.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+from typing import Annotated, Literal
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from flows.errors import SvyazError
+
+SECRET_KEY_FILE = "secret_key"
+_PREFIX = "SVYAZ_"
+
+
+class ConfigError(SvyazError):
+    """Start-up refused: one sentence per problem in ``problems``."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = tuple(problems)
+        super().__init__("\n".join(self.problems))
+
+
+class Settings(BaseSettings):
+    """Every ``SVYAZ_*`` setting; see the table in ARCHITECTURE.md."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=_PREFIX, env_file=".env", env_file_encoding="utf-8", extra="ignore",
+        frozen=True,
+    )
+
+    flows: Path = Path("flows_examples")
+    redis_url: str | None = None
+    data_dir: Path = Path("data")
+    host: str = "127.0.0.1"
+    port: int = Field(default=8080, ge=0, le=65535)
+    public_url: str = "http://127.0.0.1:8080"
+    timezone: str = "Europe/Moscow"
+    bot: str = Field(default="main", pattern=r"^[A-Za-z0-9_-]{1,32}$")
+
+    vk_token: SecretStr | None = None
+    vk_group_id: int | None = None
+    vk_mode: Literal["callback", "longpoll"] = "longpoll"
+    vk_secret: SecretStr | None = None
+    vk_confirmation: str | None = None
+    vk_api_url: str = "https://api.vk.ru/method"
+    vk_group_screen_name: str | None = None
+    owner_vk_peer: str | None = None
+
+    max_token: SecretStr | None = None
+    max_mode: Literal["webhook", "polling"] = "polling"
+    max_webhook_secret: SecretStr | None = None
+    max_api_url: str = "https://platform-api2.max.ru"
+    max_bot_username: str | None = None
+    owner_max_chat: str | None = None
+
+    api_token: SecretStr | None = None
+    secret_key: SecretStr | None = None
+    webchat_origins: Annotated[tuple[str, ...], NoDecode] = ()
+    reminder_grace: float = Field(default=3600.0, ge=0)
+    owner_webhook: str | None = None
+
+    @field_validator("webchat_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(part.strip() for part in value.split(",") if part.strip())
+        return value
+
+    @field_validator(
+        "redis_url", "vk_confirmation", "vk_group_screen_name", "owner_vk_peer",
+        "max_bot_username", "owner_max_chat", "owner_webhook", mode="before",
+    )
+    @classmethod
+    def _blank_is_unset(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator(
+        "vk_token", "vk_secret", "max_token", "max_webhook_secret", "api_token", "secret_key",
+        mode="before",
+    )
+    @classmethod
+    def _blank_secret_is_unset(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    # ------------------------------------------------------------------ derived
+
+    @property
+    def vk_enabled(self) -> bool:
+        return self.vk_token is not None and self.vk_group_id is not None
+
+    @property
+    def max_enabled(self) -> bool:
+        return self.max_token is not None
+
+    @property
+    def api_enabled(self) -> bool:
+        return self.api_token is not None
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    @property
+    def origins(self) -> tuple[str, ...]:
+        """Origins allowed to open the web chat: configured, else our own and localhost."""
+        if self.webchat_origins:
+            return self.webchat_origins
+        own = _origin(self.public_url)
+        local = (f"http://127.0.0.1:{self.port}", f"http://localhost:{self.port}")
+        return tuple(dict.fromkeys((own, *local)))
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+# ---------------------------------------------------------------------- cross-checks
+
+
+def _is_http_url(url: str) -> bool:
+    parts = urlsplit(url)
+    return parts.scheme in ("http", "https") and bool(parts.netloc)
+
+
+def _vk_problems(s: Settings) -> list[str]:
+    found: list[str] = []
+    if (s.vk_token is None) != (s.vk_group_id is None):
+        have, missing = (
+            ("SVYAZ_VK_TOKEN", "SVYAZ_VK_GROUP_ID") if s.vk_token else
+            ("SVYAZ_VK_GROUP_ID", "SVYAZ_VK_TOKEN")
+        )
+        found.append(f"{have} is set but {missing} is not; VK needs both (or neither).")
+    if s.vk_enabled and s.vk_mode == "callback":
+        if not s.vk_confirmation:
+            found.append(
+                "SVYAZ_VK_MODE=callback needs SVYAZ_VK_CONFIRMATION, the string VK shows in "
+                "the community's Callback API settings."
+            )
+        if s.vk_secret is None:
+            found.append(
+                "SVYAZ_VK_MODE=callback needs SVYAZ_VK_SECRET (the Callback API secret key), "
+                "so forged callbacks are refused."
+            )
+    if s.owner_vk_peer and not s.vk_enabled:
+        found.append("SVYAZ_OWNER_VK_PEER is set but VK is off (set SVYAZ_VK_TOKEN and "
+                     "SVYAZ_VK_GROUP_ID).")
+    if not _is_http_url(s.vk_api_url):
+        found.append(f"SVYAZ_VK_API_URL must be an http(s) address, got {s.vk_api_url!r}.")
+    return found
+
+
+def _max_problems(s: Settings) -> list[str]:
+    found: list[str] = []
+    if s.max_enabled and s.max_mode == "webhook" and s.max_webhook_secret is None:
+        found.append(
+            "SVYAZ_MAX_MODE=webhook needs SVYAZ_MAX_WEBHOOK_SECRET, so webhooks from anyone "
+            "but MAX are refused."
+        )
+    if s.max_webhook_secret is not None and not s.max_enabled:
+        found.append("SVYAZ_MAX_WEBHOOK_SECRET is set but SVYAZ_MAX_TOKEN is not; MAX is off.")
+    if s.owner_max_chat and not s.max_enabled:
+        found.append("SVYAZ_OWNER_MAX_CHAT is set but MAX is off (set SVYAZ_MAX_TOKEN).")
+    if not _is_http_url(s.max_api_url):
+        found.append(f"SVYAZ_MAX_API_URL must be an http(s) address, got {s.max_api_url!r}.")
+    return found
+
+
+def _general_problems(s: Settings) -> list[str]:
+    found: list[str] = []
+    try:
+        ZoneInfo(s.timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        found.append(f"SVYAZ_TIMEZONE {s.timezone!r} is not a known time zone "
+                     "(for example Europe/Moscow).")
+    if not s.flows.is_dir():
+        found.append(f"SVYAZ_FLOWS folder {str(s.flows)!r} does not exist.")
+    if not _is_http_url(s.public_url):
+        found.append(f"SVYAZ_PUBLIC_URL must be an http(s) address, got {s.public_url!r}.")
+    if s.owner_webhook and not _is_http_url(s.owner_webhook):
+        found.append(f"SVYAZ_OWNER_WEBHOOK must be an http(s) address, got "
+                     f"{s.owner_webhook!r}.")
+    found.extend(
+        f"SVYAZ_WEBCHAT_ORIGINS entry {origin!r} must look like https://example.ru."
+        for origin in s.webchat_origins if not _is_http_url(origin)
+    )
+    return found
+
+
+def problems(settings: Settings) -> list[str]:
+    """Every missing or contradictory setting, one sentence each (empty: fine)."""
+    return [*_general_problems(settings), *_vk_problems(settings), *_max_problems(settings)]
+
+
+def _describe(error: ValidationError) -> list[str]:
+    sentences = []
+    for item in error.errors():
+        name = _PREFIX + "_".join(str(part) for part in item["loc"][:1]).upper()
+        sentences.append(f"{name}: {item['msg']} (got {item.get('input')!r}).")
+    return sentences
+
+
+def load_settings(env_file: str | Path | None = ".env", **overrides: object) -> Settings:
+    """Read and check the settings; raise ``ConfigError`` listing every problem at once."""
+    try:
+        settings = Settings(_env_file=env_file, **overrides)  # type: ignore[call-arg]
+    except ValidationError as exc:
+        raise ConfigError(_describe(exc)) from None
+    found = problems(settings)
+    if found:
+        raise ConfigError(found)
+    return settings
+
+
+def secret_key(settings: Settings) -> bytes:
+    """``SVYAZ_SECRET_KEY``, else a key generated once into the data folder and kept there."""
+    if settings.secret_key is not None:
+        return settings.secret_key.get_secret_value().encode()
+    path = settings.data_dir / SECRET_KEY_FILE
+    if path.exists():
+        return path.read_text(encoding="ascii").strip().encode()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_hex(32)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:  # another process won the race: use its key
+        return path.read_text(encoding="ascii").strip().encode()
+    with os.fdopen(fd, "w", encoding="ascii") as out:
+        out.write(key + "\n")
+    return key.encode()
