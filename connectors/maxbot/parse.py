@@ -1,0 +1,275 @@
+"""Pure translation of one MAX ``Update`` (PROTOCOLS.md A6) into an ``Inbound``.
+
+Owns: the shape of the updates svyaz understands (``message_created``, ``message_callback``,
+``bot_started``, ``bot_stopped``), the stable event id each one gets (MAX updates carry none),
+and the phone/name of a shared contact card.
+
+Must not: do I/O, log, or decide what to answer. Updates it does not understand yield ``None``;
+payloads that are not a MAX update at all raise ``MaxPayloadError``.
+
+Why our own models and not maxapi's: maxapi's update union rejects a whole update when one
+attachment or ``chat_type`` is newer than the library (tested: an unknown attachment type
+fails ``message_created``), which would silently drop a customer's text. These models read
+only the fields svyaz uses and ignore the rest.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from flows.errors import SvyazError
+from flows.types import (
+    ButtonEvent,
+    ContactEvent,
+    Event,
+    Inbound,
+    PermissionEvent,
+    StartEvent,
+    TextEvent,
+)
+
+KNOWN_TYPES = frozenset({"message_created", "message_callback", "bot_started", "bot_stopped"})
+
+
+class MaxPayloadError(SvyazError):
+    """The body is not a MAX update svyaz can read (bad JSON, missing required fields)."""
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+
+class User(_Model):
+    user_id: int
+    first_name: str = ""
+    last_name: str | None = None
+    is_bot: bool = False
+
+    @property
+    def full_name(self) -> str | None:
+        name = " ".join(p for p in (self.first_name, self.last_name) if p)
+        return name or None
+
+
+class Recipient(_Model):
+    chat_id: int | None = None
+    chat_type: str | None = None
+    user_id: int | None = None
+
+
+class Attachment(_Model):
+    type: str
+    # Contact: {vcf_info, hash, max_info}; keyboard: {buttons}; media: {url, token}.
+    payload: dict[str, object] | None = None
+
+
+class Body(_Model):
+    mid: str
+    seq: int | None = None
+    text: str | None = None
+    attachments: list[Attachment] | None = None
+
+
+class Message(_Model):
+    sender: User | None = None
+    recipient: Recipient
+    timestamp: int
+    body: Body
+
+
+class Callback(_Model):
+    timestamp: int
+    callback_id: str = Field(min_length=1)
+    payload: str | None = None
+    user: User
+
+
+class MessageCreated(_Model):
+    update_type: Literal["message_created"]
+    timestamp: int
+    message: Message
+
+
+class MessageCallback(_Model):
+    update_type: Literal["message_callback"]
+    timestamp: int
+    callback: Callback
+    message: Message | None = None
+
+
+class BotStarted(_Model):
+    update_type: Literal["bot_started"]
+    timestamp: int
+    chat_id: int
+    user: User
+    payload: str | None = None
+
+
+class BotStopped(_Model):
+    update_type: Literal["bot_stopped"]
+    timestamp: int
+    chat_id: int
+    user: User
+
+
+AnyUpdate = MessageCreated | MessageCallback | BotStarted | BotStopped
+Update = Annotated[AnyUpdate, Field(discriminator="update_type")]
+
+
+class _Envelope(_Model):
+    update: Update
+
+
+def parse(raw: object) -> Inbound | None:
+    """Translate one update (a JSON object, or its text/bytes) into an ``Inbound``.
+
+    Returns ``None`` for updates svyaz does not act on (other types, bot or channel posts,
+    messages with neither text nor a contact). Raises ``MaxPayloadError`` for anything that is
+    not a well-formed update.
+    """
+    data = _load(raw)
+    update_type = data.get("update_type")
+    if not isinstance(update_type, str) or not isinstance(data.get("timestamp"), int):
+        raise MaxPayloadError("not a MAX update: needs string 'update_type' and int 'timestamp'")
+    if update_type not in KNOWN_TYPES:
+        return None
+    try:
+        update = _Envelope.model_validate({"update": data}).update
+    except ValidationError as exc:
+        raise MaxPayloadError(f"malformed {update_type} update: {_first_error(exc)}") from exc
+    return _translate(update)
+
+
+def _load(raw: object) -> dict[str, object]:
+    if isinstance(raw, str | bytes | bytearray):
+        try:
+            raw = json.loads(raw)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise MaxPayloadError(f"update body is not JSON: {exc}") from exc
+    if not isinstance(raw, dict):
+        raise MaxPayloadError(f"update must be a JSON object, got {type(raw).__name__}")
+    return raw
+
+
+def _first_error(exc: ValidationError) -> str:
+    err = exc.errors()[0]
+    where = ".".join(str(p) for p in err["loc"][2:]) or "update"  # skip 'update', the tag
+    return f"{where}: {err['msg']}"
+
+
+def _translate(update: AnyUpdate) -> Inbound | None:
+    if isinstance(update, MessageCreated):
+        return _message(update.message)
+    if isinstance(update, MessageCallback):
+        return _callback(update)
+    if isinstance(update, BotStarted):
+        return _inbound(
+            update.user,
+            f"start:{update.user.user_id}:{update.timestamp}",
+            StartEvent(payload=update.payload or None),
+            update.chat_id,
+        )
+    return _inbound(
+        update.user,
+        f"stop:{update.user.user_id}:{update.timestamp}",
+        PermissionEvent(allowed=False),
+        update.chat_id,
+    )
+
+
+def _inbound(
+    user: User,
+    event_id: str,
+    event: Event,
+    chat_id: int | None,
+    *,
+    callback_id: str | None = None,
+) -> Inbound:
+    return Inbound(
+        channel="max",
+        user_id=str(user.user_id),
+        event_id=event_id,
+        event=event,
+        reply_to=None if chat_id is None else str(chat_id),
+        callback_id=callback_id,
+        name=user.full_name,
+    )
+
+
+def _message(message: Message) -> Inbound | None:
+    sender = message.sender
+    if sender is None or sender.is_bot:  # channel posts and bots (our own echo) are not customers
+        return None
+    event: Event | None = _contact(message.body, sender)
+    if event is None and message.body.text:
+        event = TextEvent(text=message.body.text)
+    if event is None:
+        return None
+    return _inbound(sender, f"mid:{message.body.mid}", event, message.recipient.chat_id)
+
+
+def _callback(update: MessageCallback) -> Inbound:
+    callback = update.callback
+    payload = callback.payload or ""
+    chat_id = update.message.recipient.chat_id if update.message else None
+    label = _button_label(update.message, payload) if update.message else ""
+    return _inbound(
+        callback.user,
+        f"cb:{callback.callback_id}",
+        ButtonEvent(button=payload, text=label),
+        chat_id,
+        callback_id=callback.callback_id,
+    )
+
+
+def _button_label(message: Message, payload: str) -> str:
+    """The pressed button's text, found in the keyboard of the message that carried it."""
+    for attachment in message.body.attachments or ():
+        if attachment.type != "inline_keyboard":
+            continue
+        rows = (attachment.payload or {}).get("buttons")
+        for row in rows if isinstance(rows, list) else ():
+            for button in row if isinstance(row, list) else ():
+                if isinstance(button, dict) and button.get("payload") == payload:
+                    text = button.get("text")
+                    return text if isinstance(text, str) else ""
+    return ""
+
+
+def _contact(body: Body, sender: User) -> ContactEvent | None:
+    """A contact card the sender shared about themselves (the request_contact button's result).
+
+    A card of somebody else (``max_info.user_id`` differs from the sender) is not the
+    customer's phone and is ignored.
+    """
+    for attachment in body.attachments or ():
+        if attachment.type != "contact" or not attachment.payload:
+            continue
+        info = attachment.payload.get("max_info")
+        if isinstance(info, dict) and info.get("user_id") not in (None, sender.user_id):
+            continue
+        vcf = attachment.payload.get("vcf_info")
+        phone, name = parse_vcard(vcf) if isinstance(vcf, str) else (None, None)
+        if phone:
+            return ContactEvent(phone=phone, name=name)
+    return None
+
+
+def parse_vcard(text: str) -> tuple[str | None, str | None]:
+    """The first ``TEL`` and the ``FN`` of a vCard (folded lines and ``item1.`` groups allowed)."""
+    unfolded = text.replace("\r\n", "\n").replace("\n ", "").replace("\n\t", "")
+    phone: str | None = None
+    name: str | None = None
+    for line in unfolded.split("\n"):
+        key, sep, value = line.partition(":")
+        if not sep:
+            continue
+        prop = key.split(";", 1)[0].rsplit(".", 1)[-1].upper()
+        if prop == "TEL" and phone is None and value.strip():
+            phone = value.strip()
+        elif prop == "FN" and name is None and value.strip():
+            name = value.strip()
+    return phone, name
