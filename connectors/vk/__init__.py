@@ -1,0 +1,130 @@
+"""The VK community-bot connector: Callback API or Bots Long Poll in, ``messages.send`` out.
+
+``VkConnector`` wires the pure parts (``parse``, ``render``) to the thin I/O parts
+(``client``, ``callback``, ``longpoll``) and implements ``connectors.base.Connector``.
+It translates only: it never decides what to say and never touches dialogue state.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from typing import Literal
+
+from aiohttp import web
+
+from connectors.base import Capabilities, ChannelUnavailable, InboundSink, Undeliverable
+from connectors.common import RateLimiter
+from flows.types import Channel, Inbound, Reply
+
+from .callback import PATH as CALLBACK_PATH
+from .callback import CallbackEndpoint
+from .client import API_VERSION, DEFAULT_API_URL, RetryPolicy, VkClient
+from .longpoll import LongPoll
+from .parse import VkPayloadError, parse_callback
+from .render import CAPABILITIES, ButtonType, render
+
+__all__ = [
+    "API_VERSION",
+    "CALLBACK_PATH",
+    "CAPABILITIES",
+    "DEFAULT_API_URL",
+    "RetryPolicy",
+    "VkConnector",
+    "VkPayloadError",
+    "parse_callback",
+    "render",
+]
+
+log = logging.getLogger("svyaz.connectors.vk")
+
+Mode = Literal["callback", "longpoll"]
+
+
+class VkConnector:
+    """One VK community: receives its updates and sends its messages."""
+
+    channel: Channel = "vk"
+    capabilities: Capabilities = CAPABILITIES
+
+    def __init__(
+        self,
+        *,
+        token: str,
+        group_id: int,
+        sink: InboundSink,
+        api_url: str = DEFAULT_API_URL,
+        mode: Mode = "longpoll",
+        secret: str | None = None,
+        confirmation: str | None = None,
+        button_type: ButtonType = "text",
+        retry: RetryPolicy | None = None,
+        limiter: RateLimiter | None = None,
+        poll_wait: int = 25,
+        poll_backoff: float = 1.0,
+    ) -> None:
+        self.mode = mode
+        self.group_id = group_id
+        self.button_type = button_type
+        self.client = VkClient(token=token, api_url=api_url, limiter=limiter, retry=retry)
+        self._endpoint = CallbackEndpoint(
+            sink=sink, group_id=group_id, secret=secret, confirmation=confirmation
+        )
+        self._poll = LongPoll(
+            client=self.client, group_id=group_id, sink=sink, wait=poll_wait,
+            backoff_base=poll_backoff,
+        )
+        self._task: asyncio.Task[None] | None = None
+
+    def routes(self) -> list[web.RouteDef]:
+        return [self._endpoint.route()] if self.mode == "callback" else []
+
+    async def start(self) -> None:
+        if self.mode == "longpoll" and self._task is None:
+            self._task = asyncio.create_task(self._poll.run(), name="vk-longpoll")
+
+    async def stop(self) -> None:
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        await self.client.close()
+
+    async def send(self, user_id: str, reply: Reply, *, message_key: str) -> None:
+        calls = render(
+            reply, self.capabilities, peer_id=user_id, message_key=message_key,
+            button_type=self.button_type,
+        )
+        for params in calls:
+            await self.client.call("messages.send", params)
+
+    async def answer_callback(self, inbound: Inbound) -> None:
+        if inbound.callback_id is None:
+            return
+        params = {
+            "event_id": inbound.callback_id,
+            "user_id": inbound.user_id,
+            "peer_id": inbound.reply_to or inbound.user_id,
+        }
+        try:
+            await self.client.call("messages.sendMessageEventAnswer", params)
+        except (Undeliverable, ChannelUnavailable) as exc:
+            # The spinner stops by itself after a while; the turn itself is not lost.
+            log.warning("VK: callback %s not answered (%s)", inbound.callback_id, exc)
+
+    def health(self) -> dict[str, str | bool]:
+        if self.client.auth_failed:
+            return {"ok": False, "mode": self.mode, "detail": "VK refused the token (error 5)"}
+        if self.mode == "longpoll":
+            return self._poll_health()
+        return {"ok": True, "mode": self.mode, "detail": "waiting for Callback API"}
+
+    def _poll_health(self) -> dict[str, str | bool]:
+        if self._task is None or self._task.done():
+            return {"ok": False, "mode": self.mode, "detail": "long poll not running"}
+        if self._poll.failing_since is not None:
+            return {"ok": False, "mode": self.mode,
+                    "detail": f"long poll failing: {self._poll.last_error}"}
+        return {"ok": True, "mode": self.mode, "detail": "long poll running"}
