@@ -1,0 +1,211 @@
+"""The web chat wire format: JSON frames over the WebSocket (fixed in ARCHITECTURE.md).
+
+Client frames (``hello``, ``text``, ``button``) are validated strictly with pydantic: wrong
+types are never coerced, unknown fields are ignored (so an older server accepts a newer
+widget), and anything else becomes a ``FrameError`` with a code the widget understands.
+Server frames (``welcome``, ``reply``, ``error``) are built from models, never by string
+formatting. Pure functions only: no sockets, no storage.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Annotated, Literal, TypeAlias
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    TypeAdapter,
+    ValidationError,
+    field_validator,
+)
+from pydantic_core import PydanticCustomError
+
+from connectors.base import Capabilities
+from connectors.common import layout_reply
+from flows.types import Button, Reply
+
+MAX_TEXT_BYTES = 4096
+
+ErrorCode = Literal[
+    "bad_frame",  # not JSON, unknown type, wrong field types
+    "too_long",  # text over MAX_TEXT_BYTES
+    "empty",  # text with nothing but spaces
+    "hello_first",  # a message before the hello frame
+    "rate_limited",  # too many messages per second
+    "too_many_connections",  # too many sockets from one address (socket then closes)
+    "unavailable",  # the message could not be recorded; send it again
+]
+
+ERROR_MESSAGES: dict[ErrorCode, str] = {
+    "bad_frame": "Непонятное сообщение.",
+    "too_long": "Сообщение слишком длинное.",
+    "empty": "Пустое сообщение.",
+    "hello_first": "Соединение ещё не готово.",
+    "rate_limited": "Слишком много сообщений подряд, подождите немного.",
+    "too_many_connections": "Слишком много открытых окон чата.",
+    "unavailable": "Не получилось отправить, попробуйте ещё раз.",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class WebHistoryItem:
+    """One past message of a session as the widget shows it after a reload."""
+
+    direction: Literal["in", "out"]
+    text: str
+    buttons: tuple[Button, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class FrameError:
+    code: ErrorCode
+
+
+# --------------------------------------------------------------------------- client frames
+
+ClientId = Annotated[
+    str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")
+]
+_STRICT = ConfigDict(strict=True, frozen=True, extra="ignore")
+
+
+class Hello(BaseModel):
+    model_config = _STRICT
+
+    type: Literal["hello"]
+    # Any string: a garbled token is not a bad frame, it just starts a fresh session.
+    session: Annotated[str, StringConstraints(max_length=1024)] | None = None
+    link: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{1,128}$")] | None = None
+
+
+class TextFrame(BaseModel):
+    model_config = _STRICT
+
+    type: Literal["text"]
+    text: str
+    id: ClientId
+
+    @field_validator("text")
+    @classmethod
+    def _size(cls, value: str) -> str:
+        if len(value.encode("utf-8", "surrogatepass")) > MAX_TEXT_BYTES:
+            raise PydanticCustomError("too_long", "text over {limit} bytes", {"limit": 4096})
+        if not value.strip():
+            raise PydanticCustomError("empty", "text is blank")
+        return value
+
+
+class ButtonFrame(BaseModel):
+    model_config = _STRICT
+
+    type: Literal["button"]
+    button: Annotated[str, StringConstraints(min_length=1, max_length=256)]
+    id: ClientId
+
+
+ClientFrame: TypeAlias = Hello | TextFrame | ButtonFrame
+_CLIENT = TypeAdapter[ClientFrame](
+    Annotated[Hello | TextFrame | ButtonFrame, Field(discriminator="type")]
+)
+
+
+def parse_client_frame(raw: str) -> ClientFrame | FrameError:
+    """The frame in ``raw`` or the reason it is refused."""
+    try:
+        return _CLIENT.validate_json(raw)
+    except ValidationError as exc:
+        kinds = {error["type"] for error in exc.errors()}
+        if "too_long" in kinds:
+            return FrameError("too_long")
+        if "empty" in kinds:
+            return FrameError("empty")
+        return FrameError("bad_frame")
+
+
+# --------------------------------------------------------------------------- server frames
+
+
+class _Out(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+
+class ButtonOut(_Out):
+    id: str
+    text: str
+    url: str | None = None
+
+
+class HistoryOut(_Out):
+    direction: Literal["in", "out"]
+    text: str
+    buttons: tuple[ButtonOut, ...] = ()
+
+
+class WelcomeOut(_Out):
+    type: Literal["welcome"] = "welcome"
+    session: str
+    history: tuple[HistoryOut, ...]
+
+
+class ReplyOut(_Out):
+    type: Literal["reply"] = "reply"
+    text: str
+    buttons: tuple[ButtonOut, ...] = ()
+    id: str
+    request_phone: bool = False
+
+
+class ErrorOut(_Out):
+    type: Literal["error"] = "error"
+    code: ErrorCode
+    message: str
+
+
+def _button(button: Button) -> ButtonOut:
+    return ButtonOut(id=button.id, text=button.text, url=button.url)
+
+
+def _dump(frame: _Out) -> str:
+    # exclude_none drops only a button's absent url; no other field can be None
+    return frame.model_dump_json(exclude_none=True)
+
+
+def welcome_frame(token: str, history: Sequence[WebHistoryItem]) -> str:
+    items = tuple(
+        HistoryOut(
+            direction=item.direction,
+            text=item.text,
+            buttons=tuple(_button(b) for b in item.buttons),
+        )
+        for item in history
+    )
+    return _dump(WelcomeOut(session=token, history=items))
+
+
+def reply_frames(reply: Reply, message_key: str, caps: Capabilities) -> list[str]:
+    """``reply`` fitted to ``caps``: one frame per text part, buttons on the last one.
+
+    Frame ids derive from ``message_key`` so the widget drops a re-sent duplicate.
+    """
+    layout = layout_reply(reply, caps)
+    last = len(layout.parts) - 1
+    frames = []
+    for index, part in enumerate(layout.parts):
+        buttons = tuple(_button(b) for row in layout.rows for b in row) if index == last else ()
+        frames.append(
+            ReplyOut(
+                text=part,
+                buttons=buttons,
+                id=message_key if index == 0 else f"{message_key}#{index}",
+                request_phone=reply.request_phone and index == last,
+            )
+        )
+    return [_dump(frame) for frame in frames]
+
+
+def error_frame(code: ErrorCode) -> str:
+    return _dump(ErrorOut(code=code, message=ERROR_MESSAGES[code]))
