@@ -31,6 +31,10 @@ from flows.types import (
     TextEvent,
 )
 
+# ``Inbound.reply_to`` of a group chat: "chat:<chat_id>". Dialog replies go to the user (None),
+# so a chat id is never mistaken for a user id when the runtime passes reply_to to ``send``.
+CHAT_PREFIX = "chat:"
+
 KNOWN_TYPES = frozenset({"message_created", "message_callback", "bot_started", "bot_stopped"})
 
 
@@ -170,13 +174,11 @@ def _translate(update: AnyUpdate) -> Inbound | None:
             update.user,
             f"start:{update.user.user_id}:{update.timestamp}",
             StartEvent(payload=update.payload or None),
-            update.chat_id,
         )
     return _inbound(
         update.user,
         f"stop:{update.user.user_id}:{update.timestamp}",
         PermissionEvent(allowed=False),
-        update.chat_id,
     )
 
 
@@ -184,7 +186,7 @@ def _inbound(
     user: User,
     event_id: str,
     event: Event,
-    chat_id: int | None,
+    recipient: Recipient | None = None,
     *,
     callback_id: str | None = None,
 ) -> Inbound:
@@ -193,10 +195,20 @@ def _inbound(
         user_id=str(user.user_id),
         event_id=event_id,
         event=event,
-        reply_to=None if chat_id is None else str(chat_id),
+        reply_to=reply_target(recipient),
         callback_id=callback_id,
         name=user.full_name,
     )
+
+
+def reply_target(recipient: Recipient | None) -> str | None:
+    """Where answers go when not to the user: a group chat (``"chat:<id>"``), else None.
+
+    bot_started/bot_stopped and dialog messages are one-to-one: the user is the target.
+    """
+    if recipient is None or recipient.chat_id is None or recipient.chat_type == "dialog":
+        return None
+    return f"{CHAT_PREFIX}{recipient.chat_id}"
 
 
 def _message(message: Message) -> Inbound | None:
@@ -208,19 +220,19 @@ def _message(message: Message) -> Inbound | None:
         event = TextEvent(text=message.body.text)
     if event is None:
         return None
-    return _inbound(sender, f"mid:{message.body.mid}", event, message.recipient.chat_id)
+    return _inbound(sender, f"mid:{message.body.mid}", event, message.recipient)
 
 
 def _callback(update: MessageCallback) -> Inbound:
     callback = update.callback
     payload = callback.payload or ""
-    chat_id = update.message.recipient.chat_id if update.message else None
+    recipient = update.message.recipient if update.message else None
     label = _button_label(update.message, payload) if update.message else ""
     return _inbound(
         callback.user,
         f"cb:{callback.callback_id}",
         ButtonEvent(button=payload, text=label),
-        chat_id,
+        recipient,
         callback_id=callback.callback_id,
     )
 

@@ -121,7 +121,7 @@ def test_message_created_is_text_from_the_sender() -> None:
         user_id="5551001",
         event_id="mid:mid.0000000000015f910000000000000003",
         event=TextEvent(text="hello"),
-        reply_to="90001",
+        reply_to=None,
         name="Ivan",
     )
 
@@ -142,7 +142,7 @@ def test_bot_started_carries_the_deep_link_payload() -> None:
     assert inbound is not None
     assert inbound.event == StartEvent(payload="promo-42")
     assert inbound.user_id == "5551001"
-    assert inbound.reply_to == "90001"
+    assert inbound.reply_to is None
     assert inbound.event_id == "start:5551001:1767225600100"
 
 
@@ -167,7 +167,7 @@ def test_message_callback_is_a_button_press_to_answer() -> None:
         user_id="5551001",
         event_id="cb:f0e1d2c3-opaque",
         event=ButtonEvent(button="order:17:confirm", text="Yes"),
-        reply_to="90001",
+        reply_to=None,
         callback_id="f0e1d2c3-opaque",
         name="Ivan",
     )
@@ -228,6 +228,15 @@ def test_newer_attachment_and_chat_types_do_not_drop_the_text() -> None:
     inbound = parse(update)
     assert inbound is not None
     assert inbound.event == TextEvent(text="hello")
+
+
+def test_group_chat_messages_answer_in_the_chat() -> None:
+    update = copy.deepcopy(MESSAGE_CREATED)
+    update["message"]["recipient"] = {"chat_id": -7001234, "chat_type": "chat", "user_id": None}
+    inbound = parse(update)
+    assert inbound is not None
+    assert inbound.user_id == "5551001"
+    assert inbound.reply_to == "chat:-7001234"
 
 
 def test_event_ids_differ_between_messages() -> None:
