@@ -1,0 +1,177 @@
+"""``advance``: one event in, the next dialogue state, replies and effects out.
+
+Owns the dispatch of each event kind and the rules that keep a customer from ever being
+stuck: global commands (cancel, menu, help, restart) work in every step, input no step or
+trigger understands gets the fallback reply and the menu, and a stored state that points at
+a flow, step or variable that no longer exists gets a polite message and the menu.
+
+Pure and deterministic: no clock (``now`` is given), no randomness, no I/O; it never raises
+for any customer input. The step machine itself is ``flows.steps``.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from flows import answers, templates
+from flows.model import Entry, FlowSet
+from flows.steps import Looping, Lost, Run
+from flows.types import (
+    ButtonEvent,
+    CallResultEvent,
+    ContactEvent,
+    DialogState,
+    Event,
+    PermissionEvent,
+    Reply,
+    ResumeEvent,
+    StartEvent,
+    StartFlowEvent,
+    TextEvent,
+    TimerEvent,
+    Turn,
+)
+from flows.words import contains_phrase, normalize
+
+_CUSTOMER = (TextEvent, ButtonEvent, StartEvent, ContactEvent, ResumeEvent)
+_FAILURES = (Lost, Looping, templates.TemplateRenderError, RecursionError)
+
+
+def advance(flows: FlowSet, state: DialogState | None, event: Event, now: datetime) -> Turn:
+    """The dialogue's answer to ``event`` at ``now`` (tz-aware). Pure; never raises."""
+    state = state or DialogState()
+    if isinstance(event, PermissionEvent) or (state.handoff and isinstance(event, _CUSTOMER)):
+        return Turn(state=state)
+    run = Run.begin(flows, state, now)
+    try:
+        _dispatch(run, event)
+    except _FAILURES:
+        run = _recover(flows, state, now)
+    return Turn(state=run.state(), replies=tuple(run.replies), effects=tuple(run.effects))
+
+
+def _recover(flows: FlowSet, state: DialogState, now: datetime) -> Run:
+    """Something in the stored state or the flows is gone: apologise and show the menu."""
+    run = Run.begin(flows, state.model_copy(update={"stack": (), "waiting": None}), now)
+    run.replies.append(Reply(flows.texts.lost))
+    try:
+        run.menu()
+    except _FAILURES:
+        run.clear()
+        del run.replies[1:]
+        run.effects.clear()
+    return run
+
+
+def _dispatch(run: Run, event: Event) -> None:
+    if not run.stack_is_valid():
+        if isinstance(event, StartEvent | TimerEvent | StartFlowEvent | CallResultEvent):
+            run.clear()
+        else:
+            raise Lost("stored position")
+    if isinstance(event, StartEvent):
+        _on_start(run, event)
+    elif isinstance(event, TimerEvent | StartFlowEvent):
+        _on_flow(run, event.flow, dict(event.vars))
+    elif isinstance(event, CallResultEvent):
+        _on_result(run, event)
+    elif isinstance(event, ResumeEvent):
+        run.reask()
+    elif isinstance(event, ButtonEvent):
+        _on_input(run, event.text, event.button)
+    elif isinstance(event, ContactEvent):
+        _on_input(run, event.phone, None)
+    elif isinstance(event, TextEvent):
+        _on_input(run, event.text, None)
+
+
+def _on_start(run: Run, event: StartEvent) -> None:
+    entry = run.flows.payloads.get(event.payload or "") or run.flows.on_start
+    if entry is None:
+        run.replies.append(Reply(run.flows.texts.fallback))
+        return
+    run.start(entry)
+
+
+def _on_flow(run: Run, flow: str, variables: dict[str, object]) -> None:
+    """A reminder or the business starts ``flow``; an open question is resumed after it."""
+    if flow not in run.flows.flows:
+        return
+    push = run.question() is not None
+    run.start(Entry(flow), push=push, variables=variables)  # type: ignore[arg-type]
+
+
+def _on_result(run: Run, event: CallResultEvent) -> None:
+    if not run.stack or run.waiting != event.call_id:
+        return  # a stale or unknown answer: nothing to do
+    run.waiting = None
+    flow, step = run.top()
+    http = step.http
+    if http is None:
+        raise Lost("call step")
+    if event.ok:
+        if http.save:
+            run.vars[http.save] = event.data
+        target = run.after(flow, step, None)
+    elif http.on_error:
+        target = http.on_error
+    else:
+        run.replies.append(Reply(run.flows.texts.call_failed))
+        target = None
+    if run.move(target) == "end" and run.back():
+        return
+    run.go()
+
+
+def _on_input(run: Run, text: str, button: str | None) -> None:
+    """Text, a button or a shared contact: a command, an answer, a trigger, or the fallback."""
+    said = normalize(text)
+    command = run.flows.commands.get(said) or run.flows.commands.get(normalize(button or ""))
+    if command is not None:
+        _command(run, command)
+        return
+    if run.waiting:
+        run.replies.append(Reply(run.flows.texts.waiting))
+        return
+    q = run.question()
+    if q is None:
+        if not _trigger(run, said, button):
+            _fallback(run)
+        return
+    problem = answers.answer(run, q, text, button)
+    if problem is not None and not _trigger(run, said, button):
+        answers.retry(run, q, problem.reason)
+
+
+def _trigger(run: Run, said: str, button: str | None) -> bool:
+    entry = run.flows.buttons.get(button) if button else None
+    if entry is None and said:
+        entry = next((e for phrase, e in run.flows.keywords if contains_phrase(said, phrase)), None)
+    if entry is None:
+        return False
+    run.start(entry)
+    return True
+
+
+def _fallback(run: Run) -> None:
+    run.replies.append(Reply(run.flows.texts.fallback))
+    run.menu()
+
+
+def _command(run: Run, command: str) -> None:
+    flows = run.flows
+    if command == "help":
+        run.replies.append(Reply(flows.texts.help))
+        if run.question() is not None:
+            run.reask()
+        else:
+            run.menu()
+        return
+    run.clear()
+    if command == "cancel":
+        run.replies.append(Reply(flows.texts.cancelled))
+        run.menu()
+    elif command == "restart" and flows.on_start is not None:
+        run.start(flows.on_start)
+    else:
+        run.menu()

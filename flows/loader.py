@@ -1,0 +1,248 @@
+"""Loading a folder of flows: every problem at once, then one compiled ``FlowSet``.
+
+Owns the stages YAML text -> data with positions (``flows.yamlload``) -> models
+(``flows.validation``) -> compiled flows (``flows.compiler``) -> checks across flows and
+warnings (``flows.graph``), and the public ``load``/``check``. Reads the folder's files (the
+only I/O in ``flows/``); ``*.test.yaml`` files are conversation tests and are skipped.
+
+It must not run flows (``flows.engine`` does).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import get_args
+
+from flows import graph
+from flows import schema as s
+from flows.compiler import Compiler
+from flows.model import CompiledFlow, Entry, FlowSet
+from flows.problems import FlowLoadError, Problem, did_you_mean, listing
+from flows.validation import validate
+from flows.words import normalize
+from flows.yamlload import Document, YamlProblem, parse
+
+__all__ = ["FlowLoadError", "Problem", "check", "load"]
+
+
+@dataclass(frozen=True, slots=True)
+class _Loaded:
+    flow: CompiledFlow
+    doc: Document
+
+
+def load(
+    folder: str | Path, *, timezone: str = "Europe/Moscow", environ: Mapping[str, str] | None = None
+) -> FlowSet:
+    """Load and compile every flow of ``folder``; raises ``FlowLoadError`` listing all errors.
+
+    ``environ`` overrides the ``env:`` defaults of ``_bot.yaml`` (only keys declared there).
+    """
+    flows, problems = check(folder, timezone=timezone, environ=environ)
+    if flows is None:
+        raise FlowLoadError(problems)
+    return flows
+
+
+def check(
+    folder: str | Path,
+    *,
+    timezone: str = "Europe/Moscow",
+    environ: Mapping[str, str] | None = None,
+) -> tuple[FlowSet | None, tuple[Problem, ...]]:
+    """Every error and warning of ``folder``; the ``FlowSet`` is None when there is an error."""
+    root = Path(folder)
+    if not root.is_dir():
+        return None, (Problem(str(root), 1, 1, "no such folder of flows"),)
+    problems: list[Problem] = []
+    settings = _settings(root, problems)
+    loaded: dict[str, _Loaded] = {}
+    for path in _flow_files(root):
+        item = _load_file(path, problems)
+        if item is None:
+            continue
+        if item.flow.name in loaded:
+            other = loaded[item.flow.name].flow.file
+            problems.append(
+                Problem(
+                    item.flow.file,
+                    1,
+                    1,
+                    f"the flow name '{item.flow.name}' "
+                    f"is already used by {other}; flow names must be unique",
+                )
+            )
+            continue
+        loaded[item.flow.name] = item
+    if not loaded and not problems:
+        problems.append(Problem(str(root), 1, 1, "the folder has no flows (*.yaml files)"))
+    problems.extend(_cross_checks(loaded, settings))
+    problems.extend(_warnings(loaded))
+    problems.sort(key=lambda p: (p.severity != "error", p.file, p.line, p.column))
+    if any(p.severity == "error" for p in problems):
+        return None, tuple(problems)
+    flows = {name: item.flow for name, item in loaded.items()}
+    warnings = tuple(p for p in problems if p.severity == "warning")
+    return _flow_set(flows, settings, timezone, warnings, environ or {}), tuple(problems)
+
+
+def _flow_files(root: Path) -> list[Path]:
+    files = [*root.glob("*.yaml"), *root.glob("*.yml")]
+    return sorted(
+        p
+        for p in files
+        if not p.name.endswith((".test.yaml", ".test.yml")) and not p.name.startswith("_")
+    )
+
+
+def _read(path: Path, problems: list[Problem]) -> Document | None:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        problems.append(
+            Problem(str(path), 1, 1, f"the file is not UTF-8 text ({exc.reason}); save it as UTF-8")
+        )
+        return None
+    try:
+        return parse(text)
+    except YamlProblem as exc:
+        problems.append(Problem(str(path), exc.line, exc.column, exc.message))
+        return None
+
+
+def _load_file(path: Path, problems: list[Problem]) -> _Loaded | None:
+    doc = _read(path, problems)
+    if doc is None:
+        return None
+    model, found = validate(s.Flow, doc, str(path))
+    problems.extend(found)
+    if model is None:
+        return None
+    compiler = Compiler(str(path), doc)
+    flow = compiler.flow(model, path.stem)
+    problems.extend(compiler.problems)
+    return _Loaded(flow, doc)
+
+
+def _settings(root: Path, problems: list[Problem]) -> s.Settings:
+    path = root / s.SETTINGS_FILE
+    if not path.exists():
+        return s.Settings()
+    doc = _read(path, problems)
+    if doc is None:
+        return s.Settings()
+    model, found = validate(s.Settings, doc, str(path))
+    problems.extend(found)
+    return model or s.Settings()
+
+
+def _cross_checks(loaded: Mapping[str, _Loaded], settings: s.Settings) -> Iterable[Problem]:
+    names = list(loaded)
+    for item in loaded.values():
+        for step in item.flow.steps.values():
+            path = ("steps", step.name)
+            if step.call is not None and step.call not in loaded:
+                yield _missing_flow(item, (*path, "call"), step.call, names)
+            for i, reminder in enumerate(step.remind):
+                if reminder.flow not in loaded:
+                    where = item.doc.value_at((*path, "remind", i, "flow"))
+                    yield Problem(
+                        item.flow.file,
+                        where.line,
+                        where.column,
+                        f"step '{step.name}': reminder flow '{reminder.flow}' does "
+                        f"not exist{did_you_mean(reminder.flow, names)}; flows are: "
+                        f"{listing(names)}",
+                    )
+    if settings.menu is not None and settings.menu not in loaded:
+        yield Problem(
+            s.SETTINGS_FILE,
+            1,
+            1,
+            f"menu: the flow '{settings.menu}' does not exist"
+            f"{did_you_mean(settings.menu, names)}; flows are: {listing(names)}",
+        )
+
+
+def _missing_flow(item: _Loaded, path: tuple[str, ...], flow: str, names: list[str]) -> Problem:
+    where = item.doc.value_at(path)
+    return Problem(
+        item.flow.file,
+        where.line,
+        where.column,
+        f"step '{path[1]}': the flow '{flow}' does not exist"
+        f"{did_you_mean(flow, names)}; flows are: {listing(names)}",
+    )
+
+
+def _warnings(loaded: Mapping[str, _Loaded]) -> Iterable[Problem]:
+    for item in loaded.values():
+        flow = item.flow
+        seen = graph.reachable(flow)
+        for name in flow.steps:
+            if name not in seen:
+                where = item.doc.key_at(("steps", name))
+                yield Problem(
+                    flow.file,
+                    where.line,
+                    where.column,
+                    f"step '{name}' is never reached: no step goes to it",
+                    "warning",
+                )
+        for name in graph.silent_loops(flow):
+            where = item.doc.key_at(("steps", name))
+            yield Problem(
+                flow.file,
+                where.line,
+                where.column,
+                f"step '{name}' is in a loop without any question: the customer "
+                f"would never be asked anything; add an 'ask' or an exit",
+                "warning",
+            )
+
+
+def _flow_set(
+    flows: dict[str, CompiledFlow],
+    settings: s.Settings,
+    timezone: str,
+    warnings: tuple[Problem, ...],
+    environ: Mapping[str, str],
+) -> FlowSet:
+    on_start: Entry | None = None
+    keywords: list[tuple[str, Entry]] = []
+    buttons: dict[str, Entry] = {}
+    payloads: dict[str, Entry] = {}
+    for flow in flows.values():
+        for trig in flow.triggers:
+            entry = Entry(flow.name, trig.step)
+            if trig.kind == "command" and on_start is None:
+                on_start = entry
+            elif trig.kind == "text":
+                keywords.extend((normalize(v), entry) for v in trig.values if normalize(v))
+            elif trig.kind == "button":
+                buttons.update(dict.fromkeys(trig.values, entry))
+            elif trig.kind == "payload":
+                payloads.update(dict.fromkeys(trig.values, entry))
+    menu = settings.menu or (on_start.flow if on_start else next(iter(flows)))
+    commands: dict[str, s.CommandName] = {
+        normalize(word): name
+        for name in get_args(s.CommandName)
+        for word in getattr(settings.commands, name)
+    }
+    env = {k: environ.get(k, v) for k, v in settings.env.items()}
+    keywords.sort(key=lambda kv: -len(kv[0]))  # longest phrase wins
+    return FlowSet(
+        flows=flows,
+        timezone=timezone,
+        warnings=warnings,
+        menu=menu,
+        commands=commands,
+        texts=settings.texts,
+        env=env,
+        on_start=on_start or Entry(menu),
+        keywords=tuple(keywords),
+        buttons=buttons,
+        payloads=payloads,
+    )

@@ -1,0 +1,206 @@
+"""The flow language as pydantic models, and its vocabularies in one place.
+
+This module owns the *shape* of a flow file (``*.yaml``) and of the optional bot settings
+file (``_bot.yaml``): which keys exist, their types, the closed vocabularies (step keys,
+input kinds, trigger kinds, global commands) and the published JSON Schema that editors use
+to validate flows while the owner types (``svyaz schema``).
+
+It must not check meaning across keys or files (targets exist, templates compile — that is
+``flows.compiler``) and does no I/O. Models are frozen and forbid unknown keys.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal, get_args
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from flows.inputs import INPUT_KINDS, InputKind  # the one list of input kinds
+from flows.types import JSON
+
+__all__ = ["INPUT_KINDS", "InputKind"]
+
+ProfileField = Literal["name", "phone", "email"]
+ChannelTarget = Literal["vk", "max", "web", "any"]
+HttpMethod = Literal["GET", "POST", "PUT", "PATCH", "DELETE"]
+CommandName = Literal["cancel", "menu", "help", "restart"]
+COMMAND_NAMES: tuple[str, ...] = get_args(CommandName)
+TRIGGER_KINDS: tuple[str, ...] = ("command", "text", "button", "payload", "timer")
+
+Name = Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_-]*$", max_length=64)]
+VarName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$", max_length=64)]
+Duration = Annotated[str, StringConstraints(pattern=r"^\s*\d+\s*[mhdw]\s*$")]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class Trigger(_Strict):
+    """What starts a flow. Exactly one of the keys; ``step`` picks a non-default entry."""
+
+    command: Literal["start"] | None = Field(
+        default=None, description="'start': /start and the platform's start button"
+    )
+    text: str | list[str] | None = Field(
+        default=None, description="words or phrases that start the flow"
+    )
+    button: str | None = Field(default=None, description="a button id that starts the flow")
+    payload: str | None = Field(default=None, description="a deep-link payload")
+    timer: bool | None = Field(default=None, description="the flow may be started by a reminder")
+    step: Name | None = Field(default=None, description="step to start at (default: first)")
+
+
+class ChoiceItem(_Strict):
+    id: str = Field(min_length=1, max_length=64)
+    text: str = Field(min_length=1)
+
+
+class NextRule(_Strict):
+    """One rule of a conditional ``next``: ``{if: cond, then: step}`` or ``{else: step}``."""
+
+    if_: str | None = Field(default=None, alias="if")
+    then: Name | None = None
+    else_: Name | None = Field(default=None, alias="else")
+
+
+Next = Name | list[NextRule] | dict[str, Name]
+
+
+class Http(_Strict):
+    """Call the business's system; the flow continues when the answer comes back."""
+
+    method: HttpMethod = "POST"
+    url: str = Field(description="address, may use templates, e.g. '{{ env.CRM_URL }}/orders'")
+    json_body: JSON = Field(default=None, alias="json")
+    headers: dict[str, str] = Field(default_factory=dict)
+    save: VarName | None = Field(default=None, description="variable for the answer's JSON")
+    on_error: Name | None = Field(default=None, description="step to go to when the call fails")
+    timeout: float = Field(default=10.0, gt=0, le=60)
+
+
+class Remind(_Strict):
+    """Schedule a reminder: run ``flow`` at ``at`` (minus ``before``) or ``after`` from now."""
+
+    flow: Name
+    at: str | None = Field(default=None, description="date and time, e.g. '{{ day }} {{ time }}'")
+    before: Duration | None = Field(default=None, description="e.g. 24h, 2h, 30m, 1d")
+    after: Duration | None = Field(default=None, description="from now, e.g. 2h")
+    key: str | None = Field(default=None, description="a name to cancel or replace it later")
+    vars: dict[str, JSON] | None = None
+
+
+class Consent(_Strict):
+    """The personal-data consent question (152-FZ): yes/no with the policy link."""
+
+    policy: str = Field(description="link to the personal-data policy")
+    version: str = Field(min_length=1, description="version of the consent text")
+    policy_text: str = "Политика обработки данных"
+
+
+class Link(_Strict):
+    text: str
+    url: str
+
+
+class Step(_Strict):
+    """One step. Runs in order: set, effects, say, then http / call / ask / end / next."""
+
+    say: str | None = None
+    image: str | None = None
+    links: list[Link] | None = None
+    markdown: bool = False
+    ask: str | None = None
+    input: InputKind | None = None
+    choice: list[str | ChoiceItem] | dict[str, str] | None = None
+    choice_from: str | None = Field(
+        default=None, description="expression giving a list of options, e.g. 'slots'"
+    )
+    min: float | None = None
+    max: float | None = None
+    check: str | None = Field(default=None, description="condition on 'value', e.g. value > 0")
+    retry: str | None = Field(default=None, description="text when the answer does not fit")
+    max_tries: int | None = Field(default=None, ge=1, le=20)
+    on_fail: Name | None = Field(default=None, description="step after max_tries wrong answers")
+    save: VarName | None = None
+    profile: ProfileField | None = Field(
+        default=None, description="also store the answer in the customer's profile"
+    )
+    consent: Consent | None = None
+    set: dict[VarName, JSON] | None = None
+    remind: Remind | list[Remind] | None = None
+    cancel_reminder: str | list[str] | None = None
+    http: Http | None = None
+    call: Name | None = Field(default=None, description="run another flow, then come back")
+    handoff: str | bool | None = None
+    link_channel: ChannelTarget | None = None
+    next: Next | None = None
+    goto: Name | None = None
+    end: bool = False
+
+
+class Flow(_Strict):
+    """One flow file."""
+
+    flow: Name | None = Field(default=None, description="the flow's name (default: file name)")
+    title: str | None = None
+    description: str | None = None
+    start: Name | None = Field(default=None, description="first step (default: the first one)")
+    triggers: list[Trigger] = Field(default_factory=list)
+    vars: dict[VarName, JSON] = Field(default_factory=dict)
+    steps: dict[Name, Step] = Field(min_length=1)
+
+
+class Commands(_Strict):
+    cancel: list[str] = ["отмена", "отменить", "/cancel", "cancel", "стоп"]
+    menu: list[str] = ["меню", "/menu", "menu", "в меню", "главное меню"]
+    help: list[str] = ["помощь", "/help", "help", "справка"]
+    restart: list[str] = ["/start", "start", "начать", "заново", "restart", "сначала"]
+
+
+class Texts(_Strict):
+    fallback: str = "Извините, я не понял. Выберите, пожалуйста, что вас интересует:"
+    cancelled: str = "Хорошо, отменили."
+    help: str = (
+        "Я бот-помощник. Отвечайте на вопросы или нажимайте кнопки. "
+        "Команды: «меню», «отмена», «помощь»."
+    )
+    lost: str = (
+        "Извините, сценарий разговора изменился, и я потерял, на чём мы "
+        "остановились. Начнём заново:"
+    )
+    waiting: str = "Минутку, уточняю…"
+    call_failed: str = "Не получилось связаться с системой. Попробуйте позже."
+    retry: str = "Не совсем понял ответ. Попробуйте ещё раз."
+    yes: str = "Да"
+    no: str = "Нет"
+
+
+class Settings(_Strict):
+    """The optional ``_bot.yaml``: menu flow, global command words, texts, env defaults."""
+
+    menu: Name | None = Field(default=None, description="flow shown by 'меню' and fallbacks")
+    commands: Commands = Commands()
+    texts: Texts = Texts()
+    env: dict[str, str] = Field(default_factory=dict)
+
+
+STEP_KEYS: tuple[str, ...] = tuple((f.alias or name) for name, f in Step.model_fields.items())
+FLOW_KEYS: tuple[str, ...] = tuple((f.alias or name) for name, f in Flow.model_fields.items())
+SETTINGS_FILE = "_bot.yaml"
+
+
+def json_schema() -> dict[str, object]:
+    """JSON Schema of a flow file, for editors (``svyaz schema``)."""
+    schema = Flow.model_json_schema(by_alias=True, mode="validation")
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = "svyaz flow"
+    return schema
+
+
+def settings_json_schema() -> dict[str, object]:
+    """JSON Schema of ``_bot.yaml``."""
+    schema = Settings.model_json_schema(by_alias=True, mode="validation")
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = "svyaz bot settings"
+    return schema

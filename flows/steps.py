@@ -1,0 +1,302 @@
+"""Running steps within one turn: the mutable scratchpad behind the pure ``advance``.
+
+Owns ``Run``: the working copy of a dialogue during one event (flow stack, variables,
+replies and effects gathered so far) and the step machine — execute a step, follow
+``next``, call and return from sub-flows, ask, stop. A ``Run`` lives only inside one call
+of ``flows.engine.advance``; nothing here reads a clock, draws random numbers or does I/O.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Literal
+
+from flows import graph
+from flows.effects import call_id, http_call, schedule, zone
+from flows.inputs import Option
+from flows.model import ByValue, CompiledFlow, CompiledStep, Entry, FlowSet, Goto, Question, Rules
+from flows.types import (
+    JSON,
+    Button,
+    CancelReminder,
+    DialogState,
+    Effect,
+    Frame,
+    Handoff,
+    LinkChannel,
+    Reply,
+)
+
+MAX_HOPS = 60
+MAX_DEPTH = 6
+Outcome = Literal["wait", "end", "stop"]
+
+
+class Lost(Exception):
+    """The stored state or a template points at something that no longer exists."""
+
+
+class Looping(Exception):
+    """A turn ran too many steps without a question (a loop in the flows)."""
+
+
+@dataclass(slots=True)
+class Run:
+    flows: FlowSet
+    now: datetime
+    stack: list[Frame]
+    vars: dict[str, JSON]
+    waiting: str | None = None
+    consent: bool | None = None
+    handoff: bool = False
+    replies: list[Reply] = field(default_factory=list)
+    effects: list[Effect] = field(default_factory=list)
+    hops: int = 0
+
+    @classmethod
+    def begin(cls, flows: FlowSet, state: DialogState, now: datetime) -> Run:
+        return cls(
+            flows=flows,
+            now=now.astimezone(zone(flows.timezone)),
+            stack=list(state.stack),
+            vars=dict(state.vars),
+            waiting=state.waiting,
+            consent=state.consent,
+            handoff=state.handoff,
+        )
+
+    def state(self) -> DialogState:
+        return DialogState.model_construct(
+            schema_version=1,
+            stack=tuple(self.stack),
+            vars=self.vars,
+            waiting=self.waiting,
+            consent=self.consent,
+            handoff=self.handoff,
+        )
+
+    # ----------------------------------------------------------------- lookups
+
+    def context(self, **extra: JSON) -> dict[str, JSON]:
+        ctx: dict[str, JSON] = dict(self.vars)
+        ctx["today"] = self.now.date().isoformat()
+        ctx["now"] = self.now.strftime("%Y-%m-%dT%H:%M")
+        ctx["env"] = dict(self.flows.env)
+        ctx.update(extra)
+        return ctx
+
+    def top(self) -> tuple[CompiledFlow, CompiledStep]:
+        frame = self.stack[-1]
+        flow = self.flows.flows.get(frame.flow)
+        step = flow.steps.get(frame.step) if flow else None
+        if flow is None or step is None:
+            raise Lost(f"{frame.flow}/{frame.step}")
+        return flow, step
+
+    def question(self) -> Question | None:
+        if not self.stack or self.waiting:
+            return None
+        return self.top()[1].question
+
+    def stack_is_valid(self) -> bool:
+        for frame in self.stack:
+            flow = self.flows.flows.get(frame.flow)
+            if flow is None or frame.step not in flow.steps:
+                return False
+        return True
+
+    # ----------------------------------------------------------------- starting
+
+    def clear(self) -> None:
+        self.stack.clear()
+        self.waiting = None
+
+    def start(
+        self, entry: Entry, *, push: bool = False, variables: dict[str, JSON] | None = None
+    ) -> None:
+        flow = self.flows.flows[entry.flow]
+        for name, value in flow.defaults.items():
+            self.vars.setdefault(name, value)
+        self.vars.update(variables or {})
+        if not push:
+            self.clear()
+        del self.stack[: max(0, len(self.stack) - MAX_DEPTH + 1)]
+        self.stack.append(
+            Frame.model_construct(
+                flow=flow.name, step=entry.step or flow.start, retries=0, resume=None
+            )
+        )
+        self.go()
+
+    def menu(self) -> None:
+        if self.flows.menu is not None:
+            self.start(Entry(self.flows.menu))
+
+    # ----------------------------------------------------------------- the step machine
+
+    def go(self) -> None:
+        """Execute steps from the top frame until a question, a call, or the stack empties."""
+        while self.stack:
+            self.hops += 1
+            if self.hops > MAX_HOPS:
+                raise Looping()
+            flow, step = self.top()
+            outcome = self.execute(flow, step)
+            if outcome == "wait" or outcome == "stop":
+                return
+            if outcome == "end" and self.back():
+                return
+
+    def move(self, target: str | None) -> Outcome | None:
+        """Point the top frame at ``target`` (None: the flow ends)."""
+        if target is None:
+            return "end"
+        frame = self.stack[-1]
+        self.stack[-1] = Frame.model_construct(flow=frame.flow, step=target, retries=0, resume=None)
+        return None
+
+    def back(self) -> bool:
+        """Pop a finished flow; resume the caller. True when the turn should stop here."""
+        self.stack.pop()
+        while self.stack:
+            flow, step = self.top()
+            if step.call is not None:
+                if self.move(self.after(flow, step, None)) is None:
+                    return False
+                self.stack.pop()
+                continue
+            if step.question is not None:
+                self.ask(step.question)  # a reminder interrupted this question
+            return True
+        return True
+
+    def execute(self, flow: CompiledFlow, step: CompiledStep) -> Outcome | None:
+        self.prelude(step)
+        if step.handoff is not None:
+            return self.hand_off(step)
+        if step.http is not None:
+            ctx = self.context()
+            self.waiting = call_id(flow.name, step.name, self.vars, len(self.stack))
+            self.effects.append(http_call(step.http, ctx, self.waiting))
+            return "wait"
+        if step.call is not None:
+            callee = self.flows.flows.get(step.call)
+            if callee is None:
+                raise Lost(step.call)
+            for name, value in callee.defaults.items():
+                self.vars.setdefault(name, value)
+            self.stack.append(
+                Frame.model_construct(flow=callee.name, step=callee.start, retries=0, resume=None)
+            )
+            return None
+        if step.question is not None:
+            self.ask(step.question)
+            return "wait"
+        if step.end:
+            return "end"
+        return self.move(self.after(flow, step, None))
+
+    def prelude(self, step: CompiledStep) -> None:
+        """Variables, reminders, link offers and the message of a step, in that order."""
+        if step.set:
+            ctx = self.context()
+            for name, value in step.set:
+                self.vars[name] = value.evaluate(ctx)
+        ctx = self.context()
+        self.effects.extend(CancelReminder(key.render(ctx)) for key in step.cancel)
+        for reminder in step.remind:
+            effect = schedule(reminder, ctx, self.now, zone(self.flows.timezone), self.vars)
+            if effect is not None:
+                self.effects.append(effect)
+        if step.link_channel is not None:
+            target = None if step.link_channel == "any" else step.link_channel
+            self.effects.append(LinkChannel(target))
+        if step.say is not None or step.image is not None:
+            links = tuple(
+                Button(id=f"link{i}", text=t.render(ctx), url=u.render(ctx))
+                for i, (t, u) in enumerate(step.links)
+            )
+            self.replies.append(
+                Reply(
+                    text=step.say.render(ctx) if step.say else "",
+                    buttons=links,
+                    image_url=step.image.render(ctx) if step.image else None,
+                    markdown=step.markdown,
+                )
+            )
+
+    def hand_off(self, step: CompiledStep) -> Outcome:
+        reason = step.handoff.render(self.context()) if step.handoff else ""
+        self.effects.append(Handoff(reason))
+        self.handoff = True
+        self.clear()
+        return "stop"
+
+    def after(self, flow: CompiledFlow, step: CompiledStep, answer: JSON) -> str | None:
+        """Where a step goes: its 'next', else the step written after it, else the end."""
+        nxt = step.next
+        if isinstance(nxt, Goto):
+            return nxt.target
+        if isinstance(nxt, ByValue):
+            found = nxt.cases.get(answer_key(answer)) or nxt.default
+            if found:
+                return found
+        elif isinstance(nxt, Rules):
+            ctx = self.context(value=answer)
+            for cond, target in nxt.rules:
+                if cond is None or cond.evaluate(ctx):
+                    return target
+        if step.end:
+            return None
+        return graph.following(flow, step.name)
+
+    # ----------------------------------------------------------------- questions
+
+    def options(self, q: Question) -> tuple[Option, ...]:
+        if q.options_from is None:
+            return q.options
+        raw = q.options_from.evaluate(self.context())
+        return tuple(
+            _option(item)
+            for item in (raw if isinstance(raw, list) else [])
+            if item not in (None, "")
+        )[:30]
+
+    def ask(self, q: Question, text: str | None = None) -> None:
+        """Put the question (or ``text`` with the question's buttons) to the customer."""
+        ctx = self.context()
+        buttons: tuple[Button, ...] = ()
+        if q.kind == "choice":
+            buttons = tuple(Button(id=o.id, text=o.text) for o in self.options(q))
+        elif q.kind == "yesno":
+            buttons = (Button("yes", self.flows.texts.yes), Button("no", self.flows.texts.no))
+        if q.consent is not None:
+            buttons += (Button("policy", q.consent.policy_text, q.consent.policy.render(ctx)),)
+        self.replies.append(
+            Reply(
+                text=text if text is not None else q.prompt.render(ctx),
+                buttons=buttons,
+                request_phone=q.kind == "phone",
+            )
+        )
+
+    def reask(self) -> None:
+        q = self.question()
+        if q is not None:
+            self.ask(q)
+
+
+def answer_key(answer: JSON) -> str:
+    if answer is True:
+        return "yes"
+    if answer is False:
+        return "no"
+    return "" if answer is None else str(answer)
+
+
+def _option(item: JSON) -> Option:
+    if isinstance(item, dict):
+        ident = str(item.get("id", item.get("text", "")))
+        return Option(id=ident[:64], text=str(item.get("text", ident)))
+    return Option(id=str(item)[:64], text=str(item))
