@@ -26,7 +26,8 @@ from .parse import BUTTON_KEY
 # The 5.199 schema allows 9000 characters in ``message``; 4096 is the limit widely quoted for
 # VK (and what older clients are known to cut at), and neither was confirmed against the live
 # API (PROTOCOLS.md C, VK 5). Splitting at the lower figure costs an extra message only for
-# very long texts, while guessing high risks error 914 or a cut message.
+# very long texts, while guessing high risks error 914 or a cut message. It also leaves room if
+# VK counts UTF-16 units (an emoji is two): 4096 code points are at most 8192 units < 9000.
 MAX_TEXT = 4096
 MAX_PAYLOAD_BYTES = 255  # button payload limit quoted by VK client libraries (UNCONFIRMED)
 EMPTY_TEXT = "…"  # messages.send refuses an empty message; a keyboard still needs a carrier
@@ -125,13 +126,9 @@ def _keyboard(layout: Layout, button_type: ButtonType) -> str | None:
 
 
 def _add(keyboard: VkKeyboard, button: Button, button_type: ButtonType) -> None:
+    label = button.text or EMPTY_TEXT  # VK refuses a button without a label (911)
     if button.url is not None:
-        keyboard.add_openlink_button(label=button.text, link=button.url)
-    elif button_type == "callback":
-        keyboard.add_callback_button(
-            label=button.text, color=VkKeyboardColor.PRIMARY, payload=button_payload(button.id)
-        )
-    else:
-        keyboard.add_button(
-            label=button.text, color=VkKeyboardColor.PRIMARY, payload=button_payload(button.id)
-        )
+        keyboard.add_openlink_button(label=label, link=button.url)
+        return
+    add = keyboard.add_callback_button if button_type == "callback" else keyboard.add_button
+    add(label=label, color=VkKeyboardColor.PRIMARY, payload=button_payload(button.id))
