@@ -1,0 +1,136 @@
+"""Connecting to Redis: URL schemes, retries with backoff, and the embedded server by default.
+
+Supported ``SVYAZ_REDIS_URL`` forms:
+
+* ``redis://[user:password@]host:port/db``, ``rediss://...`` (TLS; ``?ssl_cert_reqs=none`` etc.
+  as redis-py understands them), ``unix:///path/redis.sock?db=0``;
+* ``redis+sentinel://[:password@]host:port[,host:port...]/service[/db]`` — Redis Sentinel;
+  the password is the master's, ``?sentinel_password=...`` is the sentinels' own;
+* ``redis+cluster://[:password@]host:port[,host:port...]`` — Redis Cluster (keys are hash
+  tagged per customer, see ``storage.keys``).
+* no URL: ``connect`` starts the embedded Redis (append-only persistence under ``data_dir``).
+
+Dropped connections are retried by redis-py (exponential backoff); what still fails surfaces as
+``StorageUnavailable``. This module must not know about customers or key names.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeAlias
+from urllib.parse import parse_qs, unquote, urlsplit
+
+from redis.asyncio import Redis
+from redis.asyncio.cluster import ClusterNode, RedisCluster
+from redis.asyncio.retry import Retry
+from redis.asyncio.sentinel import Sentinel
+from redis.backoff import ExponentialBackoff
+from redis.exceptions import RedisError
+
+from storage.embedded import EmbeddedRedis
+from storage.errors import UNAVAILABLE_ERRORS, InvalidValue
+
+if TYPE_CHECKING:
+    from storage.store import Store
+
+RedisClient: TypeAlias = "Redis | RedisCluster"
+
+RETRIES = 3
+BACKOFF_BASE = 0.05
+BACKOFF_CAP = 1.0
+SOCKET_TIMEOUT = 5.0
+CONNECT_TIMEOUT = 2.0
+SENTINEL_SCHEME = "redis+sentinel"
+CLUSTER_SCHEME = "redis+cluster"
+
+
+def retry_policy() -> Retry:
+    errors = tuple(e for e in UNAVAILABLE_ERRORS if issubclass(e, RedisError))
+    return Retry(ExponentialBackoff(cap=BACKOFF_CAP, base=BACKOFF_BASE), RETRIES, errors)
+
+
+def _common() -> dict[str, Any]:
+    return {
+        "retry": retry_policy(),
+        "socket_timeout": SOCKET_TIMEOUT,
+        "socket_connect_timeout": CONNECT_TIMEOUT,
+    }
+
+
+def _hosts(netloc: str, default_port: int) -> tuple[str | None, list[tuple[str, int]]]:
+    password = None
+    if "@" in netloc:
+        auth, netloc = netloc.rsplit("@", 1)
+        password = unquote(auth.split(":", 1)[1]) if ":" in auth else unquote(auth)
+    hosts = []
+    for part in netloc.split(","):
+        host, _, port = part.rpartition(":") if ":" in part else (part, "", "")
+        hosts.append((host or "127.0.0.1", int(port) if port else default_port))
+    return password or None, hosts
+
+
+def _sentinel(url: str) -> Redis:
+    parts = urlsplit(url)
+    password, hosts = _hosts(parts.netloc, 26379)
+    path = [p for p in parts.path.split("/") if p]
+    if not path:
+        raise InvalidValue("redis+sentinel URL needs a service name: .../<service>[/<db>]")
+    query = parse_qs(parts.query)
+    sentinel_kwargs: dict[str, Any] = {"socket_timeout": SOCKET_TIMEOUT}
+    if "sentinel_password" in query:
+        sentinel_kwargs["password"] = query["sentinel_password"][0]
+    sentinel = Sentinel(hosts, sentinel_kwargs=sentinel_kwargs, **_common())  # type: ignore[no-untyped-call]
+    db = int(path[1]) if len(path) > 1 else 0
+    master: Redis = sentinel.master_for(path[0], password=password, db=db)
+    return master
+
+
+def _cluster(url: str) -> RedisCluster:
+    password, hosts = _hosts(urlsplit(url).netloc, 6379)
+    nodes = [ClusterNode(host, port) for host, port in hosts]
+    return RedisCluster(startup_nodes=nodes, password=password, **_common())
+
+
+def make_redis(url: str) -> RedisClient:
+    """A redis.asyncio client (or cluster client) for ``url``; see the module docstring."""
+    scheme = url.split("://", 1)[0].lower()
+    if scheme == SENTINEL_SCHEME:
+        return _sentinel(url)
+    if scheme == CLUSTER_SCHEME:
+        return _cluster(url)
+    if scheme not in ("redis", "rediss", "unix"):
+        raise InvalidValue(f"unsupported Redis URL scheme {scheme!r}")
+    return Redis.from_url(url, **_common())
+
+
+async def connect(
+    url: str | None, data_dir: Path | str, **store_options: Any
+) -> tuple[Store, EmbeddedRedis | None]:
+    """A ``Store`` for ``url``; without one, start the embedded Redis under ``data_dir``.
+
+    The caller stops the returned ``EmbeddedRedis`` (``await asyncio.to_thread(e.stop)``)
+    after ``await store.close()``; ``open_store`` does both.
+    """
+    from storage.store import Store
+
+    embedded = None
+    if not url:
+        embedded = EmbeddedRedis(Path(data_dir))
+        url = await asyncio.to_thread(embedded.start)
+    return Store(make_redis(url), **store_options), embedded
+
+
+@asynccontextmanager
+async def open_store(
+    url: str | None, data_dir: Path | str, **store_options: Any
+) -> AsyncIterator[Store]:
+    store, embedded = await connect(url, data_dir, **store_options)
+    try:
+        yield store
+    finally:
+        await store.close()
+        if embedded is not None:
+            await asyncio.to_thread(embedded.stop)

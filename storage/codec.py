@@ -1,0 +1,169 @@
+"""JSON (de)serialisation of the svyaz types storage keeps: ``Inbound`` with every event type,
+and ``Reply`` (for the outbox).
+
+Only plain JSON is ever written (never pickle). An event is an object with ``"t"`` naming its
+type and its fields by name; unknown types or fields raise ``CodecError`` instead of guessing.
+This module does no I/O.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Mapping
+from typing import Any, cast
+
+from flows.types import (
+    CHANNELS,
+    Button,
+    ButtonEvent,
+    CallResultEvent,
+    Channel,
+    ContactEvent,
+    Event,
+    Inbound,
+    PermissionEvent,
+    Reply,
+    ResumeEvent,
+    StartEvent,
+    StartFlowEvent,
+    TextEvent,
+    TimerEvent,
+)
+from storage.errors import CodecError
+
+EVENT_TYPES: Mapping[str, type[Event]] = {
+    "text": TextEvent,
+    "button": ButtonEvent,
+    "start": StartEvent,
+    "contact": ContactEvent,
+    "timer": TimerEvent,
+    "call_result": CallResultEvent,
+    "start_flow": StartFlowEvent,
+    "resume": ResumeEvent,
+    "permission": PermissionEvent,
+}
+_EVENT_NAMES: Mapping[type[Event], str] = {cls: name for name, cls in EVENT_TYPES.items()}
+
+
+def _plain(value: object) -> object:
+    """Mappings (event ``vars``) become dicts, tuples lists; JSON values pass through."""
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    return value
+
+
+def event_to_dict(event: Event) -> dict[str, object]:
+    name = _EVENT_NAMES.get(type(event))
+    if name is None:
+        raise CodecError(f"not an event: {type(event).__name__}")
+    data: dict[str, object] = {"t": name}
+    for f in dataclasses.fields(event):
+        data[f.name] = _plain(getattr(event, f.name))
+    return data
+
+
+def event_from_dict(data: Mapping[str, Any]) -> Event:
+    fields = dict(data)
+    cls = EVENT_TYPES.get(str(fields.pop("t", "")))
+    if cls is None:
+        raise CodecError(f"unknown event type {data.get('t')!r}")
+    try:
+        return cls(**fields)
+    except TypeError as exc:
+        raise CodecError(f"bad {cls.__name__}: {exc}") from exc
+
+
+def inbound_to_dict(inbound: Inbound) -> dict[str, object]:
+    data: dict[str, object] = {
+        "channel": inbound.channel,
+        "user_id": inbound.user_id,
+        "event_id": inbound.event_id,
+        "event": event_to_dict(inbound.event),
+    }
+    for name in ("reply_to", "callback_id", "name"):
+        value = getattr(inbound, name)
+        if value is not None:
+            data[name] = value
+    return data
+
+
+def inbound_from_dict(data: Mapping[str, Any]) -> Inbound:
+    try:
+        return Inbound(
+            channel=channel(data["channel"]),
+            user_id=str(data["user_id"]),
+            event_id=str(data["event_id"]),
+            event=event_from_dict(data["event"]),
+            reply_to=data.get("reply_to"),
+            callback_id=data.get("callback_id"),
+            name=data.get("name"),
+        )
+    except (KeyError, TypeError) as exc:
+        raise CodecError(f"bad inbound: {exc!r}") from exc
+
+
+def channel(value: object) -> Channel:
+    if value not in CHANNELS:
+        raise CodecError(f"unknown channel {value!r}")
+    return value
+
+
+def reply_to_dict(reply: Reply) -> dict[str, object]:
+    data = cast(dict[str, object], _plain(dataclasses.asdict(reply)))
+    defaults = Reply(text="")
+    for name in ("buttons", "request_phone", "image_url", "markdown"):
+        if data[name] == _plain(getattr(defaults, name)):
+            del data[name]
+    return data
+
+
+def reply_from_dict(data: Mapping[str, Any]) -> Reply:
+    try:
+        buttons = tuple(Button(**b) for b in data.get("buttons", ()))
+        fields = {k: v for k, v in data.items() if k != "buttons"}
+        return Reply(buttons=buttons, **fields)
+    except TypeError as exc:
+        raise CodecError(f"bad reply: {exc}") from exc
+
+
+def dumps(data: object) -> str:
+    return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+
+
+def loads(raw: str | bytes) -> Any:
+    try:
+        return json.loads(raw)
+    except ValueError as exc:
+        raise CodecError(f"bad JSON: {exc}") from exc
+
+
+def encode_inbound(inbound: Inbound) -> str:
+    return dumps(inbound_to_dict(inbound))
+
+
+def decode_inbound(raw: str | bytes) -> Inbound:
+    return inbound_from_dict(loads(raw))
+
+
+def encode_reply(reply: Reply) -> str:
+    return dumps(reply_to_dict(reply))
+
+
+def decode_reply(raw: str | bytes) -> Reply:
+    return reply_from_dict(loads(raw))
+
+
+def text(value: bytes | str) -> str:
+    """Redis replies are bytes unless the client decodes; storage accepts either client."""
+    return value.decode() if isinstance(value, bytes) else value
+
+
+def stream_rows(rows: Any) -> list[tuple[str, dict[str, str]]]:
+    """XRANGE/XREVRANGE replies as ``(id, {field: value})`` with text everywhere."""
+    out: list[tuple[str, dict[str, str]]] = []
+    for entry_id, fields in rows or ():
+        out.append((text(entry_id), {text(k): text(v) for k, v in (fields or {}).items()}))
+    return out

@@ -1,0 +1,73 @@
+"""Errors of the storage layer, all under ``flows.errors.SvyazError``.
+
+This module owns the storage exception tree and the one place where redis-py's connection
+errors are mapped to ``StorageUnavailable`` (so the HTTP layer can answer 503). It must not
+import connectors or bots.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Awaitable, Callable
+from typing import ParamSpec, TypeVar
+
+from redis import exceptions as rexc
+
+from flows.errors import SvyazError
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+# What "Redis is down or unreachable" looks like through redis-py (after its own retries).
+UNAVAILABLE_ERRORS: tuple[type[Exception], ...] = (
+    rexc.ConnectionError,
+    rexc.TimeoutError,
+    rexc.BusyLoadingError,
+    rexc.ClusterDownError,
+    rexc.MasterDownError,
+    rexc.SlotNotCoveredError,
+    rexc.TryAgainError,
+    ConnectionError,
+    TimeoutError,
+)
+
+
+class StorageError(SvyazError):
+    """Base of storage errors."""
+
+
+class StorageUnavailable(StorageError):
+    """Redis cannot be reached (after retries); nothing was half-written by svyaz itself."""
+
+
+class LockTimeout(StorageError):
+    """The customer's lock was not acquired within the wait."""
+
+
+class LockLost(StorageError):
+    """The lock expired or was taken over (or the customer was merged away) before a save."""
+
+
+class VersionConflict(StorageError):
+    """The stored state changed since it was loaded; the save was refused."""
+
+
+class CodecError(StorageError):
+    """A stored JSON document could not be decoded into svyaz types."""
+
+
+class InvalidValue(StorageError, ValueError):
+    """A value refused by the storage layer (a phone not in E.164, an unknown field)."""
+
+
+def guarded(func: Callable[P, Awaitable[T]]) -> Callable[P, Awaitable[T]]:
+    """Map Redis connection failures raised by ``func`` to ``StorageUnavailable``."""
+
+    @functools.wraps(func)
+    async def wrapper(*args: P.args, **kwargs: P.kwargs) -> T:
+        try:
+            return await func(*args, **kwargs)
+        except UNAVAILABLE_ERRORS as exc:
+            raise StorageUnavailable(f"redis unavailable: {type(exc).__name__}") from exc
+
+    return wrapper

@@ -1,0 +1,208 @@
+"""Conversation history: every inbound and outbound message of a customer, in a Redis Stream.
+
+One stream per customer (``{c:<id>}:history``), trimmed by length (``MAXLEN ~``) and, when set,
+by age (``MINID ~``). Every entry has the same six fields so Redis stores field names once per
+stream node (compact: well under 300 bytes a message). Export writes JSONL or CSV of one
+customer or of all; ``forget`` erases a customer completely (see ``storage.erase``).
+Merging two customers rebuilds the kept stream with both histories in time order.
+
+This module must not decide what is recorded; the runtime appends.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import IO, Any, Literal, TypeAlias
+
+from storage.client import RedisClient
+from storage.codec import dumps, stream_rows, text
+from storage.errors import StorageError, guarded
+from storage.keys import HISTORY_MAX_AGE, HISTORY_MAXLEN, Keys
+
+Direction = Literal["in", "out", "event"]
+ExportFormat = Literal["jsonl", "csv"]
+CSV_COLUMNS = ("customer", "time", "channel", "direction", "text", "buttons", "note")
+ForgetFn: TypeAlias = Callable[[str], Awaitable[list[str]]]
+_BATCH = 500
+_MERGE_ATTEMPTS = 5
+
+# KEYS: history, scratch. ARGV: expected last id ("" for none), expected length.
+# Swap the rebuilt scratch stream in only if nothing was appended meanwhile.
+SWAP_LUA = """
+local last = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)
+local id = ''
+if #last > 0 then id = last[1][1] end
+if id ~= ARGV[1] or redis.call('XLEN', KEYS[1]) ~= tonumber(ARGV[2]) then
+  redis.call('DEL', KEYS[2])
+  return 0
+end
+redis.call('RENAME', KEYS[2], KEYS[1])
+return 1
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryEntry:
+    ts: float
+    channel: str
+    direction: Direction
+    text: str
+    buttons: tuple[str, ...] = ()
+    note: str = ""
+
+    def to_fields(self) -> dict[Any, Any]:  # redis-py's own (invariant) field types
+        return {
+            "ms": int(round(self.ts * 1000)),
+            "ch": self.channel,
+            "d": self.direction,
+            "t": self.text,
+            "b": dumps(list(self.buttons)) if self.buttons else "",
+            "n": self.note,
+        }
+
+    @classmethod
+    def from_fields(cls, f: Mapping[str, str]) -> HistoryEntry:
+        direction = f.get("d", "event")
+        return cls(
+            ts=int(f.get("ms", "0")) / 1000,
+            channel=f.get("ch", ""),
+            direction="in" if direction == "in" else "out" if direction == "out" else "event",
+            text=f.get("t", ""),
+            buttons=tuple(json.loads(f["b"])) if f.get("b") else (),
+            note=f.get("n", ""),
+        )
+
+    def to_record(self, customer: str) -> dict[str, object]:
+        when = datetime.fromtimestamp(self.ts, UTC).isoformat(timespec="milliseconds")
+        return {
+            "customer": customer,
+            "ts": self.ts,
+            "time": when,
+            "channel": self.channel,
+            "direction": self.direction,
+            "text": self.text,
+            "buttons": list(self.buttons),
+            "note": self.note,
+        }
+
+
+class History:
+    """Per-customer message history."""
+
+    def __init__(
+        self,
+        redis: RedisClient,
+        keys: Keys,
+        *,
+        maxlen: int | None = HISTORY_MAXLEN,
+        max_age: float | None = HISTORY_MAX_AGE,
+    ) -> None:
+        self._redis = redis
+        self._keys = keys
+        self.maxlen = maxlen
+        self.max_age = max_age
+        self._swap = redis.register_script(SWAP_LUA)
+        self._forget: ForgetFn | None = None
+
+    @guarded
+    async def append(self, customer: str, entry: HistoryEntry) -> str:
+        key = self._keys.history(customer)
+        entry_id = await self._redis.xadd(
+            key,
+            entry.to_fields(),
+            maxlen=self.maxlen,
+            approximate=True,
+        )
+        if self.max_age is not None:
+            min_id = int((time.time() - self.max_age) * 1000)
+            await self._redis.xtrim(key, minid=min_id, approximate=True)
+        return text(entry_id)
+
+    @guarded
+    async def read(self, customer: str, count: int = 50) -> list[HistoryEntry]:
+        """The last ``count`` entries, oldest first."""
+        rows = await self._redis.xrevrange(self._keys.history(customer), count=count)
+        return [HistoryEntry.from_fields(fields) for _, fields in reversed(stream_rows(rows))]
+
+    async def entries(self, customer: str) -> AsyncIterator[HistoryEntry]:
+        """All entries of a customer, oldest first, fetched in batches."""
+        async for _, fields in self._rows(customer):
+            yield HistoryEntry.from_fields(fields)
+
+    async def _rows(self, customer: str) -> AsyncIterator[tuple[str, dict[str, str]]]:
+        key, start = self._keys.history(customer), "-"
+        while True:
+            rows = stream_rows(await guarded(self._redis.xrange)(key, min=start, count=_BATCH))
+            for row in rows:
+                yield row
+            if len(rows) < _BATCH:
+                return
+            start = "(" + rows[-1][0]
+
+    @guarded
+    async def customers(self) -> list[str]:
+        """Every known customer (the registry ``Identities.resolve`` maintains)."""
+        return sorted(text(m) for m in await self._redis.smembers(self._keys.customers))
+
+    async def export(self, customer: str | None, fmt: ExportFormat, out: IO[str]) -> int:
+        """Write one customer's (or every customer's) history to ``out``; entries written."""
+        if fmt not in ("jsonl", "csv"):
+            raise ValueError(f"unknown export format {fmt!r}; use jsonl or csv")
+        writer = csv.writer(out) if fmt == "csv" else None
+        if writer is not None:
+            writer.writerow(CSV_COLUMNS)
+        written = 0
+        for who in [customer] if customer else await self.customers():
+            async for entry in self.entries(who):
+                record = entry.to_record(who)
+                if writer is None:
+                    out.write(dumps(record) + "\n")
+                else:
+                    record["buttons"] = " | ".join(entry.buttons)
+                    writer.writerow([record[c] for c in CSV_COLUMNS])
+                written += 1
+        return written
+
+    async def forget(self, customer: str) -> list[str]:
+        """Erase the customer and everything about them; returns their reminder keys."""
+        if self._forget is None:
+            raise StorageError("History.forget needs the Store facade (Store.history)")
+        return await self._forget(customer)
+
+    def bind_forget(self, forget: ForgetFn) -> None:
+        self._forget = forget
+
+    async def absorb(self, keep: str, other: str) -> int:
+        """Rebuild ``keep``'s stream with ``other``'s entries, in time order; moved count."""
+        for _ in range(_MERGE_ATTEMPTS):
+            moved = await self._absorb_once(keep, other)
+            if moved is not None:
+                await guarded(self._redis.delete)(self._keys.history(other))
+                return moved
+        raise StorageError(f"customer {keep}: history kept changing during merge")
+
+    async def _absorb_once(self, keep: str, other: str) -> int | None:
+        theirs = [fields async for _, fields in self._rows(other)]
+        if not theirs:
+            return 0
+        ours = [(i, fields) async for i, fields in self._rows(keep)]
+        combined = sorted(
+            (HistoryEntry.from_fields(f) for f in [f for _, f in ours] + theirs),
+            key=lambda e: e.ts,
+        )
+        scratch = self._keys.scratch(keep)
+        pipe = self._redis.pipeline(transaction=False)
+        pipe.delete(scratch)
+        for entry in combined:
+            pipe.xadd(scratch, entry.to_fields())
+        await guarded(pipe.execute)()
+        last = ours[-1][0] if ours else ""
+        swapped = await guarded(self._swap)(
+            keys=[self._keys.history(keep), scratch], args=[last, len(ours)]
+        )
+        return len(theirs) if swapped else None

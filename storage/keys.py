@@ -1,0 +1,174 @@
+"""Every Redis key name svyaz uses, and the TTLs and limits that go with them.
+
+Layout (``<bot>`` is the per-bot namespace so several bots share one Redis):
+
+* per customer, all with the hash tag ``{c:<id>}`` so they share one Redis Cluster slot:
+  ``svyaz:<bot>:{c:<id>}:state`` (hash v/d), ``:lock``, ``:accounts`` (zset account ->
+  last active), ``:profile`` (hash), ``:consents`` (list of JSON), ``:history`` (stream),
+  ``:inbox`` (stream of pending Inbound), ``:reminders`` (set of reminder keys),
+  ``:links`` (set of this customer's live link token/code keys, so erasure finds them),
+  ``:merged`` (set of customer ids merged into this one), ``:tmp`` (merge scratch).
+* global, one small key per item so a cluster spreads them: ``acct:<account>`` -> customer,
+  ``phone:<e164>`` -> customer, ``lt:<sha256(token)>`` and ``lc:<code>`` -> link target,
+  ``lf:<account>`` failed code guesses, ``dd:<event key>`` de-duplication markers.
+* global single keys: ``customers`` (set, for export of all), ``pending`` (set of customers
+  with unprocessed inbox entries, for the sweeper), ``lcfails`` (failed code guesses, bot-wide),
+  and the outbox keys ``{outbox}:data`` / ``:lease`` / ``:tries`` (one slot, updated by Lua).
+
+This module does no I/O and must not build keys anywhere else: other modules ask ``Keys``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+
+ROOT = "svyaz"
+
+DAY = 86_400
+STATE_TTL = 30 * DAY  # inactive dialogue states expire
+LOCK_TTL = 30.0  # seconds a customer lock lives unless released or extended
+LOCK_WAIT = 10.0  # seconds lock() waits before LockTimeout
+LINK_TOKEN_TTL = 15 * 60
+LINK_TOKEN_BYTES = 16  # 128 bits of randomness
+LINK_CODE_TTL = 10 * 60
+LINK_CODE_DIGITS = 6
+LINK_CODE_MAX_FAILURES = 20  # failed guesses bot-wide during one code's life burn that code
+LINK_ACCOUNT_MAX_FAILURES = 5  # failed guesses per account within the window
+LINK_ACCOUNT_WINDOW = 15 * 60
+DEDUPE_TTL = DAY
+HISTORY_MAXLEN = 10_000  # entries kept per customer (approximate trim)
+HISTORY_MAX_AGE: float | None = None  # seconds; None: keep by length only
+OUTBOX_LEASE_MS = 30_000  # an outbox entry untouched this long is claimable by another process
+
+_CUSTOMER_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+
+
+def check_customer_id(customer: str) -> str:
+    """Customer ids go into key names: refuse anything that could break the hash tag."""
+    if not _CUSTOMER_ID.match(customer):
+        raise ValueError(f"invalid customer id {customer!r}")
+    return customer
+
+
+def token_digest(token: str) -> str:
+    """Link tokens are stored by digest, so a key listing never reveals a usable token."""
+    return hashlib.sha256(token.encode()).hexdigest()[:32]
+
+
+@dataclass(frozen=True, slots=True)
+class Keys:
+    """Key names of one bot's namespace."""
+
+    bot: str = "main"
+
+    def __post_init__(self) -> None:
+        if not _CUSTOMER_ID.match(self.bot):
+            raise ValueError(f"invalid bot name {self.bot!r}")
+
+    @property
+    def prefix(self) -> str:
+        return f"{ROOT}:{self.bot}:"
+
+    # ------------------------------------------------------------------ per customer
+
+    def tag(self, customer: str) -> str:
+        return f"{self.prefix}{{c:{check_customer_id(customer)}}}"
+
+    def state(self, customer: str) -> str:
+        return f"{self.tag(customer)}:state"
+
+    def lock(self, customer: str) -> str:
+        return f"{self.tag(customer)}:lock"
+
+    def accounts(self, customer: str) -> str:
+        return f"{self.tag(customer)}:accounts"
+
+    def profile(self, customer: str) -> str:
+        return f"{self.tag(customer)}:profile"
+
+    def consents(self, customer: str) -> str:
+        return f"{self.tag(customer)}:consents"
+
+    def history(self, customer: str) -> str:
+        return f"{self.tag(customer)}:history"
+
+    def inbox(self, customer: str) -> str:
+        return f"{self.tag(customer)}:inbox"
+
+    def reminders(self, customer: str) -> str:
+        return f"{self.tag(customer)}:reminders"
+
+    def links(self, customer: str) -> str:
+        return f"{self.tag(customer)}:links"
+
+    def merged(self, customer: str) -> str:
+        return f"{self.tag(customer)}:merged"
+
+    def scratch(self, customer: str) -> str:
+        return f"{self.tag(customer)}:tmp"
+
+    def customer_keys(self, customer: str) -> tuple[str, ...]:
+        """Every per-customer key (all in the customer's slot)."""
+        return (
+            self.state(customer),
+            self.lock(customer),
+            self.accounts(customer),
+            self.profile(customer),
+            self.consents(customer),
+            self.history(customer),
+            self.inbox(customer),
+            self.reminders(customer),
+            self.links(customer),
+            self.merged(customer),
+            self.scratch(customer),
+        )
+
+    def customer_pattern(self, customer: str) -> str:
+        """SCAN pattern of every key under the customer's hash tag (other parts' too)."""
+        return f"{self.tag(customer)}:*"
+
+    # ------------------------------------------------------------------ global
+
+    def account(self, account: str) -> str:
+        return f"{self.prefix}acct:{account}"
+
+    def phone(self, e164: str) -> str:
+        return f"{self.prefix}phone:{e164}"
+
+    def link_token(self, token: str) -> str:
+        return f"{self.prefix}lt:{token_digest(token)}"
+
+    def link_code(self, code: str) -> str:
+        return f"{self.prefix}lc:{code}"
+
+    def link_account_failures(self, account: str) -> str:
+        return f"{self.prefix}lf:{account}"
+
+    @property
+    def link_code_failures(self) -> str:
+        return f"{self.prefix}lcfails"
+
+    def dedupe(self, key: str) -> str:
+        return f"{self.prefix}dd:{key}"
+
+    @property
+    def customers(self) -> str:
+        return f"{self.prefix}customers"
+
+    @property
+    def pending(self) -> str:
+        return f"{self.prefix}pending"
+
+    @property
+    def outbox_data(self) -> str:
+        return f"{self.prefix}{{outbox}}:data"
+
+    @property
+    def outbox_lease(self) -> str:
+        return f"{self.prefix}{{outbox}}:lease"
+
+    @property
+    def outbox_tries(self) -> str:
+        return f"{self.prefix}{{outbox}}:tries"

@@ -1,0 +1,184 @@
+"""The outbox: every outgoing message is written before it is sent and acknowledged after.
+
+Entries live in one hash (id -> JSON) with a lease sorted set (id -> last claimed, server time
+in ms); both share the ``{outbox}`` hash tag, so the Lua scripts below touch one slot. ``put``
+gives the writer the lease; if it dies before ``ack``, ``claim_stale`` hands the entry to exactly
+one other caller once the lease is older than ``min_idle_ms`` (a re-send, never a loss). The
+entry id is stable across claims: use it as the message key; VK's ``random_id`` is
+``random_id_for(entry_id)``, so VK drops a re-send that had in fact gone through.
+
+This module must not send anything.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import time
+from dataclasses import dataclass
+
+from flows.types import Channel, Reply
+from storage.client import RedisClient
+from storage.codec import channel, dumps, loads, reply_from_dict, reply_to_dict, text
+from storage.errors import guarded
+from storage.keys import OUTBOX_LEASE_MS, Keys
+
+_NOW_MS = "local t = redis.call('TIME'); local now = t[1] * 1000 + math.floor(t[2] / 1000)\n"
+
+# KEYS: data, lease. ARGV: id, json.
+PUT_LUA = (
+    _NOW_MS
+    + """
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+redis.call('ZADD', KEYS[2], now, ARGV[1])
+return now
+"""
+)
+
+# KEYS: data, lease, tries. ARGV: min idle ms, max count. Returns {id, json, tries, ...}.
+CLAIM_LUA = (
+    _NOW_MS
+    + """
+local ids = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now - tonumber(ARGV[1]),
+                       'LIMIT', 0, tonumber(ARGV[2]))
+local out = {}
+for _, id in ipairs(ids) do
+  local j = redis.call('HGET', KEYS[1], id)
+  if j then
+    redis.call('ZADD', KEYS[2], now, id)
+    local n = redis.call('HINCRBY', KEYS[3], id, 1)
+    table.insert(out, id); table.insert(out, j); table.insert(out, n)
+  else
+    redis.call('ZREM', KEYS[2], id)
+  end
+end
+return out
+"""
+)
+
+# KEYS: data, lease, tries. ARGV: id.
+ACK_LUA = """
+redis.call('ZREM', KEYS[2], ARGV[1])
+redis.call('HDEL', KEYS[3], ARGV[1])
+return redis.call('HDEL', KEYS[1], ARGV[1])
+"""
+
+_INT31 = 0x7FFFFFFF
+
+
+def random_id_for(entry_id: str) -> int:
+    """A stable positive int32 for VK's ``random_id`` from an outbox entry id."""
+    digest = hashlib.blake2b(entry_id.encode(), digest_size=4).digest()
+    return int.from_bytes(digest, "big") & _INT31 or 1
+
+
+def new_entry_id() -> str:
+    return f"{int(time.time() * 1000):013d}-{secrets.token_hex(6)}"
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxEntry:
+    id: str
+    customer: str
+    channel: Channel
+    user_id: str
+    reply: Reply
+    created: float
+    claims: int = 0  # how many times another process took it over
+
+    @property
+    def message_key(self) -> str:
+        return self.id
+
+    @property
+    def random_id(self) -> int:
+        return random_id_for(self.id)
+
+
+def _encode(entry: OutboxEntry) -> str:
+    return dumps(
+        {
+            "c": entry.customer,
+            "ch": entry.channel,
+            "u": entry.user_id,
+            "r": reply_to_dict(entry.reply),
+            "at": entry.created,
+        }
+    )
+
+
+def _decode(entry_id: str, raw: bytes | str, claims: int = 0) -> OutboxEntry:
+    data = loads(raw)
+    return OutboxEntry(
+        id=entry_id,
+        customer=str(data["c"]),
+        channel=channel(data["ch"]),
+        user_id=str(data["u"]),
+        reply=reply_from_dict(data["r"]),
+        created=float(data["at"]),
+        claims=claims,
+    )
+
+
+class Outbox:
+    """Durable outgoing messages with leases."""
+
+    def __init__(self, redis: RedisClient, keys: Keys) -> None:
+        self._redis = redis
+        self._keys = keys
+        self._put = redis.register_script(PUT_LUA)
+        self._claim = redis.register_script(CLAIM_LUA)
+        self._ack = redis.register_script(ACK_LUA)
+
+    @property
+    def _all_keys(self) -> list[str]:
+        return [self._keys.outbox_data, self._keys.outbox_lease, self._keys.outbox_tries]
+
+    @guarded
+    async def put(self, customer: str, channel: Channel, user_id: str, reply: Reply) -> str:
+        """Persist a message about to be sent; returns its id (the message key)."""
+        entry = OutboxEntry(
+            id=new_entry_id(),
+            customer=customer,
+            channel=channel,
+            user_id=user_id,
+            reply=reply,
+            created=time.time(),
+        )
+        await self._put(keys=self._all_keys[:2], args=[entry.id, _encode(entry)])
+        return entry.id
+
+    @guarded
+    async def ack(self, entry_id: str) -> bool:
+        """The message was delivered (or given up on); False if it was not pending."""
+        return bool(await self._ack(keys=self._all_keys, args=[entry_id]))
+
+    @guarded
+    async def claim_stale(
+        self, min_idle_ms: int = OUTBOX_LEASE_MS, *, count: int = 100
+    ) -> list[OutboxEntry]:
+        """Take over entries nobody touched for ``min_idle_ms``; each goes to one caller."""
+        flat = await self._claim(keys=self._all_keys, args=[min_idle_ms, count])
+        return [
+            _decode(text(flat[i]), flat[i + 1], int(flat[i + 2])) for i in range(0, len(flat), 3)
+        ]
+
+    @guarded
+    async def get(self, entry_id: str) -> OutboxEntry | None:
+        raw = await self._redis.hget(self._keys.outbox_data, entry_id)
+        return None if raw is None else _decode(entry_id, raw)
+
+    @guarded
+    async def pending(self) -> list[OutboxEntry]:
+        raw = await self._redis.hgetall(self._keys.outbox_data)
+        entries = [_decode(text(k), v) for k, v in raw.items()]
+        return sorted(entries, key=lambda e: e.id)
+
+    @guarded
+    async def drop_customer(self, customer: str) -> int:
+        """Remove a customer's unsent messages (erasure); how many were dropped."""
+        dropped = 0
+        for entry in await self.pending():
+            if entry.customer == customer:
+                dropped += await self.ack(entry.id)
+        return dropped

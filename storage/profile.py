@@ -1,0 +1,186 @@
+"""Customer profile: name, phone (E.164), e-mail and personal-data consent records.
+
+The phone index (``phone:<e164>`` -> customer) exists only while the customer's latest consent
+is granted, so a phone seen in another channel can link the two only after consent (152-FZ).
+Consent records are append-only (what, granted, when, text version, channel).
+
+This module must not decide when consent is asked; the engine emits ``RecordConsent``.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+import phonenumbers
+from pydantic import BaseModel, ConfigDict
+
+from storage.client import RedisClient
+from storage.codec import text
+from storage.errors import InvalidValue, guarded
+from storage.keys import Keys
+
+ProfileField = Literal["name", "phone", "email"]
+FIELDS: tuple[ProfileField, ...] = ("name", "phone", "email")
+DEFAULT_REGION = "RU"
+
+# KEYS: index key. ARGV: customer. Delete only when it points to this customer.
+DEL_IF_LUA = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"""
+
+
+class Consent(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    what: str = "personal_data"
+    granted: bool
+    at: datetime
+    text_version: str
+    channel: str
+
+
+class Profile(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    name: str | None = None
+    phone: str | None = None
+    email: str | None = None
+    consents: tuple[Consent, ...] = ()
+
+    @property
+    def consent_granted(self) -> bool:
+        """The latest personal-data consent answer (False when never asked)."""
+        latest = [c for c in self.consents if c.what == "personal_data"]
+        return bool(latest) and latest[-1].granted
+
+
+def normalise_phone(value: str, region: str = DEFAULT_REGION) -> str:
+    try:
+        number = phonenumbers.parse(value, region)
+    except phonenumbers.NumberParseException as exc:
+        raise InvalidValue(f"not a phone number: {exc}") from exc
+    if not phonenumbers.is_possible_number(number):
+        raise InvalidValue("not a possible phone number")
+    return str(phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164))
+
+
+def normalise(field: str, value: str) -> str:
+    value = value.strip()
+    if field == "phone":
+        return normalise_phone(value)
+    if field == "email":
+        local, at, domain = value.rpartition("@")
+        if not at or not local or "." not in domain:
+            raise InvalidValue("not an e-mail address")
+        return f"{local}@{domain.lower()}"
+    if field == "name":
+        return value
+    raise InvalidValue(f"unknown profile field {field!r}; fields are {', '.join(FIELDS)}")
+
+
+class Profiles:
+    """Profiles and the consent-gated phone index."""
+
+    def __init__(self, redis: RedisClient, keys: Keys) -> None:
+        self._redis = redis
+        self._keys = keys
+        self._del_if = redis.register_script(DEL_IF_LUA)
+
+    @guarded
+    async def get(self, customer: str) -> Profile:
+        raw = await self._redis.hgetall(self._keys.profile(customer))
+        fields = {text(k): text(v) for k, v in raw.items()}
+        consents = await self._redis.lrange(self._keys.consents(customer), 0, -1)
+        return Profile(
+            name=fields.get("name"),
+            phone=fields.get("phone"),
+            email=fields.get("email"),
+            consents=tuple(Consent.model_validate_json(c) for c in consents),
+        )
+
+    @guarded
+    async def set_field(self, customer: str, field: str, value: str) -> str:
+        """Store a field (normalised: phone to E.164); returns the stored value."""
+        value = normalise(field, value)
+        if field == "phone":
+            await self._unindex(customer)
+        await self._redis.hset(self._keys.profile(customer), field, value)
+        if field == "phone":
+            await self._index(customer)
+        return value
+
+    @guarded
+    async def set_if_missing(self, customer: str, field: ProfileField, value: str) -> bool:
+        value = normalise(field, value)
+        added = await self._redis.hsetnx(self._keys.profile(customer), field, value)
+        if added and field == "phone":
+            await self._index(customer)
+        return bool(added)
+
+    @guarded
+    async def record_consent(
+        self,
+        customer: str,
+        granted: bool,
+        text_version: str,
+        at: datetime,
+        channel: str,
+        *,
+        what: str = "personal_data",
+    ) -> None:
+        consent = Consent(
+            what=what, granted=granted, at=at, text_version=text_version, channel=channel
+        )
+        await self._redis.rpush(self._keys.consents(customer), consent.model_dump_json())
+        if granted:
+            await self._index(customer)
+        else:
+            await self._unindex(customer)
+
+    @guarded
+    async def find_by_phone(self, phone: str) -> str | None:
+        """The customer with this phone, only if they have consented."""
+        try:
+            e164 = normalise_phone(phone)
+        except InvalidValue:
+            return None
+        found = await self._redis.get(self._keys.phone(e164))
+        if found is None:
+            return None
+        customer = text(found)
+        profile = await self.get(customer)
+        return customer if profile.phone == e164 and profile.consent_granted else None
+
+    async def _index(self, customer: str) -> None:
+        profile = await self.get(customer)
+        if profile.phone and profile.consent_granted:
+            await self._redis.set(self._keys.phone(profile.phone), customer)
+
+    async def _unindex(self, customer: str) -> None:
+        phone = await self._redis.hget(self._keys.profile(customer), "phone")
+        if phone is not None:
+            await self._del_if(keys=[self._keys.phone(text(phone))], args=[customer])
+
+    async def absorb(self, keep: str, other: str) -> None:
+        """Merge: fields not set on ``keep`` come from ``other``; consents of both, in time."""
+        theirs = await self.get(other)
+        await self._unindex(other)
+        for field in FIELDS:
+            value = getattr(theirs, field)
+            if value:
+                await self._redis.hsetnx(self._keys.profile(keep), field, value)
+        if theirs.consents:
+            ours = await self.get(keep)
+            merged = sorted(ours.consents + theirs.consents, key=lambda c: c.at)
+            pipe = self._redis.pipeline(transaction=False)
+            pipe.delete(self._keys.consents(keep))
+            pipe.rpush(self._keys.consents(keep), *(c.model_dump_json() for c in merged))
+            await pipe.execute()
+        await self._redis.delete(self._keys.profile(other), self._keys.consents(other))
+        await self._index(keep)
+
+    async def erase(self, customer: str) -> None:
+        await self._unindex(customer)
+        await self._redis.delete(self._keys.profile(customer), self._keys.consents(customer))

@@ -1,0 +1,182 @@
+"""Dialogue state per customer: a versioned JSON document and a per-customer lock.
+
+Protocol: ``async with states.lock(c) as lk`` → ``load(c)`` → engine → ``save(c, st,
+version=v, lock=lk, inbox_id=...)``. The save is one Lua script that checks both the lock token
+and the version, so a holder whose lock expired can never overwrite newer state; it also marks
+the inbox entry processed in the same step. The lock is a random token with an expiry, released
+only by its holder (compare-and-delete).
+
+This module must not run the engine or read events; it only stores what it is given.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import secrets
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+from pydantic import ValidationError
+
+from flows.types import DialogState
+from storage.client import RedisClient
+from storage.codec import text
+from storage.errors import CodecError, LockLost, LockTimeout, VersionConflict, guarded
+from storage.inbox import Inbox
+from storage.keys import LOCK_TTL, LOCK_WAIT, STATE_TTL, Keys
+
+# KEYS: state, lock, inbox. ARGV: token, expected version, json, ttl seconds, inbox id or "".
+# Returns {new version, inbox entries left} or {-1} lock lost, {-2} version conflict.
+SAVE_LUA = """
+if redis.call('GET', KEYS[2]) ~= ARGV[1] then return {-1, 0} end
+local v = tonumber(redis.call('HGET', KEYS[1], 'v') or '0')
+if v ~= tonumber(ARGV[2]) then return {-2, v} end
+v = v + 1
+redis.call('HSET', KEYS[1], 'v', v, 'd', ARGV[3])
+if tonumber(ARGV[4]) > 0 then redis.call('EXPIRE', KEYS[1], ARGV[4]) end
+local left = -1
+if ARGV[5] ~= '' then
+  redis.call('XDEL', KEYS[3], ARGV[5])
+  left = redis.call('XLEN', KEYS[3])
+  if left == 0 then redis.call('DEL', KEYS[3]) end
+end
+return {v, left}
+"""
+
+RELEASE_LUA = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"""
+
+EXTEND_LUA = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+return 0
+"""
+
+_POLL_MIN = 0.002
+_POLL_MAX = 0.05
+
+
+@dataclass(frozen=True, slots=True)
+class Lock:
+    """A held customer lock: the token proves ownership to ``save``/``release``."""
+
+    customer: str
+    token: str
+    ttl: float
+
+
+class States:
+    """Versioned dialogue states and customer locks."""
+
+    def __init__(
+        self,
+        redis: RedisClient,
+        keys: Keys,
+        inbox: Inbox,
+        *,
+        state_ttl: int = STATE_TTL,
+        lock_ttl: float = LOCK_TTL,
+        lock_wait: float = LOCK_WAIT,
+    ) -> None:
+        self._redis = redis
+        self._keys = keys
+        self._inbox = inbox
+        self.state_ttl = state_ttl
+        self.lock_ttl = lock_ttl
+        self.lock_wait = lock_wait
+        self._save = redis.register_script(SAVE_LUA)
+        self._release = redis.register_script(RELEASE_LUA)
+        self._extend = redis.register_script(EXTEND_LUA)
+
+    # ------------------------------------------------------------------ lock
+
+    @asynccontextmanager
+    async def lock(
+        self, customer: str, *, ttl: float | None = None, wait: float | None = None
+    ) -> AsyncIterator[Lock]:
+        """Hold the customer's lock for the block; ``LockTimeout`` if not had within ``wait``."""
+        held = await self.acquire(customer, ttl=ttl, wait=wait)
+        try:
+            yield held
+        finally:
+            await self.release(held)
+
+    @guarded
+    async def acquire(
+        self, customer: str, *, ttl: float | None = None, wait: float | None = None
+    ) -> Lock:
+        ttl = self.lock_ttl if ttl is None else ttl
+        wait = self.lock_wait if wait is None else wait
+        held = Lock(customer=customer, token=secrets.token_hex(16), ttl=ttl)
+        key = self._keys.lock(customer)
+        deadline = time.monotonic() + wait
+        delay = _POLL_MIN
+        while not await self._redis.set(key, held.token, nx=True, px=max(1, int(ttl * 1000))):
+            if time.monotonic() >= deadline:
+                raise LockTimeout(f"customer {customer}: lock not acquired within {wait:.1f} s")
+            await asyncio.sleep(delay * (0.5 + random.random()))
+            delay = min(delay * 2, _POLL_MAX)
+        return held
+
+    @guarded
+    async def release(self, held: Lock) -> bool:
+        """Release if still ours; False when it had expired (or was taken over)."""
+        done = await self._release(keys=[self._keys.lock(held.customer)], args=[held.token])
+        return bool(done)
+
+    @guarded
+    async def extend(self, held: Lock, ttl: float | None = None) -> bool:
+        ms = max(1, int((held.ttl if ttl is None else ttl) * 1000))
+        done = await self._extend(keys=[self._keys.lock(held.customer)], args=[held.token, ms])
+        return bool(done)
+
+    @guarded
+    async def holds(self, held: Lock) -> bool:
+        current = await self._redis.get(self._keys.lock(held.customer))
+        return current is not None and text(current) == held.token
+
+    # ------------------------------------------------------------------ state
+
+    @guarded
+    async def load(self, customer: str) -> tuple[DialogState | None, int]:
+        """The stored state and its version (``(None, 0)`` when there is none)."""
+        version, data = await self._redis.hmget(self._keys.state(customer), ["v", "d"])
+        if version is None or data is None:
+            return None, 0
+        try:
+            return DialogState.model_validate_json(data), int(version)
+        except ValidationError as exc:
+            raise CodecError(f"customer {customer}: stored state is invalid: {exc}") from exc
+
+    @guarded
+    async def save(
+        self,
+        customer: str,
+        state: DialogState,
+        *,
+        version: int,
+        lock: Lock,
+        inbox_id: str | None = None,
+    ) -> int:
+        """Store ``state`` if ``version`` is current and ``lock`` still held; new version."""
+        if lock.customer != customer:
+            raise LockLost(f"lock is for customer {lock.customer}, not {customer}")
+        data = state.model_dump_json(by_alias=True, exclude_defaults=True)
+        keys = [self._keys.state(customer), self._keys.lock(customer), self._keys.inbox(customer)]
+        args: list[str | int] = [lock.token, version, data, self.state_ttl, inbox_id or ""]
+        new_version, left = (int(x) for x in await self._save(keys=keys, args=args))
+        if new_version == -1:
+            raise LockLost(f"customer {customer}: lock expired or taken over before save")
+        if new_version == -2:
+            raise VersionConflict(f"customer {customer}: version {left} stored, {version} loaded")
+        if left >= 0:
+            await self._inbox.settle(customer, left)
+        return new_version
+
+    @guarded
+    async def delete(self, customer: str) -> None:
+        await self._redis.delete(self._keys.state(customer))

@@ -1,0 +1,115 @@
+"""The storage facade: one ``Store`` per bot namespace, holding every storage part.
+
+``Store(redis, bot=...)`` takes any redis.asyncio client — a plain ``Redis``, a Sentinel master
+or a ``RedisCluster`` (no command spans two customers' slots) — and ``Store.from_url`` builds
+one (see ``storage.client`` for URL forms; ``connect`` also starts the embedded Redis).
+Erasure (``forget``) lives here because it touches every part.
+
+This module must not contain business rules of any single part.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from storage.client import RedisClient, connect, make_redis, open_store
+from storage.codec import text
+from storage.dedupe import Dedupe
+from storage.errors import guarded
+from storage.history import History
+from storage.identity import Identities
+from storage.inbox import Inbox
+from storage.keys import (
+    HISTORY_MAX_AGE,
+    HISTORY_MAXLEN,
+    LINK_CODE_TTL,
+    LINK_TOKEN_TTL,
+    LOCK_TTL,
+    LOCK_WAIT,
+    STATE_TTL,
+    Keys,
+)
+from storage.outbox import Outbox
+from storage.profile import Profiles
+from storage.reminders import Reminders
+from storage.state import States
+
+__all__ = ["Store", "connect", "open_store"]
+
+
+class Store:
+    """Every storage part of one bot, sharing one Redis client."""
+
+    def __init__(
+        self,
+        redis: RedisClient,
+        *,
+        bot: str = "main",
+        state_ttl: int = STATE_TTL,
+        lock_ttl: float = LOCK_TTL,
+        lock_wait: float = LOCK_WAIT,
+        history_maxlen: int | None = HISTORY_MAXLEN,
+        history_max_age: float | None = HISTORY_MAX_AGE,
+        link_token_ttl: int = LINK_TOKEN_TTL,
+        link_code_ttl: int = LINK_CODE_TTL,
+    ) -> None:
+        self.redis = redis
+        self.keys = Keys(bot)
+        self.inbox = Inbox(redis, self.keys)
+        self.states = States(
+            redis,
+            self.keys,
+            self.inbox,
+            state_ttl=state_ttl,
+            lock_ttl=lock_ttl,
+            lock_wait=lock_wait,
+        )
+        self.history = History(redis, self.keys, maxlen=history_maxlen, max_age=history_max_age)
+        self.profiles = Profiles(redis, self.keys)
+        self.reminders = Reminders(redis, self.keys)
+        self.dedupe = Dedupe(redis, self.keys)
+        self.outbox = Outbox(redis, self.keys)
+        self.identities = Identities(
+            redis,
+            self.keys,
+            history=self.history,
+            profiles=self.profiles,
+            reminders=self.reminders,
+            inbox=self.inbox,
+            link_token_ttl=link_token_ttl,
+            link_code_ttl=link_code_ttl,
+        )
+        self.history.bind_forget(self.forget)
+
+    @classmethod
+    def from_url(cls, url: str, **options: Any) -> Store:
+        return cls(make_redis(url), **options)
+
+    @guarded
+    async def ping(self) -> bool:
+        """For /healthz: True when Redis answers (``StorageUnavailable`` otherwise)."""
+        return bool(await self.redis.ping())
+
+    @guarded
+    async def forget(self, customer: str) -> list[str]:
+        """Erase every key of ``customer`` and every global key pointing at them (152-FZ).
+
+        Returns the reminder keys that were indexed, so the caller cancels those jobs.
+        """
+        for info in await self.identities.accounts(customer):
+            await self.identities.detach(info.account, customer)
+        await self.profiles.erase(customer)
+        for key in await self.redis.smembers(self.keys.links(customer)):
+            await self.redis.delete(text(key))
+        reminders = await self.reminders.clear(customer)
+        await self.outbox.drop_customer(customer)
+        await self.redis.delete(*self.keys.customer_keys(customer))
+        # Other parts (the scheduler) keep their own keys under the customer's hash tag.
+        async for key in self.redis.scan_iter(match=self.keys.customer_pattern(customer)):
+            await self.redis.delete(key)
+        await self.redis.srem(self.keys.customers, customer)
+        await self.inbox.settle(customer, 0)
+        return reminders
+
+    async def close(self) -> None:
+        await self.redis.aclose()

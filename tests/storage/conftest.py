@@ -1,0 +1,146 @@
+"""Storage fixtures: a ``store`` on every backend — embedded, external (``REDIS_URL``) and a local
+3-node Redis Cluster (Debian's ``redis-server``; skipped with a message when it is absent).
+
+The cluster is started once per session on free loopback ports and always torn down.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+from redis.asyncio.cluster import ClusterNode, RedisCluster
+
+from storage.client import make_redis
+from storage.embedded import EmbeddedRedis
+from storage.store import Store
+
+CLUSTER_SERVER = "/usr/bin/redis-server"
+CLUSTER_CLI = "/usr/bin/redis-cli"
+CLUSTER_NODES = 3
+
+
+def _external_url() -> str | None:
+    return os.environ.get("SVYAZ_REDIS_URL") or os.environ.get("REDIS_URL") or None
+
+
+def _store_backends() -> list[object]:
+    backends: list[object] = ["embedded"]
+    if _external_url():
+        backends.append("external")
+    backends.append(pytest.param("cluster", marks=pytest.mark.cluster))
+    return backends
+
+
+def _port_free(port: int) -> bool:
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def _cluster_ports() -> list[int]:
+    ports: list[int] = []
+    start = 17100 + (os.getpid() % 500) * 7
+    for port in range(start, start + 2000):
+        if _port_free(port) and _port_free(port + 10000):
+            ports.append(port)
+            if len(ports) == CLUSTER_NODES:
+                return ports
+    raise RuntimeError("no free loopback ports for a cluster")
+
+
+def _wait(predicate: object, what: str, timeout: float = 15.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():  # type: ignore[operator]
+            return
+        time.sleep(0.05)
+    raise RuntimeError(f"cluster: {what} not reached within {timeout:.0f} s")
+
+
+def _cli(port: int, *args: str) -> str:
+    done = subprocess.run(
+        [CLUSTER_CLI, "-h", "127.0.0.1", "-p", str(port), *args],
+        capture_output=True, text=True, timeout=10, check=False,
+    )
+    return done.stdout
+
+
+def _start_node(port: int, folder: Path) -> subprocess.Popen[bytes]:
+    folder.mkdir()
+    args = [
+        CLUSTER_SERVER, "--port", str(port), "--bind", "127.0.0.1",
+        "--cluster-enabled", "yes", "--cluster-config-file", str(folder / "nodes.conf"),
+        "--cluster-node-timeout", "3000", "--save", "", "--appendonly", "no",
+        "--dir", str(folder), "--logfile", str(folder / "redis.log"), "--daemonize", "no",
+    ]
+    return subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
+
+
+@pytest.fixture(scope="session")
+def redis_cluster() -> Iterator[list[int]]:
+    """Ports of a running 3-master Redis Cluster on 127.0.0.1."""
+    if not (os.access(CLUSTER_SERVER, os.X_OK) and os.access(CLUSTER_CLI, os.X_OK)):
+        pytest.skip(f"Redis Cluster tests need Debian's {CLUSTER_SERVER} and {CLUSTER_CLI}")
+    folder = Path(tempfile.mkdtemp(prefix="svyaz-cluster-"))
+    procs: list[subprocess.Popen[bytes]] = []
+    try:
+        ports = _cluster_ports()
+        procs = [_start_node(p, folder / str(p)) for p in ports]
+        for p in ports:
+            _wait(lambda p=p: _cli(p, "ping").strip() == "PONG", f"node {p} up")
+        created = subprocess.run(
+            [CLUSTER_CLI, "--cluster", "create", *(f"127.0.0.1:{p}" for p in ports),
+             "--cluster-replicas", "0", "--cluster-yes"],
+            capture_output=True, text=True, timeout=30, check=False,
+        )
+        assert created.returncode == 0, created.stdout + created.stderr
+        for p in ports:
+            _wait(lambda p=p: "cluster_state:ok" in _cli(p, "cluster", "info"), "state ok")
+        yield ports
+    finally:
+        for proc in procs:
+            proc.terminate()
+        for proc in procs:
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def cluster_client(ports: list[int]) -> RedisCluster:
+    return RedisCluster(startup_nodes=[ClusterNode("127.0.0.1", p) for p in ports])
+
+
+@pytest.fixture(params=_store_backends())
+async def store(
+    request: pytest.FixtureRequest, bot_prefix: str
+) -> AsyncIterator[Store]:
+    """A ``Store`` in a fresh namespace; its keys are deleted afterwards."""
+    if request.param == "cluster":
+        client = cluster_client(request.getfixturevalue("redis_cluster"))
+    elif request.param == "external":
+        url = _external_url()
+        assert url
+        client = make_redis(url)
+    else:
+        server: EmbeddedRedis = request.getfixturevalue("embedded_redis")
+        client = make_redis(server.url)
+    store = Store(client, bot=bot_prefix, lock_wait=5.0)
+    yield store
+    async for key in client.scan_iter(match=f"{store.keys.prefix}*"):
+        await client.delete(key)
+    await store.close()
+

@@ -1,0 +1,80 @@
+"""Key layout: one prefix per bot, every key a customer owns in one cluster slot."""
+
+from __future__ import annotations
+
+import pytest
+from redis.crc import key_slot as redis_key_slot
+from storage_helpers import crc16, key_slot, namespace_keys
+
+from flows.types import DialogState, Frame, Inbound, Reply, TextEvent
+from storage.history import HistoryEntry
+from storage.keys import Keys
+from storage.store import Store
+
+
+def test_crc16_matches_the_reference_vector_and_redis() -> None:
+    assert crc16(b"123456789") == 0x31C3  # the CRC16/XMODEM check value Redis documents
+    for key in ("svyaz:main:{c:abc}:state", "foo", "{user1000}.following", "a{}b"):
+        assert key_slot(key) == redis_key_slot(key.encode())
+
+
+def test_every_customer_key_shares_one_slot() -> None:
+    keys = Keys("shop")
+    for customer in ("a", "abcDEF123_-", "x" * 64):
+        slots = {key_slot(k) for k in keys.customer_keys(customer)}
+        assert len(slots) == 1, slots
+        assert all(k.startswith("svyaz:shop:{c:") for k in keys.customer_keys(customer))
+
+
+def test_customers_spread_over_slots() -> None:
+    keys = Keys("main")
+    slots = {key_slot(keys.state(f"cust{i}")) for i in range(200)}
+    assert len(slots) > 150
+
+
+def test_global_keys_are_one_small_key_each_and_spread() -> None:
+    keys = Keys("main")
+    slots = {key_slot(keys.account(f"vk:{i}")) for i in range(200)}
+    assert len(slots) > 150
+    assert keys.link_token("secret-token") != keys.link_token("other")
+    assert "secret-token" not in keys.link_token("secret-token")
+    outbox = {key_slot(keys.outbox_data), key_slot(keys.outbox_lease), key_slot(keys.outbox_tries)}
+    assert len(outbox) == 1
+
+
+@pytest.mark.parametrize("bad", ["", "a}b", "a{b", "a:b", "a b", "x" * 65, "ж"])
+def test_customer_ids_that_would_break_the_tag_are_refused(bad: str) -> None:
+    with pytest.raises(ValueError, match="customer id"):
+        Keys("main").state(bad)
+
+
+def test_bot_prefix_is_validated() -> None:
+    assert Keys("b1").prefix == "svyaz:b1:"
+    with pytest.raises(ValueError, match="bot"):
+        Keys("a:b")
+
+
+async def test_every_key_actually_written_for_a_customer_is_in_its_slot(store: Store) -> None:
+    customer = await store.identities.resolve("vk:1", name="Аня")
+    await store.identities.resolve("vk:1")
+    async with store.states.lock(customer) as lock:
+        entry = await store.inbox.push(
+            customer, Inbound(channel="vk", user_id="1", event_id="e1", event=TextEvent("hi"))
+        )
+        state = DialogState(stack=(Frame(f="booking", s="day"),), vars={"service": "cut"})
+        await store.states.save(customer, state, version=0, lock=lock)
+        await store.inbox.push(
+            customer, Inbound(channel="vk", user_id="1", event_id="e2", event=TextEvent("x"))
+        )
+        await store.inbox.done(customer, entry)
+        await store.history.append(customer, HistoryEntry(1.0, "vk", "in", "hi"))
+        await store.profiles.set_field(customer, "phone", "+7 999 123-45-67")
+        await store.reminders.add(customer, "visit")
+        await store.identities.issue_link_token(customer)
+        await store.identities.issue_link_code(customer)
+        await store.outbox.put(customer, "vk", "1", Reply("hello"))
+        tag = store.keys.tag(customer)
+        owned = [k for k in await namespace_keys(store) if k.startswith(tag)]
+        assert len(owned) >= 7
+        assert {key_slot(k) for k in owned} == {key_slot(store.keys.state(customer))}
+        assert set(owned) <= set(store.keys.customer_keys(customer))

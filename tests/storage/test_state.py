@@ -1,0 +1,95 @@
+"""Versioned state with a per-customer lock: a lost lock never overwrites newer state."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from flows.types import DialogState, Frame, Inbound, TextEvent
+from storage.errors import LockLost, LockTimeout, VersionConflict
+from storage.store import Store
+
+STATE = DialogState(stack=(Frame(f="booking", s="day"),), vars={"service": "Стрижка", "n": 2})
+
+
+async def test_load_of_a_new_customer_is_empty(store: Store) -> None:
+    assert await store.states.load("nobody") == (None, 0)
+
+
+async def test_save_then_load_round_trips_and_counts_versions(store: Store) -> None:
+    async with store.states.lock("c1") as lock:
+        assert await store.states.save("c1", STATE, version=0, lock=lock) == 1
+        loaded, version = await store.states.load("c1")
+        assert (loaded, version) == (STATE, 1)
+        changed = STATE.model_copy(update={"consent": True})
+        assert await store.states.save("c1", changed, version=1, lock=lock) == 2
+    assert await store.states.load("c1") == (changed, 2)
+    ttl = await store.redis.ttl(store.keys.state("c1"))
+    assert 0 < ttl <= store.states.state_ttl
+
+
+async def test_stale_version_is_refused(store: Store) -> None:
+    async with store.states.lock("c1") as lock:
+        await store.states.save("c1", STATE, version=0, lock=lock)
+        with pytest.raises(VersionConflict):
+            await store.states.save("c1", DialogState(), version=0, lock=lock)
+    assert await store.states.load("c1") == (STATE, 1)
+
+
+async def test_expired_lock_cannot_save_over_the_new_holder(store: Store) -> None:
+    old = await store.states.acquire("c1", ttl=0.05)
+    await asyncio.sleep(0.1)
+    async with store.states.lock("c1", wait=1) as new:
+        await store.states.save("c1", STATE, version=0, lock=new)
+        with pytest.raises(LockLost):
+            await store.states.save("c1", DialogState(), version=1, lock=old)
+        assert not await store.states.release(old)  # the old token must not free the new lock
+        assert await store.states.holds(new)
+    assert await store.states.load("c1") == (STATE, 1)
+
+
+async def test_lock_excludes_and_times_out(store: Store) -> None:
+    async with store.states.lock("c1"):
+        with pytest.raises(LockTimeout):
+            await store.states.acquire("c1", wait=0.1)
+    async with store.states.lock("c1", wait=0.1):
+        pass
+
+
+async def test_extend_keeps_the_lock_alive(store: Store) -> None:
+    lock = await store.states.acquire("c1", ttl=0.2)
+    assert await store.states.extend(lock, ttl=5)
+    await asyncio.sleep(0.3)
+    assert await store.states.holds(lock)
+    await store.states.release(lock)
+    assert not await store.states.extend(lock)
+
+
+async def test_lock_of_another_customer_is_refused(store: Store) -> None:
+    async with store.states.lock("c1") as lock:
+        with pytest.raises(LockLost):
+            await store.states.save("c2", STATE, version=0, lock=lock)
+
+
+async def test_save_marks_the_inbox_entry_done_in_the_same_step(store: Store) -> None:
+    inbound = Inbound(channel="web", user_id="s", event_id="e", event=TextEvent("привет"))
+    entry = await store.inbox.push("c1", inbound)
+    other = await store.inbox.push("c1", inbound)
+    async with store.states.lock("c1") as lock:
+        await store.states.save("c1", STATE, version=0, lock=lock, inbox_id=entry)
+        assert [i for i, _ in await store.inbox.pending("c1")] == [other]
+        assert await store.inbox.customers_with_pending() == ["c1"]
+        await store.states.save("c1", STATE, version=1, lock=lock, inbox_id=other)
+    assert await store.inbox.pending("c1") == []
+    assert await store.inbox.customers_with_pending() == []
+    assert not await store.redis.exists(store.keys.inbox("c1"))
+
+
+async def test_refused_save_leaves_the_inbox_entry_pending(store: Store) -> None:
+    inbound = Inbound(channel="web", user_id="s", event_id="e", event=TextEvent("a"))
+    entry = await store.inbox.push("c1", inbound)
+    async with store.states.lock("c1") as lock:
+        with pytest.raises(VersionConflict):
+            await store.states.save("c1", STATE, version=3, lock=lock, inbox_id=entry)
+    assert [i for i, _ in await store.inbox.pending("c1")] == [entry]
