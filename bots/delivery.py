@@ -1,0 +1,213 @@
+"""Where a message goes, and the small executor that sends it through the outbox.
+
+This module owns the choice of channel: replies to a message go back where the customer wrote;
+bot-initiated messages (reminders, ``/api/v1`` starts) go to the most recently active linked
+account and fail over to the next one when a platform refuses (``Undeliverable``). The choice
+is a pure function (``plan_reply`` / ``plan_initiated``); ``Delivery`` only executes it: outbox
+entry first, send, acknowledge, history. It must not decide what to say or touch dialogue state.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Collection, Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Protocol
+
+from connectors.base import ChannelError, Connector, Undeliverable
+from flows.types import CHANNELS, Channel, Inbound, Reply
+from storage.history import HistoryEntry
+
+if TYPE_CHECKING:
+    from bots.metrics import Metrics
+    from storage.store import Store
+
+log = logging.getLogger("svyaz.bots")
+
+# Outbox entries not acknowledged for this long belong to a dead turn and are re-sent.
+STALE_OUTBOX_MS = 30_000
+
+
+class Account(Protocol):
+    """What delivery needs of a linked account (``storage`` ``AccountInfo``)."""
+
+    @property
+    def account(self) -> str: ...
+
+    @property
+    def last_active(self) -> float: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """One place a message can be sent: a channel and the platform's recipient id."""
+
+    channel: Channel
+    user_id: str
+
+    @property
+    def account(self) -> str:
+        return f"{self.channel}:{self.user_id}"
+
+
+def split_account(account: str) -> Target | None:
+    """``"vk:123"`` -> Target; None for an account of a channel svyaz does not know."""
+    channel, _, user_id = account.partition(":")
+    for known in CHANNELS:
+        if channel == known and user_id:
+            return Target(known, user_id)
+    return None
+
+
+def plan_reply(inbound: Inbound) -> list[Target]:
+    """A reply goes back to where the customer wrote (MAX: the chat, when given)."""
+    return [Target(inbound.channel, inbound.reply_to or inbound.user_id)]
+
+
+def plan_initiated(accounts: Sequence[Account], available: Collection[Channel]) -> list[Target]:
+    """Bot-initiated: most recently active first, only channels that are switched on."""
+    ordered = sorted(accounts, key=lambda info: info.last_active, reverse=True)
+    targets = (split_account(info.account) for info in ordered)
+    return [t for t in targets if t is not None and t.channel in available]
+
+
+@dataclass(frozen=True, slots=True)
+class Delivered:
+    """The outcome of one delivery: where it went (None: nowhere) and what was tried."""
+
+    target: Target | None
+    tried: tuple[Target, ...] = ()
+
+
+class Delivery:
+    """Sends replies through the outbox to the connectors, in order."""
+
+    def __init__(
+        self,
+        *,
+        store: Store,
+        connectors: Mapping[Channel, Connector],
+        metrics: Metrics,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._store = store
+        self._connectors = connectors
+        self._metrics = metrics
+        self._clock = clock
+
+    @property
+    def channels(self) -> frozenset[Channel]:
+        return frozenset(self._connectors)
+
+    async def reply(self, customer: str, inbound: Inbound, replies: Sequence[Reply]) -> bool:
+        """Answer on the channel the customer wrote from; False when it refused."""
+        if not replies:
+            return True
+        result = await self.send(customer, plan_reply(inbound), replies, failover=False)
+        return result.target is not None
+
+    async def initiate(
+        self, customer: str, replies: Sequence[Reply], *, note: str = ""
+    ) -> Delivered:
+        """Bot-initiated: try each linked account, most recently active first."""
+        accounts = await self._store.identities.accounts(customer)
+        targets = plan_initiated(accounts, self.channels)
+        return await self.send(customer, targets, replies, failover=True, note=note)
+
+    async def send(
+        self,
+        customer: str,
+        targets: Sequence[Target],
+        replies: Sequence[Reply],
+        *,
+        failover: bool,
+        note: str = "",
+    ) -> Delivered:
+        remaining = list(replies)
+        tried: list[Target] = []
+        for target in targets:
+            connector = self._connectors.get(target.channel)
+            if connector is None:
+                continue
+            tried.append(target)
+            try:
+                await self._send_all(customer, connector, target, remaining, failover, note)
+            except ChannelError as exc:
+                log.warning(
+                    "delivery refused",
+                    extra={"customer": customer, "channel": target.channel,
+                           "error": type(exc).__name__},
+                )
+                if not failover:
+                    break
+                self._metrics.delivery_failovers.labels(target.channel).inc()
+                continue
+            return Delivered(target, tuple(tried))
+        return Delivered(None, tuple(tried))
+
+    async def _send_all(
+        self,
+        customer: str,
+        connector: Connector,
+        target: Target,
+        remaining: list[Reply],
+        failover: bool,
+        note: str,
+    ) -> None:
+        """Send in order; a sent reply leaves ``remaining`` so failover sends only the rest."""
+        while remaining:
+            await self._send_one(customer, connector, target, remaining[0], failover, note)
+            remaining.pop(0)
+
+    async def _send_one(
+        self,
+        customer: str,
+        connector: Connector,
+        target: Target,
+        reply: Reply,
+        failover: bool,
+        note: str,
+    ) -> None:
+        outbox = self._store.outbox
+        entry = await outbox.put(customer, target.channel, target.user_id, reply)
+        try:
+            await connector.send(target.user_id, reply, message_key=entry)
+        except Undeliverable:
+            await outbox.ack(entry)
+            raise
+        except ChannelError:
+            # Failing over: the other channel carries it now, so never re-send it here.
+            # A plain reply: leave it in the outbox; the sweeper re-sends it later.
+            if failover:
+                await outbox.ack(entry)
+            raise
+        await outbox.ack(entry)
+        await self._record(customer, target.channel, reply, note)
+
+    async def _record(self, customer: str, channel: Channel, reply: Reply, note: str) -> None:
+        self._metrics.messages_out.labels(channel).inc()
+        entry = HistoryEntry(
+            ts=self._clock(), channel=channel, direction="out", text=reply.text,
+            buttons=tuple(button.text for button in reply.buttons), note=note,
+        )
+        await self._store.history.append(customer, entry)
+
+    async def resend_stale(self, min_idle_ms: int = STALE_OUTBOX_MS) -> int:
+        """Re-send outbox entries a crashed turn left behind; returns how many went out."""
+        sent = 0
+        for entry in await self._store.outbox.claim_stale(min_idle_ms):
+            connector = self._connectors.get(entry.channel)
+            if connector is None:
+                continue
+            try:
+                await connector.send(entry.user_id, entry.reply, message_key=entry.id)
+            except Undeliverable:
+                await self._store.outbox.ack(entry.id)
+                continue
+            except ChannelError:
+                continue  # still failing: stays in the outbox for the next sweep
+            await self._store.outbox.ack(entry.id)
+            await self._record(entry.customer, entry.channel, entry.reply, "re-sent")
+            sent += 1
+        return sent

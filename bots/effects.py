@@ -1,0 +1,208 @@
+"""Executing the effects the engine returns as data.
+
+This module owns what each effect does in the world: reminders go to the scheduler, HTTP calls
+to the business (aiohttp, timeout, retries only for idempotent methods; the result comes back as
+a ``CallResultEvent`` for the runtime to feed through the same turn path), hand-off notifies the
+owner, ``LinkChannel`` issues a one-time link token and a 6-digit code and answers with deep
+links, profile and consent effects go to ``storage.profiles``. It must not decide what to say
+next; the engine does, given the results.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Callable, Collection, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Protocol
+
+import aiohttp
+
+from bots.owner import Owner, OwnerNote
+from flows.types import (
+    JSON,
+    Button,
+    CallHttp,
+    CallResultEvent,
+    CancelReminder,
+    Channel,
+    Effect,
+    Handoff,
+    Inbound,
+    LinkChannel,
+    RecordConsent,
+    Reply,
+    SaveProfile,
+    ScheduleReminder,
+)
+
+if TYPE_CHECKING:
+    from storage.store import Store
+
+log = logging.getLogger("svyaz.bots")
+
+IDEMPOTENT = frozenset({"GET", "PUT", "DELETE"})
+CALL_ATTEMPTS = 3
+CALL_BACKOFF = 0.5  # seconds, doubled per attempt
+_MAX_BODY = 1_000_000
+
+
+class Reminders(Protocol):
+    """The scheduler as effects see it."""
+
+    async def schedule(self, customer: str, reminder: ScheduleReminder) -> None: ...
+
+    async def cancel(self, customer: str, key: str) -> bool: ...
+
+
+@dataclass(frozen=True, slots=True)
+class LinkTargets:
+    """Where deep links point: ``None`` leaves that channel out of the offer."""
+
+    public_url: str
+    max_bot: str | None = None
+    vk_group: str | None = None
+
+
+_LABELS: dict[Channel, str] = {
+    "max": "Продолжить в MAX",
+    "vk": "Продолжить во ВКонтакте",
+    "web": "Продолжить на сайте",
+}
+
+
+def deep_link(channel: Channel, token: str, links: LinkTargets) -> str | None:
+    """The URL that opens ``channel`` with the start payload ``link-<token>``."""
+    if channel == "max":
+        return f"https://max.ru/{links.max_bot}?start=link-{token}" if links.max_bot else None
+    if channel == "vk":
+        return f"https://vk.me/{links.vk_group}?ref=link-{token}" if links.vk_group else None
+    return f"{links.public_url.rstrip('/')}/chat#link={token}"
+
+
+def link_offer(
+    channels: Sequence[Channel], token: str, code: str, links: LinkTargets
+) -> Reply:
+    """The reply with deep links for ``channels`` and the 6-digit code."""
+    buttons = tuple(
+        Button(id=f"link-{channel}", text=_LABELS[channel], url=url)
+        for channel in channels
+        if (url := deep_link(channel, token, links)) is not None
+    )
+    text = (
+        "Чтобы продолжить разговор в другом канале, откройте ссылку"
+        f"{'' if buttons else ' (недоступно)'} или напишите там код {code}. "
+        "Код и ссылка действуют 15 минут."
+    )
+    return Reply(text=text, buttons=buttons)
+
+
+def offered_channels(
+    effect: LinkChannel, current: Channel, available: Collection[Channel]
+) -> list[Channel]:
+    if effect.target is not None:
+        return [effect.target] if effect.target in available else []
+    return [ch for ch in ("max", "vk", "web") if ch in available and ch != current]
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What executing a turn's effects produced: extra replies, calls still to make."""
+
+    replies: tuple[Reply, ...] = ()
+    calls: tuple[CallHttp, ...] = ()
+
+
+class Effects:
+    """Runs effects for one customer's turn."""
+
+    def __init__(
+        self,
+        *,
+        store: Store,
+        reminders: Reminders,
+        owner: Owner,
+        links: LinkTargets,
+        channels: Collection[Channel],
+        http: Callable[[], aiohttp.ClientSession],
+    ) -> None:
+        self._store = store
+        self._reminders = reminders
+        self._owner = owner
+        self._links = links
+        self._channels = channels
+        self._http = http
+
+    async def run(self, customer: str, inbound: Inbound, effects: Sequence[Effect]) -> Outcome:
+        replies: list[Reply] = []
+        calls: list[CallHttp] = []
+        for effect in effects:
+            if isinstance(effect, CallHttp):
+                calls.append(effect)
+            elif isinstance(effect, LinkChannel):
+                replies.append(await self._link(customer, inbound, effect))
+            else:
+                await self._simple(customer, inbound, effect)
+        return Outcome(tuple(replies), tuple(calls))
+
+    async def _simple(self, customer: str, inbound: Inbound, effect: Effect) -> None:
+        if isinstance(effect, ScheduleReminder):
+            await self._reminders.schedule(customer, effect)
+        elif isinstance(effect, CancelReminder):
+            await self._reminders.cancel(customer, effect.key)
+        elif isinstance(effect, Handoff):
+            detail = f"Канал: {inbound.channel}. {effect.reason}".strip()
+            await self._owner.notify(OwnerNote("handoff", customer, detail))
+        elif isinstance(effect, SaveProfile):
+            await self._store.profiles.set_field(customer, effect.field, effect.value)
+        elif isinstance(effect, RecordConsent):
+            await self._store.profiles.record_consent(
+                customer, effect.granted, effect.text_version, effect.at, inbound.channel
+            )
+
+    async def _link(self, customer: str, inbound: Inbound, effect: LinkChannel) -> Reply:
+        channels = offered_channels(effect, inbound.channel, self._channels)
+        identities = self._store.identities
+        token = await identities.issue_link_token(customer)
+        code = await identities.issue_link_code(customer)
+        return link_offer(channels, token, code, self._links)
+
+    async def call(self, call: CallHttp) -> CallResultEvent:
+        """Make the business's HTTP call; never raises (a failure is ``ok=False``)."""
+        attempts = CALL_ATTEMPTS if call.method in IDEMPOTENT else 1
+        result = CallResultEvent(call.call_id, ok=False, status=0)
+        for attempt in range(attempts):
+            if attempt:
+                await asyncio.sleep(CALL_BACKOFF * 2 ** (attempt - 1))
+            result = await self._call_once(call)
+            if result.status and result.status < 500:
+                break
+        return result
+
+    async def _call_once(self, call: CallHttp) -> CallResultEvent:
+        timeout = aiohttp.ClientTimeout(total=call.timeout)
+        kwargs: dict[str, object] = {"headers": dict(call.headers), "timeout": timeout}
+        if call.json is not None:
+            kwargs["json"] = call.json
+        try:
+            async with self._http().request(call.method, call.url, **kwargs) as resp:  # type: ignore[arg-type]
+                body = await resp.content.read(_MAX_BODY)
+                data = _decode(body, resp.content_type)
+                return CallResultEvent(call.call_id, ok=200 <= resp.status < 300,
+                                       status=resp.status, data=data)
+        except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
+            log.warning("http call failed: %s", type(exc).__name__,
+                        extra={"call_id": call.call_id, "method": call.method})
+            return CallResultEvent(call.call_id, ok=False, status=0)
+
+
+def _decode(body: bytes, content_type: str) -> JSON:
+    text = body.decode("utf-8", errors="replace")
+    if content_type == "application/json" or content_type.endswith("+json"):
+        try:
+            value: JSON = json.loads(text)
+        except ValueError:
+            return text
+        return value
+    return text

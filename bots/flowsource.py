@@ -1,0 +1,85 @@
+"""The flows a running bot uses, reloaded when their files change.
+
+This module owns the current ``FlowSet`` and its hot reload: the folder's files are polled
+(modification times) every couple of seconds; a changed folder is loaded again and swapped in
+only when it loads without errors. A broken edit is logged with every problem and the previous
+flows keep running. It must not run flows.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from pathlib import Path
+
+from flows.loader import FlowLoadError, load
+from flows.model import FlowSet
+
+log = logging.getLogger("svyaz.bots")
+
+POLL_EVERY = 2.0
+_SUFFIXES = (".yaml", ".yml")
+
+Stamp = tuple[tuple[str, int, int], ...]
+
+
+def stamp(folder: Path) -> Stamp:
+    """What changes when a flow file is edited, added or removed."""
+    found = []
+    for path in sorted(folder.rglob("*")):
+        if path.suffix in _SUFFIXES and path.is_file():
+            info = path.stat()
+            found.append((str(path), info.st_mtime_ns, info.st_size))
+    return tuple(found)
+
+
+class FlowSource:
+    """Holds the current flows; ``watch()`` swaps in good edits."""
+
+    def __init__(self, folder: Path, *, timezone: str) -> None:
+        self.folder = folder
+        self.timezone = timezone
+        self._flows: FlowSet | None = None
+        self._stamp: Stamp = ()
+        self.reloads = 0
+        self.refused = 0
+
+    def load(self) -> FlowSet:
+        """First load; raises ``FlowLoadError`` listing every problem."""
+        self._stamp = stamp(self.folder)
+        self._flows = load(self.folder, timezone=self.timezone)
+        for warning in self._flows.warnings:
+            log.warning("%s", warning)
+        return self._flows
+
+    def current(self) -> FlowSet:
+        if self._flows is None:
+            raise RuntimeError("flows not loaded yet")
+        return self._flows
+
+    async def check_once(self) -> bool:
+        """Reload when the folder changed; True when new flows were swapped in."""
+        new_stamp = await asyncio.to_thread(stamp, self.folder)
+        if new_stamp == self._stamp:
+            return False
+        self._stamp = new_stamp
+        try:
+            flows = await asyncio.to_thread(load, self.folder, timezone=self.timezone)
+        except FlowLoadError as exc:
+            self.refused += 1
+            log.error("flows in %s not reloaded; the previous flows keep running:", self.folder)
+            for problem in exc.problems:
+                log.error("  %s", problem)
+            return False
+        self._flows = flows
+        self.reloads += 1
+        log.info("flows reloaded from %s: %s", self.folder, ", ".join(sorted(flows.flows)))
+        return True
+
+    async def watch(self, interval: float = POLL_EVERY) -> None:
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                await self.check_once()
+            except OSError as exc:
+                log.warning("cannot read flows folder %s: %s", self.folder, exc)

@@ -1,0 +1,59 @@
+"""Prometheus metrics of one running bot, rendered at ``GET /metrics``.
+
+This module owns the metric names and labels. Each ``Metrics`` has its own registry, so two
+apps in one process (tests) never share counters. It must not decide anything: callers count.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
+
+CONTENT_TYPE = CONTENT_TYPE_LATEST
+_TURN_BUCKETS = (0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
+
+
+class Metrics:
+    """Counters and histograms named ``svyaz_*``."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        r = self.registry
+        self.messages_in = Counter(
+            "svyaz_messages_in", "Inbound events accepted", ["channel"], registry=r
+        )
+        self.messages_out = Counter(
+            "svyaz_messages_out", "Replies delivered", ["channel"], registry=r
+        )
+        self.turn_seconds = Histogram(
+            "svyaz_turn_seconds", "Time to process one inbound event", ["channel"],
+            buckets=_TURN_BUCKETS, registry=r,
+        )
+        self.turn_errors = Counter(
+            "svyaz_turn_errors", "Turns that ended in the catch-all", registry=r
+        )
+        self.reminders_scheduled = Counter(
+            "svyaz_reminders_scheduled", "Reminders scheduled or replaced", registry=r
+        )
+        self.reminders_fired = Counter(
+            "svyaz_reminders_fired", "Reminders that fell due and were claimed", registry=r
+        )
+        self.reminders_failed = Counter(
+            "svyaz_reminders_failed", "Reminders no channel could deliver", registry=r
+        )
+        self.reminders_missed = Counter(
+            "svyaz_reminders_missed", "Reminders found past the grace period", registry=r
+        )
+        self.delivery_failovers = Counter(
+            "svyaz_delivery_failovers", "Deliveries moved to another channel", ["channel"],
+            registry=r,
+        )
+        self.turns_in_progress = Gauge(
+            "svyaz_turns_in_progress", "Customers being processed now", registry=r
+        )
+        for channel in ("vk", "max", "web"):
+            self.messages_in.labels(channel)
+            self.messages_out.labels(channel)
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)

@@ -1,0 +1,379 @@
+"""The turn: the only place where storage, the engine, effects and delivery meet.
+
+``Runtime.accept`` is the ``InboundSink`` every connector calls: de-duplicate, resolve the
+customer from the channel account, push the event to the customer's durable inbox, schedule
+processing and return (Redis down -> ``Unavailable``, so webhooks answer 503).
+``Runtime.process`` takes the customer's lock and runs each pending inbox entry in order:
+link tokens and codes, ``engine.advance``, save state and history, execute effects, deliver
+replies through the outbox. Exactly one catch-all lives here: a failing turn is logged with
+its ids and the customer gets a polite apology; the next message works.
+It must not parse platform payloads or render replies; connectors do.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Protocol
+
+from bots.delivery import Delivery
+from bots.effects import Effects
+from bots.metrics import Metrics
+from bots.owner import OwnerNote
+from connectors.base import Unavailable
+from flows.types import (
+    ButtonEvent,
+    CallResultEvent,
+    ContactEvent,
+    DialogState,
+    Event,
+    Inbound,
+    PermissionEvent,
+    Reply,
+    ResumeEvent,
+    StartEvent,
+    StartFlowEvent,
+    TextEvent,
+    TimerEvent,
+    Turn,
+)
+from storage.errors import StorageError
+from storage.history import Direction, HistoryEntry
+from storage.state import Lock
+
+if TYPE_CHECKING:
+    from flows.model import FlowSet
+    from storage.store import Store
+
+log = logging.getLogger("svyaz.bots")
+
+SORRY = "Что-то пошло не так, попробуйте ещё раз."
+LINK_EXPIRED = "Ссылка для продолжения устарела или уже использована. Начнём заново."
+LINK_PREFIX = "link-"
+_CODE = re.compile(r"^\s*(\d{6})\s*$")
+SWEEP_INTERVAL = 30.0
+
+
+class Advance(Protocol):
+    def __call__(
+        self, flows: FlowSet, state: DialogState | None, event: Event, now: datetime
+    ) -> Turn: ...
+
+
+Clock = Callable[[], datetime]
+
+
+# ---------------------------------------------------------------------- pure helpers
+
+
+def dedupe_key(inbound: Inbound) -> str:
+    return f"{inbound.channel}:{inbound.event_id}"
+
+
+def is_initiated(event: Event) -> bool:
+    """Events the bot starts on its own: delivered to the best channel, with failover."""
+    return isinstance(event, TimerEvent | StartFlowEvent)
+
+
+def link_token_of(event: Event) -> str | None:
+    if isinstance(event, StartEvent) and event.payload and event.payload.startswith(LINK_PREFIX):
+        return event.payload[len(LINK_PREFIX):]
+    return None
+
+
+def link_code_of(event: Event) -> str | None:
+    if isinstance(event, TextEvent) and (match := _CODE.match(event.text)):
+        return match.group(1)
+    return None
+
+
+def describe(event: Event) -> tuple[str, str]:
+    """(text, note) of an inbound event for the history."""
+    if isinstance(event, TextEvent):
+        return event.text, ""
+    if isinstance(event, ButtonEvent):
+        return event.text or event.button, f"button {event.button}"
+    if isinstance(event, StartEvent):
+        return "/start", "start" + (" (link)" if link_token_of(event) else "")
+    if isinstance(event, ContactEvent):
+        return "[контакт]", "contact shared"
+    if isinstance(event, TimerEvent):
+        return "", f"reminder {event.key} fired ({event.flow})"
+    if isinstance(event, StartFlowEvent):
+        return "", f"api started {event.flow}"
+    if isinstance(event, ResumeEvent):
+        return "", f"continued on {event.channel}"
+    if isinstance(event, PermissionEvent):
+        return "", "messages allowed" if event.allowed else "messages denied"
+    if isinstance(event, CallResultEvent):
+        return "", f"call {event.call_id}: {event.status}"
+    return "", type(event).__name__
+
+
+def position(state: DialogState | None) -> tuple[str, str]:
+    if state is None or not state.stack:
+        return "-", "-"
+    top = state.stack[-1]
+    return top.flow, top.step
+
+
+@dataclass(slots=True)
+class _Ctx:
+    """What a turn knows about itself, for its log line and its history entries."""
+
+    customer: str
+    entry_id: str
+    inbound: Inbound
+    flow: str = "-"
+    step: str = "-"
+
+
+class Runtime:
+    """Accepts inbound events and runs customer turns, one customer at a time."""
+
+    def __init__(
+        self,
+        *,
+        store: Store,
+        flows: Callable[[], FlowSet],
+        advance: Advance,
+        delivery: Delivery,
+        effects: Effects,
+        metrics: Metrics,
+        clock: Clock,
+        owner_notify: Callable[[OwnerNote], Awaitable[None]] | None = None,
+    ) -> None:
+        self._store = store
+        self._flows = flows
+        self._advance = advance
+        self._delivery = delivery
+        self._effects = effects
+        self._metrics = metrics
+        self._clock = clock
+        self._owner_notify = owner_notify
+        self._active: dict[str, asyncio.Task[None]] = {}
+        self._again: set[str] = set()
+        self._closing = False
+
+    # ------------------------------------------------------------------ accepting
+
+    async def accept(self, inbound: Inbound) -> None:
+        """The connectors' ``InboundSink``: durable once it returns."""
+        if self._closing:
+            raise Unavailable("shutting down")
+        try:
+            if not await self._store.dedupe.first_seen(dedupe_key(inbound)):
+                return
+            customer = await self._store.identities.resolve(inbound.account, name=inbound.name)
+            await self._store.inbox.push(customer, inbound)
+        except StorageError as exc:
+            raise Unavailable("storage unavailable; retry later") from exc
+        self._metrics.messages_in.labels(inbound.channel).inc()
+        self.kick(customer)
+
+    async def inject(self, customer: str, event: Event, *, event_id: str) -> bool:
+        """Push a bot-initiated event (timer, API) into the customer's inbox."""
+        accounts = await self._store.identities.accounts(customer)
+        if not accounts:
+            return False
+        channel, _, user_id = accounts[0].account.partition(":")
+        inbound = Inbound(channel=channel, user_id=user_id,  # type: ignore[arg-type]
+                          event_id=event_id, event=event)
+        if not await self._store.dedupe.first_seen(f"bot:{customer}:{event_id}"):
+            return True
+        await self._store.inbox.push(customer, inbound)
+        self.kick(customer)
+        return True
+
+    def kick(self, customer: str) -> None:
+        """Make sure the customer's inbox gets processed (coalesces concurrent kicks)."""
+        if customer in self._active:
+            self._again.add(customer)
+            return
+        task = asyncio.create_task(self._drain(customer), name=f"turns:{customer}")
+        self._active[customer] = task
+        task.add_done_callback(lambda _t: self._active.pop(customer, None))
+
+    async def _drain(self, customer: str) -> None:
+        self._metrics.turns_in_progress.inc()
+        try:
+            while True:
+                self._again.discard(customer)
+                await self.process(customer)
+                if customer not in self._again:
+                    return
+        except StorageError as exc:  # the sweeper picks the inbox up again later
+            log.warning("inbox of %s not processed: %s", customer, type(exc).__name__)
+        finally:
+            self._metrics.turns_in_progress.dec()
+
+    # ------------------------------------------------------------------ processing
+
+    async def process(self, customer: str) -> None:
+        """Lock, then load: run every pending inbox entry of ``customer`` in order."""
+        async with self._store.states.lock(customer) as lock:
+            for entry_id, inbound in await self._store.inbox.pending(customer):
+                if not await self._turn(_Ctx(customer, entry_id, inbound), lock):
+                    return  # merged into another customer: the rest moved there
+
+    async def _turn(self, ctx: _Ctx, lock: Lock) -> bool:
+        """One inbox entry; False when the account was joined to another customer."""
+        started = time.perf_counter()
+        go_on = True
+        try:
+            event = await self._link(ctx)
+            go_on = event is not None
+            if event is not None:
+                await self._run(ctx, event, lock)
+        except Exception:  # the one catch-all: log with every id, apologise, go on
+            self._metrics.turn_errors.inc()
+            log.exception(
+                "turn failed",
+                extra={"customer": ctx.customer, "channel": ctx.inbound.channel,
+                       "event_id": ctx.inbound.event_id, "flow": ctx.flow, "step": ctx.step},
+            )
+            await self._apologise(ctx)
+        elapsed = time.perf_counter() - started
+        self._metrics.turn_seconds.labels(ctx.inbound.channel).observe(elapsed)
+        log.info(
+            "turn customer=%s channel=%s flow=%s step=%s ms=%.1f",
+            ctx.customer, ctx.inbound.channel, ctx.flow, ctx.step, elapsed * 1000,
+        )
+        return go_on
+
+    async def _link(self, ctx: _Ctx) -> Event | None:
+        """Handle a link token or code; returns the event to run here, or None when done."""
+        event = ctx.inbound.event
+        identities = self._store.identities
+        token, code = link_token_of(event), link_code_of(event)
+        if token is None and code is None:
+            return event
+        # Done first: redeeming merges this customer's inbox into the target's, and the link
+        # itself must not travel there (it would be redeemed a second time).
+        await self._store.inbox.done(ctx.customer, ctx.entry_id)
+        if token is not None:
+            target = await identities.redeem_link_token(token, ctx.inbound.account)
+        else:
+            assert code is not None
+            target = await identities.redeem_link_code(code, ctx.inbound.account)
+        if target is None:
+            if token is None:
+                return event  # six digits that are no code: an ordinary answer
+            await self._delivery.reply(ctx.customer, ctx.inbound, [Reply(LINK_EXPIRED)])
+            return StartEvent(payload=None)
+        ctx.customer = target
+        await self._record_in(ctx)
+        resume = Inbound(
+            channel=ctx.inbound.channel, user_id=ctx.inbound.user_id,
+            event_id=f"{ctx.inbound.event_id}:resume", event=ResumeEvent(ctx.inbound.channel),
+            reply_to=ctx.inbound.reply_to,
+        )
+        await self._store.inbox.push(target, resume)
+        self.kick(target)
+        ctx.flow, ctx.step = "link", "-"
+        return None
+
+    async def _run(self, ctx: _Ctx, event: Event, lock: Lock) -> None:
+        state, version = await self._store.states.load(ctx.customer)
+        ctx.flow, ctx.step = position(state)
+        await self._record_in(ctx)
+        pending: list[Event] = [event]
+        first = True
+        while pending:
+            turn = self._advance(self._flows(), state, pending.pop(0), self._clock())
+            # The first save also marks the inbox entry done, in one step.
+            version = await self._store.states.save(
+                ctx.customer, turn.state, version=version, lock=lock,
+                inbox_id=ctx.entry_id if first else None,
+            )
+            first = False
+            state = turn.state
+            ctx.flow, ctx.step = position(state)
+            outcome = await self._effects.run(ctx.customer, ctx.inbound, turn.effects)
+            await self._deliver(ctx, (*turn.replies, *outcome.replies))
+            for call in outcome.calls:
+                await self._store.states.extend(lock)
+                pending.append(await self._effects.call(call))
+
+    async def _deliver(self, ctx: _Ctx, replies: tuple[Reply, ...]) -> None:
+        if not replies:
+            return
+        if not is_initiated(ctx.inbound.event):
+            await self._delivery.reply(ctx.customer, ctx.inbound, replies)
+            return
+        result = await self._delivery.initiate(ctx.customer, replies)
+        if result.target is not None:
+            ctx.inbound = _retarget(ctx.inbound, result.target.channel, result.target.user_id)
+            return
+        await self._undeliverable(ctx)
+
+    async def _undeliverable(self, ctx: _Ctx) -> None:
+        self._metrics.reminders_failed.inc()
+        text, note = describe(ctx.inbound.event)
+        await self._store.history.append(ctx.customer, HistoryEntry(
+            ts=time.time(), channel=ctx.inbound.channel, direction="event", text=text,
+            note=f"undeliverable: {note}",
+        ))
+        if self._owner_notify is not None:
+            await self._owner_notify(OwnerNote("undeliverable", ctx.customer, note))
+
+    async def _record_in(self, ctx: _Ctx) -> None:
+        text, note = describe(ctx.inbound.event)
+        direction: Direction = "in" if text and not is_initiated(ctx.inbound.event) else "event"
+        await self._store.history.append(ctx.customer, HistoryEntry(
+            ts=time.time(), channel=ctx.inbound.channel, direction=direction, text=text,
+            note=note,
+        ))
+
+    async def _apologise(self, ctx: _Ctx) -> None:
+        try:
+            await self._store.inbox.done(ctx.customer, ctx.entry_id)
+            if not is_initiated(ctx.inbound.event):
+                await self._delivery.reply(ctx.customer, ctx.inbound, [Reply(SORRY)])
+        except Exception:  # storage or channel down as well: the sweeper retries the entry
+            log.warning("apology not delivered", extra={"customer": ctx.customer})
+
+    # ------------------------------------------------------------------ background
+
+    async def sweep(self) -> None:
+        """Crash recovery: process leftover inbox entries, re-send stale outbox entries."""
+        for customer in await self._store.inbox.customers_with_pending():
+            self.kick(customer)
+        sent = await self._delivery.resend_stale()
+        if sent:
+            log.info("re-sent %d stale outbox entries", sent)
+
+    async def sweeper(self, interval: float = SWEEP_INTERVAL) -> None:
+        """Run ``sweep`` now and then every ``interval`` seconds until cancelled."""
+        while True:
+            try:
+                await self.sweep()
+            except StorageError as exc:
+                log.warning("sweep failed: %s", type(exc).__name__)
+            await asyncio.sleep(interval)
+
+    async def idle(self, timeout: float = 10.0) -> None:
+        """Wait until no customer is being processed (turns may kick further customers)."""
+        deadline = time.monotonic() + timeout
+        while self._active and time.monotonic() < deadline:
+            await asyncio.wait(list(self._active.values()), timeout=deadline - time.monotonic())
+
+    async def close(self, timeout: float = 10.0) -> None:
+        """Stop taking events and let the turns in progress finish."""
+        self._closing = True
+        await self.idle(timeout)
+
+    @property
+    def busy(self) -> int:
+        return len(self._active)
+
+
+def _retarget(inbound: Inbound, channel: str, user_id: str) -> Inbound:
+    """After a bot-initiated delivery, follow-up replies go to where it was delivered."""
+    return Inbound(channel=channel, user_id=user_id,  # type: ignore[arg-type]
+                   event_id=inbound.event_id, event=inbound.event)

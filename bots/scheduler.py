@@ -1,0 +1,310 @@
+"""Reminders: APScheduler 3 with its RedisJobStore, one scheduling process, exactly-once firing.
+
+This module owns when reminders fire. Every process starts an ``AsyncIOScheduler`` *paused* on
+the shared ``RedisJobStore`` (a paused, started scheduler writes jobs straight to the store), so
+any process may add and cancel jobs; the process holding the leader lock (a Redis key renewed
+every few seconds) resumes its scheduler and is the only one that runs jobs. A job carries only
+ids — ``(bot, customer, reminder key)`` — and calls ``bots.scheduler:fire`` by textual reference;
+what to run (flow, vars, due time) is a small JSON record in Redis. A firing claims
+``(reminder key, due time)`` with ``SET NX``, so even two leaders briefly alive deliver once.
+A claimed reminder becomes a ``TimerEvent`` fed to the runtime, unless it is older than the
+grace period: then it is recorded as missed in the history. It must not send anything itself.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import secrets
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, tzinfo
+from typing import TYPE_CHECKING, Protocol
+
+import redis as redis_sync
+from apscheduler.jobstores.base import JobLookupError
+from apscheduler.jobstores.redis import RedisJobStore
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.date import DateTrigger
+
+from bots.owner import OwnerNote
+from flows.types import JSON, Event, ScheduleReminder, TimerEvent
+from storage.history import HistoryEntry
+from storage.keys import DAY, Keys
+
+if TYPE_CHECKING:
+    from bots.metrics import Metrics
+    from storage.store import Store
+
+log = logging.getLogger("svyaz.bots")
+
+JOB_FUNC = "bots.scheduler:fire"
+LEADER_TTL_MS = 15_000
+RENEW_EVERY = 5.0
+POLL_EVERY = 1.0  # the leader looks for jobs other processes added
+CLAIM_TTL = 30 * DAY
+
+# Services of this process by bot name, so a fired job (ids only) finds its runtime.
+_SERVICES: dict[str, ReminderService] = {}
+
+
+async def fire(bot: str, customer: str, key: str) -> None:
+    """The job function APScheduler calls (by reference ``bots.scheduler:fire``)."""
+    service = _SERVICES.get(bot)
+    if service is None:
+        log.warning("reminder %s fired but bot %s is not running here", key, bot)
+        return
+    await service.fired(customer, key)
+
+
+@dataclass(frozen=True, slots=True)
+class SchedulerKeys:
+    """Key names of the scheduler (derived from ``storage.keys.Keys``; one slot for the store)."""
+
+    keys: Keys
+
+    @property
+    def jobs(self) -> str:
+        return f"{self.keys.prefix}{{sched}}:jobs"
+
+    @property
+    def run_times(self) -> str:
+        return f"{self.keys.prefix}{{sched}}:run_times"
+
+    @property
+    def leader(self) -> str:
+        return f"{self.keys.prefix}{{sched}}:leader"
+
+    def records(self, customer: str) -> str:
+        return f"{self.keys.tag(customer)}:remdata"
+
+    def claim(self, customer: str, key: str, due: str) -> str:
+        return f"{self.keys.tag(customer)}:fired:{key}:{due}"
+
+
+@dataclass(frozen=True, slots=True)
+class Record:
+    """What a reminder runs: stored as JSON next to the job, never pickled."""
+
+    key: str
+    flow: str
+    at: datetime
+    vars: dict[str, JSON]
+
+    def dump(self) -> str:
+        return json.dumps({"flow": self.flow, "at": self.at.isoformat(), "vars": self.vars},
+                          ensure_ascii=False)
+
+    @classmethod
+    def load(cls, key: str, raw: bytes | str) -> Record:
+        data = json.loads(raw)
+        return cls(key, data["flow"], datetime.fromisoformat(data["at"]), data.get("vars", {}))
+
+
+def job_id(customer: str, key: str) -> str:
+    return f"{customer}:{key}"
+
+
+def decide(due: datetime, now: datetime, grace: float) -> str:
+    """``"deliver"`` or ``"missed"``: a reminder later than ``grace`` seconds is not sent."""
+    return "missed" if (now - due).total_seconds() > grace else "deliver"
+
+
+class Inject(Protocol):
+    def __call__(self, customer: str, event: Event, *, event_id: str) -> Awaitable[bool]: ...
+
+
+class ReminderService:
+    """Schedules, cancels and fires one bot's reminders."""
+
+    def __init__(
+        self,
+        *,
+        store: Store,
+        redis_url: str,
+        metrics: Metrics,
+        inject: Inject,
+        zone: tzinfo,
+        grace: float = 3600.0,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        owner_notify: Callable[[OwnerNote], Awaitable[None]] | None = None,
+    ) -> None:
+        self._store = store
+        self._bot = store.keys.bot
+        self.keys = SchedulerKeys(store.keys)
+        self._metrics = metrics
+        self._inject = inject
+        self._zone = zone
+        self.grace = grace
+        self._clock = clock
+        self._owner_notify = owner_notify
+        self._sync = redis_sync.Redis.from_url(redis_url)
+        jobstore = RedisJobStore(jobs_key=self.keys.jobs, run_times_key=self.keys.run_times)
+        jobstore.redis = self._sync
+        self.scheduler = AsyncIOScheduler(
+            jobstores={"default": jobstore}, timezone=UTC,
+            job_defaults={"coalesce": True, "misfire_grace_time": None, "max_instances": 1},
+        )
+        self._token = secrets.token_hex(16)
+        self._leader_task: asyncio.Task[None] | None = None
+        self.leader = False
+
+    # ------------------------------------------------------------------ lifecycle
+
+    async def start(self, *, lead: bool = True) -> None:
+        """Start paused (can add jobs); with ``lead``, compete for the leader lock."""
+        _SERVICES[self._bot] = self
+        self.scheduler.start(paused=True)  # no I/O: the Redis job store connects lazily
+        if lead:
+            self._leader_task = asyncio.create_task(self._lead(), name="scheduler-leader")
+
+    async def stop(self) -> None:
+        if self._leader_task is not None:
+            self._leader_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._leader_task
+            self._leader_task = None
+        if self.leader:
+            await self._store.redis.eval(_RELEASE, 1, self.keys.leader, self._token)
+            self.leader = False
+        if self.scheduler.running:
+            self.scheduler.shutdown(wait=False)
+            await asyncio.sleep(0)  # AsyncIOScheduler shuts down on the loop
+        if _SERVICES.get(self._bot) is self:
+            del _SERVICES[self._bot]
+        self._sync.close()
+
+    async def _lead(self) -> None:
+        while True:
+            try:
+                await self._lead_once()
+            except Exception as exc:  # Redis trouble: step down, try again
+                log.warning("scheduler leadership check failed: %s", type(exc).__name__)
+                self._step_down()
+            await asyncio.sleep(POLL_EVERY)
+
+    async def _lead_once(self) -> None:
+        redis = self._store.redis
+        if self.leader:
+            renewed = await redis.eval(_RENEW, 1, self.keys.leader, self._token, LEADER_TTL_MS)
+            if not renewed:
+                self._step_down()
+                return
+            self.scheduler.wakeup()  # pick up jobs other processes added
+            return
+        if await redis.set(self.keys.leader, self._token, nx=True, px=LEADER_TTL_MS):
+            self.leader = True
+            log.info("this process now runs the reminder scheduler")
+            self.scheduler.resume()
+
+    def _step_down(self) -> None:
+        if self.leader:
+            self.leader = False
+            self.scheduler.pause()
+            log.warning("reminder scheduler leadership lost")
+
+    # ------------------------------------------------------------------ add / cancel
+
+    async def schedule(self, customer: str, reminder: ScheduleReminder) -> None:
+        at = reminder.at if reminder.at.tzinfo else reminder.at.replace(tzinfo=self._zone)
+        record = Record(reminder.key, reminder.flow, at, dict(reminder.vars))
+        redis = self._store.redis
+        await redis.hset(self.keys.records(customer), reminder.key, record.dump())
+        await redis.sadd(self._store.keys.reminders(customer), reminder.key)
+        await asyncio.to_thread(
+            self.scheduler.add_job, JOB_FUNC, trigger=DateTrigger(run_date=at, timezone=UTC),
+            args=[self._bot, customer, reminder.key], id=job_id(customer, reminder.key),
+            name=f"{reminder.flow}:{reminder.key}", replace_existing=True,
+        )
+        self._metrics.reminders_scheduled.inc()
+
+    async def cancel(self, customer: str, key: str) -> bool:
+        redis = self._store.redis
+        removed = await redis.hdel(self.keys.records(customer), key)
+        await redis.srem(self._store.keys.reminders(customer), key)
+        with contextlib.suppress(JobLookupError):
+            await asyncio.to_thread(self.scheduler.remove_job, job_id(customer, key))
+        return bool(removed)
+
+    async def cancel_all(self, customer: str) -> int:
+        keys = await self._store.redis.hkeys(self.keys.records(customer))
+        results = [await self.cancel(customer, _text(k)) for k in keys]
+        return sum(results)
+
+    async def of_customer(self, customer: str) -> list[Record]:
+        raw = await self._store.redis.hgetall(self.keys.records(customer))
+        records = [Record.load(_text(k), v) for k, v in raw.items()]
+        return sorted(records, key=lambda r: r.at)
+
+    async def scheduled(self) -> list[tuple[str, Record | None, datetime | None]]:
+        """Every job in the store: (customer, its record, next run time)."""
+        jobs = await asyncio.to_thread(self.scheduler.get_jobs)
+        found = []
+        for job in jobs:
+            _bot, customer, key = job.args
+            raw = await self._store.redis.hget(self.keys.records(customer), key)
+            record = Record.load(key, raw) if raw is not None else None
+            found.append((customer, record, job.next_run_time))
+        return found
+
+    # ------------------------------------------------------------------ firing
+
+    async def fired(self, customer: str, key: str) -> None:
+        raw = await self._store.redis.hget(self.keys.records(customer), key)
+        if raw is None:
+            return  # cancelled after the job was picked
+        record = Record.load(key, raw)
+        due = record.at.isoformat()
+        claim = self.keys.claim(customer, key, due)
+        if not await self._store.redis.set(claim, "1", nx=True, ex=CLAIM_TTL):
+            return  # another scheduler already fired this tick
+        await self._forget_if_same(customer, record, raw)
+        if decide(record.at, self._clock(), self.grace) == "missed":
+            await self._missed(customer, record)
+            return
+        self._metrics.reminders_fired.inc()
+        event = TimerEvent(flow=record.flow, key=key, vars=record.vars)
+        if not await self._inject(customer, event, event_id=f"timer:{key}:{due}"):
+            await self._missed(customer, record, why="no linked channel")
+
+    async def _forget_if_same(self, customer: str, record: Record, raw: bytes | str) -> None:
+        """Drop the record unless the reminder was re-scheduled meanwhile."""
+        await self._store.redis.eval(
+            _HDEL_IF_SAME, 1, self.keys.records(customer), record.key, raw
+        )
+        if not await self._store.redis.hexists(self.keys.records(customer), record.key):
+            await self._store.redis.srem(self._store.keys.reminders(customer), record.key)
+
+    async def _missed(self, customer: str, record: Record, *, why: str = "") -> None:
+        self._metrics.reminders_missed.inc()
+        note = f"reminder {record.key} missed ({record.flow}, due {record.at.isoformat()})"
+        if why:
+            note += f": {why}"
+        log.warning(note, extra={"customer": customer})
+        entry = HistoryEntry(ts=time.time(), channel="-", direction="event", text="", note=note)
+        await self._store.history.append(customer, entry)
+        if self._owner_notify is not None:
+            await self._owner_notify(OwnerNote("missed", customer, note))
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
+
+
+_RENEW = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+return 0
+"""
+_RELEASE = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"""
+_HDEL_IF_SAME = """
+if redis.call('HGET', KEYS[1], ARGV[1]) == ARGV[2] then
+  return redis.call('HDEL', KEYS[1], ARGV[1])
+end
+return 0
+"""

@@ -1,0 +1,210 @@
+"""bots.runtime: the turn path on real Redis, storage, loader and engine."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import pytest
+from bots_harness import Harness
+
+from bots.runtime import SORRY, Runtime, describe, link_code_of, link_token_of
+from connectors.base import Unavailable
+from flows.types import ButtonEvent, StartEvent, TextEvent, TimerEvent
+from storage.store import Store
+
+
+async def test_a_turn_answers_saves_state_and_history(harness: Harness) -> None:
+    await harness.send("web", "s1", StartEvent())
+    await harness.send("web", "s1", TextEvent("Оля"))
+    assert harness.texts("web", "s1") == [
+        "Как вас зовут?", "Приятно познакомиться, Оля! Сколько вам лет?",
+    ]
+    customer = await harness.customer("web", "s1")
+    state, version = await harness.store.states.load(customer)
+    assert state is not None
+    assert (state.stack[-1].flow, state.stack[-1].step) == ("hello", "age")
+    assert state.vars["name"] == "Оля"
+    assert version == 2
+    history = await harness.store.history.read(customer)
+    assert [(e.direction, e.text) for e in history] == [
+        ("in", "/start"), ("out", "Как вас зовут?"),
+        ("in", "Оля"), ("out", "Приятно познакомиться, Оля! Сколько вам лет?"),
+    ]
+    assert await harness.store.inbox.pending(customer) == []
+
+
+async def test_a_repeated_event_id_is_processed_once(harness: Harness) -> None:
+    await harness.send("vk", "7", StartEvent(), event_id="same")
+    await harness.send("vk", "7", StartEvent(), event_id="same")
+    assert harness.texts("vk") == ["Как вас зовут?"]
+
+
+async def test_one_info_line_per_turn(harness: Harness, caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.INFO, logger="svyaz.bots"):
+        await harness.send("web", "s1", StartEvent())
+    lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("turn ")]
+    assert len(lines) == 1
+    customer = await harness.customer("web", "s1")
+    assert f"customer={customer} channel=web flow=hello step=name ms=" in lines[0]
+
+
+async def test_concurrent_messages_of_one_customer_keep_their_order(
+    harness: Harness, redis_url: str, bot_prefix: str
+) -> None:
+    """Two runtimes (two processes' worth) on one Redis, 30 messages fired at once."""
+    await harness.send("web", "s1", TextEvent("эхо"))
+    second = Runtime(
+        store=harness.store, flows=harness.runtime._flows, advance=harness.runtime._advance,
+        delivery=harness.runtime._delivery, effects=harness.runtime._effects,
+        metrics=harness.metrics, clock=harness.clock,
+    )
+    words = [f"m{i}" for i in range(30)]
+    runtimes = [harness.runtime, second]
+    await asyncio.gather(*(
+        harness.send("web", "s1", TextEvent(w), wait=False) if i % 2 == 0 else
+        second.accept(_inbound("s1", w))
+        for i, w in enumerate(words)
+    ))
+    for rt in runtimes:
+        await rt.idle()
+    await second.close()
+    customer = await harness.customer("web", "s1")
+    history = await harness.store.history.read(customer, count=500)
+    said = [e.text for e in history if e.direction == "in"][1:]
+    assert sorted(said) == sorted(words)  # none lost, none twice
+    echoes = [t for t in harness.texts("web", "s1") if t.startswith("Эхо: ")]
+    assert echoes == [f"Эхо: {w}" for w in said]  # answered in arrival order
+    out = [e.text for e in history if e.direction == "out"]
+    assert out[1:] == [t for w in said for t in (f"Эхо: {w}", "Говорите.")]
+
+
+def _inbound(user: str, text: str) -> object:
+    from flows.types import Inbound
+
+    return Inbound(channel="web", user_id=user, event_id=f"x-{text}", event=TextEvent(text))
+
+
+async def test_a_failing_turn_apologises_and_the_next_works(harness: Harness) -> None:
+    real = harness.runtime._advance
+    calls = {"n": 0}
+
+    def flaky(flows, state, event, now):  # type: ignore[no-untyped-def]
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise RuntimeError("boom")
+        return real(flows, state, event, now)
+
+    harness.runtime._advance = flaky
+    await harness.send("web", "s1", StartEvent())
+    await harness.send("web", "s1", TextEvent("Оля"))
+    await harness.send("web", "s1", TextEvent("Оля"))
+    assert harness.texts("web", "s1") == [
+        "Как вас зовут?", SORRY, "Приятно познакомиться, Оля! Сколько вам лет?",
+    ]
+    assert harness.metrics.turn_errors._value.get() == 1
+    customer = await harness.customer("web", "s1")
+    assert await harness.store.inbox.pending(customer) == []
+
+
+async def test_a_link_token_joins_the_account_and_resumes(harness: Harness) -> None:
+    await harness.send("vk", "100", StartEvent())
+    await harness.send("vk", "100", TextEvent("Оля"))
+    customer = await harness.customer("vk", "100")
+    token = await harness.store.identities.issue_link_token(customer)
+    await harness.send("max", "200", StartEvent(payload=f"link-{token}"))
+    assert harness.texts("max", "200") == ["Приятно познакомиться, Оля! Сколько вам лет?"]
+    assert await harness.customer("max", "200") == customer
+    await harness.send("max", "200", TextEvent("30"))
+    assert harness.texts("max", "200")[-1] == "Записал: Оля, 30."
+    accounts = {a.account for a in await harness.store.identities.accounts(customer)}
+    assert accounts == {"vk:100", "max:200"}
+    history = await harness.store.history.read(customer, count=100)
+    assert {e.channel for e in history} >= {"vk", "max"}
+
+
+async def test_a_six_digit_code_joins_the_account(harness: Harness) -> None:
+    await harness.send("max", "200", StartEvent())
+    customer = await harness.customer("max", "200")
+    code = await harness.store.identities.issue_link_code(customer)
+    await harness.send("web", "s9", StartEvent())  # a fresh web visitor first sees the greeting
+    await harness.send("web", "s9", TextEvent(code))
+    assert harness.texts("web", "s9") == ["Как вас зовут?", "Как вас зовут?"]
+    assert await harness.customer("web", "s9") == customer
+
+
+async def test_a_used_link_says_so_and_starts_over(harness: Harness) -> None:
+    await harness.send("web", "s1", StartEvent(payload="link-nonsense-token"))
+    assert harness.texts("web", "s1")[0].startswith("Ссылка для продолжения устарела")
+    assert harness.texts("web", "s1")[1] == "Как вас зовут?"
+
+
+async def test_six_digits_that_are_no_code_are_an_ordinary_answer(harness: Harness) -> None:
+    await harness.send("web", "s1", StartEvent())
+    await harness.send("web", "s1", TextEvent("Оля"))
+    await harness.send("web", "s1", TextEvent("123456"))
+    assert harness.texts("web", "s1")[-1] == "Записал: Оля, 123456."
+
+
+async def test_link_channel_effect_offers_deep_links_and_a_code(harness: Harness) -> None:
+    await harness.send("vk", "100", TextEvent("продолжить"))
+    reply = harness.channels["vk"].sent[-1][1]
+    urls = [b.url for b in reply.buttons]
+    assert any(u and u.startswith("https://max.ru/testbot?start=link-") for u in urls)
+    assert any(u and u.startswith("http://bot.test/chat#link=") for u in urls)
+    assert not any(u and "vk.me" in u for u in urls)  # not the channel we are on
+    code = link_code_of(TextEvent(reply.text.split("код ")[1][:6]))
+    assert code is not None
+    token = urls[0].split("link-")[1] if urls[0] else ""
+    await harness.send("max", "5", StartEvent(payload=f"link-{token}"))
+    assert await harness.customer("max", "5") == await harness.customer("vk", "100")
+
+
+async def test_storage_down_raises_unavailable(harness: Harness, bot_prefix: str) -> None:
+    dead = Store.from_url("redis://127.0.0.1:1/0", bot=bot_prefix)
+    harness.runtime._store = dead
+    try:
+        with pytest.raises(Unavailable):
+            await harness.send("web", "s1", StartEvent())
+    finally:
+        harness.runtime._store = harness.store
+        await dead.close()
+
+
+async def test_the_sweeper_processes_what_a_crash_left_in_the_inbox(harness: Harness) -> None:
+    from flows.types import Inbound
+
+    customer = await harness.store.identities.resolve("web:s1")
+    await harness.store.inbox.push(customer, Inbound("web", "s1", "left", StartEvent()))
+    await harness.runtime.sweep()
+    await harness.runtime.idle()
+    assert harness.texts("web", "s1") == ["Как вас зовут?"]
+
+
+async def test_timer_events_go_to_the_most_recent_channel(harness: Harness) -> None:
+    await harness.send("vk", "100", StartEvent())
+    customer = await harness.customer("vk", "100")
+    token = await harness.store.identities.issue_link_token(customer)
+    await harness.send("max", "200", StartEvent(payload=f"link-{token}"))
+    await harness.runtime.inject(customer, TimerEvent("ping", "k"), event_id="t1")
+    await harness.runtime.idle()
+    assert harness.texts("max", "200").count("Напоминание!") == 1
+    harness.channels["max"].refuse.add("200")
+    await harness.runtime.inject(customer, TimerEvent("ping", "k"), event_id="t2")
+    await harness.runtime.idle()
+    assert harness.texts("vk", "100").count("Напоминание!") == 1
+    assert harness.metrics.delivery_failovers.labels("max")._value.get() == 1
+    harness.channels["vk"].refuse.add("100")
+    await harness.runtime.inject(customer, TimerEvent("ping", "k"), event_id="t3")
+    await harness.runtime.idle()
+    assert [n.kind for n in harness.owner_notes] == ["undeliverable"]
+    history = await harness.store.history.read(customer, count=100)
+    assert any(e.note.startswith("undeliverable") for e in history)
+
+
+def test_pure_helpers() -> None:
+    assert link_token_of(StartEvent("link-abc")) == "abc"
+    assert link_token_of(StartEvent("promo")) is None
+    assert link_code_of(TextEvent(" 123456 ")) == "123456"
+    assert link_code_of(TextEvent("1234567")) is None
+    assert describe(ButtonEvent("yes", "Да")) == ("Да", "button yes")
