@@ -15,6 +15,7 @@ from datetime import datetime
 
 from flows import answers, templates
 from flows.model import Entry, FlowSet
+from flows.schema import COMMAND_NAMES
 from flows.steps import Looping, Lost, Run
 from flows.types import (
     ButtonEvent,
@@ -126,7 +127,7 @@ def _on_result(run: Run, event: CallResultEvent) -> None:
 def _on_input(run: Run, text: str, button: str | None) -> None:
     """Text, a button or a shared contact: a command, an answer, a trigger, or the fallback."""
     said = normalize(text)
-    command = run.flows.commands.get(said) or run.flows.commands.get(normalize(button or ""))
+    command = _command_of(run.flows, said, button)
     if command is not None:
         _command(run, command)
         return
@@ -141,6 +142,18 @@ def _on_input(run: Run, text: str, button: str | None) -> None:
     problem = answers.answer(run, q, text, button)
     if problem is not None and not _trigger(run, said, button):
         answers.retry(run, q, problem.reason)
+
+
+def _command_of(flows: FlowSet, said: str, button: str | None) -> str | None:
+    """A global command: typed words, or a button with the id ``cmd:<name>``.
+
+    A button's own id or label never counts as a command word: a choice may well have a
+    button "cancel" or «Отмена» that means an answer to its question.
+    """
+    if button is not None:
+        name = button.removeprefix("cmd:")
+        return name if button.startswith("cmd:") and name in COMMAND_NAMES else None
+    return flows.commands.get(said)
 
 
 def _trigger(run: Run, said: str, button: str | None) -> bool:

@@ -83,6 +83,7 @@ class Run:
         ctx["today"] = self.now.date().isoformat()
         ctx["now"] = self.now.strftime("%Y-%m-%dT%H:%M")
         ctx["env"] = dict(self.flows.env)
+        ctx["consent"] = self.consent
         ctx.update(extra)
         return ctx
 
