@@ -10,7 +10,7 @@ import pytest
 
 from connectors.base import ChannelAuthError, ChannelUnavailable, Undeliverable
 from connectors.maxbot.client import MaxClient, MaxRefused, RetryPolicy, classify, recipient
-from connectors.maxbot.render import render
+from connectors.maxbot.render import PHONE_LABEL, render
 from flows.types import Button, Reply
 from tests.fakes.max import MaxFake, max_fake  # noqa: F401 - fixture
 
@@ -53,12 +53,7 @@ async def test_keyboard_and_markdown_reach_the_wire(client: MaxClient, max_fake:
     assert rows == [
         [{"type": "callback", "text": "Да", "payload": "y", "intent": "default"}],
         [{"type": "link", "text": "Сайт", "url": "https://e.com"}],
-        [
-            {
-                "type": "request_contact",
-                "text": body["attachments"][0]["payload"]["buttons"][2][0]["text"],
-            }
-        ],  # type: ignore[index]
+        [{"type": "request_contact", "text": PHONE_LABEL}],
     ]
 
 
