@@ -116,7 +116,7 @@ def _load_file(path: Path, problems: list[Problem]) -> _Loaded | None:
     doc = _read(path, problems)
     if doc is None:
         return None
-    model, found = validate(s.Flow, doc, str(path))
+    model, found = validate(s.Flow, doc, str(path), salvage=True)
     problems.extend(found)
     if model is None:
         return None

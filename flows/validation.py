@@ -9,6 +9,7 @@ It must not check meaning across keys (``flows.compiler`` does) and does no I/O.
 
 from __future__ import annotations
 
+import copy
 import re
 import types
 from collections.abc import Iterator
@@ -46,13 +47,53 @@ TYPE_WORDS = {
 }
 
 
-def validate(model: type[M], doc: Document, file: str) -> tuple[M | None, list[Problem]]:
-    """Validate ``doc.data`` against ``model``; problems are empty when it fits."""
+def validate(
+    model: type[M], doc: Document, file: str, *, salvage: bool = False
+) -> tuple[M | None, list[Problem]]:
+    """Validate ``doc.data`` against ``model``; problems are empty when it fits.
+
+    With ``salvage``, a file with mistakes still yields a model built from what is left
+    after dropping the wrong keys, so later stages can report their problems in the same
+    run (a typo'd key and a dangling goto of one file, together).
+    """
     try:
         return model.model_validate(doc.data), []
     except ValidationError as exc:
-        found = _problems(model, doc, file, exc.errors())
-        return None, sorted(found, key=lambda p: (p.line, p.column))
+        found = sorted(_problems(model, doc, file, exc.errors()), key=lambda p: (p.line, p.column))
+        rest = _salvage(model, doc.data, exc) if salvage else None
+        return rest, found
+
+
+def _salvage(model: type[M], data: object, exc: ValidationError) -> M | None:
+    data = copy.deepcopy(data)
+    for _ in range(5):
+        for error in exc.errors():
+            if not _prune(data, _real_path(data, error["loc"])):
+                return None
+        try:
+            return model.model_validate(data)
+        except ValidationError as again:
+            exc = again
+    return None
+
+
+def _prune(data: object, path: PathKey) -> bool:
+    """Remove the wrong part at ``path`` (whole keys only, never list items or steps)."""
+    cut = next((path[:i] for i, part in enumerate(path) if isinstance(part, int)), path)
+    if not cut or not isinstance(data, dict):
+        return False
+    parent: object = data
+    for part in cut[:-1]:
+        parent = parent.get(part) if isinstance(parent, dict) else None
+    if not isinstance(parent, dict):
+        return False
+    if len(cut) == 2 and cut[0] == "steps":
+        parent[cut[1]] = {}
+    elif cut == ("steps",):
+        return False
+    else:
+        parent.pop(cut[-1], None)
+    return True
 
 
 def _problems(

@@ -106,12 +106,19 @@ def _syntax_problem(exc: yaml.MarkedYAMLError) -> YamlProblem:
     mark = exc.problem_mark or exc.context_mark
     line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
     parts = [p for p in (exc.context, exc.problem) if p]
+    start = exc.context_mark
+    if start is not None and mark is not None and start.line != mark.line:
+        parts.append(f"(it began on line {start.line + 1})")
     hint = ""
     if exc.problem and "tab" in exc.problem:
         hint = " — use spaces, not tabs, for indentation"
     elif exc.problem and ("mapping values" in exc.problem or "expected <block end>" in exc.problem):
         hint = " — check the indentation and that a value with ':' is in quotes"
-    return YamlProblem(line, column, "YAML syntax error: " + ", ".join(parts) + hint)
+    return YamlProblem(
+        line,
+        column,
+        "YAML syntax error: " + ", ".join(parts[:2]) + " ".join(["", *parts[2:]]) + hint,
+    )
 
 
 @dataclass(slots=True)
