@@ -88,6 +88,7 @@ class FakeVk:
         self.calls: list[Call] = []
         self.blocked: dict[int, int] = {}  # peer -> error code for messages.send
         self.lp = LongPollState()
+        self.lp_down: int | None = None  # an HTTP status the long-poll server answers instead
         self._failures: dict[str, list[Failure]] = {}
         self._rng = random.Random(seed)
         self._by_random_id: dict[tuple[int, int], int] = {}
@@ -171,6 +172,11 @@ class FakeVk:
     def lp_fail(self, failed: int) -> None:
         """The next ``a_check`` answers ``{"failed": failed, ...}``."""
         self.lp.failures.append(failed)
+        self._wake.set()
+
+    def lp_outage(self, status: int | None) -> None:
+        """The long-poll server answers HTTP ``status`` (held requests too); None ends it."""
+        self.lp_down = status
         self._wake.set()
 
     def expire_key(self) -> None:
@@ -295,6 +301,8 @@ class FakeVk:
         wait = min(90, int(query.get("wait", "25") or 0))
         deadline = time.monotonic() + wait
         while True:
+            if self.lp_down is not None:
+                return web.Response(status=self.lp_down, text="Service Unavailable")
             answer = self._lp_answer(query)
             left = deadline - time.monotonic()
             if answer is not None or left <= 0 or self._closing:
