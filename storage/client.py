@@ -120,7 +120,9 @@ async def connect(
     if not url:
         embedded = EmbeddedRedis(Path(data_dir))
         url = await asyncio.to_thread(embedded.start)
-    return Store(make_redis(url), **store_options), embedded
+    store = Store(make_redis(url), **store_options)
+    await store.ready()
+    return store, embedded
 
 
 @asynccontextmanager

@@ -120,7 +120,7 @@ class History:
         )
         if self.max_age is not None:
             min_id = int((time.time() - self.max_age) * 1000)
-            await self._redis.xtrim(key, minid=min_id, approximate=True)
+            await self._redis.xtrim(key, minid=min_id, approximate=False)
         return text(entry_id)
 
     @guarded

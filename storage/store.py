@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from redis.asyncio.cluster import RedisCluster
+
 from storage.client import RedisClient, connect, make_redis, open_store
 from storage.codec import text
 from storage.dedupe import Dedupe
@@ -84,6 +86,14 @@ class Store:
     @classmethod
     def from_url(cls, url: str, **options: Any) -> Store:
         return cls(make_redis(url), **options)
+
+    @guarded
+    async def ready(self) -> None:
+        """Connect now; a cluster client must load its slot map before concurrent use
+        (redis-py's lazy cluster start-up races when many commands arrive at once)."""
+        if isinstance(self.redis, RedisCluster):
+            await self.redis.initialize()
+        await self.redis.ping()
 
     @guarded
     async def ping(self) -> bool:

@@ -139,6 +139,7 @@ async def store(
         server: EmbeddedRedis = request.getfixturevalue("embedded_redis")
         client = make_redis(server.url)
     store = Store(client, bot=bot_prefix, lock_wait=5.0)
+    await store.ready()
     yield store
     async for key in client.scan_iter(match=f"{store.keys.prefix}*"):
         await client.delete(key)

@@ -1,0 +1,60 @@
+"""The outbox: written before sending, acknowledged after, stale entries claimed once."""
+
+from __future__ import annotations
+
+import asyncio
+
+from flows.types import Button, Reply
+from storage.outbox import random_id_for
+from storage.store import Store
+
+REPLY = Reply("Ждём вас завтра", (Button("ok", "Хорошо"),))
+
+
+async def test_put_then_ack(store: Store) -> None:
+    entry_id = await store.outbox.put("c1", "vk", "42", REPLY)
+    pending = await store.outbox.pending()
+    assert [(e.id, e.customer, e.channel, e.user_id, e.reply) for e in pending] == [
+        (entry_id, "c1", "vk", "42", REPLY)
+    ]
+    assert await store.outbox.ack(entry_id)
+    assert not await store.outbox.ack(entry_id)
+    assert await store.outbox.pending() == []
+
+
+async def test_fresh_entries_are_not_claimed(store: Store) -> None:
+    await store.outbox.put("c1", "vk", "42", REPLY)
+    assert await store.outbox.claim_stale(60_000) == []
+
+
+async def test_stale_entry_is_claimed_by_exactly_one_caller(store: Store) -> None:
+    entry_id = await store.outbox.put("c1", "max", "7", REPLY)
+    await asyncio.sleep(0.06)
+    claims = await asyncio.gather(*(store.outbox.claim_stale(50) for _ in range(8)))
+    winners = [c for c in claims if c]
+    assert len(winners) == 1
+    [entry] = winners[0]
+    assert (entry.id, entry.reply, entry.claims) == (entry_id, REPLY, 1)
+    assert entry.message_key == entry_id
+    # The claim renewed the lease: not claimable again until it goes stale once more.
+    assert await store.outbox.claim_stale(50) == []
+    await asyncio.sleep(0.06)
+    [again] = await store.outbox.claim_stale(50)
+    assert again.claims == 2
+    await store.outbox.ack(entry_id)
+    await asyncio.sleep(0.06)
+    assert await store.outbox.claim_stale(50) == []
+
+
+async def test_drop_customer_removes_only_theirs(store: Store) -> None:
+    await store.outbox.put("c1", "vk", "1", REPLY)
+    keep = await store.outbox.put("c2", "vk", "2", REPLY)
+    assert await store.outbox.drop_customer("c1") == 1
+    assert [e.id for e in await store.outbox.pending()] == [keep]
+
+
+def test_random_id_is_stable_positive_int32() -> None:
+    ids = {random_id_for(f"{i:013d}-abcdef") for i in range(1000)}
+    assert len(ids) == 1000
+    assert all(0 < i <= 2**31 - 1 for i in ids)
+    assert random_id_for("x") == random_id_for("x")

@@ -1,0 +1,49 @@
+"""Profiles: normalised fields, consent records, consent-gated phone lookup."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from storage.errors import InvalidValue
+from storage.store import Store
+
+AT = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
+
+
+async def test_fields_are_normalised(store: Store) -> None:
+    assert await store.profiles.set_field("c1", "phone", "8 (999) 123-45-67") == "+79991234567"
+    await store.profiles.set_field("c1", "email", " Anna@Mail.RU ")
+    await store.profiles.set_field("c1", "name", " Анна ")
+    profile = await store.profiles.get("c1")
+    assert (profile.name, profile.phone, profile.email) == ("Анна", "+79991234567", "Anna@mail.ru")
+
+
+@pytest.mark.parametrize(("field", "value"), [("phone", "123"), ("email", "no-at"), ("age", "3")])
+async def test_bad_values_are_refused(store: Store, field: str, value: str) -> None:
+    with pytest.raises(InvalidValue):
+        await store.profiles.set_field("c1", field, value)
+
+
+async def test_phone_lookup_only_after_consent(store: Store) -> None:
+    await store.profiles.set_field("c1", "phone", "+79991234567")
+    assert await store.profiles.find_by_phone("+79991234567") is None
+    await store.profiles.record_consent("c1", True, "pd-v1", AT, "vk")
+    assert await store.profiles.find_by_phone("8 999 123 45 67") == "c1"
+    await store.profiles.record_consent("c1", False, "pd-v1", AT, "web")
+    assert await store.profiles.find_by_phone("+79991234567") is None
+    assert not await store.redis.exists(store.keys.phone("+79991234567"))
+    consents = (await store.profiles.get("c1")).consents
+    assert [(c.granted, c.channel, c.text_version, c.at) for c in consents] == [
+        (True, "vk", "pd-v1", AT), (False, "web", "pd-v1", AT)
+    ]
+
+
+async def test_changing_phone_moves_the_index(store: Store) -> None:
+    await store.profiles.record_consent("c1", True, "v1", AT, "max")
+    await store.profiles.set_field("c1", "phone", "+79990000001")
+    await store.profiles.set_field("c1", "phone", "+79990000002")
+    assert await store.profiles.find_by_phone("+79990000001") is None
+    assert await store.profiles.find_by_phone("+79990000002") == "c1"
+    assert await store.profiles.find_by_phone("garbage") is None
