@@ -53,6 +53,8 @@ WEB_CAPABILITIES = Capabilities(
 
 _LOCAL_HOSTS = ("localhost", "127.0.0.1", "[::1]")
 _SEND_TIMEOUT = 5.0
+# Frames a socket may send before its hello; a well-behaved widget sends none.
+_MAX_BEFORE_HELLO = 5
 # Our own page: scripts and styles from this host only; sockets back to this host only.
 _DEMO_CSP = (
     "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; connect-src 'self'; "
@@ -230,8 +232,13 @@ class WebChat:
         hello = await self._await_hello(ws)
         if hello is None:
             return
-        session_id = await self._welcome(ws, hello)
+        known = self._tokens.verify(hello.session)
+        session_id = await self._welcome(ws, known)
+        if session_id is None:
+            return
+        self._attach(session_id, ws)
         try:
+            await self._started(ws, session_id, resumed=known is not None, link=hello.link)
             async for message in ws:
                 if message.type is WSMsgType.TEXT:
                     await self._on_text(ws, session_id, message.data)
@@ -244,7 +251,7 @@ class WebChat:
 
     async def _await_hello(self, ws: web.WebSocketResponse) -> Hello | None:
         """Read frames until a valid hello; anything else before it gets an error frame."""
-        while True:
+        for _ in range(_MAX_BEFORE_HELLO):
             try:
                 message = await ws.receive(timeout=self._hello_timeout)
             except TimeoutError:
@@ -259,21 +266,29 @@ class WebChat:
             if isinstance(frame, Hello):
                 return frame
             await _tell(ws, frame.code if isinstance(frame, FrameError) else "hello_first")
+        await ws.close(code=WSCloseCode.POLICY_VIOLATION, message=b"hello expected")
+        return None
 
-    async def _welcome(self, ws: web.WebSocketResponse, hello: Hello) -> str:
-        known = self._tokens.verify(hello.session)
+    async def _welcome(self, ws: web.WebSocketResponse, known: str | None) -> str | None:
+        """Send the welcome of session ``known`` (its history) or of a fresh one (none)."""
         session = self._tokens.issue(known)  # same id, fresh expiry: 30 days from last visit
         history = [] if known is None else await self._read_history(known)
-        await ws.send_str(welcome_frame(session.token, history))
-        self._attach(session.session_id, ws)
-        sid = session.session_id
-        if hello.link is not None:
-            digest = hashlib.sha256(hello.link.encode()).hexdigest()[:16]
-            await self._accept(ws, sid, f"{sid}:link:{digest}", StartEvent(f"link-{hello.link}"))
-        elif known is None:
+        try:
+            await ws.send_str(welcome_frame(session.token, history))
+        except (ConnectionError, RuntimeError):
+            return None  # gone already; a new session that never saw its id needs no greeting
+        return session.session_id
+
+    async def _started(
+        self, ws: web.WebSocketResponse, sid: str, *, resumed: bool, link: str | None
+    ) -> None:
+        """Tell the sink of a new session (so the bot greets) or of a deep link."""
+        if link is not None:
+            digest = hashlib.sha256(link.encode()).hexdigest()[:16]  # never the token itself
+            await self._accept(ws, sid, f"{sid}:link:{digest}", StartEvent(f"link-{link}"))
+        elif not resumed:
             await self._accept(ws, sid, f"{sid}:start", StartEvent())
-        log.info("web chat session %s %s", sid[:6], "resumed" if known else "started")
-        return sid
+        log.info("web chat session %s %s", sid[:6], "resumed" if resumed else "started")
 
     async def _read_history(self, session_id: str) -> list[WebHistoryItem]:
         try:

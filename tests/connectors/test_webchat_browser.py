@@ -7,6 +7,7 @@ full flow through ``svyaz run`` is tested by the runtime's own browser test.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import re
 from collections.abc import AsyncIterator
@@ -60,6 +61,7 @@ class ScriptedDialogue:
     step: dict[str, str] = field(default_factory=dict)
     starts: list[str | None] = field(default_factory=list)
     seen: set[str] = field(default_factory=set)
+    duplicates: list[Inbound] = field(default_factory=list)
     counter: int = 0
 
     async def read_history(self, session_id: str) -> list[WebHistoryItem]:
@@ -67,6 +69,7 @@ class ScriptedDialogue:
 
     async def sink(self, inbound: Inbound) -> None:
         if inbound.event_id in self.seen:
+            self.duplicates.append(inbound)
             return
         self.seen.add(inbound.event_id)
         sid = inbound.user_id
@@ -243,3 +246,28 @@ async def test_phone_layout_fills_the_screen(site: Site, browser: Browser) -> No
     assert box is not None
     assert box["width"] == 375
     assert box["height"] == 667
+
+
+async def test_recent_messages_are_resent_after_a_reconnect_and_deduped(
+    site: Site, browser: Browser
+) -> None:
+    page = await browser.new_page()
+    await page.goto(f"{site.url}/chat")
+    log = page.get_by_role("log")
+    await expect(log).to_contain_text("Здравствуйте!")
+    message = page.get_by_label("Сообщение")
+    await message.fill("Добрый день")
+    await message.press("Enter")
+    await expect(log).to_contain_text("Вы написали: Добрый день")
+    await site.chat.stop()
+    await expect(message).to_be_disabled()
+    await site.chat.start()
+    await expect(message).to_be_enabled(timeout=20_000)
+    await expect(page.get_by_role("status")).to_have_text("")
+    for _ in range(50):  # the re-sent frame reaches the sink right after the welcome
+        if site.dialogue.duplicates:
+            break
+        await asyncio.sleep(0.1)
+    (again,) = site.dialogue.duplicates
+    assert again.event == TextEvent("Добрый день")
+    assert await log.locator(".svz-in").filter(has_text="Добрый день").count() == 1

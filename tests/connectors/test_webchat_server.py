@@ -248,6 +248,24 @@ async def test_frames_before_hello_and_bad_frames_get_errors_and_the_socket_stay
     await ws.close()
 
 
+async def test_a_socket_that_never_says_hello_is_closed() -> None:
+    env = await make_env(hello_timeout=0.2)
+    try:
+        chatty = await env.connect()
+        for i in range(5):
+            await chatty.send_json({"type": "text", "text": "hi", "id": str(i)})
+        assert [(await receive(chatty))["code"] for _ in range(5)] == ["hello_first"] * 5
+        assert (await chatty.receive(timeout=5)).type is WSMsgType.CLOSE
+        assert chatty.close_code == 1008
+        silent = await env.connect()
+        assert (await silent.receive(timeout=5)).type is WSMsgType.CLOSE
+        assert silent.close_code == 1008
+        assert env.harness.inbound.empty()
+    finally:
+        await env.chat.stop()
+        await env.client.close()
+
+
 async def test_rate_limit_per_session_across_sockets() -> None:
     env = await make_env(message_rate=0.01, message_burst=4)
     try:

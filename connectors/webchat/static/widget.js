@@ -47,6 +47,12 @@
   var timer = null;
   var seen = {};
   var counter = 0;
+  var sessionId = null;
+  // Frames sent lately, re-sent after a reconnect in case the old socket lost them: the
+  // server turns each into an event id "<session>:<id>", so one already received is dropped.
+  var recent = [];
+  var RESEND_WINDOW = 30000;
+  var RESEND_MAX = 5;
   var linkToken = takeLinkToken();
   var ui = build();
 
@@ -165,6 +171,7 @@
   function toggle(open) {
     ui.panel.hidden = !open;
     ui.launcher.setAttribute("aria-expanded", open ? "true" : "false");
+    ui.launcher.setAttribute("aria-label", open ? T.close : T.open);
     ui.root.classList.toggle("svz-open", open);
     if (open) {
       ui.launcher.classList.remove("svz-unread");
@@ -191,16 +198,32 @@
     return Date.now().toString(36) + "-" + counter + "-" + Math.random().toString(36).slice(2, 7);
   }
 
-  function sendFrame(frame) {
+  function sendFrame(frame, label) {
     if (!ready || !socket || socket.readyState !== WebSocket.OPEN) { return false; }
     socket.send(JSON.stringify(frame));
+    recent.push({ frame: frame, label: label, session: sessionId, at: Date.now() });
+    if (recent.length > RESEND_MAX) { recent.shift(); }
     return true;
+  }
+
+  function resendRecent(history) {
+    var shown = history.slice(-2 * RESEND_MAX).filter(function (h) { return h.direction === "in"; })
+      .map(function (h) { return h.text; });
+    var now = Date.now();
+    var again = recent.filter(function (r) {
+      return r.session === sessionId && now - r.at < RESEND_WINDOW;
+    });
+    recent = again;
+    again.forEach(function (r) {
+      socket.send(JSON.stringify(r.frame));
+      if (shown.indexOf(r.label) < 0) { addMessage("in", r.label, []); }
+    });
   }
 
   function submit(input) {
     var text = input.value.trim();
     if (!text) { return false; }
-    if (!sendFrame({ type: "text", text: text, id: newId() })) { return false; }
+    if (!sendFrame({ type: "text", text: text, id: newId() }, text)) { return false; }
     input.value = "";
     retireButtons();
     addMessage("in", text, []);
@@ -208,7 +231,7 @@
   }
 
   function press(button) {
-    if (!sendFrame({ type: "button", button: button.id, id: newId() })) { return; }
+    if (!sendFrame({ type: "button", button: button.id, id: newId() }, button.text)) { return; }
     retireButtons();
     addMessage("in", button.text, []);
   }
@@ -269,7 +292,9 @@
   }
 
   function onWelcome(frame) {
-    if (typeof frame.session === "string") { storage("set", frame.session); }
+    if (typeof frame.session !== "string") { return; }
+    storage("set", frame.session);
+    sessionId = frame.session.split(".")[0];
     linkToken = null;
     attempt = 0;
     ui.log.textContent = "";
@@ -280,6 +305,7 @@
       addMessage(h.direction === "in" ? "in" : "out", String(h.text || ""),
         Array.isArray(h.buttons) ? h.buttons : []);
     });
+    resendRecent(history);
     setReady(true);
     retireIfAnswered();
   }
