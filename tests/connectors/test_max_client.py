@@ -12,13 +12,13 @@ from connectors.base import ChannelAuthError, ChannelUnavailable, Undeliverable
 from connectors.maxbot.client import MaxClient, MaxRefused, RetryPolicy, classify, recipient
 from connectors.maxbot.render import PHONE_LABEL, render
 from flows.types import Button, Reply
-from tests.fakes.max import MaxFake, max_fake  # noqa: F401 - fixture
+from tests.fakes.max import MaxFake, max_fake_fixture  # noqa: F401 - provides max_fake
 
 FAST = RetryPolicy(attempts=12, base=0.02, cap=0.3)
 
 
 @pytest.fixture
-async def client(max_fake: MaxFake) -> AsyncIterator[MaxClient]:  # noqa: F811
+async def client(max_fake: MaxFake) -> AsyncIterator[MaxClient]:
     c = MaxClient(token=max_fake.token, api_url=max_fake.url, retry=FAST, timeout=2.0)
     yield c
     await c.close()
@@ -28,7 +28,7 @@ def _posts(fake: MaxFake) -> list[int]:
     return [r.status for r in fake.requests if r.path == "/messages"]
 
 
-async def test_text_goes_to_the_user(client: MaxClient, max_fake: MaxFake) -> None:  # noqa: F811
+async def test_text_goes_to_the_user(client: MaxClient, max_fake: MaxFake) -> None:
     (body,) = render(Reply(text="Здравствуйте 👋"))
     mid = await client.send("5551001", body)
     (sent,) = max_fake.sent
@@ -38,7 +38,7 @@ async def test_text_goes_to_the_user(client: MaxClient, max_fake: MaxFake) -> No
     assert max_fake.requests[0].query == {"user_id": "5551001"}
 
 
-async def test_keyboard_and_markdown_reach_the_wire(client: MaxClient, max_fake: MaxFake) -> None:  # noqa: F811
+async def test_keyboard_and_markdown_reach_the_wire(client: MaxClient, max_fake: MaxFake) -> None:
     reply = Reply(
         text="*Да?*",
         markdown=True,
@@ -57,7 +57,7 @@ async def test_keyboard_and_markdown_reach_the_wire(client: MaxClient, max_fake:
     ]
 
 
-async def test_group_chat_target(client: MaxClient, max_fake: MaxFake) -> None:  # noqa: F811
+async def test_group_chat_target(client: MaxClient, max_fake: MaxFake) -> None:
     await client.send("chat:-7001234", render(Reply(text="hi"))[0])
     assert max_fake.requests[0].query == {"chat_id": "-7001234"}
 
@@ -70,7 +70,7 @@ def test_bad_target_is_undeliverable(bad: str) -> None:
 
 async def test_blocked_user_is_undeliverable_without_retry(
     client: MaxClient,
-    max_fake: MaxFake,  # noqa: F811
+    max_fake: MaxFake,
 ) -> None:
     max_fake.blocked.add(9)
     with pytest.raises(Undeliverable, match="403 chat.denied"):
@@ -78,7 +78,7 @@ async def test_blocked_user_is_undeliverable_without_retry(
     assert _posts(max_fake) == [403]
 
 
-async def test_chat_not_found_is_undeliverable(client: MaxClient, max_fake: MaxFake) -> None:  # noqa: F811
+async def test_chat_not_found_is_undeliverable(client: MaxClient, max_fake: MaxFake) -> None:
     max_fake.inject("/messages", 404, code="chat.not.found")
     with pytest.raises(Undeliverable):
         await client.send("9", render(Reply(text="hi"))[0])
@@ -86,7 +86,7 @@ async def test_chat_not_found_is_undeliverable(client: MaxClient, max_fake: MaxF
 
 async def test_bad_request_is_refused_and_logged(
     client: MaxClient,
-    max_fake: MaxFake,  # noqa: F811
+    max_fake: MaxFake,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     max_fake.inject("/messages", 400, code="proto.payload")
@@ -96,7 +96,7 @@ async def test_bad_request_is_refused_and_logged(
 
 
 async def test_401_stops_the_channel_with_one_log_line(
-    max_fake: MaxFake,  # noqa: F811
+    max_fake: MaxFake,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     c = MaxClient(token="WRONG", api_url=max_fake.url, retry=FAST)
@@ -113,7 +113,7 @@ async def test_401_stops_the_channel_with_one_log_line(
     assert "WRONG" not in caplog.text
 
 
-async def test_429_and_500_are_retried(client: MaxClient, max_fake: MaxFake) -> None:  # noqa: F811
+async def test_429_and_500_are_retried(client: MaxClient, max_fake: MaxFake) -> None:
     max_fake.inject("/messages", 429, code="too.many.requests", times=2)
     max_fake.inject("/messages", 503, times=1)
     await client.send("1", render(Reply(text="hi"))[0])
@@ -121,7 +121,7 @@ async def test_429_and_500_are_retried(client: MaxClient, max_fake: MaxFake) -> 
     assert len(max_fake.sent) == 1
 
 
-async def test_persistent_failure_gives_up_bounded(max_fake: MaxFake) -> None:  # noqa: F811
+async def test_persistent_failure_gives_up_bounded(max_fake: MaxFake) -> None:
     max_fake.inject("/messages", 500, times=None)
     c = MaxClient(token=max_fake.token, api_url=max_fake.url, retry=RetryPolicy(3, 0.01, 0.02))
     try:
@@ -132,7 +132,7 @@ async def test_persistent_failure_gives_up_bounded(max_fake: MaxFake) -> None:  
     assert _posts(max_fake) == [500, 500, 500]
 
 
-async def test_timeout_is_retried(max_fake: MaxFake) -> None:  # noqa: F811
+async def test_timeout_is_retried(max_fake: MaxFake) -> None:
     max_fake.inject("/messages", None, delay=1.0)
     c = MaxClient(token=max_fake.token, api_url=max_fake.url, retry=FAST, timeout=0.3)
     try:
@@ -154,7 +154,7 @@ async def test_network_down_is_unavailable() -> None:
         await c.close()
 
 
-async def test_callback_answer_has_no_toast(client: MaxClient, max_fake: MaxFake) -> None:  # noqa: F811
+async def test_callback_answer_has_no_toast(client: MaxClient, max_fake: MaxFake) -> None:
     await client.answer("cb-77")
     assert max_fake.answers == [("cb-77", {})]
 
@@ -162,7 +162,7 @@ async def test_callback_answer_has_no_toast(client: MaxClient, max_fake: MaxFake
 @pytest.mark.slow
 async def test_429_storm_delivers_everything_within_30_per_second(
     client: MaxClient,
-    max_fake: MaxFake,  # noqa: F811
+    max_fake: MaxFake,
 ) -> None:
     max_fake.inject("/messages", 429, code="too.many.requests", times=None, ratio=0.3, seconds=2.0)
     bodies = [render(Reply(text=f"сообщение {i}"))[0] for i in range(50)]

@@ -8,7 +8,7 @@ MAX's limits, ``POST /answers``, ``GET /chats/{id}``. Tests can inject failures 
 polling and push webhooks to a bot.
 
 Wire rules and update builders live in ``tests.fakes.max_wire``. Use the ``max_fake``
-fixture (``from tests.fakes.max import max_fake``): it yields a started ``MaxFake``; point
+fixture (``from tests.fakes.max import max_fake_fixture``): it yields a started ``MaxFake``; point
 clients at ``max_fake.url`` with token ``max_fake.token``.
 """
 
@@ -391,8 +391,9 @@ async def start_fake(**kwargs: Any) -> tuple[MaxFake, web.AppRunner]:
     return fake, runner
 
 
-@pytest.fixture
-async def max_fake() -> AsyncIterator[MaxFake]:
+@pytest.fixture(name="max_fake")
+async def max_fake_fixture() -> AsyncIterator[MaxFake]:
+    """A started fake; import ``max_fake_fixture`` into a test module to use ``max_fake``."""
     fake, runner = await start_fake()
     yield fake
     fake._wake.set()

@@ -1,0 +1,114 @@
+"""The MAX channel: ``MaxConnector`` implements ``connectors.base.Connector`` for MAX bots.
+
+Owns: wiring parse (update -> ``Inbound``), render (``Reply`` -> messages), the client
+(maxapi ``Bot`` with svyaz's rate limit and retries), the webhook route and the polling task.
+Named ``maxbot`` so it never shadows the builtin ``max``.
+
+Idempotence: MAX has no ``random_id``, so the platform cannot drop a repeated message. A
+re-send happens only when svyaz's outbox re-delivers an entry whose acknowledgement was lost
+(a crash between send and ack) or a request timed out after MAX accepted it; both are rare and
+show the message twice rather than losing it. ``message_key`` is logged for tracing.
+
+Must not: decide what to answer, touch dialogue state, or import storage/bots.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from typing import Literal
+
+from aiohttp import web
+
+from connectors.base import Capabilities, ChannelAuthError, ChannelError, InboundSink
+from connectors.maxbot.client import MaxClient, RetryPolicy
+from connectors.maxbot.parse import MaxPayloadError, parse
+from connectors.maxbot.polling import MaxPoller
+from connectors.maxbot.render import CAPABILITIES, render
+from connectors.maxbot.webhook import MaxWebhook
+from flows.types import Channel, Inbound, Reply
+
+__all__ = ["MaxConnector", "MaxPayloadError", "parse", "render"]
+
+log = logging.getLogger("svyaz.connectors.max")
+
+Mode = Literal["webhook", "polling"]
+
+
+class MaxConnector:
+    """MAX for the runtime: ``routes()`` in webhook mode, a polling task in polling mode."""
+
+    channel: Channel = "max"
+    capabilities: Capabilities = CAPABILITIES
+
+    def __init__(
+        self,
+        *,
+        token: str,
+        api_url: str,
+        mode: Mode,
+        webhook_secret: str | None,
+        sink: InboundSink,
+        bot_username: str | None = None,
+        retry: RetryPolicy | None = None,
+        poll_hold: int = 30,
+    ) -> None:
+        if mode not in ("webhook", "polling"):
+            raise ValueError(f"MAX mode must be 'webhook' or 'polling', got {mode!r}")
+        self.mode = mode
+        self.bot_username = bot_username
+        self.client = MaxClient(token=token, api_url=api_url, retry=retry)
+        self.webhook = MaxWebhook(secret=webhook_secret, sink=sink)
+        self.poller = MaxPoller(client=self.client, sink=sink, hold=poll_hold)
+        self._task: asyncio.Task[None] | None = None
+
+    def routes(self) -> list[web.RouteDef]:
+        return [self.webhook.route()] if self.mode == "webhook" else []
+
+    async def start(self) -> None:
+        if self.mode == "polling" and self._task is None:
+            self._task = asyncio.create_task(self.poller.run(), name="svyaz-max-polling")
+            log.info("MAX: long polling started")
+
+    async def stop(self) -> None:
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        await self.client.close()
+
+    async def send(self, user_id: str, reply: Reply, *, message_key: str) -> None:
+        """Send ``reply`` to a MAX user id (or ``chat:<id>`` for a group chat)."""
+        for body in render(reply):
+            mid = await self.client.send(user_id, body)
+            log.debug("MAX: sent %s for %s", mid, message_key)
+
+    async def answer_callback(self, inbound: Inbound) -> None:
+        """Stop the button's spinner; best effort — a failure only costs the spinner."""
+        if inbound.channel != "max" or not inbound.callback_id:
+            return
+        try:
+            await self.client.answer(inbound.callback_id)
+        except ChannelAuthError:
+            return  # logged once by the client; health() is red
+        except ChannelError as exc:
+            log.warning("MAX: could not answer callback %s: %s", inbound.callback_id, exc)
+
+    def deep_link(self, payload: str) -> str | None:
+        """``https://max.ru/<bot>?start=<payload>`` when the bot's username is known."""
+        if not self.bot_username:
+            return None
+        return f"https://max.ru/{self.bot_username}?start={payload}"
+
+    def health(self) -> dict[str, str | bool]:
+        if self.client.auth_error is not None:
+            return {"ok": False, "mode": self.mode, "detail": self.client.auth_error}
+        if self.mode == "polling":
+            polling = self._task is not None and not self._task.done()
+            error = self.poller.last_error
+            ok = polling and error is None
+            detail = error or ("polling" if polling else "polling is not running")
+            return {"ok": ok, "mode": self.mode, "detail": detail}
+        return {"ok": True, "mode": self.mode, "detail": "webhook"}

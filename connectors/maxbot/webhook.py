@@ -1,0 +1,86 @@
+"""The MAX webhook endpoint, ``POST /max/webhook`` (PROTOCOLS.md A5).
+
+Owns: the secret check (``X-Max-Bot-Api-Secret``, constant-time), turning the body into an
+``Inbound`` via ``parse``, handing it to the sink, the HTTP answer MAX sees, and a small
+in-memory memory of recent event ids so an obvious repeat is not handed over twice (the
+runtime de-duplicates durably; this only saves it work).
+
+Answers: 403 for a missing/wrong secret (nothing processed); 400 for a body that is not a MAX
+update — MAX itself only sends well-formed updates, so garbage is somebody else and a retry
+would not help; 503 when the sink could not record the event (``Unavailable``), so MAX
+re-delivers later; otherwise 200 ``{"ok": true}``, also for update types svyaz ignores.
+
+Must not: decide what to answer the customer or wait for the dialogue turn.
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+from collections import OrderedDict
+
+from aiohttp import web
+
+from connectors.base import InboundSink, Unavailable
+from connectors.maxbot.parse import MaxPayloadError, parse
+
+log = logging.getLogger("svyaz.connectors.max")
+
+SECRET_HEADER = "X-Max-Bot-Api-Secret"
+PATH = "/max/webhook"
+
+
+class RecentIds:
+    """The last ``size`` event ids handed to the sink (least recently seen dropped first)."""
+
+    def __init__(self, size: int = 2048) -> None:
+        self.size = size
+        self._ids: OrderedDict[str, None] = OrderedDict()
+
+    def __contains__(self, event_id: object) -> bool:
+        return event_id in self._ids
+
+    def add(self, event_id: str) -> None:
+        self._ids[event_id] = None
+        self._ids.move_to_end(event_id)
+        while len(self._ids) > self.size:
+            self._ids.popitem(last=False)
+
+
+class MaxWebhook:
+    """aiohttp handler for MAX's webhook deliveries."""
+
+    def __init__(self, *, secret: str | None, sink: InboundSink, recent: int = 2048) -> None:
+        self._secret = secret.encode() if secret else None
+        self._sink = sink
+        self.recent = RecentIds(recent)
+
+    def route(self) -> web.RouteDef:
+        return web.post(PATH, self.handle)
+
+    async def handle(self, request: web.Request) -> web.Response:
+        if not self._authorised(request):
+            log.warning("MAX webhook: refused a delivery with a missing or wrong secret")
+            return web.json_response({"ok": False, "error": "forbidden"}, status=403)
+        try:
+            inbound = parse(await request.read())
+        except MaxPayloadError as exc:
+            log.warning("MAX webhook: rejected a body that is not a MAX update: %s", exc)
+            return web.json_response({"ok": False, "error": str(exc)}, status=400)
+        if inbound is None or inbound.event_id in self.recent:
+            return web.json_response({"ok": True})
+        try:
+            await self._sink(inbound)
+        except Unavailable as exc:
+            log.warning(
+                "MAX webhook: could not record %s (%s); MAX will retry", inbound.event_id, exc
+            )
+            return web.json_response({"ok": False, "error": "unavailable"}, status=503)
+        self.recent.add(inbound.event_id)
+        return web.json_response({"ok": True})
+
+    def _authorised(self, request: web.Request) -> bool:
+        if self._secret is None:
+            return True
+        given = request.headers.get(SECRET_HEADER, "").encode()
+        return hmac.compare_digest(given, self._secret)

@@ -1,0 +1,166 @@
+"""POST /max/webhook end to end: the fake pushes updates, the connector answers MAX."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+
+import pytest
+from aiohttp import web
+
+from connectors.base import Unavailable
+from connectors.maxbot import MaxConnector
+from connectors.maxbot.client import RetryPolicy
+from flows.types import ButtonEvent, ContactEvent, Inbound, Reply, StartEvent, TextEvent
+from tests.fakes import max_wire as w
+from tests.fakes.max import MaxFake, max_fake_fixture  # noqa: F401 - provides max_fake
+
+SECRET = "s3cret_Value-42"
+
+
+@dataclass
+class Sink:
+    got: list[Inbound] = field(default_factory=list)
+    fail: int = 0
+
+    async def __call__(self, inbound: Inbound) -> None:
+        if self.fail:
+            self.fail -= 1
+            raise Unavailable("redis down")
+        self.got.append(inbound)
+
+
+@dataclass
+class Bot:
+    connector: MaxConnector
+    sink: Sink
+    url: str
+
+
+@pytest.fixture
+async def bot(max_fake: MaxFake) -> AsyncIterator[Bot]:
+    sink = Sink()
+    connector = MaxConnector(
+        token=max_fake.token,
+        api_url=max_fake.url,
+        mode="webhook",
+        webhook_secret=SECRET,
+        sink=sink,
+        retry=RetryPolicy(4, 0.01, 0.05),
+    )
+    app = web.Application()
+    app.router.add_routes(connector.routes())
+    runner = web.AppRunner(app, shutdown_timeout=0.5)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    await connector.start()
+    yield Bot(connector, sink, f"http://127.0.0.1:{runner.addresses[0][1]}/max/webhook")
+    await connector.stop()
+    await runner.cleanup()
+
+
+async def test_message_in_reply_out(bot: Bot, max_fake: MaxFake) -> None:
+    status, body = await max_fake.push(
+        bot.url, w.message_created(5551001, "Хочу записаться 💇"), secret=SECRET
+    )
+    assert (status, body) == (200, '{"ok": true}')
+    (inbound,) = bot.sink.got
+    assert inbound.event == TextEvent(text="Хочу записаться 💇")
+    await bot.connector.send(
+        inbound.reply_to or inbound.user_id, Reply(text="Какую услугу?"), message_key="k1"
+    )
+    (sent,) = max_fake.sent
+    assert sent.user_id == 5551001
+    assert sent.body["text"] == "Какую услугу?"
+
+
+@pytest.mark.parametrize("secret", [None, "", "wrong", SECRET + "x", SECRET[:-1]])
+async def test_wrong_or_missing_secret_is_403_and_nothing_processed(
+    bot: Bot,
+    max_fake: MaxFake,
+    secret: str | None,
+) -> None:
+    status, _ = await max_fake.push(bot.url, w.message_created(1, "hi"), secret=secret)
+    assert status == 403
+    assert bot.sink.got == []
+
+
+async def test_repeated_update_is_processed_once(bot: Bot, max_fake: MaxFake) -> None:
+    update = w.message_created(1, "раз")
+    for _ in range(3):
+        assert (await max_fake.push(bot.url, update, secret=SECRET))[0] == 200
+    assert [i.event for i in bot.sink.got] == [TextEvent(text="раз")]
+
+
+async def test_storage_outage_is_503_and_the_retry_is_processed(
+    bot: Bot, max_fake: MaxFake
+) -> None:
+    bot.sink.fail = 1
+    update = w.bot_started(7, "link-abc")
+    assert (await max_fake.push(bot.url, update, secret=SECRET))[0] == 503
+    assert bot.sink.got == []
+    assert (await max_fake.push(bot.url, update, secret=SECRET))[0] == 200
+    assert [i.event for i in bot.sink.got] == [StartEvent(payload="link-abc")]
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [b"{broken", b"[]", b'{"update_type": "message_created", "timestamp": 1}'],
+)
+async def test_garbage_is_400_with_a_log_line(
+    bot: Bot,
+    max_fake: MaxFake,
+    raw: bytes,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    status, _ = await max_fake.push(bot.url, {}, secret=SECRET, raw=raw)
+    assert status == 400
+    assert bot.sink.got == []
+    assert "not a MAX update" in caplog.text
+
+
+async def test_ignored_update_type_is_200(bot: Bot, max_fake: MaxFake) -> None:
+    update = {
+        "update_type": "dialog_muted",
+        "timestamp": w.now_ms(),
+        "chat_id": 1,
+        "user": w.user(1),
+        "muted_until": 0,
+    }
+    assert (await max_fake.push(bot.url, update, secret=SECRET))[0] == 200
+    assert bot.sink.got == []
+
+
+async def test_callback_is_answered(bot: Bot, max_fake: MaxFake) -> None:
+    await max_fake.push(bot.url, w.callback(5, "yes", callback_id="cb-9"), secret=SECRET)
+    (inbound,) = bot.sink.got
+    assert inbound.event == ButtonEvent(button="yes")
+    await bot.connector.answer_callback(inbound)
+    assert max_fake.answers == [("cb-9", {})]
+
+
+async def test_contact_card(bot: Bot, max_fake: MaxFake) -> None:
+    await max_fake.push(bot.url, w.contact(5, "79991234567"), secret=SECRET)
+    (inbound,) = bot.sink.got
+    assert inbound.event == ContactEvent(phone="79991234567", name="Иван Петров")
+
+
+async def test_without_a_configured_secret_any_delivery_is_accepted(max_fake: MaxFake) -> None:
+    sink = Sink()
+    connector = MaxConnector(
+        token="T", api_url=max_fake.url, mode="webhook", webhook_secret=None, sink=sink
+    )
+    app = web.Application()
+    app.router.add_routes(connector.routes())
+    runner = web.AppRunner(app, shutdown_timeout=0.5)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    url = f"http://127.0.0.1:{runner.addresses[0][1]}/max/webhook"
+    try:
+        assert (await max_fake.push(url, w.message_created(1, "x")))[0] == 200
+    finally:
+        await connector.stop()
+        await runner.cleanup()
+    assert len(sink.got) == 1
+    assert connector.health() == {"ok": True, "mode": "webhook", "detail": "webhook"}
