@@ -1,0 +1,266 @@
+"""``svyaz chat``: talk to the flows in a terminal as a customer, with a clock you can move.
+
+Owns ``ChatSession``: the dialogue state kept in memory, the fake clock, the reminders the
+flows scheduled (fired as ``TimerEvent`` when ``/time`` moves past them), pretend answers to
+HTTP calls, and the readable printing of replies and effects. Buttons are numbered; typing the
+number presses the button.
+
+It must not touch Redis, the network or the real platforms; it only calls
+``flows.engine.advance``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import TextIO
+from zoneinfo import ZoneInfo
+
+from flows.engine import advance
+from flows.model import FlowSet
+from flows.types import (
+    Button,
+    ButtonEvent,
+    CallHttp,
+    CallResultEvent,
+    CancelReminder,
+    ContactEvent,
+    DialogState,
+    Effect,
+    Event,
+    Handoff,
+    LinkChannel,
+    RecordConsent,
+    Reply,
+    SaveProfile,
+    ScheduleReminder,
+    StartEvent,
+    StartFlowEvent,
+    TextEvent,
+    TimerEvent,
+    Turn,
+)
+
+MAX_CHAIN = 20  # HTTP results fed back within one customer message
+HELP = """commands:
+  1, 2, …                 press the numbered button
+  /time +1d | +2h | +30m | +1w | 2026-12-24 09:00   move the clock, fire due reminders
+  /time                   show the clock and the pending reminders
+  /start [PAYLOAD]        the platform's start (deep-link payload optional)
+  /flow NAME              the business starts flow NAME (like /api/v1)
+  /phone NUMBER           share a phone through the contact button
+  /state                  the stored dialogue state (JSON)
+  /quit                   leave (also Ctrl-D)
+anything else is sent as the customer's text."""
+
+_STEP_RE = re.compile(r"(\d+)([wdhm])")
+_UNITS = {"w": "weeks", "d": "days", "h": "hours", "m": "minutes"}
+
+
+def parse_clock(arg: str, now: datetime) -> datetime | None:
+    """``+1d2h`` (relative) or ``2026-12-24 09:00`` (local wall clock) -> the new time."""
+    text = arg.strip().replace(" ", "")
+    if text.startswith("+"):
+        steps = _STEP_RE.findall(text[1:])
+        if not steps or "".join(n + u for n, u in steps) != text[1:]:
+            return None
+        delta = sum((timedelta(**{_UNITS[u]: int(n)}) for n, u in steps), timedelta())
+        return now + delta
+    try:
+        moment = datetime.fromisoformat(arg.strip())
+    except ValueError:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=now.tzinfo)
+
+
+@dataclass(slots=True)
+class ChatSession:
+    """One customer talking to ``flows`` at a fake ``now``; prints everything to ``out``."""
+
+    flows: FlowSet
+    now: datetime
+    out: TextIO
+    http_ok: bool = True
+    state: DialogState | None = None
+    reminders: dict[str, ScheduleReminder] = field(default_factory=dict)
+    buttons: tuple[Button, ...] = ()
+
+    @classmethod
+    def start(cls, flows: FlowSet, out: TextIO, *, now: datetime | None = None) -> ChatSession:
+        zone = ZoneInfo(flows.timezone)
+        clock = now.astimezone(zone) if now else datetime.now(zone).replace(second=0, microsecond=0)
+        return cls(flows=flows, now=clock, out=out)
+
+    # ----------------------------------------------------------------- input
+
+    def handle(self, line: str) -> bool:
+        """Act on one typed line; False when the customer leaves."""
+        text = line.strip()
+        if not text:
+            return True
+        if text in ("/quit", "/exit", "/q"):
+            return False
+        command, _, arg = text.partition(" ")
+        if command.startswith("/") and command[1:] in _COMMANDS:
+            _COMMANDS[command[1:]](self, arg.strip())
+        else:
+            self.send(self._customer_event(text))
+        return True
+
+    def _customer_event(self, text: str) -> Event:
+        if text.isdecimal() and 1 <= int(text) <= len(self.buttons):
+            button = self.buttons[int(text) - 1]
+            if button.url is None:
+                return ButtonEvent(button=button.id, text=button.text)
+            self._print(f"  (opens {button.url}; sending its text instead)")
+        return TextEvent(text)
+
+    # ----------------------------------------------------------------- engine
+
+    def send(self, event: Event) -> None:
+        """One event through the engine, then any HTTP results it waits for."""
+        pending: list[Event] = [event]
+        for _ in range(MAX_CHAIN):
+            if not pending:
+                return
+            turn = advance(self.flows, self.state, pending.pop(0), self.now)
+            self.state = turn.state
+            self._show(turn)
+            pending.extend(self._apply(turn.effects))
+        self._print("  (stopped: too many HTTP round trips in one turn)")
+
+    def move_clock(self, moment: datetime) -> None:
+        """Set the clock and fire, in order, every reminder that fell due."""
+        if moment < self.now:
+            self._print("  (the clock goes back; reminders already fired stay fired)")
+        self.now = moment
+        self._print(f"[time] {self.now:%Y-%m-%d %H:%M %a} ({self.flows.timezone})")
+        for reminder in sorted(self.reminders.values(), key=lambda r: r.at):
+            if reminder.at > self.now:
+                break
+            del self.reminders[reminder.key]
+            self._print(f"[reminder] '{reminder.key}' fires: flow {reminder.flow}")
+            self.send(TimerEvent(flow=reminder.flow, key=reminder.key, vars=reminder.vars))
+
+    def _apply(self, effects: Iterable[Effect]) -> list[Event]:
+        results: list[Event] = []
+        for effect in effects:
+            self._print("  " + describe(effect, self.flows.timezone))
+            if isinstance(effect, ScheduleReminder):
+                self.reminders[effect.key] = effect
+            elif isinstance(effect, CancelReminder):
+                self.reminders.pop(effect.key, None)
+            elif isinstance(effect, CallHttp):
+                status = 200 if self.http_ok else 503
+                self._print(f"    (pretend answer: HTTP {status}, no body)")
+                results.append(CallResultEvent(effect.call_id, self.http_ok, status))
+        return results
+
+    # ----------------------------------------------------------------- output
+
+    def _show(self, turn: Turn) -> None:
+        buttons: list[Button] = []
+        for reply in turn.replies:
+            self._print(render_reply(reply, first_number=len(buttons) + 1))
+            buttons.extend(reply.buttons)
+        if turn.replies:
+            self.buttons = tuple(buttons)
+
+    def _print(self, text: str) -> None:
+        print(text, file=self.out, flush=True)
+
+    # ----------------------------------------------------------------- commands
+
+    def _cmd_time(self, arg: str) -> None:
+        if not arg:
+            self._print(f"[time] {self.now:%Y-%m-%d %H:%M %a} ({self.flows.timezone})")
+            for r in sorted(self.reminders.values(), key=lambda r: r.at):
+                self._print(f"  pending {describe(r, self.flows.timezone)}")
+            return
+        moment = parse_clock(arg, self.now)
+        if moment is None:
+            self._print("  (use /time +1d, +2h, +30m, +1w or /time 2026-12-24 09:00)")
+            return
+        self.move_clock(moment)
+
+    def _cmd_start(self, arg: str) -> None:
+        self.send(StartEvent(payload=arg or None))
+
+    def _cmd_flow(self, arg: str) -> None:
+        if arg not in self.flows.flows:
+            self._print(f"  (no flow '{arg}'; flows: {', '.join(sorted(self.flows.flows))})")
+            return
+        self.send(StartFlowEvent(flow=arg))
+
+    def _cmd_phone(self, arg: str) -> None:
+        self.send(ContactEvent(phone=arg))
+
+    def _cmd_state(self, arg: str) -> None:
+        state = self.state or DialogState()
+        self._print(state.model_dump_json(by_alias=True, exclude_defaults=True))
+
+    def _cmd_help(self, arg: str) -> None:
+        self._print(HELP)
+
+
+_COMMANDS = {
+    "time": ChatSession._cmd_time,
+    "start": ChatSession._cmd_start,
+    "flow": ChatSession._cmd_flow,
+    "phone": ChatSession._cmd_phone,
+    "state": ChatSession._cmd_state,
+    "help": ChatSession._cmd_help,
+}
+
+
+def render_reply(reply: Reply, *, first_number: int = 1) -> str:
+    """A reply as terminal lines: the text, then numbered buttons and link buttons."""
+    body = reply.text.replace("\n", "\n     ")
+    lines = [f"bot: {body}"]
+    if reply.image_url:
+        lines.append(f"     [image] {reply.image_url}")
+    labels = []
+    for number, button in enumerate(reply.buttons, first_number):
+        link = f" -> {button.url}" if button.url else ""
+        labels.append(f"[{number}] {button.text}{link}")
+    if labels:
+        lines.append("     " + "   ".join(labels))
+    if reply.request_phone:
+        lines.append("     [share phone] type /phone +79991234567")
+    return "\n".join(lines)
+
+
+def describe(effect: Effect, timezone: str = "UTC") -> str:
+    """One readable line for an effect."""
+    if isinstance(effect, ScheduleReminder):
+        at = effect.at.astimezone(ZoneInfo(timezone)) if effect.at.tzinfo else effect.at
+        extra = f" {dict(effect.vars)}" if effect.vars else ""
+        return f"[remind] '{effect.key}' at {at:%Y-%m-%d %H:%M} -> flow {effect.flow}{extra}"
+    if isinstance(effect, CancelReminder):
+        return f"[cancel reminder] '{effect.key}'"
+    if isinstance(effect, CallHttp):
+        body = "" if effect.json is None else f" {effect.json}"
+        return f"[http] {effect.method} {effect.url}{body}"
+    if isinstance(effect, Handoff):
+        return f"[handoff] to a human operator{': ' + effect.reason if effect.reason else ''}"
+    if isinstance(effect, LinkChannel):
+        return f"[offer channel] {effect.target or 'any other channel'}"
+    if isinstance(effect, SaveProfile):
+        return f"[profile] {effect.field} = {effect.value}"
+    if isinstance(effect, RecordConsent):
+        answer = "granted" if effect.granted else "refused"
+        return f"[consent] {answer} (text version {effect.text_version})"
+    return f"[effect] {effect}"
+
+
+def run_chat(session: ChatSession, lines: TextIO, *, prompt: bool, first: Event) -> None:
+    """Send ``first``, then read lines until /quit or end of input."""
+    session.send(first)
+    while True:
+        if prompt:
+            print("you> ", end="", file=session.out, flush=True)
+        line = lines.readline()
+        if not line or not session.handle(line):
+            return

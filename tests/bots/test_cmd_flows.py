@@ -1,0 +1,350 @@
+"""svyaz check / chat / test / graph / schema, run through bots.cli.main as a user would."""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+import shutil
+from datetime import datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from bots.cli import main
+from bots.flowchat import describe, parse_clock, render_reply
+from flows.types import Button, CallHttp, CancelReminder, Reply, ScheduleReminder
+
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLES = str(ROOT / "flows_examples")
+MSK = ZoneInfo("Europe/Moscow")
+PROBLEM_LINE = re.compile(r"^(?P<file>[^:]+\.yaml):(?P<line>\d+):(?P<col>\d+): error: .+")
+
+BROKEN_TYPO = """\
+flow: typo
+title: Опечатка
+triggers:
+  - text: [опечатка]
+steps:
+  hello:
+    say: Привет
+    nxt: bye
+  bye:
+    say: Пока
+    goto: pay
+"""
+BROKEN_YAML = """\
+flow: syntax
+steps:
+  a:
+    say: "не закрыта
+  b: [
+"""
+
+REMINDER_FLOW = """\
+flow: visit
+title: Визит
+triggers:
+  - command: start
+steps:
+  when:
+    ask: Когда?
+    input: datetime
+    save: at
+  done:
+    say: Записала на {{ at | datetime_ru }}.
+    remind:
+      flow: ping
+      at: "{{ at }}"
+      before: 1h
+      key: visit
+    end: true
+"""
+PING_FLOW = """\
+flow: ping
+triggers:
+  - timer: true
+steps:
+  ping:
+    say: Напоминаем о визите в {{ at | time_ru }}!
+    end: true
+"""
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def chat(
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    lines: list[str],
+    *argv: str,
+) -> tuple[int, str]:
+    monkeypatch.setattr("sys.stdin", io.StringIO("".join(f"{line}\n" for line in lines)))
+    code, out, _ = run(capsys, "chat", *argv)
+    return code, out
+
+
+# --------------------------------------------------------------------------- check
+
+
+def test_check_examples_is_clean(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "check", EXAMPLES)
+    assert code == 0, out
+    assert "error" not in out
+    assert out.strip().splitlines()[-1].startswith(f"{EXAMPLES}: ok, ")
+
+
+def test_check_reports_every_error_with_position(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    (tmp_path / "typo.yaml").write_text(BROKEN_TYPO, encoding="utf-8")
+    (tmp_path / "syntax.yaml").write_text(BROKEN_YAML, encoding="utf-8")
+    code, out, _ = run(capsys, "check", str(tmp_path))
+    assert code == 1
+    problems = [m for m in map(PROBLEM_LINE.match, out.splitlines()) if m]
+    by_file: dict[str, list[int]] = {}
+    for match in problems:
+        by_file.setdefault(Path(match["file"]).name, []).append(int(match["line"]))
+    assert 8 in by_file["typo.yaml"], out  # the 'nxt' key
+    assert 11 in by_file["typo.yaml"], out  # goto 'pay'
+    assert "syntax.yaml" in by_file, out
+    assert "nxt" in out
+    assert "pay" in out
+    assert re.search(r"2 error|3 error|\d+ error\(s\)", out.splitlines()[-1])
+
+
+def test_check_missing_folder_fails(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    code, out, _ = run(capsys, "check", str(tmp_path / "nowhere"))
+    assert code == 1
+    assert PROBLEM_LINE.pattern  # the line format is file:line:col even for a folder
+    assert ":1:1: error: " in out
+
+
+def test_check_uses_svyaz_flows_by_default(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SVYAZ_FLOWS", EXAMPLES)
+    code, out, _ = run(capsys, "check")
+    assert code == 0
+    assert EXAMPLES in out
+
+
+# --------------------------------------------------------------------------- schema
+
+
+def test_schema_writes_valid_json(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    target = tmp_path / "flows.schema.json"
+    code, out, _ = run(capsys, "schema", "--out", str(target))
+    assert code == 0
+    document = json.loads(target.read_text(encoding="utf-8"))
+    assert document["$schema"].startswith("https://json-schema.org/")
+    assert "steps" in document["properties"]
+    assert str(target) in out
+
+
+def test_schema_to_stdout_and_settings(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "schema")
+    assert code == 0
+    assert "steps" in json.loads(out)["properties"]
+    code, out, _ = run(capsys, "schema", "--settings")
+    assert code == 0
+    assert json.loads(out)["title"] != json.loads(run(capsys, "schema")[1])["title"]
+
+
+# --------------------------------------------------------------------------- graph
+
+
+def test_graph_prints_mermaid(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "graph", "visit_reminder", "--folder", EXAMPLES)
+    assert code == 0
+    lines = out.splitlines()
+    assert lines[0] == "flowchart TD"
+    assert lines[1].startswith("  start((")
+    assert any("remind" in line and "{{" in line for line in lines)  # a question node
+    assert any("-->|come|" in line for line in lines)  # a labelled choice edge
+    assert any("stop((end))" in line for line in lines)
+
+
+def test_graph_of_every_example_flow(capsys: pytest.CaptureFixture[str]) -> None:
+    for path in sorted(Path(EXAMPLES).glob("*.yaml")):
+        if path.name.startswith("_") or path.name.endswith(".test.yaml"):
+            continue
+        code, out, _ = run(capsys, "graph", path.stem, "--folder", EXAMPLES)
+        assert code == 0, path
+        assert "missing" not in out, path  # every edge reaches a drawn step
+
+
+def test_graph_unknown_flow(capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run(capsys, "graph", "no_such_flow", "--folder", EXAMPLES)
+    assert code == 2
+    assert "booking" in err
+
+
+def test_graph_files(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    mmd, gv, svg = tmp_path / "b.mmd", tmp_path / "b.dot", tmp_path / "b.svg"
+    assert run(capsys, "graph", "booking", "--folder", EXAMPLES, "--out", str(mmd))[0] == 0
+    assert mmd.read_text(encoding="utf-8").startswith("flowchart TD")
+    assert run(capsys, "graph", "booking", "--folder", EXAMPLES, "--out", str(gv))[0] == 0
+    assert gv.read_text(encoding="utf-8").startswith('digraph "booking" {')
+    code, _, err = run(capsys, "graph", "booking", "--folder", EXAMPLES, "--out", str(svg))
+    if shutil.which("dot"):
+        assert code == 0
+        assert "<svg" in svg.read_text(encoding="utf-8")
+    else:
+        assert code == 1
+        assert "Graphviz" in err
+        assert not svg.exists()
+
+
+# --------------------------------------------------------------------------- chat
+
+
+def test_chat_buttons_by_number(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    code, out = chat(capsys, monkeypatch, ["1", "стрижку", "/state", "/quit", "never sent"],
+                     EXAMPLES, "--now", "2026-12-23 10:00")  # fmt: skip
+    assert code == 0
+    assert "[1] " in out
+    assert "Какую услугу" in out
+    assert "К какому мастеру" in out
+    state = json.loads(out.strip().splitlines()[-1])
+    assert state["x"]["service"] == "Стрижка"
+
+
+def test_chat_moves_the_clock_and_fires_reminders(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    (tmp_path / "visit.yaml").write_text(REMINDER_FLOW, encoding="utf-8")
+    (tmp_path / "ping.yaml").write_text(PING_FLOW, encoding="utf-8")
+    lines = ["завтра в 15:00", "/time", "/time +1d", "/time 2026-12-24 14:00", "/time +1w"]
+    code, out = chat(capsys, monkeypatch, lines, str(tmp_path), "--now", "2026-12-23 10:00")
+    assert code == 0
+    assert "Записала на 24 декабря в 15:00." in out
+    assert "[remind] 'visit' at 2026-12-24 14:00 -> flow ping" in out
+    assert "pending [remind] 'visit'" in out
+    # +1d is 2026-12-24 10:00: not due yet; 14:00 fires it exactly once.
+    before, _, after = out.partition("[time] 2026-12-24 14:00")
+    assert "Напоминаем" not in before
+    assert after.count("Напоминаем о визите в 15:00!") == 1
+    assert "[reminder] 'visit' fires" in after
+
+
+def test_chat_start_flow_and_bad_commands(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    lines = ["/time soon", "/flow nope", "/help"]
+    code, out = chat(capsys, monkeypatch, lines, EXAMPLES, "--flow", "booking")
+    assert code == 0
+    assert "Какую услугу" in out
+    assert "(use /time +1d" in out
+    assert "no flow 'nope'" in out
+    assert "/phone NUMBER" in out
+
+
+def test_chat_refuses_a_broken_folder(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    (tmp_path / "typo.yaml").write_text(BROKEN_TYPO, encoding="utf-8")
+    monkeypatch.setattr("sys.stdin", io.StringIO(""))
+    code, _, err = run(capsys, "chat", str(tmp_path))
+    assert code == 1
+    assert "typo.yaml:" in err
+
+
+# --------------------------------------------------------------------------- test
+
+
+def test_conversation_tests_of_the_examples_pass(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "test", EXAMPLES)
+    assert code == 0, out
+    assert "PASS " in out
+    assert "FAIL " not in out
+    assert re.search(r": \d+ passed, 0 failed$", out.strip())
+
+
+PING_TESTS = """\
+now: "2026-12-23 10:00"
+tests:
+  - name: ping says the time
+    vars: {at: "2026-12-24T15:00"}
+    turns:
+      - timer: ping
+        bot: Напоминаем о визите в 15:00!
+  - name: a wrong expectation
+    vars: {at: "2026-12-24T15:00"}
+    turns:
+      - timer: ping
+        bot: Совсем другой текст
+"""
+
+
+def test_failing_conversation_test_shows_a_diff(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    (tmp_path / "ping.yaml").write_text(PING_FLOW, encoding="utf-8")
+    (tmp_path / "ping.test.yaml").write_text(PING_TESTS, encoding="utf-8")
+    code, out, _ = run(capsys, "test", str(tmp_path))
+    assert code == 1
+    assert "PASS " in out
+    assert "ping says the time" in out
+    assert "FAIL " in out
+    assert "a wrong expectation" in out
+    assert "Совсем другой текст" in out  # the diff names what was expected
+    assert out.strip().endswith("1 passed, 1 failed")
+
+
+def test_no_conversation_tests(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    (tmp_path / "ping.yaml").write_text(PING_FLOW, encoding="utf-8")
+    code, out, _ = run(capsys, "test", str(tmp_path))
+    assert code == 5
+    assert "no conversation tests" in out
+
+
+# --------------------------------------------------------------------------- pieces
+
+
+@pytest.mark.parametrize(
+    ("arg", "expected"),
+    [
+        ("+1d", datetime(2026, 12, 24, 10, 0, tzinfo=MSK)),
+        ("+2h", datetime(2026, 12, 23, 12, 0, tzinfo=MSK)),
+        ("+30m", datetime(2026, 12, 23, 10, 30, tzinfo=MSK)),
+        ("+1w", datetime(2026, 12, 30, 10, 0, tzinfo=MSK)),
+        ("+1d2h", datetime(2026, 12, 24, 12, 0, tzinfo=MSK)),
+        ("2026-12-31 23:59", datetime(2026, 12, 31, 23, 59, tzinfo=MSK)),
+        ("2026-12-31T08:00", datetime(2026, 12, 31, 8, 0, tzinfo=MSK)),
+        ("+1x", None),
+        ("+", None),
+        ("+1d junk", None),
+        ("tomorrow", None),
+    ],
+)
+def test_parse_clock(arg: str, expected: datetime | None) -> None:
+    assert parse_clock(arg, datetime(2026, 12, 23, 10, 0, tzinfo=MSK)) == expected
+
+
+def test_readable_replies_and_effects() -> None:
+    reply = Reply(
+        "Оплатить?\nСумма 100 ₽",
+        buttons=(Button("yes", "Да"), Button("pay", "Оплатить", url="https://pay.example/1")),
+        request_phone=True,
+    )
+    text = render_reply(reply, first_number=3)
+    assert text.splitlines()[0] == "bot: Оплатить?"
+    assert "[3] Да   [4] Оплатить -> https://pay.example/1" in text
+    assert "/phone" in text
+    at = datetime(2026, 12, 24, 7, 0, tzinfo=ZoneInfo("UTC"))
+    reminder = ScheduleReminder(key="k", at=at, flow="ping", vars={"a": 1})
+    assert (
+        describe(reminder, "Europe/Moscow")
+        == "[remind] 'k' at 2026-12-24 10:00 -> flow ping {'a': 1}"
+    )
+    assert describe(CancelReminder("k")) == "[cancel reminder] 'k'"
+    call = CallHttp("c1", "POST", "https://crm.example/x", json={"id": 1})
+    assert describe(call) == "[http] POST https://crm.example/x {'id': 1}"
