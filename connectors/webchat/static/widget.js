@@ -19,7 +19,6 @@
   var storeKey = "svyaz.chat.session";
   var T = {
     title: script.getAttribute("data-title") || "Чат",
-    open: "Открыть чат",
     close: "Закрыть чат",
     placeholder: "Напишите сообщение…",
     inputLabel: "Сообщение",
@@ -93,7 +92,6 @@
 
     var launcher = el("button", "svz-launcher", T.title);
     launcher.type = "button";
-    launcher.setAttribute("aria-label", T.open);
     launcher.setAttribute("aria-controls", "svz-panel");
     launcher.setAttribute("aria-expanded", "false");
 
@@ -171,7 +169,6 @@
   function toggle(open) {
     ui.panel.hidden = !open;
     ui.launcher.setAttribute("aria-expanded", open ? "true" : "false");
-    ui.launcher.setAttribute("aria-label", open ? T.close : T.open);
     ui.root.classList.toggle("svz-open", open);
     if (open) {
       ui.launcher.classList.remove("svz-unread");
