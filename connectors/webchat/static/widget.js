@@ -227,8 +227,12 @@
     return true;
   }
 
-  function press(button) {
-    if (!sendFrame({ type: "button", button: button.id, id: newId() }, button.text)) { return; }
+  // A button shown from history is sent as its label: the bot accepts an option by its
+  // text, and history may not keep button ids.
+  function press(button, fromHistory) {
+    var frame = fromHistory ? { type: "text", text: button.text, id: newId() }
+      : { type: "button", button: button.id, id: newId() };
+    if (!sendFrame(frame, button.text)) { return; }
     retireButtons();
     addMessage("in", button.text, []);
   }
@@ -248,19 +252,19 @@
     } catch (e) { return null; }
   }
 
-  function addMessage(direction, text, buttons) {
+  function addMessage(direction, text, buttons, fromHistory) {
     var item = el("div", "svz-msg svz-" + direction);
     var who = el("span", "svz-sr", (direction === "in" ? T.you : T.bot) + ": ");
     var body = el("p", "svz-text", text);
     body.insertBefore(who, body.firstChild);
     item.appendChild(body);
-    if (buttons && buttons.length) { item.appendChild(renderButtons(buttons)); }
+    if (buttons && buttons.length) { item.appendChild(renderButtons(buttons, fromHistory)); }
     ui.log.appendChild(item);
     scrollDown();
     return item;
   }
 
-  function renderButtons(buttons) {
+  function renderButtons(buttons, fromHistory) {
     var row = el("div", "svz-buttons");
     buttons.forEach(function (b) {
       var href = b.url ? safeUrl(b.url) : null;
@@ -274,7 +278,7 @@
         var button = el("button", "svz-choice", b.text);
         button.type = "button";
         button.disabled = !ready;
-        button.addEventListener("click", function () { press(b); });
+        button.addEventListener("click", function () { press(b, fromHistory); });
         row.appendChild(button);
       }
     });
@@ -300,7 +304,7 @@
     history.forEach(function (h) {
       retireButtons();
       addMessage(h.direction === "in" ? "in" : "out", String(h.text || ""),
-        Array.isArray(h.buttons) ? h.buttons : []);
+        Array.isArray(h.buttons) ? h.buttons : [], true);
     });
     resendRecent(history);
     setReady(true);
