@@ -274,10 +274,11 @@ def _polarities(words: list[str]) -> set[bool | None]:
 
 
 def _polarity(word: str) -> bool | None:
-    if word in _YES:
-        return True
-    if word in _NO:
-        return False
+    for form in (word, re.sub(r"(.)\1+", r"\1", word)):  # "дааа", "нееет"
+        if form in _YES:
+            return True
+        if form in _NO:
+            return False
     return None
 
 

@@ -1,7 +1,8 @@
 """Dates and times as customers type them in Russian, resolved against a given ``today``/``now``.
 
-Owns the reading of "завтра", "в пятницу", "25.12", "25 декабря", "2026-12-25", "15:30",
-"в 3 часа дня", "полдень" and their combinations ("завтра в 15:30"). Rules it decides:
+Owns the reading of "завтра", "в пятницу", "через неделю", "25.12", "25 декабря",
+"2026-12-25", "15:30", "в 3 часа дня", "в час", "полвосьмого", "вечером в 7", "полдень", their
+combinations ("завтра в 15:30") and "через 2 часа". Rules it decides:
 
 * a weekday means its next occurrence, and today counts: "в пятницу" said on a Friday is today;
   "в следующую пятницу" is the Friday of next calendar week;
@@ -70,7 +71,7 @@ _SMALL = {"один": 1, "одну": 1, "два": 2, "две": 2, "три": 3}
 
 def parse_date(text: str, today: date) -> date | Bad:
     """A calendar date from Russian text, relative to ``today``."""
-    words = normalize(text).split()
+    words, _ = _take_period(normalize(text).split())
     if not words or len(text) > MAX_LENGTH:
         return Bad(DATE_HELP)
     words = _drop_preposition(words)
@@ -193,16 +194,36 @@ _TIME_RE = re.compile(
     r"(?: ?(\d{1,2}) ?(?:м|мин|минут|минуты|минута)\.?)?"
     r"(?: ?(утра|дня|вечера|ночи|am|pm|a\.m\.|p\.m\.))?"
 )
+_PERIODS = ("утра", "дня", "вечера", "ночи", "am", "pm", "a.m.", "p.m.")
+_PERIOD_ADVERBS = {"утром": "утра", "днем": "дня", "вечером": "вечера", "ночью": "ночи"}
+# fmt: off
+_HOUR_WORDS = {
+    "один": 1, "два": 2, "три": 3, "четыре": 4, "пять": 5, "шесть": 6, "семь": 7,
+    "восемь": 8, "девять": 9, "десять": 10, "одиннадцать": 11, "двенадцать": 12,
+}
+_ORDINALS = {
+    "первого": 1, "второго": 2, "третьего": 3, "четвертого": 4, "пятого": 5, "шестого": 6,
+    "седьмого": 7, "восьмого": 8, "девятого": 9, "десятого": 10, "одиннадцатого": 11,
+    "двенадцатого": 12,
+}
+# fmt: on
+_HALF_RE = re.compile(r"(?:пол|половина |половине |пол )(\w+)")
 
 
-def parse_time(text: str) -> time | Bad:
-    """A time of day from Russian text: "15:30", "15.30", "в 15", "в 3 часа дня", "полдень"."""
-    words = normalize(text).split()
+def parse_time(text: str, *, period: str | None = None) -> time | Bad:
+    """A time of day: "15:30", "15.30", "в 15", "в 3 часа дня", "в час", "полвосьмого вечера".
+
+    ``period`` ("вечера", …) applies when the text names none (from "вечером" elsewhere).
+    """
+    words, found_period = _take_period(normalize(text).split())
     if not words or len(text) > MAX_LENGTH:
         return Bad(TIME_HELP)
-    phrase = " ".join(_drop_preposition(words))
+    phrase = " ".join(_spelled_hours(_drop_preposition(words)))
     if phrase in _NAMED_TIMES:
         return _NAMED_TIMES[phrase]
+    period = found_period or period
+    if period and not phrase.endswith(_PERIODS):
+        phrase = f"{phrase} {period}"
     match = _TIME_RE.fullmatch(phrase)
     if match is None or (match[2] is not None and match[3] is not None):
         return Bad(TIME_HELP)
@@ -211,6 +232,29 @@ def parse_time(text: str) -> time | Bad:
     if hour is None or hour > 23 or minute > 59:
         return Bad("Такого времени нет: часы от 0 до 23, минуты от 0 до 59. Например: «15:30».")
     return time(hour, minute)
+
+
+def _take_period(words: list[str]) -> tuple[list[str], str | None]:
+    """Remove "утром"/"днём"/"вечером"/"ночью"; return the rest and the period they mean."""
+    period = next((_PERIOD_ADVERBS[w] for w in words if w in _PERIOD_ADVERBS), None)
+    return [w for w in words if w not in _PERIOD_ADVERBS], period
+
+
+def _spelled_hours(words: list[str]) -> list[str]:
+    """ "три часа" -> "3 часа", "час дня" -> "1 час дня", "полвосьмого" -> "7:30"."""
+    for consumed in (2, 1):
+        half = _HALF_RE.fullmatch(" ".join(words[:consumed]))
+        if half and half[1] in _ORDINALS and len(words) >= consumed:
+            hour = _ORDINALS[half[1]] - 1 or 12
+            return [f"{hour}:30", *words[consumed:]]
+    out: list[str] = []
+    for word in words:
+        if word in _HOUR_WORDS:
+            word = str(_HOUR_WORDS[word])
+        elif word == "час" and not (out and out[-1].isdecimal()):
+            out.append("1")
+        out.append(word)
+    return out
 
 
 def _with_period(hour: int, period: str | None) -> int | None:
@@ -237,24 +281,42 @@ def parse_datetime(text: str, now: datetime) -> datetime | Bad:
 
     The result is naive (local wall-clock time of the business time zone that ``now`` is in).
     """
-    words = normalize(text).split()
+    words, period = _take_period(normalize(text).split())
     if not words or len(text) > MAX_LENGTH:
         return Bad(DATETIME_HELP)
+    later = _in_a_while(" ".join(words), now)
+    if later is not None:
+        return later
     today = now.date()
     problem: Bad | None = None
     for cut in range(1, len(words)):
         head, tail = " ".join(words[:cut]), " ".join(words[cut:])
         for date_part, time_part in ((head, tail), (tail, head)):
-            found = _both(date_part, time_part, today)
+            found = _both(date_part, time_part, today, period)
             if isinstance(found, datetime):
                 return found
             problem = problem or found
-    return problem or _single(" ".join(words), now)
+    return problem or _single(" ".join(words), now, period)
 
 
-def _both(date_part: str, time_part: str, today: date) -> datetime | Bad | None:
+_IN_TIME_RE = re.compile(r"через (?:(\d{1,3}) )?(час|часа|часов|минуту|минуты|минут|полчаса)")
+
+
+def _in_a_while(phrase: str, now: datetime) -> datetime | None:
+    """ "через 2 часа", "через час", "через 30 минут", "через полчаса" -> now plus that."""
+    match = _IN_TIME_RE.fullmatch(phrase)
+    if match is None:
+        return None
+    count = int(match[1] or 1)
+    delta = timedelta(minutes=30 * count if match[2] == "полчаса" else count)
+    if match[2].startswith("час"):
+        delta = timedelta(hours=count)
+    return (now.replace(second=0, microsecond=0, tzinfo=None)) + delta
+
+
+def _both(date_part: str, time_part: str, today: date, period: str | None) -> datetime | Bad | None:
     """Both parts read: the moment; the time read but the date impossible: why; else None."""
-    moment = parse_time(time_part)
+    moment = parse_time(time_part, period=period)
     if not isinstance(moment, time):
         return None
     day = parse_date(date_part, today)
@@ -263,9 +325,9 @@ def _both(date_part: str, time_part: str, today: date) -> datetime | Bad | None:
     return day if day.reason != DATE_HELP else None
 
 
-def _single(phrase: str, now: datetime) -> datetime | Bad:
+def _single(phrase: str, now: datetime, period: str | None) -> datetime | Bad:
     """Only a time (its next occurrence), only a date (ask for the time), or neither."""
-    moment = parse_time(phrase)
+    moment = parse_time(phrase, period=period)
     if isinstance(moment, time):
         today = now.date()
         if moment < now.time().replace(second=0, microsecond=0, tzinfo=None):
