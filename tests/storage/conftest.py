@@ -16,7 +16,7 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
-from redis.asyncio.cluster import ClusterNode, RedisCluster
+from storage_helpers import cluster_client
 
 from storage.client import make_redis
 from storage.embedded import EmbeddedRedis
@@ -71,7 +71,10 @@ def _wait(predicate: object, what: str, timeout: float = 15.0) -> None:
 def _cli(port: int, *args: str) -> str:
     done = subprocess.run(
         [CLUSTER_CLI, "-h", "127.0.0.1", "-p", str(port), *args],
-        capture_output=True, text=True, timeout=10, check=False,
+        capture_output=True,
+        text=True,
+        timeout=10,
+        check=False,
     )
     return done.stdout
 
@@ -79,10 +82,27 @@ def _cli(port: int, *args: str) -> str:
 def _start_node(port: int, folder: Path) -> subprocess.Popen[bytes]:
     folder.mkdir()
     args = [
-        CLUSTER_SERVER, "--port", str(port), "--bind", "127.0.0.1",
-        "--cluster-enabled", "yes", "--cluster-config-file", str(folder / "nodes.conf"),
-        "--cluster-node-timeout", "3000", "--save", "", "--appendonly", "no",
-        "--dir", str(folder), "--logfile", str(folder / "redis.log"), "--daemonize", "no",
+        CLUSTER_SERVER,
+        "--port",
+        str(port),
+        "--bind",
+        "127.0.0.1",
+        "--cluster-enabled",
+        "yes",
+        "--cluster-config-file",
+        str(folder / "nodes.conf"),
+        "--cluster-node-timeout",
+        "3000",
+        "--save",
+        "",
+        "--appendonly",
+        "no",
+        "--dir",
+        str(folder),
+        "--logfile",
+        str(folder / "redis.log"),
+        "--daemonize",
+        "no",
     ]
     return subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
 
@@ -100,9 +120,19 @@ def redis_cluster() -> Iterator[list[int]]:
         for p in ports:
             _wait(lambda p=p: _cli(p, "ping").strip() == "PONG", f"node {p} up")
         created = subprocess.run(
-            [CLUSTER_CLI, "--cluster", "create", *(f"127.0.0.1:{p}" for p in ports),
-             "--cluster-replicas", "0", "--cluster-yes"],
-            capture_output=True, text=True, timeout=30, check=False,
+            [
+                CLUSTER_CLI,
+                "--cluster",
+                "create",
+                *(f"127.0.0.1:{p}" for p in ports),
+                "--cluster-replicas",
+                "0",
+                "--cluster-yes",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
         )
         assert created.returncode == 0, created.stdout + created.stderr
         for p in ports:
@@ -120,14 +150,8 @@ def redis_cluster() -> Iterator[list[int]]:
         shutil.rmtree(folder, ignore_errors=True)
 
 
-def cluster_client(ports: list[int]) -> RedisCluster:
-    return RedisCluster(startup_nodes=[ClusterNode("127.0.0.1", p) for p in ports])
-
-
 @pytest.fixture(params=_store_backends())
-async def store(
-    request: pytest.FixtureRequest, bot_prefix: str
-) -> AsyncIterator[Store]:
+async def store(request: pytest.FixtureRequest, bot_prefix: str) -> AsyncIterator[Store]:
     """A ``Store`` in a fresh namespace; its keys are deleted afterwards."""
     if request.param == "cluster":
         client = cluster_client(request.getfixturevalue("redis_cluster"))
@@ -144,4 +168,3 @@ async def store(
     async for key in client.scan_iter(match=f"{store.keys.prefix}*"):
         await client.delete(key)
     await store.close()
-

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from redis.asyncio.cluster import ClusterNode, RedisCluster
+
 from storage.store import Store
 
 
@@ -9,6 +11,10 @@ async def namespace_keys(store: Store) -> list[str]:
     """Every key of the store's namespace, on every cluster node."""
     found = [k async for k in store.redis.scan_iter(match=f"{store.keys.prefix}*")]
     return sorted(k.decode() if isinstance(k, bytes) else k for k in found)
+
+
+def cluster_client(ports: list[int]) -> RedisCluster:
+    return RedisCluster(startup_nodes=[ClusterNode("127.0.0.1", p) for p in ports])
 
 
 def crc16(data: bytes) -> int:

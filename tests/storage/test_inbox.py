@@ -42,8 +42,13 @@ EVENTS: list[Event] = [
 @pytest.mark.parametrize("event", EVENTS, ids=lambda e: type(e).__name__)
 def test_every_event_round_trips_through_json(event: Event) -> None:
     inbound = Inbound(
-        channel="max", user_id="42", event_id="u1", event=event, reply_to="c9",
-        callback_id="cb", name="Аня",
+        channel="max",
+        user_id="42",
+        event_id="u1",
+        event=event,
+        reply_to="c9",
+        callback_id="cb",
+        name="Аня",
     )
     raw = codec.encode_inbound(inbound)
     assert json.loads(raw)["event"]["t"] in codec.EVENT_TYPES
@@ -106,7 +111,9 @@ async def test_move_appends_pending_entries_to_another_customer(store: Store) ->
     await store.inbox.push("other", _inbound("o2"))
     assert await store.inbox.move("other", "keep") == 2
     assert [p.event for _, p in await store.inbox.pending("keep")] == [
-        TextEvent("k"), TextEvent("o1"), TextEvent("o2"),
+        TextEvent("k"),
+        TextEvent("o1"),
+        TextEvent("o2"),
     ]
     assert await store.inbox.pending("other") == []
     assert await store.inbox.customers_with_pending() == ["keep"]

@@ -36,7 +36,8 @@ async def test_phone_lookup_only_after_consent(store: Store) -> None:
     assert not await store.redis.exists(store.keys.phone("+79991234567"))
     consents = (await store.profiles.get("c1")).consents
     assert [(c.granted, c.channel, c.text_version, c.at) for c in consents] == [
-        (True, "vk", "pd-v1", AT), (False, "web", "pd-v1", AT)
+        (True, "vk", "pd-v1", AT),
+        (False, "web", "pd-v1", AT),
     ]
 
 

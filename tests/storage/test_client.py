@@ -1,0 +1,91 @@
+"""Connecting: URL forms, the embedded Redis with persistence, 503-ready errors when down."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+
+import pytest
+from redis.asyncio import Redis
+from redis.asyncio.cluster import RedisCluster
+from redis.asyncio.sentinel import SentinelConnectionPool
+
+from flows.errors import SvyazError
+from flows.types import DialogState
+from storage.client import connect, make_redis, open_store
+from storage.embedded import EmbeddedRedis
+from storage.errors import InvalidValue, StorageUnavailable
+from storage.store import Store
+
+
+async def test_sentinel_url_builds_a_sentinel_managed_master_client() -> None:
+    client = make_redis("redis+sentinel://:pw@10.0.0.1:26379,10.0.0.2/mymaster/2")
+    assert isinstance(client, Redis)
+    pool = client.connection_pool
+    assert isinstance(pool, SentinelConnectionPool)
+    assert pool.service_name == "mymaster"
+    assert pool.connection_kwargs["db"] == 2
+    assert pool.connection_kwargs["password"] == "pw"
+    hosts = [(s.connection_pool.connection_kwargs["host"], s.connection_pool.connection_kwargs[
+        "port"]) for s in pool.sentinel_manager.sentinels]
+    assert hosts == [("10.0.0.1", 26379), ("10.0.0.2", 26379)]
+    await client.aclose()
+
+
+async def test_plain_tls_unix_and_cluster_urls() -> None:
+    tls = make_redis("rediss://127.0.0.1:6380/1")
+    assert isinstance(tls, Redis)
+    assert tls.connection_pool.connection_kwargs["db"] == 1
+    unix = make_redis("unix:///tmp/x.sock?db=3")
+    assert unix.connection_pool.connection_kwargs["path"] == "/tmp/x.sock"  # type: ignore[union-attr]
+    cluster = make_redis("redis+cluster://127.0.0.1:7101,127.0.0.1:7102")
+    assert isinstance(cluster, RedisCluster)
+    assert cluster.retry is not None
+    for client in (tls, unix, cluster):
+        await client.aclose()
+
+
+@pytest.mark.parametrize("url", ["http://x", "memcached://x", "redis+sentinel://h:1"])
+def test_bad_urls_are_refused(url: str) -> None:
+    with pytest.raises(InvalidValue):
+        make_redis(url)
+
+
+async def test_embedded_by_default_and_data_survives_a_restart(tmp_path: Path) -> None:
+    async with open_store(None, tmp_path / "data", bot="t") as store:
+        async with store.states.lock("c1") as lock:
+            await store.states.save("c1", DialogState(vars={"a": 1}), version=0, lock=lock)
+    assert (tmp_path / "data" / "appendonly.aof").exists() or list(
+        (tmp_path / "data").glob("appendonly*")
+    )
+    store, embedded = await connect(None, tmp_path / "data", bot="t")
+    try:
+        assert embedded is not None
+        assert await store.states.load("c1") == (DialogState(vars={"a": 1}), 1)
+    finally:
+        await store.close()
+        assert embedded is not None
+        await asyncio.to_thread(embedded.stop)
+
+
+async def test_redis_down_raises_storage_unavailable_then_recovers(tmp_path: Path) -> None:
+    server = EmbeddedRedis(tmp_path / "r")
+    await asyncio.to_thread(server.start)
+    store = Store.from_url(server.url, bot="t")
+    try:
+        assert await store.identities.resolve("vk:1")
+        await asyncio.to_thread(server.kill)
+        started = time.monotonic()
+        with pytest.raises(StorageUnavailable) as caught:
+            await store.identities.resolve("vk:2")
+        assert isinstance(caught.value, SvyazError)
+        assert time.monotonic() - started < 5  # bounded retries with backoff, then 503
+        with pytest.raises(StorageUnavailable):
+            async with store.states.lock("c1"):
+                pass
+        await asyncio.to_thread(server.start)
+        assert await store.identities.customer_of("vk:1")  # reconnects by itself
+    finally:
+        await store.close()
+        await asyncio.to_thread(server.stop)
