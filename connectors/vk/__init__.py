@@ -8,7 +8,6 @@ It translates only: it never decides what to say and never touches dialogue stat
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from typing import Literal
 
@@ -52,7 +51,7 @@ class VkConnector:
         self,
         *,
         token: str,
-        group_id: int,
+        group_id: int | str,
         sink: InboundSink,
         api_url: str = DEFAULT_API_URL,
         mode: Mode = "longpoll",
@@ -65,7 +64,7 @@ class VkConnector:
         poll_backoff: float = 1.0,
     ) -> None:
         self.mode = mode
-        self.group_id = group_id
+        self.group_id = group_id = int(group_id)
         self.button_type = button_type
         self.client = VkClient(token=token, api_url=api_url, limiter=limiter, retry=retry)
         self._endpoint = CallbackEndpoint(
@@ -83,13 +82,14 @@ class VkConnector:
     async def start(self) -> None:
         if self.mode == "longpoll" and self._task is None:
             self._task = asyncio.create_task(self._poll.run(), name="vk-longpoll")
+            self._task.add_done_callback(_report_crash)
 
     async def stop(self) -> None:
         task, self._task = self._task, None
         if task is not None:
             task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            # a crash was logged by _report_crash; stopping must not raise it again
+            await asyncio.gather(task, return_exceptions=True)
         await self.client.close()
 
     async def send(self, user_id: str, reply: Reply, *, message_key: str) -> None:
@@ -128,3 +128,8 @@ class VkConnector:
             return {"ok": False, "mode": self.mode,
                     "detail": f"long poll failing: {self._poll.last_error}"}
         return {"ok": True, "mode": self.mode, "detail": "long poll running"}
+
+
+def _report_crash(task: asyncio.Task[None]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.error("VK long poll stopped by an unexpected error", exc_info=task.exception())

@@ -193,3 +193,20 @@ async def test_auth_error_stops_polling(fake_vk: FakeVk) -> None:
     await vk.stop()
     assert len(fake_vk.calls) == 1
     assert "token" in str(vk.health()["detail"])
+
+
+async def test_a_sink_bug_stops_the_loop_visibly(fake_vk: FakeVk,
+                                                 caplog: pytest.LogCaptureFixture) -> None:
+    async def broken(inbound: Inbound) -> None:
+        raise RuntimeError("bug in the runtime")
+
+    vk = VkConnector(token=TOKEN, group_id=str(GROUP_ID), api_url=fake_vk.api_url, sink=broken,
+                     poll_wait=1)
+    with caplog.at_level(logging.ERROR, logger="svyaz.connectors.vk"):
+        await vk.start()
+        await until(lambda: bool(fake_vk.lp.requests))
+        fake_vk.push_update(fake_vk.message_new(7, "hi"))
+        await until(lambda: vk.health()["ok"] is False)
+        await vk.stop()  # does not raise the crash again
+    assert vk.health()["detail"] == "long poll not running"
+    assert any("unexpected error" in r.getMessage() for r in caplog.records)
