@@ -21,6 +21,7 @@ import re
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import date, datetime, time
+from difflib import get_close_matches
 from functools import lru_cache
 from types import TracebackType
 from typing import Any
@@ -208,6 +209,21 @@ def _node_problem(node: nodes.Node) -> str | None:
     return None
 
 
+def _explain(exc: TemplateSyntaxError) -> str:
+    """Jinja's message, plus the likely fix for an unknown filter or test."""
+    message = exc.message or "syntax error"
+    unknown = re.match(r"No (filter|test) named '([^']*)'", message)
+    if unknown is None:
+        return message
+    kind, name = unknown.groups()
+    known = sorted(ENV.filters if kind == "filter" else ENV.tests)
+    close = get_close_matches(name, known, n=1)
+    hint = f"did you mean '{close[0]}'? " if close else ""
+    if kind == "filter":
+        return f"{message} {hint}Russian filters: {', '.join(sorted(FILTERS))}"
+    return f"{message} {hint}".rstrip()
+
+
 # --------------------------------------------------------------------------- text
 
 
@@ -238,7 +254,7 @@ def compile_text(source: str) -> TextTemplate:
         _check_tree(tree)
         template = ENV.from_string(tree)
     except TemplateSyntaxError as exc:
-        raise TemplateProblem(exc.message or "syntax error", exc.lineno) from exc
+        raise TemplateProblem(_explain(exc), exc.lineno) from exc
     names = frozenset(find_undeclared_variables(tree))
     return TextTemplate(source, template, names)
 
@@ -291,7 +307,7 @@ def compile_expr(source: str) -> Expression:
         body = nodes.Template([nodes.Assign(nodes.Name("result", "store"), tree)], lineno=1)
         template = ENV.from_string(body)
     except TemplateSyntaxError as exc:
-        raise TemplateProblem(exc.message or "syntax error", exc.lineno) from exc
+        raise TemplateProblem(_explain(exc), exc.lineno) from exc
     names = frozenset(node.name for node in tree.find_all(nodes.Name) if node.ctx == "load")
     return Expression(inner.strip(), template, names)
 

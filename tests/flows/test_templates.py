@@ -100,6 +100,16 @@ def test_compile_problems_have_line_numbers(source: str, lineno: int, fragment: 
     assert str(info.value).startswith(f"line {lineno}: ")
 
 
+def test_unknown_filter_suggests_the_right_one() -> None:
+    with pytest.raises(TemplateProblem) as info:
+        compile_text("Ждём вас\n{{ day | date_rus }}")
+    assert info.value.lineno == 2
+    assert "did you mean 'date_ru'?" in info.value.message
+    assert "money" in info.value.message
+    with pytest.raises(TemplateProblem, match="did you mean 'defined'"):
+        compile_expr("x is definde")
+
+
 def test_undefined_variable_is_a_render_error() -> None:
     template = compile_text("Привет\n\n{{ name }}")
     with pytest.raises(TemplateRenderError) as info:
