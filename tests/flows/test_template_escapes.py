@@ -9,6 +9,8 @@ from __future__ import annotations
 import time
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from flows.templates import TemplateProblem, TemplateRenderError, compile_expr, compile_text
 from flows.types import JSON
@@ -166,3 +168,10 @@ def test_customer_text_through_format_is_not_evaluated() -> None:
 def test_expression_with_customer_value_is_not_evaluated() -> None:
     assert compile_expr("value").evaluate({"value": "{{ 7*7 }}"}) == "{{ 7*7 }}"
     assert compile_expr("value == '49'").evaluate({"value": "{{ 7*7 }}"}) is False
+
+
+@settings(max_examples=200, deadline=None)
+@given(text=st.text(max_size=200))
+def test_any_customer_text_renders_literally(text: str) -> None:
+    assert compile_text("{{ answer }}").render({"answer": text}) == text
+    assert compile_expr("answer").evaluate({"answer": text}) == text
