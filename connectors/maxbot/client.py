@@ -145,6 +145,15 @@ class MaxClient:
 
         await self._call("POST /answers", post)
 
+    async def webhook_urls(self) -> list[str]:
+        """URLs of the bot's webhook subscriptions (while any exists, polling gets nothing)."""
+
+        async def get() -> list[str]:
+            found = await self._bot.get_subscriptions()
+            return [sub.url for sub in found.subscriptions or ()]
+
+        return await self._call("GET /subscriptions", get)
+
     async def updates(self, marker: int | None, hold: int = POLL_HOLD) -> dict[str, Any]:
         """One long-poll ``GET /updates`` (no retries here: the polling loop backs off)."""
         self._check_auth()

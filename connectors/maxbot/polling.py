@@ -16,7 +16,13 @@ import asyncio
 import logging
 from collections.abc import Sequence
 
-from connectors.base import ChannelAuthError, ChannelUnavailable, InboundSink, Unavailable
+from connectors.base import (
+    ChannelAuthError,
+    ChannelError,
+    ChannelUnavailable,
+    InboundSink,
+    Unavailable,
+)
 from connectors.common import backoff_delay
 from connectors.maxbot.client import POLL_HOLD, MaxClient
 from connectors.maxbot.parse import MaxPayloadError, parse
@@ -47,6 +53,7 @@ class MaxPoller:
 
     async def run(self) -> None:
         """Poll until cancelled or the token is refused."""
+        await self._warn_if_webhook()
         while True:
             try:
                 await self.poll_once()
@@ -61,6 +68,19 @@ class MaxPoller:
                 await self._failed(f"{type(exc).__name__}: {exc}")
                 continue
             self._recovered()
+
+    async def _warn_if_webhook(self) -> None:
+        try:
+            urls = await self._client.webhook_urls()
+        except ChannelError as exc:  # the first poll reports a real problem
+            log.debug("MAX: could not list webhook subscriptions: %s", exc)
+            return
+        if urls:
+            log.warning(
+                "MAX: webhook subscription(s) %s exist, so long polling receives nothing; "
+                "delete them or set SVYAZ_MAX_MODE=webhook",
+                ", ".join(urls),
+            )
 
     async def poll_once(self) -> int:
         """Fetch one batch and hand it over; returns how many updates were accepted."""

@@ -148,7 +148,7 @@ async def test_stop_cancels_a_held_poll_promptly(max_fake: MaxFake) -> None:
     connector = make(max_fake, Sink())
     connector.poller.hold = 30
     await connector.start()
-    await until(lambda: len(max_fake.requests) == 1)
+    await until(lambda: len(update_queries(max_fake)) == 1)
     started = time.monotonic()
     await connector.stop()
     assert time.monotonic() - started < 1.0
@@ -163,3 +163,16 @@ async def test_garbage_update_is_skipped_not_fatal(
     await connector.start()
     await until(lambda: len(sink.got) == 1)
     assert sink.got[0].event == TextEvent(text="ok")
+
+
+async def test_an_existing_webhook_is_reported_once(
+    polling: tuple[MaxConnector, Sink],
+    max_fake: MaxFake,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    connector, _ = polling
+    max_fake.subscriptions.append({"url": "https://old.example.ru/hook", "time": 1})
+    await connector.start()
+    await until(lambda: len(update_queries(max_fake)) == 1)
+    (line,) = [r.getMessage() for r in caplog.records if "webhook subscription" in r.getMessage()]
+    assert "https://old.example.ru/hook" in line

@@ -219,7 +219,6 @@ class MaxFake:
                 "url": url,
                 "time": now_ms(),
                 "update_types": body.get("update_types"),
-                "secret": secret,
             }
         )
         return web.json_response({"success": True})
