@@ -1,0 +1,78 @@
+"""``svyaz export`` and ``svyaz forget`` against a real Redis."""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import json
+from pathlib import Path
+
+import pytest
+
+from bots.cli import main
+from storage.embedded import EmbeddedRedis
+from storage.history import HistoryEntry
+from storage.store import Store
+
+
+async def _seed(url: str, bot: str) -> str:
+    store = Store.from_url(url, bot=bot)
+    try:
+        customer = await store.identities.resolve("vk:1")
+        await store.history.append(customer, HistoryEntry(1.0, "vk", "in", "Привет"))
+        reply = HistoryEntry(2.0, "vk", "out", "Здравствуйте", ("Да",))
+        await store.history.append(customer, reply)
+        other = await store.identities.resolve("web:s")
+        await store.history.append(other, HistoryEntry(3.0, "web", "in", "hi"))
+        return customer
+    finally:
+        await store.close()
+
+
+async def _keys(url: str, bot: str) -> list[str]:
+    store = Store.from_url(url, bot=bot)
+    try:
+        return [str(k) async for k in store.redis.scan_iter(match=f"svyaz:{bot}:*")]
+    finally:
+        await store.close()
+
+
+@pytest.fixture
+def env(
+    embedded_redis: EmbeddedRedis, bot_prefix: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> str:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("SVYAZ_REDIS_URL", embedded_redis.url)
+    monkeypatch.setenv("SVYAZ_BOT", bot_prefix)
+    return asyncio.run(_seed(embedded_redis.url, bot_prefix))
+
+
+def test_export_all_as_jsonl_to_stdout(env: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["export"]) == 0
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert sorted(r["text"] for r in rows) == ["hi", "Здравствуйте", "Привет"]
+
+
+def test_export_one_customer_by_account_as_csv(env: str, tmp_path: Path) -> None:
+    out = tmp_path / "h.csv"
+    assert main(["export", "--customer", "vk:1", "--out", str(out)]) == 0
+    rows = list(csv.DictReader(out.open(encoding="utf-8")))
+    assert [(r["customer"], r["text"], r["buttons"]) for r in rows] == [
+        (env, "Привет", ""), (env, "Здравствуйте", "Да")
+    ]
+
+
+def test_export_of_unknown_customer_fails(env: str) -> None:
+    assert main(["export", "--customer", "vk:999"]) == 1
+
+
+def test_forget_needs_yes_then_erases(
+    env: str, embedded_redis: EmbeddedRedis, bot_prefix: str
+) -> None:
+    assert main(["forget", env]) == 1
+    keys = asyncio.run(_keys(embedded_redis.url, bot_prefix))
+    assert any(env in k for k in keys)
+    assert main(["forget", "vk:1", "--yes"]) == 0
+    keys = asyncio.run(_keys(embedded_redis.url, bot_prefix))
+    assert not any(env in k for k in keys)
+    assert main(["forget", env, "--yes"]) == 1  # nothing left to erase
