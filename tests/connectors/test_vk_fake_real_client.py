@@ -225,3 +225,13 @@ async def test_fake_rate_meter(fake_vk: FakeVk) -> None:
     await asyncio.gather(*(call(fake_vk, "groups.getById", {**AUTH, "group_id": GROUP_ID})
                            for _ in range(25)))
     assert fake_vk.max_rate(1.0) == 25
+
+
+async def test_fake_takes_get_with_query_parameters(fake_vk: FakeVk) -> None:
+    query = {**AUTH, "group_id": str(GROUP_ID)}
+    async with aiohttp.ClientSession() as session, session.get(
+        f"{fake_vk.api_url}/groups.getLongPollServer", params=query
+    ) as resp:
+        answer = await resp.json()
+    assert answer["response"]["server"] == f"{fake_vk.url}/lp"
+    assert answer["response"]["key"] == fake_vk.lp.key
