@@ -26,7 +26,7 @@ from connectors.maxbot.client import MaxClient, RetryPolicy
 from connectors.maxbot.parse import MaxPayloadError, parse
 from connectors.maxbot.polling import MaxPoller
 from connectors.maxbot.render import CAPABILITIES, render
-from connectors.maxbot.webhook import MaxWebhook
+from connectors.maxbot.webhook import MaxWebhook, RecentIds
 from flows.types import Channel, Inbound, Reply
 
 __all__ = ["MaxConnector", "MaxPayloadError", "parse", "render"]
@@ -59,9 +59,12 @@ class MaxConnector:
         self.mode = mode
         self.bot_username = bot_username
         self.client = MaxClient(token=token, api_url=api_url, retry=retry)
-        self.webhook = MaxWebhook(secret=webhook_secret, sink=sink)
-        self.poller = MaxPoller(client=self.client, sink=sink, hold=poll_hold)
+        self._sink = sink
+        self.webhook = MaxWebhook(secret=webhook_secret, sink=self._accept)
+        self.poller = MaxPoller(client=self.client, sink=self._accept, hold=poll_hold)
         self._task: asyncio.Task[None] | None = None
+        self._answering: set[asyncio.Task[None]] = set()
+        self._answered = RecentIds()
 
     def routes(self) -> list[web.RouteDef]:
         return [self.webhook.route()] if self.mode == "webhook" else []
@@ -77,7 +80,21 @@ class MaxConnector:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        if self._answering:  # let the last acknowledgements go out before closing
+            await asyncio.wait(self._answering, timeout=5)
         await self.client.close()
+
+    async def _accept(self, inbound: Inbound) -> None:
+        """Hand over to the runtime; once recorded, acknowledge a button press at once.
+
+        The acknowledgement runs beside the turn (the reply comes as a new message), so the
+        spinner stops even while the turn is still being processed.
+        """
+        await self._sink(inbound)
+        if inbound.callback_id:
+            task = asyncio.create_task(self.answer_callback(inbound))
+            self._answering.add(task)
+            task.add_done_callback(self._answering.discard)
 
     async def send(self, user_id: str, reply: Reply, *, message_key: str) -> None:
         """Send ``reply`` to a MAX user id (or ``chat:<id>`` for a group chat)."""
@@ -86,9 +103,13 @@ class MaxConnector:
             log.debug("MAX: sent %s for %s", mid, message_key)
 
     async def answer_callback(self, inbound: Inbound) -> None:
-        """Stop the button's spinner; best effort — a failure only costs the spinner."""
+        """Stop the button's spinner, once per callback (the connector already does it when
+        the press is recorded, so a call from the runtime is a no-op); best effort."""
         if inbound.channel != "max" or not inbound.callback_id:
             return
+        if inbound.callback_id in self._answered:
+            return
+        self._answered.add(inbound.callback_id)
         try:
             await self.client.answer(inbound.callback_id)
         except ChannelAuthError:
