@@ -199,9 +199,12 @@ def _all_words_close(option_text: str, typed: list[str]) -> bool:
 
 
 def _close(word: str, typed: str) -> bool:
-    """Same stem: a common prefix of all but the last two letters (at least four)."""
-    need = min(len(word), max(4, len(word) - 2))
-    return len(typed) >= need and word[:need] == typed[:need]
+    """Same word or the same stem: short words exactly; longer ones may differ in the last two
+    letters («стрижку» ~ «стрижка», «окрашивания» ~ «окрашивание»)."""
+    if len(word) < 4:
+        return typed == word
+    need = max(4, len(word) - 2)
+    return len(typed) <= len(word) + 3 and typed[:need] == word[:need]
 
 
 def _choice_reason(options: Sequence[Option]) -> str:

@@ -153,6 +153,14 @@ def test_choice_ambiguous_word_form_is_invalid() -> None:
     assert value("choice", "мужскую стрижку", options=options) == "a"
 
 
+def test_choice_short_words_must_match_exactly() -> None:
+    options = (Option("yes", "Да"), Option("no", "Нет"), Option("later", "Позже"))
+    assert value("choice", "да", options=options) == "yes"
+    assert value("choice", "давайте позже", options=options) == "later"
+    reason("choice", "дальше", options=options)
+    reason("choice", "позжемнеперезвоните", options=options)
+
+
 def test_choice_without_options_is_invalid() -> None:
     reason("choice", "1")
 
