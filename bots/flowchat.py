@@ -135,7 +135,7 @@ class ChatSession:
         """Set the clock and fire, in order, every reminder that fell due."""
         if moment < self.now:
             self._print("  (the clock goes back; reminders already fired stay fired)")
-        self.now = moment
+        self.now = moment.astimezone(ZoneInfo(self.flows.timezone))
         self._print(f"[time] {self.now:%Y-%m-%d %H:%M %a} ({self.flows.timezone})")
         for reminder in sorted(self.reminders.values(), key=lambda r: r.at):
             if reminder.at > self.now:
