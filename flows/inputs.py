@@ -176,7 +176,7 @@ _CHOICE_NUMBER_RE = re.compile(r"[№#]?\s*([0-9]{1,3})\s*[.)]?")
 
 
 def _by_number(text: str, options: Sequence[Option]) -> Option | None:
-    """ "2", "2.", "2)", "№2" -> the second option."""
+    """The option by its number: "2", "2.", "2)", "№2" -> the second one."""
     match = _CHOICE_NUMBER_RE.fullmatch(text.strip())
     if match and 1 <= int(match[1]) <= len(options):
         return options[int(match[1]) - 1]

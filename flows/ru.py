@@ -171,30 +171,30 @@ def to_datetime(value: object) -> datetime:
 
 
 def format_date(value: object, *, year: bool = False) -> str:
-    """ "25 декабря" (with ``year``: "25 декабря 2026")."""
+    """A date as "25 декабря" (with ``year``: "25 декабря 2026")."""
     day = to_date(value)
     text = f"{day.day} {MONTHS_GENITIVE[day.month - 1]}"
     return f"{text} {day.year}" if year else text
 
 
 def format_weekday(value: object, case: WeekdayCase = "nom") -> str:
-    """ "пятница" (``case="acc"``: "пятницу", as in «в пятницу»)."""
+    """The weekday: "пятница" (``case="acc"``: "пятницу", as in «в пятницу»)."""
     names = WEEKDAYS_ACCUSATIVE if case == "acc" else WEEKDAYS_NOMINATIVE
     return names[to_date(value).weekday()]
 
 
 def format_date_full(value: object) -> str:
-    """ "25 декабря, пятница"."""
+    """A date with its weekday: "25 декабря, пятница"."""
     return f"{format_date(value)}, {format_weekday(value)}"
 
 
 def format_time(value: object) -> str:
-    """ "15:30"."""
+    """A time as "15:30"."""
     moment = to_time(value)
     return f"{moment.hour:02d}:{moment.minute:02d}"
 
 
 def format_datetime(value: object) -> str:
-    """ "25 декабря в 15:30"."""
+    """A date and time as "25 декабря в 15:30"."""
     moment = to_datetime(value)
     return f"{format_date(moment)} в {format_time(moment)}"

@@ -172,7 +172,7 @@ def _upcoming(day: int, month: int, today: date) -> date | Bad:
 
 
 def _day_of_month(day: int, today: date) -> date | Bad:
-    """ "25 числа": this month if not past, otherwise the next month that has that day."""
+    """A day of the month ("25 числа"): this month if not past, else the next that has it."""
     year, month = today.year, today.month
     for _ in range(13):
         try:
@@ -241,7 +241,7 @@ def _take_period(words: list[str]) -> tuple[list[str], str | None]:
 
 
 def _spelled_hours(words: list[str]) -> list[str]:
-    """ "три часа" -> "3 часа", "час дня" -> "1 час дня", "полвосьмого" -> "7:30"."""
+    """Hours in words as digits: "три часа" -> "3 часа", "час" -> "1 час", "полвосьмого": 7:30."""
     for consumed in (2, 1):
         half = _HALF_RE.fullmatch(" ".join(words[:consumed]))
         if half and half[1] in _ORDINALS and len(words) >= consumed:
@@ -303,7 +303,7 @@ _IN_TIME_RE = re.compile(r"через (?:(\d{1,3}) )?(час|часа|часов
 
 
 def _in_a_while(phrase: str, now: datetime) -> datetime | None:
-    """ "через 2 часа", "через час", "через 30 минут", "через полчаса" -> now plus that."""
+    """A while from now: "через 2 часа", "через час", "через 30 минут", "через полчаса"."""
     match = _IN_TIME_RE.fullmatch(phrase)
     if match is None:
         return None
