@@ -115,6 +115,7 @@ class MaxClient:
         self.limiter = limiter or RateLimiter(1, per=SPACING)
         self.retry = retry or RetryPolicy()
         self.auth_error: str | None = None
+        self.closed = False
         self._bot = make_bot(token, api_url, timeout)
         self._poll_bot = make_bot(token, api_url, POLL_HOLD + timeout)
 
@@ -171,6 +172,9 @@ class MaxClient:
         return result
 
     async def close(self) -> None:
+        """Close the HTTP sessions. A send after this still works (the app flushes its outbox
+        after stopping intake) and closes its session again when done, so nothing leaks."""
+        self.closed = True
         await self._bot.close_session()
         await self._poll_bot.close_session()
 
@@ -178,12 +182,17 @@ class MaxClient:
 
     async def _call(self, what: str, op: Callable[[], Awaitable[T]]) -> T:
         self._check_auth()
+        try:
+            return await self._attempts(what, op)
+        finally:
+            if self.closed:
+                await self._bot.close_session()
+
+    async def _attempts(self, what: str, op: Callable[[], Awaitable[T]]) -> T:
         last = ""
         for attempt in range(self.retry.attempts):
             if attempt:
-                await asyncio.sleep(
-                    backoff_delay(attempt - 1, base=self.retry.base, cap=self.retry.cap)
-                )
+                await asyncio.sleep(self._delay(attempt - 1))
             await self.limiter.acquire()
             try:
                 return await op()

@@ -188,3 +188,12 @@ async def test_429_storm_delivers_everything_within_30_per_second(
 )
 def test_classify(status: int, raw: object, outcome: str) -> None:
     assert classify(status, raw) == outcome
+
+
+async def test_send_after_close_works_and_leaves_no_open_session(max_fake: MaxFake) -> None:
+    c = MaxClient(token=max_fake.token, api_url=max_fake.url, retry=FAST)
+    await c.close()
+    await c.send("1", render(Reply(text="из outbox при остановке"))[0])
+    assert len(max_fake.sent) == 1
+    assert c._bot.session is not None
+    assert c._bot.session.closed
