@@ -70,9 +70,26 @@ class MaxConnector:
         return [self.webhook.route()] if self.mode == "webhook" else []
 
     async def start(self) -> None:
-        if self.mode == "polling" and self._task is None:
+        """Polling: start the loop (it checks the token first). Webhook: check the token in
+        the background, so a refused token turns health red before the first message."""
+        if self._task is not None:
+            return
+        if self.mode == "polling":
             self._task = asyncio.create_task(self.poller.run(), name="svyaz-max-polling")
             log.info("MAX: long polling started")
+        else:
+            self._task = asyncio.create_task(self._check_token(), name="svyaz-max-check")
+
+    async def _check_token(self) -> None:
+        try:
+            username = await self.client.username()
+        except ChannelAuthError:
+            return  # logged once by the client; health() is red
+        except ChannelError as exc:
+            log.warning("MAX: could not reach the API at start-up (%s); will retry on use", exc)
+            return
+        if self.bot_username is None:
+            self.bot_username = username
 
     async def stop(self) -> None:
         task, self._task = self._task, None

@@ -146,14 +146,23 @@ class MaxClient:
 
         await self._call("POST /answers", post)
 
-    async def webhook_urls(self) -> list[str]:
+    async def username(self) -> str | None:
+        """The bot's username from ``GET /me`` (one try: it checks the token at start-up)."""
+
+        async def get() -> str | None:
+            me = await self._bot.get_me()
+            return me.username
+
+        return await self._call("GET /me", get, attempts=1)
+
+    async def webhook_urls(self, *, attempts: int | None = None) -> list[str]:
         """URLs of the bot's webhook subscriptions (while any exists, polling gets nothing)."""
 
         async def get() -> list[str]:
             found = await self._bot.get_subscriptions()
             return [sub.url for sub in found.subscriptions or ()]
 
-        return await self._call("GET /subscriptions", get)
+        return await self._call("GET /subscriptions", get, attempts=attempts)
 
     async def updates(self, marker: int | None, hold: int = POLL_HOLD) -> dict[str, Any]:
         """One long-poll ``GET /updates`` (no retries here: the polling loop backs off)."""
@@ -180,17 +189,19 @@ class MaxClient:
 
     # ------------------------------------------------------------------ policy
 
-    async def _call(self, what: str, op: Callable[[], Awaitable[T]]) -> T:
+    async def _call(
+        self, what: str, op: Callable[[], Awaitable[T]], *, attempts: int | None = None
+    ) -> T:
         self._check_auth()
         try:
-            return await self._attempts(what, op)
+            return await self._attempts(what, op, attempts or self.retry.attempts)
         finally:
             if self.closed:
                 await self._bot.close_session()
 
-    async def _attempts(self, what: str, op: Callable[[], Awaitable[T]]) -> T:
+    async def _attempts(self, what: str, op: Callable[[], Awaitable[T]], attempts: int) -> T:
         last = ""
-        for attempt in range(self.retry.attempts):
+        for attempt in range(attempts):
             if attempt:
                 await asyncio.sleep(self._delay(attempt - 1))
             await self.limiter.acquire()
@@ -203,7 +214,7 @@ class MaxClient:
                 last = f"HTTP {exc.code} {_code(exc.raw)}"
             except _TRANSIENT as exc:
                 last = f"{type(exc).__name__}: {exc}"
-        raise ChannelUnavailable(f"MAX {what} failed {self.retry.attempts} times; last: {last}")
+        raise ChannelUnavailable(f"MAX {what} failed {attempts} times; last: {last}")
 
     def _delay(self, attempt: int) -> float:
         return backoff_delay(attempt, base=self.retry.base, cap=self.retry.cap)

@@ -151,7 +151,7 @@ def _load(raw: object) -> dict[str, object]:
     if isinstance(raw, str | bytes | bytearray):
         try:
             raw = json.loads(raw)
-        except (ValueError, UnicodeDecodeError) as exc:
+        except (ValueError, RecursionError) as exc:
             raise MaxPayloadError(f"update body is not JSON: {exc}") from exc
     if not isinstance(raw, dict):
         raise MaxPayloadError(f"update must be a JSON object, got {type(raw).__name__}")

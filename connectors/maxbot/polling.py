@@ -71,7 +71,7 @@ class MaxPoller:
 
     async def _warn_if_webhook(self) -> None:
         try:
-            urls = await self._client.webhook_urls()
+            urls = await self._client.webhook_urls(attempts=1)
         except ChannelError as exc:  # the first poll reports a real problem
             log.debug("MAX: could not list webhook subscriptions: %s", exc)
             return

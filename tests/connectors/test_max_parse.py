@@ -251,6 +251,8 @@ def test_event_ids_differ_between_messages() -> None:
     ("raw", "needle"),
     [
         (b"{not json", "not JSON"),
+        (b"[" * 100_000, "not JSON"),
+        (b"\xff\xfe{", "not JSON"),
         ("[1, 2]", "JSON object"),
         (42, "JSON object"),
         ({"timestamp": 1}, "update_type"),

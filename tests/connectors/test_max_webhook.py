@@ -177,3 +177,27 @@ async def test_without_a_configured_secret_any_delivery_is_accepted(max_fake: Ma
         await runner.cleanup()
     assert len(sink.got) == 1
     assert connector.health() == {"ok": True, "mode": "webhook", "detail": "webhook"}
+
+
+async def test_start_checks_the_token_and_learns_the_username(bot: Bot, max_fake: MaxFake) -> None:
+    for _ in range(100):
+        if bot.connector.bot_username:
+            break
+        await asyncio.sleep(0.01)
+    assert bot.connector.deep_link("link-abc") == "https://max.ru/svyaz_test_bot?start=link-abc"
+
+
+async def test_refused_token_turns_health_red_before_any_message(max_fake: MaxFake) -> None:
+    connector = MaxConnector(
+        token="WRONG", api_url=max_fake.url, mode="webhook", webhook_secret=SECRET, sink=Sink()
+    )
+    await connector.start()
+    try:
+        for _ in range(100):
+            if not connector.health()["ok"]:
+                break
+            await asyncio.sleep(0.01)
+        assert connector.health()["ok"] is False
+        assert [r.path for r in max_fake.requests] == ["/me"]
+    finally:
+        await connector.stop()
