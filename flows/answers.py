@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from flows import inputs
 from flows.model import Question
-from flows.steps import Run
-from flows.types import JSON, Frame, RecordConsent, SaveProfile
+from flows.steps import Run, frame
+from flows.types import JSON, RecordConsent, SaveProfile
 
 PERSONAL_KINDS = ("phone", "email")
 
@@ -52,21 +52,17 @@ def _checked(run: Run, q: Question, value: JSON) -> inputs.Result:
 
 def retry(run: Run, q: Question, reason: str) -> None:
     """A wrong answer: ask again with the owner's text, or give up to ``on_fail``."""
-    frame = run.stack[-1]
-    tries = frame.retries + 1
+    here = run.stack[-1]
+    tries = here.retries + 1
     if q.max_tries is not None and tries >= q.max_tries:
-        run.stack[-1] = Frame.model_construct(
-            flow=frame.flow, step=frame.step, retries=0, resume=None
-        )
+        run.stack[-1] = frame(here.flow, here.step)
         if q.on_fail is not None:
             run.move(q.on_fail)
             run.go()
         else:
             run.menu()
         return
-    run.stack[-1] = Frame.model_construct(
-        flow=frame.flow, step=frame.step, retries=tries, resume=None
-    )
+    run.stack[-1] = frame(here.flow, here.step, tries)
     ctx = run.context()
     text = q.retry.render(ctx) if q.retry else (reason or run.flows.texts.retry)
     run.ask(q, text)

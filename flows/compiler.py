@@ -10,14 +10,13 @@ It must not read files and does no I/O.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import TypeVar
 
 from flows import schema as s
-from flows import templates
+from flows.compile_base import CompilerBase, where_of
 from flows.inputs import Option
 from flows.model import (
     ByValue,
@@ -25,23 +24,18 @@ from flows.model import (
     CompiledStep,
     Consent,
     ConstText,
-    ConstValue,
-    DictValue,
     Expr,
     Goto,
     HttpCall,
-    ListValue,
     Next,
     Question,
     Reminder,
     Rules,
     Text,
-    TextValue,
     Trigger,
 )
-from flows.problems import Problem, did_you_mean, listing
-from flows.types import JSON
-from flows.yamlload import Document, PathKey
+from flows.problems import did_you_mean, listing
+from flows.yamlload import PathKey
 
 T = TypeVar("T")
 UNITS = {
@@ -50,58 +44,11 @@ UNITS = {
     "d": timedelta(days=1),
     "w": timedelta(weeks=1),
 }
-_WHOLE_EXPR = re.compile(r"^\s*\{\{(?:(?!\}\}).)*\}\}\s*$", re.S)
 
 
 @dataclass(slots=True)
-class Compiler:
+class Compiler(CompilerBase):
     """Compiles one flow file, collecting problems instead of stopping at the first."""
-
-    file: str
-    doc: Document
-    problems: list[Problem] = field(default_factory=list)
-
-    def error(self, path: PathKey, message: str, *, key: bool = False) -> None:
-        pos = self.doc.key_at(path) if key else self.doc.value_at(path)
-        self.problems.append(Problem(self.file, pos.line, pos.column, message))
-
-    # ----------------------------------------------------------------- templates
-
-    def text(self, source: str, path: PathKey) -> Text:
-        if "{" not in source:
-            return ConstText(source)
-        try:
-            return templates.compile_text(source)
-        except templates.TemplateProblem as exc:
-            self._template_error(path, exc)
-            return ConstText(source)
-
-    def expr(self, source: str, path: PathKey) -> Expr:
-        try:
-            return templates.compile_expr(source)
-        except templates.TemplateProblem as exc:
-            self._template_error(path, exc)
-            return ConstValue(None)
-
-    def value(self, data: JSON, path: PathKey) -> Expr:
-        if isinstance(data, str):
-            if _WHOLE_EXPR.match(data):
-                return self.expr(data, path)
-            return TextValue(self.text(data, path)) if "{" in data else ConstValue(data)
-        if isinstance(data, list):
-            return ListValue(tuple(self.value(v, (*path, i)) for i, v in enumerate(data)))
-        if isinstance(data, dict):
-            return DictValue(tuple((k, self.value(v, (*path, k))) for k, v in data.items()))
-        return ConstValue(data)
-
-    def _template_error(self, path: PathKey, exc: templates.TemplateProblem) -> None:
-        pos = self.doc.value_at(path)
-        line = pos.line + max(0, (exc.lineno or 1) - 1)
-        self.problems.append(
-            Problem(self.file, line, pos.column, f"{_where(path)}template error: {exc.message}")
-        )
-
-    # ----------------------------------------------------------------- flow
 
     def flow(self, model: s.Flow, default_name: str) -> CompiledFlow:
         name = model.flow or default_name
@@ -120,18 +67,6 @@ class Compiler:
             triggers=triggers,
             defaults=dict(model.vars),
         )
-
-    def target_error(self, path: PathKey, target: str, names: Sequence[str]) -> None:
-        self.error(
-            path,
-            f"{_where(path)}'{target}' points to no step"
-            f"{did_you_mean(target, names)}; steps are: {listing(names, 30)}",
-        )
-
-    def target(self, target: str | None, path: PathKey, names: Sequence[str]) -> str | None:
-        if target is not None and target not in names:
-            self.target_error(path, target, names)
-        return target
 
     def trigger(self, index: int, t: s.Trigger, names: Sequence[str]) -> Trigger:
         path: PathKey = ("triggers", index)
@@ -219,7 +154,7 @@ class Compiler:
             if getattr(st, key) is not None:
                 self.error(
                     (*path, key),
-                    f"{_where(path)}'{key}' only makes sense with 'ask' "
+                    f"{where_of(path)}'{key}' only makes sense with 'ask' "
                     f"(the question to ask); add 'ask: …' or remove '{key}'",
                     key=True,
                 )
@@ -227,7 +162,7 @@ class Compiler:
     def question(self, path: PathKey, st: s.Step, names: Sequence[str]) -> Question:
         kind = self.kind(path, st)
         if (st.min is not None or st.max is not None) and kind != "number":
-            self.error(path, f"{_where(path)}'min'/'max' work only with 'input: number'")
+            self.error(path, f"{where_of(path)}'min'/'max' work only with 'input: number'")
         on_fail = self.target(st.on_fail, (*path, "on_fail"), names)
         consent = None
         if st.consent is not None:
@@ -259,20 +194,21 @@ class Compiler:
             if st.input not in (None, "yesno"):
                 self.error(
                     (*path, "input"),
-                    f"{_where(path)}a consent question is yes/no; remove 'input: {st.input}'",
+                    f"{where_of(path)}a consent question is yes/no; remove 'input: {st.input}'",
                 )
             return "yesno"
         has_choice = st.choice is not None or st.choice_from is not None
         if has_choice and st.input not in (None, "choice"):
             self.error(
                 (*path, "input"),
-                f"{_where(path)}'choice' buttons need 'input: "
+                f"{where_of(path)}'choice' buttons need 'input: "
                 f"choice' (found 'input: {st.input}'); remove 'input' or 'choice'",
             )
         if st.input == "choice" and not has_choice:
             self.error(
                 (*path, "input"),
-                f"{_where(path)}'input: choice' needs 'choice: […]' (the buttons) or 'choice_from'",
+                f"{where_of(path)}'input: choice' needs 'choice: […]' (the buttons) "
+                "or 'choice_from'",
             )
         return "choice" if has_choice else (st.input or "text")
 
@@ -289,7 +225,7 @@ class Compiler:
             ]
         ids = [o.id for o in found]
         for dup in sorted({i for i in ids if ids.count(i) > 1}):
-            self.error((*path, "choice"), f"{_where(path)}the button '{dup}' is listed twice")
+            self.error((*path, "choice"), f"{where_of(path)}the button '{dup}' is listed twice")
         return tuple(found)
 
     def next(
@@ -314,7 +250,7 @@ class Compiler:
         if extra or "then" not in raw:
             self.error(
                 where,
-                f"{_where(where)}a condition is written "
+                f"{where_of(where)}a condition is written "
                 f"{{if: …, then: step, else: step}} (found keys: {', '.join(raw)})",
             )
         rules: list[tuple[str | None, str | None, str | None]] = [
@@ -342,7 +278,8 @@ class Compiler:
             else:
                 self.error(
                     here,
-                    f"{_where(where)}each rule is {{if: condition, then: step}} or {{else: step}}",
+                    f"{where_of(where)}each rule is {{if: condition, then: step}} "
+                    "or {else: step}",
                 )
         return Rules(tuple(compiled))
 
@@ -359,7 +296,7 @@ class Compiler:
             elif allowed is not None and answer not in allowed:
                 self.error(
                     (*where, answer),
-                    f"{_where(where)}'{answer}' is not one of the "
+                    f"{where_of(where)}'{answer}' is not one of the "
                     f"answers{did_you_mean(answer, allowed)}; answers are: "
                     f"{listing(allowed, 30)} (or 'else')",
                     key=True,
@@ -369,7 +306,7 @@ class Compiler:
         if q is None:
             self.error(
                 where,
-                f"{_where(where)}'next' by answer needs a question in this step "
+                f"{where_of(where)}'next' by answer needs a question in this step "
                 f"(ask: …); use {{if: …, then: …}} rules to branch on variables",
             )
         return ByValue(source=None, cases=cases, default=default)
@@ -380,11 +317,11 @@ class Compiler:
         if (r.at is None) == (r.after is None):
             self.error(
                 path,
-                f"{_where(path)}a reminder needs either 'at' (date and time, with "
+                f"{where_of(path)}a reminder needs either 'at' (date and time, with "
                 f"optional 'before') or 'after' (e.g. 2h from now)",
             )
         if r.before and not r.at:
-            self.error(path, f"{_where(path)}'before' counts back from 'at'; add 'at'")
+            self.error(path, f"{where_of(path)}'before' counts back from 'at'; add 'at'")
         return Reminder(
             flow=r.flow,
             key=self.text(r.key or r.flow, (*path, "key")),
@@ -431,7 +368,3 @@ def _many(raw: T | list[T] | None) -> list[T]:
     if raw is None:
         return []
     return list(raw) if isinstance(raw, list) else [raw]
-
-
-def _where(path: PathKey) -> str:
-    return f"step '{path[1]}': " if len(path) >= 2 and path[0] == "steps" else ""

@@ -37,6 +37,67 @@ class ConstText:
         return self.value
 
 
+_MISSING: object = object()
+_DICT_ATTRS = frozenset(dir(dict))
+
+
+def lookup(context: Mapping[str, JSON], path: tuple[str, ...]) -> object:
+    """``a.b.c`` in a JSON context, or ``_MISSING``."""
+    node: object = context
+    for part in path:
+        if not isinstance(node, dict) or part not in node:
+            return _MISSING
+        node = node[part]
+    return node
+
+
+def is_plain_path(path: tuple[str, ...]) -> bool:
+    """A dotted name whose lookup means the same by dict items as by Jinja's attributes."""
+    return not any(part in _DICT_ATTRS for part in path)
+
+
+@dataclass(frozen=True, slots=True)
+class NameValue:
+    """An expression that is just a (dotted) variable name: read without starting Jinja.
+
+    Anything unusual (a missing name) goes to the compiled expression, which raises the
+    same errors Jinja would.
+    """
+
+    path: tuple[str, ...]
+    slow: Expr
+
+    def evaluate(self, context: Mapping[str, JSON]) -> JSON:
+        value = lookup(context, self.path)
+        if value is _MISSING:
+            return self.slow.evaluate(context)
+        return value  # type: ignore[return-value]
+
+
+@dataclass(frozen=True, slots=True)
+class FastText:
+    """Literal text with ``{{ name }}`` holes; renders without Jinja when every value is a
+    string or a number (what Jinja would print unchanged), else defers to the template."""
+
+    parts: tuple[str | tuple[str, ...], ...]
+    slow: Text
+
+    def render(self, context: Mapping[str, JSON]) -> str:
+        out: list[str] = []
+        for part in self.parts:
+            if isinstance(part, str):
+                out.append(part)
+                continue
+            value = lookup(context, part)
+            if isinstance(value, str):
+                out.append(value)
+            elif isinstance(value, int | float) and not isinstance(value, bool):
+                out.append(str(value))
+            else:
+                return self.slow.render(context)
+        return "".join(out)
+
+
 @dataclass(frozen=True, slots=True)
 class ConstValue:
     value: JSON

@@ -28,9 +28,15 @@ from flows.types import (
     Reply,
 )
 
+_BLANK = DialogState()
 MAX_HOPS = 60
 MAX_DEPTH = 6
 Outcome = Literal["wait", "end", "stop"]
+
+
+def frame(flow: str, step: str, retries: int = 0) -> Frame:
+    """A stack entry (validated construction is the fastest way pydantic offers)."""
+    return Frame(f=flow, s=step, r=retries)
 
 
 class Lost(Exception):
@@ -53,36 +59,48 @@ class Run:
     replies: list[Reply] = field(default_factory=list)
     effects: list[Effect] = field(default_factory=list)
     hops: int = 0
+    clock: dict[str, JSON] = field(default_factory=dict)
+    env: dict[str, JSON] = field(default_factory=dict)
 
     @classmethod
     def begin(cls, flows: FlowSet, state: DialogState, now: datetime) -> Run:
+        local = now.astimezone(zone(flows.timezone))
+        clock: dict[str, JSON] = {
+            "today": local.date().isoformat(),
+            "now": local.isoformat(timespec="minutes")[:16],
+        }
         return cls(
             flows=flows,
-            now=now.astimezone(zone(flows.timezone)),
+            now=local,
             stack=list(state.stack),
             vars=dict(state.vars),
             waiting=state.waiting,
             consent=state.consent,
             handoff=state.handoff,
+            clock=clock,
+            env=dict(flows.env),
         )
 
     def state(self) -> DialogState:
-        return DialogState.model_construct(
-            schema_version=1,
-            stack=tuple(self.stack),
-            vars=self.vars,
-            waiting=self.waiting,
-            consent=self.consent,
-            handoff=self.handoff,
+        # model_copy of a blank state is the cheapest construction pydantic offers; every
+        # value here was built by this module from valid parts.
+        return _BLANK.model_copy(
+            update={
+                "stack": tuple(self.stack),
+                "vars": self.vars,
+                "waiting": self.waiting,
+                "consent": self.consent,
+                "handoff": self.handoff,
+            }
         )
 
     # ----------------------------------------------------------------- lookups
 
     def context(self, **extra: JSON) -> dict[str, JSON]:
+        """Variables for templates: the dialogue's, plus today, now, env, consent (and value)."""
         ctx: dict[str, JSON] = dict(self.vars)
-        ctx["today"] = self.now.date().isoformat()
-        ctx["now"] = self.now.strftime("%Y-%m-%dT%H:%M")
-        ctx["env"] = dict(self.flows.env)
+        ctx.update(self.clock)
+        ctx["env"] = self.env
         ctx["consent"] = self.consent
         ctx.update(extra)
         return ctx
@@ -105,6 +123,8 @@ class Run:
             flow = self.flows.flows.get(frame.flow)
             if flow is None or frame.step not in flow.steps:
                 return False
+        if self.waiting and (not self.stack or self.top()[1].http is None):
+            self.waiting = None  # waiting for a call no step makes any more
         return True
 
     # ----------------------------------------------------------------- starting
@@ -123,11 +143,7 @@ class Run:
         if not push:
             self.clear()
         del self.stack[: max(0, len(self.stack) - MAX_DEPTH + 1)]
-        self.stack.append(
-            Frame.model_construct(
-                flow=flow.name, step=entry.step or flow.start, retries=0, resume=None
-            )
-        )
+        self.stack.append(frame(flow.name, entry.step or flow.start))
         self.go()
 
     def menu(self) -> None:
@@ -153,8 +169,7 @@ class Run:
         """Point the top frame at ``target`` (None: the flow ends)."""
         if target is None:
             return "end"
-        frame = self.stack[-1]
-        self.stack[-1] = Frame.model_construct(flow=frame.flow, step=target, retries=0, resume=None)
+        self.stack[-1] = frame(self.stack[-1].flow, target)
         return None
 
     def back(self) -> bool:
@@ -187,9 +202,7 @@ class Run:
                 raise Lost(step.call)
             for name, value in callee.defaults.items():
                 self.vars.setdefault(name, value)
-            self.stack.append(
-                Frame.model_construct(flow=callee.name, step=callee.start, retries=0, resume=None)
-            )
+            self.stack.append(frame(callee.name, callee.start))
             return None
         if step.question is not None:
             self.ask(step.question)

@@ -56,7 +56,10 @@ def test_examples_load_without_problems() -> None:
 
 def test_done_criterion_three_errors_in_two_files_in_one_run(tmp_path: Path) -> None:
     """A typo'd key and a dangling goto in one flow, a YAML syntax error in another."""
-    write(tmp_path, "a.yaml", """
+    write(
+        tmp_path,
+        "a.yaml",
+        """
         flow: a
         steps:
           first:
@@ -66,20 +69,28 @@ def test_done_criterion_three_errors_in_two_files_in_one_run(tmp_path: Path) -> 
             ask: Имя?
             save: name
             goto: pay
-        """)
-    write(tmp_path, "b.yaml", """
+        """,
+    )
+    write(
+        tmp_path,
+        "b.yaml",
+        """
         flow: b
         steps:
           one:
             say: [не закрыто
           two:
             say: ok
-        """)
+        """,
+    )
     with pytest.raises(FlowLoadError) as caught:
         loader.load(tmp_path)
     found = [p for p in caught.value.problems if p.severity == "error"]
     assert [(Path(p.file).name, p.line) for p in found] == [
-        ("a.yaml", 5), ("a.yaml", 9), ("b.yaml", 5)], "\n".join(map(str, found))
+        ("a.yaml", 5),
+        ("a.yaml", 9),
+        ("b.yaml", 5),
+    ], "\n".join(map(str, found))
     typo, goto, syntax = found
     assert "unknown key 'nxt'; did you mean 'next'?" in typo.message
     assert "'pay' points to no step; steps are: first, second" in goto.message
@@ -89,7 +100,10 @@ def test_done_criterion_three_errors_in_two_files_in_one_run(tmp_path: Path) -> 
 
 
 def test_typo_and_dangling_goto_reported_together(tmp_path: Path) -> None:
-    write(tmp_path, "a.yaml", """
+    write(
+        tmp_path,
+        "a.yaml",
+        """
         flow: a
         steps:
           first:
@@ -99,7 +113,8 @@ def test_typo_and_dangling_goto_reported_together(tmp_path: Path) -> None:
             ask: Имя?
             save: name
             goto: pay
-        """)
+        """,
+    )
     write(tmp_path, "b.yaml", "flow: b\nsteps:\n  one:\n    say: [не закрыто\n  two: {}\n")
     found = errors(tmp_path)
     text = "\n".join(map(str, found))
@@ -116,7 +131,10 @@ def test_typo_and_dangling_goto_reported_together(tmp_path: Path) -> None:
 
 
 def test_yes_no_on_off_stay_words(tmp_path: Path) -> None:
-    write(tmp_path, "a.yaml", """
+    write(
+        tmp_path,
+        "a.yaml",
+        """
         steps:
           q:
             ask: Да или нет?
@@ -124,7 +142,8 @@ def test_yes_no_on_off_stay_words(tmp_path: Path) -> None:
             next: {yes: y, no: n}
           y: {say: on, end: true}
           n: {say: off}
-        """)
+        """,
+    )
     flows = loader.load(tmp_path)
     step = flows.flows["a"].steps["y"]
     assert step.say is not None
@@ -134,23 +153,41 @@ def test_yes_no_on_off_stay_words(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("step", "line", "column", "words"),
     [
-        ("    input: numbr\n", 4, 12, ["'numbr' is not allowed", "did you mean 'number'?",
-                                      "allowed: text, number"]),
-        ("    choice: [А, Б]\n    next: {А: a, В: a}\n", 5, 18,
-         ["'В' is not one of the answers", "answers are: А, Б"]),
+        (
+            "    input: numbr\n",
+            4,
+            12,
+            ["'numbr' is not allowed", "did you mean 'number'?", "allowed: text, number"],
+        ),
+        (
+            "    choice: [А, Б]\n    next: {А: a, В: a}\n",
+            5,
+            18,
+            ["'В' is not one of the answers", "answers are: А, Б"],
+        ),
         ("    max_tries: много\n", 4, 16, ["'max_tries' should be a whole number", "'много'"]),
         ("    check: value >\n", 4, 12, ["template error"]),
-        ("    next: [{if: value, then: a}, {els: a}]\n", 4, 35,
-         ["unknown key 'els'; did you mean 'else'?"]),
+        (
+            "    next: [{if: value, then: a}, {els: a}]\n",
+            4,
+            35,
+            ["unknown key 'els'; did you mean 'else'?"],
+        ),
         ("    on_fail: nowhere\n", 4, 14, ["'nowhere' points to no step"]),
         ("    call: bookng\n", 4, 11, ["the flow 'bookng' does not exist"]),
     ],
 )
-def test_one_mistake_one_clear_message(tmp_path: Path, step: str, line: int, column: int,
-                                       words: list[str]) -> None:
-    write(tmp_path, "a.yaml", "steps:\n  a:\n    ask: Вопрос?\n" + step.replace(
-        "    call: bookng\n", "") + "  b:\n    say: ok\n" + (
-        "    call: bookng\n" if "call:" in step else ""))
+def test_one_mistake_one_clear_message(
+    tmp_path: Path, step: str, line: int, column: int, words: list[str]
+) -> None:
+    write(
+        tmp_path,
+        "a.yaml",
+        "steps:\n  a:\n    ask: Вопрос?\n"
+        + step.replace("    call: bookng\n", "")
+        + "  b:\n    say: ok\n"
+        + ("    call: bookng\n" if "call:" in step else ""),
+    )
     problem = only(errors(tmp_path))
     if "call:" in step:
         line, column = 6, 11
@@ -160,7 +197,10 @@ def test_one_mistake_one_clear_message(tmp_path: Path, step: str, line: int, col
 
 
 def test_every_problem_of_a_file_at_once(tmp_path: Path) -> None:
-    write(tmp_path, "a.yaml", """
+    write(
+        tmp_path,
+        "a.yaml",
+        """
         triggers:
           - comand: start
         steps:
@@ -170,7 +210,8 @@ def test_every_problem_of_a_file_at_once(tmp_path: Path) -> None:
             retyr: Число, пожалуйста
           b:
             remind: {flow: a, at: "{{ day }}", befor: 2h}
-        """)
+        """,
+    )
     found = errors(tmp_path)
     assert [(p.line, p.message.split(";")[0]) for p in found] == [
         (2, "trigger 1: unknown key 'comand'"),
@@ -187,7 +228,10 @@ def test_duplicate_key_is_an_error_not_a_silent_override(tmp_path: Path) -> None
 
 
 def test_conflicting_keys(tmp_path: Path) -> None:
-    write(tmp_path, "a.yaml", """
+    write(
+        tmp_path,
+        "a.yaml",
+        """
         steps:
           a:
             ask: Телефон?
@@ -197,7 +241,8 @@ def test_conflicting_keys(tmp_path: Path) -> None:
           b:
             say: привет
             save: x
-        """)
+        """,
+    )
     messages = [p.message for p in errors(tmp_path)]
     assert any("only one of ask, http, call" in m for m in messages)
     assert any("'end: true' with 'next'" in m for m in messages)
@@ -220,7 +265,10 @@ def test_settings_file_is_checked(tmp_path: Path) -> None:
 
 
 def test_warnings_unreachable_and_silent_loop(tmp_path: Path) -> None:
-    write(tmp_path, "a.yaml", """
+    write(
+        tmp_path,
+        "a.yaml",
+        """
         steps:
           a:
             say: раз
@@ -230,11 +278,15 @@ def test_warnings_unreachable_and_silent_loop(tmp_path: Path) -> None:
             next: a
           lonely:
             ask: Меня никто не спросит?
-        """)
+        """,
+    )
     flows, problems = loader.check(tmp_path)
     assert flows is not None
     assert [(p.severity, p.line) for p in problems] == [
-        ("warning", 2), ("warning", 5), ("warning", 8)]
+        ("warning", 2),
+        ("warning", 5),
+        ("warning", 8),
+    ]
     assert "in a loop without any question" in problems[0].message
     assert "'lonely' is never reached" in problems[2].message
     assert flows.warnings == problems

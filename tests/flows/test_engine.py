@@ -1,0 +1,394 @@
+"""flows.engine.advance as tables: (state, event) -> (replies, effects, position)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from textwrap import dedent
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from flows import loader
+from flows.engine import advance
+from flows.model import FlowSet
+from flows.types import (
+    ButtonEvent,
+    CallHttp,
+    CallResultEvent,
+    CancelReminder,
+    ContactEvent,
+    DialogState,
+    Event,
+    Frame,
+    Handoff,
+    LinkChannel,
+    PermissionEvent,
+    RecordConsent,
+    ResumeEvent,
+    SaveProfile,
+    ScheduleReminder,
+    StartEvent,
+    StartFlowEvent,
+    TextEvent,
+    TimerEvent,
+    Turn,
+)
+
+MSK = ZoneInfo("Europe/Moscow")
+NOW = datetime(2026, 1, 12, 10, 0, tzinfo=MSK)  # Monday
+
+FLOWS = {
+    "menu.yaml": """
+        flow: menu
+        triggers:
+          - command: start
+            step: hello
+        start: main
+        steps:
+          hello:
+            say: Привет!
+          main:
+            ask: Что делаем?
+            choice: {calc: Считать, sub: Подпрограмма, human: Человек}
+            next: {calc: go_calc, sub: go_sub, human: human}
+          go_calc:
+            call: calc
+            end: true
+          go_sub:
+            call: sub
+            next: after_sub
+          after_sub:
+            say: "Вернулись, x={{ x }}"
+            end: true
+          human:
+            say: Зову человека
+            handoff: просили
+        """,
+    "calc.yaml": """
+        flow: calc
+        triggers:
+          - text: [посчитать, счёт]
+          - payload: calc
+        steps:
+          n:
+            ask: Сколько гостей?
+            input: number
+            min: 1
+            max: 10
+            max_tries: 2
+            on_fail: give_up
+            save: guests
+            next:
+              - if: value > 5
+                then: big
+              - else: small
+          big:
+            set: {size: большая}
+            say: "Большая компания: {{ guests }}"
+            end: true
+          small:
+            set: {size: "{{ 'малая' }}", twice: "{{ guests * 2 }}"}
+            say: Малая компания
+            end: true
+          give_up:
+            say: Не получилось, позвоните нам.
+        """,
+    "sub.yaml": """
+        flow: sub
+        steps:
+          s:
+            set: {x: 7}
+            say: Внутри
+        """,
+    "pd.yaml": """
+        flow: pd
+        triggers:
+          - button: pd
+        steps:
+          agree:
+            ask: Согласны?
+            consent: {policy: "https://example.ru/p", version: v3}
+          phone:
+            ask: Телефон?
+            input: phone
+            save: phone
+            profile: phone
+          mail:
+            ask: Почта?
+            input: email
+            save: email
+            check: "'@example.ru' not in value"
+            retry: Только не служебная почта.
+            profile: email
+          bye:
+            say: "Спасибо"
+        """,
+    "remind.yaml": """
+        flow: remind
+        triggers:
+          - text: напомни
+        steps:
+          when:
+            ask: Когда?
+            input: datetime
+            save: at
+          set:
+            say: Ок
+            remind:
+              - {flow: ping, at: "{{ at }}", before: 1h, key: "ping-{{ at }}"}
+              - {flow: ping, after: 30m}
+              - {flow: ping, at: "2020-01-01 10:00", key: old}
+            cancel_reminder: stale
+            link_channel: vk
+          http:
+            http:
+              method: POST
+              url: "https://crm.example.ru/r"
+              json: {at: "{{ at }}", n: 1}
+              save: answer
+              on_error: failed
+          done:
+            say: "Ответ: {{ answer.status }}"
+            end: true
+          failed:
+            say: Ошибка связи
+        """,
+    "ping.yaml": """
+        flow: ping
+        triggers: [{timer: true}]
+        steps:
+          p:
+            ask: Пинг! Всё в силе?
+            input: yesno
+        """,
+}
+
+
+@pytest.fixture(scope="module")
+def flows(tmp_path_factory: pytest.TempPathFactory) -> FlowSet:
+    folder = tmp_path_factory.mktemp("flows")
+    for name, text in FLOWS.items():
+        (folder / name).write_text(dedent(text), encoding="utf-8")
+    return loader.load(folder)
+
+
+def at(flow: str, step: str, **vars_: object) -> DialogState:
+    return DialogState(stack=(Frame(f=flow, s=step),), vars=dict(vars_))  # type: ignore[arg-type]
+
+
+def texts(turn: Turn) -> list[str]:
+    return [r.text for r in turn.replies]
+
+
+def position(turn: Turn) -> str:
+    stack = turn.state.stack
+    return f"{stack[-1].flow}/{stack[-1].step}" if stack else "end"
+
+
+def play(flows: FlowSet, events: Sequence[Event], state: DialogState | None = None) -> Turn:
+    turn = Turn(state=state or DialogState())
+    for event in events:
+        turn = advance(flows, turn.state, event, NOW)
+    return turn
+
+
+# (state, event) -> (reply texts (substring each), position)
+TABLE = [
+    (None, StartEvent(), ["Привет!", "Что делаем?"], "menu/main"),
+    (None, StartEvent("calc"), ["Сколько гостей?"], "calc/n"),
+    (None, StartEvent("unknown-payload"), ["Привет!", "Что делаем?"], "menu/main"),
+    (None, TextEvent("хочу посчитать"), ["Сколько гостей?"], "calc/n"),
+    (None, TextEvent("ерунда"), ["Извините, я не понял", "Что делаем?"], "menu/main"),
+    (None, ButtonEvent("pd"), ["Согласны?"], "pd/agree"),
+    (at("calc", "n"), TextEvent("7"), ["Большая компания: 7"], "end"),
+    (at("calc", "n"), TextEvent("три"), ["Малая компания"], "end"),
+    (at("calc", "n"), TextEvent("50"), ["10"], "calc/n"),
+    (at("calc", "n"), TextEvent("меню"), ["Что делаем?"], "menu/main"),
+    (at("calc", "n"), TextEvent("Отмена"), ["Хорошо, отменили.", "Что делаем?"], "menu/main"),
+    (at("calc", "n"), TextEvent("помощь"), ["Я бот-помощник", "Сколько гостей?"], "calc/n"),
+    (at("calc", "n"), TextEvent("/start"), ["Привет!", "Что делаем?"], "menu/main"),
+    (at("calc", "n"), ButtonEvent("cmd:menu"), ["Что делаем?"], "menu/main"),
+    (at("calc", "n"), ResumeEvent("vk"), ["Сколько гостей?"], "calc/n"),
+    (at("menu", "main"), TextEvent("2"), ["Внутри", "Вернулись, x=7"], "end"),
+    (at("menu", "main"), ButtonEvent("calc"), ["Сколько гостей?"], "calc/n"),
+    (at("menu", "main"), TextEvent("посчитать"), ["Сколько гостей?"], "calc/n"),
+    (at("pd", "mail"), TextEvent("boss@example.ru"), ["Только не служебная почта."], "pd/mail"),
+    # owners edit flows: a stored position that no longer exists
+    (
+        at("gone", "step"),
+        TextEvent("привет"),
+        ["сценарий разговора изменился", "Что делаем?"],
+        "menu/main",
+    ),
+    (
+        at("calc", "renamed"),
+        ButtonEvent("x"),
+        ["сценарий разговора изменился", "Что делаем?"],
+        "menu/main",
+    ),
+    (at("remind", "done"), ResumeEvent("web"), [], "remind/done"),
+    (at("gone", "step"), StartEvent(), ["Привет!", "Что делаем?"], "menu/main"),
+    (at("calc", "n"), TimerEvent("no_such_flow", "k"), [], "calc/n"),
+]
+
+
+@pytest.mark.parametrize(("state", "event", "replies", "where"), TABLE)
+def test_table(
+    flows: FlowSet, state: DialogState | None, event: Event, replies: list[str], where: str
+) -> None:
+    turn = advance(flows, state, event, NOW)
+    got = texts(turn)
+    assert len(got) == len(replies), got
+    for want, text in zip(replies, got, strict=True):
+        assert want in text
+    assert position(turn) == where
+
+
+def test_retry_limit_goes_to_on_fail(flows: FlowSet) -> None:
+    first = advance(flows, at("calc", "n"), TextEvent("сто"), NOW)
+    assert first.state.stack[-1].retries == 1
+    second = advance(flows, first.state, TextEvent("тысяча"), NOW)
+    assert texts(second) == ["Не получилось, позвоните нам."]
+    assert position(second) == "end"
+
+
+def test_set_keeps_types_and_templates(flows: FlowSet) -> None:
+    turn = advance(flows, at("calc", "n"), TextEvent("3"), NOW)
+    assert turn.state.vars == {"guests": 3, "size": "малая", "twice": 6}
+
+
+def test_handoff_then_silence(flows: FlowSet) -> None:
+    turn = play(flows, [StartEvent(), TextEvent("Человек")])
+    assert texts(turn) == ["Зову человека"]
+    assert turn.effects == (Handoff("просили"),)
+    assert turn.state.handoff
+    quiet = advance(flows, turn.state, TextEvent("алло"), NOW)
+    assert quiet.replies == ()
+    assert quiet.state == turn.state
+
+
+def test_permission_event_changes_nothing(flows: FlowSet) -> None:
+    state = at("calc", "n")
+    assert advance(flows, state, PermissionEvent(False), NOW) == Turn(state=state)
+
+
+def test_consent_refused_keeps_no_personal_data(flows: FlowSet) -> None:
+    refused = advance(flows, at("pd", "agree"), ButtonEvent("no"), NOW)
+    assert refused.effects == (RecordConsent(granted=False, text_version="v3", at=NOW),)
+    assert refused.replies[0].request_phone
+    phone = advance(flows, refused.state, ContactEvent("+7 916 123-45-67"), NOW)
+    assert phone.effects == ()
+    assert "phone" not in phone.state.vars
+    mail = advance(flows, phone.state, TextEvent("me@mail.ru"), NOW)
+    assert mail.effects == ()
+    assert mail.state.vars == {}
+    assert texts(mail) == ["Спасибо"]
+
+
+def test_consent_given_saves_profile(flows: FlowSet) -> None:
+    turn = play(flows, [ButtonEvent("pd"), TextEvent("да, согласен"), TextEvent("8 916 123 45 67")])
+    assert turn.effects == (SaveProfile("phone", "+79161234567"),)
+    assert turn.state.consent is True
+    assert turn.state.vars["phone"] == "+79161234567"
+
+
+def test_consent_question_shows_policy_link(flows: FlowSet) -> None:
+    turn = advance(flows, None, ButtonEvent("pd"), NOW)
+    buttons = turn.replies[0].buttons
+    assert [(b.id, b.url) for b in buttons] == [
+        ("yes", None),
+        ("no", None),
+        ("policy", "https://example.ru/p"),
+    ]
+
+
+def test_reminders_http_and_result(flows: FlowSet) -> None:
+    turn = play(flows, [TextEvent("напомни"), TextEvent("завтра в 15:00")])
+    assert texts(turn) == ["Ок"]
+    cancel, remind_at, remind_after, link, call = turn.effects
+    assert remind_at == ScheduleReminder(
+        key="ping-2026-01-13T15:00",
+        at=datetime(2026, 1, 13, 11, 0, tzinfo=UTC),
+        flow="ping",
+        vars={"at": "2026-01-13T15:00"},
+    )
+    assert isinstance(remind_after, ScheduleReminder)
+    assert remind_after.at == datetime(2026, 1, 12, 7, 30, tzinfo=UTC)
+    assert remind_after.key == "ping"  # the past 'old' reminder is not scheduled
+    assert cancel == CancelReminder("stale")
+    assert link == LinkChannel("vk")
+    assert isinstance(call, CallHttp)
+    assert (call.method, call.url, call.json) == (
+        "POST",
+        "https://crm.example.ru/r",
+        {"at": "2026-01-13T15:00", "n": 1},
+    )
+    assert turn.state.waiting == call.call_id
+    again = play(flows, [TextEvent("напомни"), TextEvent("завтра в 15:00")])
+    assert again == turn  # deterministic, call id included
+    busy = advance(flows, turn.state, TextEvent("ну?"), NOW)
+    assert texts(busy) == ["Минутку, уточняю…"]
+    stale = advance(flows, turn.state, CallResultEvent("other", True, 200, {}), NOW)
+    assert stale.replies == ()
+    assert stale.state == turn.state
+    ok = advance(flows, turn.state, CallResultEvent(call.call_id, True, 200, {"status": "ok"}), NOW)
+    assert texts(ok) == ["Ответ: ok"]
+    assert ok.state.waiting is None
+    assert position(ok) == "end"
+    failed = advance(flows, turn.state, CallResultEvent(call.call_id, False, 502), NOW)
+    assert texts(failed) == ["Ошибка связи"]
+
+
+def test_timer_interrupts_question_then_resumes_it(flows: FlowSet) -> None:
+    turn = advance(flows, at("calc", "n"), TimerEvent("ping", "k", {"who": "я"}), NOW)
+    assert texts(turn) == ["Пинг! Всё в силе?"]
+    assert [f.flow for f in turn.state.stack] == ["calc", "ping"]
+    back = advance(flows, turn.state, TextEvent("ага"), NOW)
+    assert texts(back) == ["Сколько гостей?"]
+    assert position(back) == "calc/n"
+    assert back.state.vars["who"] == "я"
+
+
+def test_business_starts_flow_with_vars(flows: FlowSet) -> None:
+    turn = advance(flows, None, StartFlowEvent("sub", {"x": 1}), NOW)
+    assert texts(turn) == ["Внутри"]
+    assert turn.state.vars == {"x": 7}
+
+
+def test_missing_variable_is_polite_not_an_exception(flows: FlowSet) -> None:
+    """A template names a variable the stored state lacks (the owner renamed it)."""
+    state = DialogState(stack=(Frame(f="remind", s="http"),), waiting="abc")
+    turn = advance(flows, state, CallResultEvent("abc", True, 200, {"status": 1}), NOW)
+    assert texts(turn) == ["Ответ: 1"]
+    # returning from a sub-flow into a step that shows {{ x }}, but x is not stored
+    state = DialogState(stack=(Frame(f="menu", s="go_sub"), Frame(f="ping", s="p")))
+    lost = advance(flows, state, TextEvent("да"), NOW)
+    assert texts(lost) == [flows.texts.lost, "Что делаем?"]
+    assert position(lost) == "menu/main"
+
+
+def test_silent_loop_is_stopped(tmp_path: Path) -> None:
+    (tmp_path / "loop.yaml").write_text(
+        "triggers: [{text: круг}]\nsteps:\n  a: {say: раз, next: b}\n  b: {next: a}\n",
+        encoding="utf-8",
+    )
+    (tmp_path / "menu.yaml").write_text(
+        "triggers: [{command: start}]\nsteps:\n  m: {ask: Меню}\n", encoding="utf-8"
+    )
+    flows = loader.load(tmp_path)
+    assert any("loop" in w.message for w in flows.warnings)
+    turn = advance(flows, None, TextEvent("круг"), NOW)
+    assert texts(turn) == [flows.texts.lost, "Меню"]
+    assert turn.effects == ()
+
+
+def test_state_stays_small(flows: FlowSet) -> None:
+    turn = play(flows, [TextEvent("напомни"), TextEvent("завтра в 15:00")])
+    size = len(turn.state.model_dump_json(by_alias=True, exclude_defaults=True))
+    assert size < 200
+    restored = DialogState.model_validate_json(
+        turn.state.model_dump_json(by_alias=True, exclude_defaults=True)
+    )
+    assert restored == turn.state
