@@ -46,6 +46,12 @@ end
 return {v, left}
 """
 
+# KEYS: lock, state. ARGV: token, ttl ms. Take the lock and read the state in one round trip.
+ACQUIRE_LUA = """
+if not redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return false end
+return redis.call('HMGET', KEYS[2], 'v', 'd')
+"""
+
 RELEASE_LUA = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0
@@ -89,6 +95,10 @@ class States:
         self.lock_ttl = lock_ttl
         self.lock_wait = lock_wait
         self._save = redis.register_script(SAVE_LUA)
+        self._acquire = redis.register_script(ACQUIRE_LUA)
+        # State read while taking a lock, handed to the next load() of that customer. Safe
+        # even if the lock is lost meanwhile: save() checks the version and the token.
+        self._prefetched: dict[str, tuple[object, object]] = {}
         self._release = redis.register_script(RELEASE_LUA)
         self._extend = redis.register_script(EXTEND_LUA)
 
@@ -112,19 +122,22 @@ class States:
         ttl = self.lock_ttl if ttl is None else ttl
         wait = self.lock_wait if wait is None else wait
         held = Lock(customer=customer, token=secrets.token_hex(16), ttl=ttl)
-        key = self._keys.lock(customer)
+        keys = [self._keys.lock(customer), self._keys.state(customer)]
+        args: list[str | int] = [held.token, max(1, int(ttl * 1000))]
         deadline = time.monotonic() + wait
         delay = _POLL_MIN
-        while not await self._redis.set(key, held.token, nx=True, px=max(1, int(ttl * 1000))):
+        while not (found := await self._acquire(keys=keys, args=args)):
             if time.monotonic() >= deadline:
                 raise LockTimeout(f"customer {customer}: lock not acquired within {wait:.1f} s")
             await asyncio.sleep(delay * (0.5 + random.random()))
             delay = min(delay * 2, _POLL_MAX)
+        self._prefetched[customer] = (found[0], found[1])
         return held
 
     @guarded
     async def release(self, held: Lock) -> bool:
         """Release if still ours; False when it had expired (or was taken over)."""
+        self._prefetched.pop(held.customer, None)
         done = await self._release(keys=[self._keys.lock(held.customer)], args=[held.token])
         return bool(done)
 
@@ -144,8 +157,14 @@ class States:
     @guarded
     async def load(self, customer: str) -> tuple[DialogState | None, int]:
         """The stored state and its version (``(None, 0)`` when there is none)."""
-        version, data = await self._redis.hmget(self._keys.state(customer), ["v", "d"])
-        if version is None or data is None:
+        prefetched = self._prefetched.pop(customer, None)
+        version: object
+        data: object
+        if prefetched is None:
+            version, data = await self._redis.hmget(self._keys.state(customer), ["v", "d"])
+        else:
+            version, data = prefetched
+        if not isinstance(version, bytes | str) or not isinstance(data, bytes | str):
             return None, 0
         try:
             return DialogState.model_validate_json(data), int(version)
@@ -163,6 +182,7 @@ class States:
         inbox_id: str | None = None,
     ) -> int:
         """Store ``state`` if ``version`` is current and ``lock`` still held; new version."""
+        self._prefetched.pop(customer, None)
         if lock.customer != customer:
             raise LockLost(f"lock is for customer {lock.customer}, not {customer}")
         data = state.model_dump_json(by_alias=True, exclude_defaults=True)

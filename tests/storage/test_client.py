@@ -27,8 +27,10 @@ async def test_sentinel_url_builds_a_sentinel_managed_master_client() -> None:
     assert pool.service_name == "mymaster"
     assert pool.connection_kwargs["db"] == 2
     assert pool.connection_kwargs["password"] == "pw"
-    hosts = [(s.connection_pool.connection_kwargs["host"], s.connection_pool.connection_kwargs[
-        "port"]) for s in pool.sentinel_manager.sentinels]
+    hosts = [
+        (s.connection_pool.connection_kwargs["host"], s.connection_pool.connection_kwargs["port"])
+        for s in pool.sentinel_manager.sentinels
+    ]
     assert hosts == [("10.0.0.1", 26379), ("10.0.0.2", 26379)]
     await client.aclose()
 

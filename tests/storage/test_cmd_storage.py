@@ -58,7 +58,8 @@ def test_export_one_customer_by_account_as_csv(env: str, tmp_path: Path) -> None
     assert main(["export", "--customer", "vk:1", "--out", str(out)]) == 0
     rows = list(csv.DictReader(out.open(encoding="utf-8")))
     assert [(r["customer"], r["text"], r["buttons"]) for r in rows] == [
-        (env, "Привет", ""), (env, "Здравствуйте", "Да")
+        (env, "Привет", ""),
+        (env, "Здравствуйте", "Да"),
     ]
 
 

@@ -35,7 +35,7 @@ async def test_retention_by_length(store: Store) -> None:
         await store.history.append("c1", _entry(i, f"m{i}"))
     length = await store.redis.xlen(store.keys.history("c1"))
     assert 10 <= length < 250  # approximate trimming works per stream node
-    assert (await store.history.read("c1", count=1))[0].text == "m499"
+    assert (await store.history.read("c1", count=1))[0].text == "m299"
 
 
 async def test_retention_by_age(store: Store) -> None:
