@@ -41,6 +41,8 @@ class CompilerBase:
     file: str
     doc: Document
     problems: list[Problem] = field(default_factory=list)
+    # (where, names read) of every template, for the loader's unknown-variable warnings
+    uses: list[tuple[PathKey, frozenset[str]]] = field(default_factory=list)
 
     def error(self, path: PathKey, message: str, *, key: bool = False) -> None:
         pos = self.doc.key_at(path) if key else self.doc.value_at(path)
@@ -52,10 +54,12 @@ class CompilerBase:
         if "{" not in source:
             return ConstText(source)
         try:
-            return fast_text(source, templates.compile_text(source))
+            compiled = templates.compile_text(source)
         except templates.TemplateProblem as exc:
             self._template_error(path, exc)
             return ConstText(source)
+        self.uses.append((path, compiled.names))
+        return fast_text(source, compiled)
 
     def expr(self, source: str, path: PathKey) -> Expr:
         try:
@@ -63,6 +67,7 @@ class CompilerBase:
         except templates.TemplateProblem as exc:
             self._template_error(path, exc)
             return ConstValue(None)
+        self.uses.append((path, compiled.names))
         name = _NAME.fullmatch(source)
         if name and is_plain_path(parts := tuple((name["path"] or name["bare"]).split("."))):
             return NameValue(parts, compiled)

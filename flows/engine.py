@@ -81,7 +81,7 @@ def _dispatch(run: Run, event: Event) -> None:
     elif isinstance(event, ButtonEvent):
         _on_input(run, event.text, event.button)
     elif isinstance(event, ContactEvent):
-        _on_input(run, event.phone, None)
+        _on_contact(run, event)
     elif isinstance(event, TextEvent):
         _on_input(run, event.text, None)
 
@@ -122,6 +122,17 @@ def _on_result(run: Run, event: CallResultEvent) -> None:
     if run.move(target) == "end" and run.back():
         return
     run.go()
+
+
+def _on_contact(run: Run, event: ContactEvent) -> None:
+    """A shared phone answers a phone question; anywhere else it is not an answer."""
+    q = run.question()
+    if q is not None and q.kind == "phone":
+        _on_input(run, event.phone, None)
+    elif q is not None and not run.waiting:
+        answers.retry(run, q, "")
+    else:
+        _on_input(run, "", None)
 
 
 def _on_input(run: Run, text: str, button: str | None) -> None:

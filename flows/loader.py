@@ -22,15 +22,20 @@ from flows.model import CompiledFlow, Entry, FlowSet
 from flows.problems import FlowLoadError, Problem, did_you_mean, listing
 from flows.validation import validate
 from flows.words import normalize
-from flows.yamlload import Document, YamlProblem, parse
+from flows.yamlload import Document, PathKey, YamlProblem, parse
 
 __all__ = ["FlowLoadError", "Problem", "check", "load"]
+
+
+# Names every template may read besides the dialogue's variables.
+RESERVED = frozenset({"today", "now", "env", "consent", "value", "range", "dict"})
 
 
 @dataclass(frozen=True, slots=True)
 class _Loaded:
     flow: CompiledFlow
     doc: Document
+    uses: tuple[tuple[PathKey, frozenset[str]], ...] = ()
 
 
 def load(
@@ -123,7 +128,7 @@ def _load_file(path: Path, problems: list[Problem]) -> _Loaded | None:
     compiler = Compiler(str(path), doc)
     flow = compiler.flow(model, path.stem)
     problems.extend(compiler.problems)
-    return _Loaded(flow, doc)
+    return _Loaded(flow, doc, tuple(compiler.uses))
 
 
 def _settings(root: Path, problems: list[Problem]) -> s.Settings:
@@ -177,7 +182,40 @@ def _missing_flow(item: _Loaded, path: tuple[str, ...], flow: str, names: list[s
     )
 
 
+def _defined(loaded: Mapping[str, _Loaded]) -> set[str]:
+    """Every variable some flow saves, sets or declares."""
+    names: set[str] = set(RESERVED)
+    for item in loaded.values():
+        names.update(item.flow.defaults)
+        for step in item.flow.steps.values():
+            names.update(name for name, _ in step.set)
+            if step.question and step.question.save:
+                names.add(step.question.save)
+            if step.http and step.http.save:
+                names.add(step.http.save)
+    return names
+
+
+def _unknown_variables(loaded: Mapping[str, _Loaded]) -> Iterable[Problem]:
+    known = _defined(loaded)
+    for item in loaded.values():
+        for path, names in item.uses:
+            for name in sorted(names - known):
+                where = item.doc.value_at(path)
+                step = f"step '{path[1]}': " if len(path) > 1 and path[0] == "steps" else ""
+                yield Problem(
+                    item.flow.file,
+                    where.line,
+                    where.column,
+                    f"{step}the variable '{name}' is never saved or set by any flow"
+                    f"{did_you_mean(name, known)} (fine if a reminder or the "
+                    f"business's system passes it)",
+                    "warning",
+                )
+
+
 def _warnings(loaded: Mapping[str, _Loaded]) -> Iterable[Problem]:
+    yield from _unknown_variables(loaded)
     for item in loaded.values():
         flow = item.flow
         seen = graph.reachable(flow)

@@ -231,6 +231,9 @@ TABLE = [
     (at("remind", "done"), ResumeEvent("web"), [], "remind/done"),
     (at("gone", "step"), StartEvent(), ["Привет!", "Что делаем?"], "menu/main"),
     (at("calc", "n"), TimerEvent("no_such_flow", "k"), [], "calc/n"),
+    # a shared contact is an answer only to a phone question
+    (at("calc", "n"), ContactEvent("+79161234567"), ["Не совсем понял"], "calc/n"),
+    (None, ContactEvent("+79161234567"), ["Извините, я не понял", "Что делаем?"], "menu/main"),
 ]
 
 

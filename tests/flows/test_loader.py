@@ -308,3 +308,35 @@ def test_test_files_and_settings_are_not_flows(tmp_path: Path) -> None:
     flows = loader.load(tmp_path, environ={"CRM": "https://crm", "OTHER": "x"})
     assert list(flows.flows) == ["good"]
     assert flows.env == {"CRM": "https://crm"}
+
+
+def test_warns_about_a_variable_no_flow_saves(tmp_path: Path) -> None:
+    write(
+        tmp_path,
+        "a.yaml",
+        """
+        vars: {shop: Ромашка}
+        steps:
+          a:
+            ask: Услуга?
+            save: service
+          b:
+            say: "{{ shop }}: {{ servise }} на {{ today }}"
+          c:
+            next: [{if: "value and env.X and consnt", then: a}]
+        """,
+    )
+    flows, problems = loader.check(tmp_path)
+    assert flows is not None
+    assert [(p.line, p.message.split(" (")[0]) for p in problems] == [
+        (
+            7,
+            "step 'b': the variable 'servise' is never saved or set by any flow; "
+            "did you mean 'service'?",
+        ),
+        (
+            9,
+            "step 'c': the variable 'consnt' is never saved or set by any flow; "
+            "did you mean 'consent'?",
+        ),
+    ]
