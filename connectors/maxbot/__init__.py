@@ -7,7 +7,13 @@ Named ``maxbot`` so it never shadows the builtin ``max``.
 Idempotence: MAX has no ``random_id``, so the platform cannot drop a repeated message. A
 re-send happens only when svyaz's outbox re-delivers an entry whose acknowledgement was lost
 (a crash between send and ack) or a request timed out after MAX accepted it; both are rare and
-show the message twice rather than losing it. ``message_key`` is logged for tracing.
+show the message twice rather than losing it. A reply split into several messages is sent
+part by part; a failure after the first part means the outbox re-sends the whole reply.
+``message_key`` is logged for tracing.
+
+Targets: ``send`` takes a MAX user id, or ``"chat:<chat_id>"`` for a group chat (what
+``Inbound.reply_to`` holds for group messages). One connector per bot token in a process, so
+its limiter is the token's limiter.
 
 Must not: decide what to answer, touch dialogue state, or import storage/bots.
 """
