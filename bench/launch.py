@@ -1,0 +1,32 @@
+"""``python -m bench.launch [--no-rate-limit] run``: the ``svyaz`` command, for benchmarks.
+
+Exactly ``svyaz`` (``bots.cli.main``) with one optional change: ``--no-rate-limit`` lifts the
+MAX (25 sends/s) and VK (20 requests/s) client limiters before start-up, so a throughput run
+measures svyaz rather than the platforms' published limits (the peer has no limiter either).
+Every other byte of the turn path is the shipped one. Must not be used outside bench/.
+"""
+
+from __future__ import annotations
+
+import sys
+
+
+def lift_rate_limits() -> None:
+    import connectors.maxbot.client as max_client
+    import connectors.vk.client as vk_client
+
+    max_client.SPACING = 1e-6  # RateLimiter(1, per=SPACING) is built in MaxClient.__init__
+    vk_client.RATE = 1_000_000
+
+
+def main(argv: list[str]) -> int:
+    if argv and argv[0] == "--no-rate-limit":
+        lift_rate_limits()
+        argv = argv[1:]
+    from bots.cli import main as svyaz_main
+
+    return svyaz_main(argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
