@@ -8,7 +8,7 @@ to keep personal data without consent. Pure; no I/O.
 
 from __future__ import annotations
 
-from flows import inputs
+from flows import inputs, templates
 from flows.model import Question
 from flows.steps import Run, frame
 from flows.types import JSON, RecordConsent, SaveProfile
@@ -45,9 +45,13 @@ def _read(run: Run, q: Question, text: str, button: str | None) -> inputs.Result
 
 
 def _checked(run: Run, q: Question, value: JSON) -> inputs.Result:
-    if q.check is None or q.check.evaluate(run.context(value=value)):
+    if q.check is None:
         return inputs.Parsed(value)
-    return inputs.Invalid("")
+    try:
+        fits = q.check.evaluate(run.context(value=value))
+    except templates.TemplateRenderError:
+        fits = False  # an answer the owner's check cannot even read does not fit it
+    return inputs.Parsed(value) if fits else inputs.Invalid("")
 
 
 def retry(run: Run, q: Question, reason: str) -> None:

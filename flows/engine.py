@@ -98,6 +98,10 @@ def _on_flow(run: Run, flow: str, variables: dict[str, object]) -> None:
     """A reminder or the business starts ``flow``; an open question is resumed after it."""
     if flow not in run.flows.flows:
         return
+    # Keep an open question of another flow to come back to; the same flow starts afresh
+    # (a second reminder replaces an unanswered first one).
+    if run.stack and run.stack[-1].flow == flow and not run.waiting:
+        run.stack.pop()
     push = run.question() is not None
     run.start(Entry(flow), push=push, variables=variables)  # type: ignore[arg-type]
 

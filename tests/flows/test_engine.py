@@ -354,6 +354,29 @@ def test_timer_interrupts_question_then_resumes_it(flows: FlowSet) -> None:
     assert back.state.vars["who"] == "я"
 
 
+def test_second_reminder_of_the_same_flow_replaces_the_first(flows: FlowSet) -> None:
+    first = advance(flows, at("calc", "n"), TimerEvent("ping", "a"), NOW)
+    second = advance(flows, first.state, TimerEvent("ping", "b"), NOW)
+    assert texts(second) == ["Пинг! Всё в силе?"]
+    assert [f.flow for f in second.state.stack] == ["calc", "ping"]
+
+
+def test_check_that_cannot_read_the_answer_asks_again(tmp_path: Path) -> None:
+    (tmp_path / "a.yaml").write_text(
+        "steps:\n  a:\n    ask: Код?\n    check: value | int > 5\n    retry: Больше пяти\n"
+        "    save: code\n  b:\n    say: ok\n",
+        encoding="utf-8",
+    )
+    flows = loader.load(tmp_path)
+    state = at("a", "a")
+    assert texts(advance(flows, state, TextEvent("abc"), NOW)) == ["Больше пяти"]
+    assert texts(advance(flows, state, TextEvent("7"), NOW)) == ["ok"]
+    state = DialogState(stack=(Frame(f="a", s="a"),))
+    odd = "steps:\n  a:\n    ask: Код?\n    check: value.x.y > 5\n  b:\n    say: ok\n"
+    (tmp_path / "a.yaml").write_text(odd, encoding="utf-8")
+    assert texts(advance(loader.load(tmp_path), state, TextEvent("7"), NOW)) == [flows.texts.retry]
+
+
 def test_business_starts_flow_with_vars(flows: FlowSet) -> None:
     turn = advance(flows, None, StartFlowEvent("sub", {"x": 1}), NOW)
     assert texts(turn) == ["Внутри"]
