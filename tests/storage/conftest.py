@@ -151,6 +151,20 @@ def redis_cluster() -> Iterator[list[int]]:
 
 
 @pytest.fixture(params=_store_backends())
+def any_url(request: pytest.FixtureRequest) -> str:
+    """A Redis URL for each backend, the cluster as ``redis+cluster://`` (for subprocesses)."""
+    if request.param == "cluster":
+        ports = request.getfixturevalue("redis_cluster")
+        return "redis+cluster://" + ",".join(f"127.0.0.1:{p}" for p in ports)
+    if request.param == "external":
+        url = _external_url()
+        assert url
+        return url
+    server: EmbeddedRedis = request.getfixturevalue("embedded_redis")
+    return server.url
+
+
+@pytest.fixture(params=_store_backends())
 async def store(request: pytest.FixtureRequest, bot_prefix: str) -> AsyncIterator[Store]:
     """A ``Store`` in a fresh namespace; its keys are deleted afterwards."""
     if request.param == "cluster":

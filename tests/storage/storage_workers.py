@@ -44,6 +44,7 @@ async def _wait_for(store: Store, key: str) -> None:
 
 async def _pusher(url: str, bot: str, customer: str, tag: str, tasks: int, count: int) -> None:
     store = Store.from_url(url, bot=bot)
+    await store.ready()
     try:
         await store.redis.incr(f"{store.keys.prefix}test:ready")
         await _wait_for(store, f"{store.keys.prefix}test:go")
@@ -60,6 +61,7 @@ def pusher_process(url: str, bot: str, customer: str, tag: str, tasks: int, coun
 
 async def _hold_and_die(url: str, bot: str, customer: str, lock_ttl: float) -> None:
     store = Store.from_url(url, bot=bot)
+    await store.ready()
     await store.states.acquire(customer, ttl=lock_ttl)
     entry_id = await store.outbox.put(customer, "vk", "1", Reply("Запись подтверждена"))
     await store.redis.set(f"{store.keys.prefix}test:entry", entry_id)

@@ -24,14 +24,15 @@ def _order(entry_id: str) -> tuple[int, int]:
 @pytest.mark.slow
 @pytest.mark.timeout(120)
 async def test_two_hundred_messages_in_order_none_lost_none_twice(
-    redis_url: str, bot_prefix: str
+    any_url: str, bot_prefix: str
 ) -> None:
-    store = Store(make_redis(redis_url), bot=bot_prefix)
+    store = Store(make_redis(any_url), bot=bot_prefix)
+    await store.ready()
     ctx = multiprocessing.get_context("spawn")
     procs = [
         ctx.Process(
             target=pusher_process,
-            args=(redis_url, bot_prefix, "c1", f"p{n}", PROC_TASKS, PER_PROC_TASK),
+            args=(any_url, bot_prefix, "c1", f"p{n}", PROC_TASKS, PER_PROC_TASK),
         )
         for n in range(PROCS)
     ]

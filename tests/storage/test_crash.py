@@ -47,11 +47,12 @@ async def _entry_of_child(store: Store, proc: multiprocessing.process.BaseProces
 @pytest.mark.slow
 @pytest.mark.timeout(90)
 async def test_killed_holder_is_taken_over_and_message_sent_once(
-    redis_url: str, bot_prefix: str
+    any_url: str, bot_prefix: str
 ) -> None:
-    store = Store(make_redis(redis_url), bot=bot_prefix)
+    store = Store(make_redis(any_url), bot=bot_prefix)
+    await store.ready()
     proc = multiprocessing.get_context("spawn").Process(
-        target=crashing_process, args=(redis_url, bot_prefix, "c1", LOCK_TTL)
+        target=crashing_process, args=(any_url, bot_prefix, "c1", LOCK_TTL)
     )
     try:
         proc.start()
