@@ -40,7 +40,7 @@ from storage.profile import Profiles
 from storage.reminders import Reminders
 
 CUSTOMER_ID_BYTES = 9  # 72 random bits, 12 url-safe characters
-_CODE = re.compile(rf"^\d{{{LINK_CODE_DIGITS}}}$")
+_CODE = re.compile(rf"[0-9]{{{LINK_CODE_DIGITS}}}")
 _CODE_TRIES = 20
 
 # KEYS: account key. ARGV: customer. Delete only when the account still maps to it.
@@ -191,7 +191,7 @@ class Identities:
         fail_key = self._keys.link_account_failures(account)
         if int(await self._redis.get(fail_key) or 0) >= LINK_ACCOUNT_MAX_FAILURES:
             return None
-        key = self._keys.link_code(code) if _CODE.match(code) else None
+        key = self._keys.link_code(code) if _CODE.fullmatch(code) else None
         found = None if key is None else await self._redis.get(key)
         if key is None or found is None:
             await self._fail(fail_key)

@@ -129,6 +129,11 @@ class Keys:
         """SCAN pattern of every key under the customer's hash tag (other parts' too)."""
         return f"{self.tag(customer)}:*"
 
+    def mentioning(self, customer: str) -> str:
+        """SCAN pattern of every key of this bot whose name contains the customer id (ids are
+        12+ random characters, so only keys about this customer match)."""
+        return f"{self.prefix}*{check_customer_id(customer)}*"
+
     # ------------------------------------------------------------------ global
 
     def account(self, account: str) -> str:

@@ -173,7 +173,7 @@ class Profiles:
                 await self._redis.hsetnx(self._keys.profile(keep), field, value)
         if theirs.consents:
             ours = await self.get(keep)
-            merged = sorted(ours.consents + theirs.consents, key=lambda c: c.at)
+            merged = sorted(ours.consents + theirs.consents, key=lambda c: c.at.timestamp())
             pipe = self._redis.pipeline(transaction=False)
             pipe.delete(self._keys.consents(keep))
             pipe.rpush(self._keys.consents(keep), *(c.model_dump_json() for c in merged))

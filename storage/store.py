@@ -114,8 +114,9 @@ class Store:
         reminders = await self.reminders.clear(customer)
         await self.outbox.drop_customer(customer)
         await self.redis.delete(*self.keys.customer_keys(customer))
-        # Other parts (the scheduler) keep their own keys under the customer's hash tag.
-        async for key in self.redis.scan_iter(match=self.keys.customer_pattern(customer)):
+        # Other parts keep their own keys under the customer's tag (the scheduler) or with the
+        # id in the name (bot-initiated de-duplication keys): one scan of the namespace.
+        async for key in self.redis.scan_iter(match=self.keys.mentioning(customer), count=1000):
             await self.redis.delete(key)
         await self.redis.srem(self.keys.customers, customer)
         await self.inbox.settle(customer, 0)

@@ -103,6 +103,7 @@ async def test_forget_leaves_no_key_and_no_pointer(store: Store) -> None:
     await store.reminders.add(gone, "visit")
     await store.outbox.put(gone, "vk", "1", Reply("unsent"))
     await store.redis.set(store.keys.tag(gone) + ":remdata", "scheduler keeps its own keys")
+    await store.dedupe.first_seen(f"bot:{gone}:timer-1")  # the runtime's bot-initiated events
     async with store.states.lock(gone) as lock:
         await store.states.save(gone, DialogState(vars={"a": 1}), version=0, lock=lock)
     await store.history.append(kept, _entry(2, "other customer"))
