@@ -67,6 +67,10 @@ class NameValue:
     path: tuple[str, ...]
     slow: Expr
 
+    @property
+    def source(self) -> str:
+        return ".".join(self.path)
+
     def evaluate(self, context: Mapping[str, JSON]) -> JSON:
         value = lookup(context, self.path)
         if value is _MISSING:
@@ -81,6 +85,10 @@ class FastText:
 
     parts: tuple[str | tuple[str, ...], ...]
     slow: Text
+
+    @property
+    def source(self) -> str:
+        return "".join(p if isinstance(p, str) else "{{ " + ".".join(p) + " }}" for p in self.parts)
 
     def render(self, context: Mapping[str, JSON]) -> str:
         out: list[str] = []
