@@ -14,7 +14,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from flows import answers, templates
-from flows.model import Entry, FlowSet
+from flows.model import Entry, FlowSet, Question
 from flows.schema import COMMAND_NAMES
 from flows.steps import Looping, Lost, Run
 from flows.types import (
@@ -142,14 +142,14 @@ def _on_contact(run: Run, event: ContactEvent) -> None:
 def _on_input(run: Run, text: str, button: str | None) -> None:
     """Text, a button or a shared contact: a command, an answer, a trigger, or the fallback."""
     said = normalize(text)
+    q = run.question()
     command = _command_of(run.flows, said, button)
-    if command is not None:
+    if command is not None and not (q is not None and _is_option(run, q, said)):
         _command(run, command)
         return
     if run.waiting:
         run.replies.append(Reply(run.flows.texts.waiting))
         return
-    q = run.question()
     if q is None:
         if not _trigger(run, said, button):
             _fallback(run)
@@ -157,6 +157,13 @@ def _on_input(run: Run, text: str, button: str | None) -> None:
     problem = answers.answer(run, q, text, button)
     if problem is not None and not _trigger(run, said, button):
         answers.retry(run, q, problem.reason)
+
+
+def _is_option(run: Run, q: Question, said: str) -> bool:
+    """The customer typed a button's own words («Отменить» on a button "Отменить")."""
+    return q.kind == "choice" and any(
+        said in (normalize(o.text), normalize(o.id)) for o in run.options(q)
+    )
 
 
 def _command_of(flows: FlowSet, said: str, button: str | None) -> str | None:
