@@ -90,7 +90,7 @@ def check(
         return None, tuple(problems)
     flows = {name: item.flow for name, item in loaded.items()}
     warnings = tuple(p for p in problems if p.severity == "warning")
-    return _flow_set(flows, settings, timezone, warnings, environ or {}), tuple(problems)
+    return _flow_set(flows, settings.model, timezone, warnings, environ or {}), tuple(problems)
 
 
 def _flow_files(root: Path) -> list[Path]:
@@ -131,19 +131,30 @@ def _load_file(path: Path, problems: list[Problem]) -> _Loaded | None:
     return _Loaded(flow, doc, tuple(compiler.uses))
 
 
-def _settings(root: Path, problems: list[Problem]) -> s.Settings:
+@dataclass(frozen=True, slots=True)
+class _Settings:
+    model: s.Settings
+    file: str
+    doc: Document | None = None
+
+    def problem(self, path: PathKey, message: str) -> Problem:
+        where = self.doc.value_at(path) if self.doc else None
+        return Problem(self.file, where.line if where else 1, where.column if where else 1, message)
+
+
+def _settings(root: Path, problems: list[Problem]) -> _Settings:
     path = root / s.SETTINGS_FILE
     if not path.exists():
-        return s.Settings()
+        return _Settings(s.Settings(), str(path))
     doc = _read(path, problems)
     if doc is None:
-        return s.Settings()
-    model, found = validate(s.Settings, doc, str(path))
+        return _Settings(s.Settings(), str(path))
+    model, found = validate(s.Settings, doc, str(path), salvage=True)
     problems.extend(found)
-    return model or s.Settings()
+    return _Settings(model or s.Settings(), str(path), doc)
 
 
-def _cross_checks(loaded: Mapping[str, _Loaded], settings: s.Settings) -> Iterable[Problem]:
+def _cross_checks(loaded: Mapping[str, _Loaded], settings: _Settings) -> Iterable[Problem]:
     names = list(loaded)
     for item in loaded.values():
         for step in item.flow.steps.values():
@@ -161,13 +172,12 @@ def _cross_checks(loaded: Mapping[str, _Loaded], settings: s.Settings) -> Iterab
                         f"not exist{did_you_mean(reminder.flow, names)}; flows are: "
                         f"{listing(names)}",
                     )
-    if settings.menu is not None and settings.menu not in loaded:
-        yield Problem(
-            s.SETTINGS_FILE,
-            1,
-            1,
-            f"menu: the flow '{settings.menu}' does not exist"
-            f"{did_you_mean(settings.menu, names)}; flows are: {listing(names)}",
+    menu = settings.model.menu
+    if menu is not None and menu not in loaded:
+        yield settings.problem(
+            ("menu",),
+            f"menu: the flow '{menu}' does not exist{did_you_mean(menu, names)}; "
+            f"flows are: {listing(names)}",
         )
 
 
@@ -214,8 +224,27 @@ def _unknown_variables(loaded: Mapping[str, _Loaded]) -> Iterable[Problem]:
                 )
 
 
+def _profile_without_consent(loaded: Mapping[str, _Loaded]) -> Iterable[Problem]:
+    steps = [(item, st) for item in loaded.values() for st in item.flow.steps.values()]
+    if any(st.question and st.question.consent for _, st in steps):
+        return
+    for item, st in steps:
+        if st.question and st.question.profile:
+            where = item.doc.value_at(("steps", st.name, "profile"))
+            yield Problem(
+                item.flow.file,
+                where.line,
+                where.column,
+                f"step '{st.name}': no flow asks for consent to process personal "
+                f"data, so 'profile: {st.question.profile}' will never be stored; "
+                f"add a step with 'consent:'",
+                "warning",
+            )
+
+
 def _warnings(loaded: Mapping[str, _Loaded]) -> Iterable[Problem]:
     yield from _unknown_variables(loaded)
+    yield from _profile_without_consent(loaded)
     for item in loaded.values():
         flow = item.flow
         seen = graph.reachable(flow)

@@ -260,8 +260,20 @@ def test_duplicate_flow_names_and_missing_reminder_flow(tmp_path: Path) -> None:
 def test_settings_file_is_checked(tmp_path: Path) -> None:
     write(tmp_path, "a.yaml", GOOD)
     write(tmp_path, "_bot.yaml", "menu: god\ntexts:\n  falback: Не понял\n")
-    messages = [p.message for p in errors(tmp_path)]
-    assert any("unknown key 'falback'; did you mean 'fallback'?" in m for m in messages)
+    found = errors(tmp_path)
+    assert [(Path(p.file).name, p.line, p.column) for p in found] == [
+        ("_bot.yaml", 1, 7),
+        ("_bot.yaml", 3, 3),
+    ]
+    assert "the flow 'god' does not exist; did you mean 'good'?" in found[0].message
+    assert "unknown key 'falback'; did you mean 'fallback'?" in found[1].message
+
+
+def test_profile_without_any_consent_step_is_a_warning(tmp_path: Path) -> None:
+    write(tmp_path, "a.yaml", "steps:\n  a:\n    ask: Имя?\n    save: name\n    profile: name\n")
+    _, problems = loader.check(tmp_path)
+    assert [(p.severity, p.line, p.column) for p in problems] == [("warning", 5, 14)]
+    assert "will never be stored" in problems[0].message
 
 
 def test_warnings_unreachable_and_silent_loop(tmp_path: Path) -> None:
