@@ -15,6 +15,7 @@ This module must not run flows or decide when to link; the runtime asks.
 
 from __future__ import annotations
 
+import logging
 import re
 import secrets
 import time
@@ -38,6 +39,8 @@ from storage.keys import (
 )
 from storage.profile import Profiles
 from storage.reminders import Reminders
+
+log = logging.getLogger("svyaz.storage")
 
 CUSTOMER_ID_BYTES = 9  # 72 random bits, 12 url-safe characters
 _CODE = re.compile(rf"[0-9]{{{LINK_CODE_DIGITS}}}")
@@ -233,3 +236,4 @@ class Identities:
         await self._redis.sadd(self._keys.customers, keep)
         await self._redis.srem(self._keys.customers, other)
         await self._redis.delete(*self._keys.customer_keys(other))
+        log.info("customer %s merged into %s", other, keep)

@@ -11,11 +11,15 @@ This module must not process events or take locks itself.
 
 from __future__ import annotations
 
+import logging
+
 from flows.types import Inbound
 from storage.client import RedisClient
 from storage.codec import decode_inbound, encode_inbound, stream_rows, text
-from storage.errors import guarded
+from storage.errors import CodecError, guarded
 from storage.keys import Keys
+
+log = logging.getLogger("svyaz.storage")
 
 # KEYS: inbox. ARGV: entry id. Deletes the entry (and the stream once empty); returns remaining.
 DONE_LUA = """
@@ -47,9 +51,20 @@ class Inbox:
     async def pending(
         self, customer: str, *, count: int | None = None
     ) -> list[tuple[str, Inbound]]:
-        """Unprocessed entries in arrival order, as ``(entry id, inbound)``."""
+        """Unprocessed entries in arrival order, as ``(entry id, inbound)``.
+
+        An entry that no longer decodes (written by an incompatible version) is logged and
+        dropped, so it cannot block the customer's inbox forever.
+        """
         rows = stream_rows(await self._redis.xrange(self._keys.inbox(customer), count=count))
-        return [(entry_id, decode_inbound(fields.get(FIELD, "{}"))) for entry_id, fields in rows]
+        found = []
+        for entry_id, fields in rows:
+            try:
+                found.append((entry_id, decode_inbound(fields.get(FIELD, "{}"))))
+            except CodecError as exc:
+                log.error("dropping undecodable inbox entry %s of %s: %s", entry_id, customer, exc)
+                await self.done(customer, entry_id)
+        return found
 
     @guarded
     async def done(self, customer: str, entry_id: str) -> None:

@@ -10,6 +10,7 @@ This module must not contain business rules of any single part.
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from redis.asyncio.cluster import RedisCluster
@@ -37,6 +38,8 @@ from storage.reminders import Reminders
 from storage.state import States
 
 __all__ = ["Store", "connect", "open_store"]
+
+log = logging.getLogger("svyaz.storage")
 
 
 class Store:
@@ -120,6 +123,7 @@ class Store:
             await self.redis.delete(key)
         await self.redis.srem(self.keys.customers, customer)
         await self.inbox.settle(customer, 0)
+        log.info("customer %s erased (%d reminder keys to cancel)", customer, len(reminders))
         return reminders
 
     async def close(self) -> None:

@@ -117,3 +117,10 @@ async def test_move_appends_pending_entries_to_another_customer(store: Store) ->
     ]
     assert await store.inbox.pending("other") == []
     assert await store.inbox.customers_with_pending() == ["keep"]
+
+
+async def test_an_undecodable_entry_is_dropped_not_blocking(store: Store) -> None:
+    await store.redis.xadd(store.keys.inbox("c1"), {"j": '{"event":{"t":"pickle"}}'})
+    good = await store.inbox.push("c1", _inbound("ok"))
+    assert [i for i, _ in await store.inbox.pending("c1")] == [good]
+    assert [i for i, _ in await store.inbox.pending("c1")] == [good]
