@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
 import time
@@ -16,7 +15,7 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
-from storage_helpers import cluster_client
+from storage_helpers import cluster_client, free_ports
 
 from storage.client import make_redis
 from storage.embedded import EmbeddedRedis
@@ -37,26 +36,6 @@ def _store_backends() -> list[object]:
         backends.append("external")
     backends.append(pytest.param("cluster", marks=pytest.mark.cluster))
     return backends
-
-
-def _port_free(port: int) -> bool:
-    with socket.socket() as s:
-        try:
-            s.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
-
-
-def _cluster_ports() -> list[int]:
-    ports: list[int] = []
-    start = 17100 + (os.getpid() % 500) * 7
-    for port in range(start, start + 2000):
-        if _port_free(port) and _port_free(port + 10000):
-            ports.append(port)
-            if len(ports) == CLUSTER_NODES:
-                return ports
-    raise RuntimeError("no free loopback ports for a cluster")
 
 
 def _wait(predicate: object, what: str, timeout: float = 15.0) -> None:
@@ -115,7 +94,7 @@ def redis_cluster() -> Iterator[list[int]]:
     folder = Path(tempfile.mkdtemp(prefix="svyaz-cluster-"))
     procs: list[subprocess.Popen[bytes]] = []
     try:
-        ports = _cluster_ports()
+        ports = free_ports(CLUSTER_NODES, bus=True)
         procs = [_start_node(p, folder / str(p)) for p in ports]
         for p in ports:
             _wait(lambda p=p: _cli(p, "ping").strip() == "PONG", f"node {p} up")

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import socket
+
 from redis.asyncio.cluster import ClusterNode, RedisCluster
 
 from storage.store import Store
@@ -37,3 +40,24 @@ def key_slot(key: str) -> int:
         if end > start + 1:
             raw = raw[start + 1 : end]
     return crc16(raw) % 16384
+
+
+def port_free(port: int) -> bool:
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def free_ports(count: int, *, base: int = 17100, bus: bool = False) -> list[int]:
+    """``count`` free loopback ports (and ``port + 10000`` free too when ``bus``)."""
+    ports: list[int] = []
+    start = base + (os.getpid() % 500) * 7
+    for port in range(start, start + 2000):
+        if port_free(port) and (not bus or port_free(port + 10000)):
+            ports.append(port)
+            if len(ports) == count:
+                return ports
+    raise RuntimeError("no free loopback ports")

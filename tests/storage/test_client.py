@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import os
+import subprocess
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from redis.asyncio import Redis
 from redis.asyncio.cluster import RedisCluster
 from redis.asyncio.sentinel import SentinelConnectionPool
+from storage_helpers import free_ports
 
 from flows.errors import SvyazError
 from flows.types import DialogState
@@ -17,6 +22,8 @@ from storage.client import connect, make_redis, open_store
 from storage.embedded import EmbeddedRedis
 from storage.errors import InvalidValue, StorageUnavailable
 from storage.store import Store
+
+REDIS_SERVER = "/usr/bin/redis-server"
 
 
 async def test_sentinel_url_builds_a_sentinel_managed_master_client() -> None:
@@ -91,3 +98,55 @@ async def test_redis_down_raises_storage_unavailable_then_recovers(tmp_path: Pat
     finally:
         await store.close()
         await asyncio.to_thread(server.stop)
+
+
+@pytest.fixture
+def sentinel_url(tmp_path: Path) -> Iterator[str]:
+    """A real Redis master watched by a real Sentinel (Debian's redis-server)."""
+    if not os.access(REDIS_SERVER, os.X_OK):
+        pytest.skip(f"the Sentinel test needs Debian's {REDIS_SERVER}")
+    master, sentinel = free_ports(2, base=18100)
+    conf = tmp_path / "sentinel.conf"
+    conf.write_text(
+        f"port {sentinel}\nbind 127.0.0.1\ndir {tmp_path}\n"
+        f"sentinel monitor svyaz 127.0.0.1 {master} 1\n",
+        encoding="utf-8",
+    )
+    common = ["--daemonize", "no", "--save", "", "--appendonly", "no"]
+    procs = [
+        subprocess.Popen(
+            [
+                REDIS_SERVER,
+                "--port",
+                str(master),
+                "--bind",
+                "127.0.0.1",
+                "--dir",
+                str(tmp_path),
+                *common,
+            ],
+            stdout=subprocess.DEVNULL,
+        ),
+        subprocess.Popen([REDIS_SERVER, str(conf), "--sentinel"], stdout=subprocess.DEVNULL),
+    ]
+    try:
+        yield f"redis+sentinel://127.0.0.1:{sentinel}/svyaz/0"
+    finally:
+        for proc in procs:
+            proc.terminate()
+            proc.wait(timeout=10)
+
+
+async def test_sentinel_url_reaches_the_master(sentinel_url: str) -> None:
+    store = Store.from_url(sentinel_url, bot="sentinel")
+    try:
+        for _ in range(100):  # the processes need a moment to listen
+            with contextlib.suppress(StorageUnavailable):
+                await store.ready()
+                break
+            await asyncio.sleep(0.05)
+        customer = await store.identities.resolve("vk:1")
+        assert await store.identities.customer_of("vk:1") == customer
+        await store.forget(customer)
+    finally:
+        await store.close()
