@@ -146,8 +146,12 @@ class History:
 
     @guarded
     async def customers(self) -> list[str]:
-        """Every known customer (the registry ``Identities.resolve`` maintains)."""
-        return sorted(text(m) for m in await self._redis.smembers(self._keys.customers))
+        """Every customer with a history: the registry ``Identities.resolve`` maintains, plus a
+        scan for history streams (so an interrupted registration still gets exported)."""
+        found = {text(m) for m in await self._redis.smembers(self._keys.customers)}
+        async for key in self._redis.scan_iter(match=self._keys.history("*"), count=1000):
+            found.add(self._keys.customer_of_key(text(key)))
+        return sorted(c for c in found if c)
 
     async def export(self, customer: str | None, fmt: ExportFormat, out: IO[str]) -> int:
         """Write one customer's (or every customer's) history to ``out``; entries written."""

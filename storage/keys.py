@@ -74,7 +74,15 @@ class Keys:
     # ------------------------------------------------------------------ per customer
 
     def tag(self, customer: str) -> str:
+        if customer == "*":  # SCAN patterns over every customer
+            return f"{self.prefix}{{c:*}}"
         return f"{self.prefix}{{c:{check_customer_id(customer)}}}"
+
+    def customer_of_key(self, key: str) -> str:
+        """The customer id in a per-customer key name ("" when it is not one)."""
+        start = key.find("{c:", len(self.prefix) - 1)
+        end = key.find("}", start)
+        return key[start + 3 : end] if key.startswith(self.prefix) and 0 <= start < end else ""
 
     def state(self, customer: str) -> str:
         return f"{self.tag(customer)}:state"

@@ -125,3 +125,10 @@ async def test_forget_leaves_no_key_and_no_pointer(store: Store) -> None:
     assert gone not in await store.inbox.customers_with_pending()
     assert gone not in await store.history.customers()
     assert [e.text for e in await store.history.read(kept)] == ["other customer"]
+
+
+async def test_export_all_finds_a_customer_missing_from_the_registry(store: Store) -> None:
+    await store.history.append("orphan", _entry(1, "kept anyway"))
+    out = io.StringIO()
+    assert await store.history.export(None, "jsonl", out) == 1
+    assert json.loads(out.getvalue())["customer"] == "orphan"

@@ -78,3 +78,10 @@ async def test_every_key_actually_written_for_a_customer_is_in_its_slot(store: S
         assert len(owned) >= 7
         assert {key_slot(k) for k in owned} == {key_slot(store.keys.state(customer))}
         assert set(owned) <= set(store.keys.customer_keys(customer))
+
+
+def test_customer_id_is_read_back_from_key_names() -> None:
+    keys = Keys("b")
+    assert keys.customer_of_key(keys.history("Ab_-9")) == "Ab_-9"
+    assert keys.customer_of_key(keys.account("vk:1")) == ""
+    assert keys.customer_of_key("svyaz:other:{c:x}:history") == ""
