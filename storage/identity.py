@@ -151,7 +151,7 @@ class Identities:
         token = secrets.token_urlsafe(LINK_TOKEN_BYTES)
         key = self._keys.link_token(token)
         await self._redis.set(key, customer, ex=self.link_token_ttl)
-        await self._remember_link(customer, key, self.link_token_ttl)
+        await self._remember_link(customer, key)
         return token
 
     @guarded
@@ -169,10 +169,12 @@ class Identities:
         await self._join(account, target)
         return target
 
-    async def _remember_link(self, customer: str, key: str, ttl: int) -> None:
+    async def _remember_link(self, customer: str, key: str) -> None:
+        """Index a live link key under the customer so erasure and merge can find it; the
+        index outlives every link it lists."""
         links = self._keys.links(customer)
         await self._redis.sadd(links, key)
-        await self._redis.expire(links, ttl)
+        await self._redis.expire(links, max(self.link_token_ttl, self.link_code_ttl))
 
     # ------------------------------------------------------------------ link codes
 
@@ -184,7 +186,7 @@ class Identities:
             code = f"{secrets.randbelow(10**LINK_CODE_DIGITS):0{LINK_CODE_DIGITS}d}"
             key = self._keys.link_code(code)
             if await self._redis.set(key, f"{customer}|{failures}", nx=True, ex=self.link_code_ttl):
-                await self._remember_link(customer, key, self.link_code_ttl)
+                await self._remember_link(customer, key)
                 return code
         raise StorageError("no free link code; too many live codes")
 
