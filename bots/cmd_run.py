@@ -1,10 +1,143 @@
-"""Sub-commands of `svyaz` (registered by bots.cli)."""
+"""``svyaz run`` (the whole bot) and ``svyaz reminders`` (what is scheduled).
+
+This module owns the command-line face of the runtime: reading settings (one line per problem
+on a bad configuration), logging set-up, starting the aiohttp app with graceful shutdown on
+SIGTERM/SIGINT (``web.run_app``), and listing reminders. It must not wire parts together;
+``bots.app`` does.
+"""
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import logging
+import sys
+from pathlib import Path
 from typing import Any
+
+from aiohttp import web
+
+from bots.config import ConfigError, Settings, load_settings
+from flows.errors import SvyazError
+
+log = logging.getLogger("svyaz.bots")
+
+SHUTDOWN_TIMEOUT = 15.0
 
 
 def register(sub: argparse._SubParsersAction[Any]) -> None:
     """Add this module's sub-commands to the parser."""
+    run = sub.add_parser(
+        "run", help="start the bot (with no settings: the web chat demo on 127.0.0.1:8080)",
+        description="Start svyaz: HTTP server, every configured channel, reminders. Settings "
+                    "come from SVYAZ_* environment variables or .env.",
+    )
+    run.add_argument("--host", help="listen address (SVYAZ_HOST)")
+    run.add_argument("--port", type=int, help="listen port (SVYAZ_PORT)")
+    run.add_argument("--flows", type=Path, help="flows folder (SVYAZ_FLOWS)")
+    run.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    run.set_defaults(handler=run_command)
+    reminders = sub.add_parser("reminders", help="list scheduled reminders")
+    reminders.set_defaults(handler=reminders_command)
+
+
+def _setup_logging(verbose: bool = False) -> None:
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    for noisy in ("aiohttp.access", "apscheduler"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def _settings(args: argparse.Namespace) -> Settings | None:
+    overrides = {
+        name: value for name in ("host", "port", "flows")
+        if (value := getattr(args, name, None)) is not None
+    }
+    try:
+        return load_settings(**overrides)
+    except ConfigError as exc:
+        print("svyaz: cannot start:", file=sys.stderr)
+        for problem in exc.problems:
+            print(f"  {problem}", file=sys.stderr)
+        return None
+
+
+def run_command(args: argparse.Namespace) -> int:
+    _setup_logging(args.verbose)
+    settings = _settings(args)
+    if settings is None:
+        return 2
+    from bots.app import build_app
+    from flows.loader import FlowLoadError
+
+    app = build_app(settings)
+    print(f"svyaz: web chat on http://{settings.host}:{settings.port}/chat (Ctrl+C to stop)",
+          flush=True)
+    try:
+        web.run_app(app, host=settings.host, port=settings.port, print=None,
+                    shutdown_timeout=SHUTDOWN_TIMEOUT, access_log=None)
+    except FlowLoadError as exc:
+        print(f"svyaz: flows in {settings.flows} have errors:", file=sys.stderr)
+        for problem in exc.problems:
+            print(f"  {problem}", file=sys.stderr)
+        return 1
+    except (SvyazError, OSError) as exc:
+        print(f"svyaz: {exc}", file=sys.stderr)
+        return 1
+    print("svyaz: stopped", flush=True)
+    return 0
+
+
+def reminders_command(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    if settings is None:
+        return 2
+    try:
+        lines = asyncio.run(_list_reminders(settings))
+    except SvyazError as exc:
+        print(f"svyaz: {exc}", file=sys.stderr)
+        return 1
+    for line in lines:
+        print(line)
+    return 0
+
+
+async def _list_reminders(settings: Settings) -> list[str]:
+    from bots.metrics import Metrics
+    from bots.scheduler import ReminderService
+    from storage.store import Store, connect
+
+    url = settings.redis_url or _running_embedded(settings.data_dir)
+    store, embedded = await connect(url, settings.data_dir, bot=settings.bot)
+    redis_url = embedded.url if embedded is not None else url
+    assert redis_url is not None
+
+    async def nowhere(*_: object, **__: object) -> bool:
+        return False
+
+    service = ReminderService(store=store, redis_url=redis_url, metrics=Metrics(),
+                              inject=nowhere, zone=settings.zone)
+    try:
+        await service.start(lead=False)
+        found = await service.scheduled()
+    finally:
+        await service.stop()
+        await Store.close(store)
+        if embedded is not None:
+            await asyncio.to_thread(embedded.stop)
+    lines = []
+    for customer, record, when in sorted(found, key=lambda f: str(f[2])):
+        local = when.astimezone(settings.zone).strftime("%Y-%m-%d %H:%M") if when else "paused"
+        flow, key = (record.flow, record.key) if record else ("?", "?")
+        lines.append(f"{local}  {flow:<20} {key:<24} customer {customer}")
+    return lines or ["no reminders scheduled"]
+
+
+def _running_embedded(data_dir: Path) -> str | None:
+    """The socket of an embedded Redis that ``svyaz run`` already serves, if any."""
+    from storage.embedded import _ping
+
+    sock = data_dir.resolve() / "redis.sock"
+    return f"unix://{sock}" if sock.exists() and _ping(str(sock)) else None

@@ -76,10 +76,8 @@ class FlowSource:
         log.info("flows reloaded from %s: %s", self.folder, ", ".join(sorted(flows.flows)))
         return True
 
-    async def watch(self, interval: float = POLL_EVERY) -> None:
-        while True:
-            await asyncio.sleep(interval)
-            try:
-                await self.check_once()
-            except OSError as exc:
-                log.warning("cannot read flows folder %s: %s", self.folder, exc)
+    async def check_quietly(self) -> None:
+        try:
+            await self.check_once()
+        except OSError as exc:
+            log.warning("cannot read flows folder %s: %s", self.folder, exc)

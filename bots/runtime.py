@@ -56,7 +56,6 @@ SORRY = "Что-то пошло не так, попробуйте ещё раз.
 LINK_EXPIRED = "Ссылка для продолжения устарела или уже использована. Начнём заново."
 LINK_PREFIX = "link-"
 _CODE = re.compile(r"^\s*(\d{6})\s*$")
-SWEEP_INTERVAL = 30.0
 
 
 class Advance(Protocol):
@@ -195,9 +194,9 @@ class Runtime:
         if customer in self._active:
             self._again.add(customer)
             return
-        task = asyncio.create_task(self._drain(customer), name=f"turns:{customer}")
-        self._active[customer] = task
-        task.add_done_callback(lambda _t: self._active.pop(customer, None))
+        self._active[customer] = asyncio.create_task(
+            self._drain(customer), name=f"turns:{customer}"
+        )
 
     async def _drain(self, customer: str) -> None:
         self._metrics.turns_in_progress.inc()
@@ -210,6 +209,9 @@ class Runtime:
         except StorageError as exc:  # the sweeper picks the inbox up again later
             log.warning("inbox of %s not processed: %s", customer, type(exc).__name__)
         finally:
+            # No await between the last check of _again and this pop: a kick() either saw
+            # the task still active and set _again before the check, or starts a new task.
+            self._active.pop(customer, None)
             self._metrics.turns_in_progress.dec()
 
     # ------------------------------------------------------------------ processing
@@ -347,15 +349,6 @@ class Runtime:
         sent = await self._delivery.resend_stale()
         if sent:
             log.info("re-sent %d stale outbox entries", sent)
-
-    async def sweeper(self, interval: float = SWEEP_INTERVAL) -> None:
-        """Run ``sweep`` now and then every ``interval`` seconds until cancelled."""
-        while True:
-            try:
-                await self.sweep()
-            except StorageError as exc:
-                log.warning("sweep failed: %s", type(exc).__name__)
-            await asyncio.sleep(interval)
 
     async def idle(self, timeout: float = 10.0) -> None:
         """Wait until no customer is being processed (turns may kick further customers)."""

@@ -30,6 +30,7 @@ from apscheduler.jobstores.redis import RedisJobStore
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.date import DateTrigger
 
+from bots.background import finish, pause
 from bots.owner import OwnerNote
 from flows.types import JSON, Event, ScheduleReminder, TimerEvent
 from storage.history import HistoryEntry
@@ -150,6 +151,7 @@ class ReminderService:
         )
         self._token = secrets.token_hex(16)
         self._leader_task: asyncio.Task[None] | None = None
+        self._stop = asyncio.Event()
         self.leader = False
 
     # ------------------------------------------------------------------ lifecycle
@@ -163,9 +165,7 @@ class ReminderService:
 
     async def stop(self) -> None:
         if self._leader_task is not None:
-            self._leader_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._leader_task
+            await finish([self._leader_task], self._stop)
             self._leader_task = None
         if self.leader:
             await self._store.redis.eval(_RELEASE, 1, self.keys.leader, self._token)
@@ -184,7 +184,8 @@ class ReminderService:
             except Exception as exc:  # Redis trouble: step down, try again
                 log.warning("scheduler leadership check failed: %s", type(exc).__name__)
                 self._step_down()
-            await asyncio.sleep(POLL_EVERY)
+            if await pause(self._stop, POLL_EVERY):
+                return
 
     async def _lead_once(self) -> None:
         redis = self._store.redis

@@ -1,0 +1,228 @@
+"""``/api/v1``: the business's own systems talking to the bot (bearer ``SVYAZ_API_TOKEN``).
+
+This module owns the HTTP contract of the API: pydantic request models, JSON errors
+``{"error": {"code", "message"}}``, the bearer check and a small OpenAPI description. It is off
+when no token is set. Requests are turned into calls on the runtime, storage and scheduler;
+it must not run flows or send messages itself (a started flow goes through the inbox like
+any other event).
+"""
+
+from __future__ import annotations
+
+import hmac
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
+
+from aiohttp import web
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from bots.config import Settings
+from flows.types import JSON, StartFlowEvent
+from storage.errors import InvalidValue, StorageError
+from storage.profile import normalise_phone
+
+if TYPE_CHECKING:
+    from bots.app import Services
+
+PREFIX = "/api/v1"
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+class StartFlow(BaseModel):
+    """Start ``flow`` for a customer found by channel account (``vk:123``) or phone."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    flow: str = Field(min_length=1, max_length=64)
+    vars: dict[str, JSON] = Field(default_factory=dict)
+    account: str | None = Field(default=None, pattern=r"^(vk|max|web):[A-Za-z0-9_.-]{1,128}$")
+    phone: str | None = Field(default=None, max_length=32)
+    request_id: str | None = Field(default=None, max_length=128,
+                                   description="idempotency key: a repeat is not started twice")
+
+    @model_validator(mode="after")
+    def _one_way_to_find(self) -> StartFlow:
+        if (self.account is None) == (self.phone is None):
+            raise ValueError("give exactly one of 'account' or 'phone'")
+        return self
+
+
+def error(status: int, code: str, message: str) -> web.Response:
+    return web.json_response({"error": {"code": code, "message": message}}, status=status)
+
+
+class Api:
+    """Handlers bound to the running bot's services."""
+
+    def __init__(self, settings: Settings, services: Services) -> None:
+        assert settings.api_token is not None
+        self._token = settings.api_token.get_secret_value().encode()
+        self._services = services
+
+    def authorised(self, request: web.Request) -> bool:
+        scheme, _, given = request.headers.get("Authorization", "").partition(" ")
+        return scheme.lower() == "bearer" and hmac.compare_digest(given.encode(), self._token)
+
+    async def start_flow(self, request: web.Request) -> web.Response:
+        try:
+            body = StartFlow.model_validate_json(await request.read())
+        except ValidationError as exc:
+            return error(422, "invalid_request", _explain(exc))
+        services = self._services
+        if services.flows is None or services.store is None:
+            return error(503, "unavailable", "the bot is starting; try again shortly")
+        if body.flow not in services.flows.current().flows:
+            known = ", ".join(sorted(services.flows.current().flows))
+            return error(422, "unknown_flow", f"no flow {body.flow!r}; flows are: {known}")
+        customer = await self._find(body)
+        if customer is None:
+            return error(404, "customer_not_found", "no customer with that account or phone")
+        event = StartFlowEvent(flow=body.flow, vars=body.vars)
+        event_id = f"api:{body.request_id or uuid.uuid4().hex}"
+        if not await services.inject(customer, event, event_id=event_id):
+            return error(409, "no_channel", "the customer has no linked channel to write to")
+        return web.json_response({"customer": customer, "flow": body.flow, "queued": True},
+                                 status=202)
+
+    async def _find(self, body: StartFlow) -> str | None:
+        store = self._services.store
+        assert store is not None
+        if body.account is not None:
+            return await store.identities.customer_of(body.account)
+        assert body.phone is not None
+        try:
+            phone = normalise_phone(body.phone)
+        except InvalidValue:
+            return None
+        return await store.profiles.find_by_phone(phone)
+
+    async def customer(self, request: web.Request) -> web.Response:
+        store = self._services.store
+        if store is None:
+            return error(503, "unavailable", "the bot is starting; try again shortly")
+        customer = request.match_info["customer"]
+        try:
+            accounts = await store.identities.accounts(customer)
+        except ValueError:
+            return error(404, "customer_not_found", "no such customer")
+        if not accounts:
+            return error(404, "customer_not_found", "no such customer")
+        count = _int(request.query.get("history", "50"), 1, 1000)
+        state, _version = await store.states.load(customer)
+        entries = await store.history.read(customer, count=count)
+        reminders = (await self._services.reminders.of_customer(customer)
+                     if self._services.reminders else [])
+        return web.json_response({
+            "customer": customer,
+            "accounts": [{"account": a.account, "last_active": a.last_active} for a in accounts],
+            "position": ({"flow": state.stack[-1].flow, "step": state.stack[-1].step}
+                         if state and state.stack else None),
+            "handoff": bool(state and state.handoff),
+            "reminders": [{"key": r.key, "flow": r.flow, "at": r.at.isoformat()}
+                          for r in reminders],
+            "history": [e.to_record(customer) for e in entries],
+        })
+
+    async def cancel_reminders(self, request: web.Request) -> web.Response:
+        reminders = self._services.reminders
+        if reminders is None:
+            return error(503, "unavailable", "the bot is starting; try again shortly")
+        try:
+            cancelled = await reminders.cancel_all(request.match_info["customer"])
+        except ValueError:
+            return error(404, "customer_not_found", "no such customer")
+        return web.json_response({"cancelled": cancelled})
+
+    async def openapi(self, request: web.Request) -> web.Response:
+        return web.json_response(openapi_document())
+
+
+API = web.AppKey("svyaz_api", Api)
+
+
+def _int(raw: str, low: int, high: int) -> int:
+    try:
+        return max(low, min(high, int(raw)))
+    except ValueError:
+        return high if raw else low
+
+
+def _explain(exc: ValidationError) -> str:
+    parts = []
+    for item in exc.errors():
+        where = ".".join(str(p) for p in item["loc"]) or "body"
+        parts.append(f"{where}: {item['msg']}")
+    return "; ".join(parts)
+
+
+@web.middleware
+async def _guard(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Bearer check and JSON errors for everything under ``/api/v1``."""
+    api: Api = request.app[API]
+    if request.path != f"{PREFIX}/openapi.json" and not api.authorised(request):
+        return error(401, "unauthorized", "send 'Authorization: Bearer <SVYAZ_API_TOKEN>'")
+    try:
+        return await handler(request)
+    except web.HTTPException as exc:
+        return error(exc.status, "http_error", exc.reason)
+    except StorageError:
+        return error(503, "unavailable", "storage is unavailable; try again shortly")
+
+
+def setup(app: web.Application, settings: Settings, services: Services) -> None:
+    """Mount ``/api/v1`` when ``SVYAZ_API_TOKEN`` is set; otherwise do nothing."""
+    if not settings.api_enabled:
+        return
+    sub = web.Application(middlewares=[_guard])
+    api = Api(settings, services)
+    sub[API] = api
+    sub.router.add_post("/flows/start", api.start_flow)
+    sub.router.add_get("/customers/{customer}", api.customer)
+    sub.router.add_delete("/customers/{customer}/reminders", api.cancel_reminders)
+    sub.router.add_get("/openapi.json", api.openapi)
+    app.add_subapp(PREFIX, sub)
+
+
+def openapi_document() -> dict[str, Any]:
+    err = {"$ref": "#/components/schemas/Error"}
+    json_err = {"content": {"application/json": {"schema": err}}}
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "svyaz API", "version": "1"},
+        "servers": [{"url": PREFIX}],
+        "security": [{"bearer": []}],
+        "components": {
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+            "schemas": {
+                "StartFlow": StartFlow.model_json_schema(),
+                "Error": {"type": "object", "properties": {"error": {
+                    "type": "object", "properties": {"code": {"type": "string"},
+                                                     "message": {"type": "string"}}}}},
+            },
+        },
+        "paths": {
+            "/flows/start": {"post": {
+                "summary": "Run a flow for a customer on their best channel",
+                "requestBody": {"required": True, "content": {"application/json": {
+                    "schema": {"$ref": "#/components/schemas/StartFlow"}}}},
+                "responses": {"202": {"description": "queued"}, "401": json_err,
+                              "404": json_err, "409": json_err, "422": json_err},
+            }},
+            "/customers/{customer}": {"get": {
+                "summary": "A customer's linked channels, position, reminders and history",
+                "parameters": [{"name": "customer", "in": "path", "required": True,
+                                "schema": {"type": "string"}},
+                               {"name": "history", "in": "query",
+                                "schema": {"type": "integer", "default": 50}}],
+                "responses": {"200": {"description": "the customer"}, "404": json_err},
+            }},
+            "/customers/{customer}/reminders": {"delete": {
+                "summary": "Cancel every reminder of a customer",
+                "parameters": [{"name": "customer", "in": "path", "required": True,
+                                "schema": {"type": "string"}}],
+                "responses": {"200": {"description": "how many were cancelled"}},
+            }},
+        },
+    }

@@ -1,0 +1,290 @@
+"""The one place that wires svyaz together: the aiohttp application of ``svyaz run``.
+
+This module owns assembly and lifecycle: settings -> connectors (routes are fixed before the app
+starts, so connectors reach the runtime through ``Services``, filled in at start-up) -> Redis
+(embedded when ``SVYAZ_REDIS_URL`` is unset) -> flows (hot reload) -> scheduler -> runtime ->
+background tasks; and the reverse on shutdown (stop taking updates, finish turns, flush the
+outbox, close). It serves ``/healthz`` and ``/metrics`` itself. It must not hold business logic:
+every decision lives in the module that owns it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+import aiohttp
+from aiohttp import web
+
+from bots import api
+from bots.background import every, finish
+from bots.config import Settings, secret_key
+from bots.delivery import Delivery
+from bots.effects import Effects, LinkTargets
+from bots.flowsource import POLL_EVERY as FLOWS_POLL_EVERY
+from bots.flowsource import FlowSource
+from bots.metrics import CONTENT_TYPE, Metrics
+from bots.owner import Owner
+from bots.runtime import Runtime
+from bots.scheduler import ReminderService
+from connectors.base import Connector, Unavailable
+from flows import engine
+from flows.types import Channel, Event, Inbound
+from storage.errors import StorageError
+from storage.store import Store, connect
+
+if TYPE_CHECKING:
+    from connectors.webchat import WebHistoryItem
+    from storage.embedded import EmbeddedRedis
+
+log = logging.getLogger("svyaz.bots")
+
+WEB_HISTORY = 100
+SWEEP_EVERY = 30.0  # seconds between crash-recovery sweeps (inbox, stale outbox)
+
+
+@dataclass(slots=True)
+class Services:
+    """What start-up creates; empty until the app runs (connectors see it through methods)."""
+
+    metrics: Metrics = field(default_factory=Metrics)
+    store: Store | None = None
+    embedded: EmbeddedRedis | None = None
+    runtime: Runtime | None = None
+    reminders: ReminderService | None = None
+    flows: FlowSource | None = None
+    delivery: Delivery | None = None
+    http: aiohttp.ClientSession | None = None
+    tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    stop: asyncio.Event = field(default_factory=asyncio.Event)
+
+    async def accept(self, inbound: Inbound) -> None:
+        """The ``InboundSink`` handed to every connector."""
+        if self.runtime is None:
+            raise Unavailable("svyaz is starting or stopping")
+        await self.runtime.accept(inbound)
+
+    async def inject(self, customer: str, event: Event, *, event_id: str) -> bool:
+        if self.runtime is None:
+            raise Unavailable("svyaz is starting or stopping")
+        return await self.runtime.inject(customer, event, event_id=event_id)
+
+    async def web_history(self, session_id: str) -> list[WebHistoryItem]:
+        """The customer's whole dialogue (every channel) for a web chat session."""
+        from connectors.webchat import WebHistoryItem
+
+        if self.store is None:
+            return []
+        try:
+            customer = await self.store.identities.customer_of(f"web:{session_id}")
+            if customer is None:
+                return []
+            entries = await self.store.history.read(customer, count=WEB_HISTORY)
+        except StorageError as exc:
+            raise Unavailable("history unavailable") from exc
+        return [
+            WebHistoryItem(direction=e.direction, text=e.text)
+            for e in entries
+            if e.direction in ("in", "out") and e.text
+        ]
+
+    def session(self) -> aiohttp.ClientSession:
+        assert self.http is not None, "HTTP session used before start-up"
+        return self.http
+
+
+SETTINGS = web.AppKey("svyaz_settings", Settings)
+SERVICES = web.AppKey("svyaz_services", Services)
+CONNECTORS = web.AppKey("svyaz_connectors", dict[Channel, Connector])
+CLOCK: web.AppKey[Callable[[], datetime]] = web.AppKey("svyaz_clock")
+
+
+def make_connectors(settings: Settings, services: Services) -> dict[Channel, Connector]:
+    """A connector for every channel whose settings are present; the web chat always."""
+    from connectors.webchat import WebChat
+
+    found: dict[Channel, Connector] = {
+        "web": WebChat(
+            secret_key=secret_key(settings), sink=services.accept,
+            history=services.web_history, allowed_origins=settings.origins,
+            public_url=settings.public_url,
+        ),
+    }
+    if settings.vk_enabled:
+        found["vk"] = _vk(settings, services)
+    if settings.max_enabled:
+        found["max"] = _max(settings, services)
+    return found
+
+
+def _vk(settings: Settings, services: Services) -> Connector:
+    from connectors.vk import VkConnector
+
+    assert settings.vk_token is not None
+    assert settings.vk_group_id is not None
+    return VkConnector(
+        token=settings.vk_token.get_secret_value(), group_id=settings.vk_group_id,
+        api_url=settings.vk_api_url, mode=settings.vk_mode,
+        secret=settings.vk_secret.get_secret_value() if settings.vk_secret else None,
+        confirmation=settings.vk_confirmation, sink=services.accept,
+    )
+
+
+def _max(settings: Settings, services: Services) -> Connector:
+    from connectors.maxbot import MaxConnector
+
+    assert settings.max_token is not None
+    secret = settings.max_webhook_secret
+    return MaxConnector(
+        token=settings.max_token.get_secret_value(), api_url=settings.max_api_url,
+        mode=settings.max_mode, webhook_secret=secret.get_secret_value() if secret else None,
+        sink=services.accept, bot_username=settings.max_bot_username,
+    )
+
+
+def link_targets(settings: Settings) -> LinkTargets:
+    vk_group = None
+    if settings.vk_enabled:
+        vk_group = settings.vk_group_screen_name or f"club{settings.vk_group_id}"
+    max_bot = settings.max_bot_username if settings.max_enabled else None
+    return LinkTargets(public_url=settings.public_url, max_bot=max_bot, vk_group=vk_group)
+
+
+def owner_chats(settings: Settings) -> dict[Channel, str]:
+    chats: dict[Channel, str] = {}
+    if settings.owner_vk_peer:
+        chats["vk"] = settings.owner_vk_peer
+    if settings.owner_max_chat:
+        chats["max"] = settings.owner_max_chat
+    return chats
+
+
+def build_app(
+    settings: Settings,
+    *,
+    clock: Callable[[], datetime] | None = None,
+    connectors: Callable[[Settings, Services], dict[Channel, Connector]] = make_connectors,
+) -> web.Application:
+    """The whole bot as an aiohttp application (start it with ``web.run_app`` or a runner)."""
+    services = Services()
+    app = web.Application(client_max_size=1024 * 1024)
+    app[SETTINGS] = settings
+    app[SERVICES] = services
+    app[CLOCK] = clock or (lambda: datetime.now(settings.zone))
+    app[CONNECTORS] = connectors(settings, services)
+    for connector in app[CONNECTORS].values():
+        app.router.add_routes(connector.routes())
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/metrics", metrics)
+    app.router.add_get("/", index)
+    api.setup(app, settings, services)
+    app.cleanup_ctx.append(_lifecycle)
+    return app
+
+
+# ---------------------------------------------------------------------- lifecycle
+
+
+async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
+    try:
+        await _start(app)
+        yield
+    finally:
+        await _stop(app)
+
+
+async def _start(app: web.Application) -> None:
+    settings, services, connectors = app[SETTINGS], app[SERVICES], app[CONNECTORS]
+    store, embedded = await connect(settings.redis_url, settings.data_dir, bot=settings.bot)
+    services.store, services.embedded = store, embedded
+    services.http = aiohttp.ClientSession()
+    flows = FlowSource(settings.flows, timezone=settings.timezone)
+    await asyncio.to_thread(flows.load)
+    owner = Owner(webhook=settings.owner_webhook, chats=owner_chats(settings),
+                  connectors=connectors, http=services.session)
+    delivery = Delivery(store=store, connectors=connectors, metrics=services.metrics)
+    redis_url = embedded.url if embedded is not None else settings.redis_url
+    assert redis_url is not None
+    reminders = ReminderService(
+        store=store, redis_url=redis_url, metrics=services.metrics, inject=services.inject,
+        zone=settings.zone, grace=settings.reminder_grace, owner_notify=owner.notify,
+    )
+    effects = Effects(store=store, reminders=reminders, owner=owner, links=link_targets(settings),
+                      channels=frozenset(connectors), http=services.session)
+    services.flows, services.delivery, services.reminders = flows, delivery, reminders
+    services.runtime = Runtime(
+        store=store, flows=flows.current, advance=engine.advance, delivery=delivery,
+        effects=effects, metrics=services.metrics, clock=app[CLOCK], owner_notify=owner.notify,
+    )
+    await reminders.start()
+    for connector in connectors.values():
+        await connector.start()
+    stop = services.stop
+    services.tasks += [
+        asyncio.create_task(every(stop, SWEEP_EVERY, services.runtime.sweep, "sweep"),
+                            name="sweeper"),
+        asyncio.create_task(every(stop, FLOWS_POLL_EVERY, flows.check_quietly, "flow reload",
+                                  first_delay=FLOWS_POLL_EVERY), name="flows-watch"),
+    ]
+    log.info("svyaz is running: channels %s, flows %s", ", ".join(sorted(connectors)),
+             ", ".join(sorted(flows.current().flows)))
+
+
+async def _stop(app: web.Application) -> None:
+    services = app[SERVICES]
+    for connector in app[CONNECTORS].values():  # 1. stop taking updates
+        with contextlib.suppress(Exception):
+            await connector.stop()
+    runtime, services.runtime = services.runtime, None
+    if runtime is not None:  # 2. finish the turns in progress
+        await runtime.close()
+    await finish(services.tasks, services.stop)
+    if services.delivery is not None:  # 3. flush what a crashed turn left in the outbox
+        with contextlib.suppress(StorageError):
+            await services.delivery.resend_stale()
+    if services.reminders is not None:
+        await services.reminders.stop()
+    if services.http is not None:
+        await services.http.close()
+    if services.store is not None:
+        await services.store.close()
+    if services.embedded is not None:
+        await asyncio.to_thread(services.embedded.stop)
+    log.info("svyaz stopped cleanly")
+
+
+# ---------------------------------------------------------------------- routes
+
+
+async def index(request: web.Request) -> web.StreamResponse:
+    raise web.HTTPFound("/chat")
+
+
+async def healthz(request: web.Request) -> web.Response:
+    services = request.app[SERVICES]
+    redis_ok = False
+    if services.store is not None:
+        with contextlib.suppress(Exception):
+            redis_ok = bool(await services.store.redis.ping())
+    reminders = services.reminders
+    body = {
+        "ok": redis_ok,
+        "redis": {"ok": redis_ok, "embedded": services.embedded is not None},
+        "channels": {ch: c.health() for ch, c in request.app[CONNECTORS].items()},
+        "scheduler": {"ok": reminders is not None and reminders.scheduler.running,
+                      "leader": bool(reminders and reminders.leader)},
+        "flows": {"loaded": sorted(services.flows.current().flows) if services.flows else [],
+                  "reloads": services.flows.reloads if services.flows else 0},
+        "turns_in_progress": services.runtime.busy if services.runtime else 0,
+    }
+    return web.json_response(body, status=200 if redis_ok else 503)
+
+
+async def metrics(request: web.Request) -> web.Response:
+    body = request.app[SERVICES].metrics.render()
+    return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE})

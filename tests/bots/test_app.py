@@ -1,0 +1,179 @@
+"""bots.app: the wired application on a loopback port — health, metrics, web chat, reload."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import shutil
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import aiohttp
+import pytest
+from aiohttp.test_utils import TestClient, TestServer
+from bots_harness import FLOWS
+
+from bots.app import SERVICES, build_app
+from bots.config import Settings
+
+ORIGIN = "http://127.0.0.1:8080"
+
+
+def make_settings(redis_url: str | None, bot: str, tmp: Path, **extra: object) -> Settings:
+    return Settings(  # type: ignore[call-arg]
+        _env_file=None, redis_url=redis_url, bot=bot, flows=extra.pop("flows", FLOWS),
+        data_dir=tmp / "data", **extra,
+    )
+
+
+@pytest.fixture
+async def client(redis_url: str, bot_prefix: str, tmp_path: Path) -> AsyncIterator[TestClient]:
+    app = build_app(make_settings(redis_url, bot_prefix, tmp_path, api_token="t0ken"))
+    async with TestClient(TestServer(app, host="127.0.0.1")) as c:
+        yield c
+
+
+async def chat(client: TestClient) -> aiohttp.ClientWebSocketResponse:
+    ws = await client.ws_connect("/chat/ws", headers={"Origin": ORIGIN})
+    await ws.send_json({"type": "hello", "session": None})
+    welcome = await ws.receive_json(timeout=5)
+    assert welcome["type"] == "welcome"
+    return ws
+
+
+async def next_reply(ws: aiohttp.ClientWebSocketResponse) -> str:
+    while True:
+        frame = await ws.receive_json(timeout=5)
+        if frame["type"] == "reply":
+            return str(frame["text"])
+
+
+async def test_healthz_reports_redis_channels_and_scheduler(client: TestClient) -> None:
+    resp = await client.get("/healthz")
+    assert resp.status == 200
+    body = await resp.json()
+    assert body["redis"]["ok"] is True
+    assert body["channels"]["web"]["ok"] is True
+    assert body["scheduler"]["ok"] is True
+    assert "hello" in body["flows"]["loaded"]
+
+
+async def test_web_chat_dialogue_and_metrics(client: TestClient) -> None:
+    ws = await chat(client)
+    assert await next_reply(ws) == "Как вас зовут?"
+    await ws.send_json({"type": "text", "text": "Оля", "id": "c1"})
+    assert await next_reply(ws) == "Приятно познакомиться, Оля! Сколько вам лет?"
+    await ws.close()
+    text = await (await client.get("/metrics")).text()
+    assert 'svyaz_messages_in_total{channel="web"} 2.0' in text
+    assert 'svyaz_messages_out_total{channel="web"} 2.0' in text
+    assert "svyaz_turn_seconds_bucket" in text
+
+
+async def test_history_is_replayed_on_reconnect(client: TestClient) -> None:
+    ws = await client.ws_connect("/chat/ws", headers={"Origin": ORIGIN})
+    await ws.send_json({"type": "hello", "session": None})
+    session = (await ws.receive_json(timeout=5))["session"]
+    await next_reply(ws)
+    await ws.close()
+    again = await client.ws_connect("/chat/ws", headers={"Origin": ORIGIN})
+    await again.send_json({"type": "hello", "session": session})
+    welcome = await again.receive_json(timeout=5)
+    assert [h["text"] for h in welcome["history"]] == ["/start", "Как вас зовут?"]
+    await again.close()
+
+
+async def test_healthz_is_503_when_redis_is_down(bot_prefix: str, tmp_path: Path) -> None:
+    app = build_app(make_settings(None, bot_prefix, tmp_path))  # its own embedded Redis
+    async with TestClient(TestServer(app, host="127.0.0.1")) as c:
+        embedded = app[SERVICES].embedded
+        assert embedded is not None
+        assert (await c.get("/healthz")).status == 200
+        embedded.kill()
+        try:
+            resp = await c.get("/healthz")
+            assert resp.status == 503
+            assert (await resp.json())["redis"]["ok"] is False
+        finally:
+            embedded.start()
+
+
+async def test_a_broken_edit_keeps_the_previous_flows(
+    redis_url: str, bot_prefix: str, tmp_path: Path
+) -> None:
+    folder = tmp_path / "flows"
+    shutil.copytree(FLOWS, folder)
+    app = build_app(make_settings(redis_url, bot_prefix, tmp_path, flows=folder))
+    async with TestClient(TestServer(app, host="127.0.0.1")) as c:
+        source = app[SERVICES].flows
+        assert source is not None
+        (folder / "hello.yaml").write_text("flow: hello\nsteps:\n  a: {nxt: b}\n", "utf-8")
+        assert await source.check_once() is False
+        assert source.refused == 1
+        ws = await chat(c)
+        assert await next_reply(ws) == "Как вас зовут?"  # the previous flows still run
+        (folder / "hello.yaml").write_text(
+            "flow: hello\ntriggers: [{command: start}]\nsteps:\n  a: {say: Новый привет!}\n",
+            "utf-8")
+        assert await source.check_once() is True
+        ws2 = await chat(c)
+        assert await next_reply(ws2) == "Новый привет!"
+        await ws.close()
+        await ws2.close()
+
+
+async def test_api_is_off_without_a_token(redis_url: str, bot_prefix: str,
+                                          tmp_path: Path) -> None:
+    app = build_app(make_settings(redis_url, bot_prefix, tmp_path))
+    async with TestClient(TestServer(app, host="127.0.0.1")) as c:
+        assert (await c.get("/api/v1/openapi.json")).status == 404
+
+
+async def test_api_starts_a_flow_reads_a_customer_and_cancels_reminders(
+    client: TestClient,
+) -> None:
+    auth = {"Authorization": "Bearer t0ken"}
+    ws = await client.ws_connect("/chat/ws", headers={"Origin": ORIGIN})
+    await ws.send_json({"type": "hello", "session": None})
+    await ws.receive_json(timeout=5)
+    await next_reply(ws)
+    for i, text in enumerate(("Оля", "30")):
+        await ws.send_json({"type": "text", "text": text, "id": f"a{i}"})
+        await next_reply(ws)
+    await ws.send_json({"type": "text", "text": "напомни", "id": "c1"})
+    assert await next_reply(ws) == "Напомню через минуту."
+    services = client.app[SERVICES]
+    store = services.store
+    assert store is not None
+    customers = await store.history.customers()
+    assert len(customers) == 1
+    customer = customers[0]
+    account = (await store.identities.accounts(customer))[0].account
+
+    assert (await client.post("/api/v1/flows/start", json={})).status == 401
+    bad = await client.post("/api/v1/flows/start", headers=auth,
+                            json={"flow": "ping", "account": account, "phone": "+7"})
+    assert bad.status == 422
+    assert "exactly one" in (await bad.json())["error"]["message"]
+    unknown = await client.post("/api/v1/flows/start", headers=auth,
+                                json={"flow": "nope", "account": account})
+    assert (await unknown.json())["error"]["code"] == "unknown_flow"
+    started = await client.post("/api/v1/flows/start", headers=auth,
+                                json={"flow": "ping", "account": account, "vars": {"n": 1}})
+    assert started.status == 202
+    assert await next_reply(ws) == "Напоминание!"
+
+    got = await client.get(f"/api/v1/customers/{customer}", headers=auth)
+    body = await got.json()
+    assert body["accounts"][0]["account"] == account
+    assert [r["key"] for r in body["reminders"]] == ["ping"]
+    assert "Напоминание!" in [h["text"] for h in body["history"]]
+    assert (await client.get("/api/v1/customers/nobody", headers=auth)).status == 404
+
+    gone = await client.delete(f"/api/v1/customers/{customer}/reminders", headers=auth)
+    assert (await gone.json()) == {"cancelled": 1}
+    spec = await (await client.get("/api/v1/openapi.json")).json()
+    assert "/flows/start" in spec["paths"]
+    json.dumps(spec)
+    await ws.close()
+    await asyncio.sleep(0)
