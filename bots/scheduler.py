@@ -158,9 +158,15 @@ class ReminderService:
 
     async def start(self, *, lead: bool = True) -> None:
         """Start paused (can add jobs); with ``lead``, compete for the leader lock."""
-        _SERVICES[self._bot] = self
+        if lead or self._bot not in _SERVICES:  # a lister must not take a runner's place
+            _SERVICES[self._bot] = self
         self.scheduler.start(paused=True)  # no I/O: the Redis job store connects lazily
         if lead:
+            self.compete()
+
+    def compete(self) -> None:
+        """Take part in the leader election (the leader runs the jobs)."""
+        if self._leader_task is None:
             self._leader_task = asyncio.create_task(self._lead(), name="scheduler-leader")
 
     async def stop(self) -> None:

@@ -1,0 +1,130 @@
+"""bots.scheduler: APScheduler on Redis — fires once, replace/cancel by key, grace on start."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from bots_harness import FLOWS, ZONE, Harness
+
+from bots.cmd_run import _list_reminders
+from bots.config import Settings
+from bots.metrics import Metrics
+from bots.scheduler import ReminderService, decide
+from flows.types import ScheduleReminder, StartEvent
+
+
+async def _customer(harness: Harness) -> str:
+    harness.clock.now = datetime.now(ZONE)
+    await harness.send("web", "s1", StartEvent())
+    return await harness.customer("web", "s1")
+
+
+def _remind(seconds: float, key: str = "k") -> ScheduleReminder:
+    return ScheduleReminder(key=key, at=datetime.now(ZONE) + timedelta(seconds=seconds),
+                            flow="ping", vars={"n": 1})
+
+
+async def _wait_for(predicate, timeout: float = 8.0) -> bool:  # type: ignore[no-untyped-def]
+    deadline = asyncio.get_running_loop().time() + timeout
+    while asyncio.get_running_loop().time() < deadline:
+        if predicate():
+            return True
+        await asyncio.sleep(0.1)
+    return predicate()
+
+
+async def test_a_reminder_a_couple_of_seconds_ahead_fires_once(harness: Harness) -> None:
+    customer = await _customer(harness)
+    await harness.reminders.schedule(customer, _remind(1.5))
+    assert await harness.store.reminders.list(customer) == ["k"]
+    harness.reminders.compete()
+    assert await _wait_for(lambda: "Напоминание!" in harness.texts("web", "s1"))
+    await asyncio.sleep(1.5)
+    await harness.runtime.idle()
+    assert harness.texts("web", "s1").count("Напоминание!") == 1
+    assert harness.metrics.reminders_fired._value.get() == 1
+    assert await harness.reminders.of_customer(customer) == []
+    assert await harness.store.reminders.list(customer) == []
+
+
+async def test_two_schedulers_alive_deliver_once(harness: Harness, redis_url: str) -> None:
+    customer = await _customer(harness)
+    other = ReminderService(store=harness.store, redis_url=redis_url, metrics=Metrics(),
+                            inject=harness.runtime.inject, zone=ZONE)
+    await other.start(lead=False)
+    try:
+        await harness.reminders.schedule(customer, _remind(1.0))
+        for service in (harness.reminders, other):  # both run jobs, as after a split brain
+            service.scheduler.resume()
+        assert await _wait_for(lambda: "Напоминание!" in harness.texts("web", "s1"))
+        await asyncio.sleep(1.5)
+        await harness.runtime.idle()
+        assert harness.texts("web", "s1").count("Напоминание!") == 1
+    finally:
+        await other.stop()
+
+
+async def test_replace_and_cancel_by_key(harness: Harness) -> None:
+    customer = await _customer(harness)
+    await harness.reminders.schedule(customer, _remind(1.0))
+    await harness.reminders.schedule(customer, _remind(3600))  # re-booking moves it
+    jobs = await harness.reminders.scheduled()
+    assert len(jobs) == 1
+    assert jobs[0][2] is not None
+    assert jobs[0][2] > datetime.now(ZONE) + timedelta(minutes=59)
+    await harness.reminders.schedule(customer, _remind(1.0, key="other"))
+    assert await harness.reminders.cancel(customer, "other") is True
+    harness.reminders.compete()
+    await asyncio.sleep(2.5)
+    await harness.runtime.idle()
+    assert "Напоминание!" not in harness.texts("web", "s1")
+    assert await harness.reminders.cancel_all(customer) == 1
+    assert await harness.reminders.scheduled() == []
+
+
+async def test_restart_delivers_within_grace_and_records_older_as_missed(
+    harness: Harness, redis_url: str
+) -> None:
+    customer = await _customer(harness)
+    now = datetime.now(ZONE)
+    # Scheduled by a process that then died; the jobs wait in Redis.
+    await harness.reminders.schedule(
+        customer, ScheduleReminder(key="recent", at=now - timedelta(minutes=10), flow="ping"))
+    await harness.reminders.schedule(
+        customer, ScheduleReminder(key="old", at=now - timedelta(hours=3), flow="ping"))
+    await harness.reminders.stop()
+    restarted = ReminderService(store=harness.store, redis_url=redis_url,
+                                metrics=harness.metrics, inject=harness.runtime.inject,
+                                zone=ZONE, grace=3600)
+    harness.reminders = restarted
+    await restarted.start(lead=True)
+    assert await _wait_for(lambda: restarted.leader)
+    assert await _wait_for(lambda: harness.metrics.reminders_missed._value.get() == 1)
+    assert await _wait_for(lambda: "Напоминание!" in harness.texts("web", "s1"))
+    await harness.runtime.idle()
+    assert harness.texts("web", "s1").count("Напоминание!") == 1
+    history = await harness.store.history.read(customer, count=100)
+    assert any("reminder old missed" in e.note for e in history)
+
+
+def test_grace_decision() -> None:
+    due = datetime(2026, 1, 1, 10, 0, tzinfo=ZONE)
+    assert decide(due, due + timedelta(minutes=59), 3600) == "deliver"
+    assert decide(due, due + timedelta(minutes=61), 3600) == "missed"
+    assert decide(due, due - timedelta(minutes=5), 3600) == "deliver"
+
+
+async def test_svyaz_reminders_lists_what_is_scheduled(
+    harness: Harness, redis_url: str, bot_prefix: str, tmp_path: Path
+) -> None:
+    customer = await _customer(harness)
+    await harness.reminders.schedule(customer, _remind(7200, key="visit-24h"))
+    settings = Settings(_env_file=None, redis_url=redis_url, bot=bot_prefix,  # type: ignore[call-arg]
+                        flows=FLOWS, data_dir=tmp_path)
+    lines = await _list_reminders(settings)
+    assert len(lines) == 1
+    assert "ping" in lines[0]
+    assert "visit-24h" in lines[0]
+    assert customer in lines[0]
