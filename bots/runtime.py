@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -23,23 +22,26 @@ from typing import TYPE_CHECKING, Protocol
 
 from bots.delivery import Delivery
 from bots.effects import Effects
+from bots.events import (
+    continue_command,
+    dedupe_key,
+    describe,
+    is_initiated,
+    link_code_of,
+    link_token_of,
+    position,
+)
 from bots.metrics import Metrics
 from bots.owner import OwnerNote
 from connectors.base import Unavailable
 from flows.types import (
-    ButtonEvent,
-    CallResultEvent,
-    ContactEvent,
     DialogState,
     Event,
     Inbound,
-    PermissionEvent,
+    LinkChannel,
     Reply,
     ResumeEvent,
     StartEvent,
-    StartFlowEvent,
-    TextEvent,
-    TimerEvent,
     Turn,
 )
 from storage.errors import StorageError
@@ -54,8 +56,6 @@ log = logging.getLogger("svyaz.bots")
 
 SORRY = "Что-то пошло не так, попробуйте ещё раз."
 LINK_EXPIRED = "Ссылка для продолжения устарела или уже использована. Начнём заново."
-LINK_PREFIX = "link-"
-_CODE = re.compile(r"^\s*(\d{6})\s*$")
 
 
 class Advance(Protocol):
@@ -65,60 +65,6 @@ class Advance(Protocol):
 
 
 Clock = Callable[[], datetime]
-
-
-# ---------------------------------------------------------------------- pure helpers
-
-
-def dedupe_key(inbound: Inbound) -> str:
-    return f"{inbound.channel}:{inbound.event_id}"
-
-
-def is_initiated(event: Event) -> bool:
-    """Events the bot starts on its own: delivered to the best channel, with failover."""
-    return isinstance(event, TimerEvent | StartFlowEvent)
-
-
-def link_token_of(event: Event) -> str | None:
-    if isinstance(event, StartEvent) and event.payload and event.payload.startswith(LINK_PREFIX):
-        return event.payload[len(LINK_PREFIX):]
-    return None
-
-
-def link_code_of(event: Event) -> str | None:
-    if isinstance(event, TextEvent) and (match := _CODE.match(event.text)):
-        return match.group(1)
-    return None
-
-
-def describe(event: Event) -> tuple[str, str]:
-    """(text, note) of an inbound event for the history."""
-    if isinstance(event, TextEvent):
-        return event.text, ""
-    if isinstance(event, ButtonEvent):
-        return event.text or event.button, f"button {event.button}"
-    if isinstance(event, StartEvent):
-        return "/start", "start" + (" (link)" if link_token_of(event) else "")
-    if isinstance(event, ContactEvent):
-        return "[контакт]", "contact shared"
-    if isinstance(event, TimerEvent):
-        return "", f"reminder {event.key} fired ({event.flow})"
-    if isinstance(event, StartFlowEvent):
-        return "", f"api started {event.flow}"
-    if isinstance(event, ResumeEvent):
-        return "", f"continued on {event.channel}"
-    if isinstance(event, PermissionEvent):
-        return "", "messages allowed" if event.allowed else "messages denied"
-    if isinstance(event, CallResultEvent):
-        return "", f"call {event.call_id}: {event.status}"
-    return "", type(event).__name__
-
-
-def position(state: DialogState | None) -> tuple[str, str]:
-    if state is None or not state.stack:
-        return "-", "-"
-    top = state.stack[-1]
-    return top.flow, top.step
 
 
 @dataclass(slots=True)
@@ -252,6 +198,9 @@ class Runtime:
         """Handle a link token or code; returns the event to run here, or None when done."""
         event = ctx.inbound.event
         identities = self._store.identities
+        if (command := continue_command(event)) is not None:
+            await self._offer_link(ctx, command)
+            return None
         token, code = link_token_of(event), link_code_of(event)
         if token is None and code is None:
             return event
@@ -279,6 +228,14 @@ class Runtime:
         self.kick(target)
         ctx.flow, ctx.step = "link", "-"
         return None
+
+    async def _offer_link(self, ctx: _Ctx, command: LinkChannel) -> None:
+        """Answer a «продолжить в …» command with links; the dialogue stays where it is."""
+        await self._store.inbox.done(ctx.customer, ctx.entry_id)
+        await self._record_in(ctx)
+        outcome = await self._effects.run(ctx.customer, ctx.inbound, [command])
+        await self._deliver(ctx, outcome.replies)
+        ctx.flow, ctx.step = "link-offer", "-"
 
     async def _run(self, ctx: _Ctx, event: Event, lock: Lock) -> None:
         state, version = await self._store.states.load(ctx.customer)

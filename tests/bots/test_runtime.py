@@ -8,9 +8,10 @@ import logging
 import pytest
 from bots_harness import Harness
 
-from bots.runtime import SORRY, Runtime, describe, link_code_of, link_token_of
+from bots.events import continue_command, describe, link_code_of, link_token_of
+from bots.runtime import SORRY, Runtime
 from connectors.base import Unavailable
-from flows.types import ButtonEvent, StartEvent, TextEvent, TimerEvent
+from flows.types import ButtonEvent, LinkChannel, StartEvent, TextEvent, TimerEvent
 from storage.store import Store
 
 
@@ -208,3 +209,25 @@ def test_pure_helpers() -> None:
     assert link_code_of(TextEvent(" 123456 ")) == "123456"
     assert link_code_of(TextEvent("1234567")) is None
     assert describe(ButtonEvent("yes", "Да")) == ("Да", "button yes")
+
+
+def test_continue_commands() -> None:
+    assert continue_command(TextEvent("Продолжить в MAX")) == LinkChannel("max")
+    assert continue_command(TextEvent("продолжить во ВКонтакте")) == LinkChannel("vk")
+    assert continue_command(TextEvent("продолжить на сайте!")) == LinkChannel("web")
+    assert continue_command(TextEvent("продолжить в другом мессенджере")) == LinkChannel(None)
+    assert continue_command(TextEvent("продолжить в пятницу")) is None
+    assert continue_command(ButtonEvent("продолжить в max")) is None
+
+
+async def test_continue_command_offers_a_link_and_keeps_the_step(harness: Harness) -> None:
+    await harness.send("vk", "100", StartEvent())
+    await harness.send("vk", "100", TextEvent("продолжить в MAX"))
+    reply = harness.channels["vk"].sent[-1][1]
+    assert [b.text for b in reply.buttons] == ["Продолжить в MAX"]
+    customer = await harness.customer("vk", "100")
+    state, _ = await harness.store.states.load(customer)
+    assert state is not None
+    assert state.stack[-1].step == "name"
+    await harness.send("vk", "100", TextEvent("Оля"))
+    assert harness.texts("vk", "100")[-1] == "Приятно познакомиться, Оля! Сколько вам лет?"

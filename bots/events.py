@@ -1,0 +1,99 @@
+"""Pure facts about events: what a link token or code looks like, how an event reads in the
+history, which events the bot starts itself, the «продолжить в …» command.
+
+This module owns these small decisions so the runtime stays an executor. It must do no I/O.
+"""
+
+from __future__ import annotations
+
+import re
+
+from flows.types import (
+    ButtonEvent,
+    CallResultEvent,
+    Channel,
+    ContactEvent,
+    DialogState,
+    Event,
+    Inbound,
+    LinkChannel,
+    PermissionEvent,
+    ResumeEvent,
+    StartEvent,
+    StartFlowEvent,
+    TextEvent,
+    TimerEvent,
+)
+
+LINK_PREFIX = "link-"
+_CODE = re.compile(r"^\s*(\d{6})\s*$")
+
+
+def dedupe_key(inbound: Inbound) -> str:
+    return f"{inbound.channel}:{inbound.event_id}"
+
+
+def is_initiated(event: Event) -> bool:
+    """Events the bot starts on its own: delivered to the best channel, with failover."""
+    return isinstance(event, TimerEvent | StartFlowEvent)
+
+
+def link_token_of(event: Event) -> str | None:
+    if isinstance(event, StartEvent) and event.payload and event.payload.startswith(LINK_PREFIX):
+        return event.payload[len(LINK_PREFIX):]
+    return None
+
+
+def link_code_of(event: Event) -> str | None:
+    if isinstance(event, TextEvent) and (match := _CODE.match(event.text)):
+        return match.group(1)
+    return None
+
+
+_CONTINUE = re.compile(r"^\s*продолжить\s+(в|во|на)\s+(.+?)\s*[.!]?\s*$", re.IGNORECASE)
+_CONTINUE_TARGETS: dict[str, Channel | None] = {
+    "max": "max", "макс": "max", "мах": "max",
+    "vk": "vk", "вк": "vk", "вконтакте": "vk", "контакте": "vk",
+    "сайте": "web", "сайт": "web", "чате на сайте": "web",
+    "другом мессенджере": None, "другом канале": None,
+}
+
+
+def continue_command(event: Event) -> LinkChannel | None:
+    """The global command «продолжить в MAX / во ВКонтакте / на сайте» as a link effect."""
+    if not isinstance(event, TextEvent) or not (match := _CONTINUE.match(event.text)):
+        return None
+    where = match.group(2).lower()
+    if where not in _CONTINUE_TARGETS:
+        return None
+    return LinkChannel(target=_CONTINUE_TARGETS[where])
+
+
+def describe(event: Event) -> tuple[str, str]:
+    """(text, note) of an inbound event for the history."""
+    if isinstance(event, TextEvent):
+        return event.text, ""
+    if isinstance(event, ButtonEvent):
+        return event.text or event.button, f"button {event.button}"
+    if isinstance(event, StartEvent):
+        return "/start", "start" + (" (link)" if link_token_of(event) else "")
+    if isinstance(event, ContactEvent):
+        return "[контакт]", "contact shared"
+    if isinstance(event, TimerEvent):
+        return "", f"reminder {event.key} fired ({event.flow})"
+    if isinstance(event, StartFlowEvent):
+        return "", f"api started {event.flow}"
+    if isinstance(event, ResumeEvent):
+        return "", f"continued on {event.channel}"
+    if isinstance(event, PermissionEvent):
+        return "", "messages allowed" if event.allowed else "messages denied"
+    if isinstance(event, CallResultEvent):
+        return "", f"call {event.call_id}: {event.status}"
+    return "", type(event).__name__
+
+
+def position(state: DialogState | None) -> tuple[str, str]:
+    if state is None or not state.stack:
+        return "-", "-"
+    top = state.stack[-1]
+    return top.flow, top.step
