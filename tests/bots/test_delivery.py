@@ -1,0 +1,83 @@
+"""bots.delivery: the pure channel choice, and the outbox executor with failover."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from bots_harness import Harness, Recorder
+
+from bots.delivery import Target, plan_initiated, plan_reply, split_account
+from bots.metrics import Metrics
+from flows.types import Inbound, Reply, TextEvent
+
+
+@dataclass(frozen=True)
+class Info:
+    account: str
+    last_active: float
+
+
+def test_a_reply_goes_where_the_customer_wrote() -> None:
+    inbound = Inbound("max", "42", "e", TextEvent("hi"))
+    assert plan_reply(inbound) == [Target("max", "42")]
+    in_chat = Inbound("max", "42", "e", TextEvent("hi"), reply_to="chat:9")
+    assert plan_reply(in_chat) == [Target("max", "chat:9")]
+
+
+def test_initiated_most_recent_first_and_only_enabled_channels() -> None:
+    accounts = [Info("vk:1", 10.0), Info("web:s", 30.0), Info("max:2", 20.0),
+                Info("tg:3", 40.0)]
+    assert plan_initiated(accounts, {"vk", "max", "web"}) == [
+        Target("web", "s"), Target("max", "2"), Target("vk", "1")]
+    assert plan_initiated(accounts, {"vk"}) == [Target("vk", "1")]
+    assert plan_initiated([], {"vk"}) == []
+    assert split_account("vk:") is None
+
+
+async def test_failover_sends_the_rest_on_the_next_channel(harness: Harness) -> None:
+    delivery = harness.runtime._delivery
+    web, vk = harness.channels["web"], harness.channels["vk"]
+    web.refuse.add("s")
+    replies = [Reply("один"), Reply("два")]
+    result = await delivery.send("c1", [Target("web", "s"), Target("vk", "1")], replies,
+                                 failover=True)
+    assert result.target == Target("vk", "1")
+    assert result.tried == (Target("web", "s"), Target("vk", "1"))
+    assert vk.texts() == ["один", "два"]
+    assert web.texts() == []
+    assert await harness.store.outbox.pending() == []
+    history = await harness.store.history.read("c1")
+    assert [(e.channel, e.text) for e in history] == [("vk", "один"), ("vk", "два")]
+    assert harness.metrics.delivery_failovers.labels("web")._value.get() == 1
+
+
+async def test_nothing_works_returns_no_target(harness: Harness) -> None:
+    harness.channels["web"].refuse.add("s")
+    harness.channels["vk"].refuse.add("1")
+    result = await harness.runtime._delivery.send(
+        "c1", [Target("web", "s"), Target("vk", "1")], [Reply("x")], failover=True)
+    assert result.target is None
+    assert await harness.store.outbox.pending() == []
+
+
+async def test_a_reply_to_a_channel_that_is_down_stays_in_the_outbox(harness: Harness) -> None:
+    delivery = harness.runtime._delivery
+    max_ = harness.channels["max"]
+    max_.down.add("7")
+    ok = await delivery.reply("c2", Inbound("max", "7", "e", TextEvent("hi")), [Reply("ответ")])
+    assert ok is False
+    pending = await harness.store.outbox.pending()
+    assert [(p.channel, p.user_id, p.reply.text) for p in pending] == [("max", "7", "ответ")]
+    max_.down.clear()
+    assert await delivery.resend_stale(min_idle_ms=0) == 1
+    assert max_.texts("7") == ["ответ"]
+    assert await harness.store.outbox.pending() == []
+    assert await delivery.resend_stale(min_idle_ms=0) == 0
+
+
+def test_recorder_is_a_connector() -> None:
+    from connectors.base import Connector
+
+    recorder: Connector = Recorder("web")
+    assert recorder.channel == "web"
+    assert Metrics().render().startswith(b"# HELP")
