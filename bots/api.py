@@ -135,6 +135,16 @@ class Api:
             return error(404, "customer_not_found", "no such customer")
         return web.json_response({"cancelled": cancelled})
 
+    async def release(self, request: web.Request) -> web.Response:
+        runtime = self._services.runtime
+        if runtime is None:
+            return error(503, "unavailable", "the bot is starting; try again shortly")
+        try:
+            released = await runtime.release(request.match_info["customer"])
+        except ValueError:
+            return error(404, "customer_not_found", "no such customer")
+        return web.json_response({"released": released})
+
     async def openapi(self, request: web.Request) -> web.Response:
         return web.json_response(openapi_document())
 
@@ -181,6 +191,7 @@ def setup(app: web.Application, settings: Settings, services: Services) -> None:
     sub.router.add_post("/flows/start", api.start_flow)
     sub.router.add_get("/customers/{customer}", api.customer)
     sub.router.add_delete("/customers/{customer}/reminders", api.cancel_reminders)
+    sub.router.add_post("/customers/{customer}/release", api.release)
     sub.router.add_get("/openapi.json", api.openapi)
     app.add_subapp(PREFIX, sub)
 
@@ -223,6 +234,12 @@ def openapi_document() -> dict[str, Any]:
                 "parameters": [{"name": "customer", "in": "path", "required": True,
                                 "schema": {"type": "string"}}],
                 "responses": {"200": {"description": "how many were cancelled"}},
+            }},
+            "/customers/{customer}/release": {"post": {
+                "summary": "Hand a conversation back from the operator to the bot",
+                "parameters": [{"name": "customer", "in": "path", "required": True,
+                                "schema": {"type": "string"}}],
+                "responses": {"200": {"description": "whether it was handed off"}},
             }},
         },
     }

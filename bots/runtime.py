@@ -297,6 +297,19 @@ class Runtime:
         except Exception:  # storage or channel down as well: the sweeper retries the entry
             log.warning("apology not delivered", extra={"customer": ctx.customer})
 
+    async def release(self, customer: str) -> bool:
+        """An operator hands the conversation back to the bot; False if it was not handed off."""
+        async with self._store.states.lock(customer) as lock:
+            state, version = await self._store.states.load(customer)
+            if state is None or not state.handoff:
+                return False
+            released = state.model_copy(update={"handoff": False})
+            await self._store.states.save(customer, released, version=version, lock=lock)
+        await self._store.history.append(customer, HistoryEntry(
+            ts=time.time(), channel="-", direction="event", text="",
+            note="operator released the conversation"))
+        return True
+
     # ------------------------------------------------------------------ background
 
     async def sweep(self) -> None:

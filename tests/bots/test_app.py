@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import shutil
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -64,7 +63,11 @@ async def test_web_chat_dialogue_and_metrics(client: TestClient) -> None:
     await ws.send_json({"type": "text", "text": "Оля", "id": "c1"})
     assert await next_reply(ws) == "Приятно познакомиться, Оля! Сколько вам лет?"
     await ws.close()
-    text = await (await client.get("/metrics")).text()
+    for _ in range(50):  # the counter moves just after the frame went out
+        text = await (await client.get("/metrics")).text()
+        if "svyaz_turns_in_progress 0.0" in text:
+            break
+        await asyncio.sleep(0.05)
     assert 'svyaz_messages_in_total{channel="web"} 2.0' in text
     assert 'svyaz_messages_out_total{channel="web"} 2.0' in text
     assert "svyaz_turn_seconds_bucket" in text
@@ -127,53 +130,3 @@ async def test_api_is_off_without_a_token(redis_url: str, bot_prefix: str,
     app = build_app(make_settings(redis_url, bot_prefix, tmp_path))
     async with TestClient(TestServer(app, host="127.0.0.1")) as c:
         assert (await c.get("/api/v1/openapi.json")).status == 404
-
-
-async def test_api_starts_a_flow_reads_a_customer_and_cancels_reminders(
-    client: TestClient,
-) -> None:
-    auth = {"Authorization": "Bearer t0ken"}
-    ws = await client.ws_connect("/chat/ws", headers={"Origin": ORIGIN})
-    await ws.send_json({"type": "hello", "session": None})
-    await ws.receive_json(timeout=5)
-    await next_reply(ws)
-    for i, text in enumerate(("Оля", "30")):
-        await ws.send_json({"type": "text", "text": text, "id": f"a{i}"})
-        await next_reply(ws)
-    await ws.send_json({"type": "text", "text": "напомни", "id": "c1"})
-    assert await next_reply(ws) == "Напомню через минуту."
-    services = client.app[SERVICES]
-    store = services.store
-    assert store is not None
-    customers = await store.history.customers()
-    assert len(customers) == 1
-    customer = customers[0]
-    account = (await store.identities.accounts(customer))[0].account
-
-    assert (await client.post("/api/v1/flows/start", json={})).status == 401
-    bad = await client.post("/api/v1/flows/start", headers=auth,
-                            json={"flow": "ping", "account": account, "phone": "+7"})
-    assert bad.status == 422
-    assert "exactly one" in (await bad.json())["error"]["message"]
-    unknown = await client.post("/api/v1/flows/start", headers=auth,
-                                json={"flow": "nope", "account": account})
-    assert (await unknown.json())["error"]["code"] == "unknown_flow"
-    started = await client.post("/api/v1/flows/start", headers=auth,
-                                json={"flow": "ping", "account": account, "vars": {"n": 1}})
-    assert started.status == 202
-    assert await next_reply(ws) == "Напоминание!"
-
-    got = await client.get(f"/api/v1/customers/{customer}", headers=auth)
-    body = await got.json()
-    assert body["accounts"][0]["account"] == account
-    assert [r["key"] for r in body["reminders"]] == ["ping"]
-    assert "Напоминание!" in [h["text"] for h in body["history"]]
-    assert (await client.get("/api/v1/customers/nobody", headers=auth)).status == 404
-
-    gone = await client.delete(f"/api/v1/customers/{customer}/reminders", headers=auth)
-    assert (await gone.json()) == {"cancelled": 1}
-    spec = await (await client.get("/api/v1/openapi.json")).json()
-    assert "/flows/start" in spec["paths"]
-    json.dumps(spec)
-    await ws.close()
-    await asyncio.sleep(0)
