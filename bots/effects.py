@@ -55,6 +55,8 @@ class Reminders(Protocol):
 
     async def cancel(self, customer: str, key: str) -> bool: ...
 
+    async def move(self, source: str, target: str) -> int: ...
+
 
 @dataclass(frozen=True, slots=True)
 class LinkTargets:
@@ -167,6 +169,11 @@ class Effects:
         token = await identities.issue_link_token(customer)
         code = await identities.issue_link_code(customer)
         return link_offer(channels, token, code, self._links)
+
+    async def merged(self, source: str, target: str) -> None:
+        """``source`` was folded into ``target``: its reminders follow."""
+        if source != target:
+            await self._reminders.move(source, target)
 
     async def call(self, call: CallHttp) -> CallResultEvent:
         """Make the business's HTTP call; never raises (a failure is ``ok=False``)."""

@@ -217,6 +217,7 @@ class Runtime:
                 return event  # six digits that are no code: an ordinary answer
             await self._delivery.reply(ctx.customer, ctx.inbound, [Reply(LINK_EXPIRED)])
             return StartEvent(payload=None)
+        await self._effects.merged(ctx.customer, target)
         ctx.customer = target
         await self._record_in(ctx)
         resume = Inbound(

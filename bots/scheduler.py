@@ -220,7 +220,7 @@ class ReminderService:
         record = Record(reminder.key, reminder.flow, at, dict(reminder.vars))
         redis = self._store.redis
         await redis.hset(self.keys.records(customer), reminder.key, record.dump())
-        await redis.sadd(self._store.keys.reminders(customer), reminder.key)
+        await self._store.reminders.add(customer, reminder.key)
         await asyncio.to_thread(
             self.scheduler.add_job, JOB_FUNC, trigger=DateTrigger(run_date=at, timezone=UTC),
             args=[self._bot, customer, reminder.key], id=job_id(customer, reminder.key),
@@ -231,7 +231,7 @@ class ReminderService:
     async def cancel(self, customer: str, key: str) -> bool:
         redis = self._store.redis
         removed = await redis.hdel(self.keys.records(customer), key)
-        await redis.srem(self._store.keys.reminders(customer), key)
+        await self._store.reminders.remove(customer, key)
         with contextlib.suppress(JobLookupError):
             await asyncio.to_thread(self.scheduler.remove_job, job_id(customer, key))
         return bool(removed)
@@ -240,6 +240,18 @@ class ReminderService:
         keys = await self._store.redis.hkeys(self.keys.records(customer))
         results = [await self.cancel(customer, _text(k)) for k in keys]
         return sum(results)
+
+    async def move(self, source: str, target: str) -> int:
+        """After a merge: ``source``'s reminders now belong to ``target`` (whose own win)."""
+        moved = 0
+        taken = {r.key for r in await self.of_customer(target)}
+        for record in await self.of_customer(source):
+            if record.key not in taken:
+                await self.schedule(target, ScheduleReminder(
+                    key=record.key, at=record.at, flow=record.flow, vars=record.vars))
+                moved += 1
+            await self.cancel(source, record.key)
+        return moved
 
     async def of_customer(self, customer: str) -> list[Record]:
         raw = await self._store.redis.hgetall(self.keys.records(customer))
@@ -283,7 +295,7 @@ class ReminderService:
             _HDEL_IF_SAME, 1, self.keys.records(customer), record.key, raw
         )
         if not await self._store.redis.hexists(self.keys.records(customer), record.key):
-            await self._store.redis.srem(self._store.keys.reminders(customer), record.key)
+            await self._store.reminders.remove(customer, record.key)
 
     async def _missed(self, customer: str, record: Record, *, why: str = "") -> None:
         self._metrics.reminders_missed.inc()

@@ -128,3 +128,18 @@ async def test_svyaz_reminders_lists_what_is_scheduled(
     assert "ping" in lines[0]
     assert "visit-24h" in lines[0]
     assert customer in lines[0]
+
+
+async def test_reminders_follow_a_merge(harness: Harness) -> None:
+    web_customer = await _customer(harness)
+    await harness.reminders.schedule(web_customer, _remind(3600, key="visit"))
+    await harness.send("vk", "100", StartEvent())
+    vk_customer = await harness.customer("vk", "100")
+    token = await harness.store.identities.issue_link_token(vk_customer)
+    await harness.send("web", "s1", StartEvent(payload=f"link-{token}"))
+    assert await harness.customer("web", "s1") == vk_customer
+    assert [r.key for r in await harness.reminders.of_customer(vk_customer)] == ["visit"]
+    assert await harness.reminders.of_customer(web_customer) == []
+    assert [(c, r.key if r else None) for c, r, _ in await harness.reminders.scheduled()] == [
+        (vk_customer, "visit")]
+    assert await harness.store.reminders.list(vk_customer) == ["visit"]
