@@ -47,7 +47,9 @@ class Tally:
     sent: int = 0
     delivered: int = 0
     lost: int = 0
+    late: int = 0
     redeliveries: int = 0
+    waiting: list[tuple[int, str]] = field(default_factory=list)
     statuses: dict[int, int] = field(default_factory=dict)
     expected: list[tuple[int, str]] = field(default_factory=list)
 
@@ -57,6 +59,7 @@ class Tally:
     def report(self, inbox: Inbox) -> None:
         emit("sent", self.sent)
         emit("delivered", self.delivered)
+        emit("delivered_late", self.late)
         emit("lost", self.lost)
         emit("doubled", self.doubled(inbox))
         emit("redeliveries", self.redeliveries)
@@ -119,7 +122,7 @@ class Load:
             try:
                 await asyncio.wait_for(reply, max(0.1, deadline - time.monotonic()))
             except TimeoutError:
-                self.tally.lost += 1
+                self.tally.waiting.append((user, needle))  # may still come: see finish()
                 return
             self.tally.delivered += 1
 
@@ -134,6 +137,18 @@ class Load:
             await asyncio.sleep(seconds)
             stop.set()  # customers finish the message in flight (and wait for its reply)
             await asyncio.gather(*workers)
+
+    async def finish(self, grace: float) -> None:
+        """Give replies that missed their wait ``grace`` more seconds (an outbox re-send
+        comes after its lease); whatever is still missing then is lost."""
+        deadline = time.monotonic() + grace
+        while self.tally.waiting and time.monotonic() < deadline:
+            await asyncio.sleep(0.5)
+            still = [(u, n) for u, n in self.tally.waiting if not self.inbox.count_of(u, n)]
+            self.tally.late += len(self.tally.waiting) - len(still)
+            self.tally.waiting = still
+        self.tally.delivered += self.tally.late
+        self.tally.lost = len(self.tally.waiting)
 
 
 async def start_fake(channel: Channel) -> tuple[TimedMaxFake | TimedVkFake, object]:

@@ -67,7 +67,8 @@ async def drill(args: argparse.Namespace) -> None:
         load.url = bots[0].url
         chaos_task = asyncio.create_task(chaos(args, fake, work, port, bots))
         try:
-            await load.run(args.seconds, args.concurrency)  # then waits for the last replies
+            await load.run(args.seconds, args.concurrency)
+            await load.finish(args.grace)  # then waits for the last replies
             kills, orphans = await chaos_task
         finally:
             chaos_task.cancel()
@@ -85,6 +86,8 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument("--every", type=float, default=4.0)
     parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument("--grace", type=float, default=70.0,
+                        help="extra wait for replies re-sent from the outbox")
     args = parser.parse_args()
     asyncio.run(drill(args))
 
