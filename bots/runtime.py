@@ -55,6 +55,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("svyaz.bots")
 
 SORRY = "Что-то пошло не так, попробуйте ещё раз."
+BACKGROUND_WORKERS = 16  # customers processed at once for bot-initiated events
 LINK_EXPIRED = "Ссылка для продолжения устарела или уже использована. Начнём заново."
 
 
@@ -103,6 +104,8 @@ class Runtime:
         self._owner_notify = owner_notify
         self._active: dict[str, asyncio.Task[None]] = {}
         self._again: set[str] = set()
+        self._background: asyncio.Queue[str] = asyncio.Queue()
+        self._workers: list[asyncio.Task[None]] = []
         self._closing = False
 
     # ------------------------------------------------------------------ accepting
@@ -132,8 +135,26 @@ class Runtime:
         if not await self._store.dedupe.first_seen(f"bot:{customer}:{event_id}"):
             return True
         await self._store.inbox.push(customer, inbound)
-        self.kick(customer)
+        self._queue_background(customer)
         return True
+
+    def _queue_background(self, customer: str) -> None:
+        """Bot-initiated work waits for one of a few workers, so a batch of 10,000 reminders
+        never starves customers who are chatting (their messages kick at once)."""
+        if not self._workers:
+            self._workers = [asyncio.create_task(self._background_worker(), name=f"bg-{i}")
+                             for i in range(BACKGROUND_WORKERS)]
+        self._background.put_nowait(customer)
+
+    async def _background_worker(self) -> None:
+        while True:
+            customer = await self._background.get()
+            try:
+                self.kick(customer)
+                if (task := self._active.get(customer)) is not None:
+                    await asyncio.wait([task])
+            finally:
+                self._background.task_done()
 
     def kick(self, customer: str) -> None:
         """Make sure the customer's inbox gets processed (coalesces concurrent kicks)."""
@@ -324,13 +345,23 @@ class Runtime:
     async def idle(self, timeout: float = 10.0) -> None:
         """Wait until no customer is being processed (turns may kick further customers)."""
         deadline = time.monotonic() + timeout
-        while self._active and time.monotonic() < deadline:
-            await asyncio.wait(list(self._active.values()), timeout=deadline - time.monotonic())
+        while time.monotonic() < deadline:
+            if self._active:
+                await asyncio.wait(list(self._active.values()),
+                                   timeout=deadline - time.monotonic())
+            elif self._background.qsize():
+                await asyncio.sleep(0.01)
+            else:
+                return
 
     async def close(self, timeout: float = 10.0) -> None:
         """Stop taking events and let the turns in progress finish."""
         self._closing = True
         await self.idle(timeout)
+        for worker in self._workers:  # they wait on a queue, never inside Redis
+            worker.cancel()
+        await asyncio.gather(*self._workers, return_exceptions=True)
+        self._workers.clear()
 
     @property
     def busy(self) -> int:

@@ -33,6 +33,7 @@ from apscheduler.triggers.date import DateTrigger
 from bots.background import finish, pause
 from bots.owner import OwnerNote
 from flows.types import JSON, Event, ScheduleReminder, TimerEvent
+from storage.errors import UNAVAILABLE_ERRORS, StorageError
 from storage.history import HistoryEntry
 from storage.keys import DAY, Keys
 
@@ -47,6 +48,9 @@ LEADER_TTL_MS = 15_000
 RENEW_EVERY = 5.0
 POLL_EVERY = 1.0  # the leader looks for jobs other processes added
 CLAIM_TTL = 30 * DAY
+FIRE_CONCURRENCY = 16
+FIRE_ATTEMPTS = 4
+_RETRYABLE: tuple[type[Exception], ...] = (StorageError, *UNAVAILABLE_ERRORS)
 
 # Services of this process by bot name, so a fired job (ids only) finds its runtime.
 _SERVICES: dict[str, ReminderService] = {}
@@ -152,6 +156,7 @@ class ReminderService:
         self._token = secrets.token_hex(16)
         self._leader_task: asyncio.Task[None] | None = None
         self._stop = asyncio.Event()
+        self._firing = asyncio.Semaphore(FIRE_CONCURRENCY)
         self.leader = False
 
     # ------------------------------------------------------------------ lifecycle
@@ -272,6 +277,21 @@ class ReminderService:
     # ------------------------------------------------------------------ firing
 
     async def fired(self, customer: str, key: str) -> None:
+        """A job ran: claim, then deliver or record as missed. A few at a time (a burst of
+        10,000 due jobs must not exhaust Redis connections), retried on Redis trouble."""
+        async with self._firing:
+            for attempt in range(FIRE_ATTEMPTS):
+                try:
+                    await self._fire(customer, key)
+                    return
+                except _RETRYABLE as exc:
+                    log.warning("reminder %s of %s: attempt %d failed: %s", key, customer,
+                                attempt + 1, type(exc).__name__)
+                    await asyncio.sleep(0.5 * 2**attempt)
+            self._metrics.reminders_failed.inc()
+            log.error("reminder %s of %s could not be fired", key, customer)
+
+    async def _fire(self, customer: str, key: str) -> None:
         raw = await self._store.redis.hget(self.keys.records(customer), key)
         if raw is None:
             return  # cancelled after the job was picked
