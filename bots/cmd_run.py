@@ -70,8 +70,14 @@ def run_command(args: argparse.Namespace) -> int:
     if settings is None:
         return 2
     from bots.app import build_app
-    from flows.loader import FlowLoadError
+    from flows.loader import FlowLoadError, check
 
+    flows, found = check(settings.flows, timezone=settings.timezone)
+    if flows is None:  # refuse before anything starts
+        print(f"svyaz: flows in {settings.flows} have errors:", file=sys.stderr)
+        for problem in found:
+            print(f"  {problem}", file=sys.stderr)
+        return 1
     app = build_app(settings)
     print(f"svyaz: web chat on http://{settings.host}:{settings.port}/chat (Ctrl+C to stop)",
           flush=True)
