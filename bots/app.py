@@ -215,7 +215,7 @@ async def _start(app: web.Application) -> None:
         zone=settings.zone, grace=settings.reminder_grace, owner_notify=owner.notify,
     )
     effects = Effects(store=store, reminders=reminders, owner=owner, links=link_targets(settings),
-                      channels=frozenset(connectors), http=services.session)
+                      channels=frozenset(connectors), http=services.session, delivery=delivery)
     services.flows, services.delivery, services.reminders = flows, delivery, reminders
     services.runtime = Runtime(
         store=store, flows=flows.current, advance=engine.advance, delivery=delivery,

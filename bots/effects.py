@@ -36,8 +36,11 @@ from flows.types import (
     SaveProfile,
     ScheduleReminder,
 )
+from storage.errors import InvalidValue
+from storage.profile import normalise_phone
 
 if TYPE_CHECKING:
+    from bots.delivery import Delivery
     from storage.store import Store
 
 log = logging.getLogger("svyaz.bots")
@@ -46,6 +49,14 @@ IDEMPOTENT = frozenset({"GET", "PUT", "DELETE"})
 CALL_ATTEMPTS = 3
 CALL_BACKOFF = 0.5  # seconds, doubled per attempt
 _MAX_BODY = 1_000_000
+PHONE_MATCH_THERE = (
+    "Этот номер телефона только что указали в другом канале. Если это вы и хотите "
+    "объединить переписку, напишите здесь код {code}. Если это не вы — просто не отвечайте."
+)
+PHONE_MATCH_HERE = (
+    "Этот номер уже есть у нас в другом мессенджере. Мы отправили туда код — напишите его "
+    "там, чтобы объединить переписку."
+)
 
 
 class Reminders(Protocol):
@@ -128,7 +139,9 @@ class Effects:
         links: LinkTargets,
         channels: Collection[Channel],
         http: Callable[[], aiohttp.ClientSession],
+        delivery: Delivery | None = None,
     ) -> None:
+        self._delivery = delivery
         self._store = store
         self._reminders = reminders
         self._owner = owner
@@ -144,6 +157,9 @@ class Effects:
                 calls.append(effect)
             elif isinstance(effect, LinkChannel):
                 replies.append(await self._link(customer, inbound, effect))
+            elif isinstance(effect, SaveProfile) and effect.field == "phone":
+                if (offer := await self._save_phone(customer, effect.value)) is not None:
+                    replies.append(offer)
             else:
                 await self._simple(customer, inbound, effect)
         return Outcome(tuple(replies), tuple(calls))
@@ -162,6 +178,26 @@ class Effects:
             await self._store.profiles.record_consent(
                 customer, effect.granted, effect.text_version, effect.at, inbound.channel
             )
+
+    async def _save_phone(self, customer: str, value: str) -> Reply | None:
+        """Store the phone; when another consenting customer has it, offer to join the two.
+
+        Never joins silently, and never on the phone alone: a code for *this* customer goes to
+        the other customer's channels, and typing it there (proof of owning that account)
+        joins the accounts — the dialogue in progress here is the one kept.
+        """
+        try:
+            phone = normalise_phone(value)
+        except InvalidValue:
+            return None
+        other = await self._store.profiles.find_by_phone(phone)
+        await self._store.profiles.set_field(customer, "phone", phone)
+        if other is None or other == customer or self._delivery is None:
+            return None
+        code = await self._store.identities.issue_link_code(customer)
+        sent = await self._delivery.initiate(other, [Reply(PHONE_MATCH_THERE.format(code=code))],
+                                             note="phone match")
+        return Reply(PHONE_MATCH_HERE) if sent.target is not None else None
 
     async def _link(self, customer: str, inbound: Inbound, effect: LinkChannel) -> Reply:
         channels = offered_channels(effect, inbound.channel, self._channels)

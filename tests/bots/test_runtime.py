@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 
 import pytest
 from bots_harness import Harness
 
+from bots.effects import PHONE_MATCH_HERE
 from bots.events import continue_command, describe, link_code_of, link_token_of
 from bots.runtime import SORRY, Runtime
 from connectors.base import Unavailable
-from flows.types import ButtonEvent, LinkChannel, StartEvent, TextEvent, TimerEvent
+from flows.types import ButtonEvent, Channel, LinkChannel, StartEvent, TextEvent, TimerEvent
 from storage.store import Store
 
 
@@ -231,3 +233,27 @@ async def test_continue_command_offers_a_link_and_keeps_the_step(harness: Harnes
     assert state.stack[-1].step == "name"
     await harness.send("vk", "100", TextEvent("Оля"))
     assert harness.texts("vk", "100")[-1] == "Приятно познакомиться, Оля! Сколько вам лет?"
+
+
+async def _share_phone(harness: Harness, channel: Channel, user: str, phone: str) -> None:
+    for text in ("телефон", "да", phone):
+        await harness.send(channel, user, TextEvent(text))
+
+
+async def test_same_phone_in_two_channels_is_offered_never_joined_silently(
+    harness: Harness,
+) -> None:
+    await _share_phone(harness, "vk", "100", "+7 999 123-45-67")
+    assert harness.texts("vk", "100")[-1] == "Спасибо!"
+    await _share_phone(harness, "web", "s1", "8 (999) 123-45-67")
+    assert harness.texts("web", "s1")[-2:] == ["Спасибо!", PHONE_MATCH_HERE]
+    vk_customer, web_customer = (await harness.customer("vk", "100"),
+                                 await harness.customer("web", "s1"))
+    assert vk_customer != web_customer  # not joined on the phone alone
+    there = harness.texts("vk", "100")[-1]
+    code = re.search(r"код (\d{6})", there)
+    assert code, there
+    await harness.send("vk", "100", TextEvent(code.group(1)))
+    assert await harness.customer("vk", "100") == web_customer
+    profile = await harness.store.profiles.get(web_customer)
+    assert profile.phone == "+79991234567"
