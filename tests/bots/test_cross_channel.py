@@ -34,6 +34,7 @@ ZONE_NAME = "Europe/Moscow"
 VK_SECRET = "vk-secret"
 MAX_SECRET = "max-secret"
 ORIGIN = "http://127.0.0.1:8080"
+OWNER_MAX_USER = 999
 
 
 @pytest.fixture
@@ -77,6 +78,7 @@ async def bot(
         vk_confirmation="c0nfirm", vk_api_url=vk.api_url,
         max_token=mx.token, max_mode="webhook", max_webhook_secret=MAX_SECRET,
         max_api_url=mx.url, max_bot_username=mx.username, owner_webhook=owner_hook[0],
+        owner_max_chat=str(OWNER_MAX_USER),
     )
     async with TestClient(TestServer(build_app(settings), host="127.0.0.1")) as client:
         yield client
@@ -212,3 +214,21 @@ async def test_vk_callback_confirmation_and_forged_secret(
     assert answers[0][0] == 403
     await asyncio.sleep(0.3)
     assert vk.sent == []
+
+
+async def test_handoff_reaches_the_owner_in_max_and_by_webhook(
+    bot: TestClient, fakes: tuple[FakeVk, MaxFake], owner_hook: tuple[str, list[Any]],
+) -> None:
+    vk, mx = fakes
+    me = Customer(bot, vk, mx)
+    await me.vk_says("привет", "Чем могу помочь")
+    await me.vk_says("Позвать администратора", "администратору")
+    note = await until(lambda: [s for s in mx.sent if s.user_id == OWNER_MAX_USER])
+    assert "Клиент просит оператора" in (note[0].body.get("text") or "")
+    hooks = await until(lambda: owner_hook[1])
+    assert hooks[0]["event"] == "handoff"
+    before = len(vk.sent)
+    await vk.push_callback(str(bot.make_url("/vk/callback")), vk.message_new(501, "ау"),
+                           secret=VK_SECRET)
+    await asyncio.sleep(0.5)
+    assert len(vk.sent) == before  # quiet while an operator has the conversation
