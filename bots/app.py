@@ -272,10 +272,13 @@ async def healthz(request: web.Request) -> web.Response:
         with contextlib.suppress(Exception):
             redis_ok = bool(await services.store.redis.ping())
     reminders = services.reminders
+    channels = {ch: c.health() for ch, c in request.app[CONNECTORS].items()}
     body = {
-        "ok": redis_ok,
+        # Red when anything is wrong; 503 only without Redis (a refused VK token should not
+        # take the web chat out of a load balancer).
+        "ok": redis_ok and all(bool(h.get("ok")) for h in channels.values()),
         "redis": {"ok": redis_ok, "embedded": services.embedded is not None},
-        "channels": {ch: c.health() for ch, c in request.app[CONNECTORS].items()},
+        "channels": channels,
         "scheduler": {"ok": reminders is not None and reminders.scheduler.running,
                       "leader": bool(reminders and reminders.leader)},
         "flows": {"loaded": sorted(services.flows.current().flows) if services.flows else [],

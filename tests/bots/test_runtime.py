@@ -5,15 +5,25 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+from collections.abc import AsyncIterator
 
 import pytest
+from aiohttp import web
 from bots_harness import Harness
 
 from bots.effects import PHONE_MATCH_HERE
 from bots.events import continue_command, describe, link_code_of, link_token_of
 from bots.runtime import SORRY, Runtime
 from connectors.base import Unavailable
-from flows.types import ButtonEvent, Channel, LinkChannel, StartEvent, TextEvent, TimerEvent
+from flows.types import (
+    ButtonEvent,
+    Channel,
+    LinkChannel,
+    StartEvent,
+    StartFlowEvent,
+    TextEvent,
+    TimerEvent,
+)
 from storage.store import Store
 
 
@@ -257,3 +267,50 @@ async def test_same_phone_in_two_channels_is_offered_never_joined_silently(
     assert await harness.customer("vk", "100") == web_customer
     profile = await harness.store.profiles.get(web_customer)
     assert profile.phone == "+79991234567"
+
+
+@pytest.fixture
+async def business() -> AsyncIterator[tuple[str, list[str], list[int]]]:
+    """The business's own HTTP system: answers with the queued statuses, then 200."""
+    seen: list[str] = []
+    statuses: list[int] = []
+
+    async def handle(request: web.Request) -> web.Response:
+        seen.append(f"{request.method} {request.path}")
+        status = statuses.pop(0) if statuses else 200
+        return web.json_response({"free": ["10:00", "11:30"]}, status=status)
+
+    app = web.Application()
+    app.router.add_route("*", "/{tail:.*}", handle)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    yield f"http://127.0.0.1:{runner.addresses[0][1]}", seen, statuses
+    await runner.cleanup()
+
+
+async def test_http_calls_feed_their_result_back_into_the_flow(
+    harness: Harness, business: tuple[str, list[str], list[int]]
+) -> None:
+    url, seen, statuses = business
+    await harness.send("web", "s1", StartEvent())
+    customer = await harness.customer("web", "s1")
+    statuses += [500]  # a GET is retried once the business recovers
+    await harness.runtime.inject(customer, StartFlowEvent("call", {"url": url}), event_id="a")
+    await harness.runtime.idle()
+    # (then the interrupted question is asked again)
+    assert harness.texts("web", "s1")[1:3] == ["Слоты: 10:00, 11:30", "Записали."]
+    assert seen == ["GET /slots", "GET /slots", "POST /book"]
+
+
+async def test_a_failed_post_is_not_retried_and_goes_to_the_failure_step(
+    harness: Harness, business: tuple[str, list[str], list[int]]
+) -> None:
+    url, seen, statuses = business
+    await harness.send("web", "s1", StartEvent())
+    customer = await harness.customer("web", "s1")
+    statuses += [200, 503]
+    await harness.runtime.inject(customer, StartFlowEvent("call", {"url": url}), event_id="a")
+    await harness.runtime.idle()
+    assert harness.texts("web", "s1")[1:3] == ["Слоты: 10:00, 11:30", "Система недоступна."]
+    assert seen == ["GET /slots", "POST /book"]
