@@ -55,7 +55,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("svyaz.bots")
 
 SORRY = "Что-то пошло не так, попробуйте ещё раз."
-BACKGROUND_WORKERS = 16  # customers processed at once for bot-initiated events
+BACKGROUND_WORKERS = 8  # customers processed at once for bot-initiated events
 LINK_EXPIRED = "Ссылка для продолжения устарела или уже использована. Начнём заново."
 
 
@@ -105,6 +105,7 @@ class Runtime:
         self._active: dict[str, asyncio.Task[None]] = {}
         self._again: set[str] = set()
         self._background: asyncio.Queue[str] = asyncio.Queue()
+        self._queued: set[str] = set()
         self._workers: list[asyncio.Task[None]] = []
         self._closing = False
 
@@ -144,11 +145,14 @@ class Runtime:
         if not self._workers:
             self._workers = [asyncio.create_task(self._background_worker(), name=f"bg-{i}")
                              for i in range(BACKGROUND_WORKERS)]
-        self._background.put_nowait(customer)
+        if customer not in self._queued:
+            self._queued.add(customer)
+            self._background.put_nowait(customer)
 
     async def _background_worker(self) -> None:
         while True:
             customer = await self._background.get()
+            self._queued.discard(customer)
             try:
                 self.kick(customer)
                 if (task := self._active.get(customer)) is not None:
@@ -337,7 +341,8 @@ class Runtime:
     async def sweep(self) -> None:
         """Crash recovery: process leftover inbox entries, re-send stale outbox entries."""
         for customer in await self._store.inbox.customers_with_pending():
-            self.kick(customer)
+            if customer not in self._active:  # through the workers: a backlog of reminders
+                self._queue_background(customer)  # must not flood the channels at once
         sent = await self._delivery.resend_stale()
         if sent:
             log.info("re-sent %d stale outbox entries", sent)
