@@ -25,8 +25,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("svyaz.bots")
 
-# Outbox entries not acknowledged for this long belong to a dead turn and are re-sent.
-STALE_OUTBOX_MS = 30_000
+# Outbox entries not acknowledged for this long belong to a dead turn and are re-sent. Longer
+# than any wait in a connector's rate-limit queue, since a live send cannot renew its lease.
+STALE_OUTBOX_MS = 60_000
 
 
 class Account(Protocol):
