@@ -189,10 +189,18 @@ class Runtime:
 
     async def process(self, customer: str) -> None:
         """Lock, then load: run every pending inbox entry of ``customer`` in order."""
+        seen: set[str] = set()
         async with self._store.states.lock(customer) as lock:
-            for entry_id, inbound in await self._store.inbox.pending(customer):
-                if not await self._turn(_Ctx(customer, entry_id, inbound), lock):
-                    return  # merged into another customer: the rest moved there
+            # Read again until nothing new: entries pushed while we hold the lock are ours
+            # too (another process waiting for this lock may have given up meanwhile).
+            while fresh := [(i, e) for i, e in await self._store.inbox.pending(customer)
+                            if i not in seen]:
+                for entry_id, inbound in fresh:
+                    if seen:  # a long backlog must not outlive the lock's expiry
+                        await self._store.states.extend(lock)
+                    seen.add(entry_id)
+                    if not await self._turn(_Ctx(customer, entry_id, inbound), lock):
+                        return  # merged into another customer: the rest moved there
 
     async def _turn(self, ctx: _Ctx, lock: Lock) -> bool:
         """One inbox entry; False when the account was joined to another customer."""
