@@ -24,7 +24,7 @@ from tests.fakes.vk_wire import message_new
 
 pytestmark = pytest.mark.slow
 
-FUZZ = settings(max_examples=60, deadline=None,
+FUZZ = settings(max_examples=30, deadline=None,
                 suppress_health_check=[HealthCheck.function_scoped_fixture,
                                        HealthCheck.too_slow])
 # Lone surrogates (JSON "\ud800") are left to test_fuzz_known_bugs.py: they still crash svyaz.

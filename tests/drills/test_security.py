@@ -25,7 +25,7 @@ from tests.fakes.vk_wire import message_new
 
 pytestmark = pytest.mark.slow
 LINK_EXPIRED = "Ссылка для продолжения устарела"
-TRIES = 100
+TRIES = 50
 
 
 @pytest.fixture
