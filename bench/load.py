@@ -33,6 +33,8 @@ import aiohttp
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from redis.asyncio import Redis  # noqa: E402
+
 from bench.common import (  # noqa: E402
     MAX_SECRET,
     PYTHON,
@@ -165,6 +167,16 @@ async def run_load(bot: BotProcess, post: Post, inbox: Inbox, *, concurrency: in
     return result
 
 
+async def redis_calls(url: str) -> int:
+    """Commands the bot's own Redis has served so far (INFO commandstats), minus INFO itself."""
+    client = Redis.from_url(url)
+    try:
+        stats = await client.info("commandstats")
+    finally:
+        await client.aclose()
+    return sum(int(v["calls"]) for k, v in stats.items() if k != "cmdstat_info")
+
+
 def report(prefix: str, runs: list[Result]) -> dict[str, float]:
     lat = [x for r in runs for x in r.latencies]  # pooled over the rounds
     figures = {
@@ -225,11 +237,15 @@ async def compare(args: argparse.Namespace, bot_core: int | None, work: Path) ->
         for bot in bots.values():  # warm-up (imports, connection pools, first turns)
             await run_load(bot, max_poster(bot.url), fake.inbox, concurrency=4, seconds=1.0,
                            rate=None)
+        urls = {"svyaz": f"unix://{work / 'svyaz' / 'redis.sock'}", "peer": peer_redis.url}
+        calls = {name: -await redis_calls(url) for name, url in urls.items()}
         for _ in range(args.rounds):
             for name, bot in bots.items():
                 sat[name].append(await run_load(bot, max_poster(bot.url), fake.inbox,
                                                 concurrency=args.concurrency,
                                                 seconds=args.seconds, rate=None))
+        for name, url in urls.items():
+            calls[name] += await redis_calls(url)
         half_rate = median([r.rate for r in sat["svyaz"]]) / 2
         for _ in range(args.rounds):
             for name, bot in bots.items():
@@ -242,6 +258,9 @@ async def compare(args: argparse.Namespace, bot_core: int | None, work: Path) ->
         peer_redis.stop()
         await runner.cleanup()
     s, p = report("max_svyaz", sat["svyaz"]), report("max_peer", sat["peer"])
+    for name, runs in sat.items():
+        emit(f"max_{name}_redis_commands_per_message",
+             calls[name] / max(1, sum(r.messages for r in runs)))
     emit("half_load_messages_per_second", half_rate)
     hs, hp = report("max_svyaz_half", half["svyaz"]), report("max_peer_half", half["peer"])
     emit("ratio_svyaz_peer_messages_per_second",

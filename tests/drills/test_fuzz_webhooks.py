@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import time
 from typing import Any
 
@@ -24,7 +25,8 @@ from tests.fakes.vk_wire import message_new
 
 pytestmark = pytest.mark.slow
 
-FUZZ = settings(max_examples=30, deadline=None,
+SCALE = int(os.environ.get("SVYAZ_DRILL_SCALE", "1"))  # bench/drills/fuzz.py raises it
+FUZZ = settings(max_examples=30 * SCALE, deadline=None,
                 suppress_health_check=[HealthCheck.function_scoped_fixture,
                                        HealthCheck.too_slow])
 # Lone surrogates (JSON "\ud800") are left to test_fuzz_known_bugs.py: they still crash svyaz.
@@ -166,7 +168,7 @@ async def play_frames(bot: SvyazBot, frames: list[str]) -> list[dict[str, Any]]:
     return got
 
 
-@settings(max_examples=12, deadline=None,
+@settings(max_examples=12 * SCALE, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(frames=st.lists(FRAMES, min_size=1, max_size=8))
 def test_webchat_frames_never_break_the_session(svyaz_bot: SvyazBot, frames: list[str]) -> None:
