@@ -194,6 +194,17 @@ class Delivery:
         )
         await self._store.history.append(customer, entry)
 
+    async def acknowledge(self, inbound: Inbound) -> None:
+        """Stop a pressed button's spinner (connectors that already did make it a no-op)."""
+        connector = self._connectors.get(inbound.channel)
+        if connector is None or inbound.callback_id is None:
+            return
+        try:
+            await connector.answer_callback(inbound)
+        except ChannelError as exc:  # cosmetic: the spinner stops by itself
+            log.info("callback of %s not acknowledged: %s", inbound.channel,
+                     type(exc).__name__)
+
     async def resend_stale(self, min_idle_ms: int = STALE_OUTBOX_MS) -> int:
         """Re-send outbox entries a crashed turn left behind; returns how many went out."""
         sent = 0

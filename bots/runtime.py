@@ -207,6 +207,7 @@ class Runtime:
         started = time.perf_counter()
         go_on = True
         try:
+            await self._delivery.acknowledge(ctx.inbound)
             event = await self._link(ctx)
             go_on = event is not None
             if event is not None:

@@ -24,6 +24,7 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from bots.app import SERVICES, build_app
 from bots.config import Settings
+from connectors.vk.parse import BUTTON_KEY
 from flows.types import TimerEvent
 from tests.fakes import max_wire
 from tests.fakes.max import MaxFake, start_fake
@@ -232,3 +233,17 @@ async def test_handoff_reaches_the_owner_in_max_and_by_webhook(
                            secret=VK_SECRET)
     await asyncio.sleep(0.5)
     assert len(vk.sent) == before  # quiet while an operator has the conversation
+
+
+async def test_a_vk_callback_button_is_acknowledged_and_answered(
+    bot: TestClient, fakes: tuple[FakeVk, MaxFake],
+) -> None:
+    vk, _ = fakes
+    me = Customer(bot, vk, fakes[1])
+    await me.vk_says("привет", "Чем могу помочь")
+    before = len(vk.sent)
+    press = vk.message_event(501, {BUTTON_KEY: "booking"}, callback_id="cb-1")
+    await vk.push_callback(me.url("/vk/callback"), press, secret=VK_SECRET)
+    await until(lambda: [m for m in vk.sent[before:] if "Какую услугу" in m.message])
+    answers = await until(lambda: vk.calls_of("messages.sendMessageEventAnswer"))
+    assert answers[0].params["event_id"] == "cb-1"
