@@ -44,8 +44,8 @@ if TYPE_CHECKING:
 log = logging.getLogger("svyaz.bots")
 
 JOB_FUNC = "bots.scheduler:fire"
-LEADER_TTL_MS = 15_000
-RENEW_EVERY = 5.0
+# The leader renews every POLL_EVERY second; a dead leader's jobs wait at most this long.
+LEADER_TTL_MS = 8_000
 POLL_EVERY = 1.0  # the leader looks for jobs other processes added
 CLAIM_TTL = 30 * DAY
 FIRE_CONCURRENCY = 16
