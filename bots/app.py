@@ -90,7 +90,7 @@ class Services:
         return [
             WebHistoryItem(direction=e.direction, text=e.text)
             for e in entries
-            if e.direction in ("in", "out") and e.text
+            if e.direction in ("in", "out") and e.text and not e.note.startswith("start")
         ]
 
     def session(self) -> aiohttp.ClientSession:

@@ -82,7 +82,7 @@ async def test_history_is_replayed_on_reconnect(client: TestClient) -> None:
     again = await client.ws_connect("/chat/ws", headers={"Origin": ORIGIN})
     await again.send_json({"type": "hello", "session": session})
     welcome = await again.receive_json(timeout=5)
-    assert [h["text"] for h in welcome["history"]] == ["/start", "Как вас зовут?"]
+    assert [h["text"] for h in welcome["history"]] == ["Как вас зовут?"]  # no "/start"
     await again.close()
 
 
