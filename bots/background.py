@@ -1,4 +1,4 @@
-"""Background loops that stop on a signal instead of being cancelled.
+"""Background work: loops that stop on a signal instead of being cancelled, and a backlog.
 
 redis-py (8.x) can swallow a ``CancelledError`` that arrives while a connection is being set
 up, leaving a cancelled task running forever; so svyaz's periodic tasks are stopped by an
@@ -51,3 +51,44 @@ async def finish(tasks: list[asyncio.Task[None]], stop: asyncio.Event, timeout: 
     if pending:
         await asyncio.wait(pending, timeout=1.0)
     tasks.clear()
+
+
+class Backlog:
+    """Customers to process for bot-initiated events, a few at a time, each queued once."""
+
+    def __init__(self, run: Callable[[str], Awaitable[None]], *, workers: int) -> None:
+        self._run = run
+        self._size = workers
+        self._queue: asyncio.Queue[str] = asyncio.Queue()
+        self._queued: set[str] = set()
+        self._workers: list[asyncio.Task[None]] = []
+
+    @property
+    def waiting(self) -> int:
+        return self._queue.qsize()
+
+    def add(self, customer: str) -> None:
+        if not self._workers:  # started lazily: needs the running loop
+            self._workers = [asyncio.create_task(self._work(), name=f"backlog-{i}")
+                             for i in range(self._size)]
+        if customer not in self._queued:
+            self._queued.add(customer)
+            self._queue.put_nowait(customer)
+
+    async def _work(self) -> None:
+        while True:
+            customer = await self._queue.get()
+            self._queued.discard(customer)
+            try:
+                await self._run(customer)
+            except Exception as exc:  # the customer's inbox stays for the next sweep
+                log.warning("backlog for %s failed: %s", customer, type(exc).__name__)
+            finally:
+                self._queue.task_done()
+
+    async def close(self) -> None:
+        """Stop the workers (they wait on the queue or on a turn task, never inside Redis)."""
+        for worker in self._workers:
+            worker.cancel()
+        await asyncio.gather(*self._workers, return_exceptions=True)
+        self._workers.clear()

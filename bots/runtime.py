@@ -13,6 +13,7 @@ It must not parse platform payloads or render replies; connectors do.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -20,6 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Protocol
 
+from bots.background import Backlog
 from bots.delivery import Delivery
 from bots.effects import Effects
 from bots.events import (
@@ -104,9 +106,9 @@ class Runtime:
         self._owner_notify = owner_notify
         self._active: dict[str, asyncio.Task[None]] = {}
         self._again: set[str] = set()
-        self._background: asyncio.Queue[str] = asyncio.Queue()
-        self._queued: set[str] = set()
-        self._workers: list[asyncio.Task[None]] = []
+        # Bot-initiated work waits for one of a few workers, so a batch of 10,000 reminders
+        # never starves customers who are chatting (their messages kick at once).
+        self._backlog = Backlog(self._kick_and_wait, workers=BACKGROUND_WORKERS)
         self._closing = False
 
     # ------------------------------------------------------------------ accepting
@@ -115,12 +117,18 @@ class Runtime:
         """The connectors' ``InboundSink``: durable once it returns."""
         if self._closing:
             raise Unavailable("shutting down")
+        key = dedupe_key(inbound)
         try:
-            if not await self._store.dedupe.first_seen(dedupe_key(inbound)):
+            if not await self._store.dedupe.first_seen(key):
                 return
+        except StorageError as exc:
+            raise Unavailable("storage unavailable; retry later") from exc
+        try:
             customer = await self._store.identities.resolve(inbound.account, name=inbound.name)
             await self._store.inbox.push(customer, inbound)
         except StorageError as exc:
+            with contextlib.suppress(StorageError):  # let the platform's retry through
+                await self._store.dedupe.forget(key)
             raise Unavailable("storage unavailable; retry later") from exc
         self._metrics.messages_in.labels(inbound.channel).inc()
         self.kick(customer)
@@ -136,29 +144,13 @@ class Runtime:
         if not await self._store.dedupe.first_seen(f"bot:{customer}:{event_id}"):
             return True
         await self._store.inbox.push(customer, inbound)
-        self._queue_background(customer)
+        self._backlog.add(customer)
         return True
 
-    def _queue_background(self, customer: str) -> None:
-        """Bot-initiated work waits for one of a few workers, so a batch of 10,000 reminders
-        never starves customers who are chatting (their messages kick at once)."""
-        if not self._workers:
-            self._workers = [asyncio.create_task(self._background_worker(), name=f"bg-{i}")
-                             for i in range(BACKGROUND_WORKERS)]
-        if customer not in self._queued:
-            self._queued.add(customer)
-            self._background.put_nowait(customer)
-
-    async def _background_worker(self) -> None:
-        while True:
-            customer = await self._background.get()
-            self._queued.discard(customer)
-            try:
-                self.kick(customer)
-                if (task := self._active.get(customer)) is not None:
-                    await asyncio.wait([task])
-            finally:
-                self._background.task_done()
+    async def _kick_and_wait(self, customer: str) -> None:
+        self.kick(customer)
+        if (task := self._active.get(customer)) is not None:
+            await asyncio.wait([task])
 
     def kick(self, customer: str) -> None:
         """Make sure the customer's inbox gets processed (coalesces concurrent kicks)."""
@@ -351,7 +343,7 @@ class Runtime:
         """Crash recovery: process leftover inbox entries, re-send stale outbox entries."""
         for customer in await self._store.inbox.customers_with_pending():
             if customer not in self._active:  # through the workers: a backlog of reminders
-                self._queue_background(customer)  # must not flood the channels at once
+                self._backlog.add(customer)  # must not flood the channels at once
         sent = await self._delivery.resend_stale()
         if sent:
             log.info("re-sent %d stale outbox entries", sent)
@@ -363,7 +355,7 @@ class Runtime:
             if self._active:
                 await asyncio.wait(list(self._active.values()),
                                    timeout=deadline - time.monotonic())
-            elif self._background.qsize():
+            elif self._backlog.waiting:
                 await asyncio.sleep(0.01)
             else:
                 return
@@ -372,10 +364,7 @@ class Runtime:
         """Stop taking events and let the turns in progress finish."""
         self._closing = True
         await self.idle(timeout)
-        for worker in self._workers:  # they wait on a queue, never inside Redis
-            worker.cancel()
-        await asyncio.gather(*self._workers, return_exceptions=True)
-        self._workers.clear()
+        await self._backlog.close()
 
     @property
     def busy(self) -> int:
