@@ -15,7 +15,7 @@ from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from flows.errors import SvyazError
@@ -70,6 +70,16 @@ class Settings(BaseSettings):
     webchat_origins: Annotated[tuple[str, ...], NoDecode] = ()
     reminder_grace: float = Field(default=3600.0, ge=0)
     owner_webhook: str | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _public_url_follows_the_listen_address(cls, data: object) -> object:
+        """Unset ``SVYAZ_PUBLIC_URL``: where this process listens (links must work locally)."""
+        if isinstance(data, dict) and not data.get("public_url"):
+            host = str(data.get("host") or "127.0.0.1")
+            host = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
+            data = {**data, "public_url": f"http://{host}:{data.get('port') or 8080}"}
+        return data
 
     @field_validator("webchat_origins", mode="before")
     @classmethod

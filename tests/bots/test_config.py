@@ -100,3 +100,14 @@ def test_secret_key_generated_once(tmp_path: Path) -> None:
     assert (tmp_path / "d" / "secret_key").stat().st_mode & 0o777 == 0o600
     explicit = Settings(_env_file=None, secret_key="k" * 40)  # type: ignore[call-arg]
     assert secret_key(explicit) == b"k" * 40
+
+
+def test_public_url_follows_the_port_unless_set(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SVYAZ_PORT", "9001")
+    assert load_settings(env_file=None).public_url == "http://127.0.0.1:9001"
+    monkeypatch.setenv("SVYAZ_HOST", "0.0.0.0")
+    assert load_settings(env_file=None).public_url == "http://127.0.0.1:9001"
+    monkeypatch.setenv("SVYAZ_PUBLIC_URL", "https://bot.example.ru")
+    s = load_settings(env_file=None)
+    assert s.public_url == "https://bot.example.ru"
+    assert s.origins[0] == "https://bot.example.ru"
