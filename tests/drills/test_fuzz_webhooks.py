@@ -152,7 +152,6 @@ async def play_frames(bot: SvyazBot, frames: list[str]) -> list[dict[str, Any]]:
         for frame in frames:
             await ws.send_str(frame)
         await ws.send_bytes(b"\xff\xfe binary and invalid utf-8")
-        await asyncio.sleep(2.1)  # let the per-session message bucket refill a little
         await ws.send_str(json.dumps({"type": "text", "text": "записаться", "id": "final"}))
         deadline = time.monotonic() + 15
         while time.monotonic() < deadline:
@@ -170,7 +169,7 @@ async def play_frames(bot: SvyazBot, frames: list[str]) -> list[dict[str, Any]]:
 
 @settings(max_examples=12 * SCALE, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
-@given(frames=st.lists(FRAMES, min_size=1, max_size=8))
+@given(frames=st.lists(FRAMES, min_size=1, max_size=8))  # + the final text <= the burst of 10
 def test_webchat_frames_never_break_the_session(svyaz_bot: SvyazBot, frames: list[str]) -> None:
     got = asyncio.run(play_frames(svyaz_bot, frames))
     errors = [f["code"] for f in got if f.get("type") == "error"]

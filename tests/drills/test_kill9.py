@@ -3,7 +3,8 @@ the process is SIGKILLed and restarted on the same port and data folder.
 
 Every accepted message must get its reply exactly once as the customer sees it (VK drops a
 repeated ``random_id``). A reply whose turn was cut between the outbox and the send comes
-back with the outbox sweep (30 s lease), so this test takes about 40 s. The full drill with
+back with the outbox sweep (re-send after 60 s unacknowledged), so this test takes about a
+minute. The full drill with
 numbers is bench/drills/kill9.py.
 """
 
