@@ -8,11 +8,14 @@ on a Unix socket only (no TCP port to collide with or to expose).
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import logging
 import os
 import shutil
+import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -25,6 +28,7 @@ log = logging.getLogger("svyaz.storage")
 # AF_UNIX paths are limited to 107 bytes on Linux; longer data folders get a socket in /tmp.
 _MAX_SOCKET_PATH = 100
 _START_TIMEOUT = 10.0
+_PR_SET_PDEATHSIG = 1
 
 
 class EmbeddedRedisError(SvyazError):
@@ -82,7 +86,12 @@ class EmbeddedRedis:
             "--logfile", str(self.data_dir / "redis.log"),
             "--daemonize", "no",
         ]
-        self._proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
+        self._proc = subprocess.Popen(
+            args,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            preexec_fn=_die_with_parent,  # noqa: PLW1509 - no threads start in between
+        )
         self._wait_ready()
         log.info("embedded redis started", extra={"socket": self.socket_path})
         return self.url
@@ -137,6 +146,21 @@ class EmbeddedRedis:
         tb: TracebackType | None,
     ) -> None:
         self.stop()
+
+
+def _die_with_parent() -> None:
+    """In the child before exec: ask Linux to SIGTERM the server when svyaz dies.
+
+    Without it a ``kill -9`` of svyaz leaves an orphan Redis holding the data folder, and the
+    restarted svyaz would find its socket taken.
+    """
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+    except (OSError, AttributeError):  # pragma: no cover - best effort
+        pass
 
 
 def _ping(path: str) -> bool:
