@@ -166,6 +166,23 @@ async def test_two_processes_one_redis_kill_and_restart(
             await asyncio.sleep(0.1)
         assert said_to(max_fake, user) == expected[user]
 
+    # Then everything at once: 4 customers x 5 messages, spread over both processes.
+    burst = [(user, f"x{k}", (a, b)[(k + i) % 2]) for i, user in enumerate(users)
+             for k in range(5)]
+    answers = await asyncio.gather(*(
+        max_fake.push(f"{bot.url}/max/webhook", max_wire.message_created(user, text),
+                      secret=SECRET) for user, text, bot in burst))
+    assert {status for status, _ in answers} == {200}
+    for user in users:
+        deadline = time.monotonic() + 15
+        while len(said_to(max_fake, user)) < len(expected[user]) + 10 and \
+                time.monotonic() < deadline:
+            await asyncio.sleep(0.1)
+        tail = said_to(max_fake, user)[len(expected[user]):]
+        echoes = tail[0::2]
+        assert sorted(echoes) == [f"Эхо: x{k}" for k in range(5)]  # none lost, none twice
+        assert tail[1::2] == ["Говорите."] * 5  # each answer right after its echo
+
     a.stop(signal.SIGKILL)  # whoever led, reminders must still fire once
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline and not all(
