@@ -325,8 +325,9 @@ class ReminderService:
         log.warning(note, extra={"customer": customer})
         entry = HistoryEntry(ts=time.time(), channel="-", direction="event", text="", note=note)
         await self._store.history.append(customer, entry)
-        if self._owner_notify is not None:
-            await self._owner_notify(OwnerNote("missed", customer, note))
+        # After an outage there may be thousands: the owner hears only of one nobody can get.
+        if why and self._owner_notify is not None:
+            await self._owner_notify(OwnerNote("undeliverable", customer, note))
 
 
 def _text(value: bytes | str) -> str:
