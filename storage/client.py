@@ -26,7 +26,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 from redis.asyncio import Redis
 from redis.asyncio.cluster import ClusterNode, RedisCluster
 from redis.asyncio.retry import Retry
-from redis.asyncio.sentinel import Sentinel
+from redis.asyncio.sentinel import Sentinel, SentinelConnectionPool
 from redis.backoff import ExponentialBackoff
 from redis.exceptions import RedisError
 
@@ -41,7 +41,7 @@ RedisClient: TypeAlias = "Redis | RedisCluster"
 RETRIES = 3
 BACKOFF_BASE = 0.05
 BACKOFF_CAP = 1.0
-SOCKET_TIMEOUT = 5.0
+SOCKET_TIMEOUT = None  # deadlines come from storage.errors.guarded (see OPERATION_TIMEOUT)
 CONNECT_TIMEOUT = 2.0
 SENTINEL_SCHEME = "redis+sentinel"
 CLUSTER_SCHEME = "redis+cluster"
@@ -58,6 +58,10 @@ def _common() -> dict[str, Any]:
         "socket_timeout": SOCKET_TIMEOUT,
         "socket_connect_timeout": CONNECT_TIMEOUT,
     }
+
+
+def _tcp() -> dict[str, Any]:
+    return {**_common(), "socket_keepalive": True}
 
 
 def _hosts(netloc: str, default_port: int) -> tuple[str | None, list[tuple[str, int]]]:
@@ -82,7 +86,7 @@ def _sentinel(url: str) -> Redis:
     sentinel_kwargs: dict[str, Any] = {"socket_timeout": SOCKET_TIMEOUT}
     if "sentinel_password" in query:
         sentinel_kwargs["password"] = query["sentinel_password"][0]
-    sentinel = Sentinel(hosts, sentinel_kwargs=sentinel_kwargs, **_common())  # type: ignore[no-untyped-call]
+    sentinel = Sentinel(hosts, sentinel_kwargs=sentinel_kwargs, **_tcp())  # type: ignore[no-untyped-call]
     db = int(path[1]) if len(path) > 1 else 0
     master: Redis = sentinel.master_for(path[0], password=password, db=db)
     return master
@@ -91,7 +95,7 @@ def _sentinel(url: str) -> Redis:
 def _cluster(url: str) -> RedisCluster:
     password, hosts = _hosts(urlsplit(url).netloc, 6379)
     nodes = [ClusterNode(host, port) for host, port in hosts]
-    return RedisCluster(startup_nodes=nodes, password=password, **_common())
+    return RedisCluster(startup_nodes=nodes, password=password, **_tcp())
 
 
 def make_redis(url: str) -> RedisClient:
@@ -103,7 +107,16 @@ def make_redis(url: str) -> RedisClient:
         return _cluster(url)
     if scheme not in ("redis", "rediss", "unix"):
         raise InvalidValue(f"unsupported Redis URL scheme {scheme!r}")
-    return Redis.from_url(url, **_common())
+    return Redis.from_url(url, **(_common() if scheme == "unix" else _tcp()))
+
+
+async def close_redis(client: RedisClient) -> None:
+    """Close a client and, for Sentinel, the connections to the sentinels themselves."""
+    await client.aclose()
+    pool = getattr(client, "connection_pool", None)
+    if isinstance(pool, SentinelConnectionPool):
+        for sentinel in pool.sentinel_manager.sentinels:
+            await sentinel.aclose()
 
 
 async def connect(

@@ -7,6 +7,7 @@ import connectors or bots.
 
 from __future__ import annotations
 
+import asyncio
 import functools
 from collections.abc import Awaitable, Callable
 from typing import ParamSpec, TypeVar
@@ -60,14 +61,31 @@ class InvalidValue(StorageError, ValueError):
     """A value refused by the storage layer (a phone not in E.164, an unknown field)."""
 
 
-def guarded(func: Callable[P, Awaitable[T]]) -> Callable[P, Awaitable[T]]:
-    """Map Redis connection failures raised by ``func`` to ``StorageUnavailable``."""
+# Deadline of one storage operation. It replaces redis-py's ``socket_timeout``: with that set,
+# redis-py sends through ``asyncio.wait_for``, which on Python 3.11 can swallow a task's
+# cancellation (the task then never stops); ``asyncio.timeout`` does not.
+OPERATION_TIMEOUT = 5.0
 
+
+def _guard(func: Callable[P, Awaitable[T]], *, slow: bool) -> Callable[P, Awaitable[T]]:
     @functools.wraps(func)
     async def wrapper(*args: P.args, **kwargs: P.kwargs) -> T:
         try:
-            return await func(*args, **kwargs)
+            async with asyncio.timeout(None if slow else OPERATION_TIMEOUT):
+                return await func(*args, **kwargs)
         except UNAVAILABLE_ERRORS as exc:
             raise StorageUnavailable(f"redis unavailable: {type(exc).__name__}") from exc
 
     return wrapper
+
+
+def guarded(func: Callable[P, Awaitable[T]]) -> Callable[P, Awaitable[T]]:
+    """Map Redis failures of ``func`` to ``StorageUnavailable``; a hung Redis too, after
+    ``OPERATION_TIMEOUT`` seconds."""
+    return _guard(func, slow=False)
+
+
+def guarded_slow(func: Callable[P, Awaitable[T]]) -> Callable[P, Awaitable[T]]:
+    """Like ``guarded`` without the deadline, for operations that wait or scan on purpose
+    (each Redis call inside them is ``guarded`` or has its own deadline)."""
+    return _guard(func, slow=True)

@@ -24,7 +24,7 @@ from typing import Any
 
 from storage.client import RedisClient
 from storage.codec import text
-from storage.errors import StorageError, guarded
+from storage.errors import StorageError, guarded, guarded_slow
 from storage.history import History
 from storage.inbox import Inbox
 from storage.keys import (
@@ -221,7 +221,7 @@ class Identities:
 
     # ------------------------------------------------------------------ merge
 
-    @guarded
+    @guarded_slow
     async def merge(self, keep: str, other: str) -> None:
         """Fold ``other`` into ``keep`` (see the module docstring); safe to re-run."""
         if keep == other:

@@ -85,6 +85,7 @@ class Inbox:
         members = await self._redis.smembers(self._keys.pending)
         return sorted(text(m) for m in members)
 
+    @guarded
     async def move(self, source: str, target: str) -> int:
         """Append ``source``'s pending entries to ``target``'s inbox (merge); returns count."""
         moved = await self.pending(source)

@@ -163,6 +163,7 @@ class Profiles:
         if phone is not None:
             await self._del_if(keys=[self._keys.phone(text(phone))], args=[customer])
 
+    @guarded
     async def absorb(self, keep: str, other: str) -> None:
         """Merge: fields not set on ``keep`` come from ``other``; consents of both, in time."""
         theirs = await self.get(other)
@@ -181,6 +182,7 @@ class Profiles:
         await self._redis.delete(self._keys.profile(other), self._keys.consents(other))
         await self._index(keep)
 
+    @guarded
     async def erase(self, customer: str) -> None:
         await self._unindex(customer)
         await self._redis.delete(self._keys.profile(customer), self._keys.consents(customer))

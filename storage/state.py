@@ -24,7 +24,15 @@ from pydantic import ValidationError
 from flows.types import DialogState
 from storage.client import RedisClient
 from storage.codec import text
-from storage.errors import CodecError, LockLost, LockTimeout, VersionConflict, guarded
+from storage.errors import (
+    OPERATION_TIMEOUT,
+    CodecError,
+    LockLost,
+    LockTimeout,
+    VersionConflict,
+    guarded,
+    guarded_slow,
+)
 from storage.inbox import Inbox
 from storage.keys import LOCK_TTL, LOCK_WAIT, STATE_TTL, Keys
 
@@ -115,7 +123,7 @@ class States:
         finally:
             await self.release(held)
 
-    @guarded
+    @guarded_slow
     async def acquire(
         self, customer: str, *, ttl: float | None = None, wait: float | None = None
     ) -> Lock:
@@ -126,11 +134,12 @@ class States:
         args: list[str | int] = [held.token, max(1, int(ttl * 1000))]
         deadline = time.monotonic() + wait
         delay = _POLL_MIN
-        while not (found := await self._acquire(keys=keys, args=args)):
-            if time.monotonic() >= deadline:
-                raise LockTimeout(f"customer {customer}: lock not acquired within {wait:.1f} s")
-            await asyncio.sleep(delay * (0.5 + random.random()))
-            delay = min(delay * 2, _POLL_MAX)
+        async with asyncio.timeout(wait + OPERATION_TIMEOUT):  # a hung Redis: unavailable
+            while not (found := await self._acquire(keys=keys, args=args)):
+                if time.monotonic() >= deadline:
+                    raise LockTimeout(f"customer {customer}: lock not had within {wait:.1f} s")
+                await asyncio.sleep(delay * (0.5 + random.random()))
+                delay = min(delay * 2, _POLL_MAX)
         self._prefetched[customer] = (found[0], found[1])
         return held
 

@@ -15,10 +15,10 @@ from typing import Any
 
 from redis.asyncio.cluster import RedisCluster
 
-from storage.client import RedisClient, connect, make_redis, open_store
+from storage.client import RedisClient, close_redis, connect, make_redis, open_store
 from storage.codec import text
 from storage.dedupe import Dedupe
-from storage.errors import guarded
+from storage.errors import guarded, guarded_slow
 from storage.history import History
 from storage.identity import Identities
 from storage.inbox import Inbox
@@ -103,7 +103,7 @@ class Store:
         """For /healthz: True when Redis answers (``StorageUnavailable`` otherwise)."""
         return bool(await self.redis.ping())
 
-    @guarded
+    @guarded_slow
     async def forget(self, customer: str) -> list[str]:
         """Erase every key of ``customer`` and every global key pointing at them (152-FZ).
 
@@ -127,4 +127,4 @@ class Store:
         return reminders
 
     async def close(self) -> None:
-        await self.redis.aclose()
+        await close_redis(self.redis)

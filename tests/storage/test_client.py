@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import signal
 import subprocess
 import time
 from collections.abc import Iterator
@@ -18,7 +19,8 @@ from storage_helpers import free_ports
 
 from flows.errors import SvyazError
 from flows.types import DialogState
-from storage.client import connect, make_redis, open_store
+from storage import errors
+from storage.client import close_redis, connect, make_redis, open_store
 from storage.embedded import EmbeddedRedis
 from storage.errors import InvalidValue, StorageUnavailable
 from storage.store import Store
@@ -39,7 +41,7 @@ async def test_sentinel_url_builds_a_sentinel_managed_master_client() -> None:
         for s in pool.sentinel_manager.sentinels
     ]
     assert hosts == [("10.0.0.1", 26379), ("10.0.0.2", 26379)]
-    await client.aclose()
+    await close_redis(client)
 
 
 async def test_plain_tls_unix_and_cluster_urls() -> None:
@@ -150,3 +152,31 @@ async def test_sentinel_url_reaches_the_master(sentinel_url: str) -> None:
         await store.forget(customer)
     finally:
         await store.close()
+
+
+async def test_hung_redis_times_out_and_cancellation_still_works(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(errors, "OPERATION_TIMEOUT", 0.3)
+    server = EmbeddedRedis(tmp_path / "r")
+    await asyncio.to_thread(server.start)
+    store = Store.from_url(server.url, bot="t")
+    pid = server._proc.pid  # type: ignore[union-attr]
+    try:
+        await store.identities.resolve("vk:1")
+        os.kill(pid, signal.SIGSTOP)  # alive but not answering
+        started = time.monotonic()
+        with pytest.raises(StorageUnavailable):
+            await store.identities.customer_of("vk:1")
+        assert time.monotonic() - started < 2
+        task = asyncio.create_task(store.dedupe.first_seen("e1"))
+        await asyncio.sleep(0.05)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        os.kill(pid, signal.SIGCONT)
+        assert await store.identities.customer_of("vk:1")
+    finally:
+        os.kill(pid, signal.SIGCONT)
+        await store.close()
+        await asyncio.to_thread(server.stop)
