@@ -4,7 +4,8 @@ Protocol: ``async with states.lock(c) as lk`` → ``load(c)`` → engine → ``s
 version=v, lock=lk, inbox_id=...)``. The save is one Lua script that checks both the lock token
 and the version, so a holder whose lock expired can never overwrite newer state; it also marks
 the inbox entry processed in the same step. The lock is a random token with an expiry, released
-only by its holder (compare-and-delete).
+only by its holder (compare-and-delete). Taking the lock also reads the state in the same Lua
+call; the next ``load`` of that customer uses it (3 round trips per turn instead of 4).
 
 This module must not run the engine or read events; it only stores what it is given.
 """
