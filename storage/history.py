@@ -149,7 +149,7 @@ class History:
         """Every customer with a history: the registry ``Identities.resolve`` maintains, plus a
         scan for history streams (so an interrupted registration still gets exported)."""
         found = {text(m) for m in await self._redis.smembers(self._keys.customers)}
-        async for key in self._redis.scan_iter(match=self._keys.history("*"), count=1000):
+        async for key in self._redis.scan_iter(match=self._keys.history_pattern, count=1000):
             found.add(self._keys.customer_of_key(text(key)))
         return sorted(c for c in found if c)
 

@@ -74,9 +74,12 @@ class Keys:
     # ------------------------------------------------------------------ per customer
 
     def tag(self, customer: str) -> str:
-        if customer == "*":  # SCAN patterns over every customer
-            return f"{self.prefix}{{c:*}}"
         return f"{self.prefix}{{c:{check_customer_id(customer)}}}"
+
+    @property
+    def history_pattern(self) -> str:
+        """SCAN pattern of every customer's history stream."""
+        return f"{self.prefix}{{c:*}}:history"
 
     def customer_of_key(self, key: str) -> str:
         """The customer id in a per-customer key name ("" when it is not one)."""
