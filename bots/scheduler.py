@@ -49,6 +49,7 @@ LEADER_TTL_MS = 8_000
 POLL_EVERY = 1.0  # the leader looks for jobs other processes added
 CLAIM_TTL = 30 * DAY
 FIRE_CONCURRENCY = 16
+EARLY_TOLERANCE = 5.0  # seconds; a record due later than this belongs to a newer job
 FIRE_ATTEMPTS = 4
 _RETRYABLE: tuple[type[Exception], ...] = (StorageError, *UNAVAILABLE_ERRORS)
 
@@ -296,6 +297,8 @@ class ReminderService:
         if raw is None:
             return  # cancelled after the job was picked
         record = Record.load(key, raw)
+        if (record.at - self._clock()).total_seconds() > EARLY_TOLERANCE:
+            return  # moved to a later time after this job was picked; its new job will fire
         due = record.at.isoformat()
         claim = self.keys.claim(customer, key, due)
         if not await self._store.redis.set(claim, "1", nx=True, ex=CLAIM_TTL):

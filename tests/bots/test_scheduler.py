@@ -143,3 +143,14 @@ async def test_reminders_follow_a_merge(harness: Harness) -> None:
     assert [(c, r.key if r else None) for c, r, _ in await harness.reminders.scheduled()] == [
         (vk_customer, "visit")]
     assert await harness.store.reminders.list(vk_customer) == ["visit"]
+
+
+async def test_a_job_picked_before_its_reminder_moved_does_not_fire_early(
+    harness: Harness,
+) -> None:
+    customer = await _customer(harness)
+    await harness.reminders.schedule(customer, _remind(3600))
+    await harness.reminders.fired(customer, "k")  # the old job, run just after the move
+    await harness.runtime.idle()
+    assert "Напоминание!" not in harness.texts("web", "s1")
+    assert [r.key for r in await harness.reminders.of_customer(customer)] == ["k"]
