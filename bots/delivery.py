@@ -141,6 +141,10 @@ class Delivery:
                            "error": type(exc).__name__},
                 )
                 if not failover:
+                    if isinstance(exc, Undeliverable):  # still part of the dialogue: a web
+                        for reply in remaining:  # chat shows it when the customer is back
+                            await self._record(customer, target.channel, reply,
+                                               "not delivered", count=False)
                     break
                 self._metrics.delivery_failovers.labels(target.channel).inc()
                 continue
@@ -186,8 +190,11 @@ class Delivery:
         await outbox.ack(entry)
         await self._record(customer, target.channel, reply, note)
 
-    async def _record(self, customer: str, channel: Channel, reply: Reply, note: str) -> None:
-        self._metrics.messages_out.labels(channel).inc()
+    async def _record(
+        self, customer: str, channel: Channel, reply: Reply, note: str, *, count: bool = True
+    ) -> None:
+        if count:
+            self._metrics.messages_out.labels(channel).inc()
         entry = HistoryEntry(
             ts=self._clock(), channel=channel, direction="out", text=reply.text,
             buttons=tuple(button.text for button in reply.buttons), note=note,

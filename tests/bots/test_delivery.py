@@ -81,3 +81,12 @@ def test_recorder_is_a_connector() -> None:
     recorder: Connector = Recorder("web")
     assert recorder.channel == "web"
     assert Metrics().render().startswith(b"# HELP")
+
+
+async def test_a_refused_reply_stays_in_the_history_for_the_next_visit(harness: Harness) -> None:
+    harness.channels["web"].refuse.add("s")  # the browser tab was closed meanwhile
+    inbound = Inbound("web", "s", "e", TextEvent("hi"))
+    assert await harness.runtime._delivery.reply("c3", inbound, [Reply("ответ")]) is False
+    history = await harness.store.history.read("c3")
+    assert [(e.text, e.note) for e in history] == [("ответ", "not delivered")]
+    assert await harness.store.outbox.pending() == []
