@@ -240,15 +240,15 @@ async def _stop(app: web.Application) -> None:
     for connector in app[CONNECTORS].values():  # 1. stop taking updates
         with contextlib.suppress(Exception):
             await connector.stop()
-    runtime, services.runtime = services.runtime, None
-    if runtime is not None:  # 2. finish the turns in progress
-        await runtime.close()
+    if services.reminders is not None:  # 2. no new firings; another process may lead now
+        await services.reminders.stop()
+    if services.runtime is not None:  # 3. finish the turns in progress
+        await services.runtime.close()
+    services.runtime = None
     await finish(services.tasks, services.stop)
-    if services.delivery is not None:  # 3. flush what a crashed turn left in the outbox
+    if services.delivery is not None:  # 4. flush what a crashed turn left in the outbox
         with contextlib.suppress(StorageError):
             await services.delivery.resend_stale()
-    if services.reminders is not None:
-        await services.reminders.stop()
     if services.http is not None:
         await services.http.close()
     if services.store is not None:

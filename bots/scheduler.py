@@ -210,8 +210,27 @@ class ReminderService:
             return
         if await redis.set(self.keys.leader, self._token, nx=True, px=LEADER_TTL_MS):
             self.leader = True
-            log.info("this process now runs the reminder scheduler")
+            restored = await self.reconcile()
+            log.info("this process now runs the reminder scheduler (%d jobs restored)", restored)
             self.scheduler.resume()
+
+    async def reconcile(self) -> int:
+        """Re-add the job of every reminder record that has none.
+
+        APScheduler deletes a date job when it hands it to the executor; a process killed
+        before the firing was claimed would lose that reminder. Records are the truth.
+        """
+        redis = self._store.redis
+        jobs = {_text(k) for k in await redis.hkeys(self.keys.jobs)}
+        restored = 0
+        pattern = f"{self._store.keys.prefix}{{c:*}}:remdata"
+        async for name in redis.scan_iter(match=pattern, count=500):
+            customer = _text(name).split("{c:", 1)[1].split("}", 1)[0]
+            for key, raw in (await redis.hgetall(name)).items():
+                if job_id(customer, _text(key)) not in jobs:
+                    await self._add_job(customer, Record.load(_text(key), raw))
+                    restored += 1
+        return restored
 
     def _step_down(self) -> None:
         if self.leader:
@@ -227,12 +246,16 @@ class ReminderService:
         redis = self._store.redis
         await redis.hset(self.keys.records(customer), reminder.key, record.dump())
         await self._store.reminders.add(customer, reminder.key)
-        await asyncio.to_thread(
-            self.scheduler.add_job, JOB_FUNC, trigger=DateTrigger(run_date=at, timezone=UTC),
-            args=[self._bot, customer, reminder.key], id=job_id(customer, reminder.key),
-            name=f"{reminder.flow}:{reminder.key}", replace_existing=True,
-        )
+        await self._add_job(customer, record)
         self._metrics.reminders_scheduled.inc()
+
+    async def _add_job(self, customer: str, record: Record) -> None:
+        await asyncio.to_thread(
+            self.scheduler.add_job, JOB_FUNC,
+            trigger=DateTrigger(run_date=record.at, timezone=UTC),
+            args=[self._bot, customer, record.key], id=job_id(customer, record.key),
+            name=f"{record.flow}:{record.key}", replace_existing=True,
+        )
 
     async def cancel(self, customer: str, key: str) -> bool:
         redis = self._store.redis
@@ -303,13 +326,21 @@ class ReminderService:
         claim = self.keys.claim(customer, key, due)
         if not await self._store.redis.set(claim, "1", nx=True, ex=CLAIM_TTL):
             return  # another scheduler already fired this tick
+        try:
+            await self._deliver_or_miss(customer, record, due)
+        except Exception:  # not handed over: free the tick so a retry can claim it
+            await self._store.redis.delete(claim)
+            raise
         await self._forget_if_same(customer, record, raw)
+
+    async def _deliver_or_miss(self, customer: str, record: Record, due: str) -> None:
         if decide(record.at, self._clock(), self.grace) == "missed":
             await self._missed(customer, record)
             return
-        self._metrics.reminders_fired.inc()
-        event = TimerEvent(flow=record.flow, key=key, vars=record.vars)
-        if not await self._inject(customer, event, event_id=f"timer:{key}:{due}"):
+        event = TimerEvent(flow=record.flow, key=record.key, vars=record.vars)
+        if await self._inject(customer, event, event_id=f"timer:{record.key}:{due}"):
+            self._metrics.reminders_fired.inc()
+        else:
             await self._missed(customer, record, why="no linked channel")
 
     async def _forget_if_same(self, customer: str, record: Record, raw: bytes | str) -> None:

@@ -154,3 +154,14 @@ async def test_a_job_picked_before_its_reminder_moved_does_not_fire_early(
     await harness.runtime.idle()
     assert "Напоминание!" not in harness.texts("web", "s1")
     assert [r.key for r in await harness.reminders.of_customer(customer)] == ["k"]
+
+
+async def test_a_leader_restores_jobs_lost_between_pick_and_claim(harness: Harness) -> None:
+    customer = await _customer(harness)
+    await harness.reminders.schedule(customer, _remind(1.0))
+    # As when a process dies right after APScheduler took the job out of the store:
+    await asyncio.to_thread(harness.reminders.scheduler.remove_job, f"{customer}:k")
+    assert await harness.reminders.scheduled() == []
+    harness.reminders.compete()
+    assert await _wait_for(lambda: "Напоминание!" in harness.texts("web", "s1"))
+    assert harness.texts("web", "s1").count("Напоминание!") == 1
