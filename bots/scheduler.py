@@ -325,7 +325,8 @@ class ReminderService:
         due = record.at.isoformat()
         claim = self.keys.claim(customer, key, due)
         if not await self._store.redis.set(claim, "1", nx=True, ex=CLAIM_TTL):
-            return  # another scheduler already fired this tick
+            await self._forget_if_same(customer, record, raw)  # fired already (maybe by a
+            return  # process that died before tidying up)
         try:
             await self._deliver_or_miss(customer, record, due)
         except Exception:  # not handed over: free the tick so a retry can claim it
