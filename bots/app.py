@@ -32,6 +32,7 @@ from bots.metrics import CONTENT_TYPE, Metrics
 from bots.owner import Owner
 from bots.runtime import Runtime
 from bots.scheduler import ReminderService
+from bots.webrelay import WebRelay
 from connectors.base import Connector, Unavailable
 from flows import engine
 from flows.types import Channel, Event, Inbound
@@ -203,6 +204,8 @@ async def _start(app: web.Application) -> None:
     store, embedded = await connect(settings.redis_url, settings.data_dir, bot=settings.bot)
     services.store, services.embedded = store, embedded
     services.http = aiohttp.ClientSession()
+    if "web" in connectors:  # replies find the process that holds the browser's socket
+        connectors["web"] = WebRelay(connectors["web"], store)
     flows = FlowSource(settings.flows, timezone=settings.timezone)
     await asyncio.to_thread(flows.load)
     owner = Owner(webhook=settings.owner_webhook, chats=owner_chats(settings),

@@ -130,3 +130,28 @@ async def test_api_is_off_without_a_token(redis_url: str, bot_prefix: str,
     app = build_app(make_settings(redis_url, bot_prefix, tmp_path))
     async with TestClient(TestServer(app, host="127.0.0.1")) as c:
         assert (await c.get("/api/v1/openapi.json")).status == 404
+
+
+async def test_a_reply_reaches_a_socket_held_by_another_process(
+    redis_url: str, bot_prefix: str, tmp_path: Path
+) -> None:
+    """Process B runs the turn (a bot-initiated flow); the browser is connected to A."""
+    apps = [build_app(make_settings(redis_url, bot_prefix, tmp_path / name,
+                                    secret_key="k" * 40)) for name in ("a", "b")]
+    async with TestClient(TestServer(apps[0], host="127.0.0.1")) as a, \
+            TestClient(TestServer(apps[1], host="127.0.0.1")) as b:
+        ws = await chat(a)
+        assert await next_reply(ws) == "Как вас зовут?"
+        services_b = b.app[SERVICES]
+        assert services_b.store is not None
+        customer = (await services_b.store.history.customers())[0]
+        from flows.types import TimerEvent
+
+        assert await services_b.inject(customer, TimerEvent("ping", "k"), event_id="t1")
+        assert await next_reply(ws) == "Напоминание!"
+        runtime_b = services_b.runtime
+        assert runtime_b is not None
+        await runtime_b.idle()
+        history = await services_b.store.history.read(customer)
+        assert [e.channel for e in history if e.text == "Напоминание!"] == ["web"]
+        await ws.close()
