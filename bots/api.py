@@ -9,7 +9,6 @@ any other event).
 
 from __future__ import annotations
 
-import hmac
 import uuid
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
@@ -18,6 +17,7 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from bots.config import Settings
+from connectors.common import same_secret
 from flows.types import JSON, StartFlowEvent
 from storage.errors import InvalidValue, StorageError
 from storage.profile import normalise_phone
@@ -58,12 +58,12 @@ class Api:
 
     def __init__(self, settings: Settings, services: Services) -> None:
         assert settings.api_token is not None
-        self._token = settings.api_token.get_secret_value().encode()
+        self._token = settings.api_token.get_secret_value()
         self._services = services
 
     def authorised(self, request: web.Request) -> bool:
         scheme, _, given = request.headers.get("Authorization", "").partition(" ")
-        return scheme.lower() == "bearer" and hmac.compare_digest(given.encode(), self._token)
+        return scheme.lower() == "bearer" and same_secret(given, self._token)
 
     async def start_flow(self, request: web.Request) -> web.Response:
         try:

@@ -1,5 +1,7 @@
 """Pieces every connector needs: a request-rate limiter, retry back-off, text splitting and
-button layout within a platform's limits.
+button layout within a platform's limits, and the hygiene of what comes in (valid Unicode in
+every ``Inbound``, JSON that cannot blow the stack, constant-time secret checks, a memory of
+recent event ids).
 
 Pure helpers plus one small async limiter; nothing here knows a platform's wire format.
 """
@@ -7,15 +9,92 @@ Pure helpers plus one small async limiter; nothing here knows a platform's wire 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import hmac
+import json
 import random
 import re
 import time
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any, TypeVar
 
 from connectors.base import Capabilities
-from flows.types import Button, Reply
+from flows.types import JSON, Button, Event, Inbound, Reply
+
+# A lone surrogate is what JSON "\ud800" decodes to: not text, and UTF-8 cannot encode it.
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def clean_text(text: str) -> str:
+    """``text`` as valid Unicode: every lone surrogate becomes U+FFFD (the replacement sign)."""
+    return _SURROGATE.sub("\ufffd", text)
+
+
+def clean_inbound(inbound: Inbound) -> Inbound:
+    """``inbound`` with ``clean_text`` applied to each of its and its event's string fields.
+
+    Every parse path ends here, so storage, templates and channels only ever see valid text.
+    """
+    return _cleaned(dataclasses.replace(inbound, event=_cleaned(inbound.event)))
+
+
+_Item = TypeVar("_Item", Inbound, Event)
+
+
+def _cleaned(item: _Item) -> _Item:
+    changes: dict[str, Any] = {  # only str fields, each replaced by a str
+        f.name: clean_text(value)
+        for f in dataclasses.fields(item)
+        if isinstance(value := getattr(item, f.name), str) and _SURROGATE.search(value)
+    }
+    return dataclasses.replace(item, **changes) if changes else item
+
+
+def load_json(raw: str | bytes | bytearray) -> JSON:
+    """``json.loads`` that answers ``ValueError`` for every bad body, nesting too deep included.
+
+    The standard decoder recurses once per level; ``[`` x 50,000 raises ``RecursionError``.
+    """
+    try:
+        value: JSON = json.loads(raw)
+    except RecursionError as exc:
+        raise ValueError("JSON nested too deeply") from exc
+    return value
+
+
+def same_secret(given: str, expected: str) -> bool:
+    """Constant-time comparison of two secrets whatever the characters in ``given``.
+
+    A header byte that is not UTF-8 arrives surrogate-escaped and JSON may carry a lone
+    surrogate; both encode with ``surrogatepass`` and simply do not match.
+    """
+    return hmac.compare_digest(_raw(given), _raw(expected))
+
+
+def _raw(secret: str) -> bytes:
+    return secret.encode("utf-8", "surrogatepass")
+
+
+class RecentIds:
+    """The last ``size`` event ids handed over, the least recently seen forgotten first.
+
+    Spares the sink obvious platform re-deliveries; the runtime de-duplicates durably.
+    """
+
+    def __init__(self, size: int = 1024) -> None:
+        self.size = size
+        self._ids: OrderedDict[str, None] = OrderedDict()
+
+    def __contains__(self, event_id: object) -> bool:
+        return event_id in self._ids
+
+    def add(self, event_id: str) -> None:
+        self._ids[event_id] = None
+        self._ids.move_to_end(event_id)
+        while len(self._ids) > self.size:
+            self._ids.popitem(last=False)
 
 
 class RateLimiter:

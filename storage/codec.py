@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 from collections.abc import Mapping
 from typing import Any, cast
 
@@ -129,8 +130,16 @@ def reply_from_dict(data: Mapping[str, Any]) -> Reply:
         raise CodecError(f"bad reply: {exc}") from exc
 
 
+# A lone surrogate (what JSON "\ud800" decodes to) has no UTF-8 form, so Redis could not take it.
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
 def dumps(data: object) -> str:
-    return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+    """Compact JSON text that always encodes as UTF-8: a lone surrogate becomes U+FFFD.
+
+    Connectors already deliver clean text; this keeps any other path from failing a write.
+    """
+    return _SURROGATE.sub("\ufffd", json.dumps(data, ensure_ascii=False, separators=(",", ":")))
 
 
 def loads(raw: str | bytes) -> Any:

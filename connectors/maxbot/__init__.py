@@ -28,11 +28,12 @@ from typing import Literal
 from aiohttp import web
 
 from connectors.base import Capabilities, ChannelAuthError, ChannelError, InboundSink
+from connectors.common import RecentIds
 from connectors.maxbot.client import MaxClient, RetryPolicy
 from connectors.maxbot.parse import MaxPayloadError, parse
 from connectors.maxbot.polling import MaxPoller
 from connectors.maxbot.render import CAPABILITIES, render
-from connectors.maxbot.webhook import MaxWebhook, RecentIds
+from connectors.maxbot.webhook import RECENT_IDS, MaxWebhook
 from flows.types import Channel, Inbound, Reply
 
 __all__ = ["MaxConnector", "MaxPayloadError", "parse", "render"]
@@ -70,7 +71,7 @@ class MaxConnector:
         self.poller = MaxPoller(client=self.client, sink=self._accept, hold=poll_hold)
         self._task: asyncio.Task[None] | None = None
         self._answering: set[asyncio.Task[None]] = set()
-        self._answered = RecentIds()
+        self._answered = RecentIds(RECENT_IDS)
 
     def routes(self) -> list[web.RouteDef]:
         return [self.webhook.route()] if self.mode == "webhook" else []

@@ -15,11 +15,11 @@ only the fields svyaz uses and ignore the rest.
 
 from __future__ import annotations
 
-import json
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from connectors.common import clean_inbound, load_json
 from flows.errors import SvyazError
 from flows.types import (
     ButtonEvent,
@@ -144,14 +144,15 @@ def parse(raw: object) -> Inbound | None:
         update = _Envelope.model_validate({"update": data}).update
     except ValidationError as exc:
         raise MaxPayloadError(f"malformed {update_type} update: {_first_error(exc)}") from exc
-    return _translate(update)
+    inbound = _translate(update)
+    return None if inbound is None else clean_inbound(inbound)
 
 
 def _load(raw: object) -> dict[str, object]:
     if isinstance(raw, str | bytes | bytearray):
         try:
-            raw = json.loads(raw)
-        except (ValueError, RecursionError) as exc:
+            raw = load_json(raw)
+        except ValueError as exc:
             raise MaxPayloadError(f"update body is not JSON: {exc}") from exc
     if not isinstance(raw, dict):
         raise MaxPayloadError(f"update must be a JSON object, got {type(raw).__name__}")

@@ -23,10 +23,10 @@ from connectors.base import (
     InboundSink,
     Unavailable,
 )
-from connectors.common import backoff_delay
+from connectors.common import RecentIds, backoff_delay
 from connectors.maxbot.client import POLL_HOLD, MaxClient
 from connectors.maxbot.parse import MaxPayloadError, parse
-from connectors.maxbot.webhook import RecentIds
+from connectors.maxbot.webhook import RECENT_IDS
 
 log = logging.getLogger("svyaz.connectors.max")
 
@@ -49,7 +49,7 @@ class MaxPoller:
         self.marker: int | None = None
         self.failures = 0
         self.last_error: str | None = None
-        self.recent = RecentIds()
+        self.recent = RecentIds(RECENT_IDS)
 
     async def run(self) -> None:
         """Poll until cancelled or the token is refused."""

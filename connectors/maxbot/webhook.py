@@ -15,43 +15,26 @@ Must not: decide what to answer the customer or wait for the dialogue turn.
 
 from __future__ import annotations
 
-import hmac
 import logging
-from collections import OrderedDict
 
 from aiohttp import web
 
 from connectors.base import InboundSink, Unavailable
+from connectors.common import RecentIds, same_secret
 from connectors.maxbot.parse import MaxPayloadError, parse
 
 log = logging.getLogger("svyaz.connectors.max")
 
 SECRET_HEADER = "X-Max-Bot-Api-Secret"
 PATH = "/max/webhook"
-
-
-class RecentIds:
-    """The last ``size`` event ids handed to the sink (least recently seen dropped first)."""
-
-    def __init__(self, size: int = 2048) -> None:
-        self.size = size
-        self._ids: OrderedDict[str, None] = OrderedDict()
-
-    def __contains__(self, event_id: object) -> bool:
-        return event_id in self._ids
-
-    def add(self, event_id: str) -> None:
-        self._ids[event_id] = None
-        self._ids.move_to_end(event_id)
-        while len(self._ids) > self.size:
-            self._ids.popitem(last=False)
+RECENT_IDS = 2048  # event ids remembered per receiver
 
 
 class MaxWebhook:
     """aiohttp handler for MAX's webhook deliveries."""
 
-    def __init__(self, *, secret: str | None, sink: InboundSink, recent: int = 2048) -> None:
-        self._secret = secret.encode() if secret else None
+    def __init__(self, *, secret: str | None, sink: InboundSink, recent: int = RECENT_IDS) -> None:
+        self._secret = secret or None
         self._sink = sink
         self.recent = RecentIds(recent)
 
@@ -82,5 +65,4 @@ class MaxWebhook:
     def _authorised(self, request: web.Request) -> bool:
         if self._secret is None:
             return True
-        given = request.headers.get(SECRET_HEADER, "").encode()
-        return hmac.compare_digest(given, self._secret)
+        return same_secret(request.headers.get(SECRET_HEADER, ""), self._secret)

@@ -9,37 +9,18 @@ sink does the real de-duplication. It must not decide anything about the dialogu
 
 from __future__ import annotations
 
-import hmac
-import json
 import logging
-from collections import OrderedDict
 
 from aiohttp import web
 
 from connectors.base import InboundSink, Unavailable
+from connectors.common import RecentIds, load_json, same_secret
 
 from .parse import Envelope, VkPayloadError, parse_envelope, parse_event
 
 log = logging.getLogger("svyaz.connectors.vk")
 
 PATH = "/vk/callback"
-
-
-class RecentIds:
-    """The last ``size`` event ids seen, oldest forgotten first."""
-
-    def __init__(self, size: int = 1024) -> None:
-        self._size = size
-        self._ids: OrderedDict[str, None] = OrderedDict()
-
-    def __contains__(self, event_id: object) -> bool:
-        return event_id in self._ids
-
-    def add(self, event_id: str) -> None:
-        self._ids[event_id] = None
-        self._ids.move_to_end(event_id)
-        while len(self._ids) > self._size:
-            self._ids.popitem(last=False)
 
 
 class CallbackEndpoint:
@@ -65,7 +46,7 @@ class CallbackEndpoint:
 
     async def handle(self, request: web.Request) -> web.Response:
         try:
-            envelope = parse_envelope(json.loads(await request.read()))
+            envelope = parse_envelope(load_json(await request.read()))
         except (ValueError, VkPayloadError) as exc:
             log.warning("VK callback: malformed body rejected (%s)", _short(exc))
             return web.Response(status=400, text="bad request")
@@ -91,7 +72,7 @@ class CallbackEndpoint:
         if envelope.secret is None:
             # VK may omit the secret on the confirmation request (UNCONFIRMED, PROTOCOLS B4).
             return envelope.type == "confirmation"
-        return hmac.compare_digest(envelope.secret.encode(), self._secret.encode())
+        return same_secret(envelope.secret, self._secret)
 
     def _confirm(self) -> web.Response:
         if not self._confirmation:

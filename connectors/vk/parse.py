@@ -18,6 +18,7 @@ from collections.abc import Mapping
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from connectors.common import clean_inbound, load_json
 from flows.errors import SvyazError
 from flows.types import JSON, ButtonEvent, Event, Inbound, PermissionEvent, StartEvent, TextEvent
 
@@ -88,9 +89,10 @@ def parse_event(envelope: Envelope) -> Inbound | None:
     if envelope.object is None:
         raise VkPayloadError(f"VK {envelope.type} without object")
     try:
-        return parser(envelope.event_id, envelope.object)
+        inbound = parser(envelope.event_id, envelope.object)
     except ValidationError as exc:
         raise VkPayloadError(f"bad VK {envelope.type} object: {_brief(exc)}") from exc
+    return None if inbound is None else clean_inbound(inbound)
 
 
 def _message_new(event_id: str, obj: Mapping[str, JSON]) -> Inbound | None:
@@ -166,10 +168,9 @@ def _payload_value(payload: JSON) -> JSON:
     if not payload:
         return None
     try:
-        value: JSON = json.loads(payload)
+        return load_json(payload)
     except ValueError:
         return payload
-    return value
 
 
 def _button_of(payload: JSON) -> str | None:

@@ -20,6 +20,7 @@ from urllib.parse import urlsplit
 from aiohttp import WSCloseCode, WSMsgType, web
 
 from connectors.base import Capabilities, InboundSink, Unavailable, Undeliverable
+from connectors.common import clean_inbound
 from connectors.webchat.frames import (
     ButtonFrame,
     ErrorCode,
@@ -316,7 +317,9 @@ class WebChat:
     async def _accept(
         self, ws: web.WebSocketResponse, session_id: str, event_id: str, event: Event
     ) -> None:
-        inbound = Inbound(channel="web", user_id=session_id, event_id=event_id, event=event)
+        inbound = clean_inbound(
+            Inbound(channel="web", user_id=session_id, event_id=event_id, event=event)
+        )
         try:
             await self._sink(inbound)
         except Unavailable:

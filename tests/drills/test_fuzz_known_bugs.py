@@ -1,7 +1,6 @@
-"""Inputs the fuzzer found that still make a running ``svyaz run`` answer 500.
+"""Inputs the fuzzer found that made a running ``svyaz run`` answer 500 (fixed; regressions).
 
-Each is a strict xfail naming the line that fails and the fix, so the test turns red (XPASS)
-the moment the owner fixes it — then drop the marker. They live apart from
+Each was a strict xfail naming the line that failed and the fix. They live apart from
 test_fuzz_webhooks.py because each leaves a traceback in this module's bot log.
 """
 
@@ -9,7 +8,6 @@ from __future__ import annotations
 
 import json
 
-import pytest
 from drill_bot import MAX_SECRET, VK_SECRET, SvyazBot, http_status
 
 from tests.fakes import max_wire
@@ -23,35 +21,24 @@ def vk_body(**fields: object) -> bytes:
     return json.dumps({**message_new(123456, 5, "x"), "secret": VK_SECRET, **fields}).encode()
 
 
-@pytest.mark.xfail(strict=True, reason="connectors/vk/callback.py handle(): json.loads raises "
-                   "RecursionError, caught only as ValueError -> 500; add RecursionError")
 def test_vk_deeply_nested_body_gets_400(svyaz_bot: SvyazBot) -> None:
     assert http_status(svyaz_bot.url + "/vk/callback", DEEP) == 400
 
 
-@pytest.mark.xfail(strict=True, reason="a lone surrogate (JSON \\ud800) in the text reaches "
-                   "storage/inbox.py push(), where encoding to UTF-8 raises UnicodeEncodeError "
-                   "-> 500; connectors' parse should refuse it (400) or replace it")
 def test_max_text_with_lone_surrogate_is_not_a_500(svyaz_bot: SvyazBot) -> None:
     body = json.dumps(max_wire.message_created(5, "\ud800x")).encode()
     assert http_status(svyaz_bot.url + "/max/webhook", body, MAX_HEADERS) in (200, 400)
 
 
-@pytest.mark.xfail(strict=True, reason="as for MAX: the surrogate reaches storage/inbox.py push()")
 def test_vk_text_with_lone_surrogate_is_not_a_500(svyaz_bot: SvyazBot) -> None:
     body = json.dumps({**message_new(123456, 6, "\ud800x"), "secret": VK_SECRET}).encode()
     assert http_status(svyaz_bot.url + "/vk/callback", body) in (200, 400)
 
 
-@pytest.mark.xfail(strict=True, reason="connectors/vk/callback.py _secret_ok(): secret.encode() "
-                   "raises UnicodeEncodeError on a lone surrogate -> 500; expected 403")
 def test_vk_secret_with_lone_surrogate_gets_403(svyaz_bot: SvyazBot) -> None:
     assert http_status(svyaz_bot.url + "/vk/callback", vk_body(secret="\ud800")) == 403
 
 
-@pytest.mark.xfail(strict=True, reason="connectors/maxbot/webhook.py _authorised(): a non-UTF-8 "
-                   "header byte arrives surrogate-escaped and .encode() raises -> 500; use "
-                   "encode('utf-8', 'surrogateescape') and expect 403")
 def test_max_secret_header_with_latin1_byte_gets_403(svyaz_bot: SvyazBot) -> None:
     headers = {"X-Max-Bot-Api-Secret": "\u00e9", "Content-Type": "application/json"}
     assert http_status(svyaz_bot.url + "/max/webhook", b"{}", headers) == 403
