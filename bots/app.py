@@ -35,8 +35,9 @@ from bots.scheduler import ReminderService
 from bots.webrelay import WebRelay
 from connectors.base import Connector, Unavailable
 from flows import engine
-from flows.types import Channel, Event, Inbound
+from flows.types import Button, Channel, Event, Inbound
 from storage.errors import StorageError
+from storage.history import HistoryEntry
 from storage.store import Store, connect
 
 if TYPE_CHECKING:
@@ -89,7 +90,7 @@ class Services:
         except StorageError as exc:
             raise Unavailable("history unavailable") from exc
         return [
-            WebHistoryItem(direction=e.direction, text=e.text)
+            WebHistoryItem(direction=e.direction, text=e.text, buttons=_history_buttons(e))
             for e in entries
             if e.direction in ("in", "out") and e.text and not e.note.startswith("start")
         ]
@@ -103,6 +104,12 @@ SETTINGS = web.AppKey("svyaz_settings", Settings)
 SERVICES = web.AppKey("svyaz_services", Services)
 CONNECTORS = web.AppKey("svyaz_connectors", dict[Channel, Connector])
 CLOCK: web.AppKey[Callable[[], datetime]] = web.AppKey("svyaz_clock")
+
+
+def _history_buttons(entry: HistoryEntry) -> tuple[Button, ...]:
+    """The buttons of a past message as the widget replays them: the real ones when the
+    history kept them, else label-only buttons (empty id), which the widget sends as text."""
+    return entry.keyboard or tuple(Button(id="", text=label) for label in entry.buttons)
 
 
 def make_connectors(settings: Settings, services: Services) -> dict[Channel, Connector]:

@@ -198,6 +198,7 @@ class Delivery:
         entry = HistoryEntry(
             ts=self._clock(), channel=channel, direction="out", text=reply.text,
             buttons=tuple(button.text for button in reply.buttons), note=note,
+            keyboard=reply.buttons,
         )
         await self._store.history.append(customer, entry)
 

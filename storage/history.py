@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import IO, Any, Literal, TypeAlias
 
+from flows.types import Button
 from storage.client import RedisClient
 from storage.codec import dumps, stream_rows, text
 from storage.errors import StorageError, guarded
@@ -48,12 +49,22 @@ return 1
 
 @dataclass(frozen=True, slots=True)
 class HistoryEntry:
+    """One message or event. ``buttons`` are the labels shown; ``keyboard`` the same buttons
+    with their ids and links, kept for outgoing messages so a replay can offer them as buttons
+    again (empty for entries stored before it was kept).
+    """
+
     ts: float
     channel: str
     direction: Direction
     text: str
     buttons: tuple[str, ...] = ()
     note: str = ""
+    keyboard: tuple[Button, ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.keyboard and not self.buttons:
+            object.__setattr__(self, "buttons", tuple(b.text for b in self.keyboard))
 
     def to_fields(self) -> dict[Any, Any]:  # redis-py's own (invariant) field types
         return {
@@ -61,20 +72,32 @@ class HistoryEntry:
             "ch": self.channel,
             "d": self.direction,
             "t": self.text,
-            "b": dumps(list(self.buttons)) if self.buttons else "",
+            "b": self._buttons_field(),
             "n": self.note,
         }
+
+    def _buttons_field(self) -> str:
+        """Labels as a JSON list; with a keyboard, ``[id, label]`` (plus url) per button.
+
+        Same field as before, so old entries (plain labels) still read and the stream keeps
+        one set of field names.
+        """
+        if self.keyboard:
+            return dumps([[b.id, b.text] + ([b.url] if b.url else []) for b in self.keyboard])
+        return dumps(list(self.buttons)) if self.buttons else ""
 
     @classmethod
     def from_fields(cls, f: Mapping[str, str]) -> HistoryEntry:
         direction = f.get("d", "event")
+        labels, keyboard = _read_buttons(f.get("b", ""))
         return cls(
             ts=int(f.get("ms", "0")) / 1000,
             channel=f.get("ch", ""),
             direction="in" if direction == "in" else "out" if direction == "out" else "event",
             text=f.get("t", ""),
-            buttons=tuple(json.loads(f["b"])) if f.get("b") else (),
+            buttons=labels,
             note=f.get("n", ""),
+            keyboard=keyboard,
         )
 
     def to_record(self, customer: str) -> dict[str, object]:
@@ -89,6 +112,17 @@ class HistoryEntry:
             "buttons": list(self.buttons),
             "note": self.note,
         }
+
+
+def _read_buttons(raw: str) -> tuple[tuple[str, ...], tuple[Button, ...]]:
+    """(labels, keyboard) of a stored ``b`` field: plain labels (older entries) or buttons."""
+    if not raw:
+        return (), ()
+    items = json.loads(raw)
+    if not all(isinstance(item, list) for item in items):
+        return tuple(str(item) for item in items), ()
+    keyboard = tuple(Button(id=i[0], text=i[1], url=i[2] if len(i) > 2 else None) for i in items)
+    return tuple(b.text for b in keyboard), keyboard
 
 
 class History:

@@ -6,9 +6,11 @@ from dataclasses import dataclass
 
 from bots_harness import Harness, Recorder
 
+from bots.app import Services
 from bots.delivery import Target, plan_initiated, plan_reply, split_account
 from bots.metrics import Metrics
-from flows.types import Inbound, Reply, TextEvent
+from flows.types import Button, Inbound, Reply, TextEvent
+from storage.history import HistoryEntry
 
 
 @dataclass(frozen=True)
@@ -90,3 +92,22 @@ async def test_a_refused_reply_stays_in_the_history_for_the_next_visit(harness: 
     history = await harness.store.history.read("c3")
     assert [(e.text, e.note) for e in history] == [("ответ", "not delivered")]
     assert await harness.store.outbox.pending() == []
+
+
+async def test_history_keeps_button_ids_and_web_replays_them_as_buttons(
+    harness: Harness,
+) -> None:
+    keyboard = (Button("book", "Записаться"), Button("site", "Сайт", "https://example.ru"))
+    customer = await harness.store.identities.resolve("web:s")
+    inbound = Inbound("web", "s", "e", TextEvent("hi"))
+    reply = Reply("Что дальше?", keyboard)
+    assert await harness.runtime._delivery.reply(customer, inbound, [reply])
+    (item,) = await Services(store=harness.store).web_history("s")
+    assert (item.direction, item.text, item.buttons) == ("out", "Что дальше?", keyboard)
+
+
+async def test_web_replays_label_only_history_buttons_with_empty_ids(harness: Harness) -> None:
+    old = HistoryEntry(1.0, "vk", "out", "Когда?", ("Утро",))  # stored before ids were kept
+    await harness.store.history.append(await harness.store.identities.resolve("web:s5"), old)
+    (item,) = await Services(store=harness.store).web_history("s5")
+    assert item.buttons == (Button("", "Утро"),)

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 import pytest
 from storage_helpers import namespace_keys
 
-from flows.types import DialogState, Inbound, Reply, TextEvent
+from flows.types import Button, DialogState, Inbound, Reply, TextEvent
 from storage.history import HistoryEntry
 from storage.store import Store
 
@@ -132,3 +132,21 @@ async def test_export_all_finds_a_customer_missing_from_the_registry(store: Stor
     out = io.StringIO()
     assert await store.history.export(None, "jsonl", out) == 1
     assert json.loads(out.getvalue())["customer"] == "orphan"
+
+
+async def test_outgoing_buttons_keep_ids_and_links(store: Store) -> None:
+    keyboard = (Button("book", "Записаться"), Button("site", "Сайт", "https://example.ru"))
+    entry = HistoryEntry(1700000000.0, "web", "out", "Что дальше?", keyboard=keyboard)
+    assert entry.buttons == ("Записаться", "Сайт")
+    await store.history.append("c1", entry)
+    (back,) = await store.history.read("c1")
+    assert back == entry
+    assert back.keyboard == keyboard
+
+
+async def test_entries_stored_before_ids_were_kept_still_read(store: Store) -> None:
+    old = {"ms": "1700000000000", "ch": "vk", "d": "out", "t": "Когда?",
+           "b": json.dumps(["Утро", "Вечер"]), "n": ""}  # the format older versions wrote
+    await store.redis.xadd(store.keys.history("c1"), old)  # type: ignore[arg-type]
+    (entry,) = await store.history.read("c1")
+    assert (entry.buttons, entry.keyboard) == (("Утро", "Вечер"), ())

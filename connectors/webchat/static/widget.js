@@ -227,10 +227,10 @@
     return true;
   }
 
-  // A button shown from history is sent as its label: the bot accepts an option by its
-  // text, and history may not keep button ids.
+  // A button from history without an id (stored before history kept ids) is sent as its
+  // label: the bot accepts an option by its text.
   function press(button, fromHistory) {
-    var frame = fromHistory ? { type: "text", text: button.text, id: newId() }
+    var frame = fromHistory && !button.id ? { type: "text", text: button.text, id: newId() }
       : { type: "button", button: button.id, id: newId() };
     if (!sendFrame(frame, button.text)) { return; }
     retireButtons();
