@@ -35,7 +35,7 @@ from bots.owner import OwnerNote
 from flows.types import JSON, Event, ScheduleReminder, TimerEvent
 from storage.errors import UNAVAILABLE_ERRORS, StorageError
 from storage.history import HistoryEntry
-from storage.keys import DAY, Keys
+from storage.keys import REMINDER_CLAIM_TTL, SCHED_LEADER_TTL_MS, Keys
 
 if TYPE_CHECKING:
     from bots.metrics import Metrics
@@ -44,10 +44,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("svyaz.bots")
 
 JOB_FUNC = "bots.scheduler:fire"
-# The leader renews every POLL_EVERY second; a dead leader's jobs wait at most this long.
-LEADER_TTL_MS = 8_000
 POLL_EVERY = 1.0  # the leader looks for jobs other processes added
-CLAIM_TTL = 30 * DAY
 FIRE_CONCURRENCY = 16
 EARLY_TOLERANCE = 5.0  # seconds; a record due later than this belongs to a newer job
 FIRE_ATTEMPTS = 4
@@ -64,31 +61,6 @@ async def fire(bot: str, customer: str, key: str) -> None:
         log.warning("reminder %s fired but bot %s is not running here", key, bot)
         return
     await service.fired(customer, key)
-
-
-@dataclass(frozen=True, slots=True)
-class SchedulerKeys:
-    """Key names of the scheduler (derived from ``storage.keys.Keys``; one slot for the store)."""
-
-    keys: Keys
-
-    @property
-    def jobs(self) -> str:
-        return f"{self.keys.prefix}{{sched}}:jobs"
-
-    @property
-    def run_times(self) -> str:
-        return f"{self.keys.prefix}{{sched}}:run_times"
-
-    @property
-    def leader(self) -> str:
-        return f"{self.keys.prefix}{{sched}}:leader"
-
-    def records(self, customer: str) -> str:
-        return f"{self.keys.tag(customer)}:remdata"
-
-    def claim(self, customer: str, key: str, due: str) -> str:
-        return f"{self.keys.tag(customer)}:fired:{key}:{due}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,7 +112,7 @@ class ReminderService:
     ) -> None:
         self._store = store
         self._bot = store.keys.bot
-        self.keys = SchedulerKeys(store.keys)
+        self.keys: Keys = store.keys
         self._metrics = metrics
         self._inject = inject
         self._zone = zone
@@ -148,7 +120,9 @@ class ReminderService:
         self._clock = clock
         self._owner_notify = owner_notify
         self._sync = redis_sync.Redis.from_url(redis_url)
-        jobstore = RedisJobStore(jobs_key=self.keys.jobs, run_times_key=self.keys.run_times)
+        jobstore = RedisJobStore(
+            jobs_key=self.keys.sched_jobs, run_times_key=self.keys.sched_run_times
+        )
         jobstore.redis = self._sync
         self.scheduler = AsyncIOScheduler(
             jobstores={"default": jobstore}, timezone=UTC,
@@ -180,7 +154,7 @@ class ReminderService:
             await finish([self._leader_task], self._stop)
             self._leader_task = None
         if self.leader:
-            await self._store.redis.eval(_RELEASE, 1, self.keys.leader, self._token)
+            await self._store.redis.eval(_RELEASE, 1, self.keys.sched_leader, self._token)
             self.leader = False
         if self.scheduler.running:
             self.scheduler.shutdown(wait=False)
@@ -202,13 +176,15 @@ class ReminderService:
     async def _lead_once(self) -> None:
         redis = self._store.redis
         if self.leader:
-            renewed = await redis.eval(_RENEW, 1, self.keys.leader, self._token, LEADER_TTL_MS)
+            renewed = await redis.eval(
+                _RENEW, 1, self.keys.sched_leader, self._token, SCHED_LEADER_TTL_MS
+            )
             if not renewed:
                 self._step_down()
                 return
             self.scheduler.wakeup()  # pick up jobs other processes added
             return
-        if await redis.set(self.keys.leader, self._token, nx=True, px=LEADER_TTL_MS):
+        if await redis.set(self.keys.sched_leader, self._token, nx=True, px=SCHED_LEADER_TTL_MS):
             self.leader = True
             restored = await self.reconcile()
             log.info("this process now runs the reminder scheduler (%d jobs restored)", restored)
@@ -221,11 +197,10 @@ class ReminderService:
         before the firing was claimed would lose that reminder. Records are the truth.
         """
         redis = self._store.redis
-        jobs = {_text(k) for k in await redis.hkeys(self.keys.jobs)}
+        jobs = {_text(k) for k in await redis.hkeys(self.keys.sched_jobs)}
         restored = 0
-        pattern = f"{self._store.keys.prefix}{{c:*}}:remdata"
-        async for name in redis.scan_iter(match=pattern, count=500):
-            customer = _text(name).split("{c:", 1)[1].split("}", 1)[0]
+        async for name in redis.scan_iter(match=self.keys.reminder_records_pattern, count=500):
+            customer = self.keys.customer_of_key(_text(name))
             for key, raw in (await redis.hgetall(name)).items():
                 if job_id(customer, _text(key)) not in jobs:
                     await self._add_job(customer, Record.load(_text(key), raw))
@@ -244,7 +219,7 @@ class ReminderService:
         at = reminder.at if reminder.at.tzinfo else reminder.at.replace(tzinfo=self._zone)
         record = Record(reminder.key, reminder.flow, at, dict(reminder.vars))
         redis = self._store.redis
-        await redis.hset(self.keys.records(customer), reminder.key, record.dump())
+        await redis.hset(self.keys.reminder_records(customer), reminder.key, record.dump())
         await self._store.reminders.add(customer, reminder.key)
         await self._add_job(customer, record)
         self._metrics.reminders_scheduled.inc()
@@ -259,14 +234,14 @@ class ReminderService:
 
     async def cancel(self, customer: str, key: str) -> bool:
         redis = self._store.redis
-        removed = await redis.hdel(self.keys.records(customer), key)
+        removed = await redis.hdel(self.keys.reminder_records(customer), key)
         await self._store.reminders.remove(customer, key)
         with contextlib.suppress(JobLookupError):
             await asyncio.to_thread(self.scheduler.remove_job, job_id(customer, key))
         return bool(removed)
 
     async def cancel_all(self, customer: str) -> int:
-        keys = await self._store.redis.hkeys(self.keys.records(customer))
+        keys = await self._store.redis.hkeys(self.keys.reminder_records(customer))
         results = [await self.cancel(customer, _text(k)) for k in keys]
         return sum(results)
 
@@ -283,7 +258,7 @@ class ReminderService:
         return moved
 
     async def of_customer(self, customer: str) -> list[Record]:
-        raw = await self._store.redis.hgetall(self.keys.records(customer))
+        raw = await self._store.redis.hgetall(self.keys.reminder_records(customer))
         records = [Record.load(_text(k), v) for k, v in raw.items()]
         return sorted(records, key=lambda r: r.at)
 
@@ -293,7 +268,7 @@ class ReminderService:
         found = []
         for job in jobs:
             _bot, customer, key = job.args
-            raw = await self._store.redis.hget(self.keys.records(customer), key)
+            raw = await self._store.redis.hget(self.keys.reminder_records(customer), key)
             record = Record.load(key, raw) if raw is not None else None
             found.append((customer, record, job.next_run_time))
         return found
@@ -316,15 +291,15 @@ class ReminderService:
             log.error("reminder %s of %s could not be fired", key, customer)
 
     async def _fire(self, customer: str, key: str) -> None:
-        raw = await self._store.redis.hget(self.keys.records(customer), key)
+        raw = await self._store.redis.hget(self.keys.reminder_records(customer), key)
         if raw is None:
             return  # cancelled after the job was picked
         record = Record.load(key, raw)
         if (record.at - self._clock()).total_seconds() > EARLY_TOLERANCE:
             return  # moved to a later time after this job was picked; its new job will fire
         due = record.at.isoformat()
-        claim = self.keys.claim(customer, key, due)
-        if not await self._store.redis.set(claim, "1", nx=True, ex=CLAIM_TTL):
+        claim = self.keys.reminder_claim(customer, key, due)
+        if not await self._store.redis.set(claim, "1", nx=True, ex=REMINDER_CLAIM_TTL):
             await self._forget_if_same(customer, record, raw)  # fired already (maybe by a
             return  # process that died before tidying up)
         try:
@@ -347,9 +322,9 @@ class ReminderService:
     async def _forget_if_same(self, customer: str, record: Record, raw: bytes | str) -> None:
         """Drop the record unless the reminder was re-scheduled meanwhile."""
         await self._store.redis.eval(
-            _HDEL_IF_SAME, 1, self.keys.records(customer), record.key, raw
+            _HDEL_IF_SAME, 1, self.keys.reminder_records(customer), record.key, raw
         )
-        if not await self._store.redis.hexists(self.keys.records(customer), record.key):
+        if not await self._store.redis.hexists(self.keys.reminder_records(customer), record.key):
             await self._store.reminders.remove(customer, record.key)
 
     async def _missed(self, customer: str, record: Record, *, why: str = "") -> None:

@@ -24,6 +24,7 @@ from bots.background import pause
 from connectors.base import Capabilities, ChannelError, Connector, Undeliverable
 from flows.types import Channel, Inbound, Reply
 from storage.codec import reply_from_dict, reply_to_dict
+from storage.keys import WEB_DELIVERED_TTL
 
 if TYPE_CHECKING:
     from storage.store import Store
@@ -31,7 +32,6 @@ if TYPE_CHECKING:
 log = logging.getLogger("svyaz.bots")
 
 WAIT_FOR_PEER = 0.5  # seconds another process has to deliver a relayed reply
-DELIVERED_TTL = 60
 
 
 class WebRelay:
@@ -42,13 +42,10 @@ class WebRelay:
         self.channel: Channel = local.channel
         self.capabilities: Capabilities = local.capabilities
         self._store = store
-        self._bus = f"{store.keys.prefix}{{web}}:bus"
+        self._bus = store.keys.web_bus
         self._stop = asyncio.Event()
         self._listener: asyncio.Task[None] | None = None
         self._ready = asyncio.Event()
-
-    def _delivered_key(self, message_key: str) -> str:
-        return f"{self._store.keys.prefix}{{web}}:sent:{message_key}"
 
     def routes(self) -> list[web.RouteDef]:
         return self.local.routes()
@@ -87,7 +84,7 @@ class WebRelay:
             raise Undeliverable(f"web session {user_id[:6]} is not connected")
         deadline = time.monotonic() + WAIT_FOR_PEER
         while time.monotonic() < deadline:
-            if await redis.exists(self._delivered_key(message_key)):
+            if await redis.exists(self._store.keys.web_delivered(message_key)):
                 return
             await asyncio.sleep(0.02)
         raise Undeliverable(f"web session {user_id[:6]} is not connected anywhere")
@@ -121,5 +118,5 @@ class WebRelay:
                                   message_key=str(data["k"]))
         except ChannelError:
             return  # not ours (or gone here too)
-        await self._store.redis.set(self._delivered_key(str(data["k"])), "1",
-                                    ex=DELIVERED_TTL)
+        await self._store.redis.set(self._store.keys.web_delivered(str(data["k"])), "1",
+                                    ex=WEB_DELIVERED_TTL)

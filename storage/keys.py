@@ -14,6 +14,11 @@ Layout (``<bot>`` is the per-bot namespace so several bots share one Redis):
 * global single keys: ``customers`` (set, for export of all), ``pending`` (set of customers
   with unprocessed inbox entries, for the sweeper), ``lcfails`` (failed code guesses, bot-wide),
   and the outbox keys ``{outbox}:data`` / ``:lease`` / ``:tries`` (one slot, updated by Lua).
+* reminders (``bots.scheduler``): APScheduler's job store ``{sched}:jobs`` / ``:run_times``
+  and the leader lock ``{sched}:leader``; per customer ``{c:<id>}:remdata`` (hash of reminder
+  records) and ``{c:<id>}:fired:<key>:<due>`` (the claim of one tick, ``SET NX``).
+* web chat relay (``bots.webrelay``): the pub/sub channel ``{web}:bus`` and the delivered
+  marks ``{web}:sent:<message key>``.
 
 This module does no I/O and must not build keys anywhere else: other modules ask ``Keys``.
 """
@@ -41,6 +46,10 @@ DEDUPE_TTL = DAY
 HISTORY_MAXLEN = 10_000  # entries kept per customer (approximate trim)
 HISTORY_MAX_AGE: float | None = None  # seconds; None: keep by length only
 OUTBOX_LEASE_MS = 30_000  # an outbox entry untouched this long is claimable by another process
+# The scheduler's leader renews its lock every second; a dead leader's jobs wait at most this.
+SCHED_LEADER_TTL_MS = 8_000
+REMINDER_CLAIM_TTL = 30 * DAY  # a fired tick's claim outlives any retry of that tick
+WEB_DELIVERED_TTL = 60  # seconds a web relay's delivered mark answers the waiting sender
 
 _CUSTOMER_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
@@ -188,3 +197,37 @@ class Keys:
     @property
     def outbox_tries(self) -> str:
         return f"{self.prefix}{{outbox}}:tries"
+
+    # ------------------------------------------------------------------ reminders
+
+    @property
+    def sched_jobs(self) -> str:
+        return f"{self.prefix}{{sched}}:jobs"
+
+    @property
+    def sched_run_times(self) -> str:
+        return f"{self.prefix}{{sched}}:run_times"
+
+    @property
+    def sched_leader(self) -> str:
+        return f"{self.prefix}{{sched}}:leader"
+
+    def reminder_records(self, customer: str) -> str:
+        return f"{self.tag(customer)}:remdata"
+
+    @property
+    def reminder_records_pattern(self) -> str:
+        """SCAN pattern of every customer's reminder records."""
+        return f"{self.prefix}{{c:*}}:remdata"
+
+    def reminder_claim(self, customer: str, key: str, due: str) -> str:
+        return f"{self.tag(customer)}:fired:{key}:{due}"
+
+    # ------------------------------------------------------------------ web chat relay
+
+    @property
+    def web_bus(self) -> str:
+        return f"{self.prefix}{{web}}:bus"
+
+    def web_delivered(self, message_key: str) -> str:
+        return f"{self.prefix}{{web}}:sent:{message_key}"

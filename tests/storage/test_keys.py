@@ -42,6 +42,21 @@ def test_global_keys_are_one_small_key_each_and_spread() -> None:
     assert len(outbox) == 1
 
 
+def test_scheduler_and_web_relay_keys_keep_their_hash_tags() -> None:
+    keys = Keys("shop")
+    sched = {keys.sched_jobs, keys.sched_run_times, keys.sched_leader}
+    assert {key_slot(k) for k in sched} == {key_slot("{sched}")}
+    assert all(k.startswith("svyaz:shop:{sched}:") for k in sched)
+    customer = {keys.state("c1"), keys.reminder_records("c1"), keys.reminder_claim("c1", "k", "t")}
+    assert len({key_slot(k) for k in customer}) == 1
+    assert keys.reminder_claim("c1", "k", "t") == "svyaz:shop:{c:c1}:fired:k:t"
+    assert keys.customer_of_key(keys.reminder_records("c1")) == "c1"
+    assert keys.reminder_records_pattern == "svyaz:shop:{c:*}:remdata"
+    web = {keys.web_bus, keys.web_delivered("m1")}
+    assert {key_slot(k) for k in web} == {key_slot("{web}")}
+    assert keys.web_delivered("m1") == "svyaz:shop:{web}:sent:m1"
+
+
 @pytest.mark.parametrize("bad", ["", "*", "a}b", "a{b", "a:b", "a b", "x" * 65, "ж"])
 def test_customer_ids_that_would_break_the_tag_are_refused(bad: str) -> None:
     with pytest.raises(ValueError, match="customer id"):
