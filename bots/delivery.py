@@ -9,6 +9,8 @@ entry first, send, acknowledge, history. It must not decide what to say or touch
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Callable, Collection, Mapping, Sequence
@@ -17,6 +19,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from connectors.base import ChannelError, Connector, Undeliverable
 from flows.types import CHANNELS, Channel, Inbound, Reply
+from storage.errors import StorageError
 from storage.history import HistoryEntry
 
 if TYPE_CHECKING:
@@ -25,9 +28,11 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("svyaz.bots")
 
-# Outbox entries not acknowledged for this long belong to a dead turn and are re-sent. Longer
-# than any wait in a connector's rate-limit queue, since a live send cannot renew its lease.
+# Outbox entries not acknowledged for this long belong to a dead turn and are re-sent.
 STALE_OUTBOX_MS = 60_000
+# A send still waiting (a connector's rate-limit queue, a slow platform) renews its entry's
+# lease this often, so the stale sweep never re-sends a message that is still on its way.
+LEASE_RENEW_EVERY = STALE_OUTBOX_MS / 1000 / 4
 
 
 class Account(Protocol):
@@ -91,11 +96,13 @@ class Delivery:
         connectors: Mapping[Channel, Connector],
         metrics: Metrics,
         clock: Callable[[], float] = time.time,
+        renew_every: float = LEASE_RENEW_EVERY,
     ) -> None:
         self._store = store
         self._connectors = connectors
         self._metrics = metrics
         self._clock = clock
+        self._renew_every = renew_every
 
     @property
     def channels(self) -> frozenset[Channel]:
@@ -177,7 +184,7 @@ class Delivery:
         outbox = self._store.outbox
         entry = await outbox.put(customer, target.channel, target.user_id, reply)
         try:
-            await connector.send(target.user_id, reply, message_key=entry)
+            await self._send_leased(connector, target.user_id, reply, entry)
         except Undeliverable:
             await outbox.ack(entry)
             raise
@@ -189,6 +196,26 @@ class Delivery:
             raise
         await outbox.ack(entry)
         await self._record(customer, target.channel, reply, note)
+
+    async def _send_leased(
+        self, connector: Connector, user_id: str, reply: Reply, entry: str
+    ) -> None:
+        """``connector.send`` while a helper task renews the outbox lease of ``entry``."""
+        keeper = asyncio.create_task(self._keep_lease(entry), name=f"lease-{entry}")
+        try:
+            await connector.send(user_id, reply, message_key=entry)
+        finally:
+            keeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await keeper
+
+    async def _keep_lease(self, entry: str) -> None:
+        while True:
+            await asyncio.sleep(self._renew_every)
+            try:
+                await self._store.outbox.touch(entry)
+            except StorageError as exc:  # the sweep may re-send it; the send goes on anyway
+                log.warning("outbox lease not renewed", extra={"error": type(exc).__name__})
 
     async def _record(
         self, customer: str, channel: Channel, reply: Reply, note: str, *, count: bool = True
@@ -221,7 +248,7 @@ class Delivery:
             if connector is None:
                 continue
             try:
-                await connector.send(entry.user_id, entry.reply, message_key=entry.id)
+                await self._send_leased(connector, entry.user_id, entry.reply, entry.id)
             except Undeliverable:
                 await self._store.outbox.ack(entry.id)
                 continue

@@ -3,9 +3,10 @@
 Entries live in one hash (id -> JSON) with a lease sorted set (id -> last claimed, server time
 in ms); both share the ``{outbox}`` hash tag, so the Lua scripts below touch one slot. ``put``
 gives the writer the lease; if it dies before ``ack``, ``claim_stale`` hands the entry to exactly
-one other caller once the lease is older than ``min_idle_ms`` (a re-send, never a loss). The
-entry id is stable across claims: use it as the message key; VK's ``random_id`` is
-``random_id_for(entry_id)``, so VK drops a re-send that had in fact gone through.
+one other caller once the lease is older than ``min_idle_ms`` (a re-send, never a loss); a
+sender that waits long (a rate limiter's queue) renews it with ``touch``. The entry id is
+stable across claims: use it as the message key; VK's ``random_id`` is ``random_id_for(
+entry_id)``, so VK drops a re-send that had in fact gone through.
 
 This module must not send anything.
 """
@@ -53,6 +54,16 @@ for _, id in ipairs(ids) do
   end
 end
 return out
+"""
+)
+
+# KEYS: data, lease. ARGV: id. Renews the lease of a pending entry; 0 if it is not pending.
+TOUCH_LUA = (
+    _NOW_MS
+    + """
+if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 0 then return 0 end
+redis.call('ZADD', KEYS[2], 'XX', now, ARGV[1])
+return 1
 """
 )
 
@@ -129,6 +140,7 @@ class Outbox:
         self._put = redis.register_script(PUT_LUA)
         self._claim = redis.register_script(CLAIM_LUA)
         self._ack = redis.register_script(ACK_LUA)
+        self._touch = redis.register_script(TOUCH_LUA)
 
     @property
     def _all_keys(self) -> list[str]:
@@ -147,6 +159,12 @@ class Outbox:
         )
         await self._put(keys=self._all_keys[:2], args=[entry.id, _encode(entry)])
         return entry.id
+
+    @guarded
+    async def touch(self, entry_id: str) -> bool:
+        """Renew the lease of an entry still being sent (e.g. queued behind a rate limiter),
+        so ``claim_stale`` does not hand it to another process; False if it is not pending."""
+        return bool(await self._touch(keys=self._all_keys[:2], args=[entry_id]))
 
     @guarded
     async def ack(self, entry_id: str) -> bool:

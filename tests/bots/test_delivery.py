@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 
 from bots_harness import Harness, Recorder
 
 from bots.app import Services
-from bots.delivery import Target, plan_initiated, plan_reply, split_account
+from bots.delivery import Delivery, Target, plan_initiated, plan_reply, split_account
 from bots.metrics import Metrics
-from flows.types import Button, Inbound, Reply, TextEvent
+from flows.types import Button, Channel, Inbound, Reply, TextEvent
 from storage.history import HistoryEntry
 
 
@@ -111,3 +112,41 @@ async def test_web_replays_label_only_history_buttons_with_empty_ids(harness: Ha
     await harness.store.history.append(await harness.store.identities.resolve("web:s5"), old)
     (item,) = await Services(store=harness.store).web_history("s5")
     assert item.buttons == (Button("", "Утро"),)
+
+
+class SlowChannel(Recorder):
+    """A channel whose send waits (as behind a rate limiter) before it goes out."""
+
+    def __init__(self, channel: Channel, wait: float) -> None:
+        super().__init__(channel)
+        self.wait = wait
+
+    async def send(self, user_id: str, reply: Reply, *, message_key: str) -> None:
+        await asyncio.sleep(self.wait)
+        await super().send(user_id, reply, message_key=message_key)
+
+
+async def test_a_send_queued_long_keeps_its_lease_and_is_not_re_sent(harness: Harness) -> None:
+    slow = SlowChannel("vk", wait=0.6)
+    delivery = Delivery(store=harness.store, connectors={"vk": slow}, metrics=harness.metrics,
+                        renew_every=0.05)
+    sweeper = Delivery(store=harness.store, connectors={"vk": slow}, metrics=harness.metrics)
+    sending = asyncio.create_task(
+        delivery.send("c6", [Target("vk", "1")], [Reply("раз")], failover=False))
+    for _ in range(5):  # the sweep of another process, while the send waits in the queue
+        await asyncio.sleep(0.1)
+        assert await sweeper.resend_stale(min_idle_ms=150) == 0
+    assert (await sending).target == Target("vk", "1")
+    assert slow.texts() == ["раз"]
+    assert await harness.store.outbox.pending() == []
+
+
+async def test_without_renewal_the_sweep_would_take_the_waiting_send(harness: Harness) -> None:
+    slow = SlowChannel("vk", wait=0.5)
+    delivery = Delivery(store=harness.store, connectors={"vk": slow}, metrics=harness.metrics,
+                        renew_every=60.0)
+    sending = asyncio.create_task(
+        delivery.send("c7", [Target("vk", "1")], [Reply("два")], failover=False))
+    await asyncio.sleep(0.3)
+    assert len(await harness.store.outbox.claim_stale(150)) == 1  # the test can fail
+    await sending

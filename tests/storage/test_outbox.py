@@ -46,6 +46,20 @@ async def test_stale_entry_is_claimed_by_exactly_one_caller(store: Store) -> Non
     assert await store.outbox.claim_stale(50) == []
 
 
+async def test_touch_renews_the_lease_of_a_pending_entry_only(store: Store) -> None:
+    entry_id = await store.outbox.put("c1", "vk", "42", REPLY)
+    await asyncio.sleep(0.08)
+    assert await store.outbox.touch(entry_id)
+    assert await store.outbox.claim_stale(50) == []  # touched 0 ms ago, not 80
+    await asyncio.sleep(0.08)
+    [entry] = await store.outbox.claim_stale(50)
+    assert entry.id == entry_id
+    await store.outbox.ack(entry_id)
+    assert not await store.outbox.touch(entry_id)  # acknowledged: nothing to renew
+    assert not await store.outbox.touch("0000000000000-unknown")
+    assert await store.redis.zcard(store.keys.outbox_lease) == 0  # touch adds no lease
+
+
 async def test_drop_customer_removes_only_theirs(store: Store) -> None:
     await store.outbox.put("c1", "vk", "1", REPLY)
     keep = await store.outbox.put("c2", "vk", "2", REPLY)
