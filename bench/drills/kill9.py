@@ -86,7 +86,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument("--every", type=float, default=4.0)
     parser.add_argument("--concurrency", type=int, default=8)
-    parser.add_argument("--grace", type=float, default=70.0,
+    parser.add_argument("--grace", type=float, default=150.0,
                         help="extra wait for replies re-sent from the outbox")
     args = parser.parse_args()
     asyncio.run(drill(args))

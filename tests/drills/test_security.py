@@ -162,7 +162,7 @@ async def test_link_code_brute_force_burns_the_code(svyaz_bot: SvyazBot, store: 
     inbox = svyaz_bot.max_fake.inbox
     await eventually(lambda: all(inbox.replies.get(u) for u in attackers), 30 + CODE_TRIES / 10)
     assert await post(url, max_wire.message_created(92_999, code), headers) == 200
-    await eventually(lambda: inbox.replies.get(92_999))
+    await eventually(lambda: inbox.replies.get(92_999), 60)
     late = await store.identities.customer_of("max:92999")
     joined = [u for u in attackers if await store.identities.customer_of(f"max:{u}") == owner]
     print(f"code_guesses_refused: {len(attackers) - len(joined)}/{len(attackers)}; "
