@@ -20,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from connectors.base import Capabilities
+from connectors.base import Capabilities, InboundSink
 from flows.types import JSON, Button, Event, Inbound, Reply
 
 # A lone surrogate is what JSON "\ud800" decodes to: not text, and UTF-8 cannot encode it.
@@ -95,6 +95,29 @@ class RecentIds:
         self._ids.move_to_end(event_id)
         while len(self._ids) > self.size:
             self._ids.popitem(last=False)
+
+
+class OnceSink:
+    """The sink, minus obvious repeats: an event id recorded recently is not handed over again.
+
+    ``Unavailable`` from the sink passes through and the id is not remembered, so the
+    platform's re-delivery is handed over again. The runtime de-duplicates durably.
+    """
+
+    def __init__(self, sink: InboundSink, recent: RecentIds) -> None:
+        self._sink = sink
+        self.recent = recent
+
+    def seen(self, event_id: str | None) -> bool:
+        return event_id is not None and event_id in self.recent
+
+    async def __call__(self, inbound: Inbound) -> bool:
+        """True when handed over, False when skipped as a repeat."""
+        if inbound.event_id in self.recent:
+            return False
+        await self._sink(inbound)
+        self.recent.add(inbound.event_id)
+        return True
 
 
 class RateLimiter:

@@ -227,8 +227,8 @@ def _explain(exc: TemplateSyntaxError) -> str:
 # --------------------------------------------------------------------------- text
 
 
-class TextTemplate:
-    """A compiled text template; ``names`` are the context variables it reads."""
+class _Compiled:
+    """A compiled Jinja template, its source and the context variables (``names``) it reads."""
 
     __slots__ = ("_template", "names", "source")
 
@@ -237,13 +237,19 @@ class TextTemplate:
         self.names = names
         self._template = template
 
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.source!r})"
+
+
+class TextTemplate(_Compiled):
+    """A compiled text template; ``names`` are the context variables it reads."""
+
+    __slots__ = ()
+
     def render(self, context: Mapping[str, JSON]) -> str:
         with _rendering():
             return self._template.render(context)
         raise AssertionError("unreachable")  # pragma: no cover - for mypy
-
-    def __repr__(self) -> str:
-        return f"TextTemplate({self.source!r})"
 
 
 @lru_cache(maxsize=4096)
@@ -264,15 +270,10 @@ def compile_text(source: str) -> TextTemplate:
 _WRAPPED = re.compile(r"\s*\{\{(?P<inner>.*)\}\}\s*", re.DOTALL)
 
 
-class Expression:
+class Expression(_Compiled):
     """A compiled expression such as ``value >= today``; evaluates to a JSON value."""
 
-    __slots__ = ("_template", "names", "source")
-
-    def __init__(self, source: str, template: Template, names: frozenset[str]) -> None:
-        self.source = source
-        self.names = names
-        self._template = template
+    __slots__ = ()
 
     def evaluate(self, context: Mapping[str, JSON]) -> JSON:
         # What ``Environment.compile_expression`` does, minus its ``**kwargs`` call, so a
@@ -283,9 +284,6 @@ class Expression:
                 pass
             return to_json(jinja_context.vars["result"])
         raise AssertionError("unreachable")  # pragma: no cover - for mypy
-
-    def __repr__(self) -> str:
-        return f"Expression({self.source!r})"
 
 
 @lru_cache(maxsize=4096)

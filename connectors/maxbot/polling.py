@@ -23,7 +23,7 @@ from connectors.base import (
     InboundSink,
     Unavailable,
 )
-from connectors.common import RecentIds, backoff_delay
+from connectors.common import OnceSink, RecentIds, backoff_delay
 from connectors.maxbot.client import POLL_HOLD, MaxClient
 from connectors.maxbot.parse import MaxPayloadError, parse
 from connectors.maxbot.webhook import RECENT_IDS
@@ -42,14 +42,13 @@ class MaxPoller:
         backoff_cap: float = 60.0,
     ) -> None:
         self._client = client
-        self._sink = sink
+        self._sink = OnceSink(sink, RecentIds(RECENT_IDS))
         self.hold = hold
         self.backoff_base = backoff_base
         self.backoff_cap = backoff_cap
         self.marker: int | None = None
         self.failures = 0
         self.last_error: str | None = None
-        self.recent = RecentIds(RECENT_IDS)
 
     async def run(self) -> None:
         """Poll until cancelled or the token is refused."""
@@ -101,11 +100,9 @@ class MaxPoller:
             except MaxPayloadError as exc:
                 log.warning("MAX polling: skipped an update that is not well-formed: %s", exc)
                 continue
-            if inbound is None or inbound.event_id in self.recent:
-                continue
-            await self._sink(inbound)  # Unavailable: the marker stays, the batch comes again
-            self.recent.add(inbound.event_id)
-            accepted += 1
+            # Unavailable: the marker stays, the batch comes again
+            if inbound is not None and await self._sink(inbound):
+                accepted += 1
         return accepted
 
     async def _failed(self, error: str) -> None:

@@ -20,7 +20,7 @@ import logging
 from aiohttp import web
 
 from connectors.base import InboundSink, Unavailable
-from connectors.common import RecentIds, same_secret
+from connectors.common import OnceSink, RecentIds, same_secret
 from connectors.maxbot.parse import MaxPayloadError, parse
 
 log = logging.getLogger("svyaz.connectors.max")
@@ -35,8 +35,7 @@ class MaxWebhook:
 
     def __init__(self, *, secret: str | None, sink: InboundSink, recent: int = RECENT_IDS) -> None:
         self._secret = secret or None
-        self._sink = sink
-        self.recent = RecentIds(recent)
+        self._sink = OnceSink(sink, RecentIds(recent))
 
     def route(self) -> web.RouteDef:
         return web.post(PATH, self.handle)
@@ -50,7 +49,7 @@ class MaxWebhook:
         except MaxPayloadError as exc:
             log.warning("MAX webhook: rejected a body that is not a MAX update: %s", exc)
             return web.json_response({"ok": False, "error": str(exc)}, status=400)
-        if inbound is None or inbound.event_id in self.recent:
+        if inbound is None:
             return web.json_response({"ok": True})
         try:
             await self._sink(inbound)
@@ -59,7 +58,6 @@ class MaxWebhook:
                 "MAX webhook: could not record %s (%s); MAX will retry", inbound.event_id, exc
             )
             return web.json_response({"ok": False, "error": "unavailable"}, status=503)
-        self.recent.add(inbound.event_id)
         return web.json_response({"ok": True})
 
     def _authorised(self, request: web.Request) -> bool:

@@ -14,7 +14,7 @@ import logging
 from aiohttp import web
 
 from connectors.base import InboundSink, Unavailable
-from connectors.common import RecentIds, load_json, same_secret
+from connectors.common import OnceSink, RecentIds, load_json, same_secret
 
 from .parse import Envelope, VkPayloadError, parse_envelope, parse_event
 
@@ -35,11 +35,10 @@ class CallbackEndpoint:
         confirmation: str | None,
         recent: RecentIds | None = None,
     ) -> None:
-        self._sink = sink
+        self._sink = OnceSink(sink, recent or RecentIds())
         self._group_id = group_id
         self._secret = secret
         self._confirmation = confirmation
-        self._recent = recent or RecentIds()
 
     def route(self) -> web.RouteDef:
         return web.post(PATH, self.handle)
@@ -81,7 +80,7 @@ class CallbackEndpoint:
         return web.Response(text=self._confirmation, content_type="text/plain")
 
     async def _accept(self, envelope: Envelope, *, retry: str | None) -> web.Response:
-        if envelope.event_id is not None and envelope.event_id in self._recent:
+        if self._sink.seen(envelope.event_id):
             log.debug("VK callback: repeated event %s skipped", envelope.event_id)
             return _ok()
         try:
@@ -99,7 +98,6 @@ class CallbackEndpoint:
             log.warning("VK callback: event %s not recorded (%s); VK will retry",
                         inbound.event_id, exc)
             return web.Response(status=503, text="try later")
-        self._recent.add(inbound.event_id)
         return _ok()
 
 
