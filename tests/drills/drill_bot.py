@@ -95,6 +95,22 @@ def http_status(url: str, data: bytes | None = None, headers: dict[str, str] | N
         return int(exc.code)
 
 
+def crash_lines(log: str) -> list[str]:
+    """Log lines of unhandled errors: aiohttp's 500s and tracebacks (with their last line)."""
+    lines = log.splitlines()
+    found = []
+    for i, line in enumerate(lines):
+        if "Error handling request" in line or line.startswith("Traceback"):
+            end = next((j for j in range(i + 1, len(lines)) if not lines[j].startswith(" ")), i)
+            found.append(f"{line[:120]} ... {lines[end][:200]}")
+    return found
+
+
+def assert_alive_and_clean(bot: SvyazBot) -> None:
+    assert bot.alive()
+    assert crash_lines(bot.log) == []
+
+
 def start_svyaz(data_dir: Path, max_url: str, vk_url: str) -> tuple[subprocess.Popen[bytes], int]:
     port = free_port()
     env = svyaz_env(data_dir=data_dir, port=port, max_url=max_url, vk_url=vk_url)
@@ -149,4 +165,5 @@ def svyaz_bot(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SvyazBot]:
         background.close()
 
 
-__all__ = ["MAX_SECRET", "VK_CONFIRMATION", "VK_SECRET", "SvyazBot", "http_status"]
+__all__ = ["MAX_SECRET", "VK_CONFIRMATION", "VK_SECRET", "SvyazBot", "assert_alive_and_clean",
+           "http_status"]
