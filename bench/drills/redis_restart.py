@@ -20,6 +20,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import psutil
@@ -108,7 +109,15 @@ async def corrupted(url: str) -> tuple[int, int]:
     return len(customers), bad
 
 
-async def drill(args: argparse.Namespace) -> None:
+@dataclass
+class Outcome:
+    load: Load
+    customers: int
+    corrupted: int
+    restarted: bool
+
+
+async def measure(args: argparse.Namespace) -> Outcome:
     fake, handle = await start_fake(args.channel)
     load = Load(args.channel, fake.inbox, base_user=80_000_000)
     replacement: Restartable | None = None
@@ -146,12 +155,17 @@ async def drill(args: argparse.Namespace) -> None:
                     proc.terminate()
                     proc.wait(10)
     await stop_fake(handle)
+    return Outcome(load, customers, bad, restarted=replacement is not None)
+
+
+async def drill(args: argparse.Namespace) -> None:
+    outcome = await measure(args)
     emit("channel", args.channel)
     emit("redis", args.redis)
     emit("redis_down_seconds", args.down)
-    load.tally.report(fake.inbox)
-    emit("customers", customers)
-    emit("corrupted_states", bad)
+    outcome.load.tally.report(outcome.load.inbox)
+    emit("customers", outcome.customers)
+    emit("corrupted_states", outcome.corrupted)
 
 
 def main() -> None:

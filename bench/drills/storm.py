@@ -51,7 +51,8 @@ def failures(fake: TimedMaxFake | TimedVkFake) -> tuple[int, int]:
     return sum(r.status >= 400 for r in sends), fake.max_in_window(1.0, "/messages")
 
 
-async def drill(args: argparse.Namespace) -> None:
+async def measure(args: argparse.Namespace) -> tuple[Load, int, int]:
+    """(the load with its tally, failed send answers, most send requests in any second)"""
     fake, handle = await start_fake(args.channel)
     load = Load(args.channel, fake.inbox, base_user=70_000_000)
     with temp_dir("svyaz-storm-") as work:
@@ -66,9 +67,14 @@ async def drill(args: argparse.Namespace) -> None:
             bot.stop()
     await stop_fake(handle)
     failed, peak = failures(fake)
+    return load, failed, peak
+
+
+async def drill(args: argparse.Namespace) -> None:
+    load, failed, peak = await measure(args)
     emit("channel", args.channel)
     emit("storm_seconds", args.seconds)
-    load.tally.report(fake.inbox)
+    load.tally.report(load.inbox)
     emit("failed_send_answers", failed)
     emit("max_send_requests_in_any_second", peak)
 
