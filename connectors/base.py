@@ -5,9 +5,11 @@ A connector translates; it never decides what to say and never touches dialogue 
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Literal, Protocol
 
 from aiohttp import web
 
@@ -18,6 +20,22 @@ from flows.types import Channel, Inbound, Reply
 # accepted (de-duplicated and recorded); raises ``Unavailable`` when it could not be recorded,
 # and the connector then answers the platform so that it retries (HTTP 503).
 InboundSink = Callable[[Inbound], Awaitable[None]]
+
+# Which queue a send joins in a connector's rate limiter: "live" answers a customer who just
+# wrote, "bulk" is bot-initiated (reminders); "live" goes first. A context variable rather than
+# a ``send`` parameter, so every existing ``Connector`` and wrapper keeps its signature.
+Priority = Literal["live", "bulk"]
+send_priority: ContextVar[Priority] = ContextVar("svyaz_send_priority", default="live")
+
+
+@contextmanager
+def sending(priority: Priority) -> Iterator[None]:
+    """Sends awaited inside the block (in this task) join the ``priority`` queue."""
+    token = send_priority.set(priority)
+    try:
+        yield
+    finally:
+        send_priority.reset(token)
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +95,7 @@ class Connector(Protocol):
 
         ``message_key`` is the outbox entry's stable id; a re-send after a crash passes the same
         key, so the platform (VK ``random_id``) or the connector can drop the duplicate.
+        Rate-limited connectors queue it by ``send_priority`` (see ``sending``).
         Raises ``Undeliverable``, ``ChannelUnavailable`` or ``ChannelAuthError``.
         """
 

@@ -1,7 +1,7 @@
-"""Pieces every connector needs: a request-rate limiter, retry back-off, text splitting and
-button layout within a platform's limits, and the hygiene of what comes in (valid Unicode in
-every ``Inbound``, JSON that cannot blow the stack, constant-time secret checks, a memory of
-recent event ids).
+"""Pieces every connector needs: a request-rate limiter that bounds arrivals at the platform,
+retry back-off, text splitting and button layout within a platform's limits, and the hygiene
+of what comes in (valid Unicode in every ``Inbound``, JSON that cannot blow the stack,
+constant-time secret checks, a memory of recent event ids).
 
 Pure helpers plus one small async limiter; nothing here knows a platform's wire format.
 """
@@ -16,11 +16,12 @@ import random
 import re
 import time
 from collections import OrderedDict, deque
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from connectors.base import Capabilities, InboundSink
+from connectors.base import Capabilities, InboundSink, Priority
 from flows.types import JSON, Button, Event, Inbound, Reply
 
 # A lone surrogate is what JSON "\ud800" decodes to: not text, and UTF-8 cannot encode it.
@@ -120,46 +121,118 @@ class OnceSink:
         return True
 
 
-class RateLimiter:
-    """At most ``rate`` acquisitions in any sliding window of ``per`` seconds.
+class ArrivalLimiter:
+    """At most ``rate`` requests ARRIVE at the platform in any window shorter than ``per`` s.
 
-    Shared by every task of a process that talks to one platform token; bursts queue in
-    arrival order instead of failing.
+    The platform counts arrivals; the client sees only when a request starts (the slot is
+    granted) and when its answer comes (the slot is released). The arrival lies in between.
+
+    Invariant: a slot is granted at ``t`` only while fewer than ``rate`` requests are still
+    in flight or were released after ``t - per``; a slot thus stays taken until ``per`` seconds
+    after its release.
+
+    Why that suffices: take any ``rate + 1`` requests and let ``r`` be the last granted (at
+    ``t``, so it arrives at ``a_r >= t``). Each other one ``j`` was granted earlier; if it was
+    released at ``e_j <= t - per`` it arrived at ``a_j <= e_j <= a_r - per``, outside any
+    window of less than ``per`` seconds holding ``a_r``. So for all ``rate + 1`` to arrive in
+    one such window, the other ``rate`` must have been in flight or released after ``t - per``
+    when ``r`` was granted, which the grant rule forbids. This needs no assumption about
+    latency or jitter. It assumes nothing reaches the platform after its release (a request
+    that timed out could still be in a network buffer: release only once the connection is
+    closed, as aiohttp does on a timeout).
+
+    Cost: each request holds its slot for its latency plus ``per``, so the sustained rate is
+    ``rate / (per + latency)``: 29.7/s for 30 per second at a 10 ms round trip.
+
+    Waiters are served ``live`` first, then ``bulk``, in arrival order within a class, so a
+    customer's reply never queues behind a burst of reminders.
     """
 
     def __init__(
-        self,
-        rate: int,
-        per: float = 1.0,
-        *,
-        clock: Callable[[], float] = time.monotonic,
+        self, rate: int, per: float = 1.0, *, clock: Callable[[], float] = time.monotonic
     ) -> None:
         if rate < 1:
             raise ValueError("rate must be at least 1")
         self.rate = rate
         self.per = per
         self._clock = clock
-        self._stamps: deque[float] = deque()
-        self._lock = asyncio.Lock()
+        self._in_flight = 0
+        self._released: deque[float] = deque()  # release times, oldest first
+        self._waiters: dict[Priority, deque[asyncio.Future[None]]] = {
+            "live": deque(),
+            "bulk": deque(),
+        }
+        self._timer: asyncio.TimerHandle | None = None
 
-    def _delay(self, now: float) -> float:
-        while self._stamps and now - self._stamps[0] >= self.per:
-            self._stamps.popleft()
-        if len(self._stamps) < self.rate:
-            return 0.0
-        return self._stamps[0] + self.per - now
+    @property
+    def taken(self) -> int:
+        """Slots taken now: requests in flight plus those released less than ``per`` ago."""
+        self._expire(self._clock())
+        return self._in_flight + len(self._released)
 
-    async def acquire(self) -> None:
-        async with self._lock:  # FIFO: waiters are served in the order they arrived
-            while (delay := self._delay(self._clock())) > 0:
-                await asyncio.sleep(delay)
-            self._stamps.append(self._clock())
+    @asynccontextmanager
+    async def slot(self, priority: Priority = "live") -> AsyncIterator[None]:
+        """Hold a slot around one request: ``async with limiter.slot(): await send()``."""
+        await self.acquire(priority)
+        try:
+            yield
+        finally:
+            self.release()
 
-    async def __aenter__(self) -> None:
-        await self.acquire()
+    async def acquire(self, priority: Priority = "live") -> None:
+        """Wait for a slot; every ``acquire`` must be followed by exactly one ``release``."""
+        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiters[priority].append(waiter)
+        self._dispatch()
+        try:
+            await waiter
+        except asyncio.CancelledError:
+            if waiter.done() and not waiter.cancelled():
+                self.release()  # granted just as it was cancelled: hand the slot back
+            else:
+                self._waiters[priority].remove(waiter)
+            raise
 
-    async def __aexit__(self, *exc: object) -> None:
+    def release(self) -> None:
+        """The request's answer (or failure) is in: its slot frees ``per`` seconds from now."""
+        self._in_flight -= 1
+        self._released.append(self._clock())
+        self._dispatch()
+
+    def _expire(self, now: float) -> None:
+        while self._released and self._released[0] <= now - self.per:
+            self._released.popleft()
+
+    def _next_waiter(self) -> asyncio.Future[None] | None:
+        for queue in self._waiters.values():  # "live" before "bulk"
+            while queue and queue[0].done():  # cancelled while queued
+                queue.popleft()
+            if queue:
+                return queue.popleft()
         return None
+
+    def _dispatch(self) -> None:
+        self._expire(self._clock())
+        while self._in_flight + len(self._released) < self.rate:
+            waiter = self._next_waiter()
+            if waiter is None:
+                return
+            self._in_flight += 1
+            waiter.set_result(None)
+        self._wake_later()
+
+    def _wake_later(self) -> None:
+        """Run ``_dispatch`` when the oldest released slot frees, if anyone is waiting."""
+        if self._timer is not None or not self._released:
+            return
+        if not any(self._waiters.values()):
+            return
+        delay = self._released[0] + self.per - self._clock()
+        self._timer = asyncio.get_running_loop().call_later(max(0.0, delay), self._on_timer)
+
+    def _on_timer(self) -> None:
+        self._timer = None
+        self._dispatch()
 
 
 def backoff_delay(attempt: int, *, base: float = 0.5, cap: float = 30.0) -> float:

@@ -27,7 +27,13 @@ from typing import Literal
 
 from aiohttp import web
 
-from connectors.base import Capabilities, ChannelAuthError, ChannelError, InboundSink
+from connectors.base import (
+    Capabilities,
+    ChannelAuthError,
+    ChannelError,
+    InboundSink,
+    send_priority,
+)
 from connectors.common import RecentIds
 from connectors.maxbot.client import MaxClient, RetryPolicy
 from connectors.maxbot.parse import MaxPayloadError, parse
@@ -121,9 +127,11 @@ class MaxConnector:
             task.add_done_callback(self._answering.discard)
 
     async def send(self, user_id: str, reply: Reply, *, message_key: str) -> None:
-        """Send ``reply`` to a MAX user id (or ``chat:<id>`` for a group chat)."""
+        """Send ``reply`` to a MAX user id (or ``chat:<id>`` for a group chat), queued in the
+        limiter by ``send_priority``."""
+        priority = send_priority.get()
         for body in render(reply):
-            mid = await self.client.send(user_id, body)
+            mid = await self.client.send(user_id, body, priority=priority)
             log.debug("MAX: sent %s for %s", mid, message_key)
 
     async def answer_callback(self, inbound: Inbound) -> None:

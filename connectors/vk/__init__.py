@@ -13,8 +13,14 @@ from typing import Literal
 
 from aiohttp import web
 
-from connectors.base import Capabilities, ChannelUnavailable, InboundSink, Undeliverable
-from connectors.common import RateLimiter
+from connectors.base import (
+    Capabilities,
+    ChannelUnavailable,
+    InboundSink,
+    Undeliverable,
+    send_priority,
+)
+from connectors.common import ArrivalLimiter
 from flows.types import Channel, Inbound, Reply
 
 from .callback import PATH as CALLBACK_PATH
@@ -59,7 +65,7 @@ class VkConnector:
         confirmation: str | None = None,
         button_type: ButtonType = "text",
         retry: RetryPolicy | None = None,
-        limiter: RateLimiter | None = None,
+        limiter: ArrivalLimiter | None = None,
         poll_wait: int = 25,
         poll_backoff: float = 1.0,
     ) -> None:
@@ -97,8 +103,9 @@ class VkConnector:
             reply, self.capabilities, peer_id=user_id, message_key=message_key,
             button_type=self.button_type,
         )
+        priority = send_priority.get()  # the limiter serves "live" before "bulk"
         for params in calls:
-            await self.client.call("messages.send", params)
+            await self.client.call("messages.send", params, priority=priority)
 
     async def answer_callback(self, inbound: Inbound) -> None:
         if inbound.callback_id is None:

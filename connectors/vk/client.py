@@ -1,9 +1,10 @@
 """The VK API sender: form-encoded POSTs to ``<api_url>/<method>`` over aiohttp (PROTOCOLS B1-B3).
 
 Owns the wire details of one community token: ``v``/``access_token`` on every call, the shared
-request-rate limit (20/s per token), retries with jittered back-off on VK's "try again" errors
-(1, 6, 9 slower, 10), HTTP 5xx and network failures, and the mapping of VK error codes onto
-svyaz's exception tree (``Undeliverable``, ``ChannelUnavailable``, ``ChannelAuthError``).
+request-rate limit (20 arrivals in any second per token; every retry counts), retries with
+jittered back-off on VK's "try again" errors (1, 6, 9 slower, 10), HTTP 5xx and network
+failures, and the mapping of VK error codes onto svyaz's exception tree (``Undeliverable``,
+``ChannelUnavailable``, ``ChannelAuthError``).
 After error 5 (token refused) the client marks itself failed and calls nothing more.
 It must not parse updates or render replies; it never logs the token or request parameters.
 vk_api is synchronous, so it is not used here (STYLE.md point 6).
@@ -19,8 +20,8 @@ from typing import Literal
 
 import aiohttp
 
-from connectors.base import ChannelAuthError, ChannelUnavailable, Undeliverable
-from connectors.common import RateLimiter, backoff_delay
+from connectors.base import ChannelAuthError, ChannelUnavailable, Priority, Undeliverable
+from connectors.common import ArrivalLimiter, backoff_delay
 from flows.types import JSON
 
 log = logging.getLogger("svyaz.connectors.vk")
@@ -28,9 +29,9 @@ log = logging.getLogger("svyaz.connectors.vk")
 API_VERSION = "5.199"
 DEFAULT_API_URL = "https://api.vk.ru/method"
 RATE = 20  # requests per second per community token (PROTOCOLS.md B3)
-# VK counts by arrival time; a window a little longer than a second keeps network jitter
-# from ever showing it 21 requests in one second (costs ~10% of peak throughput).
-RATE_WINDOW = 1.1
+# VK counts by arrival time. ArrivalLimiter keeps a slot taken until RATE_WINDOW after the
+# answer, which bounds arrivals whatever the network jitter: 20 / (1 s + round trip) calls/s.
+RATE_WINDOW = 1.0
 
 Verdict = Literal["retry", "flood", "undeliverable", "auth", "refused"]
 
@@ -102,12 +103,12 @@ class VkClient:
         *,
         token: str,
         api_url: str = DEFAULT_API_URL,
-        limiter: RateLimiter | None = None,
+        limiter: ArrivalLimiter | None = None,
         retry: RetryPolicy | None = None,
     ) -> None:
         self._token = token
         self._api_url = api_url.rstrip("/")
-        self.limiter = limiter or RateLimiter(RATE, RATE_WINDOW)
+        self.limiter = limiter or ArrivalLimiter(RATE, RATE_WINDOW)
         self.retry = retry or RetryPolicy()
         self._session: aiohttp.ClientSession | None = None
         self.auth_failed = False
@@ -123,14 +124,18 @@ class VkClient:
             await self._session.close()
             self._session = None
 
-    async def call(self, method: str, params: Mapping[str, str]) -> JSON:
-        """Call ``method``; returns VK's ``response`` value or raises a ``ChannelError``."""
+    async def call(
+        self, method: str, params: Mapping[str, str], *, priority: Priority = "live"
+    ) -> JSON:
+        """Call ``method``; returns VK's ``response`` value or raises a ``ChannelError``.
+
+        Each attempt waits for a limiter slot in the ``priority`` queue."""
         last = ""
         for attempt in range(self.retry.attempts):
             self._check_auth()
-            await self.limiter.acquire()
             try:
-                return await self._once(method, params)
+                async with self.limiter.slot(priority):
+                    return await self._once(method, params)
             except _TryAgain as exc:
                 last = exc.reason
                 if attempt + 1 < self.retry.attempts:

@@ -1,46 +1,129 @@
-"""Rate limiting, text splitting and button layout shared by the connectors."""
+"""Arrival-rate limiting, text splitting and button layout shared by the connectors."""
 
 from __future__ import annotations
 
 import asyncio
+import random
 import time
 
 import pytest
 
-from connectors.base import Capabilities
-from connectors.common import RateLimiter, backoff_delay, layout_reply, split_text
+from connectors.base import Capabilities, Priority
+from connectors.common import ArrivalLimiter, backoff_delay, layout_reply, split_text
 from flows.types import Button, Reply
 
 CAPS = Capabilities(max_text=50, max_buttons=10, max_per_row=5, max_rows=6, max_label=12)
 
 
-async def test_rate_limiter_never_exceeds_rate_in_any_window() -> None:
-    limiter = RateLimiter(20, per=0.2)
-    stamps: list[float] = []
+def most_in_window(stamps: list[float], window: float) -> int:
+    """Most stamps less than ``window`` apart, counted as the platform fakes count arrivals."""
+    stamps = sorted(stamps)
+    best, lo = 0, 0
+    for hi, at in enumerate(stamps):
+        while at - stamps[lo] >= window:
+            lo += 1
+        best = max(best, hi - lo + 1)
+    return best
+
+
+async def test_arrivals_stay_within_the_rate_whatever_the_latency() -> None:
+    """Each request "arrives" at a random point between its grant and its answer, the worst
+    case at either end; no window of ``per`` ever holds more than ``rate`` arrivals."""
+    limiter = ArrivalLimiter(10, per=0.2)
+    rng = random.Random(6)
+    arrivals: list[float] = []
 
     async def one() -> None:
-        await limiter.acquire()
-        stamps.append(time.monotonic())
+        latency = rng.choice([0.0, 0.005, rng.uniform(0, 0.06), 0.06])
+        where = rng.choice([0.0, 1.0, rng.random()])
+        async with limiter.slot(rng.choice(["live", "bulk"])):
+            granted = time.monotonic()
+            await asyncio.sleep(latency * where)
+            arrivals.append(time.monotonic())
+            await asyncio.sleep(latency * (1 - where))
+        assert time.monotonic() >= granted
 
-    await asyncio.gather(*(one() for _ in range(70)))
-    stamps.sort()
-    assert len(stamps) == 70
-    for i in range(len(stamps) - 20):
-        # the 21st call after any call comes at least one window later
-        assert stamps[i + 20] - stamps[i] >= 0.2 - 1e-3
+    await asyncio.gather(*(one() for _ in range(120)))
+    assert len(arrivals) == 120
+    assert most_in_window(arrivals, 0.2) <= 10
+    assert limiter.taken <= 10
 
 
-async def test_rate_limiter_lets_a_burst_within_the_rate_through_at_once() -> None:
-    limiter = RateLimiter(5, per=10.0)
+def test_a_start_time_window_would_let_late_arrivals_overlap() -> None:
+    """Control for the test above: counting only grant times (the old limiter) lets a burst
+    that arrives late overlap the next one, which the arrival check must catch."""
+    grants = [0.0] * 10 + [0.2] * 10
+    arrivals = [t + (0.19 if t == 0.0 else 0.0) for t in grants]
+    assert most_in_window(grants, 0.2) == 10
+    assert most_in_window(arrivals, 0.2) == 20
+
+
+async def test_a_slot_stays_taken_for_a_window_after_its_answer() -> None:
+    limiter = ArrivalLimiter(2, per=0.3)
     started = time.monotonic()
-    for _ in range(5):
-        await limiter.acquire()
-    assert time.monotonic() - started < 1.0
+    async with limiter.slot():
+        await asyncio.sleep(0.1)
+    async with limiter.slot():
+        pass
+    assert time.monotonic() - started < 0.25  # a burst within the rate goes at once
+    released = time.monotonic()
+    async with limiter.slot():
+        waited = time.monotonic() - released
+    assert 0.15 <= waited <= 0.5  # the first slot frees 0.3 s after its answer at ~0.1 s
 
 
-def test_rate_limiter_rejects_zero_rate() -> None:
+async def test_a_slot_in_flight_is_held_however_long_it_takes() -> None:
+    limiter = ArrivalLimiter(1, per=0.05)
+    order: list[str] = []
+
+    async def slow() -> None:
+        async with limiter.slot():
+            await asyncio.sleep(0.3)
+            order.append("slow answered")
+
+    async def next_one() -> None:
+        await asyncio.sleep(0.01)
+        async with limiter.slot():
+            order.append("next started")
+
+    await asyncio.gather(slow(), next_one())
+    assert order == ["slow answered", "next started"]
+
+
+async def test_live_waiters_go_before_bulk_ones_queued_earlier() -> None:
+    limiter = ArrivalLimiter(1, per=0.05)
+    order: list[str] = []
+
+    async def send(name: str, priority: Priority, after: float) -> None:
+        await asyncio.sleep(after)
+        async with limiter.slot(priority):
+            order.append(name)
+
+    await asyncio.gather(
+        send("first", "bulk", 0.0),
+        *(send(f"bulk{i}", "bulk", 0.01) for i in range(3)),
+        send("live", "live", 0.02),
+    )
+    assert order == ["first", "live", "bulk0", "bulk1", "bulk2"]
+
+
+async def test_a_cancelled_waiter_leaves_no_slot_taken() -> None:
+    limiter = ArrivalLimiter(1, per=0.05)
+    await limiter.acquire()
+    waiter = asyncio.create_task(limiter.acquire("bulk"))
+    await asyncio.sleep(0.01)
+    waiter.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await waiter
+    limiter.release()
+    await asyncio.sleep(0.08)
+    assert limiter.taken == 0
+    await asyncio.wait_for(limiter.acquire(), timeout=0.05)
+
+
+def test_arrival_limiter_rejects_zero_rate() -> None:
     with pytest.raises(ValueError, match="rate"):
-        RateLimiter(0)
+        ArrivalLimiter(0)
 
 
 def test_backoff_grows_and_is_capped() -> None:

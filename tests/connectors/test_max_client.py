@@ -3,12 +3,22 @@
 from __future__ import annotations
 
 import asyncio
+import random
 import socket
+import time
 from collections.abc import AsyncIterator
 
+import aiohttp
 import pytest
+from aiohttp import web
 
-from connectors.base import ChannelAuthError, ChannelUnavailable, Undeliverable
+from connectors.base import (
+    ChannelAuthError,
+    ChannelUnavailable,
+    Priority,
+    Undeliverable,
+    sending,
+)
 from connectors.maxbot.client import MaxClient, MaxRefused, RetryPolicy, classify, recipient
 from connectors.maxbot.render import PHONE_LABEL, render
 from flows.types import Button, Reply
@@ -22,6 +32,49 @@ async def client(max_fake: MaxFake) -> AsyncIterator[MaxClient]:
     c = MaxClient(token=max_fake.token, api_url=max_fake.url, retry=FAST, timeout=2.0)
     yield c
     await c.close()
+
+
+class JitterNetwork:
+    """A loopback HTTP relay that holds each request and each answer a random 0..``jitter``
+    seconds (seeded), like a jittery network between the client and the platform."""
+
+    def __init__(self, upstream: str, jitter: float, seed: int = 6) -> None:
+        self.upstream = upstream.rstrip("/")
+        self.jitter = jitter
+        self._rng = random.Random(seed)
+        self._runner: web.AppRunner | None = None
+        self._session: aiohttp.ClientSession | None = None
+
+    async def __aenter__(self) -> str:
+        app = web.Application()
+        app.router.add_route("*", "/{tail:.*}", self._relay)
+        self._runner = web.AppRunner(app)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        self._session = aiohttp.ClientSession()
+        host, port = self._runner.addresses[0][:2]
+        return f"http://{host}:{port}"
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self._session is not None:
+            await self._session.close()
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    async def _relay(self, request: web.Request) -> web.Response:
+        assert self._session is not None
+        await asyncio.sleep(self._rng.uniform(0, self.jitter))  # on the way there
+        headers = {k: v for k, v in request.headers.items()
+                   if k.lower() in ("authorization", "content-type")}
+        async with self._session.request(
+            request.method, self.upstream + request.path_qs, data=await request.read(),
+            headers=headers,
+        ) as upstream:
+            body, status = await upstream.read(), upstream.status
+            content_type = upstream.content_type
+        await asyncio.sleep(self._rng.uniform(0, self.jitter))  # and back
+        return web.Response(status=status, body=body, content_type=content_type)
 
 
 def _posts(fake: MaxFake) -> list[int]:
@@ -170,6 +223,53 @@ async def test_429_storm_delivers_everything_within_30_per_second(
     texts = sorted(s.body["text"] for s in max_fake.sent)
     assert texts == sorted(b["text"] for b in bodies)
     assert 429 in _posts(max_fake)
+    assert max_fake.max_in_window(1.0) <= 30
+
+
+@pytest.mark.slow
+async def test_jittery_network_and_a_storm_never_show_max_more_than_30_a_second(
+    max_fake: MaxFake,
+) -> None:
+    """Each way 0-150 ms of random network delay, 30% of sends answered 429 (then 500), a
+    burst of 120 sends at once: all delivered, and no second at the fake ever sees more than 30."""
+    max_fake.inject("/messages", 429, code="too.many.requests", times=None, ratio=0.3,
+                    seconds=1.5)
+    asyncio.get_running_loop().call_later(  # then a storm of 500s
+        1.5, lambda: max_fake.inject("/messages", 500, times=None, ratio=0.3, seconds=2.0)
+    )
+    bodies = [render(Reply(text=f"напоминание {i}"))[0] for i in range(120)]
+    async with JitterNetwork(max_fake.url, jitter=0.15) as url:
+        c = MaxClient(token=max_fake.token, api_url=url, retry=FAST, timeout=5.0)
+        await asyncio.gather(*(c.send(str(1000 + i), b) for i, b in enumerate(bodies)))
+        await c.close()
+    assert sorted(s.body["text"] for s in max_fake.sent) == sorted(b["text"] for b in bodies)
+    assert {429, 500} <= set(_posts(max_fake))
+    assert len(max_fake.requests) > 130  # the retries counted too
+    assert max_fake.max_in_window(1.0) <= 30
+
+
+async def test_a_live_send_overtakes_a_queued_bulk_burst(max_fake: MaxFake) -> None:
+    from connectors.maxbot import MaxConnector
+
+    async def nowhere(inbound: object) -> None:
+        raise AssertionError("no inbound expected")
+
+    max_conn = MaxConnector(token=max_fake.token, api_url=max_fake.url, mode="webhook",
+                            webhook_secret=None, sink=nowhere, retry=FAST)
+    done: dict[str, float] = {}
+
+    async def send(user: str, priority: Priority) -> None:
+        with sending(priority):
+            await max_conn.send(user, Reply(text="текст"), message_key=user)
+        done[user] = time.monotonic()
+
+    bulk = [asyncio.create_task(send(str(100 + i), "bulk")) for i in range(45)]
+    await asyncio.sleep(0.2)  # 30 have gone, 15 bulk sends wait for the next second
+    await send("7", "live")
+    await asyncio.gather(*bulk)
+    await max_conn.stop()
+    waiting_bulk = sorted(done[str(100 + i)] for i in range(30, 45))
+    assert done["7"] < waiting_bulk[0]
     assert max_fake.max_in_window(1.0) <= 30
 
 

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 
 import pytest
 
-from connectors.base import ChannelAuthError, ChannelUnavailable, Undeliverable
+from connectors.base import ChannelAuthError, ChannelUnavailable, Undeliverable, sending
 from connectors.vk import VkConnector
 from connectors.vk.client import RetryPolicy, VkUndeliverable, verdict
 from connectors.vk.render import random_id
 from flows.types import Button, Inbound, Reply, StartEvent
+from tests.connectors.test_max_client import JitterNetwork
 from tests.fakes import vk as vk_fakes
 from tests.fakes.vk import GROUP_ID, TOKEN, FakeFactory, FakeVk
 
@@ -173,6 +175,44 @@ async def test_storm_of_error_6_everything_delivered_within_20_per_second(
     for user in users:  # one customer's messages arrive in order
         texts = [m.message for m in fake_vk.sent if m.peer_id == int(user)]
         assert texts == [f"Сообщение {n} для {user}" for n in range(5)]
+
+
+@pytest.mark.slow
+async def test_jittery_network_and_errors_never_show_vk_more_than_20_a_second(
+    fake_vk: FakeVk,
+) -> None:
+    """0-150 ms of random network delay each way, 30% of calls answered error 6 or HTTP 500,
+    80 sends at once: all delivered, and no second at the fake ever sees more than 20."""
+    fake_vk.fail("messages.send", code=6, ratio=0.15)
+    fake_vk.fail("messages.send", http_status=500, ratio=0.18)
+    async with JitterNetwork(fake_vk.url, jitter=0.15) as url:
+        vk = VkConnector(token=TOKEN, group_id=GROUP_ID, api_url=f"{url}/method", sink=nowhere,
+                         mode="callback", retry=RetryPolicy(attempts=12, base=0.02, cap=0.2))
+        await asyncio.gather(*(
+            vk.send(str(5000 + n), Reply(f"Напоминание {n}"), message_key=f"k{n}")
+            for n in range(80)))
+        await vk.stop()
+    assert sorted(m.peer_id for m in fake_vk.sent) == list(range(5000, 5080))
+    assert len(fake_vk.calls) > 95  # the errors did hit and every retry is counted
+    assert fake_vk.max_rate(1.0) <= 20
+
+
+async def test_a_live_reply_overtakes_queued_reminders(fake_vk: FakeVk) -> None:
+    vk = connector(fake_vk)
+    done: dict[str, float] = {}
+
+    async def send(user: str, bulk: bool) -> None:
+        with sending("bulk" if bulk else "live"):
+            await vk.send(user, Reply("Текст"), message_key=f"k{user}")
+        done[user] = time.monotonic()
+
+    reminders = [asyncio.create_task(send(str(100 + n), bulk=True)) for n in range(30)]
+    await asyncio.sleep(0.2)  # 20 went out, 10 reminders wait for the next second
+    await send("7", bulk=False)
+    await asyncio.gather(*reminders)
+    await vk.stop()
+    assert done["7"] < min(done[str(100 + n)] for n in range(20, 30))
+    assert fake_vk.max_rate(1.0) <= 20
 
 
 async def test_answer_callback_stops_the_spinner(fake_vk: FakeVk) -> None:
