@@ -17,7 +17,7 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
-from connectors.base import ChannelError, Connector, Undeliverable
+from connectors.base import ChannelError, Connector, Undeliverable, sending
 from flows.types import CHANNELS, Channel, Inbound, Reply
 from storage.errors import StorageError
 from storage.history import HistoryEntry
@@ -121,7 +121,8 @@ class Delivery:
         """Bot-initiated: try each linked account, most recently active first."""
         accounts = await self._store.identities.accounts(customer)
         targets = plan_initiated(accounts, self.channels)
-        return await self.send(customer, targets, replies, failover=True, note=note)
+        with sending("bulk"):  # rate-limited channels send live replies first
+            return await self.send(customer, targets, replies, failover=True, note=note)
 
     async def send(
         self,
