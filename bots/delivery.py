@@ -195,8 +195,7 @@ class Delivery:
             if failover:
                 await outbox.ack(entry)
             raise
-        await outbox.ack(entry)
-        await self._record(customer, target.channel, reply, note)
+        await self._record(customer, target.channel, reply, note, ack=entry)
 
     async def _send_leased(
         self, connector: Connector, user_id: str, reply: Reply, entry: str
@@ -219,8 +218,11 @@ class Delivery:
                 log.warning("outbox lease not renewed", extra={"error": type(exc).__name__})
 
     async def _record(
-        self, customer: str, channel: Channel, reply: Reply, note: str, *, count: bool = True
+        self, customer: str, channel: Channel, reply: Reply, note: str, *, count: bool = True,
+        ack: str | None = None,
     ) -> None:
+        """History of a sent reply; with ``ack``, that outbox entry is acknowledged in the
+        same round trip."""
         if count:
             self._metrics.messages_out.labels(channel).inc()
         entry = HistoryEntry(
@@ -228,7 +230,10 @@ class Delivery:
             buttons=tuple(button.text for button in reply.buttons), note=note,
             keyboard=reply.buttons,
         )
-        await self._store.history.append(customer, entry)
+        if ack is None:
+            await self._store.history.append(customer, entry)
+        else:
+            await self._store.delivered(ack, customer, entry)
 
     async def acknowledge(self, inbound: Inbound) -> None:
         """Stop a pressed button's spinner (connectors that already did make it a no-op)."""
@@ -255,7 +260,6 @@ class Delivery:
                 continue
             except ChannelError:
                 continue  # still failing: stays in the outbox for the next sweep
-            await self._store.outbox.ack(entry.id)
-            await self._record(entry.customer, entry.channel, entry.reply, "re-sent")
+            await self._record(entry.customer, entry.channel, entry.reply, "re-sent", ack=entry.id)
             sent += 1
         return sent

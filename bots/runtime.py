@@ -5,15 +5,16 @@ customer from the channel account, push the event to the customer's durable inbo
 processing and return (Redis down -> ``Unavailable``, so webhooks answer 503).
 ``Runtime.process`` takes the customer's lock and runs each pending inbox entry in order:
 link tokens and codes, ``engine.advance``, save state and history, execute effects, deliver
-replies through the outbox. Exactly one catch-all lives here: a failing turn is logged with
-its ids and the customer gets a polite apology; the next message works.
+replies through the outbox. Round trips are counted: taking the lock reads state and inbox,
+the save also settles the inbox entry and records it, the release checks for new entries.
+Exactly one catch-all lives here: a failing turn is logged with its ids and the customer
+gets a polite apology; the next message works.
 It must not parse platform payloads or render replies; connectors do.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -79,6 +80,7 @@ class _Ctx:
     inbound: Inbound
     flow: str = "-"
     step: str = "-"
+    recorded: bool = False  # the inbound entry is in the customer's history
 
 
 class Runtime:
@@ -117,19 +119,12 @@ class Runtime:
         """The connectors' ``InboundSink``: durable once it returns."""
         if self._closing:
             raise Unavailable("shutting down")
-        key = dedupe_key(inbound)
-        try:
-            if not await self._store.dedupe.first_seen(key):
-                return
+        try:  # de-duplicate, resolve, push: two round trips for a known account
+            customer = await self._store.intake.accept(dedupe_key(inbound), inbound)
         except StorageError as exc:
             raise Unavailable("storage unavailable; retry later") from exc
-        try:
-            customer = await self._store.identities.resolve(inbound.account, name=inbound.name)
-            await self._store.inbox.push(customer, inbound)
-        except StorageError as exc:
-            with contextlib.suppress(StorageError):  # let the platform's retry through
-                await self._store.dedupe.forget(key)
-            raise Unavailable("storage unavailable; retry later") from exc
+        if customer is None:
+            return
         self._metrics.messages_in.labels(inbound.channel).inc()
         self.kick(customer)
 
@@ -182,17 +177,26 @@ class Runtime:
     async def process(self, customer: str) -> None:
         """Lock, then load: run every pending inbox entry of ``customer`` in order."""
         seen: set[str] = set()
-        async with self._store.states.lock(customer) as lock:
-            # Read again until nothing new: entries pushed while we hold the lock are ours
-            # too (another process waiting for this lock may have given up meanwhile).
-            while fresh := [(i, e) for i, e in await self._store.inbox.pending(customer)
-                            if i not in seen]:
+        states = self._store.states
+        lock = await states.acquire(customer)  # reads the state and the inbox as well
+        held = True
+        try:
+            rows = await self._store.inbox.pending(customer)
+            # Entries pushed while we hold the lock are ours too (another process waiting
+            # for this lock may have given up meanwhile): release only once the inbox is empty.
+            while fresh := [(i, e) for i, e in rows if i not in seen]:
                 for entry_id, inbound in fresh:
                     if seen:  # a long backlog must not outlive the lock's expiry
-                        await self._store.states.extend(lock)
+                        await states.extend(lock)
                     seen.add(entry_id)
                     if not await self._turn(_Ctx(customer, entry_id, inbound), lock):
                         return  # merged into another customer: the rest moved there
+                left = await states.release_if_idle(lock)
+                held = left is not None
+                rows = await self._store.inbox.decode(customer, left or [])
+        finally:
+            if held:
+                await states.release(lock)
 
     async def _turn(self, ctx: _Ctx, lock: Lock) -> bool:
         """One inbox entry; False when the account was joined to another customer."""
@@ -267,16 +271,17 @@ class Runtime:
     async def _run(self, ctx: _Ctx, event: Event, lock: Lock) -> None:
         state, version = await self._store.states.load(ctx.customer)
         ctx.flow, ctx.step = position(state)
-        await self._record_in(ctx)
         pending: list[Event] = [event]
         first = True
         while pending:
             turn = self._advance(self._flows(), state, pending.pop(0), self._clock())
-            # The first save also marks the inbox entry done, in one step.
+            # The first save also marks the inbox entry done and records it, in one step.
             version = await self._store.states.save(
                 ctx.customer, turn.state, version=version, lock=lock,
                 inbox_id=ctx.entry_id if first else None,
+                history=self._entry_in(ctx) if first else None,
             )
+            ctx.recorded = True
             first = False
             state = turn.state
             ctx.flow, ctx.step = position(state)
@@ -309,16 +314,21 @@ class Runtime:
             await self._owner_notify(OwnerNote("undeliverable", ctx.customer, note))
 
     async def _record_in(self, ctx: _Ctx) -> None:
+        await self._store.history.append(ctx.customer, self._entry_in(ctx))
+        ctx.recorded = True
+
+    @staticmethod
+    def _entry_in(ctx: _Ctx) -> HistoryEntry:
         text, note = describe(ctx.inbound.event)
         direction: Direction = "in" if text and not is_initiated(ctx.inbound.event) else "event"
-        await self._store.history.append(ctx.customer, HistoryEntry(
-            ts=time.time(), channel=ctx.inbound.channel, direction=direction, text=text,
-            note=note,
-        ))
+        return HistoryEntry(ts=time.time(), channel=ctx.inbound.channel, direction=direction,
+                            text=text, note=note)
 
     async def _apologise(self, ctx: _Ctx) -> None:
         try:
             await self._store.inbox.done(ctx.customer, ctx.entry_id)
+            if not ctx.recorded:  # the failed turn's save would have recorded it
+                await self._record_in(ctx)
             if not is_initiated(ctx.inbound.event):
                 await self._delivery.reply(ctx.customer, ctx.inbound, [Reply(SORRY)])
         except Exception:  # storage or channel down as well: the sweeper retries the entry

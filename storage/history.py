@@ -157,6 +157,21 @@ class History:
             await self._redis.xtrim(key, minid=min_id, approximate=False)
         return text(entry_id)
 
+    def script_args(self, entry: HistoryEntry) -> list[str | int | float]:
+        """``append`` as arguments for a Lua script of the customer's slot
+        (``storage.state``): the MINID to trim to (or "") then XADD's arguments after the key."""
+        min_id = "" if self.max_age is None else int((time.time() - self.max_age) * 1000)
+        trim: list[str | int | float] = [] if self.maxlen is None else ["MAXLEN", "~", self.maxlen]
+        fields = [x for pair in entry.to_fields().items() for x in pair]
+        return [min_id, *trim, "*", *fields]
+
+    def append_to(self, pipe: Any, customer: str, entry: HistoryEntry) -> None:
+        """Queue ``append`` on a pipeline (a plain one: the caller may mix slots)."""
+        key = self._keys.history(customer)
+        pipe.xadd(key, entry.to_fields(), maxlen=self.maxlen, approximate=True)
+        if self.max_age is not None:
+            pipe.xtrim(key, minid=int((time.time() - self.max_age) * 1000), approximate=False)
+
     @guarded
     async def read(self, customer: str, count: int = 50) -> list[HistoryEntry]:
         """The last ``count`` entries, oldest first."""

@@ -4,7 +4,10 @@ An event is pushed (durable once ``push`` returns) before any processing; the wo
 the customer's lock reads ``pending`` in arrival order (stream id order) and marks each one
 done — ideally atomically with the state save (``States.save(..., inbox_id=...)``). Processed
 entries are deleted, so the stream only ever holds pending work. A global set lists customers
-with pending entries for a sweeper after a crash.
+with pending entries for a sweeper after a crash; the hot path only ever adds to it (pipelined
+with the push), and ``customers_with_pending`` drops the customers whose inbox has emptied, so
+a turn needs no extra round trips to keep the set tidy. Taking a customer's lock reads the inbox
+in the same script (``prefetch``); the next ``pending`` of that customer uses those rows.
 
 This module must not process events or take locks itself.
 """
@@ -21,15 +24,24 @@ from storage.keys import Keys
 
 log = logging.getLogger("svyaz.storage")
 
-# KEYS: inbox. ARGV: entry id. Deletes the entry (and the stream once empty); returns remaining.
+# KEYS: inbox. ARGV: entry id. Deletes the entry; returns how many remain. An emptied stream
+# is kept: it remembers its last id, so a new entry never reuses the id of a processed one
+# (a re-created stream would start again from the clock, and two entries could share an id).
 DONE_LUA = """
 redis.call('XDEL', KEYS[1], ARGV[1])
-local n = redis.call('XLEN', KEYS[1])
-if n == 0 then redis.call('DEL', KEYS[1]) end
-return n
+return redis.call('XLEN', KEYS[1])
 """
 
 FIELD = "j"
+
+
+def raw_rows(rows: object) -> list[tuple[str, dict[str, str]]]:
+    """Stream rows as a Lua script returns them (``[[id, [field, value, ...]], ...]``)."""
+    out: list[tuple[str, dict[str, str]]] = []
+    for entry_id, flat in rows or ():  # type: ignore[attr-defined]
+        pairs = [text(x) for x in flat]
+        out.append((text(entry_id), dict(zip(pairs[::2], pairs[1::2], strict=True))))
+    return out
 
 
 class Inbox:
@@ -39,12 +51,22 @@ class Inbox:
         self._redis = redis
         self._keys = keys
         self._done = redis.register_script(DONE_LUA)
+        self._prefetched: dict[str, list[tuple[str, dict[str, str]]]] = {}
+
+    def prefetch(self, customer: str, rows: list[tuple[str, dict[str, str]]]) -> None:
+        """Rows read by the caller that holds the customer's lock, for the next ``pending``."""
+        self._prefetched[customer] = rows
+
+    def drop_prefetched(self, customer: str) -> None:
+        self._prefetched.pop(customer, None)
 
     @guarded
     async def push(self, customer: str, inbound: Inbound) -> str:
-        key = self._keys.inbox(customer)
-        entry_id = await self._redis.xadd(key, {FIELD: encode_inbound(inbound)})
-        await self._redis.sadd(self._keys.pending, customer)
+        self.drop_prefetched(customer)
+        pipe = self._redis.pipeline(transaction=False)
+        pipe.xadd(self._keys.inbox(customer), {FIELD: encode_inbound(inbound)})
+        pipe.sadd(self._keys.pending, customer)  # another slot: a plain pipeline, no MULTI
+        entry_id, _ = await pipe.execute()
         return text(entry_id)
 
     @guarded
@@ -56,7 +78,14 @@ class Inbox:
         An entry that no longer decodes (written by an incompatible version) is logged and
         dropped, so it cannot block the customer's inbox forever.
         """
-        rows = stream_rows(await self._redis.xrange(self._keys.inbox(customer), count=count))
+        rows = self._prefetched.pop(customer, None)
+        if rows is None or count is not None:
+            rows = stream_rows(await self._redis.xrange(self._keys.inbox(customer), count=count))
+        return await self.decode(customer, rows)
+
+    async def decode(
+        self, customer: str, rows: list[tuple[str, dict[str, str]]]
+    ) -> list[tuple[str, Inbound]]:
         found = []
         for entry_id, fields in rows:
             try:
@@ -68,6 +97,7 @@ class Inbox:
 
     @guarded
     async def done(self, customer: str, entry_id: str) -> None:
+        self.drop_prefetched(customer)
         remaining = await self._done(keys=[self._keys.inbox(customer)], args=[entry_id])
         await self.settle(customer, int(remaining))
 
@@ -77,13 +107,25 @@ class Inbox:
             return
         await self._redis.srem(self._keys.pending, customer)
         # A push between our XLEN and SREM re-adds itself only if it ran SADD after us.
-        if await self._redis.exists(self._keys.inbox(customer)):
+        if await self._redis.xlen(self._keys.inbox(customer)):
             await self._redis.sadd(self._keys.pending, customer)
 
     @guarded
     async def customers_with_pending(self) -> list[str]:
-        members = await self._redis.smembers(self._keys.pending)
-        return sorted(text(m) for m in members)
+        """Customers with unprocessed entries; those whose inbox emptied leave the set."""
+        members = sorted(text(m) for m in await self._redis.smembers(self._keys.pending))
+        if not members:
+            return []
+        pipe = self._redis.pipeline(transaction=False)
+        for customer in members:
+            pipe.xlen(self._keys.inbox(customer))
+        found = []
+        for customer, waiting in zip(members, await pipe.execute(), strict=True):
+            if waiting:
+                found.append(customer)
+            else:
+                await self.settle(customer, 0)
+        return found
 
     @guarded
     async def move(self, source: str, target: str) -> int:
@@ -92,5 +134,6 @@ class Inbox:
         for _, inbound in moved:
             await self.push(target, inbound)
         await self._redis.delete(self._keys.inbox(source))
+        self.drop_prefetched(source)
         await self.settle(source, 0)
         return len(moved)

@@ -17,6 +17,7 @@ import hashlib
 import secrets
 import time
 from dataclasses import dataclass
+from typing import Any
 
 from flows.types import Channel, Reply
 from storage.client import RedisClient
@@ -170,6 +171,11 @@ class Outbox:
     async def ack(self, entry_id: str) -> bool:
         """The message was delivered (or given up on); False if it was not pending."""
         return bool(await self._ack(keys=self._all_keys, args=[entry_id]))
+
+    def ack_to(self, pipe: Any, entry_id: str) -> None:
+        """Queue ``ack`` on a plain pipeline (EVAL: a pipeline cannot reload a script)."""
+        keys = self._all_keys
+        pipe.eval(ACK_LUA, len(keys), *keys, entry_id)
 
     @guarded
     async def claim_stale(

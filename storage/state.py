@@ -3,9 +3,12 @@
 Protocol: ``async with states.lock(c) as lk`` → ``load(c)`` → engine → ``save(c, st,
 version=v, lock=lk, inbox_id=...)``. The save is one Lua script that checks both the lock token
 and the version, so a holder whose lock expired can never overwrite newer state; it also marks
-the inbox entry processed in the same step. The lock is a random token with an expiry, released
-only by its holder (compare-and-delete). Taking the lock also reads the state in the same Lua
-call; the next ``load`` of that customer uses it (3 round trips per turn instead of 4).
+the inbox entry processed, appends the turn's history entry and renews the lock in the same
+step. The lock is a random token with an expiry, released only by its holder
+(compare-and-delete). Taking the lock also reads the state and the pending inbox in the same
+Lua call (the next ``load``/``Inbox.pending`` of that customer use them), and ``release_if_idle``
+releases only when the inbox is empty, returning new entries otherwise: a turn costs three
+round trips here (take, save, release), every key in the customer's Redis Cluster slot.
 
 This module must not run the engine or read events; it only stores what it is given.
 """
@@ -30,14 +33,18 @@ from storage.errors import (
     CodecError,
     LockLost,
     LockTimeout,
+    StorageError,
     VersionConflict,
     guarded,
     guarded_slow,
 )
-from storage.inbox import Inbox
+from storage.history import History, HistoryEntry
+from storage.inbox import Inbox, raw_rows
 from storage.keys import LOCK_TTL, LOCK_WAIT, STATE_TTL, Keys
 
-# KEYS: state, lock, inbox. ARGV: token, expected version, json, ttl seconds, inbox id or "".
+# KEYS: state, lock, inbox, history. ARGV: token, expected version, json, ttl seconds,
+# inbox id or "", lock ttl ms, then (optional) a history entry: XADD arguments after the key
+# (trim options, "*", field, value, ...) and a MINID to trim to or "".
 # Returns {new version, inbox entries left} or {-1} lock lost, {-2} version conflict.
 SAVE_LUA = """
 if redis.call('GET', KEYS[2]) ~= ARGV[1] then return {-1, 0} end
@@ -46,19 +53,34 @@ if v ~= tonumber(ARGV[2]) then return {-2, v} end
 v = v + 1
 redis.call('HSET', KEYS[1], 'v', v, 'd', ARGV[3])
 if tonumber(ARGV[4]) > 0 then redis.call('EXPIRE', KEYS[1], ARGV[4]) end
+redis.call('PEXPIRE', KEYS[2], ARGV[6])
 local left = -1
 if ARGV[5] ~= '' then
   redis.call('XDEL', KEYS[3], ARGV[5])
   left = redis.call('XLEN', KEYS[3])
-  if left == 0 then redis.call('DEL', KEYS[3]) end
+end
+if #ARGV > 7 then
+  redis.call('XADD', KEYS[4], unpack(ARGV, 8))
+  if ARGV[7] ~= '' then redis.call('XTRIM', KEYS[4], 'MINID', ARGV[7]) end
 end
 return {v, left}
 """
 
-# KEYS: lock, state. ARGV: token, ttl ms. Take the lock and read the state in one round trip.
+# KEYS: lock, state, inbox. ARGV: token, ttl ms. Take the lock, read the state and the
+# pending inbox in one round trip: {version, data, rows}.
 ACQUIRE_LUA = """
 if not redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return false end
-return redis.call('HMGET', KEYS[2], 'v', 'd')
+local s = redis.call('HMGET', KEYS[2], 'v', 'd')
+return {s[1], s[2], redis.call('XRANGE', KEYS[3], '-', '+')}
+"""
+
+# KEYS: lock, inbox. ARGV: token. Release when the inbox is empty ({}); otherwise keep the
+# lock and return the pending rows. 0 when the lock is no longer ours.
+RELEASE_IF_IDLE_LUA = """
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+local rows = redis.call('XRANGE', KEYS[2], '-', '+')
+if #rows == 0 then redis.call('DEL', KEYS[1]) end
+return rows
 """
 
 RELEASE_LUA = """
@@ -93,6 +115,7 @@ class States:
         keys: Keys,
         inbox: Inbox,
         *,
+        history: History | None = None,
         state_ttl: int = STATE_TTL,
         lock_ttl: float = LOCK_TTL,
         lock_wait: float = LOCK_WAIT,
@@ -100,6 +123,7 @@ class States:
         self._redis = redis
         self._keys = keys
         self._inbox = inbox
+        self._history = history
         self.state_ttl = state_ttl
         self.lock_ttl = lock_ttl
         self.lock_wait = lock_wait
@@ -110,6 +134,7 @@ class States:
         self._prefetched: dict[str, tuple[object, object]] = {}
         self._release = redis.register_script(RELEASE_LUA)
         self._extend = redis.register_script(EXTEND_LUA)
+        self._release_if_idle = redis.register_script(RELEASE_IF_IDLE_LUA)
 
     # ------------------------------------------------------------------ lock
 
@@ -131,7 +156,8 @@ class States:
         ttl = self.lock_ttl if ttl is None else ttl
         wait = self.lock_wait if wait is None else wait
         held = Lock(customer=customer, token=secrets.token_hex(16), ttl=ttl)
-        keys = [self._keys.lock(customer), self._keys.state(customer)]
+        keys = [self._keys.lock(customer), self._keys.state(customer),
+                self._keys.inbox(customer)]
         args: list[str | int] = [held.token, max(1, int(ttl * 1000))]
         deadline = time.monotonic() + wait
         delay = _POLL_MIN
@@ -142,14 +168,27 @@ class States:
                 await asyncio.sleep(delay * (0.5 + random.random()))
                 delay = min(delay * 2, _POLL_MAX)
         self._prefetched[customer] = (found[0], found[1])
+        self._inbox.prefetch(customer, raw_rows(found[2]))
         return held
 
     @guarded
     async def release(self, held: Lock) -> bool:
         """Release if still ours; False when it had expired (or was taken over)."""
         self._prefetched.pop(held.customer, None)
+        self._inbox.drop_prefetched(held.customer)
         done = await self._release(keys=[self._keys.lock(held.customer)], args=[held.token])
         return bool(done)
+
+    @guarded
+    async def release_if_idle(self, held: Lock) -> list[tuple[str, dict[str, str]]] | None:
+        """Release when the customer's inbox is empty (None); otherwise keep the lock and
+        return the pending rows (decode with ``Inbox.decode``). None as well when the lock
+        was no longer ours: its new holder processes the inbox."""
+        self._prefetched.pop(held.customer, None)
+        self._inbox.drop_prefetched(held.customer)
+        keys = [self._keys.lock(held.customer), self._keys.inbox(held.customer)]
+        rows = await self._release_if_idle(keys=keys, args=[held.token])
+        return raw_rows(rows) or None if isinstance(rows, list) else None
 
     @guarded
     async def extend(self, held: Lock, ttl: float | None = None) -> bool:
@@ -190,22 +229,32 @@ class States:
         version: int,
         lock: Lock,
         inbox_id: str | None = None,
+        history: HistoryEntry | None = None,
     ) -> int:
-        """Store ``state`` if ``version`` is current and ``lock`` still held; new version."""
+        """Store ``state`` if ``version`` is current and ``lock`` still held; new version.
+
+        In the same step: the inbox entry ``inbox_id`` is marked done, ``history`` appended
+        to the customer's history and the lock renewed for its ttl.
+        """
         self._prefetched.pop(customer, None)
+        self._inbox.drop_prefetched(customer)
         if lock.customer != customer:
             raise LockLost(f"lock is for customer {lock.customer}, not {customer}")
         data = state.model_dump_json(by_alias=True, exclude_defaults=True)
-        keys = [self._keys.state(customer), self._keys.lock(customer), self._keys.inbox(customer)]
-        args: list[str | int] = [lock.token, version, data, self.state_ttl, inbox_id or ""]
+        keys = [self._keys.state(customer), self._keys.lock(customer),
+                self._keys.inbox(customer), self._keys.history(customer)]
+        args: list[str | int | float] = [lock.token, version, data, self.state_ttl,
+                                         inbox_id or "", max(1, int(lock.ttl * 1000))]
+        if history is not None:
+            if self._history is None:
+                raise StorageError("States.save(history=...) needs the Store facade")
+            args += self._history.script_args(history)
         new_version, left = (int(x) for x in await self._save(keys=keys, args=args))
         if new_version == -1:
             raise LockLost(f"customer {customer}: lock expired or taken over before save")
         if new_version == -2:
             raise VersionConflict(f"customer {customer}: version {left} stored, {version} loaded")
-        if left >= 0:
-            await self._inbox.settle(customer, left)
-        return new_version
+        return new_version  # an emptied inbox leaves the pending set lazily (Inbox docstring)
 
     @guarded
     async def delete(self, customer: str) -> None:

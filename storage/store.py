@@ -19,9 +19,10 @@ from storage.client import RedisClient, close_redis, connect, make_redis, open_s
 from storage.codec import text
 from storage.dedupe import Dedupe
 from storage.errors import guarded, guarded_slow
-from storage.history import History
+from storage.history import History, HistoryEntry
 from storage.identity import Identities
 from storage.inbox import Inbox
+from storage.intake import Intake
 from storage.keys import (
     HISTORY_MAX_AGE,
     HISTORY_MAXLEN,
@@ -61,15 +62,16 @@ class Store:
         self.redis = redis
         self.keys = Keys(bot)
         self.inbox = Inbox(redis, self.keys)
+        self.history = History(redis, self.keys, maxlen=history_maxlen, max_age=history_max_age)
         self.states = States(
             redis,
             self.keys,
             self.inbox,
+            history=self.history,
             state_ttl=state_ttl,
             lock_ttl=lock_ttl,
             lock_wait=lock_wait,
         )
-        self.history = History(redis, self.keys, maxlen=history_maxlen, max_age=history_max_age)
         self.profiles = Profiles(redis, self.keys)
         self.reminders = Reminders(redis, self.keys)
         self.dedupe = Dedupe(redis, self.keys)
@@ -84,6 +86,8 @@ class Store:
             link_token_ttl=link_token_ttl,
             link_code_ttl=link_code_ttl,
         )
+        self.intake = Intake(redis, self.keys, identities=self.identities, inbox=self.inbox,
+                             dedupe=self.dedupe)
         self.history.bind_forget(self.forget)
 
     @classmethod
@@ -97,6 +101,16 @@ class Store:
         if isinstance(self.redis, RedisCluster):
             await self.redis.initialize()
         await self.redis.ping()
+
+    @guarded
+    async def delivered(self, entry_id: str, customer: str, entry: HistoryEntry) -> bool:
+        """Acknowledge outbox entry ``entry_id`` and record the message in the customer's
+        history, in one round trip (a plain pipeline: two slots). False if it was not pending."""
+        pipe = self.redis.pipeline(transaction=False)
+        self.outbox.ack_to(pipe, entry_id)
+        self.history.append_to(pipe, customer, entry)
+        acked, *_ = await pipe.execute()
+        return bool(acked)
 
     @guarded
     async def ping(self) -> bool:

@@ -83,7 +83,7 @@ async def test_save_marks_the_inbox_entry_done_in_the_same_step(store: Store) ->
         await store.states.save("c1", STATE, version=1, lock=lock, inbox_id=other)
     assert await store.inbox.pending("c1") == []
     assert await store.inbox.customers_with_pending() == []
-    assert not await store.redis.exists(store.keys.inbox("c1"))
+    assert await store.redis.xlen(store.keys.inbox("c1")) == 0
 
 
 async def test_refused_save_leaves_the_inbox_entry_pending(store: Store) -> None:

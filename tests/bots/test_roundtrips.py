@@ -1,0 +1,48 @@
+"""How many Redis round trips one customer message costs, end to end through the runtime.
+
+Counted at redis-py's socket write (one per command, one per pipeline), so the figure is
+exact and does not depend on the machine. The bound is the design of the hot path: accept
+(de-duplicate + resolve, then push + pending set), lock (with state and inbox), save (with
+inbox settle, history and lock renewal), outbox put, ack (with history), release (with the
+inbox check). A change that adds a round trip to every message makes this fail on purpose.
+"""
+
+from __future__ import annotations
+
+import pytest
+from bots_harness import Harness
+from redis.asyncio.connection import AbstractConnection
+
+from flows.types import StartEvent, TextEvent
+
+ROUND_TRIPS_PER_REPLIED_MESSAGE = 7
+
+
+class Counter:
+    def __init__(self) -> None:
+        self.count = 0
+
+
+@pytest.fixture
+def round_trips(monkeypatch: pytest.MonkeyPatch) -> Counter:
+    counter = Counter()
+    original = AbstractConnection.send_packed_command
+
+    async def counted(self: AbstractConnection, command: object, check_health: bool = True) -> None:
+        counter.count += 1
+        await original(self, command, check_health)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(AbstractConnection, "send_packed_command", counted)
+    return counter
+
+
+async def test_a_known_customers_message_costs_seven_round_trips(
+    harness: Harness, round_trips: Counter
+) -> None:
+    await harness.send("max", "7", StartEvent())  # a new customer takes the slow path once
+    await harness.send("max", "7", TextEvent("Оля"))
+    before = round_trips.count
+    await harness.send("max", "7", TextEvent("33"))
+    assert harness.texts("max", "7")[-1] == "Записал: Оля, 33."
+    print(f"round trips per message: {round_trips.count - before}")
+    assert round_trips.count - before <= ROUND_TRIPS_PER_REPLIED_MESSAGE
