@@ -11,7 +11,10 @@ Supported ``SVYAZ_REDIS_URL`` forms:
 * no URL: ``connect`` starts the embedded Redis (append-only persistence under ``data_dir``).
 
 Dropped connections are retried by redis-py (exponential backoff); what still fails surfaces as
-``StorageUnavailable``. This module must not know about customers or key names.
+``StorageUnavailable``. A plain or unix URL gets a blocking pool: a burst beyond ``POOL_SIZE``
+concurrent commands waits for a free connection (up to ``POOL_WAIT``) instead of failing with
+redis-py's ``MaxConnectionsError`` while Redis is healthy. This module must not know about
+customers or key names.
 """
 
 from __future__ import annotations
@@ -25,13 +28,14 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 from redis.asyncio import Redis
 from redis.asyncio.cluster import ClusterNode, RedisCluster
+from redis.asyncio.connection import BlockingConnectionPool
 from redis.asyncio.retry import Retry
 from redis.asyncio.sentinel import Sentinel, SentinelConnectionPool
 from redis.backoff import ExponentialBackoff
 from redis.exceptions import RedisError
 
 from storage.embedded import EmbeddedRedis
-from storage.errors import UNAVAILABLE_ERRORS, InvalidValue
+from storage.errors import OPERATION_TIMEOUT, UNAVAILABLE_ERRORS, InvalidValue
 
 if TYPE_CHECKING:
     from storage.store import Store
@@ -43,6 +47,8 @@ BACKOFF_BASE = 0.05
 BACKOFF_CAP = 1.0
 SOCKET_TIMEOUT = None  # deadlines come from storage.errors.guarded (see OPERATION_TIMEOUT)
 CONNECT_TIMEOUT = 2.0
+POOL_SIZE = 100  # connections per process; more concurrent commands queue for one
+POOL_WAIT = OPERATION_TIMEOUT  # seconds a command waits for a free connection
 SENTINEL_SCHEME = "redis+sentinel"
 CLUSTER_SCHEME = "redis+cluster"
 
@@ -107,7 +113,10 @@ def make_redis(url: str) -> RedisClient:
         return _cluster(url)
     if scheme not in ("redis", "rediss", "unix"):
         raise InvalidValue(f"unsupported Redis URL scheme {scheme!r}")
-    return Redis.from_url(url, **(_common() if scheme == "unix" else _tcp()))
+    options = _common() if scheme == "unix" else _tcp()
+    pool = BlockingConnectionPool.from_url(url, max_connections=POOL_SIZE, timeout=POOL_WAIT,
+                                           **options)
+    return Redis.from_pool(pool)  # the client closes its pool
 
 
 async def close_redis(client: RedisClient) -> None:

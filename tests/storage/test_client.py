@@ -20,7 +20,7 @@ from storage_helpers import free_ports
 from flows.errors import SvyazError
 from flows.types import DialogState
 from storage import errors
-from storage.client import close_redis, connect, make_redis, open_store
+from storage.client import POOL_SIZE, close_redis, connect, make_redis, open_store
 from storage.embedded import EmbeddedRedis
 from storage.errors import InvalidValue, StorageUnavailable
 from storage.store import Store
@@ -180,3 +180,14 @@ async def test_hung_redis_times_out_and_cancellation_still_works(
         os.kill(pid, signal.SIGCONT)
         await store.close()
         await asyncio.to_thread(server.stop)
+
+
+async def test_a_burst_beyond_the_pool_waits_instead_of_failing(redis_url: str) -> None:
+    client = make_redis(redis_url)
+    try:
+        found = await asyncio.gather(*(client.ping() for _ in range(POOL_SIZE * 3)))
+        assert all(found)
+        assert isinstance(client, Redis)
+        assert client.connection_pool.max_connections == POOL_SIZE
+    finally:
+        await client.aclose()
