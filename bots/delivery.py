@@ -21,6 +21,7 @@ from connectors.base import ChannelError, Connector, Undeliverable, sending
 from flows.types import CHANNELS, Channel, Inbound, Reply
 from storage.errors import StorageError
 from storage.history import HistoryEntry
+from storage.store import Sent
 
 if TYPE_CHECKING:
     from bots.metrics import Metrics
@@ -108,11 +109,20 @@ class Delivery:
     def channels(self) -> frozenset[Channel]:
         return frozenset(self._connectors)
 
-    async def reply(self, customer: str, inbound: Inbound, replies: Sequence[Reply]) -> bool:
-        """Answer on the channel the customer wrote from; False when it refused."""
+    async def reply(
+        self, customer: str, inbound: Inbound, replies: Sequence[Reply], *,
+        sent: list[Sent] | None = None,
+    ) -> bool:
+        """Answer on the channel the customer wrote from; False when it refused.
+
+        With ``sent``, each delivered reply is added there instead of being acknowledged at
+        once: the caller acknowledges them with its next round trip (``Store.acknowledge``,
+        ``Store.release_if_idle``) — until then the outbox still holds them, so a crash
+        re-sends rather than loses."""
         if not replies:
             return True
-        result = await self.send(customer, plan_reply(inbound), replies, failover=False)
+        result = await self.send(customer, plan_reply(inbound), replies, failover=False,
+                                 sent=sent)
         return result.target is not None
 
     async def initiate(
@@ -132,6 +142,7 @@ class Delivery:
         *,
         failover: bool,
         note: str = "",
+        sent: list[Sent] | None = None,
     ) -> Delivered:
         remaining = list(replies)
         tried: list[Target] = []
@@ -141,7 +152,8 @@ class Delivery:
                 continue
             tried.append(target)
             try:
-                await self._send_all(customer, connector, target, remaining, failover, note)
+                await self._send_all(customer, connector, target, remaining, failover, note,
+                                     sent)
             except ChannelError as exc:
                 log.warning(
                     "delivery refused",
@@ -167,10 +179,12 @@ class Delivery:
         remaining: list[Reply],
         failover: bool,
         note: str,
+        sent: list[Sent] | None,
     ) -> None:
         """Send in order; a sent reply leaves ``remaining`` so failover sends only the rest."""
         while remaining:
-            await self._send_one(customer, connector, target, remaining[0], failover, note)
+            await self._send_one(customer, connector, target, remaining[0], failover, note,
+                                 sent)
             remaining.pop(0)
 
     async def _send_one(
@@ -181,6 +195,7 @@ class Delivery:
         reply: Reply,
         failover: bool,
         note: str,
+        sent: list[Sent] | None,
     ) -> None:
         outbox = self._store.outbox
         entry = await outbox.put(customer, target.channel, target.user_id, reply)
@@ -195,7 +210,7 @@ class Delivery:
             if failover:
                 await outbox.ack(entry)
             raise
-        await self._record(customer, target.channel, reply, note, ack=entry)
+        await self._record(customer, target.channel, reply, note, ack=entry, sent=sent)
 
     async def _send_leased(
         self, connector: Connector, user_id: str, reply: Reply, entry: str
@@ -219,10 +234,10 @@ class Delivery:
 
     async def _record(
         self, customer: str, channel: Channel, reply: Reply, note: str, *, count: bool = True,
-        ack: str | None = None,
+        ack: str | None = None, sent: list[Sent] | None = None,
     ) -> None:
         """History of a sent reply; with ``ack``, that outbox entry is acknowledged in the
-        same round trip."""
+        same round trip (or later, with ``sent``: see ``reply``)."""
         if count:
             self._metrics.messages_out.labels(channel).inc()
         entry = HistoryEntry(
@@ -230,7 +245,9 @@ class Delivery:
             buttons=tuple(button.text for button in reply.buttons), note=note,
             keyboard=reply.buttons,
         )
-        if ack is None:
+        if ack is not None and sent is not None:
+            sent.append(Sent(ack, customer, entry))
+        elif ack is None:
             await self._store.history.append(customer, entry)
         else:
             await self._store.delivered(ack, customer, entry)

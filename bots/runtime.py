@@ -50,6 +50,7 @@ from flows.types import (
 from storage.errors import StorageError
 from storage.history import Direction, HistoryEntry
 from storage.state import Lock
+from storage.store import Sent
 
 if TYPE_CHECKING:
     from flows.model import FlowSet
@@ -78,6 +79,7 @@ class _Ctx:
     customer: str
     entry_id: str
     inbound: Inbound
+    sent: list[Sent]
     flow: str = "-"
     step: str = "-"
     recorded: bool = False  # the inbound entry is in the customer's history
@@ -177,26 +179,27 @@ class Runtime:
     async def process(self, customer: str) -> None:
         """Lock, then load: run every pending inbox entry of ``customer`` in order."""
         seen: set[str] = set()
-        states = self._store.states
-        lock = await states.acquire(customer)  # reads the state and the inbox as well
+        store = self._store
+        lock = await store.states.acquire(customer)  # reads the state and the inbox as well
+        sent: list[Sent] = []  # delivered replies, acknowledged with the next round trip
         held = True
         try:
-            rows = await self._store.inbox.pending(customer)
+            rows = await store.inbox.pending(customer)
             # Entries pushed while we hold the lock are ours too (another process waiting
             # for this lock may have given up meanwhile): release only once the inbox is empty.
             while fresh := [(i, e) for i, e in rows if i not in seen]:
                 for entry_id, inbound in fresh:
                     if seen:  # a long backlog must not outlive the lock's expiry
-                        await states.extend(lock)
+                        await store.acknowledge(sent, extend=lock)
                     seen.add(entry_id)
-                    if not await self._turn(_Ctx(customer, entry_id, inbound), lock):
+                    if not await self._turn(_Ctx(customer, entry_id, inbound, sent), lock):
                         return  # merged into another customer: the rest moved there
-                left = await states.release_if_idle(lock)
+                left = await store.release_if_idle(lock, sent)
                 held = left is not None
-                rows = await self._store.inbox.decode(customer, left or [])
+                rows = await store.inbox.decode(customer, left or [])
         finally:
-            if held:
-                await states.release(lock)
+            if held:  # also after a merge: the replies are acknowledged, the lock is gone
+                await store.release(lock, sent)
 
     async def _turn(self, ctx: _Ctx, lock: Lock) -> bool:
         """One inbox entry; False when the account was joined to another customer."""
@@ -295,7 +298,7 @@ class Runtime:
         if not replies:
             return
         if not is_initiated(ctx.inbound.event):
-            await self._delivery.reply(ctx.customer, ctx.inbound, replies)
+            await self._delivery.reply(ctx.customer, ctx.inbound, replies, sent=ctx.sent)
             return
         result = await self._delivery.initiate(ctx.customer, replies)
         if result.target is not None:

@@ -22,6 +22,7 @@ import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from typing import Any
 
 from pydantic import ValidationError
 
@@ -92,6 +93,11 @@ EXTEND_LUA = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
 return 0
 """
+
+def idle_rows(reply: object) -> list[tuple[str, dict[str, str]]] | None:
+    """The reply of ``RELEASE_IF_IDLE_LUA``: the pending rows, or None once released."""
+    return raw_rows(reply) or None if isinstance(reply, list) else None
+
 
 _POLL_MIN = 0.002
 _POLL_MAX = 0.05
@@ -184,11 +190,30 @@ class States:
         """Release when the customer's inbox is empty (None); otherwise keep the lock and
         return the pending rows (decode with ``Inbox.decode``). None as well when the lock
         was no longer ours: its new holder processes the inbox."""
-        self._prefetched.pop(held.customer, None)
-        self._inbox.drop_prefetched(held.customer)
+        self._forget_prefetched(held.customer)
         keys = [self._keys.lock(held.customer), self._keys.inbox(held.customer)]
-        rows = await self._release_if_idle(keys=keys, args=[held.token])
-        return raw_rows(rows) or None if isinstance(rows, list) else None
+        return idle_rows(await self._release_if_idle(keys=keys, args=[held.token]))
+
+    # The same three lock scripts queued on a caller's plain pipeline (EVAL, not EVALSHA: a
+    # pipeline cannot reload a script the server forgot), so they share its round trip.
+
+    def release_if_idle_to(self, pipe: Any, held: Lock) -> None:
+        """``release_if_idle`` on ``pipe``; read its reply with ``idle_rows``."""
+        self._forget_prefetched(held.customer)
+        keys = [self._keys.lock(held.customer), self._keys.inbox(held.customer)]
+        pipe.eval(RELEASE_IF_IDLE_LUA, len(keys), *keys, held.token)
+
+    def release_to(self, pipe: Any, held: Lock) -> None:
+        self._forget_prefetched(held.customer)
+        pipe.eval(RELEASE_LUA, 1, self._keys.lock(held.customer), held.token)
+
+    def extend_to(self, pipe: Any, held: Lock) -> None:
+        ms = max(1, int(held.ttl * 1000))
+        pipe.eval(EXTEND_LUA, 1, self._keys.lock(held.customer), held.token, ms)
+
+    def _forget_prefetched(self, customer: str) -> None:
+        self._prefetched.pop(customer, None)
+        self._inbox.drop_prefetched(customer)
 
     @guarded
     async def extend(self, held: Lock, ttl: float | None = None) -> bool:

@@ -11,6 +11,7 @@ This module must not contain business rules of any single part.
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from typing import Any
 
 from redis.asyncio.cluster import RedisCluster
@@ -36,11 +37,21 @@ from storage.keys import (
 from storage.outbox import Outbox
 from storage.profile import Profiles
 from storage.reminders import Reminders
-from storage.state import States
+from storage.state import Lock, States, idle_rows
 
 __all__ = ["Store", "connect", "open_store"]
 
 log = logging.getLogger("svyaz.storage")
+
+
+@dataclass(frozen=True, slots=True)
+class Sent:
+    """A reply handed to its channel whose outbox entry is still to be acknowledged (and
+    its history entry recorded) with the turn's next round trip."""
+
+    entry_id: str
+    customer: str
+    history: HistoryEntry
 
 
 class Store:
@@ -111,6 +122,47 @@ class Store:
         self.history.append_to(pipe, customer, entry)
         acked, *_ = await pipe.execute()
         return bool(acked)
+
+    # A turn's sent replies are acknowledged together with its next lock operation: one
+    # round trip (a plain pipeline; the lock script and the history share the customer's slot,
+    # so they run in this order on a cluster too). ``sent`` is emptied once done.
+
+    @guarded
+    async def acknowledge(self, sent: list[Sent], *, extend: Lock | None = None) -> None:
+        """Acknowledge ``sent`` (and extend ``extend``, when given)."""
+        if not sent and extend is None:
+            return
+        pipe = self._queue(sent)
+        if extend is not None:
+            self.states.extend_to(pipe, extend)
+        await pipe.execute()
+        sent.clear()
+
+    @guarded
+    async def release_if_idle(
+        self, lock: Lock, sent: list[Sent]
+    ) -> list[tuple[str, dict[str, str]]] | None:
+        """Acknowledge ``sent``, then ``States.release_if_idle``."""
+        pipe = self._queue(sent)
+        self.states.release_if_idle_to(pipe, lock)
+        replies = await pipe.execute()
+        sent.clear()
+        return idle_rows(replies[-1])
+
+    @guarded
+    async def release(self, lock: Lock, sent: list[Sent]) -> None:
+        """Acknowledge ``sent``, then release ``lock`` (if still ours)."""
+        pipe = self._queue(sent)
+        self.states.release_to(pipe, lock)
+        await pipe.execute()
+        sent.clear()
+
+    def _queue(self, sent: list[Sent]) -> Any:
+        pipe = self.redis.pipeline(transaction=False)
+        for item in sent:
+            self.outbox.ack_to(pipe, item.entry_id)
+            self.history.append_to(pipe, item.customer, item.history)
+        return pipe
 
     @guarded
     async def ping(self) -> bool:

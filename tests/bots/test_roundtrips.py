@@ -3,8 +3,8 @@
 Counted at redis-py's socket write (one per command, one per pipeline), so the figure is
 exact and does not depend on the machine. The bound is the design of the hot path: accept
 (de-duplicate + resolve, then push + pending set), lock (with state and inbox), save (with
-inbox settle, history and lock renewal), outbox put, ack (with history), release (with the
-inbox check). A change that adds a round trip to every message makes this fail on purpose.
+inbox settle, history and lock renewal), outbox put, then the reply's ack and history together
+with the release (which checks the inbox for new entries). A change that adds a round trip to every message makes this fail on purpose.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from redis.asyncio.connection import AbstractConnection
 
 from flows.types import StartEvent, TextEvent
 
-ROUND_TRIPS_PER_REPLIED_MESSAGE = 7
+ROUND_TRIPS_PER_REPLIED_MESSAGE = 6
 
 
 class Counter:
@@ -36,7 +36,7 @@ def round_trips(monkeypatch: pytest.MonkeyPatch) -> Counter:
     return counter
 
 
-async def test_a_known_customers_message_costs_seven_round_trips(
+async def test_a_known_customers_message_costs_six_round_trips(
     harness: Harness, round_trips: Counter
 ) -> None:
     await harness.send("max", "7", StartEvent())  # a new customer takes the slow path once
