@@ -215,22 +215,32 @@ class Delivery:
     async def _send_leased(
         self, connector: Connector, user_id: str, reply: Reply, entry: str
     ) -> None:
-        """``connector.send`` while a helper task renews the outbox lease of ``entry``."""
-        keeper = asyncio.create_task(self._keep_lease(entry), name=f"lease-{entry}")
+        """``connector.send`` while a helper task renews the outbox lease of ``entry``.
+
+        The helper starts only once the send has taken ``renew_every`` seconds (a timer
+        handle, not a task per reply: nearly every send is done long before)."""
+        keeper: list[asyncio.Task[None]] = []
+
+        def start() -> None:
+            keeper.append(asyncio.create_task(self._keep_lease(entry), name=f"lease-{entry}"))
+
+        timer = asyncio.get_running_loop().call_later(self._renew_every, start)
         try:
             await connector.send(user_id, reply, message_key=entry)
         finally:
-            keeper.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await keeper
+            timer.cancel()
+            for task in keeper:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
 
     async def _keep_lease(self, entry: str) -> None:
         while True:
-            await asyncio.sleep(self._renew_every)
             try:
                 await self._store.outbox.touch(entry)
             except StorageError as exc:  # the sweep may re-send it; the send goes on anyway
                 log.warning("outbox lease not renewed", extra={"error": type(exc).__name__})
+            await asyncio.sleep(self._renew_every)
 
     async def _record(
         self, customer: str, channel: Channel, reply: Reply, note: str, *, count: bool = True,
