@@ -1,0 +1,81 @@
+"""storage.intake and the turn's combined round trips (lock with inbox, save with history,
+release with acknowledgements) — on every backend, the Redis Cluster included."""
+
+from __future__ import annotations
+
+from flows.types import DialogState, Frame, Inbound, Reply, TextEvent
+from storage.history import HistoryEntry
+from storage.store import Sent, Store
+
+STATE = DialogState(stack=(Frame(f="booking", s="day"),))
+
+
+def _inbound(event_id: str, text: str, user: str = "42", name: str | None = None) -> Inbound:
+    return Inbound(channel="max", user_id=user, event_id=event_id, event=TextEvent(text),
+                   name=name)
+
+
+async def test_accept_resolves_pushes_and_deduplicates(store: Store) -> None:
+    first = await store.intake.accept("max:e1", _inbound("e1", "привет", name=" Оля "))
+    assert first is not None  # a new account: a new customer
+    assert await store.identities.customer_of("max:42") == first
+    again = await store.intake.accept("max:e2", _inbound("e2", "ещё", name="Другое"))
+    assert again == first  # the known account's fast path
+    assert await store.intake.accept("max:e2", _inbound("e2", "ещё")) is None  # a repeat
+    pending = await store.inbox.pending(first)
+    assert [p.event for _, p in pending] == [TextEvent("привет"), TextEvent("ещё")]
+    assert await store.inbox.customers_with_pending() == [first]
+    assert (await store.profiles.get(first)).name == "Оля"  # the first name stays
+    [account] = await store.identities.accounts(first)
+    assert account.account == "max:42"
+
+
+async def test_an_account_merged_away_is_resolved_again(store: Store) -> None:
+    old = await store.intake.accept("max:a", _inbound("a", "1"))
+    keep = await store.intake.accept("max:b", _inbound("b", "2", user="7"))
+    assert old is not None
+    assert keep is not None
+    assert old != keep
+    await store.identities.merge(keep, old)  # max:42 now belongs to keep
+    assert await store.intake.accept("max:c", _inbound("c", "3")) == keep
+    assert [p.event for _, p in await store.inbox.pending(keep)][-1] == TextEvent("3")
+    assert await store.inbox.pending(old) == []
+
+
+async def test_a_turn_in_three_round_trips_keeps_every_record(store: Store) -> None:
+    customer = await store.intake.accept("max:t1", _inbound("t1", "завтра"))
+    assert customer is not None
+    lock = await store.states.acquire(customer)
+    [(entry_id, inbound)] = await store.inbox.pending(customer)  # read with the lock
+    state, version = await store.states.load(customer)
+    assert (state, version) == (None, 0)
+    came_in = HistoryEntry(1.0, "max", "in", "завтра")
+    await store.states.save(customer, STATE, version=0, lock=lock, inbox_id=entry_id,
+                            history=came_in)
+    reply = Reply("Во сколько?")
+    entry = await store.outbox.put(customer, "max", "42", reply)
+    sent = [Sent(entry, customer, HistoryEntry(2.0, "max", "out", reply.text))]
+    assert await store.release_if_idle(lock, sent) is None  # nothing new: released
+    assert sent == []
+    assert not await store.states.holds(lock)
+    assert await store.outbox.pending() == []
+    assert [(e.direction, e.text) for e in await store.history.read(customer)] == [
+        ("in", "завтра"), ("out", "Во сколько?"),
+    ]
+    assert await store.inbox.customers_with_pending() == []
+    assert await store.states.load(customer) == (STATE, 1)
+
+
+async def test_release_keeps_the_lock_while_new_entries_wait(store: Store) -> None:
+    customer = await store.intake.accept("max:n1", _inbound("n1", "a"))
+    assert customer is not None
+    lock = await store.states.acquire(customer)
+    [(first, _)] = await store.inbox.pending(customer)
+    await store.states.save(customer, STATE, version=0, lock=lock, inbox_id=first)
+    await store.intake.accept("max:n2", _inbound("n2", "b"))  # arrives during the turn
+    rows = await store.release_if_idle(lock, [])
+    assert rows is not None
+    assert [p.event for _, p in await store.inbox.decode(customer, rows)] == [TextEvent("b")]
+    assert await store.states.holds(lock)
+    await store.release(lock, [])
+    assert not await store.states.holds(lock)
