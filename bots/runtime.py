@@ -47,7 +47,7 @@ from flows.types import (
     StartEvent,
     Turn,
 )
-from storage.errors import StorageError
+from storage.errors import LockLost, StorageError, StorageUnavailable, VersionConflict
 from storage.history import Direction, HistoryEntry
 from storage.state import Lock
 from storage.store import Sent
@@ -211,6 +211,12 @@ class Runtime:
             go_on = event is not None
             if event is not None:
                 await self._run(ctx, event, lock)
+        except _RETRY_LATER:
+            # Redis stalled or the lock was lost mid-turn: the entry stays pending (the save
+            # that settles it did not happen) and the sweeper runs it again — never settled
+            # with an apology, which would lose a reminder.
+            self._metrics.turn_errors.inc()
+            raise
         except Exception:  # the one catch-all: log with every id, apologise, go on
             self._metrics.turn_errors.inc()
             log.exception(
@@ -382,6 +388,9 @@ class Runtime:
     @property
     def busy(self) -> int:
         return len(self._active)
+
+
+_RETRY_LATER = (StorageUnavailable, LockLost, VersionConflict)
 
 
 def _retarget(inbound: Inbound, channel: str, user_id: str) -> Inbound:

@@ -314,3 +314,31 @@ async def test_a_failed_post_is_not_retried_and_goes_to_the_failure_step(
     await harness.runtime.idle()
     assert harness.texts("web", "s1")[1:3] == ["Слоты: 10:00, 11:30", "Система недоступна."]
     assert seen == ["GET /slots", "POST /book"]
+
+
+async def test_a_redis_stall_mid_turn_leaves_the_entry_for_the_sweeper(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Regression (bench/reminders): a turn whose save timed out was settled with an apology
+    and a due reminder was lost; now the entry stays pending and the sweep runs it again."""
+    from storage.errors import StorageUnavailable
+
+    await harness.send("web", "s1", StartEvent())
+    customer = await harness.customer("web", "s1")
+    real_save = harness.store.states.save
+    stalls = [StorageUnavailable("timeout (injected stall)")]
+
+    async def stalling_save(*args: object, **kwargs: object) -> int:
+        if stalls:
+            raise stalls.pop()
+        return await real_save(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(harness.store.states, "save", stalling_save)
+    await harness.send("web", "s1", TextEvent("Оля"))
+    assert SORRY not in harness.texts("web", "s1")
+    assert len(await harness.store.inbox.pending(customer)) == 1
+
+    await harness.runtime.sweep()
+    await harness.runtime.idle()
+    assert harness.texts("web", "s1")[-1] == "Приятно познакомиться, Оля! Сколько вам лет?"
+    assert await harness.store.inbox.pending(customer) == []
