@@ -1,7 +1,7 @@
 """``python -m bench.launch [--no-rate-limit] run``: the ``svyaz`` command, for benchmarks.
 
 Exactly ``svyaz`` (``bots.cli.main``) with one optional change: ``--no-rate-limit`` lifts the
-MAX (25 sends/s) and VK (20 requests/s) client limiters before start-up, so a throughput run
+MAX (30 requests/s) and VK (20 requests/s) client limiters before start-up, so a throughput run
 measures svyaz rather than the platforms' published limits (the peer has no limiter either).
 Every other byte of the turn path is the shipped one. Must not be used outside bench/.
 """
@@ -15,10 +15,10 @@ def lift_rate_limits() -> None:
     import connectors.maxbot.client as max_client
     import connectors.vk.client as vk_client
 
-    for module, name in ((max_client, "SPACING"), (vk_client, "RATE")):
+    for module, name in ((max_client, "RATE"), (vk_client, "RATE")):
         if not hasattr(module, name):  # renamed: fail loudly rather than measure the limiter
             raise SystemExit(f"bench/launch.py: {module.__name__}.{name} is gone; update me")
-    max_client.SPACING = 1e-6  # the MAX client reads it when it builds its limiter
+    max_client.RATE = 1_000_000  # the clients read RATE when they build their limiters
     vk_client.RATE = 1_000_000
 
 

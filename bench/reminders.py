@@ -103,7 +103,7 @@ async def part_schedule(count: int, work: Path) -> None:
         await schedule_many(service, customers, when)
         elapsed = time.perf_counter() - started
         mem1 = await used_memory(redis.url)
-        jobs = await store.redis.zcard(service.keys.run_times)
+        jobs = await store.redis.zcard(service.keys.sched_run_times)
         emit("scheduled", count)
         emit("jobs_in_store", jobs)
         emit("schedule_seconds", elapsed)
