@@ -4,7 +4,8 @@ Counted at redis-py's socket write (one per command, one per pipeline), so the f
 exact and does not depend on the machine. The bound is the design of the hot path: accept
 (de-duplicate + resolve, then push + pending set), lock (with state and inbox), save (with
 inbox settle, history and lock renewal), outbox put, then the reply's ack and history together
-with the release (which checks the inbox for new entries). A change that adds a round trip to every message makes this fail on purpose.
+with the release (which checks the inbox for new entries). A change that adds a round trip to
+every message makes this fail on purpose.
 """
 
 from __future__ import annotations
