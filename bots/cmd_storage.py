@@ -30,7 +30,11 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
         help="export conversation history (JSONL or CSV)",
         description="Write the history of every customer, or of one, as JSONL or CSV.",
     )
-    export.add_argument("--customer", help="customer id or account (vk:123); default: all")
+    export.add_argument(
+        "--customer",
+        help="customer id or account (vk:123); default: all. An id that starts with '-' "
+        "is written --customer=-abc",
+    )
     export.add_argument(
         "--format", choices=("jsonl", "csv"), help="default: from --out's suffix, else jsonl"
     )
@@ -42,7 +46,11 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
         description="Erase a customer's state, history, profile, consents, accounts, links, "
         "pending messages and reminder index. Cannot be undone.",
     )
-    forget.add_argument("customer", help="customer id or account (vk:123)")
+    forget.add_argument(
+        "customer",
+        help="customer id or account (vk:123). An id that starts with '-' goes after '--': "
+        "svyaz forget --yes -- -abc",
+    )
     forget.add_argument("--yes", action="store_true", help="really erase (required)")
     forget.set_defaults(handler=forget_command)
 

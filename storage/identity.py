@@ -60,7 +60,15 @@ class AccountInfo:
 
 
 def new_customer_id() -> str:
-    return secrets.token_urlsafe(CUSTOMER_ID_BYTES)
+    """A random customer id that never starts with ``-``.
+
+    An id such as ``-_kLblEA39Np`` would read as an option on the command line
+    (``svyaz forget -_kLblEA39Np``); ids made before this rule need ``--`` first.
+    """
+    while True:
+        customer = secrets.token_urlsafe(CUSTOMER_ID_BYTES)
+        if not customer.startswith("-"):
+            return customer
 
 
 class Identities:

@@ -12,6 +12,7 @@ import pytest
 from bots.cli import main
 from storage.embedded import EmbeddedRedis
 from storage.history import HistoryEntry
+from storage.identity import new_customer_id
 from storage.store import Store
 
 
@@ -70,10 +71,36 @@ def test_export_of_unknown_customer_fails(env: str) -> None:
 def test_forget_needs_yes_then_erases(
     env: str, embedded_redis: EmbeddedRedis, bot_prefix: str
 ) -> None:
-    assert main(["forget", env]) == 1
+    # "--" keeps an id made before ids stopped starting with "-" from reading as an option
+    assert main(["forget", "--", env]) == 1
     keys = asyncio.run(_keys(embedded_redis.url, bot_prefix))
     assert any(env in k for k in keys)
     assert main(["forget", "vk:1", "--yes"]) == 0
     keys = asyncio.run(_keys(embedded_redis.url, bot_prefix))
     assert not any(env in k for k in keys)
-    assert main(["forget", env, "--yes"]) == 1  # nothing left to erase
+    assert main(["forget", "--yes", "--", env]) == 1  # nothing left to erase
+
+
+def test_forget_takes_an_id_that_starts_with_a_dash(
+    embedded_redis: EmbeddedRedis, bot_prefix: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SVYAZ_REDIS_URL", embedded_redis.url)
+    monkeypatch.setenv("SVYAZ_BOT", bot_prefix)
+
+    async def seed() -> None:
+        store = Store.from_url(embedded_redis.url, bot=bot_prefix)
+        try:
+            await store.history.append("-dash", HistoryEntry(1.0, "web", "in", "hi"))
+        finally:
+            await store.close()
+
+    asyncio.run(seed())
+    assert main(["export", "--customer=-dash"]) == 0
+    assert main(["forget", "--yes", "--", "-dash"]) == 0
+    assert not asyncio.run(_keys(embedded_redis.url, bot_prefix))
+
+
+def test_new_customer_ids_never_start_with_a_dash() -> None:
+    ids = [new_customer_id() for _ in range(5000)]  # ~78 would start with "-" by chance
+    assert not [i for i in ids if i.startswith("-")]
+    assert len(set(ids)) == len(ids)
