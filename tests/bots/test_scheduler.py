@@ -165,3 +165,44 @@ async def test_a_leader_restores_jobs_lost_between_pick_and_claim(harness: Harne
     harness.reminders.compete()
     assert await _wait_for(lambda: "Напоминание!" in harness.texts("web", "s1"))
     assert harness.texts("web", "s1").count("Напоминание!") == 1
+
+
+async def test_a_new_job_wakes_the_scheduler_only_when_due_before_its_planned_wake_up() -> None:
+    from datetime import UTC
+
+    from apscheduler.triggers.date import DateTrigger
+
+    from bots.scheduler import _Scheduler
+
+    ran: list[str] = []
+
+    async def job(name: str) -> None:
+        ran.append(name)
+
+    scheduler = _Scheduler(timezone=UTC)
+    scheduler.start()
+    woken: list[float] = []
+    process = scheduler._process_jobs
+
+    def counted() -> float | None:
+        woken.append(asyncio.get_running_loop().time())
+        return process()  # type: ignore[no-any-return]
+
+    scheduler._process_jobs = counted  # type: ignore[method-assign]
+    try:
+        def add(name: str, seconds: float) -> None:
+            at = datetime.now(UTC) + timedelta(seconds=seconds)
+            scheduler.add_job(job, DateTrigger(run_date=at, timezone=UTC), args=[name])
+
+        await asyncio.to_thread(add, "first", 3600)  # plans a wake-up in an hour
+        await asyncio.sleep(0.05)
+        before = len(woken)
+        for n in range(5):  # later than the planned wake-up: no wake-up at all
+            await asyncio.to_thread(add, f"later{n}", 7200 + n)
+        await asyncio.sleep(0.05)
+        assert len(woken) == before
+        await asyncio.to_thread(add, "soon", 0.3)  # earlier: wakes and runs on time
+        assert await _wait_for(lambda: ran == ["soon"], timeout=2.0)
+    finally:
+        scheduler.shutdown(wait=False)
+        await asyncio.sleep(0)
