@@ -21,6 +21,7 @@ from connectors.base import ChannelError, Connector, Undeliverable, sending
 from flows.types import CHANNELS, Channel, Inbound, Reply
 from storage.errors import StorageError
 from storage.history import HistoryEntry
+from storage.outbox import Prepared
 from storage.store import Sent
 
 if TYPE_CHECKING:
@@ -109,20 +110,32 @@ class Delivery:
     def channels(self) -> frozenset[Channel]:
         return frozenset(self._connectors)
 
+    def prepare(
+        self, customer: str, inbound: Inbound, replies: Sequence[Reply]
+    ) -> list[Prepared]:
+        """Outbox entries for answering ``inbound`` with ``replies``, for the caller to write
+        with its state (``States.save(outbox=...)``) and pass to ``reply(queued=...)``."""
+        target = plan_reply(inbound)[0]
+        if target.channel not in self._connectors:
+            return []
+        prepare = self._store.outbox.prepare
+        return [prepare(customer, target.channel, target.user_id, reply) for reply in replies]
+
     async def reply(
         self, customer: str, inbound: Inbound, replies: Sequence[Reply], *,
-        sent: list[Sent] | None = None,
+        sent: list[Sent] | None = None, queued: Sequence[str] = (),
     ) -> bool:
         """Answer on the channel the customer wrote from; False when it refused.
 
         With ``sent``, each delivered reply is added there instead of being acknowledged at
         once: the caller acknowledges them with its next round trip (``Store.acknowledge``,
         ``Store.release_if_idle``) — until then the outbox still holds them, so a crash
-        re-sends rather than loses."""
+        re-sends rather than loses. ``queued`` are the outbox ids of the first replies when
+        the caller has written them already (``prepare``)."""
         if not replies:
             return True
         result = await self.send(customer, plan_reply(inbound), replies, failover=False,
-                                 sent=sent)
+                                 sent=sent, queued=queued)
         return result.target is not None
 
     async def initiate(
@@ -143,8 +156,10 @@ class Delivery:
         failover: bool,
         note: str = "",
         sent: list[Sent] | None = None,
+        queued: Sequence[str] = (),
     ) -> Delivered:
         remaining = list(replies)
+        ids = list(queued)  # outbox ids already written, for the first replies (one target)
         tried: list[Target] = []
         for target in targets:
             connector = self._connectors.get(target.channel)
@@ -153,7 +168,7 @@ class Delivery:
             tried.append(target)
             try:
                 await self._send_all(customer, connector, target, remaining, failover, note,
-                                     sent)
+                                     sent, ids)
             except ChannelError as exc:
                 log.warning(
                     "delivery refused",
@@ -165,7 +180,9 @@ class Delivery:
                         for reply in remaining:  # chat shows it when the customer is back
                             await self._record(customer, target.channel, reply,
                                                "not delivered", count=False)
-                    break
+                        for entry in ids:  # written ahead, never to be sent
+                            await self._store.outbox.ack(entry)
+                    break  # otherwise the ones written ahead go with the outbox re-send
                 self._metrics.delivery_failovers.labels(target.channel).inc()
                 continue
             return Delivered(target, tuple(tried))
@@ -180,12 +197,16 @@ class Delivery:
         failover: bool,
         note: str,
         sent: list[Sent] | None,
+        ids: list[str],
     ) -> None:
-        """Send in order; a sent reply leaves ``remaining`` so failover sends only the rest."""
+        """Send in order; a sent reply leaves ``remaining`` so failover sends only the rest
+        (and its id leaves ``ids``, the outbox ids written ahead)."""
         while remaining:
             await self._send_one(customer, connector, target, remaining[0], failover, note,
-                                 sent)
+                                 sent, ids[0] if ids else None)
             remaining.pop(0)
+            if ids:
+                ids.pop(0)
 
     async def _send_one(
         self,
@@ -196,9 +217,10 @@ class Delivery:
         failover: bool,
         note: str,
         sent: list[Sent] | None,
+        queued: str | None,
     ) -> None:
         outbox = self._store.outbox
-        entry = await outbox.put(customer, target.channel, target.user_id, reply)
+        entry = queued or await outbox.put(customer, target.channel, target.user_id, reply)
         try:
             await self._send_leased(connector, target.user_id, reply, entry)
         except Undeliverable:

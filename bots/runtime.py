@@ -1,12 +1,15 @@
 """The turn: the only place where storage, the engine, effects and delivery meet.
 
 ``Runtime.accept`` is the ``InboundSink`` every connector calls: de-duplicate, resolve the
-customer from the channel account, push the event to the customer's durable inbox, schedule
-processing and return (Redis down -> ``Unavailable``, so webhooks answer 503).
-``Runtime.process`` takes the customer's lock and runs each pending inbox entry in order:
-link tokens and codes, ``engine.advance``, save state and history, execute effects, deliver
-replies through the outbox. Round trips are counted: taking the lock reads state and inbox,
-the save also settles the inbox entry and records it, the release checks for new entries.
+customer from the channel account, push the event to the customer's durable inbox (taking the
+customer's lock in the same step when it is free), schedule processing and return (Redis down
+-> ``Unavailable``, so webhooks answer 503).
+``Runtime.process`` holds the customer's lock and runs each pending inbox entry in order:
+link tokens and codes, ``engine.advance``, save state, history and the replies' outbox entries,
+execute effects, deliver replies. Round trips are counted (three per replied message,
+``tests/bots/test_roundtrips.py``): the accept also takes the lock and reads state and inbox,
+the save also settles the inbox entry, records it and writes the outbox, the release
+acknowledges the replies and checks for new entries.
 Exactly one catch-all lives here: a failing turn is logged with its ids and the customer
 gets a polite apology; the next message works.
 It must not parse platform payloads or render replies; connectors do.
@@ -83,6 +86,7 @@ class _Ctx:
     flow: str = "-"
     step: str = "-"
     recorded: bool = False  # the inbound entry is in the customer's history
+    queued: tuple[str, ...] = ()  # outbox ids written with the state, not yet delivered
 
 
 class Runtime:
@@ -121,8 +125,8 @@ class Runtime:
         """The connectors' ``InboundSink``: durable once it returns."""
         if self._closing:
             raise Unavailable("shutting down")
-        try:  # de-duplicate, resolve, push: two round trips for a known account
-            customer = await self._store.intake.accept(dedupe_key(inbound), inbound)
+        try:  # de-duplicate, resolve, push and take the lock: one round trip when known
+            customer = await self._store.intake.accept(dedupe_key(inbound), inbound, take=True)
         except StorageError as exc:
             raise Unavailable("storage unavailable; retry later") from exc
         if customer is None:
@@ -180,7 +184,8 @@ class Runtime:
         """Lock, then load: run every pending inbox entry of ``customer`` in order."""
         seen: set[str] = set()
         store = self._store
-        lock = await store.states.acquire(customer)  # reads the state and the inbox as well
+        # Taken by accept, or now; either way the state and the inbox were read with it.
+        lock = store.states.taken(customer) or await store.states.acquire(customer)
         sent: list[Sent] = []  # delivered replies, acknowledged with the next round trip
         held = True
         try:
@@ -284,18 +289,24 @@ class Runtime:
         first = True
         while pending:
             turn = self._advance(self._flows(), state, pending.pop(0), self._clock())
-            # The first save also marks the inbox entry done and records it, in one step.
+            # Replies to the customer go into the outbox with the state (one step: a crash
+            # after it re-sends them); the first save also settles and records the entry.
+            queued = [] if is_initiated(ctx.inbound.event) else self._delivery.prepare(
+                ctx.customer, ctx.inbound, turn.replies)
             version = await self._store.states.save(
                 ctx.customer, turn.state, version=version, lock=lock,
                 inbox_id=ctx.entry_id if first else None,
                 history=self._entry_in(ctx) if first else None,
+                outbox=queued,
             )
             ctx.recorded = True
+            ctx.queued = tuple(entry.id for entry in queued)
             first = False
             state = turn.state
             ctx.flow, ctx.step = position(state)
             outcome = await self._effects.run(ctx.customer, ctx.inbound, turn.effects)
             await self._deliver(ctx, (*turn.replies, *outcome.replies))
+            ctx.queued = ()
             for call in outcome.calls:
                 await self._store.states.extend(lock)
                 pending.append(await self._effects.call(call))
@@ -304,7 +315,8 @@ class Runtime:
         if not replies:
             return
         if not is_initiated(ctx.inbound.event):
-            await self._delivery.reply(ctx.customer, ctx.inbound, replies, sent=ctx.sent)
+            await self._delivery.reply(ctx.customer, ctx.inbound, replies, sent=ctx.sent,
+                                       queued=ctx.queued)
             return
         result = await self._delivery.initiate(ctx.customer, replies)
         if result.target is not None:
@@ -335,6 +347,8 @@ class Runtime:
 
     async def _apologise(self, ctx: _Ctx) -> None:
         try:
+            for entry in ctx.queued:  # the failed turn's replies: the apology replaces them
+                await self._store.outbox.ack(entry)
             await self._store.inbox.done(ctx.customer, ctx.entry_id)
             if not ctx.recorded:  # the failed turn's save would have recorded it
                 await self._record_in(ctx)

@@ -104,6 +104,12 @@ def _cluster(url: str) -> RedisCluster:
     return RedisCluster(startup_nodes=nodes, password=password, **_tcp())
 
 
+def scripts_span_slots(redis: RedisClient) -> bool:
+    """Whether one Lua script may touch keys of several hash slots: on anything but a
+    Redis Cluster. Callers fold cross-slot work into one script only then."""
+    return not isinstance(redis, RedisCluster)
+
+
 def make_redis(url: str) -> RedisClient:
     """A redis.asyncio client (or cluster client) for ``url``; see the module docstring."""
     scheme = url.split("://", 1)[0].lower()

@@ -165,11 +165,15 @@ class History:
         fields = [x for pair in entry.to_fields().items() for x in pair]
         return [min_id, *trim, "*", *fields]
 
-    def append_to(self, pipe: Any, customer: str, entry: HistoryEntry) -> None:
-        """Queue ``append`` on a pipeline (a plain one: the caller may mix slots)."""
+    def append_to(
+        self, pipe: Any, customer: str, entry: HistoryEntry, *, trim: bool = True
+    ) -> None:
+        """Queue ``append`` on a pipeline (a plain one: the caller may mix slots). Without
+        ``trim`` only the length cap applies now; the age limit waits for the next append
+        that trims (every state save does)."""
         key = self._keys.history(customer)
         pipe.xadd(key, entry.to_fields(), maxlen=self.maxlen, approximate=True)
-        if self.max_age is not None:
+        if trim and self.max_age is not None:
             pipe.xtrim(key, minid=int((time.time() - self.max_age) * 1000), approximate=False)
 
     @guarded

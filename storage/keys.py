@@ -129,6 +129,10 @@ class Keys:
     def scratch(self, customer: str) -> str:
         return f"{self.tag(customer)}:tmp"
 
+    def seen(self, customer: str, event: str) -> str:
+        """De-duplication of one platform event of the customer (expires by itself)."""
+        return f"{self.tag(customer)}:dd:{event}"
+
     def customer_keys(self, customer: str) -> tuple[str, ...]:
         """Every per-customer key (all in the customer's slot)."""
         return (

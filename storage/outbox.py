@@ -16,8 +16,9 @@ from __future__ import annotations
 import hashlib
 import secrets
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from flows.types import Channel, Reply
 from storage.client import RedisClient
@@ -107,6 +108,13 @@ class OutboxEntry:
         return random_id_for(self.id)
 
 
+class Prepared(NamedTuple):
+    """An outbox entry ready to be written: its id and its stored JSON."""
+
+    id: str
+    json: str
+
+
 def _encode(entry: OutboxEntry) -> str:
     return dumps(
         {
@@ -147,9 +155,10 @@ class Outbox:
     def _all_keys(self) -> list[str]:
         return [self._keys.outbox_data, self._keys.outbox_lease, self._keys.outbox_tries]
 
-    @guarded
-    async def put(self, customer: str, channel: Channel, user_id: str, reply: Reply) -> str:
-        """Persist a message about to be sent; returns its id (the message key)."""
+    @staticmethod
+    def prepare(customer: str, channel: Channel, user_id: str, reply: Reply) -> Prepared:
+        """An entry to be written by someone else's script (``States.save(outbox=...)``
+        writes a turn's replies together with its state) or by ``put_prepared``."""
         entry = OutboxEntry(
             id=new_entry_id(),
             customer=customer,
@@ -158,8 +167,27 @@ class Outbox:
             reply=reply,
             created=time.time(),
         )
-        await self._put(keys=self._all_keys[:2], args=[entry.id, _encode(entry)])
+        return Prepared(entry.id, _encode(entry))
+
+    @guarded
+    async def put(self, customer: str, channel: Channel, user_id: str, reply: Reply) -> str:
+        """Persist a message about to be sent; returns its id (the message key)."""
+        entry = self.prepare(customer, channel, user_id, reply)
+        await self._put(keys=self._all_keys[:2], args=[entry.id, entry.json])
         return entry.id
+
+    @guarded
+    async def put_prepared(self, entries: Sequence[Prepared]) -> None:
+        """``put`` of prepared entries, in one round trip."""
+        pipe = self._redis.pipeline(transaction=False)
+        for entry in entries:
+            pipe.eval(PUT_LUA, 2, *self._all_keys[:2], entry.id, entry.json)
+        await pipe.execute()
+
+    @property
+    def put_keys(self) -> list[str]:
+        """The keys a script writing prepared entries declares (data, lease)."""
+        return self._all_keys[:2]
 
     @guarded
     async def touch(self, entry_id: str) -> bool:

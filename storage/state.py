@@ -6,9 +6,12 @@ and the version, so a holder whose lock expired can never overwrite newer state;
 the inbox entry processed, appends the turn's history entry and renews the lock in the same
 step. The lock is a random token with an expiry, released only by its holder
 (compare-and-delete). Taking the lock also reads the state and the pending inbox in the same
-Lua call (the next ``load``/``Inbox.pending`` of that customer use them), and ``release_if_idle``
-releases only when the inbox is empty, returning new entries otherwise: a turn costs three
-round trips here (take, save, release), every key in the customer's Redis Cluster slot.
+Lua call (the next ``load``/``Inbox.pending`` of that customer use them) — ``acquire`` does it,
+or ``Intake.accept(take=True)`` in the same step as the push (``adopt``/``taken``) — and
+``release_if_idle`` releases only when the inbox is empty, returning new entries otherwise. The
+save can also write the turn's outbox entries (``outbox=``). A message thus costs three round
+trips: accept (with the lock), save, release; every key in the customer's Redis Cluster slot
+except the outbox's, which a cluster writes separately.
 
 This module must not run the engine or read events; it only stores what it is given.
 """
@@ -19,7 +22,7 @@ import asyncio
 import random
 import secrets
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -27,7 +30,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from flows.types import DialogState
-from storage.client import RedisClient
+from storage.client import RedisClient, scripts_span_slots
 from storage.codec import text
 from storage.errors import (
     OPERATION_TIMEOUT,
@@ -42,11 +45,13 @@ from storage.errors import (
 from storage.history import History, HistoryEntry
 from storage.inbox import Inbox, raw_rows
 from storage.keys import LOCK_TTL, LOCK_WAIT, STATE_TTL, Keys
+from storage.outbox import Outbox, Prepared
 
-# KEYS: state, lock, inbox, history. ARGV: token, expected version, json, ttl seconds,
-# inbox id or "", lock ttl ms, then (optional) a history entry: XADD arguments after the key
-# (trim options, "*", field, value, ...) and a MINID to trim to or "".
-# Returns {new version, inbox entries left} or {-1} lock lost, {-2} version conflict.
+# KEYS: state, lock, inbox, history, then (with outbox entries) outbox data and lease.
+# ARGV: token, expected version, json, ttl seconds, inbox id or "", lock ttl ms, the number n
+# of outbox entries then n pairs (id, json), then (optional) a history entry: a MINID to trim
+# to or "", then XADD arguments after the key (trim options, "*", field, value, ...).
+# Returns {new version, 0} or {-1, 0} lock lost, {-2, stored version} version conflict.
 SAVE_LUA = """
 if redis.call('GET', KEYS[2]) ~= ARGV[1] then return {-1, 0} end
 local v = tonumber(redis.call('HGET', KEYS[1], 'v') or '0')
@@ -55,16 +60,22 @@ v = v + 1
 redis.call('HSET', KEYS[1], 'v', v, 'd', ARGV[3])
 if tonumber(ARGV[4]) > 0 then redis.call('EXPIRE', KEYS[1], ARGV[4]) end
 redis.call('PEXPIRE', KEYS[2], ARGV[6])
-local left = -1
-if ARGV[5] ~= '' then
-  redis.call('XDEL', KEYS[3], ARGV[5])
-  left = redis.call('XLEN', KEYS[3])
+if ARGV[5] ~= '' then redis.call('XDEL', KEYS[3], ARGV[5]) end
+local n = tonumber(ARGV[7])
+if n > 0 then
+  local t = redis.call('TIME')
+  local now = t[1] * 1000 + math.floor(t[2] / 1000)
+  for i = 8, 6 + 2 * n, 2 do
+    redis.call('HSET', KEYS[5], ARGV[i], ARGV[i + 1])
+    redis.call('ZADD', KEYS[6], now, ARGV[i])
+  end
 end
-if #ARGV > 7 then
-  redis.call('XADD', KEYS[4], unpack(ARGV, 8))
-  if ARGV[7] ~= '' then redis.call('XTRIM', KEYS[4], 'MINID', ARGV[7]) end
+local h = 8 + 2 * n
+if #ARGV > h then
+  redis.call('XADD', KEYS[4], unpack(ARGV, h + 1))
+  if ARGV[h] ~= '' then redis.call('XTRIM', KEYS[4], 'MINID', ARGV[h]) end
 end
-return {v, left}
+return {v, 0}
 """
 
 # KEYS: lock, state, inbox. ARGV: token, ttl ms. Take the lock, read the state and the
@@ -122,6 +133,7 @@ class States:
         inbox: Inbox,
         *,
         history: History | None = None,
+        outbox: Outbox | None = None,
         state_ttl: int = STATE_TTL,
         lock_ttl: float = LOCK_TTL,
         lock_wait: float = LOCK_WAIT,
@@ -130,6 +142,9 @@ class States:
         self._keys = keys
         self._inbox = inbox
         self._history = history
+        self._outbox = outbox
+        # One script may write the customer's slot and the outbox's only outside a cluster.
+        self._joint = scripts_span_slots(redis)
         self.state_ttl = state_ttl
         self.lock_ttl = lock_ttl
         self.lock_wait = lock_wait
@@ -138,6 +153,7 @@ class States:
         # State read while taking a lock, handed to the next load() of that customer. Safe
         # even if the lock is lost meanwhile: save() checks the version and the token.
         self._prefetched: dict[str, tuple[object, object]] = {}
+        self._taken: dict[str, Lock] = {}
         self._release = redis.register_script(RELEASE_LUA)
         self._extend = redis.register_script(EXTEND_LUA)
         self._release_if_idle = redis.register_script(RELEASE_IF_IDLE_LUA)
@@ -169,6 +185,9 @@ class States:
         delay = _POLL_MIN
         async with asyncio.timeout(wait + OPERATION_TIMEOUT):  # a hung Redis: unavailable
             while not (found := await self._acquire(keys=keys, args=args)):
+                # The holder may be this process: an accept took the lock while we waited.
+                if (adopted := self.taken(customer)) is not None:
+                    return adopted
                 if time.monotonic() >= deadline:
                     raise LockTimeout(f"customer {customer}: lock not had within {wait:.1f} s")
                 await asyncio.sleep(delay * (0.5 + random.random()))
@@ -176,6 +195,22 @@ class States:
         self._prefetched[customer] = (found[0], found[1])
         self._inbox.prefetch(customer, raw_rows(found[2]))
         return held
+
+    @property
+    def lock_ttl_ms(self) -> int:
+        return max(1, int(self.lock_ttl * 1000))
+
+    def adopt(self, customer: str, token: str, found: list[object]) -> None:
+        """A lock another script of the customer's slot took (``Intake.accept(take=True)``),
+        with what it read — ``[version, data, inbox rows]`` like ``acquire`` — kept for
+        ``taken``."""
+        self._taken[customer] = Lock(customer=customer, token=token, ttl=self.lock_ttl)
+        self._prefetched[customer] = (found[0], found[1])
+        self._inbox.prefetch(customer, raw_rows(found[2]))
+
+    def taken(self, customer: str) -> Lock | None:
+        """The lock ``adopt`` registered for ``customer`` (once), or None."""
+        return self._taken.pop(customer, None)
 
     @guarded
     async def release(self, held: Lock) -> bool:
@@ -210,6 +245,10 @@ class States:
     def extend_to(self, pipe: Any, held: Lock) -> None:
         ms = max(1, int(held.ttl * 1000))
         pipe.eval(EXTEND_LUA, 1, self._keys.lock(held.customer), held.token, ms)
+
+    def drop_prefetched(self, customer: str) -> None:
+        """Forget what taking the lock read (its holder is releasing it)."""
+        self._forget_prefetched(customer)
 
     def _forget_prefetched(self, customer: str) -> None:
         self._prefetched.pop(customer, None)
@@ -255,11 +294,15 @@ class States:
         lock: Lock,
         inbox_id: str | None = None,
         history: HistoryEntry | None = None,
+        outbox: Sequence[Prepared] = (),
     ) -> int:
         """Store ``state`` if ``version`` is current and ``lock`` still held; new version.
 
         In the same step: the inbox entry ``inbox_id`` is marked done, ``history`` appended
-        to the customer's history and the lock renewed for its ttl.
+        to the customer's history, the lock renewed for its ttl and the ``outbox`` entries
+        (the turn's replies) written — only if the state was, so a crash after the save
+        re-sends them rather than losing them. On Redis Cluster the outbox is another slot:
+        its entries are written right after the save instead (one more round trip).
         """
         self._prefetched.pop(customer, None)
         self._inbox.drop_prefetched(customer)
@@ -270,6 +313,13 @@ class States:
                 self._keys.inbox(customer), self._keys.history(customer)]
         args: list[str | int | float] = [lock.token, version, data, self.state_ttl,
                                          inbox_id or "", max(1, int(lock.ttl * 1000))]
+        if outbox and self._outbox is None:
+            raise StorageError("States.save(outbox=...) needs the Store facade")
+        joint = outbox if self._joint else ()
+        args.append(len(joint))
+        if joint and self._outbox is not None:
+            keys += self._outbox.put_keys
+            args += [x for entry in joint for x in entry]
         if history is not None:
             if self._history is None:
                 raise StorageError("States.save(history=...) needs the Store facade")
@@ -279,6 +329,9 @@ class States:
             raise LockLost(f"customer {customer}: lock expired or taken over before save")
         if new_version == -2:
             raise VersionConflict(f"customer {customer}: version {left} stored, {version} loaded")
+        if outbox and not joint:
+            assert self._outbox is not None
+            await self._outbox.put_prepared(outbox)
         return new_version  # an emptied inbox leaves the pending set lazily (Inbox docstring)
 
     @guarded

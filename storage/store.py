@@ -16,7 +16,14 @@ from typing import Any
 
 from redis.asyncio.cluster import RedisCluster
 
-from storage.client import RedisClient, close_redis, connect, make_redis, open_store
+from storage.client import (
+    RedisClient,
+    close_redis,
+    connect,
+    make_redis,
+    open_store,
+    scripts_span_slots,
+)
 from storage.codec import text
 from storage.dedupe import Dedupe
 from storage.errors import guarded, guarded_slow
@@ -37,11 +44,29 @@ from storage.keys import (
 from storage.outbox import Outbox
 from storage.profile import Profiles
 from storage.reminders import Reminders
-from storage.state import Lock, States, idle_rows
+from storage.state import RELEASE_IF_IDLE_LUA, Lock, States, idle_rows
 
 __all__ = ["Store", "connect", "open_store"]
 
 log = logging.getLogger("svyaz.storage")
+
+
+# KEYS: lock, inbox, history, outbox data, lease, tries. ARGV: token, the number n of
+# replies, then per reply its outbox id, k and k XADD arguments after the history key.
+# Acknowledges and records the replies, then ``RELEASE_IF_IDLE_LUA`` (lock, inbox, token are
+# its KEYS[1], KEYS[2], ARGV[1] as well).
+RELEASE_ACKED_LUA = """
+local i = 3
+for _ = 1, tonumber(ARGV[2]) do
+  local id = ARGV[i]
+  redis.call('ZREM', KEYS[5], id)
+  redis.call('HDEL', KEYS[6], id)
+  redis.call('HDEL', KEYS[4], id)
+  local k = tonumber(ARGV[i + 1])
+  redis.call('XADD', KEYS[3], unpack(ARGV, i + 2, i + 1 + k))
+  i = i + 2 + k
+end
+""" + RELEASE_IF_IDLE_LUA
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,11 +99,13 @@ class Store:
         self.keys = Keys(bot)
         self.inbox = Inbox(redis, self.keys)
         self.history = History(redis, self.keys, maxlen=history_maxlen, max_age=history_max_age)
+        self.outbox = Outbox(redis, self.keys)
         self.states = States(
             redis,
             self.keys,
             self.inbox,
             history=self.history,
+            outbox=self.outbox,
             state_ttl=state_ttl,
             lock_ttl=lock_ttl,
             lock_wait=lock_wait,
@@ -86,7 +113,6 @@ class Store:
         self.profiles = Profiles(redis, self.keys)
         self.reminders = Reminders(redis, self.keys)
         self.dedupe = Dedupe(redis, self.keys)
-        self.outbox = Outbox(redis, self.keys)
         self.identities = Identities(
             redis,
             self.keys,
@@ -98,8 +124,10 @@ class Store:
             link_code_ttl=link_code_ttl,
         )
         self.intake = Intake(redis, self.keys, identities=self.identities, inbox=self.inbox,
-                             dedupe=self.dedupe)
+                             states=self.states)
         self.history.bind_forget(self.forget)
+        self._joint = scripts_span_slots(redis)
+        self._release_acked = redis.register_script(RELEASE_ACKED_LUA)
 
     @classmethod
     def from_url(cls, url: str, **options: Any) -> Store:
@@ -142,7 +170,21 @@ class Store:
     async def release_if_idle(
         self, lock: Lock, sent: list[Sent]
     ) -> list[tuple[str, dict[str, str]]] | None:
-        """Acknowledge ``sent``, then ``States.release_if_idle``."""
+        """Acknowledge ``sent``, then ``States.release_if_idle``: one script outside a cluster
+        (when every reply is the lock's customer's), else a plain pipeline."""
+        customer = lock.customer
+        if self._joint and all(item.customer == customer for item in sent):
+            self.states.drop_prefetched(customer)
+            args: list[str | int | float] = [lock.token, len(sent)]
+            for item in sent:
+                xadd = self.history.script_args(item.history)[1:]  # no age trim: see _queue
+                args += [item.entry_id, len(xadd), *xadd]
+            keys = [self.keys.lock(customer), self.keys.inbox(customer),
+                    self.keys.history(customer), self.keys.outbox_data, self.keys.outbox_lease,
+                    self.keys.outbox_tries]
+            reply = await self._release_acked(keys=keys, args=args)
+            sent.clear()
+            return idle_rows(reply)
         pipe = self._queue(sent)
         self.states.release_if_idle_to(pipe, lock)
         replies = await pipe.execute()
@@ -159,9 +201,9 @@ class Store:
 
     def _queue(self, sent: list[Sent]) -> Any:
         pipe = self.redis.pipeline(transaction=False)
-        for item in sent:
+        for item in sent:  # the turn's save trimmed the history by age a moment ago
             self.outbox.ack_to(pipe, item.entry_id)
-            self.history.append_to(pipe, item.customer, item.history)
+            self.history.append_to(pipe, item.customer, item.history, trim=False)
         return pipe
 
     @guarded

@@ -3,6 +3,8 @@ release with acknowledgements) — on every backend, the Redis Cluster included.
 
 from __future__ import annotations
 
+import asyncio
+
 from flows.types import DialogState, Frame, Inbound, Reply, TextEvent
 from storage.history import HistoryEntry
 from storage.store import Sent, Store
@@ -19,6 +21,7 @@ async def test_accept_resolves_pushes_and_deduplicates(store: Store) -> None:
     first = await store.intake.accept("max:e1", _inbound("e1", "привет", name=" Оля "))
     assert first is not None  # a new account: a new customer
     assert await store.identities.customer_of("max:42") == first
+    assert await store.redis.sismember(store.keys.customers, first)  # listed for export
     again = await store.intake.accept("max:e2", _inbound("e2", "ещё", name="Другое"))
     assert again == first  # the known account's fast path
     assert await store.intake.accept("max:e2", _inbound("e2", "ещё")) is None  # a repeat
@@ -79,3 +82,54 @@ async def test_release_keeps_the_lock_while_new_entries_wait(store: Store) -> No
     assert await store.states.holds(lock)
     await store.release(lock, [])
     assert not await store.states.holds(lock)
+
+
+async def test_accept_can_take_the_lock_with_state_and_inbox(store: Store) -> None:
+    customer = await store.intake.accept("max:k1", _inbound("k1", "a"), take=True)
+    assert customer is not None
+    lock = store.states.taken(customer)
+    assert lock is not None
+    assert store.states.taken(customer) is None  # handed out once
+    assert await store.states.holds(lock)
+    # Held: the next accept pushes but cannot take it.
+    assert await store.intake.accept("max:k2", _inbound("k2", "b"), take=True) == customer
+    assert store.states.taken(customer) is None
+    assert [p.event for _, p in await store.inbox.pending(customer)] == [
+        TextEvent("a"), TextEvent("b")]
+    assert await store.states.load(customer) == (None, 0)
+    rows = await store.release_if_idle(lock, [])
+    assert rows is not None  # "b" is waiting: the lock stays
+    await store.release(lock, [])
+
+
+async def test_repeats_are_caught_by_a_process_that_never_saw_the_account(store: Store) -> None:
+    customer = await store.intake.accept("max:r1", _inbound("r1", "a"))
+    other = Store(store.redis, bot=store.keys.bot)  # another process: an empty cache
+    assert await other.intake.accept("max:r1", _inbound("r1", "a")) is None
+    assert await other.intake.accept("max:r2", _inbound("r2", "b")) == customer
+    assert len(await store.inbox.pending(customer)) == 2
+
+
+async def test_a_cached_account_that_was_erased_gets_a_new_customer(store: Store) -> None:
+    first = await store.intake.accept("max:f1", _inbound("f1", "a"))
+    assert first is not None
+    await store.forget(first)
+    second = await store.intake.accept("max:f2", _inbound("f2", "b"))
+    assert second not in (None, first)
+    assert await store.identities.customer_of("max:42") == second
+
+
+async def test_a_waiting_acquire_gets_the_lock_an_accept_takes_meanwhile(store: Store) -> None:
+    # Found by bench/load.py: a drain polling for the lock while this process's own accept
+    # took it waited until LockTimeout, and the message got no reply.
+    customer = await store.intake.accept("max:w1", _inbound("w1", "a"))
+    assert customer is not None
+    held = await store.states.acquire(customer)
+    waiter = asyncio.create_task(store.states.acquire(customer, wait=1.0))
+    await asyncio.sleep(0.3)  # the waiter now polls every 25-75 ms
+    await store.release(held, [])
+    assert await store.intake.accept("max:w2", _inbound("w2", "b"), take=True) == customer
+    lock = await asyncio.wait_for(waiter, 3)
+    assert await store.states.holds(lock)
+    assert store.states.taken(customer) is None  # handed to the waiter, not left behind
+    await store.release(lock, [])

@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from flows.types import DialogState, Frame, Inbound, TextEvent
+from flows.types import DialogState, Frame, Inbound, Reply, TextEvent
 from storage.errors import LockLost, LockTimeout, VersionConflict
 from storage.store import Store
 
@@ -93,3 +93,19 @@ async def test_refused_save_leaves_the_inbox_entry_pending(store: Store) -> None
         with pytest.raises(VersionConflict):
             await store.states.save("c1", STATE, version=3, lock=lock, inbox_id=entry)
     assert [i for i, _ in await store.inbox.pending("c1")] == [entry]
+
+
+async def test_save_writes_the_turns_outbox_entries_only_with_the_state(store: Store) -> None:
+    reply = Reply("Записал.")
+    first = store.outbox.prepare("c1", "max", "7", reply)
+    refused = store.outbox.prepare("c1", "max", "7", reply)
+    async with store.states.lock("c1") as lock:
+        await store.states.save("c1", STATE, version=0, lock=lock, outbox=[first])
+        with pytest.raises(VersionConflict):
+            await store.states.save("c1", STATE, version=0, lock=lock, outbox=[refused])
+    written = await store.outbox.get(first.id)
+    assert written is not None
+    assert (written.customer, written.reply) == ("c1", reply)
+    assert await store.outbox.get(refused.id) is None
+    # Claimable like any other entry once its lease is old: a crash after the save re-sends.
+    assert [e.id for e in await store.outbox.claim_stale(0)] == [first.id]
