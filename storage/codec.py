@@ -12,7 +12,7 @@ import dataclasses
 import json
 import re
 from collections.abc import Mapping
-from typing import Any, cast
+from typing import Any
 
 from flows.types import (
     CHANNELS,
@@ -113,11 +113,16 @@ def channel(value: object) -> Channel:
 
 
 def reply_to_dict(reply: Reply) -> dict[str, object]:
-    data = cast(dict[str, object], _plain(dataclasses.asdict(reply)))
-    defaults = Reply(text="")
-    for name in ("buttons", "request_phone", "image_url", "markdown"):
-        if data[name] == _plain(getattr(defaults, name)):
-            del data[name]
+    """A reply as JSON-ready data, defaults left out (every outgoing message passes here)."""
+    data: dict[str, object] = {"text": reply.text}
+    if reply.buttons:
+        data["buttons"] = [{"id": b.id, "text": b.text, "url": b.url} for b in reply.buttons]
+    if reply.request_phone:
+        data["request_phone"] = True
+    if reply.image_url is not None:
+        data["image_url"] = reply.image_url
+    if reply.markdown:
+        data["markdown"] = True
     return data
 
 

@@ -80,36 +80,62 @@ def normalise(field: str, value: str) -> str:
     raise InvalidValue(f"unknown profile field {field!r}; fields are {', '.join(FIELDS)}")
 
 
+def _profile(raw: dict[bytes | str, bytes | str], consents: list[bytes | str]) -> Profile:
+    fields = {text(k): text(v) for k, v in raw.items()}
+    return Profile(
+        name=fields.get("name"),
+        phone=fields.get("phone"),
+        email=fields.get("email"),
+        consents=tuple(Consent.model_validate_json(c) for c in consents),
+    )
+
+
 class Profiles:
     """Profiles and the consent-gated phone index."""
 
     def __init__(self, redis: RedisClient, keys: Keys) -> None:
         self._redis = redis
         self._keys = keys
-        self._del_if = redis.register_script(DEL_IF_LUA)
 
     @guarded
     async def get(self, customer: str) -> Profile:
-        raw = await self._redis.hgetall(self._keys.profile(customer))
-        fields = {text(k): text(v) for k, v in raw.items()}
-        consents = await self._redis.lrange(self._keys.consents(customer), 0, -1)
-        return Profile(
-            name=fields.get("name"),
-            phone=fields.get("phone"),
-            email=fields.get("email"),
-            consents=tuple(Consent.model_validate_json(c) for c in consents),
-        )
+        pipe = self._redis.pipeline(transaction=False)  # one slot, one round trip
+        pipe.hgetall(self._keys.profile(customer))
+        pipe.lrange(self._keys.consents(customer), 0, -1)
+        raw, consents = await pipe.execute()
+        return _profile(raw, consents)
 
     @guarded
     async def set_field(self, customer: str, field: str, value: str) -> str:
-        """Store a field (normalised: phone to E.164); returns the stored value."""
+        """Store a field (normalised: phone to E.164); returns the stored value. A phone
+        costs two round trips: store it (reading the old one and the consents), then move
+        the phone index."""
         value = normalise(field, value)
-        if field == "phone":
-            await self._unindex(customer)
-        await self._redis.hset(self._keys.profile(customer), field, value)
-        if field == "phone":
-            await self._index(customer)
+        if field != "phone":
+            await self._redis.hset(self._keys.profile(customer), field, value)
+            return value
+        pipe = self._redis.pipeline(transaction=False)
+        pipe.hget(self._keys.profile(customer), "phone")
+        pipe.hset(self._keys.profile(customer), "phone", value)
+        pipe.lrange(self._keys.consents(customer), 0, -1)
+        old, _, consents = await pipe.execute()
+        granted = _profile({}, consents).consent_granted
+        await self._move_index(customer, None if old is None else text(old),
+                               value if granted else None)
         return value
+
+    async def _move_index(self, customer: str, old: str | None, new: str | None) -> None:
+        """Drop the index entry of ``old`` (if it is this customer's), point ``new`` here."""
+        if old == new:
+            old = None
+        if old is None and new is None:
+            return
+        pipe = self._redis.pipeline(transaction=False)  # index keys: any slots
+        if old is not None:
+            pipe.eval(DEL_IF_LUA, 1, self._keys.phone(old), customer)
+        if new is not None:
+            pipe.set(self._keys.phone(new), customer)
+        await pipe.execute()
 
     @guarded
     async def set_if_missing(self, customer: str, field: ProfileField, value: str) -> bool:
@@ -133,11 +159,14 @@ class Profiles:
         consent = Consent(
             what=what, granted=granted, at=at, text_version=text_version, channel=channel
         )
-        await self._redis.rpush(self._keys.consents(customer), consent.model_dump_json())
-        if granted:
-            await self._index(customer)
-        else:
-            await self._unindex(customer)
+        pipe = self._redis.pipeline(transaction=False)
+        pipe.rpush(self._keys.consents(customer), consent.model_dump_json())
+        pipe.hget(self._keys.profile(customer), "phone")
+        _, phone = await pipe.execute()
+        if phone is not None and what == "personal_data":  # the latest answer decides
+            phone = text(phone)
+            await self._move_index(customer, None if granted else phone,
+                                   phone if granted else None)
 
     @guarded
     async def find_by_phone(self, phone: str) -> str | None:
@@ -156,12 +185,12 @@ class Profiles:
     async def _index(self, customer: str) -> None:
         profile = await self.get(customer)
         if profile.phone and profile.consent_granted:
-            await self._redis.set(self._keys.phone(profile.phone), customer)
+            await self._move_index(customer, None, profile.phone)
 
     async def _unindex(self, customer: str) -> None:
         phone = await self._redis.hget(self._keys.profile(customer), "phone")
         if phone is not None:
-            await self._del_if(keys=[self._keys.phone(text(phone))], args=[customer])
+            await self._move_index(customer, text(phone), None)
 
     @guarded
     async def absorb(self, keep: str, other: str) -> None:
