@@ -185,6 +185,7 @@ class BotProcess:
     port: int
     data_dir: Path
     log_path: Path
+    redis_pids: list[int] = field(default_factory=list)
 
     @property
     def url(self) -> str:
@@ -204,6 +205,16 @@ class BotProcess:
         except psutil.Error:
             return 0.0
         return float(t.user + t.system)
+
+    def redis_cpu_seconds(self) -> float:
+        """CPU of the bot's Redis: its child processes, plus ``redis_pids`` started apart."""
+        total = 0.0
+        for proc in self.tree()[1:] + [psutil.Process(p) for p in self.redis_pids
+                                         if psutil.pid_exists(p)]:
+            with contextlib.suppress(psutil.Error):
+                t = proc.cpu_times()
+                total += t.user + t.system
+        return total
 
     def rss_mb(self) -> float:
         try:

@@ -7,7 +7,9 @@ each reply arrives) runs on the other core. Per round and bot, alternately:
 
 * saturation: ``--concurrency`` customers in a closed loop for ``--seconds``, each playing the
   9-message booking dialogue (a new customer per dialogue) -> messages/s, latency percentiles;
-* half load: new dialogues started at half of svyaz's median saturation rate (open loop).
+* half load: new dialogues started at half of svyaz's median saturation rate (open loop);
+* the HTTP ceiling (``bench/peers/http_ceiling.py``, saturation only): a bot that keeps
+  nothing and answers at once — what one message's two HTTP exchanges cost by themselves.
 
 Then a VK Callback API pass for svyaz, and the floor (bench/floor.py). Latency = webhook
 posted -> reply accepted by the fake. Platform rate limiters are lifted for throughput
@@ -83,6 +85,7 @@ class Result:
     latencies: list[float] = field(default_factory=list)
     elapsed: float = 0.0
     cpu: float = 0.0
+    redis_cpu: float = 0.0
     peak_rss: float = 0.0
 
     @property
@@ -113,9 +116,12 @@ def vk_poster(url: str) -> Post:
 
 
 async def dialogue(session: aiohttp.ClientSession, post: Post, inbox: Inbox,
-                   result: Result) -> None:
+                   result: Result, think: float = 0.0) -> None:
+    """One booking dialogue; ``think`` seconds pass between a reply and the next message."""
     user = next(_users)
-    for text, needle in DIALOGUE:
+    for n, (text, needle) in enumerate(DIALOGUE):
+        if think and n:
+            await asyncio.sleep(think)
         text = text.format(phone=f"+7916{user % 10_000_000:07d}")
         reply = inbox.expect(user, needle)
         started = time.perf_counter()
@@ -143,7 +149,7 @@ async def run_load(bot: BotProcess, post: Post, inbox: Inbox, *, concurrency: in
                    seconds: float, rate: float | None) -> Result:
     """Closed loop of ``concurrency`` customers, or (``rate`` msgs/s) an open loop."""
     result, stop = Result(), asyncio.Event()
-    cpu0 = bot.cpu_seconds()
+    cpu0, redis0 = bot.cpu_seconds(), bot.redis_cpu_seconds()
     conn = aiohttp.TCPConnector(limit=0)
     async with aiohttp.ClientSession(connector=conn) as session:
         watcher = asyncio.create_task(watch(bot, result, stop))
@@ -164,6 +170,7 @@ async def run_load(bot: BotProcess, post: Post, inbox: Inbox, *, concurrency: in
         stop.set()
         await watcher
     result.cpu = bot.cpu_seconds() - cpu0
+    result.redis_cpu = bot.redis_cpu_seconds() - redis0
     return result
 
 
@@ -188,6 +195,8 @@ def report(prefix: str, runs: list[Result]) -> dict[str, float]:
         "errors": sum(r.errors for r in runs),
         "cpu_seconds_per_1000_messages": median(
             [r.cpu / r.messages * 1000 for r in runs if r.messages]),
+        "redis_cpu_seconds_per_1000_messages": median(
+            [r.redis_cpu / r.messages * 1000 for r in runs if r.messages]),
         "peak_rss_mb": max(r.peak_rss for r in runs),
     }
     for name, value in figures.items():
@@ -211,11 +220,24 @@ async def start_peer(work: Path, core: int | None, max_url: str) -> tuple[BotPro
     if redis._proc is not None:
         pin(redis._proc.pid, core)
     port = free_port()
-    env = {**os.environ, "MAX_TOKEN": "TESTTOKEN", "MAX_API_URL": max_url,
-           "MAX_WEBHOOK_SECRET": MAX_SECRET}
     argv = [PYTHON, str(ROOT / "bench" / "peers" / "maxapi_bot.py"), "--port", str(port),
             "--redis-url", redis.url]
-    return await start_bot(argv, env, data_dir=work, port=port, core=core), redis
+    bot = await start_bot(argv, _max_env(max_url), data_dir=work, port=port, core=core)
+    if redis._proc is not None:
+        bot.redis_pids.append(redis._proc.pid)
+    return bot, redis
+
+
+async def start_ceiling(work: Path, core: int | None, max_url: str) -> BotProcess:
+    port = free_port()
+    argv = [PYTHON, str(ROOT / "bench" / "peers" / "http_ceiling.py"), "--port", str(port)]
+    return await start_bot(argv, _max_env(max_url), data_dir=work, port=port, core=core)
+
+
+def _max_env(max_url: str) -> dict[str, str]:
+    """The environment of a comparison bot talking to the MAX fake (svyaz has its own)."""
+    return {**os.environ, "MAX_TOKEN": "TESTTOKEN", "MAX_API_URL": max_url,
+            "MAX_WEBHOOK_SECRET": MAX_SECRET}
 
 
 def run_floor(core: int | None, seconds: float) -> float:
@@ -230,8 +252,9 @@ async def compare(args: argparse.Namespace, bot_core: int | None, work: Path) ->
     fake.keep_requests = False
     svyaz = await start_svyaz(work / "svyaz", bot_core, max_url=fake.url)
     peer, peer_redis = await start_peer(work / "peer", bot_core, fake.url)
+    ceiling = await start_ceiling(work / "ceiling", bot_core, fake.url)
     bots = {"svyaz": svyaz, "peer": peer}
-    sat: dict[str, list[Result]] = {"svyaz": [], "peer": []}
+    sat: dict[str, list[Result]] = {"svyaz": [], "peer": [], "ceiling": []}
     half: dict[str, list[Result]] = {"svyaz": [], "peer": []}
     try:
         for bot in bots.values():  # warm-up (imports, connection pools, first turns)
@@ -239,8 +262,10 @@ async def compare(args: argparse.Namespace, bot_core: int | None, work: Path) ->
                            rate=None)
         urls = {"svyaz": f"unix://{work / 'svyaz' / 'redis.sock'}", "peer": peer_redis.url}
         calls = {name: -await redis_calls(url) for name, url in urls.items()}
+        await run_load(ceiling, max_poster(ceiling.url), fake.inbox, concurrency=4,
+                       seconds=1.0, rate=None)
         for _ in range(args.rounds):
-            for name, bot in bots.items():
+            for name, bot in {**bots, "ceiling": ceiling}.items():
                 sat[name].append(await run_load(bot, max_poster(bot.url), fake.inbox,
                                                 concurrency=args.concurrency,
                                                 seconds=args.seconds, rate=None))
@@ -255,10 +280,12 @@ async def compare(args: argparse.Namespace, bot_core: int | None, work: Path) ->
     finally:
         svyaz.stop()
         peer.stop()
+        ceiling.stop()
         peer_redis.stop()
         await runner.cleanup()
     s, p = report("max_svyaz", sat["svyaz"]), report("max_peer", sat["peer"])
-    for name, runs in sat.items():
+    for name in calls:
+        runs = sat[name]
         emit(f"max_{name}_redis_commands_per_message",
              calls[name] / max(1, sum(r.messages for r in runs)))
     emit("half_load_messages_per_second", half_rate)
@@ -269,9 +296,16 @@ async def compare(args: argparse.Namespace, bot_core: int | None, work: Path) ->
     emit("ratio_svyaz_peer_half_p99", hs["p99_ms"] / hp["p99_ms"])
     emit("ratio_svyaz_peer_cpu_per_message",
          s["cpu_seconds_per_1000_messages"] / p["cpu_seconds_per_1000_messages"])
+    emit("ratio_svyaz_peer_cpu_per_message_with_redis",
+         (s["cpu_seconds_per_1000_messages"] + s["redis_cpu_seconds_per_1000_messages"])
+         / (p["cpu_seconds_per_1000_messages"] + p["redis_cpu_seconds_per_1000_messages"]))
+    c = report("max_ceiling", sat["ceiling"])
     floor = run_floor(bot_core, 3.0)
     emit("floor_turns_per_second", floor)
     emit("svyaz_fraction_of_floor", s["messages_per_second"] / floor)
+    emit("peer_fraction_of_floor", p["messages_per_second"] / floor)
+    emit("http_ceiling_fraction_of_floor", c["messages_per_second"] / floor)
+    emit("svyaz_fraction_of_http_ceiling", s["messages_per_second"] / c["messages_per_second"])
 
 
 async def vk_pass(args: argparse.Namespace, bot_core: int | None, work: Path) -> None:

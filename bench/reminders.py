@@ -8,7 +8,8 @@ Part 2: ``svyaz run`` in MAX webhook mode with its shipped rate limiter, against
 MAX fake which here enforces MAX's 30 requests/s (429 above it). ``--due`` MAX customers get
 one reminder each, due at random moments of the same minute (added through the same
 ``ReminderService`` API on svyaz's Redis: any process may add jobs; svyaz's leader runs them).
-Meanwhile one customer plays the booking dialogue over and over. Prints the drain time (first
+Meanwhile one customer plays the booking dialogue over and over, ``--think`` seconds per
+answer. Prints the drain time (first
 due -> last reminder delivered) against max(window, ``due / 30``) s, 429s, lost (customers with no
 reminder), doubled (more than one), the most requests the fake saw in any second, and the live
 dialogue's reply latency. Loopback only; bounded by ``--timeout``.
@@ -117,12 +118,12 @@ async def part_schedule(count: int, work: Path) -> None:
 
 
 async def live_dialogues(url: str, fake_inbox: object, stop: asyncio.Event,
-                         result: Result) -> None:
+                         result: Result, think: float) -> None:
     post = max_poster(url)
     async with aiohttp.ClientSession() as session:
         while not stop.is_set():
-            await dialogue(session, post, fake_inbox, result)  # type: ignore[arg-type]
-            await asyncio.sleep(0.5)
+            await dialogue(session, post, fake_inbox, result, think)  # type: ignore[arg-type]
+            await asyncio.sleep(max(0.5, think))
 
 
 async def part_drain(args: argparse.Namespace, core: int | None, work: Path) -> None:
@@ -149,7 +150,8 @@ async def part_drain(args: argparse.Namespace, core: int | None, work: Path) -> 
         first_due_perf = time.perf_counter() + (first_due - datetime.now(UTC)).total_seconds()
         if first_due_perf < time.perf_counter():
             emit("warning", "scheduling outlasted --lead; drain time counts from first due")
-        live_task = asyncio.create_task(live_dialogues(bot.url, fake.inbox, stop, live))
+        live_task = asyncio.create_task(live_dialogues(bot.url, fake.inbox, stop, live,
+                                                        args.think))
         ideal = max(args.window, args.due / MAX_RPS)
         deadline = time.perf_counter() + args.lead + ideal * 1.5 + args.timeout
         while time.perf_counter() < deadline:
@@ -171,6 +173,7 @@ async def part_drain(args: argparse.Namespace, core: int | None, work: Path) -> 
         emit("max_requests_in_any_second", fake.max_in_window(1.0, "/messages"))
         emit("lost", sum(c == 0 for c in counts))
         emit("doubled", sum(c > 1 for c in counts))
+        emit("live_think_seconds", args.think)
         emit("live_messages", live.messages)
         emit("live_errors", live.errors)
         emit("live_p50_ms", percentile(live.latencies, 50) * 1000)
@@ -195,6 +198,10 @@ def main() -> None:
     parser.add_argument("--window", type=float, default=59.0,
                         help="due times are spread over this many seconds")
     parser.add_argument("--timeout", type=float, default=120.0)
+    parser.add_argument("--think", type=float, default=2.0,
+                        help="seconds the live customer takes to answer each reply (a person "
+                             "typing; 0 = a closed loop, which spends ~9 of the 30 sends/s on "
+                             "the live dialogue and so stretches the drain)")
     parser.add_argument("--keep-log", help="copy svyaz's log here at the end")
     args = parser.parse_args()
     cpus = sorted(os.sched_getaffinity(0))
