@@ -17,10 +17,11 @@ import asyncio
 import contextlib
 import json
 import logging
+import pickle
 import secrets
 import threading
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
 from typing import TYPE_CHECKING, Any, Protocol
@@ -29,11 +30,14 @@ import redis as redis_sync
 from apscheduler.jobstores.base import JobLookupError
 from apscheduler.jobstores.redis import RedisJobStore
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.schedulers.base import STATE_RUNNING
 from apscheduler.triggers.date import DateTrigger
+from apscheduler.util import datetime_to_utc_timestamp
 
 from bots.background import finish, pause
 from bots.owner import OwnerNote
 from flows.types import JSON, Event, ScheduleReminder, TimerEvent
+from storage.client import scripts_span_slots
 from storage.errors import UNAVAILABLE_ERRORS, StorageError
 from storage.history import HistoryEntry
 from storage.keys import REMINDER_CLAIM_TTL, SCHED_LEADER_TTL_MS, Keys
@@ -96,34 +100,89 @@ class Inject(Protocol):
     def __call__(self, customer: str, event: Event, *, event_id: str) -> Awaitable[bool]: ...
 
 
+class _StagingJobStore(RedisJobStore):  # type: ignore[misc]
+    """APScheduler's RedisJobStore whose writes can be staged for the caller's own pipeline.
+
+    ``add_job`` / ``update_job`` made while ``staged`` is a list (on the event loop, inside
+    ``ReminderService._add_job``) append ``(job id, pickled state, run time)`` instead of two
+    blocking round trips in a worker thread; the caller writes them exactly as RedisJobStore
+    does (the job hash and the run-times zset), in one async round trip with the reminder's
+    record. Every other use (the scheduler's own reads, removals, threads) is unchanged."""
+
+    def __init__(self, **options: Any) -> None:
+        super().__init__(**options)
+        self._local = threading.local()
+
+    @contextlib.contextmanager
+    def staging(self) -> Iterator[list[tuple[str, bytes, float | None]]]:
+        staged: list[tuple[str, bytes, float | None]] = []
+        self._local.staged = staged
+        try:
+            yield staged
+        finally:
+            self._local.staged = None
+
+    def _stage(self, job: Any) -> bool:
+        staged = getattr(self._local, "staged", None)
+        if staged is None:
+            return False
+        run_time = job.next_run_time
+        staged.append((job.id, pickle.dumps(job.__getstate__(), self.pickle_protocol),
+                       None if run_time is None else datetime_to_utc_timestamp(run_time)))
+        return True
+
+    def add_job(self, job: Any) -> None:
+        if not self._stage(job):
+            super().add_job(job)
+
+    def update_job(self, job: Any) -> None:
+        if not self._stage(job):
+            super().update_job(job)
+
+    def write(self, pipe: Any, staged: list[tuple[str, bytes, float | None]]) -> None:
+        """Queue the staged writes on ``pipe`` (RedisJobStore's own layout)."""
+        for job, state, run_time in staged:
+            pipe.hset(self.jobs_key, job, state)
+            if run_time is None:
+                pipe.zrem(self.run_times_key, job)
+            else:
+                pipe.zadd(self.run_times_key, {job: run_time})
+
+
 class _Scheduler(AsyncIOScheduler):  # type: ignore[misc]
     """APScheduler's asyncio scheduler, woken by a new job only when it is due before the
     wake-up already planned. APScheduler wakes on every ``add_job`` and reads its Redis job
     store synchronously on the event loop — a booking each time, ~3 % of the loop under load.
     Jobs due up to ``POLL_EVERY`` before that wake-up (bookings of the same slot share due
     times) wait for it too: the leader wakes the scheduler every ``POLL_EVERY`` seconds anyway,
-    which also picks up a job that slips through a race here."""
+    which also picks up a job that slips through a race here. While a job is being staged
+    (see ``_StagingJobStore``) its wake-up waits until the job is written: ``wake_for``."""
 
     def __init__(self, **options: Any) -> None:
         super().__init__(**options)
-        self._adding = threading.local()  # add_job runs in worker threads
+        self._quiet = threading.local()
 
-    def _real_add_job(self, job: Any, jobstore_alias: str, replace_existing: bool) -> None:
-        self._adding.job = job
+    @contextlib.contextmanager
+    def quiet(self) -> Iterator[None]:
+        self._quiet.on = True
         try:
-            super()._real_add_job(job, jobstore_alias, replace_existing)
+            yield
         finally:
-            self._adding.job = None
+            self._quiet.on = False
 
     def wakeup(self) -> None:
-        job = getattr(self._adding, "job", None)
+        if not getattr(self._quiet, "on", False):
+            super().wakeup()
+
+    def wake_for(self, due: datetime) -> None:
+        """A job due at ``due`` was written: wake up unless the planned wake-up is soon enough."""
+        if self.state != STATE_RUNNING:
+            return  # paused (not the leader): the leader's own poll finds the job
         timer, loop = self._timeout, self._eventloop
-        if job is not None and timer is not None and loop is not None:
-            due = getattr(job, "next_run_time", None)
-            if due is not None:
-                wait = (due - datetime.now(UTC)).total_seconds()
-                if loop.time() + wait > timer.when() - POLL_EVERY:
-                    return  # the planned wake-up (or the leader's poll) will run it on time
+        if timer is not None and loop is not None:
+            wait = (due - datetime.now(UTC)).total_seconds()
+            if loop.time() + wait > timer.when() - POLL_EVERY:
+                return  # the planned wake-up (or the leader's poll) will run it on time
         super().wakeup()
 
 
@@ -152,10 +211,11 @@ class ReminderService:
         self._clock = clock
         self._owner_notify = owner_notify
         self._sync = redis_sync.Redis.from_url(redis_url)
-        jobstore = RedisJobStore(
+        jobstore = _StagingJobStore(
             jobs_key=self.keys.sched_jobs, run_times_key=self.keys.sched_run_times
         )
         jobstore.redis = self._sync
+        self._jobstore = jobstore
         self.scheduler = _Scheduler(
             jobstores={"default": jobstore}, timezone=UTC,
             job_defaults={"coalesce": True, "misfire_grace_time": None, "max_instances": 1},
@@ -250,21 +310,28 @@ class ReminderService:
     async def schedule(self, customer: str, reminder: ScheduleReminder) -> None:
         at = reminder.at if reminder.at.tzinfo else reminder.at.replace(tzinfo=self._zone)
         record = Record(reminder.key, reminder.flow, at, dict(reminder.vars))
-        redis = self._store.redis
-        pipe = redis.pipeline(transaction=False)  # the record and the index: one round trip
-        pipe.hset(self.keys.reminder_records(customer), reminder.key, record.dump())
-        pipe.sadd(self.keys.reminders(customer), reminder.key)
-        await pipe.execute()
-        await self._add_job(customer, record)
+        await self._add_job(customer, record, new=True)
         self._metrics.reminders_scheduled.inc()
 
-    async def _add_job(self, customer: str, record: Record) -> None:
-        await asyncio.to_thread(
-            self.scheduler.add_job, JOB_FUNC,
-            trigger=DateTrigger(run_date=record.at, timezone=UTC),
-            args=[self._bot, customer, record.key], id=job_id(customer, record.key),
-            name=f"{record.flow}:{record.key}", replace_existing=True,
-        )
+    async def _add_job(self, customer: str, record: Record, *, new: bool = False) -> None:
+        """Write the reminder's APScheduler job (and, when ``new``, its record and index).
+
+        One round trip, atomic outside a cluster: the job is built by APScheduler on the loop
+        (no I/O) and staged by the job store instead of written from a worker thread."""
+        redis = self._store.redis
+        with self._jobstore.staging() as staged, self.scheduler.quiet():
+            self.scheduler.add_job(
+                JOB_FUNC, trigger=DateTrigger(run_date=record.at, timezone=UTC),
+                args=[self._bot, customer, record.key], id=job_id(customer, record.key),
+                name=f"{record.flow}:{record.key}", replace_existing=True,
+            )
+        pipe = redis.pipeline(transaction=scripts_span_slots(redis))
+        if new:
+            pipe.hset(self.keys.reminder_records(customer), record.key, record.dump())
+            pipe.sadd(self.keys.reminders(customer), record.key)
+        self._jobstore.write(pipe, staged)
+        await pipe.execute()
+        self.scheduler.wake_for(record.at)
 
     async def cancel(self, customer: str, key: str) -> bool:
         redis = self._store.redis

@@ -167,7 +167,8 @@ async def test_a_leader_restores_jobs_lost_between_pick_and_claim(harness: Harne
     assert harness.texts("web", "s1").count("Напоминание!") == 1
 
 
-async def test_a_new_job_wakes_the_scheduler_only_when_due_before_its_planned_wake_up() -> None:
+async def test_a_new_job_wakes_the_scheduler_only_when_due_before_its_planned_wake_up(
+) -> None:
     from datetime import UTC
 
     from apscheduler.triggers.date import DateTrigger
@@ -190,19 +191,46 @@ async def test_a_new_job_wakes_the_scheduler_only_when_due_before_its_planned_wa
 
     scheduler._process_jobs = counted  # type: ignore[method-assign]
     try:
-        def add(name: str, seconds: float) -> None:
+        def add(name: str, seconds: float) -> None:  # as ReminderService._add_job does
             at = datetime.now(UTC) + timedelta(seconds=seconds)
-            scheduler.add_job(job, DateTrigger(run_date=at, timezone=UTC), args=[name])
+            with scheduler.quiet():
+                scheduler.add_job(job, DateTrigger(run_date=at, timezone=UTC), args=[name])
+            scheduler.wake_for(at)
 
-        await asyncio.to_thread(add, "first", 3600)  # plans a wake-up in an hour
+        add("first", 3600)  # plans a wake-up in an hour
         await asyncio.sleep(0.05)
         before = len(woken)
         for n in range(5):  # later than the planned wake-up: no wake-up at all
-            await asyncio.to_thread(add, f"later{n}", 7200 + n)
+            add(f"later{n}", 7200 + n)
         await asyncio.sleep(0.05)
         assert len(woken) == before
-        await asyncio.to_thread(add, "soon", 0.3)  # earlier: wakes and runs on time
+        add("soon", 0.3)  # earlier: wakes and runs on time
         assert await _wait_for(lambda: ran == ["soon"], timeout=2.0)
     finally:
         scheduler.shutdown(wait=False)
         await asyncio.sleep(0)
+
+
+async def test_a_staged_job_is_what_apschedulers_own_redis_store_reads(
+    harness: Harness, redis_url: str
+) -> None:
+    import redis as redis_sync
+    from apscheduler.jobstores.redis import RedisJobStore
+
+    customer = await _customer(harness)
+    reminder = _remind(600)
+    await harness.reminders.schedule(customer, reminder)
+    keys = harness.reminders.keys
+    plain = RedisJobStore(jobs_key=keys.sched_jobs, run_times_key=keys.sched_run_times)
+    plain.redis = redis_sync.Redis.from_url(redis_url)
+    try:
+        plain._scheduler = harness.reminders.scheduler
+        plain._alias = "default"
+        job = plain.lookup_job(f"{customer}:k")
+        assert job is not None
+        assert job.args == (harness.store.keys.bot, customer, "k")
+        assert job.func_ref == "bots.scheduler:fire"
+        assert abs((job.next_run_time - reminder.at).total_seconds()) < 1e-3
+        assert plain.get_next_run_time() == job.next_run_time
+    finally:
+        plain.redis.close()
