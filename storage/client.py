@@ -32,8 +32,10 @@ from redis.asyncio.connection import BlockingConnectionPool
 from redis.asyncio.retry import Retry
 from redis.asyncio.sentinel import Sentinel, SentinelConnectionPool
 from redis.backoff import ExponentialBackoff
+from redis.commands.core import AsyncScript
 from redis.exceptions import RedisError
 
+from storage.batch import BatchedScript
 from storage.embedded import EmbeddedRedis
 from storage.errors import OPERATION_TIMEOUT, UNAVAILABLE_ERRORS, InvalidValue
 
@@ -108,6 +110,15 @@ def scripts_span_slots(redis: RedisClient) -> bool:
     """Whether one Lua script may touch keys of several hash slots: on anything but a
     Redis Cluster. Callers fold cross-slot work into one script only then."""
     return not isinstance(redis, RedisCluster)
+
+
+def hot_script(redis: RedisClient, lua: str) -> AsyncScript | BatchedScript:
+    """A script of the hot path: its calls in one loop iteration share a pipeline
+    (``storage.batch``) outside a cluster; a plain ``AsyncScript`` on a cluster."""
+    script = redis.register_script(lua)
+    if isinstance(redis, Redis):
+        return BatchedScript(redis, script)
+    return script
 
 
 def make_redis(url: str) -> RedisClient:

@@ -24,7 +24,7 @@ import secrets
 import time
 
 from flows.types import Inbound
-from storage.client import RedisClient, scripts_span_slots
+from storage.client import RedisClient, hot_script, scripts_span_slots
 from storage.codec import encode_inbound, text
 from storage.errors import StorageError, guarded
 from storage.identity import Identities, new_customer_id
@@ -72,7 +72,7 @@ class Intake:
         self._inbox = inbox
         self._states = states
         self._known: dict[str, str] = {}
-        self._accept = redis.register_script(ACCEPT_LUA)
+        self._accept = hot_script(redis, ACCEPT_LUA)
         # Outside a cluster the script also marks the customer pending: one EVALSHA, no
         # pipeline. A cluster keeps the pending set in another slot: a plain pipeline.
         self._joint = scripts_span_slots(redis)

@@ -30,7 +30,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from flows.types import DialogState
-from storage.client import RedisClient, scripts_span_slots
+from storage.client import RedisClient, hot_script, scripts_span_slots
 from storage.codec import text
 from storage.errors import (
     OPERATION_TIMEOUT,
@@ -148,7 +148,7 @@ class States:
         self.state_ttl = state_ttl
         self.lock_ttl = lock_ttl
         self.lock_wait = lock_wait
-        self._save = redis.register_script(SAVE_LUA)
+        self._save = hot_script(redis, SAVE_LUA)
         self._acquire = redis.register_script(ACQUIRE_LUA)
         # State read while taking a lock, handed to the next load() of that customer. Safe
         # even if the lock is lost meanwhile: save() checks the version and the token.

@@ -20,6 +20,7 @@ from storage.client import (
     RedisClient,
     close_redis,
     connect,
+    hot_script,
     make_redis,
     open_store,
     scripts_span_slots,
@@ -127,7 +128,7 @@ class Store:
                              states=self.states)
         self.history.bind_forget(self.forget)
         self._joint = scripts_span_slots(redis)
-        self._release_acked = redis.register_script(RELEASE_ACKED_LUA)
+        self._release_acked = hot_script(redis, RELEASE_ACKED_LUA)
 
     @classmethod
     def from_url(cls, url: str, **options: Any) -> Store:

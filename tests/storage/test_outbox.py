@@ -28,22 +28,23 @@ async def test_fresh_entries_are_not_claimed(store: Store) -> None:
 
 
 async def test_stale_entry_is_claimed_by_exactly_one_caller(store: Store) -> None:
+    # A 200 ms lease: long enough that a slow machine does not let it lapse between claims.
     entry_id = await store.outbox.put("c1", "max", "7", REPLY)
-    await asyncio.sleep(0.06)
-    claims = await asyncio.gather(*(store.outbox.claim_stale(50) for _ in range(8)))
+    await asyncio.sleep(0.25)
+    claims = await asyncio.gather(*(store.outbox.claim_stale(200) for _ in range(8)))
     winners = [c for c in claims if c]
     assert len(winners) == 1
     [entry] = winners[0]
     assert (entry.id, entry.reply, entry.claims) == (entry_id, REPLY, 1)
     assert entry.message_key == entry_id
     # The claim renewed the lease: not claimable again until it goes stale once more.
-    assert await store.outbox.claim_stale(50) == []
-    await asyncio.sleep(0.06)
-    [again] = await store.outbox.claim_stale(50)
+    assert await store.outbox.claim_stale(200) == []
+    await asyncio.sleep(0.25)
+    [again] = await store.outbox.claim_stale(200)
     assert again.claims == 2
     await store.outbox.ack(entry_id)
-    await asyncio.sleep(0.06)
-    assert await store.outbox.claim_stale(50) == []
+    await asyncio.sleep(0.25)
+    assert await store.outbox.claim_stale(200) == []
 
 
 async def test_touch_renews_the_lease_of_a_pending_entry_only(store: Store) -> None:

@@ -1,0 +1,134 @@
+"""Scripts called in the same event-loop iteration reach Redis as one pipeline.
+
+Under load many customers' turns are at the same point at once: a burst of webhooks each
+runs the accept script, several turns save at once. Sent one by one, each call pays redis-py's
+whole path (a pool connection, retry and observability wrappers, one socket write, one wake-up
+of Redis and of this process). ``BatchedScript`` queues the call instead; the first call of an
+iteration schedules a flush for the next one (``loop.call_soon``), which sends every queued call
+as one ``EVALSHA`` pipeline. A lone call still goes straight through ``AsyncScript``; nothing
+waits for a timer, so latency is one loop iteration at most.
+
+Each caller gets its own reply or exception: a ``NOSCRIPT`` (Redis restarted or flushed its
+script cache) re-runs that call through ``AsyncScript``, which loads the script. A caller that
+was cancelled meanwhile (its deadline passed) is skipped; its script may still have run, exactly
+as for a call sent alone. Outside a Redis Cluster only (``storage.client.scripts_span_slots``):
+a cluster pipeline would split the batch by node anyway.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from typing import Any
+from weakref import WeakKeyDictionary
+
+from redis.asyncio import Redis
+from redis.commands.core import AsyncScript
+from redis.exceptions import NoScriptError
+
+Call = tuple[AsyncScript, Sequence[Any], Sequence[Any], "asyncio.Future[Any]"]
+
+
+class Batcher:
+    """The queue of one Redis client's script calls for the current loop iteration."""
+
+    def __init__(self, redis: Redis) -> None:
+        self._redis = redis
+        self._queue: list[Call] = []
+        self._flushing: set[asyncio.Task[None]] = set()
+        self.batches = 0  # pipelines sent (a lone call is not counted)
+        self.batched = 0  # calls that went in them
+
+    def call(self, script: AsyncScript, keys: Sequence[Any], args: Sequence[Any]) -> (
+            asyncio.Future[Any]):
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Any] = loop.create_future()
+        if not self._queue:
+            loop.call_soon(self._flush)
+        self._queue.append((script, keys, args, future))
+        return future
+
+    def _flush(self) -> None:
+        batch, self._queue = self._queue, []
+        task = asyncio.get_running_loop().create_task(self._send(batch))
+        self._flushing.add(task)  # keep a reference until it is done
+        task.add_done_callback(self._flushing.discard)
+
+    async def _send(self, batch: list[Call]) -> None:
+        live = [call for call in batch if not call[3].done()]
+        if len(live) == 1:
+            script, keys, args, future = live[0]
+            await _settle(future, script, keys, args)
+        elif live:
+            await self._pipeline(live)
+
+    async def _pipeline(self, live: list[Call]) -> None:
+        self.batches += 1
+        self.batched += len(live)
+        pipe = self._redis.pipeline(transaction=False)
+        for script, keys, args, _ in live:
+            pipe.execute_command("EVALSHA", script.sha, len(keys), *keys, *args)
+        try:
+            replies = await pipe.execute(raise_on_error=False)
+        except BaseException as exc:  # the connection failed after redis-py's retries
+            for *_, future in live:
+                if not future.done():
+                    future.set_exception(_copy(exc))
+            if not isinstance(exc, Exception):
+                raise
+            return
+        for (script, keys, args, future), reply in zip(live, replies, strict=True):
+            if future.done():
+                continue
+            if isinstance(reply, NoScriptError):
+                await _settle(future, script, keys, args)  # loads the script, then runs it
+            elif isinstance(reply, Exception):
+                future.set_exception(reply)
+            else:
+                future.set_result(reply)
+
+
+async def _settle(future: asyncio.Future[Any], script: AsyncScript, keys: Sequence[Any],
+                  args: Sequence[Any]) -> None:
+    try:
+        reply = await script(keys=keys, args=args)
+    except Exception as exc:
+        if not future.done():
+            future.set_exception(exc)
+        return
+    if not future.done():
+        future.set_result(reply)
+
+
+def _copy(exc: BaseException) -> BaseException:
+    """Each waiting caller raises its own exception object (tracebacks are per raise)."""
+    if isinstance(exc, asyncio.CancelledError):
+        return asyncio.CancelledError()
+    try:
+        clone = type(exc)(*exc.args)
+    except Exception:
+        return exc
+    clone.__cause__ = exc
+    return clone
+
+
+_BATCHERS: WeakKeyDictionary[Redis, Batcher] = WeakKeyDictionary()
+
+
+def batcher(redis: Redis) -> Batcher:
+    found = _BATCHERS.get(redis)
+    if found is None:
+        found = _BATCHERS[redis] = Batcher(redis)
+    return found
+
+
+class BatchedScript:
+    """An ``AsyncScript`` whose calls join the client's batch: ``await s(keys=..., args=...)``."""
+
+    def __init__(self, redis: Redis, script: AsyncScript) -> None:
+        self._script = script
+        self._batcher = batcher(redis)
+        self.sha = script.sha
+
+    async def __call__(self, keys: Sequence[Any] = (), args: Sequence[Any] = ()) -> Any:
+        return await self._batcher.call(self._script, keys, args)
