@@ -26,14 +26,20 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeAlias
 from urllib.parse import parse_qs, unquote, urlsplit
 
+import hiredis  # a dependency through redis[hiredis]
 from redis.asyncio import Redis
 from redis.asyncio.cluster import ClusterNode, RedisCluster
-from redis.asyncio.connection import BlockingConnectionPool
+from redis.asyncio.connection import (
+    BlockingConnectionPool,
+    Connection,
+    SSLConnection,
+    UnixDomainSocketConnection,
+)
 from redis.asyncio.retry import Retry
 from redis.asyncio.sentinel import Sentinel, SentinelConnectionPool
 from redis.backoff import ExponentialBackoff
 from redis.commands.core import AsyncScript
-from redis.exceptions import RedisError
+from redis.exceptions import DataError, RedisError
 
 from storage.batch import BatchedScript
 from storage.embedded import EmbeddedRedis
@@ -121,6 +127,41 @@ def hot_script(redis: RedisClient, lua: str) -> AsyncScript | BatchedScript:
     return script
 
 
+class _CPacked:
+    """Commands packed by hiredis's C packer, as redis-py's own sync client does when hiredis is
+    installed; its asyncio connections pack in Python (44 -> 6 µs for a hot-path script call,
+    the same bytes). Mixed into redis-py's connection classes below."""
+
+    def pack_command(self, *args: Any) -> list[bytes]:
+        if isinstance(args[0], str):  # "CONFIG GET" and the like go as separate words
+            args = (*args[0].encode().split(), *args[1:])
+        elif b" " in args[0]:
+            args = (*args[0].split(), *args[1:])
+        try:
+            return [hiredis.pack_command(args)]
+        except TypeError as exc:  # what redis-py's own encoder raises for a bool or None
+            raise DataError(str(exc)) from exc
+
+
+class _CPackedConnection(_CPacked, Connection):
+    pass
+
+
+class _CPackedUnixConnection(_CPacked, UnixDomainSocketConnection):
+    pass
+
+
+class _CPackedSSLConnection(_CPacked, SSLConnection):
+    pass
+
+
+_C_PACKED: dict[type[Any], type[Any]] = {
+    Connection: _CPackedConnection,
+    UnixDomainSocketConnection: _CPackedUnixConnection,
+    SSLConnection: _CPackedSSLConnection,
+}
+
+
 def make_redis(url: str) -> RedisClient:
     """A redis.asyncio client (or cluster client) for ``url``; see the module docstring."""
     scheme = url.split("://", 1)[0].lower()
@@ -133,6 +174,7 @@ def make_redis(url: str) -> RedisClient:
     options = _common() if scheme == "unix" else _tcp()
     pool = BlockingConnectionPool.from_url(url, max_connections=POOL_SIZE, timeout=POOL_WAIT,
                                            **options)
+    pool.connection_class = _C_PACKED.get(pool.connection_class, pool.connection_class)
     return Redis.from_pool(pool)  # the client closes its pool
 
 

@@ -191,3 +191,31 @@ async def test_a_burst_beyond_the_pool_waits_instead_of_failing(redis_url: str) 
         assert client.connection_pool.max_connections == POOL_SIZE
     finally:
         await client.aclose()
+
+
+async def test_commands_are_packed_in_c_with_the_same_bytes_and_round_trip(
+    redis_url: str,
+) -> None:
+    from redis.asyncio.connection import Connection
+    from redis.exceptions import DataError
+
+    client = make_redis(redis_url)
+    try:
+        conn_class = client.connection_pool.connection_class
+        assert conn_class.__name__.startswith("_CPacked")
+        args = ("EVALSHA", "ab" * 20, 2, "k:{c}:1", "k:{c}:2", 1732400000.123456, -7, "Мария",
+                b"\x00\xff", "x" * 10_000, "\u263a")
+        assert b"".join(conn_class().pack_command(*args)) == b"".join(
+            Connection().pack_command(*args))
+        key = f"test:pack:{os.getpid()}"
+        for value in ("Мария \u263a", b"\x00\xff", 12, 0.1, "y" * 200_000):
+            await client.set(key, value)
+            expected = value.encode() if isinstance(value, str) else (
+                value if isinstance(value, bytes) else str(value).encode())
+            assert await client.get(key) == expected
+        assert (await client.execute_command("CONFIG GET", "maxmemory"))  # split into words
+        with pytest.raises(DataError):
+            await client.set(key, True)  # type: ignore[arg-type]
+        await client.delete(key)
+    finally:
+        await client.aclose()
