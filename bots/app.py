@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 import aiohttp
 from aiohttp import web
 
-from bots import api
+from bots import api, remote
 from bots.background import every, finish
 from bots.config import Settings, secret_key
 from bots.delivery import Delivery
@@ -120,7 +120,7 @@ def make_connectors(settings: Settings, services: Services) -> dict[Channel, Con
         "web": WebChat(
             secret_key=secret_key(settings), sink=services.accept,
             history=services.web_history, allowed_origins=settings.origins,
-            public_url=settings.public_url,
+            public_url=settings.public_url, max_connections_per_ip=settings.webchat_max_per_ip,
         ),
     }
     if settings.vk_enabled:
@@ -181,6 +181,8 @@ def build_app(
     """The whole bot as an aiohttp application (start it with ``web.run_app`` or a runner)."""
     services = Services()
     app = web.Application(client_max_size=1024 * 1024)
+    if settings.trusted_proxies:  # behind nginx & co: the customer's address, not the proxy's
+        app.middlewares.append(remote.middleware(settings.proxies))
     app[SETTINGS] = settings
     app[SERVICES] = services
     app[CLOCK] = clock or (lambda: datetime.now(settings.zone))

@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from bots.remote import Network, parse_networks
 from flows.errors import SvyazError
 
 SECRET_KEY_FILE = "secret_key"
@@ -68,6 +69,8 @@ class Settings(BaseSettings):
     api_token: SecretStr | None = None
     secret_key: SecretStr | None = None
     webchat_origins: Annotated[tuple[str, ...], NoDecode] = ()
+    webchat_max_per_ip: int = Field(default=20, ge=1)
+    trusted_proxies: Annotated[tuple[str, ...], NoDecode] = ()
     reminder_grace: float = Field(default=3600.0, ge=0)
     owner_webhook: str | None = None
 
@@ -81,7 +84,7 @@ class Settings(BaseSettings):
             data = {**data, "public_url": f"http://{host}:{data.get('port') or 8080}"}
         return data
 
-    @field_validator("webchat_origins", mode="before")
+    @field_validator("webchat_origins", "trusted_proxies", mode="before")
     @classmethod
     def _split_origins(cls, value: object) -> object:
         if isinstance(value, str):
@@ -130,6 +133,12 @@ class Settings(BaseSettings):
         own = _origin(self.public_url)
         local = (f"http://127.0.0.1:{self.port}", f"http://localhost:{self.port}")
         return tuple(dict.fromkeys((own, *local)))
+
+
+    @property
+    def proxies(self) -> tuple[Network, ...]:
+        """Networks whose ``X-Forwarded-For`` is believed (see ``bots.remote``)."""
+        return parse_networks(self.trusted_proxies)
 
 
 def _origin(url: str) -> str:
@@ -206,6 +215,10 @@ def _general_problems(s: Settings) -> list[str]:
         f"SVYAZ_WEBCHAT_ORIGINS entry {origin!r} must look like https://example.ru."
         for origin in s.webchat_origins if not _is_http_url(origin)
     )
+    try:
+        parse_networks(s.trusted_proxies)
+    except ValueError as exc:
+        found.append(f"SVYAZ_TRUSTED_PROXIES: {exc}.")
     return found
 
 
