@@ -24,6 +24,7 @@ from weakref import WeakKeyDictionary
 
 from redis.asyncio import Redis
 from redis.commands.core import AsyncScript
+from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import NoScriptError
 
 Call = tuple[AsyncScript, Sequence[Any], Sequence[Any], "asyncio.Future[Any]"]
@@ -35,6 +36,7 @@ class Batcher:
     def __init__(self, redis: Redis) -> None:
         self._redis = redis
         self._queue: list[Call] = []
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._flushing: set[asyncio.Task[None]] = set()
         self.batches = 0  # pipelines sent (a lone call is not counted)
         self.batched = 0  # calls that went in them
@@ -43,7 +45,9 @@ class Batcher:
             asyncio.Future[Any]):
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Any] = loop.create_future()
-        if not self._queue:
+        if not self._queue or self._loop is not loop:
+            # (calls queued on a loop that has gone away can never be sent: dropped)
+            self._queue, self._loop = [], loop
             loop.call_soon(self._flush)
         self._queue.append((script, keys, args, future))
         return future
@@ -53,6 +57,7 @@ class Batcher:
         task = asyncio.get_running_loop().create_task(self._send(batch))
         self._flushing.add(task)  # keep a reference until it is done
         task.add_done_callback(self._flushing.discard)
+        task.add_done_callback(lambda _: _fail_unsettled(batch))
 
     async def _send(self, batch: list[Call]) -> None:
         live = [call for call in batch if not call[3].done()]
@@ -88,6 +93,14 @@ class Batcher:
                 future.set_result(reply)
 
 
+def _fail_unsettled(batch: list[Call]) -> None:
+    """The batch's task ended (cancelled at shutdown, even before it started): nobody may
+    wait forever for a reply that will not come."""
+    for *_, future in batch:
+        if not future.done():
+            future.set_exception(RedisConnectionError("the batch was interrupted"))
+
+
 async def _settle(future: asyncio.Future[Any], script: AsyncScript, keys: Sequence[Any],
                   args: Sequence[Any]) -> None:
     try:
@@ -102,8 +115,8 @@ async def _settle(future: asyncio.Future[Any], script: AsyncScript, keys: Sequen
 
 def _copy(exc: BaseException) -> BaseException:
     """Each waiting caller raises its own exception object (tracebacks are per raise)."""
-    if isinstance(exc, asyncio.CancelledError):
-        return asyncio.CancelledError()
+    if isinstance(exc, asyncio.CancelledError):  # the batch's task, not the caller's
+        return RedisConnectionError("the batch was interrupted")
     try:
         clone = type(exc)(*exc.args)
     except Exception:

@@ -6,6 +6,7 @@ import asyncio
 import uuid
 from pathlib import Path
 
+import pytest
 import redis.asyncio as aioredis
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
@@ -92,3 +93,32 @@ async def test_a_dead_server_fails_every_caller(tmp_path: Path) -> None:
     assert all(isinstance(r, RedisConnectionError) for r in results), results
     assert len({id(r) for r in results}) == 3
     await client.aclose()
+
+
+@pytest.mark.parametrize("callers", [1, 3])
+async def test_an_interrupted_batch_fails_its_callers_instead_of_hanging(
+    redis_client: aioredis.Redis, callers: int,
+) -> None:
+    slow = BatchedScript(redis_client, redis_client.register_script(INCR_LUA))
+    stats = batcher(redis_client)
+    calls = [asyncio.create_task(slow(keys=[_key()], args=[1])) for _ in range(callers)]
+    await asyncio.sleep(0)  # queued
+    await asyncio.sleep(0)  # flushed: the batch's task exists
+    for task in list(stats._flushing):
+        task.cancel()  # as at shutdown
+    results = await asyncio.wait_for(asyncio.gather(*calls, return_exceptions=True), 5)
+    assert all(isinstance(r, RedisConnectionError) for r in results), results
+
+
+async def test_calls_left_queued_by_a_finished_loop_do_not_block_a_new_one(
+    redis_client: aioredis.Redis,
+) -> None:
+    incr = BatchedScript(redis_client, redis_client.register_script(INCR_LUA))
+    stats = batcher(redis_client)
+    gone = asyncio.new_event_loop()
+    stats._queue = [(incr._script, [], [], gone.create_future())]  # as if its loop ended
+    stats._loop = gone
+    key = _key()
+    assert await asyncio.wait_for(incr(keys=[key], args=[3]), 5) == 3
+    gone.close()
+    await redis_client.delete(key)
