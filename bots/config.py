@@ -86,7 +86,7 @@ class Settings(BaseSettings):
 
     @field_validator("webchat_origins", "trusted_proxies", mode="before")
     @classmethod
-    def _split_origins(cls, value: object) -> object:
+    def _split_commas(cls, value: object) -> object:
         if isinstance(value, str):
             return tuple(part.strip() for part in value.split(",") if part.strip())
         return value
@@ -133,7 +133,6 @@ class Settings(BaseSettings):
         own = _origin(self.public_url)
         local = (f"http://127.0.0.1:{self.port}", f"http://localhost:{self.port}")
         return tuple(dict.fromkeys((own, *local)))
-
 
     @property
     def proxies(self) -> tuple[Network, ...]:

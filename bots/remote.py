@@ -13,13 +13,10 @@ not pass through the proxy (a health check from the host itself).
 from __future__ import annotations
 
 import ipaddress
-import logging
 from collections.abc import Awaitable, Callable, Sequence
 
 from aiohttp import web
 from aiohttp.typedefs import Middleware
-
-log = logging.getLogger("svyaz.bots")
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]

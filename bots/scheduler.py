@@ -103,8 +103,8 @@ class Inject(Protocol):
 class _StagingJobStore(RedisJobStore):  # type: ignore[misc]
     """APScheduler's RedisJobStore whose writes can be staged for the caller's own pipeline.
 
-    ``add_job`` / ``update_job`` made while ``staged`` is a list (on the event loop, inside
-    ``ReminderService._add_job``) append ``(job id, pickled state, run time)`` instead of two
+    An ``add_job`` made inside ``staging()`` (on the event loop, in
+    ``ReminderService._add_job``) appends ``(job id, pickled state, run time)`` instead of two
     blocking round trips in a worker thread; the caller writes them exactly as RedisJobStore
     does (the job hash and the run-times zset), in one async round trip with the reminder's
     record. Every other use (the scheduler's own reads, removals, threads) is unchanged."""
@@ -134,10 +134,6 @@ class _StagingJobStore(RedisJobStore):  # type: ignore[misc]
     def add_job(self, job: Any) -> None:
         if not self._stage(job):
             super().add_job(job)
-
-    def update_job(self, job: Any) -> None:
-        if not self._stage(job):
-            super().update_job(job)
 
     def write(self, pipe: Any, staged: list[tuple[str, bytes, float | None]]) -> None:
         """Queue the staged writes on ``pipe`` (RedisJobStore's own layout)."""

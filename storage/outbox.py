@@ -173,7 +173,7 @@ class Outbox:
     async def put(self, customer: str, channel: Channel, user_id: str, reply: Reply) -> str:
         """Persist a message about to be sent; returns its id (the message key)."""
         entry = self.prepare(customer, channel, user_id, reply)
-        await self._put(keys=self._all_keys[:2], args=[entry.id, entry.json])
+        await self._put(keys=self.put_keys, args=[entry.id, entry.json])
         return entry.id
 
     @guarded
@@ -181,7 +181,7 @@ class Outbox:
         """``put`` of prepared entries, in one round trip."""
         pipe = self._redis.pipeline(transaction=False)
         for entry in entries:
-            pipe.eval(PUT_LUA, 2, *self._all_keys[:2], entry.id, entry.json)
+            pipe.eval(PUT_LUA, 2, *self.put_keys, entry.id, entry.json)
         await pipe.execute()
 
     @property

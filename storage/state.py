@@ -215,8 +215,7 @@ class States:
     @guarded
     async def release(self, held: Lock) -> bool:
         """Release if still ours; False when it had expired (or was taken over)."""
-        self._prefetched.pop(held.customer, None)
-        self._inbox.drop_prefetched(held.customer)
+        self.drop_prefetched(held.customer)
         done = await self._release(keys=[self._keys.lock(held.customer)], args=[held.token])
         return bool(done)
 
@@ -225,7 +224,7 @@ class States:
         """Release when the customer's inbox is empty (None); otherwise keep the lock and
         return the pending rows (decode with ``Inbox.decode``). None as well when the lock
         was no longer ours: its new holder processes the inbox."""
-        self._forget_prefetched(held.customer)
+        self.drop_prefetched(held.customer)
         keys = [self._keys.lock(held.customer), self._keys.inbox(held.customer)]
         return idle_rows(await self._release_if_idle(keys=keys, args=[held.token]))
 
@@ -234,12 +233,12 @@ class States:
 
     def release_if_idle_to(self, pipe: Any, held: Lock) -> None:
         """``release_if_idle`` on ``pipe``; read its reply with ``idle_rows``."""
-        self._forget_prefetched(held.customer)
+        self.drop_prefetched(held.customer)
         keys = [self._keys.lock(held.customer), self._keys.inbox(held.customer)]
         pipe.eval(RELEASE_IF_IDLE_LUA, len(keys), *keys, held.token)
 
     def release_to(self, pipe: Any, held: Lock) -> None:
-        self._forget_prefetched(held.customer)
+        self.drop_prefetched(held.customer)
         pipe.eval(RELEASE_LUA, 1, self._keys.lock(held.customer), held.token)
 
     def extend_to(self, pipe: Any, held: Lock) -> None:
@@ -247,10 +246,7 @@ class States:
         pipe.eval(EXTEND_LUA, 1, self._keys.lock(held.customer), held.token, ms)
 
     def drop_prefetched(self, customer: str) -> None:
-        """Forget what taking the lock read (its holder is releasing it)."""
-        self._forget_prefetched(customer)
-
-    def _forget_prefetched(self, customer: str) -> None:
+        """Forget what taking the lock read (its holder is saving or releasing)."""
         self._prefetched.pop(customer, None)
         self._inbox.drop_prefetched(customer)
 
@@ -304,8 +300,7 @@ class States:
         re-sends them rather than losing them. On Redis Cluster the outbox is another slot:
         its entries are written right after the save instead (one more round trip).
         """
-        self._prefetched.pop(customer, None)
-        self._inbox.drop_prefetched(customer)
+        self.drop_prefetched(customer)
         if lock.customer != customer:
             raise LockLost(f"lock is for customer {lock.customer}, not {customer}")
         data = state.model_dump_json(by_alias=True, exclude_defaults=True)
