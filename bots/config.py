@@ -8,6 +8,7 @@ through ``get_secret_value()`` at the place that needs them.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 from pathlib import Path
@@ -22,6 +23,7 @@ from bots.remote import Network, parse_networks
 from flows.errors import SvyazError
 
 SECRET_KEY_FILE = "secret_key"
+MIN_SECRET_KEY = 16  # bytes; connectors.webchat.tokens refuses shorter keys
 _PREFIX = "SVYAZ_"
 
 
@@ -214,6 +216,9 @@ def _general_problems(s: Settings) -> list[str]:
         f"SVYAZ_WEBCHAT_ORIGINS entry {origin!r} must look like https://example.ru."
         for origin in s.webchat_origins if not _is_http_url(origin)
     )
+    if s.secret_key is not None and len(s.secret_key.get_secret_value().encode()) < MIN_SECRET_KEY:
+        found.append(f"SVYAZ_SECRET_KEY must be at least {MIN_SECRET_KEY} characters long "
+                     "(for example the output of: openssl rand -hex 32).")
     try:
         parse_networks(s.trusted_proxies)
     except ValueError as exc:
@@ -247,18 +252,36 @@ def load_settings(env_file: str | Path | None = ".env", **overrides: Any) -> Set
 
 
 def secret_key(settings: Settings) -> bytes:
-    """``SVYAZ_SECRET_KEY``, else a key generated once into the data folder and kept there."""
+    """``SVYAZ_SECRET_KEY``, else a key generated once into the data folder and kept there.
+
+    The file appears with its whole content or not at all (written aside, then hard-linked
+    into place), so processes starting together on one data folder all read the same key.
+    """
     if settings.secret_key is not None:
         return settings.secret_key.get_secret_value().encode()
     path = settings.data_dir / SECRET_KEY_FILE
-    if path.exists():
-        return path.read_text(encoding="ascii").strip().encode()
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    key = secrets.token_hex(32)
+    if not path.exists():
+        _create_key(path)
+    key = path.read_text(encoding="ascii").strip().encode()
+    if len(key) < MIN_SECRET_KEY:
+        raise ConfigError([
+            f"{path} holds a key of {len(key)} characters, fewer than {MIN_SECRET_KEY}. "
+            "Delete the file and a new key is made at the next start (open web chats then "
+            "start a new session)."
+        ])
+    return key
+
+
+def _create_key(path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    aside = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+    fd = os.open(aside, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:  # another process won the race: use its key
-        return path.read_text(encoding="ascii").strip().encode()
-    with os.fdopen(fd, "w", encoding="ascii") as out:
-        out.write(key + "\n")
-    return key.encode()
+        with os.fdopen(fd, "w", encoding="ascii") as out:
+            out.write(secrets.token_hex(32) + "\n")
+            out.flush()
+            os.fsync(out.fileno())
+        with contextlib.suppress(FileExistsError):  # another process won: its key is the key
+            os.link(aside, path)
+    finally:
+        aside.unlink()

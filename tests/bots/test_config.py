@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import multiprocessing
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -111,3 +113,36 @@ def test_public_url_follows_the_port_unless_set(monkeypatch: pytest.MonkeyPatch)
     s = load_settings(env_file=None)
     assert s.public_url == "https://bot.example.ru"
     assert s.origins[0] == "https://bot.example.ru"
+
+
+def _key_in(folder: str, start: Any, out: Any) -> None:
+    start.wait()
+    out.put(secret_key(Settings(_env_file=None, data_dir=Path(folder))))  # type: ignore[call-arg]
+
+
+def test_processes_starting_together_read_one_whole_key(tmp_path: Path) -> None:
+    # Two bots started at once on one data folder used to read the file between its creation
+    # and its write: an empty key, and a crash at start-up (CI, 2026-11).
+    ctx = multiprocessing.get_context("fork")
+    for round_ in range(15):
+        folder = str(tmp_path / f"d{round_}")
+        start, out = ctx.Barrier(6), ctx.Queue()
+        procs = [ctx.Process(target=_key_in, args=(folder, start, out)) for _ in range(6)]
+        for proc in procs:
+            proc.start()
+        keys = [out.get(timeout=10) for _ in procs]
+        for proc in procs:
+            proc.join(10)
+        assert len(set(keys)) == 1, keys
+        assert len(keys[0]) == 64
+        assert [p.name for p in Path(folder).iterdir()] == ["secret_key"]
+
+
+def test_short_keys_are_refused_with_what_to_do(tmp_path: Path) -> None:
+    folder = tmp_path / "d"
+    folder.mkdir()
+    (folder / "secret_key").write_text("abc\n")
+    with pytest.raises(ConfigError, match=r"3 characters.*Delete the file"):
+        secret_key(Settings(_env_file=None, data_dir=folder))  # type: ignore[call-arg]
+    with pytest.raises(ConfigError, match="SVYAZ_SECRET_KEY must be at least 16"):
+        load_settings(env_file=None, secret_key="short")
