@@ -20,8 +20,3 @@ class Dedupe:
     async def first_seen(self, key: str, ttl: int = DEDUPE_TTL) -> bool:
         """True the first time ``key`` is seen within ``ttl`` seconds, False after."""
         return bool(await self._redis.set(self._keys.dedupe(key), 1, nx=True, ex=ttl))
-
-    @guarded
-    async def forget(self, key: str) -> None:
-        """Let ``key`` be processed again (when handling it failed before it was accepted)."""
-        await self._redis.delete(self._keys.dedupe(key))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import re
 from collections.abc import Awaitable, Callable
 from typing import ParamSpec, TypeVar
 
@@ -31,6 +32,38 @@ UNAVAILABLE_ERRORS: tuple[type[Exception], ...] = (
     ConnectionError,
     TimeoutError,
 )
+
+
+# Redis answers but refuses to write: the command (a script: its first write, so nothing of it)
+# did not run, and will once the cause is gone — unavailable too, with what to look at. The
+# code starts the reply, or follows "-" inside the error of a script that called the command.
+_REFUSED = re.compile(r"(?:^|\s-)(OOM|MISCONF|READONLY|BUSY|NOREPLICAS)\b")
+_REFUSAL_HINTS = {
+    "OOM": "Redis is full (maxmemory reached)",
+    "MISCONF": "Redis cannot save to disk (is the disk full?) and refuses writes until it can",
+    "READONLY": "this Redis is a read-only replica (a failover under way?)",
+    "BUSY": "Redis is busy running a long script",
+    "NOREPLICAS": "too few replicas acknowledge writes (min-replicas-to-write)",
+}
+
+
+def refusal(exc: BaseException) -> str | None:
+    """``"CODE: what it means"`` when ``exc`` is Redis refusing a write, else None."""
+    if isinstance(exc, rexc.OutOfMemoryError):
+        code: str | None = "OOM"
+    elif isinstance(exc, rexc.ReadOnlyError):
+        code = "READONLY"
+    elif isinstance(exc, rexc.ResponseError):
+        code = match.group(1) if (match := _REFUSED.search(str(exc))) else None
+    else:
+        code = None
+    return None if code is None else f"{code}: {_REFUSAL_HINTS[code]}"
+
+
+def unanswered(exc: BaseException) -> bool:
+    """True when a call failed without Redis's answer (a deadline, a cancel, a lost
+    connection): what it asked for may still have happened, or happen later."""
+    return not isinstance(exc, rexc.ResponseError)
 
 
 class StorageError(SvyazError):
@@ -75,6 +108,10 @@ def _guard(func: Callable[P, Awaitable[T]], *, slow: bool) -> Callable[P, Awaita
                 return await func(*args, **kwargs)
         except UNAVAILABLE_ERRORS as exc:
             raise StorageUnavailable(f"redis unavailable: {type(exc).__name__}") from exc
+        except rexc.ResponseError as exc:
+            if (why := refusal(exc)) is None:
+                raise
+            raise StorageUnavailable(f"redis refuses writes: {why}") from exc
 
     return wrapper
 

@@ -163,9 +163,13 @@ class Identities:
         return token
 
     @guarded
-    async def redeem_link_token(self, token: str, account: str) -> str | None:
+    async def redeem_link_token(
+        self, token: str, account: str, *, settle: tuple[str, str] | None = None,
+    ) -> str | None:
         """Join ``account`` to the token's customer (merging its old customer); the customer,
-        or None when the token is unknown, used or expired."""
+        or None when the token is unknown, used or expired. ``settle`` (customer, inbox entry
+        id): the entry that carried the token, settled once it is redeemed — before the merge
+        moves that inbox, where it would be redeemed a second time."""
         if not token or len(token) > 128:
             return None
         key = self._keys.link_token(token)
@@ -174,8 +178,13 @@ class Identities:
             return None
         target = text(found)
         await self._redis.srem(self._keys.links(target), key)
+        await self._settle(settle)
         await self._join(account, target)
         return target
+
+    async def _settle(self, entry: tuple[str, str] | None) -> None:
+        if entry is not None:
+            await self._inbox.done(*entry)
 
     async def _remember_link(self, customer: str, key: str) -> None:
         """Index a live link key under the customer so erasure and merge can find it; the
@@ -199,8 +208,12 @@ class Identities:
         raise StorageError("no free link code; too many live codes")
 
     @guarded
-    async def redeem_link_code(self, code: str, account: str) -> str | None:
-        """Join ``account`` to the code's customer; None when wrong, expired or rate-limited."""
+    async def redeem_link_code(
+        self, code: str, account: str, *, settle: tuple[str, str] | None = None,
+    ) -> str | None:
+        """Join ``account`` to the code's customer; None when wrong, expired or rate-limited
+        (``settle``: as for ``redeem_link_token``; not settled when the digits are no code,
+        for they are an ordinary answer then)."""
         fail_key = self._keys.link_account_failures(account)
         if int(await self._redis.get(fail_key) or 0) >= LINK_ACCOUNT_MAX_FAILURES:
             return None
@@ -216,6 +229,7 @@ class Identities:
         if await self._redis.getdel(key) is None:
             return None  # redeemed by someone else a moment ago
         await self._redis.srem(self._keys.links(target), key)
+        await self._settle(settle)
         await self._join(account, target)
         return target
 

@@ -24,9 +24,10 @@ import secrets
 import time
 
 from flows.types import Inbound
+from storage.bounded import put_bounded
 from storage.client import RedisClient, hot_script, scripts_span_slots
 from storage.codec import encode_inbound, text
-from storage.errors import StorageError, guarded
+from storage.errors import StorageError, guarded, unanswered
 from storage.identity import Identities, new_customer_id
 from storage.inbox import FIELD, Inbox
 from storage.keys import DEDUPE_TTL, Keys
@@ -79,7 +80,8 @@ class Intake:
 
     @guarded
     async def accept(self, dedupe_key: str, inbound: Inbound, *, take: bool = False) -> str | None:
-        """The customer whose inbox now holds ``inbound``; None when it was seen before.
+        """The customer whose inbox now holds ``inbound``; None when it was seen before
+        (unless that first accept's answer never came: then the customer, to be processed).
 
         With ``take``, the customer's lock is taken in the same step when it is free; the
         caller gets it from ``States.taken`` (and must process the inbox or release it)."""
@@ -93,24 +95,36 @@ class Intake:
                 fresh = new_customer_id()
                 outcome = await self._push(fresh, dedupe_key, inbound, take, create=True)
                 if outcome != _MOVED:  # (moved: created by someone else meanwhile)
-                    self._remember(account, fresh)
+                    put_bounded(self._known, account, fresh, KNOWN_ACCOUNTS)
                     return fresh
         for _ in range(3):
             if customer is not None:
                 outcome = await self._push(customer, dedupe_key, inbound, take, named=known)
                 if outcome == _REPEAT:
-                    return None
+                    # First accepted by a call whose answer never came: its lock may be
+                    # left over, so the customer is processed (and the lock taken over) now.
+                    return customer if self._states.has_orphan(customer) else None
                 if outcome != _MOVED:
-                    self._remember(account, customer)
+                    put_bounded(self._known, account, customer, KNOWN_ACCOUNTS)
                     return customer
                 self._known.pop(account, None)
+                if await self._redis.exists(self._keys.seen(customer, dedupe_key)):
+                    return None  # accepted before a merge moved the account: a retry
             customer = await self._identities.resolve(account, name=inbound.name)
         raise StorageError(f"account {account} keeps moving between customers; retry later")
 
-    def _remember(self, account: str, customer: str) -> None:
-        if account not in self._known and len(self._known) >= KNOWN_ACCOUNTS:
-            del self._known[next(iter(self._known))]  # the oldest entry
-        self._known[account] = customer
+    async def _run(self, customer: str, account: str, keys: list[str],
+                   args: list[str | float | int]) -> object:
+        if self._joint:
+            keys = [*keys, self._keys.pending, self._keys.account(account),
+                    self._keys.customers]
+            return await self._accept(keys=keys, args=args)
+        pipe = self._redis.pipeline(transaction=False)
+        pipe.eval(ACCEPT_LUA, len(keys), *keys, *args)  # EVAL: no NOSCRIPT in a pipeline
+        pipe.sadd(self._keys.pending, customer)  # another slot: no MULTI
+        reply, _ = await pipe.execute()
+        return reply
+
 
     async def _push(
         self, customer: str, dedupe_key: str, inbound: Inbound, take: bool, *,
@@ -127,16 +141,12 @@ class Intake:
             "1" if create else "0",
         ]
         self._inbox.drop_prefetched(customer)
-        reply: object
-        if self._joint:
-            keys += [self._keys.pending, self._keys.account(inbound.account),
-                     self._keys.customers]
-            reply = await self._accept(keys=keys, args=args)
-        else:
-            pipe = self._redis.pipeline(transaction=False)
-            pipe.eval(ACCEPT_LUA, len(keys), *keys, *args)  # EVAL: no NOSCRIPT in a pipeline
-            pipe.sadd(self._keys.pending, customer)  # another slot: no MULTI
-            reply, _ = await pipe.execute()
+        try:
+            reply = await self._run(customer, inbound.account, keys, args)
+        except BaseException as exc:
+            if take and unanswered(exc):  # it may still run and take the lock: keep the token
+                self._states.orphaned(customer, token)
+            raise
         if reply is None:
             return _MOVED
         if not isinstance(reply, list):

@@ -191,6 +191,11 @@ class Keys:
         return f"{self.prefix}pending"
 
     @property
+    def health(self) -> str:
+        """Written by /healthz: a Redis that refuses writes still answers PING."""
+        return f"{self.prefix}health"
+
+    @property
     def outbox_data(self) -> str:
         return f"{self.prefix}{{outbox}}:data"
 

@@ -38,12 +38,8 @@ return now
 """
 )
 
-# KEYS: data, lease, tries. ARGV: min idle ms, max count. Returns {id, json, tries, ...}.
-CLAIM_LUA = (
-    _NOW_MS
-    + """
-local ids = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now - tonumber(ARGV[1]),
-                       'LIMIT', 0, tonumber(ARGV[2]))
+# Leases ``ids`` that are still pending: {id, json, tries, ...}. KEYS: data, lease, tries.
+_TAKE_IDS = """
 local out = {}
 for _, id in ipairs(ids) do
   local j = redis.call('HGET', KEYS[1], id)
@@ -57,7 +53,19 @@ for _, id in ipairs(ids) do
 end
 return out
 """
+
+# KEYS: data, lease, tries. ARGV: min idle ms, max count.
+CLAIM_LUA = (
+    _NOW_MS
+    + """
+local ids = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now - tonumber(ARGV[1]),
+                       'LIMIT', 0, tonumber(ARGV[2]))
+"""
+    + _TAKE_IDS
 )
+
+# KEYS: data, lease, tries. ARGV: ids.
+CLAIM_IDS_LUA = _NOW_MS + "local ids = ARGV\n" + _TAKE_IDS
 
 # KEYS: data, lease. ARGV: id. Renews the lease of a pending entry; 0 if it is not pending.
 TOUCH_LUA = (
@@ -148,6 +156,7 @@ class Outbox:
         self._keys = keys
         self._put = redis.register_script(PUT_LUA)
         self._claim = redis.register_script(CLAIM_LUA)
+        self._claim_ids = redis.register_script(CLAIM_IDS_LUA)
         self._ack = redis.register_script(ACK_LUA)
         self._touch = redis.register_script(TOUCH_LUA)
 
@@ -211,6 +220,17 @@ class Outbox:
     ) -> list[OutboxEntry]:
         """Take over entries nobody touched for ``min_idle_ms``; each goes to one caller."""
         flat = await self._claim(keys=self._all_keys, args=[min_idle_ms, count])
+        return [
+            _decode(text(flat[i]), flat[i + 1], int(flat[i + 2])) for i in range(0, len(flat), 3)
+        ]
+
+    @guarded
+    async def claim(self, ids: Sequence[str]) -> list[OutboxEntry]:
+        """Take over those of ``ids`` still pending, at once (whoever wrote them will not send
+        them: its turn failed after the write)."""
+        if not ids:
+            return []
+        flat = await self._claim_ids(keys=self._all_keys, args=list(ids))
         return [
             _decode(text(flat[i]), flat[i + 1], int(flat[i + 2])) for i in range(0, len(flat), 3)
         ]

@@ -13,6 +13,10 @@ save can also write the turn's outbox entries (``outbox=``). A message thus cost
 trips: accept (with the lock), save, release; every key in the customer's Redis Cluster slot
 except the outbox's, which a cluster writes separately.
 
+A lock call whose answer never came (Redis stalled past the deadline, then ran it) leaves a
+lock whose token only this process knows: ``orphaned`` keeps the token, and ``acquire`` takes
+such a lock over at once instead of waiting out its expiry.
+
 This module must not run the engine or read events; it only stores what it is given.
 """
 
@@ -30,6 +34,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from flows.types import DialogState
+from storage.bounded import put_bounded
 from storage.client import RedisClient, hot_script, scripts_span_slots
 from storage.codec import text
 from storage.errors import (
@@ -41,6 +46,7 @@ from storage.errors import (
     VersionConflict,
     guarded,
     guarded_slow,
+    unanswered,
 )
 from storage.history import History, HistoryEntry
 from storage.inbox import Inbox, raw_rows
@@ -78,10 +84,14 @@ end
 return {v, 0}
 """
 
-# KEYS: lock, state, inbox. ARGV: token, ttl ms. Take the lock, read the state and the
+# KEYS: lock, state, inbox. ARGV: token, ttl ms, orphaned token or "". Take the lock (also
+# when it is held by the orphaned token: see ``States.orphaned``), read the state and the
 # pending inbox in one round trip: {version, data, rows}.
 ACQUIRE_LUA = """
-if not redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return false end
+if not redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
+  if ARGV[3] == '' or redis.call('GET', KEYS[1]) ~= ARGV[3] then return false end
+  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+end
 local s = redis.call('HMGET', KEYS[2], 'v', 'd')
 return {s[1], s[2], redis.call('XRANGE', KEYS[3], '-', '+')}
 """
@@ -112,6 +122,7 @@ def idle_rows(reply: object) -> list[tuple[str, dict[str, str]]] | None:
 
 _POLL_MIN = 0.002
 _POLL_MAX = 0.05
+ORPHANS_KEPT = 10_000  # tokens of lock calls whose answer never came, kept per process
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,6 +165,7 @@ class States:
         # even if the lock is lost meanwhile: save() checks the version and the token.
         self._prefetched: dict[str, tuple[object, object]] = {}
         self._taken: dict[str, Lock] = {}
+        self._orphans: dict[str, str] = {}
         self._release = redis.register_script(RELEASE_LUA)
         self._extend = redis.register_script(EXTEND_LUA)
         self._release_if_idle = redis.register_script(RELEASE_IF_IDLE_LUA)
@@ -180,11 +192,12 @@ class States:
         held = Lock(customer=customer, token=secrets.token_hex(16), ttl=ttl)
         keys = [self._keys.lock(customer), self._keys.state(customer),
                 self._keys.inbox(customer)]
-        args: list[str | int] = [held.token, max(1, int(ttl * 1000))]
+        orphan = self._orphans.get(customer, "")
+        args: list[str | int] = [held.token, max(1, int(ttl * 1000)), orphan]
         deadline = time.monotonic() + wait
         delay = _POLL_MIN
         async with asyncio.timeout(wait + OPERATION_TIMEOUT):  # a hung Redis: unavailable
-            while not (found := await self._acquire(keys=keys, args=args)):
+            while not (found := await self._call_acquire(customer, keys, args)):
                 # The holder may be this process: an accept took the lock while we waited.
                 if (adopted := self.taken(customer)) is not None:
                     return adopted
@@ -192,9 +205,31 @@ class States:
                     raise LockTimeout(f"customer {customer}: lock not had within {wait:.1f} s")
                 await asyncio.sleep(delay * (0.5 + random.random()))
                 delay = min(delay * 2, _POLL_MAX)
+        if orphan:
+            self._orphans.pop(customer, None)
         self._prefetched[customer] = (found[0], found[1])
         self._inbox.prefetch(customer, raw_rows(found[2]))
         return held
+
+    async def _call_acquire(self, customer: str, keys: list[str],
+                            args: list[str | int]) -> Any:
+        try:
+            return await self._acquire(keys=keys, args=args)
+        except BaseException as exc:
+            if unanswered(exc):
+                self.orphaned(customer, str(args[0]))
+            raise
+
+    def orphaned(self, customer: str, token: str) -> None:
+        """A call that may have taken ``customer``'s lock with ``token`` got no answer (a
+        stalled Redis: the deadline passed, yet the script may run when the stall ends). The
+        next ``acquire`` here takes such a lock over at once instead of waiting for it to
+        expire, and ``has_orphan`` lets a platform's retry of that message (a repeat) still
+        get the customer processed."""
+        put_bounded(self._orphans, customer, token, ORPHANS_KEPT)
+
+    def has_orphan(self, customer: str) -> bool:
+        return customer in self._orphans
 
     @property
     def lock_ttl_ms(self) -> int:
@@ -205,6 +240,7 @@ class States:
         with what it read — ``[version, data, inbox rows]`` like ``acquire`` — kept for
         ``taken``."""
         self._taken[customer] = Lock(customer=customer, token=token, ttl=self.lock_ttl)
+        self._orphans.pop(customer, None)  # a fresh take: any older token's lock is gone
         self._prefetched[customer] = (found[0], found[1])
         self._inbox.prefetch(customer, raw_rows(found[2]))
 

@@ -49,6 +49,8 @@ from storage.state import RELEASE_IF_IDLE_LUA, Lock, States, idle_rows
 
 __all__ = ["Store", "connect", "open_store"]
 
+HEALTH_KEY_MS = 60_000
+
 log = logging.getLogger("svyaz.storage")
 
 
@@ -208,9 +210,10 @@ class Store:
         return pipe
 
     @guarded
-    async def ping(self) -> bool:
-        """For /healthz: True when Redis answers (``StorageUnavailable`` otherwise)."""
-        return bool(await self.redis.ping())
+    async def probe(self) -> None:
+        """For /healthz: one small write, which a full, read-only or unsaving Redis refuses
+        (``StorageUnavailable`` saying why) though it still answers PING."""
+        await self.redis.set(self.keys.health, b"1", px=HEALTH_KEY_MS)
 
     @guarded_slow
     async def forget(self, customer: str) -> list[str]:

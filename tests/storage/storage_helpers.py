@@ -61,3 +61,12 @@ def free_ports(count: int, *, base: int = 17100, bus: bool = False) -> list[int]
             if len(ports) == count:
                 return ports
     raise RuntimeError("no free loopback ports")
+
+
+# A script that keeps Redis busy for ARGV[1] ms: a stall, during which no other command runs.
+BUSY_LUA = """
+local t = redis.call('TIME')
+local until_us = t[1] * 1000000 + t[2] + ARGV[1] * 1000
+repeat t = redis.call('TIME') until t[1] * 1000000 + t[2] >= until_us
+return 1
+"""

@@ -5,7 +5,12 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
+from storage_helpers import BUSY_LUA
+
 from flows.types import DialogState, Frame, Inbound, Reply, TextEvent
+from storage.client import scripts_span_slots
+from storage.errors import StorageUnavailable
 from storage.history import HistoryEntry
 from storage.store import Sent, Store
 
@@ -133,3 +138,71 @@ async def test_a_waiting_acquire_gets_the_lock_an_accept_takes_meanwhile(store: 
     assert await store.states.holds(lock)
     assert store.states.taken(customer) is None  # handed to the waiter, not left behind
     await store.release(lock, [])
+
+
+async def _stall(store: Store, ms: int, monkeypatch: pytest.MonkeyPatch) -> (
+        asyncio.Task[object]):
+    """Redis runs a ``ms``-long script: a stall, not an outage. Commands sent meanwhile run
+    when it ends, after their callers (deadline 0.2 s) have given up waiting."""
+    if not scripts_span_slots(store.redis):
+        pytest.skip("a cluster sends these calls from the caller's task; its timeout closes "
+                    "the connection, so whether the script ran is not for the test to choose")
+    monkeypatch.setattr("storage.errors.OPERATION_TIMEOUT", 0.2)
+    monkeypatch.setattr("storage.state.OPERATION_TIMEOUT", 0.2)
+    await asyncio.gather(*(store.redis.ping() for _ in range(3)))  # connections to spare
+    stall = asyncio.create_task(store.redis.eval(BUSY_LUA, 0, ms))
+    await asyncio.sleep(0.05)  # it runs
+    return stall
+
+
+async def test_a_lock_whose_answer_timed_out_is_taken_over_at_once(
+    store: Store, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    customer = await store.intake.accept("max:s1", _inbound("s1", "a"))
+    assert customer is not None
+    await store.inbox.done(customer, (await store.inbox.pending(customer))[0][0])
+    stall = await _stall(store, 600, monkeypatch)
+    with pytest.raises(StorageUnavailable):  # the webhook answers 503; the platform retries
+        await store.intake.accept("max:s2", _inbound("s2", "b"), take=True)
+    await stall  # the stall ends: the accept's script runs, takes the lock and pushes
+    await asyncio.sleep(0.1)
+    assert await store.redis.get(store.keys.lock(customer)) is not None
+    # The platform's retry is a repeat, yet the customer is handed back to be processed, and
+    # the lock the lost answer held is taken over instead of waiting 30 s for it to expire.
+    assert await store.intake.accept("max:s2", _inbound("s2", "b"), take=True) == customer
+    lock = await store.states.acquire(customer, wait=0.3)
+    assert [p.event for _, p in await store.inbox.pending(customer)] == [TextEvent("b")]
+    await store.release(lock, [])
+    assert await store.redis.get(store.keys.lock(customer)) is None
+    assert await store.intake.accept("max:s2", _inbound("s2", "b")) is None  # settled: repeat
+
+
+async def test_an_acquire_whose_answer_timed_out_leaves_a_lock_taken_over_at_once(
+    store: Store, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    customer = await store.intake.accept("max:q1", _inbound("q1", "a"))
+    assert customer is not None
+    await store.release(await store.states.acquire(customer), [])  # the script is loaded
+    stall = await _stall(store, 600, monkeypatch)
+    with pytest.raises(StorageUnavailable):
+        await store.states.acquire(customer, wait=0.0)
+    await stall  # the acquire's script runs now, though its caller gave up
+    await asyncio.sleep(0.1)
+    assert await store.redis.get(store.keys.lock(customer)) is not None
+    lock = await store.states.acquire(customer, wait=0.3)
+    assert await store.states.holds(lock)
+    await store.release(lock, [])
+
+
+async def test_a_retry_after_the_account_was_merged_away_is_still_a_repeat(
+    store: Store,
+) -> None:
+    old = await store.intake.accept("max:m1", _inbound("m1", "1"))
+    keep = await store.intake.accept("max:m2", _inbound("m2", "2", user="7"))
+    assert old is not None
+    assert keep is not None
+    await store.identities.merge(keep, old)  # max:42 and its inbox entry move to keep
+    assert await store.intake.accept("max:m1", _inbound("m1", "1")) is None  # the retry
+    assert [p.event for _, p in await store.inbox.pending(keep)] == [
+        TextEvent("2"), TextEvent("1")]
+    assert await store.intake.accept("max:m3", _inbound("m3", "3")) == keep

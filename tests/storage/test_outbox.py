@@ -73,3 +73,14 @@ def test_random_id_is_stable_positive_int32() -> None:
     assert len(ids) == 1000
     assert all(0 < i <= 2**31 - 1 for i in ids)
     assert random_id_for("x") == random_id_for("x")
+
+
+async def test_claim_by_id_takes_the_pending_ones_at_once(store: Store) -> None:
+    first = await store.outbox.put("c1", "vk", "1", Reply("раз"))
+    second = await store.outbox.put("c1", "vk", "1", Reply("два"))
+    await store.outbox.ack(second)
+    claimed = await store.outbox.claim([first, second, "no-such-entry"])
+    assert [(e.id, e.reply.text) for e in claimed] == [(first, "раз")]
+    assert await store.outbox.claim([]) == []
+    await asyncio.sleep(0.25)
+    assert [e.id for e in await store.outbox.claim_stale(200)] == [first]  # still pending
