@@ -279,17 +279,21 @@ async def index(request: web.Request) -> web.StreamResponse:
 
 async def healthz(request: web.Request) -> web.Response:
     services = request.app[SERVICES]
-    redis_ok = False
+    redis: dict[str, object] = {"ok": False, "embedded": services.embedded is not None}
     if services.store is not None:
-        with contextlib.suppress(Exception):
-            redis_ok = bool(await services.store.redis.ping())
+        try:
+            await services.store.probe()
+            redis["ok"] = True
+        except Exception as exc:  # what the on-call engineer should look at
+            redis["error"] = str(exc) if isinstance(exc, StorageError) else repr(exc)
+    redis_ok = bool(redis["ok"])
     reminders = services.reminders
     channels = {ch: c.health() for ch, c in request.app[CONNECTORS].items()}
     body = {
         # Red when anything is wrong; 503 only without Redis (a refused VK token should not
         # take the web chat out of a load balancer).
         "ok": redis_ok and all(bool(h.get("ok")) for h in channels.values()),
-        "redis": {"ok": redis_ok, "embedded": services.embedded is not None},
+        "redis": redis,
         "channels": channels,
         "scheduler": {"ok": reminders is not None and reminders.scheduler.running,
                       "leader": bool(reminders and reminders.leader)},

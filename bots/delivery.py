@@ -21,7 +21,7 @@ from connectors.base import ChannelError, Connector, Undeliverable, sending
 from flows.types import CHANNELS, Channel, Inbound, Reply
 from storage.errors import StorageError
 from storage.history import HistoryEntry
-from storage.outbox import Prepared
+from storage.outbox import OutboxEntry, Prepared
 from storage.store import Sent
 
 if TYPE_CHECKING:
@@ -297,8 +297,16 @@ class Delivery:
 
     async def resend_stale(self, min_idle_ms: int = STALE_OUTBOX_MS) -> int:
         """Re-send outbox entries a crashed turn left behind; returns how many went out."""
+        return await self._resend(await self._store.outbox.claim_stale(min_idle_ms))
+
+    async def resend(self, ids: Sequence[str]) -> int:
+        """Send now those of ``ids`` the outbox holds: a turn of this process wrote them and
+        failed before sending (Redis stalled); how many went out."""
+        return await self._resend(await self._store.outbox.claim(ids))
+
+    async def _resend(self, entries: Sequence[OutboxEntry]) -> int:
         sent = 0
-        for entry in await self._store.outbox.claim_stale(min_idle_ms):
+        for entry in entries:
             connector = self._connectors.get(entry.channel)
             if connector is None:
                 continue

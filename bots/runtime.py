@@ -21,7 +21,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Protocol
 
@@ -114,6 +114,9 @@ class Runtime:
         self._owner_notify = owner_notify
         self._active: dict[str, asyncio.Task[None]] = {}
         self._again: set[str] = set()
+        # After Redis failed mid-turn: what to settle before trying the customer again soon.
+        self._stranded: dict[str, _Stranded] = {}
+        self._recovering: set[asyncio.Task[None]] = set()
         # Bot-initiated work waits for one of a few workers, so a batch of 10,000 reminders
         # never starves customers who are chatting (their messages kick at once).
         self._backlog = Backlog(self._kick_and_wait, workers=BACKGROUND_WORKERS)
@@ -128,7 +131,7 @@ class Runtime:
         try:  # de-duplicate, resolve, push and take the lock: one round trip when known
             customer = await self._store.intake.accept(dedupe_key(inbound), inbound, take=True)
         except StorageError as exc:
-            raise Unavailable("storage unavailable; retry later") from exc
+            raise Unavailable(f"storage unavailable ({exc}); retry later") from exc
         if customer is None:
             return
         self._metrics.messages_in.labels(inbound.channel).inc()
@@ -170,8 +173,14 @@ class Runtime:
                 await self.process(customer)
                 if customer not in self._again:
                     return
-        except StorageError as exc:  # the sweeper picks the inbox up again later
-            log.warning("inbox of %s not processed: %s", customer, type(exc).__name__)
+        except StorageError as exc:
+            log.warning("inbox of %s not processed: %s: %s", customer, type(exc).__name__, exc)
+            if isinstance(exc, StorageUnavailable):  # a stall or a restart: again soon
+                self._retry_soon(customer)
+        else:
+            stranded = self._stranded.get(customer)
+            if stranded is not None and stranded.settled:
+                del self._stranded[customer]
         finally:
             # No await between the last check of _again and this pop: a kick() either saw
             # the task still active and set _again before the check, or starts a new task.
@@ -204,7 +213,14 @@ class Runtime:
                 rows = await store.inbox.decode(customer, left or [])
         finally:
             if held:  # also after a merge: the replies are acknowledged, the lock is gone
-                await store.release(lock, sent)
+                try:
+                    await store.release(lock, sent)
+                except StorageError:
+                    # Unanswered, it may still hold the lock and leave delivered replies in
+                    # the outbox (a later re-send would double them): settled by _recover.
+                    store.states.orphaned(customer, lock.token)
+                    self._strand(customer, unacked=sent)
+                    raise
 
     async def _turn(self, ctx: _Ctx, lock: Lock) -> bool:
         """One inbox entry; False when the account was joined to another customer."""
@@ -216,11 +232,14 @@ class Runtime:
             go_on = event is not None
             if event is not None:
                 await self._run(ctx, event, lock)
-        except _RETRY_LATER:
+        except _RETRY_LATER as exc:
             # Redis stalled or the lock was lost mid-turn: the entry stays pending (the save
-            # that settles it did not happen) and the sweeper runs it again — never settled
-            # with an apology, which would lose a reminder.
+            # that settles it did not happen) and is run again — never settled with an
+            # apology, which would lose a reminder. Or the save did happen, unanswered: then
+            # its replies wait in the outbox, and _recover sends them.
             self._metrics.turn_errors.inc()
+            if isinstance(exc, StorageUnavailable):  # (LockLost, VersionConflict: not written)
+                self._strand(ctx.customer, queued=ctx.queued)
             raise
         except Exception:  # the one catch-all: log with every id, apologise, go on
             self._metrics.turn_errors.inc()
@@ -248,14 +267,17 @@ class Runtime:
         token, code = link_token_of(event), link_code_of(event)
         if token is None and code is None:
             return event
-        # Done first: redeeming merges this customer's inbox into the target's, and the link
-        # itself must not travel there (it would be redeemed a second time).
-        await self._store.inbox.done(ctx.customer, ctx.entry_id)
+        # A redeemed link settles its entry first: redeeming merges this customer's inbox
+        # into the target's, and the link must not travel there (to be redeemed again).
+        # Otherwise the turn's save settles it, as any other: six digits may be a postcode.
+        settle = (ctx.customer, ctx.entry_id)
         if token is not None:
-            target = await identities.redeem_link_token(token, ctx.inbound.account)
+            target = await identities.redeem_link_token(token, ctx.inbound.account,
+                                                        settle=settle)
         else:
             assert code is not None
-            target = await identities.redeem_link_code(code, ctx.inbound.account)
+            target = await identities.redeem_link_code(code, ctx.inbound.account,
+                                                       settle=settle)
         if target is None:
             if token is None:
                 return event  # six digits that are no code: an ordinary answer
@@ -293,6 +315,7 @@ class Runtime:
             # after it re-sends them); the first save also settles and records the entry.
             queued = [] if is_initiated(ctx.inbound.event) else self._delivery.prepare(
                 ctx.customer, ctx.inbound, turn.replies)
+            ctx.queued = tuple(entry.id for entry in queued)  # written by the save, or not
             version = await self._store.states.save(
                 ctx.customer, turn.state, version=version, lock=lock,
                 inbox_id=ctx.entry_id if first else None,
@@ -300,7 +323,6 @@ class Runtime:
                 outbox=queued,
             )
             ctx.recorded = True
-            ctx.queued = tuple(entry.id for entry in queued)
             first = False
             state = turn.state
             ctx.flow, ctx.step = position(state)
@@ -357,6 +379,50 @@ class Runtime:
         except Exception:  # storage or channel down as well: the sweeper retries the entry
             log.warning("apology not delivered", extra={"customer": ctx.customer})
 
+    # ------------------------------------------------------------------ after a failed turn
+
+    def _strand(self, customer: str, *, queued: tuple[str, ...] = (),
+                unacked: list[Sent] | None = None) -> None:
+        stranded = self._stranded.setdefault(customer, _Stranded())
+        stranded.queued += queued
+        stranded.unacked += unacked or []
+
+    def _retry_soon(self, customer: str) -> None:
+        """Redis failed mid-turn: settle what the turn left and run the customer's inbox again
+        after a short back-off, instead of at the next sweep (30 s) or when the lock and the
+        outbox lease expire (30 and 60 s)."""
+        stranded = self._stranded.setdefault(customer, _Stranded())
+        if self._closing or stranded.attempts >= RETRY_ATTEMPTS:
+            self._stranded.pop(customer, None)  # Redis is still down: the sweeps take over
+            return
+        delay = RETRY_FIRST * 2 ** stranded.attempts
+        stranded.attempts += 1
+        asyncio.get_running_loop().call_later(delay, self._start_recovery, customer)
+
+    def _start_recovery(self, customer: str) -> None:
+        if self._closing:
+            return
+        task = asyncio.create_task(self._recover(customer), name=f"recover:{customer}")
+        self._recovering.add(task)  # a reference until it is done
+        task.add_done_callback(self._recovering.discard)
+
+    async def _recover(self, customer: str) -> None:
+        stranded = self._stranded.get(customer) or _Stranded()  # (none: just run the inbox)
+        try:
+            if stranded.unacked:  # delivered: never to be re-sent
+                await self._store.acknowledge(stranded.unacked)  # (clears the list)
+            if stranded.queued:  # written by a save whose answer
+                sent = await self._delivery.resend(stranded.queued)  # never came, not sent
+                stranded.queued = ()
+                if sent:
+                    log.info("sent %d replies of %s's turn that Redis saved unanswered",
+                             sent, customer)
+        except StorageError:
+            self._retry_soon(customer)
+            return
+        if not self._closing:
+            self.kick(customer)
+
     async def release(self, customer: str) -> bool:
         """An operator hands the conversation back to the bot; False if it was not handed off."""
         async with self._store.states.lock(customer) as lock:
@@ -405,6 +471,22 @@ class Runtime:
 
 
 _RETRY_LATER = (StorageUnavailable, LockLost, VersionConflict)
+RETRY_FIRST = 0.5  # seconds before the first retry of a customer whose turn Redis failed
+RETRY_ATTEMPTS = 6  # doubling: the last after 16 s (31.5 s in all), then the sweeps
+
+
+@dataclass(slots=True)
+class _Stranded:
+    """What a turn that Redis failed left to settle: replies delivered but not acknowledged,
+    and outbox ids its save may have written but nobody sent."""
+
+    queued: tuple[str, ...] = ()
+    unacked: list[Sent] = field(default_factory=list)
+    attempts: int = 0
+
+    @property
+    def settled(self) -> bool:
+        return not self.queued and not self.unacked
 
 
 def _retarget(inbound: Inbound, channel: str, user_id: str) -> Inbound:

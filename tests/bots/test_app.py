@@ -101,6 +101,47 @@ async def test_healthz_is_503_when_redis_is_down(bot_prefix: str, tmp_path: Path
             embedded.start()
 
 
+async def test_healthz_is_503_when_redis_answers_but_refuses_writes(
+    bot_prefix: str, tmp_path: Path,
+) -> None:
+    app = build_app(make_settings(None, bot_prefix, tmp_path))  # its own embedded Redis
+    async with TestClient(TestServer(app, host="127.0.0.1")) as c:
+        redis = app[SERVICES].store.redis
+        assert (await c.get("/healthz")).status == 200
+        await redis.config_set("maxmemory", "1")  # full: PING still answers
+        try:
+            resp = await c.get("/healthz")
+            body = await resp.json()
+        finally:
+            await redis.config_set("maxmemory", "0")
+        assert resp.status == 503
+        assert body["redis"]["ok"] is False
+        assert "OOM" in body["redis"]["error"]
+        assert "maxmemory" in body["redis"]["error"]
+        assert (await c.get("/healthz")).status == 200
+
+
+async def test_a_message_sent_while_redis_refuses_writes_is_refused_not_crashed(
+    bot_prefix: str, tmp_path: Path,
+) -> None:
+    app = build_app(make_settings(None, bot_prefix, tmp_path))
+    async with TestClient(TestServer(app, host="127.0.0.1")) as c:
+        ws = await chat(c)
+        assert await next_reply(ws) == "Как вас зовут?"
+        redis = app[SERVICES].store.redis
+        await redis.config_set("maxmemory", "1")
+        try:
+            await ws.send_json({"type": "text", "text": "Оля", "id": "c1"})
+            frame = await ws.receive_json(timeout=5)
+        finally:
+            await redis.config_set("maxmemory", "0")
+        assert frame["type"] == "error"
+        assert frame["code"] == "unavailable"  # the widget says so; the socket stays open
+        await ws.send_json({"type": "text", "text": "Оля", "id": "c2"})
+        assert await next_reply(ws) == "Приятно познакомиться, Оля! Сколько вам лет?"
+        await ws.close()
+
+
 async def test_a_broken_edit_keeps_the_previous_flows(
     redis_url: str, bot_prefix: str, tmp_path: Path
 ) -> None:

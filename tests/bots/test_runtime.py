@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
 from aiohttp import web
@@ -157,6 +157,25 @@ async def test_six_digits_that_are_no_code_are_an_ordinary_answer(harness: Harne
     await harness.send("web", "s1", TextEvent("Оля"))
     await harness.send("web", "s1", TextEvent("123456"))
     assert harness.texts("web", "s1")[-1] == "Записал: Оля, 123456."
+
+
+async def test_six_digits_that_are_no_code_stay_pending_until_their_turn_is_saved(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The inbox entry of a possible code was settled before the code was looked up, so an
+    ordinary six-digit answer (a postcode) whose turn then failed was lost."""
+    await harness.send("web", "s1", StartEvent())
+    await harness.send("web", "s1", TextEvent("Оля"))
+    customer = await harness.customer("web", "s1")
+    _fail_next_save(harness, monkeypatch, ran=False)
+    await harness.send("web", "s1", TextEvent("123456"))
+    assert [p.event for _, p in await harness.store.inbox.pending(customer)] == [
+        TextEvent("123456")]
+
+    async def answered() -> bool:
+        return harness.texts("web", "s1")[-1:] == ["Записал: Оля, 123456."]
+
+    await _eventually(answered)
 
 
 async def test_link_channel_effect_offers_deep_links_and_a_code(harness: Harness) -> None:
@@ -321,19 +340,9 @@ async def test_a_redis_stall_mid_turn_leaves_the_entry_for_the_sweeper(
 ) -> None:
     """Regression (bench/reminders): a turn whose save timed out was settled with an apology
     and a due reminder was lost; now the entry stays pending and the sweep runs it again."""
-    from storage.errors import StorageUnavailable
-
     await harness.send("web", "s1", StartEvent())
     customer = await harness.customer("web", "s1")
-    real_save = harness.store.states.save
-    stalls = [StorageUnavailable("timeout (injected stall)")]
-
-    async def stalling_save(*args: object, **kwargs: object) -> int:
-        if stalls:
-            raise stalls.pop()
-        return await real_save(*args, **kwargs)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(harness.store.states, "save", stalling_save)
+    _fail_next_save(harness, monkeypatch, ran=False)
     await harness.send("web", "s1", TextEvent("Оля"))
     assert SORRY not in harness.texts("web", "s1")
     assert len(await harness.store.inbox.pending(customer)) == 1
@@ -342,3 +351,109 @@ async def test_a_redis_stall_mid_turn_leaves_the_entry_for_the_sweeper(
     await harness.runtime.idle()
     assert harness.texts("web", "s1")[-1] == "Приятно познакомиться, Оля! Сколько вам лет?"
     assert await harness.store.inbox.pending(customer) == []
+
+
+async def _eventually(check: object, seconds: float = 5.0) -> None:
+    """Wait until ``check()`` is true; the retry back-off starts at 0.5 s, the sweeps at 30."""
+    deadline = asyncio.get_running_loop().time() + seconds
+    while not await check():  # type: ignore[operator]
+        assert asyncio.get_running_loop().time() < deadline, "not within the retry back-off"
+        await asyncio.sleep(0.05)
+
+
+async def test_after_a_save_redis_never_answered_the_entry_runs_again_soon(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await harness.send("web", "s1", StartEvent())
+    _fail_next_save(harness, monkeypatch, ran=False)
+    await harness.send("web", "s1", TextEvent("Оля"))
+
+    async def answered() -> bool:
+        return harness.texts("web", "s1")[-1:] == [
+            "Приятно познакомиться, Оля! Сколько вам лет?"]
+
+    await _eventually(answered)  # no sweep: the runtime tried again by itself
+    await harness.runtime.idle()
+    customer = await harness.customer("web", "s1")
+    assert await harness.store.inbox.pending(customer) == []
+
+
+async def test_replies_a_save_wrote_unanswered_are_sent_soon_and_once(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The save ran, but its answer never came (a stall past the deadline): its replies sat
+    in the outbox until the stale re-send, a minute later."""
+    await harness.send("web", "s1", StartEvent())
+    _fail_next_save(harness, monkeypatch, ran=True)
+    await harness.send("web", "s1", TextEvent("Оля"))
+    reply = "Приятно познакомиться, Оля! Сколько вам лет?"
+    assert harness.texts("web", "s1")[-1] != reply  # the turn gave up before sending
+
+    async def answered() -> bool:
+        return harness.texts("web", "s1")[-1:] == [reply]
+
+    await _eventually(answered)
+    await harness.runtime.idle()
+    await harness.runtime.sweep()  # nothing is left for the stale re-send
+    await harness.runtime.idle()
+    assert harness.texts("web", "s1").count(reply) == 1
+    assert await harness.store.outbox.pending() == []
+
+
+async def test_a_release_redis_never_answered_neither_doubles_nor_blocks(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The replies went out but the round trip that acknowledges them and frees the lock got
+    no answer: the lock's token is kept (the next turn takes it over at once) and the replies
+    are acknowledged, so the stale re-send never repeats them."""
+    from storage.errors import StorageUnavailable
+
+    store = harness.store
+    await harness.send("web", "s1", StartEvent())
+    customer = await harness.customer("web", "s1")
+    failures = 2  # the release_if_idle that ends the turn, then the release after it
+
+    def flaky(real: Callable[..., Awaitable[object]]) -> Callable[..., Awaitable[object]]:
+        async def call(*args: object, **kwargs: object) -> object:
+            nonlocal failures
+            if failures:
+                failures -= 1
+                raise StorageUnavailable("redis unavailable: TimeoutError (injected)")
+            return await real(*args, **kwargs)
+        return call
+
+    monkeypatch.setattr(store, "release_if_idle", flaky(store.release_if_idle))
+    monkeypatch.setattr(store, "release", flaky(store.release))
+    await harness.send("web", "s1", TextEvent("Оля"))
+    assert harness.texts("web", "s1")[-1] == "Приятно познакомиться, Оля! Сколько вам лет?"
+    assert failures == 0
+
+    async def settled() -> bool:
+        return not await store.outbox.pending() and not await store.redis.exists(
+            store.keys.lock(customer))
+
+    await _eventually(settled)
+    await harness.send("web", "s1", TextEvent("30"))  # the lock does not stand in the way
+    assert len(harness.texts("web", "s1")) == 3
+    await harness.runtime.sweep()
+    await harness.runtime.idle()
+    assert len(harness.texts("web", "s1")) == 3  # nothing re-sent
+
+
+def _fail_next_save(harness: Harness, monkeypatch: pytest.MonkeyPatch, *, ran: bool) -> None:
+    """The next state save fails as if Redis stalled past the deadline: before Redis ran it,
+    or (``ran``) after — the answer lost, the state, settled entry and replies written."""
+    from storage.errors import StorageUnavailable
+
+    real_save = harness.store.states.save
+    failures = [StorageUnavailable("redis unavailable: TimeoutError (injected)")]
+
+    async def save(*args: object, **kwargs: object) -> int:
+        if failures and not ran:
+            raise failures.pop()
+        version = await real_save(*args, **kwargs)  # type: ignore[arg-type]
+        if failures:
+            raise failures.pop()
+        return version
+
+    monkeypatch.setattr(harness.store.states, "save", save)
