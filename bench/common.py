@@ -111,6 +111,10 @@ class Inbox:
     def count_of(self, user: int, needle: str) -> int:
         return sum(needle in text for _, text in self.replies.get(user, ()))
 
+    def first_arrival(self, user: int, needle: str) -> float | None:
+        """When the first reply to ``user`` containing ``needle`` arrived (perf_counter)."""
+        return next((at for at, text in self.replies.get(user, ()) if needle in text), None)
+
 
 class TimedMaxFake(MaxFake):
     """The project's MAX fake; each accepted ``POST /messages`` is stamped into ``inbox``."""

@@ -26,6 +26,7 @@ from bench.common import (
     Inbox,
     emit,
     free_port,
+    percentile,
     start_bot,
     start_max_fake,
     svyaz_argv,
@@ -52,9 +53,15 @@ class Tally:
     waiting: list[tuple[int, str]] = field(default_factory=list)
     statuses: dict[int, int] = field(default_factory=dict)
     expected: list[tuple[int, str]] = field(default_factory=list)
+    posted: dict[tuple[int, str], float] = field(default_factory=dict)  # first attempt
 
     def doubled(self, inbox: Inbox) -> int:
         return sum(inbox.count_of(user, needle) > 1 for user, needle in self.expected)
+
+    def waits(self, inbox: Inbox) -> list[float]:
+        """Seconds from a message's first delivery attempt to its reply, per delivered one."""
+        return [arrived - self.posted[(user, needle)] for user, needle in self.expected
+                if (arrived := inbox.first_arrival(user, needle)) is not None]
 
     def report(self, inbox: Inbox) -> None:
         emit("sent", self.sent)
@@ -63,6 +70,10 @@ class Tally:
         emit("lost", self.lost)
         emit("doubled", self.doubled(inbox))
         emit("redeliveries", self.redeliveries)
+        if waits := self.waits(inbox):  # what the customer waited, redeliveries included
+            emit("reply_wait_p50_s", percentile(waits, 50))
+            emit("reply_wait_p99_s", percentile(waits, 99))
+            emit("reply_wait_max_s", max(waits))
         for status, count in sorted(self.statuses.items()):
             emit(f"http_{status}", count)
 
@@ -115,6 +126,7 @@ class Load:
             text = text.format(phone=f"+7916{user % 10_000_000:07d}")
             reply = self.inbox.expect(user, needle)
             deadline = time.monotonic() + REPLY_WAIT
+            self.tally.posted[(user, needle)] = time.perf_counter()
             if not await self.deliver(session, user, text, deadline):
                 return  # never accepted: the platform gave up; not a svyaz message
             self.tally.sent += 1

@@ -4,8 +4,11 @@ embedded: svyaz's own redis-server child is stopped (SIGTERM, or SIGKILL with ``
 ``--down`` s later, started again by the drill through ``storage.embedded.EmbeddedRedis`` on
 the same data folder (same socket, same append-only file). external: the drill runs a
 redis-server on a loopback TCP port as ``SVYAZ_REDIS_URL`` and restarts it the same way.
-Updates arriving meanwhile should get 503 (counted) and be re-delivered by the "platform";
-afterwards everything is processed. At the end every customer's stored dialogue state
+With ``--stall`` Redis is not stopped but frozen for ``--down`` s (``DEBUG SLEEP``, as a slow
+command or a fork of a big dataset would): calls sent meanwhile pass their 5 s deadline, yet
+run when it ends. Updates arriving meanwhile should get 503 (counted) and be re-delivered by
+the "platform"; afterwards everything is processed, and ``reply_wait_max_s`` shows how long the
+unluckiest customer waited. At the end every customer's stored dialogue state
 must load (``corrupted_states``).
 Prints sent / delivered / lost / doubled and the HTTP answers seen.
 """
@@ -24,6 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import psutil
+from redis.asyncio import Redis
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent.parent))
 
@@ -94,6 +98,15 @@ async def restart(start: Callable[[], Restartable], victim: psutil.Process | Res
     return await asyncio.to_thread(start)
 
 
+async def stall(url: str, args: argparse.Namespace) -> None:
+    await asyncio.sleep(args.at)
+    client = Redis.from_url(url, socket_timeout=args.down + 10)
+    try:
+        await client.execute_command("DEBUG", "SLEEP", args.down)
+    finally:
+        await client.aclose()
+
+
 async def corrupted(url: str) -> tuple[int, int]:
     store = Store.from_url(url)
     bad = 0
@@ -143,7 +156,10 @@ async def measure(args: argparse.Namespace) -> Outcome:
             victim = external
             start = functools.partial(subprocess.Popen, ext_argv, stdout=subprocess.DEVNULL)
         try:
-            chaos = asyncio.create_task(restart(start, victim, args))
+            if args.stall:
+                chaos: asyncio.Task[Restartable | None] = asyncio.create_task(stall(url, args))
+            else:
+                chaos = asyncio.create_task(restart(start, victim, args))
             await load.run(args.seconds, args.concurrency)
             await load.finish(args.grace)
             replacement = await chaos
@@ -162,7 +178,7 @@ async def drill(args: argparse.Namespace) -> None:
     outcome = await measure(args)
     emit("channel", args.channel)
     emit("redis", args.redis)
-    emit("redis_down_seconds", args.down)
+    emit("redis_stalled_seconds" if args.stall else "redis_down_seconds", args.down)
     outcome.load.tally.report(outcome.load.inbox)
     emit("customers", outcome.customers)
     emit("corrupted_states", outcome.corrupted)
@@ -176,6 +192,8 @@ def main() -> None:
     parser.add_argument("--at", type=float, default=8.0, help="stop Redis this far into it")
     parser.add_argument("--down", type=float, default=5.0)
     parser.add_argument("--kill", action="store_true", help="SIGKILL instead of SIGTERM")
+    parser.add_argument("--stall", action="store_true",
+                        help="freeze Redis for --down s instead of stopping it")
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--grace", type=float, default=70.0)
     args = parser.parse_args()
