@@ -17,7 +17,7 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
-from connectors.base import ChannelError, Connector, Undeliverable, sending
+from connectors.base import ChannelError, Connector, Undeliverable, resending, sending
 from flows.types import CHANNELS, Channel, Inbound, Reply
 from storage.errors import StorageError
 from storage.history import HistoryEntry
@@ -310,8 +310,9 @@ class Delivery:
             connector = self._connectors.get(entry.channel)
             if connector is None:
                 continue
-            try:
-                await self._send_leased(connector, entry.user_id, entry.reply, entry.id)
+            try:  # an earlier attempt may have arrived: the connector checks what it can
+                with resending(entry.created):
+                    await self._send_leased(connector, entry.user_id, entry.reply, entry.id)
             except Undeliverable:
                 await self._store.outbox.ack(entry.id)
                 continue

@@ -38,6 +38,22 @@ def sending(priority: Priority) -> Iterator[None]:
         send_priority.reset(token)
 
 
+# Set while the outbox re-sends an entry: the epoch seconds at which the entry was written. An
+# earlier attempt may have reached the platform before the process died; a connector whose
+# platform has no idempotency key (MAX) looks for the message sent since then and skips it.
+resend_since: ContextVar[float | None] = ContextVar("svyaz_resend_since", default=None)
+
+
+@contextmanager
+def resending(since: float) -> Iterator[None]:
+    """Sends awaited inside the block re-send an outbox entry written at ``since``."""
+    token = resend_since.set(since)
+    try:
+        yield
+    finally:
+        resend_since.reset(token)
+
+
 @dataclass(frozen=True, slots=True)
 class Capabilities:
     """A channel's limits, so replies degrade gracefully (e.g. long choices become a list)."""

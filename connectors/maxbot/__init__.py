@@ -4,16 +4,17 @@ Owns: wiring parse (update -> ``Inbound``), render (``Reply`` -> messages), the 
 (maxapi ``Bot`` with svyaz's rate limit and retries), the webhook route and the polling task.
 Named ``maxbot`` so it never shadows the builtin ``max``.
 
-Idempotence: MAX has no ``random_id``, so the platform cannot drop a repeated message. A
-re-send happens only when svyaz's outbox re-delivers an entry whose acknowledgement was lost
-(a crash between send and ack) or a request timed out after MAX accepted it; both are rare and
-show the message twice rather than losing it. A reply split into several messages is sent
-part by part; a failure after the first part means the outbox re-sends the whole reply.
-``message_key`` is logged for tracing.
+Idempotence: MAX has no ``random_id``, so the platform cannot drop a repeated message. The
+outbox re-delivers an entry whose acknowledgement was lost (a crash between send and ack);
+such a re-send first reads the dialog back (``GET /messages``) and sends only the parts of the
+reply that are not there. That needs the dialog's chat id, which ``Inbound.reply_to`` carries
+(``dialog:<chat>:<user>``); a bot-initiated message to a bare user id, a chat that cannot be
+read, or a request that timed out after MAX accepted it can still show a message twice rather
+than lose it. ``message_key`` is logged for tracing.
 
-Targets: ``send`` takes a MAX user id, or ``"chat:<chat_id>"`` for a group chat (what
-``Inbound.reply_to`` holds for group messages). One connector per bot token in a process, so
-its limiter is the token's limiter.
+Targets: ``send`` takes a MAX user id, ``"dialog:<chat_id>:<user_id>"`` or
+``"chat:<chat_id>"`` for a group chat (what ``Inbound.reply_to`` holds). One connector per
+bot token in a process, so its limiter is the token's limiter.
 
 Must not: decide what to answer, touch dialogue state, or import storage/bots.
 """
@@ -32,13 +33,15 @@ from connectors.base import (
     ChannelAuthError,
     ChannelError,
     InboundSink,
+    Priority,
+    resend_since,
     send_priority,
 )
 from connectors.common import RecentIds
-from connectors.maxbot.client import MaxClient, RetryPolicy
+from connectors.maxbot.client import MaxClient, RetryPolicy, chat_of
 from connectors.maxbot.parse import MaxPayloadError, parse
 from connectors.maxbot.polling import MaxPoller
-from connectors.maxbot.render import CAPABILITIES, render
+from connectors.maxbot.render import CAPABILITIES, NewMessageBody, render
 from connectors.maxbot.webhook import RECENT_IDS, MaxWebhook
 from flows.types import Channel, Inbound, Reply
 
@@ -47,6 +50,9 @@ __all__ = ["MaxConnector", "MaxPayloadError", "parse", "render"]
 log = logging.getLogger("svyaz.connectors.max")
 
 Mode = Literal["webhook", "polling"]
+# Seconds a re-send looks back before its outbox entry was written, for the difference between
+# this machine's clock and MAX's (a reply identical to one sent in that second is not repeated).
+CLOCK_SKEW = 1.0
 
 
 class MaxConnector:
@@ -127,12 +133,46 @@ class MaxConnector:
             task.add_done_callback(self._answering.discard)
 
     async def send(self, user_id: str, reply: Reply, *, message_key: str) -> None:
-        """Send ``reply`` to a MAX user id (or ``chat:<id>`` for a group chat), queued in the
-        limiter by ``send_priority``."""
+        """Send ``reply`` to a MAX user id (``dialog:<chat>:<user>`` when the dialog's chat is
+        known, ``chat:<id>`` for a group chat), queued in the limiter by ``send_priority``.
+
+        An outbox re-send (``resend_since`` set) first reads the chat back and skips the parts
+        that already arrived: MAX has no idempotency key, and the process that sent them may
+        have died before it could record so."""
         priority = send_priority.get()
-        for body in render(reply):
+        bodies = render(reply)
+        since = resend_since.get()
+        if since is not None:
+            bodies = bodies[await self._arrived(user_id, bodies, since, priority):]
+            if not bodies:
+                log.info("MAX: %s had arrived before; not sent again", message_key)
+        for body in bodies:
             mid = await self.client.send(user_id, body, priority=priority)
             log.debug("MAX: sent %s for %s", mid, message_key)
+
+    async def _arrived(
+        self, target: str, bodies: list[NewMessageBody], since: float, priority: Priority
+    ) -> int:
+        """How many of ``bodies`` (in order) the bot posted to the chat at or after ``since``
+        (epoch seconds, less CLOCK_SKEW): 0 when the chat is unknown or cannot be read, so
+        a doubt ends in a message shown twice, never in one lost."""
+        chat = chat_of(target)
+        if chat is None:
+            return 0
+        try:
+            posted = await self.client.recent(chat, priority=priority)
+        except ChannelError as exc:
+            log.warning("MAX: could not read chat back before a re-send: %s", exc)
+            return 0
+        floor = int((since - CLOCK_SKEW) * 1000)
+        matched = 0
+        for message in posted:
+            if matched == len(bodies):
+                break
+            wanted = bodies[matched].get("text")
+            if message.by_bot and message.at >= floor and message.text == wanted:
+                matched += 1
+        return matched
 
     async def answer_callback(self, inbound: Inbound) -> None:
         """Stop the button's spinner, once per callback (the connector already does it when

@@ -27,6 +27,7 @@ re-sends after a crash to the same rare case.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 from collections.abc import Awaitable, Callable
@@ -45,7 +46,7 @@ from pydantic import TypeAdapter
 
 from connectors.base import ChannelAuthError, ChannelUnavailable, Priority, Undeliverable
 from connectors.common import ArrivalLimiter, backoff_delay
-from connectors.maxbot.parse import CHAT_PREFIX
+from connectors.maxbot.parse import CHAT_PREFIX, DIALOG_PREFIX
 from connectors.maxbot.render import AttachmentJSON, NewMessageBody
 
 log = logging.getLogger("svyaz.connectors.max")
@@ -58,6 +59,9 @@ log = logging.getLogger("svyaz.connectors.max")
 RATE = 30
 WINDOW = 1.0
 POLL_HOLD = 30
+# Messages a re-send reads back from the chat (``GET /messages`` allows 1-100): a reply has a
+# few parts, and only the ones since its outbox entry was written count.
+RECENT = 50
 
 T = TypeVar("T")
 # maxapi's wording for a failed connection, kept so the retry log reads as before.
@@ -98,14 +102,36 @@ def classify(status: int, raw: object) -> Outcome:
     return "refused"
 
 
+@dataclass(frozen=True, slots=True)
+class Posted:
+    """One message of a chat as a re-send needs it: when, whether a bot sent it, its text."""
+
+    at: int  # epoch milliseconds, MAX's clock
+    seq: int  # the chat's sequence number: orders messages posted in one millisecond
+    by_bot: bool
+    text: str | None
+
+
 def recipient(target: str) -> tuple[int | None, int | None]:
-    """``(chat_id, user_id)``: ``"chat:<id>"`` is a group chat, a plain number a user."""
-    is_chat = target.startswith(CHAT_PREFIX)
+    """``(chat_id, user_id)``: ``"chat:<id>"`` is a group chat, ``"dialog:<chat>:<user>"`` and a
+    plain number a user (a dialog is answered by user id, as before chat ids were kept)."""
     try:
-        number = int(target[len(CHAT_PREFIX) :] if is_chat else target)
+        if target.startswith(CHAT_PREFIX):
+            return int(target[len(CHAT_PREFIX):]), None
+        if target.startswith(DIALOG_PREFIX):
+            return None, int(target.rpartition(":")[2])
+        return None, int(target)
     except ValueError:
         raise Undeliverable(f"not a MAX user or chat id: {target!r}") from None
-    return (number, None) if is_chat else (None, number)
+
+
+def chat_of(target: str) -> int | None:
+    """The chat id a target names (a group chat or a dialog), None for a bare user id."""
+    for prefix in (CHAT_PREFIX, DIALOG_PREFIX):
+        if target.startswith(prefix):
+            with contextlib.suppress(ValueError):
+                return int(target[len(prefix):].partition(":")[0])
+    return None
 
 
 def default_limiter() -> ArrivalLimiter:
@@ -163,6 +189,22 @@ class MaxClient:
             return mid_of(await self._post(ApiPath.MESSAGES.value, params, message))
 
         return await self._call("POST /messages", post, priority=priority)
+
+    async def recent(
+        self, chat_id: int, *, count: int = RECENT, priority: Priority = "live"
+    ) -> list[Posted]:
+        """The last ``count`` messages of a chat (``GET /messages``), oldest first."""
+
+        async def get() -> list[Posted]:
+            found = await self._bot.get_messages(chat_id=chat_id, count=count)
+            posted = [
+                Posted(m.timestamp, m.body.seq if m.body else 0,
+                       bool(m.sender and m.sender.is_bot), m.body.text if m.body else None)
+                for m in found.messages
+            ]
+            return sorted(posted, key=lambda p: (p.at, p.seq))  # parts share a millisecond
+
+        return await self._call("GET /messages", get, priority=priority)
 
     async def answer(self, callback_id: str) -> None:
         """Acknowledge a callback without a toast (body ``{}``) so the spinner stops."""

@@ -31,9 +31,12 @@ from flows.types import (
     TextEvent,
 )
 
-# ``Inbound.reply_to`` of a group chat: "chat:<chat_id>". Dialog replies go to the user (None),
-# so a chat id is never mistaken for a user id when the runtime passes reply_to to ``send``.
+# ``Inbound.reply_to`` of a group chat: "chat:<chat_id>"; of a dialog "dialog:<chat_id>:<user_id>"
+# (sent to the user; the chat id lets a re-send look up what already arrived). A bare number
+# is a user, so a chat id is never mistaken for a user id when the runtime passes reply_to to
+# ``send``.
 CHAT_PREFIX = "chat:"
+DIALOG_PREFIX = "dialog:"
 
 KNOWN_TYPES = frozenset({"message_created", "message_callback", "bot_started", "bot_stopped"})
 
@@ -175,6 +178,7 @@ def _translate(update: AnyUpdate) -> Inbound | None:
             update.user,
             f"start:{update.user.user_id}:{update.timestamp}",
             StartEvent(payload=update.payload or None),
+            Recipient(chat_id=update.chat_id, chat_type="dialog"),
         )
     return _inbound(
         update.user,
@@ -196,19 +200,19 @@ def _inbound(
         user_id=str(user.user_id),
         event_id=event_id,
         event=event,
-        reply_to=reply_target(recipient),
+        reply_to=reply_target(recipient, user.user_id),
         callback_id=callback_id,
         name=user.full_name,
     )
 
 
-def reply_target(recipient: Recipient | None) -> str | None:
-    """Where answers go when not to the user: a group chat (``"chat:<id>"``), else None.
-
-    bot_started/bot_stopped and dialog messages are one-to-one: the user is the target.
-    """
-    if recipient is None or recipient.chat_id is None or recipient.chat_type == "dialog":
+def reply_target(recipient: Recipient | None, user_id: int) -> str | None:
+    """Where answers go: a group chat (``"chat:<id>"``), the user in a dialog whose chat id is
+    known (``"dialog:<chat_id>:<user_id>"``), else None (the user, by ``Inbound.user_id``)."""
+    if recipient is None or recipient.chat_id is None:
         return None
+    if recipient.chat_type == "dialog":
+        return f"{DIALOG_PREFIX}{recipient.chat_id}:{user_id}"
     return f"{CHAT_PREFIX}{recipient.chat_id}"
 
 

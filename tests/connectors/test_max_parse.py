@@ -121,7 +121,7 @@ def test_message_created_is_text_from_the_sender() -> None:
         user_id="5551001",
         event_id="mid:mid.0000000000015f910000000000000003",
         event=TextEvent(text="hello"),
-        reply_to=None,
+        reply_to="dialog:90001:5551001",
         name="Ivan",
     )
 
@@ -142,7 +142,7 @@ def test_bot_started_carries_the_deep_link_payload() -> None:
     assert inbound is not None
     assert inbound.event == StartEvent(payload="promo-42")
     assert inbound.user_id == "5551001"
-    assert inbound.reply_to is None
+    assert inbound.reply_to == "dialog:90001:5551001"  # answered by user id; chat for re-sends
     assert inbound.event_id == "start:5551001:1767225600100"
 
 
@@ -167,7 +167,7 @@ def test_message_callback_is_a_button_press_to_answer() -> None:
         user_id="5551001",
         event_id="cb:f0e1d2c3-opaque",
         event=ButtonEvent(button="order:17:confirm", text="Yes"),
-        reply_to=None,
+        reply_to="dialog:90001:5551001",
         callback_id="f0e1d2c3-opaque",
         name="Ivan",
     )

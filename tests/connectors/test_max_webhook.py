@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
 import pytest
 from aiohttp import web
 
-from connectors.base import Unavailable
+from connectors.base import Unavailable, resending
 from connectors.maxbot import MaxConnector
-from connectors.maxbot.client import RetryPolicy
+from connectors.maxbot.client import MaxClient, RetryPolicy
 from flows.types import ButtonEvent, ContactEvent, Inbound, Reply, StartEvent, TextEvent
 from tests.fakes import max_wire as w
 from tests.fakes.max import MaxFake, max_fake_fixture  # noqa: F401 - provides max_fake
@@ -201,3 +202,70 @@ async def test_refused_token_turns_health_red_before_any_message(max_fake: MaxFa
         assert [r.path for r in max_fake.requests] == ["/me"]
     finally:
         await connector.stop()
+
+
+# A re-send after a crash: MAX has no idempotency key, so the connector reads the dialog back.
+
+async def _reply_to(bot: Bot, max_fake: MaxFake, user: int) -> str:
+    await max_fake.push(bot.url, w.message_created(user, "Привет"), secret=SECRET)
+    target = bot.sink.got[-1].reply_to
+    assert target == f"dialog:{w.chat_of(user)}:{user}"
+    return target
+
+
+async def test_a_resend_of_what_arrived_is_not_shown_twice(bot: Bot, max_fake: MaxFake) -> None:
+    target = await _reply_to(bot, max_fake, 5551001)
+    long = "слово " * 900  # two messages on MAX
+    since = time.time()
+    await bot.connector.send(target, Reply(text=long), message_key="k1")
+    assert len(max_fake.sent) == 2
+    with resending(since):
+        await bot.connector.send(target, Reply(text=long), message_key="k1")
+    assert len(max_fake.sent) == 2
+    assert max_fake.sent[0].user_id == 5551001  # still answered by user id
+
+
+async def test_a_resend_sends_the_parts_that_did_not_arrive(bot: Bot, max_fake: MaxFake) -> None:
+    target = await _reply_to(bot, max_fake, 5551001)
+    long = "слово " * 900
+    since = time.time()
+    await bot.connector.send(target, Reply(text=long), message_key="k1")
+    first, second = max_fake.sent
+    max_fake.sent.remove(second)  # the process died between the two parts
+    with resending(since):
+        await bot.connector.send(target, Reply(text=long), message_key="k1")
+    assert [s.body["text"] for s in max_fake.sent] == [first.body["text"], second.body["text"]]
+
+
+async def test_an_older_identical_message_does_not_count(bot: Bot, max_fake: MaxFake) -> None:
+    target = await _reply_to(bot, max_fake, 5551001)
+    await bot.connector.send(target, Reply(text="Понял"), message_key="k1")
+    with resending(time.time() + 5):  # this entry was written after that message
+        await bot.connector.send(target, Reply(text="Понял"), message_key="k2")
+    assert [s.body["text"] for s in max_fake.sent] == ["Понял", "Понял"]
+
+
+async def test_a_resend_that_cannot_tell_sends(bot: Bot, max_fake: MaxFake) -> None:
+    target = await _reply_to(bot, max_fake, 5551001)
+    since = time.time()
+    await bot.connector.send(target, Reply(text="Да"), message_key="k1")
+    await bot.connector.send("5551001", Reply(text="Да"), message_key="k1")
+    max_fake.inject("/messages", 500, method="GET", times=None)
+    with resending(since):  # the dialog cannot be read: a double beats a loss
+        await bot.connector.send(target, Reply(text="Да"), message_key="k1")
+    with resending(since):  # a bare user id names no chat to read
+        await bot.connector.send("5551001", Reply(text="Да"), message_key="k1")
+    assert len(max_fake.sent) == 4
+
+
+async def test_maxapi_reads_the_fakes_message_list(max_fake: MaxFake) -> None:
+    client = MaxClient(token=max_fake.token, api_url=max_fake.url)
+    try:
+        await client.send("5551001", {"text": "раз", "attachments": []})
+        await client.send("5551002", {"text": "чужое", "attachments": []})
+        await client.send("5551001", {"text": "два", "attachments": []})
+        posted = await client.recent(w.chat_of(5551001))
+    finally:
+        await client.close()
+    assert [(p.by_bot, p.text) for p in posted] == [(True, "раз"), (True, "два")]
+    assert posted[0].at <= posted[1].at

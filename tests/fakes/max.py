@@ -2,7 +2,7 @@
 
 Speaks the real wire protocol so maxapi's own ``Bot`` and svyaz's connector both accept it:
 raw-token ``Authorization`` (401 ``verify.token`` otherwise), ``GET /me``, subscriptions,
-``GET /updates`` long polling with markers, ``POST/PUT/DELETE /messages`` validated against
+``GET /updates`` long polling with markers, ``GET/POST/PUT/DELETE /messages`` validated against
 MAX's limits, ``POST /answers``, ``GET /chats/{id}``. Tests can inject failures per call
 (status, error code, delay, a failure ratio), read a request-rate meter, enqueue updates for
 polling and push webhooks to a bot.
@@ -97,6 +97,7 @@ class MaxFake:
         r.add_delete("/subscriptions", self._unsubscribe)
         r.add_get("/updates", self._updates)
         r.add_post("/messages", self._send)
+        r.add_get("/messages", self._list)
         r.add_put("/messages", self._edit)
         r.add_delete("/messages", self._delete)
         r.add_post("/answers", self._answer)
@@ -301,6 +302,30 @@ class MaxFake:
                 "attachments": atts,
             },
         }
+
+    async def _list(self, request: web.Request) -> web.Response:
+        """``GET /messages?chat_id=…|message_ids=a,b&from&to&count``: newest first, as MAX
+        walks a chat backwards (``from`` is the newest time wanted, ``to`` the oldest)."""
+        query = request.query
+        try:
+            chat_id = int(query["chat_id"]) if query.get("chat_id") else None
+            count = int(query.get("count", "50"))
+            newest = int(query["from"]) if query.get("from") else None
+            oldest = int(query["to"]) if query.get("to") else None
+        except ValueError:
+            return _error(400, "proto.payload", "chat_id, count, from and to must be integers")
+        mids = {m for m in query.get("message_ids", "").split(",") if m}
+        if (chat_id is None) == (not mids):
+            return _error(400, "proto.payload", "exactly one of chat_id or message_ids")
+        if not 1 <= count <= 100:
+            return _error(400, "proto.payload", "count must be between 1 and 100")
+        found = [
+            s.message for s in reversed(self.sent)
+            if (s.chat_id == chat_id or s.message["body"]["mid"] in mids)
+            and (newest is None or s.message["timestamp"] <= newest)
+            and (oldest is None or s.message["timestamp"] >= oldest)
+        ]
+        return web.json_response({"messages": found[:count]})
 
     def _find(self, mid: str) -> Sent | None:
         return next((s for s in self.sent if s.message["body"]["mid"] == mid), None)
