@@ -24,7 +24,7 @@ import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent.parent))
 
-from bench.common import BotProcess, emit, free_port, temp_dir  # noqa: E402
+from bench.common import BotProcess, emit, free_port, log_count, temp_dir  # noqa: E402
 from bench.drills.harness import Load, launch, start_fake, stop_fake  # noqa: E402
 
 
@@ -70,6 +70,7 @@ async def drill(args: argparse.Namespace) -> None:
             await load.run(args.seconds, args.concurrency)
             await load.finish(args.grace)  # then waits for the last replies
             kills, orphans = await chaos_task
+            skipped = log_count(bots[-1].log_path, "had arrived before; not sent again")
         finally:
             chaos_task.cancel()
             bots[-1].stop()
@@ -77,6 +78,7 @@ async def drill(args: argparse.Namespace) -> None:
     emit("channel", args.channel)
     emit("kills", kills)
     emit("orphaned_redis_servers", orphans)
+    emit("resends_found_delivered", skipped)  # MAX: outbox re-sends whose reply had arrived
     load.tally.report(fake.inbox)
 
 

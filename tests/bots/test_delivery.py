@@ -3,15 +3,21 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from dataclasses import dataclass
 
+import pytest
 from bots_harness import Harness, Recorder
 
 from bots.app import Services
 from bots.delivery import Delivery, Target, plan_initiated, plan_reply, split_account
 from bots.metrics import Metrics
+from connectors.maxbot import MaxConnector
+from connectors.maxbot.client import RetryPolicy
 from flows.types import Button, Channel, Inbound, Reply, TextEvent
 from storage.history import HistoryEntry
+from storage.store import Sent, Store
+from tests.fakes.max import MaxFake, max_fake_fixture  # noqa: F401 - provides max_fake
 
 
 @dataclass(frozen=True)
@@ -150,3 +156,56 @@ async def test_without_renewal_the_sweep_would_take_the_waiting_send(harness: Ha
     await asyncio.sleep(0.3)
     assert len(await harness.store.outbox.claim_stale(150)) == 1  # the test can fail
     await sending
+
+
+async def _crash_after_max_accepted(
+    redis_url: str, bot_prefix: str, max_fake: MaxFake, *, arrived: bool
+) -> tuple[Delivery, Store, MaxConnector]:
+    """A turn whose MAX reply went out (or, ``arrived=False``, was lost on the way) and whose
+    process died before the acknowledgement: the outbox still holds the entry."""
+    store = Store.from_url(redis_url, bot=bot_prefix)
+    connector = MaxConnector(token=max_fake.token, api_url=max_fake.url, mode="webhook",
+                             webhook_secret="s3cret_Value-42", sink=None,  # type: ignore[arg-type]
+                             retry=RetryPolicy(2, 0.01, 0.02))
+    delivery = Delivery(store=store, connectors={"max": connector}, metrics=Metrics())
+    inbound = Inbound("max", "5551001", "e1", TextEvent("привет"),
+                      reply_to="dialog:1005551001:5551001")
+    sent: list[Sent] = []  # acknowledged with the next round trip, which never comes
+    assert await delivery.reply("c1", inbound, [Reply("Какую услугу?"), Reply("Стрижка")],
+                                sent=sent)
+    assert len(max_fake.sent) == 2
+    assert len(await store.outbox.pending()) == 2
+    if not arrived:
+        max_fake.sent.clear()
+    return delivery, store, connector
+
+
+async def test_a_max_reply_that_arrived_before_a_crash_is_not_re_sent(
+    redis_url: str, bot_prefix: str, max_fake: MaxFake, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, "svyaz.connectors.max")
+    delivery, store, connector = await _crash_after_max_accepted(
+        redis_url, bot_prefix, max_fake, arrived=True)
+    try:
+        assert await delivery.resend_stale(min_idle_ms=0) == 2  # settled, not sent again
+        assert [s.body["text"] for s in max_fake.sent] == ["Какую услугу?", "Стрижка"]
+        assert await store.outbox.pending() == []
+        # what bench/drills/kill9.py counts as resends_found_delivered
+        assert caplog.text.count("had arrived before; not sent again") == 2
+    finally:
+        await connector.stop()
+        await store.close()
+
+
+async def test_a_max_reply_lost_before_a_crash_is_re_sent(
+    redis_url: str, bot_prefix: str, max_fake: MaxFake
+) -> None:
+    delivery, store, connector = await _crash_after_max_accepted(
+        redis_url, bot_prefix, max_fake, arrived=False)
+    try:
+        assert await delivery.resend_stale(min_idle_ms=0) == 2
+        assert sorted(s.body["text"] for s in max_fake.sent) == ["Какую услугу?", "Стрижка"]
+        assert await store.outbox.pending() == []
+    finally:
+        await connector.stop()
+        await store.close()
