@@ -5,7 +5,8 @@ update the bot did not answer 200 is re-delivered with the same id, as the platf
 ``--every`` s (jittered) the bot process gets SIGKILL; its embedded Redis child is then found
 orphaned (counted) and killed too, as when a container dies, and the bot is started again on
 the same port and data folder. Prints sent / delivered / lost / doubled, kills, orphans.
-Targets: lost 0; doubled 0 (VK by ``random_id``; MAX by outbox bookkeeping).
+Targets: lost 0; doubled 0 (VK by ``random_id``; MAX by the outbox re-send reading the
+dialog back first: ``resends_found_delivered`` counts the replies it found already there).
 """
 
 from __future__ import annotations
