@@ -6,6 +6,8 @@
   may fail ``LINK_ACCOUNT_MAX_FAILURES`` times per window, and a code is burned once
   ``LINK_CODE_MAX_FAILURES`` wrong guesses (bot-wide: a wrong guess cannot tell which code it
   aimed at) were made during its life — so 1,000 guesses from 1,000 accounts cannot find it.
+  Six digits count as a guess only while some code is live: otherwise they are a postcode or
+  an order number, and a shop asking for postcodes would burn every code it issues.
 * ``merge`` moves accounts, history, profile fields, reminders and pending inbox entries of
   ``other`` into ``keep``, keeps ``keep``'s state and deletes ``other``'s lock, so a process
   still holding it gets ``LockLost`` on save instead of resurrecting ``other``.
@@ -204,6 +206,12 @@ class Identities:
             key = self._keys.link_code(code)
             if await self._redis.set(key, f"{customer}|{failures}", nx=True, ex=self.link_code_ttl):
                 await self._remember_link(customer, key)
+                now = time.time()
+                pipe = self._redis.pipeline(transaction=False)
+                pipe.zadd(self._keys.link_codes_live, {code: now + self.link_code_ttl})
+                pipe.zremrangebyscore(self._keys.link_codes_live, "-inf", now)
+                pipe.expire(self._keys.link_codes_live, self.link_code_ttl)
+                await pipe.execute()
                 return code
         raise StorageError("no free link code; too many live codes")
 
@@ -220,18 +228,26 @@ class Identities:
         key = self._keys.link_code(code) if _CODE.fullmatch(code) else None
         found = None if key is None else await self._redis.get(key)
         if key is None or found is None:
-            await self._fail(fail_key)
+            if await self._codes_live():  # else no guess at anything: a postcode, say
+                await self._fail(fail_key)
             return None
         target, _, issued_at = text(found).rpartition("|")
         if await self._failures() - int(issued_at) >= LINK_CODE_MAX_FAILURES:
             await self._redis.delete(key)  # burned: too many guesses during its life
+            await self._redis.zrem(self._keys.link_codes_live, code)
             return None
         if await self._redis.getdel(key) is None:
             return None  # redeemed by someone else a moment ago
+        await self._redis.zrem(self._keys.link_codes_live, code)
         await self._redis.srem(self._keys.links(target), key)
         await self._settle(settle)
         await self._join(account, target)
         return target
+
+    async def _codes_live(self) -> bool:
+        """Whether a link code issued by this bot may still be redeemed (one may have been
+        erased with its customer meanwhile: then guesses still count until it would expire)."""
+        return bool(await self._redis.zcount(self._keys.link_codes_live, time.time(), "+inf"))
 
     async def _failures(self) -> int:
         return int(await self._redis.get(self._keys.link_code_failures) or 0)

@@ -13,6 +13,8 @@ Layout (``<bot>`` is the per-bot namespace so several bots share one Redis):
   ``lf:<account>`` failed code guesses, ``dd:<event key>`` de-duplication markers.
 * global single keys: ``customers`` (set, for export of all), ``pending`` (set of customers
   with unprocessed inbox entries, for the sweeper), ``lcfails`` (failed code guesses, bot-wide),
+  ``lclive`` (zset code -> expiry time of the link codes issued, so six digits typed while no
+  code is live are no guess),
   and the outbox keys ``{outbox}:data`` / ``:lease`` / ``:tries`` (one slot, updated by Lua).
 * reminders (``bots.scheduler``): APScheduler's job store ``{sched}:jobs`` / ``:run_times``
   and the leader lock ``{sched}:leader``; per customer ``{c:<id>}:remdata`` (hash of reminder
@@ -178,6 +180,10 @@ class Keys:
     @property
     def link_code_failures(self) -> str:
         return f"{self.prefix}lcfails"
+
+    @property
+    def link_codes_live(self) -> str:
+        return f"{self.prefix}lclive"
 
     def dedupe(self, key: str) -> str:
         return f"{self.prefix}dd:{key}"

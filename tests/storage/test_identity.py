@@ -8,7 +8,12 @@ from datetime import UTC, datetime
 
 from flows.types import DialogState, Frame, Inbound, TextEvent
 from storage.history import HistoryEntry
-from storage.keys import LINK_ACCOUNT_MAX_FAILURES, LINK_CODE_TTL, LINK_TOKEN_TTL
+from storage.keys import (
+    LINK_ACCOUNT_MAX_FAILURES,
+    LINK_CODE_MAX_FAILURES,
+    LINK_CODE_TTL,
+    LINK_TOKEN_TTL,
+)
 from storage.store import Store
 
 
@@ -92,6 +97,29 @@ async def test_one_account_is_limited_too(store: Store) -> None:
     assert await store.identities.redeem_link_code(code, "vk:1") is None
     assert await store.identities.redeem_link_code("abc", "vk:2") is None
     assert await store.identities.redeem_link_code(code, "vk:3") == customer
+
+
+async def test_six_digits_typed_while_no_code_is_live_are_no_guess(store: Store) -> None:
+    """A delivery flow asks for postcodes: they must not burn the next code or lock anyone out."""
+    for i in range(LINK_CODE_MAX_FAILURES + 5):  # postcodes, from one account and from many
+        assert await store.identities.redeem_link_code(f"{101_000 + i}", "max:1") is None
+        assert await store.identities.redeem_link_code(f"{190_000 + i}", f"max:{2 + i}") is None
+    customer = await store.identities.resolve("web:s1")
+    code = await store.identities.issue_link_code(customer)
+    assert await store.identities.redeem_link_code(code, "max:1") == customer
+    again = await store.identities.issue_link_code(customer)  # the live set forgets a redeemed
+    await store.identities.redeem_link_code(again, "max:2")  # code; then nothing is live
+    assert await store.redis.zcard(store.keys.link_codes_live) == 0
+    assert int(await store.redis.get(store.keys.link_code_failures) or 0) == 0
+
+
+async def test_guesses_count_while_a_code_is_live(store: Store) -> None:
+    customer = await store.identities.resolve("web:s1")
+    code = await store.identities.issue_link_code(customer)
+    for i in range(LINK_CODE_MAX_FAILURES):
+        assert await store.identities.redeem_link_code(_wrong(code, i), f"max:{i}") is None
+    assert await store.identities.redeem_link_code(code, "max:owner") is None  # burned
+    assert await store.redis.zcard(store.keys.link_codes_live) == 0
 
 
 async def _customer_with(store: Store, account: str, texts: list[tuple[float, str]]) -> str:
