@@ -22,7 +22,7 @@ import aiohttp
 from aiohttp import web
 
 from bots import api, remote
-from bots.background import every, finish
+from bots.background import every, finish, pause
 from bots.config import Settings, secret_key
 from bots.delivery import Delivery
 from bots.effects import Effects, LinkTargets
@@ -48,6 +48,8 @@ log = logging.getLogger("svyaz.bots")
 
 WEB_HISTORY = 100
 SWEEP_EVERY = 30.0  # seconds between crash-recovery sweeps (inbox, stale outbox)
+EMBEDDED_CHECK_EVERY = 0.5  # seconds between looks at the embedded Redis's process
+EMBEDDED_RESTART_MAX = 30.0  # the longest pause between attempts to start it again
 
 
 @dataclass(slots=True)
@@ -233,10 +235,15 @@ async def _start(app: web.Application) -> None:
         store=store, flows=flows.current, advance=engine.advance, delivery=delivery,
         effects=effects, metrics=services.metrics, clock=app[CLOCK], owner_notify=owner.notify,
     )
+    if embedded is not None:  # only this process reaches it: what it holds, the dead held
+        await services.runtime.take_over()
     await reminders.start()
     for connector in connectors.values():
         await connector.start()
     stop = services.stop
+    if embedded is not None:
+        services.tasks.append(asyncio.create_task(keep_running(embedded, stop),
+                                                  name="embedded-redis"))
     services.tasks += [
         asyncio.create_task(every(stop, SWEEP_EVERY, services.runtime.sweep, "sweep"),
                             name="sweeper"),
@@ -245,6 +252,26 @@ async def _start(app: web.Application) -> None:
     ]
     log.info("svyaz is running: channels %s, flows %s", ", ".join(sorted(connectors)),
              ", ".join(sorted(flows.current().flows)))
+
+
+async def keep_running(embedded: EmbeddedRedis, stop: asyncio.Event) -> None:
+    """Start the embedded Redis again when its process dies (the OOM killer, a crash): until
+    then webhooks answer 503 and the platforms re-deliver; nothing else would bring it back."""
+    delay = EMBEDDED_CHECK_EVERY
+    while not await pause(stop, delay):
+        if embedded.running:
+            delay = EMBEDDED_CHECK_EVERY
+            continue
+        log.error("the embedded Redis stopped (exit code %s); starting it again; its log: %s",
+                  embedded.returncode, embedded.data_dir / "redis.log")
+        try:
+            await asyncio.to_thread(embedded.start)
+        except Exception as exc:  # keep trying, slower: a broken data file needs a person
+            delay = min(max(delay, 1.0) * 2, EMBEDDED_RESTART_MAX)
+            log.error("the embedded Redis did not start: %s; next try in %.0f s", exc, delay)
+        else:
+            log.warning("the embedded Redis is running again")
+            delay = EMBEDDED_CHECK_EVERY
 
 
 async def _stop(app: web.Application) -> None:

@@ -121,6 +121,8 @@ class Runtime:
         # never starves customers who are chatting (their messages kick at once).
         self._backlog = Backlog(self._kick_and_wait, workers=BACKGROUND_WORKERS)
         self._closing = False
+        # Outbox ids a dead process left, re-sent by the first sweep (``take_over``).
+        self._inherited: list[str] = []
 
     # ------------------------------------------------------------------ accepting
 
@@ -438,8 +440,23 @@ class Runtime:
 
     # ------------------------------------------------------------------ background
 
+    async def take_over(self) -> None:
+        """Before the connectors start, on a Redis only this process can reach (the embedded
+        one): every customer lock and outbox entry in it was left by a process that died.
+        Break the locks now and let the first sweep re-send those entries, instead of
+        waiting for the locks to expire (30 s) and the entries to go stale (60 s)."""
+        broken = await self._store.states.break_all()
+        self._inherited = [entry.id for entry in await self._store.outbox.pending()]
+        if broken or self._inherited:
+            log.info("taking over from a process that died: %d locks broken, %d replies to "
+                     "re-send", broken, len(self._inherited))
+
     async def sweep(self) -> None:
         """Crash recovery: process leftover inbox entries, re-send stale outbox entries."""
+        if self._inherited:  # before the inboxes, so a cut turn's replies come first
+            ids, self._inherited = self._inherited, []
+            if sent := await self._delivery.resend(ids):
+                log.info("re-sent %d replies a process that died had not delivered", sent)
         for customer in await self._store.inbox.customers_with_pending():
             if customer not in self._active:  # through the workers: a backlog of reminders
                 self._backlog.add(customer)  # must not flood the channels at once

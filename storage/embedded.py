@@ -3,12 +3,20 @@
 Used when no ``SVYAZ_REDIS_URL`` is set, so a newcomer needs nothing installed. Data is kept
 with append-only persistence under the data folder and survives a restart. The server listens
 on a Unix socket only (no TCP port to collide with or to expose).
+
+One server per data folder: ``start`` takes an exclusive lock on ``redis.lock`` there and the
+server inherits it, so a second ``svyaz run`` on the same folder is refused (two servers
+would split the dialogues between them and write one append-only file at once), and a
+restarted svyaz waits until the server of the one that died has flushed and exited. While it
+holds the lock, nothing else can reach this Redis's data: whatever locks or leases it holds
+at start were left by a process that is gone.
 """
 
 from __future__ import annotations
 
 import contextlib
 import ctypes
+import fcntl
 import logging
 import os
 import shutil
@@ -28,6 +36,7 @@ log = logging.getLogger("svyaz.storage")
 # AF_UNIX paths are limited to 107 bytes on Linux; longer data folders get a socket in /tmp.
 _MAX_SOCKET_PATH = 100
 _START_TIMEOUT = 10.0
+_FOLDER_LOCK = "redis.lock"
 _PR_SET_PDEATHSIG = 1
 
 
@@ -54,10 +63,13 @@ def redis_binary() -> str:
 class EmbeddedRedis:
     """A private ``redis-server`` process; ``url`` is what redis-py connects to."""
 
-    def __init__(self, data_dir: str | os.PathLike[str], *, persist: bool = True) -> None:
+    def __init__(self, data_dir: str | os.PathLike[str], *, persist: bool = True,
+                 folder_wait: float = _START_TIMEOUT) -> None:
         self.data_dir = Path(data_dir).resolve()
         self.persist = persist
+        self.folder_wait = folder_wait
         self._proc: subprocess.Popen[bytes] | None = None
+        self._folder_fd: int | None = None
         self._sock_dir: str | None = None
         self.socket_path = ""
 
@@ -66,7 +78,19 @@ class EmbeddedRedis:
         return f"unix://{self.socket_path}"
 
     def start(self) -> str:
+        """Start the server (a no-op while it runs); returns ``url``."""
+        if self.running:
+            return self.url
+        self._reap()
         self.data_dir.mkdir(parents=True, exist_ok=True)
+        self._take_folder()
+        try:
+            return self._start()
+        except BaseException:
+            self.stop()
+            raise
+
+    def _start(self) -> str:
         sock = self.data_dir / "redis.sock"
         if len(str(sock)) > _MAX_SOCKET_PATH:
             self._sock_dir = tempfile.mkdtemp(prefix="svyaz-redis-")
@@ -91,6 +115,7 @@ class EmbeddedRedis:
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             preexec_fn=_die_with_parent,  # noqa: PLW1509 - no threads start in between
+            pass_fds=(self._folder_fd,) if self._folder_fd is not None else (),
         )
         self._wait_ready()
         log.info("embedded redis started", extra={"socket": self.socket_path})
@@ -111,6 +136,34 @@ class EmbeddedRedis:
         self.stop()
         raise EmbeddedRedisError(f"embedded redis did not start within {_START_TIMEOUT:.0f} s")
 
+    def _take_folder(self) -> None:
+        """Hold ``redis.lock`` of the data folder (the server inherits it, see the module)."""
+        if self._folder_fd is not None:
+            return
+        fd = os.open(self.data_dir / _FOLDER_LOCK, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        deadline = time.monotonic() + self.folder_wait
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                if time.monotonic() < deadline:
+                    time.sleep(0.05)
+                    continue
+                os.close(fd)
+                raise EmbeddedRedisError(
+                    f"the data folder {self.data_dir} is in use by another svyaz process "
+                    f"(or by its Redis, still stopping): stop that process, or give each bot "
+                    f"its own SVYAZ_DATA_DIR; processes that share one bot need a Redis server "
+                    f"and SVYAZ_REDIS_URL"
+                ) from None
+            self._folder_fd = fd
+            return
+
+    def _release_folder(self) -> None:
+        fd, self._folder_fd = self._folder_fd, None
+        if fd is not None:
+            os.close(fd)
+
     def stop(self) -> None:
         proc, self._proc = self._proc, None
         if proc is not None and proc.poll() is None:
@@ -123,6 +176,7 @@ class EmbeddedRedis:
         if self._sock_dir:
             shutil.rmtree(self._sock_dir, ignore_errors=True)
             self._sock_dir = None
+        self._release_folder()
 
     def kill(self) -> None:
         """SIGKILL the server (for drills); ``start`` brings it back with its data."""
@@ -130,6 +184,18 @@ class EmbeddedRedis:
             self._proc.kill()
             self._proc.wait()
             self._proc = None
+        self._release_folder()
+
+    def _reap(self) -> None:
+        """Forget a server that exited by itself (keeping the folder: this object still
+        holds it, and a new server inherits it)."""
+        if self._proc is not None and self._proc.poll() is not None:
+            self._proc = None
+
+    @property
+    def returncode(self) -> int | None:
+        """The exit code of a server that stopped by itself; None while it runs."""
+        return self._proc.poll() if self._proc is not None else None
 
     @property
     def running(self) -> bool:

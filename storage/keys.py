@@ -92,6 +92,11 @@ class Keys:
         """SCAN pattern of every customer's history stream."""
         return f"{self.prefix}{{c:*}}:history"
 
+    @property
+    def lock_pattern(self) -> str:
+        """SCAN pattern of every customer's lock."""
+        return f"{self.prefix}{{c:*}}:lock"
+
     def customer_of_key(self, key: str) -> str:
         """The customer id in a per-customer key name ("" when it is not one)."""
         start = key.find("{c:", len(self.prefix) - 1)

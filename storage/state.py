@@ -220,6 +220,16 @@ class States:
                 self.orphaned(customer, str(args[0]))
             raise
 
+    @guarded_slow
+    async def break_all(self) -> int:
+        """Delete every customer lock of this bot; how many there were. Only for a Redis that
+        no other process can reach (the embedded one, at start): their holders are gone, and
+        waiting for the locks to expire would keep those customers waiting for nothing."""
+        broken = 0
+        async for key in self._redis.scan_iter(match=self._keys.lock_pattern, count=1000):
+            broken += await self._redis.delete(key)
+        return broken
+
     def orphaned(self, customer: str, token: str) -> None:
         """A call that may have taken ``customer``'s lock with ``token`` got no answer (a
         stalled Redis: the deadline passed, yet the script may run when the stall ends). The

@@ -10,9 +10,10 @@ import textwrap
 import time
 from pathlib import Path
 
+import pytest
 import redis
 
-from storage.embedded import EmbeddedRedis
+from storage.embedded import EmbeddedRedis, EmbeddedRedisError
 
 
 def test_data_survives_a_restart(tmp_path: Path) -> None:
@@ -60,3 +61,35 @@ def test_server_dies_when_its_parent_is_killed(tmp_path: Path) -> None:
     while _alive(child_pid) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert not _alive(child_pid), "embedded redis outlived the svyaz process that started it"
+
+
+def test_a_second_server_on_one_data_folder_is_refused(tmp_path: Path) -> None:
+    """Two servers on one folder split the dialogues and write one append-only file at once."""
+    with EmbeddedRedis(tmp_path) as first:
+        client = redis.Redis(unix_socket_path=first.socket_path)
+        client.set("k", "v")
+        second = EmbeddedRedis(tmp_path, folder_wait=0.3)
+        with pytest.raises(EmbeddedRedisError, match="in use by another svyaz process"):
+            second.start()
+        assert client.get("k") == b"v"  # the first one's socket was left alone
+        client.close()
+    with EmbeddedRedis(tmp_path) as again:  # free once the first has stopped
+        assert again.running
+
+
+def test_the_folder_stays_taken_while_a_dying_servers_redis_lives(tmp_path: Path) -> None:
+    """The server inherits the folder lock: an orphan (or one still flushing) keeps it."""
+    first = EmbeddedRedis(tmp_path)
+    first.start()
+    assert first._proc is not None
+    orphan = first._proc
+    first._release_folder()  # as if the svyaz process that started it had died
+    try:
+        with pytest.raises(EmbeddedRedisError):
+            EmbeddedRedis(tmp_path, folder_wait=0.3).start()
+    finally:
+        orphan.terminate()
+        orphan.wait()
+        first._proc = None
+    with EmbeddedRedis(tmp_path) as again:
+        assert again.running

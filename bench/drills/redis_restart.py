@@ -1,9 +1,9 @@
 """Drill: Redis restarted mid-load (``--redis embedded`` or ``external``).
 
-embedded: svyaz's own redis-server child is stopped (SIGTERM, or SIGKILL with ``--kill``) and,
-``--down`` s later, started again by the drill through ``storage.embedded.EmbeddedRedis`` on
-the same data folder (same socket, same append-only file). external: the drill runs a
-redis-server on a loopback TCP port as ``SVYAZ_REDIS_URL`` and restarts it the same way.
+embedded: svyaz's own redis-server child is stopped (SIGTERM, or SIGKILL with ``--kill``), and
+svyaz starts it again by itself (same socket, same append-only file); ``redis_down_seconds``
+is how long that took. external: the drill runs a redis-server on a loopback TCP port as
+``SVYAZ_REDIS_URL``, stops it the same way and starts it again ``--down`` s later.
 With ``--stall`` Redis is not stopped but frozen for ``--down`` s (``DEBUG SLEEP``, as a slow
 command or a fork of a big dataset would): calls sent meanwhile pass their 5 s deadline, yet
 run when it ends. Updates arriving meanwhile should get 503 (counted) and be re-delivered by
@@ -33,7 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent.parent))
 
 from bench.common import BotProcess, emit, free_port, temp_dir  # noqa: E402
 from bench.drills.harness import Load, launch, start_fake, stop_fake  # noqa: E402
-from storage.embedded import EmbeddedRedis, redis_binary  # noqa: E402
+from storage.embedded import redis_binary  # noqa: E402
 from storage.store import Store  # noqa: E402
 
 
@@ -49,26 +49,6 @@ def embedded_child(bot: BotProcess) -> psutil.Process:
     raise RuntimeError("svyaz has no embedded redis-server child")
 
 
-class Embedded:
-    """Starts the embedded Redis again the way svyaz does (the drill owns this one)."""
-
-    def __init__(self, data_dir: Path) -> None:
-        self.server = EmbeddedRedis(data_dir)
-
-    def start(self) -> Embedded:
-        self.server.start()
-        return self
-
-    def poll(self) -> int | None:
-        return None if self.server.running else 0
-
-    def terminate(self) -> None:
-        self.server.stop()
-
-    def wait(self, timeout: float) -> None:
-        return None
-
-
 async def wait_ping(url: str, timeout: float = 10.0) -> None:
     store = Store.from_url(url)
     deadline = time.monotonic() + timeout
@@ -82,29 +62,51 @@ async def wait_ping(url: str, timeout: float = 10.0) -> None:
         await store.close()
 
 
-Restartable = subprocess.Popen[bytes] | Embedded
+Restartable = subprocess.Popen[bytes]
 
 
-async def restart(start: Callable[[], Restartable], victim: psutil.Process | Restartable,
-                  args: argparse.Namespace) -> Restartable:
+async def stop(victim: psutil.Process | Restartable, args: argparse.Namespace) -> float:
     await asyncio.sleep(args.at)
+    stopped = time.monotonic()
     if args.kill:
         victim.kill()
     else:
         victim.terminate()
     with contextlib.suppress(Exception):
         victim.wait(10)
+    return stopped
+
+
+async def restart(start: Callable[[], Restartable], victim: Restartable,
+                  args: argparse.Namespace) -> tuple[Restartable, float]:
+    await stop(victim, args)
     await asyncio.sleep(args.down)
-    return await asyncio.to_thread(start)
+    return await asyncio.to_thread(start), args.down
 
 
-async def stall(url: str, args: argparse.Namespace) -> None:
+async def revived(bot: BotProcess, url: str, args: argparse.Namespace
+                  ) -> tuple[None, float]:
+    """Stop svyaz's embedded Redis; how long until svyaz had it answering again."""
+    victim = embedded_child(bot)
+    stopped = await stop(victim, args)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        with contextlib.suppress(RuntimeError, psutil.Error):
+            if embedded_child(bot).pid != victim.pid:
+                await wait_ping(url)
+                return None, time.monotonic() - stopped
+        await asyncio.sleep(0.05)
+    raise RuntimeError("svyaz did not start its embedded Redis again within 60 s")
+
+
+async def stall(url: str, args: argparse.Namespace) -> tuple[None, float]:
     await asyncio.sleep(args.at)
     client = Redis.from_url(url, socket_timeout=args.down + 10)
     try:
         await client.execute_command("DEBUG", "SLEEP", args.down)
     finally:
         await client.aclose()
+    return None, args.down
 
 
 async def corrupted(url: str) -> tuple[int, int]:
@@ -128,6 +130,7 @@ class Outcome:
     customers: int
     corrupted: int
     restarted: bool
+    down: float  # seconds Redis was gone (frozen, with --stall)
 
 
 async def measure(args: argparse.Namespace) -> Outcome:
@@ -145,24 +148,21 @@ async def measure(args: argparse.Namespace) -> Outcome:
             await wait_ping(url)
         bot = await launch(args.channel, fake, work / "bot", extra=extra)
         load.url = bot.url
-        start: Callable[[], Restartable]
-        victim: psutil.Process | Restartable
         if args.redis == "embedded":
-            victim = embedded_child(bot)
-            start = Embedded(work / "bot").start
             url = f"unix://{work / 'bot' / 'redis.sock'}"
-        else:
-            assert external is not None
-            victim = external
-            start = functools.partial(subprocess.Popen, ext_argv, stdout=subprocess.DEVNULL)
+        chaos: asyncio.Task[tuple[Restartable | None, float]]
         try:
             if args.stall:
-                chaos: asyncio.Task[Restartable | None] = asyncio.create_task(stall(url, args))
+                chaos = asyncio.create_task(stall(url, args))
+            elif args.redis == "embedded":
+                chaos = asyncio.create_task(revived(bot, url, args))
             else:
-                chaos = asyncio.create_task(restart(start, victim, args))
+                assert external is not None
+                start = functools.partial(subprocess.Popen, ext_argv, stdout=subprocess.DEVNULL)
+                chaos = asyncio.create_task(restart(start, external, args))
             await load.run(args.seconds, args.concurrency)
             await load.finish(args.grace)
-            replacement = await chaos
+            replacement, down = await chaos
             customers, bad = await corrupted(url)
         finally:
             bot.stop()
@@ -171,14 +171,15 @@ async def measure(args: argparse.Namespace) -> Outcome:
                     proc.terminate()
                     proc.wait(10)
     await stop_fake(handle)
-    return Outcome(load, customers, bad, restarted=replacement is not None)
+    return Outcome(load, customers, bad, restarted=args.stall or replacement is not None
+                   or args.redis == "embedded", down=down)
 
 
 async def drill(args: argparse.Namespace) -> None:
     outcome = await measure(args)
     emit("channel", args.channel)
     emit("redis", args.redis)
-    emit("redis_stalled_seconds" if args.stall else "redis_down_seconds", args.down)
+    emit("redis_stalled_seconds" if args.stall else "redis_down_seconds", round(outcome.down, 2))
     outcome.load.tally.report(outcome.load.inbox)
     emit("customers", outcome.customers)
     emit("corrupted_states", outcome.corrupted)
@@ -190,7 +191,8 @@ def main() -> None:
     parser.add_argument("--redis", choices=["embedded", "external"], default="embedded")
     parser.add_argument("--seconds", type=float, default=30.0)
     parser.add_argument("--at", type=float, default=8.0, help="stop Redis this far into it")
-    parser.add_argument("--down", type=float, default=5.0)
+    parser.add_argument("--down", type=float, default=5.0,
+                        help="external: seconds stopped; --stall: seconds frozen")
     parser.add_argument("--kill", action="store_true", help="SIGKILL instead of SIGTERM")
     parser.add_argument("--stall", action="store_true",
                         help="freeze Redis for --down s instead of stopping it")

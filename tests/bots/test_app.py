@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import shutil
+import signal
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -14,6 +17,10 @@ from bots_harness import FLOWS
 
 from bots.app import SERVICES, build_app
 from bots.config import Settings
+from flows.types import Inbound, Reply, TextEvent
+from storage.embedded import EmbeddedRedis
+from storage.store import Store
+from tests.fakes.max import MaxFake, max_fake_fixture  # noqa: F401 - provides max_fake
 
 ORIGIN = "http://127.0.0.1:8080"
 
@@ -92,6 +99,9 @@ async def test_healthz_is_503_when_redis_is_down(bot_prefix: str, tmp_path: Path
         embedded = app[SERVICES].embedded
         assert embedded is not None
         assert (await c.get("/healthz")).status == 200
+        for task in app[SERVICES].tasks:  # nothing brings it back while the test looks
+            if task.get_name() == "embedded-redis":
+                task.cancel()
         embedded.kill()
         try:
             resp = await c.get("/healthz")
@@ -195,4 +205,57 @@ async def test_a_reply_reaches_a_socket_held_by_another_process(
         await runtime_b.idle()
         history = await services_b.store.history.read(customer)
         assert [e.channel for e in history if e.text == "Напоминание!"] == ["web"]
+        await ws.close()
+
+
+async def test_a_restart_on_the_embedded_redis_takes_over_at_once(
+    bot_prefix: str, tmp_path: Path, max_fake: MaxFake
+) -> None:
+    """What a killed process left in its own Redis (a customer's lock, a reply not yet
+    delivered, a message not yet answered) is taken over at start, not after the lock's 30 s
+    and the outbox's 60 s: no other process can reach that Redis."""
+    server = EmbeddedRedis(tmp_path / "data")
+    server.start()
+    store = Store.from_url(server.url, bot=bot_prefix)
+    try:
+        customer = await store.identities.resolve("max:701")
+        await store.states.acquire(customer)  # held by the process that died
+        await store.outbox.put(customer, "max", "701", Reply("Ответ, который не дошёл"))
+        await store.inbox.push(customer, Inbound("max", "701", "e-701", TextEvent("эхо")))
+    finally:
+        await store.close()
+        server.stop()
+    app = build_app(make_settings(None, bot_prefix, tmp_path, max_token=max_fake.token,
+                                  max_mode="webhook", max_webhook_secret="hook-secret-16ch",
+                                  max_api_url=max_fake.url))
+    async with TestClient(TestServer(app, host="127.0.0.1")):
+        deadline = time.monotonic() + 8  # the lock alone would hold it for 10 s (lock_wait)
+        while len(max_fake.sent) < 2 and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+    assert [(s.user_id, s.body["text"]) for s in max_fake.sent] == [
+        (701, "Ответ, который не дошёл"), (701, "Говорите.")]
+
+
+async def test_the_embedded_redis_is_started_again_when_it_dies(
+    bot_prefix: str, tmp_path: Path
+) -> None:
+    """The OOM killer takes the embedded Redis: svyaz brings it back with its data."""
+    app = build_app(make_settings(None, bot_prefix, tmp_path))
+    async with TestClient(TestServer(app, host="127.0.0.1")) as c:
+        ws = await chat(c)
+        assert await next_reply(ws) == "Как вас зовут?"
+        embedded = app[SERVICES].embedded
+        assert embedded is not None
+        assert embedded._proc is not None
+        dead = embedded._proc.pid
+        os.kill(dead, signal.SIGKILL)  # not through svyaz: it has to notice by itself
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            if embedded.running and embedded._proc is not None and embedded._proc.pid != dead \
+                    and (await c.get("/healthz")).status == 200:
+                break
+            await asyncio.sleep(0.1)
+        assert (await c.get("/healthz")).status == 200
+        await ws.send_json({"type": "text", "text": "Оля", "id": "c1"})  # where it was
+        assert await next_reply(ws) == "Приятно познакомиться, Оля! Сколько вам лет?"
         await ws.close()
