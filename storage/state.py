@@ -89,7 +89,11 @@ return {v, 0}
 # pending inbox in one round trip: {version, data, rows}.
 ACQUIRE_LUA = """
 if not redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
-  if ARGV[3] == '' or redis.call('GET', KEYS[1]) ~= ARGV[3] then return false end
+  local holder, ours = redis.call('GET', KEYS[1]), false
+  for i = 3, #ARGV do
+    if ARGV[i] == holder then ours = true; break end
+  end
+  if not ours then return false end
   redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
 end
 local s = redis.call('HMGET', KEYS[2], 'v', 'd')
@@ -122,7 +126,10 @@ def idle_rows(reply: object) -> list[tuple[str, dict[str, str]]] | None:
 
 _POLL_MIN = 0.002
 _POLL_MAX = 0.05
-ORPHANS_KEPT = 10_000  # tokens of lock calls whose answer never came, kept per process
+ORPHANS_KEPT = 10_000  # customers with lock calls whose answer never came, kept per process
+# Tokens kept per customer: while Redis is away every retry of the platform fails unanswered
+# too; the holder is most likely among the oldest (taken before), or the newest (a stall).
+ORPHAN_TOKENS = 16
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,7 +172,7 @@ class States:
         # even if the lock is lost meanwhile: save() checks the version and the token.
         self._prefetched: dict[str, tuple[object, object]] = {}
         self._taken: dict[str, Lock] = {}
-        self._orphans: dict[str, str] = {}
+        self._orphans: dict[str, tuple[str, ...]] = {}
         self._release = redis.register_script(RELEASE_LUA)
         self._extend = redis.register_script(EXTEND_LUA)
         self._release_if_idle = redis.register_script(RELEASE_IF_IDLE_LUA)
@@ -192,8 +199,8 @@ class States:
         held = Lock(customer=customer, token=secrets.token_hex(16), ttl=ttl)
         keys = [self._keys.lock(customer), self._keys.state(customer),
                 self._keys.inbox(customer)]
-        orphan = self._orphans.get(customer, "")
-        args: list[str | int] = [held.token, max(1, int(ttl * 1000)), orphan]
+        orphans = self._orphans.get(customer, ())
+        args: list[str | int] = [held.token, max(1, int(ttl * 1000)), *orphans]
         deadline = time.monotonic() + wait
         delay = _POLL_MIN
         async with asyncio.timeout(wait + OPERATION_TIMEOUT):  # a hung Redis: unavailable
@@ -205,7 +212,7 @@ class States:
                     raise LockTimeout(f"customer {customer}: lock not had within {wait:.1f} s")
                 await asyncio.sleep(delay * (0.5 + random.random()))
                 delay = min(delay * 2, _POLL_MAX)
-        if orphan:
+        if orphans:
             self._orphans.pop(customer, None)
         self._prefetched[customer] = (found[0], found[1])
         self._inbox.prefetch(customer, raw_rows(found[2]))
@@ -235,8 +242,13 @@ class States:
         stalled Redis: the deadline passed, yet the script may run when the stall ends). The
         next ``acquire`` here takes such a lock over at once instead of waiting for it to
         expire, and ``has_orphan`` lets a platform's retry of that message (a repeat) still
-        get the customer processed."""
-        put_bounded(self._orphans, customer, token, ORPHANS_KEPT)
+        get the customer processed. Several are kept (``ORPHAN_TOKENS``): only the lock's
+        real holder can be taken over."""
+        tokens = (*self._orphans.get(customer, ()), token)
+        if len(tokens) > ORPHAN_TOKENS:
+            half = ORPHAN_TOKENS // 2
+            tokens = tokens[:half] + tokens[-half:]
+        put_bounded(self._orphans, customer, tokens, ORPHANS_KEPT)
 
     def has_orphan(self, customer: str) -> bool:
         return customer in self._orphans

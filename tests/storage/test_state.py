@@ -57,6 +57,25 @@ async def test_lock_excludes_and_times_out(store: Store) -> None:
         pass
 
 
+async def test_an_orphaned_lock_is_taken_over_after_later_failed_calls(store: Store) -> None:
+    """A turn's release went unanswered (Redis away), then the platform's retries of the next
+    message failed too, each leaving a token that took nothing: the real holder still counts."""
+    held = await store.states.acquire("c1", ttl=30)
+    store.states.orphaned("c1", held.token)
+    for i in range(40):  # ~12 s of retries every 0.3 s
+        store.states.orphaned("c1", f"{i:032x}")
+    taken = await store.states.acquire("c1", wait=0.2)
+    assert await store.states.holds(taken)
+    assert not await store.states.holds(held)
+
+
+async def test_a_token_that_holds_nothing_takes_nothing_over(store: Store) -> None:
+    await store.states.acquire("c1", ttl=30)
+    store.states.orphaned("c1", "f" * 32)
+    with pytest.raises(LockTimeout):
+        await store.states.acquire("c1", wait=0.1)
+
+
 async def test_extend_keeps_the_lock_alive(store: Store) -> None:
     lock = await store.states.acquire("c1", ttl=0.2)
     assert await store.states.extend(lock, ttl=5)
