@@ -6,10 +6,10 @@ A connector translates; it never decides what to say and never touches dialogue 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
-from typing import Literal, Protocol
+from typing import Literal, Protocol, TypeVar
 
 from aiohttp import web
 
@@ -20,6 +20,7 @@ from flows.types import Channel, Inbound, Reply
 # accepted (de-duplicated and recorded); raises ``Unavailable`` when it could not be recorded,
 # and the connector then answers the platform so that it retries (HTTP 503).
 InboundSink = Callable[[Inbound], Awaitable[None]]
+T = TypeVar("T")
 
 # Which queue a send joins in a connector's rate limiter: "live" answers a customer who just
 # wrote, "bulk" is bot-initiated (reminders); "live" goes first. A context variable rather than
@@ -29,13 +30,18 @@ send_priority: ContextVar[Priority] = ContextVar("svyaz_send_priority", default=
 
 
 @contextmanager
-def sending(priority: Priority) -> Iterator[None]:
-    """Sends awaited inside the block (in this task) join the ``priority`` queue."""
-    token = send_priority.set(priority)
+def _bound(var: ContextVar[T], value: T) -> Iterator[None]:
+    """``var`` is ``value`` inside the block (in this task), as before after it."""
+    token = var.set(value)
     try:
         yield
     finally:
-        send_priority.reset(token)
+        var.reset(token)
+
+
+def sending(priority: Priority) -> AbstractContextManager[None]:
+    """Sends awaited inside the block (in this task) join the ``priority`` queue."""
+    return _bound(send_priority, priority)
 
 
 # Set while the outbox re-sends an entry: the epoch seconds at which the entry was written. An
@@ -44,14 +50,9 @@ def sending(priority: Priority) -> Iterator[None]:
 resend_since: ContextVar[float | None] = ContextVar("svyaz_resend_since", default=None)
 
 
-@contextmanager
-def resending(since: float) -> Iterator[None]:
+def resending(since: float) -> AbstractContextManager[None]:
     """Sends awaited inside the block re-send an outbox entry written at ``since``."""
-    token = resend_since.set(since)
-    try:
-        yield
-    finally:
-        resend_since.reset(token)
+    return _bound(resend_since, since)
 
 
 @dataclass(frozen=True, slots=True)
