@@ -52,6 +52,7 @@ from flows.types import (
 )
 from storage.errors import LockLost, StorageError, StorageUnavailable, VersionConflict
 from storage.history import Direction, HistoryEntry
+from storage.outbox import OutboxEntry
 from storage.state import Lock
 from storage.store import Sent
 
@@ -121,8 +122,8 @@ class Runtime:
         # never starves customers who are chatting (their messages kick at once).
         self._backlog = Backlog(self._kick_and_wait, workers=BACKGROUND_WORKERS)
         self._closing = False
-        # Outbox ids a dead process left, re-sent by the first sweep (``take_over``).
-        self._inherited: list[str] = []
+        # Outbox entries a dead process left, re-sent by the first sweep (``take_over``).
+        self._inherited: list[OutboxEntry] = []
 
     # ------------------------------------------------------------------ accepting
 
@@ -446,23 +447,36 @@ class Runtime:
         Break the locks now and let the first sweep re-send those entries, instead of
         waiting for the locks to expire (30 s) and the entries to go stale (60 s)."""
         broken = await self._store.states.break_all()
-        self._inherited = [entry.id for entry in await self._store.outbox.pending()]
+        self._inherited = await self._store.outbox.pending()
         if broken or self._inherited:
             log.info("taking over from a process that died: %d locks broken, %d replies to "
                      "re-send", broken, len(self._inherited))
 
     async def sweep(self) -> None:
         """Crash recovery: process leftover inbox entries, re-send stale outbox entries."""
-        if self._inherited:  # before the inboxes, so a cut turn's replies come first
-            ids, self._inherited = self._inherited, []
-            if sent := await self._delivery.resend(ids):
-                log.info("re-sent %d replies a process that died had not delivered", sent)
+        later: set[str] = set()
+        if self._inherited:  # their customers' inboxes wait: a cut turn's replies come first
+            inherited, self._inherited = self._inherited, []
+            later = {entry.customer for entry in inherited}
+            task = asyncio.create_task(self._resend_inherited(inherited), name="inherited")
+            self._recovering.add(task)  # a reference until it is done
+            task.add_done_callback(self._recovering.discard)
         for customer in await self._store.inbox.customers_with_pending():
-            if customer not in self._active:  # through the workers: a backlog of reminders
-                self._backlog.add(customer)  # must not flood the channels at once
+            if customer not in self._active and customer not in later:
+                self._backlog.add(customer)  # through the workers: a backlog of reminders
+                # must not flood the channels at once
         sent = await self._delivery.resend_stale()
         if sent:
             log.info("re-sent %d stale outbox entries", sent)
+
+    async def _resend_inherited(self, entries: list[OutboxEntry]) -> None:
+        try:
+            if sent := await self._delivery.resend([entry.id for entry in entries]):
+                log.info("re-sent %d replies a process that died had not delivered", sent)
+        finally:  # (what failed stays in the outbox for the stale sweep)
+            for customer in {entry.customer for entry in entries}:
+                if not self._closing:
+                    self._backlog.add(customer)
 
     async def idle(self, timeout: float = 10.0) -> None:
         """Wait until no customer is being processed (turns may kick further customers)."""
