@@ -17,8 +17,16 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
-from connectors.base import ChannelError, Connector, Undeliverable, resending, sending
+from connectors.base import (
+    DIALOG_PREFIX,
+    ChannelError,
+    Connector,
+    Undeliverable,
+    resending,
+    sending,
+)
 from flows.types import CHANNELS, Channel, Inbound, Reply
+from storage.bounded import put_bounded
 from storage.errors import StorageError
 from storage.history import HistoryEntry
 from storage.outbox import OutboxEntry, Prepared
@@ -34,6 +42,7 @@ log = logging.getLogger("svyaz.bots")
 STALE_OUTBOX_MS = 60_000
 # A send still waiting (a connector's rate-limit queue, a slow platform) renews its entry's
 # lease this often, so the stale sweep never re-sends a message that is still on its way.
+ROUTES_KEPT = 100_000  # accounts whose route this process has stored (a few MB at most)
 LEASE_RENEW_EVERY = STALE_OUTBOX_MS / 1000 / 4
 
 
@@ -73,11 +82,17 @@ def plan_reply(inbound: Inbound) -> list[Target]:
     return [Target(inbound.channel, inbound.reply_to or inbound.user_id)]
 
 
-def plan_initiated(accounts: Sequence[Account], available: Collection[Channel]) -> list[Target]:
-    """Bot-initiated: most recently active first, only channels that are switched on."""
+def plan_initiated(
+    accounts: Sequence[Account], available: Collection[Channel],
+    routes: Mapping[str, str] | None = None,
+) -> list[Target]:
+    """Bot-initiated: most recently active first, only channels that are switched on; an
+    account with a known route (its one-to-one chat, ``DIALOG_PREFIX``) goes by it."""
     ordered = sorted(accounts, key=lambda info: info.last_active, reverse=True)
     targets = (split_account(info.account) for info in ordered)
-    return [t for t in targets if t is not None and t.channel in available]
+    routes = routes or {}
+    return [Target(t.channel, routes.get(t.account, t.user_id)) for t in targets
+            if t is not None and t.channel in available]
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,6 +120,7 @@ class Delivery:
         self._metrics = metrics
         self._clock = clock
         self._renew_every = renew_every
+        self._routes: dict[str, str] = {}  # "customer account" -> route stored (ROUTES_KEPT)
 
     @property
     def channels(self) -> frozenset[Channel]:
@@ -136,14 +152,30 @@ class Delivery:
             return True
         result = await self.send(customer, plan_reply(inbound), replies, failover=False,
                                  sent=sent, queued=queued)
+        if result.target is not None:
+            await self._keep_route(customer, inbound)
         return result.target is not None
+
+    async def _keep_route(self, customer: str, inbound: Inbound) -> None:
+        """Remember the account's one-to-one chat (once per process and account), so that a
+        reminder's re-send after a crash can look there too (MAX: nothing else finds it)."""
+        route = inbound.reply_to
+        if route is None or not route.startswith(DIALOG_PREFIX):
+            return
+        known = f"{customer} {inbound.account}"
+        if self._routes.get(known) == route:
+            return
+        with contextlib.suppress(StorageError):  # best effort: a reminder can still go
+            await self._store.identities.set_route(customer, inbound.account, route)
+            put_bounded(self._routes, known, route, ROUTES_KEPT)
 
     async def initiate(
         self, customer: str, replies: Sequence[Reply], *, note: str = ""
     ) -> Delivered:
         """Bot-initiated: try each linked account, most recently active first."""
         accounts = await self._store.identities.accounts(customer)
-        targets = plan_initiated(accounts, self.channels)
+        routes = await self._store.identities.routes(customer)
+        targets = plan_initiated(accounts, self.channels, routes)
         with sending("bulk"):  # rate-limited channels send live replies first
             return await self.send(customer, targets, replies, failover=True, note=note)
 

@@ -39,7 +39,7 @@ from bots.events import (
 )
 from bots.metrics import Metrics
 from bots.owner import OwnerNote
-from connectors.base import Unavailable
+from connectors.base import DIALOG_PREFIX, Unavailable
 from flows.types import (
     DialogState,
     Event,
@@ -521,6 +521,9 @@ class _Stranded:
 
 
 def _retarget(inbound: Inbound, channel: str, user_id: str) -> Inbound:
-    """After a bot-initiated delivery, follow-up replies go to where it was delivered."""
-    return Inbound(channel=channel, user_id=user_id,  # type: ignore[arg-type]
-                   event_id=inbound.event_id, event=inbound.event)
+    """After a bot-initiated delivery, follow-up replies go to where it was delivered (a
+    route, ``DIALOG_PREFIX``, stays the reply target; the user id is its last part)."""
+    route = user_id if user_id.startswith(DIALOG_PREFIX) else None
+    return Inbound(channel=channel,  # type: ignore[arg-type]
+                   user_id=user_id.rpartition(":")[2] if route else user_id,
+                   event_id=inbound.event_id, event=inbound.event, reply_to=route)

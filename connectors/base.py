@@ -22,6 +22,12 @@ from flows.types import Channel, Inbound, Reply
 InboundSink = Callable[[Inbound], Awaitable[None]]
 T = TypeVar("T")
 
+# An ``Inbound.reply_to`` starting with this names the customer's one-to-one chat on a
+# platform that needs more than the user id to find the conversation again (MAX:
+# ``dialog:<chat_id>:<user_id>``, answered by user id). The runtime keeps it per account, so
+# bot-initiated messages (reminders) go the same way. Group chats never use it.
+DIALOG_PREFIX = "dialog:"
+
 # Which queue a send joins in a connector's rate limiter: "live" answers a customer who just
 # wrote, "bulk" is bot-initiated (reminders); "live" goes first. A context variable rather than
 # a ``send`` parameter, so every existing ``Connector`` and wrapper keeps its signature.

@@ -131,6 +131,18 @@ class Identities:
         )
         return [AccountInfo(text(account), float(score)) for account, score in rows]
 
+    @guarded
+    async def set_route(self, customer: str, account: str, route: str) -> None:
+        """Remember how to reach ``account`` besides its user id (``connectors.base``
+        ``DIALOG_PREFIX``: the one-to-one chat), for bot-initiated messages."""
+        await self._redis.hset(self._keys.routes(customer), account, route)
+
+    @guarded
+    async def routes(self, customer: str) -> dict[str, str]:
+        """``set_route``'s account -> route of the customer."""
+        rows: Any = await self._redis.hgetall(self._keys.routes(customer))
+        return {text(account): text(route) for account, route in rows.items()}
+
     async def _attach(self, account: str, customer: str, last_active: float) -> None:
         previous = await self.customer_of(account)
         await self._redis.set(self._keys.account(account), customer)
@@ -270,6 +282,8 @@ class Identities:
         await self._profiles.absorb(keep, other)
         await self._reminders.move(other, keep)
         await self._inbox.move(other, keep)
+        if routes := await self.routes(other):  # the accounts moved: their routes go too
+            await self._redis.hset(self._keys.routes(keep), mapping=dict[Any, Any](routes))
         for key in await self._redis.smembers(self._keys.links(other)):
             await self._redis.delete(text(key))
         await self._redis.sadd(self._keys.merged(keep), other)

@@ -7,6 +7,7 @@ Layout (``<bot>`` is the per-bot namespace so several bots share one Redis):
   last active), ``:profile`` (hash), ``:consents`` (list of JSON), ``:history`` (stream),
   ``:inbox`` (stream of pending Inbound), ``:reminders`` (set of reminder keys),
   ``:links`` (set of this customer's live link token/code keys, so erasure finds them),
+  ``:routes`` (hash account -> the one-to-one chat a platform needs besides the user id),
   ``:merged`` (set of customer ids merged into this one), ``:tmp`` (merge scratch).
 * global, one small key per item so a cluster spreads them: ``acct:<account>`` -> customer,
   ``phone:<e164>`` -> customer, ``lt:<sha256(token)>`` and ``lc:<code>`` -> link target,
@@ -130,6 +131,9 @@ class Keys:
     def links(self, customer: str) -> str:
         return f"{self.tag(customer)}:links"
 
+    def routes(self, customer: str) -> str:
+        return f"{self.tag(customer)}:routes"
+
     def merged(self, customer: str) -> str:
         return f"{self.tag(customer)}:merged"
 
@@ -152,6 +156,7 @@ class Keys:
             self.inbox(customer),
             self.reminders(customer),
             self.links(customer),
+            self.routes(customer),
             self.merged(customer),
             self.scratch(customer),
         )

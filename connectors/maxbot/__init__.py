@@ -8,9 +8,10 @@ Idempotence: MAX has no ``random_id``, so the platform cannot drop a repeated me
 outbox re-delivers an entry whose acknowledgement was lost (a crash between send and ack);
 such a re-send first reads the dialog back (``GET /messages``) and sends only the parts of the
 reply that are not there. That needs the dialog's chat id, which ``Inbound.reply_to`` carries
-(``dialog:<chat>:<user>``); a bot-initiated message to a bare user id, a chat that cannot be
-read, or a request that timed out after MAX accepted it can still show a message twice rather
-than lose it. ``message_key`` is logged for tracing.
+(``dialog:<chat>:<user>``) and the runtime keeps per account for reminders; a message to a
+bare user id (a customer who has not written from MAX since routes were kept), a chat that
+cannot be read, or a request that timed out after MAX accepted it can still show a message
+twice rather than lose it. ``message_key`` is logged for tracing.
 
 Targets: ``send`` takes a MAX user id, ``"dialog:<chat_id>:<user_id>"`` or
 ``"chat:<chat_id>"`` for a group chat (what ``Inbound.reply_to`` holds). One connector per

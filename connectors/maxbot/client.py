@@ -44,9 +44,15 @@ from maxapi.methods.types.sended_message import SendedMessage
 from maxapi.types.attachments import Attachment, AttachmentButton, Attachments, AttachmentUpload
 from pydantic import TypeAdapter
 
-from connectors.base import ChannelAuthError, ChannelUnavailable, Priority, Undeliverable
+from connectors.base import (
+    DIALOG_PREFIX,
+    ChannelAuthError,
+    ChannelUnavailable,
+    Priority,
+    Undeliverable,
+)
 from connectors.common import ArrivalLimiter, backoff_delay
-from connectors.maxbot.parse import CHAT_PREFIX, DIALOG_PREFIX
+from connectors.maxbot.parse import CHAT_PREFIX
 from connectors.maxbot.render import AttachmentJSON, NewMessageBody
 
 log = logging.getLogger("svyaz.connectors.max")

@@ -19,6 +19,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from connectors.base import DIALOG_PREFIX
 from connectors.common import clean_inbound, load_json
 from flows.errors import SvyazError
 from flows.types import (
@@ -36,7 +37,6 @@ from flows.types import (
 # is a user, so a chat id is never mistaken for a user id when the runtime passes reply_to to
 # ``send``.
 CHAT_PREFIX = "chat:"
-DIALOG_PREFIX = "dialog:"
 
 KNOWN_TYPES = frozenset({"message_created", "message_callback", "bot_started", "bot_stopped"})
 

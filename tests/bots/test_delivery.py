@@ -40,6 +40,8 @@ def test_initiated_most_recent_first_and_only_enabled_channels() -> None:
         Target("web", "s"), Target("max", "2"), Target("vk", "1")]
     assert plan_initiated(accounts, {"vk"}) == [Target("vk", "1")]
     assert plan_initiated([], {"vk"}) == []
+    routed = plan_initiated(accounts, {"vk", "max"}, {"max:2": "dialog:9:2"})
+    assert routed == [Target("max", "dialog:9:2"), Target("vk", "1")]
     assert split_account("vk:") is None
 
 
@@ -206,6 +208,36 @@ async def test_a_max_reply_lost_before_a_crash_is_re_sent(
         assert await delivery.resend_stale(min_idle_ms=0) == 2
         assert sorted(s.body["text"] for s in max_fake.sent) == ["Какую услугу?", "Стрижка"]
         assert await store.outbox.pending() == []
+    finally:
+        await connector.stop()
+        await store.close()
+
+
+async def test_a_reminder_re_sent_after_a_crash_is_not_shown_twice_on_max(
+    redis_url: str, bot_prefix: str, max_fake: MaxFake
+) -> None:
+    """The dialog's chat, kept from the customer's last message, lets a reminder's re-send
+    read the dialog back too (a bare user id names no chat to read)."""
+    delivery, store, connector = await _crash_after_max_accepted(
+        redis_url, bot_prefix, max_fake, arrived=True)
+    try:
+        await store.identities.resolve("max:5551001")  # the account, as intake records it
+        customer = (await store.identities.customer_of("max:5551001")) or ""
+        await delivery.resend_stale(min_idle_ms=0)
+        max_fake.sent.clear()
+        await delivery.reply(customer, Inbound("max", "5551001", "e2", TextEvent("ок"),
+                                               reply_to="dialog:1005551001:5551001"),
+                             [Reply("Хорошо")])
+        assert await store.identities.routes(customer) == {
+            "max:5551001": "dialog:1005551001:5551001"}
+        result = await delivery.initiate(customer, [Reply("Напоминание: завтра в 12:30")])
+        assert result.target == Target("max", "dialog:1005551001:5551001")
+        assert max_fake.sent[-1].user_id == 5551001  # still sent by user id
+        # The process died after MAX accepted it and before the acknowledgement:
+        await store.outbox.put(customer, "max", result.target.user_id,
+                               Reply("Напоминание: завтра в 12:30"))
+        await delivery.resend_stale(min_idle_ms=0)
+        assert [s.body["text"] for s in max_fake.sent] == ["Хорошо", "Напоминание: завтра в 12:30"]
     finally:
         await connector.stop()
         await store.close()

@@ -179,3 +179,13 @@ async def test_merge_makes_the_old_lock_holder_lose(store: Store) -> None:
     lock = await store.states.acquire(other)
     await store.identities.merge(keep, other)
     assert not await store.states.holds(lock)
+
+
+async def test_routes_follow_their_accounts_in_a_merge_and_go_with_erasure(store: Store) -> None:
+    keep = await store.identities.resolve("web:s1")
+    other = await store.identities.resolve("max:5551001")
+    await store.identities.set_route(other, "max:5551001", "dialog:1005551001:5551001")
+    await store.identities.merge(keep, other)
+    assert await store.identities.routes(keep) == {"max:5551001": "dialog:1005551001:5551001"}
+    assert await store.identities.routes(other) == {}
+    assert store.keys.routes(keep) in store.keys.customer_keys(keep)  # erased with the rest
