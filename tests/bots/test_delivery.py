@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 import pytest
@@ -160,9 +162,10 @@ async def test_without_renewal_the_sweep_would_take_the_waiting_send(harness: Ha
     await sending
 
 
+@asynccontextmanager
 async def _crash_after_max_accepted(
     redis_url: str, bot_prefix: str, max_fake: MaxFake, *, arrived: bool
-) -> tuple[Delivery, Store, MaxConnector]:
+) -> AsyncIterator[tuple[Delivery, Store]]:
     """A turn whose MAX reply went out (or, ``arrived=False``, was lost on the way) and whose
     process died before the acknowledgement: the outbox still holds the entry."""
     store = Store.from_url(redis_url, bot=bot_prefix)
@@ -173,44 +176,40 @@ async def _crash_after_max_accepted(
     inbound = Inbound("max", "5551001", "e1", TextEvent("привет"),
                       reply_to="dialog:1005551001:5551001")
     sent: list[Sent] = []  # acknowledged with the next round trip, which never comes
-    assert await delivery.reply("c1", inbound, [Reply("Какую услугу?"), Reply("Стрижка")],
-                                sent=sent)
-    assert len(max_fake.sent) == 2
-    assert len(await store.outbox.pending()) == 2
-    if not arrived:
-        max_fake.sent.clear()
-    return delivery, store, connector
+    try:
+        assert await delivery.reply("c1", inbound, [Reply("Какую услугу?"), Reply("Стрижка")],
+                                    sent=sent)
+        assert len(max_fake.sent) == 2
+        assert len(await store.outbox.pending()) == 2
+        if not arrived:
+            max_fake.sent.clear()
+        yield delivery, store
+    finally:
+        await connector.stop()
+        await store.close()
 
 
 async def test_a_max_reply_that_arrived_before_a_crash_is_not_re_sent(
     redis_url: str, bot_prefix: str, max_fake: MaxFake, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.INFO, "svyaz.connectors.max")
-    delivery, store, connector = await _crash_after_max_accepted(
-        redis_url, bot_prefix, max_fake, arrived=True)
-    try:
+    async with _crash_after_max_accepted(
+            redis_url, bot_prefix, max_fake, arrived=True) as (delivery, store):
         assert await delivery.resend_stale(min_idle_ms=0) == 2  # settled, not sent again
         assert [s.body["text"] for s in max_fake.sent] == ["Какую услугу?", "Стрижка"]
         assert await store.outbox.pending() == []
         # what bench/drills/kill9.py counts as resends_found_delivered
         assert caplog.text.count("had arrived before; not sent again") == 2
-    finally:
-        await connector.stop()
-        await store.close()
 
 
 async def test_a_max_reply_lost_before_a_crash_is_re_sent(
     redis_url: str, bot_prefix: str, max_fake: MaxFake
 ) -> None:
-    delivery, store, connector = await _crash_after_max_accepted(
-        redis_url, bot_prefix, max_fake, arrived=False)
-    try:
+    async with _crash_after_max_accepted(
+            redis_url, bot_prefix, max_fake, arrived=False) as (delivery, store):
         assert await delivery.resend_stale(min_idle_ms=0) == 2
         assert sorted(s.body["text"] for s in max_fake.sent) == ["Какую услугу?", "Стрижка"]
         assert await store.outbox.pending() == []
-    finally:
-        await connector.stop()
-        await store.close()
 
 
 async def test_a_reminder_re_sent_after_a_crash_is_not_shown_twice_on_max(
@@ -218,9 +217,8 @@ async def test_a_reminder_re_sent_after_a_crash_is_not_shown_twice_on_max(
 ) -> None:
     """The dialog's chat, kept from the customer's last message, lets a reminder's re-send
     read the dialog back too (a bare user id names no chat to read)."""
-    delivery, store, connector = await _crash_after_max_accepted(
-        redis_url, bot_prefix, max_fake, arrived=True)
-    try:
+    async with _crash_after_max_accepted(
+            redis_url, bot_prefix, max_fake, arrived=True) as (delivery, store):
         await store.identities.resolve("max:5551001")  # the account, as intake records it
         customer = (await store.identities.customer_of("max:5551001")) or ""
         await delivery.resend_stale(min_idle_ms=0)
@@ -238,6 +236,3 @@ async def test_a_reminder_re_sent_after_a_crash_is_not_shown_twice_on_max(
                                Reply("Напоминание: завтра в 12:30"))
         await delivery.resend_stale(min_idle_ms=0)
         assert [s.body["text"] for s in max_fake.sent] == ["Хорошо", "Напоминание: завтра в 12:30"]
-    finally:
-        await connector.stop()
-        await store.close()
