@@ -42,8 +42,8 @@ log = logging.getLogger("svyaz.bots")
 STALE_OUTBOX_MS = 60_000
 # A send still waiting (a connector's rate-limit queue, a slow platform) renews its entry's
 # lease this often, so the stale sweep never re-sends a message that is still on its way.
-ROUTES_KEPT = 100_000  # accounts whose route this process has stored (a few MB at most)
 LEASE_RENEW_EVERY = STALE_OUTBOX_MS / 1000 / 4
+ROUTES_KEPT = 100_000  # accounts whose route this process has stored (a few MB at most)
 
 
 class Account(Protocol):

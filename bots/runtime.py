@@ -39,7 +39,7 @@ from bots.events import (
 )
 from bots.metrics import Metrics
 from bots.owner import OwnerNote
-from connectors.base import DIALOG_PREFIX, Unavailable
+from connectors.base import Unavailable, dialog_user
 from flows.types import (
     DialogState,
     Event,
@@ -462,9 +462,9 @@ class Runtime:
             self._recovering.add(task)  # a reference until it is done
             task.add_done_callback(self._recovering.discard)
         for customer in await self._store.inbox.customers_with_pending():
+            # Through the workers: a backlog of reminders must not flood the channels at once.
             if customer not in self._active and customer not in later:
-                self._backlog.add(customer)  # through the workers: a backlog of reminders
-                # must not flood the channels at once
+                self._backlog.add(customer)
         sent = await self._delivery.resend_stale()
         if sent:
             log.info("re-sent %d stale outbox entries", sent)
@@ -523,7 +523,7 @@ class _Stranded:
 def _retarget(inbound: Inbound, channel: str, user_id: str) -> Inbound:
     """After a bot-initiated delivery, follow-up replies go to where it was delivered (a
     route, ``DIALOG_PREFIX``, stays the reply target; the user id is its last part)."""
-    route = user_id if user_id.startswith(DIALOG_PREFIX) else None
-    return Inbound(channel=channel,  # type: ignore[arg-type]
-                   user_id=user_id.rpartition(":")[2] if route else user_id,
-                   event_id=inbound.event_id, event=inbound.event, reply_to=route)
+    user = dialog_user(user_id)
+    return Inbound(channel=channel, user_id=user or user_id,  # type: ignore[arg-type]
+                   event_id=inbound.event_id, event=inbound.event,
+                   reply_to=user_id if user else None)

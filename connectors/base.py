@@ -28,6 +28,11 @@ T = TypeVar("T")
 # bot-initiated messages (reminders) go the same way. Group chats never use it.
 DIALOG_PREFIX = "dialog:"
 
+
+def dialog_user(target: str) -> str | None:
+    """The user id a ``DIALOG_PREFIX`` target ends with; None for any other target."""
+    return target.rpartition(":")[2] if target.startswith(DIALOG_PREFIX) else None
+
 # Which queue a send joins in a connector's rate limiter: "live" answers a customer who just
 # wrote, "bulk" is bot-initiated (reminders); "live" goes first. A context variable rather than
 # a ``send`` parameter, so every existing ``Connector`` and wrapper keeps its signature.

@@ -50,6 +50,7 @@ from connectors.base import (
     ChannelUnavailable,
     Priority,
     Undeliverable,
+    dialog_user,
 )
 from connectors.common import ArrivalLimiter, backoff_delay
 from connectors.maxbot.parse import CHAT_PREFIX
@@ -124,9 +125,7 @@ def recipient(target: str) -> tuple[int | None, int | None]:
     try:
         if target.startswith(CHAT_PREFIX):
             return int(target[len(CHAT_PREFIX):]), None
-        if target.startswith(DIALOG_PREFIX):
-            return None, int(target.rpartition(":")[2])
-        return None, int(target)
+        return None, int(dialog_user(target) or target)
     except ValueError:
         raise Undeliverable(f"not a MAX user or chat id: {target!r}") from None
 
