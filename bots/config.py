@@ -51,6 +51,7 @@ class Settings(BaseSettings):
     public_url: str = "http://127.0.0.1:8080"
     timezone: str = "Europe/Moscow"
     bot: str = Field(default="main", pattern=r"^[A-Za-z0-9_-]{1,32}$")
+    event_loop: Literal["uvloop", "asyncio"] = "uvloop"
 
     vk_token: SecretStr | None = None
     vk_group_id: int | None = None
