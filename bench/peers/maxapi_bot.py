@@ -25,6 +25,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import phonenumbers
+import uvloop
 from aiohttp import web
 from maxapi import Bot, Dispatcher, F
 from maxapi.context import RedisContext, RedisEventIsolation, State, StatesGroup
@@ -247,9 +248,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--redis-url", required=True)
+    parser.add_argument("--loop", choices=("uvloop", "asyncio"), default="uvloop")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
-    asyncio.run(serve(args.port, args.redis_url))
+    run = uvloop.run if args.loop == "uvloop" else asyncio.run
+    run(serve(args.port, args.redis_url))
 
 
 if __name__ == "__main__":
