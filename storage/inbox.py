@@ -69,19 +69,23 @@ class Inbox:
         entry_id, _ = await pipe.execute()
         return text(entry_id)
 
-    @guarded
     async def pending(
         self, customer: str, *, count: int | None = None
     ) -> list[tuple[str, Inbound]]:
-        """Unprocessed entries in arrival order, as ``(entry id, inbound)``.
+        """Unprocessed entries in arrival order, as ``(entry id, inbound)``: those the accept
+        read with the lock (no round trip, so no deadline to keep), or read now.
 
         An entry that no longer decodes (written by an incompatible version) is logged and
         dropped, so it cannot block the customer's inbox forever.
         """
         rows = self._prefetched.pop(customer, None)
         if rows is None or count is not None:
-            rows = stream_rows(await self._redis.xrange(self._keys.inbox(customer), count=count))
+            rows = await self._read(customer, count)
         return await self.decode(customer, rows)
+
+    @guarded
+    async def _read(self, customer: str, count: int | None) -> list[tuple[str, dict[str, str]]]:
+        return stream_rows(await self._redis.xrange(self._keys.inbox(customer), count=count))
 
     async def decode(
         self, customer: str, rows: list[tuple[str, dict[str, str]]]

@@ -130,6 +130,7 @@ ORPHANS_KEPT = 10_000  # customers with lock calls whose answer never came, kept
 # Tokens kept per customer: while Redis is away every retry of the platform fails unanswered
 # too; the holder is most likely among the oldest (taken before), or the newest (a stall).
 ORPHAN_TOKENS = 16
+BREAK_BATCH = 500  # lock deletions per round trip when taking over at start
 
 
 @dataclass(frozen=True, slots=True)
@@ -233,8 +234,13 @@ class States:
         no other process can reach (the embedded one, at start): their holders are gone, and
         waiting for the locks to expire would keep those customers waiting for nothing."""
         broken = 0
+        pipe = self._redis.pipeline(transaction=False)
         async for key in self._redis.scan_iter(match=self._keys.lock_pattern, count=1000):
-            broken += await self._redis.delete(key)
+            pipe.delete(key)
+            if len(pipe) >= BREAK_BATCH:  # one round trip per batch, not per lock
+                broken += sum(await pipe.execute())
+        if len(pipe):
+            broken += sum(await pipe.execute())
         return broken
 
     def orphaned(self, customer: str, token: str) -> None:
@@ -321,14 +327,14 @@ class States:
 
     # ------------------------------------------------------------------ state
 
-    @guarded
     async def load(self, customer: str) -> tuple[DialogState | None, int]:
-        """The stored state and its version (``(None, 0)`` when there is none)."""
+        """The stored state and its version (``(None, 0)`` when there is none): as the
+        accept read it with the lock (no round trip, so no deadline to keep), or read now."""
         prefetched = self._prefetched.pop(customer, None)
         version: object
         data: object
         if prefetched is None:
-            version, data = await self._redis.hmget(self._keys.state(customer), ["v", "d"])
+            version, data = await self._read(customer)
         else:
             version, data = prefetched
         if not isinstance(version, bytes | str) or not isinstance(data, bytes | str):
@@ -337,6 +343,11 @@ class States:
             return DialogState.model_validate_json(data), int(version)
         except ValidationError as exc:
             raise CodecError(f"customer {customer}: stored state is invalid: {exc}") from exc
+
+    @guarded
+    async def _read(self, customer: str) -> list[Any]:
+        rows: list[Any] = await self._redis.hmget(self._keys.state(customer), ["v", "d"])
+        return rows
 
     @guarded
     async def save(
