@@ -293,7 +293,7 @@ async def _stop(app: web.Application) -> None:
     if services.store is not None:
         await services.store.close()
     if services.embedded is not None:
-        await asyncio.to_thread(services.embedded.stop)
+        await asyncio.to_thread(services.embedded.close)
     log.info("svyaz stopped cleanly")
 
 

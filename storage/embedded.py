@@ -25,6 +25,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 from types import TracebackType
@@ -72,6 +73,10 @@ class EmbeddedRedis:
         self._folder_fd: int | None = None
         self._sock_dir: str | None = None
         self.socket_path = ""
+        # start/stop/kill one at a time: the runtime's supervisor may be starting the server
+        # again in a worker thread when shutdown stops it (the stop then waits for the start).
+        self._busy = threading.RLock()
+        self._closed = False  # by ``close``: no start after it
 
     @property
     def url(self) -> str:
@@ -79,16 +84,19 @@ class EmbeddedRedis:
 
     def start(self) -> str:
         """Start the server (a no-op while it runs); returns ``url``."""
-        if self.running:
-            return self.url
-        self._reap()
-        self.data_dir.mkdir(parents=True, exist_ok=True)
-        self._take_folder()
-        try:
-            return self._start()
-        except BaseException:
-            self.stop()
-            raise
+        with self._busy:
+            if self._closed:
+                raise EmbeddedRedisError("the embedded redis was closed (svyaz is stopping)")
+            if self.running:
+                return self.url
+            self._reap()
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+            self._take_folder()
+            try:
+                return self._start()
+            except BaseException:
+                self.stop()
+                raise
 
     def _start(self) -> str:
         sock = self.data_dir / "redis.sock"
@@ -133,7 +141,6 @@ class EmbeddedRedis:
             if _ping(self.socket_path):
                 return
             time.sleep(0.01)
-        self.stop()
         raise EmbeddedRedisError(f"embedded redis did not start within {_START_TIMEOUT:.0f} s")
 
     def _take_folder(self) -> None:
@@ -165,26 +172,34 @@ class EmbeddedRedis:
             os.close(fd)
 
     def stop(self) -> None:
-        proc, self._proc = self._proc, None
-        if proc is not None and proc.poll() is None:
-            proc.terminate()  # SIGTERM: redis flushes the append-only file and exits
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-        if self._sock_dir:
-            shutil.rmtree(self._sock_dir, ignore_errors=True)
-            self._sock_dir = None
-        self._release_folder()
+        with self._busy:
+            proc, self._proc = self._proc, None
+            if proc is not None and proc.poll() is None:
+                proc.terminate()  # SIGTERM: redis flushes the append-only file and exits
+                try:
+                    proc.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait()
+            if self._sock_dir:
+                shutil.rmtree(self._sock_dir, ignore_errors=True)
+                self._sock_dir = None
+            self._release_folder()
+
+    def close(self) -> None:
+        """Stop for good: a ``start`` still on its way (the supervisor's) is refused."""
+        with self._busy:
+            self._closed = True
+            self.stop()
 
     def kill(self) -> None:
         """SIGKILL the server (for drills); ``start`` brings it back with its data."""
-        if self._proc is not None:
-            self._proc.kill()
-            self._proc.wait()
-            self._proc = None
-        self._release_folder()
+        with self._busy:
+            if self._proc is not None:
+                self._proc.kill()
+                self._proc.wait()
+                self._proc = None
+            self._release_folder()
 
     def _reap(self) -> None:
         """Forget a server that exited by itself (keeping the folder: this object still

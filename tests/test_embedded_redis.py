@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from pathlib import Path
 
@@ -92,4 +93,25 @@ def test_the_folder_stays_taken_while_a_dying_servers_redis_lives(tmp_path: Path
         orphan.wait()
         first._proc = None
     with EmbeddedRedis(tmp_path) as again:
+        assert again.running
+
+
+def test_a_start_racing_the_final_close_leaves_no_server(tmp_path: Path) -> None:
+    """The runtime's supervisor may be starting the server again in a thread when shutdown
+    closes it: the close waits for that start and stops what it started; a start that comes
+    after the close is refused (nobody would stop that server)."""
+    server = EmbeddedRedis(tmp_path)
+    server.start()
+    assert server._proc is not None
+    server._proc.kill()  # died: the supervisor starts it again...
+    server._proc.wait()
+    starting = threading.Thread(target=server.start)
+    starting.start()
+    time.sleep(0.005)  # ...while svyaz stops
+    server.close()
+    starting.join(10)
+    assert not server.running
+    with pytest.raises(EmbeddedRedisError, match="closed"):
+        server.start()
+    with EmbeddedRedis(tmp_path) as again:  # the folder was let go
         assert again.running
