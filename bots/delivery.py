@@ -173,8 +173,7 @@ class Delivery:
         self, customer: str, replies: Sequence[Reply], *, note: str = ""
     ) -> Delivered:
         """Bot-initiated: try each linked account, most recently active first."""
-        accounts = await self._store.identities.accounts(customer)
-        routes = await self._store.identities.routes(customer)
+        accounts, routes = await self._store.identities.reach(customer)
         targets = plan_initiated(accounts, self.channels, routes)
         with sending("bulk"):  # rate-limited channels send live replies first
             return await self.send(customer, targets, replies, failover=True, note=note)

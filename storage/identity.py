@@ -143,6 +143,16 @@ class Identities:
         rows: Any = await self._redis.hgetall(self._keys.routes(customer))
         return {text(account): text(route) for account, route in rows.items()}
 
+    @guarded
+    async def reach(self, customer: str) -> tuple[list[AccountInfo], dict[str, str]]:
+        """``accounts`` and ``routes`` in one round trip (a bot-initiated message needs both)."""
+        pipe = self._redis.pipeline(transaction=False)
+        pipe.zrevrange(self._keys.accounts(customer), 0, -1, withscores=True)
+        pipe.hgetall(self._keys.routes(customer))
+        rows, routes = await pipe.execute()
+        return ([AccountInfo(text(account), float(score)) for account, score in rows],
+                {text(account): text(route) for account, route in routes.items()})
+
     async def _attach(self, account: str, customer: str, last_active: float) -> None:
         previous = await self.customer_of(account)
         await self._redis.set(self._keys.account(account), customer)

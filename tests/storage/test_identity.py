@@ -40,6 +40,9 @@ async def test_accounts_most_recent_first(store: Store) -> None:
     accounts = await store.identities.accounts(customer)
     assert [a.account for a in accounts] == ["vk:1", "max:9"]
     assert accounts[0].last_active >= accounts[1].last_active
+    await store.identities.set_route(customer, "max:9", "dialog:1009:9")
+    assert await store.identities.reach(customer) == (accounts, {"max:9": "dialog:1009:9"})
+    assert await store.identities.reach("nobody") == ([], {})
 
 
 async def test_link_token_is_long_random_single_use_and_expiring(store: Store) -> None:

@@ -128,3 +128,17 @@ async def test_save_writes_the_turns_outbox_entries_only_with_the_state(store: S
     assert await store.outbox.get(refused.id) is None
     # Claimable like any other entry once its lease is old: a crash after the save re-sends.
     assert [e.id for e in await store.outbox.claim_stale(0)] == [first.id]
+
+
+async def test_break_all_frees_every_lock_and_nothing_else(store: Store) -> None:
+    """At start on the embedded Redis the dead process's locks go, a batch per round trip."""
+    held = [f"c{n}" for n in range(1_234)]  # more than one batch of deletions
+    for n in range(0, len(held), 20):
+        await asyncio.gather(*(store.states.acquire(c) for c in held[n:n + 20]))
+    async with store.states.lock("other") as lock:
+        await store.states.save("other", STATE, version=0, lock=lock)
+    assert await store.states.break_all() == len(held)
+    assert await store.states.break_all() == 0
+    assert await store.states.load("other") == (STATE, 1)
+    for customer in (held[0], held[-1]):  # free at once, no waiting for an expiry
+        await store.states.release(await store.states.acquire(customer, wait=0.1))
