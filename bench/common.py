@@ -244,7 +244,10 @@ class BotProcess:
 
 def svyaz_env(*, data_dir: Path, port: int, max_url: str | None = None,
               vk_url: str | None = None, extra: dict[str, str] | None = None) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SVYAZ_")}
+    # The caller's own settings stay out, but for the event loop: ``SVYAZ_EVENT_LOOP=asyncio``
+    # in front of any bench script runs svyaz on asyncio's loop instead of uvloop.
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith("SVYAZ_") or k == "SVYAZ_EVENT_LOOP"}
     env.update({
         "SVYAZ_DATA_DIR": str(data_dir), "SVYAZ_PORT": str(port), "SVYAZ_HOST": "127.0.0.1",
         "SVYAZ_FLOWS": str(ROOT / "flows_examples"),

@@ -23,6 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import uvloop  # noqa: E402
 from redis.asyncio import Redis  # noqa: E402
+from redis.commands.core import AsyncScript  # noqa: E402
 
 from bench.common import emit, pin, temp_dir  # noqa: E402
 from storage.embedded import EmbeddedRedis  # noqa: E402
@@ -39,16 +40,22 @@ return 0
 """
 
 
+async def turn(redis: Redis, save: AsyncScript, customer: object) -> bool:
+    """One customer turn's Redis work; False when the lock was taken (try again)."""
+    lock_key, state_key = f"floor:{{c:{customer}}}:lock", f"floor:{{c:{customer}}}:state"
+    token = secrets.token_hex(8)
+    if not await redis.set(lock_key, token, nx=True, px=30_000):
+        return False
+    await redis.get(state_key)
+    await save(keys=[lock_key, state_key], args=[token, STATE])
+    return True
+
+
 async def customer(redis: Redis, n: int, deadline: float, counter: list[int]) -> None:
-    lock_key, state_key = f"floor:{{c:{n}}}:lock", f"floor:{{c:{n}}}:state"
     save = redis.register_script(SAVE)
     while time.monotonic() < deadline:
-        token = secrets.token_hex(8)
-        if not await redis.set(lock_key, token, nx=True, px=30_000):
-            continue
-        await redis.get(state_key)
-        await save(keys=[lock_key, state_key], args=[token, STATE])
-        counter[0] += 1
+        if await turn(redis, save, n):
+            counter[0] += 1
 
 
 async def measure(url: str, concurrency: int, seconds: float) -> float:
