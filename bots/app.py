@@ -16,6 +16,7 @@ import logging
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import aiohttp
@@ -38,6 +39,7 @@ from flows import engine
 from flows.types import Button, Channel, Event, Inbound
 from storage.errors import StorageError
 from storage.history import HistoryEntry
+from storage.instance import Instance, InstanceError
 from storage.store import Store, connect
 
 if TYPE_CHECKING:
@@ -59,6 +61,7 @@ class Services:
     metrics: Metrics = field(default_factory=Metrics)
     store: Store | None = None
     embedded: EmbeddedRedis | None = None
+    instance: Instance | None = None
     runtime: Runtime | None = None
     reminders: ReminderService | None = None
     flows: FlowSource | None = None
@@ -212,7 +215,9 @@ async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
 
 async def _start(app: web.Application) -> None:
     settings, services, connectors = app[SETTINGS], app[SERVICES], app[CONNECTORS]
-    store, embedded = await connect(settings.redis_url, settings.data_dir, bot=settings.bot)
+    services.instance = _instance(settings.data_dir)
+    store, embedded = await connect(settings.redis_url, settings.data_dir, bot=settings.bot,
+                                    instance=services.instance.name)
     services.store, services.embedded = store, embedded
     services.http = aiohttp.ClientSession()
     if "web" in connectors:  # replies find the process that holds the browser's socket
@@ -235,8 +240,8 @@ async def _start(app: web.Application) -> None:
         store=store, flows=flows.current, advance=engine.advance, delivery=delivery,
         effects=effects, metrics=services.metrics, clock=app[CLOCK], owner_notify=owner.notify,
     )
-    if embedded is not None:  # only this process reaches it: what it holds, the dead held
-        await services.runtime.take_over()
+    # The embedded Redis only this process reaches: what it holds, the dead held.
+    await services.runtime.take_over(everything=embedded is not None)
     await reminders.start()
     for connector in connectors.values():
         await connector.start()
@@ -252,6 +257,17 @@ async def _start(app: web.Application) -> None:
     ]
     log.info("svyaz is running: channels %s, flows %s", ", ".join(sorted(connectors)),
              ", ".join(sorted(flows.current().flows)))
+
+
+def _instance(data_dir: Path) -> Instance:
+    """This process's slot in the data folder (see storage.instance); a name of its own when
+    the folder cannot be written (a read-only container with SVYAZ_SECRET_KEY set)."""
+    try:
+        return Instance.claim(data_dir)
+    except InstanceError as exc:
+        log.warning("%s; a process started again after a crash will wait for what this one "
+                    "held to expire", exc)
+        return Instance.passing()
 
 
 async def keep_running(embedded: EmbeddedRedis, stop: asyncio.Event) -> None:
@@ -294,6 +310,8 @@ async def _stop(app: web.Application) -> None:
         await services.store.close()
     if services.embedded is not None:
         await asyncio.to_thread(services.embedded.close)
+    if services.instance is not None:  # (after the Redis: a successor may take the name)
+        services.instance.release()
     log.info("svyaz stopped cleanly")
 
 

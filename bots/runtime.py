@@ -441,13 +441,20 @@ class Runtime:
 
     # ------------------------------------------------------------------ background
 
-    async def take_over(self) -> None:
-        """Before the connectors start, on a Redis only this process can reach (the embedded
-        one): every customer lock and outbox entry in it was left by a process that died.
-        Break the locks now and let the first sweep re-send those entries, instead of
-        waiting for the locks to expire (30 s) and the entries to go stale (60 s)."""
-        broken = await self._store.states.break_all()
-        self._inherited = await self._store.outbox.pending()
+    async def take_over(self, *, everything: bool) -> None:
+        """Before the connectors start: break the locks a process that died left and let the
+        first sweep re-send its unsent replies, instead of waiting for the locks to expire
+        (30 s) and the replies to go stale (60 s). On a Redis only this process can reach
+        (``everything``: the embedded one), every lock and outbox entry is the dead's; on a
+        shared one, those carrying this process's name (storage.instance): it took the name
+        over from the process that died with it."""
+        states, outbox = self._store.states, self._store.outbox
+        if everything:
+            broken = await states.break_all()
+            self._inherited = await outbox.pending()
+        else:
+            broken = await states.break_mine()
+            self._inherited = await outbox.inherit()
         if broken or self._inherited:
             log.info("taking over from a process that died: %d locks broken, %d replies to "
                      "re-send", broken, len(self._inherited))

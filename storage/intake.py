@@ -20,7 +20,6 @@ to trip over. This module must not process events.
 
 from __future__ import annotations
 
-import secrets
 import time
 
 from flows.types import Inbound
@@ -134,7 +133,7 @@ class Intake:
                 self._keys.inbox(customer), self._keys.seen(customer, dedupe_key),
                 self._keys.lock(customer), self._keys.state(customer)]
         name = inbound.name.strip() if inbound.name else ""
-        token = secrets.token_hex(16) if take else ""
+        token = self._states.new_token() if take else ""
         args: list[str | float | int] = [
             time.time(), inbound.account, "1" if inbound.name and not named else "0", name,
             encode_inbound(inbound), DEDUPE_TTL, token, self._states.lock_ttl_ms, customer,

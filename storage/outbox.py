@@ -23,7 +23,7 @@ from typing import Any, NamedTuple
 from flows.types import Channel, Reply
 from storage.client import RedisClient
 from storage.codec import channel, dumps, loads, reply_from_dict, reply_to_dict, text
-from storage.errors import guarded
+from storage.errors import guarded, guarded_slow
 from storage.keys import OUTBOX_LEASE_MS, Keys
 
 _NOW_MS = "local t = redis.call('TIME'); local now = t[1] * 1000 + math.floor(t[2] / 1000)\n"
@@ -67,6 +67,21 @@ local ids = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now - tonumber(ARGV[1])
 # KEYS: data, lease, tries. ARGV: ids.
 CLAIM_IDS_LUA = _NOW_MS + "local ids = ARGV\n" + _TAKE_IDS
 
+# KEYS: data, lease, tries. ARGV: "-<name>-". Entries of that name never claimed since written
+# (no tries): still leased by the writer, which is dead when its name is ours.
+INHERIT_LUA = (
+    _NOW_MS
+    + """
+local ids = {}
+for _, id in ipairs(redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now)) do
+  if string.find(id, ARGV[1], 1, true) and not redis.call('HGET', KEYS[3], id) then
+    table.insert(ids, id)
+  end
+end
+"""
+    + _TAKE_IDS
+)
+
 # KEYS: data, lease. ARGV: id. Renews the lease of a pending entry; 0 if it is not pending.
 TOUCH_LUA = (
     _NOW_MS
@@ -93,8 +108,10 @@ def random_id_for(entry_id: str) -> int:
     return int.from_bytes(digest, "big") & _INT31 or 1
 
 
-def new_entry_id() -> str:
-    return f"{int(time.time() * 1000):013d}-{secrets.token_hex(6)}"
+def new_entry_id(instance: str = "") -> str:
+    """``<ms>-<name>-<random>``: in time order, named after the process that wrote it
+    (storage.instance; ``take_over`` finds a dead predecessor's entries by the name)."""
+    return f"{int(time.time() * 1000):013d}-{instance or 'x'}-{secrets.token_hex(6)}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,10 +168,12 @@ def _decode(entry_id: str, raw: bytes | str, claims: int = 0) -> OutboxEntry:
 class Outbox:
     """Durable outgoing messages with leases."""
 
-    def __init__(self, redis: RedisClient, keys: Keys) -> None:
+    def __init__(self, redis: RedisClient, keys: Keys, *, instance: str = "") -> None:
         self._redis = redis
         self._keys = keys
+        self.instance = instance or secrets.token_hex(6)
         self._put = redis.register_script(PUT_LUA)
+        self._inherit = redis.register_script(INHERIT_LUA)
         self._claim = redis.register_script(CLAIM_LUA)
         self._claim_ids = redis.register_script(CLAIM_IDS_LUA)
         self._ack = redis.register_script(ACK_LUA)
@@ -164,12 +183,11 @@ class Outbox:
     def _all_keys(self) -> list[str]:
         return [self._keys.outbox_data, self._keys.outbox_lease, self._keys.outbox_tries]
 
-    @staticmethod
-    def prepare(customer: str, channel: Channel, user_id: str, reply: Reply) -> Prepared:
+    def prepare(self, customer: str, channel: Channel, user_id: str, reply: Reply) -> Prepared:
         """An entry to be written by someone else's script (``States.save(outbox=...)``
         writes a turn's replies together with its state) or by ``put_prepared``."""
         entry = OutboxEntry(
-            id=new_entry_id(),
+            id=new_entry_id(self.instance),
             customer=customer,
             channel=channel,
             user_id=user_id,
@@ -220,6 +238,15 @@ class Outbox:
     ) -> list[OutboxEntry]:
         """Take over entries nobody touched for ``min_idle_ms``; each goes to one caller."""
         flat = await self._claim(keys=self._all_keys, args=[min_idle_ms, count])
+        return [
+            _decode(text(flat[i]), flat[i + 1], int(flat[i + 2])) for i in range(0, len(flat), 3)
+        ]
+
+    @guarded_slow
+    async def inherit(self) -> list[OutboxEntry]:
+        """At start: take over the entries a dead process with this process's name wrote and
+        never handed on (leased only by their writer: never claimed since), at once."""
+        flat = await self._inherit(keys=self._all_keys, args=[f"-{self.instance}-"])
         return [
             _decode(text(flat[i]), flat[i + 1], int(flat[i + 2])) for i in range(0, len(flat), 3)
         ]

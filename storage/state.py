@@ -132,6 +132,15 @@ ORPHANS_KEPT = 10_000  # customers with lock calls whose answer never came, kept
 ORPHAN_TOKENS = 16
 BREAK_BATCH = 500  # lock deletions per round trip when taking over at start
 
+# KEYS: lock. ARGV: token prefix. Deletes the lock if its token starts with the prefix.
+DEL_IF_PREFIX_LUA = """
+local held = redis.call('GET', KEYS[1])
+if held and string.sub(held, 1, string.len(ARGV[1])) == ARGV[1] then
+  return redis.call('DEL', KEYS[1])
+end
+return 0
+"""
+
 
 @dataclass(frozen=True, slots=True)
 class Lock:
@@ -156,10 +165,14 @@ class States:
         state_ttl: int = STATE_TTL,
         lock_ttl: float = LOCK_TTL,
         lock_wait: float = LOCK_WAIT,
+        instance: str = "",
     ) -> None:
         self._redis = redis
         self._keys = keys
         self._inbox = inbox
+        # Every lock token starts with this process's name (storage.instance): at start, a
+        # process that took over a dead one's name frees its locks (``break_mine``).
+        self._token_prefix = f"{instance or secrets.token_hex(6)}."
         self._history = history
         self._outbox = outbox
         # One script may write the customer's slot and the outbox's only outside a cluster.
@@ -197,7 +210,7 @@ class States:
     ) -> Lock:
         ttl = self.lock_ttl if ttl is None else ttl
         wait = self.lock_wait if wait is None else wait
-        held = Lock(customer=customer, token=secrets.token_hex(16), ttl=ttl)
+        held = Lock(customer=customer, token=self.new_token(), ttl=ttl)
         keys = [self._keys.lock(customer), self._keys.state(customer),
                 self._keys.inbox(customer)]
         orphans = self._orphans.get(customer, ())
@@ -227,6 +240,25 @@ class States:
             if unanswered(exc):
                 self.orphaned(customer, str(args[0]))
             raise
+
+    def new_token(self) -> str:
+        """A fresh lock token, named after this process."""
+        return self._token_prefix + secrets.token_hex(12)
+
+    @guarded_slow
+    async def break_mine(self) -> int:
+        """Delete the customer locks whose token carries this process's name; how many. At
+        start only: they were taken by a process that had the name before and died (a live
+        one cannot have it), so their customers need not wait for the locks to expire."""
+        broken = 0
+        pipe = self._redis.pipeline(transaction=False)
+        async for key in self._redis.scan_iter(match=self._keys.lock_pattern, count=1000):
+            pipe.eval(DEL_IF_PREFIX_LUA, 1, key, self._token_prefix)
+            if len(pipe) >= BREAK_BATCH:
+                broken += sum(await pipe.execute())
+        if len(pipe):
+            broken += sum(await pipe.execute())
+        return broken
 
     @guarded_slow
     async def break_all(self) -> int:

@@ -11,6 +11,7 @@ This module must not contain business rules of any single part.
 from __future__ import annotations
 
 import logging
+import secrets
 from dataclasses import dataclass
 from typing import Any
 
@@ -97,12 +98,16 @@ class Store:
         history_max_age: float | None = HISTORY_MAX_AGE,
         link_token_ttl: int = LINK_TOKEN_TTL,
         link_code_ttl: int = LINK_CODE_TTL,
+        instance: str = "",
     ) -> None:
         self.redis = redis
         self.keys = Keys(bot)
+        # This process's name (storage.instance) in lock tokens and outbox ids: random
+        # unless a data folder slot gave one that a dead predecessor used.
+        self.instance = instance or secrets.token_hex(6)
         self.inbox = Inbox(redis, self.keys)
         self.history = History(redis, self.keys, maxlen=history_maxlen, max_age=history_max_age)
-        self.outbox = Outbox(redis, self.keys)
+        self.outbox = Outbox(redis, self.keys, instance=self.instance)
         self.states = States(
             redis,
             self.keys,
@@ -112,6 +117,7 @@ class Store:
             state_ttl=state_ttl,
             lock_ttl=lock_ttl,
             lock_wait=lock_wait,
+            instance=self.instance,
         )
         self.profiles = Profiles(redis, self.keys)
         self.reminders = Reminders(redis, self.keys)

@@ -19,6 +19,7 @@ from bots.app import SERVICES, build_app
 from bots.config import Settings
 from flows.types import Inbound, Reply, TextEvent
 from storage.embedded import EmbeddedRedis
+from storage.instance import Instance
 from storage.store import Store
 from tests.fakes.max import MaxFake, max_fake_fixture  # noqa: F401 - provides max_fake
 
@@ -234,6 +235,43 @@ async def test_a_restart_on_the_embedded_redis_takes_over_at_once(
             await asyncio.sleep(0.05)
     assert [(s.user_id, s.body["text"]) for s in max_fake.sent] == [
         (701, "Ответ, который не дошёл"), (701, "Говорите.")]
+
+
+async def test_a_restart_on_a_shared_redis_takes_over_what_its_name_held(
+    redis_url: str, bot_prefix: str, tmp_path: Path, max_fake: MaxFake
+) -> None:
+    """On a Redis other processes share, a process started again after a crash takes its
+    data folder slot back, with the name of the one that died there (storage.instance): its
+    locks and unsent replies are taken over at once; another live process's are left alone."""
+    dead, other = Instance.claim(tmp_path / "data"), Instance.passing()
+    stores = [Store.from_url(redis_url, bot=bot_prefix, instance=i.name) for i in (dead, other)]
+    try:
+        mine = await stores[0].identities.resolve("max:702")
+        await stores[0].states.acquire(mine)  # held by the process that died
+        await stores[0].outbox.put(mine, "max", "702", Reply("Ответ, который не дошёл"))
+        await stores[0].inbox.push(mine, Inbound("max", "702", "e-702", TextEvent("эхо")))
+        theirs = await stores[1].identities.resolve("max:703")
+        held = await stores[1].states.acquire(theirs)  # a live process's turn in progress
+        sending = await stores[1].outbox.put(theirs, "max", "703", Reply("Отправляется"))
+    finally:
+        await stores[0].close()
+        dead.release()  # the process died: the kernel lets the slot go
+    app = build_app(make_settings(redis_url, bot_prefix, tmp_path, max_token=max_fake.token,
+                                  max_mode="webhook", max_webhook_secret="hook-secret-16ch",
+                                  max_api_url=max_fake.url))
+    try:
+        async with TestClient(TestServer(app, host="127.0.0.1")):
+            deadline = time.monotonic() + 8  # the lock alone would hold it for 10 s
+            while len(max_fake.sent) < 2 and time.monotonic() < deadline:
+                await asyncio.sleep(0.05)
+            assert app[SERVICES].instance is not None
+            assert app[SERVICES].instance.name == dead.name
+        assert [(s.user_id, s.body["text"]) for s in max_fake.sent] == [
+            (702, "Ответ, который не дошёл"), (702, "Говорите.")]
+        assert await stores[1].states.holds(held)
+        assert await stores[1].outbox.get(sending) is not None
+    finally:
+        await stores[1].close()
 
 
 async def test_the_embedded_redis_is_started_again_when_it_dies(
