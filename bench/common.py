@@ -61,6 +61,16 @@ def pin(pid: int, core: int | None) -> None:
             os.sched_setaffinity(child.pid, {core})
 
 
+def bot_core(*, pin_bot: bool = True) -> int | None:
+    """The first core, for the bot under test; this process moves to the others. None (and
+    nothing moved) on a one-core machine or without ``pin_bot``."""
+    cpus = sorted(os.sched_getaffinity(0))
+    if not pin_bot or len(cpus) < 2:
+        return None
+    os.sched_setaffinity(0, set(cpus[1:]))
+    return cpus[0]
+
+
 def percentile(values: Sequence[float], q: float) -> float:
     if not values:
         return float("nan")

@@ -46,6 +46,7 @@ from bench.common import (  # noqa: E402
     VK_SECRET,
     BotProcess,
     Inbox,
+    bot_core,
     emit,
     free_port,
     median,
@@ -368,16 +369,13 @@ def main() -> None:
                         help="the event loop of every bot and of the floor (svyaz's default: "
                              "uvloop)")
     args = parser.parse_args()
-    cpus = sorted(os.sched_getaffinity(0))
-    bot_core = None if args.no_pin or len(cpus) < 2 else cpus[0]
-    if bot_core is not None:
-        os.sched_setaffinity(0, set(cpus[1:]))
-    emit("bot_core", bot_core if bot_core is not None else "unpinned")
+    core = bot_core(pin_bot=not args.no_pin)
+    emit("bot_core", core if core is not None else "unpinned")
     emit("event_loop", args.loop)
     with temp_dir("svyaz-load-") as work:
-        asyncio.run(compare(args, bot_core, work))
+        asyncio.run(compare(args, core, work))
         if not args.no_vk:
-            asyncio.run(vk_pass(args, bot_core, work))
+            asyncio.run(vk_pass(args, core, work))
 
 
 if __name__ == "__main__":

@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import collections
-import os
 import shutil
 import subprocess
 import sys
@@ -21,7 +20,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import emit, start_max_fake, temp_dir  # noqa: E402
+from bench.common import bot_core, emit, start_max_fake, temp_dir  # noqa: E402
 from bench.load import max_poster, run_load, start_svyaz  # noqa: E402
 
 
@@ -80,10 +79,7 @@ def main() -> None:
     args.py_spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
     if not Path(args.py_spy).exists():
         raise SystemExit("py-spy is not installed: pip install py-spy")
-    cpus = sorted(os.sched_getaffinity(0))
-    core = cpus[0] if len(cpus) > 1 else None
-    if core is not None:
-        os.sched_setaffinity(0, set(cpus[1:]))
+    core = bot_core()
     with temp_dir("svyaz-profile-") as work:
         asyncio.run(profile(args, core, work))
     summarise(args.out, args.top)

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import random
 import resource
 import shutil
@@ -36,6 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from redis.asyncio import Redis  # noqa: E402
 
 from bench.common import (  # noqa: E402
+    bot_core,
     emit,
     free_port,
     percentile,
@@ -204,10 +204,7 @@ def main() -> None:
                              "the live dialogue and so stretches the drain)")
     parser.add_argument("--keep-log", help="copy svyaz's log here at the end")
     args = parser.parse_args()
-    cpus = sorted(os.sched_getaffinity(0))
-    core = cpus[0] if len(cpus) > 1 else None
-    if core is not None:
-        os.sched_setaffinity(0, set(cpus[1:]))
+    core = bot_core()
     with temp_dir("svyaz-reminders-") as work:
         if args.schedule:
             asyncio.run(part_schedule(args.schedule, work))

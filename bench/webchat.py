@@ -20,7 +20,6 @@ import argparse
 import asyncio
 import contextlib
 import json
-import os
 import random
 import resource
 import sys
@@ -36,6 +35,7 @@ from redis.asyncio import Redis  # noqa: E402
 
 from bench.common import (  # noqa: E402
     BotProcess,
+    bot_core,
     emit,
     free_port,
     percentile,
@@ -249,10 +249,7 @@ def main() -> None:
     want = min(hard, max(soft, 4 * args.sessions + 1024))
     resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))
     emit("nofile_limit", want)
-    cpus = sorted(os.sched_getaffinity(0))
-    core = cpus[0] if len(cpus) > 1 else None
-    if core is not None:
-        os.sched_setaffinity(0, set(cpus[1:]))
+    core = bot_core()
     with temp_dir("svyaz-webchat-") as work:
         asyncio.run(bench(args, core, work))
 
