@@ -27,33 +27,39 @@ async def test_fresh_entries_are_not_claimed(store: Store) -> None:
     assert await store.outbox.claim_stale(60_000) == []
 
 
+async def _lapse(store: Store, entry_id: str) -> None:
+    """Age the entry's lease by an hour (no sleeping: a loaded machine cannot let a fresh
+    lease lapse between the claims below, as a 200 ms one did)."""
+    leased_ms = await store.redis.zscore(store.keys.outbox_lease, entry_id)
+    assert leased_ms is not None
+    await store.redis.zadd(store.keys.outbox_lease, {entry_id: leased_ms - 3_600_000})
+
+
 async def test_stale_entry_is_claimed_by_exactly_one_caller(store: Store) -> None:
-    # A 200 ms lease: long enough that a slow machine does not let it lapse between claims.
     entry_id = await store.outbox.put("c1", "max", "7", REPLY)
-    await asyncio.sleep(0.25)
-    claims = await asyncio.gather(*(store.outbox.claim_stale(200) for _ in range(8)))
+    await _lapse(store, entry_id)
+    claims = await asyncio.gather(*(store.outbox.claim_stale(60_000) for _ in range(8)))
     winners = [c for c in claims if c]
     assert len(winners) == 1
     [entry] = winners[0]
     assert (entry.id, entry.reply, entry.claims) == (entry_id, REPLY, 1)
     assert entry.message_key == entry_id
     # The claim renewed the lease: not claimable again until it goes stale once more.
-    assert await store.outbox.claim_stale(200) == []
-    await asyncio.sleep(0.25)
-    [again] = await store.outbox.claim_stale(200)
+    assert await store.outbox.claim_stale(60_000) == []
+    await _lapse(store, entry_id)
+    [again] = await store.outbox.claim_stale(60_000)
     assert again.claims == 2
     await store.outbox.ack(entry_id)
-    await asyncio.sleep(0.25)
-    assert await store.outbox.claim_stale(200) == []
+    assert await store.outbox.claim_stale(0) == []
 
 
 async def test_touch_renews_the_lease_of_a_pending_entry_only(store: Store) -> None:
     entry_id = await store.outbox.put("c1", "vk", "42", REPLY)
-    await asyncio.sleep(0.08)
+    await _lapse(store, entry_id)
     assert await store.outbox.touch(entry_id)
-    assert await store.outbox.claim_stale(50) == []  # touched 0 ms ago, not 80
-    await asyncio.sleep(0.08)
-    [entry] = await store.outbox.claim_stale(50)
+    assert await store.outbox.claim_stale(60_000) == []  # touched just now, not an hour ago
+    await _lapse(store, entry_id)
+    [entry] = await store.outbox.claim_stale(60_000)
     assert entry.id == entry_id
     await store.outbox.ack(entry_id)
     assert not await store.outbox.touch(entry_id)  # acknowledged: nothing to renew
@@ -82,5 +88,5 @@ async def test_claim_by_id_takes_the_pending_ones_at_once(store: Store) -> None:
     claimed = await store.outbox.claim([first, second, "no-such-entry"])
     assert [(e.id, e.reply.text) for e in claimed] == [(first, "раз")]
     assert await store.outbox.claim([]) == []
-    await asyncio.sleep(0.25)
-    assert [e.id for e in await store.outbox.claim_stale(200)] == [first]  # still pending
+    await _lapse(store, first)
+    assert [e.id for e in await store.outbox.claim_stale(60_000)] == [first]  # still pending
