@@ -36,7 +36,8 @@ from flows.types import (
     SaveProfile,
     ScheduleReminder,
 )
-from storage.errors import InvalidValue
+from storage.codec import decode_effects
+from storage.errors import CodecError, InvalidValue
 from storage.profile import normalise_phone
 
 if TYPE_CHECKING:
@@ -161,22 +162,47 @@ class Effects:
                 if (offer := await self._save_phone(customer, effect.value)) is not None:
                     replies.append(offer)
             else:
-                await self._simple(customer, inbound, effect)
+                await self._simple(customer, inbound.channel, effect)
         return Outcome(tuple(replies), tuple(calls))
 
-    async def _simple(self, customer: str, inbound: Inbound, effect: Effect) -> None:
+    async def replay(self, customer: str, left: str) -> int:
+        """Run the effects a turn stored with its state (``storage.codec.encode_effects``)
+        when the process died before running them all; how many ran. Each is safe to run
+        twice: a reminder replaces its namesake, a profile field is overwritten, a consent
+        already recorded is not recorded again; only a hand-off may be announced twice."""
+        try:
+            channel, effects = decode_effects(left)
+        except CodecError as exc:
+            log.error("dropping stored effects of %s that no longer decode: %s", customer, exc)
+            return 0
+        for effect in effects:
+            if isinstance(effect, RecordConsent) and await self._has_consent(customer, effect):
+                continue
+            try:
+                await self._simple(customer, channel, effect)
+            except InvalidValue:  # (as in ``run``: a phone that does not parse is not kept)
+                continue
+        return len(effects)
+
+    async def _has_consent(self, customer: str, consent: RecordConsent) -> bool:
+        recorded = (await self._store.profiles.get(customer)).consents
+        return bool(recorded) and (recorded[-1].granted, recorded[-1].text_version,
+                                   recorded[-1].at) == (consent.granted, consent.text_version,
+                                                        consent.at)
+
+    async def _simple(self, customer: str, channel: str, effect: Effect) -> None:
         if isinstance(effect, ScheduleReminder):
             await self._reminders.schedule(customer, effect)
         elif isinstance(effect, CancelReminder):
             await self._reminders.cancel(customer, effect.key)
         elif isinstance(effect, Handoff):
-            detail = f"Канал: {inbound.channel}. {effect.reason}".strip()
+            detail = f"Канал: {channel}. {effect.reason}".strip()
             await self._owner.notify(OwnerNote("handoff", customer, detail))
         elif isinstance(effect, SaveProfile):
             await self._store.profiles.set_field(customer, effect.field, effect.value)
         elif isinstance(effect, RecordConsent):
             await self._store.profiles.record_consent(
-                customer, effect.granted, effect.text_version, effect.at, inbound.channel
+                customer, effect.granted, effect.text_version, effect.at, channel
             )
 
     async def _save_phone(self, customer: str, value: str) -> Reply | None:

@@ -50,6 +50,7 @@ from flows.types import (
     StartEvent,
     Turn,
 )
+from storage.codec import encode_effects
 from storage.errors import LockLost, StorageError, StorageUnavailable, VersionConflict
 from storage.history import Direction, HistoryEntry
 from storage.outbox import OutboxEntry
@@ -201,6 +202,8 @@ class Runtime:
         sent: list[Sent] = []  # delivered replies, acknowledged with the next round trip
         held = True
         try:
+            if (cut := store.states.left_effects(customer)) is not None:
+                await self._replay(customer, cut)
             rows = await store.inbox.pending(customer)
             # Entries pushed while we hold the lock are ours too (another process waiting
             # for this lock may have given up meanwhile): release only once the inbox is empty.
@@ -224,6 +227,19 @@ class Runtime:
                     store.states.orphaned(customer, lock.token)
                     self._strand(customer, unacked=sent)
                     raise
+
+    async def _replay(self, customer: str, left: str) -> None:
+        """The customer's last turn was saved but cut short (the process died) before its
+        effects ran: run them now, before the next entry (a booking's reminder is not lost).
+        Redis failing stops here as in a turn: they stay stored and run next time."""
+        try:
+            ran = await self._effects.replay(customer, left)
+        except StorageError:
+            raise
+        except Exception:  # a broken effect must not block the customer's inbox forever
+            log.exception("effects of a turn cut short not run", extra={"customer": customer})
+            return
+        log.info("ran %d effects of %s's last turn, cut short before them", ran, customer)
 
     async def _turn(self, ctx: _Ctx, lock: Lock) -> bool:
         """One inbox entry; False when the account was joined to another customer."""
@@ -323,7 +339,7 @@ class Runtime:
                 ctx.customer, turn.state, version=version, lock=lock,
                 inbox_id=ctx.entry_id if first else None,
                 history=self._entry_in(ctx) if first else None,
-                outbox=queued,
+                outbox=queued, effects=encode_effects(ctx.inbound.channel, turn.effects),
             )
             ctx.recorded = True
             first = False

@@ -12,6 +12,7 @@ import dataclasses
 import json
 import re
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any
 
 from flows.types import (
@@ -19,13 +20,19 @@ from flows.types import (
     Button,
     ButtonEvent,
     CallResultEvent,
+    CancelReminder,
     Channel,
     ContactEvent,
+    Effect,
     Event,
+    Handoff,
     Inbound,
     PermissionEvent,
+    RecordConsent,
     Reply,
     ResumeEvent,
+    SaveProfile,
+    ScheduleReminder,
     StartEvent,
     StartFlowEvent,
     TextEvent,
@@ -181,3 +188,48 @@ def stream_rows(rows: Any) -> list[tuple[str, dict[str, str]]]:
     for entry_id, fields in rows or ():
         out.append((text(entry_id), {text(k): text(v) for k, v in (fields or {}).items()}))
     return out
+
+
+# Effects a turn's save writes with its state (``States.save(effects=...)``), to be run again
+# if the process dies before it ran them: those that only write svyaz's own data or notify the
+# owner. Link offers (replies) and HTTP calls (the business's endpoint) are not replayed.
+DURABLE_EFFECTS: Mapping[str, type[Effect]] = {
+    "remind": ScheduleReminder,
+    "cancel": CancelReminder,
+    "profile": SaveProfile,
+    "consent": RecordConsent,
+    "handoff": Handoff,
+}
+_EFFECT_NAMES: Mapping[type[Effect], str] = {cls: n for n, cls in DURABLE_EFFECTS.items()}
+_WHEN = ("at",)  # datetime fields, as ISO 8601 with the offset
+
+
+def encode_effects(channel: Channel, effects: tuple[Effect, ...] | list[Effect]) -> str:
+    """The durable ones of ``effects`` with the channel of the turn; "" when there are none."""
+    found = []
+    for effect in effects:
+        name = _EFFECT_NAMES.get(type(effect))
+        if name is None:
+            continue
+        data: dict[str, object] = {"t": name}
+        for f in dataclasses.fields(effect):
+            value = getattr(effect, f.name)
+            data[f.name] = value.isoformat() if f.name in _WHEN else _plain(value)
+        found.append(data)
+    return dumps({"ch": channel, "fx": found}) if found else ""
+
+
+def decode_effects(raw: str | bytes) -> tuple[Channel, list[Effect]]:
+    data = loads(raw)
+    try:
+        effects: list[Effect] = []
+        for item in data["fx"]:
+            fields = dict(item)
+            cls = DURABLE_EFFECTS[str(fields.pop("t", ""))]
+            for name in _WHEN:
+                if name in fields:
+                    fields[name] = datetime.fromisoformat(fields[name])
+            effects.append(cls(**fields))
+        return channel(data["ch"]), effects
+    except (KeyError, TypeError, ValueError) as exc:
+        raise CodecError(f"bad effects: {exc!r}") from exc

@@ -37,7 +37,8 @@ from storage.state import States
 # name, inbound json, de-duplication ttl s, lock token ("" = do not take), lock ttl ms,
 # customer, "1" to create the customer for a new account (outside a cluster only).
 # Returns false when the account is not (or no longer) the customer's, 0 for a repeat,
-# {entry id} when pushed, {entry id, version, data, rows} when the lock was taken too.
+# {entry id} when pushed, {entry id, version, data, rows, left effects} when the lock was
+# taken too.
 ACCEPT_LUA = f"""
 if ARGV[10] == '1' then
   if not redis.call('SET', KEYS[8], ARGV[9], 'NX') then return false end
@@ -49,8 +50,8 @@ if ARGV[3] == '1' then redis.call('HSETNX', KEYS[2], 'name', ARGV[4]) end
 local id = redis.call('XADD', KEYS[3], '*', '{FIELD}', ARGV[5])
 if KEYS[7] then redis.call('SADD', KEYS[7], ARGV[9]) end
 if ARGV[7] ~= '' and redis.call('SET', KEYS[5], ARGV[7], 'NX', 'PX', ARGV[8]) then
-  local s = redis.call('HMGET', KEYS[6], 'v', 'd')
-  return {{id, s[1], s[2], redis.call('XRANGE', KEYS[3], '-', '+')}}
+  local s = redis.call('HMGET', KEYS[6], 'v', 'd', 'fx')
+  return {{id, s[1], s[2], redis.call('XRANGE', KEYS[3], '-', '+'), s[3]}}
 end
 return {{id}}
 """

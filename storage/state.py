@@ -54,9 +54,10 @@ from storage.keys import LOCK_TTL, LOCK_WAIT, STATE_TTL, Keys
 from storage.outbox import Outbox, Prepared
 
 # KEYS: state, lock, inbox, history, then (with outbox entries) outbox data and lease.
-# ARGV: token, expected version, json, ttl seconds, inbox id or "", lock ttl ms, the number n
-# of outbox entries then n pairs (id, json), then (optional) a history entry: a MINID to trim
-# to or "", then XADD arguments after the key (trim options, "*", field, value, ...).
+# ARGV: token, expected version, json, ttl seconds, inbox id or "", lock ttl ms, the turn's
+# effects ("-": leave those stored, "": none), the number n of outbox entries then n pairs
+# (id, json), then (optional) a history entry: a MINID to trim to or "", then XADD arguments
+# after the key (trim options, "*", field, value, ...).
 # Returns {new version, 0} or {-1, 0} lock lost, {-2, stored version} version conflict.
 SAVE_LUA = """
 if redis.call('GET', KEYS[2]) ~= ARGV[1] then return {-1, 0} end
@@ -64,19 +65,21 @@ local v = tonumber(redis.call('HGET', KEYS[1], 'v') or '0')
 if v ~= tonumber(ARGV[2]) then return {-2, v} end
 v = v + 1
 redis.call('HSET', KEYS[1], 'v', v, 'd', ARGV[3])
+if ARGV[7] == '' then redis.call('HDEL', KEYS[1], 'fx')
+elseif ARGV[7] ~= '-' then redis.call('HSET', KEYS[1], 'fx', ARGV[7]) end
 if tonumber(ARGV[4]) > 0 then redis.call('EXPIRE', KEYS[1], ARGV[4]) end
 redis.call('PEXPIRE', KEYS[2], ARGV[6])
 if ARGV[5] ~= '' then redis.call('XDEL', KEYS[3], ARGV[5]) end
-local n = tonumber(ARGV[7])
+local n = tonumber(ARGV[8])
 if n > 0 then
   local t = redis.call('TIME')
   local now = t[1] * 1000 + math.floor(t[2] / 1000)
-  for i = 8, 6 + 2 * n, 2 do
+  for i = 9, 7 + 2 * n, 2 do
     redis.call('HSET', KEYS[5], ARGV[i], ARGV[i + 1])
     redis.call('ZADD', KEYS[6], now, ARGV[i])
   end
 end
-local h = 8 + 2 * n
+local h = 9 + 2 * n
 if #ARGV > h then
   redis.call('XADD', KEYS[4], unpack(ARGV, h + 1))
   if ARGV[h] ~= '' then redis.call('XTRIM', KEYS[4], 'MINID', ARGV[h]) end
@@ -86,7 +89,7 @@ return {v, 0}
 
 # KEYS: lock, state, inbox. ARGV: token, ttl ms, orphaned token or "". Take the lock (also
 # when it is held by the orphaned token: see ``States.orphaned``), read the state and the
-# pending inbox in one round trip: {version, data, rows}.
+# pending inbox in one round trip: {version, data, rows, effects of a turn cut short}.
 ACQUIRE_LUA = """
 if not redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
   local holder, ours = redis.call('GET', KEYS[1]), false
@@ -96,16 +99,20 @@ if not redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
   if not ours then return false end
   redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
 end
-local s = redis.call('HMGET', KEYS[2], 'v', 'd')
-return {s[1], s[2], redis.call('XRANGE', KEYS[3], '-', '+')}
+local s = redis.call('HMGET', KEYS[2], 'v', 'd', 'fx')
+return {s[1], s[2], redis.call('XRANGE', KEYS[3], '-', '+'), s[3]}
 """
 
-# KEYS: lock, inbox. ARGV: token. Release when the inbox is empty ({}); otherwise keep the
-# lock and return the pending rows. 0 when the lock is no longer ours.
+# KEYS: lock, inbox, ..., state (the last). ARGV: token. Release when the inbox is empty
+# ({}), forgetting the last turn's effects (they ran); otherwise keep the lock and return the
+# pending rows. 0 when the lock is no longer ours.
 RELEASE_IF_IDLE_LUA = """
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
 local rows = redis.call('XRANGE', KEYS[2], '-', '+')
-if #rows == 0 then redis.call('DEL', KEYS[1]) end
+if #rows == 0 then
+  redis.call('DEL', KEYS[1])
+  redis.call('HDEL', KEYS[#KEYS], 'fx')
+end
 return rows
 """
 
@@ -185,6 +192,8 @@ class States:
         # State read while taking a lock, handed to the next load() of that customer. Safe
         # even if the lock is lost meanwhile: save() checks the version and the token.
         self._prefetched: dict[str, tuple[object, object]] = {}
+        # The effects a turn cut short left with its state, read with the lock (``effects``).
+        self._effects: dict[str, str] = {}
         self._taken: dict[str, Lock] = {}
         self._orphans: dict[str, tuple[str, ...]] = {}
         self._release = redis.register_script(RELEASE_LUA)
@@ -229,6 +238,7 @@ class States:
         if orphans:
             self._orphans.pop(customer, None)
         self._prefetched[customer] = (found[0], found[1])
+        self._keep_effects(customer, found)
         self._inbox.prefetch(customer, raw_rows(found[2]))
         return held
 
@@ -302,7 +312,21 @@ class States:
         self._taken[customer] = Lock(customer=customer, token=token, ttl=self.lock_ttl)
         self._orphans.pop(customer, None)  # a fresh take: any older token's lock is gone
         self._prefetched[customer] = (found[0], found[1])
+        self._keep_effects(customer, found)
         self._inbox.prefetch(customer, raw_rows(found[2]))
+
+    def _keep_effects(self, customer: str, found: list[Any]) -> None:
+        left = found[3] if len(found) > 3 else None
+        if left:
+            self._effects[customer] = text(left)
+        else:
+            self._effects.pop(customer, None)
+
+    def left_effects(self, customer: str) -> str | None:
+        """What ``save(effects=...)`` stored that its turn may not have run: the process died
+        between the save and the effects, or before the release forgot them. Read with the
+        lock (no round trip); once."""
+        return self._effects.pop(customer, None)
 
     def taken(self, customer: str) -> Lock | None:
         """The lock ``adopt`` registered for ``customer`` (once), or None."""
@@ -321,7 +345,8 @@ class States:
         return the pending rows (decode with ``Inbox.decode``). None as well when the lock
         was no longer ours: its new holder processes the inbox."""
         self.drop_prefetched(held.customer)
-        keys = [self._keys.lock(held.customer), self._keys.inbox(held.customer)]
+        keys = [self._keys.lock(held.customer), self._keys.inbox(held.customer),
+                self._keys.state(held.customer)]
         return idle_rows(await self._release_if_idle(keys=keys, args=[held.token]))
 
     # The same three lock scripts queued on a caller's plain pipeline (EVAL, not EVALSHA: a
@@ -330,7 +355,8 @@ class States:
     def release_if_idle_to(self, pipe: Any, held: Lock) -> None:
         """``release_if_idle`` on ``pipe``; read its reply with ``idle_rows``."""
         self.drop_prefetched(held.customer)
-        keys = [self._keys.lock(held.customer), self._keys.inbox(held.customer)]
+        keys = [self._keys.lock(held.customer), self._keys.inbox(held.customer),
+                self._keys.state(held.customer)]
         pipe.eval(RELEASE_IF_IDLE_LUA, len(keys), *keys, held.token)
 
     def release_to(self, pipe: Any, held: Lock) -> None:
@@ -392,6 +418,7 @@ class States:
         inbox_id: str | None = None,
         history: HistoryEntry | None = None,
         outbox: Sequence[Prepared] = (),
+        effects: str | None = None,
     ) -> int:
         """Store ``state`` if ``version`` is current and ``lock`` still held; new version.
 
@@ -400,6 +427,8 @@ class States:
         (the turn's replies) written — only if the state was, so a crash after the save
         re-sends them rather than losing them. On Redis Cluster the outbox is another slot:
         its entries are written right after the save instead (one more round trip).
+        ``effects`` (``storage.codec.encode_effects``; "" for none) replaces the stored
+        effects of the customer's last turn, for ``left_effects``; None leaves them.
         """
         self.drop_prefetched(customer)
         if lock.customer != customer:
@@ -408,7 +437,8 @@ class States:
         keys = [self._keys.state(customer), self._keys.lock(customer),
                 self._keys.inbox(customer), self._keys.history(customer)]
         args: list[str | int | float] = [lock.token, version, data, self.state_ttl,
-                                         inbox_id or "", max(1, int(lock.ttl * 1000))]
+                                         inbox_id or "", max(1, int(lock.ttl * 1000)),
+                                         "-" if effects is None else effects]
         if outbox and self._outbox is None:
             raise StorageError("States.save(outbox=...) needs the Store facade")
         joint = outbox if self._joint else ()

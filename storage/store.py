@@ -190,7 +190,7 @@ class Store:
                 args += [item.entry_id, len(xadd), *xadd]
             keys = [self.keys.lock(customer), self.keys.inbox(customer),
                     self.keys.history(customer), self.keys.outbox_data, self.keys.outbox_lease,
-                    self.keys.outbox_tries]
+                    self.keys.outbox_tries, self.keys.state(customer)]
             reply = await self._release_acked(keys=keys, args=args)
             sent.clear()
             return idle_rows(reply)

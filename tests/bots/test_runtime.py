@@ -18,6 +18,7 @@ from connectors.base import Unavailable
 from flows.types import (
     ButtonEvent,
     Channel,
+    Inbound,
     LinkChannel,
     StartEvent,
     StartFlowEvent,
@@ -457,3 +458,45 @@ def _fail_next_save(harness: Harness, monkeypatch: pytest.MonkeyPatch, *, ran: b
         return version
 
     monkeypatch.setattr(harness.store.states, "save", save)
+
+
+class _Killed(BaseException):
+    """The process dying between a turn's save and its effects (nothing after runs)."""
+
+
+async def test_effects_of_a_turn_cut_after_its_save_run_with_the_next_turn(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A booking confirmed and saved, then the process died before scheduling its reminder:
+    the reminder is scheduled when the customer's inbox is next processed, not lost."""
+    effects = harness.runtime._effects
+    run, replay = effects.run, effects.replay
+    replays: list[str] = []
+
+    async def killed(*args: object, **kwargs: object) -> object:
+        monkeypatch.setattr(effects, "run", run)
+        raise _Killed
+
+    async def counted(customer: str, left: str) -> int:
+        replays.append(customer)
+        return await replay(customer, left)
+
+    monkeypatch.setattr(effects, "run", killed)
+    monkeypatch.setattr(effects, "replay", counted)
+    with pytest.raises(_Killed):
+        await harness.runtime.process(await _accepted(harness, "max", "91", "напомни"))
+    customer = await harness.customer("max", "91")
+    assert await harness.store.reminders.list(customer) == []  # cut before it
+    await harness.send("max", "91", TextEvent("привет"))
+    assert await harness.store.reminders.list(customer) == ["ping"]
+    await harness.send("max", "91", TextEvent("ещё"))  # once: the release forgot them
+    assert replays == [customer]
+
+
+async def _accepted(harness: Harness, channel: str, user: str, text: str) -> str:
+    inbound = Inbound(channel=channel, user_id=user, event_id=f"cut-{user}",  # type: ignore[arg-type]
+                      event=TextEvent(text))
+    customer = await harness.store.intake.accept(f"{channel}:{inbound.event_id}", inbound,
+                                                 take=True)
+    assert customer is not None
+    return customer

@@ -142,3 +142,26 @@ async def test_break_all_frees_every_lock_and_nothing_else(store: Store) -> None
     assert await store.states.load("other") == (STATE, 1)
     for customer in (held[0], held[-1]):  # free at once, no waiting for an expiry
         await store.states.release(await store.states.acquire(customer, wait=0.1))
+
+
+async def test_a_turns_effects_stay_with_its_state_until_the_release_forgets_them(
+    store: Store,
+) -> None:
+    """What a turn saved to run (a reminder to schedule) survives a process that dies before
+    running it: the next holder of the lock reads it with the lock, once."""
+    lock = await store.states.acquire("c1")
+    await store.states.save("c1", STATE, version=0, lock=lock, effects='{"fx": 1}')
+    await store.states.release(lock)  # a turn cut short: nobody forgot them
+    again = await store.states.acquire("c1")
+    assert store.states.left_effects("c1") == '{"fx": 1}'
+    assert store.states.left_effects("c1") is None  # once
+    await store.states.save("c1", STATE, version=1, lock=again)  # None: left as stored
+    assert await store.states.release_if_idle(again) is None  # the turns ran: forgotten
+    third = await store.states.acquire("c1")
+    assert store.states.left_effects("c1") is None
+    await store.states.save("c1", STATE, version=2, lock=third, effects='{"fx": 2}')
+    await store.states.save("c1", STATE, version=3, lock=third, effects="")  # a turn without
+    await store.states.release(third)
+    await store.states.acquire("c1")
+    assert store.states.left_effects("c1") is None
+    assert await store.states.load("c1") == (STATE, 4)
