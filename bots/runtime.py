@@ -123,8 +123,10 @@ class Runtime:
         # never starves customers who are chatting (their messages kick at once).
         self._backlog = Backlog(self._kick_and_wait, workers=BACKGROUND_WORKERS)
         self._closing = False
-        # Outbox entries a dead process left, re-sent by the first sweep (``take_over``).
+        # Outbox entries a dead process left, re-sent by the first sweep, and the customers
+        # whose locks it held (``take_over``).
         self._inherited: list[OutboxEntry] = []
+        self._cut: list[str] = []
 
     # ------------------------------------------------------------------ accepting
 
@@ -229,9 +231,10 @@ class Runtime:
                     raise
 
     async def _replay(self, customer: str, left: str) -> None:
-        """The customer's last turn was saved but cut short (the process died) before its
-        effects ran: run them now, before the next entry (a booking's reminder is not lost).
-        Redis failing stops here as in a turn: they stay stored and run next time."""
+        """The customer's last turn was saved, then its process died before the release that
+        forgets its effects: they may not have run (a kill between the save and them). Run
+        them now, before the next entry, so a booking's reminder is not lost; each is safe to
+        run twice. Redis failing stops here as in a turn: they stay stored for next time."""
         try:
             ran = await self._effects.replay(customer, left)
         except StorageError:
@@ -239,7 +242,8 @@ class Runtime:
         except Exception:  # a broken effect must not block the customer's inbox forever
             log.exception("effects of a turn cut short not run", extra={"customer": customer})
             return
-        log.info("ran %d effects of %s's last turn, cut short before them", ran, customer)
+        log.info("ran again the %d effects of %s's last turn: its process stopped before the "
+                 "release", ran, customer)
 
     async def _turn(self, ctx: _Ctx, lock: Lock) -> bool:
         """One inbox entry; False when the account was joined to another customer."""
@@ -466,14 +470,14 @@ class Runtime:
         over from the process that died with it."""
         states, outbox = self._store.states, self._store.outbox
         if everything:
-            broken = await states.break_all()
+            self._cut = await states.break_all()
             self._inherited = await outbox.pending()
         else:
-            broken = await states.break_mine()
+            self._cut = await states.break_mine()
             self._inherited = await outbox.inherit()
-        if broken or self._inherited:
+        if self._cut or self._inherited:
             log.info("taking over from a process that died: %d locks broken, %d replies to "
-                     "re-send", broken, len(self._inherited))
+                     "re-send", len(self._cut), len(self._inherited))
 
     async def sweep(self) -> None:
         """Crash recovery: process leftover inbox entries, re-send stale outbox entries."""
@@ -484,7 +488,11 @@ class Runtime:
             task = asyncio.create_task(self._resend_inherited(inherited), name="inherited")
             self._recovering.add(task)  # a reference until it is done
             task.add_done_callback(self._recovering.discard)
-        for customer in await self._store.inbox.customers_with_pending():
+        # Customers whose turn a dead process cut: their turn's effects may not have run
+        # (``_replay``) even when their inbox is empty; a booking's reminder must not wait
+        # for the customer's next message, which may never come.
+        cut, self._cut = self._cut, []
+        for customer in {*await self._store.inbox.customers_with_pending(), *cut}:
             # Through the workers: a backlog of reminders must not flood the channels at once.
             if customer not in self._active and customer not in later:
                 self._backlog.add(customer)

@@ -26,7 +26,7 @@ import asyncio
 import random
 import secrets
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -256,33 +256,39 @@ class States:
         return self._token_prefix + secrets.token_hex(12)
 
     @guarded_slow
-    async def break_mine(self) -> int:
-        """Delete the customer locks whose token carries this process's name; how many. At
-        start only: they were taken by a process that had the name before and died (a live
-        one cannot have it), so their customers need not wait for the locks to expire."""
-        broken = 0
-        pipe = self._redis.pipeline(transaction=False)
-        async for key in self._redis.scan_iter(match=self._keys.lock_pattern, count=1000):
-            pipe.eval(DEL_IF_PREFIX_LUA, 1, key, self._token_prefix)
-            if len(pipe) >= BREAK_BATCH:
-                broken += sum(await pipe.execute())
-        if len(pipe):
-            broken += sum(await pipe.execute())
-        return broken
+    async def break_mine(self) -> list[str]:
+        """Delete the customer locks whose token carries this process's name; their
+        customers. At start only: they were taken by a process that had the name before and
+        died (a live one cannot have it), so their customers need not wait for the locks to
+        expire."""
+        return await self._break(lambda pipe, key: pipe.eval(
+            DEL_IF_PREFIX_LUA, 1, key, self._token_prefix))
 
     @guarded_slow
-    async def break_all(self) -> int:
-        """Delete every customer lock of this bot; how many there were. Only for a Redis that
-        no other process can reach (the embedded one, at start): their holders are gone, and
+    async def break_all(self) -> list[str]:
+        """Delete every customer lock of this bot; their customers. Only for a Redis that no
+        other process can reach (the embedded one, at start): their holders are gone, and
         waiting for the locks to expire would keep those customers waiting for nothing."""
-        broken = 0
+        return await self._break(lambda pipe, key: pipe.delete(key))
+
+    async def _break(self, queue: Callable[[Any, Any], object]) -> list[str]:
+        broken: list[str] = []
         pipe = self._redis.pipeline(transaction=False)
+        keys: list[Any] = []
+
+        async def run() -> None:
+            for key, gone in zip(keys, await pipe.execute(), strict=True):
+                if gone:
+                    broken.append(self._keys.customer_of_key(text(key)))
+            keys.clear()
+
         async for key in self._redis.scan_iter(match=self._keys.lock_pattern, count=1000):
-            pipe.delete(key)
-            if len(pipe) >= BREAK_BATCH:  # one round trip per batch, not per lock
-                broken += sum(await pipe.execute())
-        if len(pipe):
-            broken += sum(await pipe.execute())
+            queue(pipe, key)
+            keys.append(key)
+            if len(keys) >= BREAK_BATCH:  # one round trip per batch, not per lock
+                await run()
+        if keys:
+            await run()
         return broken
 
     def orphaned(self, customer: str, token: str) -> None:

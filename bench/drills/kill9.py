@@ -86,6 +86,7 @@ async def drill(args: argparse.Namespace) -> None:
             await load.finish(args.grace)  # then waits for the last replies
             kills, orphans = await chaos_task
             skipped = log_count(bots[-1].log_path, "had arrived before; not sent again")
+            replayed = log_count(bots[-1].log_path, "its process stopped before the release")
         finally:
             chaos_task.cancel()
             bots[-1].stop()
@@ -98,6 +99,9 @@ async def drill(args: argparse.Namespace) -> None:
     emit("kills", kills)
     emit("orphaned_redis_servers", orphans)
     emit("resends_found_delivered", skipped)  # MAX: outbox re-sends whose reply had arrived
+    # Turns saved, then cut by a kill before their release: their effects (reminders, consent,
+    # profile) ran again, or for the first time when the kill came before them.
+    emit("turns_whose_effects_ran_again", replayed)
     load.tally.report(fake.inbox)
 
 

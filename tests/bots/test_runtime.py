@@ -6,6 +6,7 @@ import asyncio
 import logging
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import UTC, timedelta
 
 import pytest
 from aiohttp import web
@@ -18,13 +19,16 @@ from connectors.base import Unavailable
 from flows.types import (
     ButtonEvent,
     Channel,
+    DialogState,
     Inbound,
     LinkChannel,
+    ScheduleReminder,
     StartEvent,
     StartFlowEvent,
     TextEvent,
     TimerEvent,
 )
+from storage.codec import encode_effects
 from storage.store import Store
 
 
@@ -500,3 +504,25 @@ async def _accepted(harness: Harness, channel: str, user: str, text: str) -> str
                                                  take=True)
     assert customer is not None
     return customer
+
+
+async def test_a_cut_turns_effects_run_at_the_take_over_without_a_new_message(
+    harness: Harness, bot_prefix: str, redis_url: str,
+) -> None:
+    """The booking was confirmed and saved, then the process died before scheduling the
+    reminder, and the customer does not write again: the restarted process runs the turn's
+    effects at its first sweep."""
+    customer = await harness.store.identities.resolve("max:92")
+    dead = Store.from_url(redis_url, bot=bot_prefix, instance=harness.store.instance)
+    try:
+        lock = await dead.states.acquire(customer)
+        at = harness.clock().astimezone(UTC) + timedelta(hours=1)
+        effects = encode_effects("max", [ScheduleReminder("visit", at, "ping")])
+        await dead.states.save(customer, DialogState(), version=0, lock=lock, effects=effects)
+    finally:
+        await dead.close()  # killed: neither the effects nor the release happened
+    await harness.runtime.take_over(everything=False)
+    await harness.runtime.sweep()
+    await harness.runtime.idle()
+    assert await harness.store.reminders.list(customer) == ["visit"]
+    assert await harness.store.states.break_mine() == []  # (released by the sweep's turn)
