@@ -278,8 +278,8 @@ class States:
 
         async def run() -> None:
             for key, gone in zip(keys, await pipe.execute(), strict=True):
-                if gone:
-                    broken.append(self._keys.customer_of_key(text(key)))
+                if gone and (customer := self._keys.customer_of_key(text(key))):
+                    broken.append(customer)
             keys.clear()
 
         async for key in self._redis.scan_iter(match=self._keys.lock_pattern, count=1000):

@@ -165,3 +165,14 @@ async def test_a_turns_effects_stay_with_its_state_until_the_release_forgets_the
     await store.states.acquire("c1")
     assert store.states.left_effects("c1") is None
     assert await store.states.load("c1") == (STATE, 4)
+
+
+async def test_break_mine_frees_only_the_locks_named_after_this_process(store: Store) -> None:
+    """(On every backend, the cluster too: the deletions go by key.)"""
+    for customer in ("m1", "m2", "m3"):
+        await store.states.acquire(customer)
+    other = Store(store.redis, bot=store.keys.bot, instance="0123456789ab")
+    await other.states.acquire("o1")
+    assert sorted(await store.states.break_mine()) == ["m1", "m2", "m3"]
+    assert await store.states.break_mine() == []
+    assert await store.states.break_all() == ["o1"]
