@@ -137,22 +137,23 @@ class SlowChannel(Recorder):
 
 
 async def test_a_send_queued_long_keeps_its_lease_and_is_not_re_sent(harness: Harness) -> None:
-    slow = SlowChannel("vk", wait=0.6)
+    # Renewed every 50 ms, stale after 500: margin enough for a loaded machine.
+    slow = SlowChannel("vk", wait=1.2)
     delivery = Delivery(store=harness.store, connectors={"vk": slow}, metrics=harness.metrics,
                         renew_every=0.05)
     sweeper = Delivery(store=harness.store, connectors={"vk": slow}, metrics=harness.metrics)
     sending = asyncio.create_task(
         delivery.send("c6", [Target("vk", "1")], [Reply("раз")], failover=False))
     for _ in range(5):  # the sweep of another process, while the send waits in the queue
-        await asyncio.sleep(0.1)
-        assert await sweeper.resend_stale(min_idle_ms=150) == 0
+        await asyncio.sleep(0.2)
+        assert await sweeper.resend_stale(min_idle_ms=500) == 0
     assert (await sending).target == Target("vk", "1")
     assert slow.texts() == ["раз"]
     assert await harness.store.outbox.pending() == []
 
 
 async def test_without_renewal_the_sweep_would_take_the_waiting_send(harness: Harness) -> None:
-    slow = SlowChannel("vk", wait=0.5)
+    slow = SlowChannel("vk", wait=1.5)  # still sending when the claim comes, even if late
     delivery = Delivery(store=harness.store, connectors={"vk": slow}, metrics=harness.metrics,
                         renew_every=60.0)
     sending = asyncio.create_task(

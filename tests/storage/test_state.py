@@ -77,9 +77,9 @@ async def test_a_token_that_holds_nothing_takes_nothing_over(store: Store) -> No
 
 
 async def test_extend_keeps_the_lock_alive(store: Store) -> None:
-    lock = await store.states.acquire("c1", ttl=0.2)
+    lock = await store.states.acquire("c1", ttl=1.0)  # (a loaded machine: not expired yet)
     assert await store.states.extend(lock, ttl=5)
-    await asyncio.sleep(0.3)
+    await asyncio.sleep(1.1)
     assert await store.states.holds(lock)
     await store.states.release(lock)
     assert not await store.states.extend(lock)
