@@ -83,10 +83,11 @@ async def test_transient_errors_are_retried(fake_vk: FakeVk, failure: dict[str, 
 
 
 async def test_a_timed_out_send_is_retried_and_shown_once(fake_vk: FakeVk) -> None:
-    fake_vk.fail("messages.send", delay=0.6, times=1)  # VK got it, the answer came too late
-    vk = connector(fake_vk, retry=RetryPolicy(attempts=3, base=0.01, cap=0.02, timeout=0.3))
+    fake_vk.fail("messages.send", delay=1.6, times=1)  # VK got it, the answer came too late
+    # (a 0.8 s deadline: the retry must not time out too on a loaded machine)
+    vk = connector(fake_vk, retry=RetryPolicy(attempts=3, base=0.01, cap=0.02, timeout=0.8))
     await vk.send("7", Reply("Привет"), message_key="k")
-    await asyncio.sleep(0.4)  # let the slow first call finish on the fake's side
+    await asyncio.sleep(1.0)  # let the slow first call finish on the fake's side
     await vk.stop()
     assert len(fake_vk.calls_of("messages.send")) == 2
     assert [m.message for m in fake_vk.sent] == ["Привет"]
