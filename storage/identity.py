@@ -129,7 +129,7 @@ class Identities:
         rows: Any = await self._redis.zrevrange(
             self._keys.accounts(customer), 0, -1, withscores=True
         )
-        return [AccountInfo(text(account), float(score)) for account, score in rows]
+        return _account_infos(rows)
 
     @guarded
     async def set_route(self, customer: str, account: str, route: str) -> None:
@@ -141,7 +141,7 @@ class Identities:
     async def routes(self, customer: str) -> dict[str, str]:
         """``set_route``'s account -> route of the customer."""
         rows: Any = await self._redis.hgetall(self._keys.routes(customer))
-        return {text(account): text(route) for account, route in rows.items()}
+        return _routes(rows)
 
     @guarded
     async def reach(self, customer: str) -> tuple[list[AccountInfo], dict[str, str]]:
@@ -150,8 +150,7 @@ class Identities:
         pipe.zrevrange(self._keys.accounts(customer), 0, -1, withscores=True)
         pipe.hgetall(self._keys.routes(customer))
         rows, routes = await pipe.execute()
-        return ([AccountInfo(text(account), float(score)) for account, score in rows],
-                {text(account): text(route) for account, route in routes.items()})
+        return _account_infos(rows), _routes(routes)
 
     async def _attach(self, account: str, customer: str, last_active: float) -> None:
         previous = await self.customer_of(account)
@@ -301,3 +300,13 @@ class Identities:
         await self._redis.srem(self._keys.customers, other)
         await self._redis.delete(*self._keys.customer_keys(other))
         log.info("customer %s merged into %s", other, keep)
+
+
+def _account_infos(rows: Any) -> list[AccountInfo]:
+    """``ZREVRANGE ... WITHSCORES`` of a customer's accounts."""
+    return [AccountInfo(text(account), float(score)) for account, score in rows]
+
+
+def _routes(rows: Any) -> dict[str, str]:
+    """``HGETALL`` of a customer's routes."""
+    return {text(account): text(route) for account, route in rows.items()}

@@ -108,10 +108,10 @@ def random_id_for(entry_id: str) -> int:
     return int.from_bytes(digest, "big") & _INT31 or 1
 
 
-def new_entry_id(instance: str = "") -> str:
+def new_entry_id(instance: str) -> str:
     """``<ms>-<name>-<random>``: in time order, named after the process that wrote it
     (storage.instance; ``take_over`` finds a dead predecessor's entries by the name)."""
-    return f"{int(time.time() * 1000):013d}-{instance or 'x'}-{secrets.token_hex(6)}"
+    return f"{int(time.time() * 1000):013d}-{instance}-{secrets.token_hex(6)}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,13 +165,20 @@ def _decode(entry_id: str, raw: bytes | str, claims: int = 0) -> OutboxEntry:
     )
 
 
+def _taken(flat: Any) -> list[OutboxEntry]:
+    """The entries a script that ends with ``_TAKE_IDS`` leased: {id, json, tries, ...}."""
+    return [
+        _decode(text(flat[i]), flat[i + 1], int(flat[i + 2])) for i in range(0, len(flat), 3)
+    ]
+
+
 class Outbox:
     """Durable outgoing messages with leases."""
 
-    def __init__(self, redis: RedisClient, keys: Keys, *, instance: str = "") -> None:
+    def __init__(self, redis: RedisClient, keys: Keys, *, instance: str) -> None:
         self._redis = redis
         self._keys = keys
-        self.instance = instance or secrets.token_hex(6)
+        self.instance = instance  # this process's name (``Store.instance``)
         self._put = redis.register_script(PUT_LUA)
         self._inherit = redis.register_script(INHERIT_LUA)
         self._claim = redis.register_script(CLAIM_LUA)
@@ -238,18 +245,14 @@ class Outbox:
     ) -> list[OutboxEntry]:
         """Take over entries nobody touched for ``min_idle_ms``; each goes to one caller."""
         flat = await self._claim(keys=self._all_keys, args=[min_idle_ms, count])
-        return [
-            _decode(text(flat[i]), flat[i + 1], int(flat[i + 2])) for i in range(0, len(flat), 3)
-        ]
+        return _taken(flat)
 
     @guarded_slow
     async def inherit(self) -> list[OutboxEntry]:
         """At start: take over the entries a dead process with this process's name wrote and
         never handed on (leased only by their writer: never claimed since), at once."""
         flat = await self._inherit(keys=self._all_keys, args=[f"-{self.instance}-"])
-        return [
-            _decode(text(flat[i]), flat[i + 1], int(flat[i + 2])) for i in range(0, len(flat), 3)
-        ]
+        return _taken(flat)
 
     @guarded
     async def claim(self, ids: Sequence[str]) -> list[OutboxEntry]:
@@ -258,9 +261,7 @@ class Outbox:
         if not ids:
             return []
         flat = await self._claim_ids(keys=self._all_keys, args=list(ids))
-        return [
-            _decode(text(flat[i]), flat[i + 1], int(flat[i + 2])) for i in range(0, len(flat), 3)
-        ]
+        return _taken(flat)
 
     @guarded
     async def get(self, entry_id: str) -> OutboxEntry | None:
