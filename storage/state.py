@@ -172,14 +172,14 @@ class States:
         state_ttl: int = STATE_TTL,
         lock_ttl: float = LOCK_TTL,
         lock_wait: float = LOCK_WAIT,
-        instance: str = "",
+        instance: str,
     ) -> None:
         self._redis = redis
         self._keys = keys
         self._inbox = inbox
         # Every lock token starts with this process's name (storage.instance): at start, a
         # process that took over a dead one's name frees its locks (``break_mine``).
-        self._token_prefix = f"{instance or secrets.token_hex(6)}."
+        self._token_prefix = f"{instance}."
         self._history = history
         self._outbox = outbox
         # One script may write the customer's slot and the outbox's only outside a cluster.

@@ -11,7 +11,6 @@ This module must not contain business rules of any single part.
 from __future__ import annotations
 
 import logging
-import secrets
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,6 +31,7 @@ from storage.errors import guarded, guarded_slow
 from storage.history import History, HistoryEntry
 from storage.identity import Identities
 from storage.inbox import Inbox
+from storage.instance import Instance
 from storage.intake import Intake
 from storage.keys import (
     HISTORY_MAX_AGE,
@@ -104,7 +104,7 @@ class Store:
         self.keys = Keys(bot)
         # This process's name (storage.instance) in lock tokens and outbox ids: random
         # unless a data folder slot gave one that a dead predecessor used.
-        self.instance = instance or secrets.token_hex(6)
+        self.instance = instance or Instance.passing().name
         self.inbox = Inbox(redis, self.keys)
         self.history = History(redis, self.keys, maxlen=history_maxlen, max_age=history_max_age)
         self.outbox = Outbox(redis, self.keys, instance=self.instance)
