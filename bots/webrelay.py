@@ -109,7 +109,7 @@ class WebRelay:
                     await self._deliver_here(message["data"])
         finally:
             with contextlib.suppress(Exception):
-                await pubsub.aclose()  # type: ignore[no-untyped-call]
+                await pubsub.aclose()
 
     async def _deliver_here(self, raw: bytes | str) -> None:
         data = json.loads(raw)

@@ -100,7 +100,7 @@ def _sentinel(url: str) -> Redis:
     sentinel_kwargs: dict[str, Any] = {"socket_timeout": SOCKET_TIMEOUT}
     if "sentinel_password" in query:
         sentinel_kwargs["password"] = query["sentinel_password"][0]
-    sentinel = Sentinel(hosts, sentinel_kwargs=sentinel_kwargs, **_tcp())  # type: ignore[no-untyped-call]
+    sentinel = Sentinel(hosts, sentinel_kwargs=sentinel_kwargs, **_tcp())
     db = int(path[1]) if len(path) > 1 else 0
     master: Redis = sentinel.master_for(path[0], password=password, db=db)
     return master
