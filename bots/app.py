@@ -30,7 +30,7 @@ from bots.effects import Effects, LinkTargets
 from bots.flowsource import POLL_EVERY as FLOWS_POLL_EVERY
 from bots.flowsource import FlowSource
 from bots.metrics import CONTENT_TYPE, Metrics
-from bots.owner import Owner
+from bots.owner import Owner, unheard_handoffs
 from bots.runtime import Runtime
 from bots.scheduler import ReminderService
 from bots.webrelay import WebRelay
@@ -226,6 +226,8 @@ async def _start(app: web.Application) -> None:
     await asyncio.to_thread(flows.load)
     owner = Owner(webhook=settings.owner_webhook, chats=owner_chats(settings),
                   connectors=connectors, http=services.session)
+    if (warning := unheard_handoffs(flows.current(), owner)) is not None:
+        log.warning(warning)
     delivery = Delivery(store=store, connectors=connectors, metrics=services.metrics)
     redis_url = embedded.url if embedded is not None else settings.redis_url
     assert redis_url is not None

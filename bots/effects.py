@@ -3,9 +3,10 @@
 This module owns what each effect does in the world: reminders go to the scheduler, HTTP calls
 to the business (aiohttp, timeout, retries only for idempotent methods; the result comes back as
 a ``CallResultEvent`` for the runtime to feed through the same turn path), hand-off notifies the
-owner, ``LinkChannel`` issues a one-time link token and a 6-digit code and answers with deep
-links, profile and consent effects go to ``storage.profiles``. It must not decide what to say
-next; the engine does, given the results.
+owner (reaching nobody comes back as a ``HandoffUnheardEvent``), ``LinkChannel`` issues a
+one-time link token and a 6-digit code and answers with deep links, profile and consent effects
+go to ``storage.profiles``. It must not decide what to say next; the engine does, given the
+results.
 """
 
 from __future__ import annotations
@@ -28,7 +29,9 @@ from flows.types import (
     CancelReminder,
     Channel,
     Effect,
+    Event,
     Handoff,
+    HandoffUnheardEvent,
     Inbound,
     LinkChannel,
     RecordConsent,
@@ -122,10 +125,12 @@ def offered_channels(
 
 @dataclass(frozen=True, slots=True)
 class Outcome:
-    """What executing a turn's effects produced: extra replies, calls still to make."""
+    """What executing a turn's effects produced: extra replies, calls still to make, events
+    to feed back into the flow."""
 
     replies: tuple[Reply, ...] = ()
     calls: tuple[CallHttp, ...] = ()
+    events: tuple[Event, ...] = ()
 
 
 class Effects:
@@ -153,9 +158,13 @@ class Effects:
     async def run(self, customer: str, inbound: Inbound, effects: Sequence[Effect]) -> Outcome:
         replies: list[Reply] = []
         calls: list[CallHttp] = []
+        events: list[Event] = []
         for effect in effects:
             if isinstance(effect, CallHttp):
                 calls.append(effect)
+            elif isinstance(effect, Handoff):
+                if not await self._hand_off(customer, inbound.channel, effect):
+                    events.append(HandoffUnheardEvent())
             elif isinstance(effect, LinkChannel):
                 replies.append(await self._link(customer, inbound, effect))
             elif isinstance(effect, SaveProfile) and effect.field == "phone":
@@ -163,7 +172,7 @@ class Effects:
                     replies.append(offer)
             else:
                 await self._simple(customer, inbound.channel, effect)
-        return Outcome(tuple(replies), tuple(calls))
+        return Outcome(tuple(replies), tuple(calls), tuple(events))
 
     async def replay(self, customer: str, left: str) -> int:
         """Run the effects a turn stored with its state (``storage.codec.encode_effects``)
@@ -195,15 +204,26 @@ class Effects:
             await self._reminders.schedule(customer, effect)
         elif isinstance(effect, CancelReminder):
             await self._reminders.cancel(customer, effect.key)
-        elif isinstance(effect, Handoff):
-            detail = f"Канал: {channel}. {effect.reason}".strip()
-            await self._owner.notify(OwnerNote("handoff", customer, detail))
+        elif isinstance(effect, Handoff):  # (run again after a crash: nobody to tell now)
+            await self._hand_off(customer, channel, effect)
         elif isinstance(effect, SaveProfile):
             await self._store.profiles.set_field(customer, effect.field, effect.value)
         elif isinstance(effect, RecordConsent):
             await self._store.profiles.record_consent(
                 customer, effect.granted, effect.text_version, effect.at, channel
             )
+
+    async def _hand_off(self, customer: str, channel: str, effect: Handoff) -> bool:
+        """Tell the owner; False when no destination took the note (none is set, or all
+        failed): then nobody will answer the customer."""
+        detail = f"Канал: {channel}. {effect.reason}".strip()
+        reached = await self._owner.reach(OwnerNote("handoff", customer, detail))
+        if not reached:
+            log.warning("a hand-off reached no operator (%s); the customer is told nobody "
+                        "will answer", "no owner destination is set" if not
+                        self._owner.configured else "every owner destination failed",
+                        extra={"customer": customer})
+        return reached > 0
 
     async def _save_phone(self, customer: str, value: str) -> Reply | None:
         """Store the phone; when another consenting customer has it, offer to join the two.

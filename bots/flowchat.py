@@ -18,7 +18,8 @@ from datetime import datetime, timedelta
 from typing import TextIO
 from zoneinfo import ZoneInfo
 
-from flows.engine import advance
+from flows.chain import MAX_CALLS, Chain, GiveUp
+from flows.engine import advance, give_up
 from flows.model import FlowSet
 from flows.types import (
     Button,
@@ -43,7 +44,6 @@ from flows.types import (
     Turn,
 )
 
-MAX_CHAIN = 20  # HTTP results fed back within one customer message
 HELP = """commands:
   1, 2, …                 press the numbered button
   /time +1d | +2h | +30m | +1w | 2026-12-24 09:00   move the clock, fire due reminders
@@ -120,16 +120,22 @@ class ChatSession:
     # ----------------------------------------------------------------- engine
 
     def send(self, event: Event) -> None:
-        """One event through the engine, then any HTTP results it waits for."""
-        pending: list[Event] = [event]
-        for _ in range(MAX_CHAIN):
-            if not pending:
-                return
-            turn = advance(self.flows, self.state, pending.pop(0), self.now)
+        """One event through the engine, then the HTTP results it waits for, bounded as in the
+        runtime (``flows.chain``)."""
+        chain = Chain(event)
+        while (item := chain.next()) is not None:
+            if isinstance(item, CallHttp):
+                chain.feed(self._pretend(item))
+                continue
+            if isinstance(item, GiveUp):
+                self._print(f"  (stopped: more than {MAX_CALLS} HTTP calls for one message; "
+                            "the customer gets an apology and the menu)")
+                turn = give_up(self.flows, self.state, self.now)
+            else:
+                turn = advance(self.flows, self.state, item, self.now)
             self.state = turn.state
             self._show(turn)
-            pending.extend(self._apply(turn.effects))
-        self._print("  (stopped: too many HTTP round trips in one turn)")
+            chain.feed(*self._apply(turn.effects))
 
     def move_clock(self, moment: datetime) -> None:
         """Set the clock and fire, in order, every reminder that fell due."""
@@ -144,8 +150,14 @@ class ChatSession:
             self._print(f"[reminder] '{reminder.key}' fires: flow {reminder.flow}")
             self.send(TimerEvent(flow=reminder.flow, key=reminder.key, vars=reminder.vars))
 
-    def _apply(self, effects: Iterable[Effect]) -> list[Event]:
-        results: list[Event] = []
+    def _pretend(self, call: CallHttp) -> CallResultEvent:
+        status = 200 if self.http_ok else 503
+        self._print(f"    (pretend answer: HTTP {status}, no body)")
+        return CallResultEvent(call.call_id, self.http_ok, status)
+
+    def _apply(self, effects: Iterable[Effect]) -> list[CallHttp]:
+        """Keep reminders; return the calls to make (the owner is pretended told)."""
+        calls: list[CallHttp] = []
         for effect in effects:
             self._print("  " + describe(effect, self.flows.timezone))
             if isinstance(effect, ScheduleReminder):
@@ -153,10 +165,8 @@ class ChatSession:
             elif isinstance(effect, CancelReminder):
                 self.reminders.pop(effect.key, None)
             elif isinstance(effect, CallHttp):
-                status = 200 if self.http_ok else 503
-                self._print(f"    (pretend answer: HTTP {status}, no body)")
-                results.append(CallResultEvent(effect.call_id, self.http_ok, status))
-        return results
+                calls.append(effect)
+        return calls
 
     # ----------------------------------------------------------------- output
 

@@ -2,8 +2,9 @@
 
 This module owns the owner's notification hook: a JSON POST to ``SVYAZ_OWNER_WEBHOOK`` and/or
 a message to the owner's VK peer (``SVYAZ_OWNER_VK_PEER``) or MAX chat
-(``SVYAZ_OWNER_MAX_CHAT``). A failing hook is logged and never breaks a customer's turn.
-It must not decide when to notify; callers do.
+(``SVYAZ_OWNER_MAX_CHAT``). A failing hook is logged and never breaks a customer's turn;
+callers learn whether anyone was told. It also words the start-up warning for flows that can
+hand a customer off with nobody to tell. It must not decide when to notify; callers do.
 """
 
 from __future__ import annotations
@@ -13,12 +14,15 @@ import time
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import aiohttp
 
 from connectors.base import ChannelError, Connector
 from flows.types import Channel, Reply
+
+if TYPE_CHECKING:
+    from flows.model import FlowSet
 
 log = logging.getLogger("svyaz.bots")
 
@@ -66,12 +70,19 @@ class Owner:
         return bool(self._webhook or self._chats)
 
     async def notify(self, note: OwnerNote) -> None:
-        if self._webhook:
-            await self._post(note)
-        for channel, peer in self._chats.items():
-            await self._chat(channel, peer, note)
+        await self.reach(note)
 
-    async def _post(self, note: OwnerNote) -> None:
+    async def reach(self, note: OwnerNote) -> int:
+        """Send ``note`` to every destination; how many took it (0: nobody was told)."""
+        reached = 0
+        if self._webhook:
+            reached += await self._post(note)
+        for channel, peer in self._chats.items():
+            reached += await self._chat(channel, peer, note)
+        self.sent += reached
+        return reached
+
+    async def _post(self, note: OwnerNote) -> bool:
         assert self._webhook is not None
         body = {"event": note.kind, "customer": note.customer, "text": note.text(),
                 "ts": time.time()}
@@ -81,19 +92,32 @@ class Owner:
                 if resp.status >= 400:
                     log.warning("owner webhook answered %s", resp.status,
                                 extra={"customer": note.customer, "kind": note.kind})
-                    return
+                    return False
         except (aiohttp.ClientError, TimeoutError) as exc:
             log.warning("owner webhook failed: %s", type(exc).__name__,
                         extra={"customer": note.customer, "kind": note.kind})
-            return
-        self.sent += 1
+            return False
+        return True
 
-    async def _chat(self, channel: Channel, peer: str, note: OwnerNote) -> None:
+    async def _chat(self, channel: Channel, peer: str, note: OwnerNote) -> bool:
         key = f"owner-{uuid.uuid4().hex}"
         try:
             await self._connectors[channel].send(peer, Reply(text=note.text()), message_key=key)
         except ChannelError as exc:
             log.warning("owner chat %s failed: %s", channel, type(exc).__name__,
                         extra={"customer": note.customer, "kind": note.kind})
-            return
-        self.sent += 1
+            return False
+        return True
+
+
+def unheard_handoffs(flows: FlowSet, owner: Owner) -> str | None:
+    """The start-up warning when the flows can hand a customer off and no owner destination
+    is set (those customers are told nobody can answer), else None."""
+    steps = [f"{flow.name}/{step.name}" for flow in flows.flows.values()
+             for step in flow.steps.values() if step.handoff is not None]
+    if not steps or owner.configured:
+        return None
+    shown = ", ".join(steps[:5]) + (f" and {len(steps) - 5} more" if len(steps) > 5 else "")
+    return (f"the flows hand customers to an operator ({shown}), but no owner destination is "
+            "set (SVYAZ_OWNER_WEBHOOK, SVYAZ_OWNER_VK_PEER, SVYAZ_OWNER_MAX_CHAT): nobody "
+            "will be told, and those customers hear that nobody can answer them here")

@@ -40,7 +40,10 @@ from bots.events import (
 from bots.metrics import Metrics
 from bots.owner import OwnerNote
 from connectors.base import Unavailable, dialog_user
+from flows.chain import MAX_CALLS, Chain, GiveUp
+from flows.engine import give_up
 from flows.types import (
+    CallHttp,
     DialogState,
     Event,
     Inbound,
@@ -330,10 +333,14 @@ class Runtime:
     async def _run(self, ctx: _Ctx, event: Event, lock: Lock) -> None:
         state, version = await self._store.states.load(ctx.customer)
         ctx.flow, ctx.step = position(state)
-        pending: list[Event] = [event]
+        chain = Chain(event)  # the event, then what its effects feed back (bounded)
         first = True
-        while pending:
-            turn = self._advance(self._flows(), state, pending.pop(0), self._clock())
+        while (item := chain.next()) is not None:
+            if isinstance(item, CallHttp):
+                await self._store.states.extend(lock)
+                chain.feed(await self._effects.call(item))
+                continue
+            turn = self._next_turn(ctx, state, item)
             # Replies to the customer go into the outbox with the state (one step: a crash
             # after it re-sends them); the first save also settles and records the entry.
             queued = [] if is_initiated(ctx.inbound.event) else self._delivery.prepare(
@@ -352,9 +359,20 @@ class Runtime:
             outcome = await self._effects.run(ctx.customer, ctx.inbound, turn.effects)
             await self._deliver(ctx, (*turn.replies, *outcome.replies))
             ctx.queued = ()
-            for call in outcome.calls:
-                await self._store.states.extend(lock)
-                pending.append(await self._effects.call(call))
+            chain.feed(*outcome.events, *outcome.calls)
+
+    def _next_turn(self, ctx: _Ctx, state: DialogState | None, item: Event | GiveUp) -> Turn:
+        if not isinstance(item, GiveUp):
+            return self._advance(self._flows(), state, item, self._clock())
+        # A flow whose call leads back to itself: stopped instead of calling the business
+        # forever while holding the customer's lock; the customer gets an apology and the
+        # menu (the dialogue leaves the looping step: no call is left waiting).
+        self._metrics.turn_errors.inc()
+        log.warning("flow %s step %s: stopped after %d HTTP calls for one event of customer "
+                    "%s (a flow that calls again and again?); the customer got an apology "
+                    "and the menu", ctx.flow, ctx.step, MAX_CALLS, ctx.customer,
+                    extra={"customer": ctx.customer, "flow": ctx.flow, "step": ctx.step})
+        return give_up(self._flows(), state, self._clock())
 
     async def _deliver(self, ctx: _Ctx, replies: tuple[Reply, ...]) -> None:
         if not replies:
@@ -452,7 +470,7 @@ class Runtime:
             state, version = await self._store.states.load(customer)
             if state is None or not state.handoff:
                 return False
-            released = state.model_copy(update={"handoff": False})
+            released = state.model_copy(update={"handoff": None})
             await self._store.states.save(customer, released, version=version, lock=lock)
         await self._store.history.append(customer, HistoryEntry(
             ts=time.time(), channel="-", direction="event", text="",

@@ -1,9 +1,10 @@
 """``advance``: one event in, the next dialogue state, replies and effects out.
 
 Owns the dispatch of each event kind and the rules that keep a customer from ever being
-stuck: global commands (cancel, menu, help, restart) work in every step, input no step or
-trigger understands gets the fallback reply and the menu, and a stored state that points at
-a flow, step or variable that no longer exists gets a polite message and the menu.
+stuck: global commands (cancel, menu, help, restart) work in every step and in a hand-off
+no operator has taken, input no step or trigger understands gets the fallback reply and the
+menu, a stored state that points at a flow, step or variable that no longer exists gets a
+polite message and the menu, and so does a chain of calls an executor stopped (``give_up``).
 
 Pure and deterministic: no clock (``now`` is given), no randomness, no I/O; it never raises
 for any customer input. The step machine itself is ``flows.steps``.
@@ -23,6 +24,7 @@ from flows.types import (
     ContactEvent,
     DialogState,
     Event,
+    HandoffUnheardEvent,
     PermissionEvent,
     Reply,
     ResumeEvent,
@@ -41,8 +43,10 @@ _FAILURES = (Lost, Looping, templates.TemplateRenderError, RecursionError)
 def advance(flows: FlowSet, state: DialogState | None, event: Event, now: datetime) -> Turn:
     """The dialogue's answer to ``event`` at ``now`` (tz-aware). Pure; never raises."""
     state = state or DialogState()
-    if isinstance(event, PermissionEvent) or (state.handoff and isinstance(event, _CUSTOMER)):
-        return Turn(state=state)
+    if isinstance(event, PermissionEvent) or (
+        state.handoff == "taken" and isinstance(event, _CUSTOMER)
+    ):
+        return Turn(state=state)  # (an operator answers the customer, not the bot)
     run = Run.begin(flows, state, now)
     try:
         _dispatch(run, event)
@@ -51,10 +55,21 @@ def advance(flows: FlowSet, state: DialogState | None, event: Event, now: dateti
     return Turn(state=run.state(), replies=tuple(run.replies), effects=tuple(run.effects))
 
 
-def _recover(flows: FlowSet, state: DialogState, now: datetime) -> Run:
+def give_up(flows: FlowSet, state: DialogState | None, now: datetime) -> Turn:
+    """The executor stopped a chain of calls (``flows.chain``): apologise and show the menu,
+    asking for no call (a menu that calls out right away gets the apology alone). Pure."""
+    run = _recover(flows, state or DialogState(), now, flows.texts.stopped)
+    if run.waiting:
+        run.clear()
+        del run.replies[1:]
+        run.effects.clear()
+    return Turn(state=run.state(), replies=tuple(run.replies), effects=tuple(run.effects))
+
+
+def _recover(flows: FlowSet, state: DialogState, now: datetime, text: str | None = None) -> Run:
     """Something in the stored state or the flows is gone: apologise and show the menu."""
     run = Run.begin(flows, state.model_copy(update={"stack": (), "waiting": None}), now)
-    run.replies.append(Reply(flows.texts.lost))
+    run.replies.append(Reply(text or flows.texts.lost))
     try:
         run.menu()
     except _FAILURES:
@@ -64,13 +79,22 @@ def _recover(flows: FlowSet, state: DialogState, now: datetime) -> Run:
     return run
 
 
-def _dispatch(run: Run, event: Event) -> None:
+def _check_stack(run: Run, event: Event) -> None:
+    """A stored position that no longer exists: forgotten by the events that start afresh."""
     if not run.stack_is_valid():
         if isinstance(event, StartEvent | TimerEvent | StartFlowEvent | CallResultEvent):
             run.clear()
         else:
             raise Lost("stored position")
-    if isinstance(event, StartEvent):
+
+
+def _dispatch(run: Run, event: Event) -> None:
+    _check_stack(run, event)
+    if run.handoff and isinstance(event, _CUSTOMER):
+        _handed_off(run, event)
+    elif isinstance(event, HandoffUnheardEvent):
+        _on_unheard(run)
+    elif isinstance(event, StartEvent):
         _on_start(run, event)
     elif isinstance(event, TimerEvent | StartFlowEvent):
         _on_flow(run, event.flow, dict(event.vars))
@@ -84,6 +108,40 @@ def _dispatch(run: Run, event: Event) -> None:
         _on_contact(run, event)
     elif isinstance(event, TextEvent):
         _on_input(run, event.text, None)
+
+
+def _handed_off(run: Run, event: Event) -> None:
+    """The customer writes during a hand-off no operator has taken: a global command or the
+    platform's start brings the bot back; anything else waits for the operator, and hears
+    that nobody will answer when no operator could be told."""
+    if isinstance(event, StartEvent):
+        run.handoff = None
+        _on_start(run, event)
+        return
+    command = _command_in(run.flows, event)
+    if command is not None and command != "help":  # cancel, menu, restart
+        run.handoff = None
+        _command(run, command)
+        return
+    if command == "help":
+        run.replies.append(Reply(run.flows.texts.help))
+    if run.handoff == "unheard":
+        run.replies.append(Reply(run.flows.texts.handoff_unheard))
+
+
+def _command_in(flows: FlowSet, event: Event) -> str | None:
+    if isinstance(event, TextEvent):
+        return _command_of(flows, normalize(event.text), None)
+    if isinstance(event, ButtonEvent):
+        return _command_of(flows, normalize(event.text), event.button)
+    return None
+
+
+def _on_unheard(run: Run) -> None:
+    """Nobody was told of the hand-off just made: say so, and how to go back to the bot."""
+    if run.handoff == "waiting":  # (not when the customer already went back)
+        run.handoff = "unheard"
+        run.replies.append(Reply(run.flows.texts.handoff_unheard))
 
 
 def _on_start(run: Run, event: StartEvent) -> None:

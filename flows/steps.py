@@ -24,6 +24,7 @@ from flows.types import (
     Effect,
     Frame,
     Handoff,
+    HandoffStage,
     LinkChannel,
     Reply,
 )
@@ -55,7 +56,7 @@ class Run:
     vars: dict[str, JSON]
     waiting: str | None = None
     consent: bool | None = None
-    handoff: bool = False
+    handoff: HandoffStage | None = None
     replies: list[Reply] = field(default_factory=list)
     effects: list[Effect] = field(default_factory=list)
     hops: int = 0
@@ -243,7 +244,7 @@ class Run:
     def hand_off(self, step: CompiledStep) -> Outcome:
         reason = step.handoff.render(self.context()) if step.handoff else ""
         self.effects.append(Handoff(reason))
-        self.handoff = True
+        self.handoff = "waiting"  # until the runtime says nobody heard, or an operator takes it
         self.clear()
         return "stop"
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal, TypeAlias
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 from typing_extensions import TypeAliasType
 
 # A recursive alias pydantic can validate (a plain TypeAlias with string refs recurses forever).
@@ -101,6 +101,12 @@ class ResumeEvent:
 
 
 @dataclass(frozen=True, slots=True)
+class HandoffUnheardEvent:
+    """The runtime's answer to a ``Handoff`` effect that reached no operator (no owner
+    destination is set, or every one failed): the customer must hear that nobody will answer."""
+
+
+@dataclass(frozen=True, slots=True)
 class PermissionEvent:
     """The customer allowed (VK ``message_allow``) or denied messages from the bot."""
 
@@ -117,6 +123,7 @@ Event: TypeAlias = (
     | StartFlowEvent
     | ResumeEvent
     | PermissionEvent
+    | HandoffUnheardEvent
 )
 
 
@@ -198,7 +205,8 @@ class CallHttp:
 
 @dataclass(frozen=True, slots=True)
 class Handoff:
-    """Hand the customer to a human operator; the bot stays quiet until released."""
+    """Hand the customer to a human operator (``DialogState.handoff``); the runtime answers
+    with ``HandoffUnheardEvent`` when no operator could be told."""
 
     reason: str = ""
 
@@ -253,6 +261,12 @@ class Frame(BaseModel):
     resume: str | None = Field(default=None, alias="n")
 
 
+HandoffStage = Literal["waiting", "unheard", "taken"]
+"""Where a hand-off stands: ``waiting`` — an operator was told, nobody has taken it yet;
+``unheard`` — no operator could be told; ``taken`` — an operator answers (the bot stays quiet
+until released). In the first two the customer's global commands bring the bot back."""
+
+
 class DialogState(BaseModel):
     """A customer's dialogue: small, JSON, versioned so old stored states keep loading.
 
@@ -267,7 +281,15 @@ class DialogState(BaseModel):
     # Pending CallHttp id the flow waits for, if any.
     waiting: str | None = Field(default=None, alias="w")
     consent: bool | None = Field(default=None, alias="c")
-    handoff: bool = Field(default=False, alias="h")
+    handoff: HandoffStage | None = Field(default=None, alias="h")
+
+    @field_validator("handoff", mode="before")
+    @classmethod
+    def _flag(cls, value: object) -> object:
+        """States stored before the stages kept a flag: true was a hand-off nobody took."""
+        if value is True:
+            return "waiting"
+        return None if value is False else value
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from flows import loader
-from flows.engine import advance
+from flows.engine import advance, give_up
 from flows.model import FlowSet
 from flows.types import (
     ButtonEvent,
@@ -23,6 +23,7 @@ from flows.types import (
     Event,
     Frame,
     Handoff,
+    HandoffUnheardEvent,
     LinkChannel,
     PermissionEvent,
     RecordConsent,
@@ -270,6 +271,69 @@ def test_handoff_then_silence(flows: FlowSet) -> None:
     quiet = advance(flows, turn.state, TextEvent("алло"), NOW)
     assert quiet.replies == ()
     assert quiet.state == turn.state
+
+
+def test_a_handoff_nobody_took_yields_to_the_global_commands(flows: FlowSet) -> None:
+    handed = play(flows, [StartEvent(), TextEvent("Человек")])
+    assert handed.state.handoff == "waiting"
+    for event in (TextEvent("меню"), TextEvent("Отмена"), ButtonEvent("cmd:menu"), StartEvent()):
+        back = advance(flows, handed.state, event, NOW)
+        assert back.state.handoff is None, event
+        assert texts(back)[-1] == "Что делаем?", event
+        assert position(back) == "menu/main"
+    helped = advance(flows, handed.state, TextEvent("помощь"), NOW)
+    assert texts(helped) == [flows.texts.help]  # the operator was told: still handed off
+    assert helped.state == handed.state
+
+
+def test_an_unheard_handoff_says_nobody_will_answer(flows: FlowSet) -> None:
+    handed = play(flows, [StartEvent(), TextEvent("Человек")])
+    unheard = advance(flows, handed.state, HandoffUnheardEvent(), NOW)
+    assert texts(unheard) == [flows.texts.handoff_unheard]
+    assert "«меню»" in flows.texts.handoff_unheard
+    assert unheard.state.handoff == "unheard"
+    again = advance(flows, unheard.state, TextEvent("алло"), NOW)
+    assert texts(again) == [flows.texts.handoff_unheard]
+    assert again.state == unheard.state
+    back = advance(flows, again.state, TextEvent("меню"), NOW)
+    assert (texts(back), back.state.handoff) == (["Что делаем?"], None)
+    late = advance(flows, back.state, HandoffUnheardEvent(), NOW)  # the customer went back
+    assert late == Turn(state=back.state)
+
+
+def test_a_taken_handoff_leaves_the_customer_to_the_operator(flows: FlowSet) -> None:
+    taken = DialogState(handoff="taken")
+    for event in (TextEvent("меню"), TextEvent("отмена"), StartEvent(), ButtonEvent("cmd:menu")):
+        assert advance(flows, taken, event, NOW) == Turn(state=taken)
+
+
+def test_a_stored_handoff_flag_reads_as_a_handoff_nobody_took() -> None:
+    assert DialogState.model_validate_json('{"h": true}').handoff == "waiting"
+    assert DialogState.model_validate_json('{"h": false}').handoff is None
+    unheard = DialogState(handoff="unheard")
+    stored = unheard.model_dump_json(by_alias=True, exclude_defaults=True)
+    assert stored == '{"h":"unheard"}'
+    assert DialogState.model_validate_json(stored) == unheard
+    assert DialogState().model_dump_json(by_alias=True, exclude_defaults=True) == "{}"
+
+
+def test_give_up_apologises_shows_the_menu_and_calls_nothing(
+    flows: FlowSet, tmp_path: Path
+) -> None:
+    looping = DialogState(stack=(Frame(f="remind", s="http"),), vars={"at": "x"}, waiting="abc")
+    turn = give_up(flows, looping, NOW)
+    assert texts(turn) == [flows.texts.stopped, "Что делаем?"]
+    assert (position(turn), turn.state.waiting, turn.state.vars) == ("menu/main", None, {"at": "x"})
+    assert turn.effects == ()
+    # a menu that itself calls out at once: the apology alone, nothing left waiting
+    (tmp_path / "menu.yaml").write_text(
+        "triggers: [{command: start}]\nsteps:\n  c: {http: {method: GET, url: 'http://x'}}\n"
+        "  m: {ask: Меню}\n", encoding="utf-8",
+    )
+    calling = loader.load(tmp_path)
+    turn = give_up(calling, looping, NOW)
+    assert (texts(turn), turn.effects, turn.state.waiting) == ([calling.texts.stopped], (), None)
+    assert turn.state.stack == ()
 
 
 def test_permission_event_changes_nothing(flows: FlowSet) -> None:
