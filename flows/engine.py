@@ -162,6 +162,8 @@ def _on_flow(run: Run, flow: str, variables: dict[str, object]) -> None:
         run.stack.pop()
     push = run.question() is not None
     run.start(Entry(flow), push=push, variables=variables)  # type: ignore[arg-type]
+    if run.stack and run.handoff != "taken":
+        run.handoff = None  # the bot asks again: the customer's answer must reach it
 
 
 def _on_result(run: Run, event: CallResultEvent) -> None:

@@ -301,6 +301,17 @@ def test_an_unheard_handoff_says_nobody_will_answer(flows: FlowSet) -> None:
     assert late == Turn(state=back.state)
 
 
+def test_a_reminder_asking_a_question_ends_a_handoff_nobody_took(flows: FlowSet) -> None:
+    handed = play(flows, [StartEvent(), TextEvent("Человек")])
+    for stage in ("waiting", "unheard"):
+        state = handed.state.model_copy(update={"handoff": stage})
+        asked = advance(flows, state, TimerEvent("ping", "k"), NOW)
+        assert (texts(asked), asked.state.handoff) == (["Пинг! Всё в силе?"], None)
+        assert position(advance(flows, asked.state, TextEvent("да"), NOW)) == "end"
+    taken = handed.state.model_copy(update={"handoff": "taken"})
+    assert advance(flows, taken, TimerEvent("ping", "k"), NOW).state.handoff == "taken"
+
+
 def test_a_taken_handoff_leaves_the_customer_to_the_operator(flows: FlowSet) -> None:
     taken = DialogState(handoff="taken")
     for event in (TextEvent("меню"), TextEvent("отмена"), StartEvent(), ButtonEvent("cmd:menu")):
