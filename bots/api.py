@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from bots.access import erase
 from bots.config import Settings
 from connectors.common import same_secret
 from flows.types import JSON, StartFlowEvent
@@ -145,6 +146,46 @@ class Api:
             return error(404, "customer_not_found", "no such customer")
         return web.json_response({"released": released})
 
+    async def export(self, request: web.Request) -> web.Response:
+        """Everything kept about a customer (152-FZ access request): accounts, profile with
+        consents, and every message as the rows of ``svyaz export``'s JSONL."""
+        store = self._services.store
+        if store is None:
+            return error(503, "unavailable", "the bot is starting; try again shortly")
+        customer = request.match_info["customer"]
+        try:
+            known = await store.redis.exists(*store.keys.customer_keys(customer))
+        except ValueError:
+            known = 0
+        if not known:
+            return error(404, "customer_not_found", "no such customer")
+        accounts = await store.identities.accounts(customer)
+        profile = await store.profiles.get(customer)
+        messages = [e.to_record(customer) async for e in store.history.entries(customer)]
+        return web.json_response({
+            "customer": customer,
+            "accounts": [{"account": a.account, "last_active": a.last_active} for a in accounts],
+            "profile": profile.model_dump(mode="json"),
+            "messages": messages,
+        })
+
+    async def erase(self, request: web.Request) -> web.Response:
+        """Erase a customer everywhere (``bots.access.erase``); a repeat erases again (so a
+        rewrite of the files that failed the first time is made) and says nothing was left."""
+        services = self._services
+        if services.store is None:
+            return error(503, "unavailable", "the bot is starting; try again shortly")
+        customer = request.match_info["customer"]
+        try:
+            existed = await services.store.redis.exists(
+                *services.store.keys.customer_keys(customer))
+        except ValueError:
+            return error(404, "customer_not_found", "no such customer")
+        done = await erase(services.store, customer, reminders=services.reminders,
+                           local=services.embedded is not None)
+        return web.json_response({"customer": customer, "erased": bool(existed),
+                                  "reminders": done.reminders, "files": done.files})
+
     async def openapi(self, request: web.Request) -> web.Response:
         return web.json_response(openapi_document())
 
@@ -190,6 +231,8 @@ def setup(app: web.Application, settings: Settings, services: Services) -> None:
     sub[API] = api
     sub.router.add_post("/flows/start", api.start_flow)
     sub.router.add_get("/customers/{customer}", api.customer)
+    sub.router.add_delete("/customers/{customer}", api.erase)
+    sub.router.add_get("/customers/{customer}/export", api.export)
     sub.router.add_delete("/customers/{customer}/reminders", api.cancel_reminders)
     sub.router.add_post("/customers/{customer}/release", api.release)
     sub.router.add_get("/openapi.json", api.openapi)
@@ -198,7 +241,8 @@ def setup(app: web.Application, settings: Settings, services: Services) -> None:
 
 def openapi_document() -> dict[str, Any]:
     err = {"$ref": "#/components/schemas/Error"}
-    json_err = {"content": {"application/json": {"schema": err}}}
+    json_err = {"description": "error", "content": {"application/json": {"schema": err}}}
+    customer = {"name": "customer", "in": "path", "required": True, "schema": {"type": "string"}}
     return {
         "openapi": "3.1.0",
         "info": {"title": "svyaz API", "version": "1"},
@@ -208,6 +252,8 @@ def openapi_document() -> dict[str, Any]:
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
             "schemas": {
                 "StartFlow": StartFlow.model_json_schema(),
+                "Export": _EXPORT,
+                "Erased": _ERASED,
                 "Error": {"type": "object", "properties": {"error": {
                     "type": "object", "properties": {"code": {"type": "string"},
                                                      "message": {"type": "string"}}}}},
@@ -228,6 +274,27 @@ def openapi_document() -> dict[str, Any]:
                                {"name": "history", "in": "query",
                                 "schema": {"type": "integer", "default": 50}}],
                 "responses": {"200": {"description": "the customer"}, "404": json_err},
+            }, "delete": {
+                "summary": "Erase a customer and everything about them (152-FZ)",
+                "description": "State, history, profile, consents, accounts, links, pending "
+                               "messages and reminders; with the embedded Redis its files are "
+                               "rewritten before the answer (`files`: `rewritten`). With "
+                               "SVYAZ_REDIS_URL (`files`: `external`) that server's operator "
+                               "must rewrite its AOF/RDB. Idempotent: a repeat answers 200 "
+                               "with `erased` false.",
+                "parameters": [customer],
+                "responses": {"200": {"description": "erased", "content": {"application/json": {
+                    "schema": {"$ref": "#/components/schemas/Erased"}}}},
+                    "401": json_err, "404": json_err, "503": json_err},
+            }},
+            "/customers/{customer}/export": {"get": {
+                "summary": "Everything kept about a customer (a 152-FZ access request)",
+                "description": "`messages` are the rows `svyaz export` writes as JSONL, "
+                               "oldest first.",
+                "parameters": [customer],
+                "responses": {"200": {"description": "the customer's data", "content": {
+                    "application/json": {"schema": {"$ref": "#/components/schemas/Export"}}}},
+                    "401": json_err, "404": json_err},
             }},
             "/customers/{customer}/reminders": {"delete": {
                 "summary": "Cancel every reminder of a customer",
@@ -243,3 +310,24 @@ def openapi_document() -> dict[str, Any]:
             }},
         },
     }
+
+
+_STR = {"type": "string"}
+_EXPORT: dict[str, Any] = {"type": "object", "properties": {
+    "customer": _STR,
+    "accounts": {"type": "array", "items": {"type": "object", "properties": {
+        "account": _STR, "last_active": {"type": "number"}}}},
+    "profile": {"type": "object", "properties": {
+        "name": {"type": ["string", "null"]}, "phone": {"type": ["string", "null"]},
+        "email": {"type": ["string", "null"]}, "consents": {"type": "array"}}},
+    "messages": {"type": "array", "items": {"type": "object", "properties": {
+        "customer": _STR, "ts": {"type": "number"}, "time": _STR, "channel": _STR,
+        "direction": {"enum": ["in", "out"]}, "text": _STR,
+        "buttons": {"type": "array", "items": _STR}, "note": _STR}}},
+}}
+_ERASED: dict[str, Any] = {"type": "object", "properties": {
+    "customer": _STR,
+    "erased": {"type": "boolean", "description": "false when nothing was left to erase"},
+    "reminders": {"type": "integer"},
+    "files": {"enum": ["rewritten", "no-aof", "external"]},
+}}

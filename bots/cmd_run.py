@@ -125,28 +125,10 @@ def reminders_command(args: argparse.Namespace) -> int:
 
 
 async def _list_reminders(settings: Settings) -> list[str]:
-    from bots.metrics import Metrics
-    from bots.scheduler import ReminderService
-    from storage.store import Store, connect
+    from bots.access import bot_store, reminder_service
 
-    url = settings.redis_url or _running_embedded(settings.data_dir)
-    store, embedded = await connect(url, settings.data_dir, bot=settings.bot)
-    redis_url = embedded.url if embedded is not None else url
-    assert redis_url is not None
-
-    async def nowhere(*_: object, **__: object) -> bool:
-        return False
-
-    service = ReminderService(store=store, redis_url=redis_url, metrics=Metrics(),
-                              inject=nowhere, zone=settings.zone)
-    try:
-        await service.start(lead=False)
+    async with bot_store(settings) as bot, reminder_service(bot, settings) as service:
         found = await service.scheduled()
-    finally:
-        await service.stop()
-        await Store.close(store)
-        if embedded is not None:
-            await asyncio.to_thread(embedded.stop)
     lines = []
     for customer, record, when in sorted(found, key=lambda f: str(f[2])):
         local = when.astimezone(settings.zone).strftime("%Y-%m-%d %H:%M") if when else "paused"
@@ -154,10 +136,3 @@ async def _list_reminders(settings: Settings) -> list[str]:
         lines.append(f"{local}  {flow:<20} {key:<24} customer {customer}")
     return lines or ["no reminders scheduled"]
 
-
-def _running_embedded(data_dir: Path) -> str | None:
-    """The socket of an embedded Redis that ``svyaz run`` already serves, if any."""
-    from storage.embedded import _ping
-
-    sock = data_dir.resolve() / "redis.sock"
-    return f"unix://{sock}" if sock.exists() and _ping(str(sock)) else None

@@ -188,9 +188,10 @@ async def close_redis(client: RedisClient) -> None:
 
 
 async def connect(
-    url: str | None, data_dir: Path | str, **store_options: Any
+    url: str | None, data_dir: Path | str, *, maxmemory: str | None = None, **store_options: Any
 ) -> tuple[Store, EmbeddedRedis | None]:
-    """A ``Store`` for ``url``; without one, start the embedded Redis under ``data_dir``.
+    """A ``Store`` for ``url``; without one, start the embedded Redis under ``data_dir``
+    (capped at ``maxmemory``, else ``storage.embedded``'s default).
 
     The caller stops the returned ``EmbeddedRedis`` (``await asyncio.to_thread(e.stop)``)
     after ``await store.close()``; ``open_store`` does both.
@@ -199,7 +200,8 @@ async def connect(
 
     embedded = None
     if not url:
-        embedded = EmbeddedRedis(Path(data_dir))
+        embedded = (EmbeddedRedis(Path(data_dir)) if maxmemory is None
+                    else EmbeddedRedis(Path(data_dir), maxmemory=maxmemory))
         url = await asyncio.to_thread(embedded.start)
     store = Store(make_redis(url), **store_options)
     await store.ready()
@@ -210,7 +212,7 @@ async def connect(
 async def open_store(
     url: str | None, data_dir: Path | str, **store_options: Any
 ) -> AsyncIterator[Store]:
-    store, embedded = await connect(url, data_dir, **store_options)
+    store, embedded = await connect(url, data_dir, **store_options)  # (maxmemory too)
     try:
         yield store
     finally:
