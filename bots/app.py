@@ -217,7 +217,8 @@ async def _start(app: web.Application) -> None:
     settings, services, connectors = app[SETTINGS], app[SERVICES], app[CONNECTORS]
     services.instance = _instance(settings.data_dir)
     store, embedded = await connect(settings.redis_url, settings.data_dir, bot=settings.bot,
-                                    instance=services.instance.name)
+                                    instance=services.instance.name,
+                                    maxmemory=settings.redis_maxmemory)
     services.store, services.embedded = store, embedded
     services.http = aiohttp.ClientSession()
     if "web" in connectors:  # replies find the process that holds the browser's socket

@@ -21,6 +21,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from bots.remote import Network, parse_networks
 from flows.errors import SvyazError
+from storage.embedded import DEFAULT_MAXMEMORY
 
 SECRET_KEY_FILE = "secret_key"
 MIN_SECRET_KEY = 16  # bytes; connectors.webchat.tokens refuses shorter keys
@@ -46,6 +47,10 @@ class Settings(BaseSettings):
     flows: Path = Path("flows_examples")
     redis_url: str | None = None
     data_dir: Path = Path("data")
+    # The embedded Redis's memory cap (Redis units: 256mb, 1gb; 0: none); full, it refuses
+    # writes (503) and never evicts a dialogue. Not for an external Redis: set it there.
+    redis_maxmemory: str = Field(default=DEFAULT_MAXMEMORY,
+                                 pattern=r"(?i)^[0-9]+(b|k|kb|m|mb|g|gb)?$")
     host: str = "127.0.0.1"
     port: int = Field(default=8080, ge=0, le=65535)
     public_url: str = "http://127.0.0.1:8080"

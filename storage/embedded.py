@@ -10,6 +10,11 @@ would split the dialogues between them and write one append-only file at once), 
 restarted svyaz waits until the server of the one that died has flushed and exited. While it
 holds the lock, nothing else can reach this Redis's data: whatever locks or leases it holds
 at start were left by a process that is gone.
+
+Memory is capped (``maxmemory``, ``SVYAZ_REDIS_MAXMEMORY``) with the ``noeviction`` policy: a
+full server refuses writes (the webhooks answer 503, ``/healthz`` says why) instead of growing
+until the machine's OOM killer takes it, and it never drops a dialogue to make room.
+``load_snapshot`` replaces the folder's data with a backup (``svyaz restore``).
 """
 
 from __future__ import annotations
@@ -39,6 +44,12 @@ _MAX_SOCKET_PATH = 100
 _START_TIMEOUT = 10.0
 _FOLDER_LOCK = "redis.lock"
 _PR_SET_PDEATHSIG = 1
+# A small business: ~1 KB per message kept, so a quarter of a gigabyte holds some 200 000
+# messages with their customers, and fits a 1 GB server with room for a rewrite's fork.
+DEFAULT_MAXMEMORY = "256mb"
+_AOF = "appendonly.aof"
+_AOF_DIR = "appendonlydir"  # Redis 7's multi-part append-only file
+_RESTORING = "restore.rdb"
 
 
 class EmbeddedRedisError(SvyazError):
@@ -65,9 +76,11 @@ class EmbeddedRedis:
     """A private ``redis-server`` process; ``url`` is what redis-py connects to."""
 
     def __init__(self, data_dir: str | os.PathLike[str], *, persist: bool = True,
-                 folder_wait: float = _START_TIMEOUT) -> None:
+                 folder_wait: float = _START_TIMEOUT,
+                 maxmemory: str = DEFAULT_MAXMEMORY) -> None:
         self.data_dir = Path(data_dir).resolve()
         self.persist = persist
+        self.maxmemory = maxmemory
         self.folder_wait = folder_wait
         self._proc: subprocess.Popen[bytes] | None = None
         self._folder_fd: int | None = None
@@ -98,7 +111,7 @@ class EmbeddedRedis:
                 self.stop()
                 raise
 
-    def _start(self) -> str:
+    def _start(self, *, restoring: bool = False) -> str:
         sock = self.data_dir / "redis.sock"
         if len(str(sock)) > _MAX_SOCKET_PATH:
             self._sock_dir = tempfile.mkdtemp(prefix="svyaz-redis-")
@@ -113,11 +126,15 @@ class EmbeddedRedis:
             "--unixsocketperm", "700",
             "--dir", str(self.data_dir),
             "--save", "",
-            "--appendonly", "yes" if self.persist else "no",
+            "--appendonly", "yes" if self.persist and not restoring else "no",
             "--appendfsync", "everysec",
             "--logfile", str(self.data_dir / "redis.log"),
             "--daemonize", "no",
         ]
+        if restoring:  # load the snapshot (an RDB is read only while AOF is off)
+            args += ["--dbfilename", _RESTORING]
+        else:
+            args += ["--maxmemory", self.maxmemory, "--maxmemory-policy", "noeviction"]
         self._proc = subprocess.Popen(
             args,
             stdin=subprocess.DEVNULL,
@@ -128,6 +145,33 @@ class EmbeddedRedis:
         self._wait_ready()
         log.info("embedded redis started", extra={"socket": self.socket_path})
         return self.url
+
+    def holds_data(self) -> bool:
+        """Whether the folder has data of its own (an append-only file that is not empty)."""
+        aof = self.data_dir / _AOF
+        return (aof.exists() and aof.stat().st_size > 0) or (self.data_dir / _AOF_DIR).exists()
+
+    def load_snapshot(self, rdb: Path) -> int:
+        """Replace the folder's data with the RDB snapshot ``rdb`` (a backup), through a
+        server started on it alone that writes its append-only file afresh; the number of
+        keys. The folder must be free (no svyaz running on it); the server is stopped after."""
+        with self._busy:
+            if self.running:
+                raise EmbeddedRedisError("stop the embedded redis before loading a snapshot")
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+            self._take_folder()
+            staged = self.data_dir / _RESTORING
+            try:
+                shutil.copyfile(rdb, staged)
+                with contextlib.suppress(FileNotFoundError):
+                    (self.data_dir / _AOF).unlink()
+                shutil.rmtree(self.data_dir / _AOF_DIR, ignore_errors=True)
+                self._start(restoring=True)
+                return _write_aof(self.socket_path, self.data_dir)
+            finally:
+                self.stop()
+                with contextlib.suppress(FileNotFoundError):
+                    staged.unlink()
 
     def _wait_ready(self) -> None:
         deadline = time.monotonic() + _START_TIMEOUT
@@ -242,6 +286,31 @@ def _die_with_parent() -> None:
         libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
     except (OSError, AttributeError):  # pragma: no cover - best effort
         pass
+
+
+def _write_aof(socket_path: str, data_dir: Path) -> int:
+    """Turn the append-only file on in a server loaded from a snapshot and wait until Redis
+    has written it (it rewrites the file from memory); the number of keys loaded."""
+    import redis as redis_sync
+
+    client = redis_sync.Redis(unix_socket_path=socket_path)
+    try:
+        client.config_set("appendonly", "yes")
+        deadline = time.monotonic() + 600
+        while True:
+            info = client.info("persistence")
+            if not (info["aof_rewrite_in_progress"] or info["aof_rewrite_scheduled"]):
+                break
+            if time.monotonic() > deadline:
+                raise EmbeddedRedisError("the restored data was not written within 600 s")
+            time.sleep(0.05)
+        if info["aof_last_bgrewrite_status"] != "ok":
+            raise EmbeddedRedisError(f"the restored data could not be written; see "
+                                     f"{data_dir / 'redis.log'}")
+        keys: int = client.dbsize()
+        return keys
+    finally:
+        client.close()
 
 
 def _ping(path: str) -> bool:

@@ -105,9 +105,9 @@ async def values_of(redis: Any, key: bytes) -> bytes:
     if kind == "string":
         return bytes(await redis.get(key) or b"")
     if kind == "hash":
-        return repr(await redis.hgetall(key)).encode()
+        return repr(sorted((await redis.hgetall(key)).items())).encode()
     if kind == "set":
-        return repr(await redis.smembers(key)).encode()
+        return repr(sorted(await redis.smembers(key))).encode()
     if kind == "zset":
         return repr(await redis.zrange(key, 0, -1)).encode()
     if kind == "list":

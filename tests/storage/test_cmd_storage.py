@@ -104,3 +104,22 @@ def test_new_customer_ids_never_start_with_a_dash() -> None:
     ids = [new_customer_id() for _ in range(5000)]  # ~78 would start with "-" by chance
     assert not [i for i in ids if i.startswith("-")]
     assert len(set(ids)) == len(ids)
+
+
+def test_export_into_a_closed_pipe_ends_quietly(env: str, tmp_path: Path) -> None:
+    """``svyaz export --format csv | head``: the reader goes away; no traceback."""
+    import os
+    import subprocess
+    import sys
+
+    read, write = os.pipe()
+    os.close(read)  # a reader that has already stopped reading: every write fails
+    try:
+        done = subprocess.run([sys.executable, "-m", "bots.cli", "export", "--format", "csv"],
+                              stdout=write, stderr=subprocess.PIPE, cwd=tmp_path,
+                              timeout=60, check=False)
+    finally:
+        os.close(write)
+    assert b"Traceback" not in done.stderr, done.stderr.decode()
+    assert b"BrokenPipe" not in done.stderr
+    assert done.returncode == 141  # as a shell reports a command stopped by SIGPIPE
