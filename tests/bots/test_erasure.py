@@ -189,5 +189,6 @@ def test_openapi_lists_export_and_erase() -> None:
     assert "get" in paths["/customers/{customer}/export"]
     assert "delete" in paths["/customers/{customer}"]
     json.dumps(openapi_document())
-    validator = pytest.importorskip("openapi_spec_validator")
-    validator.validate(openapi_document())  # (every response needs its description)
+    from openapi_spec_validator import validate
+
+    validate(openapi_document())  # (every response needs its description)
