@@ -141,6 +141,9 @@ class EmbeddedRedis:
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             preexec_fn=_die_with_parent,  # noqa: PLW1509 - no threads start in between
+            # Its own process group: Ctrl+C in a terminal signals the whole foreground group,
+            # and the server must not stop before svyaz has drained (svyaz stops it last).
+            process_group=0,
             pass_fds=(self._folder_fd,) if self._folder_fd is not None else (),
         )
         self._wait_ready()

@@ -64,6 +64,20 @@ def test_server_dies_when_its_parent_is_killed(tmp_path: Path) -> None:
     assert not _alive(child_pid), "embedded redis outlived the svyaz process that started it"
 
 
+def test_ctrl_c_in_a_terminal_does_not_reach_the_server(tmp_path: Path) -> None:
+    """A terminal's Ctrl+C signals svyaz's whole process group: the server must not be in it.
+
+    Before, the server stopped at once, svyaz's supervisor logged an ERROR and started it again
+    in the middle of the shutdown, and the drain's writes met a Redis that was not there.
+    """
+    with EmbeddedRedis(tmp_path) as server:
+        assert server._proc is not None
+        assert os.getpgid(server._proc.pid) != os.getpgrp()
+        client = redis.Redis(unix_socket_path=server.socket_path)
+        assert client.ping()
+        client.close()
+
+
 def test_a_second_server_on_one_data_folder_is_refused(tmp_path: Path) -> None:
     """Two servers on one folder split the dialogues and write one append-only file at once."""
     with EmbeddedRedis(tmp_path) as first:
