@@ -26,9 +26,10 @@ from bots import api, remote
 from bots.background import every, finish, pause
 from bots.config import Settings, secret_key
 from bots.delivery import Delivery
-from bots.effects import Effects, LinkTargets
+from bots.effects import Effects
 from bots.flowsource import POLL_EVERY as FLOWS_POLL_EVERY
 from bots.flowsource import FlowSource
+from bots.linking import LinkTargets
 from bots.metrics import CONTENT_TYPE, Metrics
 from bots.owner import Owner, unheard_handoffs
 from bots.runtime import Runtime
@@ -82,7 +83,8 @@ class Services:
         return await self.runtime.inject(customer, event, event_id=event_id)
 
     async def web_history(self, session_id: str) -> list[WebHistoryItem]:
-        """The customer's whole dialogue (every channel) for a web chat session."""
+        """The customer's dialogue (every channel) for a web chat session, from the time the
+        session may see it (a session joined by a link sees nothing of before: bots.linking)."""
         from connectors.webchat import WebHistoryItem
 
         if self.store is None:
@@ -91,13 +93,14 @@ class Services:
             customer = await self.store.identities.customer_of(f"web:{session_id}")
             if customer is None:
                 return []
+            since = await self.store.identities.visible_from(customer, f"web:{session_id}")
             entries = await self.store.history.read(customer, count=WEB_HISTORY)
         except StorageError as exc:
             raise Unavailable("history unavailable") from exc
         return [
             WebHistoryItem(direction=e.direction, text=e.text, buttons=_history_buttons(e))
-            for e in entries
-            if e.direction in ("in", "out") and e.text and not e.note.startswith("start")
+            for e in entries if e.ts >= since
+            and e.direction in ("in", "out") and e.text and not e.note.startswith("start")
         ]
 
     def session(self) -> aiohttp.ClientSession:

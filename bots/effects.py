@@ -3,10 +3,10 @@
 This module owns what each effect does in the world: reminders go to the scheduler, HTTP calls
 to the business (aiohttp, timeout, retries only for idempotent methods; the result comes back as
 a ``CallResultEvent`` for the runtime to feed through the same turn path), hand-off notifies the
-owner (reaching nobody comes back as a ``HandoffUnheardEvent``), ``LinkChannel`` issues a
-one-time link token and a 6-digit code and answers with deep links, profile and consent effects
-go to ``storage.profiles``. It must not decide what to say next; the engine does, given the
-results.
+owner (reaching nobody comes back as a ``HandoffUnheardEvent``), ``LinkChannel`` offers deep
+links and a code (``bots.linking``, which also decides what link tokens, codes and confirmations
+do: ``self.linking``), profile and consent effects go to ``storage.profiles``. It must not decide
+what to say next; the engine does, given the results.
 """
 
 from __future__ import annotations
@@ -20,10 +20,17 @@ from typing import TYPE_CHECKING, Protocol
 
 import aiohttp
 
+from bots.linking import (
+    PHONE_MATCH_THERE,
+    Linking,
+    LinkTargets,
+    account_of,
+    offer,
+    offered_channels,
+)
 from bots.owner import Owner, OwnerNote
 from flows.types import (
     JSON,
-    Button,
     CallHttp,
     CallResultEvent,
     CancelReminder,
@@ -53,14 +60,6 @@ IDEMPOTENT = frozenset({"GET", "PUT", "DELETE"})
 CALL_ATTEMPTS = 3
 CALL_BACKOFF = 0.5  # seconds, doubled per attempt
 _MAX_BODY = 1_000_000
-PHONE_MATCH_THERE = (
-    "Этот номер телефона только что указали в другом канале. Если это вы и хотите "
-    "объединить переписку, напишите здесь код {code}. Если это не вы — просто не отвечайте."
-)
-PHONE_MATCH_HERE = (
-    "Этот номер уже есть у нас в другом мессенджере. Мы отправили туда код — напишите его "
-    "там, чтобы объединить переписку."
-)
 
 
 class Reminders(Protocol):
@@ -71,56 +70,6 @@ class Reminders(Protocol):
     async def cancel(self, customer: str, key: str) -> bool: ...
 
     async def move(self, source: str, target: str) -> int: ...
-
-
-@dataclass(frozen=True, slots=True)
-class LinkTargets:
-    """Where deep links point: ``None`` leaves that channel out of the offer."""
-
-    public_url: str
-    max_bot: str | None = None
-    vk_group: str | None = None
-
-
-_LABELS: dict[Channel, str] = {
-    "max": "Продолжить в MAX",
-    "vk": "Продолжить во ВКонтакте",
-    "web": "Продолжить на сайте",
-}
-
-
-def deep_link(channel: Channel, token: str, links: LinkTargets) -> str | None:
-    """The URL that opens ``channel`` with the start payload ``link-<token>``."""
-    if channel == "max":
-        return f"https://max.ru/{links.max_bot}?start=link-{token}" if links.max_bot else None
-    if channel == "vk":
-        return f"https://vk.me/{links.vk_group}?ref=link-{token}" if links.vk_group else None
-    return f"{links.public_url.rstrip('/')}/chat#link={token}"
-
-
-def link_offer(
-    channels: Sequence[Channel], token: str, code: str, links: LinkTargets
-) -> Reply:
-    """The reply with deep links for ``channels`` and the 6-digit code."""
-    buttons = tuple(
-        Button(id=f"link-{channel}", text=_LABELS[channel], url=url)
-        for channel in channels
-        if (url := deep_link(channel, token, links)) is not None
-    )
-    text = (
-        "Чтобы продолжить разговор в другом канале, откройте ссылку"
-        f"{'' if buttons else ' (недоступно)'} или напишите там код {code}. "
-        "Код и ссылка действуют 15 минут."
-    )
-    return Reply(text=text, buttons=buttons)
-
-
-def offered_channels(
-    effect: LinkChannel, current: Channel, available: Collection[Channel]
-) -> list[Channel]:
-    if effect.target is not None:
-        return [effect.target] if effect.target in available else []
-    return [ch for ch in ("max", "vk", "web") if ch in available and ch != current]
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,6 +103,7 @@ class Effects:
         self._links = links
         self._channels = channels
         self._http = http
+        self.linking = Linking(store.identities, links=links, channels=channels)
 
     async def run(self, customer: str, inbound: Inbound, effects: Sequence[Effect]) -> Outcome:
         replies: list[Reply] = []
@@ -166,10 +116,10 @@ class Effects:
                 if not await self._hand_off(customer, inbound.channel, effect):
                     events.append(HandoffUnheardEvent())
             elif isinstance(effect, LinkChannel):
-                replies.append(await self._link(customer, inbound, effect))
+                if (offered := await self._link(customer, inbound, effect)) is not None:
+                    replies.append(offered)
             elif isinstance(effect, SaveProfile) and effect.field == "phone":
-                if (offer := await self._save_phone(customer, effect.value)) is not None:
-                    replies.append(offer)
+                await self._save_phone(customer, effect.value)
             else:
                 await self._simple(customer, inbound.channel, effect)
         return Outcome(tuple(replies), tuple(calls), tuple(events))
@@ -225,32 +175,30 @@ class Effects:
                         extra={"customer": customer})
         return reached > 0
 
-    async def _save_phone(self, customer: str, value: str) -> Reply | None:
-        """Store the phone; when another consenting customer has it, offer to join the two.
-
-        Never joins silently, and never on the phone alone: a code for *this* customer goes to
-        the other customer's channels, and typing it there (proof of owning that account)
-        joins the accounts — the dialogue in progress here is the one kept.
-        """
+    async def _save_phone(self, customer: str, value: str) -> None:
+        """Store the phone; when another consenting customer has it, send that customer a
+        code for joining (``bots.linking``: never joined on the phone alone, and the answer
+        here is the same whether the number is known or not, so it reveals nothing)."""
         try:
             phone = normalise_phone(value)
         except InvalidValue:
-            return None
+            return
+        identities = self._store.identities
         other = await self._store.profiles.find_by_phone(phone)
         await self._store.profiles.set_field(customer, "phone", phone)
         if other is None or other == customer or self._delivery is None:
-            return None
-        code = await self._store.identities.issue_link_code(customer)
+            return
+        if not await identities.phone_match_allowed(phone):
+            return  # a stranger typing someone's number must not flood their chat with codes
+        code = await identities.issue_link_code(customer)
         sent = await self._delivery.initiate(other, [Reply(PHONE_MATCH_THERE.format(code=code))],
                                              note="phone match")
-        return Reply(PHONE_MATCH_HERE) if sent.target is not None else None
+        if sent.target is not None:  # told to type a code there: its six digits are a guess
+            await identities.expect_code(account_of(sent.target.channel, sent.target.user_id))
 
-    async def _link(self, customer: str, inbound: Inbound, effect: LinkChannel) -> Reply:
-        channels = offered_channels(effect, inbound.channel, self._channels)
-        identities = self._store.identities
-        token = await identities.issue_link_token(customer)
-        code = await identities.issue_link_code(customer)
-        return link_offer(channels, token, code, self._links)
+    async def _link(self, customer: str, inbound: Inbound, effect: LinkChannel) -> Reply | None:
+        channels = offered_channels(effect, inbound.channel, self._channels, self._links)
+        return await offer(self._store.identities, customer, inbound, channels, self._links)
 
     async def merged(self, source: str, target: str) -> None:
         """``source`` was folded into ``target``: its reminders follow."""

@@ -5,8 +5,9 @@ customer from the channel account, push the event to the customer's durable inbo
 customer's lock in the same step when it is free), schedule processing and return (Redis down
 -> ``Unavailable``, so webhooks answer 503).
 ``Runtime.process`` holds the customer's lock and runs each pending inbox entry in order:
-link tokens and codes, ``engine.advance``, save state, history and the replies' outbox entries,
-execute effects, deliver replies. Round trips are counted (three per replied message,
+linking (``bots.linking``: offers, link tokens and codes, their confirmation),
+``engine.advance``, save state, history and the replies' outbox entries, execute effects,
+deliver replies. Round trips are counted (three per replied message,
 ``tests/bots/test_roundtrips.py``): the accept also takes the lock and reads state and inbox,
 the save also settles the inbox entry, records it and writes the outbox, the release
 acknowledges the replies and checks for new entries.
@@ -28,15 +29,7 @@ from typing import TYPE_CHECKING, Protocol
 from bots.background import Backlog
 from bots.delivery import Delivery
 from bots.effects import Effects
-from bots.events import (
-    continue_command,
-    dedupe_key,
-    describe,
-    is_initiated,
-    link_code_of,
-    link_token_of,
-    position,
-)
+from bots.events import dedupe_key, describe, is_initiated, position
 from bots.metrics import Metrics
 from bots.owner import OwnerNote
 from connectors.base import Unavailable, dialog_user
@@ -47,10 +40,8 @@ from flows.types import (
     DialogState,
     Event,
     Inbound,
-    LinkChannel,
     Reply,
     ResumeEvent,
-    StartEvent,
     Turn,
 )
 from storage.codec import encode_effects
@@ -68,7 +59,6 @@ log = logging.getLogger("svyaz.bots")
 
 SORRY = "Что-то пошло не так, попробуйте ещё раз."
 BACKGROUND_WORKERS = 8  # customers processed at once for bot-initiated events
-LINK_EXPIRED = "Ссылка для продолжения устарела или уже использована. Начнём заново."
 
 
 class Advance(Protocol):
@@ -254,8 +244,8 @@ class Runtime:
         go_on = True
         try:
             await self._delivery.acknowledge(ctx.inbound)
-            event = await self._link(ctx)
-            go_on = event is not None
+            event, moved = await self._link(ctx)
+            go_on = not moved
             if event is not None:
                 await self._run(ctx, event, lock)
         except _RETRY_LATER as exc:
@@ -283,52 +273,30 @@ class Runtime:
         )
         return go_on
 
-    async def _link(self, ctx: _Ctx) -> Event | None:
-        """Handle a link token or code; returns the event to run here, or None when done."""
-        event = ctx.inbound.event
-        identities = self._store.identities
-        if (command := continue_command(event)) is not None:
-            await self._offer_link(ctx, command)
-            return None
-        token, code = link_token_of(event), link_code_of(event)
-        if token is None and code is None:
-            return event
-        # A redeemed link settles its entry first: redeeming merges this customer's inbox
-        # into the target's, and the link must not travel there (to be redeemed again).
-        # Otherwise the turn's save settles it, as any other: six digits may be a postcode.
-        settle = (ctx.customer, ctx.entry_id)
-        if token is not None:
-            target = await identities.redeem_link_token(token, ctx.inbound.account,
-                                                        settle=settle)
-        else:
-            assert code is not None
-            target = await identities.redeem_link_code(code, ctx.inbound.account,
-                                                       settle=settle)
-        if target is None:
-            if token is None:
-                return event  # six digits that are no code: an ordinary answer
-            await self._delivery.reply(ctx.customer, ctx.inbound, [Reply(LINK_EXPIRED)])
-            return StartEvent(payload=None)
-        await self._effects.merged(ctx.customer, target)
-        ctx.customer = target
-        await self._record_in(ctx)
-        resume = Inbound(
-            channel=ctx.inbound.channel, user_id=ctx.inbound.user_id,
-            event_id=f"{ctx.inbound.event_id}:resume", event=ResumeEvent(ctx.inbound.channel),
-            reply_to=ctx.inbound.reply_to,
-        )
-        await self._store.inbox.push(target, resume)
-        self.kick(target)
-        ctx.flow, ctx.step = "link", "-"
-        return None
-
-    async def _offer_link(self, ctx: _Ctx, command: LinkChannel) -> None:
-        """Answer a «продолжить в …» command with links; the dialogue stays where it is."""
-        await self._store.inbox.done(ctx.customer, ctx.entry_id)
-        await self._record_in(ctx)
-        outcome = await self._effects.run(ctx.customer, ctx.inbound, [command])
-        await self._deliver(ctx, outcome.replies)
-        ctx.flow, ctx.step = "link-offer", "-"
+    async def _link(self, ctx: _Ctx) -> tuple[Event | None, bool]:
+        """Linking first (``bots.linking``): the event to run here, if any, and whether the
+        account's customer was merged into another (the rest of the inbox moved there)."""
+        plan = await self._effects.linking.plan(ctx.customer, ctx.inbound, ctx.entry_id)
+        if plan is None:
+            return ctx.inbound.event, False
+        if plan.moved_to is not None:  # its entry was settled before the merge moved the inbox
+            await self._effects.merged(ctx.customer, plan.moved_to)
+            ctx.customer = plan.moved_to
+        elif plan.event is None:  # else the turn's save settles and records it
+            await self._store.inbox.done(ctx.customer, ctx.entry_id)
+        if plan.event is None:
+            await self._record_in(ctx)
+        await self._deliver(ctx, plan.replies)
+        ctx.flow, ctx.step = plan.label, "-"
+        if plan.moved_to is not None:
+            resume = Inbound(
+                channel=ctx.inbound.channel, user_id=ctx.inbound.user_id,
+                event_id=f"{ctx.inbound.event_id}:resume",
+                event=ResumeEvent(ctx.inbound.channel), reply_to=ctx.inbound.reply_to,
+            )
+            await self._store.inbox.push(plan.moved_to, resume)
+            self.kick(plan.moved_to)
+        return plan.event, plan.moved_to is not None
 
     async def _run(self, ctx: _Ctx, event: Event, lock: Lock) -> None:
         state, version = await self._store.states.load(ctx.customer)

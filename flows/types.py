@@ -135,6 +135,8 @@ class Inbound:
     ``reply_to`` is where answers go when it is not the user itself (MAX ``chat_id``);
     ``callback_id`` is a platform callback that must be acknowledged (MAX ``callback_id``,
     VK ``message_event`` ``event_id``).
+    ``address`` is an opaque digest of the sender's network address where the channel knows
+    it (the web chat), so link-code guesses can be limited per address.
     """
 
     channel: Channel
@@ -144,6 +146,7 @@ class Inbound:
     reply_to: str | None = None
     callback_id: str | None = None
     name: str | None = None
+    address: str | None = None
 
     @property
     def account(self) -> str:

@@ -91,7 +91,7 @@ def inbound_to_dict(inbound: Inbound) -> dict[str, object]:
         "event_id": inbound.event_id,
         "event": event_to_dict(inbound.event),
     }
-    for name in ("reply_to", "callback_id", "name"):
+    for name in ("reply_to", "callback_id", "name", "address"):
         value = getattr(inbound, name)
         if value is not None:
             data[name] = value
@@ -108,6 +108,7 @@ def inbound_from_dict(data: Mapping[str, Any]) -> Inbound:
             reply_to=data.get("reply_to"),
             callback_id=data.get("callback_id"),
             name=data.get("name"),
+            address=data.get("address"),
         )
     except (KeyError, TypeError) as exc:
         raise CodecError(f"bad inbound: {exc!r}") from exc

@@ -2,22 +2,26 @@
 
 * ``resolve`` maps an account to its customer (creating one), recording when it was last active.
 * Link tokens (128 random bits, url-safe, single use via ``GETDEL``, 15 min) and 6-digit link
-  codes join a new account to an existing customer. Codes are attempt-limited twice: an account
-  may fail ``LINK_ACCOUNT_MAX_FAILURES`` times per window, and a code is burned once
-  ``LINK_CODE_MAX_FAILURES`` wrong guesses (bot-wide: a wrong guess cannot tell which code it
-  aimed at) were made during its life — so 1,000 guesses from 1,000 accounts cannot find it.
-  Six digits count as a guess only while some code is live: otherwise they are a postcode or
-  an order number, and a shop asking for postcodes would burn every code it issues.
+  codes join an account to another customer in two steps: ``claim_link_token`` /
+  ``claim_link_code`` spend the token or code and park it for that account
+  (``LINK_CONFIRM_TTL``); only ``confirm_link``, after the person pressed «Объединить», joins.
+  Code guesses are limited per account and per address (``storage.links.Guesses``); which
+  six digits are guesses at all the runtime decides (``bots.linking``).
 * ``merge`` moves accounts, history, profile fields, reminders and pending inbox entries of
   ``other`` into ``keep``, keeps ``keep``'s state and deletes ``other``'s lock, so a process
-  still holding it gets ``LockLost`` on save instead of resurrecting ``other``.
+  still holding it gets ``LockLost`` on save instead of resurrecting ``other``. A side that
+  had something of its own (``Standing.established``) is not shown to the other: every
+  account of the receiving side gets a ``visible`` mark (``visible_from``) and the history
+  before it is not replayed there. Who stays is ``storage.links.keeps_issuer``.
 
-This module must not run flows or decide when to link; the runtime asks.
+This module must not run flows or decide when to link; the runtime asks. The threat model is
+in ``bots.linking``.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 import re
 import secrets
 import time
@@ -30,15 +34,15 @@ from storage.errors import StorageError, guarded, guarded_slow
 from storage.history import History
 from storage.inbox import Inbox
 from storage.keys import (
-    LINK_ACCOUNT_MAX_FAILURES,
-    LINK_ACCOUNT_WINDOW,
     LINK_CODE_DIGITS,
-    LINK_CODE_MAX_FAILURES,
     LINK_CODE_TTL,
+    LINK_CONFIRM_TTL,
+    LINK_FRESH_MESSAGES,
     LINK_TOKEN_BYTES,
     LINK_TOKEN_TTL,
     Keys,
 )
+from storage.links import Guesses, Standing, keeps_issuer, phone_match_allowed
 from storage.profile import Profiles
 from storage.reminders import Reminders
 
@@ -53,6 +57,14 @@ DEL_IF_LUA = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0
 """
+
+
+@dataclass(frozen=True, slots=True)
+class Joined:
+    """A confirmed link: ``keep`` stays; ``gone`` (if any) was merged into it."""
+
+    keep: str
+    gone: str | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,6 +109,7 @@ class Identities:
         self.link_token_ttl = link_token_ttl
         self.link_code_ttl = link_code_ttl
         self._del_if = redis.register_script(DEL_IF_LUA)
+        self._guesses = Guesses(redis, keys)
 
     # ------------------------------------------------------------------ accounts
 
@@ -159,20 +172,12 @@ class Identities:
         if previous is not None and previous != customer:
             await self._redis.zrem(self._keys.accounts(previous), account)
 
-    async def _join(self, account: str, target: str) -> None:
-        current = await self.customer_of(account)
-        if current is None:
-            await self._redis.sadd(self._keys.customers, target)
-            await self._attach(account, target, time.time())
-        elif current != target:
-            await self.merge(target, current)
-        else:
-            await self._redis.zadd(self._keys.accounts(target), {account: time.time()})
-
     async def detach(self, account: str, customer: str) -> None:
         """Drop one account of a customer (erasure); only if it still maps there."""
         await self._del_if(keys=[self._keys.account(account)], args=[customer])
-        await self._redis.delete(self._keys.link_account_failures(account))
+        await self._redis.delete(self._keys.link_account_failures(account),
+                                 self._keys.link_pending(account),
+                                 self._keys.link_expected(account))
 
     # ------------------------------------------------------------------ link tokens
 
@@ -186,28 +191,68 @@ class Identities:
         return token
 
     @guarded
-    async def redeem_link_token(
-        self, token: str, account: str, *, settle: tuple[str, str] | None = None,
-    ) -> str | None:
-        """Join ``account`` to the token's customer (merging its old customer); the customer,
-        or None when the token is unknown, used or expired. ``settle`` (customer, inbox entry
-        id): the entry that carried the token, settled once it is redeemed — before the merge
-        moves that inbox, where it would be redeemed a second time."""
+    async def claim_link_token(self, token: str, account: str) -> str | None:
+        """Spend ``token`` for ``account``: its customer now waits for the account's
+        ``confirm_link``; None when the token is unknown, used or expired."""
         if not token or len(token) > 128:
             return None
         key = self._keys.link_token(token)
         found = await self._redis.getdel(key)
         if found is None:
             return None
-        target = text(found)
+        return await self._park(account, text(found), key)
+
+    async def _park(self, account: str, target: str, key: str) -> str:
         await self._redis.srem(self._keys.links(target), key)
-        await self._settle(settle)
-        await self._join(account, target)
+        await self._redis.set(self._keys.link_pending(account), target, ex=LINK_CONFIRM_TTL)
         return target
 
-    async def _settle(self, entry: tuple[str, str] | None) -> None:
-        if entry is not None:
-            await self._inbox.done(*entry)
+    @guarded
+    async def pending_link(self, account: str) -> str | None:
+        """The customer a claimed link of ``account`` waits to join, if any."""
+        found = await self._redis.get(self._keys.link_pending(account))
+        return None if found is None else text(found)
+
+    @guarded
+    async def drop_link(self, account: str) -> bool:
+        """The person said no: forget the claimed link (it was spent when claimed)."""
+        return bool(await self._redis.delete(self._keys.link_pending(account)))
+
+    @guarded_slow
+    async def confirm_link(
+        self, account: str, *, settle: tuple[str, str] | None = None,
+    ) -> Joined | None:
+        """Join ``account``'s customer and the claimed link's (see ``keeps_issuer``); None when
+        nothing waits or the link's customer is gone. ``settle`` (customer, inbox entry id):
+        the entry that confirmed, settled before its customer is merged away (its inbox moves,
+        and the entry with it would be run a second time)."""
+        found = await self._redis.getdel(self._keys.link_pending(account))
+        if found is None:
+            return None
+        issuer, current = text(found), await self.customer_of(account)
+        if not await self._redis.exists(self._keys.accounts(issuer)):
+            return None  # erased meanwhile
+        if current is None or current == issuer:
+            now = time.time()
+            if current is None:  # a new account: nothing of its own, nothing of theirs shown
+                await self._redis.hset(self._keys.visible(issuer), account, now)
+            await self._attach(account, issuer, now)
+            return Joined(issuer, None)
+        stays = keeps_issuer(await self.standing(issuer), await self.standing(current))
+        keep, other = (issuer, current) if stays else (current, issuer)
+        if settle is not None and settle[0] == other:
+            await self._inbox.done(*settle)
+        await self.merge(keep, other)
+        return Joined(keep, other)
+
+    @guarded
+    async def redeem_link_token(self, token: str, account: str) -> str | None:
+        """``claim_link_token`` and ``confirm_link`` at once, for tools and tests (the runtime
+        asks the person in between); the customer that stays."""
+        if await self.claim_link_token(token, account) is None:
+            return None
+        joined = await self.confirm_link(account)
+        return None if joined is None else joined.keep
 
     async def _remember_link(self, customer: str, key: str) -> None:
         """Index a live link key under the customer so erasure and merge can find it; the
@@ -221,62 +266,78 @@ class Identities:
     @guarded
     async def issue_link_code(self, customer: str) -> str:
         """A 6-digit code, expiring and attempt-limited, that joins an account to ``customer``."""
-        failures = await self._failures()
         for _ in range(_CODE_TRIES):
             code = f"{secrets.randbelow(10**LINK_CODE_DIGITS):0{LINK_CODE_DIGITS}d}"
             key = self._keys.link_code(code)
-            if await self._redis.set(key, f"{customer}|{failures}", nx=True, ex=self.link_code_ttl):
+            if await self._redis.set(key, customer, nx=True, ex=self.link_code_ttl):
                 await self._remember_link(customer, key)
-                now = time.time()
-                pipe = self._redis.pipeline(transaction=False)
-                pipe.zadd(self._keys.link_codes_live, {code: now + self.link_code_ttl})
-                pipe.zremrangebyscore(self._keys.link_codes_live, "-inf", now)
-                pipe.expire(self._keys.link_codes_live, self.link_code_ttl)
-                await pipe.execute()
                 return code
         raise StorageError("no free link code; too many live codes")
 
     @guarded
-    async def redeem_link_code(
-        self, code: str, account: str, *, settle: tuple[str, str] | None = None,
+    async def claim_link_code(
+        self, code: str, account: str, *, address: str | None = None,
     ) -> str | None:
-        """Join ``account`` to the code's customer; None when wrong, expired or rate-limited
-        (``settle``: as for ``redeem_link_token``; not settled when the digits are no code,
-        for they are an ordinary answer then)."""
-        fail_key = self._keys.link_account_failures(account)
-        if int(await self._redis.get(fail_key) or 0) >= LINK_ACCOUNT_MAX_FAILURES:
+        """Spend ``code`` for ``account`` as ``claim_link_token`` does. Call it only for an
+        account told to type a code: every miss is a guess, limited per account and per
+        ``address`` (None: refused, or wrong, or no code)."""
+        if not await self._guesses.allowed(account, address):
             return None
         key = self._keys.link_code(code) if _CODE.fullmatch(code) else None
-        found = None if key is None else await self._redis.get(key)
+        found = None if key is None else await self._redis.getdel(key)
         if key is None or found is None:
-            if await self._codes_live():  # else no guess at anything: a postcode, say
-                await self._fail(fail_key)
+            await self._guesses.failed(account, address)
             return None
-        target, _, issued_at = text(found).rpartition("|")
-        if await self._failures() - int(issued_at) >= LINK_CODE_MAX_FAILURES:
-            await self._redis.delete(key)  # burned: too many guesses during its life
-            await self._redis.zrem(self._keys.link_codes_live, code)
+        return await self._park(account, text(found), key)
+
+    @guarded
+    async def redeem_link_code(self, code: str, account: str) -> str | None:
+        """``claim_link_code`` and ``confirm_link`` at once (as ``redeem_link_token``)."""
+        if await self.claim_link_code(code, account) is None:
             return None
-        if await self._redis.getdel(key) is None:
-            return None  # redeemed by someone else a moment ago
-        await self._redis.zrem(self._keys.link_codes_live, code)
-        await self._redis.srem(self._keys.links(target), key)
-        await self._settle(settle)
-        await self._join(account, target)
-        return target
+        joined = await self.confirm_link(account)
+        return None if joined is None else joined.keep
 
-    async def _codes_live(self) -> bool:
-        """Whether a link code issued by this bot may still be redeemed (one may have been
-        erased with its customer meanwhile: then guesses still count until it would expire)."""
-        return bool(await self._redis.zcount(self._keys.link_codes_live, time.time(), "+inf"))
+    @guarded
+    async def expect_code(self, account: str) -> None:
+        """``account`` was told to type a code (shown a link offer, sent a phone match)."""
+        await self._redis.set(self._keys.link_expected(account), 1, ex=self.link_code_ttl)
 
-    async def _failures(self) -> int:
-        return int(await self._redis.get(self._keys.link_code_failures) or 0)
+    @guarded
+    async def expects_code(self, account: str, customer: str) -> bool:
+        """Whether six digits from ``account`` are a code guess: it was told to type one, or
+        its customer is fresh (a visitor's first messages); else they are an ordinary answer,
+        a postcode or an order number."""
+        if await self._redis.exists(self._keys.link_expected(account)):
+            return True
+        return (await self.standing(customer)).fresh
 
-    async def _fail(self, fail_key: str) -> None:
-        await self._redis.incr(self._keys.link_code_failures)
-        if await self._redis.incr(fail_key) == 1:
-            await self._redis.expire(fail_key, LINK_ACCOUNT_WINDOW)
+    @guarded
+    async def phone_match_allowed(self, phone: str) -> bool:
+        return await phone_match_allowed(self._redis, self._keys, phone)
+
+    @guarded
+    async def standing(self, customer: str) -> Standing:
+        """How established ``customer`` is (``storage.links.Standing``)."""
+        pipe = self._redis.pipeline(transaction=False)
+        pipe.hkeys(self._keys.profile(customer))
+        pipe.llen(self._keys.consents(customer))
+        fields, consents = await pipe.execute()
+        profile = bool(consents) or any(text(f) != "name" for f in fields)  # (name: platform's)
+        typed, since = 0, math.inf
+        async for entry in self._history.entries(customer):
+            since = min(since, entry.ts)
+            if entry.direction == "in" and entry.text and not entry.note.startswith("start"):
+                typed += 1
+                if typed >= LINK_FRESH_MESSAGES:
+                    break
+        return Standing(typed, profile, since)
+
+    @guarded
+    async def visible_from(self, customer: str, account: str) -> float:
+        """The time from which ``customer``'s history may be replayed to ``account`` (0: all)."""
+        found = await self._redis.hget(self._keys.visible(customer), account)
+        return 0.0 if found is None else float(found)
 
     # ------------------------------------------------------------------ merge
 
@@ -285,6 +346,7 @@ class Identities:
         """Fold ``other`` into ``keep`` (see the module docstring); safe to re-run."""
         if keep == other:
             return
+        await self._hide_pasts(keep, other)
         for info in await self.accounts(other):
             await self._attach(info.account, keep, info.last_active)
         await self._history.absorb(keep, other)
@@ -300,6 +362,19 @@ class Identities:
         await self._redis.srem(self._keys.customers, other)
         await self._redis.delete(*self._keys.customer_keys(other))
         log.info("customer %s merged into %s", other, keep)
+
+
+    async def _hide_pasts(self, keep: str, other: str) -> None:
+        """Before a merge: each side's accounts will not be shown what the other side, if it
+        had anything of its own, said before (``visible_from``); the other's marks stay."""
+        now = time.time()
+        marks: dict[str, float] = {text(a): float(t) for a, t in (
+            await self._redis.hgetall(self._keys.visible(other))).items()}
+        for seer, seen in ((keep, other), (other, keep)):
+            if (await self.standing(seen)).established:
+                marks.update({info.account: now for info in await self.accounts(seer)})
+        if marks:
+            await self._redis.hset(self._keys.visible(keep), mapping=dict[Any, Any](marks))
 
 
 def _account_infos(rows: Any) -> list[AccountInfo]:

@@ -8,14 +8,16 @@ Layout (``<bot>`` is the per-bot namespace so several bots share one Redis):
   ``:inbox`` (stream of pending Inbound), ``:reminders`` (set of reminder keys),
   ``:links`` (set of this customer's live link token/code keys, so erasure finds them),
   ``:routes`` (hash account -> the one-to-one chat a platform needs besides the user id),
-  ``:merged`` (set of customer ids merged into this one), ``:tmp`` (merge scratch).
+  ``:merged`` (set of customer ids merged into this one), ``:tmp`` (merge scratch),
+  ``:visible`` (hash account -> the time from which its history is replayed to it: an
+  account joined by a link never sees what the other side said before).
 * global, one small key per item so a cluster spreads them: ``acct:<account>`` -> customer,
   ``phone:<e164>`` -> customer, ``lt:<sha256(token)>`` and ``lc:<code>`` -> link target,
-  ``lf:<account>`` failed code guesses, ``dd:<event key>`` de-duplication markers.
+  ``lf:<account>`` / ``la:<address digest>`` failed code guesses, ``lp:<account>`` the link
+  waiting for that account's confirmation, ``lx:<account>`` (the account was told to type a
+  code), ``pm:<e164>`` phone-match codes sent for a number, ``dd:<event key>`` de-duplication.
 * global single keys: ``customers`` (set, for export of all), ``pending`` (set of customers
-  with unprocessed inbox entries, for the sweeper), ``lcfails`` (failed code guesses, bot-wide),
-  ``lclive`` (zset code -> expiry time of the link codes issued, so six digits typed while no
-  code is live are no guess),
+  with unprocessed inbox entries, for the sweeper),
   and the outbox keys ``{outbox}:data`` / ``:lease`` / ``:tries`` (one slot, updated by Lua).
 * reminders (``bots.scheduler``): APScheduler's job store ``{sched}:jobs`` / ``:run_times``
   and the leader lock ``{sched}:leader``; per customer ``{c:<id>}:remdata`` (hash of reminder
@@ -42,9 +44,13 @@ LINK_TOKEN_TTL = 15 * 60
 LINK_TOKEN_BYTES = 16  # 128 bits of randomness
 LINK_CODE_TTL = 10 * 60
 LINK_CODE_DIGITS = 6
-LINK_CODE_MAX_FAILURES = 20  # failed guesses bot-wide during one code's life burn that code
 LINK_ACCOUNT_MAX_FAILURES = 5  # failed guesses per account within the window
+LINK_ADDRESS_MAX_FAILURES = 20  # failed guesses per network address (web chat) within the window
 LINK_ACCOUNT_WINDOW = 15 * 60
+LINK_CONFIRM_TTL = 15 * 60  # a claimed link waits this long for the account's «Объединить»
+LINK_FRESH_MESSAGES = 3  # a customer who typed fewer messages (and has no profile) is fresh
+PHONE_MATCH_MAX = 3  # phone-match codes sent for one number within the window
+PHONE_MATCH_WINDOW = 60 * 60
 DEDUPE_TTL = DAY
 HISTORY_MAXLEN = 10_000  # entries kept per customer (approximate trim)
 HISTORY_MAX_AGE: float | None = None  # seconds; None: keep by length only
@@ -137,6 +143,9 @@ class Keys:
     def merged(self, customer: str) -> str:
         return f"{self.tag(customer)}:merged"
 
+    def visible(self, customer: str) -> str:
+        return f"{self.tag(customer)}:visible"
+
     def scratch(self, customer: str) -> str:
         return f"{self.tag(customer)}:tmp"
 
@@ -159,6 +168,7 @@ class Keys:
             self.routes(customer),
             self.merged(customer),
             self.scratch(customer),
+            self.visible(customer),
         )
 
     def customer_pattern(self, customer: str) -> str:
@@ -187,13 +197,17 @@ class Keys:
     def link_account_failures(self, account: str) -> str:
         return f"{self.prefix}lf:{account}"
 
-    @property
-    def link_code_failures(self) -> str:
-        return f"{self.prefix}lcfails"
+    def link_address_failures(self, address: str) -> str:
+        return f"{self.prefix}la:{address}"
 
-    @property
-    def link_codes_live(self) -> str:
-        return f"{self.prefix}lclive"
+    def link_pending(self, account: str) -> str:
+        return f"{self.prefix}lp:{account}"
+
+    def link_expected(self, account: str) -> str:
+        return f"{self.prefix}lx:{account}"
+
+    def phone_matches(self, e164: str) -> str:
+        return f"{self.prefix}pm:{e164}"
 
     def dedupe(self, key: str) -> str:
         return f"{self.prefix}dd:{key}"

@@ -126,6 +126,7 @@ class WebChat:
         self._hello_timeout = hello_timeout
         self._sessions: dict[str, set[web.WebSocketResponse]] = {}
         self._sockets: set[web.WebSocketResponse] = set()
+        self._addresses: dict[web.WebSocketResponse, str] = {}
         self._running = False
         self._files = {
             "widget.js": _static("widget.js"),
@@ -216,6 +217,8 @@ class WebChat:
         await ws.prepare(request)
         self._sockets.add(ws)
         address = request.remote or "unknown"
+        # Link-code guesses are limited per address: the runtime sees a digest, never the IP.
+        self._addresses[ws] = hashlib.sha256(address.encode()).hexdigest()[:16]
         try:
             if self._connections.acquire(address):
                 try:
@@ -227,6 +230,7 @@ class WebChat:
                 await ws.close(code=WSCloseCode.TRY_AGAIN_LATER, message=b"too many connections")
         finally:
             self._sockets.discard(ws)
+            self._addresses.pop(ws, None)
         return ws
 
     async def _converse(self, ws: web.WebSocketResponse) -> None:
@@ -318,7 +322,8 @@ class WebChat:
         self, ws: web.WebSocketResponse, session_id: str, event_id: str, event: Event
     ) -> None:
         inbound = clean_inbound(
-            Inbound(channel="web", user_id=session_id, event_id=event_id, event=event)
+            Inbound(channel="web", user_id=session_id, event_id=event_id, event=event,
+                    address=self._addresses.get(ws))
         )
         try:
             await self._sink(inbound)

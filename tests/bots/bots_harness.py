@@ -18,8 +18,9 @@ import pytest
 from aiohttp import web
 
 from bots.delivery import Delivery
-from bots.effects import Effects, LinkTargets
+from bots.effects import Effects
 from bots.flowsource import FlowSource
+from bots.linking import LinkTargets
 from bots.metrics import Metrics
 from bots.owner import Owner, OwnerNote
 from bots.runtime import Runtime

@@ -12,7 +12,6 @@ import pytest
 from aiohttp import web
 from bots_harness import Harness
 
-from bots.effects import PHONE_MATCH_HERE
 from bots.events import continue_command, describe, link_code_of, link_token_of
 from bots.runtime import SORRY, Runtime
 from connectors.base import Unavailable

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import re
+import time
 from datetime import UTC, datetime
 
 from flows.types import DialogState, Frame, Inbound, TextEvent
 from storage.history import HistoryEntry
 from storage.keys import (
     LINK_ACCOUNT_MAX_FAILURES,
-    LINK_CODE_MAX_FAILURES,
+    LINK_ADDRESS_MAX_FAILURES,
     LINK_CODE_TTL,
     LINK_TOKEN_TTL,
 )
@@ -78,18 +79,27 @@ def _wrong(code: str, i: int) -> str:
     return guess if guess != code else "999999" if code != "999999" else "999998"
 
 
-async def test_a_thousand_guesses_against_one_code_are_refused(store: Store) -> None:
+async def test_a_thousand_guesses_from_one_address_are_limited(store: Store) -> None:
+    """A web attacker opens a fresh session per guess: the address limit stops it."""
     customer = await store.identities.resolve("web:victim")
     code = await store.identities.issue_link_code(customer)
     hits = []
     for i in range(1000):
-        attacker = f"vk:{100_000 + i}"  # a fresh account per guess defeats per-account limits
+        attacker = f"web:a{i}"  # a fresh account per guess defeats per-account limits
         guess = code if i == 500 else _wrong(code, i)
-        hits.append(await store.identities.redeem_link_code(guess, attacker))
-    assert hits == [None] * 1000  # even the right guess at #500 is refused: the code is burned
-    assert await store.identities.redeem_link_code(code, "vk:owner") is None
-    fresh = await store.identities.issue_link_code(customer)  # the owner asks for a new one
-    assert await store.identities.redeem_link_code(fresh, "vk:owner") == customer
+        hits.append(await store.identities.claim_link_code(guess, attacker, address="ip1"))
+    assert hits == [None] * 1000  # even the right guess at #500: the address is spent
+    assert await store.identities.customer_of("web:a500") is None
+    assert await store.identities.redeem_link_code(code, "vk:owner") == customer  # not burned
+
+
+async def test_wrong_guesses_from_many_accounts_burn_nobody_s_code(store: Store) -> None:
+    """Issue 13 §5: 20 wrong six-digit texts from any sessions burned every live code."""
+    customer = await store.identities.resolve("web:s1")
+    code = await store.identities.issue_link_code(customer)
+    for i in range(LINK_ADDRESS_MAX_FAILURES * 3):
+        assert await store.identities.claim_link_code(_wrong(code, i), f"max:{i}") is None
+    assert await store.identities.redeem_link_code(code, "max:owner") == customer
 
 
 async def test_one_account_is_limited_too(store: Store) -> None:
@@ -102,27 +112,66 @@ async def test_one_account_is_limited_too(store: Store) -> None:
     assert await store.identities.redeem_link_code(code, "vk:3") == customer
 
 
-async def test_six_digits_typed_while_no_code_is_live_are_no_guess(store: Store) -> None:
-    """A delivery flow asks for postcodes: they must not burn the next code or lock anyone out."""
-    for i in range(LINK_CODE_MAX_FAILURES + 5):  # postcodes, from one account and from many
-        assert await store.identities.redeem_link_code(f"{101_000 + i}", "max:1") is None
-        assert await store.identities.redeem_link_code(f"{190_000 + i}", f"max:{2 + i}") is None
-    customer = await store.identities.resolve("web:s1")
-    code = await store.identities.issue_link_code(customer)
-    assert await store.identities.redeem_link_code(code, "max:1") == customer
-    again = await store.identities.issue_link_code(customer)  # the live set forgets a redeemed
-    await store.identities.redeem_link_code(again, "max:2")  # code; then nothing is live
-    assert await store.redis.zcard(store.keys.link_codes_live) == 0
-    assert int(await store.redis.get(store.keys.link_code_failures) or 0) == 0
+async def test_a_claimed_link_joins_only_when_confirmed(store: Store) -> None:
+    issuer = await _customer_with(store, "web:s1", [(1.0, "hi")])
+    token = await store.identities.issue_link_token(issuer)
+    other = await _customer_with(store, "vk:1", [(2.0, "мой телефон")])
+    assert await store.identities.claim_link_token(token, "vk:1") == issuer
+    assert await store.identities.claim_link_token(token, "vk:2") is None  # spent
+    assert await store.identities.customer_of("vk:1") == other  # nothing joined yet
+    assert await store.identities.pending_link("vk:1") == issuer
+    assert await store.identities.drop_link("vk:1")
+    assert await store.identities.confirm_link("vk:1") is None  # said no: nothing to confirm
+    assert await store.identities.customer_of("vk:1") == other
+    code = await store.identities.issue_link_code(issuer)
+    assert await store.identities.claim_link_code(code, "vk:1") == issuer
+    joined = await store.identities.confirm_link("vk:1")
+    assert joined is not None
+    assert (joined.keep, joined.gone) == (issuer, other)  # both typed; the issuer is older
 
 
-async def test_guesses_count_while_a_code_is_live(store: Store) -> None:
-    customer = await store.identities.resolve("web:s1")
-    code = await store.identities.issue_link_code(customer)
-    for i in range(LINK_CODE_MAX_FAILURES):
-        assert await store.identities.redeem_link_code(_wrong(code, i), f"max:{i}") is None
-    assert await store.identities.redeem_link_code(code, "max:owner") is None  # burned
-    assert await store.redis.zcard(store.keys.link_codes_live) == 0
+async def _established(store: Store, account: str, ts: float, *, phone: bool = False) -> str:
+    customer = await _customer_with(store, account, [(ts, f"said in {account}")])
+    if phone:
+        await store.profiles.set_field(customer, "phone", "+79990000000")
+    return customer
+
+
+async def test_the_established_side_stays_whoever_issued(store: Store) -> None:
+    fresh = await store.identities.resolve("web:attacker")  # no typed message, no profile
+    victim = await _established(store, "vk:1", 5.0, phone=True)
+    token = await store.identities.issue_link_token(fresh)
+    assert await store.identities.redeem_link_token(token, "vk:1") == victim
+    assert await store.identities.customer_of("web:attacker") == victim
+    assert (await store.profiles.get(victim)).phone == "+79990000000"
+
+
+async def test_with_both_established_the_profile_then_the_older_stays(store: Store) -> None:
+    old = await _established(store, "vk:1", 1.0)
+    young_with_profile = await _established(store, "max:1", 9.0, phone=True)
+    token = await store.identities.issue_link_token(old)
+    assert await store.identities.redeem_link_token(token, "max:1") == young_with_profile
+    older = await _established(store, "vk:2", 2.0)
+    younger = await _established(store, "max:2", 3.0)
+    token = await store.identities.issue_link_token(younger)
+    assert await store.identities.redeem_link_token(token, "vk:2") == older
+
+
+async def test_neither_side_is_shown_the_other_s_past(store: Store) -> None:
+    """The web chat replays from ``visible_from``: a merge marks every account that would
+    otherwise see the other side's earlier messages."""
+    issuer = await _established(store, "web:attacker", 1.0)
+    victim = await _established(store, "vk:1", 2.0)
+    fresh = await store.identities.resolve("web:victim-browser")  # nothing typed yet
+    await store.identities.merge(victim, fresh)
+    assert await store.identities.visible_from(victim, "vk:1") == 0.0  # it saw all there was
+    token = await store.identities.issue_link_token(issuer)
+    before = time.time()
+    await store.identities.claim_link_token(token, "vk:1")
+    joined = await store.identities.confirm_link("vk:1")
+    assert joined is not None
+    for account in ("web:attacker", "vk:1", "web:victim-browser"):
+        assert await store.identities.visible_from(joined.keep, account) >= before
 
 
 async def _customer_with(store: Store, account: str, texts: list[tuple[float, str]]) -> str:

@@ -1,0 +1,234 @@
+"""Continuing a dialogue in another channel: link offers, link tokens and codes, confirmation.
+
+Threat model (issue 13). A link token (``vk.me/<club>?ref=link-T``, ``max.ru/<bot>?start=
+link-T``, ``/chat#link=T``) or a 6-digit code joins two channel accounts into one customer.
+Whoever holds a token or code can hand it to someone else, so:
+
+* The *issuer* (who asked «продолжить в …», or typed a phone another customer has) may be an
+  attacker who sends the link to a victim with a history here. Opening a link or typing a code
+  therefore only *claims* it for the account; nothing is merged until the person on that
+  (redeeming) side presses «Объединить» under a text that says what will happen
+  (``confirmation``). «Не объединять» drops the claim, and the spent link with it.
+* Whichever side stays (``storage.links.keeps_issuer``: the established customer — the one
+  with a profile, else the older; two fresh sides keep the issuer), neither side is shown the
+  other's past: every account of a side receiving someone else's history gets a ``visible``
+  mark, and the web chat replays only what came after it (``Identities.visible_from``). The
+  profile is never shown to a channel. A fresh side that joins an established customer
+  continues the dialogue from its current step, as the feature promises.
+* The *redeemer* may be an attacker guessing codes. Six digits count as a guess only from an
+  account told to type a code (it was shown a link offer or sent a phone-match code) or from
+  a fresh customer's first messages; anyone else's six digits are an ordinary answer (a
+  postcode, an order number) and spend nothing. Guesses are limited per account and per
+  network address (``storage.links.Guesses``), never bot-wide, so nobody can burn everyone's
+  codes. A right guess still needs the confirmation, which the guesser gives; what it gains
+  is the dialogue from now on, not the past or the profile.
+* The phone match must not tell whether a number is known: the answer here is the same for
+  any number; the code goes to the other customer's channel (at most ``PHONE_MATCH_MAX`` per
+  number and hour), and typing it there is again only a claim, confirmed with the button.
+* A channel whose deep link is unavailable is not offered; with none, there is no offer.
+
+This module owns these decisions and the texts the customer reads about them. It must not run
+the engine or deliver: the runtime executes the ``Plan`` it returns.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from bots.events import continue_command, link_code_of, link_token_of
+from connectors.base import dialog_user
+from flows.types import (
+    CHANNELS,
+    Button,
+    ButtonEvent,
+    Channel,
+    Event,
+    Inbound,
+    LinkChannel,
+    Reply,
+    ResumeEvent,
+    StartEvent,
+    TextEvent,
+)
+
+if TYPE_CHECKING:
+    from storage.identity import Identities
+
+LINK_YES = "svyaz-link-yes"
+LINK_NO = "svyaz-link-no"
+YES_LABEL = "Объединить"
+NO_LABEL = "Не объединять"
+LINK_EXPIRED = "Ссылка для продолжения устарела или уже использована. Начнём заново."
+CONFIRM = (
+    "Это ссылка или код для продолжения переписки {where}. Если нажать «Объединить», этот "
+    "чат и та переписка станут одним разговором: бот продолжит его здесь, а то, что вы "
+    "напишете дальше, будет видно и там. Прежние сообщения другой стороне показаны не будут. "
+    "Если ссылку или код вам прислал кто-то другой — нажмите «Не объединять»."
+)
+JOINED = "Готово: переписки объединены."
+KEPT_APART = "Хорошо, не объединяем. Ссылка и код больше не действуют."
+CONFIRM_EXPIRED = "Объединять нечего: ссылка устарела. Попросите новую в том чате."
+ALREADY = "Этот чат уже связан с той перепиской."
+NO_OTHER_CHANNEL = "Сейчас продолжить разговор можно только здесь."
+PHONE_MATCH_THERE = (
+    "Этот номер телефона только что указали в другом канале. Если это вы и хотите "
+    "объединить переписку, напишите здесь код {code}. Если это не вы — просто не отвечайте."
+)
+_WHERE: dict[str, str] = {"vk": "из ВКонтакте", "max": "из MAX", "web": "из чата на сайте"}
+_LABELS: dict[Channel, str] = {
+    "max": "Продолжить в MAX",
+    "vk": "Продолжить во ВКонтакте",
+    "web": "Продолжить на сайте",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class LinkTargets:
+    """Where deep links point: ``None`` leaves that channel out of the offer."""
+
+    public_url: str
+    max_bot: str | None = None
+    vk_group: str | None = None
+
+
+def deep_link(channel: Channel, token: str, links: LinkTargets) -> str | None:
+    """The URL that opens ``channel`` with the start payload ``link-<token>``; None when the
+    channel's deep link is unavailable (then the channel is never offered)."""
+    if channel == "max":
+        return f"https://max.ru/{links.max_bot}?start=link-{token}" if links.max_bot else None
+    if channel == "vk":
+        return f"https://vk.me/{links.vk_group}?ref=link-{token}" if links.vk_group else None
+    return f"{links.public_url.rstrip('/')}/chat#link={token}"
+
+
+def offered_channels(
+    effect: LinkChannel, current: Channel, available: Collection[Channel], links: LinkTargets,
+) -> list[Channel]:
+    """The channels an offer may name: on, not this one, with a deep link that opens."""
+    wanted: tuple[Channel, ...] = CHANNELS if effect.target is None else (effect.target,)
+    return [ch for ch in wanted if ch in available and ch != current
+            and deep_link(ch, "-", links) is not None]
+
+
+def link_offer(
+    channels: Sequence[Channel], token: str, code: str, links: LinkTargets
+) -> Reply:
+    """The reply with deep links for ``channels`` (each available) and the 6-digit code."""
+    buttons = tuple(
+        Button(id=f"link-{channel}", text=_LABELS[channel], url=url)
+        for channel in channels
+        if (url := deep_link(channel, token, links)) is not None
+    )
+    text = (
+        f"Чтобы продолжить разговор в другом канале, откройте ссылку или напишите там код {code}. "
+        "Код и ссылка действуют 15 минут; там вас спросят, объединить ли переписку."
+    )
+    return Reply(text=text, buttons=buttons)
+
+
+async def offer(
+    identities: Identities, customer: str, inbound: Inbound, channels: Sequence[Channel],
+    links: LinkTargets,
+) -> Reply | None:
+    """Issue a token and a code for ``customer`` and offer ``channels``; None when there is no
+    channel to offer (then nothing is issued)."""
+    if not channels:
+        return None
+    token = await identities.issue_link_token(customer)
+    code = await identities.issue_link_code(customer)
+    await identities.expect_code(inbound.account)  # it may type a code of the other side here
+    return link_offer(channels, token, code, links)
+
+
+def account_of(channel: str, user_id: str) -> str:
+    """The account a delivery target stands for (a route's last part is the user)."""
+    return f"{channel}:{dialog_user(user_id) or user_id}"
+
+
+def confirmation(where: str) -> Reply:
+    """The question to the redeeming side; ``where``: the other side's channel."""
+    text = CONFIRM.format(where=_WHERE.get(where, "из другого канала"))
+    return Reply(text=text, buttons=(Button(id=LINK_YES, text=YES_LABEL),
+                                     Button(id=LINK_NO, text=NO_LABEL)))
+
+
+def answer_of(event: Event) -> tuple[bool, bool] | None:
+    """(yes, pressed) when ``event`` answers the confirmation: a button, or its label typed
+    (``pressed`` False: only an answer when a link waits)."""
+    if isinstance(event, ButtonEvent) and event.button in (LINK_YES, LINK_NO):
+        return event.button == LINK_YES, True
+    if isinstance(event, TextEvent):
+        said = event.text.strip().strip("«»").casefold()
+        if said in (YES_LABEL.casefold(), NO_LABEL.casefold()):
+            return said == YES_LABEL.casefold(), False
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """What the runtime does with an entry linking handled: send ``replies``; then run
+    ``event`` here, or (``moved_to``) go on in the customer the account now belongs to."""
+
+    replies: tuple[Reply, ...] = ()
+    event: Event | None = None
+    moved_to: str | None = None
+    label: str = "link"
+
+
+class Linking:
+    """Decides what a link-related inbound event does (``plan``); see the module docstring."""
+
+    def __init__(self, identities: Identities, *, links: LinkTargets,
+                 channels: Collection[Channel]) -> None:
+        self._ids = identities
+        self._links = links
+        self._channels = channels
+
+    async def plan(self, customer: str, inbound: Inbound, entry_id: str) -> Plan | None:
+        """None: not about linking, run the event as usual (no Redis call for most events)."""
+        event = inbound.event
+        if (command := continue_command(event)) is not None:
+            return await self._offer(customer, inbound, command)
+        if (token := link_token_of(event)) is not None:
+            return await self._claimed(customer, inbound, await self._ids.claim_link_token(
+                token, inbound.account))
+        if (code := link_code_of(event)) is not None:
+            if not await self._ids.expects_code(inbound.account, customer):
+                return None  # six digits from someone told of no code: an ordinary answer
+            target = await self._ids.claim_link_code(code, inbound.account,
+                                                     address=inbound.address)
+            return None if target is None else await self._claimed(customer, inbound, target)
+        if (answer := answer_of(event)) is not None:
+            yes, pressed = answer
+            if not pressed and await self._ids.pending_link(inbound.account) is None:
+                return None
+            if yes:
+                return await self._join(customer, inbound, entry_id)
+            await self._ids.drop_link(inbound.account)
+            return Plan((Reply(KEPT_APART),), ResumeEvent(inbound.channel), label="link-no")
+        return None
+
+    async def _offer(self, customer: str, inbound: Inbound, command: LinkChannel) -> Plan:
+        channels = offered_channels(command, inbound.channel, self._channels, self._links)
+        reply = await offer(self._ids, customer, inbound, channels, self._links)
+        return Plan((reply or Reply(NO_OTHER_CHANNEL),), label="link-offer")
+
+    async def _claimed(self, customer: str, inbound: Inbound, target: str | None) -> Plan:
+        if target is None:
+            return Plan((Reply(LINK_EXPIRED),), StartEvent(payload=None))
+        if target == customer:
+            await self._ids.drop_link(inbound.account)
+            return Plan((Reply(ALREADY),), ResumeEvent(inbound.channel))
+        accounts = await self._ids.accounts(target)
+        where = accounts[0].account.partition(":")[0] if accounts else ""
+        return Plan((confirmation(where),), label="link-ask")
+
+    async def _join(self, customer: str, inbound: Inbound, entry_id: str) -> Plan:
+        joined = await self._ids.confirm_link(inbound.account, settle=(customer, entry_id))
+        if joined is None:
+            return Plan((Reply(CONFIRM_EXPIRED),), label="link-expired")
+        if joined.keep != customer:  # this customer was merged away: go on there
+            return Plan((Reply(JOINED),), moved_to=joined.keep)
+        return Plan((Reply(JOINED),), ResumeEvent(inbound.channel))
