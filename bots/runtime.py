@@ -22,7 +22,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Protocol
 
@@ -284,8 +284,10 @@ class Runtime:
             ctx.customer = plan.moved_to
         elif plan.event is None:  # else the turn's save settles and records it
             await self._store.inbox.done(ctx.customer, ctx.entry_id)
-        if plan.event is None:
-            await self._record_in(ctx)
+        if plan.event is None:  # noted as linking: no message of the customer's own
+            entry = self._entry_in(ctx)
+            await self._store.history.append(ctx.customer, replace(entry, note=plan.label))
+            ctx.recorded = True
         await self._deliver(ctx, plan.replies)
         ctx.flow, ctx.step = plan.label, "-"
         if plan.moved_to is not None:

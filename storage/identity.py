@@ -51,6 +51,7 @@ log = logging.getLogger("svyaz.storage")
 CUSTOMER_ID_BYTES = 9  # 72 random bits, 12 url-safe characters
 _CODE = re.compile(rf"[0-9]{{{LINK_CODE_DIGITS}}}")
 _CODE_TRIES = 20
+_NOT_TYPED = ("start", "link")  # history notes of inbound entries that are no typed message
 
 # KEYS: account key. ARGV: customer. Delete only when the account still maps to it.
 DEL_IF_LUA = """
@@ -327,7 +328,7 @@ class Identities:
         typed, since = 0, math.inf
         async for entry in self._history.entries(customer):
             since = min(since, entry.ts)
-            if entry.direction == "in" and entry.text and not entry.note.startswith("start"):
+            if entry.direction == "in" and entry.text and not entry.note.startswith(_NOT_TYPED):
                 typed += 1
                 if typed >= LINK_FRESH_MESSAGES:
                     break

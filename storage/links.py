@@ -53,8 +53,11 @@ class Standing:
 def keeps_issuer(issuer: Standing, redeemer: Standing) -> bool:
     """Whether the link's issuer is the customer that stays: the established side, then the
     side with a profile, then the older; a tie (two fresh sides) keeps the issuer."""
-    return (issuer.established, issuer.profile, -issuer.since) >= (
-        redeemer.established, redeemer.profile, -redeemer.since)
+    return _rank(issuer) >= _rank(redeemer)
+
+
+def _rank(side: Standing) -> tuple[bool, bool, float]:
+    return side.established, side.profile, -side.since if side.established else 0.0
 
 
 class Guesses:

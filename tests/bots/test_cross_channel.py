@@ -1,8 +1,9 @@
 """One dialogue across three channels, on the real app with the VK and MAX platform fakes.
 
 A customer starts ``booking`` in VK, asks to continue in MAX and opens the deep link there
-(``bot_started`` with the payload), answers in MAX, moves to the web chat with the 6-digit
-code and finishes the booking there: one customer, one state, one history, reminders once.
+(``bot_started`` with the payload) and confirms the merge with the button, answers in MAX,
+moves to the web chat with the 6-digit code (confirmed too) and finishes the booking there:
+one customer, one state, one history, reminders once.
 Then a reminder is delivered on the most recently active channel and fails over when a
 platform refuses, and reaches the owner's hook when every channel does.
 """
@@ -24,8 +25,10 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from bots.app import SERVICES, build_app
 from bots.config import Settings
+from bots.linking import LINK_YES
 from connectors.vk.parse import BUTTON_KEY
 from flows.types import TimerEvent
+from storage.store import Store
 from tests.fakes import max_wire
 from tests.fakes.max import MaxFake, start_fake
 from tests.fakes.vk import GROUP_ID, TOKEN, FakeVk
@@ -94,6 +97,12 @@ async def until(predicate: Callable[[], Any], timeout: float = 8.0) -> Any:
     raise AssertionError("timed out waiting")
 
 
+def _store(client: TestClient) -> Store:
+    store = client.app[SERVICES].store
+    assert store is not None
+    return store
+
+
 class Customer:
     """Drives one person's three accounts against the bot and its platform fakes."""
 
@@ -144,7 +153,11 @@ async def test_booking_across_vk_max_and_web(
     link = re.search(r"https://max\.ru/svyaz_test_bot\?start=link-([A-Za-z0-9_-]+)", keyboard)
     assert link, keyboard
 
-    await me.max_push(max_wire.bot_started(601, f"link-{link.group(1)}"), "К какому мастеру")
+    await me.max_push(max_wire.bot_started(601, f"link-{link.group(1)}"), "Объединить")
+    # issue 13: nothing is merged until the person in MAX confirms with the button
+    assert await _store(bot).identities.customer_of("max:601") != await _store(
+        bot).identities.customer_of("vk:501")
+    await me.max_push(max_wire.callback(601, LINK_YES), "К какому мастеру")
     await me.max_push(max_wire.message_created(601, "Анна"), "На какой день")
     await me.max_push(max_wire.message_created(601, day), "Свободное время")
     await me.max_push(max_wire.message_created(601, "10:00"), "согласны")
@@ -154,7 +167,8 @@ async def test_booking_across_vk_max_and_web(
     assert code, offer
 
     await me.web_says({"type": "hello", "session": None}, "Чем могу помочь")
-    await me.web_says({"type": "text", "text": code.group(1), "id": "w1"}, "Как вас зовут")
+    await me.web_says({"type": "text", "text": code.group(1), "id": "w1"}, "Объединить")
+    await me.web_says({"type": "button", "button": LINK_YES, "id": "w1b"}, "Как вас зовут")
     await me.web_says({"type": "text", "text": "Оля", "id": "w2"}, "телефона")
     await me.web_says({"type": "text", "text": "+7 999 123-45-67", "id": "w3"}, "Всё верно")
     done = await me.web_says({"type": "text", "text": "да", "id": "w4"}, "Готово")

@@ -13,6 +13,7 @@ from aiohttp import web
 from bots_harness import Harness
 
 from bots.events import continue_command, describe, link_code_of, link_token_of
+from bots.linking import JOINED, LINK_YES
 from bots.runtime import SORRY, Runtime
 from connectors.base import Unavailable
 from flows.types import (
@@ -130,7 +131,10 @@ async def test_a_link_token_joins_the_account_and_resumes(harness: Harness) -> N
     customer = await harness.customer("vk", "100")
     token = await harness.store.identities.issue_link_token(customer)
     await harness.send("max", "200", StartEvent(payload=f"link-{token}"))
-    assert harness.texts("max", "200") == ["Приятно познакомиться, Оля! Сколько вам лет?"]
+    assert harness.texts("max", "200")[0].startswith("Это ссылка или код")  # issue 13: asked
+    await harness.send("max", "200", ButtonEvent(LINK_YES))
+    assert harness.texts("max", "200")[1:] == [
+        JOINED, "Приятно познакомиться, Оля! Сколько вам лет?"]
     assert await harness.customer("max", "200") == customer
     await harness.send("max", "200", TextEvent("30"))
     assert harness.texts("max", "200")[-1] == "Записал: Оля, 30."
@@ -146,7 +150,8 @@ async def test_a_six_digit_code_joins_the_account(harness: Harness) -> None:
     code = await harness.store.identities.issue_link_code(customer)
     await harness.send("web", "s9", StartEvent())  # a fresh web visitor first sees the greeting
     await harness.send("web", "s9", TextEvent(code))
-    assert harness.texts("web", "s9") == ["Как вас зовут?", "Как вас зовут?"]
+    await harness.send("web", "s9", ButtonEvent(LINK_YES))  # issue 13: the merge is confirmed
+    assert harness.texts("web", "s9")[2:] == [JOINED, "Как вас зовут?"]
     assert await harness.customer("web", "s9") == customer
 
 
@@ -193,6 +198,7 @@ async def test_link_channel_effect_offers_deep_links_and_a_code(harness: Harness
     assert code is not None
     token = urls[0].split("link-")[1] if urls[0] else ""
     await harness.send("max", "5", StartEvent(payload=f"link-{token}"))
+    await harness.send("max", "5", ButtonEvent(LINK_YES))  # issue 13: the merge is confirmed
     assert await harness.customer("max", "5") == await harness.customer("vk", "100")
 
 
@@ -222,6 +228,7 @@ async def test_timer_events_go_to_the_most_recent_channel(harness: Harness) -> N
     customer = await harness.customer("vk", "100")
     token = await harness.store.identities.issue_link_token(customer)
     await harness.send("max", "200", StartEvent(payload=f"link-{token}"))
+    await harness.send("max", "200", ButtonEvent(LINK_YES))
     await harness.runtime.inject(customer, TimerEvent("ping", "k"), event_id="t1")
     await harness.runtime.idle()
     assert harness.texts("max", "200").count("Напоминание!") == 1
@@ -279,7 +286,7 @@ async def test_same_phone_in_two_channels_is_offered_never_joined_silently(
     await _share_phone(harness, "vk", "100", "+7 999 123-45-67")
     assert harness.texts("vk", "100")[-1] == "Спасибо!"
     await _share_phone(harness, "web", "s1", "8 (999) 123-45-67")
-    assert harness.texts("web", "s1")[-2:] == ["Спасибо!", PHONE_MATCH_HERE]
+    assert harness.texts("web", "s1")[-1] == "Спасибо!"  # issue 13: as for an unknown number
     vk_customer, web_customer = (await harness.customer("vk", "100"),
                                  await harness.customer("web", "s1"))
     assert vk_customer != web_customer  # not joined on the phone alone
@@ -287,8 +294,9 @@ async def test_same_phone_in_two_channels_is_offered_never_joined_silently(
     code = re.search(r"код (\d{6})", there)
     assert code, there
     await harness.send("vk", "100", TextEvent(code.group(1)))
-    assert await harness.customer("vk", "100") == web_customer
-    profile = await harness.store.profiles.get(web_customer)
+    await harness.send("vk", "100", ButtonEvent(LINK_YES))  # issue 13: confirmed, then joined
+    assert await harness.customer("web", "s1") == vk_customer  # the older customer stays
+    profile = await harness.store.profiles.get(vk_customer)
     assert profile.phone == "+79991234567"
 
 

@@ -10,9 +10,10 @@ from bots_harness import FLOWS, ZONE, Harness
 
 from bots.cmd_run import _list_reminders
 from bots.config import Settings
+from bots.linking import LINK_YES
 from bots.metrics import Metrics
 from bots.scheduler import ReminderService, decide
-from flows.types import ScheduleReminder, StartEvent
+from flows.types import ButtonEvent, ScheduleReminder, StartEvent
 
 
 async def _customer(harness: Harness) -> str:
@@ -137,6 +138,7 @@ async def test_reminders_follow_a_merge(harness: Harness) -> None:
     vk_customer = await harness.customer("vk", "100")
     token = await harness.store.identities.issue_link_token(vk_customer)
     await harness.send("web", "s1", StartEvent(payload=f"link-{token}"))
+    await harness.send("web", "s1", ButtonEvent(LINK_YES))  # issue 13: the merge is confirmed
     assert await harness.customer("web", "s1") == vk_customer
     assert [r.key for r in await harness.reminders.of_customer(vk_customer)] == ["visit"]
     assert await harness.reminders.of_customer(web_customer) == []

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -122,7 +123,9 @@ async def test_new_session_gets_welcome_and_a_start_event(env: Env) -> None:
     assert welcome["history"] == []
     sid = session_of(welcome["session"])
     start = await env.harness.next()
-    assert start == Inbound(channel="web", user_id=sid, event_id=f"{sid}:start", event=StartEvent())
+    here = hashlib.sha256(b"127.0.0.1").hexdigest()[:16]  # the address, as a digest only
+    assert start == Inbound(channel="web", user_id=sid, event_id=f"{sid}:start", event=StartEvent(),
+                            address=here)
     await ws.close()
 
 
@@ -188,8 +191,9 @@ async def test_text_and_button_frames_become_events_with_dedupable_ids(env: Env)
     await ws.send_json({"type": "text", "text": "Привет 👋 <b>", "id": "c-1"})
     await ws.send_json({"type": "button", "button": "book", "id": "c-2"})
     text, button = await env.harness.next(), await env.harness.next()
-    assert text == Inbound("web", sid, f"{sid}:c-1", TextEvent("Привет 👋 <b>"))
-    assert button == Inbound("web", sid, f"{sid}:c-2", ButtonEvent("book"))
+    here = hashlib.sha256(b"127.0.0.1").hexdigest()[:16]
+    assert text == Inbound("web", sid, f"{sid}:c-1", TextEvent("Привет 👋 <b>"), address=here)
+    assert button == Inbound("web", sid, f"{sid}:c-2", ButtonEvent("book"), address=here)
     await ws.close()
 
 
