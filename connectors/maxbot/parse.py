@@ -50,7 +50,7 @@ class _Model(BaseModel):
 
 
 class User(_Model):
-    user_id: int
+    user_id: int = Field(gt=0)  # MAX numbers users from 1; 0 is nobody (and broke the turn)
     first_name: str = ""
     last_name: str | None = None
     is_bot: bool = False

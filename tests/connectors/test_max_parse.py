@@ -268,6 +268,23 @@ def test_malformed_updates_raise_a_clear_error(raw: object, needle: str) -> None
         parse(raw)
 
 
+def _from_user(update: dict[str, Any], user_id: int) -> dict[str, Any]:
+    changed = copy.deepcopy(update)
+    for holder in (changed, changed.get("message"), changed.get("callback")):
+        for key in ("user", "sender"):
+            if isinstance(holder, dict) and isinstance(holder.get(key), dict):
+                holder[key]["user_id"] = user_id
+    return changed
+
+
+@pytest.mark.parametrize("user_id", [0, -5])
+@pytest.mark.parametrize("update", [MESSAGE_CREATED, BOT_STARTED, MESSAGE_CALLBACK],
+                         ids=["message", "started", "callback"])
+def test_an_update_from_no_user_is_refused(update: dict[str, Any], user_id: int) -> None:
+    with pytest.raises(MaxPayloadError, match="user_id"):
+        parse(_from_user(update, user_id))
+
+
 def test_vcard_variants() -> None:
     assert parse_vcard("BEGIN:VCARD\nitem1.TEL:+7 999 123-45-67\nFN:Ольга\nEND:VCARD") == (
         "+7 999 123-45-67",

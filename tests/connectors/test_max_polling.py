@@ -165,6 +165,18 @@ async def test_garbage_update_is_skipped_not_fatal(
     assert sink.got[0].event == TextEvent(text="ok")
 
 
+async def test_an_update_from_user_0_is_skipped_and_polling_goes_on(
+    polling: tuple[MaxConnector, Sink], max_fake: MaxFake, caplog: pytest.LogCaptureFixture
+) -> None:
+    connector, sink = polling
+    max_fake.enqueue(w.message_created(0, "ghost"), w.message_created(2, "ok"))
+    await connector.start()
+    await until(lambda: len(sink.got) == 1)
+    assert sink.got[0].event == TextEvent(text="ok")
+    assert "user_id" in caplog.text
+    assert connector.health()["ok"] is True
+
+
 async def test_an_existing_webhook_is_reported_once(
     polling: tuple[MaxConnector, Sink],
     max_fake: MaxFake,

@@ -122,6 +122,15 @@ async def test_garbage_is_400_with_a_log_line(
     assert "not a MAX update" in caplog.text
 
 
+@pytest.mark.parametrize("update", [w.message_created(0, "hi"), w.bot_started(0)],
+                         ids=["message", "started"])
+async def test_an_update_from_user_0_is_400_and_reaches_nobody(
+    bot: Bot, max_fake: MaxFake, update: dict[str, object]
+) -> None:
+    assert (await max_fake.push(bot.url, update, secret=SECRET))[0] == 400
+    assert bot.sink.got == []
+
+
 async def test_ignored_update_type_is_200(bot: Bot, max_fake: MaxFake) -> None:
     update = {
         "update_type": "dialog_muted",
