@@ -25,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from typing import Literal
 
 from aiohttp import web
@@ -39,7 +40,7 @@ from connectors.base import (
     send_priority,
 )
 from connectors.common import RecentIds
-from connectors.maxbot.client import MaxClient, RetryPolicy, chat_of
+from connectors.maxbot.client import Arrived, MaxClient, RetryPolicy, chat_of
 from connectors.maxbot.parse import MaxPayloadError, parse
 from connectors.maxbot.polling import MaxPoller
 from connectors.maxbot.render import CAPABILITIES, NewMessageBody, render
@@ -73,12 +74,13 @@ class MaxConnector:
         bot_username: str | None = None,
         retry: RetryPolicy | None = None,
         poll_hold: int = 30,
+        timeout: float = 15.0,
     ) -> None:
         if mode not in ("webhook", "polling"):
             raise ValueError(f"MAX mode must be 'webhook' or 'polling', got {mode!r}")
         self.mode = mode
         self.bot_username = bot_username
-        self.client = MaxClient(token=token, api_url=api_url, retry=retry)
+        self.client = MaxClient(token=token, api_url=api_url, retry=retry, timeout=timeout)
         self._sink = sink
         self.webhook = MaxWebhook(secret=webhook_secret, sink=self._accept)
         self.poller = MaxPoller(client=self.client, sink=self._accept, hold=poll_hold)
@@ -148,8 +150,22 @@ class MaxConnector:
             if not bodies:
                 log.info("MAX: %s had arrived before; not sent again", message_key)
         for body in bodies:
-            mid = await self.client.send(user_id, body, priority=priority)
-            log.debug("MAX: sent %s for %s", mid, message_key)
+            mid = await self.client.send(
+                user_id, body, priority=priority,
+                arrived=self._arrival_check(user_id, body, time.time(), priority),
+            )
+            log.debug("MAX: sent %s for %s", mid or "(arrived before)", message_key)
+
+    def _arrival_check(
+        self, target: str, body: NewMessageBody, since: float, priority: Priority
+    ) -> Arrived:
+        """What the client asks before it retries an unanswered post of ``body``: the same
+        read-back an outbox re-send does, from just before the first attempt."""
+
+        async def arrived() -> bool:
+            return await self._arrived(target, [body], since, priority) == 1
+
+        return arrived
 
     async def _arrived(
         self, target: str, bodies: list[NewMessageBody], since: float, priority: Priority

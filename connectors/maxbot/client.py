@@ -19,9 +19,12 @@ raising maxapi's exceptions as its ``request`` would. The body on the wire is wh
 each attachment validated against maxapi's models and dumped as maxapi dumps it — once per
 distinct attachment (a small cache), so a malformed one is still refused before any request.
 
-Must not: parse updates, render replies, or know anything about dialogues. MAX has no
-``random_id``: a retry after a timeout may show a message twice; svyaz's outbox keeps
-re-sends after a crash to the same rare case.
+A ``POST /messages`` that went out but got no answer (a timeout, a dropped connection) may
+have been accepted: MAX has no ``random_id``. Its retry is not blind: ``send`` takes an
+``arrived`` check from the connector (which reads the chat back, as an outbox re-send does)
+and asks it before posting again; only a failure to connect at all is retried without asking.
+
+Must not: parse updates, render replies, or know anything about dialogues.
 """
 
 from __future__ import annotations
@@ -88,6 +91,14 @@ _TEXT_LIMIT = 4000
 
 class MaxRefused(Undeliverable):
     """MAX answered 4xx to a message it will never accept as sent (likely a rendering bug)."""
+
+
+class Unanswered(MaxConnection):
+    """The request went out but no answer came back: MAX may have acted on it."""
+
+
+# Asked before a retry that follows an unanswered POST: True when the message is in the chat.
+Arrived = Callable[[], Awaitable[bool]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,11 +188,19 @@ class MaxClient:
         self._poll_bot = make_bot(token, api_url, POLL_HOLD + timeout)
 
     async def send(
-        self, target: str, body: NewMessageBody, *, priority: Priority = "live"
+        self,
+        target: str,
+        body: NewMessageBody,
+        *,
+        priority: Priority = "live",
+        arrived: Arrived | None = None,
     ) -> str:
-        """Post one message to a user (or ``chat:<id>``); returns its ``mid``.
+        """Post one message to a user (or ``chat:<id>``); returns its ``mid`` (``""`` when a
+        retry found it had arrived after all).
 
-        ``priority`` is the limiter queue it waits in (``"bulk"`` yields to ``"live"``)."""
+        ``priority`` is the limiter queue it waits in (``"bulk"`` yields to ``"live"``).
+        ``arrived`` is asked before each retry that follows an unanswered attempt; without it
+        such a retry posts again (a message shown twice rather than lost)."""
         chat_id, user_id = recipient(target)
         message = wire_message(body)
         params = dict(self._bot.params)
@@ -193,7 +212,10 @@ class MaxClient:
         async def post() -> str:
             return mid_of(await self._post(ApiPath.MESSAGES.value, params, message))
 
-        return await self._call("POST /messages", post, priority=priority)
+        async def settled() -> str | None:
+            return "" if arrived is not None and await arrived() else None
+
+        return await self._call("POST /messages", post, priority=priority, settled=settled)
 
     async def recent(
         self, chat_id: int, *, count: int = RECENT, priority: Priority = "live"
@@ -279,8 +301,10 @@ class MaxClient:
             if not session.closed:
                 raise
             raise MaxConnection(f"{_CONNECTION_FAILED}: {exc}") from exc
-        except aiohttp.ClientConnectionError as exc:
+        except aiohttp.ClientConnectorError as exc:  # no connection: nothing was sent
             raise MaxConnection(f"{_CONNECTION_FAILED}: {exc}") from exc
+        except (aiohttp.ClientError, TimeoutError) as exc:  # sent, maybe acted on, no answer
+            raise Unanswered(f"{_CONNECTION_FAILED}: {type(exc).__name__}: {exc}") from exc
         try:
             text = await _read_text(response)
         finally:
@@ -303,21 +327,36 @@ class MaxClient:
         *,
         attempts: int | None = None,
         priority: Priority = "live",
+        settled: Callable[[], Awaitable[T | None]] | None = None,
     ) -> T:
         self._check_auth()
         try:
-            return await self._attempts(what, op, attempts or self.retry.attempts, priority)
+            return await self._attempts(
+                what, op, attempts or self.retry.attempts, priority, settled
+            )
         finally:
             if self.closed:
                 await self._bot.close_session()
 
     async def _attempts(
-        self, what: str, op: Callable[[], Awaitable[T]], attempts: int, priority: Priority
+        self,
+        what: str,
+        op: Callable[[], Awaitable[T]],
+        attempts: int,
+        priority: Priority,
+        settled: Callable[[], Awaitable[T | None]] | None,
     ) -> T:
+        """Up to ``attempts`` tries; after an unanswered one, each retry first asks
+        ``settled`` (outside the limiter slot: it makes requests of its own) for a result
+        that makes posting again unnecessary."""
         last = ""
+        unanswered = False
         for attempt in range(attempts):
             if attempt:
                 await asyncio.sleep(self._delay(attempt - 1))
+                if unanswered and settled is not None and (done := await settled()) is not None:
+                    log.info("MAX %s: an unanswered attempt had arrived; not sent again", what)
+                    return done
             try:
                 async with self.limiter.slot(priority):  # every retry is a request too
                     return await op()
@@ -327,6 +366,7 @@ class MaxClient:
                 self._raise_final(what, exc)
                 last = f"HTTP {exc.code} {_code(exc.raw)}"
             except _TRANSIENT as exc:
+                unanswered = unanswered or isinstance(exc, Unanswered)
                 last = f"{type(exc).__name__}: {exc}"
         raise ChannelUnavailable(f"MAX {what} failed {attempts} times; last: {last}")
 

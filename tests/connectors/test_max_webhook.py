@@ -267,6 +267,43 @@ async def test_a_resend_that_cannot_tell_sends(bot: Bot, max_fake: MaxFake) -> N
     assert len(max_fake.sent) == 4
 
 
+def _hurried(max_fake: MaxFake) -> MaxConnector:
+    """A connector whose posts time out after 0.3 s (MAX's answer is made to hang longer)."""
+    return MaxConnector(
+        token=max_fake.token, api_url=max_fake.url, mode="webhook", webhook_secret=SECRET,
+        sink=Sink(), retry=RetryPolicy(4, 0.01, 0.05), timeout=0.3,
+    )
+
+
+async def test_a_retry_after_an_accepted_post_timed_out_is_not_shown_twice(
+    max_fake: MaxFake,
+) -> None:
+    customers = [5552000 + n for n in range(30)]
+    connector = _hurried(max_fake)
+    max_fake.inject("/messages", None, method="POST", delay=2.0, accept_first=True, times=30)
+    try:
+        await asyncio.gather(*(
+            connector.send(f"dialog:{w.chat_of(c)}:{c}", Reply(text=f"Ответ {c}"),
+                           message_key=f"k{c}")
+            for c in customers
+        ))
+    finally:
+        await connector.stop()
+    assert sorted(s.user_id or 0 for s in max_fake.sent) == customers  # each exactly once
+    posts = [r for r in max_fake.requests if r.method == "POST" and r.path == "/messages"]
+    assert len(posts) == 30
+
+
+async def test_a_retry_that_cannot_read_the_chat_back_posts_again(max_fake: MaxFake) -> None:
+    connector = _hurried(max_fake)
+    max_fake.inject("/messages", None, method="POST", delay=2.0, accept_first=True)
+    try:  # a bare user id names no chat to read: a double beats a loss
+        await connector.send("5551001", Reply(text="Да"), message_key="k1")
+    finally:
+        await connector.stop()
+    assert [s.body["text"] for s in max_fake.sent] == ["Да", "Да"]
+
+
 async def test_maxapi_reads_the_fakes_message_list(max_fake: MaxFake) -> None:
     client = MaxClient(token=max_fake.token, api_url=max_fake.url)
     try:

@@ -51,6 +51,7 @@ class Injection:
     delay: float = 0.0
     ratio: float = 1.0
     until: float | None = None
+    accept_first: bool = False  # do the work, then wait ``delay`` before answering
 
 
 @dataclass
@@ -118,11 +119,16 @@ class MaxFake:
         delay: float = 0.0,
         ratio: float = 1.0,
         seconds: float | None = None,
+        accept_first: bool = False,
     ) -> None:
         """Answer matching calls with ``status``/``code`` (``None``: answer normally after
-        ``delay``); ``times=None`` with ``seconds`` and ``ratio`` makes a storm."""
+        ``delay``; with ``accept_first`` the call takes effect at once and only its answer
+        waits, as when MAX accepted a message whose answer then timed out); ``times=None``
+        with ``seconds`` and ``ratio`` makes a storm."""
         until = None if seconds is None else time.monotonic() + seconds
-        self._injections.append(Injection(method, path, status, code, times, delay, ratio, until))
+        self._injections.append(
+            Injection(method, path, status, code, times, delay, ratio, until, accept_first)
+        )
 
     def clear_injections(self) -> None:
         self._injections.clear()
@@ -170,6 +176,10 @@ class MaxFake:
         if request.headers.get("Authorization") != self.token:
             return _error(401, "verify.token", "Invalid access_token")
         injection = self._matching(request)
+        if injection is not None and injection.accept_first:
+            answer: web.StreamResponse = await handler(request)
+            await asyncio.sleep(injection.delay)
+            return answer
         if injection is not None:
             await asyncio.sleep(injection.delay)
             if injection.status is not None:
