@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -163,12 +163,21 @@ def _max(settings: Settings, services: Services) -> Connector:
     )
 
 
-def link_targets(settings: Settings) -> LinkTargets:
+def link_targets(
+    settings: Settings, connectors: Mapping[Channel, Connector]
+) -> Callable[[], LinkTargets]:
+    """Where deep links point, read at each offer: the MAX bot's username comes from
+    ``GET /me`` after start-up (``SVYAZ_MAX_BOT_USERNAME`` overrides it in the connector)."""
     vk_group = None
     if settings.vk_enabled:
         vk_group = settings.vk_group_screen_name or f"club{settings.vk_group_id}"
-    max_bot = settings.max_bot_username if settings.max_enabled else None
-    return LinkTargets(public_url=settings.public_url, max_bot=max_bot, vk_group=vk_group)
+    max_connector = connectors.get("max")
+
+    def current() -> LinkTargets:
+        max_bot: str | None = getattr(max_connector, "bot_username", None)
+        return LinkTargets(public_url=settings.public_url, max_bot=max_bot, vk_group=vk_group)
+
+    return current
 
 
 def owner_chats(settings: Settings) -> dict[Channel, str]:
@@ -239,8 +248,9 @@ async def _start(app: web.Application) -> None:
         store=store, redis_url=redis_url, metrics=services.metrics, inject=services.inject,
         zone=settings.zone, grace=settings.reminder_grace, owner_notify=owner.notify,
     )
-    effects = Effects(store=store, reminders=reminders, owner=owner, links=link_targets(settings),
-                      channels=frozenset(connectors), http=services.session, delivery=delivery)
+    effects = Effects(store=store, reminders=reminders, owner=owner,
+                      links=link_targets(settings, connectors), channels=frozenset(connectors),
+                      http=services.session, delivery=delivery)
     services.flows, services.delivery, services.reminders = flows, delivery, reminders
     services.runtime = Runtime(
         store=store, flows=flows.current, advance=engine.advance, delivery=delivery,

@@ -91,7 +91,7 @@ class Effects:
         store: Store,
         reminders: Reminders,
         owner: Owner,
-        links: LinkTargets,
+        links: Callable[[], LinkTargets],
         channels: Collection[Channel],
         http: Callable[[], aiohttp.ClientSession],
         delivery: Delivery | None = None,
@@ -197,8 +197,9 @@ class Effects:
             await identities.expect_code(account_of(sent.target.channel, sent.target.user_id))
 
     async def _link(self, customer: str, inbound: Inbound, effect: LinkChannel) -> Reply | None:
-        channels = offered_channels(effect, inbound.channel, self._channels, self._links)
-        return await offer(self._store.identities, customer, inbound, channels, self._links)
+        links = self._links()
+        channels = offered_channels(effect, inbound.channel, self._channels, links)
+        return await offer(self._store.identities, customer, inbound, channels, links)
 
     async def merged(self, source: str, target: str) -> None:
         """``source`` was folded into ``target``: its reminders follow."""

@@ -33,7 +33,7 @@ the engine or deliver: the runtime executes the ``Plan`` it returns.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -180,7 +180,7 @@ class Plan:
 class Linking:
     """Decides what a link-related inbound event does (``plan``); see the module docstring."""
 
-    def __init__(self, identities: Identities, *, links: LinkTargets,
+    def __init__(self, identities: Identities, *, links: Callable[[], LinkTargets],
                  channels: Collection[Channel]) -> None:
         self._ids = identities
         self._links = links
@@ -211,8 +211,9 @@ class Linking:
         return None
 
     async def _offer(self, customer: str, inbound: Inbound, command: LinkChannel) -> Plan:
-        channels = offered_channels(command, inbound.channel, self._channels, self._links)
-        reply = await offer(self._ids, customer, inbound, channels, self._links)
+        links = self._links()  # MAX's username arrives from GET /me after start
+        channels = offered_channels(command, inbound.channel, self._channels, links)
+        reply = await offer(self._ids, customer, inbound, channels, links)
         return Plan((reply or Reply(NO_OTHER_CHANNEL),), label="link-offer")
 
     async def _claimed(self, customer: str, inbound: Inbound, target: str | None) -> Plan:

@@ -39,7 +39,7 @@ from connectors.base import (
     resend_since,
     send_priority,
 )
-from connectors.common import RecentIds
+from connectors.common import RecentIds, backoff_delay
 from connectors.maxbot.client import Arrived, MaxClient, RetryPolicy, chat_of
 from connectors.maxbot.parse import MaxPayloadError, parse
 from connectors.maxbot.polling import MaxPoller
@@ -55,6 +55,7 @@ Mode = Literal["webhook", "polling"]
 # Seconds a re-send looks back before its outbox entry was written, for the difference between
 # this machine's clock and MAX's (a reply identical to one sent in that second is not repeated).
 CLOCK_SKEW = 1.0
+ME_RETRY_CAP = 60.0  # the longest pause between GET /me tries while MAX cannot be reached
 
 
 class MaxConnector:
@@ -85,6 +86,7 @@ class MaxConnector:
         self.webhook = MaxWebhook(secret=webhook_secret, sink=self._accept)
         self.poller = MaxPoller(client=self.client, sink=self._accept, hold=poll_hold)
         self._task: asyncio.Task[None] | None = None
+        self._me: asyncio.Task[None] | None = None
         self._answering: set[asyncio.Task[None]] = set()
         self._answered = RecentIds(RECENT_IDS)
 
@@ -92,33 +94,46 @@ class MaxConnector:
         return [self.webhook.route()] if self.mode == "webhook" else []
 
     async def start(self) -> None:
-        """Polling: start the loop (it checks the token first). Webhook: check the token in
-        the background, so a refused token turns health red before the first message."""
+        """Polling: start the loop. Both modes: learn the bot's username (``GET /me``, which
+        also checks the token, so a refused one turns health red before the first message)."""
         if self._task is not None:
             return
+        self._me = asyncio.create_task(self._learn_username(), name="svyaz-max-me")
         if self.mode == "polling":
             self._task = asyncio.create_task(self.poller.run(), name="svyaz-max-polling")
             log.info("MAX: long polling started")
         else:
-            self._task = asyncio.create_task(self._check_token(), name="svyaz-max-check")
+            self._task = self._me
 
-    async def _check_token(self) -> None:
-        try:
-            username = await self.client.username()
-        except ChannelAuthError:
-            return  # logged once by the client; health() is red
-        except ChannelError as exc:
-            log.warning("MAX: could not reach the API at start-up (%s); will retry on use", exc)
+    async def _learn_username(self) -> None:
+        """Ask ``GET /me`` until it answers (deep links into MAX need the bot's username); a
+        configured ``bot_username`` stays as an override. Stops for good on a refused token."""
+        failures = 0
+        while True:
+            try:
+                username = await self.client.username()
+            except ChannelAuthError:
+                return  # logged once by the client; health() is red
+            except ChannelError as exc:
+                if not failures:
+                    log.warning("MAX: could not reach the API at start-up (%s); retrying", exc)
+                await asyncio.sleep(backoff_delay(failures, base=1.0, cap=ME_RETRY_CAP))
+                failures += 1
+                continue
+            if self.bot_username is None and username:
+                self.bot_username = username
+            if self.bot_username is None:
+                log.warning("MAX: GET /me gave no username; links into MAX are off until "
+                            "SVYAZ_MAX_BOT_USERNAME is set")
             return
-        if self.bot_username is None:
-            self.bot_username = username
 
     async def stop(self) -> None:
         task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
+        me, self._me = self._me, None
+        for running in {t for t in (task, me) if t is not None}:
+            running.cancel()
             with contextlib.suppress(asyncio.CancelledError):
-                await task
+                await running
         if self._answering:  # let the last acknowledgements go out before closing
             await asyncio.wait(self._answering, timeout=5)
         await self.client.close()
@@ -207,7 +222,8 @@ class MaxConnector:
             log.warning("MAX: could not answer callback %s: %s", inbound.callback_id, exc)
 
     def deep_link(self, payload: str) -> str | None:
-        """``https://max.ru/<bot>?start=<payload>`` when the bot's username is known."""
+        """``https://max.ru/<bot>?start=<payload>`` once the bot's username is known (from
+        ``SVYAZ_MAX_BOT_USERNAME``, else ``GET /me`` soon after start)."""
         if not self.bot_username:
             return None
         return f"https://max.ru/{self.bot_username}?start={payload}"

@@ -297,3 +297,23 @@ async def test_the_embedded_redis_is_started_again_when_it_dies(
         await ws.send_json({"type": "text", "text": "Оля", "id": "c1"})  # where it was
         assert await next_reply(ws) == "Приятно познакомиться, Оля! Сколько вам лет?"
         await ws.close()
+
+
+async def test_the_max_deep_link_uses_the_username_from_get_me(
+    redis_url: str, bot_prefix: str, tmp_path: Path, max_fake: MaxFake
+) -> None:
+    """No SVYAZ_MAX_BOT_USERNAME: the link offer still opens MAX, by the name GET /me gave."""
+    app = build_app(make_settings(redis_url, bot_prefix, tmp_path, max_token=max_fake.token,
+                                  max_mode="polling", max_api_url=max_fake.url))
+    async with TestClient(TestServer(app, host="127.0.0.1")) as client:
+        deadline = time.monotonic() + 8
+        while not any(r.path == "/me" and r.status == 200 for r in max_fake.requests):
+            assert time.monotonic() < deadline, "GET /me was never answered"
+            await asyncio.sleep(0.02)
+        ws = await chat(client)
+        await ws.send_json({"type": "text", "text": "Продолжить в MAX", "id": "c1"})
+        while "ссылку" not in (frame := await ws.receive_json(timeout=5)).get("text", ""):
+            pass
+        await ws.close()
+    urls = [b.get("url") or "" for b in frame["buttons"]]
+    assert any(u.startswith("https://max.ru/svyaz_test_bot?start=link-") for u in urls), frame

@@ -135,8 +135,8 @@ async def test_refused_token_stops_polling_and_turns_health_red(max_fake: MaxFak
     try:
         await connector.start()
         await until(lambda: not connector.health()["ok"])
-        await asyncio.sleep(0.2)
-        assert len(max_fake.requests) == 1
+        await asyncio.sleep(0.2)  # GET /me (the username) and the webhook check, then nothing
+        assert sorted(r.path for r in max_fake.requests) == ["/me", "/subscriptions"]
         health = connector.health()
         assert health["ok"] is False
         assert "SVYAZ_MAX_TOKEN" in str(health["detail"])
@@ -175,6 +175,40 @@ async def test_an_update_from_user_0_is_skipped_and_polling_goes_on(
     assert sink.got[0].event == TextEvent(text="ok")
     assert "user_id" in caplog.text
     assert connector.health()["ok"] is True
+
+
+async def test_polling_learns_the_username_for_deep_links(
+    polling: tuple[MaxConnector, Sink], max_fake: MaxFake
+) -> None:
+    connector, _ = polling
+    await connector.start()
+    await until(lambda: connector.bot_username is not None)
+    assert connector.deep_link("link-abc") == "https://max.ru/svyaz_test_bot?start=link-abc"
+
+
+async def test_the_username_is_learnt_once_max_answers(max_fake: MaxFake) -> None:
+    connector = make(max_fake, Sink())
+    max_fake.inject("/me", 503, times=4)  # MAX is out at start-up
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr("connectors.maxbot.ME_RETRY_CAP", 0.05)
+        try:
+            await connector.start()
+            assert connector.deep_link("x") is None
+            await until(lambda: connector.bot_username is not None)
+        finally:
+            await connector.stop()
+    assert connector.deep_link("x") == "https://max.ru/svyaz_test_bot?start=x"
+
+
+async def test_a_configured_username_overrides_get_me(max_fake: MaxFake) -> None:
+    connector = MaxConnector(token=max_fake.token, api_url=max_fake.url, mode="polling",
+                             webhook_secret=None, sink=Sink(), bot_username="shop_bot")
+    try:
+        await connector.start()
+        await until(lambda: any(r.path == "/me" for r in max_fake.requests))
+        assert connector.deep_link("x") == "https://max.ru/shop_bot?start=x"
+    finally:
+        await connector.stop()
 
 
 async def test_an_existing_webhook_is_reported_once(
