@@ -29,6 +29,7 @@ from bots.delivery import Delivery
 from bots.effects import Effects
 from bots.flowsource import POLL_EVERY as FLOWS_POLL_EVERY
 from bots.flowsource import FlowSource
+from bots.httpguard import body_deadline
 from bots.linking import LinkTargets
 from bots.metrics import CONTENT_TYPE, Metrics
 from bots.owner import Owner, unheard_handoffs
@@ -197,7 +198,8 @@ def build_app(
 ) -> web.Application:
     """The whole bot as an aiohttp application (start it with ``web.run_app`` or a runner)."""
     services = Services()
-    app = web.Application(client_max_size=1024 * 1024)
+    app = web.Application(client_max_size=1024 * 1024,
+                          middlewares=[body_deadline(settings.http_body_timeout)])
     if settings.trusted_proxies:  # behind nginx & co: the customer's address, not the proxy's
         app.middlewares.append(remote.middleware(settings.proxies))
     app[SETTINGS] = settings

@@ -18,6 +18,7 @@ from typing import Any
 from aiohttp import web
 
 from bots.config import ConfigError, Settings, load_settings
+from bots.httpguard import raise_open_files, server_options
 from flows.errors import SvyazError
 
 log = logging.getLogger("svyaz.bots")
@@ -79,12 +80,16 @@ def run_command(args: argparse.Namespace) -> int:
             print(f"  {problem}", file=sys.stderr)
         return 1
     app = build_app(settings)
-    print(f"svyaz: web chat on http://{settings.host}:{settings.port}/chat (Ctrl+C to stop)",
-          flush=True)
-    try:
-        web.run_app(app, host=settings.host, port=settings.port, print=None,
+    before, after = raise_open_files()
+    if after != before:
+        log.info("open-file limit raised from %d to %d", before, after)
+    banner = f"svyaz: web chat on http://{settings.host}:{settings.port}/chat (Ctrl+C to stop)"
+    try:  # run_app calls ``print`` once start-up passed (the data folder is ours) and it listens
+        web.run_app(app, host=settings.host, port=settings.port,
+                    print=lambda _: print(banner, flush=True),
                     shutdown_timeout=SHUTDOWN_TIMEOUT, access_log=None,
-                    loop=new_loop(settings.event_loop))
+                    loop=new_loop(settings.event_loop),
+                    **server_options(settings.http_idle_timeout))
     except FlowLoadError as exc:
         print(f"svyaz: flows in {settings.flows} have errors:", file=sys.stderr)
         for problem in exc.problems:

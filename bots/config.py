@@ -80,6 +80,8 @@ class Settings(BaseSettings):
     webchat_max_per_ip: int = Field(default=20, ge=1)
     trusted_proxies: Annotated[tuple[str, ...], NoDecode] = ()
     reminder_grace: float = Field(default=3600.0, ge=0)
+    http_idle_timeout: float = Field(default=15.0, gt=0)
+    http_body_timeout: float = Field(default=10.0, gt=0)
     owner_webhook: str | None = None
 
     @model_validator(mode="before")

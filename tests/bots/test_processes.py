@@ -11,7 +11,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -47,13 +47,15 @@ def clean_env(**settings: str) -> dict[str, str]:
 class Bot:
     """One ``svyaz run`` process."""
 
-    def __init__(self, env: dict[str, str], log: Path) -> None:
+    def __init__(
+        self, env: dict[str, str], log: Path, preexec: Callable[[], None] | None = None
+    ) -> None:
         self.port = int(env["SVYAZ_PORT"])
         self.log = log
         with log.open("ab") as out:
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", "bots.cli", "run"], cwd=ROOT, env=env,
-                stdout=out, stderr=subprocess.STDOUT)
+                stdout=out, stderr=subprocess.STDOUT, preexec_fn=preexec)
 
     @property
     def url(self) -> str:
