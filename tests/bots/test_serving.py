@@ -6,17 +6,14 @@ sockets — each dropped by the server)."""
 from __future__ import annotations
 
 import asyncio
-import json
 import resource
-import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 
-import aiohttp
 import pytest
 from test_processes import Bot, clean_env, free_port
 
+from bench.drills.security import Crowd, answered
 from tests.fakes import max_wire
 from tests.fakes.max import MaxFake, start_fake
 
@@ -76,64 +73,6 @@ async def test_the_soft_open_file_limit_is_raised_to_the_hard_one(
     assert open_files(bot.proc.pid) == (4096, 4096)
 
 
-@dataclass
-class Crowd:
-    """Connections that hold the server without ever finishing a request."""
-
-    port: int
-    opened: list[float] = field(default_factory=list)
-    dropped: list[float] = field(default_factory=list)  # seconds each was held
-    tasks: list[asyncio.Task[None]] = field(default_factory=list)
-
-    def start(self, kind: str, count: int) -> None:
-        self.tasks += [asyncio.create_task(self._one(kind)) for _ in range(count)]
-
-    async def _one(self, kind: str) -> None:
-        try:
-            reader, writer = await asyncio.open_connection("127.0.0.1", self.port)
-        except OSError:
-            return
-        opened = time.monotonic()
-        self.opened.append(opened)
-        head = f"POST /max/webhook HTTP/1.1\r\nHost: x\r\nX-Max-Bot-Api-Secret: {SECRET}\r\n"
-        if kind == "body":
-            head += "Content-Type: application/json\r\nContent-Length: 100000\r\n\r\n"
-        trickle = {"headers": head.encode(), "body": head.encode(), "idle": b""}[kind]
-        drip = b"X-Pad: 1\r\n" if kind == "headers" else b"{"
-        try:
-            writer.write(trickle)
-            while not reader.at_eof():
-                if kind != "idle":
-                    writer.write(drip[:1])  # a byte at a time
-                    drip = drip[1:] or drip
-                try:
-                    await asyncio.wait_for(reader.read(65536), 0.3)
-                except TimeoutError:
-                    continue
-        except OSError:
-            pass
-        finally:
-            self.dropped.append(time.monotonic() - opened)
-            writer.close()
-
-
-async def answered(url: str, update: dict[str, object]) -> float:
-    """Seconds until the webhook is answered 200 (tried again while the server cannot take it)."""
-    started = time.monotonic()
-    body = json.dumps(update).encode()
-    headers = {"Content-Type": "application/json", "X-Max-Bot-Api-Secret": SECRET}
-    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=5)) as http:
-        while time.monotonic() - started < 40:
-            try:
-                async with http.post(url, data=body, headers=headers) as resp:
-                    if resp.status == 200:
-                        return time.monotonic() - started
-            except (aiohttp.ClientError, TimeoutError):
-                pass
-            await asyncio.sleep(0.1)
-    raise AssertionError("the webhook was never answered while the crowd held the server")
-
-
 @pytest.mark.parametrize("loop", ["uvloop", "asyncio"])
 async def test_a_slow_and_idle_crowd_beyond_the_file_limit_does_not_stop_webhooks(
     bots: list[Bot], tmp_path: Path, loop: str
@@ -155,12 +94,13 @@ async def _crowd_and_a_webhook(bots: list[Bot], tmp_path: Path, fake: MaxFake, l
     bot = Bot(env, tmp_path / "run.log", preexec=limited(limit, limit))
     bots.append(bot)
     await bot.ready()
-    crowd = Crowd(port)
+    crowd = Crowd(port, SECRET)
     for kind in ("headers", "body", "idle"):
         crowd.start(kind, 130)  # 390 in all, beyond the server's 256 open files
     while len(crowd.opened) < limit:  # the server's files are all taken (or queued to be)
         await asyncio.sleep(0.05)
-    took = await answered(f"{bot.url}/max/webhook", max_wire.message_created(5551001, "Привет"))
+    update = max_wire.message_created(5551001, "Привет")
+    took = await answered(f"{bot.url}/max/webhook", SECRET, update)
     print(f"webhook_answered_after_s: {took:.2f} (crowd held {len(crowd.opened)})")
     await asyncio.wait_for(asyncio.gather(*crowd.tasks), 60)
     held = sorted(crowd.dropped)
