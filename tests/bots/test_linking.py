@@ -190,7 +190,7 @@ async def test_with_only_the_web_chat_no_channel_is_offered(harness: Harness) ->
     effects = harness.runtime._effects
     links = LinkTargets("http://bot.test")  # no VK group, no MAX bot: no deep link to offer
     effects._links, effects._channels = links, frozenset({"web"})
-    effects.linking = Linking(harness.store.identities, links=links, channels={"web"})
+    effects.linking = Linking(harness.store.identities, links=lambda: links, channels={"web"})
     await harness.send("web", "s1", TextEvent("продолжить в другом мессенджере"))
     assert harness.texts("web", "s1") == [NO_OTHER_CHANNEL]
     await harness.send("web", "s1", TextEvent("продолжить"))  # a flow's link_channel step
