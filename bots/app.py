@@ -3,9 +3,10 @@
 This module owns assembly and lifecycle: settings -> connectors (routes are fixed before the app
 starts, so connectors reach the runtime through ``Services``, filled in at start-up) -> Redis
 (embedded when ``SVYAZ_REDIS_URL`` is unset) -> flows (hot reload) -> scheduler -> runtime ->
-background tasks; and the reverse on shutdown (stop taking updates, finish turns, flush the
-outbox, close). It serves ``/healthz`` and ``/metrics`` itself. It must not hold business logic:
-every decision lives in the module that owns it.
+background tasks; and the reverse on shutdown (close the web chat's sockets before aiohttp
+waits for its handlers, stop taking updates, finish turns, flush the outbox, close). It serves
+``/healthz`` and ``/metrics`` itself. It must not hold business logic: every decision lives in
+the module that owns it.
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ from bots.scheduler import ReminderService
 from bots.webrelay import WebRelay
 from connectors.base import Connector, Unavailable
 from flows import engine
-from flows.types import Button, Channel, Event, Inbound
+from flows.types import Button, Channel, Event, Inbound, Reply, StartEvent
 from storage.errors import StorageError
 from storage.history import HistoryEntry
 from storage.instance import Instance, InstanceError
@@ -71,6 +72,7 @@ class Services:
     http: aiohttp.ClientSession | None = None
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
     stop: asyncio.Event = field(default_factory=asyncio.Event)
+    clock: Callable[[], datetime] = field(default=datetime.now)
 
     async def accept(self, inbound: Inbound) -> None:
         """The ``InboundSink`` handed to every connector."""
@@ -83,17 +85,18 @@ class Services:
             raise Unavailable("svyaz is starting or stopping")
         return await self.runtime.inject(customer, event, event_id=event_id)
 
-    async def web_history(self, session_id: str) -> list[WebHistoryItem]:
+    async def web_history(self, session_id: str) -> list[WebHistoryItem] | None:
         """The customer's dialogue (every channel) for a web chat session, from the time the
-        session may see it (a session joined by a link sees nothing of before: bots.linking)."""
+        session may see it (a session joined by a link sees nothing of before: bots.linking);
+        None when the session has no customer (its visitor never wrote)."""
         from connectors.webchat import WebHistoryItem
 
         if self.store is None:
-            return []
+            raise Unavailable("svyaz is starting or stopping")
         try:
             customer = await self.store.identities.customer_of(f"web:{session_id}")
             if customer is None:
-                return []
+                return None
             since = await self.store.identities.visible_from(customer, f"web:{session_id}")
             entries = await self.store.history.read(customer, count=WEB_HISTORY)
         except StorageError as exc:
@@ -103,6 +106,14 @@ class Services:
             for e in entries if e.ts >= since
             and e.direction in ("in", "out") and e.text and not e.note.startswith("start")
         ]
+
+    def web_greeting(self) -> tuple[Reply, ...]:
+        """What the start flow says to a new web chat visitor: the engine's answer to a start
+        event on no state, computed and thrown away (nothing is saved, no effect runs; the
+        visitor's first message runs the start turn for real)."""
+        if self.flows is None:
+            return ()
+        return engine.advance(self.flows.current(), None, StartEvent(), self.clock()).replies
 
     def session(self) -> aiohttp.ClientSession:
         assert self.http is not None, "HTTP session used before start-up"
@@ -128,7 +139,8 @@ def make_connectors(settings: Settings, services: Services) -> dict[Channel, Con
     found: dict[Channel, Connector] = {
         "web": WebChat(
             secret_key=secret_key(settings), sink=services.accept,
-            history=services.web_history, allowed_origins=settings.origins,
+            history=services.web_history, greeting=services.web_greeting,
+            allowed_origins=settings.origins,
             public_url=settings.public_url, max_connections_per_ip=settings.webchat_max_per_ip,
         ),
     }
@@ -197,14 +209,14 @@ def build_app(
     connectors: Callable[[Settings, Services], dict[Channel, Connector]] = make_connectors,
 ) -> web.Application:
     """The whole bot as an aiohttp application (start it with ``web.run_app`` or a runner)."""
-    services = Services()
+    services = Services(clock=clock or (lambda: datetime.now(settings.zone)))
     app = web.Application(client_max_size=1024 * 1024,
                           middlewares=[body_deadline(settings.http_body_timeout)])
     if settings.trusted_proxies:  # behind nginx & co: the customer's address, not the proxy's
         app.middlewares.append(remote.middleware(settings.proxies))
     app[SETTINGS] = settings
     app[SERVICES] = services
-    app[CLOCK] = clock or (lambda: datetime.now(settings.zone))
+    app[CLOCK] = services.clock
     app[CONNECTORS] = connectors(settings, services)
     for connector in app[CONNECTORS].values():
         app.router.add_routes(connector.routes())
@@ -212,11 +224,23 @@ def build_app(
     app.router.add_get("/metrics", metrics)
     app.router.add_get("/", index)
     api.setup(app, settings, services)
+    app.on_shutdown.append(_close_web_chat)
     app.cleanup_ctx.append(_lifecycle)
     return app
 
 
 # ---------------------------------------------------------------------- lifecycle
+
+
+async def _close_web_chat(app: web.Application) -> None:
+    """First on shutdown, before aiohttp waits for its handlers to end: a web chat socket is
+    a handler that never ends by itself (the wait would last the whole shutdown timeout while
+    the widget still looks connected). Closed with 1012, the widget reconnects once we are
+    back; the turns in progress then finish in ``_stop`` (their web replies stay in history)."""
+    connector = app[CONNECTORS].get("web")
+    if connector is not None:
+        local = connector.local if isinstance(connector, WebRelay) else connector
+        await local.stop()
 
 
 async def _lifecycle(app: web.Application) -> AsyncIterator[None]:

@@ -137,22 +137,15 @@ class Settings(BaseSettings):
 
     @property
     def origins(self) -> tuple[str, ...]:
-        """Origins allowed to open the web chat: configured, else our own and localhost."""
-        if self.webchat_origins:
-            return self.webchat_origins
-        own = _origin(self.public_url)
-        local = (f"http://127.0.0.1:{self.port}", f"http://localhost:{self.port}")
-        return tuple(dict.fromkeys((own, *local)))
+        """Origins allowed to open the web chat, as configured. Empty means the default the
+        README promises, the public URL and localhost on any port, which the web chat's
+        ``OriginPolicy`` applies (a list of our own origins here would switch it off)."""
+        return self.webchat_origins
 
     @property
     def proxies(self) -> tuple[Network, ...]:
         """Networks whose ``X-Forwarded-For`` is believed (see ``bots.remote``)."""
         return parse_networks(self.trusted_proxies)
-
-
-def _origin(url: str) -> str:
-    parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.netloc}"
 
 
 # ---------------------------------------------------------------------- cross-checks

@@ -1,8 +1,8 @@
 """The web chat wire format: JSON frames over the WebSocket (fixed in ARCHITECTURE.md).
 
-Client frames (``hello``, ``text``, ``button``) are validated strictly with pydantic: wrong
-types are never coerced, unknown fields are ignored (so an older server accepts a newer
-widget), and anything else becomes a ``FrameError`` with a code the widget understands.
+Client frames (``hello``, ``open``, ``text``, ``button``) are validated strictly with
+pydantic: wrong types are never coerced, unknown fields are ignored (so an older server accepts
+a newer widget), and anything else becomes a ``FrameError`` with a code the widget understands.
 Server frames (``welcome``, ``reply``, ``error``) are built from models, never by string
 formatting. Pure functions only: no sockets, no storage.
 """
@@ -82,6 +82,15 @@ class Hello(BaseModel):
     link: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{1,128}$")] | None = None
 
 
+class Open(BaseModel):
+    """The visitor opened the chat panel: the moment to greet (turn 2; an older widget never
+    sends it)."""
+
+    model_config = _STRICT
+
+    type: Literal["open"]
+
+
 class TextFrame(BaseModel):
     model_config = _STRICT
 
@@ -107,9 +116,9 @@ class ButtonFrame(BaseModel):
     id: ClientId
 
 
-ClientFrame: TypeAlias = Hello | TextFrame | ButtonFrame
+ClientFrame: TypeAlias = Hello | Open | TextFrame | ButtonFrame
 _CLIENT = TypeAdapter[ClientFrame](
-    Annotated[Hello | TextFrame | ButtonFrame, Field(discriminator="type")]
+    Annotated[Hello | Open | TextFrame | ButtonFrame, Field(discriminator="type")]
 )
 
 

@@ -1,4 +1,5 @@
-"""Abuse limits of the web chat: messages per second per session, sockets per address.
+"""Abuse limits of the web chat: messages per second per session, new customers per second
+per address, sockets per address.
 
 Plain bookkeeping with an injectable clock; the server decides what to tell the client.
 """
@@ -20,18 +21,24 @@ class _Bucket:
 class MessageRate:
     """A token bucket per session: ``rate`` messages a second, bursts up to ``burst``.
 
-    Shared by all sockets of a session, so opening more tabs buys no extra messages.
+    Shared by all sockets of a session, so opening more tabs buys no extra messages. Keyed by
+    address, it limits how many new customers one address creates. At most ``keep`` keys are
+    remembered: beyond that the oldest bucket is dropped (its key starts with a full burst
+    again), so a flood of distinct keys cannot grow memory without bound.
     """
 
     rate: float = 5.0
     burst: float = 10.0
     clock: Callable[[], float] = time.monotonic
+    keep: int = 100_000
     _buckets: dict[str, _Bucket] = field(default_factory=dict)
 
     def allow(self, session_id: str) -> bool:
         now = self.clock()
         bucket = self._buckets.get(session_id)
         if bucket is None:
+            if len(self._buckets) >= self.keep:
+                del self._buckets[next(iter(self._buckets))]
             bucket = self._buckets[session_id] = _Bucket(tokens=self.burst, stamp=now)
         bucket.tokens = min(self.burst, bucket.tokens + (now - bucket.stamp) * self.rate)
         bucket.stamp = now

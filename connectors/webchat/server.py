@@ -1,9 +1,17 @@
 """The web chat connector: the WebSocket endpoint, the widget's files and the demo page.
 
-It owns sockets and sessions: it checks the page's origin, resumes a session from its signed
-token (or starts a fresh anonymous one), replays the session's history, turns frames into
-``Inbound`` events for the sink and pushes replies to every open socket of a session. It
-never decides what to say, never stores messages (the runtime keeps history and hands it in
+It owns sockets and sessions: it checks the page's origin (a refused page gets close code
+4403), resumes a session from its signed token (or starts a fresh anonymous one), replays the
+session's history, turns frames into ``Inbound`` events for the sink and pushes replies to
+every open socket of a session; stopping closes every socket with 1012 (the widget comes back).
+
+A visitor who never writes costs nothing durable: the greeting is shown when the chat is
+opened (``open``) from the ``greeting`` provider, which saves nothing, and only the first
+``text`` or ``button`` of a session with no customer yet sends the session's start event (its
+turn creates the customer) ahead of the message. That start turn's replies are the greeting
+the visitor already saw: they are recorded by the runtime but not shown a second time.
+
+It never decides what to say, never stores messages (the runtime keeps history and hands it in
 through the ``history`` provider) and never logs session tokens.
 """
 
@@ -13,19 +21,21 @@ import asyncio
 import contextlib
 import hashlib
 import logging
+from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
-from importlib import resources
-from urllib.parse import urlsplit
+from dataclasses import dataclass, field
 
 from aiohttp import WSCloseCode, WSMsgType, web
 
 from connectors.base import Capabilities, InboundSink, Unavailable, Undeliverable
 from connectors.common import clean_inbound
+from connectors.webchat.files import WidgetFiles
 from connectors.webchat.frames import (
     ButtonFrame,
     ErrorCode,
     FrameError,
     Hello,
+    Open,
     TextFrame,
     WebHistoryItem,
     error_frame,
@@ -34,12 +44,16 @@ from connectors.webchat.frames import (
     welcome_frame,
 )
 from connectors.webchat.limits import ConnectionCount, MessageRate
+from connectors.webchat.origins import OriginPolicy
 from connectors.webchat.tokens import DEFAULT_MAX_AGE, SessionTokens
 from flows.types import ButtonEvent, Channel, Event, Inbound, Reply, StartEvent, TextEvent
 
 log = logging.getLogger("svyaz.connectors.webchat")
 
-HistoryProvider = Callable[[str], Awaitable[list[WebHistoryItem]]]
+# A session's past messages; None when the session has no customer yet (it never wrote).
+HistoryProvider = Callable[[str], Awaitable[list[WebHistoryItem] | None]]
+# What the bot says to a new visitor who opens the chat; computing it must save nothing.
+GreetingProvider = Callable[[], Sequence[Reply]]
 
 WEB_CAPABILITIES = Capabilities(
     max_text=4000,
@@ -52,45 +66,29 @@ WEB_CAPABILITIES = Capabilities(
     markdown=False,
 )
 
-_LOCAL_HOSTS = ("localhost", "127.0.0.1", "[::1]")
+ORIGIN_REFUSED = 4403  # close code: this page may not open the chat (the widget gives up)
+SERVER_RESTART = WSCloseCode.SERVICE_RESTART  # 1012: stopping (the widget reconnects)
 _SEND_TIMEOUT = 5.0
 # Frames a socket may send before its hello; a well-behaved widget sends none.
 _MAX_BEFORE_HELLO = 5
-# Our own page: scripts and styles from this host only; sockets back to this host only.
-_DEMO_CSP = (
-    "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; connect-src 'self'; "
-    "img-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
-)
+@dataclass(slots=True)
+class _Session:
+    """The open sockets of one session, and whether its customer exists."""
+
+    started: bool  # it has a customer, or its start event went to the sink
+    sockets: set[web.WebSocketResponse] = field(default_factory=set)
+    # The greeting shown on ``open``: the start turn's first replies, not to be shown twice.
+    shown: deque[Reply] = field(default_factory=deque)
 
 
-def _static(name: str) -> bytes:
-    return resources.files("connectors.webchat").joinpath("static", name).read_bytes()
+@dataclass(slots=True)
+class _Peer:
+    """One socket after its hello."""
 
-
-def _origin_of(url: str) -> str:
-    parts = urlsplit(url.strip())
-    return f"{parts.scheme}://{parts.netloc}".lower()
-
-
-class OriginPolicy:
-    """Which pages may open the socket: the listed origins, else our own and localhost."""
-
-    def __init__(self, allowed: Sequence[str], public_url: str) -> None:
-        self._exact = frozenset(_origin_of(o) for o in allowed if o.strip())
-        self._default = not self._exact
-        self._own = _origin_of(public_url)
-
-    def allows(self, origin: str | None) -> bool:
-        if not origin:
-            return False
-        origin = _origin_of(origin)
-        if not self._default:
-            return origin in self._exact
-        if origin == self._own:
-            return True
-        parts = urlsplit(origin)
-        host = parts.netloc.rsplit(":", 1)[0] if not parts.netloc.endswith("]") else parts.netloc
-        return parts.scheme in ("http", "https") and host in _LOCAL_HOSTS
+    ws: web.WebSocketResponse
+    session_id: str
+    address: str
+    greeted: bool = False
 
 
 class WebChat:
@@ -105,12 +103,15 @@ class WebChat:
         secret_key: bytes,
         sink: InboundSink,
         history: HistoryProvider,
+        greeting: GreetingProvider | None = None,
         allowed_origins: Sequence[str] = (),
         public_url: str,
         token_max_age: int = DEFAULT_MAX_AGE,
         max_connections_per_ip: int = 20,
         message_rate: float = 5.0,
         message_burst: float = 10.0,
+        start_rate: float = 0.2,
+        start_burst: float = 20.0,
         max_frame_bytes: int = 16 * 1024,
         heartbeat: float = 25.0,
         hello_timeout: float = 15.0,
@@ -118,41 +119,36 @@ class WebChat:
         self._tokens = SessionTokens(secret_key, max_age=token_max_age)
         self._sink = sink
         self._history = history
+        self._greeting = greeting
         self._origins = OriginPolicy(allowed_origins, public_url)
         self._rate = MessageRate(rate=message_rate, burst=message_burst)
+        # New customers (first messages of fresh sessions) per remote address.
+        self._starts = MessageRate(rate=start_rate, burst=start_burst)
         self._connections = ConnectionCount(limit=max_connections_per_ip)
         self._max_frame = max_frame_bytes
         self._heartbeat = heartbeat
         self._hello_timeout = hello_timeout
-        self._sessions: dict[str, set[web.WebSocketResponse]] = {}
+        self._sessions: dict[str, _Session] = {}
         self._sockets: set[web.WebSocketResponse] = set()
         self._addresses: dict[web.WebSocketResponse, str] = {}
         self._running = False
-        self._files = {
-            "widget.js": _static("widget.js"),
-            "widget.css": _static("widget.css"),
-            "demo.html": _static("demo.html"),
-        }
+        self._files = WidgetFiles()
 
     # ------------------------------------------------------------------ Connector protocol
 
     def routes(self) -> list[web.RouteDef]:
-        return [
-            web.get("/chat", self._demo),
-            web.get("/chat/widget.js", self._widget_js),
-            web.get("/chat/widget.css", self._widget_css),
-            web.get("/chat/ws", self._websocket),
-        ]
+        return [*self._files.routes(), web.get("/chat/ws", self._websocket)]
 
     async def start(self) -> None:
         self._running = True
 
     async def stop(self) -> None:
-        """Refuse new sockets and close every open one (the widget reconnects elsewhere)."""
+        """Refuse new sockets and close every open one with 1012: the widget reconnects (to
+        another process, or to this one started again) and replays what it missed."""
         self._running = False
         sockets = list(self._sockets)
         await asyncio.gather(
-            *(ws.close(code=WSCloseCode.GOING_AWAY, message=b"server stopping") for ws in sockets),
+            *(ws.close(code=SERVER_RESTART, message=b"server restarting") for ws in sockets),
             return_exceptions=True,
         )
 
@@ -162,9 +158,15 @@ class WebChat:
         Raises ``Undeliverable`` when no socket of the session is open or none took it; the
         runtime keeps the reply in the history, so the widget shows it on its next visit.
         """
-        sockets = tuple(self._sessions.get(user_id, ()))
-        if not sockets:
+        session = self._sessions.get(user_id)
+        if session is None or not session.sockets:
             raise Undeliverable("web chat session has no open socket")
+        if session.shown:  # the start turn answers with the greeting shown on open
+            if session.shown[0] == reply:
+                session.shown.popleft()
+                return
+            session.shown.clear()
+        sockets = tuple(session.sockets)
         frames = reply_frames(reply, message_key, self.capabilities)
         delivered = await asyncio.gather(*(self._push(ws, frames) for ws in sockets))
         if not any(delivered):
@@ -180,41 +182,26 @@ class WebChat:
             "detail": f"{len(self._sockets)} sockets, {len(self._sessions)} sessions",
         }
 
-    # ------------------------------------------------------------------ static files
-
-    async def _demo(self, request: web.Request) -> web.Response:
-        return self._file("demo.html", "text/html", {"Content-Security-Policy": _DEMO_CSP})
-
-    async def _widget_js(self, request: web.Request) -> web.Response:
-        return self._file("widget.js", "text/javascript")
-
-    async def _widget_css(self, request: web.Request) -> web.Response:
-        return self._file("widget.css", "text/css")
-
-    def _file(
-        self, name: str, content_type: str, extra: dict[str, str] | None = None
-    ) -> web.Response:
-        headers = {"Cache-Control": "public, max-age=300", "X-Content-Type-Options": "nosniff"}
-        return web.Response(
-            body=self._files[name],
-            content_type=content_type,
-            charset="utf-8",
-            headers=headers | (extra or {}),
-        )
-
     # ------------------------------------------------------------------ sockets
 
     async def _websocket(self, request: web.Request) -> web.StreamResponse:
-        if not self._origins.allows(request.headers.get("Origin")):
-            raise web.HTTPForbidden(text="origin not allowed")
+        origin = request.headers.get("Origin")
+        allowed = self._origins.allows(origin)
+        if not allowed:
+            self._origins.refused(origin)
         if not self._running:
             raise web.HTTPServiceUnavailable(text="web chat is stopped")
         ws = web.WebSocketResponse(
             heartbeat=self._heartbeat, max_msg_size=self._max_frame, compress=False, timeout=5.0
         )
         if not ws.can_prepare(request).ok:
+            if not allowed:
+                raise web.HTTPForbidden(text="origin not allowed")
             raise web.HTTPBadRequest(text="a WebSocket upgrade is expected")
         await ws.prepare(request)
+        if not allowed:  # a close code the widget can read (a refused upgrade is just 1006)
+            await ws.close(code=ORIGIN_REFUSED, message=b"origin not allowed")
+            return ws
         self._sockets.add(ws)
         address = request.remote or "unknown"
         # Link-code guesses are limited per address: the runtime sees a digest, never the IP.
@@ -222,7 +209,7 @@ class WebChat:
         try:
             if self._connections.acquire(address):
                 try:
-                    await self._converse(ws)
+                    await self._converse(ws, address)
                 finally:
                     self._connections.release(address)
             else:
@@ -233,20 +220,24 @@ class WebChat:
             self._addresses.pop(ws, None)
         return ws
 
-    async def _converse(self, ws: web.WebSocketResponse) -> None:
+    async def _converse(self, ws: web.WebSocketResponse, address: str) -> None:
         hello = await self._await_hello(ws)
         if hello is None:
             return
         known = self._tokens.verify(hello.session)
-        session_id = await self._welcome(ws, known)
+        history = None if known is None else await self._read_history(known)
+        session_id = await self._welcome(ws, known, history or [])
         if session_id is None:
             return
-        self._attach(session_id, ws)
+        self._attach(session_id, ws, started=history is not None)
+        peer = _Peer(ws, session_id, address)
         try:
-            await self._started(ws, session_id, resumed=known is not None, link=hello.link)
+            if hello.link is not None:
+                await self._link(peer, hello.link)
+            log.info("web chat session %s %s", session_id[:6], "resumed" if known else "started")
             async for message in ws:
                 if message.type is WSMsgType.TEXT:
-                    await self._on_text(ws, session_id, message.data)
+                    await self._on_text(peer, message.data)
                 elif message.type is WSMsgType.BINARY:
                     await _tell(ws, "bad_frame")
                 else:  # ERROR: aiohttp already closes the socket (e.g. 1009 for an oversize frame)
@@ -274,53 +265,82 @@ class WebChat:
         await ws.close(code=WSCloseCode.POLICY_VIOLATION, message=b"hello expected")
         return None
 
-    async def _welcome(self, ws: web.WebSocketResponse, known: str | None) -> str | None:
+    async def _welcome(
+        self, ws: web.WebSocketResponse, known: str | None, history: list[WebHistoryItem]
+    ) -> str | None:
         """Send the welcome of session ``known`` (its history) or of a fresh one (none)."""
         session = self._tokens.issue(known)  # same id, fresh expiry: 30 days from last visit
-        history = [] if known is None else await self._read_history(known)
         try:
             await ws.send_str(welcome_frame(session.token, history))
         except (ConnectionError, RuntimeError):
             return None  # gone already; a new session that never saw its id needs no greeting
         return session.session_id
 
-    async def _started(
-        self, ws: web.WebSocketResponse, sid: str, *, resumed: bool, link: str | None
-    ) -> None:
-        """Tell the sink of a new session (so the bot greets) or of a deep link."""
-        if link is not None:
-            digest = hashlib.sha256(link.encode()).hexdigest()[:16]  # never the token itself
-            await self._accept(ws, sid, f"{sid}:link:{digest}", StartEvent(f"link-{link}"))
-        elif not resumed:
-            await self._accept(ws, sid, f"{sid}:start", StartEvent())
-        log.info("web chat session %s %s", sid[:6], "resumed" if resumed else "started")
+    async def _link(self, peer: _Peer, link: str) -> None:
+        """A deep link continues a dialogue: the sink redeems it at once (never the token
+        itself in an event id or a log)."""
+        sid = peer.session_id
+        digest = hashlib.sha256(link.encode()).hexdigest()[:16]
+        if await self._accept(peer.ws, sid, f"{sid}:link:{digest}", StartEvent(f"link-{link}")):
+            self._sessions[sid].started = True
 
-    async def _read_history(self, session_id: str) -> list[WebHistoryItem]:
+    async def _read_history(self, session_id: str) -> list[WebHistoryItem] | None:
+        """The session's history; on a storage failure, an empty one of a started session
+        (starting an existing customer again would restart their dialogue)."""
         try:
             return await self._history(session_id)
         except Unavailable:
             log.warning("web chat history unavailable for session %s", session_id[:6])
             return []
 
-    async def _on_text(self, ws: web.WebSocketResponse, session_id: str, raw: str) -> None:
-        if not self._rate.allow(session_id):
-            await _tell(ws, "rate_limited")
+    async def _on_text(self, peer: _Peer, raw: str) -> None:
+        sid = peer.session_id
+        if not self._rate.allow(sid):
+            await _tell(peer.ws, "rate_limited")
             return
         frame = parse_client_frame(raw)
         if isinstance(frame, FrameError):
-            await _tell(ws, frame.code)
+            await _tell(peer.ws, frame.code)
         elif isinstance(frame, TextFrame):
-            event: Event = TextEvent(frame.text)
-            await self._accept(ws, session_id, f"{session_id}:{frame.id}", event)
+            await self._message(peer, f"{sid}:{frame.id}", TextEvent(frame.text))
         elif isinstance(frame, ButtonFrame):
-            event = ButtonEvent(frame.button)
-            await self._accept(ws, session_id, f"{session_id}:{frame.id}", event)
+            await self._message(peer, f"{sid}:{frame.id}", ButtonEvent(frame.button))
+        elif isinstance(frame, Open):
+            await self._greet(peer)
         else:  # a second hello on an open socket
-            await _tell(ws, "bad_frame")
+            await _tell(peer.ws, "bad_frame")
+
+    async def _greet(self, peer: _Peer) -> None:
+        """Show the greeting to a visitor with no customer yet, once per socket; nothing is
+        stored (the first message's start turn records it)."""
+        session = self._sessions[peer.session_id]
+        if session.started or peer.greeted or self._greeting is None:
+            return
+        peer.greeted = True
+        replies = tuple(self._greeting())
+        session.shown = deque(replies)
+        key = f"{peer.session_id}:greeting"
+        frames = [frame for index, reply in enumerate(replies)
+                  for frame in reply_frames(reply, f"{key}:{index}", self.capabilities)]
+        await self._push(peer.ws, frames)
+
+    async def _message(self, peer: _Peer, event_id: str, event: Event) -> None:
+        """A text or button; the session's first one is preceded by its start event, which
+        creates the customer (at most ``start_rate`` new ones a second per address)."""
+        session = self._sessions[peer.session_id]
+        if not session.started:
+            if not self._starts.allow(peer.address):
+                await _tell(peer.ws, "rate_limited")
+                return
+            start = f"{peer.session_id}:start"
+            if not await self._accept(peer.ws, peer.session_id, start, StartEvent()):
+                return
+            session.started = True
+        await self._accept(peer.ws, peer.session_id, event_id, event)
 
     async def _accept(
         self, ws: web.WebSocketResponse, session_id: str, event_id: str, event: Event
-    ) -> None:
+    ) -> bool:
         inbound = clean_inbound(
             Inbound(channel="web", user_id=session_id, event_id=event_id, event=event,
                     address=self._addresses.get(ws))
@@ -330,16 +350,22 @@ class WebChat:
         except Unavailable:
             log.warning("web chat event of session %s not recorded", session_id[:6])
             await _tell(ws, "unavailable")
+            return False
+        return True
 
-    def _attach(self, session_id: str, ws: web.WebSocketResponse) -> None:
-        self._sessions.setdefault(session_id, set()).add(ws)
+    def _attach(self, session_id: str, ws: web.WebSocketResponse, *, started: bool) -> None:
+        session = self._sessions.get(session_id)
+        if session is None:
+            session = self._sessions[session_id] = _Session(started=started)
+        session.started = session.started or started
+        session.sockets.add(ws)
 
     def _detach(self, session_id: str, ws: web.WebSocketResponse) -> None:
-        sockets = self._sessions.get(session_id)
-        if sockets is None:
+        session = self._sessions.get(session_id)
+        if session is None:
             return
-        sockets.discard(ws)
-        if not sockets:
+        session.sockets.discard(ws)
+        if not session.sockets:
             del self._sessions[session_id]
             self._rate.forget(session_id)
 

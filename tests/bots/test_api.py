@@ -56,6 +56,7 @@ async def test_api_starts_a_flow_reads_a_customer_and_cancels_reminders(
     ws = await client.ws_connect("/chat/ws", headers={"Origin": ORIGIN})
     await ws.send_json({"type": "hello", "session": None})
     await ws.receive_json(timeout=5)
+    await ws.send_json({"type": "open"})
     await next_reply(ws)
     for i, text in enumerate(("Оля", "30")):
         await ws.send_json({"type": "text", "text": text, "id": f"a{i}"})
@@ -126,6 +127,7 @@ async def test_handoff_quiets_the_bot_until_released(
         ws = await c.ws_connect("/chat/ws", headers={"Origin": ORIGIN})
         await ws.send_json({"type": "hello", "session": None})
         await ws.receive_json(timeout=5)
+        await ws.send_json({"type": "open"})
         assert "Чем могу помочь" in await next_reply(ws) + await next_reply(ws)
         await ws.send_json({"type": "text", "text": "Позвать администратора", "id": "1"})
         assert "администратору" in await next_reply(ws)

@@ -45,6 +45,7 @@ async def chat(client: TestClient) -> aiohttp.ClientWebSocketResponse:
     await ws.send_json({"type": "hello", "session": None})
     welcome = await ws.receive_json(timeout=5)
     assert welcome["type"] == "welcome"
+    await ws.send_json({"type": "open"})  # the visitor opens the chat: the bot greets
     return ws
 
 
@@ -85,12 +86,16 @@ async def test_history_is_replayed_on_reconnect(client: TestClient) -> None:
     ws = await client.ws_connect("/chat/ws", headers={"Origin": ORIGIN})
     await ws.send_json({"type": "hello", "session": None})
     session = (await ws.receive_json(timeout=5))["session"]
+    await ws.send_json({"type": "open"})
+    await next_reply(ws)
+    await ws.send_json({"type": "text", "text": "Оля", "id": "c1"})
     await next_reply(ws)
     await ws.close()
     again = await client.ws_connect("/chat/ws", headers={"Origin": ORIGIN})
     await again.send_json({"type": "hello", "session": session})
     welcome = await again.receive_json(timeout=5)
-    assert [h["text"] for h in welcome["history"]] == ["Как вас зовут?"]  # no "/start"
+    assert [h["text"] for h in welcome["history"]] == [  # the greeting once, no "/start"
+        "Как вас зовут?", "Оля", "Приятно познакомиться, Оля! Сколько вам лет?"]
     await again.close()
 
 
@@ -194,6 +199,8 @@ async def test_a_reply_reaches_a_socket_held_by_another_process(
             TestClient(TestServer(apps[1], host="127.0.0.1")) as b:
         ws = await chat(a)
         assert await next_reply(ws) == "Как вас зовут?"
+        await ws.send_json({"type": "text", "text": "Оля", "id": "c1"})  # now a customer
+        assert await next_reply(ws) == "Приятно познакомиться, Оля! Сколько вам лет?"
         services_b = b.app[SERVICES]
         assert services_b.store is not None
         customer = (await services_b.store.history.customers())[0]

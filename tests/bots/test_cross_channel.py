@@ -130,6 +130,12 @@ class Customer:
                                     if expect in (s.body.get("text") or "")])
         return str(sent[-1].body.get("text"))
 
+    async def web_opens(self, expect: str) -> str:
+        """A new visitor: hello, then opens the chat (the bot greets)."""
+        self.ws = await self.client.ws_connect("/chat/ws", headers={"Origin": ORIGIN})
+        await self.ws.send_json({"type": "hello", "session": None})
+        return await self.web_says({"type": "open"}, expect)
+
     async def web_says(self, frame: dict[str, Any], expect: str) -> str:
         if self.ws is None:
             self.ws = await self.client.ws_connect("/chat/ws", headers={"Origin": ORIGIN})
@@ -166,7 +172,7 @@ async def test_booking_across_vk_max_and_web(
     code = re.search(r"код (\d{6})", offer)
     assert code, offer
 
-    await me.web_says({"type": "hello", "session": None}, "Чем могу помочь")
+    await me.web_opens("Чем могу помочь")
     await me.web_says({"type": "text", "text": code.group(1), "id": "w1"}, "Объединить")
     await me.web_says({"type": "button", "button": LINK_YES, "id": "w1b"}, "Как вас зовут")
     await me.web_says({"type": "text", "text": "Оля", "id": "w2"}, "телефона")

@@ -102,6 +102,7 @@ async def test_the_demo_runs_with_no_settings_and_stops_on_sigterm(
             assert resp.status == 200
         ws = await http.ws_connect(f"{bot.url}/chat/ws", headers={"Origin": bot.url})
         await ws.send_json({"type": "hello", "session": None})
+        await ws.send_json({"type": "open"})
         texts = []
         while not any("Чем могу помочь" in t for t in texts):
             frame = await ws.receive_json(timeout=10)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
@@ -19,6 +20,7 @@ from flows.types import Button, ButtonEvent, Inbound, Reply, StartEvent, TextEve
 
 KEY = b"0123456789abcdef0123456789abcdef"
 ORIGIN = {"Origin": "http://localhost:8080"}
+GREETING = (Reply("Здравствуйте!"), Reply("Чем помочь?", (Button("book", "Записаться"),)))
 
 
 @dataclass
@@ -34,8 +36,12 @@ class Harness:
             raise Unavailable("storage down")
         await self.inbound.put(item)
 
-    async def read_history(self, session_id: str) -> list[WebHistoryItem]:
-        return list(self.history.get(session_id, []))
+    async def read_history(self, session_id: str) -> list[WebHistoryItem] | None:
+        found = self.history.get(session_id)  # None: no customer, as the runtime says
+        return None if found is None else list(found)
+
+    def greeting(self) -> tuple[Reply, ...]:
+        return GREETING
 
     async def next(self) -> Inbound:
         return await asyncio.wait_for(self.inbound.get(), 5)
@@ -91,6 +97,7 @@ async def make_env(**options: object) -> Env:
         secret_key=KEY,
         sink=harness.sink,
         history=harness.read_history,
+        greeting=harness.greeting,
         public_url="https://bot.example.ru",
         **settings,  # type: ignore[arg-type]
     )
@@ -117,22 +124,34 @@ def session_of(token: object) -> str:
     return sid
 
 
-async def test_new_session_gets_welcome_and_a_start_event(env: Env) -> None:
+async def test_a_new_session_gets_a_welcome_and_nothing_reaches_the_runtime(env: Env) -> None:
     ws, welcome = await env.hello()
     assert welcome["type"] == "welcome"
     assert welcome["history"] == []
+    session_of(welcome["session"])
+    assert await drain(ws) == []
+    assert env.harness.inbound.empty()  # no customer for a visitor who only looks
+    await ws.close()
+
+
+async def test_the_first_message_starts_the_session_then_is_sent(env: Env) -> None:
+    ws, welcome = await env.hello()
     sid = session_of(welcome["session"])
-    start = await env.harness.next()
+    await ws.send_json({"type": "text", "text": "привет", "id": "c1"})
+    start, text = await env.harness.next(), await env.harness.next()
     here = hashlib.sha256(b"127.0.0.1").hexdigest()[:16]  # the address, as a digest only
     assert start == Inbound(channel="web", user_id=sid, event_id=f"{sid}:start", event=StartEvent(),
                             address=here)
+    assert text == Inbound(channel="web", user_id=sid, event_id=f"{sid}:c1",
+                           event=TextEvent("привет"), address=here)
+    await ws.send_json({"type": "button", "button": "book", "id": "c2"})
+    assert (await env.harness.next()).event == ButtonEvent("book")  # started once
     await ws.close()
 
 
 async def test_resume_replays_history_and_does_not_restart(env: Env) -> None:
     ws, welcome = await env.hello()
     sid = session_of(welcome["session"])
-    await env.harness.next()
     await ws.close()
     env.harness.history[sid] = [
         WebHistoryItem("out", "Здравствуйте!", (Button("a", "Записаться"),)),
@@ -170,7 +189,9 @@ async def test_bad_token_gets_a_fresh_session_never_the_victims_history(
     assert welcome["history"] == []
     fresh = session_of(welcome["session"])
     assert fresh != victim.session_id
-    assert (await env.harness.next()).event == StartEvent()
+    await ws.send_json({"type": "text", "text": "hi", "id": "c1"})
+    start = await env.harness.next()
+    assert (start.user_id, start.event) == (fresh, StartEvent())
     await ws.close()
 
 
@@ -187,7 +208,9 @@ async def test_link_hello_starts_with_the_link_payload(env: Env) -> None:
 async def test_text_and_button_frames_become_events_with_dedupable_ids(env: Env) -> None:
     ws, welcome = await env.hello()
     sid = session_of(welcome["session"])
-    await env.harness.next()
+    env.harness.history[sid] = []  # a customer already
+    await ws.close()
+    ws, _ = await env.hello(str(welcome["session"]))
     await ws.send_json({"type": "text", "text": "Привет 👋 <b>", "id": "c-1"})
     await ws.send_json({"type": "button", "button": "book", "id": "c-2"})
     text, button = await env.harness.next(), await env.harness.next()
@@ -206,10 +229,26 @@ async def test_text_and_button_frames_become_events_with_dedupable_ids(env: Env)
         {"Origin": "http://localhost.evil.example"},
     ],
 )
-async def test_foreign_origin_is_refused(env: Env, origin: dict[str, str]) -> None:
-    with pytest.raises(aiohttp.WSServerHandshakeError) as caught:
-        await env.connect(**origin)
-    assert caught.value.status == 403
+async def test_foreign_origin_is_closed_with_4403(env: Env, origin: dict[str, str]) -> None:
+    ws = await env.connect(**origin)
+    assert (await ws.receive(timeout=5)).type is WSMsgType.CLOSE
+    assert ws.close_code == 4403  # the widget stops reconnecting and says why
+    assert env.harness.inbound.empty()
+    plain = await env.client.get("/chat/ws", headers=origin)  # no upgrade: a plain 403
+    assert plain.status == 403
+
+
+async def test_a_refused_origin_is_logged_once_with_the_setting(
+    env: Env, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, "svyaz.connectors.webchat")
+    for origin in ("https://shop.example", "https://shop.example", "https://other.example"):
+        ws = await env.connect(Origin=origin)
+        await ws.receive(timeout=5)
+    refused = [r.getMessage() for r in caplog.records if "may not open the chat" in r.message]
+    assert len(refused) == 2
+    assert "'https://shop.example'" in refused[0]
+    assert "SVYAZ_WEBCHAT_ORIGINS" in refused[0]
 
 
 @pytest.mark.parametrize(
@@ -225,8 +264,9 @@ async def test_configured_origins_replace_the_default() -> None:
     try:
         ws = await env.connect(Origin="https://shop.example.ru")
         await ws.close()
-        with pytest.raises(aiohttp.WSServerHandshakeError):
-            await env.connect(Origin="http://localhost:8080")
+        refused = await env.connect(Origin="http://localhost:8080")
+        assert (await refused.receive(timeout=5)).type is WSMsgType.CLOSE
+        assert refused.close_code == 4403
     finally:
         await env.chat.stop()
         await env.client.close()
@@ -242,12 +282,12 @@ async def test_frames_before_hello_and_bad_frames_get_errors_and_the_socket_stay
     assert (await receive(ws))["code"] == "bad_frame"
     await ws.send_json({"type": "hello", "session": None})
     assert (await receive(ws))["type"] == "welcome"
-    await env.harness.next()
     await ws.send_bytes(b"\x00\x01")
     assert (await receive(ws))["code"] == "bad_frame"
     await ws.send_json({"type": "text", "text": "я" * 2049, "id": "2"})
     assert (await receive(ws))["code"] == "too_long"
     await ws.send_json({"type": "text", "text": "ok", "id": "3"})
+    assert (await env.harness.next()).event == StartEvent()
     assert (await env.harness.next()).event == TextEvent("ok")
     await ws.close()
 
@@ -275,13 +315,12 @@ async def test_rate_limit_per_session_across_sockets() -> None:
     try:
         ws1, welcome = await env.hello()
         ws2, _ = await env.hello(str(welcome["session"]))
-        await env.harness.next()
         for i in range(3):
             await ws1.send_json({"type": "text", "text": "a", "id": f"a{i}"})
             await ws2.send_json({"type": "text", "text": "b", "id": f"b{i}"})
         codes = [code for ws in (ws1, ws2) for code in await drain(ws)]
         assert codes == ["rate_limited", "rate_limited"]
-        assert env.harness.inbound.qsize() == 4
+        assert env.harness.inbound.qsize() == 5  # the start and four messages
     finally:
         await env.chat.stop()
         await env.client.close()
@@ -345,7 +384,6 @@ async def test_send_to_an_offline_session_is_undeliverable(env: Env) -> None:
 
 async def test_unrecorded_event_tells_the_client_to_retry(env: Env) -> None:
     ws, _ = await env.hello()
-    await env.harness.next()
     env.harness.refuse = True
     await ws.send_json({"type": "text", "text": "hi", "id": "1"})
     assert (await receive(ws))["code"] == "unavailable"
@@ -354,7 +392,6 @@ async def test_unrecorded_event_tells_the_client_to_retry(env: Env) -> None:
 
 async def test_huge_frame_closes_that_socket_and_the_server_goes_on(env: Env) -> None:
     ws, _ = await env.hello()
-    await env.harness.next()
     with pytest.raises(ConnectionError):
         await send_huge_then_more(ws)
     closed = await ws.receive(timeout=5)
@@ -365,13 +402,13 @@ async def test_huge_frame_closes_that_socket_and_the_server_goes_on(env: Env) ->
     await nxt.close()
 
 
-async def test_stop_closes_every_socket(env: Env) -> None:
+async def test_stop_closes_every_socket_with_1012(env: Env) -> None:
     sockets = [(await env.hello())[0] for _ in range(3)]
     await env.chat.stop()
     for ws in sockets:
         message = await ws.receive(timeout=5)
         assert message.type is WSMsgType.CLOSE
-        assert ws.close_code == 1001
+        assert ws.close_code == 1012  # service restart: the widget reconnects
     assert env.chat.health()["ok"] is False
     with pytest.raises(aiohttp.WSServerHandshakeError):
         await env.connect()

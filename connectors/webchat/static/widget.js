@@ -4,6 +4,9 @@
  * data-title="..." sets the header text.
  * Talks only to the host it was loaded from. Customer and bot text is only ever set with
  * textContent, never parsed as HTML.
+ * Frames: hello on connect; open when the visitor first opens the panel on a socket (the bot
+ * greets then); text and button. Close codes: 1012 (the server restarts) reconnects like any
+ * drop; 4403 (this site may not open the chat) stops reconnecting and says so.
  */
 (function () {
   "use strict";
@@ -28,6 +31,7 @@
     phoneSend: "Отправить номер",
     connecting: "Подключение…",
     offline: "Нет соединения… Пытаемся подключиться снова.",
+    refused: "Этот сайт не может открыть чат: его адрес не разрешён в настройках бота.",
     log: "Сообщения чата",
     you: "Вы",
     bot: "Бот"
@@ -47,6 +51,9 @@
   var seen = {};
   var counter = 0;
   var sessionId = null;
+  var opened = false; // the open frame went out on this socket
+  var refused = false; // the server refused this page's origin (4403): no more attempts
+  var ORIGIN_REFUSED = 4403;
   // Frames sent lately, re-sent after a reconnect in case the old socket lost them: the
   // server turns each into an event id "<session>:<id>", so one already received is dropped.
   var recent = [];
@@ -174,7 +181,17 @@
       ui.launcher.classList.remove("svz-unread");
       scrollDown();
       if (ready) { ui.form.input.focus(); }
+      sendOpen();
     }
+  }
+
+  // The bot greets a new visitor when the chat is first opened, not while it is closed.
+  function sendOpen() {
+    if (opened || !ready || ui.panel.hidden || !socket || socket.readyState !== WebSocket.OPEN) {
+      return;
+    }
+    opened = true;
+    socket.send(JSON.stringify({ type: "open" }));
   }
 
   function setReady(value) {
@@ -309,6 +326,7 @@
     resendRecent(history);
     setReady(true);
     retireIfAnswered();
+    sendOpen();
   }
 
   function retireIfAnswered() {
@@ -341,6 +359,7 @@
 
   function connect() {
     timer = null;
+    opened = false;
     var ws;
     try { ws = new WebSocket(wsUrl); } catch (e) { scheduleReconnect(); return; }
     socket = ws;
@@ -350,11 +369,19 @@
       ws.send(JSON.stringify(hello));
     };
     ws.onmessage = onFrame;
-    ws.onclose = function () {
+    ws.onclose = function (event) {
       if (socket !== ws) { return; }
       socket = null;
+      if (event.code === ORIGIN_REFUSED) { refuse(); return; }
       scheduleReconnect();
     };
+  }
+
+  function refuse() {
+    refused = true;
+    setReady(false);
+    ui.status.textContent = T.refused;
+    ui.status.classList.add("svz-offline");
   }
 
   function scheduleReconnect() {
@@ -367,7 +394,7 @@
   }
 
   function reconnectNow() {
-    if (socket || !timer) { return; }
+    if (refused || socket || !timer) { return; }
     clearTimeout(timer);
     connect();
   }
