@@ -2,9 +2,9 @@
 
 Starts ``svyaz run`` (web chat only, embedded Redis, temp data dir) pinned to one core; this
 process (the clients) runs on the other. Opens ``--sessions`` sockets to ``/chat/ws``, each
-says hello and waits for the bot's greeting (the start flow). The web chat allows 20 sockets
-per remote address and svyaz has no setting to raise it, so clients bind local addresses
-127.0.0.2, 127.0.0.3, ... (20 sockets each). Then:
+says hello, opens the chat and waits for the bot's greeting (the start flow). The web chat
+allows 20 sockets per remote address and svyaz has no setting to raise it, so clients bind
+local addresses 127.0.0.2, 127.0.0.3, ... (20 sockets each). Then:
 
 * memory per idle session: bot RSS with all sessions idle minus RSS before, / sessions
   (and the embedded Redis's ``used_memory`` per session);
@@ -108,6 +108,7 @@ async def open_session(http: aiohttp.ClientSession, url: str, origin: str,
     session.waiting = (GREETING, greeted)
     session.reader = asyncio.create_task(read_frames(session, stats))
     await ws.send_str(json.dumps({"type": "hello", "session": None}))
+    await ws.send_str(json.dumps({"type": "open"}))  # the visitor opens the chat: greeted
     try:
         await asyncio.wait_for(greeted, 60)
     except TimeoutError:

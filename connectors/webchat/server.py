@@ -21,6 +21,7 @@ import asyncio
 import contextlib
 import hashlib
 import logging
+import secrets
 from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
@@ -319,7 +320,9 @@ class WebChat:
         peer.greeted = True
         replies = tuple(self._greeting())
         session.shown = deque(replies)
-        key = f"{peer.session_id}:greeting"
+        # A fresh id each time: the widget drops a frame id it has seen, and a greeting shown
+        # again after a reconnect (into a cleared log) must not be taken for a duplicate.
+        key = f"{peer.session_id}:greeting:{secrets.token_urlsafe(6)}"
         frames = [frame for index, reply in enumerate(replies)
                   for frame in reply_frames(reply, f"{key}:{index}", self.capabilities)]
         await self._push(peer.ws, frames)

@@ -2,7 +2,8 @@
 
 Debian's headless Chromium (Playwright with ``executable_path``) opens the demo page served by
 a ``svyaz run`` process on the example flows, clicks and types through the whole booking flow,
-reloads the page and finds the dialogue still there.
+reloads the page and finds the dialogue still there. A page of another site on another local
+port embeds the widget from that process with the default origins and gets its greeting.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
+from aiohttp import web
 from playwright.async_api import Browser, Page, async_playwright, expect
 from test_processes import Bot, clean_env, free_port
 
@@ -93,3 +95,30 @@ async def test_booking_in_the_demo_web_chat(demo: Bot, browser: Browser) -> None
     await expect(log).to_contain_text("Готово! Ждём вас")
     await expect(log).to_contain_text("Оля")
     await page.close()
+
+
+async def test_a_page_on_another_localhost_port_embeds_the_widget_by_default(
+    demo: Bot, browser: Browser
+) -> None:
+    """The default origins are the public URL and localhost on any port (the README): a
+    developer's page on http://127.0.0.1:<another port> is not refused."""
+    page_html = (f'<!doctype html><html lang="ru"><head><meta charset="utf-8"><title>Сайт'
+                 f'</title></head><body><script src="{demo.url}/chat/widget.js" '
+                 f'data-open="true" defer></script></body></html>')
+
+    async def index(request: web.Request) -> web.Response:
+        return web.Response(text=page_html, content_type="text/html")
+
+    app = web.Application()
+    app.router.add_get("/", index)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", free_port()).start()
+    try:
+        page = await browser.new_page()
+        await page.goto(f"http://127.0.0.1:{runner.addresses[0][1]}/")
+        await expect(page.get_by_role("log")).to_contain_text("Чем могу помочь?")
+        await expect(page.get_by_label("Сообщение")).to_be_enabled()
+        await page.close()
+    finally:
+        await runner.cleanup()

@@ -1,8 +1,10 @@
 """The widget in a real browser: Debian's headless Chromium driven by Playwright.
 
 The WebChat runs on a loopback port with a small scripted sink standing in for the runtime
-(a test harness of the connector: it greets with buttons, asks two questions, echoes). The
-full flow through ``svyaz run`` is tested by the runtime's own browser test.
+(a test harness of the connector: it greets with buttons, asks two questions, echoes; like the
+runtime, it has no history for a session that never wrote, and its start turn answers with
+the greeting the widget was shown on open). The full flow through ``svyaz run`` is tested by
+the runtime's own browser test.
 """
 
 from __future__ import annotations
@@ -64,8 +66,17 @@ class ScriptedDialogue:
     duplicates: list[Inbound] = field(default_factory=list)
     counter: int = 0
 
-    async def read_history(self, session_id: str) -> list[WebHistoryItem]:
-        return list(self.history.get(session_id, []))
+    async def read_history(self, session_id: str) -> list[WebHistoryItem] | None:
+        found = self.history.get(session_id)
+        return None if found is None else list(found)
+
+    def greeting(self) -> tuple[Reply, ...]:
+        return (GREETING,)
+
+    def seed(self, session_id: str) -> None:
+        """The session has a customer, greeted (as if it had written before)."""
+        self.history[session_id] = [WebHistoryItem("out", GREETING.text, GREETING.buttons)]
+        self.step[session_id] = "menu"
 
     async def sink(self, inbound: Inbound) -> None:
         if inbound.event_id in self.seen:
@@ -128,6 +139,7 @@ async def site() -> AsyncIterator[Site]:
         secret_key=b"browser-test-key-0123456789abcdef",
         sink=dialogue.sink,
         history=dialogue.read_history,
+        greeting=dialogue.greeting,
         allowed_origins=(),
         public_url="http://127.0.0.1:8080",
     )
@@ -151,6 +163,12 @@ async def browser() -> AsyncIterator[Browser]:
         chromium = await playwright.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
         yield chromium
         await chromium.close()
+
+
+async def session_of(page: Page) -> str:
+    token = await page.evaluate("localStorage.getItem('svyaz.chat.session')")
+    assert isinstance(token, str)
+    return token.split(".")[0]
 
 
 def watch_dialogs(page: Page) -> list[str]:
@@ -277,6 +295,7 @@ async def test_a_button_from_history_is_pressed_as_a_button(site: Site, browser:
     page = await browser.new_page()
     await page.goto(f"{site.url}/chat")
     await expect(page.get_by_role("log")).to_contain_text("Здравствуйте!")
+    site.dialogue.seed(await session_of(page))
     await page.reload()
     log = page.get_by_role("log")
     choice = log.get_by_role("button", name="Задать вопрос")
@@ -292,6 +311,7 @@ async def test_a_history_button_without_id_is_sent_as_its_label(
     page = await browser.new_page()
     await page.goto(f"{site.url}/chat")
     await expect(page.get_by_role("log")).to_contain_text("Здравствуйте!")
+    site.dialogue.seed(await session_of(page))
     for items in site.dialogue.history.values():  # as history kept them before ids were stored
         items[:] = [
             WebHistoryItem(i.direction, i.text, tuple(Button("", b.text) for b in i.buttons))

@@ -21,8 +21,8 @@ async def test_open_shows_the_greeting_and_nothing_reaches_the_runtime(env: Env)
     sid = session_of(welcome["session"])
     await ws.send_json({"type": "open"})
     first, second = await receive(ws), await receive(ws)
-    assert (first["type"], first["text"], first["id"]) == ("reply", "Здравствуйте!",
-                                                           f"{sid}:greeting:0")
+    assert (first["type"], first["text"]) == ("reply", "Здравствуйте!")
+    assert str(first["id"]).startswith(f"{sid}:greeting:")
     assert second["text"] == "Чем помочь?"
     assert second["buttons"] == [{"id": "book", "text": "Записаться"}]
     await ws.send_json({"type": "open"})  # closed and opened again: greeted once per socket
@@ -57,7 +57,7 @@ async def test_a_reload_before_writing_is_greeted_again_and_still_starts(env: En
     ws, again = await env.hello(str(welcome["session"]))  # known token, no customer yet
     sid = session_of(again["session"])
     await ws.send_json({"type": "open"})
-    assert (await receive(ws))["id"] == f"{sid}:greeting:0"
+    assert str((await receive(ws))["id"]).startswith(f"{sid}:greeting:")
     await ws.send_json({"type": "text", "text": "привет", "id": "c1"})
     assert (await env.harness.next()).event == StartEvent()
     await ws.close()
