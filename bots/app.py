@@ -16,7 +16,7 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -72,7 +72,7 @@ class Services:
     http: aiohttp.ClientSession | None = None
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
     stop: asyncio.Event = field(default_factory=asyncio.Event)
-    clock: Callable[[], datetime] = field(default=datetime.now)
+    clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
 
     async def accept(self, inbound: Inbound) -> None:
         """The ``InboundSink`` handed to every connector."""
