@@ -62,11 +62,19 @@ class OriginPolicy:
         if len(self._logged) >= MAX_LOGGED:
             if not self._overflowed:
                 self._overflowed = True
-                log.warning("web chat: more than %d different origins refused; the rest are "
-                            "not logged", MAX_LOGGED)
+                log.warning(
+                    "web chat: more than %d different origins refused; the rest are not logged",
+                    MAX_LOGGED,
+                )
             return
         self._logged.add(shown)
-        allowed = "the public URL and localhost" if self._default else ", ".join(
-            sorted(self._exact))
-        log.warning("web chat: a page on %r may not open the chat (allowed: %s); to allow it, "
-                    "add it to %s (comma-separated origins)", shown, allowed, ORIGINS_SETTING)
+        allowed = (
+            "the public URL and localhost" if self._default else ", ".join(sorted(self._exact))
+        )
+        log.warning(
+            "web chat: a page on %r may not open the chat (allowed: %s); to allow it, "
+            "add it to %s (comma-separated origins)",
+            shown,
+            allowed,
+            ORIGINS_SETTING,
+        )

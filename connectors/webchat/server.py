@@ -72,6 +72,8 @@ SERVER_RESTART = WSCloseCode.SERVICE_RESTART  # 1012: stopping (the widget recon
 _SEND_TIMEOUT = 5.0
 # Frames a socket may send before its hello; a well-behaved widget sends none.
 _MAX_BEFORE_HELLO = 5
+
+
 @dataclass(slots=True)
 class _Session:
     """The open sockets of one session, and whether its customer exists."""
@@ -323,8 +325,11 @@ class WebChat:
         # A fresh id each time: the widget drops a frame id it has seen, and a greeting shown
         # again after a reconnect (into a cleared log) must not be taken for a duplicate.
         key = f"{peer.session_id}:greeting:{secrets.token_urlsafe(6)}"
-        frames = [frame for index, reply in enumerate(replies)
-                  for frame in reply_frames(reply, f"{key}:{index}", self.capabilities)]
+        frames = [
+            frame
+            for index, reply in enumerate(replies)
+            for frame in reply_frames(reply, f"{key}:{index}", self.capabilities)
+        ]
         await self._push(peer.ws, frames)
 
     async def _message(self, peer: _Peer, event_id: str, event: Event) -> None:
