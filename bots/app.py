@@ -31,7 +31,7 @@ from bots.effects import Effects
 from bots.flowsource import POLL_EVERY as FLOWS_POLL_EVERY
 from bots.flowsource import FlowSource
 from bots.httpguard import body_deadline
-from bots.linking import LinkTargets
+from bots.linking import LinkTargets, can_offer
 from bots.metrics import CONTENT_TYPE, Metrics
 from bots.owner import Owner, unheard_handoffs
 from bots.runtime import Runtime
@@ -261,7 +261,9 @@ async def _start(app: web.Application) -> None:
     services.http = aiohttp.ClientSession()
     if "web" in connectors:  # replies find the process that holds the browser's socket
         connectors["web"] = WebRelay(connectors["web"], store)
-    flows = FlowSource(settings.flows, timezone=settings.timezone)
+    links = link_targets(settings, connectors)
+    flows = FlowSource(settings.flows, timezone=settings.timezone,
+                       can_link=lambda: can_offer(connectors, links()))
     await asyncio.to_thread(flows.load)
     owner = Owner(webhook=settings.owner_webhook, chats=owner_chats(settings),
                   connectors=connectors, http=services.session)
@@ -275,7 +277,7 @@ async def _start(app: web.Application) -> None:
         zone=settings.zone, grace=settings.reminder_grace, owner_notify=owner.notify,
     )
     effects = Effects(store=store, reminders=reminders, owner=owner,
-                      links=link_targets(settings, connectors), channels=frozenset(connectors),
+                      links=links, channels=frozenset(connectors),
                       http=services.session, delivery=delivery)
     services.flows, services.delivery, services.reminders = flows, delivery, reminders
     services.runtime = Runtime(

@@ -3,13 +3,16 @@
 This module owns the current ``FlowSet`` and its hot reload: the folder's files are polled
 (modification times) every couple of seconds; a changed folder is loaded again and swapped in
 only when it loads without errors. A broken edit is logged with every problem and the previous
-flows keep running. It must not run flows.
+flows keep running. It also tells the flows what only the running bot knows (whether another
+channel can be offered: ``FlowSet.can_link``). It must not run flows.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 from flows.loader import FlowLoadError, load
@@ -36,10 +39,13 @@ def stamp(folder: Path) -> Stamp:
 class FlowSource:
     """Holds the current flows; ``watch()`` swaps in good edits."""
 
-    def __init__(self, folder: Path, *, timezone: str) -> None:
+    def __init__(self, folder: Path, *, timezone: str,
+                 can_link: Callable[[], bool] = lambda: True) -> None:
         self.folder = folder
         self.timezone = timezone
+        self._can_link = can_link
         self._flows: FlowSet | None = None
+        self._told: tuple[FlowSet, FlowSet] | None = None  # (loaded, with can_link set)
         self._stamp: Stamp = ()
         self.reloads = 0
         self.refused = 0
@@ -55,7 +61,11 @@ class FlowSource:
     def current(self) -> FlowSet:
         if self._flows is None:
             raise RuntimeError("flows not loaded yet")
-        return self._flows
+        can_link = self._can_link()  # changes once MAX has told its username
+        if self._told is None or self._told[0] is not self._flows \
+                or self._told[1].can_link != can_link:
+            self._told = (self._flows, replace(self._flows, can_link=can_link))
+        return self._told[1]
 
     async def check_once(self) -> bool:
         """Reload when the folder changed; True when new flows were swapped in."""

@@ -112,6 +112,12 @@ def offered_channels(
             and deep_link(ch, "-", links) is not None]
 
 
+def can_offer(channels: Collection[Channel], links: LinkTargets) -> bool:
+    """True when some customer could be offered another channel: two channels on with a deep
+    link that opens (with only the web chat on, there is nowhere else to go)."""
+    return sum(deep_link(ch, "-", links) is not None for ch in channels) >= 2
+
+
 def link_offer(
     channels: Sequence[Channel], token: str, code: str, links: LinkTargets
 ) -> Reply:

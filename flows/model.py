@@ -272,3 +272,6 @@ class FlowSet:
     keywords: tuple[tuple[str, Entry], ...] = ()
     buttons: Mapping[str, Entry] = field(default_factory=dict)
     payloads: Mapping[str, Entry] = field(default_factory=dict)
+    # False when a ``link_channel`` step could offer no other channel (only the web chat is on):
+    # the choice options leading to such a step are then not offered (``steps.Run.options``).
+    can_link: bool = True

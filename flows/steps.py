@@ -270,13 +270,24 @@ class Run:
 
     def options(self, q: Question) -> tuple[Option, ...]:
         if q.options_from is None:
-            return q.options
+            return q.options if self.flows.can_link else self._linkable(q.options)
         raw = q.options_from.evaluate(self.context())
         return tuple(
             _option(item)
             for item in (raw if isinstance(raw, list) else [])
             if item not in (None, "")
         )[:30]
+
+    def _linkable(self, options: tuple[Option, ...]) -> tuple[Option, ...]:
+        """``options`` without those leading straight to a ``link_channel`` step: with no
+        other channel to offer, «continue in another messenger» would promise what it cannot."""
+        flow, step = self.top()
+        if not isinstance(step.next, ByValue) or step.question is None:
+            return options
+        dead = {case for case, target in step.next.cases.items()
+                if (reached := flow.steps.get(target)) is not None
+                and reached.link_channel is not None}
+        return tuple(o for o in options if o.id not in dead) if dead else options
 
     def ask(self, q: Question, text: str | None = None) -> None:
         """Put the question (or ``text`` with the question's buttons) to the customer."""

@@ -114,3 +114,21 @@ async def test_a_refused_origin_is_closed_with_4403_and_logged_once(
     assert "'http://127.0.0.1:8099'" in lines[0]
     assert "https://shop.example.ru" in lines[0]
     assert "SVYAZ_WEBCHAT_ORIGINS" in lines[0]
+
+
+async def test_with_only_the_web_chat_the_menu_offers_no_other_messenger(
+    redis_url: str, bot_prefix: str, tmp_path: Path
+) -> None:
+    """Issue 13 §5: with only the web chat on there is no other channel to continue in, so
+    the example menu's «Продолжить в другом мессенджере» is not shown (nor reachable)."""
+    examples = Path(__file__).resolve().parents[2] / "flows_examples"
+    app = build_app(make_settings(redis_url, bot_prefix, tmp_path, flows=examples))
+    async with TestClient(TestServer(app, host="127.0.0.1")) as client:
+        ws = await chat(client)
+        labels: list[str] = []
+        while not labels:
+            frame = await ws.receive_json(timeout=5)
+            labels = [b["text"] for b in frame.get("buttons", [])]
+        assert "Записаться на приём" in labels
+        assert "Продолжить в другом мессенджере" not in labels
+        await ws.close()
