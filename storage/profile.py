@@ -125,7 +125,13 @@ class Profiles:
         return value
 
     async def _move_index(self, customer: str, old: str | None, new: str | None) -> None:
-        """Drop the index entry of ``old`` (if it is this customer's), point ``new`` here."""
+        """Drop the index entry of ``old`` (if it is this customer's), point ``new`` here
+        unless another customer holds it: the first consenting holder keeps a number.
+
+        Typing a number proves nothing. Were the index to follow the latest typist, a stranger
+        typing a customer's number would become its holder, and the customer's next phone
+        match would send *the stranger* a code that joins the customer's new chat to them.
+        """
         if old == new:
             old = None
         if old is None and new is None:
@@ -134,8 +140,11 @@ class Profiles:
         if old is not None:
             pipe.eval(DEL_IF_LUA, 1, self._keys.phone(old), customer)
         if new is not None:
-            pipe.set(self._keys.phone(new), customer)
-        await pipe.execute()
+            pipe.set(self._keys.phone(new), customer, nx=True)
+        taken = await pipe.execute()
+        if new is not None and not taken[-1] and await self.find_by_phone(new) is None:
+            # the holder has since lost the number or its consent: nobody holds it now
+            await self._redis.set(self._keys.phone(new), customer)
 
     @guarded
     async def set_if_missing(self, customer: str, field: ProfileField, value: str) -> bool:

@@ -48,3 +48,29 @@ async def test_changing_phone_moves_the_index(store: Store) -> None:
     assert await store.profiles.find_by_phone("+79990000001") is None
     assert await store.profiles.find_by_phone("+79990000002") == "c1"
     assert await store.profiles.find_by_phone("garbage") is None
+
+
+async def test_a_stranger_typing_a_customers_number_does_not_take_it(store: Store) -> None:
+    """The first consenting holder keeps the phone index (issue 13 §2, found by the link
+    drill): before, the index followed the latest typist, so the real customer's next phone
+    match sent its joining code to the stranger."""
+    await store.profiles.record_consent("owner", True, "v1", AT, "vk")
+    await store.profiles.set_field("owner", "phone", "+79990000001")
+    await store.profiles.record_consent("stranger", True, "v1", AT, "web")
+    await store.profiles.set_field("stranger", "phone", "8 999 000-00-01")
+    assert await store.profiles.find_by_phone("+79990000001") == "owner"
+    await store.profiles.record_consent("stranger", True, "v1", AT, "web")  # consent again
+    assert await store.profiles.find_by_phone("+79990000001") == "owner"
+
+
+async def test_a_number_its_holder_gave_up_goes_to_the_next_who_gives_it(store: Store) -> None:
+    await store.profiles.record_consent("a", True, "v1", AT, "vk")
+    await store.profiles.set_field("a", "phone", "+79990000001")
+    await store.profiles.set_field("a", "phone", "+79990000002")  # a changed numbers
+    await store.profiles.record_consent("b", True, "v1", AT, "web")
+    await store.profiles.set_field("b", "phone", "+79990000001")
+    assert await store.profiles.find_by_phone("+79990000001") == "b"
+    await store.profiles.record_consent("a", False, "v1", AT, "vk")  # a withdrew consent
+    await store.profiles.record_consent("c", True, "v1", AT, "web")
+    await store.profiles.set_field("c", "phone", "+79990000002")
+    assert await store.profiles.find_by_phone("+79990000002") == "c"
