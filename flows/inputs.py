@@ -151,7 +151,7 @@ def _range_reason(minimum: float | None, maximum: float | None) -> str:
 
 def ru_format(number: float) -> str:
     """3.0 -> "3", 1.5 -> "1,5" (for reasons shown to customers)."""
-    return f"{number:g}".replace(".", ",") if number != int(number) else str(int(number))
+    return f"{number:.15g}".replace(".", ",") if number != int(number) else str(int(number))
 
 
 # --------------------------------------------------------------------------- choice

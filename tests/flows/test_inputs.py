@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from flows.inputs import INPUT_KINDS, InputKind, Invalid, Option, Parsed, parse
+from flows.inputs import INPUT_KINDS, InputKind, Invalid, Option, Parsed, parse, ru_format
 from flows.types import JSON
 
 MSK = ZoneInfo("Europe/Moscow")
@@ -488,3 +488,11 @@ def test_parse_never_raises_on_near_misses(kind: InputKind, text: str) -> None:
 )
 def test_huge_and_strange_input(kind: InputKind, text: str) -> None:
     assert isinstance(parse(kind, text, now=WEDNESDAY, options=SERVICES), Parsed | Invalid)
+
+
+@pytest.mark.parametrize(("number", "shown"), [
+    (3.0, "3"), (1.5, "1,5"), (1234567.5, "1234567,5"), (0.125, "0,125"), (-2.25, "-2,25"),
+])
+def test_limits_are_shown_in_full_not_in_e_notation(number: float, shown: str) -> None:
+    """A limit of 1234567.5 read «не больше 1,23457e+06» (found by the mutation run)."""
+    assert ru_format(number) == shown
