@@ -1,0 +1,178 @@
+"""Mutation score of chosen modules: ``./dev mutants flows/inputs.py [MODULE ...]``.
+
+Owns ``TESTS``, the one place that says which test files guard which module, and the score
+file ``bench/mutants.md``. mutmut makes small changes (mutants) to a module and runs the
+module's tests against each; a mutant no test notices ("survived") is behaviour the tests do
+not pin. Surviving mutants that cannot change behaviour are listed, each with its argument, in
+``bench/mutants-equivalent.md``; the score leaves them out: killed / (all − equivalent).
+
+Why a helper and not a ``[tool.mutmut]`` table: mutmut reads one set of settings per project,
+from the pyproject.toml of its working directory, and mutates everything that names. A run
+here needs the settings of the chosen modules only, so each run builds a scratch project under
+``.mutmut/`` (symlinks to the packages and tests, our pyproject.toml plus a ``[tool.mutmut]``
+table) and drives mutmut's command line there. Each run starts afresh: a verdict cached from
+before a test changed is worse than a slow run.
+
+Slow (a minute or more per module on two cores): run it by hand, not in CI. Not a test file.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+import sys
+from collections import Counter
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+SCRATCH = ROOT / ".mutmut"
+SCORES = ROOT / "bench" / "mutants.md"
+EQUIVALENT = ROOT / "bench" / "mutants-equivalent.md"
+MUTMUT = Path(sys.executable).with_name("mutmut")
+
+# module -> the test files that pin its behaviour. Leave out tests that do their work at
+# import time (tests/flows/test_examples.py plays every conversation while it is collected,
+# before mutmut switches a mutant on): they would count as covering and could never kill.
+TESTS: dict[str, tuple[str, ...]] = {
+    "flows/inputs.py": ("tests/flows/test_inputs.py",),
+    "flows/engine.py": (
+        "tests/flows/test_engine.py",
+        "tests/flows/test_engine_property.py",
+        "tests/flows/test_steps.py",
+    ),
+    "flows/steps.py": (
+        "tests/flows/test_steps.py",
+        "tests/flows/test_engine.py",
+        "tests/flows/test_engine_property.py",
+    ),
+}
+# What the tests read besides the packages and tests/ (mutmut copies tests/ by itself).
+DATA = ("flows_examples",)
+GOAL = 90.0
+_ROW = re.compile(r"^\| `(?P<module>[^`]+)` \|")
+_NAME = re.compile(r"`([\w.]+__mutmut_\d+)`")
+
+
+@dataclass(frozen=True, slots=True)
+class Score:
+    module: str
+    status: Counter[str]
+    survivors: tuple[str, ...]
+    equivalent: frozenset[str]
+
+    @property
+    def killed(self) -> int:
+        return self.status["killed"] + self.status["timeout"]
+
+    @property
+    def total(self) -> int:
+        return sum(self.status.values())
+
+    @property
+    def percent(self) -> float:
+        counted = self.total - len(self.equivalent & set(self.survivors))
+        return 100.0 * self.killed / counted if counted else 100.0
+
+
+def main(argv: list[str]) -> int:
+    modules = [m.removeprefix("./") for m in argv]
+    unknown = [m for m in modules if m not in TESTS]
+    if not modules or unknown:
+        known = ", ".join(TESTS)
+        print(f"usage: ./dev mutants MODULE [MODULE ...]; modules with tests listed: {known}"
+              + (f"\nunknown: {', '.join(unknown)} (add it to TESTS in bench/mutants.py)"
+                 if unknown else ""), file=sys.stderr)
+        return 2
+    _prepare(modules)
+    log = SCRATCH / "run.log"
+    print(f"mutmut is running on {', '.join(modules)}; its output goes to {log}")
+    with log.open("w") as out:
+        done = subprocess.run([str(MUTMUT), "run"], cwd=SCRATCH, stdout=out, stderr=out)
+    if done.returncode != 0:
+        print(f"mutmut failed (exit {done.returncode}); see {log}", file=sys.stderr)
+        return 1
+    scores = [_score(m, _results()) for m in modules]
+    _report(scores)
+    _record(scores)
+    return 0 if all(s.percent >= GOAL for s in scores) else 1
+
+
+def _prepare(modules: list[str]) -> None:
+    """A scratch project: the packages and tests by symlink, settings for these modules."""
+    shutil.rmtree(SCRATCH, ignore_errors=True)
+    SCRATCH.mkdir()
+    packages = sorted({m.split("/")[0] for m in modules})
+    tests = sorted({t for m in modules for t in TESTS[m]})
+    for name in [*packages, "tests", *DATA]:
+        (SCRATCH / name).symlink_to(ROOT / name, target_is_directory=True)
+    settings = (
+        "\n[tool.mutmut]\n"
+        f"source_paths = {json.dumps(packages)}\n"
+        f"only_mutate = {json.dumps(modules)}\n"
+        f"pytest_add_cli_args_test_selection = {json.dumps(tests)}\n"
+        f"also_copy = {json.dumps(list(DATA))}\n"
+        'pytest_add_cli_args = ["-p", "no:cacheprovider"]\n'
+    )
+    (SCRATCH / "pyproject.toml").write_text((ROOT / "pyproject.toml").read_text() + settings)
+
+
+def _results() -> dict[str, str]:
+    """Every mutant's name and verdict, from ``mutmut results --all true``."""
+    out = subprocess.run([str(MUTMUT), "results", "--all", "true"], cwd=SCRATCH,
+                         capture_output=True, text=True, check=True).stdout
+    pairs = (line.strip().split(": ", 1) for line in out.splitlines() if ": " in line)
+    return {name: status for name, status in pairs}  # noqa: C416 (pairs of two, by construction)
+
+
+def _score(module: str, results: dict[str, str]) -> Score:
+    prefix = module.removesuffix(".py").replace("/", ".") + "."
+    mine = {n: s for n, s in results.items() if n.startswith(prefix)}
+    survivors = tuple(sorted(n for n, s in mine.items() if s == "survived"))
+    listed = frozenset(_NAME.findall(EQUIVALENT.read_text() if EQUIVALENT.exists() else ""))
+    return Score(module, Counter(mine.values()), survivors,
+                 frozenset(n for n in listed if n.startswith(prefix)))
+
+
+def _report(scores: list[Score]) -> None:
+    for s in scores:
+        other = {k: v for k, v in s.status.items() if k not in ("killed", "timeout", "survived")}
+        print(f"{s.module}: {s.killed} killed, {s.status['survived']} survived"
+              f"{''.join(f', {v} {k}' for k, v in sorted(other.items()))} of {s.total}; "
+              f"{len(s.equivalent & set(s.survivors))} of the survivors listed as equivalent; "
+              f"score {s.percent:.1f} % (goal {GOAL:.0f} %)")
+        open_ones = [n for n in s.survivors if n not in s.equivalent]
+        stale = sorted(s.equivalent - set(s.survivors))
+        if open_ones:
+            print(f"  survivors not listed in {EQUIVALENT.name} (see one: "
+                  f"cd .mutmut && ../.venv/bin/mutmut show NAME):")
+            print("".join(f"    {n}\n" for n in open_ones), end="")
+        if stale:
+            print(f"  listed as equivalent but no longer surviving (the module changed? "
+                  f"re-check {EQUIVALENT.name}): {', '.join(stale)}")
+
+
+def _record(scores: list[Score]) -> None:
+    """Replace these modules' rows of the table in bench/mutants.md; keep the others."""
+    lines = SCORES.read_text().splitlines()
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT,
+                            capture_output=True, text=True).stdout.strip() or "?"
+    rows = {s.module: (f"| `{s.module}` | {s.killed} | {s.status['survived']} | "
+                       f"{len(s.equivalent & set(s.survivors))} | {s.total} | "
+                       f"{s.percent:.1f} % | {date.today().isoformat()} | {commit} |")
+            for s in scores}
+    kept = []
+    for line in lines:
+        match = _ROW.match(line)
+        kept.append(rows.pop(match["module"]) if match and match["module"] in rows else line)
+    last_row = max(i for i, line in enumerate(kept) if line.startswith("|"))
+    kept[last_row + 1:last_row + 1] = list(rows.values())
+    SCORES.write_text("\n".join(kept) + "\n")
+    print(f"scores written to {SCORES.relative_to(ROOT)}")
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
