@@ -38,7 +38,7 @@ MUTMUT = Path(sys.executable).with_name("mutmut")
 # import time (tests/flows/test_examples.py plays every conversation while it is collected,
 # before mutmut switches a mutant on): they would count as covering and could never kill.
 TESTS: dict[str, tuple[str, ...]] = {
-    "flows/inputs.py": ("tests/flows/test_inputs.py",),
+    "flows/inputs.py": ("tests/flows/test_inputs.py", "tests/flows/test_inputs_limits.py"),
     "flows/engine.py": (
         "tests/flows/test_engine.py",
         "tests/flows/test_engine_property.py",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from textwrap import dedent
@@ -493,3 +494,133 @@ def test_state_stays_small(flows: FlowSet) -> None:
         turn.state.model_dump_json(by_alias=True, exclude_defaults=True)
     )
     assert restored == turn.state
+
+
+# --------------------------------------------------------------------------- edges of the rules
+
+BROKEN_MENU = {
+    "menu.yaml": """
+        triggers: [{command: start}]
+        steps:
+          hi:
+            say: Привет
+            cancel_reminder: old
+          ask:
+            ask: "{{ missing }}, что делаем?"
+        """,
+}
+
+
+def _folder(tmp_path: Path, files: dict[str, str]) -> FlowSet:
+    for name, text in files.items():
+        (tmp_path / name).write_text(dedent(text), encoding="utf-8")
+    return loader.load(tmp_path)
+
+
+def test_a_broken_menu_leaves_the_apology_alone(tmp_path: Path) -> None:
+    flows = _folder(tmp_path, BROKEN_MENU)
+    state = DialogState(stack=(Frame(f="gone", s="x"),), waiting="abc", vars={"a": 1})
+    turn = advance(flows, state, TextEvent("привет"), NOW)
+    assert texts(turn) == [flows.texts.lost]
+    assert turn.effects == ()
+    assert turn.state == DialogState(vars={"a": 1})
+
+
+def test_without_a_menu_a_lost_position_is_forgotten(flows: FlowSet) -> None:
+    bare = replace(flows, menu=None, on_start=None)
+    state = DialogState(stack=(Frame(f="gone", s="x"),), waiting="abc")
+    turn = advance(bare, state, TextEvent("привет"), NOW)
+    assert texts(turn) == [flows.texts.lost]
+    assert turn.state == DialogState()
+    assert texts(advance(bare, None, StartEvent(), NOW)) == [flows.texts.fallback]
+
+
+def test_a_typed_option_that_is_also_a_command_is_an_answer(tmp_path: Path) -> None:
+    flows = _folder(
+        tmp_path,
+        {
+            "menu.yaml": "triggers: [{command: start}]\nsteps:\n  m: {ask: Меню}\n",
+            "order.yaml": """
+                steps:
+                  what:
+                    ask: Что сделать с заказом?
+                    choice: {keep: Оставить, drop: Отмена}
+                    next: {keep: kept, drop: dropped}
+                  kept: {say: Оставили, end: true}
+                  dropped: {say: Заказ отменён, end: true}
+                  name:
+                    ask: Имя?
+                """,
+        },
+    )
+    turn = advance(flows, at("order", "what"), TextEvent("отмена"), NOW)
+    assert texts(turn) == ["Заказ отменён"]
+    assert texts(advance(flows, at("order", "what"), TextEvent("оставить"), NOW)) == ["Оставили"]
+    cancelled = advance(flows, at("order", "name"), TextEvent("отмена"), NOW)
+    assert texts(cancelled) == [flows.texts.cancelled, "Меню"]
+
+
+def test_a_pressed_button_starts_its_flow_whatever_its_label(flows: FlowSet) -> None:
+    turn = advance(flows, None, ButtonEvent("pd", "Персональные данные"), NOW)
+    assert texts(turn) == ["Согласны?"]
+
+
+@pytest.mark.parametrize("button", ["cmd:nonsense", "menu", "cancel"])
+def test_only_a_cmd_button_of_a_known_command_is_a_command(flows: FlowSet, button: str) -> None:
+    turn = advance(flows, at("calc", "n"), ButtonEvent(button), NOW)
+    assert position(turn) == "calc/n"
+    assert turn.state.stack[-1].retries == 1
+
+
+def test_help_outside_a_question_shows_the_menu(flows: FlowSet) -> None:
+    turn = advance(flows, None, TextEvent("помощь"), NOW)
+    assert texts(turn)[1:] == ["Что делаем?"]
+    assert texts(turn)[0] == flows.texts.help
+
+
+def test_restart_without_a_start_flow_shows_the_menu(flows: FlowSet) -> None:
+    bare = replace(flows, on_start=None)
+    turn = advance(bare, at("calc", "n"), TextEvent("/start"), NOW)
+    assert texts(turn) == ["Что делаем?"]
+    assert position(turn) == "menu/main"
+
+
+def test_a_failed_call_without_on_error_ends_the_flow(tmp_path: Path) -> None:
+    flows = _folder(
+        tmp_path,
+        {
+            "menu.yaml": "triggers: [{command: start}]\nsteps:\n  m: {ask: Меню}\n",
+            "crm.yaml": "steps:\n  c:\n    http: {url: 'https://crm.example.ru'}\n"
+            "  d: {say: Готово}\n",
+        },
+    )
+    turn = advance(flows, None, StartFlowEvent("crm"), NOW)
+    (call,) = turn.effects
+    assert isinstance(call, CallHttp)
+    failed = advance(flows, turn.state, CallResultEvent(call.call_id, False, 503), NOW)
+    assert texts(failed) == [flows.texts.call_failed]
+    assert failed.effects == ()
+    assert failed.state == DialogState()
+    ok = advance(flows, turn.state, CallResultEvent(call.call_id, True, 200, {"x": 1}), NOW)
+    assert texts(ok) == ["Готово"]
+    assert ok.state == DialogState()
+
+
+def test_a_trigger_button_pressed_at_a_question_starts_its_flow(flows: FlowSet) -> None:
+    turn = advance(flows, at("calc", "n"), ButtonEvent("pd"), NOW)
+    assert texts(turn) == ["Согласны?"]
+    assert position(turn) == "pd/agree"
+
+
+def test_a_wait_for_a_call_no_step_makes_is_forgotten(flows: FlowSet) -> None:
+    state = DialogState(stack=(Frame(f="calc", s="n"),), waiting="gone")
+    turn = advance(flows, state, ResumeEvent("vk"), NOW)
+    assert texts(turn) == ["Сколько гостей?"]
+    assert turn.state == at("calc", "n")
+
+
+def test_a_question_entered_afresh_allows_all_its_tries(flows: FlowSet) -> None:
+    asked = advance(flows, None, TextEvent("посчитать"), NOW)
+    wrong = advance(flows, asked.state, TextEvent("сто"), NOW)
+    assert position(wrong) == "calc/n"
+    assert wrong.state.stack[-1].retries == 1

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from flows.inputs import InputKind, Invalid, Option, Parsed, parse
+from flows.inputs import InputKind, Invalid, Option, Parsed, parse, parse_phone
 from flows.types import JSON
 
 NOW = datetime(2026, 12, 23, 14, 0, tzinfo=ZoneInfo("Europe/Moscow"))
@@ -287,3 +287,16 @@ def test_email_limits_local_part_64_address_254() -> None:
 def test_email_mailto_in_any_case_and_brackets() -> None:
     assert value("email", "MailTo:Ivan@Example.RU") == "Ivan@example.ru"
     assert value("email", " < ivan@example.ru > ") == "ivan@example.ru"
+
+
+def test_parse_phone_reads_russian_numbers_by_default() -> None:
+    assert parse_phone("8 999 123-45-67") == Parsed("+79991234567")
+
+
+def test_email_keeps_its_own_letters_when_brackets_go() -> None:
+    assert value("email", "<Xenia@example.ru>") == "Xenia@example.ru"
+    assert value("email", "XX@example.ru") == "XX@example.ru"
+
+
+def test_a_round_limit_is_written_in_full() -> None:
+    assert reason("number", "2000000", maximum=1_000_000) == "Нужно число не больше 1000000."

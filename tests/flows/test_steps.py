@@ -119,6 +119,11 @@ FLOWS = {
           h:
             handoff: "{{ name }} просит оператора"
         """,
+    "pic.yaml": """
+        steps:
+          p:
+            image: "{{ env.SITE }}/map.png"
+        """,
     "silent.yaml": """
         steps:
           h:
@@ -174,6 +179,12 @@ def test_a_message_step_renders_every_part_in_the_business_time_zone(flows: Flow
         Button("policy", "Политика", "https://shop.example.ru/policy"),
     )
     assert not pick.request_phone
+
+
+def test_a_picture_alone_has_no_text(flows: FlowSet) -> None:
+    (reply,) = start(flows, "pic").replies
+    assert (reply.text, reply.image_url) == ("", "https://shop.example.ru/map.png")
+    assert not reply.markdown
 
 
 def test_flow_defaults_never_overwrite_a_known_variable(flows: FlowSet) -> None:
