@@ -49,6 +49,12 @@ TESTS: dict[str, tuple[str, ...]] = {
         "tests/flows/test_engine.py",
         "tests/flows/test_engine_property.py",
     ),
+    "storage/inbox.py": (
+        "tests/storage/test_inbox.py",
+        "tests/storage/test_intake.py",
+        "tests/storage/test_state.py",
+    ),
+    "storage/intake.py": ("tests/storage/test_intake.py",),
 }
 # What the tests read besides the packages and tests/ (mutmut copies tests/ by itself).
 DATA = ("flows_examples",)

@@ -10,6 +10,14 @@ from redis.asyncio.cluster import ClusterNode, RedisCluster
 from storage.store import Store
 
 
+class RoundTrips:
+    """Redis round trips counted at redis-py's socket write (one per command or pipeline):
+    exact, whatever the machine; the ``round_trips`` fixture counts them."""
+
+    def __init__(self) -> None:
+        self.count = 0
+
+
 async def namespace_keys(store: Store) -> list[str]:
     """Every key of the store's namespace, on every cluster node."""
     found = [k async for k in store.redis.scan_iter(match=f"{store.keys.prefix}*")]

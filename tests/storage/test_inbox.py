@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import logging
 
 import pytest
+from storage_helpers import RoundTrips
 
 from flows.types import (
     Button,
@@ -23,6 +25,7 @@ from flows.types import (
 )
 from storage import codec
 from storage.errors import CodecError
+from storage.inbox import raw_rows
 from storage.store import Store
 
 EVENTS: list[Event] = [
@@ -124,3 +127,124 @@ async def test_an_undecodable_entry_is_dropped_not_blocking(store: Store) -> Non
     good = await store.inbox.push("c1", _inbound("ok"))
     assert [i for i, _ in await store.inbox.pending("c1")] == [good]
     assert [i for i, _ in await store.inbox.pending("c1")] == [good]
+
+
+async def _pending_set(store: Store) -> set[str]:
+    """The global set of customers with pending work, as a sweeper after a crash reads it."""
+    return {codec.text(m) for m in await store.redis.smembers(store.keys.pending)}
+
+
+async def test_done_of_the_last_entry_leaves_the_pending_set_at_once(store: Store) -> None:
+    first = await store.inbox.push("c1", _inbound("a"))
+    second = await store.inbox.push("c1", _inbound("b"))
+    assert await _pending_set(store) == {"c1"}
+    await store.inbox.done("c1", first)
+    assert await _pending_set(store) == {"c1"}  # one left
+    await store.inbox.done("c1", second)
+    assert await _pending_set(store) == set()  # not only when a sweeper next looks
+
+
+async def test_done_while_entries_remain_is_one_round_trip(
+    store: Store, round_trips: RoundTrips
+) -> None:
+    first = await store.inbox.push("c1", _inbound("a"))
+    await store.inbox.push("c1", _inbound("b"))
+    await store.inbox.push("c1", _inbound("c"))
+    before = round_trips.count
+    await store.inbox.done("c1", first)
+    assert round_trips.count - before == 1  # the pending set is touched only once empty
+    assert await _pending_set(store) == {"c1"}
+
+
+async def test_settle_keeps_a_customer_whose_inbox_refilled(store: Store) -> None:
+    """A push that lands between a done's count and its SREM must not be forgotten."""
+    await store.inbox.push("c1", _inbound("a"))
+    await store.inbox.settle("c1", 0)  # a count of 0 that a racing push made stale
+    assert await _pending_set(store) == {"c1"}
+    assert [p.event for _, p in await store.inbox.pending("c1")] == [TextEvent("a")]
+    await store.inbox.settle("c1", 1)  # entries remain: nothing to do
+    assert await _pending_set(store) == {"c1"}
+
+
+async def test_settle_of_an_empty_inbox_leaves_the_set(store: Store) -> None:
+    entry = await store.inbox.push("c1", _inbound("a"))
+    await store.redis.xdel(store.keys.inbox("c1"), entry)  # processed by a save elsewhere
+    await store.inbox.push("c2", _inbound("b"))
+    await store.inbox.settle("c1", 0)
+    assert await _pending_set(store) == {"c2"}
+
+
+async def test_customers_with_pending_drops_the_emptied_ones_from_the_set(store: Store) -> None:
+    entry = await store.inbox.push("c1", _inbound("a"))
+    await store.inbox.push("c2", _inbound("b"))
+    await store.redis.xdel(store.keys.inbox("c1"), entry)  # a save marks it done lazily
+    assert await _pending_set(store) == {"c1", "c2"}
+    assert await store.inbox.customers_with_pending() == ["c2"]
+    assert await _pending_set(store) == {"c2"}
+
+
+async def test_pending_after_the_lock_uses_the_rows_read_with_it(
+    store: Store, round_trips: RoundTrips
+) -> None:
+    ids = [await store.inbox.push("c1", _inbound(t)) for t in ("a", "b")]
+    lock = await store.states.acquire("c1")
+    before = round_trips.count
+    pending = await store.inbox.pending("c1")
+    assert round_trips.count == before  # read in the lock's own round trip
+    assert [(i, p.event) for i, p in pending] == [
+        (ids[0], TextEvent("a")), (ids[1], TextEvent("b"))]
+    assert await store.inbox.pending("c1") == pending  # read again: from Redis, the same
+    assert round_trips.count == before + 1
+    await store.states.release(lock)
+
+
+async def test_pending_with_a_count_reads_only_that_many(store: Store) -> None:
+    ids = [await store.inbox.push("c1", _inbound(t)) for t in ("a", "b", "c")]
+    lock = await store.states.acquire("c1")  # the lock read all three
+    assert [i for i, _ in await store.inbox.pending("c1", count=2)] == ids[:2]
+    await store.states.release(lock)
+
+
+async def test_a_push_after_the_lock_is_not_hidden_by_what_the_lock_read(store: Store) -> None:
+    first = await store.inbox.push("c1", _inbound("a"))
+    lock = await store.states.acquire("c1")
+    second = await store.inbox.push("c1", _inbound("b"))
+    assert [i for i, _ in await store.inbox.pending("c1")] == [first, second]
+    await store.inbox.done("c1", first)
+    assert [i for i, _ in await store.inbox.pending("c1")] == [second]
+    await store.states.release(lock)
+
+
+async def test_a_done_after_the_lock_is_not_undone_by_what_the_lock_read(store: Store) -> None:
+    first = await store.inbox.push("c1", _inbound("a"))
+    second = await store.inbox.push("c1", _inbound("b"))
+    lock = await store.states.acquire("c1")
+    await store.inbox.done("c1", first)
+    assert [i for i, _ in await store.inbox.pending("c1")] == [second]
+    await store.states.release(lock)
+
+
+async def test_an_entry_without_its_event_field_is_dropped_and_logged(
+    store: Store, caplog: pytest.LogCaptureFixture
+) -> None:
+    bad = await store.redis.xadd(store.keys.inbox("c1"), {"other": "x"})
+    await store.redis.sadd(store.keys.pending, "c1")
+    with caplog.at_level(logging.ERROR, logger="svyaz.storage"):
+        assert await store.inbox.pending("c1") == []
+    [record] = [r for r in caplog.records if r.name == "svyaz.storage"]
+    message = record.getMessage()
+    assert codec.text(bad) in message
+    assert "of c1:" in message
+    assert message.startswith("dropping undecodable inbox entry ")
+    with pytest.raises(CodecError) as reason:
+        codec.decode_inbound("{}")
+    assert message.endswith(f": {reason.value}")  # the codec's reason
+    assert await store.redis.xlen(store.keys.inbox("c1")) == 0  # gone, not blocking
+    assert await _pending_set(store) == set()
+
+
+def test_raw_rows_reads_a_scripts_stream_reply() -> None:
+    reply = [[b"1-0", [b"j", b"x", b"k", "y"]], ["2-1", []]]
+    assert raw_rows(reply) == [("1-0", {"j": "x", "k": "y"}), ("2-1", {})]
+    assert raw_rows(None) == []
+    assert raw_rows([]) == []
