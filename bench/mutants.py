@@ -54,7 +54,7 @@ TESTS: dict[str, tuple[str, ...]] = {
         "tests/storage/test_intake.py",
         "tests/storage/test_state.py",
     ),
-    "storage/intake.py": ("tests/storage/test_intake.py",),
+    "storage/intake.py": ("tests/storage/test_intake.py", "tests/storage/test_refusals.py"),
 }
 # What the tests read besides the packages and tests/ (mutmut copies tests/ by itself).
 DATA = ("flows_examples",)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from storage.store import Store
+from tests.waiting import until_gone
 
 
 async def test_first_seen_once_within_ttl(store: Store) -> None:
@@ -23,6 +24,6 @@ async def test_concurrent_duplicates_pass_exactly_once(store: Store) -> None:
 async def test_seen_again_after_expiry(store: Store) -> None:
     assert await store.dedupe.first_seen("e", ttl=1)
     await store.redis.pexpire(store.keys.dedupe("e"), 1)
-    await asyncio.sleep(0.05)
+    await until_gone(store.redis, store.keys.dedupe("e"))
     assert await store.dedupe.first_seen("e")
     assert not await store.dedupe.first_seen("e")

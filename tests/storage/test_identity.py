@@ -16,6 +16,7 @@ from storage.keys import (
     LINK_TOKEN_TTL,
 )
 from storage.store import Store
+from tests.waiting import until_gone
 
 
 async def test_resolve_creates_once_and_is_stable(store: Store) -> None:
@@ -58,7 +59,7 @@ async def test_link_token_is_long_random_single_use_and_expiring(store: Store) -
     assert await store.identities.customer_of("vk:6") is None
     expired = await store.identities.issue_link_token(customer)
     await store.redis.pexpire(store.keys.link_token(expired), 1)
-    await asyncio.sleep(0.05)
+    await until_gone(store.redis, store.keys.link_token(expired))
     assert await store.identities.redeem_link_token(expired, "vk:7") is None
     assert await store.identities.redeem_link_token("nonsense", "vk:7") is None
 

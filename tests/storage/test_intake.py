@@ -6,13 +6,14 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from storage_helpers import BUSY_LUA
+from storage_helpers import BUSY_LUA, RoundTrips
 
 from flows.types import DialogState, Frame, Inbound, Reply, TextEvent
 from storage.client import scripts_span_slots
 from storage.errors import StorageUnavailable
 from storage.history import HistoryEntry
 from storage.store import Sent, Store
+from tests.waiting import until
 
 STATE = DialogState(stack=(Frame(f="booking", s="day"),))
 
@@ -124,14 +125,18 @@ async def test_a_cached_account_that_was_erased_gets_a_new_customer(store: Store
     assert await store.identities.customer_of("max:42") == second
 
 
-async def test_a_waiting_acquire_gets_the_lock_an_accept_takes_meanwhile(store: Store) -> None:
+async def test_a_waiting_acquire_gets_the_lock_an_accept_takes_meanwhile(
+    store: Store, round_trips: RoundTrips
+) -> None:
     # Found by bench/load.py: a drain polling for the lock while this process's own accept
     # took it waited until LockTimeout, and the message got no reply.
     customer = await store.intake.accept("max:w1", _inbound("w1", "a"))
     assert customer is not None
     held = await store.states.acquire(customer)
+    before = round_trips.count
     waiter = asyncio.create_task(store.states.acquire(customer, wait=1.0))
-    await asyncio.sleep(0.3)  # the waiter now polls every 25-75 ms
+    # The waiter tried and now polls (a second try sent): it is waiting, not yet started.
+    await until(lambda: round_trips.count >= before + 2, what="the waiter's second try")
     await store.release(held, [])
     assert await store.intake.accept("max:w2", _inbound("w2", "b"), take=True) == customer
     lock = await asyncio.wait_for(waiter, 3)
@@ -165,8 +170,8 @@ async def test_a_lock_whose_answer_timed_out_is_taken_over_at_once(
     with pytest.raises(StorageUnavailable):  # the webhook answers 503; the platform retries
         await store.intake.accept("max:s2", _inbound("s2", "b"), take=True)
     await stall  # the stall ends: the accept's script runs, takes the lock and pushes
-    await asyncio.sleep(0.1)
-    assert await store.redis.get(store.keys.lock(customer)) is not None
+    assert await until(lambda: store.redis.get(store.keys.lock(customer)),
+                       what="the lock taken by the late script") is not None
     # The platform's retry is a repeat, yet the customer is handed back to be processed, and
     # the lock the lost answer held is taken over instead of waiting 30 s for it to expire.
     assert await store.intake.accept("max:s2", _inbound("s2", "b"), take=True) == customer
@@ -187,8 +192,8 @@ async def test_an_acquire_whose_answer_timed_out_leaves_a_lock_taken_over_at_onc
     with pytest.raises(StorageUnavailable):
         await store.states.acquire(customer, wait=0.0)
     await stall  # the acquire's script runs now, though its caller gave up
-    await asyncio.sleep(0.1)
-    assert await store.redis.get(store.keys.lock(customer)) is not None
+    assert await until(lambda: store.redis.get(store.keys.lock(customer)),
+                       what="the lock taken by the late script") is not None
     lock = await store.states.acquire(customer, wait=0.3)
     assert await store.states.holds(lock)
     await store.release(lock, [])
@@ -206,3 +211,66 @@ async def test_a_retry_after_the_account_was_merged_away_is_still_a_repeat(
     assert [p.event for _, p in await store.inbox.pending(keep)] == [
         TextEvent("2"), TextEvent("1")]
     assert await store.intake.accept("max:m3", _inbound("m3", "3")) == keep
+
+
+async def test_an_accept_costs_one_round_trip_and_a_new_account_one_more(
+    store: Store, round_trips: RoundTrips
+) -> None:
+    if not scripts_span_slots(store.redis):
+        pytest.skip("a cluster writes the customer's node and the pending set's in parallel; "
+                    "a new account goes through Identities.resolve")
+    await store.intake.accept("max:p0", _inbound("p0", "x", user="1"))  # the scripts loaded
+    before = round_trips.count
+    customer = await store.intake.accept("max:p1", _inbound("p1", "a"))
+    assert round_trips.count - before == 2  # GET of the account; one script creates it
+    before = round_trips.count
+    assert await store.intake.accept("max:p2", _inbound("p2", "b"), take=True) == customer
+    assert round_trips.count - before == 1  # known here: one script
+
+
+async def test_a_message_without_a_name_leaves_the_name_to_a_later_one(store: Store) -> None:
+    customer = await store.intake.accept("max:n1", _inbound("n1", "a"))
+    assert customer is not None
+    assert (await store.profiles.get(customer)).name is None
+    other = Store(store.redis, bot=store.keys.bot)  # a process that never saw the account
+    assert await other.intake.accept("max:n2", _inbound("n2", "b", name="Оля")) == customer
+    assert (await store.profiles.get(customer)).name == "Оля"
+
+
+async def test_accept_with_the_lock_reads_state_and_inbox_in_the_same_step(
+    store: Store, round_trips: RoundTrips
+) -> None:
+    customer = await store.intake.accept("max:l1", _inbound("l1", "a"))
+    assert customer is not None
+    lock = await store.states.acquire(customer)
+    [(entry, _)] = await store.inbox.pending(customer)
+    await store.states.save(customer, STATE, version=0, lock=lock, inbox_id=entry)
+    await store.release(lock, [])
+    assert await store.intake.accept("max:l2", _inbound("l2", "b"), take=True) == customer
+    taken = store.states.taken(customer)
+    assert taken is not None
+    before = round_trips.count
+    assert await store.states.load(customer) == (STATE, 1)
+    assert [p.event for _, p in await store.inbox.pending(customer)] == [TextEvent("b")]
+    assert round_trips.count == before  # both read by the accept's own script
+    await store.release(taken, [])
+
+
+async def test_an_accept_without_the_lock_whose_answer_timed_out_retries_as_a_repeat(
+    store: Store, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    customer = await store.intake.accept("max:u1", _inbound("u1", "a"))
+    assert customer is not None
+    stall = await _stall(store, 600, monkeypatch)
+    with pytest.raises(StorageUnavailable):
+        await store.intake.accept("max:u2", _inbound("u2", "b"))  # take=False
+    await stall  # the late script pushes "b" and takes no lock
+
+    async def pushed() -> bool:
+        return len(await store.inbox.pending(customer)) == 2
+
+    await until(pushed, what="the late script's push")
+    # No lock call went unanswered: the retry is an ordinary repeat; the entry waits in the
+    # inbox (and the pending set) for whoever processes the customer.
+    assert await store.intake.accept("max:u2", _inbound("u2", "b")) is None
+    assert await store.redis.get(store.keys.lock(customer)) is None

@@ -9,6 +9,7 @@ import pytest
 from flows.types import DialogState, Frame, Inbound, Reply, TextEvent
 from storage.errors import LockLost, LockTimeout, VersionConflict
 from storage.store import Store
+from tests.waiting import until_gone
 
 STATE = DialogState(stack=(Frame(f="booking", s="day"),), vars={"service": "Стрижка", "n": 2})
 
@@ -39,7 +40,7 @@ async def test_stale_version_is_refused(store: Store) -> None:
 
 async def test_expired_lock_cannot_save_over_the_new_holder(store: Store) -> None:
     old = await store.states.acquire("c1", ttl=0.05)
-    await asyncio.sleep(0.1)
+    await until_gone(store.redis, store.keys.lock("c1"))  # expired
     async with store.states.lock("c1", wait=1) as new:
         await store.states.save("c1", STATE, version=0, lock=new)
         with pytest.raises(LockLost):
@@ -79,7 +80,10 @@ async def test_a_token_that_holds_nothing_takes_nothing_over(store: Store) -> No
 async def test_extend_keeps_the_lock_alive(store: Store) -> None:
     lock = await store.states.acquire("c1", ttl=1.0)  # (a loaded machine: not expired yet)
     assert await store.states.extend(lock, ttl=5)
-    await asyncio.sleep(1.1)
+    # Until the first ttl has surely passed on Redis's clock: a lock taken after it, with the
+    # same ttl, has expired.
+    witness = await store.states.acquire("c2", ttl=1.0)
+    await until_gone(store.redis, store.keys.lock(witness.customer))
     assert await store.states.holds(lock)
     await store.states.release(lock)
     assert not await store.states.extend(lock)
