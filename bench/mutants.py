@@ -55,6 +55,11 @@ TESTS: dict[str, tuple[str, ...]] = {
         "tests/storage/test_state.py",
     ),
     "storage/intake.py": ("tests/storage/test_intake.py", "tests/storage/test_refusals.py"),
+    "storage/outbox.py": (
+        "tests/storage/test_outbox.py",
+        "tests/storage/test_state.py",
+        "tests/storage/test_instance.py",
+    ),
 }
 # What the tests read besides the packages and tests/ (mutmut copies tests/ by itself).
 DATA = ("flows_examples",)

@@ -23,6 +23,7 @@ from connectors.maxbot.client import MaxClient, MaxRefused, RetryPolicy, classif
 from connectors.maxbot.render import PHONE_LABEL, render
 from flows.types import Button, Reply
 from tests.fakes.max import MaxFake, max_fake_fixture  # noqa: F401 - provides max_fake
+from tests.waiting import until
 
 FAST = RetryPolicy(attempts=12, base=0.02, cap=0.3)
 
@@ -264,7 +265,7 @@ async def test_a_live_send_overtakes_a_queued_bulk_burst(max_fake: MaxFake) -> N
         done[user] = time.monotonic()
 
     bulk = [asyncio.create_task(send(str(100 + i), "bulk")) for i in range(45)]
-    await asyncio.sleep(0.2)  # 30 have gone, 15 bulk sends wait for the next second
+    await until(lambda: len(done) >= 30)  # 30 have gone, 15 bulk sends wait for the next second
     await send("7", "live")
     await asyncio.gather(*bulk)
     await max_conn.stop()

@@ -16,6 +16,7 @@ from flows.types import Button, Inbound, Reply, StartEvent
 from tests.connectors.test_max_client import JitterNetwork
 from tests.fakes import vk as vk_fakes
 from tests.fakes.vk import GROUP_ID, TOKEN, FakeFactory, FakeVk
+from tests.waiting import until
 
 fake_vk = vk_fakes.fake_vk
 fake_vk_factory = vk_fakes.fake_vk_factory
@@ -87,7 +88,8 @@ async def test_a_timed_out_send_is_retried_and_shown_once(fake_vk: FakeVk) -> No
     # (a 0.8 s deadline: the retry must not time out too on a loaded machine)
     vk = connector(fake_vk, retry=RetryPolicy(attempts=3, base=0.01, cap=0.02, timeout=0.8))
     await vk.send("7", Reply("Привет"), message_key="k")
-    await asyncio.sleep(1.0)  # let the slow first call finish on the fake's side
+    # The slow first call finishes on the fake's side too (VK shows it, or drops the retry).
+    await until(lambda: fake_vk.finished >= 2, what="both calls handled by the fake")
     await vk.stop()
     assert len(fake_vk.calls_of("messages.send")) == 2
     assert [m.message for m in fake_vk.sent] == ["Привет"]
@@ -208,7 +210,7 @@ async def test_a_live_reply_overtakes_queued_reminders(fake_vk: FakeVk) -> None:
         done[user] = time.monotonic()
 
     reminders = [asyncio.create_task(send(str(100 + n), bulk=True)) for n in range(30)]
-    await asyncio.sleep(0.2)  # 20 went out, 10 reminders wait for the next second
+    await until(lambda: len(done) >= 20)  # 20 went out, 10 reminders wait for the next second
     await send("7", bulk=False)
     await asyncio.gather(*reminders)
     await vk.stop()

@@ -17,6 +17,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from connectors.base import Unavailable, Undeliverable
 from connectors.webchat import SessionTokens, WebChat, WebHistoryItem
 from flows.types import Button, ButtonEvent, Inbound, Reply, StartEvent, TextEvent
+from tests.waiting import until
 
 KEY = b"0123456789abcdef0123456789abcdef"
 ORIGIN = {"Origin": "http://localhost:8080"}
@@ -326,6 +327,12 @@ async def test_rate_limit_per_session_across_sockets() -> None:
         await env.client.close()
 
 
+async def _until_sockets(env: Env, count: int) -> None:
+    """Until the server has let go of closed sockets: ``count`` left open (its health)."""
+    await until(lambda: str(env.chat.health()["detail"]).startswith(f"{count} sockets"),
+                what=f"{count} open sockets")
+
+
 async def test_connections_per_address_are_limited() -> None:
     env = await make_env(max_connections_per_ip=2)
     try:
@@ -336,7 +343,7 @@ async def test_connections_per_address_are_limited() -> None:
         assert closing.type is WSMsgType.CLOSE
         assert third.close_code == 1013
         await first.close()
-        await asyncio.sleep(0.05)
+        await _until_sockets(env, 1)  # the server let go of the closed one
         fourth = await env.connect()
         await fourth.send_json({"type": "hello", "session": None})
         assert (await receive(fourth))["type"] == "welcome"
@@ -364,7 +371,7 @@ async def test_send_reaches_every_tab_of_the_session_only(env: Env) -> None:
     with pytest.raises(TimeoutError):
         await asyncio.wait_for(stranger.receive(), 0.3)
     await tab1.close()
-    await asyncio.sleep(0.05)
+    await _until_sockets(env, 2)
     await env.chat.send(sid, Reply("Ещё"), message_key="k-2")
     assert (await receive(tab2))["text"] == "Ещё"
     for ws in (tab2, stranger):
@@ -377,7 +384,7 @@ async def test_send_to_an_offline_session_is_undeliverable(env: Env) -> None:
     ws, welcome = await env.hello()
     sid = session_of(welcome["session"])
     await ws.close()
-    await asyncio.sleep(0.05)
+    await _until_sockets(env, 0)
     with pytest.raises(Undeliverable):
         await env.chat.send(sid, Reply("?"), message_key="k")
 

@@ -86,6 +86,7 @@ class FakeVk:
         self.answers: list[dict[str, str]] = []
         self.edits: list[dict[str, str]] = []
         self.calls: list[Call] = []
+        self.finished = 0  # API calls answered (or whose client gave up), delays included
         self.blocked: dict[int, int] = {}  # peer -> error code for messages.send
         self.lp = LongPollState()
         self.lp_down: int | None = None  # an HTTP status the long-poll server answers instead
@@ -200,6 +201,8 @@ class FakeVk:
             return api_ok(self._dispatch(name, params))
         except ApiError as exc:
             return api_error(exc, name, params)
+        finally:
+            self.finished += 1
 
     async def _injected(self, method: str) -> web.Response | None:
         rule = self._matching(method)
