@@ -7,6 +7,7 @@ never see each other's keys, and a flushed logical state is not needed.
 
 from __future__ import annotations
 
+import logging
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -16,6 +17,37 @@ import pytest
 import redis.asyncio as aioredis
 
 from storage.embedded import EmbeddedRedis
+
+
+@pytest.fixture(autouse=True)
+def _logging_restored() -> Iterator[None]:
+    """Every test starts with the logging set-up the session started with.
+
+    ``svyaz run`` (bots.cmd_run, run in-process by the CLI tests) configures logging for a
+    real process: a root handler writing to that test's captured stderr, the root at INFO,
+    some libraries' loggers at WARNING. Left in place, later tests' log checks would depend
+    on whether a CLI test ran before them (INFO records the root now lets through, a handler
+    writing to a closed capture). After each test, every logger's level, propagation and
+    ``disabled`` are put back, and handlers the test added are removed and closed (pytest's
+    own capture handlers excepted: pytest adds and removes those itself).
+    """
+    saved = {x: (x.level, set(x.handlers), x.propagate, x.disabled) for x in _loggers()}
+    yield
+    for logger in _loggers():
+        level, handlers, propagate, disabled = saved.get(logger, (logging.NOTSET, set(),
+                                                                  True, False))
+        for handler in list(logger.handlers):
+            if handler not in handlers and not type(handler).__module__.startswith("_pytest"):
+                logger.removeHandler(handler)
+                handler.close()
+        logger.setLevel(level)
+        logger.propagate = propagate
+        logger.disabled = disabled
+
+
+def _loggers() -> list[logging.Logger]:
+    known = logging.Logger.manager.loggerDict.values()
+    return [logging.getLogger(), *(x for x in known if isinstance(x, logging.Logger))]
 
 
 def _external_url() -> str | None:
