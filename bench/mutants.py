@@ -60,6 +60,7 @@ TESTS: dict[str, tuple[str, ...]] = {
         "tests/storage/test_state.py",
         "tests/storage/test_instance.py",
     ),
+    "bots/delivery.py": ("tests/bots/test_delivery.py",),
 }
 # What the tests read besides the packages and tests/ (mutmut copies tests/ by itself).
 DATA = ("flows_examples",)

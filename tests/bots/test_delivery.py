@@ -12,14 +12,24 @@ import pytest
 from bots_harness import Harness, Recorder
 
 from bots.app import Services
-from bots.delivery import Delivery, Target, plan_initiated, plan_reply, split_account
+from bots.delivery import (
+    Delivered,
+    Delivery,
+    Target,
+    plan_initiated,
+    plan_reply,
+    split_account,
+)
 from bots.metrics import Metrics
+from connectors.base import ChannelUnavailable
 from connectors.maxbot import MaxConnector
 from connectors.maxbot.client import RetryPolicy
-from flows.types import Button, Channel, Inbound, Reply, TextEvent
+from flows.types import Button, ButtonEvent, Channel, Inbound, Reply, TextEvent
 from storage.history import HistoryEntry
+from storage.outbox import OutboxEntry
 from storage.store import Sent, Store
 from tests.fakes.max import MaxFake, max_fake_fixture  # noqa: F401 - provides max_fake
+from tests.waiting import until
 
 
 @dataclass(frozen=True)
@@ -158,8 +168,11 @@ async def test_without_renewal_the_sweep_would_take_the_waiting_send(harness: Ha
                         renew_every=60.0)
     sending = asyncio.create_task(
         delivery.send("c7", [Target("vk", "1")], [Reply("два")], failover=False))
-    await asyncio.sleep(0.3)
-    assert len(await harness.store.outbox.claim_stale(150)) == 1  # the test can fail
+
+    async def claimed() -> list[OutboxEntry]:  # once its lease is 150 ms old
+        return await harness.store.outbox.claim_stale(150)
+
+    assert len(await until(claimed, what="a claim of the waiting send")) == 1  # can fail
     await sending
 
 
@@ -237,3 +250,177 @@ async def test_a_reminder_re_sent_after_a_crash_is_not_shown_twice_on_max(
                                Reply("Напоминание: завтра в 12:30"))
         await delivery.resend_stale(min_idle_ms=0)
         assert [s.body["text"] for s in max_fake.sent] == ["Хорошо", "Напоминание: завтра в 12:30"]
+
+
+def _delivery(harness: Harness, *channels: Channel, clock: float = 1000.0) -> Delivery:
+    """A Delivery over the harness's store and recording channels, with a fixed clock."""
+    connectors = {ch: harness.channels[ch] for ch in channels or ("web", "vk", "max")}
+    return Delivery(store=harness.store, connectors=connectors, metrics=harness.metrics,
+                    clock=lambda: clock)
+
+
+async def test_a_delivered_reply_is_recorded_counted_and_acknowledged(harness: Harness) -> None:
+    delivery = _delivery(harness, clock=1234.5)
+    keyboard = (Button("a", "Да"), Button("b", "Нет"))
+    assert delivery.channels == frozenset({"web", "vk", "max"})
+    assert await delivery.reply("c1", Inbound("vk", "1", "e", TextEvent("hi")),
+                                [Reply("раз", keyboard), Reply("два")])
+    assert harness.channels["vk"].texts("1") == ["раз", "два"]
+    [first, second] = await harness.store.history.read("c1")
+    assert (first.ts, first.channel, first.direction, first.text, first.buttons, first.note,
+            first.keyboard) == (1234.5, "vk", "out", "раз", ("Да", "Нет"), "", keyboard)
+    assert (second.text, second.buttons) == ("два", ())
+    assert harness.metrics.messages_out.labels("vk")._value.get() == 2
+    assert await harness.store.outbox.pending() == []
+
+
+async def test_no_replies_is_a_success_that_sends_nothing(harness: Harness) -> None:
+    delivery = _delivery(harness)
+    harness.channels["vk"].refuse.add("1")
+    assert await delivery.reply("c1", Inbound("vk", "1", "e", TextEvent("hi")), []) is True
+    assert await harness.store.history.read("c1") == []
+
+
+async def test_with_sent_the_outbox_keeps_replies_until_the_caller_acknowledges(
+    harness: Harness,
+) -> None:
+    delivery = _delivery(harness, clock=7.0)
+    sent: list[Sent] = []
+    assert await delivery.reply("c1", Inbound("max", "2", "e", TextEvent("hi")),
+                                [Reply("раз"), Reply("два")], sent=sent)
+    pending = await harness.store.outbox.pending()
+    assert [s.entry_id for s in sent] == [e.id for e in pending]
+    assert [(s.customer, s.history.text, s.history.ts) for s in sent] == [
+        ("c1", "раз", 7.0), ("c1", "два", 7.0)]
+    assert await harness.store.history.read("c1") == []  # recorded with the acknowledgement
+    await harness.store.acknowledge(sent)
+    assert await harness.store.outbox.pending() == []
+    assert [e.text for e in await harness.store.history.read("c1")] == ["раз", "два"]
+
+
+async def test_replies_written_ahead_are_sent_under_their_ids(harness: Harness) -> None:
+    delivery = _delivery(harness)
+    inbound = Inbound("vk", "1", "e", TextEvent("hi"))
+    replies = [Reply("раз"), Reply("два")]
+    prepared = delivery.prepare("c1", inbound, replies)
+    assert len(prepared) == 2
+    await harness.store.outbox.put_prepared(prepared[:1])  # as the save writes them
+    assert await delivery.reply("c1", inbound, replies, queued=[prepared[0].id])
+    assert harness.channels["vk"].texts("1") == ["раз", "два"]
+    assert await harness.store.outbox.pending() == []
+    assert _delivery(harness, "web").prepare("c1", inbound, replies) == []  # vk is off
+
+
+async def test_a_refused_reply_acknowledges_the_entries_written_ahead(harness: Harness) -> None:
+    delivery = _delivery(harness)
+    inbound = Inbound("web", "s", "e", TextEvent("hi"))
+    replies = [Reply("раз"), Reply("два")]
+    prepared = delivery.prepare("c1", inbound, replies)
+    await harness.store.outbox.put_prepared(prepared)
+    harness.channels["web"].refuse.add("s")
+    assert await delivery.reply("c1", inbound, replies,
+                                queued=[p.id for p in prepared]) is False
+    assert await harness.store.outbox.pending() == []  # never to be sent: not left behind
+    assert [(e.text, e.note) for e in await harness.store.history.read("c1")] == [
+        ("раз", "not delivered"), ("два", "not delivered")]
+    assert harness.metrics.messages_out.labels("web")._value.get() == 0
+
+
+async def test_a_reply_in_a_dialog_chat_remembers_the_route_once(harness: Harness) -> None:
+    delivery = _delivery(harness)
+    customer = await harness.store.identities.resolve("max:5")
+    route = "dialog:1005:5"
+    assert await delivery.reply(customer, Inbound("max", "5", "e", TextEvent("a"),
+                                                  reply_to=route), [Reply("ок")])
+    assert await harness.store.identities.routes(customer) == {"max:5": route}
+    await harness.store.redis.delete(harness.store.keys.routes(customer))
+    await delivery.reply(customer, Inbound("max", "5", "e2", TextEvent("b"), reply_to=route),
+                         [Reply("ок")])
+    assert await harness.store.identities.routes(customer) == {}  # known here: not re-written
+    other = await harness.store.identities.resolve("max:6")
+    await delivery.reply(other, Inbound("max", "6", "e", TextEvent("a"), reply_to="chat:77"),
+                         [Reply("ок")])
+    assert await harness.store.identities.routes(other) == {}  # a group chat is no route
+
+
+async def test_a_reply_that_went_nowhere_remembers_no_route(harness: Harness) -> None:
+    delivery = _delivery(harness)
+    customer = await harness.store.identities.resolve("max:5")
+    harness.channels["max"].refuse.add("dialog:1005:5")
+    assert not await delivery.reply(customer, Inbound("max", "5", "e", TextEvent("a"),
+                                                      reply_to="dialog:1005:5"), [Reply("ок")])
+    assert await harness.store.identities.routes(customer) == {}
+
+
+async def test_initiate_goes_to_the_latest_account_with_its_note(harness: Harness) -> None:
+    delivery = _delivery(harness, clock=5.0)
+    customer = await harness.store.identities.resolve("vk:1")
+    token = await harness.store.identities.issue_link_token(customer)
+    assert await harness.store.identities.redeem_link_token(token, "web:s") == customer
+    await harness.store.redis.zadd(harness.store.keys.accounts(customer), {"vk:1": 1.0})
+    harness.channels["web"].refuse.add("s")
+    result = await delivery.initiate(customer, [Reply("Напоминание")], note="reminder")
+    assert result == Delivered(Target("vk", "1"), (Target("web", "s"), Target("vk", "1")))
+    history = await harness.store.history.read(customer)
+    assert [(e.channel, e.text, e.note) for e in history][-1] == ("vk", "Напоминание",
+                                                                  "reminder")
+    assert harness.metrics.delivery_failovers.labels("web")._value.get() == 1
+
+
+async def test_a_channel_without_a_connector_is_skipped(harness: Harness) -> None:
+    delivery = _delivery(harness, "vk")
+    result = await delivery.send("c1", [Target("max", "2"), Target("vk", "1")], [Reply("x")],
+                                 failover=True)
+    assert result == Delivered(Target("vk", "1"), (Target("vk", "1"),))
+
+
+async def test_a_failed_over_send_is_not_re_sent_on_the_first_channel(harness: Harness) -> None:
+    delivery = _delivery(harness)
+    harness.channels["max"].down.add("2")
+    result = await delivery.send("c1", [Target("max", "2"), Target("vk", "1")], [Reply("x")],
+                                 failover=True)
+    assert result.target == Target("vk", "1")
+    assert await harness.store.outbox.pending() == []  # the max entry was given up
+
+
+async def test_resend_sends_the_named_entries_and_gives_up_refused_ones(
+    harness: Harness,
+) -> None:
+    delivery = _delivery(harness, clock=9.0)
+    ok = await harness.store.outbox.put("c1", "vk", "1", Reply("дойдёт"))
+    refused = await harness.store.outbox.put("c1", "web", "s", Reply("закрыто"))
+    down = await harness.store.outbox.put("c1", "max", "2", Reply("позже"))
+    harness.channels["web"].refuse.add("s")
+    harness.channels["max"].down.add("2")
+    assert await delivery.resend([ok, refused, down]) == 1
+    assert harness.channels["vk"].texts("1") == ["дойдёт"]
+    assert [e.id for e in await harness.store.outbox.pending()] == [down]  # for the next sweep
+    [entry] = await harness.store.history.read("c1")
+    assert (entry.text, entry.note, entry.ts) == ("дойдёт", "re-sent", 9.0)
+    vk_only = _delivery(harness, "vk")
+    harness.channels["max"].down.clear()
+    assert await vk_only.resend([down]) == 0  # no connector for it here: left alone
+    assert [e.id for e in await harness.store.outbox.pending()] == [down]
+
+
+async def test_a_button_press_is_acknowledged_on_its_channel_only(harness: Harness) -> None:
+    answered: list[Inbound] = []
+
+    class Answering(Recorder):
+        async def answer_callback(self, inbound: Inbound) -> None:
+            answered.append(inbound)
+
+    class Broken(Recorder):
+        async def answer_callback(self, inbound: Inbound) -> None:
+            raise ChannelUnavailable("down")
+
+    delivery = Delivery(store=harness.store, metrics=harness.metrics,
+                        connectors={"max": Answering("max"), "vk": Broken("vk")})
+    pressed = Inbound("max", "2", "e", ButtonEvent("yes", "Да"), callback_id="cb1")
+    await delivery.acknowledge(pressed)
+    await delivery.acknowledge(Inbound("max", "2", "e2", TextEvent("hi")))  # no callback
+    await delivery.acknowledge(Inbound("web", "s", "e3", ButtonEvent("y", "Да"),
+                                       callback_id="cb"))  # no such channel here
+    await delivery.acknowledge(Inbound("vk", "1", "e4", ButtonEvent("y", "Да"),
+                                       callback_id="cb"))  # cosmetic: no error
+    assert answered == [pressed]
