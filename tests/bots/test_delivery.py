@@ -424,3 +424,42 @@ async def test_a_button_press_is_acknowledged_on_its_channel_only(harness: Harne
     await delivery.acknowledge(Inbound("vk", "1", "e4", ButtonEvent("y", "Да"),
                                        callback_id="cb"))  # cosmetic: no error
     assert answered == [pressed]
+
+
+async def test_a_refusal_is_logged_with_customer_channel_and_error_only(
+    harness: Harness, caplog: pytest.LogCaptureFixture
+) -> None:
+    delivery = _delivery(harness)
+    harness.channels["web"].refuse.add("s")
+    with caplog.at_level(logging.INFO, logger="svyaz.bots"):
+        await delivery.send("c1", [Target("web", "s")], [Reply("секрет")], failover=True)
+
+        class Broken(Recorder):
+            async def answer_callback(self, inbound: Inbound) -> None:
+                raise ChannelUnavailable("down")
+
+        broken = Delivery(store=harness.store, metrics=harness.metrics,
+                          connectors={"vk": Broken("vk")})
+        await broken.acknowledge(Inbound("vk", "1", "e", ButtonEvent("y", "Да"),
+                                         callback_id="cb"))
+    refused, unanswered = [r for r in caplog.records if r.name == "svyaz.bots"]
+    assert (refused.levelname, refused.getMessage()) == ("WARNING", "delivery refused")
+    assert (refused.customer, refused.channel, refused.error) == (  # type: ignore[attr-defined]
+        "c1", "web", "Undeliverable")
+    assert "секрет" not in caplog.text
+    assert (unanswered.levelname, unanswered.getMessage()) == (
+        "INFO", "callback of vk not acknowledged: ChannelUnavailable")
+
+
+async def test_the_sweep_re_sends_entries_a_minute_old_by_default(harness: Harness) -> None:
+    delivery = _delivery(harness)
+    young = await harness.store.outbox.put("c1", "vk", "1", Reply("молодое"))
+    old = await harness.store.outbox.put("c1", "vk", "1", Reply("старое"))
+    lease = harness.store.keys.outbox_lease
+    for entry, age_ms in ((young, 55_000), (old, 65_000)):
+        leased = await harness.store.redis.zscore(lease, entry)
+        assert leased is not None
+        await harness.store.redis.zadd(lease, {entry: leased - age_ms})
+    assert await delivery.resend_stale() == 1
+    assert harness.channels["vk"].texts("1") == ["старое"]
+    assert [e.id for e in await harness.store.outbox.pending()] == [young]
