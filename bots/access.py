@@ -23,12 +23,14 @@ from typing import TYPE_CHECKING, Literal
 
 from storage.client import connect
 from storage.embedded import _ping
+from storage.errors import StorageError
 from storage.persistence import rewrite_files
 from storage.store import Store
 
 if TYPE_CHECKING:
     from bots.config import Settings
     from bots.scheduler import ReminderService
+    from storage.embedded import EmbeddedRedis
 
 Files = Literal["rewritten", "no-aof", "external"]
 
@@ -62,6 +64,16 @@ def running_embedded(data_dir: Path) -> str | None:
     return f"unix://{sock}" if sock.exists() and _ping(str(sock)) else None
 
 
+def served_url(configured: str | None, embedded: EmbeddedRedis | None) -> str:
+    """Where the Redis in use answers: the embedded one started for a missing URL, else the
+    configured one (``storage.client.connect`` starts the embedded one for no URL)."""
+    if embedded is not None:
+        return embedded.url
+    if not configured:
+        raise StorageError("no Redis: neither a URL nor an embedded Redis")
+    return configured
+
+
 @asynccontextmanager
 async def bot_store(settings: Settings) -> AsyncIterator[BotStore]:
     """The bot's ``Store``: its Redis server, the running bot's embedded one, or one started
@@ -69,10 +81,8 @@ async def bot_store(settings: Settings) -> AsyncIterator[BotStore]:
     url = settings.redis_url or running_embedded(settings.data_dir)
     store, embedded = await connect(url, settings.data_dir, bot=settings.bot,
                                     maxmemory=settings.redis_maxmemory)
-    redis_url = embedded.url if embedded is not None else url
-    assert redis_url is not None
     try:
-        yield BotStore(store, local=settings.redis_url is None, url=redis_url)
+        yield BotStore(store, local=settings.redis_url is None, url=served_url(url, embedded))
     finally:
         await store.close()
         if embedded is not None:

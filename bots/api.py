@@ -11,20 +11,20 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from typing import Any, Literal
 
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from bots.access import erase
 from bots.config import Settings
+from bots.parts import Edge, NotStarted
 from connectors.common import same_secret
 from flows.types import JSON, StartFlowEvent
 from storage.errors import InvalidValue, StorageError
 from storage.profile import normalise_phone
-
-if TYPE_CHECKING:
-    from bots.app import Services
+from storage.store import Store
 
 PREFIX = "/api/v1"
 
@@ -55,12 +55,11 @@ def error(status: int, code: str, message: str) -> web.Response:
 
 
 class Api:
-    """Handlers bound to the running bot's services."""
+    """Handlers bound to the running bot (its parts, through the edge: ``NotStarted`` is 503)."""
 
-    def __init__(self, settings: Settings, services: Services) -> None:
-        assert settings.api_token is not None
-        self._token = settings.api_token.get_secret_value()
-        self._services = services
+    def __init__(self, token: str, edge: Edge) -> None:
+        self._token = token
+        self._edge = edge
 
     def authorised(self, request: web.Request) -> bool:
         scheme, _, given = request.headers.get("Authorization", "").partition(" ")
@@ -71,39 +70,23 @@ class Api:
             body = StartFlow.model_validate_json(await request.read())
         except ValidationError as exc:
             return error(422, "invalid_request", _explain(exc))
-        services = self._services
-        if services.flows is None or services.store is None:
-            return error(503, "unavailable", "the bot is starting; try again shortly")
-        if body.flow not in services.flows.current().flows:
-            known = ", ".join(sorted(services.flows.current().flows))
+        parts = self._edge.parts
+        if body.flow not in parts.flows.current().flows:
+            known = ", ".join(sorted(parts.flows.current().flows))
             return error(422, "unknown_flow", f"no flow {body.flow!r}; flows are: {known}")
-        customer = await self._find(body)
+        customer = await _find(parts.store, body)
         if customer is None:
             return error(404, "customer_not_found", "no customer with that account or phone")
         event = StartFlowEvent(flow=body.flow, vars=body.vars)
         event_id = f"api:{body.request_id or uuid.uuid4().hex}"
-        if not await services.inject(customer, event, event_id=event_id):
+        if not await self._edge.inject(customer, event, event_id=event_id):
             return error(409, "no_channel", "the customer has no linked channel to write to")
         return web.json_response({"customer": customer, "flow": body.flow, "queued": True},
                                  status=202)
 
-    async def _find(self, body: StartFlow) -> str | None:
-        store = self._services.store
-        assert store is not None
-        if body.account is not None:
-            return await store.identities.customer_of(body.account)
-        assert body.phone is not None
-        try:
-            phone = normalise_phone(body.phone)
-        except InvalidValue:
-            return None
-        return await store.profiles.find_by_phone(phone)
-
     async def customer(self, request: web.Request) -> web.Response:
-        store = self._services.store
-        if store is None:
-            return error(503, "unavailable", "the bot is starting; try again shortly")
-        customer = request.match_info["customer"]
+        parts = self._edge.parts
+        store, customer = parts.store, request.match_info["customer"]
         try:
             accounts = await store.identities.accounts(customer)
         except ValueError:
@@ -113,8 +96,7 @@ class Api:
         count = _int(request.query.get("history", "50"), 1, 1000)
         state, _version = await store.states.load(customer)
         entries = await store.history.read(customer, count=count)
-        reminders = (await self._services.reminders.of_customer(customer)
-                     if self._services.reminders else [])
+        reminders = await parts.reminders.of_customer(customer)
         return web.json_response({
             "customer": customer,
             "accounts": [{"account": a.account, "last_active": a.last_active} for a in accounts],
@@ -127,9 +109,7 @@ class Api:
         })
 
     async def cancel_reminders(self, request: web.Request) -> web.Response:
-        reminders = self._services.reminders
-        if reminders is None:
-            return error(503, "unavailable", "the bot is starting; try again shortly")
+        reminders = self._edge.parts.reminders
         try:
             cancelled = await reminders.cancel_all(request.match_info["customer"])
         except ValueError:
@@ -137,9 +117,7 @@ class Api:
         return web.json_response({"cancelled": cancelled})
 
     async def release(self, request: web.Request) -> web.Response:
-        runtime = self._services.runtime
-        if runtime is None:
-            return error(503, "unavailable", "the bot is starting; try again shortly")
+        runtime = self._edge.runtime
         try:
             released = await runtime.release(request.match_info["customer"])
         except ValueError:
@@ -149,10 +127,7 @@ class Api:
     async def export(self, request: web.Request) -> web.Response:
         """Everything kept about a customer (152-FZ access request): accounts, profile with
         consents, and every message as the rows of ``svyaz export``'s JSONL."""
-        store = self._services.store
-        if store is None:
-            return error(503, "unavailable", "the bot is starting; try again shortly")
-        customer = request.match_info["customer"]
+        store, customer = self._edge.parts.store, request.match_info["customer"]
         try:
             known = await store.redis.exists(*store.keys.customer_keys(customer))
         except ValueError:
@@ -172,22 +147,31 @@ class Api:
     async def erase(self, request: web.Request) -> web.Response:
         """Erase a customer everywhere (``bots.access.erase``); a repeat erases again (so a
         rewrite of the files that failed the first time is made) and says nothing was left."""
-        services = self._services
-        if services.store is None:
-            return error(503, "unavailable", "the bot is starting; try again shortly")
-        customer = request.match_info["customer"]
+        parts, customer = self._edge.parts, request.match_info["customer"]
         try:
-            existed = await services.store.redis.exists(
-                *services.store.keys.customer_keys(customer))
+            existed = await parts.store.redis.exists(*parts.store.keys.customer_keys(customer))
         except ValueError:
             return error(404, "customer_not_found", "no such customer")
-        done = await erase(services.store, customer, reminders=services.reminders,
-                           local=services.embedded is not None)
+        done = await erase(parts.store, customer, reminders=parts.reminders,
+                           local=parts.embedded is not None)
         return web.json_response({"customer": customer, "erased": bool(existed),
                                   "reminders": done.reminders, "files": done.files})
 
     async def openapi(self, request: web.Request) -> web.Response:
         return web.json_response(openapi_document())
+
+
+async def _find(store: Store, body: StartFlow) -> str | None:
+    """The customer named by the request's account or phone (the model wants exactly one)."""
+    if body.account is not None:
+        return await store.identities.customer_of(body.account)
+    if body.phone is None:
+        return None
+    try:
+        phone = normalise_phone(body.phone)
+    except InvalidValue:
+        return None
+    return await store.profiles.find_by_phone(phone)
 
 
 API = web.AppKey("svyaz_api", Api)
@@ -218,16 +202,18 @@ async def _guard(request: web.Request, handler: Handler) -> web.StreamResponse:
         return await handler(request)
     except web.HTTPException as exc:
         return error(exc.status, "http_error", exc.reason)
+    except NotStarted:
+        return error(503, "unavailable", "the bot is starting; try again shortly")
     except StorageError:
         return error(503, "unavailable", "storage is unavailable; try again shortly")
 
 
-def setup(app: web.Application, settings: Settings, services: Services) -> None:
+def setup(app: web.Application, settings: Settings, edge: Edge) -> None:
     """Mount ``/api/v1`` when ``SVYAZ_API_TOKEN`` is set; otherwise do nothing."""
-    if not settings.api_enabled:
+    if settings.api_token is None:
         return
     sub = web.Application(middlewares=[_guard])
-    api = Api(settings, services)
+    api = Api(settings.api_token.get_secret_value(), edge)
     sub[API] = api
     sub.router.add_post("/flows/start", api.start_flow)
     sub.router.add_get("/customers/{customer}", api.customer)
@@ -239,10 +225,75 @@ def setup(app: web.Application, settings: Settings, services: Services) -> None:
     app.add_subapp(PREFIX, sub)
 
 
+@dataclass(frozen=True, slots=True)
+class Operation:
+    """One route as the OpenAPI document describes it."""
+
+    path: str
+    method: Literal["get", "post", "delete"]
+    summary: str
+    answer: str  # what the success response is
+    status: str = "200"
+    schema: str | None = None  # the success body's schema in components
+    errors: tuple[int, ...] = ()
+    description: str | None = None
+    body: str | None = None  # the request body's schema in components
+    query: tuple[dict[str, Any], ...] = ()
+
+
+_ERASE_NOTE = ("State, history, profile, consents, accounts, links, pending messages and "
+               "reminders; with the embedded Redis its files are rewritten before the answer "
+               "(`files`: `rewritten`). With SVYAZ_REDIS_URL (`files`: `external`) that "
+               "server's operator must rewrite its AOF/RDB. Idempotent: a repeat answers 200 "
+               "with `erased` false.")
+OPERATIONS = (
+    Operation("/flows/start", "post", "Run a flow for a customer on their best channel",
+              "queued", status="202", errors=(401, 404, 409, 422), body="StartFlow"),
+    Operation("/customers/{customer}", "get",
+              "A customer's linked channels, position, reminders and history", "the customer",
+              errors=(404,), query=({"name": "history", "in": "query",
+                                     "schema": {"type": "integer", "default": 50}},)),
+    Operation("/customers/{customer}", "delete",
+              "Erase a customer and everything about them (152-FZ)", "erased",
+              schema="Erased", errors=(401, 404, 503), description=_ERASE_NOTE),
+    Operation("/customers/{customer}/export", "get",
+              "Everything kept about a customer (a 152-FZ access request)",
+              "the customer's data", schema="Export", errors=(401, 404),
+              description="`messages` are the rows `svyaz export` writes as JSONL, oldest "
+                          "first."),
+    Operation("/customers/{customer}/reminders", "delete",
+              "Cancel every reminder of a customer", "how many were cancelled"),
+    Operation("/customers/{customer}/release", "post",
+              "Hand a conversation back from the operator to the bot",
+              "whether it was handed off"),
+)
+
+
+def _json(schema: str) -> dict[str, Any]:
+    return {"application/json": {"schema": {"$ref": f"#/components/schemas/{schema}"}}}
+
+
+def _operation(op: Operation) -> dict[str, Any]:
+    ok: dict[str, Any] = {"description": op.answer}
+    if op.schema is not None:
+        ok["content"] = _json(op.schema)
+    found: dict[str, Any] = {"summary": op.summary}
+    if op.description is not None:
+        found["description"] = op.description
+    if op.body is not None:
+        found["requestBody"] = {"required": True, "content": _json(op.body)}
+    if "{customer}" in op.path:
+        found["parameters"] = [{"name": "customer", "in": "path", "required": True,
+                                "schema": {"type": "string"}}, *op.query]
+    error_body = {"description": "error", "content": _json("Error")}
+    found["responses"] = {op.status: ok, **{str(code): error_body for code in op.errors}}
+    return found
+
+
 def openapi_document() -> dict[str, Any]:
-    err = {"$ref": "#/components/schemas/Error"}
-    json_err = {"description": "error", "content": {"application/json": {"schema": err}}}
-    customer = {"name": "customer", "in": "path", "required": True, "schema": {"type": "string"}}
+    paths: dict[str, dict[str, Any]] = {}
+    for op in OPERATIONS:
+        paths.setdefault(op.path, {})[op.method] = _operation(op)
     return {
         "openapi": "3.1.0",
         "info": {"title": "svyaz API", "version": "1"},
@@ -250,65 +301,10 @@ def openapi_document() -> dict[str, Any]:
         "security": [{"bearer": []}],
         "components": {
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
-            "schemas": {
-                "StartFlow": StartFlow.model_json_schema(),
-                "Export": _EXPORT,
-                "Erased": _ERASED,
-                "Error": {"type": "object", "properties": {"error": {
-                    "type": "object", "properties": {"code": {"type": "string"},
-                                                     "message": {"type": "string"}}}}},
-            },
+            "schemas": {"StartFlow": StartFlow.model_json_schema(), "Export": _EXPORT,
+                        "Erased": _ERASED, "Error": _ERROR},
         },
-        "paths": {
-            "/flows/start": {"post": {
-                "summary": "Run a flow for a customer on their best channel",
-                "requestBody": {"required": True, "content": {"application/json": {
-                    "schema": {"$ref": "#/components/schemas/StartFlow"}}}},
-                "responses": {"202": {"description": "queued"}, "401": json_err,
-                              "404": json_err, "409": json_err, "422": json_err},
-            }},
-            "/customers/{customer}": {"get": {
-                "summary": "A customer's linked channels, position, reminders and history",
-                "parameters": [{"name": "customer", "in": "path", "required": True,
-                                "schema": {"type": "string"}},
-                               {"name": "history", "in": "query",
-                                "schema": {"type": "integer", "default": 50}}],
-                "responses": {"200": {"description": "the customer"}, "404": json_err},
-            }, "delete": {
-                "summary": "Erase a customer and everything about them (152-FZ)",
-                "description": "State, history, profile, consents, accounts, links, pending "
-                               "messages and reminders; with the embedded Redis its files are "
-                               "rewritten before the answer (`files`: `rewritten`). With "
-                               "SVYAZ_REDIS_URL (`files`: `external`) that server's operator "
-                               "must rewrite its AOF/RDB. Idempotent: a repeat answers 200 "
-                               "with `erased` false.",
-                "parameters": [customer],
-                "responses": {"200": {"description": "erased", "content": {"application/json": {
-                    "schema": {"$ref": "#/components/schemas/Erased"}}}},
-                    "401": json_err, "404": json_err, "503": json_err},
-            }},
-            "/customers/{customer}/export": {"get": {
-                "summary": "Everything kept about a customer (a 152-FZ access request)",
-                "description": "`messages` are the rows `svyaz export` writes as JSONL, "
-                               "oldest first.",
-                "parameters": [customer],
-                "responses": {"200": {"description": "the customer's data", "content": {
-                    "application/json": {"schema": {"$ref": "#/components/schemas/Export"}}}},
-                    "401": json_err, "404": json_err},
-            }},
-            "/customers/{customer}/reminders": {"delete": {
-                "summary": "Cancel every reminder of a customer",
-                "parameters": [{"name": "customer", "in": "path", "required": True,
-                                "schema": {"type": "string"}}],
-                "responses": {"200": {"description": "how many were cancelled"}},
-            }},
-            "/customers/{customer}/release": {"post": {
-                "summary": "Hand a conversation back from the operator to the bot",
-                "parameters": [{"name": "customer", "in": "path", "required": True,
-                                "schema": {"type": "string"}}],
-                "responses": {"200": {"description": "whether it was handed off"}},
-            }},
-        },
+        "paths": paths,
     }
 
 
@@ -331,3 +327,5 @@ _ERASED: dict[str, Any] = {"type": "object", "properties": {
     "reminders": {"type": "integer"},
     "files": {"enum": ["rewritten", "no-aof", "external"]},
 }}
+_ERROR: dict[str, Any] = {"type": "object", "properties": {"error": {
+    "type": "object", "properties": {"code": _STR, "message": _STR}}}}

@@ -11,8 +11,9 @@ from __future__ import annotations
 import contextlib
 import os
 import secrets
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -22,6 +23,9 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from bots.remote import Network, parse_networks
 from flows.errors import SvyazError
 from storage.embedded import DEFAULT_MAXMEMORY
+
+if TYPE_CHECKING:
+    from flows.types import Channel
 
 SECRET_KEY_FILE = "secret_key"
 MIN_SECRET_KEY = 16  # bytes; connectors.webchat.tokens refuses shorter keys
@@ -34,6 +38,14 @@ class ConfigError(SvyazError):
     def __init__(self, problems: list[str]) -> None:
         self.problems = tuple(problems)
         super().__init__("\n".join(self.problems))
+
+
+@dataclass(frozen=True, slots=True)
+class VkAccess:
+    """What VK needs to be on: the community's token and id."""
+
+    token: SecretStr
+    group_id: int
 
 
 class Settings(BaseSettings):
@@ -120,8 +132,32 @@ class Settings(BaseSettings):
     # ------------------------------------------------------------------ derived
 
     @property
+    def vk_access(self) -> VkAccess | None:
+        """The community's token and id when VK is on (both are set), else None."""
+        if self.vk_token is None or self.vk_group_id is None:
+            return None
+        return VkAccess(self.vk_token, self.vk_group_id)
+
+    @property
     def vk_enabled(self) -> bool:
-        return self.vk_token is not None and self.vk_group_id is not None
+        return self.vk_access is not None
+
+    @property
+    def vk_link_group(self) -> str | None:
+        """The community a ``vk.me`` deep link names: its screen name, else ``club<id>``."""
+        if self.vk_access is None:
+            return None
+        return self.vk_group_screen_name or f"club{self.vk_access.group_id}"
+
+    @property
+    def owner_chats(self) -> dict[Channel, str]:
+        """The owner's own chats that hear about hand-offs, by channel."""
+        chats: dict[Channel, str] = {}
+        if self.owner_vk_peer:
+            chats["vk"] = self.owner_vk_peer
+        if self.owner_max_chat:
+            chats["max"] = self.owner_max_chat
+        return chats
 
     @property
     def max_enabled(self) -> bool:

@@ -14,7 +14,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 from test_app import ORIGIN, make_settings, next_reply
 
-from bots.app import SERVICES, build_app
+from bots.app import EDGE, build_app
 
 AUTH = {"Authorization": "Bearer t0ken"}
 EXAMPLES = Path(__file__).resolve().parents[2] / "flows_examples"
@@ -63,7 +63,7 @@ async def test_api_starts_a_flow_reads_a_customer_and_cancels_reminders(
         await next_reply(ws)
     await ws.send_json({"type": "text", "text": "напомни", "id": "c1"})
     assert await next_reply(ws) == "Напомню через минуту."
-    services = client.app[SERVICES]
+    services = client.app[EDGE].parts
     store = services.store
     assert store is not None
     customers = await store.history.customers()

@@ -15,7 +15,7 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from bots_harness import FLOWS
 
-from bots.app import SERVICES, build_app
+from bots.app import EDGE, build_app
 from bots.config import Settings
 from flows.types import Inbound, Reply, TextEvent
 from storage.embedded import EmbeddedRedis
@@ -102,10 +102,10 @@ async def test_history_is_replayed_on_reconnect(client: TestClient) -> None:
 async def test_healthz_is_503_when_redis_is_down(bot_prefix: str, tmp_path: Path) -> None:
     app = build_app(make_settings(None, bot_prefix, tmp_path))  # its own embedded Redis
     async with TestClient(TestServer(app, host="127.0.0.1")) as c:
-        embedded = app[SERVICES].embedded
+        embedded = app[EDGE].parts.embedded
         assert embedded is not None
         assert (await c.get("/healthz")).status == 200
-        for task in app[SERVICES].tasks:  # nothing brings it back while the test looks
+        for task in app[EDGE].tasks:  # nothing brings it back while the test looks
             if task.get_name() == "embedded-redis":
                 task.cancel()
         embedded.kill()
@@ -122,7 +122,7 @@ async def test_healthz_is_503_when_redis_answers_but_refuses_writes(
 ) -> None:
     app = build_app(make_settings(None, bot_prefix, tmp_path))  # its own embedded Redis
     async with TestClient(TestServer(app, host="127.0.0.1")) as c:
-        redis = app[SERVICES].store.redis
+        redis = app[EDGE].parts.store.redis
         assert (await c.get("/healthz")).status == 200
         await redis.config_set("maxmemory", "1")  # full: PING still answers
         try:
@@ -144,7 +144,7 @@ async def test_a_message_sent_while_redis_refuses_writes_is_refused_not_crashed(
     async with TestClient(TestServer(app, host="127.0.0.1")) as c:
         ws = await chat(c)
         assert await next_reply(ws) == "Как вас зовут?"
-        redis = app[SERVICES].store.redis
+        redis = app[EDGE].parts.store.redis
         await redis.config_set("maxmemory", "1")
         try:
             await ws.send_json({"type": "text", "text": "Оля", "id": "c1"})
@@ -165,7 +165,7 @@ async def test_a_broken_edit_keeps_the_previous_flows(
     shutil.copytree(FLOWS, folder)
     app = build_app(make_settings(redis_url, bot_prefix, tmp_path, flows=folder))
     async with TestClient(TestServer(app, host="127.0.0.1")) as c:
-        source = app[SERVICES].flows
+        source = app[EDGE].parts.flows
         assert source is not None
         (folder / "hello.yaml").write_text("flow: hello\nsteps:\n  a: {nxt: b}\n", "utf-8")
         assert await source.check_once() is False
@@ -201,12 +201,12 @@ async def test_a_reply_reaches_a_socket_held_by_another_process(
         assert await next_reply(ws) == "Как вас зовут?"
         await ws.send_json({"type": "text", "text": "Оля", "id": "c1"})  # now a customer
         assert await next_reply(ws) == "Приятно познакомиться, Оля! Сколько вам лет?"
-        services_b = b.app[SERVICES]
+        services_b = b.app[EDGE].parts
         assert services_b.store is not None
         customer = (await services_b.store.history.customers())[0]
         from flows.types import TimerEvent
 
-        assert await services_b.inject(customer, TimerEvent("ping", "k"), event_id="t1")
+        assert await b.app[EDGE].inject(customer, TimerEvent("ping", "k"), event_id="t1")
         assert await next_reply(ws) == "Напоминание!"
         runtime_b = services_b.runtime
         assert runtime_b is not None
@@ -271,8 +271,8 @@ async def test_a_restart_on_a_shared_redis_takes_over_what_its_name_held(
             deadline = time.monotonic() + 8  # the lock alone would hold it for 10 s
             while len(max_fake.sent) < 2 and time.monotonic() < deadline:
                 await asyncio.sleep(0.05)
-            assert app[SERVICES].instance is not None
-            assert app[SERVICES].instance.name == dead.name
+            assert app[EDGE].parts.instance is not None
+            assert app[EDGE].parts.instance.name == dead.name
         assert [(s.user_id, s.body["text"]) for s in max_fake.sent] == [
             (702, "Ответ, который не дошёл"), (702, "Говорите.")]
         assert await stores[1].states.holds(held)
@@ -289,7 +289,7 @@ async def test_the_embedded_redis_is_started_again_when_it_dies(
     async with TestClient(TestServer(app, host="127.0.0.1")) as c:
         ws = await chat(c)
         assert await next_reply(ws) == "Как вас зовут?"
-        embedded = app[SERVICES].embedded
+        embedded = app[EDGE].parts.embedded
         assert embedded is not None
         assert embedded._proc is not None
         dead = embedded._proc.pid

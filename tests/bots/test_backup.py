@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from aiohttp.test_utils import TestClient
 
-from bots.app import SERVICES
+from bots.app import EDGE
 from bots.cli import main
 from storage.embedded import EmbeddedRedis
 from storage.store import Store
@@ -31,7 +31,7 @@ async def test_a_backup_of_a_running_bot_restores_every_customer_dialogue_and_re
     bot: TestClient, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,  # noqa: F811
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    services = bot.app[SERVICES]
+    services = bot.app[EDGE].parts
     booked = await book(bot)
     ws = await bot.ws_connect("/chat/ws", headers={"Origin": ORIGIN})  # a dialogue under way
     await ws.send_json({"type": "hello", "session": None})

@@ -23,7 +23,7 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
-from bots.app import SERVICES, build_app
+from bots.app import EDGE, build_app
 from bots.config import Settings
 from bots.linking import LINK_YES
 from connectors.vk.parse import BUTTON_KEY
@@ -98,7 +98,7 @@ async def until(predicate: Callable[[], Any], timeout: float = 8.0) -> Any:
 
 
 def _store(client: TestClient) -> Store:
-    store = client.app[SERVICES].store
+    store = client.app[EDGE].parts.store
     assert store is not None
     return store
 
@@ -182,7 +182,7 @@ async def test_booking_across_vk_max_and_web(
     assert me.ws is not None
     await me.ws.close()
 
-    services = bot.app[SERVICES]
+    services = bot.app[EDGE].parts
     store, reminders = services.store, services.reminders
     assert store is not None
     assert reminders is not None
@@ -206,13 +206,13 @@ async def test_booking_across_vk_max_and_web(
     def reminded(sent: list[str]) -> int:
         return sum("Напоминаем" in text for text in sent)
 
-    await services.inject(customer, TimerEvent("visit_reminder", "visit-2h"), event_id="r1")
+    await bot.app[EDGE].inject(customer, TimerEvent("visit_reminder", "visit-2h"), event_id="r1")
     await until(lambda: reminded([s.body.get("text") or "" for s in mx.sent]) == 1)
     mx.blocked.add(601)
-    await services.inject(customer, TimerEvent("visit_reminder", "visit-2h"), event_id="r2")
+    await bot.app[EDGE].inject(customer, TimerEvent("visit_reminder", "visit-2h"), event_id="r2")
     await until(lambda: reminded([m.message for m in vk.sent]) == 1)
     vk.block(501)
-    await services.inject(customer, TimerEvent("visit_reminder", "visit-2h"), event_id="r3")
+    await bot.app[EDGE].inject(customer, TimerEvent("visit_reminder", "visit-2h"), event_id="r3")
     notes = await until(lambda: owner_hook[1])
     assert notes[0]["event"] == "undeliverable"
     assert notes[0]["customer"] == customer

@@ -11,7 +11,6 @@ from dataclasses import dataclass
 import pytest
 from bots_harness import Harness, Recorder
 
-from bots.app import Services
 from bots.delivery import (
     Delivered,
     Delivery,
@@ -21,6 +20,7 @@ from bots.delivery import (
     split_account,
 )
 from bots.metrics import Metrics
+from bots.webdialogue import history as web_history
 from connectors.base import ChannelUnavailable
 from connectors.maxbot import MaxConnector
 from connectors.maxbot.client import RetryPolicy
@@ -123,14 +123,14 @@ async def test_history_keeps_button_ids_and_web_replays_them_as_buttons(
     inbound = Inbound("web", "s", "e", TextEvent("hi"))
     reply = Reply("Что дальше?", keyboard)
     assert await harness.runtime._delivery.reply(customer, inbound, [reply])
-    (item,) = await Services(store=harness.store).web_history("s")
+    (item,) = await web_history(harness.store, "s")
     assert (item.direction, item.text, item.buttons) == ("out", "Что дальше?", keyboard)
 
 
 async def test_web_replays_label_only_history_buttons_with_empty_ids(harness: Harness) -> None:
     old = HistoryEntry(1.0, "vk", "out", "Когда?", ("Утро",))  # stored before ids were kept
     await harness.store.history.append(await harness.store.identities.resolve("web:s5"), old)
-    (item,) = await Services(store=harness.store).web_history("s5")
+    (item,) = await web_history(harness.store, "s5")
     assert item.buttons == (Button("", "Утро"),)
 
 

@@ -19,7 +19,7 @@ import aiohttp
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
-from bots.app import SERVICES, build_app
+from bots.app import EDGE, build_app
 from bots.cli import main
 from bots.config import Settings
 
@@ -72,9 +72,9 @@ async def book(client: TestClient) -> str:
                          (NAME, "телефона"), (PHONE_TYPED, "Проверьте"), ("да", "Готово")]:
         await say(ws, text, expect)
     await ws.close()
-    store = client.app[SERVICES].store
+    store = client.app[EDGE].parts.store
     (customer,) = await store.history.customers()
-    assert len(await client.app[SERVICES].reminders.of_customer(customer)) == 2
+    assert len(await client.app[EDGE].parts.reminders.of_customer(customer)) == 2
     return customer
 
 
@@ -136,13 +136,13 @@ async def test_forget_beside_the_running_bot_leaves_nothing_in_any_file_or_key(
     out = capsys.readouterr().out
     assert "2 reminders" in out
     assert "rewritten" in out
-    redis = bot.app[SERVICES].store.redis
+    redis = bot.app[EDGE].parts.store.redis
     needles = utf8_reprs([*SECRETS, customer.encode()])
-    async for key in redis.scan_iter(match=f"svyaz:{bot.app[SERVICES].store.keys.bot}:*"):
+    async for key in redis.scan_iter(match=f"svyaz:{bot.app[EDGE].parts.store.keys.bot}:*"):
         assert customer.encode() not in key, key
         held = await values_of(redis, key)
         assert not [n for n in needles if n in held], (key, held)
-    assert await bot.app[SERVICES].reminders.scheduled() == []  # no job left behind
+    assert await bot.app[EDGE].parts.reminders.scheduled() == []  # no job left behind
 
     ws = await bot.ws_connect("/chat/ws", headers={"Origin": ORIGIN})  # the bot goes on
     await ws.send_json({"type": "hello", "session": None})

@@ -14,7 +14,6 @@ import re
 
 from bots_harness import Harness
 
-from bots.app import Services
 from bots.linking import (
     CONFIRM_EXPIRED,
     JOINED,
@@ -26,6 +25,7 @@ from bots.linking import (
     Linking,
     LinkTargets,
 )
+from bots.webdialogue import history as web_history
 from flows.types import ButtonEvent, Channel, Reply, StartEvent, TextEvent
 from storage.keys import LINK_ADDRESS_MAX_FAILURES, PHONE_MATCH_MAX
 
@@ -55,7 +55,7 @@ def _last(harness: Harness, channel: Channel, user: str) -> Reply:
 
 
 async def _web_replay(harness: Harness, sid: str) -> list[str]:
-    return [item.text for item in await Services(store=harness.store).web_history(sid)]
+    return [item.text for item in await web_history(harness.store, sid)]
 
 
 async def _opened_by_victim(harness: Harness, channel: Channel, user: str, token: str) -> None:

@@ -12,7 +12,7 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from redis.exceptions import ResponseError
 
-from bots.app import SERVICES, build_app
+from bots.app import EDGE, build_app
 from bots.config import Settings
 from storage.embedded import DEFAULT_MAXMEMORY, EmbeddedRedis
 from tests.fakes import max_wire
@@ -75,7 +75,7 @@ def test_the_default_cap_refuses_writes_and_never_evicts(tmp_path: Path) -> None
 async def test_a_full_redis_answers_503_says_why_and_recovers(
     bot: TestClient, max_fake: MaxFake, caplog: pytest.LogCaptureFixture,
 ) -> None:
-    redis = bot.app[SERVICES].store.redis
+    redis = bot.app[EDGE].parts.store.redis
     webhook = str(bot.make_url("/max/webhook"))
     status, _ = await max_fake.push(webhook, max_wire.message_created(71, "/start"),
                                     secret=SECRET)
@@ -98,4 +98,4 @@ async def test_a_full_redis_answers_503_says_why_and_recovers(
     status, _ = await max_fake.push(webhook, max_wire.message_created(72, "/start"),
                                     secret=SECRET)
     assert status == 200
-    assert await bot.app[SERVICES].store.identities.customer_of("max:71") is not None
+    assert await bot.app[EDGE].parts.store.identities.customer_of("max:71") is not None

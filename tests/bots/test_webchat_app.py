@@ -20,11 +20,11 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from test_app import chat, make_settings, next_reply
 
-from bots.app import SERVICES, build_app
+from bots.app import EDGE, build_app
 
 
 async def keys_of(client: TestClient, bot: str) -> list[bytes]:
-    store = client.app[SERVICES].store
+    store = client.app[EDGE].parts.store
     assert store is not None
     return sorted([key async for key in store.redis.scan_iter(match=f"svyaz:{bot}:*")])
 
@@ -44,7 +44,7 @@ async def test_a_visitor_who_never_writes_leaves_nothing_in_redis(
         assert await next_reply(ws) == "Как вас зовут?"
         await ws.send_json({"type": "text", "text": "Оля", "id": "c1"})
         assert await next_reply(ws) == "Приятно познакомиться, Оля! Сколько вам лет?"
-        services = client.app[SERVICES]
+        services = client.app[EDGE].parts
         assert services.store is not None
         customers = await services.store.history.customers()
         assert len(customers) == 1
@@ -64,7 +64,7 @@ async def test_shutdown_closes_web_sockets_with_1012_before_the_drain(
     await client.start_server()
     ws = await chat(client)
     assert await next_reply(ws) == "Как вас зовут?"
-    runtime = app[SERVICES].runtime
+    runtime = app[EDGE].parts.runtime
     assert runtime is not None
     seen_at_drain: list[int | None] = []
     close: Callable[..., Awaitable[None]] = runtime.close
