@@ -164,10 +164,6 @@ class Settings(BaseSettings):
         return self.max_token is not None
 
     @property
-    def api_enabled(self) -> bool:
-        return self.api_token is not None
-
-    @property
     def zone(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
 

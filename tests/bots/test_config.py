@@ -32,7 +32,7 @@ def test_defaults_match_the_architecture_table() -> None:
     assert s.max_mode == "polling"
     assert s.vk_api_url == "https://api.vk.ru/method"
     assert s.max_api_url == "https://platform-api2.max.ru"
-    assert (s.vk_enabled, s.max_enabled, s.api_enabled) == (False, False, False)
+    assert (s.vk_enabled, s.max_enabled, s.api_token is not None) == (False, False, False)
     assert s.reminder_grace == 3600
     assert s.origins == ()  # the web chat's default: the public URL and localhost, any port
 
