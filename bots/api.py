@@ -12,6 +12,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, Literal
 
 from aiohttp import web
@@ -215,22 +216,21 @@ def setup(app: web.Application, settings: Settings, edge: Edge) -> None:
     sub = web.Application(middlewares=[_guard])
     api = Api(settings.api_token.get_secret_value(), edge)
     sub[API] = api
-    sub.router.add_post("/flows/start", api.start_flow)
-    sub.router.add_get("/customers/{customer}", api.customer)
-    sub.router.add_delete("/customers/{customer}", api.erase)
-    sub.router.add_get("/customers/{customer}/export", api.export)
-    sub.router.add_delete("/customers/{customer}/reminders", api.cancel_reminders)
-    sub.router.add_post("/customers/{customer}/release", api.release)
+    add = {"get": sub.router.add_get, "post": sub.router.add_post,  # (a GET answers HEAD too)
+           "delete": sub.router.add_delete}
+    for op in OPERATIONS:  # the routes are the ones the document describes
+        add[op.method](op.path, partial(op.handler, api))
     sub.router.add_get("/openapi.json", api.openapi)
     app.add_subapp(PREFIX, sub)
 
 
 @dataclass(frozen=True, slots=True)
 class Operation:
-    """One route as the OpenAPI document describes it."""
+    """One route of the API: its handler and what the OpenAPI document says of it."""
 
     path: str
     method: Literal["get", "post", "delete"]
+    handler: Callable[[Api, web.Request], Awaitable[web.Response]]
     summary: str
     answer: str  # what the success response is
     status: str = "200"
@@ -247,23 +247,24 @@ _ERASE_NOTE = ("State, history, profile, consents, accounts, links, pending mess
                "server's operator must rewrite its AOF/RDB. Idempotent: a repeat answers 200 "
                "with `erased` false.")
 OPERATIONS = (
-    Operation("/flows/start", "post", "Run a flow for a customer on their best channel",
-              "queued", status="202", errors=(401, 404, 409, 422), body="StartFlow"),
-    Operation("/customers/{customer}", "get",
+    Operation("/flows/start", "post", Api.start_flow,
+              "Run a flow for a customer on their best channel", "queued", status="202",
+              errors=(401, 404, 409, 422), body="StartFlow"),
+    Operation("/customers/{customer}", "get", Api.customer,
               "A customer's linked channels, position, reminders and history", "the customer",
               errors=(404,), query=({"name": "history", "in": "query",
                                      "schema": {"type": "integer", "default": 50}},)),
-    Operation("/customers/{customer}", "delete",
+    Operation("/customers/{customer}", "delete", Api.erase,
               "Erase a customer and everything about them (152-FZ)", "erased",
               schema="Erased", errors=(401, 404, 503), description=_ERASE_NOTE),
-    Operation("/customers/{customer}/export", "get",
+    Operation("/customers/{customer}/export", "get", Api.export,
               "Everything kept about a customer (a 152-FZ access request)",
               "the customer's data", schema="Export", errors=(401, 404),
               description="`messages` are the rows `svyaz export` writes as JSONL, oldest "
                           "first."),
-    Operation("/customers/{customer}/reminders", "delete",
+    Operation("/customers/{customer}/reminders", "delete", Api.cancel_reminders,
               "Cancel every reminder of a customer", "how many were cancelled"),
-    Operation("/customers/{customer}/release", "post",
+    Operation("/customers/{customer}/release", "post", Api.release,
               "Hand a conversation back from the operator to the bot",
               "whether it was handed off"),
 )
