@@ -7,7 +7,7 @@ entries are deleted, so the stream only ever holds pending work. A global set li
 with pending entries for a sweeper after a crash; the hot path only ever adds to it (pipelined
 with the push), and ``customers_with_pending`` drops the customers whose inbox has emptied, so
 a turn needs no extra round trips to keep the set tidy. Taking a customer's lock reads the inbox
-in the same script (``prefetch``); the next ``pending`` of that customer uses those rows.
+in the same script: the rows travel in the lease (``storage.locks.Lease.rows``; ``decode``).
 
 This module must not process events or take locks itself.
 """
@@ -21,6 +21,7 @@ from storage.client import RedisClient
 from storage.codec import decode_inbound, encode_inbound, stream_rows, text
 from storage.errors import CodecError, guarded
 from storage.keys import Keys
+from storage.lua import ScriptCall
 
 log = logging.getLogger("svyaz.storage")
 
@@ -34,10 +35,16 @@ return redis.call('XLEN', KEYS[1])
 
 FIELD = "j"
 
+Rows = list[tuple[str, dict[str, str]]]  # stream entries as (entry id, fields), not decoded
 
-def raw_rows(rows: object) -> list[tuple[str, dict[str, str]]]:
+
+def done_call(keys: Keys, customer: str, entry_id: str) -> ScriptCall:
+    return ScriptCall((keys.inbox(customer),), (entry_id,))
+
+
+def raw_rows(rows: object) -> Rows:
     """Stream rows as a Lua script returns them (``[[id, [field, value, ...]], ...]``)."""
-    out: list[tuple[str, dict[str, str]]] = []
+    out: Rows = []
     for entry_id, flat in rows or ():  # type: ignore[attr-defined]
         pairs = [text(x) for x in flat]
         out.append((text(entry_id), dict(zip(pairs[::2], pairs[1::2], strict=True))))
@@ -51,18 +58,9 @@ class Inbox:
         self._redis = redis
         self._keys = keys
         self._done = redis.register_script(DONE_LUA)
-        self._prefetched: dict[str, list[tuple[str, dict[str, str]]]] = {}
-
-    def prefetch(self, customer: str, rows: list[tuple[str, dict[str, str]]]) -> None:
-        """Rows read by the caller that holds the customer's lock, for the next ``pending``."""
-        self._prefetched[customer] = rows
-
-    def drop_prefetched(self, customer: str) -> None:
-        self._prefetched.pop(customer, None)
 
     @guarded
     async def push(self, customer: str, inbound: Inbound) -> str:
-        self.drop_prefetched(customer)
         pipe = self._redis.pipeline(transaction=False)
         pipe.xadd(self._keys.inbox(customer), {FIELD: encode_inbound(inbound)})
         pipe.sadd(self._keys.pending, customer)  # another slot: a plain pipeline, no MULTI
@@ -72,24 +70,17 @@ class Inbox:
     async def pending(
         self, customer: str, *, count: int | None = None
     ) -> list[tuple[str, Inbound]]:
-        """Unprocessed entries in arrival order, as ``(entry id, inbound)``: those the accept
-        read with the lock (no round trip, so no deadline to keep), or read now.
-
-        An entry that no longer decodes (written by an incompatible version) is logged and
-        dropped, so it cannot block the customer's inbox forever.
-        """
-        rows = self._prefetched.pop(customer, None)
-        if rows is None or count is not None:
-            rows = await self._read(customer, count)
-        return await self.decode(customer, rows)
+        """Unprocessed entries in arrival order, as ``(entry id, inbound)`` (see ``decode``);
+        a lease carries those read with the lock."""
+        return await self.decode(customer, await self._read(customer, count))
 
     @guarded
-    async def _read(self, customer: str, count: int | None) -> list[tuple[str, dict[str, str]]]:
+    async def _read(self, customer: str, count: int | None) -> Rows:
         return stream_rows(await self._redis.xrange(self._keys.inbox(customer), count=count))
 
-    async def decode(
-        self, customer: str, rows: list[tuple[str, dict[str, str]]]
-    ) -> list[tuple[str, Inbound]]:
+    async def decode(self, customer: str, rows: Rows) -> list[tuple[str, Inbound]]:
+        """``rows`` decoded. An entry that no longer decodes (written by an incompatible
+        version) is logged and dropped, so it cannot block the customer's inbox forever."""
         found = []
         for entry_id, fields in rows:
             try:
@@ -101,8 +92,7 @@ class Inbox:
 
     @guarded
     async def done(self, customer: str, entry_id: str) -> None:
-        self.drop_prefetched(customer)
-        remaining = await self._done(keys=[self._keys.inbox(customer)], args=[entry_id])
+        remaining = await done_call(self._keys, customer, entry_id).run(self._done)
         await self.settle(customer, int(remaining))
 
     async def settle(self, customer: str, remaining: int) -> None:
@@ -138,6 +128,5 @@ class Inbox:
         for _, inbound in moved:
             await self.push(target, inbound)
         await self._redis.delete(self._keys.inbox(source))
-        self.drop_prefetched(source)
         await self.settle(source, 0)
         return len(moved)

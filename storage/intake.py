@@ -6,8 +6,8 @@ trip: on Redis Cluster a plain (non-transactional) pipeline, elsewhere one scrip
 1. one Lua script in the customer's slot — check the account still belongs to the customer
    (a merge moves it), de-duplicate the platform's event id (``SET NX EX`` of a key under the
    customer's tag), mark the account active, keep the first display name, push the event to
-   the inbox and, with ``take``, take the customer's lock and read state and inbox (what
-   ``States.acquire`` would do next, in the same step);
+   the inbox and, for ``take``, take the customer's lock and read state and inbox (what
+   ``Locks.lease`` would do next, in the same step: the ``Lease`` it returns);
 2. ``SADD`` of the customer to the global pending set.
 
 The account -> customer map is cached in the process: the script's ownership check catches a
@@ -21,6 +21,7 @@ to trip over. This module must not process events.
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass, replace
 
 from flows.types import Inbound
 from storage.bounded import put_bounded
@@ -30,6 +31,8 @@ from storage.errors import StorageError, guarded, unanswered
 from storage.identity import Identities, new_customer_id
 from storage.inbox import FIELD, Inbox
 from storage.keys import DEDUPE_TTL, Keys
+from storage.locks import Lease, Lock, Locks
+from storage.lua import Arg, ScriptCall
 from storage.state import States
 
 # KEYS: accounts, profile, inbox, seen, lock, state, then (outside a cluster) the pending set,
@@ -60,6 +63,44 @@ KNOWN_ACCOUNTS = 100_000  # account -> customer entries cached per process (~20 
 _MOVED, _REPEAT = "moved", "repeat"
 
 
+@dataclass(frozen=True, slots=True)
+class Push:
+    """One accept of ``inbound`` into ``customer``'s inbox: the script's arguments."""
+
+    customer: str
+    dedupe_key: str
+    inbound: Inbound
+    token: str = ""  # a fresh lock token to take the lock with, or "" not to
+    lock_ms: int = 0
+    create: bool = False  # a new account: create the customer (outside a cluster only)
+    named: bool = False  # the account's first display name is stored already
+
+
+def accept_call(keys: Keys, push: Push, *, joint: bool) -> ScriptCall:
+    """``joint``: outside a cluster, where the script also writes the global keys."""
+    customer, inbound = push.customer, push.inbound
+    names = [keys.accounts(customer), keys.profile(customer), keys.inbox(customer),
+             keys.seen(customer, push.dedupe_key), keys.lock(customer), keys.state(customer)]
+    if joint:
+        names += [keys.pending, keys.account(inbound.account), keys.customers]
+    name = inbound.name.strip() if inbound.name else ""
+    args: tuple[Arg, ...] = (
+        time.time(), inbound.account, "1" if inbound.name and not push.named else "0", name,
+        encode_inbound(inbound), DEDUPE_TTL, push.token, push.lock_ms, customer,
+        "1" if push.create else "0",
+    )
+    return ScriptCall(tuple(names), args)
+
+
+@dataclass(frozen=True, slots=True)
+class Arrival:
+    """What ``Intake.take`` made durable: the customer whose inbox holds the event, and the
+    customer's lease when the lock was free (the caller processes the inbox, then releases)."""
+
+    customer: str
+    lease: Lease | None
+
+
 class Intake:
     """``accept``: an inbound event made durable in its customer's inbox."""
 
@@ -70,21 +111,27 @@ class Intake:
         self._redis = redis
         self._keys = keys
         self._identities = identities
-        self._inbox = inbox
-        self._states = states
+        del inbox  # (kept for Store's call)
+        self._locks: Locks = states.locks
         self._known: dict[str, str] = {}
-        self._accept = hot_script(redis, ACCEPT_LUA)
+        self._script = hot_script(redis, ACCEPT_LUA)
         # Outside a cluster the script also marks the customer pending: one EVALSHA, no
         # pipeline. A cluster keeps the pending set in another slot: a plain pipeline.
         self._joint = scripts_span_slots(redis)
 
-    @guarded
-    async def accept(self, dedupe_key: str, inbound: Inbound, *, take: bool = False) -> str | None:
+    async def accept(self, dedupe_key: str, inbound: Inbound) -> str | None:
         """The customer whose inbox now holds ``inbound``; None when it was seen before
-        (unless that first accept's answer never came: then the customer, to be processed).
+        (unless that first accept's answer never came: then the customer, to be processed)."""
+        arrival = await self._accept(dedupe_key, inbound, take=False)
+        return None if arrival is None else arrival.customer
 
-        With ``take``, the customer's lock is taken in the same step when it is free; the
-        caller gets it from ``States.taken`` (and must process the inbox or release it)."""
+    async def take(self, dedupe_key: str, inbound: Inbound) -> Arrival | None:
+        """``accept``, taking the customer's lock in the same step when it is free: the
+        arrival carries the lease then."""
+        return await self._accept(dedupe_key, inbound, take=True)
+
+    @guarded
+    async def _accept(self, dedupe_key: str, inbound: Inbound, *, take: bool) -> Arrival | None:
         account = inbound.account
         customer = self._known.get(account)
         known = customer is not None  # its first display name is stored already
@@ -93,64 +140,53 @@ class Intake:
             customer = None if found is None else text(found)
             if customer is None and self._joint:  # a new account: create in the same step
                 fresh = new_customer_id()
-                outcome = await self._push(fresh, dedupe_key, inbound, take, create=True)
-                if outcome != _MOVED:  # (moved: created by someone else meanwhile)
+                pushed = await self._push(Push(fresh, dedupe_key, inbound, create=True), take)
+                if pushed != _MOVED:  # (moved: created by someone else meanwhile)
                     put_bounded(self._known, account, fresh, KNOWN_ACCOUNTS)
-                    return fresh
+                    return pushed if isinstance(pushed, Arrival) else Arrival(fresh, None)
         for _ in range(3):
             if customer is not None:
-                outcome = await self._push(customer, dedupe_key, inbound, take, named=known)
-                if outcome == _REPEAT:
+                pushed = await self._push(Push(customer, dedupe_key, inbound, named=known), take)
+                if pushed == _REPEAT:
                     # First accepted by a call whose answer never came: its lock may be
                     # left over, so the customer is processed (and the lock taken over) now.
-                    return customer if self._states.has_orphan(customer) else None
-                if outcome != _MOVED:
+                    return Arrival(customer, None) if self._locks.has_orphan(customer) else None
+                if isinstance(pushed, Arrival):
                     put_bounded(self._known, account, customer, KNOWN_ACCOUNTS)
-                    return customer
+                    return pushed
                 self._known.pop(account, None)
                 if await self._redis.exists(self._keys.seen(customer, dedupe_key)):
                     return None  # accepted before a merge moved the account: a retry
             customer = await self._identities.resolve(account, name=inbound.name)
         raise StorageError(f"account {account} keeps moving between customers; retry later")
 
-    async def _run(self, customer: str, account: str, keys: list[str],
-                   args: list[str | float | int]) -> object:
+    async def _run(self, push: Push) -> object:
+        call = accept_call(self._keys, push, joint=self._joint)
         if self._joint:
-            keys = [*keys, self._keys.pending, self._keys.account(account),
-                    self._keys.customers]
-            return await self._accept(keys=keys, args=args)
+            return await call.run(self._script)
         pipe = self._redis.pipeline(transaction=False)
-        pipe.eval(ACCEPT_LUA, len(keys), *keys, *args)  # EVAL: no NOSCRIPT in a pipeline
-        pipe.sadd(self._keys.pending, customer)  # another slot: no MULTI
+        call.queue(pipe, ACCEPT_LUA)
+        pipe.sadd(self._keys.pending, push.customer)  # another slot: no MULTI
         reply, _ = await pipe.execute()
         return reply
 
-
-    async def _push(
-        self, customer: str, dedupe_key: str, inbound: Inbound, take: bool, *,
-        create: bool = False, named: bool = False,
-    ) -> str:
-        keys = [self._keys.accounts(customer), self._keys.profile(customer),
-                self._keys.inbox(customer), self._keys.seen(customer, dedupe_key),
-                self._keys.lock(customer), self._keys.state(customer)]
-        name = inbound.name.strip() if inbound.name else ""
-        token = self._states.new_token() if take else ""
-        args: list[str | float | int] = [
-            time.time(), inbound.account, "1" if inbound.name and not named else "0", name,
-            encode_inbound(inbound), DEDUPE_TTL, token, self._states.lock_ttl_ms, customer,
-            "1" if create else "0",
-        ]
-        self._inbox.drop_prefetched(customer)
+    async def _push(self, push: Push, take: bool) -> Arrival | str:
+        """The arrival, or ``_MOVED`` / ``_REPEAT``."""
+        lock = Lock(push.customer, self._locks.new_token(), self._locks.lock_ttl) if take \
+            else None
+        if lock is not None:
+            push = replace(push, token=lock.token, lock_ms=self._locks.lock_ttl_ms)
         try:
-            reply = await self._run(customer, inbound.account, keys, args)
+            reply = await self._run(push)
         except BaseException as exc:
-            if take and unanswered(exc):  # it may still run and take the lock: keep the token
-                self._states.orphaned(customer, token)
+            if lock is not None and unanswered(exc):  # it may still run and take the lock
+                self._locks.orphaned(push.customer, lock.token)
             raise
         if reply is None:
             return _MOVED
         if not isinstance(reply, list):
             return _REPEAT
-        if len(reply) > 1:
-            self._states.adopt(customer, token, list(reply[1:]))
-        return text(reply[0])
+        if lock is None or len(reply) == 1:
+            return Arrival(push.customer, None)
+        self._locks.orphans.forget(push.customer)  # a fresh take: any older token's lock is gone
+        return Arrival(push.customer, Lease.read(lock, reply[1:]))

@@ -227,7 +227,7 @@ async def test_a_restart_on_the_embedded_redis_takes_over_at_once(
     store = Store.from_url(server.url, bot=bot_prefix)
     try:
         customer = await store.identities.resolve("max:701")
-        await store.states.acquire(customer)  # held by the process that died
+        await store.states.locks.acquire(customer)  # held by the process that died
         await store.outbox.put(customer, "max", "701", Reply("Ответ, который не дошёл"))
         await store.inbox.push(customer, Inbound("max", "701", "e-701", TextEvent("эхо")))
     finally:
@@ -254,11 +254,11 @@ async def test_a_restart_on_a_shared_redis_takes_over_what_its_name_held(
     stores = [Store.from_url(redis_url, bot=bot_prefix, instance=i.name) for i in (dead, other)]
     try:
         mine = await stores[0].identities.resolve("max:702")
-        await stores[0].states.acquire(mine)  # held by the process that died
+        await stores[0].states.locks.acquire(mine)  # held by the process that died
         await stores[0].outbox.put(mine, "max", "702", Reply("Ответ, который не дошёл"))
         await stores[0].inbox.push(mine, Inbound("max", "702", "e-702", TextEvent("эхо")))
         theirs = await stores[1].identities.resolve("max:703")
-        held = await stores[1].states.acquire(theirs)  # a live process's turn in progress
+        held = await stores[1].states.locks.acquire(theirs)  # a live process's turn in progress
         sending = await stores[1].outbox.put(theirs, "max", "703", Reply("Отправляется"))
     finally:
         await stores[0].close()
@@ -275,7 +275,7 @@ async def test_a_restart_on_a_shared_redis_takes_over_what_its_name_held(
             assert app[EDGE].parts.instance.name == dead.name
         assert [(s.user_id, s.body["text"]) for s in max_fake.sent] == [
             (702, "Ответ, который не дошёл"), (702, "Говорите.")]
-        assert await stores[1].states.holds(held)
+        assert await stores[1].states.locks.holds(held)
         assert await stores[1].outbox.get(sending) is not None
     finally:
         await stores[1].close()

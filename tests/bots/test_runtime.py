@@ -29,6 +29,7 @@ from flows.types import (
     TimerEvent,
 )
 from storage.codec import encode_effects
+from storage.intake import Arrival
 from storage.store import Store
 
 
@@ -113,7 +114,7 @@ async def test_a_failing_turn_apologises_and_the_next_works(harness: Harness) ->
             raise RuntimeError("boom")
         return real(flows, state, event, now)
 
-    harness.runtime._advance = flaky
+    harness.runtime.turns._advance = flaky
     await harness.send("web", "s1", StartEvent())
     await harness.send("web", "s1", TextEvent("Оля"))
     await harness.send("web", "s1", TextEvent("Оля"))
@@ -494,8 +495,9 @@ async def test_effects_of_a_turn_cut_after_its_save_run_with_the_next_turn(
 
     monkeypatch.setattr(effects, "run", killed)
     monkeypatch.setattr(effects, "replay", counted)
+    arrival = await _accepted(harness, "max", "91", "напомни")
     with pytest.raises(_Killed):
-        await harness.runtime.process(await _accepted(harness, "max", "91", "напомни"))
+        await harness.runtime.process(arrival.customer, arrival.lease)
     customer = await harness.customer("max", "91")
     assert await harness.store.reminders.list(customer) == []  # cut before it
     await harness.send("max", "91", TextEvent("привет"))
@@ -504,13 +506,12 @@ async def test_effects_of_a_turn_cut_after_its_save_run_with_the_next_turn(
     assert replays == [customer]
 
 
-async def _accepted(harness: Harness, channel: str, user: str, text: str) -> str:
+async def _accepted(harness: Harness, channel: str, user: str, text: str) -> Arrival:
     inbound = Inbound(channel=channel, user_id=user, event_id=f"cut-{user}",  # type: ignore[arg-type]
                       event=TextEvent(text))
-    customer = await harness.store.intake.accept(f"{channel}:{inbound.event_id}", inbound,
-                                                 take=True)
-    assert customer is not None
-    return customer
+    arrival = await harness.store.intake.take(f"{channel}:{inbound.event_id}", inbound)
+    assert arrival is not None
+    return arrival
 
 
 async def test_a_cut_turns_effects_run_at_the_take_over_without_a_new_message(
@@ -522,7 +523,7 @@ async def test_a_cut_turns_effects_run_at_the_take_over_without_a_new_message(
     customer = await harness.store.identities.resolve("max:92")
     dead = Store.from_url(redis_url, bot=bot_prefix, instance=harness.store.instance)
     try:
-        lock = await dead.states.acquire(customer)
+        lock = await dead.states.locks.acquire(customer)
         at = harness.clock().astimezone(UTC) + timedelta(hours=1)
         effects = encode_effects("max", [ScheduleReminder("visit", at, "ping")])
         await dead.states.save(customer, DialogState(), version=0, lock=lock, effects=effects)
@@ -532,4 +533,4 @@ async def test_a_cut_turns_effects_run_at_the_take_over_without_a_new_message(
     await harness.runtime.sweep()
     await harness.runtime.idle()
     assert await harness.store.reminders.list(customer) == ["visit"]
-    assert await harness.store.states.break_mine() == []  # (released by the sweep's turn)
+    assert await harness.store.states.breaker.break_mine() == []  # (released by the sweep's turn)

@@ -62,7 +62,7 @@ def pusher_process(url: str, bot: str, customer: str, tag: str, tasks: int, coun
 async def _hold_and_die(url: str, bot: str, customer: str, lock_ttl: float) -> None:
     store = Store.from_url(url, bot=bot)
     await store.ready()
-    await store.states.acquire(customer, ttl=lock_ttl)
+    await store.states.locks.acquire(customer, ttl=lock_ttl)
     entry_id = await store.outbox.put(customer, "vk", "1", Reply("Запись подтверждена"))
     await store.redis.set(f"{store.keys.prefix}test:entry", entry_id)
     await asyncio.sleep(3600)  # "sending": the test SIGKILLs us here

@@ -65,7 +65,7 @@ def test_bad_urls_are_refused(url: str) -> None:
 
 async def test_embedded_by_default_and_data_survives_a_restart(tmp_path: Path) -> None:
     async with open_store(None, tmp_path / "data", bot="t") as store:
-        lock = await store.states.acquire("c1")
+        lock = await store.states.locks.acquire("c1")
         await store.states.save("c1", DialogState(vars={"a": 1}), version=0, lock=lock)
     assert (tmp_path / "data" / "appendonly.aof").exists() or list(
         (tmp_path / "data").glob("appendonly*")

@@ -62,11 +62,11 @@ async def test_killed_holder_is_taken_over_and_message_sent_once(
         assert proc.exitcode == -9
 
         with pytest.raises(LockTimeout):  # still held by the dead process
-            await store.states.acquire("c1", wait=0.05)
+            await store.states.locks.acquire("c1", wait=0.05)
         assert await store.outbox.claim_stale(60_000) == []  # not stale for a long lease
 
         async with store.states.lock("c1", wait=5) as lock:  # free once the TTL ran out
-            assert await store.states.holds(lock)
+            assert await store.states.locks.holds(lock)
             await asyncio.sleep(STALE_MS / 1000)
             results = await asyncio.gather(*(_sweeper(store) for _ in range(4)))
         assert sorted(results) == [0, 0, 0, 1]

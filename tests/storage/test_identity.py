@@ -229,9 +229,9 @@ async def test_redeeming_from_an_account_with_its_own_customer_merges(store: Sto
 async def test_merge_makes_the_old_lock_holder_lose(store: Store) -> None:
     keep = await store.identities.resolve("web:s1")
     other = await store.identities.resolve("vk:1")
-    lock = await store.states.acquire(other)
+    lock = await store.states.locks.acquire(other)
     await store.identities.merge(keep, other)
-    assert not await store.states.holds(lock)
+    assert not await store.states.locks.holds(lock)
 
 
 async def test_routes_follow_their_accounts_in_a_merge_and_go_with_erasure(store: Store) -> None:

@@ -61,20 +61,21 @@ async def test_only_locks_and_replies_of_the_name_are_taken_over(redis_url: str,
     successor = Store.from_url(redis_url, bot=bot_prefix, instance=dead)
     try:
         for n in range(3):
-            await stores[dead].states.acquire(f"d{n}")
-        kept = await stores[live].states.acquire("l0")
+            await stores[dead].states.locks.acquire(f"d{n}")
+        kept = await stores[live].states.locks.acquire("l0")
         left = await stores[dead].outbox.put("d0", "max", "1", Reply("не дошло"))
         handed = await stores[dead].outbox.put("d1", "max", "2", Reply("уже у другого"))
         assert [e.id for e in await stores[live].outbox.claim([handed])] == [handed]
         theirs = await stores[live].outbox.put("l0", "max", "3", Reply("отправляется"))
 
-        assert sorted(await successor.states.break_mine()) == ["d0", "d1", "d2"]
-        assert await successor.states.holds(kept)
+        assert sorted(await successor.states.breaker.break_mine()) == ["d0", "d1", "d2"]
+        assert await successor.states.locks.holds(kept)
         assert [e.id for e in await successor.outbox.inherit()] == [left]
         assert await successor.outbox.inherit() == []  # (taken: now leased, not again)
         assert await successor.outbox.get(theirs) is not None
         for n in range(3):  # free at once
-            await successor.states.release(await successor.states.acquire(f"d{n}", wait=0.1))
+            locks = successor.states.locks
+            await locks.release(await locks.acquire(f"d{n}", wait=0.1))
     finally:
         for store in (*stores.values(), successor):
             await store.close()

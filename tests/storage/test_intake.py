@@ -12,6 +12,8 @@ from flows.types import DialogState, Frame, Inbound, Reply, TextEvent
 from storage.client import scripts_span_slots
 from storage.errors import StorageUnavailable
 from storage.history import HistoryEntry
+from storage.intake import Arrival
+from storage.locks import Lease
 from storage.store import Sent, Store
 from tests.waiting import until
 
@@ -54,9 +56,10 @@ async def test_an_account_merged_away_is_resolved_again(store: Store) -> None:
 async def test_a_turn_in_three_round_trips_keeps_every_record(store: Store) -> None:
     customer = await store.intake.accept("max:t1", _inbound("t1", "завтра"))
     assert customer is not None
-    lock = await store.states.acquire(customer)
-    [(entry_id, inbound)] = await store.inbox.pending(customer)  # read with the lock
-    state, version = await store.states.load(customer)
+    lease = await store.states.locks.lease(customer)
+    lock = lease.lock
+    [(entry_id, inbound)] = await store.inbox.decode(customer, lease.rows)  # read with the lock
+    state, version = await store.states.load(customer, snapshot=lease.snapshot)
     assert (state, version) == (None, 0)
     came_in = HistoryEntry(1.0, "max", "in", "завтра")
     await store.states.save(customer, STATE, version=0, lock=lock, inbox_id=entry_id,
@@ -66,7 +69,7 @@ async def test_a_turn_in_three_round_trips_keeps_every_record(store: Store) -> N
     sent = [Sent(entry, customer, HistoryEntry(2.0, "max", "out", reply.text))]
     assert await store.release_if_idle(lock, sent) is None  # nothing new: released
     assert sent == []
-    assert not await store.states.holds(lock)
+    assert not await store.states.locks.holds(lock)
     assert await store.outbox.pending() == []
     assert [(e.direction, e.text) for e in await store.history.read(customer)] == [
         ("in", "завтра"), ("out", "Во сколько?"),
@@ -78,28 +81,27 @@ async def test_a_turn_in_three_round_trips_keeps_every_record(store: Store) -> N
 async def test_release_keeps_the_lock_while_new_entries_wait(store: Store) -> None:
     customer = await store.intake.accept("max:n1", _inbound("n1", "a"))
     assert customer is not None
-    lock = await store.states.acquire(customer)
+    lock = await store.states.locks.acquire(customer)
     [(first, _)] = await store.inbox.pending(customer)
     await store.states.save(customer, STATE, version=0, lock=lock, inbox_id=first)
     await store.intake.accept("max:n2", _inbound("n2", "b"))  # arrives during the turn
     rows = await store.release_if_idle(lock, [])
     assert rows is not None
     assert [p.event for _, p in await store.inbox.decode(customer, rows)] == [TextEvent("b")]
-    assert await store.states.holds(lock)
+    assert await store.states.locks.holds(lock)
     await store.release(lock, [])
-    assert not await store.states.holds(lock)
+    assert not await store.states.locks.holds(lock)
 
 
 async def test_accept_can_take_the_lock_with_state_and_inbox(store: Store) -> None:
-    customer = await store.intake.accept("max:k1", _inbound("k1", "a"), take=True)
-    assert customer is not None
-    lock = store.states.taken(customer)
-    assert lock is not None
-    assert store.states.taken(customer) is None  # handed out once
-    assert await store.states.holds(lock)
+    arrival = await store.intake.take("max:k1", _inbound("k1", "a"))
+    assert arrival is not None
+    customer, lease = arrival.customer, arrival.lease
+    assert lease is not None
+    lock = lease.lock
+    assert await store.states.locks.holds(lock)
     # Held: the next accept pushes but cannot take it.
-    assert await store.intake.accept("max:k2", _inbound("k2", "b"), take=True) == customer
-    assert store.states.taken(customer) is None
+    assert await store.intake.take("max:k2", _inbound("k2", "b")) == Arrival(customer, None)
     assert [p.event for _, p in await store.inbox.pending(customer)] == [
         TextEvent("a"), TextEvent("b")]
     assert await store.states.load(customer) == (None, 0)
@@ -132,16 +134,22 @@ async def test_a_waiting_acquire_gets_the_lock_an_accept_takes_meanwhile(
     # took it waited until LockTimeout, and the message got no reply.
     customer = await store.intake.accept("max:w1", _inbound("w1", "a"))
     assert customer is not None
-    held = await store.states.acquire(customer)
+    held = await store.states.locks.acquire(customer)
+    handed: list[Lease] = []  # what the runtime's drain is handed (``Dispatch.handed``)
     before = round_trips.count
-    waiter = asyncio.create_task(store.states.acquire(customer, wait=1.0))
+    waiter = asyncio.create_task(store.states.locks.lease(
+        customer, wait=1.0, handed=lambda: handed.pop() if handed else None))
     # The waiter tried and now polls (a second try sent): it is waiting, not yet started.
     await until(lambda: round_trips.count >= before + 2, what="the waiter's second try")
     await store.release(held, [])
-    assert await store.intake.accept("max:w2", _inbound("w2", "b"), take=True) == customer
-    lock = await asyncio.wait_for(waiter, 3)
-    assert await store.states.holds(lock)
-    assert store.states.taken(customer) is None  # handed to the waiter, not left behind
+    arrival = await store.intake.take("max:w2", _inbound("w2", "b"))
+    assert arrival is not None
+    assert arrival.customer == customer
+    assert arrival.lease is not None
+    handed.append(arrival.lease)
+    lock = (await asyncio.wait_for(waiter, 3)).lock
+    assert await store.states.locks.holds(lock)
+    assert handed == []  # handed to the waiter, not left behind
     await store.release(lock, [])
 
 
@@ -153,7 +161,7 @@ async def _stall(store: Store, ms: int, monkeypatch: pytest.MonkeyPatch) -> (
         pytest.skip("a cluster sends these calls from the caller's task; its timeout closes "
                     "the connection, so whether the script ran is not for the test to choose")
     monkeypatch.setattr("storage.errors.OPERATION_TIMEOUT", 0.2)
-    monkeypatch.setattr("storage.state.OPERATION_TIMEOUT", 0.2)
+    monkeypatch.setattr("storage.locks.OPERATION_TIMEOUT", 0.2)
     await asyncio.gather(*(store.redis.ping() for _ in range(3)))  # connections to spare
     stall = asyncio.create_task(store.redis.eval(BUSY_LUA, 0, ms))
     await asyncio.sleep(0.05)  # it runs
@@ -168,14 +176,14 @@ async def test_a_lock_whose_answer_timed_out_is_taken_over_at_once(
     await store.inbox.done(customer, (await store.inbox.pending(customer))[0][0])
     stall = await _stall(store, 600, monkeypatch)
     with pytest.raises(StorageUnavailable):  # the webhook answers 503; the platform retries
-        await store.intake.accept("max:s2", _inbound("s2", "b"), take=True)
+        await store.intake.take("max:s2", _inbound("s2", "b"))
     await stall  # the stall ends: the accept's script runs, takes the lock and pushes
     assert await until(lambda: store.redis.get(store.keys.lock(customer)),
                        what="the lock taken by the late script") is not None
     # The platform's retry is a repeat, yet the customer is handed back to be processed, and
     # the lock the lost answer held is taken over instead of waiting 30 s for it to expire.
-    assert await store.intake.accept("max:s2", _inbound("s2", "b"), take=True) == customer
-    lock = await store.states.acquire(customer, wait=0.3)
+    assert await store.intake.take("max:s2", _inbound("s2", "b")) == Arrival(customer, None)
+    lock = await store.states.locks.acquire(customer, wait=0.3)
     assert [p.event for _, p in await store.inbox.pending(customer)] == [TextEvent("b")]
     await store.release(lock, [])
     assert await store.redis.get(store.keys.lock(customer)) is None
@@ -187,15 +195,15 @@ async def test_an_acquire_whose_answer_timed_out_leaves_a_lock_taken_over_at_onc
 ) -> None:
     customer = await store.intake.accept("max:q1", _inbound("q1", "a"))
     assert customer is not None
-    await store.release(await store.states.acquire(customer), [])  # the script is loaded
+    await store.release(await store.states.locks.acquire(customer), [])  # the script is loaded
     stall = await _stall(store, 600, monkeypatch)
     with pytest.raises(StorageUnavailable):
-        await store.states.acquire(customer, wait=0.0)
+        await store.states.locks.acquire(customer, wait=0.0)
     await stall  # the acquire's script runs now, though its caller gave up
     assert await until(lambda: store.redis.get(store.keys.lock(customer)),
                        what="the lock taken by the late script") is not None
-    lock = await store.states.acquire(customer, wait=0.3)
-    assert await store.states.holds(lock)
+    lock = await store.states.locks.acquire(customer, wait=0.3)
+    assert await store.states.locks.holds(lock)
     await store.release(lock, [])
 
 

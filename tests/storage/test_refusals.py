@@ -119,7 +119,7 @@ async def test_a_redis_that_refuses_writes_is_unavailable_and_nothing_is_half_wr
     undo = await refusal(admin, tmp)
     try:
         with pytest.raises(StorageUnavailable, match=code):
-            await store.intake.accept("max:r1", _inbound("r1"), take=True)
+            await store.intake.take("max:r1", _inbound("r1"))
     finally:
         await undo()
     # Refused, not half-done: the platform's retry is accepted as new, exactly once.

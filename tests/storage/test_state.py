@@ -39,21 +39,21 @@ async def test_stale_version_is_refused(store: Store) -> None:
 
 
 async def test_expired_lock_cannot_save_over_the_new_holder(store: Store) -> None:
-    old = await store.states.acquire("c1", ttl=0.05)
+    old = await store.states.locks.acquire("c1", ttl=0.05)
     await until_gone(store.redis, store.keys.lock("c1"))  # expired
     async with store.states.lock("c1", wait=1) as new:
         await store.states.save("c1", STATE, version=0, lock=new)
         with pytest.raises(LockLost):
             await store.states.save("c1", DialogState(), version=1, lock=old)
-        assert not await store.states.release(old)  # the old token must not free the new lock
-        assert await store.states.holds(new)
+        assert not await store.states.locks.release(old)  # the old token must not free the new lock
+        assert await store.states.locks.holds(new)
     assert await store.states.load("c1") == (STATE, 1)
 
 
 async def test_lock_excludes_and_times_out(store: Store) -> None:
     async with store.states.lock("c1"):
         with pytest.raises(LockTimeout):
-            await store.states.acquire("c1", wait=0.1)
+            await store.states.locks.acquire("c1", wait=0.1)
     async with store.states.lock("c1", wait=0.1):
         pass
 
@@ -61,32 +61,32 @@ async def test_lock_excludes_and_times_out(store: Store) -> None:
 async def test_an_orphaned_lock_is_taken_over_after_later_failed_calls(store: Store) -> None:
     """A turn's release went unanswered (Redis away), then the platform's retries of the next
     message failed too, each leaving a token that took nothing: the real holder still counts."""
-    held = await store.states.acquire("c1", ttl=30)
-    store.states.orphaned("c1", held.token)
+    held = await store.states.locks.acquire("c1", ttl=30)
+    store.states.locks.orphaned("c1", held.token)
     for i in range(40):  # ~12 s of retries every 0.3 s
-        store.states.orphaned("c1", f"{i:032x}")
-    taken = await store.states.acquire("c1", wait=0.2)
-    assert await store.states.holds(taken)
-    assert not await store.states.holds(held)
+        store.states.locks.orphaned("c1", f"{i:032x}")
+    taken = await store.states.locks.acquire("c1", wait=0.2)
+    assert await store.states.locks.holds(taken)
+    assert not await store.states.locks.holds(held)
 
 
 async def test_a_token_that_holds_nothing_takes_nothing_over(store: Store) -> None:
-    await store.states.acquire("c1", ttl=30)
-    store.states.orphaned("c1", "f" * 32)
+    await store.states.locks.acquire("c1", ttl=30)
+    store.states.locks.orphaned("c1", "f" * 32)
     with pytest.raises(LockTimeout):
-        await store.states.acquire("c1", wait=0.1)
+        await store.states.locks.acquire("c1", wait=0.1)
 
 
 async def test_extend_keeps_the_lock_alive(store: Store) -> None:
-    lock = await store.states.acquire("c1", ttl=1.0)  # (a loaded machine: not expired yet)
-    assert await store.states.extend(lock, ttl=5)
+    lock = await store.states.locks.acquire("c1", ttl=1.0)  # (a loaded machine: not expired yet)
+    assert await store.states.locks.extend(lock, ttl=5)
     # Until the first ttl has surely passed on Redis's clock: a lock taken after it, with the
     # same ttl, has expired.
-    witness = await store.states.acquire("c2", ttl=1.0)
+    witness = await store.states.locks.acquire("c2", ttl=1.0)
     await until_gone(store.redis, store.keys.lock(witness.customer))
-    assert await store.states.holds(lock)
-    await store.states.release(lock)
-    assert not await store.states.extend(lock)
+    assert await store.states.locks.holds(lock)
+    await store.states.locks.release(lock)
+    assert not await store.states.locks.extend(lock)
 
 
 async def test_lock_of_another_customer_is_refused(store: Store) -> None:
@@ -138,14 +138,14 @@ async def test_break_all_frees_every_lock_and_nothing_else(store: Store) -> None
     """At start on the embedded Redis the dead process's locks go, a batch per round trip."""
     held = [f"c{n}" for n in range(1_234)]  # more than one batch of deletions
     for n in range(0, len(held), 20):
-        await asyncio.gather(*(store.states.acquire(c) for c in held[n:n + 20]))
+        await asyncio.gather(*(store.states.locks.acquire(c) for c in held[n:n + 20]))
     async with store.states.lock("other") as lock:
         await store.states.save("other", STATE, version=0, lock=lock)
-    assert sorted(await store.states.break_all()) == sorted(held)
-    assert await store.states.break_all() == []
+    assert sorted(await store.states.breaker.break_all()) == sorted(held)
+    assert await store.states.breaker.break_all() == []
     assert await store.states.load("other") == (STATE, 1)
     for customer in (held[0], held[-1]):  # free at once, no waiting for an expiry
-        await store.states.release(await store.states.acquire(customer, wait=0.1))
+        await store.states.locks.release(await store.states.locks.acquire(customer, wait=0.1))
 
 
 async def test_a_turns_effects_stay_with_its_state_until_the_release_forgets_them(
@@ -153,30 +153,30 @@ async def test_a_turns_effects_stay_with_its_state_until_the_release_forgets_the
 ) -> None:
     """What a turn saved to run (a reminder to schedule) survives a process that dies before
     running it: the next holder of the lock reads it with the lock, once."""
-    lock = await store.states.acquire("c1")
+    lock = await store.states.locks.acquire("c1")
     await store.states.save("c1", STATE, version=0, lock=lock, effects='{"fx": 1}')
-    await store.states.release(lock)  # a turn cut short: nobody forgot them
-    again = await store.states.acquire("c1")
-    assert store.states.left_effects("c1") == '{"fx": 1}'
-    assert store.states.left_effects("c1") is None  # once
+    await store.states.locks.release(lock)  # a turn cut short: nobody forgot them
+    lease = await store.states.locks.lease("c1")
+    assert lease.effects == '{"fx": 1}'
+    again = lease.lock
     await store.states.save("c1", STATE, version=1, lock=again)  # None: left as stored
-    assert await store.states.release_if_idle(again) is None  # the turns ran: forgotten
-    third = await store.states.acquire("c1")
-    assert store.states.left_effects("c1") is None
+    assert await store.states.locks.release_if_idle(again) is None  # the turns ran: forgotten
+    lease = await store.states.locks.lease("c1")
+    assert lease.effects is None
+    third = lease.lock
     await store.states.save("c1", STATE, version=2, lock=third, effects='{"fx": 2}')
     await store.states.save("c1", STATE, version=3, lock=third, effects="")  # a turn without
-    await store.states.release(third)
-    await store.states.acquire("c1")
-    assert store.states.left_effects("c1") is None
+    await store.states.locks.release(third)
+    assert (await store.states.locks.lease("c1")).effects is None
     assert await store.states.load("c1") == (STATE, 4)
 
 
 async def test_break_mine_frees_only_the_locks_named_after_this_process(store: Store) -> None:
     """(On every backend, the cluster too: the deletions go by key.)"""
     for customer in ("m1", "m2", "m3"):
-        await store.states.acquire(customer)
+        await store.states.locks.acquire(customer)
     other = Store(store.redis, bot=store.keys.bot, instance="0123456789ab")
-    await other.states.acquire("o1")
-    assert sorted(await store.states.break_mine()) == ["m1", "m2", "m3"]
-    assert await store.states.break_mine() == []
-    assert await store.states.break_all() == ["o1"]
+    await other.states.locks.acquire("o1")
+    assert sorted(await store.states.breaker.break_mine()) == ["m1", "m2", "m3"]
+    assert await store.states.breaker.break_mine() == []
+    assert await store.states.breaker.break_all() == ["o1"]

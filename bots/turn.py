@@ -1,0 +1,348 @@
+"""The turn runner: one customer's pending inbox entries, run in order under the customer's lock.
+
+The walk of one MAX message from the webhook to the reply (each step an explicit call, each
+hand-over a value):
+
+1. ``connectors.maxbot.webhook`` checks the secret, ``parse`` turns the update into an
+   ``Inbound`` and calls the sink, ``Runtime.accept(inbound)`` (``bots.runtime``).
+2. ``Intake.take(dedupe_key, inbound)`` (``storage.intake``), one round trip: resolve the
+   customer from ``max:<user>``, de-duplicate, push to the inbox, and — the lock being free —
+   take the lock reading state, inbox rows and left effects: an ``Arrival(customer, lease)``.
+   The webhook answers 200 once it returns (``Unavailable`` -> 503, the platform retries).
+3. ``Dispatch.kick(customer, lease)`` (``bots.dispatch``) starts the customer's drain task
+   with the lease (or hands the lease to the drain already running for that customer).
+4. ``TurnRunner.process(customer, lease, left)`` (here): the lease's left effects run first
+   (``_replay``), then its rows are decoded (``Inbox.decode``) and each entry is a turn:
+   ``_turn`` -> ``_link`` (``bots.linking``: codes and tokens first) -> ``_run``:
+   ``States.load(snapshot=lease.snapshot)`` (no round trip the first time) ->
+   ``advance(flows, state, event, now)`` -> a ``Turn(state, replies, effects)`` ->
+   ``Delivery.prepare`` (outbox entries) -> ``States.save(..., inbox_id, history, outbox,
+   effects)`` (round trip two) -> ``Effects.run`` -> ``_deliver`` -> ``Delivery.reply``: the
+   MAX client's ``POST /messages``; each delivered reply joins ``sent``.
+5. ``Store.release_if_idle(lease.lock, sent)`` (round trip three) acknowledges ``sent`` in
+   the outbox, records them in the history and releases the lock — or returns entries that
+   arrived meanwhile, which run in the same loop.
+
+Exactly one catch-all lives here: a failing turn is logged with its ids and the customer gets
+a polite apology; the next message works. Redis failing mid-turn is not caught: what the turn
+left (outbox ids written, replies delivered but not acknowledged) goes into ``left`` for
+``bots.recovery``. It must not parse platform payloads or render replies; connectors do.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from typing import TYPE_CHECKING, Protocol
+
+from bots.delivery import Delivery
+from bots.effects import Effects
+from bots.events import describe, is_initiated, position
+from bots.metrics import Metrics
+from bots.owner import OwnerNote
+from connectors.base import dialog_user
+from flows.chain import MAX_CALLS, Chain, GiveUp
+from flows.engine import give_up
+from flows.types import CallHttp, DialogState, Event, Inbound, Reply, ResumeEvent, Turn
+from storage.codec import encode_effects
+from storage.errors import LockLost, StorageError, StorageUnavailable, VersionConflict
+from storage.history import Direction, HistoryEntry
+from storage.locks import Lease, Lock, Snapshot
+from storage.store import Sent
+
+if TYPE_CHECKING:
+    from flows.model import FlowSet
+    from storage.store import Store
+
+log = logging.getLogger("svyaz.bots")
+
+SORRY = "Что-то пошло не так, попробуйте ещё раз."
+_RETRY_LATER = (StorageUnavailable, LockLost, VersionConflict)
+
+
+class Advance(Protocol):
+    def __call__(
+        self, flows: FlowSet, state: DialogState | None, event: Event, now: datetime
+    ) -> Turn: ...
+
+
+Clock = Callable[[], datetime]
+
+
+@dataclass(slots=True)
+class Leftovers:
+    """What a run that Redis failed left to settle (``bots.recovery``): outbox ids its save
+    may have written but nobody sent, and replies delivered but not acknowledged."""
+
+    queued: tuple[str, ...] = ()
+    unacked: list[Sent] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class _Held:
+    """The lease while its entries run: the lock, and the state read with it until the first
+    load uses it (a save or a release makes it stale)."""
+
+    lock: Lock
+    snapshot: Snapshot | None
+
+    def first_read(self) -> Snapshot | None:
+        snapshot, self.snapshot = self.snapshot, None
+        return snapshot
+
+
+@dataclass(slots=True)
+class _Ctx:
+    """What a turn knows about itself, for its log line and its history entries."""
+
+    customer: str
+    entry_id: str
+    inbound: Inbound
+    sent: list[Sent]
+    held: _Held
+    flow: str = "-"
+    step: str = "-"
+    recorded: bool = False  # the inbound entry is in the customer's history
+    queued: tuple[str, ...] = ()  # outbox ids written with the state, not yet delivered
+
+
+class TurnRunner:
+    """Runs a customer's inbox under a lease: lock → load → advance → save → effects →
+    deliver, entry after entry."""
+
+    def __init__(
+        self, *, store: Store, flows: Callable[[], FlowSet], advance: Advance,
+        delivery: Delivery, effects: Effects, metrics: Metrics, clock: Clock,
+        owner_notify: Callable[[OwnerNote], Awaitable[None]] | None,
+        kick: Callable[[str], None], handed: Callable[[str], Lease | None],
+    ) -> None:
+        self._store = store
+        self._flows = flows
+        self._advance = advance
+        self._delivery = delivery
+        self._effects = effects
+        self._metrics = metrics
+        self._clock = clock
+        self._owner_notify = owner_notify
+        self._kick = kick  # a customer whose inbox a merge filled
+        self._handed = handed  # a lease this process's accept took while we waited
+
+    async def process(self, customer: str, lease: Lease | None, left: Leftovers) -> None:
+        """Lock, then load: run every pending inbox entry of ``customer`` in order."""
+        store = self._store
+        # Taken by the accept, or now; either way the state and the inbox were read with it.
+        lease = lease or await store.states.locks.lease(
+            customer, handed=lambda: self._handed(customer))
+        held = _Held(lease.lock, lease.snapshot)
+        seen: set[str] = set()
+        sent: list[Sent] = []  # delivered replies, acknowledged with the next round trip
+        holding = True
+        try:
+            if lease.effects is not None:
+                await self._replay(customer, lease.effects)
+            rows = await store.inbox.decode(customer, lease.rows)
+            # Entries pushed while we hold the lock are ours too (another process waiting
+            # for this lock may have given up meanwhile): release only once the inbox is empty.
+            while fresh := [(i, e) for i, e in rows if i not in seen]:
+                for entry_id, inbound in fresh:
+                    if seen:  # a long backlog must not outlive the lock's expiry
+                        await store.acknowledge(sent, extend=held.lock)
+                    seen.add(entry_id)
+                    if not await self._turn(_Ctx(customer, entry_id, inbound, sent, held), left):
+                        return  # merged into another customer: the rest moved there
+                held.snapshot = None
+                more = await store.release_if_idle(held.lock, sent)
+                holding = more is not None
+                rows = await store.inbox.decode(customer, more or [])
+        finally:
+            if holding:  # also after a merge: the replies are acknowledged, the lock is gone
+                await self._release(held.lock, sent, left)
+
+    async def _release(self, lock: Lock, sent: list[Sent], left: Leftovers) -> None:
+        try:
+            await self._store.release(lock, sent)
+        except StorageError:
+            # Unanswered, it may still hold the lock and leave delivered replies in the
+            # outbox (a later re-send would double them): settled by ``bots.recovery``.
+            self._store.states.locks.orphaned(lock.customer, lock.token)
+            left.unacked += sent
+            raise
+
+    async def _replay(self, customer: str, left: str) -> None:
+        """The customer's last turn was saved, then its process died before the release that
+        forgets its effects: they may not have run (a kill between the save and them). Run
+        them now, before the next entry, so a booking's reminder is not lost; each is safe to
+        run twice. Redis failing stops here as in a turn: they stay stored for next time."""
+        try:
+            ran = await self._effects.replay(customer, left)
+        except StorageError:
+            raise
+        except Exception:  # a broken effect must not block the customer's inbox forever
+            log.exception("effects of a turn cut short not run", extra={"customer": customer})
+            return
+        log.info("ran again the %d effects of %s's last turn: its process stopped before the "
+                 "release", ran, customer)
+
+    async def _turn(self, ctx: _Ctx, left: Leftovers) -> bool:
+        """One inbox entry; False when the account was joined to another customer."""
+        started = time.perf_counter()
+        go_on = True
+        try:
+            await self._delivery.acknowledge(ctx.inbound)
+            event, moved = await self._link(ctx)
+            go_on = not moved
+            if event is not None:
+                await self._run(ctx, event)
+        except _RETRY_LATER as exc:
+            # Redis stalled or the lock was lost mid-turn: the entry stays pending (the save
+            # that settles it did not happen) and is run again — never settled with an
+            # apology, which would lose a reminder. Or the save did happen, unanswered: then
+            # its replies wait in the outbox, and ``bots.recovery`` sends them.
+            self._metrics.turn_errors.inc()
+            if isinstance(exc, StorageUnavailable):  # (LockLost, VersionConflict: not written)
+                left.queued += ctx.queued
+            raise
+        except Exception:  # the one catch-all: log with every id, apologise, go on
+            self._metrics.turn_errors.inc()
+            log.exception(
+                "turn failed",
+                extra={"customer": ctx.customer, "channel": ctx.inbound.channel,
+                       "event_id": ctx.inbound.event_id, "flow": ctx.flow, "step": ctx.step},
+            )
+            await self._apologise(ctx)
+        elapsed = time.perf_counter() - started
+        self._metrics.turn_seconds.labels(ctx.inbound.channel).observe(elapsed)
+        log.info(
+            "turn customer=%s channel=%s flow=%s step=%s ms=%.1f",
+            ctx.customer, ctx.inbound.channel, ctx.flow, ctx.step, elapsed * 1000,
+        )
+        return go_on
+
+    async def _link(self, ctx: _Ctx) -> tuple[Event | None, bool]:
+        """Linking first (``bots.linking``): the event to run here, if any, and whether the
+        account's customer was merged into another (the rest of the inbox moved there)."""
+        plan = await self._effects.linking.plan(ctx.customer, ctx.inbound, ctx.entry_id)
+        if plan is None:
+            return ctx.inbound.event, False
+        if plan.moved_to is not None:  # its entry was settled before the merge moved the inbox
+            await self._effects.merged(ctx.customer, plan.moved_to)
+            ctx.customer = plan.moved_to
+        elif plan.event is None:  # else the turn's save settles and records it
+            await self._store.inbox.done(ctx.customer, ctx.entry_id)
+        if plan.event is None:  # noted as linking: no message of the customer's own
+            entry = self._entry_in(ctx)
+            await self._store.history.append(ctx.customer, replace(entry, note=plan.label))
+            ctx.recorded = True
+        await self._deliver(ctx, plan.replies)
+        ctx.flow, ctx.step = plan.label, "-"
+        if plan.moved_to is not None:
+            resume = Inbound(
+                channel=ctx.inbound.channel, user_id=ctx.inbound.user_id,
+                event_id=f"{ctx.inbound.event_id}:resume",
+                event=ResumeEvent(ctx.inbound.channel), reply_to=ctx.inbound.reply_to,
+            )
+            await self._store.inbox.push(plan.moved_to, resume)
+            self._kick(plan.moved_to)
+        return plan.event, plan.moved_to is not None
+
+    async def _run(self, ctx: _Ctx, event: Event) -> None:
+        """Load → advance → save → effects → deliver, for the event and what its effects
+        feed back (``flows.chain``: HTTP results, bounded)."""
+        lock = ctx.held.lock
+        # (After a merge the turn runs for another customer: its state is read now.)
+        snapshot = ctx.held.first_read() if ctx.customer == lock.customer else None
+        state, version = await self._store.states.load(ctx.customer, snapshot=snapshot)
+        ctx.flow, ctx.step = position(state)
+        chain = Chain(event)
+        first = True
+        while (item := chain.next()) is not None:
+            if isinstance(item, CallHttp):
+                await self._store.states.locks.extend(lock)
+                chain.feed(await self._effects.call(item))
+                continue
+            turn = self._next_turn(ctx, state, item)
+            # Replies to the customer go into the outbox with the state (one step: a crash
+            # after it re-sends them); the first save also settles and records the entry.
+            queued = [] if is_initiated(ctx.inbound.event) else self._delivery.prepare(
+                ctx.customer, ctx.inbound, turn.replies)
+            ctx.queued = tuple(entry.id for entry in queued)  # written by the save, or not
+            version = await self._store.states.save(
+                ctx.customer, turn.state, version=version, lock=lock,
+                inbox_id=ctx.entry_id if first else None,
+                history=self._entry_in(ctx) if first else None,
+                outbox=queued, effects=encode_effects(ctx.inbound.channel, turn.effects),
+            )
+            ctx.recorded, first, state = True, False, turn.state
+            ctx.flow, ctx.step = position(state)
+            outcome = await self._effects.run(ctx.customer, ctx.inbound, turn.effects)
+            await self._deliver(ctx, (*turn.replies, *outcome.replies))
+            ctx.queued = ()
+            chain.feed(*outcome.events, *outcome.calls)
+
+    def _next_turn(self, ctx: _Ctx, state: DialogState | None, item: Event | GiveUp) -> Turn:
+        if not isinstance(item, GiveUp):
+            return self._advance(self._flows(), state, item, self._clock())
+        # A flow whose call leads back to itself: stopped instead of calling the business
+        # forever while holding the customer's lock; the customer gets an apology and the
+        # menu (the dialogue leaves the looping step: no call is left waiting).
+        self._metrics.turn_errors.inc()
+        log.warning("flow %s step %s: stopped after %d HTTP calls for one event of customer "
+                    "%s (a flow that calls again and again?); the customer got an apology "
+                    "and the menu", ctx.flow, ctx.step, MAX_CALLS, ctx.customer,
+                    extra={"customer": ctx.customer, "flow": ctx.flow, "step": ctx.step})
+        return give_up(self._flows(), state, self._clock())
+
+    async def _deliver(self, ctx: _Ctx, replies: tuple[Reply, ...]) -> None:
+        if not replies:
+            return
+        if not is_initiated(ctx.inbound.event):
+            await self._delivery.reply(ctx.customer, ctx.inbound, replies, sent=ctx.sent,
+                                       queued=ctx.queued)
+            return
+        result = await self._delivery.initiate(ctx.customer, replies)
+        if result.target is not None:
+            ctx.inbound = _retarget(ctx.inbound, result.target.channel, result.target.user_id)
+            return
+        await self._undeliverable(ctx)
+
+    async def _undeliverable(self, ctx: _Ctx) -> None:
+        self._metrics.reminders_failed.inc()
+        text, note = describe(ctx.inbound.event)
+        await self._store.history.append(ctx.customer, HistoryEntry(
+            ts=time.time(), channel=ctx.inbound.channel, direction="event", text=text,
+            note=f"undeliverable: {note}",
+        ))
+        if self._owner_notify is not None:
+            await self._owner_notify(OwnerNote("undeliverable", ctx.customer, note))
+
+    @staticmethod
+    def _entry_in(ctx: _Ctx) -> HistoryEntry:
+        text, note = describe(ctx.inbound.event)
+        direction: Direction = "in" if text and not is_initiated(ctx.inbound.event) else "event"
+        return HistoryEntry(ts=time.time(), channel=ctx.inbound.channel, direction=direction,
+                            text=text, note=note)
+
+    async def _apologise(self, ctx: _Ctx) -> None:
+        try:
+            for entry in ctx.queued:  # the failed turn's replies: the apology replaces them
+                await self._store.outbox.ack(entry)
+            await self._store.inbox.done(ctx.customer, ctx.entry_id)
+            if not ctx.recorded:  # the failed turn's save would have recorded it
+                await self._store.history.append(ctx.customer, self._entry_in(ctx))
+                ctx.recorded = True
+            if not is_initiated(ctx.inbound.event):
+                await self._delivery.reply(ctx.customer, ctx.inbound, [Reply(SORRY)])
+        except Exception:  # storage or channel down as well: the sweeper retries the entry
+            log.warning("apology not delivered", extra={"customer": ctx.customer})
+
+
+def _retarget(inbound: Inbound, channel: str, user_id: str) -> Inbound:
+    """After a bot-initiated delivery, follow-up replies go to where it was delivered (a
+    route, ``DIALOG_PREFIX``, stays the reply target; the user id is its last part)."""
+    user = dialog_user(user_id)
+    return Inbound(channel=channel, user_id=user or user_id,  # type: ignore[arg-type]
+                   event_id=inbound.event_id, event=inbound.event,
+                   reply_to=user_id if user else None)

@@ -1,0 +1,335 @@
+"""The per-customer lock and the lease: the lock taken with what was read in the same step.
+
+A lock is a random token with an expiry, released only by its holder (compare-and-delete).
+Taking it (``Locks.lease``) also reads the customer's state, pending inbox and the effects a
+turn cut short left (``storage.save``), in one Lua call: the ``Lease`` carries them to the turn,
+which passes it along and ends with it (``release_if_idle`` releases only when the inbox is
+empty, returning new entries otherwise). ``Intake.take`` returns a lease taken in the same step
+as the push. Nothing is cached here between calls; the value is the only carrier.
+
+A lock call whose answer never came (Redis stalled past the deadline, then ran it) leaves a
+lock whose token only this process knows: ``orphaned`` keeps the token, and ``lease`` takes
+such a lock over at once instead of waiting out its expiry.
+
+This module must not read or write the state's content; ``storage.state`` does.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import secrets
+import time
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from storage.bounded import put_bounded
+from storage.client import RedisClient, hot_script
+from storage.codec import text
+from storage.errors import OPERATION_TIMEOUT, LockTimeout, guarded, guarded_slow, unanswered
+from storage.inbox import Rows, raw_rows
+from storage.keys import LOCK_TTL, LOCK_WAIT, Keys
+from storage.lua import Arg, ScriptCall
+
+# KEYS: lock, state, inbox. ARGV: token, ttl ms, then orphaned tokens. Take the lock (also
+# when it is held by an orphaned token: see ``Locks.orphaned``), read the state and the
+# pending inbox in one round trip: {version, data, rows, effects of a turn cut short}.
+ACQUIRE_LUA = """
+if not redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
+  local holder, ours = redis.call('GET', KEYS[1]), false
+  for i = 3, #ARGV do
+    if ARGV[i] == holder then ours = true; break end
+  end
+  if not ours then return false end
+  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+end
+local s = redis.call('HMGET', KEYS[2], 'v', 'd', 'fx')
+return {s[1], s[2], redis.call('XRANGE', KEYS[3], '-', '+'), s[3]}
+"""
+
+# KEYS: lock, inbox, ..., state (the last). ARGV: token. Release when the inbox is empty
+# ({}), forgetting the last turn's effects (they ran); otherwise keep the lock and return the
+# pending rows. 0 when the lock is no longer ours.
+RELEASE_IF_IDLE_LUA = """
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+local rows = redis.call('XRANGE', KEYS[2], '-', '+')
+if #rows == 0 then
+  redis.call('DEL', KEYS[1])
+  redis.call('HDEL', KEYS[#KEYS], 'fx')
+end
+return rows
+"""
+
+# KEYS: lock, inbox, history, outbox data, outbox lease, outbox tries, state. ARGV: token, the
+# number n of replies, then per reply its outbox id, k and k XADD arguments after the history
+# key. Acknowledges and records a turn's delivered replies, then ``RELEASE_IF_IDLE_LUA`` (its
+# KEYS[1], KEYS[2], KEYS[#KEYS] and ARGV[1] are the same). Outside a cluster only: the outbox
+# is another slot. (For ``Store.release_if_idle``: ``Locks.release_acked``.)
+RELEASE_ACKED_LUA = """
+local i = 3
+for _ = 1, tonumber(ARGV[2]) do
+  local id = ARGV[i]
+  redis.call('ZREM', KEYS[5], id)
+  redis.call('HDEL', KEYS[6], id)
+  redis.call('HDEL', KEYS[4], id)
+  local k = tonumber(ARGV[i + 1])
+  redis.call('XADD', KEYS[3], unpack(ARGV, i + 2, i + 1 + k))
+  i = i + 2 + k
+end
+""" + RELEASE_IF_IDLE_LUA
+
+# KEYS: lock. ARGV: token. The lock's compare-and-delete: 1 when deleted.
+LOCK_COMPARE_AND_DELETE_LUA = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"""
+RELEASE_LUA = LOCK_COMPARE_AND_DELETE_LUA  # (its old name, for store.py)
+
+# KEYS: lock. ARGV: token, ttl ms. The lock's compare-and-expire: 1 when renewed.
+EXTEND_LUA = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+return 0
+"""
+
+_POLL_MIN = 0.002
+_POLL_MAX = 0.05
+ORPHANS_KEPT = 10_000  # customers with lock calls whose answer never came, kept per process
+# Tokens kept per customer: while Redis is away every retry of the platform fails unanswered
+# too; the holder is most likely among the oldest (taken before), or the newest (a stall).
+ORPHAN_TOKENS = 16
+
+
+@dataclass(frozen=True, slots=True)
+class Lock:
+    """A held customer lock: the token proves ownership to ``save``/``release``."""
+
+    customer: str
+    token: str
+    ttl: float
+
+    @property
+    def ttl_ms(self) -> int:
+        return max(1, int(self.ttl * 1000))
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """The state record as read with the lock, still encoded (``States.load`` decodes it)."""
+
+    version: object
+    data: object
+
+
+@dataclass(frozen=True, slots=True)
+class Lease:
+    """A taken lock and what was read with it: the state, the pending inbox rows (decode
+    with ``Inbox.decode``) and the effects a turn cut short left with its state (to run
+    again before anything else), or None."""
+
+    lock: Lock
+    snapshot: Snapshot
+    rows: Rows
+    effects: str | None
+
+    @classmethod
+    def read(cls, lock: Lock, found: Sequence[object]) -> Lease:
+        """From a lock script's reply: ``[version, data, inbox rows, effects]``."""
+        left = found[3] if len(found) > 3 else None
+        return cls(lock, Snapshot(found[0], found[1]), raw_rows(found[2]),
+                   text(left) if left else None)  # type: ignore[arg-type]
+
+
+def idle_rows(reply: object) -> Rows | None:
+    """The reply of ``RELEASE_IF_IDLE_LUA``: the pending rows, or None once released."""
+    return raw_rows(reply) or None if isinstance(reply, list) else None
+
+
+# ------------------------------------------------------------------ builders (one per script)
+
+def acquire_call(keys: Keys, lock: Lock, orphans: Sequence[str]) -> ScriptCall:
+    customer = lock.customer
+    return ScriptCall((keys.lock(customer), keys.state(customer), keys.inbox(customer)),
+                      (lock.token, lock.ttl_ms, *orphans))
+
+
+def release_if_idle_call(keys: Keys, lock: Lock) -> ScriptCall:
+    customer = lock.customer
+    return ScriptCall((keys.lock(customer), keys.inbox(customer), keys.state(customer)),
+                      (lock.token,))
+
+
+def release_acked_call(keys: Keys, lock: Lock,
+                       acked: Sequence[tuple[str, Sequence[Arg]]]) -> ScriptCall:
+    """``acked``: per delivered reply its outbox id and the XADD arguments of its history
+    entry after the key (``History.script_args`` without the age trim)."""
+    customer = lock.customer
+    args: list[Arg] = [lock.token, len(acked)]
+    for entry_id, xadd in acked:
+        args += [entry_id, len(xadd), *xadd]
+    return ScriptCall((keys.lock(customer), keys.inbox(customer), keys.history(customer),
+                       keys.outbox_data, keys.outbox_lease, keys.outbox_tries,
+                       keys.state(customer)), tuple(args))
+
+
+def compare_and_delete_call(keys: Keys, lock: Lock) -> ScriptCall:
+    return ScriptCall((keys.lock(lock.customer),), (lock.token,))
+
+
+def extend_call(keys: Keys, lock: Lock, ms: int) -> ScriptCall:
+    return ScriptCall((keys.lock(lock.customer),), (lock.token, ms))
+
+
+class Orphans:
+    """Tokens of lock calls whose answer never came, per customer (bounded)."""
+
+    def __init__(self) -> None:
+        self._tokens: dict[str, tuple[str, ...]] = {}
+
+    def add(self, customer: str, token: str) -> None:
+        tokens = (*self._tokens.get(customer, ()), token)
+        if len(tokens) > ORPHAN_TOKENS:
+            half = ORPHAN_TOKENS // 2
+            tokens = tokens[:half] + tokens[-half:]
+        put_bounded(self._tokens, customer, tokens, ORPHANS_KEPT)
+
+    def of(self, customer: str) -> tuple[str, ...]:
+        return self._tokens.get(customer, ())
+
+    def forget(self, customer: str) -> None:
+        self._tokens.pop(customer, None)
+
+
+class Locks:
+    """Customer locks and the leases taken with them."""
+
+    def __init__(self, redis: RedisClient, keys: Keys, *, instance: str,
+                 lock_ttl: float = LOCK_TTL, lock_wait: float = LOCK_WAIT) -> None:
+        self._redis = redis
+        self._keys = keys
+        # Every lock token starts with this process's name (storage.instance): at start, a
+        # process that took over a dead one's name frees its locks (``storage.takeover``).
+        self.token_prefix = f"{instance}."
+        self.lock_ttl = lock_ttl
+        self.lock_wait = lock_wait
+        self.orphans = Orphans()
+        self._acquire = redis.register_script(ACQUIRE_LUA)
+        self._release = redis.register_script(LOCK_COMPARE_AND_DELETE_LUA)
+        self._extend = redis.register_script(EXTEND_LUA)
+        self._release_if_idle = redis.register_script(RELEASE_IF_IDLE_LUA)
+        self._release_acked = hot_script(redis, RELEASE_ACKED_LUA)
+
+    @asynccontextmanager
+    async def lock(
+        self, customer: str, *, ttl: float | None = None, wait: float | None = None
+    ) -> AsyncIterator[Lock]:
+        """Hold the customer's lock for the block; ``LockTimeout`` if not had within ``wait``."""
+        held = await self.acquire(customer, ttl=ttl, wait=wait)
+        try:
+            yield held
+        finally:
+            await self.release(held)
+
+    async def acquire(
+        self, customer: str, *, ttl: float | None = None, wait: float | None = None
+    ) -> Lock:
+        """``lease`` for a caller that needs only the lock."""
+        return (await self.lease(customer, ttl=ttl, wait=wait)).lock
+
+    @guarded_slow
+    async def lease(
+        self, customer: str, *, ttl: float | None = None, wait: float | None = None,
+        handed: Callable[[], Lease | None] | None = None,
+    ) -> Lease:
+        """Take the customer's lock, polling up to ``wait``; ``handed`` is asked between polls
+        for a lease this process took meanwhile (an accept's ``Intake.take``)."""
+        wait = self.lock_wait if wait is None else wait
+        held = Lock(customer, self.new_token(), self.lock_ttl if ttl is None else ttl)
+        orphans = self.orphans.of(customer)
+        call = acquire_call(self._keys, held, orphans)
+        deadline = time.monotonic() + wait
+        delay = _POLL_MIN
+        async with asyncio.timeout(wait + OPERATION_TIMEOUT):  # a hung Redis: unavailable
+            while not (found := await self._call_acquire(held, call)):
+                if handed is not None and (adopted := handed()) is not None:
+                    return adopted
+                if time.monotonic() >= deadline:
+                    raise LockTimeout(f"customer {customer}: lock not had within {wait:.1f} s")
+                await asyncio.sleep(delay * (0.5 + random.random()))
+                delay = min(delay * 2, _POLL_MAX)
+        if orphans:
+            self.orphans.forget(customer)
+        return Lease.read(held, found)
+
+    async def _call_acquire(self, held: Lock, call: ScriptCall) -> Any:
+        try:
+            return await call.run(self._acquire)
+        except BaseException as exc:
+            if unanswered(exc):
+                self.orphaned(held.customer, held.token)
+            raise
+
+    def new_token(self) -> str:
+        """A fresh lock token, named after this process."""
+        return self.token_prefix + secrets.token_hex(12)
+
+    def orphaned(self, customer: str, token: str) -> None:
+        """A call that may have taken ``customer``'s lock with ``token`` got no answer (a
+        stalled Redis: the deadline passed, yet the script may run when the stall ends). The
+        next ``lease`` here takes such a lock over at once instead of waiting for it to
+        expire, and ``has_orphan`` lets a platform's retry of that message (a repeat) still
+        get the customer processed. Several are kept (``ORPHAN_TOKENS``): only the lock's
+        real holder can be taken over."""
+        self.orphans.add(customer, token)
+
+    def has_orphan(self, customer: str) -> bool:
+        return bool(self.orphans.of(customer))
+
+    @guarded
+    async def release(self, held: Lock) -> bool:
+        """Release if still ours; False when it had expired (or was taken over)."""
+        done = await compare_and_delete_call(self._keys, held).run(self._release)
+        return bool(done)
+
+    @guarded
+    async def release_if_idle(self, held: Lock) -> Rows | None:
+        """Release when the customer's inbox is empty (None); otherwise keep the lock and
+        return the pending rows (decode with ``Inbox.decode``). None as well when the lock
+        was no longer ours: its new holder processes the inbox."""
+        reply = await release_if_idle_call(self._keys, held).run(self._release_if_idle)
+        return idle_rows(reply)
+
+    @guarded
+    async def release_acked(self, held: Lock,
+                            acked: Sequence[tuple[str, Sequence[Arg]]]) -> Rows | None:
+        """Acknowledge and record delivered replies (``release_acked_call``), then
+        ``release_if_idle``, in one script: outside a cluster only (the outbox's slot)."""
+        reply = await release_acked_call(self._keys, held, acked).run(self._release_acked)
+        return idle_rows(reply)
+
+    # The same lock scripts queued on a caller's plain pipeline, so they share its round trip.
+
+    def release_if_idle_to(self, pipe: Any, held: Lock) -> None:
+        """``release_if_idle`` on ``pipe``; read its reply with ``idle_rows``."""
+        release_if_idle_call(self._keys, held).queue(pipe, RELEASE_IF_IDLE_LUA)
+
+    def release_to(self, pipe: Any, held: Lock) -> None:
+        compare_and_delete_call(self._keys, held).queue(pipe, LOCK_COMPARE_AND_DELETE_LUA)
+
+    def extend_to(self, pipe: Any, held: Lock) -> None:
+        extend_call(self._keys, held, held.ttl_ms).queue(pipe, EXTEND_LUA)
+
+    @guarded
+    async def extend(self, held: Lock, ttl: float | None = None) -> bool:
+        ms = held.ttl_ms if ttl is None else max(1, int(ttl * 1000))
+        return bool(await extend_call(self._keys, held, ms).run(self._extend))
+
+    @guarded
+    async def holds(self, held: Lock) -> bool:
+        current = await self._redis.get(self._keys.lock(held.customer))
+        return current is not None and text(current) == held.token
+
+    @property
+    def lock_ttl_ms(self) -> int:
+        return max(1, int(self.lock_ttl * 1000))

@@ -1,0 +1,81 @@
+"""The turn's save: one Lua script that stores a state under the lock, with what goes with it.
+
+It checks both the lock token and the version, so a holder whose lock expired can never
+overwrite newer state; in the same step it marks the inbox entry processed, appends the turn's
+history entry, renews the lock, keeps the turn's effects (for a process that dies before
+running them: ``storage.locks.Lease.effects``) and, outside a cluster, writes the turn's outbox
+entries. ``save_call`` is the only way to call it. This module must not decide what to save.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from storage.keys import Keys
+from storage.locks import Lock
+from storage.lua import Arg, ScriptCall
+
+# KEYS: state, lock, inbox, history, then (with outbox entries) outbox data and lease.
+# ARGV: token, expected version, json, ttl seconds, inbox id or "", lock ttl ms, the turn's
+# effects ("-": leave those stored, "": none), the number n of outbox entries then n pairs
+# (id, json), then (optional) a history entry: a MINID to trim to or "", then XADD arguments
+# after the key (trim options, "*", field, value, ...).
+# Returns {new version, 0} or {-1, 0} lock lost, {-2, stored version} version conflict.
+SAVE_LUA = """
+if redis.call('GET', KEYS[2]) ~= ARGV[1] then return {-1, 0} end
+local v = tonumber(redis.call('HGET', KEYS[1], 'v') or '0')
+if v ~= tonumber(ARGV[2]) then return {-2, v} end
+v = v + 1
+redis.call('HSET', KEYS[1], 'v', v, 'd', ARGV[3])
+if ARGV[7] == '' then redis.call('HDEL', KEYS[1], 'fx')
+elseif ARGV[7] ~= '-' then redis.call('HSET', KEYS[1], 'fx', ARGV[7]) end
+if tonumber(ARGV[4]) > 0 then redis.call('EXPIRE', KEYS[1], ARGV[4]) end
+redis.call('PEXPIRE', KEYS[2], ARGV[6])
+if ARGV[5] ~= '' then redis.call('XDEL', KEYS[3], ARGV[5]) end
+local n = tonumber(ARGV[8])
+if n > 0 then
+  local t = redis.call('TIME')
+  local now = t[1] * 1000 + math.floor(t[2] / 1000)
+  for i = 9, 7 + 2 * n, 2 do
+    redis.call('HSET', KEYS[5], ARGV[i], ARGV[i + 1])
+    redis.call('ZADD', KEYS[6], now, ARGV[i])
+  end
+end
+local h = 9 + 2 * n
+if #ARGV > h then
+  redis.call('XADD', KEYS[4], unpack(ARGV, h + 1))
+  if ARGV[h] ~= '' then redis.call('XTRIM', KEYS[4], 'MINID', ARGV[h]) end
+end
+return {v, 0}
+"""
+
+LOCK_LOST, VERSION_CONFLICT = -1, -2  # the first number of the script's reply, on refusal
+
+
+@dataclass(frozen=True, slots=True)
+class Record:
+    """What one save writes: the state (JSON) at ``version`` + 1, and what goes with it."""
+
+    data: str
+    version: int
+    ttl: int  # seconds; 0 keeps the state forever
+    inbox_id: str | None = None  # the entry this turn settles
+    effects: str | None = None  # the turn's encoded effects; "" none, None leave stored
+    history: Sequence[Arg] = ()  # ``History.script_args`` of the turn's inbound entry
+    outbox: Sequence[tuple[str, str]] = ()  # (id, json) of the replies, outside a cluster
+    outbox_keys: Sequence[str] = ()  # ``Outbox.put_keys``, with ``outbox``
+
+
+def save_call(keys: Keys, lock: Lock, record: Record) -> ScriptCall:
+    customer = lock.customer
+    names = [keys.state(customer), keys.lock(customer), keys.inbox(customer),
+             keys.history(customer)]
+    args: list[Arg] = [lock.token, record.version, record.data, record.ttl,
+                       record.inbox_id or "", lock.ttl_ms,
+                       "-" if record.effects is None else record.effects, len(record.outbox)]
+    if record.outbox:
+        names += record.outbox_keys
+        args += [x for entry in record.outbox for x in entry]
+    args += record.history
+    return ScriptCall(tuple(names), tuple(args))
