@@ -3,8 +3,9 @@
 The walk of one MAX message from the webhook to the reply (each step an explicit call, each
 hand-over a value):
 
-1. ``connectors.maxbot.webhook`` checks the secret, ``parse`` turns the update into an
-   ``Inbound`` and calls the sink, ``Runtime.accept(inbound)`` (``bots.runtime``).
+1. ``MaxWebhook.handle`` (``connectors.maxbot.webhook``) checks the secret header,
+   ``parse`` (``connectors.maxbot.parse``) turns the update into an ``Inbound``, and the sink
+   (``Services.accept`` in ``bots.app``) calls ``Runtime.accept(inbound)`` (``bots.runtime``).
 2. ``Intake.take(dedupe_key, inbound)`` (``storage.intake``), one round trip: resolve the
    customer from ``max:<user>``, de-duplicate, push to the inbox, and — the lock being free —
    take the lock reading state, inbox rows and left effects: an ``Arrival(customer, lease)``.
@@ -17,8 +18,9 @@ hand-over a value):
    ``States.load(snapshot=lease.snapshot)`` (no round trip the first time) ->
    ``advance(flows, state, event, now)`` -> a ``Turn(state, replies, effects)`` ->
    ``Delivery.prepare`` (outbox entries) -> ``States.save(..., inbox_id, history, outbox,
-   effects)`` (round trip two) -> ``Effects.run`` -> ``_deliver`` -> ``Delivery.reply``: the
-   MAX client's ``POST /messages``; each delivered reply joins ``sent``.
+   effects)`` (round trip two) -> ``Effects.run`` -> ``_deliver`` -> ``Delivery.reply(...,
+   sent=sent, queued=...)``: the MAX client's ``POST /messages``; each delivered reply joins
+   ``sent``.
 5. ``Store.release_if_idle(lease.lock, sent)`` (round trip three) acknowledges ``sent`` in
    the outbox, records them in the history and releases the lock — or returns entries that
    arrived meanwhile, which run in the same loop.
@@ -167,7 +169,7 @@ class TurnRunner:
         except StorageError:
             # Unanswered, it may still hold the lock and leave delivered replies in the
             # outbox (a later re-send would double them): settled by ``bots.recovery``.
-            self._store.states.locks.orphaned(lock.customer, lock.token)
+            self._store.states.locks.orphans.add(lock.customer, lock.token)
             left.unacked += sent
             raise
 

@@ -150,7 +150,7 @@ class Intake:
                 if pushed == _REPEAT:
                     # First accepted by a call whose answer never came: its lock may be
                     # left over, so the customer is processed (and the lock taken over) now.
-                    return Arrival(customer, None) if self._locks.has_orphan(customer) else None
+                    return Arrival(customer, None) if self._locks.orphans.has(customer) else None
                 if isinstance(pushed, Arrival):
                     put_bounded(self._known, account, customer, KNOWN_ACCOUNTS)
                     return pushed
@@ -175,12 +175,12 @@ class Intake:
         lock = Lock(push.customer, self._locks.new_token(), self._locks.lock_ttl) if take \
             else None
         if lock is not None:
-            push = replace(push, token=lock.token, lock_ms=self._locks.lock_ttl_ms)
+            push = replace(push, token=lock.token, lock_ms=lock.ttl_ms)
         try:
             reply = await self._run(push)
         except BaseException as exc:
             if lock is not None and unanswered(exc):  # it may still run and take the lock
-                self._locks.orphaned(push.customer, lock.token)
+                self._locks.orphans.add(push.customer, lock.token)
             raise
         if reply is None:
             return _MOVED

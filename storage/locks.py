@@ -8,7 +8,7 @@ empty, returning new entries otherwise). ``Intake.take`` returns a lease taken i
 as the push. Nothing is cached here between calls; the value is the only carrier.
 
 A lock call whose answer never came (Redis stalled past the deadline, then ran it) leaves a
-lock whose token only this process knows: ``orphaned`` keeps the token, and ``lease`` takes
+lock whose token only this process knows: ``Orphans.add`` keeps the token, and ``lease`` takes
 such a lock over at once instead of waiting out its expiry.
 
 This module must not read or write the state's content; ``storage.state`` does.
@@ -34,7 +34,7 @@ from storage.keys import LOCK_TTL, LOCK_WAIT, Keys
 from storage.lua import Arg, ScriptCall
 
 # KEYS: lock, state, inbox. ARGV: token, ttl ms, then orphaned tokens. Take the lock (also
-# when it is held by an orphaned token: see ``Locks.orphaned``), read the state and the
+# when it is held by an orphaned token: see ``Orphans.add``), read the state and the
 # pending inbox in one round trip: {version, data, rows, effects of a turn cut short}.
 ACQUIRE_LUA = """
 if not redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
@@ -188,6 +188,12 @@ class Orphans:
         self._tokens: dict[str, tuple[str, ...]] = {}
 
     def add(self, customer: str, token: str) -> None:
+        """A call that may have taken ``customer``'s lock with ``token`` got no answer (a
+        stalled Redis: the deadline passed, yet the script may run when the stall ends). The
+        next ``Locks.lease`` here takes such a lock over at once instead of waiting for it to
+        expire, and ``has`` lets a platform's retry of that message (a repeat) still get the
+        customer processed. Several are kept (``ORPHAN_TOKENS``): only the lock's real holder
+        can be taken over."""
         tokens = (*self._tokens.get(customer, ()), token)
         if len(tokens) > ORPHAN_TOKENS:
             half = ORPHAN_TOKENS // 2
@@ -196,6 +202,9 @@ class Orphans:
 
     def of(self, customer: str) -> tuple[str, ...]:
         return self._tokens.get(customer, ())
+
+    def has(self, customer: str) -> bool:
+        return customer in self._tokens
 
     def forget(self, customer: str) -> None:
         self._tokens.pop(customer, None)
@@ -267,24 +276,12 @@ class Locks:
             return await call.run(self._acquire)
         except BaseException as exc:
             if unanswered(exc):
-                self.orphaned(held.customer, held.token)
+                self.orphans.add(held.customer, held.token)
             raise
 
     def new_token(self) -> str:
         """A fresh lock token, named after this process."""
         return self.token_prefix + secrets.token_hex(12)
-
-    def orphaned(self, customer: str, token: str) -> None:
-        """A call that may have taken ``customer``'s lock with ``token`` got no answer (a
-        stalled Redis: the deadline passed, yet the script may run when the stall ends). The
-        next ``lease`` here takes such a lock over at once instead of waiting for it to
-        expire, and ``has_orphan`` lets a platform's retry of that message (a repeat) still
-        get the customer processed. Several are kept (``ORPHAN_TOKENS``): only the lock's
-        real holder can be taken over."""
-        self.orphans.add(customer, token)
-
-    def has_orphan(self, customer: str) -> bool:
-        return bool(self.orphans.of(customer))
 
     @guarded
     async def release(self, held: Lock) -> bool:
@@ -329,7 +326,3 @@ class Locks:
     async def holds(self, held: Lock) -> bool:
         current = await self._redis.get(self._keys.lock(held.customer))
         return current is not None and text(current) == held.token
-
-    @property
-    def lock_ttl_ms(self) -> int:
-        return max(1, int(self.lock_ttl * 1000))

@@ -62,9 +62,9 @@ async def test_an_orphaned_lock_is_taken_over_after_later_failed_calls(store: St
     """A turn's release went unanswered (Redis away), then the platform's retries of the next
     message failed too, each leaving a token that took nothing: the real holder still counts."""
     held = await store.states.locks.acquire("c1", ttl=30)
-    store.states.locks.orphaned("c1", held.token)
+    store.states.locks.orphans.add("c1", held.token)
     for i in range(40):  # ~12 s of retries every 0.3 s
-        store.states.locks.orphaned("c1", f"{i:032x}")
+        store.states.locks.orphans.add("c1", f"{i:032x}")
     taken = await store.states.locks.acquire("c1", wait=0.2)
     assert await store.states.locks.holds(taken)
     assert not await store.states.locks.holds(held)
@@ -72,7 +72,7 @@ async def test_an_orphaned_lock_is_taken_over_after_later_failed_calls(store: St
 
 async def test_a_token_that_holds_nothing_takes_nothing_over(store: Store) -> None:
     await store.states.locks.acquire("c1", ttl=30)
-    store.states.locks.orphaned("c1", "f" * 32)
+    store.states.locks.orphans.add("c1", "f" * 32)
     with pytest.raises(LockTimeout):
         await store.states.locks.acquire("c1", wait=0.1)
 
