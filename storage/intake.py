@@ -35,6 +35,7 @@ from storage.locks import Lease, Lock, Locks
 from storage.lua import Arg, ScriptCall
 from storage.state import States
 
+# Called only through ``accept_call``.
 # KEYS: accounts, profile, inbox, seen, lock, state, then (outside a cluster) the pending set,
 # the account's key and the set of all customers. ARGV: now, account, has name ("1"/"0"),
 # name, inbound json, de-duplication ttl s, lock token ("" = do not take), lock ttl ms,
