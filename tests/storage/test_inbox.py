@@ -187,41 +187,41 @@ async def test_pending_after_the_lock_uses_the_rows_read_with_it(
     store: Store, round_trips: RoundTrips
 ) -> None:
     ids = [await store.inbox.push("c1", _inbound(t)) for t in ("a", "b")]
-    lock = await store.states.acquire("c1")
+    lease = await store.states.locks.lease("c1")
     before = round_trips.count
-    pending = await store.inbox.pending("c1")
+    pending = await store.inbox.decode("c1", lease.rows)
     assert round_trips.count == before  # read in the lock's own round trip
     assert [(i, p.event) for i, p in pending] == [
         (ids[0], TextEvent("a")), (ids[1], TextEvent("b"))]
     assert await store.inbox.pending("c1") == pending  # read again: from Redis, the same
     assert round_trips.count == before + 1
-    await store.states.release(lock)
+    await store.states.locks.release(lease.lock)
 
 
 async def test_pending_with_a_count_reads_only_that_many(store: Store) -> None:
     ids = [await store.inbox.push("c1", _inbound(t)) for t in ("a", "b", "c")]
-    lock = await store.states.acquire("c1")  # the lock read all three
+    lock = await store.states.locks.acquire("c1")  # the lock read all three
     assert [i for i, _ in await store.inbox.pending("c1", count=2)] == ids[:2]
-    await store.states.release(lock)
+    await store.states.locks.release(lock)
 
 
 async def test_a_push_after_the_lock_is_not_hidden_by_what_the_lock_read(store: Store) -> None:
     first = await store.inbox.push("c1", _inbound("a"))
-    lock = await store.states.acquire("c1")
+    lock = await store.states.locks.acquire("c1")
     second = await store.inbox.push("c1", _inbound("b"))
     assert [i for i, _ in await store.inbox.pending("c1")] == [first, second]
     await store.inbox.done("c1", first)
     assert [i for i, _ in await store.inbox.pending("c1")] == [second]
-    await store.states.release(lock)
+    await store.states.locks.release(lock)
 
 
 async def test_a_done_after_the_lock_is_not_undone_by_what_the_lock_read(store: Store) -> None:
     first = await store.inbox.push("c1", _inbound("a"))
     second = await store.inbox.push("c1", _inbound("b"))
-    lock = await store.states.acquire("c1")
+    lock = await store.states.locks.acquire("c1")
     await store.inbox.done("c1", first)
     assert [i for i, _ in await store.inbox.pending("c1")] == [second]
-    await store.states.release(lock)
+    await store.states.locks.release(lock)
 
 
 async def test_an_entry_without_its_event_field_is_dropped_and_logged(

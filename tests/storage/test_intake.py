@@ -232,7 +232,9 @@ async def test_an_accept_costs_one_round_trip_and_a_new_account_one_more(
     customer = await store.intake.accept("max:p1", _inbound("p1", "a"))
     assert round_trips.count - before == 2  # GET of the account; one script creates it
     before = round_trips.count
-    assert await store.intake.accept("max:p2", _inbound("p2", "b"), take=True) == customer
+    arrival = await store.intake.take("max:p2", _inbound("p2", "b"))
+    assert arrival is not None
+    assert arrival.customer == customer
     assert round_trips.count - before == 1  # known here: one script
 
 
@@ -250,18 +252,21 @@ async def test_accept_with_the_lock_reads_state_and_inbox_in_the_same_step(
 ) -> None:
     customer = await store.intake.accept("max:l1", _inbound("l1", "a"))
     assert customer is not None
-    lock = await store.states.acquire(customer)
+    lock = await store.states.locks.acquire(customer)
     [(entry, _)] = await store.inbox.pending(customer)
     await store.states.save(customer, STATE, version=0, lock=lock, inbox_id=entry)
     await store.release(lock, [])
-    assert await store.intake.accept("max:l2", _inbound("l2", "b"), take=True) == customer
-    taken = store.states.taken(customer)
-    assert taken is not None
+    arrival = await store.intake.take("max:l2", _inbound("l2", "b"))
+    assert arrival is not None
+    assert arrival.customer == customer
+    lease = arrival.lease
+    assert lease is not None
     before = round_trips.count
-    assert await store.states.load(customer) == (STATE, 1)
-    assert [p.event for _, p in await store.inbox.pending(customer)] == [TextEvent("b")]
+    assert await store.states.load(customer, snapshot=lease.snapshot) == (STATE, 1)
+    assert [p.event for _, p in await store.inbox.decode(customer, lease.rows)] == [
+        TextEvent("b")]
     assert round_trips.count == before  # both read by the accept's own script
-    await store.release(taken, [])
+    await store.release(lease.lock, [])
 
 
 async def test_an_accept_without_the_lock_whose_answer_timed_out_retries_as_a_repeat(
