@@ -21,11 +21,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
-from storage.client import connect
 from storage.embedded import _ping
 from storage.errors import StorageError
 from storage.persistence import rewrite_files
-from storage.store import Store
+from storage.store import Store, connect
 
 if TYPE_CHECKING:
     from bots.config import Settings

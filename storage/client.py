@@ -8,7 +8,8 @@ Supported ``SVYAZ_REDIS_URL`` forms:
   the password is the master's, ``?sentinel_password=...`` is the sentinels' own;
 * ``redis+cluster://[:password@]host:port[,host:port...]`` — Redis Cluster (keys are hash
   tagged per customer, see ``storage.keys``).
-* no URL: ``connect`` starts the embedded Redis (append-only persistence under ``data_dir``).
+* no URL: ``storage.store.connect`` starts the embedded Redis (append-only persistence under
+  ``data_dir``).
 
 Dropped connections are retried by redis-py (exponential backoff); what still fails surfaces as
 ``StorageUnavailable``. A plain or unix URL gets a blocking pool: a burst beyond ``POOL_SIZE``
@@ -19,11 +20,7 @@ customers or key names.
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeAlias
+from typing import Any, TypeAlias
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import hiredis  # a dependency through redis[hiredis]
@@ -42,11 +39,7 @@ from redis.commands.core import AsyncScript
 from redis.exceptions import DataError, RedisError
 
 from storage.batch import BatchedScript
-from storage.embedded import EmbeddedRedis
 from storage.errors import OPERATION_TIMEOUT, UNAVAILABLE_ERRORS, InvalidValue
-
-if TYPE_CHECKING:
-    from storage.store import Store
 
 RedisClient: TypeAlias = "Redis | RedisCluster"
 
@@ -185,37 +178,3 @@ async def close_redis(client: RedisClient) -> None:
     if isinstance(pool, SentinelConnectionPool):
         for sentinel in pool.sentinel_manager.sentinels:
             await sentinel.aclose()
-
-
-async def connect(
-    url: str | None, data_dir: Path | str, *, maxmemory: str | None = None, **store_options: Any
-) -> tuple[Store, EmbeddedRedis | None]:
-    """A ``Store`` for ``url``; without one, start the embedded Redis under ``data_dir``
-    (capped at ``maxmemory``, else ``storage.embedded``'s default).
-
-    The caller stops the returned ``EmbeddedRedis`` (``await asyncio.to_thread(e.stop)``)
-    after ``await store.close()``; ``open_store`` does both.
-    """
-    from storage.store import Store
-
-    embedded = None
-    if not url:
-        embedded = (EmbeddedRedis(Path(data_dir)) if maxmemory is None
-                    else EmbeddedRedis(Path(data_dir), maxmemory=maxmemory))
-        url = await asyncio.to_thread(embedded.start)
-    store = Store(make_redis(url), **store_options)
-    await store.ready()
-    return store, embedded
-
-
-@asynccontextmanager
-async def open_store(
-    url: str | None, data_dir: Path | str, **store_options: Any
-) -> AsyncIterator[Store]:
-    store, embedded = await connect(url, data_dir, **store_options)  # (maxmemory too)
-    try:
-        yield store
-    finally:
-        await store.close()
-        if embedded is not None:
-            await asyncio.to_thread(embedded.stop)

@@ -17,13 +17,14 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import IO, Any, Literal, TypeAlias
+from typing import IO, Any, ClassVar, Literal, Self, TypeAlias
 
 from flows.types import Button
 from storage.client import RedisClient
 from storage.codec import dumps, stream_rows, text
 from storage.errors import StorageError, guarded
 from storage.keys import HISTORY_MAX_AGE, HISTORY_MAXLEN, Keys
+from storage.scripts import Key, Script, runner
 
 Direction = Literal["in", "out", "event"]
 ExportFormat = Literal["jsonl", "csv"]
@@ -32,9 +33,13 @@ ForgetFn: TypeAlias = Callable[[str], Awaitable[list[str]]]
 _BATCH = 500
 _MERGE_ATTEMPTS = 5
 
-# KEYS: history, scratch. ARGV: expected last id ("" for none), expected length.
-# Swap the rebuilt scratch stream in only if nothing was appended meanwhile.
-SWAP_LUA = """
+@dataclass(frozen=True, slots=True)
+class Swap(Script):
+    """Swap the rebuilt ``scratch`` stream in as ``history`` only if nothing was appended
+    meanwhile: its last id is still ``last`` ("" for none) and its length ``length``; 1 if
+    swapped (else the scratch is dropped)."""
+
+    LUA: ClassVar[str] = """
 local last = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)
 local id = ''
 if #last > 0 then id = last[1][1] end
@@ -45,6 +50,18 @@ end
 redis.call('RENAME', KEYS[2], KEYS[1])
 return 1
 """
+    history: Key
+    scratch: Key
+    last: str
+    length: int
+
+    @classmethod
+    def of(cls, keys: Keys, customer: str, last: str, length: int) -> Self:
+        return cls(keys.history(customer), keys.scratch(customer), last, length)
+
+    @classmethod
+    def example(cls, keys: Keys) -> Self:
+        return cls.of(keys, "c1", "1-0", 1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,7 +157,7 @@ class History:
         self._keys = keys
         self.maxlen = maxlen
         self.max_age = max_age
-        self._swap = redis.register_script(SWAP_LUA)
+        self._swap = runner(redis, Swap)
         self._forget: ForgetFn | None = None
 
     @guarded
@@ -252,14 +269,12 @@ class History:
             (HistoryEntry.from_fields(f) for f in [f for _, f in ours] + theirs),
             key=lambda e: e.ts,
         )
-        scratch = self._keys.scratch(keep)
+        swap = Swap.of(self._keys, keep, ours[-1][0] if ours else "", len(ours))
+        scratch = swap.scratch
         pipe = self._redis.pipeline(transaction=False)
         pipe.delete(scratch)
         for entry in combined:
             pipe.xadd(scratch, entry.to_fields())
         await guarded(pipe.execute)()
-        last = ours[-1][0] if ours else ""
-        swapped = await guarded(self._swap)(
-            keys=[self._keys.history(keep), scratch], args=[last, len(ours)]
-        )
+        swapped = await guarded(self._swap)(swap)
         return len(theirs) if swapped else None

@@ -45,6 +45,7 @@ from storage.keys import (
 from storage.links import Guesses, Standing, keeps_issuer, phone_match_allowed
 from storage.profile import Profiles
 from storage.reminders import Reminders
+from storage.scripts import CompareAndDelete, runner
 
 log = logging.getLogger("svyaz.storage")
 
@@ -52,12 +53,6 @@ CUSTOMER_ID_BYTES = 9  # 72 random bits, 12 url-safe characters
 _CODE = re.compile(rf"[0-9]{{{LINK_CODE_DIGITS}}}")
 _CODE_TRIES = 20
 _NOT_TYPED = ("start", "link")  # history notes of inbound entries that are no typed message
-
-# KEYS: account key. ARGV: customer. Delete only when the account still maps to it.
-DEL_IF_LUA = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
-return 0
-"""
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,7 +104,7 @@ class Identities:
         self._inbox = inbox
         self.link_token_ttl = link_token_ttl
         self.link_code_ttl = link_code_ttl
-        self._del_if = redis.register_script(DEL_IF_LUA)
+        self._del_if = runner(redis, CompareAndDelete)
         self._guesses = Guesses(redis, keys)
 
     # ------------------------------------------------------------------ accounts
@@ -175,7 +170,7 @@ class Identities:
 
     async def detach(self, account: str, customer: str) -> None:
         """Drop one account of a customer (erasure); only if it still maps there."""
-        await self._del_if(keys=[self._keys.account(account)], args=[customer])
+        await self._del_if(CompareAndDelete(self._keys.account(account), customer))
         await self._redis.delete(self._keys.link_account_failures(account),
                                  self._keys.link_pending(account),
                                  self._keys.link_expected(account))

@@ -1,7 +1,8 @@
 """The outbox: every outgoing message is written before it is sent and acknowledged after.
 
 Entries live in one hash (id -> JSON) with a lease sorted set (id -> last claimed, server time
-in ms); both share the ``{outbox}`` hash tag, so the Lua scripts below touch one slot. ``put``
+in ms); both share the ``{outbox}`` hash tag, so the Lua scripts below touch one slot (each
+called only through its typed call, ``Put``, ``Ack``...: ``storage.scripts``). ``put``
 gives the writer the lease; if it dies before ``ack``, ``claim_stale`` hands the entry to exactly
 one other caller once the lease is older than ``min_idle_ms`` (a re-send, never a loss); a
 sender that waits long (a rate limiter's queue) renews it with ``touch``. The entry id is
@@ -18,17 +19,17 @@ import secrets
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import Any, ClassVar, NamedTuple, Self
 
 from flows.types import Channel, Reply
 from storage.client import RedisClient
 from storage.codec import channel, dumps, loads, reply_from_dict, reply_to_dict, text
 from storage.errors import guarded, guarded_slow
 from storage.keys import OUTBOX_LEASE_MS, Keys
+from storage.scripts import Key, Script, Spread, runner
 
 _NOW_MS = "local t = redis.call('TIME'); local now = t[1] * 1000 + math.floor(t[2] / 1000)\n"
 
-# KEYS: data, lease. ARGV: id, json.
 PUT_LUA = (
     _NOW_MS
     + """
@@ -38,7 +39,7 @@ return now
 """
 )
 
-# Leases ``ids`` that are still pending: {id, json, tries, ...}. KEYS: data, lease, tries.
+# Leases ``ids`` that are still pending: {id, json, tries, ...}.
 _TAKE_IDS = """
 local out = {}
 for _, id in ipairs(ids) do
@@ -54,7 +55,6 @@ end
 return out
 """
 
-# KEYS: data, lease, tries. ARGV: min idle ms, max count.
 CLAIM_LUA = (
     _NOW_MS
     + """
@@ -64,11 +64,10 @@ local ids = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now - tonumber(ARGV[1])
     + _TAKE_IDS
 )
 
-# KEYS: data, lease, tries. ARGV: ids.
 CLAIM_IDS_LUA = _NOW_MS + "local ids = ARGV\n" + _TAKE_IDS
 
-# KEYS: data, lease, tries. ARGV: "-<name>-". Entries of that name never claimed since written
-# (no tries): still leased by the writer, which is dead when its name is ours.
+# Entries of a name never claimed since written (no tries): still leased by the writer, which
+# is dead when its name is ours.
 INHERIT_LUA = (
     _NOW_MS
     + """
@@ -82,7 +81,6 @@ end
     + _TAKE_IDS
 )
 
-# KEYS: data, lease. ARGV: id. Renews the lease of a pending entry; 0 if it is not pending.
 TOUCH_LUA = (
     _NOW_MS
     + """
@@ -92,7 +90,6 @@ return 1
 """
 )
 
-# KEYS: data, lease, tries. ARGV: id.
 ACK_LUA = """
 redis.call('ZREM', KEYS[2], ARGV[1])
 redis.call('HDEL', KEYS[3], ARGV[1])
@@ -172,6 +169,123 @@ def _taken(flat: Any) -> list[OutboxEntry]:
     ]
 
 
+# One typed call per script (``storage.scripts``): the only way to run them.
+
+
+@dataclass(frozen=True, slots=True)
+class Put(Script):
+    """``PUT_LUA``: write entry ``id`` and lease it to the writer; the server time (ms)."""
+
+    LUA: ClassVar[str] = PUT_LUA
+    data: Key
+    lease: Key
+    id: str
+    json: str
+
+    @classmethod
+    def of(cls, keys: Keys, entry: Prepared) -> Self:
+        return cls(keys.outbox_data, keys.outbox_lease, entry.id, entry.json)
+
+    @classmethod
+    def example(cls, keys: Keys) -> Self:
+        return cls.of(keys, Prepared("1-a-b", "{}"))
+
+
+@dataclass(frozen=True, slots=True)
+class Claim(Script):
+    """``CLAIM_LUA``: lease up to ``count`` entries idle for ``min_idle_ms``."""
+
+    LUA: ClassVar[str] = CLAIM_LUA
+    data: Key
+    lease: Key
+    tries: Key
+    min_idle_ms: int
+    count: int
+
+    @classmethod
+    def of(cls, keys: Keys, min_idle_ms: int, count: int) -> Self:
+        return cls(keys.outbox_data, keys.outbox_lease, keys.outbox_tries, min_idle_ms, count)
+
+    @classmethod
+    def example(cls, keys: Keys) -> Self:
+        return cls.of(keys, OUTBOX_LEASE_MS, 100)
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimIds(Script):
+    """``CLAIM_IDS_LUA``: lease those of ``ids`` still pending."""
+
+    LUA: ClassVar[str] = CLAIM_IDS_LUA
+    data: Key
+    lease: Key
+    tries: Key
+    ids: Spread
+
+    @classmethod
+    def of(cls, keys: Keys, ids: Sequence[str]) -> Self:
+        return cls(keys.outbox_data, keys.outbox_lease, keys.outbox_tries, tuple(ids))
+
+    @classmethod
+    def example(cls, keys: Keys) -> Self:
+        return cls.of(keys, ["1-a-b", "2-a-c"])
+
+
+@dataclass(frozen=True, slots=True)
+class Inherit(Script):
+    """``INHERIT_LUA``: lease the never-claimed entries whose id holds ``marker``."""
+
+    LUA: ClassVar[str] = INHERIT_LUA
+    data: Key
+    lease: Key
+    tries: Key
+    marker: str
+
+    @classmethod
+    def of(cls, keys: Keys, instance: str) -> Self:
+        return cls(keys.outbox_data, keys.outbox_lease, keys.outbox_tries, f"-{instance}-")
+
+    @classmethod
+    def example(cls, keys: Keys) -> Self:
+        return cls.of(keys, "0123456789ab")
+
+
+@dataclass(frozen=True, slots=True)
+class Touch(Script):
+    """``TOUCH_LUA``: renew the lease of pending entry ``id``; 0 if it is not pending."""
+
+    LUA: ClassVar[str] = TOUCH_LUA
+    data: Key
+    lease: Key
+    id: str
+
+    @classmethod
+    def of(cls, keys: Keys, entry_id: str) -> Self:
+        return cls(keys.outbox_data, keys.outbox_lease, entry_id)
+
+    @classmethod
+    def example(cls, keys: Keys) -> Self:
+        return cls.of(keys, "1-a-b")
+
+
+@dataclass(frozen=True, slots=True)
+class Ack(Script):
+    """``ACK_LUA``: forget entry ``id``; 1 if it was pending."""
+
+    LUA: ClassVar[str] = ACK_LUA
+    data: Key
+    lease: Key
+    tries: Key
+    id: str
+
+    @classmethod
+    def of(cls, keys: Keys, entry_id: str) -> Self:
+        return cls(keys.outbox_data, keys.outbox_lease, keys.outbox_tries, entry_id)
+
+    @classmethod
+    def example(cls, keys: Keys) -> Self:
+        return cls.of(keys, "1-a-b")
+
+
 class Outbox:
     """Durable outgoing messages with leases."""
 
@@ -179,16 +293,12 @@ class Outbox:
         self._redis = redis
         self._keys = keys
         self.instance = instance  # this process's name (``Store.instance``)
-        self._put = redis.register_script(PUT_LUA)
-        self._inherit = redis.register_script(INHERIT_LUA)
-        self._claim = redis.register_script(CLAIM_LUA)
-        self._claim_ids = redis.register_script(CLAIM_IDS_LUA)
-        self._ack = redis.register_script(ACK_LUA)
-        self._touch = redis.register_script(TOUCH_LUA)
-
-    @property
-    def _all_keys(self) -> list[str]:
-        return [self._keys.outbox_data, self._keys.outbox_lease, self._keys.outbox_tries]
+        self._put = runner(redis, Put)
+        self._inherit = runner(redis, Inherit)
+        self._claim = runner(redis, Claim)
+        self._claim_ids = runner(redis, ClaimIds)
+        self._ack = runner(redis, Ack)
+        self._touch = runner(redis, Touch)
 
     def prepare(self, customer: str, channel: Channel, user_id: str, reply: Reply) -> Prepared:
         """An entry to be written by someone else's script (``States.save(outbox=...)``
@@ -207,7 +317,7 @@ class Outbox:
     async def put(self, customer: str, channel: Channel, user_id: str, reply: Reply) -> str:
         """Persist a message about to be sent; returns its id (the message key)."""
         entry = self.prepare(customer, channel, user_id, reply)
-        await self._put(keys=self.put_keys, args=[entry.id, entry.json])
+        await self._put(Put.of(self._keys, entry))
         return entry.id
 
     @guarded
@@ -215,43 +325,42 @@ class Outbox:
         """``put`` of prepared entries, in one round trip."""
         pipe = self._redis.pipeline(transaction=False)
         for entry in entries:
-            pipe.eval(PUT_LUA, 2, *self.put_keys, entry.id, entry.json)
+            Put.of(self._keys, entry).queue(pipe)
         await pipe.execute()
 
     @property
     def put_keys(self) -> list[str]:
-        """The keys a script writing prepared entries declares (data, lease)."""
-        return self._all_keys[:2]
+        """The keys a script writing prepared entries declares (data, lease: ``Put``'s)."""
+        return [self._keys.outbox_data, self._keys.outbox_lease]
 
     @guarded
     async def touch(self, entry_id: str) -> bool:
         """Renew the lease of an entry still being sent (e.g. queued behind a rate limiter),
         so ``claim_stale`` does not hand it to another process; False if it is not pending."""
-        return bool(await self._touch(keys=self._all_keys[:2], args=[entry_id]))
+        return bool(await self._touch(Touch.of(self._keys, entry_id)))
 
     @guarded
     async def ack(self, entry_id: str) -> bool:
         """The message was delivered (or given up on); False if it was not pending."""
-        return bool(await self._ack(keys=self._all_keys, args=[entry_id]))
+        return bool(await self._ack(Ack.of(self._keys, entry_id)))
 
     def ack_to(self, pipe: Any, entry_id: str) -> None:
         """Queue ``ack`` on a plain pipeline (EVAL: a pipeline cannot reload a script)."""
-        keys = self._all_keys
-        pipe.eval(ACK_LUA, len(keys), *keys, entry_id)
+        Ack.of(self._keys, entry_id).queue(pipe)
 
     @guarded
     async def claim_stale(
         self, min_idle_ms: int = OUTBOX_LEASE_MS, *, count: int = 100
     ) -> list[OutboxEntry]:
         """Take over entries nobody touched for ``min_idle_ms``; each goes to one caller."""
-        flat = await self._claim(keys=self._all_keys, args=[min_idle_ms, count])
+        flat = await self._claim(Claim.of(self._keys, min_idle_ms, count))
         return _taken(flat)
 
     @guarded_slow
     async def inherit(self) -> list[OutboxEntry]:
         """At start: take over the entries a dead process with this process's name wrote and
         never handed on (leased only by their writer: never claimed since), at once."""
-        flat = await self._inherit(keys=self._all_keys, args=[f"-{self.instance}-"])
+        flat = await self._inherit(Inherit.of(self._keys, self.instance))
         return _taken(flat)
 
     @guarded
@@ -260,7 +369,7 @@ class Outbox:
         them: its turn failed after the write)."""
         if not ids:
             return []
-        flat = await self._claim_ids(keys=self._all_keys, args=list(ids))
+        flat = await self._claim_ids(ClaimIds.of(self._keys, ids))
         return _taken(flat)
 
     @guarded

@@ -19,16 +19,11 @@ from storage.client import RedisClient
 from storage.codec import text
 from storage.errors import InvalidValue, guarded
 from storage.keys import Keys
+from storage.scripts import CompareAndDelete
 
 ProfileField = Literal["name", "phone", "email"]
 FIELDS: tuple[ProfileField, ...] = ("name", "phone", "email")
 DEFAULT_REGION = "RU"
-
-# KEYS: index key. ARGV: customer. Delete only when it points to this customer.
-DEL_IF_LUA = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
-return 0
-"""
 
 
 class Consent(BaseModel):
@@ -138,7 +133,7 @@ class Profiles:
             return
         pipe = self._redis.pipeline(transaction=False)  # index keys: any slots
         if old is not None:
-            pipe.eval(DEL_IF_LUA, 1, self._keys.phone(old), customer)
+            CompareAndDelete(self._keys.phone(old), customer).queue(pipe)  # still this one's
         if new is not None:
             pipe.set(self._keys.phone(new), customer, nx=True)
         taken = await pipe.execute()

@@ -2,7 +2,8 @@
 
 ``Store(redis, bot=...)`` takes any redis.asyncio client — a plain ``Redis``, a Sentinel master
 or a ``RedisCluster`` (no command spans two customers' slots) — and ``Store.from_url`` builds
-one (see ``storage.client`` for URL forms; ``connect`` also starts the embedded Redis).
+one (see ``storage.client`` for URL forms); ``connect`` and ``open_store`` below also start the
+embedded Redis when there is no URL.
 Erasure (``forget``) lives here because it touches every part.
 
 This module must not contain business rules of any single part.
@@ -10,23 +11,20 @@ This module must not contain business rules of any single part.
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Any
+from pathlib import Path
+from typing import Any, ClassVar, Self
 
 from redis.asyncio.cluster import RedisCluster
 
-from storage.client import (
-    RedisClient,
-    close_redis,
-    connect,
-    hot_script,
-    make_redis,
-    open_store,
-    scripts_span_slots,
-)
+from storage.client import RedisClient, close_redis, make_redis, scripts_span_slots
 from storage.codec import text
 from storage.dedupe import Dedupe
+from storage.embedded import EmbeddedRedis
 from storage.errors import guarded, guarded_slow
 from storage.history import History, HistoryEntry
 from storage.identity import Identities
@@ -46,7 +44,8 @@ from storage.keys import (
 from storage.outbox import Outbox
 from storage.profile import Profiles
 from storage.reminders import Reminders
-from storage.state import RELEASE_IF_IDLE_LUA, Lock, States, idle_rows
+from storage.scripts import Arg, Key, Script, Spread, flat, runner
+from storage.state import Lock, States, idle_rows
 
 __all__ = ["Store", "connect", "open_store"]
 
@@ -55,11 +54,15 @@ HEALTH_KEY_MS = 60_000
 log = logging.getLogger("svyaz.storage")
 
 
-# KEYS: lock, inbox, history, outbox data, lease, tries. ARGV: token, the number n of
-# replies, then per reply its outbox id, k and k XADD arguments after the history key.
-# Acknowledges and records the replies, then ``RELEASE_IF_IDLE_LUA`` (lock, inbox, token are
-# its KEYS[1], KEYS[2], ARGV[1] as well).
-RELEASE_ACKED_LUA = """
+@dataclass(frozen=True, slots=True)
+class ReleaseAcked(Script):
+    """Acknowledge a turn's sent replies and record them in the history, then release the
+    lock as ``States.release_if_idle`` does: when the inbox is empty (forgetting the turn's
+    stored effects), else keep it and return the pending rows; 0 when the lock is no longer
+    ``token``'s. ``replies``: per reply its outbox id, k, then k XADD arguments after the
+    history key. Two slots (the customer's and ``{outbox}``): never on a cluster."""
+
+    LUA: ClassVar[str] = """
 local i = 3
 for _ = 1, tonumber(ARGV[2]) do
   local id = ARGV[i]
@@ -70,7 +73,37 @@ for _ = 1, tonumber(ARGV[2]) do
   redis.call('XADD', KEYS[3], unpack(ARGV, i + 2, i + 1 + k))
   i = i + 2 + k
 end
-""" + RELEASE_IF_IDLE_LUA
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+local rows = redis.call('XRANGE', KEYS[2], '-', '+')
+if #rows == 0 then
+  redis.call('DEL', KEYS[1])
+  redis.call('HDEL', KEYS[7], 'fx')
+end
+return rows
+"""
+    SLOTS: ClassVar[int] = 2
+    lock: Key
+    inbox: Key
+    history: Key
+    outbox_data: Key
+    outbox_lease: Key
+    outbox_tries: Key
+    state: Key
+    token: str
+    count: int
+    replies: Spread
+
+    @classmethod
+    def of(cls, keys: Keys, lock: Lock, replies: Sequence[tuple[str, Sequence[Arg]]]) -> Self:
+        """``replies``: (outbox id, XADD arguments after the history key) per reply."""
+        c = lock.customer
+        return cls(keys.lock(c), keys.inbox(c), keys.history(c), keys.outbox_data,
+                   keys.outbox_lease, keys.outbox_tries, keys.state(c), lock.token,
+                   len(replies), flat((i, len(xadd), *xadd) for i, xadd in replies))
+
+    @classmethod
+    def example(cls, keys: Keys) -> Self:
+        return cls.of(keys, Lock("c1", "token", 30.0), [("1-a-b", ["*", "t", "hi"])])
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,42 +134,27 @@ class Store:
         instance: str = "",
     ) -> None:
         self.redis = redis
-        self.keys = Keys(bot)
+        self.keys = keys = Keys(bot)
         # This process's name (storage.instance) in lock tokens and outbox ids: random
         # unless a data folder slot gave one that a dead predecessor used.
         self.instance = instance or Instance.passing().name
-        self.inbox = Inbox(redis, self.keys)
-        self.history = History(redis, self.keys, maxlen=history_maxlen, max_age=history_max_age)
-        self.outbox = Outbox(redis, self.keys, instance=self.instance)
-        self.states = States(
-            redis,
-            self.keys,
-            self.inbox,
-            history=self.history,
-            outbox=self.outbox,
-            state_ttl=state_ttl,
-            lock_ttl=lock_ttl,
-            lock_wait=lock_wait,
-            instance=self.instance,
-        )
-        self.profiles = Profiles(redis, self.keys)
-        self.reminders = Reminders(redis, self.keys)
-        self.dedupe = Dedupe(redis, self.keys)
-        self.identities = Identities(
-            redis,
-            self.keys,
-            history=self.history,
-            profiles=self.profiles,
-            reminders=self.reminders,
-            inbox=self.inbox,
-            link_token_ttl=link_token_ttl,
-            link_code_ttl=link_code_ttl,
-        )
-        self.intake = Intake(redis, self.keys, identities=self.identities, inbox=self.inbox,
+        self.inbox = Inbox(redis, keys)
+        self.history = History(redis, keys, maxlen=history_maxlen, max_age=history_max_age)
+        self.outbox = Outbox(redis, keys, instance=self.instance)
+        self.states = States(redis, keys, self.inbox, history=self.history, outbox=self.outbox,
+                             state_ttl=state_ttl, lock_ttl=lock_ttl, lock_wait=lock_wait,
+                             instance=self.instance)
+        self.profiles = Profiles(redis, keys)
+        self.reminders = Reminders(redis, keys)
+        self.dedupe = Dedupe(redis, keys)
+        self.identities = Identities(redis, keys, history=self.history, profiles=self.profiles,
+                                     reminders=self.reminders, inbox=self.inbox,
+                                     link_token_ttl=link_token_ttl, link_code_ttl=link_code_ttl)
+        self.intake = Intake(redis, keys, identities=self.identities, inbox=self.inbox,
                              states=self.states)
         self.history.bind_forget(self.forget)
         self._joint = scripts_span_slots(redis)
-        self._release_acked = hot_script(redis, RELEASE_ACKED_LUA)
+        self._release_acked = runner(redis, ReleaseAcked, hot=True)
 
     @classmethod
     def from_url(cls, url: str, **options: Any) -> Store:
@@ -184,14 +202,9 @@ class Store:
         customer = lock.customer
         if self._joint and all(item.customer == customer for item in sent):
             self.states.drop_prefetched(customer)
-            args: list[str | int | float] = [lock.token, len(sent)]
-            for item in sent:
-                xadd = self.history.script_args(item.history)[1:]  # no age trim: see _queue
-                args += [item.entry_id, len(xadd), *xadd]
-            keys = [self.keys.lock(customer), self.keys.inbox(customer),
-                    self.keys.history(customer), self.keys.outbox_data, self.keys.outbox_lease,
-                    self.keys.outbox_tries, self.keys.state(customer)]
-            reply = await self._release_acked(keys=keys, args=args)
+            replies = [(item.entry_id, self.history.script_args(item.history)[1:])
+                       for item in sent]  # no age trim: see _queue
+            reply = await self._release_acked(ReleaseAcked.of(self.keys, lock, replies))
             sent.clear()
             return idle_rows(reply)
         pipe = self._queue(sent)
@@ -246,3 +259,35 @@ class Store:
 
     async def close(self) -> None:
         await close_redis(self.redis)
+
+
+async def connect(
+    url: str | None, data_dir: Path | str, *, maxmemory: str | None = None, **store_options: Any
+) -> tuple[Store, EmbeddedRedis | None]:
+    """A ``Store`` for ``url`` (``storage.client``'s forms); without one, start the embedded
+    Redis under ``data_dir`` (capped at ``maxmemory``, else ``storage.embedded``'s default).
+
+    The caller stops the returned ``EmbeddedRedis`` (``await asyncio.to_thread(e.stop)``)
+    after ``await store.close()``; ``open_store`` does both.
+    """
+    embedded = None
+    if not url:
+        embedded = (EmbeddedRedis(Path(data_dir)) if maxmemory is None
+                    else EmbeddedRedis(Path(data_dir), maxmemory=maxmemory))
+        url = await asyncio.to_thread(embedded.start)
+    store = Store(make_redis(url), **store_options)
+    await store.ready()
+    return store, embedded
+
+
+@asynccontextmanager
+async def open_store(
+    url: str | None, data_dir: Path | str, **store_options: Any
+) -> AsyncIterator[Store]:
+    store, embedded = await connect(url, data_dir, **store_options)  # (maxmemory too)
+    try:
+        yield store
+    finally:
+        await store.close()
+        if embedded is not None:
+            await asyncio.to_thread(embedded.stop)

@@ -20,10 +20,10 @@ from storage_helpers import free_ports
 from flows.errors import SvyazError
 from flows.types import DialogState
 from storage import errors
-from storage.client import POOL_SIZE, close_redis, connect, make_redis, open_store
+from storage.client import POOL_SIZE, close_redis, make_redis
 from storage.embedded import EmbeddedRedis
 from storage.errors import InvalidValue, StorageUnavailable
-from storage.store import Store
+from storage.store import Store, connect, open_store
 
 REDIS_SERVER = "/usr/bin/redis-server"
 

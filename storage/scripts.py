@@ -1,0 +1,208 @@
+"""Lua scripts, each declared once with named keys and arguments, and the shared small ones.
+
+A script is a frozen dataclass subclassing ``Script``: ``LUA`` is its text, the fields typed
+``Key`` are its KEYS (in field order), the others its ARGV (in field order; a field typed
+``Spread`` adds each of its items). That dataclass is the only way to call the
+script: build it — usually with a classmethod taking ``Keys`` beside it — and hand it to
+
+* ``runner(redis, ScriptClass)``: an awaitable ``Runner``, registered once per client
+  (redis-py's ``register_script``: EVALSHA, loading the script on NOSCRIPT); ``hot=True`` joins
+  the event-loop batch of ``storage.batch`` outside a cluster;
+* ``call.queue(pipe)``: EVAL on a caller's plain pipeline (a pipeline cannot reload a script).
+
+Every subclass is listed by ``registered()``; each gives an ``example(keys)`` built the way
+its callers build it, so one test (tests/storage/test_scripts.py) checks that every script's
+keys fall in ``SLOTS`` Redis Cluster slots — one: the customer's hash tag or the script's own
+(``{outbox}``). A script with ``SLOTS`` > 1 may run only outside a cluster; its runner refuses
+on one.
+
+``CompareAndDelete`` and ``CompareAndExpire`` are the one copy of "delete / renew this key
+only while it still holds my value" (locks, index entries). This module must not know key
+names (``Keys`` builds them) nor what any script means to its caller.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Awaitable, Iterable
+from dataclasses import dataclass
+from typing import (
+    Annotated,
+    Any,
+    ClassVar,
+    Generic,
+    Self,
+    TypeAlias,
+    TypeVar,
+    get_args,
+    get_origin,
+    get_type_hints,
+)
+from weakref import WeakKeyDictionary
+
+from redis.asyncio import Redis
+
+from storage.batch import BatchedScript
+from storage.client import RedisClient
+from storage.errors import StorageError
+from storage.keys import Keys
+
+Arg: TypeAlias = str | int | float | bytes
+S = TypeVar("S", bound="Script")
+
+_KEY, _SPREAD = "svyaz.script.key", "svyaz.script.spread"
+
+Key: TypeAlias = Annotated[str, _KEY]
+"""A field that is one of the script's KEYS (declare them first, in KEYS order)."""
+Spread: TypeAlias = Annotated[tuple[Arg, ...], _SPREAD]
+"""A field whose items are ARGV, each in turn."""
+
+
+_REGISTRY: dict[str, type[Script]] = {}
+
+
+class Script:
+    """Base of a script's call: subclass as a frozen dataclass (see the module docstring)."""
+
+    __slots__ = ()
+    LUA: ClassVar[str]
+    SLOTS: ClassVar[int] = 1  # Cluster slots its keys may span (>1: never run on a cluster)
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        # dataclass(slots=True) makes a second class of the same name: the last one stays.
+        _REGISTRY[f"{cls.__module__}.{cls.__qualname__}"] = cls
+
+    @classmethod
+    def example(cls, keys: Keys) -> Self:
+        """A call as its callers build it (for the slot test); every script defines one."""
+        raise NotImplementedError(f"{cls.__qualname__} gives no example call")
+
+    def keys(self) -> list[Arg]:
+        return [getattr(self, name) for name in _layout(type(self))[0]]
+
+    def args(self) -> list[Arg]:
+        out: list[Arg] = []
+        for name, spread_it in _layout(type(self))[1]:
+            value = getattr(self, name)
+            if spread_it:
+                out.extend(value)
+            else:
+                out.append(value)
+        return out
+
+    def queue(self, pipe: Any) -> None:
+        """Queue this call on a plain pipeline (EVAL: the text travels with it)."""
+        keys = self.keys()
+        pipe.eval(self.LUA, len(keys), *keys, *self.args())
+
+
+Layout: TypeAlias = tuple[tuple[str, ...], tuple[tuple[str, bool], ...]]
+_LAYOUTS: dict[type[Script], Layout] = {}
+
+
+def _layout(cls: type[Script]) -> Layout:
+    """(KEYS field names, (ARGV field name, spread) pairs) of a script class."""
+    found = _LAYOUTS.get(cls)
+    if found is None:
+        found = _LAYOUTS[cls] = _read_layout(cls)
+    return found
+
+
+def _read_layout(cls: type[Script]) -> Layout:
+    if not dataclasses.is_dataclass(cls):
+        raise TypeError(f"{cls.__qualname__} must be a dataclass")
+    hints = get_type_hints(cls, include_extras=True)
+    keys, args = [], []
+    for item in dataclasses.fields(cls):
+        hint = hints[item.name]
+        role = get_args(hint)[1] if get_origin(hint) is Annotated else None
+        if role == _KEY:
+            if args:
+                raise TypeError(f"{cls.__qualname__}: declare the keys before the arguments")
+            keys.append(item.name)
+        else:
+            args.append((item.name, role == _SPREAD))
+    return tuple(keys), tuple(args)
+
+
+def registered() -> list[type[Script]]:
+    """Every script class defined so far (import a module to have its scripts listed)."""
+    return [cls for cls in _REGISTRY.values() if "LUA" in vars(cls)]
+
+
+class Runner(Generic[S]):
+    """Runs calls of one script on one client: ``await runner(call)`` is the script's reply."""
+
+    __slots__ = ("_name", "_refuse", "_script")
+
+    def __init__(self, script: Any, cls: type[S], *, refuse: bool) -> None:
+        self._script = script
+        self._name = cls.__qualname__
+        self._refuse = refuse
+
+    def __call__(self, call: S) -> Awaitable[Any]:
+        if self._refuse:
+            raise StorageError(f"script {self._name} spans slots: never on a Redis Cluster")
+        result: Awaitable[Any] = self._script(keys=call.keys(), args=call.args())
+        return result
+
+
+_RUNNERS: WeakKeyDictionary[Any, dict[tuple[type[Script], bool], Runner[Any]]] = (
+    WeakKeyDictionary())
+
+
+def runner(redis: RedisClient, cls: type[S], *, hot: bool = False) -> Runner[S]:
+    """The client's runner of ``cls`` (registered on first use); ``hot``: calls in one loop
+    iteration share a pipeline outside a cluster (``storage.batch``)."""
+    found = _RUNNERS.setdefault(redis, {})
+    made = found.get((cls, hot))
+    if made is None:
+        script: Any = redis.register_script(cls.LUA)
+        on_cluster = not isinstance(redis, Redis)
+        if hot and isinstance(redis, Redis):
+            script = BatchedScript(redis, script)
+        made = found[(cls, hot)] = Runner(script, cls, refuse=on_cluster and cls.SLOTS > 1)
+    return made
+
+
+def flat(items: Iterable[Iterable[Arg]]) -> tuple[Arg, ...]:
+    """Groups of arguments as one ``Spread`` tuple."""
+    return tuple(x for group in items for x in group)
+
+
+# ---------------------------------------------------------------------- shared scripts
+
+
+@dataclass(frozen=True, slots=True)
+class CompareAndDelete(Script):
+    """Delete ``key`` only while it holds ``value`` (a lock's token, an index's customer);
+    1 if deleted, else 0."""
+
+    LUA: ClassVar[str] = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"""
+    key: Key
+    value: str
+
+    @classmethod
+    def example(cls, keys: Keys) -> Self:
+        return cls(keys.lock("c1"), "token")
+
+
+@dataclass(frozen=True, slots=True)
+class CompareAndExpire(Script):
+    """Renew ``key``'s expiry to ``ttl_ms`` only while it holds ``value``; 1 if renewed."""
+
+    LUA: ClassVar[str] = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+return 0
+"""
+    key: Key
+    value: str
+    ttl_ms: int
+
+    @classmethod
+    def example(cls, keys: Keys) -> Self:
+        return cls(keys.lock("c1"), "token", 30_000)

@@ -1,0 +1,159 @@
+"""storage.scripts: every Lua script of storage/ is called through its typed call, and every call's
+keys share the Redis Cluster slots it declares (one: the customer's hash tag or the script's
+own, such as ``{outbox}``). The registry is discovered: a script added to any storage module
+is checked here without naming it."""
+
+from __future__ import annotations
+
+import ast
+import importlib
+import pkgutil
+import re
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import ClassVar
+
+import pytest
+import redis.asyncio as aioredis
+from redis.asyncio.cluster import RedisCluster
+from redis.crc import key_slot  # what redis.cluster.key_slot is
+
+import storage
+from storage.errors import StorageError
+from storage.keys import Keys
+from storage.scripts import (
+    CompareAndDelete,
+    CompareAndExpire,
+    Key,
+    Script,
+    Spread,
+    registered,
+    runner,
+)
+from storage.state import Lock
+from storage.store import ReleaseAcked
+
+STORAGE = Path(storage.__file__).parent
+# Modules whose scripts are still called by position (KEYS/ARGV spelled at the call site);
+# their owners move them to typed calls. Remove a module here once it has.
+NOT_YET_TYPED = {"state.py", "intake.py", "inbox.py"}
+
+
+def _all_scripts() -> list[type[Script]]:
+    for module in pkgutil.iter_modules(storage.__path__):
+        importlib.import_module(f"storage.{module.name}")
+    return sorted(registered(), key=lambda cls: f"{cls.__module__}.{cls.__qualname__}")
+
+
+SCRIPTS = _all_scripts()
+NAMESPACES = [Keys("main"), Keys("shop-2")]
+
+
+def test_the_registry_finds_the_scripts_of_every_storage_module() -> None:
+    names = {cls.__qualname__ for cls in SCRIPTS}
+    assert {"CompareAndDelete", "CompareAndExpire", "Put", "Ack", "Claim", "ClaimIds",
+            "Inherit", "Touch", "Swap", "ReleaseAcked"} <= names
+
+
+@pytest.mark.parametrize("keys", NAMESPACES, ids=lambda k: k.bot)
+@pytest.mark.parametrize("script", SCRIPTS, ids=lambda cls: f"{cls.__module__}.{cls.__qualname__}")
+def test_a_scripts_keys_share_its_declared_cluster_slots(script: type[Script], keys: Keys) -> None:
+    call = script.example(keys)
+    names = call.keys()
+    assert names, f"{script.__qualname__} declares no keys"
+    slots = {key_slot(str(name).encode()) for name in names}
+    assert len(slots) == script.SLOTS, f"{script.__qualname__}: {names} span slots {slots}"
+
+
+@pytest.mark.parametrize("script", SCRIPTS, ids=lambda cls: f"{cls.__module__}.{cls.__qualname__}")
+def test_a_script_reads_no_key_it_was_not_given(script: type[Script]) -> None:
+    used = {int(n) for n in re.findall(r"KEYS\[(\d+)\]", script.LUA)}
+    assert max(used, default=0) <= len(script.example(Keys("main")).keys())
+
+
+def _positional_calls(path: Path) -> list[str]:
+    """Calls that hand a script its KEYS/ARGV by position in ``path``."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute | ast.Name):
+            name = node.func.attr if isinstance(node.func, ast.Attribute) else node.func.id
+            if name in ("eval", "evalsha", "register_script", "hot_script"):
+                found.append(f"{path.name}:{node.lineno} {name}")
+    return found
+
+
+def test_storage_calls_lua_only_through_typed_calls() -> None:
+    helpers = {"scripts.py", "client.py", "batch.py"}  # where the typed calls are run
+    found = [call for path in sorted(STORAGE.glob("*.py"))
+             if path.name not in helpers | NOT_YET_TYPED for call in _positional_calls(path)]
+    assert found == []
+
+
+def test_a_call_builds_keys_then_arguments_in_field_order() -> None:
+    call = ReleaseAcked.of(Keys("main"), _lock(), [("1-a-b", ["*", "t", "hi"]), ("2-a-c", [])])
+    keys = Keys("main")
+    assert call.keys() == [keys.lock("c1"), keys.inbox("c1"), keys.history("c1"),
+                           keys.outbox_data, keys.outbox_lease, keys.outbox_tries,
+                           keys.state("c1")]
+    assert call.args() == ["token", 2, "1-a-b", 3, "*", "t", "hi", "2-a-c", 0]
+
+
+def test_a_script_whose_keys_span_slots_is_refused_on_a_cluster() -> None:
+    cluster = RedisCluster(host="127.0.0.1", port=1)  # never connected: refused before I/O
+    call = ReleaseAcked.example(Keys("main"))
+    with pytest.raises(StorageError, match="spans slots"):
+        runner(cluster, ReleaseAcked)(call)
+
+
+@dataclass(frozen=True, slots=True)
+class Backwards(Script):  # (defined after SCRIPTS was read: not among them)
+    LUA: ClassVar[str] = "return 1"
+    value: str
+    key: Key
+    more: Spread = ()
+
+
+def test_keys_must_come_before_arguments() -> None:
+    with pytest.raises(TypeError, match="keys before the arguments"):
+        Backwards("v", "k").keys()
+
+
+def _lock() -> Lock:
+    return Lock("c1", "token", 30.0)
+
+
+async def test_compare_and_delete_deletes_only_the_holders_value(
+    redis_client: aioredis.Redis,
+) -> None:
+    name = f"test:scripts:{uuid.uuid4().hex}"
+    await redis_client.set(name, "mine")
+    delete = runner(redis_client, CompareAndDelete)
+    assert await delete(CompareAndDelete(name, "theirs")) == 0
+    assert await redis_client.get(name) == b"mine"
+    assert await delete(CompareAndDelete(name, "mine")) == 1
+    assert await redis_client.exists(name) == 0
+
+
+async def test_compare_and_expire_renews_only_the_holders_value(
+    redis_client: aioredis.Redis,
+) -> None:
+    name = f"test:scripts:{uuid.uuid4().hex}"
+    await redis_client.set(name, "mine", px=5_000)
+    expire = runner(redis_client, CompareAndExpire)
+    assert await expire(CompareAndExpire(name, "theirs", 60_000)) == 0
+    assert await redis_client.pttl(name) <= 5_000
+    assert await expire(CompareAndExpire(name, "mine", 60_000)) == 1
+    assert await redis_client.pttl(name) > 5_000
+
+
+async def test_a_queued_call_runs_on_a_plain_pipeline(redis_client: aioredis.Redis) -> None:
+    name = f"test:scripts:{uuid.uuid4().hex}"
+    await redis_client.set(name, "mine")
+    pipe = redis_client.pipeline(transaction=False)
+    CompareAndDelete(name, "mine").queue(pipe)
+    assert await pipe.execute() == [1]
+
+
+def test_a_client_registers_each_script_once(redis_client: aioredis.Redis) -> None:
+    assert runner(redis_client, CompareAndDelete) is runner(redis_client, CompareAndDelete)
