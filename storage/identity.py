@@ -1,33 +1,27 @@
-"""Identities: channel accounts (``vk:1``, ``max:2``, ``web:<sid>``) belong to one customer.
+"""Identities: accounts (``storage.accounts``) plus linking them across customers.
 
-* ``resolve`` maps an account to its customer (creating one), recording when it was last active.
 * Link tokens (128 random bits, url-safe, single use via ``GETDEL``, 15 min) and 6-digit link
   codes join an account to another customer in two steps: ``claim_link_token`` /
   ``claim_link_code`` spend the token or code and park it for that account
   (``LINK_CONFIRM_TTL``); only ``confirm_link``, after the person pressed «Объединить», joins.
   Code guesses are limited per account and per address (``storage.links.Guesses``); which
   six digits are guesses at all the runtime decides (``bots.linking``).
-* ``merge`` moves accounts, history, profile fields, reminders and pending inbox entries of
-  ``other`` into ``keep``, keeps ``keep``'s state and deletes ``other``'s lock, so a process
-  still holding it gets ``LockLost`` on save instead of resurrecting ``other``. A side that
-  had something of its own (``Standing.established``) is not shown to the other: every
-  account of the receiving side gets a ``visible`` mark (``visible_from``) and the history
-  before it is not replayed there. Who stays is ``storage.links.keeps_issuer``.
+* Joining two customers is ``storage.merge``'s ``Merger.merge`` (``merge`` here hands over);
+  who stays is ``storage.links.keeps_issuer``.
 
+``Identities`` is an ``Accounts`` (resolve, routes, ...), so one object serves the runtime.
 This module must not run flows or decide when to link; the runtime asks. The threat model is
 in ``bots.linking``.
 """
 
 from __future__ import annotations
 
-import logging
-import math
 import re
 import secrets
 import time
 from dataclasses import dataclass
-from typing import Any
 
+from storage.accounts import AccountInfo, Accounts, new_customer_id
 from storage.client import RedisClient
 from storage.codec import text
 from storage.errors import StorageError, guarded, guarded_slow
@@ -36,23 +30,19 @@ from storage.inbox import Inbox
 from storage.keys import (
     LINK_CODE_DIGITS,
     LINK_CODE_TTL,
-    LINK_CONFIRM_TTL,
-    LINK_FRESH_MESSAGES,
     LINK_TOKEN_BYTES,
     LINK_TOKEN_TTL,
     Keys,
 )
-from storage.links import Guesses, Standing, keeps_issuer, phone_match_allowed
+from storage.links import Guesses, keeps_issuer, park, phone_match_allowed, remember_link
+from storage.merge import Merger
 from storage.profile import Profiles
 from storage.reminders import Reminders
-from storage.scripts import CompareAndDelete, runner
 
-log = logging.getLogger("svyaz.storage")
+__all__ = ["AccountInfo", "Identities", "Joined", "new_customer_id"]
 
-CUSTOMER_ID_BYTES = 9  # 72 random bits, 12 url-safe characters
 _CODE = re.compile(rf"[0-9]{{{LINK_CODE_DIGITS}}}")
 _CODE_TRIES = 20
-_NOT_TYPED = ("start", "link")  # history notes of inbound entries that are no typed message
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,26 +53,8 @@ class Joined:
     gone: str | None
 
 
-@dataclass(frozen=True, slots=True)
-class AccountInfo:
-    account: str
-    last_active: float
-
-
-def new_customer_id() -> str:
-    """A random customer id that never starts with ``-``.
-
-    An id such as ``-_kLblEA39Np`` would read as an option on the command line
-    (``svyaz forget -_kLblEA39Np``); ids made before this rule need ``--`` first.
-    """
-    while True:
-        customer = secrets.token_urlsafe(CUSTOMER_ID_BYTES)
-        if not customer.startswith("-"):
-            return customer
-
-
-class Identities:
-    """Account ↔ customer mapping, link tokens and codes, merging."""
+class Identities(Accounts):
+    """Accounts, link tokens and codes; merging through ``Merger``."""
 
     def __init__(
         self,
@@ -96,84 +68,13 @@ class Identities:
         link_token_ttl: int = LINK_TOKEN_TTL,
         link_code_ttl: int = LINK_CODE_TTL,
     ) -> None:
-        self._redis = redis
-        self._keys = keys
-        self._history = history
-        self._profiles = profiles
-        self._reminders = reminders
+        super().__init__(redis, keys, profiles=profiles)
         self._inbox = inbox
         self.link_token_ttl = link_token_ttl
         self.link_code_ttl = link_code_ttl
-        self._del_if = runner(redis, CompareAndDelete)
         self._guesses = Guesses(redis, keys)
-
-    # ------------------------------------------------------------------ accounts
-
-    @guarded
-    async def resolve(self, account: str, *, name: str | None = None) -> str:
-        """The account's customer id (a new customer for a new account); marks it active."""
-        customer = await self.customer_of(account)
-        if customer is None:
-            fresh = new_customer_id()
-            if await self._redis.set(self._keys.account(account), fresh, nx=True):
-                await self._redis.sadd(self._keys.customers, fresh)
-                customer = fresh
-            else:
-                customer = await self.customer_of(account)
-                if customer is None:  # created and erased in between: start again
-                    return await self.resolve(account, name=name)
-        await self._redis.zadd(self._keys.accounts(customer), {account: time.time()})
-        if name:
-            await self._profiles.set_if_missing(customer, "name", name)
-        return customer
-
-    @guarded
-    async def customer_of(self, account: str) -> str | None:
-        found = await self._redis.get(self._keys.account(account))
-        return None if found is None else text(found)
-
-    @guarded
-    async def accounts(self, customer: str) -> list[AccountInfo]:
-        """The customer's accounts, most recently active first."""
-        rows: Any = await self._redis.zrevrange(
-            self._keys.accounts(customer), 0, -1, withscores=True
-        )
-        return _account_infos(rows)
-
-    @guarded
-    async def set_route(self, customer: str, account: str, route: str) -> None:
-        """Remember how to reach ``account`` besides its user id (``connectors.base``
-        ``DIALOG_PREFIX``: the one-to-one chat), for bot-initiated messages."""
-        await self._redis.hset(self._keys.routes(customer), account, route)
-
-    @guarded
-    async def routes(self, customer: str) -> dict[str, str]:
-        """``set_route``'s account -> route of the customer."""
-        rows: Any = await self._redis.hgetall(self._keys.routes(customer))
-        return _routes(rows)
-
-    @guarded
-    async def reach(self, customer: str) -> tuple[list[AccountInfo], dict[str, str]]:
-        """``accounts`` and ``routes`` in one round trip (a bot-initiated message needs both)."""
-        pipe = self._redis.pipeline(transaction=False)
-        pipe.zrevrange(self._keys.accounts(customer), 0, -1, withscores=True)
-        pipe.hgetall(self._keys.routes(customer))
-        rows, routes = await pipe.execute()
-        return _account_infos(rows), _routes(routes)
-
-    async def _attach(self, account: str, customer: str, last_active: float) -> None:
-        previous = await self.customer_of(account)
-        await self._redis.set(self._keys.account(account), customer)
-        await self._redis.zadd(self._keys.accounts(customer), {account: last_active})
-        if previous is not None and previous != customer:
-            await self._redis.zrem(self._keys.accounts(previous), account)
-
-    async def detach(self, account: str, customer: str) -> None:
-        """Drop one account of a customer (erasure); only if it still maps there."""
-        await self._del_if(CompareAndDelete(self._keys.account(account), customer))
-        await self._redis.delete(self._keys.link_account_failures(account),
-                                 self._keys.link_pending(account),
-                                 self._keys.link_expected(account))
+        self._merger = Merger(redis, keys, accounts=self, history=history, profiles=profiles,
+                              reminders=reminders, inbox=inbox)
 
     # ------------------------------------------------------------------ link tokens
 
@@ -183,7 +84,8 @@ class Identities:
         token = secrets.token_urlsafe(LINK_TOKEN_BYTES)
         key = self._keys.link_token(token)
         await self._redis.set(key, customer, ex=self.link_token_ttl)
-        await self._remember_link(customer, key)
+        await remember_link(self._redis, self._keys, customer, key,
+                            max(self.link_token_ttl, self.link_code_ttl))
         return token
 
     @guarded
@@ -196,12 +98,7 @@ class Identities:
         found = await self._redis.getdel(key)
         if found is None:
             return None
-        return await self._park(account, text(found), key)
-
-    async def _park(self, account: str, target: str, key: str) -> str:
-        await self._redis.srem(self._keys.links(target), key)
-        await self._redis.set(self._keys.link_pending(account), target, ex=LINK_CONFIRM_TTL)
-        return target
+        return await park(self._redis, self._keys, account, text(found), key)
 
     @guarded
     async def pending_link(self, account: str) -> str | None:
@@ -232,9 +129,10 @@ class Identities:
             now = time.time()
             if current is None:  # a new account: nothing of its own, nothing of theirs shown
                 await self._redis.hset(self._keys.visible(issuer), account, now)
-            await self._attach(account, issuer, now)
+            await self.attach(account, issuer, now)
             return Joined(issuer, None)
-        stays = keeps_issuer(await self.standing(issuer), await self.standing(current))
+        stays = keeps_issuer(await self._merger.standing(issuer),
+                             await self._merger.standing(current))
         keep, other = (issuer, current) if stays else (current, issuer)
         if settle is not None and settle[0] == other:
             await self._inbox.done(*settle)
@@ -250,13 +148,6 @@ class Identities:
         joined = await self.confirm_link(account)
         return None if joined is None else joined.keep
 
-    async def _remember_link(self, customer: str, key: str) -> None:
-        """Index a live link key under the customer so erasure and merge can find it; the
-        index outlives every link it lists."""
-        links = self._keys.links(customer)
-        await self._redis.sadd(links, key)
-        await self._redis.expire(links, max(self.link_token_ttl, self.link_code_ttl))
-
     # ------------------------------------------------------------------ link codes
 
     @guarded
@@ -266,7 +157,8 @@ class Identities:
             code = f"{secrets.randbelow(10**LINK_CODE_DIGITS):0{LINK_CODE_DIGITS}d}"
             key = self._keys.link_code(code)
             if await self._redis.set(key, customer, nx=True, ex=self.link_code_ttl):
-                await self._remember_link(customer, key)
+                await remember_link(self._redis, self._keys, customer, key,
+                                    max(self.link_token_ttl, self.link_code_ttl))
                 return code
         raise StorageError("no free link code; too many live codes")
 
@@ -284,7 +176,7 @@ class Identities:
         if key is None or found is None:
             await self._guesses.failed(account, address)
             return None
-        return await self._park(account, text(found), key)
+        return await park(self._redis, self._keys, account, text(found), key)
 
     @guarded
     async def redeem_link_code(self, code: str, account: str) -> str | None:
@@ -306,78 +198,13 @@ class Identities:
         a postcode or an order number."""
         if await self._redis.exists(self._keys.link_expected(account)):
             return True
-        return (await self.standing(customer)).fresh
+        return (await self._merger.standing(customer)).fresh
 
     @guarded
     async def phone_match_allowed(self, phone: str) -> bool:
         return await phone_match_allowed(self._redis, self._keys, phone)
 
-    @guarded
-    async def standing(self, customer: str) -> Standing:
-        """How established ``customer`` is (``storage.links.Standing``)."""
-        pipe = self._redis.pipeline(transaction=False)
-        pipe.hkeys(self._keys.profile(customer))
-        pipe.llen(self._keys.consents(customer))
-        fields, consents = await pipe.execute()
-        profile = bool(consents) or any(text(f) != "name" for f in fields)  # (name: platform's)
-        typed, since = 0, math.inf
-        async for entry in self._history.entries(customer):
-            since = min(since, entry.ts)
-            if entry.direction == "in" and entry.text and not entry.note.startswith(_NOT_TYPED):
-                typed += 1
-                if typed >= LINK_FRESH_MESSAGES:
-                    break
-        return Standing(typed, profile, since)
-
-    @guarded
-    async def visible_from(self, customer: str, account: str) -> float:
-        """The time from which ``customer``'s history may be replayed to ``account`` (0: all)."""
-        found = await self._redis.hget(self._keys.visible(customer), account)
-        return 0.0 if found is None else float(found)
-
-    # ------------------------------------------------------------------ merge
-
     @guarded_slow
     async def merge(self, keep: str, other: str) -> None:
-        """Fold ``other`` into ``keep`` (see the module docstring); safe to re-run."""
-        if keep == other:
-            return
-        await self._hide_pasts(keep, other)
-        for info in await self.accounts(other):
-            await self._attach(info.account, keep, info.last_active)
-        await self._history.absorb(keep, other)
-        await self._profiles.absorb(keep, other)
-        await self._reminders.move(other, keep)
-        await self._inbox.move(other, keep)
-        if routes := await self.routes(other):  # the accounts moved: their routes go too
-            await self._redis.hset(self._keys.routes(keep), mapping=dict[Any, Any](routes))
-        for key in await self._redis.smembers(self._keys.links(other)):
-            await self._redis.delete(text(key))
-        await self._redis.sadd(self._keys.merged(keep), other)
-        await self._redis.sadd(self._keys.customers, keep)
-        await self._redis.srem(self._keys.customers, other)
-        await self._redis.delete(*self._keys.customer_keys(other))
-        log.info("customer %s merged into %s", other, keep)
-
-
-    async def _hide_pasts(self, keep: str, other: str) -> None:
-        """Before a merge: each side's accounts will not be shown what the other side, if it
-        had anything of its own, said before (``visible_from``); the other's marks stay."""
-        now = time.time()
-        marks: dict[str, float] = {text(a): float(t) for a, t in (
-            await self._redis.hgetall(self._keys.visible(other))).items()}
-        for seer, seen in ((keep, other), (other, keep)):
-            if (await self.standing(seen)).established:
-                marks.update({info.account: now for info in await self.accounts(seer)})
-        if marks:
-            await self._redis.hset(self._keys.visible(keep), mapping=dict[Any, Any](marks))
-
-
-def _account_infos(rows: Any) -> list[AccountInfo]:
-    """``ZREVRANGE ... WITHSCORES`` of a customer's accounts."""
-    return [AccountInfo(text(account), float(score)) for account, score in rows]
-
-
-def _routes(rows: Any) -> dict[str, str]:
-    """``HGETALL`` of a customer's routes."""
-    return {text(account): text(route) for account, route in rows.items()}
+        """Fold ``other`` into ``keep`` (``Merger.merge``); safe to re-run."""
+        await self._merger.merge(keep, other)

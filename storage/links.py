@@ -8,6 +8,8 @@
 * ``Standing`` and ``keeps_issuer``: of two customers being merged, the established one stays
   (the side with a profile, else the older one); two fresh sides keep the issuer of the link.
 * ``phone_match_allowed``: codes sent to another channel for one phone number are limited.
+* ``remember_link``/``park``: a link key's index under its customer, and a spent key waiting
+  for the account's confirmation.
 
 The threat model these serve is in ``bots.linking``. This module must not decide when to
 link, nor run flows.
@@ -23,6 +25,7 @@ from storage.keys import (
     LINK_ACCOUNT_MAX_FAILURES,
     LINK_ACCOUNT_WINDOW,
     LINK_ADDRESS_MAX_FAILURES,
+    LINK_CONFIRM_TTL,
     LINK_FRESH_MESSAGES,
     PHONE_MATCH_MAX,
     PHONE_MATCH_WINDOW,
@@ -94,3 +97,20 @@ async def phone_match_allowed(redis: RedisClient, keys: Keys, e164: str) -> bool
     if sent == 1:
         await redis.expire(key, PHONE_MATCH_WINDOW)
     return sent <= PHONE_MATCH_MAX
+
+
+async def remember_link(redis: RedisClient, keys: Keys, customer: str, key: str,
+                        ttl: int) -> None:
+    """Index a live link key under the customer so erasure and merge can find it; the
+    index outlives every link it lists (``ttl``: the longest a link lives)."""
+    links = keys.links(customer)
+    await redis.sadd(links, key)
+    await redis.expire(links, ttl)
+
+
+async def park(redis: RedisClient, keys: Keys, account: str, target: str, key: str) -> str:
+    """A link ``key`` of ``target`` was spent by ``account``: unindex it, and let ``target``
+    wait for the account's confirmation (``LINK_CONFIRM_TTL``); ``target``."""
+    await redis.srem(keys.links(target), key)
+    await redis.set(keys.link_pending(account), target, ex=LINK_CONFIRM_TTL)
+    return target
