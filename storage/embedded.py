@@ -73,6 +73,43 @@ def redis_binary() -> str:
     return found
 
 
+class FolderLock:
+    """The exclusive lock on ``redis.lock`` of a data folder (see the module docstring): a
+    second holder waits up to ``wait`` seconds, then is refused."""
+
+    def __init__(self, data_dir: Path, wait: float) -> None:
+        self.data_dir = data_dir
+        self.wait = wait
+        self.fd: int | None = None  # the server inherits it
+
+    def take(self) -> None:
+        if self.fd is not None:
+            return
+        fd = os.open(self.data_dir / _FOLDER_LOCK, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        deadline = time.monotonic() + self.wait
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                if time.monotonic() < deadline:
+                    time.sleep(0.05)
+                    continue
+                os.close(fd)
+                raise EmbeddedRedisError(
+                    f"the data folder {self.data_dir} is in use by another svyaz process "
+                    f"(or by its Redis, still stopping): stop that process, or give each bot "
+                    f"its own SVYAZ_DATA_DIR; processes that share one bot need a Redis server "
+                    f"and SVYAZ_REDIS_URL"
+                ) from None
+            self.fd = fd
+            return
+
+    def release(self) -> None:
+        fd, self.fd = self.fd, None
+        if fd is not None:
+            os.close(fd)
+
+
 class EmbeddedRedis:
     """A private ``redis-server`` process; ``url`` is what redis-py connects to."""
 
@@ -82,9 +119,8 @@ class EmbeddedRedis:
         self.data_dir = Path(data_dir).resolve()
         self.persist = persist
         self.maxmemory = maxmemory
-        self.folder_wait = folder_wait
+        self._folder = FolderLock(self.data_dir, folder_wait)
         self._proc: subprocess.Popen[bytes] | None = None
-        self._folder_fd: int | None = None
         self._sock_dir: str | None = None
         self.socket_path = ""
         # start/stop/kill one at a time: the runtime's supervisor may be starting the server
@@ -105,7 +141,7 @@ class EmbeddedRedis:
                 return self.url
             self._reap()
             self.data_dir.mkdir(parents=True, exist_ok=True)
-            self._take_folder()
+            self._folder.take()
             try:
                 return self._start()
             except BaseException:
@@ -144,9 +180,9 @@ class EmbeddedRedis:
             # Its own process group: Ctrl+C in a terminal signals the whole foreground group,
             # and the server must not stop before svyaz has drained (svyaz stops it last).
             process_group=0,
-            pass_fds=(self._folder_fd,) if self._folder_fd is not None else (),
+            pass_fds=(self._folder.fd,) if self._folder.fd is not None else (),
         )
-        self._wait_ready()
+        self._wait_ready(self._proc)
         log.info("embedded redis started", extra={"socket": self.socket_path})
         return self.url
 
@@ -163,7 +199,7 @@ class EmbeddedRedis:
             if self.running:
                 raise EmbeddedRedisError("stop the embedded redis before loading a snapshot")
             self.data_dir.mkdir(parents=True, exist_ok=True)
-            self._take_folder()
+            self._folder.take()
             staged = self.data_dir / _RESTORING
             try:
                 shutil.copyfile(rdb, staged)
@@ -177,47 +213,18 @@ class EmbeddedRedis:
                 with contextlib.suppress(FileNotFoundError):
                     staged.unlink()
 
-    def _wait_ready(self) -> None:
+    def _wait_ready(self, proc: subprocess.Popen[bytes]) -> None:
         deadline = time.monotonic() + _START_TIMEOUT
-        assert self._proc is not None
         while time.monotonic() < deadline:
-            if self._proc.poll() is not None:
+            if proc.poll() is not None:
                 raise EmbeddedRedisError(
-                    f"embedded redis exited with code {self._proc.returncode}; "
+                    f"embedded redis exited with code {proc.returncode}; "
                     f"see {self.data_dir / 'redis.log'}"
                 )
             if _ping(self.socket_path):
                 return
             time.sleep(0.01)
         raise EmbeddedRedisError(f"embedded redis did not start within {_START_TIMEOUT:.0f} s")
-
-    def _take_folder(self) -> None:
-        """Hold ``redis.lock`` of the data folder (the server inherits it, see the module)."""
-        if self._folder_fd is not None:
-            return
-        fd = os.open(self.data_dir / _FOLDER_LOCK, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-        deadline = time.monotonic() + self.folder_wait
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                if time.monotonic() < deadline:
-                    time.sleep(0.05)
-                    continue
-                os.close(fd)
-                raise EmbeddedRedisError(
-                    f"the data folder {self.data_dir} is in use by another svyaz process "
-                    f"(or by its Redis, still stopping): stop that process, or give each bot "
-                    f"its own SVYAZ_DATA_DIR; processes that share one bot need a Redis server "
-                    f"and SVYAZ_REDIS_URL"
-                ) from None
-            self._folder_fd = fd
-            return
-
-    def _release_folder(self) -> None:
-        fd, self._folder_fd = self._folder_fd, None
-        if fd is not None:
-            os.close(fd)
 
     def stop(self) -> None:
         with self._busy:
@@ -232,7 +239,7 @@ class EmbeddedRedis:
             if self._sock_dir:
                 shutil.rmtree(self._sock_dir, ignore_errors=True)
                 self._sock_dir = None
-            self._release_folder()
+            self._folder.release()
 
     def close(self) -> None:
         """Stop for good: a ``start`` still on its way (the supervisor's) is refused."""
@@ -247,7 +254,7 @@ class EmbeddedRedis:
                 self._proc.kill()
                 self._proc.wait()
                 self._proc = None
-            self._release_folder()
+            self._folder.release()
 
     def _reap(self) -> None:
         """Forget a server that exited by itself (keeping the folder: this object still

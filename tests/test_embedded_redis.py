@@ -98,7 +98,7 @@ def test_the_folder_stays_taken_while_a_dying_servers_redis_lives(tmp_path: Path
     first.start()
     assert first._proc is not None
     orphan = first._proc
-    first._release_folder()  # as if the svyaz process that started it had died
+    first._folder.release()  # as if the svyaz process that started it had died
     try:
         with pytest.raises(EmbeddedRedisError):
             EmbeddedRedis(tmp_path, folder_wait=0.3).start()
