@@ -52,6 +52,11 @@ class Profile(BaseModel):
 
 
 def normalise_phone(value: str, region: str = DEFAULT_REGION) -> str:
+    """``value`` in E.164; ``InvalidValue`` unless it is a *possible* number (length and
+    country code fit). A flow's ``input: phone`` (``flows.inputs.parse_phone``) asks more: a
+    *valid* number, of 7 to 100 characters. Both read it with ``phonenumbers`` in ``region``;
+    the reading itself is to have one home in ``flows.inputs`` (issue 19), with each caller
+    keeping its own rule."""
     try:
         number = phonenumbers.parse(value, region)
     except phonenumbers.NumberParseException as exc:
