@@ -1,7 +1,7 @@
 """Lua scripts, each declared once with named keys and arguments, and the shared small ones.
 
 A script is a frozen dataclass subclassing ``Script``: ``LUA`` is its text, the fields typed
-``Key`` are its KEYS (in field order), the others its ARGV (in field order; a field typed
+``Key`` are its KEYS (in field order), the others its ARGV (in field order; one last field typed
 ``Spread`` adds each of its items). That dataclass is the only way to call the
 script: build it — usually with a classmethod taking ``Keys`` beside it — and hand it to
 
@@ -24,8 +24,9 @@ names (``Keys`` builds them) nor what any script means to its caller.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Awaitable, Iterable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from operator import attrgetter
 from typing import (
     Annotated,
     Any,
@@ -79,17 +80,10 @@ class Script:
         raise NotImplementedError(f"{cls.__qualname__} gives no example call")
 
     def keys(self) -> list[Arg]:
-        return [getattr(self, name) for name in _layout(type(self))[0]]
+        return _layout(type(self)).keys(self)
 
     def args(self) -> list[Arg]:
-        out: list[Arg] = []
-        for name, spread_it in _layout(type(self))[1]:
-            value = getattr(self, name)
-            if spread_it:
-                out.extend(value)
-            else:
-                out.append(value)
-        return out
+        return _layout(type(self)).args(self)
 
     def queue(self, pipe: Any) -> None:
         """Queue this call on a plain pipeline (EVAL: the text travels with it)."""
@@ -97,12 +91,37 @@ class Script:
         pipe.eval(self.LUA, len(keys), *keys, *self.args())
 
 
-Layout: TypeAlias = tuple[tuple[str, ...], tuple[tuple[str, bool], ...]]
+class Layout:
+    """Where a script class's KEYS and ARGV are among its fields (read once per class)."""
+
+    __slots__ = ("_keys", "_args", "_spread")
+
+    def __init__(self, keys: list[str], args: list[str], spread: str | None) -> None:
+        self._keys = _getter(keys)
+        self._args = _getter(args)
+        self._spread = spread
+
+    def keys(self, call: Script) -> list[Arg]:
+        return list(self._keys(call))
+
+    def args(self, call: Script) -> list[Arg]:
+        out: list[Arg] = list(self._args(call))
+        if self._spread is not None:
+            out.extend(getattr(call, self._spread))
+        return out
+
+
+def _getter(names: list[str]) -> Callable[[Script], tuple[Arg, ...]]:
+    """The fields ``names`` of a call as a tuple (``attrgetter``: no Python loop per call)."""
+    if len(names) > 1:
+        return attrgetter(*names)
+    return lambda call: tuple(getattr(call, name) for name in names)
+
+
 _LAYOUTS: dict[type[Script], Layout] = {}
 
 
 def _layout(cls: type[Script]) -> Layout:
-    """(KEYS field names, (ARGV field name, spread) pairs) of a script class."""
     found = _LAYOUTS.get(cls)
     if found is None:
         found = _LAYOUTS[cls] = _read_layout(cls)
@@ -113,17 +132,22 @@ def _read_layout(cls: type[Script]) -> Layout:
     if not dataclasses.is_dataclass(cls):
         raise TypeError(f"{cls.__qualname__} must be a dataclass")
     hints = get_type_hints(cls, include_extras=True)
-    keys, args = [], []
+    keys: list[str] = []
+    args: list[str] = []
+    spread: str | None = None
     for item in dataclasses.fields(cls):
         hint = hints[item.name]
         role = get_args(hint)[1] if get_origin(hint) is Annotated else None
+        if spread is not None or (role == _KEY and (args or spread)):
+            raise TypeError(f"{cls.__qualname__}: the keys first, then the arguments, then "
+                            f"at most one Spread, last")
         if role == _KEY:
-            if args:
-                raise TypeError(f"{cls.__qualname__}: declare the keys before the arguments")
             keys.append(item.name)
+        elif role == _SPREAD:
+            spread = item.name
         else:
-            args.append((item.name, role == _SPREAD))
-    return tuple(keys), tuple(args)
+            args.append(item.name)
+    return Layout(keys, args, spread)
 
 
 def registered() -> list[type[Script]]:
@@ -134,17 +158,19 @@ def registered() -> list[type[Script]]:
 class Runner(Generic[S]):
     """Runs calls of one script on one client: ``await runner(call)`` is the script's reply."""
 
-    __slots__ = ("_name", "_refuse", "_script")
+    __slots__ = ("_layout", "_name", "_refuse", "_script")
 
     def __init__(self, script: Any, cls: type[S], *, refuse: bool) -> None:
         self._script = script
+        self._layout = _layout(cls)
         self._name = cls.__qualname__
         self._refuse = refuse
 
     def __call__(self, call: S) -> Awaitable[Any]:
         if self._refuse:
             raise StorageError(f"script {self._name} spans slots: never on a Redis Cluster")
-        result: Awaitable[Any] = self._script(keys=call.keys(), args=call.args())
+        layout = self._layout
+        result: Awaitable[Any] = self._script(keys=layout.keys(call), args=layout.args(call))
         return result
 
 
@@ -164,11 +190,6 @@ def runner(redis: RedisClient, cls: type[S], *, hot: bool = False) -> Runner[S]:
             script = BatchedScript(redis, script)
         made = found[(cls, hot)] = Runner(script, cls, refuse=on_cluster and cls.SLOTS > 1)
     return made
-
-
-def flat(items: Iterable[Iterable[Arg]]) -> tuple[Arg, ...]:
-    """Groups of arguments as one ``Spread`` tuple."""
-    return tuple(x for group in items for x in group)
 
 
 # ---------------------------------------------------------------------- shared scripts

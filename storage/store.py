@@ -44,7 +44,7 @@ from storage.keys import (
 from storage.outbox import Outbox
 from storage.profile import Profiles
 from storage.reminders import Reminders
-from storage.scripts import Arg, Key, Script, Spread, flat, runner
+from storage.scripts import Arg, Key, Script, Spread, runner
 from storage.state import Lock, States, idle_rows
 
 __all__ = ["Store", "connect", "open_store"]
@@ -97,9 +97,12 @@ return rows
     def of(cls, keys: Keys, lock: Lock, replies: Sequence[tuple[str, Sequence[Arg]]]) -> Self:
         """``replies``: (outbox id, XADD arguments after the history key) per reply."""
         c = lock.customer
+        spread: list[Arg] = []
+        for entry_id, xadd in replies:
+            spread += (entry_id, len(xadd), *xadd)
         return cls(keys.lock(c), keys.inbox(c), keys.history(c), keys.outbox_data,
                    keys.outbox_lease, keys.outbox_tries, keys.state(c), lock.token,
-                   len(replies), flat((i, len(xadd), *xadd) for i, xadd in replies))
+                   len(replies), tuple(spread))
 
     @classmethod
     def example(cls, keys: Keys) -> Self:

@@ -72,6 +72,13 @@ def test_a_script_reads_no_key_it_was_not_given(script: type[Script]) -> None:
     assert max(used, default=0) <= len(script.example(Keys("main")).keys())
 
 
+@pytest.mark.parametrize("script", SCRIPTS, ids=lambda cls: f"{cls.__module__}.{cls.__qualname__}")
+def test_a_calls_keys_and_arguments_are_plain_values(script: type[Script]) -> None:
+    call = script.example(Keys("main"))
+    assert all(isinstance(name, str) for name in call.keys())
+    assert all(isinstance(arg, str | int | float | bytes) for arg in call.args())
+
+
 def _positional_calls(path: Path) -> list[str]:
     """Calls that hand a script its KEYS/ARGV by position in ``path``."""
     found = []
@@ -115,7 +122,7 @@ class Backwards(Script):  # (defined after SCRIPTS was read: not among them)
 
 
 def test_keys_must_come_before_arguments() -> None:
-    with pytest.raises(TypeError, match="keys before the arguments"):
+    with pytest.raises(TypeError, match="the keys first"):
         Backwards("v", "k").keys()
 
 
