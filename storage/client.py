@@ -113,7 +113,8 @@ def scripts_span_slots(redis: RedisClient) -> bool:
 
 def hot_script(redis: RedisClient, lua: str) -> AsyncScript | BatchedScript:
     """A script of the hot path: its calls in one loop iteration share a pipeline
-    (``storage.batch``) outside a cluster; a plain ``AsyncScript`` on a cluster."""
+    (``storage.batch``) outside a cluster; a plain ``AsyncScript`` on a cluster. For scripts
+    not yet declared in ``storage.scripts`` (whose ``runner(..., hot=True)`` does the same)."""
     script = redis.register_script(lua)
     if isinstance(redis, Redis):
         return BatchedScript(redis, script)

@@ -79,16 +79,16 @@ class Script:
         """A call as its callers build it (for the slot test); every script defines one."""
         raise NotImplementedError(f"{cls.__qualname__} gives no example call")
 
-    def keys(self) -> list[Arg]:
+    def key_list(self) -> list[Arg]:
         return _layout(type(self)).keys(self)
 
-    def args(self) -> list[Arg]:
+    def arg_list(self) -> list[Arg]:
         return _layout(type(self)).args(self)
 
     def queue(self, pipe: Any) -> None:
         """Queue this call on a plain pipeline (EVAL: the text travels with it)."""
-        keys = self.keys()
-        pipe.eval(self.LUA, len(keys), *keys, *self.args())
+        keys = self.key_list()
+        pipe.eval(self.LUA, len(keys), *keys, *self.arg_list())
 
 
 class Layout:
@@ -136,6 +136,8 @@ def _read_layout(cls: type[Script]) -> Layout:
     args: list[str] = []
     spread: str | None = None
     for item in dataclasses.fields(cls):
+        if hasattr(Script, item.name):
+            raise TypeError(f"{cls.__qualname__}: a field may not be named {item.name!r}")
         hint = hints[item.name]
         role = get_args(hint)[1] if get_origin(hint) is Annotated else None
         if spread is not None or (role == _KEY and (args or spread)):

@@ -60,7 +60,7 @@ def test_the_registry_finds_the_scripts_of_every_storage_module() -> None:
 @pytest.mark.parametrize("script", SCRIPTS, ids=lambda cls: f"{cls.__module__}.{cls.__qualname__}")
 def test_a_scripts_keys_share_its_declared_cluster_slots(script: type[Script], keys: Keys) -> None:
     call = script.example(keys)
-    names = call.keys()
+    names = call.key_list()
     assert names, f"{script.__qualname__} declares no keys"
     slots = {key_slot(str(name).encode()) for name in names}
     assert len(slots) == script.SLOTS, f"{script.__qualname__}: {names} span slots {slots}"
@@ -69,14 +69,14 @@ def test_a_scripts_keys_share_its_declared_cluster_slots(script: type[Script], k
 @pytest.mark.parametrize("script", SCRIPTS, ids=lambda cls: f"{cls.__module__}.{cls.__qualname__}")
 def test_a_script_reads_no_key_it_was_not_given(script: type[Script]) -> None:
     used = {int(n) for n in re.findall(r"KEYS\[(\d+)\]", script.LUA)}
-    assert max(used, default=0) <= len(script.example(Keys("main")).keys())
+    assert max(used, default=0) <= len(script.example(Keys("main")).key_list())
 
 
 @pytest.mark.parametrize("script", SCRIPTS, ids=lambda cls: f"{cls.__module__}.{cls.__qualname__}")
 def test_a_calls_keys_and_arguments_are_plain_values(script: type[Script]) -> None:
     call = script.example(Keys("main"))
-    assert all(isinstance(name, str) for name in call.keys())
-    assert all(isinstance(arg, str | int | float | bytes) for arg in call.args())
+    assert all(isinstance(name, str) for name in call.key_list())
+    assert all(isinstance(arg, str | int | float | bytes) for arg in call.arg_list())
 
 
 def _positional_calls(path: Path) -> list[str]:
@@ -100,10 +100,10 @@ def test_storage_calls_lua_only_through_typed_calls() -> None:
 def test_a_call_builds_keys_then_arguments_in_field_order() -> None:
     call = ReleaseAcked.of(Keys("main"), _lock(), [("1-a-b", ["*", "t", "hi"]), ("2-a-c", [])])
     keys = Keys("main")
-    assert call.keys() == [keys.lock("c1"), keys.inbox("c1"), keys.history("c1"),
+    assert call.key_list() == [keys.lock("c1"), keys.inbox("c1"), keys.history("c1"),
                            keys.outbox_data, keys.outbox_lease, keys.outbox_tries,
                            keys.state("c1")]
-    assert call.args() == ["token", 2, "1-a-b", 3, "*", "t", "hi", "2-a-c", 0]
+    assert call.arg_list() == ["token", 2, "1-a-b", 3, "*", "t", "hi", "2-a-c", 0]
 
 
 def test_a_script_whose_keys_span_slots_is_refused_on_a_cluster() -> None:
@@ -123,7 +123,18 @@ class Backwards(Script):  # (defined after SCRIPTS was read: not among them)
 
 def test_keys_must_come_before_arguments() -> None:
     with pytest.raises(TypeError, match="the keys first"):
-        Backwards("v", "k").keys()
+        Backwards("v", "k").key_list()
+
+
+@dataclass(frozen=True, slots=True)
+class Shadowing(Script):
+    LUA: ClassVar[str] = "return 1"
+    key_list: Key  # type: ignore[assignment]
+
+
+def test_a_field_may_not_hide_a_calls_methods() -> None:
+    with pytest.raises(TypeError, match="may not be named 'key_list'"):
+        Script.key_list(Shadowing("k"))
 
 
 def _lock() -> Lock:
