@@ -20,6 +20,8 @@ from redis.asyncio.cluster import RedisCluster
 from redis.crc import key_slot  # what redis.cluster.key_slot is
 
 import storage
+from flows.types import Inbound, TextEvent
+from storage.client import scripts_span_slots
 from storage.errors import StorageError
 from storage.keys import Keys
 from storage.scripts import (
@@ -32,7 +34,7 @@ from storage.scripts import (
     runner,
 )
 from storage.state import Lock
-from storage.store import ReleaseAcked
+from storage.store import ReleaseAcked, Store
 
 STORAGE = Path(storage.__file__).parent
 # Modules whose scripts are still called by position (KEYS/ARGV spelled at the call site);
@@ -175,3 +177,38 @@ async def test_a_queued_call_runs_on_a_plain_pipeline(redis_client: aioredis.Red
 
 def test_a_client_registers_each_script_once(redis_client: aioredis.Redis) -> None:
     assert runner(redis_client, CompareAndDelete) is runner(redis_client, CompareAndDelete)
+
+
+async def _twin(store: Store, customer: str, *, pending: bool, ours: bool) -> Lock:
+    """A customer whose lock is held (by ``ours`` or someone else), whose last turn left
+    effects, with or without a pending inbox entry."""
+    lock = await store.states.acquire(customer)
+    if not ours:
+        await store.redis.set(store.keys.lock(customer), "someone-else")
+    await store.redis.hset(store.keys.state(customer), "fx", "[]")
+    if pending:
+        await store.inbox.push(customer, Inbound(channel="max", user_id="1", event_id="e1",
+                                                 event=TextEvent("ещё")))
+    return lock
+
+
+async def _after(store: Store, customer: str) -> tuple[object, object]:
+    return (await store.redis.get(store.keys.lock(customer)) is not None,
+            await store.redis.hget(store.keys.state(customer), "fx"))
+
+
+@pytest.mark.parametrize(("pending", "ours"), [(False, True), (True, True), (False, False)])
+async def test_release_acked_releases_as_states_release_if_idle_does(
+    store: Store, pending: bool, ours: bool,
+) -> None:
+    """``ReleaseAcked`` has its own copy of ``RELEASE_IF_IDLE_LUA``'s rule (no glued text):
+    with no replies to acknowledge it must release, keep or refuse exactly as that does."""
+    if not scripts_span_slots(store.redis):
+        pytest.skip("ReleaseAcked spans two slots: never run on a cluster")
+    by_states = await _twin(store, "twin-a", pending=pending, ours=ours)
+    by_store = await _twin(store, "twin-b", pending=pending, ours=ours)
+    rows_a = await store.states.release_if_idle(by_states)
+    rows_b = await store.release_if_idle(by_store, [])
+    assert [fields for _, fields in rows_a or []] == [fields for _, fields in rows_b or []]
+    assert (rows_a is None) == (rows_b is None) == (not pending or not ours)
+    assert await _after(store, "twin-a") == await _after(store, "twin-b")
