@@ -3,7 +3,7 @@
 One stream per customer (``{c:<id>}:history``), trimmed by length (``MAXLEN ~``) and, when set,
 by age (``MINID ~``). Every entry has the same six fields so Redis stores field names once per
 stream node (compact: well under 300 bytes a message). Export writes JSONL or CSV of one
-customer or of all; ``forget`` erases a customer completely (see ``storage.erase``).
+customer or of all; ``forget`` erases a customer completely (``Store.forget``).
 Merging two customers rebuilds the kept stream with both histories in time order.
 
 This module must not decide what is recorded; the runtime appends.

@@ -5,7 +5,7 @@ A script is a frozen dataclass subclassing ``Script``: ``LUA`` is its text, the 
 ``Spread`` adds each of its items). That dataclass is the only way to call the
 script: build it — usually with a classmethod taking ``Keys`` beside it — and hand it to
 
-* ``runner(redis, ScriptClass)``: an awaitable ``Runner``, registered once per client
+* ``runner(redis, ScriptClass)``, made once by the script's owner: an awaitable ``Runner``
   (redis-py's ``register_script``: EVALSHA, loading the script on NOSCRIPT); ``hot=True`` joins
   the event-loop batch of ``storage.batch`` outside a cluster;
 * ``call.queue(pipe)``: EVAL on a caller's plain pipeline (a pipeline cannot reload a script).
@@ -39,7 +39,6 @@ from typing import (
     get_origin,
     get_type_hints,
 )
-from weakref import WeakKeyDictionary
 
 from redis.asyncio import Redis
 
@@ -56,7 +55,7 @@ _KEY, _SPREAD = "svyaz.script.key", "svyaz.script.spread"
 Key: TypeAlias = Annotated[str, _KEY]
 """A field that is one of the script's KEYS (declare them first, in KEYS order)."""
 Spread: TypeAlias = Annotated[tuple[Arg, ...], _SPREAD]
-"""A field whose items are ARGV, each in turn."""
+"""A field whose items are ARGV, each in turn (at most one, the last field)."""
 
 
 _REGISTRY: dict[str, type[Script]] = {}
@@ -176,22 +175,16 @@ class Runner(Generic[S]):
         return result
 
 
-_RUNNERS: WeakKeyDictionary[Any, dict[tuple[type[Script], bool], Runner[Any]]] = (
-    WeakKeyDictionary())
-
-
 def runner(redis: RedisClient, cls: type[S], *, hot: bool = False) -> Runner[S]:
-    """The client's runner of ``cls`` (registered on first use); ``hot``: calls in one loop
-    iteration share a pipeline outside a cluster (``storage.batch``)."""
-    found = _RUNNERS.setdefault(redis, {})
-    made = found.get((cls, hot))
-    if made is None:
-        script: Any = redis.register_script(cls.LUA)
-        on_cluster = not isinstance(redis, Redis)
-        if hot and isinstance(redis, Redis):
-            script = BatchedScript(redis, script)
-        made = found[(cls, hot)] = Runner(script, cls, refuse=on_cluster and cls.SLOTS > 1)
-    return made
+    """A runner of ``cls`` on ``redis``; make it once, in its owner's constructor (it
+    registers the script: no I/O, EVALSHA from then on). ``hot``: calls in one loop iteration
+    share a pipeline outside a cluster (``storage.batch``). Not cached here: a client-wide
+    cache would keep every client alive (each script holds its client)."""
+    script: Any = redis.register_script(cls.LUA)
+    if hot and isinstance(redis, Redis):
+        script = BatchedScript(redis, script)
+    on_cluster = not isinstance(redis, Redis)
+    return Runner(script, cls, refuse=on_cluster and cls.SLOTS > 1)
 
 
 # ---------------------------------------------------------------------- shared scripts

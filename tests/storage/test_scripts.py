@@ -175,10 +175,6 @@ async def test_a_queued_call_runs_on_a_plain_pipeline(redis_client: aioredis.Red
     assert await pipe.execute() == [1]
 
 
-def test_a_client_registers_each_script_once(redis_client: aioredis.Redis) -> None:
-    assert runner(redis_client, CompareAndDelete) is runner(redis_client, CompareAndDelete)
-
-
 async def _twin(store: Store, customer: str, *, pending: bool, ours: bool) -> Lock:
     """A customer whose lock is held (by ``ours`` or someone else), whose last turn left
     effects, with or without a pending inbox entry."""
