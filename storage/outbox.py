@@ -1,8 +1,8 @@
 """The outbox: every outgoing message is written before it is sent and acknowledged after.
 
 Entries live in one hash (id -> JSON) with a lease sorted set (id -> last claimed, server time
-in ms); both share the ``{outbox}`` hash tag, so the Lua scripts below touch one slot (each
-called only through its typed call, ``Put``, ``Ack``...: ``storage.scripts``). ``put``
+in ms); both share the ``{outbox}`` hash tag, so its Lua scripts touch one slot (they and
+their typed calls, ``Put``, ``Ack``..., are in ``storage.outbox_scripts``). ``put``
 gives the writer the lease; if it dies before ``ack``, ``claim_stale`` hands the entry to exactly
 one other caller once the lease is older than ``min_idle_ms`` (a re-send, never a loss); a
 sender that waits long (a rate limiter's queue) renews it with ``touch``. The entry id is
@@ -19,82 +19,15 @@ import secrets
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, ClassVar, NamedTuple, Self
+from typing import Any, NamedTuple
 
 from flows.types import Channel, Reply
 from storage.client import RedisClient
 from storage.codec import channel, dumps, loads, reply_from_dict, reply_to_dict, text
 from storage.errors import guarded, guarded_slow
 from storage.keys import OUTBOX_LEASE_MS, Keys
-from storage.scripts import Key, Script, Spread, runner
-
-_NOW_MS = "local t = redis.call('TIME'); local now = t[1] * 1000 + math.floor(t[2] / 1000)\n"
-
-PUT_LUA = (
-    _NOW_MS
-    + """
-redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
-redis.call('ZADD', KEYS[2], now, ARGV[1])
-return now
-"""
-)
-
-# Leases ``ids`` that are still pending: {id, json, tries, ...}.
-_TAKE_IDS = """
-local out = {}
-for _, id in ipairs(ids) do
-  local j = redis.call('HGET', KEYS[1], id)
-  if j then
-    redis.call('ZADD', KEYS[2], now, id)
-    local n = redis.call('HINCRBY', KEYS[3], id, 1)
-    table.insert(out, id); table.insert(out, j); table.insert(out, n)
-  else
-    redis.call('ZREM', KEYS[2], id)
-  end
-end
-return out
-"""
-
-CLAIM_LUA = (
-    _NOW_MS
-    + """
-local ids = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now - tonumber(ARGV[1]),
-                       'LIMIT', 0, tonumber(ARGV[2]))
-"""
-    + _TAKE_IDS
-)
-
-CLAIM_IDS_LUA = _NOW_MS + "local ids = ARGV\n" + _TAKE_IDS
-
-# Entries of a name never claimed since written (no tries): still leased by the writer, which
-# is dead when its name is ours.
-INHERIT_LUA = (
-    _NOW_MS
-    + """
-local ids = {}
-for _, id in ipairs(redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now)) do
-  if string.find(id, ARGV[1], 1, true) and not redis.call('HGET', KEYS[3], id) then
-    table.insert(ids, id)
-  end
-end
-"""
-    + _TAKE_IDS
-)
-
-TOUCH_LUA = (
-    _NOW_MS
-    + """
-if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 0 then return 0 end
-redis.call('ZADD', KEYS[2], 'XX', now, ARGV[1])
-return 1
-"""
-)
-
-ACK_LUA = """
-redis.call('ZREM', KEYS[2], ARGV[1])
-redis.call('HDEL', KEYS[3], ARGV[1])
-return redis.call('HDEL', KEYS[1], ARGV[1])
-"""
+from storage.outbox_scripts import Ack, Claim, ClaimIds, Inherit, Put, Touch
+from storage.scripts import runner
 
 _INT31 = 0x7FFFFFFF
 
@@ -163,127 +96,11 @@ def _decode(entry_id: str, raw: bytes | str, claims: int = 0) -> OutboxEntry:
 
 
 def _taken(flat: Any) -> list[OutboxEntry]:
-    """The entries a script that ends with ``_TAKE_IDS`` leased: {id, json, tries, ...}."""
+    """The entries a claim leased (``storage.outbox_scripts``' ``_TAKE_IDS``): {id, json,
+    tries, ...}."""
     return [
         _decode(text(flat[i]), flat[i + 1], int(flat[i + 2])) for i in range(0, len(flat), 3)
     ]
-
-
-# One typed call per script (``storage.scripts``): the only way to run them.
-
-
-@dataclass(frozen=True, slots=True)
-class Put(Script):
-    """``PUT_LUA``: write entry ``id`` and lease it to the writer; the server time (ms)."""
-
-    LUA: ClassVar[str] = PUT_LUA
-    data: Key
-    lease: Key
-    id: str
-    json: str
-
-    @classmethod
-    def of(cls, keys: Keys, entry: Prepared) -> Self:
-        return cls(keys.outbox_data, keys.outbox_lease, entry.id, entry.json)
-
-    @classmethod
-    def example(cls, keys: Keys) -> Self:
-        return cls.of(keys, Prepared("1-a-b", "{}"))
-
-
-@dataclass(frozen=True, slots=True)
-class Claim(Script):
-    """``CLAIM_LUA``: lease up to ``count`` entries idle for ``min_idle_ms``."""
-
-    LUA: ClassVar[str] = CLAIM_LUA
-    data: Key
-    lease: Key
-    tries: Key
-    min_idle_ms: int
-    count: int
-
-    @classmethod
-    def of(cls, keys: Keys, min_idle_ms: int, count: int) -> Self:
-        return cls(keys.outbox_data, keys.outbox_lease, keys.outbox_tries, min_idle_ms, count)
-
-    @classmethod
-    def example(cls, keys: Keys) -> Self:
-        return cls.of(keys, OUTBOX_LEASE_MS, 100)
-
-
-@dataclass(frozen=True, slots=True)
-class ClaimIds(Script):
-    """``CLAIM_IDS_LUA``: lease those of ``ids`` still pending."""
-
-    LUA: ClassVar[str] = CLAIM_IDS_LUA
-    data: Key
-    lease: Key
-    tries: Key
-    ids: Spread
-
-    @classmethod
-    def of(cls, keys: Keys, ids: Sequence[str]) -> Self:
-        return cls(keys.outbox_data, keys.outbox_lease, keys.outbox_tries, tuple(ids))
-
-    @classmethod
-    def example(cls, keys: Keys) -> Self:
-        return cls.of(keys, ["1-a-b", "2-a-c"])
-
-
-@dataclass(frozen=True, slots=True)
-class Inherit(Script):
-    """``INHERIT_LUA``: lease the never-claimed entries whose id holds ``marker``."""
-
-    LUA: ClassVar[str] = INHERIT_LUA
-    data: Key
-    lease: Key
-    tries: Key
-    marker: str
-
-    @classmethod
-    def of(cls, keys: Keys, instance: str) -> Self:
-        return cls(keys.outbox_data, keys.outbox_lease, keys.outbox_tries, f"-{instance}-")
-
-    @classmethod
-    def example(cls, keys: Keys) -> Self:
-        return cls.of(keys, "0123456789ab")
-
-
-@dataclass(frozen=True, slots=True)
-class Touch(Script):
-    """``TOUCH_LUA``: renew the lease of pending entry ``id``; 0 if it is not pending."""
-
-    LUA: ClassVar[str] = TOUCH_LUA
-    data: Key
-    lease: Key
-    id: str
-
-    @classmethod
-    def of(cls, keys: Keys, entry_id: str) -> Self:
-        return cls(keys.outbox_data, keys.outbox_lease, entry_id)
-
-    @classmethod
-    def example(cls, keys: Keys) -> Self:
-        return cls.of(keys, "1-a-b")
-
-
-@dataclass(frozen=True, slots=True)
-class Ack(Script):
-    """``ACK_LUA``: forget entry ``id``; 1 if it was pending."""
-
-    LUA: ClassVar[str] = ACK_LUA
-    data: Key
-    lease: Key
-    tries: Key
-    id: str
-
-    @classmethod
-    def of(cls, keys: Keys, entry_id: str) -> Self:
-        return cls(keys.outbox_data, keys.outbox_lease, keys.outbox_tries, entry_id)
-
-    @classmethod
-    def example(cls, keys: Keys) -> Self:
-        return cls.of(keys, "1-a-b")
 
 
 class Outbox:
@@ -317,7 +134,7 @@ class Outbox:
     async def put(self, customer: str, channel: Channel, user_id: str, reply: Reply) -> str:
         """Persist a message about to be sent; returns its id (the message key)."""
         entry = self.prepare(customer, channel, user_id, reply)
-        await self._put(Put.of(self._keys, entry))
+        await self._put(Put.of(self._keys, *entry))
         return entry.id
 
     @guarded
@@ -325,7 +142,7 @@ class Outbox:
         """``put`` of prepared entries, in one round trip."""
         pipe = self._redis.pipeline(transaction=False)
         for entry in entries:
-            Put.of(self._keys, entry).queue(pipe)
+            Put.of(self._keys, *entry).queue(pipe)
         await pipe.execute()
 
     @property
