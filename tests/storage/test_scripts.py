@@ -39,7 +39,10 @@ from storage.store import ReleaseAcked, Store
 STORAGE = Path(storage.__file__).parent
 # Modules whose scripts are still called by position (KEYS/ARGV spelled at the call site);
 # their owners move them to typed calls. Remove a module here once it has.
-NOT_YET_TYPED = {"state.py", "intake.py", "inbox.py"}
+# Typed through storage.lua's ScriptCall builders (their slots: test_scripts_slots.py), not yet
+# through storage.scripts' Script: one mechanism is the next step.
+NOT_YET_TYPED = {"state.py", "intake.py", "inbox.py", "locks.py", "save.py", "takeover.py",
+                 "lua.py"}
 
 
 def _all_scripts() -> list[type[Script]]:
@@ -178,7 +181,7 @@ async def test_a_queued_call_runs_on_a_plain_pipeline(redis_client: aioredis.Red
 async def _twin(store: Store, customer: str, *, pending: bool, ours: bool) -> Lock:
     """A customer whose lock is held (by ``ours`` or someone else), whose last turn left
     effects, with or without a pending inbox entry."""
-    lock = await store.states.acquire(customer)
+    lock = await store.states.locks.acquire(customer)
     if not ours:
         await store.redis.set(store.keys.lock(customer), "someone-else")
     await store.redis.hset(store.keys.state(customer), "fx", "[]")
@@ -203,7 +206,7 @@ async def test_release_acked_releases_as_states_release_if_idle_does(
         pytest.skip("ReleaseAcked spans two slots: never run on a cluster")
     by_states = await _twin(store, "twin-a", pending=pending, ours=ours)
     by_store = await _twin(store, "twin-b", pending=pending, ours=ours)
-    rows_a = await store.states.release_if_idle(by_states)
+    rows_a = await store.states.locks.release_if_idle(by_states)
     rows_b = await store.release_if_idle(by_store, [])
     assert [fields for _, fields in rows_a or []] == [fields for _, fields in rows_b or []]
     assert (rows_a is None) == (rows_b is None) == (not pending or not ours)
