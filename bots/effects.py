@@ -29,6 +29,7 @@ from bots.linking import (
     offered_channels,
 )
 from bots.owner import Owner, OwnerNote
+from flows.backoff import backoff_delay
 from flows.types import (
     JSON,
     CallHttp,
@@ -59,6 +60,7 @@ log = logging.getLogger("svyaz.bots")
 IDEMPOTENT = frozenset({"GET", "PUT", "DELETE"})
 CALL_ATTEMPTS = 3
 CALL_BACKOFF = 0.5  # seconds, doubled per attempt
+CALL_BACKOFF_CAP = CALL_BACKOFF * 2 ** (CALL_ATTEMPTS - 2)  # the last pause: never capped lower
 _MAX_BODY = 1_000_000
 
 
@@ -212,7 +214,8 @@ class Effects:
         result = CallResultEvent(call.call_id, ok=False, status=0)
         for attempt in range(attempts):
             if attempt:
-                await asyncio.sleep(CALL_BACKOFF * 2 ** (attempt - 1))
+                await asyncio.sleep(backoff_delay(attempt - 1, base=CALL_BACKOFF,
+                                                  cap=CALL_BACKOFF_CAP, jitter=False))
             result = await self._call_once(call)
             if result.status and result.status < 500:
                 break

@@ -1,7 +1,8 @@
 """Pieces every connector needs: a request-rate limiter that bounds arrivals at the platform,
-retry back-off, text splitting and button layout within a platform's limits, and the hygiene
+text splitting and button layout within a platform's limits, and the hygiene
 of what comes in (valid Unicode in every ``Inbound``, JSON that cannot blow the stack,
-constant-time secret checks, a memory of recent event ids).
+constant-time secret checks, a memory of recent event ids). Retry back-off is
+``flows.backoff``'s, shared with the runtime.
 
 Pure helpers plus one small async limiter; nothing here knows a platform's wire format.
 """
@@ -12,7 +13,6 @@ import asyncio
 import dataclasses
 import hmac
 import json
-import random
 import re
 import time
 from collections import OrderedDict, deque
@@ -233,12 +233,6 @@ class ArrivalLimiter:
     def _on_timer(self) -> None:
         self._timer = None
         self._dispatch()
-
-
-def backoff_delay(attempt: int, *, base: float = 0.5, cap: float = 30.0) -> float:
-    """Exponential back-off with full jitter for retry number ``attempt`` (0-based)."""
-    ceiling = min(cap, base * (2**attempt))
-    return random.uniform(ceiling / 2, ceiling)  # noqa: S311 - jitter, not security
 
 
 _SENTENCE_END = re.compile(r"(?<=[.!?…])\s+")

@@ -39,12 +39,13 @@ from connectors.base import (
     resend_since,
     send_priority,
 )
-from connectors.common import RecentIds, backoff_delay
+from connectors.common import RecentIds
 from connectors.maxbot.client import Arrived, MaxClient, RetryPolicy, chat_of
 from connectors.maxbot.parse import MaxPayloadError, parse
 from connectors.maxbot.polling import MaxPoller
 from connectors.maxbot.render import CAPABILITIES, NewMessageBody, render
 from connectors.maxbot.webhook import RECENT_IDS, MaxWebhook
+from flows.backoff import Backoff
 from flows.types import Channel, Inbound, Reply
 
 __all__ = ["MaxConnector", "MaxPayloadError", "parse", "render"]
@@ -108,17 +109,16 @@ class MaxConnector:
     async def _learn_username(self) -> None:
         """Ask ``GET /me`` until it answers (deep links into MAX need the bot's username); a
         configured ``bot_username`` stays as an override. Stops for good on a refused token."""
-        failures = 0
+        backoff = Backoff(base=1.0, cap=ME_RETRY_CAP)
         while True:
             try:
                 username = await self.client.username()
             except ChannelAuthError:
                 return  # logged once by the client; health() is red
             except ChannelError as exc:
-                if not failures:
+                if not backoff.failures:
                     log.warning("MAX: could not reach the API at start-up (%s); retrying", exc)
-                await asyncio.sleep(backoff_delay(failures, base=1.0, cap=ME_RETRY_CAP))
-                failures += 1
+                await asyncio.sleep(backoff.delay())
                 continue
             if self.bot_username is None and username:
                 self.bot_username = username

@@ -55,9 +55,10 @@ from connectors.base import (
     Undeliverable,
     dialog_user,
 )
-from connectors.common import ArrivalLimiter, backoff_delay
+from connectors.common import ArrivalLimiter
 from connectors.maxbot.parse import CHAT_PREFIX
 from connectors.maxbot.render import AttachmentJSON, NewMessageBody
+from flows.backoff import backoff_delay
 
 log = logging.getLogger("svyaz.connectors.max")
 

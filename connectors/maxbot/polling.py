@@ -23,10 +23,11 @@ from connectors.base import (
     InboundSink,
     Unavailable,
 )
-from connectors.common import OnceSink, RecentIds, backoff_delay
+from connectors.common import OnceSink, RecentIds
 from connectors.maxbot.client import POLL_HOLD, MaxClient
 from connectors.maxbot.parse import MaxPayloadError, parse
 from connectors.maxbot.webhook import RECENT_IDS
+from flows.backoff import Backoff
 
 log = logging.getLogger("svyaz.connectors.max")
 
@@ -44,10 +45,8 @@ class MaxPoller:
         self._client = client
         self._sink = OnceSink(sink, RecentIds(RECENT_IDS))
         self.hold = hold
-        self.backoff_base = backoff_base
-        self.backoff_cap = backoff_cap
+        self.backoff = Backoff(base=backoff_base, cap=backoff_cap)
         self.marker: int | None = None
-        self.failures = 0
         self.last_error: str | None = None
 
     async def run(self) -> None:
@@ -106,15 +105,12 @@ class MaxPoller:
         return accepted
 
     async def _failed(self, error: str) -> None:
-        if self.failures == 0:
+        if self.backoff.failures == 0:
             log.warning("MAX polling failed (%s); retrying with back-off", error)
-        self.failures += 1
         self.last_error = error
-        delay = backoff_delay(self.failures - 1, base=self.backoff_base, cap=self.backoff_cap)
-        await asyncio.sleep(delay)
+        await asyncio.sleep(self.backoff.delay())
 
     def _recovered(self) -> None:
-        if self.failures:
-            log.info("MAX polling recovered after %d failed attempts", self.failures)
-        self.failures = 0
+        if failures := self.backoff.reset():
+            log.info("MAX polling recovered after %d failed attempts", failures)
         self.last_error = None

@@ -21,7 +21,8 @@ from typing import Literal
 import aiohttp
 
 from connectors.base import ChannelAuthError, ChannelUnavailable, Priority, Undeliverable
-from connectors.common import ArrivalLimiter, backoff_delay
+from connectors.common import ArrivalLimiter
+from flows.backoff import backoff_delay
 from flows.types import JSON
 
 log = logging.getLogger("svyaz.connectors.vk")

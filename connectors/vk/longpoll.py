@@ -21,7 +21,7 @@ from typing import Literal
 import aiohttp
 
 from connectors.base import ChannelAuthError, ChannelError, InboundSink, Unavailable
-from connectors.common import backoff_delay
+from flows.backoff import Backoff
 from flows.types import JSON
 
 from .client import VkClient
@@ -84,14 +84,13 @@ class LongPoll:
         self._group_id = group_id
         self._sink = sink
         self.wait = wait
-        self._backoff = (backoff_base, backoff_cap)
+        self._backoff = Backoff(base=backoff_base, cap=backoff_cap)
         self.failing_since: float | None = None
         self.last_error = ""
         self.stopped = False
 
     async def run(self) -> None:
         server: PollServer | None = None
-        attempt = 0
         while True:
             try:
                 server = await self._cycle(server)
@@ -100,12 +99,10 @@ class LongPoll:
                 return
             except (ChannelError, Unavailable) as exc:
                 self._failed(exc)
-                await asyncio.sleep(backoff_delay(attempt, base=self._backoff[0],
-                                                  cap=self._backoff[1]))
-                attempt += 1
+                await asyncio.sleep(self._backoff.delay())
                 continue
             self._recovered()
-            attempt = 0
+            self._backoff.reset()
 
     async def _cycle(self, server: PollServer | None) -> PollServer:
         if server is None:

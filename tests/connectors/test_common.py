@@ -9,7 +9,8 @@ import time
 import pytest
 
 from connectors.base import Capabilities, Priority
-from connectors.common import ArrivalLimiter, backoff_delay, layout_reply, split_text
+from connectors.common import ArrivalLimiter, layout_reply, split_text
+from flows.backoff import backoff_delay
 from flows.types import Button, Reply
 
 CAPS = Capabilities(max_text=50, max_buttons=10, max_per_row=5, max_rows=6, max_label=12)

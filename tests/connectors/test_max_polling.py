@@ -13,6 +13,7 @@ import pytest
 from connectors.base import Unavailable
 from connectors.maxbot import MaxConnector
 from connectors.maxbot.client import RetryPolicy
+from flows.backoff import Backoff
 from flows.types import ButtonEvent, ContactEvent, Inbound, StartEvent, TextEvent
 from tests.fakes import max_wire as w
 from tests.fakes.max import MaxFake, max_fake_fixture  # noqa: F401 - provides max_fake
@@ -42,8 +43,7 @@ def make(fake: MaxFake, sink: Sink, token: str | None = None) -> MaxConnector:
         retry=RetryPolicy(3, 0.01, 0.05),
         poll_hold=2,
     )
-    connector.poller.backoff_base = 0.02
-    connector.poller.backoff_cap = 0.1
+    connector.poller.backoff = Backoff(base=0.02, cap=0.1)
     return connector
 
 
