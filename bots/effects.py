@@ -15,8 +15,8 @@ import asyncio
 import json
 import logging
 from collections.abc import Callable, Collection, Sequence
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Protocol, assert_never
 
 import aiohttp
 
@@ -84,6 +84,16 @@ class Outcome:
     events: tuple[Event, ...] = ()
 
 
+@dataclass(slots=True)
+class _Gathered:
+    replies: list[Reply] = field(default_factory=list)
+    calls: list[CallHttp] = field(default_factory=list)
+    events: list[Event] = field(default_factory=list)
+
+    def outcome(self) -> Outcome:
+        return Outcome(tuple(self.replies), tuple(self.calls), tuple(self.events))
+
+
 class Effects:
     """Runs effects for one customer's turn."""
 
@@ -108,23 +118,28 @@ class Effects:
         self.linking = Linking(store.identities, links=links, channels=channels)
 
     async def run(self, customer: str, inbound: Inbound, effects: Sequence[Effect]) -> Outcome:
-        replies: list[Reply] = []
-        calls: list[CallHttp] = []
-        events: list[Event] = []
+        gathered = _Gathered()
         for effect in effects:
-            if isinstance(effect, CallHttp):
-                calls.append(effect)
-            elif isinstance(effect, Handoff):
+            await self._live(customer, inbound, effect, gathered)
+        return gathered.outcome()
+
+    async def _live(self, customer: str, inbound: Inbound, effect: Effect, out: _Gathered) -> None:
+        """One effect of the turn being run (the dispatch of ``run``)."""
+        match effect:
+            case CallHttp():
+                out.calls.append(effect)
+            case Handoff():
                 if not await self._hand_off(customer, inbound.channel, effect):
-                    events.append(HandoffUnheardEvent())
-            elif isinstance(effect, LinkChannel):
+                    out.events.append(HandoffUnheardEvent())
+            case LinkChannel():
                 if (offered := await self._link(customer, inbound, effect)) is not None:
-                    replies.append(offered)
-            elif isinstance(effect, SaveProfile) and effect.field == "phone":
+                    out.replies.append(offered)
+            case SaveProfile(field="phone"):
                 await self._save_phone(customer, effect.value)
-            else:
-                await self._simple(customer, inbound.channel, effect)
-        return Outcome(tuple(replies), tuple(calls), tuple(events))
+            case ScheduleReminder() | CancelReminder() | SaveProfile() | RecordConsent():
+                await self._durable(customer, inbound.channel, effect)
+            case _:
+                assert_never(effect)
 
     async def replay(self, customer: str, left: str) -> int:
         """Run the effects a turn stored with its state (``storage.codec.encode_effects``)
@@ -140,7 +155,7 @@ class Effects:
             if isinstance(effect, RecordConsent) and await self._has_consent(customer, effect):
                 continue
             try:
-                await self._simple(customer, channel, effect)
+                await self._durable(customer, channel, effect)
             except InvalidValue:  # (as in ``run``: a phone that does not parse is not kept)
                 continue
         return len(effects)
@@ -151,19 +166,26 @@ class Effects:
                                    recorded[-1].at) == (consent.granted, consent.text_version,
                                                         consent.at)
 
-    async def _simple(self, customer: str, channel: str, effect: Effect) -> None:
-        if isinstance(effect, ScheduleReminder):
-            await self._reminders.schedule(customer, effect)
-        elif isinstance(effect, CancelReminder):
-            await self._reminders.cancel(customer, effect.key)
-        elif isinstance(effect, Handoff):  # (run again after a crash: nobody to tell now)
-            await self._hand_off(customer, channel, effect)
-        elif isinstance(effect, SaveProfile):
-            await self._store.profiles.set_field(customer, effect.field, effect.value)
-        elif isinstance(effect, RecordConsent):
-            await self._store.profiles.record_consent(
-                customer, effect.granted, effect.text_version, effect.at, channel
-            )
+    async def _durable(self, customer: str, channel: str, effect: Effect) -> None:
+        """An effect that only writes svyaz's data or tells the owner: run in the turn or
+        again after a crash (the dispatch of ``replay``)."""
+        match effect:
+            case ScheduleReminder():
+                await self._reminders.schedule(customer, effect)
+            case CancelReminder():
+                await self._reminders.cancel(customer, effect.key)
+            case Handoff():  # (run again after a crash: nobody to tell now)
+                await self._hand_off(customer, channel, effect)
+            case SaveProfile():
+                await self._store.profiles.set_field(customer, effect.field, effect.value)
+            case RecordConsent():
+                await self._store.profiles.record_consent(
+                    customer, effect.granted, effect.text_version, effect.at, channel
+                )
+            case CallHttp() | LinkChannel():
+                pass  # never stored with the state (``storage.codec.DURABLE_EFFECTS``)
+            case _:
+                assert_never(effect)
 
     async def _hand_off(self, customer: str, channel: str, effect: Handoff) -> bool:
         """Tell the owner; False when no destination took the note (none is set, or all

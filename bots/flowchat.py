@@ -15,7 +15,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import TextIO
+from typing import TextIO, assert_never
 from zoneinfo import ZoneInfo
 
 from flows.chain import MAX_CALLS, Chain, GiveUp
@@ -160,12 +160,17 @@ class ChatSession:
         calls: list[CallHttp] = []
         for effect in effects:
             self._print("  " + describe(effect, self.flows.timezone))
-            if isinstance(effect, ScheduleReminder):
-                self.reminders[effect.key] = effect
-            elif isinstance(effect, CancelReminder):
-                self.reminders.pop(effect.key, None)
-            elif isinstance(effect, CallHttp):
-                calls.append(effect)
+            match effect:
+                case ScheduleReminder():
+                    self.reminders[effect.key] = effect
+                case CancelReminder():
+                    self.reminders.pop(effect.key, None)
+                case CallHttp():
+                    calls.append(effect)
+                case Handoff() | LinkChannel() | SaveProfile() | RecordConsent():
+                    pass  # described above; nothing to keep
+                case _:
+                    assert_never(effect)
         return calls
 
     # ----------------------------------------------------------------- output
@@ -244,25 +249,27 @@ def render_reply(reply: Reply, *, first_number: int = 1) -> str:
 
 def describe(effect: Effect, timezone: str = "UTC") -> str:
     """One readable line for an effect."""
-    if isinstance(effect, ScheduleReminder):
-        at = effect.at.astimezone(ZoneInfo(timezone)) if effect.at.tzinfo else effect.at
-        extra = f" {dict(effect.vars)}" if effect.vars else ""
-        return f"[remind] '{effect.key}' at {at:%Y-%m-%d %H:%M} -> flow {effect.flow}{extra}"
-    if isinstance(effect, CancelReminder):
-        return f"[cancel reminder] '{effect.key}'"
-    if isinstance(effect, CallHttp):
-        body = "" if effect.json is None else f" {effect.json}"
-        return f"[http] {effect.method} {effect.url}{body}"
-    if isinstance(effect, Handoff):
-        return f"[handoff] to a human operator{': ' + effect.reason if effect.reason else ''}"
-    if isinstance(effect, LinkChannel):
-        return f"[offer channel] {effect.target or 'any other channel'}"
-    if isinstance(effect, SaveProfile):
-        return f"[profile] {effect.field} = {effect.value}"
-    if isinstance(effect, RecordConsent):
-        answer = "granted" if effect.granted else "refused"
-        return f"[consent] {answer} (text version {effect.text_version})"
-    return f"[effect] {effect}"
+    match effect:
+        case ScheduleReminder():
+            at = effect.at.astimezone(ZoneInfo(timezone)) if effect.at.tzinfo else effect.at
+            extra = f" {dict(effect.vars)}" if effect.vars else ""
+            return f"[remind] '{effect.key}' at {at:%Y-%m-%d %H:%M} -> flow {effect.flow}{extra}"
+        case CancelReminder():
+            return f"[cancel reminder] '{effect.key}'"
+        case CallHttp():
+            body = "" if effect.json is None else f" {effect.json}"
+            return f"[http] {effect.method} {effect.url}{body}"
+        case Handoff():
+            return f"[handoff] to a human operator{': ' + effect.reason if effect.reason else ''}"
+        case LinkChannel():
+            return f"[offer channel] {effect.target or 'any other channel'}"
+        case SaveProfile():
+            return f"[profile] {effect.field} = {effect.value}"
+        case RecordConsent():
+            answer = "granted" if effect.granted else "refused"
+            return f"[consent] {answer} (text version {effect.text_version})"
+        case _:
+            assert_never(effect)
 
 
 def run_chat(session: ChatSession, lines: TextIO, *, prompt: bool, first: Event) -> None:

@@ -15,7 +15,7 @@ import dataclasses
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, assert_never
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -247,24 +247,25 @@ def _check_state(turn: TestTurn, state: DialogState) -> list[str]:
 
 def effect_data(effect: Effect, timezone: str) -> dict[str, JSON]:
     """An effect as the plain mapping a test writes (times in the business's time zone)."""
-    if isinstance(effect, ScheduleReminder):
-        at = effect.at.astimezone(effects.zone(timezone)).strftime("%Y-%m-%d %H:%M")
-        return {
-            "remind": {"flow": effect.flow, "key": effect.key, "at": at, "vars": dict(effect.vars)}
-        }
-    if isinstance(effect, CancelReminder):
-        return {"cancel_reminder": effect.key}
-    if isinstance(effect, CallHttp):
-        return {"http": {"method": effect.method, "url": effect.url, "json": effect.json}}
-    if isinstance(effect, Handoff):
-        return {"handoff": effect.reason}
-    if isinstance(effect, LinkChannel):
-        return {"link_channel": effect.target or "any"}
-    if isinstance(effect, SaveProfile):
-        return {"profile": {effect.field: effect.value}}
-    if isinstance(effect, RecordConsent):
-        return {"consent": {"granted": effect.granted, "version": effect.text_version}}
-    return {"unknown": repr(effect)}
+    match effect:
+        case ScheduleReminder():
+            at = effect.at.astimezone(effects.zone(timezone)).strftime("%Y-%m-%d %H:%M")
+            vars_ = dict(effect.vars)
+            return {"remind": {"flow": effect.flow, "key": effect.key, "at": at, "vars": vars_}}
+        case CancelReminder():
+            return {"cancel_reminder": effect.key}
+        case CallHttp():
+            return {"http": {"method": effect.method, "url": effect.url, "json": effect.json}}
+        case Handoff():
+            return {"handoff": effect.reason}
+        case LinkChannel():
+            return {"link_channel": effect.target or "any"}
+        case SaveProfile():
+            return {"profile": {effect.field: effect.value}}
+        case RecordConsent():
+            return {"consent": {"granted": effect.granted, "version": effect.text_version}}
+        case _:
+            assert_never(effect)
 
 
 def _fits(wanted: Any, got: Any) -> bool:

@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Literal, TypeAlias
+from typing import Literal, TypeAlias, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from typing_extensions import TypeAliasType
@@ -247,6 +247,10 @@ Effect: TypeAlias = (
     | SaveProfile
     | RecordConsent
 )
+# Every kind of effect, from the union above (its one list). Each consumer dispatches with a
+# ``match`` ending in ``assert_never``, so mypy names the consumer a new kind is missing from;
+# tests run every consumer over one effect of each kind here.
+EFFECT_KINDS: tuple[type[Effect], ...] = get_args(Effect)
 
 
 # --------------------------------------------------------------------------- state

@@ -1,0 +1,117 @@
+"""Every kind of effect is handled by every consumer that dispatches on it.
+
+``flows.types.EFFECT_KINDS`` is the one list of kinds. Each consumer matches with a final
+``assert_never`` (mypy flags a missing kind); these tests run each consumer over one effect of
+every kind, so a kind added without a handler also fails here, naming the consumer.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import aiohttp
+import pytest
+
+from bots.effects import Effects
+from bots.flowchat import ChatSession, describe
+from bots.linking import LinkTargets
+from bots.owner import Owner
+from flows.convtest import effect_data
+from flows.loader import load
+from flows.types import (
+    EFFECT_KINDS,
+    CallHttp,
+    CancelReminder,
+    Effect,
+    Handoff,
+    HandoffUnheardEvent,
+    Inbound,
+    LinkChannel,
+    RecordConsent,
+    SaveProfile,
+    ScheduleReminder,
+    TextEvent,
+)
+from storage.store import Store
+
+AT = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
+SAMPLES: dict[type, Effect] = {
+    ScheduleReminder: ScheduleReminder(key="visit", at=AT, flow="start"),
+    CancelReminder: CancelReminder(key="visit"),
+    CallHttp: CallHttp(call_id="c1", method="GET", url="http://crm.invalid/x"),
+    Handoff: Handoff(reason="вопрос"),
+    LinkChannel: LinkChannel(target="max"),
+    SaveProfile: SaveProfile(field="name", value="Анна"),
+    RecordConsent: RecordConsent(granted=True, text_version="1", at=AT),
+}
+EXAMPLES = Path(__file__).resolve().parents[2] / "flows_examples"
+
+
+def test_there_is_one_sample_of_every_effect_kind() -> None:
+    assert set(SAMPLES) == set(EFFECT_KINDS), "add a sample of the new effect kind here"
+
+
+@pytest.mark.parametrize("kind", EFFECT_KINDS, ids=lambda k: k.__name__)
+def test_pure_consumers_handle_every_kind(kind: type) -> None:
+    effect = SAMPLES[kind]
+    assert describe(effect, "Europe/Moscow").startswith("[")
+    assert effect_data(effect, "Europe/Moscow")
+    session = ChatSession.start(load(EXAMPLES), io.StringIO(), now=AT)
+    calls = session._apply([effect])
+    assert calls == ([effect] if kind is CallHttp else [])
+    assert (kind is ScheduleReminder) == bool(session.reminders)
+
+
+class _Reminders:
+    def __init__(self) -> None:
+        self.done: list[str] = []
+
+    async def schedule(self, customer: str, reminder: ScheduleReminder) -> None:
+        self.done.append(f"schedule {reminder.key}")
+
+    async def cancel(self, customer: str, key: str) -> bool:
+        self.done.append(f"cancel {key}")
+        return True
+
+    async def move(self, source: str, target: str) -> int:
+        return 0
+
+
+@pytest.fixture
+async def effects(redis_url: str, bot_prefix: str) -> AsyncIterator[tuple[Effects, _Reminders]]:
+    store = Store.from_url(redis_url, bot=bot_prefix)
+    http = aiohttp.ClientSession()
+    reminders = _Reminders()
+    owner = Owner(webhook=None, chats={}, connectors={}, http=lambda: http)
+    yield Effects(store=store, reminders=reminders, owner=owner,
+                  links=lambda: LinkTargets("http://bot.test", "testbot", "club1"),
+                  channels=frozenset({"vk", "max", "web"}), http=lambda: http), reminders
+    await http.close()
+    await store.close()
+
+
+@pytest.mark.parametrize("kind", EFFECT_KINDS, ids=lambda k: k.__name__)
+async def test_the_turn_runner_handles_every_kind(
+    effects: tuple[Effects, _Reminders], kind: type
+) -> None:
+    runner, reminders = effects
+    inbound = Inbound(channel="vk", user_id="1", event_id="e1", event=TextEvent("hi"))
+    outcome = await runner.run("cust1", inbound, [SAMPLES[kind]])
+    assert outcome.calls == ((SAMPLES[kind],) if kind is CallHttp else ())
+    assert bool(outcome.replies) == (kind is LinkChannel)
+    assert outcome.events == ((HandoffUnheardEvent(),) if kind is Handoff else ())
+    reminded = {ScheduleReminder: ["schedule visit"], CancelReminder: ["cancel visit"]}
+    assert reminders.done == reminded.get(kind, [])
+
+
+@pytest.mark.parametrize("kind", EFFECT_KINDS, ids=lambda k: k.__name__)
+async def test_the_replay_handles_every_kind(
+    effects: tuple[Effects, _Reminders], kind: type
+) -> None:
+    runner, reminders = effects
+    await runner._durable("cust1", "vk", SAMPLES[kind])
+    reminded = {ScheduleReminder: ["schedule visit"], CancelReminder: ["cancel visit"]}
+    assert reminders.done == reminded.get(kind, [])
