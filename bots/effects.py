@@ -29,6 +29,7 @@ from bots.linking import (
     offered_channels,
 )
 from bots.owner import Owner, OwnerNote
+from bots.texts import HANDOFF_DETAIL
 from flows.backoff import backoff_delay
 from flows.types import (
     JSON,
@@ -190,7 +191,7 @@ class Effects:
     async def _hand_off(self, customer: str, channel: str, effect: Handoff) -> bool:
         """Tell the owner; False when no destination took the note (none is set, or all
         failed): then nobody will answer the customer."""
-        detail = f"Канал: {channel}. {effect.reason}".strip()
+        detail = HANDOFF_DETAIL.format(channel=channel, reason=effect.reason).strip()
         reached = await self._owner.reach(OwnerNote("handoff", customer, detail))
         if not reached:
             log.warning("a hand-off reached no operator (%s); the customer is told nobody "

@@ -27,7 +27,8 @@ Whoever holds a token or code can hand it to someone else, so:
   number and hour), and typing it there is again only a claim, confirmed with the button.
 * A channel whose deep link is unavailable is not offered; with none, there is no offer.
 
-This module owns these decisions and the texts the customer reads about them. It must not run
+This module owns these decisions (the texts the customer reads about them are in
+``bots.texts``). It must not run
 the engine or deliver: the runtime executes the ``Plan`` it returns.
 """
 
@@ -37,6 +38,7 @@ from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from bots import texts
 from bots.events import continue_command, link_code_of, link_token_of
 from connectors.base import dialog_user
 from flows.types import (
@@ -58,30 +60,17 @@ if TYPE_CHECKING:
 
 LINK_YES = "svyaz-link-yes"
 LINK_NO = "svyaz-link-no"
-YES_LABEL = "Объединить"
-NO_LABEL = "Не объединять"
-LINK_EXPIRED = "Ссылка для продолжения устарела или уже использована. Начнём заново."
-CONFIRM = (
-    "Это ссылка или код для продолжения переписки {where}. Если нажать «Объединить», этот "
-    "чат и та переписка станут одним разговором: бот продолжит его здесь, а то, что вы "
-    "напишете дальше, будет видно и там. Прежние сообщения другой стороне показаны не будут. "
-    "Если ссылку или код вам прислал кто-то другой — нажмите «Не объединять»."
-)
-JOINED = "Готово: переписки объединены."
-KEPT_APART = "Хорошо, не объединяем. Ссылка и код больше не действуют."
-CONFIRM_EXPIRED = "Объединять нечего: ссылка устарела. Попросите новую в том чате."
-ALREADY = "Этот чат уже связан с той перепиской."
-NO_OTHER_CHANNEL = "Сейчас продолжить разговор можно только здесь."
-PHONE_MATCH_THERE = (
-    "Этот номер телефона только что указали в другом канале. Если это вы и хотите "
-    "объединить переписку, напишите здесь код {code}. Если это не вы — просто не отвечайте."
-)
-_WHERE: dict[str, str] = {"vk": "из ВКонтакте", "max": "из MAX", "web": "из чата на сайте"}
-_LABELS: dict[Channel, str] = {
-    "max": "Продолжить в MAX",
-    "vk": "Продолжить во ВКонтакте",
-    "web": "Продолжить на сайте",
-}
+# The texts are ``bots.texts``'s; these names are the module's own vocabulary.
+YES_LABEL = texts.LINK_YES_LABEL
+NO_LABEL = texts.LINK_NO_LABEL
+LINK_EXPIRED = texts.LINK_EXPIRED
+CONFIRM = texts.LINK_CONFIRM
+JOINED = texts.LINK_JOINED
+KEPT_APART = texts.LINK_KEPT_APART
+CONFIRM_EXPIRED = texts.LINK_CONFIRM_EXPIRED
+ALREADY = texts.LINK_ALREADY
+NO_OTHER_CHANNEL = texts.LINK_NO_OTHER_CHANNEL
+PHONE_MATCH_THERE = texts.PHONE_MATCH_THERE
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,15 +112,11 @@ def link_offer(
 ) -> Reply:
     """The reply with deep links for ``channels`` (each available) and the 6-digit code."""
     buttons = tuple(
-        Button(id=f"link-{channel}", text=_LABELS[channel], url=url)
+        Button(id=f"link-{channel}", text=texts.LINK_CONTINUE_IN[channel], url=url)
         for channel in channels
         if (url := deep_link(channel, token, links)) is not None
     )
-    text = (
-        f"Чтобы продолжить разговор в другом канале, откройте ссылку или напишите там код {code}. "
-        "Код и ссылка действуют 15 минут; там вас спросят, объединить ли переписку."
-    )
-    return Reply(text=text, buttons=buttons)
+    return Reply(text=texts.LINK_OFFER.format(code=code), buttons=buttons)
 
 
 async def offer(
@@ -155,7 +140,7 @@ def account_of(channel: str, user_id: str) -> str:
 
 def confirmation(where: str) -> Reply:
     """The question to the redeeming side; ``where``: the other side's channel."""
-    text = CONFIRM.format(where=_WHERE.get(where, "из другого канала"))
+    text = CONFIRM.format(where=texts.LINK_FROM.get(where, texts.LINK_FROM_ELSEWHERE))
     return Reply(text=text, buttons=(Button(id=LINK_YES, text=YES_LABEL),
                                      Button(id=LINK_NO, text=NO_LABEL)))
 

@@ -14,10 +14,11 @@ import time
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING
 
 import aiohttp
 
+from bots.texts import OWNER_NOTE_CUSTOMER, OWNER_NOTE_TITLES, OwnerNoteKind
 from connectors.base import ChannelError, Connector
 from flows.types import Channel, Reply
 
@@ -26,12 +27,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("svyaz.bots")
 
-Kind = Literal["handoff", "undeliverable", "missed"]
-_TITLES: dict[Kind, str] = {
-    "handoff": "Клиент просит оператора",
-    "undeliverable": "Напоминание не доставлено ни в один канал",
-    "missed": "Напоминание пропущено (бот был выключен)",
-}
+Kind = OwnerNoteKind
 _WEBHOOK_TIMEOUT = aiohttp.ClientTimeout(total=10)
 
 
@@ -42,7 +38,8 @@ class OwnerNote:
     detail: str = ""
 
     def text(self) -> str:
-        lines = [f"{_TITLES[self.kind]}.", f"Клиент: {self.customer}"]
+        lines = [f"{OWNER_NOTE_TITLES[self.kind]}.",
+                 OWNER_NOTE_CUSTOMER.format(customer=self.customer)]
         if self.detail:
             lines.append(self.detail)
         return "\n".join(lines)

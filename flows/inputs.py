@@ -27,7 +27,7 @@ from typing import Literal, get_args
 
 import phonenumbers
 
-from flows import ru_dates
+from flows import ru_dates, texts
 from flows.types import JSON
 
 InputKind = Literal[
@@ -84,16 +84,16 @@ def parse(
         return _parse_when(kind, text, now)
     reader = _SIMPLE.get(kind)
     if reader is None:
-        return Invalid("Не поняла ответ.")
+        return Invalid(texts.NOT_UNDERSTOOD)
     return reader(text)
 
 
 def parse_text(text: str) -> Result:
     stripped = text.strip()
     if not stripped:
-        return Invalid("Напишите, пожалуйста, ответ текстом.")
+        return Invalid(texts.TEXT_NEEDED)
     if len(stripped) > MAX_TEXT:
-        return Invalid(f"Слишком длинный ответ: не больше {MAX_TEXT} символов, пожалуйста.")
+        return Invalid(texts.TEXT_TOO_LONG.format(limit=MAX_TEXT))
     return Parsed(stripped)
 
 
@@ -119,7 +119,7 @@ def parse_number(
 ) -> Result:
     value = _read_number(text) if len(text.strip()) <= 40 else None
     if value is None:
-        return Invalid("Нужно число, например: 3 или 1 200.")
+        return Invalid(texts.NUMBER_NEEDED)
     if (minimum is not None and value < minimum) or (maximum is not None and value > maximum):
         return Invalid(_range_reason(minimum, maximum))
     return Parsed(value)
@@ -143,10 +143,10 @@ def _range_reason(minimum: float | None, maximum: float | None) -> str:
     low = "" if minimum is None else ru_format(minimum)
     high = "" if maximum is None else ru_format(maximum)
     if minimum is not None and maximum is not None:
-        return f"Нужно число от {low} до {high}."
+        return texts.NUMBER_BETWEEN.format(low=low, high=high)
     if minimum is not None:
-        return f"Нужно число не меньше {low}."
-    return f"Нужно число не больше {high}."
+        return texts.NUMBER_AT_LEAST.format(low=low)
+    return texts.NUMBER_AT_MOST.format(high=high)
 
 
 def ru_format(number: float) -> str:
@@ -209,9 +209,9 @@ def _close(word: str, typed: str) -> bool:
 
 def _choice_reason(options: Sequence[Option]) -> str:
     if not options:
-        return "Не поняла ответ."
+        return texts.NOT_UNDERSTOOD
     listed = "; ".join(f"{i} — {o.text}" for i, o in enumerate(options, 1))
-    return f"Выберите вариант кнопкой или напишите его номер: {listed}."
+    return texts.CHOOSE_OPTION.format(listed=listed)
 
 
 # --------------------------------------------------------------------------- yes / no
@@ -239,7 +239,7 @@ _YES_PHRASES = frozenset(
 _NO_PHRASES = frozenset({"да нет", "конечно нет", "ни за что", "ни в коем случае", "no way"})
 _YES_MARKS = frozenset(["+", "👍", "✅", "✔", "✔️", "👌", "🙂", "😊", "👍🏻", "👍🏼", "👍🏽"])
 _NO_MARKS = frozenset(["-", "👎", "❌", "✖", "🚫", "👎🏻", "👎🏼", "👎🏽"])
-_YESNO_REASON = "Ответьте, пожалуйста, «да» или «нет»."
+_YESNO_REASON = texts.YES_OR_NO
 
 
 def parse_yesno(text: str) -> Result:
@@ -289,16 +289,30 @@ def _polarity(word: str) -> bool | None:
 
 
 def parse_phone(text: str, *, region: str = "RU") -> Result:
-    reason = "Не похоже на номер телефона. Напишите, например: +7 999 123-45-67."
     if len(text) > 100 or sum(c.isdigit() for c in text) < 7:
-        return Invalid(reason)
+        return Invalid(texts.PHONE_NEEDED)
+    phone = phone_e164(text, region=region)
+    return Invalid(texts.PHONE_NEEDED) if phone is None else Parsed(phone)
+
+
+PhoneCheck = Literal["valid", "possible"]
+
+
+def phone_e164(text: str, *, region: str = "RU", check: PhoneCheck = "valid") -> str | None:
+    """``text`` as an E.164 number (``+79991234567``), None when it is not one: the one home
+    of phone parsing, for the engine's ``phone`` input and for storage's profile field.
+
+    ``valid`` (what a customer's answer is held to): a number of its country's numbering plan;
+    ``possible``: only the right length for its country.
+    """
     try:
         number = phonenumbers.parse(text, region)
     except phonenumbers.NumberParseException:
-        return Invalid(reason)
-    if not phonenumbers.is_valid_number(number):
-        return Invalid(reason)
-    return Parsed(phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164))
+        return None
+    fits = phonenumbers.is_valid_number if check == "valid" else phonenumbers.is_possible_number
+    if not fits(number):
+        return None
+    return str(phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164))
 
 
 _EMAIL_RE = re.compile(
@@ -313,7 +327,7 @@ def parse_email(text: str) -> Result:
         candidate = candidate[7:]
     match = _EMAIL_RE.fullmatch(candidate) if len(candidate) <= 254 else None
     if match is None or len(match["local"]) > 64:
-        return Invalid("Не похоже на адрес почты. Напишите, например: name@example.ru.")
+        return Invalid(texts.EMAIL_NEEDED)
     return Parsed(f"{match['local']}@{match['domain'].lower()}")
 
 

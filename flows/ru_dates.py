@@ -22,13 +22,14 @@ import re
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
+from flows import texts
 from flows.ru import MONTHS_PREPOSITIONAL, WEEKDAY_WORDS, month_from_word
 
 MAX_LENGTH = 100
 
-DATE_HELP = "Не поняла дату. Напишите, например: «завтра», «25.12» или «в пятницу»."
-TIME_HELP = "Не поняла время. Напишите, например: «15:30» или «в 3 часа дня»."
-DATETIME_HELP = "Не поняла дату и время. Напишите, например: «завтра в 15:30» или «25.12 в 10:00»."
+DATE_HELP = texts.DATE_HELP
+TIME_HELP = texts.TIME_HELP
+DATETIME_HELP = texts.DATETIME_HELP
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,7 +150,7 @@ def _spelled(phrase: str, words: list[str], today: date) -> date | Bad | None:
 def _no_such_day(day: int, month: int) -> Bad:
     if not 1 <= month <= 12:
         return Bad(f"Месяца с номером {month} нет. {DATE_HELP}")
-    return Bad(f"В {MONTHS_PREPOSITIONAL[month - 1]} нет {day}-го числа. Проверьте дату.")
+    return Bad(texts.NO_SUCH_DAY.format(month=MONTHS_PREPOSITIONAL[month - 1], day=day))
 
 
 def _exact(day: int, month: int, year: int) -> date | Bad:
@@ -230,7 +231,7 @@ def parse_time(text: str, *, period: str | None = None) -> time | Bad:
     hour = _with_period(int(match[1]), match[4])
     minute = int(match[2] or match[3] or 0)
     if hour is None or hour > 23 or minute > 59:
-        return Bad("Такого времени нет: часы от 0 до 23, минуты от 0 до 59. Например: «15:30».")
+        return Bad(texts.NO_SUCH_TIME)
     return time(hour, minute)
 
 
@@ -335,5 +336,5 @@ def _single(phrase: str, now: datetime, period: str | None) -> datetime | Bad:
         return datetime.combine(today, moment)
     day = parse_date(phrase, now.date())
     if isinstance(day, date):
-        return Bad("Укажите ещё и время, например: «завтра в 15:30».")
+        return Bad(texts.TIME_NEEDED_TOO)
     return day if day.reason != DATE_HELP else Bad(DATETIME_HELP)

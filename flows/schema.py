@@ -15,6 +15,7 @@ from typing import Annotated, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from flows import texts
 from flows.inputs import INPUT_KINDS, InputKind  # the one list of input kinds
 from flows.types import JSON
 
@@ -95,7 +96,7 @@ class Consent(_Strict):
 
     policy: str = Field(description="link to the personal-data policy")
     version: str = Field(min_length=1, description="version of the consent text")
-    policy_text: str = "Политика обработки данных"
+    policy_text: str = texts.DEFAULT_POLICY_LINK
 
 
 class Link(_Strict):
@@ -158,27 +159,20 @@ class Commands(_Strict):
     restart: list[str] = ["/start", "start", "начать", "заново", "restart", "сначала"]
 
 
+# What the engine says that an owner may change; the defaults are ``flows.texts``'s. (No
+# docstring: it would become a description in the published JSON Schema.)
 class Texts(_Strict):
-    fallback: str = "Извините, я не понял. Выберите, пожалуйста, что вас интересует:"
-    cancelled: str = "Хорошо, отменили."
-    help: str = (
-        "Я бот-помощник. Отвечайте на вопросы или нажимайте кнопки. "
-        "Команды: «меню», «отмена», «помощь»."
-    )
-    lost: str = (
-        "Извините, сценарий разговора изменился, и я потерял, на чём мы "
-        "остановились. Начнём заново:"
-    )
-    waiting: str = "Минутку, уточняю…"
-    call_failed: str = "Не получилось связаться с системой. Попробуйте позже."
-    stopped: str = "Извините, не получилось довести дело до конца. Попробуйте позже."
-    handoff_unheard: str = (
-        "Извините, сейчас здесь некому ответить: передать ваше сообщение администратору не "
-        "получилось. Чтобы вернуться к боту, напишите «меню»."
-    )
-    retry: str = "Не совсем понял ответ. Попробуйте ещё раз."
-    yes: str = "Да"
-    no: str = "Нет"
+    fallback: str = texts.DEFAULT_FALLBACK
+    cancelled: str = texts.DEFAULT_CANCELLED
+    help: str = texts.DEFAULT_HELP
+    lost: str = texts.DEFAULT_LOST
+    waiting: str = texts.DEFAULT_WAITING
+    call_failed: str = texts.DEFAULT_CALL_FAILED
+    stopped: str = texts.DEFAULT_STOPPED
+    handoff_unheard: str = texts.DEFAULT_HANDOFF_UNHEARD
+    retry: str = texts.DEFAULT_RETRY
+    yes: str = texts.DEFAULT_YES
+    no: str = texts.DEFAULT_NO
 
 
 class Settings(_Strict):

@@ -13,6 +13,7 @@ from typing import Literal, NotRequired, TypedDict
 
 from connectors.base import Capabilities
 from connectors.common import layout_reply
+from connectors.texts import MAX_PHONE_BUTTON
 from flows.types import Button, Reply
 
 # The schema allows 4000 characters, but maxapi rejects ``len(text) >= 4000`` client-side.
@@ -38,7 +39,7 @@ CAPABILITIES = Capabilities(
     markdown=True,
 )
 
-PHONE_LABEL = "📱 Отправить номер телефона"
+PHONE_LABEL = MAX_PHONE_BUTTON  # the text is ``connectors.texts``'s
 
 # MAX's design advice: labels up to 3/5/10 visible characters fit 4/3/2 buttons per row.
 _WIDTH_BY_LABEL = ((3, 4), (5, 3), (10, 2))

@@ -26,6 +26,7 @@ from pydantic_core import PydanticCustomError
 
 from connectors.base import Capabilities
 from connectors.common import layout_reply
+from connectors.texts import WEBCHAT_ERRORS
 from flows.types import Button, Reply
 
 MAX_TEXT_BYTES = 4096
@@ -40,15 +41,7 @@ ErrorCode = Literal[
     "unavailable",  # the message could not be recorded; send it again
 ]
 
-ERROR_MESSAGES: dict[ErrorCode, str] = {
-    "bad_frame": "Непонятное сообщение.",
-    "too_long": "Сообщение слишком длинное.",
-    "empty": "Пустое сообщение.",
-    "hello_first": "Соединение ещё не готово.",
-    "rate_limited": "Слишком много сообщений подряд, подождите немного.",
-    "too_many_connections": "Слишком много открытых окон чата.",
-    "unavailable": "Не получилось отправить, попробуйте ещё раз.",
-}
+ERROR_MESSAGES = WEBCHAT_ERRORS  # the texts are ``connectors.texts``'s
 
 
 @dataclass(frozen=True, slots=True)

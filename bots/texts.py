@@ -1,0 +1,61 @@
+"""The fixed texts the runtime's side says: to customers (link offers and confirmations, the
+phone-match code, the apology after a failed turn) and to the business owner (notes).
+
+One home, so a review of what the bot says or a translation finds every runtime text here.
+The texts an owner may change live in the flows (``flows.schema.Texts``, set in
+``_bot.yaml``); the channels' own (the web chat's error messages, the MAX phone button) in
+``connectors.texts``. Plain constants: no logic, no imports of ours.
+"""
+
+from __future__ import annotations
+
+from typing import Final, Literal
+
+# ----------------------------------------------------------------- customer: a failed turn
+
+SORRY: Final = "Что-то пошло не так, попробуйте ещё раз."
+
+# ----------------------------------------------------------------- customer: linking channels
+
+LINK_YES_LABEL: Final = "Объединить"
+LINK_NO_LABEL: Final = "Не объединять"
+LINK_EXPIRED: Final = "Ссылка для продолжения устарела или уже использована. Начнём заново."
+LINK_CONFIRM: Final = (
+    "Это ссылка или код для продолжения переписки {where}. Если нажать «Объединить», этот "
+    "чат и та переписка станут одним разговором: бот продолжит его здесь, а то, что вы "
+    "напишете дальше, будет видно и там. Прежние сообщения другой стороне показаны не будут. "
+    "Если ссылку или код вам прислал кто-то другой — нажмите «Не объединять»."
+)
+# Where the link came from, in LINK_CONFIRM's {where}; LINK_FROM_ELSEWHERE for any other.
+LINK_FROM: Final = {"vk": "из ВКонтакте", "max": "из MAX", "web": "из чата на сайте"}
+LINK_FROM_ELSEWHERE: Final = "из другого канала"
+LINK_JOINED: Final = "Готово: переписки объединены."
+LINK_KEPT_APART: Final = "Хорошо, не объединяем. Ссылка и код больше не действуют."
+LINK_CONFIRM_EXPIRED: Final = "Объединять нечего: ссылка устарела. Попросите новую в том чате."
+LINK_ALREADY: Final = "Этот чат уже связан с той перепиской."
+LINK_NO_OTHER_CHANNEL: Final = "Сейчас продолжить разговор можно только здесь."
+LINK_OFFER: Final = (
+    "Чтобы продолжить разговор в другом канале, откройте ссылку или напишите там код {code}. "
+    "Код и ссылка действуют 15 минут; там вас спросят, объединить ли переписку."
+)
+# The button of a link offer, per channel it opens.
+LINK_CONTINUE_IN: Final = {
+    "max": "Продолжить в MAX",
+    "vk": "Продолжить во ВКонтакте",
+    "web": "Продолжить на сайте",
+}
+PHONE_MATCH_THERE: Final = (
+    "Этот номер телефона только что указали в другом канале. Если это вы и хотите "
+    "объединить переписку, напишите здесь код {code}. Если это не вы — просто не отвечайте."
+)
+
+# ----------------------------------------------------------------- owner: notes
+
+OwnerNoteKind = Literal["handoff", "undeliverable", "missed"]
+OWNER_NOTE_TITLES: Final[dict[OwnerNoteKind, str]] = {
+    "handoff": "Клиент просит оператора",
+    "undeliverable": "Напоминание не доставлено ни в один канал",
+    "missed": "Напоминание пропущено (бот был выключен)",
+}
+OWNER_NOTE_CUSTOMER: Final = "Клиент: {customer}"
+HANDOFF_DETAIL: Final = "Канал: {channel}. {reason}"
