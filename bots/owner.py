@@ -73,18 +73,17 @@ class Owner:
         """Send ``note`` to every destination; how many took it (0: nobody was told)."""
         reached = 0
         if self._webhook:
-            reached += await self._post(note)
+            reached += await self._post(self._webhook, note)
         for channel, peer in self._chats.items():
             reached += await self._chat(channel, peer, note)
         self.sent += reached
         return reached
 
-    async def _post(self, note: OwnerNote) -> bool:
-        assert self._webhook is not None
+    async def _post(self, webhook: str, note: OwnerNote) -> bool:
         body = {"event": note.kind, "customer": note.customer, "text": note.text(),
                 "ts": time.time()}
         try:
-            async with self._http().post(self._webhook, json=body,
+            async with self._http().post(webhook, json=body,
                                          timeout=_WEBHOOK_TIMEOUT) as resp:
                 if resp.status >= 400:
                     log.warning("owner webhook answered %s", resp.status,
