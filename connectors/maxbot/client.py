@@ -12,12 +12,8 @@ maxapi's own retries are switched off (``max_retries=0``) so exactly one policy 
 its ``auto_requests`` are off so no hidden ``GET /chats`` calls count against the limit.
 Only maxapi's client and types are used, never its Dispatcher.
 
-The hot calls (``POST /messages``, ``POST /answers``) skip maxapi's per-call machinery (method
-objects, its ``backoff`` wrapper, response models): they post the rendered JSON through the
-``Bot``'s own session (its URL, ``Authorization`` header and timeouts) and read the raw answer,
-raising maxapi's exceptions as its ``request`` would. The body on the wire is what maxapi sends:
-each attachment validated against maxapi's models and dumped as maxapi dumps it — once per
-distinct attachment (a small cache), so a malformed one is still refused before any request.
+The hot calls (``POST /messages``, ``POST /answers``) post pre-serialised JSON through the
+``Bot``'s own session (``connectors.maxbot.wire``, the fast path); the others use maxapi's client.
 
 A ``POST /messages`` that went out but got no answer (a timeout, a dropped connection) may
 have been accepted: MAX has no ``random_id``. Its retry is not blind: ``send`` takes an
@@ -31,7 +27,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -43,9 +38,6 @@ from maxapi.client.default import DefaultConnectionProperties
 from maxapi.enums.api_path import ApiPath
 from maxapi.exceptions.max import InvalidToken, MaxApiError, MaxConnection
 from maxapi.methods.types.sended_callback import SendedCallback
-from maxapi.methods.types.sended_message import SendedMessage
-from maxapi.types.attachments import Attachment, AttachmentButton, Attachments, AttachmentUpload
-from pydantic import TypeAdapter
 
 from connectors.base import (
     DIALOG_PREFIX,
@@ -57,7 +49,13 @@ from connectors.base import (
 )
 from connectors.common import ArrivalLimiter
 from connectors.maxbot.parse import CHAT_PREFIX
-from connectors.maxbot.render import AttachmentJSON, NewMessageBody
+from connectors.maxbot.render import NewMessageBody
+from connectors.maxbot.wire import (
+    Unanswered,
+    mid_of,
+    post_json,
+    wire_message,
+)
 from flows.backoff import backoff_delay
 
 log = logging.getLogger("svyaz.connectors.max")
@@ -75,27 +73,12 @@ POLL_HOLD = 30
 RECENT = 50
 
 T = TypeVar("T")
-# maxapi's wording for a failed connection, kept so the retry log reads as before.
-_CONNECTION_FAILED = "Ошибка при отправке запроса"
-Outcome = Literal["retry", "undeliverable", "auth", "refused"]
-JSONObject = dict[str, Any]
-_ATTACHMENT: TypeAdapter[Any] = TypeAdapter(Attachments)
 _TRANSIENT = (MaxConnection, aiohttp.ClientError, TimeoutError)
-# Distinct rendered attachments kept in their wire form (keyboards repeat from turn to turn);
-# one longer than WIRE_CACHE_KEY as text is validated on every send instead (bounds memory).
-WIRE_CACHE_SIZE = 512
-WIRE_CACHE_KEY = 4096
-_wire_cache: dict[str, JSONObject | None] = {}
-# maxapi refuses ``len(text) >= 4000`` client-side (SendMessage); so do we, before any request.
-_TEXT_LIMIT = 4000
+Outcome = Literal["retry", "undeliverable", "auth", "refused"]
 
 
 class MaxRefused(Undeliverable):
     """MAX answered 4xx to a message it will never accept as sent (likely a rendering bug)."""
-
-
-class Unanswered(MaxConnection):
-    """The request went out but no answer came back: MAX may have acted on it."""
 
 
 # Asked before a retry that follows an unanswered POST: True when the message is in the chat.
@@ -211,7 +194,7 @@ class MaxClient:
             params["user_id"] = user_id
 
         async def post() -> str:
-            return mid_of(await self._post(ApiPath.MESSAGES.value, params, message))
+            return mid_of(await post_json(self._bot, ApiPath.MESSAGES.value, params, message))
 
         async def settled() -> str | None:
             return "" if arrived is not None and await arrived() else None
@@ -239,7 +222,7 @@ class MaxClient:
         params = {**self._bot.params, "callback_id": callback_id}
 
         async def post() -> None:
-            answered = await self._post(ApiPath.ANSWERS.value, params, {})
+            answered = await post_json(self._bot, ApiPath.ANSWERS.value, params, {})
             if not isinstance(answered.get("success"), bool):
                 SendedCallback(**answered)  # an odd answer fails as maxapi's model fails
 
@@ -287,37 +270,6 @@ class MaxClient:
         self.closed = True
         await self._bot.close_session()
         await self._poll_bot.close_session()
-
-    async def _post(self, path: str, params: JSONObject, body: JSONObject) -> JSONObject:
-        """One POST through the ``Bot``'s session; the answer's JSON object.
-
-        Raises as maxapi's ``BaseConnection.request`` does with retries off: ``InvalidToken``
-        on 401, ``MaxConnection`` when the connection fails, ``MaxApiError`` on any other
-        non-2xx answer or a 2xx whose body is not a JSON object."""
-        bot = self._bot
-        session = await bot.ensure_session()
-        try:
-            response = await session.post(bot.api_url + path, params=params, json=body)
-        except RuntimeError as exc:  # the session was closed under us: nothing was sent
-            if not session.closed:
-                raise
-            raise MaxConnection(f"{_CONNECTION_FAILED}: {exc}") from exc
-        except aiohttp.ClientConnectorError as exc:  # no connection: nothing was sent
-            raise MaxConnection(f"{_CONNECTION_FAILED}: {exc}") from exc
-        except (aiohttp.ClientError, TimeoutError) as exc:  # sent, maybe acted on, no answer
-            raise Unanswered(f"{_CONNECTION_FAILED}: {type(exc).__name__}: {exc}") from exc
-        try:
-            text = await _read_text(response)
-        finally:
-            response.release()  # a no-op once read; frees the connection if reading failed
-        if response.status == 401:
-            raise InvalidToken(f"MAX answered 401: {text[:512]}")
-        parsed = _json_object(text)
-        if not response.ok:
-            raise MaxApiError(code=response.status, raw=text if parsed is None else parsed)
-        if parsed is None:
-            raise MaxApiError(code=response.status, raw=text)
-        return parsed
 
     # ------------------------------------------------------------------ policy
 
@@ -393,87 +345,6 @@ class MaxClient:
             self.auth_error = f"MAX refused the bot token ({what}); set a valid SVYAZ_MAX_TOKEN"
             log.error("%s; the MAX channel is stopped", self.auth_error)
         return ChannelAuthError(self.auth_error)
-
-
-def wire_message(body: NewMessageBody) -> JSONObject:
-    """The ``POST /messages`` JSON exactly as maxapi's ``send_message`` builds it from ``body``.
-
-    Raises ``ValueError`` (pydantic's ``ValidationError`` for a malformed attachment) before
-    anything is sent."""
-    text = body.get("text")
-    if text is not None and len(text) >= _TEXT_LIMIT:
-        raise ValueError(f"MAX text must be shorter than {_TEXT_LIMIT} characters")
-    message: JSONObject = {"attachments": wire_attachments(body["attachments"])}
-    if text is not None:
-        message["text"] = text
-    if body.get("format") == "markdown":
-        message["format"] = "markdown"
-    return message
-
-
-def wire_attachments(attachments: list[AttachmentJSON]) -> list[JSONObject]:
-    """Rendered attachments validated against maxapi's models and dumped as maxapi dumps them
-    (defaults filled in, an empty keyboard dropped). Each distinct attachment is validated
-    once while it stays in the cache: the key is its ``repr``, which only values pydantic
-    accepted reach, and those (built-in JSON types, enums, models) show their whole content in
-    it. The dicts returned are shared: read them, do not change them."""
-    wire: list[JSONObject] = []
-    for attachment in attachments:
-        key = repr(attachment)
-        try:
-            dumped = _wire_cache[key]
-        except KeyError:
-            dumped = _dump(_ATTACHMENT.validate_python(attachment))
-            if len(key) <= WIRE_CACHE_KEY:
-                if len(_wire_cache) >= WIRE_CACHE_SIZE:
-                    del _wire_cache[next(iter(_wire_cache))]  # the oldest entry
-                _wire_cache[key] = dumped
-        if dumped is not None:
-            wire.append(dumped)
-    return wire
-
-
-def _dump(attachment: Any) -> JSONObject | None:
-    """maxapi's ``SendMessage.fetch`` rule for one validated attachment."""
-    if isinstance(attachment, AttachmentButton) and not any(attachment.payload.buttons):
-        return None
-    if isinstance(attachment, Attachment) and isinstance(attachment.payload, AttachmentUpload):
-        return attachment.payload.model_dump()
-    dumped: JSONObject = attachment.model_dump()
-    return dumped
-
-
-def mid_of(answer: JSONObject) -> str:
-    """The ``mid`` of the message in a ``POST /messages`` answer (``""`` without a body).
-
-    An answer not of the usual shape goes through maxapi's ``SendedMessage`` model, so it
-    yields, or fails, as it did when maxapi parsed every answer."""
-    message = answer.get("message")
-    body = message.get("body") if isinstance(message, dict) else None
-    mid = body.get("mid") if isinstance(body, dict) else None
-    if isinstance(mid, str):
-        return mid
-    sent = SendedMessage(**answer)
-    return sent.message.body.mid if sent.message.body else ""
-
-
-async def _read_text(response: aiohttp.ClientResponse) -> str:
-    """The answer's body as text, ``""`` if it cannot be read (as maxapi reads it)."""
-    try:
-        return await response.text()
-    except Exception:
-        log.warning("MAX: could not read an answer's body", exc_info=True)
-        return ""
-
-
-def _json_object(text: str) -> JSONObject | None:
-    if not text.strip():
-        return None
-    try:
-        parsed = json.loads(text)
-    except ValueError:
-        return None
-    return parsed if isinstance(parsed, dict) else None
 
 
 def _code(raw: object) -> str:

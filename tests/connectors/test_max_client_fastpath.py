@@ -13,18 +13,17 @@ from maxapi.enums.parse_mode import TextFormat
 from maxapi.types.attachments import Attachments
 from pydantic import TypeAdapter, ValidationError
 
-import connectors.maxbot.client as client_mod
+import connectors.maxbot.wire as wire_mod
 from connectors.base import ChannelAuthError, ChannelUnavailable, Undeliverable
 from connectors.maxbot.client import (
     MaxClient,
     MaxRefused,
     RetryPolicy,
     make_bot,
-    mid_of,
     recipient,
-    wire_attachments,
 )
 from connectors.maxbot.render import NewMessageBody, keyboard, render
+from connectors.maxbot.wire import mid_of, wire_attachments
 from flows.types import Button, Reply
 from tests.fakes import max_wire as w
 from tests.fakes.max import MaxFake, max_fake_fixture  # noqa: F401 - provides max_fake
@@ -286,15 +285,15 @@ def test_mid_of_reads_the_answer_and_falls_back_to_maxapi_model() -> None:
 
 def test_each_distinct_attachment_is_validated_once(monkeypatch: pytest.MonkeyPatch) -> None:
     validated: list[object] = []
-    adapter = client_mod._ATTACHMENT
+    adapter = wire_mod._ATTACHMENT
 
     class Spy:
         def validate_python(self, value: object) -> Any:
             validated.append(value)
             return adapter.validate_python(value)
 
-    monkeypatch.setattr(client_mod, "_ATTACHMENT", Spy())
-    monkeypatch.setattr(client_mod, "_wire_cache", {})
+    monkeypatch.setattr(wire_mod, "_ATTACHMENT", Spy())
+    monkeypatch.setattr(wire_mod, "_wire_cache", {})
     keyboards: list[Callable[[], dict[str, object]]] = [
         lambda: keyboard([[{"type": "callback", "text": "A", "payload": "a"}]]),
         lambda: keyboard([[{"type": "callback", "text": "B", "payload": "b"}]]),
@@ -305,20 +304,20 @@ def test_each_distinct_attachment_is_validated_once(monkeypatch: pytest.MonkeyPa
 
 
 def test_the_cache_stays_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(client_mod, "_wire_cache", {})
-    monkeypatch.setattr(client_mod, "WIRE_CACHE_SIZE", 5)
+    monkeypatch.setattr(wire_mod, "_wire_cache", {})
+    monkeypatch.setattr(wire_mod, "WIRE_CACHE_SIZE", 5)
     for i in range(20):
         wire_attachments([{"type": "image", "payload": {"url": f"https://e.com/{i}.jpg"}}])
-    assert len(client_mod._wire_cache) == 5
-    assert "19.jpg" in next(reversed(client_mod._wire_cache))
+    assert len(wire_mod._wire_cache) == 5
+    assert "19.jpg" in next(reversed(wire_mod._wire_cache))
 
 
 def test_a_huge_attachment_is_validated_each_time_not_kept(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(client_mod, "_wire_cache", {})
+    monkeypatch.setattr(wire_mod, "_wire_cache", {})
     rows = [[{"type": "callback", "text": f"{r}.{c}", "payload": "p" * 200} for c in range(7)]
             for r in range(30)]
     (wire,) = wire_attachments([keyboard(rows)])
     assert len(wire["payload"]["buttons"]) == 30
-    assert client_mod._wire_cache == {}
+    assert wire_mod._wire_cache == {}
