@@ -24,7 +24,7 @@ import logging
 import secrets
 from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from aiohttp import WSCloseCode, WSMsgType, web
 
@@ -46,6 +46,7 @@ from connectors.webchat.frames import (
 )
 from connectors.webchat.limits import ConnectionCount, MessageRate
 from connectors.webchat.origins import OriginPolicy
+from connectors.webchat.sessions import Sessions
 from connectors.webchat.tokens import DEFAULT_MAX_AGE, SessionTokens
 from flows.types import ButtonEvent, Channel, Event, Inbound, Reply, StartEvent, TextEvent
 
@@ -72,16 +73,6 @@ SERVER_RESTART = WSCloseCode.SERVICE_RESTART  # 1012: stopping (the widget recon
 _SEND_TIMEOUT = 5.0
 # Frames a socket may send before its hello; a well-behaved widget sends none.
 _MAX_BEFORE_HELLO = 5
-
-
-@dataclass(slots=True)
-class _Session:
-    """The open sockets of one session, and whether its customer exists."""
-
-    started: bool  # it has a customer, or its start event went to the sink
-    sockets: set[web.WebSocketResponse] = field(default_factory=set)
-    # The greeting shown on ``open``: the start turn's first replies, not to be shown twice.
-    shown: deque[Reply] = field(default_factory=deque)
 
 
 @dataclass(slots=True)
@@ -131,7 +122,7 @@ class WebChat:
         self._max_frame = max_frame_bytes
         self._heartbeat = heartbeat
         self._hello_timeout = hello_timeout
-        self._sessions: dict[str, _Session] = {}
+        self._sessions = Sessions()
         self._sockets: set[web.WebSocketResponse] = set()
         self._addresses: dict[web.WebSocketResponse, str] = {}
         self._running = False
@@ -171,7 +162,7 @@ class WebChat:
             session.shown.clear()
         sockets = tuple(session.sockets)
         frames = reply_frames(reply, message_key, self.capabilities)
-        delivered = await asyncio.gather(*(self._push(ws, frames) for ws in sockets))
+        delivered = await asyncio.gather(*(_push(ws, frames) for ws in sockets))
         if not any(delivered):
             raise Undeliverable("no socket of the web chat session took the reply")
 
@@ -224,15 +215,15 @@ class WebChat:
         return ws
 
     async def _converse(self, ws: web.WebSocketResponse, address: str) -> None:
-        hello = await self._await_hello(ws)
+        hello = await _await_hello(ws, self._hello_timeout)
         if hello is None:
             return
         known = self._tokens.verify(hello.session)
-        history = None if known is None else await self._read_history(known)
-        session_id = await self._welcome(ws, known, history or [])
+        history = None if known is None else await _read_history(self._history, known)
+        session_id = await _welcome(ws, self._tokens, known, history or [])
         if session_id is None:
             return
-        self._attach(session_id, ws, started=history is not None)
+        self._sessions.attach(session_id, ws, started=history is not None)
         peer = _Peer(ws, session_id, address)
         try:
             if hello.link is not None:
@@ -246,38 +237,8 @@ class WebChat:
                 else:  # ERROR: aiohttp already closes the socket (e.g. 1009 for an oversize frame)
                     break
         finally:
-            self._detach(session_id, ws)
-
-    async def _await_hello(self, ws: web.WebSocketResponse) -> Hello | None:
-        """Read frames until a valid hello; anything else before it gets an error frame."""
-        for _ in range(_MAX_BEFORE_HELLO):
-            try:
-                message = await ws.receive(timeout=self._hello_timeout)
-            except TimeoutError:
-                await ws.close(code=WSCloseCode.POLICY_VIOLATION, message=b"hello expected")
-                return None
-            if message.type is not WSMsgType.TEXT:
-                if message.type is WSMsgType.BINARY:
-                    await _tell(ws, "bad_frame")
-                    continue
-                return None
-            frame = parse_client_frame(message.data)
-            if isinstance(frame, Hello):
-                return frame
-            await _tell(ws, frame.code if isinstance(frame, FrameError) else "hello_first")
-        await ws.close(code=WSCloseCode.POLICY_VIOLATION, message=b"hello expected")
-        return None
-
-    async def _welcome(
-        self, ws: web.WebSocketResponse, known: str | None, history: list[WebHistoryItem]
-    ) -> str | None:
-        """Send the welcome of session ``known`` (its history) or of a fresh one (none)."""
-        session = self._tokens.issue(known)  # same id, fresh expiry: 30 days from last visit
-        try:
-            await ws.send_str(welcome_frame(session.token, history))
-        except (ConnectionError, RuntimeError):
-            return None  # gone already; a new session that never saw its id needs no greeting
-        return session.session_id
+            if self._sessions.detach(session_id, ws):
+                self._rate.forget(session_id)
 
     async def _link(self, peer: _Peer, link: str) -> None:
         """A deep link continues a dialogue: the sink redeems it at once (never the token
@@ -286,15 +247,6 @@ class WebChat:
         digest = hashlib.sha256(link.encode()).hexdigest()[:16]
         if await self._accept(peer.ws, sid, f"{sid}:link:{digest}", StartEvent(f"link-{link}")):
             self._sessions[sid].started = True
-
-    async def _read_history(self, session_id: str) -> list[WebHistoryItem] | None:
-        """The session's history; on a storage failure, an empty one of a started session
-        (starting an existing customer again would restart their dialogue)."""
-        try:
-            return await self._history(session_id)
-        except Unavailable:
-            log.warning("web chat history unavailable for session %s", session_id[:6])
-            return []
 
     async def _on_text(self, peer: _Peer, raw: str) -> None:
         sid = peer.session_id
@@ -330,7 +282,7 @@ class WebChat:
             for index, reply in enumerate(replies)
             for frame in reply_frames(reply, f"{key}:{index}", self.capabilities)
         ]
-        await self._push(peer.ws, frames)
+        await _push(peer.ws, frames)
 
     async def _message(self, peer: _Peer, event_id: str, event: Event) -> None:
         """A text or button; the session's first one is preceded by its start event, which
@@ -361,30 +313,59 @@ class WebChat:
             return False
         return True
 
-    def _attach(self, session_id: str, ws: web.WebSocketResponse, *, started: bool) -> None:
-        session = self._sessions.get(session_id)
-        if session is None:
-            session = self._sessions[session_id] = _Session(started=started)
-        session.started = session.started or started
-        session.sockets.add(ws)
-
-    def _detach(self, session_id: str, ws: web.WebSocketResponse) -> None:
-        session = self._sessions.get(session_id)
-        if session is None:
-            return
-        session.sockets.discard(ws)
-        if not session.sockets:
-            del self._sessions[session_id]
-            self._rate.forget(session_id)
-
-    @staticmethod
-    async def _push(ws: web.WebSocketResponse, frames: list[str]) -> bool:
+async def _await_hello(ws: web.WebSocketResponse, timeout: float) -> Hello | None:
+    """Read frames until a valid hello; anything else before it gets an error frame."""
+    for _ in range(_MAX_BEFORE_HELLO):
         try:
-            for frame in frames:
-                await asyncio.wait_for(ws.send_str(frame), _SEND_TIMEOUT)
-        except (TimeoutError, ConnectionError, RuntimeError):
-            return False
-        return True
+            message = await ws.receive(timeout=timeout)
+        except TimeoutError:
+            await ws.close(code=WSCloseCode.POLICY_VIOLATION, message=b"hello expected")
+            return None
+        if message.type is not WSMsgType.TEXT:
+            if message.type is WSMsgType.BINARY:
+                await _tell(ws, "bad_frame")
+                continue
+            return None
+        frame = parse_client_frame(message.data)
+        if isinstance(frame, Hello):
+            return frame
+        await _tell(ws, frame.code if isinstance(frame, FrameError) else "hello_first")
+    await ws.close(code=WSCloseCode.POLICY_VIOLATION, message=b"hello expected")
+    return None
+
+
+async def _welcome(
+    ws: web.WebSocketResponse, tokens: SessionTokens, known: str | None,
+    history: list[WebHistoryItem],
+) -> str | None:
+    """Send the welcome of session ``known`` (its history) or of a fresh one (none)."""
+    session = tokens.issue(known)  # same id, fresh expiry: 30 days from last visit
+    try:
+        await ws.send_str(welcome_frame(session.token, history))
+    except (ConnectionError, RuntimeError):
+        return None  # gone already; a new session that never saw its id needs no greeting
+    return session.session_id
+
+
+async def _read_history(
+    history: HistoryProvider, session_id: str
+) -> list[WebHistoryItem] | None:
+    """The session's history; on a storage failure, an empty one of a started session
+    (starting an existing customer again would restart their dialogue)."""
+    try:
+        return await history(session_id)
+    except Unavailable:
+        log.warning("web chat history unavailable for session %s", session_id[:6])
+        return []
+
+
+async def _push(ws: web.WebSocketResponse, frames: list[str]) -> bool:
+    try:
+        for frame in frames:
+            await asyncio.wait_for(ws.send_str(frame), _SEND_TIMEOUT)
+    except (TimeoutError, ConnectionError, RuntimeError):
+        return False
+    return True
 
 
 async def _tell(ws: web.WebSocketResponse, code: ErrorCode) -> None:
