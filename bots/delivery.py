@@ -29,7 +29,7 @@ from flows.types import CHANNELS, Channel, Inbound, Reply
 from storage.bounded import put_bounded
 from storage.errors import StorageError
 from storage.history import HistoryEntry
-from storage.outbox import OutboxEntry, Prepared
+from storage.outbox import Outbox, OutboxEntry, Prepared
 from storage.store import Sent
 
 if TYPE_CHECKING:
@@ -101,6 +101,25 @@ class Delivered:
 
     target: Target | None
     tried: tuple[Target, ...] = ()
+
+
+@dataclass(slots=True)
+class _Pending:
+    """One delivery under way: the replies still to send (a sent one leaves ``replies``, and
+    its id leaves ``ids``, the outbox ids written ahead, so failover sends only the rest) and
+    how to send them."""
+
+    customer: str
+    replies: list[Reply]
+    ids: list[str]
+    failover: bool
+    note: str
+    sent: list[Sent] | None
+
+    def done(self) -> None:
+        self.replies.pop(0)
+        if self.ids:
+            self.ids.pop(0)
 
 
 class Delivery:
@@ -189,8 +208,8 @@ class Delivery:
         sent: list[Sent] | None = None,
         queued: Sequence[str] = (),
     ) -> Delivered:
-        remaining = list(replies)
-        ids = list(queued)  # outbox ids already written, for the first replies (one target)
+        # ``queued``: outbox ids already written, for the first replies (one target)
+        pending = _Pending(customer, list(replies), list(queued), failover, note, sent)
         tried: list[Target] = []
         for target in targets:
             connector = self._connectors.get(target.channel)
@@ -198,8 +217,7 @@ class Delivery:
                 continue
             tried.append(target)
             try:
-                await self._send_all(customer, connector, target, remaining, failover, note,
-                                     sent, ids)
+                await self._send_all(connector, target, pending)
             except ChannelError as exc:
                 log.warning(
                     "delivery refused",
@@ -208,10 +226,10 @@ class Delivery:
                 )
                 if not failover:
                     if isinstance(exc, Undeliverable):  # still part of the dialogue: a web
-                        for reply in remaining:  # chat shows it when the customer is back
+                        for reply in pending.replies:  # chat shows it when the customer is back
                             await self._record(customer, target.channel, reply,
                                                "not delivered", count=False)
-                        for entry in ids:  # written ahead, never to be sent
+                        for entry in pending.ids:  # written ahead, never to be sent
                             await self._store.outbox.ack(entry)
                     break  # otherwise the ones written ahead go with the outbox re-send
                 self._metrics.delivery_failovers.labels(target.channel).inc()
@@ -219,38 +237,16 @@ class Delivery:
             return Delivered(target, tuple(tried))
         return Delivered(None, tuple(tried))
 
-    async def _send_all(
-        self,
-        customer: str,
-        connector: Connector,
-        target: Target,
-        remaining: list[Reply],
-        failover: bool,
-        note: str,
-        sent: list[Sent] | None,
-        ids: list[str],
-    ) -> None:
-        """Send in order; a sent reply leaves ``remaining`` so failover sends only the rest
-        (and its id leaves ``ids``, the outbox ids written ahead)."""
-        while remaining:
-            await self._send_one(customer, connector, target, remaining[0], failover, note,
-                                 sent, ids[0] if ids else None)
-            remaining.pop(0)
-            if ids:
-                ids.pop(0)
+    async def _send_all(self, connector: Connector, target: Target, pending: _Pending) -> None:
+        """Send in order what is pending; each sent reply leaves it."""
+        while pending.replies:
+            await self._send_one(connector, target, pending)
+            pending.done()
 
-    async def _send_one(
-        self,
-        customer: str,
-        connector: Connector,
-        target: Target,
-        reply: Reply,
-        failover: bool,
-        note: str,
-        sent: list[Sent] | None,
-        queued: str | None,
-    ) -> None:
+    async def _send_one(self, connector: Connector, target: Target, pending: _Pending) -> None:
         outbox = self._store.outbox
+        reply, customer = pending.replies[0], pending.customer
+        queued = pending.ids[0] if pending.ids else None
         entry = queued or await outbox.put(customer, target.channel, target.user_id, reply)
         try:
             await self._send_leased(connector, target.user_id, reply, entry)
@@ -260,10 +256,11 @@ class Delivery:
         except ChannelError:
             # Failing over: the other channel carries it now, so never re-send it here.
             # A plain reply: leave it in the outbox; the sweeper re-sends it later.
-            if failover:
+            if pending.failover:
                 await outbox.ack(entry)
             raise
-        await self._record(customer, target.channel, reply, note, ack=entry, sent=sent)
+        await self._record(customer, target.channel, reply, pending.note, ack=entry,
+                           sent=pending.sent)
 
     async def _send_leased(
         self, connector: Connector, user_id: str, reply: Reply, entry: str
@@ -275,7 +272,8 @@ class Delivery:
         keeper: list[asyncio.Task[None]] = []
 
         def start() -> None:
-            keeper.append(asyncio.create_task(self._keep_lease(entry), name=f"lease-{entry}"))
+            renew = _keep_lease(self._store.outbox, entry, self._renew_every)
+            keeper.append(asyncio.create_task(renew, name=f"lease-{entry}"))
 
         timer = asyncio.get_running_loop().call_later(self._renew_every, start)
         try:
@@ -286,14 +284,6 @@ class Delivery:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
-
-    async def _keep_lease(self, entry: str) -> None:
-        while True:
-            try:
-                await self._store.outbox.touch(entry)
-            except StorageError as exc:  # the sweep may re-send it; the send goes on anyway
-                log.warning("outbox lease not renewed", extra={"error": type(exc).__name__})
-            await asyncio.sleep(self._renew_every)
 
     async def _record(
         self, customer: str, channel: Channel, reply: Reply, note: str, *, count: bool = True,
@@ -352,3 +342,13 @@ class Delivery:
             await self._record(entry.customer, entry.channel, entry.reply, "re-sent", ack=entry.id)
             sent += 1
         return sent
+
+
+async def _keep_lease(outbox: Outbox, entry: str, every: float) -> None:
+    """Renew the outbox lease of ``entry`` every ``every`` seconds until cancelled."""
+    while True:
+        try:
+            await outbox.touch(entry)
+        except StorageError as exc:  # the sweep may re-send it; the send goes on anyway
+            log.warning("outbox lease not renewed", extra={"error": type(exc).__name__})
+        await asyncio.sleep(every)
