@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from flows import inputs, templates
 from flows.model import Question
-from flows.steps import Run, frame
+from flows.steps import Run, after, frame
 from flows.types import JSON, RecordConsent, SaveProfile
 
 PERSONAL_KINDS = ("phone", "email")
@@ -23,7 +23,7 @@ def answer(run: Run, q: Question, text: str, button: str | None = None) -> input
     if isinstance(result, inputs.Invalid):
         return result
     _keep(run, q, result.value)
-    if run.move(run.after(flow, step, result.value)) == "end" and run.back():
+    if run.move(after(flow, step, result.value, run.context)) == "end" and run.back():
         return None
     run.go()
     return None

@@ -17,7 +17,7 @@ from datetime import datetime
 from flows import answers, templates
 from flows.model import Entry, FlowSet, Question
 from flows.schema import COMMAND_NAMES
-from flows.steps import Looping, Lost, Run
+from flows.steps import Looping, Lost, Run, after
 from flows.types import (
     ButtonEvent,
     CallResultEvent,
@@ -81,11 +81,29 @@ def _recover(flows: FlowSet, state: DialogState, now: datetime, text: str | None
 
 def _check_stack(run: Run, event: Event) -> None:
     """A stored position that no longer exists: forgotten by the events that start afresh."""
-    if not run.stack_is_valid():
+    if not _stack_is_valid(run):
         if isinstance(event, StartEvent | TimerEvent | StartFlowEvent | CallResultEvent):
             run.clear()
         else:
             raise Lost("stored position")
+
+
+def _stack_is_valid(run: Run) -> bool:
+    """Every frame names a flow and step that exist (a call no step makes any more is no
+    longer waited for)."""
+    for frame in run.stack:
+        flow = run.flows.flows.get(frame.flow)
+        if flow is None or frame.step not in flow.steps:
+            return False
+    if run.waiting and (not run.stack or run.top()[1].http is None):
+        run.waiting = None  # waiting for a call no step makes any more
+    return True
+
+
+def _reask(run: Run) -> None:
+    q = run.question()
+    if q is not None:
+        run.ask(q)
 
 
 def _dispatch(run: Run, event: Event) -> None:
@@ -101,7 +119,7 @@ def _dispatch(run: Run, event: Event) -> None:
     elif isinstance(event, CallResultEvent):
         _on_result(run, event)
     elif isinstance(event, ResumeEvent):
-        run.reask()
+        _reask(run)
     elif isinstance(event, ButtonEvent):
         _on_input(run, event.text, event.button)
     elif isinstance(event, ContactEvent):
@@ -177,7 +195,7 @@ def _on_result(run: Run, event: CallResultEvent) -> None:
     if event.ok:
         if http.save:
             run.vars[http.save] = event.data
-        target = run.after(flow, step, None)
+        target = after(flow, step, None, run.context)
     elif http.on_error:
         target = http.on_error
     else:
@@ -258,7 +276,7 @@ def _command(run: Run, command: str) -> None:
     if command == "help":
         run.replies.append(Reply(flows.texts.help))
         if run.question() is not None:
-            run.reask()
+            _reask(run)
         else:
             run.menu()
         return

@@ -8,6 +8,7 @@ of ``flows.engine.advance``; nothing here reads a clock, draws random numbers or
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal
@@ -119,15 +120,6 @@ class Run:
             return None
         return self.top()[1].question
 
-    def stack_is_valid(self) -> bool:
-        for frame in self.stack:
-            flow = self.flows.flows.get(frame.flow)
-            if flow is None or frame.step not in flow.steps:
-                return False
-        if self.waiting and (not self.stack or self.top()[1].http is None):
-            self.waiting = None  # waiting for a call no step makes any more
-        return True
-
     # ----------------------------------------------------------------- starting
 
     def clear(self) -> None:
@@ -179,7 +171,7 @@ class Run:
         while self.stack:
             flow, step = self.top()
             if step.call is not None:
-                if self.move(self.after(flow, step, None)) is None:
+                if self.move(after(flow, step, None, self.context)) is None:
                     return False
                 self.stack.pop()
                 continue
@@ -191,7 +183,10 @@ class Run:
     def execute(self, flow: CompiledFlow, step: CompiledStep) -> Outcome | None:
         self.prelude(step)
         if step.handoff is not None:
-            return self.hand_off(step)
+            self.effects.append(Handoff(step.handoff.render(self.context())))
+            self.handoff = "waiting"  # until the runtime says nobody heard, or an operator takes it
+            self.clear()
+            return "stop"
         if step.http is not None:
             ctx = self.context()
             self.waiting = call_id(flow.name, step.name, self.vars, len(self.stack))
@@ -210,7 +205,7 @@ class Run:
             return "wait"
         if step.end:
             return "end"
-        return self.move(self.after(flow, step, None))
+        return self.move(after(flow, step, None, self.context))
 
     def prelude(self, step: CompiledStep) -> None:
         """Variables, reminders, link offers and the message of a step, in that order."""
@@ -241,53 +236,17 @@ class Run:
                 )
             )
 
-    def hand_off(self, step: CompiledStep) -> Outcome:
-        reason = step.handoff.render(self.context()) if step.handoff else ""
-        self.effects.append(Handoff(reason))
-        self.handoff = "waiting"  # until the runtime says nobody heard, or an operator takes it
-        self.clear()
-        return "stop"
-
-    def after(self, flow: CompiledFlow, step: CompiledStep, answer: JSON) -> str | None:
-        """Where a step goes: its 'next', else the step written after it, else the end."""
-        nxt = step.next
-        if isinstance(nxt, Goto):
-            return nxt.target
-        if isinstance(nxt, ByValue):
-            found = nxt.cases.get(answer_key(answer)) or nxt.default
-            if found:
-                return found
-        elif isinstance(nxt, Rules):
-            ctx = self.context(value=answer)
-            for cond, target in nxt.rules:
-                if cond is None or cond.evaluate(ctx):
-                    return target
-        if step.end:
-            return None
-        return graph.following(flow, step.name)
-
     # ----------------------------------------------------------------- questions
 
     def options(self, q: Question) -> tuple[Option, ...]:
         if q.options_from is None:
-            return q.options if self.flows.can_link else self._linkable(q.options)
+            return q.options if self.flows.can_link else _linkable(*self.top(), q.options)
         raw = q.options_from.evaluate(self.context())
         return tuple(
             _option(item)
             for item in (raw if isinstance(raw, list) else [])
             if item not in (None, "")
         )[:30]
-
-    def _linkable(self, options: tuple[Option, ...]) -> tuple[Option, ...]:
-        """``options`` without those leading straight to a ``link_channel`` step: with no
-        other channel to offer, «continue in another messenger» would promise what it cannot."""
-        flow, step = self.top()
-        if not isinstance(step.next, ByValue) or step.question is None:
-            return options
-        dead = {case for case, target in step.next.cases.items()
-                if (reached := flow.steps.get(target)) is not None
-                and reached.link_channel is not None}
-        return tuple(o for o in options if o.id not in dead) if dead else options
 
     def ask(self, q: Question, text: str | None = None) -> None:
         """Put the question (or ``text`` with the question's buttons) to the customer."""
@@ -307,10 +266,40 @@ class Run:
             )
         )
 
-    def reask(self) -> None:
-        q = self.question()
-        if q is not None:
-            self.ask(q)
+
+def after(
+    flow: CompiledFlow, step: CompiledStep, answer: JSON, context: Callable[..., dict[str, JSON]]
+) -> str | None:
+    """Where a step goes: its 'next', else the step written after it, else the end
+    (``context`` gives the templates' variables, only asked for when a rule needs them)."""
+    nxt = step.next
+    if isinstance(nxt, Goto):
+        return nxt.target
+    if isinstance(nxt, ByValue):
+        found = nxt.cases.get(answer_key(answer)) or nxt.default
+        if found:
+            return found
+    elif isinstance(nxt, Rules):
+        ctx = context(value=answer)
+        for cond, target in nxt.rules:
+            if cond is None or cond.evaluate(ctx):
+                return target
+    if step.end:
+        return None
+    return graph.following(flow, step.name)
+
+
+def _linkable(
+    flow: CompiledFlow, step: CompiledStep, options: tuple[Option, ...]
+) -> tuple[Option, ...]:
+    """``options`` without those leading straight to a ``link_channel`` step: with no
+    other channel to offer, «continue in another messenger» would promise what it cannot."""
+    if not isinstance(step.next, ByValue) or step.question is None:
+        return options
+    dead = {case for case, target in step.next.cases.items()
+            if (reached := flow.steps.get(target)) is not None
+            and reached.link_channel is not None}
+    return tuple(o for o in options if o.id not in dead) if dead else options
 
 
 def answer_key(answer: JSON) -> str:
