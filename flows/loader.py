@@ -13,7 +13,6 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import get_args
 
 from flows import graph
 from flows import schema as s
@@ -293,11 +292,6 @@ def _flow_set(
             elif trig.kind == "payload":
                 payloads.update(dict.fromkeys(trig.values, entry))
     menu = settings.menu or (on_start.flow if on_start else next(iter(flows)))
-    commands: dict[str, s.CommandName] = {
-        normalize(word): name
-        for name in get_args(s.CommandName)
-        for word in getattr(settings.commands, name)
-    }
     env = {k: environ.get(k, v) for k, v in settings.env.items()}
     keywords.sort(key=lambda kv: -len(kv[0]))  # longest phrase wins
     return FlowSet(
@@ -305,7 +299,7 @@ def _flow_set(
         timezone=timezone,
         warnings=warnings,
         menu=menu,
-        commands=commands,
+        commands=settings.commands.by_word(),
         texts=settings.texts,
         env=env,
         on_start=on_start or Entry(menu),

@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from flows import texts
 from flows.inputs import INPUT_KINDS, InputKind  # the one list of input kinds
 from flows.types import JSON
+from flows.words import normalize
 
 __all__ = ["INPUT_KINDS", "InputKind"]
 
@@ -157,6 +158,14 @@ class Commands(_Strict):
     menu: list[str] = ["меню", "/menu", "menu", "в меню", "главное меню"]
     help: list[str] = ["помощь", "/help", "help", "справка"]
     restart: list[str] = ["/start", "start", "начать", "заново", "restart", "сначала"]
+
+    def by_word(self) -> dict[str, CommandName]:
+        """Each word (normalised as the engine compares them) -> the command it gives."""
+        return {
+            normalize(word): name
+            for name in get_args(CommandName)
+            for word in getattr(self, name)
+        }
 
 
 # What the engine says that an owner may change; the defaults are ``flows.texts``'s. (No
