@@ -31,6 +31,7 @@ from bots.linking import (
 from bots.owner import Owner, OwnerNote
 from bots.texts import HANDOFF_DETAIL
 from flows.backoff import backoff_delay
+from flows.inputs import phone_e164
 from flows.types import (
     JSON,
     CallHttp,
@@ -50,7 +51,6 @@ from flows.types import (
 )
 from storage.codec import decode_effects
 from storage.errors import CodecError, InvalidValue
-from storage.profile import normalise_phone
 
 if TYPE_CHECKING:
     from bots.delivery import Delivery
@@ -204,9 +204,8 @@ class Effects:
         """Store the phone; when another consenting customer has it, send that customer a
         code for joining (``bots.linking``: never joined on the phone alone, and the answer
         here is the same whether the number is known or not, so it reveals nothing)."""
-        try:
-            phone = normalise_phone(value)
-        except InvalidValue:
+        phone = phone_e164(value, check="possible")  # what the profile accepts
+        if phone is None:
             return
         identities = self._store.identities
         other = await self._store.profiles.find_by_phone(phone)

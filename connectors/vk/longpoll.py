@@ -91,6 +91,7 @@ class LongPoll:
 
     async def run(self) -> None:
         server: PollServer | None = None
+        self._backoff.reset()  # a new run starts with no failures behind it
         while True:
             try:
                 server = await self._cycle(server)
