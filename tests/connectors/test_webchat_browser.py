@@ -20,7 +20,8 @@ import pytest
 from aiohttp import web
 from playwright.async_api import Browser, Dialog, Page, async_playwright, expect
 
-from connectors.base import Undeliverable
+from connectors.base import Unavailable, Undeliverable
+from connectors.texts import WEBCHAT_ERRORS
 from connectors.webchat import WebChat, WebHistoryItem
 from flows.types import Button, ButtonEvent, Inbound, Reply, StartEvent, TextEvent
 
@@ -36,6 +37,7 @@ ARGS = [
     "--disable-sync",
 ]
 XSS = "<img src=x onerror=alert(1)>"
+UNRECORDED = "этого сообщения не запишут"  # the scripted sink answers it with Unavailable
 
 pytestmark = [
     pytest.mark.browser,
@@ -79,6 +81,8 @@ class ScriptedDialogue:
         self.step[session_id] = "menu"
 
     async def sink(self, inbound: Inbound) -> None:
+        if inbound.event == TextEvent(UNRECORDED):
+            raise Unavailable("storage down")
         if inbound.event_id in self.seen:
             self.duplicates.append(inbound)
             return
@@ -324,3 +328,18 @@ async def test_a_history_button_without_id_is_sent_as_its_label(
     await choice.click()
     await expect(log).to_contain_text("Вы написали: Задать вопрос")
     await expect(choice).to_be_disabled()
+
+
+async def test_an_error_frame_shows_the_servers_own_text(
+    site: Site, browser: Browser, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The widget keeps no copy of the error texts: it shows what the server says
+    (connectors/texts.py), so a text changed there is what the visitor reads."""
+    monkeypatch.setitem(WEBCHAT_ERRORS, "unavailable", "Сообщение не сохранилось, повторите.")
+    page = await browser.new_page()
+    await page.goto(f"{site.url}/chat")
+    await expect(page.get_by_role("log")).to_contain_text("Здравствуйте!")
+    message = page.get_by_label("Сообщение")
+    await message.fill(UNRECORDED)
+    await message.press("Enter")
+    await expect(page.get_by_role("alert")).to_have_text("Сообщение не сохранилось, повторите.")

@@ -36,13 +36,6 @@
     you: "Вы",
     bot: "Бот"
   };
-  var ERRORS = {
-    too_long: "Сообщение слишком длинное.",
-    empty: "Пустое сообщение.",
-    rate_limited: "Слишком много сообщений подряд, подождите немного.",
-    too_many_connections: "Слишком много открытых окон чата.",
-    unavailable: "Не получилось отправить, попробуйте ещё раз."
-  };
 
   var socket = null;
   var ready = false;
@@ -353,7 +346,8 @@
     if (frame.type === "welcome") { onWelcome(frame); }
     else if (frame.type === "reply") { onReply(frame); }
     else if (frame.type === "error") {
-      note(ERRORS[frame.code] || String(frame.message || "Ошибка."));
+      // The server words every error (connectors/texts.py), so the widget keeps no copy.
+      note(String(frame.message || "Ошибка."));
     }
   }
 
