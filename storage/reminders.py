@@ -1,15 +1,24 @@
-"""Index of a customer's scheduled reminder keys.
+"""Reminders as stored: each customer's records and index, and the writes of their jobs.
 
-The jobs themselves live in APScheduler's own ``RedisJobStore`` (the scheduler owns them); this
-set only lets ``merge`` move a customer's reminders and ``forget`` find them to cancel.
-This module must not schedule anything.
+A reminder is a small JSON record (flow, due time, vars) in the customer's slot
+(``ReminderRecords``), an entry in the customer's index of reminder keys (``Reminders``: lets
+``merge`` move a customer's reminders and ``forget`` find them to cancel) and an APScheduler
+job in the scheduler's ``RedisJobStore`` that carries only ids. ``ReminderRecords.put`` writes
+a job that ``bots.jobs`` built, in that store's own layout, together with its record. This
+module must not schedule, fire or decide anything (``bots.scheduler`` does) and builds no key
+names (``storage.keys`` does).
 """
 
 from __future__ import annotations
 
 import builtins
+import json
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import datetime
 
-from storage.client import RedisClient
+from flows.types import JSON
+from storage.client import RedisClient, scripts_span_slots
 from storage.codec import text
 from storage.errors import guarded
 from storage.keys import Keys
@@ -46,3 +55,143 @@ class Reminders:
         keys = await self.list(customer)
         await self._redis.delete(self._keys.reminders(customer))
         return keys
+
+
+@dataclass(frozen=True, slots=True)
+class Record:
+    """What a reminder runs: stored as JSON next to its job, never pickled."""
+
+    key: str
+    flow: str
+    at: datetime
+    vars: dict[str, JSON]
+
+    def dump(self) -> str:
+        return json.dumps({"flow": self.flow, "at": self.at.isoformat(), "vars": self.vars},
+                          ensure_ascii=False)
+
+    @classmethod
+    def load(cls, key: str, raw: bytes | str) -> Record:
+        data = json.loads(raw)
+        return cls(key, data["flow"], datetime.fromisoformat(data["at"]), data.get("vars", {}))
+
+
+@dataclass(frozen=True, slots=True)
+class Stored:
+    """A record as read, with its exact stored text (what ``forget_if_same`` compares)."""
+
+    record: Record
+    raw: bytes | str
+
+
+@dataclass(frozen=True, slots=True)
+class StagedJob:
+    """An APScheduler job as its ``RedisJobStore`` keeps it: the job's pickled state in the
+    ``Keys.sched_jobs`` hash and its next run time (UTC timestamp; None: paused) in the
+    ``Keys.sched_run_times`` zset. Built by ``bots.jobs``; written here with its record."""
+
+    id: str
+    state: bytes
+    run_time: float | None
+
+
+# Delete a hash field only while it holds the value read: KEYS[1] the hash, ARGV[1] the field,
+# ARGV[2] the value.
+HDEL_IF_SAME_LUA = """
+if redis.call('HGET', KEYS[1], ARGV[1]) == ARGV[2] then
+  return redis.call('HDEL', KEYS[1], ARGV[1])
+end
+return 0
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class HDelIfSame:
+    """Delete ``field`` of hash ``key`` only while it holds ``value``; 1 when deleted."""
+
+    key: str
+    field: str
+    value: bytes | str
+
+    @property
+    def keys(self) -> tuple[str]:
+        return (self.key,)
+
+    async def run(self, redis: RedisClient) -> int:
+        return int(await redis.eval(HDEL_IF_SAME_LUA, 1, self.key, self.field, self.value))
+
+
+class ReminderRecords:
+    """The reminders' records (``Keys.reminder_records``, a hash per customer: key -> JSON),
+    written together with the index above and the APScheduler job that fires each."""
+
+    def __init__(self, redis: RedisClient, keys: Keys) -> None:
+        self._redis = redis
+        self._keys = keys
+
+    @guarded
+    async def get(self, customer: str, key: str) -> Stored | None:
+        raw = await self._redis.hget(self._keys.reminder_records(customer), key)
+        return None if raw is None else Stored(Record.load(key, raw), raw)
+
+    @guarded
+    async def of_customer(self, customer: str) -> builtins.list[Record]:
+        """The customer's records, soonest first."""
+        raw = await self._redis.hgetall(self._keys.reminder_records(customer))
+        return sorted((Record.load(text(k), v) for k, v in raw.items()), key=lambda r: r.at)
+
+    @guarded
+    async def keys_of(self, customer: str) -> builtins.list[str]:
+        return [text(k) for k in await self._redis.hkeys(self._keys.reminder_records(customer))]
+
+    @guarded
+    async def put(self, customer: str, record: Record, job: StagedJob, *, new: bool) -> None:
+        """Write ``job`` (and, when ``new``, the record and its index entry) in one round trip,
+        atomic outside a cluster."""
+        pipe = self._redis.pipeline(transaction=scripts_span_slots(self._redis))
+        if new:
+            pipe.hset(self._keys.reminder_records(customer), record.key, record.dump())
+            pipe.sadd(self._keys.reminders(customer), record.key)
+        pipe.hset(self._keys.sched_jobs, job.id, job.state)
+        if job.run_time is None:
+            pipe.zrem(self._keys.sched_run_times, job.id)
+        else:
+            pipe.zadd(self._keys.sched_run_times, {job.id: job.run_time})
+        await pipe.execute()
+
+    @guarded
+    async def delete(self, customer: str, key: str) -> bool:
+        """Drop the record and its index entry; True when there was a record."""
+        removed = await self._redis.hdel(self._keys.reminder_records(customer), key)
+        await self._redis.srem(self._keys.reminders(customer), key)
+        return bool(removed)
+
+    @guarded
+    async def forget_if_same(self, customer: str, stored: Stored) -> None:
+        """Drop the record unless it changed since read (the reminder was re-scheduled)."""
+        records = self._keys.reminder_records(customer)
+        await HDelIfSame(records, stored.record.key, stored.raw).run(self._redis)
+        if not await self._redis.hexists(records, stored.record.key):
+            await self._redis.srem(self._keys.reminders(customer), stored.record.key)
+
+    @guarded
+    async def job_ids(self) -> set[str]:
+        """The ids of every job in APScheduler's store."""
+        return {text(k) for k in await self._redis.hkeys(self._keys.sched_jobs)}
+
+    async def every(self) -> AsyncIterator[tuple[str, Record]]:
+        """Every customer's records, as ``(customer, record)`` (a SCAN, step by step)."""
+        names = self._redis.scan_iter(match=self._keys.reminder_records_pattern, count=500)
+        while (name := await _step(names)) is not None:
+            customer = self._keys.customer_of_key(text(name))
+            for key, raw in (await self._all(text(name))).items():
+                yield customer, Record.load(text(key), raw)
+
+    @guarded
+    async def _all(self, name: str) -> dict[bytes | str, bytes | str]:
+        return await self._redis.hgetall(name)
+
+
+@guarded
+async def _step(names: AsyncIterator[bytes | str]) -> bytes | str | None:
+    return await anext(names, None)

@@ -1,0 +1,41 @@
+"""storage.leader: the scheduler's leader lock — one holder, renewed and released by it only."""
+
+from __future__ import annotations
+
+from redis.cluster import key_slot
+
+from storage.keys import Keys
+from storage.leader import CompareAndDelete, CompareAndExpire, LeaderLock
+from storage.store import Store
+
+
+async def test_one_holder_renews_and_releases_only_its_own_lock(store: Store) -> None:
+    first = LeaderLock(store.redis, store.keys)
+    second = LeaderLock(store.redis, store.keys)
+    assert await first.take()
+    assert not await second.take()
+    assert not await second.renew()  # not the holder: no extension
+    assert not await second.release()  # nor a release
+    assert await first.renew()
+    assert 7_000 < await store.redis.pttl(store.keys.sched_leader) <= 8_000
+    assert await first.release()
+    assert not await first.renew()  # released: renewing does not take it back
+    assert await second.take()
+
+
+async def test_a_lapsed_lock_goes_to_whoever_takes_it(store: Store) -> None:
+    first = LeaderLock(store.redis, store.keys, ttl_ms=50)
+    second = LeaderLock(store.redis, store.keys)
+    assert await first.take()
+    await store.redis.delete(store.keys.sched_leader)  # as when the TTL runs out
+    assert await second.take()
+    assert not await first.renew()
+    assert not await first.release()
+    assert await store.redis.exists(store.keys.sched_leader) == 1
+
+
+def test_each_script_keeps_its_keys_in_one_cluster_slot() -> None:
+    key = Keys("b").sched_leader
+    for script in (CompareAndExpire(key, "t", 1000), CompareAndDelete(key, "t")):
+        assert len({key_slot(k.encode()) for k in script.keys}) == 1
+        assert script.keys == (key,)
