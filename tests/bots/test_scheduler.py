@@ -10,9 +10,10 @@ from bots_harness import FLOWS, ZONE, Harness
 
 from bots.cmd_run import _list_reminders
 from bots.config import Settings
+from bots.firing import decide
 from bots.linking import LINK_YES
 from bots.metrics import Metrics
-from bots.scheduler import ReminderService, decide
+from bots.scheduler import ReminderService
 from flows.types import ButtonEvent, ScheduleReminder, StartEvent
 
 
@@ -58,7 +59,7 @@ async def test_two_schedulers_alive_deliver_once(harness: Harness, redis_url: st
     try:
         await harness.reminders.schedule(customer, _remind(1.0))
         for service in (harness.reminders, other):  # both run jobs, as after a split brain
-            service.scheduler.resume()
+            service.scheduler.lead()
         assert await _wait_for(lambda: "Напоминание!" in harness.texts("web", "s1"))
         await asyncio.sleep(1.5)
         await harness.runtime.idle()
@@ -162,55 +163,67 @@ async def test_a_leader_restores_jobs_lost_between_pick_and_claim(harness: Harne
     customer = await _customer(harness)
     await harness.reminders.schedule(customer, _remind(1.0))
     # As when a process dies right after APScheduler took the job out of the store:
-    await asyncio.to_thread(harness.reminders.scheduler.remove_job, f"{customer}:k")
+    await harness.reminders.scheduler.remove(customer, "k")
     assert await harness.reminders.scheduled() == []
     harness.reminders.compete()
     assert await _wait_for(lambda: "Напоминание!" in harness.texts("web", "s1"))
     assert harness.texts("web", "s1").count("Напоминание!") == 1
 
 
+RAN: list[str] = []
+
+
+async def record_run(bot: str, customer: str, key: str) -> None:
+    """A job function for ``Jobs`` (named by reference, as ``bots.scheduler:fire`` is)."""
+    RAN.append(key)
+
+
 async def test_a_new_job_wakes_the_scheduler_only_when_due_before_its_planned_wake_up(
+    harness: Harness, redis_url: str
 ) -> None:
-    from datetime import UTC
+    from bots.jobs import Jobs
+    from storage.reminders import Record, ReminderRecords
 
-    from apscheduler.triggers.date import DateTrigger
-
-    from bots.scheduler import _Scheduler
-
-    ran: list[str] = []
-
-    async def job(name: str) -> None:
-        ran.append(name)
-
-    scheduler = _Scheduler(timezone=UTC)
-    scheduler.start()
+    RAN.clear()
+    store = harness.store
+    jobs = Jobs(redis_url=redis_url, keys=store.keys, func="test_scheduler:record_run",
+                records=ReminderRecords(store.redis, store.keys))
+    jobs.start()
+    jobs.lead()
     woken: list[float] = []
-    process = scheduler._process_jobs
+    wakeup = jobs.scheduler.wakeup
 
-    def counted() -> float | None:
+    def counted() -> None:
         woken.append(asyncio.get_running_loop().time())
-        return process()  # type: ignore[no-any-return]
+        wakeup()
 
-    scheduler._process_jobs = counted  # type: ignore[method-assign]
+    jobs.scheduler.wakeup = counted  # type: ignore[method-assign]
     try:
-        def add(name: str, seconds: float) -> None:  # as ReminderService._add_job does
-            at = datetime.now(UTC) + timedelta(seconds=seconds)
-            with scheduler.quiet():
-                scheduler.add_job(job, DateTrigger(run_date=at, timezone=UTC), args=[name])
-            scheduler.wake_for(at)
+        async def add(name: str, seconds: float) -> None:  # as ReminderService.schedule does
+            at = datetime.now(ZONE) + timedelta(seconds=seconds)
+            await jobs.add("c1", Record(name, "ping", at, {}), new=True)
 
-        add("first", 3600)  # plans a wake-up in an hour
+        jobs.poll()  # the leader's wake-up: plans the next one within POLL_EVERY
+        await add("first", 3600)
         await asyncio.sleep(0.05)
         before = len(woken)
         for n in range(5):  # later than the planned wake-up: no wake-up at all
-            add(f"later{n}", 7200 + n)
+            await add(f"later{n}", 7200 + n)
         await asyncio.sleep(0.05)
         assert len(woken) == before
-        add("soon", 0.3)  # earlier: wakes and runs on time
-        assert await _wait_for(lambda: ran == ["soon"], timeout=2.0)
+        await add("soon", 0.3)  # earlier: wakes and runs on time
+        assert await _wait_for(lambda: RAN == ["soon"], timeout=2.0)
     finally:
-        scheduler.shutdown(wait=False)
-        await asyncio.sleep(0)
+        await jobs.close()
+
+
+def test_a_job_wakes_the_scheduler_only_before_the_next_poll() -> None:
+    from bots.jobs import wake_needed
+
+    assert wake_needed(0.3, 1.0)
+    assert not wake_needed(1.0, 1.0)
+    assert not wake_needed(3600, 0.5)
+    assert wake_needed(3600, None)  # no poll planned (not the leader's loop): always
 
 
 async def test_a_staged_job_is_what_apschedulers_own_redis_store_reads(
@@ -226,7 +239,7 @@ async def test_a_staged_job_is_what_apschedulers_own_redis_store_reads(
     plain = RedisJobStore(jobs_key=keys.sched_jobs, run_times_key=keys.sched_run_times)
     plain.redis = redis_sync.Redis.from_url(redis_url)
     try:
-        plain._scheduler = harness.reminders.scheduler
+        plain._scheduler = harness.reminders.scheduler.scheduler
         plain._alias = "default"
         job = plain.lookup_job(f"{customer}:k")
         assert job is not None
