@@ -9,8 +9,9 @@ through storage.
 
 A reminder, from ``remind:`` to the send — each step an explicit call with explicit values:
 
-1. ``flows.engine.advance`` reaches a step with ``remind:``; ``flows.steps`` returns the effect
-   ``ScheduleReminder(key, at, flow, vars)`` in the turn's effects (pure data).
+1. ``flows.engine.advance`` reaches a step with ``remind:``; ``flows.steps`` asks
+   ``flows.effects.schedule`` for the effect ``ScheduleReminder(key, at, flow, vars)`` and
+   returns it in the turn's effects (pure data).
 2. The turn (``bots.runtime``) runs its effects with ``Effects.run``; ``bots.effects`` passes
    the effect to its ``Reminders`` (this module's ``ReminderService``): ``schedule(customer,
    effect)``.
@@ -173,13 +174,13 @@ class ReminderService:
         return self._leadership.leader
 
     @property
-    def running(self) -> bool:
-        """The scheduler is started (paused or running jobs)."""
-        return self._jobs.running
+    def jobs(self) -> Jobs:
+        """The APScheduler part (``bots.jobs``)."""
+        return self._jobs
 
     @property
     def scheduler(self) -> Jobs:
-        """For ``/healthz`` (``.running``); prefer ``running``."""
+        """What ``/healthz`` in ``bots.app`` reads (``.running``); new code: ``jobs``."""
         return self._jobs
 
     # ------------------------------------------------------------------ lifecycle

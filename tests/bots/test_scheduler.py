@@ -59,7 +59,7 @@ async def test_two_schedulers_alive_deliver_once(harness: Harness, redis_url: st
     try:
         await harness.reminders.schedule(customer, _remind(1.0))
         for service in (harness.reminders, other):  # both run jobs, as after a split brain
-            service.scheduler.lead()
+            service.jobs.lead()
         assert await _wait_for(lambda: "Напоминание!" in harness.texts("web", "s1"))
         await asyncio.sleep(1.5)
         await harness.runtime.idle()
@@ -163,7 +163,7 @@ async def test_a_leader_restores_jobs_lost_between_pick_and_claim(harness: Harne
     customer = await _customer(harness)
     await harness.reminders.schedule(customer, _remind(1.0))
     # As when a process dies right after APScheduler took the job out of the store:
-    await harness.reminders.scheduler.remove(customer, "k")
+    await harness.reminders.jobs.remove(customer, "k")
     assert await harness.reminders.scheduled() == []
     harness.reminders.compete()
     assert await _wait_for(lambda: "Напоминание!" in harness.texts("web", "s1"))
@@ -239,7 +239,7 @@ async def test_a_staged_job_is_what_apschedulers_own_redis_store_reads(
     plain = RedisJobStore(jobs_key=keys.sched_jobs, run_times_key=keys.sched_run_times)
     plain.redis = redis_sync.Redis.from_url(redis_url)
     try:
-        plain._scheduler = harness.reminders.scheduler.scheduler
+        plain._scheduler = harness.reminders.jobs.scheduler
         plain._alias = "default"
         job = plain.lookup_job(f"{customer}:k")
         assert job is not None
