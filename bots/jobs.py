@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import pickle
 import time
 from datetime import UTC, datetime
@@ -38,6 +39,9 @@ from storage.reminders import Record, ReminderRecords, StagedJob
 
 POLL_EVERY = 1.0  # the leader looks for jobs other processes added
 _JOB_OPTIONS = {"coalesce": True, "misfire_grace_time": None, "max_instances": 1}
+# The builder's own INFO lines ("Adding job tentatively", "Removed job") describe no real event.
+_BUILDER_LOG = logging.getLogger("svyaz.bots.jobs.builder")
+_BUILDER_LOG.setLevel(logging.WARNING)
 
 
 def job_id(customer: str, key: str) -> str:
@@ -63,7 +67,8 @@ class Jobs:
                                     connection_pool=self._pool)
         self.scheduler = AsyncIOScheduler(jobstores={"default": self._store}, timezone=UTC,
                                           job_defaults=_JOB_OPTIONS)
-        self._builder = AsyncIOScheduler(timezone=UTC)  # never started: builds jobs, no I/O
+        # Never started: its add_job only builds a job (no I/O, no wake-up).
+        self._builder = AsyncIOScheduler(timezone=UTC, logger=_BUILDER_LOG)
         self._next_poll: float | None = None  # time.monotonic() of the leader's next poll
 
     @property
