@@ -2,62 +2,19 @@
 
 This module owns the leader key's writes: take it (``SET NX PX``), renew it while this
 process still holds it (compare-and-expire) and release it (compare-and-delete), each one
-round trip with Redis errors mapped by ``guarded``. Each script has one typed builder beside
-it, the only way to call it. It must not decide when to lead or what a leader does
-(``bots.scheduler`` does), nor build key names (``storage.keys`` does).
+round trip with Redis errors mapped by ``guarded``; the two scripts are ``storage.scripts``'
+shared ``CompareAndExpire`` and ``CompareAndDelete``. It must not decide when to lead or what
+a leader does (``bots.scheduler`` does), nor build key names (``storage.keys`` does).
 """
 
 from __future__ import annotations
 
 import secrets
-from dataclasses import dataclass
 
 from storage.client import RedisClient
 from storage.errors import guarded
 from storage.keys import SCHED_LEADER_TTL_MS, Keys
-
-# Compare-and-expire: KEYS[1] the lock, ARGV[1] the holder's token, ARGV[2] the new TTL in ms.
-COMPARE_AND_EXPIRE_LUA = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
-return 0
-"""
-# Compare-and-delete: KEYS[1] the lock, ARGV[1] the holder's token. The same script as
-# ``storage.scripts``' one (the lead points this builder there once both are merged).
-COMPARE_AND_DELETE_LUA = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
-return 0
-"""
-
-
-@dataclass(frozen=True, slots=True)
-class CompareAndExpire:
-    """Extend ``key``'s expiry to ``ttl_ms`` only while it holds ``token``; 1 when extended."""
-
-    key: str
-    token: str
-    ttl_ms: int
-
-    @property
-    def keys(self) -> tuple[str]:
-        return (self.key,)
-
-    async def run(self, redis: RedisClient) -> int:
-        return int(await redis.eval(COMPARE_AND_EXPIRE_LUA, 1, self.key, self.token, self.ttl_ms))
-
-
-@dataclass(frozen=True, slots=True)
-class CompareAndDelete:
-    """Delete ``key`` only while it holds ``token``; 1 when deleted."""
-
-    key: str
-    token: str
-
-    @property
-    def keys(self) -> tuple[str]:
-        return (self.key,)
-
-    async def run(self, redis: RedisClient) -> int:
-        return int(await redis.eval(COMPARE_AND_DELETE_LUA, 1, self.key, self.token))
+from storage.scripts import CompareAndDelete, CompareAndExpire, runner
 
 
 class LeaderLock:
@@ -69,6 +26,8 @@ class LeaderLock:
         self._key = keys.sched_leader
         self._token = secrets.token_hex(16)
         self._ttl_ms = ttl_ms
+        self._expire = runner(redis, CompareAndExpire)
+        self._delete = runner(redis, CompareAndDelete)
 
     @guarded
     async def take(self) -> bool:
@@ -78,9 +37,9 @@ class LeaderLock:
     @guarded
     async def renew(self) -> bool:
         """Extend the lock; False when this process no longer holds it."""
-        return bool(await CompareAndExpire(self._key, self._token, self._ttl_ms).run(self._redis))
+        return bool(await self._expire(CompareAndExpire(self._key, self._token, self._ttl_ms)))
 
     @guarded
     async def release(self) -> bool:
         """Give the lock up if this process still holds it."""
-        return bool(await CompareAndDelete(self._key, self._token).run(self._redis))
+        return bool(await self._delete(CompareAndDelete(self._key, self._token)))

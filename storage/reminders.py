@@ -16,12 +16,14 @@ import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime
+from typing import ClassVar, Self
 
 from flows.types import JSON
 from storage.client import RedisClient, scripts_span_slots
 from storage.codec import text
 from storage.errors import guarded
 from storage.keys import Keys
+from storage.scripts import Key, Script, runner
 
 
 class Reminders:
@@ -97,28 +99,23 @@ class StagedJob:
 
 # Delete a hash field only while it holds the value read: KEYS[1] the hash, ARGV[1] the field,
 # ARGV[2] the value.
-HDEL_IF_SAME_LUA = """
+@dataclass(frozen=True, slots=True)
+class HDelIfSame(Script):
+    """Delete ``field`` of hash ``key`` only while it holds ``value``; 1 when deleted."""
+
+    LUA: ClassVar[str] = """
 if redis.call('HGET', KEYS[1], ARGV[1]) == ARGV[2] then
   return redis.call('HDEL', KEYS[1], ARGV[1])
 end
 return 0
 """
-
-
-@dataclass(frozen=True, slots=True)
-class HDelIfSame:
-    """Delete ``field`` of hash ``key`` only while it holds ``value``; 1 when deleted."""
-
-    key: str
+    key: Key
     field: str
     value: bytes | str
 
-    @property
-    def keys(self) -> tuple[str]:
-        return (self.key,)
-
-    async def run(self, redis: RedisClient) -> int:
-        return int(await redis.eval(HDEL_IF_SAME_LUA, 1, self.key, self.field, self.value))
+    @classmethod
+    def example(cls, keys: Keys) -> Self:
+        return cls(keys.reminder_records("c1"), "visit", "{}")
 
 
 class ReminderRecords:
@@ -128,6 +125,7 @@ class ReminderRecords:
     def __init__(self, redis: RedisClient, keys: Keys) -> None:
         self._redis = redis
         self._keys = keys
+        self._hdel_if_same = runner(redis, HDelIfSame)
 
     @guarded
     async def get(self, customer: str, key: str) -> Stored | None:
@@ -170,7 +168,7 @@ class ReminderRecords:
     async def forget_if_same(self, customer: str, stored: Stored) -> None:
         """Drop the record unless it changed since read (the reminder was re-scheduled)."""
         records = self._keys.reminder_records(customer)
-        await HDelIfSame(records, stored.record.key, stored.raw).run(self._redis)
+        await self._hdel_if_same(HDelIfSame(records, stored.record.key, stored.raw))
         if not await self._redis.hexists(records, stored.record.key):
             await self._redis.srem(self._keys.reminders(customer), stored.record.key)
 

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-from redis.cluster import key_slot
-
-from storage.keys import Keys
-from storage.leader import CompareAndDelete, CompareAndExpire, LeaderLock
+from storage.leader import LeaderLock
 from storage.store import Store
 
 
@@ -32,10 +29,3 @@ async def test_a_lapsed_lock_goes_to_whoever_takes_it(store: Store) -> None:
     assert not await first.renew()
     assert not await first.release()
     assert await store.redis.exists(store.keys.sched_leader) == 1
-
-
-def test_each_script_keeps_its_keys_in_one_cluster_slot() -> None:
-    key = Keys("b").sched_leader
-    for script in (CompareAndExpire(key, "t", 1000), CompareAndDelete(key, "t")):
-        assert len({key_slot(k.encode()) for k in script.keys}) == 1
-        assert script.keys == (key,)

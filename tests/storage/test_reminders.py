@@ -66,5 +66,5 @@ async def test_forget_if_same_keeps_a_record_rescheduled_meanwhile(store: Store)
 
 def test_hdel_if_same_keeps_its_keys_in_one_cluster_slot() -> None:
     script = HDelIfSame(Keys("b").reminder_records("c1"), "visit", "{}")
-    assert len({key_slot(k.encode()) for k in script.keys}) == 1
-    assert script.keys == (Keys("b").reminder_records("c1"),)
+    assert len({key_slot(k.encode()) for k in script.key_list()}) == 1
+    assert script.key_list() == [Keys("b").reminder_records("c1")]
