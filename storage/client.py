@@ -35,10 +35,8 @@ from redis.asyncio.connection import (
 from redis.asyncio.retry import Retry
 from redis.asyncio.sentinel import Sentinel, SentinelConnectionPool
 from redis.backoff import ExponentialBackoff
-from redis.commands.core import AsyncScript
 from redis.exceptions import DataError, RedisError
 
-from storage.batch import BatchedScript
 from storage.errors import OPERATION_TIMEOUT, UNAVAILABLE_ERRORS, InvalidValue
 
 RedisClient: TypeAlias = "Redis | RedisCluster"
@@ -109,16 +107,6 @@ def scripts_span_slots(redis: RedisClient) -> bool:
     """Whether one Lua script may touch keys of several hash slots: on anything but a
     Redis Cluster. Callers fold cross-slot work into one script only then."""
     return not isinstance(redis, RedisCluster)
-
-
-def hot_script(redis: RedisClient, lua: str) -> AsyncScript | BatchedScript:
-    """A script of the hot path: its calls in one loop iteration share a pipeline
-    (``storage.batch``) outside a cluster; a plain ``AsyncScript`` on a cluster. For scripts
-    not yet declared in ``storage.scripts`` (whose ``runner(..., hot=True)`` does the same)."""
-    script = redis.register_script(lua)
-    if isinstance(redis, Redis):
-        return BatchedScript(redis, script)
-    return script
 
 
 class _CPacked:

@@ -15,31 +15,39 @@ This module must not process events or take locks itself.
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
+from typing import ClassVar, Self
 
 from flows.types import Inbound
 from storage.client import RedisClient
 from storage.codec import decode_inbound, encode_inbound, stream_rows, text
 from storage.errors import CodecError, guarded
 from storage.keys import Keys
-from storage.lua import ScriptCall
+from storage.scripts import Key, Script, runner
 
 log = logging.getLogger("svyaz.storage")
-
-# KEYS: inbox. ARGV: entry id. Deletes the entry; returns how many remain. An emptied stream
-# is kept: it remembers its last id, so a new entry never reuses the id of a processed one
-# (a re-created stream would start again from the clock, and two entries could share an id).
-DONE_LUA = """
-redis.call('XDEL', KEYS[1], ARGV[1])
-return redis.call('XLEN', KEYS[1])
-"""
 
 FIELD = "j"
 
 Rows = list[tuple[str, dict[str, str]]]  # stream entries as (entry id, fields), not decoded
 
 
-def done_call(keys: Keys, customer: str, entry_id: str) -> ScriptCall:
-    return ScriptCall((keys.inbox(customer),), (entry_id,))
+@dataclass(frozen=True, slots=True)
+class Done(Script):
+    """Delete the entry; how many remain. An emptied stream is kept: it remembers its last
+    id, so a new entry never reuses the id of a processed one (a re-created stream would
+    start again from the clock, and two entries could share an id)."""
+
+    LUA: ClassVar[str] = """
+redis.call('XDEL', KEYS[1], ARGV[1])
+return redis.call('XLEN', KEYS[1])
+"""
+    inbox: Key
+    entry_id: str
+
+    @classmethod
+    def example(cls, keys: Keys) -> Self:
+        return cls(keys.inbox("c1"), "1-0")
 
 
 def raw_rows(rows: object) -> Rows:
@@ -57,7 +65,7 @@ class Inbox:
     def __init__(self, redis: RedisClient, keys: Keys) -> None:
         self._redis = redis
         self._keys = keys
-        self._done = redis.register_script(DONE_LUA)
+        self._done = runner(redis, Done)
 
     @guarded
     async def push(self, customer: str, inbound: Inbound) -> str:
@@ -92,7 +100,7 @@ class Inbox:
 
     @guarded
     async def done(self, customer: str, entry_id: str) -> None:
-        remaining = await done_call(self._keys, customer, entry_id).run(self._done)
+        remaining = await self._done(Done(self._keys.inbox(customer), entry_id))
         await self.settle(customer, int(remaining))
 
     async def settle(self, customer: str, remaining: int) -> None:

@@ -22,20 +22,21 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, replace
+from typing import ClassVar, Self
 
-from flows.types import Inbound
+from flows.types import Inbound, TextEvent
 from storage.bounded import put_bounded
-from storage.client import RedisClient, hot_script, scripts_span_slots
+from storage.client import RedisClient, scripts_span_slots
 from storage.codec import encode_inbound, text
 from storage.errors import StorageError, guarded, unanswered
 from storage.identity import Identities, new_customer_id
-from storage.inbox import FIELD, Inbox
+from storage.inbox import FIELD
 from storage.keys import DEDUPE_TTL, Keys
 from storage.locks import Lease, Lock, Locks
-from storage.lua import Arg, ScriptCall
+from storage.scripts import Key, Script, runner
 from storage.state import States
 
-# Called only through ``accept_call``.
+# Called only through ``accept_call`` (``Accept``; ``AcceptJoint`` outside a cluster).
 # KEYS: accounts, profile, inbox, seen, lock, state, then (outside a cluster) the pending set,
 # the account's key and the set of all customers. ARGV: now, account, has name ("1"/"0"),
 # name, inbound json, de-duplication ttl s, lock token ("" = do not take), lock ttl ms,
@@ -77,20 +78,94 @@ class Push:
     named: bool = False  # the account's first display name is stored already
 
 
-def accept_call(keys: Keys, push: Push, *, joint: bool) -> ScriptCall:
+@dataclass(frozen=True, slots=True)
+class Accept(Script):
+    """The accept on a cluster: the customer's slot only (the pending set goes in the same
+    pipeline)."""
+
+    LUA: ClassVar[str] = ACCEPT_LUA
+    accounts: Key
+    profile: Key
+    inbox: Key
+    seen: Key
+    lock: Key
+    state: Key
+    now: float
+    account: str
+    named: str
+    name: str
+    inbound: str
+    dedupe_ttl: int
+    token: str
+    lock_ms: int
+    customer: str
+    create: str
+
+    @classmethod
+    def example(cls, keys: Keys) -> Self:
+        call = _example(keys, joint=False)
+        if not isinstance(call, cls):
+            raise TypeError("accept_call(joint=False) builds a Accept")
+        return call
+
+
+@dataclass(frozen=True, slots=True)
+class AcceptJoint(Script):
+    """The accept outside a cluster: it also marks the customer pending, and can create the
+    customer of a new account (the global keys: four slots in all)."""
+
+    LUA: ClassVar[str] = ACCEPT_LUA
+    SLOTS: ClassVar[int] = 4
+    accounts: Key
+    profile: Key
+    inbox: Key
+    seen: Key
+    lock: Key
+    state: Key
+    pending: Key
+    account_key: Key
+    customers: Key
+    now: float
+    account: str
+    named: str
+    name: str
+    inbound: str
+    dedupe_ttl: int
+    token: str
+    lock_ms: int
+    customer: str
+    create: str
+
+    @classmethod
+    def example(cls, keys: Keys) -> Self:
+        call = _example(keys, joint=True)
+        if not isinstance(call, cls):
+            raise TypeError("accept_call(joint=True) builds a AcceptJoint")
+        return call
+
+
+def accept_call(keys: Keys, push: Push, *, joint: bool) -> Accept | AcceptJoint:
     """``joint``: outside a cluster, where the script also writes the global keys."""
-    customer, inbound = push.customer, push.inbound
-    names = [keys.accounts(customer), keys.profile(customer), keys.inbox(customer),
-             keys.seen(customer, push.dedupe_key), keys.lock(customer), keys.state(customer)]
-    if joint:
-        names += [keys.pending, keys.account(inbound.account), keys.customers]
+    c, inbound = push.customer, push.inbound
     name = inbound.name.strip() if inbound.name else ""
-    args: tuple[Arg, ...] = (
-        time.time(), inbound.account, "1" if inbound.name and not push.named else "0", name,
-        encode_inbound(inbound), DEDUPE_TTL, push.token, push.lock_ms, customer,
-        "1" if push.create else "0",
-    )
-    return ScriptCall(tuple(names), args)
+    named = "1" if inbound.name and not push.named else "0"
+    create = "1" if push.create else "0"
+    if not joint:
+        return Accept(keys.accounts(c), keys.profile(c), keys.inbox(c),
+                      keys.seen(c, push.dedupe_key), keys.lock(c), keys.state(c), time.time(),
+                      inbound.account, named, name, encode_inbound(inbound), DEDUPE_TTL,
+                      push.token, push.lock_ms, c, create)
+    return AcceptJoint(keys.accounts(c), keys.profile(c), keys.inbox(c),
+                       keys.seen(c, push.dedupe_key), keys.lock(c), keys.state(c), keys.pending,
+                       keys.account(inbound.account), keys.customers, time.time(),
+                       inbound.account, named, name, encode_inbound(inbound), DEDUPE_TTL,
+                       push.token, push.lock_ms, c, create)
+
+
+def _example(keys: Keys, *, joint: bool) -> Accept | AcceptJoint:
+    inbound = Inbound(channel="max", user_id="42", event_id="e1", event=TextEvent("привет"))
+    return accept_call(keys, Push("c1", "max:e1", inbound, token="p.token", lock_ms=30_000),
+                       joint=joint)
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,16 +181,14 @@ class Intake:
     """``accept``: an inbound event made durable in its customer's inbox."""
 
     def __init__(
-        self, redis: RedisClient, keys: Keys, *, identities: Identities, inbox: Inbox,
-        states: States,
+        self, redis: RedisClient, keys: Keys, *, identities: Identities, states: States,
     ) -> None:
         self._redis = redis
         self._keys = keys
         self._identities = identities
-        del inbox  # (kept for Store's call)
         self._locks: Locks = states.locks
         self._known: dict[str, str] = {}
-        self._script = hot_script(redis, ACCEPT_LUA)
+        self._script = runner(redis, AcceptJoint, hot=True)
         # Outside a cluster the script also marks the customer pending: one EVALSHA, no
         # pipeline. A cluster keeps the pending set in another slot: a plain pipeline.
         self._joint = scripts_span_slots(redis)
@@ -163,10 +236,10 @@ class Intake:
 
     async def _run(self, push: Push) -> object:
         call = accept_call(self._keys, push, joint=self._joint)
-        if self._joint:
-            return await call.run(self._script)
+        if isinstance(call, AcceptJoint):
+            return await self._script(call)
         pipe = self._redis.pipeline(transaction=False)
-        call.queue(pipe, ACCEPT_LUA)
+        call.queue(pipe)
         pipe.sadd(self._keys.pending, push.customer)  # another slot: no MULTI
         reply, _ = await pipe.execute()
         return reply

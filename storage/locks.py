@@ -23,82 +23,15 @@ import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar, Self
 
 from storage.bounded import put_bounded
-from storage.client import RedisClient, hot_script
+from storage.client import RedisClient
 from storage.codec import text
 from storage.errors import OPERATION_TIMEOUT, LockTimeout, guarded, guarded_slow, unanswered
 from storage.inbox import Rows, raw_rows
 from storage.keys import LOCK_TTL, LOCK_WAIT, Keys
-from storage.lua import Arg, ScriptCall
-
-# KEYS: lock, state, inbox. ARGV: token, ttl ms, then orphaned tokens. Take the lock (also
-# when it is held by an orphaned token: see ``Orphans.add``), read the state and the
-# pending inbox in one round trip: {version, data, rows, effects of a turn cut short}.
-ACQUIRE_LUA = """
-if not redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
-  local holder, ours = redis.call('GET', KEYS[1]), false
-  for i = 3, #ARGV do
-    if ARGV[i] == holder then ours = true; break end
-  end
-  if not ours then return false end
-  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
-end
-local s = redis.call('HMGET', KEYS[2], 'v', 'd', 'fx')
-return {s[1], s[2], redis.call('XRANGE', KEYS[3], '-', '+'), s[3]}
-"""
-
-# KEYS: lock, inbox, ..., state (the last). ARGV: token. Release when the inbox is empty
-# ({}), forgetting the last turn's effects (they ran); otherwise keep the lock and return the
-# pending rows. 0 when the lock is no longer ours.
-RELEASE_IF_IDLE_LUA = """
-if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
-local rows = redis.call('XRANGE', KEYS[2], '-', '+')
-if #rows == 0 then
-  redis.call('DEL', KEYS[1])
-  redis.call('HDEL', KEYS[#KEYS], 'fx')
-end
-return rows
-"""
-
-# KEYS: lock, inbox, history, outbox data, outbox lease, outbox tries, state. ARGV: token, the
-# number n of replies, then per reply its outbox id, k and k XADD arguments after the history
-# key. Acknowledges and records a turn's delivered replies, then ``RELEASE_IF_IDLE_LUA`` (its
-# KEYS[1], KEYS[2], KEYS[#KEYS] and ARGV[1] are the same). Outside a cluster only: the outbox
-# is another slot. (For ``Store.release_if_idle``: ``Locks.release_acked``.)
-RELEASE_ACKED_LUA = """
-local i = 3
-for _ = 1, tonumber(ARGV[2]) do
-  local id = ARGV[i]
-  redis.call('ZREM', KEYS[5], id)
-  redis.call('HDEL', KEYS[6], id)
-  redis.call('HDEL', KEYS[4], id)
-  local k = tonumber(ARGV[i + 1])
-  redis.call('XADD', KEYS[3], unpack(ARGV, i + 2, i + 1 + k))
-  i = i + 2 + k
-end
-""" + RELEASE_IF_IDLE_LUA
-
-# KEYS: lock. ARGV: token. The lock's compare-and-delete: 1 when deleted.
-LOCK_COMPARE_AND_DELETE_LUA = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
-return 0
-"""
-RELEASE_LUA = LOCK_COMPARE_AND_DELETE_LUA  # (its old name, for store.py)
-
-# KEYS: lock. ARGV: token, ttl ms. The lock's compare-and-expire: 1 when renewed.
-EXTEND_LUA = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
-return 0
-"""
-
-_POLL_MIN = 0.002
-_POLL_MAX = 0.05
-ORPHANS_KEPT = 10_000  # customers with lock calls whose answer never came, kept per process
-# Tokens kept per customer: while Redis is away every retry of the platform fails unanswered
-# too; the holder is most likely among the oldest (taken before), or the newest (a stall).
-ORPHAN_TOKENS = 16
+from storage.scripts import Arg, CompareAndDelete, CompareAndExpire, Key, Script, Spread, runner
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,6 +45,138 @@ class Lock:
     @property
     def ttl_ms(self) -> int:
         return max(1, int(self.ttl * 1000))
+
+
+# (Each script below is called only through its dataclass: ``storage.scripts``.)
+_ACQUIRE_LUA = """
+if not redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
+  local holder, ours = redis.call('GET', KEYS[1]), false
+  for i = 3, #ARGV do
+    if ARGV[i] == holder then ours = true; break end
+  end
+  if not ours then return false end
+  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+end
+local s = redis.call('HMGET', KEYS[2], 'v', 'd', 'fx')
+return {s[1], s[2], redis.call('XRANGE', KEYS[3], '-', '+'), s[3]}
+"""
+
+# The release rule: KEYS[1] the lock, KEYS[2] the inbox, KEYS[#KEYS] the state; ARGV[1] the
+# token. Release when the inbox is empty ({}), forgetting the last turn's effects (they ran);
+# otherwise keep the lock and return the pending rows. 0 when the lock is no longer ours.
+_RELEASE_IF_IDLE_LUA = """
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+local rows = redis.call('XRANGE', KEYS[2], '-', '+')
+if #rows == 0 then
+  redis.call('DEL', KEYS[1])
+  redis.call('HDEL', KEYS[#KEYS], 'fx')
+end
+return rows
+"""
+
+# Per reply (ARGV[2] of them, from ARGV[3]): its outbox id, k, then k XADD arguments after the
+# history key; then the release rule above.
+_ACK_REPLIES_LUA = """
+local i = 3
+for _ = 1, tonumber(ARGV[2]) do
+  local id = ARGV[i]
+  redis.call('ZREM', KEYS[5], id)
+  redis.call('HDEL', KEYS[6], id)
+  redis.call('HDEL', KEYS[4], id)
+  local k = tonumber(ARGV[i + 1])
+  redis.call('XADD', KEYS[3], unpack(ARGV, i + 2, i + 1 + k))
+  i = i + 2 + k
+end
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class Acquire(Script):
+    """Take the lock (also when an orphaned token of ours holds it: see ``Orphans.add``) and
+    read the state and the pending inbox in one step: {version, data, rows, effects of a turn
+    cut short}, or false when another holds the lock."""
+
+    LUA: ClassVar[str] = _ACQUIRE_LUA
+    lock: Key
+    state: Key
+    inbox: Key
+    token: str
+    ttl_ms: int
+    orphans: Spread
+
+    @classmethod
+    def of(cls, keys: Keys, held: Lock, orphans: Sequence[str]) -> Self:
+        c = held.customer
+        return cls(keys.lock(c), keys.state(c), keys.inbox(c), held.token, held.ttl_ms,
+                   tuple(orphans))
+
+    @classmethod
+    def example(cls, keys: Keys) -> Self:
+        return cls.of(keys, Lock("c1", "p.token", 30.0), ["p.old"])
+
+
+@dataclass(frozen=True, slots=True)
+class ReleaseIfIdle(Script):
+    """The release rule above: the pending rows, {} once released, 0 when no longer ours."""
+
+    LUA: ClassVar[str] = _RELEASE_IF_IDLE_LUA
+    lock: Key
+    inbox: Key
+    state: Key
+    token: str
+
+    @classmethod
+    def of(cls, keys: Keys, held: Lock) -> Self:
+        c = held.customer
+        return cls(keys.lock(c), keys.inbox(c), keys.state(c), held.token)
+
+    @classmethod
+    def example(cls, keys: Keys) -> Self:
+        return cls.of(keys, Lock("c1", "p.token", 30.0))
+
+
+@dataclass(frozen=True, slots=True)
+class ReleaseAcked(Script):
+    """Acknowledge a turn's sent replies and record them in the history, then the release
+    rule of ``ReleaseIfIdle`` (the same text). Two slots (the customer's and ``{outbox}``):
+    never on a cluster."""
+
+    LUA: ClassVar[str] = _ACK_REPLIES_LUA + _RELEASE_IF_IDLE_LUA
+    SLOTS: ClassVar[int] = 2
+    lock: Key
+    inbox: Key
+    history: Key
+    outbox_data: Key
+    outbox_lease: Key
+    outbox_tries: Key
+    state: Key
+    token: str
+    count: int
+    replies: Spread
+
+    @classmethod
+    def of(cls, keys: Keys, held: Lock, acked: Sequence[tuple[str, Sequence[Arg]]]) -> Self:
+        """``acked``: per delivered reply its outbox id and the XADD arguments of its history
+        entry after the key (``History.script_args`` without the age trim)."""
+        c = held.customer
+        spread: list[Arg] = []
+        for entry_id, xadd in acked:
+            spread += (entry_id, len(xadd), *xadd)
+        return cls(keys.lock(c), keys.inbox(c), keys.history(c), keys.outbox_data,
+                   keys.outbox_lease, keys.outbox_tries, keys.state(c), held.token,
+                   len(acked), tuple(spread))
+
+    @classmethod
+    def example(cls, keys: Keys) -> Self:
+        return cls.of(keys, Lock("c1", "p.token", 30.0), [("1-a-b", ["*", "t", "hi"])])
+
+
+_POLL_MIN = 0.002
+_POLL_MAX = 0.05
+ORPHANS_KEPT = 10_000  # customers with lock calls whose answer never came, kept per process
+# Tokens kept per customer: while Redis is away every retry of the platform fails unanswered
+# too; the holder is most likely among the oldest (taken before), or the newest (a stall).
+ORPHAN_TOKENS = 16
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,43 +207,8 @@ class Lease:
 
 
 def idle_rows(reply: object) -> Rows | None:
-    """The reply of ``RELEASE_IF_IDLE_LUA``: the pending rows, or None once released."""
+    """The reply of ``ReleaseIfIdle``: the pending rows, or None once released."""
     return raw_rows(reply) or None if isinstance(reply, list) else None
-
-
-# ------------------------------------------------------------------ builders (one per script)
-
-def acquire_call(keys: Keys, lock: Lock, orphans: Sequence[str]) -> ScriptCall:
-    customer = lock.customer
-    return ScriptCall((keys.lock(customer), keys.state(customer), keys.inbox(customer)),
-                      (lock.token, lock.ttl_ms, *orphans))
-
-
-def release_if_idle_call(keys: Keys, lock: Lock) -> ScriptCall:
-    customer = lock.customer
-    return ScriptCall((keys.lock(customer), keys.inbox(customer), keys.state(customer)),
-                      (lock.token,))
-
-
-def release_acked_call(keys: Keys, lock: Lock,
-                       acked: Sequence[tuple[str, Sequence[Arg]]]) -> ScriptCall:
-    """``acked``: per delivered reply its outbox id and the XADD arguments of its history
-    entry after the key (``History.script_args`` without the age trim)."""
-    customer = lock.customer
-    args: list[Arg] = [lock.token, len(acked)]
-    for entry_id, xadd in acked:
-        args += [entry_id, len(xadd), *xadd]
-    return ScriptCall((keys.lock(customer), keys.inbox(customer), keys.history(customer),
-                       keys.outbox_data, keys.outbox_lease, keys.outbox_tries,
-                       keys.state(customer)), tuple(args))
-
-
-def compare_and_delete_call(keys: Keys, lock: Lock) -> ScriptCall:
-    return ScriptCall((keys.lock(lock.customer),), (lock.token,))
-
-
-def extend_call(keys: Keys, lock: Lock, ms: int) -> ScriptCall:
-    return ScriptCall((keys.lock(lock.customer),), (lock.token, ms))
 
 
 class Orphans:
@@ -223,11 +253,11 @@ class Locks:
         self.lock_ttl = lock_ttl
         self.lock_wait = lock_wait
         self.orphans = Orphans()
-        self._acquire = redis.register_script(ACQUIRE_LUA)
-        self._release = redis.register_script(LOCK_COMPARE_AND_DELETE_LUA)
-        self._extend = redis.register_script(EXTEND_LUA)
-        self._release_if_idle = redis.register_script(RELEASE_IF_IDLE_LUA)
-        self._release_acked = hot_script(redis, RELEASE_ACKED_LUA)
+        self._acquire = runner(redis, Acquire)
+        self._release = runner(redis, CompareAndDelete)
+        self._extend = runner(redis, CompareAndExpire)
+        self._release_if_idle = runner(redis, ReleaseIfIdle)
+        self._release_acked = runner(redis, ReleaseAcked, hot=True)
 
     @asynccontextmanager
     async def lock(
@@ -256,7 +286,7 @@ class Locks:
         wait = self.lock_wait if wait is None else wait
         held = Lock(customer, self.new_token(), self.lock_ttl if ttl is None else ttl)
         orphans = self.orphans.of(customer)
-        call = acquire_call(self._keys, held, orphans)
+        call = Acquire.of(self._keys, held, orphans)
         deadline = time.monotonic() + wait
         delay = _POLL_MIN
         async with asyncio.timeout(wait + OPERATION_TIMEOUT):  # a hung Redis: unavailable
@@ -271,9 +301,9 @@ class Locks:
             self.orphans.forget(customer)
         return Lease.read(held, found)
 
-    async def _call_acquire(self, held: Lock, call: ScriptCall) -> Any:
+    async def _call_acquire(self, held: Lock, call: Acquire) -> Any:
         try:
-            return await call.run(self._acquire)
+            return await self._acquire(call)
         except BaseException as exc:
             if unanswered(exc):
                 self.orphans.add(held.customer, held.token)
@@ -286,7 +316,7 @@ class Locks:
     @guarded
     async def release(self, held: Lock) -> bool:
         """Release if still ours; False when it had expired (or was taken over)."""
-        done = await compare_and_delete_call(self._keys, held).run(self._release)
+        done = await self._release(self._compare_and_delete(held))
         return bool(done)
 
     @guarded
@@ -294,33 +324,39 @@ class Locks:
         """Release when the customer's inbox is empty (None); otherwise keep the lock and
         return the pending rows (decode with ``Inbox.decode``). None as well when the lock
         was no longer ours: its new holder processes the inbox."""
-        reply = await release_if_idle_call(self._keys, held).run(self._release_if_idle)
+        reply = await self._release_if_idle(ReleaseIfIdle.of(self._keys, held))
         return idle_rows(reply)
 
     @guarded
     async def release_acked(self, held: Lock,
                             acked: Sequence[tuple[str, Sequence[Arg]]]) -> Rows | None:
-        """Acknowledge and record delivered replies (``release_acked_call``), then
+        """Acknowledge and record delivered replies (``ReleaseAcked``), then
         ``release_if_idle``, in one script: outside a cluster only (the outbox's slot)."""
-        reply = await release_acked_call(self._keys, held, acked).run(self._release_acked)
+        reply = await self._release_acked(ReleaseAcked.of(self._keys, held, acked))
         return idle_rows(reply)
 
     # The same lock scripts queued on a caller's plain pipeline, so they share its round trip.
 
     def release_if_idle_to(self, pipe: Any, held: Lock) -> None:
         """``release_if_idle`` on ``pipe``; read its reply with ``idle_rows``."""
-        release_if_idle_call(self._keys, held).queue(pipe, RELEASE_IF_IDLE_LUA)
+        ReleaseIfIdle.of(self._keys, held).queue(pipe)
 
     def release_to(self, pipe: Any, held: Lock) -> None:
-        compare_and_delete_call(self._keys, held).queue(pipe, LOCK_COMPARE_AND_DELETE_LUA)
+        self._compare_and_delete(held).queue(pipe)
 
     def extend_to(self, pipe: Any, held: Lock) -> None:
-        extend_call(self._keys, held, held.ttl_ms).queue(pipe, EXTEND_LUA)
+        self._compare_and_expire(held, held.ttl_ms).queue(pipe)
 
     @guarded
     async def extend(self, held: Lock, ttl: float | None = None) -> bool:
         ms = held.ttl_ms if ttl is None else max(1, int(ttl * 1000))
-        return bool(await extend_call(self._keys, held, ms).run(self._extend))
+        return bool(await self._extend(self._compare_and_expire(held, ms)))
+
+    def _compare_and_delete(self, held: Lock) -> CompareAndDelete:
+        return CompareAndDelete(self._keys.lock(held.customer), held.token)
+
+    def _compare_and_expire(self, held: Lock, ms: int) -> CompareAndExpire:
+        return CompareAndExpire(self._keys.lock(held.customer), held.token, ms)
 
     @guarded
     async def holds(self, held: Lock) -> bool:

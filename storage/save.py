@@ -4,17 +4,19 @@ It checks both the lock token and the version, so a holder whose lock expired ca
 overwrite newer state; in the same step it marks the inbox entry processed, appends the turn's
 history entry, renews the lock, keeps the turn's effects (for a process that dies before
 running them: ``storage.locks.Lease.effects``) and, outside a cluster, writes the turn's outbox
-entries. ``save_call`` is the only way to call it. This module must not decide what to save.
+entries. ``save_call`` builds its only calls (``Save``; ``SaveWithOutbox`` outside a
+cluster). This module must not decide what to save.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import ClassVar, Self
 
 from storage.keys import Keys
 from storage.locks import Lock
-from storage.lua import Arg, ScriptCall
+from storage.scripts import Arg, Key, Script, Spread
 
 # KEYS: state, lock, inbox, history, then (with outbox entries) outbox data and lease.
 # ARGV: token, expected version, json, ttl seconds, inbox id or "", lock ttl ms, the turn's
@@ -67,15 +69,77 @@ class Record:
     outbox_keys: Sequence[str] = ()  # ``Outbox.put_keys``, with ``outbox``
 
 
-def save_call(keys: Keys, lock: Lock, record: Record) -> ScriptCall:
-    customer = lock.customer
-    names = [keys.state(customer), keys.lock(customer), keys.inbox(customer),
-             keys.history(customer)]
-    args: list[Arg] = [lock.token, record.version, record.data, record.ttl,
-                       record.inbox_id or "", lock.ttl_ms,
-                       "-" if record.effects is None else record.effects, len(record.outbox)]
-    if record.outbox:
-        names += record.outbox_keys
-        args += [x for entry in record.outbox for x in entry]
-    args += record.history
-    return ScriptCall(tuple(names), tuple(args))
+@dataclass(frozen=True, slots=True)
+class Save(Script):
+    """The save in the customer's slot alone (no outbox entries: ``count`` 0)."""
+
+    LUA: ClassVar[str] = SAVE_LUA
+    state: Key
+    lock: Key
+    inbox: Key
+    history: Key
+    token: str
+    version: int
+    data: str
+    ttl: int
+    inbox_id: str
+    lock_ms: int
+    effects: str
+    count: int
+    rest: Spread  # the outbox entries' (id, json) pairs, then the history entry
+
+    @classmethod
+    def example(cls, keys: Keys) -> Self:
+        record = Record(data="{}", version=0, ttl=0, inbox_id="1-0", history=("", "*", "t", "x"))
+        call = save_call(keys, Lock("c1", "p.token", 30.0), record)
+        if not isinstance(call, cls):
+            raise TypeError("save_call without outbox entries builds a Save")
+        return call
+
+
+@dataclass(frozen=True, slots=True)
+class SaveWithOutbox(Script):
+    """The save writing the turn's outbox entries too: two slots, outside a cluster only."""
+
+    LUA: ClassVar[str] = SAVE_LUA
+    SLOTS: ClassVar[int] = 2
+    state: Key
+    lock: Key
+    inbox: Key
+    history: Key
+    outbox_data: Key
+    outbox_lease: Key
+    token: str
+    version: int
+    data: str
+    ttl: int
+    inbox_id: str
+    lock_ms: int
+    effects: str
+    count: int
+    rest: Spread
+
+    @classmethod
+    def example(cls, keys: Keys) -> Self:
+        record = Record(data="{}", version=0, ttl=0, outbox=[("o1", "{}")],
+                        outbox_keys=(keys.outbox_data, keys.outbox_lease))
+        call = save_call(keys, Lock("c1", "p.token", 30.0), record)
+        if not isinstance(call, cls):
+            raise TypeError("save_call with outbox entries builds a SaveWithOutbox")
+        return call
+
+
+def save_call(keys: Keys, lock: Lock, record: Record) -> Save | SaveWithOutbox:
+    """The call of ``SAVE_LUA`` for ``record``; with its outbox keys when it has entries."""
+    c = lock.customer
+    effects = "-" if record.effects is None else record.effects
+    rest: tuple[Arg, ...] = (*(x for entry in record.outbox for x in entry), *record.history)
+    if not record.outbox:
+        return Save(keys.state(c), keys.lock(c), keys.inbox(c), keys.history(c), lock.token,
+                    record.version, record.data, record.ttl, record.inbox_id or "",
+                    lock.ttl_ms, effects, 0, rest)
+    data_key, lease_key = record.outbox_keys
+    return SaveWithOutbox(keys.state(c), keys.lock(c), keys.inbox(c), keys.history(c),
+                          data_key, lease_key, lock.token, record.version, record.data,
+                          record.ttl, record.inbox_id or "", lock.ttl_ms, effects,
+                          len(record.outbox), rest)

@@ -22,19 +22,17 @@ from typing import Any
 from pydantic import ValidationError
 
 from flows.types import DialogState
-from storage.client import RedisClient, hot_script, scripts_span_slots
+from storage.client import RedisClient, scripts_span_slots
 from storage.errors import CodecError, LockLost, StorageError, VersionConflict, guarded
 from storage.history import History, HistoryEntry
-from storage.inbox import Inbox
 from storage.keys import LOCK_TTL, LOCK_WAIT, STATE_TTL, Keys
-from storage.locks import RELEASE_IF_IDLE_LUA, Lease, Lock, Locks, Snapshot, idle_rows
+from storage.locks import Lease, Lock, Locks, Snapshot
 from storage.outbox import Outbox, Prepared
-from storage.save import LOCK_LOST, SAVE_LUA, VERSION_CONFLICT, Record, save_call
+from storage.save import LOCK_LOST, VERSION_CONFLICT, Record, Save, SaveWithOutbox, save_call
+from storage.scripts import runner
 from storage.takeover import LockBreaker
 
-# (RELEASE_IF_IDLE_LUA and idle_rows: imported from here by store.py until it calls
-# ``Locks.release_acked``.)
-__all__ = ["RELEASE_IF_IDLE_LUA", "Lease", "Lock", "Snapshot", "States", "idle_rows"]
+__all__ = ["Lease", "Lock", "Snapshot", "States"]
 
 
 class States:
@@ -45,7 +43,6 @@ class States:
         self,
         redis: RedisClient,
         keys: Keys,
-        inbox: Inbox,  # (unused since the lease carries the inbox rows; kept for Store)
         *,
         history: History | None = None,
         outbox: Outbox | None = None,
@@ -54,7 +51,6 @@ class States:
         lock_wait: float = LOCK_WAIT,
         instance: str,
     ) -> None:
-        del inbox
         self._redis = redis
         self._keys = keys
         self._history = history
@@ -65,7 +61,8 @@ class States:
         self.locks = Locks(redis, keys, instance=instance, lock_ttl=lock_ttl,
                            lock_wait=lock_wait)
         self.breaker = LockBreaker(redis, keys, token_prefix=self.locks.token_prefix)
-        self._save = hot_script(redis, SAVE_LUA)
+        self._save = runner(redis, Save, hot=True)
+        self._save_joint = runner(redis, SaveWithOutbox, hot=True)
 
     @asynccontextmanager
     async def lock(
@@ -123,8 +120,9 @@ class States:
         if lock.customer != customer:
             raise LockLost(f"lock is for customer {lock.customer}, not {customer}")
         record = self._record(state, version, inbox_id, history, outbox, effects)
-        new_version, left = (int(x) for x in await save_call(self._keys, lock, record)
-                             .run(self._save))
+        call = save_call(self._keys, lock, record)
+        reply = await (self._save(call) if isinstance(call, Save) else self._save_joint(call))
+        new_version, left = (int(x) for x in reply)
         if new_version == LOCK_LOST:
             raise LockLost(f"customer {customer}: lock expired or taken over before save")
         if new_version == VERSION_CONFLICT:
@@ -153,17 +151,3 @@ class States:
     @guarded
     async def delete(self, customer: str) -> None:
         await self._redis.delete(self._keys.state(customer))
-
-    # Adapters for store.py (owned elsewhere) until it calls ``self.states.locks`` itself.
-
-    def extend_to(self, pipe: Any, held: Lock) -> None:
-        self.locks.extend_to(pipe, held)
-
-    def release_to(self, pipe: Any, held: Lock) -> None:
-        self.locks.release_to(pipe, held)
-
-    def release_if_idle_to(self, pipe: Any, held: Lock) -> None:
-        self.locks.release_if_idle_to(pipe, held)
-
-    def drop_prefetched(self, customer: str) -> None:
-        """Nothing is cached any more (the lease carries it): a no-op for store.py."""

@@ -13,11 +13,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar, Self
+from typing import Any
 
 from redis.asyncio.cluster import RedisCluster
 
@@ -41,72 +41,17 @@ from storage.keys import (
     STATE_TTL,
     Keys,
 )
+from storage.locks import Lock, idle_rows
 from storage.outbox import Outbox
 from storage.profile import Profiles
 from storage.reminders import Reminders
-from storage.scripts import Arg, Key, Script, Spread, runner
-from storage.state import Lock, States, idle_rows
+from storage.state import States
 
 __all__ = ["Store", "connect", "open_store"]
 
 HEALTH_KEY_MS = 60_000
 
 log = logging.getLogger("svyaz.storage")
-
-
-@dataclass(frozen=True, slots=True)
-class ReleaseAcked(Script):
-    """Acknowledge a turn's sent replies and record them in the history, then release the
-    lock as ``States.release_if_idle`` does: when the inbox is empty (forgetting the turn's
-    stored effects), else keep it and return the pending rows; 0 when the lock is no longer
-    ``token``'s. ``replies``: per reply its outbox id, k, then k XADD arguments after the
-    history key. Two slots (the customer's and ``{outbox}``): never on a cluster."""
-
-    LUA: ClassVar[str] = """
-local i = 3
-for _ = 1, tonumber(ARGV[2]) do
-  local id = ARGV[i]
-  redis.call('ZREM', KEYS[5], id)
-  redis.call('HDEL', KEYS[6], id)
-  redis.call('HDEL', KEYS[4], id)
-  local k = tonumber(ARGV[i + 1])
-  redis.call('XADD', KEYS[3], unpack(ARGV, i + 2, i + 1 + k))
-  i = i + 2 + k
-end
-if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
-local rows = redis.call('XRANGE', KEYS[2], '-', '+')
-if #rows == 0 then
-  redis.call('DEL', KEYS[1])
-  redis.call('HDEL', KEYS[7], 'fx')
-end
-return rows
-"""
-    SLOTS: ClassVar[int] = 2
-    lock: Key
-    inbox: Key
-    history: Key
-    outbox_data: Key
-    outbox_lease: Key
-    outbox_tries: Key
-    state: Key
-    token: str
-    count: int
-    replies: Spread
-
-    @classmethod
-    def of(cls, keys: Keys, lock: Lock, replies: Sequence[tuple[str, Sequence[Arg]]]) -> Self:
-        """``replies``: (outbox id, XADD arguments after the history key) per reply."""
-        c = lock.customer
-        spread: list[Arg] = []
-        for entry_id, xadd in replies:
-            spread += (entry_id, len(xadd), *xadd)
-        return cls(keys.lock(c), keys.inbox(c), keys.history(c), keys.outbox_data,
-                   keys.outbox_lease, keys.outbox_tries, keys.state(c), lock.token,
-                   len(replies), tuple(spread))
-
-    @classmethod
-    def example(cls, keys: Keys) -> Self:
-        return cls.of(keys, Lock("c1", "token", 30.0), [("1-a-b", ["*", "t", "hi"])])
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,7 +89,7 @@ class Store:
         self.inbox = Inbox(redis, keys)
         self.history = History(redis, keys, maxlen=history_maxlen, max_age=history_max_age)
         self.outbox = Outbox(redis, keys, instance=self.instance)
-        self.states = States(redis, keys, self.inbox, history=self.history, outbox=self.outbox,
+        self.states = States(redis, keys, history=self.history, outbox=self.outbox,
                              state_ttl=state_ttl, lock_ttl=lock_ttl, lock_wait=lock_wait,
                              instance=self.instance)
         self.profiles = Profiles(redis, keys)
@@ -153,11 +98,9 @@ class Store:
         self.identities = Identities(redis, keys, history=self.history, profiles=self.profiles,
                                      reminders=self.reminders, inbox=self.inbox,
                                      link_token_ttl=link_token_ttl, link_code_ttl=link_code_ttl)
-        self.intake = Intake(redis, keys, identities=self.identities, inbox=self.inbox,
-                             states=self.states)
+        self.intake = Intake(redis, keys, identities=self.identities, states=self.states)
         self.history.bind_forget(self.forget)
         self._joint = scripts_span_slots(redis)
-        self._release_acked = runner(redis, ReleaseAcked, hot=True)
 
     @classmethod
     def from_url(cls, url: str, **options: Any) -> Store:
@@ -192,7 +135,7 @@ class Store:
             return
         pipe = self._queue(sent)
         if extend is not None:
-            self.states.extend_to(pipe, extend)
+            self.states.locks.extend_to(pipe, extend)
         await pipe.execute()
         sent.clear()
 
@@ -204,14 +147,13 @@ class Store:
         (when every reply is the lock's customer's), else a plain pipeline."""
         customer = lock.customer
         if self._joint and all(item.customer == customer for item in sent):
-            self.states.drop_prefetched(customer)
             replies = [(item.entry_id, self.history.script_args(item.history)[1:])
                        for item in sent]  # no age trim: see _queue
-            reply = await self._release_acked(ReleaseAcked.of(self.keys, lock, replies))
+            rows = await self.states.locks.release_acked(lock, replies)
             sent.clear()
-            return idle_rows(reply)
+            return rows
         pipe = self._queue(sent)
-        self.states.release_if_idle_to(pipe, lock)
+        self.states.locks.release_if_idle_to(pipe, lock)
         replies = await pipe.execute()
         sent.clear()
         return idle_rows(replies[-1])
@@ -220,7 +162,7 @@ class Store:
     async def release(self, lock: Lock, sent: list[Sent]) -> None:
         """Acknowledge ``sent``, then release ``lock`` (if still ours)."""
         pipe = self._queue(sent)
-        self.states.release_to(pipe, lock)
+        self.states.locks.release_to(pipe, lock)
         await pipe.execute()
         sent.clear()
 

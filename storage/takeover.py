@@ -7,29 +7,35 @@ other process can reach, ``break_mine`` deletes only tokens carrying this proces
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, ClassVar, Self
 
 from storage.client import RedisClient
 from storage.codec import text
 from storage.errors import guarded_slow
 from storage.keys import Keys
-from storage.lua import ScriptCall
+from storage.scripts import Key, Script
 
 BREAK_BATCH = 500  # lock deletions per round trip when taking over at start
 
-# KEYS: lock. ARGV: token prefix. Deletes the lock if its token starts with the prefix.
-DEL_IF_PREFIX_LUA = """
+@dataclass(frozen=True, slots=True)
+class DelIfPrefix(Script):
+    """Delete the lock if its token starts with ``prefix``; 1 if deleted. ``lock``: a key
+    found by ``Keys.lock_pattern``."""
+
+    LUA: ClassVar[str] = """
 local held = redis.call('GET', KEYS[1])
 if held and string.sub(held, 1, string.len(ARGV[1])) == ARGV[1] then
   return redis.call('DEL', KEYS[1])
 end
 return 0
 """
+    lock: Key
+    prefix: str
 
-
-def del_if_prefix_call(lock_key: str, prefix: str) -> ScriptCall:
-    """``lock_key``: a key found by ``Keys.lock_pattern``."""
-    return ScriptCall((lock_key,), (prefix,))
+    @classmethod
+    def example(cls, keys: Keys) -> Self:
+        return cls(keys.lock("c1"), "p.")
 
 
 class LockBreaker:
@@ -46,8 +52,8 @@ class LockBreaker:
         customers. At start only: they were taken by a process that had the name before and
         died (a live one cannot have it), so their customers need not wait for the locks to
         expire."""
-        return await self._break(lambda pipe, key: del_if_prefix_call(
-            text(key), self._prefix).queue(pipe, DEL_IF_PREFIX_LUA))
+        return await self._break(
+            lambda pipe, key: DelIfPrefix(text(key), self._prefix).queue(pipe))
 
     @guarded_slow
     async def break_all(self) -> list[str]:

@@ -21,10 +21,13 @@ from redis.crc import key_slot  # what redis.cluster.key_slot is
 
 import storage
 from flows.types import Inbound, TextEvent
-from storage.client import scripts_span_slots
 from storage.errors import StorageError
+from storage.intake import AcceptJoint, Push, accept_call
 from storage.keys import Keys
+from storage.locks import Lock, ReleaseAcked
+from storage.save import Record, save_call
 from storage.scripts import (
+    Arg,
     CompareAndDelete,
     CompareAndExpire,
     Key,
@@ -33,16 +36,11 @@ from storage.scripts import (
     registered,
     runner,
 )
-from storage.state import Lock
-from storage.store import ReleaseAcked, Store
 
 STORAGE = Path(storage.__file__).parent
 # Modules whose scripts are still called by position (KEYS/ARGV spelled at the call site);
 # their owners move them to typed calls. Remove a module here once it has.
-# Typed through storage.lua's ScriptCall builders (their slots: test_scripts_slots.py), not yet
-# through storage.scripts' Script: one mechanism is the next step.
-NOT_YET_TYPED = {"state.py", "intake.py", "inbox.py", "locks.py", "save.py", "takeover.py",
-                 "lua.py"}
+NOT_YET_TYPED: set[str] = set()
 
 
 def _all_scripts() -> list[type[Script]]:
@@ -58,7 +56,8 @@ NAMESPACES = [Keys("main"), Keys("shop-2")]
 def test_the_registry_finds_the_scripts_of_every_storage_module() -> None:
     names = {cls.__qualname__ for cls in SCRIPTS}
     assert {"CompareAndDelete", "CompareAndExpire", "Put", "Ack", "Claim", "ClaimIds",
-            "Inherit", "Touch", "Swap", "ReleaseAcked"} <= names
+            "Inherit", "Touch", "Swap", "ReleaseAcked", "Acquire", "ReleaseIfIdle", "Save",
+            "SaveWithOutbox", "Accept", "AcceptJoint", "Done", "DelIfPrefix"} <= names
 
 
 @pytest.mark.parametrize("keys", NAMESPACES, ids=lambda k: k.bot)
@@ -73,8 +72,13 @@ def test_a_scripts_keys_share_its_declared_cluster_slots(script: type[Script], k
 
 @pytest.mark.parametrize("script", SCRIPTS, ids=lambda cls: f"{cls.__module__}.{cls.__qualname__}")
 def test_a_script_reads_no_key_it_was_not_given(script: type[Script]) -> None:
+    """A text shared by two calls (``Save``/``SaveWithOutbox``, ``Accept``/``AcceptJoint``)
+    reads its further keys only when the longer call's arguments ask for them: the text may
+    use as many keys as the longest call of it gives."""
     used = {int(n) for n in re.findall(r"KEYS\[(\d+)\]", script.LUA)}
-    assert max(used, default=0) <= len(script.example(Keys("main")).key_list())
+    given = max(len(other.example(Keys("main")).key_list()) for other in SCRIPTS
+                if other.LUA == script.LUA)
+    assert max(used, default=0) <= given
 
 
 @pytest.mark.parametrize("script", SCRIPTS, ids=lambda cls: f"{cls.__module__}.{cls.__qualname__}")
@@ -178,36 +182,56 @@ async def test_a_queued_call_runs_on_a_plain_pipeline(redis_client: aioredis.Red
     assert await pipe.execute() == [1]
 
 
-async def _twin(store: Store, customer: str, *, pending: bool, ours: bool) -> Lock:
-    """A customer whose lock is held (by ``ours`` or someone else), whose last turn left
-    effects, with or without a pending inbox entry."""
-    lock = await store.states.locks.acquire(customer)
-    if not ours:
-        await store.redis.set(store.keys.lock(customer), "someone-else")
-    await store.redis.hset(store.keys.state(customer), "fx", "[]")
-    if pending:
-        await store.inbox.push(customer, Inbound(channel="max", user_id="1", event_id="e1",
-                                                 event=TextEvent("ещё")))
-    return lock
+# Where the keys of the scripts that span slots fall: the customer's slot, and only the
+# outbox's or the global keys besides (the registry test above counts the slots only).
+
+SLOT_KEYS = Keys("slots")
+CUSTOMER = "c0ffee"
+LOCK = Lock(CUSTOMER, "p.token", 30.0)
 
 
-async def _after(store: Store, customer: str) -> tuple[object, object]:
-    return (await store.redis.get(store.keys.lock(customer)) is not None,
-            await store.redis.hget(store.keys.state(customer), "fx"))
+def _slots(names: list[str] | list[Arg] | tuple[str, ...]) -> set[int]:
+    return {key_slot(str(name).encode()) for name in names}
 
 
-@pytest.mark.parametrize(("pending", "ours"), [(False, True), (True, True), (False, False)])
-async def test_release_acked_releases_as_states_release_if_idle_does(
-    store: Store, pending: bool, ours: bool,
+def _customer_slot() -> int:
+    return key_slot(SLOT_KEYS.state(CUSTOMER).encode())
+
+
+def test_the_slot_check_sees_two_slots() -> None:
+    assert len(_slots([SLOT_KEYS.state(CUSTOMER), SLOT_KEYS.state("other")])) == 2
+    assert len(_slots([SLOT_KEYS.state(CUSTOMER), SLOT_KEYS.outbox_data])) == 2
+
+
+def test_the_save_keeps_to_the_customers_slot_and_adds_the_outbox_only_outside_a_cluster(
 ) -> None:
-    """``ReleaseAcked`` has its own copy of ``RELEASE_IF_IDLE_LUA``'s rule (no glued text):
-    with no replies to acknowledge it must release, keep or refuse exactly as that does."""
-    if not scripts_span_slots(store.redis):
-        pytest.skip("ReleaseAcked spans two slots: never run on a cluster")
-    by_states = await _twin(store, "twin-a", pending=pending, ours=ours)
-    by_store = await _twin(store, "twin-b", pending=pending, ours=ours)
-    rows_a = await store.states.locks.release_if_idle(by_states)
-    rows_b = await store.release_if_idle(by_store, [])
-    assert [fields for _, fields in rows_a or []] == [fields for _, fields in rows_b or []]
-    assert (rows_a is None) == (rows_b is None) == (not pending or not ours)
-    assert await _after(store, "twin-a") == await _after(store, "twin-b")
+    cluster = save_call(SLOT_KEYS, LOCK, Record(data="{}", version=0, ttl=0, inbox_id="1-0",
+                                                history=("", "*", "t", "x"))).key_list()
+    assert _slots(cluster) == {_customer_slot()}
+    outbox_keys = (SLOT_KEYS.outbox_data, SLOT_KEYS.outbox_lease)
+    joint = save_call(SLOT_KEYS, LOCK, Record(data="{}", version=0, ttl=0,
+                                              outbox=[("o1", "{}")],
+                                              outbox_keys=outbox_keys)).key_list()
+    assert joint[:-2] == cluster
+    assert _slots(joint[:-2]) == {_customer_slot()}
+    assert _slots(joint[-2:]) == {key_slot(SLOT_KEYS.outbox_data.encode())}
+
+
+def test_the_release_with_acknowledgements_spans_the_customer_and_the_outbox_only() -> None:
+    names = ReleaseAcked.of(SLOT_KEYS, LOCK, [("o1", ["*", "t", "x"])]).key_list()
+    outbox = {SLOT_KEYS.outbox_data, SLOT_KEYS.outbox_lease, SLOT_KEYS.outbox_tries}
+    assert _slots([k for k in names if k not in outbox]) == {_customer_slot()}
+    assert _slots(list(outbox)) == {key_slot(SLOT_KEYS.outbox_data.encode())}
+    assert names[-1] == SLOT_KEYS.state(CUSTOMER)  # the release rule's KEYS[#KEYS]
+
+
+def test_the_accept_keeps_to_the_customers_slot_on_a_cluster() -> None:
+    inbound = Inbound(channel="max", user_id="42", event_id="e1", event=TextEvent("привет"))
+    push = Push(CUSTOMER, "max:e1", inbound, token=LOCK.token, lock_ms=30_000)
+    assert _slots(accept_call(SLOT_KEYS, push, joint=False).key_list()) == {_customer_slot()}
+    joint = accept_call(SLOT_KEYS, push, joint=True)
+    assert isinstance(joint, AcceptJoint)
+    names = joint.key_list()
+    assert _slots(names[:6]) == {_customer_slot()}
+    assert names[6:] == [SLOT_KEYS.pending, SLOT_KEYS.account(inbound.account),
+                         SLOT_KEYS.customers]
