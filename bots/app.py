@@ -42,6 +42,7 @@ from bots.scheduler import ReminderService
 from bots.webrelay import WebRelay
 from connectors.base import Connector
 from flows import engine
+from flows.backoff import Backoff
 from flows.types import Channel
 from storage.errors import StorageError
 from storage.instance import Instance, InstanceError
@@ -54,6 +55,7 @@ log = logging.getLogger("svyaz.bots")
 
 SWEEP_EVERY = 30.0  # seconds between crash-recovery sweeps (inbox, stale outbox)
 EMBEDDED_CHECK_EVERY = 0.5  # seconds between looks at the embedded Redis's process
+EMBEDDED_RESTART_FIRST = 2.0  # the pause after a failed start, doubling
 EMBEDDED_RESTART_MAX = 30.0  # the longest pause between attempts to start it again
 
 SETTINGS = web.AppKey("svyaz_settings", Settings)
@@ -200,21 +202,23 @@ def _instance(data_dir: Path) -> Instance:
 async def keep_running(embedded: EmbeddedRedis, stop: asyncio.Event) -> None:
     """Start the embedded Redis again when its process dies (the OOM killer, a crash): until
     then webhooks answer 503 and the platforms re-deliver; nothing else would bring it back."""
+    restarts = Backoff(base=EMBEDDED_RESTART_FIRST, cap=EMBEDDED_RESTART_MAX, jitter=False)
     delay = EMBEDDED_CHECK_EVERY
     while not await pause(stop, delay):
+        delay = EMBEDDED_CHECK_EVERY
         if embedded.running:
-            delay = EMBEDDED_CHECK_EVERY
+            restarts.reset()
             continue
         log.error("the embedded Redis stopped (exit code %s); starting it again; its log: %s",
                   embedded.returncode, embedded.data_dir / "redis.log")
         try:
             await asyncio.to_thread(embedded.start)
         except Exception as exc:  # keep trying, slower: a broken data file needs a person
-            delay = min(max(delay, 1.0) * 2, EMBEDDED_RESTART_MAX)
+            delay = restarts.delay()
             log.error("the embedded Redis did not start: %s; next try in %.0f s", exc, delay)
         else:
             log.warning("the embedded Redis is running again")
-            delay = EMBEDDED_CHECK_EVERY
+            restarts.reset()
 
 
 async def _stop(app: web.Application) -> None:

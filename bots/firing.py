@@ -20,6 +20,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Literal, Protocol
 
 from bots.owner import OwnerNote
+from flows.backoff import backoff_delay
 from flows.types import Event, TimerEvent
 from storage.errors import StorageError
 from storage.history import History, HistoryEntry
@@ -34,6 +35,8 @@ log = logging.getLogger("svyaz.bots")
 FIRE_CONCURRENCY = 16
 EARLY_TOLERANCE = 5.0  # seconds; a record due later than this belongs to a newer job
 FIRE_ATTEMPTS = 4
+FIRE_RETRY_FIRST = 0.5  # seconds; doubling after each failed attempt
+FIRE_RETRY_LAST = FIRE_RETRY_FIRST * 2 ** (FIRE_ATTEMPTS - 1)  # never capped lower
 
 
 def decide(due: datetime, now: datetime, grace: float) -> Literal["deliver", "missed"]:
@@ -73,7 +76,8 @@ class Firing:
                 except StorageError as exc:
                     log.warning("reminder %s of %s: attempt %d failed: %s", key, customer,
                                 attempt + 1, type(exc).__name__)
-                    await asyncio.sleep(0.5 * 2**attempt)
+                    await asyncio.sleep(backoff_delay(attempt, base=FIRE_RETRY_FIRST,
+                                                      cap=FIRE_RETRY_LAST, jitter=False))
             self.metrics.reminders_failed.inc()
             log.error("reminder %s of %s could not be fired", key, customer)
 

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 
 from bots.delivery import Delivery
 from bots.turn import Leftovers
+from flows.backoff import backoff_delay
 from storage.errors import StorageError, StorageUnavailable
 from storage.outbox import OutboxEntry
 
@@ -32,6 +33,7 @@ log = logging.getLogger("svyaz.bots")
 
 RETRY_FIRST = 0.5  # seconds before the first retry of a customer whose turn Redis failed
 RETRY_ATTEMPTS = 6  # doubling: the last after 16 s (31.5 s in all), then the sweeps
+RETRY_LAST = RETRY_FIRST * 2 ** (RETRY_ATTEMPTS - 1)  # never capped lower
 
 
 @dataclass(slots=True)
@@ -93,7 +95,7 @@ class Recovery:
         if self._closing() or retry.attempts >= RETRY_ATTEMPTS:
             self._retries.pop(customer, None)  # Redis is still down: the sweeps take over
             return
-        delay = RETRY_FIRST * 2 ** retry.attempts
+        delay = backoff_delay(retry.attempts, base=RETRY_FIRST, cap=RETRY_LAST, jitter=False)
         retry.attempts += 1
         asyncio.get_running_loop().call_later(delay, self._start_recovery, customer)
 

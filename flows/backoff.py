@@ -21,15 +21,18 @@ _MAX_EXPONENT = 62
 
 
 def backoff_delay(
-    attempt: int, *, base: float = 0.5, cap: float = 30.0, jitter: bool = True
+    attempt: int, *, base: float = 0.5, cap: float = 30.0, jitter: bool = True,
+    spread: tuple[float, float] = (0.5, 1.0),
 ) -> float:
     """The pause before retry number ``attempt`` (0-based): ``base * 2**attempt``, at most
-    ``cap``; with ``jitter`` a random point in its upper half, so clients that failed together
-    do not all come back at the same instant."""
+    ``cap``; with ``jitter`` a random point between ``spread``'s two multiples of it (by
+    default its upper half), so clients that failed together do not all come back at the
+    same instant."""
     ceiling: float = min(cap, base * (2 ** min(max(attempt, 0), _MAX_EXPONENT)))
     if not jitter:
         return ceiling
-    return random.uniform(ceiling / 2, ceiling)  # noqa: S311 - jitter, not security
+    low, high = spread
+    return random.uniform(ceiling * low, ceiling * high)  # noqa: S311 - jitter, not security
 
 
 class Backoff:

@@ -17,7 +17,6 @@ This module must not read or write the state's content; ``storage.state`` does.
 from __future__ import annotations
 
 import asyncio
-import random
 import secrets
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
@@ -25,6 +24,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any, ClassVar, Self
 
+from flows.backoff import backoff_delay
 from storage.bounded import put_bounded
 from storage.client import RedisClient
 from storage.codec import text
@@ -173,6 +173,7 @@ class ReleaseAcked(Script):
 
 _POLL_MIN = 0.002
 _POLL_MAX = 0.05
+_POLL_SPREAD = (0.5, 1.5)  # a poll waits 0.5-1.5 times its doubling pause
 ORPHANS_KEPT = 10_000  # customers with lock calls whose answer never came, kept per process
 # Tokens kept per customer: while Redis is away every retry of the platform fails unanswered
 # too; the holder is most likely among the oldest (taken before), or the newest (a stall).
@@ -288,15 +289,16 @@ class Locks:
         orphans = self.orphans.of(customer)
         call = Acquire.of(self._keys, held, orphans)
         deadline = time.monotonic() + wait
-        delay = _POLL_MIN
+        polls = 0
         async with asyncio.timeout(wait + OPERATION_TIMEOUT):  # a hung Redis: unavailable
             while not (found := await self._call_acquire(held, call)):
                 if handed is not None and (adopted := handed()) is not None:
                     return adopted
                 if time.monotonic() >= deadline:
                     raise LockTimeout(f"customer {customer}: lock not had within {wait:.1f} s")
-                await asyncio.sleep(delay * (0.5 + random.random()))
-                delay = min(delay * 2, _POLL_MAX)
+                await asyncio.sleep(backoff_delay(polls, base=_POLL_MIN, cap=_POLL_MAX,
+                                                  spread=_POLL_SPREAD))
+                polls += 1
         if orphans:
             self.orphans.forget(customer)
         return Lease.read(held, found)

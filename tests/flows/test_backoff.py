@@ -33,3 +33,11 @@ def test_backoff_counts_failures_and_reset_answers_how_many() -> None:
     assert backoff.reset() == 4
     assert backoff.failures == 0
     assert backoff.delay() == 1.0
+
+
+def test_a_spread_sets_the_jitters_range_around_the_pause() -> None:
+    """The customer lock's poll waits 0.5-1.5 times its doubling pause (``storage.locks``)."""
+    found = [backoff_delay(2, base=0.002, cap=0.05, spread=(0.5, 1.5)) for _ in range(200)]
+    assert all(0.004 <= pause <= 0.012 for pause in found)
+    assert max(found) > 0.008  # above the pause itself, which the default jitter never is
+    assert backoff_delay(9, base=0.002, cap=0.05, spread=(0.5, 1.5), jitter=False) == 0.05
