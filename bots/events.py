@@ -1,5 +1,6 @@
 """Pure facts about events: what a link token or code looks like, how an event reads in the
-history, which events the bot starts itself, the «продолжить в …» command.
+history, which events the bot starts itself, the «продолжить в …» command (its words:
+``bots.texts``).
 
 This module owns these small decisions so the runtime stays an executor. It must do no I/O.
 """
@@ -8,10 +9,10 @@ from __future__ import annotations
 
 import re
 
+from bots.texts import CONTINUE_PATTERN, CONTINUE_TARGETS, HISTORY_CONTACT
 from flows.types import (
     ButtonEvent,
     CallResultEvent,
-    Channel,
     ContactEvent,
     DialogState,
     Event,
@@ -50,13 +51,7 @@ def link_code_of(event: Event) -> str | None:
     return None
 
 
-_CONTINUE = re.compile(r"^\s*продолжить\s+(в|во|на)\s+(.+?)\s*[.!]?\s*$", re.IGNORECASE)
-_CONTINUE_TARGETS: dict[str, Channel | None] = {
-    "max": "max", "макс": "max", "мах": "max",
-    "vk": "vk", "вк": "vk", "вконтакте": "vk", "контакте": "vk",
-    "сайте": "web", "сайт": "web", "чате на сайте": "web",
-    "другом мессенджере": None, "другом канале": None,
-}
+_CONTINUE = re.compile(CONTINUE_PATTERN, re.IGNORECASE)
 
 
 def continue_command(event: Event) -> LinkChannel | None:
@@ -64,9 +59,9 @@ def continue_command(event: Event) -> LinkChannel | None:
     if not isinstance(event, TextEvent) or not (match := _CONTINUE.match(event.text)):
         return None
     where = match.group(2).lower()
-    if where not in _CONTINUE_TARGETS:
+    if where not in CONTINUE_TARGETS:
         return None
-    return LinkChannel(target=_CONTINUE_TARGETS[where])
+    return LinkChannel(target=CONTINUE_TARGETS[where])
 
 
 def describe(event: Event) -> tuple[str, str]:
@@ -78,7 +73,7 @@ def describe(event: Event) -> tuple[str, str]:
     if isinstance(event, StartEvent):
         return "/start", "start" + (" (link)" if link_token_of(event) else "")
     if isinstance(event, ContactEvent):
-        return "[контакт]", "contact shared"
+        return HISTORY_CONTACT, "contact shared"
     if isinstance(event, TimerEvent):
         return "", f"reminder {event.key} fired ({event.flow})"
     if isinstance(event, StartFlowEvent):

@@ -34,7 +34,7 @@ from bots.events import dedupe_key
 from bots.metrics import Metrics
 from bots.owner import OwnerNote
 from bots.recovery import Inheritance, Recovery
-from bots.turn import SORRY, Advance, Clock, Leftovers, TurnRunner
+from bots.turn import Advance, Clock, Leftovers, TurnRunner
 from connectors.base import Unavailable
 from flows.types import Event, Inbound
 from storage.errors import StorageError
@@ -45,7 +45,7 @@ if TYPE_CHECKING:
     from flows.model import FlowSet
     from storage.store import Store
 
-__all__ = ["SORRY", "Advance", "Clock", "Runtime"]
+__all__ = ["Advance", "Clock", "Runtime"]
 
 
 class Runtime:

@@ -49,6 +49,21 @@ PHONE_MATCH_THERE: Final = (
     "объединить переписку, напишите здесь код {code}. Если это не вы — просто не отвечайте."
 )
 
+# The global command «продолжить в …» (``bots.events.continue_command``): the pattern (its
+# second group names the place) and the places it knows, by the channel they mean (None:
+# any other channel).
+CONTINUE_PATTERN: Final = r"^\s*продолжить\s+(в|во|на)\s+(.+?)\s*[.!]?\s*$"
+CONTINUE_TARGETS: Final[dict[str, Literal["vk", "max", "web"] | None]] = {
+    "max": "max", "макс": "max", "мах": "max",
+    "vk": "vk", "вк": "vk", "вконтакте": "vk", "контакте": "vk",
+    "сайте": "web", "сайт": "web", "чате на сайте": "web",
+    "другом мессенджере": None, "другом канале": None,
+}
+
+# ----------------------------------------------------------------- history labels
+
+HISTORY_CONTACT: Final = "[контакт]"  # a shared contact, as the history shows it
+
 # ----------------------------------------------------------------- owner: notes
 
 OwnerNoteKind = Literal["handoff", "undeliverable", "missed"]

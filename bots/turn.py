@@ -45,6 +45,7 @@ from bots.effects import Effects
 from bots.events import describe, is_initiated, position
 from bots.metrics import Metrics
 from bots.owner import OwnerNote
+from bots.texts import SORRY
 from connectors.base import dialog_user
 from flows.chain import MAX_CALLS, Chain, GiveUp
 from flows.engine import give_up
@@ -61,7 +62,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("svyaz.bots")
 
-SORRY = "Что-то пошло не так, попробуйте ещё раз."
 _RETRY_LATER = (StorageUnavailable, LockLost, VersionConflict)
 
 

@@ -14,7 +14,8 @@ from bots_harness import Harness
 
 from bots.events import continue_command, describe, link_code_of, link_token_of
 from bots.linking import JOINED, LINK_YES
-from bots.runtime import SORRY, Runtime
+from bots.runtime import Runtime
+from bots.texts import SORRY
 from connectors.base import Unavailable
 from flows.types import (
     ButtonEvent,
