@@ -12,9 +12,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-import phonenumbers
 from pydantic import BaseModel, ConfigDict
 
+from flows.inputs import phone_e164
 from storage.client import RedisClient
 from storage.codec import text
 from storage.errors import InvalidValue, guarded
@@ -53,17 +53,12 @@ class Profile(BaseModel):
 
 def normalise_phone(value: str, region: str = DEFAULT_REGION) -> str:
     """``value`` in E.164; ``InvalidValue`` unless it is a *possible* number (length and
-    country code fit). A flow's ``input: phone`` (``flows.inputs.parse_phone``) asks more: a
-    *valid* number, of 7 to 100 characters. Both read it with ``phonenumbers`` in ``region``;
-    the reading itself is to have one home in ``flows.inputs`` (issue 19), with each caller
-    keeping its own rule."""
-    try:
-        number = phonenumbers.parse(value, region)
-    except phonenumbers.NumberParseException as exc:
-        raise InvalidValue(f"not a phone number: {exc}") from exc
-    if not phonenumbers.is_possible_number(number):
+    country code fit). A flow's ``input: phone`` asks more: a *valid* number. Both read it
+    with ``flows.inputs.phone_e164``, the one home of phone parsing, each keeping its rule."""
+    e164 = phone_e164(value, region=region, check="possible")
+    if e164 is None:
         raise InvalidValue("not a possible phone number")
-    return str(phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164))
+    return e164
 
 
 def normalise(field: str, value: str) -> str:
