@@ -264,8 +264,7 @@ class Frame(BaseModel):
     flow: str = Field(alias="f")
     step: str = Field(alias="s")
     retries: int = Field(default=0, alias="r")
-    # Step to continue at in this flow when a called sub-flow returns.
-    resume: str | None = Field(default=None, alias="n")
+    # (A stored frame may carry "n", a field no version used: ignored, as any unknown one.)
 
 
 HandoffStage = Literal["waiting", "unheard", "taken"]
@@ -275,14 +274,16 @@ until released). In the first two the customer's global commands bring the bot b
 
 
 class DialogState(BaseModel):
-    """A customer's dialogue: small, JSON, versioned so old stored states keep loading.
+    """A customer's dialogue: small, JSON; old stored states keep loading (unknown fields
+    are ignored).
 
     Serialise with ``model_dump_json(by_alias=True, exclude_defaults=True)``.
     """
 
     model_config = ConfigDict(frozen=True, extra="ignore", populate_by_name=True)
 
-    schema_version: int = Field(default=1, alias="v")
+    # (A stored state may carry "v", a schema version no version read: ignored, as any
+    # unknown field; a change of shape adds a validator, as ``_flag`` below.)
     stack: tuple[Frame, ...] = Field(default=(), alias="k")
     vars: dict[str, JSON] = Field(default_factory=dict, alias="x")
     # Pending CallHttp id the flow waits for, if any.

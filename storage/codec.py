@@ -170,14 +170,6 @@ def decode_inbound(raw: str | bytes) -> Inbound:
     return inbound_from_dict(loads(raw))
 
 
-def encode_reply(reply: Reply) -> str:
-    return dumps(reply_to_dict(reply))
-
-
-def decode_reply(raw: str | bytes) -> Reply:
-    return reply_from_dict(loads(raw))
-
-
 def text(value: bytes | str) -> str:
     """Redis replies are bytes unless the client decodes; storage accepts either client."""
     return value.decode() if isinstance(value, bytes) else value

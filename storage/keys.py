@@ -171,10 +171,6 @@ class Keys:
             self.visible(customer),
         )
 
-    def customer_pattern(self, customer: str) -> str:
-        """SCAN pattern of every key under the customer's hash tag (other parts' too)."""
-        return f"{self.tag(customer)}:*"
-
     def mentioning(self, customer: str) -> str:
         """SCAN pattern of every key of this bot whose name contains the customer id (ids are
         12+ random characters, so only keys about this customer match)."""

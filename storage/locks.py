@@ -359,8 +359,3 @@ class Locks:
 
     def _compare_and_expire(self, held: Lock, ms: int) -> CompareAndExpire:
         return CompareAndExpire(self._keys.lock(held.customer), held.token, ms)
-
-    @guarded
-    async def holds(self, held: Lock) -> bool:
-        current = await self._redis.get(self._keys.lock(held.customer))
-        return current is not None and text(current) == held.token

@@ -6,15 +6,15 @@ their typed calls, ``Put``, ``Ack``..., are in ``storage.outbox_scripts``). ``pu
 gives the writer the lease; if it dies before ``ack``, ``claim_stale`` hands the entry to exactly
 one other caller once the lease is older than ``min_idle_ms`` (a re-send, never a loss); a
 sender that waits long (a rate limiter's queue) renews it with ``touch``. The entry id is
-stable across claims: use it as the message key; VK's ``random_id`` is ``random_id_for(
-entry_id)``, so VK drops a re-send that had in fact gone through.
+stable across claims: it is the message key (``connectors.base``), from which VK's
+``random_id`` derives (``connectors.vk.render.random_id``), so VK drops a re-send that had in
+fact gone through.
 
 This module must not send anything.
 """
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 import time
 from collections.abc import Sequence
@@ -28,14 +28,6 @@ from storage.errors import guarded, guarded_slow
 from storage.keys import OUTBOX_LEASE_MS, Keys
 from storage.outbox_scripts import Ack, Claim, ClaimIds, Inherit, Put, Touch
 from storage.scripts import runner
-
-_INT31 = 0x7FFFFFFF
-
-
-def random_id_for(entry_id: str) -> int:
-    """A stable positive int32 for VK's ``random_id`` from an outbox entry id."""
-    digest = hashlib.blake2b(entry_id.encode(), digest_size=4).digest()
-    return int.from_bytes(digest, "big") & _INT31 or 1
 
 
 def new_entry_id(instance: str) -> str:
@@ -54,13 +46,6 @@ class OutboxEntry:
     created: float
     claims: int = 0  # how many times another process took it over
 
-    @property
-    def message_key(self) -> str:
-        return self.id
-
-    @property
-    def random_id(self) -> int:
-        return random_id_for(self.id)
 
 
 class Prepared(NamedTuple):

@@ -21,12 +21,8 @@ MAX_TEXT = 3999
 MAX_BUTTONS = 210
 MAX_ROWS = 30
 MAX_PER_ROW = 7
-# A row holding a link, open_app, geo or request_contact button takes at most 3.
-MAX_PER_ROW_SPECIAL = 3
 # The schema says 128; maxapi's docstring says 64: keep to the stricter one.
 MAX_LABEL = 64
-MAX_PAYLOAD = 1024
-MAX_URL = 2048
 
 CAPABILITIES = Capabilities(
     max_text=MAX_TEXT,

@@ -22,6 +22,7 @@ from storage.embedded import EmbeddedRedis
 from storage.instance import Instance
 from storage.store import Store
 from tests.fakes.max import MaxFake, max_fake_fixture  # noqa: F401 - provides max_fake
+from tests.held import holds
 
 ORIGIN = "http://127.0.0.1:8080"
 
@@ -275,7 +276,7 @@ async def test_a_restart_on_a_shared_redis_takes_over_what_its_name_held(
             assert app[EDGE].parts.instance.name == dead.name
         assert [(s.user_id, s.body["text"]) for s in max_fake.sent] == [
             (702, "Ответ, который не дошёл"), (702, "Говорите.")]
-        assert await stores[1].states.locks.holds(held)
+        assert await holds(stores[1], held)
         assert await stores[1].outbox.get(sending) is not None
     finally:
         await stores[1].close()

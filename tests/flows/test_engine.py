@@ -329,6 +329,15 @@ def test_a_stored_handoff_flag_reads_as_a_handoff_nobody_took() -> None:
     assert DialogState().model_dump_json(by_alias=True, exclude_defaults=True) == "{}"
 
 
+def test_a_state_stored_with_the_fields_no_version_read_still_loads() -> None:
+    """``v`` (a schema version) and a frame's ``n`` (a resume step) were stored by no version
+    but declared until issue 19: a state carrying them loads as the same state without."""
+    stored = '{"v": 1, "k": [{"f": "main", "s": "ask", "r": 1, "n": "next"}], "x": {"a": 1}}'
+    assert DialogState.model_validate_json(stored) == DialogState.model_validate_json(
+        '{"k": [{"f": "main", "s": "ask", "r": 1}], "x": {"a": 1}}')
+    assert DialogState.model_validate_json(stored).stack[0].step == "ask"
+
+
 def test_give_up_apologises_shows_the_menu_and_calls_nothing(
     flows: FlowSet, tmp_path: Path
 ) -> None:

@@ -14,6 +14,7 @@ from storage.client import make_redis
 from storage.errors import LockTimeout
 from storage.outbox import OutboxEntry
 from storage.store import Store
+from tests.held import holds
 
 LOCK_TTL = 1.0
 STALE_MS = 500
@@ -21,7 +22,7 @@ STALE_MS = 500
 
 async def _send(store: Store, entry: OutboxEntry) -> None:
     """The platform fake: counts deliveries per message key."""
-    await store.redis.incr(f"{store.keys.prefix}test:sent:{entry.message_key}")
+    await store.redis.incr(f"{store.keys.prefix}test:sent:{entry.id}")
 
 
 async def _sweeper(store: Store) -> int:
@@ -66,7 +67,7 @@ async def test_killed_holder_is_taken_over_and_message_sent_once(
         assert await store.outbox.claim_stale(60_000) == []  # not stale for a long lease
 
         async with store.states.lock("c1", wait=5) as lock:  # free once the TTL ran out
-            assert await store.states.locks.holds(lock)
+            assert await holds(store, lock)
             await asyncio.sleep(STALE_MS / 1000)
             results = await asyncio.gather(*(_sweeper(store) for _ in range(4)))
         assert sorted(results) == [0, 0, 0, 1]

@@ -16,6 +16,7 @@ from storage.keys import (
     LINK_TOKEN_TTL,
 )
 from storage.store import Store
+from tests.held import holds
 from tests.waiting import until_gone
 
 
@@ -211,7 +212,7 @@ async def test_merge_keeps_both_histories_state_accounts_profile_reminders(store
     assert (profile.name, profile.email, profile.consent_granted) == ("Аня", "a@example.ru", True)
     assert await store.reminders.list(keep) == ["call", "visit"]
     assert [p.event for _, p in await store.inbox.pending(keep)] == [TextEvent("later")]
-    leftovers = [k async for k in store.redis.scan_iter(match=store.keys.customer_pattern(other))]
+    leftovers = [k async for k in store.redis.scan_iter(match=f"{store.keys.tag(other)}:*")]
     assert leftovers == []
     assert other not in await store.history.customers()
 
@@ -231,7 +232,7 @@ async def test_merge_makes_the_old_lock_holder_lose(store: Store) -> None:
     other = await store.identities.resolve("vk:1")
     lock = await store.states.locks.acquire(other)
     await store.identities.merge(keep, other)
-    assert not await store.states.locks.holds(lock)
+    assert not await holds(store, lock)
 
 
 async def test_routes_follow_their_accounts_in_a_merge_and_go_with_erasure(store: Store) -> None:

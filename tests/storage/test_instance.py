@@ -14,6 +14,7 @@ import pytest
 from flows.types import Reply
 from storage.instance import Instance, InstanceError
 from storage.store import Store
+from tests.held import holds
 
 
 def test_each_process_of_a_folder_gets_its_own_slot_and_a_stable_name(tmp_path: Path) -> None:
@@ -69,7 +70,7 @@ async def test_only_locks_and_replies_of_the_name_are_taken_over(redis_url: str,
         theirs = await stores[live].outbox.put("l0", "max", "3", Reply("отправляется"))
 
         assert sorted(await successor.states.breaker.break_mine()) == ["d0", "d1", "d2"]
-        assert await successor.states.locks.holds(kept)
+        assert await holds(successor, kept)
         assert [e.id for e in await successor.outbox.inherit()] == [left]
         assert await successor.outbox.inherit() == []  # (taken: now leased, not again)
         assert await successor.outbox.get(theirs) is not None

@@ -15,6 +15,7 @@ from storage.history import HistoryEntry
 from storage.intake import Arrival
 from storage.locks import Lease
 from storage.store import Sent, Store
+from tests.held import holds
 from tests.waiting import until
 
 STATE = DialogState(stack=(Frame(f="booking", s="day"),))
@@ -69,7 +70,7 @@ async def test_a_turn_in_three_round_trips_keeps_every_record(store: Store) -> N
     sent = [Sent(entry, customer, HistoryEntry(2.0, "max", "out", reply.text))]
     assert await store.release_if_idle(lock, sent) is None  # nothing new: released
     assert sent == []
-    assert not await store.states.locks.holds(lock)
+    assert not await holds(store, lock)
     assert await store.outbox.pending() == []
     assert [(e.direction, e.text) for e in await store.history.read(customer)] == [
         ("in", "завтра"), ("out", "Во сколько?"),
@@ -88,9 +89,9 @@ async def test_release_keeps_the_lock_while_new_entries_wait(store: Store) -> No
     rows = await store.release_if_idle(lock, [])
     assert rows is not None
     assert [p.event for _, p in await store.inbox.decode(customer, rows)] == [TextEvent("b")]
-    assert await store.states.locks.holds(lock)
+    assert await holds(store, lock)
     await store.release(lock, [])
-    assert not await store.states.locks.holds(lock)
+    assert not await holds(store, lock)
 
 
 async def test_accept_can_take_the_lock_with_state_and_inbox(store: Store) -> None:
@@ -99,7 +100,7 @@ async def test_accept_can_take_the_lock_with_state_and_inbox(store: Store) -> No
     customer, lease = arrival.customer, arrival.lease
     assert lease is not None
     lock = lease.lock
-    assert await store.states.locks.holds(lock)
+    assert await holds(store, lock)
     # Held: the next accept pushes but cannot take it.
     assert await store.intake.take("max:k2", _inbound("k2", "b")) == Arrival(customer, None)
     assert [p.event for _, p in await store.inbox.pending(customer)] == [
@@ -148,7 +149,7 @@ async def test_a_waiting_acquire_gets_the_lock_an_accept_takes_meanwhile(
     assert arrival.lease is not None
     handed.append(arrival.lease)
     lock = (await asyncio.wait_for(waiter, 3)).lock
-    assert await store.states.locks.holds(lock)
+    assert await holds(store, lock)
     assert handed == []  # handed to the waiter, not left behind
     await store.release(lock, [])
 
@@ -203,7 +204,7 @@ async def test_an_acquire_whose_answer_timed_out_leaves_a_lock_taken_over_at_onc
     assert await until(lambda: store.redis.get(store.keys.lock(customer)),
                        what="the lock taken by the late script") is not None
     lock = await store.states.locks.acquire(customer, wait=0.3)
-    assert await store.states.locks.holds(lock)
+    assert await holds(store, lock)
     await store.release(lock, [])
 
 

@@ -9,6 +9,7 @@ from flows.types import DialogState, Frame, Inbound, Reply, TextEvent
 from storage.client import scripts_span_slots
 from storage.history import HistoryEntry
 from storage.store import Store
+from tests.held import holds
 
 STATE = DialogState(stack=(Frame(f="booking", s="day"),))
 
@@ -22,7 +23,7 @@ async def test_a_lease_carries_the_state_the_inbox_and_the_left_effects(store: S
     assert await store.states.load("c1", snapshot=lease.snapshot) == (STATE, 1)
     assert [i.event for _, i in await store.inbox.decode("c1", lease.rows)] == [TextEvent("a")]
     assert lease.effects == "fx"
-    assert await locks.holds(lease.lock)
+    assert await holds(store, lease.lock)
     await locks.release(lease.lock)
 
 
@@ -35,7 +36,7 @@ async def test_release_acked_acknowledges_records_and_releases(store: Store) -> 
     entry = await store.outbox.put("c2", "max", "42", reply)
     xadd = store.history.script_args(HistoryEntry(2.0, "max", "out", reply.text))[1:]
     assert await locks.release_acked(lease.lock, [(entry, xadd)]) is None  # idle: released
-    assert not await locks.holds(lease.lock)
+    assert not await holds(store, lease.lock)
     assert await store.outbox.pending() == []
     assert [(e.direction, e.text) for e in await store.history.read("c2")] == [
         ("out", "Во сколько?")]
@@ -43,5 +44,5 @@ async def test_release_acked_acknowledges_records_and_releases(store: Store) -> 
     again = await locks.lease("c2")
     rows = await locks.release_acked(again.lock, [])
     assert rows is not None  # an entry waits: the lock stays
-    assert await locks.holds(again.lock)
+    assert await holds(store, again.lock)
     await locks.release(again.lock)

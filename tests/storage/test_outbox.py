@@ -10,7 +10,6 @@ from storage_helpers import RoundTrips
 
 from flows.types import Button, Reply
 from storage.client import scripts_span_slots
-from storage.outbox import random_id_for
 from storage.store import Store
 
 REPLY = Reply("Ждём вас завтра", (Button("ok", "Хорошо"),))
@@ -48,7 +47,6 @@ async def test_stale_entry_is_claimed_by_exactly_one_caller(store: Store) -> Non
     assert len(winners) == 1
     [entry] = winners[0]
     assert (entry.id, entry.reply, entry.claims) == (entry_id, REPLY, 1)
-    assert entry.message_key == entry_id
     # The claim renewed the lease: not claimable again until it goes stale once more.
     assert await store.outbox.claim_stale(60_000) == []
     await _lapse(store, entry_id)
@@ -79,13 +77,6 @@ async def test_drop_customer_removes_only_theirs(store: Store) -> None:
     assert [e.id for e in await store.outbox.pending()] == [keep]
 
 
-def test_random_id_is_stable_positive_int32() -> None:
-    ids = {random_id_for(f"{i:013d}-abcdef") for i in range(1000)}
-    assert len(ids) == 1000
-    assert all(0 < i <= 2**31 - 1 for i in ids)
-    assert random_id_for("x") == random_id_for("x")
-
-
 async def test_claim_by_id_takes_the_pending_ones_at_once(store: Store) -> None:
     first = await store.outbox.put("c1", "vk", "1", Reply("раз"))
     second = await store.outbox.put("c1", "vk", "1", Reply("два"))
@@ -95,13 +86,6 @@ async def test_claim_by_id_takes_the_pending_ones_at_once(store: Store) -> None:
     assert await store.outbox.claim([]) == []
     await _lapse(store, first)
     assert [e.id for e in await store.outbox.claim_stale(60_000)] == [first]  # still pending
-
-
-def test_random_id_is_the_same_in_every_version() -> None:
-    """VK drops a re-send by its ``random_id``: a process of another version re-sending an
-    entry must compute the same number (blake2b-32 of the id, the sign bit cleared)."""
-    assert random_id_for("x") == 834275301
-    assert random_id_for("0000000000001-abc-00") == 388704088
 
 
 async def test_an_entry_records_who_when_and_what(store: Store) -> None:
@@ -115,7 +99,6 @@ async def test_an_entry_records_who_when_and_what(store: Store) -> None:
     assert (entry.id, entry.customer, entry.channel, entry.user_id, entry.reply, entry.claims) \
         == (entry_id, "c1", "max", "42", REPLY, 0)
     assert before <= entry.created <= after
-    assert entry.random_id == random_id_for(entry_id)
     assert await store.outbox.get("0000000000000-nobody-000000000000") is None
 
 

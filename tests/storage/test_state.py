@@ -9,6 +9,7 @@ import pytest
 from flows.types import DialogState, Frame, Inbound, Reply, TextEvent
 from storage.errors import LockLost, LockTimeout, VersionConflict
 from storage.store import Store
+from tests.held import holds
 from tests.waiting import until_gone
 
 STATE = DialogState(stack=(Frame(f="booking", s="day"),), vars={"service": "Стрижка", "n": 2})
@@ -46,7 +47,7 @@ async def test_expired_lock_cannot_save_over_the_new_holder(store: Store) -> Non
         with pytest.raises(LockLost):
             await store.states.save("c1", DialogState(), version=1, lock=old)
         assert not await store.states.locks.release(old)  # the old token must not free the new lock
-        assert await store.states.locks.holds(new)
+        assert await holds(store, new)
     assert await store.states.load("c1") == (STATE, 1)
 
 
@@ -66,8 +67,8 @@ async def test_an_orphaned_lock_is_taken_over_after_later_failed_calls(store: St
     for i in range(40):  # ~12 s of retries every 0.3 s
         store.states.locks.orphans.add("c1", f"{i:032x}")
     taken = await store.states.locks.acquire("c1", wait=0.2)
-    assert await store.states.locks.holds(taken)
-    assert not await store.states.locks.holds(held)
+    assert await holds(store, taken)
+    assert not await holds(store, held)
 
 
 async def test_a_token_that_holds_nothing_takes_nothing_over(store: Store) -> None:
@@ -84,7 +85,7 @@ async def test_extend_keeps_the_lock_alive(store: Store) -> None:
     # same ttl, has expired.
     witness = await store.states.locks.acquire("c2", ttl=1.0)
     await until_gone(store.redis, store.keys.lock(witness.customer))
-    assert await store.states.locks.holds(lock)
+    assert await holds(store, lock)
     await store.states.locks.release(lock)
     assert not await store.states.locks.extend(lock)
 
