@@ -175,8 +175,9 @@ class History:
         return text(entry_id)
 
     def script_args(self, entry: HistoryEntry) -> list[str | int | float]:
-        """``append`` as arguments for a Lua script of the customer's slot
-        (``storage.state``): the MINID to trim to (or "") then XADD's arguments after the key."""
+        """``append`` as arguments for a Lua script of the customer's slot (``storage.save``;
+        ``storage.locks.ReleaseAcked`` without the first): the MINID to trim to (or "") then
+        XADD's arguments after the key."""
         min_id = "" if self.max_age is None else int((time.time() - self.max_age) * 1000)
         trim: list[str | int | float] = [] if self.maxlen is None else ["MAXLEN", "~", self.maxlen]
         fields = [x for pair in entry.to_fields().items() for x in pair]

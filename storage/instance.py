@@ -6,7 +6,7 @@ name kept beside it (``<n>.id``, 12 random hex digits written once). A process s
 after a crash takes the same slot, hence the same name, as the one that died there.
 
 The name is written into what a process leaves in Redis while it works: customer lock tokens
-and outbox entry ids (``storage.state``, ``storage.outbox``). On a Redis other processes share,
+and outbox entry ids (``storage.locks``, ``storage.outbox``). On a Redis other processes share,
 that is how a restarted process can tell, at start, which locks and unsent replies were its
 predecessor's — gone for certain, since nobody else can hold the slot — and take them over at
 once instead of waiting for the locks to expire (30 s) and the replies to go stale (60 s).

@@ -19,9 +19,10 @@ Layout (``<bot>`` is the per-bot namespace so several bots share one Redis):
 * global single keys: ``customers`` (set, for export of all), ``pending`` (set of customers
   with unprocessed inbox entries, for the sweeper),
   and the outbox keys ``{outbox}:data`` / ``:lease`` / ``:tries`` (one slot, updated by Lua).
-* reminders (``bots.scheduler``): APScheduler's job store ``{sched}:jobs`` / ``:run_times``
-  and the leader lock ``{sched}:leader``; per customer ``{c:<id>}:remdata`` (hash of reminder
-  records) and ``{c:<id>}:fired:<key>:<due>`` (the claim of one tick, ``SET NX``).
+* reminders: APScheduler's job store ``{sched}:jobs`` / ``:run_times`` (``bots.jobs``) and
+  the leader lock ``{sched}:leader`` (``storage.leader``); per customer ``{c:<id>}:remdata``
+  (hash of reminder records, ``storage.reminders``) and ``{c:<id>}:fired:<key>:<due>`` (the
+  claim of one tick, ``SET NX``: ``storage.ticks``).
 * web chat relay (``bots.webrelay``): the pub/sub channel ``{web}:bus`` and the delivered
   marks ``{web}:sent:<message key>``.
 
