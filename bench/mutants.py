@@ -68,13 +68,21 @@ TESTS: dict[str, tuple[str, ...]] = {
         "tests/storage/test_scripts.py",
     ),
     "storage/takeover.py": ("tests/storage/test_instance.py", "tests/storage/test_state.py"),
-    "storage/accounts.py": (
-        "tests/storage/test_identity.py",
-        "tests/storage/test_intake.py",
-        "tests/storage/test_history.py",
-    ),
     "storage/merge.py": ("tests/storage/test_identity.py", "tests/storage/test_history.py"),
     "storage/outbox_scripts.py": ("tests/storage/test_outbox.py", "tests/storage/test_scripts.py"),
+    "storage/state.py": (
+        "tests/storage/test_state.py",
+        "tests/storage/test_save.py",
+        "tests/storage/test_lease.py",
+    ),
+    "storage/locks.py": (
+        "tests/storage/test_lease.py",
+        "tests/storage/test_state.py",
+        "tests/storage/test_locks.py",
+        "tests/storage/test_intake.py",
+    ),
+    "storage/identity.py": ("tests/storage/test_identity.py", "tests/storage/test_link_records.py"),
+    "storage/accounts.py": ("tests/storage/test_identity.py", "tests/storage/test_link_records.py"),
 }
 # What the tests read besides the packages and tests/ (mutmut copies tests/ by itself).
 DATA = ("flows_examples",)

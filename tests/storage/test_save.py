@@ -1,0 +1,127 @@
+"""storage.state's load and save through their public calls: a save refused for a stale version
+or a lost lock (and then writing nothing), what a save writes with the state (history, the
+lock's renewal, the state's expiry), and states read from a snapshot or from Redis."""
+
+from __future__ import annotations
+
+import pytest
+
+from flows.types import DialogState, Frame, Reply
+from storage.errors import CodecError, LockLost, LockTimeout, StorageError, VersionConflict
+from storage.history import HistoryEntry
+from storage.locks import Lock, Snapshot
+from storage.state import States
+from storage.store import Store
+
+STATE = DialogState(stack=(Frame(f="booking", s="day"),), vars={"n": 1})
+
+
+def _bare(store: Store, **kwargs: object) -> States:
+    """States without the Store facade's history and outbox."""
+    return States(store.redis, store.keys, store.inbox, instance=store.instance,
+                  **kwargs)  # type: ignore[arg-type]
+
+
+async def test_load_decodes_a_snapshot_without_reading_redis(store: Store) -> None:
+    encoded = STATE.model_dump_json(by_alias=True, exclude_defaults=True)
+    assert await store.states.load("c1", snapshot=Snapshot(b"7", encoded.encode())) == (STATE, 7)
+    assert await store.states.load("c1", snapshot=Snapshot("7", encoded)) == (STATE, 7)
+    assert await store.states.load("c1", snapshot=Snapshot(None, None)) == (None, 0)
+    assert await store.states.load("c1", snapshot=Snapshot(b"7", None)) == (None, 0)
+    assert await store.states.load("c1", snapshot=Snapshot(None, encoded)) == (None, 0)
+    assert await store.states.load("c1") == (None, 0)  # nothing stored: the snapshot was read
+
+
+async def test_an_invalid_stored_state_is_a_clear_error(store: Store) -> None:
+    with pytest.raises(CodecError) as refused:
+        await store.states.load("c7", snapshot=Snapshot(b"1", b'{"stack": 5}'))
+    assert "customer c7: stored state is invalid" in str(refused.value)
+    await store.redis.hset(store.keys.state("c7"), mapping={"v": 2, "d": "not json"})
+    with pytest.raises(CodecError):
+        await store.states.load("c7")
+
+
+async def test_refusals_name_the_customer_and_the_versions(store: Store) -> None:
+    lock = await store.states.locks.acquire("c1")
+    await store.states.save("c1", STATE, version=0, lock=lock)
+    with pytest.raises(VersionConflict) as stale:
+        await store.states.save("c1", STATE, version=4, lock=lock)
+    assert str(stale.value) == "customer c1: version 1 stored, 4 loaded"
+    lost = Lock("c1", store.states.locks.new_token(), 30.0)
+    with pytest.raises(LockLost) as taken:
+        await store.states.save("c1", STATE, version=1, lock=lost)
+    assert str(taken.value) == "customer c1: lock expired or taken over before save"
+    with pytest.raises(LockLost) as other:
+        await store.states.save("c2", STATE, version=0, lock=lock)
+    assert str(other.value) == "lock is for customer c1, not c2"
+    await store.states.locks.release(lock)
+    with pytest.raises(LockLost):  # released: a free lock is not ours either
+        await store.states.save("c1", STATE, version=1, lock=lock)
+    assert await store.states.load("c1") == (STATE, 1)
+
+
+async def test_a_refused_save_writes_no_history(store: Store) -> None:
+    lock = await store.states.locks.acquire("c1")
+    said = HistoryEntry(1.5, "max", "in", "привет")
+    with pytest.raises(VersionConflict):
+        await store.states.save("c1", STATE, version=2, lock=lock, history=said)
+    assert await store.history.read("c1") == []
+    assert await store.states.save("c1", STATE, version=0, lock=lock, history=said) == 1
+    assert await store.history.read("c1") == [said]
+    await store.states.locks.release(lock)
+
+
+async def test_a_save_renews_the_lock_for_its_ttl(store: Store) -> None:
+    lock = await store.states.locks.acquire("c1", ttl=20)
+    await store.redis.pexpire(store.keys.lock("c1"), 500)
+    await store.states.save("c1", STATE, version=0, lock=lock)
+    assert 15_000 < await store.redis.pttl(store.keys.lock("c1")) <= 20_000
+    await store.states.locks.release(lock)
+
+
+async def test_the_state_expires_after_its_ttl_unless_kept_forever(store: Store) -> None:
+    states = _bare(store, state_ttl=100)
+    assert states.state_ttl == 100
+    lock = await states.locks.acquire("c1")
+    await states.save("c1", STATE, version=0, lock=lock)
+    assert 90 < await store.redis.ttl(store.keys.state("c1")) <= 100
+    forever = _bare(store, state_ttl=0)
+    await forever.save("c1", STATE, version=1, lock=lock)
+    await store.redis.persist(store.keys.state("c1"))
+    await forever.save("c1", STATE, version=2, lock=lock)
+    assert await store.redis.ttl(store.keys.state("c1")) == -1  # no expiry set
+    assert await forever.load("c1") == (STATE, 3)
+    await states.locks.release(lock)
+
+
+async def test_a_save_without_the_facade_refuses_history_and_outbox(store: Store) -> None:
+    states = _bare(store)
+    lock = await states.locks.acquire("c1")
+    with pytest.raises(StorageError, match="outbox"):
+        await states.save("c1", STATE, version=0, lock=lock,
+                          outbox=[store.outbox.prepare("c1", "max", "1", Reply("Записал."))])
+    with pytest.raises(StorageError, match="history"):
+        await states.save("c1", STATE, version=0, lock=lock,
+                          history=HistoryEntry(1.0, "max", "in", "a"))
+    assert await states.load("c1") == (None, 0)  # refused before anything was written
+    assert await states.save("c1", STATE, version=0, lock=lock) == 1
+    await states.locks.release(lock)
+
+
+async def test_delete_forgets_the_state(store: Store) -> None:
+    async with store.states.lock("c1") as lock:
+        await store.states.save("c1", STATE, version=0, lock=lock)
+    await store.states.delete("c1")
+    assert await store.states.load("c1") == (None, 0)
+    async with store.states.lock("c1") as lock:  # a new customer again: version 0
+        assert await store.states.save("c1", STATE, version=0, lock=lock) == 1
+
+
+async def test_lock_block_of_states_passes_ttl_and_wait(store: Store) -> None:
+    async with store.states.lock("c1", ttl=9) as held:
+        assert held.ttl == 9
+        assert 0 < await store.redis.pttl(store.keys.lock("c1")) <= 9000
+        with pytest.raises(LockTimeout, match="0.1 s"):
+            async with store.states.lock("c1", wait=0.1):
+                pass
+    assert await store.redis.get(store.keys.lock("c1")) is None
