@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+from redis.exceptions import ResponseError
 
 from flows.types import DialogState, Frame, Inbound, TextEvent
 from storage.codec import text
@@ -255,3 +256,11 @@ async def test_lock_scripts_queued_on_a_pipeline_share_its_round_trip(store: Sto
     assert await pipe.execute() == [0, 1, 0]
     store.states.drop_prefetched("c1")
     assert await _holder(store, "c1") is None
+
+
+async def test_a_lock_call_redis_refused_leaves_no_orphaned_token(store: Store) -> None:
+    """Only a call without Redis's answer may have taken the lock; a refusal took nothing."""
+    await store.redis.hset(store.keys.lock("c1"), "not", "a lock")  # WRONGTYPE for GET
+    with pytest.raises(ResponseError):
+        await store.states.locks.lease("c1", wait=0)
+    assert not store.states.locks.orphans.has("c1")

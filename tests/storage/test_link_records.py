@@ -34,6 +34,7 @@ async def test_a_token_lives_its_ttl_and_its_index_the_longest_link_s(linking: S
     assert (ids.link_token_ttl, ids.link_code_ttl) == (TOKEN_TTL, CODE_TTL)
     customer = await ids.resolve("web:s1")
     token = await ids.issue_link_token(customer)
+    assert len(token) == 22  # 16 random bytes, url-safe base64 without padding
     assert await linking.redis.get(linking.keys.link_token(token)) == customer.encode()
     assert TOKEN_TTL - 5 < await _ttl(linking, linking.keys.link_token(token)) <= TOKEN_TTL
     index = linking.keys.links(customer)
@@ -110,8 +111,9 @@ async def test_the_code_space_running_out_is_a_clear_error(
     customer = await store.identities.resolve("web:s1")
     assert await store.identities.issue_link_code(customer) == "000042"
     assert drawn == [10**6]
-    with pytest.raises(StorageError, match="no free link code"):
+    with pytest.raises(StorageError) as refused:
         await store.identities.issue_link_code(customer)
+    assert str(refused.value) == "no free link code; too many live codes"
     assert len(drawn) == 1 + 20  # twenty draws, then it gives up
     assert await store.redis.get(store.keys.link_code("000042")) == customer.encode()
 
@@ -262,14 +264,18 @@ async def test_attach_moves_an_account_and_detach_drops_only_its_own(store: Stor
 async def test_routes_and_reach_read_every_route(store: Store) -> None:
     ids = store.identities
     customer = await ids.resolve("max:1")
+    for n, account in enumerate(("max:2", "vk:3", "web:4")):
+        await ids.attach(account, customer, 10.0 - n)
     await ids.resolve("max:1")
+    assert [a.account for a in await ids.accounts(customer)] == ["max:1", "max:2", "vk:3",
+                                                                  "web:4"]
     assert await ids.routes(customer) == {}
     await ids.set_route(customer, "max:1", "dialog:1")
     await ids.set_route(customer, "max:2", "dialog:2")
     await ids.set_route(customer, "max:1", "dialog:3")  # replaced
     assert await ids.routes(customer) == {"max:1": "dialog:3", "max:2": "dialog:2"}
     accounts, routes = await ids.reach(customer)
-    assert [a.account for a in accounts] == ["max:1"]
+    assert [a.account for a in accounts] == ["max:1", "max:2", "vk:3", "web:4"]
     assert routes == {"max:1": "dialog:3", "max:2": "dialog:2"}
     await store.redis.hset(store.keys.visible(customer), "max:1", "12.5")
     assert await ids.visible_from(customer, "max:1") == 12.5

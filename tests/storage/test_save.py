@@ -5,8 +5,10 @@ lock's renewal, the state's expiry), and states read from a snapshot or from Red
 from __future__ import annotations
 
 import pytest
+from storage_helpers import RoundTrips
 
 from flows.types import DialogState, Frame, Reply
+from storage.client import scripts_span_slots
 from storage.errors import CodecError, LockLost, LockTimeout, StorageError, VersionConflict
 from storage.history import HistoryEntry
 from storage.locks import Lock, Snapshot
@@ -125,3 +127,50 @@ async def test_lock_block_of_states_passes_ttl_and_wait(store: Store) -> None:
             async with store.states.lock("c1", wait=0.1):
                 pass
     assert await store.redis.get(store.keys.lock("c1")) is None
+
+
+async def test_states_pass_their_lock_ttl_and_wait_to_the_locks(store: Store) -> None:
+    states = _bare(store, lock_ttl=3.0, lock_wait=0.2)
+    lock = await states.locks.acquire("c1")
+    assert lock.ttl == 3.0
+    assert 0 < await store.redis.pttl(store.keys.lock("c1")) <= 3000
+    with pytest.raises(LockTimeout, match="0.2 s"):
+        await states.locks.acquire("c1")  # the default wait: the one given to States
+    await states.locks.release(lock)
+
+
+async def test_the_refusals_without_the_facade_say_what_is_missing(store: Store) -> None:
+    states = _bare(store)
+    lock = await states.locks.acquire("c1")
+    with pytest.raises(StorageError) as no_outbox:
+        await states.save("c1", STATE, version=0, lock=lock,
+                          outbox=[store.outbox.prepare("c1", "max", "1", Reply("a"))])
+    assert str(no_outbox.value) == "States.save(outbox=...) needs the Store facade"
+    with pytest.raises(StorageError) as no_history:
+        await states.save("c1", STATE, version=0, lock=lock,
+                          history=HistoryEntry(1.0, "max", "in", "a"))
+    assert str(no_history.value) == "States.save(history=...) needs the Store facade"
+    await states.locks.release(lock)
+
+
+async def test_a_state_is_stored_without_its_defaults(store: Store) -> None:
+    """Only what differs from the defaults is stored: a default added later reaches old states."""
+    async with store.states.lock("c1") as lock:
+        await store.states.save("c1", DialogState(), version=0, lock=lock)
+    assert await store.redis.hget(store.keys.state("c1"), "d") == b"{}"
+
+
+async def test_a_save_with_replies_is_one_round_trip_outside_a_cluster(
+    store: Store, round_trips: RoundTrips,
+) -> None:
+    """The replies are written by the save's own script when one script may span the slots."""
+    if not scripts_span_slots(store.redis):
+        pytest.skip("a cluster writes the outbox's slot separately")
+    lock = await store.states.locks.acquire("c1")
+    await store.states.save("c1", STATE, version=0, lock=lock)  # the script is loaded
+    entry = store.outbox.prepare("c1", "max", "7", Reply("Записал."))
+    before = round_trips.count
+    await store.states.save("c1", STATE, version=1, lock=lock, outbox=[entry])
+    assert round_trips.count - before == 1
+    assert [e.id for e in await store.outbox.claim_stale(0)] == [entry.id]
+    await store.states.locks.release(lock)
