@@ -7,6 +7,7 @@ from __future__ import annotations
 import time
 
 import pytest
+from storage_helpers import RoundTrips
 
 from flows.types import Inbound, TextEvent
 from storage import accounts as accounts_module
@@ -279,3 +280,13 @@ async def test_routes_and_reach_read_every_route(store: Store) -> None:
     assert routes == {"max:1": "dialog:3", "max:2": "dialog:2"}
     await store.redis.hset(store.keys.visible(customer), "max:1", "12.5")
     assert await ids.visible_from(customer, "max:1") == 12.5
+
+
+async def test_resolving_a_known_account_is_two_round_trips(
+    store: Store, round_trips: RoundTrips,
+) -> None:
+    """Every message resolves its account: read the mapping, mark it active; nothing else."""
+    customer = await store.identities.resolve("vk:1", name="Аня")
+    before = round_trips.count
+    assert await store.identities.resolve("vk:1") == customer
+    assert round_trips.count - before == 2
