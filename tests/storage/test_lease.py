@@ -252,26 +252,6 @@ async def test_lock_scripts_queued_on_a_pipeline_share_its_round_trip(store: Sto
     await locks.release(one)
 
 
-async def test_the_states_adapters_queue_the_same_lock_scripts(store: Store) -> None:
-    """(``States.extend_to``/``release_to``/``release_if_idle_to``/``drop_prefetched``: kept
-    for store.py until it calls ``states.locks``; delete this test with them.)"""
-    await store.inbox.push("c1", _inbound("e1", "a"))
-    one = await store.states.locks.acquire("c1", ttl=2.0)
-    two = await store.states.locks.acquire("c2", ttl=2.0)
-    await store.redis.pexpire(store.keys.lock("c2"), 500)
-    pipe = store.redis.pipeline(transaction=False)
-    store.states.extend_to(pipe, two)
-    store.states.release_if_idle_to(pipe, one)
-    store.states.release_to(pipe, one)
-    store.states.release_to(pipe, two)
-    extended, pending, released, also = await pipe.execute()
-    assert (extended, released, also) == (1, 1, 1)
-    assert idle_rows(pending) is not None
-    store.states.drop_prefetched("c1")  # a no-op now
-    assert await _holder(store, "c1") is None
-    assert await _holder(store, "c2") is None
-
-
 async def test_a_lock_call_redis_refused_leaves_no_orphaned_token(store: Store) -> None:
     """Only a call without Redis's answer may have taken the lock; a refusal took nothing."""
     await store.redis.hset(store.keys.lock("c1"), "not", "a lock")  # WRONGTYPE for GET

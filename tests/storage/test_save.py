@@ -20,7 +20,7 @@ STATE = DialogState(stack=(Frame(f="booking", s="day"),), vars={"n": 1})
 
 def _bare(store: Store, **kwargs: object) -> States:
     """States without the Store facade's history and outbox."""
-    return States(store.redis, store.keys, store.inbox, instance=store.instance,
+    return States(store.redis, store.keys, instance=store.instance,
                   **kwargs)  # type: ignore[arg-type]
 
 
