@@ -5,7 +5,8 @@ hand-over a value):
 
 1. ``MaxWebhook.handle`` (``connectors.maxbot.webhook``) checks the secret header,
    ``parse`` (``connectors.maxbot.parse``) turns the update into an ``Inbound``, and the sink
-   (``Services.accept`` in ``bots.app``) calls ``Runtime.accept(inbound)`` (``bots.runtime``).
+   (``Edge.accept`` in ``bots.parts``, refusing while svyaz starts or stops) calls
+   ``Runtime.accept(inbound)`` (``bots.runtime``).
 2. ``Intake.take(dedupe_key, inbound)`` (``storage.intake``), one round trip: resolve the
    customer from ``max:<user>``, de-duplicate, push to the inbox, and — the lock being free —
    take the lock reading state, inbox rows and left effects: an ``Arrival(customer, lease)``.
