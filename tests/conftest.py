@@ -17,6 +17,7 @@ import pytest
 import redis.asyncio as aioredis
 
 from storage.embedded import EmbeddedRedis
+from tests.roundtrips import round_trips  # noqa: F401 - the fixture, for every folder
 
 
 @pytest.fixture(autouse=True)

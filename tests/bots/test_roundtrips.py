@@ -10,35 +10,16 @@ A change that adds a round trip to every message makes this fail on purpose.
 
 from __future__ import annotations
 
-import pytest
 from bots_harness import Harness
-from redis.asyncio.connection import AbstractConnection
 
 from flows.types import StartEvent, TextEvent
+from tests.roundtrips import RoundTrips
 
 ROUND_TRIPS_PER_REPLIED_MESSAGE = 3
 
 
-class Counter:
-    def __init__(self) -> None:
-        self.count = 0
-
-
-@pytest.fixture
-def round_trips(monkeypatch: pytest.MonkeyPatch) -> Counter:
-    counter = Counter()
-    original = AbstractConnection.send_packed_command
-
-    async def counted(self: AbstractConnection, command: object, check_health: bool = True) -> None:
-        counter.count += 1
-        await original(self, command, check_health)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(AbstractConnection, "send_packed_command", counted)
-    return counter
-
-
 async def test_a_known_customers_message_costs_three_round_trips(
-    harness: Harness, round_trips: Counter
+    harness: Harness, round_trips: RoundTrips
 ) -> None:
     await harness.send("max", "7", StartEvent())  # a new customer takes the slow path once
     await harness.send("max", "7", TextEvent("Оля"))

@@ -15,8 +15,7 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
-from redis.asyncio.connection import AbstractConnection
-from storage_helpers import RoundTrips, cluster_client, free_ports
+from storage_helpers import cluster_client, free_ports
 
 from storage.client import make_redis
 from storage.embedded import EmbeddedRedis
@@ -162,17 +161,3 @@ async def store(request: pytest.FixtureRequest, bot_prefix: str) -> AsyncIterato
     async for key in client.scan_iter(match=f"{store.keys.prefix}*"):
         await client.delete(key)
     await store.close()
-
-
-@pytest.fixture
-def round_trips(monkeypatch: pytest.MonkeyPatch) -> RoundTrips:
-    """Counts the Redis round trips of the test from here on (``.count``)."""
-    counter = RoundTrips()
-    original = AbstractConnection.send_packed_command
-
-    async def counted(self: AbstractConnection, command: object, check_health: bool = True) -> None:
-        counter.count += 1
-        await original(self, command, check_health)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(AbstractConnection, "send_packed_command", counted)
-    return counter

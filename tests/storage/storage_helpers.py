@@ -8,14 +8,9 @@ import socket
 from redis.asyncio.cluster import ClusterNode, RedisCluster
 
 from storage.store import Store
+from tests.roundtrips import RoundTrips
 
-
-class RoundTrips:
-    """Redis round trips counted at redis-py's socket write (one per command or pipeline):
-    exact, whatever the machine; the ``round_trips`` fixture counts them."""
-
-    def __init__(self) -> None:
-        self.count = 0
+__all__ = ["RoundTrips", "cluster_client", "free_ports", "namespace_keys"]
 
 
 async def namespace_keys(store: Store) -> list[str]:
