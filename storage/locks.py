@@ -329,11 +329,14 @@ class Locks:
         reply = await self._release_if_idle(ReleaseIfIdle.of(self._keys, held))
         return idle_rows(reply)
 
-    @guarded
     async def release_acked(self, held: Lock,
                             acked: Sequence[tuple[str, Sequence[Arg]]]) -> Rows | None:
         """Acknowledge and record delivered replies (``ReleaseAcked``), then
-        ``release_if_idle``, in one script: outside a cluster only (the outbox's slot)."""
+        ``release_if_idle``, in one script: outside a cluster only (the outbox's slot).
+
+        Not guarded here: its caller, ``Store.release_if_idle`` (one round trip per message),
+        already maps Redis errors and keeps the deadline; a second guard would only add a
+        second ``asyncio.timeout`` to every message."""
         reply = await self._release_acked(ReleaseAcked.of(self._keys, held, acked))
         return idle_rows(reply)
 
