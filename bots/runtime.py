@@ -64,10 +64,6 @@ class Runtime:
         owner_notify: Callable[[OwnerNote], Awaitable[None]] | None = None,
     ) -> None:
         self._store = store
-        self._flows = flows
-        self._advance = advance
-        self._delivery = delivery
-        self._effects = effects
         self._metrics = metrics
         # Built in this order, each kicking through the dispatch built last.
         self.turns = TurnRunner(

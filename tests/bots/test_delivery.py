@@ -58,7 +58,7 @@ def test_initiated_most_recent_first_and_only_enabled_channels() -> None:
 
 
 async def test_failover_sends_the_rest_on_the_next_channel(harness: Harness) -> None:
-    delivery = harness.runtime._delivery
+    delivery = harness.runtime.turns._delivery
     web, vk = harness.channels["web"], harness.channels["vk"]
     web.refuse.add("s")
     replies = [Reply("один"), Reply("два")]
@@ -77,14 +77,14 @@ async def test_failover_sends_the_rest_on_the_next_channel(harness: Harness) -> 
 async def test_nothing_works_returns_no_target(harness: Harness) -> None:
     harness.channels["web"].refuse.add("s")
     harness.channels["vk"].refuse.add("1")
-    result = await harness.runtime._delivery.send(
+    result = await harness.runtime.turns._delivery.send(
         "c1", [Target("web", "s"), Target("vk", "1")], [Reply("x")], failover=True)
     assert result.target is None
     assert await harness.store.outbox.pending() == []
 
 
 async def test_a_reply_to_a_channel_that_is_down_stays_in_the_outbox(harness: Harness) -> None:
-    delivery = harness.runtime._delivery
+    delivery = harness.runtime.turns._delivery
     max_ = harness.channels["max"]
     max_.down.add("7")
     ok = await delivery.reply("c2", Inbound("max", "7", "e", TextEvent("hi")), [Reply("ответ")])
@@ -109,7 +109,7 @@ def test_recorder_is_a_connector() -> None:
 async def test_a_refused_reply_stays_in_the_history_for_the_next_visit(harness: Harness) -> None:
     harness.channels["web"].refuse.add("s")  # the browser tab was closed meanwhile
     inbound = Inbound("web", "s", "e", TextEvent("hi"))
-    assert await harness.runtime._delivery.reply("c3", inbound, [Reply("ответ")]) is False
+    assert await harness.runtime.turns._delivery.reply("c3", inbound, [Reply("ответ")]) is False
     history = await harness.store.history.read("c3")
     assert [(e.text, e.note) for e in history] == [("ответ", "not delivered")]
     assert await harness.store.outbox.pending() == []
@@ -122,7 +122,7 @@ async def test_history_keeps_button_ids_and_web_replays_them_as_buttons(
     customer = await harness.store.identities.resolve("web:s")
     inbound = Inbound("web", "s", "e", TextEvent("hi"))
     reply = Reply("Что дальше?", keyboard)
-    assert await harness.runtime._delivery.reply(customer, inbound, [reply])
+    assert await harness.runtime.turns._delivery.reply(customer, inbound, [reply])
     (item,) = await web_history(harness.store, "s")
     assert (item.direction, item.text, item.buttons) == ("out", "Что дальше?", keyboard)
 

@@ -51,7 +51,7 @@ async def owner_hook(
     """The harness with ``SVYAZ_OWNER_WEBHOOK`` set to ``hook``."""
     async with aiohttp.ClientSession() as http:
         owner = Owner(webhook=hook[0], chats={}, connectors={}, http=lambda: http)
-        monkeypatch.setattr(harness.runtime._effects, "_owner", owner)
+        monkeypatch.setattr(harness.runtime.turns._effects, "_owner", owner)
         yield hook[1], hook[2]
 
 

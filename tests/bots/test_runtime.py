@@ -74,9 +74,10 @@ async def test_concurrent_messages_of_one_customer_keep_their_order(
 ) -> None:
     """Two runtimes (two processes' worth) on one Redis, 30 messages fired at once."""
     await harness.send("web", "s1", TextEvent("эхо"))
+    turns = harness.runtime.turns
     second = Runtime(
-        store=harness.store, flows=harness.runtime._flows, advance=harness.runtime._advance,
-        delivery=harness.runtime._delivery, effects=harness.runtime._effects,
+        store=harness.store, flows=turns._flows, advance=turns._advance,
+        delivery=turns._delivery, effects=turns._effects,
         metrics=harness.metrics, clock=harness.clock,
     )
     words = [f"m{i}" for i in range(30)]
@@ -106,7 +107,7 @@ def _inbound(user: str, text: str) -> object:
 
 
 async def test_a_failing_turn_apologises_and_the_next_works(harness: Harness) -> None:
-    real = harness.runtime._advance
+    real = harness.runtime.turns._advance
     calls = {"n": 0}
 
     def flaky(flows, state, event, now):  # type: ignore[no-untyped-def]
@@ -482,7 +483,7 @@ async def test_effects_of_a_turn_cut_after_its_save_run_with_the_next_turn(
 ) -> None:
     """A booking confirmed and saved, then the process died before scheduling its reminder:
     the reminder is scheduled when the customer's inbox is next processed, not lost."""
-    effects = harness.runtime._effects
+    effects = harness.runtime.turns._effects
     run, replay = effects.run, effects.replay
     replays: list[str] = []
 
