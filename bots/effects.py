@@ -85,6 +85,9 @@ class Outcome:
     events: tuple[Event, ...] = ()
 
 
+_NOTHING = Outcome()
+
+
 @dataclass(slots=True)
 class _Gathered:
     replies: list[Reply] = field(default_factory=list)
@@ -119,6 +122,8 @@ class Effects:
         self.linking = Linking(store.identities, links=links, channels=channels)
 
     async def run(self, customer: str, inbound: Inbound, effects: Sequence[Effect]) -> Outcome:
+        if not effects:  # most turns: nothing to gather
+            return _NOTHING
         gathered = _Gathered()
         for effect in effects:
             await self._live(customer, inbound, effect, gathered)

@@ -33,7 +33,7 @@ ForgetFn: TypeAlias = Callable[[str], Awaitable[list[str]]]
 _BATCH = 500
 _MERGE_ATTEMPTS = 5
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Swap(Script):
     """Swap the rebuilt ``scratch`` stream in as ``history`` only if nothing was appended
     meanwhile: its last id is still ``last`` ("" for none) and its length ``length``; 1 if

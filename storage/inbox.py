@@ -32,7 +32,7 @@ FIELD = "j"
 Rows = list[tuple[str, dict[str, str]]]  # stream entries as (entry id, fields), not decoded
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Done(Script):
     """Delete the entry; how many remain. An emptied stream is kept: it remembers its last
     id, so a new entry never reuses the id of a processed one (a re-created stream would

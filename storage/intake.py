@@ -21,7 +21,7 @@ to trip over. This module must not process events.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import ClassVar, Self
 
 from flows.types import Inbound, TextEvent
@@ -65,9 +65,10 @@ KNOWN_ACCOUNTS = 100_000  # account -> customer entries cached per process (~20 
 _MOVED, _REPEAT = "moved", "repeat"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Push:
-    """One accept of ``inbound`` into ``customer``'s inbox: the script's arguments."""
+    """One accept of ``inbound`` into ``customer``'s inbox: the script's arguments (not
+    frozen, like the script calls: built per message, see ``storage.scripts.Script``)."""
 
     customer: str
     dedupe_key: str
@@ -78,7 +79,7 @@ class Push:
     named: bool = False  # the account's first display name is stored already
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Accept(Script):
     """The accept on a cluster: the customer's slot only (the pending set goes in the same
     pipeline)."""
@@ -109,7 +110,7 @@ class Accept(Script):
         return call
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class AcceptJoint(Script):
     """The accept outside a cluster: it also marks the customer pending, and can create the
     customer of a new account (the global keys: four slots in all)."""
@@ -214,13 +215,13 @@ class Intake:
             customer = None if found is None else text(found)
             if customer is None and self._joint:  # a new account: create in the same step
                 fresh = new_customer_id()
-                pushed = await self._push(Push(fresh, dedupe_key, inbound, create=True), take)
+                pushed = await self._push(fresh, dedupe_key, inbound, take, create=True)
                 if pushed != _MOVED:  # (moved: created by someone else meanwhile)
                     put_bounded(self._known, account, fresh, KNOWN_ACCOUNTS)
                     return pushed if isinstance(pushed, Arrival) else Arrival(fresh, None)
         for _ in range(3):
             if customer is not None:
-                pushed = await self._push(Push(customer, dedupe_key, inbound, named=known), take)
+                pushed = await self._push(customer, dedupe_key, inbound, take, named=known)
                 if pushed == _REPEAT:
                     # First accepted by a call whose answer never came: its lock may be
                     # left over, so the customer is processed (and the lock taken over) now.
@@ -244,12 +245,13 @@ class Intake:
         reply, _ = await pipe.execute()
         return reply
 
-    async def _push(self, push: Push, take: bool) -> Arrival | str:
+    async def _push(self, customer: str, dedupe_key: str, inbound: Inbound, take: bool, *,
+                    create: bool = False, named: bool = False) -> Arrival | str:
         """The arrival, or ``_MOVED`` / ``_REPEAT``."""
-        lock = Lock(push.customer, self._locks.new_token(), self._locks.lock_ttl) if take \
-            else None
+        lock = Lock(customer, self._locks.new_token(), self._locks.lock_ttl) if take else None
+        push = Push(customer, dedupe_key, inbound, create=create, named=named)
         if lock is not None:
-            push = replace(push, token=lock.token, lock_ms=lock.ttl_ms)
+            push.token, push.lock_ms = lock.token, lock.ttl_ms
         try:
             reply = await self._run(push)
         except BaseException as exc:

@@ -90,7 +90,7 @@ end
 """
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Acquire(Script):
     """Take the lock (also when an orphaned token of ours holds it: see ``Orphans.add``) and
     read the state and the pending inbox in one step: {version, data, rows, effects of a turn
@@ -115,7 +115,7 @@ class Acquire(Script):
         return cls.of(keys, Lock("c1", "p.token", 30.0), ["p.old"])
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class ReleaseIfIdle(Script):
     """The release rule above: the pending rows, {} once released, 0 when no longer ours."""
 
@@ -135,7 +135,7 @@ class ReleaseIfIdle(Script):
         return cls.of(keys, Lock("c1", "p.token", 30.0))
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class ReleaseAcked(Script):
     """Acknowledge a turn's sent replies and record them in the history, then the release
     rule of ``ReleaseIfIdle`` (the same text). Two slots (the customer's and ``{outbox}``):
@@ -164,7 +164,7 @@ class ReleaseAcked(Script):
             spread += (entry_id, len(xadd), *xadd)
         return cls(keys.lock(c), keys.inbox(c), keys.history(c), keys.outbox_data,
                    keys.outbox_lease, keys.outbox_tries, keys.state(c), held.token,
-                   len(acked), tuple(spread))
+                   len(acked), spread)
 
     @classmethod
     def example(cls, keys: Keys) -> Self:

@@ -83,7 +83,7 @@ return redis.call('HDEL', KEYS[1], ARGV[1])
 """
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Put(Script):
     """``PUT_LUA``: write entry ``id`` and lease it to the writer; the server time (ms)."""
 
@@ -102,7 +102,7 @@ class Put(Script):
         return cls.of(keys, "1-a-b", "{}")
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Claim(Script):
     """``CLAIM_LUA``: lease up to ``count`` entries idle for ``min_idle_ms``."""
 
@@ -122,7 +122,7 @@ class Claim(Script):
         return cls.of(keys, OUTBOX_LEASE_MS, 100)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class ClaimIds(Script):
     """``CLAIM_IDS_LUA``: lease those of ``ids`` still pending."""
 
@@ -141,7 +141,7 @@ class ClaimIds(Script):
         return cls.of(keys, ["1-a-b", "2-a-c"])
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Inherit(Script):
     """``INHERIT_LUA``: lease the never-claimed entries whose id holds ``marker``."""
 
@@ -160,7 +160,7 @@ class Inherit(Script):
         return cls.of(keys, "0123456789ab")
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Touch(Script):
     """``TOUCH_LUA``: renew the lease of pending entry ``id``; 0 if it is not pending."""
 
@@ -178,7 +178,7 @@ class Touch(Script):
         return cls.of(keys, "1-a-b")
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Ack(Script):
     """``ACK_LUA``: forget entry ``id``; 1 if it was pending."""
 

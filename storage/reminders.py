@@ -99,7 +99,7 @@ class StagedJob:
 
 # Delete a hash field only while it holds the value read: KEYS[1] the hash, ARGV[1] the field,
 # ARGV[2] the value.
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class HDelIfSame(Script):
     """Delete ``field`` of hash ``key`` only while it holds ``value``; 1 when deleted."""
 

@@ -55,9 +55,10 @@ return {v, 0}
 LOCK_LOST, VERSION_CONFLICT = -1, -2  # the first number of the script's reply, on refusal
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Record:
-    """What one save writes: the state (JSON) at ``version`` + 1, and what goes with it."""
+    """What one save writes: the state (JSON) at ``version`` + 1, and what goes with it (not
+    frozen, like the script calls: built per turn, see ``storage.scripts.Script``)."""
 
     data: str
     version: int
@@ -69,7 +70,7 @@ class Record:
     outbox_keys: Sequence[str] = ()  # ``Outbox.put_keys``, with ``outbox``
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Save(Script):
     """The save in the customer's slot alone (no outbox entries: ``count`` 0)."""
 
@@ -97,7 +98,7 @@ class Save(Script):
         return call
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class SaveWithOutbox(Script):
     """The save writing the turn's outbox entries too: two slots, outside a cluster only."""
 
@@ -133,7 +134,10 @@ def save_call(keys: Keys, lock: Lock, record: Record) -> Save | SaveWithOutbox:
     """The call of ``SAVE_LUA`` for ``record``; with its outbox keys when it has entries."""
     c = lock.customer
     effects = "-" if record.effects is None else record.effects
-    rest: tuple[Arg, ...] = (*(x for entry in record.outbox for x in entry), *record.history)
+    rest: list[Arg] = []
+    for entry in record.outbox:
+        rest += entry
+    rest += record.history
     if not record.outbox:
         return Save(keys.state(c), keys.lock(c), keys.inbox(c), keys.history(c), lock.token,
                     record.version, record.data, record.ttl, record.inbox_id or "",

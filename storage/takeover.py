@@ -18,7 +18,7 @@ from storage.scripts import Key, Script
 
 BREAK_BATCH = 500  # lock deletions per round trip when taking over at start
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class DelIfPrefix(Script):
     """Delete the lock if its token starts with ``prefix``; 1 if deleted. ``lock``: a key
     found by ``Keys.lock_pattern``."""
