@@ -290,7 +290,8 @@ async def wait_healthy(url: str, proc: subprocess.Popen[bytes], timeout: float =
 
 
 async def start_bot(argv: list[str], env: dict[str, str], *, data_dir: Path, port: int,
-                    core: int | None, health_path: str = "/healthz") -> BotProcess:
+                    core: int | None, health_path: str = "/healthz",
+                    cwd: Path = ROOT) -> BotProcess:
     """Start ``argv`` pinned to ``core`` (children such as the embedded Redis inherit it)."""
     log_path = data_dir / "bot.log"
     data_dir.mkdir(parents=True, exist_ok=True)
@@ -301,7 +302,7 @@ async def start_bot(argv: list[str], env: dict[str, str], *, data_dir: Path, por
         if core is not None:
             os.sched_setaffinity(0, {core})
 
-    proc = subprocess.Popen(argv, env=env, cwd=str(ROOT), stdout=out, stderr=out,
+    proc = subprocess.Popen(argv, env=env, cwd=str(cwd), stdout=out, stderr=out,
                             preexec_fn=preexec)
     out.close()
     bot = BotProcess(proc, port, data_dir, log_path)
