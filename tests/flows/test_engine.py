@@ -202,7 +202,7 @@ TABLE = [
     (None, StartEvent("calc"), ["Сколько гостей?"], "calc/n"),
     (None, StartEvent("unknown-payload"), ["Привет!", "Что делаем?"], "menu/main"),
     (None, TextEvent("хочу посчитать"), ["Сколько гостей?"], "calc/n"),
-    (None, TextEvent("ерунда"), ["Извините, я не понял", "Что делаем?"], "menu/main"),
+    (None, TextEvent("ерунда"), ["не удалось понять", "Что делаем?"], "menu/main"),
     (None, ButtonEvent("pd"), ["Согласны?"], "pd/agree"),
     (at("calc", "n"), TextEvent("7"), ["Большая компания: 7"], "end"),
     (at("calc", "n"), TextEvent("три"), ["Малая компания"], "end"),
@@ -234,8 +234,8 @@ TABLE = [
     (at("gone", "step"), StartEvent(), ["Привет!", "Что делаем?"], "menu/main"),
     (at("calc", "n"), TimerEvent("no_such_flow", "k"), [], "calc/n"),
     # a shared contact is an answer only to a phone question
-    (at("calc", "n"), ContactEvent("+79161234567"), ["Не совсем понял"], "calc/n"),
-    (None, ContactEvent("+79161234567"), ["Извините, я не понял", "Что делаем?"], "menu/main"),
+    (at("calc", "n"), ContactEvent("+79161234567"), ["Не удалось понять ответ"], "calc/n"),
+    (None, ContactEvent("+79161234567"), ["не удалось понять", "Что делаем?"], "menu/main"),
 ]
 
 

@@ -28,7 +28,7 @@ def reason(kind: InputKind, text: str, **kw: object) -> str:
 
 
 def test_an_unknown_kind_is_not_understood() -> None:
-    assert reason("colour", "красный") == "Не поняла ответ."  # type: ignore[arg-type]
+    assert reason("colour", "красный") == "Не удалось понять ответ."  # type: ignore[arg-type]
 
 
 # --------------------------------------------------------------------------- text
@@ -136,7 +136,7 @@ def test_choice_reason_lists_every_option_with_its_number() -> None:
         "Выберите вариант кнопкой или напишите его номер: "
         "1 — Стрижка; 2 — Окрашивание; 3 — Укладка."
     )
-    assert reason("choice", "что-то", options=()) == "Не поняла ответ."
+    assert reason("choice", "что-то", options=()) == "Не удалось понять ответ."
 
 
 def test_choice_reads_the_first_200_characters() -> None:
