@@ -23,17 +23,20 @@ def make_connectors(settings: Settings, edge: Edge) -> dict[Channel, Connector]:
     """A connector for every channel whose settings are present; the web chat always."""
     from connectors.webchat import WebChat
 
+    vk, max_token = settings.vk_access, settings.max_token
+    elsewhere = [where for where, on in (("во ВКонтакте", vk), ("в MAX", max_token)) if on]
     found: dict[Channel, Connector] = {
         "web": WebChat(
             secret_key=secret_key(settings), sink=edge.accept,
             history=edge.web_history, greeting=edge.web_greeting,
             allowed_origins=settings.origins,
             public_url=settings.public_url, max_connections_per_ip=settings.webchat_max_per_ip,
+            elsewhere=elsewhere,
         ),
     }
-    if (vk := settings.vk_access) is not None:
+    if vk is not None:
         found["vk"] = _vk(settings, vk, edge)
-    if (max_token := settings.max_token) is not None:
+    if max_token is not None:
         found["max"] = _max(settings, max_token, edge)
     return found
 

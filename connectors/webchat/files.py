@@ -6,6 +6,8 @@ Content-Security-Policy. No sockets, no sessions.
 
 from __future__ import annotations
 
+import html
+from collections.abc import Sequence
 from importlib import resources
 
 from aiohttp import web
@@ -21,11 +23,24 @@ def _static(name: str) -> bytes:
     return resources.files("connectors.webchat").joinpath("static", name).read_bytes()
 
 
+def demo_page(elsewhere: Sequence[str]) -> bytes:
+    """The demo page; it offers to go on in the other channels turned on (``elsewhere``: where,
+    as the customer would say it, e.g. «во ВКонтакте»), and in none when the web chat is the
+    only one."""
+    line = ""
+    if elsewhere:
+        names = " или ".join(html.escape(name) for name in elsewhere)
+        line = (f"  <p>Переписку можно продолжить {names} — бот помнит, на чём вы "
+                f"остановились.</p>")
+    return _static("demo.html").replace(b"<!--elsewhere-->", line.encode())
+
+
 class WidgetFiles:
     """``GET /chat``, ``/chat/widget.js`` and ``/chat/widget.css``."""
 
-    def __init__(self) -> None:
-        self._files = {name: _static(name) for name in ("widget.js", "widget.css", "demo.html")}
+    def __init__(self, elsewhere: Sequence[str] = ()) -> None:
+        self._files = {name: _static(name) for name in ("widget.js", "widget.css")}
+        self._files["demo.html"] = demo_page(elsewhere)
 
     def routes(self) -> list[web.RouteDef]:
         return [

@@ -109,6 +109,7 @@ class WebChat:
         max_frame_bytes: int = 16 * 1024,
         heartbeat: float = 25.0,
         hello_timeout: float = 15.0,
+        elsewhere: Sequence[str] = (),
     ) -> None:
         self._tokens = SessionTokens(secret_key, max_age=token_max_age)
         self._sink = sink
@@ -126,7 +127,7 @@ class WebChat:
         self._sockets: set[web.WebSocketResponse] = set()
         self._addresses: dict[web.WebSocketResponse, str] = {}
         self._running = False
-        self._files = WidgetFiles()
+        self._files = WidgetFiles(elsewhere)  # the demo page names the other channels
 
     # ------------------------------------------------------------------ Connector protocol
 

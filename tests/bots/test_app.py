@@ -325,3 +325,21 @@ async def test_the_max_deep_link_uses_the_username_from_get_me(
         await ws.close()
     urls = [b.get("url") or "" for b in frame["buttons"]]
     assert any(u.startswith("https://max.ru/svyaz_test_bot?start=link-") for u in urls), frame
+
+
+async def test_the_demo_page_offers_only_the_channels_turned_on(
+    redis_url: str, bot_prefix: str, tmp_path: Path, max_fake: MaxFake
+) -> None:
+    """With the web chat alone, the demo page promises no other channel; with MAX on, it
+    names MAX and still not VK."""
+    alone = build_app(make_settings(redis_url, bot_prefix, tmp_path / "alone"))
+    async with TestClient(TestServer(alone, host="127.0.0.1")) as c:
+        page = await (await c.get("/chat")).text()
+    assert "Чат с нашим ботом" in page
+    assert "продолжить" not in page and "MAX" not in page and "ВКонтакте" not in page
+    with_max = build_app(make_settings(redis_url, bot_prefix, tmp_path / "max",
+                                       max_token=max_fake.token, max_api_url=max_fake.url))
+    async with TestClient(TestServer(with_max, host="127.0.0.1")) as c:
+        page = await (await c.get("/chat")).text()
+    assert "Переписку можно продолжить в MAX" in page
+    assert "ВКонтакте" not in page
