@@ -139,15 +139,6 @@ class Identities(Accounts):
         await self.merge(keep, other)
         return Joined(keep, other)
 
-    @guarded
-    async def redeem_link_token(self, token: str, account: str) -> str | None:
-        """``claim_link_token`` and ``confirm_link`` at once, for tools and tests (the runtime
-        asks the person in between); the customer that stays."""
-        if await self.claim_link_token(token, account) is None:
-            return None
-        joined = await self.confirm_link(account)
-        return None if joined is None else joined.keep
-
     # ------------------------------------------------------------------ link codes
 
     @guarded
@@ -177,14 +168,6 @@ class Identities(Accounts):
             await self._guesses.failed(account, address)
             return None
         return await park(self._redis, self._keys, account, text(found), key)
-
-    @guarded
-    async def redeem_link_code(self, code: str, account: str) -> str | None:
-        """``claim_link_code`` and ``confirm_link`` at once (as ``redeem_link_token``)."""
-        if await self.claim_link_code(code, account) is None:
-            return None
-        joined = await self.confirm_link(account)
-        return None if joined is None else joined.keep
 
     @guarded
     async def expect_code(self, account: str) -> None:

@@ -29,6 +29,7 @@ from storage.history import HistoryEntry
 from storage.outbox import OutboxEntry
 from storage.store import Sent, Store
 from tests.fakes.max import MaxFake, max_fake_fixture  # noqa: F401 - provides max_fake
+from tests.redeem import redeem_link_token
 from tests.waiting import until
 
 
@@ -356,7 +357,7 @@ async def test_initiate_goes_to_the_latest_account_with_its_note(harness: Harnes
     delivery = _delivery(harness, clock=5.0)
     customer = await harness.store.identities.resolve("vk:1")
     token = await harness.store.identities.issue_link_token(customer)
-    assert await harness.store.identities.redeem_link_token(token, "web:s") == customer
+    assert await redeem_link_token(harness.store.identities, token, "web:s") == customer
     await harness.store.redis.zadd(harness.store.keys.accounts(customer), {"vk:1": 1.0})
     harness.channels["web"].refuse.add("s")
     result = await delivery.initiate(customer, [Reply("Напоминание")], note="reminder")

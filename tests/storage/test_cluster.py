@@ -20,6 +20,7 @@ from storage_helpers import cluster_client, key_slot
 from flows.types import DialogState, Frame, Inbound, Reply, TextEvent
 from storage.history import HistoryEntry
 from storage.store import Store
+from tests.redeem import redeem_link_token
 
 pytestmark = pytest.mark.cluster
 
@@ -89,7 +90,7 @@ async def test_a_whole_customer_life_on_the_cluster(cluster_store: Store) -> Non
     await s.profiles.set_field(web, "phone", "+79991234567")
     await s.profiles.record_consent(web, True, "v1", datetime.now(UTC), "web")
     token = await s.identities.issue_link_token(web)
-    assert await s.identities.redeem_link_token(token, "vk:1") == web  # merges vk's customer
+    assert await redeem_link_token(s.identities, token, "vk:1") == web  # merges vk's customer
     assert await s.profiles.find_by_phone("+79991234567") == web
     out = io.StringIO()
     assert await s.history.export(None, "jsonl", out) == 2

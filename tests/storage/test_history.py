@@ -13,6 +13,7 @@ from storage_helpers import namespace_keys
 from flows.types import Button, DialogState, Inbound, Reply, TextEvent
 from storage.history import HistoryEntry
 from storage.store import Store
+from tests.redeem import redeem_link_code, redeem_link_token
 
 
 def _entry(ts: float, text: str, direction: str = "in") -> HistoryEntry:
@@ -91,11 +92,11 @@ async def test_forget_leaves_no_key_and_no_pointer(store: Store) -> None:
     kept = await store.identities.resolve("vk:2")
     other = await store.identities.resolve("web:x")
     token = await store.identities.issue_link_token(gone)
-    await store.identities.redeem_link_token(token, "max:1")  # a second account
+    await redeem_link_token(store.identities, token, "max:1")  # a second account
     await store.identities.merge(gone, other)
     await store.identities.issue_link_token(gone)
     await store.identities.issue_link_code(gone)
-    await store.identities.redeem_link_code("000000", "vk:1")  # a failure counter of an account
+    await redeem_link_code(store.identities, "000000", "vk:1")  # a failure counter of an account
     await store.profiles.set_field(gone, "phone", "+79991234567")
     await store.profiles.record_consent(gone, True, "v1", datetime.now(UTC), "vk")
     await store.history.append(gone, _entry(1, "secret"))

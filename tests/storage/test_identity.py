@@ -17,6 +17,7 @@ from storage.keys import (
 )
 from storage.store import Store
 from tests.held import holds
+from tests.redeem import redeem_link_code, redeem_link_token
 from tests.waiting import until_gone
 
 
@@ -37,7 +38,7 @@ async def test_concurrent_first_messages_make_one_customer(store: Store) -> None
 async def test_accounts_most_recent_first(store: Store) -> None:
     customer = await store.identities.resolve("vk:1")
     token = await store.identities.issue_link_token(customer)
-    assert await store.identities.redeem_link_token(token, "max:9") == customer
+    assert await redeem_link_token(store.identities, token, "max:9") == customer
     await asyncio.sleep(0.01)
     await store.identities.resolve("vk:1")
     accounts = await store.identities.accounts(customer)
@@ -55,14 +56,14 @@ async def test_link_token_is_long_random_single_use_and_expiring(store: Store) -
     assert token != await store.identities.issue_link_token(customer)
     ttl = await store.redis.ttl(store.keys.link_token(token))
     assert LINK_TOKEN_TTL - 5 < ttl <= LINK_TOKEN_TTL
-    assert await store.identities.redeem_link_token(token, "vk:5") == customer
-    assert await store.identities.redeem_link_token(token, "vk:6") is None
+    assert await redeem_link_token(store.identities, token, "vk:5") == customer
+    assert await redeem_link_token(store.identities, token, "vk:6") is None
     assert await store.identities.customer_of("vk:6") is None
     expired = await store.identities.issue_link_token(customer)
     await store.redis.pexpire(store.keys.link_token(expired), 1)
     await until_gone(store.redis, store.keys.link_token(expired))
-    assert await store.identities.redeem_link_token(expired, "vk:7") is None
-    assert await store.identities.redeem_link_token("nonsense", "vk:7") is None
+    assert await redeem_link_token(store.identities, expired, "vk:7") is None
+    assert await redeem_link_token(store.identities, "nonsense", "vk:7") is None
 
 
 async def test_link_code_joins_once(store: Store) -> None:
@@ -71,9 +72,9 @@ async def test_link_code_joins_once(store: Store) -> None:
     assert re.fullmatch(r"\d{6}", code)
     ttl = await store.redis.ttl(store.keys.link_code(code))
     assert LINK_CODE_TTL - 5 < ttl <= LINK_CODE_TTL
-    assert await store.identities.redeem_link_code(code, "vk:1") == customer
+    assert await redeem_link_code(store.identities, code, "vk:1") == customer
     assert await store.identities.customer_of("vk:1") == customer
-    assert await store.identities.redeem_link_code(code, "vk:2") is None
+    assert await redeem_link_code(store.identities, code, "vk:2") is None
 
 
 def _wrong(code: str, i: int) -> str:
@@ -92,7 +93,7 @@ async def test_a_thousand_guesses_from_one_address_are_limited(store: Store) -> 
         hits.append(await store.identities.claim_link_code(guess, attacker, address="ip1"))
     assert hits == [None] * 1000  # even the right guess at #500: the address is spent
     assert await store.identities.customer_of("web:a500") is None
-    assert await store.identities.redeem_link_code(code, "vk:owner") == customer  # not burned
+    assert await redeem_link_code(store.identities, code, "vk:owner") == customer  # not burned
 
 
 async def test_wrong_guesses_from_many_accounts_burn_nobody_s_code(store: Store) -> None:
@@ -101,17 +102,17 @@ async def test_wrong_guesses_from_many_accounts_burn_nobody_s_code(store: Store)
     code = await store.identities.issue_link_code(customer)
     for i in range(LINK_ADDRESS_MAX_FAILURES * 3):
         assert await store.identities.claim_link_code(_wrong(code, i), f"max:{i}") is None
-    assert await store.identities.redeem_link_code(code, "max:owner") == customer
+    assert await redeem_link_code(store.identities, code, "max:owner") == customer
 
 
 async def test_one_account_is_limited_too(store: Store) -> None:
     customer = await store.identities.resolve("web:s1")
     code = await store.identities.issue_link_code(customer)
     for i in range(LINK_ACCOUNT_MAX_FAILURES):
-        assert await store.identities.redeem_link_code(_wrong(code, i), "vk:1") is None
-    assert await store.identities.redeem_link_code(code, "vk:1") is None
-    assert await store.identities.redeem_link_code("abc", "vk:2") is None
-    assert await store.identities.redeem_link_code(code, "vk:3") == customer
+        assert await redeem_link_code(store.identities, _wrong(code, i), "vk:1") is None
+    assert await redeem_link_code(store.identities, code, "vk:1") is None
+    assert await redeem_link_code(store.identities, "abc", "vk:2") is None
+    assert await redeem_link_code(store.identities, code, "vk:3") == customer
 
 
 async def test_a_claimed_link_joins_only_when_confirmed(store: Store) -> None:
@@ -143,7 +144,7 @@ async def test_the_established_side_stays_whoever_issued(store: Store) -> None:
     fresh = await store.identities.resolve("web:attacker")  # no typed message, no profile
     victim = await _established(store, "vk:1", 5.0, phone=True)
     token = await store.identities.issue_link_token(fresh)
-    assert await store.identities.redeem_link_token(token, "vk:1") == victim
+    assert await redeem_link_token(store.identities, token, "vk:1") == victim
     assert await store.identities.customer_of("web:attacker") == victim
     assert (await store.profiles.get(victim)).phone == "+79990000000"
 
@@ -152,11 +153,11 @@ async def test_with_both_established_the_profile_then_the_older_stays(store: Sto
     old = await _established(store, "vk:1", 1.0)
     young_with_profile = await _established(store, "max:1", 9.0, phone=True)
     token = await store.identities.issue_link_token(old)
-    assert await store.identities.redeem_link_token(token, "max:1") == young_with_profile
+    assert await redeem_link_token(store.identities, token, "max:1") == young_with_profile
     older = await _established(store, "vk:2", 2.0)
     younger = await _established(store, "max:2", 3.0)
     token = await store.identities.issue_link_token(younger)
-    assert await store.identities.redeem_link_token(token, "vk:2") == older
+    assert await redeem_link_token(store.identities, token, "vk:2") == older
 
 
 async def test_neither_side_is_shown_the_other_s_past(store: Store) -> None:
@@ -221,7 +222,7 @@ async def test_redeeming_from_an_account_with_its_own_customer_merges(store: Sto
     keep = await _customer_with(store, "web:s1", [(1.0, "web")])
     other = await _customer_with(store, "vk:1", [(2.0, "vk start")])
     token = await store.identities.issue_link_token(keep)
-    assert await store.identities.redeem_link_token(token, "vk:1") == keep
+    assert await redeem_link_token(store.identities, token, "vk:1") == keep
     assert await store.identities.customer_of("vk:1") == keep
     assert [e.text for e in await store.history.read(keep)] == ["web", "vk start"]
     assert await store.history.read(other) == []

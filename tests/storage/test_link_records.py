@@ -15,6 +15,7 @@ from storage.errors import StorageError
 from storage.history import HistoryEntry
 from storage.keys import LINK_ACCOUNT_MAX_FAILURES, LINK_CONFIRM_TTL
 from storage.store import Store
+from tests.redeem import redeem_link_code, redeem_link_token
 
 TOKEN_TTL, CODE_TTL = 700, 300  # unlike each other and the defaults: each is checked
 
@@ -125,9 +126,9 @@ async def test_redeeming_a_link_whose_customer_was_erased_joins_nothing(store: S
     token = await ids.issue_link_token(issuer)
     code = await ids.issue_link_code(issuer)
     await store.redis.delete(store.keys.accounts(issuer))  # erased meanwhile
-    assert await ids.redeem_link_token(token, "vk:1") is None
+    assert await redeem_link_token(ids, token, "vk:1") is None
     assert await ids.customer_of("vk:1") is None
-    assert await ids.redeem_link_code(code, "vk:2") is None
+    assert await redeem_link_code(ids, code, "vk:2") is None
     assert await ids.confirm_link("vk:3") is None  # nothing claimed
 
 
