@@ -145,11 +145,15 @@ async def test_unreachable_server_backs_off_logs_once_and_recovers(
 
 
 async def test_backoff_grows_while_down(poller: Poller, fake_vk: FakeVk) -> None:
+    """Each pause is at least the jitter floor (half) of a doubling 0.05 s: a lower bound a
+    busy machine cannot break (a sleep never ends early), unlike a count in a time window."""
     fake_vk.lp_outage(502)
-    start = len(fake_vk.lp.requests)
-    await asyncio.sleep(1.0)
-    # 0.05 s base doubling with jitter: about 5 tries a second, not hundreds
-    assert 2 <= len(fake_vk.lp.requests) - start <= 8
+    first = len(fake_vk.lp.requests) - 1  # the check held when the outage began
+    await until(lambda: len(fake_vk.lp.requests) >= first + 6)
+    times = fake_vk.lp.arrived[first:first + 6]
+    gaps = [later - earlier for earlier, later in zip(times, times[1:], strict=False)]
+    for attempt, gap in enumerate(gaps):
+        assert gap >= 0.05 * 2**attempt * 0.5 * 0.99, (attempt, gaps)
 
 
 async def test_sink_down_keeps_ts_so_nothing_is_lost(poller: Poller, fake_vk: FakeVk) -> None:

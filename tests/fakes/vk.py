@@ -62,6 +62,7 @@ class LongPollState:
     updates: list[dict[str, Any]] = field(default_factory=list)
     failures: list[int] = field(default_factory=list)
     requests: list[dict[str, str]] = field(default_factory=list)
+    arrived: list[float] = field(default_factory=list)  # time.monotonic() of each request
 
     @property
     def ts(self) -> int:
@@ -299,6 +300,7 @@ class FakeVk:
     async def _long_poll(self, request: web.Request) -> web.Response:
         query = dict(request.query)
         self.lp.requests.append(query)
+        self.lp.arrived.append(time.monotonic())
         if query.get("act") != "a_check":
             return web.json_response({"failed": 2})
         wait = min(90, int(query.get("wait", "25") or 0))
