@@ -16,6 +16,7 @@ from bots.config import Settings, VkAccess, secret_key
 from bots.linking import LinkTargets
 from bots.parts import Edge
 from connectors.base import Connector
+from connectors.registry import INSTALLED
 from flows.types import Channel
 
 
@@ -24,7 +25,8 @@ def make_connectors(settings: Settings, edge: Edge) -> dict[Channel, Connector]:
     from connectors.webchat import WebChat
 
     vk, max_token = settings.vk_access, settings.max_token
-    elsewhere = [where for where, on in (("во ВКонтакте", vk), ("в MAX", max_token)) if on]
+    on = {"vk": vk is not None, "max": max_token is not None}  # (the settings' names)
+    elsewhere = [info.where for info in INSTALLED if on.get(info.name)]
     found: dict[Channel, Connector] = {
         "web": WebChat(
             secret_key=secret_key(settings), sink=edge.accept,
@@ -73,6 +75,6 @@ def link_targets(
 
     def current() -> LinkTargets:
         max_bot: str | None = getattr(max_connector, "bot_username", None)
-        return LinkTargets(public_url=settings.public_url, max_bot=max_bot, vk_group=vk_group)
+        return LinkTargets({"max": max_bot, "vk": vk_group, "web": settings.public_url})
 
     return current

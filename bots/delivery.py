@@ -25,7 +25,8 @@ from connectors.base import (
     resending,
     sending,
 )
-from flows.types import CHANNELS, Channel, Inbound, Reply
+from connectors.registry import INSTALLED
+from flows.types import Channel, Inbound, Reply
 from storage.bounded import put_bounded
 from storage.errors import StorageError
 from storage.history import HistoryEntry
@@ -71,10 +72,7 @@ class Target:
 def split_account(account: str) -> Target | None:
     """``"vk:123"`` -> Target; None for an account of a channel svyaz does not know."""
     channel, _, user_id = account.partition(":")
-    for known in CHANNELS:
-        if channel == known and user_id:
-            return Target(known, user_id)
-    return None
+    return Target(channel, user_id) if user_id and channel in INSTALLED else None
 
 
 def plan_reply(inbound: Inbound) -> list[Target]:

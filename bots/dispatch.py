@@ -58,7 +58,7 @@ class Dispatch:
         if not accounts:
             return False
         channel, _, user_id = accounts[0].account.partition(":")
-        inbound = Inbound(channel=channel, user_id=user_id,  # type: ignore[arg-type]
+        inbound = Inbound(channel=channel, user_id=user_id,
                           event_id=event_id, event=event)
         if not await self._store.dedupe.first_seen(f"bot:{customer}:{event_id}"):
             return True

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import re
 
-from bots.texts import CONTINUE_PATTERN, CONTINUE_TARGETS, HISTORY_CONTACT
+from bots.texts import CONTINUE_ANYWHERE, CONTINUE_PATTERN, HISTORY_CONTACT
+from connectors.registry import INSTALLED
 from flows.types import (
     ButtonEvent,
     CallResultEvent,
@@ -59,9 +60,10 @@ def continue_command(event: Event) -> LinkChannel | None:
     if not isinstance(event, TextEvent) or not (match := _CONTINUE.match(event.text)):
         return None
     where = match.group(2).lower()
-    if where not in CONTINUE_TARGETS:
-        return None
-    return LinkChannel(target=CONTINUE_TARGETS[where])
+    if where in CONTINUE_ANYWHERE:
+        return LinkChannel(target=None)
+    channel = INSTALLED.called(where)
+    return None if channel is None else LinkChannel(target=channel.name)
 
 
 def describe(event: Event) -> tuple[str, str]:

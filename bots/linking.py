@@ -34,15 +34,15 @@ the engine or deliver: the runtime executes the ``Plan`` it returns.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from bots import texts
 from bots.events import continue_command, link_code_of, link_token_of
 from connectors.base import dialog_user
+from connectors.registry import INSTALLED
 from flows.types import (
-    CHANNELS,
     Button,
     ButtonEvent,
     Channel,
@@ -75,28 +75,24 @@ PHONE_MATCH_THERE = texts.PHONE_MATCH_THERE
 
 @dataclass(frozen=True, slots=True)
 class LinkTargets:
-    """Where deep links point: ``None`` leaves that channel out of the offer."""
+    """Where deep links point, per channel: its link target (the MAX bot's username, the VK
+    community, the bot's public URL); a channel without one is left out of offers."""
 
-    public_url: str
-    max_bot: str | None = None
-    vk_group: str | None = None
+    targets: Mapping[Channel, str | None]
 
 
 def deep_link(channel: Channel, token: str, links: LinkTargets) -> str | None:
-    """The URL that opens ``channel`` with the start payload ``link-<token>``; None when the
-    channel's deep link is unavailable (then the channel is never offered)."""
-    if channel == "max":
-        return f"https://max.ru/{links.max_bot}?start=link-{token}" if links.max_bot else None
-    if channel == "vk":
-        return f"https://vk.me/{links.vk_group}?ref=link-{token}" if links.vk_group else None
-    return f"{links.public_url.rstrip('/')}/chat#link={token}"
+    """The URL that opens ``channel`` with the link token; None when the channel has no deep
+    link (then it is never offered)."""
+    info = INSTALLED.get(channel)
+    return None if info is None else info.deep_link(links.targets.get(channel), token)
 
 
 def offered_channels(
     effect: LinkChannel, current: Channel, available: Collection[Channel], links: LinkTargets,
 ) -> list[Channel]:
     """The channels an offer may name: on, not this one, with a deep link that opens."""
-    wanted: tuple[Channel, ...] = CHANNELS if effect.target is None else (effect.target,)
+    wanted = INSTALLED.names() if effect.target is None else (effect.target,)
     return [ch for ch in wanted if ch in available and ch != current
             and deep_link(ch, "-", links) is not None]
 
@@ -112,7 +108,7 @@ def link_offer(
 ) -> Reply:
     """The reply with deep links for ``channels`` (each available) and the 6-digit code."""
     buttons = tuple(
-        Button(id=f"link-{channel}", text=texts.LINK_CONTINUE_IN[channel], url=url)
+        Button(id=f"link-{channel}", text=INSTALLED[channel].continue_label, url=url)
         for channel in channels
         if (url := deep_link(channel, token, links)) is not None
     )
@@ -140,7 +136,8 @@ def account_of(channel: str, user_id: str) -> str:
 
 def confirmation(where: str) -> Reply:
     """The question to the redeeming side; ``where``: the other side's channel."""
-    text = CONFIRM.format(where=texts.LINK_FROM.get(where, texts.LINK_FROM_ELSEWHERE))
+    info = INSTALLED.get(where)
+    text = CONFIRM.format(where=texts.LINK_FROM_ELSEWHERE if info is None else info.came_from)
     return Reply(text=text, buttons=(Button(id=LINK_YES, text=YES_LABEL),
                                      Button(id=LINK_NO, text=NO_LABEL)))
 

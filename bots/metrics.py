@@ -9,6 +9,8 @@ from __future__ import annotations
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
+from connectors.registry import INSTALLED
+
 CONTENT_TYPE = CONTENT_TYPE_LATEST
 _TURN_BUCKETS = (0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 
@@ -51,7 +53,7 @@ class Metrics:
         self.turns_in_progress = Gauge(
             "svyaz_turns_in_progress", "Customers being processed now", registry=r
         )
-        for channel in ("vk", "max", "web"):
+        for channel in INSTALLED.names():
             self.messages_in.labels(channel)
             self.messages_out.labels(channel)
 

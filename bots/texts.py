@@ -26,8 +26,8 @@ LINK_CONFIRM: Final = (
     "напишете дальше, будет видно и там. Прежние сообщения другой стороне показаны не будут. "
     "Если ссылку или код вам прислал кто-то другой — нажмите «Не объединять»."
 )
-# Where the link came from, in LINK_CONFIRM's {where}; LINK_FROM_ELSEWHERE for any other.
-LINK_FROM: Final = {"vk": "из ВКонтакте", "max": "из MAX", "web": "из чата на сайте"}
+# Where the link came from, in LINK_CONFIRM's {where}: the channel's ``came_from``
+# (``connectors.channel``), or this for a channel the registry does not know.
 LINK_FROM_ELSEWHERE: Final = "из другого канала"
 LINK_JOINED: Final = "Готово: переписки объединены."
 LINK_KEPT_APART: Final = "Хорошо, не объединяем. Ссылка и код больше не действуют."
@@ -38,27 +38,17 @@ LINK_OFFER: Final = (
     "Чтобы продолжить разговор в другом канале, откройте ссылку или напишите там код {code}. "
     "Код и ссылка действуют 15 минут; там вас спросят, объединить ли переписку."
 )
-# The button of a link offer, per channel it opens.
-LINK_CONTINUE_IN: Final = {
-    "max": "Продолжить в MAX",
-    "vk": "Продолжить во ВКонтакте",
-    "web": "Продолжить на сайте",
-}
+# (The button of a link offer is the channel's ``continue_label``: ``connectors.channel``.)
 PHONE_MATCH_THERE: Final = (
     "Этот номер телефона только что указали в другом канале. Если это вы и хотите "
     "объединить переписку, напишите здесь код {code}. Если это не вы — просто не отвечайте."
 )
 
 # The global command «продолжить в …» (``bots.events.continue_command``): the pattern (its
-# second group names the place) and the places it knows, by the channel they mean (None:
-# any other channel).
+# second group names the place: a channel's aliases, ``connectors.channel``, or one of
+# CONTINUE_ANYWHERE for any other channel).
 CONTINUE_PATTERN: Final = r"^\s*продолжить\s+(в|во|на)\s+(.+?)\s*[.!]?\s*$"
-CONTINUE_TARGETS: Final[dict[str, Literal["vk", "max", "web"] | None]] = {
-    "max": "max", "макс": "max", "мах": "max",
-    "vk": "vk", "вк": "vk", "вконтакте": "vk", "контакте": "vk",
-    "сайте": "web", "сайт": "web", "чате на сайте": "web",
-    "другом мессенджере": None, "другом канале": None,
-}
+CONTINUE_ANYWHERE: Final = ("другом мессенджере", "другом канале")
 
 # ----------------------------------------------------------------- history labels
 

@@ -346,6 +346,6 @@ def _retarget(inbound: Inbound, channel: str, user_id: str) -> Inbound:
     """After a bot-initiated delivery, follow-up replies go to where it was delivered (a
     route, ``DIALOG_PREFIX``, stays the reply target; the user id is its last part)."""
     user = dialog_user(user_id)
-    return Inbound(channel=channel, user_id=user or user_id,  # type: ignore[arg-type]
+    return Inbound(channel=channel, user_id=user or user_id,
                    event_id=inbound.event_id, event=inbound.event,
                    reply_to=user_id if user else None)

@@ -26,8 +26,9 @@ JSON = TypeAliasType(
     "JSON", "None | bool | int | float | str | list[JSON] | dict[str, JSON]"
 )
 
-Channel = Literal["vk", "max", "web"]
-CHANNELS: tuple[Channel, ...] = ("vk", "max", "web")
+# A channel's name ("vk", "max", "web", ...): the prefix of its accounts. The installed ones
+# are listed by ``connectors.registry`` (this package knows none of them by name).
+Channel = str
 
 
 # --------------------------------------------------------------------------- events

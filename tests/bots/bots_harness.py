@@ -138,7 +138,8 @@ async def harness(redis_url: str, bot_prefix: str) -> AsyncIterator[Harness]:
                                 inject=inject, zone=ZONE, clock=clock.utc, owner_notify=note)
     owner = Owner(webhook=None, chats={}, connectors=channels, http=lambda: http)
     effects = Effects(store=store, reminders=reminders, owner=owner,
-                      links=lambda: LinkTargets("http://bot.test", "testbot", "club1"),
+                      links=lambda: LinkTargets(
+                          {"web": "http://bot.test", "max": "testbot", "vk": "club1"}),
                       channels=frozenset(channels), http=lambda: http, delivery=delivery)
     runtime = Runtime(store=store, flows=flows.current, advance=engine.advance,
                       delivery=delivery, effects=effects, metrics=metrics, clock=clock,

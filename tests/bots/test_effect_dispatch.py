@@ -87,7 +87,8 @@ async def effects(redis_url: str, bot_prefix: str) -> AsyncIterator[tuple[Effect
     reminders = _Reminders()
     owner = Owner(webhook=None, chats={}, connectors={}, http=lambda: http)
     yield Effects(store=store, reminders=reminders, owner=owner,
-                  links=lambda: LinkTargets("http://bot.test", "testbot", "club1"),
+                  links=lambda: LinkTargets(
+                      {"web": "http://bot.test", "max": "testbot", "vk": "club1"}),
                   channels=frozenset({"vk", "max", "web"}), http=lambda: http), reminders
     await http.close()
     await store.close()

@@ -188,7 +188,7 @@ async def test_a_postcode_from_an_established_customer_spends_no_guess(
 
 async def test_with_only_the_web_chat_no_channel_is_offered(harness: Harness) -> None:
     effects = harness.runtime.turns._effects
-    links = LinkTargets("http://bot.test")  # no VK group, no MAX bot: no deep link to offer
+    links = LinkTargets({"web": "http://bot.test"})  # no VK group, no MAX bot: no deep link
     effects._links, effects._channels = (lambda: links), frozenset({"web"})
     effects.linking = Linking(harness.store.identities, links=lambda: links, channels={"web"})
     await harness.send("web", "s1", TextEvent("продолжить в другом мессенджере"))

@@ -73,7 +73,7 @@ def test_reply_round_trips_compactly() -> None:
     [
         "not json",
         '{"channel":"vk","user_id":"1","event_id":"e","event":{"t":"pickle"}}',
-        '{"channel":"icq","user_id":"1","event_id":"e","event":{"t":"start"}}',
+        '{"channel":"i c q","user_id":"1","event_id":"e","event":{"t":"start"}}',
         '{"channel":"vk","user_id":"1","event_id":"e","event":{"t":"text","bogus":1}}',
         '{"channel":"vk"}',
     ],

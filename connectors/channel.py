@@ -1,0 +1,85 @@
+"""What a channel is to the rest of svyaz: one descriptor per connector package, one registry.
+
+Each connector package exports ``CHANNEL``, a ``ChannelInfo`` (in a small ``channel`` module
+of its own, importable without the platform's libraries): its name (the prefix of its
+accounts, ``vk:123``), how the customer calls it, what it can do, and how to build a deep
+link into it. ``connectors.registry`` lists the installed ones; ``bots`` asks that registry
+instead of spelling channel names (link offers, «продолжить в …», the demo page, metrics).
+
+Pure data and lookups: no sockets, no settings. It must not import a connector's client.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class Capabilities:
+    """What a channel can carry. A send-only channel (SMS, e-mail) takes notices only: it is
+    never chosen for a live reply, nor as the channel the customer was last active in."""
+
+    receive: bool = True  # customers write to the bot in it
+    buttons: bool = True
+    links: bool = True  # buttons that open a URL
+    phone_request: bool = False  # a button that asks the customer's app for the phone number
+    send_only: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelInfo:
+    """One channel as the customer and the rest of svyaz know it."""
+
+    name: str  # accounts are ``<name>:<user>``; flows say ``target: <name>``
+    title: str  # «ВКонтакте»
+    where: str  # «во ВКонтакте»: «Переписку можно продолжить {where}»
+    came_from: str  # «из ВКонтакте»: where a link was issued, in the confirmation question
+    continue_label: str  # the link offer's button: «Продолжить во ВКонтакте»
+    aliases: tuple[str, ...]  # lower-case words after «продолжить в/во/на» that mean it
+    capabilities: Capabilities
+    # The URL that opens the channel with a link token, from the channel's link target (the
+    # MAX bot's username, the VK community, the bot's public URL); None: no deep link.
+    link: Callable[[str, str], str] | None = None
+
+    def deep_link(self, target: str | None, token: str) -> str | None:
+        """The link into this channel carrying ``token``; None without a target or a link."""
+        if self.link is None or not target:
+            return None
+        return self.link(target, token)
+
+
+class Registry:
+    """The installed channels, in the order they are offered."""
+
+    __slots__ = ("_by_name", "_by_alias")
+
+    def __init__(self, channels: Iterable[ChannelInfo]) -> None:
+        self._by_name: dict[str, ChannelInfo] = {}
+        self._by_alias: dict[str, ChannelInfo] = {}
+        for info in channels:
+            if info.name in self._by_name or not info.name.isidentifier():
+                raise ValueError(f"channel name {info.name!r} is taken or not an identifier")
+            self._by_name[info.name] = info
+            for alias in (info.name, *info.aliases):
+                if self._by_alias.setdefault(alias.lower(), info) is not info:
+                    raise ValueError(f"channel alias {alias!r} means two channels")
+
+    def names(self) -> tuple[str, ...]:
+        return tuple(self._by_name)
+
+    def __iter__(self) -> Iterator[ChannelInfo]:
+        return iter(self._by_name.values())
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._by_name
+
+    def __getitem__(self, name: str) -> ChannelInfo:
+        return self._by_name[name]
+
+    def get(self, name: str) -> ChannelInfo | None:
+        return self._by_name.get(name)
+
+    def called(self, words: str) -> ChannelInfo | None:
+        """The channel the customer means by ``words`` («вк», «сайте»), if any."""
+        return self._by_alias.get(words.strip().lower())

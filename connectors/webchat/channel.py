@@ -1,0 +1,17 @@
+"""The web chat's descriptor (``connectors.channel``): its name, words and deep link."""
+
+from __future__ import annotations
+
+from connectors.channel import Capabilities, ChannelInfo
+
+CHANNEL = ChannelInfo(
+    name="web",
+    title="чат на сайте",
+    where="в чате на сайте",
+    came_from="из чата на сайте",
+    continue_label="Продолжить на сайте",
+    aliases=("сайте", "сайт", "чате на сайте"),
+    capabilities=Capabilities(),
+    # The demo page at the bot's public URL; the widget reads the token from the fragment.
+    link=lambda public_url, token: f"{public_url.rstrip('/')}/chat#link={token}",
+)
