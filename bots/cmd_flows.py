@@ -24,6 +24,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from bots.flowchat import ChatSession, run_chat
+from connectors.registry import INSTALLED
 from flows import convtest, graph, schema
 from flows.loader import check, load
 from flows.model import ByValue, CompiledFlow, CompiledStep, FlowSet, Goto, Rules
@@ -77,7 +78,7 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
 
 def cmd_check(args: argparse.Namespace) -> int:
     folder = args.folder or _default_folder()
-    flows, problems = check(folder, timezone=_timezone())
+    flows, problems = check(folder, timezone=_timezone(), channels=INSTALLED.names())
     for problem in problems:
         print(problem)
     errors = sum(p.severity == "error" for p in problems)
@@ -92,7 +93,7 @@ def cmd_check(args: argparse.Namespace) -> int:
 def _load_or_report(folder: str) -> FlowSet | None:
     """The folder's ``FlowSet``, or None after printing its problems to stderr."""
     try:
-        return load(folder, timezone=_timezone())
+        return load(folder, timezone=_timezone(), channels=INSTALLED.names())
     except FlowLoadError as exc:
         _print_problems(exc.problems)
         return None
@@ -295,7 +296,8 @@ def dot(flow: CompiledFlow) -> str:
 
 
 def cmd_schema(args: argparse.Namespace) -> int:
-    document = schema.settings_json_schema() if args.settings else schema.json_schema()
+    document = (schema.settings_json_schema() if args.settings
+                else schema.json_schema(INSTALLED.names()))
     text = json.dumps(document, ensure_ascii=False, indent=2) + "\n"
     if args.out:
         Path(args.out).write_text(text, encoding="utf-8")

@@ -71,9 +71,10 @@ def run_command(args: argparse.Namespace) -> int:
     if settings is None:
         return 2
     from bots.app import build_app
+    from connectors.registry import INSTALLED
     from flows.loader import FlowLoadError, check
 
-    flows, found = check(settings.flows, timezone=settings.timezone)
+    flows, found = check(settings.flows, timezone=settings.timezone, channels=INSTALLED.names())
     if flows is None:  # refuse before anything starts
         print(f"svyaz: flows in {settings.flows} have errors:", file=sys.stderr)
         for problem in found:

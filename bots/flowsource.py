@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
+from connectors.registry import INSTALLED
 from flows.loader import FlowLoadError, load
 from flows.model import FlowSet
 
@@ -53,7 +54,7 @@ class FlowSource:
     def load(self) -> FlowSet:
         """First load; raises ``FlowLoadError`` listing every problem."""
         self._stamp = stamp(self.folder)
-        self._flows = load(self.folder, timezone=self.timezone)
+        self._flows = load(self.folder, timezone=self.timezone, channels=INSTALLED.names())
         for warning in self._flows.warnings:
             log.warning("%s", warning)
         return self._flows
@@ -74,7 +75,8 @@ class FlowSource:
             return False
         self._stamp = new_stamp
         try:
-            flows = await asyncio.to_thread(load, self.folder, timezone=self.timezone)
+            flows = await asyncio.to_thread(load, self.folder, timezone=self.timezone,
+                                            channels=INSTALLED.names())
         except FlowLoadError as exc:
             self.refused += 1
             log.error("flows in %s not reloaded; the previous flows keep running:", self.folder)

@@ -41,6 +41,7 @@ class CompilerBase:
     file: str
     doc: Document
     problems: list[Problem] = field(default_factory=list)
+    channels: frozenset[str] | None = None  # the bot's channels; None: any name passes
     # (where, names read) of every template, for the loader's unknown-variable warnings
     uses: list[tuple[PathKey, frozenset[str]]] = field(default_factory=list)
 

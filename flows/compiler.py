@@ -103,7 +103,7 @@ class Compiler(CompilerBase):
             ),
             remind=tuple(self.reminder(r, (*path, "remind")) for r in _many(st.remind)),
             handoff=self.handoff(st.handoff, (*path, "handoff")),
-            link_channel=st.link_channel,
+            link_channel=self.channel(st.link_channel, (*path, "link_channel")),
             say=self.text(st.say, (*path, "say")) if st.say is not None else None,
             image=self.text(st.image, (*path, "image")) if st.image else None,
             links=tuple(
@@ -135,6 +135,15 @@ class Compiler(CompilerBase):
                 f"step '{name}': 'end: true' with 'next' — the step "
                 f"cannot both end the flow and go on; remove one",
             )
+
+    def channel(self, name: str | None, path: PathKey) -> str | None:
+        """A ``link_channel`` target: "any", or one of the bot's channels."""
+        if name is None or name == "any" or self.channels is None or name in self.channels:
+            return name
+        known = ", ".join(sorted(self.channels))
+        self.error(path, f"{where_of(path)}no channel '{name}' here; write one of: "
+                         f"{known}, or any")
+        return name
 
     def orphans(self, path: PathKey, st: s.Step) -> None:
         for key in (

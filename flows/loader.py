@@ -10,7 +10,7 @@ It must not run flows (``flows.engine`` does).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -38,13 +38,18 @@ class _Loaded:
 
 
 def load(
-    folder: str | Path, *, timezone: str = "Europe/Moscow", environ: Mapping[str, str] | None = None
+    folder: str | Path,
+    *,
+    timezone: str = "Europe/Moscow",
+    environ: Mapping[str, str] | None = None,
+    channels: Collection[str] | None = None,
 ) -> FlowSet:
     """Load and compile every flow of ``folder``; raises ``FlowLoadError`` listing all errors.
 
-    ``environ`` overrides the ``env:`` defaults of ``_bot.yaml`` (only keys declared there).
+    ``environ`` overrides the ``env:`` defaults of ``_bot.yaml`` (only keys declared there);
+    ``channels``: the channel names flows may name (None: any).
     """
-    flows, problems = check(folder, timezone=timezone, environ=environ)
+    flows, problems = check(folder, timezone=timezone, environ=environ, channels=channels)
     if flows is None:
         raise FlowLoadError(problems)
     return flows
@@ -55,6 +60,7 @@ def check(
     *,
     timezone: str = "Europe/Moscow",
     environ: Mapping[str, str] | None = None,
+    channels: Collection[str] | None = None,
 ) -> tuple[FlowSet | None, tuple[Problem, ...]]:
     """Every error and warning of ``folder``; the ``FlowSet`` is None when there is an error."""
     root = Path(folder)
@@ -64,7 +70,7 @@ def check(
     settings = _settings(root, problems)
     loaded: dict[str, _Loaded] = {}
     for path in _flow_files(root):
-        item = _load_file(path, problems)
+        item = _load_file(path, problems, None if channels is None else frozenset(channels))
         if item is None:
             continue
         if item.flow.name in loaded:
@@ -116,7 +122,9 @@ def _read(path: Path, problems: list[Problem]) -> Document | None:
         return None
 
 
-def _load_file(path: Path, problems: list[Problem]) -> _Loaded | None:
+def _load_file(
+    path: Path, problems: list[Problem], channels: frozenset[str] | None
+) -> _Loaded | None:
     doc = _read(path, problems)
     if doc is None:
         return None
@@ -124,7 +132,7 @@ def _load_file(path: Path, problems: list[Problem]) -> _Loaded | None:
     problems.extend(found)
     if model is None:
         return None
-    compiler = Compiler(str(path), doc)
+    compiler = Compiler(str(path), doc, channels=channels)
     flow = compiler.flow(model, path.stem)
     problems.extend(compiler.problems)
     return _Loaded(flow, doc, tuple(compiler.uses))

@@ -11,7 +11,8 @@ It must not check meaning across keys or files (targets exist, templates compile
 
 from __future__ import annotations
 
-from typing import Annotated, Literal, get_args
+from collections.abc import Sequence
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
@@ -23,7 +24,9 @@ from flows.words import normalize
 __all__ = ["INPUT_KINDS", "InputKind"]
 
 ProfileField = Literal["name", "phone", "email"]
-ChannelTarget = Literal["vk", "max", "web", "any"]
+# A channel's name, or "any"; ``flows.loader.check(channels=...)`` checks it against the channels
+# the bot has (``connectors.registry``): the flow language names no channel itself.
+ChannelTarget = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]*$")]
 HttpMethod = Literal["GET", "POST", "PUT", "PATCH", "DELETE"]
 CommandName = Literal["cancel", "menu", "help", "restart"]
 COMMAND_NAMES: tuple[str, ...] = get_args(CommandName)
@@ -198,9 +201,15 @@ FLOW_KEYS: tuple[str, ...] = tuple((f.alias or name) for name, f in Flow.model_f
 SETTINGS_FILE = "_bot.yaml"
 
 
-def json_schema() -> dict[str, object]:
-    """JSON Schema of a flow file, for editors (``svyaz schema``)."""
+def json_schema(channels: Sequence[str] = ()) -> dict[str, object]:
+    """JSON Schema of a flow file, for editors (``svyaz schema``); ``channels``: the names an
+    editor may offer for ``link_channel`` (besides "any")."""
     schema = Flow.model_json_schema(by_alias=True, mode="validation")
+    if channels:
+        step: Any = schema["$defs"]["Step"]
+        for option in step["properties"]["link_channel"]["anyOf"]:
+            if option.get("type") == "string":
+                option["enum"] = [*channels, "any"]
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     schema["title"] = "svyaz flow"
     return schema

@@ -346,3 +346,31 @@ def test_readable_replies_and_effects() -> None:
     assert describe(CancelReminder("k")) == "[cancel reminder] 'k'"
     call = CallHttp("c1", "POST", "https://crm.example/x", json={"id": 1})
     assert describe(call) == "[http] POST https://crm.example/x {'id': 1}"
+
+
+LINKS_TO_ICQ = """\
+flow: hello
+steps:
+  start:
+    say: Привет!
+    next: move
+  move:
+    link_channel: icq
+"""
+
+
+def test_check_knows_the_channels_of_the_registry(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """The flow language names no channel: ``link_channel`` is checked against the installed
+    ones (connectors.registry), and the editor schema lists them."""
+    (tmp_path / "hello.yaml").write_text(LINKS_TO_ICQ, encoding="utf-8")
+    code, out, _ = run(capsys, "check", str(tmp_path))
+    assert code == 1
+    assert re.search(r"hello\.yaml:7:19: error: .*no channel 'icq' here; write one of: "
+                     r"max, vk, web, or any", out), out
+    (tmp_path / "hello.yaml").write_text(LINKS_TO_ICQ.replace("icq", "max"), encoding="utf-8")
+    assert run(capsys, "check", str(tmp_path))[0] == 0
+    step = json.loads(run(capsys, "schema")[1])["$defs"]["Step"]
+    names = [o.get("enum") for o in step["properties"]["link_channel"]["anyOf"]]
+    assert ["vk", "max", "web", "any"] in names
