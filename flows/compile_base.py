@@ -49,6 +49,15 @@ class CompilerBase:
         pos = self.doc.key_at(path) if key else self.doc.value_at(path)
         self.problems.append(Problem(self.file, pos.line, pos.column, message))
 
+    def channel(self, name: str | None, path: PathKey) -> str | None:
+        """A ``link_channel`` target: "any", or one of the bot's channels."""
+        if name is None or name == "any" or self.channels is None or name in self.channels:
+            return name
+        known = ", ".join(sorted(self.channels))
+        self.error(path, f"{where_of(path)}no channel '{name}' here; write one of: "
+                         f"{known}, or any")
+        return name
+
     # ----------------------------------------------------------------- templates
 
     def text(self, source: str, path: PathKey) -> Text:

@@ -136,15 +136,6 @@ class Compiler(CompilerBase):
                 f"cannot both end the flow and go on; remove one",
             )
 
-    def channel(self, name: str | None, path: PathKey) -> str | None:
-        """A ``link_channel`` target: "any", or one of the bot's channels."""
-        if name is None or name == "any" or self.channels is None or name in self.channels:
-            return name
-        known = ", ".join(sorted(self.channels))
-        self.error(path, f"{where_of(path)}no channel '{name}' here; write one of: "
-                         f"{known}, or any")
-        return name
-
     def orphans(self, path: PathKey, st: s.Step) -> None:
         for key in (
             "input",

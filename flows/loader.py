@@ -70,20 +70,13 @@ def check(
     settings = _settings(root, problems)
     loaded: dict[str, _Loaded] = {}
     for path in _flow_files(root):
-        item = _load_file(path, problems, None if channels is None else frozenset(channels))
+        item = _load_file(path, problems, channels)
         if item is None:
             continue
         if item.flow.name in loaded:
-            other = loaded[item.flow.name].flow.file
-            problems.append(
-                Problem(
-                    item.flow.file,
-                    1,
-                    1,
-                    f"the flow name '{item.flow.name}' "
-                    f"is already used by {other}; flow names must be unique",
-                )
-            )
+            other, name = loaded[item.flow.name].flow.file, item.flow.name
+            problems.append(Problem(item.flow.file, 1, 1, f"the flow name '{name}' is already "
+                                    f"used by {other}; flow names must be unique"))
             continue
         loaded[item.flow.name] = item
     if not loaded and not problems:
@@ -123,7 +116,7 @@ def _read(path: Path, problems: list[Problem]) -> Document | None:
 
 
 def _load_file(
-    path: Path, problems: list[Problem], channels: frozenset[str] | None
+    path: Path, problems: list[Problem], channels: Collection[str] | None
 ) -> _Loaded | None:
     doc = _read(path, problems)
     if doc is None:
@@ -132,7 +125,7 @@ def _load_file(
     problems.extend(found)
     if model is None:
         return None
-    compiler = Compiler(str(path), doc, channels=channels)
+    compiler = Compiler(str(path), doc, channels=None if channels is None else frozenset(channels))
     flow = compiler.flow(model, path.stem)
     problems.extend(compiler.problems)
     return _Loaded(flow, doc, tuple(compiler.uses))
