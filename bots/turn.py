@@ -287,7 +287,13 @@ class TurnRunner:
 
     def _next_turn(self, ctx: _Ctx, state: DialogState | None, item: Event | GiveUp) -> Turn:
         if not isinstance(item, GiveUp):
-            return self._advance(self._flows(), state, item, self._clock())
+            turn = self._advance(self._flows(), state, item, self._clock())
+            if turn.failure is not None:  # the owner's flow broke: never silently
+                self._metrics.turn_errors.inc()
+                log.error("%s; the customer got an apology, the dialogue stays at its step",
+                          turn.failure, extra={"customer": ctx.customer, "flow": ctx.flow,
+                                               "step": ctx.step})
+            return turn
         # A flow whose call leads back to itself: stopped instead of calling the business
         # forever while holding the customer's lock; the customer gets an apology and the
         # menu (the dialogue leaves the looping step: no call is left waiting).

@@ -96,7 +96,7 @@ class Compiler(CompilerBase):
         if st.ask is None:
             self.orphans(path, st)
         return CompiledStep(
-            name=name,
+            name=name, line=self.doc.key_at(path).line,
             set=tuple((k, self.value(v, (*path, "set", k))) for k, v in (st.set or {}).items()),
             cancel=tuple(
                 self.text(k, (*path, "cancel_reminder")) for k in _many(st.cancel_reminder)

@@ -12,6 +12,7 @@ for any customer input. The step machine itself is ``flows.steps``.
 
 from __future__ import annotations
 
+import contextlib
 from datetime import datetime
 
 from flows import answers, templates
@@ -50,9 +51,29 @@ def advance(flows: FlowSet, state: DialogState | None, event: Event, now: dateti
     run = Run.begin(flows, state, now)
     try:
         _dispatch(run, event)
+    except templates.TemplateRenderError as exc:
+        return _template_failed(run, state, event, exc)
     except _FAILURES:
         run = _recover(flows, state, now)
     return Turn(state=run.state(), replies=tuple(run.replies), effects=tuple(run.effects))
+
+
+def _template_failed(
+    run: Run, state: DialogState, event: Event, exc: templates.TemplateRenderError
+) -> Turn:
+    """A template of the owner's failed to render (a name nothing defined, a filter that
+    refused its value): never silently. The dialogue stays where it was (the customer may try
+    again once the owner fixed it), a customer who wrote hears a neutral apology, and the turn
+    says where it failed, for the runtime's error log and metric."""
+    where = "the flows"
+    with contextlib.suppress(Lost):
+        if run.stack:
+            flow, step = run.top()
+            where = f"{flow.file}:{step.line} (flow '{flow.name}', step '{step.name}')"
+    if not _stack_is_valid(Run.begin(run.flows, state, run.now)):
+        state = state.model_copy(update={"stack": (), "waiting": None})  # (as _check_stack)
+    replies = (Reply(run.flows.texts.failed),) if isinstance(event, _CUSTOMER) else ()
+    return Turn(state=state, replies=replies, failure=f"template error in {where}: {exc}")
 
 
 def give_up(flows: FlowSet, state: DialogState | None, now: datetime) -> Turn:

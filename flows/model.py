@@ -212,6 +212,7 @@ Next = Goto | ByValue | Rules
 @dataclass(frozen=True, slots=True)
 class CompiledStep:
     name: str
+    line: int = 0  # where the step starts in its flow's file (for the owner's error lines)
     set: tuple[tuple[str, Expr], ...] = ()
     cancel: tuple[Text, ...] = ()
     remind: tuple[Reminder, ...] = ()

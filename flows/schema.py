@@ -181,6 +181,7 @@ class Texts(_Strict):
     waiting: str = texts.DEFAULT_WAITING
     call_failed: str = texts.DEFAULT_CALL_FAILED
     stopped: str = texts.DEFAULT_STOPPED
+    failed: str = texts.DEFAULT_FAILED
     handoff_unheard: str = texts.DEFAULT_HANDOFF_UNHEARD
     retry: str = texts.DEFAULT_RETRY
     yes: str = texts.DEFAULT_YES

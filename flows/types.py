@@ -308,3 +308,7 @@ class Turn:
     state: DialogState
     replies: tuple[Reply, ...] = ()
     effects: tuple[Effect, ...] = ()
+    # What went wrong in the owner's flow, for the log (the customer heard an apology and the
+    # dialogue stayed where it was): "template error in booking.yaml:12 (flow 'booking',
+    # step 'date'): ..."; None when nothing did.
+    failure: str | None = None

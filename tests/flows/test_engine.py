@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -473,11 +474,17 @@ def test_missing_variable_is_polite_not_an_exception(flows: FlowSet) -> None:
     state = DialogState(stack=(Frame(f="remind", s="http"),), waiting="abc")
     turn = advance(flows, state, CallResultEvent("abc", True, 200, {"status": 1}), NOW)
     assert texts(turn) == ["Ответ: 1"]
-    # returning from a sub-flow into a step that shows {{ x }}, but x is not stored
+    # returning from a sub-flow into a step that shows {{ x }}, but x is not stored: the
+    # dialogue stays where it was, the customer hears a neutral apology, and the turn says
+    # which file, line, flow and step failed (the runtime logs it at ERROR and counts it)
     state = DialogState(stack=(Frame(f="menu", s="go_sub"), Frame(f="ping", s="p")))
-    lost = advance(flows, state, TextEvent("да"), NOW)
-    assert texts(lost) == [flows.texts.lost, "Что делаем?"]
-    assert position(lost) == "menu/main"
+    failed = advance(flows, state, TextEvent("да"), NOW)
+    assert texts(failed) == [flows.texts.failed]
+    assert failed.state == state
+    assert failed.failure is not None
+    assert re.fullmatch(r"template error in .*menu\.yaml:\d+ \(flow 'menu', step 'after_sub'\): "
+                        r".*'x'.*", failed.failure), failed.failure
+    assert turn.failure is None
 
 
 def test_silent_loop_is_stopped(tmp_path: Path) -> None:
