@@ -8,9 +8,11 @@ the runtime decides whom to write and what to do with each outcome.
 
 from connectors.email.address import EmailAddressError, EmailError, Mailbox, parse_address
 from connectors.email.message import EmailMessageError, build_message, message_id
+from connectors.email.sender import EmailSender, EmailSent, Outcome
 from connectors.email.settings import EmailSettings, EmailSettingsError
 
 __all__ = [
-    "EmailAddressError", "EmailError", "EmailMessageError", "EmailSettings", "EmailSettingsError",
-    "Mailbox", "build_message", "message_id", "parse_address",
+    "EmailAddressError", "EmailError", "EmailMessageError", "EmailSender", "EmailSent",
+    "EmailSettings", "EmailSettingsError", "Mailbox", "Outcome", "build_message", "message_id",
+    "parse_address",
 ]
