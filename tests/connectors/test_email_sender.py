@@ -23,11 +23,17 @@ from connectors.email import (
     EmailSettingsError,
     build_message,
 )
+from connectors.email.address import parse_mailbox
 from connectors.email.sender import Step, outcome_of
-from tests.fakes.smtp import HOST, SmtpCa, SmtpFake, smtp_ca_fixture, start_smtp
+from tests.fakes.smtp import (
+    HOST,
+    SmtpCa,
+    SmtpFake,
+    smtp_ca_fixture,  # noqa: F401 - provides smtp_ca
+    start_smtp,
+)
 
-__all__ = ["smtp_ca_fixture"]  # the fixture, imported for this module's tests
-
+FROM = "Салон «Ромашка» <noreply@romashka.ru>"
 USER, PASSWORD = "notices@romashka.ru", "s3cr:et/p@ss word"
 TO = "ivan.petrov@example.ru"
 TEXT = "Здравствуйте!\nВаша запись <завтра> в 10:00 & не позже.\nОтменить: https://romashka.ru/c?a=1&b=2"
@@ -42,15 +48,14 @@ def url(fake: SmtpFake, *, scheme: str = "smtp", login: bool = True) -> str:
 def sender_for(address: str, *, ca: SmtpCa | None = None, send_timeout: float = 10.0,
                connect_timeout: float = 5.0) -> EmailSender:
     return EmailSender(EmailSettings.from_url(
-        address, mail_from="Салон «Ромашка» <noreply@romashka.ru>",
+        address, mail_from=FROM,
         ca_file=ca.ca_file if ca else None, send_timeout=send_timeout,
         connect_timeout=connect_timeout))
 
 
 def notice(*, to: str = TO, unsubscribe: str | None = None) -> EmailMessage:
-    settings = EmailSettings.from_url("smtp://h", mail_from="Салон «Ромашка» <noreply@romashka.ru>")
     return build_message(to=to, subject="Напоминание о записи", text=TEXT, notice_id="n-1",
-                         mail_from=settings.mail_from, now=NOW, unsubscribe_url=unsubscribe)
+                         mail_from=parse_mailbox(FROM), now=NOW, unsubscribe_url=unsubscribe)
 
 
 @pytest.fixture
