@@ -23,7 +23,7 @@ from __future__ import annotations
 import logging
 import re
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from typing import Literal, Protocol
 
 from connectors.base import ChannelError, ChannelUnavailable
@@ -141,3 +141,19 @@ def log_result(provider: str, phone: str, result: SendResult, shown_id: str | No
     else:
         log.warning("%s refused an SMS to %s: %s, code %s (%s)", provider, masked(phone),
                     result.reason, result.code, result.text)
+
+
+def int_or_zero(value: object) -> int:
+    """A provider's numeric field as an int (0 when it is missing or not a number)."""
+    try:
+        return int(str(value))
+    except ValueError:
+        return 0
+
+
+def decimal_or_none(value: object) -> Decimal | None:
+    """A provider's money field ("3.49", 3.49) as a Decimal; None when absent or malformed."""
+    try:
+        return Decimal(str(value)) if value is not None else None
+    except InvalidOperation:
+        return None

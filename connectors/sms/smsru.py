@@ -16,7 +16,6 @@ Must not: log the api_id, a phone number (the last two digits at most) or a text
 from __future__ import annotations
 
 import logging
-from decimal import Decimal, InvalidOperation
 
 from connectors.base import ChannelAuthError
 from connectors.sms.base import (
@@ -27,6 +26,8 @@ from connectors.sms.base import (
     SmsRefused,
     SmsSent,
     SmsState,
+    decimal_or_none,
+    int_or_zero,
     is_e164,
     log_result,
     masked,
@@ -130,7 +131,7 @@ def read_status(answer: Answer, sms_id: str) -> SmsState:
         raise Busy("SMS.ru /sms/status answered without this id")
     code = _code(entry)
     return SmsState(sms_id, delivery_of(code), str(code), str(entry.get("status_text", "")),
-                    _decimal(entry.get("cost")))
+                    decimal_or_none(entry.get("cost")))
 
 
 class SmsRu:
@@ -193,14 +194,5 @@ class SmsRu:
 
 
 def _code(entry: dict[object, object]) -> int:
-    try:
-        return int(str(entry.get("status_code")))
-    except ValueError:
-        return 0
+    return int_or_zero(entry.get("status_code"))
 
-
-def _decimal(value: object) -> Decimal | None:
-    try:
-        return Decimal(str(value)) if value is not None else None
-    except InvalidOperation:
-        return None
