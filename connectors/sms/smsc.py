@@ -44,6 +44,7 @@ from connectors.sms.wire import (
     NotSent,
     RetryPolicy,
     Session,
+    http_outcome,
     post_form,
     retrying,
 )
@@ -103,11 +104,11 @@ def split_sms_id(sms_id: str) -> tuple[str, str]:
 
 def read_send(answer: Answer, message_id: int, phone: str) -> SendResult:
     """The outcome of ``send.php`` from SMSC's answer; raises ``NoAnswer`` when it does not say."""
-    if answer.status == 429:
-        return SmsRefused("rate_limit", "http 429", answer.text[:200], answer.retry_after)
+    if (turned_away := http_outcome(answer, "SMSC")) is not None:
+        return turned_away
     body = answer.body
-    if answer.status != 200 or not isinstance(body, dict):
-        raise NoAnswer(f"HTTP {answer.status} without a readable SMSC answer")
+    if not isinstance(body, dict):
+        raise NoAnswer("SMSC answered 200 without a readable body")
     if "error_code" in body:
         code = int_or_zero(body.get("error_code"))
         reason = REFUSALS.get(code, "other")

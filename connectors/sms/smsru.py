@@ -41,6 +41,7 @@ from connectors.sms.wire import (
     NotSent,
     RetryPolicy,
     Session,
+    http_outcome,
     post_form,
     retrying,
 )
@@ -101,11 +102,11 @@ def read_send(answer: Answer, to: str, text: str) -> SendResult:
     """The outcome of ``/sms/send`` for recipient ``to`` (digits) from SMS.ru's answer.
 
     Raises ``Busy`` (nothing sent, try later) or ``NoAnswer`` (an answer that does not say)."""
-    if answer.status == 429:
-        return SmsRefused("rate_limit", "http 429", answer.text[:200], answer.retry_after)
+    if (turned_away := http_outcome(answer, "SMS.ru")) is not None:
+        return turned_away
     body = answer.body
-    if answer.status >= 500 or not isinstance(body, dict):
-        raise NoAnswer(f"HTTP {answer.status} without a readable SMS.ru answer")
+    if not isinstance(body, dict):
+        raise NoAnswer("SMS.ru answered 200 without a readable body")
     if body.get("status") != "OK":
         return refusal(_code(body), str(body.get("status_text", "")), answer.retry_after)
     entry = (body.get("sms") or {}).get(to)

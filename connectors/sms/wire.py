@@ -19,7 +19,7 @@ from typing import TypeVar
 
 import aiohttp
 
-from connectors.sms.base import SmsUnavailable
+from connectors.sms.base import SmsRefused, SmsUnavailable
 from flows.backoff import backoff_delay
 
 T = TypeVar("T")
@@ -59,9 +59,10 @@ class Session:
 
     def __init__(self, *, timeout: float, connect_timeout: float) -> None:
         # ``connect`` bounds getting a connection (nothing sent yet when it fires);
-        # ``sock_read`` bounds the wait for the answer (the request is out by then).
+        # ``sock_read`` bounds the wait for the answer (the request is out by then); ``total``
+        # stops an answer that trickles in, and always fires after ``connect`` would.
         self._timeout = aiohttp.ClientTimeout(
-            total=None, connect=connect_timeout, sock_read=timeout
+            total=connect_timeout + timeout, connect=connect_timeout, sock_read=timeout
         )
         self._session: aiohttp.ClientSession | None = None
 
@@ -106,6 +107,20 @@ async def retrying(
         except repeatable as exc:
             last = exc
     raise SmsUnavailable(f"{what} failed {policy.attempts} times; last: {last}") from last
+
+
+def http_outcome(answer: Answer, provider: str) -> SmsRefused | None:
+    """What the HTTP status alone says about a send: ``None`` for 200 (read the body);
+    a rate limit for 429; a refusal for another 3xx/4xx (the request was turned away before
+    the provider acted: a wrong base URL, a proxy's refusal); ``NoAnswer`` for 5xx, which a
+    gateway may answer after the provider acted."""
+    if answer.status == 200:
+        return None
+    if answer.status == 429:
+        return SmsRefused("rate_limit", "http 429", answer.text[:200], answer.retry_after)
+    if answer.status < 500:
+        return SmsRefused("other", f"http {answer.status}", answer.text[:200])
+    raise NoAnswer(f"{provider}: HTTP {answer.status}")
 
 
 def _describe(exc: BaseException) -> str:

@@ -146,6 +146,18 @@ async def test_a_gateway_error_on_send_is_unknown_and_status_says_not_found(
     assert smsc_fake.messages == []
 
 
+async def test_a_cut_connection_or_an_unreadable_answer_is_unknown(
+    smsc: Smsc, smsc_fake: SmscFake
+) -> None:
+    smsc_fake.drop()
+    with pytest.raises(SmsOutcomeUnknown):
+        await smsc.send(PHONE, TEXT)
+    smsc_fake.answer_http(200)  # a body that is not SMSC's JSON
+    with pytest.raises(SmsOutcomeUnknown):
+        await smsc.send(PHONE, TEXT + "!")
+    assert len(smsc_fake.sent_requests("/sys/send.php")) == 2
+
+
 async def test_no_connection_is_unavailable_after_retries() -> None:
     client = Smsc(login="l", password="p", base_url=closed_port_url(), retry=FAST)
     try:

@@ -153,6 +153,26 @@ async def test_an_unanswered_send_is_outcome_unknown_and_not_sent_again(
     assert len(smsru_fake.sent_requests("/sms/send")) == 1
 
 
+async def test_a_connection_cut_after_sending_is_outcome_unknown(
+    smsru: SmsRu, smsru_fake: SmsRuFake
+) -> None:
+    smsru_fake.drop()
+    with pytest.raises(SmsOutcomeUnknown):
+        await smsru.send(PHONE, TEXT)
+    assert len(smsru_fake.messages) == 1
+    assert len(smsru_fake.sent_requests("/sms/send")) == 1
+
+
+async def test_a_wrong_address_is_a_refusal_not_a_doubt(smsru_fake: SmsRuFake) -> None:
+    client = adapter(smsru_fake, base_url=smsru_fake.url + "/nowhere")
+    try:
+        result = await client.send(PHONE, TEXT)
+    finally:
+        await client.close()
+    assert isinstance(result, SmsRefused)
+    assert (result.reason, result.code) == ("other", "http 404")
+
+
 async def test_a_gateway_error_on_send_is_outcome_unknown(
     smsru: SmsRu, smsru_fake: SmsRuFake
 ) -> None:

@@ -1,6 +1,7 @@
 """What the SMS provider fakes share: a loopback aiohttp server that records every request
-(method, path, query, form) and can be told to answer an HTTP error, or to take a send and
-never answer it (the request left, the answer is lost: ``SmsOutcomeUnknown``).
+(method, path, query, form) and can be told to answer a bare HTTP status, or to take a send
+and then never answer it or cut the connection (the request left, the answer is lost:
+``SmsOutcomeUnknown``).
 
 ``tests.fakes.smsru`` and ``tests.fakes.smsc`` build on it; use their fixtures.
 """
@@ -33,6 +34,7 @@ class FakeServer:
     requests: list[Recorded] = field(default_factory=list)
     _http: list[tuple[int, float | None]] = field(default_factory=list)
     _hangs: int = 0
+    _drops: int = 0
     _release: asyncio.Event = field(default_factory=asyncio.Event)
     _runner: web.AppRunner | None = None
 
@@ -45,6 +47,10 @@ class FakeServer:
     def hang(self, times: int = 1) -> None:
         """The next ``times`` sends take effect, then their answer never comes."""
         self._hangs += times
+
+    def drop(self, times: int = 1) -> None:
+        """The next ``times`` sends take effect, then the connection is cut (a reset)."""
+        self._drops += times
 
     def sent_requests(self, path: str) -> list[Recorded]:
         return [r for r in self.requests if r.path == path]
@@ -72,8 +78,13 @@ class FakeServer:
 
         return wrapped
 
-    async def held(self, answer: web.Response) -> web.Response:
-        """``answer``, or — when a hang is pending — nothing until the fake stops."""
+    async def held(self, request: web.Request, answer: web.Response) -> web.Response:
+        """``answer``; or, when a drop is pending, a cut connection; or, when a hang is
+        pending, nothing until the fake stops."""
+        if self._drops and request.transport is not None:
+            self._drops -= 1
+            request.transport.abort()
+            return answer
         if self._hangs:
             self._hangs -= 1
             await self._release.wait()

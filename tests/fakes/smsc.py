@@ -7,8 +7,8 @@ from the query or a urlencoded form (SMSC accepts both) and answer JSON with ``f
 "last_timestamp"}``, ``-3`` for a message it does not have. It checks the login and password
 (2), the text (1), approved sender names (6), the number (7), the balance (3) and the same
 request twice within a minute (9); honours a client-chosen ``id``. Tests can force any error
-code, answer a bare HTTP status (429 with ``Retry-After``), take a send and never answer it,
-and move a message's status.
+code, answer a bare HTTP status (429 with ``Retry-After``), take a send and never answer it
+or cut the connection after it, and move a message's status.
 
 Use the ``smsc_fake`` fixture (``from tests.fakes.smsc import smsc_fake_fixture``).
 """
@@ -95,7 +95,7 @@ class SmscFake(FakeServer):
             answer["cost"] = f"{cost:.2f}"
         if params.get("cost") == "3":
             answer["balance"] = f"{self.balance:.2f}"
-        return await self.held(json_response(answer))
+        return await self.held(request, json_response(answer))
 
     def _refused(self, params: dict[str, str], text: str, phone: str) -> int | None:
         if self._forced:

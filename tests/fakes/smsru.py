@@ -5,8 +5,9 @@ query or a urlencoded form (as SMS.ru does) and answer JSON when ``json=1``: the
 ``status``/``status_code`` and, per number or id, ``status``, ``status_code``, ``sms_id`` or
 ``cost`` and ``status_text``. It checks the api_id (200), the text (203), approved sender
 names (204), the balance (201) and the number (202); tests can force any code, answer a bare
-HTTP status (429 with ``Retry-After``), take a send and never answer it, move a message's
-delivery status, and post delivery callbacks (``data[N]`` entries and ``hash``) to a URL.
+HTTP status (429 with ``Retry-After``), take a send and never answer it or cut the
+connection after it, move a message's delivery status, and post delivery callbacks
+(``data[N]`` entries and ``hash``) to a URL.
 
 Use the ``smsru_fake`` fixture (``from tests.fakes.smsru import smsru_fake_fixture``).
 """
@@ -106,7 +107,7 @@ class SmsRuFake(FakeServer):
         self.messages[sms_id] = Message(sms_id, to, text, params.get("from"), cost)
         self.balance -= cost
         entry = {"status": "OK", "status_code": 100, "sms_id": sms_id}
-        return await self.held(json_response(self._answer({to: entry})))
+        return await self.held(request, json_response(self._answer({to: entry})))
 
     def _refused(self, params: dict[str, str]) -> int | None:
         if params.get("api_id") != self.api_id:
