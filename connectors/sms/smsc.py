@@ -90,7 +90,7 @@ STATUS_TEXT = {
 }
 
 
-def sms_id_of(message_id: int | str, phone_e164: str) -> str:
+def sms_id_of(message_id: object, phone_e164: str) -> str:
     return f"{message_id}:{phone_e164}"
 
 
@@ -114,10 +114,11 @@ def read_send(answer: Answer, message_id: int, phone: str) -> SendResult:
         reason = REFUSALS.get(code, "other")
         return SmsRefused(reason, str(code), str(body.get("error", "")),
                           answer.retry_after or RETRY_AFTER.get(code))
-    if "id" not in body:
-        raise NoAnswer("SMSC answered without an id or an error")
+    if "cnt" not in body:
+        raise NoAnswer("SMSC answered without a count or an error")
     parts = int_or_zero(body.get("cnt")) or 1
-    return SmsSent(sms_id_of(body["id"], phone), parts, decimal_or_none(body.get("cost")))
+    accepted_id = body.get("id", message_id)  # SMSC echoes the id the client chose
+    return SmsSent(sms_id_of(accepted_id, phone), parts, decimal_or_none(body.get("cost")))
 
 
 def read_status(answer: Answer, sms_id: str) -> SmsState:
@@ -130,6 +131,8 @@ def read_status(answer: Answer, sms_id: str) -> SmsState:
         if code == 2:
             raise ChannelAuthError("SMSC refused the login or password (error 2)")
         raise Busy(f"SMSC status.php: error {code}")
+    if "status" not in body:
+        raise Busy("SMSC status.php answered without a status")
     code = int_or_zero(body.get("status"))
     text = STATUS_TEXT.get(code, "")
     if body.get("err"):

@@ -3,8 +3,10 @@
 Wire: ``POST <base>/sms/send`` with the form ``api_id, to, msg, json=1`` (and ``from`` when a
 sender name is set); ``POST <base>/sms/status`` with ``api_id, sms_id, json=1``. Answers are
 JSON: ``{"status": "OK"|"ERROR", "status_code": N, "sms": {<phone or id>: {"status",
-"status_code", "sms_id" | "cost", "status_text"}}, "balance": …}``. The code tables below are
-SMS.ru's published ones (``/api/send``, ``/api/status``, ``/api/codes``).
+"status_code", "sms_id" | "cost", "status_text"}}, "balance": …}`` (as sms.ru/api/send and
+/api/status show them). The code tables below are SMS.ru's list as its client libraries carry
+it (the stored copy of the docs did not include the list itself); a code not named is
+``other`` for a send and ``pending`` for a status, the choices that spend nothing twice.
 
 SMS.ru assigns message ids itself and has no call listing sent messages, so a send whose
 answer was lost (``SmsOutcomeUnknown``) cannot be resolved here: do not send it again. (SMS.ru
@@ -112,8 +114,10 @@ def read_send(answer: Answer, to: str, text: str) -> SendResult:
     entry = (body.get("sms") or {}).get(to)
     if not isinstance(entry, dict):
         raise NoAnswer("SMS.ru answered OK without this number's entry")
-    if entry.get("status") != "OK" or not entry.get("sms_id"):
+    if entry.get("status") != "OK":
         return refusal(_code(entry), str(entry.get("status_text", "")), answer.retry_after)
+    if not entry.get("sms_id"):  # accepted, by its word, yet unnamed: maybe sent
+        raise NoAnswer("SMS.ru accepted the message without an id")
     return SmsSent(str(entry["sms_id"]), parts(text))
 
 

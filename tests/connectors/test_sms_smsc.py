@@ -12,7 +12,8 @@ import pytest
 
 from connectors.base import ChannelAuthError, ChannelUnavailable
 from connectors.sms.base import SmsOutcomeUnknown, SmsRefused, SmsSent, SmsUnavailable
-from connectors.sms.smsc import Smsc, split_sms_id
+from connectors.sms.smsc import Smsc, read_send, read_status, split_sms_id
+from connectors.sms.wire import Answer, Busy, NoAnswer
 from tests.connectors.sms_helpers import FAST, PHONE, TEXT, closed_port_url
 from tests.fakes.smsc import SmscFake, smsc_fake_fixture  # noqa: F401 - provides smsc_fake
 
@@ -233,3 +234,29 @@ async def test_credentials_phone_and_text_stay_out_of_urls_and_logs(
         assert secret not in caplog.text
         assert all(secret not in error for error in errors)
         assert secret not in repr(smsc)
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        ({"id": 7, "cnt": 2, "cost": "5.90"}, SmsSent(f"7:{PHONE}", 2, Decimal("5.90"))),
+        ({"cnt": 1}, SmsSent(f"42:{PHONE}", 1)),  # no id echoed: the one the adapter chose
+        ({"id": 7}, NoAnswer),  # neither a count nor an error: it does not say
+        ({"error": "x", "error_code": 55}, SmsRefused("other", "55", "x")),
+        (None, NoAnswer),
+    ],
+)
+def test_read_send(body: object, expected: object) -> None:
+    answer = Answer(200, body, "", None)
+    if expected is NoAnswer:
+        with pytest.raises(NoAnswer):
+            read_send(answer, 42, PHONE)
+    else:
+        assert read_send(answer, 42, PHONE) == expected
+
+
+def test_read_status_without_a_status_is_asked_again() -> None:
+    with pytest.raises(Busy):
+        read_status(Answer(200, {"last_date": ""}, "", None), f"5:{PHONE}")
+    with pytest.raises(Busy):
+        read_status(Answer(200, {"error": "x", "error_code": 9}, "", None), f"5:{PHONE}")

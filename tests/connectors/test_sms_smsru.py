@@ -11,7 +11,8 @@ import pytest
 
 from connectors.base import ChannelAuthError, ChannelUnavailable
 from connectors.sms.base import SmsOutcomeUnknown, SmsRefused, SmsSent, SmsUnavailable
-from connectors.sms.smsru import SmsRu
+from connectors.sms.smsru import SmsRu, read_send
+from connectors.sms.wire import Answer, NoAnswer
 from tests.connectors.sms_helpers import FAST, PHONE, TEXT, closed_port_url
 from tests.fakes.smsru import SmsRuFake, smsru_fake_fixture  # noqa: F401 - provides smsru_fake
 
@@ -253,3 +254,18 @@ async def test_credentials_phone_and_text_stay_out_of_urls_and_logs(
         assert secret not in caplog.text
         assert all(secret not in error for error in errors)
         assert secret not in repr(smsru)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [None, [], {"status": "OK", "sms": {}}, {"status": "OK", "sms": {"79161234567": "OK"}}],
+)
+def test_an_ok_that_does_not_name_the_number_is_a_doubt(body: object) -> None:
+    with pytest.raises(NoAnswer):
+        read_send(Answer(200, body, "", None), PHONE[1:], TEXT)
+
+
+def test_an_accepted_entry_without_an_id_is_a_doubt_not_a_refusal() -> None:
+    body = {"status": "OK", "sms": {PHONE[1:]: {"status": "OK", "status_code": 100}}}
+    with pytest.raises(NoAnswer):  # a refusal would let the ladder send it again
+        read_send(Answer(200, body, "", None), PHONE[1:], TEXT)
