@@ -39,6 +39,7 @@ from bots.owner import Owner, unheard_handoffs
 from bots.parts import Edge, Parts
 from bots.runtime import Runtime
 from bots.scheduler import ReminderService
+from bots.spare import Spare, make_spare
 from bots.webrelay import WebRelay
 from connectors.base import Connector
 from flows import engine
@@ -121,11 +122,13 @@ async def _start(app: web.Application, resources: contextlib.AsyncExitStack) -> 
         resources.push_async_callback(asyncio.to_thread, embedded.close)
     resources.push_async_callback(store.close)
     http = await resources.enter_async_context(aiohttp.ClientSession())
+    spare = make_spare(settings)  # the SMS provider and the e-mail sender, when configured
+    resources.push_async_callback(spare.close)
     if "web" in connectors:  # replies find the process that holds the browser's socket
         connectors["web"] = WebRelay(connectors["web"], store)
     flows = await _load_flows(settings, connectors)
     parts = _assemble(settings, edge, store=store, embedded=embedded, instance=instance,
-                      http=http, flows=flows, connectors=connectors)
+                      http=http, flows=flows, connectors=connectors, spare=spare)
     edge.open(parts)
     # The embedded Redis only this process reaches: what it holds, the dead held.
     await parts.runtime.take_over(everything=embedded is not None)
@@ -148,7 +151,7 @@ async def _load_flows(settings: Settings, connectors: dict[Channel, Connector]) 
 def _assemble(
     settings: Settings, edge: Edge, *, store: Store, embedded: EmbeddedRedis | None,
     instance: Instance, http: aiohttp.ClientSession, flows: FlowSource,
-    connectors: dict[Channel, Connector],
+    connectors: dict[Channel, Connector], spare: Spare,
 ) -> Parts:
     """The parts that stand on Redis, the HTTP session and the flows (nothing starts here)."""
     owner = Owner(webhook=settings.owner_webhook, chats=settings.owner_chats,
@@ -169,7 +172,8 @@ def _assemble(
         effects=effects, metrics=edge.metrics, clock=edge.clock, owner_notify=owner.notify,
     )
     return Parts(store=store, embedded=embedded, instance=instance, http=http, flows=flows,
-                 delivery=delivery, reminders=reminders, runtime=runtime, connectors=connectors)
+                 delivery=delivery, reminders=reminders, runtime=runtime, connectors=connectors,
+                 spare=spare)
 
 
 def _background(edge: Edge, parts: Parts) -> list[asyncio.Task[None]]:

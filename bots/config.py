@@ -86,6 +86,19 @@ class Settings(BaseSettings):
     max_bot_username: str | None = None
     owner_max_chat: str | None = None
 
+    # The spare channels for critical notices (bots.spare; README "SMS and e-mail").
+    sms_provider: Literal["smsru", "smsc"] | None = None
+    sms_api_id: SecretStr | None = None
+    smsc_login: str | None = None
+    smsc_password: SecretStr | None = None
+    sms_sender: str | None = None
+    sms_api_url: str | None = None
+    sms_daily_limit: int = Field(default=3, ge=0)
+    sms_monthly_budget: int | None = Field(default=None, ge=0)
+    smtp_url: SecretStr | None = None
+    mail_from: str | None = None
+    smtp_ca_file: Path | None = None
+
     api_token: SecretStr | None = None
     secret_key: SecretStr | None = None
     webchat_origins: Annotated[tuple[str, ...], NoDecode] = ()
@@ -115,7 +128,9 @@ class Settings(BaseSettings):
 
     @field_validator(
         "redis_url", "vk_confirmation", "vk_group_screen_name", "owner_vk_peer",
-        "max_bot_username", "owner_max_chat", "owner_webhook", mode="before",
+        "max_bot_username", "owner_max_chat", "owner_webhook", "sms_provider", "smsc_login",
+        "sms_sender", "sms_api_url", "mail_from", "smtp_ca_file", "sms_monthly_budget",
+        mode="before",
     )
     @classmethod
     def _blank_is_unset(cls, value: object) -> object:
@@ -123,7 +138,7 @@ class Settings(BaseSettings):
 
     @field_validator(
         "vk_token", "vk_secret", "max_token", "max_webhook_secret", "api_token", "secret_key",
-        mode="before",
+        "sms_api_id", "smsc_password", "smtp_url", mode="before",
     )
     @classmethod
     def _blank_secret_is_unset(cls, value: object) -> object:
@@ -261,7 +276,10 @@ def _general_problems(s: Settings) -> list[str]:
 
 def problems(settings: Settings) -> list[str]:
     """Every missing or contradictory setting, one sentence each (empty: fine)."""
-    return [*_general_problems(settings), *_vk_problems(settings), *_max_problems(settings)]
+    from bots.spare import spare_problems
+
+    return [*_general_problems(settings), *_vk_problems(settings), *_max_problems(settings),
+            *spare_problems(settings)]
 
 
 def _describe(error: ValidationError) -> list[str]:

@@ -44,6 +44,7 @@ def report(
         "flows": {"loaded": sorted(parts.flows.current().flows) if parts else [],
                   "reloads": parts.flows.reloads if parts else 0},
         "turns_in_progress": busy,
+        "spare": parts.spare.health() if parts else {},
     }
 
 

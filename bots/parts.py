@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from bots.flowsource import FlowSource
     from bots.runtime import Runtime
     from bots.scheduler import ReminderService
+    from bots.spare import Spare
     from connectors.base import Connector
     from connectors.webchat import WebHistoryItem
     from flows.types import Channel, Event, Inbound, Reply
@@ -52,6 +53,7 @@ class Parts:
     reminders: ReminderService
     runtime: Runtime
     connectors: Mapping[Channel, Connector]
+    spare: Spare  # SMS and e-mail for critical notices (each may be off)
 
 
 class Edge:

@@ -7,8 +7,11 @@ here once. Nothing else in svyaz spells a channel's name.
 from __future__ import annotations
 
 from connectors.channel import Registry
+from connectors.email.channel import CHANNEL as EMAIL
 from connectors.maxbot.channel import CHANNEL as MAX
+from connectors.sms.channel import CHANNEL as SMS
 from connectors.vk.channel import CHANNEL as VK
 from connectors.webchat.channel import CHANNEL as WEB
 
-INSTALLED = Registry((VK, MAX, WEB))  # the order link offers list them
+# The order link offers list them; the send-only ones (SMS, e-mail) carry notices only.
+INSTALLED = Registry((VK, MAX, WEB, SMS, EMAIL))

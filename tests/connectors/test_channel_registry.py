@@ -18,8 +18,10 @@ def _info(name: str, *aliases: str) -> ChannelInfo:
 
 
 def test_the_installed_channels_in_offer_order() -> None:
-    assert INSTALLED.names() == ("vk", "max", "web")
-    assert [info.title for info in INSTALLED] == ["ВКонтакте", "MAX", "чат на сайте"]
+    assert INSTALLED.names() == ("vk", "max", "web", "sms", "email")
+    assert [info.title for info in INSTALLED][:3] == ["ВКонтакте", "MAX", "чат на сайте"]
+    send_only = [info.name for info in INSTALLED if info.capabilities.send_only]
+    assert send_only == ["sms", "email"]
     assert INSTALLED.called(" ВК ") is INSTALLED["vk"]
     assert INSTALLED.called("сайте") is INSTALLED["web"]
     assert INSTALLED.called("icq") is None
@@ -39,13 +41,14 @@ def test_deep_links_come_from_each_channels_descriptor() -> None:
     assert deep_link("max", "T", links) == "https://max.ru/shop_bot?start=link-T"
     assert deep_link("vk", "T", links) == "https://vk.me/club7?ref=link-T"
     assert deep_link("web", "T", links) == "https://shop.example/chat#link=T"
-    assert deep_link("sms", "T", links) is None  # not installed
+    assert deep_link("sms", "T", links) is None  # send-only: no deep link
+    assert deep_link("icq", "T", links) is None  # not installed
     assert _info("sms").deep_link("x", "T") is None  # no link at all: never offered
 
 
 def test_an_offer_names_the_channels_with_a_target_in_registry_order() -> None:
     links = LinkTargets({"max": "shop_bot", "vk": None, "web": "https://shop.example"})
-    on = {"vk", "max", "web"}
+    on = {"vk", "max", "web", "sms", "email"}  # send-only ones are never offered
     assert offered_channels(LinkChannel(), "web", on, links) == ["max"]  # vk: no community
     assert offered_channels(LinkChannel(), "vk", on, links) == ["max", "web"]
 
