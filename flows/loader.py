@@ -193,10 +193,12 @@ def _missing_flow(item: _Loaded, path: tuple[str, ...], flow: str, names: list[s
 
 
 def _defined(loaded: Mapping[str, _Loaded]) -> set[str]:
-    """Every variable some flow saves, sets or declares."""
+    """Every variable some flow saves, sets or declares (``vars:``, ``expects:``), or a
+    reminder passes (its ``vars:``)."""
     names: set[str] = set(RESERVED)
     for item in loaded.values():
         names.update(item.flow.defaults)
+        names.update(_declared(item.doc.data))
         for step in item.flow.steps.values():
             names.update(name for name, _ in step.set)
             if step.question and step.question.save:
@@ -206,21 +208,34 @@ def _defined(loaded: Mapping[str, _Loaded]) -> set[str]:
     return names
 
 
+def _declared(data: object) -> Iterable[str]:
+    """``expects:`` of a flow file and the ``vars:`` keys of its reminders (validated
+    already: only their names are read here)."""
+    if not isinstance(data, dict):
+        return
+    yield from (name for name in data.get("expects") or () if isinstance(name, str))
+    for step in (data.get("steps") or {}).values():
+        reminders = step.get("remind") if isinstance(step, dict) else None
+        for remind in reminders if isinstance(reminders, list) else [reminders]:
+            if isinstance(remind, dict) and isinstance(remind.get("vars"), dict):
+                yield from remind["vars"]
+
+
 def _unknown_variables(loaded: Mapping[str, _Loaded]) -> Iterable[Problem]:
+    """A template naming a variable nothing defines is an error: at run time it would fail
+    in front of a customer. The message says which line declares a passed-in one."""
     known = _defined(loaded)
     for item in loaded.values():
         for path, names in item.uses:
             for name in sorted(names - known):
                 where = item.doc.value_at(path)
                 step = f"step '{path[1]}': " if len(path) > 1 and path[0] == "steps" else ""
+                hint = did_you_mean(name, known) or "."
                 yield Problem(
-                    item.flow.file,
-                    where.line,
-                    where.column,
-                    f"{step}the variable '{name}' is never saved or set by any flow"
-                    f"{did_you_mean(name, known)} (fine if a reminder or the "
-                    f"business's system passes it)",
-                    "warning",
+                    item.flow.file, where.line, where.column,
+                    f"{step}the variable '{name}' is not saved or set by any flow{hint} If "
+                    f"the business's system passes it when it starts the flow, declare it: "
+                    f"add 'expects: [{name}]' at the top of {Path(item.flow.file).name}",
                 )
 
 

@@ -153,6 +153,11 @@ class Flow(_Strict):
     start: Name | None = Field(default=None, description="first step (default: the first one)")
     triggers: list[Trigger] = Field(default_factory=list)
     vars: dict[VarName, JSON] = Field(default_factory=dict)
+    expects: list[VarName] = Field(
+        default_factory=list,
+        description="variables the business's system passes when it starts this flow "
+                    "(/api/v1), e.g. [order_id, items]",
+    )
     steps: dict[Name, Step] = Field(min_length=1)
 
 

@@ -65,6 +65,7 @@ PING_FLOW = """\
 flow: ping
 triggers:
   - timer: true
+expects: [at]
 steps:
   ping:
     say: Напоминаем о визите в {{ at | time_ru }}!

@@ -517,6 +517,7 @@ def test_state_stays_small(flows: FlowSet) -> None:
 BROKEN_MENU = {
     "menu.yaml": """
         triggers: [{command: start}]
+        expects: [missing]
         steps:
           hi:
             say: Привет

@@ -322,7 +322,11 @@ def test_test_files_and_settings_are_not_flows(tmp_path: Path) -> None:
     assert flows.env == {"CRM": "https://crm"}
 
 
-def test_warns_about_a_variable_no_flow_saves(tmp_path: Path) -> None:
+def test_a_variable_nothing_defines_is_an_error_with_the_line_that_fixes_it(
+    tmp_path: Path,
+) -> None:
+    """Issue 16: `{{ servise }}` would fail in front of a customer, so it no longer loads; the
+    message says which line declares a name the business's system passes."""
     write(
         tmp_path,
         "a.yaml",
@@ -339,16 +343,30 @@ def test_warns_about_a_variable_no_flow_saves(tmp_path: Path) -> None:
         """,
     )
     flows, problems = loader.check(tmp_path)
-    assert flows is not None
-    assert [(p.line, p.message.split(" (")[0]) for p in problems] == [
-        (
-            7,
-            "step 'b': the variable 'servise' is never saved or set by any flow; "
-            "did you mean 'service'?",
-        ),
-        (
-            9,
-            "step 'c': the variable 'consnt' is never saved or set by any flow; "
-            "did you mean 'consent'?",
-        ),
+    assert flows is None
+    assert [(p.line, p.severity, p.message) for p in problems] == [
+        (7, "error", "step 'b': the variable 'servise' is not saved or set by any flow; did "
+                     "you mean 'service'? If the business's system passes it when it starts "
+                     "the flow, declare it: add 'expects: [servise]' at the top of a.yaml"),
+        (9, "error", "step 'c': the variable 'consnt' is not saved or set by any flow; did "
+                     "you mean 'consent'? If the business's system passes it when it starts "
+                     "the flow, declare it: add 'expects: [consnt]' at the top of a.yaml"),
     ]
+
+
+def test_expects_and_a_reminders_vars_define_variables(tmp_path: Path) -> None:
+    write(
+        tmp_path,
+        "order.yaml",
+        """
+        expects: [order_id]
+        steps:
+          confirm:
+            say: "Заказ {{ order_id }} принят"
+            remind: {flow: ping, after: 1h, key: p, vars: {visit: "{{ order_id }}"}}
+        """,
+    )
+    write(tmp_path, "ping.yaml", 'steps:\n  p:\n    say: "Визит {{ visit }}"\n')
+    flows, problems = loader.check(tmp_path)
+    assert flows is not None, problems
+    assert [p for p in problems if "variable" in p.message] == []
