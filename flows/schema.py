@@ -26,7 +26,8 @@ __all__ = ["INPUT_KINDS", "InputKind"]
 ProfileField = Literal["name", "phone", "email"]
 # A channel's name, or "any"; ``flows.loader.check(channels=...)`` checks it against the channels
 # the bot has (``connectors.registry``): the flow language names no channel itself.
-ChannelTarget = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]*$")]
+CHANNEL_PATTERN = r"^[a-z][a-z0-9_]*$"
+ChannelTarget = Annotated[str, StringConstraints(pattern=CHANNEL_PATTERN)]
 HttpMethod = Literal["GET", "POST", "PUT", "PATCH", "DELETE"]
 CommandName = Literal["cancel", "menu", "help", "restart"]
 COMMAND_NAMES: tuple[str, ...] = get_args(CommandName)
@@ -34,7 +35,8 @@ TRIGGER_KINDS: tuple[str, ...] = ("command", "text", "button", "payload", "timer
 
 Name = Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_-]*$", max_length=64)]
 VarName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$", max_length=64)]
-Duration = Annotated[str, StringConstraints(pattern=r"^\s*\d+\s*[mhdw]\s*$")]
+DURATION_PATTERN = r"^\s*\d+\s*[mhdw]\s*$"
+Duration = Annotated[str, StringConstraints(pattern=DURATION_PATTERN)]
 
 
 class _Strict(BaseModel):
