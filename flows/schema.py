@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from flows import texts
 from flows.inputs import INPUT_KINDS, InputKind  # the one list of input kinds
-from flows.types import JSON
+from flows.types import JSON, MESSENGER, LadderUntil
 from flows.words import normalize
 
 __all__ = ["INPUT_KINDS", "InputKind"]
@@ -95,6 +95,29 @@ class Remind(_Strict):
     after: Duration | None = Field(default=None, description="from now, e.g. 2h")
     key: str | None = Field(default=None, description="a name to cancel or replace it later")
     vars: dict[str, JSON] | None = None
+    critical: bool = Field(
+        default=False, description="a notice that must reach the customer (a visit, an order)"
+    )
+    escalate: list[ChannelTarget] | None = Field(
+        default=None,
+        description=f"with critical: channels to climb until the customer acts, e.g. "
+        f"[{MESSENGER}, sms, email]; '{MESSENGER}': the last active one, then the others",
+    )
+    until: LadderUntil = Field(
+        default="answered",
+        description="with escalate: stop climbing when the customer answered (default) "
+        "or when the notice was delivered",
+    )
+    within: Duration | None = Field(
+        default=None,
+        description="with escalate: go to the next rung when 'until' is not reached within "
+        "this (default 2h)",
+    )
+    urgent: bool = Field(
+        default=False,
+        description="with escalate: SMS and e-mail may go at night too (21:00-09:00 business "
+        "time)",
+    )
 
 
 class Consent(_Strict):
@@ -206,13 +229,18 @@ SETTINGS_FILE = "_bot.yaml"
 
 def json_schema(channels: Sequence[str] = ()) -> dict[str, object]:
     """JSON Schema of a flow file, for editors (``svyaz schema``); ``channels``: the names an
-    editor may offer for ``link_channel`` (besides "any")."""
+    editor may offer for ``link_channel`` (besides "any") and ``escalate`` (besides
+    "messenger")."""
     schema = Flow.model_json_schema(by_alias=True, mode="validation")
     if channels:
         step: Any = schema["$defs"]["Step"]
         for option in step["properties"]["link_channel"]["anyOf"]:
             if option.get("type") == "string":
                 option["enum"] = [*channels, "any"]
+        remind: Any = schema["$defs"]["Remind"]
+        for option in remind["properties"]["escalate"]["anyOf"]:
+            if option.get("type") == "array":
+                option["items"]["enum"] = [MESSENGER, *channels]
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     schema["title"] = "svyaz flow"
     return schema
