@@ -18,6 +18,7 @@ from datetime import datetime, timedelta
 from typing import TextIO, assert_never
 from zoneinfo import ZoneInfo
 
+from flows import ladders
 from flows.chain import MAX_CALLS, Chain, GiveUp
 from flows.engine import advance, give_up
 from flows.model import FlowSet
@@ -252,7 +253,9 @@ def describe(effect: Effect, timezone: str = "UTC") -> str:
     match effect:
         case ScheduleReminder():
             at = effect.at.astimezone(ZoneInfo(timezone)) if effect.at.tzinfo else effect.at
-            extra = f" {dict(effect.vars)}" if effect.vars else ""
+            urgency = ladders.urgency_text(effect.critical, effect.ladder)
+            extra = f" {urgency}" if urgency else ""
+            extra += f" {dict(effect.vars)}" if effect.vars else ""
             return f"[remind] '{effect.key}' at {at:%Y-%m-%d %H:%M} -> flow {effect.flow}{extra}"
         case CancelReminder():
             return f"[cancel reminder] '{effect.key}'"

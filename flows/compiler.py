@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import TypeVar
 
+from flows import ladders
 from flows import schema as s
 from flows.compile_base import CompilerBase, where_of
 from flows.inputs import Option
@@ -101,7 +102,7 @@ class Compiler(CompilerBase):
             cancel=tuple(
                 self.text(k, (*path, "cancel_reminder")) for k in _many(st.cancel_reminder)
             ),
-            remind=tuple(self.reminder(r, (*path, "remind")) for r in _many(st.remind)),
+            remind=tuple(self.reminder(r, at) for r, at in _each(st.remind, (*path, "remind"))),
             handoff=self.handoff(st.handoff, (*path, "handoff")),
             link_channel=self.channel(st.link_channel, (*path, "link_channel")),
             say=self.text(st.say, (*path, "say")) if st.say is not None else None,
@@ -322,6 +323,7 @@ class Compiler(CompilerBase):
             )
         if r.before and not r.at:
             self.error(path, f"{where_of(path)}'before' counts back from 'at'; add 'at'")
+        within = duration(r.within) if r.within else None
         return Reminder(
             flow=r.flow,
             key=self.text(r.key or r.flow, (*path, "key")),
@@ -329,6 +331,8 @@ class Compiler(CompilerBase):
             before=duration(r.before) if r.before else timedelta(0),
             after=duration(r.after) if r.after else None,
             vars=self.value(r.vars, (*path, "vars")) if r.vars is not None else None,
+            critical=r.critical,
+            ladder=ladders.check(self, r, path, within),
         )
 
     def http(self, h: s.Http, path: PathKey, names: Sequence[str]) -> HttpCall:
@@ -368,3 +372,10 @@ def _many(raw: T | list[T] | None) -> list[T]:
     if raw is None:
         return []
     return list(raw) if isinstance(raw, list) else [raw]
+
+
+def _each(raw: T | list[T] | None, path: PathKey) -> list[tuple[T, PathKey]]:
+    """Like ``_many``, with the path of each item (problems point at the item of a list)."""
+    if isinstance(raw, list):
+        return [(item, (*path, i)) for i, item in enumerate(raw)]
+    return [(item, path) for item in _many(raw)]

@@ -12,6 +12,7 @@ Reads the test files (like the loader); otherwise pure. It must not change flows
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
@@ -19,10 +20,10 @@ from typing import Any, assert_never
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from flows import compiler, effects, engine
+from flows import compiler, effects, engine, ladders
 from flows.model import FlowSet
 from flows.problems import Problem
-from flows.schema import Duration
+from flows.schema import DURATION_PATTERN, Duration
 from flows.types import (
     JSON,
     ButtonEvent,
@@ -223,7 +224,7 @@ def _check(turn: TestTurn, result: Turn, flows: FlowSet) -> list[str]:
     if turn.effects is not None:
         got = [effect_data(e, flows.timezone) for e in result.effects]
         if len(got) != len(turn.effects) or not all(
-            _fits(w, g) for w, g in zip(turn.effects, got, strict=False)
+            _fits(_expected(w), g) for w, g in zip(turn.effects, got, strict=False)
         ):
             problems.append(
                 _diff("effects", [_inline(w) for w in turn.effects], [_inline(g) for g in got])
@@ -250,8 +251,9 @@ def effect_data(effect: Effect, timezone: str) -> dict[str, JSON]:
     match effect:
         case ScheduleReminder():
             at = effect.at.astimezone(effects.zone(timezone)).strftime("%Y-%m-%d %H:%M")
-            vars_ = dict(effect.vars)
-            return {"remind": {"flow": effect.flow, "key": effect.key, "at": at, "vars": vars_}}
+            data: dict[str, JSON] = {"flow": effect.flow, "key": effect.key, "at": at,
+                                     "vars": dict(effect.vars), "critical": effect.critical}
+            return {"remind": data | _ladder_data(effect)}
         case CancelReminder():
             return {"cancel_reminder": effect.key}
         case CallHttp():
@@ -266,6 +268,27 @@ def effect_data(effect: Effect, timezone: str) -> dict[str, JSON]:
             return {"consent": {"granted": effect.granted, "version": effect.text_version}}
         case _:
             assert_never(effect)
+
+
+def _ladder_data(effect: ScheduleReminder) -> dict[str, JSON]:
+    """The ladder as a flow writes it (``escalate: null``: none), so a test can assert it."""
+    ladder = effect.ladder
+    if ladder is None:
+        return {"escalate": None}
+    return {"escalate": list(ladder.rungs), "until": ladder.until,
+            "within": ladders.duration_text(ladder.within), "urgent": ladder.urgent}
+
+
+def _expected(wanted: Mapping[str, JSON]) -> Mapping[str, JSON]:
+    """An expected effect with a reminder's ``within`` written as ``effect_data`` writes it
+    (``120m`` -> ``2h``)."""
+    remind = wanted.get("remind")
+    if not isinstance(remind, dict) or not isinstance(within := remind.get("within"), str):
+        return wanted
+    if not re.fullmatch(DURATION_PATTERN, within):
+        return wanted
+    within = ladders.duration_text(compiler.duration(within))
+    return {**wanted, "remind": {**remind, "within": within}}
 
 
 def _fits(wanted: Any, got: Any) -> bool:

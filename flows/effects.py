@@ -58,6 +58,8 @@ def schedule(
         at=at.astimezone(UTC),
         flow=reminder.flow,
         vars=payload if isinstance(payload, dict) else {"value": payload},
+        critical=reminder.critical,
+        ladder=reminder.ladder,
     )
 
 

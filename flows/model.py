@@ -16,7 +16,7 @@ from typing import Literal, Protocol
 from flows.inputs import Option
 from flows.problems import Problem
 from flows.schema import CommandName, InputKind, ProfileField, Texts
-from flows.types import JSON, Channel
+from flows.types import JSON, Channel, Ladder
 
 
 class Text(Protocol):
@@ -172,6 +172,8 @@ class Reminder:
     before: timedelta = timedelta(0)
     after: timedelta | None = None
     vars: Expr | None = None
+    critical: bool = False
+    ladder: Ladder | None = None  # only with ``critical``
 
 
 @dataclass(frozen=True, slots=True)

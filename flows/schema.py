@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from flows import texts
 from flows.inputs import INPUT_KINDS, InputKind  # the one list of input kinds
-from flows.types import JSON
+from flows.types import JSON, MESSENGER, LadderUntil
 from flows.words import normalize
 
 __all__ = ["INPUT_KINDS", "InputKind"]
@@ -26,7 +26,8 @@ __all__ = ["INPUT_KINDS", "InputKind"]
 ProfileField = Literal["name", "phone", "email"]
 # A channel's name, or "any"; ``flows.loader.check(channels=...)`` checks it against the channels
 # the bot has (``connectors.registry``): the flow language names no channel itself.
-ChannelTarget = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]*$")]
+CHANNEL_PATTERN = r"^[a-z][a-z0-9_]*$"
+ChannelTarget = Annotated[str, StringConstraints(pattern=CHANNEL_PATTERN)]
 HttpMethod = Literal["GET", "POST", "PUT", "PATCH", "DELETE"]
 CommandName = Literal["cancel", "menu", "help", "restart"]
 COMMAND_NAMES: tuple[str, ...] = get_args(CommandName)
@@ -34,7 +35,8 @@ TRIGGER_KINDS: tuple[str, ...] = ("command", "text", "button", "payload", "timer
 
 Name = Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_-]*$", max_length=64)]
 VarName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$", max_length=64)]
-Duration = Annotated[str, StringConstraints(pattern=r"^\s*\d+\s*[mhdw]\s*$")]
+DURATION_PATTERN = r"^\s*\d+\s*[mhdw]\s*$"
+Duration = Annotated[str, StringConstraints(pattern=DURATION_PATTERN)]
 
 
 class _Strict(BaseModel):
@@ -93,6 +95,29 @@ class Remind(_Strict):
     after: Duration | None = Field(default=None, description="from now, e.g. 2h")
     key: str | None = Field(default=None, description="a name to cancel or replace it later")
     vars: dict[str, JSON] | None = None
+    critical: bool = Field(
+        default=False, description="a notice that must reach the customer (a visit, an order)"
+    )
+    escalate: list[ChannelTarget] | None = Field(
+        default=None,
+        description=f"with critical: channels to climb until the customer acts, e.g. "
+        f"[{MESSENGER}, sms, email]; '{MESSENGER}': the last active one, then the others",
+    )
+    until: LadderUntil = Field(
+        default="answered",
+        description="with escalate: stop climbing when the customer answered (default) "
+        "or when the notice was delivered",
+    )
+    within: Duration | None = Field(
+        default=None,
+        description="with escalate: go to the next rung when 'until' is not reached within "
+        "this (default 2h)",
+    )
+    urgent: bool = Field(
+        default=False,
+        description="with escalate: SMS and e-mail may go at night too (21:00-09:00 business "
+        "time)",
+    )
 
 
 class Consent(_Strict):
@@ -209,13 +234,18 @@ SETTINGS_FILE = "_bot.yaml"
 
 def json_schema(channels: Sequence[str] = ()) -> dict[str, object]:
     """JSON Schema of a flow file, for editors (``svyaz schema``); ``channels``: the names an
-    editor may offer for ``link_channel`` (besides "any")."""
+    editor may offer for ``link_channel`` (besides "any") and ``escalate`` (besides
+    "messenger")."""
     schema = Flow.model_json_schema(by_alias=True, mode="validation")
     if channels:
         step: Any = schema["$defs"]["Step"]
         for option in step["properties"]["link_channel"]["anyOf"]:
             if option.get("type") == "string":
                 option["enum"] = [*channels, "any"]
+        remind: Any = schema["$defs"]["Remind"]
+        for option in remind["properties"]["escalate"]["anyOf"]:
+            if option.get("type") == "array":
+                option["items"]["enum"] = [MESSENGER, *channels]
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     schema["title"] = "svyaz flow"
     return schema

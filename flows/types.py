@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Literal, TypeAlias, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -180,14 +180,42 @@ class Reply:
 # --------------------------------------------------------------------------- effects
 
 
+LadderUntil = Literal["answered", "delivered"]
+"""When a ladder stops climbing: the customer ``answered`` on any channel, or the notice was
+``delivered`` (the platform confirmed it)."""
+LADDER_UNTIL: tuple[str, ...] = get_args(LadderUntil)
+MESSENGER = "messenger"
+"""The rung "the last active messenger, then the customer's other messengers"; any other rung
+is a channel's name."""
+LADDER_WITHIN = timedelta(hours=2)  # how long a rung waits when the flow does not say
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Ladder:
+    """How a critical notice climbs: send on ``rungs[0]``; when it is not ``until`` within
+    ``within``, go on with the next rung. ``urgent``: send-only rungs (SMS, e-mail) may go at
+    night too. The runtime does the climbing; this is only what the flow asked for."""
+
+    rungs: tuple[str, ...]
+    until: LadderUntil = "answered"
+    within: timedelta = LADDER_WITHIN
+    urgent: bool = False
+
+
 @dataclass(frozen=True, slots=True)
 class ScheduleReminder:
-    """Run ``flow`` with ``vars`` for this customer at ``at``; replaces a reminder with ``key``."""
+    """Run ``flow`` with ``vars`` for this customer at ``at``; replaces a reminder with ``key``.
+
+    ``critical``: a notice that must reach the customer; ``ladder``: the channels it climbs
+    (only with ``critical``; None: the usual delivery to messengers).
+    """
 
     key: str
     at: datetime
     flow: str
     vars: Mapping[str, JSON] = field(default_factory=dict)
+    critical: bool = False
+    ladder: Ladder | None = None
 
 
 @dataclass(frozen=True, slots=True)

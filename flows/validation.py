@@ -19,6 +19,7 @@ from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
 from flows.problems import Problem, did_you_mean, listing
+from flows.schema import CHANNEL_PATTERN, DURATION_PATTERN
 from flows.yamlload import Document, PathKey
 
 M = TypeVar("M", bound=BaseModel)
@@ -31,6 +32,12 @@ SHAPE_HINTS = {
     "remind": "a reminder {flow: ..., at: ..., before: 24h} or a list of them",
     "cancel_reminder": "a reminder key or a list of keys",
     "handoff": "a text for the customer, or true",
+}
+# What a value of each constrained form looks like (other patterns are names).
+PATTERN_HINTS = {
+    DURATION_PATTERN: "is not a duration: write a number and m, h, d or w, e.g. 30m, 2h, 1d",
+    CHANNEL_PATTERN: "is not a channel name: use lower-case Latin letters, digits and '_', "
+    "e.g. sms",
 }
 TYPE_WORDS = {
     "string_type": "text",
@@ -194,6 +201,9 @@ def _describe(error: ErrorDetails, group: list[ErrorDetails], path: PathKey) -> 
             f"(allowed: {', '.join(allowed)})"
         )
     if error["type"] == "string_pattern_mismatch":
+        hint = PATTERN_HINTS.get(str(error.get("ctx", {}).get("pattern")))
+        if hint:
+            return f"'{found}' {hint}"
         return (
             f"'{found}' is not a valid name: use Latin letters, digits, '_' or '-', "
             f"starting with a letter"

@@ -12,10 +12,11 @@ import dataclasses
 import json
 import re
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from flows.types import (
+    LADDER_UNTIL,
     Button,
     ButtonEvent,
     CallResultEvent,
@@ -26,6 +27,7 @@ from flows.types import (
     Event,
     Handoff,
     Inbound,
+    Ladder,
     PermissionEvent,
     RecordConsent,
     Reply,
@@ -195,6 +197,38 @@ DURABLE_EFFECTS: Mapping[str, type[Effect]] = {
 }
 _EFFECT_NAMES: Mapping[type[Effect], str] = {cls: n for n, cls in DURABLE_EFFECTS.items()}
 _WHEN = ("at",)  # datetime fields, as ISO 8601 with the offset
+# Fields added later, written only when they differ from these defaults: a plain reminder is
+# stored as before, so a process of an older version still reads it.
+_LEFT_OUT: Mapping[str, object] = {"critical": False, "ladder": None}
+
+
+def _ladder_to_dict(ladder: Ladder) -> dict[str, object]:
+    return {
+        "rungs": list(ladder.rungs),
+        "until": ladder.until,
+        "within": int(ladder.within.total_seconds()),  # seconds
+        "urgent": ladder.urgent,
+    }
+
+
+def _ladder_from_dict(data: Mapping[str, Any]) -> Ladder:
+    fields = dict(data)  # (not a mapping: TypeError, refused by the caller)
+    rungs, until, within = fields.pop("rungs"), fields.pop("until"), fields.pop("within")
+    urgent = fields.pop("urgent", False)
+    if fields:
+        raise TypeError(f"unknown ladder fields {sorted(fields)}")
+    if not isinstance(rungs, list) or not all(isinstance(r, str) for r in rungs):
+        raise TypeError(f"ladder rungs must be a list of channel names, not {rungs!r}")
+    if until not in LADDER_UNTIL or type(within) is not int or type(urgent) is not bool:
+        raise ValueError(f"bad ladder until={until!r} within={within!r} urgent={urgent!r}")
+    return Ladder(rungs=tuple(rungs), until=until, within=timedelta(seconds=within),
+                  urgent=urgent)
+
+
+def _field_to_json(name: str, value: object) -> object:
+    if name in _WHEN and isinstance(value, datetime):
+        return value.isoformat()
+    return _ladder_to_dict(value) if isinstance(value, Ladder) else _plain(value)
 
 
 def encode_effects(channel: Channel, effects: tuple[Effect, ...] | list[Effect]) -> str:
@@ -207,7 +241,8 @@ def encode_effects(channel: Channel, effects: tuple[Effect, ...] | list[Effect])
         data: dict[str, object] = {"t": name}
         for f in dataclasses.fields(effect):
             value = getattr(effect, f.name)
-            data[f.name] = value.isoformat() if f.name in _WHEN else _plain(value)
+            if f.name not in _LEFT_OUT or value != _LEFT_OUT[f.name]:
+                data[f.name] = _field_to_json(f.name, value)
         found.append(data)
     return dumps({"ch": channel, "fx": found}) if found else ""
 
@@ -222,6 +257,8 @@ def decode_effects(raw: str | bytes) -> tuple[Channel, list[Effect]]:
             for name in _WHEN:
                 if name in fields:
                     fields[name] = datetime.fromisoformat(fields[name])
+            if fields.get("ladder") is not None:
+                fields["ladder"] = _ladder_from_dict(fields["ladder"])
             effects.append(cls(**fields))
         return channel(data["ch"]), effects
     except (KeyError, TypeError, ValueError) as exc:

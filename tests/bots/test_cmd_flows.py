@@ -6,7 +6,7 @@ import io
 import json
 import re
 import shutil
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -14,7 +14,7 @@ import pytest
 
 from bots.cli import main
 from bots.flowchat import describe, parse_clock, render_reply
-from flows.types import Button, CallHttp, CancelReminder, Reply, ScheduleReminder
+from flows.types import Button, CallHttp, CancelReminder, Ladder, Reply, ScheduleReminder
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = str(ROOT / "flows_examples")
@@ -347,6 +347,44 @@ def test_readable_replies_and_effects() -> None:
     assert describe(CancelReminder("k")) == "[cancel reminder] 'k'"
     call = CallHttp("c1", "POST", "https://crm.example/x", json={"id": 1})
     assert describe(call) == "[http] POST https://crm.example/x {'id': 1}"
+
+
+def test_chat_shows_a_critical_reminders_ladder() -> None:
+    at = datetime(2026, 12, 24, 7, 0, tzinfo=ZoneInfo("UTC"))
+    ladder = Ladder(rungs=("messenger", "sms", "email"), within=timedelta(hours=2))
+    reminder = ScheduleReminder("visit-24h", at, "visit_reminder", {"a": 1}, critical=True,
+                                ladder=ladder)
+    assert describe(reminder, "Europe/Moscow") == (
+        "[remind] 'visit-24h' at 2026-12-24 10:00 -> flow visit_reminder "
+        "[critical; escalate: messenger → sms → email until answered within 2h] {'a': 1}"
+    )
+    only_critical = ScheduleReminder("k", at, "ping", critical=True)
+    assert describe(only_critical) == "[remind] 'k' at 2026-12-24 07:00 -> flow ping [critical]"
+
+
+CRITICAL_FLOW = """\
+flow: visit
+triggers: [{command: start}]
+steps:
+  book:
+    remind:
+      flow: visit
+      after: 1h
+      critical: true
+      escalate: [messenger, max]  # a channel every install has (sms comes with the registry)
+      urgent: true
+    say: Записали
+"""
+
+
+def test_chat_prints_the_ladder_of_a_reminder_the_flow_sets(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    (tmp_path / "visit.yaml").write_text(CRITICAL_FLOW, encoding="utf-8")
+    code, out = chat(capsys, monkeypatch, ["/quit"], str(tmp_path))
+    assert code == 0
+    assert ("-> flow visit [critical; escalate: messenger → max until answered within 2h; "
+            "urgent: also at night]") in out, out
 
 
 LINKS_TO_ICQ = """\

@@ -166,6 +166,13 @@ def test_yes_no_on_off_stay_words(tmp_path: Path) -> None:
             ["'В' is not one of the answers", "answers are: А, Б"],
         ),
         ("    max_tries: много\n", 4, 16, ["'max_tries' should be a whole number", "'много'"]),
+        (
+            "    remind: {flow: a, after: 2 hours}\n",
+            4,
+            30,
+            ["'2 hours' is not a duration: write a number and m, h, d or w, e.g. 30m, 2h"],
+        ),
+        ("    link_channel: VK\n", 4, 19, ["'VK' is not a channel name: use lower-case"]),
         ("    check: value >\n", 4, 12, ["template error"]),
         (
             "    next: [{if: value, then: a}, {els: a}]\n",

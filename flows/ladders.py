@@ -1,0 +1,87 @@
+"""The escalation ladder of a critical reminder: what a flow may ask for, and how it reads.
+
+Owns the meaning checks of ``remind: {critical, escalate, until, within, urgent}`` (``check``,
+called by ``flows.compiler`` with its problem list) and the one line the tools print for a
+reminder's urgency (``svyaz chat``, ``svyaz test``). Climbing the ladder — sending on a rung,
+waiting, going on — is the runtime's; this module does no I/O.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import timedelta
+
+from flows import schema as s
+from flows.compile_base import CompilerBase, where_of
+from flows.types import LADDER_WITHIN, MESSENGER, Ladder
+from flows.yamlload import PathKey
+
+# Keys that only mean something on a ladder (``escalate``).
+LADDER_KEYS = ("within", "until", "urgent")
+_UNITS = (("w", timedelta(weeks=1)), ("d", timedelta(days=1)), ("h", timedelta(hours=1)),
+          ("m", timedelta(minutes=1)))
+
+
+def check(
+    c: CompilerBase, r: s.Remind, path: PathKey, within: timedelta | None
+) -> Ladder | None:
+    """The ladder of reminder ``r`` (None without ``escalate``); problems go to ``c``.
+
+    ``within`` is ``r.within`` as a duration (the compiler parses durations).
+    """
+    if r.escalate is None:
+        for key in LADDER_KEYS:
+            if key in r.model_fields_set:
+                c.error((*path, key), f"{where_of(path)}'{key}' only makes sense on a ladder; "
+                        f"add 'escalate: [{MESSENGER}, sms, email]' with 'critical: true', "
+                        f"or remove '{key}'", key=True)
+        return None
+    if not r.critical:
+        c.error((*path, "escalate"), f"{where_of(path)}'escalate' climbs channels only for a "
+                "critical notice; add 'critical: true' or remove 'escalate'", key=True)
+    if within is not None and within <= timedelta(0):
+        c.error((*path, "within"), f"{where_of(path)}'within: {r.within}' leaves no time to "
+                "answer before the next rung; write e.g. 'within: 2h'")
+    return Ladder(
+        rungs=_rungs(c, r.escalate, (*path, "escalate")),
+        until=r.until,
+        within=within or LADDER_WITHIN,
+        urgent=r.urgent,
+    )
+
+
+def _rungs(c: CompilerBase, names: Sequence[str], path: PathKey) -> tuple[str, ...]:
+    if not names:
+        c.error(path, f"{where_of(path)}'escalate' needs at least one rung, "
+                f"e.g. [{MESSENGER}, sms, email]")
+    seen: list[str] = []
+    for i, name in enumerate(names):
+        if name in seen:
+            c.error((*path, i), f"{where_of(path)}the rung '{name}' is listed twice; "
+                    "a ladder climbs each channel once")
+        elif name != MESSENGER and (name == "any" or (c.channels is not None
+                                                      and name not in c.channels)):
+            known = f"one of: {', '.join(sorted(c.channels))}" if c.channels else "channel names"
+            c.error((*path, i), f"{where_of(path)}no channel '{name}' to climb here; "
+                    f"write {MESSENGER} (the customer's messengers) or {known}")
+        seen.append(name)
+    return tuple(seen)
+
+
+def duration_text(value: timedelta) -> str:
+    """A duration as a flow writes it: 2h, 90m, 1d (the largest unit that fits exactly)."""
+    for unit, size in _UNITS:
+        if value and not value % size:
+            return f"{value // size}{unit}"
+    return f"{int(value.total_seconds())}s"
+
+
+def urgency_text(critical: bool, ladder: Ladder | None) -> str:
+    """'[critical; escalate: messenger → sms until answered within 2h]'; '' for a plain one."""
+    parts = ["critical"] if critical else []
+    if ladder is not None:
+        parts.append(f"escalate: {' → '.join(ladder.rungs)} until {ladder.until} "
+                     f"within {duration_text(ladder.within)}")
+        if ladder.urgent:
+            parts.append("urgent: also at night")
+    return f"[{'; '.join(parts)}]" if parts else ""
