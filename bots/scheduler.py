@@ -207,7 +207,8 @@ class ReminderService:
 
     async def schedule(self, customer: str, reminder: ScheduleReminder) -> None:
         at = reminder.at if reminder.at.tzinfo else reminder.at.replace(tzinfo=self._zone)
-        record = Record(reminder.key, reminder.flow, at, dict(reminder.vars))
+        record = Record(reminder.key, reminder.flow, at, dict(reminder.vars),
+                        reminder.critical, reminder.ladder)
         await self._jobs.add(customer, record, new=True)
         self._metrics.reminders_scheduled.inc()
 
@@ -228,7 +229,8 @@ class ReminderService:
         for record in await self.of_customer(source):
             if record.key not in taken:
                 await self.schedule(target, ScheduleReminder(
-                    key=record.key, at=record.at, flow=record.flow, vars=record.vars))
+                    key=record.key, at=record.at, flow=record.flow, vars=record.vars,
+                    critical=record.critical, ladder=record.ladder))
                 moved += 1
             await self.cancel(source, record.key)
         return moved

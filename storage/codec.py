@@ -202,7 +202,7 @@ _WHEN = ("at",)  # datetime fields, as ISO 8601 with the offset
 _LEFT_OUT: Mapping[str, object] = {"critical": False, "ladder": None}
 
 
-def _ladder_to_dict(ladder: Ladder) -> dict[str, object]:
+def ladder_to_dict(ladder: Ladder) -> dict[str, object]:
     return {
         "rungs": list(ladder.rungs),
         "until": ladder.until,
@@ -211,7 +211,7 @@ def _ladder_to_dict(ladder: Ladder) -> dict[str, object]:
     }
 
 
-def _ladder_from_dict(data: Mapping[str, Any]) -> Ladder:
+def ladder_from_dict(data: Mapping[str, Any]) -> Ladder:
     fields = dict(data)  # (not a mapping: TypeError, refused by the caller)
     rungs, until, within = fields.pop("rungs"), fields.pop("until"), fields.pop("within")
     urgent = fields.pop("urgent", False)
@@ -228,7 +228,7 @@ def _ladder_from_dict(data: Mapping[str, Any]) -> Ladder:
 def _field_to_json(name: str, value: object) -> object:
     if name in _WHEN and isinstance(value, datetime):
         return value.isoformat()
-    return _ladder_to_dict(value) if isinstance(value, Ladder) else _plain(value)
+    return ladder_to_dict(value) if isinstance(value, Ladder) else _plain(value)
 
 
 def encode_effects(channel: Channel, effects: tuple[Effect, ...] | list[Effect]) -> str:
@@ -258,7 +258,7 @@ def decode_effects(raw: str | bytes) -> tuple[Channel, list[Effect]]:
                 if name in fields:
                     fields[name] = datetime.fromisoformat(fields[name])
             if fields.get("ladder") is not None:
-                fields["ladder"] = _ladder_from_dict(fields["ladder"])
+                fields["ladder"] = ladder_from_dict(fields["ladder"])
             effects.append(cls(**fields))
         return channel(data["ch"]), effects
     except (KeyError, TypeError, ValueError) as exc:

@@ -18,9 +18,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import ClassVar, Self
 
-from flows.types import JSON
+from flows.types import JSON, Ladder
 from storage.client import RedisClient, scripts_span_slots
-from storage.codec import text
+from storage.codec import ladder_from_dict, ladder_to_dict, text
 from storage.errors import guarded
 from storage.keys import Keys
 from storage.scripts import Key, Script, runner
@@ -67,15 +67,25 @@ class Record:
     flow: str
     at: datetime
     vars: dict[str, JSON]
+    critical: bool = False  # a notice that must arrive (flows: ``critical: true``)
+    ladder: Ladder | None = None  # where it climbs when it does not (``escalate:``)
 
     def dump(self) -> str:
-        return json.dumps({"flow": self.flow, "at": self.at.isoformat(), "vars": self.vars},
-                          ensure_ascii=False)
+        data: dict[str, object] = {"flow": self.flow, "at": self.at.isoformat(),
+                                   "vars": self.vars}
+        if self.critical:  # (left out otherwise: a plain reminder is stored as before)
+            data["critical"] = True
+        if self.ladder is not None:
+            data["ladder"] = ladder_to_dict(self.ladder)
+        return json.dumps(data, ensure_ascii=False)
 
     @classmethod
     def load(cls, key: str, raw: bytes | str) -> Record:
         data = json.loads(raw)
-        return cls(key, data["flow"], datetime.fromisoformat(data["at"]), data.get("vars", {}))
+        ladder = data.get("ladder")
+        return cls(key, data["flow"], datetime.fromisoformat(data["at"]), data.get("vars", {}),
+                   bool(data.get("critical", False)),
+                   None if ladder is None else ladder_from_dict(ladder))
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -14,7 +15,7 @@ from bots.firing import decide
 from bots.linking import LINK_YES
 from bots.metrics import Metrics
 from bots.scheduler import ReminderService
-from flows.types import ButtonEvent, ScheduleReminder, StartEvent
+from flows.types import ButtonEvent, Ladder, ScheduleReminder, StartEvent
 
 
 async def _customer(harness: Harness) -> str:
@@ -249,3 +250,25 @@ async def test_a_staged_job_is_what_apschedulers_own_redis_store_reads(
         assert plain.get_next_run_time() == job.next_run_time
     finally:
         plain.redis.close()
+
+
+async def test_a_critical_reminder_keeps_its_ladder_stored_and_through_a_merge(
+    harness: Harness,
+) -> None:
+    """Issue 14: the ladder a flow gives a critical reminder survives its record in Redis and
+    a merge that moves it to another customer (before, both dropped it)."""
+    ladder = Ladder(rungs=("messenger", "sms", "email"), within=timedelta(hours=2))
+    web_customer = await _customer(harness)
+    critical = replace(_remind(3600, key="visit"), critical=True, ladder=ladder)
+    await harness.reminders.schedule(web_customer, critical)
+    await harness.reminders.schedule(web_customer, _remind(3600, key="plain"))
+    stored = {r.key: r for r in await harness.reminders.of_customer(web_customer)}
+    assert (stored["visit"].critical, stored["visit"].ladder) == (True, ladder)
+    assert (stored["plain"].critical, stored["plain"].ladder) == (False, None)
+    await harness.send("vk", "100", StartEvent())
+    vk_customer = await harness.customer("vk", "100")
+    token = await harness.store.identities.issue_link_token(vk_customer)
+    await harness.send("web", "s1", StartEvent(payload=f"link-{token}"))
+    await harness.send("web", "s1", ButtonEvent(LINK_YES))
+    moved = {r.key: r for r in await harness.reminders.of_customer(vk_customer)}
+    assert (moved["visit"].critical, moved["visit"].ladder) == (True, ladder)
