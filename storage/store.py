@@ -194,6 +194,7 @@ class Store:
             await self.redis.delete(text(key))
         reminders = await self.reminders.clear(customer)
         await self.outbox.drop_customer(customer)
+        await self.notices.erase(customer)  # with its global indexes and SMS counters
         await self.redis.delete(*self.keys.customer_keys(customer))
         # Other parts keep their own keys under the customer's tag (the scheduler) or with the
         # id in the name (bot-initiated de-duplication keys): one scan of the namespace.
