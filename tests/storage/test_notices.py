@@ -124,6 +124,8 @@ async def test_answered_stops_every_climbing_notice_of_that_customer_only(store:
     assert other.state == "climbing"
     assert [(d.customer, d.notice_id) for d in await store.notices.due(NOW + 10)] == [("c2", "n1")]
     assert await store.notices.answered("c1", NOW + 7) == []
+    await store.redis.sadd(store.keys.climbing("c1"), "n1")  # a stale index entry
+    assert await store.notices.answered("c1", NOW + 8) == []  # the record decides
 
 
 async def test_advance_moves_once_from_a_rung_then_exhausts(store: Store) -> None:
@@ -139,6 +141,8 @@ async def test_advance_moves_once_from_a_rung_then_exhausts(store: Store) -> Non
     assert (last.at, last.state) == (2, "exhausted")
     assert await store.notices.due(NOW + 100) == []
     assert (await store.notices.claim("c1", "n1", 2, "t", NOW + 4)).why == "exhausted"
+    assert await store.redis.smembers(store.keys.climbing("c1")) == set()
+    assert await store.notices.answered("c1", NOW + 5) == []
     assert await store.notices.advance("c1", "missing", 0, NOW) is None
 
 
@@ -189,6 +193,8 @@ async def test_due_and_reschedule(store: Store) -> None:
     assert notice.next_check == NOW + 7200
     await store.notices.answered("c2", NOW + 31)
     assert not await store.notices.reschedule("c2", "n2", NOW + 40, NOW + 31)
+    # a due entry whose record never came (a crash inside ``open``) or expired is dropped
+    await store.redis.zadd(store.keys.notices_due, {"c3 gone": NOW})
     assert not await store.notices.reschedule("c3", "gone", NOW + 40, NOW + 31)
     assert [d.notice_id for d in await store.notices.due(NOW + 10_000)] == ["n1"]
 
@@ -234,6 +240,8 @@ async def test_erase_leaves_no_key_and_no_index_entry(store: Store) -> None:
     # a notice record whose id set has expired is found all the same
     await store.notices.open("gone01", "n3", LADDER, NOW)
     await store.redis.srem(store.keys.notice_ids("gone01"), "n3")
+    # and a due entry whose record never came (a crash inside ``open``)
+    await store.redis.zadd(store.keys.notices_due, {"gone01 n9": NOW})
 
     assert await store.notices.erase("gone01") == 3
 
