@@ -176,7 +176,9 @@ class Notices:
         new, flat = await self._open(Open(
             k.notice(customer, notice_id), k.notice_ids(customer), k.climbing(customer),
             notice_id, dumps(list(rungs)), repr(now), repr(due)))
-        return _notice(customer, notice_id, flat), bool(new)
+        notice = _notice(customer, notice_id, flat)
+        await self._index(customer, notice_id, notice)  # a notice opened again: as it is
+        return notice, bool(new)
 
     @guarded
     async def get(self, customer: str, notice_id: str) -> Notice | None:

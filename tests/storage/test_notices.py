@@ -32,6 +32,10 @@ async def test_open_is_idempotent(store: Store) -> None:
     assert first.outcomes == (None, None, None)
     assert 0 < await store.redis.ttl(store.keys.notice("c1", "job-1:2027-01-15T10:00")) \
         <= NOTICE_TTL
+    await store.notices.answered("c1", NOW + 1)
+    late, _ = await store.notices.open("c1", "job-1:2027-01-15T10:00", LADDER, NOW + 2)
+    assert late.state == "answered"
+    assert await store.notices.due(NOW + 100) == []  # opening it again schedules nothing
 
 
 async def test_a_rung_is_claimed_once_and_a_retry_of_the_same_claim_gets_it_back(
