@@ -6,7 +6,8 @@ running ``svyaz run`` serves on the data folder's socket (so nothing needs stopp
 embedded Redis started here on the folder for the command's length.
 
 ``erase`` is the one erasure (152-FZ) of the CLI and of ``DELETE /api/v1/customers/{id}``:
-the customer's reminder jobs, every key (``Store.forget``) and, on the embedded Redis, the
+the customer's reminder jobs, every key (``Store.forget``: with the notices and the global
+indexes pointing at them, ``Notices.erase``) and, on the embedded Redis, the
 files under the data folder (``storage.persistence.rewrite_files``). An external server's
 files are its operator's: ``EXTERNAL_FILES`` says what they must do. This module must not
 parse arguments or print.

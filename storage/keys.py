@@ -25,6 +25,13 @@ Layout (``<bot>`` is the per-bot namespace so several bots share one Redis):
   claim of one tick, ``SET NX``: ``storage.ticks``).
 * web chat relay (``bots.webrelay``): the pub/sub channel ``{web}:bus`` and the delivered
   marks ``{web}:sent:<message key>``.
+* notices (``storage.notices``): per customer ``{c:<id>}:notice:<notice id>`` (hash: the
+  ladder's record), ``{c:<id>}:notices`` (set of the customer's notice ids, for erasure) and
+  ``{c:<id>}:climbing`` (set of those still climbing, for ``answered``); global, in one slot
+  ``{notices}``: ``:due`` (zset "<customer> <notice id>" -> next check), ``:sms:<provider>:<id>``
+  (a sent SMS -> its notice, for delivery reports), ``:day:<day>:<customer>`` (SMS sent to a
+  customer that day), ``:month:<month>`` (SMS parts sent that month) and ``:take:<id>`` (a
+  quota take that can still be given back).
 
 This module does no I/O and must not build keys anywhere else: other modules ask ``Keys``.
 """
@@ -59,9 +66,18 @@ OUTBOX_LEASE_MS = 30_000  # an outbox entry untouched this long is claimable by 
 # The scheduler's leader renews its lock every second; a dead leader's jobs wait at most this.
 SCHED_LEADER_TTL_MS = 8_000
 REMINDER_CLAIM_TTL = 30 * DAY  # a fired tick's claim outlives any retry of that tick
+NOTICE_TTL = 30 * DAY  # a notice record lives this long after its last change
+SMS_INDEX_TTL = 7 * DAY  # delivery reports come within hours; later ones are ignored
+SMS_DAY_TTL = 2 * DAY  # a customer's daily SMS counter outlives its day
+SMS_MONTH_TTL = 62 * DAY  # the monthly SMS counter outlives its month
+SMS_TAKE_TTL = DAY  # a quota take can be given back this long (a refused send is known at once)
 WEB_DELIVERED_TTL = 60  # seconds a web relay's delivered mark answers the waiting sender
 
 _CUSTOMER_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+# Notice ids come from the caller (a reminder's job id and due time): no braces (the hash tag),
+# no spaces (the due index joins customer and id with one), no glob characters.
+_NOTICE_ID = re.compile(r"^[A-Za-z0-9_.:@+=-]{1,160}$")
+_PART = re.compile(r"^[A-Za-z0-9_.:@+=-]{1,100}$")  # a provider, message id, day, month, take
 
 
 def check_customer_id(customer: str) -> str:
@@ -74,6 +90,18 @@ def check_customer_id(customer: str) -> str:
 def token_digest(token: str) -> str:
     """Link tokens are stored by digest, so a key listing never reveals a usable token."""
     return hashlib.sha256(token.encode()).hexdigest()[:32]
+
+
+def check_notice_id(notice_id: str) -> str:
+    if not _NOTICE_ID.match(notice_id):
+        raise ValueError(f"invalid notice id {notice_id!r}")
+    return notice_id
+
+
+def _part(value: str) -> str:
+    if not _PART.match(value):
+        raise ValueError(f"invalid key part {value!r}")
+    return value
 
 
 @dataclass(frozen=True, slots=True)
@@ -267,3 +295,38 @@ class Keys:
 
     def web_delivered(self, message_key: str) -> str:
         return f"{self.prefix}{{web}}:sent:{message_key}"
+
+    # ------------------------------------------------------------------ notices
+
+    def notice(self, customer: str, notice_id: str) -> str:
+        return f"{self.tag(customer)}:notice:{check_notice_id(notice_id)}"
+
+    def notices_pattern(self, customer: str) -> str:
+        """SCAN pattern of the customer's notice records."""
+        return f"{self.tag(customer)}:notice:*"
+
+    def notice_ids(self, customer: str) -> str:
+        return f"{self.tag(customer)}:notices"
+
+    def climbing(self, customer: str) -> str:
+        return f"{self.tag(customer)}:climbing"
+
+    @property
+    def notices_due(self) -> str:
+        return f"{self.prefix}{{notices}}:due"
+
+    def sms_sent(self, provider: str, message_id: str) -> str:
+        return f"{self.prefix}{{notices}}:sms:{_part(provider)}:{_part(message_id)}"
+
+    def sms_day(self, day: str, customer: str) -> str:
+        return f"{self.prefix}{{notices}}:day:{_part(day)}:{check_customer_id(customer)}"
+
+    def sms_days_pattern(self, customer: str) -> str:
+        """SCAN pattern of a customer's daily SMS counters (ids hold no ``:``)."""
+        return f"{self.prefix}{{notices}}:day:*:{check_customer_id(customer)}"
+
+    def sms_month(self, month: str) -> str:
+        return f"{self.prefix}{{notices}}:month:{_part(month)}"
+
+    def sms_take(self, take_id: str) -> str:
+        return f"{self.prefix}{{notices}}:take:{_part(take_id)}"

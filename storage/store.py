@@ -42,6 +42,7 @@ from storage.keys import (
     Keys,
 )
 from storage.locks import Lock, idle_rows
+from storage.notices import Notices
 from storage.outbox import Outbox
 from storage.profile import Profiles
 from storage.reminders import Reminders
@@ -95,6 +96,7 @@ class Store:
         self.profiles = Profiles(redis, keys)
         self.reminders = Reminders(redis, keys)
         self.dedupe = Dedupe(redis, keys)
+        self.notices = Notices(redis, keys)
         self.identities = Identities(redis, keys, history=self.history, profiles=self.profiles,
                                      reminders=self.reminders, inbox=self.inbox,
                                      link_token_ttl=link_token_ttl, link_code_ttl=link_code_ttl)
@@ -192,6 +194,7 @@ class Store:
             await self.redis.delete(text(key))
         reminders = await self.reminders.clear(customer)
         await self.outbox.drop_customer(customer)
+        await self.notices.erase(customer)  # with its global indexes and SMS counters
         await self.redis.delete(*self.keys.customer_keys(customer))
         # Other parts keep their own keys under the customer's tag (the scheduler) or with the
         # id in the name (bot-initiated de-duplication keys): one scan of the namespace.

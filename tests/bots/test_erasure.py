@@ -22,6 +22,8 @@ from aiohttp.test_utils import TestClient, TestServer
 from bots.app import EDGE, build_app
 from bots.cli import main
 from bots.config import Settings
+from storage.notices import Sent
+from storage.store import Store
 
 ROOT = Path(__file__).resolve().parents[2]
 ORIGIN = "http://127.0.0.1:8080"
@@ -78,6 +80,16 @@ async def book(client: TestClient) -> str:
     return customer
 
 
+async def notice_sent_by_sms(store: Store, customer: str) -> None:
+    """A visit notice whose SMS rung was sent: global keys (the SMS and due indexes, the
+    daily SMS counter) that name the customer."""
+    await store.notices.open(customer, "visit:1", ["messenger", "sms"], 1.0)
+    await store.notices.advance(customer, "visit:1", 0, 2.0, check_at=9e9)
+    assert (await store.notices.claim(customer, "visit:1", 1, "t", 3.0)).won
+    await store.notices.settle(customer, "visit:1", 1, "t", Sent("smsru", "202-1"), 4.0)
+    await store.notices.quota.take_sms(customer, "2027-01-15", "2027-01", 3, None, 1)
+
+
 def files_holding(folder: Path, needles: list[bytes]) -> dict[str, list[bytes]]:
     """Every file under ``folder`` (bytes) that contains one of ``needles``."""
     found: dict[str, list[bytes]] = {}
@@ -127,6 +139,7 @@ async def test_forget_beside_the_running_bot_leaves_nothing_in_any_file_or_key(
 ) -> None:
     data = tmp_path / "data"
     customer = await book(bot)
+    await notice_sent_by_sms(bot.app[EDGE].parts.store, customer)
     await until_in_files(data, SECRETS)
 
     assert await asyncio.to_thread(main, ["export", "--customer", customer]) == 0

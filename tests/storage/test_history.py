@@ -12,6 +12,7 @@ from storage_helpers import namespace_keys
 
 from flows.types import Button, DialogState, Inbound, Reply, TextEvent
 from storage.history import HistoryEntry
+from storage.notices import Sent
 from storage.store import Store
 from tests.redeem import redeem_link_code, redeem_link_token
 
@@ -105,6 +106,10 @@ async def test_forget_leaves_no_key_and_no_pointer(store: Store) -> None:
     await store.outbox.put(gone, "vk", "1", Reply("unsent"))
     await store.redis.set(store.keys.tag(gone) + ":remdata", "scheduler keeps its own keys")
     await store.dedupe.first_seen(f"bot:{gone}:timer-1")  # the runtime's bot-initiated events
+    await store.notices.open(gone, "visit:1", ["sms", "email"], 1.0)  # a notice, its SMS sent
+    await store.notices.claim(gone, "visit:1", 0, "t", 2.0)
+    await store.notices.settle(gone, "visit:1", 0, "t", Sent("smsru", "sms-1"), 3.0)
+    await store.notices.quota.take_sms(gone, "2027-01-15", "2027-01", 3, None, 1)
     async with store.states.lock(gone) as lock:
         await store.states.save(gone, DialogState(vars={"a": 1}), version=0, lock=lock)
     await store.history.append(kept, _entry(2, "other customer"))
@@ -123,6 +128,9 @@ async def test_forget_leaves_no_key_and_no_pointer(store: Store) -> None:
             assert gone.encode() not in (value or b""), key
     for entry in await store.outbox.pending():
         assert entry.customer != gone
+    assert await store.notices.sms("smsru", "sms-1") is None  # the global indexes too
+    assert not [m for m in await store.redis.zrange(store.keys.notices_due, 0, -1)
+                if gone.encode() in m]
     assert gone not in await store.inbox.customers_with_pending()
     assert gone not in await store.history.customers()
     assert [e.text for e in await store.history.read(kept)] == ["other customer"]
