@@ -34,6 +34,7 @@ from bots.flowsource import POLL_EVERY as FLOWS_POLL_EVERY
 from bots.flowsource import FlowSource
 from bots.health import Health
 from bots.httpguard import body_deadline
+from bots.ladder import CLIMB_EVERY, Ladder
 from bots.linking import can_offer
 from bots.owner import Owner, unheard_handoffs
 from bots.parts import Edge, Parts
@@ -159,10 +160,12 @@ def _assemble(
     if (warning := unheard_handoffs(flows.current(), owner)) is not None:
         log.warning(warning)
     delivery = Delivery(store=store, connectors=connectors, metrics=edge.metrics)
+    ladder = Ladder(store=store, delivery=delivery, spare=spare, metrics=edge.metrics,
+                    zone=settings.zone, owner_notify=owner.notify)
     reminders = ReminderService(
         store=store, redis_url=served_url(settings.redis_url, embedded), metrics=edge.metrics,
         inject=edge.inject, zone=settings.zone, grace=settings.reminder_grace,
-        owner_notify=owner.notify,
+        owner_notify=owner.notify, ladder_open=ladder.open,
     )
     effects = Effects(store=store, reminders=reminders, owner=owner,
                       links=link_targets(settings, connectors), channels=frozenset(connectors),
@@ -170,10 +173,11 @@ def _assemble(
     runtime = Runtime(
         store=store, flows=flows.current, advance=engine.advance, delivery=delivery,
         effects=effects, metrics=edge.metrics, clock=edge.clock, owner_notify=owner.notify,
+        notices=ladder.messenger_done,
     )
     return Parts(store=store, embedded=embedded, instance=instance, http=http, flows=flows,
                  delivery=delivery, reminders=reminders, runtime=runtime, connectors=connectors,
-                 spare=spare)
+                 spare=spare, ladder=ladder)
 
 
 def _background(edge: Edge, parts: Parts) -> list[asyncio.Task[None]]:
@@ -185,6 +189,8 @@ def _background(edge: Edge, parts: Parts) -> list[asyncio.Task[None]]:
         asyncio.create_task(every(stop, FLOWS_POLL_EVERY, parts.flows.check_quietly,
                                   "flow reload", first_delay=FLOWS_POLL_EVERY),
                             name="flows-watch"),
+        asyncio.create_task(every(stop, CLIMB_EVERY, parts.ladder.climb_due, "notice ladder"),
+                            name="ladder"),
     ]
     if parts.embedded is not None:
         tasks.insert(0, asyncio.create_task(keep_running(parts.embedded, stop),

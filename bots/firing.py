@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Literal, Protocol
 
 from bots.owner import OwnerNote
 from flows.backoff import backoff_delay
-from flows.types import Event, TimerEvent
+from flows.types import Event, Ladder, TimerEvent
 from storage.errors import StorageError
 from storage.history import History, HistoryEntry
 from storage.reminders import Record, ReminderRecords
@@ -64,6 +64,8 @@ class Firing:
     grace: float
     owner_notify: Callable[[OwnerNote], Awaitable[None]] | None
     slots: asyncio.Semaphore
+    # A critical reminder with a ladder opens its notice first (``bots.ladder``).
+    ladder_open: Callable[[str, str, Ladder], Awaitable[None]] | None = None
 
     async def fired(self, customer: str, key: str) -> None:
         """Claim, then deliver or record as missed. A few at a time (a burst of 10,000 due
@@ -105,7 +107,10 @@ class Firing:
             await self._missed(customer, record)
             return
         event = TimerEvent(flow=record.flow, key=record.key, vars=record.vars)
-        if await self.inject(customer, event, event_id=f"timer:{record.key}:{due}"):
+        event_id = f"timer:{record.key}:{due}"
+        if record.critical and record.ladder is not None and self.ladder_open is not None:
+            await self.ladder_open(customer, event_id, record.ladder)
+        if await self.inject(customer, event, event_id=event_id):
             self.metrics.reminders_fired.inc()
         else:
             await self._missed(customer, record, why="no linked channel")

@@ -56,6 +56,16 @@ class Metrics:
         for channel in INSTALLED.names():
             self.messages_in.labels(channel)
             self.messages_out.labels(channel)
+        self._notices(r)
+
+    def _notices(self, r: CollectorRegistry) -> None:
+        """The escalation ladder's (``bots.ladder``)."""
+        self.sms_sent = Counter("svyaz_sms_sent", "SMS accepted by the provider", registry=r)
+        self.sms_doubt = Counter(
+            "svyaz_sms_doubt", "SMS whose fate was unknown: not sent again, the next rung "
+            "instead", registry=r)
+        self.notices_climbed = Counter(
+            "svyaz_notices_climbed", "Critical notices moved to their next rung", registry=r)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 
     from bots.delivery import Delivery
     from bots.flowsource import FlowSource
+    from bots.ladder import Ladder
     from bots.runtime import Runtime
     from bots.scheduler import ReminderService
     from bots.spare import Spare
@@ -54,6 +55,7 @@ class Parts:
     runtime: Runtime
     connectors: Mapping[Channel, Connector]
     spare: Spare  # SMS and e-mail for critical notices (each may be off)
+    ladder: Ladder  # critical notices climbing to SMS and e-mail
 
 
 class Edge:

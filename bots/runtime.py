@@ -34,7 +34,7 @@ from bots.events import dedupe_key
 from bots.metrics import Metrics
 from bots.owner import OwnerNote
 from bots.recovery import Inheritance, Recovery
-from bots.turn import Advance, Clock, Leftovers, TurnRunner
+from bots.turn import Advance, Clock, Leftovers, NoticeHook, TurnRunner
 from connectors.base import Unavailable
 from flows.types import Event, Inbound
 from storage.errors import StorageError
@@ -62,6 +62,7 @@ class Runtime:
         metrics: Metrics,
         clock: Clock,
         owner_notify: Callable[[OwnerNote], Awaitable[None]] | None = None,
+        notices: NoticeHook | None = None,
     ) -> None:
         self._store = store
         self._metrics = metrics
@@ -70,7 +71,7 @@ class Runtime:
             store=store, flows=flows, advance=advance, delivery=delivery, effects=effects,
             metrics=metrics, clock=clock, owner_notify=owner_notify,
             kick=lambda customer: self.dispatch.kick(customer),
-            handed=lambda customer: self.dispatch.handed(customer),
+            handed=lambda customer: self.dispatch.handed(customer), notices=notices,
         )
         self.recovery = Recovery(
             store=store, delivery=delivery, kick=lambda customer: self.dispatch.kick(customer),

@@ -46,7 +46,7 @@ from bots.background import finish, pause
 from bots.firing import FIRE_CONCURRENCY, Firing, Inject
 from bots.jobs import POLL_EVERY, Jobs, job_id
 from bots.owner import OwnerNote
-from flows.types import ScheduleReminder
+from flows.types import Ladder, ScheduleReminder
 from storage.keys import Keys
 from storage.leader import LeaderLock
 from storage.reminders import Record, ReminderRecords
@@ -153,6 +153,7 @@ class ReminderService:
         grace: float = 3600.0,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         owner_notify: Callable[[OwnerNote], Awaitable[None]] | None = None,
+        ladder_open: Callable[[str, str, Ladder], Awaitable[None]] | None = None,
     ) -> None:
         self.keys: Keys = store.keys
         self._bot = store.keys.bot
@@ -167,6 +168,7 @@ class ReminderService:
             records=self._records, ticks=Ticks(store.redis, store.keys), history=store.history,
             metrics=metrics, inject=inject, clock=clock, grace=grace,
             owner_notify=owner_notify, slots=asyncio.Semaphore(FIRE_CONCURRENCY),
+            ladder_open=ladder_open,
         )
 
     @property

@@ -36,7 +36,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Protocol
@@ -50,7 +50,16 @@ from bots.texts import SORRY
 from connectors.base import dialog_user
 from flows.chain import MAX_CALLS, Chain, GiveUp
 from flows.engine import give_up
-from flows.types import CallHttp, DialogState, Event, Inbound, Reply, ResumeEvent, Turn
+from flows.types import (
+    CallHttp,
+    DialogState,
+    Event,
+    Inbound,
+    Reply,
+    ResumeEvent,
+    TimerEvent,
+    Turn,
+)
 from storage.codec import encode_effects
 from storage.errors import LockLost, StorageError, StorageUnavailable, VersionConflict
 from storage.history import Direction, HistoryEntry
@@ -64,6 +73,11 @@ if TYPE_CHECKING:
 log = logging.getLogger("svyaz.bots")
 
 _RETRY_LATER = (StorageUnavailable, LockLost, VersionConflict)
+
+
+# ``bots.ladder.Ladder.messenger_done``: (customer, event id, replies, delivered) -> whether
+# a notice took the reminder over.
+NoticeHook = Callable[[str, str, Sequence[Reply], bool], Awaitable[bool]]
 
 
 class Advance(Protocol):
@@ -110,6 +124,7 @@ class _Ctx:
     step: str = "-"
     recorded: bool = False  # the inbound entry is in the customer's history
     queued: tuple[str, ...] = ()  # outbox ids written with the state, not yet delivered
+    notice: tuple[Reply, ...] = ()  # a reminder's own replies (without a re-asked question)
 
 
 class TurnRunner:
@@ -121,6 +136,7 @@ class TurnRunner:
         delivery: Delivery, effects: Effects, metrics: Metrics, clock: Clock,
         owner_notify: Callable[[OwnerNote], Awaitable[None]] | None,
         kick: Callable[[str], None], handed: Callable[[str], Lease | None],
+        notices: NoticeHook | None = None,
     ) -> None:
         self._store = store
         self._flows = flows
@@ -132,6 +148,7 @@ class TurnRunner:
         self._owner_notify = owner_notify
         self._kick = kick  # a customer whose inbox a merge filled
         self._handed = handed  # a lease this process's accept took while we waited
+        self._notices = notices  # a critical reminder's ladder (bots.ladder) hears its fate
 
     async def process(self, customer: str, lease: Lease | None, left: Leftovers) -> None:
         """Lock, then load: run every pending inbox entry of ``customer`` in order."""
@@ -281,6 +298,7 @@ class TurnRunner:
             ctx.recorded, first, state = True, False, turn.state
             ctx.flow, ctx.step = position(state)
             outcome = await self._effects.run(ctx.customer, ctx.inbound, turn.effects)
+            ctx.notice = turn.replies[:turn.resumed]
             await self._deliver(ctx, (*turn.replies, *outcome.replies))
             ctx.queued = ()
             chain.feed(*outcome.events, *outcome.calls)
@@ -314,8 +332,11 @@ class TurnRunner:
         result = await self._delivery.initiate(ctx.customer, replies)
         if result.target is not None:
             ctx.inbound = _retarget(ctx.inbound, result.target.channel, result.target.user_id)
-            return
-        await self._undeliverable(ctx)
+        laddered = self._notices is not None and isinstance(ctx.inbound.event, TimerEvent) \
+            and await self._notices(ctx.customer, ctx.inbound.event_id, ctx.notice or replies,
+                                    result.target is not None)
+        if result.target is None and not laddered:
+            await self._undeliverable(ctx)
 
     async def _undeliverable(self, ctx: _Ctx) -> None:
         self._metrics.reminders_failed.inc()

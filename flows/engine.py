@@ -55,7 +55,8 @@ def advance(flows: FlowSet, state: DialogState | None, event: Event, now: dateti
         return _template_failed(run, state, event, exc)
     except _FAILURES:
         run = _recover(flows, state, now)
-    return Turn(state=run.state(), replies=tuple(run.replies), effects=tuple(run.effects))
+    return Turn(state=run.state(), replies=tuple(run.replies), effects=tuple(run.effects),
+                resumed=run.resumed)
 
 
 def _template_failed(

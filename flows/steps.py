@@ -61,6 +61,7 @@ class Run:
     replies: list[Reply] = field(default_factory=list)
     effects: list[Effect] = field(default_factory=list)
     hops: int = 0
+    resumed: int | None = None  # replies from here on re-ask a question a reminder interrupted
     clock: dict[str, JSON] = field(default_factory=dict)
     env: dict[str, JSON] = field(default_factory=dict)
 
@@ -176,6 +177,7 @@ class Run:
                 self.stack.pop()
                 continue
             if step.question is not None:
+                self.resumed = len(self.replies)
                 self.ask(step.question)  # a reminder interrupted this question
             return True
         return True

@@ -340,3 +340,6 @@ class Turn:
     # dialogue stayed where it was): "template error in booking.yaml:12 (flow 'booking',
     # step 'date'): ..."; None when nothing did.
     failure: str | None = None
+    # From this reply on the bot re-asks a question a reminder interrupted: the reminder's own
+    # message is what comes before (a critical notice's SMS carries only that); None: all.
+    resumed: int | None = None

@@ -50,6 +50,7 @@ from storage.notice_scripts import (
     Settle,
     Stop,
 )
+from storage.notice_texts import NoticeTexts
 from storage.scripts import CompareAndDelete, runner
 from storage.sms_quota import SmsQuota
 
@@ -85,6 +86,10 @@ class Notice:
     changed: float
     next_check: float
     outcomes: tuple[Rung | None, ...]  # per rung; None: never claimed
+    text: str = ""  # what the later rungs send, and how they climb (``NoticeTexts.keep``)
+    until: str = "answered"
+    within: float = 7200.0
+    urgent: bool = False
 
     @property
     def current(self) -> str:
@@ -151,6 +156,7 @@ class Notices:
         self._redis = redis
         self._keys = keys
         self.quota = SmsQuota(redis, keys)
+        self.texts = NoticeTexts(redis, keys)
         self._open = runner(redis, Open)
         self._claim = runner(redis, ClaimRung)
         self._settle = runner(redis, Settle)
@@ -204,7 +210,7 @@ class Notices:
         ok, *stored = await self._settle(Settle(
             self._keys.notice(customer, notice_id), rung, token, _outcome(token, outcome, now),
             repr(now)))
-        if ok and isinstance(outcome, Sent):
+        if ok and isinstance(outcome, Sent) and outcome.message_id:  # (an SMS: its report)
             await self._redis.set(self._keys.sms_sent(outcome.provider, outcome.message_id),
                                   _ref(customer, notice_id, rung), ex=SMS_INDEX_TTL)
         return Settled(bool(ok), _rung(stored[0]) if stored else None)
@@ -375,4 +381,6 @@ def _notice(customer: str, notice_id: str, flat: Any) -> Notice:
         customer=customer, id=notice_id, rungs=rungs, at=int(fields["at"]),
         state=cast(State, text(fields["state"])), created=float(fields["created"]),
         changed=float(fields["changed"]), next_check=float(fields["next"]), outcomes=outcomes,
+        text=text(fields.get("text", b"")), until=text(fields.get("until", b"answered")),
+        within=float(fields.get("within", 7200.0)), urgent=fields.get("urgent") in (b"1", "1"),
     )

@@ -103,6 +103,7 @@ class EmailSender:
 
     def __init__(self, settings: EmailSettings) -> None:
         self._settings = settings
+        self.mail_from = settings.mail_from  # the From of every message it sends
         self._tls = _tls_context(settings)
 
     async def send(self, message: EmailMessage) -> EmailSent:

@@ -1,0 +1,226 @@
+"""The escalation ladder of critical notices: messenger, then SMS, then e-mail, until the
+customer acts (issue 14).
+
+The walk of one critical reminder (``remind: … critical: true, escalate: [messenger, sms,
+email], within: 2h``):
+
+1. ``bots.firing`` fires it and calls ``Ladder.open`` (a notice in ``storage.notices``: its
+   rungs, a first check after ``within``), then injects the timer event as for any reminder.
+2. The reminder's turn (``bots.turn``) delivers its replies through the messengers
+   (``Delivery.initiate``: the last active one, then the others) and calls
+   ``Ladder.messenger_done`` with their text and whether a messenger took them: the text is
+   kept with the notice; delivered, the check waits ``within`` (or, ``until: delivered``, the
+   notice ends); not delivered, the next rung is due at once.
+3. ``Ladder.climb_due`` (every few seconds, in every process: claims keep sends single)
+   takes the notices whose check is due. The customer wrote on any channel since the last
+   rung went out (an account's last activity) — the notice is answered, nothing more goes.
+   Else the notice moves to its next rung, which ``bots.ladder_sends`` runs: SMS to the
+   profile's phone (consent, the night rule, the daily limit and the monthly budget), e-mail
+   to its address. Each step is written to the customer's history, so the owner sees why an
+   SMS went out. After the last rung the owner hears that the notice reached nobody.
+
+It must not render or parse platform payloads (connectors do) nor keep state between calls:
+everything lives in the notice record.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
+
+from bots.ladder_sends import Sends, Step
+from bots.owner import OwnerNote
+from connectors.registry import INSTALLED
+from flows.types import MESSENGER, Reply
+from flows.types import Ladder as Plan
+from storage.history import HistoryEntry
+from storage.notices import Notice, Refused, Sent
+
+if TYPE_CHECKING:
+    from zoneinfo import ZoneInfo
+
+    from bots.delivery import Delivery
+    from bots.metrics import Metrics
+    from bots.spare import Spare
+    from storage.store import Store
+
+log = logging.getLogger("svyaz.bots")
+
+QUIET_FROM, QUIET_UNTIL = 21, 9  # SMS and e-mail wait for the morning unless urgent
+CLIMB_EVERY = 5.0  # seconds between looks at the due notices
+TIMER_PREFIX = "timer:"  # a reminder's event id: timer:<key>:<due> (bots.firing)
+
+
+def notice_id_of(event_id: str) -> str | None:
+    """The notice a reminder's firing opens, from its event id (stable across retries; a
+    digest: a reminder's key may hold any character)."""
+    if not event_id.startswith(TIMER_PREFIX):
+        return None
+    return hashlib.sha256(event_id.encode()).hexdigest()[:32]
+
+
+def quiet_until(now: datetime) -> datetime | None:
+    """The next 09:00 when ``now`` (business time) is between 21:00 and 09:00, else None."""
+    if QUIET_UNTIL <= now.hour < QUIET_FROM:
+        return None
+    morning = now.replace(hour=QUIET_UNTIL, minute=0, second=0, microsecond=0)
+    return morning if now.hour < QUIET_UNTIL else morning + timedelta(days=1)
+
+
+class Ladder:
+    """Opens notices, hears how the messengers did, and climbs the due ones."""
+
+    def __init__(self, *, store: Store, delivery: Delivery, spare: Spare, metrics: Metrics,
+                 zone: ZoneInfo, owner_notify: Callable[[OwnerNote], Awaitable[None]] | None,
+                 clock: Callable[[], float] = time.time) -> None:
+        self._store = store
+        self._delivery = delivery
+        self._metrics = metrics
+        self._zone = zone
+        self._owner_notify = owner_notify
+        self._clock = clock
+        self._sends = Sends(store=store, spare=spare, metrics=metrics)
+
+    async def open(self, customer: str, event_id: str, plan: Plan) -> None:
+        """A critical reminder fires (``event_id``: its timer event's): its notice, checked
+        ``within`` from now at the latest."""
+        notice_id = notice_id_of(event_id)
+        if notice_id is None:
+            raise ValueError(f"not a reminder's event id: {event_id!r}")
+        now, within = self._clock(), plan.within.total_seconds()
+        await self._store.notices.open(customer, notice_id, plan.rungs, now,
+                                       check_at=now + within)
+        await self._store.notices.texts.plan(customer, notice_id, until=plan.until,
+                                             within=within, urgent=plan.urgent)
+
+    async def messenger_done(self, customer: str, event_id: str, replies: Sequence[Reply],
+                             delivered: bool) -> bool:
+        """The reminder's turn delivered (or not) through the messengers; True when a notice
+        takes it from here (then the turn does not report it undeliverable)."""
+        notice_id = notice_id_of(event_id)
+        notices = self._store.notices
+        notice = None if notice_id is None else await notices.get(customer, notice_id)
+        if notice is None or notice.state != "climbing":
+            return False
+        text = "\n".join(reply.text for reply in replies if reply.text)
+        await notices.texts.keep(customer, notice.id, text)
+        if not _is_messenger(notice.current):  # (a ladder that starts with SMS: climb now)
+            await notices.reschedule(customer, notice.id, self._clock(), self._clock())
+            return True
+        await self._mark_messenger(notice, self._clock(), delivered)
+        await self._after_send(await self._fresh(notice), "sent" if delivered else "next",
+                               "messenger")
+        return True
+
+    async def climb_due(self) -> int:
+        """Climb every notice whose check is due; how many were looked at."""
+        due = await self._store.notices.due(self._clock())
+        for item in due:
+            try:
+                await self._climb(item.customer, item.notice_id)
+            except Exception:  # one notice's trouble must not stop the others
+                log.exception("notice climb failed", extra={"customer": item.customer})
+        return len(due)
+
+    async def _climb(self, customer: str, notice_id: str) -> None:
+        notices = self._store.notices
+        notice = await notices.get(customer, notice_id)
+        if notice is None or notice.state != "climbing":
+            return
+        if await self._answered(notice):
+            await notices.answered(customer, self._clock())
+            await self._history(customer, "клиент ответил: уведомление остановлено")
+            return
+        if notice.outcomes[notice.at] is not None:  # this rung went out: the next one now
+            moved = await notices.advance(customer, notice_id, notice.at, self._clock())
+            if moved is None or moved.state != "climbing":
+                await self._exhausted(customer, notice)
+                return
+            self._metrics.notices_climbed.inc()
+            notice = moved
+        await self._run_rung(notice)
+
+    async def _run_rung(self, notice: Notice) -> None:
+        now = datetime.fromtimestamp(self._clock(), self._zone)
+        rung = notice.current
+        if rung in ("sms", "email") and not notice.urgent \
+                and (morning := quiet_until(now)) is not None:
+            await self._store.notices.reschedule(notice.customer, notice.id,
+                                                 morning.timestamp(), now.timestamp())
+            return
+        if rung == "sms":
+            contact = await self._sends.contact(notice.customer)
+            step = await self._sends.sms(notice, now, contact.phone)
+        elif rung == "email":
+            contact = await self._sends.contact(notice.customer)
+            step = await self._sends.email(notice, now, contact.email)
+        else:
+            delivered = await self._delivery.initiate(notice.customer,
+                                                      [Reply(notice.text)], note="notice")
+            await self._mark_messenger(notice, now.timestamp(), delivered.target is not None)
+            step = "sent" if delivered.target is not None else "next"
+        await self._after_send(await self._fresh(notice), step, rung)
+
+    async def _after_send(self, notice: Notice | None, step: Step, rung: str) -> None:
+        """Wait ``within`` for the customer after a send; climb on at once after nothing."""
+        if notice is None or step == "elsewhere":
+            return
+        now = self._clock()
+        if step == "sent":
+            await self._history(notice.customer, f"уведомление отправлено: {_rung_title(rung)}")
+            if notice.until == "delivered":
+                await self._store.notices.stop(notice.customer, notice.id, "delivered", now)
+                return
+            await self._store.notices.reschedule(notice.customer, notice.id,
+                                                 now + notice.within, now)
+            return
+        await self._history(notice.customer, f"уведомление не ушло: {_rung_title(rung)}")
+        await self._store.notices.reschedule(notice.customer, notice.id, now, now)
+
+    async def _mark_messenger(self, notice: Notice, now: float, delivered: bool) -> None:
+        """A messenger rung is settled by its delivery (the outbox keeps it single)."""
+        token = f"messenger-{notice.id}-{notice.at}"
+        claim = await self._store.notices.claim(notice.customer, notice.id, notice.at, token,
+                                                now)
+        if claim.won:
+            outcome = Sent("messenger", "") if delivered else Refused("undeliverable")
+            await self._store.notices.settle(notice.customer, notice.id, notice.at, token,
+                                             outcome, now)
+
+    async def _fresh(self, notice: Notice) -> Notice | None:
+        return await self._store.notices.get(notice.customer, notice.id)
+
+    async def _answered(self, notice: Notice) -> bool:
+        """The customer wrote on a messenger after the last rung went out."""
+        sent = [o.at for o in notice.outcomes if o is not None and o.status == "sent"]
+        since = max(sent, default=notice.created)
+        accounts, _ = await self._store.identities.reach(notice.customer)
+        return any(info.last_active > since for info in accounts
+                   if _is_messenger(info.account.partition(":")[0]))
+
+    async def _exhausted(self, customer: str, notice: Notice) -> None:
+        note = f"notice {notice.id} reached nobody ({' → '.join(notice.rungs)})"
+        await self._history(customer, "уведомление не доставлено ни одним способом")
+        if self._owner_notify is not None:
+            await self._owner_notify(OwnerNote("undeliverable", customer, note))
+
+    async def _history(self, customer: str, note: str) -> None:
+        await self._store.history.append(customer, HistoryEntry(
+            ts=self._clock(), channel="-", direction="event", text="", note=note))
+
+
+def _is_messenger(name: str) -> bool:
+    info = INSTALLED.get(name)
+    return name == MESSENGER or (info is not None and not info.capabilities.send_only)
+
+
+def _rung_title(rung: str) -> str:
+    if rung == "sms":
+        return "SMS"
+    if rung == "email":
+        return "письмо"
+    return "мессенджер"

@@ -1,0 +1,148 @@
+"""One rung of a notice's ladder sent by SMS or e-mail, exactly once (``bots.ladder`` climbs).
+
+Each send is claimed in Redis before it leaves (``Notices.claim``) and settled after: a rung
+is never claimed twice, so a crash, a timeout or a second process never sends a second SMS.
+A send whose fate is unknown (the request left, no answer came) is settled ``unknown`` and
+the ladder goes on to the next rung rather than risk paying twice. It must not decide which
+rung comes next: it answers what happened (``Step``) and ``bots.ladder`` moves the notice.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Literal
+
+from connectors.email import build_message
+from connectors.sms.base import SmsOutcomeUnknown, SmsRefused, SmsUnavailable
+from connectors.sms.text import fit, parts, plain
+from storage.notices import Claim, Notice, Refused, Sent, Unknown
+from storage.sms_quota import Refusal
+
+if TYPE_CHECKING:
+    from bots.metrics import Metrics
+    from bots.spare import Spare
+    from storage.store import Store
+
+log = logging.getLogger("svyaz.bots")
+
+# What a rung did: went out (wait for the answer), nothing left (climb on now), or the claim
+# was lost to another process (leave the notice to it).
+Step = Literal["sent", "next", "elsewhere"]
+SMS_PARTS = 2  # the most parts one notice may cost (issue 14: "default 2")
+SUBJECT = "Напоминание"
+STALE_CLAIM = 300.0  # seconds: a claim this old and unsettled was left by a dead process
+
+
+@dataclass(frozen=True, slots=True)
+class Contact:
+    """Where the customer can be reached outside the messengers, given with their consent."""
+
+    phone: str | None
+    email: str | None
+
+
+class Sends:
+    """The SMS and e-mail rungs, on the configured ``Spare`` senders."""
+
+    def __init__(self, *, store: Store, spare: Spare, metrics: Metrics) -> None:
+        self._store = store
+        self._spare = spare
+        self._metrics = metrics
+
+    async def contact(self, customer: str) -> Contact:
+        """The phone and e-mail of the profile, only while the consent is granted."""
+        profile = await self._store.profiles.get(customer)
+        if not profile.consent_granted:
+            return Contact(None, None)
+        return Contact(profile.phone, profile.email)
+
+    async def sms(self, notice: Notice, now: datetime, phone: str | None) -> Step:
+        provider, notices = self._spare.sms, self._store.notices
+        text = fit(plain(notice.text), SMS_PARTS)
+        if provider is None or phone is None or not text:
+            return await self._skip(notice, now, "no SMS provider" if provider is None
+                                    else "no phone given with consent")
+        taken = await notices.quota.take_sms(
+            notice.customer, now.strftime("%Y-%m-%d"), now.strftime("%Y-%m"),
+            self._spare.sms_daily_limit, self._spare.sms_monthly_budget, parts(text))
+        if isinstance(taken, Refusal):
+            return await self._skip(notice, now, f"SMS limit: {taken.limit}")
+        token = secrets.token_hex(8)
+        claim = await notices.claim(notice.customer, notice.id, notice.at, token, now.timestamp())
+        if not claim.won:
+            await notices.quota.give_back(taken)
+            return self._lost_claim(notice, claim, now)
+        try:
+            result = await provider.send(phone, text)
+        except SmsOutcomeUnknown as exc:
+            self._metrics.sms_doubt.inc()
+            await self._settle(notice, token, Unknown(str(exc)), now)
+            return "next"  # never send blind again: the next rung instead
+        except SmsUnavailable as exc:
+            await notices.quota.give_back(taken)
+            await self._settle(notice, token, Refused(f"unavailable: {exc}"), now)
+            return "next"
+        if isinstance(result, SmsRefused):
+            await notices.quota.give_back(taken)
+            await self._settle(notice, token, Refused(result.reason), now)
+            return "next"
+        await self._settle(notice, token, Sent(provider.name, result.sms_id, result.parts), now)
+        self._metrics.sms_sent.inc()
+        return "sent"
+
+    async def email(self, notice: Notice, now: datetime, address: str | None) -> Step:
+        sender = self._spare.email
+        if sender is None or address is None:
+            return await self._skip(notice, now, "no e-mail sender" if sender is None
+                                    else "no e-mail given with consent")
+        # One token per notice and rung: a process that died mid-send may send again (the
+        # same Message-ID), which e-mail tolerates and an SMS bill would not.
+        token = f"mail-{notice.id}-{notice.at}"
+        claim = await self._store.notices.claim(notice.customer, notice.id, notice.at, token,
+                                                now.timestamp())
+        if not claim.won:
+            return self._lost_claim(notice, claim, now)
+        try:
+            message = build_message(to=address, subject=SUBJECT, text=plain(notice.text),
+                                    notice_id=f"{notice.customer}/{notice.id}",
+                                    mail_from=sender.mail_from, now=now)
+        except ValueError as exc:  # an address that cannot be written to
+            await self._settle(notice, token, Refused(f"bad address: {exc}"), now)
+            return "next"
+        sent = await sender.send(message)
+        if sent.outcome == "sent":
+            await self._settle(notice, token, Sent("email", ""), now)  # (no report comes)
+            return "sent"
+        await self._settle(notice, token, Refused(f"{sent.outcome} {sent.code or ''}"), now)
+        return "next"
+
+    async def _skip(self, notice: Notice, now: datetime, why: str) -> Step:
+        """Nothing can go out on this rung: settled as refused, the ladder climbs on."""
+        token = secrets.token_hex(8)
+        claim = await self._store.notices.claim(notice.customer, notice.id, notice.at, token,
+                                                now.timestamp())
+        if not claim.won:
+            return self._lost_claim(notice, claim, now)
+        await self._settle(notice, token, Refused(why), now)
+        return "next"
+
+    async def _settle(self, notice: Notice, token: str, outcome: Sent | Refused | Unknown,
+                      now: datetime) -> None:
+        await self._store.notices.settle(notice.customer, notice.id, notice.at, token, outcome,
+                                         now.timestamp())
+
+    def _lost_claim(self, notice: Notice, claim: Claim, now: datetime) -> Step:
+        """Claimed before: by another process sending now, or by one that died mid-send long
+        ago (its fate is unknown: never sent again — the climb moves past it)."""
+        stored = claim.rung
+        if claim.why == "taken" and stored is not None and stored.status == "claimed" \
+                and now.timestamp() - stored.at > STALE_CLAIM:
+            self._metrics.sms_doubt.inc()
+            log.warning("notice %s of %s: rung %d was claimed and never settled (a crash "
+                        "mid-send?); not sent again, the next rung instead",
+                        notice.id, notice.customer, notice.at)
+            return "next"
+        return "elsewhere"

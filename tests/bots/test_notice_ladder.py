@@ -1,0 +1,196 @@
+"""bots.ladder end to end (issue 14): a critical reminder MAX cannot deliver (the customer
+blocked the bot) reaches the SMS provider with the customer's phone; unanswered, an e-mail
+reaches a real SMTP server; the customer answers in VK and the ladder stops. Never two SMS
+for one notice, even when two processes climb at once. The SMS provider and the SMTP server
+are the fakes of tests/fakes (SMS.ru's wire format; aiosmtpd)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import pytest
+from bots_harness import ZONE, Harness, harness  # noqa: F401 - the fixture
+
+from bots.delivery import Delivery
+from bots.ladder import Ladder, notice_id_of, quiet_until
+from bots.owner import OwnerNote
+from bots.spare import Spare
+from connectors.email import EmailSender, EmailSettings
+from connectors.sms.smsru import SmsRu
+from flows.types import Ladder as Plan
+from flows.types import StartEvent, TextEvent, TimerEvent
+from tests.fakes.smsru import SmsRuFake, smsru_fake_fixture  # noqa: F401 - provides smsru_fake
+from tests.fakes.smtp import SmtpFake, start_smtp
+
+PHONE, EMAIL = "+79161234567", "maria@example.ru"
+PLAN = Plan(rungs=("messenger", "sms", "email"), within=timedelta(hours=2), urgent=True)
+EVENT_ID = "timer:visit-24h:2026-12-05T10:00:00+03:00"
+
+
+@dataclass
+class Bench:
+    harness: Harness
+    ladder: Ladder
+    sms: SmsRuFake
+    smtp: SmtpFake
+    customer: str
+
+    async def fire(self, plan: Plan = PLAN) -> str:
+        """What bots.firing does for a critical reminder: open the notice, inject the timer."""
+        await self.ladder.open(self.customer, EVENT_ID, plan)
+        await self.harness.runtime.inject(self.customer, TimerEvent("ping", "visit-24h", {}),
+                                          event_id=EVENT_ID)
+        await self.harness.runtime.idle()
+        notice_id = notice_id_of(EVENT_ID)
+        assert notice_id is not None
+        return notice_id
+
+    async def within_passes(self, notice_id: str) -> None:
+        """The notice's ``within`` ran out (its check made due now)."""
+        now = time.time()
+        await self.harness.store.notices.reschedule(self.customer, notice_id, now - 1, now)
+
+    async def history_notes(self) -> list[str]:
+        entries = await self.harness.store.history.read(self.customer)
+        return [e.note for e in entries if e.direction == "event" and e.note]
+
+
+@pytest.fixture
+async def bench(harness: Harness, smsru_fake: SmsRuFake) -> AsyncIterator[Bench]:  # noqa: F811
+    smtp = await start_smtp()
+    spare = Spare(
+        sms=SmsRu(api_id=smsru_fake.api_id, sender="SVYAZ", base_url=smsru_fake.url),
+        email=EmailSender(EmailSettings.from_url(f"smtp://127.0.0.1:{smtp.port}",
+                                                 mail_from="Салон <noreply@shop.test>")),
+    )
+
+    async def note(n: OwnerNote) -> None:
+        harness.owner_notes.append(n)
+
+    delivery = Delivery(store=harness.store, connectors=harness.channels,
+                        metrics=harness.metrics)
+    ladder = Ladder(store=harness.store, delivery=delivery, spare=spare,
+                    metrics=harness.metrics, zone=ZONE, owner_notify=note)
+    harness.runtime.turns._notices = ladder.messenger_done  # (app.py passes it at assembly)
+    await harness.send("max", "m1", StartEvent())
+    customer = await harness.customer("max", "m1")
+    store = harness.store
+    await store.profiles.record_consent(customer, True, "v1", datetime.now(ZONE), "max")
+    await store.profiles.set_field(customer, "phone", PHONE)
+    await store.profiles.set_field(customer, "email", EMAIL)
+    await store.identities.attach("vk:v1", customer, time.time() - 60)  # linked earlier
+    harness.channels["max"].refuse.add("m1")  # the customer blocked the bot in MAX
+    harness.channels["vk"].refuse.add("v1")  # and VK cannot reach them either
+    yield Bench(harness, ladder, smsru_fake, smtp, customer)
+    await spare.close()
+    await smtp.stop()
+
+
+async def test_blocked_in_max_then_sms_then_email_then_an_answer_in_vk_stops_it(
+    bench: Bench,
+) -> None:
+    notice_id = await bench.fire()
+    assert "Напоминание!" not in bench.harness.texts("max")  # MAX refused the reminder
+    assert bench.harness.owner_notes == []  # not "undeliverable": the ladder has it
+    await bench.ladder.climb_due()
+    sent = list(bench.sms.messages.values())
+    assert [(m.to.lstrip("+"), m.text) for m in sent] == [(PHONE[1:], "Напоминание!")]
+    assert bench.smtp.received == []
+    await bench.ladder.climb_due()  # within has not passed: nothing more
+    assert len(bench.sms.messages) == 1
+    assert bench.smtp.received == []
+    await bench.within_passes(notice_id)  # no answer
+    await bench.ladder.climb_due()
+    assert len(bench.smtp.received) == 1
+    mail = bench.smtp.received[0]
+    assert mail.rcpt_tos == (EMAIL,)
+    assert "Напоминание!" in mail.message().get_body(("plain",)).get_content()
+    await bench.harness.send("vk", "v1", TextEvent("Спасибо, буду"))  # the customer answers
+    await bench.within_passes(notice_id)
+    await bench.ladder.climb_due()
+    notice = await bench.harness.store.notices.get(bench.customer, notice_id)
+    assert notice is not None
+    assert notice.state == "answered"
+    assert len(bench.sms.messages) == 1
+    assert len(bench.smtp.received) == 1
+    assert bench.harness.owner_notes == []
+    assert await bench.history_notes() == [
+        "reminder visit-24h fired (ping)", "уведомление не ушло: мессенджер",
+        "уведомление отправлено: SMS", "уведомление отправлено: письмо",
+        "клиент ответил: уведомление остановлено"]
+
+
+async def test_two_processes_climbing_at_once_send_one_sms(bench: Bench) -> None:
+    await bench.fire()
+    other = Ladder(store=bench.harness.store, delivery=Delivery(
+        store=bench.harness.store, connectors=bench.harness.channels,
+        metrics=bench.harness.metrics), spare=bench.ladder._sends._spare,
+        metrics=bench.harness.metrics, zone=ZONE, owner_notify=None)
+    await asyncio.gather(bench.ladder.climb_due(), other.climb_due(), bench.ladder.climb_due())
+    assert len(bench.sms.messages) == 1
+
+
+async def test_an_sms_whose_fate_is_unknown_is_not_sent_again(bench: Bench) -> None:
+    """The provider took the request and the answer never came: the ladder goes to e-mail
+    rather than risk a second paid SMS."""
+    bench.sms.drop()  # accepted, then the connection is cut
+    await bench.fire()
+    await bench.ladder.climb_due()
+    assert len(bench.sms.messages) == 1  # it did go out
+    await bench.ladder.climb_due()
+    assert len(bench.sms.messages) == 1
+    assert len(bench.smtp.received) == 1
+    assert bench.harness.metrics.registry.get_sample_value("svyaz_sms_doubt_total") == 1.0
+
+
+async def test_nobody_reached_the_owner_hears(bench: Bench) -> None:
+    plan = Plan(rungs=("messenger", "sms"), within=timedelta(hours=2), urgent=True)
+    await bench.harness.store.profiles.record_consent(bench.customer, False, "v1",
+                                                      datetime.now(ZONE), "max")
+    notice_id = await bench.fire(plan)  # consent withdrawn: no phone to use
+    await bench.ladder.climb_due()
+    await bench.ladder.climb_due()
+    assert bench.sms.messages == {}
+    notice = await bench.harness.store.notices.get(bench.customer, notice_id)
+    assert notice is not None
+    assert notice.state == "exhausted"
+    assert [n.kind for n in bench.harness.owner_notes] == ["undeliverable"]
+
+
+def test_sms_and_email_wait_for_the_morning_unless_urgent() -> None:
+    evening = datetime(2026, 12, 4, 22, 30, tzinfo=ZONE)
+    assert quiet_until(evening) == datetime(2026, 12, 5, 9, 0, tzinfo=ZONE)
+    assert quiet_until(evening.replace(hour=3)) == datetime(2026, 12, 4, 9, 0, tzinfo=ZONE)
+    assert quiet_until(evening.replace(hour=9)) is None
+    assert quiet_until(evening.replace(hour=20, minute=59)) is None
+
+
+async def test_a_delivered_reminder_waits_within_and_an_answer_ends_it(bench: Bench) -> None:
+    bench.harness.channels["max"].refuse.clear()  # MAX works today
+    notice_id = await bench.fire()
+    assert "Напоминание!" in bench.harness.texts("max")[-2:]
+    await bench.ladder.climb_due()
+    assert bench.sms.messages == {}  # within has not passed
+    await bench.harness.send("max", "m1", TextEvent("Приду"))
+    await bench.within_passes(notice_id)
+    await bench.ladder.climb_due()
+    notice = await bench.harness.store.notices.get(bench.customer, notice_id)
+    assert notice is not None
+    assert notice.state == "answered"
+    assert bench.sms.messages == {}
+    assert bench.smtp.received == []
+
+
+async def test_until_delivered_ends_once_a_messenger_took_it(bench: Bench) -> None:
+    bench.harness.channels["max"].refuse.clear()
+    notice_id = await bench.fire(Plan(rungs=("messenger", "sms"), until="delivered"))
+    notice = await bench.harness.store.notices.get(bench.customer, notice_id)
+    assert notice is not None
+    assert notice.state == "delivered"
+    await bench.within_passes(notice_id)
+    await bench.ladder.climb_due()
+    assert bench.sms.messages == {}
