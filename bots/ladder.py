@@ -203,6 +203,11 @@ class Ladder:
                    if _is_messenger(info.account.partition(":")[0]))
 
     async def _exhausted(self, customer: str, notice: Notice) -> None:
+        """The last rung passed: the owner hears only when nothing reached the customer (a
+        notice that went out and got no answer is history, not an alarm)."""
+        if any(o is not None and o.status == "sent" for o in notice.outcomes):
+            await self._history(customer, "клиент не ответил на уведомление")
+            return
         note = f"notice {notice.id} reached nobody ({' → '.join(notice.rungs)})"
         await self._history(customer, "уведомление не доставлено ни одним способом")
         if self._owner_notify is not None:

@@ -194,3 +194,15 @@ async def test_until_delivered_ends_once_a_messenger_took_it(bench: Bench) -> No
     await bench.within_passes(notice_id)
     await bench.ladder.climb_due()
     assert bench.sms.messages == {}
+
+
+async def test_a_notice_that_went_out_unanswered_is_history_not_an_alarm(bench: Bench) -> None:
+    bench.harness.channels["max"].refuse.clear()
+    notice_id = await bench.fire(Plan(rungs=("messenger",)))
+    await bench.within_passes(notice_id)
+    await bench.ladder.climb_due()
+    notice = await bench.harness.store.notices.get(bench.customer, notice_id)
+    assert notice is not None
+    assert notice.state == "exhausted"
+    assert bench.harness.owner_notes == []
+    assert (await bench.history_notes())[-1] == "клиент не ответил на уведомление"
