@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 import aiohttp
 from aiohttp import web
 
-from bots import api, remote
+from bots import api, remote, sms_status
 from bots.access import served_url
 from bots.background import every, finish, pause
 from bots.channels import link_targets, make_connectors
@@ -83,6 +83,8 @@ def build_app(
     app.router.add_get("/healthz", health.healthz)
     app.router.add_get("/metrics", health.metrics)
     app.router.add_get("/", index)
+    if (reports := sms_status.route(settings, edge)) is not None:
+        app.router.add_routes([reports])
     api.setup(app, settings, edge)
     app.on_shutdown.append(_close_web_chat)
     app.cleanup_ctx.append(_lifecycle)

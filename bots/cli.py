@@ -6,9 +6,9 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from bots import cmd_flows, cmd_run, cmd_storage
+from bots import cmd_flows, cmd_run, cmd_storage, sms_status
 
-COMMAND_MODULES = (cmd_run, cmd_flows, cmd_storage)
+COMMAND_MODULES = (cmd_run, cmd_flows, cmd_storage, sms_status)
 
 
 def build_parser() -> argparse.ArgumentParser:
