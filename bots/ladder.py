@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import secrets
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime, timedelta
@@ -158,11 +159,18 @@ class Ladder:
         elif rung == "email":
             contact = await self._sends.contact(notice.customer)
             step = await self._sends.email(notice, now, contact.email)
-        else:
+        else:  # a messenger rung later in the ladder: claimed first, as SMS (one process)
+            token = secrets.token_hex(8)
+            claim = await self._store.notices.claim(notice.customer, notice.id, notice.at,
+                                                    token, now.timestamp())
+            if not claim.won:
+                return
             delivered = await self._delivery.initiate(notice.customer,
                                                       [Reply(notice.text)], note="notice")
-            await self._mark_messenger(notice, now.timestamp(), delivered.target is not None)
             step = "sent" if delivered.target is not None else "next"
+            outcome = Sent("messenger", "") if step == "sent" else Refused("undeliverable")
+            await self._store.notices.settle(notice.customer, notice.id, notice.at, token,
+                                             outcome, now.timestamp())
         await self._after_send(await self._fresh(notice), step, rung)
 
     async def _after_send(self, notice: Notice | None, step: Step, rung: str) -> None:
@@ -182,7 +190,9 @@ class Ladder:
         await self._store.notices.reschedule(notice.customer, notice.id, now, now)
 
     async def _mark_messenger(self, notice: Notice, now: float, delivered: bool) -> None:
-        """A messenger rung is settled by its delivery (the outbox keeps it single)."""
+        """The first rung, settled by the reminder's own delivery (one token per notice: a
+        turn run again after a crash settles it again, the same way; the outbox kept the
+        delivery single)."""
         token = f"messenger-{notice.id}-{notice.at}"
         claim = await self._store.notices.claim(notice.customer, notice.id, notice.at, token,
                                                 now)

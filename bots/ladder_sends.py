@@ -98,9 +98,7 @@ class Sends:
         if sender is None or address is None:
             return await self._skip(notice, now, "no e-mail sender" if sender is None
                                     else "no e-mail given with consent")
-        # One token per notice and rung: a process that died mid-send may send again (the
-        # same Message-ID), which e-mail tolerates and an SMS bill would not.
-        token = f"mail-{notice.id}-{notice.at}"
+        token = secrets.token_hex(8)  # (another climber, or a dead one's claim, wins nothing)
         claim = await self._store.notices.claim(notice.customer, notice.id, notice.at, token,
                                                 now.timestamp())
         if not claim.won:

@@ -132,6 +132,9 @@ async def test_two_processes_climbing_at_once_send_one_sms(bench: Bench) -> None
         metrics=bench.harness.metrics, zone=ZONE, owner_notify=None)
     await asyncio.gather(bench.ladder.climb_due(), other.climb_due(), bench.ladder.climb_due())
     assert len(bench.sms.messages) == 1
+    await bench.within_passes(notice_id_of(EVENT_ID) or "")
+    await asyncio.gather(bench.ladder.climb_due(), other.climb_due(), bench.ladder.climb_due())
+    assert len(bench.smtp.received) == 1  # and one e-mail
 
 
 async def test_an_sms_whose_fate_is_unknown_is_not_sent_again(bench: Bench) -> None:
@@ -206,3 +209,18 @@ async def test_a_notice_that_went_out_unanswered_is_history_not_an_alarm(bench: 
     assert notice.state == "exhausted"
     assert bench.harness.owner_notes == []
     assert (await bench.history_notes())[-1] == "клиент не ответил на уведомление"
+
+
+async def test_a_later_messenger_rung_goes_out_once_from_two_climbers(bench: Bench) -> None:
+    bench.harness.channels["max"].refuse.clear()
+    notice_id = await bench.fire(Plan(rungs=("sms", "messenger"), urgent=True))
+    await bench.ladder.climb_due()  # the ladder starts with the SMS
+    assert len(bench.sms.messages) == 1
+    before = bench.harness.texts("max").count("Напоминание!")
+    await bench.within_passes(notice_id)
+    other = Ladder(store=bench.harness.store, delivery=Delivery(
+        store=bench.harness.store, connectors=bench.harness.channels,
+        metrics=bench.harness.metrics), spare=bench.ladder._sends._spare,
+        metrics=bench.harness.metrics, zone=ZONE, owner_notify=None)
+    await asyncio.gather(bench.ladder.climb_due(), other.climb_due())
+    assert bench.harness.texts("max").count("Напоминание!") == before + 1
