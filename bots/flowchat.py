@@ -18,6 +18,7 @@ from datetime import datetime, timedelta
 from typing import TextIO, assert_never
 from zoneinfo import ZoneInfo
 
+from bots.chatladder import ChatLadder
 from flows import ladders
 from flows.chain import MAX_CALLS, Chain, GiveUp
 from flows.engine import advance, give_up
@@ -87,12 +88,15 @@ class ChatSession:
     state: DialogState | None = None
     reminders: dict[str, ScheduleReminder] = field(default_factory=dict)
     buttons: tuple[Button, ...] = ()
+    ladder: ChatLadder = field(default_factory=lambda: ChatLadder(say=lambda _: None))
 
     @classmethod
     def start(cls, flows: FlowSet, out: TextIO, *, now: datetime | None = None) -> ChatSession:
         zone = ZoneInfo(flows.timezone)
         clock = now.astimezone(zone) if now else datetime.now(zone).replace(second=0, microsecond=0)
-        return cls(flows=flows, now=clock, out=out)
+        session = cls(flows=flows, now=clock, out=out)
+        session.ladder.say = session._print  # critical reminders' pretend climb
+        return session
 
     # ----------------------------------------------------------------- input
 
@@ -107,6 +111,7 @@ class ChatSession:
         if command.startswith("/") and command[1:] in _COMMANDS:
             _COMMANDS[command[1:]](self, arg.strip())
         else:
+            self.ladder.answered()  # the customer acted: a climbing notice stops
             self.send(self._customer_event(text))
         return True
 
@@ -150,6 +155,8 @@ class ChatSession:
             del self.reminders[reminder.key]
             self._print(f"[reminder] '{reminder.key}' fires: flow {reminder.flow}")
             self.send(TimerEvent(flow=reminder.flow, key=reminder.key, vars=reminder.vars))
+            self.ladder.fired(reminder, reminder.at.astimezone(self.now.tzinfo))
+        self.ladder.clock(self.now)
 
     def _pretend(self, call: CallHttp) -> CallResultEvent:
         status = 200 if self.http_ok else 503
