@@ -255,7 +255,9 @@ def _on_input(run: Run, text: str, button: str | None) -> None:
             _fallback(run)
         return
     problem = answers.answer(run, q, text, button)
-    if problem is not None and not _trigger(run, said, button):
+    # With a question open, a trigger fires only on its exact phrase (or its button):
+    # «отменить запись» at the date question must not restart booking for «запись».
+    if problem is not None and not _trigger(run, said, button, exact=True):
         answers.retry(run, q, problem.reason)
 
 
@@ -278,10 +280,11 @@ def _command_of(flows: FlowSet, said: str, button: str | None) -> str | None:
     return flows.commands.get(said)
 
 
-def _trigger(run: Run, said: str, button: str | None) -> bool:
+def _trigger(run: Run, said: str, button: str | None, *, exact: bool = False) -> bool:
     entry = run.flows.buttons.get(button) if button else None
     if entry is None and said:
-        entry = next((e for phrase, e in run.flows.keywords if contains_phrase(said, phrase)), None)
+        entry = next((e for phrase, e in run.flows.keywords
+                      if (said == phrase if exact else contains_phrase(said, phrase))), None)
     if entry is None:
         return False
     run.start(entry)
