@@ -30,11 +30,13 @@ import logging
 import secrets
 import time
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from bots.ladder_sends import Sends, Step
 from bots.owner import OwnerNote
+from bots.texts import NOTICE_FALLBACK
 from connectors.registry import INSTALLED
 from flows.types import MESSENGER, Reply
 from flows.types import Ladder as Plan
@@ -53,6 +55,7 @@ log = logging.getLogger("svyaz.bots")
 
 QUIET_FROM, QUIET_UNTIL = 21, 9  # SMS and e-mail wait for the morning unless urgent
 CLIMB_EVERY = 5.0  # seconds between looks at the due notices
+NOTICE_TEXT_WAIT = 900.0  # seconds a notice waits for its reminder's text before the fallback
 TIMER_PREFIX = "timer:"  # a reminder's event id: timer:<key>:<due> (bots.firing)
 
 
@@ -93,10 +96,9 @@ class Ladder:
         if notice_id is None:
             raise ValueError(f"not a reminder's event id: {event_id!r}")
         now, within = self._clock(), plan.within.total_seconds()
+        fields = {"until": plan.until, "within": repr(within), "urgent": str(int(plan.urgent))}
         await self._store.notices.open(customer, notice_id, plan.rungs, now,
-                                       check_at=now + within)
-        await self._store.notices.texts.plan(customer, notice_id, until=plan.until,
-                                             within=within, urgent=plan.urgent)
+                                       check_at=now + within, fields=fields)
 
     async def messenger_done(self, customer: str, event_id: str, replies: Sequence[Reply],
                              delivered: bool) -> bool:
@@ -148,6 +150,14 @@ class Ladder:
     async def _run_rung(self, notice: Notice) -> None:
         now = datetime.fromtimestamp(self._clock(), self._zone)
         rung = notice.current
+        if not notice.text:  # the reminder's turn has not told its text (yet)
+            if now.timestamp() - notice.created < NOTICE_TEXT_WAIT:
+                await self._store.notices.reschedule(notice.customer, notice.id,
+                                                     now.timestamp() + 30, now.timestamp())
+                return
+            log.warning("notice %s of %s never got its reminder's text; sending the fallback",
+                        notice.id, notice.customer)
+            notice = replace(notice, text=NOTICE_FALLBACK)
         if rung in ("sms", "email") and not notice.urgent \
                 and (morning := quiet_until(now)) is not None:
             await self._store.notices.reschedule(notice.customer, notice.id,

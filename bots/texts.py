@@ -29,6 +29,9 @@ LINK_CONFIRM: Final = (
 # Where the link came from, in LINK_CONFIRM's {where}: the channel's ``came_from``
 # (``connectors.channel``), or this for a channel the registry does not know.
 LINK_FROM_ELSEWHERE: Final = "из другого канала"
+# A critical notice whose reminder never told its text (the process died between the two):
+# after NOTICE_TEXT_WAIT (bots.ladder) its SMS or e-mail carries this instead of nothing.
+NOTICE_FALLBACK: Final = "Важное напоминание от нас: пожалуйста, свяжитесь с нами."
 LINK_JOINED: Final = "Готово: переписки объединены."
 LINK_KEPT_APART: Final = "Хорошо, не объединяем. Ссылка и код больше не действуют."
 LINK_CONFIRM_EXPIRED: Final = "Объединять нечего: ссылка устарела. Попросите новую в том чате."

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import ClassVar, Self
 
 from storage.keys import NOTICE_TTL, SMS_DAY_TTL, SMS_MONTH_TTL, SMS_TAKE_TTL, Keys
-from storage.scripts import Key, Script
+from storage.scripts import Key, Script, Spread
 
 _EXAMPLE = ("c1", "job-1:2026-12-04T10:00")
 
@@ -26,6 +26,7 @@ local new = 0
 if redis.call('EXISTS', KEYS[1]) == 0 then
   redis.call('HSET', KEYS[1], 'rungs', ARGV[2], 'at', 0, 'state', 'climbing',
              'created', ARGV[3], 'changed', ARGV[3], 'next', ARGV[4])
+  for i = 6, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
   redis.call('SADD', KEYS[2], ARGV[1])
   redis.call('SADD', KEYS[3], ARGV[1])
   for i = 1, 3 do redis.call('EXPIRE', KEYS[i], ARGV[5]) end
@@ -149,6 +150,7 @@ class Open(Script):
     now: str
     next: str
     ttl: int = NOTICE_TTL
+    fields: Spread = ()  # more (name, value) pairs written with the record, in one step
 
     @classmethod
     def example(cls, keys: Keys) -> Self:

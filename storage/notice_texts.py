@@ -17,13 +17,6 @@ class NoticeTexts:
         self._keys = keys
 
     @guarded
-    async def plan(self, customer: str, notice_id: str, *, until: str, within: float,
-                   urgent: bool) -> bool:
-        """Store how the ladder climbs (``until``, ``within`` seconds, ``urgent``)."""
-        return await self._set(customer, notice_id, {"until": until, "within": repr(within),
-                                                     "urgent": int(urgent)})
-
-    @guarded
     async def keep(self, customer: str, notice_id: str, text: str) -> bool:
         """Store the text the later rungs send."""
         return await self._set(customer, notice_id, {"text": text})

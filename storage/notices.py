@@ -32,14 +32,14 @@ This module must not send, decide when to climb, or build key names (``storage.k
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, cast
 
 from storage.client import RedisClient
 from storage.codec import dumps, loads, text
 from storage.errors import guarded, guarded_slow
-from storage.keys import SMS_INDEX_TTL, Keys, check_notice_id
+from storage.keys import NOTICE_TTL, SMS_INDEX_TTL, Keys, check_notice_id
 from storage.notice_scripts import (
     Advance,
     Answered,
@@ -169,9 +169,11 @@ class Notices:
 
     @guarded
     async def open(self, customer: str, notice_id: str, rungs: Sequence[str], now: float, *,
-                   check_at: float | None = None) -> tuple[Notice, bool]:
+                   check_at: float | None = None,
+                   fields: Mapping[str, str] | None = None) -> tuple[Notice, bool]:
         """The notice, created climbing at rung 0 unless it exists (then as it is); True when
-        created. Its first check is due at ``check_at`` (default ``now``)."""
+        created. Its first check is due at ``check_at`` (default ``now``); ``fields`` are
+        written with it in the same step (the ladder's ``until``/``within``/``urgent``)."""
         if not rungs:
             raise ValueError("a notice needs at least one rung")
         k = self._keys
@@ -181,7 +183,8 @@ class Notices:
         await self._redis.zadd(k.notices_due, {_member(customer, notice_id): due}, nx=True)
         new, flat = await self._open(Open(
             k.notice(customer, notice_id), k.notice_ids(customer), k.climbing(customer),
-            notice_id, dumps(list(rungs)), repr(now), repr(due)))
+            notice_id, dumps(list(rungs)), repr(now), repr(due), NOTICE_TTL,
+            tuple(x for pair in (fields or {}).items() for x in pair)))
         notice = _notice(customer, notice_id, flat)
         await self._index(customer, notice_id, notice)  # a notice opened again: as it is
         return notice, bool(new)

@@ -16,9 +16,10 @@ import pytest
 from bots_harness import ZONE, Harness, harness  # noqa: F401 - the fixture
 
 from bots.delivery import Delivery
-from bots.ladder import Ladder, notice_id_of, quiet_until
+from bots.ladder import NOTICE_TEXT_WAIT, Ladder, notice_id_of, quiet_until
 from bots.owner import OwnerNote
 from bots.spare import Spare
+from bots.texts import NOTICE_FALLBACK
 from connectors.email import EmailSender, EmailSettings
 from connectors.sms.smsru import SmsRu
 from flows.types import Ladder as Plan
@@ -224,3 +225,30 @@ async def test_a_later_messenger_rung_goes_out_once_from_two_climbers(bench: Ben
         metrics=bench.harness.metrics, zone=ZONE, owner_notify=None)
     await asyncio.gather(bench.ladder.climb_due(), other.climb_due())
     assert bench.harness.texts("max").count("Напоминание!") == before + 1
+
+
+async def test_a_notice_whose_reminder_never_told_its_text_waits_then_sends_the_fallback(
+    bench: Bench,
+) -> None:
+    """The process died between opening the notice and the reminder's turn: no empty SMS;
+    after NOTICE_TEXT_WAIT the fallback text goes."""
+    await bench.ladder.open(bench.customer, EVENT_ID, Plan(rungs=("sms",), urgent=True))
+    await bench.within_passes(notice_id_of(EVENT_ID) or "")
+    await bench.ladder.climb_due()
+    assert bench.sms.messages == {}
+    later = Ladder(store=bench.harness.store, delivery=Delivery(
+        store=bench.harness.store, connectors=bench.harness.channels,
+        metrics=bench.harness.metrics), spare=bench.ladder._sends._spare,
+        metrics=bench.harness.metrics, zone=ZONE, owner_notify=None,
+        clock=lambda: time.time() + NOTICE_TEXT_WAIT + 60)
+    await later.climb_due()
+    assert [m.text for m in bench.sms.messages.values()] == [NOTICE_FALLBACK]
+
+
+async def test_the_plan_is_written_with_the_notice(bench: Bench) -> None:
+    await bench.ladder.open(bench.customer, EVENT_ID,
+                            Plan(rungs=("sms",), until="delivered", urgent=True,
+                                 within=timedelta(minutes=45)))
+    notice = await bench.harness.store.notices.get(bench.customer, notice_id_of(EVENT_ID) or "")
+    assert notice is not None
+    assert (notice.until, notice.within, notice.urgent) == ("delivered", 2700.0, True)
