@@ -34,7 +34,7 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-from bots.ladder_sends import Sends, Step
+from bots.ladder_sends import RETRY, Sends, Step
 from bots.owner import OwnerNote
 from bots.texts import NOTICE_FALLBACK
 from connectors.registry import INSTALLED
@@ -56,6 +56,7 @@ log = logging.getLogger("svyaz.bots")
 QUIET_FROM, QUIET_UNTIL = 21, 9  # SMS and e-mail wait for the morning unless urgent
 CLIMB_EVERY = 5.0  # seconds between looks at the due notices
 NOTICE_TEXT_WAIT = 900.0  # seconds a notice waits for its reminder's text before the fallback
+RETRY_AFTER = 2.0  # seconds before a rung the provider's rate limit refused is tried again
 TIMER_PREFIX = "timer:"  # a reminder's event id: timer:<key>:<due> (bots.firing)
 
 
@@ -138,7 +139,8 @@ class Ladder:
             await notices.answered(customer, self._clock())
             await self._history(customer, "клиент ответил: уведомление остановлено")
             return
-        if notice.outcomes[notice.at] is not None:  # this rung went out: the next one now
+        current = notice.outcomes[notice.at]
+        if current is not None and not current.reason.startswith(RETRY):  # done: the next
             moved = await notices.advance(customer, notice_id, notice.at, self._clock())
             if moved is None or moved.state != "climbing":
                 await self._exhausted(customer, notice)
@@ -188,6 +190,10 @@ class Ladder:
         if notice is None or step == "elsewhere":
             return
         now = self._clock()
+        if step == "retry":  # the provider's rate limit: this rung again in a moment
+            await self._store.notices.reschedule(notice.customer, notice.id, now + RETRY_AFTER,
+                                                 now)
+            return
         if step == "sent":
             await self._history(notice.customer, f"уведомление отправлено: {_rung_title(rung)}")
             if notice.until == "delivered":

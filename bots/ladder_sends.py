@@ -9,6 +9,8 @@ rung comes next: it answers what happened (``Step``) and ``bots.ladder`` moves t
 
 from __future__ import annotations
 
+import asyncio
+import collections
 import logging
 import secrets
 from dataclasses import dataclass
@@ -28,9 +30,12 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("svyaz.bots")
 
-# What a rung did: went out (wait for the answer), nothing left (climb on now), or the claim
-# was lost to another process (leave the notice to it).
-Step = Literal["sent", "next", "elsewhere"]
+# What a rung did: went out (wait for the answer), nothing left (climb on now), nothing left
+# but worth trying again soon (the provider's rate limit), or the claim was lost to another
+# process (leave the notice to it).
+Step = Literal["sent", "next", "retry", "elsewhere"]
+RETRY = "retry: "  # a refusal the same rung may be claimed again after (storage CLAIM_LUA)
+SMS_PER_SECOND = 10  # this process's own pace, under the providers' limits
 SMS_PARTS = 2  # the most parts one notice may cost (issue 14: "default 2")
 SUBJECT = "Напоминание"
 STALE_CLAIM = 300.0  # seconds: a claim this old and unsettled was left by a dead process
@@ -51,6 +56,7 @@ class Sends:
         self._store = store
         self._spare = spare
         self._metrics = metrics
+        self._pace = Pace(SMS_PER_SECOND)
 
     async def contact(self, customer: str) -> Contact:
         """The phone and e-mail of the profile, only while the consent is granted."""
@@ -76,6 +82,7 @@ class Sends:
             await notices.quota.give_back(taken)
             return self._lost_claim(notice, claim, now)
         try:
+            await self._pace.wait()
             result = await provider.send(phone, text)
         except SmsOutcomeUnknown as exc:
             self._metrics.sms_doubt.inc()
@@ -87,6 +94,9 @@ class Sends:
             return "next"
         if isinstance(result, SmsRefused):
             await notices.quota.give_back(taken)
+            if result.reason == "rate_limit":  # nothing left: the same rung, a little later
+                await self._settle(notice, token, Refused(RETRY + "rate limit"), now)
+                return "retry"
             await self._settle(notice, token, Refused(result.reason), now)
             return "next"
         await self._settle(notice, token, Sent(provider.name, result.sms_id, result.parts), now)
@@ -144,3 +154,23 @@ class Sends:
                         notice.id, notice.customer, notice.at)
             return "next"
         return "elsewhere"
+
+
+class Pace:
+    """At most ``per_second`` sends a second from this process (waiting, not refusing)."""
+
+    def __init__(self, per_second: int) -> None:
+        self._per_second = per_second
+        self._sent: collections.deque[float] = collections.deque()
+        self._lock = asyncio.Lock()
+
+    async def wait(self) -> None:
+        async with self._lock:
+            loop = asyncio.get_running_loop()
+            while len(self._sent) >= self._per_second:
+                gap = self._sent[0] + 1.0 - loop.time()
+                if gap <= 0:
+                    self._sent.popleft()
+                    continue
+                await asyncio.sleep(gap)
+            self._sent.append(loop.time())

@@ -37,7 +37,9 @@ return {new, redis.call('HGETALL', KEYS[1])}
 
 # The one place a rung becomes claimed: only when it never was (the field is absent), the
 # notice still climbs and the rung is its current one. A retry with the same token (a
-# timeout, redis-py re-sending after a dropped connection) gets its own claim back.
+# timeout, redis-py re-sending after a dropped connection) gets its own claim back. A rung
+# refused with a reason starting "retry:" (the provider's rate limit: nothing left) may be
+# claimed again.
 CLAIM_LUA = """
 local rec = redis.call('HMGET', KEYS[1], 'state', 'at')
 if not rec[1] then return {'missing'} end
@@ -46,7 +48,9 @@ local cur = redis.call('HGET', KEYS[1], field)
 if cur then
   local o = cjson.decode(cur)
   if o.s == 'claimed' and o.token == ARGV[2] then return {'claimed', cur} end
-  return {'taken', cur}
+  if not (o.s == 'refused' and string.sub(o.reason or '', 1, 6) == 'retry:') then
+    return {'taken', cur}
+  end
 end
 if rec[1] ~= 'climbing' then return {rec[1]} end
 if tonumber(rec[2]) ~= tonumber(ARGV[1]) then return {'not_current'} end

@@ -252,3 +252,24 @@ async def test_the_plan_is_written_with_the_notice(bench: Bench) -> None:
     notice = await bench.harness.store.notices.get(bench.customer, notice_id_of(EVENT_ID) or "")
     assert notice is not None
     assert (notice.until, notice.within, notice.urgent) == ("delivered", 2700.0, True)
+
+
+async def test_the_providers_rate_limit_delays_the_sms_instead_of_skipping_it(
+    bench: Bench,
+) -> None:
+    """Found by the ladder drill: a 429 sent the ladder straight to e-mail."""
+    bench.sms.answer_http(429, retry_after=1)
+    notice_id = await bench.fire()
+    await bench.ladder.climb_due()  # the messenger failed: the SMS rung, refused for now
+    assert bench.sms.messages == {}
+    notice = await bench.harness.store.notices.get(bench.customer, notice_id)
+    assert notice is not None
+    assert notice.current == "sms"
+    later = Ladder(store=bench.harness.store, delivery=Delivery(
+        store=bench.harness.store, connectors=bench.harness.channels,
+        metrics=bench.harness.metrics), spare=bench.ladder._sends._spare,
+        metrics=bench.harness.metrics, zone=ZONE, owner_notify=None,
+        clock=lambda: time.time() + 5)
+    await later.climb_due()
+    assert len(bench.sms.messages) == 1
+    assert bench.smtp.received == []
