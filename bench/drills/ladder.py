@@ -57,7 +57,7 @@ from flows.types import Event, Ladder, ScheduleReminder  # noqa: E402
 from storage.notices import Notice  # noqa: E402
 from storage.store import Store  # noqa: E402
 from tests.fakes.smsru import SmsRuFake  # noqa: E402
-from tests.fakes.smtp import SmtpFake, start_smtp  # noqa: E402
+from tests.fakes.smtp import Received, SmtpFake, start_smtp  # noqa: E402
 
 ZONE = ZoneInfo("Europe/Moscow")
 BASE_USER = 70_000_000
@@ -217,13 +217,37 @@ def reached(sms: LimitedSmsRu, smtp: SmtpFake, count: int) -> tuple[Counter[int]
 
 
 async def notices(url: str, customers: list[str], due: datetime) -> list[Notice | None]:
+    """Each customer's notice; the history of the first few without a kept text (stderr)."""
     notice_id = notice_id_of(f"timer:{KEY}:{due.isoformat()}")
     assert notice_id is not None
     store = Store.from_url(url)
     try:
-        return [await store.notices.get(c, notice_id) for c in customers]
+        found = [await store.notices.get(c, notice_id) for c in customers]
+        textless = [x for x in found if x is not None and not x.text]
+        for notice in textless[:3]:
+            entries = await store.history.read(notice.customer)
+            notes = [f"{e.direction}:{e.note or e.text}" for e in entries]
+            print(f"history of {notice.customer} (notice without text): {notes}",
+                  file=sys.stderr)
+        return found
     finally:
         await store.close()
+
+
+def body_of(mail: Received) -> str:
+    part = mail.message().get_body(("plain",))
+    return "" if part is None else str(part.get_content())
+
+
+def describe(notice: Notice | None) -> str:
+    if notice is None:
+        return "no notice"
+    now = time.time()
+    rungs = ", ".join("-" if r is None else f"{r.status}@{r.at - notice.created:+.1f}s"
+                      for r in notice.outcomes)
+    return (f"{notice.customer} state={notice.state} at={notice.at} text={len(notice.text)}ch "
+            f"next_check={notice.next_check - now:+.1f}s from now, created "
+            f"{now - notice.created:.1f}s ago; rungs: {rungs}")
 
 
 def report_notices(found: list[Notice | None], texts: Counter[int],
@@ -241,6 +265,15 @@ def report_notices(found: list[Notice | None], texts: Counter[int],
                 doubt += 1
             else:
                 other += 1
+    if odd := [(n, x) for n, x in enumerate(found) if not (texts[n] or mails[n])
+               or (x is not None and x.outcomes[1] is not None
+                   and x.outcomes[1].status == "claimed")]:
+        print("odd notices (unreached, or an SMS rung claimed and never settled):",
+              file=sys.stderr)
+        for n, notice in odd[:20]:
+            print(f"  customer {n}: sms={texts[n]} mails={mails[n]} {describe(notice)}",
+                  file=sys.stderr)
+    emit("notices_without_text", sum(x is not None and not x.text for x in found))
     emit("reached_by_email_after_doubt", doubt)  # the SMS went out (or may have): no retry
     emit("reached_by_email_other", other)
     for state, count in sorted(states.items()):
@@ -303,6 +336,7 @@ async def drill(args: argparse.Namespace) -> None:
     emit("sms_sent", len(sms.messages))
     emit("sms_doubled", sum(c > 1 for c in texts.values()))
     emit("emails", len(smtp.received))
+    emit("emails_without_text", sum(not body_of(mail).strip() for mail in smtp.received))
     emit("emails_doubled", sum(c > 1 for c in mails.values()))
     emit("reached_by_sms", sum(1 for c in texts.values() if c))
     report_notices(found, texts, mails)
