@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import random
 import shutil
 import sys
@@ -212,7 +213,7 @@ def reached(sms: LimitedSmsRu, smtp: SmtpFake, count: int) -> tuple[Counter[int]
     by_mail = {email_of(n): n for n in range(count)}
     texts = Counter(by_phone[m.to] for m in list(sms.messages.values()) if m.to in by_phone)
     mails = Counter(by_mail[rcpt] for mail in list(smtp.received) for rcpt in mail.rcpt_tos
-                    if rcpt in by_mail)
+                    if rcpt in by_mail and has_text(mail))  # an empty one reached nobody
     return texts, mails
 
 
@@ -224,14 +225,21 @@ async def notices(url: str, customers: list[str], due: datetime) -> list[Notice 
     try:
         found = [await store.notices.get(c, notice_id) for c in customers]
         textless = [x for x in found if x is not None and not x.text]
-        for notice in textless[:3]:
+        planless = [x for x in textless if x.within != PLAN.within.total_seconds()]
+        for notice in textless[:2] + planless[:2]:
             entries = await store.history.read(notice.customer)
             notes = [f"{e.direction}:{e.note or e.text}" for e in entries]
-            print(f"history of {notice.customer} (notice without text): {notes}",
+            print(f"history of {notice.customer} (notice without text, within "
+                  f"{notice.within:.0f} s, urgent {notice.urgent}): {notes}",
                   file=sys.stderr)
         return found
     finally:
         await store.close()
+
+
+@functools.cache
+def has_text(mail: Received) -> bool:
+    return bool(body_of(mail).strip())
 
 
 def body_of(mail: Received) -> str:
@@ -274,6 +282,8 @@ def report_notices(found: list[Notice | None], texts: Counter[int],
             print(f"  customer {n}: sms={texts[n]} mails={mails[n]} {describe(notice)}",
                   file=sys.stderr)
     emit("notices_without_text", sum(x is not None and not x.text for x in found))
+    emit("notices_without_plan", sum(x is not None and x.within != PLAN.within.total_seconds()
+                                     for x in found))  # within/urgent/until lost: defaults
     emit("reached_by_email_after_doubt", doubt)  # the SMS went out (or may have): no retry
     emit("reached_by_email_other", other)
     for state, count in sorted(states.items()):
@@ -336,7 +346,7 @@ async def drill(args: argparse.Namespace) -> None:
     emit("sms_sent", len(sms.messages))
     emit("sms_doubled", sum(c > 1 for c in texts.values()))
     emit("emails", len(smtp.received))
-    emit("emails_without_text", sum(not body_of(mail).strip() for mail in smtp.received))
+    emit("emails_without_text", sum(not has_text(mail) for mail in smtp.received))
     emit("emails_doubled", sum(c > 1 for c in mails.values()))
     emit("reached_by_sms", sum(1 for c in texts.values() if c))
     report_notices(found, texts, mails)
