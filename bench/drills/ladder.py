@@ -226,6 +226,13 @@ async def notices(url: str, customers: list[str], due: datetime) -> list[Notice 
         found = [await store.notices.get(c, notice_id) for c in customers]
         textless = [x for x in found if x is not None and not x.text]
         planless = [x for x in textless if x.within != PLAN.within.total_seconds()]
+        for n, customer in enumerate(customers):
+            if found[n] is None:  # the reminder opened nothing
+                entries = await store.history.read(customer)
+                print(f"history of customer {n} {customer} (no notice): "
+                      f"{[e.note or e.text for e in entries]}; notice ids kept: "
+                      f"{await store.redis.exists(store.keys.notice_ids(customer))}",
+                      file=sys.stderr)
         for notice in textless[:2] + planless[:2]:
             entries = await store.history.read(notice.customer)
             notes = [f"{e.direction}:{e.note or e.text}" for e in entries]
