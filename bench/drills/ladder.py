@@ -11,9 +11,9 @@ so every notice climbs to SMS. The SMS.ru fake answers HTTP 429 above ``--sms-rp
 requests in any second and cuts the connection after taking one send in ``--drop-every`` (the
 SMS went out, the answer is lost: the doubt path). E-mail goes to a real SMTP server
 (aiosmtpd). Every ``--every`` s (jittered) ``svyaz run`` gets SIGKILL and is started again on
-the same data folder, as kill9.py does, until every customer got an SMS or an e-mail or
-``--deadline`` passes; then the last process runs ``--tail`` s unkilled and the notice records
-are read from its Redis.
+the same data folder, as kill9.py does, until every customer got an SMS or an e-mail with
+text (an empty one reaches nobody) or ``--deadline`` passes; then the last process runs
+``--tail`` s unkilled and the notice records are read from its Redis.
 
 Targets: ``sms_doubled`` 0 (never two SMS to one customer), ``unreached`` 0.
 """
