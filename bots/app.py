@@ -175,7 +175,7 @@ def _assemble(
     runtime = Runtime(
         store=store, flows=flows.current, advance=engine.advance, delivery=delivery,
         effects=effects, metrics=edge.metrics, clock=edge.clock, owner_notify=owner.notify,
-        notices=ladder.messenger_done,
+        notices=ladder,
     )
     return Parts(store=store, embedded=embedded, instance=instance, http=http, flows=flows,
                  delivery=delivery, reminders=reminders, runtime=runtime, connectors=connectors,

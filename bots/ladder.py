@@ -101,6 +101,14 @@ class Ladder:
         await self._store.notices.open(customer, notice_id, plan.rungs, now,
                                        check_at=now + within, fields=fields)
 
+    async def told(self, customer: str, event_id: str, replies: Sequence[Reply]) -> None:
+        """The reminder's turn says what its notice says, before it delivers (nothing is
+        kept when the reminder opened no notice)."""
+        notice_id = notice_id_of(event_id)
+        text = "\n".join(reply.text for reply in replies if reply.text)
+        if notice_id is not None and text:
+            await self._store.notices.texts.keep(customer, notice_id, text)
+
     async def messenger_done(self, customer: str, event_id: str, replies: Sequence[Reply],
                              delivered: bool) -> bool:
         """The reminder's turn delivered (or not) through the messengers; True when a notice
@@ -110,8 +118,8 @@ class Ladder:
         notice = None if notice_id is None else await notices.get(customer, notice_id)
         if notice is None or notice.state != "climbing":
             return False
-        text = "\n".join(reply.text for reply in replies if reply.text)
-        await notices.texts.keep(customer, notice.id, text)
+        if not notice.text:  # (told before; a turn run again after a crash tells it here)
+            await self.told(customer, event_id, replies)
         if not _is_messenger(notice.current):  # (a ladder that starts with SMS: climb now)
             await notices.reschedule(customer, notice.id, self._clock(), self._clock())
             return True

@@ -75,9 +75,15 @@ log = logging.getLogger("svyaz.bots")
 _RETRY_LATER = (StorageUnavailable, LockLost, VersionConflict)
 
 
-# ``bots.ladder.Ladder.messenger_done``: (customer, event id, replies, delivered) -> whether
-# a notice took the reminder over.
-NoticeHook = Callable[[str, str, Sequence[Reply], bool], Awaitable[bool]]
+class NoticeHook(Protocol):
+    """``bots.ladder.Ladder``, as a reminder's turn tells it what the notice says (before
+    delivering: a process killed during the delivery must not leave it blank) and whether a
+    messenger took it (True: a notice takes the reminder over)."""
+
+    async def told(self, customer: str, event_id: str, replies: Sequence[Reply]) -> None: ...
+
+    async def messenger_done(self, customer: str, event_id: str, replies: Sequence[Reply],
+                             delivered: bool) -> bool: ...
 
 
 class Advance(Protocol):
@@ -299,6 +305,8 @@ class TurnRunner:
             ctx.flow, ctx.step = position(state)
             outcome = await self._effects.run(ctx.customer, ctx.inbound, turn.effects)
             ctx.notice = turn.replies[:turn.resumed]
+            if self._notices is not None and isinstance(ctx.inbound.event, TimerEvent):
+                await self._notices.told(ctx.customer, ctx.inbound.event_id, ctx.notice)
             await self._deliver(ctx, (*turn.replies, *outcome.replies))
             ctx.queued = ()
             chain.feed(*outcome.events, *outcome.calls)
@@ -333,8 +341,8 @@ class TurnRunner:
         if result.target is not None:
             ctx.inbound = _retarget(ctx.inbound, result.target.channel, result.target.user_id)
         laddered = self._notices is not None and isinstance(ctx.inbound.event, TimerEvent) \
-            and await self._notices(ctx.customer, ctx.inbound.event_id, ctx.notice or replies,
-                                    result.target is not None)
+            and await self._notices.messenger_done(ctx.customer, ctx.inbound.event_id,
+                                                   ctx.notice or replies, result.target is not None)
         if result.target is None and not laddered:
             await self._undeliverable(ctx)
 

@@ -76,7 +76,7 @@ async def bench(harness: Harness, smsru_fake: SmsRuFake) -> AsyncIterator[Bench]
                         metrics=harness.metrics)
     ladder = Ladder(store=harness.store, delivery=delivery, spare=spare,
                     metrics=harness.metrics, zone=ZONE, owner_notify=note)
-    harness.runtime.turns._notices = ladder.messenger_done  # (app.py passes it at assembly)
+    harness.runtime.turns._notices = ladder  # (app.py passes it at assembly)
     await harness.send("max", "m1", StartEvent())
     customer = await harness.customer("max", "m1")
     store = harness.store
