@@ -34,7 +34,7 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-from bots.ladder_sends import RETRY, Sends, Step
+from bots.ladder_sends import RETRY, STALE_CLAIM, Sends, Step
 from bots.owner import OwnerNote
 from bots.texts import NOTICE_FALLBACK
 from connectors.registry import INSTALLED
@@ -148,6 +148,12 @@ class Ladder:
             await self._history(customer, "клиент ответил: уведомление остановлено")
             return
         current = notice.outcomes[notice.at]
+        if current is not None and current.status == "claimed":  # a send under way, or dead
+            if self._clock() - current.at < STALE_CLAIM:
+                return  # another process is sending it now: its settle decides
+            self._metrics.sms_doubt.inc()
+            await self._history(customer, f"неизвестно, ушло ли {_rung_title(notice.current)}: "
+                                          "не повторяем, дальше по лестнице")
         if current is not None and not current.reason.startswith(RETRY):  # done: the next
             moved = await notices.advance(customer, notice_id, notice.at, self._clock())
             if moved is None or moved.state != "climbing":

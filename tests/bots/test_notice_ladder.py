@@ -17,6 +17,7 @@ from bots_harness import ZONE, Harness, harness  # noqa: F401 - the fixture
 
 from bots.delivery import Delivery
 from bots.ladder import NOTICE_TEXT_WAIT, Ladder, notice_id_of, quiet_until
+from bots.ladder_sends import STALE_CLAIM
 from bots.owner import OwnerNote
 from bots.spare import Spare
 from bots.texts import NOTICE_FALLBACK
@@ -273,3 +274,27 @@ async def test_the_providers_rate_limit_delays_the_sms_instead_of_skipping_it(
     await later.climb_due()
     assert len(bench.sms.messages) == 1
     assert bench.smtp.received == []
+
+
+async def test_an_sms_claimed_by_a_process_that_died_is_not_resent_and_waits_before_email(
+    bench: Bench,
+) -> None:
+    """Found by the ladder drill (read): a rung left claimed was passed at once, so a live
+    process still sending its SMS could be overtaken by the e-mail."""
+    notice_id = await bench.fire(Plan(rungs=("messenger", "sms", "email"), urgent=True))
+    store = bench.harness.store
+    notice = await store.notices.advance(bench.customer, notice_id, 0, time.time())
+    assert notice is not None
+    assert notice.current == "sms"
+    assert (await store.notices.claim(bench.customer, notice_id, 1, "dead", time.time())).won
+    await bench.ladder.climb_due()  # the claim is fresh: its process may be sending now
+    assert bench.sms.messages == {}
+    assert bench.smtp.received == []
+    later = Ladder(store=store, delivery=Delivery(
+        store=store, connectors=bench.harness.channels, metrics=bench.harness.metrics),
+        spare=bench.ladder._sends._spare, metrics=bench.harness.metrics, zone=ZONE,
+        owner_notify=None, clock=lambda: time.time() + STALE_CLAIM + 60)
+    await later.climb_due()
+    assert bench.sms.messages == {}  # never sent again
+    assert len(bench.smtp.received) == 1
+    assert bench.harness.metrics.registry.get_sample_value("svyaz_sms_doubt_total") == 1.0
