@@ -69,13 +69,18 @@ TESTS: dict[str, tuple[str, ...]] = {
     ),
     "bots/delivery.py": ("tests/bots/test_delivery.py",),
     "storage/save.py": (
+        "tests/storage/test_save.py",
         "tests/storage/test_state.py",
         "tests/storage/test_locks.py",
         "tests/storage/test_crash.py",
         "tests/storage/test_scripts.py",
     ),
     "storage/takeover.py": ("tests/storage/test_instance.py", "tests/storage/test_state.py"),
-    "storage/merge.py": ("tests/storage/test_identity.py", "tests/storage/test_history.py"),
+    "storage/merge.py": (
+        "tests/storage/test_identity.py",
+        "tests/storage/test_history.py",
+        "tests/storage/test_link_records.py",
+    ),
     "storage/outbox_scripts.py": ("tests/storage/test_outbox.py", "tests/storage/test_scripts.py"),
     "storage/state.py": (
         "tests/storage/test_state.py",
