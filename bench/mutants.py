@@ -60,8 +60,13 @@ TESTS: dict[str, tuple[str, ...]] = {
         "tests/storage/test_inbox.py",
         "tests/storage/test_intake.py",
         "tests/storage/test_state.py",
+        "tests/storage/test_scripts.py",
     ),
-    "storage/intake.py": ("tests/storage/test_intake.py", "tests/storage/test_refusals.py"),
+    "storage/intake.py": (
+        "tests/storage/test_intake.py",
+        "tests/storage/test_refusals.py",
+        "tests/storage/test_scripts.py",
+    ),
     "storage/outbox.py": (
         "tests/storage/test_outbox.py",
         "tests/storage/test_state.py",
@@ -75,8 +80,14 @@ TESTS: dict[str, tuple[str, ...]] = {
         "tests/storage/test_crash.py",
         "tests/storage/test_scripts.py",
     ),
-    "storage/takeover.py": ("tests/storage/test_instance.py", "tests/storage/test_state.py"),
+    "storage/takeover.py": (
+        "tests/storage/test_takeover.py",
+        "tests/storage/test_instance.py",
+        "tests/storage/test_state.py",
+        "tests/storage/test_scripts.py",
+    ),
     "storage/merge.py": (
+        "tests/storage/test_merge.py",
         "tests/storage/test_identity.py",
         "tests/storage/test_history.py",
         "tests/storage/test_link_records.py",
