@@ -119,6 +119,7 @@ async def test_move_appends_pending_entries_to_another_customer(store: Store) ->
         TextEvent("o2"),
     ]
     assert await store.inbox.pending("other") == []
+    assert await _pending_set(store) == {"keep"}  # at once, not only when a sweeper looks
     assert await store.inbox.customers_with_pending() == ["keep"]
 
 
