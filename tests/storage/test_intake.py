@@ -348,6 +348,11 @@ async def test_a_fresh_take_forgets_the_token_of_a_take_whose_answer_was_lost(
     with pytest.raises(StorageUnavailable):
         await store.intake.take("max:x2", _inbound("x2", "b"))
     await stall
+
+    async def pushed() -> bool:  # the late script ran, found the lock held, took nothing
+        return len(await store.inbox.pending(customer)) == 2
+
+    await until(pushed, what="the late script's push")
     await store.release(held, [])
     arrival = await store.intake.take("max:x3", _inbound("x3", "c"))  # takes the lock
     assert arrival is not None
