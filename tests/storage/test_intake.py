@@ -360,3 +360,13 @@ async def test_a_fresh_take_forgets_the_token_of_a_take_whose_answer_was_lost(
     await store.release(arrival.lease.lock, [])
     # The lost take's token can hold no lock now: its retry is an ordinary repeat.
     assert await store.intake.take("max:x2", _inbound("x2", "b")) is None
+
+
+async def test_a_name_that_arrives_after_a_merge_is_stored(store: Store) -> None:
+    old = await store.intake.accept("max:y1", _inbound("y1", "a"))  # no name; cached here
+    keep = await store.intake.accept("max:y2", _inbound("y2", "b", user="7"))
+    assert old is not None
+    assert keep is not None
+    await store.identities.merge(keep, old)  # max:42 moves to keep, unknown to this cache
+    assert await store.intake.accept("max:y3", _inbound("y3", "c", name="Оля")) == keep
+    assert (await store.profiles.get(keep)).name == "Оля"
