@@ -370,3 +370,17 @@ async def test_a_name_that_arrives_after_a_merge_is_stored(store: Store) -> None
     await store.identities.merge(keep, old)  # max:42 moves to keep, unknown to this cache
     assert await store.intake.accept("max:y3", _inbound("y3", "c", name="Оля")) == keep
     assert (await store.profiles.get(keep)).name == "Оля"
+
+
+async def test_accepts_of_one_loop_iteration_share_one_round_trip(
+    store: Store, round_trips: RoundTrips
+) -> None:
+    if not scripts_span_slots(store.redis):
+        pytest.skip("a cluster sends each accept's pipeline on its own")
+    customers = [await store.intake.accept(f"max:h{n}", _inbound(f"h{n}", "a", user=str(n)))
+                 for n in range(3)]  # known here now
+    before = round_trips.count
+    again = await asyncio.gather(*(
+        store.intake.accept(f"max:i{n}", _inbound(f"i{n}", "b", user=str(n))) for n in range(3)))
+    assert again == customers
+    assert round_trips.count - before == 1  # one pipeline of three scripts
