@@ -103,6 +103,7 @@ TESTS: dict[str, tuple[str, ...]] = {
         "tests/storage/test_state.py",
         "tests/storage/test_locks.py",
         "tests/storage/test_intake.py",
+        "tests/storage/test_scripts.py",
     ),
     "storage/identity.py": ("tests/storage/test_identity.py", "tests/storage/test_link_records.py"),
     "storage/accounts.py": ("tests/storage/test_identity.py", "tests/storage/test_link_records.py"),
