@@ -9,15 +9,22 @@ not pin. Surviving mutants that cannot change behaviour are listed, each with it
 Why a helper and not a ``[tool.mutmut]`` table: mutmut reads one set of settings per project,
 from the pyproject.toml of its working directory, and mutates everything that names. A run
 here needs the settings of the chosen modules only, so each run builds a scratch project under
-``.mutmut/`` (symlinks to the packages and tests, our pyproject.toml plus a ``[tool.mutmut]``
-table) and drives mutmut's command line there. Each run starts afresh: a verdict cached from
-before a test changed is worse than a slow run.
+``.mutmut/`` (our pyproject.toml plus a ``[tool.mutmut]`` table; tests/ and the data by
+symlink; the chosen modules' packages as real directories of per-file symlinks, except the
+chosen modules themselves) and drives mutmut's command line there. Each run starts afresh: a
+verdict cached from before a test changed is worse than a slow run.
+
+The chosen modules are copies, rewritten by ``undecorate``: mutmut 3.8 does not mutate a
+decorated function (but for a lone ``@staticmethod``/``@classmethod``), and nearly every
+Redis-touching method of storage/ is ``@guarded``. In the copy, ``@guarded def f`` becomes
+``def f`` followed by ``f = guarded(f)`` — the same behaviour, and mutmut mutates the body.
 
 Slow (a minute or more per module on two cores): run it by hand, not in CI. Not a test file.
 """
 
 from __future__ import annotations
 
+import ast
 import json
 import re
 import shutil
@@ -53,8 +60,13 @@ TESTS: dict[str, tuple[str, ...]] = {
         "tests/storage/test_inbox.py",
         "tests/storage/test_intake.py",
         "tests/storage/test_state.py",
+        "tests/storage/test_scripts.py",
     ),
-    "storage/intake.py": ("tests/storage/test_intake.py", "tests/storage/test_refusals.py"),
+    "storage/intake.py": (
+        "tests/storage/test_intake.py",
+        "tests/storage/test_refusals.py",
+        "tests/storage/test_scripts.py",
+    ),
     "storage/outbox.py": (
         "tests/storage/test_outbox.py",
         "tests/storage/test_state.py",
@@ -62,13 +74,24 @@ TESTS: dict[str, tuple[str, ...]] = {
     ),
     "bots/delivery.py": ("tests/bots/test_delivery.py",),
     "storage/save.py": (
+        "tests/storage/test_save.py",
         "tests/storage/test_state.py",
         "tests/storage/test_locks.py",
         "tests/storage/test_crash.py",
         "tests/storage/test_scripts.py",
     ),
-    "storage/takeover.py": ("tests/storage/test_instance.py", "tests/storage/test_state.py"),
-    "storage/merge.py": ("tests/storage/test_identity.py", "tests/storage/test_history.py"),
+    "storage/takeover.py": (
+        "tests/storage/test_takeover.py",
+        "tests/storage/test_instance.py",
+        "tests/storage/test_state.py",
+        "tests/storage/test_scripts.py",
+    ),
+    "storage/merge.py": (
+        "tests/storage/test_merge.py",
+        "tests/storage/test_identity.py",
+        "tests/storage/test_history.py",
+        "tests/storage/test_link_records.py",
+    ),
     "storage/outbox_scripts.py": ("tests/storage/test_outbox.py", "tests/storage/test_scripts.py"),
     "storage/state.py": (
         "tests/storage/test_state.py",
@@ -80,6 +103,7 @@ TESTS: dict[str, tuple[str, ...]] = {
         "tests/storage/test_state.py",
         "tests/storage/test_locks.py",
         "tests/storage/test_intake.py",
+        "tests/storage/test_scripts.py",
     ),
     "storage/identity.py": ("tests/storage/test_identity.py", "tests/storage/test_link_records.py"),
     "storage/accounts.py": ("tests/storage/test_identity.py", "tests/storage/test_link_records.py"),
@@ -136,13 +160,16 @@ def main(argv: list[str]) -> int:
 
 
 def _prepare(modules: list[str]) -> None:
-    """A scratch project: the packages and tests by symlink, settings for these modules."""
+    """A scratch project: the packages and tests by symlink, the chosen modules rewritten by
+    ``undecorate``, settings for these modules."""
     shutil.rmtree(SCRATCH, ignore_errors=True)
     SCRATCH.mkdir()
     packages = sorted({m.split("/")[0] for m in modules})
     tests = sorted({t for m in modules for t in TESTS[m]})
-    for name in [*packages, "tests", *DATA]:
+    for name in ["tests", *DATA]:
         (SCRATCH / name).symlink_to(ROOT / name, target_is_directory=True)
+    for package in packages:
+        _mirror(package, set(modules))
     settings = (
         "\n[tool.mutmut]\n"
         f"source_paths = {json.dumps(packages)}\n"
@@ -152,6 +179,78 @@ def _prepare(modules: list[str]) -> None:
         'pytest_add_cli_args = ["-p", "no:cacheprovider"]\n'
     )
     (SCRATCH / "pyproject.toml").write_text((ROOT / "pyproject.toml").read_text() + settings)
+
+
+def _mirror(package: str, modules: set[str]) -> None:
+    """``package`` as real directories (mutmut walks into those only) holding a symlink per
+    file, but a rewritten copy of each module in ``modules``."""
+    for path in sorted((ROOT / package).rglob("*")):
+        name = path.relative_to(ROOT).as_posix()
+        if "__pycache__" in path.parts or path.is_dir():
+            continue
+        target = SCRATCH / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if name in modules:
+            target.write_text(undecorate(path.read_text(encoding="utf-8")), encoding="utf-8")
+        else:
+            target.symlink_to(path)
+
+
+# Decorators that make the name something other than a function (or mark it for a checker):
+# left in place, and so is every function one of them decorates. mutmut itself handles a lone
+# @staticmethod or @classmethod; it skips the rest.
+KEPT_DECORATORS = frozenset({
+    "property", "cached_property", "setter", "getter", "deleter", "staticmethod",
+    "classmethod", "overload", "dataclass", "abstractmethod", "override", "final",
+})
+_Function = ast.FunctionDef | ast.AsyncFunctionDef
+
+
+def undecorate(source: str) -> str:
+    """``source`` with each function and method (of a top-level class) whose decorators are all
+    plain names such as ``@guarded``, ``@asynccontextmanager``, ``@functools.cache`` written
+    undecorated, followed by ``name = deco(name)`` at its indentation: the same behaviour, and
+    mutmut mutates the body. Decorators with arguments and ``KEPT_DECORATORS`` stay, with the
+    whole function. Lines inside a rewritten function keep their numbers (each decorator line
+    becomes a comment); the assignment takes the blank line after the function when there is
+    one, else it is inserted and the lines below move down by one."""
+    lines = source.splitlines(keepends=True)
+    if lines and not lines[-1].endswith("\n"):
+        lines[-1] += "\n"
+    for node in reversed(_rewritable(ast.parse(source))):
+        indent = " " * node.col_offset
+        names = [ast.unparse(d) for d in node.decorator_list]
+        applied = "".join(f"{n}(" for n in names) + node.name + ")" * len(names)
+        after = node.end_lineno or node.lineno  # index of the line after the function
+        if after < len(lines) and not lines[after].strip():
+            lines[after] = f"{indent}{node.name} = {applied}\n"
+        else:
+            lines.insert(after, f"{indent}{node.name} = {applied}\n")
+        for name, decorator in zip(names, node.decorator_list, strict=True):
+            lines[decorator.lineno - 1] = f"{indent}# @{name}: applied after the def\n"
+    return "".join(lines)
+
+
+def _rewritable(tree: ast.Module) -> list[_Function]:
+    """The functions mutmut would mutate but for their decorators, in source order."""
+    scopes = [tree.body, *(node.body for node in tree.body if isinstance(node, ast.ClassDef))]
+    found = [node for body in scopes for node in body if isinstance(node, _Function)
+             and node.decorator_list and all(_plain(d, node.name) for d in node.decorator_list)]
+    return sorted(found, key=lambda node: node.lineno)
+
+
+def _plain(decorator: ast.expr, function: str) -> bool:
+    """A dotted name on one line, not kept, and not the function's own name (the def would
+    shadow it before the assignment reads it)."""
+    if decorator.lineno != decorator.end_lineno:
+        return False
+    parts: list[str] = []
+    while isinstance(decorator, ast.Attribute):
+        parts.append(decorator.attr)
+        decorator = decorator.value
+    if not isinstance(decorator, ast.Name):
+        return False
+    return decorator.id != function and (parts[0] if parts else decorator.id) not in KEPT_DECORATORS
 
 
 def _results() -> dict[str, str]:

@@ -25,6 +25,7 @@ from connectors.base import ChannelUnavailable
 from connectors.maxbot import MaxConnector
 from connectors.maxbot.client import RetryPolicy
 from flows.types import Button, ButtonEvent, Channel, Inbound, Reply, TextEvent
+from storage.errors import StorageUnavailable
 from storage.history import HistoryEntry
 from storage.outbox import OutboxEntry
 from storage.store import Sent, Store
@@ -81,6 +82,7 @@ async def test_nothing_works_returns_no_target(harness: Harness) -> None:
     result = await harness.runtime.turns._delivery.send(
         "c1", [Target("web", "s"), Target("vk", "1")], [Reply("x")], failover=True)
     assert result.target is None
+    assert result.tried == (Target("web", "s"), Target("vk", "1"))
     assert await harness.store.outbox.pending() == []
 
 
@@ -91,7 +93,8 @@ async def test_a_reply_to_a_channel_that_is_down_stays_in_the_outbox(harness: Ha
     ok = await delivery.reply("c2", Inbound("max", "7", "e", TextEvent("hi")), [Reply("ответ")])
     assert ok is False
     pending = await harness.store.outbox.pending()
-    assert [(p.channel, p.user_id, p.reply.text) for p in pending] == [("max", "7", "ответ")]
+    assert [(p.customer, p.channel, p.user_id, p.reply.text) for p in pending] == [
+        ("c2", "max", "7", "ответ")]
     max_.down.clear()
     assert await delivery.resend_stale(min_idle_ms=0) == 1
     assert max_.texts("7") == ["ответ"]
@@ -291,8 +294,8 @@ async def test_with_sent_the_outbox_keeps_replies_until_the_caller_acknowledges(
                                 [Reply("раз"), Reply("два")], sent=sent)
     pending = await harness.store.outbox.pending()
     assert [s.entry_id for s in sent] == [e.id for e in pending]
-    assert [(s.customer, s.history.text, s.history.ts) for s in sent] == [
-        ("c1", "раз", 7.0), ("c1", "два", 7.0)]
+    assert [(s.customer, s.history.text, s.history.ts, s.history.buttons) for s in sent] == [
+        ("c1", "раз", 7.0, ()), ("c1", "два", 7.0, ())]
     assert await harness.store.history.read("c1") == []  # recorded with the acknowledgement
     await harness.store.acknowledge(sent)
     assert await harness.store.outbox.pending() == []
@@ -464,3 +467,95 @@ async def test_the_sweep_re_sends_entries_a_minute_old_by_default(harness: Harne
     assert await delivery.resend_stale() == 1
     assert harness.channels["vk"].texts("1") == ["старое"]
     assert [e.id for e in await harness.store.outbox.pending()] == [young]
+
+
+async def _unavailable(*args: object, **kwargs: object) -> None:
+    raise StorageUnavailable("redis unavailable: ConnectionError")
+
+
+async def test_entries_written_ahead_name_the_customer_channel_and_recipient(
+    harness: Harness,
+) -> None:
+    delivery = _delivery(harness)
+    inbound = Inbound("max", "7", "e", TextEvent("hi"), reply_to="chat:9")
+    [prepared] = delivery.prepare("c1", inbound, [Reply("раз")])
+    await harness.store.outbox.put_prepared([prepared])
+    entry = await harness.store.outbox.get(prepared.id)
+    assert entry is not None
+    assert (entry.customer, entry.channel, entry.user_id, entry.reply.text) == (
+        "c1", "max", "chat:9", "раз")
+
+
+async def test_initiate_without_a_note_records_none(harness: Harness) -> None:
+    delivery = _delivery(harness)
+    customer = await harness.store.identities.resolve("vk:1")
+    assert (await delivery.initiate(customer, [Reply("Привет")])).target == Target("vk", "1")
+    [entry] = await harness.store.history.read(customer)
+    assert (entry.text, entry.note) == ("Привет", "")
+
+
+async def test_a_route_that_cannot_be_stored_does_not_fail_the_reply(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    delivery = _delivery(harness)
+    customer = await harness.store.identities.resolve("max:5")
+    monkeypatch.setattr(harness.store.identities, "set_route", _unavailable)
+    assert await delivery.reply(customer, Inbound("max", "5", "e", TextEvent("a"),
+                                                  reply_to="dialog:1005:5"), [Reply("ок")])
+    assert harness.channels["max"].texts("dialog:1005:5") == ["ок"]
+
+
+async def test_resend_goes_on_past_the_entries_it_cannot_send(harness: Harness) -> None:
+    delivery = _delivery(harness, "vk", "web")
+    put = harness.store.outbox.put
+    nowhere = await put("c1", "max", "2", Reply("некуда"))  # no max connector here
+    refused = await put("c1", "web", "s", Reply("закрыто"))
+    down = await put("c1", "vk", "2", Reply("позже"))
+    ok = await put("c1", "vk", "1", Reply("дойдёт"))
+    harness.channels["web"].refuse.add("s")
+    harness.channels["vk"].down.add("2")
+    assert await delivery.resend([nowhere, refused, down, ok]) == 1
+    assert harness.channels["vk"].texts("1") == ["дойдёт"]
+    assert sorted(e.id for e in await harness.store.outbox.pending()) == sorted([nowhere, down])
+
+
+class Keyed(Recorder):
+    """A channel that records the message key of each send."""
+
+    def __init__(self, channel: Channel) -> None:
+        super().__init__(channel)
+        self.keys: list[str] = []
+
+    async def send(self, user_id: str, reply: Reply, *, message_key: str) -> None:
+        self.keys.append(message_key)
+        await super().send(user_id, reply, message_key=message_key)
+
+
+async def test_the_outbox_id_is_the_message_key_of_a_send_and_a_re_send(
+    harness: Harness,
+) -> None:
+    vk = Keyed("vk")
+    delivery = Delivery(store=harness.store, connectors={"vk": vk}, metrics=harness.metrics)
+    sent: list[Sent] = []
+    assert await delivery.reply("c1", Inbound("vk", "1", "e", TextEvent("hi")), [Reply("раз")],
+                                sent=sent)
+    stale = await harness.store.outbox.put("c1", "vk", "1", Reply("снова"))
+    assert await delivery.resend([stale]) == 1
+    assert vk.keys == [sent[0].entry_id, stale]
+
+
+async def test_a_lease_that_cannot_be_renewed_is_logged_and_the_send_goes_on(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    slow = SlowChannel("vk", wait=0.3)
+    delivery = Delivery(store=harness.store, connectors={"vk": slow}, metrics=harness.metrics,
+                        renew_every=0.05)
+    monkeypatch.setattr(harness.store.outbox, "touch", _unavailable)
+    with caplog.at_level(logging.WARNING, logger="svyaz.bots"):
+        result = await delivery.send("c1", [Target("vk", "1")], [Reply("раз")], failover=False)
+    assert result.target == Target("vk", "1")
+    assert slow.texts() == ["раз"]
+    warnings = [r for r in caplog.records if r.name == "svyaz.bots"]
+    assert warnings
+    assert {(r.levelname, r.getMessage(), r.error) for r in warnings} == {  # type: ignore[attr-defined]
+        ("WARNING", "outbox lease not renewed", "StorageUnavailable")}

@@ -10,7 +10,7 @@ from storage_helpers import BUSY_LUA, RoundTrips
 
 from flows.types import DialogState, Frame, Inbound, Reply, TextEvent
 from storage.client import scripts_span_slots
-from storage.errors import StorageUnavailable
+from storage.errors import StorageError, StorageUnavailable
 from storage.history import HistoryEntry
 from storage.intake import Arrival
 from storage.locks import Lease
@@ -288,3 +288,99 @@ async def test_an_accept_without_the_lock_whose_answer_timed_out_retries_as_a_re
     # inbox (and the pending set) for whoever processes the customer.
     assert await store.intake.accept("max:u2", _inbound("u2", "b")) is None
     assert await store.redis.get(store.keys.lock(customer)) is None
+
+
+async def test_a_known_account_costs_a_process_that_never_saw_it_one_get_more(
+    store: Store, round_trips: RoundTrips
+) -> None:
+    if not scripts_span_slots(store.redis):
+        pytest.skip("a cluster writes the customer's node and the pending set's in parallel")
+    customer = await store.intake.accept("max:g1", _inbound("g1", "a"))
+    other = Store(store.redis, bot=store.keys.bot)  # another process: an empty cache
+    before = round_trips.count
+    assert await other.intake.accept("max:g2", _inbound("g2", "b")) == customer
+    assert round_trips.count - before == 2  # GET of the account; the script
+
+
+async def test_a_retry_after_a_merge_leaves_no_stale_customer_cached(
+    store: Store, round_trips: RoundTrips
+) -> None:
+    if not scripts_span_slots(store.redis):
+        pytest.skip("a cluster writes the customer's node and the pending set's in parallel")
+    old = await store.intake.accept("max:v1", _inbound("v1", "1"))
+    keep = await store.intake.accept("max:v2", _inbound("v2", "2", user="7"))
+    assert old is not None
+    await store.identities.merge(keep, old)  # max:42 moves to keep
+    assert await store.intake.accept("max:v1", _inbound("v1", "1")) is None  # the retry
+    before = round_trips.count
+    assert await store.intake.accept("max:v3", _inbound("v3", "3")) == keep
+    assert round_trips.count - before == 2  # GET of the account; the script
+
+
+async def test_an_account_that_keeps_moving_is_refused_after_three_tries(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    customer = await store.intake.accept("max:w1", _inbound("w1", "a"))
+    assert customer is not None
+    other = Store(store.redis, bot=store.keys.bot)  # another process: an empty cache
+    resolve, found = other.identities.resolve, []
+
+    async def losing_the_race(account: str, *, name: str | None = None) -> str:
+        found.append(await resolve(account, name=name))
+        await store.redis.zrem(store.keys.accounts(found[-1]), account)  # moved on again
+        return found[-1]
+
+    await store.redis.zrem(store.keys.accounts(customer), "max:42")  # a merge under way
+    monkeypatch.setattr(other.identities, "resolve", losing_the_race)
+    with pytest.raises(StorageError) as refused:
+        await other.intake.accept("max:w2", _inbound("w2", "b"))
+    assert str(refused.value) == "account max:42 keeps moving between customers; retry later"
+    assert found == [customer] * 3
+
+
+async def test_a_fresh_take_forgets_the_token_of_a_take_whose_answer_was_lost(
+    store: Store, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    customer = await store.intake.accept("max:x1", _inbound("x1", "a"))
+    assert customer is not None
+    held = await store.states.locks.acquire(customer)  # the late script finds it taken
+    stall = await _stall(store, 600, monkeypatch)
+    with pytest.raises(StorageUnavailable):
+        await store.intake.take("max:x2", _inbound("x2", "b"))
+    await stall
+
+    async def pushed() -> bool:  # the late script ran, found the lock held, took nothing
+        return len(await store.inbox.pending(customer)) == 2
+
+    await until(pushed, what="the late script's push")
+    await store.release(held, [])
+    arrival = await store.intake.take("max:x3", _inbound("x3", "c"))  # takes the lock
+    assert arrival is not None
+    assert arrival.lease is not None
+    await store.release(arrival.lease.lock, [])
+    # The lost take's token can hold no lock now: its retry is an ordinary repeat.
+    assert await store.intake.take("max:x2", _inbound("x2", "b")) is None
+
+
+async def test_a_name_that_arrives_after_a_merge_is_stored(store: Store) -> None:
+    old = await store.intake.accept("max:y1", _inbound("y1", "a"))  # no name; cached here
+    keep = await store.intake.accept("max:y2", _inbound("y2", "b", user="7"))
+    assert old is not None
+    assert keep is not None
+    await store.identities.merge(keep, old)  # max:42 moves to keep, unknown to this cache
+    assert await store.intake.accept("max:y3", _inbound("y3", "c", name="Оля")) == keep
+    assert (await store.profiles.get(keep)).name == "Оля"
+
+
+async def test_accepts_of_one_loop_iteration_share_one_round_trip(
+    store: Store, round_trips: RoundTrips
+) -> None:
+    if not scripts_span_slots(store.redis):
+        pytest.skip("a cluster sends each accept's pipeline on its own")
+    customers = [await store.intake.accept(f"max:h{n}", _inbound(f"h{n}", "a", user=str(n)))
+                 for n in range(3)]  # known here now
+    before = round_trips.count
+    again = await asyncio.gather(*(
+        store.intake.accept(f"max:i{n}", _inbound(f"i{n}", "b", user=str(n))) for n in range(3)))
+    assert again == customers
+    assert round_trips.count - before == 1  # one pipeline of three scripts

@@ -180,3 +180,10 @@ async def test_drop_customer_counts_what_it_dropped(store: Store) -> None:
     assert await store.outbox.drop_customer("c1") == 3
     assert await store.outbox.drop_customer("c1") == 0
     assert [e.id for e in await store.outbox.pending()] == [keep]
+
+
+async def test_a_sweep_claims_a_hundred_entries_at_most_by_default(store: Store) -> None:
+    entries = [store.outbox.prepare("c1", "vk", "1", Reply(f"№{n}")) for n in range(101)]
+    await store.outbox.put_prepared(entries)
+    assert len(await store.outbox.pending()) == 101
+    assert len(await store.outbox.claim_stale(0)) == 100

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 from storage_helpers import RoundTrips
 
-from flows.types import DialogState, Frame, Reply
+from flows.types import DialogState, Frame, Inbound, Reply, TextEvent
 from storage.client import scripts_span_slots
 from storage.errors import CodecError, LockLost, LockTimeout, StorageError, VersionConflict
 from storage.history import HistoryEntry
@@ -174,3 +174,22 @@ async def test_a_save_with_replies_is_one_round_trip_outside_a_cluster(
     assert round_trips.count - before == 1
     assert [e.id for e in await store.outbox.claim_stale(0)] == [entry.id]
     await store.states.locks.release(lock)
+
+
+async def test_a_save_without_effects_leaves_the_stored_ones(store: Store) -> None:
+    lock = await store.states.locks.acquire("c1")
+    await store.states.save("c1", STATE, version=0, lock=lock, effects='{"fx": 1}')
+    await store.states.save("c1", STATE, version=1, lock=lock)  # effects=None
+    await store.states.locks.release(lock)  # a turn cut short: nobody ran them
+    assert (await store.states.locks.lease("c1")).effects == '{"fx": 1}'
+
+
+async def test_a_save_that_settles_no_entry_leaves_the_inbox_alone(store: Store) -> None:
+    waiting = await store.inbox.push("c1", Inbound("max", "7", "e1", TextEvent("позже")))
+    lock = await store.states.locks.acquire("c1")
+    assert await store.states.save("c1", STATE, version=0, lock=lock) == 1
+    if scripts_span_slots(store.redis):  # the save writing the replies too
+        entry = store.outbox.prepare("c1", "max", "7", Reply("Записал."))
+        assert await store.states.save("c1", STATE, version=1, lock=lock, outbox=[entry]) == 2
+    await store.states.locks.release(lock)
+    assert [entry_id for entry_id, _ in await store.inbox.pending("c1")] == [waiting]
