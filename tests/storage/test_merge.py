@@ -12,6 +12,7 @@ from storage.history import HistoryEntry
 from storage.keys import LINK_FRESH_MESSAGES
 from storage.merge import Merger
 from storage.store import Store
+from tests.redeem import redeem_link_token
 
 
 def _merger(store: Store) -> Merger:
@@ -62,7 +63,7 @@ async def test_a_merge_spends_the_links_the_customer_that_goes_issued(store: Sto
     await store.identities.merge(keep, other)
     assert not await store.redis.exists(store.keys.link_token(token))
     assert not await store.redis.exists(store.keys.link_code(code))
-    assert await store.identities.redeem_link_token(token, "max:1") is None
+    assert await redeem_link_token(store.identities, token, "max:1") is None
 
 
 async def test_a_merge_is_logged_with_both_customers(
