@@ -198,7 +198,7 @@ class Settings(BaseSettings):
 # ---------------------------------------------------------------------- cross-checks
 
 
-def _is_http_url(url: str) -> bool:
+def is_http_url(url: str) -> bool:
     parts = urlsplit(url)
     return parts.scheme in ("http", "https") and bool(parts.netloc)
 
@@ -225,7 +225,7 @@ def _vk_problems(s: Settings) -> list[str]:
     if s.owner_vk_peer and not s.vk_enabled:
         found.append("SVYAZ_OWNER_VK_PEER is set but VK is off (set SVYAZ_VK_TOKEN and "
                      "SVYAZ_VK_GROUP_ID).")
-    if not _is_http_url(s.vk_api_url):
+    if not is_http_url(s.vk_api_url):
         found.append(f"SVYAZ_VK_API_URL must be an http(s) address, got {s.vk_api_url!r}.")
     return found
 
@@ -241,7 +241,7 @@ def _max_problems(s: Settings) -> list[str]:
         found.append("SVYAZ_MAX_WEBHOOK_SECRET is set but SVYAZ_MAX_TOKEN is not; MAX is off.")
     if s.owner_max_chat and not s.max_enabled:
         found.append("SVYAZ_OWNER_MAX_CHAT is set but MAX is off (set SVYAZ_MAX_TOKEN).")
-    if not _is_http_url(s.max_api_url):
+    if not is_http_url(s.max_api_url):
         found.append(f"SVYAZ_MAX_API_URL must be an http(s) address, got {s.max_api_url!r}.")
     return found
 
@@ -255,14 +255,14 @@ def _general_problems(s: Settings) -> list[str]:
                      "(for example Europe/Moscow).")
     if not s.flows.is_dir():
         found.append(f"SVYAZ_FLOWS folder {str(s.flows)!r} does not exist.")
-    if not _is_http_url(s.public_url):
+    if not is_http_url(s.public_url):
         found.append(f"SVYAZ_PUBLIC_URL must be an http(s) address, got {s.public_url!r}.")
-    if s.owner_webhook and not _is_http_url(s.owner_webhook):
+    if s.owner_webhook and not is_http_url(s.owner_webhook):
         found.append(f"SVYAZ_OWNER_WEBHOOK must be an http(s) address, got "
                      f"{s.owner_webhook!r}.")
     found.extend(
         f"SVYAZ_WEBCHAT_ORIGINS entry {origin!r} must look like https://example.ru."
-        for origin in s.webchat_origins if not _is_http_url(origin)
+        for origin in s.webchat_origins if not is_http_url(origin)
     )
     if s.secret_key is not None and len(s.secret_key.get_secret_value().encode()) < MIN_SECRET_KEY:
         found.append(f"SVYAZ_SECRET_KEY must be at least {MIN_SECRET_KEY} characters long "

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import collections
-import logging
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
@@ -20,7 +19,7 @@ from typing import TYPE_CHECKING, Literal
 from connectors.email import build_message
 from connectors.sms.base import SmsOutcomeUnknown, SmsRefused, SmsUnavailable
 from connectors.sms.text import fit, parts, plain
-from storage.notices import Claim, Notice, Refused, Sent, Unknown
+from storage.notices import Notice, Refused, Sent, Unknown
 from storage.sms_quota import Refusal
 
 if TYPE_CHECKING:
@@ -28,7 +27,6 @@ if TYPE_CHECKING:
     from bots.spare import Spare
     from storage.store import Store
 
-log = logging.getLogger("svyaz.bots")
 
 # What a rung did: went out (wait for the answer), nothing left (climb on now), nothing left
 # but worth trying again soon (the provider's rate limit), or the claim was lost to another
@@ -80,7 +78,7 @@ class Sends:
         claim = await notices.claim(notice.customer, notice.id, notice.at, token, now.timestamp())
         if not claim.won:
             await notices.quota.give_back(taken)
-            return self._lost_claim(notice, claim, now)
+            return "elsewhere"  # another process claimed it: its settle decides
         try:
             await self._pace.wait()
             result = await provider.send(phone, text)
@@ -112,7 +110,7 @@ class Sends:
         claim = await self._store.notices.claim(notice.customer, notice.id, notice.at, token,
                                                 now.timestamp())
         if not claim.won:
-            return self._lost_claim(notice, claim, now)
+            return "elsewhere"  # another process claimed it: its settle decides
         try:
             message = build_message(to=address, subject=SUBJECT, text=plain(notice.text),
                                     notice_id=f"{notice.customer}/{notice.id}",
@@ -133,7 +131,7 @@ class Sends:
         claim = await self._store.notices.claim(notice.customer, notice.id, notice.at, token,
                                                 now.timestamp())
         if not claim.won:
-            return self._lost_claim(notice, claim, now)
+            return "elsewhere"  # another process claimed it: its settle decides
         await self._settle(notice, token, Refused(why), now)
         return "next"
 
@@ -141,19 +139,6 @@ class Sends:
                       now: datetime) -> None:
         await self._store.notices.settle(notice.customer, notice.id, notice.at, token, outcome,
                                          now.timestamp())
-
-    def _lost_claim(self, notice: Notice, claim: Claim, now: datetime) -> Step:
-        """Claimed before: by another process sending now, or by one that died mid-send long
-        ago (its fate is unknown: never sent again — the climb moves past it)."""
-        stored = claim.rung
-        if claim.why == "taken" and stored is not None and stored.status == "claimed" \
-                and now.timestamp() - stored.at > STALE_CLAIM:
-            self._metrics.sms_doubt.inc()
-            log.warning("notice %s of %s: rung %d was claimed and never settled (a crash "
-                        "mid-send?); not sent again, the next rung instead",
-                        notice.id, notice.customer, notice.at)
-            return "next"
-        return "elsewhere"
 
 
 class Pace:

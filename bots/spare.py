@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
-from urllib.parse import urlsplit
 
+from bots.config import is_http_url
 from connectors.email import EmailSender, EmailSettings, EmailSettingsError
 from connectors.sms.base import SmsProvider
 
@@ -58,7 +58,7 @@ def _sms_problems(s: Settings) -> list[str]:
     if given and s.sms_provider is None:
         found.append(f"{given[0]} is set but SVYAZ_SMS_PROVIDER is not (smsru or smsc); "
                      "no SMS would be sent.")
-    if s.sms_api_url is not None and not _is_http_url(s.sms_api_url):
+    if s.sms_api_url is not None and not is_http_url(s.sms_api_url):
         found.append(f"SVYAZ_SMS_API_URL must be an http(s) address, got {s.sms_api_url!r}.")
     return found
 
@@ -104,8 +104,3 @@ def _email_settings(s: Settings) -> EmailSettings:
         raise EmailSettingsError("SVYAZ_SMTP_URL and SVYAZ_MAIL_FROM are both needed")
     return EmailSettings.from_url(s.smtp_url.get_secret_value(), mail_from=s.mail_from,
                                   ca_file=s.smtp_ca_file)
-
-
-def _is_http_url(url: str) -> bool:
-    parts = urlsplit(url)
-    return parts.scheme in ("http", "https") and bool(parts.netloc)

@@ -18,14 +18,10 @@ class NoticeTexts:
 
     @guarded
     async def keep(self, customer: str, notice_id: str, text: str) -> bool:
-        """Store the text the later rungs send."""
-        return await self._set(customer, notice_id, {"text": text})
-
-    async def _set(self, customer: str, notice_id: str, fields: dict[str, str | int]) -> bool:
-        """False when the notice does not exist (nothing is created: a record without its
-        rungs would lead nowhere)."""
+        """Store the text the later rungs send; False when the notice does not exist
+        (nothing is created: a record without its rungs would lead nowhere)."""
         key = self._keys.notice(customer, notice_id)
         if not await self._redis.exists(key):
             return False
-        await self._redis.hset(key, mapping=fields)  # type: ignore[arg-type]
+        await self._redis.hset(key, "text", text)
         return True

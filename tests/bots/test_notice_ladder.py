@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -55,6 +55,14 @@ class Bench:
         """The notice's ``within`` ran out (its check made due now)."""
         now = time.time()
         await self.harness.store.notices.reschedule(self.customer, notice_id, now - 1, now)
+
+    def another(self, clock: Callable[[], float] = time.time) -> Ladder:
+        """A second process's ladder on the same Redis and senders (``clock``: its time)."""
+        h = self.harness
+        return Ladder(store=h.store, delivery=Delivery(store=h.store, connectors=h.channels,
+                                                       metrics=h.metrics),
+                      spare=self.ladder._sends._spare, metrics=h.metrics, zone=ZONE,
+                      owner_notify=None, clock=clock)
 
     async def history_notes(self) -> list[str]:
         entries = await self.harness.store.history.read(self.customer)
@@ -128,10 +136,7 @@ async def test_blocked_in_max_then_sms_then_email_then_an_answer_in_vk_stops_it(
 
 async def test_two_processes_climbing_at_once_send_one_sms(bench: Bench) -> None:
     await bench.fire()
-    other = Ladder(store=bench.harness.store, delivery=Delivery(
-        store=bench.harness.store, connectors=bench.harness.channels,
-        metrics=bench.harness.metrics), spare=bench.ladder._sends._spare,
-        metrics=bench.harness.metrics, zone=ZONE, owner_notify=None)
+    other = bench.another()
     await asyncio.gather(bench.ladder.climb_due(), other.climb_due(), bench.ladder.climb_due())
     assert len(bench.sms.messages) == 1
     await bench.within_passes(notice_id_of(EVENT_ID) or "")
@@ -220,10 +225,7 @@ async def test_a_later_messenger_rung_goes_out_once_from_two_climbers(bench: Ben
     assert len(bench.sms.messages) == 1
     before = bench.harness.texts("max").count("Напоминание!")
     await bench.within_passes(notice_id)
-    other = Ladder(store=bench.harness.store, delivery=Delivery(
-        store=bench.harness.store, connectors=bench.harness.channels,
-        metrics=bench.harness.metrics), spare=bench.ladder._sends._spare,
-        metrics=bench.harness.metrics, zone=ZONE, owner_notify=None)
+    other = bench.another()
     await asyncio.gather(bench.ladder.climb_due(), other.climb_due())
     assert bench.harness.texts("max").count("Напоминание!") == before + 1
 
@@ -237,11 +239,7 @@ async def test_a_notice_whose_reminder_never_told_its_text_waits_then_sends_the_
     await bench.within_passes(notice_id_of(EVENT_ID) or "")
     await bench.ladder.climb_due()
     assert bench.sms.messages == {}
-    later = Ladder(store=bench.harness.store, delivery=Delivery(
-        store=bench.harness.store, connectors=bench.harness.channels,
-        metrics=bench.harness.metrics), spare=bench.ladder._sends._spare,
-        metrics=bench.harness.metrics, zone=ZONE, owner_notify=None,
-        clock=lambda: time.time() + NOTICE_TEXT_WAIT + 60)
+    later = bench.another(lambda: time.time() + NOTICE_TEXT_WAIT + 60)
     await later.climb_due()
     assert [m.text for m in bench.sms.messages.values()] == [NOTICE_FALLBACK]
 
@@ -266,11 +264,7 @@ async def test_the_providers_rate_limit_delays_the_sms_instead_of_skipping_it(
     notice = await bench.harness.store.notices.get(bench.customer, notice_id)
     assert notice is not None
     assert notice.current == "sms"
-    later = Ladder(store=bench.harness.store, delivery=Delivery(
-        store=bench.harness.store, connectors=bench.harness.channels,
-        metrics=bench.harness.metrics), spare=bench.ladder._sends._spare,
-        metrics=bench.harness.metrics, zone=ZONE, owner_notify=None,
-        clock=lambda: time.time() + 5)
+    later = bench.another(lambda: time.time() + 5)
     await later.climb_due()
     assert len(bench.sms.messages) == 1
     assert bench.smtp.received == []
@@ -290,10 +284,7 @@ async def test_an_sms_claimed_by_a_process_that_died_is_not_resent_and_waits_bef
     await bench.ladder.climb_due()  # the claim is fresh: its process may be sending now
     assert bench.sms.messages == {}
     assert bench.smtp.received == []
-    later = Ladder(store=store, delivery=Delivery(
-        store=store, connectors=bench.harness.channels, metrics=bench.harness.metrics),
-        spare=bench.ladder._sends._spare, metrics=bench.harness.metrics, zone=ZONE,
-        owner_notify=None, clock=lambda: time.time() + STALE_CLAIM + 60)
+    later = bench.another(lambda: time.time() + STALE_CLAIM + 60)
     await later.climb_due()
     assert bench.sms.messages == {}  # never sent again
     assert len(bench.smtp.received) == 1
