@@ -28,6 +28,7 @@ __all__ = ["FlowLoadError", "Problem", "check", "load"]
 
 # Names every template may read besides the dialogue's variables.
 RESERVED = frozenset({"today", "now", "env", "consent", "value", "range", "dict"})
+_HELPERS = frozenset({"range", "dict"})  # template helpers: never a variable to suggest
 
 
 @dataclass(frozen=True, slots=True)
@@ -230,7 +231,7 @@ def _unknown_variables(loaded: Mapping[str, _Loaded]) -> Iterable[Problem]:
             for name in sorted(names - known):
                 where = item.doc.value_at(path)
                 step = f"step '{path[1]}': " if len(path) > 1 and path[0] == "steps" else ""
-                hint = did_you_mean(name, known) or "."
+                hint = did_you_mean(name, known - _HELPERS) or "."
                 yield Problem(
                     item.flow.file, where.line, where.column,
                     f"{step}the variable '{name}' is not saved or set by any flow{hint} If "

@@ -377,3 +377,10 @@ def test_expects_and_a_reminders_vars_define_variables(tmp_path: Path) -> None:
     flows, problems = loader.check(tmp_path)
     assert flows is not None, problems
     assert [p for p in problems if "variable" in p.message] == []
+
+
+def test_a_template_helper_is_never_suggested_for_a_misspelt_variable(tmp_path: Path) -> None:
+    write(tmp_path, "a.yaml", 'steps:\n  a:\n    say: "Врач {{ docter }}"\n')
+    problem = only(errors(tmp_path))
+    assert "'docter' is not saved or set by any flow. If" in problem.message
+    assert "dict" not in problem.message
