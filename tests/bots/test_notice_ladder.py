@@ -130,7 +130,7 @@ async def test_blocked_in_max_then_sms_then_email_then_an_answer_in_vk_stops_it(
     assert bench.harness.owner_notes == []
     assert await bench.history_notes() == [
         "reminder visit-24h fired (ping)", "уведомление не ушло: мессенджер",
-        "уведомление отправлено: SMS", "уведомление отправлено: письмо",
+        "уведомление отправлено: SMS", "уведомление отправлено: электронная почта",
         "клиент ответил: уведомление остановлено"]
 
 
