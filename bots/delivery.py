@@ -83,13 +83,15 @@ def plan_initiated(
     accounts: Sequence[Account], available: Collection[Channel],
     routes: Mapping[str, str] | None = None,
 ) -> list[Target]:
-    """Bot-initiated: most recently active first, only channels that are switched on; an
-    account with a known route (its one-to-one chat, ``DIALOG_PREFIX``) goes by it."""
+    """Bot-initiated: most recently active first, only channels that are switched on and
+    never a send-only one (SMS, e-mail: notices reach them by the ladder alone); an account
+    with a known route (its one-to-one chat, ``DIALOG_PREFIX``) goes by it."""
     ordered = sorted(accounts, key=lambda info: info.last_active, reverse=True)
     targets = (split_account(info.account) for info in ordered)
     routes = routes or {}
     return [Target(t.channel, routes.get(t.account, t.user_id)) for t in targets
-            if t is not None and t.channel in available]
+            if t is not None and t.channel in available
+            and not INSTALLED[t.channel].capabilities.send_only]
 
 
 def account_on(

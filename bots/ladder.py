@@ -181,11 +181,11 @@ class Ladder:
                                                  morning.timestamp(), now.timestamp())
             return
         if rung == "sms":
-            contact = await self._sends.contact(notice.customer)
-            step = await self._sends.sms(notice, now, contact.phone)
+            attached = await self._sends.attached(notice.customer)
+            step = await self._sends.sms(notice, now, attached.get(rung))
         elif rung == "email":
-            contact = await self._sends.contact(notice.customer)
-            step = await self._sends.email(notice, now, contact.email)
+            attached = await self._sends.attached(notice.customer)
+            step = await self._sends.email(notice, now, attached.get(rung))
         else:
             told = await self._messenger(notice, rung, now.timestamp())
             if told is None:

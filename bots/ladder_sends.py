@@ -12,11 +12,11 @@ from __future__ import annotations
 import asyncio
 import collections
 import secrets
-from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Literal
 
 from connectors.email import build_message
+from connectors.registry import INSTALLED
 from connectors.sms.base import SmsOutcomeUnknown, SmsRefused, SmsUnavailable
 from connectors.sms.text import fit, parts, plain
 from storage.notices import Notice, Refused, Sent, Unknown
@@ -39,14 +39,6 @@ SUBJECT = "Напоминание"
 STALE_CLAIM = 300.0  # seconds: a claim this old and unsettled was left by a dead process
 
 
-@dataclass(frozen=True, slots=True)
-class Contact:
-    """Where the customer can be reached outside the messengers, given with their consent."""
-
-    phone: str | None
-    email: str | None
-
-
 class Sends:
     """The SMS and e-mail rungs, on the configured ``Spare`` senders."""
 
@@ -56,12 +48,12 @@ class Sends:
         self._metrics = metrics
         self._pace = Pace(SMS_PER_SECOND)
 
-    async def contact(self, customer: str) -> Contact:
-        """The phone and e-mail of the profile, only while the consent is granted."""
+    async def attached(self, customer: str) -> dict[str, str]:
+        """The customer's send-only accounts by channel (``{"sms": "+7916…"}``): made of the
+        profile's phone and e-mail, only while the consent is granted (``Registry.attached``)."""
         profile = await self._store.profiles.get(customer)
-        if not profile.consent_granted:
-            return Contact(None, None)
-        return Contact(profile.phone, profile.email)
+        fields = {"phone": profile.phone, "email": profile.email}
+        return INSTALLED.attached(fields, profile.consent_granted)
 
     async def sms(self, notice: Notice, now: datetime, phone: str | None) -> Step:
         provider, notices = self._spare.sms, self._store.notices

@@ -636,3 +636,8 @@ async def test_a_lease_that_cannot_be_renewed_is_logged_and_the_send_goes_on(
     assert warnings
     assert {(r.levelname, r.getMessage(), r.error) for r in warnings} == {  # type: ignore[attr-defined]
         ("WARNING", "outbox lease not renewed", "StorageUnavailable")}
+
+
+def test_a_send_only_account_is_never_chosen_for_a_reminder() -> None:
+    accounts = [Info("sms:+79161234567", 50.0), Info("vk:1", 10.0)]
+    assert plan_initiated(accounts, {"vk", "sms", "email"}) == [Target("vk", "1")]
