@@ -35,7 +35,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from bots.delivery import Send, account_on
-from bots.ladder_sends import RETRY, STALE_CLAIM, Sends, Step
+from bots.ladder_sends import RETRY, STALE_CLAIM, Sends, Step, Watch
 from bots.owner import OwnerNote
 from bots.texts import NOTICE_FALLBACK
 from connectors.registry import INSTALLED
@@ -82,14 +82,14 @@ class Ladder:
 
     def __init__(self, *, store: Store, delivery: Delivery, spare: Spare, metrics: Metrics,
                  zone: ZoneInfo, owner_notify: Callable[[OwnerNote], Awaitable[None]] | None,
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.time, watch: Watch | None = None) -> None:
         self._store = store
         self._delivery = delivery
         self._metrics = metrics
         self._zone = zone
         self._owner_notify = owner_notify
         self._clock = clock
-        self._sends = Sends(store=store, spare=spare, metrics=metrics)
+        self._sends = Sends(store=store, spare=spare, metrics=metrics, watch=watch)
 
     async def open(self, customer: str, event_id: str, plan: Plan) -> None:
         """A critical reminder fires (``event_id``: its timer event's): its notice, checked
