@@ -27,6 +27,7 @@ from bots.flowchat import ChatSession, run_chat
 from connectors.registry import INSTALLED
 from flows import convtest, graph, schema
 from flows.loader import check, load
+from flows.messages import Lang, lang_of, msg
 from flows.model import ByValue, CompiledFlow, CompiledStep, FlowSet, Goto, Rules
 from flows.problems import FlowLoadError, Problem
 from flows.types import Event, StartEvent, StartFlowEvent
@@ -40,6 +41,12 @@ def _default_folder() -> str:
 
 def _timezone() -> str:
     return os.environ.get("SVYAZ_TIMEZONE", "Europe/Moscow")
+
+
+def owner_lang() -> Lang:
+    """The language of the owner's tools: Russian unless ``SVYAZ_LANG=en``. The locale
+    (``LANG``, ``LC_*``) is not followed: servers often run with an English one."""
+    return lang_of(os.environ.get("SVYAZ_LANG"))
 
 
 def register(sub: argparse._SubParsersAction[Any]) -> None:
@@ -78,22 +85,24 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
 
 def cmd_check(args: argparse.Namespace) -> int:
     folder = args.folder or _default_folder()
-    flows, problems = check(folder, timezone=_timezone(), channels=INSTALLED.names())
+    lang = owner_lang()
+    flows, problems = check(folder, timezone=_timezone(), channels=INSTALLED.names(), lang=lang)
     for problem in problems:
         print(problem)
     errors = sum(p.severity == "error" for p in problems)
     warnings = len(problems) - errors
     if flows is None:
-        print(f"{folder}: {errors} error(s), {warnings} warning(s)")
+        print(msg("check.failed", folder=folder, errors=errors, warnings=warnings).render(lang))
         return 1
-    print(f"{folder}: ok, {len(flows.flows)} flow(s), {warnings} warning(s)")
+    print(msg("check.ok", folder=folder, flows=len(flows.flows), warnings=warnings).render(lang))
     return 0
 
 
 def _load_or_report(folder: str) -> FlowSet | None:
     """The folder's ``FlowSet``, or None after printing its problems to stderr."""
     try:
-        return load(folder, timezone=_timezone(), channels=INSTALLED.names())
+        return load(folder, timezone=_timezone(), channels=INSTALLED.names(),
+                    lang=owner_lang())
     except FlowLoadError as exc:
         _print_problems(exc.problems)
         return None
@@ -103,7 +112,7 @@ def _print_problems(problems: tuple[Problem, ...]) -> None:
     for problem in problems:
         print(problem, file=sys.stderr)
     errors = sum(p.severity == "error" for p in problems)
-    print(f"{errors} error(s) in flows; run 'svyaz check' for details", file=sys.stderr)
+    print(msg("check.see_check", errors=errors).render(owner_lang()), file=sys.stderr)
 
 
 # --------------------------------------------------------------------------- chat

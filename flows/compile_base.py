@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from flows import templates
+from flows.messages import NOTHING, Msg, msg
 from flows.model import (
     ConstText,
     ConstValue,
@@ -45,7 +46,7 @@ class CompilerBase:
     # (where, names read) of every template, for the loader's unknown-variable warnings
     uses: list[tuple[PathKey, frozenset[str]]] = field(default_factory=list)
 
-    def error(self, path: PathKey, message: str, *, key: bool = False) -> None:
+    def error(self, path: PathKey, message: Msg, *, key: bool = False) -> None:
         pos = self.doc.key_at(path) if key else self.doc.value_at(path)
         self.problems.append(Problem(self.file, pos.line, pos.column, message))
 
@@ -54,8 +55,7 @@ class CompilerBase:
         if name is None or name == "any" or self.channels is None or name in self.channels:
             return name
         known = ", ".join(sorted(self.channels))
-        self.error(path, f"{where_of(path)}no channel '{name}' here; write one of: "
-                         f"{known}, or any")
+        self.error(path, msg("channel.unknown", where=where_of(path), name=name, known=known))
         return name
 
     # ----------------------------------------------------------------- templates
@@ -98,17 +98,15 @@ class CompilerBase:
         pos = self.doc.value_at(path)
         line = pos.line + max(0, (exc.lineno or 1) - 1)
         self.problems.append(
-            Problem(self.file, line, pos.column, f"{where_of(path)}template error: {exc.message}")
+            Problem(self.file, line, pos.column,
+                    msg("template.error", where=where_of(path), detail=exc.message))
         )
 
     # ----------------------------------------------------------------- flow
 
     def target_error(self, path: PathKey, target: str, names: Sequence[str]) -> None:
-        self.error(
-            path,
-            f"{where_of(path)}'{target}' points to no step"
-            f"{did_you_mean(target, names)}; steps are: {listing(names, 30)}",
-        )
+        self.error(path, msg("target.missing", where=where_of(path), target=target,
+                             hint=did_you_mean(target, names), steps=listing(names, 30)))
 
     def target(self, target: str | None, path: PathKey, names: Sequence[str]) -> str | None:
         if target is not None and target not in names:
@@ -134,5 +132,6 @@ def fast_text(source: str, slow: Text) -> Text:
     return FastText(tuple(parts), slow)
 
 
-def where_of(path: PathKey) -> str:
-    return f"step '{path[1]}': " if len(path) >= 2 and path[0] == "steps" else ""
+def where_of(path: PathKey) -> Msg:
+    """'step 'x': ' for a place inside a step, else nothing."""
+    return msg("where.step", step=path[1]) if len(path) >= 2 and path[0] == "steps" else NOTHING

@@ -12,7 +12,6 @@ Reads the test files (like the loader); otherwise pure. It must not change flows
 from __future__ import annotations
 
 import dataclasses
-import re
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
@@ -20,10 +19,11 @@ from typing import Any, assert_never
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from flows import compiler, effects, engine, ladders
+from flows import compiler, durations, effects, engine, ladders
+from flows.messages import DEFAULT_LANG, Lang
 from flows.model import FlowSet
 from flows.problems import Problem
-from flows.schema import DURATION_PATTERN, Duration
+from flows.schema import Duration
 from flows.types import (
     JSON,
     ButtonEvent,
@@ -106,20 +106,21 @@ class ConvResult:
     line: int = 1
 
 
-def run_folder(folder: str | Path, flows: FlowSet) -> list[ConvResult]:
+def run_folder(folder: str | Path, flows: FlowSet, *, lang: Lang = DEFAULT_LANG
+               ) -> list[ConvResult]:
     """Play every ``*.test.yaml`` of ``folder``."""
     files = sorted([*Path(folder).glob("*.test.yaml"), *Path(folder).glob("*.test.yml")])
-    return [result for path in files for result in run_file(path, flows)]
+    return [result for path in files for result in run_file(path, flows, lang=lang)]
 
 
-def run_file(path: Path, flows: FlowSet) -> list[ConvResult]:
+def run_file(path: Path, flows: FlowSet, *, lang: Lang = DEFAULT_LANG) -> list[ConvResult]:
     try:
         doc = parse(path.read_text(encoding="utf-8"))
     except YamlProblem as exc:
-        return [_broken(path, [Problem(str(path), exc.line, exc.column, exc.message)])]
+        return [_broken(path, [Problem(str(path), exc.line, exc.column, exc.message, lang=lang)])]
     model, problems = validate(TestFile, doc, str(path))
     if model is None:
-        return [_broken(path, problems)]
+        return [_broken(path, [p.in_lang(lang) for p in problems])]
     return [
         _Player(path, doc, i, case, model.now, flows).play() for i, case in enumerate(model.tests)
     ]
@@ -285,9 +286,10 @@ def _expected(wanted: Mapping[str, JSON]) -> Mapping[str, JSON]:
     remind = wanted.get("remind")
     if not isinstance(remind, dict) or not isinstance(within := remind.get("within"), str):
         return wanted
-    if not re.fullmatch(DURATION_PATTERN, within):
+    parsed = durations.parse(within)
+    if parsed is None:
         return wanted
-    within = ladders.duration_text(compiler.duration(within))
+    within = ladders.duration_text(parsed)
     return {**wanted, "remind": {**remind, "within": within}}
 
 

@@ -16,7 +16,9 @@ from pathlib import Path
 
 from flows import graph
 from flows import schema as s
+from flows.compile_base import where_of
 from flows.compiler import Compiler
+from flows.messages import DEFAULT_LANG, Lang, Msg, msg
 from flows.model import CompiledFlow, Entry, FlowSet
 from flows.problems import FlowLoadError, Problem, did_you_mean, listing
 from flows.validation import validate
@@ -44,13 +46,16 @@ def load(
     timezone: str = "Europe/Moscow",
     environ: Mapping[str, str] | None = None,
     channels: Collection[str] | None = None,
+    lang: Lang = DEFAULT_LANG,
 ) -> FlowSet:
     """Load and compile every flow of ``folder``; raises ``FlowLoadError`` listing all errors.
 
     ``environ`` overrides the ``env:`` defaults of ``_bot.yaml`` (only keys declared there);
-    ``channels``: the channel names flows may name (None: any).
+    ``channels``: the channel names flows may name (None: any); ``lang``: the language of
+    the problems' messages.
     """
-    flows, problems = check(folder, timezone=timezone, environ=environ, channels=channels)
+    flows, problems = check(folder, timezone=timezone, environ=environ, channels=channels,
+                            lang=lang)
     if flows is None:
         raise FlowLoadError(problems)
     return flows
@@ -62,11 +67,13 @@ def check(
     timezone: str = "Europe/Moscow",
     environ: Mapping[str, str] | None = None,
     channels: Collection[str] | None = None,
+    lang: Lang = DEFAULT_LANG,
 ) -> tuple[FlowSet | None, tuple[Problem, ...]]:
-    """Every error and warning of ``folder``; the ``FlowSet`` is None when there is an error."""
+    """Every error and warning of ``folder``, worded in ``lang``; the ``FlowSet`` is None
+    when there is an error."""
     root = Path(folder)
     if not root.is_dir():
-        return None, (Problem(str(root), 1, 1, "no such folder of flows"),)
+        return None, (Problem(str(root), 1, 1, msg("folder.missing"), lang=lang),)
     problems: list[Problem] = []
     settings = _settings(root, problems)
     loaded: dict[str, _Loaded] = {}
@@ -76,15 +83,16 @@ def check(
             continue
         if item.flow.name in loaded:
             other, name = loaded[item.flow.name].flow.file, item.flow.name
-            problems.append(Problem(item.flow.file, 1, 1, f"the flow name '{name}' is already "
-                                    f"used by {other}; flow names must be unique"))
+            problems.append(Problem(item.flow.file, 1, 1,
+                                    msg("flow.name_taken", name=name, other=other)))
             continue
         loaded[item.flow.name] = item
     if not loaded and not problems:
-        problems.append(Problem(str(root), 1, 1, "the folder has no flows (*.yaml files)"))
+        problems.append(Problem(str(root), 1, 1, msg("folder.empty")))
     problems.extend(_cross_checks(loaded, settings))
     problems.extend(_warnings(loaded))
-    problems.sort(key=lambda p: (p.severity != "error", p.file, p.line, p.column))
+    problems = sorted((p.in_lang(lang) for p in problems),
+                      key=lambda p: (p.severity != "error", p.file, p.line, p.column))
     if any(p.severity == "error" for p in problems):
         return None, tuple(problems)
     flows = {name: item.flow for name, item in loaded.items()}
@@ -106,14 +114,16 @@ def _read(path: Path, problems: list[Problem]) -> Document | None:
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError as exc:
         problems.append(
-            Problem(str(path), 1, 1, f"the file is not UTF-8 text ({exc.reason}); save it as UTF-8")
+            Problem(str(path), 1, 1, msg("file.not_utf8", reason=exc.reason))
         )
         return None
     try:
-        return parse(text)
+        doc = parse(text)
     except YamlProblem as exc:
         problems.append(Problem(str(path), exc.line, exc.column, exc.message))
         return None
+    problems.extend(Problem(str(path), n.line, n.column, n.message, "warning") for n in doc.notes)
+    return doc
 
 
 def _load_file(
@@ -138,7 +148,7 @@ class _Settings:
     file: str
     doc: Document | None = None
 
-    def problem(self, path: PathKey, message: str) -> Problem:
+    def problem(self, path: PathKey, message: Msg) -> Problem:
         where = self.doc.value_at(path) if self.doc else None
         return Problem(self.file, where.line if where else 1, where.column if where else 1, message)
 
@@ -165,32 +175,21 @@ def _cross_checks(loaded: Mapping[str, _Loaded], settings: _Settings) -> Iterabl
             for i, reminder in enumerate(step.remind):
                 if reminder.flow not in loaded:
                     where = item.doc.value_at((*path, "remind", i, "flow"))
-                    yield Problem(
-                        item.flow.file,
-                        where.line,
-                        where.column,
-                        f"step '{step.name}': reminder flow '{reminder.flow}' does "
-                        f"not exist{did_you_mean(reminder.flow, names)}; flows are: "
-                        f"{listing(names)}",
-                    )
+                    yield Problem(item.flow.file, where.line, where.column, msg(
+                        "flow.reminder_missing", step=step.name, flow=reminder.flow,
+                        hint=did_you_mean(reminder.flow, names), flows=listing(names)))
     menu = settings.model.menu
     if menu is not None and menu not in loaded:
-        yield settings.problem(
-            ("menu",),
-            f"menu: the flow '{menu}' does not exist{did_you_mean(menu, names)}; "
-            f"flows are: {listing(names)}",
-        )
+        yield settings.problem(("menu",), msg("flow.menu_missing", flow=menu,
+                                              hint=did_you_mean(menu, names),
+                                              flows=listing(names)))
 
 
 def _missing_flow(item: _Loaded, path: tuple[str, ...], flow: str, names: list[str]) -> Problem:
     where = item.doc.value_at(path)
-    return Problem(
-        item.flow.file,
-        where.line,
-        where.column,
-        f"step '{path[1]}': the flow '{flow}' does not exist"
-        f"{did_you_mean(flow, names)}; flows are: {listing(names)}",
-    )
+    return Problem(item.flow.file, where.line, where.column, msg(
+        "flow.call_missing", step=path[1], flow=flow, hint=did_you_mean(flow, names),
+        flows=listing(names)))
 
 
 def _defined(loaded: Mapping[str, _Loaded]) -> set[str]:
@@ -230,14 +229,10 @@ def _unknown_variables(loaded: Mapping[str, _Loaded]) -> Iterable[Problem]:
         for path, names in item.uses:
             for name in sorted(names - known):
                 where = item.doc.value_at(path)
-                step = f"step '{path[1]}': " if len(path) > 1 and path[0] == "steps" else ""
-                hint = did_you_mean(name, known - _HELPERS) or "."
-                yield Problem(
-                    item.flow.file, where.line, where.column,
-                    f"{step}the variable '{name}' is not saved or set by any flow{hint} If "
-                    f"the business's system passes it when it starts the flow, declare it: "
-                    f"add 'expects: [{name}]' at the top of {Path(item.flow.file).name}",
-                )
+                yield Problem(item.flow.file, where.line, where.column, msg(
+                    "variable.unknown", where=where_of(path), name=name,
+                    hint=did_you_mean(name, known - _HELPERS) or msg("hint.period"),
+                    file=Path(item.flow.file).name))
 
 
 def _profile_without_consent(loaded: Mapping[str, _Loaded]) -> Iterable[Problem]:
@@ -247,15 +242,8 @@ def _profile_without_consent(loaded: Mapping[str, _Loaded]) -> Iterable[Problem]
     for item, st in steps:
         if st.question and st.question.profile:
             where = item.doc.value_at(("steps", st.name, "profile"))
-            yield Problem(
-                item.flow.file,
-                where.line,
-                where.column,
-                f"step '{st.name}': no flow asks for consent to process personal "
-                f"data, so 'profile: {st.question.profile}' will never be stored; "
-                f"add a step with 'consent:'",
-                "warning",
-            )
+            yield Problem(item.flow.file, where.line, where.column, msg(
+                "profile.no_consent", step=st.name, field=st.question.profile), "warning")
 
 
 def _warnings(loaded: Mapping[str, _Loaded]) -> Iterable[Problem]:
@@ -267,23 +255,12 @@ def _warnings(loaded: Mapping[str, _Loaded]) -> Iterable[Problem]:
         for name in flow.steps:
             if name not in seen:
                 where = item.doc.key_at(("steps", name))
-                yield Problem(
-                    flow.file,
-                    where.line,
-                    where.column,
-                    f"step '{name}' is never reached: no step goes to it",
-                    "warning",
-                )
+                yield Problem(flow.file, where.line, where.column,
+                              msg("step.unreached", step=name), "warning")
         for name in graph.silent_loops(flow):
             where = item.doc.key_at(("steps", name))
-            yield Problem(
-                flow.file,
-                where.line,
-                where.column,
-                f"step '{name}' is in a loop without any question: the customer "
-                f"would never be asked anything; add an 'ask' or an exit",
-                "warning",
-            )
+            yield Problem(flow.file, where.line, where.column,
+                          msg("step.silent_loop", step=name), "warning")
 
 
 def _flow_set(

@@ -73,6 +73,12 @@ steps:
 """
 
 
+@pytest.fixture(autouse=True)
+def english(monkeypatch: pytest.MonkeyPatch) -> None:
+    """These tests read the English words; tests/bots/test_check_russian.py the Russian."""
+    monkeypatch.setenv("SVYAZ_LANG", "en")
+
+
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
     code = main(list(argv))
     captured = capsys.readouterr()
@@ -111,10 +117,10 @@ def test_check_reports_every_error_with_position(
     by_file: dict[str, list[int]] = {}
     for match in problems:
         by_file.setdefault(Path(match["file"]).name, []).append(int(match["line"]))
-    assert by_file == {"typo.yaml": [8, 11], "syntax.yaml": [6]}, out
+    assert by_file == {"typo.yaml": [8, 11], "syntax.yaml": [4]}, out
     assert re.search(r"typo\.yaml:8:5: error: .*'nxt'.*did you mean 'next'", out)
     assert re.search(r"typo\.yaml:11:11: error: .*'pay'", out)
-    assert re.search(r"syntax\.yaml:6:1: error: YAML .*line 4", out)
+    assert re.search(r"syntax\.yaml:4:10: error: a quote opens here and is never closed", out)
     assert out.strip().splitlines()[-1] == f"{tmp_path}: 3 error(s), 0 warning(s)"
 
 
