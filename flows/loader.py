@@ -10,6 +10,7 @@ It must not run flows (``flows.engine`` does).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,6 +39,7 @@ class _Loaded:
     flow: CompiledFlow
     doc: Document
     uses: tuple[tuple[PathKey, frozenset[str]], ...] = ()
+    whole: bool = True  # False: built from what was left after dropping wrong keys
 
 
 def load(
@@ -77,9 +79,11 @@ def check(
     problems: list[Problem] = []
     settings = _settings(root, problems)
     loaded: dict[str, _Loaded] = {}
+    broken: set[str] = set()  # names of flows whose files could not be read at all
     for path in _flow_files(root):
         item = _load_file(path, problems, channels)
         if item is None:
+            broken.update(_names_of(path))
             continue
         if item.flow.name in loaded:
             other, name = loaded[item.flow.name].flow.file, item.flow.name
@@ -89,8 +93,11 @@ def check(
         loaded[item.flow.name] = item
     if not loaded and not problems:
         problems.append(Problem(str(root), 1, 1, msg("folder.empty")))
-    problems.extend(_cross_checks(loaded, settings))
-    problems.extend(_warnings(loaded))
+    # A broken file says nothing about the others: no "flow 'x' does not exist" for its
+    # flows, no checks that need every flow (variables, consent) until it is fixed.
+    problems.extend(_cross_checks(loaded, settings, broken))
+    complete = not broken and all(item.whole for item in loaded.values())
+    problems.extend(_warnings(loaded, complete=complete))
     problems = sorted((p.in_lang(lang) for p in problems),
                       key=lambda p: (p.severity != "error", p.file, p.line, p.column))
     if any(p.severity == "error" for p in problems):
@@ -139,7 +146,18 @@ def _load_file(
     compiler = Compiler(str(path), doc, channels=None if channels is None else frozenset(channels))
     flow = compiler.flow(model, path.stem)
     problems.extend(compiler.problems)
-    return _Loaded(flow, doc, tuple(compiler.uses))
+    return _Loaded(flow, doc, tuple(compiler.uses), whole=not found)
+
+
+def _names_of(path: Path) -> set[str]:
+    """The names a broken flow file likely has: its file name and a 'flow:' line."""
+    names = {path.stem}
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return names
+    found = re.search(r"^flow:\s*['\"]?([A-Za-z_][A-Za-z0-9_-]*)", text, re.M)
+    return names | ({found.group(1)} if found else set())
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,21 +183,26 @@ def _settings(root: Path, problems: list[Problem]) -> _Settings:
     return _Settings(model or s.Settings(), str(path), doc)
 
 
-def _cross_checks(loaded: Mapping[str, _Loaded], settings: _Settings) -> Iterable[Problem]:
+def _cross_checks(
+    loaded: Mapping[str, _Loaded], settings: _Settings, broken: Collection[str]
+) -> Iterable[Problem]:
+    """Flows named by ``call``, ``remind`` and ``menu`` exist (or are in a ``broken`` file,
+    already reported)."""
     names = list(loaded)
+    known = {*loaded, *broken}
     for item in loaded.values():
         for step in item.flow.steps.values():
             path = ("steps", step.name)
-            if step.call is not None and step.call not in loaded:
+            if step.call is not None and step.call not in known:
                 yield _missing_flow(item, (*path, "call"), step.call, names)
             for i, reminder in enumerate(step.remind):
-                if reminder.flow not in loaded:
+                if reminder.flow not in known:
                     where = item.doc.value_at((*path, "remind", i, "flow"))
                     yield Problem(item.flow.file, where.line, where.column, msg(
                         "flow.reminder_missing", step=step.name, flow=reminder.flow,
                         hint=did_you_mean(reminder.flow, names), flows=listing(names)))
     menu = settings.model.menu
-    if menu is not None and menu not in loaded:
+    if menu is not None and menu not in known:
         yield settings.problem(("menu",), msg("flow.menu_missing", flow=menu,
                                               hint=did_you_mean(menu, names),
                                               flows=listing(names)))
@@ -214,8 +237,18 @@ def _declared(data: object) -> Iterable[str]:
     if not isinstance(data, dict):
         return
     yield from (name for name in data.get("expects") or () if isinstance(name, str))
-    for step in (data.get("steps") or {}).values():
-        reminders = step.get("remind") if isinstance(step, dict) else None
+    steps = data.get("steps")
+    for step in steps.values() if isinstance(steps, dict) else ():
+        if not isinstance(step, dict):
+            continue
+        # what a step saves, as written (a step with a wrong key is dropped from the model)
+        http = step.get("http")
+        for saved in (step.get("save"), http.get("save") if isinstance(http, dict) else None):
+            if isinstance(saved, str):
+                yield saved
+        if isinstance(step.get("set"), dict):
+            yield from step["set"]
+        reminders = step.get("remind")
         for remind in reminders if isinstance(reminders, list) else [reminders]:
             if isinstance(remind, dict) and isinstance(remind.get("vars"), dict):
                 yield from remind["vars"]
@@ -246,10 +279,13 @@ def _profile_without_consent(loaded: Mapping[str, _Loaded]) -> Iterable[Problem]
                 "profile.no_consent", step=st.name, field=st.question.profile), "warning")
 
 
-def _warnings(loaded: Mapping[str, _Loaded]) -> Iterable[Problem]:
-    yield from _unknown_variables(loaded)
-    yield from _profile_without_consent(loaded)
-    for item in loaded.values():
+def _warnings(loaded: Mapping[str, _Loaded], *, complete: bool) -> Iterable[Problem]:
+    """Checks that need every flow run only when every file was read without a mistake
+    (``complete``); the step graph is judged only in files read without one."""
+    if complete:
+        yield from _unknown_variables(loaded)
+        yield from _profile_without_consent(loaded)
+    for item in (item for item in loaded.values() if item.whole):
         flow = item.flow
         seen = graph.reachable(flow)
         for name in flow.steps:
