@@ -78,19 +78,7 @@ def check(
         return None, (Problem(str(root), 1, 1, msg("folder.missing"), lang=lang),)
     problems: list[Problem] = []
     settings = _settings(root, problems)
-    loaded: dict[str, _Loaded] = {}
-    broken: set[str] = set()  # names of flows whose files could not be read at all
-    for path in _flow_files(root):
-        item = _load_file(path, problems, channels)
-        if item is None:
-            broken.update(_names_of(path))
-            continue
-        if item.flow.name in loaded:
-            other, name = loaded[item.flow.name].flow.file, item.flow.name
-            problems.append(Problem(item.flow.file, 1, 1,
-                                    msg("flow.name_taken", name=name, other=other)))
-            continue
-        loaded[item.flow.name] = item
+    loaded, broken = _load_all(root, problems, channels)
     if not loaded and not problems:
         problems.append(Problem(str(root), 1, 1, msg("folder.empty")))
     # A broken file says nothing about the others: no "flow 'x' does not exist" for its
@@ -105,6 +93,27 @@ def check(
     flows = {name: item.flow for name, item in loaded.items()}
     warnings = tuple(p for p in problems if p.severity == "warning")
     return _flow_set(flows, settings.model, timezone, warnings, environ or {}), tuple(problems)
+
+
+def _load_all(
+    root: Path, problems: list[Problem], channels: Collection[str] | None
+) -> tuple[dict[str, _Loaded], set[str]]:
+    """The flows of the folder's files, and the names of flows whose files could not be
+    read at all."""
+    loaded: dict[str, _Loaded] = {}
+    broken: set[str] = set()
+    for path in _flow_files(root):
+        item = _load_file(path, problems, channels)
+        if item is None:
+            broken.update(_names_of(path))
+            continue
+        if item.flow.name in loaded:
+            other, name = loaded[item.flow.name].flow.file, item.flow.name
+            problems.append(Problem(item.flow.file, 1, 1,
+                                    msg("flow.name_taken", name=name, other=other)))
+            continue
+        loaded[item.flow.name] = item
+    return loaded, broken
 
 
 def _flow_files(root: Path) -> list[Path]:
