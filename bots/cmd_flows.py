@@ -25,7 +25,7 @@ from zoneinfo import ZoneInfo
 
 from bots.flowchat import ChatSession, run_chat
 from connectors.registry import INSTALLED
-from flows import convtest, graph, schema
+from flows import convcheck, convtest, graph, schema
 from flows.loader import check, load
 from flows.messages import Lang, lang_of, msg
 from flows.model import ByValue, CompiledFlow, CompiledStep, FlowSet, Goto, Rules
@@ -53,7 +53,8 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
     """Add this module's sub-commands to the parser."""
     folder_help = "folder of flow *.yaml files (default: $SVYAZ_FLOWS or flows_examples)"
 
-    p = sub.add_parser("check", help="validate a folder of flows (exit 1 on errors)")
+    p = sub.add_parser("check", help="validate a folder of flows and its conversation tests "
+                       "(exit 1 on errors)")
     p.add_argument("folder", nargs="?", default=None, help=folder_help)
     p.set_defaults(handler=cmd_check)
 
@@ -87,11 +88,13 @@ def cmd_check(args: argparse.Namespace) -> int:
     folder = args.folder or _default_folder()
     lang = owner_lang()
     flows, problems = check(folder, timezone=_timezone(), channels=INSTALLED.names(), lang=lang)
+    if Path(folder).is_dir():
+        problems += tuple(convcheck.check_tests(folder, flows, lang=lang))
     for problem in problems:
         print(problem)
     errors = sum(p.severity == "error" for p in problems)
     warnings = len(problems) - errors
-    if flows is None:
+    if flows is None or errors:
         print(msg("check.failed", folder=folder, errors=errors, warnings=warnings).render(lang))
         return 1
     print(msg("check.ok", folder=folder, flows=len(flows.flows), warnings=warnings).render(lang))

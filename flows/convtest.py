@@ -20,12 +20,13 @@ from typing import Any, assert_never
 from pydantic import BaseModel, ConfigDict, Field
 
 from flows import compiler, durations, effects, engine, ladders
-from flows.messages import DEFAULT_LANG, Lang
+from flows.messages import DEFAULT_LANG, Lang, msg
 from flows.model import FlowSet
-from flows.problems import Problem
+from flows.problems import Problem, did_you_mean
 from flows.schema import Duration
 from flows.types import (
     JSON,
+    Button,
     ButtonEvent,
     CallHttp,
     CallResultEvent,
@@ -109,8 +110,19 @@ class ConvResult:
 def run_folder(folder: str | Path, flows: FlowSet, *, lang: Lang = DEFAULT_LANG
                ) -> list[ConvResult]:
     """Play every ``*.test.yaml`` of ``folder``."""
-    files = sorted([*Path(folder).glob("*.test.yaml"), *Path(folder).glob("*.test.yml")])
+    files = conversation_files(folder)
     return [result for path in files for result in run_file(path, flows, lang=lang)]
+
+
+def conversation_files(folder: str | Path) -> list[Path]:
+    """The conversation test files of ``folder``."""
+    return sorted([*Path(folder).glob("*.test.yaml"), *Path(folder).glob("*.test.yml")])
+
+
+def player(path: Path, doc: Document, index: int, case: Case, now: str, flows: FlowSet
+           ) -> _Player:
+    """A player of one test case (``flows.convcheck`` reads its ``problems``)."""
+    return _Player(path, doc, index, case, now, flows)
 
 
 def run_file(path: Path, flows: FlowSet, *, lang: Lang = DEFAULT_LANG) -> list[ConvResult]:
@@ -122,7 +134,8 @@ def run_file(path: Path, flows: FlowSet, *, lang: Lang = DEFAULT_LANG) -> list[C
     if model is None:
         return [_broken(path, [p.in_lang(lang) for p in problems])]
     return [
-        _Player(path, doc, i, case, model.now, flows).play() for i, case in enumerate(model.tests)
+        _Player(path, doc, i, case, model.now, flows, lang).play()
+        for i, case in enumerate(model.tests)
     ]
 
 
@@ -138,8 +151,11 @@ class _Player:
     case: Case
     file_now: str
     flows: FlowSet
+    lang: Lang = DEFAULT_LANG
     state: DialogState | None = None
     scheduled: list[ScheduleReminder] = dataclasses.field(default_factory=list)
+    offered: tuple[Button, ...] = ()  # the buttons of the bot's last reply that had any
+    problems: list[Problem] = dataclasses.field(default_factory=list)  # the test's own mistakes
 
     def play(self) -> ConvResult:
         flows = self.flows
@@ -155,11 +171,16 @@ class _Player:
         for number, turn in enumerate(self.case.turns):
             if turn.later:
                 now += compiler.duration(turn.later)
+            if turn.press is not None and (wrong := self._not_offered(turn.press, number)):
+                return self._result(False, f"{wrong.file}:{wrong.line}: {wrong.message}",
+                                    wrong.line)
             event, now = self._event(turn, now)
             if event is None:
                 continue
             result = engine.advance(flows, self.state, event, now)
             self.state = result.state
+            self.offered = next((r.buttons for r in reversed(result.replies) if r.buttons),
+                                () if result.replies else self.offered)
             self.scheduled.extend(e for e in result.effects if isinstance(e, ScheduleReminder))
             problems = _check(turn, result, flows)
             if problems:
@@ -167,6 +188,21 @@ class _Player:
                 head = f"turn {number + 1} ({_describe(event)}):"
                 return self._result(False, "\n".join([head, *problems]), where)
         return self._result(True, "", line)
+
+    def _not_offered(self, press: str, number: int) -> Problem | None:
+        """A press of a button the bot did not offer (nor a trigger's or a command's)."""
+        ids = {b.id for b in self.offered} | {b.text for b in self.offered}
+        if press in ids or press in self.flows.buttons or press.startswith("cmd:"):
+            return None
+        where = self.doc.value_at(("tests", self.index, "turns", number, "press"))
+        if not self.offered:
+            text = msg("convtest.no_buttons", button=press)
+        else:
+            text = msg("convtest.no_such_button", button=press, hint=did_you_mean(press, ids),
+                       buttons=", ".join(_button_name(b) for b in self.offered))
+        self.problems.append(Problem(str(self.path), where.line, where.column, text,
+                                     lang=self.lang))
+        return self.problems[-1]
 
     def _result(self, ok: bool, diff: str, line: int) -> ConvResult:
         text = f"{self.path.name}:{line}: {self.case.name}\n{diff}" if diff else ""
@@ -202,6 +238,10 @@ class _Player:
                     now, reminder.at.astimezone(now.tzinfo)
                 )
         return TimerEvent(flow, flow, {}), now
+
+
+def _button_name(button: Button) -> str:
+    return button.id if button.id == button.text else f"{button.id} ({button.text})"
 
 
 def _check(turn: TestTurn, result: Turn, flows: FlowSet) -> list[str]:
