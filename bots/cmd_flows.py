@@ -43,6 +43,11 @@ def _timezone() -> str:
     return os.environ.get("SVYAZ_TIMEZONE", "Europe/Moscow")
 
 
+def send_only_channels() -> tuple[str, ...]:
+    """The installed channels that carry notices only (SMS, e-mail): no dialogue there."""
+    return tuple(c.name for c in INSTALLED if c.capabilities.send_only)
+
+
 def owner_lang() -> Lang:
     """The language of the owner's tools: Russian unless ``SVYAZ_LANG=en``. The locale
     (``LANG``, ``LC_*``) is not followed: servers often run with an English one."""
@@ -87,7 +92,8 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
 def cmd_check(args: argparse.Namespace) -> int:
     folder = args.folder or _default_folder()
     lang = owner_lang()
-    flows, problems = check(folder, timezone=_timezone(), channels=INSTALLED.names(), lang=lang)
+    flows, problems = check(folder, timezone=_timezone(), channels=INSTALLED.names(),
+                            send_only=send_only_channels(), lang=lang)
     if Path(folder).is_dir():
         problems += tuple(convcheck.check_tests(folder, flows, lang=lang))
     for problem in problems:
@@ -105,7 +111,7 @@ def _load_or_report(folder: str) -> FlowSet | None:
     """The folder's ``FlowSet``, or None after printing its problems to stderr."""
     try:
         return load(folder, timezone=_timezone(), channels=INSTALLED.names(),
-                    lang=owner_lang())
+                    send_only=send_only_channels(), lang=owner_lang())
     except FlowLoadError as exc:
         _print_problems(exc.problems)
         return None

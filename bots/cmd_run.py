@@ -71,10 +71,12 @@ def run_command(args: argparse.Namespace) -> int:
     if settings is None:
         return 2
     from bots.app import build_app
+    from bots.cmd_flows import send_only_channels
     from connectors.registry import INSTALLED
     from flows.loader import FlowLoadError, check
 
-    flows, found = check(settings.flows, timezone=settings.timezone, channels=INSTALLED.names())
+    flows, found = check(settings.flows, timezone=settings.timezone, channels=INSTALLED.names(),
+                         send_only=send_only_channels())
     if flows is None:  # refuse before anything starts
         print(f"svyaz: flows in {settings.flows} have errors:", file=sys.stderr)
         for problem in found:

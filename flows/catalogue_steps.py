@@ -106,6 +106,11 @@ STEPS: Mapping[str, Mapping[str, str]] = {
     "channel.unknown": {
         "ru": "{where}канала '{name}' здесь нет; напишите один из: {known} или any",
         "en": "{where}no channel '{name}' here; write one of: {known}, or any"},
+    "channel.send_only": {
+        "ru": "{where}'{name}' только доставляет уведомления: клиент не может продолжить там "
+              "разговор; напишите один из: {known} или any",
+        "en": "{where}'{name}' only delivers notices: a customer cannot continue the "
+              "dialogue there; write one of: {known}, or any"},
     # ------------------------------------------------------------------ reminders
     "duration.bad": {
         "ru": "'{found}' — не длительность; пишите число и единицу, например: {examples}",

@@ -43,6 +43,7 @@ class CompilerBase:
     doc: Document
     problems: list[Problem] = field(default_factory=list)
     channels: frozenset[str] | None = None  # the bot's channels; None: any name passes
+    send_only: frozenset[str] = frozenset()  # of them, those that carry notices only
     # (where, names read) of every template, for the loader's unknown-variable warnings
     uses: list[tuple[PathKey, frozenset[str]]] = field(default_factory=list)
 
@@ -51,11 +52,17 @@ class CompilerBase:
         self.problems.append(Problem(self.file, pos.line, pos.column, message))
 
     def channel(self, name: str | None, path: PathKey) -> str | None:
-        """A ``link_channel`` target: "any", or one of the bot's channels."""
-        if name is None or name == "any" or self.channels is None or name in self.channels:
+        """A ``link_channel`` target: "any", or one of the bot's channels a customer can
+        write in (a dialogue cannot move to SMS or e-mail)."""
+        if name is None or name == "any":
             return name
-        known = ", ".join(sorted(self.channels))
-        self.error(path, msg("channel.unknown", where=where_of(path), name=name, known=known))
+        live = sorted(set(self.channels or ()) - self.send_only)
+        if name in self.send_only:
+            self.error(path, msg("channel.send_only", where=where_of(path), name=name,
+                                 known=", ".join(live)))
+        elif self.channels is not None and name not in self.channels:
+            self.error(path, msg("channel.unknown", where=where_of(path), name=name,
+                                 known=", ".join(live)))
         return name
 
     # ----------------------------------------------------------------- templates

@@ -48,16 +48,18 @@ def load(
     timezone: str = "Europe/Moscow",
     environ: Mapping[str, str] | None = None,
     channels: Collection[str] | None = None,
+    send_only: Collection[str] = (),
     lang: Lang = DEFAULT_LANG,
 ) -> FlowSet:
     """Load and compile every flow of ``folder``; raises ``FlowLoadError`` listing all errors.
 
     ``environ`` overrides the ``env:`` defaults of ``_bot.yaml`` (only keys declared there);
-    ``channels``: the channel names flows may name (None: any); ``lang``: the language of
+    ``channels``: the channel names flows may name (None: any); ``send_only``: those of
+    them that carry notices only (a dialogue cannot move there); ``lang``: the language of
     the problems' messages.
     """
     flows, problems = check(folder, timezone=timezone, environ=environ, channels=channels,
-                            lang=lang)
+                            send_only=send_only, lang=lang)
     if flows is None:
         raise FlowLoadError(problems)
     return flows
@@ -69,6 +71,7 @@ def check(
     timezone: str = "Europe/Moscow",
     environ: Mapping[str, str] | None = None,
     channels: Collection[str] | None = None,
+    send_only: Collection[str] = (),
     lang: Lang = DEFAULT_LANG,
 ) -> tuple[FlowSet | None, tuple[Problem, ...]]:
     """Every error and warning of ``folder``, worded in ``lang``; the ``FlowSet`` is None
@@ -78,7 +81,7 @@ def check(
         return None, (Problem(str(root), 1, 1, msg("folder.missing"), lang=lang),)
     problems: list[Problem] = []
     settings = _settings(root, problems)
-    loaded, broken = _load_all(root, problems, channels)
+    loaded, broken = _load_all(root, problems, _Channels(channels, frozenset(send_only)))
     if not loaded and not problems:
         problems.append(Problem(str(root), 1, 1, msg("folder.empty")))
     # A broken file says nothing about the others: no "flow 'x' does not exist" for its
@@ -95,8 +98,14 @@ def check(
     return _flow_set(flows, settings.model, timezone, warnings, environ or {}), tuple(problems)
 
 
+@dataclass(frozen=True, slots=True)
+class _Channels:
+    names: Collection[str] | None
+    send_only: frozenset[str]
+
+
 def _load_all(
-    root: Path, problems: list[Problem], channels: Collection[str] | None
+    root: Path, problems: list[Problem], channels: _Channels
 ) -> tuple[dict[str, _Loaded], set[str]]:
     """The flows of the folder's files, and the names of flows whose files could not be
     read at all."""
@@ -142,9 +151,7 @@ def _read(path: Path, problems: list[Problem]) -> Document | None:
     return doc
 
 
-def _load_file(
-    path: Path, problems: list[Problem], channels: Collection[str] | None
-) -> _Loaded | None:
+def _load_file(path: Path, problems: list[Problem], channels: _Channels) -> _Loaded | None:
     doc = _read(path, problems)
     if doc is None:
         return None
@@ -152,7 +159,8 @@ def _load_file(
     problems.extend(found)
     if model is None:
         return None
-    compiler = Compiler(str(path), doc, channels=None if channels is None else frozenset(channels))
+    names = None if channels.names is None else frozenset(channels.names)
+    compiler = Compiler(str(path), doc, channels=names, send_only=channels.send_only)
     flow = compiler.flow(model, path.stem)
     problems.extend(compiler.problems)
     return _Loaded(flow, doc, tuple(compiler.uses), whole=not found)

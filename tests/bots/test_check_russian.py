@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from bots.cli import main
+from bots.flowsource import FlowSource
 from flows import convtest, loader
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "flows_examples"
@@ -84,3 +85,24 @@ def test_check_reads_the_conversation_tests(capsys: pytest.CaptureFixture[str],
     (result, *_) = convtest.run_folder(folder, loader.load(folder))
     assert not result.ok
     assert "тест нажимает кнопку 'Анн'" in result.diff  # svyaz test says the same
+
+
+@pytest.mark.parametrize("channel", ["sms", "email"])
+def test_link_channel_to_a_send_only_channel_is_an_error(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, channel: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("SVYAZ_LANG", raising=False)
+    folder = tmp_path / "flows"
+    shutil.copytree(EXAMPLES, folder)
+    start = folder / "start.yaml"
+    start.write_text(start.read_text(encoding="utf-8").replace(
+        "    link_channel: any\n", f"    link_channel: {channel}\n"), encoding="utf-8")
+    code, out, _ = run(capsys, "check", str(folder))
+    assert code == 1
+    assert out.splitlines()[0] == (
+        f"{start}:44:19: ошибка: шаг 'other_channel': '{channel}' только доставляет "
+        "уведомления: клиент не может продолжить там разговор; напишите один из: max, vk, web "
+        "или any")
+    with pytest.raises(loader.FlowLoadError):  # the server refuses them too
+        FlowSource(folder, timezone="Europe/Moscow").load()
