@@ -55,34 +55,36 @@ def owner_lang() -> Lang:
 
 
 def register(sub: argparse._SubParsersAction[Any]) -> None:
-    """Add this module's sub-commands to the parser."""
-    folder_help = "folder of flow *.yaml files (default: $SVYAZ_FLOWS or flows_examples)"
+    """Add this module's sub-commands to the parser (their help in the owner's language)."""
+    lang = owner_lang()
 
-    p = sub.add_parser("check", help="validate a folder of flows and its conversation tests "
-                       "(exit 1 on errors)")
-    p.add_argument("folder", nargs="?", default=None, help=folder_help)
+    def say(key: str) -> str:
+        return msg(key).render(lang)
+
+    p = sub.add_parser("check", help=say("cli.check"), description=say("cli.check"))
+    p.add_argument("folder", nargs="?", default=None, help=say("cli.folder"))
     p.set_defaults(handler=cmd_check)
 
-    p = sub.add_parser("chat", help="talk to the flows in the terminal as a customer")
-    p.add_argument("folder", nargs="?", default=None, help=folder_help)
-    p.add_argument("--flow", help="start this flow instead of the platform's start")
-    p.add_argument("--now", help="start the fake clock here, e.g. '2026-12-23 10:00'")
-    p.add_argument("--http-fail", action="store_true", help="answer HTTP calls with a failure")
+    p = sub.add_parser("chat", help=say("cli.chat"), description=say("cli.chat"))
+    p.add_argument("folder", nargs="?", default=None, help=say("cli.folder"))
+    p.add_argument("--flow", help=say("cli.chat.flow"))
+    p.add_argument("--now", help=say("cli.chat.now"))
+    p.add_argument("--http-fail", action="store_true", help=say("cli.chat.http_fail"))
     p.set_defaults(handler=cmd_chat)
 
-    p = sub.add_parser("test", help="run the conversation tests (*.test.yaml) of a folder")
-    p.add_argument("folder", nargs="?", default=None, help=folder_help)
+    p = sub.add_parser("test", help=say("cli.test"), description=say("cli.test"))
+    p.add_argument("folder", nargs="?", default=None, help=say("cli.folder"))
     p.set_defaults(handler=cmd_test)
 
-    p = sub.add_parser("graph", help="a picture of a flow (Mermaid; SVG/PNG with Graphviz)")
-    p.add_argument("flow", help="name of the flow")
-    p.add_argument("--folder", default=None, help=folder_help)
-    p.add_argument("--out", help="write here; .svg/.png need Graphviz 'dot', .dot gives DOT")
+    p = sub.add_parser("graph", help=say("cli.graph"), description=say("cli.graph"))
+    p.add_argument("flow", help=say("cli.graph.flow"))
+    p.add_argument("--folder", default=None, help=say("cli.folder"))
+    p.add_argument("--out", help=say("cli.graph.out"))
     p.set_defaults(handler=cmd_graph)
 
-    p = sub.add_parser("schema", help="write the JSON Schema of flow files (for editors)")
-    p.add_argument("--out", help="file to write (default: standard output)")
-    p.add_argument("--settings", action="store_true", help="the schema of _bot.yaml instead")
+    p = sub.add_parser("schema", help=say("cli.schema"), description=say("cli.schema"))
+    p.add_argument("--out", help=say("cli.schema.out"))
+    p.add_argument("--settings", action="store_true", help=say("cli.schema.settings"))
     p.set_defaults(handler=cmd_schema)
 
 

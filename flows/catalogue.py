@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from flows.catalogue_cli import CLI
 from flows.catalogue_steps import STEPS
 from flows.catalogue_tests import TESTS
 
@@ -158,4 +159,4 @@ _FILES: Mapping[str, Mapping[str, str]] = {
     "type.mapping": {"ru": "набор ключ: значение", "en": "a mapping (key: value)"},
 }
 
-CATALOGUE: Mapping[str, Mapping[str, str]] = {**_FILES, **STEPS, **TESTS}
+CATALOGUE: Mapping[str, Mapping[str, str]] = {**_FILES, **STEPS, **TESTS, **CLI}

@@ -106,3 +106,35 @@ def test_link_channel_to_a_send_only_channel_is_an_error(
         "или any")
     with pytest.raises(loader.FlowLoadError):  # the server refuses them too
         FlowSource(folder, timezone="Europe/Moscow").load()
+
+
+@pytest.mark.usefixtures("english_server")
+@pytest.mark.parametrize(("command", "words"), [
+    ("check", "проверить сценарии и тесты разговоров в папке"),
+    ("chat", "начать с этого сценария"),
+    ("test", "запустить тесты разговоров"),
+    ("graph", "имя сценария"),
+    ("reminders", "показать запланированные напоминания"),
+])
+def test_help_of_the_owners_commands_is_russian(
+    capsys: pytest.CaptureFixture[str], command: str, words: str
+) -> None:
+    with pytest.raises(SystemExit):
+        main([command, "--help"])
+    out = capsys.readouterr().out
+    assert out.startswith(f"использование: svyaz {command} ")
+    assert words in out
+    assert "-h, --help  " in out
+    assert "показать эту справку и выйти" in out
+    assert "usage" not in out
+    assert "show this help" not in out
+
+
+def test_help_in_english_on_request(capsys: pytest.CaptureFixture[str],
+                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SVYAZ_LANG", "en")
+    with pytest.raises(SystemExit):
+        main(["check", "--help"])
+    out = capsys.readouterr().out
+    assert out.startswith("usage: svyaz check ")
+    assert "validate a folder of flows and its conversation tests" in out
