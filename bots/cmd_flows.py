@@ -162,22 +162,23 @@ def _start_time(text: str | None, timezone: str) -> datetime | None:
 
 
 def cmd_test(args: argparse.Namespace) -> int:
-
     folder = args.folder or _default_folder()
     flows = _load_or_report(folder)
     if flows is None:
         return 1
-    results = convtest.run_folder(folder, flows)
+    lang = owner_lang()
+    results = convtest.run_folder(folder, flows, lang=lang)
     for result in results:
-        mark = "PASS" if result.ok else "FAIL"
+        mark = msg("test.pass" if result.ok else "test.fail").render(lang)
         print(f"{mark} {result.file}: {result.name}")
         if not result.ok:
             print("    " + result.diff.rstrip().replace("\n", "\n    "))
     failed = sum(not r.ok for r in results)
     if not results:
-        print(f"{folder}: no conversation tests (*.test.yaml)")
+        print(msg("test.none", folder=folder).render(lang))
         return NO_TESTS
-    print(f"{folder}: {len(results) - failed} passed, {failed} failed")
+    print(msg("test.summary", folder=folder, passed=len(results) - failed,
+              failed=failed).render(lang))
     return 1 if failed else 0
 
 

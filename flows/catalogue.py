@@ -124,6 +124,16 @@ _FILES: Mapping[str, Mapping[str, str]] = {
     "schema.wrong_type": {
         "ru": "{key}: нужно {wanted}, написано {found}",
         "en": "{key} should be {wanted}, found {found}"},
+    "schema.limit": {"ru": "{key}: нужно {limit}, написано {found}",
+                     "en": "{key} should be {limit}, found {found}"},
+    "limit.le": {"ru": "не больше {value}", "en": "at most {value}"},
+    "limit.lt": {"ru": "меньше {value}", "en": "less than {value}"},
+    "limit.ge": {"ru": "не меньше {value}", "en": "at least {value}"},
+    "limit.gt": {"ru": "больше {value}", "en": "more than {value}"},
+    "limit.min_items": {"ru": "хотя бы {value} шт.", "en": "at least {value} item(s)"},
+    "limit.max_items": {"ru": "не больше {value} шт.", "en": "at most {value} item(s)"},
+    "limit.min_chars": {"ru": "не короче {value} симв.", "en": "at least {value} character(s)"},
+    "limit.max_chars": {"ru": "не длиннее {value} симв.", "en": "at most {value} character(s)"},
     "schema.other": {"ru": "{key}: {text} (написано {found})",
                      "en": "{key}: {text} (found {found})"},
     "shape.next": {

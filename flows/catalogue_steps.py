@@ -74,6 +74,26 @@ STEPS: Mapping[str, Mapping[str, str]] = {
               "{{if: …, then: …}} rules to branch on variables"},
     "template.error": {"ru": "{where}ошибка в шаблоне: {detail}",
                        "en": "{where}template error: {detail}"},
+    "template.brace": {
+        "ru": "скобки не сходятся: вставка пишется двумя фигурными скобками с каждой "
+              "стороны, {{{{ имя }}}}",
+        "en": "the braces do not match: a hole is written with two curly braces on each "
+              "side, {{{{ name }}}}"},
+    "template.cut": {"ru": "выражение оборвано; допишите его до конца",
+                     "en": "the expression stops half-way; finish it"},
+    "template.empty": {"ru": "пустая вставка {{{{ }}}}: напишите внутри имя переменной",
+                       "en": "an empty hole {{{{ }}}}: put a variable's name inside"},
+    "template.filter": {
+        "ru": "нет фильтра '{name}'{hint}; русские фильтры: {filters}",
+        "en": "no filter named '{name}'{hint}; Russian filters: {filters}"},
+    "template.block": {
+        "ru": "блок '{{% {block} %}}' не закрыт; добавьте '{{% end{block} %}}' в конце",
+        "en": "the block '{{% {block} %}}' is not closed; add '{{% end{block} %}}' at its end"},
+    "template.tag": {"ru": "неизвестный блок '{{% {tag} %}}'",
+                     "en": "unknown tag '{{% {tag} %}}'"},
+    "template.private": {
+        "ru": "'{name}' недоступно в шаблонах (имена, начинающиеся с '_', закрыты)",
+        "en": "'{name}' is not available in templates (names starting with '_' are private)"},
     "variable.unknown": {
         "ru": "{where}переменную '{name}' не сохраняет и не задаёт ни один сценарий{hint} "
               "Если её передаёт система бизнеса при запуске сценария, объявите её: добавьте "

@@ -5,6 +5,29 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 TESTS: Mapping[str, Mapping[str, str]] = {
+    "test.pass": {"ru": "ПРОЙДЕН", "en": "PASS"},
+    "test.fail": {"ru": "НЕ ПРОЙДЕН", "en": "FAIL"},
+    "test.none": {"ru": "{folder}: нет тестов разговоров (*.test.yaml)",
+                  "en": "{folder}: no conversation tests (*.test.yaml)"},
+    "test.summary": {"ru": "{folder}: пройдено: {passed}, не пройдено: {failed}",
+                     "en": "{folder}: {passed} passed, {failed} failed"},
+    "convtest.turn": {"ru": "ход {number} ({event}):", "en": "turn {number} ({event}):"},
+    "convtest.says": {"ru": "клиент пишет \"{text}\"", "en": "customer says \"{text}\""},
+    "convtest.presses": {"ru": "клиент нажимает '{button}'",
+                         "en": "customer presses '{button}'"},
+    "convtest.differ": {"ru": "не совпадают {what}:", "en": "{what} differ:"},
+    "convtest.replies": {"ru": "ответы бота", "en": "bot replies"},
+    "convtest.buttons": {"ru": "кнопки последнего ответа", "en": "buttons of the last reply"},
+    "convtest.effects": {"ru": "действия", "en": "effects"},
+    "convtest.expected": {"ru": "ожидалось", "en": "expected"},
+    "convtest.got": {"ru": "получено", "en": "got"},
+    "convtest.nothing": {"ru": "ничего", "en": "nothing"},
+    "convtest.phone": {"ru": "запрос телефона: ожидалось {wanted}, получено {got}",
+                       "en": "phone request: expected {wanted}, got {got}"},
+    "convtest.variable": {"ru": "переменная '{name}': ожидалось {wanted}, получено {got}",
+                          "en": "variable '{name}': expected {wanted}, got {got}"},
+    "convtest.position": {"ru": "место в разговоре: ожидалось {wanted}, получено {got}",
+                          "en": "position: expected {wanted}, got {got}"},
     "convtest.no_buttons": {
         "ru": "тест нажимает кнопку '{button}', но в последнем ответе бота нет кнопок; "
               "напишите 'say: …' или проверьте шаги перед этим",

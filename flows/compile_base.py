@@ -11,7 +11,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from flows import templates
+from flows import templates, templatewords
 from flows.messages import NOTHING, Msg, msg
 from flows.model import (
     ConstText,
@@ -106,7 +106,8 @@ class CompilerBase:
         line = pos.line + max(0, (exc.lineno or 1) - 1)
         self.problems.append(
             Problem(self.file, line, pos.column,
-                    msg("template.error", where=where_of(path), detail=exc.message))
+                    msg("template.error", where=where_of(path),
+                        detail=templatewords.explain(exc.message)))
         )
 
     # ----------------------------------------------------------------- flow

@@ -197,12 +197,34 @@ def _describe(error: ErrorDetails, group: list[ErrorDetails], path: PathKey,
             reason.args[0], Msg) else msg("schema.raw", text=error["msg"].removeprefix(
                 "Value error, "))
     named = msg("schema.key", key=key) if key else msg("schema.this_value")
+    limit = _limit(error)
+    if limit is not None:
+        return msg("schema.limit", key=named, limit=limit, found=repr(found))
     if len(group) > 1 and key in SHAPE_HINTS:
         return msg("schema.wrong_shape", found=repr(found), shape=msg(SHAPE_HINTS[key]))
     wanted = TYPE_WORDS.get(error["type"])
     if wanted:
         return msg("schema.wrong_type", key=named, wanted=msg(wanted), found=repr(found))
     return msg("schema.other", key=named, text=error["msg"], found=repr(found))
+
+
+# pydantic's bounds: (error type, its context key, the catalogue key of the words)
+_LIMITS = {
+    "less_than_equal": ("le", "limit.le"), "less_than": ("lt", "limit.lt"),
+    "greater_than_equal": ("ge", "limit.ge"), "greater_than": ("gt", "limit.gt"),
+    "too_short": ("min_length", "limit.min_items"), "too_long": ("max_length", "limit.max_items"),
+    "string_too_short": ("min_length", "limit.min_chars"),
+    "string_too_long": ("max_length", "limit.max_chars"),
+}
+
+
+def _limit(error: ErrorDetails) -> Msg | None:
+    """A bound the value breaks ('не больше 20'), or None for other errors."""
+    known = _LIMITS.get(error["type"])
+    if known is None:
+        return None
+    value = error.get("ctx", {}).get(known[0])
+    return None if value is None else msg(known[1], value=value)
 
 
 def _where(path: PathKey) -> Msg:

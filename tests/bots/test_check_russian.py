@@ -138,3 +138,29 @@ def test_help_in_english_on_request(capsys: pytest.CaptureFixture[str],
     out = capsys.readouterr().out
     assert out.startswith("usage: svyaz check ")
     assert "validate a folder of flows and its conversation tests" in out
+
+
+@pytest.mark.usefixtures("english_server")
+def test_svyaz_test_reports_in_russian(capsys: pytest.CaptureFixture[str],
+                                       tmp_path: Path) -> None:
+    folder = tmp_path / "flows"
+    shutil.copytree(EXAMPLES, folder)
+    for old in folder.glob("*.test.yaml"):
+        old.unlink()
+    (folder / "x.test.yaml").write_text(
+        "tests:\n  - name: запись\n    turns:\n      - say: записаться\n"
+        "        bot: Какой вы хотите цвет?\n        at: booking/servise\n", encoding="utf-8")
+    code, out, _ = run(capsys, "test", str(folder))
+    assert code == 1
+    assert out.splitlines() == [
+        f"НЕ ПРОЙДЕН {folder / 'x.test.yaml'}: запись",
+        "    x.test.yaml:4: запись",
+        "    ход 1 (клиент пишет \"записаться\"):",
+        "      не совпадают ответы бота:",
+        "        ожидалось:",
+        "          - \"Какой вы хотите цвет?\"",
+        "        получено:",
+        "          + \"Какую услугу вы хотите?\" [Стрижка] [Окрашивание] [Укладка]",
+        "      место в разговоре: ожидалось booking/servise, получено booking/service",
+        f"{folder}: пройдено: 0, не пройдено: 1",
+    ]
