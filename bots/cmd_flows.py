@@ -318,7 +318,7 @@ def dot(flow: CompiledFlow) -> str:
 
 def cmd_schema(args: argparse.Namespace) -> int:
     document = (schema.settings_json_schema() if args.settings
-                else schema.json_schema(INSTALLED.names()))
+                else _live_links(schema.json_schema(INSTALLED.names())))
     text = json.dumps(document, ensure_ascii=False, indent=2) + "\n"
     if args.out:
         Path(args.out).write_text(text, encoding="utf-8")
@@ -326,3 +326,13 @@ def cmd_schema(args: argparse.Namespace) -> int:
     else:
         sys.stdout.write(text)
     return 0
+
+
+def _live_links(document: dict[str, Any]) -> dict[str, Any]:
+    """An editor offers ``link_channel`` only the channels a dialogue can move to (not the
+    send-only ones, which ``check`` refuses there)."""
+    step = document["$defs"]["Step"]["properties"]["link_channel"]
+    for option in step["anyOf"]:
+        if "enum" in option:
+            option["enum"] = [n for n in option["enum"] if n not in send_only_channels()]
+    return document
