@@ -77,6 +77,26 @@ _FILES: Mapping[str, Mapping[str, str]] = {
               "кавычки: {key}: \"…\"",
         "en": "the text contains ': ', which YAML reads as a new key; put the text in "
               "quotes: {key}: \"…\""},
+    "yaml.after_quote": {
+        "ru": "после закрывающей кавычки идёт ещё текст; возьмите в кавычки весь текст "
+              "(кавычки внутри — другого вида: \"Салон 'Ромашка' ждёт\")",
+        "en": "more text follows the closing quote; put the whole text in quotes (quotes "
+              "inside of the other kind: \"Salon 'Daisy' awaits\")"},
+    "yaml.no_key": {
+        "ru": "строка без 'ключ:'; если это продолжение текста строкой выше, сдвиньте её "
+              "правее ключа или напишите текст в одну строку после двоеточия",
+        "en": "a line without 'key:'; if it continues the text above, indent it further than "
+              "that key, or write the text on one line after the colon"},
+    "yaml.colon_in_item": {
+        "ru": "в элементе списка '{key}' есть ': ', и YAML сделал из него пару ключ: значение; "
+              "возьмите этот элемент в кавычки: [\"Нет: не хочу\"]",
+        "en": "an item of the list '{key}' contains ': ', which YAML made a key: value pair; "
+              "put the item in quotes: [\"No: not now\"]"},
+    "schema.step_key_as_step": {
+        "ru": "'{key}' стоит на уровне шагов, а это ключ шага: сдвиньте строку вправо, под "
+              "шаг выше (на уровень его 'say'/'ask')",
+        "en": "'{key}' is at the level of steps, but it is a step's key: indent the line "
+              "under the step above (to the level of its 'say'/'ask')"},
     "yaml.quote": {
         "ru": "кавычка открыта здесь и не закрыта; закройте её в конце текста",
         "en": "a quote opens here and is never closed; close it at the end of the text"},

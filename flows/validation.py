@@ -20,7 +20,7 @@ from pydantic_core import ErrorDetails
 
 from flows.messages import NOTHING, Msg, msg
 from flows.problems import Problem, did_you_mean, listing
-from flows.schema import CHANNEL_PATTERN
+from flows.schema import CHANNEL_PATTERN, STEP_KEYS
 from flows.yamlload import Document, PathKey
 
 M = TypeVar("M", bound=BaseModel)
@@ -98,16 +98,25 @@ def _problems(
     model: type[BaseModel], doc: Document, file: str, errors: list[ErrorDetails]
 ) -> Iterator[Problem]:
     grouped: dict[PathKey, list[ErrorDetails]] = {}
+    split: set[PathKey] = set()  # list items YAML made a mapping of: one message each
     for error in errors:
-        grouped.setdefault(_real_path(doc.data, error["loc"]), []).append(error)
+        path = _real_path(doc.data, error["loc"])
+        pair = next((p for p in doc.pairs if path[:len(p)] == p), None)
+        if pair is None:
+            grouped.setdefault(path, []).append(error)
+        elif pair not in split:
+            split.add(pair)
+            pos = doc.value_at(pair)
+            key = next((k for k in reversed(pair) if isinstance(k, str)), "choice")
+            yield Problem(file, pos.line, pos.column, msg("schema.at", where=_where(pair),
+                                                          what=msg("yaml.colon_in_item",
+                                                                   key=key)))
     for path, group in grouped.items():
-        if not _shadowed(path, group, grouped):
+        if not _shadowed(path, group, [*grouped, *split]):
             yield _one(model, doc, file, path, group)
 
 
-def _shadowed(
-    path: PathKey, group: list[ErrorDetails], grouped: dict[PathKey, list[ErrorDetails]]
-) -> bool:
+def _shadowed(path: PathKey, group: list[ErrorDetails], grouped: list[PathKey]) -> bool:
     """A union's "wrong type" error hides behind a more precise error inside the value."""
     if not all(e["type"] in TYPE_WORDS for e in group):
         return False
@@ -163,6 +172,9 @@ def _one(
             "schema.unknown_key", where=where, key=path[-1],
             hint=did_you_mean(str(path[-1]), allowed), allowed=listing(allowed, 30)))
     pos = doc.value_at(path)
+    if len(path) == 2 and path[0] == "steps" and kind in TYPE_WORDS and path[1] in STEP_KEYS:
+        pos = doc.key_at(path)
+        return Problem(file, pos.line, pos.column, msg("schema.step_key_as_step", key=path[1]))
     if kind == "missing":
         return Problem(file, pos.line, pos.column, msg("schema.missing", where=where,
                                                        key=path[-1]))

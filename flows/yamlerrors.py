@@ -28,6 +28,11 @@ def explain(text: str, exc: yaml.MarkedYAMLError) -> tuple[int, int, Msg]:
         return _colon(lines, line, column)
     if "mapping keys are not allowed" in problem:
         return line, column, msg("yaml.question_mark")
+    if problem.endswith("but found '<scalar>'") and column > _indent(lines, line):
+        return line, column, msg("yaml.after_quote")
+    if "could not find expected ':'" in problem and exc.context_mark is not None:
+        key = exc.context_mark
+        return key.line + 1, key.column + 1, msg("yaml.no_key")
     if problem.startswith("expected <block end>") or "did not find expected" in problem:
         return line, _indent(lines, line), msg("yaml.indent", line=line)
     if "flow sequence" in (exc.context or "") or "flow mapping" in (exc.context or ""):

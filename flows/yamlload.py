@@ -42,6 +42,8 @@ class Document:
     keys: Mapping[PathKey, Position]
     numbers: Mapping[PathKey, str] = field(default_factory=dict)
     notes: tuple[YamlNote, ...] = ()
+    # a "key: value" YAML made of a list item with ': ' inside (``[Да, Нет: не хочу]``)
+    pairs: frozenset[PathKey] = frozenset()
 
     def value_at(self, path: PathKey) -> Position:
         """Position of the value at ``path``, or of its nearest existing ancestor."""
@@ -118,7 +120,8 @@ def parse(text: str) -> Document:
         return Document(None, {}, {})
     walker = _Walker(loader, text.splitlines())
     data = walker.build(node, ())
-    return Document(data, walker.values, walker.keys, walker.numbers, tuple(walker.notes))
+    return Document(data, walker.values, walker.keys, walker.numbers, tuple(walker.notes),
+                    frozenset(walker.pairs))
 
 
 @dataclass(slots=True)
@@ -129,11 +132,15 @@ class _Walker:
     keys: dict[PathKey, Position] = field(default_factory=dict)
     numbers: dict[PathKey, str] = field(default_factory=dict)
     notes: list[YamlNote] = field(default_factory=list)
+    pairs: set[PathKey] = field(default_factory=set)
 
     def build(self, node: yaml.Node, path: PathKey) -> object:
         where = Position(node.start_mark.line + 1, node.start_mark.column + 1)
         self.values[path] = where
         if isinstance(node, yaml.MappingNode):
+            mark = node.start_mark
+            if node.flow_style and self.lines[mark.line][mark.column:mark.column + 1] != "{":
+                self.pairs.add(path)
             return self._mapping(node, path)
         if isinstance(node, yaml.SequenceNode):
             return [self.build(item, (*path, i)) for i, item in enumerate(node.value)]

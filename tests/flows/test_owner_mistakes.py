@@ -45,6 +45,16 @@ GOOD_TAIL = "  b:\n    say: Пока\n"
                      ["неверный отступ в строке 5"], id="indent-list"),
         pytest.param("steps:\n  a:\n    say: \"Привет\n    next: b\n", 3, 10,
                      ["кавычка открыта здесь и не закрыта"], id="open-quote"),
+        pytest.param("steps:\n  a:\n    say: \"Салон\" ждёт\n", 3, 18,
+                     ["после закрывающей кавычки идёт ещё текст"], id="text-after-quote"),
+        pytest.param("steps:\n  a:\n    say:\n    Привет\n", 4, 5,
+                     ["строка без 'ключ:'"], id="text-without-key"),
+        pytest.param("steps:\n  a:\n    say: Привет\n  next: b\n" + GOOD_TAIL, 4, 3,
+                     ["'next' стоит на уровне шагов, а это ключ шага: сдвиньте строку вправо"],
+                     id="step-key-at-steps-level"),
+        pytest.param("steps:\n  a:\n    ask: Да?\n    choice: [Да, Нет: не хочу]\n", 4, 18,
+                     ["в элементе списка 'choice' есть ': '", "[\"Нет: не хочу\"]"],
+                     id="colon-in-list-item"),
     ],
 )
 def test_a_yaml_mistake_is_one_russian_line_at_the_culprit(
