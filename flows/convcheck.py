@@ -15,7 +15,7 @@ from pathlib import Path
 from flows import convtest, effects
 from flows.messages import DEFAULT_LANG, Lang, Msg, msg
 from flows.model import FlowSet
-from flows.problems import Problem, did_you_mean, listing
+from flows.problems import Problem, did_you_mean, listing, without_echoes
 from flows.validation import validate
 from flows.yamlload import Document, PathKey, YamlProblem, parse
 
@@ -24,7 +24,7 @@ def check_tests(folder: str | Path, flows: FlowSet | None, *, lang: Lang = DEFAU
                 ) -> list[Problem]:
     """Every problem of the folder's test files; names are checked when ``flows`` loaded."""
     found = [p for path in convtest.conversation_files(folder) for p in _check_file(path, flows)]
-    return [p.in_lang(lang) for p in found]
+    return [p.in_lang(lang) for p in without_echoes(found)]
 
 
 def _check_file(path: Path, flows: FlowSet | None) -> list[Problem]:

@@ -21,7 +21,7 @@ from flows.compile_base import where_of
 from flows.compiler import Compiler
 from flows.messages import DEFAULT_LANG, Lang, Msg, msg
 from flows.model import CompiledFlow, Entry, FlowSet
-from flows.problems import FlowLoadError, Problem, did_you_mean, listing
+from flows.problems import FlowLoadError, Problem, did_you_mean, listing, without_echoes
 from flows.validation import validate
 from flows.words import normalize
 from flows.yamlload import Document, PathKey, YamlProblem, parse
@@ -89,7 +89,7 @@ def check(
     problems.extend(_cross_checks(loaded, settings, broken))
     complete = not broken and all(item.whole for item in loaded.values())
     problems.extend(_warnings(loaded, complete=complete))
-    problems = sorted((p.in_lang(lang) for p in problems),
+    problems = sorted((p.in_lang(lang) for p in without_echoes(problems)),
                       key=lambda p: (p.severity != "error", p.file, p.line, p.column))
     if any(p.severity == "error" for p in problems):
         return None, tuple(problems)

@@ -52,6 +52,15 @@ class FlowLoadError(SvyazError):
         super().__init__(head + "\n" + "\n".join(map(str, errors)))
 
 
+def without_echoes(problems: Iterable[Problem]) -> list[Problem]:
+    """The problems less a warning at the very place of an error (YAML's "31.02 is a
+    number" note where the error already says so): one line per problem."""
+    found = list(problems)
+    errors = {(p.file, p.line, p.column) for p in found if p.severity == "error"}
+    return [p for p in found
+            if p.severity == "error" or (p.file, p.line, p.column) not in errors]
+
+
 def did_you_mean(word: str, choices: Iterable[str]) -> Msg:
     """'; did you mean 'next'?' when a close choice exists, else nothing."""
     close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
