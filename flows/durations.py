@@ -4,7 +4,8 @@ Owns the one parser of durations in flows and conversation tests (``before``, ``
 ``within``, ``later``): one or more parts "number unit", with Latin short units
 (m, h, d, w), Russian words in any form (минута/минуты/минут/мин, час/часа/часов/ч,
 день/дня/дней/сутки/суток, неделя/недели/недель/нед) and English words (minutes, hours,
-days, weeks). Pure: no I/O, no clock.
+days, weeks); a unit alone means one of it («сутки», «час»), and «полчаса». Pure: no I/O,
+no clock.
 """
 
 from __future__ import annotations
@@ -27,9 +28,19 @@ EXAMPLES = "30m, 2h, 1d, 1h30m, 24h, 90 минут, 24 часа, 1 день, 2 �
 _PART = re.compile(r"\s*(\d+)\s*([a-zа-яё]+)\.?\s*(?:,|и|and)?", re.IGNORECASE)
 
 
+# Said without a number: «за сутки», «через час», «полчаса».
+WORDS: dict[str, timedelta] = {
+    "минуту": MINUTE, "час": HOUR, "день": DAY, "сутки": DAY, "неделю": WEEK, "неделя": WEEK,
+    "полчаса": 30 * MINUTE, "полтора часа": 90 * MINUTE,
+    "hour": HOUR, "day": DAY, "week": WEEK,
+}
+
+
 def parse(text: str) -> timedelta | None:
     """The duration ``text`` says, or None when it is not one ('2 hours' -> 2 h)."""
-    source = text.strip().lower()
+    source = " ".join(text.strip().lower().split())
+    if source in WORDS:
+        return WORDS[source]
     total, at = timedelta(0), 0
     while at < len(source):
         part = _PART.match(source, at)

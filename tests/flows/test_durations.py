@@ -22,13 +22,16 @@ MIN, HOUR, DAY = timedelta(minutes=1), timedelta(hours=1), timedelta(days=1)
         ("1 час и 30 минут", 90 * MIN), ("5 суток", 5 * DAY), ("10 Минут", 10 * MIN),
         ("2 hours", 2 * HOUR), ("3 days", 3 * DAY), ("30m", 30 * MIN), ("1w", 7 * DAY),
         (" 2h ", 2 * HOUR), ("0h", timedelta(0)), ("5 ч", 5 * HOUR),
+        ("сутки", DAY), ("час", HOUR), ("неделю", 7 * DAY), ("полчаса", 30 * MIN),
+        ("полтора  часа", 90 * MIN),
     ],
 )
 def test_owner_forms(text: str, value: timedelta) -> None:
     assert durations.parse(text) == value
 
 
-@pytest.mark.parametrize("text", ["", "24", "h", "два часа", "2 хв", "2h30", "1.5h", "-2h"])
+@pytest.mark.parametrize(
+    "text", ["", "24", "h", "два часа", "2 хв", "2h30", "1.5h", "-2h", "часа", "сутки 2"])
 def test_not_durations(text: str) -> None:
     assert durations.parse(text) is None
 
@@ -71,13 +74,13 @@ def test_owner_words_work_in_every_duration_key(tmp_path: Path) -> None:
 
 
 def test_a_bad_duration_says_which_forms_work(tmp_path: Path) -> None:
-    (tmp_path / "visit.yaml").write_text(FLOW.replace("1h30m", "полтора часа"), encoding="utf-8")
+    (tmp_path / "visit.yaml").write_text(FLOW.replace("1h30m", "полтора дня"), encoding="utf-8")
     (tmp_path / "ping.yaml").write_text(PING, encoding="utf-8")
     _, problems = loader.check(tmp_path)
     (problem,) = problems
     assert (problem.line, problem.column) == (8, 29)
     assert problem.message == (
-        "шаг 'book': 'полтора часа' — не длительность; пишите число и единицу, например: "
+        "шаг 'book': 'полтора дня' — не длительность; пишите число и единицу, например: "
         "30m, 2h, 1d, 1h30m, 24h, 90 минут, 24 часа, 1 день, 2 дня, 1 неделя")
 
 
