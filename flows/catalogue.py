@@ -31,11 +31,6 @@ _FILES: Mapping[str, Mapping[str, str]] = {
     "file.not_utf8": {
         "ru": "файл не в кодировке UTF-8 ({reason}); сохраните его как UTF-8",
         "en": "the file is not UTF-8 text ({reason}); save it as UTF-8"},
-    "file.skipped": {
-        "ru": "этот файл не проверен дальше из-за ошибок выше; исправьте их и запустите "
-              "проверку снова",
-        "en": "this file was not checked further because of the errors above; fix them "
-              "and run the check again"},
     "check.failed": {"ru": "{folder}: ошибок: {errors}, предупреждений: {warnings}",
                      "en": "{folder}: {errors} error(s), {warnings} warning(s)"},
     "check.ok": {"ru": "{folder}: всё в порядке, сценариев: {flows}, предупреждений: {warnings}",

@@ -137,9 +137,9 @@ STEPS: Mapping[str, Mapping[str, str]] = {
         "en": "'{found}' is not a duration; write a number and a unit, e.g. {examples}"},
     "ladder.within_too_long": {
         "ru": "{where}'within: {within}' — слишком долго ждать ответа до следующего канала "
-              "(больше {limit}); напишите, например, 'within: 2h' или 'within: 1 день'",
+              "(больше недели); напишите, например, 'within: 2h' или 'within: 1 день'",
         "en": "{where}'within: {within}' waits too long before the next rung (more than "
-              "{limit}); write e.g. 'within: 2h' or 'within: 1d'"},
+              "a week); write e.g. 'within: 2h' or 'within: 1d'"},
     "remind.at_or_after": {
         "ru": "{where}напоминанию нужно либо 'at' (дата и время, можно с 'before'), либо "
               "'after' (например, 2h от текущего момента)",

@@ -46,7 +46,7 @@ def check(
                                        within=r.within))
     elif within is not None and within > WITHIN_LIMIT:
         c.error((*path, "within"), msg("ladder.within_too_long", where=where_of(path),
-                                       within=r.within, limit=duration_text(WITHIN_LIMIT)))
+                                       within=r.within))
     return Ladder(
         rungs=_rungs(c, r.escalate, (*path, "escalate")),
         until=r.until,

@@ -57,7 +57,7 @@ def test_a_press_with_no_buttons_on_screen(tmp_path: Path) -> None:
         ("      - say: записаться\n        at: service\n", 6, 13, "'at: сценарий/шаг'"),
         ("      - flow: order_confirmatio\n", 5, 15, "сценария 'order_confirmatio' нет"),
         ("      - timer: visit_remindr\n", 5, 16, "может быть, 'visit_reminder'?"),
-        ("      - later: полчаса\n", 5, 16, "'полчаса' — не длительность"),
+        ("      - later: полдня\n", 5, 16, "'полдня' — не длительность"),
         ("      - sya: привет\n", 5, 9, "неизвестный ключ 'sya'; может быть, 'say'?"),
         ("      - say: Приём: завтра\n", 5, 19, "в тексте есть ': '"),
     ],

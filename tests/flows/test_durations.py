@@ -91,5 +91,5 @@ def test_a_ladder_waits_at_most_a_week(tmp_path: Path) -> None:
     _, problems = loader.check(tmp_path, channels=("sms", "vk"))
     (problem,) = problems
     assert problem.line == 15
-    assert "'within: 8 дней' — слишком долго ждать ответа до следующего канала (больше 1w)" \
+    assert "'within: 8 дней' — слишком долго ждать ответа до следующего канала (больше недели)" \
         in problem.message

@@ -144,7 +144,7 @@ def test_an_effect_built_positionally_keeps_working() -> None:
         (LADDER + "\n      within: 2 hourz", 13, 15,
          ["'2 hourz' is not a duration", "e.g. 30m, 2h, 1d"]),
         (LADDER + "\n      within: 8 дней", 13, 15,
-         ["'within: 8 дней' waits too long before the next rung (more than 1w)"]),
+         ["'within: 8 дней' waits too long before the next rung (more than a week)"]),
         ("      critical: true\n      escalate: [SMS]", 12, 18,
          ["'SMS' is not a channel name: use lower-case Latin letters"]),
         (LADDER + "\n      until: read", 13, 14,
