@@ -92,6 +92,10 @@ _FILES: Mapping[str, Mapping[str, str]] = {
               "шаг выше (на уровень его 'say'/'ask')",
         "en": "'{key}' is at the level of steps, but it is a step's key: indent the line "
               "under the step above (to the level of its 'say'/'ask')"},
+    "schema.empty_step": {
+        "ru": "шаг '{step}' пустой: напишите под ним с отступом хотя бы 'say: …' или 'ask: …'",
+        "en": "the step '{step}' is empty: write at least 'say: …' or 'ask: …' under it, "
+              "indented"},
     "yaml.quote": {
         "ru": "кавычка открыта здесь и не закрыта; закройте её в конце текста",
         "en": "a quote opens here and is never closed; close it at the end of the text"},

@@ -117,10 +117,21 @@ def _problems(
 
 
 def _shadowed(path: PathKey, group: list[ErrorDetails], grouped: list[PathKey]) -> bool:
-    """A union's "wrong type" error hides behind a more precise error inside the value."""
+    """A union's "wrong type" error hides behind a more precise error inside the value; an
+    empty step hides behind its keys written at the level of steps (one indentation slip)."""
     if not all(e["type"] in TYPE_WORDS for e in group):
         return False
+    if _empty_step(path, group) and any(_step_key_as_step(other) for other in grouped):
+        return True
     return any(len(other) > len(path) and other[: len(path)] == path for other in grouped)
+
+
+def _step_key_as_step(path: PathKey) -> bool:
+    return len(path) == 2 and path[0] == "steps" and path[1] in STEP_KEYS
+
+
+def _empty_step(path: PathKey, group: list[ErrorDetails]) -> bool:
+    return len(path) == 2 and path[0] == "steps" and group[0].get("input") is None
 
 
 def _real_path(data: object, loc: tuple[int | str, ...]) -> PathKey:
@@ -172,9 +183,12 @@ def _one(
             "schema.unknown_key", where=where, key=path[-1],
             hint=did_you_mean(str(path[-1]), allowed), allowed=listing(allowed, 30)))
     pos = doc.value_at(path)
-    if len(path) == 2 and path[0] == "steps" and kind in TYPE_WORDS and path[1] in STEP_KEYS:
+    if kind in TYPE_WORDS and _step_key_as_step(path):
         pos = doc.key_at(path)
         return Problem(file, pos.line, pos.column, msg("schema.step_key_as_step", key=path[1]))
+    if kind in TYPE_WORDS and _empty_step(path, group):
+        pos = doc.key_at(path)
+        return Problem(file, pos.line, pos.column, msg("schema.empty_step", step=path[1]))
     if kind == "missing":
         return Problem(file, pos.line, pos.column, msg("schema.missing", where=where,
                                                        key=path[-1]))
