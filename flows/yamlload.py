@@ -138,8 +138,7 @@ class _Walker:
         where = Position(node.start_mark.line + 1, node.start_mark.column + 1)
         self.values[path] = where
         if isinstance(node, yaml.MappingNode):
-            mark = node.start_mark
-            if node.flow_style and self.lines[mark.line][mark.column:mark.column + 1] != "{":
+            if _split_item(node, path, self.lines):
                 self.pairs.add(path)
             return self._mapping(node, path)
         if isinstance(node, yaml.SequenceNode):
@@ -185,3 +184,15 @@ class _Walker:
 def _is_prose(value: str) -> bool:
     """Text for a customer (words, or any non-Latin letter), not a step name or an id."""
     return " " in value.strip() or any(ord(ch) > 127 for ch in value)
+
+
+def _split_item(node: yaml.MappingNode, path: PathKey, lines: list[str]) -> bool:
+    """A list item YAML read as "key: value" because its text has ': ' in it: written
+    without braces in a [list], or a one-pair item whose "key" is prose (``- Утро: 9-12``)."""
+    mark = node.start_mark
+    if node.flow_style:
+        return lines[mark.line][mark.column:mark.column + 1] != "{"
+    if not path or not isinstance(path[-1], int) or len(node.value) != 1:
+        return False
+    key = node.value[0][0]
+    return isinstance(key, yaml.ScalarNode) and _is_prose(str(key.value))

@@ -59,6 +59,9 @@ GOOD_TAIL = "  b:\n    say: Пока\n"
         pytest.param("steps:\n  a:\n    ask: Да?\n    choice: [Да, Нет: не хочу]\n", 4, 18,
                      ["в элементе списка 'choice' есть ': '", "[\"Нет: не хочу\"]"],
                      id="colon-in-list-item"),
+        pytest.param("steps:\n  a:\n    ask: Когда?\n    choice:\n      - Утро: 9-12\n"
+                     "      - Вечер\n", 5, 9, ["в элементе списка 'choice' есть ': '"],
+                     id="colon-in-block-list-item"),
     ],
 )
 def test_a_yaml_mistake_is_one_russian_line_at_the_culprit(
