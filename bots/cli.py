@@ -4,22 +4,41 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 from bots import cmd_flows, cmd_run, cmd_storage, sms_status
+from flows.messages import Lang, msg
 
 COMMAND_MODULES = (cmd_run, cmd_flows, cmd_storage, sms_status)
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="svyaz",
-        description="svyaz: one customer dialogue across VK, MAX and a web chat.",
-    )
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    lang = cmd_flows.owner_lang()
+    parser = argparse.ArgumentParser(prog="svyaz", description=msg("cli.description").render(lang))
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND",
+                                title=msg("cli.commands").render(lang))
     for module in COMMAND_MODULES:
         module.register(sub)
+    for each in (parser, *sub.choices.values()):
+        _localize(each, lang)
     return parser
+
+
+def _localize(parser: argparse.ArgumentParser, lang: Lang) -> None:
+    """argparse's own words (usage, section titles, -h) in the owner's language."""
+    parser.formatter_class = _RussianHelp if lang == "ru" else argparse.HelpFormatter
+    parser._positionals.title = msg("cli.positionals").render(lang)
+    parser._optionals.title = msg("cli.options").render(lang)
+    for action in parser._actions:
+        if isinstance(action, argparse._HelpAction):
+            action.help = msg("cli.help").render(lang)
+
+
+class _RussianHelp(argparse.HelpFormatter):
+    def add_usage(self, usage: str | None, actions: Iterable[argparse.Action],
+                  groups: Iterable[argparse._MutuallyExclusiveGroup],
+                  prefix: str | None = None) -> None:
+        super().add_usage(usage, actions, groups, prefix or msg("cli.usage").render("ru"))
 
 
 def main(argv: Sequence[str] | None = None) -> int:

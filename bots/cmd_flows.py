@@ -25,8 +25,9 @@ from zoneinfo import ZoneInfo
 
 from bots.flowchat import ChatSession, run_chat
 from connectors.registry import INSTALLED
-from flows import convtest, graph, schema
+from flows import convcheck, convtest, graph, schema
 from flows.loader import check, load
+from flows.messages import Lang, lang_of, msg
 from flows.model import ByValue, CompiledFlow, CompiledStep, FlowSet, Goto, Rules
 from flows.problems import FlowLoadError, Problem
 from flows.types import Event, StartEvent, StartFlowEvent
@@ -42,34 +43,48 @@ def _timezone() -> str:
     return os.environ.get("SVYAZ_TIMEZONE", "Europe/Moscow")
 
 
-def register(sub: argparse._SubParsersAction[Any]) -> None:
-    """Add this module's sub-commands to the parser."""
-    folder_help = "folder of flow *.yaml files (default: $SVYAZ_FLOWS or flows_examples)"
+def send_only_channels() -> tuple[str, ...]:
+    """The installed channels that carry notices only (SMS, e-mail): no dialogue there."""
+    return tuple(c.name for c in INSTALLED if c.capabilities.send_only)
 
-    p = sub.add_parser("check", help="validate a folder of flows (exit 1 on errors)")
-    p.add_argument("folder", nargs="?", default=None, help=folder_help)
+
+def owner_lang() -> Lang:
+    """The language of the owner's tools: Russian unless ``SVYAZ_LANG=en``. The locale
+    (``LANG``, ``LC_*``) is not followed: servers often run with an English one."""
+    return lang_of(os.environ.get("SVYAZ_LANG"))
+
+
+def register(sub: argparse._SubParsersAction[Any]) -> None:
+    """Add this module's sub-commands to the parser (their help in the owner's language)."""
+    lang = owner_lang()
+
+    def say(key: str) -> str:
+        return msg(key).render(lang)
+
+    p = sub.add_parser("check", help=say("cli.check"), description=say("cli.check"))
+    p.add_argument("folder", nargs="?", default=None, help=say("cli.folder"))
     p.set_defaults(handler=cmd_check)
 
-    p = sub.add_parser("chat", help="talk to the flows in the terminal as a customer")
-    p.add_argument("folder", nargs="?", default=None, help=folder_help)
-    p.add_argument("--flow", help="start this flow instead of the platform's start")
-    p.add_argument("--now", help="start the fake clock here, e.g. '2026-12-23 10:00'")
-    p.add_argument("--http-fail", action="store_true", help="answer HTTP calls with a failure")
+    p = sub.add_parser("chat", help=say("cli.chat"), description=say("cli.chat"))
+    p.add_argument("folder", nargs="?", default=None, help=say("cli.folder"))
+    p.add_argument("--flow", help=say("cli.chat.flow"))
+    p.add_argument("--now", help=say("cli.chat.now"))
+    p.add_argument("--http-fail", action="store_true", help=say("cli.chat.http_fail"))
     p.set_defaults(handler=cmd_chat)
 
-    p = sub.add_parser("test", help="run the conversation tests (*.test.yaml) of a folder")
-    p.add_argument("folder", nargs="?", default=None, help=folder_help)
+    p = sub.add_parser("test", help=say("cli.test"), description=say("cli.test"))
+    p.add_argument("folder", nargs="?", default=None, help=say("cli.folder"))
     p.set_defaults(handler=cmd_test)
 
-    p = sub.add_parser("graph", help="a picture of a flow (Mermaid; SVG/PNG with Graphviz)")
-    p.add_argument("flow", help="name of the flow")
-    p.add_argument("--folder", default=None, help=folder_help)
-    p.add_argument("--out", help="write here; .svg/.png need Graphviz 'dot', .dot gives DOT")
+    p = sub.add_parser("graph", help=say("cli.graph"), description=say("cli.graph"))
+    p.add_argument("flow", help=say("cli.graph.flow"))
+    p.add_argument("--folder", default=None, help=say("cli.folder"))
+    p.add_argument("--out", help=say("cli.graph.out"))
     p.set_defaults(handler=cmd_graph)
 
-    p = sub.add_parser("schema", help="write the JSON Schema of flow files (for editors)")
-    p.add_argument("--out", help="file to write (default: standard output)")
-    p.add_argument("--settings", action="store_true", help="the schema of _bot.yaml instead")
+    p = sub.add_parser("schema", help=say("cli.schema"), description=say("cli.schema"))
+    p.add_argument("--out", help=say("cli.schema.out"))
+    p.add_argument("--settings", action="store_true", help=say("cli.schema.settings"))
     p.set_defaults(handler=cmd_schema)
 
 
@@ -78,22 +93,27 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
 
 def cmd_check(args: argparse.Namespace) -> int:
     folder = args.folder or _default_folder()
-    flows, problems = check(folder, timezone=_timezone(), channels=INSTALLED.names())
+    lang = owner_lang()
+    flows, problems = check(folder, timezone=_timezone(), channels=INSTALLED.names(),
+                            send_only=send_only_channels(), lang=lang)
+    if Path(folder).is_dir():
+        problems += tuple(convcheck.check_tests(folder, flows, lang=lang))
     for problem in problems:
         print(problem)
     errors = sum(p.severity == "error" for p in problems)
     warnings = len(problems) - errors
-    if flows is None:
-        print(f"{folder}: {errors} error(s), {warnings} warning(s)")
+    if flows is None or errors:
+        print(msg("check.failed", folder=folder, errors=errors, warnings=warnings).render(lang))
         return 1
-    print(f"{folder}: ok, {len(flows.flows)} flow(s), {warnings} warning(s)")
+    print(msg("check.ok", folder=folder, flows=len(flows.flows), warnings=warnings).render(lang))
     return 0
 
 
 def _load_or_report(folder: str) -> FlowSet | None:
     """The folder's ``FlowSet``, or None after printing its problems to stderr."""
     try:
-        return load(folder, timezone=_timezone(), channels=INSTALLED.names())
+        return load(folder, timezone=_timezone(), channels=INSTALLED.names(),
+                    send_only=send_only_channels(), lang=owner_lang())
     except FlowLoadError as exc:
         _print_problems(exc.problems)
         return None
@@ -103,7 +123,7 @@ def _print_problems(problems: tuple[Problem, ...]) -> None:
     for problem in problems:
         print(problem, file=sys.stderr)
     errors = sum(p.severity == "error" for p in problems)
-    print(f"{errors} error(s) in flows; run 'svyaz check' for details", file=sys.stderr)
+    print(msg("check.see_check", errors=errors).render(owner_lang()), file=sys.stderr)
 
 
 # --------------------------------------------------------------------------- chat
@@ -142,22 +162,23 @@ def _start_time(text: str | None, timezone: str) -> datetime | None:
 
 
 def cmd_test(args: argparse.Namespace) -> int:
-
     folder = args.folder or _default_folder()
     flows = _load_or_report(folder)
     if flows is None:
         return 1
-    results = convtest.run_folder(folder, flows)
+    lang = owner_lang()
+    results = convtest.run_folder(folder, flows, lang=lang)
     for result in results:
-        mark = "PASS" if result.ok else "FAIL"
+        mark = msg("test.pass" if result.ok else "test.fail").render(lang)
         print(f"{mark} {result.file}: {result.name}")
         if not result.ok:
             print("    " + result.diff.rstrip().replace("\n", "\n    "))
     failed = sum(not r.ok for r in results)
     if not results:
-        print(f"{folder}: no conversation tests (*.test.yaml)")
+        print(msg("test.none", folder=folder).render(lang))
         return NO_TESTS
-    print(f"{folder}: {len(results) - failed} passed, {failed} failed")
+    print(msg("test.summary", folder=folder, passed=len(results) - failed,
+              failed=failed).render(lang))
     return 1 if failed else 0
 
 
@@ -297,7 +318,7 @@ def dot(flow: CompiledFlow) -> str:
 
 def cmd_schema(args: argparse.Namespace) -> int:
     document = (schema.settings_json_schema() if args.settings
-                else schema.json_schema(INSTALLED.names()))
+                else _live_links(schema.json_schema(INSTALLED.names())))
     text = json.dumps(document, ensure_ascii=False, indent=2) + "\n"
     if args.out:
         Path(args.out).write_text(text, encoding="utf-8")
@@ -305,3 +326,13 @@ def cmd_schema(args: argparse.Namespace) -> int:
     else:
         sys.stdout.write(text)
     return 0
+
+
+def _live_links(document: dict[str, Any]) -> dict[str, Any]:
+    """An editor offers ``link_channel`` only the channels a dialogue can move to (not the
+    send-only ones, which ``check`` refuses there)."""
+    step = document["$defs"]["Step"]["properties"]["link_channel"]
+    for option in step["anyOf"]:
+        if "enum" in option:
+            option["enum"] = [n for n in option["enum"] if n not in send_only_channels()]
+    return document

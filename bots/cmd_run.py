@@ -20,6 +20,7 @@ from aiohttp import web
 from bots.config import ConfigError, Settings, load_settings
 from bots.httpguard import raise_open_files, server_options
 from flows.errors import SvyazError
+from flows.messages import msg
 
 log = logging.getLogger("svyaz.bots")
 
@@ -38,7 +39,10 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
     run.add_argument("--flows", type=Path, help="flows folder (SVYAZ_FLOWS)")
     run.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     run.set_defaults(handler=run_command)
-    reminders = sub.add_parser("reminders", help="list scheduled reminders")
+    from bots.cmd_flows import owner_lang
+
+    says = msg("cli.reminders").render(owner_lang())
+    reminders = sub.add_parser("reminders", help=says, description=says)
     reminders.set_defaults(handler=reminders_command)
 
 
@@ -71,10 +75,12 @@ def run_command(args: argparse.Namespace) -> int:
     if settings is None:
         return 2
     from bots.app import build_app
+    from bots.cmd_flows import owner_lang, send_only_channels
     from connectors.registry import INSTALLED
     from flows.loader import FlowLoadError, check
 
-    flows, found = check(settings.flows, timezone=settings.timezone, channels=INSTALLED.names())
+    flows, found = check(settings.flows, timezone=settings.timezone, channels=INSTALLED.names(),
+                         send_only=send_only_channels(), lang=owner_lang())
     if flows is None:  # refuse before anything starts
         print(f"svyaz: flows in {settings.flows} have errors:", file=sys.stderr)
         for problem in found:

@@ -118,9 +118,7 @@ class ChatSession:
     def _customer_event(self, text: str) -> Event:
         if text.isdecimal() and 1 <= int(text) <= len(self.buttons):
             button = self.buttons[int(text) - 1]
-            if button.url is None:
-                return ButtonEvent(button=button.id, text=button.text)
-            self._print(f"  (opens {button.url}; sending its text instead)")
+            return ButtonEvent(button=button.id, text=button.text)
         return TextEvent(text)
 
     # ----------------------------------------------------------------- engine
@@ -167,7 +165,8 @@ class ChatSession:
         """Keep reminders; return the calls to make (the owner is pretended told)."""
         calls: list[CallHttp] = []
         for effect in effects:
-            self._print("  " + describe(effect, self.flows.timezone))
+            if not isinstance(effect, SaveProfile | RecordConsent):  # (shown with the reply)
+                self._print("  " + describe(effect, self.flows.timezone))
             match effect:
                 case ScheduleReminder():
                     self.reminders[effect.key] = effect
@@ -184,12 +183,15 @@ class ChatSession:
     # ----------------------------------------------------------------- output
 
     def _show(self, turn: Turn) -> None:
-        buttons: list[Button] = []
+        """The customer's answer's notes ([consent], [profile]) first: they happened before
+        the bot's next words. Typing a number presses a choice of the last reply with any."""
+        for effect in turn.effects:
+            if isinstance(effect, SaveProfile | RecordConsent):
+                self._print("  " + describe(effect, self.flows.timezone))
         for reply in turn.replies:
-            self._print(render_reply(reply, first_number=len(buttons) + 1))
-            buttons.extend(reply.buttons)
+            self._print(render_reply(reply))
         if turn.replies:
-            self.buttons = tuple(buttons)
+            self.buttons = next((_choices(r) for r in reversed(turn.replies) if _choices(r)), ())
 
     def _print(self, text: str) -> None:
         print(text, file=self.out, flush=True)
@@ -238,21 +240,24 @@ _COMMANDS = {
 }
 
 
-def render_reply(reply: Reply, *, first_number: int = 1) -> str:
-    """A reply as terminal lines: the text, then numbered buttons and link buttons."""
+def render_reply(reply: Reply) -> str:
+    """A reply as terminal lines: the text, then its choices numbered as the bot's text
+    numbers them (1. …, from 1 in each reply; links are not numbered), then its links."""
     body = reply.text.replace("\n", "\n     ")
     lines = [f"bot: {body}"]
     if reply.image_url:
         lines.append(f"     [image] {reply.image_url}")
-    labels = []
-    for number, button in enumerate(reply.buttons, first_number):
-        link = f" -> {button.url}" if button.url else ""
-        labels.append(f"[{number}] {button.text}{link}")
-    if labels:
-        lines.append("     " + "   ".join(labels))
+    choices = _choices(reply)
+    if choices:
+        lines.append("     " + "   ".join(f"{i}. {b.text}" for i, b in enumerate(choices, 1)))
+    lines.extend(f"     [link] {b.text} -> {b.url}" for b in reply.buttons if b.url)
     if reply.request_phone:
         lines.append("     [share phone] type /phone +79991234567")
     return "\n".join(lines)
+
+
+def _choices(reply: Reply) -> tuple[Button, ...]:
+    return tuple(b for b in reply.buttons if not b.url)
 
 
 def describe(effect: Effect, timezone: str = "UTC") -> str:

@@ -23,6 +23,8 @@ log = logging.getLogger("svyaz.bots")
 
 POLL_EVERY = 2.0
 _SUFFIXES = (".yaml", ".yml")
+# Channels that carry notices only: a flow cannot move the dialogue there (link_channel).
+_SEND_ONLY = tuple(c.name for c in INSTALLED if c.capabilities.send_only)
 
 Stamp = tuple[tuple[str, int, int], ...]
 
@@ -54,7 +56,8 @@ class FlowSource:
     def load(self) -> FlowSet:
         """First load; raises ``FlowLoadError`` listing every problem."""
         self._stamp = stamp(self.folder)
-        self._flows = load(self.folder, timezone=self.timezone, channels=INSTALLED.names())
+        self._flows = load(self.folder, timezone=self.timezone, channels=INSTALLED.names(),
+                           send_only=_SEND_ONLY)
         for warning in self._flows.warnings:
             log.warning("%s", warning)
         return self._flows
@@ -76,7 +79,7 @@ class FlowSource:
         self._stamp = new_stamp
         try:
             flows = await asyncio.to_thread(load, self.folder, timezone=self.timezone,
-                                            channels=INSTALLED.names())
+                                            channels=INSTALLED.names(), send_only=_SEND_ONLY)
         except FlowLoadError as exc:
             self.refused += 1
             log.error("flows in %s not reloaded; the previous flows keep running:", self.folder)

@@ -11,7 +11,8 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from flows import templates
+from flows import templates, templatewords
+from flows.messages import NOTHING, Msg, msg
 from flows.model import (
     ConstText,
     ConstValue,
@@ -42,20 +43,26 @@ class CompilerBase:
     doc: Document
     problems: list[Problem] = field(default_factory=list)
     channels: frozenset[str] | None = None  # the bot's channels; None: any name passes
+    send_only: frozenset[str] = frozenset()  # of them, those that carry notices only
     # (where, names read) of every template, for the loader's unknown-variable warnings
     uses: list[tuple[PathKey, frozenset[str]]] = field(default_factory=list)
 
-    def error(self, path: PathKey, message: str, *, key: bool = False) -> None:
+    def error(self, path: PathKey, message: Msg, *, key: bool = False) -> None:
         pos = self.doc.key_at(path) if key else self.doc.value_at(path)
         self.problems.append(Problem(self.file, pos.line, pos.column, message))
 
     def channel(self, name: str | None, path: PathKey) -> str | None:
-        """A ``link_channel`` target: "any", or one of the bot's channels."""
-        if name is None or name == "any" or self.channels is None or name in self.channels:
+        """A ``link_channel`` target: "any", or one of the bot's channels a customer can
+        write in (a dialogue cannot move to SMS or e-mail)."""
+        if name is None or name == "any":
             return name
-        known = ", ".join(sorted(self.channels))
-        self.error(path, f"{where_of(path)}no channel '{name}' here; write one of: "
-                         f"{known}, or any")
+        live = sorted(set(self.channels or ()) - self.send_only)
+        if name in self.send_only:
+            self.error(path, msg("channel.send_only", where=where_of(path), name=name,
+                                 known=", ".join(live)))
+        elif self.channels is not None and name not in self.channels:
+            self.error(path, msg("channel.unknown", where=where_of(path), name=name,
+                                 known=", ".join(live)))
         return name
 
     # ----------------------------------------------------------------- templates
@@ -98,17 +105,16 @@ class CompilerBase:
         pos = self.doc.value_at(path)
         line = pos.line + max(0, (exc.lineno or 1) - 1)
         self.problems.append(
-            Problem(self.file, line, pos.column, f"{where_of(path)}template error: {exc.message}")
+            Problem(self.file, line, pos.column,
+                    msg("template.error", where=where_of(path),
+                        detail=templatewords.explain(exc.message)))
         )
 
     # ----------------------------------------------------------------- flow
 
     def target_error(self, path: PathKey, target: str, names: Sequence[str]) -> None:
-        self.error(
-            path,
-            f"{where_of(path)}'{target}' points to no step"
-            f"{did_you_mean(target, names)}; steps are: {listing(names, 30)}",
-        )
+        self.error(path, msg("target.missing", where=where_of(path), target=target,
+                             hint=did_you_mean(target, names), steps=listing(names, 30)))
 
     def target(self, target: str | None, path: PathKey, names: Sequence[str]) -> str | None:
         if target is not None and target not in names:
@@ -134,5 +140,6 @@ def fast_text(source: str, slow: Text) -> Text:
     return FastText(tuple(parts), slow)
 
 
-def where_of(path: PathKey) -> str:
-    return f"step '{path[1]}': " if len(path) >= 2 and path[0] == "steps" else ""
+def where_of(path: PathKey) -> Msg:
+    """'step 'x': ' for a place inside a step, else nothing."""
+    return msg("where.step", step=path[1]) if len(path) >= 2 and path[0] == "steps" else NOTHING

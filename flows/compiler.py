@@ -15,10 +15,11 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import TypeVar
 
-from flows import ladders
+from flows import durations, ladders
 from flows import schema as s
 from flows.compile_base import CompilerBase, where_of
 from flows.inputs import Option
+from flows.messages import msg
 from flows.model import (
     ByValue,
     CompiledFlow,
@@ -39,12 +40,6 @@ from flows.problems import did_you_mean, listing
 from flows.yamlload import PathKey
 
 T = TypeVar("T")
-UNITS = {
-    "m": timedelta(minutes=1),
-    "h": timedelta(hours=1),
-    "d": timedelta(days=1),
-    "w": timedelta(weeks=1),
-}
 
 
 @dataclass(slots=True)
@@ -77,11 +72,8 @@ class Compiler(CompilerBase):
             if getattr(t, k) is not None
         ]
         if len(given) != 1:
-            self.error(
-                path,
-                f"trigger {index + 1}: write exactly one of command, text, "
-                f"button, payload, timer (found: {', '.join(given) or 'none'})",
-            )
+            self.error(path, msg("trigger.one_kind", number=index + 1,
+                                 found=", ".join(given) or "-"))
         kind = given[0] if given else "command"
         raw = getattr(t, kind)
         values = tuple(raw) if isinstance(raw, list) else (str(raw),)
@@ -123,19 +115,11 @@ class Compiler(CompilerBase):
         path: PathKey = ("steps", name)
         stops = [k for k in ("ask", "http", "call") if getattr(st, k) is not None]
         if len(stops) > 1:
-            self.error(
-                path,
-                f"step '{name}': a step can have only one of ask, http, call "
-                f"(found {', '.join(stops)}); split it into two steps",
-            )
+            self.error(path, msg("step.one_stop", step=name, found=", ".join(stops)))
         if st.next is not None and st.goto is not None:
-            self.error((*path, "goto"), f"step '{name}': write either 'next' or 'goto', not both")
+            self.error((*path, "goto"), msg("step.next_and_goto", step=name))
         if st.end and (st.next is not None or st.goto is not None):
-            self.error(
-                (*path, "end"),
-                f"step '{name}': 'end: true' with 'next' — the step "
-                f"cannot both end the flow and go on; remove one",
-            )
+            self.error((*path, "end"), msg("step.end_and_next", step=name))
 
     def orphans(self, path: PathKey, st: s.Step) -> None:
         for key in (
@@ -153,17 +137,13 @@ class Compiler(CompilerBase):
             "consent",
         ):
             if getattr(st, key) is not None:
-                self.error(
-                    (*path, key),
-                    f"{where_of(path)}'{key}' only makes sense with 'ask' "
-                    f"(the question to ask); add 'ask: …' or remove '{key}'",
-                    key=True,
-                )
+                self.error((*path, key), msg("step.needs_ask", where=where_of(path), key=key),
+                           key=True)
 
     def question(self, path: PathKey, st: s.Step, names: Sequence[str]) -> Question:
         kind = self.kind(path, st)
         if (st.min is not None or st.max is not None) and kind != "number":
-            self.error(path, f"{where_of(path)}'min'/'max' work only with 'input: number'")
+            self.error(path, msg("step.min_max", where=where_of(path)))
         on_fail = self.target(st.on_fail, (*path, "on_fail"), names)
         consent = None
         if st.consent is not None:
@@ -193,24 +173,15 @@ class Compiler(CompilerBase):
     def kind(self, path: PathKey, st: s.Step) -> s.InputKind:
         if st.consent is not None:
             if st.input not in (None, "yesno"):
-                self.error(
-                    (*path, "input"),
-                    f"{where_of(path)}a consent question is yes/no; remove 'input: {st.input}'",
-                )
+                self.error((*path, "input"), msg("step.consent_input", where=where_of(path),
+                                                 input=st.input))
             return "yesno"
         has_choice = st.choice is not None or st.choice_from is not None
         if has_choice and st.input not in (None, "choice"):
-            self.error(
-                (*path, "input"),
-                f"{where_of(path)}'choice' buttons need 'input: "
-                f"choice' (found 'input: {st.input}'); remove 'input' or 'choice'",
-            )
+            self.error((*path, "input"), msg("step.choice_input", where=where_of(path),
+                                             input=st.input))
         if st.input == "choice" and not has_choice:
-            self.error(
-                (*path, "input"),
-                f"{where_of(path)}'input: choice' needs 'choice: […]' (the buttons) "
-                "or 'choice_from'",
-            )
+            self.error((*path, "input"), msg("step.choice_needs_buttons", where=where_of(path)))
         return "choice" if has_choice else (st.input or "text")
 
     def options(self, st: s.Step, path: PathKey) -> tuple[Option, ...]:
@@ -226,7 +197,8 @@ class Compiler(CompilerBase):
             ]
         ids = [o.id for o in found]
         for dup in sorted({i for i in ids if ids.count(i) > 1}):
-            self.error((*path, "choice"), f"{where_of(path)}the button '{dup}' is listed twice")
+            self.error((*path, "choice"), msg("step.button_twice", where=where_of(path),
+                                              button=dup))
         return tuple(found)
 
     def next(
@@ -249,11 +221,8 @@ class Compiler(CompilerBase):
     def single_rule(self, raw: dict[str, str], where: PathKey, names: Sequence[str]) -> Next | None:
         extra = set(raw) - {"if", "then", "else"}
         if extra or "then" not in raw:
-            self.error(
-                where,
-                f"{where_of(where)}a condition is written "
-                f"{{if: …, then: step, else: step}} (found keys: {', '.join(raw)})",
-            )
+            self.error(where, msg("next.condition_form", where=where_of(where),
+                                  found=", ".join(raw)))
         rules: list[tuple[str | None, str | None, str | None]] = [
             (raw["if"], raw.get("then"), None)
         ]
@@ -277,11 +246,7 @@ class Compiler(CompilerBase):
                 self.target(other, (*here, "else"), names)
                 compiled.append((None, other))
             else:
-                self.error(
-                    here,
-                    f"{where_of(where)}each rule is {{if: condition, then: step}} "
-                    "or {else: step}",
-                )
+                self.error(here, msg("next.rule_form", where=where_of(where)))
         return Rules(tuple(compiled))
 
     def by_value(
@@ -295,34 +260,22 @@ class Compiler(CompilerBase):
             if answer in ("else", "other"):
                 default = target
             elif allowed is not None and answer not in allowed:
-                self.error(
-                    (*where, answer),
-                    f"{where_of(where)}'{answer}' is not one of the "
-                    f"answers{did_you_mean(answer, allowed)}; answers are: "
-                    f"{listing(allowed, 30)} (or 'else')",
-                    key=True,
-                )
+                self.error((*where, answer), msg(
+                    "next.not_an_answer", where=where_of(where), answer=answer,
+                    hint=did_you_mean(answer, allowed), answers=listing(allowed, 30)), key=True)
             else:
                 cases[answer] = target
         if q is None:
-            self.error(
-                where,
-                f"{where_of(where)}'next' by answer needs a question in this step "
-                f"(ask: …); use {{if: …, then: …}} rules to branch on variables",
-            )
+            self.error(where, msg("next.by_answer_needs_ask", where=where_of(where)))
         return ByValue(source=None, cases=cases, default=default)
 
     # ----------------------------------------------------------------- effects
 
     def reminder(self, r: s.Remind, path: PathKey) -> Reminder:
         if (r.at is None) == (r.after is None):
-            self.error(
-                path,
-                f"{where_of(path)}a reminder needs either 'at' (date and time, with "
-                f"optional 'before') or 'after' (e.g. 2h from now)",
-            )
+            self.error(path, msg("remind.at_or_after", where=where_of(path)))
         if r.before and not r.at:
-            self.error(path, f"{where_of(path)}'before' counts back from 'at'; add 'at'")
+            self.error(path, msg("remind.before_needs_at", where=where_of(path)))
         within = duration(r.within) if r.within else None
         return Reminder(
             flow=r.flow,
@@ -353,9 +306,8 @@ class Compiler(CompilerBase):
 
 
 def duration(text: str) -> timedelta:
-    """'24h' -> 24 hours (the schema guarantees the form)."""
-    value = text.strip()
-    return int(value[:-1].strip()) * UNITS[value[-1]]
+    """'24h', '24 часа' -> 24 hours (the schema guarantees the form)."""
+    return durations.parse(text) or timedelta(0)
 
 
 def _answers(q: Question | None) -> list[str] | None:

@@ -12,34 +12,37 @@ Reads the test files (like the loader); otherwise pure. It must not change flows
 from __future__ import annotations
 
 import dataclasses
-import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Any, assert_never
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from flows import compiler, effects, engine, ladders
+from flows import compiler, effects, engine
+from flows.convdiff import (
+    describe,
+    diff,
+    effect_data,
+    expected,
+    fits,
+    inline,
+    show,
+    squash,
+)
+from flows.messages import DEFAULT_LANG, Lang, msg
 from flows.model import FlowSet
-from flows.problems import Problem
-from flows.schema import DURATION_PATTERN, Duration
+from flows.problems import Problem, did_you_mean
+from flows.schema import Duration
 from flows.types import (
     JSON,
+    Button,
     ButtonEvent,
-    CallHttp,
     CallResultEvent,
-    CancelReminder,
     ContactEvent,
     DialogState,
-    Effect,
     Event,
-    Handoff,
-    LinkChannel,
-    RecordConsent,
     Reply,
     ResumeEvent,
-    SaveProfile,
     ScheduleReminder,
     StartEvent,
     StartFlowEvent,
@@ -49,6 +52,8 @@ from flows.types import (
 )
 from flows.validation import validate
 from flows.yamlload import Document, YamlProblem, parse
+
+__all__ = ["effect_data"]  # (and the test file's models and runners below)
 
 DEFAULT_NOW = "2026-01-12 10:00"  # a Monday morning
 
@@ -106,22 +111,35 @@ class ConvResult:
     line: int = 1
 
 
-def run_folder(folder: str | Path, flows: FlowSet) -> list[ConvResult]:
+def run_folder(folder: str | Path, flows: FlowSet, *, lang: Lang = DEFAULT_LANG
+               ) -> list[ConvResult]:
     """Play every ``*.test.yaml`` of ``folder``."""
-    files = sorted([*Path(folder).glob("*.test.yaml"), *Path(folder).glob("*.test.yml")])
-    return [result for path in files for result in run_file(path, flows)]
+    files = conversation_files(folder)
+    return [result for path in files for result in run_file(path, flows, lang=lang)]
 
 
-def run_file(path: Path, flows: FlowSet) -> list[ConvResult]:
+def conversation_files(folder: str | Path) -> list[Path]:
+    """The conversation test files of ``folder``."""
+    return sorted([*Path(folder).glob("*.test.yaml"), *Path(folder).glob("*.test.yml")])
+
+
+def player(path: Path, doc: Document, index: int, case: Case, now: str, flows: FlowSet
+           ) -> _Player:
+    """A player of one test case (``flows.convcheck`` reads its ``problems``)."""
+    return _Player(path, doc, index, case, now, flows)
+
+
+def run_file(path: Path, flows: FlowSet, *, lang: Lang = DEFAULT_LANG) -> list[ConvResult]:
     try:
         doc = parse(path.read_text(encoding="utf-8"))
     except YamlProblem as exc:
-        return [_broken(path, [Problem(str(path), exc.line, exc.column, exc.message)])]
+        return [_broken(path, [Problem(str(path), exc.line, exc.column, exc.message, lang=lang)])]
     model, problems = validate(TestFile, doc, str(path))
     if model is None:
-        return [_broken(path, problems)]
+        return [_broken(path, [p.in_lang(lang) for p in problems])]
     return [
-        _Player(path, doc, i, case, model.now, flows).play() for i, case in enumerate(model.tests)
+        _Player(path, doc, i, case, model.now, flows, lang).play()
+        for i, case in enumerate(model.tests)
     ]
 
 
@@ -137,8 +155,11 @@ class _Player:
     case: Case
     file_now: str
     flows: FlowSet
+    lang: Lang = DEFAULT_LANG
     state: DialogState | None = None
     scheduled: list[ScheduleReminder] = dataclasses.field(default_factory=list)
+    offered: tuple[Button, ...] = ()  # the buttons of the bot's last reply that had any
+    problems: list[Problem] = dataclasses.field(default_factory=list)  # the test's own mistakes
 
     def play(self) -> ConvResult:
         flows = self.flows
@@ -148,24 +169,46 @@ class _Player:
         now = effects.local_time(self.case.now or self.file_now, tz)
         line = self.doc.value_at(("tests", self.index)).line
         if now is None:
-            return self._result(False, f"'now' is not a date and time: {self.case.now!r}", line)
+            return self._result(False, msg("convtest.bad_now", found=self.case.now
+                                           ).render(self.lang), line)
         if self.case.vars:
             self.state = DialogState(vars=dict(self.case.vars))
         for number, turn in enumerate(self.case.turns):
             if turn.later:
                 now += compiler.duration(turn.later)
+            if turn.press is not None and (wrong := self._not_offered(turn.press, number)):
+                return self._result(False, f"{wrong.file}:{wrong.line}: {wrong.message}",
+                                    wrong.line)
             event, now = self._event(turn, now)
             if event is None:
                 continue
             result = engine.advance(flows, self.state, event, now)
             self.state = result.state
+            self.offered = next((r.buttons for r in reversed(result.replies) if r.buttons),
+                                () if result.replies else self.offered)
             self.scheduled.extend(e for e in result.effects if isinstance(e, ScheduleReminder))
-            problems = _check(turn, result, flows)
+            problems = _check(turn, result, flows, self.lang)
             if problems:
                 where = self.doc.value_at(("tests", self.index, "turns", number)).line
-                head = f"turn {number + 1} ({_describe(event)}):"
+                head = msg("convtest.turn", number=number + 1,
+                           event=describe(event, self.lang)).render(self.lang)
                 return self._result(False, "\n".join([head, *problems]), where)
         return self._result(True, "", line)
+
+    def _not_offered(self, press: str, number: int) -> Problem | None:
+        """A press of a button the bot did not offer (nor a trigger's or a command's)."""
+        ids = {b.id for b in self.offered} | {b.text for b in self.offered}
+        if press in ids or press in self.flows.buttons or press.startswith("cmd:"):
+            return None
+        where = self.doc.value_at(("tests", self.index, "turns", number, "press"))
+        if not self.offered:
+            text = msg("convtest.no_buttons", button=press)
+        else:
+            text = msg("convtest.no_such_button", button=press, hint=did_you_mean(press, ids),
+                       buttons=", ".join(_button_name(b) for b in self.offered))
+        self.problems.append(Problem(str(self.path), where.line, where.column, text,
+                                     lang=self.lang))
+        return self.problems[-1]
 
     def _result(self, ok: bool, diff: str, line: int) -> ConvResult:
         text = f"{self.path.name}:{line}: {self.case.name}\n{diff}" if diff else ""
@@ -203,126 +246,50 @@ class _Player:
         return TimerEvent(flow, flow, {}), now
 
 
-def _check(turn: TestTurn, result: Turn, flows: FlowSet) -> list[str]:
+def _button_name(button: Button) -> str:
+    return button.id if button.id == button.text else f"{button.id} ({button.text})"
+
+
+def _check(turn: TestTurn, result: Turn, flows: FlowSet, lang: Lang) -> list[str]:
     problems: list[str] = []
     replies = result.replies
     if turn.bot is not None:
         wanted = [turn.bot] if isinstance(turn.bot, str) else turn.bot
         if len(wanted) != len(replies) or any(
-            _squash(w) not in _squash(r.text) for w, r in zip(wanted, replies, strict=False)
+            squash(w) not in squash(r.text) for w, r in zip(wanted, replies, strict=False)
         ):
-            problems.append(
-                _diff("bot replies", [f'"{w}"' for w in wanted], [_show(r) for r in replies])
-            )
+            problems.append(diff("convtest.replies", [f'"{w}"' for w in wanted],
+                                 [show(r) for r in replies], lang))
     last = replies[-1] if replies else Reply("")
     if turn.buttons is not None and [b.text for b in last.buttons] != turn.buttons:
-        problems.append(
-            _diff("buttons of the last reply", turn.buttons, [b.text for b in last.buttons])
-        )
+        problems.append(diff("convtest.buttons", turn.buttons, [b.text for b in last.buttons],
+                             lang))
     if turn.phone_request is not None and last.request_phone != turn.phone_request:
-        problems.append(f"  phone request: expected {turn.phone_request}, got {last.request_phone}")
+        problems.append(_was("convtest.phone", turn.phone_request, last.request_phone, lang))
     if turn.effects is not None:
         got = [effect_data(e, flows.timezone) for e in result.effects]
         if len(got) != len(turn.effects) or not all(
-            _fits(_expected(w), g) for w, g in zip(turn.effects, got, strict=False)
+            fits(expected(w), g) for w, g in zip(turn.effects, got, strict=False)
         ):
-            problems.append(
-                _diff("effects", [_inline(w) for w in turn.effects], [_inline(g) for g in got])
-            )
-    problems.extend(_check_state(turn, result.state))
+            problems.append(diff("convtest.effects", [inline(w) for w in turn.effects],
+                                 [inline(g) for g in got], lang))
+    problems.extend(_check_state(turn, result.state, lang))
     return problems
 
 
-def _check_state(turn: TestTurn, state: DialogState) -> list[str]:
+def _check_state(turn: TestTurn, state: DialogState, lang: Lang) -> list[str]:
     problems: list[str] = []
     for name, value in (turn.vars or {}).items():
         got = state.vars.get(name)
         if got != value:
-            problems.append(f"  variable '{name}': expected {value!r}, got {got!r}")
+            problems.append(_was("convtest.variable", value, got, lang, name=name))
     if turn.at is not None:
         here = f"{state.stack[-1].flow}/{state.stack[-1].step}" if state.stack else "end"
         if here != turn.at:
-            problems.append(f"  position: expected {turn.at}, got {here}")
+            problems.append(_was("convtest.position", turn.at, here, lang))
     return problems
 
 
-def effect_data(effect: Effect, timezone: str) -> dict[str, JSON]:
-    """An effect as the plain mapping a test writes (times in the business's time zone)."""
-    match effect:
-        case ScheduleReminder():
-            at = effect.at.astimezone(effects.zone(timezone)).strftime("%Y-%m-%d %H:%M")
-            data: dict[str, JSON] = {"flow": effect.flow, "key": effect.key, "at": at,
-                                     "vars": dict(effect.vars), "critical": effect.critical}
-            return {"remind": data | _ladder_data(effect)}
-        case CancelReminder():
-            return {"cancel_reminder": effect.key}
-        case CallHttp():
-            return {"http": {"method": effect.method, "url": effect.url, "json": effect.json}}
-        case Handoff():
-            return {"handoff": effect.reason}
-        case LinkChannel():
-            return {"link_channel": effect.target or "any"}
-        case SaveProfile():
-            return {"profile": {effect.field: effect.value}}
-        case RecordConsent():
-            return {"consent": {"granted": effect.granted, "version": effect.text_version}}
-        case _:
-            assert_never(effect)
-
-
-def _ladder_data(effect: ScheduleReminder) -> dict[str, JSON]:
-    """The ladder as a flow writes it (``escalate: null``: none), so a test can assert it."""
-    ladder = effect.ladder
-    if ladder is None:
-        return {"escalate": None}
-    return {"escalate": list(ladder.rungs), "until": ladder.until,
-            "within": ladders.duration_text(ladder.within), "urgent": ladder.urgent}
-
-
-def _expected(wanted: Mapping[str, JSON]) -> Mapping[str, JSON]:
-    """An expected effect with a reminder's ``within`` written as ``effect_data`` writes it
-    (``120m`` -> ``2h``)."""
-    remind = wanted.get("remind")
-    if not isinstance(remind, dict) or not isinstance(within := remind.get("within"), str):
-        return wanted
-    if not re.fullmatch(DURATION_PATTERN, within):
-        return wanted
-    within = ladders.duration_text(compiler.duration(within))
-    return {**wanted, "remind": {**remind, "within": within}}
-
-
-def _fits(wanted: Any, got: Any) -> bool:
-    """``wanted`` matches ``got``; mappings need only the keys the test writes."""
-    if isinstance(wanted, Mapping) and isinstance(got, Mapping):
-        return all(k in got and _fits(v, got[k]) for k, v in wanted.items())
-    if isinstance(wanted, list) and isinstance(got, list):
-        return len(wanted) == len(got) and all(map(_fits, wanted, got))
-    return bool(wanted == got)
-
-
-def _squash(text: str) -> str:
-    return " ".join(text.split())
-
-
-def _show(reply: Reply) -> str:
-    buttons = " ".join(f"[{b.text}]" for b in reply.buttons)
-    return f'"{_squash(reply.text)}"' + (f" {buttons}" if buttons else "")
-
-
-def _inline(data: Mapping[str, JSON]) -> str:
-    return ", ".join(f"{k}: {v}" for k, v in data.items())
-
-
-def _diff(what: str, wanted: Sequence[str], got: Sequence[str]) -> str:
-    lines = [f"  {what} differ:", "    expected:"]
-    lines += [f"      - {w}" for w in wanted] or ["      (nothing)"]
-    lines += ["    got:"] + ([f"      + {g}" for g in got] or ["      (nothing)"])
-    return "\n".join(lines)
-
-
-def _describe(event: Event) -> str:
-    if isinstance(event, TextEvent):
-        return f'customer says "{event.text}"'
-    if isinstance(event, ButtonEvent):
-        return f"customer presses '{event.button}'"
-    return type(event).__name__
+def _was(key: str, wanted: object, got: object, lang: Lang, **more: object) -> str:
+    return "  " + msg(key, wanted=repr(wanted) if key == "convtest.variable" else wanted,
+                      got=repr(got) if key == "convtest.variable" else got, **more).render(lang)

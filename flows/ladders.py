@@ -13,11 +13,14 @@ from datetime import timedelta
 
 from flows import schema as s
 from flows.compile_base import CompilerBase, where_of
+from flows.messages import msg
 from flows.types import LADDER_WITHIN, MESSENGER, Ladder
 from flows.yamlload import PathKey
 
 # Keys that only mean something on a ladder (``escalate``).
 LADDER_KEYS = ("within", "until", "urgent")
+# The longest wait on one rung: past a week a notice is no longer news.
+WITHIN_LIMIT = timedelta(days=7)
 _UNITS = (("w", timedelta(weeks=1)), ("d", timedelta(days=1)), ("h", timedelta(hours=1)),
           ("m", timedelta(minutes=1)))
 
@@ -32,16 +35,18 @@ def check(
     if r.escalate is None:
         for key in LADDER_KEYS:
             if key in r.model_fields_set:
-                c.error((*path, key), f"{where_of(path)}'{key}' only makes sense on a ladder; "
-                        f"add 'escalate: [{MESSENGER}, sms, email]' with 'critical: true', "
-                        f"or remove '{key}'", key=True)
+                c.error((*path, key), msg("ladder.key_without_ladder", where=where_of(path),
+                                          key=key, messenger=MESSENGER), key=True)
         return None
     if not r.critical:
-        c.error((*path, "escalate"), f"{where_of(path)}'escalate' climbs channels only for a "
-                "critical notice; add 'critical: true' or remove 'escalate'", key=True)
+        c.error((*path, "escalate"), msg("ladder.not_critical", where=where_of(path)),
+                key=True)
     if within is not None and within <= timedelta(0):
-        c.error((*path, "within"), f"{where_of(path)}'within: {r.within}' leaves no time to "
-                "answer before the next rung; write e.g. 'within: 2h'")
+        c.error((*path, "within"), msg("ladder.within_zero", where=where_of(path),
+                                       within=r.within))
+    elif within is not None and within > WITHIN_LIMIT:
+        c.error((*path, "within"), msg("ladder.within_too_long", where=where_of(path),
+                                       within=r.within))
     return Ladder(
         rungs=_rungs(c, r.escalate, (*path, "escalate")),
         until=r.until,
@@ -52,18 +57,16 @@ def check(
 
 def _rungs(c: CompilerBase, names: Sequence[str], path: PathKey) -> tuple[str, ...]:
     if not names:
-        c.error(path, f"{where_of(path)}'escalate' needs at least one rung, "
-                f"e.g. [{MESSENGER}, sms, email]")
+        c.error(path, msg("ladder.no_rungs", where=where_of(path), messenger=MESSENGER))
     seen: list[str] = []
     for i, name in enumerate(names):
         if name in seen:
-            c.error((*path, i), f"{where_of(path)}the rung '{name}' is listed twice; "
-                    "a ladder climbs each channel once")
+            c.error((*path, i), msg("ladder.rung_twice", where=where_of(path), name=name))
         elif name != MESSENGER and (name == "any" or (c.channels is not None
                                                       and name not in c.channels)):
-            known = f"one of: {', '.join(sorted(c.channels))}" if c.channels else "channel names"
-            c.error((*path, i), f"{where_of(path)}no channel '{name}' to climb here; "
-                    f"write {MESSENGER} (the customer's messengers) or {known}")
+            known = ", ".join(sorted(c.channels or ()))
+            c.error((*path, i), msg("ladder.unknown_rung", where=where_of(path), name=name,
+                                    messenger=MESSENGER, known=known))
         seen.append(name)
     return tuple(seen)
 

@@ -14,10 +14,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Annotated, Any, Literal, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, WithJsonSchema
 
-from flows import texts
+from flows import durations, texts
 from flows.inputs import INPUT_KINDS, InputKind  # the one list of input kinds
+from flows.messages import msg
 from flows.types import JSON, MESSENGER, LadderUntil
 from flows.words import normalize
 
@@ -35,8 +36,17 @@ TRIGGER_KINDS: tuple[str, ...] = ("command", "text", "button", "payload", "timer
 
 Name = Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_-]*$", max_length=64)]
 VarName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$", max_length=64)]
-DURATION_PATTERN = r"^\s*\d+\s*[mhdw]\s*$"
-Duration = Annotated[str, StringConstraints(pattern=DURATION_PATTERN)]
+
+
+def _duration(text: str) -> str:
+    if durations.parse(text) is None:
+        raise ValueError(msg("duration.bad", found=text, examples=durations.EXAMPLES))
+    return text
+
+
+# '24h', '1h30m', '90 минут', '2 дня' (``flows.durations`` reads them).
+Duration = Annotated[str, AfterValidator(_duration),
+                     WithJsonSchema({"type": "string", "examples": ["24h", "1h30m", "2 дня"]})]
 
 
 class _Strict(BaseModel):

@@ -18,39 +18,30 @@ from typing import Annotated, Any, Literal, TypeVar, Union, get_args, get_origin
 from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
+from flows.messages import NOTHING, Msg, msg
 from flows.problems import Problem, did_you_mean, listing
-from flows.schema import CHANNEL_PATTERN, DURATION_PATTERN
+from flows.schema import CHANNEL_PATTERN, STEP_KEYS
 from flows.yamlload import Document, PathKey
 
 M = TypeVar("M", bound=BaseModel)
 
-SHAPE_HINTS = {
-    "next": "a step name, a mapping from answer to step ({yes: a, no: b}) "
-    "or a list of rules ([{if: ..., then: step}, {else: step}])",
-    "choice": "a list of button texts, or a mapping id: text",
-    "text": "a word or phrase, or a list of them",
-    "remind": "a reminder {flow: ..., at: ..., before: 24h} or a list of them",
-    "cancel_reminder": "a reminder key or a list of keys",
-    "handoff": "a text for the customer, or true",
-}
+# The catalogue key of the form expected at each key that takes several shapes.
+SHAPE_HINTS = {key: f"shape.{key}" for key in
+               ("next", "choice", "text", "remind", "cancel_reminder", "handoff")}
 # What a value of each constrained form looks like (other patterns are names).
-PATTERN_HINTS = {
-    DURATION_PATTERN: "is not a duration: write a number and m, h, d or w, e.g. 30m, 2h, 1d",
-    CHANNEL_PATTERN: "is not a channel name: use lower-case Latin letters, digits and '_', "
-    "e.g. sms",
-}
+PATTERN_HINTS = {CHANNEL_PATTERN: "pattern.channel"}
 TYPE_WORDS = {
-    "string_type": "text",
-    "int_type": "a whole number",
-    "int_parsing": "a whole number",
-    "float_type": "a number",
-    "float_parsing": "a number",
-    "bool_type": "true or false",
-    "bool_parsing": "true or false",
-    "list_type": "a list",
-    "dict_type": "a mapping (key: value)",
-    "model_type": "a mapping (key: value)",
-    "model_attributes_type": "a mapping (key: value)",
+    "string_type": "type.text",
+    "int_type": "type.int",
+    "int_parsing": "type.int",
+    "float_type": "type.number",
+    "float_parsing": "type.number",
+    "bool_type": "type.bool",
+    "bool_parsing": "type.bool",
+    "list_type": "type.list",
+    "dict_type": "type.mapping",
+    "model_type": "type.mapping",
+    "model_attributes_type": "type.mapping",
 }
 
 
@@ -107,20 +98,40 @@ def _problems(
     model: type[BaseModel], doc: Document, file: str, errors: list[ErrorDetails]
 ) -> Iterator[Problem]:
     grouped: dict[PathKey, list[ErrorDetails]] = {}
+    split: set[PathKey] = set()  # list items YAML made a mapping of: one message each
     for error in errors:
-        grouped.setdefault(_real_path(doc.data, error["loc"]), []).append(error)
+        path = _real_path(doc.data, error["loc"])
+        pair = next((p for p in doc.pairs if path[:len(p)] == p), None)
+        if pair is None:
+            grouped.setdefault(path, []).append(error)
+        elif pair not in split:
+            split.add(pair)
+            pos = doc.value_at(pair)
+            key = next((k for k in reversed(pair) if isinstance(k, str)), "choice")
+            yield Problem(file, pos.line, pos.column, msg("schema.at", where=_where(pair),
+                                                          what=msg("yaml.colon_in_item",
+                                                                   key=key)))
     for path, group in grouped.items():
-        if not _shadowed(path, group, grouped):
+        if not _shadowed(path, group, [*grouped, *split]):
             yield _one(model, doc, file, path, group)
 
 
-def _shadowed(
-    path: PathKey, group: list[ErrorDetails], grouped: dict[PathKey, list[ErrorDetails]]
-) -> bool:
-    """A union's "wrong type" error hides behind a more precise error inside the value."""
+def _shadowed(path: PathKey, group: list[ErrorDetails], grouped: list[PathKey]) -> bool:
+    """A union's "wrong type" error hides behind a more precise error inside the value; an
+    empty step hides behind its keys written at the level of steps (one indentation slip)."""
     if not all(e["type"] in TYPE_WORDS for e in group):
         return False
+    if _empty_step(path, group) and any(_step_key_as_step(other) for other in grouped):
+        return True
     return any(len(other) > len(path) and other[: len(path)] == path for other in grouped)
+
+
+def _step_key_as_step(path: PathKey) -> bool:
+    return len(path) == 2 and path[0] == "steps" and path[1] in STEP_KEYS
+
+
+def _empty_step(path: PathKey, group: list[ErrorDetails]) -> bool:
+    return len(path) == 2 and path[0] == "steps" and group[0].get("input") is None
 
 
 def _real_path(data: object, loc: tuple[int | str, ...]) -> PathKey:
@@ -168,20 +179,21 @@ def _one(
     if kind == "extra_forbidden":
         allowed = _allowed_keys(model, path[:-1])
         pos = doc.key_at(path)
-        message = (
-            f"{where}unknown key '{path[-1]}'{did_you_mean(str(path[-1]), allowed)}"
-            f" (allowed keys: {listing(allowed, 30)})"
-        )
-        return Problem(file, pos.line, pos.column, message)
+        return Problem(file, pos.line, pos.column, msg(
+            "schema.unknown_key", where=where, key=path[-1],
+            hint=did_you_mean(str(path[-1]), allowed), allowed=listing(allowed, 30)))
     pos = doc.value_at(path)
+    if kind in TYPE_WORDS and _step_key_as_step(path):
+        pos = doc.key_at(path)
+        return Problem(file, pos.line, pos.column, msg("schema.step_key_as_step", key=path[1]))
+    if kind in TYPE_WORDS and _empty_step(path, group):
+        pos = doc.key_at(path)
+        return Problem(file, pos.line, pos.column, msg("schema.empty_step", step=path[1]))
     if kind == "missing":
-        return Problem(
-            file,
-            pos.line,
-            pos.column,
-            f"{where[:-2] or 'the file'}: the key '{path[-1]}' is required",
-        )
-    return Problem(file, pos.line, pos.column, where + _describe(error, group, path))
+        return Problem(file, pos.line, pos.column, msg("schema.missing", where=where,
+                                                       key=path[-1]))
+    return Problem(file, pos.line, pos.column, msg(
+        "schema.at", where=where, what=_describe(error, group, path, doc)))
 
 
 def _pick(group: list[ErrorDetails]) -> ErrorDetails:
@@ -191,39 +203,62 @@ def _pick(group: list[ErrorDetails]) -> ErrorDetails:
     return group[0]
 
 
-def _describe(error: ErrorDetails, group: list[ErrorDetails], path: PathKey) -> str:
+def _describe(error: ErrorDetails, group: list[ErrorDetails], path: PathKey,
+              doc: Document) -> Msg:
     found = error.get("input")
-    key = str(path[-1]) if path and isinstance(path[-1], str) else "this value"
+    key = str(path[-1]) if path and isinstance(path[-1], str) else None
+    raw = doc.numbers.get(path)
+    if raw is not None and error["type"] == "string_type":
+        return msg("schema.number_not_text", raw=raw)
     if error["type"] == "literal_error":
         allowed = re.findall(r"'([^']*)'", str(error.get("ctx", {}).get("expected", "")))
-        return (
-            f"'{found}' is not allowed here{did_you_mean(str(found), allowed)} "
-            f"(allowed: {', '.join(allowed)})"
-        )
+        return msg("schema.not_allowed", found=found, hint=did_you_mean(str(found), allowed),
+                   allowed=", ".join(allowed))
     if error["type"] == "string_pattern_mismatch":
-        hint = PATTERN_HINTS.get(str(error.get("ctx", {}).get("pattern")))
-        if hint:
-            return f"'{found}' {hint}"
-        return (
-            f"'{found}' is not a valid name: use Latin letters, digits, '_' or '-', "
-            f"starting with a letter"
-        )
+        hint = PATTERN_HINTS.get(str(error.get("ctx", {}).get("pattern")), "pattern.name")
+        return msg(hint, found=found)
     if error["type"] == "value_error":
-        return error["msg"].removeprefix("Value error, ")
+        reason = error.get("ctx", {}).get("error")
+        return reason.args[0] if isinstance(reason, ValueError) and isinstance(
+            reason.args[0], Msg) else msg("schema.raw", text=error["msg"].removeprefix(
+                "Value error, "))
+    named = msg("schema.key", key=key) if key else msg("schema.this_value")
+    limit = _limit(error)
+    if limit is not None:
+        return msg("schema.limit", key=named, limit=limit, found=repr(found))
     if len(group) > 1 and key in SHAPE_HINTS:
-        return f"'{key}' has the wrong form (found {found!r}); expected {SHAPE_HINTS[key]}"
+        return msg("schema.wrong_shape", found=repr(found), shape=msg(SHAPE_HINTS[key]))
     wanted = TYPE_WORDS.get(error["type"])
     if wanted:
-        return f"'{key}' should be {wanted}, found {found!r}"
-    return f"'{key}': {error['msg'][:1].lower()}{error['msg'][1:]} (found {found!r})"
+        return msg("schema.wrong_type", key=named, wanted=msg(wanted), found=repr(found))
+    return msg("schema.other", key=named, text=error["msg"], found=repr(found))
 
 
-def _where(path: PathKey) -> str:
+# pydantic's bounds: (error type, its context key, the catalogue key of the words)
+_LIMITS = {
+    "less_than_equal": ("le", "limit.le"), "less_than": ("lt", "limit.lt"),
+    "greater_than_equal": ("ge", "limit.ge"), "greater_than": ("gt", "limit.gt"),
+    "too_short": ("min_length", "limit.min_items"), "too_long": ("max_length", "limit.max_items"),
+    "string_too_short": ("min_length", "limit.min_chars"),
+    "string_too_long": ("max_length", "limit.max_chars"),
+}
+
+
+def _limit(error: ErrorDetails) -> Msg | None:
+    """A bound the value breaks ('не больше 20'), or None for other errors."""
+    known = _LIMITS.get(error["type"])
+    if known is None:
+        return None
+    value = error.get("ctx", {}).get(known[0])
+    return None if value is None else msg(known[1], value=value)
+
+
+def _where(path: PathKey) -> Msg:
     if len(path) >= 2 and path[0] == "steps":
-        return f"step '{path[1]}': "
+        return msg("where.step", step=path[1])
     if len(path) >= 2 and path[0] == "triggers" and isinstance(path[1], int):
-        return f"trigger {path[1] + 1}: "
-    return ""
+        return msg("where.trigger", number=path[1] + 1)
+    return NOTHING
 
 
 def _allowed_keys(root: type[BaseModel], path: PathKey) -> list[str]:

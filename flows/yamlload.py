@@ -14,9 +14,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import yaml
+
+from flows import yamlerrors
+from flows.messages import Msg, msg
 
 PathKey = tuple[str | int, ...]
 
@@ -31,11 +34,16 @@ class Position:
 
 @dataclass(frozen=True, slots=True)
 class Document:
-    """A parsed YAML file: its data and where each value (and each mapping key) is."""
+    """A parsed YAML file: its data, where each value (and each mapping key) is, the source
+    text of each value YAML read as a number (``31.02``), and notes on text YAML cut."""
 
     data: object
     values: Mapping[PathKey, Position]
     keys: Mapping[PathKey, Position]
+    numbers: Mapping[PathKey, str] = field(default_factory=dict)
+    notes: tuple[YamlNote, ...] = ()
+    # a "key: value" YAML made of a list item with ': ' inside (``[Да, Нет: не хочу]``)
+    pairs: frozenset[PathKey] = frozenset()
 
     def value_at(self, path: PathKey) -> Position:
         """Position of the value at ``path``, or of its nearest existing ancestor."""
@@ -54,7 +62,21 @@ class YamlProblem(Exception):
 
     line: int
     column: int
-    message: str
+    message: Msg
+
+
+@dataclass(frozen=True, slots=True)
+class YamlNote:
+    """Something YAML read differently than the owner likely meant (a warning)."""
+
+    line: int
+    column: int
+    message: Msg
+
+
+# A number written like a day and month (31.02, 1.05): YAML reads it as 31.02, not a date.
+_DAY_MONTH = re.compile(r"^(?:0?[1-9]|[12]\d|3[01])\.(?:0[1-9]|1[0-2])$")
+_NUMERIC_KEYS = frozenset({"min", "max", "timeout", "status"})
 
 
 def _nearest(table: Mapping[PathKey, Position], path: PathKey) -> Position:
@@ -89,52 +111,58 @@ def parse(text: str) -> Document:
     try:
         node = loader.get_single_node()
     except yaml.MarkedYAMLError as exc:
-        raise _syntax_problem(exc) from exc
+        raise YamlProblem(*yamlerrors.explain(text, exc)) from exc
     except yaml.YAMLError as exc:
-        raise YamlProblem(1, 1, f"YAML error: {exc}") from exc
+        raise YamlProblem(1, 1, msg("yaml.error", detail=str(exc))) from exc
     finally:
         loader.dispose()
-    values: dict[PathKey, Position] = {}
-    keys: dict[PathKey, Position] = {}
     if node is None:
-        return Document(None, values, keys)
-    data = _Walker(loader, values, keys).build(node, ())
-    return Document(data, values, keys)
-
-
-def _syntax_problem(exc: yaml.MarkedYAMLError) -> YamlProblem:
-    mark = exc.problem_mark or exc.context_mark
-    line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
-    parts = [p for p in (exc.context, exc.problem) if p]
-    start = exc.context_mark
-    if start is not None and mark is not None and start.line != mark.line:
-        parts.append(f"(it began on line {start.line + 1})")
-    hint = ""
-    if exc.problem and "tab" in exc.problem:
-        hint = " — use spaces, not tabs, for indentation"
-    elif exc.problem and ("mapping values" in exc.problem or "expected <block end>" in exc.problem):
-        hint = " — check the indentation and that a value with ':' is in quotes"
-    return YamlProblem(
-        line,
-        column,
-        "YAML syntax error: " + ", ".join(parts[:2]) + " ".join(["", *parts[2:]]) + hint,
-    )
+        return Document(None, {}, {})
+    walker = _Walker(loader, text.splitlines())
+    data = walker.build(node, ())
+    return Document(data, walker.values, walker.keys, walker.numbers, tuple(walker.notes),
+                    frozenset(walker.pairs))
 
 
 @dataclass(slots=True)
 class _Walker:
     loader: _Loader
-    values: dict[PathKey, Position]
-    keys: dict[PathKey, Position]
+    lines: list[str]
+    values: dict[PathKey, Position] = field(default_factory=dict)
+    keys: dict[PathKey, Position] = field(default_factory=dict)
+    numbers: dict[PathKey, str] = field(default_factory=dict)
+    notes: list[YamlNote] = field(default_factory=list)
+    pairs: set[PathKey] = field(default_factory=set)
 
     def build(self, node: yaml.Node, path: PathKey) -> object:
-        self.values[path] = Position(node.start_mark.line + 1, node.start_mark.column + 1)
+        where = Position(node.start_mark.line + 1, node.start_mark.column + 1)
+        self.values[path] = where
         if isinstance(node, yaml.MappingNode):
+            if _split_item(node, path, self.lines):
+                self.pairs.add(path)
             return self._mapping(node, path)
         if isinstance(node, yaml.SequenceNode):
             return [self.build(item, (*path, i)) for i, item in enumerate(node.value)]
         value: object = self.loader.construct_object(node, deep=True)
+        if isinstance(node, yaml.ScalarNode) and node.style is None:
+            self._look(node, value, path, where)
         return value
+
+    def _look(self, node: yaml.ScalarNode, value: object, path: PathKey, at: Position) -> None:
+        """Remember numbers' source text; note a date read as a number, a text cut at '#'."""
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            self.numbers[path] = node.value
+            last = path[-1] if path else ""
+            if _DAY_MONTH.match(node.value) and last not in _NUMERIC_KEYS:
+                self.notes.append(YamlNote(at.line, at.column,
+                                           msg("yaml.date_number", raw=node.value)))
+        elif isinstance(value, str) and _is_prose(value):
+            end = node.end_mark
+            rest = self.lines[end.line][end.column:] if end.line < len(self.lines) else ""
+            if re.match(r"\s+#", rest):
+                cut = rest.strip()
+                self.notes.append(YamlNote(at.line, at.column,
+                                           msg("yaml.hash_cut", kept=value, cut=cut)))
 
     def _mapping(self, node: yaml.MappingNode, path: PathKey) -> dict[str, object]:
         self.loader.flatten_mapping(node)
@@ -146,11 +174,25 @@ class _Walker:
             if key in result:
                 first = self.keys[(*path, key)]
                 raise YamlProblem(
-                    where.line,
-                    where.column,
-                    f"the key '{key}' is written twice in one place (first on line "
-                    f"{first.line}); remove or rename one of them",
+                    where.line, where.column, msg("yaml.duplicate", key=key, line=first.line)
                 )
             self.keys[(*path, key)] = where
             result[key] = self.build(value_node, (*path, key))
         return result
+
+
+def _is_prose(value: str) -> bool:
+    """Text for a customer (words, or any non-Latin letter), not a step name or an id."""
+    return " " in value.strip() or any(ord(ch) > 127 for ch in value)
+
+
+def _split_item(node: yaml.MappingNode, path: PathKey, lines: list[str]) -> bool:
+    """A list item YAML read as "key: value" because its text has ': ' in it: written
+    without braces in a [list], or a one-pair item whose "key" is prose (``- Утро: 9-12``)."""
+    mark = node.start_mark
+    if node.flow_style:
+        return lines[mark.line][mark.column:mark.column + 1] != "{"
+    if not path or not isinstance(path[-1], int) or len(node.value) != 1:
+        return False
+    key = node.value[0][0]
+    return isinstance(key, yaml.ScalarNode) and _is_prose(str(key.value))

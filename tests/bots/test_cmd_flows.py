@@ -73,6 +73,12 @@ steps:
 """
 
 
+@pytest.fixture(autouse=True)
+def english(monkeypatch: pytest.MonkeyPatch) -> None:
+    """These tests read the English words; tests/bots/test_check_russian.py the Russian."""
+    monkeypatch.setenv("SVYAZ_LANG", "en")
+
+
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
     code = main(list(argv))
     captured = capsys.readouterr()
@@ -111,10 +117,10 @@ def test_check_reports_every_error_with_position(
     by_file: dict[str, list[int]] = {}
     for match in problems:
         by_file.setdefault(Path(match["file"]).name, []).append(int(match["line"]))
-    assert by_file == {"typo.yaml": [8, 11], "syntax.yaml": [6]}, out
+    assert by_file == {"typo.yaml": [8, 11], "syntax.yaml": [4]}, out
     assert re.search(r"typo\.yaml:8:5: error: .*'nxt'.*did you mean 'next'", out)
     assert re.search(r"typo\.yaml:11:11: error: .*'pay'", out)
-    assert re.search(r"syntax\.yaml:6:1: error: YAML .*line 4", out)
+    assert re.search(r"syntax\.yaml:4:10: error: a quote opens here and is never closed", out)
     assert out.strip().splitlines()[-1] == f"{tmp_path}: 3 error(s), 0 warning(s)"
 
 
@@ -209,7 +215,7 @@ def test_chat_buttons_by_number(
     code, out = chat(capsys, monkeypatch, ["1", "стрижку", "/state", "/quit", "never sent"],
                      EXAMPLES, "--now", "2026-12-23 10:00")  # fmt: skip
     assert code == 0
-    assert "[1] " in out
+    assert "1. Стрижка   2. Окрашивание   3. Укладка" in out
     assert "Какую услугу" in out
     assert "К какому мастеру" in out
     state = json.loads(out.strip().splitlines()[-1])
@@ -334,9 +340,9 @@ def test_readable_replies_and_effects() -> None:
         buttons=(Button("yes", "Да"), Button("pay", "Оплатить", url="https://pay.example/1")),
         request_phone=True,
     )
-    text = render_reply(reply, first_number=3)
+    text = render_reply(reply)
     assert text.splitlines()[0] == "bot: Оплатить?"
-    assert "[3] Да   [4] Оплатить -> https://pay.example/1" in text
+    assert "     1. Да\n     [link] Оплатить -> https://pay.example/1" in text
     assert "/phone" in text
     at = datetime(2026, 12, 24, 7, 0, tzinfo=ZoneInfo("UTC"))
     reminder = ScheduleReminder(key="k", at=at, flow="ping", vars={"a": 1})
@@ -407,9 +413,24 @@ def test_check_knows_the_channels_of_the_registry(
     code, out, _ = run(capsys, "check", str(tmp_path))
     assert code == 1
     assert re.search(r"hello\.yaml:7:19: error: .*no channel 'icq' here; write one of: "
-                     r"email, max, sms, vk, web, or any", out), out
+                     r"max, vk, web, or any", out), out
     (tmp_path / "hello.yaml").write_text(LINKS_TO_ICQ.replace("icq", "max"), encoding="utf-8")
     assert run(capsys, "check", str(tmp_path))[0] == 0
     step = json.loads(run(capsys, "schema")[1])["$defs"]["Step"]
     names = [o.get("enum") for o in step["properties"]["link_channel"]["anyOf"]]
-    assert ["vk", "max", "web", "sms", "email", "any"] in names
+    assert ["vk", "max", "web", "any"] in names  # not the send-only ones
+
+
+def test_chat_notes_come_in_order_and_choices_are_numbered_like_the_bots_text(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    lines = ["записаться", "1", "1", "завтра", "1", "да", "Анна", "/quit"]
+    code, out = chat(capsys, monkeypatch, lines, EXAMPLES, "--now", "2026-12-23 10:00")
+    assert code == 0
+    text = out.splitlines()
+    consent = text.index("  [consent] granted (text version 2024-06)")
+    assert text[consent + 1] == "bot: Как вас зовут?"  # the note before the next question
+    profile = text.index("  [profile] name = Анна")
+    assert text[profile + 1].startswith("bot: Ваш номер телефона?")
+    assert text[consent - 2:consent] == [  # links are not numbered: "3" is no choice
+        "     1. Да   2. Нет", "     [link] Политика обработки данных -> https://example.ru/privacy"]

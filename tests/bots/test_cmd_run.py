@@ -43,5 +43,5 @@ def test_broken_flows_are_listed_and_nothing_starts(
     assert main(["run"]) == 1
     err = capsys.readouterr().err
     assert "x.yaml:3:7" in err
-    assert "did you mean 'next'" in err
+    assert "может быть, 'next'?" in err
     assert not (tmp_path / "data").exists()

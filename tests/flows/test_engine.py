@@ -495,7 +495,7 @@ def test_silent_loop_is_stopped(tmp_path: Path) -> None:
     (tmp_path / "menu.yaml").write_text(
         "triggers: [{command: start}]\nsteps:\n  m: {ask: Меню}\n", encoding="utf-8"
     )
-    flows = loader.load(tmp_path)
+    flows = loader.load(tmp_path, lang="en")
     assert any("loop" in w.message for w in flows.warnings)
     turn = advance(flows, None, TextEvent("круг"), NOW)
     assert texts(turn) == [flows.texts.lost, "Меню"]

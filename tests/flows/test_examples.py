@@ -31,7 +31,7 @@ def test_a_failing_conversation_reads_as_a_diff(tmp_path: Path) -> None:
         "      - say: записаться\n        bot: Куда пойдём?\n        effects: []\n",
         encoding="utf-8",
     )
-    (failed,) = convtest.run_folder(tmp_path, FLOWS)
+    (failed,) = convtest.run_folder(tmp_path, FLOWS, lang="en")
     assert not failed.ok
     assert failed.line == 5
     assert failed.diff.splitlines() == [
@@ -49,6 +49,6 @@ def test_a_broken_test_file_is_reported(tmp_path: Path) -> None:
     (tmp_path / "x.test.yaml").write_text(
         "tests:\n  - name: a\n    turns:\n      - sya: привет\n", encoding="utf-8"
     )
-    (failed,) = convtest.run_folder(tmp_path, FLOWS)
+    (failed,) = convtest.run_folder(tmp_path, FLOWS, lang="en")
     assert not failed.ok
     assert "x.test.yaml:4:9: error: unknown key 'sya'; did you mean 'say'?" in failed.diff

@@ -42,7 +42,7 @@ def folder(tmp_path: Path, extra: str) -> Path:
 
 
 def problems(tmp_path: Path, extra: str, channels: Any = CHANNELS) -> list[Problem]:
-    _, found = loader.check(folder(tmp_path, extra), channels=channels)
+    _, found = loader.check(folder(tmp_path, extra), channels=channels, lang="en")
     return [p for p in found if p.severity == "error"]
 
 
@@ -141,8 +141,10 @@ def test_an_effect_built_positionally_keeps_working() -> None:
          ["'until' only makes sense on a ladder"]),
         ("      urgent: true", 11, 7, ["'urgent' only makes sense on a ladder"]),
         (LADDER + "\n      within: 0h", 13, 15, ["'within: 0h' leaves no time to answer"]),
-        (LADDER + "\n      within: 2 hours", 13, 15,
-         ["'2 hours' is not a duration", "e.g. 30m, 2h, 1d"]),
+        (LADDER + "\n      within: 2 hourz", 13, 15,
+         ["'2 hourz' is not a duration", "e.g. 30m, 2h, 1d"]),
+        (LADDER + "\n      within: 8 дней", 13, 15,
+         ["'within: 8 дней' waits too long before the next rung (more than a week)"]),
         ("      critical: true\n      escalate: [SMS]", 12, 18,
          ["'SMS' is not a channel name: use lower-case Latin letters"]),
         (LADDER + "\n      until: read", 13, 14,
@@ -180,7 +182,7 @@ def test_a_problem_points_at_its_reminder_in_a_list(tmp_path: Path) -> None:
                 urgent: true
     """).lstrip()
     (tmp_path / "a.yaml").write_text(text, encoding="utf-8")
-    _, found = loader.check(tmp_path)
+    _, found = loader.check(tmp_path, lang="en")
     assert [(p.line, p.column) for p in found] == [(9, 9)], "\n".join(map(str, found))
 
 

@@ -20,7 +20,7 @@ def write(folder: Path, name: str, text: str) -> Path:
 
 
 def errors(folder: Path) -> list[Problem]:
-    _, problems = loader.check(folder)
+    _, problems = loader.check(folder, lang="en")
     return [p for p in problems if p.severity == "error"]
 
 
@@ -84,18 +84,17 @@ def test_done_criterion_three_errors_in_two_files_in_one_run(tmp_path: Path) -> 
         """,
     )
     with pytest.raises(FlowLoadError) as caught:
-        loader.load(tmp_path)
+        loader.load(tmp_path, lang="en")
     found = [p for p in caught.value.problems if p.severity == "error"]
     assert [(Path(p.file).name, p.line) for p in found] == [
         ("a.yaml", 5),
         ("a.yaml", 9),
-        ("b.yaml", 5),
+        ("b.yaml", 4),
     ], "\n".join(map(str, found))
     typo, goto, syntax = found
     assert "unknown key 'nxt'; did you mean 'next'?" in typo.message
     assert "'pay' points to no step; steps are: first, second" in goto.message
-    assert "YAML syntax error" in syntax.message
-    assert "line 4" in syntax.message  # where the unclosed list began
+    assert "'[' or '{' opens here and is never closed" in syntax.message  # the culprit line
     assert str(caught.value).count(": error: ") == 3
 
 
@@ -125,8 +124,8 @@ def test_typo_and_dangling_goto_reported_together(tmp_path: Path) -> None:
     assert (Path(goto.file).name, goto.line, goto.column) == ("a.yaml", 9, 11)
     assert "'pay' points to no step" in goto.message
     assert "steps are: first, second" in goto.message
-    assert (Path(syntax.file).name, syntax.line) == ("b.yaml", 5)
-    assert "YAML syntax error" in syntax.message
+    assert (Path(syntax.file).name, syntax.line) == ("b.yaml", 4)
+    assert "opens here and is never closed" in syntax.message
     assert str(typo).startswith(f"{typo.file}:5:5: error: ")
 
 
@@ -144,7 +143,7 @@ def test_yes_no_on_off_stay_words(tmp_path: Path) -> None:
           n: {say: off}
         """,
     )
-    flows = loader.load(tmp_path)
+    flows = loader.load(tmp_path, lang="en")
     step = flows.flows["a"].steps["y"]
     assert step.say is not None
     assert step.say.render({}) == "on"
@@ -167,10 +166,11 @@ def test_yes_no_on_off_stay_words(tmp_path: Path) -> None:
         ),
         ("    max_tries: много\n", 4, 16, ["'max_tries' should be a whole number", "'много'"]),
         (
-            "    remind: {flow: a, after: 2 hours}\n",
+            "    remind: {flow: a, after: два часа}\n",
             4,
             30,
-            ["'2 hours' is not a duration: write a number and m, h, d or w, e.g. 30m, 2h"],
+            ["'два часа' is not a duration; write a number and a unit, e.g. 30m, 2h",
+             "24 часа, 1 день"],
         ),
         ("    link_channel: VK\n", 4, 19, ["'VK' is not a channel name: use lower-case"]),
         ("    check: value >\n", 4, 12, ["template error"]),
@@ -278,7 +278,7 @@ def test_settings_file_is_checked(tmp_path: Path) -> None:
 
 def test_profile_without_any_consent_step_is_a_warning(tmp_path: Path) -> None:
     write(tmp_path, "a.yaml", "steps:\n  a:\n    ask: Имя?\n    save: name\n    profile: name\n")
-    _, problems = loader.check(tmp_path)
+    _, problems = loader.check(tmp_path, lang="en")
     assert [(p.severity, p.line, p.column) for p in problems] == [("warning", 5, 14)]
     assert "will never be stored" in problems[0].message
 
@@ -299,7 +299,7 @@ def test_warnings_unreachable_and_silent_loop(tmp_path: Path) -> None:
             ask: Меня никто не спросит?
         """,
     )
-    flows, problems = loader.check(tmp_path)
+    flows, problems = loader.check(tmp_path, lang="en")
     assert flows is not None
     assert [(p.severity, p.line) for p in problems] == [
         ("warning", 2),
@@ -349,7 +349,7 @@ def test_a_variable_nothing_defines_is_an_error_with_the_line_that_fixes_it(
             next: [{if: "value and env.X and consnt", then: a}]
         """,
     )
-    flows, problems = loader.check(tmp_path)
+    flows, problems = loader.check(tmp_path, lang="en")
     assert flows is None
     assert [(p.line, p.severity, p.message) for p in problems] == [
         (7, "error", "step 'b': the variable 'servise' is not saved or set by any flow; did "
@@ -374,7 +374,7 @@ def test_expects_and_a_reminders_vars_define_variables(tmp_path: Path) -> None:
         """,
     )
     write(tmp_path, "ping.yaml", 'steps:\n  p:\n    say: "Визит {{ visit }}"\n')
-    flows, problems = loader.check(tmp_path)
+    flows, problems = loader.check(tmp_path, lang="en")
     assert flows is not None, problems
     assert [p for p in problems if "variable" in p.message] == []
 

@@ -1,0 +1,46 @@
+"""The owner's command line: ``--help`` of svyaz's commands (``flows.catalogue`` merges it)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+CLI: Mapping[str, Mapping[str, str]] = {
+    "cli.description": {
+        "ru": "svyaz: один разговор с клиентом во ВКонтакте, MAX и веб-чате.",
+        "en": "svyaz: one customer dialogue across VK, MAX and a web chat."},
+    "cli.usage": {"ru": "использование: ", "en": "usage: "},
+    "cli.commands": {"ru": "команды", "en": "commands"},
+    "cli.positionals": {"ru": "аргументы", "en": "positional arguments"},
+    "cli.options": {"ru": "параметры", "en": "options"},
+    "cli.help": {"ru": "показать эту справку и выйти", "en": "show this help message and exit"},
+    "cli.folder": {
+        "ru": "папка со сценариями *.yaml (по умолчанию $SVYAZ_FLOWS или flows_examples)",
+        "en": "folder of flow *.yaml files (default: $SVYAZ_FLOWS or flows_examples)"},
+    "cli.check": {
+        "ru": "проверить сценарии и тесты разговоров в папке (код выхода 1 при ошибках)",
+        "en": "validate a folder of flows and its conversation tests (exit 1 on errors)"},
+    "cli.chat": {"ru": "поговорить со сценариями в терминале, как клиент",
+                 "en": "talk to the flows in the terminal as a customer"},
+    "cli.chat.flow": {"ru": "начать с этого сценария, а не с кнопки «Начать»",
+                      "en": "start this flow instead of the platform's start"},
+    "cli.chat.now": {"ru": "запустить часы с этого времени, например '2026-12-23 10:00'",
+                     "en": "start the fake clock here, e.g. '2026-12-23 10:00'"},
+    "cli.chat.http_fail": {"ru": "отвечать на HTTP-запросы сценариев ошибкой",
+                           "en": "answer HTTP calls with a failure"},
+    "cli.test": {"ru": "запустить тесты разговоров (*.test.yaml) из папки",
+                 "en": "run the conversation tests (*.test.yaml) of a folder"},
+    "cli.graph": {"ru": "схема сценария (Mermaid; SVG/PNG с Graphviz)",
+                  "en": "a picture of a flow (Mermaid; SVG/PNG with Graphviz)"},
+    "cli.graph.flow": {"ru": "имя сценария", "en": "name of the flow"},
+    "cli.graph.out": {
+        "ru": "записать в файл; для .svg/.png нужна программа 'dot' из Graphviz, .dot даёт DOT",
+        "en": "write here; .svg/.png need Graphviz 'dot', .dot gives DOT"},
+    "cli.schema": {"ru": "записать JSON Schema файлов сценариев (для редакторов)",
+                   "en": "write the JSON Schema of flow files (for editors)"},
+    "cli.schema.out": {"ru": "файл для записи (по умолчанию стандартный вывод)",
+                       "en": "file to write (default: standard output)"},
+    "cli.schema.settings": {"ru": "схему _bot.yaml вместо сценариев",
+                            "en": "the schema of _bot.yaml instead"},
+    "cli.reminders": {"ru": "показать запланированные напоминания",
+                      "en": "list scheduled reminders"},
+}
