@@ -45,6 +45,7 @@ from flows.types import (
     Inbound,
     LinkChannel,
     RecordConsent,
+    ReminderPassed,
     Reply,
     SaveProfile,
     ScheduleReminder,
@@ -142,6 +143,9 @@ class Effects:
                     out.replies.append(offered)
             case SaveProfile(field="phone"):
                 await self._save_phone(customer, effect.value)
+            case ReminderPassed():
+                log.info("reminder %s of %s not scheduled: its time %s had passed",
+                         effect.key, customer, effect.at.isoformat())
             case ScheduleReminder() | CancelReminder() | SaveProfile() | RecordConsent():
                 await self._durable(customer, inbound.channel, effect)
             case _:
@@ -188,7 +192,7 @@ class Effects:
                 await self._store.profiles.record_consent(
                     customer, effect.granted, effect.text_version, effect.at, channel
                 )
-            case CallHttp() | LinkChannel():
+            case CallHttp() | LinkChannel() | ReminderPassed():
                 pass  # never stored with the state (``storage.codec.DURABLE_EFFECTS``)
             case _:
                 assert_never(effect)

@@ -17,13 +17,12 @@ from typing import TypeVar
 
 from flows import ladders
 from flows import schema as s
-from flows.compile_base import CompilerBase, where_of
-from flows.inputs import Option
+from flows.compile_base import where_of
+from flows.compile_question import QuestionCompiler
 from flows.model import (
     ByValue,
     CompiledFlow,
     CompiledStep,
-    Consent,
     ConstText,
     Expr,
     Goto,
@@ -48,7 +47,7 @@ UNITS = {
 
 
 @dataclass(slots=True)
-class Compiler(CompilerBase):
+class Compiler(QuestionCompiler):
     """Compiles one flow file, collecting problems instead of stopping at the first."""
 
     def flow(self, model: s.Flow, default_name: str) -> CompiledFlow:
@@ -102,7 +101,9 @@ class Compiler(CompilerBase):
             cancel=tuple(
                 self.text(k, (*path, "cancel_reminder")) for k in _many(st.cancel_reminder)
             ),
-            remind=tuple(self.reminder(r, at) for r, at in _each(st.remind, (*path, "remind"))),
+            remind=tuple(
+                self.reminder(r, at, names) for r, at in _each(st.remind, (*path, "remind"))
+            ),
             handoff=self.handoff(st.handoff, (*path, "handoff")),
             link_channel=self.channel(st.link_channel, (*path, "link_channel")),
             say=self.text(st.say, (*path, "say")) if st.say is not None else None,
@@ -136,98 +137,6 @@ class Compiler(CompilerBase):
                 f"step '{name}': 'end: true' with 'next' — the step "
                 f"cannot both end the flow and go on; remove one",
             )
-
-    def orphans(self, path: PathKey, st: s.Step) -> None:
-        for key in (
-            "input",
-            "choice",
-            "choice_from",
-            "min",
-            "max",
-            "check",
-            "retry",
-            "max_tries",
-            "on_fail",
-            "save",
-            "profile",
-            "consent",
-        ):
-            if getattr(st, key) is not None:
-                self.error(
-                    (*path, key),
-                    f"{where_of(path)}'{key}' only makes sense with 'ask' "
-                    f"(the question to ask); add 'ask: …' or remove '{key}'",
-                    key=True,
-                )
-
-    def question(self, path: PathKey, st: s.Step, names: Sequence[str]) -> Question:
-        kind = self.kind(path, st)
-        if (st.min is not None or st.max is not None) and kind != "number":
-            self.error(path, f"{where_of(path)}'min'/'max' work only with 'input: number'")
-        on_fail = self.target(st.on_fail, (*path, "on_fail"), names)
-        consent = None
-        if st.consent is not None:
-            consent = Consent(
-                policy=self.text(st.consent.policy, (*path, "consent", "policy")),
-                version=st.consent.version,
-                policy_text=st.consent.policy_text,
-            )
-        return Question(
-            prompt=self.text(st.ask or "", (*path, "ask")),
-            kind=kind,
-            options=self.options(st, path),
-            options_from=self.expr(st.choice_from, (*path, "choice_from"))
-            if st.choice_from
-            else None,
-            minimum=st.min,
-            maximum=st.max,
-            check=self.expr(st.check, (*path, "check")) if st.check else None,
-            retry=self.text(st.retry, (*path, "retry")) if st.retry else None,
-            max_tries=st.max_tries or (3 if on_fail else None),
-            on_fail=on_fail,
-            save=st.save,
-            profile=st.profile,
-            consent=consent,
-        )
-
-    def kind(self, path: PathKey, st: s.Step) -> s.InputKind:
-        if st.consent is not None:
-            if st.input not in (None, "yesno"):
-                self.error(
-                    (*path, "input"),
-                    f"{where_of(path)}a consent question is yes/no; remove 'input: {st.input}'",
-                )
-            return "yesno"
-        has_choice = st.choice is not None or st.choice_from is not None
-        if has_choice and st.input not in (None, "choice"):
-            self.error(
-                (*path, "input"),
-                f"{where_of(path)}'choice' buttons need 'input: "
-                f"choice' (found 'input: {st.input}'); remove 'input' or 'choice'",
-            )
-        if st.input == "choice" and not has_choice:
-            self.error(
-                (*path, "input"),
-                f"{where_of(path)}'input: choice' needs 'choice: […]' (the buttons) "
-                "or 'choice_from'",
-            )
-        return "choice" if has_choice else (st.input or "text")
-
-    def options(self, st: s.Step, path: PathKey) -> tuple[Option, ...]:
-        raw = st.choice
-        if raw is None:
-            return ()
-        if isinstance(raw, dict):
-            found = [Option(id=k, text=v) for k, v in raw.items()]
-        else:
-            found = [
-                Option(id=i, text=i) if isinstance(i, str) else Option(id=i.id, text=i.text)
-                for i in raw
-            ]
-        ids = [o.id for o in found]
-        for dup in sorted({i for i in ids if ids.count(i) > 1}):
-            self.error((*path, "choice"), f"{where_of(path)}the button '{dup}' is listed twice")
-        return tuple(found)
 
     def next(
         self, st: s.Step, q: Question | None, path: PathKey, names: Sequence[str]
@@ -314,7 +223,7 @@ class Compiler(CompilerBase):
 
     # ----------------------------------------------------------------- effects
 
-    def reminder(self, r: s.Remind, path: PathKey) -> Reminder:
+    def reminder(self, r: s.Remind, path: PathKey, names: Sequence[str]) -> Reminder:
         if (r.at is None) == (r.after is None):
             self.error(
                 path,
@@ -333,6 +242,10 @@ class Compiler(CompilerBase):
             vars=self.value(r.vars, (*path, "vars")) if r.vars is not None else None,
             critical=r.critical,
             ladder=ladders.check(self, r, path, within),
+            if_past=r.if_past if r.if_past in names else None,
+            past_text=self.text(r.if_past, (*path, "if_past"))
+            if r.if_past is not None and r.if_past not in names
+            else None,
         )
 
     def http(self, h: s.Http, path: PathKey, names: Sequence[str]) -> HttpCall:

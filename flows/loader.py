@@ -83,7 +83,7 @@ def check(
     if not loaded and not problems:
         problems.append(Problem(str(root), 1, 1, "the folder has no flows (*.yaml files)"))
     problems.extend(_cross_checks(loaded, settings))
-    problems.extend(_warnings(loaded))
+    problems.extend(_warnings(loaded, frozenset(settings.model.vars)))
     problems.sort(key=lambda p: (p.severity != "error", p.file, p.line, p.column))
     if any(p.severity == "error" for p in problems):
         return None, tuple(problems)
@@ -222,10 +222,12 @@ def _declared(data: object) -> Iterable[str]:
                 yield from remind["vars"]
 
 
-def _unknown_variables(loaded: Mapping[str, _Loaded]) -> Iterable[Problem]:
+def _unknown_variables(
+    loaded: Mapping[str, _Loaded], constants: frozenset[str]
+) -> Iterable[Problem]:
     """A template naming a variable nothing defines is an error: at run time it would fail
     in front of a customer. The message says which line declares a passed-in one."""
-    known = _defined(loaded)
+    known = _defined(loaded) | constants  # (and the ``vars:`` of ``_bot.yaml``)
     for item in loaded.values():
         for path, names in item.uses:
             for name in sorted(names - known):
@@ -258,8 +260,8 @@ def _profile_without_consent(loaded: Mapping[str, _Loaded]) -> Iterable[Problem]
             )
 
 
-def _warnings(loaded: Mapping[str, _Loaded]) -> Iterable[Problem]:
-    yield from _unknown_variables(loaded)
+def _warnings(loaded: Mapping[str, _Loaded], constants: frozenset[str]) -> Iterable[Problem]:
+    yield from _unknown_variables(loaded, constants)
     yield from _profile_without_consent(loaded)
     for item in loaded.values():
         flow = item.flow
@@ -323,4 +325,6 @@ def _flow_set(
         keywords=tuple(keywords),
         buttons=buttons,
         payloads=payloads,
+        constants=dict(settings.vars),
+        working=settings.working.value() if settings.working else None,
     )

@@ -219,6 +219,17 @@ class ScheduleReminder:
 
 
 @dataclass(frozen=True, slots=True)
+class ReminderPassed:
+    """A reminder the flow asked for was not scheduled: its time ``at`` had already passed
+    when the step ran (a visit today at 18:00 with ``before: 24h``). Nothing is scheduled;
+    the flow went to its ``if_past`` step or said its text, and the owner's tools show it."""
+
+    key: str
+    at: datetime
+    flow: str
+
+
+@dataclass(frozen=True, slots=True)
 class CancelReminder:
     key: str
 
@@ -269,6 +280,7 @@ class RecordConsent:
 
 Effect: TypeAlias = (
     ScheduleReminder
+    | ReminderPassed
     | CancelReminder
     | CallHttp
     | Handoff
