@@ -77,19 +77,20 @@ def _checked(run: Run, q: Question, text: str, value: JSON) -> inputs.Parsed | P
         bounded = inputs.parse_number(text, minimum=q.minimum, maximum=q.maximum)
         if isinstance(bounded, inputs.Invalid):
             return Refused(text, value, bounded.reason)
+    if q.check is not None:
+        clock: dict[str, JSON] = {}
+        if q.kind == "time":  # ``value > now``: later today, any time on a later day
+            clock["now"] = slots.time_check_clock(question_day(run, q), run.now)
+        try:
+            fits = q.check.evaluate(run.context(value=value, **clock))
+        except templates.TemplateRenderError:
+            fits = False  # an answer the owner's check cannot even read does not fit it
+        if not fits:
+            return Refused(text, value)
     closed = _closed(run, q, value)
     if closed is not None:
         return Refused(text, value, closed, closed=True)
-    if q.check is None:
-        return inputs.Parsed(value)
-    clock: dict[str, JSON] = {}
-    if q.kind == "time":  # ``value > now``: later today, any time on a later day
-        clock["now"] = slots.time_check_clock(question_day(run, q), run.now)
-    try:
-        fits = q.check.evaluate(run.context(value=value, **clock))
-    except templates.TemplateRenderError:
-        fits = False  # an answer the owner's check cannot even read does not fit it
-    return inputs.Parsed(value) if fits else Refused(text, value)
+    return inputs.Parsed(value)
 
 
 def _closed(run: Run, q: Question, value: JSON) -> str | None:
@@ -101,7 +102,7 @@ def _closed(run: Run, q: Question, value: JSON) -> str | None:
         day = slots.as_date(value)
         if day is None or working.is_working_day(day):
             return None
-        nearest = working.next_working_day(day)
+        nearest = working.next_working_day(max(day, run.now.date()))
         return texts.CLOSED_DAY.format(day=ru.format_date_full(nearest)) if nearest else ""
     moment = _moment(run, q, value)
     if moment is None or working.is_open_at(moment):

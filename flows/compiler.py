@@ -10,6 +10,7 @@ It must not read files and does no I/O.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
@@ -34,10 +35,11 @@ from flows.model import (
     Text,
     Trigger,
 )
-from flows.problems import did_you_mean, listing
+from flows.problems import Problem, did_you_mean, listing
 from flows.yamlload import PathKey
 
 T = TypeVar("T")
+_NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")  # a step's name, not a text
 UNITS = {
     "m": timedelta(minutes=1),
     "h": timedelta(hours=1),
@@ -243,10 +245,29 @@ class Compiler(QuestionCompiler):
             critical=r.critical,
             ladder=ladders.check(self, r, path, within),
             if_past=r.if_past if r.if_past in names else None,
-            past_text=self.text(r.if_past, (*path, "if_past"))
-            if r.if_past is not None and r.if_past not in names
-            else None,
+            past_text=self.past_text(r, path, names),
         )
+
+    def past_text(self, r: s.Remind, path: PathKey, names: Sequence[str]) -> Text | None:
+        """``if_past``: a step of this flow, else a text to say; a reminder counted back
+        from a visit (``before``) without it is a warning: it may silently not come."""
+        if r.if_past is None:
+            if r.before:
+                where = self.doc.key_at((*path, "before"))
+                self.problems.append(Problem(
+                    self.file, where.line, where.column,
+                    f"{where_of(path)}если до '{r.at}' останется меньше {r.before}, это "
+                    f"напоминание не будет отправлено; добавьте 'if_past:' — шаг, куда перейти, "
+                    f"или текст для клиента, — чтобы бот не обещал того, чего не сделает",
+                    "warning",
+                ))
+            return None
+        if r.if_past in names:
+            return None
+        if _NAME_RE.fullmatch(r.if_past):
+            self.target_error((*path, "if_past"), r.if_past, names)
+            return None
+        return self.text(r.if_past, (*path, "if_past"))
 
     def http(self, h: s.Http, path: PathKey, names: Sequence[str]) -> HttpCall:
         return HttpCall(

@@ -264,7 +264,8 @@ def _on_input(run: Run, text: str, button: str | None) -> None:
 def _is_option(run: Run, q: Question, said: str) -> bool:
     """The customer typed a button's own words («Отменить» on a button "Отменить")."""
     return q.kind == "choice" and any(
-        said in (normalize(o.text), normalize(o.id)) for o in run.options(q)
+        said in (normalize(o.text), normalize(o.id), *map(normalize, o.also))
+        for o in run.options(q)
     )
 
 

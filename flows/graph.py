@@ -44,6 +44,9 @@ def successors(flow: CompiledFlow, name: str) -> Iterator[str]:
         yield from (target for _, target in nxt.rules)
     if step.question and step.question.on_fail:
         yield step.question.on_fail
+    if step.question and step.question.when_empty:
+        yield step.question.when_empty
+    yield from (r.if_past for r in step.remind if r.if_past)
     if step.http and step.http.on_error:
         yield step.http.on_error
     after = following(flow, name)

@@ -14,7 +14,7 @@ from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from flows import graph
+from flows import graph, settings_use
 from flows import schema as s
 from flows.compiler import Compiler
 from flows.model import CompiledFlow, Entry, FlowSet
@@ -84,6 +84,7 @@ def check(
         problems.append(Problem(str(root), 1, 1, "the folder has no flows (*.yaml files)"))
     problems.extend(_cross_checks(loaded, settings))
     problems.extend(_warnings(loaded, frozenset(settings.model.vars)))
+    problems.extend(settings_use.check(((i.flow, i.doc) for i in loaded.values()), settings.model))
     problems.sort(key=lambda p: (p.severity != "error", p.file, p.line, p.column))
     if any(p.severity == "error" for p in problems):
         return None, tuple(problems)

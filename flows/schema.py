@@ -256,6 +256,15 @@ HoursText = Annotated[str, StringConstraints(pattern=workhours.HOURS_PATTERN)]
 HolidayText = Annotated[str, StringConstraints(pattern=workhours.HOLIDAY_PATTERN)]
 
 
+# How ``svyaz check`` explains a value of these forms (``flows.validation.PATTERN_HINTS``).
+WORKING_HINTS = {
+    workhours.DAYS_PATTERN: "— не день недели: пишите пн, вт, ср, чт, пт, сб, вс или "
+    "промежуток, например пн-пт",
+    workhours.HOURS_PATTERN: "— не часы работы: напишите, например, 10:00-20:00",
+    workhours.HOLIDAY_PATTERN: "— не дата: напишите 2026-01-01 (один день) или 08.03 (каждый год)",
+}
+
+
 class Working(_Strict):
     """Working days and hours of the business (``flows.hours``)."""
 

@@ -214,7 +214,8 @@ class Run:
 
     def prelude(self, step: CompiledStep) -> str | None:
         """Variables, reminders, link offers and the message of a step, in that order; the
-        ``if_past`` step of a reminder whose time had passed (the rest is then not run)."""
+        ``if_past`` step of the first reminder whose time had passed (the rest of this step,
+        later reminders included, is then not run)."""
         if step.set:
             ctx = self.context()
             for name, value in step.set:
@@ -222,17 +223,15 @@ class Run:
         ctx = self.context()
         self.effects.extend(CancelReminder(key.render(ctx)) for key in step.cancel)
         notes: list[str] = []
-        passed: str | None = None
         for reminder in step.remind:
             effect = schedule(reminder, ctx, self.now, zone(self.flows.timezone), self.vars)
             if effect is not None:
                 self.effects.append(effect)
             if isinstance(effect, ReminderPassed):
-                passed = passed or reminder.if_past
+                if reminder.if_past is not None:
+                    return reminder.if_past  # (its step schedules what still can be)
                 if reminder.past_text is not None:
                     notes.append(reminder.past_text.render(ctx))
-        if passed is not None:
-            return passed
         show(self, step, ctx)
         self.replies.extend(Reply(note) for note in notes)
         return None
