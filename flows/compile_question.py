@@ -1,11 +1,11 @@
 """The flow compiler's questions: an ``ask`` step's input, buttons, checks and texts.
 
 Owns how a step's question keys become a ``Question``: the input kind and its conflicts,
-buttons (with the synonyms an owner lists), the two failure texts (``unreadable`` for an
-answer that cannot be read, ``retry`` for one ``check`` refused), working days
-(``days: working``, ``closed``), the day of a list of times (``for_day``) and where an empty
-list leads (``when_empty``); keys that only make sense with ``ask`` are reported when alone.
-No I/O.
+buttons (with the synonyms an owner lists, and an ``if`` to show one only when it holds),
+the two failure texts (``unreadable`` for an answer that cannot be read, ``retry`` for one
+``check`` refused), working days (``days: working``, ``closed``), the day of a list of
+times (``for_day``) and where an empty list leads (``when_empty``); keys that only make
+sense with ``ask`` are reported when alone. No I/O.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from flows import schema as s
 from flows.compile_base import CompilerBase, where_of
 from flows.inputs import Option
-from flows.model import Consent, Question, Text
+from flows.model import Consent, Expr, Question, Text
 from flows.problems import Problem
 from flows.yamlload import PathKey
 
@@ -54,6 +54,7 @@ class QuestionCompiler(CompilerBase):
             prompt=self.text(st.ask or "", (*path, "ask")),
             kind=kind,
             options=self.options(st, path),
+            shown_if=self.shown_if(st, path),
             options_from=self.expr(st.choice_from, (*path, "choice_from"))
             if st.choice_from
             else None,
@@ -116,6 +117,16 @@ class QuestionCompiler(CompilerBase):
                 f"добавьте 'when_empty: шаг', куда вести клиента, когда выбрать не из чего",
                 "warning",
             ))
+
+    def shown_if(self, st: s.Step, path: PathKey) -> tuple[tuple[str, Expr], ...]:
+        """Buttons offered only when their ``if`` holds."""
+        if not isinstance(st.choice, list):
+            return ()
+        return tuple(
+            (item.id, self.expr(item.if_, (*path, "choice", i, "if")))
+            for i, item in enumerate(st.choice)
+            if isinstance(item, s.ChoiceItem) and item.if_ is not None
+        )
 
     def kind(self, path: PathKey, st: s.Step) -> s.InputKind:
         if st.consent is not None:

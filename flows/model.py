@@ -153,6 +153,7 @@ class Question:
     prompt: Text
     kind: InputKind
     options: tuple[Option, ...] = ()
+    shown_if: tuple[tuple[str, Expr], ...] = ()  # option id -> when it is offered
     options_from: Expr | None = None
     minimum: float | None = None
     maximum: float | None = None

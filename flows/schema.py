@@ -65,6 +65,10 @@ class ChoiceItem(_Strict):
     also: list[str] = Field(
         default_factory=list, description="other words the customer may type for this button"
     )
+    if_: str | None = Field(
+        default=None, alias="if",
+        description="show the button only when this holds, e.g. 'order_id is defined'",
+    )
 
 
 # ``{id: text}`` or ``{id: [text, synonym, …]}``: the first word is the button's text.

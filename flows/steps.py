@@ -248,6 +248,10 @@ class Run:
                 for item in (raw if isinstance(raw, list) else [])
                 if item not in (None, "")
             )
+        if q.shown_if:
+            ctx = self.context()
+            hidden = {ident for ident, cond in q.shown_if if not cond.evaluate(ctx)}
+            found = tuple(o for o in found if o.id not in hidden)
         if q.for_day is not None:
             found = slots.open_times(found, question_day(self, q), self.now, self.flows.working)
         return found[:30]
