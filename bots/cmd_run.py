@@ -17,6 +17,7 @@ from typing import Any
 
 from aiohttp import web
 
+from bots import reminder_list
 from bots.config import ConfigError, Settings, load_settings
 from bots.httpguard import raise_open_files, server_options
 from flows.errors import SvyazError
@@ -38,7 +39,12 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
     run.add_argument("--flows", type=Path, help="flows folder (SVYAZ_FLOWS)")
     run.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     run.set_defaults(handler=run_command)
-    reminders = sub.add_parser("reminders", help="list scheduled reminders")
+    reminders = sub.add_parser(
+        "reminders", help="list scheduled reminders: when, what about, to whom",
+        description="List the scheduled reminders: when each fires, its flow and key, the "
+                    "time it reminds of, the customer's name, channel and id. Reads the "
+                    "data folder (SVYAZ_DATA_DIR) or SVYAZ_REDIS_URL, and says which.",
+    )
     reminders.set_defaults(handler=reminders_command)
 
 
@@ -120,6 +126,7 @@ def reminders_command(args: argparse.Namespace) -> int:
     settings = _settings(args)
     if settings is None:
         return 2
+    print(reminder_list.source_line(settings))
     try:
         lines = asyncio.run(_list_reminders(settings))
     except SvyazError as exc:
@@ -131,14 +138,4 @@ def reminders_command(args: argparse.Namespace) -> int:
 
 
 async def _list_reminders(settings: Settings) -> list[str]:
-    from bots.access import bot_store, reminder_service
-
-    async with bot_store(settings) as bot, reminder_service(bot, settings) as service:
-        found = await service.scheduled()
-    lines = []
-    for customer, record, when in sorted(found, key=lambda f: str(f[2])):
-        local = when.astimezone(settings.zone).strftime("%Y-%m-%d %H:%M") if when else "paused"
-        flow, key = (record.flow, record.key) if record else ("?", "?")
-        lines.append(f"{local}  {flow:<20} {key:<24} customer {customer}")
-    return lines or ["no reminders scheduled"]
-
+    return reminder_list.lines(await reminder_list.gather(settings), settings.zone)

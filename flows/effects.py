@@ -46,11 +46,12 @@ def schedule(
 ) -> ScheduleReminder | ReminderPassed | None:
     """The reminder as an effect: scheduled, or reported as not scheduled when its time has
     already passed (``ReminderPassed``); None when its time is unknown."""
+    about = None
     if reminder.after is not None:
         at: datetime | None = now + reminder.after
     else:
-        at = local_time(reminder.at.render(context), tz) if reminder.at else None
-        at = at - reminder.before if at else None
+        about = local_time(reminder.at.render(context), tz) if reminder.at else None
+        at = about - reminder.before if about else None
     if at is None:
         return None
     if at <= now:
@@ -64,6 +65,7 @@ def schedule(
         vars=payload if isinstance(payload, dict) else {"value": payload},
         critical=reminder.critical,
         ladder=reminder.ladder,
+        about=about.astimezone(UTC) if about else None,
     )
 
 

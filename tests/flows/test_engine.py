@@ -403,6 +403,7 @@ def test_reminders_http_and_result(flows: FlowSet) -> None:
         at=datetime(2026, 1, 13, 11, 0, tzinfo=UTC),
         flow="ping",
         vars={"at": "2026-01-13T15:00"},
+        about=datetime(2026, 1, 13, 12, 0, tzinfo=UTC),
     )
     assert isinstance(remind_after, ScheduleReminder)
     assert remind_after.at == datetime(2026, 1, 12, 7, 30, tzinfo=UTC)
