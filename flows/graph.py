@@ -33,15 +33,7 @@ def falls_through(step: CompiledStep) -> bool:
 def successors(flow: CompiledFlow, name: str) -> Iterator[str]:
     """Every step ``name`` may lead to within its flow."""
     step = flow.steps[name]
-    nxt = step.next
-    if isinstance(nxt, Goto):
-        yield nxt.target
-    elif isinstance(nxt, ByValue):
-        yield from nxt.cases.values()
-        if nxt.default:
-            yield nxt.default
-    elif isinstance(nxt, Rules):
-        yield from (target for _, target in nxt.rules)
+    yield from _next_targets(step)
     if step.question and step.question.on_fail:
         yield step.question.on_fail
     if step.question and step.question.when_empty:
@@ -52,6 +44,21 @@ def successors(flow: CompiledFlow, name: str) -> Iterator[str]:
     after = following(flow, name)
     if after and falls_through(step):
         yield after
+
+
+def _next_targets(step: CompiledStep) -> Iterator[str]:
+    nxt = step.next
+    if isinstance(nxt, Goto):
+        yield nxt.target
+    elif isinstance(nxt, ByValue):
+        yield from nxt.cases.values()
+        if nxt.default:
+            yield nxt.default
+    elif isinstance(nxt, Rules):
+        for cond, target in nxt.rules:
+            yield target
+            if cond is None:
+                break  # rules after an 'else' are never tried
 
 
 def reachable(flow: CompiledFlow) -> set[str]:
