@@ -7,9 +7,10 @@ to keep personal data without consent. Pure; no I/O.
 
 An answer fails in one of two ways, and each has its own text: it cannot be read as the
 question's input («абв» for a date: ``Unreadable``, the step's ``unreadable`` or the parser's
-Russian reason), or it was read and refused (by ``check``, ``min``/``max`` or ``days:
-working``: ``Refused``, the step's ``retry``). Both texts see ``value`` and ``answer`` (the
-raw text).
+Russian reason), or it was read and refused (``Refused``: by ``check`` or ``min``/``max``,
+the step's ``retry``; by ``days: working``, its ``closed``). The texts see ``value`` and
+``answer`` (the raw text). A step with ``retry`` and neither ``check`` nor ``unreadable``
+says ``retry`` to both, as before ``unreadable`` existed.
 """
 
 from __future__ import annotations
