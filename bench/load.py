@@ -60,6 +60,7 @@ from bench.common import (  # noqa: E402
 )
 from bench.common import TimedVkFake as _TimedVkFake  # noqa: E402
 from storage.embedded import EmbeddedRedis  # noqa: E402
+from tests.bookable import bookable_day  # noqa: E402
 from tests.fakes import max_wire  # noqa: E402
 from tests.fakes.vk_wire import message_new  # noqa: E402
 
@@ -67,7 +68,7 @@ DIALOGUE: list[tuple[str, str]] = [
     ("записаться", "Какую услугу"),
     ("Стрижка", "К какому мастеру"),
     ("Анна", "На какой день"),
-    ("послезавтра", "Свободное время"),
+    (bookable_day(2), "Свободное время"),  # (never a Sunday: the salon is closed then)
     ("12:30", "персональных данных"),
     ("да", "Как вас зовут"),
     ("Мария", "номер телефона"),

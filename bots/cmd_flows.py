@@ -17,18 +17,18 @@ import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from bots.flowchat import ChatSession, run_chat
+from bots.flowgraph import dot, mermaid
 from connectors.registry import INSTALLED
-from flows import convcheck, convtest, graph, schema
+from flows import convcheck, convtest, schema
 from flows.loader import check, load
 from flows.messages import Lang, lang_of, msg
-from flows.model import ByValue, CompiledFlow, CompiledStep, FlowSet, Goto, Rules
+from flows.model import CompiledFlow, FlowSet
 from flows.problems import FlowLoadError, Problem
 from flows.types import Event, StartEvent, StartFlowEvent
 
@@ -224,93 +224,6 @@ def _graphviz(flow: CompiledFlow, out: Path) -> int:
         return 1
     print(f"wrote {out}")
     return 0
-
-
-def edges(flow: CompiledFlow, name: str) -> Iterator[tuple[str, str]]:
-    """(target, label) for every way step ``name`` can go, labelled for a picture."""
-    step = flow.steps[name]
-    nxt = step.next
-    if isinstance(nxt, Goto):
-        yield nxt.target, ""
-    elif isinstance(nxt, ByValue):
-        yield from ((target, value) for value, target in nxt.cases.items())
-        if nxt.default:
-            yield nxt.default, "other"
-    elif isinstance(nxt, Rules):
-        for cond, target in nxt.rules:
-            yield target, "else" if cond is None else "if " + getattr(cond, "source", "…")
-    if step.question and step.question.on_fail:
-        yield step.question.on_fail, "too many tries"
-    if step.http and step.http.on_error:
-        yield step.http.on_error, "HTTP error"
-    after = graph.following(flow, name)
-    if after and graph.falls_through(step):
-        yield after, ""
-
-
-def _summary(step: CompiledStep) -> str:
-    """A few words on what a step does: its question, message, call or sub-flow."""
-    if step.question is not None:
-        text = _text_of(step.question.prompt)
-        return f"{step.question.kind}: {text}" if step.question.kind != "text" else text
-    for what, value in (("say", step.say), ("handoff", step.handoff)):
-        if value is not None:
-            return f"{what}: {_text_of(value)}" if what != "say" else _text_of(value)
-    if step.http is not None:
-        return f"HTTP {step.http.method} {_text_of(step.http.url)}"
-    if step.call is not None:
-        return f"call flow {step.call}"
-    return ""
-
-
-def _text_of(text: object, limit: int = 40) -> str:
-    source = getattr(text, "source", None) or getattr(text, "value", None) or ""
-    source = " ".join(str(source).split())
-    return source if len(source) <= limit else source[: limit - 1] + "…"
-
-
-def mermaid(flow: CompiledFlow) -> str:
-    """Mermaid ``flowchart`` text of a flow's steps and transitions."""
-    ids = {name: f"s{i}" for i, name in enumerate(flow.steps)}
-    lines = ["flowchart TD", f"  start(({_mm(flow.title or flow.name)})) --> {ids[flow.start]}"]
-    for name, step in flow.steps.items():
-        label = _mm(name) + (f"<br/>{_mm(_summary(step))}" if _summary(step) else "")
-        shape = ("{{", "}}") if step.question else ("[[", "]]") if step.call else ('["', '"]')
-        if shape[0] != '["':
-            label = f'"{label}"'
-        lines.append(f"  {ids[name]}{shape[0]}{label}{shape[1]}")
-        for target, edge in edges(flow, name):
-            arrow = f" -->|{_mm(edge)}| " if edge else " --> "
-            lines.append(f"  {ids[name]}{arrow}{ids.get(target, 'missing')}")
-        if step.end:
-            lines.append(f"  {ids[name]} --> stop((end))")
-    return "\n".join(lines) + "\n"
-
-
-def _mm(text: str) -> str:
-    """Text safe inside a Mermaid label."""
-    for bad, good in (('"', "#quot;"), ("|", "#124;"), ("<", "#lt;"), (">", "#gt;")):
-        text = text.replace(bad, good)
-    return text
-
-
-def dot(flow: CompiledFlow) -> str:
-    """Graphviz DOT text of the same picture (for SVG/PNG)."""
-    lines = [f"digraph {json.dumps(flow.name)} {{", '  node [fontname="sans-serif"];']
-    lines.append(f'  "__start" [shape=circle, label={json.dumps(flow.title or flow.name)}];')
-    lines.append(f'  "__start" -> {json.dumps(flow.start)};')
-    for name, step in flow.steps.items():
-        shape = "hexagon" if step.question else "box3d" if step.call else "box"
-        label = name + (f"\n{_summary(step)}" if _summary(step) else "")
-        lines.append(f"  {json.dumps(name)} [shape={shape}, label={json.dumps(label)}];")
-        for target, edge in edges(flow, name):
-            lines.append(
-                f"  {json.dumps(name)} -> {json.dumps(target)} [label={json.dumps(edge)}];"
-            )
-        if step.end:
-            lines.append(f'  {json.dumps(name)} -> "__end";')
-    lines.append('  "__end" [shape=doublecircle, label="end"];')
-    return "\n".join(lines) + "\n}\n"
 
 
 # --------------------------------------------------------------------------- schema

@@ -17,6 +17,7 @@ from typing import Any
 
 from aiohttp import web
 
+from bots import reminder_list
 from bots.config import ConfigError, Settings, load_settings
 from bots.httpguard import raise_open_files, server_options
 from flows.errors import SvyazError
@@ -126,6 +127,7 @@ def reminders_command(args: argparse.Namespace) -> int:
     settings = _settings(args)
     if settings is None:
         return 2
+    print(reminder_list.source_line(settings))
     try:
         lines = asyncio.run(_list_reminders(settings))
     except SvyazError as exc:
@@ -137,14 +139,4 @@ def reminders_command(args: argparse.Namespace) -> int:
 
 
 async def _list_reminders(settings: Settings) -> list[str]:
-    from bots.access import bot_store, reminder_service
-
-    async with bot_store(settings) as bot, reminder_service(bot, settings) as service:
-        found = await service.scheduled()
-    lines = []
-    for customer, record, when in sorted(found, key=lambda f: str(f[2])):
-        local = when.astimezone(settings.zone).strftime("%Y-%m-%d %H:%M") if when else "paused"
-        flow, key = (record.flow, record.key) if record else ("?", "?")
-        lines.append(f"{local}  {flow:<20} {key:<24} customer {customer}")
-    return lines or ["no reminders scheduled"]
-
+    return reminder_list.lines(await reminder_list.gather(settings), settings.zone)

@@ -46,6 +46,7 @@ from flows.types import (
     Inbound,
     LinkChannel,
     RecordConsent,
+    ReminderPassed,
     Reply,
     SaveProfile,
     ScheduleReminder,
@@ -143,6 +144,9 @@ class Effects:
                     out.replies.append(offered)
             case SaveProfile(field="phone"):
                 await self._save_phone(customer, effect.value)
+            case ReminderPassed():
+                log.info("reminder %s of %s not scheduled: its time %s had passed",
+                         effect.key, customer, effect.at.isoformat())
             case ScheduleReminder() | CancelReminder() | SaveProfile() | RecordConsent():
                 await self._durable(customer, inbound.channel, effect)
             case _:
@@ -189,7 +193,7 @@ class Effects:
                 await self._store.profiles.record_consent(
                     customer, effect.granted, effect.text_version, effect.at, channel
                 )
-            case CallHttp() | LinkChannel():
+            case CallHttp() | LinkChannel() | ReminderPassed():
                 pass  # never stored with the state (``storage.codec.DURABLE_EFFECTS``)
             case _:
                 assert_never(effect)

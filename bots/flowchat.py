@@ -36,6 +36,7 @@ from flows.types import (
     Handoff,
     LinkChannel,
     RecordConsent,
+    ReminderPassed,
     Reply,
     SaveProfile,
     ScheduleReminder,
@@ -174,7 +175,8 @@ class ChatSession:
                     self.reminders.pop(effect.key, None)
                 case CallHttp():
                     calls.append(effect)
-                case Handoff() | LinkChannel() | SaveProfile() | RecordConsent():
+                case (Handoff() | LinkChannel() | SaveProfile() | RecordConsent()
+                      | ReminderPassed()):
                     pass  # described above; nothing to keep
                 case _:
                     assert_never(effect)
@@ -269,6 +271,10 @@ def describe(effect: Effect, timezone: str = "UTC") -> str:
             extra = f" {urgency}" if urgency else ""
             extra += f" {dict(effect.vars)}" if effect.vars else ""
             return f"[remind] '{effect.key}' at {at:%Y-%m-%d %H:%M} -> flow {effect.flow}{extra}"
+        case ReminderPassed():
+            at = effect.at.astimezone(ZoneInfo(timezone)) if effect.at.tzinfo else effect.at
+            return (f"[reminder not set] '{effect.key}': its time {at:%Y-%m-%d %H:%M} "
+                    f"has already passed")
         case CancelReminder():
             return f"[cancel reminder] '{effect.key}'"
         case CallHttp():

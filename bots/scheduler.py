@@ -210,7 +210,7 @@ class ReminderService:
     async def schedule(self, customer: str, reminder: ScheduleReminder) -> None:
         at = reminder.at if reminder.at.tzinfo else reminder.at.replace(tzinfo=self._zone)
         record = Record(reminder.key, reminder.flow, at, dict(reminder.vars),
-                        reminder.critical, reminder.ladder)
+                        reminder.critical, reminder.ladder, reminder.about)
         await self._jobs.add(customer, record, new=True)
         self._metrics.reminders_scheduled.inc()
 
@@ -232,7 +232,7 @@ class ReminderService:
             if record.key not in taken:
                 await self.schedule(target, ScheduleReminder(
                     key=record.key, at=record.at, flow=record.flow, vars=record.vars,
-                    critical=record.critical, ladder=record.ladder))
+                    critical=record.critical, ladder=record.ladder, about=record.about))
                 moved += 1
             await self.cancel(source, record.key)
         return moved

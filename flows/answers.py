@@ -2,25 +2,56 @@
 
 Owns what happens between "the customer wrote something while a question was open" and the
 next step: typed parsing (``flows.inputs``), the owner's ``check``, retries with the
-owner's text and the ``max_tries`` -> ``on_fail`` rule, consent recording and the refusal
+owner's texts and the ``max_tries`` -> ``on_fail`` rule, consent recording and the refusal
 to keep personal data without consent. Pure; no I/O.
+
+An answer fails in one of two ways, and each has its own text: it cannot be read as the
+question's input («абв» for a date: ``Unreadable``, the step's ``unreadable`` or the parser's
+Russian reason), or it was read and refused (``Refused``: by ``check`` or ``min``/``max``,
+the step's ``retry``; by ``days: working``, its ``closed``). The texts see ``value`` and
+``answer`` (the raw text). A step with ``retry`` and neither ``check`` nor ``unreadable``
+says ``retry`` to both, as before ``unreadable`` existed.
 """
 
 from __future__ import annotations
 
-from flows import inputs, templates
+from dataclasses import dataclass
+from datetime import datetime, time
+
+from flows import inputs, ru, slots, templates, texts
 from flows.model import Question
-from flows.steps import Run, after, frame
+from flows.steps import Run, after, frame, pose, question_day
 from flows.types import JSON, RecordConsent, SaveProfile
 
 PERSONAL_KINDS = ("phone", "email")
 
 
-def answer(run: Run, q: Question, text: str, button: str | None = None) -> inputs.Invalid | None:
-    """Answer the open question ``q``; an ``Invalid`` (nothing changed) when it does not fit."""
+@dataclass(frozen=True, slots=True)
+class Unreadable:
+    """The answer is not a value of the question's input; ``reason``: the parser's text."""
+
+    text: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Refused:
+    """The answer was read as ``value`` and refused; ``reason``: a default text ("" = none)."""
+
+    text: str
+    value: JSON
+    reason: str = ""
+    closed: bool = False  # refused as a day the business does not work (``days: working``)
+
+
+Problem = Unreadable | Refused
+
+
+def answer(run: Run, q: Question, text: str, button: str | None = None) -> Problem | None:
+    """Answer the open question ``q``; the ``Problem`` (nothing changed) when it does not fit."""
     flow, step = run.top()
     result = _read(run, q, text, button)
-    if isinstance(result, inputs.Invalid):
+    if isinstance(result, Unreadable | Refused):
         return result
     _keep(run, q, result.value)
     if run.move(after(flow, step, result.value, run.context)) == "end" and run.back():
@@ -29,32 +60,87 @@ def answer(run: Run, q: Question, text: str, button: str | None = None) -> input
     return None
 
 
-def _read(run: Run, q: Question, text: str, button: str | None) -> inputs.Result:
+def _read(run: Run, q: Question, text: str, button: str | None) -> inputs.Parsed | Problem:
     options = run.options(q)
     if button is not None:
         if q.kind == "yesno" and button in ("yes", "no"):
             return inputs.Parsed(button == "yes")
         if any(o.id == button for o in options):
-            return _checked(run, q, button)
-    result = inputs.parse(
-        q.kind, text, now=run.now, options=options, minimum=q.minimum, maximum=q.maximum
-    )
+            return _checked(run, q, text, button)
+    result = inputs.parse(q.kind, text, now=run.now, options=options)
     if isinstance(result, inputs.Invalid):
-        return result
-    return _checked(run, q, result.value)
+        return Unreadable(text, result.reason)
+    return _checked(run, q, text, result.value)
 
 
-def _checked(run: Run, q: Question, value: JSON) -> inputs.Result:
-    if q.check is None:
-        return inputs.Parsed(value)
+def _checked(run: Run, q: Question, text: str, value: JSON) -> inputs.Parsed | Problem:
+    if q.kind == "number" and isinstance(value, int | float):
+        bounded = inputs.parse_number(text, minimum=q.minimum, maximum=q.maximum)
+        if isinstance(bounded, inputs.Invalid):
+            return Refused(text, value, bounded.reason)
+    if q.check is not None:
+        clock: dict[str, JSON] = {}
+        if q.kind == "time":  # ``value > now``: later today, any time on a later day
+            clock["now"] = slots.time_check_clock(question_day(run, q), run.now)
+        try:
+            fits = q.check.evaluate(run.context(value=value, **clock))
+        except templates.TemplateRenderError:
+            fits = False  # an answer the owner's check cannot even read does not fit it
+        if not fits:
+            return Refused(text, value)
+    closed = _closed(run, q, value)
+    if closed is not None:
+        return Refused(text, value, closed, closed=True)
+    return inputs.Parsed(value)
+
+
+def _closed(run: Run, q: Question, value: JSON) -> str | None:
+    """Why a day or time is refused by ``days: working`` (None: it fits, or no limit)."""
+    working = run.flows.working
+    if q.days != "working" or working is None or not isinstance(value, str):
+        return None
+    if q.kind == "date":
+        day = slots.as_date(value)
+        if day is None or working.is_working_day(day):
+            return None
+        nearest = working.next_working_day(max(day, run.now.date()))
+        return texts.CLOSED_DAY.format(day=ru.format_date_full(nearest)) if nearest else ""
+    moment = _moment(run, q, value)
+    if moment is None or working.is_open_at(moment):
+        return None
+    return texts.CLOSED_TIME.format(hours=working.describe())
+
+
+def _moment(run: Run, q: Question, value: str) -> datetime | None:
+    """A time or datetime answer as a local moment (a time is on ``for_day``, or today)."""
     try:
-        fits = q.check.evaluate(run.context(value=value))
-    except templates.TemplateRenderError:
-        fits = False  # an answer the owner's check cannot even read does not fit it
-    return inputs.Parsed(value) if fits else inputs.Invalid("")
+        if q.kind == "datetime":
+            return datetime.fromisoformat(value)
+        day = question_day(run, q) or run.now.date()
+        return datetime.combine(day, time.fromisoformat(value))
+    except ValueError:
+        return None
 
 
-def retry(run: Run, q: Question, reason: str) -> None:
+def retry_text(run: Run, q: Question, problem: Problem | None) -> str:
+    """What the customer hears after a wrong answer (see the module's docstring)."""
+    if problem is None:
+        return q.retry.render(run.context()) if q.retry else run.flows.texts.retry
+    ctx = run.context(value=problem.text, answer=problem.text)
+    if isinstance(problem, Unreadable):
+        if q.unreadable is not None:
+            return q.unreadable.render(ctx)
+        if q.retry is not None and q.check is None:
+            return q.retry.render(ctx)  # (before ``unreadable``, retry was the only text)
+        return problem.reason or run.flows.texts.retry
+    ctx["value"] = problem.value
+    own = q.closed if problem.closed else q.retry
+    if own is not None:
+        return own.render(ctx)
+    return problem.reason or run.flows.texts.retry
+
+
+def retry(run: Run, q: Question, problem: Problem | None) -> None:
     """A wrong answer: ask again with the owner's text, or give up to ``on_fail``."""
     here = run.stack[-1]
     tries = here.retries + 1
@@ -67,9 +153,8 @@ def retry(run: Run, q: Question, reason: str) -> None:
             run.menu()
         return
     run.stack[-1] = frame(here.flow, here.step, tries)
-    ctx = run.context()
-    text = q.retry.render(ctx) if q.retry else (reason or run.flows.texts.retry)
-    run.ask(q, text)
+    if pose(run, q, retry_text(run, q, problem)) is None:
+        run.go()  # nothing left to choose from: the step ``when_empty`` names
 
 
 def _keep(run: Run, q: Question, value: JSON) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from flows.catalogue_cli import CLI
+from flows.catalogue_hours import HOURS
 from flows.catalogue_steps import STEPS
 from flows.catalogue_tests import TESTS
 
@@ -188,4 +189,4 @@ _FILES: Mapping[str, Mapping[str, str]] = {
     "type.mapping": {"ru": "набор ключ: значение", "en": "a mapping (key: value)"},
 }
 
-CATALOGUE: Mapping[str, Mapping[str, str]] = {**_FILES, **STEPS, **TESTS, **CLI}
+CATALOGUE: Mapping[str, Mapping[str, str]] = {**_FILES, **STEPS, **TESTS, **CLI, **HOURS}

@@ -41,6 +41,9 @@ CLI: Mapping[str, Mapping[str, str]] = {
                        "en": "file to write (default: standard output)"},
     "cli.schema.settings": {"ru": "схему _bot.yaml вместо сценариев",
                             "en": "the schema of _bot.yaml instead"},
-    "cli.reminders": {"ru": "показать запланированные напоминания",
-                      "en": "list scheduled reminders"},
+    "cli.reminders": {"ru": "показать запланированные напоминания: когда, о чём, кому "
+                            "(читает папку данных SVYAZ_DATA_DIR или SVYAZ_REDIS_URL и "
+                            "говорит, какую)",
+                      "en": "list scheduled reminders: when, what about, to whom (reads "
+                            "the data folder SVYAZ_DATA_DIR or SVYAZ_REDIS_URL, and says which)"},
 }

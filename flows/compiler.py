@@ -10,6 +10,7 @@ It must not read files and does no I/O.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
@@ -17,14 +18,13 @@ from typing import TypeVar
 
 from flows import durations, ladders
 from flows import schema as s
-from flows.compile_base import CompilerBase, where_of
-from flows.inputs import Option
+from flows.compile_base import where_of
+from flows.compile_question import QuestionCompiler
 from flows.messages import msg
 from flows.model import (
     ByValue,
     CompiledFlow,
     CompiledStep,
-    Consent,
     ConstText,
     Expr,
     Goto,
@@ -36,14 +36,15 @@ from flows.model import (
     Text,
     Trigger,
 )
-from flows.problems import did_you_mean, listing
+from flows.problems import Problem, did_you_mean, listing
 from flows.yamlload import PathKey
 
 T = TypeVar("T")
+_NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")  # a step's name, not a text
 
 
 @dataclass(slots=True)
-class Compiler(CompilerBase):
+class Compiler(QuestionCompiler):
     """Compiles one flow file, collecting problems instead of stopping at the first."""
 
     def flow(self, model: s.Flow, default_name: str) -> CompiledFlow:
@@ -94,7 +95,9 @@ class Compiler(CompilerBase):
             cancel=tuple(
                 self.text(k, (*path, "cancel_reminder")) for k in _many(st.cancel_reminder)
             ),
-            remind=tuple(self.reminder(r, at) for r, at in _each(st.remind, (*path, "remind"))),
+            remind=tuple(
+                self.reminder(r, at, names) for r, at in _each(st.remind, (*path, "remind"))
+            ),
             handoff=self.handoff(st.handoff, (*path, "handoff")),
             link_channel=self.channel(st.link_channel, (*path, "link_channel")),
             say=self.text(st.say, (*path, "say")) if st.say is not None else None,
@@ -120,86 +123,6 @@ class Compiler(CompilerBase):
             self.error((*path, "goto"), msg("step.next_and_goto", step=name))
         if st.end and (st.next is not None or st.goto is not None):
             self.error((*path, "end"), msg("step.end_and_next", step=name))
-
-    def orphans(self, path: PathKey, st: s.Step) -> None:
-        for key in (
-            "input",
-            "choice",
-            "choice_from",
-            "min",
-            "max",
-            "check",
-            "retry",
-            "max_tries",
-            "on_fail",
-            "save",
-            "profile",
-            "consent",
-        ):
-            if getattr(st, key) is not None:
-                self.error((*path, key), msg("step.needs_ask", where=where_of(path), key=key),
-                           key=True)
-
-    def question(self, path: PathKey, st: s.Step, names: Sequence[str]) -> Question:
-        kind = self.kind(path, st)
-        if (st.min is not None or st.max is not None) and kind != "number":
-            self.error(path, msg("step.min_max", where=where_of(path)))
-        on_fail = self.target(st.on_fail, (*path, "on_fail"), names)
-        consent = None
-        if st.consent is not None:
-            consent = Consent(
-                policy=self.text(st.consent.policy, (*path, "consent", "policy")),
-                version=st.consent.version,
-                policy_text=st.consent.policy_text,
-            )
-        return Question(
-            prompt=self.text(st.ask or "", (*path, "ask")),
-            kind=kind,
-            options=self.options(st, path),
-            options_from=self.expr(st.choice_from, (*path, "choice_from"))
-            if st.choice_from
-            else None,
-            minimum=st.min,
-            maximum=st.max,
-            check=self.expr(st.check, (*path, "check")) if st.check else None,
-            retry=self.text(st.retry, (*path, "retry")) if st.retry else None,
-            max_tries=st.max_tries or (3 if on_fail else None),
-            on_fail=on_fail,
-            save=st.save,
-            profile=st.profile,
-            consent=consent,
-        )
-
-    def kind(self, path: PathKey, st: s.Step) -> s.InputKind:
-        if st.consent is not None:
-            if st.input not in (None, "yesno"):
-                self.error((*path, "input"), msg("step.consent_input", where=where_of(path),
-                                                 input=st.input))
-            return "yesno"
-        has_choice = st.choice is not None or st.choice_from is not None
-        if has_choice and st.input not in (None, "choice"):
-            self.error((*path, "input"), msg("step.choice_input", where=where_of(path),
-                                             input=st.input))
-        if st.input == "choice" and not has_choice:
-            self.error((*path, "input"), msg("step.choice_needs_buttons", where=where_of(path)))
-        return "choice" if has_choice else (st.input or "text")
-
-    def options(self, st: s.Step, path: PathKey) -> tuple[Option, ...]:
-        raw = st.choice
-        if raw is None:
-            return ()
-        if isinstance(raw, dict):
-            found = [Option(id=k, text=v) for k, v in raw.items()]
-        else:
-            found = [
-                Option(id=i, text=i) if isinstance(i, str) else Option(id=i.id, text=i.text)
-                for i in raw
-            ]
-        ids = [o.id for o in found]
-        for dup in sorted({i for i in ids if ids.count(i) > 1}):
-            self.error((*path, "choice"), msg("step.button_twice", where=where_of(path),
-                                              button=dup))
-        return tuple(found)
 
     def next(
         self, st: s.Step, q: Question | None, path: PathKey, names: Sequence[str]
@@ -271,7 +194,7 @@ class Compiler(CompilerBase):
 
     # ----------------------------------------------------------------- effects
 
-    def reminder(self, r: s.Remind, path: PathKey) -> Reminder:
+    def reminder(self, r: s.Remind, path: PathKey, names: Sequence[str]) -> Reminder:
         if (r.at is None) == (r.after is None):
             self.error(path, msg("remind.at_or_after", where=where_of(path)))
         if r.before and not r.at:
@@ -286,7 +209,28 @@ class Compiler(CompilerBase):
             vars=self.value(r.vars, (*path, "vars")) if r.vars is not None else None,
             critical=r.critical,
             ladder=ladders.check(self, r, path, within),
+            if_past=r.if_past if r.if_past in names else None,
+            past_text=self.past_text(r, path, names),
         )
+
+    def past_text(self, r: s.Remind, path: PathKey, names: Sequence[str]) -> Text | None:
+        """``if_past``: a step of this flow, else a text to say; a reminder counted back
+        from a visit (``before``) without it is a warning: it may silently not come."""
+        if r.if_past is None:
+            if r.before:
+                where = self.doc.key_at((*path, "before"))
+                self.problems.append(Problem(
+                    self.file, where.line, where.column,
+                    msg("remind.may_pass", where=where_of(path), at=r.at, before=r.before),
+                    "warning",
+                ))
+            return None
+        if r.if_past in names:
+            return None
+        if _NAME_RE.fullmatch(r.if_past):
+            self.target_error((*path, "if_past"), r.if_past, names)
+            return None
+        return self.text(r.if_past, (*path, "if_past"))
 
     def http(self, h: s.Http, path: PathKey, names: Sequence[str]) -> HttpCall:
         return HttpCall(

@@ -23,6 +23,7 @@ from flows.types import (
     Handoff,
     LinkChannel,
     RecordConsent,
+    ReminderPassed,
     Reply,
     SaveProfile,
     ScheduleReminder,
@@ -38,6 +39,9 @@ def effect_data(effect: Effect, timezone: str) -> dict[str, JSON]:
             data: dict[str, JSON] = {"flow": effect.flow, "key": effect.key, "at": at,
                                      "vars": dict(effect.vars), "critical": effect.critical}
             return {"remind": data | _ladder_data(effect)}
+        case ReminderPassed():
+            at = effect.at.astimezone(effects.zone(timezone)).strftime("%Y-%m-%d %H:%M")
+            return {"reminder_passed": {"flow": effect.flow, "key": effect.key, "at": at}}
         case CancelReminder():
             return {"cancel_reminder": effect.key}
         case CallHttp():

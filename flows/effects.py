@@ -16,7 +16,7 @@ from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 from flows.model import HttpCall, Reminder
-from flows.types import JSON, CallHttp, ScheduleReminder
+from flows.types import JSON, CallHttp, ReminderPassed, ScheduleReminder
 
 
 @lru_cache(maxsize=16)
@@ -43,15 +43,20 @@ def schedule(
     now: datetime,
     tz: ZoneInfo,
     variables: Mapping[str, JSON],
-) -> ScheduleReminder | None:
-    """The reminder as an effect, or None when its time is unknown or already past."""
+) -> ScheduleReminder | ReminderPassed | None:
+    """The reminder as an effect: scheduled, or reported as not scheduled when its time has
+    already passed (``ReminderPassed``); None when its time is unknown."""
+    about = None
     if reminder.after is not None:
         at: datetime | None = now + reminder.after
     else:
-        at = local_time(reminder.at.render(context), tz) if reminder.at else None
-        at = at - reminder.before if at else None
-    if at is None or at <= now:
+        about = local_time(reminder.at.render(context), tz) if reminder.at else None
+        at = about - reminder.before if about else None
+    if at is None:
         return None
+    if at <= now:
+        return ReminderPassed(key=reminder.key.render(context), at=at.astimezone(UTC),
+                              flow=reminder.flow)
     payload = reminder.vars.evaluate(context) if reminder.vars is not None else dict(variables)
     return ScheduleReminder(
         key=reminder.key.render(context),
@@ -60,6 +65,7 @@ def schedule(
         vars=payload if isinstance(payload, dict) else {"value": payload},
         critical=reminder.critical,
         ladder=reminder.ladder,
+        about=about.astimezone(UTC) if about else None,
     )
 
 

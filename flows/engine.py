@@ -234,7 +234,7 @@ def _on_contact(run: Run, event: ContactEvent) -> None:
     if q is not None and q.kind == "phone":
         _on_input(run, event.phone, None)
     elif q is not None and not run.waiting:
-        answers.retry(run, q, "")
+        answers.retry(run, q, None)
     else:
         _on_input(run, "", None)
 
@@ -258,13 +258,14 @@ def _on_input(run: Run, text: str, button: str | None) -> None:
     # With a question open, a trigger fires only on its exact phrase (or its button):
     # «отменить запись» at the date question must not restart booking for «запись».
     if problem is not None and not _trigger(run, said, button, exact=True):
-        answers.retry(run, q, problem.reason)
+        answers.retry(run, q, problem)
 
 
 def _is_option(run: Run, q: Question, said: str) -> bool:
     """The customer typed a button's own words («Отменить» on a button "Отменить")."""
     return q.kind == "choice" and any(
-        said in (normalize(o.text), normalize(o.id)) for o in run.options(q)
+        said in (normalize(o.text), normalize(o.id), *map(normalize, o.also))
+        for o in run.options(q)
     )
 
 

@@ -33,6 +33,20 @@ def falls_through(step: CompiledStep) -> bool:
 def successors(flow: CompiledFlow, name: str) -> Iterator[str]:
     """Every step ``name`` may lead to within its flow."""
     step = flow.steps[name]
+    yield from _next_targets(step)
+    if step.question and step.question.on_fail:
+        yield step.question.on_fail
+    if step.question and step.question.when_empty:
+        yield step.question.when_empty
+    yield from (r.if_past for r in step.remind if r.if_past)
+    if step.http and step.http.on_error:
+        yield step.http.on_error
+    after = following(flow, name)
+    if after and falls_through(step):
+        yield after
+
+
+def _next_targets(step: CompiledStep) -> Iterator[str]:
     nxt = step.next
     if isinstance(nxt, Goto):
         yield nxt.target
@@ -41,14 +55,10 @@ def successors(flow: CompiledFlow, name: str) -> Iterator[str]:
         if nxt.default:
             yield nxt.default
     elif isinstance(nxt, Rules):
-        yield from (target for _, target in nxt.rules)
-    if step.question and step.question.on_fail:
-        yield step.question.on_fail
-    if step.http and step.http.on_error:
-        yield step.http.on_error
-    after = following(flow, name)
-    if after and falls_through(step):
-        yield after
+        for cond, target in nxt.rules:
+            yield target
+            if cond is None:
+                break  # rules after an 'else' are never tried
 
 
 def reachable(flow: CompiledFlow) -> set[str]:

@@ -4,9 +4,9 @@ Owns the input kinds of the flow language (``INPUT_KINDS``) and how each is read
 
 * text — stripped, not empty;
 * number — "1 200", "1,5", "3.5", "-2", "пять"; ``int`` when integral; ``minimum``/``maximum``;
-* choice — by the option's text (case, ``ё``/``е``, spaces, punctuation and emoji ignored; a
-  close word form such as «стрижку» for «Стрижка» counts when only one option fits), by its
-  number "2", or by its id; the stored value is the ``Option.id``;
+* choice — by the option's text or a synonym the owner listed (case, ``ё``/``е``, spaces,
+  punctuation and emoji ignored; a close word form such as «стрижку» for «Стрижка» counts
+  when only one option fits), by its number "2", or by its id; stored: the ``Option.id``;
 * yesno — Russian and English words and phrases; "не" turns a word around («не надо» is no,
   «не против» is yes); mixed or unsure answers are asked again;
 * phone — ``phonenumbers`` with a default region, stored as E.164 "+79991234567";
@@ -44,6 +44,7 @@ class Option:
 
     id: str
     text: str
+    also: tuple[str, ...] = ()  # other words the customer may type for it
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,7 +170,8 @@ def parse_choice(text: str, options: Sequence[Option]) -> Result:
 
 
 def _by_text(wanted: str, options: Sequence[Option]) -> Option | None:
-    return next((o for o in options if _words(o.text) == wanted), None)
+    found = next((o for o in options if _words(o.text) == wanted), None)
+    return found or next((o for o in options if any(_words(w) == wanted for w in o.also)), None)
 
 
 _CHOICE_NUMBER_RE = re.compile(r"[№#]?\s*([0-9]{1,3})\s*[.)]?")

@@ -15,7 +15,7 @@ from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from flows import graph
+from flows import graph, settings_use
 from flows import schema as s
 from flows.compile_base import where_of
 from flows.compiler import Compiler
@@ -88,7 +88,9 @@ def check(
     # flows, no checks that need every flow (variables, consent) until it is fixed.
     problems.extend(_cross_checks(loaded, settings, broken))
     complete = not broken and all(item.whole for item in loaded.values())
-    problems.extend(_warnings(loaded, complete=complete))
+    problems.extend(_warnings(loaded, frozenset(settings.model.vars), complete=complete))
+    problems.extend(settings_use.check(((i.flow, i.doc) for i in loaded.values()),
+                                       settings.model))
     problems = sorted((p.in_lang(lang) for p in without_echoes(problems)),
                       key=lambda p: (p.severity != "error", p.file, p.line, p.column))
     if any(p.severity == "error" for p in problems):
@@ -271,10 +273,12 @@ def _declared(data: object) -> Iterable[str]:
                 yield from remind["vars"]
 
 
-def _unknown_variables(loaded: Mapping[str, _Loaded]) -> Iterable[Problem]:
+def _unknown_variables(
+    loaded: Mapping[str, _Loaded], constants: frozenset[str]
+) -> Iterable[Problem]:
     """A template naming a variable nothing defines is an error: at run time it would fail
     in front of a customer. The message says which line declares a passed-in one."""
-    known = _defined(loaded)
+    known = _defined(loaded) | constants  # (and the ``vars:`` of ``_bot.yaml``)
     for item in loaded.values():
         for path, names in item.uses:
             for name in sorted(names - known):
@@ -296,11 +300,12 @@ def _profile_without_consent(loaded: Mapping[str, _Loaded]) -> Iterable[Problem]
                 "profile.no_consent", step=st.name, field=st.question.profile), "warning")
 
 
-def _warnings(loaded: Mapping[str, _Loaded], *, complete: bool) -> Iterable[Problem]:
+def _warnings(loaded: Mapping[str, _Loaded], constants: frozenset[str], *,
+              complete: bool) -> Iterable[Problem]:
     """Checks that need every flow run only when every file was read without a mistake
     (``complete``); the step graph is judged only in files read without one."""
     if complete:
-        yield from _unknown_variables(loaded)
+        yield from _unknown_variables(loaded, constants)
         yield from _profile_without_consent(loaded)
     for item in (item for item in loaded.values() if item.whole):
         flow = item.flow
@@ -353,4 +358,6 @@ def _flow_set(
         keywords=tuple(keywords),
         buttons=buttons,
         payloads=payloads,
+        constants=dict(settings.vars),
+        working=settings.working.value() if settings.working else None,
     )

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Literal, Protocol
 
+from flows.hours import WorkingHours
 from flows.inputs import Option
 from flows.problems import Problem
 from flows.schema import CommandName, InputKind, ProfileField, Texts
@@ -152,11 +153,17 @@ class Question:
     prompt: Text
     kind: InputKind
     options: tuple[Option, ...] = ()
+    shown_if: tuple[tuple[str, Expr], ...] = ()  # option id -> when it is offered
     options_from: Expr | None = None
     minimum: float | None = None
     maximum: float | None = None
     check: Expr | None = None
     retry: Text | None = None
+    unreadable: Text | None = None
+    days: Literal["any", "working"] = "any"
+    closed: Text | None = None
+    for_day: Expr | None = None  # the day a time question's times are on
+    when_empty: str | None = None
     max_tries: int | None = None
     on_fail: str | None = None
     save: str | None = None
@@ -174,6 +181,8 @@ class Reminder:
     vars: Expr | None = None
     critical: bool = False
     ladder: Ladder | None = None  # only with ``critical``
+    if_past: str | None = None  # a step to go to when the time has passed ...
+    past_text: Text | None = None  # ... or a text to say then
 
 
 @dataclass(frozen=True, slots=True)
@@ -278,3 +287,5 @@ class FlowSet:
     # False when a ``link_channel`` step could offer no other channel (only the web chat is on):
     # the choice options leading to such a step are then not offered (``steps.Run.options``).
     can_link: bool = True
+    constants: Mapping[str, JSON] = field(default_factory=dict)  # ``_bot.yaml`` ``vars:``
+    working: WorkingHours | None = None  # ``_bot.yaml`` ``working:`` (None: not declared)

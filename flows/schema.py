@@ -14,9 +14,18 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Annotated, Any, Literal, get_args
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, WithJsonSchema
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    WithJsonSchema,
+    model_validator,
+)
 
 from flows import durations, texts
+from flows import hours as workhours
 from flows.inputs import INPUT_KINDS, InputKind  # the one list of input kinds
 from flows.messages import msg
 from flows.types import JSON, MESSENGER, LadderUntil
@@ -71,6 +80,17 @@ class Trigger(_Strict):
 class ChoiceItem(_Strict):
     id: str = Field(min_length=1, max_length=64)
     text: str = Field(min_length=1)
+    also: list[str] = Field(
+        default_factory=list, description="other words the customer may type for this button"
+    )
+    if_: str | None = Field(
+        default=None, alias="if",
+        description="show the button only when this holds, e.g. 'order_id is defined'",
+    )
+
+
+# ``{id: text}`` or ``{id: [text, synonym, …]}``: the first word is the button's text.
+ChoiceMap = dict[str, str | Annotated[list[str], Field(min_length=1)]]
 
 
 class NextRule(_Strict):
@@ -105,6 +125,11 @@ class Remind(_Strict):
     after: Duration | None = Field(default=None, description="from now, e.g. 2h")
     key: str | None = Field(default=None, description="a name to cancel or replace it later")
     vars: dict[str, JSON] | None = None
+    if_past: str | None = Field(
+        default=None,
+        description="when the reminder's time has already passed as it is scheduled: a step "
+        "of this flow to go to instead, or a text to say",
+    )
     critical: bool = Field(
         default=False, description="a notice that must reach the customer (a visit, an order)"
     )
@@ -152,14 +177,33 @@ class Step(_Strict):
     markdown: bool = False
     ask: str | None = None
     input: InputKind | None = None
-    choice: list[str | ChoiceItem] | dict[str, str] | None = None
+    choice: list[str | ChoiceItem] | ChoiceMap | None = None
     choice_from: str | None = Field(
         default=None, description="expression giving a list of options, e.g. 'slots'"
+    )
+    for_day: str | None = Field(
+        default=None,
+        description="the day (YYYY-MM-DD) the times of this question are on, e.g. 'day': "
+        "times already past and outside working hours are not offered",
+    )
+    when_empty: Name | None = Field(
+        default=None, description="step to go to when no button is left to offer"
+    )
+    days: Literal["any", "working"] | None = Field(
+        default=None, description="'working': only the working days of _bot.yaml fit"
+    )
+    closed: str | None = Field(
+        default=None, description="text when the day or time is not a working one"
     )
     min: float | None = None
     max: float | None = None
     check: str | None = Field(default=None, description="condition on 'value', e.g. value > 0")
-    retry: str | None = Field(default=None, description="text when the answer does not fit")
+    retry: str | None = Field(
+        default=None, description="text when the answer was read but 'check' refused it"
+    )
+    unreadable: str | None = Field(
+        default=None, description="text when the answer cannot be read (e.g. 'абв' for a date)"
+    )
     max_tries: int | None = Field(default=None, ge=1, le=20)
     on_fail: Name | None = Field(default=None, description="step after max_tries wrong answers")
     save: VarName | None = None
@@ -223,9 +267,48 @@ class Texts(_Strict):
     stopped: str = texts.DEFAULT_STOPPED
     failed: str = texts.DEFAULT_FAILED
     handoff_unheard: str = texts.DEFAULT_HANDOFF_UNHEARD
+    nothing_to_choose: str = texts.DEFAULT_NOTHING_TO_CHOOSE
     retry: str = texts.DEFAULT_RETRY
     yes: str = texts.DEFAULT_YES
     no: str = texts.DEFAULT_NO
+
+
+WeekdayText = Annotated[str, StringConstraints(pattern=workhours.DAYS_PATTERN)]
+HoursText = Annotated[str, StringConstraints(pattern=workhours.HOURS_PATTERN)]
+HolidayText = Annotated[str, StringConstraints(pattern=workhours.HOLIDAY_PATTERN)]
+
+
+# How ``svyaz check`` explains a value of these forms (``flows.validation.PATTERN_HINTS``).
+WORKING_HINTS = {  # the catalogue's words for a value that is not of the pattern
+    workhours.DAYS_PATTERN: "pattern.weekday",
+    workhours.HOURS_PATTERN: "pattern.hours",
+    workhours.HOLIDAY_PATTERN: "pattern.holiday",
+}
+
+
+class Working(_Strict):
+    """Working days and hours of the business (``flows.hours``)."""
+
+    days: list[WeekdayText] = Field(
+        default_factory=list, description="e.g. [пн-пт, сб] (default: every day)"
+    )
+    hours: HoursText | None = Field(default=None, description="e.g. 10:00-20:00")
+    holidays: list[HolidayText] = Field(
+        default_factory=list, description="days off: 2026-01-01 (that day) or 08.03 (every year)"
+    )
+
+    @model_validator(mode="after")
+    def _readable(self) -> Working:
+        try:
+            value = self.value()
+        except ValueError as exc:
+            raise ValueError(f"не существует такого дня: {exc}") from None
+        if value.closes is not None and value.closes <= value.opens:
+            raise ValueError("часы работы: конец должен быть позже начала, например 10:00-20:00")
+        return self
+
+    def value(self) -> workhours.WorkingHours:
+        return workhours.read(self.days, self.hours, self.holidays)
 
 
 class Settings(_Strict):
@@ -235,6 +318,14 @@ class Settings(_Strict):
     commands: Commands = Commands()
     texts: Texts = Texts()
     env: dict[str, str] = Field(default_factory=dict)
+    vars: dict[VarName, JSON] = Field(
+        default_factory=dict,
+        description="values every flow may use (prices, address, phone), e.g. "
+        "{phone: '+7 495 000-00-00'}; a flow's own variables win",
+    )
+    working: Working | None = Field(
+        default=None, description="working days, hours and holidays of the business"
+    )
 
 
 STEP_KEYS: tuple[str, ...] = tuple((f.alias or name) for name, f in Step.model_fields.items())

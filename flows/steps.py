@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from typing import Literal
 
-from flows import graph
+from flows import graph, slots
 from flows.effects import call_id, http_call, schedule, zone
 from flows.inputs import Option
 from flows.model import ByValue, CompiledFlow, CompiledStep, Entry, FlowSet, Goto, Question, Rules
@@ -27,6 +27,7 @@ from flows.types import (
     Handoff,
     HandoffStage,
     LinkChannel,
+    ReminderPassed,
     Reply,
 )
 
@@ -100,8 +101,9 @@ class Run:
     # ----------------------------------------------------------------- lookups
 
     def context(self, **extra: JSON) -> dict[str, JSON]:
-        """Variables for templates: the dialogue's, plus today, now, env, consent (and value)."""
-        ctx: dict[str, JSON] = dict(self.vars)
+        """Variables for templates: the bot's ``vars:``, the dialogue's, plus today, now, env,
+        consent (and value)."""
+        ctx: dict[str, JSON] = {**self.flows.constants, **self.vars}
         ctx.update(self.clock)
         ctx["env"] = self.env
         ctx["consent"] = self.consent
@@ -183,7 +185,9 @@ class Run:
         return True
 
     def execute(self, flow: CompiledFlow, step: CompiledStep) -> Outcome | None:
-        self.prelude(step)
+        passed = self.prelude(step)
+        if passed is not None:
+            return self.move(passed)  # a reminder's time has passed: its ``if_past`` step
         if step.handoff is not None:
             self.effects.append(Handoff(step.handoff.render(self.context())))
             self.handoff = "waiting"  # until the runtime says nobody heard, or an operator takes it
@@ -203,52 +207,54 @@ class Run:
             self.stack.append(frame(callee.name, callee.start))
             return None
         if step.question is not None:
-            self.ask(step.question)
-            return "wait"
+            return pose(self, step.question)
         if step.end:
             return "end"
         return self.move(after(flow, step, None, self.context))
 
-    def prelude(self, step: CompiledStep) -> None:
-        """Variables, reminders, link offers and the message of a step, in that order."""
+    def prelude(self, step: CompiledStep) -> str | None:
+        """Variables, reminders, link offers and the message of a step, in that order; the
+        ``if_past`` step of the first reminder whose time had passed (the rest of this step,
+        later reminders included, is then not run)."""
         if step.set:
             ctx = self.context()
             for name, value in step.set:
                 self.vars[name] = value.evaluate(ctx)
         ctx = self.context()
         self.effects.extend(CancelReminder(key.render(ctx)) for key in step.cancel)
+        notes: list[str] = []
         for reminder in step.remind:
             effect = schedule(reminder, ctx, self.now, zone(self.flows.timezone), self.vars)
             if effect is not None:
                 self.effects.append(effect)
-        if step.link_channel is not None:
-            target = None if step.link_channel == "any" else step.link_channel
-            self.effects.append(LinkChannel(target))
-        if step.say is not None or step.image is not None:
-            links = tuple(
-                Button(id=f"link{i}", text=t.render(ctx), url=u.render(ctx))
-                for i, (t, u) in enumerate(step.links)
-            )
-            self.replies.append(
-                Reply(
-                    text=step.say.render(ctx) if step.say else "",
-                    buttons=links,
-                    image_url=step.image.render(ctx) if step.image else None,
-                    markdown=step.markdown,
-                )
-            )
+            if isinstance(effect, ReminderPassed):
+                if reminder.if_past is not None:
+                    return reminder.if_past  # (its step schedules what still can be)
+                if reminder.past_text is not None:
+                    notes.append(reminder.past_text.render(ctx))
+        show(self, step, ctx)
+        self.replies.extend(Reply(note) for note in notes)
+        return None
 
     # ----------------------------------------------------------------- questions
 
     def options(self, q: Question) -> tuple[Option, ...]:
         if q.options_from is None:
-            return q.options if self.flows.can_link else _linkable(*self.top(), q.options)
-        raw = q.options_from.evaluate(self.context())
-        return tuple(
-            _option(item)
-            for item in (raw if isinstance(raw, list) else [])
-            if item not in (None, "")
-        )[:30]
+            found = q.options if self.flows.can_link else _linkable(*self.top(), q.options)
+        else:
+            raw = q.options_from.evaluate(self.context())
+            found = tuple(
+                _option(item)
+                for item in (raw if isinstance(raw, list) else [])
+                if item not in (None, "")
+            )
+        if q.shown_if:
+            ctx = self.context()
+            hidden = {ident for ident, cond in q.shown_if if not cond.evaluate(ctx)}
+            found = tuple(o for o in found if o.id not in hidden)
+        if q.for_day is not None:
+            found = slots.open_times(found, question_day(self, q), self.now, self.flows.working)
+        return found[:30]
 
     def ask(self, q: Question, text: str | None = None) -> None:
         """Put the question (or ``text`` with the question's buttons) to the customer."""
@@ -267,6 +273,53 @@ class Run:
                 request_phone=q.kind == "phone",
             )
         )
+
+
+def show(run: Run, step: CompiledStep, ctx: dict[str, JSON]) -> None:
+    """A step's channel offer and message."""
+    if step.link_channel is not None:
+        target = None if step.link_channel == "any" else step.link_channel
+        run.effects.append(LinkChannel(target))
+    if step.say is not None or step.image is not None:
+        links = tuple(
+            Button(id=f"link{i}", text=t.render(ctx), url=u.render(ctx))
+            for i, (t, u) in enumerate(step.links)
+        )
+        run.replies.append(
+            Reply(
+                text=step.say.render(ctx) if step.say else "",
+                buttons=links,
+                image_url=step.image.render(ctx) if step.image else None,
+                markdown=step.markdown,
+            )
+        )
+
+
+
+def question_day(run: Run, q: Question) -> date | None:
+    """The day of a question's times (``for_day``), None when it names no date."""
+    if q.for_day is None:
+        return None
+    return slots.as_date(q.for_day.evaluate(run.context()))
+
+
+
+def pose(run: Run, q: Question, text: str | None = None) -> Outcome | None:
+    """Ask ``q``; a list with nothing left to offer (``choice_from``, ``for_day``) goes
+    to ``when_empty`` (or ``on_fail``; without either: an apology and the menu)."""
+    listed = q.options_from is not None or q.for_day is not None
+    if q.kind == "choice" and listed and not run.options(q):
+        target = q.when_empty or q.on_fail
+        if target is not None:
+            run.stack[-1] = frame(run.stack[-1].flow, target)
+            return None
+        run.replies.append(Reply(run.flows.texts.nothing_to_choose))
+        run.clear()
+        run.menu()
+        return "stop"
+    run.ask(q, text)
+    return "wait"
+
 
 
 def after(

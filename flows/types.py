@@ -207,7 +207,9 @@ class ScheduleReminder:
     """Run ``flow`` with ``vars`` for this customer at ``at``; replaces a reminder with ``key``.
 
     ``critical``: a notice that must reach the customer; ``ladder``: the channels it climbs
-    (only with ``critical``; None: the usual delivery to messengers).
+    (only with ``critical``; None: the usual delivery to messengers). ``about``: the moment
+    the reminder is about (its ``at`` before ``before``: the visit), for the owner's list;
+    None for one set ``after`` a while.
     """
 
     key: str
@@ -216,6 +218,18 @@ class ScheduleReminder:
     vars: Mapping[str, JSON] = field(default_factory=dict)
     critical: bool = False
     ladder: Ladder | None = None
+    about: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ReminderPassed:
+    """A reminder the flow asked for was not scheduled: its time ``at`` had already passed
+    when the step ran (a visit today at 18:00 with ``before: 24h``). Nothing is scheduled;
+    the flow went to its ``if_past`` step or said its text, and the owner's tools show it."""
+
+    key: str
+    at: datetime
+    flow: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -269,6 +283,7 @@ class RecordConsent:
 
 Effect: TypeAlias = (
     ScheduleReminder
+    | ReminderPassed
     | CancelReminder
     | CallHttp
     | Handoff

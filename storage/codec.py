@@ -200,6 +200,9 @@ _WHEN = ("at",)  # datetime fields, as ISO 8601 with the offset
 # Fields added later, written only when they differ from these defaults: a plain reminder is
 # stored as before, so a process of an older version still reads it.
 _LEFT_OUT: Mapping[str, object] = {"critical": False, "ladder": None}
+# Fields never stored with the state: a reminder's ``about`` (only for the owner's list; an
+# older process could not read it, and a replayed reminder is listed without it).
+_NOT_KEPT = frozenset({"about"})
 
 
 def ladder_to_dict(ladder: Ladder) -> dict[str, object]:
@@ -240,6 +243,8 @@ def encode_effects(channel: Channel, effects: tuple[Effect, ...] | list[Effect])
             continue
         data: dict[str, object] = {"t": name}
         for f in dataclasses.fields(effect):
+            if f.name in _NOT_KEPT:
+                continue
             value = getattr(effect, f.name)
             if f.name not in _LEFT_OUT or value != _LEFT_OUT[f.name]:
                 data[f.name] = _field_to_json(f.name, value)

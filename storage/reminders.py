@@ -69,6 +69,7 @@ class Record:
     vars: dict[str, JSON]
     critical: bool = False  # a notice that must arrive (flows: ``critical: true``)
     ladder: Ladder | None = None  # where it climbs when it does not (``escalate:``)
+    about: datetime | None = None  # what it reminds of (the visit's time), for the owner
 
     def dump(self) -> str:
         data: dict[str, object] = {"flow": self.flow, "at": self.at.isoformat(),
@@ -77,15 +78,18 @@ class Record:
             data["critical"] = True
         if self.ladder is not None:
             data["ladder"] = ladder_to_dict(self.ladder)
+        if self.about is not None:
+            data["about"] = self.about.isoformat()
         return json.dumps(data, ensure_ascii=False)
 
     @classmethod
     def load(cls, key: str, raw: bytes | str) -> Record:
         data = json.loads(raw)
-        ladder = data.get("ladder")
+        ladder, about = data.get("ladder"), data.get("about")
         return cls(key, data["flow"], datetime.fromisoformat(data["at"]), data.get("vars", {}),
                    bool(data.get("critical", False)),
-                   None if ladder is None else ladder_from_dict(ladder))
+                   None if ladder is None else ladder_from_dict(ladder),
+                   None if about is None else datetime.fromisoformat(about))
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator
-from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
 from aiohttp import web
 from playwright.async_api import Browser, Page, async_playwright, expect
 from test_processes import Bot, clean_env, free_port
+
+from tests.bookable import bookable_day
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
@@ -69,7 +70,7 @@ async def test_booking_in_the_demo_web_chat(demo: Bot, browser: Browser) -> None
     await expect(log).to_contain_text("К какому мастеру записать?")
     await press(page, "Анна")
     await expect(log).to_contain_text("На какой день записать?")
-    await say(page, (datetime.now() + timedelta(days=30)).strftime("%d.%m"))
+    await say(page, bookable_day())
     await expect(log).to_contain_text("Свободное время")
     await press(page, "12:30")
     await expect(log).to_contain_text("Вы согласны на обработку персональных данных?")

@@ -14,7 +14,6 @@ import asyncio
 import json
 import re
 from collections.abc import AsyncIterator, Callable
-from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +28,7 @@ from bots.linking import LINK_YES
 from connectors.vk.parse import BUTTON_KEY
 from flows.types import TimerEvent
 from storage.store import Store
+from tests.bookable import bookable_day
 from tests.fakes import max_wire
 from tests.fakes.max import MaxFake, start_fake
 from tests.fakes.vk import GROUP_ID, TOKEN, FakeVk
@@ -151,7 +151,7 @@ async def test_booking_across_vk_max_and_web(
 ) -> None:
     vk, mx = fakes
     me = Customer(bot, vk, mx)
-    day = (datetime.now() + timedelta(days=30)).strftime("%d.%m")
+    day = bookable_day()
 
     await me.vk_says("записаться", "Какую услугу")
     await me.vk_says("Стрижка", "К какому мастеру")

@@ -31,6 +31,7 @@ from flows.types import (
     Inbound,
     LinkChannel,
     RecordConsent,
+    ReminderPassed,
     SaveProfile,
     ScheduleReminder,
     TextEvent,
@@ -40,6 +41,7 @@ from storage.store import Store
 AT = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
 SAMPLES: dict[type, Effect] = {
     ScheduleReminder: ScheduleReminder(key="visit", at=AT, flow="start"),
+    ReminderPassed: ReminderPassed(key="visit", at=AT, flow="start"),
     CancelReminder: CancelReminder(key="visit"),
     CallHttp: CallHttp(call_id="c1", method="GET", url="http://crm.invalid/x"),
     Handoff: Handoff(reason="вопрос"),

@@ -24,6 +24,7 @@ from bots.cli import main
 from bots.config import Settings
 from storage.notices import Sent
 from storage.store import Store
+from tests.bookable import bookable_day
 
 ROOT = Path(__file__).resolve().parents[2]
 ORIGIN = "http://127.0.0.1:8080"
@@ -69,7 +70,7 @@ async def book(client: TestClient) -> str:
     assert (await ws.receive_json(timeout=5))["type"] == "welcome"
     await say(ws, MESSAGE, "")
     for text, expect in [("Хочу записаться", "Какую услугу"), ("Стрижка", "мастеру"),
-                         ("Анна", "день"), ("послезавтра", "Свободное время"),
+                         ("Анна", "день"), (bookable_day(2), "Свободное время"),
                          ("2", "персональных данных"), ("Да", "Как вас зовут"),
                          (NAME, "телефона"), (PHONE_TYPED, "Проверьте"), ("да", "Готово")]:
         await say(ws, text, expect)

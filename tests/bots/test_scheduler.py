@@ -7,6 +7,7 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
 
+import pytest
 from bots_harness import FLOWS, ZONE, Harness
 
 from bots.cmd_run import _list_reminders
@@ -14,6 +15,7 @@ from bots.config import Settings
 from bots.firing import decide
 from bots.linking import LINK_YES
 from bots.metrics import Metrics
+from bots.reminder_list import NoData, source_line
 from bots.scheduler import ReminderService
 from flows.types import ButtonEvent, Ladder, ScheduleReminder, StartEvent
 
@@ -123,14 +125,28 @@ async def test_svyaz_reminders_lists_what_is_scheduled(
     harness: Harness, redis_url: str, bot_prefix: str, tmp_path: Path
 ) -> None:
     customer = await _customer(harness)
-    await harness.reminders.schedule(customer, _remind(7200, key="visit-24h"))
+    visit = datetime(2031, 5, 6, 12, 30, tzinfo=ZONE)
+    await harness.reminders.schedule(
+        customer, replace(_remind(7200, key="visit-24h"), about=visit))
+    await harness.store.profiles.set_field(customer, "name", "Мария")
     settings = Settings(_env_file=None, redis_url=redis_url, bot=bot_prefix,  # type: ignore[call-arg]
                         flows=FLOWS, data_dir=tmp_path)
     lines = await _list_reminders(settings)
     assert len(lines) == 1
     assert "ping" in lines[0]
     assert "visit-24h" in lines[0]
-    assert customer in lines[0]
+    assert lines[0].endswith(f"Мария, web, customer {customer}")
+    assert "about 2031-05-06 12:30" in lines[0]
+    assert "SVYAZ_REDIS_URL" in source_line(settings)
+
+
+async def test_svyaz_reminders_never_creates_a_data_folder(tmp_path: Path) -> None:
+    missing = tmp_path / "data"
+    settings = Settings(_env_file=None, flows=FLOWS, data_dir=missing)  # type: ignore[call-arg]
+    with pytest.raises(NoData, match=str(missing)):
+        await _list_reminders(settings)
+    assert not missing.exists()
+    assert str(missing) in source_line(settings)
 
 
 async def test_reminders_follow_a_merge(harness: Harness) -> None:

@@ -14,7 +14,7 @@ import os
 import secrets
 import time
 from collections.abc import AsyncIterator, Callable
-from datetime import datetime, timedelta
+from datetime import datetime
 
 import pytest
 from drill_bot import MAX_SECRET, SvyazBot, http_status
@@ -22,6 +22,7 @@ from drill_bot import MAX_SECRET, SvyazBot, http_status
 from bots.linking import LINK_YES
 from storage.keys import PHONE_MATCH_MAX
 from storage.store import Store
+from tests.bookable import bookable_day
 from tests.fakes import max_wire
 
 pytestmark = pytest.mark.slow
@@ -92,7 +93,7 @@ async def test_phone_match_is_silent_and_rate_limited(svyaz_bot: SvyazBot,
     assert customer is not None
     await store.profiles.record_consent(customer, True, "1", datetime.now().astimezone(), "max")
     await store.profiles.set_field(customer, "phone", phone)
-    day = (datetime.now() + timedelta(days=30)).strftime("%d.%m")
+    day = bookable_day()
     answers: list[list[str]] = []
     attackers = list(range(95_001, 95_001 + PHONE_MATCH_MAX + 2))
     unknown = f"+7998{secrets.randbelow(10**7):07d}"

@@ -29,6 +29,7 @@ from flows.types import (
     LinkChannel,
     PermissionEvent,
     RecordConsent,
+    ReminderPassed,
     ResumeEvent,
     SaveProfile,
     ScheduleReminder,
@@ -396,16 +397,20 @@ def test_consent_question_shows_policy_link(flows: FlowSet) -> None:
 def test_reminders_http_and_result(flows: FlowSet) -> None:
     turn = play(flows, [TextEvent("напомни"), TextEvent("завтра в 15:00")])
     assert texts(turn) == ["Ок"]
-    cancel, remind_at, remind_after, link, call = turn.effects
+    cancel, remind_at, remind_after, passed, link, call = turn.effects
     assert remind_at == ScheduleReminder(
         key="ping-2026-01-13T15:00",
         at=datetime(2026, 1, 13, 11, 0, tzinfo=UTC),
         flow="ping",
         vars={"at": "2026-01-13T15:00"},
+        about=datetime(2026, 1, 13, 12, 0, tzinfo=UTC),
     )
     assert isinstance(remind_after, ScheduleReminder)
     assert remind_after.at == datetime(2026, 1, 12, 7, 30, tzinfo=UTC)
-    assert remind_after.key == "ping"  # the past 'old' reminder is not scheduled
+    assert remind_after.key == "ping"
+    # the past 'old' reminder is not scheduled, and says so
+    assert passed == ReminderPassed(key="old", at=datetime(2020, 1, 1, 7, 0, tzinfo=UTC),
+                                    flow="ping")
     assert cancel == CancelReminder("stale")
     assert link == LinkChannel("vk")
     assert isinstance(call, CallHttp)

@@ -78,3 +78,18 @@ def test_next_accepts_all_three_forms() -> None:
     forms = definition("Step")["properties"]["next"]["anyOf"]
     kinds = {f.get("type") for f in forms}
     assert {"string", "array", "object"} <= kinds
+
+
+def test_issue16_keys_are_published() -> None:
+    """``svyaz schema`` shows editors the keys of the two failure texts, working days,
+    lists of times, past reminders, button synonyms and conditions, and the bot's values."""
+    step = definition("Step")["properties"]
+    assert {"unreadable", "days", "closed", "for_day", "when_empty"} <= set(step)
+    assert enum_of(step["days"]) == ["any", "working"]
+    assert "if_past" in definition("Remind")["properties"]
+    assert {"also", "if"} <= set(definition("ChoiceItem")["properties"])
+    settings: Any = schema.settings_json_schema()
+    assert {"vars", "working"} <= set(settings["properties"])
+    working = settings["$defs"]["Working"]["properties"]
+    assert set(working) == {"days", "hours", "holidays"}
+    assert "nothing_to_choose" in settings["$defs"]["Texts"]["properties"]

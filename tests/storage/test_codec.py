@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -56,6 +57,10 @@ def test_a_plain_reminder_is_stored_as_before() -> None:
     """No new keys for a plain reminder: a process of the older version still reads it."""
     _, effects = decode_effects(OLD)
     assert encode_effects("max", effects) == OLD
+    (reminder, cancel) = effects
+    assert isinstance(reminder, ScheduleReminder)
+    about = replace(reminder, about=AT + timedelta(days=1))  # (the owner's list only)
+    assert encode_effects("max", [about, cancel]) == OLD
 
 
 @pytest.mark.parametrize(
@@ -76,3 +81,13 @@ def test_a_bad_stored_ladder_is_refused(ladder: object) -> None:
             "ladder": ladder}
     with pytest.raises(CodecError):
         decode_effects(json.dumps({"ch": "vk", "fx": [item]}))
+
+
+def test_a_reminder_record_keeps_what_it_reminds_of() -> None:
+    from storage.reminders import Record
+
+    record = Record("visit-24h", "visit_reminder", AT, {}, about=AT + timedelta(days=1))
+    assert Record.load("visit-24h", record.dump()) == record
+    plain = Record("k", "f", AT, {})
+    assert "about" not in plain.dump()
+    assert Record.load("k", plain.dump()) == plain
