@@ -75,7 +75,8 @@ def test_text_limit_is_4_kb_of_utf8() -> None:
 
 
 def test_blank_text_is_refused() -> None:
-    assert parse_client_frame('{"type":"text","text":"  \\n ","id":"1"}') == FrameError("empty", "1")
+    blank = '{"type":"text","text":"  \\n ","id":"1"}'
+    assert parse_client_frame(blank) == FrameError("empty", "1")
 
 
 def test_welcome_frame() -> None:
