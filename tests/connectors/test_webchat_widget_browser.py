@@ -60,8 +60,10 @@ SiteFactory = Callable[..., Awaitable[WidgetSite]]
 async def make_site() -> AsyncIterator[SiteFactory]:
     runners: list[tuple[WebChat, web.AppRunner]] = []
 
-    async def make(brand: Brand | None = None, **options: object) -> Site:
-        dialogue = ScriptedDialogue()
+    async def make(
+        brand: Brand | None = None, dialogue: ScriptedDialogue | None = None, **options: object
+    ) -> WidgetSite:
+        dialogue = dialogue or ScriptedDialogue()
         chat = WebChat(secret_key=b"browser-test-key-0123456789abcdef", sink=dialogue.sink,
                        history=dialogue.read_history, greeting=dialogue.greeting,
                        public_url="http://127.0.0.1:8080", brand=brand,
