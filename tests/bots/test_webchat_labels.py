@@ -14,11 +14,13 @@ from pathlib import Path
 
 import aiohttp
 from aiohttp.test_utils import TestClient, TestServer
+from bots_harness import Harness
 from test_app import make_settings, next_reply
 
 from bots.app import EDGE, build_app
+from bots.webdialogue import history as web_history
 from bots.webdialogue import replay
-from flows.types import Button
+from flows.types import Button, Inbound, Reply, TextEvent
 from storage.history import HistoryEntry
 
 ORIGIN = {"Origin": "http://127.0.0.1:8080"}
@@ -80,3 +82,17 @@ def test_an_old_entry_with_only_the_id_gets_the_label_of_the_keyboard_it_answere
     ]
     assert [i.operator for i in items] == [None, None, None, "Мария"]
     assert [i.at for i in items] == [1.0, 2.0, 3.0, 4.0]
+
+
+async def test_an_operators_reply_is_recorded_and_replayed_with_the_name(
+    harness: Harness,
+) -> None:
+    customer = await harness.store.identities.resolve("web:s")
+    inbound = Inbound("web", "s", "e", TextEvent("Можно человека?"))
+    said = Reply("Здравствуйте, это Мария.", operator="Мария")
+    assert await harness.runtime.turns._delivery.reply(customer, inbound, [said])
+    (entry,) = await harness.store.history.read(customer)
+    assert entry.note == "operator: Мария"
+    (item,) = await web_history(harness.store, "s")
+    assert (item.text, item.operator) == ("Здравствуйте, это Мария.", "Мария")
+    assert harness.channels["web"].texts() == ["Здравствуйте, это Мария."]
