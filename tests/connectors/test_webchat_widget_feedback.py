@@ -123,6 +123,9 @@ async def test_the_field_holds_no_more_than_the_server_takes(
     assert len(value.encode()) <= 4096
     assert len(value) == 2048
     await expect(page.locator(".svz-hint")).to_contain_text("обрезано")
+    await message.fill("я" * 2047 + "😀😀")  # the first emoji would pass the limit
+    assert await message.input_value() == "я" * 2047  # cut between characters, not inside one
+    await message.fill("я" * 3000)
     await message.press("Enter")
     await expect(page.locator(".svz-failed")).to_have_count(0)
     await expect(page.get_by_role("log")).to_contain_text("Вы написали: " + "я" * 50)

@@ -331,14 +331,20 @@
     return Date.now().toString(36) + "-" + counter + "-" + Math.random().toString(36).slice(2, 7);
   }
 
-  function bytes(text) { return new TextEncoder().encode(text).length; }
-
-  // The server takes MAX_BYTES of UTF-8: the field never holds more.
+  // The server takes MAX_BYTES of UTF-8: the field never holds more (cut between characters,
+  // never inside one).
   function limitInput() {
-    var value = ui.input.value;
-    var cut = bytes(value) > MAX_BYTES;
-    while (bytes(value) > MAX_BYTES) { value = value.slice(0, -1); }
-    if (cut) { ui.input.value = value; }
+    var value = ui.input.value, size = 0, end = 0;
+    for (var i = 0; i < value.length; i++) {
+      var code = value.codePointAt(i);
+      var more = code < 0x80 ? 1 : code < 0x800 ? 2 : code < 0x10000 ? 3 : 4;
+      if (size + more > MAX_BYTES) { break; }
+      size += more;
+      if (code >= 0x10000) { i++; }
+      end = i + 1;
+    }
+    var cut = end < value.length;
+    if (cut) { ui.input.value = value.slice(0, end); }
     ui.hint.textContent = cut ? T.tooLong : "";
   }
 
@@ -491,7 +497,7 @@
     setMode(false);
     var history = Array.isArray(frame.history) ? frame.history : [];
     history.forEach(function (h) {
-      if (h.direction === "in") { collapseKeyboards(); }
+      collapseKeyboards(); // as live: a newer message (either side's) folds an older keyboard
       addMessage({
         direction: h.direction === "in" ? "in" : "out", text: String(h.text || ""),
         buttons: Array.isArray(h.buttons) ? h.buttons : [], at: h.at,
