@@ -144,7 +144,7 @@ def client_id(raw: str) -> str | None:
     """The client ``id`` of a frame, read leniently (so a refusal can name the frame)."""
     try:
         data = json.loads(raw)
-    except ValueError:
+    except (ValueError, RecursionError):  # not JSON, or nested past Python's stack
         return None
     found = data.get("id") if isinstance(data, dict) else None
     return found if isinstance(found, str) and _CLIENT_ID.match(found) else None

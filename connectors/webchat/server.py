@@ -48,6 +48,7 @@ from connectors.webchat.sockets import (
     SERVER_RESTART,
     HistoryProvider,
     await_hello,
+    hint,
     push,
     read_history,
     tell,
@@ -289,7 +290,8 @@ class WebChat:
     async def _message(self, peer: _Peer, client_id: str, event: Event) -> None:
         """A text or button; the session's first one is preceded by its start event, which
         creates the customer (at most ``start_rate`` new ones a second per address). The
-        widget hears ``typing`` as the message goes to the bot (an error frame ends it)."""
+        widget hears ``typing`` once the message is taken: written before this task yields, so
+        ahead of any reply of the turn the sink has just scheduled."""
         session = self._sessions[peer.session_id]
         if not session.started:
             if not self._starts.allow(peer.address):
@@ -298,8 +300,8 @@ class WebChat:
             if not await self._accept(peer, f"{peer.session_id}:start", StartEvent(), client_id):
                 return
             session.started = True
-        await push(peer.ws, [typing_frame()])  # before the turn, so it never follows the reply
-        await self._accept(peer, f"{peer.session_id}:{client_id}", event, client_id)
+        if await self._accept(peer, f"{peer.session_id}:{client_id}", event, client_id):
+            await hint(peer.ws, typing_frame())
 
     async def _accept(
         self, peer: _Peer, event_id: str, event: Event, client_id: str | None = None

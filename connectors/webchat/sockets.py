@@ -90,6 +90,14 @@ async def push(ws: web.WebSocketResponse, frames: list[str]) -> bool:
     return True
 
 
+async def hint(ws: web.WebSocketResponse, frame: str) -> None:
+    """Send a frame nobody waits for (``typing``) at once: aiohttp writes it to the transport
+    before the first await that could yield, so it goes out ahead of frames other tasks send
+    later. A socket going away is no error."""
+    with contextlib.suppress(ConnectionError, RuntimeError):
+        await ws.send_str(frame)
+
+
 async def tell(
     ws: web.WebSocketResponse, code: ErrorCode, client_id: str | None = None
 ) -> None:

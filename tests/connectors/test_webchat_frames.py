@@ -144,3 +144,11 @@ def test_error_frame() -> None:
     assert frame["type"] == "error"
     assert frame["code"] == "rate_limited"
     assert frame["message"]
+
+
+def test_a_refusal_names_the_frame_only_when_it_can_be_read_safely() -> None:
+    long = json.dumps({"type": "text", "text": "я" * 2049, "id": "c-9"})
+    assert parse_client_frame(long) == FrameError("too_long", "c-9")
+    assert parse_client_frame('{"type":"nope","id":"has space"}') == FrameError("bad_frame")
+    assert parse_client_frame("[" * 10_000) == FrameError("bad_frame")  # no RecursionError
+    assert parse_client_frame('{"id":' + "[" * 10_000) == FrameError("bad_frame")
