@@ -21,6 +21,7 @@ from bots.app import EDGE, build_app
 from bots.webdialogue import history as web_history
 from bots.webdialogue import replay
 from flows.types import Button, Inbound, Reply, TextEvent
+from storage.codec import reply_from_dict, reply_to_dict
 from storage.history import HistoryEntry
 
 ORIGIN = {"Origin": "http://127.0.0.1:8080"}
@@ -96,3 +97,10 @@ async def test_an_operators_reply_is_recorded_and_replayed_with_the_name(
     (item,) = await web_history(harness.store, "s")
     assert (item.text, item.operator) == ("Здравствуйте, это Мария.", "Мария")
     assert harness.channels["web"].texts() == ["Здравствуйте, это Мария."]
+
+
+def test_an_operators_name_survives_the_outbox_and_the_relay_between_processes() -> None:
+    said = Reply("Здравствуйте, это Мария.", operator="Мария")
+    assert reply_to_dict(said)["operator"] == "Мария"
+    assert reply_from_dict(reply_to_dict(said)) == said
+    assert "operator" not in reply_to_dict(Reply("бот"))
