@@ -22,7 +22,7 @@ from flows.types import Channel
 
 def make_connectors(settings: Settings, edge: Edge) -> dict[Channel, Connector]:
     """A connector for every channel whose settings are present; the web chat always."""
-    from connectors.webchat import WebChat
+    from connectors.webchat import Brand, WebChat
 
     vk, max_token = settings.vk_access, settings.max_token
     on = {"vk": vk is not None, "max": max_token is not None}  # (the settings' names)
@@ -34,6 +34,9 @@ def make_connectors(settings: Settings, edge: Edge) -> dict[Channel, Connector]:
             allowed_origins=settings.origins,
             public_url=settings.public_url, max_connections_per_ip=settings.webchat_max_per_ip,
             elsewhere=elsewhere,
+            brand=Brand(title=settings.webchat_title, color=settings.webchat_color,
+                        avatar=settings.webchat_avatar, greeting=settings.webchat_greeting,
+                        position=settings.webchat_position),
         ),
     }
     if vk is not None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
@@ -103,6 +104,13 @@ class Settings(BaseSettings):
     secret_key: SecretStr | None = None
     webchat_origins: Annotated[tuple[str, ...], NoDecode] = ()
     webchat_max_per_ip: int = Field(default=20, ge=1)
+    # The widget's brand (README "Web chat"): header title, colour, avatar image, the line
+    # under the title, and the corner it sits in; empty keeps the widget's own.
+    webchat_title: str = Field(default="", max_length=60)
+    webchat_color: str = ""
+    webchat_avatar: str = ""
+    webchat_greeting: str = Field(default="", max_length=120)
+    webchat_position: Literal["right", "left"] = "right"
     trusted_proxies: Annotated[tuple[str, ...], NoDecode] = ()
     reminder_grace: float = Field(default=3600.0, ge=0)
     http_idle_timeout: float = Field(default=15.0, gt=0)
@@ -260,10 +268,7 @@ def _general_problems(s: Settings) -> list[str]:
     if s.owner_webhook and not is_http_url(s.owner_webhook):
         found.append(f"SVYAZ_OWNER_WEBHOOK must be an http(s) address, got "
                      f"{s.owner_webhook!r}.")
-    found.extend(
-        f"SVYAZ_WEBCHAT_ORIGINS entry {origin!r} must look like https://example.ru."
-        for origin in s.webchat_origins if not is_http_url(origin)
-    )
+    found.extend(_webchat_problems(s))
     if s.secret_key is not None and len(s.secret_key.get_secret_value().encode()) < MIN_SECRET_KEY:
         found.append(f"SVYAZ_SECRET_KEY must be at least {MIN_SECRET_KEY} characters long "
                      "(for example the output of: openssl rand -hex 32).")
@@ -271,6 +276,25 @@ def _general_problems(s: Settings) -> list[str]:
         parse_networks(s.trusted_proxies)
     except ValueError as exc:
         found.append(f"SVYAZ_TRUSTED_PROXIES: {exc}.")
+    return found
+
+
+_COLOR = re.compile(r"^#(?:[0-9a-fA-F]{3}){1,2}$")
+
+
+def _webchat_problems(s: Settings) -> list[str]:
+    found = [
+        f"SVYAZ_WEBCHAT_ORIGINS entry {origin!r} must look like https://example.ru."
+        for origin in s.webchat_origins if not is_http_url(origin)
+    ]
+    if s.webchat_color and not _COLOR.match(s.webchat_color):
+        found.append(f"SVYAZ_WEBCHAT_COLOR must be a colour like #2f6fde (# and six hex "
+                     f"digits), got {s.webchat_color!r}; the widget picks a readable text "
+                     "colour on it itself.")
+    avatar = s.webchat_avatar
+    if avatar and not (is_http_url(avatar) or (avatar.startswith("/") and " " not in avatar)):
+        found.append(f"SVYAZ_WEBCHAT_AVATAR must be an image address (https://example.ru/"
+                     f"logo.png, or /path on this server), got {avatar!r}.")
     return found
 
 

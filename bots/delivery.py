@@ -28,7 +28,7 @@ from connectors.registry import INSTALLED
 from flows.types import Channel, Inbound, Reply
 from storage.bounded import put_bounded
 from storage.errors import StorageError
-from storage.history import HistoryEntry
+from storage.history import OPERATOR_NOTE, HistoryEntry
 from storage.outbox import Outbox, OutboxEntry, Prepared
 from storage.store import Sent
 
@@ -329,7 +329,8 @@ class Delivery:
             self._metrics.messages_out.labels(channel).inc()
         entry = HistoryEntry(
             ts=self._clock(), channel=channel, direction="out", text=reply.text,
-            buttons=tuple(button.text for button in reply.buttons), note=note,
+            buttons=tuple(button.text for button in reply.buttons),
+            note=note or (f"{OPERATOR_NOTE} {reply.operator}" if reply.operator else ""),
             keyboard=reply.buttons,
         )
         if ack is not None and sent is not None:

@@ -16,7 +16,7 @@ from flows import engine
 from flows.model import FlowSet
 from flows.types import Button, Reply, StartEvent
 from storage.errors import StorageError
-from storage.history import HistoryEntry
+from storage.history import OPERATOR_NOTE, HistoryEntry
 from storage.store import Store
 
 WEB_HISTORY = 100  # the most messages a (re)connecting web chat is shown
@@ -34,17 +34,44 @@ async def history(store: Store, session_id: str) -> list[WebHistoryItem] | None:
         entries = await store.history.read(customer, count=WEB_HISTORY)
     except StorageError as exc:
         raise Unavailable("history unavailable") from exc
-    return [
-        WebHistoryItem(direction=e.direction, text=e.text, buttons=_buttons(e))
-        for e in entries if e.ts >= since  # said by either side, with text, no start marker
-        and e.direction in ("in", "out") and e.text and not e.note.startswith("start")
-    ]
+    return replay([e for e in entries if e.ts >= since])
+
+
+def replay(entries: list[HistoryEntry]) -> list[WebHistoryItem]:
+    """The messages either side said (with text, no start marker) as the widget shows them:
+    a pressed button by its label (an entry stored with only the id gets the label of the
+    keyboard it came from), an operator's message with the operator's name."""
+    items: list[WebHistoryItem] = []
+    keyboard: tuple[Button, ...] = ()
+    for e in entries:
+        if e.direction not in ("in", "out") or not e.text or e.note.startswith("start"):
+            continue
+        if e.direction == "out":
+            keyboard = e.keyboard
+            items.append(WebHistoryItem("out", e.text, _buttons(e), e.ts, operator_of(e)))
+        else:
+            items.append(WebHistoryItem("in", _label(e, keyboard), at=e.ts))
+    return items
+
+
+def operator_of(entry: HistoryEntry) -> str | None:
+    """The operator who wrote an outgoing entry (its note ``operator: <name>``), else None."""
+    if entry.direction != "out" or not entry.note.startswith(OPERATOR_NOTE):
+        return None
+    return entry.note.removeprefix(OPERATOR_NOTE).strip() or None
 
 
 def _buttons(entry: HistoryEntry) -> tuple[Button, ...]:
     """The buttons of a past message as the widget replays them: the real ones when the
     history kept them, else label-only buttons (empty id), which the widget sends as text."""
     return entry.keyboard or tuple(Button(id="", text=label) for label in entry.buttons)
+
+
+def _label(entry: HistoryEntry, keyboard: tuple[Button, ...]) -> str:
+    pressed = entry.note.removeprefix("button ") if entry.note.startswith("button ") else None
+    if pressed is None or entry.text != pressed:
+        return entry.text
+    return next((b.text for b in keyboard if b.id == pressed and b.text), entry.text)
 
 
 def greeting(flows: FlowSet, now: datetime) -> tuple[Reply, ...]:

@@ -133,6 +133,8 @@ def reply_to_dict(reply: Reply) -> dict[str, object]:
         data["image_url"] = reply.image_url
     if reply.markdown:
         data["markdown"] = True
+    if reply.operator:
+        data["operator"] = reply.operator
     return data
 
 

@@ -28,6 +28,8 @@ from storage.scripts import Key, Script, runner
 
 Direction = Literal["in", "out", "event"]
 ExportFormat = Literal["jsonl", "csv"]
+# The note of an outgoing entry an operator wrote, before the name: "operator: Анна".
+OPERATOR_NOTE = "operator:"
 CSV_COLUMNS = ("customer", "time", "channel", "direction", "text", "buttons", "note")
 ForgetFn: TypeAlias = Callable[[str], Awaitable[list[str]]]
 _BATCH = 500

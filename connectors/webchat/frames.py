@@ -3,12 +3,16 @@
 Client frames (``hello``, ``open``, ``text``, ``button``) are validated strictly with
 pydantic: wrong types are never coerced, unknown fields are ignored (so an older server accepts
 a newer widget), and anything else becomes a ``FrameError`` with a code the widget understands.
-Server frames (``welcome``, ``reply``, ``error``) are built from models, never by string
-formatting. Pure functions only: no sockets, no storage.
+Server frames (``welcome``, ``reply``, ``typing``, ``error``) are built from models, never by
+string formatting; a reply and a history item say who wrote (``from``: the bot or an operator,
+with the operator's ``operator`` name) and when (``at``, epoch ms); an error answering a frame
+carries that frame's client ``id``. Pure functions only: no sockets, no storage, no clock.
 """
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Annotated, Literal, TypeAlias
@@ -30,6 +34,7 @@ from connectors.texts import WEBCHAT_ERRORS
 from flows.types import Button, Reply
 
 MAX_TEXT_BYTES = 4096
+MAX_LABEL = 256  # characters of a pressed button's label the widget may send with it
 
 ErrorCode = Literal[
     "bad_frame",  # not JSON, unknown type, wrong field types
@@ -51,11 +56,14 @@ class WebHistoryItem:
     direction: Literal["in", "out"]
     text: str
     buttons: tuple[Button, ...] = ()
+    at: float = 0.0  # epoch seconds; 0: unknown
+    operator: str | None = None  # the operator who wrote it (``out`` only)
 
 
 @dataclass(frozen=True, slots=True)
 class FrameError:
     code: ErrorCode
+    id: str | None = None  # the refused frame's client id, when it had a readable one
 
 
 # --------------------------------------------------------------------------- client frames
@@ -107,6 +115,8 @@ class ButtonFrame(BaseModel):
     type: Literal["button"]
     button: Annotated[str, StringConstraints(min_length=1, max_length=256)]
     id: ClientId
+    # The label the visitor pressed, kept in the history beside the id (turn 3; optional).
+    text: Annotated[str, StringConstraints(max_length=MAX_LABEL)] = ""
 
 
 ClientFrame: TypeAlias = Hello | Open | TextFrame | ButtonFrame
@@ -121,18 +131,30 @@ def parse_client_frame(raw: str) -> ClientFrame | FrameError:
         return _CLIENT.validate_json(raw)
     except ValidationError as exc:
         kinds = {error["type"] for error in exc.errors()}
-        if "too_long" in kinds:
-            return FrameError("too_long")
-        if "empty" in kinds:
-            return FrameError("empty")
-        return FrameError("bad_frame")
+        code: ErrorCode = (
+            "too_long" if "too_long" in kinds else "empty" if "empty" in kinds else "bad_frame"
+        )
+        return FrameError(code, client_id(raw))
+
+
+_CLIENT_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
+
+
+def client_id(raw: str) -> str | None:
+    """The client ``id`` of a frame, read leniently (so a refusal can name the frame)."""
+    try:
+        data = json.loads(raw)
+    except (ValueError, RecursionError):  # not JSON, or nested past Python's stack
+        return None
+    found = data.get("id") if isinstance(data, dict) else None
+    return found if isinstance(found, str) and _CLIENT_ID.match(found) else None
 
 
 # --------------------------------------------------------------------------- server frames
 
 
 class _Out(BaseModel):
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, populate_by_name=True)
 
 
 class ButtonOut(_Out):
@@ -141,10 +163,16 @@ class ButtonOut(_Out):
     url: str | None = None
 
 
+Sender = Literal["bot", "operator"]
+
+
 class HistoryOut(_Out):
     direction: Literal["in", "out"]
     text: str
     buttons: tuple[ButtonOut, ...] = ()
+    at: int | None = None
+    sender: Sender | None = Field(default=None, alias="from")
+    operator: str | None = None
 
 
 class WelcomeOut(_Out):
@@ -159,12 +187,20 @@ class ReplyOut(_Out):
     buttons: tuple[ButtonOut, ...] = ()
     id: str
     request_phone: bool = False
+    sender: Sender = Field(default="bot", alias="from")
+    operator: str | None = None
+    at: int | None = None
+
+
+class TypingOut(_Out):
+    type: Literal["typing"] = "typing"
 
 
 class ErrorOut(_Out):
     type: Literal["error"] = "error"
     code: ErrorCode
     message: str
+    id: str | None = None
 
 
 def _button(button: Button) -> ButtonOut:
@@ -172,24 +208,38 @@ def _button(button: Button) -> ButtonOut:
 
 
 def _dump(frame: _Out) -> str:
-    # exclude_none drops only a button's absent url; no other field can be None
-    return frame.model_dump_json(exclude_none=True)
+    # exclude_none drops the optional fields left unset (a button's url, an unknown time...)
+    return frame.model_dump_json(exclude_none=True, by_alias=True)
+
+
+def _ms(seconds: float) -> int | None:
+    return int(round(seconds * 1000)) if seconds > 0 else None
+
+
+def _history_item(item: WebHistoryItem) -> HistoryOut:
+    sender: Sender | None = None
+    if item.direction == "out":
+        sender = "operator" if item.operator else "bot"
+    return HistoryOut(
+        direction=item.direction, text=item.text, buttons=tuple(_button(b) for b in item.buttons),
+        at=_ms(item.at), sender=sender, operator=item.operator,
+    )
 
 
 def welcome_frame(token: str, history: Sequence[WebHistoryItem]) -> str:
-    items = tuple(
-        HistoryOut(
-            direction=item.direction,
-            text=item.text,
-            buttons=tuple(_button(b) for b in item.buttons),
-        )
-        for item in history
-    )
+    items = tuple(_history_item(item) for item in history)
     return _dump(WelcomeOut(session=token, history=items))
 
 
-def reply_frames(reply: Reply, message_key: str, caps: Capabilities) -> list[str]:
-    """``reply`` fitted to ``caps``: one frame per text part, buttons on the last one.
+def typing_frame() -> str:
+    return _dump(TypingOut())
+
+
+def reply_frames(
+    reply: Reply, message_key: str, caps: Capabilities, *, at: float = 0.0
+) -> list[str]:
+    """``reply`` fitted to ``caps``: one frame per text part, buttons on the last one; ``at``
+    (epoch seconds) is when it was sent.
 
     Frame ids derive from ``message_key`` so the widget drops a re-sent duplicate.
     """
@@ -204,10 +254,13 @@ def reply_frames(reply: Reply, message_key: str, caps: Capabilities) -> list[str
                 buttons=buttons,
                 id=message_key if index == 0 else f"{message_key}#{index}",
                 request_phone=reply.request_phone and index == last,
+                sender="operator" if reply.operator else "bot",
+                operator=reply.operator or None,
+                at=_ms(at),
             )
         )
     return [_dump(frame) for frame in frames]
 
 
-def error_frame(code: ErrorCode) -> str:
-    return _dump(ErrorOut(code=code, message=ERROR_MESSAGES[code]))
+def error_frame(code: ErrorCode, client_id: str | None = None) -> str:
+    return _dump(ErrorOut(code=code, message=ERROR_MESSAGES[code], id=client_id))

@@ -18,42 +18,47 @@ through the ``history`` provider) and never logs session tokens.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hashlib
 import logging
 import secrets
+import time
 from collections import deque
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from aiohttp import WSCloseCode, WSMsgType, web
 
 from connectors.base import Capabilities, InboundSink, Priority, Unavailable, Undeliverable
 from connectors.common import clean_inbound
-from connectors.webchat.files import WidgetFiles
+from connectors.webchat.files import Brand, WidgetFiles
 from connectors.webchat.frames import (
     ButtonFrame,
-    ErrorCode,
     FrameError,
-    Hello,
     Open,
     TextFrame,
-    WebHistoryItem,
-    error_frame,
     parse_client_frame,
     reply_frames,
-    welcome_frame,
+    typing_frame,
 )
 from connectors.webchat.limits import ConnectionCount, MessageRate
 from connectors.webchat.origins import OriginPolicy
 from connectors.webchat.sessions import Sessions
+from connectors.webchat.sockets import (
+    ORIGIN_REFUSED,
+    SERVER_RESTART,
+    HistoryProvider,
+    await_hello,
+    hint,
+    push,
+    read_history,
+    tell,
+    welcome,
+)
 from connectors.webchat.tokens import DEFAULT_MAX_AGE, SessionTokens
 from flows.types import ButtonEvent, Channel, Event, Inbound, Reply, StartEvent, TextEvent
 
 log = logging.getLogger("svyaz.connectors.webchat")
 
-# A session's past messages; None when the session has no customer yet (it never wrote).
-HistoryProvider = Callable[[str], Awaitable[list[WebHistoryItem] | None]]
 # What the bot says to a new visitor who opens the chat; computing it must save nothing.
 GreetingProvider = Callable[[], Sequence[Reply]]
 
@@ -67,12 +72,6 @@ WEB_CAPABILITIES = Capabilities(
     request_phone=True,
     markdown=False,
 )
-
-ORIGIN_REFUSED = 4403  # close code: this page may not open the chat (the widget gives up)
-SERVER_RESTART = WSCloseCode.SERVICE_RESTART  # 1012: stopping (the widget reconnects)
-_SEND_TIMEOUT = 5.0
-# Frames a socket may send before its hello; a well-behaved widget sends none.
-_MAX_BEFORE_HELLO = 5
 
 
 @dataclass(slots=True)
@@ -110,6 +109,8 @@ class WebChat:
         heartbeat: float = 25.0,
         hello_timeout: float = 15.0,
         elsewhere: Sequence[str] = (),
+        brand: Brand | None = None,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self._tokens = SessionTokens(secret_key, max_age=token_max_age)
         self._sink = sink
@@ -127,7 +128,8 @@ class WebChat:
         self._sockets: set[web.WebSocketResponse] = set()
         self._addresses: dict[web.WebSocketResponse, str] = {}
         self._running = False
-        self._files = WidgetFiles(elsewhere)  # the demo page names the other channels
+        self._files = WidgetFiles(elsewhere, brand)  # the demo page names the other channels
+        self._clock = clock
 
     # ------------------------------------------------------------------ Connector protocol
 
@@ -165,8 +167,8 @@ class WebChat:
                 return
             session.shown.clear()
         sockets = tuple(session.sockets)
-        frames = reply_frames(reply, message_key, self.capabilities)
-        delivered = await asyncio.gather(*(_push(ws, frames) for ws in sockets))
+        frames = reply_frames(reply, message_key, self.capabilities, at=self._clock())
+        delivered = await asyncio.gather(*(push(ws, frames) for ws in sockets))
         if not any(delivered):
             raise Undeliverable("no socket of the web chat session took the reply")
 
@@ -211,7 +213,7 @@ class WebChat:
                 finally:
                     self._connections.release(address)
             else:
-                await _tell(ws, "too_many_connections")
+                await tell(ws, "too_many_connections")
                 await ws.close(code=WSCloseCode.TRY_AGAIN_LATER, message=b"too many connections")
         finally:
             self._sockets.discard(ws)
@@ -219,12 +221,12 @@ class WebChat:
         return ws
 
     async def _converse(self, ws: web.WebSocketResponse, address: str) -> None:
-        hello = await _await_hello(ws, self._hello_timeout)
+        hello = await await_hello(ws, self._hello_timeout)
         if hello is None:
             return
         known = self._tokens.verify(hello.session)
-        history = None if known is None else await _read_history(self._history, known)
-        session_id = await _welcome(ws, self._tokens, known, history or [])
+        history = None if known is None else await read_history(self._history, known)
+        session_id = await welcome(ws, self._tokens, known, history or [])
         if session_id is None:
             return
         self._sessions.attach(session_id, ws, started=history is not None)
@@ -237,7 +239,7 @@ class WebChat:
                 if message.type is WSMsgType.TEXT:
                     await self._on_text(peer, message.data)
                 elif message.type is WSMsgType.BINARY:
-                    await _tell(ws, "bad_frame")
+                    await tell(ws, "bad_frame")
                 else:  # ERROR: aiohttp already closes the socket (e.g. 1009 for an oversize frame)
                     break
         finally:
@@ -249,25 +251,24 @@ class WebChat:
         itself in an event id or a log)."""
         sid = peer.session_id
         digest = hashlib.sha256(link.encode()).hexdigest()[:16]
-        if await self._accept(peer.ws, sid, f"{sid}:link:{digest}", StartEvent(f"link-{link}")):
+        if await self._accept(peer, f"{sid}:link:{digest}", StartEvent(f"link-{link}")):
             self._sessions[sid].started = True
 
     async def _on_text(self, peer: _Peer, raw: str) -> None:
-        sid = peer.session_id
-        if not self._rate.allow(sid):
-            await _tell(peer.ws, "rate_limited")
-            return
         frame = parse_client_frame(raw)
+        if not self._rate.allow(peer.session_id):
+            await tell(peer.ws, "rate_limited", getattr(frame, "id", None))
+            return
         if isinstance(frame, FrameError):
-            await _tell(peer.ws, frame.code)
+            await tell(peer.ws, frame.code, frame.id)
         elif isinstance(frame, TextFrame):
-            await self._message(peer, f"{sid}:{frame.id}", TextEvent(frame.text))
+            await self._message(peer, frame.id, TextEvent(frame.text))
         elif isinstance(frame, ButtonFrame):
-            await self._message(peer, f"{sid}:{frame.id}", ButtonEvent(frame.button))
+            await self._message(peer, frame.id, ButtonEvent(frame.button, text=frame.text))
         elif isinstance(frame, Open):
             await self._greet(peer)
         else:  # a second hello on an open socket
-            await _tell(peer.ws, "bad_frame")
+            await tell(peer.ws, "bad_frame")
 
     async def _greet(self, peer: _Peer) -> None:
         """Show the greeting to a visitor with no customer yet, once per socket; nothing is
@@ -284,95 +285,38 @@ class WebChat:
         frames = [
             frame
             for index, reply in enumerate(replies)
-            for frame in reply_frames(reply, f"{key}:{index}", self.capabilities)
+            for frame in reply_frames(reply, f"{key}:{index}", self.capabilities,
+                                      at=self._clock())
         ]
-        await _push(peer.ws, frames)
+        await push(peer.ws, frames)
 
-    async def _message(self, peer: _Peer, event_id: str, event: Event) -> None:
+    async def _message(self, peer: _Peer, client_id: str, event: Event) -> None:
         """A text or button; the session's first one is preceded by its start event, which
-        creates the customer (at most ``start_rate`` new ones a second per address)."""
+        creates the customer (at most ``start_rate`` new ones a second per address). The
+        widget hears ``typing`` once the message is taken: written before this task yields, so
+        ahead of any reply of the turn the sink has just scheduled."""
         session = self._sessions[peer.session_id]
         if not session.started:
             if not self._starts.allow(peer.address):
-                await _tell(peer.ws, "rate_limited")
+                await tell(peer.ws, "rate_limited", client_id)
                 return
-            start = f"{peer.session_id}:start"
-            if not await self._accept(peer.ws, peer.session_id, start, StartEvent()):
+            if not await self._accept(peer, f"{peer.session_id}:start", StartEvent(), client_id):
                 return
             session.started = True
-        await self._accept(peer.ws, peer.session_id, event_id, event)
+        if await self._accept(peer, f"{peer.session_id}:{client_id}", event, client_id):
+            await hint(peer.ws, typing_frame())
 
     async def _accept(
-        self, ws: web.WebSocketResponse, session_id: str, event_id: str, event: Event
+        self, peer: _Peer, event_id: str, event: Event, client_id: str | None = None
     ) -> bool:
         inbound = clean_inbound(
-            Inbound(channel="web", user_id=session_id, event_id=event_id, event=event,
-                    address=self._addresses.get(ws))
+            Inbound(channel="web", user_id=peer.session_id, event_id=event_id, event=event,
+                    address=self._addresses.get(peer.ws))
         )
         try:
             await self._sink(inbound)
         except Unavailable:
-            log.warning("web chat event of session %s not recorded", session_id[:6])
-            await _tell(ws, "unavailable")
+            log.warning("web chat event of session %s not recorded", peer.session_id[:6])
+            await tell(peer.ws, "unavailable", client_id)
             return False
         return True
-
-async def _await_hello(ws: web.WebSocketResponse, timeout: float) -> Hello | None:
-    """Read frames until a valid hello; anything else before it gets an error frame."""
-    for _ in range(_MAX_BEFORE_HELLO):
-        try:
-            message = await ws.receive(timeout=timeout)
-        except TimeoutError:
-            await ws.close(code=WSCloseCode.POLICY_VIOLATION, message=b"hello expected")
-            return None
-        if message.type is not WSMsgType.TEXT:
-            if message.type is WSMsgType.BINARY:
-                await _tell(ws, "bad_frame")
-                continue
-            return None
-        frame = parse_client_frame(message.data)
-        if isinstance(frame, Hello):
-            return frame
-        await _tell(ws, frame.code if isinstance(frame, FrameError) else "hello_first")
-    await ws.close(code=WSCloseCode.POLICY_VIOLATION, message=b"hello expected")
-    return None
-
-
-async def _welcome(
-    ws: web.WebSocketResponse, tokens: SessionTokens, known: str | None,
-    history: list[WebHistoryItem],
-) -> str | None:
-    """Send the welcome of session ``known`` (its history) or of a fresh one (none)."""
-    session = tokens.issue(known)  # same id, fresh expiry: 30 days from last visit
-    try:
-        await ws.send_str(welcome_frame(session.token, history))
-    except (ConnectionError, RuntimeError):
-        return None  # gone already; a new session that never saw its id needs no greeting
-    return session.session_id
-
-
-async def _read_history(
-    history: HistoryProvider, session_id: str
-) -> list[WebHistoryItem] | None:
-    """The session's history; on a storage failure, an empty one of a started session
-    (starting an existing customer again would restart their dialogue)."""
-    try:
-        return await history(session_id)
-    except Unavailable:
-        log.warning("web chat history unavailable for session %s", session_id[:6])
-        return []
-
-
-async def _push(ws: web.WebSocketResponse, frames: list[str]) -> bool:
-    try:
-        for frame in frames:
-            await asyncio.wait_for(ws.send_str(frame), _SEND_TIMEOUT)
-    except (TimeoutError, ConnectionError, RuntimeError):
-        return False
-    return True
-
-
-async def _tell(ws: web.WebSocketResponse, code: ErrorCode) -> None:
-    """Send an error frame; a socket that is already going away is not an error of ours."""
-    with contextlib.suppress(ConnectionError, RuntimeError):
-        await ws.send_str(error_frame(code))

@@ -198,7 +198,7 @@ async def test_a_whole_dialogue_with_reload_and_literal_html(site: Site, browser
 
     await log.get_by_role("button", name="Записаться").click()
     await expect(log).to_contain_text("Как вас зовут?")
-    await expect(log.get_by_role("button", name="Записаться")).to_be_disabled()
+    await expect(log.get_by_role("button", name="Записаться")).to_be_hidden()
     message = page.get_by_label("Сообщение")
     await message.fill("Анна")
     await message.press("Enter")
@@ -306,7 +306,7 @@ async def test_a_button_from_history_is_pressed_as_a_button(site: Site, browser:
     await expect(choice).to_be_enabled()
     await choice.click()
     await expect(log).to_contain_text("Напишите ваш вопрос.")
-    await expect(choice).to_be_disabled()
+    await expect(choice).to_be_hidden()
 
 
 async def test_a_history_button_without_id_is_sent_as_its_label(
@@ -327,7 +327,7 @@ async def test_a_history_button_without_id_is_sent_as_its_label(
     await expect(choice).to_be_enabled()
     await choice.click()
     await expect(log).to_contain_text("Вы написали: Задать вопрос")
-    await expect(choice).to_be_disabled()
+    await expect(choice).to_be_hidden()
 
 
 async def test_an_error_frame_shows_the_servers_own_text(
@@ -342,4 +342,5 @@ async def test_an_error_frame_shows_the_servers_own_text(
     message = page.get_by_label("Сообщение")
     await message.fill(UNRECORDED)
     await message.press("Enter")
-    await expect(page.get_by_role("alert")).to_have_text("Сообщение не сохранилось, повторите.")
+    await expect(page.get_by_role("alert")).to_have_text(
+        "Не отправлено: Сообщение не сохранилось, повторите.")

@@ -60,7 +60,9 @@ def test_unknown_fields_are_ignored() -> None:
     ],
 )
 def test_bad_frames(raw: str) -> None:
-    assert parse_client_frame(raw) == FrameError("bad_frame")
+    refused = parse_client_frame(raw)
+    assert isinstance(refused, FrameError)
+    assert refused.code == "bad_frame"
 
 
 def test_text_limit_is_4_kb_of_utf8() -> None:
@@ -69,11 +71,12 @@ def test_text_limit_is_4_kb_of_utf8() -> None:
         parse_client_frame(json.dumps({"type": "text", "text": at_limit, "id": "1"})), TextFrame
     )
     over = json.dumps({"type": "text", "text": at_limit + "a", "id": "1"})
-    assert parse_client_frame(over) == FrameError("too_long")
+    assert parse_client_frame(over) == FrameError("too_long", "1")
 
 
 def test_blank_text_is_refused() -> None:
-    assert parse_client_frame('{"type":"text","text":"  \\n ","id":"1"}') == FrameError("empty")
+    blank = '{"type":"text","text":"  \\n ","id":"1"}'
+    assert parse_client_frame(blank) == FrameError("empty", "1")
 
 
 def test_welcome_frame() -> None:
@@ -95,6 +98,7 @@ def test_welcome_frame() -> None:
                     {"id": "a", "text": "Да"},
                     {"id": "s", "text": "Сайт", "url": "https://x.ru"},
                 ],
+                "from": "bot",
             },
             {"direction": "in", "text": "<b>да</b>", "buttons": []},
         ],
@@ -110,6 +114,7 @@ def test_reply_frame() -> None:
         "buttons": [{"id": "skip", "text": "Пропустить"}],
         "id": "m-1",
         "request_phone": True,
+        "from": "bot",
     }
 
 
@@ -139,3 +144,11 @@ def test_error_frame() -> None:
     assert frame["type"] == "error"
     assert frame["code"] == "rate_limited"
     assert frame["message"]
+
+
+def test_a_refusal_names_the_frame_only_when_it_can_be_read_safely() -> None:
+    long = json.dumps({"type": "text", "text": "я" * 2049, "id": "c-9"})
+    assert parse_client_frame(long) == FrameError("too_long", "c-9")
+    assert parse_client_frame('{"type":"nope","id":"has space"}') == FrameError("bad_frame")
+    assert parse_client_frame("[" * 10_000) == FrameError("bad_frame")  # no RecursionError
+    assert parse_client_frame('{"id":' + "[" * 10_000) == FrameError("bad_frame")

@@ -21,6 +21,7 @@ from tests.waiting import until
 
 KEY = b"0123456789abcdef0123456789abcdef"
 ORIGIN = {"Origin": "http://localhost:8080"}
+NOW = 1_800_000_000.5  # the connector's clock in these tests: replies carry it as ``at``
 GREETING = (Reply("Здравствуйте!"), Reply("Чем помочь?", (Button("book", "Записаться"),)))
 
 
@@ -68,12 +69,17 @@ class Env:
         return ws, await receive(ws)
 
 
-async def receive(ws: aiohttp.ClientWebSocketResponse) -> dict[str, object]:
-    message = await ws.receive(timeout=5)
-    assert message.type is WSMsgType.TEXT, message
-    data = json.loads(message.data)
-    assert isinstance(data, dict)
-    return data
+async def receive(
+    ws: aiohttp.ClientWebSocketResponse, *, typing: bool = False
+) -> dict[str, object]:
+    """The next frame; ``typing`` frames are skipped unless asked for."""
+    while True:
+        message = await ws.receive(timeout=5)
+        assert message.type is WSMsgType.TEXT, message
+        data = json.loads(message.data)
+        assert isinstance(data, dict)
+        if typing or data.get("type") != "typing":
+            return data
 
 
 async def drain(ws: aiohttp.ClientWebSocketResponse) -> list[object]:
@@ -93,7 +99,7 @@ async def send_huge_then_more(ws: aiohttp.ClientWebSocketResponse) -> None:
 
 async def make_env(**options: object) -> Env:
     harness = Harness()
-    settings: dict[str, object] = {"allowed_origins": (), **options}
+    settings: dict[str, object] = {"allowed_origins": (), "clock": lambda: NOW, **options}
     chat = WebChat(
         secret_key=KEY,
         sink=harness.sink,
@@ -165,6 +171,7 @@ async def test_resume_replays_history_and_does_not_restart(env: Env) -> None:
             "direction": "out",
             "text": "Здравствуйте!",
             "buttons": [{"id": "a", "text": "Записаться"}],
+            "from": "bot",
         },
         {"direction": "in", "text": "Записаться", "buttons": []},
     ]
@@ -367,6 +374,8 @@ async def test_send_reaches_every_tab_of_the_session_only(env: Env) -> None:
             "buttons": [{"id": "x", "text": "Да"}],
             "id": "k-1",
             "request_phone": False,
+            "from": "bot",
+            "at": 1_800_000_000_500,
         }
     with pytest.raises(TimeoutError):
         await asyncio.wait_for(stranger.receive(), 0.3)

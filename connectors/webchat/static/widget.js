@@ -1,28 +1,40 @@
 /* svyaz web chat widget.
  * One tag on any page: <script src="https://bot.example.ru/chat/widget.js" defer></script>
- * Options (attributes of that tag): data-open="true" opens the panel at once,
- * data-title="..." sets the header text.
+ * Options (attributes of that tag, over the SVYAZ_WEBCHAT_* settings the server writes in):
+ * data-open="true" opens the panel at once; data-title, data-color (#rrggbb), data-avatar (an
+ * image address), data-greeting (the line under the title), data-position ("left"/"right").
+ * It lives in a Shadow DOM: the host page's styles do not reach it, its styles do not leak.
  * Talks only to the host it was loaded from. Customer and bot text is only ever set with
  * textContent, never parsed as HTML.
  * Frames: hello on connect; open when the visitor first opens the panel on a socket (the bot
- * greets then); text and button. Close codes: 1012 (the server restarts) reconnects like any
- * drop; 4403 (this site may not open the chat) stops reconnecting and says so.
+ * greets then); text and button (with its label). From the server: welcome, reply (from,
+ * operator, at), typing, error (with the refused frame's id). Close codes: 1012 (the server
+ * restarts) reconnects like any drop; 4403 (this site may not open the chat) stops
+ * reconnecting and says so.
  */
 (function () {
   "use strict";
 
+  var CONFIG = /*brand*/{}/*brand*/;
   var script = document.currentScript ||
     document.querySelector('script[src*="/chat/widget.js"]');
   if (!script || window.__svyazChat) { return; }
   window.__svyazChat = true;
 
+  function opt(name) { return script.getAttribute("data-" + name) || CONFIG[name] || ""; }
+
   var base = new URL(script.src, location.href);
   var wsUrl = (base.protocol === "https:" ? "wss://" : "ws://") + base.host + "/chat/ws";
   var cssUrl = base.origin + "/chat/widget.css";
   var storeKey = "svyaz.chat.session";
+  var MAX_BYTES = CONFIG.maxBytes || 4096;
+  var TYPING_FOR = 8000;
   var T = {
-    title: script.getAttribute("data-title") || "Чат",
+    title: opt("title") || "Чат",
+    greeting: opt("greeting"),
+    open: "Открыть чат",
     close: "Закрыть чат",
+    unread: "новых сообщений: ",
     placeholder: "Напишите сообщение…",
     inputLabel: "Сообщение",
     send: "Отправить",
@@ -34,24 +46,32 @@
     refused: "Этот сайт не может открыть чат: его адрес не разрешён в настройках бота.",
     log: "Сообщения чата",
     you: "Вы",
-    bot: "Бот"
+    bot: "Бот",
+    operator: "оператор",
+    typing: "Печатает…",
+    unsent: "Не отправлено: ",
+    tooLong: "Сообщение обрезано: больше не поместится."
   };
 
   var socket = null;
   var ready = false;
   var attempt = 0;
   var timer = null;
+  var typingTimer = null;
   var seen = {};
   var counter = 0;
+  var unread = 0;
   var sessionId = null;
   var opened = false; // the open frame went out on this socket
   var refused = false; // the server refused this page's origin (4403): no more attempts
+  var phoneMode = false;
   var ORIGIN_REFUSED = 4403;
   // Frames sent lately, re-sent after a reconnect in case the old socket lost them: the
   // server turns each into an event id "<session>:<id>", so one already received is dropped.
   var recent = [];
   var RESEND_WINDOW = 30000;
   var RESEND_MAX = 5;
+  var pending = {}; // client id -> what to undo when the server refuses that frame
   var linkToken = takeLinkToken();
   var ui = build();
 
@@ -79,21 +99,88 @@
     return match[1];
   }
 
+  // ------------------------------------------------------------------ colours (WCAG 2)
+
+  function rgb(color) {
+    var m = /^#([0-9a-f]{3}|[0-9a-f]{6})$/i.exec(color || "");
+    if (!m) { return null; }
+    var h = m[1].length === 3 ? m[1].replace(/./g, "$&$&") : m[1];
+    return [0, 2, 4].map(function (i) { return parseInt(h.slice(i, i + 2), 16); });
+  }
+
+  function luminance(c) {
+    var v = c.map(function (x) {
+      x /= 255;
+      return x <= 0.03928 ? x / 12.92 : Math.pow((x + 0.055) / 1.055, 2.4);
+    });
+    return 0.2126 * v[0] + 0.7152 * v[1] + 0.0722 * v[2];
+  }
+
+  function contrast(a, b) {
+    var x = luminance(a) + 0.05, y = luminance(b) + 0.05;
+    return Math.max(x, y) / Math.min(x, y);
+  }
+
+  function hex(c) {
+    return "#" + c.map(function (x) { return (x < 16 ? "0" : "") + x.toString(16); }).join("");
+  }
+
+  // The brand colour, the text on it (white, else near-black, else black: one always reads at
+  // 4.5:1), and "ink": the brand darkened until it reads on white (links, borders, focus).
+  function palette(color) {
+    var c = rgb(color) || rgb("#2f6fde"), white = [255, 255, 255];
+    var on = contrast(c, white) >= 4.5 ? white : contrast(c, [17, 24, 39]) >= 4.5 ? [17, 24, 39]
+      : [0, 0, 0];
+    var ink = c;
+    while (contrast(ink, white) < 4.5) {
+      ink = ink.map(function (x) { return Math.floor(x * 0.9); });
+    }
+    return { brand: hex(c), on: hex(on), ink: hex(ink) };
+  }
+
+  // ------------------------------------------------------------------ building
+
+  function icon(paths) {
+    var ns = "http://www.w3.org/2000/svg";
+    var svg = document.createElementNS(ns, "svg");
+    svg.setAttribute("viewBox", "0 0 24 24");
+    svg.setAttribute("aria-hidden", "true");
+    svg.setAttribute("focusable", "false");
+    var path = document.createElementNS(ns, "path");
+    path.setAttribute("d", paths);
+    svg.appendChild(path);
+    return svg;
+  }
+
   function build() {
+    var host = el("svyaz-chat");
+    host.style.setProperty("all", "initial", "important");
+    var shadow = host.attachShadow({ mode: "open" });
     var link = el("link");
     link.rel = "stylesheet";
     link.href = cssUrl;
-    document.head.appendChild(link);
+    shadow.appendChild(link);
 
-    var root = el("div", "svz-root");
+    var root = el("div", "svz-root svz-" + (opt("position") === "left" ? "left" : "right"));
     root.setAttribute("hidden", "");
+    var colors = palette(opt("color"));
+    root.style.setProperty("--svz-brand", colors.brand);
+    root.style.setProperty("--svz-on", colors.on);
+    root.style.setProperty("--svz-ink", colors.ink);
     link.addEventListener("load", function () { root.removeAttribute("hidden"); });
     link.addEventListener("error", function () { root.removeAttribute("hidden"); });
 
-    var launcher = el("button", "svz-launcher", T.title);
+    var launcher = el("button", "svz-launcher");
     launcher.type = "button";
     launcher.setAttribute("aria-controls", "svz-panel");
     launcher.setAttribute("aria-expanded", "false");
+    launcher.appendChild(icon("M4 4h16a2 2 0 0 1 2 2v10a2 2 0 0 1-2 2H9l-5 4v-4a2 2 0 0 1-2-2V6" +
+      "a2 2 0 0 1 2-2z")).setAttribute("class", "svz-icon-chat");
+    launcher.appendChild(icon("M6 6l12 12M18 6L6 18")).setAttribute("class", "svz-icon-close");
+    var badge = el("span", "svz-badge");
+    badge.setAttribute("aria-hidden", "true");
+    badge.hidden = true;
+    launcher.appendChild(badge);
 
     var panel = el("section", "svz-panel");
     panel.id = "svz-panel";
@@ -101,11 +188,15 @@
     panel.hidden = true;
 
     var header = el("div", "svz-header");
-    var title = el("h2", "svz-title", T.title);
-    var closer = el("button", "svz-close", "×");
+    header.appendChild(avatar());
+    var heading = el("div", "svz-heading");
+    heading.appendChild(el("h2", "svz-title", T.title));
+    if (T.greeting) { heading.appendChild(el("p", "svz-tagline", T.greeting)); }
+    header.appendChild(heading);
+    var closer = el("button", "svz-close");
     closer.type = "button";
     closer.setAttribute("aria-label", T.close);
-    header.appendChild(title);
+    closer.appendChild(icon("M6 6l12 12M18 6L6 18"));
     header.appendChild(closer);
 
     var status = el("div", "svz-status", T.connecting);
@@ -117,53 +208,80 @@
     log.setAttribute("aria-label", T.log);
     log.tabIndex = 0;
 
-    var form = inputForm("svz-form", "svz-input", "text", T.inputLabel, T.placeholder, T.send);
-    var phone = inputForm("svz-phone", "svz-phone-input", "tel", T.phoneLabel,
-      T.phonePlaceholder, T.phoneSend);
-    phone.form.hidden = true;
-    phone.input.autocomplete = "tel";
-    phone.input.inputMode = "tel";
+    var typing = el("div", "svz-typing");
+    typing.appendChild(el("span", "svz-dots"));
+    typing.appendChild(el("span", "", T.typing));
+    typing.hidden = true;
 
-    panel.appendChild(header);
-    panel.appendChild(status);
-    panel.appendChild(log);
-    panel.appendChild(phone.form);
-    panel.appendChild(form.form);
+    var form = el("form", "svz-form");
+    var label = el("label", "svz-sr", T.inputLabel);
+    label.htmlFor = "svz-input";
+    var input = el("input", "svz-input");
+    input.id = "svz-input";
+    input.autocomplete = "off";
+    var send = el("button", "svz-send", T.send);
+    send.type = "submit";
+    var hint = el("div", "svz-hint");
+    hint.id = "svz-hint";
+    hint.setAttribute("aria-live", "polite");
+    form.appendChild(label);
+    form.appendChild(input);
+    form.appendChild(send);
+
+    [header, status, log, typing, hint, form].forEach(function (n) { panel.appendChild(n); });
     root.appendChild(panel);
     root.appendChild(launcher);
-    document.body.appendChild(root);
+    shadow.appendChild(root);
+    document.body.appendChild(host);
 
     launcher.addEventListener("click", function () { toggle(panel.hidden); });
     closer.addEventListener("click", function () { toggle(false); launcher.focus(); });
-    form.form.addEventListener("submit", function (e) { e.preventDefault(); submit(form.input); });
-    phone.form.addEventListener("submit", function (e) {
-      e.preventDefault();
-      if (submit(phone.input)) { phone.form.hidden = true; form.input.focus(); }
+    root.addEventListener("keydown", function (e) {
+      if (e.key === "Escape" && !panel.hidden) { toggle(false); launcher.focus(); }
     });
+    form.addEventListener("submit", function (e) { e.preventDefault(); submit(); });
+    input.addEventListener("input", limitInput);
+    if (window.visualViewport) { window.visualViewport.addEventListener("resize", scrollDown); }
 
     return {
-      root: root, launcher: launcher, panel: panel, status: status, log: log,
-      form: form, phone: phone
+      root: root, launcher: launcher, badge: badge, panel: panel, status: status, log: log,
+      typing: typing, form: form, label: label, input: input, send: send, hint: hint
     };
   }
 
-  function inputForm(cls, inputCls, type, label, placeholder, sendText) {
-    var form = el("form", "svz-form " + cls);
-    var id = "svz-" + cls + "-" + Math.random().toString(36).slice(2, 8);
-    var lab = el("label", "svz-sr", label);
-    lab.htmlFor = id;
-    var input = el("input", "svz-input " + inputCls);
-    input.type = type;
-    input.id = id;
-    input.placeholder = placeholder;
-    input.maxLength = 4000;
-    input.autocomplete = "off";
-    var button = el("button", "svz-send", sendText);
-    button.type = "submit";
-    form.appendChild(lab);
-    form.appendChild(input);
-    form.appendChild(button);
-    return { form: form, input: input, button: button };
+  function avatar() {
+    var box = el("span", "svz-avatar");
+    box.setAttribute("aria-hidden", "true");
+    var src = opt("avatar");
+    if (src) {
+      var img = el("img");
+      img.alt = "";
+      img.referrerPolicy = "no-referrer";
+      img.src = new URL(src, base.href).href;
+      box.appendChild(img);
+    } else {
+      box.textContent = T.title.charAt(0).toUpperCase();
+    }
+    return box;
+  }
+
+  // One input row: text, or (while a question asks for it) a phone number.
+  function setMode(phone, question) {
+    phoneMode = phone;
+    var i = ui.input;
+    i.type = phone ? "tel" : "text";
+    i.inputMode = phone ? "tel" : "text";
+    i.autocomplete = phone ? "tel" : "off";
+    i.placeholder = phone ? T.phonePlaceholder : T.placeholder;
+    ui.label.textContent = phone ? T.phoneLabel : T.inputLabel;
+    ui.send.textContent = phone ? T.phoneSend : T.send;
+    ui.form.classList.toggle("svz-phone", phone);
+    if (phone && question) {
+      question.id = "svz-q-" + newId();
+      i.setAttribute("aria-describedby", question.id);
+    } else {
+      i.removeAttribute("aria-describedby");
+    }
   }
 
   function toggle(open) {
@@ -171,11 +289,21 @@
     ui.launcher.setAttribute("aria-expanded", open ? "true" : "false");
     ui.root.classList.toggle("svz-open", open);
     if (open) {
-      ui.launcher.classList.remove("svz-unread");
+      unread = 0;
+      showUnread();
       scrollDown();
-      if (ready) { ui.form.input.focus(); }
+      if (ready) { ui.input.focus(); }
       sendOpen();
     }
+    showUnread();
+  }
+
+  function showUnread() {
+    var open = !ui.panel.hidden;
+    ui.badge.hidden = open || unread === 0;
+    ui.badge.textContent = unread > 9 ? "9+" : String(unread);
+    ui.launcher.setAttribute("aria-label", open ? T.close
+      : T.open + (unread ? " (" + T.unread + unread + ")" : ""));
   }
 
   // The bot greets a new visitor when the chat is first opened, not while it is closed.
@@ -193,9 +321,7 @@
     ui.status.classList.toggle("svz-offline", !value && attempt > 0);
     ui.root.classList.toggle("svz-disconnected", !value);
     var controls = ui.panel.querySelectorAll(".svz-form input, .svz-form button, .svz-choice");
-    for (var i = 0; i < controls.length; i++) {
-      if (!controls[i].classList.contains("svz-stale")) { controls[i].disabled = !value; }
-    }
+    for (var i = 0; i < controls.length; i++) { controls[i].disabled = !value; }
   }
 
   function scrollDown() { ui.log.scrollTop = ui.log.scrollHeight; }
@@ -203,6 +329,23 @@
   function newId() {
     counter += 1;
     return Date.now().toString(36) + "-" + counter + "-" + Math.random().toString(36).slice(2, 7);
+  }
+
+  // The server takes MAX_BYTES of UTF-8: the field never holds more (cut between characters,
+  // never inside one).
+  function limitInput() {
+    var value = ui.input.value, size = 0, end = 0;
+    for (var i = 0; i < value.length; i++) {
+      var code = value.codePointAt(i);
+      var more = code < 0x80 ? 1 : code < 0x800 ? 2 : code < 0x10000 ? 3 : 4;
+      if (size + more > MAX_BYTES) { break; }
+      size += more;
+      if (code >= 0x10000) { i++; }
+      end = i + 1;
+    }
+    var cut = end < value.length;
+    if (cut) { ui.input.value = value.slice(0, end); }
+    ui.hint.textContent = cut ? T.tooLong : "";
   }
 
   function sendFrame(frame, label) {
@@ -223,36 +366,65 @@
     recent = again;
     again.forEach(function (r) {
       socket.send(JSON.stringify(r.frame));
-      if (shown.indexOf(r.label) < 0) { addMessage("in", r.label, []); }
+      if (shown.indexOf(r.label) < 0) { track(r.frame, addMessage({ direction: "in", text: r.label })); }
     });
   }
 
-  function submit(input) {
+  function track(frame, item, keyboard) {
+    pending[frame.id] = { item: item, text: frame.type === "text" ? frame.text : "", keyboard: keyboard };
+    var ids = Object.keys(pending);
+    if (ids.length > RESEND_MAX) { delete pending[ids[0]]; }
+  }
+
+  function submit() {
+    var input = ui.input;
     var text = input.value.trim();
-    if (!text) { return false; }
-    if (!sendFrame({ type: "text", text: text, id: newId() }, text)) { return false; }
+    if (!text) { return; }
+    var frame = { type: "text", text: text, id: newId() };
+    if (!sendFrame(frame, text)) { return; }
     input.value = "";
-    retireButtons();
-    addMessage("in", text, []);
-    return true;
+    ui.hint.textContent = "";
+    var keyboard = collapseKeyboards();
+    track(frame, addMessage({ direction: "in", text: text }), keyboard);
+    if (phoneMode) { setMode(false); }
+    input.focus();
   }
 
   // A button from history without an id (stored before history kept ids) is sent as its
   // label: the bot accepts an option by its text.
   function press(button, fromHistory) {
     var frame = fromHistory && !button.id ? { type: "text", text: button.text, id: newId() }
-      : { type: "button", button: button.id, id: newId() };
+      : { type: "button", button: button.id, text: button.text, id: newId() };
     if (!sendFrame(frame, button.text)) { return; }
-    retireButtons();
-    addMessage("in", button.text, []);
+    var keyboard = collapseKeyboards();
+    track(frame, addMessage({ direction: "in", text: button.text }), keyboard);
+    if (phoneMode) { setMode(false); }
+    ui.input.focus();
   }
 
-  function retireButtons() {
-    var old = ui.log.querySelectorAll(".svz-choice");
-    for (var i = 0; i < old.length; i++) {
-      old[i].disabled = true;
-      old[i].classList.add("svz-stale");
-    }
+  // An answered keyboard folds away (the answer is the visitor's bubble); links stay.
+  function collapseKeyboards() {
+    var rows = ui.log.querySelectorAll(".svz-buttons:not(.svz-answered)");
+    for (var i = 0; i < rows.length; i++) { rows[i].classList.add("svz-answered"); }
+    return rows.length ? rows[rows.length - 1] : null;
+  }
+
+  // The server refused a frame (too long, too fast, not recorded): the message is marked not
+  // sent, with the reason, and its text goes back into the field.
+  function refuse(id, reason) {
+    var p = pending[id];
+    if (!p) { return false; }
+    delete pending[id];
+    recent = recent.filter(function (r) { return r.frame.id !== id; });
+    p.item.classList.add("svz-failed");
+    var why = el("span", "svz-fail", T.unsent + reason);
+    why.setAttribute("role", "alert");
+    p.item.appendChild(why);
+    if (p.keyboard) { p.keyboard.classList.remove("svz-answered"); }
+    if (p.text && !ui.input.value) { ui.input.value = p.text; }
+    ui.input.focus();
+    scrollDown();
+    return true;
   }
 
   function safeUrl(url) {
@@ -262,13 +434,25 @@
     } catch (e) { return null; }
   }
 
-  function addMessage(direction, text, buttons, fromHistory) {
-    var item = el("div", "svz-msg svz-" + direction);
-    var who = el("span", "svz-sr", (direction === "in" ? T.you : T.bot) + ": ");
-    var body = el("p", "svz-text", text);
-    body.insertBefore(who, body.firstChild);
+  function clock(ms) {
+    var at = new Date(ms);
+    var time = el("time", "svz-time", ("0" + at.getHours()).slice(-2) + ":" +
+      ("0" + at.getMinutes()).slice(-2));
+    time.dateTime = at.toISOString();
+    return time;
+  }
+
+  // m: direction, text, buttons, at (ms), from, operator.
+  function addMessage(m, fromHistory) {
+    var item = el("div", "svz-msg svz-" + m.direction);
+    var who = m.direction === "in" ? T.you : m.operator ? m.operator + ", " + T.operator : T.bot;
+    if (m.operator) { item.appendChild(el("span", "svz-who", who)).setAttribute("aria-hidden", "true"); }
+    var body = el("p", "svz-text", m.text);
+    body.insertBefore(el("span", "svz-sr", who + ": "), body.firstChild);
     item.appendChild(body);
-    if (buttons && buttons.length) { item.appendChild(renderButtons(buttons, fromHistory)); }
+    item.appendChild(clock(typeof m.at === "number" ? m.at : Date.now()));
+    if (m.buttons && m.buttons.length) { item.appendChild(renderButtons(m.buttons, fromHistory)); }
+    if (m.operator) { item.classList.add("svz-operator"); }
     ui.log.appendChild(item);
     scrollDown();
     return item;
@@ -292,6 +476,7 @@
         row.appendChild(button);
       }
     });
+    if (row.querySelector(".svz-choice")) { row.classList.add("svz-has-choice"); }
     return row;
   }
 
@@ -309,22 +494,28 @@
     linkToken = null;
     attempt = 0;
     ui.log.textContent = "";
-    ui.phone.form.hidden = true;
+    setMode(false);
     var history = Array.isArray(frame.history) ? frame.history : [];
     history.forEach(function (h) {
-      retireButtons();
-      addMessage(h.direction === "in" ? "in" : "out", String(h.text || ""),
-        Array.isArray(h.buttons) ? h.buttons : [], true);
+      collapseKeyboards(); // as live: a newer message (either side's) folds an older keyboard
+      addMessage({
+        direction: h.direction === "in" ? "in" : "out", text: String(h.text || ""),
+        buttons: Array.isArray(h.buttons) ? h.buttons : [], at: h.at,
+        operator: h.from === "operator" && h.operator ? String(h.operator) : ""
+      }, true);
     });
     resendRecent(history);
     setReady(true);
-    retireIfAnswered();
     sendOpen();
   }
 
-  function retireIfAnswered() {
-    var last = ui.log.lastElementChild;
-    if (last && last.classList.contains("svz-in")) { retireButtons(); }
+  function setTyping(on) {
+    clearTimeout(typingTimer);
+    ui.typing.hidden = !on;
+    if (on) {
+      typingTimer = setTimeout(function () { setTyping(false); }, TYPING_FOR);
+      scrollDown();
+    }
   }
 
   function onReply(frame) {
@@ -332,11 +523,19 @@
       if (seen[frame.id]) { return; }
       seen[frame.id] = true;
     }
-    retireButtons();
-    addMessage("out", String(frame.text || ""), Array.isArray(frame.buttons) ? frame.buttons : []);
-    ui.phone.form.hidden = !frame.request_phone;
-    if (frame.request_phone && !ui.panel.hidden) { ui.phone.input.focus(); }
-    if (ui.panel.hidden) { ui.launcher.classList.add("svz-unread"); }
+    setTyping(false);
+    collapseKeyboards();
+    var item = addMessage({
+      direction: "out", text: String(frame.text || ""),
+      buttons: Array.isArray(frame.buttons) ? frame.buttons : [],
+      at: frame.at, operator: frame.from === "operator" && frame.operator ? String(frame.operator) : ""
+    });
+    setMode(!!frame.request_phone, item);
+    if (frame.request_phone) {
+      item.scrollIntoView({ block: "nearest" });
+      if (!ui.panel.hidden) { ui.input.focus(); }
+    }
+    if (ui.panel.hidden) { unread += 1; showUnread(); }
   }
 
   function onFrame(event) {
@@ -345,9 +544,12 @@
     if (!frame || typeof frame !== "object") { return; }
     if (frame.type === "welcome") { onWelcome(frame); }
     else if (frame.type === "reply") { onReply(frame); }
+    else if (frame.type === "typing") { setTyping(true); }
     else if (frame.type === "error") {
+      setTyping(false);
       // The server words every error (connectors/texts.py), so the widget keeps no copy.
-      note(String(frame.message || "Ошибка."));
+      var message = String(frame.message || "Ошибка.");
+      if (!(typeof frame.id === "string" && refuse(frame.id, message))) { note(message); }
     }
   }
 
@@ -366,12 +568,13 @@
     ws.onclose = function (event) {
       if (socket !== ws) { return; }
       socket = null;
-      if (event.code === ORIGIN_REFUSED) { refuse(); return; }
+      setTyping(false);
+      if (event.code === ORIGIN_REFUSED) { refuseOrigin(); return; }
       scheduleReconnect();
     };
   }
 
-  function refuse() {
+  function refuseOrigin() {
     refused = true;
     setReady(false);
     ui.status.textContent = T.refused;
@@ -398,7 +601,9 @@
     if (document.visibilityState === "visible") { reconnectNow(); }
   });
 
+  setMode(false);
   setReady(false);
+  showUnread();
   if (script.getAttribute("data-open") === "true") { toggle(true); }
   connect();
 })();
