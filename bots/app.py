@@ -38,6 +38,7 @@ from bots.ladder import CLIMB_EVERY, Ladder
 from bots.linking import can_offer
 from bots.owner import Owner, unheard_handoffs
 from bots.parts import Edge, Parts
+from bots.ratelimits import share_limits
 from bots.runtime import Runtime
 from bots.scheduler import ReminderService
 from bots.spare import Spare, make_spare
@@ -127,6 +128,7 @@ async def _start(app: web.Application, resources: contextlib.AsyncExitStack) -> 
     http = await resources.enter_async_context(aiohttp.ClientSession())
     spare = make_spare(settings)  # the SMS provider and the e-mail sender, when configured
     resources.push_async_callback(spare.close)
+    share_limits(connectors, store)  # VK's and MAX's rate limits count every process
     if "web" in connectors:  # replies find the process that holds the browser's socket
         connectors["web"] = WebRelay(connectors["web"], store)
     flows = await _load_flows(settings, connectors)

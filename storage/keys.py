@@ -23,6 +23,8 @@ Layout (``<bot>`` is the per-bot namespace so several bots share one Redis):
   the leader lock ``{sched}:leader`` (``storage.leader``); per customer ``{c:<id>}:remdata``
   (hash of reminder records, ``storage.reminders``) and ``{c:<id>}:fired:<key>:<due>`` (the
   claim of one tick, ``SET NX``: ``storage.ticks``).
+* platform rate limits (``storage.ratelimit``): ``{rl:<platform>}:slots`` (zset: request
+  slot -> when it frees) and ``:peers`` (zset: process -> its last take), one slot per platform.
 * web chat relay (``bots.webrelay``): the pub/sub channel ``{web}:bus`` and the delivered
   marks ``{web}:sent:<message key>``.
 * notices (``storage.notices``): per customer ``{c:<id>}:notice:<notice id>`` (hash: the
@@ -286,6 +288,16 @@ class Keys:
 
     def reminder_claim(self, customer: str, key: str, due: str) -> str:
         return f"{self.tag(customer)}:fired:{key}:{due}"
+
+    # ------------------------------------------------------------------ platform rate limits
+
+    def rate_slots(self, platform: str) -> str:
+        """The platform's shared request slots (``storage.ratelimit``)."""
+        return f"{self.prefix}{{rl:{_part(platform)}}}:slots"
+
+    def rate_peers(self, platform: str) -> str:
+        """The processes that took a slot of the platform's limit lately."""
+        return f"{self.prefix}{{rl:{_part(platform)}}}:peers"
 
     # ------------------------------------------------------------------ web chat relay
 

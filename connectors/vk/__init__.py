@@ -20,7 +20,7 @@ from connectors.base import (
     Undeliverable,
     send_priority,
 )
-from connectors.common import ArrivalLimiter
+from connectors.ratelimit import RateLimiter
 from flows.types import Channel, Inbound, Reply
 
 from .callback import PATH as CALLBACK_PATH
@@ -65,7 +65,7 @@ class VkConnector:
         confirmation: str | None = None,
         button_type: ButtonType = "text",
         retry: RetryPolicy | None = None,
-        limiter: ArrivalLimiter | None = None,
+        limiter: RateLimiter | None = None,
         poll_wait: int = 25,
         poll_backoff: float = 1.0,
     ) -> None:
