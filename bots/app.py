@@ -38,6 +38,7 @@ from bots.ladder import CLIMB_EVERY, Ladder
 from bots.linking import can_offer
 from bots.owner import Owner, unheard_handoffs
 from bots.parts import Edge, Parts
+from bots.polling import lead_polling
 from bots.ratelimits import share_limits
 from bots.runtime import Runtime
 from bots.scheduler import ReminderService
@@ -141,6 +142,7 @@ async def _start(app: web.Application, resources: contextlib.AsyncExitStack) -> 
     for connector in connectors.values():
         await connector.start()
     edge.tasks.extend(_background(edge, parts))
+    edge.tasks.extend(lead_polling(connectors, store, edge.stop))  # one poller per platform
     log.info("svyaz is running: channels %s, flows %s", ", ".join(sorted(connectors)),
              ", ".join(sorted(flows.current().flows)))
 

@@ -23,6 +23,8 @@ Layout (``<bot>`` is the per-bot namespace so several bots share one Redis):
   the leader lock ``{sched}:leader`` (``storage.leader``); per customer ``{c:<id>}:remdata``
   (hash of reminder records, ``storage.reminders``) and ``{c:<id>}:fired:<key>:<due>`` (the
   claim of one tick, ``SET NX``: ``storage.ticks``).
+* polling (``storage.leader``): ``{poll:<platform>}:leader`` (the one process that polls) and
+  ``:cursor`` (VK Long Poll's ``ts`` or MAX's marker, where the next leader goes on).
 * platform rate limits (``storage.ratelimit``): ``{rl:<platform>}:slots`` (zset: request
   slot -> when it frees) and ``:peers`` (zset: process -> its last take), one slot per platform.
 * web chat relay (``bots.webrelay``): the pub/sub channel ``{web}:bus`` and the delivered
@@ -67,6 +69,10 @@ HISTORY_MAX_AGE: float | None = None  # seconds; None: keep by length only
 OUTBOX_LEASE_MS = 30_000  # an outbox entry untouched this long is claimable by another process
 # The scheduler's leader renews its lock every second; a dead leader's jobs wait at most this.
 SCHED_LEADER_TTL_MS = 8_000
+# The poller's leader (VK Long Poll, MAX polling) renews every second; a dead one's updates wait
+# at most this before another process polls on from the cursor it left.
+POLL_LEADER_TTL_MS = 5_000
+POLL_CURSOR_TTL = 7 * DAY  # VK and MAX keep updates for less; an older cursor is useless
 REMINDER_CLAIM_TTL = 30 * DAY  # a fired tick's claim outlives any retry of that tick
 NOTICE_TTL = 30 * DAY  # a notice record lives this long after its last change
 SMS_INDEX_TTL = 7 * DAY  # delivery reports come within hours; later ones are ignored
@@ -288,6 +294,16 @@ class Keys:
 
     def reminder_claim(self, customer: str, key: str, due: str) -> str:
         return f"{self.tag(customer)}:fired:{key}:{due}"
+
+    # ------------------------------------------------------------------ polling
+
+    def poll_leader(self, platform: str) -> str:
+        """Who polls the platform (``storage.leader``): one consumer per bot."""
+        return f"{self.prefix}{{poll:{_part(platform)}}}:leader"
+
+    def poll_cursor(self, platform: str) -> str:
+        """Where polling stands (VK's ``ts``, MAX's marker), for the next leader."""
+        return f"{self.prefix}{{poll:{_part(platform)}}}:cursor"
 
     # ------------------------------------------------------------------ platform rate limits
 
