@@ -56,7 +56,8 @@ class Grant(Protocol):
     def wait(self) -> float: ...
 
     @property
-    def peers(self) -> int: ...
+    def peers(self) -> int:
+        """Processes sending now; -1 when the store did not count them this time."""
 
 
 class SharedSlots(Protocol):
@@ -199,7 +200,8 @@ class SharedLimiter:
                         type(exc).__name__, max(1, self.rate // self.peers), self.per)
 
     def _recovered(self, peers: int) -> None:
-        self.peers = max(1, peers)
+        if peers > 0:
+            self.peers = peers
         if self.falling_back:
             self.falling_back = False
             log.info("%s rate limit: the shared store answers again", self.name or "platform")

@@ -26,7 +26,7 @@ from flows.types import Reply
 from storage.client import make_redis
 from storage.embedded import EmbeddedRedis
 from storage.keys import Keys
-from storage.ratelimit import RedisSlots
+from storage.ratelimit import MARK_EVERY, RedisSlots
 from storage.store import Store
 from tests.fakes import vk as vk_fakes
 from tests.fakes.max import MaxFake, max_fake_fixture  # noqa: F401 - provides max_fake
@@ -161,10 +161,11 @@ async def test_senders_fall_back_within_the_limit_when_redis_hangs(
             slots = RedisSlots(make_redis(server.url), Keys("fb"), platform="vk",
                                member=f"p{n}", per=0.25)
             limiters.append(SharedLimiter(slots, rate=6, per=0.25, name="vk", patience=0.2))
-        for limiter in limiters:  # each learns how many send
+        for limiter in limiters:  # each marks itself among the senders,
             async with limiter.slot():
                 pass
-        for limiter in limiters:
+        await asyncio.sleep(MARK_EVERY)  # (marks go at most once a second)
+        for limiter in limiters:  # then learns how many send
             async with limiter.slot():
                 pass
         assert [limiter.peers for limiter in limiters] == [3, 3, 3]
