@@ -1,9 +1,10 @@
 """End-to-end load: customers play the booking dialogue against ``svyaz run`` and the peer.
 
-Starts ``svyaz run`` (MAX webhook mode, embedded Redis in a temp data dir, its own port) and
-``bench/peers/maxapi_bot.py`` (maxapi Dispatcher + Redis FSM, its own embedded Redis), both
-pinned to one core; this process (load generator + the project's MAX fake, which stamps when
-each reply arrives) runs on the other core. Per round and bot, alternately:
+Starts ``svyaz run`` (MAX webhook mode, embedded Redis in a temp data dir, its own port),
+``bench/peers/maxapi_bot.py`` (maxapi Dispatcher + Redis FSM + its per-user lock, its own
+embedded Redis) and ``bench/peers/maxapi_lean.py`` (the same without the lock, as maxapi's
+README writes bots), all pinned to one core; this process (load generator + the project's MAX
+fake, which stamps when each reply arrives) runs on the other core. Per round and bot, alternately:
 
 * saturation: ``--concurrency`` customers in a closed loop for ``--seconds``, each playing the
   9-message booking dialogue (a new customer per dialogue) -> messages/s, latency percentiles;
@@ -16,7 +17,7 @@ each reply arrives) runs on the other core. Per round and bot, alternately:
 Then a VK Callback API pass for svyaz, and the floor (bench/floor.py). Latency = webhook
 posted -> reply accepted by the fake. Platform rate limiters are lifted for throughput
 (bench/launch.py), as the peer has none. Prints ``name: value`` lines (medians over rounds)
-and svyaz/peer ratios. Loopback only; bounded by rounds x seconds.
+and svyaz/peer and svyaz/lean ratios. Loopback only; bounded by rounds x seconds.
 """
 
 from __future__ import annotations
@@ -218,14 +219,15 @@ async def start_svyaz(work: Path, core: int | None, *, max_url: str | None = Non
     return bot
 
 
-async def start_peer(work: Path, core: int | None, max_url: str,
-                     loop: str = "uvloop") -> tuple[BotProcess, EmbeddedRedis]:
+async def start_peer(work: Path, core: int | None, max_url: str, loop: str = "uvloop",
+                     script: str = "maxapi_bot.py") -> tuple[BotProcess, EmbeddedRedis]:
+    """A comparison peer: ``maxapi_bot.py`` (per-user lock) or ``maxapi_lean.py`` (none)."""
     redis = EmbeddedRedis(work / "redis", persist=True)
     redis.start()
     if redis._proc is not None:
         pin(redis._proc.pid, core)
     port = free_port()
-    argv = [PYTHON, str(ROOT / "bench" / "peers" / "maxapi_bot.py"), "--port", str(port),
+    argv = [PYTHON, str(ROOT / "bench" / "peers" / script), "--port", str(port),
             "--redis-url", redis.url, "--loop", loop]
     bot = await start_bot(argv, _max_env(max_url), data_dir=work, port=port, core=core)
     if redis._proc is not None:
@@ -268,17 +270,20 @@ async def compare(args: argparse.Namespace, bot_core: int | None, work: Path) ->
     fake.keep_requests = False
     svyaz = await start_svyaz(work / "svyaz", bot_core, max_url=fake.url, loop=args.loop)
     peer, peer_redis = await start_peer(work / "peer", bot_core, fake.url, args.loop)
+    lean, lean_redis = await start_peer(work / "lean", bot_core, fake.url, args.loop,
+                                        "maxapi_lean.py")
     ceiling = await start_ceiling(work / "ceiling", bot_core, fake.url, args.loop)
     bare_redis = EmbeddedRedis(work / "bare-redis", persist=True)
     bare = await start_ceiling(work / "bare", bot_core, fake.url, args.loop, bare_redis)
-    bots = {"svyaz": svyaz, "peer": peer}
-    sat: dict[str, list[Result]] = {"svyaz": [], "peer": [], "ceiling": [], "bare": []}
-    half: dict[str, list[Result]] = {"svyaz": [], "peer": []}
+    bots = {"svyaz": svyaz, "peer": peer, "lean": lean}
+    sat: dict[str, list[Result]] = {name: [] for name in (*bots, "ceiling", "bare")}
+    half: dict[str, list[Result]] = {name: [] for name in bots}
     try:
         for bot in bots.values():  # warm-up (imports, connection pools, first turns)
             await run_load(bot, max_poster(bot.url), fake.inbox, concurrency=4, seconds=1.0,
                            rate=None)
-        urls = {"svyaz": f"unix://{work / 'svyaz' / 'redis.sock'}", "peer": peer_redis.url}
+        urls = {"svyaz": f"unix://{work / 'svyaz' / 'redis.sock'}", "peer": peer_redis.url,
+                "lean": lean_redis.url}
         calls = {name: -await redis_calls(url) for name, url in urls.items()}
         for bot in (ceiling, bare):
             await run_load(bot, max_poster(bot.url), fake.inbox, concurrency=4, seconds=1.0,
@@ -297,12 +302,7 @@ async def compare(args: argparse.Namespace, bot_core: int | None, work: Path) ->
                                                  concurrency=0, seconds=args.seconds,
                                                  rate=half_rate))
     finally:
-        svyaz.stop()
-        peer.stop()
-        ceiling.stop()
-        bare.stop()
-        peer_redis.stop()
-        bare_redis.stop()
+        stop_all([svyaz, peer, lean, ceiling, bare], [peer_redis, lean_redis, bare_redis])
         await runner.cleanup()
     s, p = report("max_svyaz", sat["svyaz"]), report("max_peer", sat["peer"])
     for name in calls:
@@ -320,6 +320,7 @@ async def compare(args: argparse.Namespace, bot_core: int | None, work: Path) ->
     emit("ratio_svyaz_peer_cpu_per_message_with_redis",
          (s["cpu_seconds_per_1000_messages"] + s["redis_cpu_seconds_per_1000_messages"])
          / (p["cpu_seconds_per_1000_messages"] + p["redis_cpu_seconds_per_1000_messages"]))
+    lean_ratios(s, hs, report("max_lean", sat["lean"]), report("max_lean_half", half["lean"]))
     c = report("max_ceiling", sat["ceiling"])
     b = report("max_no_logic_bot", sat["bare"])
     floor = run_floor(bot_core, 3.0, args.loop)
@@ -335,6 +336,24 @@ async def compare(args: argparse.Namespace, bot_core: int | None, work: Path) ->
          1 / (1 / c["messages_per_second"] + 1 / floor) / floor)
     emit("svyaz_fraction_of_no_logic_bot", s["messages_per_second"] / b["messages_per_second"])
     emit("svyaz_fraction_of_http_ceiling", s["messages_per_second"] / c["messages_per_second"])
+
+
+def stop_all(processes: list[BotProcess], servers: list[EmbeddedRedis]) -> None:
+    for process in processes:
+        process.stop()
+    for server in servers:
+        server.stop()
+
+
+def lean_ratios(s: dict[str, float], hs: dict[str, float], lean: dict[str, float],
+                half: dict[str, float]) -> None:
+    """svyaz against the lean peer (maxapi without its per-user lock): issue 17's targets."""
+    emit("ratio_svyaz_lean_messages_per_second",
+         s["messages_per_second"] / lean["messages_per_second"])
+    emit("ratio_svyaz_lean_half_p99", hs["p99_ms"] / half["p99_ms"])
+    emit("ratio_svyaz_lean_cpu_per_message_with_redis",
+         (s["cpu_seconds_per_1000_messages"] + s["redis_cpu_seconds_per_1000_messages"])
+         / (lean["cpu_seconds_per_1000_messages"] + lean["redis_cpu_seconds_per_1000_messages"]))
 
 
 async def vk_pass(args: argparse.Namespace, bot_core: int | None, work: Path) -> None:

@@ -54,6 +54,7 @@ def _vk(settings: Settings, access: VkAccess, edge: Edge) -> Connector:
         api_url=settings.vk_api_url, mode=settings.vk_mode,
         secret=settings.vk_secret.get_secret_value() if settings.vk_secret else None,
         confirmation=settings.vk_confirmation, sink=edge.accept,
+        elected=True,  # bots.polling: the one process holding the poll lock polls
     )
 
 
@@ -65,6 +66,7 @@ def _max(settings: Settings, token: SecretStr, edge: Edge) -> Connector:
         token=token.get_secret_value(), api_url=settings.max_api_url,
         mode=settings.max_mode, webhook_secret=secret.get_secret_value() if secret else None,
         sink=edge.accept, bot_username=settings.max_bot_username,
+        elected=True,  # bots.polling: the one process holding the poll lock polls
     )
 
 

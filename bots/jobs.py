@@ -25,8 +25,8 @@ import logging
 import pickle
 import time
 from datetime import UTC, datetime
+from typing import Any
 
-import redis as redis_sync
 from apscheduler.jobstores.base import JobLookupError
 from apscheduler.jobstores.redis import RedisJobStore
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -36,6 +36,7 @@ from apscheduler.util import datetime_to_utc_timestamp
 
 from storage.keys import Keys
 from storage.reminders import Record, ReminderRecords, StagedJob
+from storage.sync_client import SyncRedis, close_sync_redis, make_sync_redis
 
 POLL_EVERY = 1.0  # the leader looks for jobs other processes added
 _JOB_OPTIONS = {"coalesce": True, "misfire_grace_time": None, "max_instances": 1}
@@ -54,6 +55,18 @@ def wake_needed(due_in: float, poll_in: float | None) -> bool:
     return poll_in is None or due_in < poll_in
 
 
+class _JobStore(RedisJobStore):  # type: ignore[misc]
+    """``RedisJobStore`` on a client made by ``storage.sync_client`` (its own constructor makes
+    a plain ``Redis``; a cluster client has no single pool for its ``shutdown`` to drop)."""
+
+    def __init__(self, client: SyncRedis, **options: Any) -> None:
+        super().__init__(**options)
+        self.redis = client
+
+    def shutdown(self) -> None:
+        close_sync_redis(self.redis)
+
+
 class Jobs:
     """One bot's APScheduler: its job store in Redis, its leader-only running state."""
 
@@ -62,9 +75,9 @@ class Jobs:
         self._bot = keys.bot
         self._func = func
         self._records = records
-        self._pool = redis_sync.ConnectionPool.from_url(redis_url)
-        self._store = RedisJobStore(jobs_key=keys.sched_jobs, run_times_key=keys.sched_run_times,
-                                    connection_pool=self._pool)
+        self._redis = make_sync_redis(redis_url)  # Sentinel and Cluster URLs too
+        self._store = _JobStore(self._redis, jobs_key=keys.sched_jobs,
+                                run_times_key=keys.sched_run_times)
         self.scheduler = AsyncIOScheduler(jobstores={"default": self._store}, timezone=UTC,
                                           job_defaults=_JOB_OPTIONS)
         # Never started: its add_job only builds a job (no I/O, no wake-up).
@@ -97,7 +110,7 @@ class Jobs:
         if self.scheduler.running:
             self.scheduler.shutdown(wait=False)
             await asyncio.sleep(0)  # AsyncIOScheduler shuts down on the loop
-        self._pool.disconnect()
+        close_sync_redis(self._redis)
 
     async def add(self, customer: str, record: Record, *, new: bool) -> None:
         """Write the reminder's job (and, when ``new``, its record): one round trip."""

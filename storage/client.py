@@ -69,7 +69,7 @@ def _tcp() -> dict[str, Any]:
     return {**_common(), "socket_keepalive": True}
 
 
-def _hosts(netloc: str, default_port: int) -> tuple[str | None, list[tuple[str, int]]]:
+def hosts_of(netloc: str, default_port: int) -> tuple[str | None, list[tuple[str, int]]]:
     password = None
     if "@" in netloc:
         auth, netloc = netloc.rsplit("@", 1)
@@ -83,7 +83,7 @@ def _hosts(netloc: str, default_port: int) -> tuple[str | None, list[tuple[str, 
 
 def _sentinel(url: str) -> Redis:
     parts = urlsplit(url)
-    password, hosts = _hosts(parts.netloc, 26379)
+    password, hosts = hosts_of(parts.netloc, 26379)
     path = [p for p in parts.path.split("/") if p]
     if not path:
         raise InvalidValue("redis+sentinel URL needs a service name: .../<service>[/<db>]")
@@ -98,7 +98,7 @@ def _sentinel(url: str) -> Redis:
 
 
 def _cluster(url: str) -> RedisCluster:
-    password, hosts = _hosts(urlsplit(url).netloc, 6379)
+    password, hosts = hosts_of(urlsplit(url).netloc, 6379)
     nodes = [ClusterNode(host, port) for host, port in hosts]
     return RedisCluster(startup_nodes=nodes, password=password, **_tcp())
 

@@ -18,11 +18,17 @@ Layout (``<bot>`` is the per-bot namespace so several bots share one Redis):
   code), ``pm:<e164>`` phone-match codes sent for a number, ``dd:<event key>`` de-duplication.
 * global single keys: ``customers`` (set, for export of all), ``pending`` (set of customers
   with unprocessed inbox entries, for the sweeper),
-  and the outbox keys ``{outbox}:data`` / ``:lease`` / ``:tries`` (one slot, updated by Lua).
+  and the outbox, spread over ``OUTBOX_SHARDS`` key sets ``{outbox:<n>}:data`` / ``:lease`` /
+  ``:tries`` (each one slot, updated by Lua; ``{outbox}:…`` is the one set older versions
+  wrote, still swept).
 * reminders: APScheduler's job store ``{sched}:jobs`` / ``:run_times`` (``bots.jobs``) and
   the leader lock ``{sched}:leader`` (``storage.leader``); per customer ``{c:<id>}:remdata``
   (hash of reminder records, ``storage.reminders``) and ``{c:<id>}:fired:<key>:<due>`` (the
   claim of one tick, ``SET NX``: ``storage.ticks``).
+* polling (``storage.leader``): ``{poll:<platform>}:leader`` (the one process that polls) and
+  ``:cursor`` (VK Long Poll's ``ts`` or MAX's marker, where the next leader goes on).
+* platform rate limits (``storage.ratelimit``): ``{rl:<platform>}:slots`` (zset: request
+  slot -> when it frees) and ``:peers`` (zset: process -> its last take), one slot per platform.
 * web chat relay (``bots.webrelay``): the pub/sub channel ``{web}:bus`` and the delivered
   marks ``{web}:sent:<message key>``.
 * notices (``storage.notices``): per customer ``{c:<id>}:notice:<notice id>`` (hash: the
@@ -41,6 +47,7 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass
+from typing import NamedTuple
 
 ROOT = "svyaz"
 
@@ -63,8 +70,16 @@ DEDUPE_TTL = DAY
 HISTORY_MAXLEN = 10_000  # entries kept per customer (approximate trim)
 HISTORY_MAX_AGE: float | None = None  # seconds; None: keep by length only
 OUTBOX_LEASE_MS = 30_000  # an outbox entry untouched this long is claimable by another process
+# The outbox is spread over this many key sets (``{outbox:<n>}``), a customer's entries in one
+# (``storage.outbox.shard_of``), so a cluster spreads the replies over its nodes. Changing it
+# strands nothing: an entry's id names its shard.
+OUTBOX_SHARDS = 16
 # The scheduler's leader renews its lock every second; a dead leader's jobs wait at most this.
 SCHED_LEADER_TTL_MS = 8_000
+# The poller's leader (VK Long Poll, MAX polling) renews every second; a dead one's updates wait
+# at most this before another process polls on from the cursor it left.
+POLL_LEADER_TTL_MS = 5_000
+POLL_CURSOR_TTL = 7 * DAY  # VK and MAX keep updates for less; an older cursor is useless
 REMINDER_CLAIM_TTL = 30 * DAY  # a fired tick's claim outlives any retry of that tick
 NOTICE_TTL = 30 * DAY  # a notice record lives this long after its last change
 SMS_INDEX_TTL = 7 * DAY  # delivery reports come within hours; later ones are ignored
@@ -96,6 +111,14 @@ def check_notice_id(notice_id: str) -> str:
     if not _NOTICE_ID.match(notice_id):
         raise ValueError(f"invalid notice id {notice_id!r}")
     return notice_id
+
+
+class OutboxKeys(NamedTuple):
+    """One outbox shard's keys: entries (hash), leases (zset), claims (hash); one slot."""
+
+    data: str
+    lease: str
+    tries: str
 
 
 def _part(value: str) -> str:
@@ -255,17 +278,10 @@ class Keys:
         """Written by /healthz: a Redis that refuses writes still answers PING."""
         return f"{self.prefix}health"
 
-    @property
-    def outbox_data(self) -> str:
-        return f"{self.prefix}{{outbox}}:data"
-
-    @property
-    def outbox_lease(self) -> str:
-        return f"{self.prefix}{{outbox}}:lease"
-
-    @property
-    def outbox_tries(self) -> str:
-        return f"{self.prefix}{{outbox}}:tries"
+    def outbox(self, shard: int | None) -> OutboxKeys:
+        """Shard ``shard``'s keys; None: the single set older versions wrote."""
+        tag = f"{self.prefix}{{outbox}}" if shard is None else f"{self.prefix}{{outbox:{shard}}}"
+        return OutboxKeys(f"{tag}:data", f"{tag}:lease", f"{tag}:tries")
 
     # ------------------------------------------------------------------ reminders
 
@@ -291,6 +307,26 @@ class Keys:
 
     def reminder_claim(self, customer: str, key: str, due: str) -> str:
         return f"{self.tag(customer)}:fired:{key}:{due}"
+
+    # ------------------------------------------------------------------ polling
+
+    def poll_leader(self, platform: str) -> str:
+        """Who polls the platform (``storage.leader``): one consumer per bot."""
+        return f"{self.prefix}{{poll:{_part(platform)}}}:leader"
+
+    def poll_cursor(self, platform: str) -> str:
+        """Where polling stands (VK's ``ts``, MAX's marker), for the next leader."""
+        return f"{self.prefix}{{poll:{_part(platform)}}}:cursor"
+
+    # ------------------------------------------------------------------ platform rate limits
+
+    def rate_slots(self, platform: str) -> str:
+        """The platform's shared request slots (``storage.ratelimit``)."""
+        return f"{self.prefix}{{rl:{_part(platform)}}}:slots"
+
+    def rate_peers(self, platform: str) -> str:
+        """The processes that took a slot of the platform's limit lately."""
+        return f"{self.prefix}{{rl:{_part(platform)}}}:peers"
 
     # ------------------------------------------------------------------ web chat relay
 

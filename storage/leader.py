@@ -1,10 +1,12 @@
-"""The reminder scheduler's leader lock: one key per bot, held by a random token per process.
+"""Leader locks: one key per role (the reminder scheduler, each platform's poller), held by a
+random token per process; and the polling cursor a leader leaves to its successor.
 
-This module owns the leader key's writes: take it (``SET NX PX``), renew it while this
-process still holds it (compare-and-expire) and release it (compare-and-delete), each one
-round trip with Redis errors mapped by ``guarded``; the two scripts are ``storage.scripts``'
-shared ``CompareAndExpire`` and ``CompareAndDelete``. It must not decide when to lead or what
-a leader does (``bots.scheduler`` does), nor build key names (``storage.keys`` does).
+This module owns those keys' writes: take a lock (``SET NX PX``), renew it while this process
+still holds it (compare-and-expire) and release it (compare-and-delete), each one round trip
+with Redis errors mapped by ``guarded``; the two scripts are ``storage.scripts``' shared
+``CompareAndExpire`` and ``CompareAndDelete``. ``PollCursor`` reads and writes where polling
+stands (``connectors.cursor.PollCursor``). It must not decide when to lead or what a leader
+does (``bots.scheduler``, ``bots.polling`` do), nor build key names (``storage.keys`` does).
 """
 
 from __future__ import annotations
@@ -12,22 +14,28 @@ from __future__ import annotations
 import secrets
 
 from storage.client import RedisClient
+from storage.codec import text
 from storage.errors import guarded
-from storage.keys import SCHED_LEADER_TTL_MS, Keys
+from storage.keys import POLL_CURSOR_TTL, POLL_LEADER_TTL_MS, SCHED_LEADER_TTL_MS, Keys
 from storage.scripts import CompareAndDelete, CompareAndExpire, runner
 
 
 class LeaderLock:
-    """One process's hold on the bot's scheduler leader key (``Keys.sched_leader``)."""
+    """One process's hold on a leader key: ``Keys.sched_leader`` unless ``key`` is given."""
 
     def __init__(self, redis: RedisClient, keys: Keys, *,
-                 ttl_ms: int = SCHED_LEADER_TTL_MS) -> None:
+                 ttl_ms: int = SCHED_LEADER_TTL_MS, key: str | None = None) -> None:
         self._redis = redis
-        self._key = keys.sched_leader
+        self._key = key or keys.sched_leader
         self._token = secrets.token_hex(16)
         self._ttl_ms = ttl_ms
         self._expire = runner(redis, CompareAndExpire)
         self._delete = runner(redis, CompareAndDelete)
+
+    @classmethod
+    def poller(cls, redis: RedisClient, keys: Keys, platform: str) -> LeaderLock:
+        """The lock of the one process that polls ``platform`` ("vk", "max")."""
+        return cls(redis, keys, ttl_ms=POLL_LEADER_TTL_MS, key=keys.poll_leader(platform))
 
     @guarded
     async def take(self) -> bool:
@@ -43,3 +51,20 @@ class LeaderLock:
     async def release(self) -> bool:
         """Give the lock up if this process still holds it."""
         return bool(await self._delete(CompareAndDelete(self._key, self._token)))
+
+
+class PollCursor:
+    """Where polling of one platform stands, kept for whichever process polls next."""
+
+    def __init__(self, redis: RedisClient, keys: Keys, platform: str) -> None:
+        self._redis = redis
+        self._key = keys.poll_cursor(platform)
+
+    @guarded
+    async def load(self) -> str | None:
+        raw = await self._redis.get(self._key)
+        return None if raw is None else text(raw)
+
+    @guarded
+    async def save(self, value: str) -> None:
+        await self._redis.set(self._key, value, ex=POLL_CURSOR_TTL)

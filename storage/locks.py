@@ -30,7 +30,7 @@ from storage.client import RedisClient
 from storage.codec import text
 from storage.errors import OPERATION_TIMEOUT, LockTimeout, guarded, guarded_slow, unanswered
 from storage.inbox import Rows, raw_rows
-from storage.keys import LOCK_TTL, LOCK_WAIT, Keys
+from storage.keys import LOCK_TTL, LOCK_WAIT, Keys, OutboxKeys
 from storage.scripts import Arg, CompareAndDelete, CompareAndExpire, Key, Script, Spread, runner
 
 
@@ -138,7 +138,7 @@ class ReleaseIfIdle(Script):
 @dataclass(slots=True)
 class ReleaseAcked(Script):
     """Acknowledge a turn's sent replies and record them in the history, then the release
-    rule of ``ReleaseIfIdle`` (the same text). Two slots (the customer's and ``{outbox}``):
+    rule of ``ReleaseIfIdle`` (the same text). Two slots (the customer's and an outbox shard's):
     never on a cluster."""
 
     LUA: ClassVar[str] = _ACK_REPLIES_LUA + _RELEASE_IF_IDLE_LUA
@@ -155,20 +155,22 @@ class ReleaseAcked(Script):
     replies: Spread
 
     @classmethod
-    def of(cls, keys: Keys, held: Lock, acked: Sequence[tuple[str, Sequence[Arg]]]) -> Self:
-        """``acked``: per delivered reply its outbox id and the XADD arguments of its history
-        entry after the key (``History.script_args`` without the age trim)."""
+    def of(cls, keys: Keys, held: Lock, acked: Sequence[tuple[str, Sequence[Arg]]],
+           outbox: OutboxKeys) -> Self:
+        """``acked``: per delivered reply its outbox id (all in the shard ``outbox``) and the
+        XADD arguments of its history entry after the key (``History.script_args`` without
+        the age trim)."""
         c = held.customer
         spread: list[Arg] = []
         for entry_id, xadd in acked:
             spread += (entry_id, len(xadd), *xadd)
-        return cls(keys.lock(c), keys.inbox(c), keys.history(c), keys.outbox_data,
-                   keys.outbox_lease, keys.outbox_tries, keys.state(c), held.token,
-                   len(acked), spread)
+        return cls(keys.lock(c), keys.inbox(c), keys.history(c), outbox.data, outbox.lease,
+                   outbox.tries, keys.state(c), held.token, len(acked), spread)
 
     @classmethod
     def example(cls, keys: Keys) -> Self:
-        return cls.of(keys, Lock("c1", "p.token", 30.0), [("1-a-b", ["*", "t", "hi"])])
+        return cls.of(keys, Lock("c1", "p.token", 30.0), [("1-a-b-o3", ["*", "t", "hi"])],
+                      keys.outbox(3))
 
 
 _POLL_MIN = 0.002
@@ -329,15 +331,15 @@ class Locks:
         reply = await self._release_if_idle(ReleaseIfIdle.of(self._keys, held))
         return idle_rows(reply)
 
-    async def release_acked(self, held: Lock,
-                            acked: Sequence[tuple[str, Sequence[Arg]]]) -> Rows | None:
+    async def release_acked(self, held: Lock, acked: Sequence[tuple[str, Sequence[Arg]]],
+                            outbox: OutboxKeys) -> Rows | None:
         """Acknowledge and record delivered replies (``ReleaseAcked``), then
         ``release_if_idle``, in one script: outside a cluster only (the outbox's slot).
 
         Not guarded here: its caller, ``Store.release_if_idle`` (one round trip per message),
         already maps Redis errors and keeps the deadline; a second guard would only add a
         second ``asyncio.timeout`` to every message."""
-        reply = await self._release_acked(ReleaseAcked.of(self._keys, held, acked))
+        reply = await self._release_acked(ReleaseAcked.of(self._keys, held, acked, outbox))
         return idle_rows(reply)
 
     # The same lock scripts queued on a caller's plain pipeline, so they share its round trip.

@@ -1,8 +1,13 @@
 """The outbox: every outgoing message is written before it is sent and acknowledged after.
 
-Entries live in one hash (id -> JSON) with a lease sorted set (id -> last claimed, server time
-in ms); both share the ``{outbox}`` hash tag, so its Lua scripts touch one slot (they and
-their typed calls, ``Put``, ``Ack``..., are in ``storage.outbox_scripts``). ``put``
+Entries live in a hash (id -> JSON) with a lease sorted set (id -> last claimed, server time
+in ms), in one of ``OUTBOX_SHARDS`` shards: a customer's entries always in the same one
+(``shard_of``, so its replies are re-sent in order), the shard named at the end of the entry's
+id (``-o<n>``, so an ack needs only the id). Each shard's keys share its ``{outbox:<n>}`` hash
+tag, so its Lua scripts touch one slot and a Redis Cluster spreads the shards over its nodes
+(the scripts and their typed calls, ``Put``, ``Ack``..., are in ``storage.outbox_scripts``).
+Ids without a shard are older versions' entries, in the single ``{outbox}`` set, still swept
+and acknowledged there. ``put``
 gives the writer the lease; if it dies before ``ack``, ``claim_stale`` hands the entry to exactly
 one other caller once the lease is older than ``min_idle_ms`` (a re-send, never a loss); a
 sender that waits long (a rate limiter's queue) renews it with ``touch``. The entry id is
@@ -17,6 +22,7 @@ from __future__ import annotations
 
 import secrets
 import time
+import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
@@ -25,15 +31,33 @@ from flows.types import Channel, Reply
 from storage.client import RedisClient
 from storage.codec import channel, dumps, loads, reply_from_dict, reply_to_dict, text
 from storage.errors import guarded, guarded_slow
-from storage.keys import OUTBOX_LEASE_MS, Keys
+from storage.keys import OUTBOX_LEASE_MS, OUTBOX_SHARDS, Keys, OutboxKeys
 from storage.outbox_scripts import Ack, Claim, ClaimIds, Inherit, Put, Touch
 from storage.scripts import runner
 
 
-def new_entry_id(instance: str) -> str:
-    """``<ms>-<name>-<random>``: in time order, named after the process that wrote it
-    (storage.instance; ``take_over`` finds a dead predecessor's entries by the name)."""
-    return f"{int(time.time() * 1000):013d}-{instance}-{secrets.token_hex(6)}"
+def new_entry_id(instance: str, shard: int | None = None) -> str:
+    """``<ms>-<name>-<random>-o<shard>``: in time order, named after the process that wrote it
+    (storage.instance; ``take_over`` finds a dead predecessor's entries by the name) and
+    after its shard (none: an older version's id)."""
+    stem = f"{int(time.time() * 1000):013d}-{instance}-{secrets.token_hex(6)}"
+    return stem if shard is None else f"{stem}-o{shard}"
+
+
+def shard_of(customer: str) -> int:
+    """The shard of a customer's entries (stable across processes and restarts)."""
+    return zlib.crc32(customer.encode()) % OUTBOX_SHARDS
+
+
+def every_shard(keys: Keys) -> list[OutboxKeys]:
+    """Every shard's keys, the older versions' single set first."""
+    return [keys.outbox(None)] + [keys.outbox(n) for n in range(OUTBOX_SHARDS)]
+
+
+def shard_in(entry_id: str) -> int | None:
+    """The shard an entry id names; None for an older version's id (the single set)."""
+    tail = entry_id.rpartition("-")[2]
+    return int(tail[1:]) if tail[:1] == "o" and tail[1:].isdigit() else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,7 +130,7 @@ class Outbox:
         """An entry to be written by someone else's script (``States.save(outbox=...)``
         writes a turn's replies together with its state) or by ``put_prepared``."""
         entry = OutboxEntry(
-            id=new_entry_id(self.instance),
+            id=new_entry_id(self.instance, shard_of(customer)),
             customer=customer,
             channel=channel,
             user_id=user_id,
@@ -115,11 +139,15 @@ class Outbox:
         )
         return Prepared(entry.id, _encode(entry))
 
+    def keys_of(self, entry_id: str) -> OutboxKeys:
+        """The keys of the shard holding ``entry_id``."""
+        return self._keys.outbox(shard_in(entry_id))
+
     @guarded
     async def put(self, customer: str, channel: Channel, user_id: str, reply: Reply) -> str:
         """Persist a message about to be sent; returns its id (the message key)."""
         entry = self.prepare(customer, channel, user_id, reply)
-        await self._put(Put.of(self._keys, *entry))
+        await self._put(Put.of(self.keys_of(entry.id), *entry))
         return entry.id
 
     @guarded
@@ -127,65 +155,82 @@ class Outbox:
         """``put`` of prepared entries, in one round trip."""
         pipe = self._redis.pipeline(transaction=False)
         for entry in entries:
-            Put.of(self._keys, *entry).queue(pipe)
+            Put.of(self.keys_of(entry.id), *entry).queue(pipe)
         await pipe.execute()
 
-    @property
-    def put_keys(self) -> list[str]:
-        """The keys a script writing prepared entries declares (data, lease: ``Put``'s)."""
-        return [self._keys.outbox_data, self._keys.outbox_lease]
+    def put_keys(self, entries: Sequence[Prepared]) -> list[str] | None:
+        """The keys a script writing ``entries`` declares (data, lease: ``Put``'s) when they
+        are all in one shard, else None (written apart: ``put_prepared``)."""
+        shards = {shard_in(entry.id) for entry in entries}
+        if len(shards) != 1:
+            return None
+        keys = self._keys.outbox(shards.pop())
+        return [keys.data, keys.lease]
 
     @guarded
     async def touch(self, entry_id: str) -> bool:
         """Renew the lease of an entry still being sent (e.g. queued behind a rate limiter),
         so ``claim_stale`` does not hand it to another process; False if it is not pending."""
-        return bool(await self._touch(Touch.of(self._keys, entry_id)))
+        return bool(await self._touch(Touch.of(self.keys_of(entry_id), entry_id)))
 
     @guarded
     async def ack(self, entry_id: str) -> bool:
         """The message was delivered (or given up on); False if it was not pending."""
-        return bool(await self._ack(Ack.of(self._keys, entry_id)))
+        return bool(await self._ack(Ack.of(self.keys_of(entry_id), entry_id)))
 
     def ack_to(self, pipe: Any, entry_id: str) -> None:
         """Queue ``ack`` on a plain pipeline (EVAL: a pipeline cannot reload a script)."""
-        Ack.of(self._keys, entry_id).queue(pipe)
+        Ack.of(self.keys_of(entry_id), entry_id).queue(pipe)
 
     @guarded
     async def claim_stale(
         self, min_idle_ms: int = OUTBOX_LEASE_MS, *, count: int = 100
     ) -> list[OutboxEntry]:
-        """Take over entries nobody touched for ``min_idle_ms``; each goes to one caller."""
-        flat = await self._claim(Claim.of(self._keys, min_idle_ms, count))
-        return _taken(flat)
+        """Take over entries nobody touched for ``min_idle_ms``, at most ``count``, oldest
+        first within a shard; each goes to one caller."""
+        taken: list[OutboxEntry] = []
+        for keys in every_shard(self._keys):
+            if len(taken) >= count:
+                break
+            flat = await self._claim(Claim.of(keys, min_idle_ms, count - len(taken)))
+            taken += _taken(flat)
+        return taken
 
     @guarded_slow
     async def inherit(self) -> list[OutboxEntry]:
         """At start: take over the entries a dead process with this process's name wrote and
         never handed on (leased only by their writer: never claimed since), at once."""
-        flat = await self._inherit(Inherit.of(self._keys, self.instance))
-        return _taken(flat)
+        found: list[OutboxEntry] = []
+        for keys in every_shard(self._keys):
+            found += _taken(await self._inherit(Inherit.of(keys, self.instance)))
+        return found
 
     @guarded
     async def claim(self, ids: Sequence[str]) -> list[OutboxEntry]:
         """Take over those of ``ids`` still pending, at once (whoever wrote them will not send
         them: its turn failed after the write)."""
-        if not ids:
-            return []
-        flat = await self._claim_ids(ClaimIds.of(self._keys, ids))
-        return _taken(flat)
+        by_shard: dict[int | None, list[str]] = {}
+        for entry_id in ids:
+            by_shard.setdefault(shard_in(entry_id), []).append(entry_id)
+        taken: list[OutboxEntry] = []
+        for shard, some in by_shard.items():
+            taken += _taken(await self._claim_ids(ClaimIds.of(self._keys.outbox(shard), some)))
+        return taken
 
     @guarded
     async def get(self, entry_id: str) -> OutboxEntry | None:
-        raw = await self._redis.hget(self._keys.outbox_data, entry_id)
+        raw = await self._redis.hget(self.keys_of(entry_id).data, entry_id)
         return None if raw is None else _decode(entry_id, raw)
 
     @guarded
     async def pending(self) -> list[OutboxEntry]:
-        raw = await self._redis.hgetall(self._keys.outbox_data)
-        entries = [_decode(text(k), v) for k, v in raw.items()]
+        entries: list[OutboxEntry] = []
+        for keys in every_shard(self._keys):
+            raw = await self._redis.hgetall(keys.data)
+            entries += [_decode(text(k), v) for k, v in raw.items()]
         return sorted(entries, key=lambda e: e.id)
 
-    @guarded
+    @guarded_slow
     async def drop_customer(self, customer: str) -> int:
         """Remove a customer's unsent messages (erasure); how many were dropped."""
         dropped = 0

@@ -1,6 +1,6 @@
 """The outbox's Lua scripts, each with its typed call (``storage.scripts``): the only way
-``storage.outbox`` runs them. Their keys are the outbox's (data, lease, tries), all under the
-``{outbox}`` hash tag: one Redis Cluster slot.
+``storage.outbox`` runs them. Their keys are one outbox shard's (data, lease, tries), all under
+its ``{outbox:<n>}`` hash tag: one Redis Cluster slot per call.
 
 This module must not send anything nor decode entries (``storage.outbox`` does).
 """
@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import ClassVar, Self
 
-from storage.keys import OUTBOX_LEASE_MS, Keys
+from storage.keys import OUTBOX_LEASE_MS, Keys, OutboxKeys
 from storage.scripts import Key, Script, Spread
 
 _NOW_MS = "local t = redis.call('TIME'); local now = t[1] * 1000 + math.floor(t[2] / 1000)\n"
@@ -94,12 +94,12 @@ class Put(Script):
     json: str
 
     @classmethod
-    def of(cls, keys: Keys, entry_id: str, json: str) -> Self:
-        return cls(keys.outbox_data, keys.outbox_lease, entry_id, json)
+    def of(cls, keys: OutboxKeys, entry_id: str, json: str) -> Self:
+        return cls(keys.data, keys.lease, entry_id, json)
 
     @classmethod
     def example(cls, keys: Keys) -> Self:
-        return cls.of(keys, "1-a-b", "{}")
+        return cls.of(keys.outbox(0), "1-a-b", "{}")
 
 
 @dataclass(slots=True)
@@ -114,12 +114,12 @@ class Claim(Script):
     count: int
 
     @classmethod
-    def of(cls, keys: Keys, min_idle_ms: int, count: int) -> Self:
-        return cls(keys.outbox_data, keys.outbox_lease, keys.outbox_tries, min_idle_ms, count)
+    def of(cls, keys: OutboxKeys, min_idle_ms: int, count: int) -> Self:
+        return cls(keys.data, keys.lease, keys.tries, min_idle_ms, count)
 
     @classmethod
     def example(cls, keys: Keys) -> Self:
-        return cls.of(keys, OUTBOX_LEASE_MS, 100)
+        return cls.of(keys.outbox(0), OUTBOX_LEASE_MS, 100)
 
 
 @dataclass(slots=True)
@@ -133,12 +133,12 @@ class ClaimIds(Script):
     ids: Spread
 
     @classmethod
-    def of(cls, keys: Keys, ids: Sequence[str]) -> Self:
-        return cls(keys.outbox_data, keys.outbox_lease, keys.outbox_tries, tuple(ids))
+    def of(cls, keys: OutboxKeys, ids: Sequence[str]) -> Self:
+        return cls(keys.data, keys.lease, keys.tries, tuple(ids))
 
     @classmethod
     def example(cls, keys: Keys) -> Self:
-        return cls.of(keys, ["1-a-b", "2-a-c"])
+        return cls.of(keys.outbox(0), ["1-a-b", "2-a-c"])
 
 
 @dataclass(slots=True)
@@ -152,12 +152,12 @@ class Inherit(Script):
     marker: str
 
     @classmethod
-    def of(cls, keys: Keys, instance: str) -> Self:
-        return cls(keys.outbox_data, keys.outbox_lease, keys.outbox_tries, f"-{instance}-")
+    def of(cls, keys: OutboxKeys, instance: str) -> Self:
+        return cls(keys.data, keys.lease, keys.tries, f"-{instance}-")
 
     @classmethod
     def example(cls, keys: Keys) -> Self:
-        return cls.of(keys, "0123456789ab")
+        return cls.of(keys.outbox(0), "0123456789ab")
 
 
 @dataclass(slots=True)
@@ -170,12 +170,12 @@ class Touch(Script):
     id: str
 
     @classmethod
-    def of(cls, keys: Keys, entry_id: str) -> Self:
-        return cls(keys.outbox_data, keys.outbox_lease, entry_id)
+    def of(cls, keys: OutboxKeys, entry_id: str) -> Self:
+        return cls(keys.data, keys.lease, entry_id)
 
     @classmethod
     def example(cls, keys: Keys) -> Self:
-        return cls.of(keys, "1-a-b")
+        return cls.of(keys.outbox(0), "1-a-b")
 
 
 @dataclass(slots=True)
@@ -189,9 +189,9 @@ class Ack(Script):
     id: str
 
     @classmethod
-    def of(cls, keys: Keys, entry_id: str) -> Self:
-        return cls(keys.outbox_data, keys.outbox_lease, keys.outbox_tries, entry_id)
+    def of(cls, keys: OutboxKeys, entry_id: str) -> Self:
+        return cls(keys.data, keys.lease, keys.tries, entry_id)
 
     @classmethod
     def example(cls, keys: Keys) -> Self:
-        return cls.of(keys, "1-a-b")
+        return cls.of(keys.outbox(0), "1-a-b")

@@ -67,7 +67,7 @@ class Record:
     effects: str | None = None  # the turn's encoded effects; "" none, None leave stored
     history: Sequence[Arg] = ()  # ``History.script_args`` of the turn's inbound entry
     outbox: Sequence[tuple[str, str]] = ()  # (id, json) of the replies, outside a cluster
-    outbox_keys: Sequence[str] = ()  # ``Outbox.put_keys``, with ``outbox``
+    outbox_keys: Sequence[str] = ()  # ``Outbox.put_keys(outbox)``, with ``outbox``
 
 
 @dataclass(slots=True)
@@ -122,8 +122,8 @@ class SaveWithOutbox(Script):
 
     @classmethod
     def example(cls, keys: Keys) -> Self:
-        record = Record(data="{}", version=0, ttl=0, outbox=[("o1", "{}")],
-                        outbox_keys=(keys.outbox_data, keys.outbox_lease))
+        record = Record(data="{}", version=0, ttl=0, outbox=[("1-a-b-o3", "{}")],
+                        outbox_keys=keys.outbox(3)[:2])
         call = save_call(keys, Lock("c1", "p.token", 30.0), record)
         if not isinstance(call, cls):
             raise TypeError("save_call with outbox entries builds a SaveWithOutbox")

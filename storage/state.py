@@ -111,8 +111,9 @@ class States:
         In the same step: the inbox entry ``inbox_id`` is marked done, ``history`` appended
         to the customer's history, the lock renewed for its ttl and the ``outbox`` entries
         (the turn's replies) written — only if the state was, so a crash after the save
-        re-sends them rather than losing them. On Redis Cluster the outbox is another slot:
-        its entries are written right after the save instead (one more round trip).
+        re-sends them rather than losing them. On Redis Cluster the outbox's shard is another slot
+        (as it is when the entries fall in two shards): its entries are written right after
+        the save instead (one more round trip).
         ``effects`` (``storage.codec.encode_effects``; "" for none) replaces the stored
         effects of the customer's last turn, for the next lease's ``effects``; None leaves
         them.
@@ -128,7 +129,7 @@ class States:
         if new_version == VERSION_CONFLICT:
             raise VersionConflict(f"customer {customer}: version {left} stored, {version} loaded")
         if outbox and not record.outbox and self._outbox is not None:
-            await self._outbox.put_prepared(outbox)  # a cluster: the outbox's own slot
+            await self._outbox.put_prepared(outbox)  # a cluster, or entries of two shards
         return new_version  # an emptied inbox leaves the pending set lazily (Inbox docstring)
 
     def _record(self, state: DialogState, version: int, inbox_id: str | None,
@@ -138,14 +139,16 @@ class States:
             raise StorageError("States.save(outbox=...) needs the Store facade")
         if history is not None and self._history is None:
             raise StorageError("States.save(history=...) needs the Store facade")
-        joint = outbox if self._joint and self._outbox is not None else ()
+        joint_keys = (self._outbox.put_keys(outbox)
+                      if outbox and self._joint and self._outbox is not None else None)
+        joint = outbox if joint_keys else ()
         return Record(
             data=state.model_dump_json(by_alias=True, exclude_defaults=True),
             version=version, ttl=self.state_ttl, inbox_id=inbox_id, effects=effects,
             history=() if history is None or self._history is None
             else self._history.script_args(history),
             outbox=[(entry.id, entry.json) for entry in joint],
-            outbox_keys=self._outbox.put_keys if joint and self._outbox is not None else (),
+            outbox_keys=joint_keys or (),
         )
 
     @guarded

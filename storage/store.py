@@ -41,10 +41,11 @@ from storage.keys import (
     LOCK_WAIT,
     STATE_TTL,
     Keys,
+    OutboxKeys,
 )
 from storage.locks import Lock, idle_rows
 from storage.notices import Notices
-from storage.outbox import Outbox
+from storage.outbox import Outbox, shard_in
 from storage.profile import Profiles
 from storage.reminders import Reminders
 from storage.state import States
@@ -150,10 +151,11 @@ class Store:
         """Acknowledge ``sent``, then ``States.release_if_idle``: one script outside a cluster
         (when every reply is the lock's customer's), else a plain pipeline."""
         customer = lock.customer
-        if self._joint and all(item.customer == customer for item in sent):
+        shard = self._joint_shard(customer, sent)
+        if shard is not None:
             replies = [(item.entry_id, self.history.script_args(item.history)[1:])
                        for item in sent]  # no age trim: see _queue
-            rows = await self.states.locks.release_acked(lock, replies)
+            rows = await self.states.locks.release_acked(lock, replies, shard)
             sent.clear()
             return rows
         pipe = self._queue(sent)
@@ -161,6 +163,14 @@ class Store:
         replies = await pipe.execute()
         sent.clear()
         return idle_rows(replies[-1])
+
+    def _joint_shard(self, customer: str, sent: list[Sent]) -> OutboxKeys | None:
+        """The outbox shard of ``sent`` when one script may acknowledge them with the lock's
+        release: outside a cluster, every reply the customer's, all in one shard."""
+        if not self._joint or any(item.customer != customer for item in sent):
+            return None
+        shards = {shard_in(item.entry_id) for item in sent} or {None}  # none: any will do
+        return self.keys.outbox(shards.pop()) if len(shards) == 1 else None
 
     @guarded
     async def release(self, lock: Lock, sent: list[Sent]) -> None:

@@ -98,9 +98,13 @@ def parse_phone(text: str) -> str | None:
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
-def build(redis: Redis) -> Dispatcher:  # noqa: C901 - one closure per handler, as written
-    dp = Dispatcher(storage=RedisContext, redis_client=redis,
-                    event_isolation=RedisEventIsolation(redis))
+def build(redis: Redis, *, isolate: bool = True) -> Dispatcher:  # noqa: C901 - as written
+    """The bot; ``isolate=False`` is the lean peer (``maxapi_lean.py``): no per-user lock."""
+    if isolate:
+        dp = Dispatcher(storage=RedisContext, redis_client=redis,
+                        event_isolation=RedisEventIsolation(redis))
+    else:  # as maxapi's README and examples write bots
+        dp = Dispatcher(storage=RedisContext, redis_client=redis)
 
     @dp.message_created(F.message.body.text.lower().in_({"записаться", "запись"}))
     async def start(event: MessageCreated, context: RedisContext) -> None:
@@ -223,11 +227,12 @@ async def remind(redis: Redis, user: int, visit: datetime) -> None:
         await redis.zadd("peer:reminders", {member: (visit - before).timestamp()})
 
 
-async def serve(port: int, redis_url: str) -> None:
+async def serve(port: int, redis_url: str, *, isolate: bool = True) -> None:
     redis = Redis.from_url(redis_url)
     bot = Bot(os.environ["MAX_TOKEN"])
     bot.set_api_url(os.environ["MAX_API_URL"])
-    webhook = AiohttpMaxWebhook(dp=build(redis), bot=bot, secret=os.environ["MAX_WEBHOOK_SECRET"])
+    webhook = AiohttpMaxWebhook(dp=build(redis, isolate=isolate), bot=bot,
+                                secret=os.environ["MAX_WEBHOOK_SECRET"])
     app = webhook.create_app(path="/max/webhook")
     app.router.add_get("/healthz", lambda _r: _ok())
     runner = web.AppRunner(app, access_log=None)
@@ -244,15 +249,15 @@ async def _ok() -> web.Response:
     return web.json_response({"ok": True})
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
+def main(*, isolate: bool = True, doc: str | None = None) -> None:
+    parser = argparse.ArgumentParser(description=doc or __doc__)
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--redis-url", required=True)
     parser.add_argument("--loop", choices=("uvloop", "asyncio"), default="uvloop")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
     run = uvloop.run if args.loop == "uvloop" else asyncio.run
-    run(serve(args.port, args.redis_url))
+    run(serve(args.port, args.redis_url, isolate=isolate))
 
 
 if __name__ == "__main__":

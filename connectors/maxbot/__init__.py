@@ -38,6 +38,7 @@ from connectors.base import (
     Priority,
 )
 from connectors.common import RecentIds
+from connectors.cursor import PollCursor
 from connectors.maxbot.client import Arrived, MaxClient, RetryPolicy, chat_of
 from connectors.maxbot.parse import MaxPayloadError, parse
 from connectors.maxbot.polling import MaxPoller
@@ -75,10 +76,13 @@ class MaxConnector:
         retry: RetryPolicy | None = None,
         poll_hold: int = 30,
         timeout: float = 15.0,
+        elected: bool = False,
     ) -> None:
         if mode not in ("webhook", "polling"):
             raise ValueError(f"MAX mode must be 'webhook' or 'polling', got {mode!r}")
         self.mode = mode
+        # Several processes: the elected one polls (``bots.polling`` calls start_polling).
+        self.elected = elected
         self.bot_username = bot_username
         self.client = MaxClient(token=token, api_url=api_url, retry=retry, timeout=timeout)
         self._sink = sink
@@ -95,14 +99,29 @@ class MaxConnector:
     async def start(self) -> None:
         """Polling: start the loop. Both modes: learn the bot's username (``GET /me``, which
         also checks the token, so a refused one turns health red before the first message)."""
-        if self._task is not None:
+        if self._me is not None:
             return
         self._me = asyncio.create_task(self._learn_username(), name="svyaz-max-me")
-        if self.mode == "polling":
+        if self.polls and not self.elected:
+            await self.start_polling()
+
+    @property
+    def polls(self) -> bool:
+        return self.mode == "polling"
+
+    async def start_polling(self, cursor: PollCursor | None = None) -> None:
+        """Poll from ``cursor``'s marker (saving it after each batch), or from MAX's."""
+        if self._task is None:
+            self.poller.cursor = cursor
             self._task = asyncio.create_task(self.poller.run(), name="svyaz-max-polling")
             log.info("MAX: long polling started")
-        else:
-            self._task = self._me
+
+    async def stop_polling(self) -> None:
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
 
     async def _learn_username(self) -> None:
         """Ask ``GET /me`` until it answers (deep links into MAX need the bot's username); a
@@ -230,6 +249,8 @@ class MaxConnector:
     def health(self) -> dict[str, str | bool]:
         if self.client.auth_error is not None:
             return {"ok": False, "mode": self.mode, "detail": self.client.auth_error}
+        if self.mode == "polling" and self.elected and self._task is None:
+            return {"ok": True, "mode": self.mode, "detail": "another process polls"}
         if self.mode == "polling":
             polling = self._task is not None and not self._task.done()
             error = self.poller.last_error

@@ -56,6 +56,7 @@ from connectors.maxbot.wire import (
     post_json,
     wire_message,
 )
+from connectors.ratelimit import RateLimiter
 from flows.backoff import backoff_delay
 
 log = logging.getLogger("svyaz.connectors.max")
@@ -160,11 +161,11 @@ class MaxClient:
         *,
         token: str,
         api_url: str,
-        limiter: ArrivalLimiter | None = None,
+        limiter: RateLimiter | None = None,
         retry: RetryPolicy | None = None,
         timeout: float = 15.0,
     ) -> None:
-        self.limiter = limiter or default_limiter()
+        self.limiter: RateLimiter = limiter or default_limiter()
         self.retry = retry or RetryPolicy()
         self.auth_error: str | None = None
         self.closed = False

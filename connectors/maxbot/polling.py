@@ -24,6 +24,7 @@ from connectors.base import (
     Unavailable,
 )
 from connectors.common import OnceSink, RecentIds
+from connectors.cursor import PollCursor, remember, resume
 from connectors.maxbot.client import POLL_HOLD, MaxClient
 from connectors.maxbot.parse import MaxPayloadError, parse
 from connectors.maxbot.webhook import RECENT_IDS
@@ -48,10 +49,13 @@ class MaxPoller:
         self.backoff = Backoff(base=backoff_base, cap=backoff_cap)
         self.marker: int | None = None
         self.last_error: str | None = None
+        self.cursor: PollCursor | None = None  # where a predecessor stopped (bots.polling)
 
     async def run(self) -> None:
         """Poll until cancelled or the token is refused."""
         await self._warn_if_webhook()
+        if self.marker is None and (saved := await resume(self.cursor, "MAX polling")):
+            self.marker = int(saved) if saved.isdigit() else None
         while True:
             try:
                 await self.poll_once()
@@ -88,6 +92,8 @@ class MaxPoller:
             raise ChannelUnavailable("MAX GET /updates answered without updates/marker")
         accepted = await self._accept(updates)
         if marker is not None:
+            if marker != self.marker:
+                await remember(self.cursor, str(marker))
             self.marker = marker
         return accepted
 

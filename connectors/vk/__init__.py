@@ -20,7 +20,8 @@ from connectors.base import (
     Priority,
     Undeliverable,
 )
-from connectors.common import ArrivalLimiter
+from connectors.cursor import PollCursor
+from connectors.ratelimit import RateLimiter
 from flows.types import Channel, Inbound, Reply
 
 from .callback import PATH as CALLBACK_PATH
@@ -65,11 +66,14 @@ class VkConnector:
         confirmation: str | None = None,
         button_type: ButtonType = "text",
         retry: RetryPolicy | None = None,
-        limiter: ArrivalLimiter | None = None,
+        limiter: RateLimiter | None = None,
         poll_wait: int = 25,
         poll_backoff: float = 1.0,
+        elected: bool = False,
     ) -> None:
         self.mode = mode
+        # Several processes: the elected one polls (``bots.polling`` calls start_polling).
+        self.elected = elected
         self.group_id = group_id = int(group_id)
         self.button_type = button_type
         self.client = VkClient(token=token, api_url=api_url, limiter=limiter, retry=retry)
@@ -85,17 +89,30 @@ class VkConnector:
     def routes(self) -> list[web.RouteDef]:
         return [self._endpoint.route()] if self.mode == "callback" else []
 
+    @property
+    def polls(self) -> bool:
+        return self.mode == "longpoll"
+
     async def start(self) -> None:
-        if self.mode == "longpoll" and self._task is None:
+        if self.polls and not self.elected:
+            await self.start_polling()
+
+    async def start_polling(self, cursor: PollCursor | None = None) -> None:
+        """Poll from ``cursor``'s ``ts`` (saving it after each batch), or from VK's now."""
+        if self._task is None:
+            self._poll.cursor = cursor
             self._task = asyncio.create_task(self._poll.run(), name="vk-longpoll")
             self._task.add_done_callback(_report_crash)
 
-    async def stop(self) -> None:
+    async def stop_polling(self) -> None:
         task, self._task = self._task, None
         if task is not None:
             task.cancel()
             # a crash was logged by _report_crash; stopping must not raise it again
             await asyncio.gather(task, return_exceptions=True)
+
+    async def stop(self) -> None:
+        await self.stop_polling()
         await self.client.close()
 
     async def send(
@@ -132,6 +149,8 @@ class VkConnector:
         return {"ok": True, "mode": self.mode, "detail": "waiting for Callback API"}
 
     def _poll_health(self) -> dict[str, str | bool]:
+        if self.elected and self._task is None:
+            return {"ok": True, "mode": self.mode, "detail": "another process polls"}
         if self._task is None or self._task.done():
             return {"ok": False, "mode": self.mode, "detail": "long poll not running"}
         if self._poll.failing_since is not None:

@@ -22,6 +22,7 @@ import aiohttp
 
 from connectors.base import ChannelAuthError, ChannelUnavailable, Priority, Undeliverable
 from connectors.common import ArrivalLimiter
+from connectors.ratelimit import RateLimiter
 from flows.backoff import backoff_delay
 from flows.types import JSON
 
@@ -104,12 +105,12 @@ class VkClient:
         *,
         token: str,
         api_url: str = DEFAULT_API_URL,
-        limiter: ArrivalLimiter | None = None,
+        limiter: RateLimiter | None = None,
         retry: RetryPolicy | None = None,
     ) -> None:
         self._token = token
         self._api_url = api_url.rstrip("/")
-        self.limiter = limiter or ArrivalLimiter(RATE, RATE_WINDOW)
+        self.limiter: RateLimiter = limiter or ArrivalLimiter(RATE, RATE_WINDOW)
         self.retry = retry or RetryPolicy()
         self._session: aiohttp.ClientSession | None = None
         self.auth_failed = False

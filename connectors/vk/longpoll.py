@@ -21,6 +21,7 @@ from typing import Literal
 import aiohttp
 
 from connectors.base import ChannelAuthError, ChannelError, InboundSink, Unavailable
+from connectors.cursor import PollCursor, remember, resume
 from flows.backoff import Backoff
 from flows.types import JSON
 
@@ -88,6 +89,7 @@ class LongPoll:
         self.failing_since: float | None = None
         self.last_error = ""
         self.stopped = False
+        self.cursor: PollCursor | None = None  # where a predecessor stopped (bots.polling)
 
     async def run(self) -> None:
         server: PollServer | None = None
@@ -107,10 +109,12 @@ class LongPoll:
 
     async def _cycle(self, server: PollServer | None) -> PollServer:
         if server is None:
-            return await self._server(keep_ts=None)
+            return await self._server(keep_ts=await resume(self.cursor, "VK long poll"))
         decision = decide(await self._check(server))
         if decision.action == "events":
             await self._deliver(decision.updates)
+            if decision.ts:
+                await remember(self.cursor, decision.ts)
             return replace(server, ts=decision.ts or server.ts)
         if decision.action == "new_ts":
             return replace(server, ts=decision.ts or server.ts)

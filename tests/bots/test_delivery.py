@@ -481,7 +481,7 @@ async def test_the_sweep_re_sends_entries_a_minute_old_by_default(harness: Harne
     delivery = _delivery(harness)
     young = await harness.store.outbox.put("c1", "vk", "1", Reply("молодое"))
     old = await harness.store.outbox.put("c1", "vk", "1", Reply("старое"))
-    lease = harness.store.keys.outbox_lease
+    lease = harness.store.outbox.keys_of(old).lease  # (one customer: one shard)
     for entry, age_ms in ((young, 55_000), (old, 65_000)):
         leased = await harness.store.redis.zscore(lease, entry)
         assert leased is not None

@@ -8,7 +8,7 @@ from storage_helpers import crc16, key_slot, namespace_keys
 
 from flows.types import DialogState, Frame, Inbound, Reply, TextEvent
 from storage.history import HistoryEntry
-from storage.keys import Keys
+from storage.keys import OUTBOX_SHARDS, Keys
 from storage.store import Store
 
 
@@ -38,8 +38,9 @@ def test_global_keys_are_one_small_key_each_and_spread() -> None:
     assert len(slots) > 150
     assert keys.link_token("secret-token") != keys.link_token("other")
     assert "secret-token" not in keys.link_token("secret-token")
-    outbox = {key_slot(keys.outbox_data), key_slot(keys.outbox_lease), key_slot(keys.outbox_tries)}
-    assert len(outbox) == 1
+    for shard in (None, *range(OUTBOX_SHARDS)):  # each shard's keys in one slot
+        assert len({key_slot(k) for k in keys.outbox(shard)}) == 1
+    assert len({key_slot(keys.outbox(n).data) for n in range(OUTBOX_SHARDS)}) == OUTBOX_SHARDS
 
 
 def test_scheduler_and_web_relay_keys_keep_their_hash_tags() -> None:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from storage.leader import LeaderLock
+from storage.keys import POLL_LEADER_TTL_MS
+from storage.leader import LeaderLock, PollCursor
 from storage.store import Store
 
 
@@ -29,3 +30,18 @@ async def test_a_lapsed_lock_goes_to_whoever_takes_it(store: Store) -> None:
     assert not await first.renew()
     assert not await first.release()
     assert await store.redis.exists(store.keys.sched_leader) == 1
+
+
+async def test_each_platform_has_its_own_poller_lock_and_cursor(store: Store) -> None:
+    scheduler = LeaderLock(store.redis, store.keys)
+    vk, max_ = (LeaderLock.poller(store.redis, store.keys, p) for p in ("vk", "max"))
+    assert await scheduler.take()
+    assert await vk.take()  # not the scheduler's key, nor MAX's
+    assert await max_.take()
+    assert not await LeaderLock.poller(store.redis, store.keys, "vk").take()
+    assert 0 < await store.redis.pttl(store.keys.poll_leader("vk")) <= POLL_LEADER_TTL_MS
+    cursor = PollCursor(store.redis, store.keys, "vk")
+    assert await cursor.load() is None
+    await cursor.save("1234")
+    assert await PollCursor(store.redis, store.keys, "vk").load() == "1234"
+    assert await PollCursor(store.redis, store.keys, "max").load() is None

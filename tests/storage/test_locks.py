@@ -35,14 +35,15 @@ async def test_release_acked_acknowledges_records_and_releases(store: Store) -> 
     reply = Reply("Во сколько?")
     entry = await store.outbox.put("c2", "max", "42", reply)
     xadd = store.history.script_args(HistoryEntry(2.0, "max", "out", reply.text))[1:]
-    assert await locks.release_acked(lease.lock, [(entry, xadd)]) is None  # idle: released
+    shard = store.outbox.keys_of(entry)
+    assert await locks.release_acked(lease.lock, [(entry, xadd)], shard) is None  # released
     assert not await holds(store, lease.lock)
     assert await store.outbox.pending() == []
     assert [(e.direction, e.text) for e in await store.history.read("c2")] == [
         ("out", "Во сколько?")]
     await store.inbox.push("c2", Inbound("max", "42", "e2", TextEvent("b")))
     again = await locks.lease("c2")
-    rows = await locks.release_acked(again.lock, [])
+    rows = await locks.release_acked(again.lock, [], shard)
     assert rows is not None  # an entry waits: the lock stays
     assert await holds(store, again.lock)
     await locks.release(again.lock)

@@ -10,6 +10,7 @@ from storage_helpers import RoundTrips
 
 from flows.types import Button, Reply
 from storage.client import scripts_span_slots
+from storage.outbox import shard_of
 from storage.store import Store
 
 REPLY = Reply("Ждём вас завтра", (Button("ok", "Хорошо"),))
@@ -34,9 +35,10 @@ async def test_fresh_entries_are_not_claimed(store: Store) -> None:
 async def _lapse(store: Store, entry_id: str, hours: int = 1) -> None:
     """Age the entry's lease by an hour (no sleeping: a loaded machine cannot let a fresh
     lease lapse between the claims below, as a 200 ms one did)."""
-    leased_ms = await store.redis.zscore(store.keys.outbox_lease, entry_id)
+    lease = store.outbox.keys_of(entry_id).lease
+    leased_ms = await store.redis.zscore(lease, entry_id)
     assert leased_ms is not None
-    await store.redis.zadd(store.keys.outbox_lease, {entry_id: leased_ms - hours * 3_600_000})
+    await store.redis.zadd(lease, {entry_id: leased_ms - hours * 3_600_000})
 
 
 async def test_stale_entry_is_claimed_by_exactly_one_caller(store: Store) -> None:
@@ -67,7 +69,8 @@ async def test_touch_renews_the_lease_of_a_pending_entry_only(store: Store) -> N
     await store.outbox.ack(entry_id)
     assert not await store.outbox.touch(entry_id)  # acknowledged: nothing to renew
     assert not await store.outbox.touch("0000000000000-unknown")
-    assert await store.redis.zcard(store.keys.outbox_lease) == 0  # touch adds no lease
+    assert await store.redis.zcard(store.outbox.keys_of(entry_id).lease) == 0  # no lease added
+    assert await store.redis.zcard(store.keys.outbox(None).lease) == 0
 
 
 async def test_drop_customer_removes_only_theirs(store: Store) -> None:
@@ -92,7 +95,8 @@ async def test_an_entry_records_who_when_and_what(store: Store) -> None:
     before = time.time()
     entry_id = await store.outbox.put("c1", "max", "42", REPLY)
     after = time.time()
-    assert re.fullmatch(rf"\d{{13}}-{re.escape(store.outbox.instance)}-[0-9a-f]{{12}}", entry_id)
+    assert re.fullmatch(rf"\d{{13}}-{re.escape(store.outbox.instance)}-[0-9a-f]{{12}}"
+                        rf"-o{shard_of('c1')}", entry_id)
     assert before * 1000 - 1 <= int(entry_id[:13]) <= after * 1000 + 1
     entry = await store.outbox.get(entry_id)
     assert entry is not None
@@ -149,16 +153,16 @@ async def test_an_ack_queued_on_a_pipeline_acknowledges(store: Store) -> None:
     store.outbox.ack_to(pipe, entry_id)
     assert await pipe.execute() == [1]
     assert await store.outbox.pending() == []
-    for key in (store.keys.outbox_lease, store.keys.outbox_tries):  # nothing left behind
+    for key in store.outbox.keys_of(entry_id)[1:]:  # lease, tries: nothing left behind
         assert await store.redis.exists(key) == 0
 
 
 async def test_a_lease_without_its_entry_is_cleaned_by_a_claim(store: Store) -> None:
     entry_id = await store.outbox.put("c1", "vk", "1", REPLY)
-    await store.redis.hdel(store.keys.outbox_data, entry_id)  # (an older version's ack)
+    await store.redis.hdel(store.outbox.keys_of(entry_id).data, entry_id)  # (an old ack)
     await _lapse(store, entry_id)
     assert await store.outbox.claim_stale(60_000) == []
-    assert await store.redis.zcard(store.keys.outbox_lease) == 0
+    assert await store.redis.zcard(store.outbox.keys_of(entry_id).lease) == 0
 
 
 async def test_inherit_takes_only_the_names_entries_never_claimed(store: Store) -> None:

@@ -107,11 +107,11 @@ def test_storage_calls_lua_only_through_typed_calls() -> None:
 
 
 def test_a_call_builds_keys_then_arguments_in_field_order() -> None:
-    call = ReleaseAcked.of(Keys("main"), _lock(), [("1-a-b", ["*", "t", "hi"]), ("2-a-c", [])])
     keys = Keys("main")
+    call = ReleaseAcked.of(keys, _lock(), [("1-a-b", ["*", "t", "hi"]), ("2-a-c", [])],
+                           keys.outbox(5))
     assert call.key_list() == [keys.lock("c1"), keys.inbox("c1"), keys.history("c1"),
-                           keys.outbox_data, keys.outbox_lease, keys.outbox_tries,
-                           keys.state("c1")]
+                           *keys.outbox(5), keys.state("c1")]
     assert call.arg_list() == ["token", 2, "1-a-b", 3, "*", "t", "hi", "2-a-c", 0]
 
 
@@ -200,7 +200,7 @@ def _customer_slot() -> int:
 
 def test_the_slot_check_sees_two_slots() -> None:
     assert len(_slots([SLOT_KEYS.state(CUSTOMER), SLOT_KEYS.state("other")])) == 2
-    assert len(_slots([SLOT_KEYS.state(CUSTOMER), SLOT_KEYS.outbox_data])) == 2
+    assert len(_slots([SLOT_KEYS.state(CUSTOMER), SLOT_KEYS.outbox(0).data])) == 2
 
 
 def test_the_save_keeps_to_the_customers_slot_and_adds_the_outbox_only_outside_a_cluster(
@@ -208,20 +208,21 @@ def test_the_save_keeps_to_the_customers_slot_and_adds_the_outbox_only_outside_a
     cluster = save_call(SLOT_KEYS, LOCK, Record(data="{}", version=0, ttl=0, inbox_id="1-0",
                                                 history=("", "*", "t", "x"))).key_list()
     assert _slots(cluster) == {_customer_slot()}
-    outbox_keys = (SLOT_KEYS.outbox_data, SLOT_KEYS.outbox_lease)
+    outbox_keys = SLOT_KEYS.outbox(0)[:2]
     joint = save_call(SLOT_KEYS, LOCK, Record(data="{}", version=0, ttl=0,
                                               outbox=[("o1", "{}")],
                                               outbox_keys=outbox_keys)).key_list()
     assert joint[:-2] == cluster
     assert _slots(joint[:-2]) == {_customer_slot()}
-    assert _slots(joint[-2:]) == {key_slot(SLOT_KEYS.outbox_data.encode())}
+    assert _slots(joint[-2:]) == {key_slot(SLOT_KEYS.outbox(0).data.encode())}
 
 
 def test_the_release_with_acknowledgements_spans_the_customer_and_the_outbox_only() -> None:
-    names = ReleaseAcked.of(SLOT_KEYS, LOCK, [("o1", ["*", "t", "x"])]).key_list()
-    outbox = {SLOT_KEYS.outbox_data, SLOT_KEYS.outbox_lease, SLOT_KEYS.outbox_tries}
+    names = ReleaseAcked.of(SLOT_KEYS, LOCK, [("o1", ["*", "t", "x"])],
+                            SLOT_KEYS.outbox(0)).key_list()
+    outbox = set(SLOT_KEYS.outbox(0))
     assert _slots([k for k in names if k not in outbox]) == {_customer_slot()}
-    assert _slots(list(outbox)) == {key_slot(SLOT_KEYS.outbox_data.encode())}
+    assert _slots(list(outbox)) == {key_slot(SLOT_KEYS.outbox(0).data.encode())}
     assert names[-1] == SLOT_KEYS.state(CUSTOMER)  # the release rule's KEYS[#KEYS]
 
 

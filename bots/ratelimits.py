@@ -1,0 +1,33 @@
+"""The platforms' rate limits made global: every process sending with one VK community or MAX
+bot token shares one budget in Redis (VK 20, MAX 30 requests per second).
+
+This module owns that wiring only: it swaps each platform client's own limiter for a
+``connectors.ratelimit.SharedLimiter`` over ``storage.ratelimit.RedisSlots``, keeping its rate
+and window (so a benchmark that lifted the rate keeps it lifted). It must not send or wait.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Mapping
+
+from connectors.base import Connector
+from connectors.ratelimit import RateLimiter, SharedLimiter
+from flows.types import Channel
+from storage.ratelimit import RedisSlots
+from storage.store import Store
+
+PLATFORMS: tuple[Channel, ...] = ("vk", "max")
+
+
+def share_limits(connectors: Mapping[Channel, Connector], store: Store) -> None:
+    """Give every platform connector's client a limiter shared through ``store``'s Redis."""
+    member = f"{store.instance}-{secrets.token_hex(4)}"  # this process among the senders
+    for platform in PLATFORMS:
+        client = getattr(connectors.get(platform), "client", None)
+        limiter: RateLimiter | None = getattr(client, "limiter", None)
+        if client is None or limiter is None or isinstance(limiter, SharedLimiter):
+            continue
+        slots = RedisSlots(store.redis, store.keys, platform=platform, member=member,
+                           per=limiter.per)
+        client.limiter = SharedLimiter(slots, rate=limiter.rate, per=limiter.per, name=platform)
