@@ -13,7 +13,6 @@ import pytest
 import redis.asyncio as aioredis
 
 from bots.ratelimits import share_limits
-from connectors.base import sending
 from connectors.common import ArrivalLimiter
 from connectors.maxbot import MaxConnector
 from connectors.maxbot import client as max_client
@@ -130,8 +129,8 @@ async def test_a_live_reply_of_one_sender_goes_before_the_bulk_of_the_others(
                for name, limiter in (("a", bulk_a), ("b", bulk_b), ("live", live))}
 
     async def send(name: str, peer: int, priority: str) -> None:
-        with sending("bulk" if priority == "bulk" else "live"):
-            await senders[name].send(str(peer), Reply(text=name), message_key=f"{name}{peer}")
+        await senders[name].send(str(peer), Reply(text=name), message_key=f"{name}{peer}",
+                                 priority="bulk" if priority == "bulk" else "live")
 
     queued = [asyncio.create_task(send(name, 200 + n, "bulk"))
               for n in range(16) for name in ("a", "b")]
