@@ -7,8 +7,9 @@ import sys
 from collections.abc import Sequence
 
 from bots import cmd_flows, cmd_run, cmd_storage, sms_status
+from bots.desk import cmd_operator
 
-COMMAND_MODULES = (cmd_run, cmd_flows, cmd_storage, sms_status)
+COMMAND_MODULES = (cmd_run, cmd_flows, cmd_storage, sms_status, cmd_operator)
 
 
 def build_parser() -> argparse.ArgumentParser:

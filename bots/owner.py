@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -55,8 +55,10 @@ class Owner:
         chats: Mapping[Channel, str],
         connectors: Mapping[Channel, Connector],
         http: Callable[[], aiohttp.ClientSession],
+        desk: Callable[[OwnerNote], Awaitable[bool]] | None = None,
     ) -> None:
         self._webhook = webhook
+        self._desk = desk  # the operator desk (bots.desk): hears hand-offs when it has people
         self._chats = {ch: peer for ch, peer in chats.items() if ch in connectors}
         self._connectors = connectors
         self._http = http
@@ -72,6 +74,8 @@ class Owner:
     async def reach(self, note: OwnerNote) -> int:
         """Send ``note`` to every destination; how many took it (0: nobody was told)."""
         reached = 0
+        if self._desk is not None and note.kind == "handoff":
+            reached += await self._desk(note)
         if self._webhook:
             reached += await self._post(self._webhook, note)
         for channel, peer in self._chats.items():

@@ -175,6 +175,7 @@ class Reply:
     request_phone: bool = False
     image_url: str | None = None
     markdown: bool = False
+    operator: str | None = None  # a person's message from the desk: their name, shown as such
 
 
 # --------------------------------------------------------------------------- effects

@@ -133,6 +133,8 @@ def reply_to_dict(reply: Reply) -> dict[str, object]:
         data["image_url"] = reply.image_url
     if reply.markdown:
         data["markdown"] = True
+    if reply.operator is not None:
+        data["operator"] = reply.operator
     return data
 
 

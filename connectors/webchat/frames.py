@@ -159,6 +159,8 @@ class ReplyOut(_Out):
     buttons: tuple[ButtonOut, ...] = ()
     id: str
     request_phone: bool = False
+    sender: Literal["operator"] | None = Field(default=None, serialization_alias="from")
+    operator: str | None = None  # the person's name, with ``"from": "operator"``
 
 
 class ErrorOut(_Out):
@@ -172,8 +174,8 @@ def _button(button: Button) -> ButtonOut:
 
 
 def _dump(frame: _Out) -> str:
-    # exclude_none drops only a button's absent url; no other field can be None
-    return frame.model_dump_json(exclude_none=True)
+    # exclude_none drops a button's absent url and a bot reply's absent sender and operator
+    return frame.model_dump_json(exclude_none=True, by_alias=True)
 
 
 def welcome_frame(token: str, history: Sequence[WebHistoryItem]) -> str:
@@ -204,6 +206,8 @@ def reply_frames(reply: Reply, message_key: str, caps: Capabilities) -> list[str
                 buttons=buttons,
                 id=message_key if index == 0 else f"{message_key}#{index}",
                 request_phone=reply.request_phone and index == last,
+                sender="operator" if reply.operator is not None else None,
+                operator=reply.operator,
             )
         )
     return [_dump(frame) for frame in frames]

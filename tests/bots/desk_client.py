@@ -1,0 +1,78 @@
+"""Helpers of the desk tests: the wired app with operators, a logged-in browser-like client."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import aiohttp
+from aiohttp import web
+from aiohttp.test_utils import TestClient, TestServer
+from test_app import ORIGIN, make_settings
+
+from bots.app import EDGE, build_app
+from bots.desk.passwords import hash_password
+from storage.desk import Role
+from storage.store import Store
+
+PASSWORD = "пароль-оператора"
+CSRF = re.compile(r'name="csrf" value="([^"]*)"')
+
+
+def store_of(app: web.Application) -> Store:
+    return app[EDGE].parts.store
+
+
+async def add_operator(app: web.Application, name: str, role: Role = "operator") -> None:
+    assert await store_of(app).desk.operators.add(name, hash_password(PASSWORD), role)
+
+
+def csrf_in(html: str) -> str:
+    found = CSRF.search(html)
+    assert found, html[:500]
+    return found.group(1)
+
+
+async def login(client: TestClient, name: str, password: str = PASSWORD) -> aiohttp.ClientResponse:
+    page = await client.get("/desk/login")
+    token = csrf_in(await page.text())
+    return await client.post("/desk/login", data={"name": name, "password": password,
+                                                  "csrf": token}, allow_redirects=False)
+
+
+async def page_csrf(client: TestClient, path: str = "/desk/") -> str:
+    resp = await client.get(path)
+    assert resp.status == 200, await resp.text()
+    return csrf_in(await resp.text())
+
+
+@asynccontextmanager
+async def desk_app(redis_url: str, bot: str, tmp: Path, **extra: object
+                   ) -> AsyncIterator[tuple[web.Application, TestClient]]:
+    app = build_app(make_settings(redis_url, bot, tmp, **extra))
+    async with TestClient(TestServer(app, host="127.0.0.1")) as client:
+        yield app, client
+
+
+async def new_client(app: web.Application, server: TestServer) -> TestClient:
+    """A second browser (its own cookies) on the same server."""
+    client = TestClient(server)
+    await client.start_server()
+    return client
+
+
+async def web_chat(client: TestClient) -> aiohttp.ClientWebSocketResponse:
+    ws = await client.ws_connect("/chat/ws", headers={"Origin": ORIGIN})
+    await ws.send_json({"type": "hello", "session": None})
+    assert (await ws.receive_json(timeout=5))["type"] == "welcome"
+    await ws.send_json({"type": "open"})
+    return ws
+
+
+async def next_reply(ws: aiohttp.ClientWebSocketResponse) -> dict[str, object]:
+    while True:
+        frame = await ws.receive_json(timeout=5)
+        if frame["type"] == "reply":
+            return dict(frame)
