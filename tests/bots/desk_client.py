@@ -18,6 +18,8 @@ from storage.desk import Role
 from storage.store import Store
 
 PASSWORD = "пароль-оператора"
+EXAMPLES = Path(__file__).resolve().parents[2] / "flows_examples"  # the salon's real flows
+HANDED = "Передаю разговор администратору"  # how start.yaml's hand-off begins
 CSRF = re.compile(r'name="csrf" value="([^"]*)"')
 
 
@@ -35,14 +37,15 @@ def csrf_in(html: str) -> str:
     return found.group(1)
 
 
-async def login(client: TestClient, name: str, password: str = PASSWORD) -> aiohttp.ClientResponse:
+async def login(client: TestClient | aiohttp.ClientSession, name: str,
+                password: str = PASSWORD) -> aiohttp.ClientResponse:
     page = await client.get("/desk/login")
     token = csrf_in(await page.text())
     return await client.post("/desk/login", data={"name": name, "password": password,
                                                   "csrf": token}, allow_redirects=False)
 
 
-async def page_csrf(client: TestClient, path: str = "/desk/") -> str:
+async def page_csrf(client: TestClient | aiohttp.ClientSession, path: str = "/desk/") -> str:
     resp = await client.get(path)
     assert resp.status == 200, await resp.text()
     return csrf_in(await resp.text())
@@ -51,23 +54,23 @@ async def page_csrf(client: TestClient, path: str = "/desk/") -> str:
 @asynccontextmanager
 async def desk_app(redis_url: str, bot: str, tmp: Path, **extra: object
                    ) -> AsyncIterator[tuple[web.Application, TestClient]]:
+    extra.setdefault("flows", EXAMPLES)
     app = build_app(make_settings(redis_url, bot, tmp, **extra))
     async with TestClient(TestServer(app, host="127.0.0.1")) as client:
         yield app, client
 
 
-async def new_client(app: web.Application, server: TestServer) -> TestClient:
-    """A second browser (its own cookies) on the same server."""
-    client = TestClient(server)
-    await client.start_server()
-    return client
+def second_browser(client: TestClient) -> aiohttp.ClientSession:
+    """Another browser (its own cookies) on the same server; close it when done."""
+    return aiohttp.ClientSession(base_url=str(client.make_url("/")),
+                                 cookie_jar=aiohttp.CookieJar(unsafe=True))
 
 
 async def web_chat(client: TestClient) -> aiohttp.ClientWebSocketResponse:
+    """A visitor who writes before opening the greeting (so a trigger word starts its flow)."""
     ws = await client.ws_connect("/chat/ws", headers={"Origin": ORIGIN})
     await ws.send_json({"type": "hello", "session": None})
     assert (await ws.receive_json(timeout=5))["type"] == "welcome"
-    await ws.send_json({"type": "open"})
     return ws
 
 
