@@ -12,8 +12,9 @@ import time
 
 from aiohttp import web
 
-from bots.desk.conversations import STATES, Row, arrange, rows_of, thread
+from bots.desk.conversations import STATES, arrange, thread
 from bots.desk.gate import DESK, PREFIX, login, login_form, logout, me, owner_only, static
+from bots.desk.queries import conversation_rows
 from bots.desk.takeover import NotHolder
 from storage.store import Store
 
@@ -21,20 +22,11 @@ HISTORY_SHOWN = 500  # messages of a conversation on its page
 TEXT_MAX = 4000
 
 
-async def _rows(store: Store) -> list[Row]:
-    customers = await store.desk.summaries.customers()
-    summaries = await store.desk.summaries.of(customers)
-    waiting = [s.customer for s in summaries if s.state is not None and s.state.handoff]
-    since = await store.desk.handoffs.since(waiting)
-    holders = await store.desk.handoffs.holders(waiting)
-    return rows_of(summaries, since, holders)
-
-
 async def conversations(request: web.Request) -> web.StreamResponse:
     desk = request.app[DESK]
     q = request.query
     channel, state, query = q.get("channel", ""), q.get("state", ""), q.get("q", "")
-    rows = arrange(await _rows(desk.edge.parts.store), channel=channel,
+    rows = arrange(await conversation_rows(desk.edge.parts.store), channel=channel,
                    state=state if state in STATES else "", query=query)
     channels = sorted(desk.edge.parts.connectors)
     return desk.render(request, "list.html", rows=rows, now=time.time(), channel=channel,
@@ -119,7 +111,7 @@ async def live(request: web.Request) -> web.StreamResponse:
     desk = request.app[DESK]
     store = desk.edge.parts.store
     customer = request.query.get("customer", "")
-    rows = await _rows(store)
+    rows = await conversation_rows(store)
     waiting = sum(r.state == "waiting" for r in rows)
     if customer:
         if not await _known(store, customer):
