@@ -52,11 +52,11 @@ async def page_csrf(client: TestClient | aiohttp.ClientSession, path: str = "/de
 
 
 @asynccontextmanager
-async def desk_app(redis_url: str, bot: str, tmp: Path, **extra: object
-                   ) -> AsyncIterator[tuple[web.Application, TestClient]]:
+async def desk_app(redis_url: str, bot: str, tmp: Path, *, port: int | None = None,
+                   **extra: object) -> AsyncIterator[tuple[web.Application, TestClient]]:
     extra.setdefault("flows", EXAMPLES)
     app = build_app(make_settings(redis_url, bot, tmp, **extra))
-    async with TestClient(TestServer(app, host="127.0.0.1")) as client:
+    async with TestClient(TestServer(app, host="127.0.0.1", port=port)) as client:
         yield app, client
 
 
