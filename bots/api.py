@@ -21,7 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from bots.access import erase
 from bots.api_doc import PREFIX, document, model_schemas
 from bots.config import Settings
-from bots.desk.queries import conversation_rows
+from bots.desk.queries import conversation_rows, customer_export
 from bots.desk.takeover import Takeover
 from bots.parts import Edge, NotStarted
 from connectors.common import same_secret
@@ -206,15 +206,8 @@ class Api:
             known = 0
         if not known:
             return error(404, "customer_not_found", "no such customer")
-        accounts = await store.identities.accounts(customer)
-        profile = await store.profiles.get(customer)
-        messages = [e.to_record(customer) async for e in store.history.entries(customer)]
-        return web.json_response({
-            "customer": customer,
-            "accounts": [{"account": a.account, "last_active": a.last_active} for a in accounts],
-            "profile": profile.model_dump(mode="json"),
-            "messages": messages,
-        })
+        await store.desk.audit.record("api", "export", customer)  # (152-FZ: who saw it)
+        return web.json_response(await customer_export(store, customer))
 
     async def erase(self, request: web.Request) -> web.Response:
         """Erase a customer everywhere (``bots.access.erase``); a repeat erases again (so a

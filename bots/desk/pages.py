@@ -8,13 +8,14 @@ take-over is ``bots.desk.takeover``'s, the records ``storage``'s.
 
 from __future__ import annotations
 
+import json
 import time
 
 from aiohttp import web
 
 from bots.desk.conversations import STATES, arrange, thread
 from bots.desk.gate import DESK, PREFIX, login, login_form, logout, me, owner_only, static
-from bots.desk.queries import conversation_rows
+from bots.desk.queries import conversation_rows, customer_export
 from bots.desk.takeover import NotHolder
 from storage.store import Store
 
@@ -98,6 +99,22 @@ async def release(request: web.Request) -> web.StreamResponse:
     raise _back(customer)
 
 
+async def export(request: web.Request) -> web.StreamResponse:
+    """The customer's data as a JSON file (owners only; audited)."""
+    owner = owner_only(request)
+    desk, customer = request.app[DESK], request.match_info["customer"]
+    store = desk.edge.parts.store
+    if not await _known(store, customer):
+        raise web.HTTPNotFound(text="Нет такого клиента.")
+    await store.desk.audit.record(owner.name, "export", customer)
+    return web.json_response(await customer_export(store, customer), dumps=_dumps, headers={
+        "Content-Disposition": f'attachment; filename="customer-{customer}.json"'})
+
+
+def _dumps(data: object) -> str:
+    return json.dumps(data, ensure_ascii=False, indent=1)
+
+
 async def audit(request: web.Request) -> web.StreamResponse:
     owner_only(request)
     desk = request.app[DESK]
@@ -129,6 +146,7 @@ def routes() -> list[web.RouteDef]:
         web.get("/", conversations), web.get("/c/{customer}", conversation),
         web.post("/c/{customer}/claim", claim), web.post("/c/{customer}/say", say),
         web.post("/c/{customer}/release", release), web.get("/audit", audit),
+        web.get("/c/{customer}/export", export),
         web.get("/live.json", live), web.get("/login", login_form), web.post("/login", login),
         web.post("/logout", logout), web.get("/static/{name}", static),
     ]

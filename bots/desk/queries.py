@@ -1,9 +1,12 @@
-"""The desk's reads of the conversation list (for its pages and ``/api/v1/handoffs``).
+"""The desk's reads: the conversation list (for its pages and ``/api/v1/handoffs``) and a
+customer's export (the desk's owner-only download and ``/api/v1``'s).
 
 This module must not arrange or render rows (``bots.desk.conversations`` does).
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 from bots.desk.conversations import Row, rows_of
 from storage.store import Store
@@ -17,3 +20,17 @@ async def conversation_rows(store: Store) -> list[Row]:
     since = await store.desk.handoffs.since(handed)
     holders = await store.desk.handoffs.holders(handed)
     return rows_of(summaries, since, holders)
+
+
+async def customer_export(store: Store, customer: str) -> dict[str, Any]:
+    """Everything kept about a customer (a 152-FZ access request): accounts, profile with
+    consents, and every message as the rows of ``svyaz export``'s JSONL. The caller audits."""
+    accounts = await store.identities.accounts(customer)
+    profile = await store.profiles.get(customer)
+    messages = [e.to_record(customer) async for e in store.history.entries(customer)]
+    return {
+        "customer": customer,
+        "accounts": [{"account": a.account, "last_active": a.last_active} for a in accounts],
+        "profile": profile.model_dump(mode="json"),
+        "messages": messages,
+    }

@@ -185,3 +185,21 @@ async def test_pages_carry_security_headers(desk: tuple[web.Application, TestCli
     assert resp.headers["X-Frame-Options"] == "DENY"
     assert "frame-ancestors 'none'" in resp.headers["Content-Security-Policy"]
     assert resp.headers["Cache-Control"] == "no-store"
+
+
+async def test_only_an_owner_exports_and_every_export_is_audited(
+    desk: tuple[web.Application, TestClient],
+) -> None:
+    app, client = desk
+    customer = await _customer(app)
+    await login(client, "ivan")
+    assert (await client.get(f"/desk/c/{customer}/export")).status == 403
+    assert "Выгрузить" not in await (await client.get(f"/desk/c/{customer}")).text()
+    await client.post("/desk/logout", data={"csrf": await page_csrf(client)})
+    await login(client, "olga")
+    resp = await client.get(f"/desk/c/{customer}/export")
+    assert resp.status == 200
+    assert "attachment" in resp.headers["Content-Disposition"]
+    assert (await resp.json())["accounts"][0]["account"] == "web:s1"
+    actions = [(r.operator, r.action) for r in await store_of(app).desk.audit.latest()]
+    assert actions == [("olga", "export"), ("ivan", "card")]  # newest first; ivan's 403: none
