@@ -119,5 +119,6 @@ def unheard_handoffs(flows: FlowSet, owner: Owner) -> str | None:
         return None
     shown = ", ".join(steps[:5]) + (f" and {len(steps) - 5} more" if len(steps) > 5 else "")
     return (f"the flows hand customers to an operator ({shown}), but no owner destination is "
-            "set (SVYAZ_OWNER_WEBHOOK, SVYAZ_OWNER_VK_PEER, SVYAZ_OWNER_MAX_CHAT): nobody "
-            "will be told, and those customers hear that nobody can answer them here")
+            "set (SVYAZ_OWNER_WEBHOOK, SVYAZ_OWNER_VK_PEER, SVYAZ_OWNER_MAX_CHAT): unless the "
+            "desk has an operator (svyaz operator add NAME), nobody will be told, and those "
+            "customers hear that nobody can answer them here")

@@ -170,6 +170,17 @@ class Audit:
                                approximate=True)
 
     @guarded
+    async def record_once(self, operator: str, action: str, customer: str, *,
+                          within: int) -> bool:
+        """``record``, unless the same operator did the same to the same customer within
+        ``within`` seconds (a page that refreshes itself is one look, not hundreds)."""
+        mark = self._keys.desk_audit_mark(operator, action, customer)
+        if not await self._redis.set(mark, "1", ex=within, nx=True):
+            return False
+        await self.record(operator, action, customer)
+        return True
+
+    @guarded
     async def latest(self, count: int = 200) -> list[AuditRecord]:
         rows = stream_rows(await self._redis.xrevrange(self._keys.desk_audit, count=count))
         return [AuditRecord(at=int(f.get("ms", "0")) / 1000, operator=f.get("op", ""),

@@ -35,8 +35,10 @@ Layout (``<bot>`` is the per-bot namespace so several bots share one Redis):
 * the operator desk (``storage.desk``), global in one slot ``{desk}``: ``:ops`` (set of operator
   names), ``:op:<name>`` (hash: password hash, role, disabled, session generation),
   ``:lf:<name>`` / ``:la:<address digest>`` (failed logins in the window), ``:audit`` (stream:
-  who opened whose card, by internal customer id only), ``:waiting`` (zset customer -> when the
-  hand-off began); per customer ``{c:<id>}:claim`` (the operator who took the conversation).
+  who opened whose card, by internal customer id only), ``:seen:<operator>:<action>:<customer>``
+  (a recent look, so a self-refreshing page is audited once), ``:waiting`` (zset customer ->
+  when the hand-off began); per customer ``{c:<id>}:claim`` (the operator who took the
+  conversation).
 
 This module does no I/O and must not build keys anywhere else: other modules ask ``Keys``.
 """
@@ -368,6 +370,12 @@ class Keys:
     @property
     def desk_audit(self) -> str:
         return f"{self.prefix}{{desk}}:audit"
+
+    def desk_audit_mark(self, operator: str, action: str, customer: str) -> str:
+        """A recent look of ``operator`` at ``customer`` (the audit's repeat filter); erased
+        with the customer (the id is in the name), the audit record itself stays."""
+        return (f"{self.prefix}{{desk}}:seen:{check_operator(operator)}:{_part(action)}:"
+                f"{check_customer_id(customer)}")
 
     @property
     def desk_waiting(self) -> str:

@@ -21,6 +21,7 @@ from storage.store import Store
 
 HISTORY_SHOWN = 500  # messages of a conversation on its page
 TEXT_MAX = 4000
+AUDIT_AGAIN = 600  # seconds: the same operator's card of the same customer is one look
 
 
 async def conversations(request: web.Request) -> web.StreamResponse:
@@ -48,7 +49,7 @@ async def conversation(request: web.Request) -> web.StreamResponse:
     store = parts.store
     if not await _known(store, customer):
         raise web.HTTPNotFound(text="Нет такого клиента.")
-    await store.desk.audit.record(me(request).name, "card", customer)
+    await store.desk.audit.record_once(me(request).name, "card", customer, within=AUDIT_AGAIN)
     state, _ = await store.states.load(customer)
     entries = await store.history.read(customer, count=HISTORY_SHOWN)
     return desk.render(

@@ -101,3 +101,15 @@ async def test_summaries_read_state_last_message_profile_and_accounts(store: Sto
     assert found.last is not None
     assert found.last.text == "Здравствуйте"
     assert set(found.accounts) == {"vk:7", "web:s9"}
+
+
+async def test_a_repeated_look_within_the_window_is_audited_once(store: Store) -> None:
+    customer = await store.identities.resolve("web:s1")
+    audit = store.desk.audit
+    assert await audit.record_once("ivan", "card", customer, within=600)
+    assert not await audit.record_once("ivan", "card", customer, within=600)
+    assert await audit.record_once("olga", "card", customer, within=600)
+    assert [r.operator for r in await audit.latest()] == ["olga", "ivan"]
+    await store.forget(customer)  # the marks go with the customer, the records stay
+    assert await audit.record_once("ivan", "card", customer, within=600)
+    assert len(await audit.latest()) == 3
