@@ -1,19 +1,20 @@
 """What the desk's conversation list shows of each customer, read in batches.
 
-One pipelined round trip per batch of customers: the dialogue state, the last history entry,
+One pipelined round trip per batch of customers: the dialogue's hand-off stage (only that
+field of the stored state is read: validating whole states was most of the list's time), the
+last history entry,
 the profile's name and phone, and the linked accounts. This module must not sort, filter or
 decide what a state means to a person (``bots.desk.conversations`` does).
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from pydantic import ValidationError
-
-from flows.types import DialogState
+from flows.types import HandoffStage
 from storage.client import RedisClient
 from storage.codec import stream_rows, text
 from storage.errors import guarded
@@ -26,7 +27,7 @@ BATCH = 500  # customers per round trip
 @dataclass(frozen=True, slots=True)
 class Summary:
     customer: str
-    state: DialogState | None
+    handoff: HandoffStage | None  # the dialogue's hand-off stage (None: with the bot)
     last: HistoryEntry | None
     name: str | None
     phone: str | None
@@ -62,15 +63,24 @@ class Summaries:
 
 def _summary(customer: str, row: list[Any]) -> Summary:
     raw_state, history, (name, phone), accounts = row
-    state = None
-    if raw_state is not None:
-        try:
-            state = DialogState.model_validate_json(raw_state)
-        except ValidationError:
-            state = None  # shown as with the bot; the runtime reports a broken state itself
     entries = stream_rows(history)
     return Summary(
-        customer=customer, state=state,
+        customer=customer, handoff=_stage(raw_state),
         last=HistoryEntry.from_fields(entries[0][1]) if entries else None,
         name=None if name is None else text(name), phone=None if phone is None else text(phone),
         accounts=tuple(text(a) for a in accounts))
+
+
+def _stage(raw: bytes | str | None) -> HandoffStage | None:
+    """The hand-off stage in a stored state (``DialogState.handoff``, alias ``h``; a state
+    stored before the stages kept ``true`` for "waiting"); None when absent or unreadable
+    (the runtime reports a broken state itself)."""
+    if raw is None:
+        return None
+    try:
+        stage = json.loads(raw).get("h")
+    except (ValueError, AttributeError):
+        return None
+    if stage is True:
+        return "waiting"
+    return stage if stage in ("waiting", "unheard", "taken") else None

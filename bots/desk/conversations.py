@@ -41,7 +41,7 @@ class Row:
 
 
 def state_of(summary: Summary) -> State:
-    stage = summary.state.handoff if summary.state is not None else None
+    stage = summary.handoff
     if stage == "taken":
         return "taken"
     return "bot" if stage is None else "waiting"

@@ -20,6 +20,7 @@ from bots.desk.takeover import NotHolder
 from storage.store import Store
 
 HISTORY_SHOWN = 500  # messages of a conversation on its page
+LIST_SHOWN = 200  # conversations on the list page (hand-offs first): search finds the rest
 TEXT_MAX = 4000
 AUDIT_AGAIN = 600  # seconds: the same operator's card of the same customer is one look
 
@@ -31,8 +32,9 @@ async def conversations(request: web.Request) -> web.StreamResponse:
     rows = arrange(await conversation_rows(desk.edge.parts.store), channel=channel,
                    state=state if state in STATES else "", query=query)
     channels = sorted(desk.edge.parts.connectors)
-    return desk.render(request, "list.html", rows=rows, now=time.time(), channel=channel,
-                       state=state, query=query, channels=channels, states=STATES,
+    return desk.render(request, "list.html", rows=rows[:LIST_SHOWN], total=len(rows),
+                       now=time.time(), channel=channel, state=state, query=query,
+                       channels=channels, states=STATES,
                        waiting=sum(r.state == "waiting" for r in rows))
 
 

@@ -16,7 +16,7 @@ async def conversation_rows(store: Store) -> list[Row]:
     """Every customer's row: state, waiting since, holder, last message."""
     customers = await store.desk.summaries.customers()
     summaries = await store.desk.summaries.of(customers)
-    handed = [s.customer for s in summaries if s.state is not None and s.state.handoff]
+    handed = [s.customer for s in summaries if s.handoff]
     since = await store.desk.handoffs.since(handed)
     holders = await store.desk.handoffs.holders(handed)
     return rows_of(summaries, since, holders)

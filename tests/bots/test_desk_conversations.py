@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from bots.desk.conversations import Row, arrange, matches, rows_of, thread, waited
-from flows.types import Button, DialogState
+from flows.types import Button
 from storage.desk_list import Summary
 from storage.history import HistoryEntry
 
@@ -43,11 +43,11 @@ def test_search_by_name_or_phone_digits(query: str, found: bool) -> None:
 
 def test_rows_read_the_stage_the_wait_and_the_channels() -> None:
     summaries = [
-        Summary("a", DialogState(handoff="waiting"), HistoryEntry(30.0, "vk", "in", "ау"),
+        Summary("a", "waiting", HistoryEntry(30.0, "vk", "in", "ау"),
                 "Оля", None, ("vk:1", "web:s", "vk:2")),
-        Summary("b", DialogState(handoff="taken"), None, None, None, ()),
+        Summary("b", "taken", None, None, None, ()),
         Summary("c", None, None, None, None, ()),
-        Summary("d", DialogState(handoff="unheard"), HistoryEntry(40.0, "web", "in", "?"),
+        Summary("d", "unheard", HistoryEntry(40.0, "web", "in", "?"),
                 None, None, ("web:x",)),
     ]
     rows = rows_of(summaries, {"a": 12.0}, {"b": "ivan"})

@@ -97,7 +97,7 @@ async def test_summaries_read_state_last_message_profile_and_accounts(store: Sto
     await store.identities.attach("web:s9", customer, 1.0)
     await store.history.append(customer, HistoryEntry(5.0, "vk", "in", "Здравствуйте"))
     (found,) = await store.desk.summaries.of([customer])
-    assert (found.name, found.state, found.accounts[0]) == ("Оля", None, "vk:7")
+    assert (found.name, found.handoff, found.accounts[0]) == ("Оля", None, "vk:7")
     assert found.last is not None
     assert found.last.text == "Здравствуйте"
     assert set(found.accounts) == {"vk:7", "web:s9"}
@@ -113,3 +113,16 @@ async def test_a_repeated_look_within_the_window_is_audited_once(store: Store) -
     await store.forget(customer)  # the marks go with the customer, the records stay
     assert await audit.record_once("ivan", "card", customer, within=600)
     assert len(await audit.latest()) == 3
+
+
+@pytest.mark.parametrize(("stored", "stage"), [
+    ('{"k":[{"f":"a","s":"b"}],"h":"taken"}', "taken"), ('{"h":true}', "waiting"),
+    ('{"h":"unheard"}', "unheard"), ('{"k":[]}', None), ('{"h":"nonsense"}', None),
+    ("not json", None), ("[1]", None),
+])
+async def test_summaries_read_the_hand_off_stage_alone(store: Store, stored: str,
+                                                       stage: str | None) -> None:
+    customer = await store.identities.resolve("web:s1")
+    await store.redis.hset(store.keys.state(customer), mapping={"v": 1, "d": stored})
+    (found,) = await store.desk.summaries.of([customer])
+    assert found.handoff == stage
