@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from bots.desk.canned import load_canned
 from bots.flowchat import ChatSession, run_chat
 from connectors.registry import INSTALLED
 from flows import convtest, graph, schema
@@ -79,11 +80,12 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
 def cmd_check(args: argparse.Namespace) -> int:
     folder = args.folder or _default_folder()
     flows, problems = check(folder, timezone=_timezone(), channels=INSTALLED.names())
+    problems = (*problems, *load_canned(Path(folder))[1])  # the desk's _desk.yaml
     for problem in problems:
         print(problem)
     errors = sum(p.severity == "error" for p in problems)
     warnings = len(problems) - errors
-    if flows is None:
+    if flows is None or errors:
         print(f"{folder}: {errors} error(s), {warnings} warning(s)")
         return 1
     print(f"{folder}: ok, {len(flows.flows)} flow(s), {warnings} warning(s)")

@@ -24,7 +24,8 @@ def setup(app: web.Application, settings: Settings, edge: Edge) -> None:
     """Mount the desk under ``/desk``."""
     sub = web.Application(middlewares=[guard])
     sub[DESK] = Desk(edge, secret=secret_key(settings),
-                     secure=settings.public_url.startswith("https:"), zone=settings.zone)
+                     secure=settings.public_url.startswith("https:"), zone=settings.zone,
+                     flows=settings.flows)
     sub.add_routes(routes())
     app.add_subapp(PREFIX, sub)
     app.router.add_get(PREFIX, _to_list)

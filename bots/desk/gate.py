@@ -46,8 +46,10 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 class Desk:
     """What every desk handler needs: the running bot, sessions, templates, take-over."""
 
-    def __init__(self, edge: Edge, *, secret: bytes, secure: bool, zone: ZoneInfo) -> None:
+    def __init__(self, edge: Edge, *, secret: bytes, secure: bool, zone: ZoneInfo,
+                 flows: Path) -> None:
         self.edge = edge
+        self.flows = flows  # the flows folder, where the owner's _desk.yaml lives
         self.sessions = Sessions(secret, secure=secure, path=PREFIX)
         self.takeover = Takeover(edge)
         self.zone = zone

@@ -13,6 +13,7 @@ import time
 
 from aiohttp import web
 
+from bots.desk.canned import load_canned
 from bots.desk.conversations import STATES, arrange, thread
 from bots.desk.gate import DESK, PREFIX, login, login_form, logout, me, owner_only, static
 from bots.desk.queries import conversation_rows, customer_export
@@ -63,6 +64,7 @@ async def conversation(request: web.Request) -> web.StreamResponse:
         stage=state.handoff if state else None,
         holder=await store.desk.handoffs.holder(customer),
         flows=sorted(parts.flows.current().flows), error=request.query.get("error", ""),
+        canned=load_canned(desk.flows)[0],
         stamp=entries[-1].ts if entries else 0)
 
 

@@ -2,7 +2,8 @@
 in the web chat widget asks for a person; the desk, logged in as an operator, shows the
 hand-off live (no reload: the counter, the title badge, the row); the operator takes it and
 answers; the widget shows the answer; the customer's next message appears on the desk live;
-the operator hands back; the bot answers the customer's next message."""
+the operator inserts a canned reply (``_desk.yaml``) with one click and sends it; the
+operator hands back; the bot answers the customer's next message."""
 
 from __future__ import annotations
 
@@ -81,7 +82,8 @@ async def test_customer_and_operator_side_by_side(
     await expect(row).to_contain_text("ждёт человека")
     await row.get_by_role("link").click()
     await desk.get_by_role("button", name="Взять").click()
-    await desk.get_by_placeholder("Ваш ответ клиенту").fill("Здравствуйте! Это Ольга.")
+    answer = desk.get_by_placeholder("Ваш ответ клиенту")
+    await answer.fill("Здравствуйте! Это Ольга.")
     await desk.get_by_role("button", name="Отправить").click()
     await expect(desk.locator(".msg.operator")).to_contain_text("Здравствуйте! Это Ольга.")
     await expect(desk.locator(".msg.operator .meta")).to_contain_text("Ольга")
@@ -90,6 +92,10 @@ async def test_customer_and_operator_side_by_side(
     await _customer_says(customer, "Можно перенести запись?")
     await expect(desk.locator(".msg.in").last).to_contain_text("Можно перенести запись?",
                                                                timeout=LIVE)
+    await desk.get_by_role("button", name="Часы работы").click()  # _desk.yaml, one click
+    await expect(answer).to_have_value("Мы работаем ежедневно с 10:00 до 20:00.")
+    await desk.get_by_role("button", name="Отправить").click()
+    await expect(log).to_contain_text("Мы работаем ежедневно с 10:00 до 20:00.")
     await desk.get_by_role("button", name="Вернуть боту").click()
     await expect(desk.get_by_role("button", name="Взять")).to_be_visible()
 

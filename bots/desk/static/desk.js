@@ -73,6 +73,16 @@
       .then(function () { setTimeout(poll, EVERY); });
   }
 
+  // A canned reply's button puts its text into the answer (the operator may edit, then send).
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest ? event.target.closest(".canned-reply") : null;
+    var area = document.querySelector(".say textarea");
+    if (!button || !area) { return; }
+    var text = button.getAttribute("data-text") || "";
+    area.value = area.value ? area.value.replace(/\s*$/, "") + "\n" + text : text;
+    area.focus();
+  });
+
   document.addEventListener("click", function () {
     if (!audio) { try { audio = new (window.AudioContext || window.webkitAudioContext)(); } catch (e) {} }
   }, {once: true});
