@@ -102,6 +102,13 @@ class Operators:
         return True
 
     @guarded
+    async def end_sessions(self, name: str) -> None:
+        """Every session of ``name`` stops working (logging out ends a stolen cookie too)."""
+        key = self._keys.desk_operator(name)
+        if await self._redis.exists(key):
+            await self._redis.hincrby(key, "gen", 1)
+
+    @guarded
     async def set_password(self, name: str, password_hash: str) -> None:
         await self._redis.hset(self._keys.desk_operator(name), "hash", password_hash)
 

@@ -169,6 +169,9 @@ async def _login_page(request: web.Request, name: str, error: str,
 
 
 async def logout(request: web.Request) -> web.StreamResponse:
+    """Log out everywhere: the operator's session generation moves on, so a copy of the
+    cookie (another device, a stolen one) stops working too."""
+    await request.app[DESK].edge.parts.store.desk.operators.end_sessions(me(request).name)
     response = web.HTTPSeeOther(f"{PREFIX}/login")
     request.app[DESK].sessions.end(response)
     raise response

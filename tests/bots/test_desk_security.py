@@ -203,3 +203,13 @@ async def test_only_an_owner_exports_and_every_export_is_audited(
     assert (await resp.json())["accounts"][0]["account"] == "web:s1"
     actions = [(r.operator, r.action) for r in await store_of(app).desk.audit.latest()]
     assert actions == [("olga", "export"), ("ivan", "card")]  # newest first; ivan's 403: none
+
+
+async def test_after_logout_a_copy_of_the_cookie_is_refused(
+    desk: tuple[web.Application, TestClient],
+) -> None:
+    _, client = desk
+    await login(client, "ivan")
+    copy = client.session.cookie_jar.filter_cookies(client.make_url("/desk/"))[COOKIE].value
+    await client.post("/desk/logout", data={"csrf": await page_csrf(client)})
+    assert (await _refused_with(client, copy)) == 303
