@@ -16,7 +16,7 @@ from aiohttp import web
 from bots.desk.canned import load_canned
 from bots.desk.conversations import STATES, arrange, thread
 from bots.desk.gate import DESK, PREFIX, login, login_form, logout, me, owner_only, static
-from bots.desk.queries import conversation_rows, customer_export
+from bots.desk.queries import conversation_rows, customer_export, recent_rows
 from bots.desk.takeover import NotHolder
 from storage.store import Store
 
@@ -30,10 +30,16 @@ async def conversations(request: web.Request) -> web.StreamResponse:
     desk = request.app[DESK]
     q = request.query
     channel, state, query = q.get("channel", ""), q.get("state", ""), q.get("q", "")
-    rows = arrange(await conversation_rows(desk.edge.parts.store), channel=channel,
-                   state=state if state in STATES else "", query=query)
+    store = desk.edge.parts.store
+    if channel or state or query.strip():  # a filter or a search looks at every customer
+        every = await conversation_rows(store)
+        total = len(every)
+    else:  # the first page: hand-offs and the most recently active
+        every, total = await recent_rows(store, LIST_SHOWN)
+    rows = arrange(every, channel=channel, state=state if state in STATES else "",
+                   query=query)
     channels = sorted(desk.edge.parts.connectors)
-    return desk.render(request, "list.html", rows=rows[:LIST_SHOWN], total=len(rows),
+    return desk.render(request, "list.html", rows=rows[:LIST_SHOWN], total=max(total, len(rows)),
                        now=time.time(), channel=channel, state=state, query=query,
                        channels=channels, states=STATES,
                        waiting=sum(r.state == "waiting" for r in rows))
@@ -133,7 +139,7 @@ async def live(request: web.Request) -> web.StreamResponse:
     desk = request.app[DESK]
     store = desk.edge.parts.store
     customer = request.query.get("customer", "")
-    rows = await conversation_rows(store)
+    rows, _ = await recent_rows(store, LIST_SHOWN)
     waiting = sum(r.state == "waiting" for r in rows)
     if customer:
         if not await _known(store, customer):

@@ -187,3 +187,21 @@ async def test_hand_back_into_a_flow_the_operator_picks(
     await client.post(f"/desk/c/{customer}/release", data={"csrf": token, "flow": "booking"})
     assert (await next_reply(ws))["text"] == "Какую услугу вы хотите?"
     await ws.close()
+
+
+async def test_the_first_page_reads_hand_offs_and_the_most_recent_only(
+    desk: tuple[web.Application, TestClient],
+) -> None:
+    from bots.desk.queries import recent_rows
+    app, _ = desk
+    store = store_of(app)
+    ids = [await store.identities.resolve(f"web:p{n}") for n in range(5)]  # p4 latest
+    await store.desk.handoffs.began(ids[0], 1.0)  # the oldest, but waiting
+    state_key = store.keys.state(ids[0])
+    await store.redis.hset(state_key, mapping={"v": 1, "d": '{"h":"waiting"}'})
+    await store.desk.handoffs.began(ids[1], 2.0)  # went back to the bot: no state stage
+    rows, total = await recent_rows(store, 2)
+    assert total == 5
+    assert [r.customer for r in rows] == [ids[0], ids[4], ids[3]]
+    assert rows[0].state == "waiting"
+    assert await store.desk.handoffs.waiting() == {ids[0]: 1.0}  # the stale one dropped

@@ -126,3 +126,15 @@ async def test_summaries_read_the_hand_off_stage_alone(store: Store, stored: str
     await store.redis.hset(store.keys.state(customer), mapping={"v": 1, "d": stored})
     (found,) = await store.desk.summaries.of([customer])
     assert found.handoff == stage
+
+
+async def test_last_active_is_each_customer_s_latest_account_activity(store: Store) -> None:
+    one = await store.identities.resolve("vk:1")
+    await store.identities.attach("web:s1", one, 50.0)
+    await store.identities.attach("vk:1", one, 70.0)
+    two = await store.identities.resolve("vk:2")
+    await store.identities.attach("vk:2", two, 20.0)
+    got = await store.desk.summaries.last_active([two, one, "never_seen"])
+    assert got == [20.0, 70.0, 0.0]
+    store.desk.summaries._joint = False  # the cluster's way: a pipeline
+    assert await store.desk.summaries.last_active([two, one, "never_seen"]) == got
