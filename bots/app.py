@@ -29,6 +29,7 @@ from bots.background import every, finish, pause
 from bots.channels import link_targets, make_connectors
 from bots.config import Settings
 from bots.delivery import Delivery
+from bots.desk.relay import OwnerRelay
 from bots.desk.takeover import heard
 from bots.effects import Effects
 from bots.flowsource import POLL_EVERY as FLOWS_POLL_EVERY
@@ -177,7 +178,8 @@ def _assemble(
     runtime = Runtime(
         store=store, flows=flows.current, advance=engine.advance, delivery=delivery,
         effects=effects, metrics=edge.metrics, clock=edge.clock, owner_notify=owner.notify,
-        notices=ladder,
+        notices=ladder, owner_inbox=OwnerRelay(edge, chats=settings.owner_chats,
+                                               connectors=connectors).take,
     )
     return Parts(store=store, embedded=embedded, instance=instance, http=http, flows=flows,
                  delivery=delivery, reminders=reminders, runtime=runtime, connectors=connectors,

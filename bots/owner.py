@@ -13,12 +13,12 @@ import logging
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 import aiohttp
 
-from bots.texts import OWNER_NOTE_CUSTOMER, OWNER_NOTE_TITLES, OwnerNoteKind
+from bots.texts import OWNER_NOTE_ANSWER, OWNER_NOTE_CUSTOMER, OWNER_NOTE_TITLES, OwnerNoteKind
 from connectors.base import ChannelError, Connector
 from flows.types import Channel, Reply
 
@@ -55,10 +55,12 @@ class Owner:
         chats: Mapping[Channel, str],
         connectors: Mapping[Channel, Connector],
         http: Callable[[], aiohttp.ClientSession],
-        desk: Callable[[OwnerNote], Awaitable[bool]] | None = None,
+        desk: Callable[[OwnerNote], Awaitable[tuple[bool, int]]] | None = None,
     ) -> None:
         self._webhook = webhook
-        self._desk = desk  # the operator desk (bots.desk): hears hand-offs when it has people
+        # The operator desk (bots.desk): hears hand-offs when it has people, and numbers them
+        # so the owner can answer in their own chat («12 текст»).
+        self._desk = desk
         self._chats = {ch: peer for ch, peer in chats.items() if ch in connectors}
         self._connectors = connectors
         self._http = http
@@ -75,7 +77,11 @@ class Owner:
         """Send ``note`` to every destination; how many took it (0: nobody was told)."""
         reached = 0
         if self._desk is not None and note.kind == "handoff":
-            reached += await self._desk(note)
+            heard, number = await self._desk(note)
+            reached += heard
+            if self._chats and number:
+                answer = OWNER_NOTE_ANSWER.format(number=number)
+                note = replace(note, detail="\n".join(filter(None, (note.detail, answer))))
         if self._webhook:
             reached += await self._post(self._webhook, note)
         for channel, peer in self._chats.items():

@@ -67,3 +67,5 @@ OWNER_NOTE_TITLES: Final[dict[OwnerNoteKind, str]] = {
 }
 OWNER_NOTE_CUSTOMER: Final = "Клиент: {customer}"
 HANDOFF_DETAIL: Final = "Канал: {channel}. {reason}"
+OWNER_NOTE_ANSWER: Final = ("Ответить клиенту: напишите здесь «{number} ваш текст». "
+                            "Вернуть боту: «/бот {number}».")

@@ -23,7 +23,13 @@ from storage.client import RedisClient
 from storage.codec import stream_rows, text
 from storage.desk_list import Summaries
 from storage.errors import guarded
-from storage.keys import DESK_AUDIT_MAXLEN, DESK_LOGIN_WINDOW, Keys, check_operator
+from storage.keys import (
+    DESK_AUDIT_MAXLEN,
+    DESK_LOGIN_WINDOW,
+    DESK_SHORT_TTL,
+    Keys,
+    check_operator,
+)
 from storage.scripts import CompareAndDelete, runner
 
 Role = Literal["owner", "operator"]
@@ -256,10 +262,33 @@ class Handoffs:
             await self._del_if(CompareAndDelete(key, operator))
 
     @guarded
+    async def short_number(self, customer: str) -> int:
+        """The customer's short number for the owner's messenger: the one given before while
+        it lives, else a new one."""
+        mine = self._keys.desk_short_of(customer)
+        known = await self._redis.get(mine)
+        if known is not None and await self.by_short(int(known)) == customer:
+            return int(known)
+        number = int(await self._redis.incr(self._keys.desk_short_seq))
+        pipe = self._redis.pipeline(transaction=False)
+        pipe.set(self._keys.desk_short(number), customer, ex=DESK_SHORT_TTL)
+        pipe.set(mine, number, ex=DESK_SHORT_TTL)
+        await pipe.execute()
+        return number
+
+    @guarded
+    async def by_short(self, number: int) -> str | None:
+        found = await self._redis.get(self._keys.desk_short(number))
+        return None if found is None else text(found)
+
+    @guarded
     async def forget(self, customer: str) -> None:
-        """Erasure: the waiting index names the customer (the claim key goes with the
-        customer's keys); the audit log keeps the internal id on purpose."""
+        """Erasure: the waiting index and the short number name the customer (the claim key
+        goes with the customer's keys); the audit log keeps the internal id on purpose."""
         await self._redis.zrem(self._keys.desk_waiting, customer)
+        known = await self._redis.get(self._keys.desk_short_of(customer))
+        if known is not None:
+            await self._del_if(CompareAndDelete(self._keys.desk_short(int(known)), customer))
 
 
 class Desk:

@@ -37,8 +37,9 @@ Layout (``<bot>`` is the per-bot namespace so several bots share one Redis):
   ``:lf:<name>`` / ``:la:<address digest>`` (failed logins in the window), ``:audit`` (stream:
   who opened whose card, by internal customer id only), ``:seen:<operator>:<action>:<customer>``
   (a recent look, so a self-refreshing page is audited once), ``:waiting`` (zset customer ->
-  when the hand-off began); per customer ``{c:<id>}:claim`` (the operator who took the
-  conversation).
+  when the hand-off began), ``:shortseq`` / ``:short:<n>`` (a hand-off's short number ->
+  customer, for answers from the owner's messenger); per customer ``{c:<id>}:claim`` (the
+  operator who took the conversation) and ``{c:<id>}:short`` (its short number).
 
 This module does no I/O and must not build keys anywhere else: other modules ask ``Keys``.
 """
@@ -83,6 +84,7 @@ DESK_LOGIN_WINDOW = 15 * 60  # failed desk logins are counted over this many sec
 DESK_ACCOUNT_MAX_FAILURES = 5  # failed logins of one operator name within the window
 DESK_ADDRESS_MAX_FAILURES = 20  # failed logins from one network address within the window
 DESK_AUDIT_MAXLEN = 1_000_000  # audit records kept (approximate trim)
+DESK_SHORT_TTL = 7 * DAY  # a hand-off's short number can be answered this long
 
 _CUSTOMER_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 # Notice ids come from the caller (a reminder's job id and due time): no braces (the hash tag),
@@ -383,3 +385,14 @@ class Keys:
 
     def desk_claim(self, customer: str) -> str:
         return f"{self.tag(customer)}:claim"
+
+    @property
+    def desk_short_seq(self) -> str:
+        return f"{self.prefix}{{desk}}:shortseq"
+
+    def desk_short(self, number: int) -> str:
+        """A hand-off's short number (the owner answers «12 текст» in their messenger)."""
+        return f"{self.prefix}{{desk}}:short:{int(number)}"
+
+    def desk_short_of(self, customer: str) -> str:
+        return f"{self.tag(customer)}:short"

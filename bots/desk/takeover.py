@@ -101,17 +101,19 @@ async def _note(store: Store, customer: str, note: str) -> None:
         ts=time.time(), channel="-", direction="event", text="", note=note))
 
 
-def heard(store: Store) -> Callable[[OwnerNote], Awaitable[bool]]:
-    """The owner-notification hook of the desk: a hand-off is recorded as waiting, and is
-    heard when at least one operator can log in."""
+def heard(store: Store) -> Callable[[OwnerNote], Awaitable[tuple[bool, int]]]:
+    """The owner-notification hook of the desk: a hand-off is recorded as waiting and given
+    a short number (for answers from the owner's messenger, ``bots.desk.relay``); it is
+    heard when at least one operator can log in. (False, 0) when storage fails."""
 
-    async def hook(note: OwnerNote) -> bool:
+    async def hook(note: OwnerNote) -> tuple[bool, int]:
         if note.kind != "handoff":
-            return False
+            return False, 0
         try:
             await store.desk.handoffs.began(note.customer, time.time())
-            return any(not op.disabled for op in await store.desk.operators.all())
+            number = await store.desk.handoffs.short_number(note.customer)
+            return any(not op.disabled for op in await store.desk.operators.all()), number
         except StorageError:
-            return False
+            return False, 0
 
     return hook
