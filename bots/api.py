@@ -19,7 +19,10 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from bots.access import erase
+from bots.api_doc import PREFIX, document, model_schemas
 from bots.config import Settings
+from bots.desk.queries import conversation_rows, customer_export
+from bots.desk.takeover import Takeover
 from bots.parts import Edge, NotStarted
 from connectors.common import same_secret
 from flows.types import JSON, StartFlowEvent
@@ -27,15 +30,21 @@ from storage.errors import InvalidValue, StorageError
 from storage.profile import normalise_phone
 from storage.store import Store
 
-PREFIX = "/api/v1"
-
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+_ONE_WAY_TO_FIND: dict[str, Any] = {"oneOf": [  # what _one_way_to_find checks, for the document
+    {"required": ["account"], "properties": {"account": {"type": "string"},
+                                             "phone": {"type": "null"}}},
+    {"required": ["phone"], "properties": {"phone": {"type": "string"},
+                                           "account": {"type": "null"}}},
+]}
 
 
 class StartFlow(BaseModel):
     """Start ``flow`` for a customer found by channel account (``vk:123``) or phone."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra=_ONE_WAY_TO_FIND)
 
     flow: str = Field(min_length=1, max_length=64)
     vars: dict[str, JSON] = Field(default_factory=dict)
@@ -51,6 +60,27 @@ class StartFlow(BaseModel):
         return self
 
 
+OPERATOR_NAME = r"^\w[\w.-]{0,39}$"  # storage.keys.check_operator
+
+
+class OperatorMessage(BaseModel):
+    """A person's message to the customer, sent as from ``operator`` (who takes the
+    conversation over first when nobody holds it)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    text: str = Field(min_length=1, max_length=4000)
+    operator: str = Field(pattern=OPERATOR_NAME)
+
+
+class TakeOver(BaseModel):
+    """Take the conversation over from the bot for ``operator``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    operator: str = Field(pattern=OPERATOR_NAME)
+
+
 def error(status: int, code: str, message: str) -> web.Response:
     return web.json_response({"error": {"code": code, "message": message}}, status=status)
 
@@ -61,6 +91,7 @@ class Api:
     def __init__(self, token: str, edge: Edge) -> None:
         self._token = token
         self._edge = edge
+        self._takeover = Takeover(edge)
 
     def authorised(self, request: web.Request) -> bool:
         scheme, _, given = request.headers.get("Authorization", "").partition(" ")
@@ -95,6 +126,8 @@ class Api:
         if not accounts:
             return error(404, "customer_not_found", "no such customer")
         count = _int(request.query.get("history", "50"), 1, 1000)
+        if count is None:
+            return error(422, "invalid_request", "history: a whole number from 1 to 1000")
         state, _version = await store.states.load(customer)
         entries = await store.history.read(customer, count=count)
         reminders = await parts.reminders.of_customer(customer)
@@ -118,12 +151,50 @@ class Api:
         return web.json_response({"cancelled": cancelled})
 
     async def release(self, request: web.Request) -> web.Response:
-        runtime = self._edge.runtime
-        try:
-            released = await runtime.release(request.match_info["customer"])
-        except ValueError:
+        customer = request.match_info["customer"]
+        if not await _known(self._edge.parts.store, customer):
             return error(404, "customer_not_found", "no such customer")
+        released = await self._takeover.release(customer, "api")
         return web.json_response({"released": released})
+
+    async def handoffs(self, request: web.Request) -> web.Response:
+        """Customers waiting for a person, the longest waiting first."""
+        rows = await conversation_rows(self._edge.parts.store)
+        waiting = sorted((r for r in rows if r.state == "waiting"),
+                         key=lambda r: (r.since or 0.0, r.customer))
+        return web.json_response({"handoffs": [
+            {"customer": r.customer, "channel": r.channels[0] if r.channels else None,
+             "since": r.since, "last_message": r.last_text, "operator": r.holder}
+            for r in waiting]})
+
+    async def take_over(self, request: web.Request) -> web.Response:
+        try:
+            body = TakeOver.model_validate_json(await request.read())
+        except ValidationError as exc:
+            return error(422, "invalid_request", _explain(exc))
+        customer = request.match_info["customer"]
+        if not await _known(self._edge.parts.store, customer):
+            return error(404, "customer_not_found", "no such customer")
+        holder = await self._takeover.claim(customer, body.operator)
+        if holder != body.operator:
+            return error(409, "taken", f"the conversation is held by {holder}")
+        return web.json_response({"customer": customer, "operator": holder})
+
+    async def message(self, request: web.Request) -> web.Response:
+        try:
+            body = OperatorMessage.model_validate_json(await request.read())
+        except ValidationError as exc:
+            return error(422, "invalid_request", _explain(exc))
+        customer = request.match_info["customer"]
+        if not await _known(self._edge.parts.store, customer):
+            return error(404, "customer_not_found", "no such customer")
+        if await self._takeover.claim(customer, body.operator) != body.operator:
+            return error(409, "taken", "another operator holds the conversation")
+        sent = await self._takeover.say(customer, body.operator, body.text)
+        if sent.target is None:
+            return error(409, "no_channel", "no channel of the customer took the message")
+        return web.json_response({"customer": customer, "channel": sent.target.channel,
+                                  "operator": body.operator}, status=202)
 
     async def export(self, request: web.Request) -> web.Response:
         """Everything kept about a customer (152-FZ access request): accounts, profile with
@@ -135,15 +206,8 @@ class Api:
             known = 0
         if not known:
             return error(404, "customer_not_found", "no such customer")
-        accounts = await store.identities.accounts(customer)
-        profile = await store.profiles.get(customer)
-        messages = [e.to_record(customer) async for e in store.history.entries(customer)]
-        return web.json_response({
-            "customer": customer,
-            "accounts": [{"account": a.account, "last_active": a.last_active} for a in accounts],
-            "profile": profile.model_dump(mode="json"),
-            "messages": messages,
-        })
+        await store.desk.audit.record("api", "export", customer)  # (152-FZ: who saw it)
+        return web.json_response(await customer_export(store, customer))
 
     async def erase(self, request: web.Request) -> web.Response:
         """Erase a customer everywhere (``bots.access.erase``); a repeat erases again (so a
@@ -159,7 +223,16 @@ class Api:
                                   "reminders": done.reminders, "files": done.files})
 
     async def openapi(self, request: web.Request) -> web.Response:
-        return web.json_response(openapi_document())
+        parts = self._edge.started
+        flows = sorted(parts.flows.current().flows) if parts is not None else None
+        return web.json_response(openapi_document(flows))
+
+
+async def _known(store: Store, customer: str) -> bool:
+    try:
+        return bool(await store.identities.accounts(customer))
+    except ValueError:
+        return False
 
 
 async def _find(store: Store, body: StartFlow) -> str | None:
@@ -178,11 +251,13 @@ async def _find(store: Store, body: StartFlow) -> str | None:
 API = web.AppKey("svyaz_api", Api)
 
 
-def _int(raw: str, low: int, high: int) -> int:
+def _int(raw: str, low: int, high: int) -> int | None:
+    """``raw`` as a whole number within [low, high]; None otherwise (a 422, as documented)."""
     try:
-        return max(low, min(high, int(raw)))
+        value = int(raw)
     except ValueError:
-        return high if raw else low
+        return None
+    return value if low <= value <= high else None
 
 
 def _explain(exc: ValidationError) -> str:
@@ -202,7 +277,10 @@ async def _guard(request: web.Request, handler: Handler) -> web.StreamResponse:
     try:
         return await handler(request)
     except web.HTTPException as exc:
-        return error(exc.status, "http_error", exc.reason)
+        answer = error(exc.status, "http_error", exc.reason)
+        if "Allow" in exc.headers:  # a 405 says which methods the path takes
+            answer.headers["Allow"] = exc.headers["Allow"]
+        return answer
     except NotStarted:
         return error(503, "unavailable", "the bot is starting; try again shortly")
     except StorageError:
@@ -249,84 +327,46 @@ _ERASE_NOTE = ("State, history, profile, consents, accounts, links, pending mess
 OPERATIONS = (
     Operation("/flows/start", "post", Api.start_flow,
               "Run a flow for a customer on their best channel", "queued", status="202",
-              errors=(401, 404, 409, 422), body="StartFlow"),
+              errors=(404, 409), body="StartFlow"),
     Operation("/customers/{customer}", "get", Api.customer,
               "A customer's linked channels, position, reminders and history", "the customer",
-              errors=(404,), query=({"name": "history", "in": "query",
-                                     "schema": {"type": "integer", "default": 50}},)),
+              query=({"name": "history", "in": "query",
+                      "schema": {"type": "integer", "default": 50, "minimum": 1,
+                                 "maximum": 1000}},)),
     Operation("/customers/{customer}", "delete", Api.erase,
               "Erase a customer and everything about them (152-FZ)", "erased",
-              schema="Erased", errors=(401, 404, 503), description=_ERASE_NOTE),
+              schema="Erased", description=_ERASE_NOTE),
     Operation("/customers/{customer}/export", "get", Api.export,
               "Everything kept about a customer (a 152-FZ access request)",
-              "the customer's data", schema="Export", errors=(401, 404),
+              "the customer's data", schema="Export",
               description="`messages` are the rows `svyaz export` writes as JSONL, oldest "
                           "first."),
     Operation("/customers/{customer}/reminders", "delete", Api.cancel_reminders,
               "Cancel every reminder of a customer", "how many were cancelled"),
     Operation("/customers/{customer}/release", "post", Api.release,
               "Hand a conversation back from the operator to the bot",
-              "whether it was handed off"),
+              "whether it was handed off or held"),
+    Operation("/handoffs", "get", Api.handoffs,
+              "Customers waiting for a person, the longest waiting first", "the hand-offs",
+              schema="Handoffs"),
+    Operation("/customers/{customer}/takeover", "post", Api.take_over,
+              "Take a conversation over from the bot (the bot stays quiet until released)",
+              "taken", schema="Taken", errors=(409,), body="TakeOver",
+              description="409 when another operator holds it."),
+    Operation("/customers/{customer}/messages", "post", Api.message,
+              "Send the customer a person's message (taking the conversation over first)",
+              "sent through the outbox to the channel the customer last wrote from",
+              status="202", schema="Sent", errors=(409,), body="OperatorMessage",
+              description="Delivered like the bot's own messages (outbox, failover to the "
+                          "customer's other channels); the web chat shows it as from the "
+                          "operator. 409 when another operator holds the conversation or no "
+                          "channel took it."),
 )
 
 
-def _json(schema: str) -> dict[str, Any]:
-    return {"application/json": {"schema": {"$ref": f"#/components/schemas/{schema}"}}}
-
-
-def _operation(op: Operation) -> dict[str, Any]:
-    ok: dict[str, Any] = {"description": op.answer}
-    if op.schema is not None:
-        ok["content"] = _json(op.schema)
-    found: dict[str, Any] = {"summary": op.summary}
-    if op.description is not None:
-        found["description"] = op.description
-    if op.body is not None:
-        found["requestBody"] = {"required": True, "content": _json(op.body)}
-    if "{customer}" in op.path:
-        found["parameters"] = [{"name": "customer", "in": "path", "required": True,
-                                "schema": {"type": "string"}}, *op.query]
-    error_body = {"description": "error", "content": _json("Error")}
-    found["responses"] = {op.status: ok, **{str(code): error_body for code in op.errors}}
-    return found
-
-
-def openapi_document() -> dict[str, Any]:
-    paths: dict[str, dict[str, Any]] = {}
-    for op in OPERATIONS:
-        paths.setdefault(op.path, {})[op.method] = _operation(op)
-    return {
-        "openapi": "3.1.0",
-        "info": {"title": "svyaz API", "version": "1"},
-        "servers": [{"url": PREFIX}],
-        "security": [{"bearer": []}],
-        "components": {
-            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
-            "schemas": {"StartFlow": StartFlow.model_json_schema(), "Export": _EXPORT,
-                        "Erased": _ERASED, "Error": _ERROR},
-        },
-        "paths": paths,
-    }
-
-
-_STR = {"type": "string"}
-_EXPORT: dict[str, Any] = {"type": "object", "properties": {
-    "customer": _STR,
-    "accounts": {"type": "array", "items": {"type": "object", "properties": {
-        "account": _STR, "last_active": {"type": "number"}}}},
-    "profile": {"type": "object", "properties": {
-        "name": {"type": ["string", "null"]}, "phone": {"type": ["string", "null"]},
-        "email": {"type": ["string", "null"]}, "consents": {"type": "array"}}},
-    "messages": {"type": "array", "items": {"type": "object", "properties": {
-        "customer": _STR, "ts": {"type": "number"}, "time": _STR, "channel": _STR,
-        "direction": {"enum": ["in", "out"]}, "text": _STR,
-        "buttons": {"type": "array", "items": _STR}, "note": _STR}}},
-}}
-_ERASED: dict[str, Any] = {"type": "object", "properties": {
-    "customer": _STR,
-    "erased": {"type": "boolean", "description": "false when nothing was left to erase"},
-    "reminders": {"type": "integer"},
-    "files": {"enum": ["rewritten", "no-aof", "external"]},
-}}
-_ERROR: dict[str, Any] = {"type": "object", "properties": {"error": {
-    "type": "object", "properties": {"code": _STR, "message": _STR}}}}
+def openapi_document(flows: list[str] | None = None) -> dict[str, Any]:
+    """The document; with ``flows`` (the running bot's), ``flow`` names one of them."""
+    schemas = model_schemas(StartFlow, OperatorMessage, TakeOver)
+    if flows:
+        schemas["StartFlow"]["properties"]["flow"]["enum"] = flows
+    return document(OPERATIONS, schemas)

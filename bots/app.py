@@ -23,12 +23,14 @@ from typing import TYPE_CHECKING
 import aiohttp
 from aiohttp import web
 
-from bots import api, remote, sms_status
+from bots import api, desk, remote, sms_status
 from bots.access import served_url
 from bots.background import every, finish, pause
 from bots.channels import link_targets, make_connectors
 from bots.config import Settings
 from bots.delivery import Delivery
+from bots.desk.relay import OwnerRelay
+from bots.desk.takeover import heard
 from bots.effects import Effects
 from bots.flowsource import POLL_EVERY as FLOWS_POLL_EVERY
 from bots.flowsource import FlowSource
@@ -89,6 +91,7 @@ def build_app(
     if (reports := sms_status.route(settings, edge)) is not None:
         app.router.add_routes([reports])
     api.setup(app, settings, edge)
+    desk.setup(app, settings, edge)
     app.on_shutdown.append(_close_web_chat)
     app.cleanup_ctx.append(_lifecycle)
     return app
@@ -163,7 +166,7 @@ def _assemble(
 ) -> Parts:
     """The parts that stand on Redis, the HTTP session and the flows (nothing starts here)."""
     owner = Owner(webhook=settings.owner_webhook, chats=settings.owner_chats,
-                  connectors=connectors, http=lambda: http)
+                  connectors=connectors, http=lambda: http, desk=heard(store))
     if (warning := unheard_handoffs(flows.current(), owner)) is not None:
         log.warning(warning)
     delivery = Delivery(store=store, connectors=connectors, metrics=edge.metrics)
@@ -181,7 +184,8 @@ def _assemble(
     runtime = Runtime(
         store=store, flows=flows.current, advance=engine.advance, delivery=delivery,
         effects=effects, metrics=edge.metrics, clock=edge.clock, owner_notify=owner.notify,
-        notices=ladder,
+        notices=ladder, owner_inbox=OwnerRelay(edge, chats=settings.owner_chats,
+                                               connectors=connectors).take,
     )
     return Parts(store=store, embedded=embedded, instance=instance, http=http, flows=flows,
                  delivery=delivery, reminders=reminders, runtime=runtime, connectors=connectors,

@@ -7,9 +7,10 @@ import sys
 from collections.abc import Iterable, Sequence
 
 from bots import cmd_flows, cmd_run, cmd_storage, sms_status
+from bots.desk import cmd_operator
 from flows.messages import Lang, msg
 
-COMMAND_MODULES = (cmd_run, cmd_flows, cmd_storage, sms_status)
+COMMAND_MODULES = (cmd_run, cmd_flows, cmd_storage, sms_status, cmd_operator)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from bots.desk.canned import load_canned
 from bots.flowchat import ChatSession, run_chat
 from bots.flowgraph import dot, mermaid
 from connectors.registry import INSTALLED
@@ -98,6 +99,7 @@ def cmd_check(args: argparse.Namespace) -> int:
                             send_only=send_only_channels(), lang=lang)
     if Path(folder).is_dir():
         problems += tuple(convcheck.check_tests(folder, flows, lang=lang))
+    problems = (*problems, *load_canned(Path(folder))[1])  # the desk's _desk.yaml
     for problem in problems:
         print(problem)
     errors = sum(p.severity == "error" for p in problems)

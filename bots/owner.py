@@ -12,13 +12,13 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 import aiohttp
 
-from bots.texts import OWNER_NOTE_CUSTOMER, OWNER_NOTE_TITLES, OwnerNoteKind
+from bots.texts import OWNER_NOTE_ANSWER, OWNER_NOTE_CUSTOMER, OWNER_NOTE_TITLES, OwnerNoteKind
 from connectors.base import ChannelError, Connector
 from flows.types import Channel, Reply
 
@@ -56,8 +56,12 @@ class Owner:
         chats: Mapping[Channel, str],
         connectors: Mapping[Channel, Connector],
         http: Callable[[], aiohttp.ClientSession],
+        desk: Callable[[OwnerNote], Awaitable[tuple[bool, int]]] | None = None,
     ) -> None:
         self._webhook = webhook
+        # The operator desk (bots.desk): hears hand-offs when it has people, and numbers them
+        # so the owner can answer in their own chat («12 текст»).
+        self._desk = desk
         self._chats = {ch: peer for ch, peer in chats.items() if ch in connectors}
         self._connectors = connectors
         self._http = http
@@ -73,6 +77,12 @@ class Owner:
     async def reach(self, note: OwnerNote) -> int:
         """Send ``note`` to every destination; how many took it (0: nobody was told)."""
         reached = 0
+        if self._desk is not None and note.kind == "handoff":
+            heard, number = await self._desk(note)
+            reached += heard
+            if self._chats and number:
+                answer = OWNER_NOTE_ANSWER.format(number=number)
+                note = replace(note, detail="\n".join(filter(None, (note.detail, answer))))
         if self._webhook:
             reached += await self._post(self._webhook, note)
         for channel, peer in self._chats.items():
@@ -116,5 +126,6 @@ def unheard_handoffs(flows: FlowSet, owner: Owner) -> str | None:
         return None
     shown = ", ".join(steps[:5]) + (f" and {len(steps) - 5} more" if len(steps) > 5 else "")
     return (f"the flows hand customers to an operator ({shown}), but no owner destination is "
-            "set (SVYAZ_OWNER_WEBHOOK, SVYAZ_OWNER_VK_PEER, SVYAZ_OWNER_MAX_CHAT): nobody "
-            "will be told, and those customers hear that nobody can answer them here")
+            "set (SVYAZ_OWNER_WEBHOOK, SVYAZ_OWNER_VK_PEER, SVYAZ_OWNER_MAX_CHAT): unless the "
+            "desk has an operator (svyaz operator add NAME), nobody will be told, and those "
+            "customers hear that nobody can answer them here")

@@ -63,8 +63,11 @@ class Runtime:
         clock: Clock,
         owner_notify: Callable[[OwnerNote], Awaitable[None]] | None = None,
         notices: NoticeHook | None = None,
+        owner_inbox: Callable[[Inbound], Awaitable[bool]] | None = None,
     ) -> None:
         self._store = store
+        # The owner's own chat answering hand-offs (bots.desk.relay): never a customer.
+        self._owner_inbox = owner_inbox
         self._metrics = metrics
         # Built in this order, each kicking through the dispatch built last.
         self.turns = TurnRunner(
@@ -87,6 +90,8 @@ class Runtime:
         if self.dispatch.closing:
             raise Unavailable("shutting down")
         try:  # de-duplicate, resolve, push and take the lock: one round trip when known
+            if self._owner_inbox is not None and await self._owner_inbox(inbound):
+                return
             arrival = await self._store.intake.take(dedupe_key(inbound), inbound)
         except StorageError as exc:
             raise Unavailable(f"storage unavailable ({exc}); retry later") from exc

@@ -77,3 +77,5 @@ INCIDENT_TEXTS: Final[dict[str, str]] = {
 }
 OWNER_NOTE_CUSTOMER: Final = "Клиент: {customer}"
 HANDOFF_DETAIL: Final = "Канал: {channel}. {reason}"
+OWNER_NOTE_ANSWER: Final = ("Ответить клиенту: напишите здесь «{number} ваш текст». "
+                            "Вернуть боту: «/бот {number}».")

@@ -46,4 +46,8 @@ CLI: Mapping[str, Mapping[str, str]] = {
                             "говорит, какую)",
                       "en": "list scheduled reminders: when, what about, to whom (reads "
                             "the data folder SVYAZ_DATA_DIR or SVYAZ_REDIS_URL, and says which)"},
+    "desk.unreadable": {"ru": "файл не читается: {error}", "en": "cannot read the file: {error}"},
+    "desk.title_twice": {
+        "ru": "название {title} встречается дважды; дайте каждой заготовке своё",
+        "en": "the title {title} is used twice; give each canned reply its own"},
 }

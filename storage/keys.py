@@ -38,6 +38,14 @@ Layout (``<bot>`` is the per-bot namespace so several bots share one Redis):
   (a sent SMS -> its notice, for delivery reports), ``:day:<day>:<customer>`` (SMS sent to a
   customer that day), ``:month:<month>`` (SMS parts sent that month) and ``:take:<id>`` (a
   quota take that can still be given back).
+* the operator desk (``storage.desk``), global in one slot ``{desk}``: ``:ops`` (set of operator
+  names), ``:op:<name>`` (hash: password hash, role, disabled, session generation),
+  ``:lf:<name>`` / ``:la:<address digest>`` (failed logins in the window), ``:audit`` (stream:
+  who opened whose card, by internal customer id only), ``:seen:<operator>:<action>:<customer>``
+  (a recent look, so a self-refreshing page is audited once), ``:waiting`` (zset customer ->
+  when the hand-off began), ``:shortseq`` / ``:short:<n>`` (a hand-off's short number ->
+  customer, for answers from the owner's messenger); per customer ``{c:<id>}:claim`` (the
+  operator who took the conversation) and ``{c:<id>}:short`` (its short number).
 
 This module does no I/O and must not build keys anywhere else: other modules ask ``Keys``.
 """
@@ -87,12 +95,20 @@ SMS_DAY_TTL = 2 * DAY  # a customer's daily SMS counter outlives its day
 SMS_MONTH_TTL = 62 * DAY  # the monthly SMS counter outlives its month
 SMS_TAKE_TTL = DAY  # a quota take can be given back this long (a refused send is known at once)
 WEB_DELIVERED_TTL = 60  # seconds a web relay's delivered mark answers the waiting sender
+DESK_LOGIN_WINDOW = 15 * 60  # failed desk logins are counted over this many seconds
+DESK_ACCOUNT_MAX_FAILURES = 5  # failed logins of one operator name within the window
+DESK_ADDRESS_MAX_FAILURES = 20  # failed logins from one network address within the window
+DESK_AUDIT_MAXLEN = 1_000_000  # audit records kept (approximate trim)
+DESK_SHORT_TTL = 7 * DAY  # a hand-off's short number can be answered this long
 
 _CUSTOMER_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 # Notice ids come from the caller (a reminder's job id and due time): no braces (the hash tag),
 # no spaces (the due index joins customer and id with one), no glob characters.
 _NOTICE_ID = re.compile(r"^[A-Za-z0-9_.:@+=-]{1,160}$")
 _PART = re.compile(r"^[A-Za-z0-9_.:@+=-]{1,100}$")  # a provider, message id, day, month, take
+# An operator's name is shown to customers: letters of any script, digits, ``._-``; no braces,
+# spaces or glob characters, so it is safe in a key name.
+_OPERATOR = re.compile(r"^\w[\w.-]{0,39}$")
 
 
 def check_customer_id(customer: str) -> str:
@@ -119,6 +135,13 @@ class OutboxKeys(NamedTuple):
     data: str
     lease: str
     tries: str
+
+
+def check_operator(name: str) -> str:
+    if not _OPERATOR.match(name):
+        raise ValueError(f"invalid operator name {name!r}: letters, digits, '.', '_', '-'; "
+                         "at most 40")
+    return name
 
 
 def _part(value: str) -> str:
@@ -371,3 +394,46 @@ class Keys:
 
     def sms_take(self, take_id: str) -> str:
         return f"{self.prefix}{{notices}}:take:{_part(take_id)}"
+
+    # ------------------------------------------------------------------ operator desk
+
+    @property
+    def desk_operators(self) -> str:
+        return f"{self.prefix}{{desk}}:ops"
+
+    def desk_operator(self, name: str) -> str:
+        return f"{self.prefix}{{desk}}:op:{check_operator(name)}"
+
+    def desk_login_account(self, name: str) -> str:
+        return f"{self.prefix}{{desk}}:lf:{check_operator(name)}"
+
+    def desk_login_address(self, address: str) -> str:
+        return f"{self.prefix}{{desk}}:la:{token_digest(address)}"
+
+    @property
+    def desk_audit(self) -> str:
+        return f"{self.prefix}{{desk}}:audit"
+
+    def desk_audit_mark(self, operator: str, action: str, customer: str) -> str:
+        """A recent look of ``operator`` at ``customer`` (the audit's repeat filter); erased
+        with the customer (the id is in the name), the audit record itself stays."""
+        return (f"{self.prefix}{{desk}}:seen:{check_operator(operator)}:{_part(action)}:"
+                f"{check_customer_id(customer)}")
+
+    @property
+    def desk_waiting(self) -> str:
+        return f"{self.prefix}{{desk}}:waiting"
+
+    def desk_claim(self, customer: str) -> str:
+        return f"{self.tag(customer)}:claim"
+
+    @property
+    def desk_short_seq(self) -> str:
+        return f"{self.prefix}{{desk}}:shortseq"
+
+    def desk_short(self, number: int) -> str:
+        """A hand-off's short number (the owner answers «12 текст» in their messenger)."""
+        return f"{self.prefix}{{desk}}:short:{int(number)}"
+
+    def desk_short_of(self, customer: str) -> str:
+        return f"{self.tag(customer)}:short"

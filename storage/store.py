@@ -24,6 +24,7 @@ from redis.asyncio.cluster import RedisCluster
 from storage.client import RedisClient, close_redis, make_redis, scripts_span_slots
 from storage.codec import text
 from storage.dedupe import Dedupe
+from storage.desk import Desk
 from storage.embedded import EmbeddedRedis
 from storage.errors import guarded, guarded_slow
 from storage.history import History, HistoryEntry
@@ -100,6 +101,7 @@ class Store:
         self.dedupe = Dedupe(redis, keys)
         self.notices = Notices(redis, keys)
         self.incidents = Incidents(redis, keys)
+        self.desk = Desk(redis, keys)  # the operator desk's records (bots.desk)
         self.identities = Identities(redis, keys, history=self.history, profiles=self.profiles,
                                      reminders=self.reminders, inbox=self.inbox,
                                      link_token_ttl=link_token_ttl, link_code_ttl=link_code_ttl)
@@ -207,6 +209,7 @@ class Store:
         reminders = await self.reminders.clear(customer)
         await self.outbox.drop_customer(customer)
         await self.notices.erase(customer)  # with its global indexes and SMS counters
+        await self.desk.handoffs.forget(customer)  # (its audit records stay: ids only)
         await self.redis.delete(*self.keys.customer_keys(customer))
         # Other parts keep their own keys under the customer's tag (the scheduler) or with the
         # id in the name (bot-initiated de-duplication keys): one scan of the namespace.

@@ -1,0 +1,138 @@
+"""The OpenAPI 3.1 document of ``/api/v1`` (``bots.api``): built from its list of operations.
+
+Every operation answers 401 without the bearer token and 503 while the bot starts or storage
+is down; one with a customer in its path answers 404 for an unknown customer; one with a
+body or query answers 422 for a bad one. Request models' own ``$defs`` are lifted into
+``components`` so no ``$ref`` dangles. This module must not serve or handle requests.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any, Protocol
+
+from pydantic import BaseModel
+
+PREFIX = "/api/v1"
+CUSTOMER_ID = r"^[A-Za-z0-9_-]{1,64}$"  # storage.keys.check_customer_id
+
+
+class Described(Protocol):
+    """What the document needs of an operation (``bots.api.Operation``)."""
+
+    @property
+    def path(self) -> str: ...
+    @property
+    def method(self) -> str: ...
+    @property
+    def summary(self) -> str: ...
+    @property
+    def answer(self) -> str: ...
+    @property
+    def status(self) -> str: ...
+    @property
+    def schema(self) -> str | None: ...
+    @property
+    def errors(self) -> tuple[int, ...]: ...
+    @property
+    def description(self) -> str | None: ...
+    @property
+    def body(self) -> str | None: ...
+    @property
+    def query(self) -> tuple[dict[str, Any], ...]: ...
+
+
+def _json(schema: str) -> dict[str, Any]:
+    return {"application/json": {"schema": {"$ref": f"#/components/schemas/{schema}"}}}
+
+
+def statuses(op: Described) -> list[int]:
+    """Every error status ``op`` can answer."""
+    found = {401, 503, *op.errors}
+    if "{customer}" in op.path:
+        found.add(404)
+    if op.body is not None or op.query:
+        found.add(422)
+    return sorted(found)
+
+
+def _operation(op: Described) -> dict[str, Any]:
+    ok: dict[str, Any] = {"description": op.answer}
+    if op.schema is not None:
+        ok["content"] = _json(op.schema)
+    found: dict[str, Any] = {"summary": op.summary}
+    if op.description is not None:
+        found["description"] = op.description
+    if op.body is not None:
+        found["requestBody"] = {"required": True, "content": _json(op.body)}
+    parameters = list(op.query)
+    if "{customer}" in op.path:
+        parameters.insert(0, {"name": "customer", "in": "path", "required": True,
+                              "schema": {"type": "string", "pattern": CUSTOMER_ID}})
+    if parameters:
+        found["parameters"] = parameters
+    error_body = {"description": "error", "content": _json("Error")}
+    found["responses"] = {op.status: ok, **{str(code): error_body for code in statuses(op)}}
+    return found
+
+
+def model_schemas(*models: type[BaseModel]) -> dict[str, Any]:
+    """The models' JSON Schemas as components, their ``$defs`` lifted beside them."""
+    found: dict[str, Any] = {}
+    for model in models:
+        schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
+        found.update(schema.pop("$defs", {}))
+        found[model.__name__] = schema
+    return found
+
+
+def document(operations: Iterable[Described], schemas: dict[str, Any]) -> dict[str, Any]:
+    paths: dict[str, dict[str, Any]] = {}
+    for op in operations:
+        paths.setdefault(op.path, {})[op.method] = _operation(op)
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "svyaz API", "version": "1"},
+        "servers": [{"url": PREFIX}],
+        "security": [{"bearer": []}],
+        "components": {
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+            "schemas": {**schemas, "Export": _EXPORT, "Erased": _ERASED, "Error": _ERROR,
+                        "Handoffs": _HANDOFFS, "Sent": _SENT, "Taken": _TAKEN},
+        },
+        "paths": paths,
+    }
+
+
+_STR = {"type": "string"}
+_EXPORT: dict[str, Any] = {"type": "object", "properties": {
+    "customer": _STR,
+    "accounts": {"type": "array", "items": {"type": "object", "properties": {
+        "account": _STR, "last_active": {"type": "number"}}}},
+    "profile": {"type": "object", "properties": {
+        "name": {"type": ["string", "null"]}, "phone": {"type": ["string", "null"]},
+        "email": {"type": ["string", "null"]}, "consents": {"type": "array"}}},
+    "messages": {"type": "array", "items": {"type": "object", "properties": {
+        "customer": _STR, "ts": {"type": "number"}, "time": _STR, "channel": _STR,
+        "direction": {"enum": ["in", "out", "event"]}, "text": _STR,
+        "buttons": {"type": "array", "items": _STR}, "note": _STR}}},
+}}
+_ERASED: dict[str, Any] = {"type": "object", "properties": {
+    "customer": _STR,
+    "erased": {"type": "boolean", "description": "false when nothing was left to erase"},
+    "reminders": {"type": "integer"},
+    "files": {"enum": ["rewritten", "no-aof", "external"]},
+}}
+_ERROR: dict[str, Any] = {"type": "object", "required": ["error"], "properties": {"error": {
+    "type": "object", "required": ["code", "message"],
+    "properties": {"code": _STR, "message": _STR}}}}
+_HANDOFFS: dict[str, Any] = {"type": "object", "required": ["handoffs"], "properties": {
+    "handoffs": {"type": "array", "items": {"type": "object", "properties": {
+        "customer": _STR,
+        "channel": {"type": ["string", "null"], "description": "where they last wrote from"},
+        "since": {"type": ["number", "null"], "description": "epoch seconds"},
+        "last_message": _STR, "operator": {"type": ["string", "null"]}}}}}}
+_SENT: dict[str, Any] = {"type": "object", "required": ["customer", "channel"], "properties": {
+    "customer": _STR, "channel": _STR, "operator": _STR}}
+_TAKEN: dict[str, Any] = {"type": "object", "required": ["customer", "operator"], "properties": {
+    "customer": _STR, "operator": _STR}}

@@ -1,0 +1,163 @@
+"""The desk's pages: the conversation list, a conversation with the customer's card, the
+claim / answer / hand-back actions, the audit log (owners), and the live-update poll.
+
+Every opening of a customer's card is written to the audit log first. This module must not
+check sessions (``bots.desk.gate``'s middleware did) nor send or store anything itself: the
+take-over is ``bots.desk.takeover``'s, the records ``storage``'s.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+
+from aiohttp import web
+
+from bots.desk.canned import load_canned
+from bots.desk.conversations import STATES, arrange, thread
+from bots.desk.gate import DESK, PREFIX, login, login_form, logout, me, owner_only, static
+from bots.desk.queries import conversation_rows, customer_export, recent_rows
+from bots.desk.takeover import NotHolder
+from storage.store import Store
+
+HISTORY_SHOWN = 500  # messages of a conversation on its page
+LIST_SHOWN = 200  # conversations on the list page (hand-offs first): search finds the rest
+TEXT_MAX = 4000
+AUDIT_AGAIN = 600  # seconds: the same operator's card of the same customer is one look
+
+
+async def conversations(request: web.Request) -> web.StreamResponse:
+    desk = request.app[DESK]
+    q = request.query
+    channel, state, query = q.get("channel", ""), q.get("state", ""), q.get("q", "")
+    store = desk.edge.parts.store
+    if channel or state or query.strip():  # a filter or a search looks at every customer
+        every = await conversation_rows(store)
+        total = len(every)
+    else:  # the first page: hand-offs and the most recently active
+        every, total = await recent_rows(store, LIST_SHOWN)
+    rows = arrange(every, channel=channel, state=state if state in STATES else "",
+                   query=query)
+    channels = sorted(desk.edge.parts.connectors)
+    return desk.render(request, "list.html", rows=rows[:LIST_SHOWN], total=max(total, len(rows)),
+                       now=time.time(), channel=channel, state=state, query=query,
+                       channels=channels, states=STATES,
+                       waiting=sum(r.state == "waiting" for r in rows))
+
+
+async def _known(store: Store, customer: str) -> bool:
+    try:
+        return bool(await store.identities.accounts(customer))
+    except ValueError:
+        return False
+
+
+async def conversation(request: web.Request) -> web.StreamResponse:
+    desk, customer = request.app[DESK], request.match_info["customer"]
+    parts = desk.edge.parts
+    store = parts.store
+    if not await _known(store, customer):
+        raise web.HTTPNotFound(text="Нет такого клиента.")
+    await store.desk.audit.record_once(me(request).name, "card", customer, within=AUDIT_AGAIN)
+    state, _ = await store.states.load(customer)
+    entries = await store.history.read(customer, count=HISTORY_SHOWN)
+    return desk.render(
+        request, "conversation.html", customer=customer, messages=thread(entries),
+        profile=await store.profiles.get(customer),
+        accounts=await store.identities.accounts(customer),
+        reminders=await parts.reminders.of_customer(customer),
+        position=state.stack[-1] if state and state.stack else None,
+        stage=state.handoff if state else None,
+        holder=await store.desk.handoffs.holder(customer),
+        flows=sorted(parts.flows.current().flows), error=request.query.get("error", ""),
+        canned=load_canned(desk.flows)[0],
+        stamp=entries[-1].ts if entries else 0)
+
+
+def _back(customer: str, error: str = "") -> web.HTTPSeeOther:
+    where = f"{PREFIX}/c/{customer}"
+    return web.HTTPSeeOther(f"{where}?error={error}" if error else where)
+
+
+async def claim(request: web.Request) -> web.StreamResponse:
+    desk, customer = request.app[DESK], request.match_info["customer"]
+    if not await _known(desk.edge.parts.store, customer):
+        raise web.HTTPNotFound()
+    holder = await desk.takeover.claim(customer, me(request).name)
+    await desk.edge.parts.store.desk.audit.record(me(request).name, "claim", customer)
+    raise _back(customer, "" if holder == me(request).name else "taken")
+
+
+async def say(request: web.Request) -> web.StreamResponse:
+    desk, customer = request.app[DESK], request.match_info["customer"]
+    text = str((await request.post()).get("text", "")).strip()
+    if not text or len(text) > TEXT_MAX:
+        raise _back(customer, "empty")
+    try:
+        sent = await desk.takeover.say(customer, me(request).name, text)
+    except NotHolder:
+        raise _back(customer, "not_yours") from None
+    raise _back(customer, "" if sent.target is not None else "undelivered")
+
+
+async def release(request: web.Request) -> web.StreamResponse:
+    desk, customer = request.app[DESK], request.match_info["customer"]
+    flow = str((await request.post()).get("flow", "")) or None
+    if flow is not None and flow not in desk.edge.parts.flows.current().flows:
+        raise _back(customer, "flow")
+    await desk.takeover.release(customer, me(request).name, flow)
+    await desk.edge.parts.store.desk.audit.record(me(request).name, "release", customer)
+    raise _back(customer)
+
+
+async def export(request: web.Request) -> web.StreamResponse:
+    """The customer's data as a JSON file (owners only; audited)."""
+    owner = owner_only(request)
+    desk, customer = request.app[DESK], request.match_info["customer"]
+    store = desk.edge.parts.store
+    if not await _known(store, customer):
+        raise web.HTTPNotFound(text="Нет такого клиента.")
+    await store.desk.audit.record(owner.name, "export", customer)
+    return web.json_response(await customer_export(store, customer), dumps=_dumps, headers={
+        "Content-Disposition": f'attachment; filename="customer-{customer}.json"'})
+
+
+def _dumps(data: object) -> str:
+    return json.dumps(data, ensure_ascii=False, indent=1)
+
+
+async def audit(request: web.Request) -> web.StreamResponse:
+    owner_only(request)
+    desk = request.app[DESK]
+    records = await desk.edge.parts.store.desk.audit.latest(500)
+    return desk.render(request, "audit.html", records=records)
+
+
+async def live(request: web.Request) -> web.StreamResponse:
+    """For the pages' poll: how many wait for a person, and a stamp that changes when the
+    page shown would change."""
+    desk = request.app[DESK]
+    store = desk.edge.parts.store
+    customer = request.query.get("customer", "")
+    rows, _ = await recent_rows(store, LIST_SHOWN)
+    waiting = sum(r.state == "waiting" for r in rows)
+    if customer:
+        if not await _known(store, customer):
+            raise web.HTTPNotFound()
+        entries = await store.history.read(customer, count=1)
+        stamp = f"{entries[-1].ts if entries else 0}"
+    else:
+        stamp = f"{max((r.last_at for r in rows), default=0)}:" + ",".join(
+            sorted(f"{r.customer}{r.state}{r.holder}" for r in rows if r.state != "bot"))
+    return web.json_response({"waiting": waiting, "stamp": stamp})
+
+
+def routes() -> list[web.RouteDef]:
+    return [
+        web.get("/", conversations), web.get("/c/{customer}", conversation),
+        web.post("/c/{customer}/claim", claim), web.post("/c/{customer}/say", say),
+        web.post("/c/{customer}/release", release), web.get("/audit", audit),
+        web.get("/c/{customer}/export", export),
+        web.get("/live.json", live), web.get("/login", login_form), web.post("/login", login),
+        web.post("/logout", logout), web.get("/static/{name}", static),
+    ]
