@@ -99,7 +99,8 @@ def cmd_check(args: argparse.Namespace) -> int:
                             send_only=send_only_channels(), lang=lang)
     if Path(folder).is_dir():
         problems += tuple(convcheck.check_tests(folder, flows, lang=lang))
-    problems = (*problems, *load_canned(Path(folder))[1])  # the desk's _desk.yaml
+    canned = load_canned(Path(folder))[1]  # the desk's _desk.yaml
+    problems = (*problems, *(p.in_lang(lang) for p in canned))
     for problem in problems:
         print(problem)
     errors = sum(p.severity == "error" for p in problems)

@@ -61,7 +61,7 @@ def _colon(lines: list[str], line: int, column: int) -> tuple[int, int, Msg]:
     before = _previous(lines, line)
     if before is not None:
         prev = lines[before - 1]
-        if _indent_of(here) > _indent_of(prev) and not prev.rstrip().endswith(":"):
+        if _key_of(here) > _key_of(prev) and not prev.rstrip().endswith(":"):
             if ":" not in prev.strip() and not prev.strip().startswith("-"):
                 return before, _indent_of(prev) + 1, msg("yaml.no_colon")
             return line, _indent_of(here) + 1, msg("yaml.indent_more", line=line)
@@ -81,6 +81,12 @@ def _previous(lines: list[str], line: int) -> int | None:
 
 def _indent(lines: list[str], line: int) -> int:
     return _indent_of(lines[line - 1]) + 1 if 0 < line <= len(lines) else 1
+
+
+def _key_of(source: str) -> int:
+    """Where a line's key starts: its indentation and any list markers (``  - title:``)."""
+    marker = re.match(r"[ ]*(?:-[ ]+)*", source)
+    return len(marker.group(0)) if marker else 0
 
 
 def _indent_of(source: str) -> int:

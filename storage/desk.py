@@ -23,12 +23,12 @@ from storage.client import RedisClient
 from storage.codec import stream_rows, text
 from storage.desk_list import Summaries
 from storage.errors import guarded
+from storage.keyparts import check_operator
 from storage.keys import (
     DESK_AUDIT_MAXLEN,
     DESK_LOGIN_WINDOW,
     DESK_SHORT_TTL,
     Keys,
-    check_operator,
 )
 from storage.scripts import CompareAndDelete, runner
 

@@ -52,10 +52,17 @@ This module does no I/O and must not build keys anywhere else: other modules ask
 
 from __future__ import annotations
 
-import hashlib
-import re
 from dataclasses import dataclass
-from typing import NamedTuple
+
+from storage.keyparts import (
+    OutboxKeys,
+    _part,
+    check_bot,
+    check_customer_id,
+    check_notice_id,
+    check_operator,
+    token_digest,
+)
 
 ROOT = "svyaz"
 
@@ -101,53 +108,7 @@ DESK_ADDRESS_MAX_FAILURES = 20  # failed logins from one network address within 
 DESK_AUDIT_MAXLEN = 1_000_000  # audit records kept (approximate trim)
 DESK_SHORT_TTL = 7 * DAY  # a hand-off's short number can be answered this long
 
-_CUSTOMER_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
-# Notice ids come from the caller (a reminder's job id and due time): no braces (the hash tag),
-# no spaces (the due index joins customer and id with one), no glob characters.
-_NOTICE_ID = re.compile(r"^[A-Za-z0-9_.:@+=-]{1,160}$")
-_PART = re.compile(r"^[A-Za-z0-9_.:@+=-]{1,100}$")  # a provider, message id, day, month, take
-# An operator's name is shown to customers: letters of any script, digits, ``._-``; no braces,
-# spaces or glob characters, so it is safe in a key name.
-_OPERATOR = re.compile(r"^\w[\w.-]{0,39}$")
-
-
-def check_customer_id(customer: str) -> str:
-    """Customer ids go into key names: refuse anything that could break the hash tag."""
-    if not _CUSTOMER_ID.match(customer):
-        raise ValueError(f"invalid customer id {customer!r}")
-    return customer
-
-
-def token_digest(token: str) -> str:
-    """Link tokens are stored by digest, so a key listing never reveals a usable token."""
-    return hashlib.sha256(token.encode()).hexdigest()[:32]
-
-
-def check_notice_id(notice_id: str) -> str:
-    if not _NOTICE_ID.match(notice_id):
-        raise ValueError(f"invalid notice id {notice_id!r}")
-    return notice_id
-
-
-class OutboxKeys(NamedTuple):
-    """One outbox shard's keys: entries (hash), leases (zset), claims (hash); one slot."""
-
-    data: str
-    lease: str
-    tries: str
-
-
-def check_operator(name: str) -> str:
-    if not _OPERATOR.match(name):
-        raise ValueError(f"invalid operator name {name!r}: letters, digits, '.', '_', '-'; "
-                         "at most 40")
-    return name
-
-
-def _part(value: str) -> str:
-    if not _PART.match(value):
-        raise ValueError(f"invalid key part {value!r}")
-    return value
+# The parts of a key name that come from outside are checked there (``storage.keyparts``).
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,8 +118,7 @@ class Keys:
     bot: str = "main"
 
     def __post_init__(self) -> None:
-        if not _CUSTOMER_ID.match(self.bot):
-            raise ValueError(f"invalid bot name {self.bot!r}")
+        check_bot(self.bot)
 
     @property
     def prefix(self) -> str:

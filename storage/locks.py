@@ -30,7 +30,8 @@ from storage.client import RedisClient
 from storage.codec import text
 from storage.errors import OPERATION_TIMEOUT, LockTimeout, guarded, guarded_slow, unanswered
 from storage.inbox import Rows, raw_rows
-from storage.keys import LOCK_TTL, LOCK_WAIT, Keys, OutboxKeys
+from storage.keyparts import OutboxKeys
+from storage.keys import LOCK_TTL, LOCK_WAIT, Keys
 from storage.scripts import Arg, CompareAndDelete, CompareAndExpire, Key, Script, Spread, runner
 
 

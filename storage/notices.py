@@ -39,7 +39,8 @@ from typing import Any, Literal, cast
 from storage.client import RedisClient
 from storage.codec import dumps, loads, text
 from storage.errors import guarded, guarded_slow
-from storage.keys import NOTICE_TTL, SMS_INDEX_TTL, Keys, check_notice_id
+from storage.keyparts import check_notice_id
+from storage.keys import NOTICE_TTL, SMS_INDEX_TTL, Keys
 from storage.notice_scripts import (
     Advance,
     Answered,

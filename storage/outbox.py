@@ -31,7 +31,8 @@ from flows.types import Channel, Reply
 from storage.client import RedisClient
 from storage.codec import channel, dumps, loads, reply_from_dict, reply_to_dict, text
 from storage.errors import guarded, guarded_slow
-from storage.keys import OUTBOX_LEASE_MS, OUTBOX_SHARDS, Keys, OutboxKeys
+from storage.keyparts import OutboxKeys
+from storage.keys import OUTBOX_LEASE_MS, OUTBOX_SHARDS, Keys
 from storage.outbox_scripts import Ack, Claim, ClaimIds, Inherit, Put, Touch
 from storage.scripts import runner
 

@@ -11,7 +11,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import ClassVar, Self
 
-from storage.keys import OUTBOX_LEASE_MS, Keys, OutboxKeys
+from storage.keyparts import OutboxKeys
+from storage.keys import OUTBOX_LEASE_MS, Keys
 from storage.scripts import Key, Script, Spread
 
 _NOW_MS = "local t = redis.call('TIME'); local now = t[1] * 1000 + math.floor(t[2] / 1000)\n"

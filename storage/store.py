@@ -33,6 +33,7 @@ from storage.inbox import Inbox
 from storage.incidents import Incidents
 from storage.instance import Instance
 from storage.intake import Intake
+from storage.keyparts import OutboxKeys
 from storage.keys import (
     HISTORY_MAX_AGE,
     HISTORY_MAXLEN,
@@ -42,7 +43,6 @@ from storage.keys import (
     LOCK_WAIT,
     STATE_TTL,
     Keys,
-    OutboxKeys,
 )
 from storage.locks import Lock, idle_rows
 from storage.notices import Notices

@@ -21,7 +21,7 @@ from bots.config import Settings
 from bots.desk.passwords import WeakPassword, hash_password
 from flows.errors import SvyazError
 from storage.desk import Role
-from storage.keys import check_operator
+from storage.keyparts import check_operator
 
 
 def register(sub: argparse._SubParsersAction[Any]) -> None:

@@ -22,7 +22,7 @@ from bots.events import dedupe_key
 from bots.parts import Edge
 from connectors.base import ChannelError, Connector
 from flows.types import Channel, Inbound, Reply, TextEvent
-from storage.keys import check_operator
+from storage.keyparts import check_operator
 
 log = logging.getLogger("svyaz.desk")
 

@@ -113,3 +113,12 @@ def test_english_on_request(tmp_path: Path) -> None:
     (problem,) = loader.check(tmp_path, lang="en")[1]
     assert str(problem).endswith(": error: a tab character: YAML indents with spaces only; "
                                  "replace the tab with spaces")
+
+
+def test_a_colon_in_a_list_item_s_text_is_no_indentation_mistake(tmp_path: Path) -> None:
+    (tmp_path / "a.yaml").write_text("name: a\nsteps:\n  start:\n    say: Привет\n"
+                                     "    next:\n      - if: 'true'\n"
+                                     "        then: Мы: с 10\n", encoding="utf-8")
+    _, problems = loader.check(tmp_path)
+    (problem,) = problems
+    assert "возьмите текст в кавычки" in problem.message, problem.message

@@ -1,0 +1,67 @@
+"""The parts of Redis key names that come from outside, checked before they go into a name.
+
+A customer id, a notice id, an operator's name, a provider's message id: each must not break
+the customer's hash tag (``{c:<id>}``), a separator or a SCAN pattern. ``storage.keys`` builds
+the names from them; this module only checks and digests.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from typing import NamedTuple
+
+_CUSTOMER_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+# Notice ids come from the caller (a reminder's job id and due time): no braces (the hash tag),
+# no spaces (the due index joins customer and id with one), no glob characters.
+_NOTICE_ID = re.compile(r"^[A-Za-z0-9_.:@+=-]{1,160}$")
+_PART = re.compile(r"^[A-Za-z0-9_.:@+=-]{1,100}$")  # a provider, message id, day, month, take
+# An operator's name is shown to customers: letters of any script, digits, ``._-``; no braces,
+# spaces or glob characters, so it is safe in a key name.
+_OPERATOR = re.compile(r"^\w[\w.-]{0,39}$")
+
+
+def check_bot(name: str) -> str:
+    """A bot's namespace name follows the customer id's rule."""
+    if not _CUSTOMER_ID.match(name):
+        raise ValueError(f"invalid bot name {name!r}")
+    return name
+
+
+def check_customer_id(customer: str) -> str:
+    """Customer ids go into key names: refuse anything that could break the hash tag."""
+    if not _CUSTOMER_ID.match(customer):
+        raise ValueError(f"invalid customer id {customer!r}")
+    return customer
+
+
+def token_digest(token: str) -> str:
+    """Link tokens are stored by digest, so a key listing never reveals a usable token."""
+    return hashlib.sha256(token.encode()).hexdigest()[:32]
+
+
+def check_notice_id(notice_id: str) -> str:
+    if not _NOTICE_ID.match(notice_id):
+        raise ValueError(f"invalid notice id {notice_id!r}")
+    return notice_id
+
+
+class OutboxKeys(NamedTuple):
+    """One outbox shard's keys: entries (hash), leases (zset), claims (hash); one slot."""
+
+    data: str
+    lease: str
+    tries: str
+
+
+def check_operator(name: str) -> str:
+    if not _OPERATOR.match(name):
+        raise ValueError(f"invalid operator name {name!r}: letters, digits, '.', '_', '-'; "
+                         "at most 40")
+    return name
+
+
+def _part(value: str) -> str:
+    if not _PART.match(value):
+        raise ValueError(f"invalid key part {value!r}")
+    return value
