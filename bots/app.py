@@ -26,7 +26,7 @@ from aiohttp import web
 from bots import api, desk, remote, sms_status
 from bots.access import served_url
 from bots.background import every, finish, pause
-from bots.channels import link_targets, make_connectors
+from bots.channels import link_targets, make_connectors, owner_chats, relayed
 from bots.config import Settings
 from bots.delivery import Delivery
 from bots.desk.relay import OwnerRelay
@@ -105,8 +105,9 @@ async def _close_web_chat(app: web.Application) -> None:
     a handler that never ends by itself (the wait would last the whole shutdown timeout while
     the widget still looks connected). Closed with 1012, the widget reconnects once we are
     back; the turns in progress then finish in ``_stop`` (their web replies stay in history)."""
-    connector = app[CONNECTORS].get("web")
-    if connector is not None:
+    connectors = app[CONNECTORS]
+    for name in relayed(connectors):
+        connector = connectors[name]
         local = connector.local if isinstance(connector, WebRelay) else connector
         await local.stop()
 
@@ -134,8 +135,8 @@ async def _start(app: web.Application, resources: contextlib.AsyncExitStack) -> 
     spare = make_spare(settings)  # the SMS provider and the e-mail sender, when configured
     resources.push_async_callback(spare.close)
     share_limits(connectors, store)  # VK's and MAX's rate limits count every process
-    if "web" in connectors:  # replies find the process that holds the browser's socket
-        connectors["web"] = WebRelay(connectors["web"], store)
+    for name in relayed(connectors):  # replies find the process that holds the socket
+        connectors[name] = WebRelay(connectors[name], store)
     flows = await _load_flows(settings, connectors)
     parts = _assemble(settings, edge, store=store, embedded=embedded, instance=instance,
                       http=http, flows=flows, connectors=connectors, spare=spare)
@@ -165,7 +166,7 @@ def _assemble(
     connectors: dict[Channel, Connector], spare: Spare,
 ) -> Parts:
     """The parts that stand on Redis, the HTTP session and the flows (nothing starts here)."""
-    owner = Owner(webhook=settings.owner_webhook, chats=settings.owner_chats,
+    owner = Owner(webhook=settings.owner_webhook, chats=owner_chats(settings),
                   connectors=connectors, http=lambda: http, desk=heard(store))
     if (warning := unheard_handoffs(flows.current(), owner)) is not None:
         log.warning(warning)
@@ -184,7 +185,7 @@ def _assemble(
     runtime = Runtime(
         store=store, flows=flows.current, advance=engine.advance, delivery=delivery,
         effects=effects, metrics=edge.metrics, clock=edge.clock, owner_notify=owner.notify,
-        notices=ladder, owner_inbox=OwnerRelay(edge, chats=settings.owner_chats,
+        notices=ladder, owner_inbox=OwnerRelay(edge, chats=owner_chats(settings),
                                                connectors=connectors).take,
     )
     return Parts(store=store, embedded=embedded, instance=instance, http=http, flows=flows,

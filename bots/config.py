@@ -12,7 +12,6 @@ import contextlib
 import os
 import re
 import secrets
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 from urllib.parse import urlsplit
@@ -26,7 +25,7 @@ from flows.errors import SvyazError
 from storage.embedded import DEFAULT_MAXMEMORY
 
 if TYPE_CHECKING:
-    from flows.types import Channel
+    pass
 
 SECRET_KEY_FILE = "secret_key"
 MIN_SECRET_KEY = 16  # bytes; connectors.webchat.tokens refuses shorter keys
@@ -39,14 +38,6 @@ class ConfigError(SvyazError):
     def __init__(self, problems: list[str]) -> None:
         self.problems = tuple(problems)
         super().__init__("\n".join(self.problems))
-
-
-@dataclass(frozen=True, slots=True)
-class VkAccess:
-    """What VK needs to be on: the community's token and id."""
-
-    token: SecretStr
-    group_id: int
 
 
 class Settings(BaseSettings):
@@ -155,38 +146,6 @@ class Settings(BaseSettings):
     # ------------------------------------------------------------------ derived
 
     @property
-    def vk_access(self) -> VkAccess | None:
-        """The community's token and id when VK is on (both are set), else None."""
-        if self.vk_token is None or self.vk_group_id is None:
-            return None
-        return VkAccess(self.vk_token, self.vk_group_id)
-
-    @property
-    def vk_enabled(self) -> bool:
-        return self.vk_access is not None
-
-    @property
-    def vk_link_group(self) -> str | None:
-        """The community a ``vk.me`` deep link names: its screen name, else ``club<id>``."""
-        if self.vk_access is None:
-            return None
-        return self.vk_group_screen_name or f"club{self.vk_access.group_id}"
-
-    @property
-    def owner_chats(self) -> dict[Channel, str]:
-        """The owner's own chats that hear about hand-offs, by channel."""
-        chats: dict[Channel, str] = {}
-        if self.owner_vk_peer:
-            chats["vk"] = self.owner_vk_peer
-        if self.owner_max_chat:
-            chats["max"] = self.owner_max_chat
-        return chats
-
-    @property
-    def max_enabled(self) -> bool:
-        return self.max_token is not None
-
-    @property
     def zone(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
 
@@ -209,49 +168,6 @@ class Settings(BaseSettings):
 def is_http_url(url: str) -> bool:
     parts = urlsplit(url)
     return parts.scheme in ("http", "https") and bool(parts.netloc)
-
-
-def _vk_problems(s: Settings) -> list[str]:
-    found: list[str] = []
-    if (s.vk_token is None) != (s.vk_group_id is None):
-        have, missing = (
-            ("SVYAZ_VK_TOKEN", "SVYAZ_VK_GROUP_ID") if s.vk_token else
-            ("SVYAZ_VK_GROUP_ID", "SVYAZ_VK_TOKEN")
-        )
-        found.append(f"{have} is set but {missing} is not; VK needs both (or neither).")
-    if s.vk_enabled and s.vk_mode == "callback":
-        if not s.vk_confirmation:
-            found.append(
-                "SVYAZ_VK_MODE=callback needs SVYAZ_VK_CONFIRMATION, the string VK shows in "
-                "the community's Callback API settings."
-            )
-        if s.vk_secret is None:
-            found.append(
-                "SVYAZ_VK_MODE=callback needs SVYAZ_VK_SECRET (the Callback API secret key), "
-                "so forged callbacks are refused."
-            )
-    if s.owner_vk_peer and not s.vk_enabled:
-        found.append("SVYAZ_OWNER_VK_PEER is set but VK is off (set SVYAZ_VK_TOKEN and "
-                     "SVYAZ_VK_GROUP_ID).")
-    if not is_http_url(s.vk_api_url):
-        found.append(f"SVYAZ_VK_API_URL must be an http(s) address, got {s.vk_api_url!r}.")
-    return found
-
-
-def _max_problems(s: Settings) -> list[str]:
-    found: list[str] = []
-    if s.max_enabled and s.max_mode == "webhook" and s.max_webhook_secret is None:
-        found.append(
-            "SVYAZ_MAX_MODE=webhook needs SVYAZ_MAX_WEBHOOK_SECRET, so webhooks from anyone "
-            "but MAX are refused."
-        )
-    if s.max_webhook_secret is not None and not s.max_enabled:
-        found.append("SVYAZ_MAX_WEBHOOK_SECRET is set but SVYAZ_MAX_TOKEN is not; MAX is off.")
-    if s.owner_max_chat and not s.max_enabled:
-        found.append("SVYAZ_OWNER_MAX_CHAT is set but MAX is off (set SVYAZ_MAX_TOKEN).")
-    if not is_http_url(s.max_api_url):
-        found.append(f"SVYAZ_MAX_API_URL must be an http(s) address, got {s.max_api_url!r}.")
-    return found
 
 
 def _general_problems(s: Settings) -> list[str]:
@@ -301,9 +217,11 @@ def _webchat_problems(s: Settings) -> list[str]:
 def problems(settings: Settings) -> list[str]:
     """Every missing or contradictory setting, one sentence each (empty: fine)."""
     from bots.spare import spare_problems
+    from connectors.registry import INSTALLED
 
-    return [*_general_problems(settings), *_vk_problems(settings), *_max_problems(settings),
-            *spare_problems(settings)]
+    channels = [problem for info in INSTALLED if info.setup is not None
+                for problem in info.setup.problems(settings)]
+    return [*_general_problems(settings), *channels, *spare_problems(settings)]
 
 
 def _describe(error: ValidationError) -> list[str]:

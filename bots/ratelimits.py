@@ -17,14 +17,13 @@ from flows.types import Channel
 from storage.ratelimit import RedisSlots
 from storage.store import Store
 
-PLATFORMS: tuple[Channel, ...] = ("vk", "max")
-
 
 def share_limits(connectors: Mapping[Channel, Connector], store: Store) -> None:
-    """Give every platform connector's client a limiter shared through ``store``'s Redis."""
+    """Give every platform connector's client (those with a limiter: VK, MAX) a limiter
+    shared through ``store``'s Redis."""
     member = f"{store.instance}-{secrets.token_hex(4)}"  # this process among the senders
-    for platform in PLATFORMS:
-        client = getattr(connectors.get(platform), "client", None)
+    for platform, connector in connectors.items():
+        client = getattr(connector, "client", None)
         limiter: RateLimiter | None = getattr(client, "limiter", None)
         if client is None or limiter is None or isinstance(limiter, SharedLimiter):
             continue

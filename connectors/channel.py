@@ -11,9 +11,14 @@ Pure data and lookups: no sockets, no settings. It must not import a connector's
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Any, Literal, Protocol
+
+if TYPE_CHECKING:
+    from connectors.base import Connector, InboundSink
+    from connectors.webchat.frames import WebHistoryItem
+    from flows.types import Reply
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,6 +31,40 @@ class Capabilities:
     links: bool = True  # buttons that open a URL
     phone_request: bool = False  # a button that asks the customer's app for the phone number
     send_only: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Wiring:
+    """What the running bot hands a connector it builds: where inbound events go, the bot's
+    secret key, and for the web chat the history and greeting it replays on open."""
+
+    sink: InboundSink
+    secret_key: bytes
+    history: Callable[[str], Awaitable[list[WebHistoryItem] | None]]
+    greeting: Callable[[], Sequence[Reply]]
+    elsewhere: tuple[str, ...] = ()  # where else the customer can write («во ВКонтакте»)
+
+
+class Setup(Protocol):
+    """How a channel is built from the bot's settings: its package's ``setup`` module.
+
+    ``settings`` is the bot's settings object (``bots.config.Settings``); each ``setup``
+    module names the settings it reads in a ``Protocol`` of its own."""
+
+    def enabled(self, settings: Any) -> bool:
+        """The channel's own settings are there (a token, a community id...)."""
+
+    def problems(self, settings: Any) -> list[str]:
+        """What is wrong with the channel's settings, one sentence each, never a secret."""
+
+    def connect(self, settings: Any, wiring: Wiring) -> Connector:
+        """The connector, built (not started)."""
+
+    def link_target(self, settings: Any, connector: Connector | None) -> str | None:
+        """What this channel's deep link names (a bot, a community, a URL); None: none."""
+
+    def owner_chat(self, settings: Any) -> str | None:
+        """The owner's own chat in this channel, to hear of hand-offs; None: none."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +85,12 @@ class ChannelInfo:
     # to the customer once they consented (``Registry.attached``); None: accounts come from
     # the customer's own messages.
     address: Literal["phone", "email"] | None = None
+    # How svyaz builds its connector from the settings; None: svyaz sends through it by other
+    # means (SMS and e-mail: ``bots.spare``), no connector.
+    setup: Setup | None = None
+    # Its connector holds live sockets in one process (the web chat): a reply made in another
+    # process must be relayed to it (``bots.webrelay``).
+    relayed: bool = False
 
     def deep_link(self, target: str | None, token: str) -> str | None:
         """The link into this channel carrying ``token``; None without a target or a link."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from connectors.channel import Capabilities, ChannelInfo
+from connectors.maxbot import setup
 
 CHANNEL = ChannelInfo(
     name="max",
@@ -14,4 +15,5 @@ CHANNEL = ChannelInfo(
     capabilities=Capabilities(phone_request=True),
     # The bot's chat opened with ``start``: MAX sends ``bot_started`` with the payload.
     link=lambda bot, token: f"https://max.ru/{bot}?start=link-{token}",
+    setup=setup,
 )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from connectors.channel import Capabilities, ChannelInfo
+from connectors.vk import setup
 
 CHANNEL = ChannelInfo(
     name="vk",
@@ -14,4 +15,5 @@ CHANNEL = ChannelInfo(
     capabilities=Capabilities(),
     # The community's chat, opened with ``ref``: the first message carries it (see parse.py).
     link=lambda community, token: f"https://vk.me/{community}?ref=link-{token}",
+    setup=setup,
 )

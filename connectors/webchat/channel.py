@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from connectors.channel import Capabilities, ChannelInfo
+from connectors.webchat import setup
 
 CHANNEL = ChannelInfo(
     name="web",
@@ -14,4 +15,6 @@ CHANNEL = ChannelInfo(
     capabilities=Capabilities(),
     # The demo page at the bot's public URL; the widget reads the token from the fragment.
     link=lambda public_url, token: f"{public_url.rstrip('/')}/chat#link={token}",
+    setup=setup,
+    relayed=True,  # its sockets live in one process (bots.webrelay)
 )

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from bots.channels import enabled
 from bots.config import ConfigError, Settings, load_settings, secret_key
 
 
@@ -32,7 +33,8 @@ def test_defaults_match_the_architecture_table() -> None:
     assert s.max_mode == "polling"
     assert s.vk_api_url == "https://api.vk.ru/method"
     assert s.max_api_url == "https://platform-api2.max.ru"
-    assert (s.vk_enabled, s.max_enabled, s.api_token is not None) == (False, False, False)
+    assert [info.name for info in enabled(s)] == ["web"]
+    assert s.api_token is None
     assert s.reminder_grace == 3600
     assert s.origins == ()  # the web chat's default: the public URL and localhost, any port
 
@@ -43,7 +45,7 @@ def test_env_file_is_read(tmp_path: Path) -> None:
                    "https://b.ru\n", encoding="utf-8")
     s = load_settings(env_file=env)
     assert s.port == 9099
-    assert s.max_enabled
+    assert [info.name for info in enabled(s)] == ["max", "web"]
     assert s.origins == ("https://a.ru", "https://b.ru")
 
 

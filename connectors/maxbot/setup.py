@@ -1,0 +1,81 @@
+"""How MAX is built from the bot's settings (``connectors.channel.Setup``): on when the bot's
+token is set (``SVYAZ_MAX_*``)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Literal, Protocol
+from urllib.parse import urlsplit
+
+if TYPE_CHECKING:
+    from pydantic import SecretStr
+
+    from connectors.base import Connector
+    from connectors.channel import Wiring
+
+
+class MaxSettings(Protocol):
+    """The settings MAX reads (``bots.config.Settings``)."""
+
+    @property
+    def max_token(self) -> SecretStr | None: ...
+    @property
+    def max_mode(self) -> Literal["webhook", "polling"]: ...
+    @property
+    def max_webhook_secret(self) -> SecretStr | None: ...
+    @property
+    def max_api_url(self) -> str: ...
+    @property
+    def max_bot_username(self) -> str | None: ...
+    @property
+    def owner_max_chat(self) -> str | None: ...
+
+
+def enabled(settings: MaxSettings) -> bool:
+    return settings.max_token is not None
+
+
+def problems(s: MaxSettings) -> list[str]:
+    """What is wrong with the MAX settings, one sentence each (never a secret)."""
+    found: list[str] = []
+    if enabled(s) and s.max_mode == "webhook" and s.max_webhook_secret is None:
+        found.append(
+            "SVYAZ_MAX_MODE=webhook needs SVYAZ_MAX_WEBHOOK_SECRET, so webhooks from anyone "
+            "but MAX are refused."
+        )
+    if s.max_webhook_secret is not None and not enabled(s):
+        found.append("SVYAZ_MAX_WEBHOOK_SECRET is set but SVYAZ_MAX_TOKEN is not; MAX is off.")
+    if s.owner_max_chat and not enabled(s):
+        found.append("SVYAZ_OWNER_MAX_CHAT is set but MAX is off (set SVYAZ_MAX_TOKEN).")
+    if not _is_http_url(s.max_api_url):
+        found.append(f"SVYAZ_MAX_API_URL must be an http(s) address, got {s.max_api_url!r}.")
+    return found
+
+
+def connect(settings: MaxSettings, wiring: Wiring) -> Connector:
+    from connectors.maxbot import MaxConnector  # (maxapi: only when MAX is on)
+
+    token, secret = settings.max_token, settings.max_webhook_secret
+    if token is None:
+        raise ValueError("MAX is off: SVYAZ_MAX_TOKEN is not set")
+    return MaxConnector(
+        token=token.get_secret_value(), api_url=settings.max_api_url,
+        mode=settings.max_mode, webhook_secret=secret.get_secret_value() if secret else None,
+        sink=wiring.sink, bot_username=settings.max_bot_username,
+        elected=True,  # bots.polling: the one process holding the poll lock polls
+    )
+
+
+def link_target(settings: MaxSettings, connector: Connector | None) -> str | None:
+    """The bot's username: from ``GET /me`` after start-up (``SVYAZ_MAX_BOT_USERNAME``
+    overrides it in the connector), read at each offer."""
+    username: str | None = getattr(connector, "bot_username", None)
+    return username
+
+
+def owner_chat(settings: MaxSettings) -> str | None:
+    return settings.owner_max_chat or None
+
+
+def _is_http_url(url: str) -> bool:
+    parts = urlsplit(url)
+    return parts.scheme in ("http", "https") and bool(parts.netloc)
