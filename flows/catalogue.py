@@ -73,10 +73,15 @@ _FILES: Mapping[str, Mapping[str, str]] = {
         "en": "the text contains ': ', which YAML reads as a new key; put the text in "
               "quotes: {key}: \"…\""},
     "yaml.after_quote": {
-        "ru": "после закрывающей кавычки идёт ещё текст; возьмите в кавычки весь текст "
-              "(кавычки внутри — другого вида: \"Салон 'Ромашка' ждёт\")",
-        "en": "more text follows the closing quote; put the whole text in quotes (quotes "
-              "inside of the other kind: \"Salon 'Daisy' awaits\")"},
+        "ru": "после закрывающей кавычки или скобки идёт ещё текст; возьмите в кавычки весь "
+              "текст (кавычки внутри — другого вида: \"Салон 'Ромашка' ждёт\")",
+        "en": "more text follows a closing quote or bracket; put the whole text in quotes "
+              "(quotes inside of the other kind: \"Salon 'Daisy' awaits\")"},
+    "yaml.special_start": {
+        "ru": "текст не может начинаться с '{char}' без кавычек (YAML понимает этот знак "
+              "по-своему); возьмите весь текст в кавычки",
+        "en": "a text cannot start with '{char}' without quotes (YAML gives that sign a "
+              "meaning); put the whole text in quotes"},
     "yaml.no_key": {
         "ru": "строка без 'ключ:'; если это продолжение текста строкой выше, сдвиньте её "
               "правее ключа или напишите текст в одну строку после двоеточия",

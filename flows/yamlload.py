@@ -119,7 +119,10 @@ def parse(text: str) -> Document:
     if node is None:
         return Document(None, {}, {})
     walker = _Walker(loader, text.splitlines())
-    data = walker.build(node, ())
+    try:  # a tag YAML cannot build ('!Внимание', '!!int abc') is found only now
+        data = walker.build(node, ())
+    except yaml.MarkedYAMLError as exc:
+        raise YamlProblem(*yamlerrors.explain(text, exc)) from exc
     return Document(data, walker.values, walker.keys, walker.numbers, tuple(walker.notes),
                     frozenset(walker.pairs))
 

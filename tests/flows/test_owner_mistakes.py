@@ -46,7 +46,7 @@ GOOD_TAIL = "  b:\n    say: Пока\n"
         pytest.param("steps:\n  a:\n    say: \"Привет\n    next: b\n", 3, 10,
                      ["кавычка открыта здесь и не закрыта"], id="open-quote"),
         pytest.param("steps:\n  a:\n    say: \"Салон\" ждёт\n", 3, 18,
-                     ["после закрывающей кавычки идёт ещё текст"], id="text-after-quote"),
+                     ["после закрывающей кавычки или скобки идёт ещё текст"], id="text-after-quote"),
         pytest.param("steps:\n  a:\n    say:\n    Привет\n", 4, 5,
                      ["строка без 'ключ:'"], id="text-without-key"),
         pytest.param("steps:\n  a:\n    say: Привет\n  next: b\n" + GOOD_TAIL, 4, 3,
@@ -62,6 +62,17 @@ GOOD_TAIL = "  b:\n    say: Пока\n"
         pytest.param("steps:\n  a:\n    ask: Когда?\n    choice:\n      - Утро: 9-12\n"
                      "      - Вечер\n", 5, 9, ["в элементе списка 'choice' есть ': '"],
                      id="colon-in-block-list-item"),
+        pytest.param("steps:\n  a:\n    say: @anna, ждём\n", 3, 10,
+                     ["текст не может начинаться с '@' без кавычек"], id="starts-with-at"),
+        pytest.param("steps:\n  a:\n    say: *Акция* сегодня\n", 3, 10,
+                     ["текст не может начинаться с '*' без кавычек"], id="starts-with-star"),
+        pytest.param("steps:\n  a:\n    say: *Sale* today\n", 3, 10,
+                     ["текст не может начинаться с '*' без кавычек"], id="undefined-alias"),
+        pytest.param("steps:\n  a:\n    say: !Attention\n", 3, 10,
+                     ["текст не может начинаться с '!' без кавычек"], id="unknown-tag"),
+        pytest.param("steps:\n  a:\n    say: [Акция] сегодня\n", 3, 18,
+                     ["после закрывающей кавычки или скобки идёт ещё текст"],
+                     id="text-after-bracket"),
     ],
 )
 def test_a_yaml_mistake_is_one_russian_line_at_the_culprit(
