@@ -24,7 +24,8 @@ def explain(text: str, exc: yaml.MarkedYAMLError) -> tuple[int, int, Msg]:
     problem = exc.problem or ""
     if "'\\t'" in problem or "tab" in problem:
         return _tab(lines, line, column)
-    found = _first_char(exc, lines) or _opened(exc) or _here(problem, lines, line, column)
+    found = (_first_char(exc, lines) or _opened(exc) or _unusual_indent(exc, lines, line)
+             or _here(problem, lines, line, column))
     if found is not None:
         return found
     detail = ", ".join(p for p in (exc.context, exc.problem) if p)
@@ -43,6 +44,33 @@ def _opened(exc: yaml.MarkedYAMLError) -> tuple[int, int, Msg] | None:
     if "could not find expected ':'" in (exc.problem or ""):
         return start.line + 1, start.column + 1, msg("yaml.no_key")
     return None
+
+
+def _unusual_indent(exc: yaml.MarkedYAMLError, lines: list[str], line: int
+                    ) -> tuple[int, int, Msg] | None:
+    """YAML stops at the first line that fits no level; the culprit may be an earlier line
+    that opened a level of its own (one key one space off): the line whose indentation no
+    other line of the file shares, or an odd one where the other is even."""
+    problem = exc.problem or ""
+    if "expected '<document start>'" in problem:
+        first = _previous(lines, line)
+        if first is not None and _indent_of(lines[first - 1]) > 0:
+            return first, 1, msg("yaml.indent", line=first)
+    start = exc.context_mark
+    if not problem.startswith("expected <block end>") or start is None or start.line + 1 == line:
+        return None
+    opened = _indent_of(lines[start.line]) if start.line < len(lines) else 0
+    here = _indent_of(lines[line - 1])
+    odd_one = (not _shared(lines, opened) and _shared(lines, here)) or (opened % 2 > here % 2)
+    if not odd_one:
+        return None
+    return start.line + 1, opened + 1, msg("yaml.indent", line=start.line + 1)
+
+
+def _shared(lines: list[str], indent: int) -> bool:
+    """More than one content line of the file starts at ``indent``."""
+    content = [s for s in lines if s.strip() and not s.lstrip().startswith("#")]
+    return sum(_indent_of(s) == indent for s in content) > 1
 
 
 def _here(problem: str, lines: list[str], line: int, column: int
