@@ -114,6 +114,13 @@ _FILES: Mapping[str, Mapping[str, str]] = {
               "удалите или переименуйте один из них",
         "en": "the key '{key}' is written twice in one place (first on line {line}); "
               "remove or rename one of them"},
+    "yaml.swallowed": {
+        "ru": "у строки '{name}:' лишний отступ: ключи под ней попали в блок выше, и '{key}' "
+              "там повторился (строки {first} и {again}); сдвиньте '{name}:' влево, на уровень "
+              "блока выше",
+        "en": "the line '{name}:' is indented too far: the keys under it went into the block "
+              "above, where '{key}' is now written twice (lines {first} and {again}); move "
+              "'{name}:' left, to the level of the block above"},
     "yaml.date_number": {
         "ru": "YAML прочитал {raw} как число, а не как дату; если это дата или время, "
               "возьмите в кавычки: \"{raw}\"",

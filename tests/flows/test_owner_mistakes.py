@@ -45,6 +45,10 @@ GOOD_TAIL = "  b:\n    say: Пока\n"
                      ["неверный отступ в строке 2"], id="indent-of-an-earlier-line"),
         pytest.param("# мой бот\n  flow: a\nsteps:\n  a:\n    say: Привет\n", 2, 1,
                      ["неверный отступ в строке 2"], id="indented-first-key"),
+        pytest.param("steps:\n  a:\n    say: Привет\n    next: b\n    b:\n    say: Пока\n"
+                     "    next: c\n  c:\n    say: x\n", 5, 5,
+                     ["у строки 'b:' лишний отступ", "'say' там повторился (строки 3 и 6)"],
+                     id="step-indented-too-far"),
         pytest.param("steps:\n  a:\n    choice:\n      - Да\n     - Нет\n", 5, 6,
                      ["неверный отступ в строке 5"], id="indent-list"),
         pytest.param("steps:\n  a:\n    say: \"Привет\n    next: b\n", 3, 10,
