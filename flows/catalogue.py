@@ -74,10 +74,15 @@ _FILES: Mapping[str, Mapping[str, str]] = {
         "en": "the text contains ': ', which YAML reads as a new key; put the text in "
               "quotes: {key}: \"…\""},
     "yaml.after_quote": {
-        "ru": "после закрывающей кавычки идёт ещё текст; возьмите в кавычки весь текст "
-              "(кавычки внутри — другого вида: \"Салон 'Ромашка' ждёт\")",
-        "en": "more text follows the closing quote; put the whole text in quotes (quotes "
-              "inside of the other kind: \"Salon 'Daisy' awaits\")"},
+        "ru": "после закрывающей кавычки или скобки идёт ещё текст; возьмите в кавычки весь "
+              "текст (кавычки внутри — другого вида: \"Салон 'Ромашка' ждёт\")",
+        "en": "more text follows a closing quote or bracket; put the whole text in quotes "
+              "(quotes inside of the other kind: \"Salon 'Daisy' awaits\")"},
+    "yaml.special_start": {
+        "ru": "текст не может начинаться с '{char}' без кавычек (YAML понимает этот знак "
+              "по-своему); возьмите весь текст в кавычки",
+        "en": "a text cannot start with '{char}' without quotes (YAML gives that sign a "
+              "meaning); put the whole text in quotes"},
     "yaml.no_key": {
         "ru": "строка без 'ключ:'; если это продолжение текста строкой выше, сдвиньте её "
               "правее ключа или напишите текст в одну строку после двоеточия",
@@ -110,6 +115,13 @@ _FILES: Mapping[str, Mapping[str, str]] = {
               "удалите или переименуйте один из них",
         "en": "the key '{key}' is written twice in one place (first on line {line}); "
               "remove or rename one of them"},
+    "yaml.swallowed": {
+        "ru": "у строки '{name}:' лишний отступ: ключи под ней попали в блок выше, и '{key}' "
+              "там повторился (строки {first} и {again}); сдвиньте '{name}:' влево, на уровень "
+              "блока выше",
+        "en": "the line '{name}:' is indented too far: the keys under it went into the block "
+              "above, where '{key}' is now written twice (lines {first} and {again}); move "
+              "'{name}:' left, to the level of the block above"},
     "yaml.date_number": {
         "ru": "YAML прочитал {raw} как число, а не как дату; если это дата или время, "
               "возьмите в кавычки: \"{raw}\"",

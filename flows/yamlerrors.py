@@ -24,26 +24,88 @@ def explain(text: str, exc: yaml.MarkedYAMLError) -> tuple[int, int, Msg]:
     problem = exc.problem or ""
     if "'\\t'" in problem or "tab" in problem:
         return _tab(lines, line, column)
+    found = (_first_char(exc, lines) or _opened(exc) or _unusual_indent(exc, lines, line)
+             or _here(problem, lines, line, column))
+    if found is not None:
+        return found
+    detail = ", ".join(p for p in (exc.context, exc.problem) if p)
+    return line, column, msg("yaml.syntax", detail=detail)
+
+
+def _opened(exc: yaml.MarkedYAMLError) -> tuple[int, int, Msg] | None:
+    """A quote, a bracket or a key opened earlier and never finished: where it opened."""
+    context, start = exc.context or "", exc.context_mark
+    if start is None:
+        return None
+    if "quoted scalar" in context:
+        return start.line + 1, start.column + 1, msg("yaml.quote")
+    if "flow sequence" in context or "flow mapping" in context:
+        return start.line + 1, start.column + 1, msg("yaml.bracket")
+    if "could not find expected ':'" in (exc.problem or ""):
+        return start.line + 1, start.column + 1, msg("yaml.no_key")
+    return None
+
+
+def _unusual_indent(exc: yaml.MarkedYAMLError, lines: list[str], line: int
+                    ) -> tuple[int, int, Msg] | None:
+    """YAML stops at the first line that fits no level; the culprit may be an earlier line
+    that opened a level of its own (one key one space off): the line whose indentation no
+    other line of the file shares, or an odd one where the other is even."""
+    problem = exc.problem or ""
+    if "expected '<document start>'" in problem:
+        first = _previous(lines, line)
+        if first is not None and _indent_of(lines[first - 1]) > 0:
+            return first, 1, msg("yaml.indent", line=first)
+    start = exc.context_mark
+    if not problem.startswith("expected <block end>") or start is None or start.line + 1 == line:
+        return None
+    opened = _indent_of(lines[start.line]) if start.line < len(lines) else 0
+    here = _indent_of(lines[line - 1])
+    odd_one = (not _shared(lines, opened) and _shared(lines, here)) or (opened % 2 > here % 2)
+    if not odd_one:
+        return None
+    return start.line + 1, opened + 1, msg("yaml.indent", line=start.line + 1)
+
+
+def _shared(lines: list[str], indent: int) -> bool:
+    """More than one content line of the file starts at ``indent``."""
+    content = [s for s in lines if s.strip() and not s.lstrip().startswith("#")]
+    return sum(_indent_of(s) == indent for s in content) > 1
+
+
+def _here(problem: str, lines: list[str], line: int, column: int
+          ) -> tuple[int, int, Msg] | None:
+    """A mistake on the line YAML stopped at: ': ' in a text, '? ', text after a quote,
+    an indentation that matches no key above."""
     if "mapping values are not allowed" in problem:
         return _colon(lines, line, column)
     if "mapping keys are not allowed" in problem:
         return line, column, msg("yaml.question_mark")
     if problem.endswith("but found '<scalar>'") and column > _indent(lines, line):
         return line, column, msg("yaml.after_quote")
-    if "could not find expected ':'" in problem and exc.context_mark is not None:
-        key = exc.context_mark
-        return key.line + 1, key.column + 1, msg("yaml.no_key")
     if problem.startswith("expected <block end>") or "did not find expected" in problem:
         return line, _indent(lines, line), msg("yaml.indent", line=line)
-    if "flow sequence" in (exc.context or "") or "flow mapping" in (exc.context or ""):
-        start = exc.context_mark or mark
-        if start is not None:
-            return start.line + 1, start.column + 1, msg("yaml.bracket")
-    if "quoted scalar" in (exc.context or "") and exc.context_mark is not None:
-        start = exc.context_mark
-        return start.line + 1, start.column + 1, msg("yaml.quote")
-    detail = ", ".join(p for p in (exc.context, exc.problem) if p)
-    return line, column, msg("yaml.syntax", detail=detail)
+    return None
+
+
+# PyYAML's words when a plain text starts with a character YAML keeps for itself
+_SPECIAL_START = ("cannot start any token", "while scanning an alias", "while scanning an anchor",
+                  "while parsing a tag", "found undefined alias",
+                  "could not determine a constructor for the tag")
+
+
+def _first_char(exc: yaml.MarkedYAMLError, lines: list[str]) -> tuple[int, int, Msg] | None:
+    """A text starting with @, %, `, *, & or ! (YAML reserves them): where, and the fix."""
+    words = f"{exc.context or ''} {exc.problem or ''}"
+    if not any(special in words for special in _SPECIAL_START):
+        return None
+    mark = exc.context_mark if "cannot start" not in words and exc.context_mark else (
+        exc.problem_mark)
+    if mark is None:
+        return None
+    source = lines[mark.line] if mark.line < len(lines) else ""
+    char = source[mark.column:mark.column + 1] or "?"
+    return mark.line + 1, mark.column + 1, msg("yaml.special_start", char=char)
 
 
 def _tab(lines: list[str], line: int, column: int) -> tuple[int, int, Msg]:

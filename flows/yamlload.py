@@ -119,7 +119,10 @@ def parse(text: str) -> Document:
     if node is None:
         return Document(None, {}, {})
     walker = _Walker(loader, text.splitlines())
-    data = walker.build(node, ())
+    try:  # a tag YAML cannot build ('!Внимание', '!!int abc') is found only now
+        data = walker.build(node, ())
+    except yaml.MarkedYAMLError as exc:
+        raise YamlProblem(*yamlerrors.explain(text, exc)) from exc
     return Document(data, walker.values, walker.keys, walker.numbers, tuple(walker.notes),
                     frozenset(walker.pairs))
 
@@ -172,13 +175,29 @@ class _Walker:
             key = "null" if raw is None else str(raw)
             where = Position(key_node.start_mark.line + 1, key_node.start_mark.column + 1)
             if key in result:
-                first = self.keys[(*path, key)]
-                raise YamlProblem(
-                    where.line, where.column, msg("yaml.duplicate", key=key, line=first.line)
-                )
+                raise self._duplicate(node, path, key, where)
             self.keys[(*path, key)] = where
             result[key] = self.build(value_node, (*path, key))
         return result
+
+
+    def _duplicate(self, node: yaml.MappingNode, path: PathKey, key: str, again: Position
+                   ) -> YamlProblem:
+        """A key written twice; when a block opened between the two (a name indented one
+        level too far swallows the keys after it), that block's line is the culprit."""
+        first = self.keys[(*path, key)]
+        between = [(k, v) for k, v in node.value
+                   if first.line < k.start_mark.line + 1 < again.line]
+        empty = [k for k, v in between if isinstance(v, yaml.ScalarNode) and v.value == ""
+                 and v.tag == "tag:yaml.org,2002:null"]
+        blocks = [k for k, v in between if isinstance(v, yaml.MappingNode)]
+        culprit = next(iter((*empty, *blocks)), None)
+        if culprit is not None:
+            return YamlProblem(culprit.start_mark.line + 1, culprit.start_mark.column + 1, msg(
+                "yaml.swallowed", name=culprit.value, key=key, first=first.line,
+                again=again.line))
+        return YamlProblem(again.line, again.column,
+                           msg("yaml.duplicate", key=key, line=first.line))
 
 
 def _is_prose(value: str) -> bool:
