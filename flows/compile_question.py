@@ -1,87 +1,39 @@
-"""The flow compiler's questions: an ``ask`` step's input, buttons, checks and texts.
+"""The flow compiler's parts for the keys of issue 16, beside ``flows.compiler.Compiler``.
 
-Owns how a step's question keys become a ``Question``: the input kind and its conflicts,
-buttons (with the synonyms an owner lists, and an ``if`` to show one only when it holds),
-the two failure texts (``unreadable`` for an answer that cannot be read, ``retry`` for one
-``check`` refused), working days (``days: working``, ``closed``), the day of a list of
-times (``for_day``) and where an empty list leads (``when_empty``); keys that only make
-sense with ``ask`` are reported when alone. No I/O.
+Owns how these keys are compiled and checked: the two failure texts of a question
+(``unreadable`` for an answer that cannot be read, ``retry`` for one that was refused — both
+may read ``answer``, the raw text), working days (``days: working``, ``closed``), the day of
+a list of times (``for_day``) and where an empty list leads (``when_empty``), buttons with
+synonyms and buttons shown only when a condition holds, and a reminder's ``if_past`` (a step,
+else a text) with the warning about a reminder counted back (``before``) without it. No I/O.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from flows import schema as s
 from flows.compile_base import CompilerBase, where_of
 from flows.inputs import Option
-from flows.model import Consent, Expr, Question, Text
+from flows.model import Expr, Text
 from flows.problems import Problem
 from flows.yamlload import PathKey
 
-QUESTION_KEYS = (
-    "input", "choice", "choice_from", "min", "max", "check", "retry", "unreadable",
-    "max_tries", "on_fail", "save", "profile", "consent", "days", "closed", "for_day",
-    "when_empty",
-)  # fmt: skip
+# Question keys added by issue 16 (the compiler's "only makes sense with 'ask'" list).
+NEW_QUESTION_KEYS = ("unreadable", "days", "closed", "for_day", "when_empty")
 # Names the failure texts may read besides the dialogue's: the raw answer.
 ANSWER_NAMES = frozenset({"answer"})
 _WHEN_KINDS = ("date", "time", "datetime")
+_NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")  # a step's name, not a text
 
 
 @dataclass(slots=True)
-class QuestionCompiler(CompilerBase):
-    """The question half of ``flows.compiler.Compiler``."""
+class QuestionParts(CompilerBase):
+    """What ``flows.compiler.Compiler`` compiles of the keys above."""
 
-    def orphans(self, path: PathKey, st: s.Step) -> None:
-        for key in QUESTION_KEYS:
-            if getattr(st, key) is not None:
-                self.error(
-                    (*path, key),
-                    f"{where_of(path)}'{key}' only makes sense with 'ask' "
-                    f"(the question to ask); add 'ask: …' or remove '{key}'",
-                    key=True,
-                )
-
-    def question(self, path: PathKey, st: s.Step, names: Sequence[str]) -> Question:
-        kind = self.kind(path, st)
-        if (st.min is not None or st.max is not None) and kind != "number":
-            self.error(path, f"{where_of(path)}'min'/'max' work only with 'input: number'")
-        on_fail = self.target(st.on_fail, (*path, "on_fail"), names)
-        self.when_keys(path, st, kind, names)
-        return Question(
-            prompt=self.text(st.ask or "", (*path, "ask")),
-            kind=kind,
-            options=self.options(st, path),
-            shown_if=self.shown_if(st, path),
-            options_from=self.expr(st.choice_from, (*path, "choice_from"))
-            if st.choice_from
-            else None,
-            minimum=st.min,
-            maximum=st.max,
-            check=self.expr(st.check, (*path, "check")) if st.check else None,
-            retry=self.answer_text(st.retry, (*path, "retry")),
-            unreadable=self.answer_text(st.unreadable, (*path, "unreadable")),
-            days=st.days or "any",
-            closed=self.answer_text(st.closed, (*path, "closed")),
-            for_day=self.expr(st.for_day, (*path, "for_day")) if st.for_day else None,
-            when_empty=st.when_empty,
-            max_tries=st.max_tries or (3 if on_fail else None),
-            on_fail=on_fail,
-            save=st.save,
-            profile=st.profile,
-            consent=self.consent(st, path),
-        )
-
-    def consent(self, st: s.Step, path: PathKey) -> Consent | None:
-        if st.consent is None:
-            return None
-        return Consent(
-            policy=self.text(st.consent.policy, (*path, "consent", "policy")),
-            version=st.consent.version,
-            policy_text=st.consent.policy_text,
-        )
+    step_names: tuple[str, ...] = ()  # the steps of the flow being compiled
 
     def answer_text(self, source: str | None, path: PathKey) -> Text | None:
         """A failure text: a template that may also read ``answer`` (the raw text)."""
@@ -93,6 +45,16 @@ class QuestionCompiler(CompilerBase):
             where, used = self.uses[-1]
             self.uses[-1] = (where, used - ANSWER_NAMES)
         return compiled
+
+    def shown_if(self, st: s.Step, path: PathKey) -> tuple[tuple[str, Expr], ...]:
+        """Buttons offered only when their ``if`` holds."""
+        if not isinstance(st.choice, list):
+            return ()
+        return tuple(
+            (item.id, self.expr(item.if_, (*path, "choice", i, "if")))
+            for i, item in enumerate(st.choice)
+            if isinstance(item, s.ChoiceItem) and item.if_ is not None
+        )
 
     def when_keys(self, path: PathKey, st: s.Step, kind: s.InputKind, names: Sequence[str]) -> None:
         """``days``/``closed``, ``for_day`` and ``when_empty`` fit only some inputs."""
@@ -110,68 +72,36 @@ class QuestionCompiler(CompilerBase):
                        f"только с кнопками (choice, choice_from)", key=True)
         self.target(st.when_empty, (*path, "when_empty"), names)
         if kind == "choice" and st.for_day is not None and not (st.when_empty or st.on_fail):
-            where = self.doc.key_at((*path, "for_day"))
-            self.problems.append(Problem(
-                self.file, where.line, where.column,
-                f"{where_of(path)}все времена могут оказаться прошедшими или нерабочими; "
-                f"добавьте 'when_empty: шаг', куда вести клиента, когда выбрать не из чего",
-                "warning",
-            ))
+            self.warning((*path, "for_day"),
+                         f"{where_of(path)}все времена могут оказаться прошедшими или "
+                         f"нерабочими; добавьте 'when_empty: шаг', куда вести клиента, когда "
+                         f"выбрать не из чего")
 
-    def shown_if(self, st: s.Step, path: PathKey) -> tuple[tuple[str, Expr], ...]:
-        """Buttons offered only when their ``if`` holds."""
-        if not isinstance(st.choice, list):
-            return ()
-        return tuple(
-            (item.id, self.expr(item.if_, (*path, "choice", i, "if")))
-            for i, item in enumerate(st.choice)
-            if isinstance(item, s.ChoiceItem) and item.if_ is not None
-        )
+    def past_text(self, r: s.Remind, path: PathKey) -> Text | None:
+        """``if_past``: a step of this flow, else a text to say; a reminder counted back
+        from a visit (``before``) without it is a warning: it may silently not come."""
+        if r.if_past is None:
+            if r.before:
+                self.warning((*path, "before"),
+                             f"{where_of(path)}если до '{r.at}' останется меньше {r.before}, "
+                             f"это напоминание не будет отправлено; добавьте 'if_past:' — шаг, "
+                             f"куда перейти, или текст для клиента, — чтобы бот не обещал "
+                             f"того, чего не сделает")
+            return None
+        if r.if_past in self.step_names:
+            return None
+        if _NAME_RE.fullmatch(r.if_past):
+            self.target_error((*path, "if_past"), r.if_past, self.step_names)
+            return None
+        return self.text(r.if_past, (*path, "if_past"))
 
-    def kind(self, path: PathKey, st: s.Step) -> s.InputKind:
-        if st.consent is not None:
-            if st.input not in (None, "yesno"):
-                self.error(
-                    (*path, "input"),
-                    f"{where_of(path)}a consent question is yes/no; remove 'input: {st.input}'",
-                )
-            return "yesno"
-        has_choice = st.choice is not None or st.choice_from is not None
-        if has_choice and st.input not in (None, "choice"):
-            self.error(
-                (*path, "input"),
-                f"{where_of(path)}'choice' buttons need 'input: "
-                f"choice' (found 'input: {st.input}'); remove 'input' or 'choice'",
-            )
-        if st.input == "choice" and not has_choice:
-            self.error(
-                (*path, "input"),
-                f"{where_of(path)}'input: choice' needs 'choice: […]' (the buttons) "
-                "or 'choice_from'",
-            )
-        return "choice" if has_choice else (st.input or "text")
-
-    def options(self, st: s.Step, path: PathKey) -> tuple[Option, ...]:
-        raw = st.choice
-        if raw is None:
-            return ()
-        if isinstance(raw, dict):
-            found = [_mapped(k, v) for k, v in raw.items()]
-        else:
-            found = [
-                Option(id=i, text=i)
-                if isinstance(i, str)
-                else Option(id=i.id, text=i.text, also=tuple(i.also))
-                for i in raw
-            ]
-        ids = [o.id for o in found]
-        for dup in sorted({i for i in ids if ids.count(i) > 1}):
-            self.error((*path, "choice"), f"{where_of(path)}the button '{dup}' is listed twice")
-        return tuple(found)
+    def warning(self, path: PathKey, message: str) -> None:
+        where = self.doc.key_at(path)
+        self.problems.append(Problem(self.file, where.line, where.column, message, "warning"))
 
 
-def _mapped(ident: str, raw: str | list[str]) -> Option:
-    """``id: text`` or ``id: [text, synonym, …]``."""
+def mapped(ident: str, raw: str | list[str]) -> Option:
+    """A button from ``id: text`` or ``id: [text, synonym, …]``."""
     if isinstance(raw, str):
         return Option(id=ident, text=raw)
     return Option(id=ident, text=raw[0], also=tuple(raw[1:]))

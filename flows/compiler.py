@@ -10,7 +10,6 @@ It must not read files and does no I/O.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
@@ -19,11 +18,13 @@ from typing import TypeVar
 from flows import ladders
 from flows import schema as s
 from flows.compile_base import where_of
-from flows.compile_question import QuestionCompiler
+from flows.compile_question import NEW_QUESTION_KEYS, QuestionParts, mapped
+from flows.inputs import Option
 from flows.model import (
     ByValue,
     CompiledFlow,
     CompiledStep,
+    Consent,
     ConstText,
     Expr,
     Goto,
@@ -35,11 +36,10 @@ from flows.model import (
     Text,
     Trigger,
 )
-from flows.problems import Problem, did_you_mean, listing
+from flows.problems import did_you_mean, listing
 from flows.yamlload import PathKey
 
 T = TypeVar("T")
-_NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")  # a step's name, not a text
 UNITS = {
     "m": timedelta(minutes=1),
     "h": timedelta(hours=1),
@@ -49,12 +49,13 @@ UNITS = {
 
 
 @dataclass(slots=True)
-class Compiler(QuestionCompiler):
+class Compiler(QuestionParts):
     """Compiles one flow file, collecting problems instead of stopping at the first."""
 
     def flow(self, model: s.Flow, default_name: str) -> CompiledFlow:
         name = model.flow or default_name
         names = list(model.steps)
+        self.step_names = tuple(names)
         start = model.start or names[0]
         if start not in model.steps:
             self.target_error(("start",), start, names)
@@ -103,9 +104,7 @@ class Compiler(QuestionCompiler):
             cancel=tuple(
                 self.text(k, (*path, "cancel_reminder")) for k in _many(st.cancel_reminder)
             ),
-            remind=tuple(
-                self.reminder(r, at, names) for r, at in _each(st.remind, (*path, "remind"))
-            ),
+            remind=tuple(self.reminder(r, at) for r, at in _each(st.remind, (*path, "remind"))),
             handoff=self.handoff(st.handoff, (*path, "handoff")),
             link_channel=self.channel(st.link_channel, (*path, "link_channel")),
             say=self.text(st.say, (*path, "say")) if st.say is not None else None,
@@ -139,6 +138,106 @@ class Compiler(QuestionCompiler):
                 f"step '{name}': 'end: true' with 'next' — the step "
                 f"cannot both end the flow and go on; remove one",
             )
+
+    def orphans(self, path: PathKey, st: s.Step) -> None:
+        for key in (
+            "input",
+            "choice",
+            "choice_from",
+            "min",
+            "max",
+            "check",
+            "retry",
+            "max_tries",
+            "on_fail",
+            "save",
+            "profile",
+            "consent",
+            *NEW_QUESTION_KEYS,
+        ):
+            if getattr(st, key) is not None:
+                self.error(
+                    (*path, key),
+                    f"{where_of(path)}'{key}' only makes sense with 'ask' "
+                    f"(the question to ask); add 'ask: …' or remove '{key}'",
+                    key=True,
+                )
+
+    def question(self, path: PathKey, st: s.Step, names: Sequence[str]) -> Question:
+        kind = self.kind(path, st)
+        if (st.min is not None or st.max is not None) and kind != "number":
+            self.error(path, f"{where_of(path)}'min'/'max' work only with 'input: number'")
+        on_fail = self.target(st.on_fail, (*path, "on_fail"), names)
+        self.when_keys(path, st, kind, names)
+        consent = None
+        if st.consent is not None:
+            consent = Consent(
+                policy=self.text(st.consent.policy, (*path, "consent", "policy")),
+                version=st.consent.version,
+                policy_text=st.consent.policy_text,
+            )
+        return Question(
+            prompt=self.text(st.ask or "", (*path, "ask")),
+            kind=kind,
+            options=self.options(st, path),
+            shown_if=self.shown_if(st, path),
+            options_from=self.expr(st.choice_from, (*path, "choice_from"))
+            if st.choice_from
+            else None,
+            minimum=st.min,
+            maximum=st.max,
+            check=self.expr(st.check, (*path, "check")) if st.check else None,
+            retry=self.answer_text(st.retry, (*path, "retry")),
+            unreadable=self.answer_text(st.unreadable, (*path, "unreadable")),
+            days=st.days or "any",
+            closed=self.answer_text(st.closed, (*path, "closed")),
+            for_day=self.expr(st.for_day, (*path, "for_day")) if st.for_day else None,
+            when_empty=st.when_empty,
+            max_tries=st.max_tries or (3 if on_fail else None),
+            on_fail=on_fail,
+            save=st.save,
+            profile=st.profile,
+            consent=consent,
+        )
+
+    def kind(self, path: PathKey, st: s.Step) -> s.InputKind:
+        if st.consent is not None:
+            if st.input not in (None, "yesno"):
+                self.error(
+                    (*path, "input"),
+                    f"{where_of(path)}a consent question is yes/no; remove 'input: {st.input}'",
+                )
+            return "yesno"
+        has_choice = st.choice is not None or st.choice_from is not None
+        if has_choice and st.input not in (None, "choice"):
+            self.error(
+                (*path, "input"),
+                f"{where_of(path)}'choice' buttons need 'input: "
+                f"choice' (found 'input: {st.input}'); remove 'input' or 'choice'",
+            )
+        if st.input == "choice" and not has_choice:
+            self.error(
+                (*path, "input"),
+                f"{where_of(path)}'input: choice' needs 'choice: […]' (the buttons) "
+                "or 'choice_from'",
+            )
+        return "choice" if has_choice else (st.input or "text")
+
+    def options(self, st: s.Step, path: PathKey) -> tuple[Option, ...]:
+        raw = st.choice
+        if raw is None:
+            return ()
+        if isinstance(raw, dict):
+            found = [mapped(k, v) for k, v in raw.items()]
+        else:
+            found = [
+                Option(id=i, text=i) if isinstance(i, str) else mapped(i.id, [i.text, *i.also])
+                for i in raw
+            ]
+        ids = [o.id for o in found]
+        for dup in sorted({i for i in ids if ids.count(i) > 1}):
+            self.error((*path, "choice"), f"{where_of(path)}the button '{dup}' is listed twice")
+        return tuple(found)
 
     def next(
         self, st: s.Step, q: Question | None, path: PathKey, names: Sequence[str]
@@ -225,7 +324,7 @@ class Compiler(QuestionCompiler):
 
     # ----------------------------------------------------------------- effects
 
-    def reminder(self, r: s.Remind, path: PathKey, names: Sequence[str]) -> Reminder:
+    def reminder(self, r: s.Remind, path: PathKey) -> Reminder:
         if (r.at is None) == (r.after is None):
             self.error(
                 path,
@@ -244,30 +343,9 @@ class Compiler(QuestionCompiler):
             vars=self.value(r.vars, (*path, "vars")) if r.vars is not None else None,
             critical=r.critical,
             ladder=ladders.check(self, r, path, within),
-            if_past=r.if_past if r.if_past in names else None,
-            past_text=self.past_text(r, path, names),
+            if_past=r.if_past if r.if_past in self.step_names else None,
+            past_text=self.past_text(r, path),
         )
-
-    def past_text(self, r: s.Remind, path: PathKey, names: Sequence[str]) -> Text | None:
-        """``if_past``: a step of this flow, else a text to say; a reminder counted back
-        from a visit (``before``) without it is a warning: it may silently not come."""
-        if r.if_past is None:
-            if r.before:
-                where = self.doc.key_at((*path, "before"))
-                self.problems.append(Problem(
-                    self.file, where.line, where.column,
-                    f"{where_of(path)}если до '{r.at}' останется меньше {r.before}, это "
-                    f"напоминание не будет отправлено; добавьте 'if_past:' — шаг, куда перейти, "
-                    f"или текст для клиента, — чтобы бот не обещал того, чего не сделает",
-                    "warning",
-                ))
-            return None
-        if r.if_past in names:
-            return None
-        if _NAME_RE.fullmatch(r.if_past):
-            self.target_error((*path, "if_past"), r.if_past, names)
-            return None
-        return self.text(r.if_past, (*path, "if_past"))
 
     def http(self, h: s.Http, path: PathKey, names: Sequence[str]) -> HttpCall:
         return HttpCall(
