@@ -39,12 +39,7 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
     run.add_argument("--flows", type=Path, help="flows folder (SVYAZ_FLOWS)")
     run.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     run.set_defaults(handler=run_command)
-    reminders = sub.add_parser(
-        "reminders", help="list scheduled reminders: when, what about, to whom",
-        description="List the scheduled reminders: when each fires, its flow and key, the "
-                    "time it reminds of, the customer's name, channel and id. Reads the "
-                    "data folder (SVYAZ_DATA_DIR) or SVYAZ_REDIS_URL, and says which.",
-    )
+    reminders = sub.add_parser("reminders", help="list scheduled reminders")
     reminders.set_defaults(handler=reminders_command)
 
 

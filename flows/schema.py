@@ -11,10 +11,19 @@ It must not check meaning across keys or files (targets exist, templates compile
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import Annotated, Any, Literal, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    WithJsonSchema,
+    model_validator,
+)
 
 from flows import hours as workhours
 from flows import texts
@@ -255,18 +264,43 @@ class Texts(_Strict):
     no: str = texts.DEFAULT_NO
 
 
-WeekdayText = Annotated[str, StringConstraints(pattern=workhours.DAYS_PATTERN)]
-HoursText = Annotated[str, StringConstraints(pattern=workhours.HOURS_PATTERN)]
-HolidayText = Annotated[str, StringConstraints(pattern=workhours.HOLIDAY_PATTERN)]
+def _shaped(pattern: str, hint: str) -> AfterValidator:
+    """A value of an owner's form, refused in the owner's words (``svyaz check`` shows them)."""
+
+    def check(value: str) -> str:
+        if re.fullmatch(pattern, value) is None:
+            raise ValueError(f"'{value}' {hint}")
+        return value
+
+    return AfterValidator(check)
 
 
-# How ``svyaz check`` explains a value of these forms (``flows.validation.PATTERN_HINTS``).
-WORKING_HINTS = {
-    workhours.DAYS_PATTERN: "— не день недели: пишите пн, вт, ср, чт, пт, сб, вс или "
-    "промежуток, например пн-пт",
-    workhours.HOURS_PATTERN: "— не часы работы: напишите, например, 10:00-20:00",
-    workhours.HOLIDAY_PATTERN: "— не дата: напишите 2026-01-01 (один день) или 08.03 (каждый год)",
-}
+WeekdayText = Annotated[
+    str,
+    _shaped(workhours.DAYS_PATTERN, "— не день недели: пишите пн, вт, ср, чт, пт, сб, вс или "
+            "промежуток, например пн-пт"),
+    WithJsonSchema({"type": "string", "pattern": workhours.DAYS_PATTERN}),
+]
+HoursText = Annotated[
+    str,
+    _shaped(workhours.HOURS_PATTERN, "— не часы работы: напишите, например, 10:00-20:00"),
+    WithJsonSchema({"type": "string", "pattern": workhours.HOURS_PATTERN}),
+]
+def _real_day(value: str) -> str:
+    try:
+        workhours.read(holidays=[value])
+    except ValueError:
+        raise ValueError(f"'{value}' — такого дня не бывает; проверьте число и месяц") from None
+    return value
+
+
+HolidayText = Annotated[
+    str,
+    _shaped(workhours.HOLIDAY_PATTERN, "— не дата: напишите 2026-01-01 (один день) или 08.03 "
+            "(каждый год)"),
+    AfterValidator(_real_day),
+    WithJsonSchema({"type": "string", "pattern": workhours.HOLIDAY_PATTERN}),
+]
 
 
 class Working(_Strict):
@@ -282,10 +316,7 @@ class Working(_Strict):
 
     @model_validator(mode="after")
     def _readable(self) -> Working:
-        try:
-            value = self.value()
-        except ValueError as exc:
-            raise ValueError(f"не существует такого дня: {exc}") from None
+        value = self.value()  # (each part was checked by its own type above)
         if value.closes is not None and value.closes <= value.opens:
             raise ValueError("часы работы: конец должен быть позже начала, например 10:00-20:00")
         return self

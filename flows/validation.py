@@ -19,7 +19,7 @@ from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
 from flows.problems import Problem, did_you_mean, listing
-from flows.schema import CHANNEL_PATTERN, DURATION_PATTERN, WORKING_HINTS
+from flows.schema import CHANNEL_PATTERN, DURATION_PATTERN
 from flows.yamlload import Document, PathKey
 
 M = TypeVar("M", bound=BaseModel)
@@ -38,7 +38,6 @@ PATTERN_HINTS = {
     DURATION_PATTERN: "is not a duration: write a number and m, h, d or w, e.g. 30m, 2h, 1d",
     CHANNEL_PATTERN: "is not a channel name: use lower-case Latin letters, digits and '_', "
     "e.g. sms",
-    **WORKING_HINTS,
 }
 TYPE_WORDS = {
     "string_type": "text",

@@ -182,7 +182,21 @@ def test_working_hours_that_cannot_be_are_refused(tmp_path: Path) -> None:
     (tmp_path / "visit.yaml").write_text(dedent(FLOW), encoding="utf-8")
     flows, problems = loader.check(tmp_path)
     assert flows is None
-    assert [p.line for p in problems if p.severity == "error"] == [2]
+    assert [(p.line, p.message) for p in problems if p.severity == "error"] == [
+        (4, "'31.02' — такого дня не бывает; проверьте число и месяц"),
+    ]
+    (tmp_path / "_bot.yaml").write_text(
+        'working:\n  days: [пн-пт, воскр]\n  hours: "20:00-10:00"\n', encoding="utf-8")
+    _, problems = loader.check(tmp_path)
+    assert [(p.line, p.message) for p in problems if p.severity == "error"] == [
+        (2, "'воскр' — не день недели: пишите пн, вт, ср, чт, пт, сб, вс или промежуток, "
+            "например пн-пт"),
+    ]
+    (tmp_path / "_bot.yaml").write_text('working:\n  hours: "20:00-10:00"\n', encoding="utf-8")
+    _, problems = loader.check(tmp_path)
+    assert [(p.line, p.message) for p in problems if p.severity == "error"] == [
+        (2, "часы работы: конец должен быть позже начала, например 10:00-20:00"),
+    ]
 
 
 def test_a_slot_list_without_when_empty_is_warned(tmp_path: Path) -> None:
