@@ -180,7 +180,8 @@ class Run:
                 continue
             if step.question is not None:
                 self.resumed = len(self.replies)
-                self.ask(step.question)  # a reminder interrupted this question
+                # a reminder interrupted this question (its list of times may be empty now)
+                return pose(self, step.question) is not None
             return True
         return True
 
