@@ -17,6 +17,9 @@ HOURS: Mapping[str, Mapping[str, str]] = {
     "pattern.holiday": {
         "ru": "'{found}' — не дата: напишите 2026-01-01 (один день) или 08.03 (каждый год)",
         "en": "'{found}' is not a date: write 2026-01-01 (one day) or 08.03 (every year)"},
+    "pattern.no_such_day": {
+        "ru": "'{found}' — такого дня не бывает; проверьте число и месяц",
+        "en": "'{found}' is no real day; check the day and the month"},
     "hours.days_input": {
         "ru": "{where}'days' работает только с 'input: date', 'time' или 'datetime' "
               "(здесь '{kind}')",

@@ -106,6 +106,7 @@ def read(
             dated.add(date.fromisoformat(text))
         else:
             day, month = (int(p) for p in text.split("."))
+            date(2024, month, day)  # (a leap year: 29.02 is a day; 31.02 raises ValueError)
             yearly.add((month, day))
     return WorkingHours(days=weekdays, opens=opens, closes=closes,
                         holidays=frozenset(dated), yearly=frozenset(yearly))

@@ -11,6 +11,7 @@ It must not check meaning across keys or files (targets exist, templates compile
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import Annotated, Any, Literal, get_args
 
@@ -273,17 +274,44 @@ class Texts(_Strict):
     no: str = texts.DEFAULT_NO
 
 
-WeekdayText = Annotated[str, StringConstraints(pattern=workhours.DAYS_PATTERN)]
-HoursText = Annotated[str, StringConstraints(pattern=workhours.HOURS_PATTERN)]
-HolidayText = Annotated[str, StringConstraints(pattern=workhours.HOLIDAY_PATTERN)]
+def _shaped(pattern: str, key: str) -> AfterValidator:
+    """A value of an owner's form, refused in the owner's words (``svyaz check`` shows them:
+    ``key`` is the catalogue's message, with the value as ``found``)."""
+
+    def check(value: str) -> str:
+        if re.fullmatch(pattern, value) is None:
+            raise ValueError(msg(key, found=value))
+        return value
+
+    return AfterValidator(check)
 
 
-# How ``svyaz check`` explains a value of these forms (``flows.validation.PATTERN_HINTS``).
-WORKING_HINTS = {  # the catalogue's words for a value that is not of the pattern
-    workhours.DAYS_PATTERN: "pattern.weekday",
-    workhours.HOURS_PATTERN: "pattern.hours",
-    workhours.HOLIDAY_PATTERN: "pattern.holiday",
-}
+WeekdayText = Annotated[
+    str,
+    _shaped(workhours.DAYS_PATTERN, "pattern.weekday"),
+    WithJsonSchema({"type": "string", "pattern": workhours.DAYS_PATTERN}),
+]
+HoursText = Annotated[
+    str,
+    _shaped(workhours.HOURS_PATTERN, "pattern.hours"),
+    WithJsonSchema({"type": "string", "pattern": workhours.HOURS_PATTERN}),
+]
+
+
+def _real_day(value: str) -> str:
+    try:
+        workhours.read(holidays=[value])
+    except ValueError:
+        raise ValueError(msg("pattern.no_such_day", found=value)) from None
+    return value
+
+
+HolidayText = Annotated[
+    str,
+    _shaped(workhours.HOLIDAY_PATTERN, "pattern.holiday"),
+    AfterValidator(_real_day),
+    WithJsonSchema({"type": "string", "pattern": workhours.HOLIDAY_PATTERN}),
+]
 
 
 class Working(_Strict):
@@ -299,10 +327,7 @@ class Working(_Strict):
 
     @model_validator(mode="after")
     def _readable(self) -> Working:
-        try:
-            value = self.value()
-        except ValueError as exc:
-            raise ValueError(f"не существует такого дня: {exc}") from None
+        value = self.value()  # (each part was checked by its own type above)
         if value.closes is not None and value.closes <= value.opens:
             raise ValueError("часы работы: конец должен быть позже начала, например 10:00-20:00")
         return self

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from datetime import date, datetime, time
+from functools import lru_cache
 
 from flows.hours import WorkingHours
 from flows.inputs import Option
@@ -27,6 +28,7 @@ def as_date(value: JSON) -> date | None:
         return None
 
 
+@lru_cache(maxsize=1024)
 def slot_time(option: Option) -> time | None:
     """The first time written on the button (or in its id)."""
     for source in (option.id, option.text):

@@ -180,7 +180,8 @@ class Run:
                 continue
             if step.question is not None:
                 self.resumed = len(self.replies)
-                self.ask(step.question)  # a reminder interrupted this question
+                # a reminder interrupted this question (its list of times may be empty now)
+                return pose(self, step.question) is not None
             return True
         return True
 
@@ -256,12 +257,16 @@ class Run:
             found = slots.open_times(found, question_day(self, q), self.now, self.flows.working)
         return found[:30]
 
-    def ask(self, q: Question, text: str | None = None) -> None:
-        """Put the question (or ``text`` with the question's buttons) to the customer."""
+    def ask(
+        self, q: Question, text: str | None = None, options: tuple[Option, ...] | None = None
+    ) -> None:
+        """Put the question (or ``text`` with the question's buttons) to the customer
+        (``options``: the buttons when already worked out)."""
         ctx = self.context()
         buttons: tuple[Button, ...] = ()
         if q.kind == "choice":
-            buttons = tuple(Button(id=o.id, text=o.text) for o in self.options(q))
+            offered = self.options(q) if options is None else options
+            buttons = tuple(Button(id=o.id, text=o.text) for o in offered)
         elif q.kind == "yesno":
             buttons = (Button("yes", self.flows.texts.yes), Button("no", self.flows.texts.no))
         if q.consent is not None:
@@ -308,7 +313,8 @@ def pose(run: Run, q: Question, text: str | None = None) -> Outcome | None:
     """Ask ``q``; a list with nothing left to offer (``choice_from``, ``for_day``) goes
     to ``when_empty`` (or ``on_fail``; without either: an apology and the menu)."""
     listed = q.options_from is not None or q.for_day is not None
-    if q.kind == "choice" and listed and not run.options(q):
+    options = run.options(q) if q.kind == "choice" and listed else None
+    if options == ():
         target = q.when_empty or q.on_fail
         if target is not None:
             run.stack[-1] = frame(run.stack[-1].flow, target)
@@ -317,7 +323,7 @@ def pose(run: Run, q: Question, text: str | None = None) -> Outcome | None:
         run.clear()
         run.menu()
         return "stop"
-    run.ask(q, text)
+    run.ask(q, text, options)
     return "wait"
 
 

@@ -20,7 +20,7 @@ from pydantic_core import ErrorDetails
 
 from flows.messages import NOTHING, Msg, msg
 from flows.problems import Problem, did_you_mean, listing
-from flows.schema import CHANNEL_PATTERN, STEP_KEYS, WORKING_HINTS
+from flows.schema import CHANNEL_PATTERN, STEP_KEYS
 from flows.yamlload import Document, PathKey
 
 M = TypeVar("M", bound=BaseModel)
@@ -29,7 +29,7 @@ M = TypeVar("M", bound=BaseModel)
 SHAPE_HINTS = {key: f"shape.{key}" for key in
                ("next", "choice", "text", "remind", "cancel_reminder", "handoff")}
 # What a value of each constrained form looks like (other patterns are names).
-PATTERN_HINTS = {CHANNEL_PATTERN: "pattern.channel", **WORKING_HINTS}
+PATTERN_HINTS = {CHANNEL_PATTERN: "pattern.channel"}
 TYPE_WORDS = {
     "string_type": "type.text",
     "int_type": "type.int",

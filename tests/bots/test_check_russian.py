@@ -96,12 +96,14 @@ def test_link_channel_to_a_send_only_channel_is_an_error(
     folder = tmp_path / "flows"
     shutil.copytree(EXAMPLES, folder)
     start = folder / "start.yaml"
-    start.write_text(start.read_text(encoding="utf-8").replace(
-        "    link_channel: any\n", f"    link_channel: {channel}\n"), encoding="utf-8")
+    text = start.read_text(encoding="utf-8")
+    line = text[:text.index("    link_channel: any\n")].count("\n") + 1
+    start.write_text(text.replace("    link_channel: any\n", f"    link_channel: {channel}\n"),
+                     encoding="utf-8")
     code, out, _ = run(capsys, "check", str(folder))
     assert code == 1
     assert out.splitlines()[0] == (
-        f"{start}:44:19: ошибка: шаг 'other_channel': '{channel}' только доставляет "
+        f"{start}:{line}:19: ошибка: шаг 'other_channel': '{channel}' только доставляет "
         "уведомления: клиент не может продолжить там разговор; напишите один из: max, vk, web "
         "или any")
     with pytest.raises(loader.FlowLoadError):  # the server refuses them too

@@ -65,3 +65,10 @@ def test_never_open_has_no_next_opening() -> None:
 def test_unknown_day_words_are_refused(bad: str) -> None:
     with pytest.raises(ValueError, match=bad):
         hours.read([bad])
+
+
+@pytest.mark.parametrize("bad", ["31.02", "2026-02-30", "00.01"])
+def test_holidays_that_do_not_exist_are_refused(bad: str) -> None:
+    with pytest.raises(ValueError, match="day"):
+        hours.read(holidays=[bad])
+    assert hours.read(holidays=["29.02"]).yearly == {(2, 29)}

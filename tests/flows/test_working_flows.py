@@ -14,7 +14,7 @@ import pytest
 from flows import loader
 from flows.engine import advance
 from flows.model import FlowSet
-from flows.types import StartFlowEvent, TextEvent, Turn
+from flows.types import StartFlowEvent, TextEvent, TimerEvent, Turn
 
 MSK = ZoneInfo("Europe/Moscow")
 MONDAY_1708 = datetime(2026, 1, 12, 17, 8, tzinfo=MSK)
@@ -182,7 +182,21 @@ def test_working_hours_that_cannot_be_are_refused(tmp_path: Path) -> None:
     (tmp_path / "visit.yaml").write_text(dedent(FLOW), encoding="utf-8")
     flows, problems = loader.check(tmp_path)
     assert flows is None
-    assert [p.line for p in problems if p.severity == "error"] == [2]
+    assert [(p.line, p.message) for p in problems if p.severity == "error"] == [
+        (4, "'31.02' — такого дня не бывает; проверьте число и месяц"),
+    ]
+    (tmp_path / "_bot.yaml").write_text(
+        'working:\n  days: [пн-пт, воскр]\n  hours: "20:00-10:00"\n', encoding="utf-8")
+    _, problems = loader.check(tmp_path)
+    assert [(p.line, p.message) for p in problems if p.severity == "error"] == [
+        (2, "'воскр' — не день недели: пишите пн, вт, ср, чт, пт, сб, вс или промежуток, "
+            "например пн-пт"),
+    ]
+    (tmp_path / "_bot.yaml").write_text('working:\n  hours: "20:00-10:00"\n', encoding="utf-8")
+    _, problems = loader.check(tmp_path)
+    assert [(p.line, p.message) for p in problems if p.severity == "error"] == [
+        (2, "часы работы: конец должен быть позже начала, например 10:00-20:00"),
+    ]
 
 
 def test_a_slot_list_without_when_empty_is_warned(tmp_path: Path) -> None:
@@ -190,3 +204,18 @@ def test_a_slot_list_without_when_empty_is_warned(tmp_path: Path) -> None:
                                          encoding="utf-8")
     _, problems = loader.check(tmp_path)
     assert any("when_empty" in p.message and p.severity == "warning" for p in problems)
+
+
+def test_a_reminder_over_a_list_whose_times_passed_goes_to_when_empty(tmp_path: Path) -> None:
+    """The list is asked again after the reminder; by then every time may have passed."""
+    (tmp_path / "_bot.yaml").write_text(dedent(BOT), encoding="utf-8")
+    (tmp_path / "visit.yaml").write_text(dedent(FLOW), encoding="utf-8")
+    (tmp_path / "ping.yaml").write_text(
+        "triggers: [{timer: true}]\nsteps:\n  p:\n    say: Пинг\n", encoding="utf-8")
+    flows = loader.load(tmp_path)
+    asked = talk(flows, "visit", "сегодня")
+    assert buttons(asked) == ["18:00"]
+    late = datetime(2026, 1, 12, 18, 30, tzinfo=MSK)
+    turn = advance(flows, asked.state, TimerEvent("ping", "ping"), late)
+    assert texts(turn) == ["Пинг", "На этот день мест нет, выберите другой.", "Какой день?"]
+    assert turn.state.stack[-1].step == "day"
