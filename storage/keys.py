@@ -246,6 +246,11 @@ class Keys:
         return f"{self.prefix}pending"
 
     @property
+    def incidents(self) -> str:
+        """Bot-wide troubles open now (``storage.incidents``): kind -> what and since when."""
+        return f"{self.prefix}incidents"
+
+    @property
     def health(self) -> str:
         """Written by /healthz: a Redis that refuses writes still answers PING."""
         return f"{self.prefix}health"
