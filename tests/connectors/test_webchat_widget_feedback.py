@@ -32,14 +32,21 @@ SENT_AT = datetime(2026, 1, 5, 9, 7, tzinfo=UTC).timestamp()  # 12:07 in Moscow
 
 @dataclass
 class GatedDialogue(ScriptedDialogue):
-    """Holds each text until ``gate`` opens: the bot is "working" meanwhile."""
+    """Like the runtime, takes a message at once and answers from a turn of its own, which
+    waits until ``gate`` opens: the bot is "working" meanwhile."""
 
     gate: asyncio.Event = field(default_factory=asyncio.Event)
+    turns: set[asyncio.Task[None]] = field(default_factory=set)
 
     async def sink(self, inbound: Inbound) -> None:
         if inbound.event_id.endswith(":start"):
             await super().sink(inbound)
             return
+        turn = asyncio.create_task(self._turn(inbound))
+        self.turns.add(turn)
+        turn.add_done_callback(self.turns.discard)
+
+    async def _turn(self, inbound: Inbound) -> None:
         await self.gate.wait()
         await super().sink(inbound)
 
