@@ -6,8 +6,9 @@ only if absent, so two operators can never both hold it) and puts the dialogue i
 operator's text through ``bots.delivery`` (outbox first, to the most recently active account,
 failing over to the others: the guarantees of any bot-initiated message), marked with the
 operator's name. ``release`` is ``Runtime.release`` plus the claim dropped, and may start a
-flow. ``heard`` is the owner-notification hook: a hand-off is heard when the desk has an
-operator. This module must not render pages or check who may do what (``bots.desk.gate``).
+flow; ``release_unclaimed`` does it for hand-offs nobody took within a day. ``heard`` is the
+owner-notification hook: a hand-off is heard when the desk has an operator, and numbered.
+This module must not render pages or check who may do what (``bots.desk.gate``).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from collections.abc import Awaitable, Callable
 from bots.delivery import Delivered
 from bots.owner import OwnerNote
 from bots.parts import Edge
+from bots.texts import DESK_UNCLAIMED
 from flows.types import DialogState, Reply, StartFlowEvent
 from storage.errors import StorageError
 from storage.history import HistoryEntry
@@ -28,6 +30,8 @@ from storage.store import Store
 log = logging.getLogger("svyaz.desk")
 
 OPERATOR_NOTE = "operator:"  # a history note: the message is this operator's
+UNCLAIMED_AFTER = 24 * 3600.0  # seconds an unclaimed hand-off waits before the bot is back
+SWEEP_EVERY = 60.0  # seconds between looks for hand-offs nobody claimed
 
 
 class NotHolder(Exception):
@@ -67,6 +71,26 @@ class Takeover:
             raise NotHolder(holder)
         return await parts.delivery.initiate(customer, [Reply(text, operator=operator)],
                                              note=f"{OPERATOR_NOTE}{operator}")
+
+    async def release_unclaimed(self, *, after: float = UNCLAIMED_AFTER) -> int:
+        """Hand back to the bot every hand-off nobody claimed within ``after`` seconds, and
+        tell the customer (once across processes: only the one that ends the wait does);
+        how many."""
+        store = self._edge.parts.store
+        now = time.time()
+        stale = [c for c, since in (await store.desk.handoffs.waiting()).items()
+                 if since < now - after]
+        released = 0
+        for customer in stale:
+            if await store.desk.handoffs.holder(customer) is not None:
+                continue
+            if not await store.desk.handoffs.ended(customer):
+                continue  # another process took this one
+            if await self._edge.runtime.release(customer):
+                released += 1
+                await self._edge.parts.delivery.initiate(
+                    customer, [Reply(DESK_UNCLAIMED)], note="desk: nobody claimed it")
+        return released
 
     async def release(self, customer: str, operator: str, flow: str | None = None) -> bool:
         """Hand the conversation back to the bot at its step, or into ``flow``; False when it
