@@ -30,6 +30,7 @@ from storage.store import Store
 log = logging.getLogger("svyaz.desk")
 
 OPERATOR_NOTE = "operator:"  # a history note: the message is this operator's
+CLAIMED = "claimed by "  # a history note: the operator took the conversation
 UNCLAIMED_AFTER = 24 * 3600.0  # seconds an unclaimed hand-off waits before the bot is back
 SWEEP_EVERY = 60.0  # seconds between looks for hand-offs nobody claimed
 
@@ -59,7 +60,7 @@ class Takeover:
             return holder
         await _set_stage(store, customer, "taken")
         await store.desk.handoffs.ended(customer)
-        await _note(store, customer, f"{operator} took the conversation")
+        await _note(store, customer, f"{CLAIMED}{operator}")
         self._edge.runtime.kick(customer)  # what arrived while the lock was held
         return operator
 
