@@ -68,8 +68,22 @@ class Desk:
         session = request.get(SESSION_KEY)
         operator = request.get(OPERATOR_KEY)
         html = self.templates.get_template(template).render(
-            me=operator, csrf=session.csrf if session else "", **context)
+            me=operator, csrf=session.csrf if session else "", alerts=self.alerts(), **context)
         return web.Response(text=html, content_type="text/html", status=status)
+
+    def alerts(self) -> list[str]:
+        """What is broken now, for the banner on every page: channels whose health is bad
+        (a refused token, a failing long poll), as the connectors report them."""
+        parts = self.edge.started
+        if parts is None:
+            return []
+        found = []
+        for channel, connector in sorted(parts.connectors.items()):
+            health = connector.health()
+            if not health.get("ok"):
+                name = CHANNEL_NAMES.get(channel, channel)
+                found.append(f"Канал «{name}» не работает: {health.get('detail', '')}")
+        return found
 
     async def operator(self, session: Session | None) -> Operator | None:
         if session is None:
