@@ -37,6 +37,7 @@ from bots.flowsource import POLL_EVERY as FLOWS_POLL_EVERY
 from bots.flowsource import FlowSource
 from bots.health import Health
 from bots.httpguard import body_deadline
+from bots.incidents import LOOK_EVERY, Incidents
 from bots.ladder import CLIMB_EVERY, Ladder
 from bots.linking import can_offer
 from bots.owner import Owner, unheard_handoffs
@@ -166,8 +167,9 @@ def _assemble(
     if (warning := unheard_handoffs(flows.current(), owner)) is not None:
         log.warning(warning)
     delivery = Delivery(store=store, connectors=connectors, metrics=edge.metrics)
+    incidents = Incidents(store=store, connectors=connectors, notify=owner.notify)
     ladder = Ladder(store=store, delivery=delivery, spare=spare, metrics=edge.metrics,
-                    zone=settings.zone, owner_notify=owner.notify)
+                    zone=settings.zone, owner_notify=owner.notify, watch=incidents)
     reminders = ReminderService(
         store=store, redis_url=served_url(settings.redis_url, embedded), metrics=edge.metrics,
         inject=edge.inject, zone=settings.zone, grace=settings.reminder_grace,
@@ -184,7 +186,7 @@ def _assemble(
     )
     return Parts(store=store, embedded=embedded, instance=instance, http=http, flows=flows,
                  delivery=delivery, reminders=reminders, runtime=runtime, connectors=connectors,
-                 spare=spare, ladder=ladder)
+                 spare=spare, ladder=ladder, incidents=incidents)
 
 
 def _background(edge: Edge, parts: Parts) -> list[asyncio.Task[None]]:
@@ -198,6 +200,8 @@ def _background(edge: Edge, parts: Parts) -> list[asyncio.Task[None]]:
                             name="flows-watch"),
         asyncio.create_task(every(stop, CLIMB_EVERY, parts.ladder.climb_due, "notice ladder"),
                             name="ladder"),
+        asyncio.create_task(every(stop, LOOK_EVERY, parts.incidents.look, "incidents",
+                                  first_delay=LOOK_EVERY), name="incidents"),
         asyncio.create_task(every(stop, DESK_SWEEP_EVERY, Takeover(edge).release_unclaimed,
                                   "unclaimed hand-offs"), name="desk"),
     ]

@@ -14,11 +14,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from bots.ladder import quiet_until
-from flows.types import MESSENGER, Ladder, ScheduleReminder
-
-_WHAT = {"sms": "SMS на телефон клиента", "email": "письмо на почту клиента",
-         MESSENGER: "сообщение в мессенджер клиента"}
+from bots.ladder import quiet_until, rung_title, waits_for_morning
+from flows.types import Ladder, ScheduleReminder
 
 
 @dataclass(slots=True)
@@ -68,11 +65,11 @@ class ChatLadder:
             return
         rung = climb.ladder.rungs[climb.rung]
         at = climb.check
-        if rung in ("sms", "email") and not climb.ladder.urgent \
+        if waits_for_morning(rung) and not climb.ladder.urgent \
                 and (morning := quiet_until(at)) is not None:
             at = morning
         self.say(f"[notice] '{climb.key}': ответа нет — {at:%d.%m %H:%M} "
-                 f"{_WHAT.get(rung, f'сообщение в {rung}')} (в чате не отправляется)")
+                 f"уведомление: {rung_title(rung)} (в чате не отправляется)")
         climb.check = at + climb.ladder.within
 
 

@@ -4,8 +4,9 @@
 They use the bot's Redis (``bots.access.bot_store``): ``SVYAZ_REDIS_URL``, or the embedded Redis
 under ``SVYAZ_DATA_DIR`` (default ``./data``) — a running bot's own, so export, forget and
 backup need no downtime; restore needs the bot stopped. Namespace ``SVYAZ_BOT``. A customer is
-named by its id or by one of its accounts (``vk:123``, ``max:456``, ``web:<session>``). This
-module only parses arguments and prints; the work is ``storage``'s and ``bots.access``'s.
+named by its id, by one of its accounts (``vk:123``, ``max:456``, ``web:<session>``) or by
+the phone it gave with consent (``sms:+79161234567``). This module only parses arguments and
+prints; the work is ``storage``'s and ``bots.access``'s.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from pydantic import ValidationError
 
 from bots.access import EXTERNAL_FILES, BotStore, bot_store, erase, reminder_service
 from bots.config import Settings
+from connectors.registry import INSTALLED
 from flows.errors import SvyazError
 from storage.store import Store
 
@@ -86,6 +88,10 @@ def _settings() -> Settings:
 
 
 async def _customer(store: Store, name: str) -> str | None:
+    """By id, by account (``vk:123``) or by a send-only account (``sms:+79161234567``)."""
+    if (sent_to := INSTALLED.sent_to(name)) is not None:
+        info, value = sent_to
+        return await store.profiles.find_by_phone(value) if info.address == "phone" else None
     if ":" in name:
         return await store.identities.customer_of(name)
     return name if await store.redis.exists(*store.keys.customer_keys(name)) else None

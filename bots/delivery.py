@@ -15,15 +15,14 @@ import logging
 import time
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Literal, Protocol
 
 from connectors.base import (
     DIALOG_PREFIX,
     ChannelError,
     Connector,
+    Priority,
     Undeliverable,
-    resending,
-    sending,
 )
 from connectors.registry import INSTALLED
 from flows.types import Channel, Inbound, Reply
@@ -84,13 +83,24 @@ def plan_initiated(
     accounts: Sequence[Account], available: Collection[Channel],
     routes: Mapping[str, str] | None = None,
 ) -> list[Target]:
-    """Bot-initiated: most recently active first, only channels that are switched on; an
-    account with a known route (its one-to-one chat, ``DIALOG_PREFIX``) goes by it."""
+    """Bot-initiated: most recently active first, only channels that are switched on and
+    never a send-only one (SMS, e-mail: notices reach them by the ladder alone); an account
+    with a known route (its one-to-one chat, ``DIALOG_PREFIX``) goes by it."""
     ordered = sorted(accounts, key=lambda info: info.last_active, reverse=True)
     targets = (split_account(info.account) for info in ordered)
     routes = routes or {}
     return [Target(t.channel, routes.get(t.account, t.user_id)) for t in targets
-            if t is not None and t.channel in available]
+            if t is not None and t.channel in available
+            and not INSTALLED[t.channel].capabilities.send_only]
+
+
+def account_on(
+    channel: Channel, accounts: Sequence[Account], routes: Mapping[str, str] | None = None,
+) -> Target | None:
+    """The customer's most recently active account on ``channel`` (by its route, if known)."""
+    for target in plan_initiated(accounts, {channel}, routes):
+        return target
+    return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,23 +111,48 @@ class Delivered:
     tried: tuple[Target, ...] = ()
 
 
-@dataclass(slots=True)
-class _Pending:
-    """One delivery under way: the replies still to send (a sent one leaves ``replies``, and
-    its id leaves ``ids``, the outbox ids written ahead, so failover sends only the rest) and
-    how to send them."""
+# Why a message goes out: an answer to what the customer just wrote, a reminder the flow
+# scheduled, a notice climbing its ladder (``bots.ladder``), or a person's message (the desk).
+Why = Literal["reply", "reminder", "notice", "operator"]
+
+
+@dataclass(frozen=True, slots=True)
+class Send:
+    """One delivery: who gets which replies, where, why and until when.
+
+    ``account`` names the one place to send (a reply goes back where the customer wrote; a
+    ladder rung may name a channel); without it the message goes to the customer's most
+    recently active account and fails over to the next when a platform refuses. Replies and
+    operator messages join the rate limiters' live lane, the rest the bulk lane. After
+    ``deadline`` (epoch seconds) no further account is tried."""
 
     customer: str
-    replies: list[Reply]
-    ids: list[str]
-    failover: bool
-    note: str
-    sent: list[Sent] | None
+    replies: tuple[Reply, ...]
+    why: Why
+    account: Target | None = None
+    deadline: float | None = None
+    note: str = ""
 
-    def done(self) -> None:
-        self.replies.pop(0)
-        if self.ids:
-            self.ids.pop(0)
+    @property
+    def priority(self) -> Priority:
+        return "live" if self.why in ("reply", "operator") else "bulk"
+
+    @property
+    def fails_over(self) -> bool:
+        return self.account is None
+
+
+@dataclass(slots=True)
+class _Item:
+    """One reply still to send, with its outbox id when the caller wrote it ahead."""
+
+    reply: Reply
+    entry: str | None = None
+
+
+def _items(replies: Sequence[Reply], queued: Sequence[str]) -> list[_Item]:
+    return [_Item(reply, queued[i] if i < len(queued) else None)
+            for i, reply in enumerate(replies)]
 
 
 class Delivery:
@@ -167,8 +202,8 @@ class Delivery:
         the caller has written them already (``prepare``)."""
         if not replies:
             return True
-        result = await self.send(customer, plan_reply(inbound), replies, failover=False,
-                                 sent=sent, queued=queued)
+        send = Send(customer, tuple(replies), "reply", account=plan_reply(inbound)[0])
+        result = await self.deliver(send, sent=sent, queued=queued)
         if result.target is not None:
             await self._keep_route(customer, inbound)
         return result.target is not None
@@ -186,82 +221,82 @@ class Delivery:
             await self._store.identities.set_route(customer, inbound.account, route)
             put_bounded(self._routes, known, route, ROUTES_KEPT)
 
-    async def initiate(
-        self, customer: str, replies: Sequence[Reply], *, note: str = ""
+    async def deliver(
+        self, send: Send, *, sent: list[Sent] | None = None, queued: Sequence[str] = (),
     ) -> Delivered:
-        """Bot-initiated: try each linked account, most recently active first."""
-        accounts, routes = await self._store.identities.reach(customer)
-        targets = plan_initiated(accounts, self.channels, routes)
-        with sending("bulk"):  # rate-limited channels send live replies first
-            return await self.send(customer, targets, replies, failover=True, note=note)
+        """Send ``send`` through the outbox, in order; where it went (None: nowhere).
 
-    async def send(
-        self,
-        customer: str,
-        targets: Sequence[Target],
-        replies: Sequence[Reply],
-        *,
-        failover: bool,
-        note: str = "",
-        sent: list[Sent] | None = None,
-        queued: Sequence[str] = (),
+        ``queued``: outbox ids already written for the first replies (a reply's ``prepare``);
+        ``sent``: see ``reply``."""
+        if send.account is not None:
+            targets = [send.account]
+        else:
+            accounts, routes = await self._store.identities.reach(send.customer)
+            targets = plan_initiated(accounts, self.channels, routes)
+        return await self._try(send, targets, _items(send.replies, queued), sent)
+
+    async def _try(
+        self, send: Send, targets: Sequence[Target], items: list[_Item],
+        sent: list[Sent] | None,
     ) -> Delivered:
-        # ``queued``: outbox ids already written, for the first replies (one target)
-        pending = _Pending(customer, list(replies), list(queued), failover, note, sent)
         tried: list[Target] = []
         for target in targets:
             connector = self._connectors.get(target.channel)
             if connector is None:
                 continue
+            if tried and send.deadline is not None and self._clock() > send.deadline:
+                break  # too late for another channel
             tried.append(target)
-            try:
-                await self._send_all(connector, target, pending)
+            try:  # in order; each sent reply leaves ``items``, so failover sends the rest
+                while items:
+                    await self._send_one(connector, target, send, items[0], sent)
+                    items.pop(0)
             except ChannelError as exc:
-                log.warning(
-                    "delivery refused",
-                    extra={"customer": customer, "channel": target.channel,
-                           "error": type(exc).__name__},
-                )
-                if not failover:
-                    if isinstance(exc, Undeliverable):  # still part of the dialogue: a web
-                        for reply in pending.replies:  # chat shows it when the customer is back
-                            await self._record(customer, target.channel, reply,
-                                               "not delivered", count=False)
-                        for entry in pending.ids:  # written ahead, never to be sent
-                            await self._store.outbox.ack(entry)
+                log.warning("delivery refused", extra={
+                    "customer": send.customer, "channel": target.channel,
+                    "error": type(exc).__name__})
+                if not send.fails_over:
+                    if isinstance(exc, Undeliverable):
+                        await self._undeliverable(send, target, items)
                     break  # otherwise the ones written ahead go with the outbox re-send
                 self._metrics.delivery_failovers.labels(target.channel).inc()
                 continue
             return Delivered(target, tuple(tried))
         return Delivered(None, tuple(tried))
 
-    async def _send_all(self, connector: Connector, target: Target, pending: _Pending) -> None:
-        """Send in order what is pending; each sent reply leaves it."""
-        while pending.replies:
-            await self._send_one(connector, target, pending)
-            pending.done()
+    async def _undeliverable(self, send: Send, target: Target, items: list[_Item]) -> None:
+        """Still part of the dialogue: a web chat shows it when the customer is back."""
+        for item in items:
+            await self._record(send.customer, target.channel, item.reply, "not delivered",
+                               count=False)
+            if item.entry is not None:  # written ahead, never to be sent
+                await self._store.outbox.ack(item.entry)
 
-    async def _send_one(self, connector: Connector, target: Target, pending: _Pending) -> None:
+    async def _send_one(
+        self, connector: Connector, target: Target, send: Send, item: _Item,
+        sent: list[Sent] | None,
+    ) -> None:
         outbox = self._store.outbox
-        reply, customer = pending.replies[0], pending.customer
-        queued = pending.ids[0] if pending.ids else None
-        entry = queued or await outbox.put(customer, target.channel, target.user_id, reply)
+        entry = item.entry or await outbox.put(send.customer, target.channel, target.user_id,
+                                               item.reply)
         try:
-            await self._send_leased(connector, target.user_id, reply, entry)
+            await self._send_leased(connector, target.user_id, item.reply, entry,
+                                    priority=send.priority)
         except Undeliverable:
             await outbox.ack(entry)
             raise
         except ChannelError:
             # Failing over: the other channel carries it now, so never re-send it here.
-            # A plain reply: leave it in the outbox; the sweeper re-sends it later.
-            if pending.failover:
+            # One place only: leave it in the outbox; the sweeper re-sends it later.
+            if send.fails_over:
                 await outbox.ack(entry)
             raise
-        await self._record(customer, target.channel, reply, pending.note, ack=entry,
-                           sent=pending.sent)
+        await self._record(send.customer, target.channel, item.reply, send.note, ack=entry,
+                           sent=sent)
 
     async def _send_leased(
-        self, connector: Connector, user_id: str, reply: Reply, entry: str
+        self, connector: Connector, user_id: str, reply: Reply, entry: str, *,
+        priority: Priority, since: float | None = None,
     ) -> None:
         """``connector.send`` while a helper task renews the outbox lease of ``entry``.
 
@@ -275,7 +310,8 @@ class Delivery:
 
         timer = asyncio.get_running_loop().call_later(self._renew_every, start)
         try:
-            await connector.send(user_id, reply, message_key=entry)
+            await connector.send(user_id, reply, message_key=entry, priority=priority,
+                                 since=since)
         finally:
             timer.cancel()
             for task in keeper:
@@ -330,8 +366,8 @@ class Delivery:
             if connector is None:
                 continue
             try:  # an earlier attempt may have arrived: the connector checks what it can
-                with resending(entry.created):
-                    await self._send_leased(connector, entry.user_id, entry.reply, entry.id)
+                await self._send_leased(connector, entry.user_id, entry.reply, entry.id,
+                                        priority="live", since=entry.created)
             except Undeliverable:
                 await self._store.outbox.ack(entry.id)
                 continue

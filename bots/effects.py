@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Protocol, assert_never
 
 import aiohttp
 
+from bots.delivery import Send
 from bots.linking import (
     PHONE_MATCH_THERE,
     Linking,
@@ -220,8 +221,8 @@ class Effects:
         if not await identities.phone_match_allowed(phone):
             return  # a stranger typing someone's number must not flood their chat with codes
         code = await identities.issue_link_code(customer)
-        sent = await self._delivery.initiate(other, [Reply(PHONE_MATCH_THERE.format(code=code))],
-                                             note="phone match")
+        there = Reply(PHONE_MATCH_THERE.format(code=code))
+        sent = await self._delivery.deliver(Send(other, (there,), "notice", note="phone match"))
         if sent.target is not None:  # told to type a code there: its six digits are a guess
             await identities.expect_code(account_of(sent.target.channel, sent.target.user_id))
 

@@ -32,7 +32,7 @@ async def redis_health(parts: Parts | None) -> dict[str, object]:
 
 def report(
     parts: Parts | None, redis: dict[str, object], channels: dict[Channel, dict[str, str | bool]],
-    *, busy: int,
+    *, busy: int, incidents: list[dict[str, object]] | None = None,
 ) -> dict[str, object]:
     reminders = parts.reminders if parts is not None else None
     return {
@@ -45,7 +45,18 @@ def report(
                   "reloads": parts.flows.reloads if parts else 0},
         "turns_in_progress": busy,
         "spare": parts.spare.health() if parts else {},
+        "incidents": incidents or [],  # open ones (``bots.incidents``), oldest first
     }
+
+
+async def _incidents(parts: Parts | None) -> list[dict[str, object]]:
+    if parts is None:
+        return []
+    try:
+        found = await parts.store.incidents.current()
+    except StorageError:
+        return []
+    return [{"kind": i.kind, "detail": i.detail, "since": i.since} for i in found]
 
 
 class Health:
@@ -59,7 +70,8 @@ class Health:
         parts = self._edge.started
         redis = await redis_health(parts)
         channels = {ch: c.health() for ch, c in self._connectors.items()}
-        body = report(parts, redis, channels, busy=self._edge.busy)
+        body = report(parts, redis, channels, busy=self._edge.busy,
+                      incidents=await _incidents(parts) if redis["ok"] else [])
         return web.json_response(body, status=200 if redis["ok"] else 503)
 
     async def metrics(self, request: web.Request) -> web.Response:

@@ -34,7 +34,8 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-from bots.ladder_sends import RETRY, STALE_CLAIM, Sends, Step
+from bots.delivery import Send, account_on
+from bots.ladder_sends import RETRY, STALE_CLAIM, Sends, Step, Watch
 from bots.owner import OwnerNote
 from bots.texts import NOTICE_FALLBACK
 from connectors.registry import INSTALLED
@@ -81,14 +82,14 @@ class Ladder:
 
     def __init__(self, *, store: Store, delivery: Delivery, spare: Spare, metrics: Metrics,
                  zone: ZoneInfo, owner_notify: Callable[[OwnerNote], Awaitable[None]] | None,
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.time, watch: Watch | None = None) -> None:
         self._store = store
         self._delivery = delivery
         self._metrics = metrics
         self._zone = zone
         self._owner_notify = owner_notify
         self._clock = clock
-        self._sends = Sends(store=store, spare=spare, metrics=metrics)
+        self._sends = Sends(store=store, spare=spare, metrics=metrics, watch=watch)
 
     async def open(self, customer: str, event_id: str, plan: Plan) -> None:
         """A critical reminder fires (``event_id``: its timer event's): its notice, checked
@@ -152,7 +153,7 @@ class Ladder:
             if self._clock() - current.at < STALE_CLAIM:
                 return  # another process is sending it now: its settle decides
             self._metrics.sms_doubt.inc()
-            await self._history(customer, f"неизвестно, ушло ли {_rung_title(notice.current)}: "
+            await self._history(customer, f"неизвестно, ушло ли {rung_title(notice.current)}: "
                                           "не повторяем, дальше по лестнице")
         if current is not None and not current.reason.startswith(RETRY):  # done: the next
             moved = await notices.advance(customer, notice_id, notice.at, self._clock())
@@ -174,30 +175,45 @@ class Ladder:
             log.warning("notice %s of %s never got its reminder's text; sending the fallback",
                         notice.id, notice.customer)
             notice = replace(notice, text=NOTICE_FALLBACK)
-        if rung in ("sms", "email") and not notice.urgent \
+        if waits_for_morning(rung) and not notice.urgent \
                 and (morning := quiet_until(now)) is not None:
             await self._store.notices.reschedule(notice.customer, notice.id,
                                                  morning.timestamp(), now.timestamp())
             return
         if rung == "sms":
-            contact = await self._sends.contact(notice.customer)
-            step = await self._sends.sms(notice, now, contact.phone)
+            attached = await self._sends.attached(notice.customer)
+            step = await self._sends.sms(notice, now, attached.get(rung))
         elif rung == "email":
-            contact = await self._sends.contact(notice.customer)
-            step = await self._sends.email(notice, now, contact.email)
-        else:  # a messenger rung later in the ladder: claimed first, as SMS (one process)
-            token = secrets.token_hex(8)
-            claim = await self._store.notices.claim(notice.customer, notice.id, notice.at,
-                                                    token, now.timestamp())
-            if not claim.won:
+            attached = await self._sends.attached(notice.customer)
+            step = await self._sends.email(notice, now, attached.get(rung))
+        else:
+            told = await self._messenger(notice, rung, now.timestamp())
+            if told is None:
                 return
-            delivered = await self._delivery.initiate(notice.customer,
-                                                      [Reply(notice.text)], note="notice")
-            step = "sent" if delivered.target is not None else "next"
-            outcome = Sent("messenger", "") if step == "sent" else Refused("undeliverable")
-            await self._store.notices.settle(notice.customer, notice.id, notice.at, token,
-                                             outcome, now.timestamp())
+            step = told
         await self._after_send(await self._fresh(notice), step, rung)
+
+    async def _messenger(self, notice: Notice, rung: str, now: float) -> Step | None:
+        """A messenger rung later in the ladder, claimed first as SMS is (one process sends):
+        ``messenger`` is the last active one, failing over to the others; a channel's name
+        (``vk``) is the customer's account there only. None: another process has it."""
+        token = secrets.token_hex(8)
+        claim = await self._store.notices.claim(notice.customer, notice.id, notice.at, token, now)
+        if not claim.won:
+            return None
+        send = Send(notice.customer, (Reply(notice.text),), "notice", deadline=now + notice.within,
+                    note="notice")
+        if rung != MESSENGER:
+            accounts, routes = await self._store.identities.reach(notice.customer)
+            send = replace(send, account=account_on(rung, accounts, routes))
+        delivered = None if rung != MESSENGER and send.account is None \
+            else await self._delivery.deliver(send)
+        step: Step = "sent" if delivered is not None and delivered.target is not None else "next"
+        outcome = Sent("messenger", "") if step == "sent" else Refused(
+            "undeliverable" if delivered is not None else f"no {rung} account")
+        await self._store.notices.settle(notice.customer, notice.id, notice.at, token, outcome,
+                                         now)
+        return step
 
     async def _after_send(self, notice: Notice | None, step: Step, rung: str) -> None:
         """Wait ``within`` for the customer after a send; climb on at once after nothing."""
@@ -209,14 +225,14 @@ class Ladder:
                                                  now)
             return
         if step == "sent":
-            await self._history(notice.customer, f"уведомление отправлено: {_rung_title(rung)}")
+            await self._history(notice.customer, f"уведомление отправлено: {rung_title(rung)}")
             if notice.until == "delivered":
                 await self._store.notices.stop(notice.customer, notice.id, "delivered", now)
                 return
             await self._store.notices.reschedule(notice.customer, notice.id,
                                                  now + notice.within, now)
             return
-        await self._history(notice.customer, f"уведомление не ушло: {_rung_title(rung)}")
+        await self._history(notice.customer, f"уведомление не ушло: {rung_title(rung)}")
         await self._store.notices.reschedule(notice.customer, notice.id, now, now)
 
     async def _mark_messenger(self, notice: Notice, now: float, delivered: bool) -> None:
@@ -263,9 +279,13 @@ def _is_messenger(name: str) -> bool:
     return name == MESSENGER or (info is not None and not info.capabilities.send_only)
 
 
-def _rung_title(rung: str) -> str:
-    if rung == "sms":
-        return "SMS"
-    if rung == "email":
-        return "письмо"
-    return "мессенджер"
+def rung_title(rung: str) -> str:
+    """How the owner reads a rung: «мессенджер» (the last active one) or the channel's name."""
+    info = INSTALLED.get(rung)
+    return "мессенджер" if info is None else info.title
+
+
+def waits_for_morning(rung: str) -> bool:
+    """SMS and e-mail (send-only channels) keep the night rule; a messenger does not."""
+    info = INSTALLED.get(rung)
+    return info is not None and info.capabilities.send_only

@@ -12,15 +12,24 @@ from __future__ import annotations
 import asyncio
 import collections
 import secrets
-from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Literal, Protocol
 
 from connectors.email import build_message
-from connectors.sms.base import SmsOutcomeUnknown, SmsRefused, SmsUnavailable
+from connectors.registry import INSTALLED
+from connectors.sms.base import SendResult, SmsOutcomeUnknown, SmsRefused, SmsUnavailable
 from connectors.sms.text import fit, parts, plain
 from storage.notices import Notice, Refused, Sent, Unknown
-from storage.sms_quota import Refusal
+from storage.sms_quota import Refusal, Taken
+
+
+class Watch(Protocol):
+    """Where the rungs report bot-wide SMS trouble (``bots.incidents.Incidents``)."""
+
+    async def trouble(self, kind: str, detail: str = "") -> None: ...
+
+    async def fine(self, kind: str) -> None: ...
+
 
 if TYPE_CHECKING:
     from bots.metrics import Metrics
@@ -39,29 +48,23 @@ SUBJECT = "Напоминание"
 STALE_CLAIM = 300.0  # seconds: a claim this old and unsettled was left by a dead process
 
 
-@dataclass(frozen=True, slots=True)
-class Contact:
-    """Where the customer can be reached outside the messengers, given with their consent."""
-
-    phone: str | None
-    email: str | None
-
-
 class Sends:
     """The SMS and e-mail rungs, on the configured ``Spare`` senders."""
 
-    def __init__(self, *, store: Store, spare: Spare, metrics: Metrics) -> None:
+    def __init__(self, *, store: Store, spare: Spare, metrics: Metrics,
+                 watch: Watch | None = None) -> None:
+        self._watch = watch  # told of an empty SMS balance or a spent budget
         self._store = store
         self._spare = spare
         self._metrics = metrics
         self._pace = Pace(SMS_PER_SECOND)
 
-    async def contact(self, customer: str) -> Contact:
-        """The phone and e-mail of the profile, only while the consent is granted."""
+    async def attached(self, customer: str) -> dict[str, str]:
+        """The customer's send-only accounts by channel (``{"sms": "+7916…"}``): made of the
+        profile's phone and e-mail, only while the consent is granted (``Registry.attached``)."""
         profile = await self._store.profiles.get(customer)
-        if not profile.consent_granted:
-            return Contact(None, None)
-        return Contact(profile.phone, profile.email)
+        fields = {"phone": profile.phone, "email": profile.email}
+        return INSTALLED.attached(fields, profile.consent_granted)
 
     async def sms(self, notice: Notice, now: datetime, phone: str | None) -> Step:
         provider, notices = self._spare.sms, self._store.notices
@@ -73,6 +76,8 @@ class Sends:
             notice.customer, now.strftime("%Y-%m-%d"), now.strftime("%Y-%m"),
             self._spare.sms_daily_limit, self._spare.sms_monthly_budget, parts(text))
         if isinstance(taken, Refusal):
+            if taken.limit == "monthly":
+                await self._trouble("sms:budget")
             return await self._skip(notice, now, f"SMS limit: {taken.limit}")
         token = secrets.token_hex(8)
         claim = await notices.claim(notice.customer, notice.id, notice.at, token, now.timestamp())
@@ -90,15 +95,23 @@ class Sends:
             await notices.quota.give_back(taken)
             await self._settle(notice, token, Refused(f"unavailable: {exc}"), now)
             return "next"
+        return await self._answered(notice, token, taken, result, now, provider.name)
+
+    async def _answered(self, notice: Notice, token: str, taken: Taken, result: SendResult,
+                        now: datetime, provider: str) -> Step:
+        """Settle the rung with what the provider answered."""
         if isinstance(result, SmsRefused):
-            await notices.quota.give_back(taken)
+            await self._store.notices.quota.give_back(taken)
             if result.reason == "rate_limit":  # nothing left: the same rung, a little later
                 await self._settle(notice, token, Refused(RETRY + "rate limit"), now)
                 return "retry"
             await self._settle(notice, token, Refused(result.reason), now)
+            if result.reason == "balance":
+                await self._trouble("sms:balance")
             return "next"
-        await self._settle(notice, token, Sent(provider.name, result.sms_id, result.parts), now)
+        await self._settle(notice, token, Sent(provider, result.sms_id, result.parts), now)
         self._metrics.sms_sent.inc()
+        await self._fine("sms:balance", "sms:budget")
         return "sent"
 
     async def email(self, notice: Notice, now: datetime, address: str | None) -> Step:
@@ -124,6 +137,15 @@ class Sends:
             return "sent"
         await self._settle(notice, token, Refused(f"{sent.outcome} {sent.code or ''}"), now)
         return "next"
+
+    async def _trouble(self, kind: str) -> None:
+        if self._watch is not None:
+            await self._watch.trouble(kind)
+
+    async def _fine(self, *kinds: str) -> None:
+        if self._watch is not None:
+            for kind in kinds:
+                await self._watch.fine(kind)
 
     async def _skip(self, notice: Notice, now: datetime, why: str) -> Step:
         """Nothing can go out on this rung: settled as refused, the ladder climbs on."""

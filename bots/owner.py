@@ -38,8 +38,9 @@ class OwnerNote:
     detail: str = ""
 
     def text(self) -> str:
-        lines = [f"{OWNER_NOTE_TITLES[self.kind]}.",
-                 OWNER_NOTE_CUSTOMER.format(customer=self.customer)]
+        lines = [f"{OWNER_NOTE_TITLES[self.kind]}."]
+        if self.customer:  # (an incident concerns no one customer)
+            lines.append(OWNER_NOTE_CUSTOMER.format(customer=self.customer))
         if self.detail:
             lines.append(self.detail)
         return "\n".join(lines)

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 
     from bots.delivery import Delivery
     from bots.flowsource import FlowSource
+    from bots.incidents import Incidents
     from bots.ladder import Ladder
     from bots.runtime import Runtime
     from bots.scheduler import ReminderService
@@ -56,6 +57,7 @@ class Parts:
     connectors: Mapping[Channel, Connector]
     spare: Spare  # SMS and e-mail for critical notices (each may be off)
     ladder: Ladder  # critical notices climbing to SMS and e-mail
+    incidents: Incidents  # bot-wide troubles the owner hears of once
 
 
 class Edge:

@@ -1,12 +1,14 @@
-"""SMS.ru's delivery reports: ``POST /sms/status/<secret>``, and ``svyaz sms-url`` to tell it.
+"""The SMS providers' delivery reports: ``/sms/status/<secret>``, and ``svyaz sms-url``.
 
-The path's secret is derived from the bot's secret key (``SVYAZ_SECRET_KEY`` or the one in
-the data folder), so only SMS.ru, given the address, can post; a wrong path is a 404 like any
-unknown one, and SMS.ru's own ``hash`` is checked too. A report lands in the notice
-(``Notices.report``) and the customer's history («SMS доставлено» / «SMS не доставлено»);
-a report for an unknown message id is ignored; a message not delivered moves the ladder on at
-its next climb. It must not print the secret in a log: ``svyaz sms-url`` shows it to the
-owner, who registers it in the SMS.ru account.
+SMS.ru posts batches to its callback (``connectors.sms.callback``); SMSC.ru calls its status
+handler once per change (``connectors.sms.smsc_callback``). The path's secret is derived from
+the bot's secret key (``SVYAZ_SECRET_KEY`` or the one in the data folder), so only the
+provider, given the address, can call it; a wrong path is a 404 like any unknown one, and the
+provider's own signature is checked too (SMS.ru's ``hash``; SMSC's ``md5`` when it sends one).
+A report lands in the notice (``Notices.report``) and the customer's history («SMS
+доставлено» / «SMS не доставлено»); a report for an unknown message id is ignored; a message
+not delivered moves the ladder on at its next climb. It must not print the secret in a log:
+``svyaz sms-url`` shows it to the owner, who registers it in the provider's account.
 """
 
 from __future__ import annotations
@@ -23,10 +25,16 @@ from aiohttp import web
 from bots.config import ConfigError, Settings, load_settings, secret_key
 from bots.parts import Edge
 from connectors.base import ChannelUnavailable
-from connectors.sms.callback import StatusUpdate, handler
+from connectors.sms.callback import OnStatus, StatusUpdate
+from connectors.sms.callback import handler as smsru_handler
+from connectors.sms.smsc_callback import handler as smsc_handler
 from storage.history import HistoryEntry
 
-PROVIDER = "smsru"
+# Where the owner gives the provider the address, in its account.
+WHERE = {
+    "smsru": "в личном кабинете SMS.ru: Настройки → Callback (обработчики)",
+    "smsc": "в личном кабинете SMSC.ru: Настройки → адрес обработчика статусов (HTTP)",
+}
 
 
 def path_secret(settings: Settings) -> str:
@@ -36,20 +44,31 @@ def path_secret(settings: Settings) -> str:
 
 
 def route(settings: Settings, edge: Edge) -> web.RouteDef | None:
-    """The report route when SMS.ru is the provider, else None."""
-    if settings.sms_provider != PROVIDER or settings.sms_api_id is None:
-        return None
+    """The report route of the configured provider, else None."""
+    provider, on_status = settings.sms_provider, _recorder(settings, edge)
+    path = f"/sms/status/{path_secret(settings)}"
+    if provider == "smsru" and settings.sms_api_id is not None:
+        api_id = settings.sms_api_id.get_secret_value()
+        return web.post(path, smsru_handler(on_status, api_id=api_id))
+    if provider == "smsc" and settings.smsc_password is not None:
+        password = settings.smsc_password.get_secret_value()
+        return web.route("*", path, smsc_handler(on_status, password=password))
+    return None
+
+
+def _recorder(settings: Settings, edge: Edge) -> OnStatus:
+    provider = settings.sms_provider or ""
 
     async def on_status(updates: Sequence[StatusUpdate]) -> None:
         parts = edge.started
-        if parts is None:  # not started, or stopping: SMS.ru posts again later
+        if parts is None:  # not started, or stopping: the provider calls again later
             raise ChannelUnavailable("svyaz is not running yet")
         for update in updates:
             if update.delivery not in ("delivered", "failed"):
                 continue
             now = time.time()
             delivered = update.delivery == "delivered"
-            ref = await parts.store.notices.report(PROVIDER, update.sms_id, delivered, now)
+            ref = await parts.store.notices.report(provider, update.sms_id, delivered, now)
             if ref is None:
                 continue  # not ours (or erased): ignored
             note = "SMS доставлено" if delivered else "SMS не доставлено"
@@ -58,12 +77,12 @@ def route(settings: Settings, edge: Edge) -> web.RouteDef | None:
             if not delivered:  # the ladder climbs on at its next look
                 await parts.store.notices.reschedule(ref.customer, ref.notice_id, now, now)
 
-    api_id = settings.sms_api_id.get_secret_value()
-    return web.post(f"/sms/status/{path_secret(settings)}", handler(on_status, api_id=api_id))
+    return on_status
 
 
 def register(sub: argparse._SubParsersAction[Any]) -> None:
-    command = sub.add_parser("sms-url", help="the address to give SMS.ru for delivery reports")
+    command = sub.add_parser("sms-url",
+                             help="the address to give the SMS provider for delivery reports")
     command.set_defaults(handler=sms_url_command)
 
 
@@ -73,9 +92,9 @@ def sms_url_command(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         print("\n".join(exc.problems))
         return 1
-    if settings.sms_provider != PROVIDER:
-        print("SVYAZ_SMS_PROVIDER is not smsru: delivery reports come only from SMS.ru.")
+    if settings.sms_provider is None:
+        print("SVYAZ_SMS_PROVIDER не задан: SMS не отправляются, отчётов о доставке не будет.")
         return 1
     print(f"{settings.public_url.rstrip('/')}/sms/status/{path_secret(settings)}")
-    print("Укажите этот адрес в личном кабинете SMS.ru: Настройки → Callback (обработчики).")
+    print(f"Укажите этот адрес {WHERE[settings.sms_provider]}.")
     return 0

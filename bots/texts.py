@@ -59,11 +59,21 @@ HISTORY_CONTACT: Final = "[контакт]"  # a shared contact, as the history 
 
 # ----------------------------------------------------------------- owner: notes
 
-OwnerNoteKind = Literal["handoff", "undeliverable", "missed"]
+OwnerNoteKind = Literal["handoff", "undeliverable", "missed", "incident", "resolved"]
 OWNER_NOTE_TITLES: Final[dict[OwnerNoteKind, str]] = {
     "handoff": "Клиент просит оператора",
     "undeliverable": "Напоминание не доставлено ни в один канал",
     "missed": "Напоминание пропущено (бот был выключен)",
+    "incident": "Неполадка",
+    "resolved": "Снова работает",
+}
+# Bot-wide troubles (``bots.incidents``), by kind; ``{detail}`` is what the part reported.
+INCIDENT_TEXTS: Final[dict[str, str]] = {
+    "channel": "{title}: канал не работает ({detail}). Проверьте токен в настройках.",
+    "sms:balance": "SMS не отправляются: на счёте SMS-сервиса закончились деньги.",
+    "sms:budget": "SMS не отправляются: исчерпан месячный бюджет (SVYAZ_SMS_MONTHLY_BUDGET).",
+    "redis:memory": "База почти заполнена: {detail}. Увеличьте SVYAZ_REDIS_MAXMEMORY или "
+                    "сократите хранение истории.",
 }
 OWNER_NOTE_CUSTOMER: Final = "Клиент: {customer}"
 HANDOFF_DETAIL: Final = "Канал: {channel}. {reason}"

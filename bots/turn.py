@@ -41,7 +41,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Protocol
 
-from bots.delivery import Delivery
+from bots.delivery import Delivery, Send, Why
 from bots.effects import Effects
 from bots.events import describe, is_initiated, position
 from bots.metrics import Metrics
@@ -337,7 +337,8 @@ class TurnRunner:
             await self._delivery.reply(ctx.customer, ctx.inbound, replies, sent=ctx.sent,
                                        queued=ctx.queued)
             return
-        result = await self._delivery.initiate(ctx.customer, replies)
+        why: Why = "reminder" if isinstance(ctx.inbound.event, TimerEvent) else "notice"
+        result = await self._delivery.deliver(Send(ctx.customer, replies, why))
         if result.target is not None:
             ctx.inbound = _retarget(ctx.inbound, result.target.channel, result.target.user_id)
         laddered = self._notices is not None and isinstance(ctx.inbound.event, TimerEvent) \

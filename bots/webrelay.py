@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 from aiohttp import web
 
 from bots.background import pause
-from connectors.base import Capabilities, ChannelError, Connector, Undeliverable
+from connectors.base import Capabilities, ChannelError, Connector, Priority, Undeliverable
 from flows.types import Channel, Inbound, Reply
 from storage.codec import reply_from_dict, reply_to_dict
 from storage.keys import WEB_DELIVERED_TTL
@@ -70,7 +70,10 @@ class WebRelay:
     def health(self) -> dict[str, str | bool]:
         return self.local.health()
 
-    async def send(self, user_id: str, reply: Reply, *, message_key: str) -> None:
+    async def send(
+        self, user_id: str, reply: Reply, *, message_key: str, priority: Priority = "live",
+        since: float | None = None,
+    ) -> None:
         try:
             await self.local.send(user_id, reply, message_key=message_key)
             return

@@ -5,11 +5,9 @@ A connector translates; it never decides what to say and never touches dialogue 
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterator
-from contextlib import AbstractContextManager, contextmanager
-from contextvars import ContextVar
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Literal, Protocol, TypeVar
+from typing import Literal, Protocol
 
 from aiohttp import web
 
@@ -20,7 +18,6 @@ from flows.types import Channel, Inbound, Reply
 # accepted (de-duplicated and recorded); raises ``Unavailable`` when it could not be recorded,
 # and the connector then answers the platform so that it retries (HTTP 503).
 InboundSink = Callable[[Inbound], Awaitable[None]]
-T = TypeVar("T")
 
 # An ``Inbound.reply_to`` starting with this names the customer's one-to-one chat on a
 # platform that needs more than the user id to find the conversation again (MAX:
@@ -34,36 +31,9 @@ def dialog_user(target: str) -> str | None:
     return target.rpartition(":")[2] if target.startswith(DIALOG_PREFIX) else None
 
 # Which queue a send joins in a connector's rate limiter: "live" answers a customer who just
-# wrote, "bulk" is bot-initiated (reminders); "live" goes first. A context variable rather than
-# a ``send`` parameter, so every existing ``Connector`` and wrapper keeps its signature.
+# wrote (or an operator's message), "bulk" is bot-initiated (reminders, notices); "live" goes
+# first. The runtime's ``bots.delivery.Send`` decides it and passes it to ``send``.
 Priority = Literal["live", "bulk"]
-send_priority: ContextVar[Priority] = ContextVar("svyaz_send_priority", default="live")
-
-
-@contextmanager
-def _bound(var: ContextVar[T], value: T) -> Iterator[None]:
-    """``var`` is ``value`` inside the block (in this task), as before after it."""
-    token = var.set(value)
-    try:
-        yield
-    finally:
-        var.reset(token)
-
-
-def sending(priority: Priority) -> AbstractContextManager[None]:
-    """Sends awaited inside the block (in this task) join the ``priority`` queue."""
-    return _bound(send_priority, priority)
-
-
-# Set while the outbox re-sends an entry: the epoch seconds at which the entry was written. An
-# earlier attempt may have reached the platform before the process died; a connector whose
-# platform has no idempotency key (MAX) looks for the message sent since then and skips it.
-resend_since: ContextVar[float | None] = ContextVar("svyaz_resend_since", default=None)
-
-
-def resending(since: float) -> AbstractContextManager[None]:
-    """Sends awaited inside the block re-send an outbox entry written at ``since``."""
-    return _bound(resend_since, since)
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,12 +88,18 @@ class Connector(Protocol):
     async def stop(self) -> None:
         """Stop receiving and close network sessions."""
 
-    async def send(self, user_id: str, reply: Reply, *, message_key: str) -> None:
+    async def send(
+        self, user_id: str, reply: Reply, *, message_key: str, priority: Priority = "live",
+        since: float | None = None,
+    ) -> None:
         """Deliver ``reply`` to ``user_id``.
 
         ``message_key`` is the outbox entry's stable id; a re-send after a crash passes the same
         key, so the platform (VK ``random_id``) or the connector can drop the duplicate.
-        Rate-limited connectors queue it by ``send_priority`` (see ``sending``).
+        Rate-limited connectors queue it by ``priority``. ``since`` is set when the outbox
+        re-sends an entry: the epoch seconds at which it was written. An earlier attempt may
+        have reached the platform before the process died; a connector whose platform has no
+        idempotency key (MAX) looks for the message sent since then and skips it.
         Raises ``Undeliverable``, ``ChannelUnavailable`` or ``ChannelAuthError``.
         """
 

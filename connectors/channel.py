@@ -11,8 +11,9 @@ Pure data and lookups: no sockets, no settings. It must not import a connector's
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
+from typing import Literal
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +42,10 @@ class ChannelInfo:
     # The URL that opens the channel with a link token, from the channel's link target (the
     # MAX bot's username, the VK community, the bot's public URL); None: no deep link.
     link: Callable[[str, str], str] | None = None
+    # A send-only channel's account is made of this profile field (SMS: the phone), attached
+    # to the customer once they consented (``Registry.attached``); None: accounts come from
+    # the customer's own messages.
+    address: Literal["phone", "email"] | None = None
 
     def deep_link(self, target: str | None, token: str) -> str | None:
         """The link into this channel carrying ``token``; None without a target or a link."""
@@ -79,6 +84,24 @@ class Registry:
 
     def get(self, name: str) -> ChannelInfo | None:
         return self._by_name.get(name)
+
+    def attached(
+        self, fields: Mapping[str, str | None], consented: bool
+    ) -> dict[str, str]:
+        """The send-only accounts a profile gives (``{"sms": "+7916…"}``): only once the
+        customer consented, and only channels whose ``address`` field the profile has."""
+        if not consented:
+            return {}
+        return {info.name: value for info in self
+                if info.capabilities.send_only and info.address is not None
+                and (value := fields.get(info.address))}
+
+    def sent_to(self, account: str) -> tuple[ChannelInfo, str] | None:
+        """``"sms:+7916…"`` -> (the SMS channel, "+7916…") for an account made of a profile
+        field (``address``); None for any other account."""
+        name, _, value = account.partition(":")
+        info = self.get(name)
+        return (info, value) if info is not None and info.address and value else None
 
     def called(self, words: str) -> ChannelInfo | None:
         """The channel the customer means by ``words`` («вк», «сайте»), if any."""

@@ -1,11 +1,12 @@
 """Merging two customers, and how established each is (which decides who stays).
 
-``merge`` moves accounts, history, profile fields, reminders and pending inbox entries of
-``other`` into ``keep``, keeps ``keep``'s state and deletes ``other``'s lock, so a process still
-holding it gets ``LockLost`` on save instead of resurrecting ``other``. A side that had
-something of its own (``Standing.established``) is not shown to the other: every account of
-the receiving side gets a ``visible`` mark (``Accounts.visible_from``) and the history before it
-is not replayed there. Who stays is ``storage.links.keeps_issuer``, on ``standing``.
+``merge`` moves accounts, history, profile fields, reminders, notices (``storage.notice_merge``)
+and pending inbox entries of ``other`` into ``keep``, keeps ``keep``'s state and deletes
+``other``'s lock, so a process still holding it gets ``LockLost`` on save instead of
+resurrecting ``other``. A side that had something of its own (``Standing.established``) is
+not shown to the other: every account of the receiving side gets a ``visible`` mark
+(``Accounts.visible_from``) and the history before it is not replayed there. Who stays is
+``storage.links.keeps_issuer``, on ``standing``.
 
 This module must not decide when to merge (``storage.identity``'s ``confirm_link``; the
 runtime asks) nor run flows.
@@ -26,6 +27,7 @@ from storage.history import History
 from storage.inbox import Inbox
 from storage.keys import LINK_FRESH_MESSAGES, Keys
 from storage.links import Standing
+from storage.notice_merge import move_notices
 from storage.profile import Profiles
 from storage.reminders import Reminders
 
@@ -75,6 +77,7 @@ class Merger:
         await self._history.absorb(keep, other)
         await self._profiles.absorb(keep, other)
         await self._reminders.move(other, keep)
+        await move_notices(self._redis, self._keys, other, keep)
         await self._inbox.move(other, keep)
         if routes := await self._accounts.routes(other):  # the accounts moved: routes go too
             await self._redis.hset(self._keys.routes(keep), mapping=dict[Any, Any](routes))

@@ -30,6 +30,7 @@ from storage.errors import guarded, guarded_slow
 from storage.history import History, HistoryEntry
 from storage.identity import Identities
 from storage.inbox import Inbox
+from storage.incidents import Incidents
 from storage.instance import Instance
 from storage.intake import Intake
 from storage.keys import (
@@ -98,6 +99,7 @@ class Store:
         self.reminders = Reminders(redis, keys)
         self.dedupe = Dedupe(redis, keys)
         self.notices = Notices(redis, keys)
+        self.incidents = Incidents(redis, keys)
         self.desk = Desk(redis, keys)  # the operator desk's records (bots.desk)
         self.identities = Identities(redis, keys, history=self.history, profiles=self.profiles,
                                      reminders=self.reminders, inbox=self.inbox,

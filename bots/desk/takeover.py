@@ -3,8 +3,8 @@
 ``claim`` gives a conversation to one operator (``storage.desk.Handoffs.claim``: a key set
 only if absent, so two operators can never both hold it) and puts the dialogue in the
 ``taken`` hand-off stage under the customer's lock, so the bot stays quiet. ``say`` sends the
-operator's text through ``bots.delivery`` (outbox first, to the most recently active account,
-failing over to the others: the guarantees of any bot-initiated message), marked with the
+operator's text through ``bots.delivery`` (a ``Send`` of why "operator": outbox first, to the
+most recently active account, failing over to the others, in the live lane), marked with the
 operator's name. ``release`` is ``Runtime.release`` plus the claim dropped, and may start a
 flow; ``release_unclaimed`` does it for hand-offs nobody took within a day. ``heard`` is the
 owner-notification hook: a hand-off is heard when the desk has an operator, and numbered.
@@ -18,7 +18,7 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable
 
-from bots.delivery import Delivered
+from bots.delivery import Delivered, Send
 from bots.owner import OwnerNote
 from bots.parts import Edge
 from bots.texts import DESK_UNCLAIMED
@@ -70,8 +70,9 @@ class Takeover:
         holder = await parts.store.desk.handoffs.holder(customer)
         if holder != operator:
             raise NotHolder(holder)
-        return await parts.delivery.initiate(customer, [Reply(text, operator=operator)],
-                                             note=f"{OPERATOR_NOTE}{operator}")
+        return await parts.delivery.deliver(Send(
+            customer, (Reply(text, operator=operator),), "operator",
+            note=f"{OPERATOR_NOTE}{operator}"))
 
     async def release_unclaimed(self, *, after: float = UNCLAIMED_AFTER) -> int:
         """Hand back to the bot every hand-off nobody claimed within ``after`` seconds, and
@@ -89,8 +90,9 @@ class Takeover:
                 continue  # another process took this one
             if await self._edge.runtime.release(customer):
                 released += 1
-                await self._edge.parts.delivery.initiate(
-                    customer, [Reply(DESK_UNCLAIMED)], note="desk: nobody claimed it")
+                await self._edge.parts.delivery.deliver(Send(
+                    customer, (Reply(DESK_UNCLAIMED),), "operator",
+                    note="desk: nobody claimed it"))
         return released
 
     async def release(self, customer: str, operator: str, flow: str | None = None) -> bool:

@@ -12,4 +12,5 @@ CHANNEL = ChannelInfo(
     continue_label="",  # never offered: no deep link, nothing to continue in
     aliases=(),
     capabilities=Capabilities(receive=False, buttons=False, links=True, send_only=True),
+    address="email",  # the customer's e-mail address, given with consent
 )

@@ -36,8 +36,6 @@ from connectors.base import (
     ChannelError,
     InboundSink,
     Priority,
-    resend_since,
-    send_priority,
 )
 from connectors.common import RecentIds
 from connectors.maxbot.client import Arrived, MaxClient, RetryPolicy, chat_of
@@ -150,16 +148,17 @@ class MaxConnector:
             self._answering.add(task)
             task.add_done_callback(self._answering.discard)
 
-    async def send(self, user_id: str, reply: Reply, *, message_key: str) -> None:
+    async def send(
+        self, user_id: str, reply: Reply, *, message_key: str, priority: Priority = "live",
+        since: float | None = None,
+    ) -> None:
         """Send ``reply`` to a MAX user id (``dialog:<chat>:<user>`` when the dialog's chat is
-        known, ``chat:<id>`` for a group chat), queued in the limiter by ``send_priority``.
+        known, ``chat:<id>`` for a group chat), queued in the limiter by ``priority``.
 
-        An outbox re-send (``resend_since`` set) first reads the chat back and skips the parts
+        An outbox re-send (``since`` set) first reads the chat back and skips the parts
         that already arrived: MAX has no idempotency key, and the process that sent them may
         have died before it could record so."""
-        priority = send_priority.get()
         bodies = render(reply)
-        since = resend_since.get()
         if since is not None:
             bodies = bodies[await self._arrived(user_id, bodies, since, priority):]
             if not bodies:

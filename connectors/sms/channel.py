@@ -12,4 +12,5 @@ CHANNEL = ChannelInfo(
     continue_label="",  # never offered: no deep link, nothing to continue in
     aliases=(),
     capabilities=Capabilities(receive=False, buttons=False, links=False, send_only=True),
+    address="phone",  # the customer's phone, given with consent
 )

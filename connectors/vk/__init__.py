@@ -17,8 +17,8 @@ from connectors.base import (
     Capabilities,
     ChannelUnavailable,
     InboundSink,
+    Priority,
     Undeliverable,
-    send_priority,
 )
 from connectors.common import ArrivalLimiter
 from flows.types import Channel, Inbound, Reply
@@ -98,12 +98,15 @@ class VkConnector:
             await asyncio.gather(task, return_exceptions=True)
         await self.client.close()
 
-    async def send(self, user_id: str, reply: Reply, *, message_key: str) -> None:
+    async def send(
+        self, user_id: str, reply: Reply, *, message_key: str, priority: Priority = "live",
+        since: float | None = None,
+    ) -> None:
+        """VK drops a re-send itself: ``random_id`` is derived from ``message_key``."""
         calls = render(
             reply, self.capabilities, peer_id=user_id, message_key=message_key,
             button_type=self.button_type,
         )
-        priority = send_priority.get()  # the limiter serves "live" before "bulk"
         for params in calls:
             await self.client.call("messages.send", params, priority=priority)
 

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 
 from aiohttp import WSCloseCode, WSMsgType, web
 
-from connectors.base import Capabilities, InboundSink, Unavailable, Undeliverable
+from connectors.base import Capabilities, InboundSink, Priority, Unavailable, Undeliverable
 from connectors.common import clean_inbound
 from connectors.webchat.files import WidgetFiles
 from connectors.webchat.frames import (
@@ -147,7 +147,10 @@ class WebChat:
             return_exceptions=True,
         )
 
-    async def send(self, user_id: str, reply: Reply, *, message_key: str) -> None:
+    async def send(
+        self, user_id: str, reply: Reply, *, message_key: str, priority: Priority = "live",
+        since: float | None = None,
+    ) -> None:
         """Push ``reply`` to every open socket of session ``user_id``.
 
         Raises ``Undeliverable`` when no socket of the session is open or none took it; the

@@ -25,7 +25,7 @@ from bots.metrics import Metrics
 from bots.owner import Owner, OwnerNote
 from bots.runtime import Runtime
 from bots.scheduler import ReminderService
-from connectors.base import Capabilities, ChannelUnavailable, Undeliverable
+from connectors.base import Capabilities, ChannelUnavailable, Priority, Undeliverable
 from flows import engine
 from flows.types import Channel, Event, Inbound, Reply
 from storage.store import Store
@@ -55,7 +55,10 @@ class Recorder:
     async def stop(self) -> None:
         return None
 
-    async def send(self, user_id: str, reply: Reply, *, message_key: str) -> None:
+    async def send(
+        self, user_id: str, reply: Reply, *, message_key: str, priority: Priority = "live",
+        since: float | None = None,
+    ) -> None:
         if user_id in self.refuse:
             raise Undeliverable(f"{self.channel}:{user_id} blocked the bot")
         if user_id in self.down:

@@ -17,6 +17,7 @@ from bots_harness import FLOWS
 
 from bots.app import EDGE, build_app
 from bots.config import Settings
+from bots.incidents import incident_text
 from flows.types import Inbound, Reply, TextEvent
 from storage.embedded import EmbeddedRedis
 from storage.instance import Instance
@@ -65,6 +66,17 @@ async def test_healthz_reports_redis_channels_and_scheduler(client: TestClient) 
     assert body["channels"]["web"]["ok"] is True
     assert body["scheduler"]["ok"] is True
     assert "hello" in body["flows"]["loaded"]
+    assert body["incidents"] == []
+
+
+async def test_healthz_lists_the_open_incidents(client: TestClient) -> None:
+    parts = client.server.app[EDGE].started
+    assert parts is not None
+    await parts.incidents.trouble("sms:balance")
+    body = await (await client.get("/healthz")).json()
+    assert [(i["kind"], i["detail"]) for i in body["incidents"]] == [
+        ("sms:balance", incident_text("sms:balance"))]
+    await parts.incidents.fine("sms:balance")
 
 
 async def test_web_chat_dialogue_and_metrics(client: TestClient) -> None:

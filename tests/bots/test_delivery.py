@@ -14,14 +14,16 @@ from bots_harness import Harness, Recorder
 from bots.delivery import (
     Delivered,
     Delivery,
+    Send,
     Target,
+    account_on,
     plan_initiated,
     plan_reply,
     split_account,
 )
 from bots.metrics import Metrics
 from bots.webdialogue import history as web_history
-from connectors.base import ChannelUnavailable
+from connectors.base import ChannelUnavailable, Priority
 from connectors.maxbot import MaxConnector
 from connectors.maxbot.client import RetryPolicy
 from flows.types import Button, ButtonEvent, Channel, Inbound, Reply, TextEvent
@@ -38,6 +40,22 @@ from tests.waiting import until
 class Info:
     account: str
     last_active: float
+
+
+async def _linked(harness: Harness, *accounts: str) -> str:
+    """A customer with ``accounts`` linked, the first the most recently active."""
+    customer = await harness.store.identities.resolve(accounts[0])
+    for age, account in enumerate(accounts):
+        await harness.store.identities.attach(account, customer, 1000.0 - age)
+    return customer
+
+
+def _everywhere(customer: str, *texts: str) -> Send:
+    return Send(customer, tuple(Reply(text) for text in texts), "reminder")
+
+
+def _there(customer: str, target: Target, text: str) -> Send:
+    return Send(customer, (Reply(text),), "reply", account=target)
 
 
 def test_a_reply_goes_where_the_customer_wrote() -> None:
@@ -63,15 +81,14 @@ async def test_failover_sends_the_rest_on_the_next_channel(harness: Harness) -> 
     delivery = harness.runtime.turns._delivery
     web, vk = harness.channels["web"], harness.channels["vk"]
     web.refuse.add("s")
-    replies = [Reply("один"), Reply("два")]
-    result = await delivery.send("c1", [Target("web", "s"), Target("vk", "1")], replies,
-                                 failover=True)
+    customer = await _linked(harness, "web:s", "vk:1")
+    result = await delivery.deliver(_everywhere(customer, "один", "два"))
     assert result.target == Target("vk", "1")
     assert result.tried == (Target("web", "s"), Target("vk", "1"))
     assert vk.texts() == ["один", "два"]
     assert web.texts() == []
     assert await harness.store.outbox.pending() == []
-    history = await harness.store.history.read("c1")
+    history = await harness.store.history.read(customer)
     assert [(e.channel, e.text) for e in history] == [("vk", "один"), ("vk", "два")]
     assert harness.metrics.delivery_failovers.labels("web")._value.get() == 1
 
@@ -79,8 +96,8 @@ async def test_failover_sends_the_rest_on_the_next_channel(harness: Harness) -> 
 async def test_nothing_works_returns_no_target(harness: Harness) -> None:
     harness.channels["web"].refuse.add("s")
     harness.channels["vk"].refuse.add("1")
-    result = await harness.runtime.turns._delivery.send(
-        "c1", [Target("web", "s"), Target("vk", "1")], [Reply("x")], failover=True)
+    customer = await _linked(harness, "web:s", "vk:1")
+    result = await harness.runtime.turns._delivery.deliver(_everywhere(customer, "x"))
     assert result.target is None
     assert result.tried == (Target("web", "s"), Target("vk", "1"))
     assert await harness.store.outbox.pending() == []
@@ -145,7 +162,10 @@ class SlowChannel(Recorder):
         super().__init__(channel)
         self.wait = wait
 
-    async def send(self, user_id: str, reply: Reply, *, message_key: str) -> None:
+    async def send(
+        self, user_id: str, reply: Reply, *, message_key: str, priority: Priority = "live",
+        since: float | None = None,
+    ) -> None:
         await asyncio.sleep(self.wait)
         await super().send(user_id, reply, message_key=message_key)
 
@@ -157,7 +177,7 @@ async def test_a_send_queued_long_keeps_its_lease_and_is_not_re_sent(harness: Ha
                         renew_every=0.05)
     sweeper = Delivery(store=harness.store, connectors={"vk": slow}, metrics=harness.metrics)
     sending = asyncio.create_task(
-        delivery.send("c6", [Target("vk", "1")], [Reply("раз")], failover=False))
+        delivery.deliver(_there("c6", Target("vk", "1"), "раз")))
     for _ in range(5):  # the sweep of another process, while the send waits in the queue
         await asyncio.sleep(0.2)
         assert await sweeper.resend_stale(min_idle_ms=500) == 0
@@ -171,7 +191,7 @@ async def test_without_renewal_the_sweep_would_take_the_waiting_send(harness: Ha
     delivery = Delivery(store=harness.store, connectors={"vk": slow}, metrics=harness.metrics,
                         renew_every=60.0)
     sending = asyncio.create_task(
-        delivery.send("c7", [Target("vk", "1")], [Reply("два")], failover=False))
+        delivery.deliver(_there("c7", Target("vk", "1"), "два")))
 
     async def claimed() -> list[OutboxEntry]:  # once its lease is 150 ms old
         return await harness.store.outbox.claim_stale(150)
@@ -246,7 +266,7 @@ async def test_a_reminder_re_sent_after_a_crash_is_not_shown_twice_on_max(
                              [Reply("Хорошо")])
         assert await store.identities.routes(customer) == {
             "max:5551001": "dialog:1005551001:5551001"}
-        result = await delivery.initiate(customer, [Reply("Напоминание: завтра в 12:30")])
+        result = await delivery.deliver(_everywhere(customer, "Напоминание: завтра в 12:30"))
         assert result.target == Target("max", "dialog:1005551001:5551001")
         assert max_fake.sent[-1].user_id == 5551001  # still sent by user id
         # The process died after MAX accepted it and before the acknowledgement:
@@ -293,7 +313,7 @@ async def test_with_sent_the_outbox_keeps_replies_until_the_caller_acknowledges(
     assert await delivery.reply("c1", Inbound("max", "2", "e", TextEvent("hi")),
                                 [Reply("раз"), Reply("два")], sent=sent)
     pending = await harness.store.outbox.pending()
-    assert [s.entry_id for s in sent] == [e.id for e in pending]
+    assert sorted(s.entry_id for s in sent) == sorted(e.id for e in pending)  # same ms
     assert [(s.customer, s.history.text, s.history.ts, s.history.buttons) for s in sent] == [
         ("c1", "раз", 7.0, ()), ("c1", "два", 7.0, ())]
     assert await harness.store.history.read("c1") == []  # recorded with the acknowledgement
@@ -356,14 +376,15 @@ async def test_a_reply_that_went_nowhere_remembers_no_route(harness: Harness) ->
     assert await harness.store.identities.routes(customer) == {}
 
 
-async def test_initiate_goes_to_the_latest_account_with_its_note(harness: Harness) -> None:
+async def test_a_reminder_goes_to_the_latest_account_with_its_note(harness: Harness) -> None:
     delivery = _delivery(harness, clock=5.0)
     customer = await harness.store.identities.resolve("vk:1")
     token = await harness.store.identities.issue_link_token(customer)
     assert await redeem_link_token(harness.store.identities, token, "web:s") == customer
     await harness.store.redis.zadd(harness.store.keys.accounts(customer), {"vk:1": 1.0})
     harness.channels["web"].refuse.add("s")
-    result = await delivery.initiate(customer, [Reply("Напоминание")], note="reminder")
+    result = await delivery.deliver(Send(customer, (Reply("Напоминание"),), "reminder",
+                                         note="reminder"))
     assert result == Delivered(Target("vk", "1"), (Target("web", "s"), Target("vk", "1")))
     history = await harness.store.history.read(customer)
     assert [(e.channel, e.text, e.note) for e in history][-1] == ("vk", "Напоминание",
@@ -373,16 +394,16 @@ async def test_initiate_goes_to_the_latest_account_with_its_note(harness: Harnes
 
 async def test_a_channel_without_a_connector_is_skipped(harness: Harness) -> None:
     delivery = _delivery(harness, "vk")
-    result = await delivery.send("c1", [Target("max", "2"), Target("vk", "1")], [Reply("x")],
-                                 failover=True)
+    customer = await _linked(harness, "max:2", "vk:1")
+    result = await delivery.deliver(_everywhere(customer, "x"))
     assert result == Delivered(Target("vk", "1"), (Target("vk", "1"),))
 
 
 async def test_a_failed_over_send_is_not_re_sent_on_the_first_channel(harness: Harness) -> None:
     delivery = _delivery(harness)
     harness.channels["max"].down.add("2")
-    result = await delivery.send("c1", [Target("max", "2"), Target("vk", "1")], [Reply("x")],
-                                 failover=True)
+    customer = await _linked(harness, "max:2", "vk:1")
+    result = await delivery.deliver(_everywhere(customer, "x"))
     assert result.target == Target("vk", "1")
     assert await harness.store.outbox.pending() == []  # the max entry was given up
 
@@ -435,8 +456,9 @@ async def test_a_refusal_is_logged_with_customer_channel_and_error_only(
 ) -> None:
     delivery = _delivery(harness)
     harness.channels["web"].refuse.add("s")
+    customer = await _linked(harness, "web:s")
     with caplog.at_level(logging.INFO, logger="svyaz.bots"):
-        await delivery.send("c1", [Target("web", "s")], [Reply("секрет")], failover=True)
+        await delivery.deliver(_everywhere(customer, "секрет"))
 
         class Broken(Recorder):
             async def answer_callback(self, inbound: Inbound) -> None:
@@ -449,7 +471,7 @@ async def test_a_refusal_is_logged_with_customer_channel_and_error_only(
     refused, unanswered = [r for r in caplog.records if r.name == "svyaz.bots"]
     assert (refused.levelname, refused.getMessage()) == ("WARNING", "delivery refused")
     assert (refused.customer, refused.channel, refused.error) == (  # type: ignore[attr-defined]
-        "c1", "web", "Undeliverable")
+        customer, "web", "Undeliverable")
     assert "секрет" not in caplog.text
     assert (unanswered.levelname, unanswered.getMessage()) == (
         "INFO", "callback of vk not acknowledged: ChannelUnavailable")
@@ -486,10 +508,10 @@ async def test_entries_written_ahead_name_the_customer_channel_and_recipient(
         "c1", "max", "chat:9", "раз")
 
 
-async def test_initiate_without_a_note_records_none(harness: Harness) -> None:
+async def test_a_reminder_without_a_note_records_none(harness: Harness) -> None:
     delivery = _delivery(harness)
     customer = await harness.store.identities.resolve("vk:1")
-    assert (await delivery.initiate(customer, [Reply("Привет")])).target == Target("vk", "1")
+    assert (await delivery.deliver(_everywhere(customer, "Привет"))).target == Target("vk", "1")
     [entry] = await harness.store.history.read(customer)
     assert (entry.text, entry.note) == ("Привет", "")
 
@@ -519,6 +541,58 @@ async def test_resend_goes_on_past_the_entries_it_cannot_send(harness: Harness) 
     assert sorted(e.id for e in await harness.store.outbox.pending()) == sorted([nowhere, down])
 
 
+class Laned(Recorder):
+    """A channel that records the lane and the re-send mark of each send."""
+
+    def __init__(self, channel: Channel) -> None:
+        super().__init__(channel)
+        self.lanes: list[tuple[str, Priority, float | None]] = []
+
+    async def send(
+        self, user_id: str, reply: Reply, *, message_key: str, priority: Priority = "live",
+        since: float | None = None,
+    ) -> None:
+        self.lanes.append((reply.text, priority, since))
+        await super().send(user_id, reply, message_key=message_key)
+
+
+async def test_why_a_message_goes_picks_its_lane_and_a_re_send_says_since_when(
+    harness: Harness,
+) -> None:
+    vk = Laned("vk")
+    delivery = Delivery(store=harness.store, connectors={"vk": vk}, metrics=harness.metrics)
+    customer = await _linked(harness, "vk:1")
+    for why in ("reply", "operator", "reminder", "notice"):
+        await delivery.deliver(Send(customer, (Reply(why),), why))  # type: ignore[arg-type]
+    stale = await harness.store.outbox.put(customer, "vk", "1", Reply("снова"))
+    entry = await harness.store.outbox.get(stale)
+    assert entry is not None
+    assert await delivery.resend([stale]) == 1
+    assert vk.lanes == [("reply", "live", None), ("operator", "live", None),
+                        ("reminder", "bulk", None), ("notice", "bulk", None),
+                        ("снова", "live", entry.created)]
+
+
+async def test_no_other_channel_is_tried_after_the_deadline(harness: Harness) -> None:
+    clock = [100.0]
+    delivery = Delivery(store=harness.store, connectors=harness.channels,
+                        metrics=harness.metrics, clock=lambda: clock[0])
+    customer = await _linked(harness, "web:s", "vk:1")
+    harness.channels["web"].refuse.add("s")
+    late = Send(customer, (Reply("поздно"),), "notice", deadline=99.0)
+    assert await delivery.deliver(late) == Delivered(None, (Target("web", "s"),))
+    in_time = Send(customer, (Reply("вовремя"),), "notice", deadline=101.0)
+    assert (await delivery.deliver(in_time)).target == Target("vk", "1")
+    assert harness.channels["vk"].texts() == ["вовремя"]
+
+
+def test_the_account_on_a_channel_is_its_latest_by_its_route() -> None:
+    accounts = [Info("vk:1", 10.0), Info("max:2", 30.0), Info("vk:3", 20.0)]
+    assert account_on("vk", accounts) == Target("vk", "3")
+    assert account_on("max", accounts, {"max:2": "dialog:9:2"}) == Target("max", "dialog:9:2")
+    assert account_on("web", accounts) is None
+
+
 class Keyed(Recorder):
     """A channel that records the message key of each send."""
 
@@ -526,7 +600,10 @@ class Keyed(Recorder):
         super().__init__(channel)
         self.keys: list[str] = []
 
-    async def send(self, user_id: str, reply: Reply, *, message_key: str) -> None:
+    async def send(
+        self, user_id: str, reply: Reply, *, message_key: str, priority: Priority = "live",
+        since: float | None = None,
+    ) -> None:
         self.keys.append(message_key)
         await super().send(user_id, reply, message_key=message_key)
 
@@ -552,10 +629,15 @@ async def test_a_lease_that_cannot_be_renewed_is_logged_and_the_send_goes_on(
                         renew_every=0.05)
     monkeypatch.setattr(harness.store.outbox, "touch", _unavailable)
     with caplog.at_level(logging.WARNING, logger="svyaz.bots"):
-        result = await delivery.send("c1", [Target("vk", "1")], [Reply("раз")], failover=False)
+        result = await delivery.deliver(_there("c1", Target("vk", "1"), "раз"))
     assert result.target == Target("vk", "1")
     assert slow.texts() == ["раз"]
     warnings = [r for r in caplog.records if r.name == "svyaz.bots"]
     assert warnings
     assert {(r.levelname, r.getMessage(), r.error) for r in warnings} == {  # type: ignore[attr-defined]
         ("WARNING", "outbox lease not renewed", "StorageUnavailable")}
+
+
+def test_a_send_only_account_is_never_chosen_for_a_reminder() -> None:
+    accounts = [Info("sms:+79161234567", 50.0), Info("vk:1", 10.0)]
+    assert plan_initiated(accounts, {"vk", "sms", "email"}) == [Target("vk", "1")]

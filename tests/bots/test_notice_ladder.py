@@ -130,7 +130,7 @@ async def test_blocked_in_max_then_sms_then_email_then_an_answer_in_vk_stops_it(
     assert bench.harness.owner_notes == []
     assert await bench.history_notes() == [
         "reminder visit-24h fired (ping)", "уведомление не ушло: мессенджер",
-        "уведомление отправлено: SMS", "уведомление отправлено: письмо",
+        "уведомление отправлено: SMS", "уведомление отправлено: электронная почта",
         "клиент ответил: уведомление остановлено"]
 
 
@@ -289,3 +289,29 @@ async def test_an_sms_claimed_by_a_process_that_died_is_not_resent_and_waits_bef
     assert bench.sms.messages == {}  # never sent again
     assert len(bench.smtp.received) == 1
     assert bench.harness.metrics.registry.get_sample_value("svyaz_sms_doubt_total") == 1.0
+
+
+async def test_a_rung_naming_a_messenger_goes_to_that_messenger_only(bench: Bench) -> None:
+    h = bench.harness
+    await h.store.identities.attach("web:w1", bench.customer, time.time())  # the latest one
+    h.channels["web"].refuse.add("w1")
+    await bench.fire(Plan(rungs=("messenger", "vk", "sms"), within=timedelta(hours=2),
+                          urgent=True))
+    h.channels["web"].refuse.clear()
+    h.channels["vk"].refuse.clear()
+    await bench.ladder.climb_due()
+    assert h.channels["vk"].texts("v1") == ["Напоминание!"]
+    assert h.channels["web"].texts() == []  # the most recent account, but not the rung's
+    assert bench.sms.messages == {}
+    assert (await bench.history_notes())[-1] == "уведомление отправлено: ВКонтакте"
+
+
+async def test_a_rung_naming_a_messenger_the_customer_is_not_on_climbs_on(
+    bench: Bench,
+) -> None:
+    await bench.fire(Plan(rungs=("messenger", "web", "sms"), within=timedelta(hours=2),
+                          urgent=True))
+    await bench.ladder.climb_due()  # no web account: on to SMS at once
+    await bench.ladder.climb_due()
+    assert [m.text for m in bench.sms.messages.values()] == ["Напоминание!"]
+    assert "уведомление не ушло: чат на сайте" in await bench.history_notes()

@@ -16,7 +16,9 @@ from bots.app import EDGE, SETTINGS, build_app
 from bots.config import Settings, load_settings
 from bots.parts import Parts
 from bots.sms_status import path_secret, sms_url_command
+from connectors.sms.smsc import sms_id_of
 from storage.notices import Sent
+from tests.fakes.smsc import SmscFake, smsc_fake_fixture  # noqa: F401 - provides smsc_fake
 from tests.fakes.smsru import SmsRuFake, smsru_fake_fixture  # noqa: F401 - provides smsru_fake
 
 SMS_ID = "202612-1000001"
@@ -100,3 +102,45 @@ def test_svyaz_sms_url_prints_the_address(
     assert sms_url_command(None) == 0  # type: ignore[arg-type]
     first = capsys.readouterr().out.splitlines()[0]
     assert first == f"https://bot.example.ru/sms/status/{path_secret(load_settings(None))}"
+
+
+@pytest.fixture
+async def smsc_bot(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, redis_url: str,
+                   bot_prefix: str, smsc_fake: SmscFake) -> AsyncIterator[tuple[str, Parts]]:
+    for name in list(os.environ):
+        if name.startswith("SVYAZ_"):
+            monkeypatch.delenv(name)
+    env = {"FLOWS": str(FLOWS), "DATA_DIR": str(tmp_path / "data"), "SMS_PROVIDER": "smsc",
+           "SMSC_LOGIN": smsc_fake.login, "SMSC_PASSWORD": smsc_fake.password,
+           "SMS_API_URL": smsc_fake.url, "REDIS_URL": redis_url, "BOT": bot_prefix}
+    for name, value in env.items():
+        monkeypatch.setenv(f"SVYAZ_{name}", value)
+    app = build_app(load_settings(env_file=None))
+    server = TestServer(app, host="127.0.0.1")
+    await server.start_server()
+    parts = app[EDGE].started
+    assert parts is not None
+    yield str(server.make_url(f"/sms/status/{path_secret(app[SETTINGS])}")), parts
+    await server.close()
+
+
+async def test_smsc_status_calls_land_in_the_notice_and_the_history(
+    smsc_bot: tuple[str, Parts], smsc_fake: SmscFake,
+) -> None:
+    url, parts = smsc_bot
+    customer, now = "c-smsc-1", time.time()
+    await parts.store.notices.open(customer, "n1", ["sms", "email"], now)
+    assert (await parts.store.notices.claim(customer, "n1", 0, "t", now)).won
+    sms_id = sms_id_of(4711, "+79161234567")
+    await parts.store.notices.settle(customer, "n1", 0, "t", Sent("smsc", sms_id, 1), now)
+    assert await smsc_fake.emit_status(url, 9999, "79160000000", 1) == (200, "OK")  # not ours
+    assert await smsc_fake.emit_status(url, 4711, "79161234567", 0) == (200, "OK")  # on its way
+    assert (await smsc_fake.emit_status(url, 4711, "79161234567", 20,
+                                        password="forged"))[0] == 403
+    assert await parts.store.history.read(customer) == []
+    assert await smsc_fake.emit_status(url, 4711, "79161234567", 1, signed=False) == (200, "OK")
+    notice = await parts.store.notices.get(customer, "n1")
+    assert notice is not None
+    assert notice.outcomes[0] is not None
+    assert notice.outcomes[0].delivered_at is not None
+    assert [e.note for e in await parts.store.history.read(customer)] == ["SMS доставлено"]

@@ -63,3 +63,17 @@ def test_continue_in_reads_the_channels_words(said: str, target: str | None) -> 
 
 def test_continue_in_an_unknown_place_is_no_command() -> None:
     assert continue_command(TextEvent("продолжить в icq")) is None
+
+
+def test_send_only_accounts_are_made_of_the_profile_once_consented() -> None:
+    fields = {"phone": "+79161234567", "email": "maria@example.ru", "name": "Мария"}
+    assert INSTALLED.attached(fields, consented=True) == {
+        "sms": "+79161234567", "email": "maria@example.ru"}
+    assert INSTALLED.attached(fields, consented=False) == {}
+    assert INSTALLED.attached({"phone": None, "email": "m@example.ru"}, True) == {
+        "email": "m@example.ru"}
+    sms = INSTALLED.sent_to("sms:+79161234567")
+    assert sms is not None
+    assert (sms[0].name, sms[1]) == ("sms", "+79161234567")
+    assert INSTALLED.sent_to("vk:1") is None  # a messenger's account is no profile field
+    assert INSTALLED.sent_to("sms:") is None

@@ -17,7 +17,6 @@ from connectors.base import (
     ChannelUnavailable,
     Priority,
     Undeliverable,
-    sending,
 )
 from connectors.maxbot.client import MaxClient, MaxRefused, RetryPolicy, classify, recipient
 from connectors.maxbot.render import PHONE_LABEL, render
@@ -260,8 +259,7 @@ async def test_a_live_send_overtakes_a_queued_bulk_burst(max_fake: MaxFake) -> N
     done: dict[str, float] = {}
 
     async def send(user: str, priority: Priority) -> None:
-        with sending(priority):
-            await max_conn.send(user, Reply(text="текст"), message_key=user)
+        await max_conn.send(user, Reply(text="текст"), message_key=user, priority=priority)
         done[user] = time.monotonic()
 
     bulk = [asyncio.create_task(send(str(100 + i), "bulk")) for i in range(45)]

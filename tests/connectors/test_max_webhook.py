@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 import pytest
 from aiohttp import web
 
-from connectors.base import Unavailable, resending
+from connectors.base import Unavailable
 from connectors.maxbot import MaxConnector
 from connectors.maxbot.client import MaxClient, RetryPolicy
 from flows.types import ButtonEvent, ContactEvent, Inbound, Reply, StartEvent, TextEvent
@@ -228,8 +228,7 @@ async def test_a_resend_of_what_arrived_is_not_shown_twice(bot: Bot, max_fake: M
     since = time.time()
     await bot.connector.send(target, Reply(text=long), message_key="k1")
     assert len(max_fake.sent) == 2
-    with resending(since):
-        await bot.connector.send(target, Reply(text=long), message_key="k1")
+    await bot.connector.send(target, Reply(text=long), message_key="k1", since=since)
     assert len(max_fake.sent) == 2
     assert max_fake.sent[0].user_id == 5551001  # still answered by user id
 
@@ -241,16 +240,15 @@ async def test_a_resend_sends_the_parts_that_did_not_arrive(bot: Bot, max_fake: 
     await bot.connector.send(target, Reply(text=long), message_key="k1")
     first, second = max_fake.sent
     max_fake.sent.remove(second)  # the process died between the two parts
-    with resending(since):
-        await bot.connector.send(target, Reply(text=long), message_key="k1")
+    await bot.connector.send(target, Reply(text=long), message_key="k1", since=since)
     assert [s.body["text"] for s in max_fake.sent] == [first.body["text"], second.body["text"]]
 
 
 async def test_an_older_identical_message_does_not_count(bot: Bot, max_fake: MaxFake) -> None:
     target = await _reply_to(bot, max_fake, 5551001)
     await bot.connector.send(target, Reply(text="Понял"), message_key="k1")
-    with resending(time.time() + 5):  # this entry was written after that message
-        await bot.connector.send(target, Reply(text="Понял"), message_key="k2")
+    later = time.time() + 5  # this entry was written after that message
+    await bot.connector.send(target, Reply(text="Понял"), message_key="k2", since=later)
     assert [s.body["text"] for s in max_fake.sent] == ["Понял", "Понял"]
 
 
@@ -260,10 +258,10 @@ async def test_a_resend_that_cannot_tell_sends(bot: Bot, max_fake: MaxFake) -> N
     await bot.connector.send(target, Reply(text="Да"), message_key="k1")
     await bot.connector.send("5551001", Reply(text="Да"), message_key="k1")
     max_fake.inject("/messages", 500, method="GET", times=None)
-    with resending(since):  # the dialog cannot be read: a double beats a loss
-        await bot.connector.send(target, Reply(text="Да"), message_key="k1")
-    with resending(since):  # a bare user id names no chat to read
-        await bot.connector.send("5551001", Reply(text="Да"), message_key="k1")
+    # the dialog cannot be read: a double beats a loss
+    await bot.connector.send(target, Reply(text="Да"), message_key="k1", since=since)
+    # a bare user id names no chat to read
+    await bot.connector.send("5551001", Reply(text="Да"), message_key="k1", since=since)
     assert len(max_fake.sent) == 4
 
 

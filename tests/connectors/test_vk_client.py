@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from connectors.base import ChannelAuthError, ChannelUnavailable, Undeliverable, sending
+from connectors.base import ChannelAuthError, ChannelUnavailable, Undeliverable
 from connectors.vk import VkConnector
 from connectors.vk.client import RetryPolicy, VkUndeliverable, verdict
 from connectors.vk.render import random_id
@@ -205,8 +205,8 @@ async def test_a_live_reply_overtakes_queued_reminders(fake_vk: FakeVk) -> None:
     done: dict[str, float] = {}
 
     async def send(user: str, bulk: bool) -> None:
-        with sending("bulk" if bulk else "live"):
-            await vk.send(user, Reply("Текст"), message_key=f"k{user}")
+        await vk.send(user, Reply("Текст"), message_key=f"k{user}",
+                      priority="bulk" if bulk else "live")
         done[user] = time.monotonic()
 
     reminders = [asyncio.create_task(send(str(100 + n), bulk=True)) for n in range(30)]

@@ -8,13 +8,15 @@ from the query or a urlencoded form (SMSC accepts both) and answer JSON with ``f
 (2), the text (1), approved sender names (6), the number (7), the balance (3) and the same
 request twice within a minute (9); honours a client-chosen ``id``. Tests can force any error
 code, answer a bare HTTP status (429 with ``Retry-After``), take a send and never answer it
-or cut the connection after it, and move a message's status.
+or cut the connection after it, move a message's status, and call a status handler as SMSC
+does (``emit_status``: one form per change, ``md5`` of ``id:phone:status:<password>``).
 
 Use the ``smsc_fake`` fixture (``from tests.fakes.smsc import smsc_fake_fixture``).
 """
 
 from __future__ import annotations
 
+import hashlib
 import re
 import time
 from collections.abc import AsyncIterator
@@ -25,7 +27,7 @@ import pytest
 from aiohttp import web
 
 from connectors.sms.text import parts
-from tests.fakes.sms_server import FakeServer, json_response
+from tests.fakes.sms_server import FakeServer, json_response, post_form
 
 ERRORS = {
     1: "parameters error",
@@ -73,6 +75,22 @@ class SmscFake(FakeServer):
 
     def set_status(self, message_id: int, status: int) -> None:
         next(m for m in self.messages if m.message_id == message_id).status = status
+
+    async def emit_status(
+        self, url: str, message_id: int, phone: str, status: int, *,
+        password: str | None = None, signed: bool = True,
+    ) -> tuple[int, str]:
+        """Call a status handler as SMSC does for one change; returns (status, body)."""
+        digits = phone.lstrip("+")
+        now = int(time.time())
+        form = [("id", str(message_id)), ("phone", digits), ("status", str(status)),
+                ("time", time.strftime("%d.%m.%Y %H:%M:%S", time.localtime(now))),
+                ("ts", str(now)), ("err", "0"), ("cnt", "1"), ("type", "0")]
+        if signed:
+            key = self.password if password is None else password
+            line = f"{message_id}:{digits}:{status}:{key}"
+            form.append(("md5", hashlib.md5(line.encode()).hexdigest()))  # noqa: S324
+        return await post_form(url, form)
 
     # ------------------------------------------------------------------ wire
 

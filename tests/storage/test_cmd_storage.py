@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import csv
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -123,3 +124,25 @@ def test_export_into_a_closed_pipe_ends_quietly(env: str, tmp_path: Path) -> Non
     assert b"Traceback" not in done.stderr, done.stderr.decode()
     assert b"BrokenPipe" not in done.stderr
     assert done.returncode == 141  # as a shell reports a command stopped by SIGPIPE
+
+
+def test_a_customer_is_found_by_the_phone_given_with_consent(
+    env: str, embedded_redis: EmbeddedRedis, bot_prefix: str,
+) -> None:
+    async def give_phone(consented: bool) -> None:
+        store = Store.from_url(embedded_redis.url, bot=bot_prefix)
+        try:
+            if consented:
+                await store.profiles.record_consent(env, True, "v1",
+                                                    datetime(2026, 12, 4, tzinfo=UTC), "vk")
+            await store.profiles.set_field(env, "phone", "+79161234567")
+        finally:
+            await store.close()
+
+    asyncio.run(give_phone(consented=False))
+    assert main(["export", "--customer", "sms:+79161234567"]) == 1  # no consent: no account
+    asyncio.run(give_phone(consented=True))
+    assert main(["export", "--customer", "sms:8 916 123-45-67"]) == 0
+    assert main(["forget", "sms:+79161234567", "--yes"]) == 0
+    assert not any(env in k for k in asyncio.run(_keys(embedded_redis.url, bot_prefix)))
+    assert main(["export", "--customer", "email:maria@example.ru"]) == 1  # (no e-mail index)
