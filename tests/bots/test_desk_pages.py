@@ -243,3 +243,31 @@ async def test_a_claimed_hand_off_is_not_released_however_old(
     await store.desk.handoffs.began(customer, 0.0)
     assert await Takeover(app[EDGE]).release_unclaimed() == 0
     await ws.close()
+
+
+async def test_an_operator_takes_over_a_conversation_that_is_not_handed_off(
+    desk: tuple[web.Application, TestClient],
+) -> None:
+    app, client = desk
+    store = store_of(app)
+    before = set(await store.desk.summaries.customers())
+    ws = await web_chat(client)
+    await ws.send_json({"type": "text", "text": "привет", "id": "c1"})
+    while (await next_reply(ws))["text"] != "Чем могу помочь?":
+        pass
+    customer = await _customer_of_last_web(app, before)
+    await login(client, "ivan")
+    token = await page_csrf(client, f"/desk/c/{customer}")
+    await client.post(f"/desk/c/{customer}/claim", data={"csrf": token})
+    await ws.send_json({"type": "text", "text": "записаться", "id": "c2"})  # the bot is quiet
+    deadline = time.monotonic() + 10
+    while "записаться" not in [e.text for e in await store.history.read(customer)]:
+        assert time.monotonic() < deadline
+        await asyncio.sleep(0.02)
+    await client.post(f"/desk/c/{customer}/release", data={"csrf": token, "flow": ""})
+    await ws.send_json({"type": "text", "text": "меню", "id": "c3"})
+    said = [str((await next_reply(ws))["text"])]
+    while said[-1] != "Чем могу помочь?":
+        said.append(str((await next_reply(ws))["text"]))
+    assert "Какую услугу вы хотите?" not in said  # nothing answered «записаться» while taken
+    await ws.close()
