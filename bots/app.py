@@ -30,7 +30,8 @@ from bots.channels import link_targets, make_connectors, owner_chats, relayed
 from bots.config import Settings
 from bots.delivery import Delivery
 from bots.desk.relay import OwnerRelay
-from bots.desk.takeover import heard
+from bots.desk.takeover import SWEEP_EVERY as DESK_SWEEP_EVERY
+from bots.desk.takeover import Takeover, heard
 from bots.effects import Effects
 from bots.flowsource import POLL_EVERY as FLOWS_POLL_EVERY
 from bots.flowsource import FlowSource
@@ -206,6 +207,8 @@ def _background(edge: Edge, parts: Parts) -> list[asyncio.Task[None]]:
                             name="ladder"),
         asyncio.create_task(every(stop, LOOK_EVERY, parts.incidents.look, "incidents",
                                   first_delay=LOOK_EVERY), name="incidents"),
+        asyncio.create_task(every(stop, DESK_SWEEP_EVERY, Takeover(edge).release_unclaimed,
+                                  "unclaimed hand-offs"), name="desk"),
     ]
     if parts.embedded is not None:
         tasks.insert(0, asyncio.create_task(keep_running(parts.embedded, stop),

@@ -79,3 +79,8 @@ OWNER_NOTE_CUSTOMER: Final = "Клиент: {customer}"
 HANDOFF_DETAIL: Final = "Канал: {channel}. {reason}"
 OWNER_NOTE_ANSWER: Final = ("Ответить клиенту: напишите здесь «{number} ваш текст». "
                             "Вернуть боту: «/бот {number}».")
+
+# ----------------------------------------------------------------- the desk, to a customer
+
+DESK_UNCLAIMED: Final = ("Извините, никто из сотрудников пока не ответил. Бот снова с вами — "
+                         "напишите «меню», чтобы продолжить.")

@@ -227,8 +227,9 @@ class Handoffs:
         return {text(member): float(score) for member, score in rows}
 
     @guarded
-    async def ended(self, customer: str) -> None:
-        await self._redis.zrem(self._keys.desk_waiting, customer)
+    async def ended(self, customer: str) -> bool:
+        """The hand-off no longer waits; True for the one caller that ended it."""
+        return bool(await self._redis.zrem(self._keys.desk_waiting, customer))
 
     @guarded
     async def claim(self, customer: str, operator: str) -> str:

@@ -15,24 +15,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from flows.types import HandoffStage
-from storage.client import RedisClient, scripts_span_slots
+from storage.client import RedisClient
 from storage.codec import stream_rows, text
 from storage.errors import guarded
 from storage.history import HistoryEntry
 from storage.keys import Keys
 
 BATCH = 500  # customers per round trip
-ACTIVE_BATCH = 2000  # customers per call of the last-activity script
-# Each customer's latest account activity (the top score of ``:accounts``), in one script call
-# per batch: the list then reads whole summaries for the few rows it shows, not for everyone.
-LAST_ACTIVE_LUA = """
-local out = {}
-for i, key in ipairs(KEYS) do
-  local top = redis.call('ZREVRANGE', key, 0, 0, 'WITHSCORES')
-  out[i] = top[2] or '0'
-end
-return out
-"""
+ACTIVE_BATCH = 2000  # customers per pipeline of the last-activity read
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,22 +39,16 @@ class Summaries:
     def __init__(self, redis: RedisClient, keys: Keys) -> None:
         self._redis = redis
         self._keys = keys
-        # One script over many customers' slots: outside a cluster only (else a pipeline).
-        self._joint = scripts_span_slots(redis)
-        self._last_active = redis.register_script(LAST_ACTIVE_LUA)
 
     @guarded
     async def last_active(self, customers: Sequence[str]) -> list[float]:
-        """When each customer was last active on any account (0: never), in order."""
+        """When each customer was last active on any account (0: never), in order (one
+        pipeline per batch: the list then reads whole summaries only for the rows shown)."""
         found: list[float] = []
         for start in range(0, len(customers), ACTIVE_BATCH):
-            batch = [self._keys.accounts(c) for c in customers[start:start + ACTIVE_BATCH]]
-            if self._joint:
-                found.extend(float(v) for v in await self._last_active(keys=batch))
-                continue
             pipe = self._redis.pipeline(transaction=False)
-            for key in batch:
-                pipe.zrevrange(key, 0, 0, withscores=True)
+            for customer in customers[start:start + ACTIVE_BATCH]:
+                pipe.zrevrange(self._keys.accounts(customer), 0, 0, withscores=True)
             found.extend(float(top[0][1]) if top else 0.0 for top in await pipe.execute())
         return found
 

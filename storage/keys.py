@@ -375,8 +375,6 @@ class Keys:
         return f"{self.prefix}{{desk}}:audit"
 
     def desk_audit_mark(self, operator: str, action: str, customer: str) -> str:
-        """A recent look of ``operator`` at ``customer`` (the audit's repeat filter); erased
-        with the customer (the id is in the name), the audit record itself stays."""
         return (f"{self.prefix}{{desk}}:seen:{check_operator(operator)}:{_part(action)}:"
                 f"{check_customer_id(customer)}")
 
@@ -392,7 +390,6 @@ class Keys:
         return f"{self.prefix}{{desk}}:shortseq"
 
     def desk_short(self, number: int) -> str:
-        """A hand-off's short number (the owner answers «12 текст» in their messenger)."""
         return f"{self.prefix}{{desk}}:short:{int(number)}"
 
     def desk_short_of(self, customer: str) -> str:

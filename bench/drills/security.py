@@ -2,7 +2,8 @@
 against a 6-digit link code — all refused; the attacks on linking (issue 13): an attacker's
 link opened by victims with a history (each asked, none merged unasked) and a stranger typing a
 customer's phone again and again (codes limited per number, the answer the same as for an
-unknown number); then a slow-connection attack. Counts printed as ``name: value``.
+unknown number); password guessing at the operator desk's login (1,000 at the default
+scale); then a slow-connection attack. Counts printed as ``name: value``.
 
 Runs tests/drills/test_security.py, then ``link_attacks`` and ``phone_match_attacks``
 (tests/drills/test_security_links.py), each against a fresh ``svyaz run`` with
@@ -181,6 +182,7 @@ def main() -> None:
         failed |= run_drill("tests/drills/test_security.py", args.scale)
         failed |= link_attacks(args.scale)
         failed |= phone_match_attacks(args.scale)
+        failed |= run_drill("tests/drills/test_security_desk.py", args.scale)  # 100 x scale
     if args.only != "tests":
         failed |= asyncio.run(slow_connections(args.scale))
     sys.exit(failed)

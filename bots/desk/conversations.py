@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Literal, get_args
 
-from bots.desk.takeover import operator_of
+from bots.desk.takeover import CLAIMED, operator_of
 from storage.desk_list import Summary
 from storage.history import HistoryEntry
 
@@ -98,16 +98,49 @@ class Message:
 
 
 def thread(entries: Iterable[HistoryEntry]) -> list[Message]:
+    """The history as the desk shows it: a pressed button by its label (found on the bot's
+    last keyboard when the platform sent only its id), the platform's start as an event."""
     found = []
+    labels: dict[str, str] = {}  # the last keyboard offered: button id -> label
     for e in entries:
-        operator = operator_of(e.note) if e.direction == "out" else None
-        kind: Literal["in", "bot", "operator", "event"] = (
-            "in" if e.direction == "in" else "event" if e.direction == "event"
-            else "operator" if operator else "bot")
-        found.append(Message(at=e.ts, channel=e.channel, kind=kind, text=e.text,
-                             buttons=e.buttons, operator=operator,
-                             note="" if operator else e.note))
+        if e.direction == "out" and e.keyboard:
+            labels = {b.id: b.text for b in e.keyboard}
+        found.append(_message(e, labels))
     return found
+
+
+def _message(e: HistoryEntry, labels: Mapping[str, str]) -> Message:
+    operator = operator_of(e.note) if e.direction == "out" else None
+    if e.direction == "in" and e.note.startswith("start"):
+        return Message(at=e.ts, channel=e.channel, kind="event", text="", buttons=(),
+                       operator=None, note=event_text(e.note))
+    text = e.text
+    if e.direction == "in" and e.note.startswith(_PRESSED):
+        text = labels.get(e.note[len(_PRESSED):], text)
+    kind: Literal["in", "bot", "operator", "event"] = (
+        "in" if e.direction == "in" else "event" if e.direction == "event"
+        else "operator" if operator else "bot")
+    return Message(at=e.ts, channel=e.channel, kind=kind, text=text, buttons=e.buttons,
+                   operator=operator, note=event_text(e.note) if kind == "event" else "")
+
+
+_PRESSED = "button "  # bots.events.describe's note of a pressed button
+_EVENTS = (  # history notes in the desk's words (prefix -> text; the rest follows)
+    (CLAIMED, "разговор взял(а) "),
+    ("operator released the conversation", "разговор возвращён боту"),
+    ("start (link)", "клиент пришёл по ссылке"),
+    ("start", "клиент открыл чат"),
+    ("reminder ", "напоминание: "),
+    ("api started ", "система бизнеса запустила сценарий "),
+    ("continued on ", "продолжил(а) в канале "),
+)
+
+
+def event_text(note: str) -> str:
+    for prefix, words in _EVENTS:
+        if note.startswith(prefix):
+            return words + note[len(prefix):]
+    return note
 
 
 def waited(seconds: float) -> str:

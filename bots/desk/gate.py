@@ -68,8 +68,24 @@ class Desk:
         session = request.get(SESSION_KEY)
         operator = request.get(OPERATOR_KEY)
         html = self.templates.get_template(template).render(
-            me=operator, csrf=session.csrf if session else "", **context)
+            me=operator, csrf=session.csrf if session else "",
+            alerts=request.get(ALERTS_KEY, []), **context)
         return web.Response(text=html, content_type="text/html", status=status)
+
+    async def alerts(self) -> list[str]:
+        """What is broken now, for the banner on every page: the open incidents
+        (``bots.incidents``: in the owner's words) and any channel whose health is bad this
+        moment that no incident names yet (a refused token before its second look)."""
+        parts = self.edge.parts
+        incidents = await parts.store.incidents.current()
+        found = [i.detail for i in incidents]
+        named = {i.kind for i in incidents}
+        for channel, connector in sorted(parts.connectors.items()):
+            health = connector.health()
+            if not health.get("ok") and f"channel:{channel}" not in named:
+                name = CHANNEL_NAMES.get(channel, channel)
+                found.append(f"Канал «{name}» не работает: {health.get('detail', '')}")
+        return found
 
     async def operator(self, session: Session | None) -> Operator | None:
         if session is None:
@@ -83,6 +99,7 @@ class Desk:
 DESK = web.AppKey("svyaz_desk", Desk)
 SESSION_KEY = web.RequestKey("svyaz_desk_session", Session)
 OPERATOR_KEY = web.RequestKey("svyaz_desk_operator", Operator)
+ALERTS_KEY = web.RequestKey("svyaz_desk_alerts", list[str])
 
 
 def me(request: web.Request) -> Operator:
@@ -125,6 +142,8 @@ async def _checked(request: web.Request, handler: Handler) -> web.StreamResponse
         if not csrf_ok(session, given if isinstance(given, str) else None):
             raise web.HTTPForbidden(text="Форма устарела: обновите страницу.")
     request[SESSION_KEY], request[OPERATOR_KEY] = session, operator
+    if request.method == "GET" and not request.path.endswith(".json"):
+        request[ALERTS_KEY] = await desk.alerts()
     return await handler(request)
 
 

@@ -79,17 +79,23 @@ def _back(customer: str, error: str = "") -> web.HTTPSeeOther:
     return web.HTTPSeeOther(f"{where}?error={error}" if error else where)
 
 
+async def _customer(request: web.Request) -> str:
+    """The path's customer; 404 unless it is one (a malformed id included)."""
+    customer = request.match_info["customer"]
+    if not await _known(request.app[DESK].edge.parts.store, customer):
+        raise web.HTTPNotFound(text="Нет такого клиента.")
+    return customer
+
+
 async def claim(request: web.Request) -> web.StreamResponse:
-    desk, customer = request.app[DESK], request.match_info["customer"]
-    if not await _known(desk.edge.parts.store, customer):
-        raise web.HTTPNotFound()
+    desk, customer = request.app[DESK], await _customer(request)
     holder = await desk.takeover.claim(customer, me(request).name)
     await desk.edge.parts.store.desk.audit.record(me(request).name, "claim", customer)
     raise _back(customer, "" if holder == me(request).name else "taken")
 
 
 async def say(request: web.Request) -> web.StreamResponse:
-    desk, customer = request.app[DESK], request.match_info["customer"]
+    desk, customer = request.app[DESK], await _customer(request)
     text = str((await request.post()).get("text", "")).strip()
     if not text or len(text) > TEXT_MAX:
         raise _back(customer, "empty")
@@ -101,7 +107,7 @@ async def say(request: web.Request) -> web.StreamResponse:
 
 
 async def release(request: web.Request) -> web.StreamResponse:
-    desk, customer = request.app[DESK], request.match_info["customer"]
+    desk, customer = request.app[DESK], await _customer(request)
     flow = str((await request.post()).get("flow", "")) or None
     if flow is not None and flow not in desk.edge.parts.flows.current().flows:
         raise _back(customer, "flow")

@@ -3,11 +3,12 @@
 ``claim`` gives a conversation to one operator (``storage.desk.Handoffs.claim``: a key set
 only if absent, so two operators can never both hold it) and puts the dialogue in the
 ``taken`` hand-off stage under the customer's lock, so the bot stays quiet. ``say`` sends the
-operator's text through ``bots.delivery`` (outbox first, to the most recently active account,
-failing over to the others: the guarantees of any bot-initiated message), marked with the
+operator's text through ``bots.delivery`` (a ``Send`` of why "operator": outbox first, to the
+most recently active account, failing over to the others, in the live lane), marked with the
 operator's name. ``release`` is ``Runtime.release`` plus the claim dropped, and may start a
-flow. ``heard`` is the owner-notification hook: a hand-off is heard when the desk has an
-operator. This module must not render pages or check who may do what (``bots.desk.gate``).
+flow; ``release_unclaimed`` does it for hand-offs nobody took within a day. ``heard`` is the
+owner-notification hook: a hand-off is heard when the desk has an operator, and numbered.
+This module must not render pages or check who may do what (``bots.desk.gate``).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from collections.abc import Awaitable, Callable
 from bots.delivery import Delivered, Send
 from bots.owner import OwnerNote
 from bots.parts import Edge
+from bots.texts import DESK_UNCLAIMED
 from flows.types import DialogState, Reply, StartFlowEvent
 from storage.errors import StorageError
 from storage.history import HistoryEntry
@@ -28,6 +30,9 @@ from storage.store import Store
 log = logging.getLogger("svyaz.desk")
 
 OPERATOR_NOTE = "operator:"  # a history note: the message is this operator's
+CLAIMED = "claimed by "  # a history note: the operator took the conversation
+UNCLAIMED_AFTER = 24 * 3600.0  # seconds an unclaimed hand-off waits before the bot is back
+SWEEP_EVERY = 60.0  # seconds between looks for hand-offs nobody claimed
 
 
 class NotHolder(Exception):
@@ -55,7 +60,7 @@ class Takeover:
             return holder
         await _set_stage(store, customer, "taken")
         await store.desk.handoffs.ended(customer)
-        await _note(store, customer, f"{operator} took the conversation")
+        await _note(store, customer, f"{CLAIMED}{operator}")
         self._edge.runtime.kick(customer)  # what arrived while the lock was held
         return operator
 
@@ -68,6 +73,27 @@ class Takeover:
         return await parts.delivery.deliver(Send(
             customer, (Reply(text, operator=operator),), "operator",
             note=f"{OPERATOR_NOTE}{operator}"))
+
+    async def release_unclaimed(self, *, after: float = UNCLAIMED_AFTER) -> int:
+        """Hand back to the bot every hand-off nobody claimed within ``after`` seconds, and
+        tell the customer (once across processes: only the one that ends the wait does);
+        how many."""
+        store = self._edge.parts.store
+        now = time.time()
+        stale = [c for c, since in (await store.desk.handoffs.waiting()).items()
+                 if since < now - after]
+        released = 0
+        for customer in stale:
+            if await store.desk.handoffs.holder(customer) is not None:
+                continue
+            if not await store.desk.handoffs.ended(customer):
+                continue  # another process took this one
+            if await self._edge.runtime.release(customer):
+                released += 1
+                await self._edge.parts.delivery.deliver(Send(
+                    customer, (Reply(DESK_UNCLAIMED),), "operator",
+                    note="desk: nobody claimed it"))
+        return released
 
     async def release(self, customer: str, operator: str, flow: str | None = None) -> bool:
         """Hand the conversation back to the bot at its step, or into ``flow``; False when it

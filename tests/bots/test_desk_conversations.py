@@ -60,14 +60,26 @@ def test_rows_read_the_stage_the_wait_and_the_channels() -> None:
 
 def test_thread_kinds_labels_and_operator_names() -> None:
     entries = [
+        HistoryEntry(0.5, "web", "in", "/start", note="start"),
         HistoryEntry(1.0, "max", "out", "Да?", keyboard=(Button("b_1", "Да"),)),
-        HistoryEntry(2.0, "max", "in", "Да"),
+        HistoryEntry(2.0, "web", "in", "b_1", note="button b_1"),  # the id alone came in
+        HistoryEntry(2.5, "web", "in", "b_9", note="button b_9"),  # no keyboard had it
         HistoryEntry(3.0, "web", "out", "Иду", note="operator:Ольга"),
-        HistoryEntry(4.0, "-", "event", "", note="Ольга took the conversation"),
+        HistoryEntry(4.0, "-", "event", "", note="claimed by Ольга"),
+        HistoryEntry(5.0, "-", "event", "", note="operator released the conversation"),
+        HistoryEntry(6.0, "-", "event", "", note="something new"),
     ]
-    got = [(m.kind, m.buttons, m.operator) for m in thread(entries)]
-    assert got == [("bot", ("Да",), None), ("in", (), None), ("operator", (), "Ольга"),
-                   ("event", (), None)]
+    got = [(m.kind, m.text, m.buttons, m.operator, m.note) for m in thread(entries)]
+    assert got == [
+        ("event", "", (), None, "клиент открыл чат"),
+        ("bot", "Да?", ("Да",), None, ""),
+        ("in", "Да", (), None, ""),
+        ("in", "b_9", (), None, ""),
+        ("operator", "Иду", (), "Ольга", ""),
+        ("event", "", (), None, "разговор взял(а) Ольга"),
+        ("event", "", (), None, "разговор возвращён боту"),
+        ("event", "", (), None, "something new"),
+    ]
 
 
 @pytest.mark.parametrize(("seconds", "text"), [

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -205,3 +206,68 @@ async def test_the_first_page_reads_hand_offs_and_the_most_recent_only(
     assert [r.customer for r in rows] == [ids[0], ids[4], ids[3]]
     assert rows[0].state == "waiting"
     assert await store.desk.handoffs.waiting() == {ids[0]: 1.0}  # the stale one dropped
+
+
+async def test_a_hand_off_nobody_claimed_for_a_day_goes_back_to_the_bot(
+    desk: tuple[web.Application, TestClient],
+) -> None:
+    from bots.app import EDGE
+    from bots.desk.takeover import UNCLAIMED_AFTER, Takeover
+    from bots.texts import DESK_UNCLAIMED
+    app, client = desk
+    store = store_of(app)
+    ws, customer = await _ask_for_a_person(app, client)
+    takeover = Takeover(app[EDGE])
+    assert await takeover.release_unclaimed() == 0  # it has waited for a moment only
+    await store.desk.handoffs.began(customer, time.time() - UNCLAIMED_AFTER - 60)
+    assert await takeover.release_unclaimed() == 1
+    assert (await next_reply(ws))["text"] == DESK_UNCLAIMED
+    state, _ = await store.states.load(customer)
+    assert state is not None
+    assert state.handoff is None
+    assert await takeover.release_unclaimed() == 0  # once
+    await ws.send_json({"type": "text", "text": "меню", "id": "c9"})
+    assert (await next_reply(ws))["text"] == "Чем могу помочь?"
+    await ws.close()
+
+
+async def test_a_claimed_hand_off_is_not_released_however_old(
+    desk: tuple[web.Application, TestClient],
+) -> None:
+    from bots.app import EDGE
+    from bots.desk.takeover import Takeover
+    app, client = desk
+    store = store_of(app)
+    ws, customer = await _ask_for_a_person(app, client)
+    await store.desk.handoffs.claim(customer, "ivan")
+    await store.desk.handoffs.began(customer, 0.0)
+    assert await Takeover(app[EDGE]).release_unclaimed() == 0
+    await ws.close()
+
+
+async def test_an_operator_takes_over_a_conversation_that_is_not_handed_off(
+    desk: tuple[web.Application, TestClient],
+) -> None:
+    app, client = desk
+    store = store_of(app)
+    before = set(await store.desk.summaries.customers())
+    ws = await web_chat(client)
+    await ws.send_json({"type": "text", "text": "привет", "id": "c1"})
+    while (await next_reply(ws))["text"] != "Чем могу помочь?":
+        pass
+    customer = await _customer_of_last_web(app, before)
+    await login(client, "ivan")
+    token = await page_csrf(client, f"/desk/c/{customer}")
+    await client.post(f"/desk/c/{customer}/claim", data={"csrf": token})
+    await ws.send_json({"type": "text", "text": "записаться", "id": "c2"})  # the bot is quiet
+    deadline = time.monotonic() + 10
+    while "записаться" not in [e.text for e in await store.history.read(customer)]:
+        assert time.monotonic() < deadline
+        await asyncio.sleep(0.02)
+    await client.post(f"/desk/c/{customer}/release", data={"csrf": token, "flow": ""})
+    await ws.send_json({"type": "text", "text": "меню", "id": "c3"})
+    said = [str((await next_reply(ws))["text"])]
+    while said[-1] != "Чем могу помочь?":
+        said.append(str((await next_reply(ws))["text"]))
+    assert "Какую услугу вы хотите?" not in said  # nothing answered «записаться» while taken
+    await ws.close()

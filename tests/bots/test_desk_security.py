@@ -213,3 +213,19 @@ async def test_after_logout_a_copy_of_the_cookie_is_refused(
     copy = client.session.cookie_jar.filter_cookies(client.make_url("/desk/"))[COOKIE].value
     await client.post("/desk/logout", data={"csrf": await page_csrf(client)})
     assert (await _refused_with(client, copy)) == 303
+
+
+@pytest.mark.parametrize("customer", ["nobody", "a*b", "x" * 65])
+async def test_actions_on_an_unknown_or_malformed_customer_are_404(
+    desk: tuple[web.Application, TestClient], customer: str,
+) -> None:
+    _, client = desk
+    await login(client, "olga")
+    token = await page_csrf(client)
+    for action in ("claim", "say", "release"):
+        resp = await client.post(f"/desk/c/{customer}/{action}",
+                                 data={"csrf": token, "text": "x"}, allow_redirects=False)
+        assert resp.status == 404, action
+    for path in (f"/desk/c/{customer}", f"/desk/c/{customer}/export",
+                 f"/desk/live.json?customer={customer}"):
+        assert (await client.get(path)).status == 404, path

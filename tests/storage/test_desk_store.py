@@ -136,5 +136,3 @@ async def test_last_active_is_each_customer_s_latest_account_activity(store: Sto
     await store.identities.attach("vk:2", two, 20.0)
     got = await store.desk.summaries.last_active([two, one, "never_seen"])
     assert got == [20.0, 70.0, 0.0]
-    store.desk.summaries._joint = False  # the cluster's way: a pipeline
-    assert await store.desk.summaries.last_active([two, one, "never_seen"]) == got
