@@ -11,9 +11,12 @@ Part 1, throughput: 1, 2 and 3 processes, platform rate limits lifted (as bench/
 kills: delivered replies per second through the balancer for each.
 Part 2, chaos: the shipped rate limits (MAX 30, VK 20 requests per second per bot, shared
 through Redis), reminders due during the run, and every ``--every`` s (jittered) a random
-process gets SIGKILL and is started again on its host and data folder. Prints sent /
-delivered / lost / doubled per channel, kills, the most MAX requests and VK API calls the fakes
-saw in any one second (all processes together), and reminders fired / lost / doubled.
+process gets SIGKILL and is started again on its host and data folder. Web chat visitors talk
+through the balancer at the same time (``bench/drills/webvisitors.py``: a killed socket is
+opened again with the session, as the widget does). Prints sent / delivered / lost / doubled
+per channel (web: answered / lost / doubled / reconnects), kills, the most MAX requests
+and VK API calls the fakes saw in any one second (all processes together), and reminders
+fired / lost / doubled.
 Targets: lost 0, doubled 0, MAX <= 30 and VK <= 20 in every second, each reminder once.
 """
 
@@ -53,6 +56,7 @@ from bench.common import (  # noqa: E402
 from bench.drills.cluster import redis_cluster  # noqa: E402
 from bench.drills.harness import Load  # noqa: E402
 from bench.drills.hosts import Hosts  # noqa: E402
+from bench.drills.webvisitors import WebVisitors  # noqa: E402
 from bots.metrics import Metrics  # noqa: E402
 from bots.scheduler import ReminderService  # noqa: E402
 from flows.types import Event, ScheduleReminder  # noqa: E402
@@ -109,7 +113,8 @@ class Fleet:
         config = folder / "haproxy.cfg"
         config.write_text(
             "global\n  maxconn 4096\ndefaults\n  mode http\n  timeout connect 2s\n"
-            "  timeout client 60s\n  timeout server 60s\n  retries 3\n  option redispatch\n"
+            "  timeout client 60s\n  timeout server 60s\n  timeout tunnel 1h\n  retries 3\n"
+            "  option redispatch\n"
             f"frontend svyaz\n  bind 127.0.0.1:{port}\n  default_backend hosts\n"
             "backend hosts\n  balance roundrobin\n  option httpchk GET /healthz\n"
             f"  default-server inter 300ms fall 1 rise 2\n{servers}\n", encoding="utf-8")
@@ -218,14 +223,17 @@ async def chaos_run(args: argparse.Namespace, hosts: Hosts, work: Path, redis_ur
     # (phones derive from the last 7 digits of the user id: VK's differ from MAX's, or the
     # bot rightly sees one phone typed in two channels and offers to link them)
     vk_load = Load("vk", vk_fake.inbox, base_user=75_000_000)
+    web = WebVisitors("", origin="http://127.0.0.1")  # the public URL: an allowed origin
     try:
         await asyncio.gather(*(fleet.start(i) for i in range(hosts.count)))
         fleet.balance(list(range(hosts.count)), fleet.work)
         await asyncio.sleep(1.0)
         max_load.url = vk_load.url = fleet.url
         killing = asyncio.create_task(chaos(args, fleet))
+        web.url = fleet.url.replace("http://", "ws://") + "/chat/ws"
         await asyncio.gather(max_load.run(args.seconds, args.concurrency),
-                             vk_load.run(args.seconds, args.concurrency))
+                             vk_load.run(args.seconds, args.concurrency),
+                             web.run(args.seconds, args.web_visitors))
         kills = await killing
         await asyncio.gather(max_load.finish(args.grace), vk_load.finish(args.grace))
         deadline = time.monotonic() + args.grace
@@ -242,6 +250,8 @@ async def chaos_run(args: argparse.Namespace, hosts: Hosts, work: Path, redis_ur
         emit(f"{name}_doubled", load.tally.doubled(inbox))
     if args.explain:
         explain(max_load, max_fake.inbox, kill_times=fleet.kill_times)
+    for name, value in vars(web.tally).items():
+        emit(f"web_{name}", value)
     emit("max_requests_in_any_second", max_fake.max_in_window(1.0))
     emit("vk_requests_in_any_second", vk_fake.max_rate(1.0))
     counts = [max_fake.inbox.count_of(u, REMINDER_TEXT) for u in users]
@@ -292,6 +302,7 @@ def main() -> None:
     parser.add_argument("--every", type=float, default=5.0, help="seconds between kills")
     parser.add_argument("--concurrency", type=int, default=6, help="customers per channel")
     parser.add_argument("--reminders", type=int, default=30)
+    parser.add_argument("--web-visitors", type=int, default=4)
     parser.add_argument("--grace", type=float, default=90.0)
     parser.add_argument("--tp-seconds", type=float, default=15.0)
     parser.add_argument("--tp-concurrency", type=int, default=24)
