@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Literal, get_args
 
 from bots.desk.takeover import CLAIMED, operator_of
+from connectors.registry import INSTALLED
 from storage.desk_list import Summary
 from storage.history import HistoryEntry
 
@@ -21,8 +22,9 @@ State = Literal["bot", "waiting", "taken"]
 STATES: tuple[State, ...] = get_args(State)
 STATE_NAMES: Mapping[State, str] = {"bot": "с ботом", "waiting": "ждёт человека",
                                    "taken": "у оператора"}
-CHANNEL_NAMES = {"vk": "ВКонтакте", "max": "MAX", "web": "веб-чат", "sms": "SMS",
-                 "email": "e-mail", "-": ""}
+# How the desk names each channel: the registry's titles («ВКонтакте», «чат на сайте»); "-"
+# marks history events that belong to no channel.
+CHANNEL_NAMES: Mapping[str, str] = {**{info.name: info.title for info in INSTALLED}, "-": ""}
 _DIGITS = re.compile(r"\D")
 
 

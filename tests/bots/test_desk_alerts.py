@@ -26,7 +26,7 @@ async def test_a_refused_vk_token_shows_on_the_desk(
             await asyncio.sleep(0.05)
         html = await (await client.get("/desk/")).text()
         assert "Канал «ВКонтакте» не работает: VK refused the token (error 5)" in html
-        assert "Канал «веб-чат»" not in html
+        assert "Канал «чат на сайте»" not in html
 
 
 async def test_an_open_incident_shows_on_the_desk_until_closed(
