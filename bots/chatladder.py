@@ -14,63 +14,48 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from bots.ladder import quiet_until, rung_title, waits_for_morning
+from bots.ladder import rung_title
+from connectors.registry import INSTALLED
+from flows.climb import Climbs
 from flows.types import Ladder, ScheduleReminder
 
 
-@dataclass(slots=True)
-class _Climb:
-    key: str
-    ladder: Ladder
-    rung: int
-    check: datetime
+def _climbs() -> Climbs:
+    return Climbs(send_only=frozenset(c.name for c in INSTALLED if c.capabilities.send_only))
 
 
 @dataclass(slots=True)
 class ChatLadder:
-    """The notices climbing in one chat session."""
+    """The notices climbing in one chat session (``flows.climb`` decides; this prints)."""
 
     say: Callable[[str], None]
-    climbing: dict[str, _Climb] = field(default_factory=dict)
+    climbs: Climbs = field(default_factory=_climbs)
 
     def fired(self, reminder: ScheduleReminder, now: datetime) -> None:
         """A reminder fired in this chat (the messenger rung, delivered here)."""
         ladder = reminder.ladder
         if not reminder.critical or ladder is None:
             return
-        rest = ", затем ".join(ladder.rungs[1:]) or "больше некуда"
         if ladder.until == "delivered":
             self.say(f"[notice] '{reminder.key}': доставлено в этот чат — лестница окончена")
             return
+        rest = ", затем ".join(ladder.rungs[1:]) or "больше некуда"
+        self.climbs.fired(reminder, now)
         self.say(f"[notice] '{reminder.key}': если клиент не ответит за {_span(ladder)}: {rest}")
-        self.climbing[reminder.key] = _Climb(reminder.key, ladder, 0, now + ladder.within)
 
     def answered(self) -> None:
         """The customer typed something: every climbing notice stops."""
-        for climb in self.climbing.values():
-            self.say(f"[notice] '{climb.key}': клиент ответил — лестница остановлена")
-        self.climbing.clear()
+        for key in self.climbs.answered():
+            self.say(f"[notice] '{key}': клиент ответил — лестница остановлена")
 
     def clock(self, now: datetime) -> None:
         """The clock moved: the notices whose wait ran out climb, in order."""
-        for climb in list(self.climbing.values()):
-            while climb.key in self.climbing and climb.check <= now:
-                self._climb(climb)
-
-    def _climb(self, climb: _Climb) -> None:
-        climb.rung += 1
-        if climb.rung >= len(climb.ladder.rungs):
-            self.say(f"[notice] '{climb.key}': ответа нет, лестница пройдена до конца")
-            del self.climbing[climb.key]
-            return
-        rung = climb.ladder.rungs[climb.rung]
-        at = climb.check
-        if waits_for_morning(rung) and not climb.ladder.urgent \
-                and (morning := quiet_until(at)) is not None:
-            at = morning
-        self.say(f"[notice] '{climb.key}': ответа нет — {at:%d.%m %H:%M} "
-                 f"уведомление: {rung_title(rung)} (в чате не отправляется)")
-        climb.check = at + climb.ladder.within
+        before = set(self.climbs.climbing)
+        for rung in self.climbs.clock(now):
+            self.say(f"[notice] '{rung.key}': ответа нет — {rung.at:%d.%m %H:%M} "
+                     f"уведомление: {rung_title(rung.rung)} (в чате не отправляется)")
+        for key in sorted(before - set(self.climbs.climbing)):
+            self.say(f"[notice] '{key}': ответа нет, лестница пройдена до конца")
 
 
 def _span(ladder: Ladder) -> str:

@@ -170,7 +170,7 @@ def cmd_test(args: argparse.Namespace) -> int:
     if flows is None:
         return 1
     lang = owner_lang()
-    results = convtest.run_folder(folder, flows, lang=lang)
+    results = convtest.run_folder(folder, flows, lang=lang, send_only=send_only_channels())
     for result in results:
         mark = msg("test.pass" if result.ok else "test.fail").render(lang)
         print(f"{mark} {result.file}: {result.name}")

@@ -31,7 +31,7 @@ import secrets
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import replace
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 from bots.delivery import Send, account_on
@@ -39,6 +39,7 @@ from bots.ladder_sends import RETRY, STALE_CLAIM, Sends, Step, Watch
 from bots.owner import OwnerNote
 from bots.texts import NOTICE_FALLBACK
 from connectors.registry import INSTALLED
+from flows.climb import quiet_until
 from flows.types import MESSENGER, Reply
 from flows.types import Ladder as Plan
 from storage.history import HistoryEntry
@@ -54,7 +55,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("svyaz.bots")
 
-QUIET_FROM, QUIET_UNTIL = 21, 9  # SMS and e-mail wait for the morning unless urgent
 CLIMB_EVERY = 5.0  # seconds between looks at the due notices
 NOTICE_TEXT_WAIT = 900.0  # seconds a notice waits for its reminder's text before the fallback
 RETRY_AFTER = 2.0  # seconds before a rung the provider's rate limit refused is tried again
@@ -67,14 +67,6 @@ def notice_id_of(event_id: str) -> str | None:
     if not event_id.startswith(TIMER_PREFIX):
         return None
     return hashlib.sha256(event_id.encode()).hexdigest()[:32]
-
-
-def quiet_until(now: datetime) -> datetime | None:
-    """The next 09:00 when ``now`` (business time) is between 21:00 and 09:00, else None."""
-    if QUIET_UNTIL <= now.hour < QUIET_FROM:
-        return None
-    morning = now.replace(hour=QUIET_UNTIL, minute=0, second=0, microsecond=0)
-    return morning if now.hour < QUIET_UNTIL else morning + timedelta(days=1)
 
 
 class Ladder:

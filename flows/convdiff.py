@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any, assert_never
 
 from flows import durations, effects, ladders
+from flows.climb import Rung
 from flows.messages import Lang, msg
 from flows.types import (
     JSON,
@@ -56,6 +57,13 @@ def effect_data(effect: Effect, timezone: str) -> dict[str, JSON]:
             return {"consent": {"granted": effect.granted, "version": effect.text_version}}
         case _:
             assert_never(effect)
+
+
+def rung_data(rung: Rung, timezone: str) -> dict[str, JSON]:
+    """A ladder's rung that went out, as a test writes it: ``{sms: {key, at}}`` (the rung's
+    own name: no code per channel)."""
+    at = rung.at.astimezone(effects.zone(timezone)).strftime("%Y-%m-%d %H:%M")
+    return {rung.rung: {"key": rung.key, "at": at}}
 
 
 def _ladder_data(effect: ScheduleReminder) -> dict[str, JSON]:

@@ -12,13 +12,14 @@ Reads the test files (like the loader); otherwise pure. It must not change flows
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from flows import compiler, effects, engine
+from flows.climb import Climbs
 from flows.convdiff import (
     describe,
     diff,
@@ -26,6 +27,7 @@ from flows.convdiff import (
     expected,
     fits,
     inline,
+    rung_data,
     show,
     squash,
 )
@@ -102,6 +104,10 @@ class TestFile(_Model):
     tests: list[Case] = Field(min_length=1)
 
 
+# What the customer does that stops a climbing notice (a ladder): writing, pressing, sharing.
+CUSTOMER_ACTS = (TextEvent, ButtonEvent, ContactEvent, StartEvent)
+
+
 @dataclasses.dataclass(frozen=True, slots=True)
 class ConvResult:
     name: str
@@ -111,11 +117,13 @@ class ConvResult:
     line: int = 1
 
 
-def run_folder(folder: str | Path, flows: FlowSet, *, lang: Lang = DEFAULT_LANG
-               ) -> list[ConvResult]:
-    """Play every ``*.test.yaml`` of ``folder``."""
+def run_folder(folder: str | Path, flows: FlowSet, *, lang: Lang = DEFAULT_LANG,
+               send_only: Collection[str] = ()) -> list[ConvResult]:
+    """Play every ``*.test.yaml`` of ``folder`` (``send_only``: the bot's notice-only
+    channels, whose ladder rungs keep the night rule: ``flows.climb``)."""
     files = conversation_files(folder)
-    return [result for path in files for result in run_file(path, flows, lang=lang)]
+    return [result for path in files
+            for result in run_file(path, flows, lang=lang, send_only=send_only)]
 
 
 def conversation_files(folder: str | Path) -> list[Path]:
@@ -129,7 +137,8 @@ def player(path: Path, doc: Document, index: int, case: Case, now: str, flows: F
     return _Player(path, doc, index, case, now, flows)
 
 
-def run_file(path: Path, flows: FlowSet, *, lang: Lang = DEFAULT_LANG) -> list[ConvResult]:
+def run_file(path: Path, flows: FlowSet, *, lang: Lang = DEFAULT_LANG,
+             send_only: Collection[str] = ()) -> list[ConvResult]:
     try:
         doc = parse(path.read_text(encoding="utf-8"))
     except YamlProblem as exc:
@@ -138,7 +147,7 @@ def run_file(path: Path, flows: FlowSet, *, lang: Lang = DEFAULT_LANG) -> list[C
     if model is None:
         return [_broken(path, [p.in_lang(lang) for p in problems])]
     return [
-        _Player(path, doc, i, case, model.now, flows, lang).play()
+        _Player(path, doc, i, case, model.now, flows, lang, climbs=Climbs(send_only)).play()
         for i, case in enumerate(model.tests)
     ]
 
@@ -158,6 +167,8 @@ class _Player:
     lang: Lang = DEFAULT_LANG
     state: DialogState | None = None
     scheduled: list[ScheduleReminder] = dataclasses.field(default_factory=list)
+    climbs: Climbs = dataclasses.field(default_factory=Climbs)  # critical notices (ladders)
+    firing: ScheduleReminder | None = None  # the reminder a ``timer`` turn fires
     offered: tuple[Button, ...] = ()  # the buttons of the bot's last reply that had any
     problems: list[Problem] = dataclasses.field(default_factory=list)  # the test's own mistakes
 
@@ -179,21 +190,38 @@ class _Player:
             if turn.press is not None and (wrong := self._not_offered(turn.press, number)):
                 return self._result(False, f"{wrong.file}:{wrong.line}: {wrong.message}",
                                     wrong.line)
-            event, now = self._event(turn, now)
-            if event is None:
-                continue
-            result = engine.advance(flows, self.state, event, now)
-            self.state = result.state
-            self.offered = next((r.buttons for r in reversed(result.replies) if r.buttons),
-                                () if result.replies else self.offered)
-            self.scheduled.extend(e for e in result.effects if isinstance(e, ScheduleReminder))
-            problems = _check(turn, result, flows, self.lang)
-            if problems:
-                where = self.doc.value_at(("tests", self.index, "turns", number)).line
-                head = msg("convtest.turn", number=number + 1,
-                           event=describe(event, self.lang)).render(self.lang)
-                return self._result(False, "\n".join([head, *problems]), where)
+            now, failed = self._turn(flows, turn, number, now)
+            if failed is not None:
+                return failed
         return self._result(True, "", line)
+
+    def _turn(self, flows: FlowSet, turn: TestTurn, number: int, now: datetime
+              ) -> tuple[datetime, ConvResult | None]:
+        """Play one turn: the ladders that climbed meanwhile, then the customer's action."""
+        climbed = [rung_data(r, flows.timezone) for r in self.climbs.clock(now)]
+        event, now = self._event(turn, now)
+        if event is None:
+            result = None
+        else:
+            if isinstance(event, CUSTOMER_ACTS):
+                self.climbs.answered()
+            result = engine.advance(flows, self.state, event, now)
+            self._after(result, event, now)
+        problems = _check(turn, result, flows, self.lang, climbed)
+        if not problems:
+            return now, None
+        where = self.doc.value_at(("tests", self.index, "turns", number)).line
+        what = describe(event, self.lang) if event is not None else f"later: {turn.later}"
+        head = msg("convtest.turn", number=number + 1, event=what).render(self.lang)
+        return now, self._result(False, "\n".join([head, *problems]), where)
+
+    def _after(self, result: Turn, event: Event, now: datetime) -> None:
+        self.state = result.state
+        self.offered = next((r.buttons for r in reversed(result.replies) if r.buttons),
+                            () if result.replies else self.offered)
+        self.scheduled.extend(e for e in result.effects if isinstance(e, ScheduleReminder))
+        if isinstance(event, TimerEvent) and self.firing is not None:
+            self.climbs.fired(self.firing, now)  # the reminder's message: the first rung
 
     def _not_offered(self, press: str, number: int) -> Problem | None:
         """A press of a button the bot did not offer (nor a trigger's or a command's)."""
@@ -238,8 +266,10 @@ class _Player:
 
     def _timer(self, flow: str, now: datetime) -> tuple[Event, datetime]:
         """The latest reminder scheduled for ``flow`` fires (the clock moves to its time)."""
+        self.firing = None
         for reminder in reversed(self.scheduled):
             if reminder.flow == flow:
+                self.firing = reminder
                 return TimerEvent(flow, reminder.key, dict(reminder.vars)), max(
                     now, reminder.at.astimezone(now.tzinfo)
                 )
@@ -250,7 +280,12 @@ def _button_name(button: Button) -> str:
     return button.id if button.id == button.text else f"{button.id} ({button.text})"
 
 
-def _check(turn: TestTurn, result: Turn, flows: FlowSet, lang: Lang) -> list[str]:
+def _check(turn: TestTurn, result: Turn | None, flows: FlowSet, lang: Lang,
+           climbed: Sequence[dict[str, JSON]] = ()) -> list[str]:
+    """What differs from what the turn expects (``climbed``: ladder rungs that went out
+    before the turn's action, listed first among its effects)."""
+    if result is None:  # ``later`` alone: only the ladders may have done something
+        return _check_effects(turn, list(climbed), lang) if turn.effects is not None else []
     problems: list[str] = []
     replies = result.replies
     if turn.bot is not None:
@@ -267,14 +302,20 @@ def _check(turn: TestTurn, result: Turn, flows: FlowSet, lang: Lang) -> list[str
     if turn.phone_request is not None and last.request_phone != turn.phone_request:
         problems.append(_was("convtest.phone", turn.phone_request, last.request_phone, lang))
     if turn.effects is not None:
-        got = [effect_data(e, flows.timezone) for e in result.effects]
-        if len(got) != len(turn.effects) or not all(
-            fits(expected(w), g) for w, g in zip(turn.effects, got, strict=False)
-        ):
-            problems.append(diff("convtest.effects", [inline(w) for w in turn.effects],
-                                 [inline(g) for g in got], lang))
+        got = [*climbed, *(effect_data(e, flows.timezone) for e in result.effects)]
+        problems.extend(_check_effects(turn, got, lang))
     problems.extend(_check_state(turn, result.state, lang))
     return problems
+
+
+def _check_effects(turn: TestTurn, got: list[dict[str, JSON]], lang: Lang) -> list[str]:
+    wanted = turn.effects or []
+    if len(got) == len(wanted) and all(
+        fits(expected(w), g) for w, g in zip(wanted, got, strict=False)
+    ):
+        return []
+    return [diff("convtest.effects", [inline(w) for w in wanted], [inline(g) for g in got],
+                 lang)]
 
 
 def _check_state(turn: TestTurn, state: DialogState, lang: Lang) -> list[str]:

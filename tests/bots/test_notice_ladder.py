@@ -16,13 +16,14 @@ import pytest
 from bots_harness import ZONE, Harness, harness  # noqa: F401 - the fixture
 
 from bots.delivery import Delivery
-from bots.ladder import NOTICE_TEXT_WAIT, Ladder, notice_id_of, quiet_until
+from bots.ladder import NOTICE_TEXT_WAIT, Ladder, notice_id_of
 from bots.ladder_sends import STALE_CLAIM
 from bots.owner import OwnerNote
 from bots.spare import Spare
 from bots.texts import NOTICE_FALLBACK
 from connectors.email import EmailSender, EmailSettings
 from connectors.sms.smsru import SmsRu
+from flows.climb import quiet_until
 from flows.types import Ladder as Plan
 from flows.types import StartEvent, TextEvent, TimerEvent
 from tests.fakes.smsru import SmsRuFake, smsru_fake_fixture  # noqa: F401 - provides smsru_fake
