@@ -43,7 +43,7 @@ from bots.linking import can_offer
 from bots.owner import Owner, unheard_handoffs
 from bots.parts import Edge, Parts
 from bots.polling import lead_polling
-from bots.ratelimits import share_limits
+from bots.ratelimits import share_if_shared
 from bots.runtime import Runtime
 from bots.scheduler import ReminderService
 from bots.spare import Spare, make_spare
@@ -135,7 +135,7 @@ async def _start(app: web.Application, resources: contextlib.AsyncExitStack) -> 
     http = await resources.enter_async_context(aiohttp.ClientSession())
     spare = make_spare(settings)  # the SMS provider and the e-mail sender, when configured
     resources.push_async_callback(spare.close)
-    share_limits(connectors, store)  # VK's and MAX's rate limits count every process
+    share_if_shared(settings.redis_url, connectors, store)  # VK's, MAX's limits across processes
     for name in relayed(connectors):  # replies find the process that holds the socket
         connectors[name] = WebRelay(connectors[name], store)
     flows = await _load_flows(settings, connectors)

@@ -30,3 +30,15 @@ def share_limits(connectors: Mapping[Channel, Connector], store: Store) -> None:
         slots = RedisSlots(store.redis, store.keys, platform=platform, member=member,
                            per=limiter.per)
         client.limiter = SharedLimiter(slots, rate=limiter.rate, per=limiter.per, name=platform)
+
+
+def share_if_shared(redis_url: str | None, connectors: Mapping[Channel, Connector],
+                    store: Store) -> bool:
+    """Share the limits only when several processes can share the Redis (``SVYAZ_REDIS_URL``):
+    the embedded Redis serves one process, whose own limiter already keeps the platform's
+    limit, and a send slot in Redis costs about six commands and two round trips. True when
+    shared."""
+    if redis_url is None:
+        return False
+    share_limits(connectors, store)
+    return True

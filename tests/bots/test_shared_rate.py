@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import redis.asyncio as aioredis
 
-from bots.ratelimits import share_limits
+from bots.ratelimits import share_if_shared, share_limits
 from connectors.common import ArrivalLimiter
 from connectors.maxbot import MaxConnector
 from connectors.maxbot import client as max_client
@@ -188,4 +188,17 @@ async def test_the_app_shares_vk_and_max_limits_through_redis(redis_url: str,
     assert (vk.client.limiter.rate, maxc.client.limiter.rate) == (20, 30)
     await store.redis.aclose()
     await maxc.stop()
+    await vk.stop()
+
+
+async def test_one_process_on_the_embedded_redis_keeps_its_own_limiter(
+    redis_url: str, bot_prefix: str,
+) -> None:
+    store = Store(make_redis(redis_url), bot=bot_prefix)
+    vk = VkConnector(token="t", group_id=1, sink=_nowhere)
+    assert not share_if_shared(None, {"vk": vk}, store)  # no SVYAZ_REDIS_URL: one process
+    assert not isinstance(vk.client.limiter, SharedLimiter)
+    assert share_if_shared(redis_url, {"vk": vk}, store)
+    assert isinstance(vk.client.limiter, SharedLimiter)
+    await store.redis.aclose()
     await vk.stop()
