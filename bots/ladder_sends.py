@@ -11,13 +11,22 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
 import secrets
 from datetime import datetime
 from typing import TYPE_CHECKING, Literal, Protocol
 
+from connectors.base import ChannelError
 from connectors.email import build_message
 from connectors.registry import INSTALLED
-from connectors.sms.base import SendResult, SmsOutcomeUnknown, SmsRefused, SmsUnavailable
+from connectors.sms.base import (
+    SendResult,
+    SmsOutcomeUnknown,
+    SmsProvider,
+    SmsRefused,
+    SmsSent,
+    SmsUnavailable,
+)
 from connectors.sms.text import fit, parts, plain
 from storage.notices import Notice, Refused, Sent, Unknown
 from storage.sms_quota import Refusal, Taken
@@ -88,14 +97,29 @@ class Sends:
             await self._pace.wait()
             result = await provider.send(phone, text)
         except SmsOutcomeUnknown as exc:
-            self._metrics.sms_doubt.inc()
-            await self._settle(notice, token, Unknown(str(exc)), now)
-            return "next"  # never send blind again: the next rung instead
+            return await self._resolve(provider, notice, token, taken, exc, now)
         except SmsUnavailable as exc:
             await notices.quota.give_back(taken)
             await self._settle(notice, token, Refused(f"unavailable: {exc}"), now)
             return "next"
         return await self._answered(notice, token, taken, result, now, provider.name)
+
+    async def _resolve(self, provider: SmsProvider, notice: Notice, token: str, taken: Taken,
+                       doubt: SmsOutcomeUnknown, now: datetime) -> Step:
+        """A send whose answer never came: never send blind again. Ask the provider by the
+        id the adapter chose (SMSC): one it has is sent (its report will find the notice).
+        Anything else is doubt and the next rung goes: no id (SMS.ru), no answer, or "not
+        found", which a message still on its way into the provider's books may also be."""
+        state = None
+        if doubt.sms_id is not None:
+            with contextlib.suppress(ChannelError):
+                state = await provider.status(doubt.sms_id)
+        if state is not None and state.delivery != "not_found":
+            sent = SmsSent(state.sms_id, parts(fit(plain(notice.text), SMS_PARTS)), state.cost)
+            return await self._answered(notice, token, taken, sent, now, provider.name)
+        self._metrics.sms_doubt.inc()
+        await self._settle(notice, token, Unknown(str(doubt)), now)
+        return "next"  # never send blind again: the next rung instead
 
     async def _answered(self, notice: Notice, token: str, taken: Taken, result: SendResult,
                         now: datetime, provider: str) -> Step:

@@ -22,10 +22,13 @@ from bots.owner import OwnerNote
 from bots.spare import Spare
 from bots.texts import NOTICE_FALLBACK
 from connectors.email import EmailSender, EmailSettings
+from connectors.sms.smsc import Smsc
 from connectors.sms.smsru import SmsRu
 from flows.climb import quiet_until
 from flows.types import Ladder as Plan
 from flows.types import StartEvent, TextEvent, TimerEvent
+from tests.connectors.sms_helpers import FAST
+from tests.fakes.smsc import SmscFake, smsc_fake_fixture  # noqa: F401 - provides smsc_fake
 from tests.fakes.smsru import SmsRuFake, smsru_fake_fixture  # noqa: F401 - provides smsru_fake
 from tests.fakes.smtp import SmtpFake, start_smtp
 
@@ -316,3 +319,31 @@ async def test_a_rung_naming_a_messenger_the_customer_is_not_on_climbs_on(
     await bench.ladder.climb_due()
     assert [m.text for m in bench.sms.messages.values()] == ["Напоминание!"]
     assert "уведомление не ушло: чат на сайте" in await bench.history_notes()
+
+
+async def test_an_smsc_send_whose_answer_was_lost_is_asked_after_and_counts_as_sent(
+    bench: Bench, smsc_fake: SmscFake,  # noqa: F811
+) -> None:
+    """SMSC takes the id the adapter chose, so a lost answer is resolved by asking
+    status.php: the SMS went, nothing is sent twice and no e-mail goes for doubt."""
+    smsc = Smsc(login=smsc_fake.login, password=smsc_fake.password, base_url=smsc_fake.url,
+                retry=FAST, timeout=0.5)
+    h = bench.harness
+    ladder = Ladder(store=h.store, delivery=Delivery(store=h.store, connectors=h.channels,
+                                                     metrics=h.metrics),
+                    spare=Spare(sms=smsc, email=bench.ladder._sends._spare.email),
+                    metrics=h.metrics, zone=ZONE, owner_notify=None)
+    h.runtime.turns._notices = ladder
+    bench.ladder = ladder
+    smsc_fake.drop()  # accepted, then the connection is cut
+    notice_id = await bench.fire()
+    await ladder.climb_due()
+    await ladder.climb_due()
+    assert len(smsc_fake.messages) == 1
+    assert bench.smtp.received == []  # within has not passed: the SMS counts as sent
+    notice = await h.store.notices.get(bench.customer, notice_id)
+    assert notice is not None
+    assert notice.outcomes[1] is not None
+    assert (notice.outcomes[1].status, notice.outcomes[1].provider) == ("sent", "smsc")
+    assert h.metrics.registry.get_sample_value("svyaz_sms_doubt_total") in (None, 0.0)
+    await smsc.close()
