@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import pytest
@@ -24,16 +25,14 @@ from tests.fakes.smsru import SmsRuFake, smsru_fake_fixture  # noqa: F401 - prov
 SMS_ID = "202612-1000001"
 
 
-@pytest.fixture
-async def bot(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, redis_url: str,
-              bot_prefix: str, smsru_fake: SmsRuFake) -> AsyncIterator[tuple[TestServer, Parts]]:
+@asynccontextmanager
+async def _served(monkeypatch: pytest.MonkeyPatch, provider: dict[str, str]
+                  ) -> AsyncIterator[tuple[TestServer, Parts]]:
+    """``svyaz run``'s app with only ``provider``'s SMS settings (``SVYAZ_`` + name)."""
     for name in list(os.environ):
         if name.startswith("SVYAZ_"):
             monkeypatch.delenv(name)
-    env = {"FLOWS": str(FLOWS), "DATA_DIR": str(tmp_path / "data"), "SMS_PROVIDER": "smsru",
-           "SMS_API_ID": smsru_fake.api_id, "SMS_API_URL": smsru_fake.url,
-           "REDIS_URL": redis_url, "BOT": bot_prefix}
-    for name, value in env.items():
+    for name, value in {"FLOWS": str(FLOWS), **provider}.items():
         monkeypatch.setenv(f"SVYAZ_{name}", value)
     app = build_app(load_settings(env_file=None))
     server = TestServer(app, host="127.0.0.1")
@@ -42,6 +41,16 @@ async def bot(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, redis_url: str,
     assert parts is not None
     yield server, parts
     await server.close()
+
+
+@pytest.fixture
+async def bot(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, redis_url: str,
+              bot_prefix: str, smsru_fake: SmsRuFake) -> AsyncIterator[tuple[TestServer, Parts]]:
+    env = {"DATA_DIR": str(tmp_path / "data"), "SMS_PROVIDER": "smsru",
+           "SMS_API_ID": smsru_fake.api_id, "SMS_API_URL": smsru_fake.url,
+           "REDIS_URL": redis_url, "BOT": bot_prefix}
+    async with _served(monkeypatch, env) as served:
+        yield served
 
 
 async def _sent_sms(parts: Parts) -> str:
@@ -107,21 +116,12 @@ def test_svyaz_sms_url_prints_the_address(
 @pytest.fixture
 async def smsc_bot(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, redis_url: str,
                    bot_prefix: str, smsc_fake: SmscFake) -> AsyncIterator[tuple[str, Parts]]:
-    for name in list(os.environ):
-        if name.startswith("SVYAZ_"):
-            monkeypatch.delenv(name)
-    env = {"FLOWS": str(FLOWS), "DATA_DIR": str(tmp_path / "data"), "SMS_PROVIDER": "smsc",
+    env = {"DATA_DIR": str(tmp_path / "data"), "SMS_PROVIDER": "smsc",
            "SMSC_LOGIN": smsc_fake.login, "SMSC_PASSWORD": smsc_fake.password,
            "SMS_API_URL": smsc_fake.url, "REDIS_URL": redis_url, "BOT": bot_prefix}
-    for name, value in env.items():
-        monkeypatch.setenv(f"SVYAZ_{name}", value)
-    app = build_app(load_settings(env_file=None))
-    server = TestServer(app, host="127.0.0.1")
-    await server.start_server()
-    parts = app[EDGE].started
-    assert parts is not None
-    yield str(server.make_url(f"/sms/status/{path_secret(app[SETTINGS])}")), parts
-    await server.close()
+    async with _served(monkeypatch, env) as (server, parts):
+        secret = path_secret(server.app[SETTINGS])
+        yield str(server.make_url(f"/sms/status/{secret}")), parts
 
 
 async def test_smsc_status_calls_land_in_the_notice_and_the_history(
