@@ -177,9 +177,9 @@ class SharedLimiter:
         """One take in the store: the slot id and the answer, None when none came in time."""
         self._count += 1
         slot_id = f"{self._prefix}:{self._count}"
-        try:
-            answer = await asyncio.wait_for(self._slots.take(slot_id, limit=limit),
-                                            self.patience)
+        try:  # (asyncio.timeout, not wait_for: 3.11's wait_for can swallow a cancellation
+            async with asyncio.timeout(self.patience):  # that meets the answer, and a
+                answer = await self._slots.take(slot_id, limit=limit)  # poller never stops)
         except (SvyazError, TimeoutError) as exc:  # slow or down (storage's errors)
             self._fell_back(exc)
             return None
@@ -187,7 +187,8 @@ class SharedLimiter:
 
     async def _release(self, slot_id: str) -> None:
         try:
-            await asyncio.wait_for(self._slots.release(slot_id), self.patience)
+            async with asyncio.timeout(self.patience):
+                await self._slots.release(slot_id)
         except (SvyazError, TimeoutError) as exc:  # the store's lease on it ends by itself
             self._fell_back(exc)
 
