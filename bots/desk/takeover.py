@@ -24,12 +24,11 @@ from bots.parts import Edge
 from bots.texts import DESK_UNCLAIMED
 from flows.types import DialogState, Reply, StartFlowEvent
 from storage.errors import StorageError
-from storage.history import HistoryEntry
+from storage.history import OPERATOR_NOTE, HistoryEntry
 from storage.store import Store
 
 log = logging.getLogger("svyaz.desk")
 
-OPERATOR_NOTE = "operator:"  # a history note: the message is this operator's
 CLAIMED = "claimed by "  # a history note: the operator took the conversation
 UNCLAIMED_AFTER = 24 * 3600.0  # seconds an unclaimed hand-off waits before the bot is back
 SWEEP_EVERY = 60.0  # seconds between looks for hand-offs nobody claimed
@@ -45,7 +44,7 @@ class NotHolder(Exception):
 
 def operator_of(note: str) -> str | None:
     """The operator who wrote a history entry, from its note (None: not an operator's)."""
-    return note[len(OPERATOR_NOTE):] or None if note.startswith(OPERATOR_NOTE) else None
+    return note[len(OPERATOR_NOTE):].strip() or None if note.startswith(OPERATOR_NOTE) else None
 
 
 class Takeover:
