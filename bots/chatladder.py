@@ -21,7 +21,7 @@ from flows.types import Ladder, ScheduleReminder
 
 
 def _climbs() -> Climbs:
-    return Climbs(send_only=frozenset(c.name for c in INSTALLED if c.capabilities.send_only))
+    return Climbs(send_only=frozenset(INSTALLED.send_only()))
 
 
 @dataclass(slots=True)

@@ -46,7 +46,7 @@ def _timezone() -> str:
 
 def send_only_channels() -> tuple[str, ...]:
     """The installed channels that carry notices only (SMS, e-mail): no dialogue there."""
-    return tuple(c.name for c in INSTALLED if c.capabilities.send_only)
+    return INSTALLED.send_only()
 
 
 def owner_lang() -> Lang:

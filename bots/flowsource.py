@@ -24,7 +24,7 @@ log = logging.getLogger("svyaz.bots")
 POLL_EVERY = 2.0
 _SUFFIXES = (".yaml", ".yml")
 # Channels that carry notices only: a flow cannot move the dialogue there (link_channel).
-_SEND_ONLY = tuple(c.name for c in INSTALLED if c.capabilities.send_only)
+_SEND_ONLY = INSTALLED.send_only()
 
 Stamp = tuple[tuple[str, int, int], ...]
 

@@ -115,7 +115,7 @@ class Sends:
             with contextlib.suppress(ChannelError):
                 state = await provider.status(doubt.sms_id)
         if state is not None and state.delivery != "not_found":
-            sent = SmsSent(state.sms_id, parts(fit(plain(notice.text), SMS_PARTS)), state.cost)
+            sent = SmsSent(state.sms_id, taken.parts, state.cost)  # (the parts counted)
             return await self._answered(notice, token, taken, sent, now, provider.name)
         self._metrics.sms_doubt.inc()
         await self._settle(notice, token, Unknown(str(doubt)), now)

@@ -130,6 +130,10 @@ class Registry:
     def get(self, name: str) -> ChannelInfo | None:
         return self._by_name.get(name)
 
+    def send_only(self) -> tuple[str, ...]:
+        """The channels that carry notices only (SMS, e-mail): no dialogue there."""
+        return tuple(info.name for info in self if info.capabilities.send_only)
+
     def attached(
         self, fields: Mapping[str, str | None], consented: bool
     ) -> dict[str, str]:

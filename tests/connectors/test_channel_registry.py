@@ -22,6 +22,7 @@ def test_the_installed_channels_in_offer_order() -> None:
     assert [info.title for info in INSTALLED][:3] == ["ВКонтакте", "MAX", "чат на сайте"]
     send_only = [info.name for info in INSTALLED if info.capabilities.send_only]
     assert send_only == ["sms", "email"]
+    assert INSTALLED.send_only() == ("sms", "email")
     assert INSTALLED.called(" ВК ") is INSTALLED["vk"]
     assert INSTALLED.called("сайте") is INSTALLED["web"]
     assert INSTALLED.called("icq") is None

@@ -11,7 +11,7 @@ from flows import convtest, loader
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "flows_examples"
 FLOWS = loader.load(EXAMPLES)
-SEND_ONLY = [c.name for c in INSTALLED if c.capabilities.send_only]  # as svyaz test has it
+SEND_ONLY = INSTALLED.send_only()  # as svyaz test has it
 RESULTS = convtest.run_folder(EXAMPLES, FLOWS, send_only=SEND_ONLY)
 
 
