@@ -18,7 +18,7 @@ from typing import Any
 from storage.client import RedisClient
 from storage.codec import text
 from storage.keys import NOTICE_TTL, SMS_DAY_TTL, Keys
-from storage.notices import _member, _notice, _ref
+from storage.notices import due_member, notice_record, rung_ref
 
 
 async def move_notices(redis: RedisClient, keys: Keys, other: str, keep: str) -> int:
@@ -40,7 +40,7 @@ async def _move_one(redis: RedisClient, keys: Keys, other: str, keep: str,
                     notice_id: str) -> int:
     source, target = keys.notice(other, notice_id), keys.notice(keep, notice_id)
     flat: Any = await redis.hgetall(source)
-    due = await redis.zscore(keys.notices_due, _member(other, notice_id))
+    due = await redis.zscore(keys.notices_due, due_member(other, notice_id))
     taken = bool(flat) and not await redis.exists(target)
     if taken:
         await redis.hset(target, mapping=flat)
@@ -49,16 +49,16 @@ async def _move_one(redis: RedisClient, keys: Keys, other: str, keep: str,
         if await redis.sismember(keys.climbing(other), notice_id):
             await redis.sadd(keys.climbing(keep), notice_id)
         if due is not None:
-            await redis.zadd(keys.notices_due, {_member(keep, notice_id): due})
-    for rung, outcome in enumerate(_notice(other, notice_id, flat).outcomes if flat else ()):
+            await redis.zadd(keys.notices_due, {due_member(keep, notice_id): due})
+    for rung, outcome in enumerate(notice_record(other, notice_id, flat).outcomes if flat else ()):
         if outcome is not None and outcome.message_id:  # its delivery report finds ``keep``
             index = keys.sms_sent(outcome.provider, outcome.message_id)
-            if text(await redis.get(index) or b"") == _ref(other, notice_id, rung):
+            if text(await redis.get(index) or b"") == rung_ref(other, notice_id, rung):
                 if taken:
-                    await redis.set(index, _ref(keep, notice_id, rung), keepttl=True)
+                    await redis.set(index, rung_ref(keep, notice_id, rung), keepttl=True)
                 else:
                     await redis.delete(index)
-    await redis.zrem(keys.notices_due, _member(other, notice_id))
+    await redis.zrem(keys.notices_due, due_member(other, notice_id))
     await redis.delete(source)
     return int(taken)
 

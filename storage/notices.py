@@ -181,19 +181,19 @@ class Notices:
         due = now if check_at is None else check_at
         # The due entry first: a crash before the record leaves an entry that leads nowhere
         # (``reschedule`` drops it), never a record that no check finds.
-        await self._redis.zadd(k.notices_due, {_member(customer, notice_id): due}, nx=True)
+        await self._redis.zadd(k.notices_due, {due_member(customer, notice_id): due}, nx=True)
         new, flat = await self._open(Open(
             k.notice(customer, notice_id), k.notice_ids(customer), k.climbing(customer),
             notice_id, dumps(list(rungs)), repr(now), repr(due), NOTICE_TTL,
             tuple(x for pair in (fields or {}).items() for x in pair)))
-        notice = _notice(customer, notice_id, flat)
+        notice = notice_record(customer, notice_id, flat)
         await self._index(customer, notice_id, notice)  # a notice opened again: as it is
         return notice, bool(new)
 
     @guarded
     async def get(self, customer: str, notice_id: str) -> Notice | None:
         flat = await self._redis.hgetall(self._keys.notice(customer, notice_id))
-        return _notice(customer, notice_id, flat) if flat else None
+        return notice_record(customer, notice_id, flat) if flat else None
 
     @guarded
     async def claim(self, customer: str, notice_id: str, rung: int, token: str,
@@ -216,7 +216,7 @@ class Notices:
             repr(now)))
         if ok and isinstance(outcome, Sent) and outcome.message_id:  # (an SMS: its report)
             await self._redis.set(self._keys.sms_sent(outcome.provider, outcome.message_id),
-                                  _ref(customer, notice_id, rung), ex=SMS_INDEX_TTL)
+                                  rung_ref(customer, notice_id, rung), ex=SMS_INDEX_TTL)
         return Settled(bool(ok), _rung(stored[0]) if stored else None)
 
     @guarded
@@ -249,7 +249,7 @@ class Notices:
                                                                      repr(now)))]
         if stopped:
             await self._redis.zrem(self._keys.notices_due,
-                                   *(_member(customer, i) for i in stopped))
+                                   *(due_member(customer, i) for i in stopped))
         return sorted(stopped)
 
     @guarded
@@ -261,7 +261,7 @@ class Notices:
         _, flat = await self._advance(Advance(
             self._keys.notice(customer, notice_id), self._keys.climbing(customer), notice_id,
             rung, repr(now), repr(due)))
-        notice = _notice(customer, notice_id, flat) if flat else None
+        notice = notice_record(customer, notice_id, flat) if flat else None
         await self._index(customer, notice_id, notice)
         return notice
 
@@ -272,7 +272,7 @@ class Notices:
         _, flat = await self._stop(Stop(self._keys.notice(customer, notice_id),
                                         self._keys.climbing(customer), notice_id, state,
                                         repr(now)))
-        notice = _notice(customer, notice_id, flat) if flat else None
+        notice = notice_record(customer, notice_id, flat) if flat else None
         await self._index(customer, notice_id, notice)
         return notice
 
@@ -282,7 +282,7 @@ class Notices:
         not climbing or gone."""
         state = text(await self._reschedule(Reschedule(self._keys.notice(customer, notice_id),
                                                        repr(at), repr(now))))
-        member = _member(customer, notice_id)
+        member = due_member(customer, notice_id)
         if state == "climbing":
             await self._redis.zadd(self._keys.notices_due, {member: at})
             return True
@@ -303,10 +303,10 @@ class Notices:
 
     async def _index(self, customer: str, notice_id: str, notice: Notice | None) -> None:
         if notice is None or notice.state != "climbing":
-            await self._redis.zrem(self._keys.notices_due, _member(customer, notice_id))
+            await self._redis.zrem(self._keys.notices_due, due_member(customer, notice_id))
         else:
             await self._redis.zadd(self._keys.notices_due,
-                                   {_member(customer, notice_id): notice.next_check})
+                                   {due_member(customer, notice_id): notice.next_check})
 
     @guarded_slow
     async def erase(self, customer: str) -> int:
@@ -333,16 +333,18 @@ class Notices:
             if rung is not None and rung.message_id:
                 await self._cad(CompareAndDelete(
                     self._keys.sms_sent(rung.provider, rung.message_id),
-                    _ref(customer, notice_id, index)))
-        await self._redis.zrem(self._keys.notices_due, _member(customer, notice_id))
+                    rung_ref(customer, notice_id, index)))
+        await self._redis.zrem(self._keys.notices_due, due_member(customer, notice_id))
         await self._redis.delete(self._keys.notice(customer, notice_id))
 
 
-def _member(customer: str, notice_id: str) -> str:
+def due_member(customer: str, notice_id: str) -> str:
+    """The notice's member in the due set (``Keys.notices_due``)."""
     return f"{customer} {check_notice_id(notice_id)}"
 
 
-def _ref(customer: str, notice_id: str, rung: int) -> str:
+def rung_ref(customer: str, notice_id: str, rung: int) -> str:
+    """What a provider's message index (an SMS id) points back to: the notice and its rung."""
     return dumps({"c": customer, "n": notice_id, "r": rung})
 
 
@@ -372,7 +374,7 @@ def _time(value: Any) -> float | None:
     return None if value is None else float(value)
 
 
-def _notice(customer: str, notice_id: str, flat: Any) -> Notice:
+def notice_record(customer: str, notice_id: str, flat: Any) -> Notice:
     """A record from HGETALL (a dict from redis-py, a flat list from a script)."""
     if isinstance(flat, dict):
         fields = {text(k): v for k, v in flat.items()}
