@@ -1,6 +1,6 @@
 """A throw-away 3-master Redis Cluster for drills (Debian's redis-server and redis-cli), bound
-to one address, started in a folder and torn down with it. The storage tests' fixture does the
-same for pytest (tests/storage/conftest.py)."""
+to one address, started in a folder and torn down with it. The storage tests' session fixture
+(tests/storage/conftest.py) starts its cluster with this too."""
 
 from __future__ import annotations
 
@@ -30,6 +30,15 @@ def _free_port(host: str) -> int:
             return port
 
 
+def _free_ports(host: str, count: int) -> list[int]:
+    ports: list[int] = []
+    while len(ports) < count:
+        port = _free_port(host)
+        if port not in ports:
+            ports.append(port)
+    return ports
+
+
 def _cli(host: str, port: int, *args: str) -> str:
     done = subprocess.run([CLI, "-h", host, "-p", str(port), *args], capture_output=True,
                           text=True, timeout=30, check=False)
@@ -45,14 +54,14 @@ def _wait(check: object, what: str, timeout: float = 20.0) -> None:
 
 
 @contextmanager
-def redis_cluster(folder: Path, host: str = "127.0.0.1", nodes: int = 3) -> Iterator[str]:
-    """A running cluster; yields its ``redis+cluster://`` URL (svyaz's SVYAZ_REDIS_URL)."""
+def redis_cluster(folder: Path, host: str = "127.0.0.1", nodes: int = 3,
+                  ports: list[int] | None = None) -> Iterator[str]:
+    """A running cluster; yields its ``redis+cluster://`` URL (svyaz's SVYAZ_REDIS_URL). Its
+    nodes listen on ``ports`` when given (each with ``port + 10000`` free for the bus)."""
     procs: list[subprocess.Popen[bytes]] = []
-    ports = []
+    ports = list(ports) if ports else _free_ports(host, nodes)
     try:
-        for _ in range(nodes):
-            port = _free_port(host)
-            ports.append(port)
+        for port in ports:
             data = folder / f"node-{port}"
             data.mkdir(parents=True)
             procs.append(subprocess.Popen(

@@ -8,15 +8,14 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
 import tempfile
-import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
 from storage_helpers import cluster_client, free_ports
 
+from bench.drills import cluster
 from storage.client import make_redis
 from storage.embedded import EmbeddedRedis
 from storage.store import Store
@@ -38,94 +37,17 @@ def _store_backends() -> list[object]:
     return backends
 
 
-def _wait(predicate: object, what: str, timeout: float = 15.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():  # type: ignore[operator]
-            return
-        time.sleep(0.05)
-    raise RuntimeError(f"cluster: {what} not reached within {timeout:.0f} s")
-
-
-def _cli(port: int, *args: str) -> str:
-    done = subprocess.run(
-        [CLUSTER_CLI, "-h", "127.0.0.1", "-p", str(port), *args],
-        capture_output=True,
-        text=True,
-        timeout=10,
-        check=False,
-    )
-    return done.stdout
-
-
-def _start_node(port: int, folder: Path) -> subprocess.Popen[bytes]:
-    folder.mkdir()
-    args = [
-        CLUSTER_SERVER,
-        "--port",
-        str(port),
-        "--bind",
-        "127.0.0.1",
-        "--cluster-enabled",
-        "yes",
-        "--cluster-config-file",
-        str(folder / "nodes.conf"),
-        "--cluster-node-timeout",
-        "3000",
-        "--save",
-        "",
-        "--appendonly",
-        "no",
-        "--dir",
-        str(folder),
-        "--logfile",
-        str(folder / "redis.log"),
-        "--daemonize",
-        "no",
-    ]
-    return subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
-
-
 @pytest.fixture(scope="session")
 def redis_cluster() -> Iterator[list[int]]:
-    """Ports of a running 3-master Redis Cluster on 127.0.0.1."""
+    """Ports of a running 3-master Redis Cluster on 127.0.0.1 (bench/drills/cluster.py's)."""
     if not (os.access(CLUSTER_SERVER, os.X_OK) and os.access(CLUSTER_CLI, os.X_OK)):
         pytest.skip(f"Redis Cluster tests need Debian's {CLUSTER_SERVER} and {CLUSTER_CLI}")
     folder = Path(tempfile.mkdtemp(prefix="svyaz-cluster-"))
-    procs: list[subprocess.Popen[bytes]] = []
+    ports = free_ports(CLUSTER_NODES, bus=True)
     try:
-        ports = free_ports(CLUSTER_NODES, bus=True)
-        procs = [_start_node(p, folder / str(p)) for p in ports]
-        for p in ports:
-            _wait(lambda p=p: _cli(p, "ping").strip() == "PONG", f"node {p} up")
-        created = subprocess.run(
-            [
-                CLUSTER_CLI,
-                "--cluster",
-                "create",
-                *(f"127.0.0.1:{p}" for p in ports),
-                "--cluster-replicas",
-                "0",
-                "--cluster-yes",
-            ],
-            capture_output=True,
-            text=True,
-            timeout=30,
-            check=False,
-        )
-        assert created.returncode == 0, created.stdout + created.stderr
-        for p in ports:
-            _wait(lambda p=p: "cluster_state:ok" in _cli(p, "cluster", "info"), "state ok")
-        yield ports
+        with cluster.redis_cluster(folder, ports=ports):
+            yield ports
     finally:
-        for proc in procs:
-            proc.terminate()
-        for proc in procs:
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
         shutil.rmtree(folder, ignore_errors=True)
 
 
