@@ -1,7 +1,8 @@
 """Issue 16: the widget after a reload and during a hand-off (Chromium, 390×844).
 
 * a reload at a phone question brings the one input row back in phone entry (type, label,
-  button, the question described and in view); once the phone is given, text entry again;
+  button, the question described and in view), the answered keyboard still folded; once the
+  phone is given, text entry again;
 * no typing indicator for a message no bot reply follows (a person has the dialogue: the
   server asks the ``quiet`` provider); an operator's message hides an indicator that shows.
 The WebChat runs with the scripted dialogue of ``test_webchat_browser``.
@@ -71,6 +72,7 @@ async def test_a_reload_at_the_phone_question_keeps_phone_entry(
     await page.reload()
     await expect(log).to_contain_text("Оставьте телефон")
     await expect_phone_entry(page, "Оставьте телефон")
+    await expect(log.get_by_role("button", name="Записаться")).to_be_hidden()  # answered: folded
     await page.get_by_label("Номер телефона").fill("+7 999 123-45-67")
     await page.get_by_role("button", name="Отправить номер").click()
     await expect(log).to_contain_text("Спасибо! Перезвоним на +7 999 123-45-67.")
