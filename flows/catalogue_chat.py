@@ -1,6 +1,6 @@
-"""What ``svyaz chat`` and ``svyaz graph`` say themselves: prompts, notes about what the bot
-did, help and errors (``flows.catalogue`` merges them). The flow's own texts are never here:
-the bot's words are printed as the owner wrote them.
+"""What ``svyaz chat``, ``svyaz graph`` and ``svyaz reminders`` say themselves: prompts,
+notes about what the bot did, help, lists and errors (``flows.catalogue`` merges them). The
+flow's own texts are never here: the bot's words are printed as the owner wrote them.
 """
 
 from __future__ import annotations
@@ -103,6 +103,22 @@ CHAT: Mapping[str, Mapping[str, str]] = {
         "en": "[notice] '{key}': no answer — {at} notice: {rung} (not sent from the chat)"},
     "ladder.done": {"ru": "[уведомление] '{key}': ответа нет, лестница пройдена до конца",
                     "en": "[notice] '{key}': no answer, the ladder is climbed to the end"},
+    # ------------------------------------------------------------------ svyaz reminders
+    "reminders.source_redis": {"ru": "данные: сервер Redis из SVYAZ_REDIS_URL (бот '{bot}')",
+                               "en": "data: the Redis server at SVYAZ_REDIS_URL (bot '{bot}')"},
+    "reminders.source_folder": {"ru": "данные: {folder} (бот '{bot}')",
+                                "en": "data: {folder} (bot '{bot}')"},
+    "reminders.no_folder": {
+        "ru": "нет папки данных {folder}: бот здесь не запускался; выполните команду там, где "
+              "работает 'svyaz run', или задайте SVYAZ_DATA_DIR (или SVYAZ_REDIS_URL), как у него",
+        "en": "no data folder {folder}: the bot has not run here; run this command where "
+              "'svyaz run' runs, or set SVYAZ_DATA_DIR (or SVYAZ_REDIS_URL) as it has them"},
+    "reminders.paused": {"ru": "на паузе", "en": "paused"},
+    "reminders.about": {"ru": "визит {at}", "en": "about {at}"},
+    "reminders.no_name": {"ru": "(без имени)", "en": "(no name)"},
+    "reminders.who": {"ru": "{name}, {channel}, клиент {customer}",
+                      "en": "{name}, {channel}, customer {customer}"},
+    "reminders.none": {"ru": "напоминаний нет", "en": "no reminders scheduled"},
     # ------------------------------------------------------------------ svyaz chat / graph
     "cli.no_flow": {"ru": "нет сценария '{flow}'; сценарии: {flows}",
                     "en": "no flow '{flow}'; flows: {flows}"},
