@@ -5,7 +5,7 @@ SVYAZ_LANG=en, like svyaz check. The flow's own texts are printed as written in 
 from __future__ import annotations
 
 import io
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -13,9 +13,21 @@ import pytest
 from test_cmd_flows import PING_FLOW, REMINDER_FLOW
 
 from bots.cli import main
-from bots.flowchat import ChatSession, run_chat
+from bots.flowchat import ChatSession, describe, run_chat
 from flows import loader
-from flows.types import StartEvent
+from flows.types import (
+    CallHttp,
+    CancelReminder,
+    Effect,
+    Handoff,
+    Ladder,
+    LinkChannel,
+    RecordConsent,
+    ReminderPassed,
+    SaveProfile,
+    ScheduleReminder,
+    StartEvent,
+)
 
 EXAMPLES = str(Path(__file__).resolve().parents[2] / "flows_examples")
 BOOKING = ["записаться", "1", "1", "завтра", "1", "да", "Анна", "/time", "/time soon",
@@ -158,3 +170,41 @@ def test_graph_errors(
                        "--out", str(mmd))
     assert code == 0
     assert out == {"ru": f"записан файл {mmd}\n", "en": f"wrote {mmd}\n"}[lang]
+
+
+def test_every_note_of_what_the_bot_did(lang: str) -> None:
+    """One line per effect, in the owner's language (the flow's own words as written)."""
+    at = datetime(2026, 12, 24, 7, 0, tzinfo=ZoneInfo("UTC"))
+    effects: list[Effect] = [
+        ScheduleReminder("k", at, "ping", critical=True,
+                         ladder=Ladder(rungs=("messenger", "sms"), within=timedelta(hours=2))),
+        ReminderPassed("visit-24h", at, "ping"),
+        CancelReminder("k"),
+        CallHttp("c1", "POST", "https://crm.example/x"),
+        Handoff("Клиент просит человека"),
+        LinkChannel(None),
+        SaveProfile("name", "Анна"),
+        RecordConsent(True, "v1", at),
+    ]
+    said = [describe(effect, "Europe/Moscow", "en" if lang == "en" else "ru")
+            for effect in effects]
+    assert said == {
+        "ru": ["[напомнить] 'k' в 2026-12-24 10:00 -> сценарий ping [важное; лестница: "
+               "messenger → sms пока клиент не ответит, шаг 2h]",
+               "[напоминание не поставлено] 'visit-24h': его время 2026-12-24 10:00 уже прошло",
+               "[отменить напоминание] 'k'",
+               "[http-запрос] POST https://crm.example/x",
+               "[оператор] разговор передан человеку: Клиент просит человека",
+               "[предложить канал] любой другой канал",
+               "[профиль] name = Анна",
+               "[согласие] дано (версия текста v1)"],
+        "en": ["[remind] 'k' at 2026-12-24 10:00 -> flow ping [critical; escalate: "
+               "messenger → sms until answered within 2h]",
+               "[reminder not set] 'visit-24h': its time 2026-12-24 10:00 has already passed",
+               "[cancel reminder] 'k'",
+               "[http] POST https://crm.example/x",
+               "[handoff] to a human operator: Клиент просит человека",
+               "[offer channel] any other channel",
+               "[profile] name = Анна",
+               "[consent] granted (text version v1)"],
+    }[lang]
