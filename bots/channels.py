@@ -32,6 +32,7 @@ def make_connectors(
     on = enabled(settings, registry)
     wiring = Wiring(sink=edge.accept, secret_key=secret_key(settings),
                     history=edge.web_history, greeting=edge.web_greeting,
+                    quiet=edge.web_quiet,
                     elsewhere=tuple(info.where for info in on if not info.relayed))
     return {info.name: info.setup.connect(settings, wiring)
             for info in on if info.setup is not None}

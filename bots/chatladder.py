@@ -17,6 +17,7 @@ from datetime import datetime
 from bots.ladder import rung_title
 from connectors.registry import INSTALLED
 from flows.climb import Climbs
+from flows.messages import DEFAULT_LANG, Lang, Msg, msg
 from flows.types import Ladder, ScheduleReminder
 
 
@@ -30,6 +31,10 @@ class ChatLadder:
 
     say: Callable[[str], None]
     climbs: Climbs = field(default_factory=_climbs)
+    lang: Lang = DEFAULT_LANG
+
+    def _note(self, what: str, /, **args: object) -> None:
+        self.say(msg(what, **args).render(self.lang))
 
     def fired(self, reminder: ScheduleReminder, now: datetime) -> None:
         """A reminder fired in this chat (the messenger rung, delivered here)."""
@@ -37,27 +42,30 @@ class ChatLadder:
         if not reminder.critical or ladder is None:
             return
         if ladder.until == "delivered":
-            self.say(f"[notice] '{reminder.key}': доставлено в этот чат — лестница окончена")
+            self._note("ladder.delivered", key=reminder.key)
             return
-        rest = ", затем ".join(ladder.rungs[1:]) or "больше некуда"
+        rest = msg("ladder.then").render(self.lang).join(ladder.rungs[1:])
         self.climbs.fired(reminder, now)
-        self.say(f"[notice] '{reminder.key}': если клиент не ответит за {_span(ladder)}: {rest}")
+        self._note("ladder.fired", key=reminder.key, span=_span(ladder),
+                   rest=rest or msg("ladder.nowhere"))
 
     def answered(self) -> None:
         """The customer typed something: every climbing notice stops."""
         for key in self.climbs.answered():
-            self.say(f"[notice] '{key}': клиент ответил — лестница остановлена")
+            self._note("ladder.answered", key=key)
 
     def clock(self, now: datetime) -> None:
         """The clock moved: the notices whose wait ran out climb, in order."""
         before = set(self.climbs.climbing)
         for rung in self.climbs.clock(now):
-            self.say(f"[notice] '{rung.key}': ответа нет — {rung.at:%d.%m %H:%M} "
-                     f"уведомление: {rung_title(rung.rung)} (в чате не отправляется)")
+            title = rung_title(rung.rung) if self.lang == "ru" else rung.rung
+            self._note("ladder.climbs", key=rung.key, at=f"{rung.at:%d.%m %H:%M}", rung=title)
         for key in sorted(before - set(self.climbs.climbing)):
-            self.say(f"[notice] '{key}': ответа нет, лестница пройдена до конца")
+            self._note("ladder.done", key=key)
 
 
-def _span(ladder: Ladder) -> str:
+def _span(ladder: Ladder) -> Msg:
     minutes = int(ladder.within.total_seconds() // 60)
-    return f"{minutes // 60} ч" if minutes % 60 == 0 else f"{minutes} мин"
+    if minutes % 60 == 0:
+        return msg("ladder.hours", count=minutes // 60)
+    return msg("ladder.minutes", count=minutes)

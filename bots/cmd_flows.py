@@ -28,7 +28,7 @@ from bots.flowgraph import dot, mermaid
 from connectors.registry import INSTALLED
 from flows import convcheck, convtest, schema
 from flows.loader import check, load
-from flows.messages import Lang, lang_of, msg
+from flows.messages import Lang, Msg, lang_of, msg
 from flows.model import CompiledFlow, FlowSet
 from flows.problems import FlowLoadError, Problem
 from flows.types import Event, StartEvent, StartFlowEvent
@@ -137,20 +137,30 @@ def cmd_chat(args: argparse.Namespace) -> int:
     flows = _load_or_report(folder)
     if flows is None:
         return 1
+    lang = owner_lang()
     try:
         now = _start_time(args.now, flows.timezone)
     except ValueError:
-        print(f"--now: expected a time like 2026-12-23 10:00, got {args.now!r}", file=sys.stderr)
+        _error(msg("chat.bad_now", value=repr(args.now)))
         return 2
     if args.flow and args.flow not in flows.flows:
-        print(f"no flow '{args.flow}'; flows: {', '.join(sorted(flows.flows))}", file=sys.stderr)
+        _error(_no_flow(args.flow, flows))
         return 2
-    session = ChatSession.start(flows, sys.stdout, now=now)
+    session = ChatSession.start(flows, sys.stdout, now=now, lang=lang)
     session.http_ok = not args.http_fail
-    print(f"svyaz chat: {folder}, {session.now:%Y-%m-%d %H:%M} {flows.timezone}; /help for help")
+    print(msg("chat.banner", folder=folder, now=f"{session.now:%Y-%m-%d %H:%M}",
+              timezone=flows.timezone).render(lang))
     first: Event = StartFlowEvent(flow=args.flow) if args.flow else StartEvent()
     run_chat(session, sys.stdin, prompt=sys.stdin.isatty(), first=first)
     return 0
+
+
+def _error(message: Msg) -> None:
+    print(message.render(owner_lang()), file=sys.stderr)
+
+
+def _no_flow(name: str, flows: FlowSet) -> Msg:
+    return msg("cli.no_flow", flow=name, flows=", ".join(sorted(flows.flows)))
 
 
 def _start_time(text: str | None, timezone: str) -> datetime | None:
@@ -194,7 +204,7 @@ def cmd_graph(args: argparse.Namespace) -> int:
         return 1
     flow = flows.flows.get(args.flow)
     if flow is None:
-        print(f"no flow '{args.flow}'; flows: {', '.join(sorted(flows.flows))}", file=sys.stderr)
+        _error(_no_flow(args.flow, flows))
         return 2
     out = Path(args.out) if args.out else None
     if out is None:
@@ -203,17 +213,14 @@ def cmd_graph(args: argparse.Namespace) -> int:
     if out.suffix in (".svg", ".png"):
         return _graphviz(flow, out)
     out.write_text(dot(flow) if out.suffix == ".dot" else mermaid(flow), encoding="utf-8")
-    print(f"wrote {out}")
+    print(msg("cli.wrote", path=out).render(owner_lang()))
     return 0
 
 
 def _graphviz(flow: CompiledFlow, out: Path) -> int:
     program = shutil.which("dot")
     if program is None:
-        print(
-            "Graphviz 'dot' is not installed; use --out FILE.mmd (Mermaid) or install graphviz",
-            file=sys.stderr,
-        )
+        _error(msg("graph.no_dot"))
         return 1
     done = subprocess.run(
         [program, f"-T{out.suffix[1:]}", "-o", str(out)],
@@ -223,9 +230,9 @@ def _graphviz(flow: CompiledFlow, out: Path) -> int:
         check=False,
     )
     if done.returncode != 0:
-        print(done.stderr.decode(errors="replace"), file=sys.stderr)
+        _error(msg("graph.dot_failed", error=done.stderr.decode(errors="replace").strip()))
         return 1
-    print(f"wrote {out}")
+    print(msg("cli.wrote", path=out).render(owner_lang()))
     return 0
 
 
@@ -238,7 +245,7 @@ def cmd_schema(args: argparse.Namespace) -> int:
     text = json.dumps(document, ensure_ascii=False, indent=2) + "\n"
     if args.out:
         Path(args.out).write_text(text, encoding="utf-8")
-        print(f"wrote {args.out}")
+        print(msg("cli.wrote", path=args.out).render(owner_lang()))
     else:
         sys.stdout.write(text)
     return 0

@@ -3,7 +3,8 @@
 Owns ``ChatSession``: the dialogue state kept in memory, the fake clock, the reminders the
 flows scheduled (fired as ``TimerEvent`` when ``/time`` moves past them), pretend answers to
 HTTP calls, and the readable printing of replies and effects. Buttons are numbered; typing the
-number presses the button.
+number presses the button. Its own lines (prompt, notes, help) speak the owner's language
+(``flows.catalogue_chat``); the flow's texts are printed as written.
 
 It must not touch Redis, the network or the real platforms; it only calls
 ``flows.engine.advance``.
@@ -12,7 +13,7 @@ It must not touch Redis, the network or the real platforms; it only calls
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TextIO, assert_never
@@ -22,7 +23,9 @@ from bots.chatladder import ChatLadder
 from flows import ladders
 from flows.chain import MAX_CALLS, Chain, GiveUp
 from flows.engine import advance, give_up
+from flows.messages import DEFAULT_LANG, Lang, Msg, msg
 from flows.model import FlowSet
+from flows.ru import WEEKDAYS_SHORT
 from flows.types import (
     Button,
     ButtonEvent,
@@ -46,17 +49,6 @@ from flows.types import (
     TimerEvent,
     Turn,
 )
-
-HELP = """commands:
-  1, 2, …                 press the numbered button
-  /time +1d | +2h | +30m | +1w | 2026-12-24 09:00   move the clock, fire due reminders
-  /time                   show the clock and the pending reminders
-  /start [PAYLOAD]        the platform's start (deep-link payload optional)
-  /flow NAME              the business starts flow NAME (like /api/v1)
-  /phone NUMBER           share a phone through the contact button
-  /state                  the stored dialogue state (JSON)
-  /quit                   leave (also Ctrl-D)
-anything else is sent as the customer's text."""
 
 _STEP_RE = re.compile(r"(\d+)([wdhm])")
 _UNITS = {"w": "weeks", "d": "days", "h": "hours", "m": "minutes"}
@@ -90,13 +82,17 @@ class ChatSession:
     reminders: dict[str, ScheduleReminder] = field(default_factory=dict)
     buttons: tuple[Button, ...] = ()
     ladder: ChatLadder = field(default_factory=lambda: ChatLadder(say=lambda _: None))
+    lang: Lang = DEFAULT_LANG  # of the chat's own lines (the flow's texts are as written)
 
     @classmethod
-    def start(cls, flows: FlowSet, out: TextIO, *, now: datetime | None = None) -> ChatSession:
+    def start(
+        cls, flows: FlowSet, out: TextIO, *, now: datetime | None = None,
+        lang: Lang = DEFAULT_LANG,
+    ) -> ChatSession:
         zone = ZoneInfo(flows.timezone)
         clock = now.astimezone(zone) if now else datetime.now(zone).replace(second=0, microsecond=0)
-        session = cls(flows=flows, now=clock, out=out)
-        session.ladder.say = session._print  # critical reminders' pretend climb
+        session = cls(flows=flows, now=clock, out=out, lang=lang)
+        session.ladder = ChatLadder(say=session._print, lang=lang)  # the pretend climb
         return session
 
     # ----------------------------------------------------------------- input
@@ -133,8 +129,7 @@ class ChatSession:
                 chain.feed(self._pretend(item))
                 continue
             if isinstance(item, GiveUp):
-                self._print(f"  (stopped: more than {MAX_CALLS} HTTP calls for one message; "
-                            "the customer gets an apology and the menu)")
+                self._say("chat.gave_up", count=MAX_CALLS)
                 turn = give_up(self.flows, self.state, self.now)
             else:
                 turn = advance(self.flows, self.state, item, self.now)
@@ -145,21 +140,21 @@ class ChatSession:
     def move_clock(self, moment: datetime) -> None:
         """Set the clock and fire, in order, every reminder that fell due."""
         if moment < self.now:
-            self._print("  (the clock goes back; reminders already fired stay fired)")
+            self._say("chat.clock_back")
         self.now = moment.astimezone(ZoneInfo(self.flows.timezone))
-        self._print(f"[time] {self.now:%Y-%m-%d %H:%M %a} ({self.flows.timezone})")
+        self._print(clock_line(self.now, self.flows.timezone, self.lang))
         for reminder in sorted(self.reminders.values(), key=lambda r: r.at):
             if reminder.at > self.now:
                 break
             del self.reminders[reminder.key]
-            self._print(f"[reminder] '{reminder.key}' fires: flow {reminder.flow}")
+            self._say("chat.fires", key=reminder.key, flow=reminder.flow)
             self.send(TimerEvent(flow=reminder.flow, key=reminder.key, vars=reminder.vars))
             self.ladder.fired(reminder, reminder.at.astimezone(self.now.tzinfo))
         self.ladder.clock(self.now)
 
     def _pretend(self, call: CallHttp) -> CallResultEvent:
         status = 200 if self.http_ok else 503
-        self._print(f"    (pretend answer: HTTP {status}, no body)")
+        self._say("chat.pretend", status=status)
         return CallResultEvent(call.call_id, self.http_ok, status)
 
     def _apply(self, effects: Iterable[Effect]) -> list[CallHttp]:
@@ -167,7 +162,7 @@ class ChatSession:
         calls: list[CallHttp] = []
         for effect in effects:
             if not isinstance(effect, SaveProfile | RecordConsent):  # (shown with the reply)
-                self._print("  " + describe(effect, self.flows.timezone))
+                self._print("  " + describe(effect, self.flows.timezone, self.lang))
             match effect:
                 case ScheduleReminder():
                     self.reminders[effect.key] = effect
@@ -189,26 +184,29 @@ class ChatSession:
         the bot's next words. Typing a number presses a choice of the last reply with any."""
         for effect in turn.effects:
             if isinstance(effect, SaveProfile | RecordConsent):
-                self._print("  " + describe(effect, self.flows.timezone))
+                self._print("  " + describe(effect, self.flows.timezone, self.lang))
         for reply in turn.replies:
-            self._print(render_reply(reply))
+            self._print(render_reply(reply, self.lang))
         if turn.replies:
             self.buttons = next((_choices(r) for r in reversed(turn.replies) if _choices(r)), ())
 
     def _print(self, text: str) -> None:
         print(text, file=self.out, flush=True)
 
+    def _say(self, what: str, /, **args: object) -> None:
+        self._print(msg(what, **args).render(self.lang))
+
     # ----------------------------------------------------------------- commands
 
     def _cmd_time(self, arg: str) -> None:
         if not arg:
-            self._print(f"[time] {self.now:%Y-%m-%d %H:%M %a} ({self.flows.timezone})")
+            self._print(clock_line(self.now, self.flows.timezone, self.lang))
             for r in sorted(self.reminders.values(), key=lambda r: r.at):
-                self._print(f"  pending {describe(r, self.flows.timezone)}")
+                self._say("chat.pending", what=describe(r, self.flows.timezone, self.lang))
             return
         moment = parse_clock(arg, self.now)
         if moment is None:
-            self._print("  (use /time +1d, +2h, +30m, +1w or /time 2026-12-24 09:00)")
+            self._say("chat.clock_use")
             return
         self.move_clock(moment)
 
@@ -217,7 +215,7 @@ class ChatSession:
 
     def _cmd_flow(self, arg: str) -> None:
         if arg not in self.flows.flows:
-            self._print(f"  (no flow '{arg}'; flows: {', '.join(sorted(self.flows.flows))})")
+            self._say("chat.no_flow", flow=arg, flows=", ".join(sorted(self.flows.flows)))
             return
         self.send(StartFlowEvent(flow=arg))
 
@@ -228,33 +226,44 @@ class ChatSession:
         state = self.state or DialogState()
         self._print(state.model_dump_json(by_alias=True, exclude_defaults=True))
 
-    def _cmd_help(self, arg: str) -> None:
-        self._print(HELP)
 
 
-_COMMANDS = {
+def _cmd_help(session: ChatSession, arg: str) -> None:
+    session._say("chat.help")
+
+
+_COMMANDS: dict[str, Callable[[ChatSession, str], None]] = {
     "time": ChatSession._cmd_time,
     "start": ChatSession._cmd_start,
     "flow": ChatSession._cmd_flow,
     "phone": ChatSession._cmd_phone,
     "state": ChatSession._cmd_state,
-    "help": ChatSession._cmd_help,
+    "help": _cmd_help,
 }
 
 
-def render_reply(reply: Reply) -> str:
+def clock_line(now: datetime, timezone: str, lang: Lang) -> str:
+    """``[time] 2026-12-23 10:00 Wed (Europe/Moscow)``, in ``lang``."""
+    weekday = WEEKDAYS_SHORT[now.weekday()] if lang == "ru" else f"{now:%a}"
+    return msg("chat.time", now=f"{now:%Y-%m-%d %H:%M}", weekday=weekday,
+               timezone=timezone).render(lang)
+
+
+def render_reply(reply: Reply, lang: Lang = DEFAULT_LANG) -> str:
     """A reply as terminal lines: the text, then its choices numbered as the bot's text
     numbers them (1. …, from 1 in each reply; links are not numbered), then its links."""
-    body = reply.text.replace("\n", "\n     ")
-    lines = [f"bot: {body}"]
+    def say(key: str, **args: object) -> str:
+        return "     " + msg(key, **args).render(lang)
+
+    lines = [msg("chat.bot", text=reply.text.replace("\n", "\n     ")).render(lang)]
     if reply.image_url:
-        lines.append(f"     [image] {reply.image_url}")
+        lines.append(say("chat.image", url=reply.image_url))
     choices = _choices(reply)
     if choices:
         lines.append("     " + "   ".join(f"{i}. {b.text}" for i, b in enumerate(choices, 1)))
-    lines.extend(f"     [link] {b.text} -> {b.url}" for b in reply.buttons if b.url)
+    lines.extend(say("chat.link", text=b.text, url=b.url) for b in reply.buttons if b.url)
     if reply.request_phone:
-        lines.append("     [share phone] type /phone +79991234567")
+        lines.append(say("chat.share_phone"))
     return "\n".join(lines)
 
 
@@ -262,33 +271,39 @@ def _choices(reply: Reply) -> tuple[Button, ...]:
     return tuple(b for b in reply.buttons if not b.url)
 
 
-def describe(effect: Effect, timezone: str = "UTC") -> str:
-    """One readable line for an effect."""
+def describe(effect: Effect, timezone: str = "UTC", lang: Lang = DEFAULT_LANG) -> str:
+    """One readable line for an effect, in ``lang``."""
+    return _effect_msg(effect, timezone, lang).render(lang)
+
+
+def _local(at: datetime, timezone: str) -> str:
+    return f"{at.astimezone(ZoneInfo(timezone)) if at.tzinfo else at:%Y-%m-%d %H:%M}"
+
+
+def _effect_msg(effect: Effect, timezone: str, lang: Lang) -> Msg:
     match effect:
         case ScheduleReminder():
-            at = effect.at.astimezone(ZoneInfo(timezone)) if effect.at.tzinfo else effect.at
-            urgency = ladders.urgency_text(effect.critical, effect.ladder)
+            urgency = ladders.urgency_text(effect.critical, effect.ladder, lang)
             extra = f" {urgency}" if urgency else ""
             extra += f" {dict(effect.vars)}" if effect.vars else ""
-            return f"[remind] '{effect.key}' at {at:%Y-%m-%d %H:%M} -> flow {effect.flow}{extra}"
+            return msg("chat.remind", key=effect.key, at=_local(effect.at, timezone),
+                       flow=effect.flow, extra=extra)
         case ReminderPassed():
-            at = effect.at.astimezone(ZoneInfo(timezone)) if effect.at.tzinfo else effect.at
-            return (f"[reminder not set] '{effect.key}': its time {at:%Y-%m-%d %H:%M} "
-                    f"has already passed")
+            return msg("chat.reminder_passed", key=effect.key, at=_local(effect.at, timezone))
         case CancelReminder():
-            return f"[cancel reminder] '{effect.key}'"
+            return msg("chat.cancel", key=effect.key)
         case CallHttp():
             body = "" if effect.json is None else f" {effect.json}"
-            return f"[http] {effect.method} {effect.url}{body}"
+            return msg("chat.http", method=effect.method, url=effect.url, body=body)
         case Handoff():
-            return f"[handoff] to a human operator{': ' + effect.reason if effect.reason else ''}"
+            return msg("chat.handoff", reason=f": {effect.reason}" if effect.reason else "")
         case LinkChannel():
-            return f"[offer channel] {effect.target or 'any other channel'}"
+            return msg("chat.offer", target=effect.target or msg("chat.any_channel"))
         case SaveProfile():
-            return f"[profile] {effect.field} = {effect.value}"
+            return msg("chat.profile", field=effect.field, value=effect.value)
         case RecordConsent():
-            answer = "granted" if effect.granted else "refused"
-            return f"[consent] {answer} (text version {effect.text_version})"
+            answer = msg("chat.granted" if effect.granted else "chat.refused")
+            return msg("chat.consent", answer=answer, version=effect.text_version)
         case _:
             assert_never(effect)
 
@@ -298,7 +313,7 @@ def run_chat(session: ChatSession, lines: TextIO, *, prompt: bool, first: Event)
     session.send(first)
     while True:
         if prompt:
-            print("you> ", end="", file=session.out, flush=True)
+            print(msg("chat.prompt").render(session.lang), end="", file=session.out, flush=True)
         line = lines.readline()
         if not line or not session.handle(line):
             return

@@ -17,7 +17,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from bots.metrics import Metrics
-from bots.webdialogue import greeting, history
+from bots.webdialogue import greeting, history, quiet
 from connectors.base import Unavailable
 
 if TYPE_CHECKING:
@@ -109,7 +109,11 @@ class Edge:
         return await self.runtime.inject(customer, event, event_id=event_id)
 
     async def web_history(self, session_id: str) -> list[WebHistoryItem] | None:
-        return await history(self.parts.store, session_id)
+        parts = self.parts
+        return await history(parts.store, session_id, parts.flows.current())
+
+    async def web_quiet(self, session_id: str) -> bool:
+        return await quiet(self.parts.store, session_id)
 
     def web_greeting(self) -> tuple[Reply, ...]:
         if self._parts is None:

@@ -5,7 +5,9 @@ moment it reminds of (the visit), and whom it goes to — the customer's name (w
 profile keeps one), the channel they were last active on and their id — under a first line
 saying which data it read (the data folder's Redis, or the server at ``SVYAZ_REDIS_URL``).
 A data folder that does not exist is reported, never created (an empty one would only say
-"no reminders" about a bot that keeps its data elsewhere). Printing is the caller's.
+"no reminders" about a bot that keeps its data elsewhere). The words are the owner's
+language (``SVYAZ_LANG``: Russian unless ``en``), the channel by its name for the owner
+(«чат на сайте») in Russian. Printing is the caller's.
 """
 
 from __future__ import annotations
@@ -14,7 +16,10 @@ from dataclasses import dataclass
 from datetime import datetime, tzinfo
 from typing import TYPE_CHECKING
 
+from bots.cmd_flows import owner_lang
+from connectors.registry import INSTALLED
 from flows.errors import SvyazError
+from flows.messages import Lang, msg
 
 if TYPE_CHECKING:
     from bots.config import Settings
@@ -37,17 +42,15 @@ class Row:
 
 def source_line(settings: Settings) -> str:
     if settings.redis_url:
-        return f"data: the Redis server at SVYAZ_REDIS_URL (bot '{settings.bot}')"
-    return f"data: {settings.data_dir.resolve()} (bot '{settings.bot}')"
+        return msg("reminders.source_redis", bot=settings.bot).render(owner_lang())
+    return msg("reminders.source_folder", folder=settings.data_dir.resolve(),
+               bot=settings.bot).render(owner_lang())
 
 
 def check_folder(settings: Settings) -> None:
     folder = settings.data_dir.resolve()
     if not settings.redis_url and not folder.is_dir():
-        raise NoData(
-            f"no data folder {folder}: the bot has not run here; run this command where "
-            f"'svyaz run' runs, or set SVYAZ_DATA_DIR (or SVYAZ_REDIS_URL) as it has them"
-        )
+        raise NoData(msg("reminders.no_folder", folder=folder).render(owner_lang()))
 
 
 async def gather(settings: Settings) -> list[Row]:
@@ -68,16 +71,28 @@ async def _row(store: Store, customer: str, record: Record | None,
     return Row(when, record, customer, profile.name, channel)
 
 
-def lines(rows: list[Row], zone: tzinfo) -> list[str]:
-    """One line per reminder, soonest first."""
+def lines(rows: list[Row], zone: tzinfo, lang: Lang | None = None) -> list[str]:
+    """One line per reminder, soonest first (in ``lang``; by default the owner's)."""
+    lang = lang or owner_lang()
+
     def local(moment: datetime | None) -> str:
-        return moment.astimezone(zone).strftime("%Y-%m-%d %H:%M") if moment else "paused"
+        return (moment.astimezone(zone).strftime("%Y-%m-%d %H:%M") if moment
+                else msg("reminders.paused").render(lang))
 
     out = []
     for row in sorted(rows, key=lambda r: (r.when is None, r.when or datetime.min)):
         flow, key = (row.record.flow, row.record.key) if row.record else ("?", "?")
         about = row.record.about if row.record else None
-        visit = f"about {local(about)}" if about else ""
-        who = f"{row.name or '(no name)'}, {row.channel or '?'}, customer {row.customer}"
+        visit = msg("reminders.about", at=local(about)).render(lang) if about else ""
+        who = msg("reminders.who", name=row.name or msg("reminders.no_name"),
+                  channel=_channel(row.channel, lang), customer=row.customer).render(lang)
         out.append(f"{local(row.when)}  {flow:<20} {key:<24} {visit:<22} {who}")
-    return out or ["no reminders scheduled"]
+    return out or [msg("reminders.none").render(lang)]
+
+
+def _channel(name: str | None, lang: Lang) -> str:
+    """The channel as the owner calls it («ВКонтакте», «чат на сайте»; English: its name)."""
+    info = INSTALLED.get(name) if name else None
+    if info is None:
+        return name or "?"
+    return info.title if lang == "ru" else info.name

@@ -1,40 +1,80 @@
-"""What the bot tells the web chat about a session: the dialogue to replay and the greeting.
+"""What the bot tells the web chat about a session: the dialogue to replay, the greeting,
+whether the bot answers now.
 
-The web chat connector asks two things it cannot know itself: what a (re)connecting session
-may see again of its customer's dialogue, and what the start flow says to a visitor who has
-not written yet. Both answers are shaped here from storage and the engine. This module must
-not send, save or start anything.
+The web chat connector asks three things it cannot know itself: what a (re)connecting
+session may see again of its customer's dialogue (and the input its open question wants),
+what the start flow says to a visitor who has not written yet, and whether the bot keeps quiet
+while a person has the dialogue. The answers are shaped here from storage and the engine.
+This module must not send, save or start anything.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import datetime
 
 from connectors.base import Unavailable
 from connectors.webchat import WebHistoryItem
 from flows import engine
 from flows.model import FlowSet
-from flows.types import Button, Reply, StartEvent
-from storage.errors import StorageError
+from flows.types import Button, DialogState, HandoffStage, Reply, StartEvent
+from storage.errors import CodecError, StorageError
 from storage.history import OPERATOR_NOTE, HistoryEntry
 from storage.store import Store
 
 WEB_HISTORY = 100  # the most messages a (re)connecting web chat is shown
+# Hand-off stages in which the bot says nothing to the customer's messages ("unheard" answers
+# that nobody will).
+QUIET: frozenset[HandoffStage] = frozenset({"waiting", "taken"})
 
 
-async def history(store: Store, session_id: str) -> list[WebHistoryItem] | None:
+async def history(
+    store: Store, session_id: str, flows: FlowSet | None = None
+) -> list[WebHistoryItem] | None:
     """The customer's dialogue (every channel) for a web chat session, from the time the
     session may see it (a session joined by a link sees nothing of before: bots.linking);
-    None when the session has no customer (its visitor never wrote)."""
+    None when the session has no customer (its visitor never wrote). With ``flows``, the last
+    bot message says whether its phone question is still open (the widget's input row)."""
     try:
         customer = await store.identities.customer_of(f"web:{session_id}")
         if customer is None:
             return None
         since = await store.identities.visible_from(customer, f"web:{session_id}")
         entries = await store.history.read(customer, count=WEB_HISTORY)
+        kind = None if flows is None else open_input(flows, await _state(store, customer))
     except StorageError as exc:
         raise Unavailable("history unavailable") from exc
-    return replay([e for e in entries if e.ts >= since])
+    items = replay([e for e in entries if e.ts >= since])
+    return asking_phone(items) if kind == "phone" else items
+
+
+async def _state(store: Store, customer: str) -> DialogState | None:
+    try:
+        state, _version = await store.states.load(customer)
+    except CodecError:  # an unreadable state: its turn will say so; the replay goes on
+        return None
+    return state
+
+
+def open_input(flows: FlowSet, state: DialogState | None) -> str | None:
+    """The input type of the question the dialogue waits on; None when no question is open,
+    an HTTP call is awaited or the dialogue is with a person (a hand-off)."""
+    if state is None or not state.stack or state.waiting or state.handoff is not None:
+        return None
+    frame = state.stack[-1]
+    flow = flows.flows.get(frame.flow)
+    step = flow.steps.get(frame.step) if flow is not None else None
+    question = step.question if step is not None else None
+    return question.kind if question is not None else None
+
+
+def asking_phone(items: list[WebHistoryItem]) -> list[WebHistoryItem]:
+    """``items`` with the last bot message marked as asking for the phone."""
+    last = next((i for i in range(len(items) - 1, -1, -1) if items[i].direction == "out"), None)
+    if last is None:
+        return items
+    marked = dataclasses.replace(items[last], request_phone=True)
+    return [*items[:last], marked, *items[last + 1:]]
 
 
 def replay(entries: list[HistoryEntry]) -> list[WebHistoryItem]:
@@ -72,6 +112,18 @@ def _label(entry: HistoryEntry, keyboard: tuple[Button, ...]) -> str:
     if pressed is None or entry.text != pressed:
         return entry.text
     return next((b.text for b in keyboard if b.id == pressed and b.text), entry.text)
+
+
+async def quiet(store: Store, session_id: str) -> bool:
+    """The bot will not answer this web chat session's next message: its dialogue is handed
+    to a person (an operator holds it, or one is awaited; a global command does bring the bot
+    back, and its answer then comes with no typing shown before it)."""
+    try:
+        customer = await store.identities.customer_of(f"web:{session_id}")
+        state = None if customer is None else await _state(store, customer)
+    except StorageError as exc:
+        raise Unavailable("state unavailable") from exc
+    return state is not None and state.handoff in QUIET
 
 
 def greeting(flows: FlowSet, now: datetime) -> tuple[Reply, ...]:

@@ -36,12 +36,15 @@ class Capabilities:
 @dataclass(frozen=True, slots=True)
 class Wiring:
     """What the running bot hands a connector it builds: where inbound events go, the bot's
-    secret key, and for the web chat the history and greeting it replays on open."""
+    secret key, and for the web chat the history and greeting it replays on open and whether
+    the bot answers a session now (no typing indicator during a hand-off)."""
 
     sink: InboundSink
     secret_key: bytes
     history: Callable[[str], Awaitable[list[WebHistoryItem] | None]]
     greeting: Callable[[], Sequence[Reply]]
+    # The web chat: the bot keeps quiet in the session's dialogue now (a hand-off).
+    quiet: Callable[[str], Awaitable[bool]] | None = None
     elsewhere: tuple[str, ...] = ()  # where else the customer can write («во ВКонтакте»)
 
 

@@ -13,7 +13,7 @@ from datetime import timedelta
 
 from flows import schema as s
 from flows.compile_base import CompilerBase, where_of
-from flows.messages import msg
+from flows.messages import DEFAULT_LANG, Lang, msg
 from flows.types import LADDER_WITHIN, MESSENGER, Ladder
 from flows.yamlload import PathKey
 
@@ -79,12 +79,15 @@ def duration_text(value: timedelta) -> str:
     return f"{int(value.total_seconds())}s"
 
 
-def urgency_text(critical: bool, ladder: Ladder | None) -> str:
-    """'[critical; escalate: messenger → sms until answered within 2h]'; '' for a plain one."""
-    parts = ["critical"] if critical else []
+def urgency_text(critical: bool, ladder: Ladder | None, lang: Lang = DEFAULT_LANG) -> str:
+    """'[critical; escalate: messenger → sms until answered within 2h]' (in ``lang``); ''
+    for a plain one."""
+    parts = [msg("chat.critical")] if critical else []
     if ladder is not None:
-        parts.append(f"escalate: {' → '.join(ladder.rungs)} until {ladder.until} "
-                     f"within {duration_text(ladder.within)}")
+        until = msg("chat.until_answered" if ladder.until == "answered"
+                    else "chat.until_delivered")
+        parts.append(msg("chat.escalate", rungs=" → ".join(ladder.rungs), until=until,
+                         within=duration_text(ladder.within)))
         if ladder.urgent:
-            parts.append("urgent: also at night")
-    return f"[{'; '.join(parts)}]" if parts else ""
+            parts.append(msg("chat.urgent"))
+    return f"[{'; '.join(p.render(lang) for p in parts)}]" if parts else ""

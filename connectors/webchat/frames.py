@@ -5,7 +5,8 @@ pydantic: wrong types are never coerced, unknown fields are ignored (so an older
 a newer widget), and anything else becomes a ``FrameError`` with a code the widget understands.
 Server frames (``welcome``, ``reply``, ``typing``, ``error``) are built from models, never by
 string formatting; a reply and a history item say who wrote (``from``: the bot or an operator,
-with the operator's ``operator`` name) and when (``at``, epoch ms); an error answering a frame
+with the operator's ``operator`` name) and when (``at``, epoch ms); the history's last bot
+message carries ``request_phone`` while its phone question is still open; an error answering a frame
 carries that frame's client ``id``. Pure functions only: no sockets, no storage, no clock.
 """
 
@@ -58,6 +59,9 @@ class WebHistoryItem:
     buttons: tuple[Button, ...] = ()
     at: float = 0.0  # epoch seconds; 0: unknown
     operator: str | None = None  # the operator who wrote it (``out`` only)
+    # The question of this message is open and asks for a phone: after a reload the widget's
+    # input row is in phone entry (set on the last ``out`` item only, as a live reply's).
+    request_phone: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,6 +177,7 @@ class HistoryOut(_Out):
     at: int | None = None
     sender: Sender | None = Field(default=None, alias="from")
     operator: str | None = None
+    request_phone: bool | None = None  # only ever true (absent otherwise)
 
 
 class WelcomeOut(_Out):
@@ -223,6 +228,7 @@ def _history_item(item: WebHistoryItem) -> HistoryOut:
     return HistoryOut(
         direction=item.direction, text=item.text, buttons=tuple(_button(b) for b in item.buttons),
         at=_ms(item.at), sender=sender, operator=item.operator,
+        request_phone=True if item.request_phone else None,
     )
 
 

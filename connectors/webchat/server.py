@@ -23,7 +23,7 @@ import logging
 import secrets
 import time
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
 from aiohttp import WSCloseCode, WSMsgType, web
@@ -61,6 +61,9 @@ log = logging.getLogger("svyaz.connectors.webchat")
 
 # What the bot says to a new visitor who opens the chat; computing it must save nothing.
 GreetingProvider = Callable[[], Sequence[Reply]]
+# Whether the bot keeps quiet in a session's dialogue now (a person has it: a hand-off), so
+# no ``typing`` is announced for its messages; reading it must save nothing.
+QuietProvider = Callable[[str], Awaitable[bool]]
 
 WEB_CAPABILITIES = Capabilities(
     max_text=4000,
@@ -97,6 +100,7 @@ class WebChat:
         sink: InboundSink,
         history: HistoryProvider,
         greeting: GreetingProvider | None = None,
+        quiet: QuietProvider | None = None,
         allowed_origins: Sequence[str] = (),
         public_url: str,
         token_max_age: int = DEFAULT_MAX_AGE,
@@ -114,8 +118,7 @@ class WebChat:
     ) -> None:
         self._tokens = SessionTokens(secret_key, max_age=token_max_age)
         self._sink = sink
-        self._history = history
-        self._greeting = greeting
+        self._history, self._greeting, self._quiet = history, greeting, quiet
         self._origins = OriginPolicy(allowed_origins, public_url)
         self._rate = MessageRate(rate=message_rate, burst=message_burst)
         # New customers (first messages of fresh sessions) per remote address.
@@ -294,8 +297,10 @@ class WebChat:
         """A text or button; the session's first one is preceded by its start event, which
         creates the customer (at most ``start_rate`` new ones a second per address). The
         widget hears ``typing`` once the message is taken: written before this task yields, so
-        ahead of any reply of the turn the sink has just scheduled."""
+        ahead of any reply of the turn the sink has just scheduled; never while a person has
+        the dialogue (asked before the message goes in: no bot reply will come)."""
         session = self._sessions[peer.session_id]
+        quiet = session.started and await self._keeps_quiet(peer.session_id)
         if not session.started:
             if not self._starts.allow(peer.address):
                 await tell(peer.ws, "rate_limited", client_id)
@@ -303,8 +308,17 @@ class WebChat:
             if not await self._accept(peer, f"{peer.session_id}:start", StartEvent(), client_id):
                 return
             session.started = True
-        if await self._accept(peer, f"{peer.session_id}:{client_id}", event, client_id):
+        accepted = await self._accept(peer, f"{peer.session_id}:{client_id}", event, client_id)
+        if accepted and not quiet:
             await hint(peer.ws, typing_frame())
+
+    async def _keeps_quiet(self, session_id: str) -> bool:
+        if self._quiet is None:
+            return False
+        try:
+            return await self._quiet(session_id)
+        except Unavailable:  # (the message itself then meets the same trouble)
+            return False
 
     async def _accept(
         self, peer: _Peer, event_id: str, event: Event, client_id: str | None = None

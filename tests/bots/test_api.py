@@ -139,7 +139,8 @@ async def test_handoff_quiets_the_bot_until_released(
         assert notes[0]["event"] == "handoff"
         customer = notes[0]["customer"]
         await ws.send_json({"type": "text", "text": "алло?", "id": "2"})
-        assert (await ws.receive_json(timeout=5))["type"] == "typing"  # the message was taken
+        await ws.send_json({"type": "text", "text": "", "id": "2b"})  # answered in order:
+        assert (await ws.receive_json(timeout=5))["type"] == "error"  # "алло?" taken, no typing
         with pytest.raises(asyncio.TimeoutError):
             await ws.receive_json(timeout=0.7)  # the bot stays quiet
         resp = await c.post(f"/api/v1/customers/{customer}/release", headers=AUTH)

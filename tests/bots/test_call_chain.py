@@ -66,7 +66,7 @@ async def test_a_flow_calling_itself_is_stopped_at_the_bound(
 
 def test_svyaz_chat_stops_the_same_flow_at_the_same_bound() -> None:
     out = io.StringIO()
-    session = ChatSession.start(loader.load(FLOWS), out,
+    session = ChatSession.start(loader.load(FLOWS), out, lang="en",
                                 now=datetime(2026, 11, 23, 12, 0, tzinfo=ZONE))
     session.send(TextEvent("крутись"))
     session.send(TextEvent("http://127.0.0.1:1"))

@@ -44,7 +44,7 @@ def chat(tmp_path: Path, at: datetime) -> tuple[ChatSession, io.StringIO]:
 
 
 def notices(out: io.StringIO) -> list[str]:
-    return [line for line in out.getvalue().splitlines() if line.startswith("[notice]")]
+    return [line for line in out.getvalue().splitlines() if line.startswith("[уведомление]")]
 
 
 def test_the_climb_by_day_and_an_answer_that_stops_it(tmp_path: Path) -> None:
@@ -53,10 +53,10 @@ def test_the_climb_by_day_and_an_answer_that_stops_it(tmp_path: Path) -> None:
     session.handle("/time +2h")
     session.handle("ок, приду")
     assert notices(out) == [
-        "[notice] 'visit': если клиент не ответит за 2 ч: sms, затем email",
-        "[notice] 'visit': ответа нет — 04.12 15:00 уведомление: SMS "
+        "[уведомление] 'visit': если клиент не ответит за 2 ч: sms, затем email",
+        "[уведомление] 'visit': ответа нет — 04.12 15:00 уведомление: SMS "
         "(в чате не отправляется)",
-        "[notice] 'visit': клиент ответил — лестница остановлена",
+        "[уведомление] 'visit': клиент ответил — лестница остановлена",
     ]
 
 
@@ -64,8 +64,8 @@ def test_at_night_the_sms_waits_for_the_morning(tmp_path: Path) -> None:
     session, out = chat(tmp_path, datetime(2026, 12, 4, 19, 0, tzinfo=ZONE))
     session.handle("/time 2026-12-05 12:00")
     assert notices(out)[1:] == [
-        "[notice] 'visit': ответа нет — 05.12 09:00 уведомление: SMS "
+        "[уведомление] 'visit': ответа нет — 05.12 09:00 уведомление: SMS "
         "(в чате не отправляется)",
-        "[notice] 'visit': ответа нет — 05.12 11:00 уведомление: электронная почта "
+        "[уведомление] 'visit': ответа нет — 05.12 11:00 уведомление: электронная почта "
         "(в чате не отправляется)",
     ]

@@ -340,19 +340,19 @@ def test_readable_replies_and_effects() -> None:
         buttons=(Button("yes", "Да"), Button("pay", "Оплатить", url="https://pay.example/1")),
         request_phone=True,
     )
-    text = render_reply(reply)
+    text = render_reply(reply, "en")
     assert text.splitlines()[0] == "bot: Оплатить?"
     assert "     1. Да\n     [link] Оплатить -> https://pay.example/1" in text
     assert "/phone" in text
     at = datetime(2026, 12, 24, 7, 0, tzinfo=ZoneInfo("UTC"))
     reminder = ScheduleReminder(key="k", at=at, flow="ping", vars={"a": 1})
     assert (
-        describe(reminder, "Europe/Moscow")
+        describe(reminder, "Europe/Moscow", "en")
         == "[remind] 'k' at 2026-12-24 10:00 -> flow ping {'a': 1}"
     )
-    assert describe(CancelReminder("k")) == "[cancel reminder] 'k'"
+    assert describe(CancelReminder("k"), lang="en") == "[cancel reminder] 'k'"
     call = CallHttp("c1", "POST", "https://crm.example/x", json={"id": 1})
-    assert describe(call) == "[http] POST https://crm.example/x {'id': 1}"
+    assert describe(call, lang="en") == "[http] POST https://crm.example/x {'id': 1}"
 
 
 def test_chat_shows_a_critical_reminders_ladder() -> None:
@@ -360,12 +360,13 @@ def test_chat_shows_a_critical_reminders_ladder() -> None:
     ladder = Ladder(rungs=("messenger", "sms", "email"), within=timedelta(hours=2))
     reminder = ScheduleReminder("visit-24h", at, "visit_reminder", {"a": 1}, critical=True,
                                 ladder=ladder)
-    assert describe(reminder, "Europe/Moscow") == (
+    assert describe(reminder, "Europe/Moscow", "en") == (
         "[remind] 'visit-24h' at 2026-12-24 10:00 -> flow visit_reminder "
         "[critical; escalate: messenger → sms → email until answered within 2h] {'a': 1}"
     )
     only_critical = ScheduleReminder("k", at, "ping", critical=True)
-    assert describe(only_critical) == "[remind] 'k' at 2026-12-24 07:00 -> flow ping [critical]"
+    assert describe(only_critical, lang="en") == (
+        "[remind] 'k' at 2026-12-24 07:00 -> flow ping [critical]")
 
 
 CRITICAL_FLOW = """\

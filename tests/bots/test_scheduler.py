@@ -122,8 +122,10 @@ def test_grace_decision() -> None:
 
 
 async def test_svyaz_reminders_lists_what_is_scheduled(
-    harness: Harness, redis_url: str, bot_prefix: str, tmp_path: Path
+    harness: Harness, redis_url: str, bot_prefix: str, tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    monkeypatch.setenv("SVYAZ_LANG", "en")
     customer = await _customer(harness)
     visit = datetime(2031, 5, 6, 12, 30, tzinfo=ZONE)
     await harness.reminders.schedule(
@@ -138,6 +140,27 @@ async def test_svyaz_reminders_lists_what_is_scheduled(
     assert lines[0].endswith(f"Мария, web, customer {customer}")
     assert "about 2031-05-06 12:30" in lines[0]
     assert "SVYAZ_REDIS_URL" in source_line(settings)
+
+
+async def test_svyaz_reminders_speaks_russian_by_default(
+    harness: Harness, redis_url: str, bot_prefix: str, tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("SVYAZ_LANG", raising=False)
+    monkeypatch.setenv("LANG", "en_US.UTF-8")  # a server's English locale changes nothing
+    customer = await _customer(harness)
+    visit = datetime(2031, 5, 6, 12, 30, tzinfo=ZONE)
+    await harness.reminders.schedule(
+        customer, replace(_remind(7200, key="visit-24h"), about=visit))
+    settings = Settings(_env_file=None, redis_url=redis_url, bot=bot_prefix,  # type: ignore[call-arg]
+                        flows=FLOWS, data_dir=tmp_path)
+    (line,) = await _list_reminders(settings)
+    assert "визит 2031-05-06 12:30" in line
+    assert line.endswith(f"(без имени), чат на сайте, клиент {customer}")
+    assert source_line(settings) == f"данные: сервер Redis из SVYAZ_REDIS_URL (бот '{bot_prefix}')"
+    missing = Settings(_env_file=None, flows=FLOWS, data_dir=tmp_path / "none")  # type: ignore[call-arg]
+    with pytest.raises(NoData, match="нет папки данных"):
+        await _list_reminders(missing)
 
 
 async def test_svyaz_reminders_never_creates_a_data_folder(tmp_path: Path) -> None:

@@ -91,7 +91,8 @@ class ScriptedDialogue:
         if said := self._customer_text(sid, inbound):
             self.history.setdefault(sid, []).append(WebHistoryItem("in", said))
         reply = self._answer(sid, inbound)
-        self.history.setdefault(sid, []).append(WebHistoryItem("out", reply.text, reply.buttons))
+        self.history.setdefault(sid, []).append(
+            WebHistoryItem("out", reply.text, reply.buttons, request_phone=reply.request_phone))
         self.counter += 1
         assert self.chat is not None
         with contextlib.suppress(Undeliverable):  # in the history; shown on the next visit

@@ -5,8 +5,8 @@
 * the phone question stays in view at 390×844, in one input row, placeholder whole;
 * the launcher: round, unread badge, × when open; quick replies stacked on a phone, wrapped on
   a desktop;
-* keyboard-only use, visible focus (3:1), and axe-core finding no serious or critical
-  violation.
+* keyboard-only use, visible focus (3:1), new messages in an ``aria-live`` log, a name on
+  every control, and axe-core finding no serious or critical violation.
 The WebChat runs with the scripted dialogue of ``test_webchat_browser``.
 """
 
@@ -318,6 +318,35 @@ async def test_keyboard_only_use(make_site: SiteFactory, browser: Browser) -> No
     await page.keyboard.press("Escape")
     await expect(page.get_by_role("log")).to_be_hidden()
     await expect(page.get_by_role("button", name="Открыть чат")).to_be_focused()
+
+
+UNNAMED_CONTROLS = """() => {
+  const root = document.querySelector("svyaz-chat").shadowRoot;
+  return [...root.querySelectorAll("button, input, a, textarea, select")].filter((n) => {
+    const label = n.id ? root.querySelector(`label[for="${n.id}"]`) : null;
+    return !(n.getAttribute("aria-label") || n.textContent.trim() ||
+             (label && label.textContent.trim()));
+  }).map((n) => n.outerHTML);
+}"""
+
+
+async def test_new_messages_are_announced_and_every_control_is_labelled(
+    make_site: SiteFactory, browser: Browser
+) -> None:
+    site = await make_site()
+    page = await open_page(browser, site, page_html(), PHONE)
+    log = page.get_by_role("log", name="Сообщения чата")
+    await expect(log).to_have_attribute("aria-live", "polite")
+    await expect(log).to_contain_text("Здравствуйте!")
+    await log.get_by_role("button", name="Записаться").click()
+    await say(page, "Анна")
+    said = log.locator(".svz-msg").last  # added inside the live region, with who said it
+    await expect(said).to_contain_text("Приятно познакомиться, Анна!")
+    await expect(said.locator(".svz-sr")).to_have_text("Бот: ")
+    await expect(log.locator(".svz-in").last.locator(".svz-sr")).to_have_text("Вы: ")
+    await expect(page.get_by_role("status")).to_be_attached()  # connection news
+    await expect(page.get_by_label("Номер телефона")).to_be_visible()
+    assert await page.evaluate(UNNAMED_CONTROLS) == []
 
 
 async def axe_serious(page: Page) -> list[str]:

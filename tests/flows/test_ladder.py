@@ -252,12 +252,24 @@ def test_duration_text(value: timedelta, text: str) -> None:
 
 def test_urgency_text() -> None:
     ladder = Ladder(rungs=("messenger", "sms", "email"), within=timedelta(minutes=30))
-    assert ladders.urgency_text(True, ladder) == (
+    assert ladders.urgency_text(True, ladder, "en") == (
         "[critical; escalate: messenger → sms → email until answered within 30m]"
     )
     night = Ladder(rungs=("sms",), until="delivered", urgent=True)
-    assert ladders.urgency_text(True, night) == (
+    assert ladders.urgency_text(True, night, "en") == (
         "[critical; escalate: sms until delivered within 2h; urgent: also at night]"
     )
-    assert ladders.urgency_text(True, None) == "[critical]"
+    assert ladders.urgency_text(True, None, "en") == "[critical]"
+    assert ladders.urgency_text(False, None, "en") == ""
+
+
+def test_urgency_text_in_russian_by_default() -> None:
+    ladder = Ladder(rungs=("messenger", "sms"), within=timedelta(minutes=30))
+    assert ladders.urgency_text(True, ladder) == (
+        "[важное; лестница: messenger → sms пока клиент не ответит, шаг 30m]"
+    )
+    night = Ladder(rungs=("sms",), until="delivered", urgent=True)
+    assert ladders.urgency_text(True, night) == (
+        "[важное; лестница: sms пока не доставлено, шаг 2h; срочное: и ночью]"
+    )
     assert ladders.urgency_text(False, None) == ""

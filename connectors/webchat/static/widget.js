@@ -7,8 +7,9 @@
  * Talks only to the host it was loaded from. Customer and bot text is only ever set with
  * textContent, never parsed as HTML.
  * Frames: hello on connect; open when the visitor first opens the panel on a socket (the bot
- * greets then); text and button (with its label). From the server: welcome, reply (from,
- * operator, at), typing, error (with the refused frame's id). Close codes: 1012 (the server
+ * greets then); text and button (with its label). From the server: welcome (its last bot
+ * message's request_phone: the phone question is still open), reply (from, operator, at,
+ * request_phone), typing, error (with the refused frame's id). Close codes: 1012 (the server
  * restarts) reconnects like any drop; 4403 (this site may not open the chat) stops
  * reconnecting and says so.
  */
@@ -366,7 +367,9 @@
     recent = again;
     again.forEach(function (r) {
       socket.send(JSON.stringify(r.frame));
-      if (shown.indexOf(r.label) < 0) { track(r.frame, addMessage({ direction: "in", text: r.label })); }
+      if (shown.indexOf(r.label) >= 0) { return; }
+      track(r.frame, addMessage({ direction: "in", text: r.label }));
+      if (phoneMode) { setMode(false); } // the visitor answered the question before the drop
     });
   }
 
@@ -494,16 +497,18 @@
     linkToken = null;
     attempt = 0;
     ui.log.textContent = "";
-    setMode(false);
     var history = Array.isArray(frame.history) ? frame.history : [];
+    var question = null, phone = false;
     history.forEach(function (h) {
       collapseKeyboards(); // as live: a newer message (either side's) folds an older keyboard
-      addMessage({
+      var item = addMessage({
         direction: h.direction === "in" ? "in" : "out", text: String(h.text || ""),
         buttons: Array.isArray(h.buttons) ? h.buttons : [], at: h.at,
         operator: h.from === "operator" && h.operator ? String(h.operator) : ""
       }, true);
+      if (h.direction !== "in") { question = item; phone = h.request_phone === true; }
     });
+    setMode(phone, question); // the input row of the question still open (the last bot message)
     resendRecent(history);
     setReady(true);
     sendOpen();
