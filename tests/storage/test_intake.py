@@ -129,17 +129,22 @@ async def test_a_cached_account_that_was_erased_gets_a_new_customer(store: Store
 
 
 async def test_a_waiting_acquire_gets_the_lock_an_accept_takes_meanwhile(
-    store: Store, round_trips: RoundTrips
+    store: Store, round_trips: RoundTrips, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Found by bench/load.py: a drain polling for the lock while this process's own accept
     # took it waited until LockTimeout, and the message got no reply.
+    # The waiter polls once a second (at least half a second apart), so the release and the
+    # accept below come between two of its polls even on a busy machine; with the 2-50 ms
+    # polls of production the waiter itself sometimes took the freed lock first there.
+    monkeypatch.setattr("storage.locks._POLL_MIN", 1.0)
+    monkeypatch.setattr("storage.locks._POLL_MAX", 1.0)
     customer = await store.intake.accept("max:w1", _inbound("w1", "a"))
     assert customer is not None
     held = await store.states.locks.acquire(customer)
     handed: list[Lease] = []  # what the runtime's drain is handed (``Dispatch.handed``)
     before = round_trips.count
     waiter = asyncio.create_task(store.states.locks.lease(
-        customer, wait=1.0, handed=lambda: handed.pop() if handed else None))
+        customer, wait=5.0, handed=lambda: handed.pop() if handed else None))
     # The waiter tried and now polls (a second try sent): it is waiting, not yet started.
     await until(lambda: round_trips.count >= before + 2, what="the waiter's second try")
     await store.release(held, [])
@@ -148,7 +153,7 @@ async def test_a_waiting_acquire_gets_the_lock_an_accept_takes_meanwhile(
     assert arrival.customer == customer
     assert arrival.lease is not None
     handed.append(arrival.lease)
-    lock = (await asyncio.wait_for(waiter, 3)).lock
+    lock = (await asyncio.wait_for(waiter, 8)).lock
     assert await holds(store, lock)
     assert handed == []  # handed to the waiter, not left behind
     await store.release(lock, [])
