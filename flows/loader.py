@@ -88,7 +88,7 @@ def check(
     # flows, no checks that need every flow (variables, consent) until it is fixed.
     problems.extend(_cross_checks(loaded, settings, broken))
     complete = not broken and all(item.whole for item in loaded.values())
-    problems.extend(_warnings(loaded, frozenset(settings.model.vars), complete=complete))
+    problems.extend(_warnings(loaded, frozenset(settings.model.constants()), complete=complete))
     problems.extend(settings_use.check(((i.flow, i.doc) for i in loaded.values()),
                                        settings.model))
     problems = sorted((p.in_lang(lang) for p in without_echoes(problems)),
@@ -358,6 +358,6 @@ def _flow_set(
         keywords=tuple(keywords),
         buttons=buttons,
         payloads=payloads,
-        constants=dict(settings.vars),
+        constants=settings.constants(),
         working=settings.working.value() if settings.working else None,
     )

@@ -349,8 +349,19 @@ class Settings(_Strict):
         "{phone: '+7 495 000-00-00'}; a flow's own variables win",
     )
     working: Working | None = Field(
-        default=None, description="working days, hours and holidays of the business"
+        default=None, description="working days, hours and holidays of the business; texts "
+        "may say them as {{ working_hours }} (10:00–20:00) and {{ working_days }} (пн-сб; "
+        "ежедневно without days)"
     )
+
+    def constants(self) -> dict[str, JSON]:
+        """The values every flow sees: ``vars``, and the working hours and days in the owner's
+        words when ``working:`` declares them (a var of the same name wins)."""
+        derived: dict[str, JSON] = {}
+        if self.working is not None:
+            derived["working_hours"] = self.working.value().describe()
+            derived["working_days"] = ", ".join(self.working.days) or "ежедневно"
+        return {**derived, **self.vars}
 
 
 STEP_KEYS: tuple[str, ...] = tuple((f.alias or name) for name, f in Step.model_fields.items())

@@ -125,6 +125,27 @@ def test_bot_vars_are_known_to_check(tmp_path: Path) -> None:
     assert problems == ()
 
 
+def test_working_hours_are_said_from_the_one_working_declaration(tmp_path: Path) -> None:
+    (tmp_path / "a.yaml").write_text(
+        "flow: a\nsteps:\n  a:\n    say: 'Ответим {{ working_days }}, {{ working_hours }}'\n",
+        encoding="utf-8")
+    _, problems = loader.check(tmp_path)  # no working: the names are defined nowhere
+    assert {p.severity for p in problems if "working_" in p.message} == {"error"}
+    (tmp_path / "_bot.yaml").write_text(
+        "working: {days: [пн-пт, сб], hours: '10:00-20:00'}\n", encoding="utf-8")
+    flows, problems = loader.check(tmp_path)
+    assert flows is not None
+    assert problems == ()
+    turn = start(flows, "a")
+    assert turn.replies[0].text == "Ответим пн-пт, сб, 10:00–20:00"
+    assert "working_hours" not in turn.state.vars
+    (tmp_path / "_bot.yaml").write_text(  # the owner's own value of the same name wins
+        "working: {hours: '10:00-20:00'}\nvars: {working_hours: с утра}\n", encoding="utf-8")
+    flows, problems = loader.check(tmp_path)
+    assert flows is not None
+    assert start(flows, "a").replies[0].text == "Ответим ежедневно, с утра"
+
+
 def test_two_bookings_keep_two_reminders(flows: FlowSet) -> None:
     first = start(flows, "book", day="2026-01-20", booking_id="17")
     second = start(flows, "book", day="2026-01-22", booking_id="18")
