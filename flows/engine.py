@@ -20,6 +20,7 @@ from flows.model import Entry, FlowSet, Question
 from flows.schema import COMMAND_NAMES
 from flows.steps import Looping, Lost, Run, after
 from flows.types import (
+    AttachmentEvent,
     ButtonEvent,
     CallResultEvent,
     ContactEvent,
@@ -37,7 +38,7 @@ from flows.types import (
 )
 from flows.words import contains_phrase, normalize
 
-_CUSTOMER = (TextEvent, ButtonEvent, StartEvent, ContactEvent, ResumeEvent)
+_CUSTOMER = (TextEvent, ButtonEvent, StartEvent, ContactEvent, AttachmentEvent, ResumeEvent)
 _FAILURES = (Lost, Looping, templates.TemplateRenderError, RecursionError)
 
 
@@ -146,7 +147,7 @@ def _dispatch(run: Run, event: Event) -> None:
         _on_input(run, event.text, event.button)
     elif isinstance(event, ContactEvent):
         _on_contact(run, event)
-    elif isinstance(event, TextEvent):
+    elif isinstance(event, TextEvent | AttachmentEvent):
         _on_input(run, event.text, None)
 
 
