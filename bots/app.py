@@ -33,6 +33,7 @@ from bots.desk.relay import OwnerRelay
 from bots.desk.takeover import SWEEP_EVERY as DESK_SWEEP_EVERY
 from bots.desk.takeover import Takeover, heard
 from bots.effects import Effects
+from bots.filecopy import FileCopier
 from bots.flowsource import POLL_EVERY as FLOWS_POLL_EVERY
 from bots.flowsource import FlowSource
 from bots.health import Health
@@ -188,6 +189,7 @@ def _assemble(
         effects=effects, metrics=edge.metrics, clock=edge.clock, owner_notify=owner.notify,
         notices=ladder, owner_inbox=OwnerRelay(edge, chats=owner_chats(settings),
                                                connectors=connectors).take,
+        copies=FileCopier(store.files, http=lambda: http),
     )
     return Parts(store=store, embedded=embedded, instance=instance, http=http, flows=flows,
                  delivery=delivery, reminders=reminders, runtime=runtime, connectors=connectors,

@@ -11,6 +11,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from bots.config import Settings, secret_key
+from bots.desk.files import routes as file_routes
 from bots.desk.gate import DESK, PREFIX, Desk, guard
 from bots.desk.pages import routes
 from bots.parts import Edge
@@ -27,5 +28,6 @@ def setup(app: web.Application, settings: Settings, edge: Edge) -> None:
                      secure=settings.public_url.startswith("https:"), zone=settings.zone,
                      flows=settings.flows)
     sub.add_routes(routes())
+    sub.add_routes(file_routes())
     app.add_subapp(PREFIX, sub)
     app.router.add_get(PREFIX, _to_list)
