@@ -12,6 +12,7 @@ from aiohttp import web
 
 from bots.config import Settings, secret_key
 from bots.desk.files import routes as file_routes
+from bots.desk.files import size_text
 from bots.desk.gate import DESK, PREFIX, Desk, guard
 from bots.desk.pages import routes
 from bots.parts import Edge
@@ -29,5 +30,6 @@ def setup(app: web.Application, settings: Settings, edge: Edge) -> None:
                      flows=settings.flows)
     sub.add_routes(routes())
     sub.add_routes(file_routes())
+    sub[DESK].templates.filters["filesize"] = size_text  # (files.html)
     app.add_subapp(PREFIX, sub)
     app.router.add_get(PREFIX, _to_list)

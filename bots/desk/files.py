@@ -18,6 +18,21 @@ from aiohttp import web
 from bots.desk.gate import DESK, PREFIX
 from bots.filecopy import IMAGES, UNKNOWN, accepted
 from storage.files import StoredFile
+from storage.store import Store
+
+
+async def kept_files(store: Store, customer: str) -> dict[str, StoredFile]:
+    """The customer's kept copies by id, for the conversation page (``files.html``)."""
+    return {f.id: f for f in await store.files.listing(customer)}
+
+
+def size_text(size: int) -> str:
+    """A file size in Russian, short: «820 Б», «47 КБ», «3,4 МБ»."""
+    if size < 1024:
+        return f"{size} Б"
+    if size < 1024 * 1024:
+        return f"{round(size / 1024)} КБ"
+    return f"{size / 1024 / 1024:.1f} МБ".replace(".", ",")
 
 
 def file_url(customer: str, file_id: str) -> str:
