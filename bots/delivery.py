@@ -332,6 +332,7 @@ class Delivery:
             buttons=tuple(button.text for button in reply.buttons),
             note=note or (f"{OPERATOR_NOTE} {reply.operator}" if reply.operator else ""),
             keyboard=reply.buttons,
+            attachments=() if reply.file is None else (reply.file,),
         )
         if ack is not None and sent is not None:
             sent.append(Sent(ack, customer, entry))

@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import resource
+from collections.abc import Callable
 from typing import Any
 
 from aiohttp import web
@@ -33,17 +34,23 @@ log = logging.getLogger("svyaz.bots")
 LINGER = 1.0
 
 
-def body_deadline(seconds: float) -> Middleware:
-    """Read the whole body (at most ``client_max_size``) within ``seconds`` before the
-    handler runs; later reads get it from memory. A body that does not arrive in time is
-    answered 408 and its connection closed."""
+def body_deadline(seconds: float, room: Callable[[str], int | None] = lambda _: None
+                  ) -> Middleware:
+    """Read the whole body (at most ``client_max_size``, or what ``room`` gives the path: the
+    desk's file upload) within ``seconds`` before the handler runs; later reads get it from
+    memory. A body that does not arrive in time is answered 408 and its connection closed."""
 
     @web.middleware
     async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+        if request.body_exists and (larger := room(request.path)) is not None:
+            request = request.clone(client_max_size=larger)
         if request.body_exists:
             try:
                 async with asyncio.timeout(seconds):
-                    await request.read()
+                    if request.content_type == "multipart/form-data":
+                        await request.post()  # (a multipart form is parsed from the stream)
+                    else:
+                        await request.read()
             except TimeoutError:
                 log.warning("HTTP: dropped %s %s: its body did not arrive within %.0f s",
                             request.method, request.path, seconds)

@@ -1,5 +1,6 @@
 """What every connector does with a file a customer sent: give it svyaz's id and clean its
-name, so each platform's parser only reads its own wire shape.
+name, so each platform's parser only reads its own wire shape; and a file an operator sends
+as a link, where a channel cannot carry the file itself.
 
 Pure: no I/O. The id is derived from the channel, the platform's event id and the file's place
 in the message, so a re-delivered update yields the same id (and the same stored copy).
@@ -7,10 +8,11 @@ in the message, so a re-delivered update yields the same id (and the same stored
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 
 from connectors.common import clean_text
-from flows.types import Attachment, AttachmentKind, Channel
+from flows.types import Attachment, AttachmentKind, Button, Channel, Reply
 
 ID_LENGTH = 24  # hex characters of svyaz's attachment id (96 bits)
 MAX_NAME = 200  # a file name longer than this is cut (it is shown, never used as a path)
@@ -39,3 +41,15 @@ def make(  # noqa: PLR0913 - one keyword per documented property
         url=clean_text(url) if url else None, name=clean or None,
         size=size if size is not None and size >= 0 else None, mime=mime,
     )
+
+
+def with_file_link(reply: Reply, *, max_label: int) -> Reply:
+    """``reply`` for a channel that cannot carry its file: a link button to the file's ``url``
+    (the web chat; the signed link ``bots.desk.upload`` made), the caption or the name as text."""
+    file = reply.file
+    if file is None or not file.url:
+        return reply
+    label = (file.name or ("Фото" if file.kind == "photo" else "Файл"))[: max(1, max_label - 2)]
+    button = Button(id=f"file:{file.id}", text=f"📎 {label}", url=file.url)
+    return dataclasses.replace(reply, text=reply.text or label, file=None,
+                               buttons=(*reply.buttons, button))

@@ -210,6 +210,7 @@ class Reply:
     image_url: str | None = None
     markdown: bool = False
     operator: str | None = None  # a person's name when an operator wrote it, not the bot
+    file: Attachment | None = None  # a picture or document sent with it (an operator's)
 
 
 # --------------------------------------------------------------------------- effects

@@ -157,14 +157,17 @@ def reply_to_dict(reply: Reply) -> dict[str, object]:
         data["markdown"] = True
     if reply.operator:
         data["operator"] = reply.operator
+    if reply.file is not None:
+        data["file"] = attachment_to_dict(reply.file)
     return data
 
 
 def reply_from_dict(data: Mapping[str, Any]) -> Reply:
     try:
         buttons = tuple(Button(**b) for b in data.get("buttons", ()))
-        fields = {k: v for k, v in data.items() if k != "buttons"}
-        return Reply(buttons=buttons, **fields)
+        fields = {k: v for k, v in data.items() if k not in ("buttons", "file")}
+        file = attachment_from_dict(data["file"]) if "file" in data else None
+        return Reply(buttons=buttons, file=file, **fields)
     except TypeError as exc:
         raise CodecError(f"bad reply: {exc}") from exc
 
