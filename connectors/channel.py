@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 if TYPE_CHECKING:
-    from connectors.base import Connector, InboundSink
+    from connectors.base import Connector, FileReader, InboundSink
     from connectors.webchat.frames import WebHistoryItem
     from flows.types import Reply
 
@@ -43,6 +43,7 @@ class Wiring:
     history: Callable[[str], Awaitable[list[WebHistoryItem] | None]]
     greeting: Callable[[], Sequence[Reply]]
     elsewhere: tuple[str, ...] = ()  # where else the customer can write («во ВКонтакте»)
+    read_file: FileReader | None = None  # an operator's file, for channels that upload it
 
 
 class Setup(Protocol):
