@@ -52,6 +52,7 @@ class Capabilities:
     link_buttons: bool = True
     request_phone: bool = False
     markdown: bool = False
+    files: bool = False  # sends ``Reply.file`` itself (else the runtime sends it as a link)
 
 
 class ChannelError(SvyazError):

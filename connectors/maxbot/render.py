@@ -34,6 +34,7 @@ CAPABILITIES = Capabilities(
     link_buttons=True,
     request_phone=True,
     markdown=True,
+    files=True,  # uploaded to MAX (connectors.maxbot.upload)
 )
 
 PHONE_LABEL = MAX_PHONE_BUTTON  # the text is ``connectors.texts``'s

@@ -6,10 +6,10 @@ media objects; MAX ``Image``/``File``/``Audio`` attachments as maxapi reads them
 
 from __future__ import annotations
 
-from connectors.attachments import attachment_id, is_attachment_id
+from connectors.attachments import attachment_id, is_attachment_id, with_file_link
 from connectors.maxbot.parse import parse
 from connectors.vk.parse import parse_callback
-from flows.types import Attachment, AttachmentEvent, ButtonEvent, TextEvent
+from flows.types import Attachment, AttachmentEvent, Button, ButtonEvent, Reply, TextEvent
 from storage.codec import decode_inbound, encode_inbound
 from tests.fakes import max_wire
 from tests.fakes import vk_wire as vk
@@ -129,3 +129,15 @@ def test_attachment_events_survive_the_inbox_codec() -> None:
         max_wire.file(f"{HOST}/f"), max_wire.image(f"{HOST}/i")]))
     assert inbound is not None
     assert decode_inbound(encode_inbound(inbound)) == inbound
+
+
+def test_a_file_a_channel_cannot_carry_becomes_a_link_button() -> None:
+    file = Attachment(id="f" * 24, kind="file", ref="", url="https://b.test/files/t",
+                      name="акт сверки за ноябрь.pdf")
+    out = with_file_link(Reply("", operator="Оля", file=file), max_label=12)
+    assert out.file is None
+    assert out.text == "акт сверки"
+    assert out.buttons == (Button(id=f"file:{'f' * 24}", text="📎 акт сверки",
+                                  url="https://b.test/files/t"),)
+    plain = Reply("без файла")
+    assert with_file_link(plain, max_label=12) is plain
