@@ -17,6 +17,9 @@ from desk_client import add_operator, desk_app, login, next_reply, page_csrf, st
 from test_desk_pages import _ask_for_a_person
 
 from bots.desk.upload import UPLOAD_MAX, shown_name
+from bots.webdialogue import replay
+from flows.types import Attachment
+from storage.history import OPERATOR_NOTE, HistoryEntry
 from tests.fakes.media import PDF, PNG
 
 
@@ -109,3 +112,15 @@ def test_the_browsers_file_name_is_only_its_last_part() -> None:
     assert shown_name("C:\\Users\\a\\акт.pdf") == "акт.pdf"
     assert shown_name("../../x/y.png") == "y.png"
     assert shown_name("") is None
+
+
+def test_a_web_customer_sees_a_sent_file_again_after_a_reload() -> None:
+    file = Attachment(id="a" * 24, kind="photo", ref="", url="https://b.test/files/tok",
+                      name="схема.png", mime="image/png", size=70)
+    entries = [HistoryEntry(ts=1.0, channel="web", direction="out", text="",
+                            note=f"{OPERATOR_NOTE}Ольга", attachments=(file,))]
+    (item,) = replay(entries)
+    assert item.text == "схема.png"
+    assert item.operator == "Ольга"
+    assert [(b.text, b.url) for b in item.buttons] == [("📎 схема.png",
+                                                        "https://b.test/files/tok")]
