@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from flows import inputs, loader, texts
+from flows import convtest, inputs, loader, texts
 from flows.engine import advance
 from flows.model import FlowSet
 from flows.types import Attachment, AttachmentEvent, DialogState, Event, TextEvent, Turn
@@ -116,3 +116,23 @@ def test_photo_and_file_are_input_kinds_of_the_one_list() -> None:
     assert {"photo", "file"} <= set(inputs.INPUT_KINDS)
     assert set(inputs.FILE_KINDS) <= set(inputs.INPUT_KINDS)
     assert isinstance(inputs.parse("photo", "текст", now=NOW), inputs.Invalid)
+
+
+def test_conversation_tests_can_send_a_photo_or_a_file(tmp_path: Path) -> None:
+    (tmp_path / "damage.yaml").write_text(dedent(FLOW), encoding="utf-8")
+    (tmp_path / "damage.test.yaml").write_text(dedent("""
+        tests:
+          - name: фото и документ
+            turns:
+              - say: повреждение
+              - say: нет фото
+                bot: Нужна именно фотография, а не «нет фото».
+              - photo: скол.jpg
+                bot: Пришлите документ.
+                vars: {damage_photo: "photo:скол.jpg"}
+              - file: акт.pdf
+                vars: {papers: "file:акт.pdf"}
+                at: damage/name
+    """), encoding="utf-8")
+    (result,) = convtest.run_folder(tmp_path, loader.load(tmp_path))
+    assert result.ok, result.diff
