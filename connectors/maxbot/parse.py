@@ -76,8 +76,9 @@ class Attachment(_Model):
     type: str
     # Contact: {vcf_info, hash, max_info}; keyboard: {buttons}; media: {url, token}.
     payload: dict[str, object] | None = None
-    filename: str | None = None  # file only
-    size: int | None = None  # file only
+    # A file's (read leniently: an odd value loses the name, never the customer's message).
+    filename: object = None
+    size: object = None
 
 
 class Body(_Model):
@@ -255,8 +256,11 @@ def files_of(event_id: str, attachments: Sequence[Attachment]) -> tuple[File, ..
         if kind is None or not isinstance(url, str) or not url:
             continue
         ref = token if isinstance(token, str) and token else url
-        found.append(make("max", event_id, index, kind=kind, ref=ref, url=url,
-                          name=item.filename, size=item.size))
+        name = item.filename if isinstance(item.filename, str) else None
+        size = item.size if isinstance(item.size, int) and not isinstance(item.size, bool) \
+            else None
+        found.append(make("max", event_id, index, kind=kind, ref=ref, url=url, name=name,
+                          size=size))
     return tuple(found)
 
 

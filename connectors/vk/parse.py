@@ -64,7 +64,7 @@ class _Message(_Model):
     out: int = 0
     payload: JSON = None
     ref: str | None = None
-    attachments: list[JSON] = []
+    attachments: JSON = None  # (read leniently by connectors.vk.attachments)
 
 
 class _MessageEvent(_Model):
@@ -132,7 +132,8 @@ def _message_event_of(event_id: str, message: _Message) -> Event:
         return ButtonEvent(button=button, text=message.text)
     if message.ref:
         return StartEvent(payload=message.ref)
-    files = attachments_of(event_id, message.attachments)
+    items = message.attachments if isinstance(message.attachments, list) else []
+    files = attachments_of(event_id, items)
     if files:
         return AttachmentEvent(attachments=files, text=message.text)
     return TextEvent(text=message.text)

@@ -141,3 +141,15 @@ def test_a_file_a_channel_cannot_carry_becomes_a_link_button() -> None:
                                   url="https://b.test/files/t"),)
     plain = Reply("без файла")
     assert with_file_link(plain, max_label=12) is plain
+
+
+def test_odd_attachment_fields_never_lose_the_message() -> None:
+    odd_file = {**max_wire.file(f"{HOST}/f"), "size": "большой", "filename": 7}
+    (file,) = max_event(max_wire.message_created(5, "текст", attachments=[odd_file]))\
+        .attachments
+    assert (file.name, file.size) == (None, None)
+    body = vk.message_new(1, 42, "привет")
+    body["object"]["message"]["attachments"] = {"not": "a list"}
+    inbound = parse_callback(body)
+    assert inbound is not None
+    assert inbound.event == TextEvent(text="привет")
