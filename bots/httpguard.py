@@ -42,15 +42,13 @@ def body_deadline(seconds: float, room: Callable[[str], int | None] = lambda _: 
 
     @web.middleware
     async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-        if request.body_exists and (larger := room(request.path)) is not None:
+        larger = room(request.path) if request.body_exists else None
+        if larger is not None:
             request = request.clone(client_max_size=larger)
         if request.body_exists:
             try:
                 async with asyncio.timeout(seconds):
-                    if request.content_type == "multipart/form-data":
-                        await request.post()  # (a multipart form is parsed from the stream)
-                    else:
-                        await request.read()
+                    await _take_body(request, form=larger is not None)
             except TimeoutError:
                 log.warning("HTTP: dropped %s %s: its body did not arrive within %.0f s",
                             request.method, request.path, seconds)
@@ -58,6 +56,18 @@ def body_deadline(seconds: float, room: Callable[[str], int | None] = lambda _: 
         return await handler(request)
 
     return middleware
+
+
+async def _take_body(request: web.Request, *, form: bool) -> None:
+    """Read the body; a multipart form where one is allowed (``room``) is parsed from the
+    stream instead (read raw first, the form would be empty); a broken one answers 400."""
+    if not (form and request.content_type == "multipart/form-data"):
+        await request.read()
+        return
+    try:
+        await request.post()
+    except ValueError as exc:
+        raise web.HTTPBadRequest(text="Повреждённая форма.") from exc
 
 
 def server_options(idle_timeout: float) -> dict[str, Any]:

@@ -104,6 +104,9 @@ async def test_refused_uploads(desk: tuple[web.Application, TestClient]) -> None
         data=io.BytesIO(f"csrf={token}&text={'x' * 2 * 1024 * 1024}".encode()),
         headers={"Content-Type": "application/x-www-form-urlencoded"})
     assert elsewhere.status == 413  # only the upload may be that large
+    broken = await client.post(url, data=io.BytesIO(b'{"not": "multipart"}'),
+                               headers={"Content-Type": "multipart/form-data"})
+    assert broken.status == 400  # a broken form is refused, never a server error
     assert await store_of(app).files.listing(customer) == []
     await ws.close()
 
