@@ -32,7 +32,9 @@ from bots.delivery import Delivery
 from bots.desk.relay import OwnerRelay
 from bots.desk.takeover import SWEEP_EVERY as DESK_SWEEP_EVERY
 from bots.desk.takeover import Takeover, heard
+from bots.desk.upload import upload_room
 from bots.effects import Effects
+from bots.filecopy import FileCopier
 from bots.flowsource import POLL_EVERY as FLOWS_POLL_EVERY
 from bots.flowsource import FlowSource
 from bots.health import Health
@@ -77,7 +79,8 @@ def build_app(
     """The whole bot as an aiohttp application (start it with ``web.run_app`` or a runner)."""
     edge = Edge(clock=clock or (lambda: datetime.now(settings.zone)))
     app = web.Application(client_max_size=1024 * 1024,
-                          middlewares=[body_deadline(settings.http_body_timeout)])
+                          middlewares=[body_deadline(settings.http_body_timeout,
+                                                     room=upload_room)])
     if settings.trusted_proxies:  # behind nginx & co: the customer's address, not the proxy's
         app.middlewares.append(remote.middleware(settings.proxies))
     app[SETTINGS] = settings
@@ -188,6 +191,7 @@ def _assemble(
         effects=effects, metrics=edge.metrics, clock=edge.clock, owner_notify=owner.notify,
         notices=ladder, owner_inbox=OwnerRelay(edge, chats=owner_chats(settings),
                                                connectors=connectors).take,
+        copies=FileCopier(store.files, http=lambda: http),
     )
     return Parts(store=store, embedded=embedded, instance=instance, http=http, flows=flows,
                  delivery=delivery, reminders=reminders, runtime=runtime, connectors=connectors,

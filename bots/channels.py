@@ -33,7 +33,8 @@ def make_connectors(
     wiring = Wiring(sink=edge.accept, secret_key=secret_key(settings),
                     history=edge.web_history, greeting=edge.web_greeting,
                     quiet=edge.web_quiet,
-                    elsewhere=tuple(info.where for info in on if not info.relayed))
+                    elsewhere=tuple(info.where for info in on if not info.relayed),
+                    read_file=edge.read_file)
     return {info.name: info.setup.connect(settings, wiring)
             for info in on if info.setup is not None}
 

@@ -117,8 +117,23 @@ async def _export(settings: Settings, args: argparse.Namespace) -> int:
             if args.out is not None:
                 out = stack.enter_context(args.out.open("w", encoding="utf-8", newline=""))
             written = await store.history.export(customer, _format(args), out)
+        copies = await _copies(store, customer)
     print(f"exported {written} messages", file=sys.stderr)
+    for line in copies:
+        print(line, file=sys.stderr)
     return 0
+
+
+async def _copies(store: Store, customer: str | None) -> list[str]:
+    """One line per kept copy of a file the customer (or any customer) sent."""
+    lines = []
+    for who in [customer] if customer else await store.history.customers():
+        for f in await store.files.listing(who):
+            lines.append(f"file {store.files.path(f.id)} customer={who} kind={f.kind} "
+                         f"type={f.mime} bytes={f.size} name={f.name or '-'}")
+    if lines:
+        lines.insert(0, f"{len(lines)} files kept (their ids are in the messages' attachments):")
+    return lines
 
 
 async def _forget(settings: Settings, args: argparse.Namespace) -> int:

@@ -17,6 +17,7 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal, Protocol
 
+from connectors.attachments import with_file_link
 from connectors.base import (
     DIALOG_PREFIX,
     ChannelError,
@@ -309,6 +310,8 @@ class Delivery:
             keeper.append(asyncio.create_task(renew, name=f"lease-{entry}"))
 
         timer = asyncio.get_running_loop().call_later(self._renew_every, start)
+        if reply.file is not None and not connector.capabilities.files:  # (SMS, e-mail)
+            reply = with_file_link(reply, max_label=connector.capabilities.max_label)
         try:
             await connector.send(user_id, reply, message_key=entry, priority=priority,
                                  since=since)
@@ -332,6 +335,7 @@ class Delivery:
             buttons=tuple(button.text for button in reply.buttons),
             note=note or (f"{OPERATOR_NOTE} {reply.operator}" if reply.operator else ""),
             keyboard=reply.buttons,
+            attachments=() if reply.file is None else (reply.file,),
         )
         if ack is not None and sent is not None:
             sent.append(Sent(ack, customer, entry))

@@ -12,6 +12,7 @@ import re
 from bots.texts import CONTINUE_ANYWHERE, CONTINUE_PATTERN, HISTORY_CONTACT
 from connectors.registry import INSTALLED
 from flows.types import (
+    AttachmentEvent,
     ButtonEvent,
     CallResultEvent,
     ContactEvent,
@@ -28,6 +29,9 @@ from flows.types import (
 )
 
 LINK_PREFIX = "link-"
+# The note of an inbound entry with files: "files photo:<id> file:<id>" (the history's "a"
+# field holds the attachments themselves).
+FILES_NOTE = "files "
 _CODE = re.compile(r"^\s*(\d{6})\s*$")
 
 
@@ -68,14 +72,9 @@ def continue_command(event: Event) -> LinkChannel | None:
 
 def describe(event: Event) -> tuple[str, str]:
     """(text, note) of an inbound event for the history."""
-    if isinstance(event, TextEvent):
-        return event.text, ""
-    if isinstance(event, ButtonEvent):
-        return event.text or event.button, f"button {event.button}"
-    if isinstance(event, StartEvent):
-        return "/start", "start" + (" (link)" if link_token_of(event) else "")
-    if isinstance(event, ContactEvent):
-        return HISTORY_CONTACT, "contact shared"
+    said = _said(event)
+    if said is not None:
+        return said
     if isinstance(event, TimerEvent):
         return "", f"reminder {event.key} fired ({event.flow})"
     if isinstance(event, StartFlowEvent):
@@ -87,6 +86,21 @@ def describe(event: Event) -> tuple[str, str]:
     if isinstance(event, CallResultEvent):
         return "", f"call {event.call_id}: {event.status}"
     return "", type(event).__name__
+
+
+def _said(event: Event) -> tuple[str, str] | None:
+    """(text, note) of what the customer did themselves; None for other events."""
+    if isinstance(event, TextEvent):
+        return event.text, ""
+    if isinstance(event, ButtonEvent):
+        return event.text or event.button, f"button {event.button}"
+    if isinstance(event, StartEvent):
+        return "/start", "start" + (" (link)" if link_token_of(event) else "")
+    if isinstance(event, ContactEvent):
+        return HISTORY_CONTACT, "contact shared"
+    if isinstance(event, AttachmentEvent):
+        return event.text, FILES_NOTE + " ".join(f"{a.kind}:{a.id}" for a in event.attachments)
+    return None
 
 
 def position(state: DialogState | None) -> tuple[str, str]:

@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import resource
+from collections.abc import Callable
 from typing import Any
 
 from aiohttp import web
@@ -33,17 +34,21 @@ log = logging.getLogger("svyaz.bots")
 LINGER = 1.0
 
 
-def body_deadline(seconds: float) -> Middleware:
-    """Read the whole body (at most ``client_max_size``) within ``seconds`` before the
-    handler runs; later reads get it from memory. A body that does not arrive in time is
-    answered 408 and its connection closed."""
+def body_deadline(seconds: float, room: Callable[[str], int | None] = lambda _: None
+                  ) -> Middleware:
+    """Read the whole body (at most ``client_max_size``, or what ``room`` gives the path: the
+    desk's file upload) within ``seconds`` before the handler runs; later reads get it from
+    memory. A body that does not arrive in time is answered 408 and its connection closed."""
 
     @web.middleware
     async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+        larger = room(request.path) if request.body_exists else None
+        if larger is not None:
+            request = request.clone(client_max_size=larger)
         if request.body_exists:
             try:
                 async with asyncio.timeout(seconds):
-                    await request.read()
+                    await _take_body(request, form=larger is not None)
             except TimeoutError:
                 log.warning("HTTP: dropped %s %s: its body did not arrive within %.0f s",
                             request.method, request.path, seconds)
@@ -51,6 +56,18 @@ def body_deadline(seconds: float) -> Middleware:
         return await handler(request)
 
     return middleware
+
+
+async def _take_body(request: web.Request, *, form: bool) -> None:
+    """Read the body; a multipart form where one is allowed (``room``) is parsed from the
+    stream instead (read raw first, the form would be empty); a broken one answers 400."""
+    if not (form and request.content_type == "multipart/form-data"):
+        await request.read()
+        return
+    try:
+        await request.post()
+    except ValueError as exc:
+        raise web.HTTPBadRequest(text="Повреждённая форма.") from exc
 
 
 def server_options(idle_timeout: float) -> dict[str, Any]:

@@ -108,6 +108,10 @@ class Edge:
     async def inject(self, customer: str, event: Event, *, event_id: str) -> bool:
         return await self.runtime.inject(customer, event, event_id=event_id)
 
+    async def read_file(self, file_id: str) -> bytes:
+        """A kept file's bytes (an operator's, for the connector that uploads it)."""
+        return await asyncio.to_thread(self.parts.store.files.path(file_id).read_bytes)
+
     async def web_history(self, session_id: str) -> list[WebHistoryItem] | None:
         parts = self.parts
         return await history(parts.store, session_id, parts.flows.current())

@@ -36,12 +36,13 @@ from bots.owner import OwnerNote
 from bots.recovery import Inheritance, Recovery
 from bots.turn import Advance, Clock, Leftovers, NoticeHook, TurnRunner
 from connectors.base import Unavailable
-from flows.types import Event, Inbound
+from flows.types import AttachmentEvent, Event, Inbound
 from storage.errors import StorageError
 from storage.history import HistoryEntry
 from storage.locks import Lease
 
 if TYPE_CHECKING:
+    from bots.filecopy import FileCopier
     from flows.model import FlowSet
     from storage.store import Store
 
@@ -64,8 +65,10 @@ class Runtime:
         owner_notify: Callable[[OwnerNote], Awaitable[None]] | None = None,
         notices: NoticeHook | None = None,
         owner_inbox: Callable[[Inbound], Awaitable[bool]] | None = None,
+        copies: FileCopier | None = None,
     ) -> None:
         self._store = store
+        self._copies = copies  # keeps copies of the files customers send (bots.filecopy)
         # The owner's own chat answering hand-offs (bots.desk.relay): never a customer.
         self._owner_inbox = owner_inbox
         self._metrics = metrics
@@ -99,6 +102,8 @@ class Runtime:
             return
         self._metrics.messages_in.labels(inbound.channel).inc()
         self.dispatch.kick(arrival.customer, arrival.lease)
+        if self._copies is not None and isinstance(inbound.event, AttachmentEvent):
+            self._copies.start(arrival.customer, inbound.event.attachments)
 
     async def inject(self, customer: str, event: Event, *, event_id: str) -> bool:
         """Push a bot-initiated event (timer, API) into the customer's inbox."""
@@ -144,6 +149,8 @@ class Runtime:
     async def close(self, timeout: float = 10.0) -> None:
         """Stop taking events and let the turns in progress finish."""
         await self.dispatch.close(timeout)
+        if self._copies is not None:
+            await self._copies.close()
 
     @property
     def busy(self) -> int:

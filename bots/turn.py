@@ -51,6 +51,7 @@ from connectors.base import dialog_user
 from flows.chain import MAX_CALLS, Chain, GiveUp
 from flows.engine import give_up
 from flows.types import (
+    AttachmentEvent,
     CallHttp,
     DialogState,
     Event,
@@ -361,8 +362,12 @@ class TurnRunner:
     def _entry_in(ctx: _Ctx) -> HistoryEntry:
         text, note = describe(ctx.inbound.event)
         direction: Direction = "in" if text and not is_initiated(ctx.inbound.event) else "event"
+        event = ctx.inbound.event
+        files = event.attachments if isinstance(event, AttachmentEvent) else ()
+        if files:
+            direction = "in"
         return HistoryEntry(ts=time.time(), channel=ctx.inbound.channel, direction=direction,
-                            text=text, note=note)
+                            text=text, note=note, attachments=files)
 
     async def _apologise(self, ctx: _Ctx) -> None:
         try:

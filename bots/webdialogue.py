@@ -10,11 +10,13 @@ This module must not send, save or start anything.
 
 from __future__ import annotations
 
-import dataclasses
+from dataclasses import replace
 from datetime import datetime
 
+from connectors.attachments import with_file_link
 from connectors.base import Unavailable
 from connectors.webchat import WebHistoryItem
+from connectors.webchat.server import WEB_CAPABILITIES
 from flows import engine
 from flows.model import FlowSet
 from flows.types import Button, DialogState, HandoffStage, Reply, StartEvent
@@ -73,7 +75,7 @@ def asking_phone(items: list[WebHistoryItem]) -> list[WebHistoryItem]:
     last = next((i for i in range(len(items) - 1, -1, -1) if items[i].direction == "out"), None)
     if last is None:
         return items
-    marked = dataclasses.replace(items[last], request_phone=True)
+    marked = replace(items[last], request_phone=True)
     return [*items[:last], marked, *items[last + 1:]]
 
 
@@ -83,7 +85,7 @@ def replay(entries: list[HistoryEntry]) -> list[WebHistoryItem]:
     keyboard it came from), an operator's message with the operator's name."""
     items: list[WebHistoryItem] = []
     keyboard: tuple[Button, ...] = ()
-    for e in entries:
+    for e in map(_linked, entries):
         if e.direction not in ("in", "out") or not e.text or e.note.startswith("start"):
             continue
         if e.direction == "out":
@@ -92,6 +94,17 @@ def replay(entries: list[HistoryEntry]) -> list[WebHistoryItem]:
         else:
             items.append(WebHistoryItem("in", _label(e, keyboard), at=e.ts))
     return items
+
+
+def _linked(entry: HistoryEntry) -> HistoryEntry:
+    """An operator's file as the widget got it: a link button (its signed link), with the
+    caption or the file's name as text."""
+    file = next((a for a in entry.attachments if a.url), None)
+    if entry.direction != "out" or file is None:
+        return entry
+    shown = with_file_link(Reply(entry.text, file=file), max_label=WEB_CAPABILITIES.max_label)
+    return replace(entry, text=shown.text, keyboard=(*_buttons(entry), *shown.buttons),
+                   buttons=())
 
 
 def operator_of(entry: HistoryEntry) -> str | None:

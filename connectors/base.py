@@ -19,6 +19,10 @@ from flows.types import Channel, Inbound, Reply
 # and the connector then answers the platform so that it retries (HTTP 503).
 InboundSink = Callable[[Inbound], Awaitable[None]]
 
+# The bytes of a file an operator sends, by its id (``Reply.file.id``): the runtime keeps the
+# copy; a connector that uploads files to its platform (VK, MAX) is handed this to read it.
+FileReader = Callable[[str], Awaitable[bytes]]
+
 # An ``Inbound.reply_to`` starting with this names the customer's one-to-one chat on a
 # platform that needs more than the user id to find the conversation again (MAX:
 # ``dialog:<chat_id>:<user_id>``, answered by user id). The runtime keeps it per account, so
@@ -48,6 +52,7 @@ class Capabilities:
     link_buttons: bool = True
     request_phone: bool = False
     markdown: bool = False
+    files: bool = False  # sends ``Reply.file`` itself (else the runtime sends it as a link)
 
 
 class ChannelError(SvyazError):

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 if TYPE_CHECKING:
-    from connectors.base import Connector, InboundSink
+    from connectors.base import Connector, FileReader, InboundSink
     from connectors.webchat.frames import WebHistoryItem
     from flows.types import Reply
 
@@ -46,6 +46,7 @@ class Wiring:
     # The web chat: the bot keeps quiet in the session's dialogue now (a hand-off).
     quiet: Callable[[str], Awaitable[bool]] | None = None
     elsewhere: tuple[str, ...] = ()  # where else the customer can write («во ВКонтакте»)
+    read_file: FileReader | None = None  # an operator's file, for channels that upload it
 
 
 class Setup(Protocol):

@@ -15,13 +15,14 @@ says ``retry`` to both, as before ``unreadable`` existed.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, time
 
 from flows import inputs, ru, slots, templates, texts
 from flows.model import Question
 from flows.steps import Run, after, frame, pose, question_day
-from flows.types import JSON, RecordConsent, SaveProfile
+from flows.types import JSON, Attachment, RecordConsent, SaveProfile
 
 PERSONAL_KINDS = ("phone", "email")
 
@@ -47,10 +48,15 @@ class Refused:
 Problem = Unreadable | Refused
 
 
-def answer(run: Run, q: Question, text: str, button: str | None = None) -> Problem | None:
-    """Answer the open question ``q``; the ``Problem`` (nothing changed) when it does not fit."""
+def answer(run: Run, q: Question, text: str, button: str | None = None,
+           files: Sequence[Attachment] = ()) -> Problem | None:
+    """Answer the open question ``q``; the ``Problem`` (nothing changed) when it does not fit.
+    ``files``: what the customer sent with ``text`` (a photo or file question keeps the id of
+    the first that fits)."""
     flow, step = run.top()
-    result = _read(run, q, text, button)
+    fitting = next((f for f in files if f.kind in inputs.FILE_KINDS.get(q.kind, ())), None)
+    result = (_checked(run, q, text, fitting.id) if fitting is not None
+              else _read(run, q, text, button))
     if isinstance(result, Unreadable | Refused):
         return result
     _keep(run, q, result.value)

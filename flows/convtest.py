@@ -1,10 +1,10 @@
 """Conversation tests: ``*.test.yaml`` next to the flows, played against the engine.
 
 Owns the test file format and its runner (``svyaz test``). A test is a list of turns: what
-the customer does (``say``, ``press``, ``start``, ``contact``, ``timer``, ``result``,
-``flow``, ``resume``) and what must follow (``bot`` texts, ``buttons``, ``effects``,
-``vars``, ``at``), on a fixed clock that only ``later`` moves. A failure reads as a diff
-with the file and line of the turn.
+the customer does (``say``, ``press``, ``start``, ``contact``, ``photo``, ``file``, ``timer``,
+``result``, ``flow``, ``resume``) and what must follow (``bot`` texts, ``buttons``,
+``effects``, ``vars``, ``at``), on a fixed clock that only ``later`` moves. A failure reads
+as a diff with the file and line of the turn.
 
 Reads the test files (like the loader); otherwise pure. It must not change flows.
 """
@@ -37,6 +37,9 @@ from flows.problems import Problem, did_you_mean
 from flows.schema import Duration
 from flows.types import (
     JSON,
+    Attachment,
+    AttachmentEvent,
+    AttachmentKind,
     Button,
     ButtonEvent,
     CallResultEvent,
@@ -78,6 +81,8 @@ class TestTurn(_Model):
     press: str | None = None
     start: str | bool | None = None
     contact: str | None = None
+    photo: str | None = None  # the customer sends a photo (its file name)
+    file: str | None = None  # ... or a document
     timer: str | None = None
     result: CallResult | None = None
     flow: str | None = None
@@ -105,7 +110,15 @@ class TestFile(_Model):
 
 
 # What the customer does that stops a climbing notice (a ladder): writing, pressing, sharing.
-CUSTOMER_ACTS = (TextEvent, ButtonEvent, ContactEvent, StartEvent)
+CUSTOMER_ACTS = (TextEvent, ButtonEvent, ContactEvent, AttachmentEvent, StartEvent)
+
+
+def sent_file(turn: TestTurn) -> AttachmentEvent:
+    """A ``photo:`` or ``file:`` turn: one file of that name; its id (what ``save`` keeps) is
+    ``photo:<name>`` or ``file:<name>``, so a test can expect it in ``vars``."""
+    kind: AttachmentKind = "photo" if turn.photo is not None else "file"
+    name = turn.photo if turn.photo is not None else turn.file or ""
+    return AttachmentEvent((Attachment(id=f"{kind}:{name}", kind=kind, ref="test", name=name),))
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -252,6 +265,8 @@ class _Player:
             return StartEvent(payload or None), now
         if turn.contact is not None:
             return ContactEvent(turn.contact), now
+        if turn.photo is not None or turn.file is not None:
+            return sent_file(turn), now
         if turn.timer is not None:
             return self._timer(turn.timer, now)
         if turn.result is not None:

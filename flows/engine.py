@@ -16,10 +16,12 @@ import contextlib
 from datetime import datetime
 
 from flows import answers, templates
+from flows.inputs import FILE_KINDS
 from flows.model import Entry, FlowSet, Question
 from flows.schema import COMMAND_NAMES
 from flows.steps import Looping, Lost, Run, after
 from flows.types import (
+    AttachmentEvent,
     ButtonEvent,
     CallResultEvent,
     ContactEvent,
@@ -37,7 +39,7 @@ from flows.types import (
 )
 from flows.words import contains_phrase, normalize
 
-_CUSTOMER = (TextEvent, ButtonEvent, StartEvent, ContactEvent, ResumeEvent)
+_CUSTOMER = (TextEvent, ButtonEvent, StartEvent, ContactEvent, AttachmentEvent, ResumeEvent)
 _FAILURES = (Lost, Looping, templates.TemplateRenderError, RecursionError)
 
 
@@ -144,8 +146,8 @@ def _dispatch(run: Run, event: Event) -> None:
         _reask(run)
     elif isinstance(event, ButtonEvent):
         _on_input(run, event.text, event.button)
-    elif isinstance(event, ContactEvent):
-        _on_contact(run, event)
+    elif isinstance(event, ContactEvent | AttachmentEvent):
+        _on_shared(run, event)
     elif isinstance(event, TextEvent):
         _on_input(run, event.text, None)
 
@@ -237,6 +239,25 @@ def _on_contact(run: Run, event: ContactEvent) -> None:
         answers.retry(run, q, None)
     else:
         _on_input(run, "", None)
+
+
+def _on_shared(run: Run, event: ContactEvent | AttachmentEvent) -> None:
+    """Something the customer shared rather than typed: a contact card or files."""
+    if isinstance(event, ContactEvent):
+        _on_contact(run, event)
+    else:
+        _on_files(run, event)
+
+
+def _on_files(run: Run, event: AttachmentEvent) -> None:
+    """Files answer a photo or file question; anywhere else their caption is read as text."""
+    q = run.question()
+    if q is None or q.kind not in FILE_KINDS or run.waiting:
+        _on_input(run, event.text, None)
+        return
+    problem = answers.answer(run, q, event.text, None, event.attachments)
+    if problem is not None:
+        answers.retry(run, q, problem)
 
 
 def _on_input(run: Run, text: str, button: str | None) -> None:

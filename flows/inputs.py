@@ -12,7 +12,9 @@ Owns the input kinds of the flow language (``INPUT_KINDS``) and how each is read
 * phone — ``phonenumbers`` with a default region, stored as E.164 "+79991234567";
 * email — a sane shape check, domain lower-cased;
 * date / time / datetime — ``flows.ru_dates`` relative to ``now`` (business time zone):
-  "YYYY-MM-DD", "HH:MM", "YYYY-MM-DDTHH:MM".
+  "YYYY-MM-DD", "HH:MM", "YYYY-MM-DDTHH:MM";
+* photo / file — answered by a file the customer sends, not by text (``FILE_KINDS``); the
+  value is the attachment's id. Text is refused with a reason asking for the file.
 
 ``parse`` never raises for any text. Pure: no clock (``now`` is passed in), no I/O.
 """
@@ -31,9 +33,13 @@ from flows import ru_dates, texts
 from flows.types import JSON
 
 InputKind = Literal[
-    "text", "number", "choice", "yesno", "phone", "email", "date", "time", "datetime"
+    "text", "number", "choice", "yesno", "phone", "email", "date", "time", "datetime",
+    "photo", "file",
 ]
 INPUT_KINDS: tuple[InputKind, ...] = get_args(InputKind)
+# The kinds a file answers, and which attachments answer each (``flows.types.AttachmentKind``):
+# a photo question wants a picture; a file question takes a document or a photo (a scan).
+FILE_KINDS: dict[str, tuple[str, ...]] = {"photo": ("photo",), "file": ("file", "photo")}
 
 MAX_TEXT = 4000
 
@@ -83,6 +89,8 @@ def parse(
         return parse_phone(text, region=region)
     if kind in ("date", "time", "datetime"):
         return _parse_when(kind, text, now)
+    if kind in FILE_KINDS:  # (a file itself is read by ``flows.answers``)
+        return Invalid(texts.PHOTO_NEEDED if kind == "photo" else texts.FILE_NEEDED)
     reader = _SIMPLE.get(kind)
     if reader is None:
         return Invalid(texts.NOT_UNDERSTOOD)

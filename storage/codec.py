@@ -16,7 +16,10 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from flows.types import (
+    ATTACHMENT_KINDS,
     LADDER_UNTIL,
+    Attachment,
+    AttachmentEvent,
     Button,
     ButtonEvent,
     CallResultEvent,
@@ -46,6 +49,7 @@ EVENT_TYPES: Mapping[str, type[Event]] = {
     "button": ButtonEvent,
     "start": StartEvent,
     "contact": ContactEvent,
+    "files": AttachmentEvent,
     "timer": TimerEvent,
     "call_result": CallResultEvent,
     "start_flow": StartFlowEvent,
@@ -56,7 +60,10 @@ _EVENT_NAMES: Mapping[type[Event], str] = {cls: name for name, cls in EVENT_TYPE
 
 
 def _plain(value: object) -> object:
-    """Mappings (event ``vars``) become dicts, tuples lists; JSON values pass through."""
+    """Mappings (event ``vars``) become dicts, tuples lists, attachments objects; JSON values
+    pass through."""
+    if isinstance(value, Attachment):
+        return attachment_to_dict(value)
     if isinstance(value, Mapping):
         return {str(k): _plain(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
@@ -80,9 +87,24 @@ def event_from_dict(data: Mapping[str, Any]) -> Event:
     if cls is None:
         raise CodecError(f"unknown event type {data.get('t')!r}")
     try:
+        if cls is AttachmentEvent:
+            fields["attachments"] = tuple(map(attachment_from_dict, fields["attachments"]))
         return cls(**fields)
-    except TypeError as exc:
+    except (KeyError, TypeError) as exc:
         raise CodecError(f"bad {cls.__name__}: {exc}") from exc
+
+
+def attachment_to_dict(attachment: Attachment) -> dict[str, object]:
+    """An attachment as JSON-ready data, unknown properties left out."""
+    return {f.name: v for f in dataclasses.fields(attachment)
+            if (v := getattr(attachment, f.name)) is not None}
+
+
+def attachment_from_dict(data: Mapping[str, Any]) -> Attachment:
+    """Raises ``TypeError`` for anything that is not a stored attachment."""
+    if not isinstance(data, Mapping) or data.get("kind") not in ATTACHMENT_KINDS:
+        raise TypeError(f"not an attachment: {data!r}")
+    return Attachment(**data)
 
 
 def inbound_to_dict(inbound: Inbound) -> dict[str, object]:
@@ -135,14 +157,17 @@ def reply_to_dict(reply: Reply) -> dict[str, object]:
         data["markdown"] = True
     if reply.operator:
         data["operator"] = reply.operator
+    if reply.file is not None:
+        data["file"] = attachment_to_dict(reply.file)
     return data
 
 
 def reply_from_dict(data: Mapping[str, Any]) -> Reply:
     try:
         buttons = tuple(Button(**b) for b in data.get("buttons", ()))
-        fields = {k: v for k, v in data.items() if k != "buttons"}
-        return Reply(buttons=buttons, **fields)
+        fields = {k: v for k, v in data.items() if k not in ("buttons", "file")}
+        file = attachment_from_dict(data["file"]) if "file" in data else None
+        return Reply(buttons=buttons, file=file, **fields)
     except TypeError as exc:
         raise CodecError(f"bad reply: {exc}") from exc
 

@@ -19,9 +19,15 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import IO, Any, ClassVar, Literal, Self, TypeAlias
 
-from flows.types import Button
+from flows.types import Attachment, Button
 from storage.client import RedisClient
-from storage.codec import dumps, stream_rows, text
+from storage.codec import (
+    attachment_from_dict,
+    attachment_to_dict,
+    dumps,
+    stream_rows,
+    text,
+)
 from storage.errors import StorageError, guarded
 from storage.keys import HISTORY_MAX_AGE, HISTORY_MAXLEN, Keys
 from storage.scripts import Key, Script, runner
@@ -80,13 +86,14 @@ class HistoryEntry:
     buttons: tuple[str, ...] = ()
     note: str = ""
     keyboard: tuple[Button, ...] = ()
+    attachments: tuple[Attachment, ...] = ()  # files the customer sent with this message
 
     def __post_init__(self) -> None:
         if self.keyboard and not self.buttons:
             object.__setattr__(self, "buttons", tuple(b.text for b in self.keyboard))
 
     def to_fields(self) -> dict[Any, Any]:  # redis-py's own (invariant) field types
-        return {
+        fields = {
             "ms": int(round(self.ts * 1000)),
             "ch": self.channel,
             "d": self.direction,
@@ -94,6 +101,9 @@ class HistoryEntry:
             "b": self._buttons_field(),
             "n": self.note,
         }
+        if self.attachments:  # (only then: the six shared fields stay compact)
+            fields["a"] = dumps([attachment_to_dict(a) for a in self.attachments])
+        return fields
 
     def _buttons_field(self) -> str:
         """Labels as a JSON list; with a keyboard, ``[id, label]`` (plus url) per button.
@@ -117,6 +127,7 @@ class HistoryEntry:
             buttons=labels,
             note=f.get("n", ""),
             keyboard=keyboard,
+            attachments=_read_attachments(f.get("a", "")),
         )
 
     def to_record(self, customer: str) -> dict[str, object]:
@@ -130,7 +141,18 @@ class HistoryEntry:
             "text": self.text,
             "buttons": list(self.buttons),
             "note": self.note,
-        }
+        } | ({"attachments": [attachment_to_dict(a) for a in self.attachments]}
+             if self.attachments else {})
+
+
+def _read_attachments(raw: str) -> tuple[Attachment, ...]:
+    """The stored ``a`` field; an entry whose files cannot be read keeps its text."""
+    if not raw:
+        return ()
+    try:
+        return tuple(attachment_from_dict(a) for a in json.loads(raw))
+    except (ValueError, TypeError):
+        return ()
 
 
 def _read_buttons(raw: str) -> tuple[tuple[str, ...], tuple[Button, ...]]:

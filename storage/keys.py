@@ -8,9 +8,9 @@ Layout (``<bot>`` is the per-bot namespace so several bots share one Redis):
   ``:inbox`` (stream of pending Inbound), ``:reminders`` (set of reminder keys),
   ``:links`` (set of this customer's live link token/code keys, so erasure finds them),
   ``:routes`` (hash account -> the one-to-one chat a platform needs besides the user id),
-  ``:merged`` (set of customer ids merged into this one), ``:tmp`` (merge scratch),
-  ``:visible`` (hash account -> the time from which its history is replayed to it: an
-  account joined by a link never sees what the other side said before).
+  ``:merged`` (set of customer ids merged into this one), ``:tmp`` (merge scratch), ``:files``
+  (hash attachment id -> a sent file's copy), ``:visible`` (hash account -> the time from
+  which its history is replayed to it: a linked account never sees the other side's past).
 * global, one small key per item so a cluster spreads them: ``acct:<account>`` -> customer,
   ``phone:<e164>`` -> customer, ``lt:<sha256(token)>`` and ``lc:<code>`` -> link target,
   ``lf:<account>`` / ``la:<address digest>`` failed code guesses, ``lp:<account>`` the link
@@ -184,6 +184,9 @@ class Keys:
     def scratch(self, customer: str) -> str:
         return f"{self.tag(customer)}:tmp"
 
+    def files(self, customer: str) -> str:  # hash: attachment id -> its copy (storage.files)
+        return f"{self.tag(customer)}:files"
+
     def seen(self, customer: str, event: str) -> str:
         """De-duplication of one platform event of the customer (expires by itself)."""
         return f"{self.tag(customer)}:dd:{event}"
@@ -204,6 +207,7 @@ class Keys:
             self.merged(customer),
             self.scratch(customer),
             self.visible(customer),
+            self.files(customer),
         )
 
     def mentioning(self, customer: str) -> str:

@@ -81,6 +81,8 @@ class Merger:
         await self._inbox.move(other, keep)
         if routes := await self._accounts.routes(other):  # the accounts moved: routes go too
             await self._redis.hset(self._keys.routes(keep), mapping=dict[Any, Any](routes))
+        if copies := await self._redis.hgetall(self._keys.files(other)):  # files they sent
+            await self._redis.hset(self._keys.files(keep), mapping=dict[Any, Any](copies))
         for key in await self._redis.smembers(self._keys.links(other)):
             await self._redis.delete(text(key))
         await self._redis.sadd(self._keys.merged(keep), other)

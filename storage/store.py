@@ -27,6 +27,7 @@ from storage.dedupe import Dedupe
 from storage.desk import Desk
 from storage.embedded import EmbeddedRedis
 from storage.errors import guarded, guarded_slow
+from storage.files import Files
 from storage.history import History, HistoryEntry
 from storage.identity import Identities
 from storage.inbox import Inbox
@@ -84,6 +85,7 @@ class Store:
         link_token_ttl: int = LINK_TOKEN_TTL,
         link_code_ttl: int = LINK_CODE_TTL,
         instance: str = "",
+        files_dir: Path | None = None,
     ) -> None:
         self.redis = redis
         self.keys = keys = Keys(bot)
@@ -102,6 +104,8 @@ class Store:
         self.notices = Notices(redis, keys)
         self.incidents = Incidents(redis, keys)
         self.desk = Desk(redis, keys)  # the operator desk's records (bots.desk)
+        # Copies of files customers sent: under the data folder (``connect`` sets it).
+        self.files = Files(redis, keys, folder=(files_dir or Path("data") / "files") / bot)
         self.identities = Identities(redis, keys, history=self.history, profiles=self.profiles,
                                      reminders=self.reminders, inbox=self.inbox,
                                      link_token_ttl=link_token_ttl, link_code_ttl=link_code_ttl)
@@ -210,6 +214,7 @@ class Store:
         await self.outbox.drop_customer(customer)
         await self.notices.erase(customer)  # with its global indexes and SMS counters
         await self.desk.handoffs.forget(customer)  # (its audit records stay: ids only)
+        await self.files.erase(customer)  # the copies on disk, before their index goes
         await self.redis.delete(*self.keys.customer_keys(customer))
         # Other parts keep their own keys under the customer's tag (the scheduler) or with the
         # id in the name (bot-initiated de-duplication keys): one scan of the namespace.
@@ -238,6 +243,7 @@ async def connect(
         embedded = (EmbeddedRedis(Path(data_dir)) if maxmemory is None
                     else EmbeddedRedis(Path(data_dir), maxmemory=maxmemory))
         url = await asyncio.to_thread(embedded.start)
+    store_options.setdefault("files_dir", Path(data_dir) / "files")
     store = Store(make_redis(url), **store_options)
     await store.ready()
     return store, embedded

@@ -11,8 +11,12 @@ from __future__ import annotations
 from aiohttp import web
 
 from bots.config import Settings, secret_key
+from bots.desk import upload
+from bots.desk.files import routes as file_routes
+from bots.desk.files import size_text
 from bots.desk.gate import DESK, PREFIX, Desk, guard
 from bots.desk.pages import routes
+from bots.desk.upload import FileLinks
 from bots.parts import Edge
 
 
@@ -27,5 +31,8 @@ def setup(app: web.Application, settings: Settings, edge: Edge) -> None:
                      secure=settings.public_url.startswith("https:"), zone=settings.zone,
                      flows=settings.flows)
     sub.add_routes(routes())
+    sub.add_routes(file_routes())
+    sub[DESK].templates.filters["filesize"] = size_text  # (files.html)
+    upload.setup(app, sub, FileLinks.make(edge, secret_key(settings), settings.public_url))
     app.add_subapp(PREFIX, sub)
     app.router.add_get(PREFIX, _to_list)

@@ -15,6 +15,7 @@ from typing import Literal, get_args
 
 from bots.desk.takeover import CLAIMED, operator_of
 from connectors.registry import INSTALLED
+from flows.types import Attachment
 from storage.desk_list import Summary
 from storage.history import HistoryEntry
 
@@ -97,6 +98,7 @@ class Message:
     buttons: tuple[str, ...]  # the labels offered (never the ids)
     operator: str | None
     note: str
+    files: tuple[Attachment, ...] = ()  # what the customer sent (shown by files.html)
 
 
 def thread(entries: Iterable[HistoryEntry]) -> list[Message]:
@@ -123,7 +125,8 @@ def _message(e: HistoryEntry, labels: Mapping[str, str]) -> Message:
         "in" if e.direction == "in" else "event" if e.direction == "event"
         else "operator" if operator else "bot")
     return Message(at=e.ts, channel=e.channel, kind=kind, text=text, buttons=e.buttons,
-                   operator=operator, note=event_text(e.note) if kind == "event" else "")
+                   operator=operator, note=event_text(e.note) if kind == "event" else "",
+                   files=e.attachments)
 
 
 _PRESSED = "button "  # bots.events.describe's note of a pressed button

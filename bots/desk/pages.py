@@ -15,6 +15,7 @@ from aiohttp import web
 
 from bots.desk.canned import load_canned
 from bots.desk.conversations import STATES, arrange, thread
+from bots.desk.files import kept_files
 from bots.desk.gate import DESK, PREFIX, login, login_form, logout, me, owner_only, static
 from bots.desk.queries import conversation_rows, customer_export, recent_rows
 from bots.desk.takeover import NotHolder
@@ -70,7 +71,7 @@ async def conversation(request: web.Request) -> web.StreamResponse:
         stage=state.handoff if state else None,
         holder=await store.desk.handoffs.holder(customer),
         flows=sorted(parts.flows.current().flows), error=request.query.get("error", ""),
-        canned=load_canned(desk.flows)[0],
+        canned=load_canned(desk.flows)[0], kept=await kept_files(store, customer),
         stamp=entries[-1].ts if entries else 0)
 
 

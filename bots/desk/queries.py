@@ -44,7 +44,8 @@ async def recent_rows(store: Store, limit: int) -> tuple[list[Row], int]:
 
 async def customer_export(store: Store, customer: str) -> dict[str, Any]:
     """Everything kept about a customer (a 152-FZ access request): accounts, profile with
-    consents, and every message as the rows of ``svyaz export``'s JSONL. The caller audits."""
+    consents, every message as the rows of ``svyaz export``'s JSONL, and the copies of the
+    files they sent. The caller audits."""
     accounts = await store.identities.accounts(customer)
     profile = await store.profiles.get(customer)
     messages = [e.to_record(customer) async for e in store.history.entries(customer)]
@@ -53,4 +54,5 @@ async def customer_export(store: Store, customer: str) -> dict[str, Any]:
         "accounts": [{"account": a.account, "last_active": a.last_active} for a in accounts],
         "profile": profile.model_dump(mode="json"),
         "messages": messages,
+        "files": [f.to_record(customer) for f in await store.files.listing(customer)],
     }

@@ -34,6 +34,7 @@ from connectors.base import (
     Capabilities,
     ChannelAuthError,
     ChannelError,
+    FileReader,
     InboundSink,
     Priority,
 )
@@ -43,6 +44,7 @@ from connectors.maxbot.client import Arrived, MaxClient, RetryPolicy, chat_of
 from connectors.maxbot.parse import MaxPayloadError, parse
 from connectors.maxbot.polling import MaxPoller
 from connectors.maxbot.render import CAPABILITIES, NewMessageBody, render
+from connectors.maxbot.upload import with_file
 from connectors.maxbot.webhook import RECENT_IDS, MaxWebhook
 from flows.backoff import Backoff
 from flows.types import Channel, Inbound, Reply
@@ -77,6 +79,7 @@ class MaxConnector:
         poll_hold: int = 30,
         timeout: float = 15.0,
         elected: bool = False,
+        read_file: FileReader | None = None,
     ) -> None:
         if mode not in ("webhook", "polling"):
             raise ValueError(f"MAX mode must be 'webhook' or 'polling', got {mode!r}")
@@ -86,6 +89,7 @@ class MaxConnector:
         self.bot_username = bot_username
         self.client = MaxClient(token=token, api_url=api_url, retry=retry, timeout=timeout)
         self._sink = sink
+        self._read_file = read_file  # the bytes of a file an operator sends (by its id)
         self.webhook = MaxWebhook(secret=webhook_secret, sink=self._accept)
         self.poller = MaxPoller(client=self.client, sink=self._accept, hold=poll_hold)
         self._task: asyncio.Task[None] | None = None
@@ -177,7 +181,8 @@ class MaxConnector:
         An outbox re-send (``since`` set) first reads the chat back and skips the parts
         that already arrived: MAX has no idempotency key, and the process that sent them may
         have died before it could record so."""
-        bodies = render(reply)
+        fitted, media = await with_file(self.client, self._read_file, reply, priority)
+        bodies = render(fitted, media=media)
         if since is not None:
             bodies = bodies[await self._arrived(user_id, bodies, since, priority):]
             if not bodies:

@@ -36,8 +36,10 @@ import aiohttp
 from maxapi import Bot
 from maxapi.client.default import DefaultConnectionProperties
 from maxapi.enums.api_path import ApiPath
-from maxapi.exceptions.max import InvalidToken, MaxApiError, MaxConnection
+from maxapi.enums.upload_type import UploadType
+from maxapi.exceptions.max import InvalidToken, MaxApiError, MaxConnection, MaxUploadFileFailed
 from maxapi.methods.types.sended_callback import SendedCallback
+from maxapi.types.input_media import InputMediaBuffer
 
 from connectors.base import (
     DIALOG_PREFIX,
@@ -98,8 +100,8 @@ def classify(status: int, raw: object) -> Outcome:
     code = raw.get("code") if isinstance(raw, dict) else None
     if status == 401 or code == "verify.token":
         return "auth"
-    if status == 429 or status >= 500:
-        return "retry"
+    if status == 429 or status >= 500 or code == "attachment.not.ready":
+        return "retry"  # (not ready: MAX still processes a file just uploaded)
     if status in (403, 404):
         return "undeliverable"
     return "refused"
@@ -228,6 +230,22 @@ class MaxClient:
                 SendedCallback(**answered)  # an odd answer fails as maxapi's model fails
 
         await self._call("POST /answers", post)
+
+    async def upload(self, data: bytes, name: str, *, image: bool,
+                     priority: Priority = "live") -> str:
+        """Upload a file through maxapi's client (``POST /uploads``, then the bytes to the
+        upload host); the token a message's attachment names."""
+        kind = UploadType.IMAGE if image else UploadType.FILE
+        media = InputMediaBuffer(buffer=data, filename=name.rsplit(".", 1)[0] or "file",
+                                 type=kind)
+
+        async def post() -> str:
+            try:
+                return (await self._bot.upload_media(media)).payload.token
+            except MaxUploadFileFailed as exc:  # the upload host refused or answered oddly
+                raise MaxConnection(f"upload failed: {exc}") from exc
+
+        return await self._call("POST /uploads", post, priority=priority)
 
     async def username(self) -> str | None:
         """The bot's username from ``GET /me`` (one try: it checks the token at start-up)."""

@@ -2,7 +2,7 @@
 
 Owns: the shape of the updates svyaz understands (``message_created``, ``message_callback``,
 ``bot_started``, ``bot_stopped``), the stable event id each one gets (MAX updates carry none),
-and the phone/name of a shared contact card.
+the phone/name of a shared contact card, and the images, files and audio a customer sent.
 
 Must not: do I/O, log, or decide what to answer. Updates it does not understand yield ``None``;
 payloads that are not a MAX update at all raise ``MaxPayloadError``.
@@ -15,14 +15,19 @@ only the fields svyaz uses and ignore the rest.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from connectors.attachments import make
 from connectors.base import DIALOG_PREFIX
 from connectors.common import clean_inbound, load_json
 from flows.errors import SvyazError
+from flows.types import Attachment as File
 from flows.types import (
+    AttachmentEvent,
+    AttachmentKind,
     ButtonEvent,
     ContactEvent,
     Event,
@@ -71,6 +76,9 @@ class Attachment(_Model):
     type: str
     # Contact: {vcf_info, hash, max_info}; keyboard: {buttons}; media: {url, token}.
     payload: dict[str, object] | None = None
+    # A file's (read leniently: an odd value loses the name, never the customer's message).
+    filename: object = None
+    size: object = None
 
 
 class Body(_Model):
@@ -134,8 +142,8 @@ def parse(raw: object) -> Inbound | None:
     """Translate one update (a JSON object, or its text/bytes) into an ``Inbound``.
 
     Returns ``None`` for updates svyaz does not act on (other types, bot or channel posts,
-    messages with neither text nor a contact). Raises ``MaxPayloadError`` for anything that is
-    not a well-formed update.
+    messages with neither text, a contact nor a file). Raises ``MaxPayloadError`` for
+    anything that is not a well-formed update.
     """
     data = _load(raw)
     update_type = data.get("update_type")
@@ -220,12 +228,40 @@ def _message(message: Message) -> Inbound | None:
     sender = message.sender
     if sender is None or sender.is_bot:  # channel posts and bots (our own echo) are not customers
         return None
+    event_id = f"mid:{message.body.mid}"
     event: Event | None = _contact(message.body, sender)
+    files = files_of(event_id, message.body.attachments or ())
+    if event is None and files:
+        event = AttachmentEvent(attachments=files, text=message.body.text or "")
     if event is None and message.body.text:
         event = TextEvent(text=message.body.text)
     if event is None:
         return None
-    return _inbound(sender, f"mid:{message.body.mid}", event, message.recipient)
+    return _inbound(sender, event_id, event, message.recipient)
+
+
+# MAX attachment types that are files a customer sent, and what svyaz calls them.
+_FILE_KINDS: dict[str, AttachmentKind] = {"image": "photo", "file": "file", "audio": "voice"}
+
+
+def files_of(event_id: str, attachments: Sequence[Attachment]) -> tuple[File, ...]:
+    """Images, files and audio of a message body (PROTOCOLS.md A9: ``payload {url, token}``,
+    an image adds ``photo_id``, a file adds top-level ``filename`` and ``size``). One without
+    a token or url is skipped: there is nothing to keep."""
+    found: list[File] = []
+    for index, item in enumerate(attachments):
+        kind = _FILE_KINDS.get(item.type)
+        payload = item.payload or {}
+        token, url = payload.get("token"), payload.get("url")
+        if kind is None or not isinstance(url, str) or not url:
+            continue
+        ref = token if isinstance(token, str) and token else url
+        name = item.filename if isinstance(item.filename, str) else None
+        size = item.size if isinstance(item.size, int) and not isinstance(item.size, bool) \
+            else None
+        found.append(make("max", event_id, index, kind=kind, ref=ref, url=url, name=name,
+                          size=size))
+    return tuple(found)
 
 
 def _callback(update: MessageCallback) -> Inbound:

@@ -8,6 +8,7 @@ Must not: do I/O or talk to maxapi; the client sends what this returns, unchange
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import replace
 from typing import Literal, NotRequired, TypedDict
 
@@ -33,6 +34,7 @@ CAPABILITIES = Capabilities(
     link_buttons=True,
     request_phone=True,
     markdown=True,
+    files=True,  # uploaded to MAX (connectors.maxbot.upload)
 )
 
 PHONE_LABEL = MAX_PHONE_BUTTON  # the text is ``connectors.texts``'s
@@ -52,8 +54,10 @@ class NewMessageBody(TypedDict):
     format: NotRequired[Literal["markdown"]]
 
 
-def render(reply: Reply, caps: Capabilities = CAPABILITIES) -> list[NewMessageBody]:
-    """The messages to send for ``reply``, in order; the keyboard rides on the last one.
+def render(reply: Reply, caps: Capabilities = CAPABILITIES, *,
+           media: Sequence[AttachmentJSON] = ()) -> list[NewMessageBody]:
+    """The messages to send for ``reply``, in order; the keyboard rides on the last one,
+    ``media`` (uploaded files: ``{"type": "image", "payload": {"token": ...}}``) on the first.
 
     Text is split within ``caps.max_text``; choices that do not fit the keyboard become a
     numbered list (``layout_reply``). Returns ``[]`` for a reply with nothing to show.
@@ -69,7 +73,8 @@ def render(reply: Reply, caps: Capabilities = CAPABILITIES) -> list[NewMessageBo
     rows = [[_button(b) for b in row] for row in layout.rows]
     if reply.request_phone:
         rows.append([{"type": "request_contact", "text": PHONE_LABEL}])
-    bodies = [_body(part, reply.markdown) for part in layout.parts]
+    bodies = [_body(part, reply.markdown) for part in layout.parts] or [_body("", False)]
+    bodies[0]["attachments"].extend(media)
     if reply.image_url:
         bodies[0]["attachments"].append({"type": "image", "payload": {"url": reply.image_url}})
     if rows:

@@ -62,6 +62,7 @@ def connect(settings: MaxSettings, wiring: Wiring) -> Connector:
         mode=settings.max_mode, webhook_secret=secret.get_secret_value() if secret else None,
         sink=wiring.sink, bot_username=settings.max_bot_username,
         elected=True,  # bots.polling: the one process holding the poll lock polls
+        read_file=wiring.read_file,
     )
 
 

@@ -9,13 +9,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from dataclasses import replace
 from typing import Literal
 
 from aiohttp import web
 
+from connectors.attachments import with_file_link
 from connectors.base import (
     Capabilities,
     ChannelUnavailable,
+    FileReader,
     InboundSink,
     Priority,
     Undeliverable,
@@ -30,6 +33,7 @@ from .client import API_VERSION, DEFAULT_API_URL, RetryPolicy, VkClient
 from .longpoll import LongPoll
 from .parse import VkPayloadError, parse_callback
 from .render import CAPABILITIES, ButtonType, render
+from .upload import upload
 
 __all__ = [
     "API_VERSION",
@@ -70,8 +74,10 @@ class VkConnector:
         poll_wait: int = 25,
         poll_backoff: float = 1.0,
         elected: bool = False,
+        read_file: FileReader | None = None,
     ) -> None:
         self.mode = mode
+        self._read_file = read_file  # the bytes of a file an operator sends (by its id)
         # Several processes: the elected one polls (``bots.polling`` calls start_polling).
         self.elected = elected
         self.group_id = group_id = int(group_id)
@@ -120,10 +126,17 @@ class VkConnector:
         since: float | None = None,
     ) -> None:
         """VK drops a re-send itself: ``random_id`` is derived from ``message_key``."""
+        attachment = None
+        if reply.file is not None and self._read_file is not None:
+            data = await self._read_file(reply.file.id)
+            attachment = await upload(self.client, user_id, reply.file, data, priority=priority)
+            reply = replace(reply, file=None)
         calls = render(
-            reply, self.capabilities, peer_id=user_id, message_key=message_key,
-            button_type=self.button_type,
+            with_file_link(reply, max_label=self.capabilities.max_label), self.capabilities,
+            peer_id=user_id, message_key=message_key, button_type=self.button_type,
         )
+        if attachment is not None:
+            calls[-1]["attachment"] = attachment
         for params in calls:
             await self.client.call("messages.send", params, priority=priority)
 

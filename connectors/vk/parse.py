@@ -8,6 +8,8 @@ caller answers 400 or skips the update), never anything else.
 Button payloads this package renders are ``{"b": "<Button.id>"}``; VK's own «Начать» button
 sends ``{"command": "start"}``; a ``vk.me/<club>?ref=<value>`` deep link puts ``ref`` on the
 message, which becomes ``StartEvent(payload=ref)`` (the ``link-<token>`` convention of API.md).
+A message with photos, documents or a voice message becomes an ``AttachmentEvent`` (its text
+is the caption; ``connectors.vk.attachments`` reads the media objects).
 It must not decide what to answer and must not talk to VK.
 """
 
@@ -19,8 +21,18 @@ from collections.abc import Mapping
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from connectors.common import clean_inbound, load_json
+from connectors.vk.attachments import attachments_of
 from flows.errors import SvyazError
-from flows.types import JSON, ButtonEvent, Event, Inbound, PermissionEvent, StartEvent, TextEvent
+from flows.types import (
+    JSON,
+    AttachmentEvent,
+    ButtonEvent,
+    Event,
+    Inbound,
+    PermissionEvent,
+    StartEvent,
+    TextEvent,
+)
 
 BUTTON_KEY = "b"  # payload key carrying the engine's Button.id
 START_COMMAND = "start"
@@ -52,6 +64,7 @@ class _Message(_Model):
     out: int = 0
     payload: JSON = None
     ref: str | None = None
+    attachments: JSON = None  # (read leniently by connectors.vk.attachments)
 
 
 class _MessageEvent(_Model):
@@ -105,12 +118,12 @@ def _message_new(event_id: str, obj: Mapping[str, JSON]) -> Inbound | None:
         channel="vk",
         user_id=str(message.from_id),
         event_id=event_id,
-        event=_message_event_of(message),
+        event=_message_event_of(event_id, message),
         reply_to=None if message.peer_id == message.from_id else str(message.peer_id),
     )
 
 
-def _message_event_of(message: _Message) -> Event:
+def _message_event_of(event_id: str, message: _Message) -> Event:
     payload = _payload_value(message.payload)
     if isinstance(payload, Mapping) and payload.get("command") == START_COMMAND:
         return StartEvent(payload=message.ref or None)
@@ -119,6 +132,10 @@ def _message_event_of(message: _Message) -> Event:
         return ButtonEvent(button=button, text=message.text)
     if message.ref:
         return StartEvent(payload=message.ref)
+    items = message.attachments if isinstance(message.attachments, list) else []
+    files = attachments_of(event_id, items)
+    if files:
+        return AttachmentEvent(attachments=files, text=message.text)
     return TextEvent(text=message.text)
 
 

@@ -41,6 +41,7 @@ CAPABILITIES = Capabilities(
     link_buttons=True,
     request_phone=False,
     markdown=False,
+    files=True,  # uploaded to VK (connectors.vk.upload)
 )
 
 ButtonType = Literal["text", "callback"]

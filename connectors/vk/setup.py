@@ -78,6 +78,7 @@ def connect(settings: VkSettings, wiring: Wiring) -> Connector:
         secret=settings.vk_secret.get_secret_value() if settings.vk_secret else None,
         confirmation=settings.vk_confirmation, sink=wiring.sink,
         elected=True,  # bots.polling: the one process holding the poll lock polls
+        read_file=wiring.read_file,
     )
 
 

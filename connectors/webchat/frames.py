@@ -29,6 +29,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from connectors.attachments import with_file_link
 from connectors.base import Capabilities
 from connectors.common import layout_reply
 from connectors.texts import WEBCHAT_ERRORS
@@ -249,6 +250,7 @@ def reply_frames(
 
     Frame ids derive from ``message_key`` so the widget drops a re-sent duplicate.
     """
+    reply = with_file_link(reply, max_label=caps.max_label)  # the widget opens it as a link
     layout = layout_reply(reply, caps)
     last = len(layout.parts) - 1
     frames = []

@@ -27,6 +27,7 @@ import aiohttp
 import pytest
 from aiohttp import web
 
+from tests.fakes.max_upload import MaxUploads
 from tests.fakes.max_wire import (
     BOT_ID,
     SECRET_RE,
@@ -89,6 +90,7 @@ class MaxFake:
     _wake: asyncio.Event = field(default_factory=asyncio.Event)
 
     def __post_init__(self) -> None:
+        self.uploads = MaxUploads()
         self._rng = random.Random(self.seed)  # noqa: S311 - test failure schedule
         app = web.Application(middlewares=[self._middleware])
         r = app.router
@@ -104,6 +106,8 @@ class MaxFake:
         r.add_post("/answers", self._answer)
         r.add_get("/chats/{chat_id}", self._chat)
         r.add_post("/chats/{chat_id}/actions", self._ok)
+        r.add_post("/uploads", self.uploads.slot)
+        r.add_post("/upload/{slot}", self.uploads.receive)  # the upload host: no token
         self.app = app
 
     # ------------------------------------------------------------------ test controls
@@ -173,7 +177,8 @@ class MaxFake:
         return response
 
     async def _dispatch(self, request: web.Request, handler: Any) -> web.StreamResponse:
-        if request.headers.get("Authorization") != self.token:
+        if request.headers.get("Authorization") != self.token and not request.path.startswith(
+                "/upload/"):
             return _error(401, "verify.token", "Invalid access_token")
         injection = self._matching(request)
         if injection is not None and injection.accept_first:
@@ -285,6 +290,8 @@ class MaxFake:
         body = await _json(request)
         if problems := message_problems(body):
             return _error(400, "proto.payload", "; ".join(problems))
+        if (refused := self.uploads.refusal(body)) is not None:
+            return _error(400, refused, f"{refused}: the uploaded file")
         target = user_id if user_id is not None else chat_id - 1_000_000_000  # type: ignore[operator]
         if target in self.blocked:
             return _error(403, "chat.denied", "chat.denied: bot is blocked by the user")
@@ -347,6 +354,8 @@ class MaxFake:
         body = await _json(request)
         if problems := message_problems(body):
             return _error(400, "proto.payload", "; ".join(problems))
+        if (refused := self.uploads.refusal(body)) is not None:
+            return _error(400, refused, f"{refused}: the uploaded file")
         sent.body = body
         return web.json_response({"success": True})
 
@@ -421,7 +430,7 @@ async def start_fake(**kwargs: Any) -> tuple[MaxFake, web.AppRunner]:
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()
     port = runner.addresses[0][1]
-    fake.url = f"http://127.0.0.1:{port}"
+    fake.url = fake.uploads.base = f"http://127.0.0.1:{port}"
     return fake, runner
 
 

@@ -125,6 +125,24 @@ def contact(user_id: int, phone: str, name: str = "Иван Петров") -> JS
     return message_created(user_id, None, attachments=[{"type": "contact", "payload": payload}])
 
 
+# Incoming media attachments (PROTOCOLS.md A9, maxapi's ``Image``/``File``/``Audio``):
+# ``payload {url, token}``, an image adds ``photo_id``, a file top-level ``filename``/``size``.
+
+
+def image(url: str, *, token: str = "img-token-1", photo_id: int = 9901) -> JSONDict:
+    return {"type": "image", "payload": {"photo_id": photo_id, "token": token, "url": url}}
+
+
+def file(url: str, *, filename: str = "смета.pdf", size: int = 48213,
+         token: str = "file-token-1") -> JSONDict:
+    return {"type": "file", "payload": {"url": url, "token": token},
+            "filename": filename, "size": size}
+
+
+def audio(url: str, *, token: str = "audio-token-1") -> JSONDict:
+    return {"type": "audio", "payload": {"url": url, "token": token}, "transcription": None}
+
+
 def callback(user_id: int, payload: str, *, callback_id: str | None = None) -> JSONDict:
     return {
         "update_type": "message_callback",

@@ -25,6 +25,7 @@ import pytest
 from aiohttp import web
 
 from tests.fakes import vk_wire as wire
+from tests.fakes.vk_upload import VkUploads
 from tests.fakes.vk_wire import ApiError, Envelope, api_error, api_ok, parse_int, parse_keyboard
 
 TOKEN = "vk-test-token"
@@ -98,6 +99,7 @@ class FakeVk:
         self._closing = False
         self._runner: web.AppRunner | None = None
         self.url = ""
+        self.uploads = VkUploads(group_id)  # the upload servers for photos and docs
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -105,12 +107,13 @@ class FakeVk:
         app = web.Application()
         app.router.add_route("*", "/method/{name}", self._method)
         app.router.add_get("/lp", self._long_poll)
+        app.router.add_post("/upload/{kind}", self.uploads.upload)
         self._runner = web.AppRunner(app, shutdown_timeout=0.5)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
         await site.start()
         port = self._runner.addresses[0][1]
-        self.url = f"http://127.0.0.1:{port}"
+        self.url = self.uploads.base = f"http://127.0.0.1:{port}"
         return self
 
     async def close(self) -> None:
@@ -242,6 +245,7 @@ class FakeVk:
             "messages.edit": self._edit,
             "groups.getLongPollServer": self._lp_server,
             "groups.getById": self._group,
+            **self.uploads.methods(),
         }.get(name)
         if handler is None:
             raise ApiError(3)

@@ -138,17 +138,49 @@ CLIENT_INFO = {"button_actions": ["text", "vkpay", "open_app", "location", "open
 
 def message_new(group_id: int, from_id: int, text: str, *, payload: str | None = None,
                 ref: str | None = None, peer_id: int | None = None,
-                event_id: str | None = None) -> Envelope:
+                event_id: str | None = None,
+                attachments: list[dict[str, Any]] | None = None) -> Envelope:
     message: dict[str, Any] = {
         "id": 812, "date": int(time.time()), "peer_id": peer_id or from_id, "from_id": from_id,
         "text": text, "out": 0, "conversation_message_id": 41, "random_id": 0,
-        "attachments": [], "fwd_messages": [], "important": False, "is_hidden": False}
+        "attachments": attachments or [], "fwd_messages": [], "important": False,
+        "is_hidden": False}
     if payload is not None:
         message["payload"] = payload
     if ref is not None:
         message.update(ref=ref, ref_source="site")
     obj = {"message": message, "client_info": dict(CLIENT_INFO)}
     return envelope(group_id, "message_new", obj, event_id)
+
+
+# Media objects of a message's ``attachments``, shaped as the VK API (5.199) returns them:
+# ``{"type": <kind>, <kind>: {...}}``; URLs point at a file host (``tests.fakes.media``).
+
+
+def photo(owner_id: int, url: str, *, photo_id: int = 457239017,
+          access_key: str = "c0ffee0123456789ab") -> dict[str, Any]:
+    sizes = [{"type": t, "url": f"{url}?size={t}", "width": w, "height": h}
+             for t, w, h in (("s", 75, 56), ("m", 130, 97), ("x", 604, 453))]
+    body = {"album_id": -3, "date": int(time.time()), "id": photo_id, "owner_id": owner_id,
+            "access_key": access_key, "sizes": sizes, "text": "", "has_tags": False,
+            "orig_photo": {"type": "base", "url": url, "width": 1280, "height": 960}}
+    return {"type": "photo", "photo": body}
+
+
+def doc(owner_id: int, url: str, *, title: str = "договор.pdf", size: int = 48213,
+        doc_id: int = 660012345, access_key: str = "d0c5ecret") -> dict[str, Any]:
+    ext = title.rpartition(".")[2] if "." in title else ""
+    body = {"id": doc_id, "owner_id": owner_id, "title": title, "size": size, "ext": ext,
+            "date": int(time.time()), "type": 1, "url": url, "access_key": access_key}
+    return {"type": "doc", "doc": body}
+
+
+def audio_message(owner_id: int, mp3: str, ogg: str, *, doc_id: int = 660054321,
+                  duration: int = 4) -> dict[str, Any]:
+    body = {"id": doc_id, "owner_id": owner_id, "duration": duration,
+            "waveform": [0, 3, 9, 17, 12, 4, 0], "link_ogg": ogg, "link_mp3": mp3,
+            "access_key": "a0d10ke7"}
+    return {"type": "audio_message", "audio_message": body}
 
 
 def message_event(group_id: int, user_id: int, payload: Any, *, callback_id: str = "8c1f2a7d0e",
