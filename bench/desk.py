@@ -47,6 +47,7 @@ async def seed(store: Store, customers: int, messages: int) -> list[str]:
             pipe.set(keys.account(f"web:s{n}"), customer)
             pipe.sadd(keys.customers, customer)
             pipe.zadd(keys.accounts(customer), {f"web:s{n}": now - n})
+            pipe.zadd(keys.desk_active, {customer: now - n})  # as each accept writes it
             pipe.hset(keys.profile(customer), mapping={"name": f"Клиент {n}",
                                                        "phone": f"+7916{n:07d}"})
             stage = "waiting" if n % 100 == 0 else None

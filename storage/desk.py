@@ -250,7 +250,10 @@ class Handoffs:
         wanted = list(customers)
         if not wanted:
             return {}
-        found = [await self._redis.get(self._keys.desk_claim(c)) for c in wanted]
+        pipe = self._redis.pipeline(transaction=False)  # one key per customer: no MULTI
+        for customer in wanted:
+            pipe.get(self._keys.desk_claim(customer))
+        found = await pipe.execute()
         return {c: text(h) for c, h in zip(wanted, found, strict=True) if h is not None}
 
     @guarded
@@ -284,9 +287,11 @@ class Handoffs:
 
     @guarded
     async def forget(self, customer: str) -> None:
-        """Erasure: the waiting index and the short number name the customer (the claim key
-        goes with the customer's keys); the audit log keeps the internal id on purpose."""
+        """Erasure: the waiting and activity indexes and the short number name the customer
+        (the claim key goes with the customer's keys); the audit log keeps the internal id on
+        purpose."""
         await self._redis.zrem(self._keys.desk_waiting, customer)
+        await self._redis.zrem(self._keys.desk_active, customer)
         known = await self._redis.get(self._keys.desk_short_of(customer))
         if known is not None:
             await self._del_if(CompareAndDelete(self._keys.desk_short(int(known)), customer))

@@ -29,8 +29,7 @@ Layout (``<bot>`` is the per-bot namespace so several bots share one Redis):
   ``:cursor`` (VK Long Poll's ``ts`` or MAX's marker, where the next leader goes on).
 * platform rate limits (``storage.ratelimit``): ``{rl:<platform>}:slots`` (zset: request
   slot -> when it frees) and ``:peers`` (zset: process -> its last take), one slot per platform.
-* web chat relay (``bots.webrelay``): the pub/sub channel ``{web}:bus`` and the delivered
-  marks ``{web}:sent:<message key>``.
+* web chat relay (``bots.webrelay``): pub/sub ``{web}:bus``, delivered ``{web}:sent:<key>``.
 * notices (``storage.notices``): per customer ``{c:<id>}:notice:<notice id>`` (hash: the
   ladder's record), ``{c:<id>}:notices`` (set of the customer's notice ids, for erasure) and
   ``{c:<id>}:climbing`` (set of those still climbing, for ``answered``); global, in one slot
@@ -43,9 +42,10 @@ Layout (``<bot>`` is the per-bot namespace so several bots share one Redis):
   ``:lf:<name>`` / ``:la:<address digest>`` (failed logins in the window), ``:audit`` (stream:
   who opened whose card, by internal customer id only), ``:seen:<operator>:<action>:<customer>``
   (a recent look, so a self-refreshing page is audited once), ``:waiting`` (zset customer ->
-  when the hand-off began), ``:shortseq`` / ``:short:<n>`` (a hand-off's short number ->
-  customer, for answers from the owner's messenger); per customer ``{c:<id>}:claim`` (the
-  operator who took the conversation) and ``{c:<id>}:short`` (its short number).
+  when the hand-off began), ``:active`` (zset customer -> when they last wrote, kept by each
+  accept), ``:shortseq`` / ``:short:<n>`` (a hand-off's short number -> customer, for the
+  owner's messenger); per customer ``{c:<id>}:claim`` (the operator who took the
+  conversation) and ``{c:<id>}:short`` (its short number).
 
 This module does no I/O and must not build keys anywhere else: other modules ask ``Keys``.
 """
@@ -381,6 +381,10 @@ class Keys:
     @property
     def desk_waiting(self) -> str:
         return f"{self.prefix}{{desk}}:waiting"
+
+    @property
+    def desk_active(self) -> str:
+        return f"{self.prefix}{{desk}}:active"
 
     def desk_claim(self, customer: str) -> str:
         return f"{self.tag(customer)}:claim"

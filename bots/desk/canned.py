@@ -12,6 +12,7 @@ send anything; the desk's page offers the texts and the operator sends them.
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -40,8 +41,19 @@ class DeskFile(BaseModel):
 
 
 def load_canned(folder: Path) -> tuple[tuple[CannedReply, ...], list[Problem]]:
-    """The folder's canned replies and the problems of its ``_desk.yaml`` (none: no file)."""
+    """The folder's canned replies and the problems of its ``_desk.yaml`` (none: no file);
+    read again only when the file changes (each conversation page asks)."""
     path = folder / DESK_FILE
+    try:
+        seen = path.stat()
+    except OSError:
+        return (), []
+    replies, problems = _load(path, seen.st_mtime_ns, seen.st_size)
+    return replies, list(problems)  # the caller's own list: the cached one stays
+
+
+@functools.lru_cache(maxsize=8)
+def _load(path: Path, mtime_ns: int, size: int) -> tuple[tuple[CannedReply, ...], list[Problem]]:
     if not path.is_file():
         return (), []
     try:
