@@ -207,7 +207,7 @@ def _background(edge: Edge, parts: Parts) -> list[asyncio.Task[None]]:
                             name="ladder"),
         asyncio.create_task(every(stop, LOOK_EVERY, parts.incidents.look, "incidents",
                                   first_delay=LOOK_EVERY), name="incidents"),
-        asyncio.create_task(every(stop, DESK_SWEEP_EVERY, Takeover(edge).release_unclaimed,
+        asyncio.create_task(every(stop, DESK_SWEEP_EVERY, Takeover(edge).sweep,
                                   "unclaimed hand-offs"), name="desk"),
     ]
     if parts.embedded is not None:

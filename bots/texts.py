@@ -84,3 +84,11 @@ OWNER_NOTE_ANSWER: Final = ("Ответить клиенту: напишите �
 
 DESK_UNCLAIMED: Final = ("Извините, никто из сотрудников пока не ответил. Бот снова с вами — "
                          "напишите «меню», чтобы продолжить.")
+# Honest waiting (``bots.desk.waiting``): closed now, or nobody took the conversation in time.
+DESK_WAIT_CLOSED: Final = "Сейчас мы не работаем. Сотрудник ответит, когда мы откроемся: {when}."
+DESK_WAIT_CLOSED_LONG: Final = "Сейчас мы не работаем, и ближайший рабочий день пока неизвестен."
+DESK_WAIT_BUSY_TODAY: Final = "Сотрудники пока заняты. Мы ответим сегодня до {until}."
+DESK_WAIT_BUSY: Final = "Сотрудники пока заняты. Мы ответим в течение {within}."
+DESK_WAIT_BACK: Final = ("Если не хотите ждать, нажмите «Вернуться к боту» или напишите "
+                         "«меню».")
+DESK_BACK_LABEL: Final = "Вернуться к боту"

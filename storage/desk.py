@@ -241,6 +241,13 @@ class Handoffs:
         return operator if holder is None else text(holder)
 
     @guarded
+    async def tell_once(self, customer: str, since: float, ttl: float) -> bool:
+        """True for the one caller that is to tell the customer of the hand-off begun at
+        ``since`` when to expect an answer (the mark outlives the hand-off by ``ttl`` s)."""
+        return bool(await self._redis.set(self._keys.desk_told(customer, since), "1",
+                                          ex=max(1, int(ttl)), nx=True))
+
+    @guarded
     async def holder(self, customer: str) -> str | None:
         found = await self._redis.get(self._keys.desk_claim(customer))
         return None if found is None else text(found)

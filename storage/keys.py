@@ -45,7 +45,8 @@ Layout (``<bot>`` is the per-bot namespace so several bots share one Redis):
   when the hand-off began), ``:active`` (zset customer -> when they last wrote, kept by each
   accept), ``:shortseq`` / ``:short:<n>`` (a hand-off's short number -> customer, for the
   owner's messenger); per customer ``{c:<id>}:claim`` (the operator who took the
-  conversation) and ``{c:<id>}:short`` (its short number).
+  conversation), ``{c:<id>}:short`` (its short number) and ``{c:<id>}:told:<since ms>`` (the
+  customer of the hand-off begun then was told when to expect an answer).
 
 This module does no I/O and must not build keys anywhere else: other modules ask ``Keys``.
 """
@@ -191,18 +192,10 @@ class Keys:
     def customer_keys(self, customer: str) -> tuple[str, ...]:
         """Every per-customer key (all in the customer's slot)."""
         return (
-            self.state(customer),
-            self.lock(customer),
-            self.accounts(customer),
-            self.profile(customer),
-            self.consents(customer),
-            self.history(customer),
-            self.inbox(customer),
-            self.reminders(customer),
-            self.links(customer),
-            self.routes(customer),
-            self.merged(customer),
-            self.scratch(customer),
+            self.state(customer), self.lock(customer), self.accounts(customer),
+            self.profile(customer), self.consents(customer), self.history(customer),
+            self.inbox(customer), self.reminders(customer), self.links(customer),
+            self.routes(customer), self.merged(customer), self.scratch(customer),
             self.visible(customer),
         )
 
@@ -388,6 +381,9 @@ class Keys:
 
     def desk_claim(self, customer: str) -> str:
         return f"{self.tag(customer)}:claim"
+
+    def desk_told(self, customer: str, since: float) -> str:
+        return f"{self.tag(customer)}:told:{int(since * 1000)}"
 
     @property
     def desk_short_seq(self) -> str:

@@ -227,43 +227,6 @@ async def test_the_list_pages_on(desk: tuple[web.Application, TestClient]) -> No
     assert (await client.get("/desk/?page=x")).status == 200  # the first page
 
 
-async def test_a_hand_off_nobody_claimed_for_a_day_goes_back_to_the_bot(
-    desk: tuple[web.Application, TestClient],
-) -> None:
-    from bots.app import EDGE
-    from bots.desk.takeover import UNCLAIMED_AFTER, Takeover
-    from bots.texts import DESK_UNCLAIMED
-    app, client = desk
-    store = store_of(app)
-    ws, customer = await _ask_for_a_person(app, client)
-    takeover = Takeover(app[EDGE])
-    assert await takeover.release_unclaimed() == 0  # it has waited for a moment only
-    await store.desk.handoffs.began(customer, time.time() - UNCLAIMED_AFTER - 60)
-    assert await takeover.release_unclaimed() == 1
-    assert (await next_reply(ws))["text"] == DESK_UNCLAIMED
-    state, _ = await store.states.load(customer)
-    assert state is not None
-    assert state.handoff is None
-    assert await takeover.release_unclaimed() == 0  # once
-    await ws.send_json({"type": "text", "text": "меню", "id": "c9"})
-    assert (await next_reply(ws))["text"] == "Чем могу помочь?"
-    await ws.close()
-
-
-async def test_a_claimed_hand_off_is_not_released_however_old(
-    desk: tuple[web.Application, TestClient],
-) -> None:
-    from bots.app import EDGE
-    from bots.desk.takeover import Takeover
-    app, client = desk
-    store = store_of(app)
-    ws, customer = await _ask_for_a_person(app, client)
-    await store.desk.handoffs.claim(customer, "ivan")
-    await store.desk.handoffs.began(customer, 0.0)
-    assert await Takeover(app[EDGE]).release_unclaimed() == 0
-    await ws.close()
-
-
 async def test_an_operator_takes_over_a_conversation_that_is_not_handed_off(
     desk: tuple[web.Application, TestClient],
 ) -> None:
