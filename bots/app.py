@@ -29,9 +29,10 @@ from bots.background import every, finish, pause
 from bots.channels import link_targets, make_connectors, owner_chats, relayed
 from bots.config import Settings
 from bots.delivery import Delivery
+from bots.desk.notes import DeskNotes
 from bots.desk.relay import OwnerRelay
 from bots.desk.takeover import SWEEP_EVERY as DESK_SWEEP_EVERY
-from bots.desk.takeover import Takeover, heard
+from bots.desk.takeover import Takeover
 from bots.effects import Effects
 from bots.flowsource import POLL_EVERY as FLOWS_POLL_EVERY
 from bots.flowsource import FlowSource
@@ -168,7 +169,7 @@ def _assemble(
 ) -> Parts:
     """The parts that stand on Redis, the HTTP session and the flows (nothing starts here)."""
     owner = Owner(webhook=settings.owner_webhook, chats=owner_chats(settings),
-                  connectors=connectors, http=lambda: http, desk=heard(store))
+                  connectors=connectors, http=lambda: http, desk=DeskNotes(store))
     if (warning := unheard_handoffs(flows.current(), owner)) is not None:
         log.warning(warning)
     delivery = Delivery(store=store, connectors=connectors, metrics=edge.metrics)

@@ -77,8 +77,11 @@ INCIDENT_TEXTS: Final[dict[str, str]] = {
 }
 OWNER_NOTE_CUSTOMER: Final = "Клиент: {customer}"
 HANDOFF_DETAIL: Final = "Канал: {channel}. {reason}"
-OWNER_NOTE_ANSWER: Final = ("Ответить клиенту: напишите здесь «{number} ваш текст». "
-                            "Вернуть боту: «/бот {number}».")
+OWNER_NOTE_ANSWER: Final = ("Ответить клиенту: ответьте на это сообщение или напишите здесь "
+                            "«{number} ваш текст». Вернуть боту: «/бот {number}».")
+OWNER_NOTE_NAME: Final = "Имя: {name}"
+OWNER_NOTE_LAST: Final = "Последние сообщения:"
+OWNER_NOTE_SAID: Final[dict[str, str]] = {"in": "— клиент: {text}", "out": "— бот: {text}"}
 
 # ----------------------------------------------------------------- the desk, to a customer
 

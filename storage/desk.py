@@ -288,6 +288,23 @@ class Handoffs:
         return number
 
     @guarded
+    async def noted(self, channel: str, message_id: str, number: int) -> None:
+        """The note ``message_id`` in the owner's ``channel`` chat is hand-off ``number``'s
+        (a number, not a customer: erasing the customer ends the number, and the note's)."""
+        await self._redis.set(self._keys.desk_note(channel, message_id), number,
+                              ex=DESK_SHORT_TTL)
+
+    @guarded
+    async def of_note(self, channel: str, message_id: str) -> int | None:
+        """The short number of the hand-off whose note ``message_id`` is, while it lives."""
+        try:
+            key = self._keys.desk_note(channel, message_id)
+        except ValueError:  # not an id svyaz could have kept
+            return None
+        found = await self._redis.get(key)
+        return None if found is None else int(found)
+
+    @guarded
     async def by_short(self, number: int) -> str | None:
         found = await self._redis.get(self._keys.desk_short(number))
         return None if found is None else text(found)

@@ -42,11 +42,10 @@ Layout (``<bot>`` is the per-bot namespace so several bots share one Redis):
   ``:lf:<name>`` / ``:la:<address digest>`` (failed logins in the window), ``:audit`` (stream:
   who opened whose card, by internal customer id only), ``:seen:<operator>:<action>:<customer>``
   (a recent look, so a self-refreshing page is audited once), ``:waiting`` (zset customer ->
-  when the hand-off began), ``:active`` (zset customer -> when they last wrote, kept by each
-  accept), ``:shortseq`` / ``:short:<n>`` (a hand-off's short number -> customer, for the
-  owner's messenger); per customer ``{c:<id>}:claim`` (the operator who took the
-  conversation), ``{c:<id>}:short`` (its short number) and ``{c:<id>}:told:<since ms>`` (the
-  customer of the hand-off begun then was told when to expect an answer).
+  hand-off began), ``:active`` (zset customer -> last wrote), ``:shortseq`` / ``:short:<n>``
+  (a hand-off's number -> customer), ``:note:<channel>:<id>`` (a note in the owner's chat ->
+  its number); per customer ``:claim`` (its operator), ``:short`` (its number) and
+  ``:told:<since ms>`` (told when to expect an answer).
 
 This module does no I/O and must not build keys anywhere else: other modules ask ``Keys``.
 """
@@ -391,6 +390,9 @@ class Keys:
 
     def desk_short(self, number: int) -> str:
         return f"{self.prefix}{{desk}}:short:{int(number)}"
+
+    def desk_note(self, channel: str, message_id: str) -> str:
+        return f"{self.prefix}{{desk}}:note:{_part(channel)}:{_part(message_id)}"
 
     def desk_short_of(self, customer: str) -> str:
         return f"{self.tag(customer)}:short"

@@ -7,9 +7,8 @@ operator's text through ``bots.delivery`` (a ``Send`` of why "operator": outbox 
 most recently active account, failing over to the others, in the live lane), marked with the
 operator's name. ``release`` is ``Runtime.release`` plus the claim dropped, and may start a
 flow; ``sweep`` tells a customer nobody answered when to expect an answer and hands back to
-the bot after the owner's time (``bots.desk.waiting``). ``heard`` is the
-owner-notification hook: a hand-off is heard when the desk has an operator, and numbered.
-This module must not render pages or check who may do what (``bots.desk.gate``).
+the bot after the owner's time (``bots.desk.waiting``). This module must not render pages or
+check who may do what (``bots.desk.gate``).
 """
 
 from __future__ import annotations
@@ -17,17 +16,14 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-from collections.abc import Awaitable, Callable
 from datetime import datetime
 
 from bots.delivery import Delivered, Send
 from bots.desk.canned import waiting_of
 from bots.desk.waiting import decide, expectation
-from bots.owner import OwnerNote
 from bots.parts import Edge
 from bots.texts import DESK_UNCLAIMED
 from flows.types import DialogState, Reply, StartFlowEvent
-from storage.errors import StorageError
 from storage.history import OPERATOR_NOTE, HistoryEntry
 from storage.store import Store
 
@@ -145,21 +141,3 @@ async def _set_stage(store: Store, customer: str, stage: str) -> None:
 async def _note(store: Store, customer: str, note: str) -> None:
     await store.history.append(customer, HistoryEntry(
         ts=time.time(), channel="-", direction="event", text="", note=note))
-
-
-def heard(store: Store) -> Callable[[OwnerNote], Awaitable[tuple[bool, int]]]:
-    """The owner-notification hook of the desk: a hand-off is recorded as waiting and given
-    a short number (for answers from the owner's messenger, ``bots.desk.relay``); it is
-    heard when at least one operator can log in. (False, 0) when storage fails."""
-
-    async def hook(note: OwnerNote) -> tuple[bool, int]:
-        if note.kind != "handoff":
-            return False, 0
-        try:
-            await store.desk.handoffs.began(note.customer, time.time())
-            number = await store.desk.handoffs.short_number(note.customer)
-            return any(not op.disabled for op in await store.desk.operators.all()), number
-        except StorageError:
-            return False, 0
-
-    return hook

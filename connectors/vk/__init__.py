@@ -118,14 +118,16 @@ class VkConnector:
     async def send(
         self, user_id: str, reply: Reply, *, message_key: str, priority: Priority = "live",
         since: float | None = None,
-    ) -> None:
+    ) -> str | None:
         """VK drops a re-send itself: ``random_id`` is derived from ``message_key``."""
         calls = render(
             reply, self.capabilities, peer_id=user_id, message_key=message_key,
             button_type=self.button_type,
         )
+        sent = None
         for params in calls:
-            await self.client.call("messages.send", params, priority=priority)
+            sent = await self.client.call("messages.send", params, priority=priority)
+        return str(sent) if isinstance(sent, int) and sent > 0 else None
 
     async def answer_callback(self, inbound: Inbound) -> None:
         if inbound.callback_id is None:

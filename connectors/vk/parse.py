@@ -45,6 +45,10 @@ class Envelope(_Model):
     object: dict[str, JSON] | None = None
 
 
+class _Replied(_Model):
+    id: int = 0
+
+
 class _Message(_Model):
     from_id: int
     peer_id: int
@@ -52,6 +56,7 @@ class _Message(_Model):
     out: int = 0
     payload: JSON = None
     ref: str | None = None
+    reply_message: _Replied | None = None
 
 
 class _MessageEvent(_Model):
@@ -107,6 +112,7 @@ def _message_new(event_id: str, obj: Mapping[str, JSON]) -> Inbound | None:
         event_id=event_id,
         event=_message_event_of(message),
         reply_to=None if message.peer_id == message.from_id else str(message.peer_id),
+        replied=str(replied.id) if (replied := message.reply_message) and replied.id else None,
     )
 
 
