@@ -64,21 +64,34 @@ class Summaries:
         """The customers at ``start`` .. ``start + count`` of the activity index without
         ``skip`` (the hand-offs a page lists first), the most recently active first, and how
         many customers the index and ``skip`` hold together. Costs ``len(skip)`` ranks, not
-        ``start`` rows."""
-        await self._complete()
-        key = self._keys.desk_active
-        pipe = self._redis.pipeline(transaction=False)
-        pipe.zcard(key)
-        for customer in skip:
-            pipe.zrevrank(key, customer)
-        total, *ranks = await pipe.execute()
-        ranked = [r for r in ranks if r is not None]
-        total = int(total) + len(ranks) - len(ranked)
+        ``start`` rows; one round trip when there are no rows to read."""
+        every, total, ranks = await self._ranks(skip, ranked=count > 0)
+        if total < every:  # customers missing from the index: completed once, then read again
+            await self._complete()
+            every, total, ranks = await self._ranks(skip, ranked=count > 0)
+        known = [r for r in ranks if r is not None]
+        total += len(ranks) - len(known)
         if count <= 0:
             return [], total
-        at = skipped_start(start, ranked)
-        found: Any = await self._redis.zrevrange(key, at, at + count + len(skip) - 1)
+        at = skipped_start(start, known)
+        found: Any = await self._redis.zrevrange(self._keys.desk_active, at,
+                                                 at + count + len(skip) - 1)
         return [c for c in map(text, found) if c not in skip][:count], total
+
+    async def _ranks(self, skip: Collection[str], *, ranked: bool) -> tuple[int, int, list[Any]]:
+        """How many customers there are, how many the index holds, and for each of ``skip``
+        its rank in the index (its score, when not ``ranked``; None: not in it)."""
+        key, wanted = self._keys.desk_active, list(skip)
+        pipe = self._redis.pipeline(transaction=False)
+        pipe.scard(self._keys.customers)
+        pipe.zcard(key)
+        if ranked:
+            for customer in wanted:
+                pipe.zrevrank(key, customer)
+        elif wanted:
+            pipe.zmscore(key, wanted)
+        every, total, *found = await pipe.execute()
+        return int(every), int(total), (found if ranked else found[0] if found else [])
 
     @guarded
     async def inactive(self, customers: Sequence[str]) -> int:
@@ -91,12 +104,6 @@ class Summaries:
         return int(await self._redis.zrem(self._keys.desk_active, *gone)) if gone else 0
 
     async def _complete(self) -> None:
-        pipe = self._redis.pipeline(transaction=False)
-        pipe.scard(self._keys.customers)
-        pipe.zcard(self._keys.desk_active)
-        every, indexed = await pipe.execute()
-        if indexed >= every:
-            return
         customers = await self.customers()
         scores: list[Any] = []
         for start in range(0, len(customers), ACTIVE_BATCH):

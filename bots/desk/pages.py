@@ -17,7 +17,7 @@ from aiohttp import web
 from bots.desk.canned import load_canned
 from bots.desk.conversations import STATES, arrange, thread
 from bots.desk.gate import DESK, PREFIX, login, login_form, logout, me, owner_only, static
-from bots.desk.queries import conversation_rows, customer_export, page_rows
+from bots.desk.queries import conversation_rows, customer_export, page_rows, waiting_rows
 from bots.desk.takeover import NotHolder
 from storage.accounts import AccountInfo
 from storage.store import Store
@@ -39,9 +39,10 @@ async def conversations(request: web.Request) -> web.StreamResponse:
     q = request.query
     channel, state, query = q.get("channel", ""), q.get("state", ""), q.get("q", "")
     store, page = desk.edge.parts.store, _page(request)
-    if channel or state or query.strip():  # a filter or a search looks at every customer
-        every = arrange(await conversation_rows(store), channel=channel,
-                        state=state if state in STATES else "", query=query)
+    if channel or state or query.strip():
+        every = arrange(  # the "waiting" filter reads the hand-offs only, others every customer
+            await (waiting_rows(store) if state == "waiting" else conversation_rows(store)),
+            channel=channel, state=state if state in STATES else "", query=query)
         start = (page - 1) * LIST_SHOWN
         rows, total = every[start:start + LIST_SHOWN], len(every)
         waiting = sum(r.state == "waiting" for r in every)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from bots.desk.conversations import Row, rows_of
+from bots.desk.conversations import Row, rows_of, state_of
 from storage.store import Store
 
 
@@ -21,6 +21,17 @@ async def conversation_rows(store: Store) -> list[Row]:
     since = await store.desk.handoffs.since(handed)
     holders = await store.desk.handoffs.holders(handed)
     return rows_of(summaries, since, holders)
+
+
+async def waiting_rows(store: Store) -> list[Row]:
+    """The rows of the hand-offs waiting (``Handoffs.waiting``), the longest waiting first:
+    summaries are read for those only (the list's "waiting" filter, ``/api/v1/handoffs``)."""
+    began = await store.desk.handoffs.waiting()
+    summaries = [s for s in await store.desk.summaries.of(list(began))
+                 if s.accounts and state_of(s) == "waiting"]
+    holders = await store.desk.handoffs.holders([s.customer for s in summaries])
+    rows = rows_of(summaries, began, holders)
+    return sorted(rows, key=lambda r: (r.since or 0.0, r.customer))
 
 
 @dataclass(frozen=True, slots=True)

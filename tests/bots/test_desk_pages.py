@@ -193,7 +193,7 @@ async def test_hand_back_into_a_flow_the_operator_picks(
 async def test_a_page_reads_hand_offs_and_the_most_recent_only(
     desk: tuple[web.Application, TestClient],
 ) -> None:
-    from bots.desk.queries import page_rows
+    from bots.desk.queries import page_rows, waiting_rows
     app, _ = desk
     store = store_of(app)
     ids = [await store.identities.resolve(f"web:p{n}") for n in range(5)]  # p4 latest
@@ -208,6 +208,9 @@ async def test_a_page_reads_hand_offs_and_the_most_recent_only(
     assert await store.desk.handoffs.waiting() == {ids[0]: 1.0}  # the stale one dropped
     second = await page_rows(store, 2, 3)
     assert [r.customer for r in second.rows] == [ids[2], ids[1]]  # the hand-off not again
+    await store.redis.hset(store.keys.state(ids[3]), mapping={"v": 1, "d": '{"h":"taken"}'})
+    await store.desk.handoffs.began(ids[3], 0.5)  # taken meanwhile: not waiting
+    assert [r.customer for r in await waiting_rows(store)] == [ids[0]]
 
 
 async def test_the_list_pages_on(desk: tuple[web.Application, TestClient]) -> None:
