@@ -54,9 +54,10 @@ async def page_rows(store: Store, page: int, size: int, *, again: bool = True) -
                                            skip=waiting)
     read = await summaries.of([*first, *rest])
     gone = [s.customer for s in read if not s.accounts]  # merged or erased meanwhile
-    stale = [s.customer for s in read if s.customer in waiting and not s.handoff]
+    stale = [s.customer for s in read if s.customer in waiting
+             and (not s.handoff or not s.accounts)]
     for customer in stale:
-        await handoffs.ended(customer)  # went back to the bot by themselves
+        await handoffs.ended(customer)  # went back to the bot by themselves (or are gone)
     if await summaries.inactive(gone) + len(stale) and again:
         return await page_rows(store, page, size, again=False)
     read = [s for s in read if s.accounts and s.customer not in stale]
