@@ -4,8 +4,9 @@ pages within 100 ms at p95).
 
 Seeds the embedded Redis (a temporary folder) with ``--customers`` customers holding
 ``--messages`` history messages between them (1 % waiting for a person), serves the wired
-app in-process, logs in as an operator and times ``GET /desk/`` and ``GET /desk/c/<id>``
-over HTTP on loopback. Ends with ``name: value`` lines (milliseconds).
+app in-process, logs in as an operator and times ``GET /desk/``, ``GET /desk/c/<id>`` and
+the "waiting" filter ``GET /desk/?state=waiting`` over HTTP on loopback. Ends with
+``name: value`` lines (milliseconds).
 """
 
 from __future__ import annotations
@@ -47,6 +48,7 @@ async def seed(store: Store, customers: int, messages: int) -> list[str]:
             pipe.set(keys.account(f"web:s{n}"), customer)
             pipe.sadd(keys.customers, customer)
             pipe.zadd(keys.accounts(customer), {f"web:s{n}": now - n})
+            pipe.zadd(keys.desk_active, {customer: now - n})  # as each accept writes it
             pipe.hset(keys.profile(customer), mapping={"name": f"Клиент {n}",
                                                        "phone": f"+7916{n:07d}"})
             stage = "waiting" if n % 100 == 0 else None
@@ -103,6 +105,7 @@ async def main(args: argparse.Namespace) -> None:
                     "name": "bench", "password": "bench-password", "csrf": token.group(1)})
                 listed = await timed(client, "/desk/", args.runs)
                 card = await timed(client, f"/desk/c/{ids[len(ids) // 2]}", args.runs)
+                waiting = await timed(client, "/desk/?state=waiting", args.runs)
         finally:
             redis.stop()
     print(f"customers: {args.customers}")
@@ -111,6 +114,7 @@ async def main(args: argparse.Namespace) -> None:
     print(f"list_ms_p95: {p95(listed):.1f}")
     print(f"conversation_ms_p50: {statistics.median(card):.1f}")
     print(f"conversation_ms_p95: {p95(card):.1f}")
+    print(f"waiting_list_ms_p95: {p95(waiting):.1f}")
 
 
 if __name__ == "__main__":

@@ -21,7 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from bots.access import erase
 from bots.api_doc import PREFIX, document, model_schemas
 from bots.config import Settings
-from bots.desk.queries import conversation_rows, customer_export
+from bots.desk.queries import customer_export, waiting_rows
 from bots.desk.takeover import Takeover
 from bots.parts import Edge, NotStarted
 from connectors.common import same_secret
@@ -159,9 +159,7 @@ class Api:
 
     async def handoffs(self, request: web.Request) -> web.Response:
         """Customers waiting for a person, the longest waiting first."""
-        rows = await conversation_rows(self._edge.parts.store)
-        waiting = sorted((r for r in rows if r.state == "waiting"),
-                         key=lambda r: (r.since or 0.0, r.customer))
+        waiting = await waiting_rows(self._edge.parts.store)
         return web.json_response({"handoffs": [
             {"customer": r.customer, "channel": r.channels[0] if r.channels else None,
              "since": r.since, "last_message": r.last_text, "operator": r.holder}

@@ -29,9 +29,10 @@ from bots.background import every, finish, pause
 from bots.channels import link_targets, make_connectors, owner_chats, relayed
 from bots.config import Settings
 from bots.delivery import Delivery
+from bots.desk.notes import DeskNotes
 from bots.desk.relay import OwnerRelay
 from bots.desk.takeover import SWEEP_EVERY as DESK_SWEEP_EVERY
-from bots.desk.takeover import Takeover, heard
+from bots.desk.takeover import Takeover
 from bots.desk.upload import upload_room
 from bots.effects import Effects
 from bots.filecopy import FileCopier
@@ -171,7 +172,7 @@ def _assemble(
 ) -> Parts:
     """The parts that stand on Redis, the HTTP session and the flows (nothing starts here)."""
     owner = Owner(webhook=settings.owner_webhook, chats=owner_chats(settings),
-                  connectors=connectors, http=lambda: http, desk=heard(store))
+                  connectors=connectors, http=lambda: http, desk=DeskNotes(store))
     if (warning := unheard_handoffs(flows.current(), owner)) is not None:
         log.warning(warning)
     delivery = Delivery(store=store, connectors=connectors, metrics=edge.metrics)
@@ -211,7 +212,7 @@ def _background(edge: Edge, parts: Parts) -> list[asyncio.Task[None]]:
                             name="ladder"),
         asyncio.create_task(every(stop, LOOK_EVERY, parts.incidents.look, "incidents",
                                   first_delay=LOOK_EVERY), name="incidents"),
-        asyncio.create_task(every(stop, DESK_SWEEP_EVERY, Takeover(edge).release_unclaimed,
+        asyncio.create_task(every(stop, DESK_SWEEP_EVERY, Takeover(edge).sweep,
                                   "unclaimed hand-offs"), name="desk"),
     ]
     if parts.embedded is not None:

@@ -12,9 +12,9 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 import aiohttp
 
@@ -46,6 +46,24 @@ class OwnerNote:
         return "\n".join(lines)
 
 
+@dataclass(frozen=True, slots=True)
+class Heard:
+    """What the desk made of a hand-off note: heard by someone who can answer, its short
+    number (0: none), and lines about the customer for the owner's chat."""
+
+    heard: bool
+    number: int
+    about: str = ""
+
+
+class DeskHook(Protocol):
+    """The operator desk (``bots.desk.notes``)."""
+
+    async def heard(self, note: OwnerNote) -> Heard: ...
+
+    async def noted(self, number: int, channel: Channel, message_id: str) -> None: ...
+
+
 class Owner:
     """Sends ``OwnerNote``s to every configured destination."""
 
@@ -56,7 +74,7 @@ class Owner:
         chats: Mapping[Channel, str],
         connectors: Mapping[Channel, Connector],
         http: Callable[[], aiohttp.ClientSession],
-        desk: Callable[[OwnerNote], Awaitable[tuple[bool, int]]] | None = None,
+        desk: DeskHook | None = None,
     ) -> None:
         self._webhook = webhook
         # The operator desk (bots.desk): hears hand-offs when it has people, and numbers them
@@ -76,17 +94,18 @@ class Owner:
 
     async def reach(self, note: OwnerNote) -> int:
         """Send ``note`` to every destination; how many took it (0: nobody was told)."""
-        reached = 0
+        reached = number = 0
         if self._desk is not None and note.kind == "handoff":
-            heard, number = await self._desk(note)
-            reached += heard
+            found = await self._desk.heard(note)
+            reached, number = int(found.heard), found.number
             if self._chats and number:
                 answer = OWNER_NOTE_ANSWER.format(number=number)
-                note = replace(note, detail="\n".join(filter(None, (note.detail, answer))))
+                note = replace(note, detail="\n".join(filter(None, (
+                    note.detail, found.about, answer))))
         if self._webhook:
             reached += await self._post(self._webhook, note)
         for channel, peer in self._chats.items():
-            reached += await self._chat(channel, peer, note)
+            reached += await self._chat(channel, peer, note, number)
         self.sent += reached
         return reached
 
@@ -106,14 +125,18 @@ class Owner:
             return False
         return True
 
-    async def _chat(self, channel: Channel, peer: str, note: OwnerNote) -> bool:
+    async def _chat(self, channel: Channel, peer: str, note: OwnerNote, number: int) -> bool:
+        """Send the note; a numbered one's message id goes to the desk (a reply answers)."""
         key = f"owner-{uuid.uuid4().hex}"
         try:
-            await self._connectors[channel].send(peer, Reply(text=note.text()), message_key=key)
+            sent = await self._connectors[channel].send(peer, Reply(text=note.text()),
+                                                        message_key=key)
         except ChannelError as exc:
             log.warning("owner chat %s failed: %s", channel, type(exc).__name__,
                         extra={"customer": note.customer, "kind": note.kind})
             return False
+        if sent and number and self._desk is not None:
+            await self._desk.noted(number, channel, sent)
         return True
 
 

@@ -77,10 +77,21 @@ INCIDENT_TEXTS: Final[dict[str, str]] = {
 }
 OWNER_NOTE_CUSTOMER: Final = "Клиент: {customer}"
 HANDOFF_DETAIL: Final = "Канал: {channel}. {reason}"
-OWNER_NOTE_ANSWER: Final = ("Ответить клиенту: напишите здесь «{number} ваш текст». "
-                            "Вернуть боту: «/бот {number}».")
+OWNER_NOTE_ANSWER: Final = ("Ответить клиенту: ответьте на это сообщение или напишите здесь "
+                            "«{number} ваш текст». Вернуть боту: «/бот {number}».")
+OWNER_NOTE_NAME: Final = "Имя: {name}"
+OWNER_NOTE_LAST: Final = "Последние сообщения:"
+OWNER_NOTE_SAID: Final[dict[str, str]] = {"in": "— клиент: {text}", "out": "— бот: {text}"}
 
 # ----------------------------------------------------------------- the desk, to a customer
 
 DESK_UNCLAIMED: Final = ("Извините, никто из сотрудников пока не ответил. Бот снова с вами — "
                          "напишите «меню», чтобы продолжить.")
+# Honest waiting (``bots.desk.waiting``): closed now, or nobody took the conversation in time.
+DESK_WAIT_CLOSED: Final = "Сейчас мы не работаем. Сотрудник ответит, когда мы откроемся: {when}."
+DESK_WAIT_CLOSED_LONG: Final = "Сейчас мы не работаем, и ближайший рабочий день пока неизвестен."
+DESK_WAIT_BUSY_TODAY: Final = "Сотрудники пока заняты. Мы ответим сегодня до {until}."
+DESK_WAIT_BUSY: Final = "Сотрудники пока заняты. Мы ответим в течение {within}."
+DESK_WAIT_BACK: Final = ("Если не хотите ждать, нажмите «Вернуться к боту» или напишите "
+                         "«меню».")
+DESK_BACK_LABEL: Final = "Вернуться к боту"

@@ -96,8 +96,9 @@ class Connector(Protocol):
     async def send(
         self, user_id: str, reply: Reply, *, message_key: str, priority: Priority = "live",
         since: float | None = None,
-    ) -> None:
-        """Deliver ``reply`` to ``user_id``.
+    ) -> str | None:
+        """Deliver ``reply`` to ``user_id``; the platform's id of the last message sent, where
+        it gives one (MAX ``mid``, VK ``message_id``: an answer to it can be recognised).
 
         ``message_key`` is the outbox entry's stable id; a re-send after a crash passes the same
         key, so the platform (VK ``random_id``) or the connector can drop the duplicate.

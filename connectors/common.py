@@ -286,6 +286,14 @@ class Layout:
     rows: tuple[tuple[Button, ...], ...]
 
 
+def signed(reply: Reply) -> Reply:
+    """An operator's message as a messenger without a sender field shows it: «Анна: текст»
+    (the web chat sends the name in its own frame field instead)."""
+    if reply.operator is None or not reply.text:
+        return reply
+    return dataclasses.replace(reply, text=f"{reply.operator}: {reply.text}")
+
+
 def shorten(label: str, limit: int) -> str:
     label = " ".join(label.split())
     return label if len(label) <= limit else label[: max(1, limit - 1)].rstrip() + "…"

@@ -50,4 +50,12 @@ CLI: Mapping[str, Mapping[str, str]] = {
     "desk.title_twice": {
         "ru": "название {title} встречается дважды; дайте каждой заготовке своё",
         "en": "the title {title} is used twice; give each canned reply its own"},
+    "desk.duration": {
+        "ru": "'{found}' — не промежуток времени; пишите, например: {examples}",
+        "en": "'{found}' is not a duration; write e.g. {examples}"},
+    "desk.waiting_order": {
+        "ru": "answer_within ({within}) должно быть короче release_after ({after}): клиенту "
+              "говорят, когда ждать ответа, до того как разговор вернётся боту",
+        "en": "answer_within ({within}) must be shorter than release_after ({after}): the "
+              "customer hears when to expect an answer before the bot takes over again"},
 }

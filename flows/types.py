@@ -172,6 +172,8 @@ class Inbound:
     VK ``message_event`` ``event_id``).
     ``address`` is an opaque digest of the sender's network address where the channel knows
     it (the web chat), so link-code guesses can be limited per address.
+    ``replied`` is the platform's id of the message this one replies to (MAX ``link`` of type
+    reply, VK ``reply_message``), where the channel tells.
     """
 
     channel: Channel
@@ -182,6 +184,7 @@ class Inbound:
     callback_id: str | None = None
     name: str | None = None
     address: str | None = None
+    replied: str | None = None
 
     @property
     def account(self) -> str:

@@ -67,7 +67,9 @@ class Accounts:
                 customer = await self.customer_of(account)
                 if customer is None:  # created and erased in between: start again
                     return await self.resolve(account, name=name)
-        await self._redis.zadd(self._keys.accounts(customer), {account: time.time()})
+        now = time.time()
+        await self._redis.zadd(self._keys.accounts(customer), {account: now})
+        await self._redis.zadd(self._keys.desk_active, {customer: now}, gt=True)
         if name:
             await self._profiles.set_if_missing(customer, "name", name)
         return customer
@@ -111,6 +113,7 @@ class Accounts:
         previous = await self.customer_of(account)
         await self._redis.set(self._keys.account(account), customer)
         await self._redis.zadd(self._keys.accounts(customer), {account: last_active})
+        await self._redis.zadd(self._keys.desk_active, {customer: last_active}, gt=True)
         if previous is not None and previous != customer:
             await self._redis.zrem(self._keys.accounts(previous), account)
 

@@ -241,6 +241,13 @@ class Handoffs:
         return operator if holder is None else text(holder)
 
     @guarded
+    async def tell_once(self, customer: str, since: float, ttl: float) -> bool:
+        """True for the one caller that is to tell the customer of the hand-off begun at
+        ``since`` when to expect an answer (the mark outlives the hand-off by ``ttl`` s)."""
+        return bool(await self._redis.set(self._keys.desk_told(customer, since), "1",
+                                          ex=max(1, int(ttl)), nx=True))
+
+    @guarded
     async def holder(self, customer: str) -> str | None:
         found = await self._redis.get(self._keys.desk_claim(customer))
         return None if found is None else text(found)
@@ -250,7 +257,10 @@ class Handoffs:
         wanted = list(customers)
         if not wanted:
             return {}
-        found = [await self._redis.get(self._keys.desk_claim(c)) for c in wanted]
+        pipe = self._redis.pipeline(transaction=False)  # one key per customer: no MULTI
+        for customer in wanted:
+            pipe.get(self._keys.desk_claim(customer))
+        found = await pipe.execute()
         return {c: text(h) for c, h in zip(wanted, found, strict=True) if h is not None}
 
     @guarded
@@ -278,15 +288,34 @@ class Handoffs:
         return number
 
     @guarded
+    async def noted(self, channel: str, message_id: str, number: int) -> None:
+        """The note ``message_id`` in the owner's ``channel`` chat is hand-off ``number``'s
+        (a number, not a customer: erasing the customer ends the number, and the note's)."""
+        await self._redis.set(self._keys.desk_note(channel, message_id), number,
+                              ex=DESK_SHORT_TTL)
+
+    @guarded
+    async def of_note(self, channel: str, message_id: str) -> int | None:
+        """The short number of the hand-off whose note ``message_id`` is, while it lives."""
+        try:
+            key = self._keys.desk_note(channel, message_id)
+        except ValueError:  # not an id svyaz could have kept
+            return None
+        found = await self._redis.get(key)
+        return None if found is None else int(found)
+
+    @guarded
     async def by_short(self, number: int) -> str | None:
         found = await self._redis.get(self._keys.desk_short(number))
         return None if found is None else text(found)
 
     @guarded
     async def forget(self, customer: str) -> None:
-        """Erasure: the waiting index and the short number name the customer (the claim key
-        goes with the customer's keys); the audit log keeps the internal id on purpose."""
+        """Erasure: the waiting and activity indexes and the short number name the customer
+        (the claim key goes with the customer's keys); the audit log keeps the internal id on
+        purpose."""
         await self._redis.zrem(self._keys.desk_waiting, customer)
+        await self._redis.zrem(self._keys.desk_active, customer)
         known = await self._redis.get(self._keys.desk_short_of(customer))
         if known is not None:
             await self._del_if(CompareAndDelete(self._keys.desk_short(int(known)), customer))

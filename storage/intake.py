@@ -8,7 +8,8 @@ trip: on Redis Cluster a plain (non-transactional) pipeline, elsewhere one scrip
    customer's tag), mark the account active, keep the first display name, push the event to
    the inbox and, for ``take``, take the customer's lock and read state and inbox (what
    ``Locks.lease`` would do next, in the same step: the ``Lease`` it returns);
-2. ``SADD`` of the customer to the global pending set.
+2. ``SADD`` of the customer to the global pending set, and ``ZADD`` of the customer to the
+   desk's activity index (``Keys.desk_active``: the conversation list's pages read it).
 
 The account -> customer map is cached in the process: the script's ownership check catches a
 stale entry, which then takes the slow path. An unknown account costs one ``GET`` more; a new
@@ -38,9 +39,10 @@ from storage.state import States
 
 # Called only through ``accept_call`` (``Accept``; ``AcceptJoint`` outside a cluster).
 # KEYS: accounts, profile, inbox, seen, lock, state, then (outside a cluster) the pending set,
-# the account's key and the set of all customers. ARGV: now, account, has name ("1"/"0"),
-# name, inbound json, de-duplication ttl s, lock token ("" = do not take), lock ttl ms,
-# customer, "1" to create the customer for a new account (outside a cluster only).
+# the account's key, the set of all customers and the desk's activity index. ARGV: now,
+# account, has name ("1"/"0"), name, inbound json, de-duplication ttl s, lock token ("" = do
+# not take), lock ttl ms, customer, "1" to create the customer for a new account (outside a
+# cluster only).
 # Returns false when the account is not (or no longer) the customer's, 0 for a repeat,
 # {entry id} when pushed, {entry id, version, data, rows, left effects} when the lock was
 # taken too.
@@ -54,6 +56,7 @@ redis.call('ZADD', KEYS[1], ARGV[1], ARGV[2])
 if ARGV[3] == '1' then redis.call('HSETNX', KEYS[2], 'name', ARGV[4]) end
 local id = redis.call('XADD', KEYS[3], '*', '{FIELD}', ARGV[5])
 if KEYS[7] then redis.call('SADD', KEYS[7], ARGV[9]) end
+if KEYS[10] then redis.call('ZADD', KEYS[10], ARGV[1], ARGV[9]) end
 if ARGV[7] ~= '' and redis.call('SET', KEYS[5], ARGV[7], 'NX', 'PX', ARGV[8]) then
   local s = redis.call('HMGET', KEYS[6], 'v', 'd', 'fx')
   return {{id, s[1], s[2], redis.call('XRANGE', KEYS[3], '-', '+'), s[3]}}
@@ -112,11 +115,11 @@ class Accept(Script):
 
 @dataclass(slots=True)
 class AcceptJoint(Script):
-    """The accept outside a cluster: it also marks the customer pending, and can create the
-    customer of a new account (the global keys: four slots in all)."""
+    """The accept outside a cluster: it also marks the customer pending and active, and can
+    create the customer of a new account (the global keys: five slots in all)."""
 
     LUA: ClassVar[str] = ACCEPT_LUA
-    SLOTS: ClassVar[int] = 4
+    SLOTS: ClassVar[int] = 5
     accounts: Key
     profile: Key
     inbox: Key
@@ -126,6 +129,7 @@ class AcceptJoint(Script):
     pending: Key
     account_key: Key
     customers: Key
+    active: Key
     now: float
     account: str
     named: str
@@ -158,7 +162,8 @@ def accept_call(keys: Keys, push: Push, *, joint: bool) -> Accept | AcceptJoint:
                       push.token, push.lock_ms, c, create)
     return AcceptJoint(keys.accounts(c), keys.profile(c), keys.inbox(c),
                        keys.seen(c, push.dedupe_key), keys.lock(c), keys.state(c), keys.pending,
-                       keys.account(inbound.account), keys.customers, time.time(),
+                       keys.account(inbound.account), keys.customers, keys.desk_active,
+                       time.time(),
                        inbound.account, named, name, encode_inbound(inbound), DEDUPE_TTL,
                        push.token, push.lock_ms, c, create)
 
@@ -241,8 +246,9 @@ class Intake:
             return await self._script(call)
         pipe = self._redis.pipeline(transaction=False)
         call.queue(pipe)
-        pipe.sadd(self._keys.pending, push.customer)  # another slot: no MULTI
-        reply, _ = await pipe.execute()
+        pipe.sadd(self._keys.pending, push.customer)  # other slots: no MULTI
+        pipe.zadd(self._keys.desk_active, {push.customer: call.now})
+        reply, _, _ = await pipe.execute()
         return reply
 
     async def _push(self, customer: str, dedupe_key: str, inbound: Inbound, take: bool, *,

@@ -29,8 +29,7 @@ Layout (``<bot>`` is the per-bot namespace so several bots share one Redis):
   ``:cursor`` (VK Long Poll's ``ts`` or MAX's marker, where the next leader goes on).
 * platform rate limits (``storage.ratelimit``): ``{rl:<platform>}:slots`` (zset: request
   slot -> when it frees) and ``:peers`` (zset: process -> its last take), one slot per platform.
-* web chat relay (``bots.webrelay``): the pub/sub channel ``{web}:bus`` and the delivered
-  marks ``{web}:sent:<message key>``.
+* web chat relay (``bots.webrelay``): pub/sub ``{web}:bus``, delivered ``{web}:sent:<key>``.
 * notices (``storage.notices``): per customer ``{c:<id>}:notice:<notice id>`` (hash: the
   ladder's record), ``{c:<id>}:notices`` (set of the customer's notice ids, for erasure) and
   ``{c:<id>}:climbing`` (set of those still climbing, for ``answered``); global, in one slot
@@ -43,9 +42,10 @@ Layout (``<bot>`` is the per-bot namespace so several bots share one Redis):
   ``:lf:<name>`` / ``:la:<address digest>`` (failed logins in the window), ``:audit`` (stream:
   who opened whose card, by internal customer id only), ``:seen:<operator>:<action>:<customer>``
   (a recent look, so a self-refreshing page is audited once), ``:waiting`` (zset customer ->
-  when the hand-off began), ``:shortseq`` / ``:short:<n>`` (a hand-off's short number ->
-  customer, for answers from the owner's messenger); per customer ``{c:<id>}:claim`` (the
-  operator who took the conversation) and ``{c:<id>}:short`` (its short number).
+  hand-off began), ``:active`` (zset customer -> last wrote), ``:shortseq`` / ``:short:<n>``
+  (a hand-off's number -> customer), ``:note:<channel>:<id>`` (a note in the owner's chat ->
+  its number); per customer ``:claim`` (its operator), ``:short`` (its number) and
+  ``:told:<since ms>`` (told when to expect an answer).
 
 This module does no I/O and must not build keys anywhere else: other modules ask ``Keys``.
 """
@@ -64,49 +64,10 @@ from storage.keyparts import (
     token_digest,
 )
 
-ROOT = "svyaz"
+# The TTLs and limits live in ``storage.limits``, re-exported here beside the keys they govern.
+from storage.limits import *  # noqa: F403
 
-DAY = 86_400
-STATE_TTL = 30 * DAY  # inactive dialogue states expire
-LOCK_TTL = 30.0  # seconds a customer lock lives unless released or extended
-LOCK_WAIT = 10.0  # seconds lock() waits before LockTimeout
-LINK_TOKEN_TTL = 15 * 60
-LINK_TOKEN_BYTES = 16  # 128 bits of randomness
-LINK_CODE_TTL = 10 * 60
-LINK_CODE_DIGITS = 6
-LINK_ACCOUNT_MAX_FAILURES = 5  # failed guesses per account within the window
-LINK_ADDRESS_MAX_FAILURES = 20  # failed guesses per network address (web chat) within the window
-LINK_ACCOUNT_WINDOW = 15 * 60
-LINK_CONFIRM_TTL = 15 * 60  # a claimed link waits this long for the account's «Объединить»
-LINK_FRESH_MESSAGES = 3  # a customer who typed fewer messages (and has no profile) is fresh
-PHONE_MATCH_MAX = 3  # phone-match codes sent for one number within the window
-PHONE_MATCH_WINDOW = 60 * 60
-DEDUPE_TTL = DAY
-HISTORY_MAXLEN = 10_000  # entries kept per customer (approximate trim)
-HISTORY_MAX_AGE: float | None = None  # seconds; None: keep by length only
-OUTBOX_LEASE_MS = 30_000  # an outbox entry untouched this long is claimable by another process
-# The outbox is spread over this many key sets (``{outbox:<n>}``), a customer's entries in one
-# (``storage.outbox.shard_of``), so a cluster spreads the replies over its nodes. Changing it
-# strands nothing: an entry's id names its shard.
-OUTBOX_SHARDS = 16
-# The scheduler's leader renews its lock every second; a dead leader's jobs wait at most this.
-SCHED_LEADER_TTL_MS = 8_000
-# The poller's leader (VK Long Poll, MAX polling) renews every second; a dead one's updates wait
-# at most this before another process polls on from the cursor it left.
-POLL_LEADER_TTL_MS = 5_000
-POLL_CURSOR_TTL = 7 * DAY  # VK and MAX keep updates for less; an older cursor is useless
-REMINDER_CLAIM_TTL = 30 * DAY  # a fired tick's claim outlives any retry of that tick
-NOTICE_TTL = 30 * DAY  # a notice record lives this long after its last change
-SMS_INDEX_TTL = 7 * DAY  # delivery reports come within hours; later ones are ignored
-SMS_DAY_TTL = 2 * DAY  # a customer's daily SMS counter outlives its day
-SMS_MONTH_TTL = 62 * DAY  # the monthly SMS counter outlives its month
-SMS_TAKE_TTL = DAY  # a quota take can be given back this long (a refused send is known at once)
-WEB_DELIVERED_TTL = 60  # seconds a web relay's delivered mark answers the waiting sender
-DESK_LOGIN_WINDOW = 15 * 60  # failed desk logins are counted over this many seconds
-DESK_ACCOUNT_MAX_FAILURES = 5  # failed logins of one operator name within the window
-DESK_ADDRESS_MAX_FAILURES = 20  # failed logins from one network address within the window
-DESK_AUDIT_MAXLEN = 1_000_000  # audit records kept (approximate trim)
-DESK_SHORT_TTL = 7 * DAY  # a hand-off's short number can be answered this long
+ROOT = "svyaz"
 
 # The parts of a key name that come from outside are checked there (``storage.keyparts``).
 
@@ -194,18 +155,10 @@ class Keys:
     def customer_keys(self, customer: str) -> tuple[str, ...]:
         """Every per-customer key (all in the customer's slot)."""
         return (
-            self.state(customer),
-            self.lock(customer),
-            self.accounts(customer),
-            self.profile(customer),
-            self.consents(customer),
-            self.history(customer),
-            self.inbox(customer),
-            self.reminders(customer),
-            self.links(customer),
-            self.routes(customer),
-            self.merged(customer),
-            self.scratch(customer),
+            self.state(customer), self.lock(customer), self.accounts(customer),
+            self.profile(customer), self.consents(customer), self.history(customer),
+            self.inbox(customer), self.reminders(customer), self.links(customer),
+            self.routes(customer), self.merged(customer), self.scratch(customer),
             self.visible(customer),
             self.files(customer),
         )
@@ -386,8 +339,15 @@ class Keys:
     def desk_waiting(self) -> str:
         return f"{self.prefix}{{desk}}:waiting"
 
+    @property
+    def desk_active(self) -> str:
+        return f"{self.prefix}{{desk}}:active"
+
     def desk_claim(self, customer: str) -> str:
         return f"{self.tag(customer)}:claim"
+
+    def desk_told(self, customer: str, since: float) -> str:
+        return f"{self.tag(customer)}:told:{int(since * 1000)}"
 
     @property
     def desk_short_seq(self) -> str:
@@ -395,6 +355,9 @@ class Keys:
 
     def desk_short(self, number: int) -> str:
         return f"{self.prefix}{{desk}}:short:{int(number)}"
+
+    def desk_note(self, channel: str, message_id: str) -> str:
+        return f"{self.prefix}{{desk}}:note:{_part(channel)}:{_part(message_id)}"
 
     def desk_short_of(self, customer: str) -> str:
         return f"{self.tag(customer)}:short"

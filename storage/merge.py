@@ -88,6 +88,7 @@ class Merger:
         await self._redis.sadd(self._keys.merged(keep), other)
         await self._redis.sadd(self._keys.customers, keep)
         await self._redis.srem(self._keys.customers, other)
+        await self._redis.zrem(self._keys.desk_active, other)
         await self._redis.delete(*self._keys.customer_keys(other))
         log.info("customer %s merged into %s", other, keep)
 

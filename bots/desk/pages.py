@@ -8,6 +8,7 @@ take-over is ``bots.desk.takeover``'s, the records ``storage``'s.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 
@@ -17,59 +18,73 @@ from bots.desk.canned import load_canned
 from bots.desk.conversations import STATES, arrange, thread
 from bots.desk.files import kept_files
 from bots.desk.gate import DESK, PREFIX, login, login_form, logout, me, owner_only, static
-from bots.desk.queries import conversation_rows, customer_export, recent_rows
+from bots.desk.queries import conversation_rows, customer_export, page_rows, waiting_rows
 from bots.desk.takeover import NotHolder
+from storage.accounts import AccountInfo
 from storage.store import Store
 
 HISTORY_SHOWN = 500  # messages of a conversation on its page
-LIST_SHOWN = 200  # conversations on the list page (hand-offs first): search finds the rest
+LIST_SHOWN = 50  # conversations on a page of the list (hand-offs first)
+PAGES_MAX = 100_000
 TEXT_MAX = 4000
 AUDIT_AGAIN = 600  # seconds: the same operator's card of the same customer is one look
+
+
+def _page(request: web.Request) -> int:
+    number = request.query.get("page", "1")
+    return max(1, min(int(number), PAGES_MAX)) if number.isdigit() else 1
 
 
 async def conversations(request: web.Request) -> web.StreamResponse:
     desk = request.app[DESK]
     q = request.query
     channel, state, query = q.get("channel", ""), q.get("state", ""), q.get("q", "")
-    store = desk.edge.parts.store
-    if channel or state or query.strip():  # a filter or a search looks at every customer
-        every = await conversation_rows(store)
-        total = len(every)
-    else:  # the first page: hand-offs and the most recently active
-        every, total = await recent_rows(store, LIST_SHOWN)
-    rows = arrange(every, channel=channel, state=state if state in STATES else "",
-                   query=query)
+    store, page = desk.edge.parts.store, _page(request)
+    if channel or state or query.strip():
+        every = arrange(  # the "waiting" filter reads the hand-offs only, others every customer
+            await (waiting_rows(store) if state == "waiting" else conversation_rows(store)),
+            channel=channel, state=state if state in STATES else "", query=query)
+        start = (page - 1) * LIST_SHOWN
+        rows, total = every[start:start + LIST_SHOWN], len(every)
+        waiting = sum(r.state == "waiting" for r in every)
+    else:  # hand-offs, then the most recently active, a page at a time
+        shown = await page_rows(store, page, LIST_SHOWN)
+        rows, total, waiting = shown.rows, shown.total, shown.waiting
     channels = sorted(desk.edge.parts.connectors)
-    return desk.render(request, "list.html", rows=rows[:LIST_SHOWN], total=max(total, len(rows)),
-                       now=time.time(), channel=channel, state=state, query=query,
-                       channels=channels, states=STATES,
-                       waiting=sum(r.state == "waiting" for r in rows))
+    return desk.render(request, "list.html", rows=rows, total=total, page=page,
+                       pages=max(1, -(-total // LIST_SHOWN)), now=time.time(),
+                       channel=channel, state=state, query=query, channels=channels,
+                       states=STATES, waiting=waiting)
 
 
 async def _known(store: Store, customer: str) -> bool:
+    return bool(await _accounts(store, customer))
+
+
+async def _accounts(store: Store, customer: str) -> list[AccountInfo]:
     try:
-        return bool(await store.identities.accounts(customer))
+        return await store.identities.accounts(customer)
     except ValueError:
-        return False
+        return []
 
 
 async def conversation(request: web.Request) -> web.StreamResponse:
     desk, customer = request.app[DESK], request.match_info["customer"]
     parts = desk.edge.parts
     store = parts.store
-    if not await _known(store, customer):
+    accounts = await _accounts(store, customer)
+    if not accounts:
         raise web.HTTPNotFound(text="Нет такого клиента.")
     await store.desk.audit.record_once(me(request).name, "card", customer, within=AUDIT_AGAIN)
-    state, _ = await store.states.load(customer)
-    entries = await store.history.read(customer, count=HISTORY_SHOWN)
+    (state, _), entries, profile, reminders, holder = await asyncio.gather(
+        store.states.load(customer), store.history.read(customer, count=HISTORY_SHOWN),
+        store.profiles.get(customer), parts.reminders.of_customer(customer),
+        store.desk.handoffs.holder(customer))
     return desk.render(
         request, "conversation.html", customer=customer, messages=thread(entries),
-        profile=await store.profiles.get(customer),
-        accounts=await store.identities.accounts(customer),
-        reminders=await parts.reminders.of_customer(customer),
+        profile=profile, accounts=accounts, reminders=reminders,
         position=state.stack[-1] if state and state.stack else None,
-        stage=state.handoff if state else None,
-        holder=await store.desk.handoffs.holder(customer),
+        stage=state.handoff if state else None, holder=holder,
         flows=sorted(parts.flows.current().flows), error=request.query.get("error", ""),
         canned=load_canned(desk.flows)[0], kept=await kept_files(store, customer),
         stamp=entries[-1].ts if entries else 0)
@@ -146,8 +161,8 @@ async def live(request: web.Request) -> web.StreamResponse:
     desk = request.app[DESK]
     store = desk.edge.parts.store
     customer = request.query.get("customer", "")
-    rows, _ = await recent_rows(store, LIST_SHOWN)
-    waiting = sum(r.state == "waiting" for r in rows)
+    shown = await page_rows(store, _page(request), LIST_SHOWN)
+    rows, waiting = shown.rows, shown.waiting
     if customer:
         if not await _known(store, customer):
             raise web.HTTPNotFound()

@@ -6,10 +6,10 @@ This module must not arrange or render rows (``bots.desk.conversations`` does).
 
 from __future__ import annotations
 
-import heapq
+from dataclasses import dataclass
 from typing import Any
 
-from bots.desk.conversations import Row, rows_of
+from bots.desk.conversations import Row, rows_of, state_of
 from storage.store import Store
 
 
@@ -23,23 +23,48 @@ async def conversation_rows(store: Store) -> list[Row]:
     return rows_of(summaries, since, holders)
 
 
-async def recent_rows(store: Store, limit: int) -> tuple[list[Row], int]:
-    """The rows of the hand-offs waiting and of the ``limit`` most recently active customers
-    (the list's first page), and how many customers there are: whole summaries are read for
-    these only."""
-    summaries = store.desk.summaries
-    customers = await summaries.customers()
-    active = await summaries.last_active(customers)
-    waiting = await store.desk.handoffs.waiting()
-    top = heapq.nlargest(limit, zip(active, customers, strict=True))
-    chosen = list(dict.fromkeys([*waiting, *(customer for _, customer in top)]))
-    recent = {customer for _, customer in top}
-    read = [s for s in await summaries.of(chosen) if s.handoff or s.customer in recent]
-    for customer in set(waiting) - {s.customer for s in read if s.handoff}:
-        await store.desk.handoffs.ended(customer)  # went back to the bot by themselves
+async def waiting_rows(store: Store) -> list[Row]:
+    """The rows of the hand-offs waiting (``Handoffs.waiting``), the longest waiting first:
+    summaries are read for those only (the list's "waiting" filter, ``/api/v1/handoffs``)."""
+    began = await store.desk.handoffs.waiting()
+    summaries = [s for s in await store.desk.summaries.of(list(began))
+                 if s.accounts and state_of(s) == "waiting"]
+    holders = await store.desk.handoffs.holders([s.customer for s in summaries])
+    rows = rows_of(summaries, began, holders)
+    return sorted(rows, key=lambda r: (r.since or 0.0, r.customer))
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    rows: list[Row]  # the page's hand-offs waiting (longest first), then by last activity
+    total: int  # conversations in all
+    waiting: int  # hand-offs waiting in all
+
+
+async def page_rows(store: Store, page: int, size: int, *, again: bool = True) -> Page:
+    """One page of the list: the hand-offs waiting (the longest first), then the customers
+    by last activity (``Summaries.active``); whole summaries are read for that page only.
+    Entries found stale leave the indexes, and the page is read ``again`` without them."""
+    summaries, handoffs = store.desk.summaries, store.desk.handoffs
+    waiting = await handoffs.waiting()
+    order = sorted(waiting, key=lambda c: (waiting[c], c))
+    start = (max(1, page) - 1) * size
+    first = order[start:start + size]
+    rest, total = await summaries.active(max(0, start - len(order)), size - len(first),
+                                           skip=waiting)
+    read = await summaries.of([*first, *rest])
+    gone = [s.customer for s in read if not s.accounts]  # merged or erased meanwhile
+    stale = [s.customer for s in read if s.customer in waiting
+             and (not s.handoff or not s.accounts)]
+    for customer in stale:
+        await handoffs.ended(customer)  # went back to the bot by themselves (or are gone)
+    if await summaries.inactive(gone) + len(stale) and again:
+        return await page_rows(store, page, size, again=False)
+    read = [s for s in read if s.accounts and s.customer not in stale]
     handed = [s.customer for s in read if s.handoff]
-    holders = await store.desk.handoffs.holders(handed)
-    return rows_of(read, {c: waiting[c] for c in handed if c in waiting}, holders), len(customers)
+    holders = await handoffs.holders(handed)
+    rows = rows_of(read, {c: waiting[c] for c in handed if c in waiting}, holders)
+    return Page(rows=rows, total=total, waiting=len(waiting))
 
 
 async def customer_export(store: Store, customer: str) -> dict[str, Any]:

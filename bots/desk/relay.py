@@ -1,6 +1,8 @@
 """Answering a hand-off from the owner's own messenger (``SVYAZ_OWNER_MAX_CHAT``,
 ``SVYAZ_OWNER_VK_PEER``): «12 текст» sends the text to the customer of hand-off 12 as an
-operator's message; «/бот 12» hands that customer back to the bot.
+operator's message; «/бот 12» hands that customer back to the bot. A reply to the hand-off's
+note (or to this module's answer about it) needs no number: its text goes to that customer,
+«/бот» alone hands back.
 
 ``take`` is asked by ``Runtime.accept`` before anything else: a message from the owner's chat
 is never taken as a customer's (it is answered here, once per platform event, and True is
@@ -29,6 +31,7 @@ log = logging.getLogger("svyaz.desk")
 OWNER_NAME = "Администратор"  # the name a customer sees when the owner's name cannot be shown
 _SAY = re.compile(r"^\s*№?\s*(\d{1,9})[\s.:,)\-—]+(\S.*)$", re.DOTALL)
 _BACK = re.compile(r"^\s*/(?:бот|bot)\s+№?\s*(\d{1,9})\s*$", re.IGNORECASE)
+_BACK_HERE = re.compile(r"^\s*/(?:бот|bot)(?:\s+№?\s*\d{1,9})?\s*$", re.IGNORECASE)
 HINT = ("Чтобы ответить клиенту, напишите номер обращения и текст: «12 Здравствуйте!». "
         "Вернуть клиента боту: «/бот 12».")
 SENT = "Отправлено клиенту {number} ({channel})."
@@ -45,7 +48,12 @@ class Command:
     text: str = ""
 
 
-def parse(text: str) -> Command:
+def parse(text: str, replied: int | None = None) -> Command:
+    """The owner's message; ``replied``: the number of the hand-off whose note it answers."""
+    if replied is not None:
+        if _BACK_HERE.match(text):
+            return Command("back", replied)
+        return Command("say", replied, text.strip()) if text.strip() else Command("help")
     if (back := _BACK.match(text)) is not None:
         return Command("back", int(back.group(1)))
     if (say := _SAY.match(text)) is not None:
@@ -83,9 +91,12 @@ class OwnerRelay:
         if not await store.dedupe.first_seen(f"owner:{dedupe_key(inbound)}"):
             return True
         event = inbound.event
-        command = parse(event.text) if isinstance(event, TextEvent) else Command("help")
+        replied = (await store.desk.handoffs.of_note(inbound.channel, inbound.replied)
+                   if inbound.replied else None)
+        command = (parse(event.text, replied) if isinstance(event, TextEvent)
+                   else Command("help"))
         answer = await self._run(command, operator_name(inbound.name))
-        await self._tell(inbound, answer)
+        await self._tell(inbound, answer, command.number)
         return True
 
     async def _run(self, command: Command, operator: str) -> str:
@@ -107,11 +118,15 @@ class OwnerRelay:
             return NOT_SENT.format(number=command.number)
         return SENT.format(number=command.number, channel=sent.target.channel)
 
-    async def _tell(self, inbound: Inbound, text: str) -> None:
+    async def _tell(self, inbound: Inbound, text: str, number: int) -> None:
+        """Answer the owner; a reply to an answer about hand-off ``number`` goes on with it."""
         peer = self._chats[inbound.channel]
         try:
-            await self._connectors[inbound.channel].send(
+            sent = await self._connectors[inbound.channel].send(
                 peer, Reply(text), message_key=f"owner-{uuid.uuid4().hex}")
         except ChannelError as exc:
             log.warning("owner chat %s refused the answer: %s", inbound.channel,
                         type(exc).__name__)
+            return
+        if sent and number:
+            await self._edge.parts.store.desk.handoffs.noted(inbound.channel, sent, number)

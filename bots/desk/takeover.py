@@ -6,9 +6,9 @@ only if absent, so two operators can never both hold it) and puts the dialogue i
 operator's text through ``bots.delivery`` (a ``Send`` of why "operator": outbox first, to the
 most recently active account, failing over to the others, in the live lane), marked with the
 operator's name. ``release`` is ``Runtime.release`` plus the claim dropped, and may start a
-flow; ``release_unclaimed`` does it for hand-offs nobody took within a day. ``heard`` is the
-owner-notification hook: a hand-off is heard when the desk has an operator, and numbered.
-This module must not render pages or check who may do what (``bots.desk.gate``).
+flow; ``sweep`` tells a customer nobody answered when to expect an answer and hands back to
+the bot after the owner's time (``bots.desk.waiting``). This module must not render pages or
+check who may do what (``bots.desk.gate``).
 """
 
 from __future__ import annotations
@@ -16,21 +16,20 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from datetime import datetime
 
 from bots.delivery import Delivered, Send
-from bots.owner import OwnerNote
+from bots.desk.canned import waiting_of
+from bots.desk.waiting import decide, expectation
 from bots.parts import Edge
 from bots.texts import DESK_UNCLAIMED
 from flows.types import DialogState, Reply, StartFlowEvent
-from storage.errors import StorageError
 from storage.history import OPERATOR_NOTE, HistoryEntry
 from storage.store import Store
 
 log = logging.getLogger("svyaz.desk")
 
 CLAIMED = "claimed by "  # a history note: the operator took the conversation
-UNCLAIMED_AFTER = 24 * 3600.0  # seconds an unclaimed hand-off waits before the bot is back
 SWEEP_EVERY = 60.0  # seconds between looks for hand-offs nobody claimed
 
 
@@ -73,26 +72,43 @@ class Takeover:
             customer, (Reply(text, operator=operator),), "operator",
             note=f"{OPERATOR_NOTE}{operator}"))
 
-    async def release_unclaimed(self, *, after: float = UNCLAIMED_AFTER) -> int:
-        """Hand back to the bot every hand-off nobody claimed within ``after`` seconds, and
-        tell the customer (once across processes: only the one that ends the wait does);
-        how many."""
-        store = self._edge.parts.store
-        now = time.time()
-        stale = [c for c, since in (await store.desk.handoffs.waiting()).items()
-                 if since < now - after]
-        released = 0
-        for customer in stale:
-            if await store.desk.handoffs.holder(customer) is not None:
+    async def sweep(self, now: datetime | None = None) -> tuple[int, int]:
+        """Honest waiting (``bots.desk.waiting``) for every hand-off nobody has taken: tell
+        the customer once when to expect an answer, hand back to the bot after the owner's
+        time (each once across processes); how many were told and released. ``now``: the
+        business's local time (the app's clock by default)."""
+        parts = self._edge.parts
+        now = now or self._edge.clock()
+        waiting, working = waiting_of(parts.flows.folder), parts.flows.current().working
+        handoffs = parts.store.desk.handoffs
+        began = await handoffs.waiting()
+        due = {customer: step for customer, since in began.items()
+               if (step := decide(since, now, working=working, waiting=waiting)) != "wait"}
+        told = released = 0
+        for summary in await parts.store.desk.summaries.of(list(due)):
+            customer, stage, since = summary.customer, summary.handoff, began[summary.customer]
+            if stage not in ("waiting", "unheard"):  # taken, or back with the bot already
+                await handoffs.ended(customer)
+            elif await handoffs.holder(customer) is not None:
                 continue
-            if not await store.desk.handoffs.ended(customer):
-                continue  # another process took this one
-            if await self._edge.runtime.release(customer):
-                released += 1
-                await self._edge.parts.delivery.deliver(Send(
-                    customer, (Reply(DESK_UNCLAIMED),), "operator",
-                    note="desk: nobody claimed it"))
-        return released
+            elif due[customer] == "release":
+                released += await self._release_unclaimed(customer)
+            elif stage == "waiting" and await handoffs.tell_once(customer, since,
+                                                                 waiting.release_after):
+                told += 1
+                await parts.delivery.deliver(Send(customer, (expectation(
+                    since, now, working=working, waiting=waiting),), "operator",
+                    note="desk: told when to expect an answer"))
+        return told, released
+
+    async def _release_unclaimed(self, customer: str) -> bool:
+        if not await self._edge.parts.store.desk.handoffs.ended(customer):
+            return False  # another process took this one
+        if not await self._edge.runtime.release(customer):
+            return False
+        await self._edge.parts.delivery.deliver(Send(
+            customer, (Reply(DESK_UNCLAIMED),), "operator", note="desk: nobody claimed it"))
+        return True
 
     async def release(self, customer: str, operator: str, flow: str | None = None) -> bool:
         """Hand the conversation back to the bot at its step, or into ``flow``; False when it
@@ -125,21 +141,3 @@ async def _set_stage(store: Store, customer: str, stage: str) -> None:
 async def _note(store: Store, customer: str, note: str) -> None:
     await store.history.append(customer, HistoryEntry(
         ts=time.time(), channel="-", direction="event", text="", note=note))
-
-
-def heard(store: Store) -> Callable[[OwnerNote], Awaitable[tuple[bool, int]]]:
-    """The owner-notification hook of the desk: a hand-off is recorded as waiting and given
-    a short number (for answers from the owner's messenger, ``bots.desk.relay``); it is
-    heard when at least one operator can log in. (False, 0) when storage fails."""
-
-    async def hook(note: OwnerNote) -> tuple[bool, int]:
-        if note.kind != "handoff":
-            return False, 0
-        try:
-            await store.desk.handoffs.began(note.customer, time.time())
-            number = await store.desk.handoffs.short_number(note.customer)
-            return any(not op.disabled for op in await store.desk.operators.all()), number
-        except StorageError:
-            return False, 0
-
-    return hook

@@ -174,7 +174,7 @@ class MaxConnector:
     async def send(
         self, user_id: str, reply: Reply, *, message_key: str, priority: Priority = "live",
         since: float | None = None,
-    ) -> None:
+    ) -> str | None:
         """Send ``reply`` to a MAX user id (``dialog:<chat>:<user>`` when the dialog's chat is
         known, ``chat:<id>`` for a group chat), queued in the limiter by ``priority``.
 
@@ -187,12 +187,14 @@ class MaxConnector:
             bodies = bodies[await self._arrived(user_id, bodies, since, priority):]
             if not bodies:
                 log.info("MAX: %s had arrived before; not sent again", message_key)
+        mid = ""
         for body in bodies:
             mid = await self.client.send(
                 user_id, body, priority=priority,
                 arrived=self._arrival_check(user_id, body, time.time(), priority),
             )
             log.debug("MAX: sent %s for %s", mid or "(arrived before)", message_key)
+        return mid or None
 
     def _arrival_check(
         self, target: str, body: NewMessageBody, since: float, priority: Priority

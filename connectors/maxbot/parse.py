@@ -88,11 +88,27 @@ class Body(_Model):
     attachments: list[Attachment] | None = None
 
 
+class LinkedBody(_Model):
+    mid: str | None = None
+
+
+class Linked(_Model):
+    type: str  # "reply" or "forward"
+    message: LinkedBody | None = None
+
+
 class Message(_Model):
     sender: User | None = None
     recipient: Recipient
     timestamp: int
     body: Body
+    link: Linked | None = None
+
+    @property
+    def replied(self) -> str | None:
+        """The ``mid`` of the message this one replies to (not of one it forwards)."""
+        link = self.link
+        return link.message.mid if link and link.type == "reply" and link.message else None
 
 
 class Callback(_Model):
@@ -202,6 +218,7 @@ def _inbound(
     recipient: Recipient | None = None,
     *,
     callback_id: str | None = None,
+    replied: str | None = None,
 ) -> Inbound:
     return Inbound(
         channel="max",
@@ -211,6 +228,7 @@ def _inbound(
         reply_to=reply_target(recipient, user.user_id),
         callback_id=callback_id,
         name=user.full_name,
+        replied=replied,
     )
 
 
@@ -237,7 +255,7 @@ def _message(message: Message) -> Inbound | None:
         event = TextEvent(text=message.body.text)
     if event is None:
         return None
-    return _inbound(sender, event_id, event, message.recipient)
+    return _inbound(sender, event_id, event, message.recipient, replied=message.replied)
 
 
 # MAX attachment types that are files a customer sent, and what svyaz calls them.

@@ -13,7 +13,7 @@ from dataclasses import replace
 from typing import Literal, NotRequired, TypedDict
 
 from connectors.base import Capabilities
-from connectors.common import layout_reply
+from connectors.common import layout_reply, signed
 from connectors.texts import MAX_PHONE_BUTTON
 from flows.types import Button, Reply
 
@@ -60,8 +60,10 @@ def render(reply: Reply, caps: Capabilities = CAPABILITIES, *,
     ``media`` (uploaded files: ``{"type": "image", "payload": {"token": ...}}``) on the first.
 
     Text is split within ``caps.max_text``; choices that do not fit the keyboard become a
-    numbered list (``layout_reply``). Returns ``[]`` for a reply with nothing to show.
+    numbered list (``layout_reply``). An operator's message is signed with their name
+    (``signed``). Returns ``[]`` for a reply with nothing to show.
     """
+    reply = signed(reply)
     reserve = 1 if reply.request_phone else 0
     fitted = replace(
         caps,

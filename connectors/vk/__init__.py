@@ -124,7 +124,7 @@ class VkConnector:
     async def send(
         self, user_id: str, reply: Reply, *, message_key: str, priority: Priority = "live",
         since: float | None = None,
-    ) -> None:
+    ) -> str | None:
         """VK drops a re-send itself: ``random_id`` is derived from ``message_key``."""
         attachment = None
         if reply.file is not None and self._read_file is not None:
@@ -137,8 +137,10 @@ class VkConnector:
         )
         if attachment is not None:
             calls[-1]["attachment"] = attachment
+        sent = None
         for params in calls:
-            await self.client.call("messages.send", params, priority=priority)
+            sent = await self.client.call("messages.send", params, priority=priority)
+        return str(sent) if isinstance(sent, int) and sent > 0 else None
 
     async def answer_callback(self, inbound: Inbound) -> None:
         if inbound.callback_id is None:

@@ -57,6 +57,10 @@ class Envelope(_Model):
     object: dict[str, JSON] | None = None
 
 
+class _Replied(_Model):
+    id: int = 0
+
+
 class _Message(_Model):
     from_id: int
     peer_id: int
@@ -65,6 +69,7 @@ class _Message(_Model):
     payload: JSON = None
     ref: str | None = None
     attachments: JSON = None  # (read leniently by connectors.vk.attachments)
+    reply_message: _Replied | None = None
 
 
 class _MessageEvent(_Model):
@@ -120,6 +125,7 @@ def _message_new(event_id: str, obj: Mapping[str, JSON]) -> Inbound | None:
         event_id=event_id,
         event=_message_event_of(event_id, message),
         reply_to=None if message.peer_id == message.from_id else str(message.peer_id),
+        replied=str(replied.id) if (replied := message.reply_message) and replied.id else None,
     )
 
 

@@ -18,7 +18,7 @@ from typing import Literal
 from vk_api.keyboard import VkKeyboard, VkKeyboardColor
 
 from connectors.base import Capabilities
-from connectors.common import Layout, layout_reply
+from connectors.common import Layout, layout_reply, signed
 from flows.types import Button, Reply
 
 from .parse import BUTTON_KEY
@@ -66,8 +66,9 @@ def render(
     message_key: str,
     button_type: ButtonType = "text",
 ) -> list[dict[str, str]]:
-    """One ``messages.send`` parameter set per message part; the keyboard rides on the last."""
-    fitted = _fit_payloads(_with_image(reply))
+    """One ``messages.send`` parameter set per message part; the keyboard rides on the last.
+    An operator's message is signed with their name (``signed``)."""
+    fitted = _fit_payloads(_with_image(signed(reply)))
     layout = layout_reply(fitted, caps, per_row=_row_width(fitted, caps))
     keyboard = _keyboard(layout, button_type)
     calls: list[dict[str, str]] = []

@@ -45,7 +45,8 @@ async def test_a_max_customer_is_answered_from_the_desk(
         await client.post(f"/desk/c/{customer}/claim", data={"csrf": token})
         await client.post(f"/desk/c/{customer}/say",
                           data={"csrf": token, "text": "Ольга на связи"})
-        await _until(lambda: "Ольга на связи" in _texts(max_fake, 77), "no operator message")
+        await _until(lambda: "Ольга: Ольга на связи" in _texts(max_fake, 77),  # signed
+                     "no operator message")
         max_fake.enqueue(w.message_created(77, "спасибо"))  # the bot stays quiet
         history = store_of(app).history
         deadline = time.monotonic() + 10

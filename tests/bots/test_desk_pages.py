@@ -190,10 +190,10 @@ async def test_hand_back_into_a_flow_the_operator_picks(
     await ws.close()
 
 
-async def test_the_first_page_reads_hand_offs_and_the_most_recent_only(
+async def test_a_page_reads_hand_offs_and_the_most_recent_only(
     desk: tuple[web.Application, TestClient],
 ) -> None:
-    from bots.desk.queries import recent_rows
+    from bots.desk.queries import page_rows, waiting_rows
     app, _ = desk
     store = store_of(app)
     ids = [await store.identities.resolve(f"web:p{n}") for n in range(5)]  # p4 latest
@@ -201,48 +201,33 @@ async def test_the_first_page_reads_hand_offs_and_the_most_recent_only(
     state_key = store.keys.state(ids[0])
     await store.redis.hset(state_key, mapping={"v": 1, "d": '{"h":"waiting"}'})
     await store.desk.handoffs.began(ids[1], 2.0)  # went back to the bot: no state stage
-    rows, total = await recent_rows(store, 2)
-    assert total == 5
-    assert [r.customer for r in rows] == [ids[0], ids[4], ids[3]]
-    assert rows[0].state == "waiting"
+    first = await page_rows(store, 1, 3)
+    assert [r.customer for r in first.rows] == [ids[0], ids[4], ids[3]]
+    assert first.rows[0].state == "waiting"
+    assert (first.total, first.waiting) == (5, 1)
     assert await store.desk.handoffs.waiting() == {ids[0]: 1.0}  # the stale one dropped
+    second = await page_rows(store, 2, 3)
+    assert [r.customer for r in second.rows] == [ids[2], ids[1]]  # the hand-off not again
+    await store.redis.hset(store.keys.state(ids[3]), mapping={"v": 1, "d": '{"h":"taken"}'})
+    await store.desk.handoffs.began(ids[3], 0.5)  # taken meanwhile: not waiting
+    assert [r.customer for r in await waiting_rows(store)] == [ids[0]]
 
 
-async def test_a_hand_off_nobody_claimed_for_a_day_goes_back_to_the_bot(
-    desk: tuple[web.Application, TestClient],
-) -> None:
-    from bots.app import EDGE
-    from bots.desk.takeover import UNCLAIMED_AFTER, Takeover
-    from bots.texts import DESK_UNCLAIMED
+async def test_the_list_pages_on(desk: tuple[web.Application, TestClient]) -> None:
+    from bots.desk.pages import LIST_SHOWN
     app, client = desk
     store = store_of(app)
-    ws, customer = await _ask_for_a_person(app, client)
-    takeover = Takeover(app[EDGE])
-    assert await takeover.release_unclaimed() == 0  # it has waited for a moment only
-    await store.desk.handoffs.began(customer, time.time() - UNCLAIMED_AFTER - 60)
-    assert await takeover.release_unclaimed() == 1
-    assert (await next_reply(ws))["text"] == DESK_UNCLAIMED
-    state, _ = await store.states.load(customer)
-    assert state is not None
-    assert state.handoff is None
-    assert await takeover.release_unclaimed() == 0  # once
-    await ws.send_json({"type": "text", "text": "меню", "id": "c9"})
-    assert (await next_reply(ws))["text"] == "Чем могу помочь?"
-    await ws.close()
-
-
-async def test_a_claimed_hand_off_is_not_released_however_old(
-    desk: tuple[web.Application, TestClient],
-) -> None:
-    from bots.app import EDGE
-    from bots.desk.takeover import Takeover
-    app, client = desk
-    store = store_of(app)
-    ws, customer = await _ask_for_a_person(app, client)
-    await store.desk.handoffs.claim(customer, "ivan")
-    await store.desk.handoffs.began(customer, 0.0)
-    assert await Takeover(app[EDGE]).release_unclaimed() == 0
-    await ws.close()
+    ids = [await store.identities.resolve(f"web:q{n}") for n in range(LIST_SHOWN + 2)]
+    await login(client, "ivan")
+    first = await (await client.get("/desk/")).text()
+    assert _order(first)[:2] == [ids[-1], ids[-2]]
+    assert len(_order(first)) == LIST_SHOWN
+    assert 'href="/desk/?page=2"' in first
+    second = await (await client.get("/desk/?page=2")).text()
+    assert _order(second) == [ids[1], ids[0]]
+    assert "Страница 2 из 2" in second
+    assert "page=3" not in second
+    assert (await client.get("/desk/?page=x")).status == 200  # the first page
 
 
 async def test_an_operator_takes_over_a_conversation_that_is_not_handed_off(

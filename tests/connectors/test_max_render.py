@@ -43,6 +43,13 @@ def test_plain_text() -> None:
     ]
 
 
+def test_an_operator_s_message_is_signed_with_their_name() -> None:
+    assert _ok(render(Reply(text="Добрый день!", operator="Анна"))) == [
+        {"attachments": [], "text": "Анна: Добрый день!"}]
+    assert render(Reply(text="", operator="Анна", image_url="https://x.example/a.png"))[0].get(
+        "text") is None  # nothing to sign
+
+
 def test_markdown_is_marked_only_when_asked() -> None:
     (body,) = _ok(render(Reply(text="**Итого:** 1 200 ₽", markdown=True)))
     assert body["format"] == "markdown"

@@ -51,6 +51,11 @@ def test_plain_text_has_no_keyboard() -> None:
         {"peer_id": "5551001", "random_id": str(random_id("out-1", 0)), "message": "Готово! 🎉"}]
 
 
+def test_an_operator_s_message_is_signed_with_their_name() -> None:
+    [params] = rendered(Reply("Добрый день!", operator="Анна"))
+    assert params["message"] == "Анна: Добрый день!"
+
+
 def test_link_buttons_are_open_link_on_their_own_row() -> None:
     link = "https://pay.example/1"
     reply = Reply("Оплата", (Button("pay", "Оплатить", url=link), Button("no", "Нет")))

@@ -102,21 +102,22 @@ def user(user_id: int, name: str = "Иван") -> JSONDict:
 
 
 def message_created(
-    user_id: int, text: str | None = "привет", *, attachments: list[JSONDict] | None = None
+    user_id: int, text: str | None = "привет", *, attachments: list[JSONDict] | None = None,
+    reply_to: JSONDict | None = None,
 ) -> JSONDict:
+    """``reply_to``: the body of the message this one replies to (MAX's ``link``, A7)."""
     seq, chat = next_seq(), chat_of(user_id)
     body = {"mid": mid(chat, seq), "seq": seq, "text": text, "attachments": attachments or []}
-    return {
-        "update_type": "message_created",
+    message: JSONDict = {
+        "sender": user(user_id),
+        "recipient": {"chat_id": chat, "chat_type": "dialog", "user_id": BOT_ID},
         "timestamp": now_ms(),
-        "user_locale": "ru",
-        "message": {
-            "sender": user(user_id),
-            "recipient": {"chat_id": chat, "chat_type": "dialog", "user_id": BOT_ID},
-            "timestamp": now_ms(),
-            "body": body,
-        },
+        "body": body,
     }
+    if reply_to is not None:
+        message["link"] = {"type": "reply", "message": reply_to}
+    return {"update_type": "message_created", "timestamp": now_ms(), "user_locale": "ru",
+            "message": message}
 
 
 def contact(user_id: int, phone: str, name: str = "Иван Петров") -> JSONDict:

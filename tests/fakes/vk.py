@@ -353,7 +353,7 @@ class FakeVk:
         return wire.envelope(self.group_id, type_, obj, event_id)
 
     def message_new(self, from_id: int, text: str, **kwargs: Any) -> Envelope:
-        """See ``vk_wire.message_new`` (payload, ref, peer_id, event_id)."""
+        """See ``vk_wire.message_new`` (payload, ref, peer_id, event_id, reply_to)."""
         return wire.message_new(self.group_id, from_id, text, **kwargs)
 
     def message_event(self, user_id: int, payload: Any, **kwargs: Any) -> Envelope:

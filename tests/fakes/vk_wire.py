@@ -138,8 +138,9 @@ CLIENT_INFO = {"button_actions": ["text", "vkpay", "open_app", "location", "open
 
 def message_new(group_id: int, from_id: int, text: str, *, payload: str | None = None,
                 ref: str | None = None, peer_id: int | None = None,
-                event_id: str | None = None,
+                event_id: str | None = None, reply_to: int | None = None,
                 attachments: list[dict[str, Any]] | None = None) -> Envelope:
+    """``reply_to``: the id of a message the community sent that this one replies to."""
     message: dict[str, Any] = {
         "id": 812, "date": int(time.time()), "peer_id": peer_id or from_id, "from_id": from_id,
         "text": text, "out": 0, "conversation_message_id": 41, "random_id": 0,
@@ -149,6 +150,10 @@ def message_new(group_id: int, from_id: int, text: str, *, payload: str | None =
         message["payload"] = payload
     if ref is not None:
         message.update(ref=ref, ref_source="site")
+    if reply_to is not None:  # (B6: the replied message as VK shows it, sent by the community)
+        message["reply_message"] = {"id": reply_to, "date": int(time.time()),
+                                    "from_id": -group_id, "peer_id": peer_id or from_id,
+                                    "text": "", "conversation_message_id": 40}
     obj = {"message": message, "client_info": dict(CLIENT_INFO)}
     return envelope(group_id, "message_new", obj, event_id)
 

@@ -235,4 +235,4 @@ def test_the_accept_keeps_to_the_customers_slot_on_a_cluster() -> None:
     names = joint.key_list()
     assert _slots(names[:6]) == {_customer_slot()}
     assert names[6:] == [SLOT_KEYS.pending, SLOT_KEYS.account(inbound.account),
-                         SLOT_KEYS.customers]
+                         SLOT_KEYS.customers, SLOT_KEYS.desk_active]

@@ -55,7 +55,9 @@
   }
 
   function poll() {
-    var url = "/desk/live.json" + (customer ? "?customer=" + encodeURIComponent(customer) : "");
+    var page = body.getAttribute("data-page") || "1";
+    var url = "/desk/live.json?" + (customer ? "customer=" + encodeURIComponent(customer)
+                                              : "page=" + encodeURIComponent(page));
     fetch(url, {credentials: "same-origin"}).then(function (r) {
       if (r.status === 401) { location.href = "/desk/login"; return null; }
       return r.ok ? r.json() : null;
