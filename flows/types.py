@@ -298,6 +298,27 @@ Effect: TypeAlias = (
 EFFECT_KINDS: tuple[type[Effect], ...] = get_args(Effect)
 
 
+# --------------------------------------------------------------------------- the funnel
+
+HappenedKind = Literal["started", "entered", "answered", "retried", "failed", "finished",
+                       "handed_off"]
+HAPPENED_KINDS: tuple[str, ...] = get_args(HappenedKind)
+
+
+@dataclass(frozen=True, slots=True)
+class Happened:
+    """One thing a turn did to a flow, for the funnel (``flows.funnel``). ``step`` is "" for
+    a flow's ``started`` and ``finished``; ``choice`` the option id (``yes``/``no`` at a
+    yes/no step) of an ``answered`` choice; ``seconds`` how long an ``answered`` step waited
+    for its answer (None: asked before svyaz kept that time)."""
+
+    kind: HappenedKind
+    flow: str
+    step: str = ""
+    choice: str | None = None
+    seconds: int | None = None
+
+
 # --------------------------------------------------------------------------- state
 
 
@@ -309,6 +330,9 @@ class Frame(BaseModel):
     flow: str = Field(alias="f")
     step: str = Field(alias="s")
     retries: int = Field(default=0, alias="r")
+    # When the customer was asked this step's question (epoch seconds; 0: not a question, or
+    # a state stored before it was kept): the funnel's time on a step (``flows.funnel``).
+    asked: int = Field(default=0, alias="t")
     # (A stored frame may carry "n", a field no version used: ignored, as any unknown one.)
 
 
@@ -359,3 +383,5 @@ class Turn:
     # From this reply on the bot re-asks a question a reminder interrupted: the reminder's own
     # message is what comes before (a critical notice's SMS carries only that); None: all.
     resumed: int | None = None
+    # What the turn did to flows, for the funnel's counts (``flows.funnel``).
+    happened: tuple[Happened, ...] = ()
