@@ -27,6 +27,7 @@ from storage.dedupe import Dedupe
 from storage.desk import Desk
 from storage.embedded import EmbeddedRedis
 from storage.errors import guarded, guarded_slow
+from storage.funnel import Funnel
 from storage.history import History, HistoryEntry
 from storage.identity import Identities
 from storage.inbox import Inbox
@@ -102,6 +103,7 @@ class Store:
         self.notices = Notices(redis, keys)
         self.incidents = Incidents(redis, keys)
         self.desk = Desk(redis, keys)  # the operator desk's records (bots.desk)
+        self.funnel = Funnel(redis, keys)  # the funnel's daily counts (storage.funnel)
         self.identities = Identities(redis, keys, history=self.history, profiles=self.profiles,
                                      reminders=self.reminders, inbox=self.inbox,
                                      link_token_ttl=link_token_ttl, link_code_ttl=link_code_ttl)
