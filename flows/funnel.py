@@ -13,9 +13,11 @@ a median can be estimated from exact counts without keeping any duration of any 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from flows.types import HAPPENED_KINDS, Happened, HappenedKind
 
-__all__ = ["BUCKETS", "HAPPENED_KINDS", "Happened", "HappenedKind", "bucket_of"]
+__all__ = ["BUCKETS", "HAPPENED_KINDS", "Happened", "HappenedKind", "Tally", "bucket_of"]
 
 # Upper bounds (seconds) of the time-on-step buckets; one more bucket holds anything longer.
 BUCKETS: tuple[int, ...] = (10, 30, 60, 120, 300, 900, 3600, 86_400)
@@ -29,3 +31,17 @@ def bucket_of(seconds: int | None) -> int | None:
         if seconds <= bound:
             return index
     return len(BUCKETS)
+
+
+@dataclass(frozen=True, slots=True)
+class Tally:
+    """An exact count read back: ``count`` facts of ``kind`` at ``flow``/``step`` on
+    ``channel`` (an answer's ``bucket``, None when unknown, and ``choice``, "" for none)."""
+
+    kind: HappenedKind
+    flow: str
+    step: str
+    channel: str
+    count: int
+    bucket: int | None = None
+    choice: str = ""

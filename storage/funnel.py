@@ -21,7 +21,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import ClassVar, Self
 
-from flows.funnel import bucket_of
+from flows.funnel import Tally, bucket_of
 from flows.types import HAPPENED_KINDS, Happened, HappenedKind
 from storage.client import RedisClient
 from storage.errors import guarded
@@ -80,20 +80,6 @@ def counts_of(day: str, facts: Iterable[Happened], channel: str) -> Counts | Non
     """A turn's facts as the day's increments (None when the turn did nothing to a flow)."""
     tally = Counter(field_of(fact, channel) for fact in facts)
     return Counts(day, tuple(tally.items())) if tally else None
-
-
-@dataclass(frozen=True, slots=True)
-class Tally:
-    """One counter field read back: ``count`` facts of ``kind`` at ``flow``/``step`` on
-    ``channel`` (an answer's ``bucket``, None when unknown, and ``choice``, "" for none)."""
-
-    kind: HappenedKind
-    flow: str
-    step: str
-    channel: str
-    count: int
-    bucket: int | None = None
-    choice: str = ""
 
 
 def parse_field(name: str, count: int) -> Tally | None:

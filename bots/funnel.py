@@ -1,0 +1,44 @@
+"""The funnel's counting in the runtime: a turn's facts (``Turn.happened``) as the counts its
+save adds (``storage.funnel``), on the business's calendar day, and as Prometheus counters
+once saved.
+
+``on`` turns the counting off and on (the bench measures its cost by alternating). This
+module must not write to Redis itself: the turn's save does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import datetime
+
+from bots.metrics import Metrics
+from flows.effects import zone
+from flows.model import FlowSet
+from flows.types import Happened
+from storage.funnel import Counts, counts_of
+
+
+class FunnelCounts:
+    """Counts for the turn's save; the metrics once it is saved."""
+
+    def __init__(self, metrics: Metrics, flows: Callable[[], FlowSet],
+                 clock: Callable[[], datetime]) -> None:
+        self.on = True
+        self._metrics = metrics
+        self._flows = flows
+        self._clock = clock
+
+    def counts(self, facts: Sequence[Happened], channel: str) -> Counts | None:
+        """The counts of a turn's ``facts`` on ``channel`` (None: nothing to count)."""
+        if not self.on or not facts:
+            return None
+        day = self._clock().astimezone(zone(self._flows().timezone)).date().isoformat()
+        return counts_of(day, facts, channel)
+
+    def saved(self, facts: Sequence[Happened], channel: str) -> None:
+        """The turn was saved with its counts: the process's Prometheus counters follow."""
+        if not self.on:
+            return
+        funnel = self._metrics.funnel
+        for fact in facts:
+            funnel.labels(fact.flow, fact.step, fact.kind, channel).inc()
