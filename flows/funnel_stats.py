@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 
 from flows.funnel import BUCKETS, Tally
 
@@ -60,8 +60,11 @@ class FlowStats:
 
 
 def period_days(last: date, days: int) -> list[str]:
-    """The ``days`` calendar days ending with ``last``, oldest first, as ``YYYY-MM-DD``."""
-    return [(last - timedelta(days=n)).isoformat() for n in range(max(1, days) - 1, -1, -1)]
+    """The ``days`` calendar days ending with ``last``, oldest first, as ``YYYY-MM-DD``
+    (none before the calendar's first day)."""
+    end = last.toordinal()
+    return [date.fromordinal(end - n).isoformat()
+            for n in range(max(1, days) - 1, -1, -1) if end - n >= 1]
 
 
 def span_days(first: date, last: date) -> list[str]:

@@ -72,3 +72,4 @@ def test_periods() -> None:
     assert span_days(date(2026, 12, 30), date(2027, 1, 1)) == [
         "2026-12-30", "2026-12-31", "2027-01-01"]
     assert span_days(date(2026, 12, 5), date(2026, 12, 4)) == []
+    assert period_days(date(1, 1, 2), 7) == ["0001-01-01", "0001-01-02"]
