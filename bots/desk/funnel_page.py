@@ -20,7 +20,7 @@ from flows.funnel_stats import FlowStats
 from flows.model import FlowSet
 
 PERIODS = (("1", "Сегодня"), ("7", "7 дней"), ("30", "30 дней"))
-WIDTH, BAR_HEIGHT, GAP, LABEL = 720, 30, 10, 250  # the chart's geometry, in SVG units
+WIDTH, BAR_HEIGHT, GAP, LABEL, COUNT = 720, 30, 10, 180, 110  # the chart's geometry
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,7 +41,7 @@ def bars(figures: FlowStats) -> list[Bar]:
     stages += [(s.step, s.entered) for s in figures.steps if s.question]
     stages.append(("Завершили", figures.finished))
     widest = max((count for _, count in stages), default=0) or 1
-    room = WIDTH - LABEL
+    room = WIDTH - LABEL - COUNT  # (the counts are written right of the widest bar)
     found = []
     for row, (label, count) in enumerate(stages):
         width = max(2.0, room * count / widest) if count else 0.0
@@ -80,7 +80,8 @@ async def page(request: web.Request) -> web.StreamResponse:
     return desk.render(
         request, "funnel.html", figures=figures, bars=chart, periods=PERIODS,
         flows=sorted((f.name, f.title) for f in flows.flows.values()),
-        channels=sorted(desk.edge.parts.connectors), query=request.query,
+        channels=sorted({*desk.edge.parts.connectors, *(figures.channels if figures else ())}),
+        query=request.query,
         median=stats.median_text, percent=stats.percent, note=stats.MEDIAN_NOTE,
         width=WIDTH, height=len(chart) * (BAR_HEIGHT + GAP), bar_height=BAR_HEIGHT,
         label_x=LABEL - 8, csv_query=request.query_string)
