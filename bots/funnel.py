@@ -17,13 +17,15 @@ from flows.model import FlowSet
 from flows.types import Happened
 from storage.funnel import Counts, counts_of
 
+COUNTING = True  # ``FunnelCounts.on`` at start (bench/launch.py's ``--no-funnel`` clears it)
+
 
 class FunnelCounts:
     """Counts for the turn's save; the metrics once it is saved."""
 
     def __init__(self, metrics: Metrics, flows: Callable[[], FlowSet],
                  clock: Callable[[], datetime]) -> None:
-        self.on = True
+        self.on = COUNTING
         self._metrics = metrics
         self._flows = flows
         self._clock = clock

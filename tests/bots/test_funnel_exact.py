@@ -19,6 +19,7 @@ from flows.funnel import Tally
 from flows.types import ButtonEvent, Event, Happened, StartEvent, TextEvent
 from storage.funnel import field_of
 from storage.history import HistoryEntry
+from storage.keyparts import funnel_day
 
 DAY = "2026-11-23"  # the harness clock's day in Moscow
 
@@ -136,3 +137,17 @@ async def test_the_history_streams_give_the_same_counts(harness: Harness) -> Non
     rebuilt = await _rebuilt(harness)
     assert rebuilt == stored
     assert sum(stored.values()) == sum(t.count for t in EXPECTED)
+
+
+async def test_the_counters_hold_nobody(harness: Harness) -> None:
+    """Aggregate only: no customer id, account or typed text in any counter field, so
+    ``svyaz forget`` has nothing to erase there (the asked time of a step is in the
+    customer's state, which it erases)."""
+    await play(harness)
+    store = harness.store
+    fields = [_text(f) for f in await store.redis.hkeys(funnel_day(store.keys.prefix, DAY))]
+    people = {_text(c) for c in await store.redis.smembers(store.keys.customers)}
+    said = {"Анна", "Борис", "Дина", "Фёдор", "абв", "где", "d-web"}
+    assert fields
+    assert not [f for f in fields for part in f.split("|") if part in people | said]
+    assert all(f.split("|")[0] in "serfdah" for f in fields)  # (the one-letter kinds)

@@ -1,0 +1,96 @@
+"""What the funnel costs: MAX saturation rounds alternating between svyaz with its funnel
+counting on and the same tree with it off (``bench/launch.py --no-funnel``), in one run.
+
+Both bots run at once from this tree, on the same core, against one MAX fake, each on its
+own embedded Redis; the rounds alternate on, off, off, on, … (``bench/ab.py``'s order) so a
+machine that slows down over the run weighs on both alike. Prints per-round figures, then
+``name: value`` medians, the on/off ratio of messages/s and the Redis commands per message
+of each (INFO commandstats of each bot's own Redis, over every round).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.ab import order  # noqa: E402
+from bench.common import (  # noqa: E402
+    ROOT,
+    BotProcess,
+    bot_core,
+    emit,
+    free_port,
+    median,
+    pin,
+    start_bot,
+    start_max_fake,
+    svyaz_env,
+    temp_dir,
+)
+from bench.load import Result, max_poster, redis_calls, run_load  # noqa: E402
+
+
+async def start(work: Path, core: int | None, max_url: str, *, funnel: bool) -> BotProcess:
+    port = free_port()
+    env = svyaz_env(data_dir=work, port=port, max_url=max_url,
+                    extra={"SVYAZ_FLOWS": str(ROOT / "flows_examples")})
+    flags = [] if funnel else ["--no-funnel"]
+    argv = [sys.executable, "-m", "bench.launch", *flags, "--no-rate-limit", "run"]
+    bot = await start_bot(argv, env, data_dir=work, port=port, core=core, cwd=ROOT)
+    pin(bot.proc.pid, core)
+    return bot
+
+
+async def run(args: argparse.Namespace, core: int | None, work: Path) -> None:
+    fake, runner = await start_max_fake()
+    fake.keep_requests = False
+    bots = {"on": await start(work / "on", core, fake.url, funnel=True),
+            "off": await start(work / "off", core, fake.url, funnel=False)}
+    sockets = {side: f"unix://{work / side / 'redis.sock'}" for side in bots}
+    results: dict[str, list[Result]] = {side: [] for side in bots}
+    calls = dict.fromkeys(bots, 0)
+    try:
+        for bot in bots.values():  # warm-up: imports, pools, first turns
+            await run_load(bot, max_poster(bot.url), fake.inbox, concurrency=4, seconds=1.0,
+                           rate=None)
+        for side in order(args.rounds):  # (the rounds' names: "after" is on, "before" off)
+            side = "on" if side == "after" else "off"
+            bot = bots[side]
+            before = await redis_calls(sockets[side])
+            r = await run_load(bot, max_poster(bot.url), fake.inbox,
+                               concurrency=args.concurrency, seconds=args.seconds, rate=None)
+            calls[side] += await redis_calls(sockets[side]) - before
+            results[side].append(r)
+            print(f"# funnel {side}: {r.rate:.1f} msg/s, {r.errors} errors", flush=True)
+    finally:
+        for bot in bots.values():
+            bot.stop()
+        await runner.cleanup()
+    rates = {}
+    for side, runs in results.items():
+        rates[side] = median([r.rate for r in runs])
+        messages = sum(r.messages for r in runs)
+        emit(f"funnel_{side}_messages_per_second", rates[side])
+        emit(f"funnel_{side}_redis_commands_per_message", calls[side] / max(1, messages))
+        emit(f"funnel_{side}_errors", sum(r.errors for r in runs))
+    emit("ratio_funnel_on_off_messages_per_second", rates["on"] / rates["off"])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--rounds", type=int, default=6, help="rounds per side")
+    parser.add_argument("--seconds", type=float, default=8.0)
+    parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument("--no-pin", action="store_true")
+    args = parser.parse_args()
+    core = bot_core(pin_bot=not args.no_pin)
+    with temp_dir("svyaz-funnel-") as work:
+        asyncio.run(run(args, core, work))
+
+
+if __name__ == "__main__":
+    main()
