@@ -324,6 +324,9 @@ def pose(run: Run, q: Question, text: str | None = None) -> Outcome | None:
     listed = q.options_from is not None or q.for_day is not None
     options = run.options(q) if q.kind == "choice" and listed else None
     if options == ():
+        here = run.stack[-1]
+        if run.happened and run.happened[-1] == Happened("entered", here.flow, here.step):
+            run.happened.pop()  # never asked: not a question the customer could leave
         target = q.when_empty or q.on_fail
         if target is not None:
             run.stack[-1] = frame(run.stack[-1].flow, target)

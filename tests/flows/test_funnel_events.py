@@ -52,6 +52,19 @@ FLOWS = {
           human:
             handoff: Клиент запутался
     """,
+    "pick.yaml": """
+        flow: pick
+        steps:
+          prep:
+            set:
+              items: []
+          choose:
+            ask: Выберите
+            choice_from: items
+            when_empty: none
+          none:
+            say: Выбирать не из чего.
+    """,
     "extra.yaml": """
         flow: extra
         steps:
@@ -135,6 +148,13 @@ CASES = [
 def test_facts_of_each_turn(flows: FlowSet, events: list[tuple[int, Event]],
                             expected: list[tuple[Happened, ...]]) -> None:
     assert play(flows, events) == expected
+
+
+def test_a_list_with_nothing_to_offer_is_not_entered(flows: FlowSet) -> None:
+    """``when_empty``: the question was never asked, so nobody could leave it."""
+    turn = advance(flows, None, StartFlowEvent("pick"), NOW)
+    assert turn.happened == (H("started", "pick"), H("entered", "pick", "prep"),
+                             H("entered", "pick", "none"), H("finished", "pick"))
 
 
 def test_a_state_from_before_asked_times_counts_no_seconds(flows: FlowSet) -> None:
