@@ -4,8 +4,9 @@ counting on and the same tree with it off (``bench/launch.py --no-funnel``), in 
 Both bots run at once from this tree, on the same core, against one MAX fake, each on its
 own embedded Redis; the rounds alternate on, off, off, on, … (``bench/ab.py``'s order) so a
 machine that slows down over the run weighs on both alike. Prints per-round figures, then
-``name: value`` medians, the on/off ratio of messages/s and the Redis commands per message
-of each (INFO commandstats of each bot's own Redis, over every round).
+``name: value`` medians, the on/off ratio of messages/s, and per message of each: Redis
+commands (INFO commandstats of its own Redis, over every round) and the CPU of the bot and of
+its Redis (CPU time moves less than messages/s on a busy machine).
 """
 
 from __future__ import annotations
@@ -76,6 +77,10 @@ async def run(args: argparse.Namespace, core: int | None, work: Path) -> None:
         messages = sum(r.messages for r in runs)
         emit(f"funnel_{side}_messages_per_second", rates[side])
         emit(f"funnel_{side}_redis_commands_per_message", calls[side] / max(1, messages))
+        emit(f"funnel_{side}_bot_cpu_ms_per_message",
+             sum(r.cpu for r in runs) / max(1, messages) * 1000)
+        emit(f"funnel_{side}_redis_cpu_ms_per_message",
+             sum(r.redis_cpu for r in runs) / max(1, messages) * 1000)
         emit(f"funnel_{side}_errors", sum(r.errors for r in runs))
     emit("ratio_funnel_on_off_messages_per_second", rates["on"] / rates["off"])
 
