@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from datetime import datetime
+from typing import Any
 
 from bots.metrics import Metrics
 from flows.effects import zone
@@ -29,6 +30,8 @@ class FunnelCounts:
         self._metrics = metrics
         self._flows = flows
         self._clock = clock
+        # The metric's children by labels: ``labels()`` checks and locks on every call.
+        self._children: dict[tuple[str, str, str, str], Any] = {}
 
     def counts(self, facts: Sequence[Happened], channel: str) -> Counts | None:
         """The counts of a turn's ``facts`` on ``channel`` (None: nothing to count)."""
@@ -41,6 +44,9 @@ class FunnelCounts:
         """The turn was saved with its counts: the process's Prometheus counters follow."""
         if not self.on:
             return
-        funnel = self._metrics.funnel
         for fact in facts:
-            funnel.labels(fact.flow, fact.step, fact.kind, channel).inc()
+            key = (fact.flow, fact.step, fact.kind, channel)
+            child = self._children.get(key)
+            if child is None:
+                child = self._children[key] = self._metrics.funnel.labels(*key)
+            child.inc()

@@ -21,7 +21,8 @@ from storage.keys import Keys
 from storage.locks import Lock
 from storage.scripts import Arg, Key, Script, Spread
 
-# KEYS: state, lock, inbox, history, then (with outbox entries) outbox data and lease.
+# KEYS: state, lock, inbox, history, then (with outbox entries) outbox data and lease, then
+# (outside a cluster, counting) the funnel's day counter: always the last key.
 # ARGV: token, expected version, json, ttl seconds, inbox id or "", lock ttl ms, the turn's
 # effects ("-": leave those stored, "": none), the number n of outbox entries then n pairs
 # (id, json), then the funnel's: m, and when m > 0 the counter's ttl and m pairs (field,
