@@ -1,12 +1,14 @@
-"""What the funnel costs: MAX saturation rounds alternating between svyaz with its funnel
-counting on and the same tree with it off (``bench/launch.py --no-funnel``), in one run.
+"""What the funnel costs: svyaz with its funnel counting on against the same tree with it off
+(``bench/launch.py --no-funnel``), in one run.
 
-Both bots run at once from this tree, on the same core, against one MAX fake, each on its
-own embedded Redis; the rounds alternate on, off, off, on, … (``bench/ab.py``'s order) so a
-machine that slows down over the run weighs on both alike. Prints per-round figures, then
-``name: value`` medians, the on/off ratio of messages/s, and per message of each: Redis
-commands (INFO commandstats of its own Redis, over every round) and the CPU of the bot and of
-its Redis (CPU time moves less than messages/s on a busy machine).
+Both bots run from this tree, on the same core, against one MAX fake, each on its own
+embedded Redis. By default each round loads both at once (half the customers each): they
+share the core at the same moments, so whatever else the machine does weighs on both alike,
+and the round's on/off ratio of messages/s is their relative cost (the median of the rounds'
+ratios is printed). ``--alternate`` runs one at a time instead: on, off, off, on, …
+(``bench/ab.py``). Prints per-round figures, then ``name: value`` medians, the on/off ratio
+of messages/s, and per message of each: Redis commands (INFO commandstats of its own Redis,
+over every round) and the CPU of the bot and of its Redis.
 """
 
 from __future__ import annotations
@@ -54,19 +56,35 @@ async def run(args: argparse.Namespace, core: int | None, work: Path) -> None:
     sockets = {side: f"unix://{work / side / 'redis.sock'}" for side in bots}
     results: dict[str, list[Result]] = {side: [] for side in bots}
     calls = dict.fromkeys(bots, 0)
+    ratios: list[float] = []
     try:
         for bot in bots.values():  # warm-up: imports, pools, first turns
             await run_load(bot, max_poster(bot.url), fake.inbox, concurrency=4, seconds=1.0,
                            rate=None)
-        for side in order(args.rounds):  # (the rounds' names: "after" is on, "before" off)
-            side = "on" if side == "after" else "off"
-            bot = bots[side]
-            before = await redis_calls(sockets[side])
-            r = await run_load(bot, max_poster(bot.url), fake.inbox,
-                               concurrency=args.concurrency, seconds=args.seconds, rate=None)
-            calls[side] += await redis_calls(sockets[side]) - before
-            results[side].append(r)
-            print(f"# funnel {side}: {r.rate:.1f} msg/s, {r.errors} errors", flush=True)
+        for n in range(args.rounds):
+            if args.paired:  # both at once on the one core: each gets what it costs
+                before = {side: await redis_calls(sockets[side]) for side in bots}
+                both = await asyncio.gather(*(
+                    run_load(bot, max_poster(bot.url), fake.inbox,
+                             concurrency=args.concurrency // 2, seconds=args.seconds, rate=None)
+                    for bot in bots.values()))
+                for side, r in zip(bots, both, strict=True):
+                    calls[side] += await redis_calls(sockets[side]) - before[side]
+                    results[side].append(r)
+                ratios.append(both[0].rate / both[1].rate if both[1].rate else 0.0)
+                print(f"# round {n}: on {both[0].rate:.1f}, off {both[1].rate:.1f} msg/s, "
+                      f"on/off {ratios[-1]:.3f}", flush=True)
+                continue
+            for side in order(1)[:: 1 if n % 2 == 0 else -1]:
+                side = "on" if side == "after" else "off"
+                bot = bots[side]
+                before_one = await redis_calls(sockets[side])
+                r = await run_load(bot, max_poster(bot.url), fake.inbox,
+                                   concurrency=args.concurrency, seconds=args.seconds,
+                                   rate=None)
+                calls[side] += await redis_calls(sockets[side]) - before_one
+                results[side].append(r)
+                print(f"# funnel {side}: {r.rate:.1f} msg/s, {r.errors} errors", flush=True)
     finally:
         for bot in bots.values():
             bot.stop()
@@ -83,6 +101,8 @@ async def run(args: argparse.Namespace, core: int | None, work: Path) -> None:
              sum(r.redis_cpu for r in runs) / max(1, messages) * 1000)
         emit(f"funnel_{side}_errors", sum(r.errors for r in runs))
     emit("ratio_funnel_on_off_messages_per_second", rates["on"] / rates["off"])
+    if ratios:
+        emit("paired_ratio_funnel_on_off_median", median(ratios))
 
 
 def main() -> None:
@@ -91,6 +111,8 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=8.0)
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--no-pin", action="store_true")
+    parser.add_argument("--alternate", dest="paired", action="store_false",
+                        help="rounds one bot at a time, alternating (default: paired rounds)")
     args = parser.parse_args()
     core = bot_core(pin_bot=not args.no_pin)
     with temp_dir("svyaz-funnel-") as work:
