@@ -32,13 +32,23 @@ class FunnelCounts:
         self._clock = clock
         # The metric's children by labels: ``labels()`` checks and locks on every call.
         self._children: dict[tuple[str, str, str, str], Any] = {}
+        self._minute, self._today = -1, ""
 
     def counts(self, facts: Sequence[Happened], channel: str) -> Counts | None:
         """The counts of a turn's ``facts`` on ``channel`` (None: nothing to count)."""
         if not self.on or not facts:
             return None
-        day = self._clock().astimezone(zone(self._flows().timezone)).date().isoformat()
-        return counts_of(day, facts, channel)
+        return counts_of(self._day(), facts, channel)
+
+    def _day(self) -> str:
+        """The business's calendar day now, worked out once a minute (a time zone's offset
+        changes on a whole minute; ``astimezone`` costs more than the counting)."""
+        now = self._clock()
+        minute = int(now.timestamp()) // 60
+        if minute != self._minute:
+            self._minute = minute
+            self._today = now.astimezone(zone(self._flows().timezone)).date().isoformat()
+        return self._today
 
     def saved(self, facts: Sequence[Happened], channel: str) -> None:
         """The turn was saved with its counts: the process's Prometheus counters follow."""

@@ -78,7 +78,10 @@ def field_of(fact: Happened, channel: str) -> str:
 
 def counts_of(day: str, facts: Iterable[Happened], channel: str) -> Counts | None:
     """A turn's facts as the day's increments (None when the turn did nothing to a flow)."""
-    tally = Counter(field_of(fact, channel) for fact in facts)
+    tally: dict[str, int] = {}  # (a plain dict: Counter costs more than the rest together)
+    for fact in facts:
+        name = field_of(fact, channel)
+        tally[name] = tally.get(name, 0) + 1
     return Counts(day, tuple(tally.items())) if tally else None
 
 
