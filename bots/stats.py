@@ -26,6 +26,9 @@ MEDIAN_NOTE = ("медиана — по интервалам (до 10 с, 30 с,
                "показан интервал, в который попал средний ответ")
 
 
+_YES_NO = {"yes": "да", "no": "нет"}  # a yes/no step's answers, as the owner reads them
+
+
 class UnknownFlow(ValueError):
     """The flow asked about is not one of the bot's."""
 
@@ -96,6 +99,11 @@ def _duration(seconds: int) -> str:
     return f"{seconds // 3600} ч" if seconds < 86_400 else "суток"
 
 
+def choice_text(choice: str) -> str:
+    """An option as the owner reads it (a yes/no step's «да», «нет»)."""
+    return _YES_NO.get(choice, choice)
+
+
 def percent(part: int, whole: int) -> str:
     return f"{100 * part / whole:.0f} %" if whole else "—"
 
@@ -113,8 +121,9 @@ def lines(stats: FlowStats, title: str) -> list[str]:
         f"{'сдались':>9}  медиана",
     ]
     for step in stats.steps:
-        out.append(_step_line(step))
-        out += [f"{'':<16}  «{choice}»: {count}" for choice, count in step.choices]
+        if step.question or step.entered or step.handed_off:  # (not a branch nobody took)
+            out.append(_step_line(step))
+        out += [f"{'':<16}  «{choice_text(choice)}»: {count}" for choice, count in step.choices]
     if stats.channels:
         out.append(f"каналы: {', '.join(stats.channels)}")
     out.append(MEDIAN_NOTE)

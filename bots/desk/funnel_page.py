@@ -81,8 +81,8 @@ async def page(request: web.Request) -> web.StreamResponse:
         request, "funnel.html", figures=figures, bars=chart, periods=PERIODS,
         flows=sorted((f.name, f.title) for f in flows.flows.values()),
         channels=sorted({*desk.edge.parts.connectors, *(figures.channels if figures else ())}),
-        query=request.query,
-        median=stats.median_text, percent=stats.percent, note=stats.MEDIAN_NOTE,
+        query=request.query, median=stats.median_text, percent=stats.percent,
+        choice=stats.choice_text, note=stats.MEDIAN_NOTE,
         width=WIDTH, height=len(chart) * (BAR_HEIGHT + GAP), bar_height=BAR_HEIGHT,
         label_x=LABEL - 8, csv_query=request.query_string)
 
