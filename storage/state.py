@@ -15,6 +15,7 @@ This module must not run the engine or read events; it only stores what it is gi
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Awaitable, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
@@ -153,11 +154,18 @@ class States:
     async def _after(self, outbox: Sequence[Prepared], record: Record,
                      counts: Counts | None) -> None:
         """What the save's script could not write: a cluster's (or two shards') outbox
-        entries, a cluster's funnel counts (not in the customer's slot)."""
+        entries, a cluster's funnel counts (not in the customer's slot); sent together, so
+        they cost one round trip's wait."""
+        writes: list[Awaitable[Any]] = []
         if outbox and not record.outbox and self._outbox is not None:
-            await self._outbox.put_prepared(outbox)
+            writes.append(self._outbox.put_prepared(outbox))
         if counts is not None and not self._joint:
-            await self._count(Count.of(self._keys, counts))
+            writes.append(self._count(Count.of(self._keys, counts)))
+        if not writes:  # (outside a cluster, nearly always)
+            return
+        for result in await asyncio.gather(*writes, return_exceptions=True):
+            if isinstance(result, BaseException):  # (both have ended: none left running)
+                raise result
 
     def _record(self, state: DialogState, version: int, inbox_id: str | None,
                 history: HistoryEntry | None, outbox: Sequence[Prepared],
