@@ -29,10 +29,12 @@ from storage.keyparts import FUNNEL_TTL, funnel_day
 from storage.keys import Keys
 from storage.scripts import Key, Script, Spread, runner
 
-_CODE: dict[str, str] = {"started": "s", "entered": "e", "answered": "a", "retried": "r",
-                         "failed": "f", "finished": "d", "handed_off": "h"}
-_KIND: dict[str, HappenedKind] = {code: kind for kind, code in _CODE.items()}  # type: ignore[misc]
-assert set(_CODE) == set(HAPPENED_KINDS)  # noqa: S101 (a new kind needs a code here)
+_CODE: dict[HappenedKind, str] = {"started": "s", "entered": "e", "answered": "a",
+                                  "retried": "r", "failed": "f", "finished": "d",
+                                  "handed_off": "h"}
+_KIND: dict[str, HappenedKind] = {code: kind for kind, code in _CODE.items()}
+if set(_CODE) != set(HAPPENED_KINDS):  # a new kind needs its one-letter code here
+    raise RuntimeError(f"storage.funnel: no code for {set(HAPPENED_KINDS) - set(_CODE)}")
 
 # KEYS: the day's counter. ARGV: its ttl, then (field, increment) pairs. The same lines as the
 # save's own block (``storage.save``): EXPIRE only when a field is new (its count equals the
