@@ -67,7 +67,8 @@ async def count(tree: Path, work: Path, args: argparse.Namespace) -> tuple[int, 
     out_file = work / "callgrind.out"
     argv = ["valgrind", "--tool=callgrind", "--instr-atstart=no",
             f"--callgrind-out-file={out_file}", str(tree / ".venv" / "bin" / "python"),
-            "-m", "bench.launch", "--no-rate-limit", "run"]
+            "-m", "bench.launch", *(["--no-funnel"] if args.no_funnel else []),
+            "--no-rate-limit", "run"]
     log = (work / "bot.log").open("ab")
     proc = subprocess.Popen(argv, env=env, cwd=str(tree), stdout=log, stderr=log)
     url = f"http://127.0.0.1:{port}"
@@ -99,6 +100,8 @@ def main() -> None:
     parser.add_argument("--dialogues", type=int, default=40)
     parser.add_argument("--warmup", type=int, default=8)
     parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument("--no-funnel", action="store_true",
+                        help="the funnel's counting off (bench.launch), to measure its cost")
     parser.add_argument("--keep", help="copy the callgrind profile here (callgrind_annotate)")
     args = parser.parse_args()
     tree = Path(args.tree).resolve()

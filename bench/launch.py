@@ -3,7 +3,9 @@
 Exactly ``svyaz`` (``bots.cli.main``) with one optional change: ``--no-rate-limit`` lifts the
 MAX (30 requests/s) and VK (20 requests/s) client limiters before start-up, so a throughput run
 measures svyaz rather than the platforms' published limits (the peer has no limiter either).
-Every other byte of the turn path is the shipped one. Must not be used outside bench/.
+``--no-funnel`` turns the funnel's counting off (``bots.funnel.COUNTING``), so
+``bench/funnel.py`` can measure what it costs. Every other byte of the turn path is the
+shipped one. Must not be used outside bench/.
 """
 
 from __future__ import annotations
@@ -23,6 +25,11 @@ def lift_rate_limits() -> None:
 
 
 def main(argv: list[str]) -> int:
+    if argv and argv[0] == "--no-funnel":
+        import bots.funnel
+
+        bots.funnel.COUNTING = False
+        argv = argv[1:]
     if argv and argv[0] == "--no-rate-limit":
         lift_rate_limits()
         argv = argv[1:]

@@ -12,12 +12,14 @@ from __future__ import annotations
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from functools import partial
 from typing import Any, Literal
 
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from bots import api_doc, stats
 from bots.access import erase
 from bots.api_doc import PREFIX, document, model_schemas
 from bots.config import Settings
@@ -220,6 +222,18 @@ class Api:
         return web.json_response({"customer": customer, "erased": bool(existed),
                                   "reminders": done.reminders, "files": done.files})
 
+    async def stats(self, request: web.Request) -> web.Response:
+        """A flow's funnel over a period (``bots.stats``)."""
+        parts = self._edge.parts
+        flows = parts.flows.current()
+        try:
+            days = stats.query_days(request.query, stats.today(flows, datetime.now(UTC)))
+            found = await stats.read(parts.store.funnel, flows, request.query.get("flow", ""),
+                                     days, request.query.get("channel"))
+        except (stats.BadQuery, stats.UnknownFlow) as exc:
+            return error(422, "invalid_request", str(exc))
+        return web.json_response(stats.as_json(found))
+
     async def openapi(self, request: web.Request) -> web.Response:
         parts = self._edge.started
         flows = sorted(parts.flows.current().flows) if parts is not None else None
@@ -359,6 +373,8 @@ OPERATIONS = (
                           "customer's other channels); the web chat shows it as from the "
                           "operator. 409 when another operator holds the conversation or no "
                           "channel took it."),
+    Operation("/stats", "get", Api.stats, "A flow's funnel over a period", "the figures",
+              schema="Stats", query=api_doc.STATS_QUERY, description=api_doc.STATS_NOTE),
 )
 
 
@@ -367,4 +383,7 @@ def openapi_document(flows: list[str] | None = None) -> dict[str, Any]:
     schemas = model_schemas(StartFlow, OperatorMessage, TakeOver)
     if flows:
         schemas["StartFlow"]["properties"]["flow"]["enum"] = flows
-    return document(OPERATIONS, schemas)
+    found = document(OPERATIONS, schemas)
+    if flows:  # (the query's first parameter: api_doc.STATS_QUERY)
+        found["paths"]["/stats"]["get"]["parameters"][0]["schema"]["enum"] = flows
+    return found

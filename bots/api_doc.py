@@ -98,7 +98,8 @@ def document(operations: Iterable[Described], schemas: dict[str, Any]) -> dict[s
         "components": {
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
             "schemas": {**schemas, "Export": _EXPORT, "Erased": _ERASED, "Error": _ERROR,
-                        "Handoffs": _HANDOFFS, "Sent": _SENT, "Taken": _TAKEN},
+                        "Handoffs": _HANDOFFS, "Sent": _SENT, "Taken": _TAKEN,
+                        "Stats": _STATS},
         },
         "paths": paths,
     }
@@ -136,3 +137,31 @@ _SENT: dict[str, Any] = {"type": "object", "required": ["customer", "channel"], 
     "customer": _STR, "channel": _STR, "operator": _STR}}
 _TAKEN: dict[str, Any] = {"type": "object", "required": ["customer", "operator"], "properties": {
     "customer": _STR, "operator": _STR}}
+
+
+STATS_NOTE = ("Exact counts of the business's calendar days (its time zone): the last `days` "
+              "ending today, or `from`..`to`. `dropped`: entered a question step and neither "
+              "answered nor gave up (`failed`) there. `median_seconds`: the bucket of answer "
+              "times holding the middle answer (an estimate, `to` null: longer than a day).")
+STATS_QUERY: tuple[dict[str, Any], ...] = (
+    {"name": "flow", "in": "query", "required": True, "schema": {"type": "string"}},
+    {"name": "days", "in": "query", "schema": {"type": "integer", "default": 7, "minimum": 1,
+                                               "maximum": 400}},
+    {"name": "from", "in": "query", "schema": {"type": "string", "format": "date"}},
+    {"name": "to", "in": "query", "schema": {"type": "string", "format": "date"}},
+    {"name": "channel", "in": "query", "schema": {"type": "string"}},
+)
+
+
+_INT = {"type": "integer"}
+_STATS: dict[str, Any] = {"type": "object", "required": ["flow", "steps"], "properties": {
+    "flow": _STR, "from": _STR, "to": _STR, "channel": {"type": ["string", "null"]},
+    "channels": {"type": "array", "items": _STR}, "started": _INT, "finished": _INT,
+    "conversion": {"type": ["number", "null"]}, "handed_off": _INT,
+    "steps": {"type": "array", "items": {"type": "object", "properties": {
+        "step": _STR, "question": {"type": "boolean"}, "entered": _INT, "answered": _INT,
+        "dropped": _INT, "retried": _INT, "failed": _INT, "handed_off": _INT,
+        "median_seconds": {"type": ["object", "null"], "properties": {
+            "from": _INT, "to": {"type": ["integer", "null"]}}},
+        "choices": {"type": "array", "items": {"type": "object", "properties": {
+            "id": _STR, "count": _INT}}}}}}}}

@@ -57,6 +57,15 @@ class Metrics:
             self.messages_in.labels(channel)
             self.messages_out.labels(channel)
         self._notices(r)
+        self._funnel(r)
+
+    def _funnel(self, r: CollectorRegistry) -> None:
+        """The funnel's (``bots.funnel``)."""
+        self.funnel = Counter(
+            "svyaz_funnel", "What turns did to flows (bots.funnel): kind is started, entered, "
+            "answered, retried, failed, finished or handed_off; step is empty for a flow's "
+            "start and finish. This process's since it started; exact daily counts: "
+            "/api/v1/stats", ["flow", "step", "kind", "channel"], registry=r)
 
     def _notices(self, r: CollectorRegistry) -> None:
         """The escalation ladder's (``bots.ladder``)."""

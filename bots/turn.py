@@ -44,6 +44,7 @@ from typing import TYPE_CHECKING, Protocol
 from bots.delivery import Delivery, Send, Why
 from bots.effects import Effects
 from bots.events import describe, is_initiated, position
+from bots.funnel import FunnelCounts
 from bots.metrics import Metrics
 from bots.owner import OwnerNote
 from bots.texts import SORRY
@@ -156,6 +157,7 @@ class TurnRunner:
         self._kick = kick  # a customer whose inbox a merge filled
         self._handed = handed  # a lease this process's accept took while we waited
         self._notices = notices  # a critical reminder's ladder (bots.ladder) hears its fate
+        self.funnel = FunnelCounts(metrics, flows, clock)  # counted by the turn's save
 
     async def process(self, customer: str, lease: Lease | None, left: Leftovers) -> None:
         """Lock, then load: run every pending inbox entry of ``customer`` in order."""
@@ -301,7 +303,9 @@ class TurnRunner:
                 inbox_id=ctx.entry_id if first else None,
                 history=self._entry_in(ctx) if first else None,
                 outbox=queued, effects=encode_effects(ctx.inbound.channel, turn.effects),
+                counts=self.funnel.counts(turn.happened, ctx.inbound.channel),
             )
+            self.funnel.saved(turn.happened, ctx.inbound.channel)
             ctx.recorded, first, state = True, False, turn.state
             ctx.flow, ctx.step = position(state)
             outcome = await self._effects.run(ctx.customer, ctx.inbound, turn.effects)

@@ -21,8 +21,8 @@ from datetime import datetime, time
 
 from flows import inputs, ru, slots, templates, texts
 from flows.model import Question
-from flows.steps import Run, after, frame, pose, question_day
-from flows.types import JSON, Attachment, RecordConsent, SaveProfile
+from flows.steps import Run, after, answer_key, frame, pose, question_day
+from flows.types import JSON, Attachment, Happened, RecordConsent, SaveProfile
 
 PERSONAL_KINDS = ("phone", "email")
 
@@ -60,10 +60,19 @@ def answer(run: Run, q: Question, text: str, button: str | None = None,
     if isinstance(result, Unreadable | Refused):
         return result
     _keep(run, q, result.value)
+    run.happened.append(_answered(run, q, result.value))
     if run.move(after(flow, step, result.value, run.context)) == "end" and run.back():
         return None
     run.go()
     return None
+
+
+def _answered(run: Run, q: Question, value: JSON) -> Happened:
+    """The funnel's fact of an answer: the option chosen, the time the step waited."""
+    here = run.stack[-1]
+    choice = answer_key(value) if q.kind in ("choice", "yesno") else None
+    seconds = max(0, run.stamp - here.asked) if here.asked else None
+    return Happened("answered", here.flow, here.step, choice, seconds)
 
 
 def _read(run: Run, q: Question, text: str, button: str | None) -> inputs.Parsed | Problem:
@@ -151,6 +160,7 @@ def retry(run: Run, q: Question, problem: Problem | None) -> None:
     here = run.stack[-1]
     tries = here.retries + 1
     if q.max_tries is not None and tries >= q.max_tries:
+        run.happened.append(Happened("failed", here.flow, here.step))
         run.stack[-1] = frame(here.flow, here.step)
         if q.on_fail is not None:
             run.move(q.on_fail)
@@ -158,7 +168,8 @@ def retry(run: Run, q: Question, problem: Problem | None) -> None:
         else:
             run.menu()
         return
-    run.stack[-1] = frame(here.flow, here.step, tries)
+    run.happened.append(Happened("retried", here.flow, here.step))
+    run.stack[-1] = frame(here.flow, here.step, tries, here.asked)
     if pose(run, q, retry_text(run, q, problem)) is None:
         run.go()  # nothing left to choose from: the step ``when_empty`` names
 

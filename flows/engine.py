@@ -58,7 +58,7 @@ def advance(flows: FlowSet, state: DialogState | None, event: Event, now: dateti
     except _FAILURES:
         run = _recover(flows, state, now)
     return Turn(state=run.state(), replies=tuple(run.replies), effects=tuple(run.effects),
-                resumed=run.resumed)
+                resumed=run.resumed, happened=tuple(run.happened))
 
 
 def _template_failed(
@@ -87,7 +87,8 @@ def give_up(flows: FlowSet, state: DialogState | None, now: datetime) -> Turn:
         run.clear()
         del run.replies[1:]
         run.effects.clear()
-    return Turn(state=run.state(), replies=tuple(run.replies), effects=tuple(run.effects))
+    return Turn(state=run.state(), replies=tuple(run.replies), effects=tuple(run.effects),
+                happened=tuple(run.happened))
 
 
 def _recover(flows: FlowSet, state: DialogState, now: datetime, text: str | None = None) -> Run:

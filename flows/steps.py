@@ -26,6 +26,7 @@ from flows.types import (
     Frame,
     Handoff,
     HandoffStage,
+    Happened,
     LinkChannel,
     ReminderPassed,
     Reply,
@@ -37,9 +38,9 @@ MAX_DEPTH = 6
 Outcome = Literal["wait", "end", "stop"]
 
 
-def frame(flow: str, step: str, retries: int = 0) -> Frame:
+def frame(flow: str, step: str, retries: int = 0, asked: int = 0) -> Frame:
     """A stack entry (validated construction is the fastest way pydantic offers)."""
-    return Frame(f=flow, s=step, r=retries)
+    return Frame(f=flow, s=step, r=retries, t=asked)
 
 
 class Lost(Exception):
@@ -65,6 +66,8 @@ class Run:
     resumed: int | None = None  # replies from here on re-ask a question a reminder interrupted
     clock: dict[str, JSON] = field(default_factory=dict)
     env: dict[str, JSON] = field(default_factory=dict)
+    happened: list[Happened] = field(default_factory=list)  # for the funnel (flows.funnel)
+    stamp: int = 0  # ``now`` in epoch seconds: when a question is asked (``Frame.asked``)
 
     @classmethod
     def begin(cls, flows: FlowSet, state: DialogState, now: datetime) -> Run:
@@ -83,6 +86,7 @@ class Run:
             handoff=state.handoff,
             clock=clock,
             env=dict(flows.env),
+            stamp=int(now.timestamp()),
         )
 
     def state(self) -> DialogState:
@@ -139,6 +143,7 @@ class Run:
         if not push:
             self.clear()
         del self.stack[: max(0, len(self.stack) - MAX_DEPTH + 1)]
+        self.happened.append(Happened("started", flow.name))
         self.stack.append(frame(flow.name, entry.step or flow.start))
         self.go()
 
@@ -170,13 +175,13 @@ class Run:
 
     def back(self) -> bool:
         """Pop a finished flow; resume the caller. True when the turn should stop here."""
-        self.stack.pop()
+        self.happened.append(Happened("finished", self.stack.pop().flow))
         while self.stack:
             flow, step = self.top()
             if step.call is not None:
                 if self.move(after(flow, step, None, self.context)) is None:
                     return False
-                self.stack.pop()
+                self.happened.append(Happened("finished", self.stack.pop().flow))
                 continue
             if step.question is not None:
                 self.resumed = len(self.replies)
@@ -186,10 +191,12 @@ class Run:
         return True
 
     def execute(self, flow: CompiledFlow, step: CompiledStep) -> Outcome | None:
+        self.happened.append(Happened("entered", flow.name, step.name))
         passed = self.prelude(step)
         if passed is not None:
             return self.move(passed)  # a reminder's time has passed: its ``if_past`` step
         if step.handoff is not None:
+            self.happened.append(Happened("handed_off", flow.name, step.name))
             self.effects.append(Handoff(step.handoff.render(self.context())))
             self.handoff = "waiting"  # until the runtime says nobody heard, or an operator takes it
             self.clear()
@@ -205,9 +212,11 @@ class Run:
                 raise Lost(step.call)
             for name, value in callee.defaults.items():
                 self.vars.setdefault(name, value)
+            self.happened.append(Happened("started", callee.name))
             self.stack.append(frame(callee.name, callee.start))
             return None
         if step.question is not None:
+            self.stack[-1] = frame(flow.name, step.name, 0, self.stamp)  # asked now
             return pose(self, step.question)
         if step.end:
             return "end"
@@ -315,6 +324,9 @@ def pose(run: Run, q: Question, text: str | None = None) -> Outcome | None:
     listed = q.options_from is not None or q.for_day is not None
     options = run.options(q) if q.kind == "choice" and listed else None
     if options == ():
+        here = run.stack[-1]
+        if run.happened and run.happened[-1] == Happened("entered", here.flow, here.step):
+            run.happened.pop()  # never asked: not a question the customer could leave
         target = q.when_empty or q.on_fail
         if target is not None:
             run.stack[-1] = frame(run.stack[-1].flow, target)

@@ -21,6 +21,11 @@ from typing import Literal, TypeAlias, get_args
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from typing_extensions import TypeAliasType
 
+from flows.attachments import ATTACHMENT_KINDS as ATTACHMENT_KINDS
+from flows.attachments import Attachment as Attachment
+from flows.attachments import AttachmentEvent as AttachmentEvent
+from flows.attachments import AttachmentKind as AttachmentKind
+
 # A recursive alias pydantic can validate (a plain TypeAlias with string refs recurses forever).
 JSON = TypeAliasType(
     "JSON", "None | bool | int | float | str | list[JSON] | dict[str, JSON]"
@@ -65,39 +70,6 @@ class ContactEvent:
 
     phone: str
     name: str | None = None
-
-
-AttachmentKind = Literal["photo", "file", "voice"]
-"""What a customer sent besides text: a picture, a document, a voice message (one list,
-read by the flow language's ``input:`` kinds and by every channel's parser)."""
-ATTACHMENT_KINDS: tuple[str, ...] = get_args(AttachmentKind)
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Attachment:
-    """A file a customer sent, as the platform describes it.
-
-    ``id`` is svyaz's own (the same for the same message on a re-delivery); ``ref`` the
-    platform's reference to the file (VK ``photo<owner>_<id>_<key>``, a MAX token), which a
-    platform can reuse; ``url`` where the platform serves it now (it may expire); ``name``,
-    ``size`` (bytes) and ``mime`` when the platform says.
-    """
-
-    id: str
-    kind: AttachmentKind
-    ref: str
-    url: str | None = None
-    name: str | None = None
-    size: int | None = None
-    mime: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class AttachmentEvent:
-    """The customer sent files (``attachments``, never empty), with ``text`` as a caption."""
-
-    attachments: tuple[Attachment, ...]
-    text: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -336,6 +308,27 @@ Effect: TypeAlias = (
 EFFECT_KINDS: tuple[type[Effect], ...] = get_args(Effect)
 
 
+# --------------------------------------------------------------------------- the funnel
+
+HappenedKind = Literal["started", "entered", "answered", "retried", "failed", "finished",
+                       "handed_off"]
+HAPPENED_KINDS: tuple[str, ...] = get_args(HappenedKind)
+
+
+@dataclass(frozen=True, slots=True)
+class Happened:
+    """One thing a turn did to a flow, for the funnel (``flows.funnel``). ``step`` is "" for
+    a flow's ``started`` and ``finished``; ``choice`` the option id (``yes``/``no`` at a
+    yes/no step) of an ``answered`` choice; ``seconds`` how long an ``answered`` step waited
+    for its answer (None: asked before svyaz kept that time)."""
+
+    kind: HappenedKind
+    flow: str
+    step: str = ""
+    choice: str | None = None
+    seconds: int | None = None
+
+
 # --------------------------------------------------------------------------- state
 
 
@@ -347,6 +340,9 @@ class Frame(BaseModel):
     flow: str = Field(alias="f")
     step: str = Field(alias="s")
     retries: int = Field(default=0, alias="r")
+    # When the customer was asked this step's question (epoch seconds; 0: not a question, or
+    # a state stored before it was kept): the funnel's time on a step (``flows.funnel``).
+    asked: int = Field(default=0, alias="t")
     # (A stored frame may carry "n", a field no version used: ignored, as any unknown one.)
 
 
@@ -397,3 +393,5 @@ class Turn:
     # From this reply on the bot re-asks a question a reminder interrupted: the reminder's own
     # message is what comes before (a critical notice's SMS carries only that); None: all.
     resumed: int | None = None
+    # What the turn did to flows, for the funnel's counts (``flows.funnel``).
+    happened: tuple[Happened, ...] = ()

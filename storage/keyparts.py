@@ -35,6 +35,19 @@ def check_customer_id(customer: str) -> str:
     return customer
 
 
+_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+FUNNEL_TTL = 400 * 86_400  # seconds a day's funnel counts are kept (over a year, to compare)
+
+
+def funnel_day(prefix: str, day: str) -> str:
+    """The funnel's counts of ``day`` (``YYYY-MM-DD``, the business's time zone): a hash in
+    the one slot ``{funnel}`` (fields: ``storage.funnel.field_of``; no customer id), under
+    ``Keys.prefix`` ``prefix``. (Here rather than in ``storage.keys``, which is full.)"""
+    if not _DAY.match(day):
+        raise ValueError(f"invalid day {day!r}")
+    return f"{prefix}{{funnel}}:day:{day}"
+
+
 def token_digest(token: str) -> str:
     """Link tokens are stored by digest, so a key listing never reveals a usable token."""
     return hashlib.sha256(token.encode()).hexdigest()[:32]

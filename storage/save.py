@@ -4,8 +4,9 @@ It checks both the lock token and the version, so a holder whose lock expired ca
 overwrite newer state; in the same step it marks the inbox entry processed, appends the turn's
 history entry, renews the lock, keeps the turn's effects (for a process that dies before
 running them: ``storage.locks.Lease.effects``) and, outside a cluster, writes the turn's outbox
-entries. ``save_call`` builds its only calls (``Save``; ``SaveWithOutbox`` outside a
-cluster). This module must not decide what to save.
+entries and the turn's funnel counts (``storage.funnel``). ``save_call`` builds its only calls
+(``Save``; ``SaveCounted`` and ``SaveWithOutbox`` outside a cluster). This module must not
+decide what to save.
 """
 
 from __future__ import annotations
@@ -14,15 +15,19 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import ClassVar, Self
 
+from storage.funnel import Counts
+from storage.keyparts import FUNNEL_TTL
 from storage.keys import Keys
 from storage.locks import Lock
 from storage.scripts import Arg, Key, Script, Spread
 
-# KEYS: state, lock, inbox, history, then (with outbox entries) outbox data and lease.
+# KEYS: state, lock, inbox, history, then (with outbox entries) outbox data and lease, then
+# (outside a cluster, counting) the funnel's day counter: always the last key.
 # ARGV: token, expected version, json, ttl seconds, inbox id or "", lock ttl ms, the turn's
 # effects ("-": leave those stored, "": none), the number n of outbox entries then n pairs
-# (id, json), then (optional) a history entry: a MINID to trim to or "", then XADD arguments
-# after the key (trim options, "*", field, value, ...).
+# (id, json), then the funnel's: m, and when m > 0 the counter's ttl and m pairs (field,
+# increment) counted in KEYS[#KEYS], then (optional) a history entry: a MINID to trim to or
+# "", then XADD arguments after the key (trim options, "*", field, value, ...).
 # Returns {new version, 0} or {-1, 0} lock lost, {-2, stored version} version conflict.
 SAVE_LUA = """
 if redis.call('GET', KEYS[2]) ~= ARGV[1] then return {-1, 0} end
@@ -45,6 +50,19 @@ if n > 0 then
   end
 end
 local h = 9 + 2 * n
+-- the funnel (storage.funnel, COUNT_LUA): EXPIRE only when a field is new
+local m = tonumber(ARGV[h])
+if m > 0 then
+  local fresh = false
+  for i = h + 2, h + 2 * m, 2 do
+    if redis.call('HINCRBY', KEYS[#KEYS], ARGV[i], ARGV[i + 1]) == tonumber(ARGV[i + 1]) then
+      fresh = true
+    end
+  end
+  if fresh then redis.call('EXPIRE', KEYS[#KEYS], ARGV[h + 1]) end
+  h = h + 1 + 2 * m
+end
+h = h + 1
 if #ARGV > h then
   redis.call('XADD', KEYS[4], unpack(ARGV, h + 1))
   if ARGV[h] ~= '' then redis.call('XTRIM', KEYS[4], 'MINID', ARGV[h]) end
@@ -68,6 +86,7 @@ class Record:
     history: Sequence[Arg] = ()  # ``History.script_args`` of the turn's inbound entry
     outbox: Sequence[tuple[str, str]] = ()  # (id, json) of the replies, outside a cluster
     outbox_keys: Sequence[str] = ()  # ``Outbox.put_keys(outbox)``, with ``outbox``
+    counts: Counts | None = None  # the funnel's, outside a cluster (``storage.funnel``)
 
 
 @dataclass(slots=True)
@@ -87,7 +106,7 @@ class Save(Script):
     lock_ms: int
     effects: str
     count: int
-    rest: Spread  # the outbox entries' (id, json) pairs, then the history entry
+    rest: Spread  # the outbox entries' (id, json) pairs, the funnel's 0, the history entry
 
     @classmethod
     def example(cls, keys: Keys) -> Self:
@@ -98,9 +117,13 @@ class Save(Script):
         return call
 
 
+_EXAMPLE_COUNTS = Counts("2026-12-05", (("e|booking|day|vk", 1),))
+
+
 @dataclass(slots=True)
-class SaveWithOutbox(Script):
-    """The save writing the turn's outbox entries too: two slots, outside a cluster only."""
+class SaveCounted(Script):
+    """The save adding the turn's funnel counts (``storage.funnel``): two slots, outside a
+    cluster only (on one, ``Save`` and then ``storage.funnel.Count``)."""
 
     LUA: ClassVar[str] = SAVE_LUA
     SLOTS: ClassVar[int] = 2
@@ -108,8 +131,39 @@ class SaveWithOutbox(Script):
     lock: Key
     inbox: Key
     history: Key
+    counter: Key
+    token: str
+    version: int
+    data: str
+    ttl: int
+    inbox_id: str
+    lock_ms: int
+    effects: str
+    count: int
+    rest: Spread
+
+    @classmethod
+    def example(cls, keys: Keys) -> Self:
+        record = Record(data="{}", version=0, ttl=0, counts=_EXAMPLE_COUNTS)
+        call = save_call(keys, Lock("c1", "p.token", 30.0), record)
+        if not isinstance(call, cls):
+            raise TypeError("save_call with counts and no outbox entries builds a SaveCounted")
+        return call
+
+
+@dataclass(slots=True)
+class SaveWithOutbox(Script):
+    """The save writing the turn's outbox entries too: two slots, outside a cluster only."""
+
+    LUA: ClassVar[str] = SAVE_LUA
+    SLOTS: ClassVar[int] = 3
+    state: Key
+    lock: Key
+    inbox: Key
+    history: Key
     outbox_data: Key
     outbox_lease: Key
+    counter: Key  # the funnel's day (``outbox_data`` again, untouched, when nothing counts)
     token: str
     version: int
     data: str
@@ -123,27 +177,35 @@ class SaveWithOutbox(Script):
     @classmethod
     def example(cls, keys: Keys) -> Self:
         record = Record(data="{}", version=0, ttl=0, outbox=[("1-a-b-o3", "{}")],
-                        outbox_keys=keys.outbox(3)[:2])
+                        outbox_keys=keys.outbox(3)[:2], counts=_EXAMPLE_COUNTS)
         call = save_call(keys, Lock("c1", "p.token", 30.0), record)
         if not isinstance(call, cls):
             raise TypeError("save_call with outbox entries builds a SaveWithOutbox")
         return call
 
 
-def save_call(keys: Keys, lock: Lock, record: Record) -> Save | SaveWithOutbox:
-    """The call of ``SAVE_LUA`` for ``record``; with its outbox keys when it has entries."""
+def save_call(keys: Keys, lock: Lock, record: Record) -> Save | SaveCounted | SaveWithOutbox:
+    """The call of ``SAVE_LUA`` for ``record``; with its outbox keys when it has entries,
+    with the funnel's counter when it counts."""
     c = lock.customer
     effects = "-" if record.effects is None else record.effects
     rest: list[Arg] = []
     for entry in record.outbox:
         rest += entry
+    counts = record.counts
+    rest += [len(counts.pairs), FUNNEL_TTL, *counts.args()] if counts else [0]
     rest += record.history
     if not record.outbox:
+        if counts is not None:
+            return SaveCounted(keys.state(c), keys.lock(c), keys.inbox(c), keys.history(c),
+                               counts.key(keys), lock.token, record.version, record.data,
+                               record.ttl, record.inbox_id or "", lock.ttl_ms, effects, 0, rest)
         return Save(keys.state(c), keys.lock(c), keys.inbox(c), keys.history(c), lock.token,
                     record.version, record.data, record.ttl, record.inbox_id or "",
                     lock.ttl_ms, effects, 0, rest)
     data_key, lease_key = record.outbox_keys
+    counter = counts.key(keys) if counts else data_key
     return SaveWithOutbox(keys.state(c), keys.lock(c), keys.inbox(c), keys.history(c),
-                          data_key, lease_key, lock.token, record.version, record.data,
-                          record.ttl, record.inbox_id or "", lock.ttl_ms, effects,
+                          data_key, lease_key, counter, lock.token, record.version,
+                          record.data, record.ttl, record.inbox_id or "", lock.ttl_ms, effects,
                           len(record.outbox), rest)

@@ -15,7 +15,8 @@ This module must not run the engine or read events; it only stores what it is gi
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -24,11 +25,20 @@ from pydantic import ValidationError
 from flows.types import DialogState
 from storage.client import RedisClient, scripts_span_slots
 from storage.errors import CodecError, LockLost, StorageError, VersionConflict, guarded
+from storage.funnel import Count, Counts
 from storage.history import History, HistoryEntry
 from storage.keys import LOCK_TTL, LOCK_WAIT, STATE_TTL, Keys
 from storage.locks import Lease, Lock, Locks, Snapshot
 from storage.outbox import Outbox, Prepared
-from storage.save import LOCK_LOST, VERSION_CONFLICT, Record, Save, SaveWithOutbox, save_call
+from storage.save import (
+    LOCK_LOST,
+    VERSION_CONFLICT,
+    Record,
+    Save,
+    SaveCounted,
+    SaveWithOutbox,
+    save_call,
+)
 from storage.scripts import runner
 from storage.takeover import LockBreaker
 
@@ -63,6 +73,8 @@ class States:
         self.breaker = LockBreaker(redis, keys, token_prefix=self.locks.token_prefix)
         self._save = runner(redis, Save, hot=True)
         self._save_joint = runner(redis, SaveWithOutbox, hot=True)
+        self._save_counted = runner(redis, SaveCounted, hot=True)
+        self._count = runner(redis, Count)  # on a cluster: the counts after the save
 
     @asynccontextmanager
     async def lock(
@@ -105,6 +117,7 @@ class States:
         history: HistoryEntry | None = None,
         outbox: Sequence[Prepared] = (),
         effects: str | None = None,
+        counts: Counts | None = None,
     ) -> int:
         """Store ``state`` if ``version`` is current and ``lock`` still held; new version.
 
@@ -116,21 +129,43 @@ class States:
         the save instead (one more round trip).
         ``effects`` (``storage.codec.encode_effects``; "" for none) replaces the stored
         effects of the customer's last turn, for the next lease's ``effects``; None leaves
-        them.
+        them. ``counts`` (``storage.funnel``) are added to the funnel's day in the same script
+        outside a cluster, right after it on one (its counter is in another slot).
         """
         if lock.customer != customer:
             raise LockLost(f"lock is for customer {lock.customer}, not {customer}")
         record = self._record(state, version, inbox_id, history, outbox, effects)
+        record.counts = counts if self._joint else None
         call = save_call(self._keys, lock, record)
-        reply = await (self._save(call) if isinstance(call, Save) else self._save_joint(call))
+        reply = await self._run(call)
         new_version, left = (int(x) for x in reply)
         if new_version == LOCK_LOST:
             raise LockLost(f"customer {customer}: lock expired or taken over before save")
         if new_version == VERSION_CONFLICT:
             raise VersionConflict(f"customer {customer}: version {left} stored, {version} loaded")
-        if outbox and not record.outbox and self._outbox is not None:
-            await self._outbox.put_prepared(outbox)  # a cluster, or entries of two shards
+        await self._after(outbox, record, counts)
         return new_version  # an emptied inbox leaves the pending set lazily (Inbox docstring)
+
+    def _run(self, call: Save | SaveCounted | SaveWithOutbox) -> Awaitable[Any]:
+        if isinstance(call, Save):
+            return self._save(call)
+        return self._save_counted(call) if isinstance(call, SaveCounted) else self._save_joint(call)
+
+    async def _after(self, outbox: Sequence[Prepared], record: Record,
+                     counts: Counts | None) -> None:
+        """What the save's script could not write: a cluster's (or two shards') outbox
+        entries, a cluster's funnel counts (not in the customer's slot); sent together, so
+        they cost one round trip's wait."""
+        writes: list[Awaitable[Any]] = []
+        if outbox and not record.outbox and self._outbox is not None:
+            writes.append(self._outbox.put_prepared(outbox))
+        if counts is not None and not self._joint:
+            writes.append(self._count(Count.of(self._keys, counts)))
+        if not writes:  # (outside a cluster, nearly always)
+            return
+        for result in await asyncio.gather(*writes, return_exceptions=True):
+            if isinstance(result, BaseException):  # (both have ended: none left running)
+                raise result
 
     def _record(self, state: DialogState, version: int, inbox_id: str | None,
                 history: HistoryEntry | None, outbox: Sequence[Prepared],

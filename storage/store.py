@@ -28,6 +28,7 @@ from storage.desk import Desk
 from storage.embedded import EmbeddedRedis
 from storage.errors import guarded, guarded_slow
 from storage.files import Files
+from storage.funnel import Funnel
 from storage.history import History, HistoryEntry
 from storage.identity import Identities
 from storage.inbox import Inbox
@@ -106,6 +107,7 @@ class Store:
         self.desk = Desk(redis, keys)  # the operator desk's records (bots.desk)
         # Copies of files customers sent: under the data folder (``connect`` sets it).
         self.files = Files(redis, keys, folder=(files_dir or Path("data") / "files") / bot)
+        self.funnel = Funnel(redis, keys)  # the funnel's daily counts (storage.funnel)
         self.identities = Identities(redis, keys, history=self.history, profiles=self.profiles,
                                      reminders=self.reminders, inbox=self.inbox,
                                      link_token_ttl=link_token_ttl, link_code_ttl=link_code_ttl)

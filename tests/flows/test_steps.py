@@ -284,7 +284,8 @@ def test_cancel_while_waiting_forgets_the_call(flows: FlowSet) -> None:
     first = start(flows, "calls")
     cancelled = said(flows, first.state, TextEvent("отмена"))
     assert [r.text for r in cancelled.replies] == [flows.texts.cancelled, "Меню"]
-    assert cancelled.state == DialogState(stack=(Frame(f="menu", s="m"),))
+    asked = int(NOW.timestamp())  # the menu's question, asked now (the funnel's time)
+    assert cancelled.state == DialogState(stack=(Frame(f="menu", s="m", t=asked),))
 
 
 # --------------------------------------------------------------------------- sub-flows

@@ -22,6 +22,7 @@ from redis.crc import key_slot  # what redis.cluster.key_slot is
 import storage
 from flows.types import Inbound, TextEvent
 from storage.errors import StorageError
+from storage.funnel import Counts
 from storage.intake import AcceptJoint, Push, accept_call
 from storage.keys import Keys
 from storage.locks import Lock, ReleaseAcked
@@ -212,9 +213,24 @@ def test_the_save_keeps_to_the_customers_slot_and_adds_the_outbox_only_outside_a
     joint = save_call(SLOT_KEYS, LOCK, Record(data="{}", version=0, ttl=0,
                                               outbox=[("o1", "{}")],
                                               outbox_keys=outbox_keys)).key_list()
-    assert joint[:-2] == cluster
-    assert _slots(joint[:-2]) == {_customer_slot()}
-    assert _slots(joint[-2:]) == {key_slot(SLOT_KEYS.outbox(0).data.encode())}
+    assert joint[:-3] == cluster
+    assert _slots(joint[:-3]) == {_customer_slot()}
+    # (the funnel's counter is the outbox's own key when the turn counts nothing: untouched)
+    assert _slots(joint[-3:]) == {key_slot(SLOT_KEYS.outbox(0).data.encode())}
+
+
+def test_the_save_counts_the_funnel_in_its_own_slot_only_outside_a_cluster() -> None:
+    counts = Counts("2026-12-05", (("e|booking|day|vk", 1),))
+    plain = save_call(SLOT_KEYS, LOCK, Record(data="{}", version=0, ttl=0)).key_list()
+    counted = save_call(SLOT_KEYS, LOCK, Record(data="{}", version=0, ttl=0,
+                                                counts=counts)).key_list()
+    assert counted[:-1] == plain
+    funnel = key_slot(counts.key(SLOT_KEYS).encode())
+    assert _slots(counted[-1:]) == {funnel} != {_customer_slot()}
+    joint = save_call(SLOT_KEYS, LOCK, Record(data="{}", version=0, ttl=0, counts=counts,
+                                              outbox=[("o1", "{}")],
+                                              outbox_keys=SLOT_KEYS.outbox(0)[:2])).key_list()
+    assert joint[-1] == counts.key(SLOT_KEYS)
 
 
 def test_the_release_with_acknowledgements_spans_the_customer_and_the_outbox_only() -> None:
