@@ -68,8 +68,10 @@ class Accounts:
                 if customer is None:  # created and erased in between: start again
                     return await self.resolve(account, name=name)
         now = time.time()
-        await self._redis.zadd(self._keys.accounts(customer), {account: now})
-        await self._redis.zadd(self._keys.desk_active, {customer: now}, gt=True)
+        pipe = self._redis.pipeline(transaction=False)  # (two slots on a cluster: no MULTI)
+        pipe.zadd(self._keys.accounts(customer), {account: now})
+        pipe.zadd(self._keys.desk_active, {customer: now}, gt=True)
+        await pipe.execute()
         if name:
             await self._profiles.set_if_missing(customer, "name", name)
         return customer

@@ -99,10 +99,8 @@ class Store:
         self.states = States(redis, keys, history=self.history, outbox=self.outbox,
                              state_ttl=state_ttl, lock_ttl=lock_ttl, lock_wait=lock_wait,
                              instance=self.instance)
-        self.profiles = Profiles(redis, keys)
-        self.reminders = Reminders(redis, keys)
-        self.dedupe = Dedupe(redis, keys)
-        self.notices = Notices(redis, keys)
+        self.profiles, self.reminders = Profiles(redis, keys), Reminders(redis, keys)
+        self.dedupe, self.notices = Dedupe(redis, keys), Notices(redis, keys)
         self.incidents = Incidents(redis, keys)
         self.desk = Desk(redis, keys)  # the operator desk's records (bots.desk)
         # Copies of files customers sent: under the data folder (``connect`` sets it).

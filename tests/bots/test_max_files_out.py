@@ -60,7 +60,7 @@ async def test_an_operator_sends_a_picture_and_a_document_to_max(
 
         (text, image), (_, doc) = await _until(lambda: len(_media(max_fake)) >= 2 and
                                                _media(max_fake), "the files did not arrive")
-        assert text == "Вот схема"
+        assert text == "Ольга: Вот схема"  # signed by the operator, as every operator message
         assert image["type"] == "image"
         kind, data, _name = max_fake.uploads.files[image["payload"]["token"]]
         assert (kind, data) == ("image", PNG)

@@ -115,7 +115,7 @@ async def test_photos_and_documents_both_ways_over_vk(
                      "the document was not sent")
         photo_msg, doc_msg = [m for m in vk.sent if "attachment" in m.params]
         assert photo_msg.params["attachment"].startswith(f"photo-{vk.group_id}_")
-        assert photo_msg.message == "Вот схема"
+        assert photo_msg.message == "Ольга: Вот схема"  # signed, as every operator message
         assert vk.uploads.saved[photo_msg.params["attachment"]] == (PNG, "схема.png")
         assert doc_msg.params["attachment"].startswith(f"doc-{vk.group_id}_")
         assert vk.uploads.saved[doc_msg.params["attachment"]] == (PDF, "смета.pdf")

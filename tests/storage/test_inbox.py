@@ -9,6 +9,8 @@ import pytest
 from storage_helpers import RoundTrips
 
 from flows.types import (
+    Attachment,
+    AttachmentEvent,
     Button,
     ButtonEvent,
     CallResultEvent,
@@ -39,6 +41,9 @@ EVENTS: list[Event] = [
     StartFlowEvent("confirm_order", {"order": 123}),
     ResumeEvent("max"),
     PermissionEvent(False),
+    AttachmentEvent((Attachment(id="a1", kind="photo", ref="photo1_2_k", url="https://x/p.jpg",
+                                name="дверь.jpg", size=4096, mime="image/jpeg"),
+                     Attachment(id="a2", kind="voice", ref="tok")), "Вот"),
 ]
 
 
