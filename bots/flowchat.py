@@ -40,6 +40,7 @@ from flows.types import (
     Reply,
     SaveProfile,
     ScheduleReminder,
+    SetTags,
     StartEvent,
     StartFlowEvent,
     TextEvent,
@@ -176,7 +177,7 @@ class ChatSession:
                 case CallHttp():
                     calls.append(effect)
                 case (Handoff() | LinkChannel() | SaveProfile() | RecordConsent()
-                      | ReminderPassed()):
+                      | ReminderPassed() | SetTags()):
                     pass  # described above; nothing to keep
                 case _:
                     assert_never(effect)
@@ -288,7 +289,10 @@ def describe(effect: Effect, timezone: str = "UTC") -> str:
             return f"[profile] {effect.field} = {effect.value}"
         case RecordConsent():
             answer = "granted" if effect.granted else "refused"
-            return f"[consent] {answer} (text version {effect.text_version})"
+            what = " to advertising" if effect.purpose == "ads" else ""
+            return f"[consent{what}] {answer} (text version {effect.text_version})"
+        case SetTags():
+            return f"[tag] {', '.join(effect.tags)}"
         case _:
             assert_never(effect)
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from flows.catalogue_broadcast import BROADCAST
 from flows.catalogue_cli import CLI
 from flows.catalogue_hours import HOURS
 from flows.catalogue_steps import STEPS
@@ -201,4 +202,5 @@ _FILES: Mapping[str, Mapping[str, str]] = {
     "type.mapping": {"ru": "набор ключ: значение", "en": "a mapping (key: value)"},
 }
 
-CATALOGUE: Mapping[str, Mapping[str, str]] = {**_FILES, **STEPS, **TESTS, **CLI, **HOURS}
+CATALOGUE: Mapping[str, Mapping[str, str]] = {**_FILES, **STEPS, **TESTS, **CLI, **HOURS,
+                                              **BROADCAST}

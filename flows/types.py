@@ -182,6 +182,8 @@ class Reply:
 
 
 LadderUntil = Literal["answered", "delivered"]
+# What a consent is for: personal data (152-FZ) or advertising (38-FZ art. 18), kept apart.
+ConsentPurpose = Literal["personal_data", "ads"]
 """When a ladder stops climbing: the customer ``answered`` on any channel, or the notice was
 ``delivered`` (the platform confirmed it)."""
 LADDER_UNTIL: tuple[str, ...] = get_args(LadderUntil)
@@ -275,11 +277,26 @@ class SaveProfile:
 
 @dataclass(frozen=True, slots=True)
 class RecordConsent:
-    """The customer's answer to the personal-data consent question (152-FZ)."""
+    """The customer's answer to a consent question: personal data (152-FZ) or advertising
+    (``purpose="ads"``, 38-FZ art. 18; «стоп» / «Отписаться» withdraw it)."""
 
     granted: bool
     text_version: str
     at: datetime
+    purpose: ConsentPurpose = "personal_data"
+
+
+# The text version of a withdrawal by «стоп» / «отписаться» / the «Отписаться» button, whose
+# id is a global command's (``flows.engine``): it works in every step of every channel.
+UNSUBSCRIBED_VERSION = "unsubscribe"
+UNSUBSCRIBE_BUTTON_ID = "cmd:unsubscribe"
+
+
+@dataclass(frozen=True, slots=True)
+class SetTags:
+    """Tags to add to the customer's profile (``tag: vip``), for segments of broadcasts."""
+
+    tags: tuple[str, ...]
 
 
 Effect: TypeAlias = (
@@ -291,6 +308,7 @@ Effect: TypeAlias = (
     | LinkChannel
     | SaveProfile
     | RecordConsent
+    | SetTags
 )
 # Every kind of effect, from the union above (its one list). Each consumer dispatches with a
 # ``match`` ending in ``assert_never``, so mypy names the consumer a new kind is missing from;

@@ -4,7 +4,7 @@ Layout (``<bot>`` is the per-bot namespace so several bots share one Redis):
 
 * per customer, all with the hash tag ``{c:<id>}`` so they share one Redis Cluster slot:
   ``svyaz:<bot>:{c:<id>}:state`` (hash v/d), ``:lock``, ``:accounts`` (zset account ->
-  last active), ``:profile`` (hash), ``:consents`` (list of JSON), ``:history`` (stream),
+  last active), ``:profile`` (hash), ``:consents`` (list of JSON), ``:tags`` (set), ``:history``,
   ``:inbox`` (stream of pending Inbound), ``:reminders`` (set of reminder keys),
   ``:links`` (set of this customer's live link token/code keys, so erasure finds them),
   ``:routes`` (hash account -> the one-to-one chat a platform needs besides the user id),
@@ -160,6 +160,9 @@ class Keys:
     def consents(self, customer: str) -> str:
         return f"{self.tag(customer)}:consents"
 
+    def tags(self, customer: str) -> str:
+        return f"{self.tag(customer)}:tags"
+
     def history(self, customer: str) -> str:
         return f"{self.tag(customer)}:history"
 
@@ -196,6 +199,7 @@ class Keys:
             self.accounts(customer),
             self.profile(customer),
             self.consents(customer),
+            self.tags(customer),
             self.history(customer),
             self.inbox(customer),
             self.reminders(customer),
