@@ -21,6 +21,7 @@ from typing import Any
 
 from redis.asyncio.cluster import RedisCluster
 
+from storage.audience import Audience
 from storage.client import RedisClient, close_redis, make_redis, scripts_span_slots
 from storage.codec import text
 from storage.dedupe import Dedupe
@@ -97,6 +98,7 @@ class Store:
                              state_ttl=state_ttl, lock_ttl=lock_ttl, lock_wait=lock_wait,
                              instance=self.instance)
         self.profiles = Profiles(redis, keys)
+        self.audience = Audience(redis, keys)  # segments' facts of every customer
         self.reminders = Reminders(redis, keys)
         self.dedupe = Dedupe(redis, keys)
         self.notices = Notices(redis, keys)
