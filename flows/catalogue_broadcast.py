@@ -29,6 +29,19 @@ BROADCAST: Mapping[str, Mapping[str, str]] = {
                       "en": "{folder}: no segments (no _segments.yaml file)"},
     "segments.count": {"ru": "{segment}{title}: клиентов {total} — {channels}",
                        "en": "{segment}{title}: {total} customer(s) — {channels}"},
+    "broadcast.quiet": {
+        "ru": "'{found}' — не промежуток времени: пишите, например, 21:00-09:00",
+        "en": "'{found}' is not a span of time: write e.g. 21:00-09:00"},
+    "broadcast.button_one": {
+        "ru": "у кнопки рассылки должно быть одно из двух: url (ссылка) или button (кнопка, "
+              "которая запускает сценарий)",
+        "en": "a broadcast button has exactly one of url (a link) or button (starts a flow)"},
+    "broadcast.content": {
+        "ru": "у рассылки должно быть одно из двух: text (сообщение) или flow (сценарий)",
+        "en": "a broadcast has exactly one of text (a message) or flow (a flow to start)"},
+    "broadcast.flow_buttons": {
+        "ru": "кнопки задаются в самом сценарии: у рассылки с flow не бывает buttons",
+        "en": "a broadcast that starts a flow takes its buttons from the flow, not buttons"},
     "segment.too_long": {
         "ru": "'{found}' — слишком давно: не больше трёх лет",
         "en": "'{found}' is too long ago: three years at most"},

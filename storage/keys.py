@@ -38,6 +38,8 @@ Layout (``<bot>`` is the per-bot namespace so several bots share one Redis):
   (a sent SMS -> its notice, for delivery reports), ``:day:<day>:<customer>`` (SMS sent to a
   customer that day), ``:month:<month>`` (SMS parts sent that month) and ``:take:<id>`` (a
   quota take that can still be given back).
+* broadcasts: ``{bc:<id>}:…`` (``keyparts.broadcast_keys``); the claim of a customer's copy
+  ``{outbox:<n>}:bc:<id>:<customer>``, in its outbox shard so it is written with the entry.
 * the operator desk (``storage.desk``), global in one slot ``{desk}``: ``:ops`` (set of operator
   names), ``:op:<name>`` (hash: password hash, role, disabled, session generation),
   ``:lf:<name>`` / ``:la:<address digest>`` (failed logins in the window), ``:audit`` (stream:
@@ -55,8 +57,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from storage.keyparts import (
+    BroadcastKeys,
     OutboxKeys,
     _part,
+    broadcast_keys,
     check_bot,
     check_customer_id,
     check_notice_id,
@@ -109,6 +113,8 @@ DESK_AUDIT_MAXLEN = 1_000_000  # audit records kept (approximate trim)
 DESK_SHORT_TTL = 7 * DAY  # a hand-off's short number can be answered this long
 
 # The parts of a key name that come from outside are checked there (``storage.keyparts``).
+_CUSTOMER_PARTS = ("state", "lock", "accounts", "profile", "consents", "tags", "history", "inbox",
+                   "reminders", "links", "routes", "merged", "tmp", "visible")
 
 
 @dataclass(frozen=True, slots=True)
@@ -192,23 +198,9 @@ class Keys:
         return f"{self.tag(customer)}:dd:{event}"
 
     def customer_keys(self, customer: str) -> tuple[str, ...]:
-        """Every per-customer key (all in the customer's slot)."""
-        return (
-            self.state(customer),
-            self.lock(customer),
-            self.accounts(customer),
-            self.profile(customer),
-            self.consents(customer),
-            self.tags(customer),
-            self.history(customer),
-            self.inbox(customer),
-            self.reminders(customer),
-            self.links(customer),
-            self.routes(customer),
-            self.merged(customer),
-            self.scratch(customer),
-            self.visible(customer),
-        )
+        """Every per-customer key (all in the customer's slot; a test checks each is here)."""
+        tag = self.tag(customer)
+        return tuple(f"{tag}:{part}" for part in _CUSTOMER_PARTS)
 
     def mentioning(self, customer: str) -> str:
         """SCAN pattern of every key of this bot whose name contains the customer id (ids are
@@ -269,6 +261,9 @@ class Keys:
         """Shard ``shard``'s keys; None: the single set older versions wrote."""
         tag = f"{self.prefix}{{outbox}}" if shard is None else f"{self.prefix}{{outbox:{shard}}}"
         return OutboxKeys(f"{tag}:data", f"{tag}:lease", f"{tag}:tries")
+
+    def broadcast(self, broadcast: str) -> BroadcastKeys:
+        return broadcast_keys(self.prefix, broadcast)
 
     # ------------------------------------------------------------------ reminders
 

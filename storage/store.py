@@ -22,6 +22,7 @@ from typing import Any
 from redis.asyncio.cluster import RedisCluster
 
 from storage.audience import Audience
+from storage.broadcasts import Broadcasts
 from storage.client import RedisClient, close_redis, make_redis, scripts_span_slots
 from storage.codec import text
 from storage.dedupe import Dedupe
@@ -99,6 +100,7 @@ class Store:
                              instance=self.instance)
         self.profiles = Profiles(redis, keys)
         self.audience = Audience(redis, keys)  # segments' facts of every customer
+        self.broadcasts = Broadcasts(redis, keys)
         self.reminders = Reminders(redis, keys)
         self.dedupe = Dedupe(redis, keys)
         self.notices = Notices(redis, keys)
@@ -212,6 +214,7 @@ class Store:
         await self.outbox.drop_customer(customer)
         await self.notices.erase(customer)  # with its global indexes and SMS counters
         await self.desk.handoffs.forget(customer)  # (its audit records stay: ids only)
+        await self.broadcasts.forget(customer)  # recipient lists; the counters stay
         await self.redis.delete(*self.keys.customer_keys(customer))
         # Other parts keep their own keys under the customer's tag (the scheduler) or with the
         # id in the name (bot-initiated de-duplication keys): one scan of the namespace.
