@@ -18,6 +18,7 @@ from typing import Any, Literal
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from bots import api_broadcasts
 from bots.access import erase
 from bots.api_doc import PREFIX, document, model_schemas
 from bots.config import Settings
@@ -92,6 +93,10 @@ class Api:
         self._token = token
         self._edge = edge
         self._takeover = Takeover(edge)
+
+    @property
+    def edge(self) -> Edge:
+        return self._edge
 
     def authorised(self, request: web.Request) -> bool:
         scheme, _, given = request.headers.get("Authorization", "").partition(" ")
@@ -308,7 +313,7 @@ class Operation:
 
     path: str
     method: Literal["get", "post", "delete"]
-    handler: Callable[[Api, web.Request], Awaitable[web.Response]]
+    handler: Callable[[Any, web.Request], Awaitable[web.Response]]
     summary: str
     answer: str  # what the success response is
     status: str = "200"
@@ -353,6 +358,17 @@ OPERATIONS = (
               "Take a conversation over from the bot (the bot stays quiet until released)",
               "taken", schema="Taken", errors=(409,), body="TakeOver",
               description="409 when another operator holds it."),
+    Operation("/broadcasts", "post", api_broadcasts.create,
+              "Create a broadcast to a segment of _segments.yaml (and start it)", "created",
+              status="201", schema="BroadcastCreated", errors=(404, 409), body="NewBroadcast",
+              description="`kind` must say whether it is advertising (`ads`: only customers "
+                          "with a live advertising consent, always with «Отписаться», not "
+                          "21:00-09:00 business time unless `quiet` says otherwise) or a "
+                          "service notice. 404 when the segment is not in _segments.yaml, "
+                          "409 when the id is taken."),
+    Operation("/broadcasts/{broadcast}", "get", api_broadcasts.show,
+              "A broadcast's state and its numbers per channel", "the broadcast",
+              schema="Broadcast"),
     Operation("/customers/{customer}/messages", "post", Api.message,
               "Send the customer a person's message (taking the conversation over first)",
               "sent through the outbox to the channel the customer last wrote from",
@@ -366,7 +382,8 @@ OPERATIONS = (
 
 def openapi_document(flows: list[str] | None = None) -> dict[str, Any]:
     """The document; with ``flows`` (the running bot's), ``flow`` names one of them."""
-    schemas = model_schemas(StartFlow, OperatorMessage, TakeOver)
+    schemas = model_schemas(StartFlow, OperatorMessage, TakeOver, api_broadcasts.NewBroadcast)
+    schemas.update(api_broadcasts.SCHEMAS)
     if flows:
         schemas["StartFlow"]["properties"]["flow"]["enum"] = flows
     return document(OPERATIONS, schemas)

@@ -7,12 +7,42 @@ It must not send or record anything.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Collection, Mapping
+from pathlib import Path
 
-from flows.segments import Segment, tally
+from flows.segments import SEGMENTS_FILE, Segment, read, tally
 from storage.store import Store
+
+log = logging.getLogger("svyaz.bots")
+
+
+class SegmentFile:
+    """The segments of a flows folder, read again when ``_segments.yaml`` changes (a file
+    with errors keeps the last good segments and is logged once per change)."""
+
+    def __init__(self, folder: Path, channels: Collection[str]) -> None:
+        self._path = folder / SEGMENTS_FILE
+        self._channels = channels
+        self._seen: float | None = None
+        self._segments: dict[str, Segment] = {}
+
+    def __call__(self) -> Mapping[str, Segment]:
+        try:
+            changed = self._path.stat().st_mtime
+        except OSError:
+            changed = 0.0
+        if changed != self._seen:
+            self._seen = changed
+            found, problems = read(self._path.parent, channels=self._channels)
+            errors = [str(p) for p in problems if p.severity == "error"]
+            if errors:
+                log.error("segments not reloaded: %s", "; ".join(errors))
+            else:
+                self._segments = found
+        return self._segments
 
 
 async def dry_run(store: Store, segments: Mapping[str, Segment],

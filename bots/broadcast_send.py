@@ -27,6 +27,7 @@ from storage.store import Store
 Inject = Callable[..., Awaitable[bool]]  # ``Runtime.inject(customer, event, event_id=)``
 BATCH = 200  # customers taken from the queue at a time
 PARALLEL = 64  # copies on their way at once (the connectors' limiters pace them)
+EVERY = 1.0  # seconds between the app's passes over the running broadcasts
 
 
 class Sender:

@@ -26,7 +26,7 @@ from bots.desk.canned import load_canned
 from bots.flowchat import ChatSession, run_chat
 from bots.flowgraph import dot, mermaid
 from connectors.registry import INSTALLED
-from flows import convcheck, convtest, schema, segments
+from flows import broadcast, convcheck, convtest, schema, segments
 from flows.loader import check, load
 from flows.messages import Lang, lang_of, msg
 from flows.model import CompiledFlow, FlowSet
@@ -102,8 +102,9 @@ def cmd_check(args: argparse.Namespace) -> int:
         problems += tuple(convcheck.check_tests(folder, flows, lang=lang))
     canned = load_canned(Path(folder))[1]  # the desk's _desk.yaml
     tags = None if flows is None else segments.tags_set(flows)
-    named = segments.read(folder, channels=INSTALLED.names(), tags=tags)[1]  # _segments.yaml
-    problems = (*problems, *(p.in_lang(lang) for p in (*canned, *named)))
+    found, named = segments.read(folder, channels=INSTALLED.names(), tags=tags)
+    sent = broadcast.check_folder(folder, found)  # broadcasts/*.yaml
+    problems = (*problems, *(p.in_lang(lang) for p in (*canned, *named, *sent)))
     for problem in problems:
         print(problem)
     errors = sum(p.severity == "error" for p in problems)

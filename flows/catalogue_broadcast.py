@@ -42,6 +42,26 @@ BROADCAST: Mapping[str, Mapping[str, str]] = {
     "broadcast.flow_buttons": {
         "ru": "кнопки задаются в самом сценарии: у рассылки с flow не бывает buttons",
         "en": "a broadcast that starts a flow takes its buttons from the flow, not buttons"},
+    "broadcast.segment_unknown": {
+        "ru": "сегмента '{segment}' нет в _segments.yaml{hint}; сегменты: {segments}",
+        "en": "no segment '{segment}' in _segments.yaml{hint}; segments: {segments}"},
+    "cli.broadcast": {
+        "ru": "рассылки: create ФАЙЛ (создать из broadcasts/*.yaml), dry-run ФАЙЛ (сколько "
+              "получат, по каналам), start|pause|cancel|status ID; отправляет работающий бот",
+        "en": "broadcasts: create FILE (from broadcasts/*.yaml), dry-run FILE (how many would "
+              "get it, per channel), start|pause|cancel|status ID; the running bot sends"},
+    "cli.broadcast.target": {"ru": "файл рассылки (create, dry-run) или её ID",
+                             "en": "a broadcast file (create, dry-run) or its ID"},
+    "cli.broadcast.id": {"ru": "ID новой рассылки (create; по умолчанию — придумать)",
+                         "en": "the new broadcast's ID (create; default: generated)"},
+    "broadcast.created": {"ru": "рассылка {id} создана; запуск: svyaz broadcast start {id}",
+                          "en": "broadcast {id} created; start it: svyaz broadcast start {id}"},
+    "broadcast.started": {
+        "ru": "рассылка {id} запущена: в очереди {queued}; отправляет работающий бот "
+              "(svyaz run)",
+        "en": "broadcast {id} started: {queued} queued; the running bot (svyaz run) sends it"},
+    "broadcast.status_set": {"ru": "рассылка {id}: {status}", "en": "broadcast {id}: {status}"},
+    "broadcast.status": {"ru": "рассылка {id}: {status}", "en": "broadcast {id}: {status}"},
     "segment.too_long": {
         "ru": "'{found}' — слишком давно: не больше трёх лет",
         "en": "'{found}' is too long ago: three years at most"},

@@ -34,7 +34,7 @@ def test_advertising_always_ends_with_unsubscribe_and_a_notice_does_not() -> Non
     ads = reply_of(_spec(buttons=[{"text": "Сайт", "url": "https://x.ru"},
                                   {"text": "Записаться", "button": "booking"}]))
     assert [(b.id, b.text, b.url) for b in ads.buttons] == [
-        ("link0", "Сайт", "https://x.ru"), ("bc:booking", "Записаться", None),
+        ("link0", "Сайт", "https://x.ru"), ("booking", "Записаться", None),
         (UNSUBSCRIBE_BUTTON_ID, "Отписаться", None)]
     assert reply_of(_spec(kind="service")).buttons == ()
 
