@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import csv
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -18,6 +19,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from bots import importer
 from bots.access import bot_store
 from bots.audience import SegmentFile, dry_run
 from bots.broadcasts import Broadcaster, BroadcastError
@@ -46,6 +48,40 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
     p.add_argument("target", help=msg("cli.broadcast.target").render(lang))
     p.add_argument("--id", default=None, help=msg("cli.broadcast.id").render(lang))
     p.set_defaults(handler=broadcast_command)
+    text = msg("cli.import").render(lang)
+    p = sub.add_parser("import", help=text, description=text)
+    p.add_argument("file", type=Path, help="customers.csv")
+    p.add_argument("--yes", action="store_true", help=msg("cli.import.yes").render(lang))
+    p.set_defaults(handler=import_command)
+
+
+def import_command(args: argparse.Namespace) -> int:
+    settings = _settings()
+    if settings is None:
+        return 2
+    lang = owner_lang()
+    try:
+        plan = importer.read_rows(args.file.read_text(encoding="utf-8-sig"))
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        print(f"svyaz import: {args.file}: {exc}", file=sys.stderr)
+        return 1
+
+    async def job(store: Store) -> list[str]:
+        await importer.known(store, plan)
+        return await importer.apply(store, plan) if args.yes else []
+
+    created = _run(settings, job)
+    if created is None:
+        return 1
+    for row in plan.rows:
+        who = ", ".join(filter(None, (row.name, row.phone, row.email)))
+        print(msg("import.row", line=row.line, who=who,
+                  tags=", ".join(row.tags) or "—").render(lang))
+    for line_no, reason in sorted(plan.refused):
+        print(msg("import.refused", line=line_no, reason=reason).render(lang))
+    key = "import.done" if args.yes else "import.dry"
+    print(msg(key, created=len(plan.rows), refused=len(plan.refused)).render(lang))
+    return 0
 
 
 def _settings() -> Settings | None:

@@ -62,6 +62,23 @@ BROADCAST: Mapping[str, Mapping[str, str]] = {
         "en": "broadcast {id} started: {queued} queued; the running bot (svyaz run) sends it"},
     "broadcast.status_set": {"ru": "рассылка {id}: {status}", "en": "broadcast {id}: {status}"},
     "broadcast.status": {"ru": "рассылка {id}: {status}", "en": "broadcast {id}: {status}"},
+    "cli.import": {
+        "ru": "импорт клиентов из CSV (name, phone, email, consent_personal_data, consent_ads, "
+              "source, tags); без --yes только показывает, что будет создано и какие строки "
+              "отклонены",
+        "en": "import customers from CSV (name, phone, email, consent_personal_data, "
+              "consent_ads, source, tags); without --yes only shows what would be created "
+              "and which rows are refused"},
+    "cli.import.yes": {"ru": "действительно создать клиентов", "en": "really create them"},
+    "import.row": {"ru": "строка {line}: будет клиент {who}; метки: {tags}",
+                   "en": "line {line}: customer {who}; tags: {tags}"},
+    "import.refused": {"ru": "строка {line}: отклонена — {reason}",
+                       "en": "line {line}: refused — {reason}"},
+    "import.dry": {
+        "ru": "проверка: создать {created}, отклонить {refused}; чтобы создать, добавьте --yes",
+        "en": "dry run: {created} to create, {refused} refused; add --yes to create them"},
+    "import.done": {"ru": "создано клиентов: {created}, отклонено строк: {refused}",
+                    "en": "{created} customer(s) created, {refused} row(s) refused"},
     "segment.too_long": {
         "ru": "'{found}' — слишком давно: не больше трёх лет",
         "en": "'{found}' is too long ago: three years at most"},

@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 from flows.segments import Facts
+from storage.accounts import new_customer_id
 from storage.client import RedisClient
 from storage.codec import text
 from storage.errors import guarded
@@ -46,6 +47,13 @@ class Audience:
     async def _scan(self, cursor: int, batch: int) -> tuple[int, list[Any]]:
         next_cursor, found = await self._redis.sscan(self._keys.customers, cursor, count=batch)
         return int(next_cursor), list(found)
+
+    @guarded
+    async def add_customer(self) -> str:
+        """A new customer with no account yet (an imported one: SMS and e-mail reach it)."""
+        customer = new_customer_id()
+        await self._redis.sadd(self._keys.customers, customer)
+        return customer
 
     @guarded
     async def facts(self, customers: Sequence[str]) -> list[Facts]:
