@@ -114,7 +114,10 @@ _EXPORT: dict[str, Any] = {"type": "object", "properties": {
         "account": _STR, "last_active": {"type": "number"}}}},
     "profile": {"type": "object", "properties": {
         "name": {"type": ["string", "null"]}, "phone": {"type": ["string", "null"]},
-        "email": {"type": ["string", "null"]}, "consents": {"type": "array"}}},
+        "email": {"type": ["string", "null"]}, "consents": {"type": "array"},
+        "tags": {"type": "array", "items": _STR}}},
+    "broadcasts": {"type": "object", "additionalProperties": _STR,
+                   "description": "broadcast id -> what became of its copy"},
     "messages": {"type": "array", "items": {"type": "object", "properties": {
         "customer": _STR, "ts": {"type": "number"}, "time": _STR, "channel": _STR,
         "direction": {"enum": ["in", "out", "event"]}, "text": _STR,

@@ -143,6 +143,16 @@ class Broadcasts:
                                               f"{outcome} {channel}", f"{channel}:{counter}")))
 
     @guarded
+    async def received(self, customer: str) -> dict[str, str]:
+        """broadcast -> this customer's outcome, for ``svyaz export`` (152-FZ access)."""
+        ids = await self.ids()
+        pipe = self._redis.pipeline(transaction=False)
+        for broadcast in ids:
+            pipe.hget(self._keys.broadcast(broadcast).done, customer)
+        found = await pipe.execute()
+        return {b: text(o) for b, o in zip(ids, found, strict=True) if o is not None}
+
+    @guarded
     async def forget(self, customer: str) -> None:
         """Erase ``customer`` from every broadcast's queue, outcomes and marks (152-FZ);
         the counters stay. (Its claims carry its id: ``Store.forget``'s scan takes them.)"""

@@ -52,5 +52,6 @@ async def customer_export(store: Store, customer: str) -> dict[str, Any]:
         "customer": customer,
         "accounts": [{"account": a.account, "last_active": a.last_active} for a in accounts],
         "profile": profile.model_dump(mode="json"),
+        "broadcasts": await store.broadcasts.received(customer),  # broadcast -> outcome
         "messages": messages,
     }

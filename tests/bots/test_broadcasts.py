@@ -13,6 +13,7 @@ from bots_harness import ZONE, Harness
 from bots.broadcast_send import Sender
 from bots.broadcasts import Broadcaster, BroadcastError
 from bots.delivery import Delivery
+from bots.desk.queries import customer_export
 from flows.broadcast import BroadcastSpec, reply_of
 from flows.segments import Segment
 from flows.types import UNSUBSCRIBE_BUTTON_ID, ButtonEvent, TextEvent
@@ -136,6 +137,9 @@ async def test_forget_erases_the_recipient_but_keeps_the_counts(harness: Harness
     await owner.start("f1")
     await sender.drain("f1")
     await harness.send("vk", "1", TextEvent("спасибо"))
+    exported = await customer_export(harness.store, people["vk"])
+    assert exported["broadcasts"] == {"f1": "sent vk"}
+    assert exported["profile"]["tags"] == ["vip"]
     before = await owner.numbers("f1")
     await harness.store.forget(people["vk"])
     assert people["vk"] not in await harness.store.broadcasts.numbers.outcomes("f1")
