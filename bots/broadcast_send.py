@@ -28,6 +28,7 @@ Inject = Callable[..., Awaitable[bool]]  # ``Runtime.inject(customer, event, eve
 BATCH = 200  # customers taken from the queue at a time
 PARALLEL = 64  # copies on their way at once (the connectors' limiters pace them)
 EVERY = 1.0  # seconds between the app's passes over the running broadcasts
+TICK_BUDGET = 5.0  # seconds one pass may go on sending (the app's stop waits at most that)
 
 
 class Sender:
@@ -44,16 +45,20 @@ class Sender:
         self._clock = clock
 
     async def tick(self) -> int:
-        """One pass over every live broadcast: a scheduled one whose time came starts, a
-        running one outside its quiet hours sends a batch; how many copies were handled."""
-        handled = 0
-        for broadcast in await self._store.broadcasts.ids():
-            record = await self._store.broadcasts.get(broadcast)
-            if record is None or record.status not in ("scheduled", "running"):
-                continue
-            spec = BroadcastSpec.model_validate_json(record.spec)
-            handled += await self._step(record, spec)
-        return handled
+        """Passes over every live broadcast for up to ``TICK_BUDGET`` seconds (no pause between
+        batches while there is work): a scheduled one whose time came starts, a running one
+        outside its quiet hours sends batches; how many copies were handled."""
+        handled, until = 0, time.monotonic() + TICK_BUDGET
+        while True:
+            done = 0
+            for broadcast in await self._store.broadcasts.ids():
+                record = await self._store.broadcasts.get(broadcast)
+                if record is None or record.status not in ("scheduled", "running"):
+                    continue
+                done += await self._step(record, BroadcastSpec.model_validate_json(record.spec))
+            handled += done
+            if not done or time.monotonic() > until:
+                return handled
 
     async def drain(self, broadcast: str) -> int:
         """Send until the queue is empty, paused, cancelled or in quiet hours."""

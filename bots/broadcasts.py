@@ -108,6 +108,9 @@ class Broadcaster:
         await self._store.broadcasts.count(broadcast, "queued", dict(by_channel))
         return total
 
+    def segments(self) -> Mapping[str, Segment]:
+        return self._segments()
+
     # ----------------------------------------------------------------- numbers
 
     async def numbers(self, broadcast: str) -> dict[str, dict[str, int]]:

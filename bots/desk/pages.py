@@ -13,6 +13,7 @@ import time
 
 from aiohttp import web
 
+from bots.desk import broadcasts_page
 from bots.desk.canned import load_canned
 from bots.desk.conversations import STATES, arrange, thread
 from bots.desk.gate import DESK, PREFIX, login, login_form, logout, me, owner_only, static
@@ -166,4 +167,5 @@ def routes() -> list[web.RouteDef]:
         web.get("/c/{customer}/export", export),
         web.get("/live.json", live), web.get("/login", login_form), web.post("/login", login),
         web.post("/logout", logout), web.get("/static/{name}", static),
+        *broadcasts_page.routes(),
     ]
