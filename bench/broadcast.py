@@ -37,6 +37,7 @@ from bench.common import (  # noqa: E402
     svyaz_env,
     temp_dir,
 )
+from bench.drills.kill9 import kill_tree  # noqa: E402
 from bots.audience import SegmentFile  # noqa: E402
 from bots.broadcasts import Broadcaster  # noqa: E402
 from flows.broadcast import BroadcastSpec  # noqa: E402
@@ -68,7 +69,8 @@ async def keep_killing(bot: list[BotProcess], every: float, stop: asyncio.Event,
             return kills
         except TimeoutError:
             pass
-        bot[0].kill9()
+        await asyncio.to_thread(kill_tree, bot[0].proc.pid)  # the bot and its embedded Redis
+        bot[0].proc.wait()
         kills += 1
         bot[0] = await restart()  # type: ignore[operator]
     return kills

@@ -65,7 +65,8 @@ class BroadcastSpec(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, json_schema_extra={"oneOf": [
         {"required": ["text"], "properties": {"text": _STRING, "flow": _NULL}},
         {"required": ["flow"], "properties": {"flow": _STRING, "text": _NULL,
-                                              "buttons": {"maxItems": 0}}}]})
+                                              "buttons": {"maxItems": 0},
+                                              "kind": {"const": "service"}}}]})
 
     title: str = Field(min_length=1, max_length=120)
     kind: Kind = Field(description="'ads': advertising (needs consent); 'service': a notice")
@@ -86,6 +87,8 @@ class BroadcastSpec(BaseModel):
             raise ValueError(msg("broadcast.content"))
         if self.flow is not None and self.buttons:
             raise ValueError(msg("broadcast.flow_buttons"))
+        if self.flow is not None and self.kind == "ads":  # its replies carry no «Отписаться»
+            raise ValueError(msg("broadcast.ads_flow"))
         return self
 
     @property

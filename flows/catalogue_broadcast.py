@@ -79,6 +79,11 @@ BROADCAST: Mapping[str, Mapping[str, str]] = {
         "en": "dry run: {created} to create, {refused} refused; add --yes to create them"},
     "import.done": {"ru": "создано клиентов: {created}, отклонено строк: {refused}",
                     "en": "{created} customer(s) created, {refused} row(s) refused"},
+    "broadcast.ads_flow": {
+        "ru": "рекламная рассылка уходит текстом: к нему всегда добавляется кнопка "
+              "«Отписаться»; сценарий запустит кнопка (buttons: [{{text: …, button: …}}])",
+        "en": "an advertising broadcast is a text, which always gets the «Отписаться» button; "
+              "a button can start the flow (buttons: [{{text: …, button: …}}])"},
     "segment.too_long": {
         "ru": "'{found}' — слишком давно: не больше трёх лет",
         "en": "'{found}' is too long ago: three years at most"},

@@ -26,6 +26,9 @@ def test_the_owner_must_mark_it_and_give_one_content() -> None:
         _spec(flow="booking")
     with pytest.raises(ValidationError, match="одно из двух: url"):
         _spec(buttons=[{"text": "Сайт"}])
+    with pytest.raises(ValidationError, match="рекламная рассылка уходит текстом"):
+        _spec(text=None, flow="booking")
+    _spec(kind="service", text=None, flow="booking")  # a service notice may start a flow
     with pytest.raises(ValidationError, match="21:00-09:00"):
         _spec(quiet="ночью")
 
