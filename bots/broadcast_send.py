@@ -25,7 +25,8 @@ from storage.broadcasts import Record
 from storage.store import Store
 
 Inject = Callable[..., Awaitable[bool]]  # ``Runtime.inject(customer, event, event_id=)``
-BATCH = 200  # customers taken from the queue at a time
+BATCH = 1000  # customers taken from the queue at a time (a batch waits for its slowest copy)
+RECHECK = 50  # copies between two looks at the broadcast's status and the quiet hours
 PARALLEL = 64  # copies on their way at once (the connectors' limiters pace them)
 EVERY = 1.0  # seconds between the app's passes over the running broadcasts
 TICK_BUDGET = 5.0  # seconds one pass may go on sending (the app's stop waits at most that)
@@ -93,13 +94,23 @@ class Sender:
             return 0
         reply = reply_of(spec) if spec.text is not None else None
         gate = asyncio.Semaphore(PARALLEL)
+        going = [True]  # still running and outside quiet hours (looked at every RECHECK)
 
-        async def one(customer: str) -> None:
+        async def one(index: int, customer: str) -> None:
             async with gate:
-                await self._send_one(record.id, spec, reply, customer)
+                if index % RECHECK == 0:
+                    going[0] = await self._going(record.id, spec)
+                if going[0]:
+                    await self._send_one(record.id, spec, reply, customer)
 
-        await asyncio.gather(*(one(c) for c in customers))
+        await asyncio.gather(*(one(i, c) for i, c in enumerate(customers)))
         return len(customers)
+
+    async def _going(self, broadcast: str, spec: BroadcastSpec) -> bool:
+        """Not paused or cancelled since the batch began, and not in quiet hours now."""
+        record = await self._store.broadcasts.get(broadcast)
+        return (record is not None and record.status == "running"
+                and self.waiting_until(spec) is None)
 
     async def _send_one(self, broadcast: str, spec: BroadcastSpec, reply: Reply | None,
                         customer: str) -> None:
