@@ -20,6 +20,7 @@ import argparse
 import asyncio
 import sys
 import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -61,7 +62,7 @@ async def seed(store: Store, count: int) -> tuple[list[int], list[int]]:
 
 
 async def keep_killing(bot: list[BotProcess], every: float, stop: asyncio.Event,
-                       restart: object) -> int:
+                       restart: Callable[[], Awaitable[BotProcess]]) -> int:
     kills = 0
     while not stop.is_set():
         try:
@@ -72,7 +73,7 @@ async def keep_killing(bot: list[BotProcess], every: float, stop: asyncio.Event,
         await asyncio.to_thread(kill_tree, bot[0].proc.pid)  # the bot and its embedded Redis
         bot[0].proc.wait()
         kills += 1
-        bot[0] = await restart()  # type: ignore[operator]
+        bot[0] = await restart()
     return kills
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import secrets
 import time
 from collections import Counter
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import AsyncIterator, Callable, Collection, Mapping
 
 from bots.audience import recipients
 from flows.broadcast import BroadcastSpec
@@ -90,7 +90,7 @@ class Broadcaster:
             raise BroadcastError(f"no broadcast {broadcast!r}")
         return record, BroadcastSpec.model_validate_json(record.spec)
 
-    def _audience(self, spec: BroadcastSpec):  # type: ignore[no-untyped-def]
+    def _audience(self, spec: BroadcastSpec) -> AsyncIterator[list[tuple[str, str]]]:
         segment = self._segments().get(spec.segment)
         if segment is None:
             raise BroadcastError(f"no segment {spec.segment!r} in _segments.yaml")

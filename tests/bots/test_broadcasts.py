@@ -5,7 +5,7 @@ quiet hours, and erasure from the recipient lists."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import pytest
 from bots_harness import ZONE, Harness
@@ -146,3 +146,17 @@ async def test_forget_erases_the_recipient_but_keeps_the_counts(harness: Harness
     keys = [k async for k in harness.store.redis.scan_iter(match=f"*{people['vk']}*")]
     assert keys == []
     assert await owner.numbers("f1") == before  # the aggregate stays
+
+
+async def test_the_apps_tick_waits_for_a_scheduled_broadcast(harness: Harness) -> None:
+    await _customers(harness)
+    owner, sender = _parts(harness)
+    later = NOTICE.model_copy(update={"at": harness.clock.now + timedelta(hours=1)})
+    await owner.create(later, "later")
+    assert await owner.start("later") == 2
+    assert (await harness.store.broadcasts.get("later")).status == "scheduled"  # type: ignore[union-attr]
+    assert await sender.tick() == 0
+    harness.clock.advance(hours=2)
+    assert await sender.tick() == 2
+    assert (await harness.store.broadcasts.get("later")).status == "done"  # type: ignore[union-attr]
+    assert _copies(harness, NOTICE.text or "") == {"vk": 1, "max": 1, "web": 0}
