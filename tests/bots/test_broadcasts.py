@@ -4,12 +4,13 @@ quiet hours, and erasure from the recipient lists."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime, timedelta
 
 import pytest
 from bots_harness import ZONE, Harness
 
+from bots import broadcast_send
 from bots.broadcast_send import Sender
 from bots.broadcasts import Broadcaster, BroadcastError
 from bots.delivery import Delivery
@@ -160,3 +161,34 @@ async def test_the_apps_tick_waits_for_a_scheduled_broadcast(harness: Harness) -
     assert await sender.tick() == 2
     assert (await harness.store.broadcasts.get("later")).status == "done"  # type: ignore[union-attr]
     assert _copies(harness, NOTICE.text or "") == {"vk": 1, "max": 1, "web": 0}
+
+
+async def test_a_pause_stops_a_batch_on_its_way(harness: Harness,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    await _customers(harness)
+    owner, sender = _parts(harness)
+    monkeypatch.setattr(broadcast_send, "PARALLEL", 1)  # one copy at a time ...
+    monkeypatch.setattr(broadcast_send, "RECHECK", 1)  # ... each looking at the status first
+    everyone = NOTICE.model_copy(update={"segment": "all"})
+    await owner.create(everyone, "p1")
+    await owner.start("p1")
+    once: list[bool] = []
+    for recorder in harness.channels.values():  # the owner pauses as the first copy goes
+        monkeypatch.setattr(recorder, "send", _pausing(recorder.send, owner, once))
+    await sender.drain("p1")
+    copies = _copies(harness, NOTICE.text or "")
+    assert sum(copies.values()) == 1
+    assert await harness.store.broadcasts.left("p1") == 3 - sum(copies.values())
+    await owner.start("p1")  # resumed: the rest, once each
+    await sender.drain("p1")
+    assert _copies(harness, NOTICE.text or "") == {"vk": 1, "max": 1, "web": 1}
+
+
+def _pausing(send: Callable[..., Awaitable[None]], owner: Broadcaster, once: list[bool]
+             ) -> Callable[..., Awaitable[None]]:
+    async def send_then_pause(*args: object, **kwargs: object) -> None:
+        await send(*args, **kwargs)
+        if not once:
+            once.append(True)
+            await owner.pause("p1")
+    return send_then_pause
