@@ -9,7 +9,9 @@ start`` does); the bot's own sender sends it. The ideal drain is the slower plat
 ``n/2 / 30`` s, VK ``n/2 / 20`` s with one ``messages.send`` per copy (svyaz does not yet
 group up to 100 ``peer_ids`` per call; with it VK's would be ``n/2 / 100 / 20`` s).
 ``--kill-every S`` kills the bot with SIGKILL every S seconds and starts it again: lost and
-doubled must stay 0. Loopback only; bounded by ``--timeout``.
+doubled must stay 0. ``--live-think S``: meanwhile a MAX customer plays the booking dialogue
+(answering S s after each reply); its reply latency shows that live replies go first.
+Loopback only; bounded by ``--timeout``.
 
 Usage: ``.venv/bin/python bench/broadcast.py [--customers 20000] [--kill-every 0]``
 """
@@ -32,6 +34,7 @@ from bench.common import (  # noqa: E402
     bot_core,
     emit,
     free_port,
+    percentile,
     start_bot,
     start_max_fake,
     svyaz_argv,
@@ -39,6 +42,8 @@ from bench.common import (  # noqa: E402
     temp_dir,
 )
 from bench.drills.kill9 import kill_tree  # noqa: E402
+from bench.load import Result  # noqa: E402
+from bench.reminders import live_dialogues  # noqa: E402
 from bots.audience import SegmentFile  # noqa: E402
 from bots.broadcasts import Broadcaster  # noqa: E402
 from flows.broadcast import BroadcastSpec  # noqa: E402
@@ -104,6 +109,10 @@ async def run(args: argparse.Namespace, work: Path) -> None:
         begin = time.perf_counter()
         killer = asyncio.create_task(keep_killing(bot, args.kill_every, stop, restart)) \
             if args.kill_every else None
+        live = Result()
+        talker = asyncio.create_task(live_dialogues(bot[0].url, max_fake.inbox, stop, live,
+                                                    args.live_think)) \
+            if args.live_think else None
         ideal = max(len(max_users) / MAX_RPS, len(vk_users) / VK_RPS)
         deadline = begin + ideal * 2 + args.timeout
         while time.perf_counter() < deadline:
@@ -114,6 +123,8 @@ async def run(args: argparse.Namespace, work: Path) -> None:
             await asyncio.sleep(1.0)
         stop.set()
         kills = await killer if killer is not None else 0
+        if talker is not None:
+            await talker
         await asyncio.sleep(2.0)  # a late re-send would show as doubled
         counts = ([max_fake.inbox.count_of(u, TEXT) for u in max_users]
                   + [vk_fake.inbox.count_of(u, TEXT) for u in vk_users])
@@ -129,6 +140,13 @@ async def run(args: argparse.Namespace, work: Path) -> None:
         emit("kills", kills)
         emit("lost", sum(c == 0 for c in counts))
         emit("doubled", sum(c > 1 for c in counts))
+        if talker is not None:
+            emit("live_think_seconds", args.live_think)
+            emit("live_messages", live.messages)
+            emit("live_errors", live.errors)
+            emit("live_p50_ms", percentile(live.latencies, 50) * 1000)
+            emit("live_p99_ms", percentile(live.latencies, 99) * 1000)
+            emit("live_max_ms", max(live.latencies, default=float("nan")) * 1000)
     finally:
         stop.set()
         await store.close()
@@ -142,6 +160,9 @@ def main() -> None:
     parser.add_argument("--customers", type=int, default=20_000)
     parser.add_argument("--kill-every", type=float, default=0.0)
     parser.add_argument("--timeout", type=float, default=120.0)
+    parser.add_argument("--live-think", type=float, default=0.0,
+                        help="a MAX customer plays the booking dialogue meanwhile, answering "
+                             "this many seconds after each reply (0: none)")
     args = parser.parse_args()
     with temp_dir("svyaz-broadcast-") as work:
         asyncio.run(run(args, work))
