@@ -19,7 +19,7 @@ from typing import Any, Literal
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from bots import api_doc, stats
+from bots import api_broadcasts, api_doc, stats
 from bots.access import erase
 from bots.api_doc import PREFIX, document, model_schemas
 from bots.config import Settings
@@ -94,6 +94,10 @@ class Api:
         self._token = token
         self._edge = edge
         self._takeover = Takeover(edge)
+
+    @property
+    def edge(self) -> Edge:
+        return self._edge
 
     def authorised(self, request: web.Request) -> bool:
         scheme, _, given = request.headers.get("Authorization", "").partition(" ")
@@ -320,7 +324,7 @@ class Operation:
 
     path: str
     method: Literal["get", "post", "delete"]
-    handler: Callable[[Api, web.Request], Awaitable[web.Response]]
+    handler: Callable[[Any, web.Request], Awaitable[web.Response]]
     summary: str
     answer: str  # what the success response is
     status: str = "200"
@@ -331,11 +335,6 @@ class Operation:
     query: tuple[dict[str, Any], ...] = ()
 
 
-_ERASE_NOTE = ("State, history, profile, consents, accounts, links, pending messages and "
-               "reminders; with the embedded Redis its files are rewritten before the answer "
-               "(`files`: `rewritten`). With SVYAZ_REDIS_URL (`files`: `external`) that "
-               "server's operator must rewrite its AOF/RDB. Idempotent: a repeat answers 200 "
-               "with `erased` false.")
 OPERATIONS = (
     Operation("/flows/start", "post", Api.start_flow,
               "Run a flow for a customer on their best channel", "queued", status="202",
@@ -347,7 +346,7 @@ OPERATIONS = (
                                  "maximum": 1000}},)),
     Operation("/customers/{customer}", "delete", Api.erase,
               "Erase a customer and everything about them (152-FZ)", "erased",
-              schema="Erased", description=_ERASE_NOTE),
+              schema="Erased", description=api_doc.ERASE_NOTE),
     Operation("/customers/{customer}/export", "get", Api.export,
               "Everything kept about a customer (a 152-FZ access request)",
               "the customer's data", schema="Export",
@@ -365,6 +364,13 @@ OPERATIONS = (
               "Take a conversation over from the bot (the bot stays quiet until released)",
               "taken", schema="Taken", errors=(409,), body="TakeOver",
               description="409 when another operator holds it."),
+    Operation("/broadcasts", "post", api_broadcasts.create,
+              "Create a broadcast to a segment of _segments.yaml (and start it)", "created",
+              status="201", schema="BroadcastCreated", errors=(404, 409), body="NewBroadcast",
+              description=api_broadcasts.CREATE_NOTE),
+    Operation("/broadcasts/{broadcast}", "get", api_broadcasts.show,
+              "A broadcast's state and its numbers per channel", "the broadcast",
+              schema="Broadcast"),
     Operation("/customers/{customer}/messages", "post", Api.message,
               "Send the customer a person's message (taking the conversation over first)",
               "sent through the outbox to the channel the customer last wrote from",
@@ -380,7 +386,8 @@ OPERATIONS = (
 
 def openapi_document(flows: list[str] | None = None) -> dict[str, Any]:
     """The document; with ``flows`` (the running bot's), ``flow`` names one of them."""
-    schemas = model_schemas(StartFlow, OperatorMessage, TakeOver)
+    schemas = model_schemas(StartFlow, OperatorMessage, TakeOver, api_broadcasts.NewBroadcast)
+    schemas.update(api_broadcasts.SCHEMAS)
     if flows:
         schemas["StartFlow"]["properties"]["flow"]["enum"] = flows
     found = document(OPERATIONS, schemas)

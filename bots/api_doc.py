@@ -15,6 +15,14 @@ from pydantic import BaseModel
 
 PREFIX = "/api/v1"
 CUSTOMER_ID = r"^[A-Za-z0-9_-]{1,64}$"  # storage.keys.check_customer_id
+# The ids in paths: each answers 404 when unknown.
+PATH_IDS = {"customer": CUSTOMER_ID, "broadcast": r"^[a-z0-9][a-z0-9_-]{0,39}$"}
+
+ERASE_NOTE = ("State, history, profile, consents, accounts, links, pending messages and "
+              "reminders; with the embedded Redis its files are rewritten before the answer "
+              "(`files`: `rewritten`). With SVYAZ_REDIS_URL (`files`: `external`) that "
+              "server's operator must rewrite its AOF/RDB. Idempotent: a repeat answers 200 "
+              "with `erased` false.")
 
 
 class Described(Protocol):
@@ -49,7 +57,7 @@ def _json(schema: str) -> dict[str, Any]:
 def statuses(op: Described) -> list[int]:
     """Every error status ``op`` can answer."""
     found = {401, 503, *op.errors}
-    if "{customer}" in op.path:
+    if any(f"{{{name}}}" in op.path for name in PATH_IDS):
         found.add(404)
     if op.body is not None or op.query:
         found.add(422)
@@ -66,9 +74,10 @@ def _operation(op: Described) -> dict[str, Any]:
     if op.body is not None:
         found["requestBody"] = {"required": True, "content": _json(op.body)}
     parameters = list(op.query)
-    if "{customer}" in op.path:
-        parameters.insert(0, {"name": "customer", "in": "path", "required": True,
-                              "schema": {"type": "string", "pattern": CUSTOMER_ID}})
+    for name, pattern in PATH_IDS.items():
+        if f"{{{name}}}" in op.path:
+            parameters.insert(0, {"name": name, "in": "path", "required": True,
+                                  "schema": {"type": "string", "pattern": pattern}})
     if parameters:
         found["parameters"] = parameters
     error_body = {"description": "error", "content": _json("Error")}
@@ -112,7 +121,10 @@ _EXPORT: dict[str, Any] = {"type": "object", "properties": {
         "account": _STR, "last_active": {"type": "number"}}}},
     "profile": {"type": "object", "properties": {
         "name": {"type": ["string", "null"]}, "phone": {"type": ["string", "null"]},
-        "email": {"type": ["string", "null"]}, "consents": {"type": "array"}}},
+        "email": {"type": ["string", "null"]}, "consents": {"type": "array"},
+        "tags": {"type": "array", "items": _STR}}},
+    "broadcasts": {"type": "object", "additionalProperties": _STR,
+                   "description": "broadcast id -> what became of its copy"},
     "messages": {"type": "array", "items": {"type": "object", "properties": {
         "customer": _STR, "ts": {"type": "number"}, "time": _STR, "channel": _STR,
         "direction": {"enum": ["in", "out", "event"]}, "text": _STR,

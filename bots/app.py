@@ -25,7 +25,11 @@ from aiohttp import web
 
 from bots import api, desk, remote, sms_status
 from bots.access import served_url
+from bots.audience import SegmentFile
 from bots.background import every, finish, pause
+from bots.broadcast_send import EVERY as BROADCAST_EVERY
+from bots.broadcast_send import Sender
+from bots.broadcasts import Broadcaster
 from bots.channels import link_targets, make_connectors, owner_chats, relayed
 from bots.config import Settings
 from bots.delivery import Delivery
@@ -52,6 +56,7 @@ from bots.scheduler import ReminderService
 from bots.spare import Spare, make_spare
 from bots.webrelay import WebRelay
 from connectors.base import Connector
+from connectors.registry import INSTALLED
 from flows import engine
 from flows.backoff import Backoff
 from flows.types import Channel
@@ -194,9 +199,13 @@ def _assemble(
                                                connectors=connectors).take,
         copies=FileCopier(store.files, http=lambda: http),
     )
+    segments = SegmentFile(settings.flows, INSTALLED.names())  # (as 'svyaz check' does)
+    sender = Sender(store=store, delivery=delivery, inject=edge.inject, segments=segments,
+                    timezone=settings.timezone)
     return Parts(store=store, embedded=embedded, instance=instance, http=http, flows=flows,
                  delivery=delivery, reminders=reminders, runtime=runtime, connectors=connectors,
-                 spare=spare, ladder=ladder, incidents=incidents)
+                 spare=spare, ladder=ladder, incidents=incidents, sender=sender,
+                 broadcasts=Broadcaster(store=store, segments=segments))
 
 
 def _background(edge: Edge, parts: Parts) -> list[asyncio.Task[None]]:
@@ -214,6 +223,8 @@ def _background(edge: Edge, parts: Parts) -> list[asyncio.Task[None]]:
                                   first_delay=LOOK_EVERY), name="incidents"),
         asyncio.create_task(every(stop, DESK_SWEEP_EVERY, Takeover(edge).sweep,
                                   "unclaimed hand-offs"), name="desk"),
+        asyncio.create_task(every(stop, BROADCAST_EVERY, parts.sender.tick, "broadcasts"),
+                            name="broadcasts"),
     ]
     if parts.embedded is not None:
         tasks.insert(0, asyncio.create_task(keep_running(parts.embedded, stop),

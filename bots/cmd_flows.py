@@ -26,7 +26,7 @@ from bots.desk.canned import load_canned
 from bots.flowchat import ChatSession, run_chat
 from bots.flowgraph import dot, mermaid
 from connectors.registry import INSTALLED
-from flows import convcheck, convtest, schema
+from flows import broadcast, convcheck, convtest, schema, segments
 from flows.loader import check, load
 from flows.messages import Lang, Msg, lang_of, msg
 from flows.model import CompiledFlow, FlowSet
@@ -86,6 +86,7 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
     p = sub.add_parser("schema", help=say("cli.schema"), description=say("cli.schema"))
     p.add_argument("--out", help=say("cli.schema.out"))
     p.add_argument("--settings", action="store_true", help=say("cli.schema.settings"))
+    p.add_argument("--segments", action="store_true", help=say("cli.schema.segments"))
     p.set_defaults(handler=cmd_schema)
 
 
@@ -100,7 +101,10 @@ def cmd_check(args: argparse.Namespace) -> int:
     if Path(folder).is_dir():
         problems += tuple(convcheck.check_tests(folder, flows, lang=lang))
     canned = load_canned(Path(folder))[1]  # the desk's _desk.yaml
-    problems = (*problems, *(p.in_lang(lang) for p in canned))
+    tags = None if flows is None else segments.tags_set(flows)
+    found, named = segments.read(folder, channels=INSTALLED.names(), tags=tags)
+    sent = broadcast.check_folder(folder, found)  # broadcasts/*.yaml
+    problems = (*problems, *(p.in_lang(lang) for p in (*canned, *named, *sent)))
     for problem in problems:
         print(problem)
     errors = sum(p.severity == "error" for p in problems)
@@ -241,6 +245,7 @@ def _graphviz(flow: CompiledFlow, out: Path) -> int:
 
 def cmd_schema(args: argparse.Namespace) -> int:
     document = (schema.settings_json_schema() if args.settings
+                else segments.json_schema() if args.segments
                 else _live_links(schema.json_schema(INSTALLED.names())))
     text = json.dumps(document, ensure_ascii=False, indent=2) + "\n"
     if args.out:

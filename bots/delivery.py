@@ -14,7 +14,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable, Collection, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal, Protocol
 
 from connectors.attachments import with_file_link
@@ -110,11 +110,13 @@ class Delivered:
 
     target: Target | None
     tried: tuple[Target, ...] = ()
+    refused: str = field(default="", compare=False)  # the last platform error's name
 
 
 # Why a message goes out: an answer to what the customer just wrote, a reminder the flow
-# scheduled, a notice climbing its ladder (``bots.ladder``), or a person's message (the desk).
-Why = Literal["reply", "reminder", "notice", "operator"]
+# scheduled, a notice climbing its ladder (``bots.ladder``), a person's message (the desk), or
+# one copy of a broadcast (``bots.broadcasts``: the bulk lane, behind every live reply).
+Why = Literal["reply", "reminder", "notice", "operator", "broadcast"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -241,6 +243,7 @@ class Delivery:
         sent: list[Sent] | None,
     ) -> Delivered:
         tried: list[Target] = []
+        refused = ""
         for target in targets:
             connector = self._connectors.get(target.channel)
             if connector is None:
@@ -253,6 +256,7 @@ class Delivery:
                     await self._send_one(connector, target, send, items[0], sent)
                     items.pop(0)
             except ChannelError as exc:
+                refused = type(exc).__name__
                 log.warning("delivery refused", extra={
                     "customer": send.customer, "channel": target.channel,
                     "error": type(exc).__name__})
@@ -263,7 +267,7 @@ class Delivery:
                 self._metrics.delivery_failovers.labels(target.channel).inc()
                 continue
             return Delivered(target, tuple(tried))
-        return Delivered(None, tuple(tried))
+        return Delivered(None, tuple(tried), refused)
 
     async def _undeliverable(self, send: Send, target: Target, items: list[_Item]) -> None:
         """Still part of the dialogue: a web chat shows it when the customer is back."""

@@ -50,9 +50,11 @@ from flows.types import (
     Reply,
     SaveProfile,
     ScheduleReminder,
+    SetTags,
 )
 from storage.codec import decode_effects
 from storage.errors import CodecError, InvalidValue
+from storage.history import ADS_WITHDRAWN_NOTE, HistoryEntry
 
 if TYPE_CHECKING:
     from bots.delivery import Delivery
@@ -147,7 +149,8 @@ class Effects:
             case ReminderPassed():
                 log.info("reminder %s of %s not scheduled: its time %s had passed",
                          effect.key, customer, effect.at.isoformat())
-            case ScheduleReminder() | CancelReminder() | SaveProfile() | RecordConsent():
+            case (ScheduleReminder() | CancelReminder() | SaveProfile() | RecordConsent()
+                  | SetTags()):
                 await self._durable(customer, inbound.channel, effect)
             case _:
                 assert_never(effect)
@@ -173,9 +176,9 @@ class Effects:
 
     async def _has_consent(self, customer: str, consent: RecordConsent) -> bool:
         recorded = (await self._store.profiles.get(customer)).consents
-        return bool(recorded) and (recorded[-1].granted, recorded[-1].text_version,
-                                   recorded[-1].at) == (consent.granted, consent.text_version,
-                                                        consent.at)
+        return bool(recorded) and (
+            recorded[-1].what, recorded[-1].granted, recorded[-1].text_version, recorded[-1].at
+        ) == (consent.purpose, consent.granted, consent.text_version, consent.at)
 
     async def _durable(self, customer: str, channel: str, effect: Effect) -> None:
         """An effect that only writes svyaz's data or tells the owner: run in the turn or
@@ -191,8 +194,15 @@ class Effects:
                 await self._store.profiles.set_field(customer, effect.field, effect.value)
             case RecordConsent():
                 await self._store.profiles.record_consent(
-                    customer, effect.granted, effect.text_version, effect.at, channel
+                    customer, effect.granted, effect.text_version, effect.at, channel,
+                    what=effect.purpose,
                 )
+                if effect.purpose == "ads" and not effect.granted:
+                    await self._store.history.append(customer, HistoryEntry(
+                        ts=effect.at.timestamp(), channel=channel, direction="event", text="",
+                        note=ADS_WITHDRAWN_NOTE))
+            case SetTags():
+                await self._store.profiles.add_tags(customer, effect.tags)
             case CallHttp() | LinkChannel() | ReminderPassed():
                 pass  # never stored with the state (``storage.codec.DURABLE_EFFECTS``)
             case _:

@@ -43,6 +43,7 @@ from flows.types import (
     Reply,
     SaveProfile,
     ScheduleReminder,
+    SetTags,
     StartEvent,
     StartFlowEvent,
     TextEvent,
@@ -171,7 +172,7 @@ class ChatSession:
                 case CallHttp():
                     calls.append(effect)
                 case (Handoff() | LinkChannel() | SaveProfile() | RecordConsent()
-                      | ReminderPassed()):
+                      | ReminderPassed() | SetTags()):
                     pass  # described above; nothing to keep
                 case _:
                     assert_never(effect)
@@ -280,6 +281,12 @@ def _local(at: datetime, timezone: str) -> str:
     return f"{at.astimezone(ZoneInfo(timezone)) if at.tzinfo else at:%Y-%m-%d %H:%M}"
 
 
+def _consent_msg(effect: RecordConsent) -> Msg:
+    answer = msg("chat.granted" if effect.granted else "chat.refused")
+    key = "chat.consent_ads" if effect.purpose == "ads" else "chat.consent"
+    return msg(key, answer=answer, version=effect.text_version)
+
+
 def _effect_msg(effect: Effect, timezone: str, lang: Lang) -> Msg:
     match effect:
         case ScheduleReminder():
@@ -302,8 +309,9 @@ def _effect_msg(effect: Effect, timezone: str, lang: Lang) -> Msg:
         case SaveProfile():
             return msg("chat.profile", field=effect.field, value=effect.value)
         case RecordConsent():
-            answer = msg("chat.granted" if effect.granted else "chat.refused")
-            return msg("chat.consent", answer=answer, version=effect.text_version)
+            return _consent_msg(effect)
+        case SetTags():
+            return msg("chat.tags", tags=", ".join(effect.tags))
         case _:
             assert_never(effect)
 

@@ -23,6 +23,8 @@ from connectors.base import Unavailable
 if TYPE_CHECKING:
     import aiohttp
 
+    from bots.broadcast_send import Sender
+    from bots.broadcasts import Broadcaster
     from bots.delivery import Delivery
     from bots.flowsource import FlowSource
     from bots.incidents import Incidents
@@ -58,6 +60,8 @@ class Parts:
     spare: Spare  # SMS and e-mail for critical notices (each may be off)
     ladder: Ladder  # critical notices climbing to SMS and e-mail
     incidents: Incidents  # bot-wide troubles the owner hears of once
+    broadcasts: Broadcaster  # the owner's broadcasts (API, desk)
+    sender: Sender  # sends the running broadcasts
 
 
 class Edge:

@@ -178,10 +178,10 @@ def _keep(run: Run, q: Question, value: JSON) -> None:
     """Store the answer: consent, variables and profile, minding 152-FZ."""
     if q.consent is not None:
         granted = value is True
-        run.consent = granted
-        run.effects.append(
-            RecordConsent(granted=granted, text_version=q.consent.version, at=run.now)
-        )
+        if q.consent.purpose == "personal_data":  # (the ads answer keeps no personal data)
+            run.consent = granted
+        run.effects.append(RecordConsent(granted=granted, text_version=q.consent.version,
+                                         at=run.now, purpose=q.consent.purpose))
     personal = q.profile is not None or q.kind in PERSONAL_KINDS
     if personal and run.consent is False:
         return  # refused: neither the variable nor the profile keeps it

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from flows.catalogue_broadcast import BROADCAST
 from flows.catalogue_chat import CHAT
 from flows.catalogue_cli import CLI
 from flows.catalogue_hours import HOURS
@@ -203,4 +204,4 @@ _FILES: Mapping[str, Mapping[str, str]] = {
 }
 
 CATALOGUE: Mapping[str, Mapping[str, str]] = {
-    **_FILES, **STEPS, **TESTS, **CLI, **HOURS, **CHAT}
+    **_FILES, **STEPS, **TESTS, **CLI, **HOURS, **CHAT, **BROADCAST}

@@ -76,6 +76,9 @@ CHAT: Mapping[str, Mapping[str, str]] = {
     "chat.profile": {"ru": "[профиль] {field} = {value}", "en": "[profile] {field} = {value}"},
     "chat.consent": {"ru": "[согласие] {answer} (версия текста {version})",
                      "en": "[consent] {answer} (text version {version})"},
+    "chat.consent_ads": {"ru": "[согласие на рекламу] {answer} (версия текста {version})",
+                         "en": "[consent to advertising] {answer} (text version {version})"},
+    "chat.tags": {"ru": "[метки] {tags}", "en": "[tag] {tags}"},
     "chat.granted": {"ru": "дано", "en": "granted"},
     "chat.refused": {"ru": "не дано", "en": "refused"},
     # a critical reminder's urgency: [critical; escalate: messenger → sms until answered ...]

@@ -78,6 +78,7 @@ class QuestionCompiler(CompilerBase):
             policy=self.text(st.consent.policy, (*path, "consent", "policy")),
             version=st.consent.version,
             policy_text=st.consent.policy_text,
+            purpose=st.consent.purpose,
         )
 
     def answer_text(self, source: str | None, path: PathKey) -> Text | None:

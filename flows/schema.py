@@ -11,7 +11,6 @@ It must not check meaning across keys or files (targets exist, templates compile
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from typing import Annotated, Any, Literal, get_args
 
@@ -26,10 +25,10 @@ from pydantic import (
 )
 
 from flows import durations, texts
-from flows import hours as workhours
 from flows.inputs import INPUT_KINDS, InputKind  # the one list of input kinds
 from flows.messages import msg
-from flows.types import JSON, MESSENGER, LadderUntil
+from flows.schema_hours import Working
+from flows.types import JSON, MESSENGER, ConsentPurpose, LadderUntil
 from flows.words import normalize
 
 __all__ = ["INPUT_KINDS", "InputKind"]
@@ -40,11 +39,15 @@ ProfileField = Literal["name", "phone", "email"]
 CHANNEL_PATTERN = r"^[a-z][a-z0-9_]*$"
 ChannelTarget = Annotated[str, StringConstraints(pattern=CHANNEL_PATTERN)]
 HttpMethod = Literal["GET", "POST", "PUT", "PATCH", "DELETE"]
-CommandName = Literal["cancel", "menu", "help", "restart"]
+CommandName = Literal["cancel", "menu", "help", "restart", "unsubscribe"]
 COMMAND_NAMES: tuple[str, ...] = get_args(CommandName)
 TRIGGER_KINDS: tuple[str, ...] = ("command", "text", "button", "payload", "timer")
 
 Name = Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_-]*$", max_length=64)]
+# A customer's tag (``tag: vip``), as segments name it: lower-case letters, digits, '_', '-'.
+TAG_PATTERN = r"^[0-9a-zа-яё_-]{1,40}$"
+TagName = Annotated[str, StringConstraints(pattern=TAG_PATTERN)]
+
 VarName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$", max_length=64)]
 
 
@@ -157,10 +160,15 @@ class Remind(_Strict):
 
 
 class Consent(_Strict):
-    """The personal-data consent question (152-FZ): yes/no with the policy link."""
+    """A consent question: yes/no with the policy link; personal data (152-FZ) by default,
+    or advertising (``purpose: ads``, 38-FZ art. 18), recorded separately."""
 
-    policy: str = Field(description="link to the personal-data policy")
+    policy: str = Field(description="link to the personal-data policy (or the mailing terms)")
     version: str = Field(min_length=1, description="version of the consent text")
+    purpose: ConsentPurpose = Field(
+        default="personal_data",
+        description="'ads': consent to advertising broadcasts, separate from personal data",
+    )
     policy_text: str = texts.DEFAULT_POLICY_LINK
 
 
@@ -212,6 +220,9 @@ class Step(_Strict):
         default=None, description="also store the answer in the customer's profile"
     )
     consent: Consent | None = None
+    tag: TagName | list[TagName] | None = Field(
+        default=None, description="tags to set on the customer's profile, e.g. vip"
+    )
     set: dict[VarName, JSON] | None = None
     remind: Remind | list[Remind] | None = None
     cancel_reminder: str | list[str] | None = None
@@ -242,10 +253,29 @@ class Flow(_Strict):
 
 
 class Commands(_Strict):
-    cancel: list[str] = ["отмена", "отменить", "/cancel", "cancel", "стоп"]
+    cancel: list[str] = ["отмена", "отменить", "/cancel", "cancel"]
     menu: list[str] = ["меню", "/menu", "menu", "в меню", "главное меню"]
     help: list[str] = ["помощь", "/help", "help", "справка"]
     restart: list[str] = ["/start", "start", "начать", "заново", "restart", "сначала"]
+    # withdraws the advertising consent (and stops the dialogue, as «стоп» always did)
+    unsubscribe: list[str] = ["стоп", "отписаться", "/stop", "stop", "unsubscribe"]
+
+    @model_validator(mode="after")
+    def _each_word_once(self) -> Commands:
+        # A word the owner gives a command leaves the defaults of the others: «стоп» under
+        # ``cancel`` in a _bot.yaml written before ``unsubscribe`` existed keeps meaning cancel.
+        owned = {normalize(w) for name in self.model_fields_set for w in getattr(self, name)}
+        for name in set(get_args(CommandName)) - self.model_fields_set:
+            kept = [w for w in getattr(self, name) if normalize(w) not in owned]
+            object.__setattr__(self, name, kept)  # (frozen: set once, while validating)
+        seen: dict[str, str] = {}
+        for name in get_args(CommandName):
+            for word in getattr(self, name):
+                first = seen.setdefault(normalize(word), name)
+                if first != name:
+                    raise ValueError(msg("commands.same_word", word=word, first=first,
+                                         second=name))
+        return self
 
     def by_word(self) -> dict[str, CommandName]:
         """Each word (normalised as the engine compares them) -> the command it gives."""
@@ -272,68 +302,7 @@ class Texts(_Strict):
     retry: str = texts.DEFAULT_RETRY
     yes: str = texts.DEFAULT_YES
     no: str = texts.DEFAULT_NO
-
-
-def _shaped(pattern: str, key: str) -> AfterValidator:
-    """A value of an owner's form, refused in the owner's words (``svyaz check`` shows them:
-    ``key`` is the catalogue's message, with the value as ``found``)."""
-
-    def check(value: str) -> str:
-        if re.fullmatch(pattern, value) is None:
-            raise ValueError(msg(key, found=value))
-        return value
-
-    return AfterValidator(check)
-
-
-WeekdayText = Annotated[
-    str,
-    _shaped(workhours.DAYS_PATTERN, "pattern.weekday"),
-    WithJsonSchema({"type": "string", "pattern": workhours.DAYS_PATTERN}),
-]
-HoursText = Annotated[
-    str,
-    _shaped(workhours.HOURS_PATTERN, "pattern.hours"),
-    WithJsonSchema({"type": "string", "pattern": workhours.HOURS_PATTERN}),
-]
-
-
-def _real_day(value: str) -> str:
-    try:
-        workhours.read(holidays=[value])
-    except ValueError:
-        raise ValueError(msg("pattern.no_such_day", found=value)) from None
-    return value
-
-
-HolidayText = Annotated[
-    str,
-    _shaped(workhours.HOLIDAY_PATTERN, "pattern.holiday"),
-    AfterValidator(_real_day),
-    WithJsonSchema({"type": "string", "pattern": workhours.HOLIDAY_PATTERN}),
-]
-
-
-class Working(_Strict):
-    """Working days and hours of the business (``flows.hours``)."""
-
-    days: list[WeekdayText] = Field(
-        default_factory=list, description="e.g. [пн-пт, сб] (default: every day)"
-    )
-    hours: HoursText | None = Field(default=None, description="e.g. 10:00-20:00")
-    holidays: list[HolidayText] = Field(
-        default_factory=list, description="days off: 2026-01-01 (that day) or 08.03 (every year)"
-    )
-
-    @model_validator(mode="after")
-    def _readable(self) -> Working:
-        value = self.value()  # (each part was checked by its own type above)
-        if value.closes is not None and value.closes <= value.opens:
-            raise ValueError("часы работы: конец должен быть позже начала, например 10:00-20:00")
-        return self
-
-    def value(self) -> workhours.WorkingHours:
-        return workhours.read(self.days, self.hours, self.holidays)
+    unsubscribed: str = texts.DEFAULT_UNSUBSCRIBED
 
 
 class Settings(_Strict):

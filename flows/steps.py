@@ -30,6 +30,7 @@ from flows.types import (
     LinkChannel,
     ReminderPassed,
     Reply,
+    SetTags,
 )
 
 _BLANK = DialogState()
@@ -231,6 +232,8 @@ class Run:
             for name, value in step.set:
                 self.vars[name] = value.evaluate(ctx)
         ctx = self.context()
+        if step.tags:
+            self.effects.append(SetTags(step.tags))
         self.effects.extend(CancelReminder(key.render(ctx)) for key in step.cancel)
         notes: list[str] = []
         for reminder in step.remind:

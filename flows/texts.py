@@ -37,6 +37,10 @@ DEFAULT_NOTHING_TO_CHOOSE: Final = "Извините, сейчас выбрат�
 DEFAULT_RETRY: Final = "Не удалось понять ответ. Попробуйте ещё раз."
 DEFAULT_YES: Final = "Да"
 DEFAULT_NO: Final = "Нет"
+DEFAULT_UNSUBSCRIBED: Final = (
+    "Вы отписались от рекламных рассылок. На вопросы и записи мы по-прежнему ответим."
+)
+UNSUBSCRIBE_BUTTON: Final = "Отписаться"  # every advertising broadcast carries it (not a setting)
 DEFAULT_POLICY_LINK: Final = "Политика обработки данных"  # the consent question's link label
 
 # ----------------------------------------------------------------- why an answer is asked again

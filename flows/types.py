@@ -25,6 +25,9 @@ from flows.attachments import ATTACHMENT_KINDS as ATTACHMENT_KINDS
 from flows.attachments import Attachment as Attachment
 from flows.attachments import AttachmentEvent as AttachmentEvent
 from flows.attachments import AttachmentKind as AttachmentKind
+from flows.happened import HAPPENED_KINDS as HAPPENED_KINDS
+from flows.happened import Happened as Happened
+from flows.happened import HappenedKind as HappenedKind
 
 # A recursive alias pydantic can validate (a plain TypeAlias with string refs recurses forever).
 JSON = TypeAliasType(
@@ -192,6 +195,8 @@ class Reply:
 
 
 LadderUntil = Literal["answered", "delivered"]
+# What a consent is for: personal data (152-FZ) or advertising (38-FZ art. 18), kept apart.
+ConsentPurpose = Literal["personal_data", "ads"]
 """When a ladder stops climbing: the customer ``answered`` on any channel, or the notice was
 ``delivered`` (the platform confirmed it)."""
 LADDER_UNTIL: tuple[str, ...] = get_args(LadderUntil)
@@ -285,11 +290,26 @@ class SaveProfile:
 
 @dataclass(frozen=True, slots=True)
 class RecordConsent:
-    """The customer's answer to the personal-data consent question (152-FZ)."""
+    """The customer's answer to a consent question: personal data (152-FZ) or advertising
+    (``purpose="ads"``, 38-FZ art. 18; «стоп» / «Отписаться» withdraw it)."""
 
     granted: bool
     text_version: str
     at: datetime
+    purpose: ConsentPurpose = "personal_data"
+
+
+# The text version of a withdrawal by «стоп» / «отписаться» / the «Отписаться» button, whose
+# id is a global command's (``flows.engine``): it works in every step of every channel.
+UNSUBSCRIBED_VERSION = "unsubscribe"
+UNSUBSCRIBE_BUTTON_ID = "cmd:unsubscribe"
+
+
+@dataclass(frozen=True, slots=True)
+class SetTags:
+    """Tags to add to the customer's profile (``tag: vip``), for segments of broadcasts."""
+
+    tags: tuple[str, ...]
 
 
 Effect: TypeAlias = (
@@ -301,32 +321,12 @@ Effect: TypeAlias = (
     | LinkChannel
     | SaveProfile
     | RecordConsent
+    | SetTags
 )
 # Every kind of effect, from the union above (its one list). Each consumer dispatches with a
 # ``match`` ending in ``assert_never``, so mypy names the consumer a new kind is missing from;
 # tests run every consumer over one effect of each kind here.
 EFFECT_KINDS: tuple[type[Effect], ...] = get_args(Effect)
-
-
-# --------------------------------------------------------------------------- the funnel
-
-HappenedKind = Literal["started", "entered", "answered", "retried", "failed", "finished",
-                       "handed_off"]
-HAPPENED_KINDS: tuple[str, ...] = get_args(HappenedKind)
-
-
-@dataclass(frozen=True, slots=True)
-class Happened:
-    """One thing a turn did to a flow, for the funnel (``flows.funnel``). ``step`` is "" for
-    a flow's ``started`` and ``finished``; ``choice`` the option id (``yes``/``no`` at a
-    yes/no step) of an ``answered`` choice; ``seconds`` how long an ``answered`` step waited
-    for its answer (None: asked before svyaz kept that time)."""
-
-    kind: HappenedKind
-    flow: str
-    step: str = ""
-    choice: str | None = None
-    seconds: int | None = None
 
 
 # --------------------------------------------------------------------------- state

@@ -20,16 +20,16 @@ from pydantic_core import ErrorDetails
 
 from flows.messages import NOTHING, Msg, msg
 from flows.problems import Problem, did_you_mean, listing
-from flows.schema import CHANNEL_PATTERN, STEP_KEYS
+from flows.schema import CHANNEL_PATTERN, STEP_KEYS, TAG_PATTERN
 from flows.yamlload import Document, PathKey
 
 M = TypeVar("M", bound=BaseModel)
 
 # The catalogue key of the form expected at each key that takes several shapes.
 SHAPE_HINTS = {key: f"shape.{key}" for key in
-               ("next", "choice", "text", "remind", "cancel_reminder", "handoff")}
+               ("next", "choice", "text", "remind", "cancel_reminder", "handoff", "tag")}
 # What a value of each constrained form looks like (other patterns are names).
-PATTERN_HINTS = {CHANNEL_PATTERN: "pattern.channel"}
+PATTERN_HINTS = {CHANNEL_PATTERN: "pattern.channel", TAG_PATTERN: "pattern.tag"}
 TYPE_WORDS = {
     "string_type": "type.text",
     "int_type": "type.int",

@@ -37,6 +37,7 @@ from flows.types import (
     ResumeEvent,
     SaveProfile,
     ScheduleReminder,
+    SetTags,
     StartEvent,
     StartFlowEvent,
     TextEvent,
@@ -221,12 +222,14 @@ DURABLE_EFFECTS: Mapping[str, type[Effect]] = {
     "profile": SaveProfile,
     "consent": RecordConsent,
     "handoff": Handoff,
+    "tags": SetTags,
 }
 _EFFECT_NAMES: Mapping[type[Effect], str] = {cls: n for n, cls in DURABLE_EFFECTS.items()}
 _WHEN = ("at",)  # datetime fields, as ISO 8601 with the offset
 # Fields added later, written only when they differ from these defaults: a plain reminder is
 # stored as before, so a process of an older version still reads it.
-_LEFT_OUT: Mapping[str, object] = {"critical": False, "ladder": None}
+_LEFT_OUT: Mapping[str, object] = {"critical": False, "ladder": None,
+                                   "purpose": "personal_data"}
 # Fields never stored with the state: a reminder's ``about`` (only for the owner's list; an
 # older process could not read it, and a replayed reminder is listed without it).
 _NOT_KEPT = frozenset({"about"})
@@ -289,6 +292,8 @@ def decode_effects(raw: str | bytes) -> tuple[Channel, list[Effect]]:
             for name in _WHEN:
                 if name in fields:
                     fields[name] = datetime.fromisoformat(fields[name])
+            if isinstance(fields.get("tags"), list):
+                fields["tags"] = tuple(fields["tags"])
             if fields.get("ladder") is not None:
                 fields["ladder"] = ladder_from_dict(fields["ladder"])
             effects.append(cls(**fields))

@@ -36,6 +36,8 @@ Direction = Literal["in", "out", "event"]
 ExportFormat = Literal["jsonl", "csv"]
 # The note of an outgoing entry an operator wrote, before the name: "operator: Анна".
 OPERATOR_NOTE = "operator:"
+# The note of the event that records a withdrawn advertising consent («стоп», «Отписаться»).
+ADS_WITHDRAWN_NOTE = "consent: ads withdrawn"
 CSV_COLUMNS = ("customer", "time", "channel", "direction", "text", "buttons", "note")
 ForgetFn: TypeAlias = Callable[[str], Awaitable[list[str]]]
 _BATCH = 500

@@ -67,6 +67,43 @@ class OutboxKeys(NamedTuple):
     tries: str
 
 
+class BroadcastKeys(NamedTuple):
+    """One broadcast's keys, all under ``{bc:<id>}`` (one slot): its definition and state
+    (hash), the customers still to send (zset), the outcome per customer (hash), the
+    per-customer marks already counted (hash) and the aggregate counters (hash)."""
+
+    meta: str
+    queue: str
+    done: str
+    marks: str
+    stats: str
+
+
+_BROADCAST_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
+
+
+def check_broadcast_id(broadcast: str) -> str:
+    if not _BROADCAST_ID.match(broadcast):
+        raise ValueError(f"invalid broadcast id {broadcast!r}")
+    return broadcast
+
+
+def broadcast_keys(prefix: str, broadcast: str) -> BroadcastKeys:
+    """Broadcast ``broadcast``'s keys (each under its hash tag ``{bc:<id>}``)."""
+    tag = f"{prefix}{{bc:{check_broadcast_id(broadcast)}}}"
+    return BroadcastKeys(*(f"{tag}:{part}" for part in BroadcastKeys._fields))
+
+
+def broadcasts_list(prefix: str) -> str:
+    return f"{prefix}{{bc}}:all"
+
+
+def broadcast_claim(prefix: str, broadcast: str, customer: str, shard: int) -> str:
+    """The claim of ``customer``'s copy, in the customer's outbox shard ``{outbox:<n>}``."""
+    return (f"{prefix}{{outbox:{shard}}}:bc:{check_broadcast_id(broadcast)}:"
+            f"{check_customer_id(customer)}")
+
+
 def check_operator(name: str) -> str:
     if not _OPERATOR.match(name):
         raise ValueError(f"invalid operator name {name!r}: letters, digits, '.', '_', '-'; "

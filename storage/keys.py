@@ -4,7 +4,7 @@ Layout (``<bot>`` is the per-bot namespace so several bots share one Redis):
 
 * per customer, all with the hash tag ``{c:<id>}`` so they share one Redis Cluster slot:
   ``svyaz:<bot>:{c:<id>}:state`` (hash v/d), ``:lock``, ``:accounts`` (zset account ->
-  last active), ``:profile`` (hash), ``:consents`` (list of JSON), ``:history`` (stream),
+  last active), ``:profile`` (hash), ``:consents`` (list of JSON), ``:tags`` (set), ``:history``,
   ``:inbox`` (stream of pending Inbound), ``:reminders`` (set of reminder keys),
   ``:links`` (set of this customer's live link token/code keys, so erasure finds them),
   ``:routes`` (hash account -> the one-to-one chat a platform needs besides the user id),
@@ -37,6 +37,8 @@ Layout (``<bot>`` is the per-bot namespace so several bots share one Redis):
   (a sent SMS -> its notice, for delivery reports), ``:day:<day>:<customer>`` (SMS sent to a
   customer that day), ``:month:<month>`` (SMS parts sent that month) and ``:take:<id>`` (a
   quota take that can still be given back).
+* broadcasts: ``{bc:<id>}:…`` (``keyparts.broadcast_keys``); the claim of a customer's copy
+  ``{outbox:<n>}:bc:<id>:<customer>``, in its outbox shard so it is written with the entry.
 * the operator desk (``storage.desk``), global in one slot ``{desk}``: ``:ops`` (set of operator
   names), ``:op:<name>`` (hash: password hash, role, disabled, session generation),
   ``:lf:<name>`` / ``:la:<address digest>`` (failed logins in the window), ``:audit`` (stream:
@@ -55,8 +57,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from storage.keyparts import (
+    BroadcastKeys,
     OutboxKeys,
     _part,
+    broadcast_keys,
     check_bot,
     check_customer_id,
     check_notice_id,
@@ -70,6 +74,8 @@ from storage.limits import *  # noqa: F403
 ROOT = "svyaz"
 
 # The parts of a key name that come from outside are checked there (``storage.keyparts``).
+_CUSTOMER_PARTS = ("state", "lock", "accounts", "profile", "consents", "tags", "history", "inbox",
+                   "reminders", "links", "routes", "merged", "tmp", "visible", "files")
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,6 +127,9 @@ class Keys:
     def consents(self, customer: str) -> str:
         return f"{self.tag(customer)}:consents"
 
+    def tags(self, customer: str) -> str:
+        return f"{self.tag(customer)}:tags"
+
     def history(self, customer: str) -> str:
         return f"{self.tag(customer)}:history"
 
@@ -153,15 +162,9 @@ class Keys:
         return f"{self.tag(customer)}:dd:{event}"
 
     def customer_keys(self, customer: str) -> tuple[str, ...]:
-        """Every per-customer key (all in the customer's slot)."""
-        return (
-            self.state(customer), self.lock(customer), self.accounts(customer),
-            self.profile(customer), self.consents(customer), self.history(customer),
-            self.inbox(customer), self.reminders(customer), self.links(customer),
-            self.routes(customer), self.merged(customer), self.scratch(customer),
-            self.visible(customer),
-            self.files(customer),
-        )
+        """Every per-customer key (all in the customer's slot; a test checks each is here)."""
+        tag = self.tag(customer)
+        return tuple(f"{tag}:{part}" for part in _CUSTOMER_PARTS)
 
     def mentioning(self, customer: str) -> str:
         """SCAN pattern of every key of this bot whose name contains the customer id (ids are
@@ -222,6 +225,9 @@ class Keys:
         """Shard ``shard``'s keys; None: the single set older versions wrote."""
         tag = f"{self.prefix}{{outbox}}" if shard is None else f"{self.prefix}{{outbox:{shard}}}"
         return OutboxKeys(f"{tag}:data", f"{tag}:lease", f"{tag}:tries")
+
+    def broadcast(self, broadcast: str) -> BroadcastKeys:
+        return broadcast_keys(self.prefix, broadcast)
 
     # ------------------------------------------------------------------ reminders
 

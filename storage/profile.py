@@ -1,4 +1,5 @@
-"""Customer profile: name, phone (E.164), e-mail and personal-data consent records.
+"""Customer profile: name, phone (E.164), e-mail, tags, and consent records (personal data,
+and advertising: ``what="ads"``, which broadcasts read).
 
 The phone index (``phone:<e164>`` -> customer) exists only while the customer's latest consent
 is granted, so a phone seen in another channel can link the two only after consent (152-FZ).
@@ -9,6 +10,7 @@ This module must not decide when consent is asked; the engine emits ``RecordCons
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Literal
 
@@ -43,11 +45,20 @@ class Profile(BaseModel):
     phone: str | None = None
     email: str | None = None
     consents: tuple[Consent, ...] = ()
+    tags: tuple[str, ...] = ()  # sorted
 
     @property
     def consent_granted(self) -> bool:
         """The latest personal-data consent answer (False when never asked)."""
-        latest = [c for c in self.consents if c.what == "personal_data"]
+        return self.latest_consent("personal_data")
+
+    @property
+    def ads_consent(self) -> bool:
+        """A live advertising consent: the latest ads answer is a yes (38-FZ art. 18)."""
+        return self.latest_consent("ads")
+
+    def latest_consent(self, what: str) -> bool:
+        latest = [c for c in self.consents if c.what == what]
         return bool(latest) and latest[-1].granted
 
 
@@ -75,13 +86,15 @@ def normalise(field: str, value: str) -> str:
     raise InvalidValue(f"unknown profile field {field!r}; fields are {', '.join(FIELDS)}")
 
 
-def _profile(raw: dict[bytes | str, bytes | str], consents: list[bytes | str]) -> Profile:
+def _profile(raw: dict[bytes | str, bytes | str], consents: list[bytes | str],
+             tags: Iterable[bytes | str] = ()) -> Profile:
     fields = {text(k): text(v) for k, v in raw.items()}
     return Profile(
         name=fields.get("name"),
         phone=fields.get("phone"),
         email=fields.get("email"),
         consents=tuple(Consent.model_validate_json(c) for c in consents),
+        tags=tuple(sorted(text(t) for t in tags)),
     )
 
 
@@ -97,8 +110,14 @@ class Profiles:
         pipe = self._redis.pipeline(transaction=False)  # one slot, one round trip
         pipe.hgetall(self._keys.profile(customer))
         pipe.lrange(self._keys.consents(customer), 0, -1)
-        raw, consents = await pipe.execute()
-        return _profile(raw, consents)
+        pipe.smembers(self._keys.tags(customer))
+        raw, consents, tags = await pipe.execute()
+        return _profile(raw, consents, tags)
+
+    @guarded
+    async def add_tags(self, customer: str, tags: Iterable[str]) -> None:
+        if found := list(tags):
+            await self._redis.sadd(self._keys.tags(customer), *found)
 
     @guarded
     async def set_field(self, customer: str, field: str, value: str) -> str:
@@ -205,6 +224,8 @@ class Profiles:
             value = getattr(theirs, field)
             if value:
                 await self._redis.hsetnx(self._keys.profile(keep), field, value)
+        if theirs.tags:
+            await self._redis.sadd(self._keys.tags(keep), *theirs.tags)
         if theirs.consents:
             ours = await self.get(keep)
             merged = sorted(ours.consents + theirs.consents, key=lambda c: c.at.timestamp())
@@ -212,10 +233,12 @@ class Profiles:
             pipe.delete(self._keys.consents(keep))
             pipe.rpush(self._keys.consents(keep), *(c.model_dump_json() for c in merged))
             await pipe.execute()
-        await self._redis.delete(self._keys.profile(other), self._keys.consents(other))
+        await self._redis.delete(self._keys.profile(other), self._keys.consents(other),
+                                 self._keys.tags(other))
         await self._index(keep)
 
     @guarded
     async def erase(self, customer: str) -> None:
         await self._unindex(customer)
-        await self._redis.delete(self._keys.profile(customer), self._keys.consents(customer))
+        await self._redis.delete(self._keys.profile(customer), self._keys.consents(customer),
+                                 self._keys.tags(customer))

@@ -21,6 +21,8 @@ from typing import Any
 
 from redis.asyncio.cluster import RedisCluster
 
+from storage.audience import Audience
+from storage.broadcasts import Broadcasts
 from storage.client import RedisClient, close_redis, make_redis, scripts_span_slots
 from storage.codec import text
 from storage.dedupe import Dedupe
@@ -99,19 +101,25 @@ class Store:
         self.states = States(redis, keys, history=self.history, outbox=self.outbox,
                              state_ttl=state_ttl, lock_ttl=lock_ttl, lock_wait=lock_wait,
                              instance=self.instance)
-        self.profiles, self.reminders = Profiles(redis, keys), Reminders(redis, keys)
-        self.dedupe, self.notices = Dedupe(redis, keys), Notices(redis, keys)
-        self.incidents = Incidents(redis, keys)
-        self.desk = Desk(redis, keys)  # the operator desk's records (bots.desk)
+        self._plain_parts(redis, keys)
         # Copies of files customers sent: under the data folder (``connect`` sets it).
         self.files = Files(redis, keys, folder=(files_dir or Path("data") / "files") / bot)
-        self.funnel = Funnel(redis, keys)  # the funnel's daily counts (storage.funnel)
         self.identities = Identities(redis, keys, history=self.history, profiles=self.profiles,
                                      reminders=self.reminders, inbox=self.inbox,
                                      link_token_ttl=link_token_ttl, link_code_ttl=link_code_ttl)
         self.intake = Intake(redis, keys, identities=self.identities, states=self.states)
         self.history.bind_forget(self.forget)
         self._joint = scripts_span_slots(redis)
+
+    def _plain_parts(self, redis: RedisClient, keys: Keys) -> None:
+        """The parts that need only the client and the names."""
+        self.profiles, self.reminders = Profiles(redis, keys), Reminders(redis, keys)
+        self.dedupe, self.notices = Dedupe(redis, keys), Notices(redis, keys)
+        self.audience = Audience(redis, keys)  # segments' facts of every customer
+        self.broadcasts = Broadcasts(redis, keys)
+        self.incidents = Incidents(redis, keys)
+        self.desk = Desk(redis, keys)  # the operator desk's records (bots.desk)
+        self.funnel = Funnel(redis, keys)  # the funnel's daily counts (storage.funnel)
 
     @classmethod
     def from_url(cls, url: str, **options: Any) -> Store:
@@ -215,6 +223,7 @@ class Store:
         await self.notices.erase(customer)  # with its global indexes and SMS counters
         await self.desk.handoffs.forget(customer)  # (its audit records stay: ids only)
         await self.files.erase(customer)  # the copies on disk, before their index goes
+        await self.broadcasts.forget(customer)  # recipient lists; the counters stay
         await self.redis.delete(*self.keys.customer_keys(customer))
         # Other parts keep their own keys under the customer's tag (the scheduler) or with the
         # id in the name (bot-initiated de-duplication keys): one scan of the namespace.

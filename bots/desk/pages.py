@@ -14,7 +14,7 @@ import time
 
 from aiohttp import web
 
-from bots.desk import funnel_page
+from bots.desk import broadcasts_page, funnel_page
 from bots.desk.canned import load_canned
 from bots.desk.conversations import STATES, arrange, thread
 from bots.desk.files import kept_files
@@ -184,4 +184,5 @@ def routes() -> list[web.RouteDef]:
         web.get("/live.json", live), web.get("/login", login_form), web.post("/login", login),
         web.post("/logout", logout), web.get("/static/{name}", static),
         *funnel_page.routes(),
+        *broadcasts_page.routes(),
     ]

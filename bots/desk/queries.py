@@ -78,6 +78,7 @@ async def customer_export(store: Store, customer: str) -> dict[str, Any]:
         "customer": customer,
         "accounts": [{"account": a.account, "last_active": a.last_active} for a in accounts],
         "profile": profile.model_dump(mode="json"),
+        "broadcasts": await store.broadcasts.received(customer),  # broadcast -> outcome
         "messages": messages,
         "files": [f.to_record(customer) for f in await store.files.listing(customer)],
     }

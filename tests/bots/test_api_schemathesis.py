@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from desk_client import desk_app, store_of
 
+from flows.broadcast import BroadcastSpec
 from storage.history import HistoryEntry
 
 pytestmark = pytest.mark.slow
@@ -36,8 +37,11 @@ async def test_schemathesis_finds_nothing(redis_url: str, bot_prefix: str,
         store = store_of(app)
         customer = await store.identities.resolve("web:schemathesis")
         await store.history.append(customer, HistoryEntry(1.0, "web", "in", "Здравствуйте"))
+        await store.broadcasts.create("seeded", BroadcastSpec(
+            title="t", kind="service", segment="all_who_wrote", text="x").model_dump_json())
         (tmp_path / "schemathesis.toml").write_text(
-            f'[parameters]\n"path.customer" = "{customer}"\n', encoding="utf-8")
+            f'[parameters]\n"path.customer" = "{customer}"\n"path.broadcast" = "seeded"\n',
+            encoding="utf-8")
         url = str(client.make_url("")).rstrip("/")
         code, out = await _st(url, tmp_path, "--exclude-method", "DELETE")
         assert code == 0, out

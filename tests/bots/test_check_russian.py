@@ -52,7 +52,7 @@ def test_russian_whatever_the_locale(capsys: pytest.CaptureFixture[str], tmp_pat
 @pytest.mark.usefixtures("english_server")
 def test_the_examples_are_fine_in_russian(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(capsys, "check", str(EXAMPLES))
-    assert (code, out) == (0, f"{EXAMPLES}: всё в порядке, сценариев: 5, предупреждений: 0\n")
+    assert (code, out) == (0, f"{EXAMPLES}: всё в порядке, сценариев: 6, предупреждений: 0\n")
 
 
 def test_english_on_request(capsys: pytest.CaptureFixture[str], tmp_path: Path,

@@ -34,6 +34,7 @@ from flows.types import (
     ReminderPassed,
     SaveProfile,
     ScheduleReminder,
+    SetTags,
     TextEvent,
 )
 from storage.store import Store
@@ -48,6 +49,7 @@ SAMPLES: dict[type, Effect] = {
     LinkChannel: LinkChannel(target="max"),
     SaveProfile: SaveProfile(field="name", value="Анна"),
     RecordConsent: RecordConsent(granted=True, text_version="1", at=AT),
+    SetTags: SetTags(("vip",)),
 }
 EXAMPLES = Path(__file__).resolve().parents[2] / "flows_examples"
 

@@ -1,0 +1,103 @@
+"""In a real Chromium: the owner composes an advertising broadcast on the desk, sees how many
+customers of the segment get it per channel and the message with «Отписаться», starts it and
+watches its numbers; an operator who is not the owner is refused the page."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestClient
+from desk_client import PASSWORD, add_operator, desk_app, store_of
+from playwright.async_api import Browser, Page, async_playwright, expect
+from test_processes import free_port
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.slow,
+    pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium"),
+]
+
+
+@pytest.fixture
+async def browser() -> AsyncIterator[Browser]:
+    async with async_playwright() as playwright:
+        chromium = await playwright.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        yield chromium
+        await chromium.close()
+
+
+@pytest.fixture
+async def served(redis_url: str, bot_prefix: str, tmp_path: Path
+                 ) -> AsyncIterator[tuple[web.Application, TestClient, str]]:
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    async with desk_app(redis_url, bot_prefix, tmp_path, port=port,
+                        public_url=url) as (app, client):
+        await add_operator(app, "Владелец", role="owner")
+        await add_operator(app, "Ольга")
+        store = store_of(app)
+        for account in ("max:1", "vk:2", "vk:3"):
+            customer = await store.identities.resolve(account)
+            if account != "vk:3":  # vk:3 never agreed to advertising
+                await store.profiles.record_consent(customer, True, "2026-12",
+                                                    datetime.now(UTC), "max", what="ads")
+                await store.profiles.add_tags(customer, ["подписчик"])
+        yield app, client, url
+
+
+async def _log_in(page: Page, url: str, name: str) -> None:
+    await page.goto(f"{url}/desk/")
+    await page.get_by_label("Имя").fill(name)
+    await page.get_by_label("Пароль").fill(PASSWORD)
+    await page.get_by_role("button", name="Войти").click()
+    await expect(page.locator("#waiting-count")).to_have_text("0")
+
+
+async def test_the_owner_composes_previews_starts_and_watches(
+    served: tuple[web.Application, TestClient, str], browser: Browser,
+) -> None:
+    _, _, url = served
+    page = await (await browser.new_context()).new_page()
+    await _log_in(page, url, "Владелец")
+    await page.get_by_role("link", name="Рассылки").click()
+    form = page.get_by_role("form", name="Новая рассылка")
+    await form.get_by_label("Название").fill("Декабрь")
+    await form.get_by_label("Реклама").check()
+    await form.get_by_label("Кому (сегмент)").select_option(label="Подписчики в мессенджерах")
+    await form.get_by_label("Текст", exact=True).fill("Скидка 20% до конца декабря!")
+    await form.get_by_label("Кнопка-ссылка: текст").fill("Цены")
+    await form.get_by_label("адрес").fill("https://example.ru/prices")
+    await form.get_by_role("button", name="Предпросмотр").click()
+    preview = page.get_by_role("region", name="Предпросмотр")
+    await expect(preview.get_by_role("heading", level=2)).to_have_text("Получат: 2")
+    max_view = preview.get_by_role("article", name="Как увидят в MAX")
+    await expect(max_view).to_contain_text("Скидка 20% до конца декабря!")
+    await expect(max_view).to_contain_text("Цены ↗")
+    await expect(max_view).to_contain_text("Отписаться")
+    await page.get_by_role("button", name="Запустить").click()
+    await expect(page.get_by_role("heading", level=1)).to_have_text("Декабрь")
+    await expect(page.locator("#broadcast-status")).to_contain_text("Состояние:")
+    numbers = page.get_by_role("table", name="Цифры по каналам")
+    await expect(numbers).to_contain_text("в очереди")
+    await page.get_by_role("link", name="← Рассылки").click()
+    await expect(page.get_by_role("link", name="Декабрь")).to_be_visible()
+
+
+async def test_an_operator_is_refused(
+    served: tuple[web.Application, TestClient, str], browser: Browser,
+) -> None:
+    _, _, url = served
+    page = await (await browser.new_context()).new_page()
+    await _log_in(page, url, "Ольга")
+    await expect(page.get_by_role("link", name="Рассылки")).to_have_count(0)
+    answer = await page.goto(f"{url}/desk/broadcasts")
+    assert answer is not None
+    assert answer.status == 403
