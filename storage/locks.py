@@ -211,8 +211,11 @@ class Lease:
 
 
 def idle_rows(reply: object) -> Rows | None:
-    """The reply of ``ReleaseIfIdle``: the pending rows, or None once released."""
-    return raw_rows(reply) or None if isinstance(reply, list) else None
+    """The reply of ``ReleaseIfIdle``: the pending rows, None once released, or ``[]`` when
+    the lock was no longer ours (nothing released: its new holder, if any, has the inbox)."""
+    if not isinstance(reply, list):
+        return []
+    return raw_rows(reply) or None
 
 
 class Orphans:
@@ -327,8 +330,8 @@ class Locks:
     @guarded
     async def release_if_idle(self, held: Lock) -> Rows | None:
         """Release when the customer's inbox is empty (None); otherwise keep the lock and
-        return the pending rows (decode with ``Inbox.decode``). None as well when the lock
-        was no longer ours: its new holder processes the inbox."""
+        return the pending rows (decode with ``Inbox.decode``). ``[]`` when the lock was no
+        longer ours: its new holder processes the inbox."""
         reply = await self._release_if_idle(ReleaseIfIdle.of(self._keys, held))
         return idle_rows(reply)
 

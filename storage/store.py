@@ -150,7 +150,8 @@ class Store:
     async def release_if_idle(
         self, lock: Lock, sent: list[Sent]
     ) -> list[tuple[str, dict[str, str]]] | None:
-        """Acknowledge ``sent``, then ``States.release_if_idle``: one script outside a cluster
+        """Acknowledge ``sent``, then ``Locks.release_if_idle`` (None: released; the rows that
+        arrived meanwhile; ``[]``: the lock was no longer ours): one script outside a cluster
         (when every reply is the lock's customer's), else a plain pipeline."""
         customer = lock.customer
         shard = self._joint_shard(customer, sent)
