@@ -23,6 +23,9 @@ class Held:
     snapshot: Snapshot | None
     saved: tuple[DialogState | None, int] | None = None
     renewed: float = field(default_factory=time.monotonic)  # the lock's last renewal
+    # The state may hold a turn's effects (``storage.save``): left by the lease's turn or
+    # saved since. False spares the save and the release their HDEL of nothing.
+    effects: bool = True
 
     def first_read(self) -> Snapshot | None:
         snapshot, self.snapshot = self.snapshot, None
@@ -32,7 +35,17 @@ class Held:
         """A third of the lock's time has passed since its last renewal (a save renews)."""
         return time.monotonic() - self.renewed > self.lock.ttl / 3
 
-    def stored(self, customer: str, state: DialogState | None, version: int) -> None:
-        """A save of ``customer``'s ``state`` at ``version`` went through (it renewed the lock)."""
+    def effects_to_save(self, customer: str, effects: str) -> str | None:
+        """The ``effects`` argument of ``States.save`` for a turn's encoded ``effects``: None
+        (leave the stored ones) when there are none to store and none are stored."""
+        if not effects and not self.effects and customer == self.lock.customer:
+            return None
+        return effects
+
+    def stored(self, customer: str, state: DialogState | None, version: int,
+               effects: str) -> None:
+        """A save of ``customer``'s ``state`` at ``version`` with the turn's encoded
+        ``effects`` went through (it renewed the lock)."""
         if customer == self.lock.customer:
             self.saved, self.renewed = (state, version), time.monotonic()
+            self.effects = bool(effects)

@@ -154,7 +154,7 @@ class TurnRunner:
         # Taken by the accept, or now; either way the state and the inbox were read with it.
         lease = lease or await store.states.locks.lease(
             customer, handed=lambda: self._handed(customer))
-        held = Held(lease.lock, lease.snapshot)
+        held = Held(lease.lock, lease.snapshot, effects=lease.effects is not None)
         seen: set[str] = set()
         sent: list[Sent] = []  # delivered replies, acknowledged with the next round trip
         holding = True
@@ -185,7 +185,7 @@ class TurnRunner:
         """``Store.release_if_idle``; its check of the inbox answers ``Dispatch.covered``."""
         held.snapshot = None
         noted = self._covered(held.lock.customer)
-        more = await self._store.release_if_idle(held.lock, sent)
+        more = await self._store.release_if_idle(held.lock, sent, effects=held.effects)
         if noted and more == []:  # no longer ours: the release checked nothing
             self._kick(held.lock.customer)
         return more
@@ -292,19 +292,19 @@ class TurnRunner:
                 chain.feed(await self._effects.call(item))
                 continue
             turn = self._next_turn(ctx, state, item)
-            # Replies to the customer go into the outbox with the state (one step: a crash
-            # after it re-sends them); the first save also settles and records the entry.
+            # Replies go into the outbox with the state (a crash after it re-sends them);
             queued = [] if is_initiated(ctx.inbound.event) else self._delivery.prepare(
                 ctx.customer, ctx.inbound, turn.replies)
             ctx.queued = tuple(entry.id for entry in queued)  # written by the save, or not
+            effects = encode_effects(ctx.inbound.channel, turn.effects)
             version = await self._store.states.save(
                 ctx.customer, turn.state, version=version, lock=lock,
                 inbox_id=ctx.entry_id if first else None,
                 history=self._entry_in(ctx) if first else None,
-                outbox=queued, effects=encode_effects(ctx.inbound.channel, turn.effects),
+                outbox=queued, effects=ctx.held.effects_to_save(ctx.customer, effects),
             )
             ctx.recorded, first, state = True, False, turn.state
-            ctx.held.stored(ctx.customer, state, version)
+            ctx.held.stored(ctx.customer, state, version, effects)
             ctx.flow, ctx.step = position(state)
             outcome = await self._effects.run(ctx.customer, ctx.inbound, turn.effects)
             ctx.notice = turn.replies[:turn.resumed]
