@@ -44,3 +44,21 @@ async def test_a_turn_s_effects_are_still_forgotten_once_they_ran(harness: Harne
     profile = await harness.store.profiles.get(customer)
     assert profile.consent_granted
 
+
+async def test_a_known_account_is_proved_theirs_and_marked_active_by_one_command(
+    harness: Harness,
+) -> None:
+    """The accept's ZADD XX GT CH both checks that the account is still the customer's and
+    moves its activity mark: no ZSCORE first (the other ZADD is the reply's outbox lease)."""
+    await harness.send("max", "9", StartEvent())
+    customer = await harness.customer("max", "9")
+    accounts = harness.store.keys.accounts(customer)
+    first = await harness.store.redis.zscore(accounts, "max:9")
+    before = await _counts(harness)
+    await harness.send("max", "9", TextEvent("Оля"))
+    spent = await _counts(harness) - before
+    assert (spent["zscore"], spent["zadd"]) == (0, 2)
+    moved = await harness.store.redis.zscore(accounts, "max:9")
+    assert first is not None
+    assert moved is not None
+    assert moved > first
