@@ -23,6 +23,9 @@ from storage.scripts import Arg, Key, Script, Spread
 # effects ("-": leave those stored, "": none), the number n of outbox entries then n pairs
 # (id, json), then (optional) a history entry: a MINID to trim to or "", then XADD arguments
 # after the key (trim options, "*", field, value, ...).
+# The outbox entries' lease score is the server's time in ms: the history entry's id when the
+# save writes one (XADD "*" takes it from the server's clock; a stream whose last id is later
+# gives that, a lease a moment longer), else TIME.
 # Returns {new version, 0} or {-1, 0} lock lost, {-2, stored version} version conflict.
 SAVE_LUA = """
 if redis.call('GET', KEYS[2]) ~= ARGV[1] then return {-1, 0} end
@@ -36,18 +39,21 @@ if tonumber(ARGV[4]) > 0 then redis.call('EXPIRE', KEYS[1], ARGV[4]) end
 redis.call('PEXPIRE', KEYS[2], ARGV[6])
 if ARGV[5] ~= '' then redis.call('XDEL', KEYS[3], ARGV[5]) end
 local n = tonumber(ARGV[8])
+local h = 9 + 2 * n
+local now
+if #ARGV > h then
+  now = tonumber(string.match(redis.call('XADD', KEYS[4], unpack(ARGV, h + 1)), '^%d+'))
+  if ARGV[h] ~= '' then redis.call('XTRIM', KEYS[4], 'MINID', ARGV[h]) end
+end
 if n > 0 then
-  local t = redis.call('TIME')
-  local now = t[1] * 1000 + math.floor(t[2] / 1000)
+  if not now then
+    local t = redis.call('TIME')
+    now = t[1] * 1000 + math.floor(t[2] / 1000)
+  end
   for i = 9, 7 + 2 * n, 2 do
     redis.call('HSET', KEYS[5], ARGV[i], ARGV[i + 1])
     redis.call('ZADD', KEYS[6], now, ARGV[i])
   end
-end
-local h = 9 + 2 * n
-if #ARGV > h then
-  redis.call('XADD', KEYS[4], unpack(ARGV, h + 1))
-  if ARGV[h] ~= '' then redis.call('XTRIM', KEYS[4], 'MINID', ARGV[h]) end
 end
 return {v, 0}
 """
