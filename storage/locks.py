@@ -77,14 +77,15 @@ end
 return rows
 """
 
-# Per reply (ARGV[3] of them, from ARGV[4]): its outbox id, k, then k XADD arguments after the
-# history key; then the release rule above.
+# Per reply (ARGV[4] of them, from ARGV[5]): its outbox id, k, then k XADD arguments after the
+# history key; then the release rule above. ARGV[3] "0": no reply can have been claimed by a
+# re-send (``storage.outbox.maybe_claimed``), so none has a claim count to delete.
 _ACK_REPLIES_LUA = """
-local i = 4
-for _ = 1, tonumber(ARGV[3]) do
+local i = 5
+for _ = 1, tonumber(ARGV[4]) do
   local id = ARGV[i]
   redis.call('ZREM', KEYS[5], id)
-  redis.call('HDEL', KEYS[6], id)
+  if ARGV[3] ~= '0' then redis.call('HDEL', KEYS[6], id) end
   redis.call('HDEL', KEYS[4], id)
   local k = tonumber(ARGV[i + 1])
   redis.call('XADD', KEYS[3], unpack(ARGV, i + 2, i + 1 + k))
@@ -157,22 +158,25 @@ class ReleaseAcked(Script):
     state: Key
     token: str
     effects: str  # as ``ReleaseIfIdle.effects``
+    claimed: str  # "0": no reply can have been claimed by a re-send, "1": one may have been
     count: int
     replies: Spread
 
     @classmethod
     def of(cls, keys: Keys, held: Lock, acked: Sequence[tuple[str, Sequence[Arg]]],
-           outbox: OutboxKeys, *, effects: bool = True) -> Self:
+           outbox: OutboxKeys, *, effects: bool = True, claimed: bool = True) -> Self:
         """``acked``: per delivered reply its outbox id (all in the shard ``outbox``) and the
         XADD arguments of its history entry after the key (``History.script_args`` without
-        the age trim). ``effects``: False when the holder knows the state holds none."""
+        the age trim). ``effects``: False when the holder knows the state holds none;
+        ``claimed``: False when no reply can have been claimed
+        (``storage.outbox.maybe_claimed``)."""
         c = held.customer
         spread: list[Arg] = []
         for entry_id, xadd in acked:
             spread += (entry_id, len(xadd), *xadd)
         return cls(keys.lock(c), keys.inbox(c), keys.history(c), outbox.data, outbox.lease,
                    outbox.tries, keys.state(c), held.token, "1" if effects else "0",
-                   len(acked), spread)
+                   "1" if claimed else "0", len(acked), spread)
 
     @classmethod
     def example(cls, keys: Keys) -> Self:
@@ -342,7 +346,8 @@ class Locks:
         return idle_rows(reply)
 
     async def release_acked(self, held: Lock, acked: Sequence[tuple[str, Sequence[Arg]]],
-                            outbox: OutboxKeys, *, effects: bool = True) -> Rows | None:
+                            outbox: OutboxKeys, *, effects: bool = True,
+                            claimed: bool = True) -> Rows | None:
         """Acknowledge and record delivered replies (``ReleaseAcked``), then
         ``release_if_idle``, in one script: outside a cluster only (the outbox's slot).
 
@@ -350,7 +355,7 @@ class Locks:
         already maps Redis errors and keeps the deadline; a second guard would only add a
         second ``asyncio.timeout`` to every message."""
         reply = await self._release_acked(ReleaseAcked.of(self._keys, held, acked, outbox,
-                                                          effects=effects))
+                                                          effects=effects, claimed=claimed))
         return idle_rows(reply)
 
     # The same lock scripts queued on a caller's plain pipeline, so they share its round trip.

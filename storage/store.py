@@ -46,7 +46,7 @@ from storage.keys import (
 )
 from storage.locks import Lock, idle_rows
 from storage.notices import Notices
-from storage.outbox import Outbox, shard_in
+from storage.outbox import Outbox, maybe_claimed, shard_in
 from storage.profile import Profiles
 from storage.reminders import Reminders
 from storage.state import States
@@ -160,7 +160,9 @@ class Store:
         if shard is not None:
             replies = [(item.entry_id, self.history.script_args(item.history)[1:])
                        for item in sent]  # no age trim: see _queue
-            rows = await self.states.locks.release_acked(lock, replies, shard, effects=effects)
+            claimed = maybe_claimed([item.entry_id for item in sent])
+            rows = await self.states.locks.release_acked(lock, replies, shard, effects=effects,
+                                                         claimed=claimed)
             sent.clear()
             return rows
         pipe = self._queue(sent)
