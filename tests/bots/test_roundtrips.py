@@ -61,3 +61,21 @@ async def test_a_message_pushed_during_a_turn_costs_no_second_lease(
     assert harness.texts("max", "7")[-2:] == ["Приятно познакомиться, Оля! Сколько вам лет?",
                                               "Записал: Оля, 33."]
     assert round_trips.count - before <= 2 * ROUND_TRIPS_PER_REPLIED_MESSAGE
+
+
+async def test_a_new_phone_costs_two_round_trips_beside_the_turn_s_three(
+    harness: Harness, round_trips: RoundTrips
+) -> None:
+    """The phone effect (profile, phone index and the check for another customer holding
+    the number) reads the index in the round trip that stores the phone, then moves the
+    index: two round trips on top of the message's three (three before: a GET first)."""
+    await harness.send("max", "8", TextEvent("телефон"))
+    await harness.send("max", "8", TextEvent("да"))
+    before = round_trips.count
+    await harness.send("max", "8", TextEvent("+7 916 123-45-67"))
+    spent = round_trips.count - before
+    assert harness.texts("max", "8")[-1] == "Спасибо!"
+    customer = await harness.customer("max", "8")
+    assert (await harness.store.profiles.get(customer)).phone == "+79161234567"
+    assert await harness.store.profiles.find_by_phone("+79161234567") == customer
+    assert spent <= ROUND_TRIPS_PER_REPLIED_MESSAGE + 2
