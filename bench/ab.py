@@ -34,7 +34,7 @@ from bench.common import (  # noqa: E402
     svyaz_env,
     temp_dir,
 )
-from bench.load import Result, max_poster, run_load  # noqa: E402
+from bench.load import Result, max_poster, redis_calls, run_load  # noqa: E402
 
 
 async def start_tree(tree: Path, work: Path, core: int | None, max_url: str) -> BotProcess:
@@ -62,17 +62,21 @@ async def run(args: argparse.Namespace, core: int | None, work: Path) -> None:
     bots = {side: await start_tree(tree, work / side, core, fake.url)
             for side, tree in trees.items()}
     results: dict[str, list[Result]] = {side: [] for side in bots}
+    urls = {side: f"unix://{work / side / 'redis.sock'}" for side in bots}
     try:
         for bot in bots.values():  # warm-up: imports, pools, first turns
             await run_load(bot, max_poster(bot.url), fake.inbox, concurrency=4, seconds=1.0,
                            rate=None)
+        before = {side: await redis_calls(url) for side, url in urls.items()}
         for side in order(args.rounds):
             bot = bots[side]
             r = await run_load(bot, max_poster(bot.url), fake.inbox,
                                concurrency=args.concurrency, seconds=args.seconds, rate=None)
             results[side].append(r)
-            print(f"# {side}: {r.rate:.1f} msg/s, {r.cpu / max(1, r.messages) * 1000:.3f} ms "
-                  f"CPU/message, {r.errors} errors", flush=True)
+            print(f"# {side}: {r.rate:.1f} msg/s, {r.cpu / max(1, r.messages) * 1000:.3f} + "
+                  f"{r.redis_cpu / max(1, r.messages) * 1000:.3f} ms CPU/message (bot + "
+                  f"Redis), {r.errors} errors", flush=True)
+        calls = {side: await redis_calls(url) - before[side] for side, url in urls.items()}
     finally:
         for bot in bots.values():
             bot.stop()
@@ -83,6 +87,12 @@ async def run(args: argparse.Namespace, core: int | None, work: Path) -> None:
         cpu = median([r.cpu / r.messages * 1000 for r in runs if r.messages])
         emit(f"{side}_messages_per_second", rate)
         emit(f"{side}_cpu_ms_per_message", cpu)
+        emit(f"{side}_redis_cpu_ms_per_message",
+             median([r.redis_cpu / r.messages * 1000 for r in runs if r.messages]))
+        sent = max(1, sum(r.messages for r in runs))
+        emit(f"{side}_redis_commands_per_message", calls[side].total() / sent)
+        for command, n in calls[side].most_common():
+            emit(f"{side}_redis_per_message_{command.replace('|', '_')}", n / sent)
         emit(f"{side}_errors", sum(r.errors for r in runs))
         figures[side] = (rate, cpu)
     emit("ratio_after_before_messages_per_second", figures["after"][0] / figures["before"][0])

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import collections
 import itertools
 import json
 import os
@@ -179,14 +180,16 @@ async def run_load(bot: BotProcess, post: Post, inbox: Inbox, *, concurrency: in
     return result
 
 
-async def redis_calls(url: str) -> int:
-    """Commands the bot's own Redis has served so far (INFO commandstats), minus INFO itself."""
+async def redis_calls(url: str) -> collections.Counter[str]:
+    """Commands the bot's own Redis has served so far (INFO commandstats) by command, minus
+    INFO itself; commands run inside scripts count under their own names too."""
     client = Redis.from_url(url)
     try:
         stats = await client.info("commandstats")
     finally:
         await client.aclose()
-    return sum(int(v["calls"]) for k, v in stats.items() if k != "cmdstat_info")
+    return collections.Counter({k.removeprefix("cmdstat_"): int(v["calls"])
+                                for k, v in stats.items() if k != "cmdstat_info"})
 
 
 def report(prefix: str, runs: list[Result]) -> dict[str, float]:
@@ -284,7 +287,7 @@ async def compare(args: argparse.Namespace, bot_core: int | None, work: Path) ->
                            rate=None)
         urls = {"svyaz": f"unix://{work / 'svyaz' / 'redis.sock'}", "peer": peer_redis.url,
                 "lean": lean_redis.url}
-        calls = {name: -await redis_calls(url) for name, url in urls.items()}
+        before = {name: await redis_calls(url) for name, url in urls.items()}
         for bot in (ceiling, bare):
             await run_load(bot, max_poster(bot.url), fake.inbox, concurrency=4, seconds=1.0,
                            rate=None)
@@ -293,8 +296,7 @@ async def compare(args: argparse.Namespace, bot_core: int | None, work: Path) ->
                 sat[name].append(await run_load(bot, max_poster(bot.url), fake.inbox,
                                                 concurrency=args.concurrency,
                                                 seconds=args.seconds, rate=None))
-        for name, url in urls.items():
-            calls[name] += await redis_calls(url)
+        calls = {name: await redis_calls(url) - before[name] for name, url in urls.items()}
         half_rate = median([r.rate for r in sat["svyaz"]]) / 2
         for _ in range(args.rounds):
             for name, bot in bots.items():
@@ -305,10 +307,11 @@ async def compare(args: argparse.Namespace, bot_core: int | None, work: Path) ->
         stop_all([svyaz, peer, lean, ceiling, bare], [peer_redis, lean_redis, bare_redis])
         await runner.cleanup()
     s, p = report("max_svyaz", sat["svyaz"]), report("max_peer", sat["peer"])
-    for name in calls:
-        runs = sat[name]
-        emit(f"max_{name}_redis_commands_per_message",
-             calls[name] / max(1, sum(r.messages for r in runs)))
+    for name, counted in calls.items():
+        sent = max(1, sum(r.messages for r in sat[name]))
+        emit(f"max_{name}_redis_commands_per_message", counted.total() / sent)
+        for command, n in counted.most_common():
+            emit(f"max_{name}_redis_per_message_{command.replace('|', '_')}", n / sent)
     emit("half_load_messages_per_second", half_rate)
     hs, hp = report("max_svyaz_half", half["svyaz"]), report("max_peer_half", half["peer"])
     emit("ratio_svyaz_peer_messages_per_second",

@@ -228,8 +228,7 @@ class Effects:
         if phone is None:
             return
         identities = self._store.identities
-        other = await self._store.profiles.find_by_phone(phone)
-        await self._store.profiles.set_field(customer, "phone", phone)
+        _, other = await self._store.profiles.set_phone(customer, phone)
         if other is None or other == customer or self._delivery is None:
             return
         if not await identities.phone_match_allowed(phone):

@@ -8,8 +8,10 @@ This module owns these small decisions so the runtime stays an executor. It must
 from __future__ import annotations
 
 import re
+import time
 
 from bots.texts import CONTINUE_ANYWHERE, CONTINUE_PATTERN, HISTORY_CONTACT
+from connectors.base import dialog_user
 from connectors.registry import INSTALLED
 from flows.types import (
     AttachmentEvent,
@@ -27,6 +29,7 @@ from flows.types import (
     TextEvent,
     TimerEvent,
 )
+from storage.history import Direction, HistoryEntry
 
 LINK_PREFIX = "link-"
 # The note of an inbound entry with files: "files photo:<id> file:<id>" (the history's "a"
@@ -108,3 +111,22 @@ def position(state: DialogState | None) -> tuple[str, str]:
         return "-", "-"
     top = state.stack[-1]
     return top.flow, top.step
+
+
+def inbound_entry(inbound: Inbound) -> HistoryEntry:
+    """The history entry of what the customer sent (an event when it was not their words)."""
+    text, note = describe(inbound.event)
+    event = inbound.event
+    files = event.attachments if isinstance(event, AttachmentEvent) else ()
+    direction: Direction = "in" if (text and not is_initiated(event)) or files else "event"
+    return HistoryEntry(ts=time.time(), channel=inbound.channel, direction=direction,
+                        text=text, note=note, attachments=files)
+
+
+def retarget(inbound: Inbound, channel: str, user_id: str) -> Inbound:
+    """After a bot-initiated delivery, follow-up replies go to where it was delivered (a
+    route, ``DIALOG_PREFIX``, stays the reply target; the user id is its last part)."""
+    user = dialog_user(user_id)
+    return Inbound(channel=channel, user_id=user or user_id,
+                   event_id=inbound.event_id, event=inbound.event,
+                   reply_to=user_id if user else None)

@@ -77,7 +77,8 @@ class Runtime:
             store=store, flows=flows, advance=advance, delivery=delivery, effects=effects,
             metrics=metrics, clock=clock, owner_notify=owner_notify,
             kick=lambda customer: self.dispatch.kick(customer),
-            handed=lambda customer: self.dispatch.handed(customer), notices=notices,
+            handed=lambda customer: self.dispatch.handed(customer),
+            covered=lambda customer: self.dispatch.covered(customer), notices=notices,
         )
         self.recovery = Recovery(
             store=store, delivery=delivery, kick=lambda customer: self.dispatch.kick(customer),

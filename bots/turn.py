@@ -1,7 +1,6 @@
 """The turn runner: one customer's pending inbox entries, run in order under the customer's lock.
 
-The walk of one MAX message from the webhook to the reply (each step an explicit call, each
-hand-over a value):
+One MAX message from the webhook to the reply (each step a call, each hand-over a value):
 
 1. ``MaxWebhook.handle`` (``connectors.maxbot.webhook``) checks the secret header,
    ``parse`` (``connectors.maxbot.parse``) turns the update into an ``Inbound``, and the sink
@@ -22,9 +21,9 @@ hand-over a value):
    effects)`` (round trip two) -> ``Effects.run`` -> ``_deliver`` -> ``Delivery.reply(...,
    sent=sent, queued=...)``: the MAX client's ``POST /messages``; each delivered reply joins
    ``sent``.
-5. ``Store.release_if_idle(lease.lock, sent)`` (round trip three) acknowledges ``sent`` in
-   the outbox, records them in the history and releases the lock — or returns entries that
-   arrived meanwhile, which run in the same loop.
+5. ``Store.release_if_idle(lease.lock, sent)`` (round trip three) acknowledges ``sent``,
+   records them in the history and releases the lock — or returns entries that arrived
+   meanwhile, which run in the same loop from the state the last save stored (no read).
 
 Exactly one catch-all lives here: a failing turn is logged with its ids and the customer gets
 a polite apology; the next message works. Redis failing mid-turn is not caught: what the turn
@@ -43,16 +42,15 @@ from typing import TYPE_CHECKING, Protocol
 
 from bots.delivery import Delivery, Send, Why
 from bots.effects import Effects
-from bots.events import describe, is_initiated, position
+from bots.events import describe, inbound_entry, is_initiated, position, retarget
 from bots.funnel import FunnelCounts
+from bots.held import Held
 from bots.metrics import Metrics
 from bots.owner import OwnerNote
 from bots.texts import SORRY
-from connectors.base import dialog_user
 from flows.chain import MAX_CALLS, Chain, GiveUp
 from flows.engine import give_up
 from flows.types import (
-    AttachmentEvent,
     CallHttp,
     DialogState,
     Event,
@@ -64,8 +62,9 @@ from flows.types import (
 )
 from storage.codec import encode_effects
 from storage.errors import LockLost, StorageError, StorageUnavailable, VersionConflict
-from storage.history import Direction, HistoryEntry
-from storage.locks import Lease, Lock, Snapshot
+from storage.history import HistoryEntry
+from storage.inbox import Rows
+from storage.locks import Lease, Lock
 from storage.store import Sent
 
 if TYPE_CHECKING:
@@ -107,19 +106,6 @@ class Leftovers:
 
 
 @dataclass(slots=True)
-class _Held:
-    """The lease while its entries run: the lock, and the state read with it until the first
-    load uses it (a save or a release makes it stale)."""
-
-    lock: Lock
-    snapshot: Snapshot | None
-
-    def first_read(self) -> Snapshot | None:
-        snapshot, self.snapshot = self.snapshot, None
-        return snapshot
-
-
-@dataclass(slots=True)
 class _Ctx:
     """What a turn knows about itself, for its log line and its history entries."""
 
@@ -127,7 +113,7 @@ class _Ctx:
     entry_id: str
     inbound: Inbound
     sent: list[Sent]
-    held: _Held
+    held: Held
     flow: str = "-"
     step: str = "-"
     recorded: bool = False  # the inbound entry is in the customer's history
@@ -144,6 +130,7 @@ class TurnRunner:
         delivery: Delivery, effects: Effects, metrics: Metrics, clock: Clock,
         owner_notify: Callable[[OwnerNote], Awaitable[None]] | None,
         kick: Callable[[str], None], handed: Callable[[str], Lease | None],
+        covered: Callable[[str], bool] = lambda _customer: False,
         notices: NoticeHook | None = None,
     ) -> None:
         self._store = store
@@ -156,6 +143,9 @@ class TurnRunner:
         self._owner_notify = owner_notify
         self._kick = kick  # a customer whose inbox a merge filled
         self._handed = handed  # a lease this process's accept took while we waited
+        # Before each release: a note to look at the inbox again that the release's own
+        # check answers (``Dispatch.covered``); True when there was one.
+        self._covered = covered
         self._notices = notices  # a critical reminder's ladder (bots.ladder) hears its fate
         self.funnel = FunnelCounts(metrics, flows, clock)  # counted by the turn's save
 
@@ -165,7 +155,7 @@ class TurnRunner:
         # Taken by the accept, or now; either way the state and the inbox were read with it.
         lease = lease or await store.states.locks.lease(
             customer, handed=lambda: self._handed(customer))
-        held = _Held(lease.lock, lease.snapshot)
+        held = Held(lease.lock, lease.snapshot, effects=lease.effects is not None)
         seen: set[str] = set()
         sent: list[Sent] = []  # delivered replies, acknowledged with the next round trip
         holding = True
@@ -177,18 +167,29 @@ class TurnRunner:
             # for this lock may have given up meanwhile): release only once the inbox is empty.
             while fresh := [(i, e) for i, e in rows if i not in seen]:
                 for entry_id, inbound in fresh:
-                    if seen:  # a long backlog must not outlive the lock's expiry
+                    # Replies are recorded before the next message; the lock must outlive
+                    # a long backlog (each save renews it).
+                    if seen and (sent or held.stale()):
                         await store.acknowledge(sent, extend=held.lock)
+                        held.renewed = time.monotonic()
                     seen.add(entry_id)
                     if not await self._turn(_Ctx(customer, entry_id, inbound, sent, held), left):
                         return  # merged into another customer: the rest moved there
-                held.snapshot = None
-                more = await store.release_if_idle(held.lock, sent)
-                holding = more is not None
+                more = await self._release_if_idle(held, sent)
+                holding = bool(more)  # None: released; []: no longer ours
                 rows = await store.inbox.decode(customer, more or [])
         finally:
             if holding:  # also after a merge: the replies are acknowledged, the lock is gone
                 await self._release(held.lock, sent, left)
+
+    async def _release_if_idle(self, held: Held, sent: list[Sent]) -> Rows | None:
+        """``Store.release_if_idle``; its check of the inbox answers ``Dispatch.covered``."""
+        held.snapshot = None
+        noted = self._covered(held.lock.customer)
+        more = await self._store.release_if_idle(held.lock, sent, effects=held.effects)
+        if noted and more == []:  # no longer ours: the release checked nothing
+            self._kick(held.lock.customer)
+        return more
 
     async def _release(self, lock: Lock, sent: list[Sent], left: Leftovers) -> None:
         try:
@@ -256,13 +257,14 @@ class TurnRunner:
         plan = await self._effects.linking.plan(ctx.customer, ctx.inbound, ctx.entry_id)
         if plan is None:
             return ctx.inbound.event, False
+        ctx.held.saved = None  # linking may merge customers: read the state again
         if plan.moved_to is not None:  # its entry was settled before the merge moved the inbox
             await self._effects.merged(ctx.customer, plan.moved_to)
             ctx.customer = plan.moved_to
         elif plan.event is None:  # else the turn's save settles and records it
             await self._store.inbox.done(ctx.customer, ctx.entry_id)
         if plan.event is None:  # noted as linking: no message of the customer's own
-            entry = self._entry_in(ctx)
+            entry = inbound_entry(ctx.inbound)
             await self._store.history.append(ctx.customer, replace(entry, note=plan.label))
             ctx.recorded = True
         await self._deliver(ctx, plan.replies)
@@ -281,9 +283,7 @@ class TurnRunner:
         """Load → advance → save → effects → deliver, for the event and what its effects
         feed back (``flows.chain``: HTTP results, bounded)."""
         lock = ctx.held.lock
-        # (After a merge the turn runs for another customer: its state is read now.)
-        snapshot = ctx.held.first_read() if ctx.customer == lock.customer else None
-        state, version = await self._store.states.load(ctx.customer, snapshot=snapshot)
+        state, version = await self._load(ctx)
         ctx.flow, ctx.step = position(state)
         chain = Chain(event)
         first = True
@@ -293,20 +293,21 @@ class TurnRunner:
                 chain.feed(await self._effects.call(item))
                 continue
             turn = self._next_turn(ctx, state, item)
-            # Replies to the customer go into the outbox with the state (one step: a crash
-            # after it re-sends them); the first save also settles and records the entry.
+            # Replies go into the outbox with the state (a crash after it re-sends them);
             queued = [] if is_initiated(ctx.inbound.event) else self._delivery.prepare(
                 ctx.customer, ctx.inbound, turn.replies)
             ctx.queued = tuple(entry.id for entry in queued)  # written by the save, or not
+            effects = encode_effects(ctx.inbound.channel, turn.effects)
             version = await self._store.states.save(
                 ctx.customer, turn.state, version=version, lock=lock,
                 inbox_id=ctx.entry_id if first else None,
-                history=self._entry_in(ctx) if first else None,
-                outbox=queued, effects=encode_effects(ctx.inbound.channel, turn.effects),
+                history=inbound_entry(ctx.inbound) if first else None,
+                outbox=queued, effects=ctx.held.effects_to_save(ctx.customer, effects),
                 counts=self.funnel.counts(turn.happened, ctx.inbound.channel),
             )
             self.funnel.saved(turn.happened, ctx.inbound.channel)
             ctx.recorded, first, state = True, False, turn.state
+            ctx.held.stored(ctx.customer, state, version, effects)
             ctx.flow, ctx.step = position(state)
             outcome = await self._effects.run(ctx.customer, ctx.inbound, turn.effects)
             ctx.notice = turn.replies[:turn.resumed]
@@ -315,6 +316,16 @@ class TurnRunner:
             await self._deliver(ctx, (*turn.replies, *outcome.replies))
             ctx.queued = ()
             chain.feed(*outcome.events, *outcome.calls)
+
+    async def _load(self, ctx: _Ctx) -> tuple[DialogState | None, int]:
+        """The lease's last save (a later entry), else the state read with the lock, else
+        read now (after a merge the turn runs for another customer)."""
+        held = ctx.held
+        if ctx.customer != held.lock.customer:
+            return await self._store.states.load(ctx.customer)
+        if held.saved is not None:
+            return held.saved
+        return await self._store.states.load(ctx.customer, snapshot=held.first_read())
 
     def _next_turn(self, ctx: _Ctx, state: DialogState | None, item: Event | GiveUp) -> Turn:
         if not isinstance(item, GiveUp):
@@ -345,7 +356,7 @@ class TurnRunner:
         why: Why = "reminder" if isinstance(ctx.inbound.event, TimerEvent) else "notice"
         result = await self._delivery.deliver(Send(ctx.customer, replies, why))
         if result.target is not None:
-            ctx.inbound = _retarget(ctx.inbound, result.target.channel, result.target.user_id)
+            ctx.inbound = retarget(ctx.inbound, result.target.channel, result.target.user_id)
         laddered = self._notices is not None and isinstance(ctx.inbound.event, TimerEvent) \
             and await self._notices.messenger_done(ctx.customer, ctx.inbound.event_id,
                                                    ctx.notice or replies, result.target is not None)
@@ -362,35 +373,15 @@ class TurnRunner:
         if self._owner_notify is not None:
             await self._owner_notify(OwnerNote("undeliverable", ctx.customer, note))
 
-    @staticmethod
-    def _entry_in(ctx: _Ctx) -> HistoryEntry:
-        text, note = describe(ctx.inbound.event)
-        direction: Direction = "in" if text and not is_initiated(ctx.inbound.event) else "event"
-        event = ctx.inbound.event
-        files = event.attachments if isinstance(event, AttachmentEvent) else ()
-        if files:
-            direction = "in"
-        return HistoryEntry(ts=time.time(), channel=ctx.inbound.channel, direction=direction,
-                            text=text, note=note, attachments=files)
-
     async def _apologise(self, ctx: _Ctx) -> None:
         try:
             for entry in ctx.queued:  # the failed turn's replies: the apology replaces them
                 await self._store.outbox.ack(entry)
             await self._store.inbox.done(ctx.customer, ctx.entry_id)
             if not ctx.recorded:  # the failed turn's save would have recorded it
-                await self._store.history.append(ctx.customer, self._entry_in(ctx))
+                await self._store.history.append(ctx.customer, inbound_entry(ctx.inbound))
                 ctx.recorded = True
             if not is_initiated(ctx.inbound.event):
                 await self._delivery.reply(ctx.customer, ctx.inbound, [Reply(SORRY)])
         except Exception:  # storage or channel down as well: the sweeper retries the entry
             log.warning("apology not delivered", extra={"customer": ctx.customer})
-
-
-def _retarget(inbound: Inbound, channel: str, user_id: str) -> Inbound:
-    """After a bot-initiated delivery, follow-up replies go to where it was delivered (a
-    route, ``DIALOG_PREFIX``, stays the reply target; the user id is its last part)."""
-    user = dialog_user(user_id)
-    return Inbound(channel=channel, user_id=user or user_id,
-                   event_id=inbound.event_id, event=inbound.event,
-                   reply_to=user_id if user else None)

@@ -15,8 +15,9 @@ The account -> customer map is cached in the process: the script's ownership che
 stale entry, which then takes the slow path. An unknown account costs one ``GET`` more; a new
 account is created by the same script (on a cluster, and for one a merge just moved, through
 ``Identities.resolve``). The script writes
-nothing unless it accepts, so a failed accept leaves nothing behind for the platform's retry
-to trip over. This module must not process events.
+nothing unless it accepts (a repeat may move the account's activity mark, which the platform's
+retry proves anyway), so a failed accept leaves nothing behind for the platform's retry to
+trip over. This module must not process events.
 """
 
 from __future__ import annotations
@@ -46,13 +47,18 @@ from storage.state import States
 # Returns false when the account is not (or no longer) the customer's, 0 for a repeat,
 # {entry id} when pushed, {entry id, version, data, rows, left effects} when the lock was
 # taken too.
+# An account of the customer's is marked active by one ZADD that also proves it is theirs
+# (XX: only a member; GT CH: 1 when its mark moved on); 0 needs a ZSCORE to tell "not theirs"
+# from "marked later already" (another process's clock), and then the plain ZADD.
 ACCEPT_LUA = f"""
+local marked = false
 if ARGV[10] == '1' then
   if not redis.call('SET', KEYS[8], ARGV[9], 'NX') then return false end
   redis.call('SADD', KEYS[9], ARGV[9])
+elseif redis.call('ZADD', KEYS[1], 'XX', 'GT', 'CH', ARGV[1], ARGV[2]) == 1 then marked = true
 elseif not redis.call('ZSCORE', KEYS[1], ARGV[2]) then return false end
 if not redis.call('SET', KEYS[4], 1, 'NX', 'EX', ARGV[6]) then return 0 end
-redis.call('ZADD', KEYS[1], ARGV[1], ARGV[2])
+if not marked then redis.call('ZADD', KEYS[1], ARGV[1], ARGV[2]) end
 if ARGV[3] == '1' then redis.call('HSETNX', KEYS[2], 'name', ARGV[4]) end
 local id = redis.call('XADD', KEYS[3], '*', '{FIELD}', ARGV[5])
 if KEYS[7] then redis.call('SADD', KEYS[7], ARGV[9]) end

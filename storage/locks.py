@@ -63,26 +63,29 @@ return {s[1], s[2], redis.call('XRANGE', KEYS[3], '-', '+'), s[3]}
 """
 
 # The release rule: KEYS[1] the lock, KEYS[2] the inbox, KEYS[#KEYS] the state; ARGV[1] the
-# token. Release when the inbox is empty ({}), forgetting the last turn's effects (they ran);
-# otherwise keep the lock and return the pending rows. 0 when the lock is no longer ours.
+# token, ARGV[2] "1" when the state holds a turn's effects ("0": the holder knows it holds
+# none, and the HDEL is saved). Release when the inbox is empty ({}), forgetting the last
+# turn's effects (they ran); otherwise keep the lock and return the pending rows. 0 when the
+# lock is no longer ours.
 _RELEASE_IF_IDLE_LUA = """
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
 local rows = redis.call('XRANGE', KEYS[2], '-', '+')
 if #rows == 0 then
   redis.call('DEL', KEYS[1])
-  redis.call('HDEL', KEYS[#KEYS], 'fx')
+  if ARGV[2] ~= '0' then redis.call('HDEL', KEYS[#KEYS], 'fx') end
 end
 return rows
 """
 
-# Per reply (ARGV[2] of them, from ARGV[3]): its outbox id, k, then k XADD arguments after the
-# history key; then the release rule above.
+# Per reply (ARGV[4] of them, from ARGV[5]): its outbox id, k, then k XADD arguments after the
+# history key; then the release rule above. ARGV[3] "0": no reply can have been claimed by a
+# re-send (``storage.outbox.maybe_claimed``), so none has a claim count to delete.
 _ACK_REPLIES_LUA = """
-local i = 3
-for _ = 1, tonumber(ARGV[2]) do
+local i = 5
+for _ = 1, tonumber(ARGV[4]) do
   local id = ARGV[i]
   redis.call('ZREM', KEYS[5], id)
-  redis.call('HDEL', KEYS[6], id)
+  if ARGV[3] ~= '0' then redis.call('HDEL', KEYS[6], id) end
   redis.call('HDEL', KEYS[4], id)
   local k = tonumber(ARGV[i + 1])
   redis.call('XADD', KEYS[3], unpack(ARGV, i + 2, i + 1 + k))
@@ -125,11 +128,13 @@ class ReleaseIfIdle(Script):
     inbox: Key
     state: Key
     token: str
+    effects: str  # "1": the state may hold a turn's effects, "0": it holds none
 
     @classmethod
-    def of(cls, keys: Keys, held: Lock) -> Self:
+    def of(cls, keys: Keys, held: Lock, *, effects: bool = True) -> Self:
         c = held.customer
-        return cls(keys.lock(c), keys.inbox(c), keys.state(c), held.token)
+        return cls(keys.lock(c), keys.inbox(c), keys.state(c), held.token,
+                   "1" if effects else "0")
 
     @classmethod
     def example(cls, keys: Keys) -> Self:
@@ -152,21 +157,26 @@ class ReleaseAcked(Script):
     outbox_tries: Key
     state: Key
     token: str
+    effects: str  # as ``ReleaseIfIdle.effects``
+    claimed: str  # "0": no reply can have been claimed by a re-send, "1": one may have been
     count: int
     replies: Spread
 
     @classmethod
     def of(cls, keys: Keys, held: Lock, acked: Sequence[tuple[str, Sequence[Arg]]],
-           outbox: OutboxKeys) -> Self:
+           outbox: OutboxKeys, *, effects: bool = True, claimed: bool = True) -> Self:
         """``acked``: per delivered reply its outbox id (all in the shard ``outbox``) and the
         XADD arguments of its history entry after the key (``History.script_args`` without
-        the age trim)."""
+        the age trim). ``effects``: False when the holder knows the state holds none;
+        ``claimed``: False when no reply can have been claimed
+        (``storage.outbox.maybe_claimed``)."""
         c = held.customer
         spread: list[Arg] = []
         for entry_id, xadd in acked:
             spread += (entry_id, len(xadd), *xadd)
         return cls(keys.lock(c), keys.inbox(c), keys.history(c), outbox.data, outbox.lease,
-                   outbox.tries, keys.state(c), held.token, len(acked), spread)
+                   outbox.tries, keys.state(c), held.token, "1" if effects else "0",
+                   "1" if claimed else "0", len(acked), spread)
 
     @classmethod
     def example(cls, keys: Keys) -> Self:
@@ -211,8 +221,11 @@ class Lease:
 
 
 def idle_rows(reply: object) -> Rows | None:
-    """The reply of ``ReleaseIfIdle``: the pending rows, or None once released."""
-    return raw_rows(reply) or None if isinstance(reply, list) else None
+    """The reply of ``ReleaseIfIdle``: the pending rows, None once released, or ``[]`` when
+    the lock was no longer ours (nothing released: its new holder, if any, has the inbox)."""
+    if not isinstance(reply, list):
+        return []
+    return raw_rows(reply) or None
 
 
 class Orphans:
@@ -327,27 +340,30 @@ class Locks:
     @guarded
     async def release_if_idle(self, held: Lock) -> Rows | None:
         """Release when the customer's inbox is empty (None); otherwise keep the lock and
-        return the pending rows (decode with ``Inbox.decode``). None as well when the lock
-        was no longer ours: its new holder processes the inbox."""
+        return the pending rows (decode with ``Inbox.decode``). ``[]`` when the lock was no
+        longer ours: its new holder processes the inbox."""
         reply = await self._release_if_idle(ReleaseIfIdle.of(self._keys, held))
         return idle_rows(reply)
 
     async def release_acked(self, held: Lock, acked: Sequence[tuple[str, Sequence[Arg]]],
-                            outbox: OutboxKeys) -> Rows | None:
+                            outbox: OutboxKeys, *, effects: bool = True,
+                            claimed: bool = True) -> Rows | None:
         """Acknowledge and record delivered replies (``ReleaseAcked``), then
         ``release_if_idle``, in one script: outside a cluster only (the outbox's slot).
 
         Not guarded here: its caller, ``Store.release_if_idle`` (one round trip per message),
         already maps Redis errors and keeps the deadline; a second guard would only add a
         second ``asyncio.timeout`` to every message."""
-        reply = await self._release_acked(ReleaseAcked.of(self._keys, held, acked, outbox))
+        reply = await self._release_acked(ReleaseAcked.of(self._keys, held, acked, outbox,
+                                                          effects=effects, claimed=claimed))
         return idle_rows(reply)
 
     # The same lock scripts queued on a caller's plain pipeline, so they share its round trip.
 
-    def release_if_idle_to(self, pipe: Any, held: Lock) -> None:
-        """``release_if_idle`` on ``pipe``; read its reply with ``idle_rows``."""
-        ReleaseIfIdle.of(self._keys, held).queue(pipe)
+    def release_if_idle_to(self, pipe: Any, held: Lock, *, effects: bool = True) -> None:
+        """``release_if_idle`` on ``pipe``; read its reply with ``idle_rows``. ``effects``:
+        False when the holder knows the state holds no turn's effects (one HDEL fewer)."""
+        ReleaseIfIdle.of(self._keys, held, effects=effects).queue(pipe)
 
     def release_to(self, pipe: Any, held: Lock) -> None:
         self._compare_and_delete(held).queue(pipe)

@@ -36,6 +36,9 @@ from storage.keys import OUTBOX_LEASE_MS, OUTBOX_SHARDS, Keys
 from storage.outbox_scripts import Ack, Claim, ClaimIds, Inherit, Put, Touch
 from storage.scripts import runner
 
+# An entry younger than this cannot have been claimed by a re-send (``maybe_claimed``).
+UNCLAIMED_MS = 30_000
+
 
 def new_entry_id(instance: str, shard: int | None = None) -> str:
     """``<ms>-<name>-<random>-o<shard>``: in time order, named after the process that wrote it
@@ -43,6 +46,20 @@ def new_entry_id(instance: str, shard: int | None = None) -> str:
     after its shard (none: an older version's id)."""
     stem = f"{int(time.time() * 1000):013d}-{instance}-{secrets.token_hex(6)}"
     return stem if shard is None else f"{stem}-o{shard}"
+
+
+def maybe_claimed(ids: Sequence[str], now: float | None = None) -> bool:
+    """Whether a re-send may have claimed one of ``ids`` (and counted it in ``tries``):
+    only an entry written ``UNCLAIMED_MS`` ago or more can have been, since a claim takes
+    entries idle for a minute (``bots.delivery.STALE_OUTBOX_MS``; a send in progress
+    renews its lease) or a failed turn's own, which no release acknowledges. An id
+    without its time (``new_entry_id``) counts as claimed."""
+    ms = (time.time() if now is None else now) * 1000
+    for entry_id in ids:
+        stem = entry_id.partition("-")[0]
+        if not stem.isdigit() or ms - int(stem) >= UNCLAIMED_MS:
+            return True
+    return False
 
 
 def shard_of(customer: str) -> int:

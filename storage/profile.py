@@ -128,15 +128,29 @@ class Profiles:
         if field != "phone":
             await self._redis.hset(self._keys.profile(customer), field, value)
             return value
-        pipe = self._redis.pipeline(transaction=False)
+        return (await self.set_phone(customer, value))[0]
+
+    @guarded
+    async def set_phone(self, customer: str, value: str) -> tuple[str, str | None]:
+        """``set_field(customer, "phone", value)``, answering also what ``find_by_phone``
+        answered just before: the stored phone and the consenting customer who held the
+        number then (None: nobody). The holder is read in the store's round trip, so a number
+        new to the bot costs two round trips, not three."""
+        value = normalise("phone", value)
+        pipe = self._redis.pipeline(transaction=False)  # the index key: any slot
+        pipe.get(self._keys.phone(value))
         pipe.hget(self._keys.profile(customer), "phone")
         pipe.hset(self._keys.profile(customer), "phone", value)
         pipe.lrange(self._keys.consents(customer), 0, -1)
-        old, _, consents = await pipe.execute()
+        holder, old, _, consents = await pipe.execute()
+        found = None if holder is None else text(holder)
+        if found is not None and found != customer:
+            profile = await self.get(found)
+            found = found if profile.phone == value and profile.consent_granted else None
         granted = _profile({}, consents).consent_granted
         await self._move_index(customer, None if old is None else text(old),
                                value if granted else None)
-        return value
+        return value, found
 
     async def _move_index(self, customer: str, old: str | None, new: str | None) -> None:
         """Drop the index entry of ``old`` (if it is this customer's), point ``new`` here

@@ -28,6 +28,9 @@ from storage.scripts import Arg, Key, Script, Spread
 # (id, json), then the funnel's: m, and when m > 0 the counter's ttl and m pairs (field,
 # increment) counted in KEYS[#KEYS], then (optional) a history entry: a MINID to trim to or
 # "", then XADD arguments after the key (trim options, "*", field, value, ...).
+# The outbox entries' lease score is the server's time in ms: the history entry's id when the
+# save writes one (XADD "*" takes it from the server's clock; a stream whose last id is later
+# gives that, a lease a moment longer), else TIME.
 # Returns {new version, 0} or {-1, 0} lock lost, {-2, stored version} version conflict.
 SAVE_LUA = """
 if redis.call('GET', KEYS[2]) ~= ARGV[1] then return {-1, 0} end
@@ -41,31 +44,34 @@ if tonumber(ARGV[4]) > 0 then redis.call('EXPIRE', KEYS[1], ARGV[4]) end
 redis.call('PEXPIRE', KEYS[2], ARGV[6])
 if ARGV[5] ~= '' then redis.call('XDEL', KEYS[3], ARGV[5]) end
 local n = tonumber(ARGV[8])
+local c = 9 + 2 * n
+local m = tonumber(ARGV[c])
+local h = c + 1
+if m > 0 then h = c + 2 + 2 * m end
+local now
+if #ARGV > h then
+  now = tonumber(string.match(redis.call('XADD', KEYS[4], unpack(ARGV, h + 1)), '^%d+'))
+  if ARGV[h] ~= '' then redis.call('XTRIM', KEYS[4], 'MINID', ARGV[h]) end
+end
 if n > 0 then
-  local t = redis.call('TIME')
-  local now = t[1] * 1000 + math.floor(t[2] / 1000)
+  if not now then
+    local t = redis.call('TIME')
+    now = t[1] * 1000 + math.floor(t[2] / 1000)
+  end
   for i = 9, 7 + 2 * n, 2 do
     redis.call('HSET', KEYS[5], ARGV[i], ARGV[i + 1])
     redis.call('ZADD', KEYS[6], now, ARGV[i])
   end
 end
-local h = 9 + 2 * n
 -- the funnel (storage.funnel, COUNT_LUA): EXPIRE only when a field is new
-local m = tonumber(ARGV[h])
 if m > 0 then
   local fresh = false
-  for i = h + 2, h + 2 * m, 2 do
+  for i = c + 2, c + 2 * m, 2 do
     if redis.call('HINCRBY', KEYS[#KEYS], ARGV[i], ARGV[i + 1]) == tonumber(ARGV[i + 1]) then
       fresh = true
     end
   end
-  if fresh then redis.call('EXPIRE', KEYS[#KEYS], ARGV[h + 1]) end
-  h = h + 1 + 2 * m
-end
-h = h + 1
-if #ARGV > h then
-  redis.call('XADD', KEYS[4], unpack(ARGV, h + 1))
-  if ARGV[h] ~= '' then redis.call('XTRIM', KEYS[4], 'MINID', ARGV[h]) end
+  if fresh then redis.call('EXPIRE', KEYS[#KEYS], ARGV[c + 1]) end
 end
 return {v, 0}
 """

@@ -50,7 +50,7 @@ from storage.keys import (
 )
 from storage.locks import Lock, idle_rows
 from storage.notices import Notices
-from storage.outbox import Outbox, shard_in
+from storage.outbox import Outbox, maybe_claimed, shard_in
 from storage.profile import Profiles
 from storage.reminders import Reminders
 from storage.state import States
@@ -160,20 +160,25 @@ class Store:
 
     @guarded
     async def release_if_idle(
-        self, lock: Lock, sent: list[Sent]
+        self, lock: Lock, sent: list[Sent], *, effects: bool = True
     ) -> list[tuple[str, dict[str, str]]] | None:
-        """Acknowledge ``sent``, then ``States.release_if_idle``: one script outside a cluster
-        (when every reply is the lock's customer's), else a plain pipeline."""
+        """Acknowledge ``sent``, then ``Locks.release_if_idle`` (None: released; the rows that
+        arrived meanwhile; ``[]``: the lock was no longer ours): one script outside a cluster
+        (when every reply is the lock's customer's), else a plain pipeline. ``effects``:
+        False when the caller knows the state holds no turn's effects (none left by the
+        lease, none saved since): the release need not forget them."""
         customer = lock.customer
         shard = self._joint_shard(customer, sent)
         if shard is not None:
             replies = [(item.entry_id, self.history.script_args(item.history)[1:])
                        for item in sent]  # no age trim: see _queue
-            rows = await self.states.locks.release_acked(lock, replies, shard)
+            claimed = maybe_claimed([item.entry_id for item in sent])
+            rows = await self.states.locks.release_acked(lock, replies, shard, effects=effects,
+                                                         claimed=claimed)
             sent.clear()
             return rows
         pipe = self._queue(sent)
-        self.states.locks.release_if_idle_to(pipe, lock)
+        self.states.locks.release_if_idle_to(pipe, lock, effects=effects)
         replies = await pipe.execute()
         sent.clear()
         return idle_rows(replies[-1])

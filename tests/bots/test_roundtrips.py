@@ -10,9 +10,12 @@ A change that adds a round trip to every message makes this fail on purpose.
 
 from __future__ import annotations
 
+import asyncio
+from typing import Any
+
 from bots_harness import Harness
 
-from flows.types import StartEvent, TextEvent
+from flows.types import Reply, StartEvent, TextEvent
 from tests.roundtrips import RoundTrips
 
 ROUND_TRIPS_PER_REPLIED_MESSAGE = 3
@@ -28,3 +31,51 @@ async def test_a_known_customers_message_costs_three_round_trips(
     assert harness.texts("max", "7")[-1] == "Записал: Оля, 33."
     print(f"round trips per message: {round_trips.count - before}")
     assert round_trips.count - before <= ROUND_TRIPS_PER_REPLIED_MESSAGE
+
+
+async def test_a_message_pushed_during_a_turn_costs_no_second_lease(
+    harness: Harness, round_trips: RoundTrips
+) -> None:
+    """A message that arrives while the customer's turn still runs (its accept pushes it
+    without the lock) is found by that turn's release, which checks the inbox: after it the
+    drain must not take the lock again, read an empty inbox and release (two round trips for
+    nothing; in a closed loop, where the next message follows the reply, a third of all
+    messages). Three round trips per message, as when it comes alone."""
+    await harness.send("max", "7", StartEvent())
+    recorder = harness.channels["max"]
+    entered, gate = asyncio.Event(), asyncio.Event()
+    original = recorder.send
+
+    async def held_send(user_id: str, reply: Reply, **options: Any) -> None:
+        entered.set()
+        await gate.wait()
+        await original(user_id, reply, **options)
+
+    recorder.send = held_send  # type: ignore[method-assign]
+    before = round_trips.count
+    await harness.send("max", "7", TextEvent("Оля"), wait=False)
+    await entered.wait()  # the first turn is saved and sending: the lock is held
+    await harness.send("max", "7", TextEvent("33"), wait=False)
+    gate.set()
+    await harness.runtime.idle()
+    assert harness.texts("max", "7")[-2:] == ["Приятно познакомиться, Оля! Сколько вам лет?",
+                                              "Записал: Оля, 33."]
+    assert round_trips.count - before <= 2 * ROUND_TRIPS_PER_REPLIED_MESSAGE
+
+
+async def test_a_new_phone_costs_two_round_trips_beside_the_turn_s_three(
+    harness: Harness, round_trips: RoundTrips
+) -> None:
+    """The phone effect (profile, phone index and the check for another customer holding
+    the number) reads the index in the round trip that stores the phone, then moves the
+    index: two round trips on top of the message's three (three before: a GET first)."""
+    await harness.send("max", "8", TextEvent("телефон"))
+    await harness.send("max", "8", TextEvent("да"))
+    before = round_trips.count
+    await harness.send("max", "8", TextEvent("+7 916 123-45-67"))
+    spent = round_trips.count - before
+    assert harness.texts("max", "8")[-1] == "Спасибо!"
+    customer = await harness.customer("max", "8")
+    assert (await harness.store.profiles.get(customer)).phone == "+79161234567"
+    assert await harness.store.profiles.find_by_phone("+79161234567") == customer
+    assert spent <= ROUND_TRIPS_PER_REPLIED_MESSAGE + 2

@@ -53,9 +53,9 @@ def test_a_lease_reads_a_lock_script_s_reply() -> None:
     assert Lease.read(lock, [None, None, [], None]).rows == []
 
 
-def test_idle_rows_are_the_pending_rows_or_none_once_released() -> None:
+def test_idle_rows_are_the_pending_rows_none_once_released_or_empty_when_lost() -> None:
     assert idle_rows([]) is None  # released
-    assert idle_rows(0) is None  # not ours any more
+    assert idle_rows(0) == []  # not ours any more: nothing released, nothing checked
     assert idle_rows([[b"1-0", [b"k", b"v"]]]) == [("1-0", {"k": "v"})]
 
 
@@ -225,7 +225,7 @@ async def test_release_if_idle_keeps_the_lock_while_the_inbox_has_entries(store:
     assert [i for i, _ in rows] == [entry]
     assert await _holder(store, "c1") == lease.lock.token
     stranger = Lock("c1", locks.new_token(), 30.0)
-    assert await locks.release_if_idle(stranger) is None  # not ours: its holder goes on
+    assert await locks.release_if_idle(stranger) == []  # not ours: its holder goes on
     assert await _holder(store, "c1") == lease.lock.token
     await store.inbox.done("c1", entry)
     assert await locks.release_if_idle(lease.lock) is None

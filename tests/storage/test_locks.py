@@ -3,11 +3,14 @@ turn's release with its replies' acknowledgements in one script (outside a clust
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from flows.types import DialogState, Frame, Inbound, Reply, TextEvent
 from storage.client import scripts_span_slots
 from storage.history import HistoryEntry
+from storage.outbox import maybe_claimed
 from storage.store import Store
 from tests.held import holds
 
@@ -47,3 +50,27 @@ async def test_release_acked_acknowledges_records_and_releases(store: Store) -> 
     assert rows is not None  # an entry waits: the lock stays
     assert await holds(store, again.lock)
     await locks.release(again.lock)
+
+
+async def test_release_acked_deletes_a_claim_count_only_when_a_claim_was_possible(
+    store: Store,
+) -> None:
+    """A reply acknowledged a moment after its turn wrote it cannot have been claimed by a
+    re-send (claims take entries idle for a minute): no claim count to delete. An older one
+    may have been: its count goes with it."""
+    if not scripts_span_slots(store.redis):
+        pytest.skip("one script acknowledges with the release outside a cluster only")
+    now = time.time()
+    fresh = f"{int(now * 1000):013d}-p-aa-o1"
+    old = f"{int((now - 31) * 1000):013d}-p-bb-o1"
+    assert not maybe_claimed([fresh], now)
+    assert maybe_claimed([fresh, old], now)
+    assert maybe_claimed(["no-time-o1"], now)
+    shard = store.keys.outbox(1)
+    locks = store.states.locks
+    for entry, claimed in ((fresh, False), (old, True)):
+        await store.redis.hset(shard.tries, entry, 1)  # as a claim would have counted it
+        lease = await locks.lease("c1")
+        assert await locks.release_acked(lease.lock, [(entry, ["*", "t", "x"])], shard,
+                                         claimed=claimed) is None
+        assert await store.redis.hexists(shard.tries, entry) is not claimed

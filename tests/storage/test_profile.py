@@ -74,3 +74,14 @@ async def test_a_number_its_holder_gave_up_goes_to_the_next_who_gives_it(store: 
     await store.profiles.record_consent("c", True, "v1", AT, "web")
     await store.profiles.set_field("c", "phone", "+79990000002")
     assert await store.profiles.find_by_phone("+79990000002") == "c"
+
+
+async def test_set_phone_answers_who_held_the_number_before_with_consent(store: Store) -> None:
+    """What ``find_by_phone`` said just before the store, read in the same round trip."""
+    assert await store.profiles.set_phone("c1", "8 999 123 45 67") == ("+79991234567", None)
+    assert await store.profiles.set_phone("c2", "+79991234567") == ("+79991234567", None)
+    await store.profiles.record_consent("c1", True, "pd-v1", AT, "vk")
+    assert await store.profiles.set_phone("c3", "+79991234567") == ("+79991234567", "c1")
+    assert await store.profiles.set_phone("c1", "+79991234567") == ("+79991234567", "c1")
+    await store.profiles.record_consent("c1", False, "pd-v1", AT, "web")
+    assert await store.profiles.set_phone("c4", "+79991234567") == ("+79991234567", None)

@@ -12,6 +12,7 @@ from storage.client import scripts_span_slots
 from storage.errors import CodecError, LockLost, LockTimeout, StorageError, VersionConflict
 from storage.history import HistoryEntry
 from storage.locks import Lock, Snapshot
+from storage.outbox import shard_of
 from storage.state import States
 from storage.store import Store
 
@@ -193,3 +194,31 @@ async def test_a_save_that_settles_no_entry_leaves_the_inbox_alone(store: Store)
         assert await store.states.save("c1", STATE, version=1, lock=lock, outbox=[entry]) == 2
     await store.states.locks.release(lock)
     assert [entry_id for entry_id, _ in await store.inbox.pending("c1")] == [waiting]
+
+
+async def test_a_save_with_history_leases_its_replies_at_the_history_entry_s_time(
+    store: Store,
+) -> None:
+    """The replies' lease score is the server's time: the history entry's id gives it (no
+    TIME command); without a history entry the save asks TIME, as before."""
+    if not scripts_span_slots(store.redis):
+        pytest.skip("a cluster writes the outbox's slot separately")
+    lock = await store.states.locks.acquire("c1")
+    lease_key = store.keys.outbox(shard_of("c1")).lease
+    times = []
+    for version, history in enumerate((HistoryEntry(ts=1.0, channel="max", direction="in",
+                                                    text="да"), None)):
+        entry = store.outbox.prepare("c1", "max", "7", Reply("Записал."))
+        before = (await store.redis.info("commandstats")).get("cmdstat_time", {"calls": 0})
+        await store.states.save("c1", STATE, version=version, lock=lock, history=history,
+                                outbox=[entry])
+        after = (await store.redis.info("commandstats")).get("cmdstat_time", {"calls": 0})
+        times.append(int(after["calls"]) - int(before["calls"]))
+        (server, micro) = await store.redis.time()
+        score = await store.redis.zscore(lease_key, entry.id)
+        assert score is not None
+        assert abs(server * 1000 + micro // 1000 - score) < 5_000
+    assert times == [0, 1]
+    ids = [entry_id for entry_id, _ in await store.redis.xrange(store.keys.history("c1"))]
+    assert len(ids) == 1
+    await store.states.locks.release(lock)

@@ -1,0 +1,51 @@
+"""A lease while a turn runner works through its customer's inbox (``bots.turn``): what the
+runner knows between entries so that a later entry under the same lock costs no more round
+trips than the first. This module must not do I/O.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+from flows.types import DialogState
+from storage.locks import Lock, Snapshot
+
+
+@dataclass(slots=True)
+class Held:
+    """The lease while its entries run: the lock, the state read with it until the first
+    load uses it (a save or a release makes it stale), and the state its last save stored
+    (what the next entry under the same lock starts from: nobody else writes it meanwhile,
+    and the next save's version check would refuse if someone did)."""
+
+    lock: Lock
+    snapshot: Snapshot | None
+    saved: tuple[DialogState | None, int] | None = None
+    renewed: float = field(default_factory=time.monotonic)  # the lock's last renewal
+    # The state may hold a turn's effects (``storage.save``): left by the lease's turn or
+    # saved since. False spares the save and the release their HDEL of nothing.
+    effects: bool = True
+
+    def first_read(self) -> Snapshot | None:
+        snapshot, self.snapshot = self.snapshot, None
+        return snapshot
+
+    def stale(self) -> bool:
+        """A third of the lock's time has passed since its last renewal (a save renews)."""
+        return time.monotonic() - self.renewed > self.lock.ttl / 3
+
+    def effects_to_save(self, customer: str, effects: str) -> str | None:
+        """The ``effects`` argument of ``States.save`` for a turn's encoded ``effects``: None
+        (leave the stored ones) when there are none to store and none are stored."""
+        if not effects and not self.effects and customer == self.lock.customer:
+            return None
+        return effects
+
+    def stored(self, customer: str, state: DialogState | None, version: int,
+               effects: str) -> None:
+        """A save of ``customer``'s ``state`` at ``version`` with the turn's encoded
+        ``effects`` went through (it renewed the lock)."""
+        if customer == self.lock.customer:
+            self.saved, self.renewed = (state, version), time.monotonic()
+            self.effects = bool(effects)
