@@ -43,8 +43,8 @@ EXPECTED = {
         "     [ссылка] Политика обработки данных -> https://example.ru/privacy",
         "[время] 2026-12-23 10:00 ср (Europe/Moscow)",
         "  (пишите /time +1d, +2h, +30m, +1w или /time 2026-12-24 09:00)",
-        "  (нет сценария 'nope'; сценарии: booking, delivery_reminder, order_confirmation, "
-        "start, visit_reminder)",
+        "  (нет сценария 'nope'; сценарии: booking, delivery_reminder, offers, "
+        "order_confirmation, start, visit_reminder)",
         "  /phone НОМЕР            поделиться телефоном через кнопку контакта",
     ],
     "en": [
@@ -56,8 +56,8 @@ EXPECTED = {
         "     [link] Политика обработки данных -> https://example.ru/privacy",
         "[time] 2026-12-23 10:00 Wed (Europe/Moscow)",
         "  (use /time +1d, +2h, +30m, +1w or /time 2026-12-24 09:00)",
-        "  (no flow 'nope'; flows: booking, delivery_reminder, order_confirmation, start, "
-        "visit_reminder)",
+        "  (no flow 'nope'; flows: booking, delivery_reminder, offers, order_confirmation, "
+        "start, visit_reminder)",
         "  /phone NUMBER           share a phone through the contact button",
     ],
 }
