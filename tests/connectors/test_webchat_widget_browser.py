@@ -300,7 +300,10 @@ async def test_the_launcher_is_round_with_an_unread_badge_and_turns_into_a_cross
 async def test_keyboard_only_use(make_site: SiteFactory, browser: Browser) -> None:
     site = await make_site()
     page = await open_page(browser, site, page_html(attributes=""), DESKTOP)
+    launcher = page.get_by_role("button", name="Открыть чат")
+    await expect(launcher).to_be_visible()  # (the widget's script has run: Tab has a target)
     await page.keyboard.press("Tab")  # the launcher is the page's only control
+    await expect(launcher).to_be_focused()
     await page.keyboard.press("Enter")
     message = page.get_by_label("Сообщение")
     await expect(message).to_be_focused()
