@@ -70,6 +70,23 @@ BROADCAST: Mapping[str, Mapping[str, str]] = {
               "consent_ads, source, tags); without --yes only shows what would be created "
               "and which rows are refused"},
     "cli.import.yes": {"ru": "действительно создать клиентов", "en": "really create them"},
+    "cli.import.invite": {
+        "ru": "с --yes: записать в этот CSV личные ссылки-приглашения каждого нового клиента "
+              "(customer, name, channel, link) во ВКонтакте, MAX и веб-чат — разошлите их "
+              "клиентам по SMS или e-mail; первое открытие ссылки привязывает мессенджер к "
+              "клиенту",
+        "en": "with --yes: write each new customer's personal invitation links (customer, "
+              "name, channel, link) to VK, MAX and the web chat to this CSV, for you to send "
+              "by SMS or e-mail; a link's first opening joins the messenger to the customer"},
+    "cli.import.days": {"ru": "сколько дней действуют приглашения (по умолчанию 30)",
+                        "en": "how many days the invitations live (default 30)"},
+    "import.invited": {"ru": "приглашений: {count} ({channels}), записаны в {file}",
+                       "en": "{count} invitation(s) ({channels}) written to {file}"},
+    "import.no_invite_channel": {
+        "ru": "приглашать некуда: не включён ни один мессенджер со ссылкой (для MAX нужен "
+              "SVYAZ_MAX_BOT_USERNAME)",
+        "en": "nowhere to invite to: no messenger with a link is on (MAX needs "
+              "SVYAZ_MAX_BOT_USERNAME)"},
     "import.row": {"ru": "строка {line}: будет клиент {who}; метки: {tags}",
                    "en": "line {line}: customer {who}; tags: {tags}"},
     "import.refused": {"ru": "строка {line}: отклонена — {reason}",
