@@ -43,7 +43,9 @@ LINK_OFFER: Final = (
 )
 # An imported customer's invitation (``bots.invites``): joined; spent or of a customer who
 # already has a messenger; opened from an account that already writes here.
-INVITE_JOINED: Final = "Здравствуйте! Вы подключились к нашему чату — продолжим здесь."
+INVITE_JOINED: Final = (
+    "Здравствуйте! Этот чат подключён к вашей карточке клиента — напишите, чем можем помочь."
+)
 INVITE_USED: Final = (
     "Эта ссылка-приглашение уже использована или больше не действует. Просто напишите нам здесь."
 )
