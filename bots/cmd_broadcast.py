@@ -99,7 +99,7 @@ def _report(plan: importer.Plan, args: argparse.Namespace, targets: dict[str, st
         who = ", ".join(filter(None, (row.name, row.phone, row.email)))
         print(msg("import.row", line=row.line, who=who,
                   tags=", ".join(row.tags) or "—").render(lang))
-    for line_no, reason in sorted(plan.refused):
+    for line_no, reason in sorted(plan.refused, key=lambda refused: refused[0]):
         print(msg("import.refused", line=line_no, reason=reason).render(lang))
     key = "import.done" if args.yes else "import.dry"
     print(msg(key, created=len(plan.rows), refused=len(plan.refused)).render(lang))
