@@ -15,6 +15,7 @@ from bots_harness import Harness
 
 from bots import importer
 from bots.cli import main
+from bots.invites import messenger
 from bots.texts import INVITE_JOINED, INVITE_NOT_HERE, INVITE_USED, LINK_EXPIRED
 from flows.types import Channel, StartEvent, TextEvent
 
@@ -75,6 +76,16 @@ async def test_a_customer_with_a_messenger_is_not_joined_again(harness: Harness)
     await _open(harness, "vk", "stranger", token)
     assert harness.texts("vk", "stranger")[0] == INVITE_USED
     assert await harness.customer("vk", "stranger") != customer
+
+
+async def test_an_sms_or_email_account_is_no_messenger(harness: Harness) -> None:
+    assert [messenger(a) for a in ("vk:1", "max:2", "web:s", "sms:+79161234567",
+                                   "email:a@b.ru", "nope:1")] == [True] * 3 + [False] * 3
+    customer = await _imported(harness)
+    await harness.store.identities.attach("sms:+79161234567", customer, 1.0)
+    token = await harness.store.identities.invitations.issue(customer)
+    await _open(harness, "max", "7", token)  # SMS reaches them, but no chat: still joins
+    assert await harness.customer("max", "7") == customer
 
 
 async def test_an_established_account_is_not_joined_and_spends_nothing(
