@@ -19,10 +19,11 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from bots import importer
+from bots import importer, invites
 from bots.access import bot_store
 from bots.audience import SegmentFile, dry_run
 from bots.broadcasts import Broadcaster, BroadcastError
+from bots.channels import enabled
 from bots.cmd_flows import owner_lang
 from bots.config import Settings
 from connectors.registry import INSTALLED
@@ -31,6 +32,7 @@ from flows import segments
 from flows.broadcast import BroadcastSpec
 from flows.errors import SvyazError
 from flows.messages import msg
+from storage.keys import DAY, INVITE_TTL
 from storage.store import Store
 
 ACTIONS = ("create", "dry-run", "start", "pause", "cancel", "status")
@@ -52,6 +54,10 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
     p = sub.add_parser("import", help=text, description=text)
     p.add_argument("file", type=Path, help="customers.csv")
     p.add_argument("--yes", action="store_true", help=msg("cli.import.yes").render(lang))
+    p.add_argument("--invite", type=Path, default=None, metavar="invites.csv",
+                   help=msg("cli.import.invite").render(lang))
+    p.add_argument("--days", type=int, default=INVITE_TTL // DAY,
+                   help=msg("cli.import.days").render(lang))
     p.set_defaults(handler=import_command)
 
 
@@ -66,22 +72,48 @@ def import_command(args: argparse.Namespace) -> int:
         print(f"svyaz import: {args.file}: {exc}", file=sys.stderr)
         return 1
 
+    targets = offline_targets(settings) if args.invite else {}
+    if args.invite and not targets:
+        print(msg("import.no_invite_channel").render(lang), file=sys.stderr)
+        return 1
+
     async def job(store: Store) -> list[str]:
         await importer.known(store, plan)
-        return await importer.apply(store, plan) if args.yes else []
+        created = await importer.apply(store, plan) if args.yes else []
+        if args.invite and created:
+            made = await invites.invite(store.identities, [
+                (c, row.name or "") for c, row in zip(created, plan.rows, strict=True)],
+                targets, args.days * DAY)
+            args.invite.write_text(invites.as_csv(made), encoding="utf-8")
+        return created
 
-    created = _run(settings, job)
-    if created is None:
+    if _run(settings, job) is None:
         return 1
+    _report(plan, args, targets, lang)
+    return 0
+
+
+def _report(plan: importer.Plan, args: argparse.Namespace, targets: dict[str, str],
+            lang: Any) -> None:
     for row in plan.rows:
         who = ", ".join(filter(None, (row.name, row.phone, row.email)))
         print(msg("import.row", line=row.line, who=who,
                   tags=", ".join(row.tags) or "—").render(lang))
-    for line_no, reason in sorted(plan.refused):
+    for line_no, reason in sorted(plan.refused, key=lambda refused: refused[0]):
         print(msg("import.refused", line=line_no, reason=reason).render(lang))
     key = "import.done" if args.yes else "import.dry"
     print(msg(key, created=len(plan.rows), refused=len(plan.refused)).render(lang))
-    return 0
+    if args.invite and args.yes:
+        print(msg("import.invited", count=len(plan.rows) * len(targets), file=args.invite,
+                  channels=", ".join(targets) or "—").render(lang))
+
+
+def offline_targets(settings: Settings) -> dict[str, str]:
+    """Where each enabled messenger's link points, without starting a connector (the MAX
+    bot's username then comes from ``SVYAZ_MAX_BOT_USERNAME``)."""
+    found = {info.name: info.setup.link_target(settings, None)
+             for info in enabled(settings) if info.setup is not None and info.address is None}
+    return {name: target for name, target in found.items() if target}
 
 
 def _settings() -> Settings | None:

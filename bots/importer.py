@@ -7,8 +7,10 @@ Columns (a header row, any order; ``;`` or ``,`` separated, UTF-8): ``name``, ``
 ``2026-05-31`` or ``31.05.2026``; empty: not given), ``source`` (where the consent was given,
 kept as the consent's text version: ``import:<source>``), ``tags`` (``vip; постоянный``).
 A row needs a phone or an e-mail; a phone already known (with consent) is refused rather than
-joined: joining happens when the customer proves it (a link or a code). Reading and checking
-is pure (``read_rows``); ``apply`` writes through ``storage``.
+joined: joining happens when the customer proves it (a link or a code; an imported customer's
+invitation: ``bots.invites``). A refused row's reason is a catalogue message
+(``flows.catalogue_broadcast``, ru and en). Reading and checking is pure (``read_rows``);
+``apply`` writes through ``storage``.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 
+from flows.messages import Msg, msg
 from flows.schema import TAG_PATTERN
 from storage.errors import InvalidValue
 from storage.profile import normalise
@@ -41,7 +44,15 @@ class Row:
 @dataclass(slots=True)
 class Plan:
     rows: list[Row] = field(default_factory=list)
-    refused: list[tuple[int, str]] = field(default_factory=list)  # (line, reason)
+    refused: list[tuple[int, Msg]] = field(default_factory=list)  # (line, reason)
+
+
+class Refused(ValueError):
+    """A row that cannot be imported; ``reason`` is a catalogue message (ru and en)."""
+
+    def __init__(self, reason: Msg) -> None:
+        super().__init__(reason.render())
+        self.reason = reason
 
 
 def _date(raw: str) -> date:
@@ -51,32 +62,31 @@ def _date(raw: str) -> date:
             return datetime.strptime(raw, pattern).date()
         except ValueError:
             continue
-    raise ValueError(f"дата «{raw}» не читается: пишите 2026-05-31 или 31.05.2026")
+    raise Refused(msg("import.bad_date", value=raw))
 
 
 def _row(line: int, cells: dict[str, str]) -> Row:
     get = {k: (cells.get(k) or "").strip() for k in COLUMNS}
     if not get["phone"] and not get["email"]:
-        raise ValueError("нет ни телефона, ни e-mail")
+        raise Refused(msg("import.no_contact"))
     phone = email = None
     try:
         phone = normalise("phone", get["phone"]) if get["phone"] else None
     except InvalidValue:
-        raise ValueError(f"телефон «{get['phone']}» не похож на номер") from None
+        raise Refused(msg("import.bad_phone", value=get["phone"])) from None
     try:
         email = normalise("email", get["email"]) if get["email"] else None
     except InvalidValue:
-        raise ValueError(f"e-mail «{get['email']}» не похож на адрес") from None
+        raise Refused(msg("import.bad_email", value=get["email"])) from None
     consents = tuple((what, _date(get[f"consent_{what}"])) for what in ("personal_data", "ads")
                      if get[f"consent_{what}"])
     if (phone or email) and not any(w == "personal_data" for w, _ in consents):
-        raise ValueError("нет даты согласия на обработку персональных данных: без него "
-                         "телефон и e-mail хранить нельзя (152-ФЗ)")
+        raise Refused(msg("import.no_consent"))
     if consents and not get["source"]:
-        raise ValueError("не указан source: где клиент дал согласие")
+        raise Refused(msg("import.no_source"))
     tags = tuple(t.strip().lower() for t in re.split(r"[;,]", get["tags"]) if t.strip())
     if bad := [t for t in tags if not re.fullmatch(TAG_PATTERN, t)]:
-        raise ValueError(f"метка «{bad[0]}» не годится: строчные буквы, цифры, '_' или '-'")
+        raise Refused(msg("import.bad_tag", tag=bad[0]))
     return Row(line, get["name"] or None, phone, email, consents, get["source"], tags)
 
 
@@ -87,19 +97,20 @@ def read_rows(text: str) -> Plan:
     plan = Plan()
     missing = {"phone", "email"} - set(reader.fieldnames or ())
     if len(missing) == 2:
-        plan.refused.append((1, "в заголовке нет колонок phone и email"))
+        plan.refused.append((1, msg("import.no_columns")))
         return plan
     seen: dict[str, int] = {}
     for cells in reader:
         line = reader.line_num
         try:
             row = _row(line, {k.strip().lower(): v for k, v in cells.items() if k})
-        except ValueError as exc:
-            plan.refused.append((line, str(exc)))
+        except Refused as exc:
+            plan.refused.append((line, exc.reason))
             continue
         for key in filter(None, (row.phone, row.email)):
             if key in seen:
-                plan.refused.append((line, f"{key} уже есть в строке {seen[key]}"))
+                plan.refused.append((line, msg("import.duplicate", value=key,
+                                               line=seen[key])))
                 break
         else:
             seen.update({k: line for k in (row.phone, row.email) if k})
@@ -112,7 +123,7 @@ async def known(store: Store, plan: Plan) -> None:
     keep = []
     for row in plan.rows:
         if row.phone and await store.profiles.find_by_phone(row.phone) is not None:
-            plan.refused.append((row.line, f"телефон {row.phone} уже у клиента в базе"))
+            plan.refused.append((row.line, msg("import.known_phone", phone=row.phone)))
         else:
             keep.append(row)
     plan.rows = keep

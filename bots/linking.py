@@ -26,6 +26,7 @@ Whoever holds a token or code can hand it to someone else, so:
   any number; the code goes to the other customer's channel (at most ``PHONE_MATCH_MAX`` per
   number and hour), and typing it there is again only a claim, confirmed with the button.
 * A channel whose deep link is unavailable is not offered; with none, there is no offer.
+* An imported customer's invitation (same deep links, its own tokens) is ``bots.invites``'.
 
 This module owns these decisions (the texts the customer reads about them are in
 ``bots.texts``). It must not run
@@ -40,6 +41,7 @@ from typing import TYPE_CHECKING
 
 from bots import texts
 from bots.events import continue_command, link_code_of, link_token_of
+from bots.invites import Invited, redeem
 from connectors.base import dialog_user
 from connectors.registry import INSTALLED
 from flows.types import (
@@ -165,6 +167,18 @@ class Plan:
     label: str = "link"
 
 
+def invitation_plan(invited: Invited, customer: str, inbound: Inbound) -> Plan:
+    """What the runtime does after an invitation was opened (``bots.invites.redeem``)."""
+    if invited.verdict == "used":
+        return Plan((Reply(texts.INVITE_USED),), StartEvent(payload=None), label="invite-used")
+    if invited.verdict == "not_here":
+        return Plan((Reply(texts.INVITE_NOT_HERE),), ResumeEvent(inbound.channel),
+                    label="invite-not-here")
+    if invited.customer != customer:  # this (fresh) customer was merged into the invited one
+        return Plan((Reply(texts.INVITE_JOINED),), moved_to=invited.customer, label="invite")
+    return Plan((Reply(texts.INVITE_JOINED),), ResumeEvent(inbound.channel), label="invite")
+
+
 class Linking:
     """Decides what a link-related inbound event does (``plan``); see the module docstring."""
 
@@ -180,6 +194,10 @@ class Linking:
         if (command := continue_command(event)) is not None:
             return await self._offer(customer, inbound, command)
         if (token := link_token_of(event)) is not None:
+            invited = await redeem(self._ids, customer, inbound.account, token,
+                                   (customer, entry_id))
+            if invited is not None:  # an imported customer's invitation (``bots.invites``)
+                return invitation_plan(invited, customer, inbound)
             return await self._claimed(customer, inbound, await self._ids.claim_link_token(
                 token, inbound.account))
         if (code := link_code_of(event)) is not None:

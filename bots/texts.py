@@ -41,6 +41,18 @@ LINK_OFFER: Final = (
     "Чтобы продолжить разговор в другом канале, откройте ссылку или напишите там код {code}. "
     "Код и ссылка действуют 15 минут; там вас спросят, объединить ли переписку."
 )
+# An imported customer's invitation (``bots.invites``): joined; spent or of a customer who
+# already has a messenger; opened from an account that already writes here.
+INVITE_JOINED: Final = (
+    "Здравствуйте! Этот чат подключён к вашей карточке клиента — напишите, чем можем помочь."
+)
+INVITE_USED: Final = (
+    "Эта ссылка-приглашение уже использована или больше не действует. Просто напишите нам здесь."
+)
+INVITE_NOT_HERE: Final = (
+    "Вы уже переписываетесь с нами здесь, поэтому ссылка-приглашение этот чат не объединяет. "
+    "Продолжаем разговор."
+)
 # (The button of a link offer is the channel's ``continue_label``: ``connectors.channel``.)
 PHONE_MATCH_THERE: Final = (
     "Этот номер телефона только что указали в другом канале. Если это вы и хотите "

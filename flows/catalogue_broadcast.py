@@ -70,10 +70,50 @@ BROADCAST: Mapping[str, Mapping[str, str]] = {
               "consent_ads, source, tags); without --yes only shows what would be created "
               "and which rows are refused"},
     "cli.import.yes": {"ru": "действительно создать клиентов", "en": "really create them"},
+    "cli.import.invite": {
+        "ru": "с --yes: записать в этот CSV личные ссылки-приглашения каждого нового клиента "
+              "(customer, name, channel, link) во ВКонтакте, MAX и веб-чат — разошлите их "
+              "клиентам по SMS или e-mail; первое открытие ссылки привязывает мессенджер к "
+              "клиенту",
+        "en": "with --yes: write each new customer's personal invitation links (customer, "
+              "name, channel, link) to VK, MAX and the web chat to this CSV, for you to send "
+              "by SMS or e-mail; a link's first opening joins the messenger to the customer"},
+    "cli.import.days": {"ru": "сколько дней действуют приглашения (по умолчанию 30)",
+                        "en": "how many days the invitations live (default 30)"},
+    "import.invited": {"ru": "приглашений: {count} ({channels}), записаны в {file}",
+                       "en": "{count} invitation(s) ({channels}) written to {file}"},
+    "import.no_invite_channel": {
+        "ru": "приглашать некуда: не включён ни один мессенджер со ссылкой (для MAX нужен "
+              "SVYAZ_MAX_BOT_USERNAME)",
+        "en": "nowhere to invite to: no messenger with a link is on (MAX needs "
+              "SVYAZ_MAX_BOT_USERNAME)"},
     "import.row": {"ru": "строка {line}: будет клиент {who}; метки: {tags}",
                    "en": "line {line}: customer {who}; tags: {tags}"},
     "import.refused": {"ru": "строка {line}: отклонена — {reason}",
                        "en": "line {line}: refused — {reason}"},
+    "import.no_columns": {"ru": "в заголовке нет колонок phone и email",
+                          "en": "the header has neither a phone nor an email column"},
+    "import.no_contact": {"ru": "нет ни телефона, ни e-mail",
+                          "en": "neither a phone nor an e-mail"},
+    "import.bad_phone": {"ru": "телефон «{value}» не похож на номер",
+                         "en": "phone «{value}» does not look like a number"},
+    "import.bad_email": {"ru": "e-mail «{value}» не похож на адрес",
+                         "en": "e-mail «{value}» does not look like an address"},
+    "import.bad_date": {"ru": "дата «{value}» не читается: пишите 2026-05-31 или 31.05.2026",
+                        "en": "date «{value}» cannot be read: write 2026-05-31 or 31.05.2026"},
+    "import.no_consent": {
+        "ru": "нет даты согласия на обработку персональных данных: без него телефон и e-mail "
+              "хранить нельзя (152-ФЗ)",
+        "en": "no date of the consent to personal data processing: without it a phone and an "
+              "e-mail may not be kept (152-FZ)"},
+    "import.no_source": {"ru": "не указан source: где клиент дал согласие",
+                         "en": "no source: where the customer gave the consent"},
+    "import.bad_tag": {"ru": "метка «{tag}» не годится: строчные буквы, цифры, '_' или '-'",
+                       "en": "tag «{tag}» will not do: lower-case letters, digits, '_' or '-'"},
+    "import.duplicate": {"ru": "{value} уже есть в строке {line}",
+                         "en": "{value} is already in line {line}"},
+    "import.known_phone": {"ru": "телефон {phone} уже у клиента в базе",
+                           "en": "phone {phone} already belongs to a customer"},
     "import.dry": {
         "ru": "проверка: создать {created}, отклонить {refused}; чтобы создать, добавьте --yes",
         "en": "dry run: {created} to create, {refused} refused; add --yes to create them"},

@@ -6,6 +6,7 @@
   (``LINK_CONFIRM_TTL``); only ``confirm_link``, after the person pressed «Объединить», joins.
   Code guesses are limited per account and per address (``storage.links.Guesses``); which
   six digits are guesses at all the runtime decides (``bots.linking``).
+* Invitation tokens of imported customers are ``storage.invites``' (``invitations``).
 * Joining two customers is ``storage.merge``'s ``Merger.merge`` (``merge`` here hands over);
   who stays is ``storage.links.keeps_issuer``.
 
@@ -27,6 +28,7 @@ from storage.codec import text
 from storage.errors import StorageError, guarded, guarded_slow
 from storage.history import History
 from storage.inbox import Inbox
+from storage.invites import Invitations
 from storage.keys import (
     LINK_CODE_DIGITS,
     LINK_CODE_TTL,
@@ -34,7 +36,7 @@ from storage.keys import (
     LINK_TOKEN_TTL,
     Keys,
 )
-from storage.links import Guesses, keeps_issuer, park, phone_match_allowed, remember_link
+from storage.links import Guesses, Standing, keeps_issuer, park, phone_match_allowed, remember_link
 from storage.merge import Merger
 from storage.profile import Profiles
 from storage.reminders import Reminders
@@ -73,6 +75,7 @@ class Identities(Accounts):
         self.link_token_ttl = link_token_ttl
         self.link_code_ttl = link_code_ttl
         self._guesses = Guesses(redis, keys)
+        self.invitations = Invitations(redis, keys)
         self._merger = Merger(redis, keys, accounts=self, history=history, profiles=profiles,
                               reminders=reminders, inbox=inbox)
 
@@ -138,6 +141,27 @@ class Identities(Accounts):
             await self._inbox.done(*settle)
         await self.merge(keep, other)
         return Joined(keep, other)
+
+    @guarded_slow
+    async def join_invited(self, account: str, invited: str, *,
+                           settle: tuple[str, str] | None = None) -> str | None:
+        """Join ``account`` (and its customer, merged away) to ``invited``, whose invitation
+        it spent (``bots.invites`` decided it may); the customer merged away, if any.
+        ``settle`` as in ``confirm_link``. The invited customer's other invitations go."""
+        current = await self.customer_of(account)
+        await self.invitations.erase(invited)
+        if current is None or current == invited:
+            await self.attach(account, invited, time.time())
+            return None
+        if settle is not None and settle[0] == current:
+            await self._inbox.done(*settle)
+        await self.merge(invited, current)
+        return current
+
+    @guarded
+    async def standing(self, customer: str) -> Standing:
+        """How established ``customer`` is (``storage.links.Standing``)."""
+        return await self._merger.standing(customer)
 
     # ------------------------------------------------------------------ link codes
 

@@ -7,12 +7,14 @@ Layout (``<bot>`` is the per-bot namespace so several bots share one Redis):
   last active), ``:profile`` (hash), ``:consents`` (list of JSON), ``:tags`` (set), ``:history``,
   ``:inbox`` (stream of pending Inbound), ``:reminders`` (set of reminder keys),
   ``:links`` (set of this customer's live link token/code keys, so erasure finds them),
+  ``:invites`` (set of the customer's live invitation token keys, ``storage.invites``),
   ``:routes`` (hash account -> the one-to-one chat a platform needs besides the user id),
   ``:merged`` (set of customer ids merged into this one), ``:tmp`` (merge scratch), ``:files``
   (hash attachment id -> a sent file's copy), ``:visible`` (hash account -> the time from
   which its history is replayed to it: a linked account never sees the other side's past).
 * global, one small key per item so a cluster spreads them: ``acct:<account>`` -> customer,
   ``phone:<e164>`` -> customer, ``lt:<sha256(token)>`` and ``lc:<code>`` -> link target,
+  ``iv:<sha256(token)>`` -> the invited customer,
   ``lf:<account>`` / ``la:<address digest>`` failed code guesses, ``lp:<account>`` the link
   waiting for that account's confirmation, ``lx:<account>`` (the account was told to type a
   code), ``pm:<e164>`` phone-match codes sent for a number, ``dd:<event key>`` de-duplication.
@@ -75,7 +77,7 @@ ROOT = "svyaz"
 
 # The parts of a key name that come from outside are checked there (``storage.keyparts``).
 _CUSTOMER_PARTS = ("state", "lock", "accounts", "profile", "consents", "tags", "history", "inbox",
-                   "reminders", "links", "routes", "merged", "tmp", "visible", "files")
+                   "reminders", "links", "invites", "routes", "merged", "tmp", "visible", "files")
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,6 +144,9 @@ class Keys:
     def links(self, customer: str) -> str:
         return f"{self.tag(customer)}:links"
 
+    def invites(self, customer: str) -> str:
+        return f"{self.tag(customer)}:invites"
+
     def routes(self, customer: str) -> str:
         return f"{self.tag(customer)}:routes"
 
@@ -181,6 +186,9 @@ class Keys:
 
     def link_token(self, token: str) -> str:
         return f"{self.prefix}lt:{token_digest(token)}"
+
+    def invite_token(self, token: str) -> str:
+        return f"{self.prefix}iv:{token_digest(token)}"
 
     def link_code(self, code: str) -> str:
         return f"{self.prefix}lc:{code}"

@@ -12,6 +12,7 @@ LOCK_WAIT = 10.0  # seconds lock() waits before LockTimeout
 LINK_TOKEN_TTL = 15 * 60
 LINK_TOKEN_BYTES = 16  # 128 bits of randomness
 LINK_CODE_TTL = 10 * 60
+INVITE_TTL = 30 * DAY  # an invitation link of an imported customer (``svyaz import --invite``)
 LINK_CODE_DIGITS = 6
 LINK_ACCOUNT_MAX_FAILURES = 5  # failed guesses per account within the window
 LINK_ADDRESS_MAX_FAILURES = 20  # failed guesses per network address (web chat) within the window

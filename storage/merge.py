@@ -85,6 +85,8 @@ class Merger:
             await self._redis.hset(self._keys.files(keep), mapping=dict[Any, Any](copies))
         for key in await self._redis.smembers(self._keys.links(other)):
             await self._redis.delete(text(key))
+        for key in await self._redis.smembers(self._keys.invites(other)):  # of a gone customer
+            await self._redis.delete(text(key))
         await self._redis.sadd(self._keys.merged(keep), other)
         await self._redis.sadd(self._keys.customers, keep)
         await self._redis.srem(self._keys.customers, other)

@@ -223,6 +223,7 @@ class Store:
         await self.profiles.erase(customer)
         for key in await self.redis.smembers(self.keys.links(customer)):
             await self.redis.delete(text(key))
+        await self.identities.invitations.erase(customer)
         reminders = await self.reminders.clear(customer)
         await self.outbox.drop_customer(customer)
         await self.notices.erase(customer)  # with its global indexes and SMS counters

@@ -68,7 +68,10 @@ def connect(settings: MaxSettings, wiring: Wiring) -> Connector:
 
 def link_target(settings: MaxSettings, connector: Connector | None) -> str | None:
     """The bot's username: from ``GET /me`` after start-up (``SVYAZ_MAX_BOT_USERNAME``
-    overrides it in the connector), read at each offer."""
+    overrides it in the connector), read at each offer; with no connector (a command such as
+    ``svyaz import --invite``), ``SVYAZ_MAX_BOT_USERNAME`` when MAX is on."""
+    if connector is None:
+        return settings.max_bot_username if enabled(settings) else None
     username: str | None = getattr(connector, "bot_username", None)
     return username
 
