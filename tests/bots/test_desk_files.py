@@ -15,17 +15,17 @@ from collections.abc import AsyncIterator, Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
-import aiohttp
 import pytest
 from desk_client import add_operator, desk_app, login, store_of
 
 from bots.cli import main
 from bots.filecopy import FileCopier
+from bots.remote import parse_networks
 from flows.types import Attachment
 from storage.files import StoredFile
 from tests.fakes import max_wire as w
 from tests.fakes.max import MaxFake, max_fake_fixture  # noqa: F401 - provides max_fake
-from tests.fakes.media import MP3, PDF, PNG, FakeMedia
+from tests.fakes.media import LOCAL, MP3, PDF, PNG, FakeMedia
 
 
 @pytest.fixture
@@ -55,7 +55,8 @@ async def test_max_files_are_kept_and_served_to_operators_only(
     redis_url: str, bot_prefix: str, tmp_path: Path, max_fake: MaxFake, media: FakeMedia,
 ) -> None:
     async with desk_app(redis_url, bot_prefix, tmp_path, max_token=max_fake.token,
-                        max_mode="polling", max_api_url=max_fake.url) as (app, client):
+                        max_mode="polling", max_api_url=max_fake.url,
+                        files_allow=LOCAL) as (app, client):
         await add_operator(app, "Ольга")
         max_fake.enqueue(w.message_created(77, "вот фото", attachments=[
             w.image(media.put(PNG)), w.file(media.put(PDF), filename="смета.pdf"),
@@ -110,8 +111,9 @@ async def copier(redis_url: str, bot_prefix: str, tmp_path: Path,
     from storage.store import Store
 
     store = Store.from_url(redis_url, bot=bot_prefix, files_dir=tmp_path / "files")
-    async with aiohttp.ClientSession() as http:
-        yield FileCopier(store.files, http=lambda: http, limit=256 * 1024, timeout=1.0), store
+    copier = FileCopier(store.files, allow=parse_networks(LOCAL), limit=256 * 1024, timeout=1.0)
+    yield copier, store
+    await copier.close()
     await store.close()
 
 
@@ -148,7 +150,8 @@ async def test_export_lists_and_forget_deletes_the_copies(
     monkeypatch.setenv("SVYAZ_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.setenv("SVYAZ_BOT", bot_prefix)
     async with desk_app(None, bot_prefix, tmp_path, max_token=max_fake.token,  # type: ignore[arg-type]
-                        max_mode="polling", max_api_url=max_fake.url) as (app, _client):
+                        max_mode="polling", max_api_url=max_fake.url,
+                        files_allow=LOCAL) as (app, _client):
         max_fake.enqueue(w.message_created(78, None, attachments=[
             w.image(media.put(PNG), token="t-forget")]))
         store = store_of(app)
