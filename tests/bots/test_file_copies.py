@@ -1,7 +1,8 @@
 """Copies of customers' files survive a crash (issue 15, "Pictures, documents and voice"): each
 copy is marked pending in Redis before its download, and the sweep of any process (at start-up
 and every minute) makes what a stopped process left; a URL that keeps failing ends as "no
-copy" with the reason after ``tries`` sweeps; ``svyaz forget`` removes the pending marks too.
+copy" with the reason after ``tries`` sweeps; ``svyaz forget`` removes the pending marks too;
+``svyaz export`` (JSONL, CSV) and the desk's export list each message's files and their copies.
 
 Real parts: the app with its MAX connector polling the MAX fake, the file-host fake, real Redis.
 """
@@ -9,18 +10,21 @@ Real parts: the app with its MAX connector polling the MAX fake, the file-host f
 from __future__ import annotations
 
 import asyncio
+import csv
+import json
 import time
 from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
 import pytest
-from desk_client import desk_app, store_of
+from desk_client import add_operator, desk_app, login, store_of
 
 from bots.cli import main
 from bots.filecopy import FileCopier
 from bots.remote import parse_networks
 from flows.types import Attachment
+from storage.history import HistoryEntry
 from storage.keys import Keys
 from storage.store import Store
 from tests.fakes import max_wire as w
@@ -117,3 +121,54 @@ async def test_forget_removes_pending_marks(
         assert not await store.redis.exists(keys.files(customer))
     finally:
         await store.close()
+
+
+async def test_exports_list_each_messages_files_and_whether_a_copy_is_kept(
+    redis_url: str, bot_prefix: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("SVYAZ_REDIS_URL", redis_url)
+    monkeypatch.setenv("SVYAZ_BOT", bot_prefix)
+    monkeypatch.setenv("SVYAZ_DATA_DIR", str(tmp_path / "data"))
+    async with desk_app(redis_url, bot_prefix, tmp_path) as (app, client):
+        store = store_of(app)
+        customer = await store.identities.resolve("max:83", name="Ира")
+        kept = Attachment(id="a1" * 12, kind="photo", ref="r1", name="двор.png", size=len(PNG))
+        waiting = Attachment(id="b2" * 12, kind="voice", ref="r2", url="https://example.invalid/v")
+        lost = Attachment(id="c3" * 12, kind="file", ref="r3", name="смета.pdf", size=900)
+        await store.files.keep(customer, kept, PNG, "image/png")
+        await store.files.mark(customer, [waiting, lost])
+        await store.files.give_up(customer, lost, "download failed (ClientResponseError)")
+        await store.history.append(customer, HistoryEntry(
+            ts=time.time(), channel="max", direction="in", text="вот",
+            attachments=(kept, waiting, lost)))
+        expected = [(kept.id, "photo", "двор.png", len(PNG), True, "kept"),
+                    (waiting.id, "voice", None, None, False, "pending"),
+                    (lost.id, "file", "смета.pdf", 900, False,
+                     "no copy: download failed (ClientResponseError)")]
+
+        assert await asyncio.to_thread(main, ["export", "--customer", customer]) == 0
+        (line,) = [json.loads(x) for x in capsys.readouterr().out.splitlines()]
+        assert _files(line) == expected
+
+        out = tmp_path / "all.csv"
+        assert await asyncio.to_thread(main, ["export", "--out", str(out)]) == 0
+        rows = csv.DictReader(out.read_text(encoding="utf-8").splitlines())
+        (row,) = [r for r in rows if r["customer"] == customer]
+        assert row["attachments"] == (
+            f"photo:{kept.id} name=двор.png bytes={len(PNG)} copy=kept | "
+            f"voice:{waiting.id} name=- bytes=- copy=pending | "
+            f"file:{lost.id} name=смета.pdf bytes=900 copy=no copy: download failed "
+            "(ClientResponseError)")
+
+        await add_operator(app, "Ольга", "owner")
+        await login(client, "Ольга")
+        desk = await (await client.get(f"/desk/c/{customer}/export")).json()
+        (message,) = [m for m in desk["messages"] if m.get("attachments")]
+        assert _files(message) == expected
+
+
+def _files(record: dict[str, Any]) -> list[tuple[object, ...]]:
+    return [(f["id"], f["kind"], f.get("name"), f.get("size"), f["kept"], f["copy"])
+            for f in record["attachments"]]
