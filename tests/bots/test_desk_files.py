@@ -1,7 +1,7 @@
 """Files a MAX customer sends are kept and shown only to the desk's people (issue 15,
 "Pictures, documents and voice"): the copies under the data folder, by content type, within a
 size cap and a timeout; served by id to a logged-in operator; listed by ``svyaz export`` and
-deleted by ``svyaz forget``.
+deleted by ``svyaz forget``; every opening is in the audit log (by customer id only).
 
 Real parts: the app with its real MAX connector polling the MAX fake, a file-host fake serving
 the bytes, real Redis; the CLI runs beside the bot on the same embedded Redis.
@@ -94,6 +94,9 @@ async def test_max_files_are_kept_and_served_to_operators_only(
         for bad in (f"/desk/f/nobody12345678/{photo.id}", f"/desk/f/{customer}/..%2F..%2Fx",
                     f"/desk/f/{customer}/{'0' * 24}"):
             assert (await client.get(bad)).status == 404, bad
+        # Opening a customer's files is audited like their card: once per look, by id only.
+        looks = [(r.operator, r.action, r.customer) for r in await store.desk.audit.latest()]
+        assert looks == [("Ольга", "file", customer)]
 
 
 def _by_kind(files: list[StoredFile]) -> tuple[StoredFile, StoredFile, StoredFile]:
