@@ -13,8 +13,9 @@ Each copy is marked pending in Redis before it is downloaded (``storage.files``)
 process left behind. A download that fails is tried again by the next sweeps, ``MAX_TRIES``
 in all (a platform URL that expired stays failing): then the copy ends as "no copy" with the
 reason; one that can never succeed (too large, not what it claims, a refused address) ends so
-at once. (The mark is written right after the message is accepted: a process that dies in
-that one round trip still loses the copy.)
+at once. The mark is written right after the message is accepted, and again (a no-op then)
+when its turn runs: a process that dies between the accept and the mark leaves the message in
+the inbox, so the next process's turn marks it and its sweep makes the copy.
 
 This module must not decide what the desk shows or serve files (``bots.desk.files`` does).
 """

@@ -20,10 +20,12 @@ from typing import Any
 import pytest
 from desk_client import add_operator, desk_app, login, store_of
 
+from bots.app import EDGE
 from bots.cli import main
+from bots.events import dedupe_key
 from bots.filecopy import FileCopier
 from bots.remote import parse_networks
-from flows.types import Attachment
+from flows.types import Attachment, AttachmentEvent, Inbound
 from storage.history import HistoryEntry
 from storage.keys import Keys
 from storage.store import Store
@@ -75,6 +77,37 @@ async def test_a_copy_a_stopped_process_left_is_made_by_the_next_ones_sweep(
             assert copy.id == pending.attachment.id
             assert files.path(copy.id).read_bytes() == PNG
             assert await files.pending(customer) == []
+
+
+async def test_a_message_accepted_just_before_a_crash_still_gets_its_copy(
+    redis_url: str, bot_prefix: str, tmp_path: Path, max_fake: MaxFake,
+) -> None:
+    """The process died between accepting the message and marking its copy: the message waits
+    in the inbox; the next process's turn marks it, and its sweep makes it."""
+    async with FakeMedia() as media:
+        photo = Attachment(id="9a" * 12, kind="photo", ref="r", url=media.put(PNG))
+        inbound = Inbound(channel="max", user_id="84", event_id="m-84",
+                          event=AttachmentEvent(attachments=(photo,)))
+        before = Store.from_url(redis_url, bot=bot_prefix)
+        try:
+            customer = await before.intake.accept(dedupe_key(inbound), inbound)
+            assert customer is not None
+            assert await before.files.waiting() == []  # not marked: "crashed" here
+        finally:
+            await before.close()
+        async with desk_app(redis_url, bot_prefix, tmp_path, max_token=max_fake.token,
+                            max_mode="polling", max_api_url=max_fake.url,
+                            files_allow=LOCAL) as (app, _client):
+            parts = app[EDGE].parts
+
+            async def recorded() -> bool:
+                return any(e.attachments for e in await parts.store.history.read(customer))
+
+            await _until(recorded, "the next process never ran the message")
+            await parts.copies.sweep()
+            (copy,) = await parts.store.files.listing(customer)
+            assert copy.id == photo.id
+            assert parts.store.files.path(copy.id).read_bytes() == PNG
 
 
 async def test_an_expired_url_ends_as_no_copy_after_the_tries(
