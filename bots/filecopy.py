@@ -123,14 +123,16 @@ class FileCopier:
         self._timeout = timeout
         self._tries = tries
         self._tasks: set[asyncio.Task[None]] = set()
+        self._closed = False
 
     async def start(self, customer: str, attachments: Iterable[Attachment]) -> None:
         """Mark the copies pending, then make them beside the turn."""
         files = tuple(attachments)
         try:
             await self._files.mark(customer, files)
-        except StorageError as exc:  # the downloads may still succeed; the sweep cannot help
-            log.warning("pending copies not marked: %s", exc, extra={"customer": customer})
+        except StorageError as exc:  # the turn marks them again, a later sweep makes them
+            log.warning("pending copies not marked: %s", type(exc).__name__,
+                        extra={"customer": customer})
         for attachment in files:
             task = asyncio.create_task(self.make(customer, PendingFile(attachment)),
                                        name="file-copy")
@@ -140,6 +142,8 @@ class FileCopier:
     async def sweep(self) -> None:
         """Make the pending copies of every customer (claimed one by one: any process)."""
         for customer in await self._files.waiting():
+            if self._closed:  # shutting down: the next process goes on
+                return
             for pending in await self._files.pending(customer):
                 await self.make(customer, pending)
             await self._files.settle(customer)
@@ -150,6 +154,7 @@ class FileCopier:
             await asyncio.gather(*self._tasks, return_exceptions=True)
 
     async def close(self) -> None:
+        self._closed = True
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
