@@ -172,11 +172,11 @@ class FileCopier:
                 got = await self.fetch(attachment)
                 if not isinstance(got, NotKept):
                     await self._files.keep(customer, attachment, *got, pending=True)
-                elif got.final or pending.tries + 1 >= self._tries:
-                    self._not_kept(customer, attachment, got.why)
-                    await self._files.give_up(customer, attachment, got.why)
                 else:
-                    await self._files.tried(pending, customer)
+                    final = got.final or pending.tries + 1 >= self._tries
+                    if final:
+                        self._not_kept(customer, attachment, got.why)
+                    await self._files.failed(customer, pending, got.why, final=final)
             finally:
                 await self._files.unclaim(customer, attachment.id)
         except (StorageError, OSError) as exc:  # left pending: the next sweep tries again

@@ -10,7 +10,7 @@ A copy still to make is a field of the same hash too, marked ``pending`` (``mark
 message is accepted, never over a kept copy), with the customer in the global
 ``files:pending`` zset, so a process that dies before the download leaves the work for the
 next one's sweep. A pending field becomes the copy (``keep``) or "no copy" with the reason
-(``give_up``) only while it is still there: a customer erased meanwhile stays erased.
+(``failed``) only while it is still there: a customer erased meanwhile stays erased.
 
 This module stores bytes it is given; it must not download, decide what is worth keeping or
 check content (``bots.filecopy`` does).
@@ -33,7 +33,7 @@ from storage.client import RedisClient
 from storage.codec import attachment_from_dict, attachment_to_dict, dumps, text
 from storage.errors import guarded, guarded_slow
 from storage.keys import Keys
-from storage.scripts import Key, Script, runner
+from storage.scripts import Key, Runner, Script, runner
 
 _HEX = frozenset("0123456789abcdef")
 PENDING, NO_COPY = "pending", "none"  # a record's "state"; a kept copy has none
@@ -97,7 +97,7 @@ class Files:
         self._redis = redis
         self._keys = keys
         self.folder = folder
-        self._replace = runner(redis, ReplacePending)
+        self._runner: Runner[ReplacePending] | None = None  # (made on first use)
 
     def path(self, file_id: str) -> Path:
         if not valid_id(file_id):
@@ -122,6 +122,11 @@ class Files:
                 await asyncio.to_thread(_unlink_all, [path])
             return None  # (or made by another process: its copy stays)
         return stored
+
+    async def _replace(self, call: ReplacePending) -> bool:
+        if self._runner is None:
+            self._runner = runner(self._redis, ReplacePending)
+        return bool(await self._runner(call))
 
     @guarded
     async def mark(self, customer: str, attachments: Iterable[Attachment]) -> None:
@@ -165,20 +170,16 @@ class Files:
         await self._redis.delete(self._keys.file_claim(customer, file_id))
 
     @guarded
-    async def tried(self, pending: PendingFile, customer: str) -> None:
-        """One more failed try of a pending copy (while it is still pending)."""
-        tried = PendingFile(pending.attachment, pending.tries + 1)
-        await self._replace(ReplacePending(self._keys.files(customer), pending.attachment.id,
-                                    _pending_record(tried)))
-
-    @guarded
-    async def give_up(self, customer: str, attachment: Attachment, why: str) -> None:
-        """No copy of ``attachment`` will be made, for the reason ``why``."""
-        record = {"state": NO_COPY, "id": attachment.id, "kind": attachment.kind,
-                  "name": attachment.name, "size": attachment.size, "ref": attachment.ref,
-                  "why": why, "at": time.time()}
-        key = self._keys.files(customer)
-        await self._replace(ReplacePending(key, attachment.id, dumps(record)))
+    async def failed(self, customer: str, pending: PendingFile, why: str, *,
+                     final: bool) -> None:
+        """A try at a pending copy failed: one more try counted, or (``final``) no copy will
+        be made, for the reason ``why`` (either only while the copy is still pending)."""
+        attachment = pending.attachment
+        record = _pending_record(PendingFile(attachment, pending.tries + 1)) if not final else (
+            dumps({"state": NO_COPY, "id": attachment.id, "kind": attachment.kind,
+                   "name": attachment.name, "size": attachment.size, "ref": attachment.ref,
+                   "why": why, "at": time.time()}))
+        await self._replace(ReplacePending(self._keys.files(customer), attachment.id, record))
 
     @guarded
     async def get(self, customer: str, file_id: str) -> StoredFile | None:

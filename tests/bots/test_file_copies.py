@@ -26,6 +26,7 @@ from bots.events import dedupe_key
 from bots.filecopy import FileCopier
 from bots.remote import parse_networks
 from flows.types import Attachment, AttachmentEvent, Inbound
+from storage.files import PendingFile
 from storage.history import HistoryEntry
 from storage.keys import Keys
 from storage.store import Store
@@ -172,7 +173,8 @@ async def test_exports_list_each_messages_files_and_whether_a_copy_is_kept(
         lost = Attachment(id="c3" * 12, kind="file", ref="r3", name="смета.pdf", size=900)
         await store.files.keep(customer, kept, PNG, "image/png")
         await store.files.mark(customer, [waiting, lost])
-        await store.files.give_up(customer, lost, "download failed (ClientResponseError)")
+        await store.files.failed(customer, PendingFile(lost), "download failed "
+                                 "(ClientResponseError)", final=True)
         await store.history.append(customer, HistoryEntry(
             ts=time.time(), channel="max", direction="in", text="вот",
             attachments=(kept, waiting, lost)))
