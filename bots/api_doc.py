@@ -13,6 +13,8 @@ from typing import Any, Protocol
 
 from pydantic import BaseModel
 
+from flows.types import ATTACHMENT_KINDS
+
 PREFIX = "/api/v1"
 CUSTOMER_ID = r"^[A-Za-z0-9_-]{1,64}$"  # storage.keys.check_customer_id
 # The ids in paths: each answers 404 when unknown.
@@ -128,7 +130,14 @@ _EXPORT: dict[str, Any] = {"type": "object", "properties": {
     "messages": {"type": "array", "items": {"type": "object", "properties": {
         "customer": _STR, "ts": {"type": "number"}, "time": _STR, "channel": _STR,
         "direction": {"enum": ["in", "out", "event"]}, "text": _STR,
-        "buttons": {"type": "array", "items": _STR}, "note": _STR}}},
+        "buttons": {"type": "array", "items": _STR}, "note": _STR,
+        "attachments": {"type": "array", "items": {"type": "object", "properties": {
+            "id": _STR, "kind": {"enum": list(ATTACHMENT_KINDS)}, "ref": _STR,
+            "name": _STR, "size": {"type": "integer"}, "mime": _STR,
+            "kept": {"type": "boolean", "description": "a copy is kept for the desk"},
+            "copy": {"type": "string", "description":
+                     'kept, pending, or "no copy: <reason>"'}}}}}}},
+    "files": {"type": "array", "items": {"type": "object"}, "description": "kept copies"},
 }}
 _ERASED: dict[str, Any] = {"type": "object", "properties": {
     "customer": _STR,

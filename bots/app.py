@@ -39,6 +39,7 @@ from bots.desk.takeover import SWEEP_EVERY as DESK_SWEEP_EVERY
 from bots.desk.takeover import Takeover
 from bots.desk.upload import upload_room
 from bots.effects import Effects
+from bots.filecopy import SWEEP_EVERY as COPY_SWEEP_EVERY
 from bots.filecopy import FileCopier
 from bots.flowsource import POLL_EVERY as FLOWS_POLL_EVERY
 from bots.flowsource import FlowSource
@@ -197,7 +198,7 @@ def _assemble(
         effects=effects, metrics=edge.metrics, clock=edge.clock, owner_notify=owner.notify,
         notices=ladder, owner_inbox=OwnerRelay(edge, chats=owner_chats(settings),
                                                connectors=connectors).take,
-        copies=FileCopier(store.files, http=lambda: http),
+        copies=(copies := FileCopier(store.files, allow=settings.files_allowed)),
     )
     segments = SegmentFile(settings.flows, INSTALLED.names())  # (as 'svyaz check' does)
     sender = Sender(store=store, delivery=delivery, inject=edge.inject, segments=segments,
@@ -205,7 +206,7 @@ def _assemble(
     return Parts(store=store, embedded=embedded, instance=instance, http=http, flows=flows,
                  delivery=delivery, reminders=reminders, runtime=runtime, connectors=connectors,
                  spare=spare, ladder=ladder, incidents=incidents, sender=sender,
-                 broadcasts=Broadcaster(store=store, segments=segments))
+                 broadcasts=Broadcaster(store=store, segments=segments), copies=copies)
 
 
 def _background(edge: Edge, parts: Parts) -> list[asyncio.Task[None]]:
@@ -225,6 +226,8 @@ def _background(edge: Edge, parts: Parts) -> list[asyncio.Task[None]]:
                                   "unclaimed hand-offs"), name="desk"),
         asyncio.create_task(every(stop, BROADCAST_EVERY, parts.sender.tick, "broadcasts"),
                             name="broadcasts"),
+        asyncio.create_task(every(stop, COPY_SWEEP_EVERY, parts.copies.sweep, "file copies"),
+                            name="file-copies"),
     ]
     if parts.embedded is not None:
         tasks.insert(0, asyncio.create_task(keep_running(parts.embedded, stop),

@@ -116,7 +116,8 @@ async def _export(settings: Settings, args: argparse.Namespace) -> int:
             out: IO[str] = sys.stdout
             if args.out is not None:
                 out = stack.enter_context(args.out.open("w", encoding="utf-8", newline=""))
-            written = await store.history.export(customer, _format(args), out)
+            written = await store.history.export(customer, _format(args), out,
+                                                 copies=store.files.outcomes)
         copies = await _copies(store, customer)
     print(f"exported {written} messages", file=sys.stderr)
     for line in copies:

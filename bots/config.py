@@ -103,6 +103,7 @@ class Settings(BaseSettings):
     webchat_greeting: str = Field(default="", max_length=120)
     webchat_position: Literal["right", "left"] = "right"
     trusted_proxies: Annotated[tuple[str, ...], NoDecode] = ()
+    files_allow: Annotated[tuple[str, ...], NoDecode] = ()  # tests only (bots.fileguard)
     reminder_grace: float = Field(default=3600.0, ge=0)
     http_idle_timeout: float = Field(default=15.0, gt=0)
     http_body_timeout: float = Field(default=10.0, gt=0)
@@ -118,7 +119,7 @@ class Settings(BaseSettings):
             data = {**data, "public_url": f"http://{host}:{data.get('port') or 8080}"}
         return data
 
-    @field_validator("webchat_origins", "trusted_proxies", mode="before")
+    @field_validator("webchat_origins", "trusted_proxies", "files_allow", mode="before")
     @classmethod
     def _split_commas(cls, value: object) -> object:
         if isinstance(value, str):
@@ -161,6 +162,11 @@ class Settings(BaseSettings):
         """Networks whose ``X-Forwarded-For`` is believed (see ``bots.remote``)."""
         return parse_networks(self.trusted_proxies)
 
+    @property
+    def files_allowed(self) -> tuple[Network, ...]:
+        """Networks the file copier may fetch from although not public: tests only."""
+        return parse_networks(self.files_allow)
+
 
 # ---------------------------------------------------------------------- cross-checks
 
@@ -192,6 +198,10 @@ def _general_problems(s: Settings) -> list[str]:
         parse_networks(s.trusted_proxies)
     except ValueError as exc:
         found.append(f"SVYAZ_TRUSTED_PROXIES: {exc}.")
+    try:
+        parse_networks(s.files_allow)
+    except ValueError as exc:
+        found.append(f"SVYAZ_FILES_ALLOW: {exc}.")
     return found
 
 

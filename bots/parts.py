@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from bots.broadcast_send import Sender
     from bots.broadcasts import Broadcaster
     from bots.delivery import Delivery
+    from bots.filecopy import FileCopier
     from bots.flowsource import FlowSource
     from bots.incidents import Incidents
     from bots.ladder import Ladder
@@ -62,6 +63,7 @@ class Parts:
     incidents: Incidents  # bot-wide troubles the owner hears of once
     broadcasts: Broadcaster  # the owner's broadcasts (API, desk)
     sender: Sender  # sends the running broadcasts
+    copies: FileCopier  # copies of the files customers send (and its sweep)
 
 
 class Edge:

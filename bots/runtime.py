@@ -104,7 +104,7 @@ class Runtime:
         self._metrics.messages_in.labels(inbound.channel).inc()
         self.dispatch.kick(arrival.customer, arrival.lease)
         if self._copies is not None and isinstance(inbound.event, AttachmentEvent):
-            self._copies.start(arrival.customer, inbound.event.attachments)
+            await self._copies.start(arrival.customer, inbound.event.attachments)
 
     async def inject(self, customer: str, event: Event, *, event_id: str) -> bool:
         """Push a bot-initiated event (timer, API) into the customer's inbox."""

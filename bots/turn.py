@@ -51,6 +51,7 @@ from bots.texts import SORRY
 from flows.chain import MAX_CALLS, Chain, GiveUp
 from flows.engine import give_up
 from flows.types import (
+    AttachmentEvent,
     CallHttp,
     DialogState,
     Event,
@@ -222,6 +223,9 @@ class TurnRunner:
         go_on = True
         try:
             await self._delivery.acknowledge(ctx.inbound)
+            if isinstance(ctx.inbound.event, AttachmentEvent):  # (marked by the accept, unless
+                # its process died first: copies to make, for any process's sweep)
+                await self._store.files.mark(ctx.customer, ctx.inbound.event.attachments)
             event, moved = await self._link(ctx)
             go_on = not moved
             if event is not None:

@@ -38,7 +38,11 @@ ExportFormat = Literal["jsonl", "csv"]
 OPERATOR_NOTE = "operator:"
 # The note of the event that records a withdrawn advertising consent («стоп», «Отписаться»).
 ADS_WITHDRAWN_NOTE = "consent: ads withdrawn"
-CSV_COLUMNS = ("customer", "time", "channel", "direction", "text", "buttons", "note")
+CSV_COLUMNS = ("customer", "time", "channel", "direction", "text", "buttons", "note",
+               "attachments")
+# A customer's copies of files: file id -> "kept", "pending" or "no copy: <why>" (Files.outcomes).
+Copies: TypeAlias = Callable[[str], Awaitable[Mapping[str, str]]]
+NO_COPY = "no copy"
 ForgetFn: TypeAlias = Callable[[str], Awaitable[list[str]]]
 _BATCH = 500
 _MERGE_ATTEMPTS = 5
@@ -147,6 +151,26 @@ class HistoryEntry:
              if self.attachments else {})
 
 
+def with_copies(record: dict[str, Any], entry: HistoryEntry,
+                copies: Mapping[str, str]) -> dict[str, Any]:
+    """``record`` (``HistoryEntry.to_record``) whose files each say whether a copy is kept."""
+    if entry.attachments:
+        record["attachments"] = [
+            attachment_to_dict(a) | {"kept": copies.get(a.id) == "kept",
+                                     "copy": copies.get(a.id, NO_COPY)}
+            for a in entry.attachments]
+    return record
+
+
+def csv_row(record: dict[str, Any], entry: HistoryEntry) -> list[object]:
+    """A message's CSV row: buttons and files each in one cell."""
+    files = " | ".join(
+        f"{f['kind']}:{f['id']} name={f.get('name') or '-'} bytes={f.get('size', '-')} "
+        f"copy={f['copy']}" for f in record.get("attachments", ()))
+    cells = record | {"buttons": " | ".join(entry.buttons), "attachments": files}
+    return [cells[c] for c in CSV_COLUMNS]
+
+
 def _read_attachments(raw: str) -> tuple[Attachment, ...]:
     """The stored ``a`` field; an entry whose files cannot be read keeps its text."""
     if not raw:
@@ -250,8 +274,10 @@ class History:
             found.add(self._keys.customer_of_key(text(key)))
         return sorted(c for c in found if c)
 
-    async def export(self, customer: str | None, fmt: ExportFormat, out: IO[str]) -> int:
-        """Write one customer's (or every customer's) history to ``out``; entries written."""
+    async def export(self, customer: str | None, fmt: ExportFormat, out: IO[str], *,
+                     copies: Copies | None = None) -> int:
+        """Write one customer's (or every customer's) history to ``out``; entries written.
+        Each message lists its files, with whether ``copies`` says a copy is kept."""
         if fmt not in ("jsonl", "csv"):
             raise ValueError(f"unknown export format {fmt!r}; use jsonl or csv")
         writer = csv.writer(out) if fmt == "csv" else None
@@ -259,13 +285,15 @@ class History:
             writer.writerow(CSV_COLUMNS)
         written = 0
         for who in [customer] if customer else await self.customers():
+            known: Mapping[str, str] | None = None
             async for entry in self.entries(who):
-                record = entry.to_record(who)
+                if entry.attachments and known is None:  # (read once, for the first file)
+                    known = await copies(who) if copies is not None else {}
+                record = with_copies(entry.to_record(who), entry, known or {})
                 if writer is None:
                     out.write(dumps(record) + "\n")
                 else:
-                    record["buttons"] = " | ".join(entry.buttons)
-                    writer.writerow([record[c] for c in CSV_COLUMNS])
+                    writer.writerow(csv_row(record, entry))
                 written += 1
         return written
 

@@ -19,7 +19,8 @@ Layout (``<bot>`` is the per-bot namespace so several bots share one Redis):
   waiting for that account's confirmation, ``lx:<account>`` (the account was told to type a
   code), ``pm:<e164>`` phone-match codes sent for a number, ``dd:<event key>`` de-duplication.
 * global single keys: ``customers`` (set, for export of all), ``pending`` (set of customers
-  with unprocessed inbox entries, for the sweeper),
+  with unprocessed inbox entries, for the sweeper), ``files:pending`` (zset of customers with
+  a file copy still to make; per customer ``{c:<id>}:fcopy:<file id>`` claims one download),
   and the outbox, spread over ``OUTBOX_SHARDS`` key sets ``{outbox:<n>}:data`` / ``:lease`` /
   ``:tries`` (each one slot, updated by Lua; ``{outbox}:…`` is the one set older versions
   wrote, still swept).
@@ -162,6 +163,10 @@ class Keys:
     def files(self, customer: str) -> str:  # hash: attachment id -> its copy (storage.files)
         return f"{self.tag(customer)}:files"
 
+    def file_claim(self, customer: str, file_id: str) -> str:
+        """One process downloads the pending copy ``file_id`` (``SET NX``, expires)."""
+        return f"{self.tag(customer)}:fcopy:{file_id}"
+
     def seen(self, customer: str, event: str) -> str:
         """De-duplication of one platform event of the customer (expires by itself)."""
         return f"{self.tag(customer)}:dd:{event}"
@@ -218,6 +223,11 @@ class Keys:
     @property
     def pending(self) -> str:
         return f"{self.prefix}pending"
+
+    @property
+    def files_pending(self) -> str:
+        """Zset: customers with a file copy still to make -> when marked (``storage.files``)."""
+        return f"{self.prefix}files:pending"
 
     @property
     def incidents(self) -> str:

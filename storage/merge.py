@@ -83,6 +83,8 @@ class Merger:
             await self._redis.hset(self._keys.routes(keep), mapping=dict[Any, Any](routes))
         if copies := await self._redis.hgetall(self._keys.files(other)):  # files they sent
             await self._redis.hset(self._keys.files(keep), mapping=dict[Any, Any](copies))
+            await self._redis.zadd(self._keys.files_pending, {keep: 0}, nx=True)  # (settled
+            # by the next sweep when none of them is pending)
         for key in await self._redis.smembers(self._keys.links(other)):
             await self._redis.delete(text(key))
         for key in await self._redis.smembers(self._keys.invites(other)):  # of a gone customer

@@ -4,7 +4,8 @@ Only through the customer a copy belongs to (``storage.files`` indexes it per cu
 svyaz's id, never a path; the desk's guard has checked the session. A photo or a voice
 message is served with the type found in its content, to be shown inline; any other file as
 a download (``application/octet-stream``, with its name), so a customer's HTML or script is
-never rendered in the desk's origin.
+never rendered in the desk's origin. Each opening is written to the audit log like a card's
+(152-FZ: who saw whose data), by the internal customer id only.
 
 This module must not download or store anything (``bots.filecopy``, ``storage.files``).
 """
@@ -15,7 +16,7 @@ from urllib.parse import quote
 
 from aiohttp import web
 
-from bots.desk.gate import DESK, PREFIX
+from bots.desk.gate import AUDIT_AGAIN, DESK, PREFIX, me
 from bots.filecopy import IMAGES, UNKNOWN, accepted
 from storage.files import StoredFile
 from storage.store import Store
@@ -54,7 +55,8 @@ def headers_of(stored: StoredFile) -> dict[str, str]:
 
 async def serve(request: web.Request) -> web.StreamResponse:
     customer, file_id = request.match_info["customer"], request.match_info["file"]
-    files = request.app[DESK].edge.parts.store.files
+    store = request.app[DESK].edge.parts.store
+    files = store.files
     try:
         stored = await files.get(customer, file_id)
     except ValueError:  # not a customer id
@@ -64,6 +66,7 @@ async def serve(request: web.Request) -> web.StreamResponse:
     path = files.path(stored.id)
     if not path.is_file():
         raise web.HTTPNotFound(text="Файл удалён.")
+    await store.desk.audit.record_once(me(request).name, "file", customer, within=AUDIT_AGAIN)
     return web.FileResponse(path, headers=headers_of(stored))
 
 

@@ -97,6 +97,8 @@ class Desk:
 
 
 DESK = web.AppKey("svyaz_desk", Desk)
+AUDIT_AGAIN = 600  # seconds: the same operator's look at the same customer's card (or files)
+# is one audit record (a page that refreshes itself, a page showing several pictures)
 SESSION_KEY = web.RequestKey("svyaz_desk_session", Session)
 OPERATOR_KEY = web.RequestKey("svyaz_desk_operator", Operator)
 ALERTS_KEY = web.RequestKey("svyaz_desk_alerts", list[str])

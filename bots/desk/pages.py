@@ -18,7 +18,17 @@ from bots.desk import broadcasts_page, funnel_page
 from bots.desk.canned import load_canned
 from bots.desk.conversations import STATES, arrange, thread
 from bots.desk.files import kept_files
-from bots.desk.gate import DESK, PREFIX, login, login_form, logout, me, owner_only, static
+from bots.desk.gate import (
+    AUDIT_AGAIN,
+    DESK,
+    PREFIX,
+    login,
+    login_form,
+    logout,
+    me,
+    owner_only,
+    static,
+)
 from bots.desk.queries import conversation_rows, customer_export, page_rows, waiting_rows
 from bots.desk.takeover import NotHolder
 from storage.accounts import AccountInfo
@@ -28,7 +38,6 @@ HISTORY_SHOWN = 500  # messages of a conversation on its page
 LIST_SHOWN = 50  # conversations on a page of the list (hand-offs first)
 PAGES_MAX = 100_000
 TEXT_MAX = 4000
-AUDIT_AGAIN = 600  # seconds: the same operator's card of the same customer is one look
 
 
 def _page(request: web.Request) -> int:

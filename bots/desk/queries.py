@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bots.desk.conversations import Row, rows_of, state_of
+from storage.history import with_copies
 from storage.store import Store
 
 
@@ -73,7 +74,9 @@ async def customer_export(store: Store, customer: str) -> dict[str, Any]:
     files they sent. The caller audits."""
     accounts = await store.identities.accounts(customer)
     profile = await store.profiles.get(customer)
-    messages = [e.to_record(customer) async for e in store.history.entries(customer)]
+    copies = await store.files.outcomes(customer)
+    messages = [with_copies(e.to_record(customer), e, copies)
+                async for e in store.history.entries(customer)]
     return {
         "customer": customer,
         "accounts": [{"account": a.account, "last_active": a.last_active} for a in accounts],

@@ -1,7 +1,7 @@
 """Files a MAX customer sends are kept and shown only to the desk's people (issue 15,
 "Pictures, documents and voice"): the copies under the data folder, by content type, within a
 size cap and a timeout; served by id to a logged-in operator; listed by ``svyaz export`` and
-deleted by ``svyaz forget``.
+deleted by ``svyaz forget``; every opening is in the audit log (by customer id only).
 
 Real parts: the app with its real MAX connector polling the MAX fake, a file-host fake serving
 the bytes, real Redis; the CLI runs beside the bot on the same embedded Redis.
@@ -15,17 +15,17 @@ from collections.abc import AsyncIterator, Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
-import aiohttp
 import pytest
 from desk_client import add_operator, desk_app, login, store_of
 
 from bots.cli import main
 from bots.filecopy import FileCopier
+from bots.remote import parse_networks
 from flows.types import Attachment
 from storage.files import StoredFile
 from tests.fakes import max_wire as w
 from tests.fakes.max import MaxFake, max_fake_fixture  # noqa: F401 - provides max_fake
-from tests.fakes.media import MP3, PDF, PNG, FakeMedia
+from tests.fakes.media import LOCAL, MP3, PDF, PNG, FakeMedia
 
 
 @pytest.fixture
@@ -55,7 +55,8 @@ async def test_max_files_are_kept_and_served_to_operators_only(
     redis_url: str, bot_prefix: str, tmp_path: Path, max_fake: MaxFake, media: FakeMedia,
 ) -> None:
     async with desk_app(redis_url, bot_prefix, tmp_path, max_token=max_fake.token,
-                        max_mode="polling", max_api_url=max_fake.url) as (app, client):
+                        max_mode="polling", max_api_url=max_fake.url,
+                        files_allow=LOCAL) as (app, client):
         await add_operator(app, "Ольга")
         max_fake.enqueue(w.message_created(77, "вот фото", attachments=[
             w.image(media.put(PNG)), w.file(media.put(PDF), filename="смета.pdf"),
@@ -93,6 +94,9 @@ async def test_max_files_are_kept_and_served_to_operators_only(
         for bad in (f"/desk/f/nobody12345678/{photo.id}", f"/desk/f/{customer}/..%2F..%2Fx",
                     f"/desk/f/{customer}/{'0' * 24}"):
             assert (await client.get(bad)).status == 404, bad
+        # Opening a customer's files is audited like their card: once per look, by id only.
+        looks = [(r.operator, r.action, r.customer) for r in await store.desk.audit.latest()]
+        assert looks == [("Ольга", "file", customer)]
 
 
 def _by_kind(files: list[StoredFile]) -> tuple[StoredFile, StoredFile, StoredFile]:
@@ -110,8 +114,9 @@ async def copier(redis_url: str, bot_prefix: str, tmp_path: Path,
     from storage.store import Store
 
     store = Store.from_url(redis_url, bot=bot_prefix, files_dir=tmp_path / "files")
-    async with aiohttp.ClientSession() as http:
-        yield FileCopier(store.files, http=lambda: http, limit=256 * 1024, timeout=1.0), store
+    copier = FileCopier(store.files, allow=parse_networks(LOCAL), limit=256 * 1024, timeout=1.0)
+    yield copier, store
+    await copier.close()
     await store.close()
 
 
@@ -148,7 +153,8 @@ async def test_export_lists_and_forget_deletes_the_copies(
     monkeypatch.setenv("SVYAZ_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.setenv("SVYAZ_BOT", bot_prefix)
     async with desk_app(None, bot_prefix, tmp_path, max_token=max_fake.token,  # type: ignore[arg-type]
-                        max_mode="polling", max_api_url=max_fake.url) as (app, _client):
+                        max_mode="polling", max_api_url=max_fake.url,
+                        files_allow=LOCAL) as (app, _client):
         max_fake.enqueue(w.message_created(78, None, attachments=[
             w.image(media.put(PNG), token="t-forget")]))
         store = store_of(app)

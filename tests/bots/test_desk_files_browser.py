@@ -18,7 +18,7 @@ from test_processes import free_port
 
 from tests.fakes import max_wire as w
 from tests.fakes.max import MaxFake, max_fake_fixture  # noqa: F401 - provides max_fake
-from tests.fakes.media import MP3, PDF, PNG, FakeMedia
+from tests.fakes.media import LOCAL, MP3, PDF, PNG, FakeMedia
 
 pytestmark = [
     pytest.mark.browser,
@@ -43,6 +43,7 @@ async def test_the_desk_shows_photo_document_and_voice(
     async with FakeMedia() as media, desk_app(
         redis_url, bot_prefix, tmp_path, port=port, public_url=url, max_token=max_fake.token,
         max_mode="polling", max_api_url=max_fake.url,
+        files_allow=LOCAL,  # the file-host fake is on 127.0.0.1 (test-only setting)
     ) as (app, _client):
         await add_operator(app, "Ольга")
         estimate = PDF + b" " * (48213 - len(PDF))  # 47 KB, as the desk writes it

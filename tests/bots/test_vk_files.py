@@ -22,7 +22,7 @@ import pytest
 from desk_client import EXAMPLES, HANDED, add_operator, desk_app, login, page_csrf, store_of
 
 from tests.fakes import vk_wire
-from tests.fakes.media import PDF, PNG, FakeMedia
+from tests.fakes.media import LOCAL, PDF, PNG, FakeMedia
 from tests.fakes.vk import FakeVk
 
 SECRET = "vk-files-secret"
@@ -65,6 +65,7 @@ async def test_photos_and_documents_both_ways_over_vk(
         redis_url, bot_prefix, tmp_path, flows=flows, vk_token=vk.token,
         vk_group_id=vk.group_id, vk_mode="callback", vk_secret=SECRET,
         vk_confirmation="c0nfirm", vk_api_url=vk.api_url,
+        files_allow=LOCAL,  # the file-host fake is on 127.0.0.1 (test-only setting)
     ) as (app, client):
         await add_operator(app, "Ольга")
         url = str(client.make_url("/vk/callback"))

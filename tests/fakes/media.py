@@ -15,6 +15,10 @@ import uuid
 
 from aiohttp import web
 
+# SVYAZ_FILES_ALLOW for a test whose file host is this fake: it listens on 127.0.0.1, which
+# the file copier refuses otherwise (bots.fileguard).
+LOCAL = ("127.0.0.1/32",)
+
 # Tiny valid files, so a type check by content sees what they are.
 PNG = bytes.fromhex(
     "89504e470d0a1a0a0000000d4948445200000001000000010806000000"
@@ -32,6 +36,7 @@ class FakeMedia:
         self.slow: set[str] = set()
         self.endless: set[str] = set()
         self.downloads: list[str] = []
+        self.redirects: dict[str, str] = {}  # key -> where it redirects to
         self.url = ""
         self._runner: web.AppRunner | None = None
 
@@ -66,6 +71,8 @@ class FakeMedia:
     async def _get(self, request: web.Request) -> web.StreamResponse:
         key = request.match_info["key"]
         self.downloads.append(key)
+        if key in self.redirects:
+            raise web.HTTPFound(self.redirects[key])
         if key in self.endless:
             return await self._stream_forever(request)
         if key not in self.files:

@@ -80,7 +80,8 @@ async def test_export_csv(store: Store) -> None:
     mine = [r for r in rows if r["customer"] == a]
     assert [r["text"] for r in mine] == ['Запись, "завтра"\n', "Когда?"]
     assert mine[1]["buttons"] == "Утро"
-    assert rows[0].keys() == {"customer", "time", "channel", "direction", "text", "buttons", "note"}
+    assert rows[0].keys() == {"customer", "time", "channel", "direction", "text", "buttons", "note",
+                              "attachments"}
 
 
 async def test_export_rejects_unknown_format(store: Store) -> None:
