@@ -15,8 +15,13 @@ The fallback: when the shared store does not answer within ``patience`` seconds 
 this process alone may grant at most ``rate // peers`` slots in a window, counting every
 request it sent (granted by the store or not), where ``peers`` is the number of processes the
 store last reported sending with this token. Every process falls back the same way when the
-store is down, so together they stay within ``rate``. A slot the store granted but whose
-release is lost stays counted until the store's lease on it ends (conservative).
+store is down, so together they stay within ``rate``. That count is trusted only once it was
+taken ``SETTLE`` seconds after this process first counted itself (the store counts the peers
+that marked themselves within the last second): processes starting together first see fewer
+peers than there are. Until then the fallback grants nothing: the request waits for the store
+(seen: three senders starting on a loaded machine each took the whole rate, 44 a second).
+A slot the store granted but whose release is lost stays counted until the store's lease on
+it ends (conservative).
 
 This module knows no Redis: ``SharedSlots`` is the seam. Must not import storage or bots.
 """
@@ -43,6 +48,7 @@ PATIENCE = 0.5  # seconds a shared take may take before this process falls back
 POLL_MIN = 0.005  # the shortest and longest pause before asking the store again
 POLL_MAX = 0.05
 PROBE_EVERY = 1.0  # while falling back, seconds between asks whether the store answers again
+SETTLE = 1.0  # seconds after its first count of the peers before this process trusts one
 
 
 class Grant(Protocol):
@@ -123,7 +129,8 @@ class SharedLimiter:
         self.reserve = max(1, rate // 5) if reserve is None else reserve
         self.name = name
         self.patience = patience
-        self.peers = 1  # raised by every answer of the store; the fallback divides by it
+        self.peers = 0  # the senders the store counted (0: not known yet); the fallback divides
+        self._counted_at: float | None = None  # when the store first counted the peers for us
         self.falling_back = False
         self._slots = slots
         self._local = ArrivalLimiter(rate, per, clock=clock)
@@ -157,7 +164,7 @@ class SharedLimiter:
         while True:
             grant = await self._ask(limit) if self._store_due() else None
             if grant is None:  # the store is slow or down: this process's share only
-                if self._own.taken() < max(1, limit // self.peers):
+                if self.peers and self._own.taken() < max(1, limit // self.peers):
                     self._own.in_flight += 1
                     return None
                 await asyncio.sleep(min(max(self._own.frees_in(), POLL_MIN), POLL_MAX))
@@ -198,11 +205,16 @@ class SharedLimiter:
             self.falling_back = True
             log.warning("%s rate limit: the shared store did not answer (%s); this process "
                         "sends at most %d per %.1f s until it does", self.name or "platform",
-                        type(exc).__name__, max(1, self.rate // self.peers), self.per)
+                        type(exc).__name__, self.rate // self.peers if self.peers else 0,
+                        self.per)
 
     def _recovered(self, peers: int) -> None:
         if peers > 0:
-            self.peers = peers
+            now = self._clock()
+            if self._counted_at is None:
+                self._counted_at = now
+            if now - self._counted_at >= SETTLE:
+                self.peers = peers
         if self.falling_back:
             self.falling_back = False
             log.info("%s rate limit: the shared store answers again", self.name or "platform")

@@ -176,6 +176,31 @@ async def test_senders_fall_back_within_the_limit_when_redis_hangs(
     assert fake_vk.max_rate(0.25) <= 6
 
 
+async def test_senders_that_just_started_wait_for_redis_instead_of_guessing_their_share(
+    tmp_path: Path, fake_vk: FakeVk
+) -> None:
+    """Three senders start together, each answered once (so each saw only those that marked
+    before it: 1, 2, 3), then Redis stops answering: none falls back on that count; they wait
+    for the store, and the platform never sees more than the rate. (Before: the first took
+    the whole rate, the second half, the third a third: 11 in a window of 6.)"""
+    with EmbeddedRedis(tmp_path / "redis", persist=False) as server:
+        admin = make_redis(server.url)
+        limiters: list[SharedLimiter] = []
+        for n in range(SENDERS):
+            slots = RedisSlots(make_redis(server.url), Keys("st"), platform="vk",
+                               member=f"p{n}", per=0.25)
+            limiters.append(SharedLimiter(slots, rate=6, per=0.25, name="vk", patience=0.2))
+        for limiter in limiters:
+            async with limiter.slot():
+                pass
+        assert [limiter.peers for limiter in limiters] == [0, 0, 0]  # not trusted yet
+        await admin.execute_command("CLIENT", "PAUSE", "1500", "ALL")
+        await _vk_burst(fake_vk, list(limiters), 6)
+        await admin.aclose()
+    assert len(fake_vk.calls_of("messages.send")) == 18
+    assert fake_vk.max_rate(0.25) <= 6
+
+
 async def test_the_app_shares_vk_and_max_limits_through_redis(redis_url: str,
                                                               bot_prefix: str) -> None:
     store = Store(make_redis(redis_url), bot=bot_prefix)
