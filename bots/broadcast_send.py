@@ -5,8 +5,9 @@ A copy is claimed together with its outbox entry (``Broadcasts.claim``): after a
 outbox re-sends what was written and the queue goes on with the rest, so every customer gets
 one copy — and one person merged from two customers one copy too (the claims of the merged
 ids are checked first). A broadcast that starts a flow injects the flow's start with an event
-id of the broadcast: the inbox's de-duplication makes that once. Refusals are counted per
-platform error. It must not decide who is in a segment (``bots.broadcasts`` queued them).
+id of the broadcast: the inbox's de-duplication makes that once. VK copies of a text go up to
+100 per request once the pass has looked at each customer (``bots.broadcast_vk``, which claims
+them per batch). Refusals are counted per platform error. It must not decide who is in a segment (``bots.broadcasts`` queued them).
 """
 
 from __future__ import annotations
