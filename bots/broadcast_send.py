@@ -7,7 +7,8 @@ one copy — and one person merged from two customers one copy too (the claims o
 ids are checked first). A broadcast that starts a flow injects the flow's start with an event
 id of the broadcast: the inbox's de-duplication makes that once. VK copies of a text go up to
 100 per request once the pass has looked at each customer (``bots.broadcast_vk``, which claims
-them per batch). Refusals are counted per platform error. It must not decide who is in a segment (``bots.broadcasts`` queued them).
+them per batch). Refusals are counted per platform error. It must not decide who is in a
+segment (``bots.broadcasts`` queued them).
 """
 
 from __future__ import annotations
