@@ -13,7 +13,9 @@ VK keeps ``random_id`` for de-duplication for a limited time only (not documente
 re-sends within minutes). A member whose copy was claimed before with another batch (another
 process formed different batches) makes this batch give its claims back unsent: its members
 stay queued for the next pass; one claimed before with this very batch is sent again in the
-same request, which VK drops for it.
+same request, which VK drops for it. Known limit: a crash in the moment between such a batch's
+claims and their giving back leaves entries naming a peer that another batch has; the
+outbox's re-send then gives that one customer a second copy.
 """
 
 from __future__ import annotations
