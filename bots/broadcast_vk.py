@@ -13,9 +13,10 @@ VK keeps ``random_id`` for de-duplication for a limited time only (not documente
 re-sends within minutes). A member whose copy was claimed before with another batch (another
 process formed different batches) makes this batch give its claims back unsent: its members
 stay queued for the next pass; one claimed before with this very batch is sent again in the
-same request, which VK drops for it. Known limit: a crash in the moment between such a batch's
-claims and their giving back leaves entries naming a peer that another batch has; the
-outbox's re-send then gives that one customer a second copy.
+same request, which VK drops for it. Known limit: when two processes race for the same
+customers, a crash in the moment between an overlapping batch's claims and their giving back
+leaves entries naming a peer that another batch has; the outbox's re-send then gives that one
+customer a second copy (copies claimed before a crash are left out of the batches first).
 """
 
 from __future__ import annotations
@@ -59,6 +60,13 @@ class VkBatches:
         self._delivery = delivery
 
     async def send(self, broadcast: str, reply: Reply, members: Sequence[Member]) -> None:
+        """``members``' copies; those claimed before (a crash, another process) are left out
+        of the batches first, so that batches overlap only when two processes race."""
+        broadcasts = self._store.broadcasts
+        taken = await broadcasts.members.taken(broadcast, [m.customer for m in members])
+        for member in (m for m, t in zip(members, taken, strict=True) if t):
+            await broadcasts.finish(broadcast, member.customer, "sent", "vk", "sent")
+        members = [m for m, t in zip(members, taken, strict=True) if not t]
         chunks = [members[i:i + PEERS_PER_CALL] for i in range(0, len(members), PEERS_PER_CALL)]
         await asyncio.gather(*(self._batch(broadcast, reply, chunk) for chunk in chunks))
 

@@ -5,18 +5,21 @@ back with its entry."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from storage.broadcast_scripts import ClaimMember, Unclaim
 from storage.client import RedisClient
 from storage.codec import text
 from storage.errors import guarded
 from storage.keyparts import broadcast_claim
 from storage.keys import Keys
-from storage.outbox import Prepared, shard_in
+from storage.outbox import Prepared, shard_in, shard_of
 from storage.scripts import runner
 
 
 class Members:
     def __init__(self, redis: RedisClient, keys: Keys) -> None:
+        self._redis = redis
         self._keys = keys
         self._claim_member = runner(redis, ClaimMember)
         self._unclaim = runner(redis, Unclaim)
@@ -38,3 +41,12 @@ class Members:
         shard = shard_in(entry_id)
         claim = broadcast_claim(self._keys.prefix, broadcast, customer, shard or 0)
         await self._unclaim(Unclaim.of(self._keys.outbox(shard), claim, entry_id, batch))
+
+    @guarded
+    async def taken(self, broadcast: str, customers: Sequence[str]) -> list[bool]:
+        """Whether each of ``customers`` has its copy claimed already (one round trip)."""
+        pipe = self._redis.pipeline(transaction=False)  # (the shards' slots differ)
+        for customer in customers:
+            pipe.exists(broadcast_claim(self._keys.prefix, broadcast, customer,
+                                        shard_of(customer)))
+        return [bool(found) for found in await pipe.execute()]

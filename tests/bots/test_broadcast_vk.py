@@ -19,6 +19,7 @@ from connectors.base import InboundSink
 from connectors.vk import VkConnector
 from flows.broadcast import BroadcastSpec, reply_of
 from flows.segments import Segment
+from storage.broadcast_batches import Members
 from tests.fakes import vk as vk_fakes
 from tests.fakes.vk import FakeVk
 
@@ -127,11 +128,16 @@ async def test_no_one_twice_through_a_crash_between_the_send_and_the_acks(
 
 
 async def test_a_batch_overlapping_another_gives_its_claims_back(
-    harness: Harness, fake_vk: FakeVk, vk: VkConnector,
+    harness: Harness, fake_vk: FakeVk, vk: VkConnector, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     owner, sender, delivery = _parts(harness, vk)
     await _start(harness, owner, fake_vk)
     first = await harness.customer("vk", PEERS[0])
+
+    async def not_yet(_: object, __: str, customers: list[str]) -> list[bool]:
+        return [False] * len(customers)
+
+    monkeypatch.setattr(Members, "taken", not_yet)  # looked before the other process claimed
     # another process took the first customer's copy on its own (not in this batch) and died
     entry = harness.store.outbox.prepare(first, "vk", PEERS[0], reply_of(NOTICE))
     assert await harness.store.broadcasts.claim("v1", first, entry)
