@@ -142,6 +142,8 @@ async def run(args: argparse.Namespace, work: Path) -> None:
         emit("kills", kills)
         emit("lost", sum(c == 0 for c in counts))
         emit("doubled", sum(c > 1 for c in counts))
+        emit("doubled_max", sum(c > 1 for c in counts[:len(max_users)]))
+        emit("doubled_vk", sum(c > 1 for c in counts[len(max_users):]))
         if talker is not None:
             emit("live_think_seconds", args.live_think)
             emit("live_messages", live.messages)
