@@ -13,23 +13,22 @@ VK keeps ``random_id`` for de-duplication for a limited time only (not documente
 re-sends within minutes). A member whose copy was claimed before with another batch (another
 process formed different batches) makes this batch give its claims back unsent: its members
 stay queued for the next pass; one claimed before with this very batch is sent again in the
-same request, which VK drops for it. Known limit: when two processes race for the same
-customers, a crash in the moment between an overlapping batch's claims and their giving back
-leaves entries naming a peer that another batch has; the outbox's re-send then gives that one
-customer a second copy (copies claimed before a crash are left out of the batches first).
+same request, which VK drops for it. A re-send goes only to the peers still claimed with its
+batch (``claimed_with``): after a crash among a batch's claims (so before its send) the rest
+go with another batch, never with both.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
 from bots.delivery import Delivery
 from connectors.base import ChannelError, Priority, Undeliverable
-from connectors.vk.batch import MISSING, PEERS_PER_CALL, address, batch_key
+from connectors.vk.batch import MISSING, PEERS_PER_CALL, BatchAddress, address, batch_key
 from flows.types import Reply
 from storage.outbox import Prepared
 from storage.store import Store
@@ -40,6 +39,8 @@ log = logging.getLogger("svyaz.bots")
 @runtime_checkable
 class BatchConnector(Protocol):
     """A connector that sends one text to many peers at once (``VkConnector``)."""
+
+    batch_members: Callable[[BatchAddress], Awaitable[tuple[str, ...]]] | None
 
     async def send_batch(self, peers: tuple[str, ...], reply: Reply, *, key: str,
                          priority: Priority = "bulk") -> dict[str, int]: ...
@@ -58,6 +59,12 @@ class VkBatches:
         self._store = store
         self._connector = connector
         self._delivery = delivery
+        connector.batch_members = self.claimed_with  # (a member's re-send asks)
+
+    async def claimed_with(self, batch: BatchAddress) -> tuple[str, ...]:
+        """The peers of ``batch`` whose copies are still claimed with it."""
+        found = await self._store.broadcasts.members.batches(batch.scope, batch.customers)
+        return tuple(p for p, b in zip(batch.peers, found, strict=True) if b == batch.key)
 
     async def send(self, broadcast: str, reply: Reply, members: Sequence[Member]) -> None:
         """``members``' copies; those claimed before (a crash, another process) are left out
@@ -74,8 +81,10 @@ class VkBatches:
         broadcasts = self._store.broadcasts
         key = batch_key(broadcast, [m.customer for m in members])
         peers = tuple(m.peer for m in members)
-        entries = [self._store.outbox.prepare(m.customer, "vk", address(key, m.peer, peers),
-                                              reply) for m in members]
+        pairs = [(m.peer, m.customer) for m in members]
+        entries = [self._store.outbox.prepare(m.customer, "vk",
+                                              address(key, broadcast, m.peer, pairs), reply)
+                   for m in members]
         earlier = await asyncio.gather(*(broadcasts.members.claim(broadcast, m.customer, e, key)
                                          for m, e in zip(members, entries, strict=True)))
         ours = [(m, e) for m, e, b in zip(members, entries, earlier, strict=True) if b is None]

@@ -50,3 +50,11 @@ class Members:
             pipe.exists(broadcast_claim(self._keys.prefix, broadcast, customer,
                                         shard_of(customer)))
         return [bool(found) for found in await pipe.execute()]
+
+    @guarded
+    async def batches(self, broadcast: str, customers: Sequence[str]) -> list[str]:
+        """The batch each of ``customers``' copies is claimed with ("": none, or not in one)."""
+        pipe = self._redis.pipeline(transaction=False)
+        for customer in customers:
+            pipe.get(broadcast_claim(self._keys.prefix, broadcast, customer, shard_of(customer)))
+        return [text(value).partition(" ")[2] if value else "" for value in await pipe.execute()]

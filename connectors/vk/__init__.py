@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from typing import Literal
 
@@ -27,7 +28,15 @@ from connectors.cursor import PollCursor
 from connectors.ratelimit import RateLimiter
 from flows.types import Channel, Inbound, Reply
 
-from .batch import MISSING, PEERS_PER_CALL, outcomes, parse_address, with_peers, worst
+from .batch import (
+    MISSING,
+    PEERS_PER_CALL,
+    BatchAddress,
+    outcomes,
+    parse_address,
+    with_peers,
+    worst,
+)
 from .callback import PATH as CALLBACK_PATH
 from .callback import CallbackEndpoint
 from .client import API_VERSION, DEFAULT_API_URL, RetryPolicy, VkClient, VkUndeliverable
@@ -94,6 +103,8 @@ class VkConnector:
         )
         self._task: asyncio.Task[None] | None = None
         self._batches: dict[str, dict[str, int]] = {}  # batch key -> outcome per peer
+        # Which of a batch's peers are still claimed with it (``bots.broadcast_vk`` sets it).
+        self.batch_members: Callable[[BatchAddress], Awaitable[tuple[str, ...]]] | None = None
 
     def routes(self) -> list[web.RouteDef]:
         return [self._endpoint.route()] if self.mode == "callback" else []
@@ -134,8 +145,9 @@ class VkConnector:
         if batch is not None:
             found = self._batches.get(batch.key)
             if found is None:
-                found = await self.send_batch(batch.peers, reply, key=batch.key,
-                                              priority=priority)
+                peers = batch.peers if self.batch_members is None \
+                    else await self.batch_members(batch)
+                found = await self.send_batch(peers, reply, key=batch.key, priority=priority)
             code = found.get(batch.own, MISSING)
             if code:
                 raise VkUndeliverable(f"VK messages.send: error {code} for a batch", code=code)

@@ -10,7 +10,11 @@ A batch has one key, derived from its members; its ``random_id`` comes from that
 single message's comes from its outbox id). Each member's outbox entry names the whole batch
 (``address``): a re-send after a crash sends the same peers with the same ``random_id`` again,
 which VK de-duplicates — whether it keys on the peer and ``random_id`` or on ``random_id``
-alone (the documentation does not say which), the same request is the one that is safe.
+alone (the documentation does not say which), the same request is the one that is safe. Only
+the peers whose copies are still claimed with this batch are re-sent (``VkConnector``'s
+``batch_members``): a batch is sent only once all its claims are written, so a re-send to
+fewer peers is of a batch that never went out (a crash among its claims), and the peers left
+out went, or will go, with another batch.
 """
 
 from __future__ import annotations
@@ -28,11 +32,14 @@ MISSING = -1  # the answer had no object for this peer: counted as refused, neve
 
 @dataclass(frozen=True, slots=True)
 class BatchAddress:
-    """What a member's outbox entry stores as its ``user_id``: the batch and its own peer."""
+    """What a member's outbox entry stores as its ``user_id``: the batch (its key, its scope —
+    the broadcast — and each peer with its customer) and the member's own peer."""
 
     key: str
+    scope: str
     own: str
     peers: tuple[str, ...]
+    customers: tuple[str, ...]  # (the customer of each of ``peers``)
 
 
 def batch_key(scope: str, members: Iterable[str]) -> str:
@@ -42,16 +49,19 @@ def batch_key(scope: str, members: Iterable[str]) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:32]
 
 
-def address(key: str, own: str, peers: Sequence[str]) -> str:
-    return f"{_PREFIX}{key}:{own}:{','.join(peers)}"
+def address(key: str, scope: str, own: str, members: Sequence[tuple[str, str]]) -> str:
+    """``members``: (peer, customer) pairs; neither holds ``:``, ``,`` or ``=``."""
+    return f"{_PREFIX}{key}:{scope}:{own}:{','.join(f'{p}={c}' for p, c in members)}"
 
 
 def parse_address(user_id: str) -> BatchAddress | None:
     """The batch a member's ``user_id`` names; None for a single peer."""
     if not user_id.startswith(_PREFIX):
         return None
-    key, own, peers = user_id.removeprefix(_PREFIX).split(":", 2)
-    return BatchAddress(key, own, tuple(peers.split(",")))
+    key, scope, own, members = user_id.removeprefix(_PREFIX).split(":", 3)
+    pairs = [member.partition("=") for member in members.split(",")]
+    return BatchAddress(key, scope, own, tuple(p for p, _, _ in pairs),
+                        tuple(c for _, _, c in pairs))
 
 
 def with_peers(params: Mapping[str, str], peers: Sequence[str]) -> dict[str, str]:

@@ -17,6 +17,7 @@ from bots.broadcasts import Broadcaster
 from bots.delivery import Delivery
 from connectors.base import InboundSink
 from connectors.vk import VkConnector
+from connectors.vk.batch import address, batch_key
 from flows.broadcast import BroadcastSpec, reply_of
 from flows.segments import Segment
 from storage.broadcast_batches import Members
@@ -147,6 +148,32 @@ async def test_a_batch_overlapping_another_gives_its_claims_back(
     assert sum(len(peers) for peers in batches) == 249
     assert len(batches) == 3
     assert await delivery.resend_stale(min_idle_ms=0) == 1  # the other's entry, alone
+    copies = _copies(fake_vk)
+    assert set(copies.values()) == {1}
+    assert set(copies) == {int(p) for p in PEERS} - set(BLOCKED)
+    assert await harness.store.outbox.pending() == []
+
+
+async def test_a_crash_among_a_batchs_claims_sends_the_rest_with_another_only(
+    harness: Harness, fake_vk: FakeVk, vk: VkConnector,
+) -> None:
+    owner, sender, _ = _parts(harness, vk)
+    await _start(harness, owner, fake_vk)
+    people = [(p, await harness.customer("vk", p)) for p in PEERS[:100]]
+    key = batch_key("v1", [c for _, c in people])
+    for peer, customer in people[:60]:  # the process died after 60 of its 100 claims
+        entry = harness.store.outbox.prepare(customer, "vk", address(key, "v1", peer, people),
+                                             reply_of(NOTICE))
+        assert await harness.store.broadcasts.members.claim("v1", customer, entry, key) is None
+    again = VkConnector(token=fake_vk.token, group_id=fake_vk.group_id,
+                        api_url=fake_vk.api_url, sink=_sink())
+    try:  # a new process: the outbox re-sends the 60, the queue sends the other 190
+        _, sender, delivery = _parts(harness, again)
+        while await delivery.resend_stale(min_idle_ms=0):
+            pass
+        await sender.drain("v1")
+    finally:
+        await again.stop()
     copies = _copies(fake_vk)
     assert set(copies.values()) == {1}
     assert set(copies) == {int(p) for p in PEERS} - set(BLOCKED)

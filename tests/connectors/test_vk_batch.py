@@ -16,6 +16,7 @@ from tests.fakes.vk import FakeVk
 
 fake_vk_factory = vk_fakes.fake_vk_factory
 fake_vk = vk_fakes.fake_vk
+MEMBERS = [("11", "c1"), ("12", "c2"), ("13", "c3")]
 
 
 async def _nowhere(*_: object, **__: object) -> None:
@@ -33,9 +34,10 @@ async def vk(fake_vk: FakeVk) -> AsyncIterator[VkConnector]:
 def test_an_address_names_the_batch_and_its_own_peer() -> None:
     key = batch_key("b1", ["c2", "c1"])
     assert key == batch_key("b1", ["c1", "c2"]) != batch_key("b2", ["c1", "c2"])
-    found = parse_address(address(key, "12", ["11", "12"]))
+    found = parse_address(address(key, "b1", "12", [("11", "c1"), ("12", "c2")]))
     assert found is not None
-    assert (found.key, found.own, found.peers) == (key, "12", ("11", "12"))
+    assert (found.key, found.scope, found.own) == (key, "b1", "12")
+    assert (found.peers, found.customers) == (("11", "12"), ("c1", "c2"))
     assert parse_address("12") is None
 
 
@@ -65,10 +67,10 @@ async def test_a_members_resend_repeats_its_batch_which_vk_drops(
     fresh = VkConnector(token=fake_vk.token, group_id=fake_vk.group_id,
                         api_url=fake_vk.api_url, sink=_nowhere)  # type: ignore[arg-type]
     try:  # a new process re-sends the members' outbox entries
-        await fresh.send(address("k1", "11", ["11", "12", "13"]), reply, message_key="e1")
+        await fresh.send(address("k1", "b1", "11", MEMBERS), reply, message_key="e1")
         with pytest.raises(VkUndeliverable):
-            await fresh.send(address("k1", "12", ["11", "12", "13"]), reply, message_key="e2")
-        await fresh.send(address("k1", "13", ["11", "12", "13"]), reply, message_key="e3")
+            await fresh.send(address("k1", "b1", "12", MEMBERS), reply, message_key="e2")
+        await fresh.send(address("k1", "b1", "13", MEMBERS), reply, message_key="e3")
     finally:
         await fresh.stop()
     calls = fake_vk.calls_of("messages.send")
