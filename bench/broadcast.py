@@ -6,8 +6,8 @@ it) and VK (the project's VK fake), its shipped rate limiters. ``--customers`` c
 MAX, half VK) are written into the bot's Redis, a service broadcast to the example segment
 ``all_who_wrote`` is created and started there (``bots.broadcasts``, as ``svyaz broadcast
 start`` does); the bot's own sender sends it. The ideal drain is the slower platform's: MAX
-``n/2 / 30`` s, VK ``n/2 / 20`` s with one ``messages.send`` per copy (svyaz does not yet
-group up to 100 ``peer_ids`` per call; with it VK's would be ``n/2 / 100 / 20`` s).
+``n/2 / 30`` s, VK ``ceil(n/2 / 100) / 20`` s (up to 100 ``peer_ids`` per ``messages.send``,
+``bots.broadcast_vk``), so MAX's in practice.
 ``--kill-every S`` kills the bot with SIGKILL every S seconds and starts it again: lost and
 doubled must stay 0. ``--live-think S``: meanwhile a MAX customer plays the booking dialogue
 (answering S s after each reply); its reply latency shows that live replies go first.
@@ -50,7 +50,7 @@ from flows.broadcast import BroadcastSpec  # noqa: E402
 from storage.store import Store  # noqa: E402
 
 TEXT = "Салон закрыт 31 декабря"
-MAX_RPS, VK_RPS = 30, 20
+MAX_RPS, VK_RPS, VK_PEERS = 30, 20, 100
 FIRST_USER = 60_000_000
 
 
@@ -113,7 +113,7 @@ async def run(args: argparse.Namespace, work: Path) -> None:
         talker = asyncio.create_task(live_dialogues(bot[0].url, max_fake.inbox, stop, live,
                                                     args.live_think)) \
             if args.live_think else None
-        ideal = max(len(max_users) / MAX_RPS, len(vk_users) / VK_RPS)
+        ideal = max(len(max_users) / MAX_RPS, -(-len(vk_users) // VK_PEERS) / VK_RPS)
         deadline = begin + ideal * 2 + args.timeout
         while time.perf_counter() < deadline:
             got = (sum(max_fake.inbox.count_of(u, TEXT) > 0 for u in max_users)
@@ -137,9 +137,13 @@ async def run(args: argparse.Namespace, work: Path) -> None:
         emit("ideal_drain_seconds", ideal)
         emit("drain_over_ideal", drain / ideal)
         emit("max_responses_429", max_fake.throttled)
+        emit("vk_send_requests", len(vk_fake.calls_of("messages.send")))
+        emit("vk_max_requests_per_s", vk_fake.max_rate())
         emit("kills", kills)
         emit("lost", sum(c == 0 for c in counts))
         emit("doubled", sum(c > 1 for c in counts))
+        emit("doubled_max", sum(c > 1 for c in counts[:len(max_users)]))
+        emit("doubled_vk", sum(c > 1 for c in counts[len(max_users):]))
         if talker is not None:
             emit("live_think_seconds", args.live_think)
             emit("live_messages", live.messages)

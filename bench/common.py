@@ -37,7 +37,7 @@ VK_CONFIRMATION = "c0nf1rm"
 sys.path.insert(0, str(ROOT))
 
 from tests.fakes.max import MaxFake  # noqa: E402
-from tests.fakes.vk import FakeVk  # noqa: E402
+from tests.fakes.vk import FakeVk, SentMessage  # noqa: E402
 
 
 def free_port() -> int:
@@ -171,13 +171,8 @@ class TimedVkFake(FakeVk):
         super().__init__(**kwargs)
         self.inbox = Inbox()
 
-    def _send(self, params: dict[str, str]) -> int:
-        before = len(self.sent)
-        message_id = super()._send(params)
-        if len(self.sent) > before:
-            sent = self.sent[-1]
-            self.inbox.arrived(sent.peer_id, sent.message)
-        return message_id
+    def delivered(self, message: SentMessage) -> None:
+        self.inbox.arrived(message.peer_id, message.message)
 
 
 async def start_max_fake() -> tuple[TimedMaxFake, web.AppRunner]:

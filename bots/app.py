@@ -29,6 +29,7 @@ from bots.audience import SegmentFile
 from bots.background import every, finish, pause
 from bots.broadcast_send import EVERY as BROADCAST_EVERY
 from bots.broadcast_send import Sender
+from bots.broadcast_vk import BatchConnector, VkBatches
 from bots.broadcasts import Broadcaster
 from bots.channels import link_targets, make_connectors, owner_chats, relayed
 from bots.config import Settings
@@ -201,8 +202,11 @@ def _assemble(
         copies=(copies := FileCopier(store.files, allow=settings.files_allowed)),
     )
     segments = SegmentFile(settings.flows, INSTALLED.names())  # (as 'svyaz check' does)
+    vk = connectors.get("vk")
+    batches = VkBatches(store=store, connector=vk, delivery=delivery) \
+        if isinstance(vk, BatchConnector) else None
     sender = Sender(store=store, delivery=delivery, inject=edge.inject, segments=segments,
-                    timezone=settings.timezone)
+                    timezone=settings.timezone, vk_batches=batches)
     return Parts(store=store, embedded=embedded, instance=instance, http=http, flows=flows,
                  delivery=delivery, reminders=reminders, runtime=runtime, connectors=connectors,
                  spare=spare, ladder=ladder, incidents=incidents, sender=sender,

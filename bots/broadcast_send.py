@@ -5,8 +5,10 @@ A copy is claimed together with its outbox entry (``Broadcasts.claim``): after a
 outbox re-sends what was written and the queue goes on with the rest, so every customer gets
 one copy — and one person merged from two customers one copy too (the claims of the merged
 ids are checked first). A broadcast that starts a flow injects the flow's start with an event
-id of the broadcast: the inbox's de-duplication makes that once. Refusals are counted per
-platform error. It must not decide who is in a segment (``bots.broadcasts`` queued them).
+id of the broadcast: the inbox's de-duplication makes that once. VK copies of a text go up to
+100 per request once the pass has looked at each customer (``bots.broadcast_vk``, which claims
+them per batch). Refusals are counted per platform error. It must not decide who is in a
+segment (``bots.broadcasts`` queued them).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+from bots.broadcast_vk import Member, VkBatches
 from bots.delivery import Delivery, Send, Target, plan_initiated
 from flows.broadcast import BroadcastSpec, opens_at, reply_of
 from flows.segments import Segment
@@ -37,8 +40,10 @@ class Sender:
 
     def __init__(self, *, store: Store, delivery: Delivery, inject: Inject,
                  segments: Callable[[], Mapping[str, Segment]], timezone: str,
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.time,
+                 vk_batches: VkBatches | None = None) -> None:
         self._store = store
+        self._vk = vk_batches  # VK copies up to 100 per request (``bots.broadcast_vk``)
         self._delivery = delivery
         self._inject = inject
         self._segments = segments
@@ -95,15 +100,19 @@ class Sender:
         reply = reply_of(spec) if spec.text is not None else None
         gate = asyncio.Semaphore(PARALLEL)
         going = [True]  # still running and outside quiet hours (looked at every RECHECK)
+        batch: list[Member] = []  # VK copies, sent together afterwards
 
         async def one(index: int, customer: str) -> None:
             async with gate:
                 if index % RECHECK == 0:
                     going[0] = await self._going(record.id, spec)
                 if going[0]:
-                    await self._send_one(record.id, spec, reply, customer)
+                    await self._send_one(record.id, spec, reply, customer, batch)
 
         await asyncio.gather(*(one(i, c) for i, c in enumerate(customers)))
+        if batch and reply is not None and self._vk is not None \
+                and await self._going(record.id, spec):
+            await self._vk.send(record.id, reply, batch)
         return len(customers)
 
     async def _going(self, broadcast: str, spec: BroadcastSpec) -> bool:
@@ -113,7 +122,7 @@ class Sender:
                 and self.waiting_until(spec) is None)
 
     async def _send_one(self, broadcast: str, spec: BroadcastSpec, reply: Reply | None,
-                        customer: str) -> None:
+                        customer: str, batch: list[Member]) -> None:
         broadcasts, store = self._store.broadcasts, self._store
         merged = await broadcasts.merged_into(customer)
         if len(merged) > 1 and await broadcasts.claimed(broadcast, merged[1:]):
@@ -131,6 +140,9 @@ class Sender:
             return
         if reply is None:
             await self._start_flow(broadcast, spec, customer, target)
+            return
+        if target.channel == "vk" and self._vk is not None and reply.file is None:
+            batch.append(Member(customer, target.user_id))  # (claimed with its batch)
             return
         entry = store.outbox.prepare(customer, target.channel, target.user_id, reply)
         if not await broadcasts.claim(broadcast, customer, entry):

@@ -272,7 +272,7 @@ class Delivery:
     async def _undeliverable(self, send: Send, target: Target, items: list[_Item]) -> None:
         """Still part of the dialogue: a web chat shows it when the customer is back."""
         for item in items:
-            await self._record(send.customer, target.channel, item.reply, "not delivered",
+            await self.record(send.customer, target.channel, item.reply, "not delivered",
                                count=False)
             if item.entry is not None:  # written ahead, never to be sent
                 await self._store.outbox.ack(item.entry)
@@ -296,7 +296,7 @@ class Delivery:
             if send.fails_over:
                 await outbox.ack(entry)
             raise
-        await self._record(send.customer, target.channel, item.reply, send.note, ack=entry,
+        await self.record(send.customer, target.channel, item.reply, send.note, ack=entry,
                            sent=sent)
 
     async def _send_leased(
@@ -326,7 +326,7 @@ class Delivery:
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
 
-    async def _record(
+    async def record(
         self, customer: str, channel: Channel, reply: Reply, note: str, *, count: bool = True,
         ack: str | None = None, sent: list[Sent] | None = None,
     ) -> None:
@@ -382,7 +382,7 @@ class Delivery:
                 continue
             except ChannelError:
                 continue  # still failing: stays in the outbox for the next sweep
-            await self._record(entry.customer, entry.channel, entry.reply, "re-sent", ack=entry.id)
+            await self.record(entry.customer, entry.channel, entry.reply, "re-sent", ack=entry.id)
             sent += 1
         return sent
 

@@ -92,3 +92,68 @@ class Mark(Script):
     def example(cls, keys: Keys) -> Self:
         bc = keys.broadcast("b1")
         return cls(bc.marks, bc.stats, "c1 replied", "vk:replied")
+
+
+# A member of a VK batch (``bots.broadcast_vk``): the claim's value names the entry and its
+# batch; a copy claimed before answers with that value (the batch it went with), not 0.
+CLAIM_MEMBER_LUA = """
+local old = redis.call('GET', KEYS[3])
+if old then return old end
+redis.call('SET', KEYS[3], ARGV[3], 'EX', ARGV[4])
+""" + PUT_LUA
+
+# Gives a batch member's copy back before anything was sent: its claim and its entry go
+# together (only while the claim is still this one's).
+UNCLAIM_LUA = """
+if redis.call('GET', KEYS[4]) ~= ARGV[2] then return 0 end
+redis.call('DEL', KEYS[4])
+redis.call('ZREM', KEYS[2], ARGV[1])
+redis.call('HDEL', KEYS[3], ARGV[1])
+return redis.call('HDEL', KEYS[1], ARGV[1])
+"""
+
+
+@dataclass(slots=True)
+class ClaimMember(Script):
+    """``CLAIM_MEMBER_LUA``: the earlier claim's value ("<entry> <batch>") when the copy was
+    claimed before; else the outbox put's time."""
+
+    LUA: ClassVar[str] = CLAIM_MEMBER_LUA
+    data: Key
+    lease: Key
+    claim: Key
+    id: str
+    json: str
+    value: str
+    ttl: int
+
+    @classmethod
+    def of(cls, keys: OutboxKeys, claim: str, entry_id: str, json: str, batch: str) -> Self:
+        return cls(keys.data, keys.lease, claim, entry_id, json, f"{entry_id} {batch}",
+                   CLAIM_TTL)
+
+    @classmethod
+    def example(cls, keys: Keys) -> Self:
+        return cls.of(keys.outbox(3), broadcast_claim(keys.prefix, "b1", "c1", 3), "1-a-b", "{}",
+                      "k1")
+
+
+@dataclass(slots=True)
+class Unclaim(Script):
+    """``UNCLAIM_LUA``: 1 when the claim and the entry were taken back."""
+
+    LUA: ClassVar[str] = UNCLAIM_LUA
+    data: Key
+    lease: Key
+    tries: Key
+    claim: Key
+    id: str
+    value: str
+
+    @classmethod
+    def of(cls, keys: OutboxKeys, claim: str, entry_id: str, batch: str) -> Self:
+        return cls(keys.data, keys.lease, keys.tries, claim, entry_id, f"{entry_id} {batch}")
+
+    @classmethod
+    def example(cls, keys: Keys) -> Self:
+        return cls.of(keys.outbox(3), broadcast_claim(keys.prefix, "b1", "c1", 3), "1-a-b", "k1")

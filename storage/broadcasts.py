@@ -17,6 +17,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from storage.broadcast_batches import Members
 from storage.broadcast_numbers import MARKS, Numbers
 from storage.broadcast_scripts import ClaimPut, Finish
 from storage.client import RedisClient
@@ -51,6 +52,7 @@ class Broadcasts:
         self._claim_put = runner(redis, ClaimPut)
         self._finish = runner(redis, Finish)
         self.numbers = Numbers(redis, keys)
+        self.members = Members(redis, keys)  # claims of VK batches' members
 
     @guarded
     async def create(self, broadcast: str, spec: str) -> bool:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from typing import Literal
 
@@ -27,9 +28,18 @@ from connectors.cursor import PollCursor
 from connectors.ratelimit import RateLimiter
 from flows.types import Channel, Inbound, Reply
 
+from .batch import (
+    MISSING,
+    PEERS_PER_CALL,
+    BatchAddress,
+    outcomes,
+    parse_address,
+    with_peers,
+    worst,
+)
 from .callback import PATH as CALLBACK_PATH
 from .callback import CallbackEndpoint
-from .client import API_VERSION, DEFAULT_API_URL, RetryPolicy, VkClient
+from .client import API_VERSION, DEFAULT_API_URL, RetryPolicy, VkClient, VkUndeliverable
 from .longpoll import LongPoll
 from .parse import VkPayloadError, parse_callback
 from .render import CAPABILITIES, ButtonType, render
@@ -50,6 +60,7 @@ __all__ = [
 log = logging.getLogger("svyaz.connectors.vk")
 
 Mode = Literal["callback", "longpoll"]
+BATCHES_KEPT = 64  # batches whose answer this process keeps for their members' re-sends
 
 
 class VkConnector:
@@ -91,6 +102,9 @@ class VkConnector:
             backoff_base=poll_backoff,
         )
         self._task: asyncio.Task[None] | None = None
+        self._batches: dict[str, dict[str, int]] = {}  # batch key -> outcome per peer
+        # Which of a batch's peers are still claimed with it (``bots.broadcast_vk`` sets it).
+        self.batch_members: Callable[[BatchAddress], Awaitable[tuple[str, ...]]] | None = None
 
     def routes(self) -> list[web.RouteDef]:
         return [self._endpoint.route()] if self.mode == "callback" else []
@@ -125,7 +139,19 @@ class VkConnector:
         self, user_id: str, reply: Reply, *, message_key: str, priority: Priority = "live",
         since: float | None = None,
     ) -> str | None:
-        """VK drops a re-send itself: ``random_id`` is derived from ``message_key``."""
+        """VK drops a re-send itself: ``random_id`` is derived from ``message_key`` (a batch
+        member's re-send: from the batch's key, to the batch's peers, see ``send_batch``)."""
+        batch = parse_address(user_id)
+        if batch is not None:
+            found = self._batches.get(batch.key)
+            if found is None:
+                peers = batch.peers if self.batch_members is None \
+                    else await self.batch_members(batch)
+                found = await self.send_batch(peers, reply, key=batch.key, priority=priority)
+            code = found.get(batch.own, MISSING)
+            if code:
+                raise VkUndeliverable(f"VK messages.send: error {code} for a batch", code=code)
+            return None
         attachment = None
         if reply.file is not None and self._read_file is not None:
             data = await self._read_file(reply.file.id)
@@ -141,6 +167,26 @@ class VkConnector:
         for params in calls:
             sent = await self.client.call("messages.send", params, priority=priority)
         return str(sent) if isinstance(sent, int) and sent > 0 else None
+
+    async def send_batch(
+        self, peers: tuple[str, ...], reply: Reply, *, key: str, priority: Priority = "bulk",
+    ) -> dict[str, int]:
+        """``reply`` (no file) to up to 100 ``peers`` in one ``messages.send`` per message
+        part, ``random_id`` from ``key``; per peer 0 when sent, else VK's error code. A
+        whole-request error raises as ``send`` does (every peer's copy shares its fate)."""
+        if reply.file is not None or len(peers) > PEERS_PER_CALL:
+            raise ValueError("a batch is one text without a file to at most 100 peers")
+        calls = render(reply, self.capabilities, peer_id="", message_key=key,
+                       button_type=self.button_type)
+        found: dict[str, int] = {}
+        for params in calls:
+            answer = await self.client.call("messages.send", with_peers(params, peers),
+                                            priority=priority)
+            found = worst(found, outcomes(answer, peers))
+        self._batches[key] = found
+        while len(self._batches) > BATCHES_KEPT:
+            del self._batches[next(iter(self._batches))]
+        return found
 
     async def answer_callback(self, inbound: Inbound) -> None:
         if inbound.callback_id is None:

@@ -251,8 +251,17 @@ class FakeVk:
             raise ApiError(3)
         return handler(params)
 
-    def _send(self, params: dict[str, str]) -> int:
-        peer = parse_int(params, "peer_id", required=False) or parse_int(params, "user_id")
+    def _send(self, params: dict[str, str]) -> Any:
+        """One peer (``peer_id``/``user_id``): the message id, a refusal as the error envelope.
+        ``peer_ids`` (<= 100): a list with an object per peer, each ``{peer_id, message_id,
+        conversation_message_id}`` or ``{peer_id, error: {code, description}}`` (VK's 5.199
+        ``messages_send_user_ids_response_item``; no ``message_id`` beside an error)."""
+        many = params.get("peer_ids")
+        peers = [int(p) for p in many.split(",")] if many else None
+        if peers is not None and not 0 < len(peers) <= 100:
+            raise ApiError(100, "peer_ids: from 1 to 100 peers")
+        if peers is None:
+            peers = [parse_int(params, "peer_id", required=False) or parse_int(params, "user_id")]
         if "random_id" not in params:
             raise ApiError(100, "random_id is required")
         rid = parse_int(params, "random_id")
@@ -262,14 +271,34 @@ class FakeVk:
         if len(text) > self.max_text:
             raise ApiError(914)
         keyboard = parse_keyboard(params.get("keyboard"))
-        if peer in self.blocked:
-            raise ApiError(self.blocked[peer])
+        if many is None:
+            if peers[0] in self.blocked:
+                raise ApiError(self.blocked[peers[0]])
+            return self._deliver(peers[0], rid, text, keyboard, params)
+        items: list[dict[str, Any]] = []
+        for peer in peers:
+            if peer in self.blocked:
+                code = self.blocked[peer]
+                items.append({"peer_id": peer, "error": {
+                    "code": code, "description": wire.ERROR_TEXT.get(code, "error")}})
+                continue
+            message_id = self._deliver(peer, rid, text, keyboard, params)
+            items.append({"peer_id": peer, "message_id": message_id,
+                          "conversation_message_id": message_id - 1000})
+        return items
+
+    def _deliver(self, peer: int, rid: int, text: str, keyboard: Any,
+                 params: dict[str, str]) -> int:
         if (peer, rid) in self._by_random_id:  # a retry: VK does not show it twice
             return self._by_random_id[(peer, rid)]
         message_id = 1000 + len(self.sent) + 1
         self._by_random_id[(peer, rid)] = message_id
         self.sent.append(SentMessage(message_id, peer, rid, text, keyboard, params))
+        self.delivered(self.sent[-1])
         return message_id
+
+    def delivered(self, message: SentMessage) -> None:
+        """Called for each message shown to a peer (a subclass may stamp it)."""
 
     def _event_answer(self, params: dict[str, str]) -> int:
         for name in ("event_id", "user_id", "peer_id"):

@@ -1,0 +1,180 @@
+"""A broadcast's VK copies in batches of up to 100 ``peer_ids`` per ``messages.send``, on real
+Redis and the VK fake: every peer once, per-peer refusals counted for that customer only, and
+no one twice through a crash between VK's answer and the acknowledgements (kill -9 style: the
+process's state is dropped and a fresh one re-sends what the outbox holds)."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import AsyncIterator, Mapping
+
+import pytest
+from bots_harness import Harness
+
+from bots.broadcast_send import Sender
+from bots.broadcast_vk import VkBatches
+from bots.broadcasts import Broadcaster
+from bots.delivery import Delivery
+from connectors.base import InboundSink
+from connectors.vk import VkConnector
+from connectors.vk.batch import address, batch_key
+from flows.broadcast import BroadcastSpec, reply_of
+from flows.segments import Segment
+from storage.broadcast_batches import Members
+from tests.fakes import vk as vk_fakes
+from tests.fakes.vk import FakeVk
+
+fake_vk_factory = vk_fakes.fake_vk_factory
+fake_vk = vk_fakes.fake_vk
+
+SEGMENTS: Mapping[str, Segment] = {"vk": Segment(channel=["vk"])}
+NOTICE = BroadcastSpec(title="31-го", kind="service", segment="vk",
+                       text="31 декабря мы закрыты.")
+PEERS = [str(5_000 + n) for n in range(250)]
+BLOCKED = (5_007, 5_180)  # have not allowed the community's messages: 901
+
+
+async def _nowhere(*_: object, **__: object) -> None:
+    return None
+
+
+@pytest.fixture
+async def vk(fake_vk: FakeVk) -> AsyncIterator[VkConnector]:
+    connector = VkConnector(token=fake_vk.token, group_id=fake_vk.group_id,
+                            api_url=fake_vk.api_url, sink=_sink())
+    yield connector
+    await connector.stop()
+
+
+def _sink() -> InboundSink:
+    return _nowhere  # type: ignore[return-value]
+
+
+def _parts(harness: Harness, vk: VkConnector) -> tuple[Broadcaster, Sender, Delivery]:
+    delivery = Delivery(store=harness.store, connectors={"vk": vk}, metrics=harness.metrics)
+    batches = VkBatches(store=harness.store, connector=vk, delivery=delivery)
+    owner = Broadcaster(store=harness.store, segments=lambda: SEGMENTS)
+    sender = Sender(store=harness.store, delivery=delivery, inject=harness.runtime.inject,
+                    segments=lambda: SEGMENTS, timezone="Europe/Moscow", vk_batches=batches)
+    return owner, sender, delivery
+
+
+async def _start(harness: Harness, owner: Broadcaster, fake: FakeVk) -> None:
+    for peer in PEERS:
+        await harness.store.identities.resolve(f"vk:{peer}")
+    for peer in BLOCKED:
+        fake.block(peer, 901)
+    await owner.create(NOTICE, "v1")
+    assert await owner.start("v1") == len(PEERS)
+
+
+def _copies(fake: FakeVk) -> Counter[int]:
+    return Counter(m.peer_id for m in fake.sent if m.message == NOTICE.text)
+
+
+async def test_each_peer_once_in_batches_of_100_and_refusals_counted(
+    harness: Harness, fake_vk: FakeVk, vk: VkConnector,
+) -> None:
+    owner, sender, _ = _parts(harness, vk)
+    await _start(harness, owner, fake_vk)
+    assert await sender.drain("v1") == len(PEERS)
+    sends = fake_vk.calls_of("messages.send")
+    assert sorted(len(c.params["peer_ids"].split(",")) for c in sends) == [50, 100, 100]
+    assert "peer_id" not in sends[0].params
+    copies = _copies(fake_vk)
+    assert set(copies.values()) == {1}
+    assert set(copies) == {int(p) for p in PEERS} - set(BLOCKED)
+    numbers = await owner.numbers("v1")
+    assert numbers["vk"] == {"queued": 250, "sent": 248, "refused VkUndeliverable": 2}
+    assert await harness.store.outbox.pending() == []  # every member acknowledged
+    outcomes = await harness.store.broadcasts.numbers.outcomes("v1")
+    refused = {await harness.customer("vk", str(p)) for p in BLOCKED}
+    assert {c for c, o in outcomes.items() if o.startswith("refused")} == refused
+
+
+async def test_no_one_twice_through_a_crash_between_the_send_and_the_acks(
+    harness: Harness, fake_vk: FakeVk, vk: VkConnector, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    owner, sender, _ = _parts(harness, vk)
+    await _start(harness, owner, fake_vk)
+
+    async def died(*_: object, **__: object) -> None:  # VK answered; nothing acknowledged
+        return None
+
+    monkeypatch.setattr(VkBatches, "_outcome", died)
+    await sender.drain("v1")  # (its next pass finds every copy claimed: the outbox has them)
+    monkeypatch.undo()
+    first = [(c.params["peer_ids"], c.params["random_id"])
+             for c in fake_vk.calls_of("messages.send")]
+    assert len(first) == 3
+    assert len(await harness.store.outbox.pending()) == 250
+    # a new process: nothing of the old one's memory, only Redis
+    again = VkConnector(token=fake_vk.token, group_id=fake_vk.group_id,
+                        api_url=fake_vk.api_url, sink=_sink())
+    try:
+        owner, sender, delivery = _parts(harness, again)
+        while await delivery.resend_stale(min_idle_ms=0):
+            pass
+        await sender.drain("v1")
+    finally:
+        await again.stop()
+    retries = [(c.params["peer_ids"], c.params["random_id"])
+               for c in fake_vk.calls_of("messages.send")][3:]
+    assert sorted(retries) == sorted(first)  # the same batches, the same random_ids, once each
+    copies = _copies(fake_vk)
+    assert set(copies.values()) == {1}
+    assert set(copies) == {int(p) for p in PEERS} - set(BLOCKED)
+    assert await harness.store.outbox.pending() == []
+    assert await harness.store.broadcasts.left("v1") == 0
+
+
+async def test_a_batch_overlapping_another_gives_its_claims_back(
+    harness: Harness, fake_vk: FakeVk, vk: VkConnector, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    owner, sender, delivery = _parts(harness, vk)
+    await _start(harness, owner, fake_vk)
+    first = await harness.customer("vk", PEERS[0])
+
+    async def not_yet(_: object, __: str, customers: list[str]) -> list[bool]:
+        return [False] * len(customers)
+
+    monkeypatch.setattr(Members, "taken", not_yet)  # looked before the other process claimed
+    # another process took the first customer's copy on its own (not in this batch) and died
+    entry = harness.store.outbox.prepare(first, "vk", PEERS[0], reply_of(NOTICE))
+    assert await harness.store.broadcasts.claim("v1", first, entry)
+    await sender.drain("v1")
+    batches = [c.params["peer_ids"].split(",") for c in fake_vk.calls_of("messages.send")]
+    assert all(PEERS[0] not in peers for peers in batches)  # given back, then formed anew
+    assert sum(len(peers) for peers in batches) == 249
+    assert len(batches) == 3
+    assert await delivery.resend_stale(min_idle_ms=0) == 1  # the other's entry, alone
+    copies = _copies(fake_vk)
+    assert set(copies.values()) == {1}
+    assert set(copies) == {int(p) for p in PEERS} - set(BLOCKED)
+    assert await harness.store.outbox.pending() == []
+
+
+async def test_a_crash_among_a_batchs_claims_sends_the_rest_with_another_only(
+    harness: Harness, fake_vk: FakeVk, vk: VkConnector,
+) -> None:
+    owner, sender, _ = _parts(harness, vk)
+    await _start(harness, owner, fake_vk)
+    people = [(p, await harness.customer("vk", p)) for p in PEERS[:100]]
+    key = batch_key("v1", [c for _, c in people])
+    for peer, customer in people[:60]:  # the process died after 60 of its 100 claims
+        entry = harness.store.outbox.prepare(customer, "vk", address(key, "v1", peer, people),
+                                             reply_of(NOTICE))
+        assert await harness.store.broadcasts.members.claim("v1", customer, entry, key) is None
+    again = VkConnector(token=fake_vk.token, group_id=fake_vk.group_id,
+                        api_url=fake_vk.api_url, sink=_sink())
+    try:  # a new process: the outbox re-sends the 60, the queue sends the other 190
+        _, sender, delivery = _parts(harness, again)
+        while await delivery.resend_stale(min_idle_ms=0):
+            pass
+        await sender.drain("v1")
+    finally:
+        await again.stop()
+    copies = _copies(fake_vk)
+    assert set(copies.values()) == {1}
+    assert set(copies) == {int(p) for p in PEERS} - set(BLOCKED)
+    assert await harness.store.outbox.pending() == []
