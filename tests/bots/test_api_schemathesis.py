@@ -14,9 +14,20 @@ import pytest
 from desk_client import desk_app, store_of
 
 from flows.broadcast import BroadcastSpec
+from storage.embedded import EmbeddedRedis
 from storage.history import HistoryEntry
 
 pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def redis_url(embedded_redis: EmbeddedRedis) -> str:
+    """The embedded Redis only, for the API's contract: no behaviour of a Redis server is under
+    test here (tests/storage tests each on every server), and this file is among the suite's
+    slowest: once, not once per server."""
+    return embedded_redis.url
+
+
 ST = Path(sys.executable).parent / "st"
 TOKEN = "t0ken-for-schemathesis"
 

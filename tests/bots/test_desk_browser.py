@@ -17,6 +17,17 @@ from desk_client import HANDED, PASSWORD, add_operator, desk_app
 from playwright.async_api import Browser, Page, async_playwright, expect
 from test_processes import free_port
 
+from storage.embedded import EmbeddedRedis
+
+
+@pytest.fixture
+def redis_url(embedded_redis: EmbeddedRedis) -> str:
+    """The embedded Redis only, for the desk in a browser: no behaviour of a Redis server is under
+    test here (tests/storage tests each on every server), and this file is among the suite's
+    slowest: once, not once per server."""
+    return embedded_redis.url
+
+
 CHROMIUM = Path("/usr/bin/chromium")
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
         "--disable-background-networking", "--disable-component-update", "--disable-sync",

@@ -16,7 +16,16 @@ from itsdangerous import TimestampSigner, URLSafeTimedSerializer
 from bots.app import SETTINGS
 from bots.config import secret_key
 from bots.desk.sessions import COOKIE, LOGIN_COOKIE, SESSION_AGE, SESSION_SALT
+from storage.embedded import EmbeddedRedis
 from storage.keys import DESK_ACCOUNT_MAX_FAILURES, DESK_ADDRESS_MAX_FAILURES
+
+
+@pytest.fixture
+def redis_url(embedded_redis: EmbeddedRedis) -> str:
+    """The embedded Redis only, for the desk's access rules: no behaviour of a Redis server is under
+    test here (tests/storage tests each on every server), and this file is among the suite's
+    slowest: once, not once per server."""
+    return embedded_redis.url
 
 
 @pytest.fixture
