@@ -32,6 +32,11 @@ log = logging.getLogger("svyaz.bots")
 
 # After an error answer, how long aiohttp keeps reading a body nobody wants before closing.
 LINGER = 1.0
+# Connections the kernel queues while every file is taken (asyncio then stops accepting for a
+# second). aiohttp's 128 overflowed under a crowd of slow connections: the kernel dropped the
+# handshake's last ACK, and an idle client was left on a connection the server had forgotten.
+# Linux caps it at net.core.somaxconn (4096 on current kernels).
+BACKLOG = 1024
 
 
 def body_deadline(seconds: float, room: Callable[[str], int | None] = lambda _: None
@@ -73,7 +78,7 @@ async def _take_body(request: web.Request, *, form: bool) -> None:
 def server_options(idle_timeout: float) -> dict[str, Any]:
     """Keyword arguments for ``web.run_app``/``AppRunner``: close a connection whose next
     request has not arrived ``idle_timeout`` s after it opened or was last answered."""
-    return {"keepalive_timeout": idle_timeout, "lingering_time": LINGER}
+    return {"keepalive_timeout": idle_timeout, "lingering_time": LINGER, "backlog": BACKLOG}
 
 
 def raise_open_files() -> tuple[int, int]:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import resource
+import subprocess
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -38,6 +39,13 @@ def open_files(pid: int) -> tuple[int, int]:
             soft, hard = line.split()[3:5]
             return int(soft), int(hard)
     raise AssertionError("no open-file limit in /proc")
+
+
+def listen_backlog(port: int) -> int:
+    """The listening socket's accept-queue size, as the kernel reports it (``ss``'s Send-Q)."""
+    out = subprocess.run(["ss", "-Hltn", f"sport = :{port}"], capture_output=True, text=True,
+                         check=True).stdout.split()
+    return int(out[2])
 
 
 def limited(soft: int, hard: int) -> Callable[[], None]:
@@ -94,6 +102,8 @@ async def _crowd_and_a_webhook(bots: list[Bot], tmp_path: Path, fake: MaxFake, l
     bot = Bot(env, tmp_path / "run.log", preexec=limited(limit, limit))
     bots.append(bot)
     await bot.ready()
+    queued = listen_backlog(port)  # what waits beyond the open files must fit the kernel's queue
+    assert queued > 3 * 130 - limit, f"listen backlog {queued}"
     crowd = Crowd(port, SECRET)
     for kind in ("headers", "body", "idle"):
         crowd.start(kind, 130)  # 390 in all, beyond the server's 256 open files
