@@ -17,12 +17,14 @@ from bots.config import Settings
 from storage.embedded import DEFAULT_MAXMEMORY, EmbeddedRedis
 from tests.fakes import max_wire
 from tests.fakes.max import MaxFake, start_fake
+from tests.waiting import until
 
 ROOT = Path(__file__).resolve().parents[2]
 SECRET = "max-secret"
 CAP = "6mb"
 JUNK = b"x" * 65_536
 LIMIT = 2000  # keys of junk: 128 MB, far above the cap
+MARGIN = 256 * 1024  # bytes under the used memory once full: far above any key the bot frees
 
 
 async def fill(redis: Any) -> int:
@@ -38,6 +40,14 @@ async def fill(redis: Any) -> int:
             filled += 1
     assert all("maxmemory" in r for r in refusals), refusals
     return filled
+
+
+async def hold_full(redis: Any) -> None:
+    """Lower the cap a little under what is used now: a key expiring or deleted meanwhile (a
+    lock released, the health probe's own key) must not open room again before the checks
+    (on a slow machine a freed lock let ``/healthz``'s probe write through)."""
+    used = int((await redis.info("memory"))["used_memory"])
+    await redis.config_set("maxmemory", used - MARGIN)
 
 
 @pytest.fixture
@@ -80,8 +90,11 @@ async def test_a_full_redis_answers_503_says_why_and_recovers(
     status, _ = await max_fake.push(webhook, max_wire.message_created(71, "/start"),
                                     secret=SECRET)
     assert status == 200
+    edge = bot.app[EDGE]
+    await until(lambda: max_fake.sent and not edge.busy, what="the first turn's reply")
     filled = await fill(redis)
     assert 0 < filled < LIMIT  # the cap (6 MB), not the machine, stopped it
+    await hold_full(redis)
 
     status, _ = await max_fake.push(webhook, max_wire.message_created(72, "/start"),
                                     secret=SECRET)
@@ -94,6 +107,7 @@ async def test_a_full_redis_answers_503_says_why_and_recovers(
     assert "maxmemory" in reason
 
     await redis.delete(*[f"junk:{n}" for n in range(filled)])
+    await redis.config_set("maxmemory", CAP)
     assert (await bot.get("/healthz")).status == 200
     status, _ = await max_fake.push(webhook, max_wire.message_created(72, "/start"),
                                     secret=SECRET)
