@@ -17,6 +17,7 @@ from flows.effects import zone
 from flows.model import FlowSet
 from flows.types import Happened
 from storage.funnel import Counts, counts_of
+from storage.reached import Reached
 
 COUNTING = True  # ``FunnelCounts.on`` at start (bench/launch.py's ``--no-funnel`` clears it)
 
@@ -39,6 +40,11 @@ class FunnelCounts:
         if not self.on or not facts:
             return None
         return counts_of(self._day(), facts, channel)
+
+    def reached(self, facts: Sequence[Happened]) -> Reached | None:
+        """The flows and steps a turn reached, for the customer's own set (kept whether or
+        not the funnel counts: segments and conversions read it)."""
+        return Reached.of(facts, self._clock().timestamp()) if facts else None
 
     def _day(self) -> str:
         """The business's calendar day now, worked out once a minute (a time zone's offset
