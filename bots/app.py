@@ -61,6 +61,7 @@ from connectors.base import Connector
 from connectors.registry import INSTALLED
 from flows import engine
 from flows.backoff import Backoff
+from flows.segments import reachable
 from flows.types import Channel
 from storage.errors import StorageError
 from storage.instance import Instance, InstanceError
@@ -207,10 +208,11 @@ def _assemble(
         if isinstance(vk, BatchConnector) else None
     sender = Sender(store=store, delivery=delivery, inject=edge.inject, segments=segments,
                     timezone=settings.timezone, vk_batches=batches)
+    sends = Broadcaster(store=store, segments=segments, steps=lambda: reachable(flows.current()))
     return Parts(store=store, embedded=embedded, instance=instance, http=http, flows=flows,
                  delivery=delivery, reminders=reminders, runtime=runtime, connectors=connectors,
                  spare=spare, ladder=ladder, incidents=incidents, sender=sender,
-                 broadcasts=Broadcaster(store=store, segments=segments), copies=copies)
+                 broadcasts=sends, copies=copies)
 
 
 def _background(edge: Edge, parts: Parts) -> list[asyncio.Task[None]]:
