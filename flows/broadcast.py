@@ -69,7 +69,10 @@ class BroadcastSpec(BaseModel):
         {"required": ["text"], "properties": {"text": _STRING, "flow": _NULL}},
         {"required": ["flow"], "properties": {"flow": _STRING, "text": _NULL,
                                               "buttons": {"maxItems": 0},
-                                              "kind": {"const": "service"}}}]})
+                                              "kind": {"const": "service"}}}],
+        # converts_at or converted, not both (``_content``)
+        "not": {"required": ["converts_at", "converted"],
+                "properties": {"converts_at": _STRING, "converted": _STRING}}})
 
     title: str = Field(min_length=1, max_length=120)
     kind: Kind = Field(description="'ads': advertising (needs consent); 'service': a notice")
