@@ -129,7 +129,8 @@ def segments_command(args: argparse.Namespace) -> int:
     if settings is None:
         return 2
     folder = args.folder or str(settings.flows)
-    found, problems = segments.read(folder, channels=INSTALLED.names())
+    found, problems = segments.read(folder, channels=INSTALLED.names(),
+                                    steps=known_steps(folder))
     lang = owner_lang()
     for problem in problems:
         print(problem.in_lang(lang), file=sys.stderr)

@@ -5,14 +5,16 @@ and a step that does not exist is refused in Russian. Segments by the steps reac
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from datetime import datetime
+from pathlib import Path
 
 import pytest
 from bots_harness import FLOWS, ZONE, Harness
 from test_broadcasts import _customers, _parts
 
-from bots.audience import dry_run
+from bots.audience import SegmentFile, dry_run
 from bots.broadcasts import Broadcaster, UnknownStep
 from flows.broadcast import BroadcastSpec
 from flows.loader import load
@@ -76,3 +78,19 @@ async def test_segments_choose_by_the_steps_reached(harness: Harness) -> None:
     assert counts["hello"] == {"web": 1}
     facts = (await harness.store.audience.facts([people["vk"]]))[0]
     assert facts.reached == {"ads", "ads.agree", "ads.vip"}
+
+
+def test_the_running_bot_keeps_its_segments_when_a_change_names_no_step(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A typo in ``not_reached`` would let a segment take everybody: the running bot's
+    reload refuses it (and logs why), as ``svyaz check`` does."""
+    path = tmp_path / "_segments.yaml"
+    path.write_text("segments:\n  new:\n    not_reached: ads.vip\n", encoding="utf-8")
+    steps = reachable(load(str(FLOWS), timezone="Europe/Moscow"))
+    named = SegmentFile(tmp_path, ["vk", "max", "web"], lambda: steps)
+    assert named()["new"].not_reached == "ads.vip"
+    path.write_text("segments:\n  new:\n    not_reached: ads.vipp\n", encoding="utf-8")
+    os.utime(path, (1, 1))  # (another modification time, whatever the clock's resolution)
+    assert named()["new"].not_reached == "ads.vip"  # the last good ones stay
+    assert "в сценарии 'ads' нет шага 'vipp'" in caplog.text
