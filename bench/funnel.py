@@ -69,7 +69,7 @@ async def run(args: argparse.Namespace, core: int | None, work: Path) -> None:
                              concurrency=args.concurrency // 2, seconds=args.seconds, rate=None)
                     for bot in bots.values()))
                 for side, r in zip(bots, both, strict=True):
-                    calls[side] += await redis_calls(sockets[side]) - before[side]
+                    calls[side] += (await redis_calls(sockets[side])).total() - before[side].total()
                     results[side].append(r)
                 ratios.append(both[0].rate / both[1].rate if both[1].rate else 0.0)
                 print(f"# round {n}: on {both[0].rate:.1f}, off {both[1].rate:.1f} msg/s, "
@@ -82,7 +82,7 @@ async def run(args: argparse.Namespace, core: int | None, work: Path) -> None:
                 r = await run_load(bot, max_poster(bot.url), fake.inbox,
                                    concurrency=args.concurrency, seconds=args.seconds,
                                    rate=None)
-                calls[side] += await redis_calls(sockets[side]) - before_one
+                calls[side] += (await redis_calls(sockets[side])).total() - before_one.total()
                 results[side].append(r)
                 print(f"# funnel {side}: {r.rate:.1f} msg/s, {r.errors} errors", flush=True)
     finally:

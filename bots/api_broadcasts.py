@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 from pydantic import Field, ValidationError
 
-from bots.broadcasts import BroadcastError
+from bots.broadcasts import BroadcastError, UnknownStep
 from flows.broadcast import BroadcastSpec
 
 if TYPE_CHECKING:
@@ -21,8 +21,10 @@ BROADCAST_ID = r"^[a-z0-9][a-z0-9_-]{0,39}$"  # storage.keyparts.check_broadcast
 
 CREATE_NOTE = ("`kind` must say whether it is advertising (`ads`: only customers with a live "
                "advertising consent, always with «Отписаться», not 21:00-09:00 business time "
-               "unless `quiet` says otherwise) or a service notice. 404 when the segment is not "
-               "in _segments.yaml, 409 when the id is taken.")
+               "unless `quiet` says otherwise) or a service notice. `converts_at` "
+               "(`booking.booked`) names the step that counts a recipient as converted. 404 "
+               "when the segment is not in _segments.yaml, 422 when `converts_at` names no "
+               "flow or step, 409 when the id is taken.")
 
 
 class NewBroadcast(BroadcastSpec):
@@ -44,6 +46,8 @@ async def create(api: Api, request: web.Request) -> web.Response:
     try:
         name = await broadcasts.create(spec, body.id)
         queued = await broadcasts.start(name) if body.start else None
+    except UnknownStep as exc:  # (converts_at names no step of the flows)
+        return error(422, "invalid_request", str(exc))
     except BroadcastError as exc:  # (the segment is not the document's to check: a 404)
         unknown = "segment" in str(exc)
         return error(404 if unknown else 409, "segment_not_found" if unknown else "conflict",

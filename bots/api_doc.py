@@ -127,6 +127,8 @@ _EXPORT: dict[str, Any] = {"type": "object", "properties": {
         "tags": {"type": "array", "items": _STR}}},
     "broadcasts": {"type": "object", "additionalProperties": _STR,
                    "description": "broadcast id -> what became of its copy"},
+    "reached": {"type": "object", "additionalProperties": {"type": "number"},
+                "description": "flow or flow.step reached -> when last (epoch seconds)"},
     "messages": {"type": "array", "items": {"type": "object", "properties": {
         "customer": _STR, "ts": {"type": "number"}, "time": _STR, "channel": _STR,
         "direction": {"enum": ["in", "out", "event"]}, "text": _STR,

@@ -201,16 +201,17 @@ def _assemble(
                                                connectors=connectors).take,
         copies=(copies := FileCopier(store.files, allow=settings.files_allowed)),
     )
-    segments = SegmentFile(settings.flows, INSTALLED.names())  # (as 'svyaz check' does)
+    segments = SegmentFile(settings.flows, INSTALLED.names(), flows.steps)  # as svyaz check
     vk = connectors.get("vk")
     batches = VkBatches(store=store, connector=vk, delivery=delivery) \
         if isinstance(vk, BatchConnector) else None
     sender = Sender(store=store, delivery=delivery, inject=edge.inject, segments=segments,
                     timezone=settings.timezone, vk_batches=batches)
+    sends = Broadcaster(store=store, segments=segments, steps=flows.steps)
     return Parts(store=store, embedded=embedded, instance=instance, http=http, flows=flows,
                  delivery=delivery, reminders=reminders, runtime=runtime, connectors=connectors,
                  spare=spare, ladder=ladder, incidents=incidents, sender=sender,
-                 broadcasts=Broadcaster(store=store, segments=segments), copies=copies)
+                 broadcasts=sends, copies=copies)
 
 
 def _background(edge: Edge, parts: Parts) -> list[asyncio.Task[None]]:

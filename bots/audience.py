@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Collection, Mapping
+from collections.abc import AsyncIterator, Callable, Collection, Mapping
 from pathlib import Path
 
 from flows.segments import SEGMENTS_FILE, Segment, read, tally
@@ -23,9 +23,11 @@ class SegmentFile:
     """The segments of a flows folder, read again when ``_segments.yaml`` changes (a file
     with errors keeps the last good segments and is logged once per change)."""
 
-    def __init__(self, folder: Path, channels: Collection[str]) -> None:
+    def __init__(self, folder: Path, channels: Collection[str],
+                 steps: Callable[[], Collection[str]] | None = None) -> None:
         self._path = folder / SEGMENTS_FILE
         self._channels = channels
+        self._steps = steps  # the flows' steps: a ``reached:`` naming none is an error
         self._seen: float | None = None
         self._segments: dict[str, Segment] = {}
 
@@ -36,7 +38,8 @@ class SegmentFile:
             changed = 0.0
         if changed != self._seen:
             self._seen = changed
-            found, problems = read(self._path.parent, channels=self._channels)
+            found, problems = read(self._path.parent, channels=self._channels,
+                                   steps=None if self._steps is None else self._steps())
             errors = [str(p) for p in problems if p.severity == "error"]
             if errors:
                 log.error("segments not reloaded: %s", "; ".join(errors))

@@ -15,8 +15,9 @@ from collections import Counter
 from collections.abc import AsyncIterator, Callable, Collection, Mapping
 
 from bots.audience import recipients
-from flows.broadcast import BroadcastSpec
+from flows.broadcast import BroadcastSpec, conversion_problem
 from flows.segments import Segment
+from storage.broadcast_numbers import After
 from storage.broadcasts import Record, Status
 from storage.store import Store
 
@@ -27,6 +28,11 @@ class BroadcastError(ValueError):
     """The owner's request cannot be done (unknown segment, wrong state); the text says why."""
 
 
+class UnknownStep(BroadcastError):
+    """``converts_at`` names no flow or step of the bot's flows (the text says so, in
+    Russian: the owner reads it)."""
+
+
 def new_id() -> str:
     return f"b{time.strftime('%Y%m%d')}-{secrets.token_hex(3)}"
 
@@ -35,20 +41,28 @@ class Broadcaster:
     """Creates, starts, pauses, resumes and cancels broadcasts; their numbers."""
 
     def __init__(self, *, store: Store, segments: Callable[[], Mapping[str, Segment]],
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.time,
+                 steps: Callable[[], Collection[str]] | None = None) -> None:
         self._store = store
         self._segments = segments
         self._clock = clock
+        self._steps = steps  # the flows and steps ``converts_at`` may name (None: unchecked)
 
     # ----------------------------------------------------------------- the owner's commands
 
     async def create(self, spec: BroadcastSpec, broadcast: str | None = None) -> str:
         if spec.segment not in self._segments():
             raise BroadcastError(f"no segment {spec.segment!r} in _segments.yaml")
+        self.check(spec)
         name = broadcast or new_id()
         if not await self._store.broadcasts.create(name, spec.model_dump_json()):
             raise BroadcastError(f"broadcast {name!r} exists already")
         return name
+
+    def check(self, spec: BroadcastSpec) -> None:
+        """``UnknownStep`` when ``converts_at`` names no flow or step of the bot's flows."""
+        if self._steps is not None and (why := conversion_problem(spec, self._steps())):
+            raise UnknownStep(why.render())
 
     async def start(self, broadcast: str) -> int:
         """Queue the segment's customers now and send (or wait for ``at``); how many."""
@@ -111,6 +125,10 @@ class Broadcaster:
     def segments(self) -> Mapping[str, Segment]:
         return self._segments()
 
+    def steps(self) -> list[str]:
+        """The flows and steps ``converts_at`` may name, sorted (empty: unknown)."""
+        return sorted(self._steps()) if self._steps is not None else []
+
     # ----------------------------------------------------------------- numbers
 
     async def numbers(self, broadcast: str) -> dict[str, dict[str, int]]:
@@ -127,11 +145,22 @@ class Broadcaster:
                 if o.startswith("sent ")]
         for start in range(0, len(sent), BATCH):
             chunk = sent[start:start + BATCH]
-            found = await numbers.since([c for c, _ in chunk], since)
+            found = await numbers.since([c for c, _ in chunk], since, step=spec.converts_at,
+                                        note=f"broadcast {broadcast}")
             for (customer, channel), after in zip(chunk, found, strict=True):
                 if after.replied:
                     await numbers.mark(broadcast, customer, "replied", channel)
                 if after.unsubscribed:
                     await numbers.mark(broadcast, customer, "unsubscribed", channel)
-                if spec.converted is not None and spec.converted in after.tags:
+                if converted(spec, after, since):
                     await numbers.mark(broadcast, customer, "converted", channel)
+
+
+def converted(spec: BroadcastSpec, after: After, since: float) -> bool:
+    """Did the recipient convert: entered ``converts_at`` after their copy reached them (its
+    history entry's time; the broadcast's start when that is no longer among the last
+    entries), or (the older form) have the ``converted`` tag (those who had it before were
+    excluded when sent)."""
+    if spec.converts_at is not None:
+        return after.reached is not None and after.reached >= (after.got or since)
+    return spec.converted is not None and spec.converted in after.tags

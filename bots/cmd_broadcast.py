@@ -24,7 +24,7 @@ from bots.access import bot_store
 from bots.audience import SegmentFile, dry_run
 from bots.broadcasts import Broadcaster, BroadcastError
 from bots.channels import enabled
-from bots.cmd_flows import owner_lang
+from bots.cmd_flows import known_steps, owner_lang
 from bots.config import Settings
 from connectors.registry import INSTALLED
 from flows import broadcast as spec_file
@@ -129,7 +129,8 @@ def segments_command(args: argparse.Namespace) -> int:
     if settings is None:
         return 2
     folder = args.folder or str(settings.flows)
-    found, problems = segments.read(folder, channels=INSTALLED.names())
+    found, problems = segments.read(folder, channels=INSTALLED.names(),
+                                    steps=known_steps(folder))
     lang = owner_lang()
     for problem in problems:
         print(problem.in_lang(lang), file=sys.stderr)
@@ -171,7 +172,8 @@ def broadcast_command(args: argparse.Namespace) -> int:
     lang = owner_lang()
     spec = None
     if args.action in ("create", "dry-run"):
-        spec, problems = spec_file.read_file(Path(args.target), named())
+        spec, problems = spec_file.read_file(Path(args.target), named(),
+                                             known_steps(str(settings.flows)))
         for problem in problems:
             print(problem.in_lang(lang), file=sys.stderr)
         if spec is None:

@@ -102,8 +102,9 @@ def cmd_check(args: argparse.Namespace) -> int:
         problems += tuple(convcheck.check_tests(folder, flows, lang=lang))
     canned = load_canned(Path(folder))[1]  # the desk's _desk.yaml
     tags = None if flows is None else segments.tags_set(flows)
-    found, named = segments.read(folder, channels=INSTALLED.names(), tags=tags)
-    sent = broadcast.check_folder(folder, found)  # broadcasts/*.yaml
+    steps = None if flows is None else segments.reachable(flows)
+    found, named = segments.read(folder, channels=INSTALLED.names(), tags=tags, steps=steps)
+    sent = broadcast.check_folder(folder, found, steps)  # broadcasts/*.yaml
     problems = (*problems, *(p.in_lang(lang) for p in (*canned, *named, *sent)))
     for problem in problems:
         print(problem)
@@ -114,6 +115,14 @@ def cmd_check(args: argparse.Namespace) -> int:
         return 1
     print(msg("check.ok", folder=folder, flows=len(flows.flows), warnings=warnings).render(lang))
     return 0
+
+
+def known_steps(folder: str) -> frozenset[str] | None:
+    """The flows and ``flow.step``s of ``folder`` (``segments.reachable``); None when its
+    flows do not load (``svyaz check`` tells why)."""
+    flows, _ = check(folder, timezone=_timezone(), channels=INSTALLED.names(),
+                     send_only=send_only_channels(), lang=owner_lang())
+    return None if flows is None else segments.reachable(flows)
 
 
 def _load_or_report(folder: str) -> FlowSet | None:

@@ -18,6 +18,7 @@ from pathlib import Path
 from connectors.registry import INSTALLED
 from flows.loader import FlowLoadError, load
 from flows.model import FlowSet
+from flows.segments import reachable
 
 log = logging.getLogger("svyaz.bots")
 
@@ -70,6 +71,10 @@ class FlowSource:
                 or self._told[1].can_link != can_link:
             self._told = (self._flows, replace(self._flows, can_link=can_link))
         return self._told[1]
+
+    def steps(self) -> frozenset[str]:
+        """Every flow and ``flow.step`` now: what ``reached:`` and ``converts_at`` may name."""
+        return reachable(self.current())
 
     async def check_once(self) -> bool:
         """Reload when the folder changed; True when new flows were swapped in."""

@@ -2,7 +2,8 @@
 save adds (``storage.funnel``), on the business's calendar day, and as Prometheus counters
 once saved.
 
-``on`` turns the counting off and on (the bench measures its cost by alternating). This
+``on`` turns the counting off and on, with the steps reached (``storage.reached``) each
+customer's save keeps (the bench measures their cost by alternating). This
 module must not write to Redis itself: the turn's save does.
 """
 
@@ -17,6 +18,7 @@ from flows.effects import zone
 from flows.model import FlowSet
 from flows.types import Happened
 from storage.funnel import Counts, counts_of
+from storage.reached import Reached
 
 COUNTING = True  # ``FunnelCounts.on`` at start (bench/launch.py's ``--no-funnel`` clears it)
 
@@ -39,6 +41,13 @@ class FunnelCounts:
         if not self.on or not facts:
             return None
         return counts_of(self._day(), facts, channel)
+
+    def reached(self, facts: Sequence[Happened]) -> Reached | None:
+        """The flows and steps a turn reached, for the customer's own set (segments and a
+        broadcast's conversions read it; off with the counting, for the bench only)."""
+        if not self.on or not facts:
+            return None
+        return Reached.of(facts, self._clock().timestamp())
 
     def _day(self) -> str:
         """The business's calendar day now, worked out once a minute (a time zone's offset

@@ -308,6 +308,7 @@ class TurnRunner:
                 history=inbound_entry(ctx.inbound) if first else None,
                 outbox=queued, effects=ctx.held.effects_to_save(ctx.customer, effects),
                 counts=self.funnel.counts(turn.happened, ctx.inbound.channel),
+                reached=self.funnel.reached(turn.happened),
             )
             self.funnel.saved(turn.happened, ctx.inbound.channel)
             ctx.recorded, first, state = True, False, turn.state

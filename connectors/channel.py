@@ -34,6 +34,23 @@ class Capabilities:
 
 
 @dataclass(frozen=True, slots=True)
+class ShownButton:
+    """A button as the channel shows it: its label and, for a link, where it opens."""
+
+    text: str
+    url: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Shown:
+    """One message as the channel shows it (``ChannelInfo.preview``): its text and its rows
+    of buttons, read back from what the connector's own ``render`` would send."""
+
+    text: str
+    rows: tuple[tuple[ShownButton, ...], ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class Wiring:
     """What the running bot hands a connector it builds: where inbound events go, the bot's
     secret key, and for the web chat the history and greeting it replays on open and whether
@@ -95,6 +112,9 @@ class ChannelInfo:
     # Its connector holds live sockets in one process (the web chat): a reply made in another
     # process must be relayed to it (``bots.webrelay``).
     relayed: bool = False
+    # How a reply looks there: the messages the connector's own rendering makes of it, read
+    # back (the desk's broadcast preview); None: no preview. Imports the connector when called.
+    preview: Callable[[Reply], tuple[Shown, ...]] | None = None
 
     def deep_link(self, target: str | None, token: str) -> str | None:
         """The link into this channel carrying ``token``; None without a target or a link."""

@@ -5,7 +5,9 @@ time zone).
 
 An advertising broadcast (``kind: ads``) goes only to customers with a live advertising
 consent and always carries the «Отписаться» button; a service notice (``kind: service``) goes
-to every customer of its segment. The owner must say which it is. Pure: no I/O, no clock.
+to every customer of its segment. The owner must say which it is. ``converts_at:
+booking.booked`` names the step whose entry, after the copy reached the recipient, counts
+them as converted (``bots.broadcasts``). Pure: no I/O, no clock.
 """
 
 from __future__ import annotations
@@ -19,9 +21,10 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, WithJsonSchema, model_validator
 from pydantic.config import JsonDict
 
-from flows.messages import msg
+from flows.messages import Msg, msg
 from flows.problems import Problem, did_you_mean, listing
-from flows.schema import Name, TagName
+from flows.schema import Name, StepRef, TagName
+from flows.segments import step_problem
 from flows.texts import UNSUBSCRIBE_BUTTON
 from flows.types import UNSUBSCRIBE_BUTTON_ID, Button, Reply
 from flows.validation import validate
@@ -66,7 +69,10 @@ class BroadcastSpec(BaseModel):
         {"required": ["text"], "properties": {"text": _STRING, "flow": _NULL}},
         {"required": ["flow"], "properties": {"flow": _STRING, "text": _NULL,
                                               "buttons": {"maxItems": 0},
-                                              "kind": {"const": "service"}}}]})
+                                              "kind": {"const": "service"}}}],
+        # converts_at or converted, not both (``_content``)
+        "not": {"required": ["converts_at", "converted"],
+                "properties": {"converts_at": _STRING, "converted": _STRING}}})
 
     title: str = Field(min_length=1, max_length=120)
     kind: Kind = Field(description="'ads': advertising (needs consent); 'service': a notice")
@@ -78,8 +84,11 @@ class BroadcastSpec(BaseModel):
     quiet: Annotated[str, AfterValidator(_quiet),
                      WithJsonSchema({"type": "string", "pattern": QUIET_PATTERN})] | None = Field(
         default=None, description="hours it must not go, business time (ads: 21:00-09:00)")
+    converts_at: StepRef | None = Field(
+        default=None, description="the step (flow.step) whose entry after the broadcast counts "
+        "a recipient as converted, e.g. booking.booked")
     converted: TagName | None = Field(
-        default=None, description="the tag that counts a recipient as converted, e.g. записан")
+        default=None, description="(older form) the tag that counts a recipient as converted")
 
     @model_validator(mode="after")
     def _content(self) -> BroadcastSpec:
@@ -89,6 +98,8 @@ class BroadcastSpec(BaseModel):
             raise ValueError(msg("broadcast.flow_buttons"))
         if self.flow is not None and self.kind == "ads":  # its replies carry no «Отписаться»
             raise ValueError(msg("broadcast.ads_flow"))
+        if self.converts_at is not None and self.converted is not None:
+            raise ValueError(msg("broadcast.converted_both"))
         return self
 
     @property
@@ -130,9 +141,20 @@ def opens_at(quiet: str | None, now: datetime) -> datetime | None:
 BROADCASTS_FOLDER = "broadcasts"  # beside the flows: one broadcast per *.yaml file
 
 
-def read_file(path: Path, segments: Collection[str] | None = None
+def conversion_problem(spec: BroadcastSpec, steps: Collection[str]) -> Msg | None:
+    """Why ``spec.converts_at`` names no flow or step of ``steps`` (``flows.segments.
+    reachable``); None when it does or is not given."""
+    if spec.converts_at is None:
+        return None
+    why = step_problem(spec.converts_at, steps)
+    return None if why is None else msg("broadcast.converts_at_unknown", why=why)
+
+
+def read_file(path: Path, segments: Collection[str] | None = None,
+              steps: Collection[str] | None = None,
               ) -> tuple[BroadcastSpec | None, list[Problem]]:
-    """A broadcast file and its problems (``segments``: the names it may choose from)."""
+    """A broadcast file and its problems (``segments``: the names it may choose from;
+    ``steps``: the flows and steps its ``converts_at`` may name)."""
     try:
         doc = parse(path.read_text(encoding="utf-8"))
     except UnicodeDecodeError as exc:
@@ -146,10 +168,15 @@ def read_file(path: Path, segments: Collection[str] | None = None
             "broadcast.segment_unknown", segment=spec.segment,
             hint=did_you_mean(spec.segment, list(segments)),
             segments=listing(sorted(segments)))))
+    if spec is not None and steps is not None \
+            and (why := conversion_problem(spec, steps)) is not None:
+        where = doc.value_at(("converts_at",))
+        problems.append(Problem(str(path), where.line, where.column, why))
     return (spec if not problems else None), problems
 
 
-def check_folder(folder: str | Path, segments: Collection[str] | None) -> list[Problem]:
+def check_folder(folder: str | Path, segments: Collection[str] | None,
+                 steps: Collection[str] | None = None) -> list[Problem]:
     """The problems of every broadcast file in ``<folder>/broadcasts`` (``svyaz check``)."""
     return [p for path in sorted((Path(folder) / BROADCASTS_FOLDER).glob("*.yaml"))
-            for p in read_file(path, segments)[1]]
+            for p in read_file(path, segments, steps)[1]]

@@ -136,4 +136,26 @@ BROADCAST: Mapping[str, Mapping[str, str]] = {
               "'tag: {tag}'); она может быть только у клиентов из импорта",
         "en": "segment '{segment}': no flow sets the tag '{tag}' (a step with 'tag: {tag}'); "
               "only imported customers may have it"},
+    "pattern.step_ref": {
+        "ru": "'{found}' — не сценарий и не шаг: пишите сценарий.шаг, например booking.booked, "
+              "или только сценарий, например booking",
+        "en": "'{found}' names no flow or step: write flow.step, e.g. booking.booked, or a "
+              "flow alone, e.g. booking"},
+    "step_ref.flow_unknown": {
+        "ru": "'{ref}': сценария '{flow}' нет{hint}; сценарии: {flows}",
+        "en": "'{ref}': there is no flow '{flow}'{hint}; flows: {flows}"},
+    "step_ref.step_unknown": {
+        "ru": "'{ref}': в сценарии '{flow}' нет шага '{step}'{hint}; шаги: {steps}",
+        "en": "'{ref}': the flow '{flow}' has no step '{step}'{hint}; steps: {steps}"},
+    "segment.step_unknown": {"ru": "сегмент '{segment}': {why}",
+                             "en": "segment '{segment}': {why}"},
+    "broadcast.converts_at_unknown": {
+        "ru": "converts_at (шаг, на котором получатель считается «записался после рассылки»): "
+              "{why}",
+        "en": "converts_at (the step that counts a recipient as converted): {why}"},
+    "broadcast.converted_both": {
+        "ru": "у рассылки одно из двух: converts_at (шаг, например booking.booked) или "
+              "converted (метка); лучше шаг",
+        "en": "a broadcast has one of converts_at (a step, e.g. booking.booked) or converted "
+              "(a tag); prefer the step"},
 }

@@ -47,6 +47,10 @@ Name = Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_-]*$", ma
 # A customer's tag (``tag: vip``), as segments name it: lower-case letters, digits, '_', '-'.
 TAG_PATTERN = r"^[0-9a-zа-яё_-]{1,40}$"
 TagName = Annotated[str, StringConstraints(pattern=TAG_PATTERN)]
+# A flow reached (``booking``) or a step of it (``booking.booked``), as segments and a
+# broadcast's ``converts_at`` name it.
+STEP_REF_PATTERN = r"^[A-Za-z_][A-Za-z0-9_-]{0,63}(\.[A-Za-z_][A-Za-z0-9_-]{0,63})?$"
+StepRef = Annotated[str, StringConstraints(pattern=STEP_REF_PATTERN)]
 
 VarName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$", max_length=64)]
 

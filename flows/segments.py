@@ -5,8 +5,10 @@ takes.
 A segment names any of: the channels (``channel: [max, vk]``), a consent (``consent: ads``: a
 live advertising consent), tags (``tags: [vip]``: every one of them; ``without_tags``: none
 of them), profile fields the customer gave (``profile: [phone]``) and the last activity
-(``active_within: 90d``). A flow or step reached is named by a ``tag:`` on that step
-(``tag: записан`` on the step that books), so it stays true after the dialogue moved on.
+(``active_within: 90d``), and the flows or steps reached (``reached: booking.booked``: every
+one of them; ``not_reached``: none of them; a flow alone: it was started), from each
+customer's own record (``storage.reached``), so it stays true after the dialogue moved on.
+A ``tag:`` the step sets works as well.
 
 The customer's side comes as ``Facts`` (``storage.audience`` reads them in batches). This
 module reads the file and checks it (``svyaz check``); it sends nothing and keeps no state.
@@ -23,10 +25,10 @@ from typing import Annotated
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, WithJsonSchema
 
 from flows import durations
-from flows.messages import msg
+from flows.messages import Msg, msg
 from flows.model import FlowSet
 from flows.problems import Problem, did_you_mean, listing
-from flows.schema import ChannelTarget, Duration, Name, ProfileField, TagName
+from flows.schema import ChannelTarget, Duration, Name, ProfileField, StepRef, TagName
 from flows.types import ConsentPurpose
 from flows.validation import validate
 from flows.yamlload import Document, YamlProblem, parse
@@ -63,6 +65,11 @@ class Segment(BaseModel):
         default=None, description="profile fields the customer gave, e.g. [phone]")
     active_within: Within | None = Field(
         default=None, description="wrote within this time, e.g. 90d")
+    reached: StepRef | list[StepRef] | None = Field(
+        default=None, description="reached every one of these flows or steps, e.g. "
+        "booking.booked")
+    not_reached: StepRef | list[StepRef] | None = Field(
+        default=None, description="reached none of these flows or steps, e.g. booking.booked")
 
     def channels(self) -> frozenset[str]:
         return frozenset(_many(self.channel))
@@ -76,6 +83,9 @@ class Segment(BaseModel):
         if not set(_many(self.tags)) <= facts.tags or facts.tags & set(_many(self.without_tags)):
             return False
         if not set(self.profile or ()) <= facts.fields:
+            return False
+        if not set(_many(self.reached)) <= facts.reached \
+                or facts.reached & set(_many(self.not_reached)):
             return False
         if self.active_within is not None:
             span = durations.parse(self.active_within)
@@ -107,6 +117,7 @@ class Facts:
     ads: bool = False  # a live advertising consent
     personal_data: bool = False
     fields: frozenset[str] = frozenset()  # profile fields given
+    reached: frozenset[str] = frozenset()  # flows (started) and ``flow.step``s entered
 
     @property
     def last_active(self) -> float:
@@ -136,11 +147,34 @@ def tags_set(flows: FlowSet) -> frozenset[str]:
     return frozenset(t for f in flows.flows.values() for st in f.steps.values() for t in st.tags)
 
 
+def reachable(flows: FlowSet) -> frozenset[str]:
+    """Every flow and ``flow.step`` of ``flows``: what ``reached:`` and a broadcast's
+    ``converts_at`` may name."""
+    return frozenset(name for f in flows.flows.values()
+                     for name in (f.name, *(f"{f.name}.{step}" for step in f.steps)))
+
+
+def step_problem(ref: str, known: Collection[str]) -> Msg | None:
+    """Why ``ref`` (``booking.booked``) names no flow or step of ``known`` (None: it does)."""
+    if ref in known:
+        return None
+    flow, _, step = ref.partition(".")
+    flows = sorted(k for k in known if "." not in k)
+    if flow not in flows:
+        return msg("step_ref.flow_unknown", ref=ref, flow=flow, hint=did_you_mean(flow, flows),
+                   flows=listing(flows))
+    steps = sorted(k.partition(".")[2] for k in known if k.startswith(f"{flow}."))
+    return msg("step_ref.step_unknown", ref=ref, flow=flow, step=step,
+               hint=did_you_mean(step, steps), steps=listing(steps))
+
+
 def read(folder: str | Path, *, channels: Collection[str] | None = None,
-         tags: Collection[str] | None = None) -> tuple[dict[str, Segment], list[Problem]]:
+         tags: Collection[str] | None = None, steps: Collection[str] | None = None,
+         ) -> tuple[dict[str, Segment], list[Problem]]:
     """The segments of ``folder`` (none when it has no ``_segments.yaml``) and the problems
     of the file; ``channels``: the bot's channel names; ``tags``: those the flows set (a
-    segment naming another tag is warned about: only imported customers may have it)."""
+    segment naming another tag is warned about: only imported customers may have it);
+    ``steps``: ``reachable(flows)`` (a segment naming another flow or step is an error)."""
     path = Path(folder) / SEGMENTS_FILE
     if not path.exists():
         return {}, []
@@ -154,6 +188,8 @@ def read(folder: str | Path, *, channels: Collection[str] | None = None,
     if model is None:
         return {}, problems
     problems.extend(_meaning(model.segments, doc, str(path), channels, tags))
+    if steps is not None:
+        problems.extend(_steps_named(model.segments, doc, str(path), steps))
     return dict(model.segments), problems
 
 
@@ -175,6 +211,20 @@ def _meaning(segments: Mapping[str, Segment], doc: Document, file: str,
                     where = doc.value_at(_item(("segments", name, key), raw, i))
                     found.append(Problem(file, where.line, where.column, msg(
                         "segment.tag_unset", segment=name, tag=tag), "warning"))
+    return found
+
+
+def _steps_named(segments: Mapping[str, Segment], doc: Document, file: str,
+                 steps: Collection[str]) -> list[Problem]:
+    found: list[Problem] = []
+    for name, segment in segments.items():
+        for key in ("reached", "not_reached"):
+            raw = getattr(segment, key)
+            for i, ref in enumerate(_many(raw)):
+                if (why := step_problem(ref, steps)) is not None:
+                    where = doc.value_at(_item(("segments", name, key), raw, i))
+                    found.append(Problem(file, where.line, where.column, msg(
+                        "segment.step_unknown", segment=name, why=why)))
     return found
 
 

@@ -20,7 +20,7 @@ from pydantic_core import ErrorDetails
 
 from flows.messages import NOTHING, Msg, msg
 from flows.problems import Problem, did_you_mean, listing
-from flows.schema import CHANNEL_PATTERN, STEP_KEYS, TAG_PATTERN
+from flows.schema import CHANNEL_PATTERN, STEP_KEYS, STEP_REF_PATTERN, TAG_PATTERN
 from flows.yamlload import Document, PathKey
 
 M = TypeVar("M", bound=BaseModel)
@@ -29,7 +29,8 @@ M = TypeVar("M", bound=BaseModel)
 SHAPE_HINTS = {key: f"shape.{key}" for key in
                ("next", "choice", "text", "remind", "cancel_reminder", "handoff", "tag")}
 # What a value of each constrained form looks like (other patterns are names).
-PATTERN_HINTS = {CHANNEL_PATTERN: "pattern.channel", TAG_PATTERN: "pattern.tag"}
+PATTERN_HINTS = {CHANNEL_PATTERN: "pattern.channel", TAG_PATTERN: "pattern.tag",
+                 STEP_REF_PATTERN: "pattern.step_ref"}
 TYPE_WORDS = {
     "string_type": "type.text",
     "int_type": "type.int",

@@ -2,9 +2,9 @@
 
 The customers are the ``customers`` set (every customer with an account), walked with SSCAN
 so a large base is never read in one reply; per batch one pipeline reads, per customer (one
-slot each), the accounts with their last activity, the consent records, the tags and the
-profile's field names. Choosing who is in a segment is ``flows.segments``'s; this module
-must not decide it.
+slot each), the accounts with their last activity, the consent records, the tags, the
+profile's field names and the flows and steps reached (``storage.reached``). Choosing who
+is in a segment is ``flows.segments``'s; this module must not decide it.
 """
 
 from __future__ import annotations
@@ -63,12 +63,13 @@ class Audience:
             pipe.lrange(self._keys.consents(customer), 0, -1)
             pipe.smembers(self._keys.tags(customer))
             pipe.hkeys(self._keys.profile(customer))
+            pipe.zrange(self._keys.reached(customer), 0, -1)
         rows = await pipe.execute()
-        return [_facts(c, rows[4 * i: 4 * i + 4]) for i, c in enumerate(customers)]
+        return [_facts(c, rows[5 * i: 5 * i + 5]) for i, c in enumerate(customers)]
 
 
 def _facts(customer: str, row: list[Any]) -> Facts:
-    accounts, consents, tags, fields = row
+    accounts, consents, tags, fields, reached = row
     latest: dict[str, bool] = {}
     for raw in consents:
         consent = Consent.model_validate_json(raw)
@@ -80,4 +81,5 @@ def _facts(customer: str, row: list[Any]) -> Facts:
         ads=latest.get("ads", False),
         personal_data=latest.get("personal_data", False),
         fields=frozenset(text(f) for f in fields),
+        reached=frozenset(text(r) for r in reached),
     )

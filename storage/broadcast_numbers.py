@@ -56,31 +56,44 @@ class Numbers:
         return found
 
     @guarded
-    async def since(self, customers: Sequence[str], since: float) -> list[After]:
+    async def since(self, customers: Sequence[str], since: float, *, note: str = "",
+                    step: str | None = None) -> list[After]:
         """What each customer did since ``since`` (epoch): wrote, withdrew the advertising
-        consent; and the tags they have now. One pipeline (one slot per customer)."""
+        consent; the tags they have now; when their history recorded the copy noted ``note``
+        and when they last reached ``step`` (``storage.reached``). One pipeline (one slot per
+        customer)."""
         pipe = self._redis.pipeline(transaction=False)
         for customer in customers:
             pipe.xrevrange(self._keys.history(customer), count=50)
             pipe.lrange(self._keys.consents(customer), -5, -1)
             pipe.smembers(self._keys.tags(customer))
+            if step is not None:
+                pipe.zscore(self._keys.reached(customer), step)
         rows = await pipe.execute()
-        return [_after(rows[3 * i: 3 * i + 3], since) for i in range(len(customers))]
+        n = 3 if step is None else 4
+        return [_after(rows[n * i: n * i + n], since, note) for i in range(len(customers))]
+
 
 @dataclass(frozen=True, slots=True)
 class After:
     replied: bool
     unsubscribed: bool
     tags: frozenset[str]
+    got: float | None = None  # when the history recorded the copy (None: not among the last)
+    reached: float | None = None  # when the step was last reached (None: never)
 
 
-def _after(row: list[Any], since: float) -> After:
-    history, consents, tags = row
+def _after(row: list[Any], since: float, note: str) -> After:
+    history, consents, tags = row[:3]
+    rows = stream_rows(history)
     replied = any(f.get("d") == "in" and int(f.get("ms", "0")) / 1000 >= since
-                  for _, f in stream_rows(history))
+                  for _, f in rows)
+    got = next((int(f.get("ms", "0")) / 1000 for _, f in rows
+                if note and f.get("d") == "out" and f.get("n") == note), None)
     unsubscribed = False
     for raw in consents:
         consent = Consent.model_validate_json(raw)
         if consent.what == "ads" and consent.at.timestamp() >= since:
             unsubscribed = not consent.granted
-    return After(replied, unsubscribed, frozenset(text(t) for t in tags))
+    reached = float(row[3]) / 1000 if len(row) > 3 and row[3] is not None else None
+    return After(replied, unsubscribed, frozenset(text(t) for t in tags), got, reached)

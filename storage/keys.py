@@ -78,7 +78,8 @@ ROOT = "svyaz"
 
 # The parts of a key name that come from outside are checked there (``storage.keyparts``).
 _CUSTOMER_PARTS = ("state", "lock", "accounts", "profile", "consents", "tags", "history", "inbox",
-                   "reminders", "links", "invites", "routes", "merged", "tmp", "visible", "files")
+                   "reminders", "links", "invites", "routes", "merged", "tmp", "visible", "files",
+                   "reached")
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,6 +133,10 @@ class Keys:
 
     def tags(self, customer: str) -> str:
         return f"{self.tag(customer)}:tags"
+
+    def reached(self, customer: str) -> str:
+        """The flows and steps the customer reached (``storage.reached``)."""
+        return f"{self.tag(customer)}:reached"
 
     def history(self, customer: str) -> str:
         return f"{self.tag(customer)}:history"

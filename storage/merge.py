@@ -29,6 +29,7 @@ from storage.keys import LINK_FRESH_MESSAGES, Keys
 from storage.links import Standing
 from storage.notice_merge import move_notices
 from storage.profile import Profiles
+from storage.reached import ReachedSteps
 from storage.reminders import Reminders
 
 log = logging.getLogger("svyaz.storage")
@@ -76,6 +77,7 @@ class Merger:
             await self._accounts.attach(info.account, keep, info.last_active)
         await self._history.absorb(keep, other)
         await self._profiles.absorb(keep, other)
+        await ReachedSteps(self._redis, self._keys).absorb(keep, other)
         await self._reminders.move(other, keep)
         await move_notices(self._redis, self._keys, other, keep)
         await self._inbox.move(other, keep)

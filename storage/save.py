@@ -19,14 +19,17 @@ from storage.funnel import Counts
 from storage.keyparts import FUNNEL_TTL
 from storage.keys import Keys
 from storage.locks import Lock
+from storage.reached import Reached
 from storage.scripts import Arg, Key, Script, Spread
 
-# KEYS: state, lock, inbox, history, then (with outbox entries) outbox data and lease, then
-# (outside a cluster, counting) the funnel's day counter: always the last key.
+# KEYS: state, lock, inbox, history, the steps reached (``storage.reached``), then (with outbox
+# entries) outbox data and lease, then (outside a cluster, counting) the funnel's day counter:
+# always the last key.
 # ARGV: token, expected version, json, ttl seconds, inbox id or "", lock ttl ms, the turn's
 # effects ("-": leave those stored, "": none), the number n of outbox entries then n pairs
 # (id, json), then the funnel's: m, and when m > 0 the counter's ttl and m pairs (field,
-# increment) counted in KEYS[#KEYS], then (optional) a history entry: a MINID to trim to or
+# increment) counted in KEYS[#KEYS], then the steps reached: k, and when k > 0 their time
+# (ms) and k members, then (optional) a history entry: a MINID to trim to or
 # "", then XADD arguments after the key (trim options, "*", field, value, ...).
 # The outbox entries' lease score is the server's time in ms: the history entry's id when the
 # save writes one (XADD "*" takes it from the server's clock; a stream whose last id is later
@@ -46,8 +49,11 @@ if ARGV[5] ~= '' then redis.call('XDEL', KEYS[3], ARGV[5]) end
 local n = tonumber(ARGV[8])
 local c = 9 + 2 * n
 local m = tonumber(ARGV[c])
-local h = c + 1
-if m > 0 then h = c + 2 + 2 * m end
+local r = c + 1
+if m > 0 then r = c + 2 + 2 * m end
+local k = tonumber(ARGV[r])
+local h = r + 1
+if k > 0 then h = r + 2 + k end
 local now
 if #ARGV > h then
   now = tonumber(string.match(redis.call('XADD', KEYS[4], unpack(ARGV, h + 1)), '^%d+'))
@@ -59,8 +65,8 @@ if n > 0 then
     now = t[1] * 1000 + math.floor(t[2] / 1000)
   end
   for i = 9, 7 + 2 * n, 2 do
-    redis.call('HSET', KEYS[5], ARGV[i], ARGV[i + 1])
-    redis.call('ZADD', KEYS[6], now, ARGV[i])
+    redis.call('HSET', KEYS[6], ARGV[i], ARGV[i + 1])
+    redis.call('ZADD', KEYS[7], now, ARGV[i])
   end
 end
 -- the funnel (storage.funnel, COUNT_LUA): EXPIRE only when a field is new
@@ -73,6 +79,7 @@ if m > 0 then
   end
   if fresh then redis.call('EXPIRE', KEYS[#KEYS], ARGV[c + 1]) end
 end
+for i = r + 2, r + 1 + k do redis.call('ZADD', KEYS[5], ARGV[r + 1], ARGV[i]) end
 return {v, 0}
 """
 
@@ -93,6 +100,7 @@ class Record:
     outbox: Sequence[tuple[str, str]] = ()  # (id, json) of the replies, outside a cluster
     outbox_keys: Sequence[str] = ()  # ``Outbox.put_keys(outbox)``, with ``outbox``
     counts: Counts | None = None  # the funnel's, outside a cluster (``storage.funnel``)
+    reached: Reached | None = None  # the steps the turn entered (``storage.reached``)
 
 
 @dataclass(slots=True)
@@ -104,6 +112,7 @@ class Save(Script):
     lock: Key
     inbox: Key
     history: Key
+    reached: Key
     token: str
     version: int
     data: str
@@ -137,6 +146,7 @@ class SaveCounted(Script):
     lock: Key
     inbox: Key
     history: Key
+    reached: Key
     counter: Key
     token: str
     version: int
@@ -167,6 +177,7 @@ class SaveWithOutbox(Script):
     lock: Key
     inbox: Key
     history: Key
+    reached: Key
     outbox_data: Key
     outbox_lease: Key
     counter: Key  # the funnel's day (``outbox_data`` again, untouched, when nothing counts)
@@ -200,18 +211,20 @@ def save_call(keys: Keys, lock: Lock, record: Record) -> Save | SaveCounted | Sa
         rest += entry
     counts = record.counts
     rest += [len(counts.pairs), FUNNEL_TTL, *counts.args()] if counts else [0]
+    rest += record.reached.args() if record.reached else [0]
     rest += record.history
     if not record.outbox:
         if counts is not None:
             return SaveCounted(keys.state(c), keys.lock(c), keys.inbox(c), keys.history(c),
-                               counts.key(keys), lock.token, record.version, record.data,
-                               record.ttl, record.inbox_id or "", lock.ttl_ms, effects, 0, rest)
-        return Save(keys.state(c), keys.lock(c), keys.inbox(c), keys.history(c), lock.token,
-                    record.version, record.data, record.ttl, record.inbox_id or "",
-                    lock.ttl_ms, effects, 0, rest)
+                               keys.reached(c), counts.key(keys), lock.token, record.version,
+                               record.data, record.ttl, record.inbox_id or "", lock.ttl_ms,
+                               effects, 0, rest)
+        return Save(keys.state(c), keys.lock(c), keys.inbox(c), keys.history(c),
+                    keys.reached(c), lock.token, record.version, record.data, record.ttl,
+                    record.inbox_id or "", lock.ttl_ms, effects, 0, rest)
     data_key, lease_key = record.outbox_keys
     counter = counts.key(keys) if counts else data_key
     return SaveWithOutbox(keys.state(c), keys.lock(c), keys.inbox(c), keys.history(c),
-                          data_key, lease_key, counter, lock.token, record.version,
-                          record.data, record.ttl, record.inbox_id or "", lock.ttl_ms, effects,
-                          len(record.outbox), rest)
+                          keys.reached(c), data_key, lease_key, counter, lock.token,
+                          record.version, record.data, record.ttl, record.inbox_id or "",
+                          lock.ttl_ms, effects, len(record.outbox), rest)

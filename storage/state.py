@@ -30,6 +30,7 @@ from storage.history import History, HistoryEntry
 from storage.keys import LOCK_TTL, LOCK_WAIT, STATE_TTL, Keys
 from storage.locks import Lease, Lock, Locks, Snapshot
 from storage.outbox import Outbox, Prepared
+from storage.reached import Reached
 from storage.save import (
     LOCK_LOST,
     VERSION_CONFLICT,
@@ -118,24 +119,25 @@ class States:
         outbox: Sequence[Prepared] = (),
         effects: str | None = None,
         counts: Counts | None = None,
+        reached: Reached | None = None,
     ) -> int:
         """Store ``state`` if ``version`` is current and ``lock`` still held; new version.
 
         In the same step: the inbox entry ``inbox_id`` is marked done, ``history`` appended
         to the customer's history, the lock renewed for its ttl and the ``outbox`` entries
         (the turn's replies) written — only if the state was, so a crash after the save
-        re-sends them rather than losing them. On Redis Cluster the outbox's shard is another slot
-        (as it is when the entries fall in two shards): its entries are written right after
-        the save instead (one more round trip).
+        re-sends them rather than losing them. On a cluster (or with entries in two shards)
+        they are written right after the save instead (one more round trip).
         ``effects`` (``storage.codec.encode_effects``; "" for none) replaces the stored
         effects of the customer's last turn, for the next lease's ``effects``; None leaves
         them. ``counts`` (``storage.funnel``) are added to the funnel's day in the same script
-        outside a cluster, right after it on one (its counter is in another slot).
+        outside a cluster, right after it on one (its counter is in another slot); ``reached``
+        (``storage.reached``) are kept in the customer's own set by the same script.
         """
         if lock.customer != customer:
             raise LockLost(f"lock is for customer {lock.customer}, not {customer}")
         record = self._record(state, version, inbox_id, history, outbox, effects)
-        record.counts = counts if self._joint else None
+        record.counts, record.reached = (counts if self._joint else None), reached
         call = save_call(self._keys, lock, record)
         reply = await self._run(call)
         new_version, left = (int(x) for x in reply)

@@ -52,6 +52,7 @@ from storage.locks import Lock, idle_rows
 from storage.notices import Notices
 from storage.outbox import Outbox, maybe_claimed, shard_in
 from storage.profile import Profiles
+from storage.reached import ReachedSteps
 from storage.reminders import Reminders
 from storage.state import States
 
@@ -120,6 +121,7 @@ class Store:
         self.incidents = Incidents(redis, keys)
         self.desk = Desk(redis, keys)  # the operator desk's records (bots.desk)
         self.funnel = Funnel(redis, keys)  # the funnel's daily counts (storage.funnel)
+        self.reached = ReachedSteps(redis, keys)  # the steps each customer reached
 
     @classmethod
     def from_url(cls, url: str, **options: Any) -> Store:

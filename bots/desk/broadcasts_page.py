@@ -3,7 +3,8 @@ channel, text, a link button, when), preview it per channel, create and start it
 its numbers; pause, resume, cancel.
 
 It must not decide who gets a broadcast nor send it (``bots.broadcasts``,
-``bots.broadcast_send``); the message shown is ``flows.broadcast.reply_of``'s.
+``bots.broadcast_send``); the message shown is ``flows.broadcast.reply_of``'s, as each
+channel's connector renders it (``ChannelInfo.preview``).
 """
 
 from __future__ import annotations
@@ -16,8 +17,10 @@ from typing import Any
 from aiohttp import web
 from pydantic import ValidationError
 
-from bots.broadcasts import BroadcastError
+from bots.broadcasts import Broadcaster, BroadcastError
 from bots.desk.gate import DESK, PREFIX, owner_only
+from connectors.channel import ChannelInfo, Shown
+from connectors.registry import INSTALLED
 from flows.broadcast import BroadcastSpec, reply_of
 
 
@@ -35,7 +38,7 @@ def _spec(form: Mapping[str, Any], zone: Any) -> BroadcastSpec:
     return BroadcastSpec.model_validate({
         "title": form.get("title", ""), "kind": form.get("kind", ""),
         "segment": form.get("segment", ""), "text": form.get("text") or None,
-        "buttons": buttons, "at": at, "converted": form.get("converted") or None})
+        "buttons": buttons, "at": at, "converts_at": form.get("converts_at") or None})
 
 
 async def _page(request: web.Request, form: Mapping[str, Any], **extra: Any) -> web.Response:
@@ -49,7 +52,21 @@ async def _page(request: web.Request, form: Mapping[str, Any], **extra: Any) -> 
             listed.append((record, BroadcastSpec.model_validate_json(record.spec)))
     segments = dict(owner.segments())
     return desk.render(request, "broadcasts.html", form=form, listed=listed,
-                       segments=segments, **extra)
+                       segments=segments, steps=owner.steps(), **extra)
+
+
+def previews(owner: Broadcaster, spec: BroadcastSpec, counts: Mapping[str, int] | None
+             ) -> list[tuple[ChannelInfo, int | None, tuple[Shown, ...]]]:
+    """How the message looks in each channel its segment may take (the connectors' own
+    rendering, ``ChannelInfo.preview``), with how many get it there (``counts``)."""
+    if spec.text is None:
+        return []
+    reply = reply_of(spec)
+    segment = owner.segments().get(spec.segment)
+    allowed = segment.channels() if segment is not None else frozenset()
+    return [(info, None if counts is None else counts.get(info.name, 0), info.preview(reply))
+            for info in INSTALLED
+            if info.preview is not None and (not allowed or info.name in allowed)]
 
 
 async def broadcasts(request: web.Request) -> web.StreamResponse:
@@ -70,9 +87,10 @@ async def compose(request: web.Request) -> web.StreamResponse:
         return await _page(request, form, problems=problems, status=422)
     owner = desk.edge.parts.broadcasts
     try:
+        owner.check(spec)
         counts = await owner.dry_run(spec)
         if form.get("action") != "start":
-            return await _page(request, form, preview=reply_of(spec) if spec.text else None,
+            return await _page(request, form, previews=previews(owner, spec, counts),
                                counts=counts, spec=spec)
         name = await owner.create(spec)
         await owner.start(name)
@@ -96,7 +114,7 @@ async def watch(request: web.Request) -> web.StreamResponse:
     counters = sorted({c for per in numbers.values() for c in per})
     return desk.render(request, "broadcast.html", record=record, spec=spec, numbers=numbers,
                        counters=counters, waiting=parts.sender.waiting_until(spec),
-                       preview=reply_of(spec) if spec.text else None)
+                       previews=previews(parts.broadcasts, spec, None))
 
 
 async def change(request: web.Request) -> web.StreamResponse:

@@ -82,6 +82,7 @@ async def customer_export(store: Store, customer: str) -> dict[str, Any]:
         "accounts": [{"account": a.account, "last_active": a.last_active} for a in accounts],
         "profile": profile.model_dump(mode="json"),
         "broadcasts": await store.broadcasts.received(customer),  # broadcast -> outcome
+        "reached": await store.reached.steps(customer),  # flow.step -> when, for segments
         "messages": messages,
         "files": [f.to_record(customer) for f in await store.files.listing(customer)],
     }

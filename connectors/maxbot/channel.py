@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from connectors.channel import Capabilities, ChannelInfo
 from connectors.maxbot import setup
+from connectors.maxbot.preview import preview
 
 CHANNEL = ChannelInfo(
     name="max",
@@ -16,4 +17,5 @@ CHANNEL = ChannelInfo(
     # The bot's chat opened with ``start``: MAX sends ``bot_started`` with the payload.
     link=lambda bot, token: f"https://max.ru/{bot}?start=link-{token}",
     setup=setup,
+    preview=preview,  # the desk's broadcast preview
 )

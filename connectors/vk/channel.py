@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from connectors.channel import Capabilities, ChannelInfo
 from connectors.vk import setup
+from connectors.vk.preview import preview
 
 CHANNEL = ChannelInfo(
     name="vk",
@@ -16,4 +17,5 @@ CHANNEL = ChannelInfo(
     # The community's chat, opened with ``ref``: the first message carries it (see parse.py).
     link=lambda community, token: f"https://vk.me/{community}?ref=link-{token}",
     setup=setup,
+    preview=preview,  # the desk's broadcast preview
 )

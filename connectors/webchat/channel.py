@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from connectors.channel import Capabilities, ChannelInfo
 from connectors.webchat import setup
+from connectors.webchat.preview import preview
 
 CHANNEL = ChannelInfo(
     name="web",
@@ -16,5 +17,6 @@ CHANNEL = ChannelInfo(
     # The demo page at the bot's public URL; the widget reads the token from the fragment.
     link=lambda public_url, token: f"{public_url.rstrip('/')}/chat#link={token}",
     setup=setup,
+    preview=preview,  # the desk's broadcast preview
     relayed=True,  # its sockets live in one process (bots.webrelay)
 )

@@ -27,6 +27,11 @@ async def test_create_start_and_watch_a_broadcast(redis_url: str, bot_prefix: st
         nowhere = await client.post("/api/v1/broadcasts", headers=AUTH,
                                     json={**body, "id": "x", "segment": "nobody"})
         assert nowhere.status == 404
+        no_step = await client.post("/api/v1/broadcasts", headers=AUTH, json={
+            **body, "id": "y", "converts_at": "booking.bookd"})
+        assert no_step.status == 422
+        assert "в сценарии 'booking' нет шага 'bookd'" in (await no_step.json())["error"]["message"]
+        assert (await store.broadcasts.get("y")) is None
         no_kind = {k: v for k, v in body.items() if k != "kind"}
         assert (await client.post("/api/v1/broadcasts", json=no_kind, headers=AUTH)).status == 422
         shown = await client.get("/api/v1/broadcasts/closed-31", headers=AUTH)

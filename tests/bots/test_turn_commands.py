@@ -50,7 +50,7 @@ async def test_a_known_account_is_proved_theirs_and_marked_active_by_one_command
 ) -> None:
     """The accept's ZADD XX GT CH both checks that the account is still the customer's and
     moves its activity mark: no ZSCORE first (the other ZADDs are the desk's activity index,
-    ``{desk}:active``, and the reply's outbox lease)."""
+    ``{desk}:active``, the reply's outbox lease and the step entered, ``storage.reached``)."""
     await harness.send("max", "9", StartEvent())
     customer = await harness.customer("max", "9")
     accounts = harness.store.keys.accounts(customer)
@@ -58,7 +58,7 @@ async def test_a_known_account_is_proved_theirs_and_marked_active_by_one_command
     before = await _counts(harness)
     await harness.send("max", "9", TextEvent("Оля"))
     spent = await _counts(harness) - before
-    assert (spent["zscore"], spent["zadd"]) == (0, 3)
+    assert (spent["zscore"], spent["zadd"]) == (0, 4)
     moved = await harness.store.redis.zscore(accounts, "max:9")
     assert first is not None
     assert moved is not None

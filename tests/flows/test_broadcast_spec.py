@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from datetime import datetime
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
 from pydantic import ValidationError
 
-from flows.broadcast import BroadcastSpec, opens_at, reply_of
+from flows.broadcast import BROADCASTS_FOLDER, BroadcastSpec, check_folder, opens_at, reply_of
 from flows.types import UNSUBSCRIBE_BUTTON_ID
 
 MSK = ZoneInfo("Europe/Moscow")
@@ -57,3 +58,25 @@ def test_ads_are_quiet_at_night_by_default_and_a_notice_is_not() -> None:
     assert _spec(kind="service").quiet_hours is None
     assert opens_at("13:00-14:00", datetime(2026, 12, 5, 13, 30, tzinfo=MSK)) == datetime(
         2026, 12, 5, 14, 0, tzinfo=MSK)
+
+
+def test_converts_at_names_a_step_and_check_refuses_one_that_does_not_exist(
+    tmp_path: Path,
+) -> None:
+    with pytest.raises(ValidationError, match="converts_at"):
+        _spec(converts_at="booking/booked")
+    with pytest.raises(ValidationError, match="converts_at .* или converted"):
+        _spec(converts_at="booking.booked", converted="записан")
+    (tmp_path / BROADCASTS_FOLDER).mkdir()
+    (tmp_path / BROADCASTS_FOLDER / "b.yaml").write_text(
+        "title: t\nkind: service\nsegment: all\ntext: x\nconverts_at: booking.boked\n",
+        encoding="utf-8")
+    steps = {"booking", "booking.day", "booking.booked"}
+    [problem] = check_folder(tmp_path, ["all"], steps)
+    assert (problem.line, problem.column) == (5, 14)
+    assert problem.in_lang("ru").message == (
+        "converts_at (шаг, на котором получатель считается «записался после рассылки»): "
+        "'booking.boked': в сценарии 'booking' нет шага 'boked'; может быть, 'booked'?; "
+        "шаги: booked, day")
+    assert "the flow 'booking' has no step 'boked'" in problem.in_lang("en").message
+    assert check_folder(tmp_path, ["all"], steps | {"booking.boked"}) == []

@@ -85,3 +85,35 @@ def test_check_reports_the_file_with_lines(tmp_path: Path) -> None:
 
 def test_no_file_no_segments(tmp_path: Path) -> None:
     assert read(tmp_path) == ({}, [])
+
+
+def test_reached_and_not_reached_ask_the_steps_the_customer_reached() -> None:
+    segment = Segment(reached=["offers", "booking.day"], not_reached="booking.booked")
+    at_day = _facts("c", ("max:1", NOW), reached=frozenset({"offers", "booking", "booking.day"}))
+    assert segment.matches(at_day, NOW)
+    assert not segment.matches(replace(at_day, reached=at_day.reached | {"booking.booked"}),
+                               NOW)
+    assert not segment.matches(replace(at_day, reached=frozenset({"booking.day"})), NOW)
+    assert Segment(not_reached="booking").matches(_facts("c", ("max:1", NOW)), NOW)
+
+
+def test_check_refuses_a_flow_or_step_that_does_not_exist(tmp_path: Path) -> None:
+    (tmp_path / "_segments.yaml").write_text(dedent("""\
+        segments:
+          a:
+            reached: [booking.booked, bookin]
+            not_reached: booking.bokked
+    """), encoding="utf-8")
+    steps = {"booking", "booking.day", "booking.booked", "offers"}
+    _, problems = read(tmp_path, steps=steps)
+    said = sorted(f"{p.line}:{p.column} {p.in_lang('ru').message}" for p in problems)
+    assert said[0] == "3:31 сегмент 'a': 'bookin': сценария 'bookin' нет; может быть, " \
+        "'booking'?; сценарии: booking, offers"
+    assert said[1] == "4:18 сегмент 'a': 'booking.bokked': в сценарии 'booking' нет шага " \
+        "'bokked'; может быть, 'booked'?; шаги: booked, day"
+    assert len(said) == 2
+    assert read(tmp_path)[1] == []  # (without the flows: only the shape is checked)
+    (tmp_path / "_segments.yaml").write_text("segments:\n  b:\n    reached: booking/booked\n",
+                                             encoding="utf-8")
+    [problem] = read(tmp_path, steps=steps)[1]
+    assert "сценарий.шаг, например booking.booked" in problem.in_lang("ru").message
