@@ -10,13 +10,21 @@ from redis.asyncio.cluster import ClusterNode, RedisCluster
 from storage.store import Store
 from tests.roundtrips import RoundTrips
 
-__all__ = ["RoundTrips", "cluster_client", "free_ports", "namespace_keys"]
+__all__ = ["RoundTrips", "cluster_client", "free_ports", "namespace_keys", "node_of"]
 
 
 async def namespace_keys(store: Store) -> list[str]:
     """Every key of the store's namespace, on every cluster node."""
     found = [k async for k in store.redis.scan_iter(match=f"{store.keys.prefix}*")]
     return sorted(k.decode() if isinstance(k, bytes) else k for k in found)
+
+
+def node_of(client: object, key: str) -> str:
+    """The name (``host:port``) of the cluster node holding ``key``."""
+    assert isinstance(client, RedisCluster), client
+    node = client.get_node_from_key(key)
+    assert node is not None, key
+    return str(node.name)
 
 
 def cluster_client(ports: list[int]) -> RedisCluster:

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 import pytest
 from redis.asyncio import Redis
 from redis.exceptions import ResponseError
-from storage_helpers import cluster_client, key_slot
+from storage_helpers import cluster_client, key_slot, node_of
 
 from flows.types import DialogState, Frame, Inbound, Reply, TextEvent
 from storage.history import HistoryEntry
@@ -63,7 +63,7 @@ async def test_customers_spread_over_nodes_each_on_one(cluster_store: Store) -> 
         await cluster_store.history.append(customer, HistoryEntry(1.0, "vk", "in", "hi"))
         await cluster_store.reminders.add(customer, "r")
         nodes = {
-            client.get_node_from_key(k).name  # type: ignore[union-attr]
+            node_of(client, k)
             for k in (
                 cluster_store.keys.accounts(customer),
                 cluster_store.keys.history(customer),

@@ -7,7 +7,7 @@ from __future__ import annotations
 import time
 
 import pytest
-from storage_helpers import RoundTrips
+from storage_helpers import RoundTrips, node_of
 
 from flows.types import Inbound, TextEvent
 from storage import accounts as accounts_module
@@ -296,6 +296,5 @@ async def test_resolving_a_known_account_is_two_round_trips(
     nodes = 1
     if not scripts_span_slots(store.redis):
         keys = store.keys
-        nodes = len({store.redis.get_node_from_key(k).name  # type: ignore[union-attr]
-                     for k in (keys.accounts(customer), keys.desk_active)})
+        nodes = len({node_of(store.redis, k) for k in (keys.accounts(customer), keys.desk_active)})
     assert round_trips.count - before == 1 + nodes
