@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from connectors.base import Connector
 from connectors.ratelimit import RateLimiter, SharedLimiter
 from flows.types import Channel
-from storage.ratelimit import RedisSlots
+from storage.ratelimit import MARK_EVERY, RedisSlots
 from storage.store import Store
 
 
@@ -29,7 +29,8 @@ def share_limits(connectors: Mapping[Channel, Connector], store: Store) -> None:
             continue
         slots = RedisSlots(store.redis, store.keys, platform=platform, member=member,
                            per=limiter.per)
-        client.limiter = SharedLimiter(slots, rate=limiter.rate, per=limiter.per, name=platform)
+        client.limiter = SharedLimiter(slots, rate=limiter.rate, per=limiter.per, name=platform,
+                                       settle=MARK_EVERY)  # every peer has marked itself
 
 
 def share_if_shared(redis_url: str | None, connectors: Mapping[Channel, Connector],

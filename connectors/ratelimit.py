@@ -49,6 +49,7 @@ POLL_MIN = 0.005  # the shortest and longest pause before asking the store again
 POLL_MAX = 0.05
 PROBE_EVERY = 1.0  # while falling back, seconds between asks whether the store answers again
 SETTLE = 1.0  # seconds after its first count of the peers before this process trusts one
+# (the default; ``bots.ratelimits`` passes the store's own interval between marks)
 
 
 class Grant(Protocol):
@@ -122,6 +123,7 @@ class SharedLimiter:
         reserve: int | None = None,
         name: str = "",
         patience: float = PATIENCE,
+        settle: float = SETTLE,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.rate = rate
@@ -129,6 +131,7 @@ class SharedLimiter:
         self.reserve = max(1, rate // 5) if reserve is None else reserve
         self.name = name
         self.patience = patience
+        self.settle = settle  # at least the store's interval between a process's marks
         self.peers = 0  # the senders the store counted (0: not known yet); the fallback divides
         self._counted_at: float | None = None  # when the store first counted the peers for us
         self.falling_back = False
@@ -213,7 +216,7 @@ class SharedLimiter:
             now = self._clock()
             if self._counted_at is None:
                 self._counted_at = now
-            if now - self._counted_at >= SETTLE:
+            if now - self._counted_at >= self.settle:
                 self.peers = peers
         if self.falling_back:
             self.falling_back = False
