@@ -218,3 +218,16 @@ async def test_forget_and_export_reach_the_record(owner: Owner, harness: Harness
     await harness.store.forget(anna)
     assert await harness.store.invite_sends.records(anna) == {}
     assert not await harness.store.redis.exists(harness.store.keys.invited(anna))
+
+
+async def test_a_mistake_in_the_owners_text_is_a_sentence_and_sends_nothing(
+        owner: Owner, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    flows = owner.folder / "flows"
+    shutil.copytree(ROOT / "flows_examples", flows)
+    with (flows / "_bot.yaml").open("a", encoding="utf-8") as bot:
+        bot.write("texts:\n  invite_sms: \"{{ nmae }}: {{ links }}\"\n")
+    monkeypatch.setenv("SVYAZ_FLOWS", str(flows))
+    assert await owner.svyaz("invite", "send", "invites.csv", "--by", "sms", "--yes") == 1
+    assert "_bot.yaml, texts.invite_sms: ошибка в тексте" in capsys.readouterr().err
+    assert owner.sms.requests == []
