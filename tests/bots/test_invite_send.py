@@ -13,6 +13,7 @@ import re
 import shutil
 import signal
 import sys
+from collections import Counter
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -231,3 +232,26 @@ async def test_a_mistake_in_the_owners_text_is_a_sentence_and_sends_nothing(
     assert await owner.svyaz("invite", "send", "invites.csv", "--by", "sms", "--yes") == 1
     assert "_bot.yaml, texts.invite_sms: ошибка в тексте" in capsys.readouterr().err
     assert owner.sms.requests == []
+
+
+async def test_two_senders_at_once_send_each_customer_one(owner: Owner, harness: Harness
+                                                          ) -> None:
+    """Two owners' runs planned together (both see nobody invited yet): the claim in Redis,
+    not the plan, keeps it to one SMS each."""
+    from zoneinfo import ZoneInfo
+
+    from bots.invite_send import Sender, Wording, plan, read_links
+    from bots.spare import Spare
+    from connectors.sms.smsru import SmsRu
+    from flows.schema import Texts
+
+    wanted = read_links(owner.links())
+    zone = ZoneInfo(owner.env["SVYAZ_TIMEZONE"])
+    spare = Spare(sms=SmsRu(api_id=owner.sms.api_id, sender="SVYAZ", base_url=owner.sms.url))
+    plans = [await plan(harness.store, "sms", wanted, Wording(Texts())) for _ in range(2)]
+    assert [len(p.letters) for p in plans] == [2, 2]
+    senders = [Sender(store=harness.store, spare=spare, zone=zone) for _ in range(2)]
+    done = await asyncio.gather(*(s.send(p) for s, p in zip(senders, plans, strict=True)))
+    await spare.close()
+    assert sorted(sum(done, start=Counter()).items()) == [("already", 2), ("sent", 2)]
+    assert sent_to(owner.sms) == sorted([ANNA, BORIS])
