@@ -44,6 +44,7 @@ from connectors.sms.base import SmsOutcomeUnknown, SmsRefused, SmsUnavailable
 from connectors.sms.text import parts
 from flows.climb import quiet_until
 from flows.messages import Msg, msg
+from flows.settings_use import INVITE_VARIABLES
 from flows.templates import compile_text
 from flows.types import JSON
 from storage.invites import SentInvite
@@ -90,7 +91,7 @@ class Wording:
 
     def _context(self, name: str | None, links: Mapping[str, str]) -> dict[str, JSON]:
         lines = "\n".join(f"{_title(ch)}: {url}" for ch, url in links.items())
-        return {**self.constants, "vk": "", "max": "", "web": "", **links,
+        return {**self.constants, **dict.fromkeys(INVITE_VARIABLES, ""), **links,
                 "name": name or "", "links": lines}
 
 

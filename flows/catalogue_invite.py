@@ -26,6 +26,12 @@ INVITE: Mapping[str, Mapping[str, str]] = {
                      "en": "{file} has no links (it needs the columns customer, channel, link)"},
     "invite.bad_text": {"ru": "_bot.yaml, texts.{key}: ошибка в тексте: {error}",
                         "en": "_bot.yaml, texts.{key}: the text is wrong: {error}"},
+    "texts.invite_syntax": {"ru": "texts.{key}: ошибка в шаблоне приглашения: {why}",
+                            "en": "texts.{key}: the invitation's template is wrong: {why}"},
+    "texts.invite_unknown": {
+        "ru": "texts.{key}: в тексте приглашения нет переменной '{name}'{hint}; есть: {names}",
+        "en": "texts.{key}: an invitation's text has no variable '{name}'{hint}; there are: "
+              "{names}"},
     "invite.no_sender.sms": {
         "ru": "SMS не настроены: нужен SVYAZ_SMS_PROVIDER (smsru или smsc) с ключом",
         "en": "SMS is not set up: SVYAZ_SMS_PROVIDER (smsru or smsc) and its key are needed"},
