@@ -83,15 +83,16 @@ async def _go(settings: Settings, spare: Spare, args: argparse.Namespace,
     try:
         async with bot_store(settings) as bot:
             made = await invite_send.plan(bot.store, args.by, wanted, wording)
-            _report(made, spare, lang)
+            _report(made, lang)
+            sender = Sender(store=bot.store, spare=spare, zone=settings.zone)
+            morning = sender.night() if args.by == "sms" else None
+            if morning is not None:  # (said in a dry run too: the owner plans the morning)
+                print(msg("invite.night", time=morning.strftime("%H:%M")).render(lang),
+                      file=sys.stderr)
             if not args.yes:
                 print(_dry(made, spare, lang))
                 return 0
-            sender = Sender(store=bot.store, spare=spare, zone=settings.zone)
-            morning = sender.night() if args.by == "sms" else None
             if morning is not None:
-                print(msg("invite.night", time=morning.strftime("%H:%M")).render(lang),
-                      file=sys.stderr)
                 return 1
             done = await sender.send(made)
             print(msg("invite.done", outcomes=_outcomes(done, lang)).render(lang))
@@ -100,7 +101,7 @@ async def _go(settings: Settings, spare: Spare, args: argparse.Namespace,
         await spare.close()
 
 
-def _report(made: Plan, spare: Spare, lang: Lang) -> None:
+def _report(made: Plan, lang: Lang) -> None:
     for letter in made.letters:
         cost = msg("invite.cost", parts=letter.parts) if made.by == "sms" else msg("empty")
         print(msg("invite.letter", who=letter.name or letter.customer, to=letter.to,

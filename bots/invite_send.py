@@ -134,7 +134,10 @@ async def plan(store: Store, by: By, wanted: Mapping[str, Mapping[str, str]],
     made = Plan(by)
     for customer, links in wanted.items():
         one = await _one(store, by, customer, links, wording)
-        (made.letters if isinstance(one, Letter) else made.skipped).append(one)  # type: ignore[arg-type]
+        if isinstance(one, Letter):
+            made.letters.append(one)
+        else:
+            made.skipped.append(one)
     return made
 
 
