@@ -152,8 +152,10 @@ async def _one(store: Store, by: By, customer: str, links: Mapping[str, str],
         return Skipped(customer, profile.name, msg(f"invite.no_{by}"))
     if not profile.consent_granted:
         return Skipped(customer, profile.name, msg("invite.no_consent"))
-    if by in await store.invite_sends.records(customer):
-        return Skipped(customer, profile.name, msg("invite.already", channel=by))
+    before = (await store.invite_sends.records(customer)).get(by)
+    if before is not None:  # sent, or it may have left (a run died or heard no answer)
+        key = "invite.already" if before.state == "sent" else "invite.maybe"
+        return Skipped(customer, profile.name, msg(key, channel=by))
     if any(messenger(a.account) for a in await store.identities.accounts(customer)):
         return Skipped(customer, profile.name, msg("invite.in_messenger"))
     live = {ch: url for ch, url in links.items() if await _live(store, customer, url)}

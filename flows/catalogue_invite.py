@@ -47,6 +47,11 @@ INVITE: Mapping[str, Mapping[str, str]] = {
         "en": "no live consent to personal data processing"},
     "invite.already": {"ru": "приглашение ({channel}) уже отправлялось, второго не будет",
                        "en": "an invitation ({channel}) was sent before; never a second"},
+    "invite.maybe": {
+        "ru": "приглашение ({channel}) могло уйти: прошлая отправка не дождалась ответа; "
+              "второго не будет",
+        "en": "an invitation ({channel}) may have left: the last send heard no answer; never "
+              "a second"},
     "invite.in_messenger": {"ru": "клиент уже пишет нам в мессенджере",
                             "en": "the customer already writes in a messenger"},
     "invite.spent": {"ru": "ссылки уже использованы или истекли",

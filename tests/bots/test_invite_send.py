@@ -167,7 +167,7 @@ async def test_no_sms_in_the_quiet_night(owner: Owner, monkeypatch: pytest.Monke
 
 
 async def test_a_kill_9_mid_send_never_sends_that_customer_a_second(
-        owner: Owner, harness: Harness) -> None:
+        owner: Owner, harness: Harness, capsys: pytest.CaptureFixture[str]) -> None:
     owner.sms.hang()  # Анна's SMS leaves; its answer never comes
     process = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "bots.cli", "invite", "send", "invites.csv", "--by", "sms",
@@ -180,6 +180,7 @@ async def test_a_kill_9_mid_send_never_sends_that_customer_a_second(
     assert sent_to(owner.sms) == [ANNA]
     assert await owner.svyaz("invite", "send", "invites.csv", "--by", "sms", "--yes") == 0
     assert sent_to(owner.sms) == sorted([ANNA, BORIS])  # Борис now; Анна never again
+    assert "Анна: не отправляем — приглашение (sms) могло уйти" in capsys.readouterr().out
     anna = await harness.store.profiles.find_by_phone("+79161234567")
     assert anna is not None
     assert (await harness.store.invite_sends.records(anna))["sms"].state == "claimed"
