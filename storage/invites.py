@@ -12,7 +12,8 @@ as the owner says (``INVITE_TTL`` by default, 30 days, against the 15 minutes of
 channel, claimed with ``HSETNX`` before the send leaves and settled after, so a customer gets
 at most one invitation per channel ever, through a re-run, a second process or kill -9 (a
 claim never settled stays: its fate is unknown, and it is never sent again). It is the
-customer's data: ``svyaz forget`` erases it (``Keys.customer_keys``), the export shows it.
+customer's data: ``svyaz forget`` erases it (``Keys.customer_keys``), the export shows it,
+a merge carries it to the customer kept (``storage.merge``).
 
 When a token may join, and whom, is ``bots.invites``' decision (its docstring has the threat
 model). This module must not decide that, nor merge, run flows or send.

@@ -256,3 +256,14 @@ async def test_two_senders_at_once_send_each_customer_one(owner: Owner, harness:
     await spare.close()
     assert sorted(sum(done, start=Counter()).items()) == [("already", 2), ("sent", 2)]
     assert sent_to(owner.sms) == sorted([ANNA, BORIS])
+
+
+async def test_a_merge_keeps_the_record_so_the_merged_customer_is_not_invited_again(
+        owner: Owner, harness: Harness) -> None:
+    assert await owner.svyaz("invite", "send", "invites.csv", "--by", "sms", "--yes") == 0
+    anna = await harness.store.profiles.find_by_phone("+79161234567")
+    assert anna is not None
+    await harness.send("vk", "5", StartEvent())
+    keep = await harness.customer("vk", "5")
+    await harness.store.identities.merge(keep, anna)
+    assert (await harness.store.invite_sends.records(keep))["sms"].to == "+79161234567"
