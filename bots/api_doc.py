@@ -129,6 +129,12 @@ _EXPORT: dict[str, Any] = {"type": "object", "properties": {
                    "description": "broadcast id -> what became of its copy"},
     "reached": {"type": "object", "additionalProperties": {"type": "number"},
                 "description": "flow or flow.step reached -> when last (epoch seconds)"},
+    "invitations": {"type": "object", "description": "sms / email -> the invitation sent "
+                    "there (svyaz invite send): state claimed|sent|unknown, at, to, sms_id, parts",
+                    "additionalProperties": {"type": "object", "properties": {
+                        "state": {"enum": ["claimed", "sent", "unknown"]},
+                        "at": {"type": "number"}, "to": _STR, "sms_id": _STR,
+                        "parts": {"type": "integer"}}}},
     "messages": {"type": "array", "items": {"type": "object", "properties": {
         "customer": _STR, "ts": {"type": "number"}, "time": _STR, "channel": _STR,
         "direction": {"enum": ["in", "out", "event"]}, "text": _STR,

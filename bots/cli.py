@@ -6,12 +6,12 @@ import argparse
 import sys
 from collections.abc import Iterable, Sequence
 
-from bots import cmd_broadcast, cmd_flows, cmd_run, cmd_stats, cmd_storage, sms_status
+from bots import cmd_broadcast, cmd_flows, cmd_invite, cmd_run, cmd_stats, cmd_storage, sms_status
 from bots.desk import cmd_operator
 from flows.messages import Lang, msg
 
 COMMAND_MODULES = (cmd_run, cmd_flows, cmd_storage, sms_status, cmd_operator, cmd_stats,
-                   cmd_broadcast)
+                   cmd_broadcast, cmd_invite)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -125,7 +125,7 @@ def known_steps(folder: str) -> frozenset[str] | None:
     return None if flows is None else segments.reachable(flows)
 
 
-def _load_or_report(folder: str) -> FlowSet | None:
+def load_or_report(folder: str) -> FlowSet | None:
     """The folder's ``FlowSet``, or None after printing its problems to stderr."""
     try:
         return load(folder, timezone=_timezone(), channels=INSTALLED.names(),
@@ -147,7 +147,7 @@ def _print_problems(problems: tuple[Problem, ...]) -> None:
 
 def cmd_chat(args: argparse.Namespace) -> int:
     folder = args.folder or _default_folder()
-    flows = _load_or_report(folder)
+    flows = load_or_report(folder)
     if flows is None:
         return 1
     lang = owner_lang()
@@ -189,7 +189,7 @@ def _start_time(text: str | None, timezone: str) -> datetime | None:
 
 def cmd_test(args: argparse.Namespace) -> int:
     folder = args.folder or _default_folder()
-    flows = _load_or_report(folder)
+    flows = load_or_report(folder)
     if flows is None:
         return 1
     lang = owner_lang()
@@ -212,7 +212,7 @@ def cmd_test(args: argparse.Namespace) -> int:
 
 
 def cmd_graph(args: argparse.Namespace) -> int:
-    flows = _load_or_report(args.folder or _default_folder())
+    flows = load_or_report(args.folder or _default_folder())
     if flows is None:
         return 1
     flow = flows.flows.get(args.flow)

@@ -14,6 +14,7 @@ from flows.catalogue_broadcast import BROADCAST
 from flows.catalogue_chat import CHAT
 from flows.catalogue_cli import CLI
 from flows.catalogue_hours import HOURS
+from flows.catalogue_invite import INVITE
 from flows.catalogue_steps import STEPS
 from flows.catalogue_tests import TESTS
 
@@ -204,4 +205,5 @@ _FILES: Mapping[str, Mapping[str, str]] = {
 }
 
 CATALOGUE: Mapping[str, Mapping[str, str]] = {
-    **_FILES, **STEPS, **TESTS, **CLI, **HOURS, **CHAT, **BROADCAST}
+    **_FILES, **STEPS, **TESTS, **CLI, **HOURS, **CHAT, **BROADCAST,
+    **INVITE}

@@ -73,15 +73,19 @@ BROADCAST: Mapping[str, Mapping[str, str]] = {
     "cli.import.invite": {
         "ru": "с --yes: записать в этот CSV личные ссылки-приглашения каждого нового клиента "
               "(customer, name, channel, link) во ВКонтакте, MAX и веб-чат — разошлите их "
-              "клиентам по SMS или e-mail; первое открытие ссылки привязывает мессенджер к "
-              "клиенту",
+              "по SMS или e-mail: svyaz invite send; первое открытие ссылки привязывает "
+              "мессенджер к клиенту",
         "en": "with --yes: write each new customer's personal invitation links (customer, "
-              "name, channel, link) to VK, MAX and the web chat to this CSV, for you to send "
-              "by SMS or e-mail; a link's first opening joins the messenger to the customer"},
+              "name, channel, link) to VK, MAX and the web chat to this CSV, to send by SMS or "
+              "e-mail with svyaz invite send; a link's first opening joins the messenger to "
+              "the customer"},
     "cli.import.days": {"ru": "сколько дней действуют приглашения (по умолчанию 30)",
                         "en": "how many days the invitations live (default 30)"},
-    "import.invited": {"ru": "приглашений: {count} ({channels}), записаны в {file}",
-                       "en": "{count} invitation(s) ({channels}) written to {file}"},
+    "import.invited": {
+        "ru": "приглашений: {count} ({channels}), записаны в {file}; разослать: svyaz invite "
+              "send {file} --by sms (или --by email)",
+        "en": "{count} invitation(s) ({channels}) written to {file}; to send them: svyaz "
+              "invite send {file} --by sms (or --by email)"},
     "import.no_invite_channel": {
         "ru": "приглашать некуда: не включён ни один мессенджер со ссылкой (для MAX нужен "
               "SVYAZ_MAX_BOT_USERNAME)",

@@ -91,6 +91,7 @@ def check(
     problems.extend(_warnings(loaded, frozenset(settings.model.constants()), complete=complete))
     problems.extend(settings_use.check(((i.flow, i.doc) for i in loaded.values()),
                                        settings.model))
+    problems.extend(settings_use.invite_texts(settings.model, settings.file, settings.doc))
     problems = sorted((p.in_lang(lang) for p in without_echoes(problems)),
                       key=lambda p: (p.severity != "error", p.file, p.line, p.column))
     if any(p.severity == "error" for p in problems):

@@ -290,6 +290,10 @@ class Commands(_Strict):
         }
 
 
+INVITE_HELP = ("an imported customer's invitation (svyaz invite send): {{ name }}, {{ links }} "
+               "(one line per messenger), {{ vk }}, {{ max }}, {{ web }} and the vars")
+
+
 # What the engine says that an owner may change; the defaults are ``flows.texts``'s. (No
 # docstring: it would become a description in the published JSON Schema.)
 class Texts(_Strict):
@@ -307,6 +311,10 @@ class Texts(_Strict):
     yes: str = texts.DEFAULT_YES
     no: str = texts.DEFAULT_NO
     unsubscribed: str = texts.DEFAULT_UNSUBSCRIBED
+    invite_sms: str = Field(default=texts.DEFAULT_INVITE_SMS, description=INVITE_HELP)
+    invite_email: str = Field(default=texts.DEFAULT_INVITE_EMAIL, description=INVITE_HELP)
+    invite_subject: str = Field(default=texts.DEFAULT_INVITE_SUBJECT,
+                                description="the subject of the invitation e-mail")
 
 
 class Settings(_Strict):

@@ -40,6 +40,21 @@ DEFAULT_NO: Final = "Нет"
 DEFAULT_UNSUBSCRIBED: Final = (
     "Вы отписались от рекламных рассылок. На вопросы и записи мы по-прежнему ответим."
 )
+# An imported customer's invitation by SMS and e-mail (``svyaz invite send``): templates with
+# {{ name }} (may be empty), {{ links }} (one line per messenger: «MAX: https://…»), the
+# channels' own links ({{ vk }}, {{ max }}, {{ web }}) and the ``vars:`` of ``_bot.yaml``. A
+# service message, not advertising: no offers here (those need the ads consent).
+DEFAULT_INVITE_SMS: Final = (
+    "Здравствуйте{% if name %}, {{ name }}{% endif %}! Пишите нам в мессенджере по личной "
+    "ссылке:\n{{ links }}"
+)
+DEFAULT_INVITE_SUBJECT: Final = "Теперь нам можно написать в мессенджере"
+DEFAULT_INVITE_EMAIL: Final = (
+    "Здравствуйте{% if name %}, {{ name }}{% endif %}!\n\n"
+    "Теперь нам можно написать в мессенджере. Откройте вашу личную ссылку — переписка "
+    "сразу будет связана с вашей карточкой клиента:\n\n{{ links }}\n\n"
+    "Ссылка личная, не пересылайте её. Если вы не наш клиент, просто удалите это письмо."
+)
 UNSUBSCRIBE_BUTTON: Final = "Отписаться"  # every advertising broadcast carries it (not a setting)
 DEFAULT_POLICY_LINK: Final = "Политика обработки данных"  # the consent question's link label
 

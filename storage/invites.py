@@ -7,16 +7,26 @@ as the owner says (``INVITE_TTL`` by default, 30 days, against the 15 minutes of
 в …» link). Each live token's key is indexed under its customer (``Keys.invites``) so that
 ``svyaz forget`` and a merge erase them; the index lives as long as its longest token.
 
+``InviteSends`` keeps, per customer, the invitation sent to them by SMS and by e-mail
+(``svyaz invite send``, ``bots.invite_send``): a hash ``Keys.invited`` with one field per
+channel, claimed with ``HSETNX`` before the send leaves and settled after, so a customer gets
+at most one invitation per channel ever, through a re-run, a second process or kill -9 (a
+claim never settled stays: its fate is unknown, and it is never sent again). It is the
+customer's data: ``svyaz forget`` erases it (``Keys.customer_keys``), the export shows it,
+a merge carries it to the customer kept (``storage.merge``).
+
 When a token may join, and whom, is ``bots.invites``' decision (its docstring has the threat
-model). This module must not decide that, nor merge or run flows.
+model). This module must not decide that, nor merge, run flows or send.
 """
 
 from __future__ import annotations
 
 import secrets
+from dataclasses import asdict, dataclass
+from typing import Literal
 
 from storage.client import RedisClient
-from storage.codec import text
+from storage.codec import dumps, loads, text
 from storage.errors import guarded
 from storage.keys import INVITE_TTL, LINK_TOKEN_BYTES, Keys
 
@@ -68,3 +78,51 @@ class Invitations:
             gone += int(await self._redis.delete(text(key)))
         await self._redis.delete(index)
         return gone
+
+
+InviteState = Literal["claimed", "sent", "unknown"]
+
+
+@dataclass(frozen=True, slots=True)
+class SentInvite:
+    """One invitation by SMS or e-mail: ``claimed`` (about to leave, or left and the process
+    died before it heard back), ``sent``, or ``unknown`` (left, no answer came)."""
+
+    state: InviteState
+    at: float  # when it was claimed or settled (epoch seconds)
+    to: str  # the phone or address it went to
+    sms_id: str = ""  # the provider's id of an SMS
+    parts: int = 0  # SMS parts it cost
+
+
+class InviteSends:
+    """Which invitation went to a customer by SMS or e-mail (one per channel, ever)."""
+
+    def __init__(self, redis: RedisClient, keys: Keys) -> None:
+        self._redis = redis
+        self._keys = keys
+
+    @guarded
+    async def claim(self, customer: str, channel: str, at: float, to: str) -> bool:
+        """Claim the customer's one invitation on ``channel`` (to address ``to``), before it
+        is sent; False when one was claimed before (sent, or its fate unknown)."""
+        record = SentInvite("claimed", at, to)
+        return bool(await self._redis.hsetnx(self._keys.invited(customer), channel,
+                                             dumps(asdict(record))))
+
+    @guarded
+    async def settle(self, customer: str, channel: str, record: SentInvite) -> None:
+        """What the claimed send did (sent or unknown, with the provider's id)."""
+        await self._redis.hset(self._keys.invited(customer), channel, dumps(asdict(record)))
+
+    @guarded
+    async def release(self, customer: str, channel: str) -> None:
+        """Give back a claim whose send never left (refused, unreachable): a re-run may try.
+        (Plain ``HDEL``: while the claim stands nobody else can hold that field.)"""
+        await self._redis.hdel(self._keys.invited(customer), channel)
+
+    @guarded
+    async def records(self, customer: str) -> dict[str, SentInvite]:
+        """The customer's invitations by channel (for the plan and the export)."""
+        raw = await self._redis.hgetall(self._keys.invited(customer))
+        return {text(k): SentInvite(**loads(v)) for k, v in sorted(raw.items())}

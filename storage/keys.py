@@ -8,6 +8,7 @@ Layout (``<bot>`` is the per-bot namespace so several bots share one Redis):
   ``:inbox`` (stream of pending Inbound), ``:reminders`` (set of reminder keys),
   ``:links`` (set of this customer's live link token/code keys, so erasure finds them),
   ``:invites`` (set of the customer's live invitation token keys, ``storage.invites``),
+  ``:invited`` (hash ``sms``/``email`` -> the invitation sent there, ``storage.invites``),
   ``:routes`` (hash account -> the one-to-one chat a platform needs besides the user id),
   ``:merged`` (set of customer ids merged into this one), ``:tmp`` (merge scratch), ``:files``
   (hash attachment id -> a sent file's copy), ``:visible`` (hash account -> the time from
@@ -78,8 +79,8 @@ ROOT = "svyaz"
 
 # The parts of a key name that come from outside are checked there (``storage.keyparts``).
 _CUSTOMER_PARTS = ("state", "lock", "accounts", "profile", "consents", "tags", "history", "inbox",
-                   "reminders", "links", "invites", "routes", "merged", "tmp", "visible", "files",
-                   "reached")
+                   "reminders", "links", "invites", "invited", "routes", "merged", "tmp", "visible",
+                   "files", "reached")
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,6 +153,9 @@ class Keys:
 
     def invites(self, customer: str) -> str:
         return f"{self.tag(customer)}:invites"
+
+    def invited(self, customer: str) -> str:
+        return f"{self.tag(customer)}:invited"
 
     def routes(self, customer: str) -> str:
         return f"{self.tag(customer)}:routes"

@@ -91,6 +91,8 @@ class Merger:
             await self._redis.delete(text(key))
         for key in await self._redis.smembers(self._keys.invites(other)):  # of a gone customer
             await self._redis.delete(text(key))
+        for channel, sent in (await self._redis.hgetall(self._keys.invited(other))).items():
+            await self._redis.hsetnx(self._keys.invited(keep), channel, sent)  # (never twice)
         await self._redis.sadd(self._keys.merged(keep), other)
         await self._redis.sadd(self._keys.customers, keep)
         await self._redis.srem(self._keys.customers, other)

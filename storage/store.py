@@ -37,6 +37,7 @@ from storage.inbox import Inbox
 from storage.incidents import Incidents
 from storage.instance import Instance
 from storage.intake import Intake
+from storage.invites import InviteSends
 from storage.keyparts import OutboxKeys
 from storage.keys import (
     HISTORY_MAX_AGE,
@@ -122,6 +123,7 @@ class Store:
         self.desk = Desk(redis, keys)  # the operator desk's records (bots.desk)
         self.funnel = Funnel(redis, keys)  # the funnel's daily counts (storage.funnel)
         self.reached = ReachedSteps(redis, keys)  # the steps each customer reached
+        self.invite_sends = InviteSends(redis, keys)  # invitations sent by SMS / e-mail
 
     @classmethod
     def from_url(cls, url: str, **options: Any) -> Store:

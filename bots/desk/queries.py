@@ -6,7 +6,7 @@ This module must not arrange or render rows (``bots.desk.conversations`` does).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from bots.desk.conversations import Row, rows_of, state_of
@@ -83,6 +83,8 @@ async def customer_export(store: Store, customer: str) -> dict[str, Any]:
         "profile": profile.model_dump(mode="json"),
         "broadcasts": await store.broadcasts.received(customer),  # broadcast -> outcome
         "reached": await store.reached.steps(customer),  # flow.step -> when, for segments
+        "invitations": {channel: asdict(sent) for channel, sent in  # sms/email -> what went
+                        (await store.invite_sends.records(customer)).items()},
         "messages": messages,
         "files": [f.to_record(customer) for f in await store.files.listing(customer)],
     }

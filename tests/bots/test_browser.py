@@ -14,20 +14,13 @@ from pathlib import Path
 
 import pytest
 from aiohttp import web
-from playwright.async_api import Browser, Page, async_playwright, expect
+from desk_browser import BROWSER_MARKS, browser_fixture  # noqa: F401
+from playwright.async_api import Browser, Page, expect
 from test_processes import Bot, clean_env, free_port
 
 from tests.bookable import bookable_day
 
-CHROMIUM = Path("/usr/bin/chromium")
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.slow,
-    pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium"),
-]
+pytestmark = BROWSER_MARKS
 
 
 @pytest.fixture
@@ -39,14 +32,6 @@ async def demo(tmp_path: Path) -> AsyncIterator[Bot]:
         yield bot
     finally:
         bot.stop()
-
-
-@pytest.fixture
-async def browser() -> AsyncIterator[Browser]:
-    async with async_playwright() as playwright:
-        chromium = await playwright.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
-        yield chromium
-        await chromium.close()
 
 
 async def say(page: Page, text: str) -> None:

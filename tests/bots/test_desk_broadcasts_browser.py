@@ -9,38 +9,17 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from aiohttp import web
-from aiohttp.test_utils import TestClient
-from desk_client import PASSWORD, add_operator, desk_app, store_of
-from playwright.async_api import Browser, Page, async_playwright, expect
-from test_processes import free_port
+from desk_browser import BROWSER_MARKS, Served, browser_fixture, serve  # noqa: F401
+from desk_client import PASSWORD, add_operator, store_of
+from playwright.async_api import Browser, Page, expect
 
-CHROMIUM = Path("/usr/bin/chromium")
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.slow,
-    pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium"),
-]
+pytestmark = BROWSER_MARKS
 
 
 @pytest.fixture
-async def browser() -> AsyncIterator[Browser]:
-    async with async_playwright() as playwright:
-        chromium = await playwright.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
-        yield chromium
-        await chromium.close()
-
-
-@pytest.fixture
-async def served(redis_url: str, bot_prefix: str, tmp_path: Path
-                 ) -> AsyncIterator[tuple[web.Application, TestClient, str]]:
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    async with desk_app(redis_url, bot_prefix, tmp_path, port=port,
-                        public_url=url) as (app, client):
+async def served(redis_url: str, bot_prefix: str, tmp_path: Path) -> AsyncIterator[Served]:
+    """The desk with its owner and an operator, and three customers: two agreed to ads."""
+    async with serve(redis_url, bot_prefix, tmp_path) as (app, client, url):
         await add_operator(app, "Владелец", role="owner")
         await add_operator(app, "Ольга")
         store = store_of(app)
@@ -62,7 +41,7 @@ async def _log_in(page: Page, url: str, name: str) -> None:
 
 
 async def test_the_owner_composes_previews_starts_and_watches(
-    served: tuple[web.Application, TestClient, str], browser: Browser,
+    served: Served, browser: Browser,
 ) -> None:
     _, _, url = served
     page = await (await browser.new_context()).new_page()
@@ -107,7 +86,7 @@ async def test_the_owner_composes_previews_starts_and_watches(
 
 
 async def test_an_operator_is_refused(
-    served: tuple[web.Application, TestClient, str], browser: Browser,
+    served: Served, browser: Browser,
 ) -> None:
     _, _, url = served
     page = await (await browser.new_context()).new_page()

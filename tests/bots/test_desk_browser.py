@@ -7,15 +7,10 @@ operator hands back; the bot answers the customer's next message."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from pathlib import Path
-
 import pytest
-from aiohttp import web
-from aiohttp.test_utils import TestClient
-from desk_client import HANDED, PASSWORD, add_operator, desk_app
-from playwright.async_api import Browser, Page, async_playwright, expect
-from test_processes import free_port
+from desk_browser import BROWSER_MARKS, Served, browser_fixture, served_fixture  # noqa: F401
+from desk_client import HANDED, PASSWORD
+from playwright.async_api import Browser, Page, expect
 
 from storage.embedded import EmbeddedRedis
 
@@ -28,36 +23,9 @@ def redis_url(embedded_redis: EmbeddedRedis) -> str:
     return embedded_redis.url
 
 
-CHROMIUM = Path("/usr/bin/chromium")
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync",
-        "--autoplay-policy=no-user-gesture-required"]
 LIVE = 15_000  # ms: the desk polls every 3 s
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.slow,
-    pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium"),
-]
-
-
-@pytest.fixture
-async def browser() -> AsyncIterator[Browser]:
-    async with async_playwright() as playwright:
-        chromium = await playwright.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
-        yield chromium
-        await chromium.close()
-
-
-@pytest.fixture
-async def served(redis_url: str, bot_prefix: str, tmp_path: Path
-                 ) -> AsyncIterator[tuple[web.Application, TestClient, str]]:
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    async with desk_app(redis_url, bot_prefix, tmp_path, port=port,
-                        public_url=url) as (app, client):
-        await add_operator(app, "Ольга")
-        yield app, client, url
+pytestmark = BROWSER_MARKS
 
 
 async def _customer_says(page: Page, text: str) -> None:
@@ -75,7 +43,7 @@ async def _log_in(page: Page, url: str) -> None:
 
 
 async def test_customer_and_operator_side_by_side(
-    served: tuple[web.Application, TestClient, str], browser: Browser,
+    served: Served, browser: Browser,
 ) -> None:
     _, _, url = served
     desk = await (await browser.new_context(viewport={"width": 390, "height": 844})).new_page()

@@ -7,44 +7,27 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
 from pathlib import Path
 
-import pytest
-from desk_client import PASSWORD, add_operator, desk_app, store_of
-from playwright.async_api import Browser, async_playwright, expect
-from test_desk_browser import ARGS, CHROMIUM
-from test_processes import free_port
+from desk_browser import BROWSER_MARKS, browser_fixture, serve  # noqa: F401
+from desk_client import PASSWORD, add_operator, store_of
+from playwright.async_api import Browser, expect
 
 from tests.fakes import max_wire as w
 from tests.fakes.max import MaxFake, max_fake_fixture  # noqa: F401 - provides max_fake
 from tests.fakes.media import LOCAL, MP3, PDF, PNG, FakeMedia
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.slow,
-    pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium"),
-]
-
-
-@pytest.fixture
-async def browser() -> AsyncIterator[Browser]:
-    async with async_playwright() as playwright:
-        chromium = await playwright.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
-        yield chromium
-        await chromium.close()
+pytestmark = BROWSER_MARKS
 
 
 async def test_the_desk_shows_photo_document_and_voice(
     redis_url: str, bot_prefix: str, tmp_path: Path, max_fake: MaxFake, browser: Browser,
 ) -> None:
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    async with FakeMedia() as media, desk_app(
-        redis_url, bot_prefix, tmp_path, port=port, public_url=url, max_token=max_fake.token,
+    async with FakeMedia() as media, serve(
+        redis_url, bot_prefix, tmp_path, max_token=max_fake.token,
         max_mode="polling", max_api_url=max_fake.url,
         files_allow=LOCAL,  # the file-host fake is on 127.0.0.1 (test-only setting)
-    ) as (app, _client):
+    ) as (app, _client, url):
         await add_operator(app, "Ольга")
         estimate = PDF + b" " * (48213 - len(PDF))  # 47 KB, as the desk writes it
         max_fake.enqueue(w.message_created(91, "вот повреждение", attachments=[

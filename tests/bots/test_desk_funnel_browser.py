@@ -6,40 +6,23 @@ README's picture (docs/desk-funnel-desktop.png) there."""
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator
 from pathlib import Path
 
-import pytest
-from desk_client import PASSWORD, add_operator, desk_app, store_of
+from desk_browser import BROWSER_MARKS, browser_fixture, serve  # noqa: F401
+from desk_client import PASSWORD, add_operator, store_of
 from funnel_seed import seed
-from playwright.async_api import Browser, async_playwright, expect
-from test_desk_browser import ARGS, CHROMIUM
-from test_processes import free_port
+from playwright.async_api import Browser, expect
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.slow,
-    pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium"),
-]
-
-
-@pytest.fixture
-async def chromium() -> AsyncIterator[Browser]:
-    async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
-        yield browser
-        await browser.close()
+pytestmark = BROWSER_MARKS
 
 
 async def test_the_booking_funnel_in_the_desk(redis_url: str, bot_prefix: str, tmp_path: Path,
-                                              chromium: Browser) -> None:
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    async with desk_app(redis_url, bot_prefix, tmp_path, port=port, public_url=url) as (app, _):
+                                              browser: Browser) -> None:
+    async with serve(redis_url, bot_prefix, tmp_path) as (app, _, url):
         await add_operator(app, "Ольга")
         await seed(store_of(app))
-        page = await (await chromium.new_context(viewport={"width": 1280, "height": 900},
-                                                 accept_downloads=True)).new_page()
+        page = await (await browser.new_context(viewport={"width": 1280, "height": 900},
+                                                accept_downloads=True)).new_page()
         await page.goto(f"{url}/desk/")
         await page.get_by_label("Имя").fill("Ольга")
         await page.get_by_label("Пароль").fill(PASSWORD)

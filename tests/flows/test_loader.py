@@ -384,3 +384,26 @@ def test_a_template_helper_is_never_suggested_for_a_misspelt_variable(tmp_path: 
     problem = only(errors(tmp_path))
     assert "'docter' is not saved or set by any flow. If" in problem.message
     assert "dict" not in problem.message
+
+
+def test_an_invitation_text_that_would_fail_when_sent_is_a_warning(tmp_path: Path) -> None:
+    """``svyaz invite send`` renders texts.invite_* long after start: ``svyaz check`` says
+    what would fail then (a warning: the bot runs without them)."""
+    write(tmp_path, "a.yaml", GOOD)
+    write(tmp_path, "_bot.yaml", dedent("""\
+        vars: {salon: Ромашка}
+        texts:
+          invite_sms: "{{ nmae }}, пишите {{ salon }}: {{ links }}"
+          invite_subject: "{{ salon"
+        """))
+    flows, problems = loader.check(tmp_path, lang="en")
+    assert flows is not None
+    found = [(Path(p.file).name, p.line, p.severity, p.message) for p in problems]
+    assert ("_bot.yaml", 3, "warning", "texts.invite_sms: an invitation's text has no "
+            "variable 'nmae'; did you mean 'name'?; there are: links, max, name, salon, vk, "
+            "web") in found
+    assert any(line == 4 and "texts.invite_subject: the invitation's template is wrong"
+               in message for _, line, _, message in found)
+    assert len(found) == 2
+    _, clean = loader.check(Path(__file__).parents[2] / "flows_examples", lang="en")
+    assert not [p for p in clean if "invitation" in p.message]
