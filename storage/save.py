@@ -11,6 +11,7 @@ decide what to save.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import ClassVar, Self
@@ -23,28 +24,37 @@ from storage.scripts import Arg, Key, Script, Spread
 
 # KEYS: state, lock, inbox, history, then (with outbox entries) outbox data and lease, then
 # (outside a cluster, counting) the funnel's day counter: always the last key.
-# ARGV: token, expected version, json, ttl seconds, inbox id or "", lock ttl ms, the turn's
-# effects ("-": leave those stored, "": none), the number n of outbox entries then n pairs
-# (id, json), then the funnel's: m, and when m > 0 the counter's ttl and m pairs (field,
-# increment) counted in KEYS[#KEYS], then (optional) a history entry: a MINID to trim to or
-# "", then XADD arguments after the key (trim options, "*", field, value, ...).
+# ARGV: token, expected version, json, ttl seconds, the ttl's refresh window (``refresh_mark``),
+# inbox id or "", lock ttl ms, the turn's effects ("-": leave those stored, "": none), the
+# number n of outbox entries then n pairs (id, json), then the funnel's: m, and when m > 0
+# the counter's ttl and m pairs (field, increment) counted in KEYS[#KEYS], then (optional) a
+# history entry: a MINID to trim to or "", then XADD arguments after the key (trim options,
+# "*", field, value, ...).
 # The outbox entries' lease score is the server's time in ms: the history entry's id when the
 # save writes one (XADD "*" takes it from the server's clock; a stream whose last id is later
 # gives that, a lease a moment longer), else TIME.
+# The state's EXPIRE runs once per refresh window (a 30th of the ttl: one a day for 30 days),
+# its mark kept in the state's field "x": a state lives between 29 and 30 30ths of its ttl
+# after its last save, and a customer's later messages that window cost no EXPIRE. The
+# state, its mark and the turn's effects go in one HSET.
 # Returns {new version, 0} or {-1, 0} lock lost, {-2, stored version} version conflict.
 SAVE_LUA = """
 if redis.call('GET', KEYS[2]) ~= ARGV[1] then return {-1, 0} end
-local v = tonumber(redis.call('HGET', KEYS[1], 'v') or '0')
+local s = redis.call('HMGET', KEYS[1], 'v', 'x')
+local v = tonumber(s[1] or '0')
 if v ~= tonumber(ARGV[2]) then return {-2, v} end
 v = v + 1
-redis.call('HSET', KEYS[1], 'v', v, 'd', ARGV[3])
-if ARGV[7] == '' then redis.call('HDEL', KEYS[1], 'fx')
-elseif ARGV[7] ~= '-' then redis.call('HSET', KEYS[1], 'fx', ARGV[7]) end
-if tonumber(ARGV[4]) > 0 then redis.call('EXPIRE', KEYS[1], ARGV[4]) end
-redis.call('PEXPIRE', KEYS[2], ARGV[6])
-if ARGV[5] ~= '' then redis.call('XDEL', KEYS[3], ARGV[5]) end
-local n = tonumber(ARGV[8])
-local c = 9 + 2 * n
+local f = {'v', v, 'd', ARGV[3]}
+local refresh = tonumber(ARGV[4]) > 0 and s[2] ~= ARGV[5]
+if refresh then f[5] = 'x'; f[6] = ARGV[5] end
+if ARGV[8] ~= '' and ARGV[8] ~= '-' then f[#f + 1] = 'fx'; f[#f + 1] = ARGV[8] end
+redis.call('HSET', KEYS[1], unpack(f))
+if ARGV[8] == '' then redis.call('HDEL', KEYS[1], 'fx') end
+if refresh then redis.call('EXPIRE', KEYS[1], ARGV[4]) end
+redis.call('PEXPIRE', KEYS[2], ARGV[7])
+if ARGV[6] ~= '' then redis.call('XDEL', KEYS[3], ARGV[6]) end
+local n = tonumber(ARGV[9])
+local c = 10 + 2 * n
 local m = tonumber(ARGV[c])
 local h = c + 1
 if m > 0 then h = c + 2 + 2 * m end
@@ -58,7 +68,7 @@ if n > 0 then
     local t = redis.call('TIME')
     now = t[1] * 1000 + math.floor(t[2] / 1000)
   end
-  for i = 9, 7 + 2 * n, 2 do
+  for i = 10, 8 + 2 * n, 2 do
     redis.call('HSET', KEYS[5], ARGV[i], ARGV[i + 1])
     redis.call('ZADD', KEYS[6], now, ARGV[i])
   end
@@ -108,6 +118,7 @@ class Save(Script):
     version: int
     data: str
     ttl: int
+    mark: str  # ``refresh_mark(ttl)``
     inbox_id: str
     lock_ms: int
     effects: str
@@ -121,6 +132,17 @@ class Save(Script):
         if not isinstance(call, cls):
             raise TypeError("save_call without outbox entries builds a Save")
         return call
+
+
+REFRESHES_PER_TTL = 30  # the state's EXPIRE runs once per this fraction of its ttl
+
+
+def refresh_mark(ttl: int, now: float) -> str:
+    """The refresh window of a state with ``ttl`` seconds at ``now``: a save in the window
+    whose EXPIRE already ran (the state's field "x" holds this mark) runs none. The window's
+    length is in the mark, so a changed ttl refreshes at once."""
+    window = max(1, ttl // REFRESHES_PER_TTL)
+    return f"{window}.{int(now // window)}"
 
 
 _EXAMPLE_COUNTS = Counts("2026-12-05", (("e|booking|day|vk", 1),))
@@ -142,6 +164,7 @@ class SaveCounted(Script):
     version: int
     data: str
     ttl: int
+    mark: str  # ``refresh_mark(ttl)``
     inbox_id: str
     lock_ms: int
     effects: str
@@ -174,6 +197,7 @@ class SaveWithOutbox(Script):
     version: int
     data: str
     ttl: int
+    mark: str  # ``refresh_mark(ttl)``
     inbox_id: str
     lock_ms: int
     effects: str
@@ -195,6 +219,7 @@ def save_call(keys: Keys, lock: Lock, record: Record) -> Save | SaveCounted | Sa
     with the funnel's counter when it counts."""
     c = lock.customer
     effects = "-" if record.effects is None else record.effects
+    mark = refresh_mark(record.ttl, time.time()) if record.ttl > 0 else ""
     rest: list[Arg] = []
     for entry in record.outbox:
         rest += entry
@@ -205,13 +230,14 @@ def save_call(keys: Keys, lock: Lock, record: Record) -> Save | SaveCounted | Sa
         if counts is not None:
             return SaveCounted(keys.state(c), keys.lock(c), keys.inbox(c), keys.history(c),
                                counts.key(keys), lock.token, record.version, record.data,
-                               record.ttl, record.inbox_id or "", lock.ttl_ms, effects, 0, rest)
+                               record.ttl, mark, record.inbox_id or "", lock.ttl_ms, effects,
+                               0, rest)
         return Save(keys.state(c), keys.lock(c), keys.inbox(c), keys.history(c), lock.token,
-                    record.version, record.data, record.ttl, record.inbox_id or "",
+                    record.version, record.data, record.ttl, mark, record.inbox_id or "",
                     lock.ttl_ms, effects, 0, rest)
     data_key, lease_key = record.outbox_keys
     counter = counts.key(keys) if counts else data_key
     return SaveWithOutbox(keys.state(c), keys.lock(c), keys.inbox(c), keys.history(c),
                           data_key, lease_key, counter, lock.token, record.version,
-                          record.data, record.ttl, record.inbox_id or "", lock.ttl_ms, effects,
-                          len(record.outbox), rest)
+                          record.data, record.ttl, mark, record.inbox_id or "", lock.ttl_ms,
+                          effects, len(record.outbox), rest)
