@@ -389,3 +389,41 @@ async def test_accepts_of_one_loop_iteration_share_one_round_trip(
         store.intake.accept(f"max:i{n}", _inbound(f"i{n}", "b", user=str(n))) for n in range(3)))
     assert again == customers
     assert round_trips.count - before == 1  # one pipeline of three scripts
+
+
+async def _in_pending_set(store: Store, customer: str) -> bool:
+    return bool(await store.redis.sismember(store.keys.pending, customer))
+
+
+async def test_an_accept_spares_the_pending_set_only_while_the_customer_is_in_it(
+    store: Store,
+) -> None:
+    """A save that settles an entry marks the state "p" (the customer is in the pending set,
+    where the entry's accept put it); the next accept that takes the lock then adds nothing.
+    Once the set is tidied (the inbox empty: ``customers_with_pending``), "p" goes with the
+    membership, and the next accept adds the customer again: a turn cut short after that
+    accept is still found by the sweep."""
+    if not scripts_span_slots(store.redis):
+        pytest.skip("a cluster's accept always adds the customer (the set is in another slot)")
+    arrival = await store.intake.take("max:s1", _inbound("s1", "a"))
+    assert arrival is not None
+    assert arrival.lease is not None
+    customer, lease = arrival.customer, arrival.lease
+    [(entry, _)] = lease.rows
+    await store.states.save(customer, STATE, version=0, lock=lease.lock, inbox_id=entry)
+    assert await store.states.locks.release_if_idle(lease.lock) is None
+    await store.redis.srem(store.keys.pending, customer)  # only to see that none is added
+    second = await store.intake.take("max:s2", _inbound("s2", "b"))
+    assert second is not None
+    assert second.lease is not None
+    assert not await _in_pending_set(store, customer)  # spared: "p" said it was there
+    [(entry, _)] = second.lease.rows
+    await store.states.save(customer, STATE, version=1, lock=second.lease.lock, inbox_id=entry)
+    assert await store.states.locks.release_if_idle(second.lease.lock) is None
+    await store.redis.sadd(store.keys.pending, customer)
+    assert await store.inbox.customers_with_pending() == []  # tidied: out of the set
+    third = await store.intake.take("max:s3", _inbound("s3", "c"))
+    assert third is not None
+    assert third.lease is not None  # ... and its process dies here: the sweep must find it
+    assert await _in_pending_set(store, customer)
+    assert await store.inbox.customers_with_pending() == [customer]
