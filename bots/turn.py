@@ -156,7 +156,8 @@ class TurnRunner:
         # Taken by the accept, or now; either way the state and the inbox were read with it.
         lease = lease or await store.states.locks.lease(
             customer, handed=lambda: self._handed(customer))
-        held = Held(lease.lock, lease.snapshot, effects=lease.effects is not None)
+        held = Held(lease.lock, lease.snapshot, effects=lease.effects is not None,
+                    renewed=lease.lock.taken)
         seen: set[str] = set()
         sent: list[Sent] = []  # delivered replies, acknowledged with the next round trip
         holding = True
@@ -302,16 +303,17 @@ class TurnRunner:
                 ctx.customer, ctx.inbound, turn.replies)
             ctx.queued = tuple(entry.id for entry in queued)  # written by the save, or not
             effects = encode_effects(ctx.inbound.channel, turn.effects)
+            renew = ctx.held.stale()  # a fresh lock needs no PEXPIRE
             version = await self._store.states.save(
                 ctx.customer, turn.state, version=version, lock=lock,
                 inbox_id=ctx.entry_id if first else None,
                 history=inbound_entry(ctx.inbound) if first else None,
                 outbox=queued, effects=ctx.held.effects_to_save(ctx.customer, effects),
-                counts=self.funnel.counts(turn.happened, ctx.inbound.channel),
+                counts=self.funnel.counts(turn.happened, ctx.inbound.channel), renew=renew,
             )
             self.funnel.saved(turn.happened, ctx.inbound.channel)
             ctx.recorded, first, state = True, False, turn.state
-            ctx.held.stored(ctx.customer, state, version, effects)
+            ctx.held.stored(ctx.customer, state, version, effects, renewed=renew)
             ctx.flow, ctx.step = position(state)
             outcome = await self._effects.run(ctx.customer, ctx.inbound, turn.effects)
             ctx.notice = turn.replies[:turn.resumed]

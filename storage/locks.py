@@ -21,7 +21,7 @@ import secrets
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, ClassVar, Self
 
 from flows.backoff import backoff_delay
@@ -42,6 +42,9 @@ class Lock:
     customer: str
     token: str
     ttl: float
+    # When the call that takes it was made (``time.monotonic``): the lock's expiry is at
+    # least ``ttl`` after it, so a holder can tell it is fresh (``bots.held.Held.stale``).
+    taken: float = field(default_factory=time.monotonic, compare=False)
 
     @property
     def ttl_ms(self) -> int:

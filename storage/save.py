@@ -25,11 +25,11 @@ from storage.scripts import Arg, Key, Script, Spread
 # KEYS: state, lock, inbox, history, then (with outbox entries) outbox data and lease, then
 # (outside a cluster, counting) the funnel's day counter: always the last key.
 # ARGV: token, expected version, json, ttl seconds, the ttl's refresh window (``refresh_mark``),
-# inbox id or "", lock ttl ms, the turn's effects ("-": leave those stored, "": none), the
-# number n of outbox entries then n pairs (id, json), then the funnel's: m, and when m > 0
-# the counter's ttl and m pairs (field, increment) counted in KEYS[#KEYS], then (optional) a
-# history entry: a MINID to trim to or "", then XADD arguments after the key (trim options,
-# "*", field, value, ...).
+# inbox id or "", lock ttl ms (0: a lock taken or renewed moments ago, left as it is), the
+# turn's effects ("-": leave those stored, "": none), the number n of outbox entries then n
+# pairs (id, json), then the funnel's: m, and when m > 0 the counter's ttl and m pairs (field,
+# increment) counted in KEYS[#KEYS], then (optional) a history entry: a MINID to trim to or "",
+# then XADD arguments after the key (trim options, "*", field, value, ...).
 # The outbox entries' lease score is the server's time in ms: the history entry's id when the
 # save writes one (XADD "*" takes it from the server's clock; a stream whose last id is later
 # gives that, a lease a moment longer), else TIME.
@@ -57,7 +57,7 @@ if ARGV[8] ~= '' and ARGV[8] ~= '-' then f[#f + 1] = 'fx'; f[#f + 1] = ARGV[8] e
 redis.call('HSET', KEYS[1], unpack(f))
 if ARGV[8] == '' then redis.call('HDEL', KEYS[1], 'fx') end
 if refresh then redis.call('EXPIRE', KEYS[1], ARGV[4]) end
-redis.call('PEXPIRE', KEYS[2], ARGV[7])
+if ARGV[7] ~= '0' then redis.call('PEXPIRE', KEYS[2], ARGV[7]) end
 local n = tonumber(ARGV[9])
 local c = 10 + 2 * n
 local m = tonumber(ARGV[c])
@@ -108,6 +108,7 @@ class Record:
     outbox: Sequence[tuple[str, str]] = ()  # (id, json) of the replies, outside a cluster
     outbox_keys: Sequence[str] = ()  # ``Outbox.put_keys(outbox)``, with ``outbox``
     counts: Counts | None = None  # the funnel's, outside a cluster (``storage.funnel``)
+    renew: bool = True  # renew the lock for its ttl (False: its holder knows it is fresh)
 
 
 @dataclass(slots=True)
@@ -225,6 +226,7 @@ def save_call(keys: Keys, lock: Lock, record: Record) -> Save | SaveCounted | Sa
     c = lock.customer
     effects = "-" if record.effects is None else record.effects
     mark = refresh_mark(record.ttl, time.time()) if record.ttl > 0 else ""
+    lock_ms = lock.ttl_ms if record.renew else 0
     rest: list[Arg] = []
     for entry in record.outbox:
         rest += entry
@@ -235,14 +237,14 @@ def save_call(keys: Keys, lock: Lock, record: Record) -> Save | SaveCounted | Sa
         if counts is not None:
             return SaveCounted(keys.state(c), keys.lock(c), keys.inbox(c), keys.history(c),
                                counts.key(keys), lock.token, record.version, record.data,
-                               record.ttl, mark, record.inbox_id or "", lock.ttl_ms, effects,
+                               record.ttl, mark, record.inbox_id or "", lock_ms, effects,
                                0, rest)
         return Save(keys.state(c), keys.lock(c), keys.inbox(c), keys.history(c), lock.token,
                     record.version, record.data, record.ttl, mark, record.inbox_id or "",
-                    lock.ttl_ms, effects, 0, rest)
+                    lock_ms, effects, 0, rest)
     data_key, lease_key = record.outbox_keys
     counter = counts.key(keys) if counts else data_key
     return SaveWithOutbox(keys.state(c), keys.lock(c), keys.inbox(c), keys.history(c),
                           data_key, lease_key, counter, lock.token, record.version,
-                          record.data, record.ttl, mark, record.inbox_id or "", lock.ttl_ms,
+                          record.data, record.ttl, mark, record.inbox_id or "", lock_ms,
                           effects, len(record.outbox), rest)
