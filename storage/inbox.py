@@ -5,11 +5,9 @@ the customer's lock reads ``pending`` in arrival order (stream id order) and mar
 done — ideally atomically with the state save (``States.save(..., inbox_id=...)``). Processed
 entries are deleted, so the stream only ever holds pending work. A global set lists customers
 with pending entries for a sweeper after a crash; the hot path only ever adds to it (pipelined
-with the push; outside a cluster an accept that takes the lock skips it while the state's
-field "p" says the customer is in the set), and ``customers_with_pending`` drops the customers
-whose inbox has emptied (``Settle``), so a turn needs no extra round trips to keep the set
-tidy. Taking a customer's lock reads the inbox in the same script: the rows travel in the lease
-(``storage.locks.Lease.rows``; ``decode``).
+with the push), and ``customers_with_pending`` drops the customers whose inbox has emptied, so
+a turn needs no extra round trips to keep the set tidy. Taking a customer's lock reads the inbox
+in the same script: the rows travel in the lease (``storage.locks.Lease.rows``; ``decode``).
 
 This module must not process events or take locks itself.
 """
@@ -21,7 +19,7 @@ from dataclasses import dataclass
 from typing import ClassVar, Self
 
 from flows.types import Inbound
-from storage.client import RedisClient, scripts_span_slots
+from storage.client import RedisClient
 from storage.codec import decode_inbound, encode_inbound, stream_rows, text
 from storage.errors import CodecError, guarded
 from storage.keys import Keys
@@ -52,35 +50,6 @@ return redis.call('XLEN', KEYS[1])
         return cls(keys.inbox("c1"), "1-0")
 
 
-@dataclass(slots=True)
-class Settle(Script):
-    """Take the customer out of the pending set when their inbox is empty, deleting the
-    state's "p" in the same step: "p" (written by a save that settled an entry,
-    ``storage.save``) tells an accept that takes the lock that the customer is in the set,
-    sparing its SADD; so it must never outlive the membership. Two slots: outside a
-    cluster only (where the accept always adds, reading no "p")."""
-
-    LUA: ClassVar[str] = """
-if redis.call('XLEN', KEYS[3]) == 0 then
-  redis.call('SREM', KEYS[1], ARGV[1])
-  redis.call('HDEL', KEYS[2], 'p')
-end
-"""
-    SLOTS: ClassVar[int] = 2  # the pending set's and the customer's
-    pending: Key
-    state: Key
-    inbox: Key
-    customer: str
-
-    @classmethod
-    def of(cls, keys: Keys, customer: str) -> Self:
-        return cls(keys.pending, keys.state(customer), keys.inbox(customer), customer)
-
-    @classmethod
-    def example(cls, keys: Keys) -> Self:
-        return cls.of(keys, "c1")
-
-
 def raw_rows(rows: object) -> Rows:
     """Stream rows as a Lua script returns them (``[[id, [field, value, ...]], ...]``)."""
     out: Rows = []
@@ -97,8 +66,6 @@ class Inbox:
         self._redis = redis
         self._keys = keys
         self._done = runner(redis, Done)
-        self._settle = runner(redis, Settle)
-        self._joint = scripts_span_slots(redis)
 
     @guarded
     async def push(self, customer: str, inbound: Inbound) -> str:
@@ -139,9 +106,6 @@ class Inbox:
     async def settle(self, customer: str, remaining: int) -> None:
         """Keep the pending set honest after entries were removed (push may race with us)."""
         if remaining > 0:
-            return
-        if self._joint:  # with the state's "p", in one step (``Settle``)
-            await self._settle(Settle.of(self._keys, customer))
             return
         await self._redis.srem(self._keys.pending, customer)
         # A push between our XLEN and SREM re-adds itself only if it ran SADD after us.

@@ -47,8 +47,6 @@ from storage.state import States
 # Returns false when the account is not (or no longer) the customer's, 0 for a repeat,
 # {entry id} when pushed, {entry id, version, data, rows, left effects} when the lock was
 # taken too.
-# The pending set's SADD is spared when the lock is taken and the state read with it says the
-# customer is in the set already (its field "p", written by every save: ``storage.save``).
 # An account of the customer's is marked active by one ZADD that also proves it is theirs
 # (XX: only a member; GT CH: 1 when its mark moved on); 0 needs a ZSCORE to tell "not theirs"
 # from "marked later already" (another process's clock), and then the plain ZADD.
@@ -63,13 +61,12 @@ if not redis.call('SET', KEYS[4], 1, 'NX', 'EX', ARGV[6]) then return 0 end
 if not marked then redis.call('ZADD', KEYS[1], ARGV[1], ARGV[2]) end
 if ARGV[3] == '1' then redis.call('HSETNX', KEYS[2], 'name', ARGV[4]) end
 local id = redis.call('XADD', KEYS[3], '*', '{FIELD}', ARGV[5])
+if KEYS[7] then redis.call('SADD', KEYS[7], ARGV[9]) end
 if KEYS[10] then redis.call('ZADD', KEYS[10], ARGV[1], ARGV[9]) end
 if ARGV[7] ~= '' and redis.call('SET', KEYS[5], ARGV[7], 'NX', 'PX', ARGV[8]) then
-  local s = redis.call('HMGET', KEYS[6], 'v', 'd', 'fx', 'p')
-  if KEYS[7] and not s[4] then redis.call('SADD', KEYS[7], ARGV[9]) end
+  local s = redis.call('HMGET', KEYS[6], 'v', 'd', 'fx')
   return {{id, s[1], s[2], redis.call('XRANGE', KEYS[3], '-', '+'), s[3]}}
 end
-if KEYS[7] then redis.call('SADD', KEYS[7], ARGV[9]) end
 return {{id}}
 """
 

@@ -36,10 +36,7 @@ from storage.scripts import Arg, Key, Script, Spread
 # The state's EXPIRE runs once per refresh window (a 30th of the ttl: one a day for 30 days),
 # its mark kept in the state's field "x": a state lives between 29 and 30 30ths of its ttl
 # after its last save, and a customer's later messages that window cost no EXPIRE. The
-# state, its mark and the turn's effects go in one HSET, with "p" = 1 when it settles an inbox
-# entry: the customer is in the inbox's pending set then (the entry's accept put it there, and
-# ``storage.inbox``'s settle takes it out, deleting "p" in the same step, only from an empty
-# inbox), so the next accept that takes the lock spares its SADD.
+# state, its mark and the turn's effects go in one HSET.
 # Returns {new version, 0} or {-1, 0} lock lost, {-2, stored version} version conflict.
 SAVE_LUA = """
 if redis.call('GET', KEYS[2]) ~= ARGV[1] then return {-1, 0} end
@@ -50,14 +47,12 @@ v = v + 1
 local f = {'v', v, 'd', ARGV[3]}
 local refresh = tonumber(ARGV[4]) > 0 and s[2] ~= ARGV[5]
 if refresh then f[5] = 'x'; f[6] = ARGV[5] end
-if ARGV[6] ~= '' and redis.call('XDEL', KEYS[3], ARGV[6]) == 1 then
-  f[#f + 1] = 'p'; f[#f + 1] = 1
-end
 if ARGV[8] ~= '' and ARGV[8] ~= '-' then f[#f + 1] = 'fx'; f[#f + 1] = ARGV[8] end
 redis.call('HSET', KEYS[1], unpack(f))
 if ARGV[8] == '' then redis.call('HDEL', KEYS[1], 'fx') end
 if refresh then redis.call('EXPIRE', KEYS[1], ARGV[4]) end
 if ARGV[7] ~= '0' then redis.call('PEXPIRE', KEYS[2], ARGV[7]) end
+if ARGV[6] ~= '' then redis.call('XDEL', KEYS[3], ARGV[6]) end
 local n = tonumber(ARGV[9])
 local c = 10 + 2 * n
 local m = tonumber(ARGV[c])
