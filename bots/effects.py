@@ -74,6 +74,9 @@ class Reminders(Protocol):
 
     async def schedule(self, customer: str, reminder: ScheduleReminder) -> None: ...
 
+    async def schedule_all(self, customer: str, reminders: Sequence[ScheduleReminder]) -> None:
+        """Several at once: one round trip (a booking's reminders)."""
+
     async def cancel(self, customer: str, key: str) -> bool: ...
 
     async def move(self, source: str, target: str) -> int: ...
@@ -129,8 +132,17 @@ class Effects:
         if not effects:  # most turns: nothing to gather
             return _NOTHING
         gathered = _Gathered()
+        reminders: list[ScheduleReminder] = []  # in a row: scheduled together
         for effect in effects:
+            if isinstance(effect, ScheduleReminder):
+                reminders.append(effect)
+                continue
+            if reminders:
+                await self._reminders.schedule_all(customer, reminders)
+                reminders = []
             await self._live(customer, inbound, effect, gathered)
+        if reminders:
+            await self._reminders.schedule_all(customer, reminders)
         return gathered.outcome()
 
     async def _live(self, customer: str, inbound: Inbound, effect: Effect, out: _Gathered) -> None:

@@ -8,7 +8,8 @@ every kind, so a kind added without a handler also fails here, naming the consum
 from __future__ import annotations
 
 import io
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -76,6 +77,12 @@ class _Reminders:
     async def schedule(self, customer: str, reminder: ScheduleReminder) -> None:
         self.done.append(f"schedule {reminder.key}")
 
+    async def schedule_all(self, customer: str, reminders: Sequence[ScheduleReminder]) -> None:
+        if len(reminders) > 1:
+            self.done.append(f"together {len(reminders)}")
+        for reminder in reminders:
+            await self.schedule(customer, reminder)
+
     async def cancel(self, customer: str, key: str) -> bool:
         self.done.append(f"cancel {key}")
         return True
@@ -120,3 +127,18 @@ async def test_the_replay_handles_every_kind(
     await runner._durable("cust1", "vk", SAMPLES[kind])
     reminded = {ScheduleReminder: ["schedule visit"], CancelReminder: ["cancel visit"]}
     assert reminders.done == reminded.get(kind, [])
+
+
+async def test_a_turn_s_reminders_in_a_row_are_scheduled_together(
+    effects: tuple[Effects, _Reminders],
+) -> None:
+    """A booking's two reminders: one ``schedule_all`` (one round trip); a cancel between
+    two keeps the order (a cancel then a schedule of the same key must not swap)."""
+    runner, reminders = effects
+    inbound = Inbound(channel="vk", user_id="1", event_id="e1", event=TextEvent("hi"))
+    visit = SAMPLES[ScheduleReminder]
+    assert isinstance(visit, ScheduleReminder)
+    two_hours = replace(visit, key="visit-2h")
+    await runner.run("cust1", inbound, [visit, two_hours, CancelReminder("visit"), visit])
+    assert reminders.done == ["together 2", "schedule visit", "schedule visit-2h",
+                              "cancel visit", "schedule visit"]
