@@ -22,12 +22,13 @@ from storage.keys import Keys
 from storage.locks import Lock
 from storage.scripts import Arg, Key, Script, Spread
 
-# KEYS: state, lock, inbox, history, then (with outbox entries) outbox data and lease, then
-# (outside a cluster, counting) the funnel's day counter: always the last key.
+# KEYS: state, lock, inbox, history, profile, tags, then (with outbox entries) outbox data and
+# lease, then (outside a cluster, counting) the funnel's day counter: always the last key.
 # ARGV: token, expected version, json, ttl seconds, the ttl's refresh window (``refresh_mark``),
 # inbox id or "", lock ttl ms (0: a lock taken or renewed moments ago, left as it is), the
 # turn's effects ("-": leave those stored, "": none), the number n of outbox entries then n
-# pairs (id, json), then the funnel's: m, and when m > 0 the counter's ttl and m pairs (field,
+# pairs (id, json), then the turn's profile writes (``Writes``): k pairs (field, value) after
+# k, then t tags after t, then the funnel's: m, and when m > 0 the counter's ttl and m pairs (field,
 # increment) counted in KEYS[#KEYS], then (optional) a history entry: a MINID to trim to or "",
 # then XADD arguments after the key (trim options, "*", field, value, ...).
 # The outbox entries' lease score is the server's time in ms: the history entry's id when the
@@ -55,6 +56,12 @@ if ARGV[7] ~= '0' then redis.call('PEXPIRE', KEYS[2], ARGV[7]) end
 if ARGV[6] ~= '' then redis.call('XDEL', KEYS[3], ARGV[6]) end
 local n = tonumber(ARGV[9])
 local c = 10 + 2 * n
+local k = tonumber(ARGV[c])
+if k > 0 then redis.call('HSET', KEYS[5], unpack(ARGV, c + 1, c + 2 * k)) end
+c = c + 1 + 2 * k
+k = tonumber(ARGV[c])
+if k > 0 then redis.call('SADD', KEYS[6], unpack(ARGV, c + 1, c + k)) end
+c = c + 1 + k
 local m = tonumber(ARGV[c])
 local h = c + 1
 if m > 0 then h = c + 2 + 2 * m end
@@ -69,8 +76,8 @@ if n > 0 then
     now = t[1] * 1000 + math.floor(t[2] / 1000)
   end
   for i = 10, 8 + 2 * n, 2 do
-    redis.call('HSET', KEYS[5], ARGV[i], ARGV[i + 1])
-    redis.call('ZADD', KEYS[6], now, ARGV[i])
+    redis.call('HSET', KEYS[7], ARGV[i], ARGV[i + 1])
+    redis.call('ZADD', KEYS[8], now, ARGV[i])
   end
 end
 -- the funnel (storage.funnel, COUNT_LUA): EXPIRE only when a field is new
@@ -89,6 +96,25 @@ return {v, 0}
 LOCK_LOST, VERSION_CONFLICT = -1, -2  # the first number of the script's reply, on refusal
 
 
+@dataclass(frozen=True, slots=True)
+class Writes:
+    """A turn's profile fields (normalised) and tags, written by its save: in the same step
+    as the state, so they need neither a round trip of their own nor a place among the
+    effects a crash leaves to run again (``storage.locks.Lease.effects``)."""
+
+    fields: tuple[tuple[str, str], ...] = ()
+    tags: tuple[str, ...] = ()
+
+    def args(self) -> list[Arg]:
+        flat: list[Arg] = [len(self.fields)]
+        for pair in self.fields:
+            flat += pair
+        return [*flat, len(self.tags), *self.tags]
+
+
+_NO_WRITES: list[Arg] = [0, 0]
+
+
 @dataclass(slots=True)
 class Record:
     """What one save writes: the state (JSON) at ``version`` + 1, and what goes with it (not
@@ -104,6 +130,7 @@ class Record:
     outbox_keys: Sequence[str] = ()  # ``Outbox.put_keys(outbox)``, with ``outbox``
     counts: Counts | None = None  # the funnel's, outside a cluster (``storage.funnel``)
     renew: bool = True  # renew the lock for its ttl (False: its holder knows it is fresh)
+    writes: Writes | None = None  # profile fields and tags the turn stores with its state
 
 
 @dataclass(slots=True)
@@ -115,6 +142,8 @@ class Save(Script):
     lock: Key
     inbox: Key
     history: Key
+    profile: Key
+    tags: Key
     token: str
     version: int
     data: str
@@ -160,6 +189,8 @@ class SaveCounted(Script):
     lock: Key
     inbox: Key
     history: Key
+    profile: Key
+    tags: Key
     counter: Key
     token: str
     version: int
@@ -191,6 +222,8 @@ class SaveWithOutbox(Script):
     lock: Key
     inbox: Key
     history: Key
+    profile: Key
+    tags: Key
     outbox_data: Key
     outbox_lease: Key
     counter: Key  # the funnel's day (``outbox_data`` again, untouched, when nothing counts)
@@ -225,21 +258,23 @@ def save_call(keys: Keys, lock: Lock, record: Record) -> Save | SaveCounted | Sa
     rest: list[Arg] = []
     for entry in record.outbox:
         rest += entry
+    rest += record.writes.args() if record.writes else _NO_WRITES
     counts = record.counts
     rest += [len(counts.pairs), FUNNEL_TTL, *counts.args()] if counts else [0]
     rest += record.history
+    k, inbox_id = keys, record.inbox_id or ""
     if not record.outbox:
         if counts is not None:
-            return SaveCounted(keys.state(c), keys.lock(c), keys.inbox(c), keys.history(c),
-                               counts.key(keys), lock.token, record.version, record.data,
-                               record.ttl, mark, record.inbox_id or "", lock_ms, effects,
-                               0, rest)
-        return Save(keys.state(c), keys.lock(c), keys.inbox(c), keys.history(c), lock.token,
-                    record.version, record.data, record.ttl, mark, record.inbox_id or "",
+            return SaveCounted(k.state(c), k.lock(c), k.inbox(c), k.history(c), k.profile(c),
+                               k.tags(c), counts.key(k), lock.token, record.version,
+                               record.data, record.ttl, mark, inbox_id, lock_ms, effects, 0,
+                               rest)
+        return Save(k.state(c), k.lock(c), k.inbox(c), k.history(c), k.profile(c), k.tags(c),
+                    lock.token, record.version, record.data, record.ttl, mark, inbox_id,
                     lock_ms, effects, 0, rest)
     data_key, lease_key = record.outbox_keys
-    counter = counts.key(keys) if counts else data_key
-    return SaveWithOutbox(keys.state(c), keys.lock(c), keys.inbox(c), keys.history(c),
-                          data_key, lease_key, counter, lock.token, record.version,
-                          record.data, record.ttl, mark, record.inbox_id or "", lock_ms,
-                          effects, len(record.outbox), rest)
+    counter = counts.key(k) if counts else data_key
+    return SaveWithOutbox(k.state(c), k.lock(c), k.inbox(c), k.history(c), k.profile(c),
+                          k.tags(c), data_key, lease_key, counter, lock.token, record.version,
+                          record.data, record.ttl, mark, inbox_id, lock_ms, effects,
+                          len(record.outbox), rest)

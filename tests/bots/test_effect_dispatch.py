@@ -16,7 +16,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from bots.effects import Effects
+from bots.effects import Effects, riding
 from bots.flowchat import ChatSession, describe
 from bots.linking import LinkTargets
 from bots.owner import Owner
@@ -38,6 +38,7 @@ from flows.types import (
     SetTags,
     TextEvent,
 )
+from storage.save import Writes
 from storage.store import Store
 
 AT = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
@@ -142,3 +143,18 @@ async def test_a_turn_s_reminders_in_a_row_are_scheduled_together(
     await runner.run("cust1", inbound, [visit, two_hours, CancelReminder("visit"), visit])
     assert reminders.done == ["together 2", "schedule visit", "schedule visit-2h",
                               "cancel visit", "schedule visit"]
+
+
+def test_profile_fields_but_the_phone_and_tags_ride_the_save() -> None:
+    """``riding``: the name and a valid e-mail (normalised) and tags go with the state; the
+    phone (its index, the linking offer), a value the profile refuses and every other effect
+    stay effects, in their order."""
+    consent = SAMPLES[RecordConsent]
+    effects = (SaveProfile("name", " Оля "), consent, SaveProfile("phone", "+79161234567"),
+               SaveProfile("email", "Olya@Mail.RU"), SaveProfile("email", "not mail"),
+               SetTags(("vip",)))
+    writes, rest = riding(effects)
+    assert writes == Writes((("name", "Оля"), ("email", "Olya@mail.ru")), ("vip",))
+    assert rest == (consent, SaveProfile("phone", "+79161234567"),
+                    SaveProfile("email", "not mail"))
+    assert riding((consent,)) == (None, (consent,))
