@@ -12,6 +12,7 @@ what to say next; the engine does, given the results.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 from collections.abc import Callable, Collection, Sequence
@@ -55,6 +56,8 @@ from flows.types import (
 from storage.codec import decode_effects
 from storage.errors import CodecError, InvalidValue
 from storage.history import ADS_WITHDRAWN_NOTE, HistoryEntry
+from storage.profile import normalise
+from storage.save import Writes
 
 if TYPE_CHECKING:
     from bots.delivery import Delivery
@@ -69,10 +72,35 @@ CALL_BACKOFF_CAP = CALL_BACKOFF * 2 ** (CALL_ATTEMPTS - 2)  # the last pause: ne
 _MAX_BODY = 1_000_000
 
 
+def riding(effects: tuple[Effect, ...]) -> tuple[Writes | None, tuple[Effect, ...]]:
+    """What of a turn's effects its save stores in the same step (``storage.save.Writes``):
+    profile fields but the phone (its index and the linking offer are steps of their own)
+    and tags; and the effects left to run after it. A value the profile refuses stays an
+    effect, to fail as it did."""
+    fields: list[tuple[str, str]] = []
+    tags: list[str] = []
+    rest: list[Effect] = []
+    for effect in effects:
+        if isinstance(effect, SetTags):
+            tags += effect.tags
+            continue
+        if isinstance(effect, SaveProfile) and effect.field != "phone":
+            with contextlib.suppress(InvalidValue):
+                fields.append((effect.field, normalise(effect.field, effect.value)))
+                continue
+        rest.append(effect)
+    if len(rest) == len(effects):
+        return None, effects
+    return Writes(tuple(fields), tuple(tags)), tuple(rest)
+
+
 class Reminders(Protocol):
     """The scheduler as effects see it."""
 
     async def schedule(self, customer: str, reminder: ScheduleReminder) -> None: ...
+
+    async def schedule_all(self, customer: str, reminders: Sequence[ScheduleReminder]) -> None:
+        """Several at once: one round trip (a booking's reminders)."""
 
     async def cancel(self, customer: str, key: str) -> bool: ...
 
@@ -129,8 +157,17 @@ class Effects:
         if not effects:  # most turns: nothing to gather
             return _NOTHING
         gathered = _Gathered()
+        reminders: list[ScheduleReminder] = []  # in a row: scheduled together
         for effect in effects:
+            if isinstance(effect, ScheduleReminder):
+                reminders.append(effect)
+                continue
+            if reminders:
+                await self._reminders.schedule_all(customer, reminders)
+                reminders = []
             await self._live(customer, inbound, effect, gathered)
+        if reminders:
+            await self._reminders.schedule_all(customer, reminders)
         return gathered.outcome()
 
     async def _live(self, customer: str, inbound: Inbound, effect: Effect, out: _Gathered) -> None:

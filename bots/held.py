@@ -32,7 +32,9 @@ class Held:
         return snapshot
 
     def stale(self) -> bool:
-        """A third of the lock's time has passed since its last renewal (a save renews)."""
+        """A third of the lock's time has passed since its last renewal: the next save renews
+        it (a fresh lock is left as it is, as between two entries: at least two thirds of its
+        time remain for the turn's sends, a third more than the next entry's own turn gets)."""
         return time.monotonic() - self.renewed > self.lock.ttl / 3
 
     def effects_to_save(self, customer: str, effects: str) -> str | None:
@@ -43,9 +45,11 @@ class Held:
         return effects
 
     def stored(self, customer: str, state: DialogState | None, version: int,
-               effects: str) -> None:
+               effects: str, *, renewed: bool) -> None:
         """A save of ``customer``'s ``state`` at ``version`` with the turn's encoded
-        ``effects`` went through (it renewed the lock)."""
+        ``effects`` went through (``renewed``: it renewed the lock, asked by ``stale``)."""
         if customer == self.lock.customer:
-            self.saved, self.renewed = (state, version), time.monotonic()
+            self.saved = (state, version)
+            if renewed:
+                self.renewed = time.monotonic()
             self.effects = bool(effects)

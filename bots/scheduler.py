@@ -38,7 +38,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime, tzinfo
 from typing import TYPE_CHECKING
 
@@ -70,6 +70,13 @@ async def fire(bot: str, customer: str, key: str) -> None:
         log.warning("reminder %s fired but bot %s is not running here", key, bot)
         return
     await service.fired(customer, key)
+
+
+def _record(reminder: ScheduleReminder, zone: tzinfo) -> Record:
+    """The stored record of ``reminder`` (a naive time is the business's ``zone``)."""
+    at = reminder.at if reminder.at.tzinfo else reminder.at.replace(tzinfo=zone)
+    return Record(reminder.key, reminder.flow, at, dict(reminder.vars),
+                  reminder.critical, reminder.ladder, reminder.about)
 
 
 class Leadership:
@@ -208,11 +215,13 @@ class ReminderService:
     # ------------------------------------------------------------------ add / cancel
 
     async def schedule(self, customer: str, reminder: ScheduleReminder) -> None:
-        at = reminder.at if reminder.at.tzinfo else reminder.at.replace(tzinfo=self._zone)
-        record = Record(reminder.key, reminder.flow, at, dict(reminder.vars),
-                        reminder.critical, reminder.ladder, reminder.about)
-        await self._jobs.add(customer, record, new=True)
-        self._metrics.reminders_scheduled.inc()
+        await self.schedule_all(customer, [reminder])
+
+    async def schedule_all(self, customer: str, reminders: Sequence[ScheduleReminder]) -> None:
+        """Schedule a turn's reminders together: one round trip (``Jobs.add_all``)."""
+        records = [_record(reminder, self._zone) for reminder in reminders]
+        await self._jobs.add_all(customer, records, new=True)
+        self._metrics.reminders_scheduled.inc(len(records))
 
     async def cancel(self, customer: str, key: str) -> bool:
         removed = await self._records.delete(customer, key)

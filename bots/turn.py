@@ -41,7 +41,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Protocol
 
 from bots.delivery import Delivery, Send, Why
-from bots.effects import Effects
+from bots.effects import Effects, riding
 from bots.events import describe, inbound_entry, is_initiated, position, retarget
 from bots.funnel import FunnelCounts
 from bots.held import Held
@@ -156,7 +156,8 @@ class TurnRunner:
         # Taken by the accept, or now; either way the state and the inbox were read with it.
         lease = lease or await store.states.locks.lease(
             customer, handed=lambda: self._handed(customer))
-        held = Held(lease.lock, lease.snapshot, effects=lease.effects is not None)
+        held = Held(lease.lock, lease.snapshot, effects=lease.effects is not None,
+                    renewed=lease.lock.taken)
         seen: set[str] = set()
         sent: list[Sent] = []  # delivered replies, acknowledged with the next round trip
         holding = True
@@ -301,20 +302,22 @@ class TurnRunner:
             queued = [] if is_initiated(ctx.inbound.event) else self._delivery.prepare(
                 ctx.customer, ctx.inbound, turn.replies)
             ctx.queued = tuple(entry.id for entry in queued)  # written by the save, or not
-            effects = encode_effects(ctx.inbound.channel, turn.effects)
+            writes, rest = riding(turn.effects)  # profile fields and tags: in the save
+            effects = encode_effects(ctx.inbound.channel, rest)
+            renew = ctx.held.stale()  # a fresh lock needs no PEXPIRE
             version = await self._store.states.save(
                 ctx.customer, turn.state, version=version, lock=lock,
                 inbox_id=ctx.entry_id if first else None,
                 history=inbound_entry(ctx.inbound) if first else None,
                 outbox=queued, effects=ctx.held.effects_to_save(ctx.customer, effects),
                 counts=self.funnel.counts(turn.happened, ctx.inbound.channel),
-                reached=self.funnel.reached(turn.happened),
+                reached=self.funnel.reached(turn.happened), renew=renew, writes=writes,
             )
             self.funnel.saved(turn.happened, ctx.inbound.channel)
             ctx.recorded, first, state = True, False, turn.state
-            ctx.held.stored(ctx.customer, state, version, effects)
+            ctx.held.stored(ctx.customer, state, version, effects, renewed=renew)
             ctx.flow, ctx.step = position(state)
-            outcome = await self._effects.run(ctx.customer, ctx.inbound, turn.effects)
+            outcome = await self._effects.run(ctx.customer, ctx.inbound, rest)
             ctx.notice = turn.replies[:turn.resumed]
             if self._notices is not None and isinstance(ctx.inbound.event, TimerEvent):
                 await self._notices.told(ctx.customer, ctx.inbound.event_id, ctx.notice)

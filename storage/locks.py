@@ -21,7 +21,7 @@ import secrets
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, ClassVar, Self
 
 from flows.backoff import backoff_delay
@@ -42,6 +42,9 @@ class Lock:
     customer: str
     token: str
     ttl: float
+    # When the call that takes it was made (``time.monotonic``): the lock's expiry is at
+    # least ``ttl`` after it, so a holder can tell it is fresh (``bots.held.Held.stale``).
+    taken: float = field(default_factory=time.monotonic, compare=False)
 
     @property
     def ttl_ms(self) -> int:
@@ -64,28 +67,37 @@ return {s[1], s[2], redis.call('XRANGE', KEYS[3], '-', '+'), s[3]}
 
 # The release rule: KEYS[1] the lock, KEYS[2] the inbox, KEYS[#KEYS] the state; ARGV[1] the
 # token, ARGV[2] "1" when the state holds a turn's effects ("0": the holder knows it holds
-# none, and the HDEL is saved). Release when the inbox is empty ({}), forgetting the last
-# turn's effects (they ran); otherwise keep the lock and return the pending rows. 0 when the
-# lock is no longer ours.
+# none, and the HDEL is saved), ARGV[3] the lock's ttl in ms. Release when the inbox is empty
+# ({}), forgetting the last turn's effects (they ran); otherwise keep the lock and return the
+# pending rows. 0 when the lock is no longer ours.
+# An empty inbox (the steady path) is checked first, then the lock taken and compared in one
+# GETDEL (was GET + DEL): a lock that is not ours is put back at once, in the same atomic
+# step (nobody sees it gone), with the full ttl — a little longer than it had left, never
+# shorter, so it stays exclusive.
 _RELEASE_IF_IDLE_LUA = """
-if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
 local rows = redis.call('XRANGE', KEYS[2], '-', '+')
-if #rows == 0 then
-  redis.call('DEL', KEYS[1])
-  if ARGV[2] ~= '0' then redis.call('HDEL', KEYS[#KEYS], 'fx') end
+if #rows > 0 then
+  if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+  return rows
 end
+local held = redis.call('GETDEL', KEYS[1])
+if held ~= ARGV[1] then
+  if held then redis.call('SET', KEYS[1], held, 'PX', ARGV[3]) end
+  return 0
+end
+if ARGV[2] ~= '0' then redis.call('HDEL', KEYS[#KEYS], 'fx') end
 return rows
 """
 
-# Per reply (ARGV[4] of them, from ARGV[5]): its outbox id, k, then k XADD arguments after the
-# history key; then the release rule above. ARGV[3] "0": no reply can have been claimed by a
+# Per reply (ARGV[5] of them, from ARGV[6]): its outbox id, k, then k XADD arguments after the
+# history key; then the release rule above. ARGV[4] "0": no reply can have been claimed by a
 # re-send (``storage.outbox.maybe_claimed``), so none has a claim count to delete.
 _ACK_REPLIES_LUA = """
-local i = 5
-for _ = 1, tonumber(ARGV[4]) do
+local i = 6
+for _ = 1, tonumber(ARGV[5]) do
   local id = ARGV[i]
   redis.call('ZREM', KEYS[5], id)
-  if ARGV[3] ~= '0' then redis.call('HDEL', KEYS[6], id) end
+  if ARGV[4] ~= '0' then redis.call('HDEL', KEYS[6], id) end
   redis.call('HDEL', KEYS[4], id)
   local k = tonumber(ARGV[i + 1])
   redis.call('XADD', KEYS[3], unpack(ARGV, i + 2, i + 1 + k))
@@ -129,12 +141,13 @@ class ReleaseIfIdle(Script):
     state: Key
     token: str
     effects: str  # "1": the state may hold a turn's effects, "0": it holds none
+    ttl_ms: int  # a lock not ours is put back with this ttl
 
     @classmethod
     def of(cls, keys: Keys, held: Lock, *, effects: bool = True) -> Self:
         c = held.customer
         return cls(keys.lock(c), keys.inbox(c), keys.state(c), held.token,
-                   "1" if effects else "0")
+                   "1" if effects else "0", held.ttl_ms)
 
     @classmethod
     def example(cls, keys: Keys) -> Self:
@@ -158,6 +171,7 @@ class ReleaseAcked(Script):
     state: Key
     token: str
     effects: str  # as ``ReleaseIfIdle.effects``
+    ttl_ms: int  # as ``ReleaseIfIdle.ttl_ms``
     claimed: str  # "0": no reply can have been claimed by a re-send, "1": one may have been
     count: int
     replies: Spread
@@ -176,7 +190,7 @@ class ReleaseAcked(Script):
             spread += (entry_id, len(xadd), *xadd)
         return cls(keys.lock(c), keys.inbox(c), keys.history(c), outbox.data, outbox.lease,
                    outbox.tries, keys.state(c), held.token, "1" if effects else "0",
-                   "1" if claimed else "0", len(acked), spread)
+                   held.ttl_ms, "1" if claimed else "0", len(acked), spread)
 
     @classmethod
     def example(cls, keys: Keys) -> Self:

@@ -3,8 +3,8 @@
 A reminder is a small JSON record (flow, due time, vars) in the customer's slot
 (``ReminderRecords``), an entry in the customer's index of reminder keys (``Reminders``: lets
 ``merge`` move a customer's reminders and ``forget`` find them to cancel) and an APScheduler
-job in the scheduler's ``RedisJobStore`` that carries only ids. ``ReminderRecords.put`` writes
-a job that ``bots.jobs`` built, in that store's own layout, together with its record. This
+job in the scheduler's ``RedisJobStore`` that carries only ids. ``ReminderRecords.put_all``
+writes jobs that ``bots.jobs`` built, in that store's own layout, together with their records. This
 module must not schedule, fire or decide anything (``bots.scheduler`` does) and builds no key
 names (``storage.keys`` does).
 """
@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import builtins
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import ClassVar, Self
@@ -156,19 +156,30 @@ class ReminderRecords:
     async def keys_of(self, customer: str) -> builtins.list[str]:
         return [text(k) for k in await self._redis.hkeys(self._keys.reminder_records(customer))]
 
-    @guarded
     async def put(self, customer: str, record: Record, job: StagedJob, *, new: bool) -> None:
-        """Write ``job`` (and, when ``new``, the record and its index entry) in one round trip,
-        atomic outside a cluster."""
+        """``put_all`` of one reminder."""
+        await self.put_all(customer, [(record, job)], new=new)
+
+    @guarded
+    async def put_all(self, customer: str, staged: Sequence[tuple[Record, StagedJob]], *,
+                      new: bool) -> None:
+        """Write the jobs (and, when ``new``, the records and their index entries) of a
+        customer's reminders in one round trip, atomic outside a cluster: one command per
+        key however many reminders (a booking's two cost what one did). A key twice: the
+        later wins, as two calls in turn would."""
+        if not staged:
+            return
         pipe = self._redis.pipeline(transaction=scripts_span_slots(self._redis))
         if new:
-            pipe.hset(self._keys.reminder_records(customer), record.key, record.dump())
-            pipe.sadd(self._keys.reminders(customer), record.key)
-        pipe.hset(self._keys.sched_jobs, job.id, job.state)
-        if job.run_time is None:
-            pipe.zrem(self._keys.sched_run_times, job.id)
-        else:
-            pipe.zadd(self._keys.sched_run_times, {job.id: job.run_time})
+            pipe.hset(self._keys.reminder_records(customer),
+                      mapping={record.key: record.dump() for record, _ in staged})
+            pipe.sadd(self._keys.reminders(customer), *{record.key for record, _ in staged})
+        jobs = {job.id: job for _, job in staged}.values()  # the later of a key twice
+        pipe.hset(self._keys.sched_jobs, mapping={job.id: job.state for job in jobs})
+        if due := {job.id: job.run_time for job in jobs if job.run_time is not None}:
+            pipe.zadd(self._keys.sched_run_times, due)
+        if paused := [job.id for job in jobs if job.run_time is None]:
+            pipe.zrem(self._keys.sched_run_times, *paused)
         await pipe.execute()
 
     @guarded

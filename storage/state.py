@@ -38,6 +38,7 @@ from storage.save import (
     Save,
     SaveCounted,
     SaveWithOutbox,
+    Writes,
     save_call,
 )
 from storage.scripts import runner
@@ -120,24 +121,24 @@ class States:
         effects: str | None = None,
         counts: Counts | None = None,
         reached: Reached | None = None,
+        renew: bool = True,
+        writes: Writes | None = None,
     ) -> int:
         """Store ``state`` if ``version`` is current and ``lock`` still held; new version.
 
-        In the same step: the inbox entry ``inbox_id`` is marked done, ``history`` appended
-        to the customer's history, the lock renewed for its ttl and the ``outbox`` entries
-        (the turn's replies) written — only if the state was, so a crash after the save
-        re-sends them rather than losing them. On a cluster (or with entries in two shards)
-        they are written right after the save instead (one more round trip).
-        ``effects`` (``storage.codec.encode_effects``; "" for none) replaces the stored
-        effects of the customer's last turn, for the next lease's ``effects``; None leaves
-        them. ``counts`` (``storage.funnel``) are added to the funnel's day in the same script
-        outside a cluster, right after it on one (its counter is in another slot); ``reached``
-        (``storage.reached``) are kept in the customer's own set by the same script.
-        """
+        In the same step: the inbox entry ``inbox_id`` is marked done, ``history`` appended,
+        the lock renewed for its ttl (unless ``renew`` is False: a fresh lock,
+        ``bots.held.Held.stale``), ``writes`` stored (``storage.save.Writes``) and the
+        ``outbox`` entries (the turn's replies) written — only if the state was, so a crash
+        after the save re-sends them rather than losing them (on Redis Cluster, or in two
+        shards, right after it). ``effects`` (``storage.codec.encode_effects``; "" for none)
+        replaces the stored effects of the last turn (None leaves them). ``counts``: the
+        funnel's day, outside a cluster; ``reached``: the customer's steps reached."""
         if lock.customer != customer:
             raise LockLost(f"lock is for customer {lock.customer}, not {customer}")
         record = self._record(state, version, inbox_id, history, outbox, effects)
         record.counts, record.reached = (counts if self._joint else None), reached
+        record.renew, record.writes = renew, writes
         call = save_call(self._keys, lock, record)
         reply = await self._run(call)
         new_version, left = (int(x) for x in reply)

@@ -8,14 +8,15 @@ every kind, so a kind added without a handler also fails here, naming the consum
 from __future__ import annotations
 
 import io
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
 import aiohttp
 import pytest
 
-from bots.effects import Effects
+from bots.effects import Effects, riding
 from bots.flowchat import ChatSession, describe
 from bots.linking import LinkTargets
 from bots.owner import Owner
@@ -37,6 +38,7 @@ from flows.types import (
     SetTags,
     TextEvent,
 )
+from storage.save import Writes
 from storage.store import Store
 
 AT = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
@@ -75,6 +77,12 @@ class _Reminders:
 
     async def schedule(self, customer: str, reminder: ScheduleReminder) -> None:
         self.done.append(f"schedule {reminder.key}")
+
+    async def schedule_all(self, customer: str, reminders: Sequence[ScheduleReminder]) -> None:
+        if len(reminders) > 1:
+            self.done.append(f"together {len(reminders)}")
+        for reminder in reminders:
+            await self.schedule(customer, reminder)
 
     async def cancel(self, customer: str, key: str) -> bool:
         self.done.append(f"cancel {key}")
@@ -120,3 +128,33 @@ async def test_the_replay_handles_every_kind(
     await runner._durable("cust1", "vk", SAMPLES[kind])
     reminded = {ScheduleReminder: ["schedule visit"], CancelReminder: ["cancel visit"]}
     assert reminders.done == reminded.get(kind, [])
+
+
+async def test_a_turn_s_reminders_in_a_row_are_scheduled_together(
+    effects: tuple[Effects, _Reminders],
+) -> None:
+    """A booking's two reminders: one ``schedule_all`` (one round trip); a cancel between
+    two keeps the order (a cancel then a schedule of the same key must not swap)."""
+    runner, reminders = effects
+    inbound = Inbound(channel="vk", user_id="1", event_id="e1", event=TextEvent("hi"))
+    visit = SAMPLES[ScheduleReminder]
+    assert isinstance(visit, ScheduleReminder)
+    two_hours = replace(visit, key="visit-2h")
+    await runner.run("cust1", inbound, [visit, two_hours, CancelReminder("visit"), visit])
+    assert reminders.done == ["together 2", "schedule visit", "schedule visit-2h",
+                              "cancel visit", "schedule visit"]
+
+
+def test_profile_fields_but_the_phone_and_tags_ride_the_save() -> None:
+    """``riding``: the name and a valid e-mail (normalised) and tags go with the state; the
+    phone (its index, the linking offer), a value the profile refuses and every other effect
+    stay effects, in their order."""
+    consent = SAMPLES[RecordConsent]
+    effects = (SaveProfile("name", " Оля "), consent, SaveProfile("phone", "+79161234567"),
+               SaveProfile("email", "Olya@Mail.RU"), SaveProfile("email", "not mail"),
+               SetTags(("vip",)))
+    writes, rest = riding(effects)
+    assert writes == Writes((("name", "Оля"), ("email", "Olya@mail.ru")), ("vip",))
+    assert rest == (consent, SaveProfile("phone", "+79161234567"),
+                    SaveProfile("email", "not mail"))
+    assert riding((consent,)) == (None, (consent,))

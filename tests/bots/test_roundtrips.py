@@ -79,3 +79,22 @@ async def test_a_new_phone_costs_two_round_trips_beside_the_turn_s_three(
     assert (await harness.store.profiles.get(customer)).phone == "+79161234567"
     assert await harness.store.profiles.find_by_phone("+79161234567") == customer
     assert spent <= ROUND_TRIPS_PER_REPLIED_MESSAGE + 2
+
+
+async def test_a_name_and_a_tag_ride_the_turn_s_save(
+    harness: Harness, round_trips: RoundTrips
+) -> None:
+    """The profile's name and the tags are written by the save's own script (``Writes``):
+    the message costs the plain message's three round trips (five before: the name's HSET
+    and the tags' SADD after the save), and stores no effects for a crash to run again."""
+    await harness.send("max", "9", TextEvent("вступить"))
+    await harness.send("max", "9", TextEvent("да"))
+    customer = await harness.customer("max", "9")
+    before = round_trips.count
+    await harness.send("max", "9", TextEvent("Оля"))
+    spent = round_trips.count - before
+    assert harness.texts("max", "9")[-1] == "Готово, Оля!"
+    profile = await harness.store.profiles.get(customer)
+    assert (profile.name, profile.tags) == ("Оля", ("участник",))
+    assert not await harness.store.redis.hexists(harness.store.keys.state(customer), "fx")
+    assert spent <= ROUND_TRIPS_PER_REPLIED_MESSAGE

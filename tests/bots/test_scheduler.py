@@ -18,6 +18,7 @@ from bots.metrics import Metrics
 from bots.reminder_list import NoData, source_line
 from bots.scheduler import ReminderService
 from flows.types import ButtonEvent, Ladder, ScheduleReminder, StartEvent
+from tests.roundtrips import RoundTrips
 
 
 async def _customer(harness: Harness) -> str:
@@ -311,3 +312,18 @@ async def test_a_critical_reminder_keeps_its_ladder_stored_and_through_a_merge(
     await harness.send("web", "s1", ButtonEvent(LINK_YES))
     moved = {r.key: r for r in await harness.reminders.of_customer(vk_customer)}
     assert (moved["visit"].critical, moved["visit"].ladder) == (True, ladder)
+
+
+async def test_a_turn_s_reminders_are_written_in_one_round_trip(
+    harness: Harness, round_trips: RoundTrips
+) -> None:
+    """``schedule_all``: the records, the index and the jobs of a booking's two reminders
+    in one pipeline (two before: one per reminder), and both fire as scheduled."""
+    customer = await _customer(harness)
+    before = round_trips.count
+    await harness.reminders.schedule_all(customer, [_remind(3600, key="a"),
+                                                    _remind(7200, key="b")])
+    assert round_trips.count - before == 1
+    assert [r.key for r in await harness.reminders.of_customer(customer)] == ["a", "b"]
+    listed = {(c, r.key if r else None) for c, r, _ in await harness.reminders.scheduled()}
+    assert {(customer, "a"), (customer, "b")} <= listed

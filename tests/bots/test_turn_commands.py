@@ -4,11 +4,14 @@ bench/load.py prints the same count per message under load (issue 17's budget)."
 
 from __future__ import annotations
 
+import time
 from collections import Counter
 
 from bots_harness import Harness
 
+from bots.held import Held
 from flows.types import StartEvent, TextEvent
+from storage.locks import Lock
 
 
 async def _counts(harness: Harness) -> Counter[str]:
@@ -63,3 +66,51 @@ async def test_a_known_account_is_proved_theirs_and_marked_active_by_one_command
     assert first is not None
     assert moved is not None
     assert moved > first
+
+
+# A known customer's plain message (one reply, no effects) on the steady path, outside the
+# funnel's counts: accept 9 (EVALSHA, ZADD of the account, SET NX de-duplication, XADD inbox,
+# SADD pending set, ZADD desk activity, SET NX PX lock, HMGET state, XRANGE inbox), save 8
+# (EVALSHA, GET lock, HMGET version and expiry mark, HSET state, XDEL inbox entry, XADD
+# history, HSET + ZADD outbox entry), release 6 (EVALSHA, ZREM + HDEL outbox entry, XADD
+# history, XRANGE inbox, GETDEL lock). 27 before issue 17's second round: the state's EXPIRE
+# (now once a day), the lock's PEXPIRE (now when a third of its time has passed), the
+# release's GET + DEL (now one GETDEL).
+# zadd: account activity, desk activity, the outbox lease, the step reached (storage.reached)
+PLAIN_MESSAGE = Counter({
+    "evalsha": 3, "zadd": 4, "set": 2, "xadd": 3, "sadd": 1, "hmget": 2, "xrange": 2,
+    "get": 1, "hset": 2, "xdel": 1, "zrem": 1, "hdel": 1, "getdel": 1,
+})
+FUNNEL_COUNTS_AT_MOST = 3  # HINCRBY per distinct fact of the turn (storage.funnel)
+
+
+async def test_a_plain_message_costs_its_commands_and_no_more(harness: Harness) -> None:
+    """The steady path's commands, counted by Redis (INFO commandstats, inside scripts
+    included): the second customer's message, so the funnel's fields and the state's expiry
+    mark of the day exist already. Any command added to every message fails this."""
+    for user in ("6", "7"):
+        await harness.send("max", user, StartEvent())
+        await harness.send("max", user, TextEvent("Оля"))
+        before = await _counts(harness)
+        await harness.send("max", user, TextEvent("33"))
+        spent = await _counts(harness) - before
+    assert harness.texts("max", "7")[-1] == "Записал: Оля, 33."
+    spent["info"] -= 1  # (the count's own)
+    funnel = spent.pop("hincrby", 0)
+    assert +spent == PLAIN_MESSAGE
+    assert funnel <= FUNNEL_COUNTS_AT_MOST
+    assert sum(PLAIN_MESSAGE.values()) + FUNNEL_COUNTS_AT_MOST <= 27
+
+
+def test_a_save_renews_only_a_lock_a_third_of_whose_time_has_passed() -> None:
+    """The runner asks ``stale`` before each save: a lock taken moments ago is left as it is
+    (two thirds of its time and more remain for the turn's sends), an older one renewed."""
+    fresh = Held(Lock("c1", "t", 30.0), None, renewed=Lock("c1", "t", 30.0).taken)
+    assert not fresh.stale()
+    old = Held(Lock("c1", "t", 30.0, taken=time.monotonic() - 11), None)
+    old.renewed = old.lock.taken
+    assert old.stale()
+    old.stored("c1", None, 1, "", renewed=False)
+    assert old.stale()  # a save that did not renew leaves it stale
+    old.stored("c1", None, 2, "", renewed=True)
+    assert not old.stale()

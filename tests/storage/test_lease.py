@@ -233,6 +233,27 @@ async def test_release_if_idle_keeps_the_lock_while_the_inbox_has_entries(store:
     assert (await locks.lease("c1")).effects is None  # the turns ran: effects forgotten
 
 
+async def test_a_release_with_an_empty_inbox_leaves_a_lock_that_is_not_its_own(
+    store: Store,
+) -> None:
+    """The steady path's release takes the lock and compares in one GETDEL: a lock not its
+    own (its own expired, another took it) is put back in the same step, still expiring
+    (with the full ttl: at least what it had), and its holder releases it as usual — on
+    both release scripts (with and without replies to acknowledge)."""
+    locks = store.states.locks
+    lease = await locks.lease("c1", ttl=20.0)
+    await store.redis.pexpire(store.keys.lock("c1"), 5_000)
+    stranger = Lock("c1", locks.new_token(), 20.0)
+    assert await locks.release_if_idle(stranger) == []
+    assert await store.release_if_idle(stranger, []) == []
+    assert await _holder(store, "c1") == lease.lock.token
+    assert 5_000 < await _pttl(store, "c1") <= 20_000
+    assert await locks.release_if_idle(lease.lock) is None
+    assert await _holder(store, "c1") is None
+    assert await locks.release_if_idle(stranger) == []  # nobody's: nothing put back
+    assert await _holder(store, "c1") is None
+
+
 async def test_lock_scripts_queued_on_a_pipeline_share_its_round_trip(store: Store) -> None:
     locks = store.states.locks
     await store.inbox.push("c1", _inbound("e1", "a"))

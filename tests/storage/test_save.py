@@ -13,6 +13,7 @@ from storage.errors import CodecError, LockLost, LockTimeout, StorageError, Vers
 from storage.history import HistoryEntry
 from storage.locks import Lock, Snapshot
 from storage.outbox import shard_of
+from storage.save import Writes
 from storage.state import States
 from storage.store import Store
 
@@ -95,6 +96,46 @@ async def test_the_state_expires_after_its_ttl_unless_kept_forever(store: Store)
     assert await store.redis.ttl(store.keys.state("c1")) == -1  # no expiry set
     assert await forever.load("c1") == (STATE, 3)
     await states.locks.release(lock)
+
+
+async def test_the_state_s_expiry_is_renewed_once_per_window_of_a_30th_of_its_ttl(
+    store: Store,
+) -> None:
+    """The save's EXPIRE runs when the state's mark (field "x") is not the current window's
+    (a day for 30 days): a second save in the same window leaves the expiry alone (the
+    state still lives at least 29 days after it); a save in a later window renews it."""
+    day = 86_400
+    states = _bare(store, state_ttl=30 * day)
+    lock = await states.locks.acquire("c1")
+    key = store.keys.state("c1")
+    await states.save("c1", STATE, version=0, lock=lock)
+    assert 30 * day - 100 < await store.redis.ttl(key) <= 30 * day
+    await store.redis.expire(key, 29 * day)  # as if the window's EXPIRE ran a day ago
+    await states.save("c1", STATE, version=1, lock=lock)
+    assert await store.redis.ttl(key) <= 29 * day  # no EXPIRE this window
+    await store.redis.hset(key, "x", f"{day}.1")  # the mark of a window long gone
+    await states.save("c1", STATE, version=2, lock=lock)
+    assert 30 * day - 100 < await store.redis.ttl(key) <= 30 * day
+    assert await states.load("c1") == (STATE, 3)
+    await states.locks.release(lock)
+
+
+async def test_a_save_writes_the_turn_s_profile_fields_and_tags_only_with_its_state(
+    store: Store,
+) -> None:
+    """``Writes`` ride the save: stored when the state is, never by a refused save (a lock
+    lost: the turn runs again under the new holder and writes them then)."""
+    lock = await store.states.locks.acquire("c1")
+    writes = Writes(fields=(("name", "Оля"), ("email", "olya@mail.ru")), tags=("vip", "new"))
+    stranger = Lock("c1", "not.the.holder", 30.0)
+    with pytest.raises(LockLost):
+        await store.states.save("c1", STATE, version=0, lock=stranger, writes=writes)
+    assert (await store.profiles.get("c1")).name is None
+    await store.states.save("c1", STATE, version=0, lock=lock, writes=writes)
+    profile = await store.profiles.get("c1")
+    assert (profile.name, profile.email, sorted(profile.tags)) == (
+        "Оля", "olya@mail.ru", ["new", "vip"])
+    await store.states.locks.release(lock)
 
 
 async def test_a_save_without_the_facade_refuses_history_and_outbox(store: Store) -> None:

@@ -113,7 +113,8 @@ def test_a_call_builds_keys_then_arguments_in_field_order() -> None:
                            keys.outbox(5))
     assert call.key_list() == [keys.lock("c1"), keys.inbox("c1"), keys.history("c1"),
                            *keys.outbox(5), keys.state("c1")]
-    assert call.arg_list() == ["token", "1", "1", 2, "1-a-b", 3, "*", "t", "hi", "2-a-c", 0]
+    assert call.arg_list() == ["token", "1", 30_000, "1", 2, "1-a-b", 3, "*", "t", "hi", "2-a-c",
+                               0]
 
 
 def test_a_script_whose_keys_span_slots_is_refused_on_a_cluster() -> None:
