@@ -5,7 +5,9 @@ sent again by SMS only when the owner asks, once per set of links."""
 
 from __future__ import annotations
 
+import asyncio
 import re
+from collections import Counter
 
 import pytest
 import test_invite_send
@@ -128,3 +130,29 @@ def test_the_field_a_send_claims() -> None:
     assert claim_field(sent, "sms", "bbb", again=True) == "sms:bbb"
     assert str(claim_field(sent, "sms", "aaa", again=True)).startswith("эти ссылки")
     assert claim_field(sent, "email", "aaa", again=False) == "email"
+
+
+async def test_two_senders_again_at_once_send_the_new_links_once(owner: Owner,
+                                                                 harness: Harness) -> None:
+    """Two ``--again`` runs planned together: the claim of ``sms:<links>`` in Redis, not the
+    plan, keeps the new links to one SMS each."""
+    from zoneinfo import ZoneInfo
+
+    from bots.invite_send import Sender, Wording, plan, read_links
+    from bots.spare import Spare
+    from connectors.sms.smsru import SmsRu
+    from flows.schema import Texts
+
+    assert await owner.svyaz("invite", "send", "invites.csv", "--by", "sms", "--yes") == 0
+    assert await owner.svyaz("invite", "links", "invites.csv", "--yes") == 0
+    wanted = read_links(owner.links())
+    spare = Spare(sms=SmsRu(api_id=owner.sms.api_id, sender="SVYAZ", base_url=owner.sms.url))
+    plans = [await plan(harness.store, "sms", wanted, Wording(Texts()), again=True)
+             for _ in range(2)]
+    assert [len(p.letters) for p in plans] == [2, 2]
+    zone = ZoneInfo(owner.env["SVYAZ_TIMEZONE"])
+    senders = [Sender(store=harness.store, spare=spare, zone=zone) for _ in range(2)]
+    done = await asyncio.gather(*(s.send(p) for s, p in zip(senders, plans, strict=True)))
+    await spare.close()
+    assert sorted(sum(done, start=Counter()).items()) == [("already", 2), ("sent", 2)]
+    assert sent_to(owner.sms) == sorted([ANNA, ANNA, BORIS, BORIS])
