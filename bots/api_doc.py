@@ -129,12 +129,14 @@ _EXPORT: dict[str, Any] = {"type": "object", "properties": {
                    "description": "broadcast id -> what became of its copy"},
     "reached": {"type": "object", "additionalProperties": {"type": "number"},
                 "description": "flow or flow.step reached -> when last (epoch seconds)"},
-    "invitations": {"type": "object", "description": "sms / email -> the invitation sent "
-                    "there (svyaz invite send): state claimed|sent|unknown, at, to, sms_id, parts",
+    "invitations": {"type": "object", "description": "sms / email (sms:<links> / "
+                    "email:<links>: new links sent again, svyaz invite send --again) -> the "
+                    "invitation sent there (svyaz invite send): state claimed|sent|unknown, at, "
+                    "to, sms_id, parts, links (a digest of its links' tokens)",
                     "additionalProperties": {"type": "object", "properties": {
                         "state": {"enum": ["claimed", "sent", "unknown"]},
                         "at": {"type": "number"}, "to": _STR, "sms_id": _STR,
-                        "parts": {"type": "integer"}}}},
+                        "parts": {"type": "integer"}, "links": _STR}}},
     "messages": {"type": "array", "items": {"type": "object", "properties": {
         "customer": _STR, "ts": {"type": "number"}, "time": _STR, "channel": _STR,
         "direction": {"enum": ["in", "out", "event"]}, "text": _STR,

@@ -1,31 +1,38 @@
-"""``svyaz invite send invites.csv --by sms|email [--only max,vk] [--yes]``: the imported
-customers' invitation links (``svyaz import --invite``) sent by SMS or e-mail.
+"""``svyaz invite send invites.csv --by sms|email [--only max,vk] [--again] [--yes]``: the
+imported customers' invitation links (``svyaz import --invite``) sent by SMS or e-mail;
+``svyaz invite links invites.csv [--only max,vk] [--days N] [--yes]``: new links, in place of
+the old ones, for those of them not yet in a messenger (``bots.invite_links``).
 
 Without ``--yes`` a dry run: who gets what, who is skipped and why, the first text, and for
 SMS the parts per message and in all against the limits. With ``--yes`` the same, then the
-sends and what became of them. A re-run sends only what never went. This module parses
-arguments and prints; the decisions and the sends are ``bots.invite_send``'s.
+sends and what became of them. A re-run sends only what never went; ``--again`` sends new
+links to whom older ones went. This module parses arguments and prints; the decisions and the
+sends are ``bots.invite_send``'s and ``bots.invite_links``'.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import csv
 import sys
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from bots import invite_send
+from bots import invite_links, invite_send
 from bots.access import bot_store
+from bots.cmd_broadcast import offline_targets
 from bots.cmd_flows import load_or_report, owner_lang
 from bots.config import ConfigError, Settings, load_settings
 from bots.invite_send import By, Plan, Sender, Wording
+from bots.invites import as_csv
 from bots.spare import Spare, make_spare
 from flows.catalogue import CATALOGUE
 from flows.errors import SvyazError
 from flows.messages import Lang, msg
 from flows.templates import TemplateProblem, TemplateRenderError
+from storage.keys import DAY, INVITE_TTL
 
 
 def register(sub: argparse._SubParsersAction[Any]) -> None:
@@ -35,20 +42,32 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
         return msg(key).render(lang)
 
     p = sub.add_parser("invite", help=say("cli.invite"), description=say("cli.invite"))
-    p.add_argument("action", choices=("send",))
+    p.add_argument("action", choices=("send", "links"), help=say("cli.invite.action"))
     p.add_argument("file", type=Path, help=say("cli.invite.file"))
-    p.add_argument("--by", choices=("sms", "email"), required=True, help=say("cli.invite.by"))
+    p.add_argument("--by", choices=("sms", "email"), default=None, help=say("cli.invite.by"))
     p.add_argument("--only", default="", metavar="max,vk", help=say("cli.invite.only"))
+    p.add_argument("--again", action="store_true", help=say("cli.invite.again"))
+    p.add_argument("--days", type=int, default=INVITE_TTL // DAY,
+                   help=say("cli.import.days"))
     p.add_argument("--yes", action="store_true", help=say("cli.invite.yes"))
     p.set_defaults(handler=invite_command)
 
 
+def _only(args: argparse.Namespace) -> set[str]:
+    return {c.strip() for c in args.only.split(",") if c.strip()}
+
+
 def invite_command(args: argparse.Namespace) -> int:
     lang = owner_lang()
+    if args.action == "links":
+        return links_command(args)
+    if args.by is None:
+        print(msg("invite.no_by").render(lang), file=sys.stderr)
+        return 2
     try:
         settings = load_settings(env_file=".env")
         wanted = invite_send.read_links(args.file.read_text(encoding="utf-8-sig"),
-                                        only={c.strip() for c in args.only.split(",") if c})
+                                        only=_only(args))
     except ConfigError as exc:
         print("\n".join(exc.problems), file=sys.stderr)
         return 2
@@ -82,7 +101,8 @@ async def _go(settings: Settings, spare: Spare, args: argparse.Namespace,
               wanted: dict[str, dict[str, str]], wording: Wording, lang: Lang) -> int:
     try:
         async with bot_store(settings) as bot:
-            made = await invite_send.plan(bot.store, args.by, wanted, wording)
+            made = await invite_send.plan(bot.store, args.by, wanted, wording,
+                                          again=args.again)
             _report(made, lang)
             sender = Sender(store=bot.store, spare=spare, zone=settings.zone)
             morning = sender.night() if args.by == "sms" else None
@@ -137,3 +157,47 @@ def _outcomes(done: Counter[str], lang: Lang) -> str:
 
 def _known(key: str) -> bool:
     return key in CATALOGUE
+
+
+def links_command(args: argparse.Namespace) -> int:
+    """``svyaz invite links``: a dry run, or (``--yes``) new links written over ``file``."""
+    lang = owner_lang()
+    try:
+        settings = load_settings(env_file=".env")
+        wanted = invite_links.read_customers(args.file.read_text(encoding="utf-8-sig"))
+    except ConfigError as exc:
+        print("\n".join(exc.problems), file=sys.stderr)
+        return 2
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        print(f"svyaz invite: {args.file}: {exc}", file=sys.stderr)
+        return 1
+    only = _only(args)
+    targets = {ch: to for ch, to in offline_targets(settings).items() if not only or ch in only}
+    if not targets or not wanted or args.days < 1:
+        key = "import.no_invite_channel" if not targets else (
+            "invite.links.none" if not wanted else "invite.links.days")
+        print(msg(key, file=args.file).render(lang), file=sys.stderr)
+        return 1
+    return asyncio.run(_links(settings, args, wanted, targets, lang))
+
+
+async def _links(settings: Settings, args: argparse.Namespace, wanted: dict[str, str],
+                 targets: dict[str, str], lang: Lang) -> int:
+    channels = ", ".join(targets)
+    async with bot_store(settings) as bot:
+        made = await invite_links.plan(bot.store, wanted)
+        for customer, name in made.customers:
+            print(msg("invite.links.row", who=name or customer, channels=channels).render(lang))
+        for skipped in made.skipped:
+            print(msg("invite.links.skipped", who=skipped.name or skipped.customer,
+                      reason=skipped.reason).render(lang))
+        if not args.yes:
+            print(msg("invite.links.dry", count=len(made.customers)).render(lang))
+            return 0
+        fresh = await invite_links.renew(bot.store.identities, made.customers, targets,
+                                         args.days * DAY)
+    if fresh:  # nobody renewed: the file stays as it was
+        args.file.write_text(as_csv(fresh), encoding="utf-8")
+    print(msg("invite.links.done", count=len(made.customers), channels=channels,
+              file=args.file).render(lang))
+    return 0

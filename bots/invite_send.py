@@ -13,7 +13,9 @@ Who gets one (``plan``, a dry run the owner reads before anything leaves):
 * Not yet in a messenger (a link was opened, or the customer wrote there: nothing to invite
   to), at least one of their links still live (single use, ``--days``), and no invitation on
   this channel before (``storage.invites.InviteSends``): at most one per customer and
-  channel, ever.
+  channel, ever — unless the owner made new links (``svyaz invite links``, which kills the
+  old ones) and asks for them to go with ``--again``: then once more per channel for each
+  new set of links (claimed under ``sms:<digest>``), never twice the same links.
 
 How it leaves (``Sender``): claimed in Redis first (``HSETNX``), then the SMS quota the notices
 respect (``SVYAZ_SMS_DAILY_LIMIT`` per customer and day, ``SVYAZ_SMS_MONTHLY_BUDGET`` parts a
@@ -28,6 +30,7 @@ from __future__ import annotations
 
 import collections
 import csv
+import hashlib
 import io
 import re
 from collections.abc import Callable, Collection, Mapping
@@ -108,6 +111,8 @@ class Letter:
     text: str
     parts: int  # SMS parts (0 for an e-mail)
     subject: str = ""  # an e-mail's
+    field: str = ""  # what the send claims (``storage.invites.InviteSends``): sms, sms:<links>
+    links: str = ""  # the digest of the links it carries
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,11 +134,12 @@ class Plan:
 
 
 async def plan(store: Store, by: By, wanted: Mapping[str, Mapping[str, str]],
-               wording: Wording) -> Plan:
-    """Who gets which message on ``by``, and who is skipped and why (nothing is written)."""
+               wording: Wording, *, again: bool = False) -> Plan:
+    """Who gets which message on ``by``, and who is skipped and why (nothing is written);
+    ``again``: also those sent an earlier invitation on ``by``, if these links are new."""
     made = Plan(by)
     for customer, links in wanted.items():
-        one = await _one(store, by, customer, links, wording)
+        one = await _one(store, by, customer, links, wording, again)
         if isinstance(one, Letter):
             made.letters.append(one)
         else:
@@ -142,7 +148,7 @@ async def plan(store: Store, by: By, wanted: Mapping[str, Mapping[str, str]],
 
 
 async def _one(store: Store, by: By, customer: str, links: Mapping[str, str],
-               wording: Wording) -> Letter | Skipped:
+               wording: Wording, again: bool) -> Letter | Skipped:
     try:
         profile = await store.profiles.get(customer)
     except ValueError:  # not a customer id at all (an edited CSV)
@@ -152,19 +158,38 @@ async def _one(store: Store, by: By, customer: str, links: Mapping[str, str],
         return Skipped(customer, profile.name, msg(f"invite.no_{by}"))
     if not profile.consent_granted:
         return Skipped(customer, profile.name, msg("invite.no_consent"))
-    before = (await store.invite_sends.records(customer)).get(by)
-    if before is not None:  # sent, or it may have left (a run died or heard no answer)
-        key = "invite.already" if before.state == "sent" else "invite.maybe"
-        return Skipped(customer, profile.name, msg(key, channel=by))
+    live = {ch: url for ch, url in links.items() if await _live(store, customer, url)}
+    field = claim_field(await store.invite_sends.records(customer), by, digest(live), again)
+    if isinstance(field, Msg):  # sent, or it may have left (a run died or heard no answer)
+        return Skipped(customer, profile.name, field)
     if any(messenger(a.account) for a in await store.identities.accounts(customer)):
         return Skipped(customer, profile.name, msg("invite.in_messenger"))
-    live = {ch: url for ch, url in links.items() if await _live(store, customer, url)}
     if not live:
         return Skipped(customer, profile.name, msg("invite.spent"))
     text = wording.body(by, profile.name, live)
-    if by == "email":
-        return Letter(customer, profile.name, to, text, 0, wording.subject(profile.name, live))
-    return Letter(customer, profile.name, to, text, parts(text))
+    subject = wording.subject(profile.name, live) if by == "email" else ""
+    return Letter(customer, profile.name, to, text, parts(text) if by == "sms" else 0,
+                  subject, field, digest(live))
+
+
+def claim_field(records: Mapping[str, SentInvite], by: By, links: str,
+                again: bool) -> str | Msg:
+    """The field a send of ``links`` (a digest) claims: ``by`` the first time, ``by:links``
+    sent again (``--again``, other links than any sent before); else why it is not sent."""
+    before = [record for name, record in records.items() if name.partition(":")[0] == by]
+    if not before:
+        return by
+    if again:
+        fresh = all(record.links != links for record in before)
+        return f"{by}:{links}" if fresh else msg("invite.same_links", channel=by)
+    last = max(before, key=lambda record: record.at)
+    return msg("invite.already" if last.state == "sent" else "invite.maybe", channel=by)
+
+
+def digest(links: Mapping[str, str]) -> str:
+    """A short stable name of a set of links (their tokens; not the tokens themselves)."""
+    tokens = sorted(found.group(1) for url in links.values() if (found := TOKEN.search(url)))
+    return hashlib.sha256("\n".join(tokens).encode()).hexdigest()[:16]
 
 
 async def _live(store: Store, customer: str, link: str) -> bool:
@@ -205,33 +230,35 @@ class Sender:
         now = self._clock().astimezone(self._zone)
         if provider is None:
             return "no_provider"
-        if not await sends.claim(letter.customer, "sms", now.timestamp(), letter.to):
+        if not await sends.claim(letter.customer, letter.field, now.timestamp(), letter.to,
+                                 letter.links):
             return "already"
         taken = await self._store.notices.quota.take_sms(
             letter.customer, now.strftime("%Y-%m-%d"), now.strftime("%Y-%m"),
             self._spare.sms_daily_limit, self._spare.sms_monthly_budget, letter.parts)
         if isinstance(taken, Refusal):
-            await sends.release(letter.customer, "sms")
+            await sends.release(letter.customer, letter.field)
             return f"limit_{taken.limit}"
         try:
             await self._pace.wait()
             result = await provider.send(letter.to, letter.text)
         except SmsOutcomeUnknown as doubt:
-            await sends.settle(letter.customer, "sms", SentInvite(
-                "unknown", now.timestamp(), letter.to, doubt.sms_id or "", letter.parts))
+            await sends.settle(letter.customer, letter.field, SentInvite(
+                "unknown", now.timestamp(), letter.to, doubt.sms_id or "", letter.parts,
+                letter.links))
             return "unknown"
         except SmsUnavailable:  # nothing left: a re-run tries again
             return await self._give_back(letter, taken, "unavailable")
         if isinstance(result, SmsRefused):
             return await self._give_back(letter, taken, result.reason)
-        await sends.settle(letter.customer, "sms", SentInvite(
-            "sent", now.timestamp(), letter.to, result.sms_id, result.parts))
+        await sends.settle(letter.customer, letter.field, SentInvite(
+            "sent", now.timestamp(), letter.to, result.sms_id, result.parts, letter.links))
         return "sent"
 
     async def _give_back(self, letter: Letter, taken: Taken, why: str) -> str:
         """An SMS that never left: its quota and its claim go back (a re-run tries it)."""
         await self._store.notices.quota.give_back(taken)
-        await self._store.invite_sends.release(letter.customer, "sms")
+        await self._store.invite_sends.release(letter.customer, letter.field)
         return why
 
     async def _email(self, letter: Letter) -> str:
@@ -239,19 +266,21 @@ class Sender:
         now = self._clock().astimezone(self._zone)
         if sender is None:
             return "no_provider"
-        if not await sends.claim(letter.customer, "email", now.timestamp(), letter.to):
+        if not await sends.claim(letter.customer, letter.field, now.timestamp(), letter.to,
+                                 letter.links):
             return "already"
+        again = "" if letter.field == "email" else f"/{letter.links}"  # a Message-ID of its own
         try:
             message = build_message(to=letter.to, subject=letter.subject, text=letter.text,
-                                    notice_id=f"invite/{letter.customer}",
+                                    notice_id=f"invite/{letter.customer}{again}",
                                     mail_from=sender.mail_from, now=now)
         except ValueError:  # an address that cannot be written to
-            await sends.release(letter.customer, "email")
+            await sends.release(letter.customer, letter.field)
             return "bad_address"
         sent = await sender.send(message)
         if sent.outcome in ("sent", "unknown"):
-            await sends.settle(letter.customer, "email",
-                               SentInvite(sent.outcome, now.timestamp(), letter.to))
+            await sends.settle(letter.customer, letter.field, SentInvite(
+                sent.outcome, now.timestamp(), letter.to, links=letter.links))
             return sent.outcome
-        await sends.release(letter.customer, "email")
+        await sends.release(letter.customer, letter.field)
         return sent.outcome

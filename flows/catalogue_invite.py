@@ -1,5 +1,6 @@
 """Messages of ``svyaz invite send``: sending imported customers their invitations by SMS or
-e-mail (``bots.invite_send``; ``flows.catalogue`` merges them)."""
+e-mail (``bots.invite_send``), and of ``svyaz invite links``: new links in place of the old
+ones (``bots.invite_links``); ``flows.catalogue`` merges them."""
 
 from __future__ import annotations
 
@@ -8,20 +9,56 @@ from collections.abc import Mapping
 INVITE: Mapping[str, Mapping[str, str]] = {
     "cli.invite": {
         "ru": "разослать клиентам из импорта их личные ссылки-приглашения по SMS или e-mail "
-              "(из CSV, который записал svyaz import --invite); без --yes только показывает, "
-              "кому что уйдёт и сколько частей SMS это стоит",
+              "(из CSV, который записал svyaz import --invite) или сделать им новые ссылки "
+              "вместо старых; без --yes только показывает, кому что уйдёт",
         "en": "send imported customers their personal invitation links by SMS or e-mail (the "
-              "CSV svyaz import --invite wrote); without --yes only shows who gets what and "
-              "how many SMS parts it costs"},
+              "CSV svyaz import --invite wrote), or make them new links in place of the old "
+              "ones; without --yes only shows who gets what"},
+    "cli.invite.action": {
+        "ru": "send — разослать ссылки из CSV; links — новые ссылки (старые перестанут "
+              "работать) тем, кто ещё не пишет в мессенджере, записать в тот же CSV",
+        "en": "send: send the CSV's links; links: new links (the old ones stop working) for "
+              "those not yet in a messenger, written over the same CSV"},
+    "cli.invite.again": {
+        "ru": "send: отправить и тем, кому приглашение этим способом уже уходило, если ссылки "
+              "в CSV новые (после svyaz invite links); те же ссылки дважды не уходят",
+        "en": "send: also to those sent an invitation this way before, if the CSV's links are "
+              "new (after svyaz invite links); the same links never go twice"},
+    "invite.no_by": {"ru": "svyaz invite send: укажите --by sms или --by email",
+                     "en": "svyaz invite send: say --by sms or --by email"},
+    "invite.links.none": {"ru": "в {file} нет ни одного клиента (нужна колонка customer)",
+                          "en": "{file} names no customer (it needs the column customer)"},
+    "invite.links.days": {"ru": "--days: ссылки должны жить хотя бы 1 день",
+                          "en": "--days: links must live at least 1 day"},
+    "invite.links.row": {"ru": "{who}: новые ссылки ({channels})",
+                         "en": "{who}: new links ({channels})"},
+    "invite.links.skipped": {"ru": "{who}: новых ссылок не будет — {reason}",
+                             "en": "{who}: no new links — {reason}"},
+    "invite.links.dry": {
+        "ru": "проверка: новые ссылки получат {count}, их старые ссылки перестанут работать. "
+              "Ничего не записано; чтобы сделать, добавьте --yes",
+        "en": "dry run: {count} would get new links, and their old links would stop working. "
+              "Nothing was written; add --yes to make them"},
+    "invite.links.done": {
+        "ru": "новые ссылки: {count} клиентов ({channels}), записаны в {file}; старые ссылки "
+              "этих клиентов больше не действуют. Разослать: svyaz invite send {file} --by sms "
+              "--again",
+        "en": "new links: {count} customer(s) ({channels}), written to {file}; their old links "
+              "no longer work. To send them: svyaz invite send {file} --by sms --again"},
+    "invite.same_links": {
+        "ru": "эти ссылки ({channel}) уже отправлялись; новые: svyaz invite links",
+        "en": "these links ({channel}) were sent before; new ones: svyaz invite links"},
     "cli.invite.file": {"ru": "CSV с приглашениями (его записал svyaz import --invite)",
                         "en": "the CSV of invitations (svyaz import --invite wrote it)"},
-    "cli.invite.by": {"ru": "чем отправить: sms или email", "en": "how to send: sms or email"},
+    "cli.invite.by": {"ru": "send: чем отправить, sms или email",
+                      "en": "send: how to send, sms or email"},
     "cli.invite.only": {
         "ru": "только ссылки этих каналов, через запятую (например max,vk): SMS короче и "
               "дешевле",
         "en": "only these channels' links, comma-separated (e.g. max,vk): a shorter, cheaper "
               "SMS"},
-    "cli.invite.yes": {"ru": "действительно отправить", "en": "really send them"},
+    "cli.invite.yes": {"ru": "действительно отправить (send) или сделать ссылки (links)",
+                       "en": "really send them (send) or make the links (links)"},
     "invite.empty": {"ru": "в {file} нет ни одной ссылки (нужны колонки customer, channel, link)",
                      "en": "{file} has no links (it needs the columns customer, channel, link)"},
     "invite.bad_text": {"ru": "_bot.yaml, texts.{key}: ошибка в тексте: {error}",
@@ -45,8 +82,11 @@ INVITE: Mapping[str, Mapping[str, str]] = {
     "invite.no_consent": {
         "ru": "нет действующего согласия на обработку персональных данных",
         "en": "no live consent to personal data processing"},
-    "invite.already": {"ru": "приглашение ({channel}) уже отправлялось, второго не будет",
-                       "en": "an invitation ({channel}) was sent before; never a second"},
+    "invite.already": {
+        "ru": "приглашение ({channel}) уже отправлялось, второго не будет (новые ссылки: "
+              "svyaz invite links, затем send --again)",
+        "en": "an invitation ({channel}) was sent before; never a second (new links: svyaz "
+              "invite links, then send --again)"},
     "invite.maybe": {
         "ru": "приглашение ({channel}) могло уйти: прошлая отправка не дождалась ответа; "
               "второго не будет",

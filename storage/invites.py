@@ -11,7 +11,10 @@ as the owner says (``INVITE_TTL`` by default, 30 days, against the 15 minutes of
 (``svyaz invite send``, ``bots.invite_send``): a hash ``Keys.invited`` with one field per
 channel, claimed with ``HSETNX`` before the send leaves and settled after, so a customer gets
 at most one invitation per channel ever, through a re-run, a second process or kill -9 (a
-claim never settled stays: its fate is unknown, and it is never sent again). It is the
+claim never settled stays: its fate is unknown, and it is never sent again). The one
+exception is the owner's: after new links (``svyaz invite links``) ``svyaz invite send
+--again`` sends them under a field of their own, ``sms:<links>`` (``<links>``: a digest of
+the tokens sent), claimed the same way: once per channel and per set of links. It is the
 customer's data: ``svyaz forget`` erases it (``Keys.customer_keys``), the export shows it,
 a merge carries it to the customer kept (``storage.merge``).
 
@@ -93,6 +96,7 @@ class SentInvite:
     to: str  # the phone or address it went to
     sms_id: str = ""  # the provider's id of an SMS
     parts: int = 0  # SMS parts it cost
+    links: str = ""  # a digest of the links' tokens it carried (``bots.invite_send.digest``)
 
 
 class InviteSends:
@@ -103,10 +107,12 @@ class InviteSends:
         self._keys = keys
 
     @guarded
-    async def claim(self, customer: str, channel: str, at: float, to: str) -> bool:
-        """Claim the customer's one invitation on ``channel`` (to address ``to``), before it
-        is sent; False when one was claimed before (sent, or its fate unknown)."""
-        record = SentInvite("claimed", at, to)
+    async def claim(self, customer: str, channel: str, at: float, to: str,
+                    links: str = "") -> bool:
+        """Claim the customer's one invitation on ``channel`` (``sms``, ``email`` or, sent
+        again, ``sms:<links>``; to address ``to``), before it is sent; False when one was
+        claimed before (sent, or its fate unknown)."""
+        record = SentInvite("claimed", at, to, links=links)
         return bool(await self._redis.hsetnx(self._keys.invited(customer), channel,
                                              dumps(asdict(record))))
 
@@ -123,6 +129,6 @@ class InviteSends:
 
     @guarded
     async def records(self, customer: str) -> dict[str, SentInvite]:
-        """The customer's invitations by channel (for the plan and the export)."""
+        """The customer's invitations by channel field (for the plan and the export)."""
         raw = await self._redis.hgetall(self._keys.invited(customer))
         return {text(k): SentInvite(**loads(v)) for k, v in sorted(raw.items())}

@@ -8,7 +8,8 @@ Layout (``<bot>`` is the per-bot namespace so several bots share one Redis):
   ``:inbox`` (stream of pending Inbound), ``:reminders`` (set of reminder keys),
   ``:links`` (set of this customer's live link token/code keys, so erasure finds them),
   ``:invites`` (set of the customer's live invitation token keys, ``storage.invites``),
-  ``:invited`` (hash ``sms``/``email`` -> the invitation sent there, ``storage.invites``),
+  ``:invited`` (hash ``sms``/``email``, and ``sms:<links>`` for new links sent again, -> the
+  invitation sent there, ``storage.invites``),
   ``:routes`` (hash account -> the one-to-one chat a platform needs besides the user id),
   ``:merged`` (set of customer ids merged into this one), ``:tmp`` (merge scratch), ``:files``
   (hash attachment id -> a sent file's copy), ``:visible`` (hash account -> the time from
