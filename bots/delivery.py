@@ -17,9 +17,9 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal, Protocol
 
+from bots.routes_kept import Routes
 from connectors.attachments import with_file_link
 from connectors.base import (
-    DIALOG_PREFIX,
     ChannelError,
     Connector,
     Priority,
@@ -27,7 +27,6 @@ from connectors.base import (
 )
 from connectors.registry import INSTALLED
 from flows.types import Channel, Inbound, Reply
-from storage.bounded import put_bounded
 from storage.errors import StorageError
 from storage.history import OPERATOR_NOTE, HistoryEntry
 from storage.outbox import Outbox, OutboxEntry, Prepared
@@ -44,7 +43,6 @@ STALE_OUTBOX_MS = 60_000
 # A send still waiting (a connector's rate-limit queue, a slow platform) renews its entry's
 # lease this often, so the stale sweep never re-sends a message that is still on its way.
 LEASE_RENEW_EVERY = STALE_OUTBOX_MS / 1000 / 4
-ROUTES_KEPT = 100_000  # accounts whose route this process has stored (a few MB at most)
 
 
 class Account(Protocol):
@@ -175,7 +173,7 @@ class Delivery:
         self._metrics = metrics
         self._clock = clock
         self._renew_every = renew_every
-        self._routes: dict[str, str] = {}  # "customer account" -> route stored (ROUTES_KEPT)
+        self._routes = Routes(store)  # the dialogs learned, for re-sends to read back
 
     @property
     def channels(self) -> frozenset[Channel]:
@@ -207,22 +205,9 @@ class Delivery:
             return True
         send = Send(customer, tuple(replies), "reply", account=plan_reply(inbound)[0])
         result = await self.deliver(send, sent=sent, queued=queued)
-        if result.target is not None:
-            await self._keep_route(customer, inbound)
+        if result.target is not None:  # (a reminder's re-send can read the dialog back)
+            await self._routes.keep(customer, inbound.account, inbound.reply_to)
         return result.target is not None
-
-    async def _keep_route(self, customer: str, inbound: Inbound) -> None:
-        """Remember the account's one-to-one chat (once per process and account), so that a
-        reminder's re-send after a crash can look there too (MAX: nothing else finds it)."""
-        route = inbound.reply_to
-        if route is None or not route.startswith(DIALOG_PREFIX):
-            return
-        known = f"{customer} {inbound.account}"
-        if self._routes.get(known) == route:
-            return
-        with contextlib.suppress(StorageError):  # best effort: a reminder can still go
-            await self._store.identities.set_route(customer, inbound.account, route)
-            put_bounded(self._routes, known, route, ROUTES_KEPT)
 
     async def deliver(
         self, send: Send, *, sent: list[Sent] | None = None, queued: Sequence[str] = (),
@@ -236,7 +221,13 @@ class Delivery:
         else:
             accounts, routes = await self._store.identities.reach(send.customer)
             targets = plan_initiated(accounts, self.channels, routes)
-        return await self._try(send, targets, _items(send.replies, queued), sent)
+        result = await self._try(send, targets, _items(send.replies, queued), sent)
+        if result.target is not None:  # sent by bare user id: keep the dialog MAX named
+            await self._learned(send.customer, result.target.channel, result.target.user_id)
+        return result
+
+    async def _learned(self, customer: str, channel: Channel, user_id: str) -> None:
+        await self._routes.learned(customer, channel, user_id, self._connectors.get(channel))
 
     async def _try(
         self, send: Send, targets: Sequence[Target], items: list[_Item],
@@ -383,6 +374,7 @@ class Delivery:
             except ChannelError:
                 continue  # still failing: stays in the outbox for the next sweep
             await self.record(entry.customer, entry.channel, entry.reply, "re-sent", ack=entry.id)
+            await self._learned(entry.customer, entry.channel, entry.user_id)
             sent += 1
         return sent
 

@@ -50,6 +50,7 @@ from connectors.base import (
     dialog_user,
 )
 from connectors.common import ArrivalLimiter
+from connectors.maxbot.dialogs import Dialogs, dialog_of
 from connectors.maxbot.parse import CHAT_PREFIX
 from connectors.maxbot.render import NewMessageBody
 from connectors.maxbot.wire import (
@@ -173,6 +174,7 @@ class MaxClient:
         self.closed = False
         self._bot = make_bot(token, api_url, timeout)
         self._poll_bot = make_bot(token, api_url, POLL_HOLD + timeout)
+        self.dialogs = Dialogs()  # learned from the answers to sends by bare user id
 
     async def send(
         self,
@@ -197,7 +199,10 @@ class MaxClient:
             params["user_id"] = user_id
 
         async def post() -> str:
-            return mid_of(await post_json(self._bot, ApiPath.MESSAGES.value, params, message))
+            answer = await post_json(self._bot, ApiPath.MESSAGES.value, params, message)
+            if user_id and not chat_id:
+                self.dialogs.learn(user_id, dialog_of(answer))
+            return mid_of(answer)
 
         async def settled() -> str | None:
             return "" if arrived is not None and await arrived() else None
