@@ -123,9 +123,10 @@ class Send:
 
     ``account`` names the one place to send (a reply goes back where the customer wrote; a
     ladder rung may name a channel); without it the message goes to the customer's most
-    recently active account and fails over to the next when a platform refuses. Replies and
-    operator messages join the rate limiters' live lane, the rest the bulk lane. After
-    ``deadline`` (epoch seconds) no further account is tried."""
+    recently active account and fails over to the next when a platform refuses, among
+    ``channels`` when given (a broadcast's segment may name some). Replies and operator
+    messages join the rate limiters' live lane, the rest the bulk lane. After ``deadline``
+    (epoch seconds) no further account is tried."""
 
     customer: str
     replies: tuple[Reply, ...]
@@ -133,6 +134,7 @@ class Send:
     account: Target | None = None
     deadline: float | None = None
     note: str = ""
+    channels: frozenset[Channel] | None = None
 
     @property
     def priority(self) -> Priority:
@@ -220,7 +222,8 @@ class Delivery:
             targets = [send.account]
         else:
             accounts, routes = await self._store.identities.reach(send.customer)
-            targets = plan_initiated(accounts, self.channels, routes)
+            available = self.channels if send.channels is None else self.channels & send.channels
+            targets = plan_initiated(accounts, available, routes)
         result = await self._try(send, targets, _items(send.replies, queued), sent)
         if result.target is not None:  # sent by bare user id: keep the dialog MAX named
             await self._learned(send.customer, result.target.channel, result.target.user_id)

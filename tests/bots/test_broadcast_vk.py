@@ -178,3 +178,34 @@ async def test_a_crash_among_a_batchs_claims_sends_the_rest_with_another_only(
     assert set(copies.values()) == {1}
     assert set(copies) == {int(p) for p in PEERS} - set(BLOCKED)
     assert await harness.store.outbox.pending() == []
+
+
+@pytest.mark.parametrize(("segment", "to_max"), [(Segment(), True),
+                                                 (Segment(channel=["vk"]), False)])
+async def test_a_copy_refused_for_one_peer_fails_over_to_the_customers_other_account(
+    harness: Harness, fake_vk: FakeVk, vk: VkConnector, segment: Segment, to_max: bool,
+) -> None:
+    """As a single copy does: VK refuses one peer of a batch (901) and that customer's copy
+    goes to their MAX account instead, within the segment's channels."""
+    max_channel = harness.channels["max"]
+    delivery = Delivery(store=harness.store, connectors={"vk": vk, "max": max_channel},
+                        metrics=harness.metrics)
+    segments = {"some": segment}
+    batches = VkBatches(store=harness.store, connector=vk, delivery=delivery)
+    owner = Broadcaster(store=harness.store, segments=lambda: segments)
+    sender = Sender(store=harness.store, delivery=delivery, inject=harness.runtime.inject,
+                    segments=lambda: segments, timezone="Europe/Moscow", vk_batches=batches)
+    for peer in PEERS[:10]:
+        await harness.store.identities.resolve(f"vk:{peer}")
+    blocked = await harness.customer("vk", "5007")
+    await harness.store.identities.attach("max:77", blocked, 1.0)  # VK the latest
+    fake_vk.block(5_007, 901)
+    await owner.create(NOTICE.model_copy(update={"segment": "some"}), "v2")
+    assert await owner.start("v2") == 10
+    assert await sender.drain("v2") == 10
+    assert set(_copies(fake_vk)) == {int(p) for p in PEERS[:10]} - {5_007}
+    assert max_channel.texts("77") == ([NOTICE.text] if to_max else [])
+    outcomes = await harness.store.broadcasts.numbers.outcomes("v2")
+    assert outcomes[blocked] == ("sent max" if to_max else "refused VkUndeliverable vk")
+    assert await harness.store.outbox.pending() == []
+
