@@ -2,8 +2,10 @@
 VK's 20 per second on the bulk lane (live replies still go first) instead of one per customer.
 
 Exactly once. Each member's copy is claimed with its outbox entry
-(``Broadcasts.members.claim``); the entry's ``user_id`` names the whole batch
-(``connectors.vk.batch.address``). The batch goes out as one request whose ``random_id`` comes
+(``Broadcasts.members.claim``); the entry's ``user_id`` names the batch and the member's own
+peer (``connectors.vk.batch.address``), the batch's members are its record, written before the
+claims (``Broadcasts.members.record``: nothing of another customer in one's entry, and erasing a
+customer takes them out of it). The batch goes out as one request whose ``random_id`` comes
 from the batch's key (its broadcast and members), and each member's entry is acknowledged
 (with its history entry) after VK's answer. A crash between the send and the
 acknowledgements leaves the entries: the outbox's re-send of any of them sends the same
@@ -65,7 +67,10 @@ class VkBatches:
 
     async def claimed_with(self, batch: BatchAddress) -> tuple[str, ...]:
         """The peers of ``batch`` whose copies are still claimed with it."""
-        found = await self._store.broadcasts.members.batches(batch.scope, batch.customers)
+        members = self._store.broadcasts.members
+        if not batch.customers:  # (an older version's entry names them all)
+            return await members.peers_with(batch.scope, batch.key)
+        found = await members.batches(batch.scope, batch.customers)
         return tuple(p for p, b in zip(batch.peers, found, strict=True) if b == batch.key)
 
     async def send(self, broadcast: str, reply: Reply, members: Sequence[Member],
@@ -87,10 +92,9 @@ class VkBatches:
         broadcasts = self._store.broadcasts
         key = batch_key(broadcast, [m.customer for m in members])
         peers = tuple(m.peer for m in members)
-        pairs = [(m.peer, m.customer) for m in members]
-        entries = [self._store.outbox.prepare(m.customer, "vk",
-                                              address(key, broadcast, m.peer, pairs), reply)
-                   for m in members]
+        await broadcasts.members.record(broadcast, key, [(m.customer, m.peer) for m in members])
+        entries = [self._store.outbox.prepare(m.customer, "vk", address(key, broadcast, m.peer),
+                                              reply) for m in members]
         earlier = await asyncio.gather(*(broadcasts.members.claim(broadcast, m.customer, e, key)
                                          for m, e in zip(members, entries, strict=True)))
         ours = [(m, e) for m, e, b in zip(members, entries, earlier, strict=True) if b is None]
