@@ -17,6 +17,7 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal, Protocol
 
+from bots.posting import landing_order, wait_until, wire
 from bots.routes_kept import Routes
 from connectors.attachments import with_file_link
 from connectors.base import (
@@ -176,6 +177,7 @@ class Delivery:
         self._clock = clock
         self._renew_every = renew_every
         self._routes = Routes(store)  # the dialogs learned, for re-sends to read back
+        wire(connectors.values(), store.outbox)  # (posts marked: ``bots.posting``)
 
     @property
     def channels(self) -> frozenset[Channel]:
@@ -363,22 +365,25 @@ class Delivery:
         return await self._resend(await self._store.outbox.claim(ids))
 
     async def _resend(self, entries: Sequence[OutboxEntry]) -> int:
-        sent = 0
-        for entry in entries:
-            connector = self._connectors.get(entry.channel)
-            if connector is None:
-                continue
-            try:  # an earlier attempt may have arrived: the connector checks what it can
-                await self._send_leased(connector, entry.user_id, entry.reply, entry.id,
-                                        priority="live", since=entry.created)
-            except Undeliverable:
-                await self._store.outbox.ack(entry.id)
-                continue
-            except ChannelError:
-                continue  # still failing: stays in the outbox for the next sweep
-            await self.record(entry.customer, entry.channel, entry.reply, "re-sent", ack=entry.id)
-            await self._learned(entry.customer, entry.channel, entry.user_id)
-            sent += 1
+        sent = 0  # (a customer whose post may still be landing waits: ``bots.posting``)
+        for ready, group in await landing_order(self._store.outbox, self._connectors, entries):
+            await wait_until(ready)
+            for entry in group:
+                connector = self._connectors.get(entry.channel)
+                if connector is None:
+                    continue
+                try:  # an earlier attempt may have arrived: the connector checks what it can
+                    await self._send_leased(connector, entry.user_id, entry.reply, entry.id,
+                                            priority="live", since=entry.created)
+                except Undeliverable:
+                    await self._store.outbox.ack(entry.id)
+                    continue
+                except ChannelError:
+                    continue  # still failing: stays in the outbox for the next sweep
+                await self.record(entry.customer, entry.channel, entry.reply, "re-sent",
+                                  ack=entry.id)
+                await self._learned(entry.customer, entry.channel, entry.user_id)
+                sent += 1
         return sent
 
 

@@ -26,8 +26,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import time
+from collections.abc import Awaitable, Callable
 from typing import Literal
 
 from aiohttp import web
@@ -89,7 +91,13 @@ class MaxConnector:
         self.elected = elected
         self.bot_username = bot_username
         self.client = MaxClient(token=token, api_url=api_url, retry=retry, timeout=timeout)
-        self.readback = ReadBack(self.client)  # what a re-send or a retry asks first
+        self.readback = ReadBack(self.client)  # (asked before re-sending)
+        # Seconds a post may take to land (the client's timeout): a re-send of a message a
+        # dead process was posting waits that long after its mark (``bots.posting``).
+        self.landing = timeout
+        # Awaited with the message key just before each post (``bots.posting`` marks it in
+        # the outbox: a re-send then knows whether, and when, a post may still be landing).
+        self.before_post: Callable[[str], Awaitable[None]] | None = None
         self._sink = sink
         self._read_file = read_file  # the bytes of a file an operator sends (by its id)
         self.webhook = MaxWebhook(secret=webhook_secret, sink=self._accept)
@@ -194,6 +202,8 @@ class MaxConnector:
             mid = await self.client.send(
                 user_id, body, priority=priority,
                 arrived=self.readback.check(user_id, body, time.time(), priority),
+                posting=None if self.before_post is None
+                else functools.partial(self.before_post, message_key),
             )
             log.debug("MAX: sent %s for %s", mid or "(arrived before)", message_key)
         return mid or None

@@ -183,13 +183,15 @@ class MaxClient:
         *,
         priority: Priority = "live",
         arrived: Arrived | None = None,
+        posting: Callable[[], Awaitable[None]] | None = None,
     ) -> str:
         """Post one message to a user (or ``chat:<id>``); returns its ``mid`` (``""`` when a
         retry found it had arrived after all).
 
         ``priority`` is the limiter queue it waits in (``"bulk"`` yields to ``"live"``).
         ``arrived`` is asked before each retry that follows an unanswered attempt; without it
-        such a retry posts again (a message shown twice rather than lost)."""
+        such a retry posts again (a message shown twice rather than lost). ``posting`` is
+        awaited just before each attempt goes out (the outbox marks when it was posted)."""
         chat_id, user_id = recipient(target)
         message = wire_message(body)
         params = dict(self._bot.params)
@@ -199,6 +201,8 @@ class MaxClient:
             params["user_id"] = user_id
 
         async def post() -> str:
+            if posting is not None:
+                await posting()
             answer = await post_json(self._bot, ApiPath.MESSAGES.value, params, message)
             if user_id and not chat_id:
                 self.dialogs.learn(user_id, dialog_of(answer))

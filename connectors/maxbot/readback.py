@@ -6,6 +6,10 @@ how many of the message's parts the bot already posted to the chat since the ent
 written. A target with no chat (a bare user id) or a chat that cannot be read counts as
 nothing arrived: a doubt ends in a message shown twice, never in one lost.
 
+A post by a process killed while MAX was still storing it can land after this read-back:
+``bots.posting`` waits until it has had the client's timeout to land (it knows when the post
+went out) before a re-send asks.
+
 Must not: send, decide what to answer, or import storage/bots.
 """
 

@@ -10,6 +10,8 @@ the acknowledgement is the re-send reading the dialog back, which needs the dial
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -48,12 +50,12 @@ class Process:
 
 
 @asynccontextmanager
-async def _process(redis_url: str, bot_prefix: str, max_fake: MaxFake
-                   ) -> AsyncIterator[Process]:
+async def _process(redis_url: str, bot_prefix: str, max_fake: MaxFake,
+                   timeout: float = 15.0) -> AsyncIterator[Process]:
     store = Store.from_url(redis_url, bot=bot_prefix)
     connector = MaxConnector(token=max_fake.token, api_url=max_fake.url, mode="webhook",
                              webhook_secret="s3cret_Value-42", sink=None,  # type: ignore[arg-type]
-                             retry=RetryPolicy(2, 0.01, 0.02))
+                             retry=RetryPolicy(2, 0.01, 0.02), timeout=timeout)
     delivery = Delivery(store=store, connectors={"max": connector}, metrics=Metrics())
     sender = Sender(store=store, delivery=delivery, inject=_no_flows,
                     segments=lambda: SEGMENTS, timezone="Europe/Moscow")
@@ -185,3 +187,26 @@ async def test_the_first_copy_by_a_bare_user_id_is_the_one_doubt(
     await _killed_then_restarted(redis_url, bot_prefix, max_fake, routed=False,
                                  kill=KILLS[UNREAD[0]])
     assert _copies(max_fake) == 2
+
+
+async def test_a_post_still_on_its_way_at_the_kill_is_waited_for(
+    redis_url: str, bot_prefix: str, max_fake: MaxFake
+) -> None:
+    """The dead process's post reached MAX, which stores it a moment later (MAX slow, within
+    the client's timeout): the restarted process's re-send, at once, must not read the dialog
+    back before that post could have landed."""
+    max_fake.inject("/messages", None, method="POST", delay=1.0)  # stored after 1 s
+    async with _process(redis_url, bot_prefix, max_fake, timeout=2.0) as dying:
+        await _started(dying.store, routed=True)
+        sending = asyncio.create_task(dying.sender.drain("n1"))
+        while not any(r.method == "POST" for r in max_fake.requests):
+            await asyncio.sleep(0.01)
+        sending.cancel()  # kill -9: the request is out; nothing of this process goes on
+        with contextlib.suppress(asyncio.CancelledError):
+            await sending
+    async with _process(redis_url, bot_prefix, max_fake, timeout=2.0) as restarted:
+        assert await restarted.delivery.resend_stale(min_idle_ms=0) == 1
+        await restarted.sender.drain("n1")
+    while any(r.method == "POST" and not r.status for r in max_fake.requests):
+        await asyncio.sleep(0.01)  # the dead process's post has landed
+    assert _copies(max_fake) == 1
