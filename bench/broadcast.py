@@ -3,7 +3,9 @@ doubled copies (``name: value`` lines), optionally through kill -9 of the bot.
 
 ``svyaz run`` with MAX (webhook mode, the fake enforcing MAX's 30 requests/s with 429 above
 it) and VK (the project's VK fake), its shipped rate limiters. ``--customers`` customers (half
-MAX, half VK) are written into the bot's Redis, a service broadcast to the example segment
+MAX, half VK) are written into the bot's Redis as intake leaves them (a MAX account with its
+dialog's chat kept, so an outbox re-send can read the dialog back; ``--bare-max``: without,
+as an account from before routes were kept), a service broadcast to the example segment
 ``all_who_wrote`` is created and started there (``bots.broadcasts``, as ``svyaz broadcast
 start`` does); the bot's own sender sends it. The ideal drain is the slower platform's: MAX
 ``n/2 / 30`` s, VK ``ceil(n/2 / 100) / 20`` s (up to 100 ``peer_ids`` per ``messages.send``,
