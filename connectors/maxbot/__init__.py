@@ -13,7 +13,10 @@ reply that are not there. That needs the dialog's chat id, which ``Inbound.reply
 first message sent to it, ``route_of``). A re-send with no chat to read (the first message ever
 to such an account, when the kill fell between MAX's acceptance and the acknowledgement) or a
 chat that cannot be read still shows a message twice rather than lose it: MAX offers no way to
-find a dialog but its events and answers. ``message_key`` is logged for tracing.
+find a dialog but its events and answers. Each post is announced just before it goes out
+(``before_post``, with the message key): ``bots.posting`` marks it in the outbox, so a re-send
+after a kill waits for a post the dead process had sent to land (``landing``) before it reads
+the chat back. ``message_key`` is logged for tracing.
 
 Targets: ``send`` takes a MAX user id, ``"dialog:<chat_id>:<user_id>"`` or
 ``"chat:<chat_id>"`` for a group chat (what ``Inbound.reply_to`` holds). One connector per
