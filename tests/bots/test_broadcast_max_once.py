@@ -51,7 +51,9 @@ class Process:
 
 @asynccontextmanager
 async def _process(redis_url: str, bot_prefix: str, max_fake: MaxFake,
-                   timeout: float = 15.0) -> AsyncIterator[Process]:
+                   timeout: float = 0.5) -> AsyncIterator[Process]:
+    """A process on the same Redis; ``timeout``, the MAX client's, is also how long a re-send
+    waits for a post of a killed process to land (``bots.posting``)."""
     store = Store.from_url(redis_url, bot=bot_prefix)
     connector = MaxConnector(token=max_fake.token, api_url=max_fake.url, mode="webhook",
                              webhook_secret="s3cret_Value-42", sink=None,  # type: ignore[arg-type]
