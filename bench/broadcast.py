@@ -3,7 +3,9 @@ doubled copies (``name: value`` lines), optionally through kill -9 of the bot.
 
 ``svyaz run`` with MAX (webhook mode, the fake enforcing MAX's 30 requests/s with 429 above
 it) and VK (the project's VK fake), its shipped rate limiters. ``--customers`` customers (half
-MAX, half VK) are written into the bot's Redis, a service broadcast to the example segment
+MAX, half VK) are written into the bot's Redis as intake leaves them (a MAX account with its
+dialog's chat kept, so an outbox re-send can read the dialog back; ``--bare-max``: without,
+as an account from before routes were kept), a service broadcast to the example segment
 ``all_who_wrote`` is created and started there (``bots.broadcasts``, as ``svyaz broadcast
 start`` does); the bot's own sender sends it. The ideal drain is the slower platform's: MAX
 ``n/2 / 30`` s, VK ``ceil(n/2 / 100) / 20`` s (up to 100 ``peer_ids`` per ``messages.send``,
@@ -48,19 +50,29 @@ from bots.audience import SegmentFile  # noqa: E402
 from bots.broadcasts import Broadcaster  # noqa: E402
 from flows.broadcast import BroadcastSpec  # noqa: E402
 from storage.store import Store  # noqa: E402
+from tests.fakes.max_wire import chat_of  # noqa: E402
 
 TEXT = "Салон закрыт 31 декабря"
 MAX_RPS, VK_RPS, VK_PEERS = 30, 20, 100
 FIRST_USER = 60_000_000
 
 
-async def seed(store: Store, count: int) -> tuple[list[int], list[int]]:
+async def seed(store: Store, count: int, *, bare: bool) -> tuple[list[int], list[int]]:
+    """Half MAX, half VK customers, as intake leaves them after their first message: a MAX
+    account with its dialog's chat kept (``bots.routes_kept``; ``bare``: without, as an account
+    from before routes were kept, whose first message MAX cannot be asked about)."""
     half = count // 2
     max_users = list(range(FIRST_USER, FIRST_USER + half))
     vk_users = list(range(FIRST_USER, FIRST_USER + count - half))
+
+    async def max_customer(user: int) -> None:
+        customer = await store.identities.resolve(f"max:{user}")
+        if not bare:
+            await store.identities.set_route(customer, f"max:{user}",
+                                             f"dialog:{chat_of(user)}:{user}")
+
     for start in range(0, half, 500):
-        await asyncio.gather(*(store.identities.resolve(f"max:{u}")
-                               for u in max_users[start:start + 500]))
+        await asyncio.gather(*(max_customer(u) for u in max_users[start:start + 500]))
         await asyncio.gather(*(store.identities.resolve(f"vk:{u}")
                                for u in vk_users[start:start + 500]))
     return max_users, vk_users
@@ -86,6 +98,7 @@ async def run(args: argparse.Namespace, work: Path) -> None:
     max_fake, max_runner = await start_max_fake()
     max_fake.limit_rps = MAX_RPS
     max_fake.keep_requests = False
+    max_fake.keep_sent = True  # a re-send reads the dialog back (GET /messages)
     vk_fake = await TimedVkFake().start()
     port, core = free_port(), bot_core(pin_bot=False)
     env = svyaz_env(data_dir=work / "bot", port=port, max_url=max_fake.url,
@@ -99,7 +112,7 @@ async def run(args: argparse.Namespace, work: Path) -> None:
     stop = asyncio.Event()
     try:
         started = time.perf_counter()
-        max_users, vk_users = await seed(store, args.customers)
+        max_users, vk_users = await seed(store, args.customers, bare=args.bare_max)
         emit("seed_seconds", time.perf_counter() - started)
         owner = Broadcaster(store=store, segments=SegmentFile(ROOT / "flows_examples",
                                                               ("max", "vk", "web")))
@@ -167,6 +180,10 @@ def main() -> None:
     parser.add_argument("--live-think", type=float, default=0.0,
                         help="a MAX customer plays the booking dialogue meanwhile, answering "
                              "this many seconds after each reply (0: none)")
+    parser.add_argument("--bare-max", action="store_true",
+                        help="MAX accounts without their dialog's chat kept (an account from "
+                             "before routes were kept: its first message after a kill between "
+                             "MAX's acceptance and the ack may show twice)")
     args = parser.parse_args()
     with temp_dir("svyaz-broadcast-") as work:
         asyncio.run(run(args, work))

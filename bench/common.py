@@ -136,6 +136,9 @@ class TimedMaxFake(MaxFake):
         self._window: list[float] = []
         super().__post_init__()
         self.keep_requests = True
+        # Keep the messages sent even without the requests, so GET /messages reads a dialog
+        # back as MAX does (an outbox re-send's check); memory grows with the messages sent.
+        self.keep_sent = False
 
     async def _send(self, request: web.Request) -> web.Response:
         if self.limit_rps is not None and self._over_limit():
@@ -147,7 +150,7 @@ class TimedMaxFake(MaxFake):
             sent = self.sent[-1]  # the fake's dialog chat id is 1e9 + user id
             user = sent.user_id if sent.user_id is not None else sent.chat_id - 1_000_000_000
             self.inbox.arrived(user, sent.body.get("text") or "")
-            if not self.keep_requests:
+            if not self.keep_requests and not self.keep_sent:
                 self.sent.clear()
         if not self.keep_requests:
             self.requests.clear()

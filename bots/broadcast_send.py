@@ -23,7 +23,7 @@ from bots.broadcast_vk import Member, VkBatches
 from bots.delivery import Delivery, Send, Target, plan_initiated
 from flows.broadcast import BroadcastSpec, opens_at, reply_of
 from flows.segments import Segment
-from flows.types import Event, Reply, StartFlowEvent
+from flows.types import Channel, Event, Reply, StartFlowEvent
 from storage.broadcasts import Record
 from storage.store import Store
 
@@ -112,7 +112,7 @@ class Sender:
         await asyncio.gather(*(one(i, c) for i, c in enumerate(customers)))
         if batch and reply is not None and self._vk is not None \
                 and await self._going(record.id, spec):
-            await self._vk.send(record.id, reply, batch)
+            await self._vk.send(record.id, reply, batch, self._allowed(spec))
         return len(customers)
 
     async def _going(self, broadcast: str, spec: BroadcastSpec) -> bool:
@@ -149,7 +149,8 @@ class Sender:
             # taken before a crash: its entry is in the outbox (re-sent) or was sent
             await broadcasts.finish(broadcast, customer, "sent", target.channel, "sent")
             return
-        send = Send(customer, (reply,), "broadcast", note=f"broadcast {broadcast}")
+        send = Send(customer, (reply,), "broadcast", note=f"broadcast {broadcast}",
+                    channels=self._allowed(spec))  # (failing over within the segment)
         delivered = await self._delivery.deliver(send, queued=[entry.id])
         if delivered.target is not None:
             await broadcasts.finish(broadcast, customer, "sent", delivered.target.channel,
@@ -159,12 +160,16 @@ class Sender:
             await broadcasts.finish(broadcast, customer, f"refused {error}", target.channel,
                                     f"refused {error}")
 
+    def _allowed(self, spec: BroadcastSpec) -> frozenset[Channel]:
+        """The channels a copy may go to: those switched on, within the segment's if it names
+        some."""
+        segment = self._segments().get(spec.segment)
+        named = segment.channels() if segment is not None else frozenset()
+        return self._delivery.channels & named if named else self._delivery.channels
+
     async def _target(self, spec: BroadcastSpec, customer: str) -> Target | None:
         accounts, routes = await self._store.identities.reach(customer)
-        segment = self._segments().get(spec.segment)
-        allowed = segment.channels() if segment is not None else frozenset()
-        channels = self._delivery.channels & allowed if allowed else self._delivery.channels
-        targets = plan_initiated(accounts, channels, routes)
+        targets = plan_initiated(accounts, self._allowed(spec), routes)
         return targets[0] if targets else None
 
     async def _start_flow(self, broadcast: str, spec: BroadcastSpec, customer: str,

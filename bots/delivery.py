@@ -17,9 +17,10 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal, Protocol
 
+from bots.posting import landing_order, wait_until, wire
+from bots.routes_kept import Routes
 from connectors.attachments import with_file_link
 from connectors.base import (
-    DIALOG_PREFIX,
     ChannelError,
     Connector,
     Priority,
@@ -27,7 +28,6 @@ from connectors.base import (
 )
 from connectors.registry import INSTALLED
 from flows.types import Channel, Inbound, Reply
-from storage.bounded import put_bounded
 from storage.errors import StorageError
 from storage.history import OPERATOR_NOTE, HistoryEntry
 from storage.outbox import Outbox, OutboxEntry, Prepared
@@ -44,7 +44,6 @@ STALE_OUTBOX_MS = 60_000
 # A send still waiting (a connector's rate-limit queue, a slow platform) renews its entry's
 # lease this often, so the stale sweep never re-sends a message that is still on its way.
 LEASE_RENEW_EVERY = STALE_OUTBOX_MS / 1000 / 4
-ROUTES_KEPT = 100_000  # accounts whose route this process has stored (a few MB at most)
 
 
 class Account(Protocol):
@@ -125,9 +124,10 @@ class Send:
 
     ``account`` names the one place to send (a reply goes back where the customer wrote; a
     ladder rung may name a channel); without it the message goes to the customer's most
-    recently active account and fails over to the next when a platform refuses. Replies and
-    operator messages join the rate limiters' live lane, the rest the bulk lane. After
-    ``deadline`` (epoch seconds) no further account is tried."""
+    recently active account and fails over to the next when a platform refuses, among
+    ``channels`` when given (a broadcast's segment may name some). Replies and operator
+    messages join the rate limiters' live lane, the rest the bulk lane. After ``deadline``
+    (epoch seconds) no further account is tried."""
 
     customer: str
     replies: tuple[Reply, ...]
@@ -135,6 +135,7 @@ class Send:
     account: Target | None = None
     deadline: float | None = None
     note: str = ""
+    channels: frozenset[Channel] | None = None
 
     @property
     def priority(self) -> Priority:
@@ -175,7 +176,8 @@ class Delivery:
         self._metrics = metrics
         self._clock = clock
         self._renew_every = renew_every
-        self._routes: dict[str, str] = {}  # "customer account" -> route stored (ROUTES_KEPT)
+        self._routes = Routes(store)  # the dialogs learned, for re-sends to read back
+        wire(connectors.values(), store.outbox)  # (posts marked: ``bots.posting``)
 
     @property
     def channels(self) -> frozenset[Channel]:
@@ -207,22 +209,9 @@ class Delivery:
             return True
         send = Send(customer, tuple(replies), "reply", account=plan_reply(inbound)[0])
         result = await self.deliver(send, sent=sent, queued=queued)
-        if result.target is not None:
-            await self._keep_route(customer, inbound)
+        if result.target is not None:  # (a reminder's re-send can read the dialog back)
+            await self._routes.keep(customer, inbound.account, inbound.reply_to)
         return result.target is not None
-
-    async def _keep_route(self, customer: str, inbound: Inbound) -> None:
-        """Remember the account's one-to-one chat (once per process and account), so that a
-        reminder's re-send after a crash can look there too (MAX: nothing else finds it)."""
-        route = inbound.reply_to
-        if route is None or not route.startswith(DIALOG_PREFIX):
-            return
-        known = f"{customer} {inbound.account}"
-        if self._routes.get(known) == route:
-            return
-        with contextlib.suppress(StorageError):  # best effort: a reminder can still go
-            await self._store.identities.set_route(customer, inbound.account, route)
-            put_bounded(self._routes, known, route, ROUTES_KEPT)
 
     async def deliver(
         self, send: Send, *, sent: list[Sent] | None = None, queued: Sequence[str] = (),
@@ -235,8 +224,15 @@ class Delivery:
             targets = [send.account]
         else:
             accounts, routes = await self._store.identities.reach(send.customer)
-            targets = plan_initiated(accounts, self.channels, routes)
-        return await self._try(send, targets, _items(send.replies, queued), sent)
+            available = self.channels if send.channels is None else self.channels & send.channels
+            targets = plan_initiated(accounts, available, routes)
+        result = await self._try(send, targets, _items(send.replies, queued), sent)
+        if result.target is not None:  # sent by bare user id: keep the dialog MAX named
+            await self._learned(send.customer, result.target.channel, result.target.user_id)
+        return result
+
+    async def _learned(self, customer: str, channel: Channel, user_id: str) -> None:
+        await self._routes.learned(customer, channel, user_id, self._connectors.get(channel))
 
     async def _try(
         self, send: Send, targets: Sequence[Target], items: list[_Item],
@@ -369,21 +365,25 @@ class Delivery:
         return await self._resend(await self._store.outbox.claim(ids))
 
     async def _resend(self, entries: Sequence[OutboxEntry]) -> int:
-        sent = 0
-        for entry in entries:
-            connector = self._connectors.get(entry.channel)
-            if connector is None:
-                continue
-            try:  # an earlier attempt may have arrived: the connector checks what it can
-                await self._send_leased(connector, entry.user_id, entry.reply, entry.id,
-                                        priority="live", since=entry.created)
-            except Undeliverable:
-                await self._store.outbox.ack(entry.id)
-                continue
-            except ChannelError:
-                continue  # still failing: stays in the outbox for the next sweep
-            await self.record(entry.customer, entry.channel, entry.reply, "re-sent", ack=entry.id)
-            sent += 1
+        sent = 0  # (a customer whose post may still be landing waits: ``bots.posting``)
+        for ready, group in await landing_order(self._store.outbox, self._connectors, entries):
+            await wait_until(ready)
+            for entry in group:
+                connector = self._connectors.get(entry.channel)
+                if connector is None:
+                    continue
+                try:  # an earlier attempt may have arrived: the connector checks what it can
+                    await self._send_leased(connector, entry.user_id, entry.reply, entry.id,
+                                            priority="live", since=entry.created)
+                except Undeliverable:
+                    await self._store.outbox.ack(entry.id)
+                    continue
+                except ChannelError:
+                    continue  # still failing: stays in the outbox for the next sweep
+                await self.record(entry.customer, entry.channel, entry.reply, "re-sent",
+                                  ack=entry.id)
+                await self._learned(entry.customer, entry.channel, entry.user_id)
+                sent += 1
         return sent
 
 

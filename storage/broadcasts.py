@@ -159,6 +159,7 @@ class Broadcasts:
         """Erase ``customer`` from every broadcast's queue, outcomes and marks (152-FZ);
         the counters stay. (Its claims carry its id: ``Store.forget``'s scan takes them.)"""
         for broadcast in await self.ids():
+            await self.members.forget(broadcast, customer)  # (before its claim goes)
             keys = self._keys.broadcast(broadcast)
             pipe = self._redis.pipeline(transaction=True)  # one slot
             pipe.zrem(keys.queue, customer)

@@ -98,6 +98,16 @@ def broadcasts_list(prefix: str) -> str:
     return f"{prefix}{{bc}}:all"
 
 
+_BATCH_KEY = re.compile(r"^[0-9a-f]{1,64}$")
+
+
+def broadcast_batch(prefix: str, broadcast: str, batch: str) -> str:
+    """The members of a VK batch (hash: customer -> peer), under the broadcast's hash tag."""
+    if not _BATCH_KEY.match(batch):
+        raise ValueError(f"invalid batch key {batch!r}")
+    return f"{prefix}{{bc:{check_broadcast_id(broadcast)}}}:batch:{batch}"
+
+
 def broadcast_claim(prefix: str, broadcast: str, customer: str, shard: int) -> str:
     """The claim of ``customer``'s copy, in the customer's outbox shard ``{outbox:<n>}``."""
     return (f"{prefix}{{outbox:{shard}}}:bc:{check_broadcast_id(broadcast)}:"

@@ -43,7 +43,8 @@ Layout (``<bot>`` is the per-bot namespace so several bots share one Redis):
   customer that day), ``:month:<month>`` (SMS parts sent that month) and ``:take:<id>`` (a
   quota take that can still be given back).
 * broadcasts: ``{bc:<id>}:…`` (``keyparts.broadcast_keys``); the claim of a customer's copy
-  ``{outbox:<n>}:bc:<id>:<customer>``, in its outbox shard so it is written with the entry.
+  ``{outbox:<n>}:bc:<id>:<customer>``, in its outbox shard so it is written with the entry;
+  the members of a VK batch ``{bc:<id>}:batch:<batch key>`` (hash: customer -> peer).
 * the operator desk (``storage.desk``), global in one slot ``{desk}``: ``:ops`` (set of operator
   names), ``:op:<name>`` (hash: password hash, role, disabled, session generation),
   ``:lf:<name>`` / ``:la:<address digest>`` (failed logins in the window), ``:audit`` (stream:

@@ -33,7 +33,7 @@ from storage.codec import channel, dumps, loads, reply_from_dict, reply_to_dict,
 from storage.errors import guarded, guarded_slow
 from storage.keyparts import OutboxKeys
 from storage.keys import OUTBOX_LEASE_MS, OUTBOX_SHARDS, Keys
-from storage.outbox_scripts import Ack, Claim, ClaimIds, Inherit, Put, Touch
+from storage.outbox_scripts import Ack, Claim, ClaimIds, Inherit, Posting, Put, Touch
 from storage.scripts import runner
 
 # An entry younger than this cannot have been claimed by a re-send (``maybe_claimed``).
@@ -130,6 +130,31 @@ def _taken(flat: Any) -> list[OutboxEntry]:
     ]
 
 
+class Posts:
+    """When pending entries were last about to be posted, for a platform that cannot drop a
+    repeated message (``bots.posting``); in the shard's tries hash as ``p:<id>``, which the
+    ack removes."""
+
+    def __init__(self, redis: RedisClient, keys: Keys) -> None:
+        self._redis = redis
+        self._keys = keys
+        self._posting = runner(redis, Posting)
+
+    @guarded
+    async def posting(self, entry_id: str) -> None:
+        """Mark that ``entry_id`` is being posted now, just before the request goes out."""
+        keys = self._keys.outbox(shard_in(entry_id))
+        await self._posting(Posting.of(keys, entry_id))
+
+    @guarded
+    async def posted(self, entry_id: str) -> float | None:
+        """When ``entry_id`` was last about to be posted (epoch seconds, Redis's clock); None
+        if never (or by a version that did not mark it)."""
+        found = await self._redis.hget(self._keys.outbox(shard_in(entry_id)).tries,
+                                       f"p:{entry_id}")
+        return None if found is None else int(found) / 1000
+
+
 class Outbox:
     """Durable outgoing messages with leases."""
 
@@ -143,6 +168,7 @@ class Outbox:
         self._claim_ids = runner(redis, ClaimIds)
         self._ack = runner(redis, Ack)
         self._touch = runner(redis, Touch)
+        self.posts = Posts(redis, keys)  # when entries went out (``bots.posting``)
 
     def prepare(self, customer: str, channel: Channel, user_id: str, reply: Reply) -> Prepared:
         """An entry to be written by someone else's script (``States.save(outbox=...)``

@@ -77,9 +77,21 @@ return 1
 """
 )
 
+# A send about to post entry ``id`` to a platform without an idempotency key (MAX) marks when,
+# in the tries hash under ``p:<id>``: a re-send after a kill knows whether, and when, a post of
+# it may still be landing (``Outbox.posts``).
+POSTING_LUA = (
+    _NOW_MS
+    + """
+if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 0 then return 0 end
+redis.call('HSET', KEYS[2], 'p:' .. ARGV[1], now)
+return now
+"""
+)
+
 ACK_LUA = """
 redis.call('ZREM', KEYS[2], ARGV[1])
-redis.call('HDEL', KEYS[3], ARGV[1])
+redis.call('HDEL', KEYS[3], ARGV[1], 'p:' .. ARGV[1])
 return redis.call('HDEL', KEYS[1], ARGV[1])
 """
 
@@ -173,6 +185,24 @@ class Touch(Script):
     @classmethod
     def of(cls, keys: OutboxKeys, entry_id: str) -> Self:
         return cls(keys.data, keys.lease, entry_id)
+
+    @classmethod
+    def example(cls, keys: Keys) -> Self:
+        return cls.of(keys.outbox(0), "1-a-b")
+
+
+@dataclass(slots=True)
+class Posting(Script):
+    """``POSTING_LUA``: mark pending entry ``id`` as being posted now; 0 if not pending."""
+
+    LUA: ClassVar[str] = POSTING_LUA
+    data: Key
+    tries: Key
+    id: str
+
+    @classmethod
+    def of(cls, keys: OutboxKeys, entry_id: str) -> Self:
+        return cls(keys.data, keys.tries, entry_id)
 
     @classmethod
     def example(cls, keys: Keys) -> Self:

@@ -8,10 +8,15 @@ Idempotence: MAX has no ``random_id``, so the platform cannot drop a repeated me
 outbox re-delivers an entry whose acknowledgement was lost (a crash between send and ack);
 such a re-send first reads the dialog back (``GET /messages``) and sends only the parts of the
 reply that are not there. That needs the dialog's chat id, which ``Inbound.reply_to`` carries
-(``dialog:<chat>:<user>``) and the runtime keeps per account for reminders; a message to a
-bare user id (a customer who has not written from MAX since routes were kept), a chat that
-cannot be read, or a request that timed out after MAX accepted it can still show a message
-twice rather than lose it. ``message_key`` is logged for tracing.
+(``dialog:<chat>:<user>``) and the runtime keeps per account for reminders and broadcasts
+(``bots.delivery``; an account known only by its user id gets its route from the answer to the
+first message sent to it, ``route_of``). A re-send with no chat to read (the first message ever
+to such an account, when the kill fell between MAX's acceptance and the acknowledgement) or a
+chat that cannot be read still shows a message twice rather than lose it: MAX offers no way to
+find a dialog but its events and answers. Each post is announced just before it goes out
+(``before_post``, with the message key): ``bots.posting`` marks it in the outbox, so a re-send
+after a kill waits for a post the dead process had sent to land (``landing``) before it reads
+the chat back. ``message_key`` is logged for tracing.
 
 Targets: ``send`` takes a MAX user id, ``"dialog:<chat_id>:<user_id>"`` or
 ``"chat:<chat_id>"`` for a group chat (what ``Inbound.reply_to`` holds). One connector per
@@ -24,13 +29,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import time
+from collections.abc import Awaitable, Callable
 from typing import Literal
 
 from aiohttp import web
 
 from connectors.base import (
+    DIALOG_PREFIX,
     Capabilities,
     ChannelAuthError,
     ChannelError,
@@ -40,10 +48,11 @@ from connectors.base import (
 )
 from connectors.common import RecentIds
 from connectors.cursor import PollCursor
-from connectors.maxbot.client import Arrived, MaxClient, RetryPolicy, chat_of
+from connectors.maxbot.client import MaxClient, RetryPolicy
 from connectors.maxbot.parse import MaxPayloadError, parse
 from connectors.maxbot.polling import MaxPoller
-from connectors.maxbot.render import CAPABILITIES, NewMessageBody, render
+from connectors.maxbot.readback import ReadBack
+from connectors.maxbot.render import CAPABILITIES, render
 from connectors.maxbot.upload import with_file
 from connectors.maxbot.webhook import RECENT_IDS, MaxWebhook
 from flows.backoff import Backoff
@@ -54,9 +63,6 @@ __all__ = ["MaxConnector", "MaxPayloadError", "parse", "render"]
 log = logging.getLogger("svyaz.connectors.max")
 
 Mode = Literal["webhook", "polling"]
-# Seconds a re-send looks back before its outbox entry was written, for the difference between
-# this machine's clock and MAX's (a reply identical to one sent in that second is not repeated).
-CLOCK_SKEW = 1.0
 ME_RETRY_CAP = 60.0  # the longest pause between GET /me tries while MAX cannot be reached
 
 
@@ -88,6 +94,13 @@ class MaxConnector:
         self.elected = elected
         self.bot_username = bot_username
         self.client = MaxClient(token=token, api_url=api_url, retry=retry, timeout=timeout)
+        self.readback = ReadBack(self.client)  # (asked before re-sending)
+        # Seconds a post may take to land (the client's timeout): a re-send of a message a
+        # dead process was posting waits that long after its mark (``bots.posting``).
+        self.landing = timeout
+        # Awaited with the message key just before each post (``bots.posting`` marks it in
+        # the outbox: a re-send then knows whether, and when, a post may still be landing).
+        self.before_post: Callable[[str], Awaitable[None]] | None = None
         self._sink = sink
         self._read_file = read_file  # the bytes of a file an operator sends (by its id)
         self.webhook = MaxWebhook(secret=webhook_secret, sink=self._accept)
@@ -184,52 +197,26 @@ class MaxConnector:
         fitted, media = await with_file(self.client, self._read_file, reply, priority)
         bodies = render(fitted, media=media)
         if since is not None:
-            bodies = bodies[await self._arrived(user_id, bodies, since, priority):]
+            bodies = bodies[await self.readback.arrived(user_id, bodies, since, priority):]
             if not bodies:
                 log.info("MAX: %s had arrived before; not sent again", message_key)
         mid = ""
         for body in bodies:
             mid = await self.client.send(
                 user_id, body, priority=priority,
-                arrived=self._arrival_check(user_id, body, time.time(), priority),
+                arrived=self.readback.check(user_id, body, time.time(), priority),
+                posting=None if self.before_post is None
+                else functools.partial(self.before_post, message_key),
             )
             log.debug("MAX: sent %s for %s", mid or "(arrived before)", message_key)
         return mid or None
 
-    def _arrival_check(
-        self, target: str, body: NewMessageBody, since: float, priority: Priority
-    ) -> Arrived:
-        """What the client asks before it retries an unanswered post of ``body``: the same
-        read-back an outbox re-send does, from just before the first attempt."""
-
-        async def arrived() -> bool:
-            return await self._arrived(target, [body], since, priority) == 1
-
-        return arrived
-
-    async def _arrived(
-        self, target: str, bodies: list[NewMessageBody], since: float, priority: Priority
-    ) -> int:
-        """How many of ``bodies`` (in order) the bot posted to the chat at or after ``since``
-        (epoch seconds, less CLOCK_SKEW): 0 when the chat is unknown or cannot be read, so
-        a doubt ends in a message shown twice, never in one lost."""
-        chat = chat_of(target)
-        if chat is None:
-            return 0
-        try:
-            posted = await self.client.recent(chat, priority=priority)
-        except ChannelError as exc:
-            log.warning("MAX: could not read chat back before a re-send: %s", exc)
-            return 0
-        floor = int((since - CLOCK_SKEW) * 1000)
-        matched = 0
-        for message in posted:
-            if matched == len(bodies):
-                break
-            wanted = bodies[matched].get("text")
-            if message.by_bot and message.at >= floor and message.text == wanted:
-                matched += 1
-        return matched
+    def route_of(self, user_id: str) -> str | None:
+        """``dialog:<chat>:<user>`` for a bare user id whose dialog a send of this process
+        learned from MAX's answer (``bots.delivery`` keeps it as the account's route, so the
+        next message's re-send after a crash can read the dialog back); else None."""
+        chat = self.client.dialogs.get(int(user_id)) if user_id.isdigit() else None
+        return None if chat is None else f"{DIALOG_PREFIX}{chat}:{user_id}"
 
     async def answer_callback(self, inbound: Inbound) -> None:
         """Stop the button's spinner, once per callback (the connector already does it when

@@ -50,6 +50,7 @@ from connectors.base import (
     dialog_user,
 )
 from connectors.common import ArrivalLimiter
+from connectors.maxbot.dialogs import Dialogs, dialog_of
 from connectors.maxbot.parse import CHAT_PREFIX
 from connectors.maxbot.render import NewMessageBody
 from connectors.maxbot.wire import (
@@ -173,6 +174,7 @@ class MaxClient:
         self.closed = False
         self._bot = make_bot(token, api_url, timeout)
         self._poll_bot = make_bot(token, api_url, POLL_HOLD + timeout)
+        self.dialogs = Dialogs()  # learned from the answers to sends by bare user id
 
     async def send(
         self,
@@ -181,13 +183,15 @@ class MaxClient:
         *,
         priority: Priority = "live",
         arrived: Arrived | None = None,
+        posting: Callable[[], Awaitable[None]] | None = None,
     ) -> str:
         """Post one message to a user (or ``chat:<id>``); returns its ``mid`` (``""`` when a
         retry found it had arrived after all).
 
         ``priority`` is the limiter queue it waits in (``"bulk"`` yields to ``"live"``).
         ``arrived`` is asked before each retry that follows an unanswered attempt; without it
-        such a retry posts again (a message shown twice rather than lost)."""
+        such a retry posts again (a message shown twice rather than lost). ``posting`` is
+        awaited just before each attempt goes out (the outbox marks when it was posted)."""
         chat_id, user_id = recipient(target)
         message = wire_message(body)
         params = dict(self._bot.params)
@@ -197,7 +201,12 @@ class MaxClient:
             params["user_id"] = user_id
 
         async def post() -> str:
-            return mid_of(await post_json(self._bot, ApiPath.MESSAGES.value, params, message))
+            if posting is not None:
+                await posting()
+            answer = await post_json(self._bot, ApiPath.MESSAGES.value, params, message)
+            if user_id and not chat_id:
+                self.dialogs.learn(user_id, dialog_of(answer))
+            return mid_of(answer)
 
         async def settled() -> str | None:
             return "" if arrived is not None and await arrived() else None

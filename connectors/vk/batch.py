@@ -7,14 +7,15 @@ Pure: no I/O. With ``peer_ids`` VK answers a list with one object per peer: ``pe
 and its issue #208). A whole-request error (914, 911, 6 ...) is the usual ``error`` envelope.
 
 A batch has one key, derived from its members; its ``random_id`` comes from that key (as a
-single message's comes from its outbox id). Each member's outbox entry names the whole batch
-(``address``): a re-send after a crash sends the same peers with the same ``random_id`` again,
-which VK de-duplicates — whether it keys on the peer and ``random_id`` or on ``random_id``
-alone (the documentation does not say which), the same request is the one that is safe. Only
-the peers whose copies are still claimed with this batch are re-sent (``VkConnector``'s
-``batch_members``): a batch is sent only once all its claims are written, so a re-send to
-fewer peers is of a batch that never went out (a crash among its claims), and the peers left
-out went, or will go, with another batch.
+single message's comes from its outbox id). Each member's outbox entry names its batch and its
+own peer (``address``; older versions' entries named every member), and the runtime keeps the
+batch's members apart: a re-send after a crash sends the same peers with the same
+``random_id`` again, which VK de-duplicates — whether it keys on the peer and ``random_id`` or
+on ``random_id`` alone (the documentation does not say which), the same request is the one
+that is safe. Only the peers whose copies are still claimed with this batch are re-sent
+(``VkConnector``'s ``batch_members``): a batch is sent only once all its claims are written,
+so a re-send to fewer peers is of a batch that never went out (a crash among its claims: the
+peers left out went, or will go, with another batch) or one with an erased customer left out.
 """
 
 from __future__ import annotations
@@ -33,7 +34,9 @@ MISSING = -1  # the answer had no object for this peer: counted as refused, neve
 @dataclass(frozen=True, slots=True)
 class BatchAddress:
     """What a member's outbox entry stores as its ``user_id``: the batch (its key, its scope —
-    the broadcast — and each peer with its customer) and the member's own peer."""
+    the broadcast) and the member's own peer; ``peers`` and ``customers`` only in an older
+    version's entry, which named each peer with its customer (empty: the runtime's
+    ``batch_members`` finds them)."""
 
     key: str
     scope: str
@@ -49,17 +52,19 @@ def batch_key(scope: str, members: Iterable[str]) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:32]
 
 
-def address(key: str, scope: str, own: str, members: Sequence[tuple[str, str]]) -> str:
-    """``members``: (peer, customer) pairs; neither holds ``:``, ``,`` or ``=``."""
-    return f"{_PREFIX}{key}:{scope}:{own}:{','.join(f'{p}={c}' for p, c in members)}"
+def address(key: str, scope: str, own: str, members: Sequence[tuple[str, str]] = ()) -> str:
+    """A member's ``user_id``; ``members``, (peer, customer) pairs with neither holding
+    ``:``, ``,`` or ``=``, as an older version wrote them."""
+    stem = f"{_PREFIX}{key}:{scope}:{own}"
+    return f"{stem}:{','.join(f'{p}={c}' for p, c in members)}" if members else stem
 
 
 def parse_address(user_id: str) -> BatchAddress | None:
     """The batch a member's ``user_id`` names; None for a single peer."""
     if not user_id.startswith(_PREFIX):
         return None
-    key, scope, own, members = user_id.removeprefix(_PREFIX).split(":", 3)
-    pairs = [member.partition("=") for member in members.split(",")]
+    key, scope, own, *members = user_id.removeprefix(_PREFIX).split(":", 3)
+    pairs = [member.partition("=") for member in members[0].split(",")] if members else []
     return BatchAddress(key, scope, own, tuple(p for p, _, _ in pairs),
                         tuple(c for _, _, c in pairs))
 

@@ -17,10 +17,11 @@ from bots.broadcasts import Broadcaster
 from bots.delivery import Delivery
 from connectors.base import InboundSink
 from connectors.vk import VkConnector
-from connectors.vk.batch import address, batch_key
+from connectors.vk.batch import address, batch_key, parse_address
 from flows.broadcast import BroadcastSpec, reply_of
 from flows.segments import Segment
 from storage.broadcast_batches import Members
+from tests.bots.test_erasure import values_of
 from tests.fakes import vk as vk_fakes
 from tests.fakes.vk import FakeVk
 
@@ -174,6 +175,82 @@ async def test_a_crash_among_a_batchs_claims_sends_the_rest_with_another_only(
         await sender.drain("v1")
     finally:
         await again.stop()
+    copies = _copies(fake_vk)
+    assert set(copies.values()) == {1}
+    assert set(copies) == {int(p) for p in PEERS} - set(BLOCKED)
+    assert await harness.store.outbox.pending() == []
+
+
+@pytest.mark.parametrize(("segment", "to_max"), [(Segment(), True),
+                                                 (Segment(channel=["vk"]), False)])
+async def test_a_copy_refused_for_one_peer_fails_over_to_the_customers_other_account(
+    harness: Harness, fake_vk: FakeVk, vk: VkConnector, segment: Segment, to_max: bool,
+) -> None:
+    """As a single copy does: VK refuses one peer of a batch (901) and that customer's copy
+    goes to their MAX account instead, within the segment's channels."""
+    max_channel = harness.channels["max"]
+    delivery = Delivery(store=harness.store, connectors={"vk": vk, "max": max_channel},
+                        metrics=harness.metrics)
+    segments = {"some": segment}
+    batches = VkBatches(store=harness.store, connector=vk, delivery=delivery)
+    owner = Broadcaster(store=harness.store, segments=lambda: segments)
+    sender = Sender(store=harness.store, delivery=delivery, inject=harness.runtime.inject,
+                    segments=lambda: segments, timezone="Europe/Moscow", vk_batches=batches)
+    for peer in PEERS[:10]:
+        await harness.store.identities.resolve(f"vk:{peer}")
+    blocked = await harness.customer("vk", "5007")
+    await harness.store.identities.attach("max:77", blocked, 1.0)  # VK the latest
+    fake_vk.block(5_007, 901)
+    await owner.create(NOTICE.model_copy(update={"segment": "some"}), "v2")
+    assert await owner.start("v2") == 10
+    assert await sender.drain("v2") == 10
+    assert set(_copies(fake_vk)) == {int(p) for p in PEERS[:10]} - {5_007}
+    assert max_channel.texts("77") == ([NOTICE.text] if to_max else [])
+    outcomes = await harness.store.broadcasts.numbers.outcomes("v2")
+    assert outcomes[blocked] == ("sent max" if to_max else "refused VkUndeliverable vk")
+    assert await harness.store.outbox.pending() == []
+
+
+async def test_forget_leaves_nothing_of_a_member_in_the_batchs_other_entries(
+    harness: Harness, fake_vk: FakeVk, vk: VkConnector, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A batch's pending entries (VK answered, a kill before the acks) name only their own
+    peer; the batch's record is where the members are, and erasing one takes them out of it,
+    so the re-send goes to the rest only, each once."""
+    owner, sender, _ = _parts(harness, vk)
+    await _start(harness, owner, fake_vk)
+
+    async def died(*_: object, **__: object) -> None:
+        return None
+
+    monkeypatch.setattr(VkBatches, "_outcome", died)
+    await sender.drain("v1")
+    monkeypatch.undo()
+    gone = await harness.customer("vk", "5003")
+    await harness.store.forget(gone)
+    pending = await harness.store.outbox.pending()
+    assert len(pending) == len(PEERS) - 1
+    for entry in pending:
+        found = parse_address(entry.user_id)
+        assert found is not None
+        assert (found.peers, found.customers) == ((), ())
+        assert found.own != "5003"
+    store = harness.store
+    async for key in store.redis.scan_iter(match=f"{store.keys.prefix}*"):
+        assert gone.encode() not in key + await values_of(store.redis, key)
+        if b":batch:" in key:
+            peers = [v.partition(b" ")[2] for v in (await store.redis.hgetall(key)).values()]
+            assert b"5003" not in peers
+    again = VkConnector(token=fake_vk.token, group_id=fake_vk.group_id,
+                        api_url=fake_vk.api_url, sink=_sink())
+    try:
+        _, sender, delivery = _parts(harness, again)
+        while await delivery.resend_stale(min_idle_ms=0):
+            pass
+    finally:
+        await again.stop()
+    resent = fake_vk.calls_of("messages.send")[3:]
+    assert "5003" not in ",".join(c.params["peer_ids"] for c in resent).split(",")
     copies = _copies(fake_vk)
     assert set(copies.values()) == {1}
     assert set(copies) == {int(p) for p in PEERS} - set(BLOCKED)

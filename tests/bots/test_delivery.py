@@ -209,7 +209,8 @@ async def _crash_after_max_accepted(
     store = Store.from_url(redis_url, bot=bot_prefix)
     connector = MaxConnector(token=max_fake.token, api_url=max_fake.url, mode="webhook",
                              webhook_secret="s3cret_Value-42", sink=None,  # type: ignore[arg-type]
-                             retry=RetryPolicy(2, 0.01, 0.02))
+                             retry=RetryPolicy(2, 0.01, 0.02),
+                             timeout=0.5)  # (a re-send waits that long for a post to land)
     delivery = Delivery(store=store, connectors={"max": connector}, metrics=Metrics())
     inbound = Inbound("max", "5551001", "e1", TextEvent("привет"),
                       reply_to="dialog:1005551001:5551001")

@@ -265,6 +265,22 @@ async def test_a_resend_that_cannot_tell_sends(bot: Bot, max_fake: MaxFake) -> N
     assert len(max_fake.sent) == 4
 
 
+async def test_a_send_by_user_id_learns_the_dialog_from_maxs_answer(
+    bot: Bot, max_fake: MaxFake
+) -> None:
+    """MAX's answer names the dialog: the route a later re-send reads back (bots.delivery
+    keeps it); a group chat's answer names none."""
+    assert bot.connector.route_of("5551001") is None
+    since = time.time()
+    await bot.connector.send("5551001", Reply(text="Да"), message_key="k1")
+    await bot.connector.send(f"chat:{w.chat_of(5551002)}", Reply(text="Всем"), message_key="k2")
+    route = bot.connector.route_of("5551001")
+    assert route == f"dialog:{w.chat_of(5551001)}:5551001"
+    assert bot.connector.route_of("5551002") is None
+    await bot.connector.send(route, Reply(text="Да"), message_key="k1", since=since)
+    assert [s.body["text"] for s in max_fake.sent] == ["Да", "Всем"]
+
+
 def _hurried(max_fake: MaxFake) -> MaxConnector:
     """A connector whose posts time out after 0.3 s (MAX's answer is made to hang longer)."""
     return MaxConnector(

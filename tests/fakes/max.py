@@ -181,6 +181,10 @@ class MaxFake:
                 "/upload/"):
             return _error(401, "verify.token", "Invalid access_token")
         injection = self._matching(request)
+        if injection is not None and injection.delay:
+            # MAX holds the whole request while it is slow: the call takes effect after the
+            # delay even if the caller has hung up meanwhile (a kill -9, a timeout).
+            await request.read()
         if injection is not None and injection.accept_first:
             answer: web.StreamResponse = await handler(request)
             await asyncio.sleep(injection.delay)

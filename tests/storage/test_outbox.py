@@ -191,3 +191,18 @@ async def test_a_sweep_claims_a_hundred_entries_at_most_by_default(store: Store)
     await store.outbox.put_prepared(entries)
     assert len(await store.outbox.pending()) == 101
     assert len(await store.outbox.claim_stale(0)) == 100
+
+
+async def test_a_post_is_marked_until_the_ack(store: Store) -> None:
+    """``posts.posting`` marks when an entry went out (bots.posting: a re-send after a kill waits
+    for such a post to land); the ack takes the mark, and a gone entry gets none."""
+    entry = await store.outbox.put("c1", "max", "5", Reply("раз"))
+    posts = store.outbox.posts
+    assert await posts.posted(entry) is None  # never posted: re-sent at once
+    await posts.posting(entry)
+    assert await posts.posted(entry) is not None
+    assert await store.outbox.ack(entry)
+    assert await posts.posted(entry) is None
+    await posts.posting(entry)
+    assert await posts.posted(entry) is None
+    assert await store.outbox.pending() == []
