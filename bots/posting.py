@@ -6,8 +6,9 @@ store it after the restarted process has read the chat. So each post is marked i
 just before it goes out (``Outbox.posts``, wired into the connector's ``before_post``), and a
 re-send of an entry whose post may still be landing waits until it has had the connector's
 ``landing`` time (its request timeout, the bound an unanswered post's retry trusts as well);
-the others go at once. An entry without a mark was never posted (or was written by a version
-that did not mark): it is read back at once, as before.
+the others go at once, and so does one whose posts MAX answered in this process (only its
+ack was lost, to a Redis stall: ``landed``). An entry without a mark was never posted (or
+was written by a version that did not mark): it is read back at once, as before.
 
 This module must not send anything.
 """
@@ -35,6 +36,8 @@ class MarksPosts(Protocol):
     before_post: Callable[[str], Awaitable[None]] | None
     landing: float
 
+    def landed(self, message_key: str) -> bool: ...
+
 
 def wire(connectors: Iterable[object], outbox: Outbox) -> None:
     """Have the connectors that need it mark each post in ``outbox`` before it goes out."""
@@ -58,8 +61,8 @@ async def landing_order(
 
 async def _landed(outbox: Outbox, connector: object, entry: OutboxEntry) -> float:
     """When a post of ``entry`` has landed if it ever will (0: never posted, or no need)."""
-    if not isinstance(connector, MarksPosts):
-        return 0.0
+    if not isinstance(connector, MarksPosts) or connector.landed(entry.id):
+        return 0.0  # (landed: MAX answered its posts here; only the ack was lost)
     posted = await outbox.posts.posted(entry.id)
     return 0.0 if posted is None else posted + connector.landing + CLOCK_SKEW
 

@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -51,7 +50,7 @@ from connectors.cursor import PollCursor
 from connectors.maxbot.client import MaxClient, RetryPolicy
 from connectors.maxbot.parse import MaxPayloadError, parse
 from connectors.maxbot.polling import MaxPoller
-from connectors.maxbot.readback import ReadBack
+from connectors.maxbot.readback import Landings, ReadBack
 from connectors.maxbot.render import CAPABILITIES, render
 from connectors.maxbot.upload import with_file
 from connectors.maxbot.webhook import RECENT_IDS, MaxWebhook
@@ -101,6 +100,9 @@ class MaxConnector:
         # Awaited with the message key just before each post (``bots.posting`` marks it in
         # the outbox: a re-send then knows whether, and when, a post may still be landing).
         self.before_post: Callable[[str], Awaitable[None]] | None = None
+        # This process's own posts per message key, settled or in doubt: a re-send of a
+        # settled one (its ack lost to a Redis stall) need not wait for a landing (``landed``).
+        self.landings = Landings()
         self._sink = sink
         self._read_file = read_file  # the bytes of a file an operator sends (by its id)
         self.webhook = MaxWebhook(secret=webhook_secret, sink=self._accept)
@@ -201,15 +203,21 @@ class MaxConnector:
             if not bodies:
                 log.info("MAX: %s had arrived before; not sent again", message_key)
         mid = ""
+        self.landings.starting(message_key)
         for body in bodies:
             mid = await self.client.send(
                 user_id, body, priority=priority,
                 arrived=self.readback.check(user_id, body, time.time(), priority),
-                posting=None if self.before_post is None
-                else functools.partial(self.before_post, message_key),
+                posting=self.landings.posting(message_key, self.before_post),
             )
+            self.landings.answered(message_key)
             log.debug("MAX: sent %s for %s", mid or "(arrived before)", message_key)
         return mid or None
+
+    def landed(self, message_key: str) -> bool:
+        """Whether nothing this process posted of ``message_key`` can still be landing (each
+        post answered, or none went out); False when unknown (another process posted it)."""
+        return self.landings.settled(message_key)
 
     def route_of(self, user_id: str) -> str | None:
         """``dialog:<chat>:<user>`` for a bare user id whose dialog a send of this process

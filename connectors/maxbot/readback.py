@@ -16,6 +16,8 @@ Must not: send, decide what to answer, or import storage/bots.
 from __future__ import annotations
 
 import logging
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable
 
 from connectors.base import ChannelError, Priority
 from connectors.maxbot.client import Arrived, MaxClient, chat_of
@@ -67,3 +69,40 @@ class ReadBack:
             if message.by_bot and message.at >= floor and message.text == wanted:
                 matched += 1
         return matched
+
+
+class Landings:
+    """What this process knows of its own posts per message key: settled (every post it
+    started was answered, or none went out: its mark in the outbox failed first) or in doubt
+    (a post went out unanswered, and may still land). A re-send need not wait out the landing
+    time of a settled key (``bots.posting``); an unknown key (another process posted) must."""
+
+    def __init__(self, kept: int = 10_000) -> None:
+        self._doubt: OrderedDict[str, bool] = OrderedDict()  # key -> a post may be landing
+        self._kept = kept
+
+    def starting(self, key: str) -> None:
+        """A send of ``key`` begins: nothing of it is in flight yet."""
+        self._doubt[key] = False
+        self._doubt.move_to_end(key)
+        while len(self._doubt) > self._kept:
+            self._doubt.popitem(last=False)
+
+    def posting(self, key: str, mark: Callable[[str], Awaitable[None]] | None
+                ) -> Callable[[], Awaitable[None]]:
+        """What the client awaits just before each post of ``key``: the outbox's mark (if
+        any), then the post goes out and is in doubt until ``answered``."""
+
+        async def before() -> None:
+            if mark is not None:
+                await mark(key)  # raising: the post does not go out, nothing to land
+            self._doubt[key] = True
+
+        return before
+
+    def answered(self, key: str) -> None:
+        if key in self._doubt:
+            self._doubt[key] = False
+
+    def settled(self, key: str) -> bool:
+        return self._doubt.get(key) is False

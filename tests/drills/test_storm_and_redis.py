@@ -56,7 +56,10 @@ async def test_a_redis_stall_past_the_deadline_loses_nothing_and_is_over_soon() 
     # Frozen for 6 s (DEBUG SLEEP): calls pass their 5 s deadline, then run after all.
     outcome = await _redis_drill(seconds=10.0, down=6.0, stall=True, concurrency=8)
     tally = outcome.load.tally
-    assert tally.statuses.get(503, 0) > 0  # the stall was felt
+    # The stall was felt: webhooks refused for a retry (503), or, when every customer's message
+    # was already in and its reply waited on the MAX post's mark in the outbox, a reply late
+    # by most of the 6 s.
+    assert tally.statuses.get(503, 0) > 0 or max(tally.waits(outcome.load.inbox)) > 3
     # Recovery is the runtime's own retry, not the 30 s sweep or the 60 s outbox re-send
     # that were the only way back before (27.0 s in this test then, 6.6 s now).
     assert max(tally.waits(outcome.load.inbox)) < 20
