@@ -21,14 +21,12 @@ send, import customers nor decide what a link joins.
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from bots.invite_send import Skipped
-from bots.invites import Invitation, invite, messenger
+from bots.invites import Invitation, from_csv, invite, messenger
 from flows.messages import Msg, msg
 from flows.types import Channel
 
@@ -40,10 +38,8 @@ if TYPE_CHECKING:
 def read_customers(text: str) -> dict[str, str]:
     """The customers of an invitations CSV (``customer -> name``), in the file's order."""
     found: dict[str, str] = {}
-    for row in csv.DictReader(io.StringIO(text)):
-        customer = (row.get("customer") or "").strip()
-        if customer:
-            found.setdefault(customer, (row.get("name") or "").strip())
+    for row in from_csv(text):
+        found.setdefault(row.customer, row.name)
     return found
 
 

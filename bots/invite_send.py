@@ -29,9 +29,7 @@ hours, as notices' SMS do). This module must not import customers nor make links
 from __future__ import annotations
 
 import collections
-import csv
 import hashlib
-import io
 import re
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
@@ -39,7 +37,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Literal
 from zoneinfo import ZoneInfo
 
-from bots.invites import messenger
+from bots.invites import from_csv, messenger
 from bots.ladder_sends import SMS_PER_SECOND, Pace
 from connectors.email import build_message
 from connectors.registry import INSTALLED
@@ -66,13 +64,11 @@ STOPPING = frozenset({"balance", "auth", "sender", "limit_monthly", "misconfigur
 
 def read_links(text: str, only: Collection[str] = ()) -> dict[str, dict[str, str]]:
     """The links of each customer (``customer -> channel -> link``) in the CSV of ``svyaz
-    import --invite`` (``customer, name, channel, link``); ``only``: keep these channels."""
+    import --invite`` (``bots.invites.from_csv``); ``only``: keep these channels."""
     found: dict[str, dict[str, str]] = {}
-    for row in csv.DictReader(io.StringIO(text)):
-        customer, channel, link = ((row.get(k) or "").strip()
-                                   for k in ("customer", "channel", "link"))
-        if customer and channel and link and (not only or channel in only):
-            found.setdefault(customer, {})[channel] = link
+    for row in from_csv(text):
+        if row.channel and row.link and (not only or row.channel in only):
+            found.setdefault(row.customer, {})[row.channel] = row.link
     return found
 
 

@@ -106,6 +106,18 @@ async def invite(ids: Identities, customers: Sequence[tuple[str, str]],
     return made
 
 
+def from_csv(text: str) -> list[Invitation]:
+    """The rows of a CSV ``as_csv`` wrote, cells stripped (the owner may have edited it: a
+    row without a customer is left out, other blank cells stay "")."""
+    rows: list[Invitation] = []
+    for row in csv.DictReader(io.StringIO(text)):
+        customer, name, channel, link = ((row.get(k) or "").strip()
+                                         for k in ("customer", "name", "channel", "link"))
+        if customer:
+            rows.append(Invitation(customer, name, channel, link))
+    return rows
+
+
 def as_csv(invitations: Sequence[Invitation]) -> str:
     out = io.StringIO()
     writer = csv.writer(out)
