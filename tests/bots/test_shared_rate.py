@@ -148,6 +148,17 @@ async def _nowhere(inbound: object) -> None:
     raise AssertionError("no inbound expected")
 
 
+def _quick_vk_limiters(url: str, prefix: str) -> list[SharedLimiter]:
+    """``SENDERS`` VK limiters of 6 per 0.25 s sharing ``url``, each with its own client,
+    falling back after 0.2 s without an answer."""
+    limiters = []
+    for n in range(SENDERS):
+        slots = RedisSlots(make_redis(url), Keys(prefix), platform="vk", member=f"p{n}",
+                           per=0.25)
+        limiters.append(SharedLimiter(slots, rate=6, per=0.25, name="vk", patience=0.2))
+    return limiters
+
+
 async def test_senders_fall_back_within_the_limit_when_redis_hangs(
     tmp_path: Path, fake_vk: FakeVk
 ) -> None:
@@ -155,11 +166,7 @@ async def test_senders_fall_back_within_the_limit_when_redis_hangs(
     having seen two peers, sends at most a third of the rate; together within it."""
     with EmbeddedRedis(tmp_path / "redis", persist=False) as server:
         admin = make_redis(server.url)
-        limiters: list[SharedLimiter] = []
-        for n in range(SENDERS):
-            slots = RedisSlots(make_redis(server.url), Keys("fb"), platform="vk",
-                               member=f"p{n}", per=0.25)
-            limiters.append(SharedLimiter(slots, rate=6, per=0.25, name="vk", patience=0.2))
+        limiters = _quick_vk_limiters(server.url, "fb")
         for limiter in limiters:  # each marks itself among the senders,
             async with limiter.slot():
                 pass
@@ -185,11 +192,7 @@ async def test_senders_that_just_started_wait_for_redis_instead_of_guessing_thei
     the whole rate, the second half, the third a third: 11 in a window of 6.)"""
     with EmbeddedRedis(tmp_path / "redis", persist=False) as server:
         admin = make_redis(server.url)
-        limiters: list[SharedLimiter] = []
-        for n in range(SENDERS):
-            slots = RedisSlots(make_redis(server.url), Keys("st"), platform="vk",
-                               member=f"p{n}", per=0.25)
-            limiters.append(SharedLimiter(slots, rate=6, per=0.25, name="vk", patience=0.2))
+        limiters = _quick_vk_limiters(server.url, "st")
         for limiter in limiters:
             async with limiter.slot():
                 pass
