@@ -51,6 +51,21 @@ def _sink() -> InboundSink:
     return _nowhere  # type: ignore[return-value]
 
 
+async def _as_a_new_process(harness: Harness, fake_vk: FakeVk, *, drain: bool) -> None:
+    """What a restarted process does, with a fresh connector and only Redis: the outbox's
+    re-sends of what the old one left claimed, then (``drain``) the rest of broadcast v1."""
+    again = VkConnector(token=fake_vk.token, group_id=fake_vk.group_id,
+                        api_url=fake_vk.api_url, sink=_sink())
+    try:
+        _, sender, delivery = _parts(harness, again)
+        while await delivery.resend_stale(min_idle_ms=0):
+            pass
+        if drain:
+            await sender.drain("v1")
+    finally:
+        await again.stop()
+
+
 def _parts(harness: Harness, vk: VkConnector) -> tuple[Broadcaster, Sender, Delivery]:
     delivery = Delivery(store=harness.store, connectors={"vk": vk}, metrics=harness.metrics)
     batches = VkBatches(store=harness.store, connector=vk, delivery=delivery)
@@ -109,16 +124,7 @@ async def test_no_one_twice_through_a_crash_between_the_send_and_the_acks(
              for c in fake_vk.calls_of("messages.send")]
     assert len(first) == 3
     assert len(await harness.store.outbox.pending()) == 250
-    # a new process: nothing of the old one's memory, only Redis
-    again = VkConnector(token=fake_vk.token, group_id=fake_vk.group_id,
-                        api_url=fake_vk.api_url, sink=_sink())
-    try:
-        owner, sender, delivery = _parts(harness, again)
-        while await delivery.resend_stale(min_idle_ms=0):
-            pass
-        await sender.drain("v1")
-    finally:
-        await again.stop()
+    await _as_a_new_process(harness, fake_vk, drain=True)  # nothing of the old one's memory
     retries = [(c.params["peer_ids"], c.params["random_id"])
                for c in fake_vk.calls_of("messages.send")][3:]
     assert sorted(retries) == sorted(first)  # the same batches, the same random_ids, once each
@@ -166,15 +172,8 @@ async def test_a_crash_among_a_batchs_claims_sends_the_rest_with_another_only(
         entry = harness.store.outbox.prepare(customer, "vk", address(key, "v1", peer, people),
                                              reply_of(NOTICE))
         assert await harness.store.broadcasts.members.claim("v1", customer, entry, key) is None
-    again = VkConnector(token=fake_vk.token, group_id=fake_vk.group_id,
-                        api_url=fake_vk.api_url, sink=_sink())
-    try:  # a new process: the outbox re-sends the 60, the queue sends the other 190
-        _, sender, delivery = _parts(harness, again)
-        while await delivery.resend_stale(min_idle_ms=0):
-            pass
-        await sender.drain("v1")
-    finally:
-        await again.stop()
+    # a new process: the outbox re-sends the 60, the queue sends the other 190
+    await _as_a_new_process(harness, fake_vk, drain=True)
     copies = _copies(fake_vk)
     assert set(copies.values()) == {1}
     assert set(copies) == {int(p) for p in PEERS} - set(BLOCKED)
@@ -241,14 +240,7 @@ async def test_forget_leaves_nothing_of_a_member_in_the_batchs_other_entries(
         if b":batch:" in key:
             peers = [v.partition(b" ")[2] for v in (await store.redis.hgetall(key)).values()]
             assert b"5003" not in peers
-    again = VkConnector(token=fake_vk.token, group_id=fake_vk.group_id,
-                        api_url=fake_vk.api_url, sink=_sink())
-    try:
-        _, sender, delivery = _parts(harness, again)
-        while await delivery.resend_stale(min_idle_ms=0):
-            pass
-    finally:
-        await again.stop()
+    await _as_a_new_process(harness, fake_vk, drain=False)
     resent = fake_vk.calls_of("messages.send")[3:]
     assert "5003" not in ",".join(c.params["peer_ids"] for c in resent).split(",")
     copies = _copies(fake_vk)
