@@ -32,7 +32,7 @@ def make_connectors(
     on = enabled(settings, registry)
     wiring = Wiring(sink=edge.accept, secret_key=secret_key(settings),
                     history=edge.web_history, greeting=edge.web_greeting,
-                    quiet=edge.web_quiet,
+                    quiet=edge.web_quiet, settled=edge.web_settled,
                     elsewhere=tuple(info.where for info in on if not info.relayed),
                     read_file=edge.read_file)
     return {info.name: info.setup.connect(settings, wiring)

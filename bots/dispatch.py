@@ -131,6 +131,11 @@ class Dispatch:
             self._active.pop(customer, None)
             self._metrics.turns_in_progress.dec()
 
+    async def settled(self, customer: str) -> None:
+        """Returns once no drain of ``customer`` runs (one kicked meanwhile is waited for too)."""
+        while (task := self._active.get(customer)) is not None:
+            await asyncio.wait([task])
+
     async def idle(self, timeout: float = 10.0) -> None:
         """Wait until no customer is being processed (turns may kick further customers)."""
         deadline = time.monotonic() + timeout

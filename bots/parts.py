@@ -17,7 +17,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from bots.metrics import Metrics
-from bots.webdialogue import greeting, history, quiet
+from bots.webdialogue import greeting, history, quiet, settled
 from connectors.base import Unavailable
 
 if TYPE_CHECKING:
@@ -124,6 +124,9 @@ class Edge:
 
     async def web_quiet(self, session_id: str) -> bool:
         return await quiet(self.parts.store, session_id)
+
+    async def web_settled(self, session_id: str) -> None:
+        await settled(self.parts.store, self.runtime, session_id)
 
     def web_greeting(self) -> tuple[Reply, ...]:
         if self._parts is None:

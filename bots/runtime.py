@@ -143,6 +143,10 @@ class Runtime:
         """``Recovery.sweep``: leftover inboxes, inherited and stale replies."""
         await self.recovery.sweep()
 
+    async def settled(self, customer: str) -> None:
+        """``Dispatch.settled``: no turn of ``customer`` runs in this process."""
+        await self.dispatch.settled(customer)
+
     async def idle(self, timeout: float = 10.0) -> None:
         """Wait until no customer is being processed (turns may kick further customers)."""
         await self.dispatch.idle(timeout)

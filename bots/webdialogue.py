@@ -1,10 +1,11 @@
 """What the bot tells the web chat about a session: the dialogue to replay, the greeting,
-whether the bot answers now.
+whether the bot answers now, when its turns are over.
 
-The web chat connector asks three things it cannot know itself: what a (re)connecting
+The web chat connector asks four things it cannot know itself: what a (re)connecting
 session may see again of its customer's dialogue (and the input its open question wants),
-what the start flow says to a visitor who has not written yet, and whether the bot keeps quiet
-while a person has the dialogue. The answers are shaped here from storage and the engine.
+what the start flow says to a visitor who has not written yet, whether the bot keeps quiet
+while a person has the dialogue, and when no turn of the session runs any more (its typing
+indicator ends then, replied or not). The answers are shaped here from storage and the engine.
 This module must not send, save or start anything.
 """
 
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from connectors.attachments import with_file_link
 from connectors.base import Unavailable
@@ -23,6 +25,9 @@ from flows.types import Button, DialogState, HandoffStage, Reply, StartEvent
 from storage.errors import CodecError, StorageError
 from storage.history import OPERATOR_NOTE, HistoryEntry
 from storage.store import Store
+
+if TYPE_CHECKING:
+    from bots.runtime import Runtime
 
 WEB_HISTORY = 100  # the most messages a (re)connecting web chat is shown
 # Hand-off stages in which the bot says nothing to the customer's messages ("unheard" answers
@@ -137,6 +142,18 @@ async def quiet(store: Store, session_id: str) -> bool:
     except StorageError as exc:
         raise Unavailable("state unavailable") from exc
     return state is not None and state.handoff in QUIET
+
+
+async def settled(store: Store, runtime: Runtime, session_id: str) -> None:
+    """Returns once no turn of the web chat session's customer runs in this process (its
+    drain waits for the lock when another process has the customer: until that one is done
+    too); at once for a session with no customer yet."""
+    try:
+        customer = await store.identities.customer_of(f"web:{session_id}")
+    except StorageError as exc:
+        raise Unavailable("identity unavailable") from exc
+    if customer is not None:
+        await runtime.settled(customer)
 
 
 def greeting(flows: FlowSet, now: datetime) -> tuple[Reply, ...]:

@@ -62,6 +62,8 @@ class Wiring:
     greeting: Callable[[], Sequence[Reply]]
     # The web chat: the bot keeps quiet in the session's dialogue now (a hand-off).
     quiet: Callable[[str], Awaitable[bool]] | None = None
+    # The web chat: returns once no turn of the session's customer runs (``typing`` ends).
+    settled: Callable[[str], Awaitable[None]] | None = None
     elsewhere: tuple[str, ...] = ()  # where else the customer can write («во ВКонтакте»)
     read_file: FileReader | None = None  # an operator's file, for channels that upload it
 

@@ -3,11 +3,13 @@
 Client frames (``hello``, ``open``, ``text``, ``button``) are validated strictly with
 pydantic: wrong types are never coerced, unknown fields are ignored (so an older server accepts
 a newer widget), and anything else becomes a ``FrameError`` with a code the widget understands.
-Server frames (``welcome``, ``reply``, ``typing``, ``error``) are built from models, never by
-string formatting; a reply and a history item say who wrote (``from``: the bot or an operator,
-with the operator's ``operator`` name) and when (``at``, epoch ms); the history's last bot
-message carries ``request_phone`` while its phone question is still open; an error answering a frame
-carries that frame's client ``id``. Pure functions only: no sockets, no storage, no clock.
+Server frames (``welcome``, ``reply``, ``typing``, ``idle``, ``error``) are built from models,
+never by string formatting; ``idle`` (the README's addition) ends ``typing`` when no turn of
+the session runs any more; a reply and a history item say who wrote (``from``: the bot or an
+operator, with the operator's ``operator`` name) and when (``at``, epoch ms); the history's last
+bot message carries ``request_phone`` while its phone question is still open; an error
+answering a frame carries that frame's client ``id``. Pure functions only: no sockets, no
+storage, no clock.
 """
 
 from __future__ import annotations
@@ -202,6 +204,10 @@ class TypingOut(_Out):
     type: Literal["typing"] = "typing"
 
 
+class IdleOut(_Out):
+    type: Literal["idle"] = "idle"
+
+
 class ErrorOut(_Out):
     type: Literal["error"] = "error"
     code: ErrorCode
@@ -240,6 +246,12 @@ def welcome_frame(token: str, history: Sequence[WebHistoryItem]) -> str:
 
 def typing_frame() -> str:
     return _dump(TypingOut())
+
+
+def idle_frame() -> str:
+    """No turn of the session's runs any more: the end of ``typing`` (older widgets ignore it
+    and hide the indicator after their own 8 seconds)."""
+    return _dump(IdleOut())
 
 
 def reply_frames(

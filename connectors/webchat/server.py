@@ -18,13 +18,14 @@ through the ``history`` provider) and never logs session tokens.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import logging
 import secrets
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from aiohttp import WSCloseCode, WSMsgType, web
 
@@ -36,6 +37,7 @@ from connectors.webchat.frames import (
     FrameError,
     Open,
     TextFrame,
+    idle_frame,
     parse_client_frame,
     reply_frames,
     typing_frame,
@@ -64,6 +66,8 @@ GreetingProvider = Callable[[], Sequence[Reply]]
 # Whether the bot keeps quiet in a session's dialogue now (a person has it: a hand-off), so
 # no ``typing`` is announced for its messages; reading it must save nothing.
 QuietProvider = Callable[[str], Awaitable[bool]]
+# Returns once no turn of a session's customer runs any more (the runtime's drain of it ended).
+SettledProvider = Callable[[str], Awaitable[None]]
 
 WEB_CAPABILITIES = Capabilities(
     max_text=4000,
@@ -85,6 +89,28 @@ class _Peer:
     session_id: str
     address: str
     greeted: bool = False
+    taken: int = 0  # messages this socket announced ``typing`` for
+    # Each waits for the turns to end, then says ``idle`` (``_end_typing``).
+    waiting: set[asyncio.Task[None]] = field(default_factory=set)
+
+
+def _end_typing(peer: _Peer, settled: SettledProvider) -> None:
+    """Say ``idle`` once no turn of the session runs any more: a turn that answers nothing
+    (a step that only sets a value, a message sent twice) has no reply to end ``typing``.
+    Only the wait of the socket's latest message speaks (an earlier one could end the
+    indicator of a later message still being answered)."""
+    peer.taken += 1
+    mine = peer.taken
+
+    async def wait() -> None:
+        with contextlib.suppress(Unavailable):  # (then at once: a later reply still shows)
+            await settled(peer.session_id)
+        if peer.taken == mine:
+            await hint(peer.ws, idle_frame())
+
+    task = asyncio.create_task(wait(), name="webchat-idle")
+    peer.waiting.add(task)
+    task.add_done_callback(peer.waiting.discard)
 
 
 class WebChat:
@@ -101,6 +127,7 @@ class WebChat:
         history: HistoryProvider,
         greeting: GreetingProvider | None = None,
         quiet: QuietProvider | None = None,
+        settled: SettledProvider | None = None,
         allowed_origins: Sequence[str] = (),
         public_url: str,
         token_max_age: int = DEFAULT_MAX_AGE,
@@ -117,15 +144,14 @@ class WebChat:
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._tokens = SessionTokens(secret_key, max_age=token_max_age)
-        self._sink = sink
-        self._history, self._greeting, self._quiet = history, greeting, quiet
+        self._sink, self._history, self._greeting = sink, history, greeting
+        self._quiet, self._settled = quiet, settled
         self._origins = OriginPolicy(allowed_origins, public_url)
         self._rate = MessageRate(rate=message_rate, burst=message_burst)
         # New customers (first messages of fresh sessions) per remote address.
         self._starts = MessageRate(rate=start_rate, burst=start_burst)
         self._connections = ConnectionCount(limit=max_connections_per_ip)
-        self._max_frame = max_frame_bytes
-        self._heartbeat = heartbeat
+        self._max_frame, self._heartbeat = max_frame_bytes, heartbeat
         self._hello_timeout = hello_timeout
         self._sessions = Sessions()
         self._sockets: set[web.WebSocketResponse] = set()
@@ -246,6 +272,8 @@ class WebChat:
                 else:  # ERROR: aiohttp already closes the socket (e.g. 1009 for an oversize frame)
                     break
         finally:
+            for task in tuple(peer.waiting):
+                task.cancel()
             if self._sessions.detach(session_id, ws):
                 self._rate.forget(session_id)
 
@@ -298,7 +326,8 @@ class WebChat:
         creates the customer (at most ``start_rate`` new ones a second per address). The
         widget hears ``typing`` once the message is taken: written before this task yields, so
         ahead of any reply of the turn the sink has just scheduled; never while a person has
-        the dialogue (asked before the message goes in: no bot reply will come)."""
+        the dialogue (asked before the message goes in: no bot reply will come). ``idle``
+        follows once the turns are over (``_end_typing``)."""
         session = self._sessions[peer.session_id]
         quiet = session.started and await self._keeps_quiet(peer.session_id)
         if not session.started:
@@ -311,6 +340,8 @@ class WebChat:
         accepted = await self._accept(peer, f"{peer.session_id}:{client_id}", event, client_id)
         if accepted and not quiet:
             await hint(peer.ws, typing_frame())
+            if self._settled is not None:
+                _end_typing(peer, self._settled)
 
     async def _keeps_quiet(self, session_id: str) -> bool:
         if self._quiet is None:

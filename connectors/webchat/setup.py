@@ -45,6 +45,7 @@ def connect(settings: WebSettings, wiring: Wiring) -> Connector:
     return WebChat(
         secret_key=wiring.secret_key, sink=wiring.sink,
         history=wiring.history, greeting=wiring.greeting, quiet=wiring.quiet,
+        settled=wiring.settled,
         allowed_origins=settings.origins,
         public_url=settings.public_url, max_connections_per_ip=settings.webchat_max_per_ip,
         elsewhere=list(wiring.elsewhere),

@@ -131,6 +131,8 @@ async def test_handoff_quiets_the_bot_until_released(
         assert "Чем могу помочь" in await next_reply(ws) + await next_reply(ws)
         await ws.send_json({"type": "text", "text": "Позвать администратора", "id": "1"})
         assert "администратору" in await next_reply(ws)
+        while (await ws.receive_json(timeout=5))["type"] != "idle":  # that turn is over
+            pass
         notes = owner_hook[1]
         for _ in range(50):
             if notes:

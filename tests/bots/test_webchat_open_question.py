@@ -55,6 +55,14 @@ async def until_reply(ws: aiohttp.ClientWebSocketResponse) -> list[dict[str, Any
             return frames
 
 
+async def until_idle(ws: aiohttp.ClientWebSocketResponse) -> list[dict[str, Any]]:
+    """The frames up to and with ``idle``: the turns the socket's messages started are over."""
+    frames = [await ws.receive_json(timeout=5)]
+    while frames[-1]["type"] != "idle":
+        frames.append(await ws.receive_json(timeout=5))
+    return frames
+
+
 async def say(ws: aiohttp.ClientWebSocketResponse, text: str, cid: str) -> list[dict[str, Any]]:
     await ws.send_json({"type": "text", "text": text, "id": cid})
     return await until_reply(ws)
@@ -66,6 +74,7 @@ async def started(client: TestClient) -> tuple[aiohttp.ClientWebSocketResponse, 
     await ws.send_json({"type": "open"})
     assert (await until_reply(ws))[-1]["text"] == "Как вас зовут?"
     assert (await say(ws, "Анна", "c1"))[-1]["text"].startswith("Приятно познакомиться")
+    assert await until_idle(ws) == [{"type": "idle"}]
     return ws, str(welcome["session"])
 
 
@@ -123,6 +132,7 @@ async def test_no_typing_is_announced_while_a_person_has_the_dialogue(
     frames = await say(ws, "оператор", "c2")  # the bot answers this one: typing first
     assert [f["type"] for f in frames] == ["typing", "reply"]
     assert frames[-1]["text"] == "Зову человека."
+    assert await until_idle(ws) == [{"type": "idle"}]  # that turn is over
 
     # Waiting for an operator: the bot says nothing, so nothing says it is typing. The bad
     # frame after it is answered in order: its error is the next frame the socket gets.

@@ -9,7 +9,8 @@
  * Frames: hello on connect; open when the visitor first opens the panel on a socket (the bot
  * greets then); text and button (with its label). From the server: welcome (its last bot
  * message's request_phone: the phone question is still open), reply (from, operator, at,
- * request_phone), typing, error (with the refused frame's id). Close codes: 1012 (the server
+ * request_phone), typing, idle (no turn runs any more: typing ends even when no reply came),
+ * error (with the refused frame's id). Close codes: 1012 (the server
  * restarts) reconnects like any drop; 4403 (this site may not open the chat) stops
  * reconnecting and says so.
  */
@@ -550,6 +551,7 @@
     if (frame.type === "welcome") { onWelcome(frame); }
     else if (frame.type === "reply") { onReply(frame); }
     else if (frame.type === "typing") { setTyping(true); }
+    else if (frame.type === "idle") { setTyping(false); } // the turn is over, replied or not
     else if (frame.type === "error") {
       setTyping(false);
       // The server words every error (connectors/texts.py), so the widget keeps no copy.
