@@ -59,12 +59,28 @@ def _unusual_indent(exc: yaml.MarkedYAMLError, lines: list[str], line: int
     start = exc.context_mark
     if not problem.startswith("expected <block end>") or start is None or start.line + 1 == line:
         return None
-    opened = _indent_of(lines[start.line]) if start.line < len(lines) else 0
     here = _indent_of(lines[line - 1])
-    odd_one = (not _shared(lines, opened) and _shared(lines, here)) or (opened % 2 > here % 2)
-    if not odd_one:
+    outer = _indent_of(lines[start.line]) if start.line < len(lines) else 0
+    # The block just above (a step's keys one space too far) or the level YAML names.
+    for culprit in (_deeper_block(lines, line, here, outer), start.line + 1):
+        if culprit is None:
+            continue
+        opened = _indent_of(lines[culprit - 1]) if culprit <= len(lines) else 0
+        if (not _shared(lines, opened) and _shared(lines, here)) or (opened % 2 > here % 2):
+            return culprit, opened + 1, msg("yaml.indent", line=culprit)
+    return None
+
+
+def _deeper_block(lines: list[str], line: int, here: int, outer: int) -> int | None:
+    """The first line of the block just above ``line`` when that block is indented deeper
+    than ``line``, which is deeper than ``outer`` (so ``line`` fits no level)."""
+    before = _previous(lines, line)
+    if before is None or not outer < here < _indent_of(lines[before - 1]):
         return None
-    return start.line + 1, opened + 1, msg("yaml.indent", line=start.line + 1)
+    level, first = _indent_of(lines[before - 1]), before
+    while (up := _previous(lines, first)) is not None and _indent_of(lines[up - 1]) >= level:
+        first = up
+    return first
 
 
 def _shared(lines: list[str], indent: int) -> bool:

@@ -49,6 +49,8 @@ GOOD_TAIL = "  b:\n    say: Пока\n"
                      "    next: c\n  c:\n    say: x\n", 5, 5,
                      ["у строки 'b:' лишний отступ", "'say' там повторился (строки 3 и 6)"],
                      id="step-indented-too-far"),
+        pytest.param("steps:\n  a:\n    say: Привет\n  b:\n     say: Пока\n    next: a\n", 5, 6,
+                     ["неверный отступ в строке 5"], id="step-keys-one-space-too-far"),
         pytest.param("steps:\n  a:\n    choice:\n      - Да\n     - Нет\n", 5, 6,
                      ["неверный отступ в строке 5"], id="indent-list"),
         pytest.param("steps:\n  a:\n    say: \"Привет\n    next: b\n", 3, 10,
