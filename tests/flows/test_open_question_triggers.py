@@ -50,3 +50,17 @@ def test_the_exact_trigger_phrase_still_starts_its_flow() -> None:
 def test_with_no_question_open_a_phrase_containing_the_word_still_triggers() -> None:
     _, turn = play("хочу записаться к вам")
     assert "Какую услугу" in turn.replies[-1].text
+
+
+def test_global_commands_still_work_while_a_question_is_open() -> None:
+    """Only flow triggers wait for an exact phrase: «меню» and «отмена» leave the open date
+    question, «помощь» explains and asks it again."""
+    state, turn = play("записаться", "Стрижка", "Анна", "меню")
+    assert [r.text for r in turn.replies] == ["Чем могу помочь?"]
+    assert position(state) == "start/menu"
+    state, turn = play("записаться", "Стрижка", "Анна", "отмена")
+    assert [r.text for r in turn.replies] == ["Хорошо, отменили.", "Чем могу помочь?"]
+    assert position(state) == "start/menu"
+    state, turn = play("записаться", "Стрижка", "Анна", "помощь")
+    assert turn.replies[-1].text.startswith("На какой день записать?")
+    assert position(state) == "booking/day"
