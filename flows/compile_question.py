@@ -28,6 +28,7 @@ QUESTION_KEYS = (
 )  # fmt: skip
 # Names the failure texts may read besides the dialogue's: the raw answer.
 ANSWER_NAMES = frozenset({"answer"})
+ANSWER_TEXTS = frozenset({"retry", "unreadable", "closed"})  # the keys that may read them
 _WHEN_KINDS = ("date", "time", "datetime")
 
 

@@ -18,6 +18,7 @@ from pathlib import Path
 from flows import graph, settings_use
 from flows import schema as s
 from flows.compile_base import where_of
+from flows.compile_question import ANSWER_NAMES, ANSWER_TEXTS
 from flows.compiler import Compiler
 from flows.messages import DEFAULT_LANG, Lang, Msg, msg
 from flows.model import CompiledFlow, Entry, FlowSet
@@ -282,11 +283,13 @@ def _unknown_variables(
     known = _defined(loaded) | constants  # (and the ``vars:`` of ``_bot.yaml``)
     for item in loaded.values():
         for path, names in item.uses:
+            # (a failure text also reads ``answer``: a misspelt one is suggested there)
+            choices = known - _HELPERS | (ANSWER_NAMES if path[-1] in ANSWER_TEXTS else set())
             for name in sorted(names - known):
                 where = item.doc.value_at(path)
                 yield Problem(item.flow.file, where.line, where.column, msg(
                     "variable.unknown", where=where_of(path), name=name,
-                    hint=did_you_mean(name, known - _HELPERS) or msg("hint.period"),
+                    hint=did_you_mean(name, choices) or msg("hint.period"),
                     file=Path(item.flow.file).name))
 
 

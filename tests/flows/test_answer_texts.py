@@ -98,3 +98,27 @@ def test_answer_is_known_to_the_failure_texts_only(tmp_path: Path) -> None:
     """), encoding="utf-8")
     _, problems = loader.check(tmp_path)
     assert [(p.line, p.severity) for p in problems if "answer" in p.message] == [(7, "error")]
+
+
+def test_a_misspelt_name_in_retry_or_unreadable_is_an_error_of_check(tmp_path: Path) -> None:
+    """Issue 16: `retry: "Дата {{ valeu }} не подходит"` reached the customer as «сценарий
+    изменился»; now check refuses it, as in any other text (`value`, `answer` are known)."""
+    (tmp_path / "f.yaml").write_text(dedent("""
+        steps:
+          day:
+            ask: Когда?
+            input: date
+            check: "{{ value >= today }}"
+            retry: "Дата {{ valeu }} не подходит, а {{ value }} и «{{ answer }}» — да"
+            unreadable: "«{{ anwser }}» не дата"
+            save: day
+    """), encoding="utf-8")
+    flows, problems = loader.check(tmp_path, lang="en")
+    assert flows is None
+    found = [(p.line, p.severity, p.message.split("?")[0]) for p in problems]
+    assert found == [
+        (7, "error", "step 'day': the variable 'valeu' is not saved or set by any flow; did "
+                     "you mean 'value'"),
+        (8, "error", "step 'day': the variable 'anwser' is not saved or set by any flow; did "
+                     "you mean 'answer'"),
+    ]
