@@ -9,8 +9,8 @@ embedded Redis started here on the folder for the command's length.
 the customer's reminder jobs, every key (``Store.forget``: with the notices and the global
 indexes pointing at them, ``Notices.erase``) and, on the embedded Redis, the
 files under the data folder (``storage.persistence.rewrite_files``). An external server's
-files are its operator's: ``EXTERNAL_FILES`` says what they must do. This module must not
-parse arguments or print.
+files are its operator's (``svyaz forget`` tells the owner what they must do: the catalogue's
+``data.external``). This module must not parse arguments or print.
 """
 
 from __future__ import annotations
@@ -33,12 +33,6 @@ if TYPE_CHECKING:
     from storage.embedded import EmbeddedRedis
 
 Files = Literal["rewritten", "no-aof", "external"]
-
-EXTERNAL_FILES = (
-    "the Redis server at SVYAZ_REDIS_URL keeps its own files: until its operator rewrites "
-    "them (BGREWRITEAOF for the append-only file, BGSAVE for the RDB snapshot; on every "
-    "replica too) and deletes older backups of it, those still hold the erased data"
-)
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,8 +5,11 @@ They use the bot's Redis (``bots.access.bot_store``): ``SVYAZ_REDIS_URL``, or th
 under ``SVYAZ_DATA_DIR`` (default ``./data``) — a running bot's own, so export, forget and
 backup need no downtime; restore needs the bot stopped. Namespace ``SVYAZ_BOT``. A customer is
 named by its id, by one of its accounts (``vk:123``, ``max:456``, ``web:<session>``) or by
-the phone it gave with consent (``sms:+79161234567``). This module only parses arguments and
-prints; the work is ``storage``'s and ``bots.access``'s.
+the phone it gave with consent (``sms:+79161234567``). Export, forget and backup read an
+existing data folder only (a wrong working folder is said so, never a fresh empty ``./data``
+answered "0 messages"); restore may fill a new one. They speak the owner's language (Russian
+unless ``SVYAZ_LANG=en``). This module only parses arguments and prints; the work is
+``storage``'s and ``bots.access``'s.
 """
 
 from __future__ import annotations
@@ -21,65 +24,44 @@ from typing import IO, Any, Literal
 
 from pydantic import ValidationError
 
-from bots.access import EXTERNAL_FILES, BotStore, bot_store, erase, reminder_service
+from bots.access import BotStore, bot_store, erase, reminder_service
+from bots.cmd_flows import owner_lang
 from bots.config import Settings
 from connectors.registry import INSTALLED
 from flows.errors import SvyazError
+from flows.messages import msg
 from storage.store import Store
 
 SIGPIPE_EXIT = 141  # what a shell reports for a command stopped by a closed pipe (| head)
 
 
+def _say(key: str, **args: object) -> str:
+    return msg(key, **args).render(owner_lang())
+
+
+def _command(sub: argparse._SubParsersAction[Any], name: str) -> argparse.ArgumentParser:
+    parser: argparse.ArgumentParser = sub.add_parser(
+        name, help=_say(f"cli.{name}"), description=_say(f"cli.{name}.about"))
+    return parser
+
+
 def register(sub: argparse._SubParsersAction[Any]) -> None:
-    """Add this module's sub-commands to the parser."""
-    export = sub.add_parser(
-        "export",
-        help="export conversation history (JSONL or CSV)",
-        description="Write the history of every customer, or of one, as JSONL or CSV.",
-    )
-    export.add_argument(
-        "--customer",
-        help="customer id or account (vk:123); default: all. An id that starts with '-' "
-        "is written --customer=-abc",
-    )
-    export.add_argument(
-        "--format", choices=("jsonl", "csv"), help="default: from --out's suffix, else jsonl"
-    )
-    export.add_argument("--out", type=Path, help="output file (default: standard output)")
+    """Add this module's sub-commands to the parser (their help in the owner's language)."""
+    export = _command(sub, "export")
+    export.add_argument("--customer", help=_say("cli.export.customer"))
+    export.add_argument("--format", choices=("jsonl", "csv"), help=_say("cli.export.format"))
+    export.add_argument("--out", type=Path, help=_say("cli.export.out"))
     export.set_defaults(handler=export_command)
-    forget = sub.add_parser(
-        "forget",
-        help="erase a customer and everything about them (152-FZ)",
-        description="Erase a customer's state, history, profile, consents, accounts, links, "
-        "pending messages and reminders, and rewrite the embedded Redis's files so that no "
-        "file in the data folder keeps them. Works while the bot runs. Cannot be undone.",
-    )
-    forget.add_argument(
-        "customer",
-        help="customer id or account (vk:123). An id that starts with '-' goes after '--': "
-        "svyaz forget --yes -- -abc",
-    )
-    forget.add_argument("--yes", action="store_true", help="really erase (required)")
+    forget = _command(sub, "forget")
+    forget.add_argument("customer", help=_say("cli.forget.customer"))
+    forget.add_argument("--yes", action="store_true", help=_say("cli.forget.yes"))
     forget.set_defaults(handler=forget_command)
-    _register_backup(sub)
-
-
-def _register_backup(sub: argparse._SubParsersAction[Any]) -> None:
-    backup = sub.add_parser(
-        "backup", help="copy the data folder's Redis into FILE (while the bot runs)",
-        description="Write a consistent snapshot (RDB) of the embedded Redis to FILE, while "
-        "the bot runs. Keep it outside the data folder, on another disk or machine.",
-    )
-    backup.add_argument("file", type=Path, help="where to write the snapshot")
+    backup = _command(sub, "backup")
+    backup.add_argument("file", type=Path, help=_say("cli.backup.file"))
     backup.set_defaults(handler=backup_command)
-    restore = sub.add_parser(
-        "restore", help="bring a backup back into the data folder (the bot stopped)",
-        description="Replace the data folder's Redis data with the snapshot FILE made by "
-        "svyaz backup. Stop the bot first.",
-    )
-    restore.add_argument("file", type=Path, help="a snapshot made by svyaz backup")
-    restore.add_argument("--replace", action="store_true",
-                         help="replace the data the folder already holds (required then)")
+    restore = _command(sub, "restore")
+    restore.add_argument("file", type=Path, help=_say("cli.restore.file"))
+    restore.add_argument("--replace", action="store_true", help=_say("cli.restore.replace"))
     restore.set_defaults(handler=restore_command)
 
 
@@ -104,13 +86,15 @@ def _format(args: argparse.Namespace) -> Literal["jsonl", "csv"]:
 
 
 async def _export(settings: Settings, args: argparse.Namespace) -> int:
+    _read_from(settings)
     async with bot_store(settings) as bot:
         store = bot.store
         customer = None
         if args.customer:
             customer = await _customer(store, args.customer)
             if customer is None:
-                print(f"svyaz export: no customer {args.customer!r}", file=sys.stderr)
+                print(f"svyaz export: {_say('data.no_customer', name=repr(args.customer))}",
+                      file=sys.stderr)
                 return 1
         with contextlib.ExitStack() as stack:
             out: IO[str] = sys.stdout
@@ -119,7 +103,7 @@ async def _export(settings: Settings, args: argparse.Namespace) -> int:
             written = await store.history.export(customer, _format(args), out,
                                                  copies=store.files.outcomes)
         copies = await _copies(store, customer)
-    print(f"exported {written} messages", file=sys.stderr)
+    print(_say("data.exported", count=written), file=sys.stderr)
     for line in copies:
         print(line, file=sys.stderr)
     return 0
@@ -133,23 +117,23 @@ async def _copies(store: Store, customer: str | None) -> list[str]:
             lines.append(f"file {store.files.path(f.id)} customer={who} kind={f.kind} "
                          f"type={f.mime} bytes={f.size} name={f.name or '-'}")
     if lines:
-        lines.insert(0, f"{len(lines)} files kept (their ids are in the messages' attachments):")
+        lines.insert(0, _say("data.files_kept", count=len(lines)))
     return lines
 
 
 async def _forget(settings: Settings, args: argparse.Namespace) -> int:
+    _read_from(settings)
     async with bot_store(settings) as bot:
         customer = await _customer(bot.store, args.customer)
         if customer is None:
-            print(f"svyaz forget: no customer {args.customer!r}", file=sys.stderr)
+            print(f"svyaz forget: {_say('data.no_customer', name=repr(args.customer))}",
+                  file=sys.stderr)
             return 1
         if not args.yes:
             accounts = [a.account for a in await bot.store.identities.accounts(customer)]
-            print(
-                f"would erase customer {customer} (accounts: {', '.join(accounts) or 'none'}); "
-                "run again with --yes to erase",
-                file=sys.stderr,
-            )
+            print(_say("data.would_erase", customer=customer,
+                       accounts=", ".join(accounts) or _say("data.no_accounts")),
+                  file=sys.stderr)
             return 1
         return await _erase(bot, customer, settings)
 
@@ -157,21 +141,30 @@ async def _forget(settings: Settings, args: argparse.Namespace) -> int:
 async def _erase(bot: BotStore, customer: str, settings: Settings) -> int:
     async with reminder_service(bot, settings) as reminders:
         done = await erase(bot.store, customer, reminders=reminders, local=bot.local)
-    print(f"erased customer {customer}: {done.accounts} accounts, {done.reminders} reminders")
+    print(_say("data.erased", customer=customer, accounts=done.accounts,
+               reminders=done.reminders))
     if done.files == "rewritten":
-        print(f"the Redis files in {settings.data_dir} were rewritten: none of them holds "
-              "this customer any more")
+        print(_say("data.rewritten", folder=settings.data_dir))
     elif done.files == "external":
-        print(f"note: {EXTERNAL_FILES}")
-    print("backups made before now (svyaz backup) still hold them until you delete those")
+        print(_say("data.external"))
+    print(_say("data.old_backups"))
     return 0
+
+
+def _read_from(settings: Settings) -> None:
+    """Say which data the command reads (stderr: export's data may go to stdout); a data
+    folder that does not exist is an error (``NoData``), never created empty."""
+    from bots.reminder_list import check_folder, source_line
+
+    check_folder(settings)
+    print(source_line(settings), file=sys.stderr)
 
 
 def _run(job: Any, args: argparse.Namespace) -> int:
     try:
         settings = _settings()
     except ValidationError as exc:
-        print(f"svyaz: bad settings: {exc}", file=sys.stderr)
+        print(f"svyaz: {_say('data.bad_settings', error=exc)}", file=sys.stderr)
         return 2
     try:
         code: int = asyncio.run(job(settings, args))
@@ -196,8 +189,7 @@ def forget_command(args: argparse.Namespace) -> int:
 def _local_only(settings: Settings, command: str) -> bool:
     if settings.redis_url is None:
         return True
-    print(f"svyaz {command}: SVYAZ_REDIS_URL is set: back up and restore that Redis server "
-          "with its own tools (its RDB snapshot, your provider's backups)", file=sys.stderr)
+    print(f"svyaz {command}: {_say('data.redis_server')}", file=sys.stderr)
     return False
 
 
@@ -211,14 +203,15 @@ async def _backup(settings: Settings, args: argparse.Namespace) -> int:
     if not _local_only(settings, "backup"):
         return 2
     if _inside(args.file, settings.data_dir):
-        print(f"svyaz backup: {args.file} is inside the data folder {settings.data_dir}: keep "
-              "backups elsewhere (another disk or machine), so that losing the folder does "
-              "not lose them and an erasure's rewrite of the folder is complete", file=sys.stderr)
+        print(f"svyaz backup: "
+              f"{_say('data.backup_inside', file=args.file, folder=settings.data_dir)}",
+              file=sys.stderr)
         return 2
+    _read_from(settings)
     async with bot_store(settings) as bot:
         keys = await bot.store.redis.dbsize()
         size = await snapshot(bot.store.redis, args.file)
-    print(f"backup written to {args.file}: {keys} keys, {size} bytes")
+    print(_say("data.backup_written", file=args.file, keys=keys, size=size))
     return 0
 
 
@@ -238,16 +231,15 @@ async def _restore(settings: Settings, args: argparse.Namespace) -> int:
         return 2
     problem = _restore_problem(args.file)
     if problem is None and running_embedded(settings.data_dir):
-        problem = "the bot is running on this data folder: stop it first"
+        problem = _say("data.bot_running")
     server = EmbeddedRedis(settings.data_dir, folder_wait=0)
     if problem is None and server.holds_data() and not args.replace:
-        problem = (f"{settings.data_dir} already holds data; restoring replaces it: run "
-                   "again with --replace (svyaz backup it first if you may need it)")
+        problem = _say("data.holds_data", folder=settings.data_dir)
     if problem is not None:
         print(f"svyaz restore: {problem}", file=sys.stderr)
         return 2
     keys = await asyncio.to_thread(server.load_snapshot, args.file)
-    print(f"restored {keys} keys into {settings.data_dir}; start the bot with: svyaz run")
+    print(_say("data.restored", keys=keys, folder=settings.data_dir))
     return 0
 
 
@@ -256,5 +248,5 @@ def _restore_problem(file: Path) -> str | None:
         with file.open("rb") as f:
             magic = f.read(5)
     except OSError as exc:
-        return f"cannot read {file}: {exc.strerror}"
-    return None if magic == b"REDIS" else f"{file} is not a backup made by svyaz backup"
+        return _say("data.unreadable", file=file, error=exc.strerror)
+    return None if magic == b"REDIS" else _say("data.not_backup", file=file)

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from flows.catalogue_broadcast import BROADCAST
 from flows.catalogue_chat import CHAT
 from flows.catalogue_cli import CLI
+from flows.catalogue_data import DATA
 from flows.catalogue_hours import HOURS
 from flows.catalogue_invite import INVITE
 from flows.catalogue_steps import STEPS
@@ -206,4 +207,4 @@ _FILES: Mapping[str, Mapping[str, str]] = {
 
 CATALOGUE: Mapping[str, Mapping[str, str]] = {
     **_FILES, **STEPS, **TESTS, **CLI, **HOURS, **CHAT, **BROADCAST,
-    **INVITE}
+    **INVITE, **DATA}

@@ -46,7 +46,7 @@ async def test_a_backup_of_a_running_bot_restores_every_customer_dialogue_and_re
     assert await asyncio.to_thread(main, ["backup", str(file)]) == 0
     assert not list((tmp_path / "data").glob("*.rdb"))  # the snapshot left the data folder
     assert await asyncio.to_thread(main, ["restore", str(file)]) == 2  # the bot runs there
-    assert "stop it first" in capsys.readouterr().err
+    assert "сначала остановите его" in capsys.readouterr().err
 
     restored = tmp_path / "restored"
     monkeypatch.setenv("SVYAZ_DATA_DIR", str(restored))
@@ -79,7 +79,7 @@ def test_restore_refuses_a_file_that_is_no_backup(
     monkeypatch.setenv("SVYAZ_DATA_DIR", str(tmp_path / "data"))
     (tmp_path / "notes.txt").write_text("не резервная копия", "utf-8")
     assert main(["restore", str(tmp_path / "notes.txt")]) == 2
-    assert "not a backup" in capsys.readouterr().err
+    assert "не копия, сделанная svyaz backup" in capsys.readouterr().err
     assert main(["backup", str(tmp_path / "data" / "inside.rdb")]) == 2
-    assert "inside the data folder" in capsys.readouterr().err
+    assert "лежит внутри папки данных" in capsys.readouterr().err
     assert not (tmp_path / "data").exists()  # nothing was touched

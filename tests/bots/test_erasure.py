@@ -148,8 +148,8 @@ async def test_forget_beside_the_running_bot_leaves_nothing_in_any_file_or_key(
     assert await asyncio.to_thread(main, ["forget", "--yes", "--", customer]) == 0
     assert files_holding(data, SECRETS) == {}
     out = capsys.readouterr().out
-    assert "2 reminders" in out
-    assert "rewritten" in out
+    assert "напоминаний 2" in out
+    assert "переписаны: ни в одном из них этого клиента больше нет" in out
     redis = bot.app[EDGE].parts.store.redis
     needles = utf8_reprs([*SECRETS, customer.encode()])
     async for key in redis.scan_iter(match=f"svyaz:{bot.app[EDGE].parts.store.keys.bot}:*"):
