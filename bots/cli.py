@@ -21,19 +21,22 @@ def build_parser() -> argparse.ArgumentParser:
                                 title=msg("cli.commands").render(lang))
     for module in COMMAND_MODULES:
         module.register(sub)
-    for each in (parser, *sub.choices.values()):
-        _localize(each, lang)
+    _localize(parser, lang)
     return parser
 
 
 def _localize(parser: argparse.ArgumentParser, lang: Lang) -> None:
-    """argparse's own words (usage, section titles, -h) in the owner's language."""
+    """argparse's own words (usage, section titles, -h) in the owner's language, in the
+    parser and every sub-command's, at any depth (``svyaz operator add``)."""
     parser.formatter_class = _RussianHelp if lang == "ru" else argparse.HelpFormatter
     parser._positionals.title = msg("cli.positionals").render(lang)
     parser._optionals.title = msg("cli.options").render(lang)
     for action in parser._actions:
         if isinstance(action, argparse._HelpAction):
             action.help = msg("cli.help").render(lang)
+        elif isinstance(action, argparse._SubParsersAction):
+            for each in action.choices.values():
+                _localize(each, lang)
 
 
 class _RussianHelp(argparse.HelpFormatter):

@@ -1,5 +1,5 @@
-"""The owner's data commands: ``svyaz export``, ``forget``, ``backup``, ``restore`` — their
-``--help`` and what they print (``flows.catalogue`` merges it)."""
+"""The owner's data commands: ``svyaz export``, ``forget``, ``backup``, ``restore`` and
+``operator`` — their ``--help`` and what they print (``flows.catalogue`` merges it)."""
 
 from __future__ import annotations
 
@@ -123,4 +123,44 @@ DATA: Mapping[str, Mapping[str, str]] = {
                         "en": "cannot read {file}: {error}"},
     "data.not_backup": {"ru": "{file} — не копия, сделанная svyaz backup",
                         "en": "{file} is not a backup made by svyaz backup"},
+    # ------------------------------------------------------------------ svyaz operator
+    "cli.operator": {"ru": "люди, которые отвечают клиентам в операторской /desk",
+                     "en": "manage the people who answer customers at /desk"},
+    "cli.operator.about": {
+        "ru": "Завести, показать, отключить, включить и удалить операторов операторской.",
+        "en": "Add, list, disable, enable and remove desk operators."},
+    "cli.operator.add": {
+        "ru": "завести оператора (пароль спросит дважды; если ввод не с клавиатуры — прочитает "
+              "его одной строкой со стандартного ввода)",
+        "en": "add an operator (asks for the password twice; reads it from standard input "
+              "when that is no terminal)"},
+    "cli.operator.name": {"ru": "имя для входа, его же видят клиенты (буквы, цифры, . _ -)",
+                          "en": "login and the name customers see (letters, digits, . _ -)"},
+    "cli.operator.owner": {
+        "ru": "владелец: ещё видит журнал доступа, выгружает данные и заводит операторов",
+        "en": "an owner: also reads the audit log, exports and manages operators"},
+    "cli.operator.list": {"ru": "показать операторов", "en": "list operators"},
+    "cli.operator.disable": {"ru": "отключить оператора (все его входы сразу закрываются)",
+                             "en": "disable an operator (ends their sessions)"},
+    "cli.operator.enable": {"ru": "включить отключённого оператора",
+                            "en": "enable a disabled operator"},
+    "cli.operator.remove": {"ru": "удалить оператора", "en": "remove an operator"},
+    "operator.password": {"ru": "Пароль: ", "en": "Password: "},
+    "operator.again": {"ru": "Ещё раз: ", "en": "Again: "},
+    "operator.differ": {"ru": "пароли не совпали", "en": "the two passwords differ"},
+    "operator.short": {"ru": "пароль должен быть не короче {least} символов",
+                       "en": "the password must be at least {least} characters long"},
+    "operator.bad_name": {
+        "ru": "{name} не годится как имя оператора: буквы, цифры, '.', '_', '-', не длиннее 40",
+        "en": "invalid operator name {name}: letters, digits, '.', '_', '-'; at most 40"},
+    "operator.exists": {"ru": "оператор {name} уже есть", "en": "{name} exists"},
+    "operator.no_operator": {"ru": "нет оператора {name}", "en": "no operator {name}"},
+    "operator.owner": {"ru": "владелец", "en": "owner"},
+    "operator.operator": {"ru": "оператор", "en": "operator"},
+    "operator.active": {"ru": "работает", "en": "active"},
+    "operator.disabled": {"ru": "отключён", "en": "disabled"},
+    "operator.added": {"ru": "заведён {role} {name}", "en": "added {role} {name}"},
+    "operator.done_disable": {"ru": "отключён {name}", "en": "disabled {name}"},
+    "operator.done_enable": {"ru": "включён {name}", "en": "enabled {name}"},
+    "operator.done_remove": {"ru": "удалён {name}", "en": "removed {name}"},
 }

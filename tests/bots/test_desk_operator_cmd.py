@@ -1,4 +1,5 @@
-"""``svyaz operator``: add (password from standard input), list, disable, enable, remove."""
+"""``svyaz operator``: add (password from standard input), list, disable, enable, remove — in
+the owner's language, its ``--help`` at every level too."""
 
 from __future__ import annotations
 
@@ -48,7 +49,7 @@ def test_add_reads_the_password_from_stdin_and_stores_only_its_hash(
     assert not _verify(found.password_hash, "секретный-парол")
     monkeypatch.setattr("sys.stdin", io.StringIO("другой-пароль\n"))
     assert main(["operator", "add", "Ольга"]) == 1  # taken
-    assert "exists" in capsys.readouterr().err
+    assert "оператор 'Ольга' уже есть" in capsys.readouterr().err
 
 
 def test_a_short_password_or_a_bad_name_is_refused(
@@ -56,11 +57,11 @@ def test_a_short_password_or_a_bad_name_is_refused(
 ) -> None:
     monkeypatch.setattr("sys.stdin", io.StringIO("short\n"))
     assert main(["operator", "add", "ivan"]) == 1
-    assert "at least 8" in capsys.readouterr().err
+    assert "пароль должен быть не короче 8 символов" in capsys.readouterr().err
     assert _get(env, "ivan") is None
     monkeypatch.setattr("sys.stdin", io.StringIO("long-enough-1\n"))
     assert main(["operator", "add", "a b"]) == 1
-    assert "invalid operator name" in capsys.readouterr().err
+    assert "'a b' не годится как имя оператора" in capsys.readouterr().err
 
 
 def test_list_disable_enable_remove(
@@ -71,7 +72,7 @@ def test_list_disable_enable_remove(
     assert main(["operator", "disable", "ivan"]) == 0
     capsys.readouterr()
     assert main(["operator", "list"]) == 0
-    assert capsys.readouterr().out == "ivan\toperator\tdisabled\n"
+    assert capsys.readouterr().out == "ivan\tоператор\tотключён\n"
     assert main(["operator", "enable", "ivan"]) == 0
     found = _get(env, "ivan")
     assert found is not None
@@ -79,3 +80,20 @@ def test_list_disable_enable_remove(
     assert main(["operator", "remove", "ivan"]) == 0
     assert _get(env, "ivan") is None
     assert main(["operator", "remove", "ivan"]) == 1
+
+
+@pytest.mark.parametrize("argv", [["operator", "--help"], ["operator", "add", "--help"],
+                                  ["operator", "remove", "--help"]])
+def test_help_is_russian_at_every_level(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], argv: list[str],
+) -> None:
+    """``svyaz operator add --help`` said «usage», «positional arguments», «show this help»."""
+    monkeypatch.delenv("SVYAZ_LANG", raising=False)
+    monkeypatch.setenv("LANG", "en_US.UTF-8")
+    with pytest.raises(SystemExit):
+        main(argv)
+    out = capsys.readouterr().out
+    assert out.startswith(f"использование: svyaz {' '.join(argv[:-1])} ")
+    assert "показать эту справку и выйти" in out
+    for english in ("usage", "positional arguments", "options:", "show this help", "operator ("):
+        assert english not in out, out
