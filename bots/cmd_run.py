@@ -30,19 +30,18 @@ SHUTDOWN_TIMEOUT = 15.0
 
 def register(sub: argparse._SubParsersAction[Any]) -> None:
     """Add this module's sub-commands to the parser."""
-    run = sub.add_parser(
-        "run", help="start the bot (with no settings: the web chat demo on 127.0.0.1:8080)",
-        description="Start svyaz: HTTP server, every configured channel, reminders. Settings "
-                    "come from SVYAZ_* environment variables or .env.",
-    )
-    run.add_argument("--host", help="listen address (SVYAZ_HOST)")
-    run.add_argument("--port", type=int, help="listen port (SVYAZ_PORT)")
-    run.add_argument("--flows", type=Path, help="flows folder (SVYAZ_FLOWS)")
-    run.add_argument("-v", "--verbose", action="store_true", help="debug logging")
-    run.set_defaults(handler=run_command)
     from bots.cmd_flows import owner_lang
 
-    says = msg("cli.reminders").render(owner_lang())
+    def say(key: str) -> str:
+        return msg(key).render(owner_lang())
+
+    run = sub.add_parser("run", help=say("cli.run"), description=say("cli.run.about"))
+    run.add_argument("--host", help=say("cli.run.host"))
+    run.add_argument("--port", type=int, help=say("cli.run.port"))
+    run.add_argument("--flows", type=Path, help=say("cli.run.flows"))
+    run.add_argument("-v", "--verbose", action="store_true", help=say("cli.run.verbose"))
+    run.set_defaults(handler=run_command)
+    says = say("cli.reminders")
     reminders = sub.add_parser("reminders", help=says, description=says)
     reminders.set_defaults(handler=reminders_command)
 

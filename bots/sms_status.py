@@ -28,6 +28,7 @@ from connectors.base import ChannelUnavailable
 from connectors.sms.callback import OnStatus, StatusUpdate
 from connectors.sms.callback import handler as smsru_handler
 from connectors.sms.smsc_callback import handler as smsc_handler
+from flows.messages import msg
 from storage.history import HistoryEntry
 
 # Where the owner gives the provider the address, in its account.
@@ -81,8 +82,10 @@ def _recorder(settings: Settings, edge: Edge) -> OnStatus:
 
 
 def register(sub: argparse._SubParsersAction[Any]) -> None:
-    command = sub.add_parser("sms-url",
-                             help="the address to give the SMS provider for delivery reports")
+    from bots.cmd_flows import owner_lang
+
+    says = msg("cli.sms_url").render(owner_lang())
+    command = sub.add_parser("sms-url", help=says, description=says)
     command.set_defaults(handler=sms_url_command)
 
 

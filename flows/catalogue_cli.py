@@ -46,6 +46,20 @@ CLI: Mapping[str, Mapping[str, str]] = {
                             "говорит, какую)",
                       "en": "list scheduled reminders: when, what about, to whom (reads "
                             "the data folder SVYAZ_DATA_DIR or SVYAZ_REDIS_URL, and says which)"},
+    "cli.run": {"ru": "запустить бота (без настроек — демо веб-чата на 127.0.0.1:8080)",
+                "en": "start the bot (with no settings: the web chat demo on 127.0.0.1:8080)"},
+    "cli.run.about": {
+        "ru": "Запустить svyaz: HTTP-сервер, все настроенные каналы, напоминания. Настройки "
+              "берутся из переменных окружения SVYAZ_* или файла .env.",
+        "en": "Start svyaz: HTTP server, every configured channel, reminders. Settings come "
+              "from SVYAZ_* environment variables or .env."},
+    "cli.run.host": {"ru": "адрес, на котором слушать (SVYAZ_HOST)",
+                     "en": "listen address (SVYAZ_HOST)"},
+    "cli.run.port": {"ru": "порт (SVYAZ_PORT)", "en": "listen port (SVYAZ_PORT)"},
+    "cli.run.flows": {"ru": "папка сценариев (SVYAZ_FLOWS)", "en": "flows folder (SVYAZ_FLOWS)"},
+    "cli.run.verbose": {"ru": "подробный журнал (debug)", "en": "debug logging"},
+    "cli.sms_url": {"ru": "адрес, который дать SMS-сервису для отчётов о доставке",
+                    "en": "the address to give the SMS provider for delivery reports"},
     "desk.unreadable": {"ru": "файл не читается: {error}", "en": "cannot read the file: {error}"},
     "desk.title_twice": {
         "ru": "название {title} встречается дважды; дайте каждой заготовке своё",

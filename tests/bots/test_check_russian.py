@@ -3,6 +3,7 @@ server's locale), and reads the conversation tests of the folder too."""
 
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
 
@@ -117,6 +118,8 @@ def test_link_channel_to_a_send_only_channel_is_an_error(
     ("test", "запустить тесты разговоров"),
     ("graph", "имя сценария"),
     ("reminders", "показать запланированные напоминания"),
+    ("run", "Запустить svyaz: HTTP-сервер"),
+    ("sms-url", "адрес, который дать SMS-сервису"),
 ])
 def test_help_of_the_owners_commands_is_russian(
     capsys: pytest.CaptureFixture[str], command: str, words: str
@@ -130,6 +133,22 @@ def test_help_of_the_owners_commands_is_russian(
     assert "показать эту справку и выйти" in out
     assert "usage" not in out
     assert "show this help" not in out
+
+
+@pytest.mark.usefixtures("english_server")
+def test_every_command_of_the_list_is_described_in_russian(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """`svyaz --help` listed run, export, forget, backup, restore, sms-url and operator in
+    English between the Russian ones."""
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    listing = capsys.readouterr().out.split("команды:")[1]
+    described = re.findall(r"^ {4}([a-z-]+)(?: +(.+))?\n(?: {14}(.+))?", listing, re.MULTILINE)
+    assert len(described) == 18  # (every command: a new one is added here too)
+    english = [name for name, same_line, next_line in described
+               if not re.search("[а-яё]", same_line or next_line)]
+    assert english == []
 
 
 def test_help_in_english_on_request(capsys: pytest.CaptureFixture[str],
