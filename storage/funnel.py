@@ -29,6 +29,7 @@ from typing import ClassVar, Self
 from flows.funnel import Tally, bucket_of
 from flows.types import HAPPENED_KINDS, Happened, HappenedKind
 from storage.client import RedisClient
+from storage.codec import compact_json
 from storage.errors import guarded
 from storage.keyparts import FUNNEL_TTL, funnel_day
 from storage.keys import Keys
@@ -91,8 +92,7 @@ def counts_of(day: str, facts: Iterable[Happened], channel: str) -> Counts | Non
     names = sorted([field_of(fact, channel) for fact in facts])
     if not names:
         return None
-    joined = names[0] if len(names) == 1 else json.dumps(names, ensure_ascii=False,
-                                                         separators=(",", ":"))
+    joined = names[0] if len(names) == 1 else compact_json(names)
     return Counts(day, ((joined, 1),))
 
 
