@@ -177,12 +177,17 @@ def reply_from_dict(data: Mapping[str, Any]) -> Reply:
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
 
+# ``json.dumps`` with these options builds a new encoder per call (a tenth of its cost for
+# the small documents of a turn): one, made once.
+compact_json = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+
+
 def dumps(data: object) -> str:
     """Compact JSON text that always encodes as UTF-8: a lone surrogate becomes U+FFFD.
 
     Connectors already deliver clean text; this keeps any other path from failing a write.
     """
-    return _SURROGATE.sub("\ufffd", json.dumps(data, ensure_ascii=False, separators=(",", ":")))
+    return _SURROGATE.sub("\ufffd", compact_json(data))
 
 
 def loads(raw: str | bytes) -> Any:

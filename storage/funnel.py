@@ -1,13 +1,17 @@
 """The funnel's daily counters: what the engine says a turn did, counted exactly per day.
 
-A turn's facts (``flows.types.Happened``) become hash fields of the day's counter
-(``storage.keyparts.funnel_day``): ``<kind>|<flow>|<step>|<channel>``, and for an answer
-``a|<flow>|<step>|<channel>|<time bucket>|<option>`` (one field counts the answer, its time
-bucket and the option chosen, so an answer costs one HINCRBY). ``counts_of`` turns a turn's
-facts into (field, increment) pairs; the turn's save (``storage.save``) adds them in its own
-script outside a Redis Cluster, so they are counted exactly when the turn is saved and never
-otherwise; on a cluster ``Count`` adds them right after the save (the counters are global,
-not in the customer's slot). ``Funnel`` reads days back as ``Tally`` rows.
+A turn's facts (``flows.types.Happened``) become one hash field of the day's counter
+(``storage.keyparts.funnel_day``), so a turn costs one HINCRBY whatever it did. A fact is
+``<kind>|<flow>|<step>|<channel>``, and for an answer ``a|<flow>|<step>|<channel>|<time
+bucket>|<option>`` (the answer, its time bucket and the option chosen); a turn of one fact
+writes that field, a turn of several the sorted list of its facts as a JSON array (a fact
+twice: listed twice), and a count of such a field counts each fact in it. (Until issue 17's
+third round every fact was a field of its own, one HINCRBY each: such fields read the same,
+so counters written before read on.) ``counts_of`` turns a turn's facts into its (field,
+increment) pair; the turn's save (``storage.save``) adds it in its own script outside a Redis
+Cluster, so it is counted exactly when the turn is saved and never otherwise; on a cluster
+``Count`` adds it right after the save (the counters are global, not in the customer's
+slot). ``Funnel`` reads days back as ``Tally`` rows.
 
 The counters are aggregate: no customer id, no text a customer typed (an option is one the
 flow offered). This module must not decide what is counted (the engine does) nor compute
@@ -16,6 +20,7 @@ figures from the counts (``flows.funnel_stats``).
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -24,6 +29,7 @@ from typing import ClassVar, Self
 from flows.funnel import Tally, bucket_of
 from flows.types import HAPPENED_KINDS, Happened, HappenedKind
 from storage.client import RedisClient
+from storage.codec import compact_json
 from storage.errors import guarded
 from storage.keyparts import FUNNEL_TTL, funnel_day
 from storage.keys import Keys
@@ -36,7 +42,8 @@ _KIND: dict[str, HappenedKind] = {code: kind for kind, code in _CODE.items()}
 if set(_CODE) != set(HAPPENED_KINDS):  # a new kind needs its one-letter code here
     raise RuntimeError(f"storage.funnel: no code for {set(HAPPENED_KINDS) - set(_CODE)}")
 
-# KEYS: the day's counter. ARGV: its ttl, then (field, increment) pairs. The same lines as the
+# KEYS: the day's counter. ARGV: its ttl, then (field, increment) pairs (``counts_of`` gives
+# one; the script takes any number). The same lines as the
 # save's own block (``storage.save``): EXPIRE only when a field is new (its count equals the
 # increment), so a day's counter lives FUNNEL_TTL after the first count of each kind.
 COUNT_LUA = """
@@ -53,7 +60,8 @@ return 0
 
 @dataclass(frozen=True, slots=True)
 class Counts:
-    """What one turn adds to the day ``day``: (field, increment) pairs, fields distinct."""
+    """What one turn adds to the day ``day``: (field, increment) pairs, fields distinct
+    (``counts_of`` makes one)."""
 
     day: str
     pairs: tuple[tuple[str, int], ...]
@@ -79,12 +87,25 @@ def field_of(fact: Happened, channel: str) -> str:
 
 
 def counts_of(day: str, facts: Iterable[Happened], channel: str) -> Counts | None:
-    """A turn's facts as the day's increments (None when the turn did nothing to a flow)."""
-    tally: dict[str, int] = {}  # (a plain dict: Counter costs more than the rest together)
-    for fact in facts:
-        name = field_of(fact, channel)
-        tally[name] = tally.get(name, 0) + 1
-    return Counts(day, tuple(tally.items())) if tally else None
+    """A turn's facts as the day's increment: one field (None when the turn did nothing to a
+    flow). Sorted, so the same facts in another order add to the same field."""
+    names = sorted([field_of(fact, channel) for fact in facts])
+    if not names:
+        return None
+    joined = names[0] if len(names) == 1 else compact_json(names)
+    return Counts(day, ((joined, 1),))
+
+
+def facts_in(name: str) -> list[str]:
+    """The facts a stored field counts: itself, or the facts of a turn's JSON array (a
+    fact's field starts with its one-letter kind, never with "["); none when unreadable."""
+    if not name.startswith("["):
+        return [name]
+    try:
+        found = json.loads(name)
+    except ValueError:
+        return []
+    return [f for f in found if isinstance(f, str)] if isinstance(found, list) else []
 
 
 def parse_field(name: str, count: int) -> Tally | None:
@@ -138,7 +159,8 @@ class Funnel:
         total: Counter[str] = Counter()
         for fields in await pipe.execute():
             for name, value in fields.items():
-                total[_text(name)] += int(value)
+                for fact in facts_in(_text(name)):
+                    total[fact] += int(value)
         return [t for name, n in sorted(total.items()) if (t := parse_field(name, n))]
 
     @guarded

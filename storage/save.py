@@ -31,9 +31,10 @@ from storage.scripts import Arg, Key, Script, Spread
 # turn's effects ("-": leave those stored, "": none), the number n of outbox entries then n
 # pairs (id, json), then the turn's profile writes (``Writes``): k pairs (field, value) after
 # k, then t tags after t, then the funnel's: m, and when m > 0 the counter's ttl and m pairs
-# (field, increment) counted in KEYS[#KEYS], then the steps reached: q, and when q > 0 their
-# time (ms) and q members, then (optional) a history entry: a MINID to trim to or "", then
-# XADD arguments after the key (trim options, "*", field, value, ...).
+# (field, increment) counted in KEYS[#KEYS] (``storage.funnel.counts_of``: one pair a turn),
+# then the steps reached: q, and when q > 0 their time (ms) and q members (one ZADD for them
+# all), then (optional) a history entry: a MINID to trim to or "", then XADD arguments after
+# the key (trim options, "*", field, value, ...).
 # The outbox entries' lease score is the server's time in ms: the history entry's id when the
 # save writes one (XADD "*" takes it from the server's clock; a stream whose last id is later
 # gives that, a lease a moment longer), else TIME.
@@ -96,7 +97,11 @@ if m > 0 then
   end
   if fresh then redis.call('EXPIRE', KEYS[#KEYS], ARGV[c + 1]) end
 end
-for i = r + 2, r + 1 + q do redis.call('ZADD', KEYS[5], ARGV[r + 1], ARGV[i]) end
+if q > 0 then
+  local z = {}
+  for i = r + 2, r + 1 + q do z[#z + 1] = ARGV[r + 1]; z[#z + 1] = ARGV[i] end
+  redis.call('ZADD', KEYS[5], unpack(z))
+end
 return {v, 0}
 """
 

@@ -17,7 +17,7 @@ from bots.linking import LINK_YES
 from flows.engine import advance
 from flows.funnel import Tally
 from flows.types import ButtonEvent, Event, Happened, StartEvent, TextEvent
-from storage.funnel import field_of
+from storage.funnel import facts_in, field_of
 from storage.history import HistoryEntry
 from storage.keyparts import funnel_day
 
@@ -145,7 +145,8 @@ async def test_the_counters_hold_nobody(harness: Harness) -> None:
     customer's state, which it erases)."""
     await play(harness)
     store = harness.store
-    fields = [_text(f) for f in await store.redis.hkeys(funnel_day(store.keys.prefix, DAY))]
+    stored = [_text(f) for f in await store.redis.hkeys(funnel_day(store.keys.prefix, DAY))]
+    fields = [fact for f in stored for fact in facts_in(f)]  # (a turn's facts: one field)
     people = {_text(c) for c in await store.redis.smembers(store.keys.customers)}
     said = {"Анна", "Борис", "Дина", "Фёдор", "абв", "где", "d-web"}
     assert fields

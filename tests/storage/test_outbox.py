@@ -6,9 +6,11 @@ import asyncio
 import re
 import time
 
+import pytest
 from storage_helpers import RoundTrips
 
 from flows.types import Button, Reply
+from storage.batch import batcher
 from storage.client import scripts_span_slots
 from storage.outbox import shard_of
 from storage.store import Store
@@ -206,3 +208,16 @@ async def test_a_post_is_marked_until_the_ack(store: Store) -> None:
     await posts.posting(entry)
     assert await posts.posted(entry) is None
     assert await store.outbox.pending() == []
+
+
+async def test_posts_marked_in_one_iteration_share_a_pipeline(store: Store) -> None:
+    """Under load many customers' replies are about to be posted at once: their marks reach
+    Redis as one pipeline (``storage.batch``), not a round trip each (outside a cluster)."""
+    if not scripts_span_slots(store.redis):
+        pytest.skip("a cluster sends each mark to its shard's node")
+    entries = [await store.outbox.put(f"c{n}", "max", str(n), Reply("раз")) for n in range(8)]
+    stats = batcher(store.redis)  # type: ignore[arg-type]
+    before = stats.batches, stats.batched
+    await asyncio.gather(*(store.outbox.posts.posting(e) for e in entries))
+    assert (stats.batches - before[0], stats.batched - before[1]) == (1, 8)
+    assert None not in [await store.outbox.posts.posted(e) for e in entries]
