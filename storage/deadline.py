@@ -85,12 +85,16 @@ async def within(seconds: float, awaitable: Awaitable[T]) -> T:
     (``async with asyncio.timeout(seconds)``, cheaper)."""
     calls = deadlines()
     call = calls.enter(seconds)
+    task = asyncio.current_task()
+    before = task.cancelling() if task is not None else 0  # (as ``asyncio.timeout`` counts)
     try:
         return await awaitable
     except asyncio.CancelledError:
-        task = asyncio.current_task()
-        if calls.leave(call) and task is not None and task.uncancel() == 0:
+        if calls.leave(call) and task is not None and task.uncancel() <= before:
             raise TimeoutError from None
         raise
     finally:
-        calls.leave(call)
+        if calls.leave(call) and task is not None:
+            # The deadline cancelled the task but the awaitable swallowed it and ended
+            # anyway: take that cancellation back, as ``asyncio.timeout`` does on exit.
+            task.uncancel()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 
 import pytest
 
@@ -66,6 +67,37 @@ async def test_nested_calls_the_outer_deadline_is_the_outer_call_s() -> None:
 
     with pytest.raises(TimeoutError):
         await within(0.1, inner_then_more())
+
+
+async def test_a_call_that_swallows_the_deadline_s_cancellation_leaves_none_behind() -> None:
+    """An awaitable that catches the cancellation and ends anyway (as some libraries do):
+    its result comes back, and the task is not left marked as cancelling."""
+
+    async def stubborn() -> str:
+        try:
+            await asyncio.sleep(300)
+        except asyncio.CancelledError:
+            return "swallowed"
+        return "slept"
+
+    assert await within(0.05, stubborn()) == "swallowed"
+    task = asyncio.current_task()
+    assert task is not None
+    assert task.cancelling() == 0
+
+
+async def test_a_deadline_inside_a_task_already_cancelling_is_still_a_timeout() -> None:
+    """``asyncio.timeout`` compares with the count at its start; so does ``within``."""
+    task = asyncio.current_task()
+    assert task is not None
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):  # the task handles a cancellation,
+        await asyncio.sleep(0)  # still counted as cancelling
+    assert task.cancelling() == 1
+    with pytest.raises(TimeoutError):
+        await within(0.05, _slow(300))
+    assert task.cancelling() == 1
+    task.uncancel()
 
 
 def test_a_new_loop_gets_its_own_calls() -> None:
