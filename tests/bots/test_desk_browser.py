@@ -1,9 +1,10 @@
 """Done means (issue 15): in a real Chromium, two browser contexts side by side — a customer
 in the web chat widget asks for a person; the desk, logged in as an operator, shows the
 hand-off live (no reload: the counter, the title badge, the row); the operator takes it and
-answers; the widget shows the answer; the customer's next message appears on the desk live;
-the operator inserts a canned reply (``_desk.yaml``) with one click and sends it; the
-operator hands back; the bot answers the customer's next message."""
+answers; the widget shows the answer with the operator's name («Ольга, оператор»); the
+customer's next message appears on the desk live; the operator inserts a canned reply
+(``_desk.yaml``) with one click and sends it; the operator hands back; the bot answers the
+customer's next message."""
 
 from __future__ import annotations
 
@@ -62,12 +63,14 @@ async def test_customer_and_operator_side_by_side(
     await row.get_by_role("link").click()
     await desk.get_by_role("button", name="Взять").click()
     answer = desk.get_by_placeholder("Ваш ответ клиенту")
-    await answer.fill("Здравствуйте! Это Ольга.")
+    await answer.fill("Здравствуйте! Чем помочь?")  # (no name in the text: the widget shows it)
     await desk.get_by_role("button", name="Отправить").click()
-    await expect(desk.locator(".msg.operator")).to_contain_text("Здравствуйте! Это Ольга.")
+    await expect(desk.locator(".msg.operator")).to_contain_text("Здравствуйте! Чем помочь?")
     await expect(desk.locator(".msg.operator .meta")).to_contain_text("Ольга")
 
-    await expect(log).to_contain_text("Здравствуйте! Это Ольга.")
+    said = log.locator(".svz-operator")
+    await expect(said).to_contain_text("Здравствуйте! Чем помочь?")
+    await expect(said.locator(".svz-who")).to_have_text("Ольга, оператор")  # seen, signed
     await _customer_says(customer, "Можно перенести запись?")
     await expect(desk.locator(".msg.in").last).to_contain_text("Можно перенести запись?",
                                                                timeout=LIVE)
