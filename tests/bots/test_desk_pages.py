@@ -27,8 +27,9 @@ from desk_client import (
     web_chat,
 )
 
+from bots.app import EDGE
 from flows.schema import Texts
-from flows.types import Button
+from flows.types import Button, DialogState, Frame, ScheduleReminder
 from storage.history import HistoryEntry
 
 UNHEARD = Texts().handoff_unheard
@@ -109,6 +110,14 @@ async def test_the_conversation_shows_labels_channels_operator_names_and_the_car
     await store.history.append(customer, HistoryEntry(1.0e9 + 5, "max", "in", "Да, записать"))
     await store.history.append(customer, HistoryEntry(
         1.0e9 + 9, "max", "out", "Иду!", note="operator:Ольга"))
+    await store.profiles.set_field(customer, "phone", "+79161234567")
+    await store.identities.attach("vk:42", customer, 1.0e9)  # a second channel of theirs
+    await store.redis.hset(store.keys.state(customer), mapping={"v": 1, "d": DialogState(
+        stack=(Frame(f="booking", s="day"),)).model_dump_json(by_alias=True,
+                                                               exclude_defaults=True)})
+    await app[EDGE].parts.reminders.schedule(customer, ScheduleReminder(  # (kept in UTC)
+        key="visit", at=datetime(2030, 12, 24, 7, tzinfo=UTC), flow="visit_reminder",
+        about=datetime(2030, 12, 25, 9, 30, tzinfo=UTC)))
     await login(client, "ivan")
     html = await (await client.get(f"/desk/c/{customer}")).text()
     assert "Да, записать" in html
@@ -116,8 +125,14 @@ async def test_the_conversation_shows_labels_channels_operator_names_and_the_car
     assert "MAX" in html
     assert '<div class="msg operator">' in html
     assert "Ольга" in html
-    assert "petr@example.ru" in html
-    assert "дано 01.03.2026" in html
+    card = html[html.index('class="card customer"'):]
+    assert "+79161234567" in card
+    assert "petr@example.ru" in card
+    assert "на обработку данных: дано 01.03.2026 03:00" in card  # the bot's zone, Moscow
+    assert ">MAX · " in card
+    assert ">ВКонтакте · " in card
+    assert "visit_reminder · 24.12.2030 10:00 · визит 25.12.2030 12:30" in card
+    assert "booking / day" in card
     assert "Взять" in html
     records = await store.desk.audit.latest()
     assert [(r.operator, r.action, r.customer) for r in records] == [("ivan", "card", customer)]
