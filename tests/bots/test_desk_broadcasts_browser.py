@@ -1,6 +1,7 @@
 """In a real Chromium: the owner composes an advertising broadcast on the desk, sees how many
 customers of the segment get it per channel and the message with «Отписаться», starts it and
-watches its numbers; an operator who is not the owner is refused the page."""
+watches its numbers; an operator who is not the owner is refused the page; on a phone no page
+of the owner's is wider than the screen."""
 
 from __future__ import annotations
 
@@ -12,6 +13,9 @@ import pytest
 from desk_browser import BROWSER_MARKS, Served, browser_fixture, serve  # noqa: F401
 from desk_client import PASSWORD, add_operator, store_of
 from playwright.async_api import Browser, Page, expect
+
+from bots.app import EDGE
+from flows.broadcast import BroadcastSpec
 
 pytestmark = BROWSER_MARKS
 
@@ -95,3 +99,31 @@ async def test_an_operator_is_refused(
     answer = await page.goto(f"{url}/desk/broadcasts")
     assert answer is not None
     assert answer.status == 403
+
+
+async def test_on_a_phone_no_owner_page_is_wider_than_the_screen(
+    served: Served, browser: Browser,
+) -> None:
+    """At 390×844 the broadcasts' list reads as one card per broadcast (its table was 536 px
+    wide and scrolled the whole page sideways); the other pages of the owner fit too."""
+    app, _, url = served
+    owner = app[EDGE].parts.broadcasts
+    for title in ("Скидки в декабре на окрашивание", "Перенос приёма"):
+        await owner.create(BroadcastSpec(title=title, kind="service", segment="all_who_wrote",
+                                         text="Салон закрыт 31 декабря."))
+    customer = await store_of(app).identities.customer_of("max:1")
+    page = await (await browser.new_context(viewport={"width": 390, "height": 844})).new_page()
+    await _log_in(page, url, "Владелец")
+    await page.goto(f"{url}/desk/broadcasts")
+    listed = page.get_by_role("table", name="Все рассылки")
+    await expect(listed.locator("tbody tr")).to_have_count(2)
+    await expect(listed).to_contain_text("Все, кто писал")  # the segment's title, not its id
+    wide = {}
+    for path in ("/desk/broadcasts", "/desk/", f"/desk/c/{customer}", "/desk/audit",
+                 "/desk/stats"):
+        await page.goto(f"{url}{path}")
+        wide[path] = await page.evaluate("document.documentElement.scrollWidth")
+    await page.goto(f"{url}/desk/broadcasts")
+    await page.get_by_role("link", name="Перенос приёма").click()
+    wide["a broadcast"] = await page.evaluate("document.documentElement.scrollWidth")
+    assert wide == dict.fromkeys(wide, 390)
