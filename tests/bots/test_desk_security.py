@@ -13,9 +13,10 @@ from aiohttp.test_utils import TestClient
 from desk_client import PASSWORD, add_operator, desk_app, login, page_csrf, store_of
 from itsdangerous import TimestampSigner, URLSafeTimedSerializer
 
-from bots.app import SETTINGS
+from bots.app import EDGE, SETTINGS
 from bots.config import secret_key
-from bots.desk.sessions import COOKIE, LOGIN_COOKIE, SESSION_AGE, SESSION_SALT
+from bots.desk.sessions import COOKIE, LOGIN_COOKIE, SESSION_AGE, SESSION_SALT, Sessions
+from flows.broadcast import BroadcastSpec
 from storage.embedded import EmbeddedRedis
 from storage.keys import DESK_ACCOUNT_MAX_FAILURES, DESK_ADDRESS_MAX_FAILURES
 
@@ -133,6 +134,38 @@ async def test_only_an_owner_reads_the_audit_log(
     assert "открыл карточку" in html
 
 
+async def test_an_operator_is_refused_every_owner_page_and_action(
+    desk: tuple[web.Application, TestClient],
+) -> None:
+    """Only owners export, broadcast and read the audit log (erasing and managing operators
+    are no desk pages: ``svyaz forget``, ``svyaz operator`` and the API's bearer token)."""
+    app, client = desk
+    customer = await _customer(app)
+    owner = app[EDGE].parts.broadcasts
+    await owner.create(BroadcastSpec(title="Декабрь", kind="service", segment="all_who_wrote",
+                                     text="Салон закрыт 31 декабря."), "dec")
+    await login(client, "ivan")
+    token = await page_csrf(client)
+    form = {"csrf": token, "title": "Моя", "kind": "service", "segment": "all_who_wrote",
+            "text": "Привет", "action": "start"}
+    answers = [
+        (await client.get("/desk/audit")).status,
+        (await client.get(f"/desk/c/{customer}/export")).status,
+        (await client.get("/desk/broadcasts")).status,
+        (await client.get("/desk/broadcasts/dec")).status,
+        (await client.post("/desk/broadcasts", data=form, allow_redirects=False)).status,
+        *[(await client.post(f"/desk/broadcasts/dec/{action}", data={"csrf": token},
+                             allow_redirects=False)).status
+          for action in ("start", "pause", "cancel")],
+    ]
+    assert answers == [403] * 8
+    assert await app[EDGE].parts.store.broadcasts.ids() == ["dec"]  # none made by ivan
+    assert (await app[EDGE].parts.store.broadcasts.get("dec")).status == "draft"  # untouched
+    html = await (await client.get("/desk/")).text()
+    assert "/desk/broadcasts" not in html
+    assert "/desk/audit" not in html
+
+
 async def test_cookies_are_httponly_and_lax(desk: tuple[web.Application, TestClient]) -> None:
     _, client = desk
     resp = await login(client, "olga")
@@ -150,6 +183,16 @@ async def test_secure_cookie_when_the_public_address_is_https(
                         public_url="https://bot.example.ru") as (_, client):
         resp = await client.get("/desk/login")
         assert resp.cookies[LOGIN_COOKIE]["secure"]  # (so this http client cannot log in)
+
+
+def test_the_session_cookie_is_secure_when_the_public_address_is_https() -> None:
+    response = web.Response()
+    Sessions(b"k" * 32, secure=True).start(response, "olga", 1)
+    cookie = response.cookies[COOKIE]
+    assert (cookie["secure"], cookie["httponly"], cookie["samesite"]) == (True, True, "Lax")
+    response = web.Response()
+    Sessions(b"k" * 32, secure=False).start(response, "olga", 1)
+    assert not response.cookies[COOKIE]["secure"]
 
 
 async def test_a_disabled_operator_s_session_ends(
