@@ -63,6 +63,22 @@ async def test_handoff_takeover_message_and_release(
     await ws.close()
 
 
+async def test_handoffs_are_listed_the_longest_waiting_first(
+    api: tuple[web.Application, TestClient],
+) -> None:
+    app, client = api
+    store = store_of(app)
+    began = {"web:b": 3.0, "vk:1": 1.0, "web:c": 2.0}
+    ids = {}
+    for account, since in began.items():
+        ids[account] = customer = await store.identities.resolve(account)
+        await store.redis.hset(store.keys.state(customer), mapping={"v": 1, "d": '{"h":"waiting"}'})
+        await store.desk.handoffs.began(customer, since)
+    body = await (await client.get("/api/v1/handoffs", headers=AUTH)).json()
+    assert [(h["customer"], h["channel"], h["since"]) for h in body["handoffs"]] == [
+        (ids["vk:1"], "vk", 1.0), (ids["web:c"], "web", 2.0), (ids["web:b"], "web", 3.0)]
+
+
 async def test_unknown_customers_bad_bodies_and_no_token(
     api: tuple[web.Application, TestClient],
 ) -> None:
