@@ -182,6 +182,7 @@ async def test_claim_answer_and_hand_back_through_the_web_chat(
         await asyncio.sleep(0.02)
         page = await (await client.get(f"/desk/c/{customer}")).text()
     assert '<div class="msg operator">' in page
+    assert '<div class="meta"><time>' in page  # the claim: an event of no channel, its time
     await client.post(f"/desk/c/{customer}/release", data={"csrf": token, "flow": ""})
     assert await store.desk.handoffs.holder(customer) is None
     await ws.send_json({"type": "text", "text": "меню", "id": "c3"})
