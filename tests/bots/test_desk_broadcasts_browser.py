@@ -108,9 +108,12 @@ async def test_on_a_phone_no_owner_page_is_wider_than_the_screen(
     wide and scrolled the whole page sideways); the other pages of the owner fit too."""
     app, _, url = served
     owner = app[EDGE].parts.broadcasts
-    for title in ("Скидки в декабре на окрашивание", "Перенос приёма"):
+    for name, title in (("dec", "Скидки в декабре на окрашивание"), ("move", "Перенос приёма")):
         await owner.create(BroadcastSpec(title=title, kind="service", segment="all_who_wrote",
-                                         text="Салон закрыт 31 декабря."))
+                                         text="Салон закрыт 31 декабря."), name)
+    broadcasts = store_of(app).broadcasts  # a broadcast under way: every column counted
+    for counter in ("queued", "sent", "replied", "unsubscribed", "converted", "skipped"):
+        await broadcasts.count("move", counter, {"max": 120, "vk": 1400, "web": 3})
     customer = await store_of(app).identities.customer_of("max:1")
     page = await (await browser.new_context(viewport={"width": 390, "height": 844})).new_page()
     await _log_in(page, url, "Владелец")
@@ -118,6 +121,7 @@ async def test_on_a_phone_no_owner_page_is_wider_than_the_screen(
     listed = page.get_by_role("table", name="Все рассылки")
     await expect(listed.locator("tbody tr")).to_have_count(2)
     await expect(listed).to_contain_text("Все, кто писал")  # the segment's title, not its id
+    await expect(listed).not_to_contain_text("all_who_wrote")
     wide = {}
     for path in ("/desk/broadcasts", "/desk/", f"/desk/c/{customer}", "/desk/audit",
                  "/desk/stats"):
@@ -125,5 +129,7 @@ async def test_on_a_phone_no_owner_page_is_wider_than_the_screen(
         wide[path] = await page.evaluate("document.documentElement.scrollWidth")
     await page.goto(f"{url}/desk/broadcasts")
     await page.get_by_role("link", name="Перенос приёма").click()
+    await expect(page.get_by_role("table", name="Цифры по каналам")).to_contain_text("1400")
+    await expect(page.get_by_text("сегмент «Все, кто писал")).to_be_visible()
     wide["a broadcast"] = await page.evaluate("document.documentElement.scrollWidth")
     assert wide == dict.fromkeys(wide, 390)
