@@ -272,3 +272,28 @@ async def test_an_operator_takes_over_a_conversation_that_is_not_handed_off(
         said.append(str((await next_reply(ws))["text"]))
     assert "Какую услугу вы хотите?" not in said  # nothing answered «записаться» while taken
     await ws.close()
+
+
+async def test_handed_back_the_bot_goes_on_from_the_step_the_customer_was_on(
+    desk: tuple[web.Application, TestClient],
+) -> None:
+    """«Вернуть боту» «с того же шага»: the customer's next message answers the question the
+    bot had asked before the operator took over."""
+    app, client = desk
+    store = store_of(app)
+    before = set(await store.desk.summaries.customers())
+    ws = await web_chat(client)
+    await ws.send_json({"type": "text", "text": "записаться", "id": "c1"})
+    while (await next_reply(ws))["text"] != "Какую услугу вы хотите?":
+        pass
+    customer = await _customer_of_last_web(app, before)
+    await login(client, "ivan")
+    token = await page_csrf(client, f"/desk/c/{customer}")
+    await client.post(f"/desk/c/{customer}/claim", data={"csrf": token})
+    assert "booking / service" in await (await client.get(f"/desk/c/{customer}")).text()
+    await client.post(f"/desk/c/{customer}/say", data={"csrf": token, "text": "Стрижка — 1500"})
+    assert (await next_reply(ws))["text"] == "Стрижка — 1500"
+    await client.post(f"/desk/c/{customer}/release", data={"csrf": token, "flow": ""})
+    await ws.send_json({"type": "text", "text": "стрижка", "id": "c2"})
+    assert (await next_reply(ws))["text"] == "К какому мастеру записать?"
+    await ws.close()
