@@ -107,6 +107,9 @@ async def test_history_that_is_not_a_count_is_422(
     for value, status in (("abc", 422), ("0", 422), ("1001", 422), ("5", 200)):
         resp = await client.get(f"/api/v1/customers/{customer}?history={value}", headers=AUTH)
         assert resp.status == status, value
+    assert (await client.get(f"/api/v1/customers/{customer}", headers=AUTH)).status == 200
+    audit = [(r.operator, r.action, r.customer) for r in await store_of(app).desk.audit.latest()]
+    assert audit == [("api", "card", customer)]  # 152-FZ: a read is a look; twice, one record
 
 
 def test_the_document_is_valid_complete_and_has_no_dangling_ref() -> None:
