@@ -86,11 +86,11 @@ def build_app(
 ) -> web.Application:
     """The whole bot as an aiohttp application (start it with ``web.run_app`` or a runner)."""
     edge = Edge(clock=clock or (lambda: datetime.now(settings.zone)))
-    app = web.Application(client_max_size=1024 * 1024,
-                          middlewares=[body_deadline(settings.http_body_timeout,
-                                                     room=upload_room)])
-    if settings.trusted_proxies:  # behind nginx & co: the customer's address, not the proxy's
-        app.middlewares.append(remote.middleware(settings.proxies))
+    # Behind nginx & co, the customer's address, not the proxy's: set first, since a request
+    # cannot be cloned with it once body_deadline has read its body (every POST was a 500).
+    outer = [remote.middleware(settings.proxies)] if settings.trusted_proxies else []
+    app = web.Application(client_max_size=1024 * 1024, middlewares=[
+        *outer, body_deadline(settings.http_body_timeout, room=upload_room)])
     app[SETTINGS] = settings
     app[EDGE] = edge
     app[CONNECTORS] = connectors = make_connectors(settings, edge)

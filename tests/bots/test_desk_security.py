@@ -11,7 +11,7 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 from aiohttp.web import RouteDef
-from desk_client import PASSWORD, add_operator, desk_app, login, page_csrf, store_of
+from desk_client import PASSWORD, add_operator, csrf_in, desk_app, login, page_csrf, store_of
 from itsdangerous import TimestampSigner, URLSafeTimedSerializer
 
 from bots.app import EDGE, SETTINGS
@@ -256,6 +256,36 @@ async def test_guessing_many_names_from_one_address_is_refused(
     assert statuses.count(401) == DESK_ADDRESS_MAX_FAILURES
     assert statuses.count(429) == 25 - DESK_ADDRESS_MAX_FAILURES
     assert (await login(client, "ivan")).status == 429
+
+
+async def _login_from(client: TestClient, address: str, name: str, password: str) -> int:
+    """A login from ``address``, as a proxy in front says it (``X-Forwarded-For``)."""
+    client.session.cookie_jar.clear()
+    via = {"X-Forwarded-For": address}
+    page = await (await client.get("/desk/login", headers=via)).text()
+    resp = await client.post("/desk/login", headers=via, allow_redirects=False, data={
+        "name": name, "password": password, "csrf": csrf_in(page)})
+    return resp.status
+
+
+@pytest.mark.parametrize("trusted", [True, False])
+async def test_the_address_limit_is_the_visitor_s_behind_a_proxy_and_cannot_be_dodged(
+    redis_url: str, bot_prefix: str, tmp_path: Path, trusted: bool,
+) -> None:
+    """Behind a trusted proxy (SVYAZ_TRUSTED_PROXIES) each visitor's address has its own
+    limit, so one guesser does not lock every operator out; without one, a forged
+    ``X-Forwarded-For`` does not give a guesser fresh addresses."""
+    proxies = {"trusted_proxies": "127.0.0.1"} if trusted else {}
+    async with desk_app(redis_url, bot_prefix, tmp_path, **proxies) as (app, client):
+        await add_operator(app, "ivan")
+        guesses = [await _login_from(client, f"203.0.113.{n % 3}", f"user{n}", "guess")
+                   for n in range(DESK_ADDRESS_MAX_FAILURES + 5)]
+        right = await _login_from(client, "198.51.100.7", "ivan", PASSWORD)
+    if trusted:  # three addresses, each under its limit; another visitor logs in
+        assert (guesses.count(401), right) == (DESK_ADDRESS_MAX_FAILURES + 5, 303)
+    else:  # one address (the peer's) for all: past its limit, refused
+        assert guesses.count(429) == 5
+        assert right == 429
 
 
 async def test_pages_carry_security_headers(desk: tuple[web.Application, TestClient]) -> None:
