@@ -5,6 +5,7 @@ of the owner's is wider than the screen."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -16,6 +17,7 @@ from playwright.async_api import Browser, Page, expect
 
 from bots.app import EDGE
 from flows.broadcast import BroadcastSpec
+from storage.history import HistoryEntry
 
 pytestmark = BROWSER_MARKS
 
@@ -105,7 +107,8 @@ async def test_on_a_phone_no_owner_page_is_wider_than_the_screen(
     served: Served, browser: Browser,
 ) -> None:
     """At 390×844 the broadcasts' list reads as one card per broadcast (its table was 536 px
-    wide and scrolled the whole page sideways); the other pages of the owner fit too."""
+    wide and scrolled the whole page sideways); the other pages of the owner fit too, a
+    conversation with a long link and a long e-mail included."""
     app, _, url = served
     owner = app[EDGE].parts.broadcasts
     for name, title in (("dec", "Скидки в декабре на окрашивание"), ("move", "Перенос приёма")):
@@ -114,7 +117,13 @@ async def test_on_a_phone_no_owner_page_is_wider_than_the_screen(
     broadcasts = store_of(app).broadcasts  # a broadcast under way: every column counted
     for counter in ("queued", "sent", "replied", "unsubscribed", "converted", "skipped"):
         await broadcasts.count("move", counter, {"max": 120, "vk": 1400, "web": 3})
-    customer = await store_of(app).identities.customer_of("max:1")
+    store = store_of(app)
+    customer = await store.identities.customer_of("max:1")
+    assert customer is not None
+    await store.profiles.set_field(customer, "email",  # no place to break it but anywhere
+                                   "konstantin.konstantinopolsky.salon.client@example-mail.ru")
+    await store.history.append(customer, HistoryEntry(
+        time.time(), "max", "in", "https://example.ru/" + "a" * 120))
     page = await (await browser.new_context(viewport={"width": 390, "height": 844})).new_page()
     await _log_in(page, url, "Владелец")
     await page.goto(f"{url}/desk/broadcasts")
