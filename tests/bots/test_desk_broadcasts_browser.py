@@ -108,7 +108,7 @@ async def test_on_a_phone_no_owner_page_is_wider_than_the_screen(
 ) -> None:
     """At 390×844 the broadcasts' list reads as one card per broadcast (its table was 536 px
     wide and scrolled the whole page sideways); the other pages of the owner fit too, a
-    conversation with a long link and a long e-mail included."""
+    the list and a conversation with a long name, link and e-mail included."""
     app, _, url = served
     owner = app[EDGE].parts.broadcasts
     for name, title in (("dec", "Скидки в декабре на окрашивание"), ("move", "Перенос приёма")):
@@ -122,6 +122,7 @@ async def test_on_a_phone_no_owner_page_is_wider_than_the_screen(
     assert customer is not None
     await store.profiles.set_field(customer, "email",  # no place to break it but anywhere
                                    "konstantin.konstantinopolsky.salon.client@example-mail.ru")
+    await store.profiles.set_field(customer, "name", "Константинопольскийдлиннофамильный")
     await store.history.append(customer, HistoryEntry(
         time.time(), "max", "in", "https://example.ru/" + "a" * 120))
     page = await (await browser.new_context(viewport={"width": 390, "height": 844})).new_page()
