@@ -23,6 +23,7 @@ from bots import api_broadcasts, api_doc, stats
 from bots.access import erase
 from bots.api_doc import PREFIX, document, model_schemas
 from bots.config import Settings
+from bots.desk.gate import AUDIT_AGAIN
 from bots.desk.queries import customer_export, waiting_rows
 from bots.desk.takeover import Takeover
 from bots.parts import Edge, NotStarted
@@ -134,6 +135,7 @@ class Api:
         count = _int(request.query.get("history", "50"), 1, 1000)
         if count is None:
             return error(422, "invalid_request", "history: a whole number from 1 to 1000")
+        await store.desk.audit.record_once("api", "card", customer, within=AUDIT_AGAIN)
         state, _version = await store.states.load(customer)
         entries = await store.history.read(customer, count=count)
         reminders = await parts.reminders.of_customer(customer)

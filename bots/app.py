@@ -86,11 +86,11 @@ def build_app(
 ) -> web.Application:
     """The whole bot as an aiohttp application (start it with ``web.run_app`` or a runner)."""
     edge = Edge(clock=clock or (lambda: datetime.now(settings.zone)))
-    app = web.Application(client_max_size=1024 * 1024,
-                          middlewares=[body_deadline(settings.http_body_timeout,
-                                                     room=upload_room)])
-    if settings.trusted_proxies:  # behind nginx & co: the customer's address, not the proxy's
-        app.middlewares.append(remote.middleware(settings.proxies))
+    # Behind nginx & co, the customer's address, not the proxy's: set first, since a request
+    # cannot be cloned with it once body_deadline has read its body (every POST was a 500).
+    outer = [remote.middleware(settings.proxies)] if settings.trusted_proxies else []
+    app = web.Application(client_max_size=1024 * 1024, middlewares=[
+        *outer, body_deadline(settings.http_body_timeout, room=upload_room)])
     app[SETTINGS] = settings
     app[EDGE] = edge
     app[CONNECTORS] = connectors = make_connectors(settings, edge)
@@ -184,19 +184,19 @@ def _assemble(
         log.warning(warning)
     delivery = Delivery(store=store, connectors=connectors, metrics=edge.metrics)
     incidents = Incidents(store=store, connectors=connectors, notify=owner.notify)
+    notify = incidents.watching(owner.notify)  # (reminders that reached nobody: the banner)
     ladder = Ladder(store=store, delivery=delivery, spare=spare, metrics=edge.metrics,
-                    zone=settings.zone, owner_notify=owner.notify, watch=incidents)
+                    zone=settings.zone, owner_notify=notify, watch=incidents)
     reminders = ReminderService(
         store=store, redis_url=served_url(settings.redis_url, embedded), metrics=edge.metrics,
         inject=edge.inject, zone=settings.zone, grace=settings.reminder_grace,
-        owner_notify=owner.notify, ladder_open=ladder.open,
-    )
+        owner_notify=notify, ladder_open=ladder.open)
     effects = Effects(store=store, reminders=reminders, owner=owner,
                       links=link_targets(settings, connectors), channels=frozenset(connectors),
                       http=lambda: http, delivery=delivery)
     runtime = Runtime(
         store=store, flows=flows.current, advance=engine.advance, delivery=delivery,
-        effects=effects, metrics=edge.metrics, clock=edge.clock, owner_notify=owner.notify,
+        effects=effects, metrics=edge.metrics, clock=edge.clock, owner_notify=notify,
         notices=ladder, owner_inbox=OwnerRelay(edge, chats=owner_chats(settings),
                                                connectors=connectors).take,
         copies=(copies := FileCopier(store.files, allow=settings.files_allowed)),

@@ -30,6 +30,7 @@ from bots.config import Settings
 from connectors.registry import INSTALLED
 from flows.errors import SvyazError
 from flows.messages import msg
+from storage.desk import EVERYONE
 from storage.store import Store
 
 SIGPIPE_EXIT = 141  # what a shell reports for a command stopped by a closed pipe (| head)
@@ -102,6 +103,8 @@ async def _export(settings: Settings, args: argparse.Namespace) -> int:
                 out = stack.enter_context(args.out.open("w", encoding="utf-8", newline=""))
             written = await store.history.export(customer, _format(args), out,
                                                  copies=store.files.outcomes)
+        # 152-FZ: who saw whose data — the owner's audit log has every export, this one too
+        await store.desk.audit.record("svyaz export", "export", customer or EVERYONE)
         copies = await _copies(store, customer)
     print(_say("data.exported", count=written), file=sys.stderr)
     for line in copies:

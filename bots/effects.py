@@ -32,6 +32,7 @@ from bots.linking import (
 )
 from bots.owner import Owner, OwnerNote
 from bots.texts import HANDOFF_DETAIL
+from connectors.registry import INSTALLED
 from flows.backoff import backoff_delay
 from flows.inputs import phone_e164
 from flows.types import (
@@ -248,7 +249,9 @@ class Effects:
     async def _hand_off(self, customer: str, channel: str, effect: Handoff) -> bool:
         """Tell the owner; False when no destination took the note (none is set, or all
         failed): then nobody will answer the customer."""
-        detail = HANDOFF_DETAIL.format(channel=channel, reason=effect.reason).strip()
+        info = INSTALLED.get(channel)  # the channel as the owner calls it («чат на сайте»)
+        detail = HANDOFF_DETAIL.format(channel=info.title if info else channel,
+                                       reason=effect.reason).strip()
         reached = await self._owner.reach(OwnerNote("handoff", customer, detail))
         if not reached:
             log.warning("a hand-off reached no operator (%s); the customer is told nobody "

@@ -7,6 +7,10 @@ in Redis (``storage.incidents``): the one process that opened it sends the owner
 desk shows it while it is open, and when the trouble is gone the one process that closes it
 says so. A channel must fail ``STREAK`` looks in a row, so one slow poll is no alarm.
 
+Reminders and notices that reached nobody (``watching``: the owner's "undeliverable" notes,
+one per customer, say who) open ``UNREACHED`` without a note of its own, for the desk's
+banner; it closes quietly ``UNREACHED_SHOWN`` after it opened, and opens again with the next.
+
 It must not fix anything nor decide what the customers are told.
 """
 
@@ -32,6 +36,8 @@ log = logging.getLogger("svyaz.bots")
 LOOK_EVERY = 30.0  # seconds between looks at the channels and Redis
 STREAK = 2  # failed looks in a row before a channel is an incident
 MEMORY_HIGH, MEMORY_OK = 0.9, 0.8  # of maxmemory: open at, close below
+UNREACHED = "reminders:unreached"
+UNREACHED_SHOWN = 24 * 3600.0  # seconds the desk shows that reminders reached nobody
 
 Notify = Callable[[OwnerNote], Awaitable[None]]
 
@@ -72,8 +78,24 @@ class Incidents:
             if self._notify is not None:
                 await self._notify(OwnerNote("resolved", "", incident_text(kind, "")))
 
+    def watching(self, notify: Notify) -> Notify:
+        """``notify``, and a note that a reminder or notice reached nobody also opens
+        ``UNREACHED`` (quietly: that note tells the owner already)."""
+
+        async def noted(note: OwnerNote) -> None:
+            if note.kind == "undeliverable":
+                try:
+                    await self._store.incidents.open(UNREACHED, incident_text(UNREACHED),
+                                                      self._clock())
+                except StorageError as exc:  # the note still goes
+                    log.info("unreached reminders not marked: %s", type(exc).__name__)
+            await notify(note)
+
+        return noted
+
     async def look(self) -> None:
-        """One look at every channel and at Redis's memory."""
+        """One look at every channel, at Redis's memory and at how long ``UNREACHED`` has
+        been shown."""
         for channel, connector in self._connectors.items():
             health = connector.health()
             kind = f"channel:{channel}"
@@ -84,14 +106,19 @@ class Incidents:
             self._failing[kind] = streak = self._failing.get(kind, 0) + 1
             if streak >= STREAK:
                 await self.trouble(kind, str(health.get("detail", "")))
-        await self._look_at_memory()
+        try:
+            await self._look_at_memory()
+            await self._look_at_unreached()
+        except StorageError as exc:  # Redis itself is the trouble: /healthz says so
+            log.info("memory and unreached reminders not looked at: %s", type(exc).__name__)
+
+    async def _look_at_unreached(self) -> None:
+        for incident in await self._store.incidents.current():
+            if incident.kind == UNREACHED and self._clock() - incident.since > UNREACHED_SHOWN:
+                await self._store.incidents.close(UNREACHED)  # (quietly, as it opened)
 
     async def _look_at_memory(self) -> None:
-        try:
-            used, limit = await self._store.incidents.memory()
-        except StorageError as exc:  # Redis itself is the trouble: /healthz says so
-            log.info("memory not looked at: %s", type(exc).__name__)
-            return
+        used, limit = await self._store.incidents.memory()
         if not limit:
             return  # no limit set: Redis grows with the machine
         share = used / limit

@@ -86,6 +86,8 @@ INCIDENT_TEXTS: Final[dict[str, str]] = {
     "sms:budget": "SMS не отправляются: исчерпан месячный бюджет (SVYAZ_SMS_MONTHLY_BUDGET).",
     "redis:memory": "База почти заполнена: {detail}. Увеличьте SVYAZ_REDIS_MAXMEMORY или "
                     "сократите хранение истории.",
+    "reminders:unreached": "Напоминания не дошли до клиентов ни по одному каналу. Кому — "
+                           "в сообщениях владельцу и в истории этих клиентов.",
 }
 OWNER_NOTE_CUSTOMER: Final = "Клиент: {customer}"
 HANDOFF_DETAIL: Final = "Канал: {channel}. {reason}"

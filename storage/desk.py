@@ -50,7 +50,10 @@ class AuditRecord:
     at: float
     operator: str
     action: str  # "card" (opened a customer's card), "export", "claim", "release", ...
-    customer: str  # the internal id, never a name or phone
+    customer: str  # the internal id, never a name or phone; EVERYONE: all customers at once
+
+
+EVERYONE = "*"  # the audit's customer of what concerned every customer (``svyaz export``)
 
 
 def _operator(name: str, raw: dict[str, str]) -> Operator | None:

@@ -114,6 +114,7 @@ async def watch(request: web.Request) -> web.StreamResponse:
     counters = sorted({c for per in numbers.values() for c in per})
     return desk.render(request, "broadcast.html", record=record, spec=spec, numbers=numbers,
                        counters=counters, waiting=parts.sender.waiting_until(spec),
+                       segment=parts.broadcasts.segments().get(spec.segment),
                        previews=previews(parts.broadcasts, spec, None))
 
 

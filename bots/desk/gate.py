@@ -55,13 +55,17 @@ class Desk:
         self.zone = zone
         env = Environment(loader=PackageLoader("bots.desk"), undefined=StrictUndefined,
                           autoescape=select_autoescape(default=True))
-        env.filters.update(when=self.when, waited=waited,
+        env.filters.update(when=self.when, moment=self.moment, waited=waited,
                            channel=lambda c: CHANNEL_NAMES.get(c, c))
         env.globals.update(state_names=STATE_NAMES, channel_names=CHANNEL_NAMES)
         self.templates = env
 
     def when(self, ts: float) -> str:
         return datetime.fromtimestamp(ts, self.zone).strftime("%d.%m %H:%M") if ts else ""
+
+    def moment(self, at: datetime | None) -> str:
+        """A stored moment (consents, reminders: kept in UTC) in the business's time zone."""
+        return at.astimezone(self.zone).strftime("%d.%m.%Y %H:%M") if at else ""
 
     def render(self, request: web.Request, template: str, *, status: int = 200,
                **context: Any) -> web.Response:

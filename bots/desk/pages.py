@@ -16,7 +16,7 @@ from aiohttp import web
 
 from bots.desk import broadcasts_page, funnel_page
 from bots.desk.canned import load_canned
-from bots.desk.conversations import STATES, arrange, thread
+from bots.desk.conversations import STATES, Row, arrange, thread
 from bots.desk.files import kept_files
 from bots.desk.gate import (
     AUDIT_AGAIN,
@@ -57,14 +57,22 @@ async def conversations(request: web.Request) -> web.StreamResponse:
         start = (page - 1) * LIST_SHOWN
         rows, total = every[start:start + LIST_SHOWN], len(every)
         waiting = sum(r.state == "waiting" for r in every)
+        stamp = None  # (the poll's stamp is the unfiltered page's: the first poll swaps)
     else:  # hand-offs, then the most recently active, a page at a time
         shown = await page_rows(store, page, LIST_SHOWN)
         rows, total, waiting = shown.rows, shown.total, shown.waiting
+        stamp = _list_stamp(rows)
     channels = sorted(desk.edge.parts.connectors)
     return desk.render(request, "list.html", rows=rows, total=total, page=page,
                        pages=max(1, -(-total // LIST_SHOWN)), now=time.time(),
                        channel=channel, state=state, query=query, channels=channels,
-                       states=STATES, waiting=waiting)
+                       states=STATES, waiting=waiting, stamp=stamp)
+
+
+def _list_stamp(rows: list[Row]) -> str:
+    """What changes when a page of the list would: its latest message, who waits or is held."""
+    return f"{max((r.last_at for r in rows), default=0)}:" + ",".join(
+        sorted(f"{r.customer}{r.state}{r.holder}" for r in rows if r.state != "bot"))
 
 
 async def _known(store: Store, customer: str) -> bool:
@@ -179,8 +187,7 @@ async def live(request: web.Request) -> web.StreamResponse:
         entries = await store.history.read(customer, count=1)
         stamp = f"{entries[-1].ts if entries else 0}"
     else:
-        stamp = f"{max((r.last_at for r in rows), default=0)}:" + ",".join(
-            sorted(f"{r.customer}{r.state}{r.holder}" for r in rows if r.state != "bot"))
+        stamp = _list_stamp(rows)
     return web.json_response({"waiting": waiting, "stamp": stamp})
 
 

@@ -63,6 +63,22 @@ async def test_handoff_takeover_message_and_release(
     await ws.close()
 
 
+async def test_handoffs_are_listed_the_longest_waiting_first(
+    api: tuple[web.Application, TestClient],
+) -> None:
+    app, client = api
+    store = store_of(app)
+    began = {"web:b": 3.0, "vk:1": 1.0, "web:c": 2.0}
+    ids = {}
+    for account, since in began.items():
+        ids[account] = customer = await store.identities.resolve(account)
+        await store.redis.hset(store.keys.state(customer), mapping={"v": 1, "d": '{"h":"waiting"}'})
+        await store.desk.handoffs.began(customer, since)
+    body = await (await client.get("/api/v1/handoffs", headers=AUTH)).json()
+    assert [(h["customer"], h["channel"], h["since"]) for h in body["handoffs"]] == [
+        (ids["vk:1"], "vk", 1.0), (ids["web:c"], "web", 2.0), (ids["web:b"], "web", 3.0)]
+
+
 async def test_unknown_customers_bad_bodies_and_no_token(
     api: tuple[web.Application, TestClient],
 ) -> None:
@@ -91,6 +107,9 @@ async def test_history_that_is_not_a_count_is_422(
     for value, status in (("abc", 422), ("0", 422), ("1001", 422), ("5", 200)):
         resp = await client.get(f"/api/v1/customers/{customer}?history={value}", headers=AUTH)
         assert resp.status == status, value
+    assert (await client.get(f"/api/v1/customers/{customer}", headers=AUTH)).status == 200
+    audit = [(r.operator, r.action, r.customer) for r in await store_of(app).desk.audit.latest()]
+    assert audit == [("api", "card", customer)]  # 152-FZ: a read is a look; twice, one record
 
 
 def test_the_document_is_valid_complete_and_has_no_dangling_ref() -> None:

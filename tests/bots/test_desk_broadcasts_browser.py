@@ -1,9 +1,11 @@
 """In a real Chromium: the owner composes an advertising broadcast on the desk, sees how many
 customers of the segment get it per channel and the message with «Отписаться», starts it and
-watches its numbers; an operator who is not the owner is refused the page."""
+watches its numbers; an operator who is not the owner is refused the page; on a phone no page
+of the owner's is wider than the screen."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -12,6 +14,10 @@ import pytest
 from desk_browser import BROWSER_MARKS, Served, browser_fixture, serve  # noqa: F401
 from desk_client import PASSWORD, add_operator, store_of
 from playwright.async_api import Browser, Page, expect
+
+from bots.app import EDGE
+from flows.broadcast import BroadcastSpec
+from storage.history import HistoryEntry
 
 pytestmark = BROWSER_MARKS
 
@@ -95,3 +101,45 @@ async def test_an_operator_is_refused(
     answer = await page.goto(f"{url}/desk/broadcasts")
     assert answer is not None
     assert answer.status == 403
+
+
+async def test_on_a_phone_no_owner_page_is_wider_than_the_screen(
+    served: Served, browser: Browser,
+) -> None:
+    """At 390×844 the broadcasts' list reads as one card per broadcast (its table was 536 px
+    wide and scrolled the whole page sideways); the other pages of the owner fit too, a
+    the list and a conversation with a long name, link and e-mail included."""
+    app, _, url = served
+    owner = app[EDGE].parts.broadcasts
+    for name, title in (("dec", "Скидки в декабре на окрашивание"), ("move", "Перенос приёма")):
+        await owner.create(BroadcastSpec(title=title, kind="service", segment="all_who_wrote",
+                                         text="Салон закрыт 31 декабря."), name)
+    broadcasts = store_of(app).broadcasts  # a broadcast under way: every column counted
+    for counter in ("queued", "sent", "replied", "unsubscribed", "converted", "skipped"):
+        await broadcasts.count("move", counter, {"max": 120, "vk": 1400, "web": 3})
+    store = store_of(app)
+    customer = await store.identities.customer_of("max:1")
+    assert customer is not None
+    await store.profiles.set_field(customer, "email",  # no place to break it but anywhere
+                                   "konstantin.konstantinopolsky.salon.client@example-mail.ru")
+    await store.profiles.set_field(customer, "name", "Константинопольскийдлиннофамильный")
+    await store.history.append(customer, HistoryEntry(
+        time.time(), "max", "in", "https://example.ru/" + "a" * 120))
+    page = await (await browser.new_context(viewport={"width": 390, "height": 844})).new_page()
+    await _log_in(page, url, "Владелец")
+    await page.goto(f"{url}/desk/broadcasts")
+    listed = page.get_by_role("table", name="Все рассылки")
+    await expect(listed.locator("tbody tr")).to_have_count(2)
+    await expect(listed).to_contain_text("Все, кто писал")  # the segment's title, not its id
+    await expect(listed).not_to_contain_text("all_who_wrote")
+    wide = {}
+    for path in ("/desk/broadcasts", "/desk/", f"/desk/c/{customer}", "/desk/audit",
+                 "/desk/stats"):
+        await page.goto(f"{url}{path}")
+        wide[path] = await page.evaluate("document.documentElement.scrollWidth")
+    await page.goto(f"{url}/desk/broadcasts")
+    await page.get_by_role("link", name="Перенос приёма").click()
+    await expect(page.get_by_role("table", name="Цифры по каналам")).to_contain_text("1400")
+    await expect(page.get_by_text("сегмент «Все, кто писал")).to_be_visible()
+    wide["a broadcast"] = await page.evaluate("document.documentElement.scrollWidth")
+    assert wide == dict.fromkeys(wide, 390)

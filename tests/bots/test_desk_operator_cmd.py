@@ -1,5 +1,5 @@
-"""``svyaz operator``: add (password from standard input), list, disable, enable, remove — in
-the owner's language, its ``--help`` at every level too."""
+"""``svyaz operator``: add (password asked twice at a terminal, or read from standard input),
+list, disable, enable, remove — in the owner's language, its ``--help`` at every level too."""
 
 from __future__ import annotations
 
@@ -50,6 +50,33 @@ def test_add_reads_the_password_from_stdin_and_stores_only_its_hash(
     monkeypatch.setattr("sys.stdin", io.StringIO("другой-пароль\n"))
     assert main(["operator", "add", "Ольга"]) == 1  # taken
     assert "оператор 'Ольга' уже есть" in capsys.readouterr().err
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_at_a_terminal_the_password_is_asked_twice(
+    env: tuple[str, str], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setattr("sys.stdin", _Terminal(""))
+    asked: list[str] = []
+    answers = iter(["первый-пароль", "второй-пароль", "один-и-тот-же", "один-и-тот-же"])
+
+    def getpass(prompt: str) -> str:
+        asked.append(prompt)
+        return next(answers)
+
+    monkeypatch.setattr("getpass.getpass", getpass)
+    assert main(["operator", "add", "ivan"]) == 1  # the two differ
+    assert "пароли не совпали" in capsys.readouterr().err
+    assert _get(env, "ivan") is None
+    assert main(["operator", "add", "ivan"]) == 0
+    assert asked == ["Пароль: ", "Ещё раз: "] * 2
+    found = _get(env, "ivan")
+    assert found is not None
+    assert _verify(found.password_hash, "один-и-тот-же")
 
 
 def test_a_short_password_or_a_bad_name_is_refused(

@@ -27,8 +27,9 @@ from desk_client import (
     web_chat,
 )
 
+from bots.app import EDGE
 from flows.schema import Texts
-from flows.types import Button
+from flows.types import Button, DialogState, Frame, ScheduleReminder
 from storage.history import HistoryEntry
 
 UNHEARD = Texts().handoff_unheard
@@ -109,6 +110,14 @@ async def test_the_conversation_shows_labels_channels_operator_names_and_the_car
     await store.history.append(customer, HistoryEntry(1.0e9 + 5, "max", "in", "Да, записать"))
     await store.history.append(customer, HistoryEntry(
         1.0e9 + 9, "max", "out", "Иду!", note="operator:Ольга"))
+    await store.profiles.set_field(customer, "phone", "+79161234567")
+    await store.identities.attach("vk:42", customer, 1.0e9)  # a second channel of theirs
+    await store.redis.hset(store.keys.state(customer), mapping={"v": 1, "d": DialogState(
+        stack=(Frame(f="booking", s="day"),)).model_dump_json(by_alias=True,
+                                                               exclude_defaults=True)})
+    await app[EDGE].parts.reminders.schedule(customer, ScheduleReminder(  # (kept in UTC)
+        key="visit", at=datetime(2030, 12, 24, 7, tzinfo=UTC), flow="visit_reminder",
+        about=datetime(2030, 12, 25, 9, 30, tzinfo=UTC)))
     await login(client, "ivan")
     html = await (await client.get(f"/desk/c/{customer}")).text()
     assert "Да, записать" in html
@@ -116,8 +125,14 @@ async def test_the_conversation_shows_labels_channels_operator_names_and_the_car
     assert "MAX" in html
     assert '<div class="msg operator">' in html
     assert "Ольга" in html
-    assert "petr@example.ru" in html
-    assert "дано 01.03.2026" in html
+    card = html[html.index('class="card customer"'):]
+    assert "+79161234567" in card
+    assert "petr@example.ru" in card
+    assert "на обработку данных: дано 01.03.2026 03:00" in card  # the bot's zone, Moscow
+    assert ">MAX · " in card
+    assert ">ВКонтакте · " in card
+    assert "visit_reminder · 24.12.2030 10:00 · визит 25.12.2030 12:30" in card
+    assert "booking / day" in card
     assert "Взять" in html
     records = await store.desk.audit.latest()
     assert [(r.operator, r.action, r.customer) for r in records] == [("ivan", "card", customer)]
@@ -167,6 +182,7 @@ async def test_claim_answer_and_hand_back_through_the_web_chat(
         await asyncio.sleep(0.02)
         page = await (await client.get(f"/desk/c/{customer}")).text()
     assert '<div class="msg operator">' in page
+    assert '<div class="meta"><time>' in page  # the claim: an event of no channel, its time
     await client.post(f"/desk/c/{customer}/release", data={"csrf": token, "flow": ""})
     assert await store.desk.handoffs.holder(customer) is None
     await ws.send_json({"type": "text", "text": "меню", "id": "c3"})
@@ -255,4 +271,29 @@ async def test_an_operator_takes_over_a_conversation_that_is_not_handed_off(
     while said[-1] != "Чем могу помочь?":
         said.append(str((await next_reply(ws))["text"]))
     assert "Какую услугу вы хотите?" not in said  # nothing answered «записаться» while taken
+    await ws.close()
+
+
+async def test_handed_back_the_bot_goes_on_from_the_step_the_customer_was_on(
+    desk: tuple[web.Application, TestClient],
+) -> None:
+    """«Вернуть боту» «с того же шага»: the customer's next message answers the question the
+    bot had asked before the operator took over."""
+    app, client = desk
+    store = store_of(app)
+    before = set(await store.desk.summaries.customers())
+    ws = await web_chat(client)
+    await ws.send_json({"type": "text", "text": "записаться", "id": "c1"})
+    while (await next_reply(ws))["text"] != "Какую услугу вы хотите?":
+        pass
+    customer = await _customer_of_last_web(app, before)
+    await login(client, "ivan")
+    token = await page_csrf(client, f"/desk/c/{customer}")
+    await client.post(f"/desk/c/{customer}/claim", data={"csrf": token})
+    assert "booking / service" in await (await client.get(f"/desk/c/{customer}")).text()
+    await client.post(f"/desk/c/{customer}/say", data={"csrf": token, "text": "Стрижка — 1500"})
+    assert (await next_reply(ws))["text"] == "Стрижка — 1500"
+    await client.post(f"/desk/c/{customer}/release", data={"csrf": token, "flow": ""})
+    await ws.send_json({"type": "text", "text": "стрижка", "id": "c2"})
+    assert (await next_reply(ws))["text"] == "К какому мастеру записать?"
     await ws.close()

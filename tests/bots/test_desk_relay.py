@@ -113,7 +113,7 @@ async def test_the_owner_replies_to_the_note_in_max(
                          w.message_created(CUSTOMER, "Позвать администратора"))
         await _until(lambda: any("«/бот" in t for t in _to(max_fake, OWNER)), "no note")
         text, body = _note(max_fake, OWNER)
-        assert "Канал: max." in text
+        assert "Канал: MAX." in text
         assert "Имя: Иван" in text  # the fake's customer
         assert "Последние сообщения:\n" in text
         assert "— клиент: привет\n" in text
@@ -162,7 +162,7 @@ async def test_the_owner_replies_to_the_note_in_vk(
         vk_fake.push_update(vk_fake.message_new(VK_CUSTOMER, "Позвать администратора"))
         await _until(lambda: any("«/бот" in t for t in _vk_to(vk_fake, VK_OWNER)), "no note")
         note = next(m for m in vk_fake.sent if m.peer_id == VK_OWNER and "«/бот" in m.message)
-        assert "Канал: vk." in note.message
+        assert "Канал: ВКонтакте." in note.message
         assert "— клиент: Позвать администратора" in note.message
         vk_fake.push_update(vk_fake.message_new(VK_OWNER, "Здравствуйте, это Анна",
                                                 reply_to=note.message_id))

@@ -10,12 +10,16 @@ from pathlib import Path
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
-from desk_client import PASSWORD, add_operator, desk_app, login, page_csrf, store_of
+from aiohttp.web import RouteDef
+from desk_client import PASSWORD, add_operator, csrf_in, desk_app, login, page_csrf, store_of
 from itsdangerous import TimestampSigner, URLSafeTimedSerializer
 
-from bots.app import SETTINGS
+from bots.app import EDGE, SETTINGS
 from bots.config import secret_key
-from bots.desk.sessions import COOKIE, LOGIN_COOKIE, SESSION_AGE, SESSION_SALT
+from bots.desk.pages import routes
+from bots.desk.sessions import COOKIE, LOGIN_COOKIE, SESSION_AGE, SESSION_SALT, Sessions
+from bots.desk.upload import routes as upload_routes
+from flows.broadcast import BroadcastSpec
 from storage.embedded import EmbeddedRedis
 from storage.keys import DESK_ACCOUNT_MAX_FAILURES, DESK_ADDRESS_MAX_FAILURES
 
@@ -105,6 +109,30 @@ async def test_a_post_without_the_csrf_token_is_refused(
     assert await store_of(app).desk.handoffs.holder(customer) == "ivan"
 
 
+async def test_every_form_of_the_desk_needs_the_csrf_token(
+    desk: tuple[web.Application, TestClient],
+) -> None:
+    """Every POST route the desk has (the login's own form token is the test below), tried by
+    the owner without the token and with a wrong one: all 403, none reaches its handler."""
+    app, client = desk
+    customer = await _customer(app)
+    await login(client, "olga")
+    await page_csrf(client)
+    posts = [r.path for r in [*routes(), *upload_routes()]
+             if isinstance(r, RouteDef) and r.method == "POST" and r.path != "/login"]
+    assert len(posts) >= 7  # claim, say, release, file, logout, a broadcast, its actions
+    refused = []
+    for path in posts:
+        url = "/desk" + path.replace("{customer}", customer).replace("{broadcast}", "b1").replace(
+            "{action:pause|cancel|start}", "start")
+        for form in ({"text": "x"}, {"text": "x", "csrf": "forged"}):
+            resp = await client.post(url, data=form, allow_redirects=False)
+            refused.append((url, resp.status))
+    assert refused == [(url, 403) for url, _ in refused]
+    assert await store_of(app).desk.handoffs.holder(customer) is None
+    assert (await client.get("/desk/", allow_redirects=False)).status == 200  # not logged out
+
+
 async def test_a_login_post_without_the_form_token_is_refused(
     desk: tuple[web.Application, TestClient],
 ) -> None:
@@ -133,6 +161,38 @@ async def test_only_an_owner_reads_the_audit_log(
     assert "открыл карточку" in html
 
 
+async def test_an_operator_is_refused_every_owner_page_and_action(
+    desk: tuple[web.Application, TestClient],
+) -> None:
+    """Only owners export, broadcast and read the audit log (erasing and managing operators
+    are no desk pages: ``svyaz forget``, ``svyaz operator`` and the API's bearer token)."""
+    app, client = desk
+    customer = await _customer(app)
+    owner = app[EDGE].parts.broadcasts
+    await owner.create(BroadcastSpec(title="Декабрь", kind="service", segment="all_who_wrote",
+                                     text="Салон закрыт 31 декабря."), "dec")
+    await login(client, "ivan")
+    token = await page_csrf(client)
+    form = {"csrf": token, "title": "Моя", "kind": "service", "segment": "all_who_wrote",
+            "text": "Привет", "action": "start"}
+    answers = [
+        (await client.get("/desk/audit")).status,
+        (await client.get(f"/desk/c/{customer}/export")).status,
+        (await client.get("/desk/broadcasts")).status,
+        (await client.get("/desk/broadcasts/dec")).status,
+        (await client.post("/desk/broadcasts", data=form, allow_redirects=False)).status,
+        *[(await client.post(f"/desk/broadcasts/dec/{action}", data={"csrf": token},
+                             allow_redirects=False)).status
+          for action in ("start", "pause", "cancel")],
+    ]
+    assert answers == [403] * 8
+    assert await app[EDGE].parts.store.broadcasts.ids() == ["dec"]  # none made by ivan
+    assert (await app[EDGE].parts.store.broadcasts.get("dec")).status == "draft"  # untouched
+    html = await (await client.get("/desk/")).text()
+    assert "/desk/broadcasts" not in html
+    assert "/desk/audit" not in html
+
+
 async def test_cookies_are_httponly_and_lax(desk: tuple[web.Application, TestClient]) -> None:
     _, client = desk
     resp = await login(client, "olga")
@@ -150,6 +210,16 @@ async def test_secure_cookie_when_the_public_address_is_https(
                         public_url="https://bot.example.ru") as (_, client):
         resp = await client.get("/desk/login")
         assert resp.cookies[LOGIN_COOKIE]["secure"]  # (so this http client cannot log in)
+
+
+def test_the_session_cookie_is_secure_when_the_public_address_is_https() -> None:
+    response = web.Response()
+    Sessions(b"k" * 32, secure=True).start(response, "olga", 1)
+    cookie = response.cookies[COOKIE]
+    assert (cookie["secure"], cookie["httponly"], cookie["samesite"]) == (True, True, "Lax")
+    response = web.Response()
+    Sessions(b"k" * 32, secure=False).start(response, "olga", 1)
+    assert not response.cookies[COOKIE]["secure"]
 
 
 async def test_a_disabled_operator_s_session_ends(
@@ -186,6 +256,36 @@ async def test_guessing_many_names_from_one_address_is_refused(
     assert statuses.count(401) == DESK_ADDRESS_MAX_FAILURES
     assert statuses.count(429) == 25 - DESK_ADDRESS_MAX_FAILURES
     assert (await login(client, "ivan")).status == 429
+
+
+async def _login_from(client: TestClient, address: str, name: str, password: str) -> int:
+    """A login from ``address``, as a proxy in front says it (``X-Forwarded-For``)."""
+    client.session.cookie_jar.clear()
+    via = {"X-Forwarded-For": address}
+    page = await (await client.get("/desk/login", headers=via)).text()
+    resp = await client.post("/desk/login", headers=via, allow_redirects=False, data={
+        "name": name, "password": password, "csrf": csrf_in(page)})
+    return resp.status
+
+
+@pytest.mark.parametrize("trusted", [True, False])
+async def test_the_address_limit_is_the_visitor_s_behind_a_proxy_and_cannot_be_dodged(
+    redis_url: str, bot_prefix: str, tmp_path: Path, trusted: bool,
+) -> None:
+    """Behind a trusted proxy (SVYAZ_TRUSTED_PROXIES) each visitor's address has its own
+    limit, so one guesser does not lock every operator out; without one, a forged
+    ``X-Forwarded-For`` does not give a guesser fresh addresses."""
+    proxies = {"trusted_proxies": "127.0.0.1"} if trusted else {}
+    async with desk_app(redis_url, bot_prefix, tmp_path, **proxies) as (app, client):
+        await add_operator(app, "ivan")
+        guesses = [await _login_from(client, f"203.0.113.{n % 3}", f"user{n}", "guess")
+                   for n in range(DESK_ADDRESS_MAX_FAILURES + 5)]
+        right = await _login_from(client, "198.51.100.7", "ivan", PASSWORD)
+    if trusted:  # three addresses, each under its limit; another visitor logs in
+        assert (guesses.count(401), right) == (DESK_ADDRESS_MAX_FAILURES + 5, 303)
+    else:  # one address (the peer's) for all: past its limit, refused
+        assert guesses.count(429) == 5
+        assert right == 429
 
 
 async def test_pages_carry_security_headers(desk: tuple[web.Application, TestClient]) -> None:

@@ -1,6 +1,6 @@
-"""bots.incidents: a bot-wide trouble (a channel down, Redis near full, the SMS balance empty)
-is told to the owner once per incident — of two processes looking, one tells — shown in
-/healthz while open, and its end is told once too."""
+"""bots.incidents: a bot-wide trouble (a channel down, Redis near full, the SMS balance empty
+or its monthly budget spent) is told to the owner once per incident — of two processes
+looking, one tells — shown in /healthz while open, and its end is told once too."""
 
 from __future__ import annotations
 
@@ -99,4 +99,27 @@ async def test_an_empty_sms_balance_is_told_once_and_its_end_too(
                         "+79161234567")
     assert [n.kind for n in notes] == ["incident", "resolved"]  # two refusals, then one went
     assert notes[0].text().endswith(incident_text("sms:balance"))
+    await spare.close()
+
+
+async def test_a_spent_sms_budget_is_told_once(
+    harness: Harness, smsru_fake: SmsRuFake,
+) -> None:
+    notes: list[OwnerNote] = []
+    watch = _incidents(harness.store, notes, Broken())
+    spare = Spare(sms=SmsRu(api_id=smsru_fake.api_id, sender="SVYAZ", base_url=smsru_fake.url),
+                  email=None, sms_monthly_budget=1)
+    ladder = Ladder(store=harness.store, delivery=Delivery(
+        store=harness.store, connectors=harness.channels, metrics=harness.metrics),
+        spare=spare, metrics=harness.metrics, zone=ZONE, owner_notify=None, watch=watch)
+    store, now = harness.store, datetime.now(ZONE)
+    for n in range(3):  # one within the budget, then two past it
+        await store.notices.open(f"c{n}", "n1", ["sms"], now.timestamp())
+        await store.notices.texts.keep(f"c{n}", "n1", "Напоминание!")
+        await ladder._sends.sms((await store.notices.get(f"c{n}", "n1")),  # type: ignore[arg-type]
+                                now, "+79161234567")
+    assert len(smsru_fake.messages) == 1
+    assert [n.kind for n in notes] == ["incident"]  # once, though refused twice
+    assert notes[0].text().endswith(incident_text("sms:budget"))
+    assert [i.kind for i in await store.incidents.current()] == ["sms:budget"]
     await spare.close()

@@ -61,6 +61,22 @@ async def test_behind_a_trusted_proxy_each_customer_has_its_own_limit(
         assert await _sockets(client, same) == ["welcome", "welcome", "too_many_connections"]
 
 
+async def test_behind_a_trusted_proxy_a_post_with_a_body_is_answered(
+    redis_url: str, bot_prefix: str, tmp_path: Path,
+) -> None:
+    """The customer's address is set before the body is read (a request read can no longer be
+    cloned): every POST from beyond the proxy was a 500 — webhooks, the API, the desk."""
+    settings = make_settings(redis_url, bot_prefix, tmp_path, trusted_proxies="127.0.0.1",
+                             api_token="t0ken")
+    async with TestClient(TestServer(build_app(settings), host="127.0.0.1")) as client:
+        via = {"X-Forwarded-For": "203.0.113.9"}
+        login = await client.post("/desk/login", data={"name": "x"}, headers=via)
+        assert login.status == 403  # no login form token: refused, not broken
+        api = await client.post("/api/v1/flows/start", json={"flow": "nope"},
+                                headers={**via, "Authorization": "Bearer t0ken"})
+        assert api.status == 422
+
+
 async def test_without_trusted_proxies_the_header_is_ignored(
     redis_url: str, bot_prefix: str, tmp_path: Path,
 ) -> None:

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from bots.cli import main
+from storage.desk import EVERYONE
 from storage.embedded import EmbeddedRedis
 from storage.history import HistoryEntry
 from storage.identity import new_customer_id
@@ -65,6 +66,25 @@ def test_export_one_customer_by_account_as_csv(env: str, tmp_path: Path) -> None
     ]
 
 
+async def _audit(url: str, bot: str) -> list[tuple[str, str, str]]:
+    store = Store.from_url(url, bot=bot)
+    try:
+        return [(r.operator, r.action, r.customer) for r in await store.desk.audit.latest()]
+    finally:
+        await store.close()
+
+
+def test_every_export_is_in_the_owners_audit_log(
+    env: str, embedded_redis: EmbeddedRedis, bot_prefix: str, tmp_path: Path,
+) -> None:
+    """152-FZ: who saw whose data — the command line's exports too, as the desk's and the
+    API's (newest first; all customers at once as EVERYONE)."""
+    assert main(["export", "--customer", "vk:1", "--out", str(tmp_path / "one.csv")]) == 0
+    assert main(["export", "--out", str(tmp_path / "all.jsonl")]) == 0
+    assert asyncio.run(_audit(embedded_redis.url, bot_prefix)) == [
+        ("svyaz export", "export", EVERYONE), ("svyaz export", "export", env)]
+
+
 def test_export_of_unknown_customer_fails(env: str) -> None:
     assert main(["export", "--customer", "vk:999"]) == 1
 
@@ -98,7 +118,8 @@ def test_forget_takes_an_id_that_starts_with_a_dash(
     asyncio.run(seed())
     assert main(["export", "--customer=-dash"]) == 0
     assert main(["forget", "--yes", "--", "-dash"]) == 0
-    assert not asyncio.run(_keys(embedded_redis.url, bot_prefix))
+    left = asyncio.run(_keys(embedded_redis.url, bot_prefix))
+    assert [k for k in left if not k.endswith(":{desk}:audit'")] == []  # who looked stays
 
 
 def test_new_customer_ids_never_start_with_a_dash() -> None:

@@ -8,8 +8,10 @@
   var kind = body.getAttribute("data-live");
   if (!kind) { return; }
   var customer = body.getAttribute("data-customer") || "";
-  var stamp = null;
-  var waiting = null;
+  // What the page was rendered with, so a change between the render and the first poll
+  // counts as one (the list renders its count, a conversation its last message's stamp).
+  var stamp = body.getAttribute("data-stamp");
+  var waiting = body.hasAttribute("data-waiting") ? Number(body.getAttribute("data-waiting")) : null;
   var baseTitle = document.title;
   var audio = null;
   var EVERY = 3000;
