@@ -380,8 +380,9 @@ class Delivery:
                     continue
                 except ChannelError:
                     continue  # still failing: stays in the outbox for the next sweep
-                await self.record(entry.customer, entry.channel, entry.reply, "re-sent",
-                                  ack=entry.id)
+                # an operator's message keeps its author («operator: Анна»), re-sent or not
+                note = "" if entry.reply.operator else "re-sent"
+                await self.record(entry.customer, entry.channel, entry.reply, note, ack=entry.id)
                 await self._learned(entry.customer, entry.channel, entry.user_id)
                 sent += 1
         return sent
