@@ -154,6 +154,23 @@ async def test_vk_failing_users_get_answers_the_customer_and_leaves_no_name(
         assert await _name_of(app, f"vk:{CUSTOMER}") is None
 
 
+async def test_a_slow_users_get_never_holds_the_reply(
+    redis_url: str, bot_prefix: str, tmp_path: Path, fake_vk: FakeVk,
+) -> None:
+    """VK holds users.get (longer than the test waits): the customer is answered meanwhile."""
+    fake_vk.person(CUSTOMER, *NAME.split())
+    fake_vk.fail("users.get", delay=60, times=None)
+    async with desk_app(redis_url, bot_prefix, tmp_path, **_vk(fake_vk)) as (app, _):
+        await _until(lambda: bool(fake_vk.calls_of("groups.getLongPollServer")), "no poll")
+        fake_vk.push_update(fake_vk.message_new(CUSTOMER, "записаться"))
+        await _until(lambda: bool(fake_vk.calls_of("users.get")), "VK was never asked")
+        await _until(lambda: "Какую услугу вы хотите?" in _to(fake_vk, CUSTOMER),
+                     "the customer was not answered while users.get was held")
+        held = len(fake_vk.calls) - fake_vk.finished
+        assert held == 1  # users.get: still unanswered
+        assert await _name_of(app, f"vk:{CUSTOMER}") is None
+
+
 async def test_the_name_the_customer_gives_wins(
     redis_url: str, bot_prefix: str, tmp_path: Path, fake_vk: FakeVk,
 ) -> None:
