@@ -109,7 +109,7 @@ async def test_a_vk_customer_is_named_on_the_desk_and_in_the_note(
     assert not [r for r in caplog.records if NAME in r.getMessage()]  # never logged
 
 
-async def test_accounts_arriving_together_share_one_users_get(
+async def test_accounts_arriving_together_are_each_asked_once(
     redis_url: str, bot_prefix: str, tmp_path: Path, fake_vk: FakeVk,
 ) -> None:
     people = {811: "Анна Смирнова", 812: "Пётр Иванов", 813: "Ольга Кузнецова"}
@@ -117,9 +117,7 @@ async def test_accounts_arriving_together_share_one_users_get(
         fake_vk.person(user, *name.split())
     async with desk_app(redis_url, bot_prefix, tmp_path, **_vk(fake_vk)) as (app, _):
         await _until(lambda: bool(fake_vk.calls_of("groups.getLongPollServer")), "no poll")
-        names = app[EDGE].parts.runtime._names  # noqa: SLF001 - the namer, to hold it
-        assert names is not None
-        for user in people:  # one long-poll answer, three new accounts, six messages
+        for user in people:  # three new accounts, six messages, arriving together
             fake_vk.push_update(fake_vk.message_new(user, "привет"))
             fake_vk.push_update(fake_vk.message_new(user, "записаться"))
         for user, name in people.items():
@@ -141,7 +139,7 @@ async def test_vk_failing_users_get_answers_the_customer_and_leaves_no_name(
         fake_vk.push_update(fake_vk.message_new(CUSTOMER, "записаться"))
         await _until(lambda: "Какую услугу вы хотите?" in _to(fake_vk, CUSTOMER),
                      "the customer was not answered")
-        names = app[EDGE].parts.runtime._names  # noqa: SLF001
+        names = app[EDGE].parts.runtime._names  # noqa: SLF001 - to wait for its lookups
         assert names is not None
         await _until(lambda: bool(fake_vk.calls_of("users.get")), "VK was never asked")
         await names.idle()
