@@ -49,6 +49,7 @@ from bots.httpguard import body_deadline
 from bots.incidents import LOOK_EVERY, Incidents
 from bots.ladder import CLIMB_EVERY, Ladder
 from bots.linking import can_offer
+from bots.naming import Namer
 from bots.owner import Owner, unheard_handoffs
 from bots.parts import Edge, Parts
 from bots.polling import lead_polling
@@ -197,8 +198,8 @@ def _assemble(
     runtime = Runtime(
         store=store, flows=flows.current, advance=engine.advance, delivery=delivery,
         effects=effects, metrics=edge.metrics, clock=edge.clock, owner_notify=notify,
-        notices=ladder, owner_inbox=OwnerRelay(edge, chats=owner_chats(settings),
-                                               connectors=connectors).take,
+        notices=ladder, names=Namer.of(store.profiles, connectors),
+        owner_inbox=OwnerRelay(edge, chats=owner_chats(settings), connectors=connectors).take,
         copies=(copies := FileCopier(store.files, allow=settings.files_allowed)),
     )
     segments = SegmentFile(settings.flows, INSTALLED.names(), flows.steps)  # as svyaz check

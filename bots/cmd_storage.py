@@ -106,10 +106,23 @@ async def _export(settings: Settings, args: argparse.Namespace) -> int:
         # 152-FZ: who saw whose data — the owner's audit log has every export, this one too
         await store.desk.audit.record("svyaz export", "export", customer or EVERYONE)
         copies = await _copies(store, customer)
+        profile = await _profile(store, customer)
     print(_say("data.exported", count=written), file=sys.stderr)
+    if profile:
+        print(profile, file=sys.stderr)
     for line in copies:
         print(line, file=sys.stderr)
     return 0
+
+
+async def _profile(store: Store, customer: str | None) -> str:
+    """One customer's profile fields (the name a platform showed or they gave, phone,
+    e-mail: the messages do not hold them), for an export of that customer; "" for all."""
+    if customer is None:
+        return ""
+    found = await store.profiles.get(customer)
+    return _say("data.profile", name=found.name or "—", phone=found.phone or "—",
+                email=found.email or "—")
 
 
 async def _copies(store: Store, customer: str | None) -> list[str]:

@@ -43,6 +43,7 @@ from storage.locks import Lease
 
 if TYPE_CHECKING:
     from bots.filecopy import FileCopier
+    from bots.naming import Namer
     from flows.model import FlowSet
     from storage.store import Store
 
@@ -66,8 +67,11 @@ class Runtime:
         notices: NoticeHook | None = None,
         owner_inbox: Callable[[Inbound], Awaitable[bool]] | None = None,
         copies: FileCopier | None = None,
+        names: Namer | None = None,
     ) -> None:
         self._store = store
+        # Looks up the platform's name of a new account beside the turn (bots.naming).
+        self._names = names
         self._copies = copies  # keeps copies of the files customers send (bots.filecopy)
         # The owner's own chat answering hand-offs (bots.desk.relay): never a customer.
         self._owner_inbox = owner_inbox
@@ -103,6 +107,8 @@ class Runtime:
             return
         self._metrics.messages_in.labels(inbound.channel).inc()
         self.dispatch.kick(arrival.customer, arrival.lease)
+        if self._names is not None:
+            self._names.note(arrival.customer, inbound)
         if self._copies is not None and isinstance(inbound.event, AttachmentEvent):
             await self._copies.start(arrival.customer, inbound.event.attachments)
 
@@ -156,6 +162,8 @@ class Runtime:
         await self.dispatch.close(timeout)
         if self._copies is not None:
             await self._copies.close()
+        if self._names is not None:
+            await self._names.close()
 
     @property
     def busy(self) -> int:

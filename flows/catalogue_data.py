@@ -67,6 +67,8 @@ DATA: Mapping[str, Mapping[str, str]] = {
         "en": "no customer {name}: give their id or an account (vk:123, max:456, "
               "sms:+79161234567)"},
     "data.exported": {"ru": "выгружено сообщений: {count}", "en": "exported {count} messages"},
+    "data.profile": {"ru": "профиль клиента: имя {name}; телефон {phone}; e-mail {email}",
+                     "en": "the customer's profile: name {name}; phone {phone}; e-mail {email}"},
     "data.files_kept": {
         "ru": "сохранённых файлов: {count} (их номера — во вложениях сообщений):",
         "en": "{count} files kept (their ids are in the messages' attachments):"},

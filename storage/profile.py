@@ -10,9 +10,10 @@ This module must not decide when consent is asked; the engine emits ``RecordCons
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Literal
+from typing import ClassVar, Literal, Self
 
 from pydantic import BaseModel, ConfigDict
 
@@ -21,7 +22,7 @@ from storage.client import RedisClient
 from storage.codec import text
 from storage.errors import InvalidValue, guarded
 from storage.keys import Keys
-from storage.scripts import CompareAndDelete
+from storage.scripts import CompareAndDelete, Key, Script, runner
 
 ProfileField = Literal["name", "phone", "email"]
 FIELDS: tuple[ProfileField, ...] = ("name", "phone", "email")
@@ -98,12 +99,48 @@ def _profile(raw: dict[bytes | str, bytes | str], consents: list[bytes | str],
     )
 
 
+@dataclass(slots=True)
+class NameIfMissing(Script):
+    """The platform's name for ``account``, kept unless the customer has a name (one they
+    gave in a flow wins) and only while the account is still the customer's (not merged away
+    nor erased meanwhile: a forgotten customer gets no profile back). 1 if stored, else 0."""
+
+    LUA: ClassVar[str] = """
+if not redis.call('ZSCORE', KEYS[1], ARGV[1]) then return 0 end
+return redis.call('HSETNX', KEYS[2], 'name', ARGV[2])
+"""
+    accounts: Key
+    profile: Key
+    account: str
+    name: str
+
+    @classmethod
+    def example(cls, keys: Keys) -> Self:
+        return cls(keys.accounts("c1"), keys.profile("c1"), "vk:1", "Иван Петров")
+
+
 class Profiles:
     """Profiles and the consent-gated phone index."""
 
     def __init__(self, redis: RedisClient, keys: Keys) -> None:
         self._redis = redis
         self._keys = keys
+        self._name_if_missing = runner(redis, NameIfMissing)
+
+    @guarded
+    async def named(self, customers: Sequence[str]) -> list[bool]:
+        """Which of ``customers`` have a name (one round trip; one slot per customer)."""
+        pipe = self._redis.pipeline(transaction=False)
+        for customer in customers:
+            pipe.hexists(self._keys.profile(customer), "name")
+        return [bool(found) for found in await pipe.execute()]
+
+    @guarded
+    async def platform_name(self, customer: str, account: str, name: str) -> bool:
+        """``NameIfMissing``: keep the name ``account``'s platform shows; True if kept."""
+        call = NameIfMissing(self._keys.accounts(customer), self._keys.profile(customer),
+                             account, normalise("name", name))
+        return bool(await self._name_if_missing(call))
 
     @guarded
     async def get(self, customer: str) -> Profile:

@@ -110,6 +110,26 @@ async def test_vk_api_sees_http_errors(fake_vk: FakeVk, vk_session: vk_api.VkApi
                                 {"peer_id": 1, "random_id": 5, "message": "x"})
 
 
+async def test_vk_api_reads_users_get(fake_vk: FakeVk, vk_session: vk_api.VkApi) -> None:
+    """users.get as vk_api's own method object calls it (a list joined with commas)."""
+    fake_vk.person(77, "Иван", "Петров")
+    fake_vk.person(78, deactivated="deleted")
+    fake_vk.person(79, "Анна", "Смирнова", closed=True)
+    api = vk_session.get_api()
+    found = await asyncio.to_thread(api.users.get, user_ids=[77, 78, 79, 80])
+    assert [(u["id"], u["first_name"], u.get("deactivated")) for u in found] == [
+        (77, "Иван", None), (78, "DELETED", "deleted"), (79, "Анна", None)]
+    assert found[2]["is_closed"] is True
+    assert fake_vk.calls_of("users.get")[0].params["user_ids"] == "77,78,79,80"
+    with pytest.raises(ApiError) as info:  # no user id at all
+        await asyncio.to_thread(api.users.get, user_ids="abc")
+    assert info.value.code == 113
+    fake_vk.fail("users.get", code=29)
+    with pytest.raises(ApiError) as info:
+        await asyncio.to_thread(api.users.get, user_ids=[77])
+    assert info.value.code == 29
+
+
 async def test_vk_api_answers_a_callback_button(fake_vk: FakeVk,
                                                 vk_session: vk_api.VkApi) -> None:
     data = json.dumps({"type": "show_snackbar", "text": "Принято"})

@@ -90,6 +90,7 @@ class FakeVk:
         self.calls: list[Call] = []
         self.finished = 0  # API calls answered (or whose client gave up), delays included
         self.blocked: dict[int, int] = {}  # peer -> error code for messages.send
+        self.people: dict[int, dict[str, Any]] = {}  # user id -> users.get item (``person``)
         self.lp = LongPollState()
         self.lp_down: int | None = None  # an HTTP status the long-poll server answers instead
         self._failures: dict[str, list[Failure]] = {}
@@ -154,6 +155,12 @@ class FakeVk:
     def block(self, peer_id: int, code: int = 901) -> None:
         """messages.send to ``peer_id`` answers ``code`` (901: has not allowed messages)."""
         self.blocked[peer_id] = code
+
+    def person(self, user_id: int, first: str = "", last: str = "", *,
+               deactivated: str | None = None, closed: bool = False) -> None:
+        """``users.get`` knows ``user_id`` (see ``vk_wire.user``); others are not found."""
+        self.people[user_id] = wire.user(user_id, first, last, deactivated=deactivated,
+                                         closed=closed)
 
     def calls_of(self, method: str) -> list[Call]:
         return [c for c in self.calls if c.method == method]
@@ -245,6 +252,7 @@ class FakeVk:
             "messages.edit": self._edit,
             "groups.getLongPollServer": self._lp_server,
             "groups.getById": self._group,
+            "users.get": lambda params: wire.users_get(self.people, params),
             **self.uploads.methods(),
         }.get(name)
         if handler is None:

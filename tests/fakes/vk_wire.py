@@ -22,7 +22,10 @@ ERROR_TEXT = {
     8: "Invalid request: v (version) is required",
     9: "Flood control",
     10: "Internal server error",
+    15: "Access denied",
+    29: "Rate limit reached",
     100: "One of the parameters specified was missing or invalid",
+    113: "Invalid user id",
     901: "Can't send messages for users without permission",
     902: "Can't send messages to this user due to their privacy settings",
     911: "Keyboard format is invalid",
@@ -251,3 +254,27 @@ async def push_callback(
             if results[-1] == (200, "ok"):
                 break
     return results
+
+
+def user(user_id: int, first: str, last: str, *, deactivated: str | None = None,
+         closed: bool = False) -> dict[str, Any]:
+    """A ``users.get`` item as VK 5.199 answers it without ``fields`` (``users_user_min`` +
+    ``is_closed``/``can_access_closed``); a deleted or banned profile: ``first_name``
+    "DELETED", an empty ``last_name`` and ``deactivated`` instead of the closed flags."""
+    if deactivated is not None:
+        return {"id": user_id, "first_name": "DELETED", "last_name": "",
+                "deactivated": deactivated}
+    return {"id": user_id, "first_name": first, "last_name": last, "can_access_closed": True,
+            "is_closed": closed}
+
+
+def users_get(people: dict[int, dict[str, Any]], params: dict[str, str]) -> list[dict[str, Any]]:
+    """``users.get``: one item per known id of ``user_ids`` (comma-separated, at most 1000,
+    in the order asked), unknown ids left out; error 113 when none of them is a user id."""
+    raw = [part.strip() for part in params.get("user_ids", "").split(",") if part.strip()]
+    if len(raw) > 1000:
+        raise ApiError(100, "user_ids: at most 1000")
+    ids = [int(part) for part in raw if part.lstrip("-").isdigit() and int(part) > 0]
+    if not ids:
+        raise ApiError(113)
+    return [people[i] for i in ids if i in people]
