@@ -67,6 +67,7 @@ async def shoot(page: Page, chat: WebChat, folder: Path, size: str) -> None:
     await page.screenshot(path=folder / f"{size}-greeting.png")
     await log.get_by_role("button", name="Записаться на приём").click()
     await expect(log.get_by_role("button", name="Чистка")).to_be_visible()
+    await page.locator(".svz-typing").wait_for(state="hidden")
     await page.screenshot(path=folder / f"{size}-choice.png")
     await log.get_by_role("button", name="Чистка").click()
     await expect(log).to_contain_text("Как вас зовут?")

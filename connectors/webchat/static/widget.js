@@ -481,7 +481,25 @@
       }
     });
     if (row.querySelector(".svz-choice")) { row.classList.add("svz-has-choice"); }
+    evenRows(row.children);
     return row;
+  }
+
+  // Quick replies fill their rows evenly on a desktop (widget.css): as many to a row as fit on
+  // one line, three at most, the rows balanced (3+2 and 2+2, never 3+1), the last rows one
+  // button fewer. A label's width is judged by its length: the panel is 370 px wide there
+  // (a phone stacks them). A longer label wraps inside its button.
+  function evenRows(items) {
+    var n = items.length, longest = 0;
+    for (var i = 0; i < n; i++) {
+      longest = Math.max(longest, items[i].textContent.length + (items[i].href ? 2 : 0));
+    }
+    var fit = longest <= 8 ? 3 : longest <= 14 ? 2 : 1;
+    var per = Math.ceil(n / Math.ceil(n / fit));
+    var fewer = Math.ceil(n / per) * per - n;  // rows of per - 1, placed last
+    for (i = 0; i < n; i++) {
+      items[i].style.setProperty("--svz-per", i < n - fewer * (per - 1) ? per : per - 1);
+    }
   }
 
   function note(text) {
