@@ -69,7 +69,7 @@ def invite_command(args: argparse.Namespace) -> int:
         wanted = invite_send.read_links(args.file.read_text(encoding="utf-8-sig"),
                                         only=_only(args))
     except ConfigError as exc:
-        print("\n".join(exc.problems), file=sys.stderr)
+        print("\n".join(exc.lines(owner_lang())), file=sys.stderr)
         return 2
     except (OSError, UnicodeDecodeError) as exc:
         print(f"svyaz invite: {args.file}: {exc}", file=sys.stderr)
@@ -166,7 +166,7 @@ def links_command(args: argparse.Namespace) -> int:
         settings = load_settings(env_file=".env")
         wanted = invite_links.read_customers(args.file.read_text(encoding="utf-8-sig"))
     except ConfigError as exc:
-        print("\n".join(exc.problems), file=sys.stderr)
+        print("\n".join(exc.lines(owner_lang())), file=sys.stderr)
         return 2
     except (OSError, UnicodeDecodeError, csv.Error) as exc:
         print(f"svyaz invite: {args.file}: {exc}", file=sys.stderr)

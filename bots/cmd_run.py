@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import errno
 import logging
 import sys
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +23,7 @@ from bots import reminder_list
 from bots.config import ConfigError, Settings, load_settings
 from bots.httpguard import raise_open_files, server_options
 from flows.errors import SvyazError
-from flows.messages import msg
+from flows.messages import Msg, msg
 
 log = logging.getLogger("svyaz.bots")
 
@@ -63,10 +65,20 @@ def _settings(args: argparse.Namespace) -> Settings | None:
     try:
         return load_settings(**overrides)
     except ConfigError as exc:
-        print("svyaz: cannot start:", file=sys.stderr)
-        for problem in exc.problems:
-            print(f"  {problem}", file=sys.stderr)
+        refuse(msg("settings.refused"), exc.found)
         return None
+
+
+def refuse(header: Msg, problems: Iterable[object]) -> None:
+    """The owner's refusal on the terminal: a line saying why, then one line per problem,
+    in the owner's language (``SVYAZ_LANG``, never the locale)."""
+    from bots.cmd_flows import owner_lang
+
+    lang = owner_lang()
+    print(header.render(lang), file=sys.stderr)
+    for problem in problems:
+        said = problem.render(lang) if isinstance(problem, Msg) else problem
+        print(f"  {said}", file=sys.stderr)
 
 
 def run_command(args: argparse.Namespace) -> int:
@@ -74,7 +86,6 @@ def run_command(args: argparse.Namespace) -> int:
     settings = _settings(args)
     if settings is None:
         return 2
-    from bots.app import build_app
     from bots.cmd_flows import owner_lang, send_only_channels
     from connectors.registry import INSTALLED
     from flows.loader import FlowLoadError, check
@@ -82,31 +93,45 @@ def run_command(args: argparse.Namespace) -> int:
     flows, found = check(settings.flows, timezone=settings.timezone, channels=INSTALLED.names(),
                          send_only=send_only_channels(), lang=owner_lang())
     if flows is None:  # refuse before anything starts
-        print(f"svyaz: flows in {settings.flows} have errors:", file=sys.stderr)
-        for problem in found:
-            print(f"  {problem}", file=sys.stderr)
+        refuse(msg("settings.flows_refused", folder=settings.flows), found)
         return 1
+    try:
+        _serve(settings)
+    except FlowLoadError as exc:
+        refuse(msg("settings.flows_refused", folder=settings.flows), exc.problems)
+        return 1
+    except ConfigError as exc:  # (the data folder's secret key)
+        refuse(msg("settings.refused"), exc.found)
+        return 2
+    except (SvyazError, OSError) as exc:
+        refuse(_failed(exc, settings), ())
+        return 1
+    print("svyaz: stopped", flush=True)
+    return 0
+
+
+def _serve(settings: Settings) -> None:
+    """Build the app and serve until SIGTERM/SIGINT."""
+    from bots.app import build_app
+
     app = build_app(settings)
     before, after = raise_open_files()
     if after != before:
         log.info("open-file limit raised from %d to %d", before, after)
     banner = f"svyaz: web chat on http://{settings.host}:{settings.port}/chat (Ctrl+C to stop)"
-    try:  # run_app calls ``print`` once start-up passed (the data folder is ours) and it listens
-        web.run_app(app, host=settings.host, port=settings.port,
-                    print=lambda _: print(banner, flush=True),
-                    shutdown_timeout=SHUTDOWN_TIMEOUT, access_log=None,
-                    loop=new_loop(settings.event_loop),
-                    **server_options(settings.http_idle_timeout))
-    except FlowLoadError as exc:
-        print(f"svyaz: flows in {settings.flows} have errors:", file=sys.stderr)
-        for problem in exc.problems:
-            print(f"  {problem}", file=sys.stderr)
-        return 1
-    except (SvyazError, OSError) as exc:
-        print(f"svyaz: {exc}", file=sys.stderr)
-        return 1
-    print("svyaz: stopped", flush=True)
-    return 0
+    # run_app calls ``print`` once start-up passed (the data folder is ours) and it listens
+    web.run_app(app, host=settings.host, port=settings.port,
+                print=lambda _: print(banner, flush=True),
+                shutdown_timeout=SHUTDOWN_TIMEOUT, access_log=None,
+                loop=new_loop(settings.event_loop), **server_options(settings.http_idle_timeout))
+
+
+def _failed(exc: SvyazError | OSError, settings: Settings) -> Msg:
+    """Why the bot stopped while starting; the port already taken is said in full (an owner
+    meets it when a second ``svyaz run`` starts), anything else with its own words."""
+    if isinstance(exc, OSError) and exc.errno == errno.EADDRINUSE:
+        return msg("settings.port_taken", host=settings.host, port=settings.port)
+    return msg("settings.failed", detail=exc)
 
 
 def new_loop(kind: str) -> asyncio.AbstractEventLoop:

@@ -12,32 +12,39 @@ import contextlib
 import os
 import re
 import secrets
+from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from bots.config_values import describe_value
 from bots.remote import Network, parse_networks
 from flows.errors import SvyazError
+from flows.messages import Lang, Msg, msg
 from storage.embedded import DEFAULT_MAXMEMORY
-
-if TYPE_CHECKING:
-    pass
 
 SECRET_KEY_FILE = "secret_key"
 MIN_SECRET_KEY = 16  # bytes; connectors.webchat.tokens refuses shorter keys
 _PREFIX = "SVYAZ_"
+REDIS_SCHEMES = ("redis", "rediss", "unix", "redis+sentinel", "redis+cluster")  # storage.client
 
 
 class ConfigError(SvyazError):
-    """Start-up refused: one sentence per problem in ``problems``."""
+    """Start-up refused: one sentence per problem. ``found`` holds them as catalogue messages:
+    the owner reads them in the owner's language (``lines``); ``problems`` and the exception's
+    text are English, for logs."""
 
-    def __init__(self, problems: list[str]) -> None:
-        self.problems = tuple(problems)
+    def __init__(self, found: Sequence[Msg]) -> None:
+        self.found = tuple(found)
+        self.problems = tuple(self.lines("en"))
         super().__init__("\n".join(self.problems))
+
+    def lines(self, lang: Lang) -> list[str]:
+        return [problem.render(lang) for problem in self.found]
 
 
 class Settings(BaseSettings):
@@ -176,55 +183,61 @@ def is_http_url(url: str) -> bool:
     return parts.scheme in ("http", "https") and bool(parts.netloc)
 
 
-def _general_problems(s: Settings) -> list[str]:
-    found: list[str] = []
+def url_problem(name: str, url: str) -> Msg:
+    """``name`` holds ``url``, which is not an http(s) address."""
+    return msg("settings.url", name=name, value=repr(url))
+
+
+def _general_problems(s: Settings) -> list[Msg]:
+    found: list[Msg] = []
     try:
         ZoneInfo(s.timezone)
     except (ZoneInfoNotFoundError, ValueError):
-        found.append(f"SVYAZ_TIMEZONE {s.timezone!r} is not a known time zone "
-                     "(for example Europe/Moscow).")
+        found.append(msg("settings.timezone", value=repr(s.timezone)))
     if not s.flows.is_dir():
-        found.append(f"SVYAZ_FLOWS folder {str(s.flows)!r} does not exist.")
+        found.append(msg("settings.no_flows", folder=repr(str(s.flows))))
     if not is_http_url(s.public_url):
-        found.append(f"SVYAZ_PUBLIC_URL must be an http(s) address, got {s.public_url!r}.")
+        found.append(url_problem("SVYAZ_PUBLIC_URL", s.public_url))
+    scheme = (s.redis_url or "redis://").split("://", 1)[0].lower()
+    if scheme not in REDIS_SCHEMES:  # (only the scheme is said: the URL may hold a password)
+        found.append(msg("settings.redis_url", scheme=repr(scheme),
+                         allowed=", ".join(f"{known}://" for known in REDIS_SCHEMES)))
     if s.owner_webhook and not is_http_url(s.owner_webhook):
-        found.append(f"SVYAZ_OWNER_WEBHOOK must be an http(s) address, got "
-                     f"{s.owner_webhook!r}.")
+        found.append(url_problem("SVYAZ_OWNER_WEBHOOK", s.owner_webhook))
     found.extend(_webchat_problems(s))
     if s.secret_key is not None and len(s.secret_key.get_secret_value().encode()) < MIN_SECRET_KEY:
-        found.append(f"SVYAZ_SECRET_KEY must be at least {MIN_SECRET_KEY} characters long "
-                     "(for example the output of: openssl rand -hex 32).")
-    try:
-        parse_networks(s.trusted_proxies)
-    except ValueError as exc:
-        found.append(f"SVYAZ_TRUSTED_PROXIES: {exc}.")
-    try:
-        parse_networks(s.files_allow)
-    except ValueError as exc:
-        found.append(f"SVYAZ_FILES_ALLOW: {exc}.")
+        found.append(msg("settings.secret_short", least=MIN_SECRET_KEY))
+    for name, entries in (("SVYAZ_TRUSTED_PROXIES", s.trusted_proxies),
+                          ("SVYAZ_FILES_ALLOW", s.files_allow)):
+        if (wrong := _first_not_a_network(entries)) is not None:
+            found.append(msg("settings.network", name=name, value=repr(wrong)))
     return found
+
+
+def _first_not_a_network(entries: Sequence[str]) -> str | None:
+    for entry in entries:
+        try:
+            parse_networks([entry])
+        except ValueError:
+            return entry
+    return None
 
 
 _COLOR = re.compile(r"^#(?:[0-9a-fA-F]{3}){1,2}$")
 
 
-def _webchat_problems(s: Settings) -> list[str]:
-    found = [
-        f"SVYAZ_WEBCHAT_ORIGINS entry {origin!r} must look like https://example.ru."
-        for origin in s.webchat_origins if not is_http_url(origin)
-    ]
+def _webchat_problems(s: Settings) -> list[Msg]:
+    found = [msg("settings.origin", value=repr(origin))
+             for origin in s.webchat_origins if not is_http_url(origin)]
     if s.webchat_color and not _COLOR.match(s.webchat_color):
-        found.append(f"SVYAZ_WEBCHAT_COLOR must be a colour like #2f6fde (# and six hex "
-                     f"digits), got {s.webchat_color!r}; the widget picks a readable text "
-                     "colour on it itself.")
+        found.append(msg("settings.color", value=repr(s.webchat_color)))
     avatar = s.webchat_avatar
     if avatar and not (is_http_url(avatar) or (avatar.startswith("/") and " " not in avatar)):
-        found.append(f"SVYAZ_WEBCHAT_AVATAR must be an image address (https://example.ru/"
-                     f"logo.png, or /path on this server), got {avatar!r}.")
+        found.append(msg("settings.avatar", value=repr(avatar)))
     return found
 
 
-def problems(settings: Settings) -> list[str]:
+def problems(settings: Settings) -> list[Msg]:
     """Every missing or contradictory setting, one sentence each (empty: fine)."""
     from bots.spare import spare_problems
     from connectors.registry import INSTALLED
@@ -234,12 +247,8 @@ def problems(settings: Settings) -> list[str]:
     return [*_general_problems(settings), *channels, *spare_problems(settings)]
 
 
-def _describe(error: ValidationError) -> list[str]:
-    sentences = []
-    for item in error.errors():
-        name = _PREFIX + "_".join(str(part) for part in item["loc"][:1]).upper()
-        sentences.append(f"{name}: {item['msg']} (got {item.get('input')!r}).")
-    return sentences
+def _describe(error: ValidationError) -> list[Msg]:
+    return [describe_value(item) for item in error.errors()]
 
 
 def load_settings(env_file: str | Path | None = ".env", **overrides: Any) -> Settings:
@@ -267,11 +276,8 @@ def secret_key(settings: Settings) -> bytes:
         _create_key(path)
     key = path.read_text(encoding="ascii").strip().encode()
     if len(key) < MIN_SECRET_KEY:
-        raise ConfigError([
-            f"{path} holds a key of {len(key)} characters, fewer than {MIN_SECRET_KEY}. "
-            "Delete the file and a new key is made at the next start (open web chats then "
-            "start a new session)."
-        ])
+        raise ConfigError([msg("settings.key_file_short", path=path, length=len(key),
+                                   least=MIN_SECRET_KEY)])
     return key
 
 

@@ -13,9 +13,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from bots.config import is_http_url
+from bots.config import is_http_url, url_problem
 from connectors.email import EmailSender, EmailSettings, EmailSettingsError
 from connectors.sms.base import SmsProvider
+from flows.messages import Msg, msg
 
 if TYPE_CHECKING:
     from bots.config import Settings
@@ -39,41 +40,37 @@ class Spare:
             await self.sms.close()
 
 
-def spare_problems(s: Settings) -> list[str]:
+def spare_problems(s: Settings) -> list[Msg]:
     """Every missing or contradictory spare-channel setting, one sentence each."""
     return [*_sms_problems(s), *_email_problems(s)]
 
 
-def _sms_problems(s: Settings) -> list[str]:
-    found: list[str] = []
+def _sms_problems(s: Settings) -> list[Msg]:
+    found: list[Msg] = []
     if s.sms_provider == "smsru" and s.sms_api_id is None:
-        found.append("SVYAZ_SMS_PROVIDER=smsru needs SVYAZ_SMS_API_ID (the api_id from the "
-                     "sms.ru account page).")
+        found.append(msg("settings.smsru_needs_id"))
     if s.sms_provider == "smsc" and (s.smsc_login is None or s.smsc_password is None):
-        found.append("SVYAZ_SMS_PROVIDER=smsc needs SVYAZ_SMSC_LOGIN and SVYAZ_SMSC_PASSWORD.")
+        found.append(msg("settings.smsc_needs_login"))
     given = [name for name, value in (("SVYAZ_SMS_API_ID", s.sms_api_id),
                                       ("SVYAZ_SMSC_LOGIN", s.smsc_login),
                                       ("SVYAZ_SMSC_PASSWORD", s.smsc_password),
                                       ("SVYAZ_SMS_SENDER", s.sms_sender)) if value is not None]
     if given and s.sms_provider is None:
-        found.append(f"{given[0]} is set but SVYAZ_SMS_PROVIDER is not (smsru or smsc); "
-                     "no SMS would be sent.")
+        found.append(msg("settings.sms_no_provider", name=given[0]))
     if s.sms_api_url is not None and not is_http_url(s.sms_api_url):
-        found.append(f"SVYAZ_SMS_API_URL must be an http(s) address, got {s.sms_api_url!r}.")
+        found.append(url_problem("SVYAZ_SMS_API_URL", s.sms_api_url))
     return found
 
 
-def _email_problems(s: Settings) -> list[str]:
+def _email_problems(s: Settings) -> list[Msg]:
     if s.smtp_url is None:
-        return ["SVYAZ_MAIL_FROM is set but SVYAZ_SMTP_URL is not; no e-mail would be sent."] \
-            if s.mail_from else []
+        return [msg("settings.mail_no_smtp")] if s.mail_from else []
     if not s.mail_from:
-        return ["SVYAZ_SMTP_URL is set, so SVYAZ_MAIL_FROM is needed too: the address the mail "
-                "is from, e.g. Салон «Ромашка» <noreply@romashka.ru>."]
+        return [msg("settings.smtp_no_mail")]
     try:
         _email_settings(s)
     except EmailSettingsError as exc:
-        return [f"{exc}."]
+        return [msg("settings.email", detail=exc)]
     return []
 
 

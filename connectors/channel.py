@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol
 if TYPE_CHECKING:
     from connectors.base import Connector, FileReader, InboundSink
     from connectors.webchat.frames import WebHistoryItem
+    from flows.messages import Msg
     from flows.types import Reply
 
 
@@ -77,8 +78,9 @@ class Setup(Protocol):
     def enabled(self, settings: Any) -> bool:
         """The channel's own settings are there (a token, a community id...)."""
 
-    def problems(self, settings: Any) -> list[str]:
-        """What is wrong with the channel's settings, one sentence each, never a secret."""
+    def problems(self, settings: Any) -> list[Msg]:
+        """What is wrong with the channel's settings, one sentence each (catalogue messages,
+        ``flows.catalogue_settings``), never a secret."""
 
     def connect(self, settings: Any, wiring: Wiring) -> Connector:
         """The connector, built (not started)."""

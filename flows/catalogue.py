@@ -16,6 +16,7 @@ from flows.catalogue_cli import CLI
 from flows.catalogue_data import DATA
 from flows.catalogue_hours import HOURS
 from flows.catalogue_invite import INVITE
+from flows.catalogue_settings import SETTINGS
 from flows.catalogue_steps import STEPS
 from flows.catalogue_tests import TESTS
 
@@ -207,4 +208,4 @@ _FILES: Mapping[str, Mapping[str, str]] = {
 
 CATALOGUE: Mapping[str, Mapping[str, str]] = {
     **_FILES, **STEPS, **TESTS, **CLI, **HOURS, **CHAT, **BROADCAST,
-    **INVITE, **DATA}
+    **INVITE, **DATA, **SETTINGS}

@@ -6,6 +6,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Literal, Protocol
 from urllib.parse import urlsplit
 
+from flows.messages import Msg, msg
+
 if TYPE_CHECKING:
     from pydantic import SecretStr
 
@@ -34,20 +36,17 @@ def enabled(settings: MaxSettings) -> bool:
     return settings.max_token is not None
 
 
-def problems(s: MaxSettings) -> list[str]:
+def problems(s: MaxSettings) -> list[Msg]:
     """What is wrong with the MAX settings, one sentence each (never a secret)."""
-    found: list[str] = []
+    found: list[Msg] = []
     if enabled(s) and s.max_mode == "webhook" and s.max_webhook_secret is None:
-        found.append(
-            "SVYAZ_MAX_MODE=webhook needs SVYAZ_MAX_WEBHOOK_SECRET, so webhooks from anyone "
-            "but MAX are refused."
-        )
+        found.append(msg("settings.max_secret_needed"))
     if s.max_webhook_secret is not None and not enabled(s):
-        found.append("SVYAZ_MAX_WEBHOOK_SECRET is set but SVYAZ_MAX_TOKEN is not; MAX is off.")
+        found.append(msg("settings.max_secret_alone"))
     if s.owner_max_chat and not enabled(s):
-        found.append("SVYAZ_OWNER_MAX_CHAT is set but MAX is off (set SVYAZ_MAX_TOKEN).")
+        found.append(msg("settings.max_owner_alone"))
     if not _is_http_url(s.max_api_url):
-        found.append(f"SVYAZ_MAX_API_URL must be an http(s) address, got {s.max_api_url!r}.")
+        found.append(msg("settings.url", name="SVYAZ_MAX_API_URL", value=repr(s.max_api_url)))
     return found
 
 

@@ -6,6 +6,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Literal, Protocol
 from urllib.parse import urlsplit
 
+from flows.messages import Msg, msg
+
 if TYPE_CHECKING:
     from pydantic import SecretStr
 
@@ -38,31 +40,24 @@ def enabled(settings: VkSettings) -> bool:
     return settings.vk_token is not None and settings.vk_group_id is not None
 
 
-def problems(s: VkSettings) -> list[str]:
+def problems(s: VkSettings) -> list[Msg]:
     """What is wrong with the VK settings, one sentence each (never a secret)."""
-    found: list[str] = []
+    found: list[Msg] = []
     if (s.vk_token is None) != (s.vk_group_id is None):
         have, missing = (
             ("SVYAZ_VK_TOKEN", "SVYAZ_VK_GROUP_ID") if s.vk_token else
             ("SVYAZ_VK_GROUP_ID", "SVYAZ_VK_TOKEN")
         )
-        found.append(f"{have} is set but {missing} is not; VK needs both (or neither).")
+        found.append(msg("settings.vk_half", have=have, missing=missing))
     if enabled(s) and s.vk_mode == "callback":
         if not s.vk_confirmation:
-            found.append(
-                "SVYAZ_VK_MODE=callback needs SVYAZ_VK_CONFIRMATION, the string VK shows in "
-                "the community's Callback API settings."
-            )
+            found.append(msg("settings.vk_confirmation_needed"))
         if s.vk_secret is None:
-            found.append(
-                "SVYAZ_VK_MODE=callback needs SVYAZ_VK_SECRET (the Callback API secret key), "
-                "so forged callbacks are refused."
-            )
+            found.append(msg("settings.vk_secret_needed"))
     if s.owner_vk_peer and not enabled(s):
-        found.append("SVYAZ_OWNER_VK_PEER is set but VK is off (set SVYAZ_VK_TOKEN and "
-                     "SVYAZ_VK_GROUP_ID).")
+        found.append(msg("settings.vk_owner_alone"))
     if not _is_http_url(s.vk_api_url):
-        found.append(f"SVYAZ_VK_API_URL must be an http(s) address, got {s.vk_api_url!r}.")
+        found.append(msg("settings.url", name="SVYAZ_VK_API_URL", value=repr(s.vk_api_url)))
     return found
 
 

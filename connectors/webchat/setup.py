@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Literal, Protocol
 if TYPE_CHECKING:
     from connectors.base import Connector
     from connectors.channel import Wiring
+    from flows.messages import Msg
 
 
 class WebSettings(Protocol):
@@ -35,7 +36,7 @@ def enabled(settings: WebSettings) -> bool:
     return True  # the web chat needs nothing: the demo runs without any setting
 
 
-def problems(settings: WebSettings) -> list[str]:
+def problems(settings: WebSettings) -> list[Msg]:
     return []  # (the brand's colour and origins are checked where they are read)
 
 

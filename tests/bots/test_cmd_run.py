@@ -28,7 +28,7 @@ def test_contradictory_settings_one_line_each(
     monkeypatch.setenv("SVYAZ_MAX_MODE", "webhook")
     assert main(["run"]) == 2
     err = capsys.readouterr().err.splitlines()
-    assert err[0] == "svyaz: cannot start:"
+    assert err[0] == "svyaz: не могу запуститься, исправьте настройки:"
     assert len(err) == 2
     assert "SVYAZ_MAX_WEBHOOK_SECRET" in err[1]
     assert not (tmp_path / "data").exists()  # nothing was started

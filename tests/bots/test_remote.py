@@ -31,7 +31,8 @@ def test_client_address(peer: str | None, header: str | None, expected: str | No
 
 def test_a_bad_proxy_entry_is_named(tmp_path: Path) -> None:
     settings = make_settings(None, "b", tmp_path, trusted_proxies="127.0.0.1, nginx")
-    assert any("SVYAZ_TRUSTED_PROXIES" in p and "'nginx'" in p for p in problems(settings))
+    said = [str(problem) for problem in problems(settings)]
+    assert any("SVYAZ_TRUSTED_PROXIES" in p and "'nginx'" in p for p in said)
 
 
 async def _sockets(client: TestClient, addresses: list[str]) -> list[str]:
