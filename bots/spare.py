@@ -70,7 +70,7 @@ def _email_problems(s: Settings) -> list[Msg]:
     try:
         _email_settings(s)
     except EmailSettingsError as exc:
-        return [msg("settings.email", detail=exc)]
+        return [exc.said or msg("settings.email", detail=exc)]
     return []
 
 

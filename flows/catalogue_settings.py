@@ -136,6 +136,47 @@ SETTINGS: Mapping[str, Mapping[str, str]] = {
               "придёт письмо, например Салон «Ромашка» <noreply@romashka.ru>.",
         "en": "SVYAZ_SMTP_URL is set, so SVYAZ_MAIL_FROM is needed too: the address the mail "
               "is from, e.g. Салон «Ромашка» <noreply@romashka.ru>."},
+    "email.smtp_url": {
+        "ru": "SVYAZ_SMTP_URL: {what}; пишите так: smtp://user:password@host:587, "
+              "smtps://user:password@host:465 или smtp://host:25",
+        "en": "SVYAZ_SMTP_URL: {what}; expected smtp://user:password@host:587, "
+              "smtps://user:password@host:465 or smtp://host:25"},
+    "email.url.not_url": {"ru": "это не адрес", "en": "this is not a URL"},
+    "email.url.scheme": {"ru": "адрес должен начинаться с smtp:// или smtps://",
+                         "en": "the URL must start with smtp:// or smtps://"},
+    "email.url.tail": {
+        "ru": "после host:port ничего не пишется (если в пароле есть / ? или #, пишите их как "
+              "%2F %3F %23)",
+        "en": "nothing may follow host:port (if the password holds / ? or #, write them as "
+              "%2F %3F %23)"},
+    "email.url.host": {"ru": "не указано имя почтового сервера",
+                       "en": "the server's host name is missing"},
+    "email.url.port": {"ru": "порт должен быть числом от 1 до 65535",
+                       "en": "the port must be a number from 1 to 65535"},
+    "email.url.user": {"ru": "имя пользователя перед ':' пустое",
+                       "en": "the user name before ':' is empty"},
+    "email.url.no_password": {
+        "ru": "пользователю нужен пароль: user:password@host (':' в имени пользователя "
+              "пишется как %3A)",
+        "en": "a user needs a password: user:password@host (':' in the user name is written "
+              "%3A)"},
+    "email.url.password": {"ru": "пароль после ':' пустой",
+                           "en": "the password after ':' is empty"},
+    "email.mail_from": {"ru": "SVYAZ_MAIL_FROM: {what}", "en": "SVYAZ_MAIL_FROM: {what}"},
+    "email.address.form": {"ru": "адрес почты выглядит так: name@example.ru",
+                           "en": "an e-mail address looks like name@example.ru"},
+    "email.address.local": {
+        "ru": "до @ можно писать только латинские буквы, цифры, точки (не две подряд и не по "
+              "краям) и !#$%&'*+/=?^_`{{|}}~- , не больше {most} символов",
+        "en": "the part before @ may hold only Latin letters, digits, dots (not two in a row, "
+              "not at either end) and !#$%&'*+/=?^_`{{|}}~- , at most {most} characters"},
+    "email.address.domain": {"ru": "после @ должен быть домен, например example.ru",
+                             "en": "the part after @ must be a domain such as example.ru"},
+    "email.address.one_line": {"ru": "адрес пишется в одну строку",
+                               "en": "an address must be on one line"},
+    "email.address.one": {
+        "ru": "нужен один адрес: name@example.ru или Имя <name@example.ru>",
+        "en": "expected one address: name@example.ru or Name <name@example.ru>"},
     "settings.email": {
         "ru": "Настройки почты не подходят: {detail}.",
         "en": "{detail}."},

@@ -17,6 +17,7 @@ from email.headerregistry import Address
 from email.policy import default
 
 from connectors.base import ChannelError
+from flows.messages import Msg, msg
 
 _ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
 _LOCAL = re.compile(rf"{_ATOM}(?:\.{_ATOM})*")
@@ -29,7 +30,12 @@ class EmailError(ChannelError):
 
 
 class EmailAddressError(EmailError):
-    """Not an address the e-mail channel sends to; the message names what is wrong."""
+    """Not an address the e-mail channel sends to; the message names what is wrong (English,
+    for logs; ``said`` in either language, for an owner who typed it into a setting)."""
+
+    def __init__(self, said: Msg) -> None:
+        super().__init__(said.render("en"))
+        self.said = said
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,11 +60,9 @@ def parse_address(text: str) -> Mailbox:
     """``text`` (a bare ``local@domain``) as a ``Mailbox``; raises ``EmailAddressError``."""
     local, at, domain = text.strip().rpartition("@")
     if not at or not local:
-        raise EmailAddressError("an e-mail address looks like name@example.ru")
+        raise EmailAddressError(msg("email.address.form"))
     if len(local) > MAX_LOCAL or not _LOCAL.fullmatch(local):
-        raise EmailAddressError(
-            "the part before @ may hold only Latin letters, digits, dots (not two in a row, "
-            f"not at either end) and !#$%&'*+/=?^_`{{|}}~- , at most {MAX_LOCAL} characters")
+        raise EmailAddressError(msg("email.address.local", most=MAX_LOCAL))
     return Mailbox(local, ascii_domain(domain))
 
 
@@ -67,12 +71,11 @@ def ascii_domain(domain: str) -> str:
     try:
         ascii_form = domain.lower().encode("idna").decode("ascii")
     except UnicodeError as exc:
-        raise EmailAddressError(
-            "the part after @ must be a domain such as example.ru") from exc
+        raise EmailAddressError(msg("email.address.domain")) from exc
     labels = ascii_form.split(".")
     if (len(labels) < 2 or len(ascii_form) > MAX_DOMAIN
             or not all(_LABEL.fullmatch(label) for label in labels)):
-        raise EmailAddressError("the part after @ must be a domain such as example.ru")
+        raise EmailAddressError(msg("email.address.domain"))
     return ascii_form
 
 
@@ -82,12 +85,11 @@ def parse_mailbox(text: str) -> Mailbox:
     Raises ``EmailAddressError`` for anything else (two addresses, a line break, no address).
     """
     if any(char in text for char in "\r\n\0"):
-        raise EmailAddressError("an address must be on one line")
+        raise EmailAddressError(msg("email.address.one_line"))
     header = default.header_factory("From", text)
     addresses: tuple[Address, ...] = tuple(getattr(header, "addresses", ()))
     if len(addresses) != 1 or header.defects:
-        raise EmailAddressError(
-            "expected one address: name@example.ru or Name <name@example.ru>")
+        raise EmailAddressError(msg("email.address.one"))
     found = addresses[0]
     mailbox = parse_address(found.addr_spec)
     return Mailbox(mailbox.local, mailbox.domain, found.display_name)

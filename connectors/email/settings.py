@@ -34,6 +34,7 @@ from pydantic import SecretStr
 
 from connectors.email.address import EmailAddressError, Mailbox, parse_mailbox
 from flows.errors import SvyazError
+from flows.messages import Msg, msg
 
 URL_SETTING, FROM_SETTING, CA_SETTING = "SVYAZ_SMTP_URL", "SVYAZ_MAIL_FROM", "SVYAZ_SMTP_CA_FILE"
 CONNECT_TIMEOUT = 10.0  # seconds to reach the server and read its greeting
@@ -44,7 +45,16 @@ Tls = Literal["implicit", "starttls"]
 
 
 class EmailSettingsError(SvyazError):
-    """An e-mail setting cannot be used; the message names the setting and the fix."""
+    """An e-mail setting cannot be used; the message names the setting and the fix (English,
+    for logs; ``said``, when there, in either language for the owner's start-up refusal)."""
+
+    def __init__(self, text: str, said: Msg | None = None) -> None:
+        super().__init__(text)
+        self.said = said
+
+    @classmethod
+    def of(cls, said: Msg) -> EmailSettingsError:
+        return cls(said.render("en"), said)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -73,7 +83,7 @@ class EmailSettings:
         try:
             sender = parse_mailbox(mail_from)
         except EmailAddressError as exc:
-            raise EmailSettingsError(f"{FROM_SETTING}: {exc}") from None
+            raise EmailSettingsError.of(msg("email.mail_from", what=exc.said)) from None
         if connect_timeout <= 0 or send_timeout <= 0:
             raise EmailSettingsError("the SMTP timeouts must be positive numbers of seconds")
         parts = _split(url)
@@ -101,26 +111,26 @@ class EmailSettings:
 
 
 def _problem(what: str) -> EmailSettingsError:
-    return EmailSettingsError(f"{URL_SETTING}: {what}; expected {_FORMS}")
+    """``SVYAZ_SMTP_URL``'s problem ``what`` (a key of ``flows.catalogue_settings``)."""
+    return EmailSettingsError.of(msg("email.smtp_url", what=msg(what)))
 
 
 def _split(url: str) -> SplitResult:
     try:
         parts = urlsplit(url.strip())
     except ValueError:
-        raise _problem("this is not a URL") from None
+        raise _problem("email.url.not_url") from None
     if parts.scheme.lower() not in ("smtp", "smtps"):
-        raise _problem("the URL must start with smtp:// or smtps://")
+        raise _problem("email.url.scheme")
     if parts.path not in ("", "/") or parts.query or parts.fragment:
-        raise _problem("nothing may follow host:port (if the password holds / ? or #, "
-                       "write them as %2F %3F %23)")
+        raise _problem("email.url.tail")
     return parts
 
 
 def _host(parts: SplitResult) -> str:
     host = parts.hostname or ""
     if not host or any(char.isspace() for char in host):
-        raise _problem("the server's host name is missing")
+        raise _problem("email.url.host")
     return host
 
 
@@ -130,7 +140,7 @@ def _port(parts: SplitResult) -> int | None:
     except ValueError:
         port = 0
     if port == 0:
-        raise _problem("the port must be a number from 1 to 65535")
+        raise _problem("email.url.port")
     return port
 
 
@@ -139,10 +149,9 @@ def _credentials(parts: SplitResult) -> tuple[str | None, SecretStr | None]:
         return None, None
     username = unquote(parts.username or "")
     if not username:
-        raise _problem("the user name before ':' is empty")
+        raise _problem("email.url.user")
     if parts.password is None:
-        raise _problem("a user needs a password: user:password@host (':' in the user name "
-                       "is written %3A)")
+        raise _problem("email.url.no_password")
     if not parts.password:
-        raise _problem("the password after ':' is empty")
+        raise _problem("email.url.password")
     return username, SecretStr(unquote(parts.password))

@@ -47,6 +47,17 @@ CASES = [
               "вебхуки не только от MAX.",
         "en": "SVYAZ_MAX_MODE=webhook needs SVYAZ_MAX_WEBHOOK_SECRET, so webhooks from anyone "
               "but MAX are refused."}),
+    ("run", {"SVYAZ_SMTP_URL": "smtp://shop@mail.ru", "SVYAZ_MAIL_FROM": "shop@mail.ru"}, {
+        "ru": "SVYAZ_SMTP_URL: пользователю нужен пароль: user:password@host (':' в имени "
+              "пользователя пишется как %3A); пишите так: smtp://user:password@host:587, "
+              "smtps://user:password@host:465 или smtp://host:25",
+        "en": "SVYAZ_SMTP_URL: a user needs a password: user:password@host (':' in the user "
+              "name is written %3A); expected smtp://user:password@host:587, "
+              "smtps://user:password@host:465 or smtp://host:25"}),
+    ("reminders", {"SVYAZ_SMTP_URL": "smtp://relay:25", "SVYAZ_MAIL_FROM": "Салон <shop>"}, {
+        "ru": "SVYAZ_MAIL_FROM: нужен один адрес: name@example.ru или Имя <name@example.ru>",
+        "en": "SVYAZ_MAIL_FROM: expected one address: name@example.ru or Name "
+              "<name@example.ru>"}),
 ]
 
 
