@@ -127,11 +127,12 @@ def _serve(settings: Settings) -> None:
 
 
 def _failed(exc: SvyazError | OSError, settings: Settings) -> Msg:
-    """Why the bot stopped while starting; the port already taken is said in full (an owner
-    meets it when a second ``svyaz run`` starts), anything else with its own words."""
+    """Why the bot stopped while starting: the port already taken, or the error's own sentence
+    for the owner (``SvyazError.said``: the data folder in use...), else its own words."""
     if isinstance(exc, OSError) and exc.errno == errno.EADDRINUSE:
         return msg("settings.port_taken", host=settings.host, port=settings.port)
-    return msg("settings.failed", detail=exc)
+    return msg("settings.failed", detail=exc.said if isinstance(exc, SvyazError) and exc.said
+               else exc)
 
 
 def new_loop(kind: str) -> asyncio.AbstractEventLoop:

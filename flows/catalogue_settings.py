@@ -17,6 +17,13 @@ SETTINGS: Mapping[str, Mapping[str, str]] = {
               "svyaz или другая программа). Остановите её или задайте другой SVYAZ_PORT.",
         "en": "svyaz: cannot start: port {port} on {host} is already in use (another svyaz or "
               "another program runs there). Stop it or set another SVYAZ_PORT."},
+    "storage.folder_in_use": {
+        "ru": "папкой данных {folder} уже пользуется другой процесс svyaz (или его Redis, который "
+              "ещё останавливается): остановите тот процесс или дайте каждому боту свою "
+              "SVYAZ_DATA_DIR; процессам одного бота нужен сервер Redis и SVYAZ_REDIS_URL",
+        "en": "the data folder {folder} is in use by another svyaz process (or by its Redis, "
+              "still stopping): stop that process, or give each bot its own SVYAZ_DATA_DIR; "
+              "processes that share one bot need a Redis server and SVYAZ_REDIS_URL"},
     # ------------------------------------------------------------------ general
     "settings.timezone": {
         "ru": "SVYAZ_TIMEZONE {value} — неизвестный часовой пояс (пример: Europe/Moscow).",

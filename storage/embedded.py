@@ -36,6 +36,7 @@ from pathlib import Path
 from types import TracebackType
 
 from flows.errors import SvyazError
+from flows.messages import msg
 
 log = logging.getLogger("svyaz.storage")
 
@@ -95,12 +96,8 @@ class FolderLock:
                     time.sleep(0.05)
                     continue
                 os.close(fd)
-                raise EmbeddedRedisError(
-                    f"the data folder {self.data_dir} is in use by another svyaz process "
-                    f"(or by its Redis, still stopping): stop that process, or give each bot "
-                    f"its own SVYAZ_DATA_DIR; processes that share one bot need a Redis server "
-                    f"and SVYAZ_REDIS_URL"
-                ) from None
+                said = msg("storage.folder_in_use", folder=self.data_dir)
+                raise EmbeddedRedisError(said.render("en"), said=said) from None
             self.fd = fd
             return
 

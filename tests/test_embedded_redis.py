@@ -84,8 +84,11 @@ def test_a_second_server_on_one_data_folder_is_refused(tmp_path: Path) -> None:
         client = redis.Redis(unix_socket_path=first.socket_path)
         client.set("k", "v")
         second = EmbeddedRedis(tmp_path, folder_wait=0.3)
-        with pytest.raises(EmbeddedRedisError, match="in use by another svyaz process"):
+        with pytest.raises(EmbeddedRedisError, match="in use by another svyaz process") as info:
             second.start()
+        assert info.value.said is not None  # `svyaz run` says it to the owner in Russian
+        assert info.value.said.render("ru").startswith(
+            f"папкой данных {tmp_path} уже пользуется другой процесс svyaz")
         assert client.get("k") == b"v"  # the first one's socket was left alone
         client.close()
     with EmbeddedRedis(tmp_path) as again:  # free once the first has stopped

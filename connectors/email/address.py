@@ -34,8 +34,7 @@ class EmailAddressError(EmailError):
     for logs; ``said`` in either language, for an owner who typed it into a setting)."""
 
     def __init__(self, said: Msg) -> None:
-        super().__init__(said.render("en"))
-        self.said = said
+        super().__init__(said.render("en"), said=said)
 
 
 @dataclass(frozen=True, slots=True)

@@ -48,13 +48,9 @@ class EmailSettingsError(SvyazError):
     """An e-mail setting cannot be used; the message names the setting and the fix (English,
     for logs; ``said``, when there, in either language for the owner's start-up refusal)."""
 
-    def __init__(self, text: str, said: Msg | None = None) -> None:
-        super().__init__(text)
-        self.said = said
-
     @classmethod
     def of(cls, said: Msg) -> EmailSettingsError:
-        return cls(said.render("en"), said)
+        return cls(said.render("en"), said=said)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

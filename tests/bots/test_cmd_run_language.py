@@ -122,3 +122,19 @@ def test_a_port_already_taken_is_said_in_russian(tmp_path: Path) -> None:
     assert done.stderr.splitlines()[-1] == (
         f"svyaz: не могу запуститься: порт {port} на 127.0.0.1 уже занят (уже работает другой "
         "svyaz или другая программа). Остановите её или задайте другой SVYAZ_PORT.")
+
+
+def test_a_start_up_error_says_its_owners_sentence() -> None:
+    from bots.cmd_run import _failed
+    from bots.config import Settings
+    from flows.errors import SvyazError
+    from flows.messages import msg
+
+    settings = Settings(_env_file=None)
+    said = SvyazError("the data folder /srv is in use", said=msg("storage.folder_in_use",
+                                                                  folder="/srv"))
+    assert _failed(said, settings).render("ru").startswith(
+        "svyaz: не могу запуститься: папкой данных /srv уже пользуется другой процесс svyaz")
+    plain = SvyazError("something else")
+    assert _failed(plain, settings).render("ru") == "svyaz: не могу запуститься: something else"
+    assert _failed(plain, settings).render("en") == "svyaz: something else"

@@ -66,7 +66,8 @@ async def test_a_second_run_on_the_same_folder_prints_no_banner(
     bots.append(second)
     assert await asyncio.to_thread(second.proc.wait, 60) == 1
     said = second.log.read_text()
-    assert "in use" in said
+    assert f"svyaz: не могу запуститься: папкой данных {data} уже пользуется другой процесс " \
+        "svyaz" in said  # the owner's language, not the engineers' log
     assert BANNER not in said
     assert BANNER in first.log.read_text()
 

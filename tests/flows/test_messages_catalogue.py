@@ -35,7 +35,8 @@ def test_every_message_exists_in_both_languages_with_the_same_holes(key: str) ->
 
 
 def test_every_key_the_code_uses_is_in_the_catalogue() -> None:
-    sources = [*ROOT.glob("flows/*.py"), *ROOT.glob("bots/*.py"), *ROOT.glob("connectors/**/*.py")]
+    sources = [*ROOT.glob("flows/*.py"), *ROOT.glob("bots/*.py"), *ROOT.glob("connectors/**/*.py"),
+               *ROOT.glob("storage/*.py")]
     used = {key for path in sources for key in USED.findall(path.read_text(encoding="utf-8"))}
     assert len(used) > 50
     assert sorted(used - set(CATALOGUE)) == []
