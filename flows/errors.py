@@ -13,6 +13,8 @@ class SvyazError(Exception):
     either language (a catalogue message), when it is an error an owner can meet and fix; the
     exception's own text stays English, for logs."""
 
+    said: Msg | None = None  # (also for a subclass whose __init__ does not call this one)
+
     def __init__(self, *args: object, said: Msg | None = None) -> None:
         super().__init__(*args)
         self.said = said
