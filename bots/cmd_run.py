@@ -156,7 +156,9 @@ def reminders_command(args: argparse.Namespace) -> int:
     try:
         lines = asyncio.run(_list_reminders(settings))
     except SvyazError as exc:
-        print(f"svyaz: {exc}", file=sys.stderr)
+        from bots.cmd_flows import owner_lang
+
+        print(f"svyaz: {exc.said.render(owner_lang()) if exc.said else exc}", file=sys.stderr)
         return 1
     for line in lines:
         print(line)

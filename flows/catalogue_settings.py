@@ -24,6 +24,12 @@ SETTINGS: Mapping[str, Mapping[str, str]] = {
         "en": "the data folder {folder} is in use by another svyaz process (or by its Redis, "
               "still stopping): stop that process, or give each bot its own SVYAZ_DATA_DIR; "
               "processes that share one bot need a Redis server and SVYAZ_REDIS_URL"},
+    "storage.unavailable": {
+        "ru": "Redis не отвечает: проверьте, что сервер из SVYAZ_REDIS_URL запущен и адрес "
+              "верный (без SVYAZ_REDIS_URL — что бот запускается с этой папкой данных)",
+        "en": "Redis does not answer: check that the server of SVYAZ_REDIS_URL runs and the "
+              "address is right (without SVYAZ_REDIS_URL: that the bot runs with this data "
+              "folder)"},
     # ------------------------------------------------------------------ general
     "settings.timezone": {
         "ru": "SVYAZ_TIMEZONE {value} — неизвестный часовой пояс (пример: Europe/Moscow).",

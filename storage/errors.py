@@ -15,6 +15,7 @@ from typing import ParamSpec, TypeVar
 from redis import exceptions as rexc
 
 from flows.errors import SvyazError
+from flows.messages import msg
 from storage.deadline import within
 
 P = ParamSpec("P")
@@ -109,7 +110,8 @@ def _guard(func: Callable[P, Awaitable[T]], *, slow: bool) -> Callable[P, Awaita
                 return await func(*args, **kwargs)
             return await within(OPERATION_TIMEOUT, func(*args, **kwargs))
         except UNAVAILABLE_ERRORS as exc:
-            raise StorageUnavailable(f"redis unavailable: {type(exc).__name__}") from exc
+            raise StorageUnavailable(f"redis unavailable: {type(exc).__name__}",
+                                     said=msg("storage.unavailable")) from exc
         except rexc.ResponseError as exc:
             if (why := refusal(exc)) is None:
                 raise

@@ -138,3 +138,14 @@ def test_a_start_up_error_says_its_owners_sentence() -> None:
     plain = SvyazError("something else")
     assert _failed(plain, settings).render("ru") == "svyaz: не могу запуститься: something else"
     assert _failed(plain, settings).render("en") == "svyaz: something else"
+
+
+def test_reminders_with_redis_down_say_so_in_russian(tmp_path: Path) -> None:
+    (tmp_path / "flows").mkdir()
+    for lang, says in (("ru", "svyaz: Redis не отвечает: проверьте, что сервер из "
+                              "SVYAZ_REDIS_URL запущен"),
+                       ("en", "svyaz: Redis does not answer: check that the server of "
+                              "SVYAZ_REDIS_URL runs")):
+        done = svyaz("reminders", tmp_path, lang, SVYAZ_REDIS_URL="redis://127.0.0.1:1/0")
+        assert done.returncode == 1, done.stderr
+        assert done.stderr.startswith(says), done.stderr
