@@ -28,7 +28,7 @@ from bots.access import served_url
 from bots.audience import SegmentFile
 from bots.background import every, finish, pause
 from bots.broadcast_send import EVERY as BROADCAST_EVERY
-from bots.broadcast_send import Sender
+from bots.broadcast_send import Sender, more_to_send
 from bots.broadcast_vk import BatchConnector, VkBatches
 from bots.broadcasts import Broadcaster
 from bots.channels import link_targets, make_connectors, owner_chats, relayed
@@ -230,8 +230,8 @@ def _background(edge: Edge, parts: Parts) -> list[asyncio.Task[None]]:
                                   first_delay=LOOK_EVERY), name="incidents"),
         asyncio.create_task(every(stop, DESK_SWEEP_EVERY, Takeover(edge).sweep,
                                   "unclaimed hand-offs"), name="desk"),
-        asyncio.create_task(every(stop, BROADCAST_EVERY, parts.sender.tick, "broadcasts"),
-                            name="broadcasts"),
+        asyncio.create_task(every(stop, BROADCAST_EVERY, parts.sender.tick, "broadcasts",
+                                  busy=more_to_send), name="broadcasts"),
         asyncio.create_task(every(stop, COPY_SWEEP_EVERY, parts.copies.sweep, "file copies"),
                             name="file-copies"),
     ]

@@ -25,16 +25,22 @@ async def pause(stop: asyncio.Event, seconds: float) -> bool:
 
 async def every(
     stop: asyncio.Event, seconds: float, step: Callable[[], Awaitable[object]], name: str,
-    *, first_delay: float = 0.0,
+    *, first_delay: float = 0.0, busy: Callable[[object], bool] | None = None,
 ) -> None:
-    """Run ``step`` now (after ``first_delay``) and every ``seconds`` until ``stop`` is set."""
+    """Run ``step`` now (after ``first_delay``) and every ``seconds`` until ``stop`` is set;
+    at once again, without the pause, while ``busy`` says of a step's result that work may be
+    left (a step that yields after a bounded stretch of work, so the stop is heard)."""
     if first_delay and await pause(stop, first_delay):
         return
     while not stop.is_set():
         try:
-            await step()
+            done = await step()
         except Exception as exc:  # a background step must never kill its loop
             log.warning("%s failed: %s", name, type(exc).__name__)
+            done = None
+        if busy is not None and busy(done):
+            await asyncio.sleep(0)  # (the others run; the loop's test hears a stop)
+            continue
         if await pause(stop, seconds):
             return
 

@@ -121,6 +121,12 @@ class OnceSink:
         return True
 
 
+# Bulk grants go at most BULK_BURST at a time, at BULK_SPREAD times the rate's pace
+# (``ArrivalLimiter``'s rule 2: a live reply then finds a slot within a pace or two).
+BULK_SPREAD = 1.5
+BULK_BURST = 2
+
+
 class ArrivalLimiter:
     """At most ``rate`` requests ARRIVE at the platform in any window shorter than ``per`` s.
 
@@ -146,6 +152,16 @@ class ArrivalLimiter:
 
     Waiters are served ``live`` first, then ``bulk``, in arrival order within a class, so a
     customer's reply never queues behind a burst of reminders.
+
+    Bulk grants are spread: at most ``BULK_BURST`` in any ``BULK_BURST`` paces of
+    ``per / (rate * BULK_SPREAD)`` s (rule 2; live grants are not paced). Without it a long
+    bulk queue takes every slot the moment it frees, the slots keep freeing together, and a
+    live reply that comes just after such a burst waits up to ``per`` for the next one (seen:
+    bursts of 30 MAX sends then 0.9 s of none, live replies waiting up to 866 ms). Rule 2 only
+    ever delays a grant, so the argument above holds as it stands. Its cost is the pace's
+    delays, each added to its slot's cycle: 0.2 % of a MAX broadcast's drain at the measured
+    slot holds (simulated; 0.7 % at a loaded machine's); the bench's live dialogue beside
+    20,000 copies then had a p99 of 36 ms instead of 1,015 (bench/README).
     """
 
     def __init__(
@@ -163,6 +179,9 @@ class ArrivalLimiter:
             "bulk": deque(),
         }
         self._timer: asyncio.TimerHandle | None = None
+        self._timer_at = 0.0
+        self.pace = per / (rate * BULK_SPREAD)  # seconds between bulk grants, BULK_BURST apart
+        self._bulk_granted: deque[float] = deque(maxlen=BULK_BURST)  # the latest bulk grants
 
     @property
     def taken(self) -> int:
@@ -203,32 +222,50 @@ class ArrivalLimiter:
         while self._released and self._released[0] <= now - self.per:
             self._released.popleft()
 
-    def _next_waiter(self) -> asyncio.Future[None] | None:
-        for queue in self._waiters.values():  # "live" before "bulk"
+    def _bulk_at(self) -> float:
+        """When rule 2 lets the next bulk grant go (the pace from the ``BULK_BURST``-th last)."""
+        if len(self._bulk_granted) < BULK_BURST:
+            return float("-inf")
+        return self._bulk_granted[0] + BULK_BURST * self.pace
+
+    def _next_waiter(self, now: float) -> asyncio.Future[None] | None:
+        for priority, queue in self._waiters.items():  # "live" before "bulk"
             while queue and queue[0].done():  # cancelled while queued
                 queue.popleft()
-            if queue:
+            if queue and (priority == "live" or now >= self._bulk_at()):
+                if priority == "bulk":
+                    self._bulk_granted.append(now)
                 return queue.popleft()
         return None
 
     def _dispatch(self) -> None:
-        self._expire(self._clock())
+        now = self._clock()
+        self._expire(now)
         while self._in_flight + len(self._released) < self.rate:
-            waiter = self._next_waiter()
+            waiter = self._next_waiter(now)
             if waiter is None:
-                return
+                break
             self._in_flight += 1
             waiter.set_result(None)
-        self._wake_later()
+        self._wake_later(now)
 
-    def _wake_later(self) -> None:
-        """Run ``_dispatch`` when the oldest released slot frees, if anyone is waiting."""
-        if self._timer is not None or not self._released:
-            return
+    def _wake_later(self, now: float) -> None:
+        """Run ``_dispatch`` when a waiter may be served: the oldest released slot frees, or,
+        with a slot free and only bulk waiting, rule 2's pace lets the next one go."""
         if not any(self._waiters.values()):
             return
-        delay = self._released[0] + self.per - self._clock()
-        self._timer = asyncio.get_running_loop().call_later(max(0.0, delay), self._on_timer)
+        if self._in_flight + len(self._released) < self.rate:
+            at = self._bulk_at()  # (a slot is free: only the pace holds the bulk queue)
+        elif self._released:
+            at = self._released[0] + self.per
+        else:
+            return  # every slot in flight: a release dispatches
+        if self._timer is not None:
+            if self._timer_at <= at:
+                return
+            self._timer.cancel()
+        self._timer_at = at
+        self._timer = asyncio.get_running_loop().call_later(max(0.0, at - now), self._on_timer)
 
     def _on_timer(self) -> None:
         self._timer = None

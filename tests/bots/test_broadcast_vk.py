@@ -5,8 +5,10 @@ process's state is dropped and a fresh one re-sends what the outbox holds)."""
 
 from __future__ import annotations
 
+import asyncio
 from collections import Counter
 from collections.abc import AsyncIterator, Mapping
+from typing import Any
 
 import pytest
 from bots_harness import Harness
@@ -20,6 +22,7 @@ from connectors.vk import VkConnector
 from connectors.vk.batch import address, batch_key, parse_address
 from flows.broadcast import BroadcastSpec, reply_of
 from flows.segments import Segment
+from flows.types import Reply
 from storage.broadcast_batches import Members
 from tests.bots.test_erasure import values_of
 from tests.fakes import vk as vk_fakes
@@ -246,4 +249,38 @@ async def test_forget_leaves_nothing_of_a_member_in_the_batchs_other_entries(
     copies = _copies(fake_vk)
     assert set(copies.values()) == {1}
     assert set(copies) == {int(p) for p in PEERS} - set(BLOCKED)
+    assert await harness.store.outbox.pending() == []
+
+
+async def test_the_vk_batch_goes_while_the_pass_s_max_copies_still_wait(
+    harness: Harness, fake_vk: FakeVk, vk: VkConnector, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A pass's VK batch goes once each customer was looked at, beside the MAX copies still
+    waiting for MAX's limit (here: a MAX copy that goes out only after VK's request), not
+    after the slowest of them: MAX's limit stood idle meanwhile, a few tenths of a second per
+    pass of a long broadcast."""
+    max_channel = harness.channels["max"]
+    delivery = Delivery(store=harness.store, connectors={"vk": vk, "max": max_channel},
+                        metrics=harness.metrics)
+    segments = {"both": Segment()}
+    batches = VkBatches(store=harness.store, connector=vk, delivery=delivery)
+    owner = Broadcaster(store=harness.store, segments=lambda: segments)
+    sender = Sender(store=harness.store, delivery=delivery, inject=harness.runtime.inject,
+                    segments=lambda: segments, timezone="Europe/Moscow", vk_batches=batches)
+    for peer in PEERS[:10]:
+        await harness.store.identities.resolve(f"vk:{peer}")
+    await harness.store.identities.resolve("max:77")
+    send = max_channel.send
+
+    async def after_vk(user_id: str, reply: Reply, **kwargs: Any) -> None:
+        while not fake_vk.calls_of("messages.send"):
+            await asyncio.sleep(0.01)
+        await send(user_id, reply, **kwargs)
+
+    monkeypatch.setattr(max_channel, "send", after_vk)
+    await owner.create(NOTICE.model_copy(update={"segment": "both"}), "v3")
+    assert await owner.start("v3") == 11
+    assert await asyncio.wait_for(sender.drain("v3"), timeout=10) == 11
+    assert set(_copies(fake_vk)) == {int(p) for p in PEERS[:10]}
+    assert max_channel.texts("77") == [NOTICE.text]
     assert await harness.store.outbox.pending() == []

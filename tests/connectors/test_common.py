@@ -122,6 +122,32 @@ async def test_a_cancelled_waiter_leaves_no_slot_taken() -> None:
     await asyncio.wait_for(limiter.acquire(), timeout=0.05)
 
 
+async def test_bulk_grants_are_spread_and_a_live_reply_takes_a_free_slot_at_once() -> None:
+    """Rule 2: ten bulk requests queued together get two slots now, two more a paced moment
+    later (the clock stands still meanwhile), not all ten at once; a live reply is not paced.
+    Without the rule the ten took every slot together and the slots kept freeing together:
+    a live reply that came just after waited up to a second for MAX."""
+    now = [100.0]
+    limiter = ArrivalLimiter(10, per=1.0, clock=lambda: now[0])
+    bulk = [asyncio.create_task(limiter.acquire("bulk")) for _ in range(10)]
+
+    async def granted() -> int:
+        for _ in range(20):
+            await asyncio.sleep(0)
+        return sum(task.done() for task in bulk)
+
+    assert await granted() == 2
+    live = asyncio.create_task(limiter.acquire("live"))
+    await asyncio.wait_for(live, timeout=5)
+    assert await granted() == 2
+    now[0] += 2 * limiter.pace  # the pace's timer then serves the next two
+    await asyncio.wait_for(asyncio.gather(*bulk[2:4]), timeout=5)
+    assert await granted() == 4
+    for task in bulk[4:]:
+        task.cancel()
+    await asyncio.gather(*bulk[4:], return_exceptions=True)
+
+
 def test_arrival_limiter_rejects_zero_rate() -> None:
     with pytest.raises(ValueError, match="rate"):
         ArrivalLimiter(0)
