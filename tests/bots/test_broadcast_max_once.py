@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
+from crashes import Crash, crashing
 
 from bots.broadcast_send import Sender
 from bots.broadcasts import Broadcaster
@@ -35,10 +36,6 @@ SEGMENTS: Mapping[str, Segment] = {"all": Segment()}
 NOTICE = BroadcastSpec(title="31-го", kind="service", segment="all",
                        text="31 декабря мы закрыты.")
 USER = 5551001
-
-
-class Crash(BaseException):
-    """kill -9 here: the process stops at once (no handler of ours runs)."""
 
 
 @dataclass
@@ -85,18 +82,6 @@ async def _started(store: Store, *, routed: bool) -> str:
     return customer
 
 
-def _crashing(target: object, name: str, *, after: bool = False) -> None:
-    """Make ``target.name`` a kill -9: before it runs, or (``after``) once it has run."""
-    real: Callable[..., Awaitable[Any]] = getattr(target, name)
-
-    async def crash(*args: Any, **kwargs: Any) -> Any:
-        if after:
-            await real(*args, **kwargs)
-        raise Crash(name)
-
-    setattr(target, name, crash)
-
-
 def _copies(max_fake: MaxFake) -> int:
     return sum(s.body.get("text") == NOTICE.text for s in max_fake.sent)
 
@@ -120,14 +105,14 @@ async def _killed_then_restarted(
 
 KILLS: dict[str, Callable[[Process], None]] = {
     # the copy is claimed with its outbox entry; nothing was posted
-    "after the claim, before the post": lambda p: _crashing(p.connector.client, "send"),
+    "after the claim, before the post": lambda p: crashing(p.connector.client, "send"),
     # MAX accepted the copy; its answer never got recorded
-    "after MAX accepted, before the ack": lambda p: _crashing(p.connector.client, "send",
+    "after MAX accepted, before the ack": lambda p: crashing(p.connector.client, "send",
                                                               after=True),
     # MAX's answer is in; the ack (with the history entry) is the next round trip
-    "before the ack's round trip": lambda p: _crashing(p.store, "delivered"),
+    "before the ack's round trip": lambda p: crashing(p.store, "delivered"),
     # acknowledged; the broadcast's outcome not yet written
-    "after the ack, before the outcome": lambda p: _crashing(p.store.broadcasts, "finish"),
+    "after the ack, before the outcome": lambda p: crashing(p.store.broadcasts, "finish"),
 }
 
 

@@ -12,12 +12,12 @@ a re-send after MAX's acceptance reads the dialog back instead of posting twice.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Any
 
 import pytest
+from crashes import Crash, crashing
 
 from bots.delivery import Delivery, Send
 from bots.desk.takeover import operator_of
@@ -32,10 +32,6 @@ from tests.fakes.max import MaxFake, max_fake_fixture  # noqa: F401 - provides m
 
 USER = 5552001
 SAID = "Ольга: Мастер ждёт вас в 15:00"  # how the MAX customer reads it, signed
-
-
-class Crash(BaseException):
-    """kill -9 here: the process stops at once (no handler of ours runs)."""
 
 
 @dataclass
@@ -59,23 +55,11 @@ async def _process(redis_url: str, bot_prefix: str, max_fake: MaxFake) -> AsyncI
         await store.close()
 
 
-def _crashing(target: object, name: str, *, after: bool = False) -> None:
-    """Make ``target.name`` a kill -9: before it runs, or (``after``) once it has run."""
-    real: Callable[..., Awaitable[Any]] = getattr(target, name)
-
-    async def crash(*args: Any, **kwargs: Any) -> Any:
-        if after:
-            await real(*args, **kwargs)
-        raise Crash(name)
-
-    setattr(target, name, crash)
-
-
 KILLS: dict[str, Callable[[Process], None]] = {
-    "after the outbox entry, before the post": lambda p: _crashing(p.connector.client, "send"),
-    "after MAX accepted, before the ack": lambda p: _crashing(p.connector.client, "send",
+    "after the outbox entry, before the post": lambda p: crashing(p.connector.client, "send"),
+    "after MAX accepted, before the ack": lambda p: crashing(p.connector.client, "send",
                                                               after=True),
-    "before the ack's round trip": lambda p: _crashing(p.store, "delivered"),
+    "before the ack's round trip": lambda p: crashing(p.store, "delivered"),
 }
 
 
