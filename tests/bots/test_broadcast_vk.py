@@ -69,12 +69,16 @@ async def _as_a_new_process(harness: Harness, fake_vk: FakeVk, *, drain: bool) -
         await again.stop()
 
 
-def _parts(harness: Harness, vk: VkConnector) -> tuple[Broadcaster, Sender, Delivery]:
-    delivery = Delivery(store=harness.store, connectors={"vk": vk}, metrics=harness.metrics)
+def _parts(harness: Harness, vk: VkConnector, *, with_max: bool = False,
+           segments: Mapping[str, Segment] = SEGMENTS) -> tuple[Broadcaster, Sender, Delivery]:
+    """The owner's side, the sender and its delivery over VK (and ``with_max``, the
+    harness's MAX channel)."""
+    connectors = {"vk": vk, "max": harness.channels["max"]} if with_max else {"vk": vk}
+    delivery = Delivery(store=harness.store, connectors=connectors, metrics=harness.metrics)
     batches = VkBatches(store=harness.store, connector=vk, delivery=delivery)
-    owner = Broadcaster(store=harness.store, segments=lambda: SEGMENTS)
+    owner = Broadcaster(store=harness.store, segments=lambda: segments)
     sender = Sender(store=harness.store, delivery=delivery, inject=harness.runtime.inject,
-                    segments=lambda: SEGMENTS, timezone="Europe/Moscow", vk_batches=batches)
+                    segments=lambda: segments, timezone="Europe/Moscow", vk_batches=batches)
     return owner, sender, delivery
 
 
@@ -191,13 +195,7 @@ async def test_a_copy_refused_for_one_peer_fails_over_to_the_customers_other_acc
     """As a single copy does: VK refuses one peer of a batch (901) and that customer's copy
     goes to their MAX account instead, within the segment's channels."""
     max_channel = harness.channels["max"]
-    delivery = Delivery(store=harness.store, connectors={"vk": vk, "max": max_channel},
-                        metrics=harness.metrics)
-    segments = {"some": segment}
-    batches = VkBatches(store=harness.store, connector=vk, delivery=delivery)
-    owner = Broadcaster(store=harness.store, segments=lambda: segments)
-    sender = Sender(store=harness.store, delivery=delivery, inject=harness.runtime.inject,
-                    segments=lambda: segments, timezone="Europe/Moscow", vk_batches=batches)
+    owner, sender, _ = _parts(harness, vk, with_max=True, segments={"some": segment})
     for peer in PEERS[:10]:
         await harness.store.identities.resolve(f"vk:{peer}")
     blocked = await harness.customer("vk", "5007")
@@ -260,13 +258,7 @@ async def test_the_vk_batch_goes_while_the_pass_s_max_copies_still_wait(
     after the slowest of them: MAX's limit stood idle meanwhile, a few tenths of a second per
     pass of a long broadcast."""
     max_channel = harness.channels["max"]
-    delivery = Delivery(store=harness.store, connectors={"vk": vk, "max": max_channel},
-                        metrics=harness.metrics)
-    segments = {"both": Segment()}
-    batches = VkBatches(store=harness.store, connector=vk, delivery=delivery)
-    owner = Broadcaster(store=harness.store, segments=lambda: segments)
-    sender = Sender(store=harness.store, delivery=delivery, inject=harness.runtime.inject,
-                    segments=lambda: segments, timezone="Europe/Moscow", vk_batches=batches)
+    owner, sender, _ = _parts(harness, vk, with_max=True, segments={"both": Segment()})
     for peer in PEERS[:10]:
         await harness.store.identities.resolve(f"vk:{peer}")
     await harness.store.identities.resolve("max:77")
