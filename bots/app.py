@@ -173,14 +173,23 @@ async def _load_flows(settings: Settings, connectors: dict[Channel, Connector]) 
     return flows
 
 
+def _owner(settings: Settings, store: Store, connectors: dict[Channel, Connector],
+           http: aiohttp.ClientSession, names: Namer) -> Owner:
+    """Where hand-offs and incidents are told: the owner's webhook and chats, the desk (whose
+    hand-off note waits a moment for a name ``names`` is looking up)."""
+    return Owner(webhook=settings.owner_webhook, chats=owner_chats(settings),
+                 connectors=connectors, http=lambda: http,
+                 desk=DeskNotes(store, names=names.settled))
+
+
 def _assemble(
     settings: Settings, edge: Edge, *, store: Store, embedded: EmbeddedRedis | None,
     instance: Instance, http: aiohttp.ClientSession, flows: FlowSource,
     connectors: dict[Channel, Connector], spare: Spare,
 ) -> Parts:
     """The parts that stand on Redis, the HTTP session and the flows (nothing starts here)."""
-    owner = Owner(webhook=settings.owner_webhook, chats=owner_chats(settings),
-                  connectors=connectors, http=lambda: http, desk=DeskNotes(store))
+    names = Namer.of(store.profiles, connectors)  # VK's names (users.get), beside the turns
+    owner = _owner(settings, store, connectors, http, names)
     if (warning := unheard_handoffs(flows.current(), owner)) is not None:
         log.warning(warning)
     delivery = Delivery(store=store, connectors=connectors, metrics=edge.metrics)
@@ -198,7 +207,7 @@ def _assemble(
     runtime = Runtime(
         store=store, flows=flows.current, advance=engine.advance, delivery=delivery,
         effects=effects, metrics=edge.metrics, clock=edge.clock, owner_notify=notify,
-        notices=ladder, names=Namer.of(store.profiles, connectors),
+        notices=ladder, names=names,
         owner_inbox=OwnerRelay(edge, chats=owner_chats(settings), connectors=connectors).take,
         copies=(copies := FileCopier(store.files, allow=settings.files_allowed)),
     )

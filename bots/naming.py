@@ -83,6 +83,14 @@ class Namer:
             self._task = asyncio.create_task(self._drain(), name="platform-names")
             self._task.add_done_callback(_report_crash)
 
+    async def settled(self, within: float) -> None:
+        """Returns once the lookups under way have ended, or after ``within`` seconds
+        (they go on): a hand-off note on a customer's first message waits this long for the
+        name (``bots.desk.notes``)."""
+        task = self._task
+        if task is not None and not task.done():
+            await asyncio.wait((task,), timeout=within)
+
     async def idle(self) -> None:
         """Returns once every queued account was asked about (tests)."""
         while self._task is not None and not self._task.done():

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import time
+from collections.abc import Awaitable, Callable
 
 from bots.owner import Heard, OwnerNote
 from bots.texts import OWNER_NOTE_LAST, OWNER_NOTE_NAME, OWNER_NOTE_SAID
@@ -23,9 +24,16 @@ LAST_SHOWN = 5  # messages of the customer's history in the note
 SHOWN_CHARS = 200  # of each
 
 
+NAME_WAIT = 1.0  # seconds a note waits for a platform's name still being looked up
+
+
 class DeskNotes:
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, *,
+                 names: Callable[[float], Awaitable[None]] | None = None) -> None:
         self._store = store
+        # The platform's names under way (``bots.naming.Namer.settled``): a VK customer whose
+        # first message asks for a person is named in the note once VK has answered.
+        self._names = names
 
     async def heard(self, note: OwnerNote) -> Heard:
         """Record the hand-off and number it; heard when at least one operator can log in.
@@ -38,6 +46,9 @@ class DeskNotes:
             number = await store.desk.handoffs.short_number(note.customer)
             operators = any(not op.disabled for op in await store.desk.operators.all())
             profile = await store.profiles.get(note.customer)
+            if profile.name is None and self._names is not None:
+                await self._names(NAME_WAIT)
+                profile = await store.profiles.get(note.customer)
             entries = await store.history.read(note.customer, count=LAST_SHOWN * 2)
         except StorageError:
             return Heard(False, 0)

@@ -109,6 +109,26 @@ async def test_a_vk_customer_is_named_on_the_desk_and_in_the_note(
     assert not [r for r in caplog.records if NAME in r.getMessage()]  # never logged
 
 
+async def test_a_hand_off_right_after_the_first_message_is_named_in_the_note(
+    redis_url: str, bot_prefix: str, tmp_path: Path, fake_vk: FakeVk,
+) -> None:
+    """The customer asks for a person at once, while VK is still answering users.get (it
+    answers 0.3 s late): the owner's note waits for the name (a moment, bounded) instead of
+    going out nameless."""
+    fake_vk.person(CUSTOMER, *NAME.split())
+    fake_vk.fail("users.get", delay=0.3)  # answers, late
+    async with desk_app(redis_url, bot_prefix, tmp_path,
+                        **_vk(fake_vk, owner_vk_peer=str(OWNER))) as (app, _):
+        await add_operator(app, "Ольга")
+        await _until(lambda: bool(fake_vk.calls_of("groups.getLongPollServer")), "no poll")
+        fake_vk.push_update(fake_vk.message_new(CUSTOMER, "привет"))
+        fake_vk.push_update(fake_vk.message_new(CUSTOMER, "Позвать администратора"))
+        await _until(lambda: any("«/бот" in t for t in _to(fake_vk, OWNER)), "no note")
+        note = next(t for t in _to(fake_vk, OWNER) if "«/бот" in t)
+        assert NAME in note
+        assert any(t.startswith(HANDED) for t in _to(fake_vk, CUSTOMER))
+
+
 async def test_accounts_arriving_together_are_each_asked_once(
     redis_url: str, bot_prefix: str, tmp_path: Path, fake_vk: FakeVk,
 ) -> None:
