@@ -63,6 +63,7 @@ class Namer:
         self._clock = clock
         self._due: dict[str, float] = {}  # account -> when it may be asked (NAMED: never)
         self._queued: dict[str, Queued] = {}  # channel -> the accounts to ask about
+        self._under_way: set[str] = set()  # customers queued or being asked about
         self._task: asyncio.Task[None] | None = None
 
     @classmethod
@@ -78,17 +79,18 @@ class Namer:
                 or self._due.get(account, 0.0) > self._clock():
             return
         self._queued.setdefault(inbound.channel, {})[inbound.user_id] = (account, customer)
+        self._under_way.add(customer)
         self._later((account,))  # asked now: not queued again meanwhile
         if self._task is None or self._task.done():
             self._task = asyncio.create_task(self._drain(), name="platform-names")
             self._task.add_done_callback(_report_crash)
 
-    async def settled(self, within: float) -> None:
-        """Returns once the lookups under way have ended, or after ``within`` seconds
-        (they go on): a hand-off note on a customer's first message waits this long for the
-        name (``bots.desk.notes``)."""
+    async def settled(self, customer: str, within: float) -> None:
+        """Returns once ``customer``'s name is no longer being looked up, or after ``within``
+        seconds (the lookup goes on): a hand-off note on a customer's first message waits
+        this long for the name (``bots.desk.notes``); at once for anyone else."""
         task = self._task
-        if task is not None and not task.done():
+        if customer in self._under_way and task is not None and not task.done():
             await asyncio.wait((task,), timeout=within)
 
     async def idle(self) -> None:
@@ -106,7 +108,10 @@ class Namer:
         await asyncio.sleep(self._gather)
         while self._queued:
             channel, queued = self._queued.popitem()
-            await self._name(channel, queued)
+            try:
+                await self._name(channel, queued)
+            finally:
+                self._under_way.difference_update(c for _, c in queued.values())
 
     async def _name(self, channel: str, queued: Queued) -> None:
         try:

@@ -29,7 +29,7 @@ NAME_WAIT = 1.0  # seconds a note waits for a platform's name still being looked
 
 class DeskNotes:
     def __init__(self, store: Store, *,
-                 names: Callable[[float], Awaitable[None]] | None = None) -> None:
+                 names: Callable[[str, float], Awaitable[None]] | None = None) -> None:
         self._store = store
         # The platform's names under way (``bots.naming.Namer.settled``): a VK customer whose
         # first message asks for a person is named in the note once VK has answered.
@@ -47,7 +47,7 @@ class DeskNotes:
             operators = any(not op.disabled for op in await store.desk.operators.all())
             profile = await store.profiles.get(note.customer)
             if profile.name is None and self._names is not None:
-                await self._names(NAME_WAIT)
+                await self._names(note.customer, NAME_WAIT)
                 profile = await store.profiles.get(note.customer)
             entries = await store.history.read(note.customer, count=LAST_SHOWN * 2)
         except StorageError:

@@ -6,6 +6,7 @@ event that names its sender (MAX), are left alone."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 
 import pytest
@@ -116,3 +117,25 @@ async def test_other_channels_and_named_senders_are_left_alone(
     namer.note("c2", _message(9, name="Иван"))
     await namer.idle()
     assert fake_vk.calls_of("users.get") == []
+
+
+async def test_settled_waits_only_for_a_customer_whose_name_is_being_looked_up(
+    store: Store, vk: VkConnector, fake_vk: FakeVk,
+) -> None:
+    """A hand-off note waits for its own customer's lookup (bounded), never for another's:
+    VK holds users.get, and a customer nobody is asking about is settled at once."""
+    fake_vk.person(1, "Анна", "Смирнова")
+    fake_vk.fail("users.get", delay=30)  # held past the test
+    namer = Namer(store.profiles, {"vk": vk})
+    asked = await store.identities.resolve("vk:1")
+    other = await store.identities.resolve("web:s1")
+    namer.note(asked, _message(1))
+    while not fake_vk.calls_of("users.get"):
+        await asyncio.sleep(0.01)
+    theirs = asyncio.create_task(namer.settled(asked, 0.2))
+    others = asyncio.create_task(namer.settled(other, 5.0))
+    await asyncio.sleep(0)  # one step each
+    assert others.done()  # nothing of theirs under way: no wait at all
+    assert not theirs.done()  # theirs is: waited for, up to the bound
+    await theirs
+    await namer.close()
