@@ -55,13 +55,14 @@ def owner_lang() -> Lang:
     return lang_of(os.environ.get("SVYAZ_LANG"))
 
 
+def owner_says(key: str, **args: object) -> str:
+    """The catalogue's ``key`` worded in the owner's language (``owner_lang``)."""
+    return msg(key, **args).render(owner_lang())
+
+
 def register(sub: argparse._SubParsersAction[Any]) -> None:
     """Add this module's sub-commands to the parser (their help in the owner's language)."""
-    lang = owner_lang()
-
-    def say(key: str) -> str:
-        return msg(key).render(lang)
-
+    say = owner_says
     p = sub.add_parser("check", help=say("cli.check"), description=say("cli.check"))
     p.add_argument("folder", nargs="?", default=None, help=say("cli.folder"))
     p.set_defaults(handler=cmd_check)

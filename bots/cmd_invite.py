@@ -23,7 +23,7 @@ from typing import Any
 from bots import invite_links, invite_send
 from bots.access import bot_store
 from bots.cmd_broadcast import offline_targets
-from bots.cmd_flows import load_or_report, owner_lang
+from bots.cmd_flows import load_or_report, owner_lang, owner_says
 from bots.config import ConfigError, Settings, load_settings
 from bots.invite_send import By, Plan, Sender, Wording
 from bots.invites import as_csv
@@ -36,11 +36,7 @@ from storage.keys import DAY, INVITE_TTL
 
 
 def register(sub: argparse._SubParsersAction[Any]) -> None:
-    lang = owner_lang()
-
-    def say(key: str) -> str:
-        return msg(key).render(lang)
-
+    say = owner_says
     p = sub.add_parser("invite", help=say("cli.invite"), description=say("cli.invite"))
     p.add_argument("action", choices=("send", "links"), help=say("cli.invite.action"))
     p.add_argument("file", type=Path, help=say("cli.invite.file"))

@@ -32,10 +32,7 @@ SHUTDOWN_TIMEOUT = 15.0
 
 def register(sub: argparse._SubParsersAction[Any]) -> None:
     """Add this module's sub-commands to the parser."""
-    from bots.cmd_flows import owner_lang
-
-    def say(key: str) -> str:
-        return msg(key).render(owner_lang())
+    from bots.cmd_flows import owner_says as say
 
     run = sub.add_parser("run", help=say("cli.run"), description=say("cli.run.about"))
     run.add_argument("--host", help=say("cli.run.host"))

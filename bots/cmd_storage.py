@@ -25,44 +25,39 @@ from typing import IO, Any, Literal
 from pydantic import ValidationError
 
 from bots.access import BotStore, bot_store, erase, reminder_service
-from bots.cmd_flows import owner_lang
+from bots.cmd_flows import owner_says
 from bots.config import Settings
 from connectors.registry import INSTALLED
 from flows.errors import SvyazError
-from flows.messages import msg
 from storage.desk import EVERYONE
 from storage.store import Store
 
 SIGPIPE_EXIT = 141  # what a shell reports for a command stopped by a closed pipe (| head)
 
 
-def _say(key: str, **args: object) -> str:
-    return msg(key, **args).render(owner_lang())
-
-
 def _command(sub: argparse._SubParsersAction[Any], name: str) -> argparse.ArgumentParser:
     parser: argparse.ArgumentParser = sub.add_parser(
-        name, help=_say(f"cli.{name}"), description=_say(f"cli.{name}.about"))
+        name, help=owner_says(f"cli.{name}"), description=owner_says(f"cli.{name}.about"))
     return parser
 
 
 def register(sub: argparse._SubParsersAction[Any]) -> None:
     """Add this module's sub-commands to the parser (their help in the owner's language)."""
     export = _command(sub, "export")
-    export.add_argument("--customer", help=_say("cli.export.customer"))
-    export.add_argument("--format", choices=("jsonl", "csv"), help=_say("cli.export.format"))
-    export.add_argument("--out", type=Path, help=_say("cli.export.out"))
+    export.add_argument("--customer", help=owner_says("cli.export.customer"))
+    export.add_argument("--format", choices=("jsonl", "csv"), help=owner_says("cli.export.format"))
+    export.add_argument("--out", type=Path, help=owner_says("cli.export.out"))
     export.set_defaults(handler=export_command)
     forget = _command(sub, "forget")
-    forget.add_argument("customer", help=_say("cli.forget.customer"))
-    forget.add_argument("--yes", action="store_true", help=_say("cli.forget.yes"))
+    forget.add_argument("customer", help=owner_says("cli.forget.customer"))
+    forget.add_argument("--yes", action="store_true", help=owner_says("cli.forget.yes"))
     forget.set_defaults(handler=forget_command)
     backup = _command(sub, "backup")
-    backup.add_argument("file", type=Path, help=_say("cli.backup.file"))
+    backup.add_argument("file", type=Path, help=owner_says("cli.backup.file"))
     backup.set_defaults(handler=backup_command)
     restore = _command(sub, "restore")
-    restore.add_argument("file", type=Path, help=_say("cli.restore.file"))
-    restore.add_argument("--replace", action="store_true", help=_say("cli.restore.replace"))
+    restore.add_argument("file", type=Path, help=owner_says("cli.restore.file"))
+    restore.add_argument("--replace", action="store_true", help=owner_says("cli.restore.replace"))
     restore.set_defaults(handler=restore_command)
 
 
@@ -94,7 +89,7 @@ async def _export(settings: Settings, args: argparse.Namespace) -> int:
         if args.customer:
             customer = await _customer(store, args.customer)
             if customer is None:
-                print(f"svyaz export: {_say('data.no_customer', name=repr(args.customer))}",
+                print(f"svyaz export: {owner_says('data.no_customer', name=repr(args.customer))}",
                       file=sys.stderr)
                 return 1
         with contextlib.ExitStack() as stack:
@@ -107,7 +102,7 @@ async def _export(settings: Settings, args: argparse.Namespace) -> int:
         await store.desk.audit.record("svyaz export", "export", customer or EVERYONE)
         copies = await _copies(store, customer)
         profile = await _profile(store, customer)
-    print(_say("data.exported", count=written), file=sys.stderr)
+    print(owner_says("data.exported", count=written), file=sys.stderr)
     if profile:
         print(profile, file=sys.stderr)
     for line in copies:
@@ -121,7 +116,7 @@ async def _profile(store: Store, customer: str | None) -> str:
     if customer is None:
         return ""
     found = await store.profiles.get(customer)
-    return _say("data.profile", name=found.name or "—", phone=found.phone or "—",
+    return owner_says("data.profile", name=found.name or "—", phone=found.phone or "—",
                 email=found.email or "—")
 
 
@@ -133,7 +128,7 @@ async def _copies(store: Store, customer: str | None) -> list[str]:
             lines.append(f"file {store.files.path(f.id)} customer={who} kind={f.kind} "
                          f"type={f.mime} bytes={f.size} name={f.name or '-'}")
     if lines:
-        lines.insert(0, _say("data.files_kept", count=len(lines)))
+        lines.insert(0, owner_says("data.files_kept", count=len(lines)))
     return lines
 
 
@@ -142,13 +137,13 @@ async def _forget(settings: Settings, args: argparse.Namespace) -> int:
     async with bot_store(settings) as bot:
         customer = await _customer(bot.store, args.customer)
         if customer is None:
-            print(f"svyaz forget: {_say('data.no_customer', name=repr(args.customer))}",
+            print(f"svyaz forget: {owner_says('data.no_customer', name=repr(args.customer))}",
                   file=sys.stderr)
             return 1
         if not args.yes:
             accounts = [a.account for a in await bot.store.identities.accounts(customer)]
-            print(_say("data.would_erase", customer=customer,
-                       accounts=", ".join(accounts) or _say("data.no_accounts")),
+            print(owner_says("data.would_erase", customer=customer,
+                       accounts=", ".join(accounts) or owner_says("data.no_accounts")),
                   file=sys.stderr)
             return 1
         return await _erase(bot, customer, settings)
@@ -157,13 +152,13 @@ async def _forget(settings: Settings, args: argparse.Namespace) -> int:
 async def _erase(bot: BotStore, customer: str, settings: Settings) -> int:
     async with reminder_service(bot, settings) as reminders:
         done = await erase(bot.store, customer, reminders=reminders, local=bot.local)
-    print(_say("data.erased", customer=customer, accounts=done.accounts,
+    print(owner_says("data.erased", customer=customer, accounts=done.accounts,
                reminders=done.reminders))
     if done.files == "rewritten":
-        print(_say("data.rewritten", folder=settings.data_dir))
+        print(owner_says("data.rewritten", folder=settings.data_dir))
     elif done.files == "external":
-        print(_say("data.external"))
-    print(_say("data.old_backups"))
+        print(owner_says("data.external"))
+    print(owner_says("data.old_backups"))
     return 0
 
 
@@ -180,7 +175,7 @@ def _run(job: Any, args: argparse.Namespace) -> int:
     try:
         settings = _settings()
     except ValidationError as exc:
-        print(f"svyaz: {_say('data.bad_settings', error=exc)}", file=sys.stderr)
+        print(f"svyaz: {owner_says('data.bad_settings', error=exc)}", file=sys.stderr)
         return 2
     try:
         code: int = asyncio.run(job(settings, args))
@@ -205,7 +200,7 @@ def forget_command(args: argparse.Namespace) -> int:
 def _local_only(settings: Settings, command: str) -> bool:
     if settings.redis_url is None:
         return True
-    print(f"svyaz {command}: {_say('data.redis_server')}", file=sys.stderr)
+    print(f"svyaz {command}: {owner_says('data.redis_server')}", file=sys.stderr)
     return False
 
 
@@ -220,14 +215,14 @@ async def _backup(settings: Settings, args: argparse.Namespace) -> int:
         return 2
     if _inside(args.file, settings.data_dir):
         print(f"svyaz backup: "
-              f"{_say('data.backup_inside', file=args.file, folder=settings.data_dir)}",
+              f"{owner_says('data.backup_inside', file=args.file, folder=settings.data_dir)}",
               file=sys.stderr)
         return 2
     _read_from(settings)
     async with bot_store(settings) as bot:
         keys = await bot.store.redis.dbsize()
         size = await snapshot(bot.store.redis, args.file)
-    print(_say("data.backup_written", file=args.file, keys=keys, size=size))
+    print(owner_says("data.backup_written", file=args.file, keys=keys, size=size))
     return 0
 
 
@@ -247,15 +242,15 @@ async def _restore(settings: Settings, args: argparse.Namespace) -> int:
         return 2
     problem = _restore_problem(args.file)
     if problem is None and running_embedded(settings.data_dir):
-        problem = _say("data.bot_running")
+        problem = owner_says("data.bot_running")
     server = EmbeddedRedis(settings.data_dir, folder_wait=0)
     if problem is None and server.holds_data() and not args.replace:
-        problem = _say("data.holds_data", folder=settings.data_dir)
+        problem = owner_says("data.holds_data", folder=settings.data_dir)
     if problem is not None:
         print(f"svyaz restore: {problem}", file=sys.stderr)
         return 2
     keys = await asyncio.to_thread(server.load_snapshot, args.file)
-    print(_say("data.restored", keys=keys, folder=settings.data_dir))
+    print(owner_says("data.restored", keys=keys, folder=settings.data_dir))
     return 0
 
 
@@ -264,5 +259,5 @@ def _restore_problem(file: Path) -> str | None:
         with file.open("rb") as f:
             magic = f.read(5)
     except OSError as exc:
-        return _say("data.unreadable", file=file, error=exc.strerror)
-    return None if magic == b"REDIS" else _say("data.not_backup", file=file)
+        return owner_says("data.unreadable", file=file, error=exc.strerror)
+    return None if magic == b"REDIS" else owner_says("data.not_backup", file=file)

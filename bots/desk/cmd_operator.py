@@ -18,41 +18,36 @@ from typing import Any
 from pydantic import ValidationError
 
 from bots.access import bot_store
-from bots.cmd_flows import owner_lang
+from bots.cmd_flows import owner_says
 from bots.config import Settings
 from bots.desk.passwords import MIN_LENGTH, WeakPassword, hash_password
 from flows.errors import SvyazError
-from flows.messages import msg
 from storage.desk import Role
 from storage.keyparts import check_operator
 
 
-def _say(key: str, **args: object) -> str:
-    return msg(key, **args).render(owner_lang())
-
-
 def register(sub: argparse._SubParsersAction[Any]) -> None:
-    operator = sub.add_parser("operator", help=_say("cli.operator"),
-                              description=_say("cli.operator.about"))
+    operator = sub.add_parser("operator", help=owner_says("cli.operator"),
+                              description=owner_says("cli.operator.about"))
     actions = operator.add_subparsers(dest="action", metavar="ACTION", required=True)
-    add = actions.add_parser("add", help=_say("cli.operator.add"),
-                             description=_say("cli.operator.add"))
-    add.add_argument("name", help=_say("cli.operator.name"))
-    add.add_argument("--owner", action="store_true", help=_say("cli.operator.owner"))
-    actions.add_parser("list", help=_say("cli.operator.list"))
+    add = actions.add_parser("add", help=owner_says("cli.operator.add"),
+                             description=owner_says("cli.operator.add"))
+    add.add_argument("name", help=owner_says("cli.operator.name"))
+    add.add_argument("--owner", action="store_true", help=owner_says("cli.operator.owner"))
+    actions.add_parser("list", help=owner_says("cli.operator.list"))
     for action in ("disable", "enable", "remove"):
-        text = _say(f"cli.operator.{action}")
+        text = owner_says(f"cli.operator.{action}")
         actions.add_parser(action, help=text, description=text).add_argument(
-            "name", help=_say("cli.operator.name"))
+            "name", help=owner_says("cli.operator.name"))
     operator.set_defaults(handler=operator_command)
 
 
 def _password() -> str | None:
     if not sys.stdin.isatty():
         return sys.stdin.readline().rstrip("\r\n")
-    first = getpass.getpass(_say("operator.password"))
-    if first != getpass.getpass(_say("operator.again")):
-        print(f"svyaz operator: {_say('operator.differ')}", file=sys.stderr)
+    first = getpass.getpass(owner_says("operator.password"))
+    if first != getpass.getpass(owner_says("operator.again")):
+        print(f"svyaz operator: {owner_says('operator.differ')}", file=sys.stderr)
         return None
     return first
 
@@ -61,7 +56,7 @@ async def _add(settings: Settings, args: argparse.Namespace) -> int:
     try:
         check_operator(args.name)
     except ValueError:
-        print(f"svyaz operator: {_say('operator.bad_name', name=repr(args.name))}",
+        print(f"svyaz operator: {owner_says('operator.bad_name', name=repr(args.name))}",
               file=sys.stderr)
         return 1
     password = _password()
@@ -70,23 +65,23 @@ async def _add(settings: Settings, args: argparse.Namespace) -> int:
     try:
         hashed = await asyncio.to_thread(hash_password, password)
     except WeakPassword:
-        print(f"svyaz operator: {_say('operator.short', least=MIN_LENGTH)}", file=sys.stderr)
+        print(f"svyaz operator: {owner_says('operator.short', least=MIN_LENGTH)}", file=sys.stderr)
         return 1
     async with bot_store(settings) as bot:
         role: Role = "owner" if args.owner else "operator"
         if not await bot.store.desk.operators.add(args.name, hashed, role):
-            print(f"svyaz operator: {_say('operator.exists', name=repr(args.name))}",
+            print(f"svyaz operator: {owner_says('operator.exists', name=repr(args.name))}",
                   file=sys.stderr)
             return 1
-    print(_say("operator.added", role=_say(f"operator.{role}"), name=args.name))
+    print(owner_says("operator.added", role=owner_says(f"operator.{role}"), name=args.name))
     return 0
 
 
 async def _list(settings: Settings, args: argparse.Namespace) -> int:
     async with bot_store(settings) as bot:
         for op in await bot.store.desk.operators.all():
-            state = _say("operator.disabled" if op.disabled else "operator.active")
-            print(f"{op.name}\t{_say(f'operator.{op.role}')}\t{state}")
+            state = owner_says("operator.disabled" if op.disabled else "operator.active")
+            print(f"{op.name}\t{owner_says(f'operator.{op.role}')}\t{state}")
     return 0
 
 
@@ -98,10 +93,10 @@ async def _change(settings: Settings, args: argparse.Namespace) -> int:
         else:
             done = await operators.set_disabled(args.name, args.action == "disable")
     if not done:
-        print(f"svyaz operator: {_say('operator.no_operator', name=repr(args.name))}",
+        print(f"svyaz operator: {owner_says('operator.no_operator', name=repr(args.name))}",
               file=sys.stderr)
         return 1
-    print(_say(f"operator.done_{args.action}", name=args.name))
+    print(owner_says(f"operator.done_{args.action}", name=args.name))
     return 0
 
 
@@ -110,7 +105,7 @@ def operator_command(args: argparse.Namespace) -> int:
     try:
         settings = Settings(_env_file=".env")
     except ValidationError as exc:
-        print(f"svyaz: {_say('data.bad_settings', error=exc)}", file=sys.stderr)
+        print(f"svyaz: {owner_says('data.bad_settings', error=exc)}", file=sys.stderr)
         return 2
     try:
         code: int = asyncio.run(job(settings, args))
