@@ -24,6 +24,7 @@ from bots import invite_links, invite_send
 from bots.access import bot_store
 from bots.cmd_broadcast import offline_targets
 from bots.cmd_flows import load_or_report, owner_lang, owner_says
+from bots.cmd_run import refuse
 from bots.config import ConfigError, Settings, load_settings
 from bots.invite_send import By, Plan, Sender, Wording
 from bots.invites import as_csv
@@ -65,7 +66,7 @@ def invite_command(args: argparse.Namespace) -> int:
         wanted = invite_send.read_links(args.file.read_text(encoding="utf-8-sig"),
                                         only=_only(args))
     except ConfigError as exc:
-        print("\n".join(exc.lines(owner_lang())), file=sys.stderr)
+        refuse(msg("settings.refused"), exc.found)
         return 2
     except (OSError, UnicodeDecodeError) as exc:
         print(f"svyaz invite: {args.file}: {exc}", file=sys.stderr)
@@ -162,7 +163,7 @@ def links_command(args: argparse.Namespace) -> int:
         settings = load_settings(env_file=".env")
         wanted = invite_links.read_customers(args.file.read_text(encoding="utf-8-sig"))
     except ConfigError as exc:
-        print("\n".join(exc.lines(owner_lang())), file=sys.stderr)
+        refuse(msg("settings.refused"), exc.found)
         return 2
     except (OSError, UnicodeDecodeError, csv.Error) as exc:
         print(f"svyaz invite: {args.file}: {exc}", file=sys.stderr)

@@ -90,12 +90,13 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
 
 
 def sms_url_command(args: argparse.Namespace) -> int:
-    from bots.cmd_flows import owner_lang
+    from bots.cmd_run import refuse
+    from flows.messages import msg
 
     try:
         settings = load_settings()
     except ConfigError as exc:
-        print("\n".join(exc.lines(owner_lang())))
+        refuse(msg("settings.refused"), exc.found)
         return 1
     if settings.sms_provider is None:
         print("SVYAZ_SMS_PROVIDER не задан: SMS не отправляются, отчётов о доставке не будет.")

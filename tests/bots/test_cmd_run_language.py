@@ -62,7 +62,7 @@ CASES = [
 
 
 def svyaz(
-    command: str, folder: Path, lang: str, **settings: str
+    command: str, folder: Path, lang: str, *args: str, **settings: str
 ) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SVYAZ_", "LC_"))}
     env.update({"LANG": "en_US.UTF-8", "LANGUAGE": "en", "PYTHONPATH": str(ROOT),
@@ -70,7 +70,7 @@ def svyaz(
     if lang == "en":
         env["SVYAZ_LANG"] = "en"
     env.update(settings)
-    return subprocess.run([sys.executable, "-m", "bots.cli", command], cwd=folder, env=env,
+    return subprocess.run([sys.executable, "-m", "bots.cli", command, *args], cwd=folder, env=env,
                           capture_output=True, text=True, timeout=60, check=False)
 
 
@@ -86,6 +86,24 @@ def test_a_bad_setting_is_refused_in_the_owners_language(
         assert done.stderr.splitlines() == [REFUSED[lang], f"  {says[lang]}"]
         assert "secret" not in done.stderr
     assert not (tmp_path / "data").exists()  # nothing was started
+
+
+@pytest.mark.parametrize(("command", "args", "code"), [
+    ("invite", ("send", "invites.csv", "--by", "sms"), 2),
+    ("invite", ("links", "invites.csv"), 2),
+    ("sms-url", (), 1),
+])
+def test_the_other_commands_refuse_a_bad_setting_as_run_does(
+    tmp_path: Path, command: str, args: tuple[str, ...], code: int
+) -> None:
+    """``svyaz invite`` and ``sms-url`` print the same header as ``svyaz run`` (they printed
+    the problem alone), on stderr."""
+    (tmp_path / "flows").mkdir()
+    (tmp_path / "invites.csv").write_text("customer,channel,link\n", "utf-8")
+    for lang in ("ru", "en"):
+        done = svyaz(command, tmp_path, lang, *args, SVYAZ_PORT="eighty")
+        assert done.returncode == code, done.stderr
+        assert done.stderr.splitlines() == [REFUSED[lang], f"  {CASES[4][2][lang]}"]
 
 
 def test_reminders_without_a_data_folder_say_so_in_russian(tmp_path: Path) -> None:
