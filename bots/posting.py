@@ -26,7 +26,7 @@ from storage.outbox import Outbox, OutboxEntry
 
 log = logging.getLogger("svyaz.bots")
 
-CLOCK_SKEW = 1.0  # seconds between Redis's clock (the mark) and this machine's
+CLOCK_SKEW = 1.0  # seconds between the clock of the process that posted (the mark) and ours
 
 
 @runtime_checkable

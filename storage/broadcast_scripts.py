@@ -108,8 +108,8 @@ UNCLAIM_LUA = """
 if redis.call('GET', KEYS[4]) ~= ARGV[2] then return 0 end
 redis.call('DEL', KEYS[4])
 redis.call('ZREM', KEYS[2], ARGV[1])
-redis.call('HDEL', KEYS[3], ARGV[1], 'p:' .. ARGV[1])
-return redis.call('HDEL', KEYS[1], ARGV[1])
+redis.call('HDEL', KEYS[3], ARGV[1])
+return math.min(1, redis.call('HDEL', KEYS[1], ARGV[1], 'p:' .. ARGV[1]))
 """
 
 

@@ -90,15 +90,16 @@ return rows
 """
 
 # Per reply (ARGV[5] of them, from ARGV[6]): its outbox id, k, then k XADD arguments after the
-# history key; then the release rule above. ARGV[4] "0": no reply can have been claimed by a
-# re-send (``storage.outbox.maybe_claimed``), so none has a claim count to delete.
+# history key; then the release rule above. The entry's HDEL takes its post mark too
+# (``storage.outbox_scripts.POSTING_LUA``: a MAX reply's). ARGV[4] "0": no reply can have been
+# claimed by a re-send (``storage.outbox.maybe_claimed``), so none has a claim count to delete.
 _ACK_REPLIES_LUA = """
 local i = 6
 for _ = 1, tonumber(ARGV[5]) do
   local id = ARGV[i]
   redis.call('ZREM', KEYS[5], id)
   if ARGV[4] ~= '0' then redis.call('HDEL', KEYS[6], id) end
-  redis.call('HDEL', KEYS[4], id)
+  redis.call('HDEL', KEYS[4], id, 'p:' .. id)
   local k = tonumber(ARGV[i + 1])
   redis.call('XADD', KEYS[3], unpack(ARGV, i + 2, i + 1 + k))
   i = i + 2 + k

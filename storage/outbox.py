@@ -33,7 +33,7 @@ from storage.codec import channel, dumps, loads, reply_from_dict, reply_to_dict,
 from storage.errors import guarded, guarded_slow
 from storage.keyparts import OutboxKeys
 from storage.keys import OUTBOX_LEASE_MS, OUTBOX_SHARDS, Keys
-from storage.outbox_scripts import Ack, Claim, ClaimIds, Inherit, Posting, Put, Touch
+from storage.outbox_scripts import MARK, Ack, Claim, ClaimIds, Inherit, Posting, Put, Touch
 from storage.scripts import runner
 
 # An entry younger than this cannot have been claimed by a re-send (``maybe_claimed``).
@@ -132,8 +132,10 @@ def _taken(flat: Any) -> list[OutboxEntry]:
 
 class Posts:
     """When pending entries were last about to be posted, for a platform that cannot drop a
-    repeated message (``bots.posting``); in the shard's tries hash as ``p:<id>``, which the
-    ack removes."""
+    repeated message (``bots.posting``); beside the entry in the shard's data hash as
+    ``p:<id>``, which the ack's HDEL of the entry removes with it. The time is the posting
+    process's clock: no ``TIME`` in the mark's script (``bots.posting.CLOCK_SKEW`` allows for
+    the hosts' clocks)."""
 
     def __init__(self, redis: RedisClient, keys: Keys) -> None:
         self._redis = redis
@@ -145,14 +147,14 @@ class Posts:
     async def posting(self, entry_id: str) -> None:
         """Mark that ``entry_id`` is being posted now, just before the request goes out."""
         keys = self._keys.outbox(shard_in(entry_id))
-        await self._posting(Posting.of(keys, entry_id))
+        await self._posting(Posting.of(keys, entry_id, int(time.time() * 1000)))
 
     @guarded
     async def posted(self, entry_id: str) -> float | None:
-        """When ``entry_id`` was last about to be posted (epoch seconds, Redis's clock); None
-        if never (or by a version that did not mark it)."""
-        found = await self._redis.hget(self._keys.outbox(shard_in(entry_id)).tries,
-                                       f"p:{entry_id}")
+        """When ``entry_id`` was last about to be posted (epoch seconds, the posting process's
+        clock); None if never (or by a version that did not mark it)."""
+        found = await self._redis.hget(self._keys.outbox(shard_in(entry_id)).data,
+                                       f"{MARK}{entry_id}")
         return None if found is None else int(found) / 1000
 
 
@@ -272,7 +274,8 @@ class Outbox:
         entries: list[OutboxEntry] = []
         for keys in every_shard(self._keys):
             raw = await self._redis.hgetall(keys.data)
-            entries += [_decode(text(k), v) for k, v in raw.items()]
+            entries += [_decode(key, v) for k, v in raw.items()
+                        if not (key := text(k)).startswith(MARK)]  # (not a post's mark)
         return sorted(entries, key=lambda e: e.id)
 
     @guarded_slow

@@ -77,22 +77,23 @@ return 1
 """
 )
 
-# A send about to post entry ``id`` to a platform without an idempotency key (MAX) marks when,
-# in the tries hash under ``p:<id>``: a re-send after a kill knows whether, and when, a post of
-# it may still be landing (``Outbox.posts``).
-POSTING_LUA = (
-    _NOW_MS
-    + """
+# A send about to post entry ``id`` to a platform without an idempotency key (MAX) marks when
+# (ARGV[2]: the posting process's clock, ms), beside the entry in the data hash under
+# ``p:<id>``: a re-send after a kill knows whether, and when, a post of it may still be
+# landing (``Outbox.posts``). Every command that deletes the entry deletes its mark with it, in
+# the same HDEL (the turn's release too: ``storage.locks``); an entry already gone gets none.
+POSTING_LUA = """
 if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 0 then return 0 end
-redis.call('HSET', KEYS[2], 'p:' .. ARGV[1], now)
-return now
+redis.call('HSET', KEYS[1], 'p:' .. ARGV[1], ARGV[2])
+return 1
 """
-)
+
+MARK = "p:"  # the post mark's field in the data hash: ``p:<id>`` (never an entry's id)
 
 ACK_LUA = """
 redis.call('ZREM', KEYS[2], ARGV[1])
-redis.call('HDEL', KEYS[3], ARGV[1], 'p:' .. ARGV[1])
-return redis.call('HDEL', KEYS[1], ARGV[1])
+redis.call('HDEL', KEYS[3], ARGV[1])
+return math.min(1, redis.call('HDEL', KEYS[1], ARGV[1], 'p:' .. ARGV[1]))
 """
 
 
@@ -193,16 +194,16 @@ class Touch(Script):
 
 @dataclass(slots=True)
 class Posting(Script):
-    """``POSTING_LUA``: mark pending entry ``id`` as being posted now; 0 if not pending."""
+    """``POSTING_LUA``: mark pending entry ``id`` as being posted at ``ms``; 0 if not pending."""
 
     LUA: ClassVar[str] = POSTING_LUA
     data: Key
-    tries: Key
     id: str
+    ms: int
 
     @classmethod
-    def of(cls, keys: OutboxKeys, entry_id: str) -> Self:
-        return cls(keys.data, keys.tries, entry_id)
+    def of(cls, keys: OutboxKeys, entry_id: str, ms: int = 0) -> Self:
+        return cls(keys.data, entry_id, ms)
 
     @classmethod
     def example(cls, keys: Keys) -> Self:

@@ -14,6 +14,7 @@ from storage.errors import StorageError, StorageUnavailable
 from storage.history import HistoryEntry
 from storage.intake import Arrival
 from storage.locks import Lease
+from storage.outbox import shard_in
 from storage.store import Sent, Store
 from tests.held import holds
 from tests.waiting import until
@@ -77,6 +78,31 @@ async def test_a_turn_in_three_round_trips_keeps_every_record(store: Store) -> N
     ]
     assert await store.inbox.customers_with_pending() == []
     assert await store.states.load(customer) == (STATE, 1)
+
+
+async def test_the_release_takes_a_max_reply_s_post_mark_with_its_entry(store: Store) -> None:
+    """A MAX reply is marked just before its post (``Outbox.posts``); the turn's release
+    acknowledges it and takes the mark in the same step. The release left every mark behind
+    (one field per MAX reply, kept for ever, in the shard's tries hash)."""
+    customer = await store.intake.accept("max:m1", _inbound("m1", "завтра"))
+    assert customer is not None
+    lease = await store.states.locks.lease(customer)
+    [(entry_id, _)] = await store.inbox.decode(customer, lease.rows)
+    await store.states.save(customer, STATE, version=0, lock=lease.lock, inbox_id=entry_id,
+                            history=HistoryEntry(1.0, "max", "in", "завтра"))
+    entries = [await store.outbox.put(customer, "max", "42", Reply(said))
+               for said in ("Во сколько?", "Утром или вечером?")]
+    for entry in entries:
+        await store.outbox.posts.posting(entry)
+        assert await store.outbox.posts.posted(entry) is not None
+    assert await store.outbox.pending() != []  # (the marks are not entries)
+    sent = [Sent(entry, customer, HistoryEntry(2.0, "max", "out", "…")) for entry in entries]
+    assert await store.release_if_idle(lease.lock, sent) is None
+    for entry in entries:
+        assert await store.outbox.posts.posted(entry) is None
+        keys = store.keys.outbox(shard_in(entry))
+        for key in (keys.data, keys.tries):
+            assert await store.redis.hlen(key) == 0
 
 
 async def test_release_keeps_the_lock_while_new_entries_wait(store: Store) -> None:
