@@ -19,6 +19,7 @@ from typing import ClassVar, Self
 from storage.funnel import Counts
 from storage.keyparts import FUNNEL_TTL
 from storage.keys import Keys
+from storage.lock_scripts import HOLDS
 from storage.locks import Lock
 from storage.reached import Reached
 from storage.scripts import Arg, Key, Script, Spread
@@ -42,9 +43,10 @@ from storage.scripts import Arg, Key, Script, Spread
 # its mark kept in the state's field "x": a state lives between 29 and 30 30ths of its ttl
 # after its last save, and a customer's later messages that window cost no EXPIRE. The
 # state, its mark and the turn's effects go in one HSET.
+# The lock holds the token, marked or not (``storage.lock_scripts``: pushes since the lease).
 # Returns {new version, 0} or {-1, 0} lock lost, {-2, stored version} version conflict.
-SAVE_LUA = """
-if redis.call('GET', KEYS[2]) ~= ARGV[1] then return {-1, 0} end
+SAVE_LUA = HOLDS + """
+if not holds(redis.call('GET', KEYS[2]), ARGV[1]) then return {-1, 0} end
 local s = redis.call('HMGET', KEYS[1], 'v', 'x')
 local v = tonumber(s[1] or '0')
 if v ~= tonumber(ARGV[2]) then return {-2, v} end
