@@ -64,8 +64,8 @@ if not redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
   if not ours then return false end
   redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
 end
-local s = redis.call('HMGET', KEYS[2], 'v', 'd', 'fx')
-return {s[1], s[2], redis.call('XRANGE', KEYS[3], '-', '+'), s[3]}
+local s = redis.call('HMGET', KEYS[2], 'v', 'd', 'fx', 'x')
+return {s[1], s[2], redis.call('XRANGE', KEYS[3], '-', '+'), s[3], s[4]}
 """
 
 # The release rule: KEYS[1] the lock, KEYS[2] the inbox, KEYS[#KEYS] the state; ARGV[1] the
@@ -116,7 +116,7 @@ end
 class Acquire(Script):
     """Take the lock (also when an orphaned token of ours holds it: see ``Orphans.add``) and
     read the state and the pending inbox in one step: {version, data, rows, effects of a turn
-    cut short}, or false when another holds the lock."""
+    cut short, the state's refresh mark}, or false when another holds the lock."""
 
     LUA: ClassVar[str] = _ACQUIRE_LUA
     lock: Key

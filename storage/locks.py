@@ -48,10 +48,12 @@ ORPHAN_TOKENS = 16
 
 @dataclass(frozen=True, slots=True)
 class Snapshot:
-    """The state record as read with the lock, still encoded (``States.load`` decodes it)."""
+    """The state record as read with the lock, still encoded (``States.load`` decodes it),
+    and its refresh mark (``storage.save.Marks.stored``)."""
 
     version: object
     data: object
+    mark: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,9 +69,11 @@ class Lease:
 
     @classmethod
     def read(cls, lock: Lock, found: Sequence[object]) -> Lease:
-        """From a lock script's reply: ``[version, data, inbox rows, effects]``."""
+        """From a lock script's reply: ``[version, data, inbox rows, effects, mark]``."""
         left = found[3] if len(found) > 3 else None
-        return cls(lock, Snapshot(found[0], found[1]), raw_rows(found[2]),
+        mark = found[4] if len(found) > 4 else None
+        snapshot = Snapshot(found[0], found[1], text(mark) if mark else None)  # type: ignore[arg-type]
+        return cls(lock, snapshot, raw_rows(found[2]),
                    text(left) if left else None)  # type: ignore[arg-type]
 
 
