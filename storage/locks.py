@@ -196,9 +196,9 @@ class Locks:
 
     @guarded
     async def release_if_idle(self, held: Lock) -> Rows | None:
-        """Release when the customer's inbox is empty (None); otherwise keep the lock and
-        return the pending rows (decode with ``Inbox.decode``). ``[]`` when the lock was no
-        longer ours: its new holder processes the inbox."""
+        """Release when nothing was pushed since the lock was taken or last kept (None);
+        otherwise keep the lock and return the pending rows (decode with ``Inbox.decode``).
+        ``[]`` when the lock was no longer ours: its new holder processes the inbox."""
         reply = await self._release_if_idle(ReleaseIfIdle.of(self._keys, held))
         return idle_rows(reply)
 
