@@ -99,9 +99,10 @@ class Dispatch:
         return lease
 
     def covered(self, customer: str) -> bool:
-        """The customer's drain is about to release, and its release checks the inbox: a note
-        to look again that an accept left without a lease (it pushed while the lock was held)
-        is answered by that check, which Redis runs after the push, so the note goes and the
+        """The customer's drain is about to release, and its release checks the inbox when a
+        push marked the lock (``storage.lock_scripts``): a note to look again that an accept
+        left without a lease (it pushed while the lock was held, marking it) is answered by
+        that check, which Redis runs after the push, so the note goes and the
         drain does not lease again for nothing (a lock, state and inbox read and a release:
         a third of a message's Redis work in a closed loop). A lease an accept took stays.
         True when a note went (the turn runner puts it back if its release lost the lock)."""

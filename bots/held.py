@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 
 from flows.types import DialogState
 from storage.locks import Lock, Snapshot
+from storage.save import Marks
 
 
 @dataclass(slots=True)
@@ -26,6 +27,9 @@ class Held:
     # The state may hold a turn's effects (``storage.save``): left by the lease's turn or
     # saved since. False spares the save and the release their HDEL of nothing.
     effects: bool = True
+    # The state's refresh mark as stored: read with the lock, then each save's own. With it a
+    # save does not read the state again (``storage.save.Marks``).
+    mark: str | None = None
 
     def first_read(self) -> Snapshot | None:
         snapshot, self.snapshot = self.snapshot, None
@@ -44,12 +48,20 @@ class Held:
             return None
         return effects
 
+    def marks(self, customer: str, now: str) -> Marks | None:
+        """The refresh marks of a save of ``customer`` now (``now``: ``States.mark``): None
+        for another customer than the lock's (its save reads and checks the version)."""
+        return Marks(self.mark, now) if customer == self.lock.customer else None
+
     def stored(self, customer: str, state: DialogState | None, version: int,
-               effects: str, *, renewed: bool) -> None:
+               effects: str, *, renewed: bool, marks: Marks | None = None) -> None:
         """A save of ``customer``'s ``state`` at ``version`` with the turn's encoded
-        ``effects`` went through (``renewed``: it renewed the lock, asked by ``stale``)."""
+        ``effects`` went through (``renewed``: it renewed the lock, asked by ``stale``;
+        ``marks``: the save's, which leave the state holding ``marks.now``)."""
         if customer == self.lock.customer:
             self.saved = (state, version)
+            if marks is not None:
+                self.mark = marks.now
             if renewed:
                 self.renewed = time.monotonic()
             self.effects = bool(effects)

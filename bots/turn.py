@@ -157,7 +157,7 @@ class TurnRunner:
         lease = lease or await store.states.locks.lease(
             customer, handed=lambda: self._handed(customer))
         held = Held(lease.lock, lease.snapshot, effects=lease.effects is not None,
-                    renewed=lease.lock.taken)
+                    renewed=lease.lock.taken, mark=lease.snapshot.mark)
         seen: set[str] = set()
         sent: list[Sent] = []  # delivered replies, acknowledged with the next round trip
         holding = True
@@ -287,14 +287,13 @@ class TurnRunner:
     async def _run(self, ctx: _Ctx, event: Event) -> None:
         """Load → advance → save → effects → deliver, for the event and what its effects
         feed back (``flows.chain``: HTTP results, bounded)."""
-        lock = ctx.held.lock
+        held = ctx.held
         state, version = await self._load(ctx)
         ctx.flow, ctx.step = position(state)
-        chain = Chain(event)
-        first = True
+        chain, first = Chain(event), True
         while (item := chain.next()) is not None:
             if isinstance(item, CallHttp):
-                await self._store.states.locks.extend(lock)
+                await self._store.states.locks.extend(held.lock)
                 chain.feed(await self._effects.call(item))
                 continue
             turn = self._next_turn(ctx, state, item)
@@ -304,18 +303,19 @@ class TurnRunner:
             ctx.queued = tuple(entry.id for entry in queued)  # written by the save, or not
             writes, rest = riding(turn.effects)  # profile fields and tags: in the save
             effects = encode_effects(ctx.inbound.channel, rest)
-            renew = ctx.held.stale()  # a fresh lock needs no PEXPIRE
+            renew = held.stale()  # a fresh lock needs no PEXPIRE
+            marks = held.marks(ctx.customer, self._store.states.mark())  # no read of the state
             version = await self._store.states.save(
-                ctx.customer, turn.state, version=version, lock=lock,
+                ctx.customer, turn.state, version=version, lock=held.lock,
                 inbox_id=ctx.entry_id if first else None,
                 history=inbound_entry(ctx.inbound) if first else None,
-                outbox=queued, effects=ctx.held.effects_to_save(ctx.customer, effects),
+                outbox=queued, effects=held.effects_to_save(ctx.customer, effects),
                 counts=self.funnel.counts(turn.happened, ctx.inbound.channel),
                 reached=self.funnel.reached(turn.happened), renew=renew, writes=writes,
-            )
+                marks=marks)
+            held.stored(ctx.customer, turn.state, version, effects, renewed=renew, marks=marks)
             self.funnel.saved(turn.happened, ctx.inbound.channel)
             ctx.recorded, first, state = True, False, turn.state
-            ctx.held.stored(ctx.customer, state, version, effects, renewed=renew)
             ctx.flow, ctx.step = position(state)
             outcome = await self._effects.run(ctx.customer, ctx.inbound, rest)
             ctx.notice = turn.replies[:turn.resumed]

@@ -226,7 +226,7 @@ class History:
 
     def script_args(self, entry: HistoryEntry) -> list[str | int | float]:
         """``append`` as arguments for a Lua script of the customer's slot (``storage.save``;
-        ``storage.locks.ReleaseAcked`` without the first): the MINID to trim to (or "") then
+        ``storage.lock_scripts.ReleaseAcked`` without the first): the MINID to trim to (or "") then
         XADD's arguments after the key."""
         min_id = "" if self.max_age is None else int((time.time() - self.max_age) * 1000)
         trim: list[str | int | float] = [] if self.maxlen is None else ["MAXLEN", "~", self.maxlen]

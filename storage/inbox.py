@@ -9,7 +9,8 @@ with the push), and ``customers_with_pending`` drops the customers whose inbox h
 a turn needs no extra round trips to keep the set tidy. Taking a customer's lock reads the inbox
 in the same script: the rows travel in the lease (``storage.locks.Lease.rows``; ``decode``).
 
-This module must not process events or take locks itself.
+A push marks the customer's lock when it is held (``storage.lock_scripts``), so the holder's
+release knows to read the inbox. This module must not process events or take locks itself.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from storage.client import RedisClient
 from storage.codec import decode_inbound, encode_inbound, stream_rows, text
 from storage.errors import CodecError, guarded
 from storage.keys import Keys
+from storage.lock_scripts import MARK_IF_HELD
 from storage.scripts import Key, Script, runner
 
 log = logging.getLogger("svyaz.storage")
@@ -50,6 +52,25 @@ return redis.call('XLEN', KEYS[1])
         return cls(keys.inbox("c1"), "1-0")
 
 
+@dataclass(slots=True)
+class Append(Script):
+    """Append an entry to the inbox; its id. A held lock gets a push's mark in the same step
+    (``storage.lock_scripts``), so its holder's release reads the inbox."""
+
+    LUA: ClassVar[str] = f"""
+local id = redis.call('XADD', KEYS[1], '*', '{FIELD}', ARGV[1])
+{MARK_IF_HELD.format(lock="KEYS[2]")}
+return id
+"""
+    inbox: Key
+    lock: Key
+    inbound: str
+
+    @classmethod
+    def example(cls, keys: Keys) -> Self:
+        return cls(keys.inbox("c1"), keys.lock("c1"), "{}")
+
+
 def raw_rows(rows: object) -> Rows:
     """Stream rows as a Lua script returns them (``[[id, [field, value, ...]], ...]``)."""
     out: Rows = []
@@ -70,7 +91,8 @@ class Inbox:
     @guarded
     async def push(self, customer: str, inbound: Inbound) -> str:
         pipe = self._redis.pipeline(transaction=False)
-        pipe.xadd(self._keys.inbox(customer), {FIELD: encode_inbound(inbound)})
+        Append(self._keys.inbox(customer), self._keys.lock(customer),
+               encode_inbound(inbound)).queue(pipe)
         pipe.sadd(self._keys.pending, customer)  # another slot: a plain pipeline, no MULTI
         entry_id, _ = await pipe.execute()
         return text(entry_id)

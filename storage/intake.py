@@ -34,6 +34,7 @@ from storage.errors import StorageError, guarded, unanswered
 from storage.identity import Identities, new_customer_id
 from storage.inbox import FIELD
 from storage.keys import DEDUPE_TTL, Keys
+from storage.lock_scripts import MARK_IF_HELD
 from storage.locks import Lease, Lock, Locks
 from storage.scripts import Key, Script, runner
 from storage.state import States
@@ -45,8 +46,10 @@ from storage.state import States
 # not take), lock ttl ms, customer, "1" to create the customer for a new account (outside a
 # cluster only).
 # Returns false when the account is not (or no longer) the customer's, 0 for a repeat,
-# {entry id} when pushed, {entry id, version, data, rows, left effects} when the lock was
-# taken too.
+# {entry id} when pushed, {entry id, version, data, rows, left effects, refresh mark} when the
+# lock was taken too.
+# An event pushed while the lock is held marks the lock (``storage.lock_scripts``: one "+"
+# appended; its holder's release then reads the inbox, and only then).
 # An account of the customer's is marked active by one ZADD that also proves it is theirs
 # (XX: only a member; GT CH: 1 when its mark moved on); 0 needs a ZSCORE to tell "not theirs"
 # from "marked later already" (another process's clock), and then the plain ZADD.
@@ -63,10 +66,11 @@ if ARGV[3] == '1' then redis.call('HSETNX', KEYS[2], 'name', ARGV[4]) end
 local id = redis.call('XADD', KEYS[3], '*', '{FIELD}', ARGV[5])
 if KEYS[7] then redis.call('SADD', KEYS[7], ARGV[9]) end
 if KEYS[10] then redis.call('ZADD', KEYS[10], ARGV[1], ARGV[9]) end
-if ARGV[7] ~= '' and redis.call('SET', KEYS[5], ARGV[7], 'NX', 'PX', ARGV[8]) then
-  local s = redis.call('HMGET', KEYS[6], 'v', 'd', 'fx')
-  return {{id, s[1], s[2], redis.call('XRANGE', KEYS[3], '-', '+'), s[3]}}
-end
+if ARGV[7] == '' then {MARK_IF_HELD.format(lock="KEYS[5]")}
+elseif redis.call('SET', KEYS[5], ARGV[7], 'NX', 'PX', ARGV[8]) then
+  local s = redis.call('HMGET', KEYS[6], 'v', 'd', 'fx', 'x')
+  return {{id, s[1], s[2], redis.call('XRANGE', KEYS[3], '-', '+'), s[3], s[4]}}
+else redis.call('APPEND', KEYS[5], '+') end
 return {{id}}
 """
 

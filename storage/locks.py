@@ -3,8 +3,9 @@
 A lock is a random token with an expiry, released only by its holder (compare-and-delete).
 Taking it (``Locks.lease``) also reads the customer's state, pending inbox and the effects a
 turn cut short left (``storage.save``), in one Lua call: the ``Lease`` carries them to the turn,
-which passes it along and ends with it (``release_if_idle`` releases only when the inbox is
-empty, returning new entries otherwise). ``Intake.take`` returns a lease taken in the same step
+which passes it along and ends with it (``release_if_idle`` releases only when nothing was
+pushed meanwhile, returning new entries otherwise: ``storage.lock_scripts`` on how the lock's
+value tells). ``Intake.take`` returns a lease taken in the same step
 as the push. Nothing is cached here between calls; the value is the only carrier.
 
 A lock call whose answer never came (Redis stalled past the deadline, then ran it) leaves a
@@ -21,8 +22,8 @@ import secrets
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
-from typing import Any, ClassVar, Self
+from dataclasses import dataclass
+from typing import Any
 
 from flows.backoff import backoff_delay
 from storage.bounded import put_bounded
@@ -32,172 +33,9 @@ from storage.errors import OPERATION_TIMEOUT, LockTimeout, guarded, guarded_slow
 from storage.inbox import Rows, raw_rows
 from storage.keyparts import OutboxKeys
 from storage.keys import LOCK_TTL, LOCK_WAIT, Keys
-from storage.scripts import Arg, CompareAndDelete, CompareAndExpire, Key, Script, Spread, runner
-
-
-@dataclass(frozen=True, slots=True)
-class Lock:
-    """A held customer lock: the token proves ownership to ``save``/``release``."""
-
-    customer: str
-    token: str
-    ttl: float
-    # When the call that takes it was made (``time.monotonic``): the lock's expiry is at
-    # least ``ttl`` after it, so a holder can tell it is fresh (``bots.held.Held.stale``).
-    taken: float = field(default_factory=time.monotonic, compare=False)
-
-    @property
-    def ttl_ms(self) -> int:
-        return max(1, int(self.ttl * 1000))
-
-
-# (Each script below is called only through its dataclass: ``storage.scripts``.)
-_ACQUIRE_LUA = """
-if not redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
-  local holder, ours = redis.call('GET', KEYS[1]), false
-  for i = 3, #ARGV do
-    if ARGV[i] == holder then ours = true; break end
-  end
-  if not ours then return false end
-  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
-end
-local s = redis.call('HMGET', KEYS[2], 'v', 'd', 'fx')
-return {s[1], s[2], redis.call('XRANGE', KEYS[3], '-', '+'), s[3]}
-"""
-
-# The release rule: KEYS[1] the lock, KEYS[2] the inbox, KEYS[#KEYS] the state; ARGV[1] the
-# token, ARGV[2] "1" when the state holds a turn's effects ("0": the holder knows it holds
-# none, and the HDEL is saved), ARGV[3] the lock's ttl in ms. Release when the inbox is empty
-# ({}), forgetting the last turn's effects (they ran); otherwise keep the lock and return the
-# pending rows. 0 when the lock is no longer ours.
-# An empty inbox (the steady path) is checked first, then the lock taken and compared in one
-# GETDEL (was GET + DEL): a lock that is not ours is put back at once, in the same atomic
-# step (nobody sees it gone), with the full ttl — a little longer than it had left, never
-# shorter, so it stays exclusive.
-_RELEASE_IF_IDLE_LUA = """
-local rows = redis.call('XRANGE', KEYS[2], '-', '+')
-if #rows > 0 then
-  if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
-  return rows
-end
-local held = redis.call('GETDEL', KEYS[1])
-if held ~= ARGV[1] then
-  if held then redis.call('SET', KEYS[1], held, 'PX', ARGV[3]) end
-  return 0
-end
-if ARGV[2] ~= '0' then redis.call('HDEL', KEYS[#KEYS], 'fx') end
-return rows
-"""
-
-# Per reply (ARGV[5] of them, from ARGV[6]): its outbox id, k, then k XADD arguments after the
-# history key; then the release rule above. The entry's HDEL takes its post mark too
-# (``storage.outbox_scripts.POSTING_LUA``: a MAX reply's). ARGV[4] "0": no reply can have been
-# claimed by a re-send (``storage.outbox.maybe_claimed``), so none has a claim count to delete.
-_ACK_REPLIES_LUA = """
-local i = 6
-for _ = 1, tonumber(ARGV[5]) do
-  local id = ARGV[i]
-  redis.call('ZREM', KEYS[5], id)
-  if ARGV[4] ~= '0' then redis.call('HDEL', KEYS[6], id) end
-  redis.call('HDEL', KEYS[4], id, 'p:' .. id)
-  local k = tonumber(ARGV[i + 1])
-  redis.call('XADD', KEYS[3], unpack(ARGV, i + 2, i + 1 + k))
-  i = i + 2 + k
-end
-"""
-
-
-@dataclass(slots=True)
-class Acquire(Script):
-    """Take the lock (also when an orphaned token of ours holds it: see ``Orphans.add``) and
-    read the state and the pending inbox in one step: {version, data, rows, effects of a turn
-    cut short}, or false when another holds the lock."""
-
-    LUA: ClassVar[str] = _ACQUIRE_LUA
-    lock: Key
-    state: Key
-    inbox: Key
-    token: str
-    ttl_ms: int
-    orphans: Spread
-
-    @classmethod
-    def of(cls, keys: Keys, held: Lock, orphans: Sequence[str]) -> Self:
-        c = held.customer
-        return cls(keys.lock(c), keys.state(c), keys.inbox(c), held.token, held.ttl_ms,
-                   tuple(orphans))
-
-    @classmethod
-    def example(cls, keys: Keys) -> Self:
-        return cls.of(keys, Lock("c1", "p.token", 30.0), ["p.old"])
-
-
-@dataclass(slots=True)
-class ReleaseIfIdle(Script):
-    """The release rule above: the pending rows, {} once released, 0 when no longer ours."""
-
-    LUA: ClassVar[str] = _RELEASE_IF_IDLE_LUA
-    lock: Key
-    inbox: Key
-    state: Key
-    token: str
-    effects: str  # "1": the state may hold a turn's effects, "0": it holds none
-    ttl_ms: int  # a lock not ours is put back with this ttl
-
-    @classmethod
-    def of(cls, keys: Keys, held: Lock, *, effects: bool = True) -> Self:
-        c = held.customer
-        return cls(keys.lock(c), keys.inbox(c), keys.state(c), held.token,
-                   "1" if effects else "0", held.ttl_ms)
-
-    @classmethod
-    def example(cls, keys: Keys) -> Self:
-        return cls.of(keys, Lock("c1", "p.token", 30.0))
-
-
-@dataclass(slots=True)
-class ReleaseAcked(Script):
-    """Acknowledge a turn's sent replies and record them in the history, then the release
-    rule of ``ReleaseIfIdle`` (the same text). Two slots (the customer's and an outbox shard's):
-    never on a cluster."""
-
-    LUA: ClassVar[str] = _ACK_REPLIES_LUA + _RELEASE_IF_IDLE_LUA
-    SLOTS: ClassVar[int] = 2
-    lock: Key
-    inbox: Key
-    history: Key
-    outbox_data: Key
-    outbox_lease: Key
-    outbox_tries: Key
-    state: Key
-    token: str
-    effects: str  # as ``ReleaseIfIdle.effects``
-    ttl_ms: int  # as ``ReleaseIfIdle.ttl_ms``
-    claimed: str  # "0": no reply can have been claimed by a re-send, "1": one may have been
-    count: int
-    replies: Spread
-
-    @classmethod
-    def of(cls, keys: Keys, held: Lock, acked: Sequence[tuple[str, Sequence[Arg]]],
-           outbox: OutboxKeys, *, effects: bool = True, claimed: bool = True) -> Self:
-        """``acked``: per delivered reply its outbox id (all in the shard ``outbox``) and the
-        XADD arguments of its history entry after the key (``History.script_args`` without
-        the age trim). ``effects``: False when the holder knows the state holds none;
-        ``claimed``: False when no reply can have been claimed
-        (``storage.outbox.maybe_claimed``)."""
-        c = held.customer
-        spread: list[Arg] = []
-        for entry_id, xadd in acked:
-            spread += (entry_id, len(xadd), *xadd)
-        return cls(keys.lock(c), keys.inbox(c), keys.history(c), outbox.data, outbox.lease,
-                   outbox.tries, keys.state(c), held.token, "1" if effects else "0",
-                   held.ttl_ms, "1" if claimed else "0", len(acked), spread)
-
-    @classmethod
-    def example(cls, keys: Keys) -> Self:
-        return cls.of(keys, Lock("c1", "p.token", 30.0), [("1-a-b-o3", ["*", "t", "hi"])],
-                      keys.outbox(3))
-
+from storage.lock_scripts import Acquire, LockDelete, LockExpire, ReleaseAcked, ReleaseIfIdle
+from storage.lock_scripts import Lock as Lock
+from storage.scripts import Arg, runner
 
 _POLL_MIN = 0.002
 _POLL_MAX = 0.05
@@ -210,10 +48,12 @@ ORPHAN_TOKENS = 16
 
 @dataclass(frozen=True, slots=True)
 class Snapshot:
-    """The state record as read with the lock, still encoded (``States.load`` decodes it)."""
+    """The state record as read with the lock, still encoded (``States.load`` decodes it),
+    and its refresh mark (``storage.save.Marks.stored``)."""
 
     version: object
     data: object
+    mark: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -229,9 +69,11 @@ class Lease:
 
     @classmethod
     def read(cls, lock: Lock, found: Sequence[object]) -> Lease:
-        """From a lock script's reply: ``[version, data, inbox rows, effects]``."""
+        """From a lock script's reply: ``[version, data, inbox rows, effects, mark]``."""
         left = found[3] if len(found) > 3 else None
-        return cls(lock, Snapshot(found[0], found[1]), raw_rows(found[2]),
+        mark = found[4] if len(found) > 4 else None
+        snapshot = Snapshot(found[0], found[1], text(mark) if mark else None)  # type: ignore[arg-type]
+        return cls(lock, snapshot, raw_rows(found[2]),
                    text(left) if left else None)  # type: ignore[arg-type]
 
 
@@ -286,8 +128,8 @@ class Locks:
         self.lock_wait = lock_wait
         self.orphans = Orphans()
         self._acquire = runner(redis, Acquire)
-        self._release = runner(redis, CompareAndDelete)
-        self._extend = runner(redis, CompareAndExpire)
+        self._release = runner(redis, LockDelete)
+        self._extend = runner(redis, LockExpire)
         self._release_if_idle = runner(redis, ReleaseIfIdle)
         self._release_acked = runner(redis, ReleaseAcked, hot=True)
 
@@ -354,9 +196,9 @@ class Locks:
 
     @guarded
     async def release_if_idle(self, held: Lock) -> Rows | None:
-        """Release when the customer's inbox is empty (None); otherwise keep the lock and
-        return the pending rows (decode with ``Inbox.decode``). ``[]`` when the lock was no
-        longer ours: its new holder processes the inbox."""
+        """Release when nothing was pushed since the lock was taken or last kept (None);
+        otherwise keep the lock and return the pending rows (decode with ``Inbox.decode``).
+        ``[]`` when the lock was no longer ours: its new holder processes the inbox."""
         reply = await self._release_if_idle(ReleaseIfIdle.of(self._keys, held))
         return idle_rows(reply)
 
@@ -391,8 +233,8 @@ class Locks:
         ms = held.ttl_ms if ttl is None else max(1, int(ttl * 1000))
         return bool(await self._extend(self._compare_and_expire(held, ms)))
 
-    def _compare_and_delete(self, held: Lock) -> CompareAndDelete:
-        return CompareAndDelete(self._keys.lock(held.customer), held.token)
+    def _compare_and_delete(self, held: Lock) -> LockDelete:
+        return LockDelete.of(self._keys, held)
 
-    def _compare_and_expire(self, held: Lock, ms: int) -> CompareAndExpire:
-        return CompareAndExpire(self._keys.lock(held.customer), held.token, ms)
+    def _compare_and_expire(self, held: Lock, ms: int) -> LockExpire:
+        return LockExpire.of(self._keys, held, ms)

@@ -1,12 +1,13 @@
 """The turn's save: one Lua script that stores a state under the lock, with what goes with it.
 
-It checks both the lock token and the version, so a holder whose lock expired can never
-overwrite newer state; in the same step it marks the inbox entry processed, appends the turn's
-history entry, renews the lock, keeps the turn's effects (for a process that dies before
-running them: ``storage.locks.Lease.effects``) and, outside a cluster, writes the turn's outbox
-entries and the turn's funnel counts (``storage.funnel``). ``save_call`` builds its only calls
-(``Save``; ``SaveCounted`` and ``SaveWithOutbox`` outside a cluster). This module must not
-decide what to save.
+It checks the lock token, and the version unless its caller passes the refresh marks it
+knows (``Marks``: the lock check alone then proves the version), so a holder whose lock
+expired can never overwrite newer state; in the same step it marks the inbox entry processed,
+appends the turn's history entry, renews the lock, keeps the turn's effects (for a process
+that dies before running them: ``storage.locks.Lease.effects``) and, outside a cluster,
+writes the turn's outbox entries and the turn's funnel counts (``storage.funnel``).
+``save_call`` builds its only calls (``Save``; ``SaveCounted`` and ``SaveWithOutbox`` outside
+a cluster). This module must not decide what to save.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from typing import ClassVar, Self
 from storage.funnel import Counts
 from storage.keyparts import FUNNEL_TTL
 from storage.keys import Keys
+from storage.lock_scripts import HOLDS
 from storage.locks import Lock
 from storage.reached import Reached
 from storage.scripts import Arg, Key, Script, Spread
@@ -27,13 +29,14 @@ from storage.scripts import Arg, Key, Script, Spread
 # then (with outbox entries) outbox data and lease, then (outside a cluster, counting) the
 # funnel's day counter: always the last key.
 # ARGV: token, expected version, json, ttl seconds, the ttl's refresh window (``refresh_mark``),
-# inbox id or "", lock ttl ms (0: a lock taken or renewed moments ago, left as it is), the
-# turn's effects ("-": leave those stored, "": none), the number n of outbox entries then n
-# pairs (id, json), then the turn's profile writes (``Writes``): k pairs (field, value) after
-# k, then t tags after t, then the funnel's: m, and when m > 0 the counter's ttl and m pairs
-# (field, increment) counted in KEYS[#KEYS] (``storage.funnel.counts_of``: one pair a turn),
-# then the steps reached: q, and when q > 0 their time (ms) and q members (one ZADD for them
-# all), then (optional) a history entry: a MINID to trim to or "", then XADD arguments after
+# the window the state holds as its caller knows it (``Marks``; "?": unknown, read with the
+# version and checked), inbox id or "", lock ttl ms (0: a lock taken or renewed moments ago, left
+# as it is), the turn's effects ("-": leave those stored, "": none), the number n of outbox
+# entries then n pairs (id, json), then the turn's profile writes (``Writes``): k pairs (field,
+# value) after k, then t tags after t, then the funnel's: m, and when m > 0 the counter's ttl and
+# m pairs (field, increment) counted in KEYS[#KEYS] (``storage.funnel.counts_of``: one pair a
+# turn), then the steps reached: q, and when q > 0 their time (ms) and q members (one ZADD for
+# them all), then (optional) a history entry: a MINID to trim to or "", then XADD arguments after
 # the key (trim options, "*", field, value, ...).
 # The outbox entries' lease score is the server's time in ms: the history entry's id when the
 # save writes one (XADD "*" takes it from the server's clock; a stream whose last id is later
@@ -41,25 +44,39 @@ from storage.scripts import Arg, Key, Script, Spread
 # The state's EXPIRE runs once per refresh window (a 30th of the ttl: one a day for 30 days),
 # its mark kept in the state's field "x": a state lives between 29 and 30 30ths of its ttl
 # after its last save, and a customer's later messages that window cost no EXPIRE. The
-# state, its mark and the turn's effects go in one HSET.
+# state, its mark and the turn's effects go in one HSET; a HSET that created every field
+# (the state expired during the turn) writes the mark and runs the EXPIRE too.
+# With the marks known (``Marks``) the state is not read: the lock check alone proves that
+# nobody wrote it since the caller read it, as every writer of a state holds the customer's
+# lock (``storage.save``, ``States.save``'s callers) or deletes the lock with it in one DEL
+# (``Store.forget``, ``Merger``, ``States.delete``).
+# The lock holds the token, marked or not (``storage.lock_scripts``: pushes since the lease).
 # Returns {new version, 0} or {-1, 0} lock lost, {-2, stored version} version conflict.
-SAVE_LUA = """
-if redis.call('GET', KEYS[2]) ~= ARGV[1] then return {-1, 0} end
-local s = redis.call('HMGET', KEYS[1], 'v', 'x')
-local v = tonumber(s[1] or '0')
-if v ~= tonumber(ARGV[2]) then return {-2, v} end
+SAVE_LUA = HOLDS + """
+if not holds(redis.call('GET', KEYS[2]), ARGV[1]) then return {-1, 0} end
+local v, stored = tonumber(ARGV[2]), ARGV[6]
+if stored == '?' then
+  local s = redis.call('HMGET', KEYS[1], 'v', 'x')
+  local found = tonumber(s[1] or '0')
+  if found ~= v then return {-2, found} end
+  stored = s[2]
+end
 v = v + 1
 local f = {'v', v, 'd', ARGV[3]}
-local refresh = tonumber(ARGV[4]) > 0 and s[2] ~= ARGV[5]
+local expiring = tonumber(ARGV[4]) > 0
+local refresh = expiring and stored ~= ARGV[5]
 if refresh then f[5] = 'x'; f[6] = ARGV[5] end
-if ARGV[8] ~= '' and ARGV[8] ~= '-' then f[#f + 1] = 'fx'; f[#f + 1] = ARGV[8] end
-redis.call('HSET', KEYS[1], unpack(f))
-if ARGV[8] == '' then redis.call('HDEL', KEYS[1], 'fx') end
+if ARGV[9] ~= '' and ARGV[9] ~= '-' then f[#f + 1] = 'fx'; f[#f + 1] = ARGV[9] end
+if redis.call('HSET', KEYS[1], unpack(f)) == #f / 2 and expiring and not refresh then
+  redis.call('HSET', KEYS[1], 'x', ARGV[5])
+  refresh = true
+end
+if ARGV[9] == '' then redis.call('HDEL', KEYS[1], 'fx') end
 if refresh then redis.call('EXPIRE', KEYS[1], ARGV[4]) end
-if ARGV[7] ~= '0' then redis.call('PEXPIRE', KEYS[2], ARGV[7]) end
-if ARGV[6] ~= '' then redis.call('XDEL', KEYS[3], ARGV[6]) end
-local n = tonumber(ARGV[9])
-local c = 10 + 2 * n
+if ARGV[8] ~= '0' then redis.call('PEXPIRE', KEYS[2], ARGV[8]) end
+if ARGV[7] ~= '' then redis.call('XDEL', KEYS[3], ARGV[7]) end
+local n = tonumber(ARGV[10])
+local c = 11 + 2 * n
 local k = tonumber(ARGV[c])
 if k > 0 then redis.call('HSET', KEYS[6], unpack(ARGV, c + 1, c + 2 * k)) end
 c = c + 1 + 2 * k
@@ -82,7 +99,7 @@ if n > 0 then
     local t = redis.call('TIME')
     now = t[1] * 1000 + math.floor(t[2] / 1000)
   end
-  for i = 10, 8 + 2 * n, 2 do
+  for i = 11, 9 + 2 * n, 2 do
     redis.call('HSET', KEYS[8], ARGV[i], ARGV[i + 1])
     redis.call('ZADD', KEYS[9], now, ARGV[i])
   end
@@ -127,6 +144,18 @@ class Writes:
 _NO_WRITES: list[Arg] = [0, 0]
 
 
+@dataclass(frozen=True, slots=True)
+class Marks:
+    """A save's refresh marks (``refresh_mark``), given by a caller that has held the lock
+    since it read the state: ``stored``, the mark the state holds (read with the lock,
+    ``storage.locks.Snapshot.mark``, or the ``now`` of the caller's own last save; None: no
+    state or no mark), and ``now``, this save's (``States.mark``). With them the save neither
+    reads the state nor checks its version (see ``SAVE_LUA``)."""
+
+    stored: str | None
+    now: str
+
+
 @dataclass(slots=True)
 class Record:
     """What one save writes: the state (JSON) at ``version`` + 1, and what goes with it (not
@@ -144,6 +173,7 @@ class Record:
     reached: Reached | None = None  # the steps the turn entered (``storage.reached``)
     renew: bool = True  # renew the lock for its ttl (False: its holder knows it is fresh)
     writes: Writes | None = None  # profile fields and tags the turn stores with its state
+    marks: Marks | None = None  # None: the save reads the state's version and mark
 
 
 @dataclass(slots=True)
@@ -163,6 +193,7 @@ class Save(Script):
     data: str
     ttl: int
     mark: str  # ``refresh_mark(ttl)``
+    stored: str  # the mark the state holds (``Marks.stored``; "" none), or "?" unknown
     inbox_id: str
     lock_ms: int
     effects: str
@@ -212,6 +243,7 @@ class SaveCounted(Script):
     data: str
     ttl: int
     mark: str  # ``refresh_mark(ttl)``
+    stored: str  # the mark the state holds (``Marks.stored``; "" none), or "?" unknown
     inbox_id: str
     lock_ms: int
     effects: str
@@ -248,6 +280,7 @@ class SaveWithOutbox(Script):
     data: str
     ttl: int
     mark: str  # ``refresh_mark(ttl)``
+    stored: str  # the mark the state holds (``Marks.stored``; "" none), or "?" unknown
     inbox_id: str
     lock_ms: int
     effects: str
@@ -264,12 +297,20 @@ class SaveWithOutbox(Script):
         return call
 
 
+def _marks(record: Record) -> tuple[str, str]:
+    """This save's refresh mark and the stored one ("?": unknown, the script reads it)."""
+    marks = record.marks
+    if marks is None:
+        return (refresh_mark(record.ttl, time.time()) if record.ttl > 0 else ""), "?"
+    return marks.now, marks.stored or ""
+
+
 def save_call(keys: Keys, lock: Lock, record: Record) -> Save | SaveCounted | SaveWithOutbox:
     """The call of ``SAVE_LUA`` for ``record``; with its outbox keys when it has entries,
     with the funnel's counter when it counts."""
     c = lock.customer
     effects = "-" if record.effects is None else record.effects
-    mark = refresh_mark(record.ttl, time.time()) if record.ttl > 0 else ""
+    mark, stored = _marks(record)
     lock_ms = lock.ttl_ms if record.renew else 0
     rest: list[Arg] = []
     for entry in record.outbox:
@@ -284,14 +325,14 @@ def save_call(keys: Keys, lock: Lock, record: Record) -> Save | SaveCounted | Sa
         if counts is not None:
             return SaveCounted(k.state(c), k.lock(c), k.inbox(c), k.history(c), k.reached(c),
                                k.profile(c), k.tags(c), counts.key(k), lock.token,
-                               record.version, record.data, record.ttl, mark, inbox_id, lock_ms,
-                               effects, 0, rest)
+                               record.version, record.data, record.ttl, mark, stored,
+                               inbox_id, lock_ms, effects, 0, rest)
         return Save(k.state(c), k.lock(c), k.inbox(c), k.history(c), k.reached(c), k.profile(c),
                     k.tags(c), lock.token, record.version, record.data, record.ttl, mark,
-                    inbox_id, lock_ms, effects, 0, rest)
+                    stored, inbox_id, lock_ms, effects, 0, rest)
     data_key, lease_key = record.outbox_keys
     counter = counts.key(k) if counts else data_key
     return SaveWithOutbox(k.state(c), k.lock(c), k.inbox(c), k.history(c), k.reached(c),
                           k.profile(c), k.tags(c), data_key, lease_key, counter, lock.token,
-                          record.version, record.data, record.ttl, mark, inbox_id, lock_ms,
-                          effects, len(record.outbox), rest)
+                          record.version, record.data, record.ttl, mark, stored, inbox_id,
+                          lock_ms, effects, len(record.outbox), rest)

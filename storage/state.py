@@ -4,9 +4,10 @@ Protocol: ``lease = await states.locks.lease(c)`` (or ``Intake.take``) → ``loa
 snapshot=lease.snapshot)`` → engine → ``save(c, st, version=v, lock=lease.lock,
 inbox_id=...)``. The lease read the state with the lock (``storage.locks``), so the first load
 of a turn costs no round trip; later loads read. The save is one Lua script
-(``storage.save``) that checks both the lock token and the version, so a holder whose lock
-expired can never overwrite newer state; it also marks the inbox entry processed, appends the
-turn's history entry, renews the lock and can write the turn's outbox entries (``outbox=``).
+(``storage.save``) that checks the lock token (and, unless the caller passes the refresh marks
+it knows, the version), so a holder whose lock expired can never overwrite newer state; it
+also marks the inbox entry processed, appends the turn's history entry, renews the lock and
+can write the turn's outbox entries (``outbox=``).
 A message thus costs three round trips: accept (with the lock), save, release; every key in
 the customer's Redis Cluster slot except the outbox's, which a cluster writes separately.
 
@@ -16,6 +17,7 @@ This module must not run the engine or read events; it only stores what it is gi
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator, Awaitable, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
@@ -34,11 +36,13 @@ from storage.reached import Reached
 from storage.save import (
     LOCK_LOST,
     VERSION_CONFLICT,
+    Marks,
     Record,
     Save,
     SaveCounted,
     SaveWithOutbox,
     Writes,
+    refresh_mark,
     save_call,
 )
 from storage.scripts import runner
@@ -123,6 +127,7 @@ class States:
         reached: Reached | None = None,
         renew: bool = True,
         writes: Writes | None = None,
+        marks: Marks | None = None,
     ) -> int:
         """Store ``state`` if ``version`` is current and ``lock`` still held; new version.
 
@@ -133,19 +138,15 @@ class States:
         after the save re-sends them rather than losing them (on Redis Cluster, or in two
         shards, right after it). ``effects`` (``storage.codec.encode_effects``; "" for none)
         replaces the stored effects of the last turn (None leaves them). ``counts``: the
-        funnel's day, outside a cluster; ``reached``: the customer's steps reached."""
+        funnel's day, outside a cluster; ``reached``: the customer's steps reached;
+        ``marks``: the state is not read again, nor its version checked (``storage.save``)."""
         if lock.customer != customer:
             raise LockLost(f"lock is for customer {lock.customer}, not {customer}")
         record = self._record(state, version, inbox_id, history, outbox, effects)
         record.counts, record.reached = (counts if self._joint else None), reached
-        record.renew, record.writes = renew, writes
+        record.renew, record.writes, record.marks = renew, writes, marks
         call = save_call(self._keys, lock, record)
-        reply = await self._run(call)
-        new_version, left = (int(x) for x in reply)
-        if new_version == LOCK_LOST:
-            raise LockLost(f"customer {customer}: lock expired or taken over before save")
-        if new_version == VERSION_CONFLICT:
-            raise VersionConflict(f"customer {customer}: version {left} stored, {version} loaded")
+        new_version = _checked(customer, version, await self._run(call))
         await self._after(outbox, record, counts)
         return new_version  # an emptied inbox leaves the pending set lazily (Inbox docstring)
 
@@ -189,6 +190,22 @@ class States:
             outbox_keys=joint_keys or (),
         )
 
+    def mark(self) -> str:
+        """The refresh mark of a save now (``storage.save.Marks.now``)."""
+        return refresh_mark(self.state_ttl, time.time()) if self.state_ttl > 0 else ""
+
     @guarded
     async def delete(self, customer: str) -> None:
-        await self._redis.delete(self._keys.state(customer))
+        """The state, and its lock in the same step: a holder's save then finds the lock gone
+        (``LockLost``) rather than writing over a state it no longer checks."""
+        await self._redis.delete(self._keys.state(customer), self._keys.lock(customer))
+
+
+def _checked(customer: str, version: int, reply: Any) -> int:
+    """The save script's new version; its refusals raised."""
+    new_version, left = (int(x) for x in reply)
+    if new_version == LOCK_LOST:
+        raise LockLost(f"customer {customer}: lock expired or taken over before save")
+    if new_version == VERSION_CONFLICT:
+        raise VersionConflict(f"customer {customer}: version {left} stored, {version} loaded")
+    return new_version

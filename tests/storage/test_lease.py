@@ -214,12 +214,16 @@ async def test_an_orphaned_token_s_lock_is_taken_over_and_the_orphans_forgotten(
     await locks.release(free.lock)
 
 
-async def test_release_if_idle_keeps_the_lock_while_the_inbox_has_entries(store: Store) -> None:
+async def test_release_if_idle_keeps_the_lock_while_entries_pushed_meanwhile_wait(
+    store: Store,
+) -> None:
+    """An entry pushed while the lock is held (the lock marked: ``storage.lock_scripts``)
+    keeps it, put back unmarked; once processed, the next release lets go."""
     locks = store.states.locks
     async with store.states.lock("c1") as lock:
         await store.states.save("c1", STATE, version=0, lock=lock, effects="fx")
-    entry = await store.inbox.push("c1", _inbound("e1", "a"))
     lease = await locks.lease("c1")
+    entry = await store.inbox.push("c1", _inbound("e1", "a"))
     rows = await locks.release_if_idle(lease.lock)
     assert rows is not None
     assert [i for i, _ in rows] == [entry]
@@ -256,9 +260,9 @@ async def test_a_release_with_an_empty_inbox_leaves_a_lock_that_is_not_its_own(
 
 async def test_lock_scripts_queued_on_a_pipeline_share_its_round_trip(store: Store) -> None:
     locks = store.states.locks
-    await store.inbox.push("c1", _inbound("e1", "a"))
     one = await locks.acquire("c1", ttl=2.0)
     two = await locks.acquire("c2", ttl=2.0)
+    await store.inbox.push("c1", _inbound("e1", "a"))  # during the hold: the lock is marked
     await store.redis.pexpire(store.keys.lock("c1"), 500)
     pipe = store.redis.pipeline(transaction=False)
     locks.extend_to(pipe, one)

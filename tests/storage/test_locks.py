@@ -44,10 +44,10 @@ async def test_release_acked_acknowledges_records_and_releases(store: Store) -> 
     assert await store.outbox.pending() == []
     assert [(e.direction, e.text) for e in await store.history.read("c2")] == [
         ("out", "Во сколько?")]
-    await store.inbox.push("c2", Inbound("max", "42", "e2", TextEvent("b")))
     again = await locks.lease("c2")
+    await store.inbox.push("c2", Inbound("max", "42", "e2", TextEvent("b")))
     rows = await locks.release_acked(again.lock, [], shard)
-    assert rows is not None  # an entry waits: the lock stays
+    assert rows is not None  # an entry pushed during the hold waits: the lock stays
     assert await holds(store, again.lock)
     await locks.release(again.lock)
 

@@ -25,7 +25,8 @@ from storage.errors import StorageError
 from storage.funnel import Counts
 from storage.intake import AcceptJoint, Push, accept_call
 from storage.keys import Keys
-from storage.locks import Lock, ReleaseAcked
+from storage.lock_scripts import ReleaseAcked
+from storage.locks import Lock
 from storage.save import Record, save_call
 from storage.scripts import (
     Arg,
