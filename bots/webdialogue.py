@@ -137,7 +137,7 @@ async def quiet(store: Store, session_id: str) -> bool:
     to a person (an operator holds it, or one is awaited; a global command does bring the bot
     back, and its answer then comes with no typing shown before it)."""
     try:
-        customer = await store.identities.customer_of(f"web:{session_id}")
+        customer = await _customer(store, session_id)
         state = None if customer is None else await _state(store, customer)
     except StorageError as exc:
         raise Unavailable("state unavailable") from exc
@@ -149,11 +149,19 @@ async def settled(store: Store, runtime: Runtime, session_id: str) -> None:
     drain waits for the lock when another process has the customer: until that one is done
     too); at once for a session with no customer yet."""
     try:
-        customer = await store.identities.customer_of(f"web:{session_id}")
+        customer = await _customer(store, session_id)
     except StorageError as exc:
         raise Unavailable("identity unavailable") from exc
     if customer is not None:
         await runtime.settled(customer)
+
+
+async def _customer(store: Store, session_id: str) -> str | None:
+    """The session's customer: as this process's intake last knew it (a web chat socket
+    lives on one process, which accepted the session's earlier messages), else read. Asked
+    for every message by ``quiet`` and ``settled``: a read each was two round trips."""
+    account = f"web:{session_id}"
+    return store.intake.known(account) or await store.identities.customer_of(account)
 
 
 def greeting(flows: FlowSet, now: datetime) -> tuple[Reply, ...]:

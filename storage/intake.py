@@ -215,6 +215,12 @@ class Intake:
         arrival = await self._accept(dedupe_key, inbound, take=False)
         return None if arrival is None else arrival.customer
 
+    def known(self, account: str) -> str | None:
+        """The customer this process last accepted ``account``'s events for, without a round
+        trip (None: not seen here). A merge may have moved the account since: the next
+        accept finds out and corrects it."""
+        return self._known.get(account)
+
     async def take(self, dedupe_key: str, inbound: Inbound) -> Arrival | None:
         """``accept``, taking the customer's lock in the same step when it is free: the
         arrival carries the lease then."""

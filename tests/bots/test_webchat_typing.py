@@ -21,7 +21,7 @@ from playwright.async_api import Browser, expect
 from test_app import chat, make_settings, next_reply
 from test_processes import free_port
 
-from bots.app import build_app
+from bots.app import EDGE, build_app
 
 START = """\
 flow: start
@@ -74,6 +74,34 @@ async def test_a_turn_that_answers_nothing_ends_the_typing_indicator(
         assert replied[1]["text"] == "Вы написали: привет"
         await ws.send_json({"type": "text", "text": "тихо", "id": "c2"})
         assert [f["type"] for f in await frames_until_idle(ws)] == ["typing", "idle"]
+        await ws.close()
+
+
+async def test_a_known_session_s_message_asks_redis_for_its_customer_no_more(
+    redis_url: str, bot_prefix: str, tmp_path: Path, flows: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Before each message the server asks whether a person has the dialogue (no ``typing``
+    then) and after it waits for the customer's turns (``idle``): both need the session's
+    customer, which this process's intake knows once it accepted the session's first event.
+    Each was a read of the account (two round trips a message); the indicator is unchanged."""
+    app = build_app(make_settings(redis_url, bot_prefix, tmp_path, flows=flows))
+    async with TestClient(TestServer(app, host="127.0.0.1")) as client:
+        ws = await chat(client)
+        assert await next_reply(ws) == "Здравствуйте! Напишите что-нибудь."
+        identities = app[EDGE].parts.store.identities
+        read = identities.customer_of
+        asked: list[str] = []
+
+        async def customer_of(account: str) -> str | None:
+            asked.append(account)
+            return await read(account)
+
+        monkeypatch.setattr(identities, "customer_of", customer_of)
+        await ws.send_json({"type": "text", "text": "привет", "id": "c1"})
+        assert [f["type"] for f in await frames_until_idle(ws)] == ["typing", "reply", "idle"]
+        await ws.send_json({"type": "text", "text": "тихо", "id": "c2"})
+        assert [f["type"] for f in await frames_until_idle(ws)] == ["typing", "idle"]
+        assert asked == []
         await ws.close()
 
 
