@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import logging
 import os
 from pathlib import Path
 from types import SimpleNamespace
@@ -71,3 +72,14 @@ async def test_the_running_bot_freezes_its_start_up_heap(monkeypatch: pytest.Mon
         gc.unfreeze()
         gc.set_threshold(*thresholds)
 
+
+def test_log_records_skip_what_the_format_does_not_show(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``svyaz run``'s format shows time, level, logger and message: records skip the
+    caller's frame, thread and process (the turn's INFO line costs less; bench/README.md)."""
+    for name in ("_srcfile", "logThreads", "logProcesses", "logMultiprocessing"):
+        monkeypatch.setattr(logging, name, getattr(logging, name))
+    cmd_run._setup_logging()
+    record = logging.getLogger("svyaz.test").makeRecord(
+        "svyaz.test", logging.INFO, "f.py", 1, "turn customer=%s", ("c1",), None)
+    assert (logging._srcfile, record.thread, record.process) == (None, None, None)
+    assert record.getMessage() == "turn customer=c1"
