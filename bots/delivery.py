@@ -329,7 +329,7 @@ class Delivery:
         """History of a sent reply; with ``ack``, that outbox entry is acknowledged in the
         same round trip (or later, with ``sent``: see ``reply``)."""
         if count:
-            self._metrics.messages_out.labels(channel).inc()
+            self._metrics.sent(channel).inc()
         entry = HistoryEntry(
             ts=self._clock(), channel=channel, direction="out", text=reply.text,
             buttons=tuple(button.text for button in reply.buttons),

@@ -105,7 +105,7 @@ class Runtime:
             raise Unavailable(f"storage unavailable ({exc}); retry later") from exc
         if arrival is None:
             return
-        self._metrics.messages_in.labels(inbound.channel).inc()
+        self._metrics.received(inbound.channel).inc()
         self.dispatch.kick(arrival.customer, arrival.lease)
         if self._names is not None:
             self._names.note(arrival.customer, inbound)

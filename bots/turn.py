@@ -249,7 +249,7 @@ class TurnRunner:
             )
             await self._apologise(ctx)
         elapsed = time.perf_counter() - started
-        self._metrics.turn_seconds.labels(ctx.inbound.channel).observe(elapsed)
+        self._metrics.turn_time(ctx.inbound.channel).observe(elapsed)
         log.info(
             "turn customer=%s channel=%s flow=%s step=%s ms=%.1f",
             ctx.customer, ctx.inbound.channel, ctx.flow, ctx.step, elapsed * 1000,

@@ -37,8 +37,12 @@ def clean_inbound(inbound: Inbound) -> Inbound:
     """``inbound`` with ``clean_text`` applied to each of its and its event's string fields.
 
     Every parse path ends here, so storage, templates and channels only ever see valid text.
+    An ``inbound`` with nothing to clean is returned as it is (no copy: ~1 % of the MAX
+    webhook's CPU went to ``dataclasses.replace`` rebuilding an unchanged one).
     """
-    return _cleaned(dataclasses.replace(inbound, event=_cleaned(inbound.event)))
+    event = _cleaned(inbound.event)
+    cleaned = _cleaned(inbound)
+    return cleaned if event is inbound.event else dataclasses.replace(cleaned, event=event)
 
 
 _Item = TypeVar("_Item", Inbound, Event)

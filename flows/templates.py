@@ -258,11 +258,24 @@ def compile_text(source: str) -> TextTemplate:
     try:
         tree = ENV.parse(source)
         _check_tree(tree)
-        template = ENV.from_string(tree)
+        template = _from_tree(tree)
     except TemplateSyntaxError as exc:
         raise TemplateProblem(_explain(exc), exc.lineno) from exc
     names = frozenset(find_undeclared_variables(tree))
     return TextTemplate(source, template, names)
+
+
+def _from_tree(tree: nodes.Template) -> Template:
+    """``ENV.from_string`` with the template's globals flattened into one dict.
+
+    Jinja keeps a template's globals as a ``ChainMap`` over the environment's and iterates it
+    twice per render (``new_context``: ``dict(globals, **vars)`` and ``set(globals)``), in
+    Python: ~1 % of the bot's CPU on the booking load (profile: ``ChainMap.__iter__`` under
+    ``Context.__init__``). ``ENV.globals`` is set once, before any template is compiled, so a
+    copy holds the same names and values."""
+    template = ENV.from_string(tree)
+    template.globals = dict(template.globals)
+    return template
 
 
 # --------------------------------------------------------------------------- expressions
@@ -303,7 +316,7 @@ def compile_expr(source: str) -> Expression:
             )
         _check_tree(tree)
         body = nodes.Template([nodes.Assign(nodes.Name("result", "store"), tree)], lineno=1)
-        template = ENV.from_string(body)
+        template = _from_tree(body)
     except TemplateSyntaxError as exc:
         raise TemplateProblem(_explain(exc), exc.lineno) from exc
     names = frozenset(node.name for node in tree.find_all(nodes.Name) if node.ctx == "load")

@@ -45,6 +45,19 @@ def test_clean_inbound_reaches_every_string_field() -> None:
                             callback_id=CLEAN, name=CLEAN)
 
 
+def test_clean_inbound_copies_only_what_it_cleans() -> None:
+    """An inbound with nothing to clean comes back as it is; a dirty event alone, or a dirty
+    field alone, is cleaned in a copy."""
+    valid = Inbound(channel="max", user_id="1", event_id="e", event=TextEvent("hi"), name="Ив")
+    assert clean_inbound(valid) is valid
+    assert clean_inbound(Inbound(channel="max", user_id="1", event_id="e",
+                                 event=TextEvent(BAD))) == Inbound(
+        channel="max", user_id="1", event_id="e", event=TextEvent(CLEAN))
+    assert clean_inbound(Inbound(channel="max", user_id="1", event_id=BAD,
+                                 event=TextEvent("hi"))) == Inbound(
+        channel="max", user_id="1", event_id=CLEAN, event=TextEvent("hi"))
+
+
 def test_vk_text_payload_ref_and_event_id_are_cleaned() -> None:
     text = _valid(parse_callback(json.loads(json.dumps(message_new(1, 5, BAD, event_id=BAD)))))
     assert (text.event, text.event_id) == (TextEvent(CLEAN), CLEAN)

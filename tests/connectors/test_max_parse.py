@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import copy
+import importlib
 import json
+import re
 from typing import Any
 
 import pytest
@@ -293,3 +295,45 @@ def test_vcard_variants() -> None:
     folded = "BEGIN:VCARD\r\nFN:Very\r\n  Long Name\r\nTEL:+79991234567\r\nEND:VCARD\r\n"
     assert parse_vcard(folded) == ("+79991234567", "Very Long Name")
     assert parse_vcard("garbage") == (None, None)
+
+
+_LAX_ONLY = [  # what the strict pass refuses and the full way reads (or refuses) as before
+    _from_user(MESSAGE_CREATED, "5551001"),  # type: ignore[arg-type]  # a number as a string
+    {**MESSAGE_CREATED, "timestamp": 1767225600000.0},  # a float where an int goes
+    {**BOT_STARTED, "update_type": "user_added"},  # a type svyaz does not act on
+    {**MESSAGE_CALLBACK, "callback": {"timestamp": 1}},  # malformed
+    _with_body(text="bad \ud800 half"),  # a lone surrogate: cleaned to U+FFFD
+]
+
+
+@pytest.mark.parametrize(
+    "update",
+    [MESSAGE_CREATED, BOT_STARTED, MESSAGE_CALLBACK, USER_ADDED, _with_body(attachments=[CONTACT]),
+     {**BOT_STARTED, "update_type": "bot_stopped"}, *_LAX_ONLY],
+)
+def test_a_body_parses_as_its_decoded_json_does(update: dict[str, Any]) -> None:
+    """The bytes of a body (strict pass first) and the decoded object (the full way) give the
+    same ``Inbound``, ``None`` or refusal."""
+    body = json.dumps(update).encode()
+    try:
+        expected: object = parse(update)
+    except MaxPayloadError as exc:
+        with pytest.raises(MaxPayloadError, match=re.escape(str(exc))):
+            parse(body)
+        return
+    assert parse(body) == expected
+
+
+@pytest.mark.parametrize("update", [MESSAGE_CREATED, BOT_STARTED, MESSAGE_CALLBACK])
+def test_a_well_formed_body_is_read_in_one_pass(
+    monkeypatch: pytest.MonkeyPatch, update: dict[str, Any]
+) -> None:
+    """The usual update never takes the full way (``json.loads``, then the models)."""
+    expected = parse(update)
+    module = importlib.import_module("connectors.maxbot.parse")  # (the package's ``parse``
+    monkeypatch.setattr(module, "_load", _not_called)  # is the function of that name)
+    assert parse(json.dumps(update).encode()) == expected
+
+
+def _not_called(raw: object) -> dict[str, object]:
+    raise AssertionError("took the full way")

@@ -9,6 +9,7 @@ import pytest
 from flows import ru
 from flows.errors import SvyazError
 from flows.templates import (
+    ENV,
     Expression,
     TemplateProblem,
     TemplateRenderError,
@@ -292,3 +293,15 @@ def test_money_other_currency_and_number() -> None:
 def test_money_rejects_non_numbers(value: JSON) -> None:
     with pytest.raises(TemplateRenderError, match="money"):
         render("{{ v | money }}", v=value)
+
+
+def test_compiled_templates_hold_their_globals_in_one_dict() -> None:
+    """Jinja's ``ChainMap`` of globals is iterated twice per render: flattened at compile,
+    with the same names (the sandbox's ``range`` and ``dict``) and nothing else."""
+    text = compile_text("{{ range(2) | list }}{{ dict(a=1) }}")
+    expr = compile_expr("range(3) | list")
+    for compiled in (text, expr):
+        assert type(compiled._template.globals) is dict
+        assert compiled._template.globals == dict(ENV.globals)
+    assert text.render({}) == "[0, 1]{'a': 1}"
+    assert expr.evaluate({}) == [0, 1, 2]
