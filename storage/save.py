@@ -42,6 +42,8 @@ from storage.scripts import Arg, Key, Script, Spread
 # its mark kept in the state's field "x": a state lives between 29 and 30 30ths of its ttl
 # after its last save, and a customer's later messages that window cost no EXPIRE. The
 # state, its mark and the turn's effects go in one HSET.
+# On a cluster the turn's outbox entries were written just before, noted in the state hash as
+# ``u:<token>`` (``storage.state.States._before``): the save deletes the note.
 # Returns {new version, 0} or {-1, 0} lock lost, {-2, stored version} version conflict.
 SAVE_LUA = """
 if redis.call('GET', KEYS[2]) ~= ARGV[1] then return {-1, 0} end
@@ -55,6 +57,7 @@ if refresh then f[5] = 'x'; f[6] = ARGV[5] end
 if ARGV[8] ~= '' and ARGV[8] ~= '-' then f[#f + 1] = 'fx'; f[#f + 1] = ARGV[8] end
 redis.call('HSET', KEYS[1], unpack(f))
 if ARGV[8] == '' then redis.call('HDEL', KEYS[1], 'fx') end
+redis.call('HDEL', KEYS[1], 'u:' .. ARGV[1])  -- the note of a cluster's outbox entries
 if refresh then redis.call('EXPIRE', KEYS[1], ARGV[4]) end
 if ARGV[7] ~= '0' then redis.call('PEXPIRE', KEYS[2], ARGV[7]) end
 if ARGV[6] ~= '' then redis.call('XDEL', KEYS[3], ARGV[6]) end
