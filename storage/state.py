@@ -19,6 +19,7 @@ This module must not run the engine or read events; it only stores what it is gi
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator, Awaitable, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
@@ -50,6 +51,8 @@ from storage.scripts import runner
 from storage.takeover import LockBreaker
 
 __all__ = ["Lease", "Lock", "Snapshot", "States"]
+
+log = logging.getLogger("svyaz.storage")
 
 UNSAVED = "u:"  # the state hash's note of outbox entries written before a save: u:<token>
 
@@ -208,6 +211,8 @@ class States:
             await self._outbox.ack(entry_id)
         if cut:
             await self._redis.hdel(state, *cut)
+            log.info("dropped %d unsent replies of %s: their turn was never saved and runs "
+                     "again", len(dropped), entries[0].customer)
         return dropped
 
     async def _after(self, counts: Counts | None) -> None:
