@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
+import sys
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -156,6 +157,8 @@ class WebVisitors:
                 continue
             if frame.get("id") in visitor.seen:
                 self.tally.doubled += 1
+                print(f"doubled web frame {frame.get('id')} at {time.time():.3f}",
+                      file=sys.stderr)
             visitor.seen.add(str(frame.get("id")))
             if needle in (frame.get("text") or ""):
                 return True
