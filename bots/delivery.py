@@ -368,9 +368,10 @@ class Delivery:
         sent = 0  # (a customer whose post may still be landing waits: ``bots.posting``)
         for ready, group in await landing_order(self._store.outbox, self._connectors, entries):
             await wait_until(ready)
+            dropped = await self._store.states.never_saved(group)  # (the turn runs again)
             for entry in group:
                 connector = self._connectors.get(entry.channel)
-                if connector is None:
+                if connector is None or entry.id in dropped:
                     continue
                 try:  # an earlier attempt may have arrived: the connector checks what it can
                     await self._send_leased(connector, entry.user_id, entry.reply, entry.id,

@@ -31,7 +31,8 @@ from storage.scripts import Arg, Key, Script, Spread
 # ARGV: token, expected version, json, ttl seconds, the ttl's refresh window (``refresh_mark``),
 # the window the state holds as its caller knows it (``Marks``; "?": unknown, read with the
 # version and checked), inbox id or "", lock ttl ms (0: a lock taken or renewed moments ago, left
-# as it is), the turn's effects ("-": leave those stored, "": none), the number n of outbox
+# as it is), the turn's effects ("-": leave those stored, "": none), the note of outbox entries
+# written before the save ("": none), the number n of outbox
 # entries then n pairs (id, json), then the turn's profile writes (``Writes``): k pairs (field,
 # value) after k, then t tags after t, then the funnel's: m, and when m > 0 the counter's ttl and
 # m pairs (field, increment) counted in KEYS[#KEYS] (``storage.funnel.counts_of``: one pair a
@@ -46,6 +47,10 @@ from storage.scripts import Arg, Key, Script, Spread
 # after its last save, and a customer's later messages that window cost no EXPIRE. The
 # state, its mark and the turn's effects go in one HSET; a HSET that created every field
 # (the state expired during the turn) writes the mark and runs the EXPIRE too.
+# A turn's outbox entries the script cannot write (a cluster's, in another slot, or in two
+# shards) were written just before it, noted in the state hash as ``u:<token>``
+# (``storage.state.States._before``): ARGV[10] names that note, which the save deletes ("":
+# none).
 # With the marks known (``Marks``) the state is not read: the lock check alone proves that
 # nobody wrote it since the caller read it, as every writer of a state holds the customer's
 # lock (``storage.save``, ``States.save``'s callers) or deletes the lock with it in one DEL
@@ -71,12 +76,15 @@ if redis.call('HSET', KEYS[1], unpack(f)) == #f / 2 and expiring and not refresh
   redis.call('HSET', KEYS[1], 'x', ARGV[5])
   refresh = true
 end
-if ARGV[9] == '' then redis.call('HDEL', KEYS[1], 'fx') end
+local gone = {}
+if ARGV[9] == '' then gone[1] = 'fx' end
+if ARGV[10] ~= '' then gone[#gone + 1] = ARGV[10] end
+if #gone > 0 then redis.call('HDEL', KEYS[1], unpack(gone)) end
 if refresh then redis.call('EXPIRE', KEYS[1], ARGV[4]) end
 if ARGV[8] ~= '0' then redis.call('PEXPIRE', KEYS[2], ARGV[8]) end
 if ARGV[7] ~= '' then redis.call('XDEL', KEYS[3], ARGV[7]) end
-local n = tonumber(ARGV[10])
-local c = 11 + 2 * n
+local n = tonumber(ARGV[11])
+local c = 12 + 2 * n
 local k = tonumber(ARGV[c])
 if k > 0 then redis.call('HSET', KEYS[6], unpack(ARGV, c + 1, c + 2 * k)) end
 c = c + 1 + 2 * k
@@ -99,7 +107,7 @@ if n > 0 then
     local t = redis.call('TIME')
     now = t[1] * 1000 + math.floor(t[2] / 1000)
   end
-  for i = 11, 9 + 2 * n, 2 do
+  for i = 12, 10 + 2 * n, 2 do
     redis.call('HSET', KEYS[8], ARGV[i], ARGV[i + 1])
     redis.call('ZADD', KEYS[9], now, ARGV[i])
   end
@@ -174,6 +182,7 @@ class Record:
     renew: bool = True  # renew the lock for its ttl (False: its holder knows it is fresh)
     writes: Writes | None = None  # profile fields and tags the turn stores with its state
     marks: Marks | None = None  # None: the save reads the state's version and mark
+    note: str = ""  # the state's note of outbox entries written before it (``States._before``)
 
 
 @dataclass(slots=True)
@@ -197,6 +206,7 @@ class Save(Script):
     inbox_id: str
     lock_ms: int
     effects: str
+    note: str  # the state's note of outbox entries written before the save, or ""
     count: int
     rest: Spread  # the outbox entries' (id, json) pairs, the funnel's 0, the history entry
 
@@ -247,6 +257,7 @@ class SaveCounted(Script):
     inbox_id: str
     lock_ms: int
     effects: str
+    note: str  # the state's note of outbox entries written before the save, or ""
     count: int
     rest: Spread
 
@@ -284,6 +295,7 @@ class SaveWithOutbox(Script):
     inbox_id: str
     lock_ms: int
     effects: str
+    note: str  # the state's note of outbox entries written before the save, or ""
     count: int
     rest: Spread
 
@@ -326,13 +338,13 @@ def save_call(keys: Keys, lock: Lock, record: Record) -> Save | SaveCounted | Sa
             return SaveCounted(k.state(c), k.lock(c), k.inbox(c), k.history(c), k.reached(c),
                                k.profile(c), k.tags(c), counts.key(k), lock.token,
                                record.version, record.data, record.ttl, mark, stored,
-                               inbox_id, lock_ms, effects, 0, rest)
+                               inbox_id, lock_ms, effects, record.note, 0, rest)
         return Save(k.state(c), k.lock(c), k.inbox(c), k.history(c), k.reached(c), k.profile(c),
                     k.tags(c), lock.token, record.version, record.data, record.ttl, mark,
-                    stored, inbox_id, lock_ms, effects, 0, rest)
+                    stored, inbox_id, lock_ms, effects, record.note, 0, rest)
     data_key, lease_key = record.outbox_keys
     counter = counts.key(k) if counts else data_key
     return SaveWithOutbox(k.state(c), k.lock(c), k.inbox(c), k.history(c), k.reached(c),
                           k.profile(c), k.tags(c), data_key, lease_key, counter, lock.token,
                           record.version, record.data, record.ttl, mark, stored, inbox_id,
-                          lock_ms, effects, len(record.outbox), rest)
+                          lock_ms, effects, record.note, len(record.outbox), rest)

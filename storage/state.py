@@ -9,14 +9,18 @@ it knows, the version), so a holder whose lock expired can never overwrite newer
 also marks the inbox entry processed, appends the turn's history entry, renews the lock and
 can write the turn's outbox entries (``outbox=``).
 A message thus costs three round trips: accept (with the lock), save, release; every key in
-the customer's Redis Cluster slot except the outbox's, which a cluster writes separately.
+the customer's Redis Cluster slot except the outbox's, which a cluster writes separately:
+before the save (``_before``), never after it, so a process killed between the two leaves the
+turn's replies to be re-sent rather than a saved turn whose replies exist nowhere. Until the
+save, a note in the state hash (``u:<lock token>``: their ids, which the save's script
+deletes, ``storage.save``) tells a re-send that the turn was never saved (``never_saved``).
 
 This module must not run the engine or read events; it only stores what it is given.
 """
 
 from __future__ import annotations
 
-import asyncio
+import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Sequence
 from contextlib import asynccontextmanager
@@ -26,12 +30,14 @@ from pydantic import ValidationError
 
 from flows.types import DialogState
 from storage.client import RedisClient, scripts_span_slots
+from storage.codec import text
 from storage.errors import CodecError, LockLost, StorageError, VersionConflict, guarded
 from storage.funnel import Count, Counts
 from storage.history import History, HistoryEntry
 from storage.keys import LOCK_TTL, LOCK_WAIT, STATE_TTL, Keys
 from storage.locks import Lease, Lock, Locks, Snapshot
-from storage.outbox import Outbox, Prepared
+from storage.outbox import Outbox, OutboxEntry, Prepared
+from storage.outbox_scripts import Put
 from storage.reached import Reached
 from storage.save import (
     LOCK_LOST,
@@ -49,6 +55,10 @@ from storage.scripts import runner
 from storage.takeover import LockBreaker
 
 __all__ = ["Lease", "Lock", "Snapshot", "States"]
+
+log = logging.getLogger("svyaz.storage")
+
+UNSAVED = "u:"  # the state hash's note of outbox entries written before a save: u:<token>
 
 
 class States:
@@ -134,42 +144,86 @@ class States:
         In the same step: the inbox entry ``inbox_id`` is marked done, ``history`` appended,
         the lock renewed for its ttl (unless ``renew`` is False: a fresh lock,
         ``bots.held.Held.stale``), ``writes`` stored (``storage.save.Writes``) and the
-        ``outbox`` entries (the turn's replies) written — only if the state was, so a crash
-        after the save re-sends them rather than losing them (on Redis Cluster, or in two
-        shards, right after it). ``effects`` (``storage.codec.encode_effects``; "" for none)
-        replaces the stored effects of the last turn (None leaves them). ``counts``: the
-        funnel's day, outside a cluster; ``reached``: the customer's steps reached;
-        ``marks``: the state is not read again, nor its version checked (``storage.save``)."""
+        ``outbox`` entries (the turn's replies) written with the state (on Redis Cluster, or in
+        two shards, just before it: ``_before``), so a crash after the save re-sends them,
+        never loses them. ``effects`` (``storage.codec.encode_effects``; "" for none) replaces
+        the stored effects of the last turn (None leaves them). ``counts``: the funnel's day,
+        outside a cluster; ``reached``: the customer's steps reached; ``marks``: the state is
+        not read again, nor its version checked (``storage.save``)."""
         if lock.customer != customer:
             raise LockLost(f"lock is for customer {lock.customer}, not {customer}")
         record = self._record(state, version, inbox_id, history, outbox, effects)
         record.counts, record.reached = (counts if self._joint else None), reached
         record.renew, record.writes, record.marks = renew, writes, marks
-        call = save_call(self._keys, lock, record)
-        new_version = _checked(customer, version, await self._run(call))
-        await self._after(outbox, record, counts)
+        apart = outbox if outbox and not record.outbox else ()  # (a cluster's: another slot)
+        new_version = _checked(customer, version, await self._saved(lock, record, apart))
+        await self._after(counts)
         return new_version  # an emptied inbox leaves the pending set lazily (Inbox docstring)
+
+    async def _saved(self, lock: Lock, record: Record, apart: Sequence[Prepared]) -> Any:
+        """The save script's reply; the outbox entries it cannot write (``apart``) written
+        before it with their note, which it deletes, and taken back when it refuses."""
+        if apart:
+            await self._before(lock, apart, write=True)
+            record.note = f"{UNSAVED}{lock.token}"
+        reply = await self._run(save_call(self._keys, lock, record))
+        if apart and int(reply[0]) in (LOCK_LOST, VERSION_CONFLICT):
+            await self._before(lock, apart, write=False)
+        return reply
 
     def _run(self, call: Save | SaveCounted | SaveWithOutbox) -> Awaitable[Any]:
         if isinstance(call, Save):
             return self._save(call)
         return self._save_counted(call) if isinstance(call, SaveCounted) else self._save_joint(call)
 
-    async def _after(self, outbox: Sequence[Prepared], record: Record,
-                     counts: Counts | None) -> None:
-        """What the save's script could not write: a cluster's (or two shards') outbox
-        entries, a cluster's funnel counts (not in the customer's slot); sent together, so
-        they cost one round trip's wait."""
-        writes: list[Awaitable[Any]] = []
-        if outbox and not record.outbox and self._outbox is not None:
-            writes.append(self._outbox.put_prepared(outbox))
+    @guarded
+    async def _before(self, lock: Lock, outbox: Sequence[Prepared], *, write: bool) -> None:
+        """The turn's outbox entries the save's script cannot write (a cluster's: another
+        slot), written before it with a note of their ids in the state hash, which the save
+        deletes: written after it, a process killed between the two lost the replies of a
+        saved turn (its inbox entry settled, nothing to re-send; found by the drill
+        bench/drills/multiprocess.py). ``write`` False: taken back, the save refused."""
+        assert self._outbox is not None  # (``_record`` refuses outbox entries without it)
+        pipe = self._redis.pipeline(transaction=False)
+        state, note = self._keys.state(lock.customer), f"{UNSAVED}{lock.token}"
+        if write:
+            pipe.hset(state, note, " ".join(entry.id for entry in outbox))
+            for entry in outbox:  # (``Outbox.put_prepared``'s, on this pipeline)
+                Put.of(self._outbox.keys_of(entry.id), *entry).queue(pipe)
+        else:
+            for entry in outbox:
+                self._outbox.ack_to(pipe, entry.id)
+            pipe.hdel(state, note)
+        await pipe.execute()
+
+    @guarded
+    async def never_saved(self, entries: Sequence[OutboxEntry]) -> set[str]:
+        """Of one customer's ``entries`` (a re-send's), those a turn wrote before a save that
+        never happened (``_before``): they and the rest of their turn's are dropped from the
+        outbox, the note with them. Their turn runs again (its inbox entry is still pending)
+        and answers anew; re-sent, they would come twice."""
+        if not entries or self._outbox is None:
+            return set()
+        state = self._keys.state(entries[0].customer)
+        ids = {entry.id for entry in entries}
+        notes = {text(field): text(found).split()
+                 for field, found in (await self._redis.hgetall(state)).items()
+                 if text(field).startswith(UNSAVED)}
+        cut = {field: found for field, found in notes.items() if ids.intersection(found)}
+        dropped = {entry for found in cut.values() for entry in found}
+        for entry_id in dropped:
+            await self._outbox.ack(entry_id)
+        if cut:
+            await self._redis.hdel(state, *cut)
+            log.info("dropped %d unsent replies of %s: their turn was never saved and runs "
+                     "again", len(dropped), entries[0].customer)
+        return dropped
+
+    async def _after(self, counts: Counts | None) -> None:
+        """A cluster's funnel counts (not in the customer's slot): after the save, which
+        they count."""
         if counts is not None and not self._joint:
-            writes.append(self._count(Count.of(self._keys, counts)))
-        if not writes:  # (outside a cluster, nearly always)
-            return
-        for result in await asyncio.gather(*writes, return_exceptions=True):
-            if isinstance(result, BaseException):  # (both have ended: none left running)
-                raise result
+            await self._count(Count.of(self._keys, counts))
 
     def _record(self, state: DialogState, version: int, inbox_id: str | None,
                 history: HistoryEntry | None, outbox: Sequence[Prepared],

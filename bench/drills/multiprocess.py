@@ -53,6 +53,7 @@ from bench.common import (  # noqa: E402
     temp_dir,
     wait_healthy,
 )
+from bench.drills.autopsy import autopsy  # noqa: E402
 from bench.drills.cluster import redis_cluster  # noqa: E402
 from bench.drills.harness import Load  # noqa: E402
 from bench.drills.hosts import Hosts  # noqa: E402
@@ -240,6 +241,10 @@ async def chaos_run(args: argparse.Namespace, hosts: Hosts, work: Path, redis_ur
         while time.monotonic() < deadline and not all(
                 max_fake.inbox.count_of(u, REMINDER_TEXT) for u in users):
             await asyncio.sleep(0.5)
+        await autopsy(redis_url, "drill", [
+            (name, user, needle, load.tally.posted[(user, needle)])
+            for name, load in (("max", max_load), ("vk", vk_load))
+            for user, needle in load.tally.waiting], fleet.kill_times)
     finally:
         fleet.stop()
     emit("kills", kills)

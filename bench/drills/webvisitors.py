@@ -4,9 +4,16 @@ with the visitor's session (any process may take it), the history the welcome re
 whether the last message was received and answered, and a message that was not received is
 sent again.
 
+Each dialogue is a new person: its socket carries its own address in ``X-Forwarded-For``
+(the drill's balancer is a trusted proxy, ``SVYAZ_TRUSTED_PROXIES``), as a front proxy would
+pass it. Otherwise every visitor shares the drill's one address, and the web chat's limit of
+new customers per address (``WebChat`` ``start_rate``: a burst of 20 per process, then one
+each 5 s) refuses the drill's hundred dialogues a minute: an abuse limit working, not a loss.
+
 Counts per message: answered (its reply came, live or in the replayed history), lost (no
 reply within the wait); reply frames a visitor got twice (``doubled``: the same message id
-again, which the widget would drop); reconnects.
+again, which the widget would drop); reconnects; refused (an ``error`` frame answered the
+message: the widget restores the draft, and the visitor sends it again a second later).
 """
 
 from __future__ import annotations
@@ -14,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
+import sys
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -23,6 +31,7 @@ import aiohttp
 from bench.load import DIALOGUE
 
 REPLY_WAIT = 45.0
+REFUSED_PAUSE = 1.0  # seconds before a refused message is sent again
 
 
 @dataclass
@@ -33,6 +42,7 @@ class WebTally:
     reconnects: int = 0
     doubled: int = 0
     stuck: int = 0
+    refused: int = 0
 
 
 @dataclass
@@ -42,6 +52,12 @@ class _Visitor:
     ws: aiohttp.ClientWebSocketResponse | None = None
     said: int = 0  # our messages the bot has received
     seen: set[str] = field(default_factory=set)  # reply frame ids
+
+    @property
+    def address(self) -> str:
+        """This person's address (198.18.0.0/15, the benchmarking range)."""
+        n = self.number
+        return f"198.{18 + (n >> 16) % 2}.{(n >> 8) % 256}.{n % 256}"
 
 
 class WebVisitors:
@@ -104,6 +120,10 @@ class WebVisitors:
                 if await self._reply(visitor, needle, deadline):
                     visitor.said += 1
                     return True
+            except _Refused:
+                received = False
+                self.tally.refused += 1
+                await asyncio.sleep(REFUSED_PAUSE)
             except (aiohttp.ClientError, ConnectionError, TimeoutError, _Closed):
                 if visitor.ws is not None:
                     with contextlib.suppress(Exception):
@@ -116,7 +136,8 @@ class WebVisitors:
 
     async def _connect(self, http: aiohttp.ClientSession,
                        visitor: _Visitor) -> list[dict[str, Any]]:
-        visitor.ws = await http.ws_connect(self.url, headers={"Origin": self.origin},
+        headers = {"Origin": self.origin, "X-Forwarded-For": visitor.address}
+        visitor.ws = await http.ws_connect(self.url, headers=headers,
                                            timeout=aiohttp.ClientWSTimeout(ws_close=2))
         await visitor.ws.send_json({"type": "hello", "session": visitor.token})
         welcome = await _frame(visitor.ws, 10.0)
@@ -130,10 +151,14 @@ class WebVisitors:
         assert visitor.ws is not None
         while time.monotonic() < deadline:
             frame = await _frame(visitor.ws, max(0.1, deadline - time.monotonic()))
+            if frame.get("type") == "error" and frame.get("id") == f"m{visitor.said}":
+                raise _Refused(frame.get("code"))
             if frame.get("type") != "reply":
                 continue
             if frame.get("id") in visitor.seen:
                 self.tally.doubled += 1
+                print(f"doubled web frame {frame.get('id')} at {time.time():.3f}",
+                      file=sys.stderr)
             visitor.seen.add(str(frame.get("id")))
             if needle in (frame.get("text") or ""):
                 return True
@@ -144,8 +169,14 @@ class _Closed(Exception):
     pass
 
 
+class _Refused(Exception):
+    """An ``error`` frame answered the visitor's message: it was not taken."""
+
+
 async def _frame(ws: aiohttp.ClientWebSocketResponse, timeout: float) -> dict[str, Any]:
-    message = await ws.receive(timeout=timeout)
+    # Not ``receive(timeout=...)``: aiohttp starts that timeout again after each ping it
+    # answers, and the server pings every 25 s, so a wait of 45 s never ended ("stuck").
+    message = await asyncio.wait_for(ws.receive(), timeout)
     if message.type != aiohttp.WSMsgType.TEXT:
         raise _Closed
     frame: dict[str, Any] = message.json()
