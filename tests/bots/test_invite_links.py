@@ -38,14 +38,14 @@ async def anna(harness: Harness) -> str:
 async def test_the_dry_run_writes_nothing(owner: Owner, harness: Harness,
                                           capsys: pytest.CaptureFixture[str]) -> None:
     before = owner.links()
-    keys = sorted(await harness.store.redis.keys("*"))
+    keys = sorted(await harness.store.redis.keys(f"{harness.store.keys.prefix}*"))
     capsys.readouterr()
     assert await owner.svyaz("invite", "links", "invites.csv") == 0
     out = capsys.readouterr().out
     assert "Анна: новые ссылки (" in out
     assert "проверка: новые ссылки получат 3, их старые ссылки перестанут работать" in out
     assert owner.links() == before
-    assert sorted(await harness.store.redis.keys("*")) == keys
+    assert sorted(await harness.store.redis.keys(f"{harness.store.keys.prefix}*")) == keys
     customer = await anna(harness)
     assert await harness.store.identities.invitations.customer_of(max_token(before)) == customer
 
