@@ -120,6 +120,8 @@ def test_link_channel_to_a_send_only_channel_is_an_error(
     ("reminders", "показать запланированные напоминания"),
     ("run", "Запустить svyaz: HTTP-сервер"),
     ("sms-url", "адрес, который дать SMS-сервису"),
+    ("export", "Записать переписку всех клиентов"), ("forget", "действительно удалить"),
+    ("backup", "куда записать копию"), ("restore", "копия, сделанная svyaz backup"),
 ])
 def test_help_of_the_owners_commands_is_russian(
     capsys: pytest.CaptureFixture[str], command: str, words: str

@@ -17,6 +17,8 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = str(ROOT / "flows_examples")
 REFUSED = {"ru": "svyaz: не могу запуститься, исправьте настройки:", "en": "svyaz: cannot start:"}
+BAD_PORT = {"ru": "SVYAZ_PORT: нужно целое число, а задано 'eighty'.",
+            "en": "SVYAZ_PORT: must be a whole number, got 'eighty'."}
 
 CASES = [
     ("run", {"SVYAZ_FLOWS": "nope"}, {
@@ -36,9 +38,7 @@ CASES = [
               "redis+sentinel://, redis+cluster://, а начинается с 'http'.",
         "en": "SVYAZ_REDIS_URL must start with one of redis://, rediss://, unix://, "
               "redis+sentinel://, redis+cluster://, not 'http'."}),
-    ("reminders", {"SVYAZ_PORT": "eighty"}, {
-        "ru": "SVYAZ_PORT: нужно целое число, а задано 'eighty'.",
-        "en": "SVYAZ_PORT: must be a whole number, got 'eighty'."}),
+    ("reminders", {"SVYAZ_PORT": "eighty"}, BAD_PORT),
     ("reminders", {"SVYAZ_VK_MODE": "push"}, {
         "ru": "SVYAZ_VK_MODE: можно только 'callback', 'longpoll', а задано 'push'.",
         "en": "SVYAZ_VK_MODE: must be one of 'callback', 'longpoll', got 'push'."}),
@@ -103,7 +103,7 @@ def test_the_other_commands_refuse_a_bad_setting_as_run_does(
     for lang in ("ru", "en"):
         done = svyaz(command, tmp_path, lang, *args, SVYAZ_PORT="eighty")
         assert done.returncode == code, done.stderr
-        assert done.stderr.splitlines() == [REFUSED[lang], f"  {CASES[4][2][lang]}"]
+        assert done.stderr.splitlines() == [REFUSED[lang], f"  {BAD_PORT[lang]}"]
 
 
 def test_reminders_without_a_data_folder_say_so_in_russian(tmp_path: Path) -> None:

@@ -52,16 +52,3 @@ def test_export_says_which_data_it_read_and_how_much(
         "sms:+79161234567)")
 
 
-@pytest.mark.parametrize(("command", "words"), [
-    ("export", "Записать переписку всех клиентов"), ("forget", "действительно удалить"),
-    ("backup", "куда записать копию"), ("restore", "копия, сделанная svyaz backup"),
-])
-def test_help_of_the_data_commands_is_russian(
-    nowhere: Path, capsys: pytest.CaptureFixture[str], command: str, words: str
-) -> None:
-    with pytest.raises(SystemExit):
-        main([command, "--help"])
-    out = capsys.readouterr().out
-    assert out.startswith(f"использование: svyaz {command} ")
-    assert words in out
-    assert "usage" not in out

@@ -22,6 +22,7 @@ from test_app import chat, make_settings, next_reply
 from test_processes import free_port
 
 from bots.app import EDGE, build_app
+from tests.widget_typing import WATCH_TYPING
 
 START = """\
 flow: start
@@ -119,15 +120,6 @@ async def test_a_message_sent_twice_ends_the_typing_indicator(
         await ws.send_json({"type": "text", "text": "привет", "id": "c1"})
         assert [f["type"] for f in await frames_until_idle(ws)] == ["typing", "idle"]
         await ws.close()
-
-
-# Set on the page: whether the typing indicator was ever shown from now on.
-WATCH_TYPING = """() => {
-  const typing = document.querySelector("svyaz-chat").shadowRoot.querySelector(".svz-typing");
-  window.__typingShown = false;
-  new MutationObserver(() => { if (!typing.hidden) { window.__typingShown = true; } })
-    .observe(typing, { attributes: true, attributeFilter: ["hidden"] });
-}"""
 
 
 @pytest.mark.browser

@@ -20,6 +20,7 @@ from test_webchat_widget_browser import PHONE, SiteFactory, make_site, open_page
 from test_webchat_widget_feedback import GatedDialogue
 
 from flows.types import Inbound, Reply
+from tests.widget_typing import WATCH_TYPING
 
 __all__ = ["browser", "make_site"]
 
@@ -111,15 +112,6 @@ class HandedOff(GatedDialogue):
             self.taken.put_nowait(inbound)
             return
         await super().sink(inbound)
-
-
-# Set on the page: whether the typing indicator was ever shown from now on.
-WATCH_TYPING = """() => {
-  const typing = document.querySelector("svyaz-chat").shadowRoot.querySelector(".svz-typing");
-  window.__typingShown = false;
-  new MutationObserver(() => { if (!typing.hidden) { window.__typingShown = true; } })
-    .observe(typing, { attributes: true, attributeFilter: ["hidden"] });
-}"""
 
 
 async def test_no_typing_indicator_while_a_person_has_the_dialogue(
