@@ -39,8 +39,14 @@ class LeaderLock:
 
     @guarded
     async def take(self) -> bool:
-        """Take the lock if nobody holds it."""
-        return bool(await self._redis.set(self._key, self._token, nx=True, px=self._ttl_ms))
+        """Take the lock if nobody holds it, or keep it (renewed) if this process still does.
+
+        A leader steps down when a renewal fails on a Redis error (it cannot know whether the
+        lock lapsed); its lock may still be its own, and then it leads again at its next try,
+        not after the lock's ttl with nobody polling or scheduling meanwhile."""
+        if await self._redis.set(self._key, self._token, nx=True, px=self._ttl_ms):
+            return True
+        return bool(await self._expire(CompareAndExpire(self._key, self._token, self._ttl_ms)))
 
     @guarded
     async def renew(self) -> bool:
