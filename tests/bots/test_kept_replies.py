@@ -10,12 +10,13 @@ process frees the dead one's locks as its start does (``LockBreaker.break_all``)
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 import pytest
-from bots_harness import Harness
+from bots_harness import Harness, Recorder
 from crashes import Crash, crashing
 
 from bots.delivery import Delivery, Kept
@@ -24,10 +25,12 @@ from bots.metrics import Metrics
 from connectors.maxbot import MaxConnector
 from connectors.maxbot.client import RetryPolicy
 from flows.types import DialogState, Inbound, Reply, StartEvent, TextEvent
+from storage.errors import LockTimeout
 from storage.kept import gone
 from storage.store import Sent, Store
 from tests.fakes import max_wire as w
 from tests.fakes.max import MaxFake, max_fake_fixture  # noqa: F401 - provides max_fake
+from tests.held import holds
 
 ASKED = "Приятно познакомиться, Оля! Сколько вам лет?"
 
@@ -168,3 +171,38 @@ async def test_a_post_whose_lock_was_lost_does_not_go_out(
                                       kept=Kept(lease.lock, kept))
         assert heir.replies is not None
     assert max_fake.sent == []
+
+
+class _Slow:
+    """A channel whose send waits (a rate limiter's queue, a slow platform)."""
+
+    capabilities = Recorder("vk").capabilities
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self.sent: list[str] = []
+
+    async def send(self, user_id: str, reply: Reply, *, message_key: str,
+                   priority: str = "live", since: float | None = None) -> None:
+        await asyncio.sleep(self.seconds)
+        self.sent.append(reply.text)
+
+
+async def test_a_long_send_keeps_the_customer_s_lock_so_nobody_else_sends(
+        harness: Harness) -> None:
+    """A kept reply's send that outlasts the lock's ttl renews the lock (not an outbox
+    lease): no other process can lease the customer and re-send it meanwhile."""
+    store, slow = harness.store, _Slow(2.5)
+    delivery = Delivery(store=store, connectors={"vk": slow},  # type: ignore[dict-item]
+                        metrics=Metrics(), renew_every=0.05)
+    inbound = Inbound("vk", "1", "e1", TextEvent("Оля"))
+    lock = await store.states.locks.acquire("c1", ttl=1.0)
+    kept = delivery.prepare("c1", inbound, [Reply(ASKED)])
+    await store.states.save("c1", DialogState(), version=0, lock=lock, replies=kept)
+    sending = asyncio.create_task(delivery.reply("c1", inbound, [Reply(ASKED)], sent=[],
+                                                 kept=Kept(lock, kept)))
+    with pytest.raises(LockTimeout):  # twice the lock's ttl, while the send waits
+        await store.states.locks.lease("c1", wait=2.0)
+    assert await sending
+    assert await holds(store, lock)
+    assert slow.sent == [ASKED]
