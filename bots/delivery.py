@@ -13,12 +13,18 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Literal, Protocol
+from typing import TYPE_CHECKING, Literal
 
 from bots.posting import landing_order, wait_until, wire
 from bots.routes_kept import Routes
+from bots.targets import Account as Account
+from bots.targets import Target as Target
+from bots.targets import account_on as account_on
+from bots.targets import plan_initiated as plan_initiated
+from bots.targets import plan_reply as plan_reply
+from bots.targets import split_account as split_account
 from connectors.attachments import with_file_link
 from connectors.base import (
     ChannelError,
@@ -26,11 +32,11 @@ from connectors.base import (
     Priority,
     Undeliverable,
 )
-from connectors.registry import INSTALLED
 from flows.types import Channel, Inbound, Reply
 from storage.errors import StorageError
 from storage.history import OPERATOR_NOTE, HistoryEntry
-from storage.outbox import Outbox, OutboxEntry, Prepared
+from storage.locks import Lock
+from storage.outbox import OutboxEntry, Prepared
 from storage.store import Sent
 
 if TYPE_CHECKING:
@@ -44,63 +50,6 @@ STALE_OUTBOX_MS = 60_000
 # A send still waiting (a connector's rate-limit queue, a slow platform) renews its entry's
 # lease this often, so the stale sweep never re-sends a message that is still on its way.
 LEASE_RENEW_EVERY = STALE_OUTBOX_MS / 1000 / 4
-
-
-class Account(Protocol):
-    """What delivery needs of a linked account (``storage`` ``AccountInfo``)."""
-
-    @property
-    def account(self) -> str: ...
-
-    @property
-    def last_active(self) -> float: ...
-
-
-@dataclass(frozen=True, slots=True)
-class Target:
-    """One place a message can be sent: a channel and the platform's recipient id."""
-
-    channel: Channel
-    user_id: str
-
-    @property
-    def account(self) -> str:
-        return f"{self.channel}:{self.user_id}"
-
-
-def split_account(account: str) -> Target | None:
-    """``"vk:123"`` -> Target; None for an account of a channel svyaz does not know."""
-    channel, _, user_id = account.partition(":")
-    return Target(channel, user_id) if user_id and channel in INSTALLED else None
-
-
-def plan_reply(inbound: Inbound) -> list[Target]:
-    """A reply goes back to where the customer wrote (MAX: the chat, when given)."""
-    return [Target(inbound.channel, inbound.reply_to or inbound.user_id)]
-
-
-def plan_initiated(
-    accounts: Sequence[Account], available: Collection[Channel],
-    routes: Mapping[str, str] | None = None,
-) -> list[Target]:
-    """Bot-initiated: most recently active first, only channels that are switched on and
-    never a send-only one (SMS, e-mail: notices reach them by the ladder alone); an account
-    with a known route (its one-to-one chat, ``DIALOG_PREFIX``) goes by it."""
-    ordered = sorted(accounts, key=lambda info: info.last_active, reverse=True)
-    targets = (split_account(info.account) for info in ordered)
-    routes = routes or {}
-    return [Target(t.channel, routes.get(t.account, t.user_id)) for t in targets
-            if t is not None and t.channel in available
-            and not INSTALLED[t.channel].capabilities.send_only]
-
-
-def account_on(
-    channel: Channel, accounts: Sequence[Account], routes: Mapping[str, str] | None = None,
-) -> Target | None:
-    """The customer's most recently active account on ``channel`` (by its route, if known)."""
-    for target in plan_initiated(accounts, {channel}, routes):
-        return target
-    return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,15 +95,29 @@ class Send:
         return self.account is None
 
 
+@dataclass(frozen=True, slots=True)
+class Kept:
+    """A turn's replies its save kept in the state (``storage.kept``), sent under ``lock``."""
+
+    lock: Lock
+    entries: Sequence[Prepared]
+
+
 @dataclass(slots=True)
 class _Item:
-    """One reply still to send, with its outbox id when the caller wrote it ahead."""
+    """One reply still to send, with its id when the caller wrote it ahead (in the outbox,
+    or kept in the state: ``kept``, its entry)."""
 
     reply: Reply
     entry: str | None = None
+    kept: Prepared | None = None
 
 
-def _items(replies: Sequence[Reply], queued: Sequence[str]) -> list[_Item]:
+def _items(replies: Sequence[Reply], queued: Sequence[str], kept: Kept | None) -> list[_Item]:
+    if kept is not None:
+        entries = kept.entries
+        return [_Item(reply, entries[i].id, entries[i]) if i < len(entries) else _Item(reply)
+                for i, reply in enumerate(replies)]
     return [_Item(reply, queued[i] if i < len(queued) else None)
             for i, reply in enumerate(replies)]
 
@@ -172,12 +135,14 @@ class Delivery:
         renew_every: float = LEASE_RENEW_EVERY,
     ) -> None:
         self._store = store
+        self.store = store  # (for this module's functions)
         self._connectors = connectors
+        self.connectors = connectors  # (``bots.kept`` re-sends through them)
         self._metrics = metrics
         self._clock = clock
         self._renew_every = renew_every
         self._routes = Routes(store)  # the dialogs learned, for re-sends to read back
-        wire(connectors.values(), store.outbox)  # (posts marked: ``bots.posting``)
+        wire(connectors.values(), store.outbox, store.kept)  # (posts marked: ``bots.posting``)
 
     @property
     def channels(self) -> frozenset[Channel]:
@@ -186,8 +151,8 @@ class Delivery:
     def prepare(
         self, customer: str, inbound: Inbound, replies: Sequence[Reply]
     ) -> list[Prepared]:
-        """Outbox entries for answering ``inbound`` with ``replies``, for the caller to write
-        with its state (``States.save(outbox=...)``) and pass to ``reply(queued=...)``."""
+        """Entries for answering ``inbound`` with ``replies``, for the caller to keep with its
+        state (``States.save(replies=...)``) and pass to ``reply(kept=...)``."""
         target = plan_reply(inbound)[0]
         if target.channel not in self._connectors:
             return []
@@ -196,47 +161,49 @@ class Delivery:
 
     async def reply(
         self, customer: str, inbound: Inbound, replies: Sequence[Reply], *,
-        sent: list[Sent] | None = None, queued: Sequence[str] = (),
+        sent: list[Sent] | None = None, kept: Kept | None = None,
     ) -> bool:
         """Answer on the channel the customer wrote from; False when it refused.
 
         With ``sent``, each delivered reply is added there instead of being acknowledged at
         once: the caller acknowledges them with its next round trip (``Store.acknowledge``,
-        ``Store.release_if_idle``) — until then the outbox still holds them, so a crash
-        re-sends rather than loses. ``queued`` are the outbox ids of the first replies when
-        the caller has written them already (``prepare``)."""
+        ``Store.release_if_idle``) — until then the state (or the outbox) still holds them,
+        so a crash re-sends rather than loses. ``kept``: the first replies' entries, which
+        the caller's save kept in the state (``prepare``)."""
         if not replies:
             return True
         send = Send(customer, tuple(replies), "reply", account=plan_reply(inbound)[0])
-        result = await self.deliver(send, sent=sent, queued=queued)
+        result = await self.deliver(send, sent=sent, kept=kept)
         if result.target is not None:  # (a reminder's re-send can read the dialog back)
             await self._routes.keep(customer, inbound.account, inbound.reply_to)
         return result.target is not None
 
     async def deliver(
         self, send: Send, *, sent: list[Sent] | None = None, queued: Sequence[str] = (),
+        kept: Kept | None = None,
     ) -> Delivered:
         """Send ``send`` through the outbox, in order; where it went (None: nowhere).
 
-        ``queued``: outbox ids already written for the first replies (a reply's ``prepare``);
-        ``sent``: see ``reply``."""
+        ``queued``: outbox ids already written for the first replies (a broadcast's);
+        ``sent``, ``kept``: see ``reply``."""
         if send.account is not None:
             targets = [send.account]
         else:
             accounts, routes = await self._store.identities.reach(send.customer)
             available = self.channels if send.channels is None else self.channels & send.channels
             targets = plan_initiated(accounts, available, routes)
-        result = await self._try(send, targets, _items(send.replies, queued), sent)
+        result = await self._try(send, targets, _items(send.replies, queued, kept), sent,
+                                 kept.lock if kept is not None else None)
         if result.target is not None:  # sent by bare user id: keep the dialog MAX named
-            await self._learned(send.customer, result.target.channel, result.target.user_id)
+            await self.learned(send.customer, result.target.channel, result.target.user_id)
         return result
 
-    async def _learned(self, customer: str, channel: Channel, user_id: str) -> None:
+    async def learned(self, customer: str, channel: Channel, user_id: str) -> None:
         await self._routes.learned(customer, channel, user_id, self._connectors.get(channel))
 
     async def _try(
         self, send: Send, targets: Sequence[Target], items: list[_Item],
-        sent: list[Sent] | None,
+        sent: list[Sent] | None, lock: Lock | None,
     ) -> Delivered:
         tried: list[Target] = []
         refused = ""
@@ -249,7 +216,7 @@ class Delivery:
             tried.append(target)
             try:  # in order; each sent reply leaves ``items``, so failover sends the rest
                 while items:
-                    await self._send_one(connector, target, send, items[0], sent)
+                    await self._send_one(connector, target, send, items[0], sent, lock)
                     items.pop(0)
             except ChannelError as exc:
                 refused = type(exc).__name__
@@ -258,64 +225,61 @@ class Delivery:
                     "error": type(exc).__name__})
                 if not send.fails_over:
                     if isinstance(exc, Undeliverable):
-                        await self._undeliverable(send, target, items)
-                    break  # otherwise the ones written ahead go with the outbox re-send
+                        await _undeliverable(self, send, target, items)
+                    elif moved := [item.kept for item in items if item.kept is not None]:
+                        await self._store.kept.move(send.customer, moved)
+                    break  # the ones written ahead go with the outbox re-send
                 self._metrics.delivery_failovers.labels(target.channel).inc()
                 continue
             return Delivered(target, tuple(tried))
         return Delivered(None, tuple(tried), refused)
 
-    async def _undeliverable(self, send: Send, target: Target, items: list[_Item]) -> None:
-        """Still part of the dialogue: a web chat shows it when the customer is back."""
-        for item in items:
-            await self.record(send.customer, target.channel, item.reply, "not delivered",
-                               count=False)
-            if item.entry is not None:  # written ahead, never to be sent
-                await self._store.outbox.ack(item.entry)
-
     async def _send_one(
         self, connector: Connector, target: Target, send: Send, item: _Item,
-        sent: list[Sent] | None,
+        sent: list[Sent] | None, lock: Lock | None,
     ) -> None:
         outbox = self._store.outbox
         entry = item.entry or await outbox.put(send.customer, target.channel, target.user_id,
                                                item.reply)
+        kept = lock if item.kept is not None else None
         try:
-            await self._send_leased(connector, target.user_id, item.reply, entry,
-                                    priority=send.priority)
-        except Undeliverable:
-            await outbox.ack(entry)
-            raise
-        except ChannelError:
+            await self.send_leased(connector, target.user_id, item.reply, entry,
+                                   priority=send.priority, lock=kept)
+        except ChannelError as exc:
             # Failing over: the other channel carries it now, so never re-send it here.
-            # One place only: leave it in the outbox; the sweeper re-sends it later.
-            if send.fails_over:
+            # One place only: leave it in the outbox; the sweeper re-sends it later (a kept
+            # reply: moved there by ``_try``). Undeliverable: never.
+            if kept is None and (send.fails_over or isinstance(exc, Undeliverable)):
                 await outbox.ack(entry)
             raise
         await self.record(send.customer, target.channel, item.reply, send.note, ack=entry,
-                           sent=sent)
+                           sent=sent, kept=kept is not None)
 
-    async def _send_leased(
+    async def send_leased(
         self, connector: Connector, user_id: str, reply: Reply, entry: str, *,
-        priority: Priority, since: float | None = None,
+        priority: Priority, since: float | None = None, lock: Lock | None = None,
     ) -> None:
-        """``connector.send`` while a helper task renews the outbox lease of ``entry``.
+        """``connector.send`` while a helper task renews the outbox lease of ``entry`` (a
+        kept reply's, ``lock``: the customer's lock, and its posts marked in the state).
 
         The helper starts only once the send has taken ``renew_every`` seconds (a timer
         handle, not a task per reply: nearly every send is done long before)."""
         keeper: list[asyncio.Task[None]] = []
 
         def start() -> None:
-            renew = _keep_lease(self._store.outbox, entry, self._renew_every)
+            renew = keep_lease(self._store, entry, self._renew_every, lock)
             keeper.append(asyncio.create_task(renew, name=f"lease-{entry}"))
 
         timer = asyncio.get_running_loop().call_later(self._renew_every, start)
         if reply.file is not None and not connector.capabilities.files:  # (SMS, e-mail)
             reply = with_file_link(reply, max_label=connector.capabilities.max_label)
+        if lock is not None:
+            self._store.kept.expect(entry, lock)
         try:
             await connector.send(user_id, reply, message_key=entry, priority=priority,
                                  since=since)
         finally:
+            self._store.kept.done(entry)
             timer.cancel()
             for task in keeper:
                 task.cancel()
@@ -324,7 +288,7 @@ class Delivery:
 
     async def record(
         self, customer: str, channel: Channel, reply: Reply, note: str, *, count: bool = True,
-        ack: str | None = None, sent: list[Sent] | None = None,
+        ack: str | None = None, sent: list[Sent] | None = None, kept: bool = False,
     ) -> None:
         """History of a sent reply; with ``ack``, that outbox entry is acknowledged in the
         same round trip (or later, with ``sent``: see ``reply``)."""
@@ -338,7 +302,7 @@ class Delivery:
             attachments=() if reply.file is None else (reply.file,),
         )
         if ack is not None and sent is not None:
-            sent.append(Sent(ack, customer, entry))
+            sent.append(Sent(ack, customer, entry, kept))
         elif ack is None:
             await self._store.history.append(customer, entry)
         else:
@@ -374,8 +338,8 @@ class Delivery:
                 if connector is None or entry.id in dropped:
                     continue
                 try:  # an earlier attempt may have arrived: the connector checks what it can
-                    await self._send_leased(connector, entry.user_id, entry.reply, entry.id,
-                                            priority="live", since=entry.created)
+                    await self.send_leased(connector, entry.user_id, entry.reply, entry.id,
+                                           priority="live", since=entry.created)
                 except Undeliverable:
                     await self._store.outbox.ack(entry.id)
                     continue
@@ -384,16 +348,30 @@ class Delivery:
                 # an operator's message keeps its author («operator: Анна»), re-sent or not
                 note = "" if entry.reply.operator else "re-sent"
                 await self.record(entry.customer, entry.channel, entry.reply, note, ack=entry.id)
-                await self._learned(entry.customer, entry.channel, entry.user_id)
+                await self.learned(entry.customer, entry.channel, entry.user_id)
                 sent += 1
         return sent
 
 
-async def _keep_lease(outbox: Outbox, entry: str, every: float) -> None:
-    """Renew the outbox lease of ``entry`` every ``every`` seconds until cancelled."""
+async def keep_lease(store: Store, entry: str, every: float, lock: Lock | None) -> None:
+    """Renew the outbox lease of ``entry`` (a kept reply's: the customer's ``lock``, so no
+    other process leases the customer mid-send) every ``every`` seconds until cancelled."""
     while True:
         try:
-            await outbox.touch(entry)
+            if lock is None:
+                await store.outbox.touch(entry)
+            else:
+                await store.states.locks.extend(lock)
         except StorageError as exc:  # the sweep may re-send it; the send goes on anyway
             log.warning("outbox lease not renewed", extra={"error": type(exc).__name__})
         await asyncio.sleep(every)
+
+
+async def _undeliverable(delivery: Delivery, send: Send, target: Target,
+                         items: list[_Item]) -> None:
+    """Still part of the dialogue: a web chat shows it when the customer is back."""
+    for item in items:
+        await delivery.record(send.customer, target.channel, item.reply, "not delivered",
+                              count=False)
+        if item.entry is not None and item.kept is None:  # written ahead, never to be
+            await delivery.store.outbox.ack(item.entry)  # sent (kept: the release forgets)

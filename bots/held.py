@@ -9,6 +9,7 @@ import time
 from dataclasses import dataclass, field
 
 from flows.types import DialogState
+from storage.kept import gone as kept_fields
 from storage.locks import Lock, Snapshot
 from storage.save import Marks
 
@@ -30,6 +31,13 @@ class Held:
     # The state's refresh mark as stored: read with the lock, then each save's own. With it a
     # save does not read the state again (``storage.save.Marks``).
     mark: str | None = None
+    # The ids of the replies kept in the state (``storage.kept``) by the turns under this
+    # lock, or re-sent from it: the release deletes ``out`` and their post marks (``gone``).
+    kept: list[str] = field(default_factory=list)
+
+    def gone(self) -> list[str]:
+        """The state's fields the release deletes once the lock proves ours."""
+        return kept_fields(self.kept)
 
     def first_read(self) -> Snapshot | None:
         snapshot, self.snapshot = self.snapshot, None

@@ -22,6 +22,7 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from typing import Protocol, runtime_checkable
 
 from flows.types import Channel
+from storage.kept import Kept
 from storage.outbox import Outbox, OutboxEntry
 
 log = logging.getLogger("svyaz.bots")
@@ -39,11 +40,33 @@ class MarksPosts(Protocol):
     def landed(self, message_key: str) -> bool: ...
 
 
-def wire(connectors: Iterable[object], outbox: Outbox) -> None:
-    """Have the connectors that need it mark each post in ``outbox`` before it goes out."""
+def wire(connectors: Iterable[object], outbox: Outbox, kept: Kept) -> None:
+    """Have the connectors that need it mark each post before it goes out: in ``outbox``,
+    or, for a turn's reply kept in its state, there (``storage.kept``)."""
+
+    async def mark(key: str) -> None:
+        if kept.holds(key):
+            await kept.posting(key)  # (LockLost: not ours any more, the post must not go)
+        else:
+            await outbox.posts.posting(key)
+
     for connector in connectors:
         if isinstance(connector, MarksPosts):
-            connector.before_post = outbox.posts.posting
+            connector.before_post = mark
+
+
+def kept_landing(connectors: Mapping[Channel, object], entries: Sequence[OutboxEntry],
+                 marks: Mapping[str, float]) -> float:
+    """When a cut turn's kept replies (``entries``, their post ``marks`` read with the lease)
+    may be re-sent (epoch seconds, 0: now): as ``landing_order``, from the state's marks."""
+    ready = 0.0
+    for entry in entries:
+        connector = connectors.get(entry.channel)
+        posted = marks.get(entry.id)
+        if posted is not None and isinstance(connector, MarksPosts) \
+                and not connector.landed(entry.id):
+            ready = max(ready, posted + connector.landing + CLOCK_SKEW)
+    return ready
 
 
 async def landing_order(

@@ -1,7 +1,7 @@
 """Recovery: after Redis failed a customer's drain, and after a process died.
 
-A drain that Redis failed hands over what its turns left (``bots.turn.Leftovers``: outbox
-ids a save may have written unanswered, replies delivered but not acknowledged); ``failed``
+A drain that Redis failed hands over what its turns left (``bots.turn.Leftovers``: replies
+delivered but not acknowledged; a save's kept replies wait in the state, ``bots.kept``); ``failed``
 keeps them with the customer's retry count, settles them after a short back-off and runs the
 customer's inbox again, instead of at the next sweep (30 s) or when the lock and the outbox
 lease expire (30 and 60 s). ``take_over`` (at start) breaks the locks a dead process left and
@@ -45,7 +45,7 @@ class _Retry:
 
     @property
     def settled(self) -> bool:
-        return not self.left.queued and not self.left.unacked
+        return not self.left.unacked
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,7 +79,6 @@ class Recovery:
         """Redis failed the customer's drain: keep what it left; retry soon after a stall or
         a restart (``StorageUnavailable``)."""
         retry = self._retries.setdefault(customer, _Retry())
-        retry.left.queued += left.queued
         retry.left.unacked += left.unacked
         if isinstance(exc, StorageUnavailable):
             self._retry_soon(customer)
@@ -113,12 +112,6 @@ class Recovery:
         try:
             if left.unacked:  # delivered: never to be re-sent
                 await self._store.acknowledge(left.unacked)  # (clears the list)
-            if left.queued:  # written by a save whose answer
-                sent = await self._delivery.resend(left.queued)  # never came, not sent
-                left.queued = ()
-                if sent:
-                    log.info("sent %d replies of %s's turn that Redis saved unanswered",
-                             sent, customer)
         except StorageError:
             self._retry_soon(customer)
             return
@@ -151,7 +144,7 @@ class Recovery:
         if inherited.replies:
             self._spawn(self._resend_inherited(list(inherited.replies)), "inherited")
         # Customers whose turn a dead process cut: their turn's effects may not have run
-        # (``TurnRunner._replay``) even when their inbox is empty; a booking's reminder must
+        # (``TurnRunner._cut``) even when their inbox is empty; a booking's reminder must
         # not wait for the customer's next message, which may never come.
         for customer in {*await self._store.inbox.customers_with_pending(), *inherited.cut}:
             if not self._active(customer) and customer not in later:

@@ -12,23 +12,20 @@ One MAX message from the webhook to the reply (each step a call, each hand-over 
    The webhook answers 200 once it returns (``Unavailable`` -> 503, the platform retries).
 3. ``Dispatch.kick(customer, lease)`` (``bots.dispatch``) starts the customer's drain task
    with the lease (or hands the lease to the drain already running for that customer).
-4. ``TurnRunner.process(customer, lease, left)`` (here): the lease's left effects run first
-   (``_replay``), then its rows are decoded (``Inbox.decode``) and each entry is a turn:
-   ``_turn`` -> ``_link`` (``bots.linking``: codes and tokens first) -> ``_run``:
-   ``States.load(snapshot=lease.snapshot)`` (no round trip the first time) ->
-   ``advance(flows, state, event, now)`` -> a ``Turn(state, replies, effects)`` ->
-   ``Delivery.prepare`` (outbox entries) -> ``States.save(..., inbox_id, history, outbox,
-   effects)`` (round trip two) -> ``Effects.run`` -> ``_deliver`` -> ``Delivery.reply(...,
-   sent=sent, queued=...)``: the MAX client's ``POST /messages``; each delivered reply joins
-   ``sent``.
-5. ``Store.release_if_idle(lease.lock, sent)`` (round trip three) acknowledges ``sent``,
-   records them in the history and releases the lock — or returns entries that arrived
+4. ``TurnRunner.process(customer, lease, left)`` (here): a cut turn's kept replies and
+   effects first (``_cut``), then each row (``Inbox.decode``) a turn: ``_turn`` -> ``_link``
+   -> ``_run``: ``States.load(snapshot=...)`` -> ``advance`` -> ``Delivery.prepare`` ->
+   ``States.save(..., replies, effects)`` (round trip two: replies kept in the state,
+   ``storage.kept``) -> ``Effects.run`` -> ``Delivery.reply(..., sent=sent, kept=...)``:
+   the MAX client's ``POST /messages``; each delivered reply joins ``sent``.
+5. ``Store.release_if_idle(lease.lock, sent)`` (round trip three) records ``sent`` in the
+   history, deletes the kept replies and releases the lock — or returns entries that arrived
    meanwhile, which run in the same loop from the state the last save stored (no read).
 
 Exactly one catch-all lives here: a failing turn is logged with its ids and the customer gets
-a polite apology; the next message works. Redis failing mid-turn is not caught: what the turn
-left (outbox ids written, replies delivered but not acknowledged) goes into ``left`` for
-``bots.recovery``. It must not parse platform payloads or render replies; connectors do.
+a polite apology; the next message works. Redis failing mid-turn is not caught: replies
+delivered but not acknowledged go into ``left`` for ``bots.recovery``. It must not parse
+platform payloads or render replies; connectors do.
 """
 
 from __future__ import annotations
@@ -40,11 +37,12 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Protocol
 
-from bots.delivery import Delivery, Send, Why
+from bots.delivery import Delivery, Kept, Send, Why
 from bots.effects import Effects, riding
 from bots.events import describe, inbound_entry, is_initiated, position, retarget
 from bots.funnel import FunnelCounts
 from bots.held import Held
+from bots.kept import resend_kept
 from bots.metrics import Metrics
 from bots.owner import OwnerNote
 from bots.texts import SORRY
@@ -66,6 +64,7 @@ from storage.errors import LockLost, StorageError, StorageUnavailable, VersionCo
 from storage.history import HistoryEntry
 from storage.inbox import Rows
 from storage.locks import Lease, Lock
+from storage.outbox import Prepared
 from storage.store import Sent
 
 if TYPE_CHECKING:
@@ -89,20 +88,17 @@ class NoticeHook(Protocol):
 
 
 class Advance(Protocol):
-    def __call__(
-        self, flows: FlowSet, state: DialogState | None, event: Event, now: datetime
-    ) -> Turn: ...
-
+    def __call__(self, flows: FlowSet, state: DialogState | None, event: Event,
+                 now: datetime) -> Turn: ...
 
 Clock = Callable[[], datetime]
 
 
 @dataclass(slots=True)
 class Leftovers:
-    """What a run that Redis failed left to settle (``bots.recovery``): outbox ids its save
-    may have written but nobody sent, and replies delivered but not acknowledged."""
+    """What a run that Redis failed left to settle (``bots.recovery``): replies delivered but
+    not acknowledged (those a save kept unanswered: the next lease's, ``bots.kept``)."""
 
-    queued: tuple[str, ...] = ()
     unacked: list[Sent] = field(default_factory=list)
 
 
@@ -118,13 +114,12 @@ class _Ctx:
     flow: str = "-"
     step: str = "-"
     recorded: bool = False  # the inbound entry is in the customer's history
-    queued: tuple[str, ...] = ()  # outbox ids written with the state, not yet delivered
+    queued: tuple[Prepared, ...] = ()  # replies kept with the state, not yet delivered
     notice: tuple[Reply, ...] = ()  # a reminder's own replies (without a re-asked question)
 
 
 class TurnRunner:
-    """Runs a customer's inbox under a lease: lock → load → advance → save → effects →
-    deliver, entry after entry."""
+    """A customer's inbox under a lease: load → advance → save → effects → deliver."""
 
     def __init__(
         self, *, store: Store, flows: Callable[[], FlowSet], advance: Advance,
@@ -162,8 +157,7 @@ class TurnRunner:
         sent: list[Sent] = []  # delivered replies, acknowledged with the next round trip
         holding = True
         try:
-            if lease.effects is not None:
-                await self._replay(customer, lease.effects)
+            await self._cut(lease, held, sent)
             rows = await store.inbox.decode(customer, lease.rows)
             # Entries pushed while we hold the lock are ours too (another process waiting
             # for this lock may have given up meanwhile): release only once the inbox is empty.
@@ -184,11 +178,37 @@ class TurnRunner:
             if holding:  # also after a merge: the replies are acknowledged, the lock is gone
                 await self._release(held.lock, sent, left)
 
+    async def _cut(self, lease: Lease, held: Held, sent: list[Sent]) -> None:
+        """The customer's last turn was saved, then its process died before the release: its
+        kept replies go first (``bots.kept``; acknowledged at once), then its effects, which
+        may not have run (a kill between the save and them): so a booking's reminder is not
+        lost; each is safe to run twice. Redis failing stops here as in a turn: they stay
+        stored for next time."""
+        customer = lease.lock.customer
+        if lease.replies is not None:
+            held.kept += await resend_kept(self._delivery, self._store, lease.lock,
+                                           lease.replies, sent)
+            await self._store.acknowledge(sent, extend=held.lock)
+            held.renewed = time.monotonic()
+        if lease.effects is None:
+            return
+        try:
+            ran = await self._effects.replay(customer, lease.effects)
+        except StorageError:
+            raise
+        except Exception:  # a broken effect must not block the customer's inbox forever
+            log.exception("effects of a turn cut short not run", extra={"customer": customer})
+            return
+        log.info("ran again the %d effects of %s's last turn: its process stopped before the "
+                 "release", ran, customer)
+
     async def _release_if_idle(self, held: Held, sent: list[Sent]) -> Rows | None:
         """``Store.release_if_idle``; its check of the inbox answers ``Dispatch.covered``."""
         held.snapshot = None
         noted = self._covered(held.lock.customer)
-        more = await self._store.release_if_idle(held.lock, sent, effects=held.effects)
+        more = await self._store.release_if_idle(held.lock, sent, effects=held.effects,
+                                                 gone=held.gone())
+        held.kept = []  # (deleted, or no longer ours)
         if noted and more == []:  # no longer ours: the release checked nothing
             self._kick(held.lock.customer)
         return more
@@ -203,21 +223,6 @@ class TurnRunner:
             left.unacked += sent
             raise
 
-    async def _replay(self, customer: str, left: str) -> None:
-        """The customer's last turn was saved, then its process died before the release that
-        forgets its effects: they may not have run (a kill between the save and them). Run
-        them now, before the next entry, so a booking's reminder is not lost; each is safe to
-        run twice. Redis failing stops here as in a turn: they stay stored for next time."""
-        try:
-            ran = await self._effects.replay(customer, left)
-        except StorageError:
-            raise
-        except Exception:  # a broken effect must not block the customer's inbox forever
-            log.exception("effects of a turn cut short not run", extra={"customer": customer})
-            return
-        log.info("ran again the %d effects of %s's last turn: its process stopped before the "
-                 "release", ran, customer)
-
     async def _turn(self, ctx: _Ctx, left: Leftovers) -> bool:
         """One inbox entry; False when the account was joined to another customer."""
         started = time.perf_counter()
@@ -231,14 +236,12 @@ class TurnRunner:
             go_on = not moved
             if event is not None:
                 await self._run(ctx, event)
-        except _RETRY_LATER as exc:
+        except _RETRY_LATER:
             # Redis stalled or the lock was lost mid-turn: the entry stays pending (the save
             # that settles it did not happen) and is run again — never settled with an
             # apology, which would lose a reminder. Or the save did happen, unanswered: then
-            # its replies wait in the outbox, and ``bots.recovery`` sends them.
+            # its replies wait in the state, and the next lease sends them (``bots.kept``).
             self._metrics.turn_errors.inc()
-            if isinstance(exc, StorageUnavailable):  # (LockLost, VersionConflict: not written)
-                left.queued += ctx.queued
             raise
         except Exception:  # the one catch-all: log with every id, apologise, go on
             self._metrics.turn_errors.inc()
@@ -297,10 +300,9 @@ class TurnRunner:
                 chain.feed(await self._effects.call(item))
                 continue
             turn = self._next_turn(ctx, state, item)
-            # Replies go into the outbox with the state (a crash after it re-sends them);
-            queued = [] if is_initiated(ctx.inbound.event) else self._delivery.prepare(
-                ctx.customer, ctx.inbound, turn.replies)
-            ctx.queued = tuple(entry.id for entry in queued)  # written by the save, or not
+            # Replies are kept with the state (a crash after it re-sends them: bots.kept);
+            ctx.queued = queued = () if is_initiated(ctx.inbound.event) else tuple(
+                self._delivery.prepare(ctx.customer, ctx.inbound, turn.replies))
             writes, rest = riding(turn.effects)  # profile fields and tags: in the save
             effects = encode_effects(ctx.inbound.channel, rest)
             renew = held.stale()  # a fresh lock needs no PEXPIRE
@@ -309,11 +311,12 @@ class TurnRunner:
                 ctx.customer, turn.state, version=version, lock=held.lock,
                 inbox_id=ctx.entry_id if first else None,
                 history=inbound_entry(ctx.inbound) if first else None,
-                outbox=queued, effects=held.effects_to_save(ctx.customer, effects),
+                replies=queued, effects=held.effects_to_save(ctx.customer, effects),
                 counts=self.funnel.counts(turn.happened, ctx.inbound.channel),
                 reached=self.funnel.reached(turn.happened), renew=renew, writes=writes,
                 marks=marks)
             held.stored(ctx.customer, turn.state, version, effects, renewed=renew, marks=marks)
+            held.kept += [entry.id for entry in queued]
             self.funnel.saved(turn.happened, ctx.inbound.channel)
             ctx.recorded, first, state = True, False, turn.state
             ctx.flow, ctx.step = position(state)
@@ -358,8 +361,9 @@ class TurnRunner:
         if not replies:
             return
         if not is_initiated(ctx.inbound.event):
+            kept = Kept(ctx.held.lock, ctx.queued) if ctx.queued else None
             await self._delivery.reply(ctx.customer, ctx.inbound, replies, sent=ctx.sent,
-                                       queued=ctx.queued)
+                                       kept=kept)
             return
         why: Why = "reminder" if isinstance(ctx.inbound.event, TimerEvent) else "notice"
         result = await self._delivery.deliver(Send(ctx.customer, replies, why))
@@ -383,8 +387,8 @@ class TurnRunner:
 
     async def _apologise(self, ctx: _Ctx) -> None:
         try:
-            for entry in ctx.queued:  # the failed turn's replies: the apology replaces them
-                await self._store.outbox.ack(entry)
+            # the failed turn's kept replies: the apology replaces them
+            await self._store.kept.ack(ctx.customer, [entry.id for entry in ctx.queued])
             await self._store.inbox.done(ctx.customer, ctx.entry_id)
             if not ctx.recorded:  # the failed turn's save would have recorded it
                 await self._store.history.append(ctx.customer, inbound_entry(ctx.inbound))

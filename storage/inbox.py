@@ -126,25 +126,35 @@ class Inbox:
         await self.settle(customer, int(remaining))
 
     async def settle(self, customer: str, remaining: int) -> None:
-        """Keep the pending set honest after entries were removed (push may race with us)."""
+        """Keep the pending set honest after entries were removed (push may race with us);
+        a customer whose state keeps a turn's replies (``storage.kept``) stays."""
         if remaining > 0:
             return
         await self._redis.srem(self._keys.pending, customer)
         # A push between our XLEN and SREM re-adds itself only if it ran SADD after us.
-        if await self._redis.xlen(self._keys.inbox(customer)):
+        if any(await self._waiting([customer])):
             await self._redis.sadd(self._keys.pending, customer)
+
+    async def _waiting(self, customers: list[str]) -> list[bool]:
+        """Per customer: inbox rows, or replies kept in the state (a turn's save writes
+        ``out`` in the step that takes its inbox row: one of the two is there until its
+        release), so a sweep finds a cut turn's replies as it finds its inbox."""
+        pipe = self._redis.pipeline(transaction=False)
+        for customer in customers:
+            pipe.xlen(self._keys.inbox(customer))
+            pipe.hexists(self._keys.state(customer), "out")
+        found = await pipe.execute()
+        return [bool(found[i]) or bool(found[i + 1]) for i in range(0, len(found), 2)]
 
     @guarded
     async def customers_with_pending(self) -> list[str]:
-        """Customers with unprocessed entries; those whose inbox emptied leave the set."""
+        """Customers with unprocessed entries or a cut turn's kept replies; the others leave
+        the set."""
         members = sorted(text(m) for m in await self._redis.smembers(self._keys.pending))
         if not members:
             return []
-        pipe = self._redis.pipeline(transaction=False)
-        for customer in members:
-            pipe.xlen(self._keys.inbox(customer))
         found = []
-        for customer, waiting in zip(members, await pipe.execute(), strict=True):
+        for customer, waiting in zip(members, await self._waiting(members), strict=True):
             if waiting:
                 found.append(customer)
             else:

@@ -46,8 +46,8 @@ from storage.state import States
 # not take), lock ttl ms, customer, "1" to create the customer for a new account (outside a
 # cluster only).
 # Returns false when the account is not (or no longer) the customer's, 0 for a repeat,
-# {entry id} when pushed, {entry id, version, data, rows, left effects, refresh mark} when the
-# lock was taken too.
+# {entry id} when pushed, {entry id, version, data, rows, left effects, refresh mark, kept
+# replies} when the lock was taken too.
 # An event pushed while the lock is held marks the lock (``storage.lock_scripts``: one "+"
 # appended; its holder's release then reads the inbox, and only then).
 # An account of the customer's is marked active by one ZADD that also proves it is theirs
@@ -68,8 +68,8 @@ if KEYS[7] then redis.call('SADD', KEYS[7], ARGV[9]) end
 if KEYS[10] then redis.call('ZADD', KEYS[10], ARGV[1], ARGV[9]) end
 if ARGV[7] == '' then {MARK_IF_HELD.format(lock="KEYS[5]")}
 elseif redis.call('SET', KEYS[5], ARGV[7], 'NX', 'PX', ARGV[8]) then
-  local s = redis.call('HMGET', KEYS[6], 'v', 'd', 'fx', 'x')
-  return {{id, s[1], s[2], redis.call('XRANGE', KEYS[3], '-', '+'), s[3], s[4]}}
+  local s = redis.call('HMGET', KEYS[6], 'v', 'd', 'fx', 'x', 'out')
+  return {{id, s[1], s[2], redis.call('XRANGE', KEYS[3], '-', '+'), s[3], s[4], s[5]}}
 else redis.call('APPEND', KEYS[5], '+') end
 return {{id}}
 """

@@ -21,7 +21,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import ClassVar, Self
 
-from storage.keyparts import OutboxKeys
 from storage.keys import Keys
 from storage.scripts import Arg, Key, Script, Spread
 
@@ -64,52 +63,46 @@ if not redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
   if not ours then return false end
   redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
 end
-local s = redis.call('HMGET', KEYS[2], 'v', 'd', 'fx', 'x')
-return {s[1], s[2], redis.call('XRANGE', KEYS[3], '-', '+'), s[3], s[4]}
+local s = redis.call('HMGET', KEYS[2], 'v', 'd', 'fx', 'x', 'out')
+return {s[1], s[2], redis.call('XRANGE', KEYS[3], '-', '+'), s[3], s[4], s[5]}
 """
 
-# The release rule: KEYS[1] the lock, KEYS[2] the inbox, KEYS[#KEYS] the state; ARGV[1] the
-# token, ARGV[2] "1" when the state holds a turn's effects ("0": the holder knows it holds
-# none, and the HDEL is saved), ARGV[3] the lock's ttl in ms. Release when nothing arrived
-# ({}), forgetting the last turn's effects (they ran); otherwise keep the lock and return the
-# pending rows. 0 when the lock is no longer ours.
-# One GETDEL takes and compares the lock: the token alone (the steady path) is released, with
-# no read of the inbox. A marked token: something was pushed during the turn, so the inbox is
-# read; rows left keep the lock (put back unmarked, for the full ttl). A lock that is not ours
-# is put back at once, in the same atomic step (nobody sees it gone), with the full ttl — a
-# little longer than it had left, never shorter, so it stays exclusive.
-_RELEASE_IF_IDLE_LUA = """
+# The release: KEYS lock, inbox, history, state; ARGV[1] the token, ARGV[2] the lock's ttl in
+# ms, ARGV[3] "1" when the state may hold a turn's effects ("0": its holder knows it holds
+# none), ARGV[4] g, then g fields of the state to delete once the lock proves ours (the turn's
+# kept replies, ``out``, and their post marks ``p:<id>``: all sent, ``storage.kept``), then n,
+# then per sent reply k and its history entry's k XADD arguments after the key.
+# The history entries go first (sent is sent). One GETDEL takes and compares the lock: the
+# token alone (the steady path) is released, with no read of the inbox. A marked token:
+# something was pushed during the turn, so the inbox is read; rows left keep the lock (put
+# back unmarked, for the full ttl) and are returned. A lock that is not ours is put back at
+# once, in the same atomic step (nobody sees it gone), with the full ttl — a little longer
+# than it had left, never shorter, so it stays exclusive — and 0 is returned: its new holder
+# read the kept replies and re-sends them (``bots.kept``), so they stay. Released: {}, the
+# last turn's effects forgotten (they ran) with the fields, in one HDEL.
+_RELEASE_LUA = """
+local g = tonumber(ARGV[4])
+local i = 6 + g
+for _ = 1, tonumber(ARGV[5 + g]) do
+  local k = tonumber(ARGV[i])
+  redis.call('XADD', KEYS[3], unpack(ARGV, i + 1, i + k))
+  i = i + 1 + k
+end
 local held = redis.call('GETDEL', KEYS[1])
+local rows = {}
 if held ~= ARGV[1] then
   if not holds(held, ARGV[1]) then
-    if held then redis.call('SET', KEYS[1], held, 'PX', ARGV[3]) end
+    if held then redis.call('SET', KEYS[1], held, 'PX', ARGV[2]) end
     return 0
   end
-  local rows = redis.call('XRANGE', KEYS[2], '-', '+')
-  if #rows > 0 then
-    redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[3])
-    return rows
-  end
+  rows = redis.call('XRANGE', KEYS[2], '-', '+')
+  if #rows > 0 then redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2]) end
 end
-if ARGV[2] ~= '0' then redis.call('HDEL', KEYS[#KEYS], 'fx') end
-return {}
-"""
-
-# Per reply (ARGV[5] of them, from ARGV[6]): its outbox id, k, then k XADD arguments after the
-# history key; then the release rule above. The entry's HDEL takes its post mark too
-# (``storage.outbox_scripts.POSTING_LUA``: a MAX reply's). ARGV[4] "0": no reply can have been
-# claimed by a re-send (``storage.outbox.maybe_claimed``), so none has a claim count to delete.
-_ACK_REPLIES_LUA = """
-local i = 6
-for _ = 1, tonumber(ARGV[5]) do
-  local id = ARGV[i]
-  redis.call('ZREM', KEYS[5], id)
-  if ARGV[4] ~= '0' then redis.call('HDEL', KEYS[6], id) end
-  redis.call('HDEL', KEYS[4], id, 'p:' .. id)
-  local k = tonumber(ARGV[i + 1])
-  redis.call('XADD', KEYS[3], unpack(ARGV, i + 2, i + 1 + k))
-  i = i + 2 + k
-end
+local gone = {}
+for j = 5, 4 + g do gone[#gone + 1] = ARGV[j] end
+if #rows == 0 and ARGV[3] ~= '0' then gone[#gone + 1] = 'fx' end
+if #gone > 0 then redis.call('HDEL', KEYS[4], unpack(gone)) end
+return rows
 """
 
 
@@ -140,69 +133,104 @@ class Acquire(Script):
 
 @dataclass(slots=True)
 class ReleaseIfIdle(Script):
-    """The release rule above: the pending rows, {} once released, 0 when no longer ours."""
+    """The release above: the pending rows, {} once released, 0 when no longer ours; with
+    the turn's sent replies recorded in the history and its kept replies' fields deleted."""
 
-    LUA: ClassVar[str] = HOLDS + _RELEASE_IF_IDLE_LUA
-    lock: Key
-    inbox: Key
-    state: Key
-    token: str
-    effects: str  # "1": the state may hold a turn's effects, "0": it holds none
-    ttl_ms: int  # a lock not ours is put back with this ttl
-
-    @classmethod
-    def of(cls, keys: Keys, held: Lock, *, effects: bool = True) -> Self:
-        c = held.customer
-        return cls(keys.lock(c), keys.inbox(c), keys.state(c), held.token,
-                   "1" if effects else "0", held.ttl_ms)
-
-    @classmethod
-    def example(cls, keys: Keys) -> Self:
-        return cls.of(keys, Lock("c1", "p.token", 30.0))
-
-
-@dataclass(slots=True)
-class ReleaseAcked(Script):
-    """Acknowledge a turn's sent replies and record them in the history, then the release
-    rule of ``ReleaseIfIdle`` (the same text). Two slots (the customer's and an outbox shard's):
-    never on a cluster."""
-
-    LUA: ClassVar[str] = HOLDS + _ACK_REPLIES_LUA + _RELEASE_IF_IDLE_LUA
-    SLOTS: ClassVar[int] = 2
+    LUA: ClassVar[str] = HOLDS + _RELEASE_LUA
     lock: Key
     inbox: Key
     history: Key
-    outbox_data: Key
-    outbox_lease: Key
-    outbox_tries: Key
     state: Key
     token: str
-    effects: str  # as ``ReleaseIfIdle.effects``
-    ttl_ms: int  # as ``ReleaseIfIdle.ttl_ms``
-    claimed: str  # "0": no reply can have been claimed by a re-send, "1": one may have been
+    ttl_ms: int  # a lock not ours is put back with this ttl
+    effects: str  # "1": the state may hold a turn's effects, "0": it holds none
     count: int
-    replies: Spread
+    rest: Spread  # the fields to delete, then the replies' history entries
 
     @classmethod
-    def of(cls, keys: Keys, held: Lock, acked: Sequence[tuple[str, Sequence[Arg]]],
-           outbox: OutboxKeys, *, effects: bool = True, claimed: bool = True) -> Self:
-        """``acked``: per delivered reply its outbox id (all in the shard ``outbox``) and the
-        XADD arguments of its history entry after the key (``History.script_args`` without
-        the age trim). ``effects``: False when the holder knows the state holds none;
-        ``claimed``: False when no reply can have been claimed
-        (``storage.outbox.maybe_claimed``)."""
+    def of(cls, keys: Keys, held: Lock, *, effects: bool = True, gone: Sequence[str] = (),
+           acked: Sequence[Sequence[Arg]] = ()) -> Self:
+        """``gone``: the state's fields to delete once the lock proves ours (``out`` and the
+        post marks); ``acked``: per sent reply the XADD arguments of its history entry after
+        the key (``History.script_args`` without the age trim)."""
         c = held.customer
-        spread: list[Arg] = []
-        for entry_id, xadd in acked:
-            spread += (entry_id, len(xadd), *xadd)
-        return cls(keys.lock(c), keys.inbox(c), keys.history(c), outbox.data, outbox.lease,
-                   outbox.tries, keys.state(c), held.token, "1" if effects else "0",
-                   held.ttl_ms, "1" if claimed else "0", len(acked), spread)
+        rest: list[Arg] = [*gone, len(acked)]
+        for xadd in acked:
+            rest += (len(xadd), *xadd)
+        return cls(keys.lock(c), keys.inbox(c), keys.history(c), keys.state(c), held.token,
+                   held.ttl_ms, "1" if effects else "0", len(gone), rest)
 
     @classmethod
     def example(cls, keys: Keys) -> Self:
-        return cls.of(keys, Lock("c1", "p.token", 30.0), [("1-a-b-o3", ["*", "t", "hi"])],
-                      keys.outbox(3))
+        return cls.of(keys, Lock("c1", "p.token", 30.0), gone=["out", "p:1-a-b-o3"],
+                      acked=[["*", "t", "hi"]])
+
+
+# A kept reply about to be posted to a platform without an idempotency key (MAX) is marked in
+# its customer's state (``p:<id>``, ARGV[3] the posting process's clock in ms) while the lock
+# holds the poster's token: 0 otherwise, and the post must not go out (the lock's new holder
+# read the kept replies and their marks, and re-sends them itself). So a lessee's read of the
+# marks (``storage.kept``) is final: no mark can come after it.
+_POSTING_KEPT_LUA = HOLDS + """
+if not holds(redis.call('GET', KEYS[1]), ARGV[1]) then return 0 end
+redis.call('HSET', KEYS[2], 'p:' .. ARGV[2], ARGV[3])
+return 1
+"""
+
+# Sent kept replies acknowledged apart from the release (between two entries under one lock,
+# or after a release that failed): their marks deleted, and ``out`` too when every reply it
+# holds is among ARGV (sent); a newer turn's, or one with replies still unsent, stays.
+_ACK_KEPT_LUA = """
+local out = redis.call('HGET', KEYS[1], 'out')
+if not out then return 0 end
+local acked = {}
+for _, id in ipairs(ARGV) do acked[id] = true end
+for _, e in ipairs(cjson.decode(out)) do
+  if not acked[e[1]] then return 0 end
+end
+local gone = {'out'}
+for _, id in ipairs(ARGV) do gone[#gone + 1] = 'p:' .. id end
+redis.call('HDEL', KEYS[1], unpack(gone))
+return 1
+"""
+
+
+@dataclass(slots=True)
+class PostingKept(Script):
+    """``_POSTING_KEPT_LUA``: 1 marked, 0 the lock is no longer ``token``'s (do not post)."""
+
+    LUA: ClassVar[str] = _POSTING_KEPT_LUA
+    lock: Key
+    state: Key
+    token: str
+    id: str
+    ms: int
+
+    @classmethod
+    def of(cls, keys: Keys, held: Lock, entry_id: str, ms: int) -> Self:
+        c = held.customer
+        return cls(keys.lock(c), keys.state(c), held.token, entry_id, ms)
+
+    @classmethod
+    def example(cls, keys: Keys) -> Self:
+        return cls.of(keys, Lock("c1", "p.token", 30.0), "1-a-b-o3", 0)
+
+
+@dataclass(slots=True)
+class AckKept(Script):
+    """``_ACK_KEPT_LUA``: 1 when ``out`` held only ``ids`` and is gone, else 0."""
+
+    LUA: ClassVar[str] = _ACK_KEPT_LUA
+    state: Key
+    ids: Spread
+
+    @classmethod
+    def of(cls, keys: Keys, customer: str, ids: Sequence[str]) -> Self:
+        return cls(keys.state(customer), tuple(ids))
+
+    @classmethod
+    def example(cls, keys: Keys) -> Self:
+        return cls.of(keys, "c1", ["1-a-b-o3"])
 
 
 @dataclass(slots=True)

@@ -31,9 +31,8 @@ from storage.client import RedisClient
 from storage.codec import text
 from storage.errors import OPERATION_TIMEOUT, LockTimeout, guarded, guarded_slow, unanswered
 from storage.inbox import Rows, raw_rows
-from storage.keyparts import OutboxKeys
 from storage.keys import LOCK_TTL, LOCK_WAIT, Keys
-from storage.lock_scripts import Acquire, LockDelete, LockExpire, ReleaseAcked, ReleaseIfIdle
+from storage.lock_scripts import Acquire, LockDelete, LockExpire, ReleaseIfIdle
 from storage.lock_scripts import Lock as Lock
 from storage.scripts import Arg, runner
 
@@ -59,22 +58,23 @@ class Snapshot:
 @dataclass(frozen=True, slots=True)
 class Lease:
     """A taken lock and what was read with it: the state, the pending inbox rows (decode
-    with ``Inbox.decode``) and the effects a turn cut short left with its state (to run
-    again before anything else), or None."""
+    with ``Inbox.decode``), the effects a turn cut short left with its state (to run
+    again before anything else), or None, and the replies it kept in the state (``out``,
+    ``storage.kept``: re-sent before anything else), or None."""
 
     lock: Lock
     snapshot: Snapshot
     rows: Rows
     effects: str | None
+    replies: str | None = None
 
     @classmethod
     def read(cls, lock: Lock, found: Sequence[object]) -> Lease:
-        """From a lock script's reply: ``[version, data, inbox rows, effects, mark]``."""
-        left = found[3] if len(found) > 3 else None
-        mark = found[4] if len(found) > 4 else None
+        """From a lock script's reply: ``[version, data, inbox rows, effects, mark, out]``."""
+        left, mark, out = (*found[3:6], None, None, None)[:3]
         snapshot = Snapshot(found[0], found[1], text(mark) if mark else None)  # type: ignore[arg-type]
-        return cls(lock, snapshot, raw_rows(found[2]),
-                   text(left) if left else None)  # type: ignore[arg-type]
+        return cls(lock, snapshot, raw_rows(found[2]), text(left) if left else None,  # type: ignore[arg-type]
+                   text(out) if out else None)  # type: ignore[arg-type]
 
 
 def idle_rows(reply: object) -> Rows | None:
@@ -131,7 +131,7 @@ class Locks:
         self._release = runner(redis, LockDelete)
         self._extend = runner(redis, LockExpire)
         self._release_if_idle = runner(redis, ReleaseIfIdle)
-        self._release_acked = runner(redis, ReleaseAcked, hot=True)
+        self._release_acked = runner(redis, ReleaseIfIdle, hot=True)
 
     @asynccontextmanager
     async def lock(
@@ -202,25 +202,26 @@ class Locks:
         reply = await self._release_if_idle(ReleaseIfIdle.of(self._keys, held))
         return idle_rows(reply)
 
-    async def release_acked(self, held: Lock, acked: Sequence[tuple[str, Sequence[Arg]]],
-                            outbox: OutboxKeys, *, effects: bool = True,
-                            claimed: bool = True) -> Rows | None:
-        """Acknowledge and record delivered replies (``ReleaseAcked``), then
-        ``release_if_idle``, in one script: outside a cluster only (the outbox's slot).
+    async def release_acked(self, held: Lock, acked: Sequence[Sequence[Arg]], *,
+                            effects: bool = True, gone: Sequence[str] = ()) -> Rows | None:
+        """Record the turn's sent replies in the history (``acked``: their XADD arguments),
+        delete ``gone`` (the kept replies' fields) once the lock proves ours, then
+        ``release_if_idle``, in one script in the customer's slot.
 
         Not guarded here: its caller, ``Store.release_if_idle`` (one round trip per message),
         already maps Redis errors and keeps the deadline; a second guard would only add a
         second ``asyncio.timeout`` to every message."""
-        reply = await self._release_acked(ReleaseAcked.of(self._keys, held, acked, outbox,
-                                                          effects=effects, claimed=claimed))
+        reply = await self._release_acked(ReleaseIfIdle.of(self._keys, held, effects=effects,
+                                                           gone=gone, acked=acked))
         return idle_rows(reply)
 
     # The same lock scripts queued on a caller's plain pipeline, so they share its round trip.
 
-    def release_if_idle_to(self, pipe: Any, held: Lock, *, effects: bool = True) -> None:
-        """``release_if_idle`` on ``pipe``; read its reply with ``idle_rows``. ``effects``:
-        False when the holder knows the state holds no turn's effects (one HDEL fewer)."""
-        ReleaseIfIdle.of(self._keys, held, effects=effects).queue(pipe)
+    def release_if_idle_to(self, pipe: Any, held: Lock, *, effects: bool = True,
+                           gone: Sequence[str] = ()) -> None:
+        """``release_acked`` without replies on ``pipe``; read its reply with ``idle_rows``.
+        ``effects``: False when the holder knows the state holds no turn's effects."""
+        ReleaseIfIdle.of(self._keys, held, effects=effects, gone=gone).queue(pipe)
 
     def release_to(self, pipe: Any, held: Lock) -> None:
         self._compare_and_delete(held).queue(pipe)

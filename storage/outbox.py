@@ -97,7 +97,8 @@ class Prepared(NamedTuple):
     json: str
 
 
-def _encode(entry: OutboxEntry) -> str:
+def encode_entry(entry: OutboxEntry) -> str:
+    """An entry's stored JSON (``Prepared.json``)."""
     return dumps(
         {
             "c": entry.customer,
@@ -110,7 +111,11 @@ def _encode(entry: OutboxEntry) -> str:
 
 
 def _decode(entry_id: str, raw: bytes | str, claims: int = 0) -> OutboxEntry:
-    data = loads(raw)
+    return entry_of(entry_id, loads(raw), claims)
+
+
+def entry_of(entry_id: str, data: Any, claims: int = 0) -> OutboxEntry:
+    """An entry from its decoded JSON (``storage.kept`` keeps a turn's in the state)."""
     return OutboxEntry(
         id=entry_id,
         customer=str(data["c"]),
@@ -184,7 +189,7 @@ class Outbox:
             reply=reply,
             created=time.time(),
         )
-        return Prepared(entry.id, _encode(entry))
+        return Prepared(entry.id, encode_entry(entry))
 
     def keys_of(self, entry_id: str) -> OutboxKeys:
         """The keys of the shard holding ``entry_id``."""

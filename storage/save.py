@@ -5,9 +5,9 @@ knows (``Marks``: the lock check alone then proves the version), so a holder who
 expired can never overwrite newer state; in the same step it marks the inbox entry processed,
 appends the turn's history entry, renews the lock, keeps the turn's effects (for a process
 that dies before running them: ``storage.locks.Lease.effects``) and, outside a cluster,
-writes the turn's outbox entries and the turn's funnel counts (``storage.funnel``).
-``save_call`` builds its only calls (``Save``; ``SaveCounted`` and ``SaveWithOutbox`` outside
-a cluster). This module must not decide what to save.
+keeps the turn's replies in the state (``storage.kept``) and, outside a cluster, writes the
+turn's funnel counts (``storage.funnel``). ``save_call`` builds its only calls (``Save``;
+``SaveCounted`` outside a cluster). This module must not decide what to save.
 """
 
 from __future__ import annotations
@@ -26,31 +26,27 @@ from storage.reached import Reached
 from storage.scripts import Arg, Key, Script, Spread
 
 # KEYS: state, lock, inbox, history, the steps reached (``storage.reached``), profile, tags,
-# then (with outbox entries) outbox data and lease, then (outside a cluster, counting) the
-# funnel's day counter: always the last key.
+# then (outside a cluster, counting) the funnel's day counter: always the last key.
 # ARGV: token, expected version, json, ttl seconds, the ttl's refresh window (``refresh_mark``),
 # the window the state holds as its caller knows it (``Marks``; "?": unknown, read with the
 # version and checked), inbox id or "", lock ttl ms (0: a lock taken or renewed moments ago, left
-# as it is), the turn's effects ("-": leave those stored, "": none), the note of outbox entries
-# written before the save ("": none), the number n of outbox
-# entries then n pairs (id, json), then the turn's profile writes (``Writes``): k pairs (field,
-# value) after k, then t tags after t, then the funnel's: m, and when m > 0 the counter's ttl and
-# m pairs (field, increment) counted in KEYS[#KEYS] (``storage.funnel.counts_of``: one pair a
-# turn), then the steps reached: q, and when q > 0 their time (ms) and q members (one ZADD for
-# them all), then (optional) a history entry: a MINID to trim to or "", then XADD arguments after
-# the key (trim options, "*", field, value, ...).
-# The outbox entries' lease score is the server's time in ms: the history entry's id when the
-# save writes one (XADD "*" takes it from the server's clock; a stream whose last id is later
-# gives that, a lease a moment longer), else TIME.
+# as it is), the turn's effects ("-": leave those stored, "": none), the turn's replies kept
+# in the state (``storage.kept``: its field ``out``; "": none, leave it), then the turn's
+# profile writes (``Writes``): k pairs (field, value) after k, then t tags after t, then the
+# funnel's: m, and when m > 0 the counter's ttl and m pairs (field, increment) counted in
+# KEYS[#KEYS] (``storage.funnel.counts_of``: one pair a turn), then the steps reached: q, and
+# when q > 0 their time (ms) and q members (one ZADD for them all), then (optional) a history
+# entry: a MINID to trim to or "", then XADD arguments after the key (trim options, "*",
+# field, value, ...).
 # The state's EXPIRE runs once per refresh window (a 30th of the ttl: one a day for 30 days),
 # its mark kept in the state's field "x": a state lives between 29 and 30 30ths of its ttl
 # after its last save, and a customer's later messages that window cost no EXPIRE. The
-# state, its mark and the turn's effects go in one HSET; a HSET that created every field
-# (the state expired during the turn) writes the mark and runs the EXPIRE too.
-# A turn's outbox entries the script cannot write (a cluster's, in another slot, or in two
-# shards) were written just before it, noted in the state hash as ``u:<token>``
-# (``storage.state.States._before``): ARGV[10] names that note, which the save deletes ("":
-# none).
+# state, its mark, the turn's effects and its replies go in one HSET; a HSET that created
+# every field (the state expired during the turn) writes the mark and runs the EXPIRE too.
+# The replies are kept in the customer's own hash, under the lock the turn holds until its
+# release deletes them (sent): a state with ``out`` and no holder is a cut turn's, whose
+# replies the next lease re-sends (``bots.kept``), so a crash after the save re-sends them,
+# and one before it leaves the turn to run again with nothing sent.
 # With the marks known (``Marks``) the state is not read: the lock check alone proves that
 # nobody wrote it since the caller read it, as every writer of a state holds the customer's
 # lock (``storage.save``, ``States.save``'s callers) or deletes the lock with it in one DEL
@@ -72,19 +68,16 @@ local expiring = tonumber(ARGV[4]) > 0
 local refresh = expiring and stored ~= ARGV[5]
 if refresh then f[5] = 'x'; f[6] = ARGV[5] end
 if ARGV[9] ~= '' and ARGV[9] ~= '-' then f[#f + 1] = 'fx'; f[#f + 1] = ARGV[9] end
+if ARGV[10] ~= '' then f[#f + 1] = 'out'; f[#f + 1] = ARGV[10] end
 if redis.call('HSET', KEYS[1], unpack(f)) == #f / 2 and expiring and not refresh then
   redis.call('HSET', KEYS[1], 'x', ARGV[5])
   refresh = true
 end
-local gone = {}
-if ARGV[9] == '' then gone[1] = 'fx' end
-if ARGV[10] ~= '' then gone[#gone + 1] = ARGV[10] end
-if #gone > 0 then redis.call('HDEL', KEYS[1], unpack(gone)) end
+if ARGV[9] == '' then redis.call('HDEL', KEYS[1], 'fx') end
 if refresh then redis.call('EXPIRE', KEYS[1], ARGV[4]) end
 if ARGV[8] ~= '0' then redis.call('PEXPIRE', KEYS[2], ARGV[8]) end
 if ARGV[7] ~= '' then redis.call('XDEL', KEYS[3], ARGV[7]) end
-local n = tonumber(ARGV[11])
-local c = 12 + 2 * n
+local c = 11
 local k = tonumber(ARGV[c])
 if k > 0 then redis.call('HSET', KEYS[6], unpack(ARGV, c + 1, c + 2 * k)) end
 c = c + 1 + 2 * k
@@ -97,20 +90,9 @@ if m > 0 then r = c + 2 + 2 * m end
 local q = tonumber(ARGV[r])
 local h = r + 1
 if q > 0 then h = r + 2 + q end
-local now
 if #ARGV > h then
-  now = tonumber(string.match(redis.call('XADD', KEYS[4], unpack(ARGV, h + 1)), '^%d+'))
+  redis.call('XADD', KEYS[4], unpack(ARGV, h + 1))
   if ARGV[h] ~= '' then redis.call('XTRIM', KEYS[4], 'MINID', ARGV[h]) end
-end
-if n > 0 then
-  if not now then
-    local t = redis.call('TIME')
-    now = t[1] * 1000 + math.floor(t[2] / 1000)
-  end
-  for i = 12, 10 + 2 * n, 2 do
-    redis.call('HSET', KEYS[8], ARGV[i], ARGV[i + 1])
-    redis.call('ZADD', KEYS[9], now, ARGV[i])
-  end
 end
 -- the funnel (storage.funnel, COUNT_LUA): EXPIRE only when a field is new
 if m > 0 then
@@ -175,19 +157,17 @@ class Record:
     inbox_id: str | None = None  # the entry this turn settles
     effects: str | None = None  # the turn's encoded effects; "" none, None leave stored
     history: Sequence[Arg] = ()  # ``History.script_args`` of the turn's inbound entry
-    outbox: Sequence[tuple[str, str]] = ()  # (id, json) of the replies, outside a cluster
-    outbox_keys: Sequence[str] = ()  # ``Outbox.put_keys(outbox)``, with ``outbox``
+    replies: str = ""  # the turn's replies kept in the state (``storage.kept.encode``)
     counts: Counts | None = None  # the funnel's, outside a cluster (``storage.funnel``)
     reached: Reached | None = None  # the steps the turn entered (``storage.reached``)
     renew: bool = True  # renew the lock for its ttl (False: its holder knows it is fresh)
     writes: Writes | None = None  # profile fields and tags the turn stores with its state
     marks: Marks | None = None  # None: the save reads the state's version and mark
-    note: str = ""  # the state's note of outbox entries written before it (``States._before``)
 
 
 @dataclass(slots=True)
 class Save(Script):
-    """The save in the customer's slot alone (no outbox entries: ``count`` 0)."""
+    """The save in the customer's slot alone."""
 
     LUA: ClassVar[str] = SAVE_LUA
     state: Key
@@ -206,16 +186,15 @@ class Save(Script):
     inbox_id: str
     lock_ms: int
     effects: str
-    note: str  # the state's note of outbox entries written before the save, or ""
-    count: int
-    rest: Spread  # the outbox entries' (id, json) pairs, the funnel's 0, the history entry
+    replies: str  # the turn's replies kept in the state, or ""
+    rest: Spread  # the profile writes, the funnel's 0, the steps reached, the history entry
 
     @classmethod
     def example(cls, keys: Keys) -> Self:
         record = Record(data="{}", version=0, ttl=0, inbox_id="1-0", history=("", "*", "t", "x"))
         call = save_call(keys, Lock("c1", "p.token", 30.0), record)
         if not isinstance(call, cls):
-            raise TypeError("save_call without outbox entries builds a Save")
+            raise TypeError("save_call without counts builds a Save")
         return call
 
 
@@ -257,55 +236,16 @@ class SaveCounted(Script):
     inbox_id: str
     lock_ms: int
     effects: str
-    note: str  # the state's note of outbox entries written before the save, or ""
-    count: int
+    replies: str  # the turn's replies kept in the state, or ""
     rest: Spread
 
     @classmethod
     def example(cls, keys: Keys) -> Self:
-        record = Record(data="{}", version=0, ttl=0, counts=_EXAMPLE_COUNTS)
+        record = Record(data="{}", version=0, ttl=0, counts=_EXAMPLE_COUNTS,
+                        replies='[["1-a-b-o3",{}]]')
         call = save_call(keys, Lock("c1", "p.token", 30.0), record)
         if not isinstance(call, cls):
-            raise TypeError("save_call with counts and no outbox entries builds a SaveCounted")
-        return call
-
-
-@dataclass(slots=True)
-class SaveWithOutbox(Script):
-    """The save writing the turn's outbox entries too: two slots, outside a cluster only."""
-
-    LUA: ClassVar[str] = SAVE_LUA
-    SLOTS: ClassVar[int] = 3
-    state: Key
-    lock: Key
-    inbox: Key
-    history: Key
-    reached: Key
-    profile: Key
-    tags: Key
-    outbox_data: Key
-    outbox_lease: Key
-    counter: Key  # the funnel's day (``outbox_data`` again, untouched, when nothing counts)
-    token: str
-    version: int
-    data: str
-    ttl: int
-    mark: str  # ``refresh_mark(ttl)``
-    stored: str  # the mark the state holds (``Marks.stored``; "" none), or "?" unknown
-    inbox_id: str
-    lock_ms: int
-    effects: str
-    note: str  # the state's note of outbox entries written before the save, or ""
-    count: int
-    rest: Spread
-
-    @classmethod
-    def example(cls, keys: Keys) -> Self:
-        record = Record(data="{}", version=0, ttl=0, outbox=[("1-a-b-o3", "{}")],
-                        outbox_keys=keys.outbox(3)[:2], counts=_EXAMPLE_COUNTS)
-        call = save_call(keys, Lock("c1", "p.token", 30.0), record)
-        if not isinstance(call, cls):
-            raise TypeError("save_call with outbox entries builds a SaveWithOutbox")
+            raise TypeError("save_call with counts builds a SaveCounted")
         return call
 
 
@@ -317,34 +257,23 @@ def _marks(record: Record) -> tuple[str, str]:
     return marks.now, marks.stored or ""
 
 
-def save_call(keys: Keys, lock: Lock, record: Record) -> Save | SaveCounted | SaveWithOutbox:
-    """The call of ``SAVE_LUA`` for ``record``; with its outbox keys when it has entries,
-    with the funnel's counter when it counts."""
+def save_call(keys: Keys, lock: Lock, record: Record) -> Save | SaveCounted:
+    """The call of ``SAVE_LUA`` for ``record``; with the funnel's counter when it counts."""
     c = lock.customer
     effects = "-" if record.effects is None else record.effects
     mark, stored = _marks(record)
     lock_ms = lock.ttl_ms if record.renew else 0
-    rest: list[Arg] = []
-    for entry in record.outbox:
-        rest += entry
-    rest += record.writes.args() if record.writes else _NO_WRITES
+    rest: list[Arg] = list(record.writes.args() if record.writes else _NO_WRITES)
     counts = record.counts
     rest += [len(counts.pairs), FUNNEL_TTL, *counts.args()] if counts else [0]
     rest += record.reached.args() if record.reached else [0]
     rest += record.history
     k, inbox_id = keys, record.inbox_id or ""
-    if not record.outbox:
-        if counts is not None:
-            return SaveCounted(k.state(c), k.lock(c), k.inbox(c), k.history(c), k.reached(c),
-                               k.profile(c), k.tags(c), counts.key(k), lock.token,
-                               record.version, record.data, record.ttl, mark, stored,
-                               inbox_id, lock_ms, effects, record.note, 0, rest)
-        return Save(k.state(c), k.lock(c), k.inbox(c), k.history(c), k.reached(c), k.profile(c),
-                    k.tags(c), lock.token, record.version, record.data, record.ttl, mark,
-                    stored, inbox_id, lock_ms, effects, record.note, 0, rest)
-    data_key, lease_key = record.outbox_keys
-    counter = counts.key(k) if counts else data_key
-    return SaveWithOutbox(k.state(c), k.lock(c), k.inbox(c), k.history(c), k.reached(c),
-                          k.profile(c), k.tags(c), data_key, lease_key, counter, lock.token,
-                          record.version, record.data, record.ttl, mark, stored, inbox_id,
-                          lock_ms, effects, record.note, len(record.outbox), rest)
+    if counts is not None:
+        return SaveCounted(k.state(c), k.lock(c), k.inbox(c), k.history(c), k.reached(c),
+                           k.profile(c), k.tags(c), counts.key(k), lock.token,
+                           record.version, record.data, record.ttl, mark, stored,
+                           inbox_id, lock_ms, effects, record.replies, rest)
+    return Save(k.state(c), k.lock(c), k.inbox(c), k.history(c), k.reached(c), k.profile(c),
+                k.tags(c), lock.token, record.version, record.data, record.ttl, mark,
+                stored, inbox_id, lock_ms, effects, record.replies, rest)

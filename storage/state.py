@@ -7,13 +7,11 @@ of a turn costs no round trip; later loads read. The save is one Lua script
 (``storage.save``) that checks the lock token (and, unless the caller passes the refresh marks
 it knows, the version), so a holder whose lock expired can never overwrite newer state; it
 also marks the inbox entry processed, appends the turn's history entry, renews the lock and
-can write the turn's outbox entries (``outbox=``).
+keeps the turn's replies in the state (``replies=``, ``storage.kept``) until its release.
 A message thus costs three round trips: accept (with the lock), save, release; every key in
-the customer's Redis Cluster slot except the outbox's, which a cluster writes separately:
-before the save (``_before``), never after it, so a process killed between the two leaves the
-turn's replies to be re-sent rather than a saved turn whose replies exist nowhere. Until the
-save, a note in the state hash (``u:<lock token>``: their ids, which the save's script
-deletes, ``storage.save``) tells a re-send that the turn was never saved (``never_saved``).
+the customer's Redis Cluster slot. (Older versions wrote a cluster's turn replies to the
+outbox before the save, with a note ``u:<lock token>`` in the state hash that the save
+deleted; ``never_saved`` still reads such notes a process of theirs left.)
 
 This module must not run the engine or read events; it only stores what it is given.
 """
@@ -22,7 +20,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Sequence
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -34,10 +32,10 @@ from storage.codec import text
 from storage.errors import CodecError, LockLost, StorageError, VersionConflict, guarded
 from storage.funnel import Count, Counts
 from storage.history import History, HistoryEntry
+from storage.kept import encode
 from storage.keys import LOCK_TTL, LOCK_WAIT, STATE_TTL, Keys
 from storage.locks import Lease, Lock, Locks, Snapshot
 from storage.outbox import Outbox, OutboxEntry, Prepared
-from storage.outbox_scripts import Put
 from storage.reached import Reached
 from storage.save import (
     LOCK_LOST,
@@ -46,7 +44,6 @@ from storage.save import (
     Record,
     Save,
     SaveCounted,
-    SaveWithOutbox,
     Writes,
     refresh_mark,
     save_call,
@@ -88,7 +85,6 @@ class States:
                            lock_wait=lock_wait)
         self.breaker = LockBreaker(redis, keys, token_prefix=self.locks.token_prefix)
         self._save = runner(redis, Save, hot=True)
-        self._save_joint = runner(redis, SaveWithOutbox, hot=True)
         self._save_counted = runner(redis, SaveCounted, hot=True)
         self._count = runner(redis, Count)  # on a cluster: the counts after the save
 
@@ -131,7 +127,7 @@ class States:
         lock: Lock,
         inbox_id: str | None = None,
         history: HistoryEntry | None = None,
-        outbox: Sequence[Prepared] = (),
+        replies: Sequence[Prepared] = (),
         effects: str | None = None,
         counts: Counts | None = None,
         reached: Reached | None = None,
@@ -144,57 +140,22 @@ class States:
         In the same step: the inbox entry ``inbox_id`` is marked done, ``history`` appended,
         the lock renewed for its ttl (unless ``renew`` is False: a fresh lock,
         ``bots.held.Held.stale``), ``writes`` stored (``storage.save.Writes``) and the
-        ``outbox`` entries (the turn's replies) written with the state (on Redis Cluster, or in
-        two shards, just before it: ``_before``), so a crash after the save re-sends them,
-        never loses them. ``effects`` (``storage.codec.encode_effects``; "" for none) replaces
-        the stored effects of the last turn (None leaves them). ``counts``: the funnel's day,
-        outside a cluster; ``reached``: the customer's steps reached; ``marks``: the state is
-        not read again, nor its version checked (``storage.save``)."""
+        turn's ``replies`` kept in the state (``storage.kept``), so a crash after the save
+        re-sends them, never loses them. ``effects`` (``storage.codec.encode_effects``; ""
+        for none) replaces the stored effects of the last turn (None leaves them).
+        ``counts``: the funnel's day, outside a cluster; ``reached``: the customer's steps
+        reached; ``marks``: the state is not read again, nor its version checked."""
         if lock.customer != customer:
             raise LockLost(f"lock is for customer {lock.customer}, not {customer}")
-        record = self._record(state, version, inbox_id, history, outbox, effects)
+        record = self._record(state, version, inbox_id, history, effects)
         record.counts, record.reached = (counts if self._joint else None), reached
         record.renew, record.writes, record.marks = renew, writes, marks
-        apart = outbox if outbox and not record.outbox else ()  # (a cluster's: another slot)
-        new_version = _checked(customer, version, await self._saved(lock, record, apart))
+        record.replies = encode(replies)
+        call = save_call(self._keys, lock, record)
+        reply = await (self._save(call) if isinstance(call, Save) else self._save_counted(call))
+        new_version = _checked(customer, version, reply)
         await self._after(counts)
         return new_version  # an emptied inbox leaves the pending set lazily (Inbox docstring)
-
-    async def _saved(self, lock: Lock, record: Record, apart: Sequence[Prepared]) -> Any:
-        """The save script's reply; the outbox entries it cannot write (``apart``) written
-        before it with their note, which it deletes, and taken back when it refuses."""
-        if apart:
-            await self._before(lock, apart, write=True)
-            record.note = f"{UNSAVED}{lock.token}"
-        reply = await self._run(save_call(self._keys, lock, record))
-        if apart and int(reply[0]) in (LOCK_LOST, VERSION_CONFLICT):
-            await self._before(lock, apart, write=False)
-        return reply
-
-    def _run(self, call: Save | SaveCounted | SaveWithOutbox) -> Awaitable[Any]:
-        if isinstance(call, Save):
-            return self._save(call)
-        return self._save_counted(call) if isinstance(call, SaveCounted) else self._save_joint(call)
-
-    @guarded
-    async def _before(self, lock: Lock, outbox: Sequence[Prepared], *, write: bool) -> None:
-        """The turn's outbox entries the save's script cannot write (a cluster's: another
-        slot), written before it with a note of their ids in the state hash, which the save
-        deletes: written after it, a process killed between the two lost the replies of a
-        saved turn (its inbox entry settled, nothing to re-send; found by the drill
-        bench/drills/multiprocess.py). ``write`` False: taken back, the save refused."""
-        assert self._outbox is not None  # (``_record`` refuses outbox entries without it)
-        pipe = self._redis.pipeline(transaction=False)
-        state, note = self._keys.state(lock.customer), f"{UNSAVED}{lock.token}"
-        if write:
-            pipe.hset(state, note, " ".join(entry.id for entry in outbox))
-            for entry in outbox:  # (``Outbox.put_prepared``'s, on this pipeline)
-                Put.of(self._outbox.keys_of(entry.id), *entry).queue(pipe)
-        else:
-            for entry in outbox:
-                self._outbox.ack_to(pipe, entry.id)
-            pipe.hdel(state, note)
-        await pipe.execute()
 
     @guarded
     async def never_saved(self, entries: Sequence[OutboxEntry]) -> set[str]:
@@ -226,22 +187,14 @@ class States:
             await self._count(Count.of(self._keys, counts))
 
     def _record(self, state: DialogState, version: int, inbox_id: str | None,
-                history: HistoryEntry | None, outbox: Sequence[Prepared],
-                effects: str | None) -> Record:
-        if outbox and self._outbox is None:
-            raise StorageError("States.save(outbox=...) needs the Store facade")
+                history: HistoryEntry | None, effects: str | None) -> Record:
         if history is not None and self._history is None:
             raise StorageError("States.save(history=...) needs the Store facade")
-        joint_keys = (self._outbox.put_keys(outbox)
-                      if outbox and self._joint and self._outbox is not None else None)
-        joint = outbox if joint_keys else ()
         return Record(
             data=state.model_dump_json(by_alias=True, exclude_defaults=True),
             version=version, ttl=self.state_ttl, inbox_id=inbox_id, effects=effects,
             history=() if history is None or self._history is None
             else self._history.script_args(history),
-            outbox=[(entry.id, entry.json) for entry in joint],
-            outbox_keys=joint_keys or (),
         )
 
     def mark(self) -> str:

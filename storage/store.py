@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,7 +23,7 @@ from redis.asyncio.cluster import RedisCluster
 
 from storage.audience import Audience
 from storage.broadcasts import Broadcasts
-from storage.client import RedisClient, close_redis, make_redis, scripts_span_slots
+from storage.client import RedisClient, close_redis, make_redis
 from storage.codec import text
 from storage.dedupe import Dedupe
 from storage.desk import Desk
@@ -38,7 +38,7 @@ from storage.incidents import Incidents
 from storage.instance import Instance
 from storage.intake import Intake
 from storage.invites import InviteSends
-from storage.keyparts import OutboxKeys
+from storage.kept import Kept
 from storage.keys import (
     HISTORY_MAX_AGE,
     HISTORY_MAXLEN,
@@ -51,7 +51,7 @@ from storage.keys import (
 )
 from storage.locks import Lock, idle_rows
 from storage.notices import Notices
-from storage.outbox import Outbox, maybe_claimed, shard_in
+from storage.outbox import Outbox
 from storage.profile import Profiles
 from storage.reached import ReachedSteps
 from storage.reminders import Reminders
@@ -72,6 +72,7 @@ class Sent:
     entry_id: str
     customer: str
     history: HistoryEntry
+    kept: bool = False  # kept in the customer's state (``storage.kept``), not in the outbox
 
 
 class Store:
@@ -100,6 +101,7 @@ class Store:
         self.inbox = Inbox(redis, keys)
         self.history = History(redis, keys, maxlen=history_maxlen, max_age=history_max_age)
         self.outbox = Outbox(redis, keys, instance=self.instance)
+        self.kept = Kept(redis, keys, self.outbox)  # a turn's replies, in its state
         self.states = States(redis, keys, history=self.history, outbox=self.outbox,
                              state_ttl=state_ttl, lock_ttl=lock_ttl, lock_wait=lock_wait,
                              instance=self.instance)
@@ -111,7 +113,6 @@ class Store:
                                      link_token_ttl=link_token_ttl, link_code_ttl=link_code_ttl)
         self.intake = Intake(redis, keys, identities=self.identities, states=self.states)
         self.history.bind_forget(self.forget)
-        self._joint = scripts_span_slots(redis)
 
     def _plain_parts(self, redis: RedisClient, keys: Keys) -> None:
         """The parts that need only the client and the names."""
@@ -164,40 +165,31 @@ class Store:
 
     @guarded
     async def release_if_idle(
-        self, lock: Lock, sent: list[Sent], *, effects: bool = True
+        self, lock: Lock, sent: list[Sent], *, effects: bool = True, gone: Sequence[str] = ()
     ) -> list[tuple[str, dict[str, str]]] | None:
-        """Acknowledge ``sent``, then ``Locks.release_if_idle`` (None: released; the rows that
-        arrived meanwhile; ``[]``: the lock was no longer ours): one script outside a cluster
-        (when every reply is the lock's customer's), else a plain pipeline. ``effects``:
-        False when the caller knows the state holds no turn's effects (none left by the
-        lease, none saved since): the release need not forget them."""
+        """Record ``sent`` (acknowledging those in the outbox), delete ``gone`` (the turn's
+        kept replies, ``storage.kept.gone``) once the lock proves ours, then
+        ``Locks.release_if_idle`` (None: released; the rows that arrived meanwhile; ``[]``:
+        the lock was no longer ours): one script in the customer's slot when every reply is
+        one kept by the lock's customer (the steady path), else a plain pipeline first.
+        ``effects``: False when the caller knows the state holds no turn's effects."""
         customer = lock.customer
-        shard = self._joint_shard(customer, sent)
-        if shard is not None:
-            replies = [(item.entry_id, self.history.script_args(item.history)[1:])
-                       for item in sent]  # no age trim: see _queue
-            claimed = maybe_claimed([item.entry_id for item in sent])
-            rows = await self.states.locks.release_acked(lock, replies, shard, effects=effects,
-                                                         claimed=claimed)
+        if all(item.kept and item.customer == customer for item in sent):
+            acked = [self.history.script_args(item.history)[1:] for item in sent]  # (no trim)
+            rows = await self.states.locks.release_acked(lock, acked, effects=effects,
+                                                         gone=gone)
             sent.clear()
             return rows
         pipe = self._queue(sent)
-        self.states.locks.release_if_idle_to(pipe, lock, effects=effects)
+        self.states.locks.release_if_idle_to(pipe, lock, effects=effects, gone=gone)
         replies = await pipe.execute()
         sent.clear()
         return idle_rows(replies[-1])
 
-    def _joint_shard(self, customer: str, sent: list[Sent]) -> OutboxKeys | None:
-        """The outbox shard of ``sent`` when one script may acknowledge them with the lock's
-        release: outside a cluster, every reply the customer's, all in one shard."""
-        if not self._joint or any(item.customer != customer for item in sent):
-            return None
-        shards = {shard_in(item.entry_id) for item in sent} or {None}  # none: any will do
-        return self.keys.outbox(shards.pop()) if len(shards) == 1 else None
-
     @guarded
     async def release(self, lock: Lock, sent: list[Sent]) -> None:
-        """Acknowledge ``sent``, then release ``lock`` (if still ours)."""
+        """Acknowledge ``sent``, then release ``lock`` (if still ours); kept replies not all
+        sent stay in the state, for the next lease to re-send."""
         pipe = self._queue(sent)
         self.states.locks.release_to(pipe, lock)
         await pipe.execute()
@@ -205,9 +197,15 @@ class Store:
 
     def _queue(self, sent: list[Sent]) -> Any:
         pipe = self.redis.pipeline(transaction=False)
+        kept: dict[str, list[str]] = {}
         for item in sent:  # the turn's save trimmed the history by age a moment ago
-            self.outbox.ack_to(pipe, item.entry_id)
+            if item.kept:
+                kept.setdefault(item.customer, []).append(item.entry_id)
+            else:
+                self.outbox.ack_to(pipe, item.entry_id)
             self.history.append_to(pipe, item.customer, item.history, trim=False)
+        for customer, ids in kept.items():
+            self.kept.ack_to(pipe, customer, ids)
         return pipe
 
     @guarded

@@ -23,8 +23,8 @@ async def test_a_turn_without_effects_does_not_forget_effects_nobody_stored(
     harness: Harness,
 ) -> None:
     """The lease read the state's stored effects (none), the turn has none: neither its save
-    nor its release deletes the field. The only HDEL is the reply's outbox entry's (a reply
-    acknowledged a moment after it was written has no claim count to delete)."""
+    nor its release deletes the field. The only HDEL is the release's of the reply kept in the
+    state (``out``, with its post mark, in the same command)."""
     await harness.send("max", "7", StartEvent())
     before = await _counts(harness)
     await harness.send("max", "7", TextEvent("Оля"))
@@ -53,7 +53,8 @@ async def test_a_known_account_is_proved_theirs_and_marked_active_by_one_command
 ) -> None:
     """The accept's ZADD XX GT CH both checks that the account is still the customer's and
     moves its activity mark: no ZSCORE first (the other ZADDs are the desk's activity index,
-    ``{desk}:active``, the reply's outbox lease and the step entered, ``storage.reached``)."""
+    ``{desk}:active``, and the step entered, ``storage.reached``; the reply, kept in the
+    state, has no outbox lease)."""
     await harness.send("max", "9", StartEvent())
     customer = await harness.customer("max", "9")
     accounts = harness.store.keys.accounts(customer)
@@ -61,7 +62,7 @@ async def test_a_known_account_is_proved_theirs_and_marked_active_by_one_command
     before = await _counts(harness)
     await harness.send("max", "9", TextEvent("Оля"))
     spent = await _counts(harness) - before
-    assert (spent["zscore"], spent["zadd"]) == (0, 4)
+    assert (spent["zscore"], spent["zadd"]) == (0, 3)
     moved = await harness.store.redis.zscore(accounts, "max:9")
     assert first is not None
     assert moved is not None
@@ -70,20 +71,22 @@ async def test_a_known_account_is_proved_theirs_and_marked_active_by_one_command
 
 # A known customer's plain message (one reply, no effects) on the steady path, outside the
 # funnel's count: accept 9 (EVALSHA, ZADD of the account, SET NX de-duplication, XADD inbox,
-# SADD pending set, ZADD desk activity, SET NX PX lock, HMGET state, XRANGE inbox), save 8
-# (EVALSHA, GET lock, HSET state, XDEL inbox entry, XADD history, HSET + ZADD outbox entry,
-# ZADD of the steps reached), release 5 (EVALSHA, ZREM + HDEL outbox entry, XADD history,
-# GETDEL lock); and the funnel's one HINCRBY: 23.
+# SADD pending set, ZADD desk activity, SET NX PX lock, HMGET state, XRANGE inbox), save 6
+# (EVALSHA, GET lock, HSET state with the reply kept in it, XDEL inbox entry, XADD history,
+# ZADD of the steps reached), release 4 (EVALSHA, XADD history, GETDEL lock, HDEL of the kept
+# reply); and the funnel's one HINCRBY: 20.
 # 30 before issue 17's second round: the state's EXPIRE (now once a day), the lock's
 # PEXPIRE (now when a third of its time has passed), the release's GET + DEL (now one
 # GETDEL); 27 before its third: a HINCRBY per fact of the turn (3 here; now one field);
 # 25 before its fourth: the release's XRANGE of the inbox (now only when a push marked the
 # lock during the turn, storage.lock_scripts), the save's HMGET of the version and expiry
-# mark (the lease read the mark; the lock check proves the version: storage.save.Marks).
-# zadd: account activity, desk activity, the outbox lease, the step reached (storage.reached)
+# mark (the lease read the mark; the lock check proves the version: storage.save.Marks);
+# 23 before its fifth: the reply's outbox entry (HSET + ZADD in the save, ZREM + HDEL in the
+# release), now kept in the state's own HSET and deleted by the release's HDEL (storage.kept).
+# zadd: account activity, desk activity, the step reached (storage.reached)
 PLAIN_MESSAGE = Counter({
-    "evalsha": 3, "zadd": 4, "set": 2, "xadd": 3, "sadd": 1, "hmget": 1, "xrange": 1,
-    "get": 1, "hset": 2, "xdel": 1, "zrem": 1, "hdel": 1, "getdel": 1,
+    "evalsha": 3, "zadd": 3, "set": 2, "xadd": 3, "sadd": 1, "hmget": 1, "xrange": 1,
+    "get": 1, "hset": 1, "xdel": 1, "hdel": 1, "getdel": 1,
 })
 FUNNEL_COUNTS = 1  # one HINCRBY for all the turn's facts (storage.funnel; was one per fact: 3)
 
@@ -103,7 +106,7 @@ async def test_a_plain_message_costs_its_commands_and_no_more(harness: Harness) 
     funnel = spent.pop("hincrby", 0)
     assert +spent == PLAIN_MESSAGE
     assert funnel == FUNNEL_COUNTS  # (the message answers, enters a step and ends a flow)
-    assert sum(PLAIN_MESSAGE.values()) + FUNNEL_COUNTS <= 23
+    assert sum(PLAIN_MESSAGE.values()) + FUNNEL_COUNTS == 20
 
 
 async def test_a_turn_s_steps_reached_cost_one_zadd_and_its_facts_one_hincrby(
@@ -111,8 +114,7 @@ async def test_a_turn_s_steps_reached_cost_one_zadd_and_its_facts_one_hincrby(
 ) -> None:
     """A flow started again reaches two members (the flow and its first step) and its turn
     has two facts (started, entered): the save writes both members with one ZADD (the other
-    three: the account's and the desk's activity, the reply's outbox lease) and both facts
-    with one HINCRBY."""
+    two: the account's and the desk's activity) and both facts with one HINCRBY."""
     await harness.send("max", "5", StartEvent())
     await harness.send("max", "5", TextEvent("Оля"))
     before = await _counts(harness)
@@ -122,7 +124,7 @@ async def test_a_turn_s_steps_reached_cost_one_zadd_and_its_facts_one_hincrby(
     customer = await harness.customer("max", "5")
     steps = await harness.store.reached.steps(customer)
     assert {"hello", "hello.name"} <= set(steps)
-    assert (spent["zadd"], spent["hincrby"]) == (4, 1)
+    assert (spent["zadd"], spent["hincrby"]) == (3, 1)
 
 
 def test_a_save_renews_only_a_lock_a_third_of_whose_time_has_passed() -> None:

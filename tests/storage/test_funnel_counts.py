@@ -46,7 +46,7 @@ async def test_a_save_counts_its_turn_once(store: Store) -> None:
     version = await store.states.save("c1", STATE, version=0, lock=lock, counts=counts)
     entry = store.outbox.prepare("c1", "vk", "1", Reply("Когда?"))
     await store.states.save("c1", STATE, version=version, lock=lock, counts=counts,
-                            outbox=[entry])  # with the turn's replies too
+                            replies=[entry])  # with the turn's replies too
     with pytest.raises(VersionConflict):  # refused: nothing written, nothing counted
         await store.states.save("c1", STATE, version=0, lock=lock, counts=counts)
     assert await store.funnel.days([DAY, "2026-12-04"]) == [

@@ -1,5 +1,5 @@
 """storage.reached: the flows and steps a customer reached ride the turn's save (with the
-funnel's counts, with outbox entries, or alone), at the time they were last reached; a refused
+funnel's counts, with the turn's replies, or alone), at the time they were last reached; a refused
 save writes none; a merge keeps the later time of the two; forgetting the customer erases
 them and the export shows them."""
 
@@ -28,16 +28,16 @@ def test_a_turns_facts_become_the_flow_and_the_steps_entered() -> None:
     assert Reached.of([Happened("retried", "booking", "day")], 1.0) is None
 
 
-@pytest.mark.parametrize("shape", ["alone", "counted", "with_outbox"])
+@pytest.mark.parametrize("shape", ["alone", "counted", "with_replies"])
 async def test_the_save_keeps_what_the_turn_reached(store: Store, shape: str) -> None:
     customer = "c-reached-1"
     lock = await store.states.locks.acquire(customer)
     counts = Counts("2026-12-05", (("e|booking|day|vk", 1),)) if shape != "alone" else None
     outbox = [store.outbox.prepare(customer, "vk", "1", Reply("Записал."))] \
-        if shape == "with_outbox" else []
+        if shape == "with_replies" else []
     said = HistoryEntry(1.5, "vk", "in", "да")
     await store.states.save(customer, STATE, version=0, lock=lock, history=said,
-                            counts=counts, outbox=outbox,
+                            counts=counts, replies=outbox,
                             reached=Reached.of(TURN[:2], 1000.0))
     await store.states.save(customer, STATE, version=1, lock=lock,
                             reached=Reached.of(TURN[1:4], 2000.0))

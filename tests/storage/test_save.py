@@ -8,11 +8,10 @@ import pytest
 from storage_helpers import RoundTrips
 
 from flows.types import DialogState, Frame, Inbound, Reply, TextEvent
-from storage.client import scripts_span_slots
 from storage.errors import CodecError, LockLost, LockTimeout, StorageError, VersionConflict
 from storage.history import HistoryEntry
+from storage.kept import encode
 from storage.locks import Lock, Snapshot
-from storage.outbox import shard_of
 from storage.save import Writes
 from storage.state import States
 from storage.store import Store
@@ -138,12 +137,9 @@ async def test_a_save_writes_the_turn_s_profile_fields_and_tags_only_with_its_st
     await store.states.locks.release(lock)
 
 
-async def test_a_save_without_the_facade_refuses_history_and_outbox(store: Store) -> None:
+async def test_a_save_without_the_facade_refuses_history(store: Store) -> None:
     states = _bare(store)
     lock = await states.locks.acquire("c1")
-    with pytest.raises(StorageError, match="outbox"):
-        await states.save("c1", STATE, version=0, lock=lock,
-                          outbox=[store.outbox.prepare("c1", "max", "1", Reply("Записал."))])
     with pytest.raises(StorageError, match="history"):
         await states.save("c1", STATE, version=0, lock=lock,
                           history=HistoryEntry(1.0, "max", "in", "a"))
@@ -184,10 +180,6 @@ async def test_states_pass_their_lock_ttl_and_wait_to_the_locks(store: Store) ->
 async def test_the_refusals_without_the_facade_say_what_is_missing(store: Store) -> None:
     states = _bare(store)
     lock = await states.locks.acquire("c1")
-    with pytest.raises(StorageError) as no_outbox:
-        await states.save("c1", STATE, version=0, lock=lock,
-                          outbox=[store.outbox.prepare("c1", "max", "1", Reply("a"))])
-    assert str(no_outbox.value) == "States.save(outbox=...) needs the Store facade"
     with pytest.raises(StorageError) as no_history:
         await states.save("c1", STATE, version=0, lock=lock,
                           history=HistoryEntry(1.0, "max", "in", "a"))
@@ -202,19 +194,19 @@ async def test_a_state_is_stored_without_its_defaults(store: Store) -> None:
     assert await store.redis.hget(store.keys.state("c1"), "d") == b"{}"
 
 
-async def test_a_save_with_replies_is_one_round_trip_outside_a_cluster(
+async def test_a_save_with_replies_is_one_round_trip(
     store: Store, round_trips: RoundTrips,
 ) -> None:
-    """The replies are written by the save's own script when one script may span the slots."""
-    if not scripts_span_slots(store.redis):
-        pytest.skip("a cluster writes the outbox's slot separately")
+    """The replies are kept in the state by the save's own script, on a cluster too
+    (``storage.kept``: the customer's slot); the outbox is not touched."""
     lock = await store.states.locks.acquire("c1")
     await store.states.save("c1", STATE, version=0, lock=lock)  # the script is loaded
     entry = store.outbox.prepare("c1", "max", "7", Reply("Записал."))
     before = round_trips.count
-    await store.states.save("c1", STATE, version=1, lock=lock, outbox=[entry])
+    await store.states.save("c1", STATE, version=1, lock=lock, replies=[entry])
     assert round_trips.count - before == 1
-    assert [e.id for e in await store.outbox.claim_stale(0)] == [entry.id]
+    assert await store.outbox.claim_stale(0) == []
+    assert await store.redis.hget(store.keys.state("c1"), "out") == encode([entry]).encode()
     await store.states.locks.release(lock)
 
 
@@ -230,36 +222,7 @@ async def test_a_save_that_settles_no_entry_leaves_the_inbox_alone(store: Store)
     waiting = await store.inbox.push("c1", Inbound("max", "7", "e1", TextEvent("позже")))
     lock = await store.states.locks.acquire("c1")
     assert await store.states.save("c1", STATE, version=0, lock=lock) == 1
-    if scripts_span_slots(store.redis):  # the save writing the replies too
-        entry = store.outbox.prepare("c1", "max", "7", Reply("Записал."))
-        assert await store.states.save("c1", STATE, version=1, lock=lock, outbox=[entry]) == 2
+    entry = store.outbox.prepare("c1", "max", "7", Reply("Записал."))  # (with replies too)
+    assert await store.states.save("c1", STATE, version=1, lock=lock, replies=[entry]) == 2
     await store.states.locks.release(lock)
     assert [entry_id for entry_id, _ in await store.inbox.pending("c1")] == [waiting]
-
-
-async def test_a_save_with_history_leases_its_replies_at_the_history_entry_s_time(
-    store: Store,
-) -> None:
-    """The replies' lease score is the server's time: the history entry's id gives it (no
-    TIME command); without a history entry the save asks TIME, as before."""
-    if not scripts_span_slots(store.redis):
-        pytest.skip("a cluster writes the outbox's slot separately")
-    lock = await store.states.locks.acquire("c1")
-    lease_key = store.keys.outbox(shard_of("c1")).lease
-    times = []
-    for version, history in enumerate((HistoryEntry(ts=1.0, channel="max", direction="in",
-                                                    text="да"), None)):
-        entry = store.outbox.prepare("c1", "max", "7", Reply("Записал."))
-        before = (await store.redis.info("commandstats")).get("cmdstat_time", {"calls": 0})
-        await store.states.save("c1", STATE, version=version, lock=lock, history=history,
-                                outbox=[entry])
-        after = (await store.redis.info("commandstats")).get("cmdstat_time", {"calls": 0})
-        times.append(int(after["calls"]) - int(before["calls"]))
-        (server, micro) = await store.redis.time()
-        score = await store.redis.zscore(lease_key, entry.id)
-        assert score is not None
-        assert abs(server * 1000 + micro // 1000 - score) < 5_000
-    assert times == [0, 1]
-    ids = [entry_id for entry_id, _ in await store.redis.xrange(store.keys.history("c1"))]
-    assert len(ids) == 1
-    await store.states.locks.release(lock)

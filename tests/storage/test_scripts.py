@@ -25,7 +25,7 @@ from storage.errors import StorageError
 from storage.funnel import Counts
 from storage.intake import AcceptJoint, Push, accept_call
 from storage.keys import Keys
-from storage.lock_scripts import ReleaseAcked
+from storage.lock_scripts import ReleaseIfIdle
 from storage.locks import Lock
 from storage.save import Record, save_call
 from storage.scripts import (
@@ -58,8 +58,8 @@ NAMESPACES = [Keys("main"), Keys("shop-2")]
 def test_the_registry_finds_the_scripts_of_every_storage_module() -> None:
     names = {cls.__qualname__ for cls in SCRIPTS}
     assert {"CompareAndDelete", "CompareAndExpire", "Put", "Ack", "Claim", "ClaimIds",
-            "Inherit", "Touch", "Swap", "ReleaseAcked", "Acquire", "ReleaseIfIdle", "Save",
-            "SaveWithOutbox", "Accept", "AcceptJoint", "Done", "DelIfPrefix"} <= names
+            "Inherit", "Touch", "Swap", "Acquire", "ReleaseIfIdle", "Save", "SaveCounted",
+            "PostingKept", "AckKept", "Accept", "AcceptJoint", "Done", "DelIfPrefix"} <= names
 
 
 @pytest.mark.parametrize("keys", NAMESPACES, ids=lambda k: k.bot)
@@ -110,19 +110,19 @@ def test_storage_calls_lua_only_through_typed_calls() -> None:
 
 def test_a_call_builds_keys_then_arguments_in_field_order() -> None:
     keys = Keys("main")
-    call = ReleaseAcked.of(keys, _lock(), [("1-a-b", ["*", "t", "hi"]), ("2-a-c", [])],
-                           keys.outbox(5))
+    call = ReleaseIfIdle.of(keys, _lock(), gone=["out", "p:1-a-b"],
+                            acked=[["*", "t", "hi"], []])
     assert call.key_list() == [keys.lock("c1"), keys.inbox("c1"), keys.history("c1"),
-                           *keys.outbox(5), keys.state("c1")]
-    assert call.arg_list() == ["token", "1", 30_000, "1", 2, "1-a-b", 3, "*", "t", "hi", "2-a-c",
+                               keys.state("c1")]
+    assert call.arg_list() == ["token", 30_000, "1", 2, "out", "p:1-a-b", 2, 3, "*", "t", "hi",
                                0]
 
 
 def test_a_script_whose_keys_span_slots_is_refused_on_a_cluster() -> None:
     cluster = RedisCluster(host="127.0.0.1", port=1)  # never connected: refused before I/O
-    call = ReleaseAcked.example(Keys("main"))
+    call = AcceptJoint.example(Keys("main"))
     with pytest.raises(StorageError, match="spans slots"):
-        runner(cluster, ReleaseAcked)(call)
+        runner(cluster, AcceptJoint)(call)
 
 
 @dataclass(frozen=True, slots=True)
@@ -206,19 +206,13 @@ def test_the_slot_check_sees_two_slots() -> None:
     assert len(_slots([SLOT_KEYS.state(CUSTOMER), SLOT_KEYS.outbox(0).data])) == 2
 
 
-def test_the_save_keeps_to_the_customers_slot_and_adds_the_outbox_only_outside_a_cluster(
-) -> None:
-    cluster = save_call(SLOT_KEYS, LOCK, Record(data="{}", version=0, ttl=0, inbox_id="1-0",
-                                                history=("", "*", "t", "x"))).key_list()
-    assert _slots(cluster) == {_customer_slot()}
-    outbox_keys = SLOT_KEYS.outbox(0)[:2]
-    joint = save_call(SLOT_KEYS, LOCK, Record(data="{}", version=0, ttl=0,
-                                              outbox=[("o1", "{}")],
-                                              outbox_keys=outbox_keys)).key_list()
-    assert joint[:-3] == cluster
-    assert _slots(joint[:-3]) == {_customer_slot()}
-    # (the funnel's counter is the outbox's own key when the turn counts nothing: untouched)
-    assert _slots(joint[-3:]) == {key_slot(SLOT_KEYS.outbox(0).data.encode())}
+def test_the_save_keeps_to_the_customers_slot_with_its_replies() -> None:
+    """The turn's replies are kept in the state (``storage.kept``): no outbox key, on a
+    cluster or not."""
+    names = save_call(SLOT_KEYS, LOCK, Record(data="{}", version=0, ttl=0, inbox_id="1-0",
+                                              history=("", "*", "t", "x"),
+                                              replies='[["o1",{}]]')).key_list()
+    assert _slots(names) == {_customer_slot()}
 
 
 def test_the_save_counts_the_funnel_in_its_own_slot_only_outside_a_cluster() -> None:
@@ -229,19 +223,13 @@ def test_the_save_counts_the_funnel_in_its_own_slot_only_outside_a_cluster() -> 
     assert counted[:-1] == plain
     funnel = key_slot(counts.key(SLOT_KEYS).encode())
     assert _slots(counted[-1:]) == {funnel} != {_customer_slot()}
-    joint = save_call(SLOT_KEYS, LOCK, Record(data="{}", version=0, ttl=0, counts=counts,
-                                              outbox=[("o1", "{}")],
-                                              outbox_keys=SLOT_KEYS.outbox(0)[:2])).key_list()
-    assert joint[-1] == counts.key(SLOT_KEYS)
 
 
-def test_the_release_with_acknowledgements_spans_the_customer_and_the_outbox_only() -> None:
-    names = ReleaseAcked.of(SLOT_KEYS, LOCK, [("o1", ["*", "t", "x"])],
-                            SLOT_KEYS.outbox(0)).key_list()
-    outbox = set(SLOT_KEYS.outbox(0))
-    assert _slots([k for k in names if k not in outbox]) == {_customer_slot()}
-    assert _slots(list(outbox)) == {key_slot(SLOT_KEYS.outbox(0).data.encode())}
-    assert names[-1] == SLOT_KEYS.state(CUSTOMER)  # the release rule's KEYS[#KEYS]
+def test_the_release_with_its_replies_keeps_to_the_customers_slot() -> None:
+    """Recording the turn's replies and deleting the kept ones: one slot, so also on a
+    cluster (it spanned the outbox's shard while the replies were outbox entries)."""
+    names = ReleaseIfIdle.of(SLOT_KEYS, LOCK, gone=["out"], acked=[["*", "t", "x"]]).key_list()
+    assert _slots(names) == {_customer_slot()}
 
 
 def test_the_accept_keeps_to_the_customers_slot_on_a_cluster() -> None:

@@ -8,6 +8,7 @@ import pytest
 
 from flows.types import DialogState, Frame, Inbound, Reply, TextEvent
 from storage.errors import LockLost, LockTimeout, VersionConflict
+from storage.kept import decode, gone
 from storage.store import Store
 from tests.held import holds
 from tests.waiting import until_gone
@@ -119,20 +120,24 @@ async def test_refused_save_leaves_the_inbox_entry_pending(store: Store) -> None
     assert [i for i, _ in await store.inbox.pending("c1")] == [entry]
 
 
-async def test_save_writes_the_turns_outbox_entries_only_with_the_state(store: Store) -> None:
+async def test_save_keeps_the_turns_replies_only_with_the_state(store: Store) -> None:
+    """The replies go into the state hash with the state (``storage.kept``), never into the
+    outbox; a refused save keeps nothing; the next lease reads them, and the release that
+    proves the lock its holder's deletes them."""
     reply = Reply("Записал.")
     first = store.outbox.prepare("c1", "max", "7", reply)
     refused = store.outbox.prepare("c1", "max", "7", reply)
     async with store.states.lock("c1") as lock:
-        await store.states.save("c1", STATE, version=0, lock=lock, outbox=[first])
+        await store.states.save("c1", STATE, version=0, lock=lock, replies=[first])
         with pytest.raises(VersionConflict):
-            await store.states.save("c1", STATE, version=0, lock=lock, outbox=[refused])
-    written = await store.outbox.get(first.id)
-    assert written is not None
-    assert (written.customer, written.reply) == ("c1", reply)
-    assert await store.outbox.get(refused.id) is None
-    # Claimable like any other entry once its lease is old: a crash after the save re-sends.
-    assert [e.id for e in await store.outbox.claim_stale(0)] == [first.id]
+            await store.states.save("c1", STATE, version=0, lock=lock, replies=[refused])
+    assert await store.outbox.pending() == []
+    lease = await store.states.locks.lease("c1")  # (the block released without deleting)
+    assert lease.replies is not None
+    assert [(e.id, e.customer, e.reply) for e in decode(lease.replies)] == [
+        (first.id, "c1", reply)]
+    assert await store.states.locks.release_acked(lease.lock, [], gone=gone([first.id])) is None
+    assert not await store.redis.hexists(store.keys.state("c1"), "out")
 
 
 async def test_break_all_frees_every_lock_and_nothing_else(store: Store) -> None:
