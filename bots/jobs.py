@@ -35,6 +35,7 @@ from apscheduler.schedulers.base import STATE_RUNNING
 from apscheduler.triggers.date import DateTrigger
 from apscheduler.util import datetime_to_utc_timestamp
 
+from storage.errors import StorageError
 from storage.keys import Keys
 from storage.reminders import Record, ReminderRecords, StagedJob
 from storage.sync_client import SyncRedis, close_sync_redis, make_sync_redis
@@ -114,7 +115,12 @@ class Jobs:
         round trips, once a second (issue 17's tail at half load, ``bench/README.md``). The
         look is one asynchronous read; the scheduler's own timer still fires each job it
         planned, and a job due later is woken for by a later look, in time."""
-        due = await self._records.first_run_time()
+        try:
+            due: float | None = await self._records.first_run_time()
+        except StorageError:
+            # Woken as before there was a look: the scheduler meets Redis's trouble itself.
+            # Raised, it would cost this process its leadership (its lock kept until the TTL).
+            due = 0.0
         self._next_poll = time.monotonic() + POLL_EVERY
         if due is not None and wake_needed(due - time.time(), WAKE_WITHIN):
             self.scheduler.wakeup()

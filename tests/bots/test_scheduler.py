@@ -303,6 +303,30 @@ async def test_the_leaders_look_wakes_the_scheduler_only_for_a_job_due_soon(
         await other.close()
 
 
+async def test_a_look_that_redis_fails_wakes_the_scheduler_instead_of_raising(
+    redis_url: str,
+) -> None:
+    """A look that raised would make the leader step down while its lock stays taken until
+    its TTL: no process would run reminders meanwhile."""
+    from bots.jobs import Jobs
+    from storage.errors import StorageUnavailable
+    from storage.keys import Keys
+
+    class Failing:
+        async def first_run_time(self) -> float | None:
+            raise StorageUnavailable("Redis is down")
+
+    jobs = Jobs(redis_url=redis_url, keys=Keys("t"), func="test_scheduler:record_run",
+                records=Failing())  # type: ignore[arg-type]
+    woken: list[bool] = []
+    jobs.scheduler.wakeup = lambda: woken.append(True)  # type: ignore[method-assign]
+    try:
+        await jobs.poll()
+        assert woken == [True]
+    finally:
+        await jobs.close()
+
+
 def test_a_job_wakes_the_scheduler_only_before_the_next_poll() -> None:
     from bots.jobs import wake_needed
 
