@@ -10,6 +10,10 @@ Both bots run at once from their own trees (each with the Python of its ``.venv`
 the same core, against one MAX fake; the rounds alternate A, B, B, A, A, B, … so that a
 machine that slows down over the run weighs on both alike. Prints per-round figures, then
 ``name: value`` medians and the after/before ratios of messages/s and CPU per message.
+
+``--rate R`` runs the rounds as ``bench/load.py``'s half-load phase instead: new dialogues
+started at R messages/s (an open loop) rather than saturation; then the latency
+percentiles (pooled over each side's rounds) and their after/before ratios are what to read.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ from bench.common import (  # noqa: E402
     emit,
     free_port,
     median,
+    percentile,
     pin,
     start_bot,
     start_max_fake,
@@ -71,11 +76,13 @@ async def run(args: argparse.Namespace, core: int | None, work: Path) -> None:
         for side in order(args.rounds):
             bot = bots[side]
             r = await run_load(bot, max_poster(bot.url), fake.inbox,
-                               concurrency=args.concurrency, seconds=args.seconds, rate=None)
+                               concurrency=args.concurrency, seconds=args.seconds,
+                               rate=args.rate)
             results[side].append(r)
             print(f"# {side}: {r.rate:.1f} msg/s, {r.cpu / max(1, r.messages) * 1000:.3f} + "
                   f"{r.redis_cpu / max(1, r.messages) * 1000:.3f} ms CPU/message (bot + "
-                  f"Redis), {r.errors} errors", flush=True)
+                  f"Redis), p50 {percentile(r.latencies, 50) * 1000:.2f} p99 "
+                  f"{percentile(r.latencies, 99) * 1000:.2f} ms, {r.errors} errors", flush=True)
         calls = {side: await redis_calls(url) - before[side] for side, url in urls.items()}
     finally:
         for bot in bots.values():
@@ -94,9 +101,15 @@ async def run(args: argparse.Namespace, core: int | None, work: Path) -> None:
         for command, n in calls[side].most_common():
             emit(f"{side}_redis_per_message_{command.replace('|', '_')}", n / sent)
         emit(f"{side}_errors", sum(r.errors for r in runs))
-        figures[side] = (rate, cpu)
+        latencies = [x for r in runs for x in r.latencies]  # pooled over the rounds
+        tail = {q: percentile(latencies, q) * 1000 for q in (50, 95, 99)}
+        for q, ms in tail.items():
+            emit(f"{side}_p{q}_ms", ms)
+        figures[side] = (rate, cpu, tail)
     emit("ratio_after_before_messages_per_second", figures["after"][0] / figures["before"][0])
     emit("ratio_after_before_cpu_per_message", figures["after"][1] / figures["before"][1])
+    for q in (50, 95, 99):
+        emit(f"ratio_after_before_p{q}", figures["after"][2][q] / figures["before"][2][q])
 
 
 def main() -> None:
@@ -106,6 +119,9 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=6, help="rounds per side")
     parser.add_argument("--seconds", type=float, default=8.0)
     parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument("--rate", type=float, default=None,
+                        help="messages/s of an open loop (load.py's half-load phase) instead "
+                             "of saturation")
     parser.add_argument("--no-pin", action="store_true")
     args = parser.parse_args()
     core = bot_core(pin_bot=not args.no_pin)

@@ -35,11 +35,15 @@ from apscheduler.schedulers.base import STATE_RUNNING
 from apscheduler.triggers.date import DateTrigger
 from apscheduler.util import datetime_to_utc_timestamp
 
+from storage.errors import StorageError
 from storage.keys import Keys
 from storage.reminders import Record, ReminderRecords, StagedJob
 from storage.sync_client import SyncRedis, close_sync_redis, make_sync_redis
 
 POLL_EVERY = 1.0  # the leader looks for jobs other processes added
+# A look wakes the scheduler for a job due within this many seconds (two looks: one late
+# look still wakes it before the job is due).
+WAKE_WITHIN = 2 * POLL_EVERY
 _JOB_OPTIONS = {"coalesce": True, "misfire_grace_time": None, "max_instances": 1}
 # The builder's own INFO lines ("Adding job tentatively", "Removed job") describe no real event.
 _BUILDER_LOG = logging.getLogger("svyaz.bots.jobs.builder")
@@ -102,10 +106,24 @@ class Jobs:
         self._next_poll = None
         self.scheduler.pause()
 
-    def poll(self) -> None:
-        """The leader's periodic wake-up: pick up jobs other processes added."""
-        self.scheduler.wakeup()
+    async def poll(self) -> None:
+        """The leader's periodic look for jobs other processes added: the scheduler is woken
+        only when the soonest job in the store is due within ``WAKE_WITHIN``.
+
+        A wake-up reads the job store synchronously, on the event loop (APScheduler 3's
+        ``RedisJobStore``): waking every second stalled every turn in progress for those
+        round trips, once a second (issue 17's tail at half load, ``bench/README.md``). The
+        look is one asynchronous read; the scheduler's own timer still fires each job it
+        planned, and a job due later is woken for by a later look, in time."""
+        try:
+            due: float | None = await self._records.first_run_time()
+        except StorageError:
+            # Woken as before there was a look: the scheduler meets Redis's trouble itself.
+            # Raised, it would cost this process its leadership (its lock kept until the TTL).
+            due = 0.0
         self._next_poll = time.monotonic() + POLL_EVERY
+        if due is not None and wake_needed(due - time.time(), WAKE_WITHIN):
+            self.scheduler.wakeup()
 
     async def close(self) -> None:
         if self.scheduler.running:

@@ -117,7 +117,7 @@ class Leadership:
             if not await self._lock.renew():
                 self._step_down()
                 return
-            self._jobs.poll()  # pick up jobs other processes added
+            await self._jobs.poll()  # pick up jobs other processes added
             return
         if await self._lock.take():
             self.leader = True

@@ -4,9 +4,12 @@ Under load many customers' turns are at the same point at once: a burst of webho
 runs the accept script, several turns save at once. Sent one by one, each call pays redis-py's
 whole path (a pool connection, retry and observability wrappers, one socket write, one wake-up
 of Redis and of this process). ``BatchedScript`` queues the call instead; the first call of an
-iteration schedules a flush for the next one (``loop.call_soon``), which sends every queued call
-as one ``EVALSHA`` pipeline. A lone call still goes straight through ``AsyncScript``; nothing
-waits for a timer, so latency is one loop iteration at most.
+iteration starts the batch's task, whose first step (in the next iteration, after every
+callback already ready) sends every call queued by then as one ``EVALSHA`` pipeline. A lone
+call still goes straight through ``AsyncScript``; nothing waits for a timer, so a call waits
+one loop iteration before it is sent. (Until 2026-12-05 a ``loop.call_soon`` callback made the
+task: two iterations, and under a light load each one of a turn's script calls waited behind
+whatever else was ready, twice: ``bench/README.md``, issue 17's tail.)
 
 Each caller gets its own reply or exception: a ``NOSCRIPT`` (Redis restarted or flushed its
 script cache) re-runs that call through ``AsyncScript``, which loads the script. A caller that
@@ -48,16 +51,27 @@ class Batcher:
         if not self._queue or self._loop is not loop:
             # (calls queued on a loop that has gone away can never be sent: dropped)
             self._queue, self._loop = [], loop
-            loop.call_soon(self._flush)
+            batch = self._queue
+            # The task's first step runs in the next iteration, after every callback already
+            # ready: the calls they make join ``batch`` until then.
+            task = loop.create_task(self._flush(batch))
+            self._flushing.add(task)  # keep a reference until it is done
+            task.add_done_callback(self._flushing.discard)
+            task.add_done_callback(lambda _: self._ended(batch))
         self._queue.append((script, keys, args, future))
         return future
 
-    def _flush(self) -> None:
-        batch, self._queue = self._queue, []
-        task = asyncio.get_running_loop().create_task(self._send(batch))
-        self._flushing.add(task)  # keep a reference until it is done
-        task.add_done_callback(self._flushing.discard)
-        task.add_done_callback(lambda _: _fail_unsettled(batch))
+    async def _flush(self, batch: list[Call]) -> None:
+        if self._queue is batch:  # later calls start the next batch
+            self._queue = []
+        await self._send(batch)
+
+    def _ended(self, batch: list[Call]) -> None:
+        """The batch's task ended (cancelled at shutdown, even before it started): nobody may
+        wait forever for a reply that will not come."""
+        if self._queue is batch:  # (cancelled before it started: closed to new calls)
+            self._queue = []
+        _fail_unsettled(batch)
 
     async def _send(self, batch: list[Call]) -> None:
         live = [call for call in batch if not call[3].done()]
@@ -94,8 +108,6 @@ class Batcher:
 
 
 def _fail_unsettled(batch: list[Call]) -> None:
-    """The batch's task ended (cancelled at shutdown, even before it started): nobody may
-    wait forever for a reply that will not come."""
     for *_, future in batch:
         if not future.done():
             future.set_exception(RedisConnectionError("the batch was interrupted"))

@@ -198,6 +198,12 @@ class ReminderRecords:
             await self._redis.srem(self._keys.reminders(customer), stored.record.key)
 
     @guarded
+    async def first_run_time(self) -> float | None:
+        """When the soonest job in APScheduler's store is due (epoch seconds; None: none is)."""
+        first = await self._redis.zrange(self._keys.sched_run_times, 0, 0, withscores=True)
+        return float(first[0][1]) if first else None
+
+    @guarded
     async def job_ids(self) -> set[str]:
         """The ids of every job in APScheduler's store."""
         return {text(k) for k in await self._redis.hkeys(self._keys.sched_jobs)}

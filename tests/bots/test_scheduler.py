@@ -244,7 +244,7 @@ async def test_a_new_job_wakes_the_scheduler_only_when_due_before_its_planned_wa
             at = datetime.now(ZONE) + timedelta(seconds=seconds)
             await jobs.add("c1", Record(name, "ping", at, {}), new=True)
 
-        jobs.poll()  # the leader's wake-up: plans the next one within POLL_EVERY
+        await jobs.poll()  # the leader's look: plans the next one within POLL_EVERY
         await add("first", 3600)
         await asyncio.sleep(0.05)
         before = len(woken)
@@ -254,6 +254,75 @@ async def test_a_new_job_wakes_the_scheduler_only_when_due_before_its_planned_wa
         assert len(woken) == before
         await add("soon", 0.3)  # earlier: wakes and runs on time
         assert await _wait_for(lambda: RAN == ["soon"], timeout=2.0)
+    finally:
+        await jobs.close()
+
+
+async def test_the_leaders_look_wakes_the_scheduler_only_for_a_job_due_soon(
+    harness: Harness, redis_url: str
+) -> None:
+    """A wake-up reads APScheduler's job store synchronously on the event loop; the leader's
+    look every second does so only when a job (added by any process) is due soon, and that
+    job still runs on time."""
+    from bots.jobs import WAKE_WITHIN, Jobs
+    from storage.reminders import Record, ReminderRecords
+
+    RAN.clear()
+    store = harness.store
+    records = ReminderRecords(store.redis, store.keys)
+    jobs = Jobs(redis_url=redis_url, keys=store.keys, func="test_scheduler:record_run",
+                records=records)
+    other = Jobs(redis_url=redis_url, keys=store.keys, func="test_scheduler:record_run",
+                 records=records)  # another process's, never started: it only writes jobs
+    jobs.start()
+    jobs.lead()
+    await asyncio.sleep(0.05)  # (resuming wakes it once)
+    woken: list[float] = []
+    wakeup = jobs.scheduler.wakeup
+
+    def counted() -> None:
+        woken.append(asyncio.get_running_loop().time())
+        wakeup()
+
+    jobs.scheduler.wakeup = counted  # type: ignore[method-assign]
+    try:
+        async def add(name: str, seconds: float) -> None:
+            at = datetime.now(ZONE) + timedelta(seconds=seconds)
+            await other.add("c1", Record(name, "ping", at, {}), new=True)
+
+        await jobs.poll()  # nothing in the store
+        await add("later", 3600)
+        await jobs.poll()
+        assert woken == []
+        await add("soon", WAKE_WITHIN / 2)
+        await jobs.poll()
+        assert len(woken) == 1
+        assert await _wait_for(lambda: RAN == ["soon"], timeout=WAKE_WITHIN + 1)
+    finally:
+        await jobs.close()
+        await other.close()
+
+
+async def test_a_look_that_redis_fails_wakes_the_scheduler_instead_of_raising(
+    redis_url: str,
+) -> None:
+    """A look that raised would make the leader step down while its lock stays taken until
+    its TTL: no process would run reminders meanwhile."""
+    from bots.jobs import Jobs
+    from storage.errors import StorageUnavailable
+    from storage.keys import Keys
+
+    class Failing:
+        async def first_run_time(self) -> float | None:
+            raise StorageUnavailable("Redis is down")
+
+    jobs = Jobs(redis_url=redis_url, keys=Keys("t"), func="test_scheduler:record_run",
+                records=Failing())  # type: ignore[arg-type]
+    woken: list[bool] = []
+    jobs.scheduler.wakeup = lambda: woken.append(True)  # type: ignore[method-assign]
+    try:
+        await jobs.poll()
+        assert woken == [True]
     finally:
         await jobs.close()
 

@@ -11,7 +11,7 @@ import redis.asyncio as aioredis
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
 
-from storage.batch import BatchedScript, batcher
+from storage.batch import BatchedScript, Call, batcher
 
 INCR_LUA = "return redis.call('INCRBY', KEYS[1], ARGV[1])"
 FAIL_LUA = "if ARGV[1] == 'bad' then return redis.error_reply('refused') end return ARGV[1]"
@@ -43,6 +43,32 @@ async def test_a_lone_call_and_calls_in_sequence_go_straight(
     for n in range(1, 4):
         assert await incr(keys=[key], args=[1]) == n
     assert stats.batches == before
+    await redis_client.delete(key)
+
+
+async def test_a_call_is_sent_one_loop_iteration_after_it_is_made(
+    redis_client: aioredis.Redis, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Under a light load a turn's script calls mostly go alone: each loop iteration between
+    the call and its pipeline is a wait behind whatever else was ready (two iterations until
+    the batch's task was started by a ``call_soon`` callback: issue 17's tail)."""
+    incr = BatchedScript(redis_client, redis_client.register_script(INCR_LUA))
+    stats = batcher(redis_client)
+    sent: list[int] = []
+    send = stats._send
+
+    async def sending(batch: list[Call]) -> None:
+        sent.append(len(batch))
+        await send(batch)
+
+    monkeypatch.setattr(stats, "_send", sending)
+    key = _key()
+    call = asyncio.create_task(incr(keys=[key], args=[1]))
+    await asyncio.sleep(0)  # the caller runs: its call is queued
+    assert sent == []
+    await asyncio.sleep(0)  # the next iteration: the batch goes
+    assert sent == [1]
+    assert await call == 1
     await redis_client.delete(key)
 
 
