@@ -28,9 +28,22 @@ from flows.types import JSON, Button, Event, Inbound, Reply
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
 
+def encodable(text: str) -> bool:
+    """Whether ``text`` holds no lone surrogate (the only thing UTF-8 cannot encode): at once
+    for ASCII, else one pass of the C encoder — a fifth of the regex's search, whose whole
+    scan every clean text paid."""
+    if text.isascii():
+        return True
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def clean_text(text: str) -> str:
     """``text`` as valid Unicode: every lone surrogate becomes U+FFFD (the replacement sign)."""
-    return _SURROGATE.sub("\ufffd", text)
+    return text if encodable(text) else _SURROGATE.sub("\ufffd", text)
 
 
 def clean_inbound(inbound: Inbound) -> Inbound:
@@ -48,11 +61,18 @@ def clean_inbound(inbound: Inbound) -> Inbound:
 _Item = TypeVar("_Item", Inbound, Event)
 
 
+# Each dataclass's field names, read once (``dataclasses.fields`` builds them on every call).
+_FIELDS: dict[type, tuple[str, ...]] = {}
+
+
 def _cleaned(item: _Item) -> _Item:
+    names = _FIELDS.get(type(item))
+    if names is None:
+        names = _FIELDS[type(item)] = tuple(f.name for f in dataclasses.fields(item))
     changes: dict[str, Any] = {  # only str fields, each replaced by a str
-        f.name: clean_text(value)
-        for f in dataclasses.fields(item)
-        if isinstance(value := getattr(item, f.name), str) and _SURROGATE.search(value)
+        name: clean_text(value)
+        for name in names
+        if isinstance(value := getattr(item, name), str) and not encodable(value)
     }
     return dataclasses.replace(item, **changes) if changes else item
 

@@ -34,9 +34,10 @@ class Deadlines:
         self._ids = itertools.count()
         self._timer: asyncio.TimerHandle | None = None
 
-    def enter(self, seconds: float) -> int:
-        """Note a call of the current task that must end within ``seconds``; its id."""
-        task = asyncio.current_task(self.loop)
+    def enter(self, seconds: float, task: asyncio.Task[object] | None = None) -> int:
+        """Note a call of ``task`` (the current task by default) that must end within
+        ``seconds``; its id."""
+        task = task or asyncio.current_task(self.loop)
         if task is None:
             raise RuntimeError("a deadline needs a task")
         call = next(self._ids)
@@ -84,8 +85,8 @@ async def within(seconds: float, awaitable: Awaitable[T]) -> T:
     """``await awaitable``, raising ``TimeoutError`` when it has not ended within ``seconds``
     (``async with asyncio.timeout(seconds)``, cheaper)."""
     calls = deadlines()
-    call = calls.enter(seconds)
-    task = asyncio.current_task()
+    task = asyncio.current_task(calls.loop)  # (looked up once: every storage call runs here)
+    call = calls.enter(seconds, task)
     before = task.cancelling() if task is not None else 0  # (as ``asyncio.timeout`` counts)
     try:
         return await awaitable

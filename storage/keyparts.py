@@ -35,6 +35,21 @@ def check_customer_id(customer: str) -> str:
     return customer
 
 
+# Hash tags of recent customers by (bot, customer id), read first by ``Keys.tag``: a turn names
+# ~18 keys of its customer, each a checked id and two f-strings before. Cleared when full.
+TAGS_KEPT = 4096
+TAGS: dict[tuple[str, str], str] = {}
+
+
+def customer_tag(prefix: str, bot: str, customer: str) -> str:
+    """``<prefix>{c:<id>}`` for a checked customer id, kept in ``TAGS``."""
+    tag = f"{prefix}{{c:{check_customer_id(customer)}}}"
+    if len(TAGS) >= TAGS_KEPT:
+        TAGS.clear()
+    TAGS[(bot, customer)] = tag
+    return tag
+
+
 _DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 FUNNEL_TTL = 400 * 86_400  # seconds a day's funnel counts are kept (over a year, to compare)
 

@@ -63,6 +63,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from storage.keyparts import (
+    TAGS,
     BroadcastKeys,
     OutboxKeys,
     _part,
@@ -71,6 +72,7 @@ from storage.keyparts import (
     check_customer_id,
     check_notice_id,
     check_operator,
+    customer_tag,
     token_digest,
 )
 
@@ -101,7 +103,7 @@ class Keys:
     # ------------------------------------------------------------------ per customer
 
     def tag(self, customer: str) -> str:
-        return f"{self.prefix}{{c:{check_customer_id(customer)}}}"
+        return TAGS.get((self.bot, customer)) or customer_tag(self.prefix, self.bot, customer)
 
     @property
     def history_pattern(self) -> str:

@@ -23,6 +23,7 @@ from maxapi.exceptions.max import InvalidToken, MaxApiError, MaxConnection
 from maxapi.methods.types.sended_message import SendedMessage
 from maxapi.types.attachments import Attachment, AttachmentButton, Attachments, AttachmentUpload
 from pydantic import TypeAdapter
+from yarl import URL
 
 from connectors.maxbot.render import AttachmentJSON, NewMessageBody
 
@@ -37,6 +38,8 @@ _ATTACHMENT: TypeAdapter[Any] = TypeAdapter(Attachments)
 WIRE_CACHE_SIZE = 512
 WIRE_CACHE_KEY = 4096
 _wire_cache: dict[str, JSONObject | None] = {}
+URL_CACHE_SIZE = 1024  # request URLs kept (one per recipient and path)
+_urls: dict[tuple[Any, ...], URL] = {}
 # maxapi refuses ``len(text) >= 4000`` client-side (SendMessage); so do we, before any request.
 _TEXT_LIMIT = 4000
 
@@ -53,7 +56,7 @@ async def post_json(bot: Bot, path: str, params: JSONObject, body: JSONObject) -
     non-2xx answer or a 2xx whose body is not a JSON object."""
     session = await bot.ensure_session()
     try:
-        response = await session.post(bot.api_url + path, params=params, json=body)
+        response = await session.post(url_of(bot.api_url + path, params), json=body)
     except RuntimeError as exc:  # the session was closed under us: nothing was sent
         if not session.closed:
             raise
@@ -74,6 +77,22 @@ async def post_json(bot: Bot, path: str, params: JSONObject, body: JSONObject) -
     if parsed is None:
         raise MaxApiError(code=response.status, raw=text)
     return parsed
+
+
+def url_of(base: str, params: JSONObject) -> URL:
+    """``base`` with ``params`` as aiohttp builds it from both (``URL(base).extend_query``),
+    kept for the recipients that come again (a dialogue's replies go to one chat): a yarl URL
+    parsed and its query encoded once, its computed parts (path, host) cached in the object."""
+    key = (base, *params.items())
+    try:
+        return _urls[key]
+    except KeyError:
+        pass
+    url = URL(base).extend_query(params)
+    if len(_urls) >= URL_CACHE_SIZE:
+        del _urls[next(iter(_urls))]  # the oldest entry
+    _urls[key] = url
+    return url
 
 
 def wire_message(body: NewMessageBody) -> JSONObject:

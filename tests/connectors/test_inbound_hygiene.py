@@ -36,6 +36,27 @@ def test_clean_text_replaces_only_surrogates() -> None:
     assert clean_text("привет 😀") == "привет 😀"
 
 
+class _Unused:
+    """Stands for the surrogate regex where clean text must not be scanned by it."""
+
+    def __getattr__(self, name: str) -> None:
+        raise AssertionError(f"the regex's {name} ran on clean text")
+
+
+def test_clean_text_is_not_scanned_by_the_regex(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Text UTF-8 can encode (every text a platform sends but a broken one) is checked by the
+    encoder, not the regex's scan: ASCII at once, the rest in one C pass."""
+    import connectors.common
+
+    monkeypatch.setattr(connectors.common, "_SURROGATE", _Unused())
+    monkeypatch.setattr(codec, "_SURROGATE", _Unused())
+    assert clean_text("привет 😀") == "привет 😀"
+    valid = Inbound(channel="max", user_id="1", event_id="e", event=TextEvent("Оля"), name="Ив")
+    assert clean_inbound(valid) is valid
+    assert codec.dumps({"t": "Оля", "n": 1}) == '{"t":"Оля","n":1}'
+    assert codec.dumps(["ascii"]) == '["ascii"]'
+
+
 def test_clean_inbound_reaches_every_string_field() -> None:
     dirty = Inbound(channel="max", user_id=BAD, event_id=BAD, event=ContactEvent(BAD, BAD),
                     reply_to=BAD, callback_id=BAD, name=BAD)

@@ -321,3 +321,22 @@ def test_a_huge_attachment_is_validated_each_time_not_kept(
     (wire,) = wire_attachments([keyboard(rows)])
     assert len(wire["payload"]["buttons"]) == 30
     assert wire_mod._wire_cache == {}
+
+
+async def test_a_recipients_request_url_is_built_once(
+    recorder: Recorder, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The URL of a recipient's sends is parsed and its query encoded once (the bytes on the
+    wire stay maxapi's: ``test_request_is_byte_for_byte_what_maxapi_sent``)."""
+    monkeypatch.setattr(wire_mod, "_urls", {})
+    client = MaxClient(token="TESTTOKEN", api_url=recorder.url, retry=FAST, timeout=5.0)
+    try:
+        for target in ("5551001", "5551001", "chat:-7001234", "5551001"):
+            await client.send(target, {"attachments": [], "text": "привет"})
+    finally:
+        await client.close()
+    assert [r.path_qs for r in recorder.seen] == [
+        "/messages?user_id=5551001", "/messages?user_id=5551001", "/messages?chat_id=-7001234",
+        "/messages?user_id=5551001"]
+    assert [str(u) for u in wire_mod._urls.values()] == [
+        f"{recorder.url}/messages?user_id=5551001", f"{recorder.url}/messages?chat_id=-7001234"]

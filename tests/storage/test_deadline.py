@@ -107,3 +107,17 @@ def test_a_new_loop_gets_its_own_calls() -> None:
 
     first = asyncio.run(check())
     assert asyncio.run(check()) is not first
+
+
+async def test_a_call_looks_its_task_up_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every storage call runs in ``within``: one task look-up each (there were two)."""
+    looked: list[object] = []
+    current_task = asyncio.current_task
+
+    def counted(loop: asyncio.AbstractEventLoop | None = None) -> asyncio.Task[object] | None:
+        looked.append(loop)
+        return current_task(loop)
+
+    monkeypatch.setattr(asyncio, "current_task", counted)
+    assert await within(1.0, _slow(0)) == "done"
+    assert len(looked) == 1

@@ -101,3 +101,22 @@ def test_customer_id_is_read_back_from_key_names() -> None:
     assert keys.customer_of_key(keys.history("Ab_-9")) == "Ab_-9"
     assert keys.customer_of_key(keys.account("vk:1")) == ""
     assert keys.customer_of_key("svyaz:other:{c:x}:history") == ""
+
+
+def test_a_customers_hash_tag_is_checked_and_built_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A turn names ~18 keys of its customer: the tag is built once and read back after;
+    each bot has its own, and a bad id is refused every time (never kept)."""
+    import storage.keyparts
+
+    monkeypatch.setattr(storage.keyparts, "TAGS_KEPT", 2)
+    storage.keyparts.TAGS.clear()
+    shop, main = Keys("shop"), Keys()
+    first = shop.tag("c1")
+    assert shop.state("c1") == "svyaz:shop:{c:c1}:state"
+    assert shop.tag("c1") is first
+    assert main.tag("c1") == "svyaz:main:{c:c1}"
+    assert shop.tag("c2") == "svyaz:shop:{c:c2}"  # full: the kept tags were let go
+    assert list(storage.keyparts.TAGS) == [("shop", "c2")]
+    for _ in range(2):
+        with pytest.raises(ValueError, match="customer id"):
+            shop.tag("a}b")
