@@ -12,12 +12,14 @@ trip: on Redis Cluster a plain (non-transactional) pipeline, elsewhere one scrip
    desk's activity index (``Keys.desk_active``: the conversation list's pages read it).
 
 The account -> customer map is cached in the process: the script's ownership check catches a
-stale entry, which then takes the slow path. An unknown account costs one ``GET`` more; a new
-account is created by the same script (on a cluster, and for one a merge just moved, through
-``Identities.resolve``). The script writes
-nothing unless it accepts (a repeat may move the account's activity mark, which the platform's
-retry proves anyway), so a failed accept leaves nothing behind for the platform's retry to
-trip over. This module must not process events.
+stale entry, which then takes the slow path. Outside a cluster an account not in the cache is
+pushed as a new customer's, and the script creates that customer — or, when the account has
+one, answers with it (nothing written), and the push goes there: a new account costs nothing
+more, one this process has not seen one round trip more. On a cluster it costs a ``GET`` first
+(and a new one is created through ``Identities.resolve``, as one a merge just moved). The
+script writes nothing unless it accepts (a repeat may move the account's activity mark, which
+the platform's retry proves anyway), so a failed accept leaves nothing behind for the
+platform's retry to trip over. This module must not process events.
 """
 
 from __future__ import annotations
@@ -45,9 +47,10 @@ from storage.state import States
 # account, has name ("1"/"0"), name, inbound json, de-duplication ttl s, lock token ("" = do
 # not take), lock ttl ms, customer, "1" to create the customer for a new account (outside a
 # cluster only).
-# Returns false when the account is not (or no longer) the customer's, 0 for a repeat,
-# {entry id} when pushed, {entry id, version, data, rows, left effects, refresh mark, kept
-# replies} when the lock was taken too.
+# Returns false when the account is not (or no longer) the customer's, its customer when
+# asked to create one for an account that has one (the caller then pushes to that customer),
+# 0 for a repeat, {entry id} when pushed, {entry id, version, data, rows, left effects,
+# refresh mark, kept replies} when the lock was taken too.
 # An event pushed while the lock is held marks the lock (``storage.lock_scripts``: one "+"
 # appended; its holder's release then reads the inbox, and only then).
 # An account of the customer's is marked active by one ZADD that also proves it is theirs
@@ -56,7 +59,9 @@ from storage.state import States
 ACCEPT_LUA = f"""
 local marked = false
 if ARGV[10] == '1' then
-  if not redis.call('SET', KEYS[8], ARGV[9], 'NX') then return false end
+  local owner = redis.call('GET', KEYS[8])
+  if owner then return owner end
+  redis.call('SET', KEYS[8], ARGV[9])
   redis.call('SADD', KEYS[9], ARGV[9])
 elseif redis.call('ZADD', KEYS[1], 'XX', 'GT', 'CH', ARGV[1], ARGV[2]) == 1 then marked = true
 elseif not redis.call('ZSCORE', KEYS[1], ARGV[2]) then return false end
@@ -185,6 +190,13 @@ def _example(keys: Keys, *, joint: bool) -> Accept | AcceptJoint:
 
 
 @dataclass(frozen=True, slots=True)
+class _Owner:
+    """The accept was asked to create a customer for an account that has one: this one."""
+
+    customer: str
+
+
+@dataclass(frozen=True, slots=True)
 class Arrival:
     """What ``Intake.take`` made durable: the customer whose inbox holds the event, and the
     customer's lease when the lock was free (the caller processes the inbox, then releases)."""
@@ -231,15 +243,16 @@ class Intake:
         account = inbound.account
         customer = self._known.get(account)
         known = customer is not None  # its first display name is stored already
-        if customer is None:
+        if customer is None and self._joint:  # create it in the same step, if it is new
+            fresh = new_customer_id()
+            pushed = await self._push(fresh, dedupe_key, inbound, take, create=True)
+            if not isinstance(pushed, _Owner):
+                put_bounded(self._known, account, fresh, KNOWN_ACCOUNTS)
+                return pushed if isinstance(pushed, Arrival) else Arrival(fresh, None)
+            customer = pushed.customer  # not new: pushed to its customer below
+        elif customer is None:  # (on a cluster the account's key is in another slot)
             found = await self._redis.get(self._keys.account(account))
             customer = None if found is None else text(found)
-            if customer is None and self._joint:  # a new account: create in the same step
-                fresh = new_customer_id()
-                pushed = await self._push(fresh, dedupe_key, inbound, take, create=True)
-                if pushed != _MOVED:  # (moved: created by someone else meanwhile)
-                    put_bounded(self._known, account, fresh, KNOWN_ACCOUNTS)
-                    return pushed if isinstance(pushed, Arrival) else Arrival(fresh, None)
         for _ in range(3):
             if customer is not None:
                 pushed = await self._push(customer, dedupe_key, inbound, take, named=known)
@@ -268,8 +281,9 @@ class Intake:
         return reply
 
     async def _push(self, customer: str, dedupe_key: str, inbound: Inbound, take: bool, *,
-                    create: bool = False, named: bool = False) -> Arrival | str:
-        """The arrival, or ``_MOVED`` / ``_REPEAT``."""
+                    create: bool = False, named: bool = False) -> Arrival | _Owner | str:
+        """The arrival, or ``_MOVED`` / ``_REPEAT``, or (``create``) the account's customer
+        when it has one already."""
         lock = Lock(customer, self._locks.new_token(), self._locks.lock_ttl) if take else None
         push = Push(customer, dedupe_key, inbound, create=create, named=named)
         if lock is not None:
@@ -282,6 +296,8 @@ class Intake:
             raise
         if reply is None:
             return _MOVED
+        if isinstance(reply, bytes | str):
+            return _Owner(text(reply))
         if not isinstance(reply, list):
             return _REPEAT
         if lock is None or len(reply) == 1:
