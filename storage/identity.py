@@ -29,6 +29,7 @@ from storage.errors import StorageError, guarded, guarded_slow
 from storage.history import History
 from storage.inbox import Inbox
 from storage.invites import Invitations
+from storage.kept import Kept
 from storage.keys import (
     LINK_CODE_DIGITS,
     LINK_CODE_TTL,
@@ -67,6 +68,7 @@ class Identities(Accounts):
         profiles: Profiles,
         reminders: Reminders,
         inbox: Inbox,
+        kept: Kept | None = None,
         link_token_ttl: int = LINK_TOKEN_TTL,
         link_code_ttl: int = LINK_CODE_TTL,
     ) -> None:
@@ -77,7 +79,7 @@ class Identities(Accounts):
         self._guesses = Guesses(redis, keys)
         self.invitations = Invitations(redis, keys)
         self._merger = Merger(redis, keys, accounts=self, history=history, profiles=profiles,
-                              reminders=reminders, inbox=inbox)
+                              reminders=reminders, inbox=inbox, kept=kept)
 
     # ------------------------------------------------------------------ link tokens
 

@@ -16,13 +16,14 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
+from dataclasses import replace
 
 from storage.client import RedisClient
 from storage.codec import loads, text
 from storage.errors import LockLost, guarded
 from storage.keys import Keys
 from storage.lock_scripts import AckKept, Lock, PostingKept
-from storage.outbox import Outbox, OutboxEntry, Prepared, entry_of
+from storage.outbox import Outbox, OutboxEntry, Prepared, encode_entry, entry_of
 from storage.outbox_scripts import Put
 from storage.scripts import runner
 
@@ -110,3 +111,15 @@ class Kept:
                 pipe.hset(keys.data, MARK + entry.id, int(marks[entry.id] * 1000))
         pipe.hdel(self._keys.state(customer), *gone([entry.id for entry in entries]))
         await pipe.execute()
+
+    @guarded
+    async def hand_on(self, customer: str, keep: str) -> int:
+        """``customer`` is merged into ``keep`` (``storage.merge``): a cut turn's replies it
+        still keeps move to the outbox as ``keep``'s (same ids, their marks with them), whose
+        sweep sends them, instead of going with its state; how many."""
+        raw = await self._redis.hget(self._keys.state(customer), OUT)
+        if raw is None:
+            return 0
+        entries = [replace(entry, customer=keep) for entry in decode(text(raw))]
+        await self.move(customer, [Prepared(entry.id, encode_entry(entry)) for entry in entries])
+        return len(entries)

@@ -178,20 +178,35 @@ return 1
 """
 
 # Sent kept replies acknowledged apart from the release (between two entries under one lock,
-# or after a release that failed): their marks deleted, and ``out`` too when every reply it
-# holds is among ARGV (sent); a newer turn's, or one with replies still unsent, stays.
+# or after a release that failed, or by ``Store.release`` after a turn failed midway): their
+# marks deleted and they leave ``out`` (1 when it is gone, every reply it held sent). A reply
+# not among ARGV stays in ``out``, unchanged, for the next lease: only it is re-sent. ``out``
+# is ``storage.kept.encode``'s text, ``["<id>",{...}]`` an entry (a quote inside the JSON is
+# escaped), so the entries left are cut from it as they were written, not re-encoded.
 _ACK_KEPT_LUA = """
 local out = redis.call('HGET', KEYS[1], 'out')
 if not out then return 0 end
 local acked = {}
 for _, id in ipairs(ARGV) do acked[id] = true end
-for _, e in ipairs(cjson.decode(out)) do
-  if not acked[e[1]] then return 0 end
+local entries, rest, at = cjson.decode(out), {}, 1
+for i, e in ipairs(entries) do
+  local from, to = string.find(out, '["' .. e[1] .. '",{', at, true), #out - 1
+  if not from then return 0 end  -- (not as encode wrote it: left for the release)
+  local after = entries[i + 1] and string.find(out, ',["' .. entries[i + 1][1] .. '",{', from, true)
+  if entries[i + 1] and not after then return 0 end
+  if after then to = after - 1 end
+  if not acked[e[1]] then rest[#rest + 1] = string.sub(out, from, to) end
+  at = to + 1
 end
-local gone = {'out'}
+local gone = {}
 for _, id in ipairs(ARGV) do gone[#gone + 1] = 'p:' .. id end
-redis.call('HDEL', KEYS[1], unpack(gone))
-return 1
+if #rest == 0 then gone[#gone + 1] = 'out'
+elseif #rest < #entries then
+  redis.call('HSET', KEYS[1], 'out', '[' .. table.concat(rest, ',') .. ']')
+end
+if #gone > 0 then redis.call('HDEL', KEYS[1], unpack(gone)) end
+if #rest == 0 then return 1 end
+return 0
 """
 
 
@@ -218,7 +233,7 @@ class PostingKept(Script):
 
 @dataclass(slots=True)
 class AckKept(Script):
-    """``_ACK_KEPT_LUA``: 1 when ``out`` held only ``ids`` and is gone, else 0."""
+    """``_ACK_KEPT_LUA``: 1 when ``out`` is gone (all sent), else 0 (the rest stays)."""
 
     LUA: ClassVar[str] = _ACK_KEPT_LUA
     state: Key

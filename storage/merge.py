@@ -25,6 +25,7 @@ from storage.codec import text
 from storage.errors import guarded, guarded_slow
 from storage.history import History
 from storage.inbox import Inbox
+from storage.kept import Kept
 from storage.keys import LINK_FRESH_MESSAGES, Keys
 from storage.links import Standing
 from storage.notice_merge import move_notices
@@ -41,7 +42,8 @@ class Merger:
     """Folds one customer into another."""
 
     def __init__(self, redis: RedisClient, keys: Keys, *, accounts: Accounts, history: History,
-                 profiles: Profiles, reminders: Reminders, inbox: Inbox) -> None:
+                 profiles: Profiles, reminders: Reminders, inbox: Inbox,
+                 kept: Kept | None = None) -> None:
         self._redis = redis
         self._keys = keys
         self._accounts = accounts
@@ -49,6 +51,7 @@ class Merger:
         self._profiles = profiles
         self._reminders = reminders
         self._inbox = inbox
+        self._kept = kept
 
     @guarded
     async def standing(self, customer: str) -> Standing:
@@ -97,6 +100,8 @@ class Merger:
         await self._redis.sadd(self._keys.customers, keep)
         await self._redis.srem(self._keys.customers, other)
         await self._redis.zrem(self._keys.desk_active, other)
+        if self._kept is not None:  # a cut turn's replies (``storage.kept``): not with its state
+            await self._kept.hand_on(other, keep)
         await self._redis.delete(*self._keys.customer_keys(other))
         log.info("customer %s merged into %s", other, keep)
 

@@ -110,7 +110,8 @@ class Store:
         self.files = Files(redis, keys, folder=(files_dir or Path("data") / "files") / bot)
         self.identities = Identities(redis, keys, history=self.history, profiles=self.profiles,
                                      reminders=self.reminders, inbox=self.inbox,
-                                     link_token_ttl=link_token_ttl, link_code_ttl=link_code_ttl)
+                                     kept=self.kept, link_token_ttl=link_token_ttl,
+                                     link_code_ttl=link_code_ttl)
         self.intake = Intake(redis, keys, identities=self.identities, states=self.states)
         self.history.bind_forget(self.forget)
 

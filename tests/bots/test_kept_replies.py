@@ -206,3 +206,16 @@ async def test_a_long_send_keeps_the_customer_s_lock_so_nobody_else_sends(
     assert await sending
     assert await holds(store, lock)
     assert slow.sent == [ASKED]
+
+
+async def test_a_merge_keeps_the_merged_away_customer_s_cut_turn_replies(
+        harness: Harness) -> None:
+    """A customer merged away (account linking) while a cut turn's replies wait in its state:
+    they move to the outbox (same ids, for its sweep), now the kept customer's, instead of
+    going with the merged-away customer's state."""
+    other = await _cut(harness, "73")
+    await harness.send("max", "74", StartEvent())
+    keep = await harness.customer("max", "74")
+    await harness.store.identities.merge(keep, other)
+    moved = [(e.customer, e.user_id, e.reply.text) for e in await harness.store.outbox.pending()]
+    assert moved == [(keep, "73", ASKED)]

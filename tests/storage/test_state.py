@@ -8,8 +8,9 @@ import pytest
 
 from flows.types import DialogState, Frame, Inbound, Reply, TextEvent
 from storage.errors import LockLost, LockTimeout, VersionConflict
+from storage.history import HistoryEntry
 from storage.kept import decode, gone
-from storage.store import Store
+from storage.store import Sent, Store
 from tests.held import holds
 from tests.waiting import until_gone
 
@@ -186,3 +187,33 @@ async def test_break_mine_frees_only_the_locks_named_after_this_process(store: S
     assert sorted(await store.states.breaker.break_mine()) == ["m1", "m2", "m3"]
     assert await store.states.breaker.break_mine() == []
     assert await store.states.breaker.break_all() == ["o1"]
+
+
+async def test_a_failed_turn_s_sent_replies_are_not_kept_for_a_re_send(store: Store) -> None:
+    """A turn that delivered its first reply, then failed (Redis or the lock lost on the
+    second, a stop): its release acknowledges the first (``Store.release``), so the next
+    lease re-sends the second alone — the first would come twice on a channel without an
+    idempotency key (the web chat, e-mail), and twice in the history."""
+    first, second = (store.outbox.prepare("c1", "web", "s", Reply(t)) for t in ("А", "Б"))
+    lock = await store.states.locks.acquire("c1")
+    await store.states.save("c1", STATE, version=0, lock=lock, replies=[first, second])
+    said = HistoryEntry(ts=1.0, channel="web", direction="out", text="А")
+    await store.release(lock, [Sent(first.id, "c1", said, kept=True)])
+    lease = await store.states.locks.lease("c1")
+    assert lease.replies is not None
+    assert [e.id for e in decode(lease.replies)] == [second.id]
+
+
+async def test_an_ack_of_some_kept_replies_leaves_the_others_as_they_were(store: Store) -> None:
+    """``AckKept`` cuts the acknowledged entries out of ``out``'s text (no re-encoding): the
+    rest decode as saved, quotes and brackets in their texts too; the last ack deletes it."""
+    texts = ('Он сказал: ["да",{"нет"}]', "Б", 'В "кавычках"')
+    replies = [store.outbox.prepare("c1", "web", "s", Reply(t)) for t in texts]
+    async with store.states.lock("c1") as lock:
+        await store.states.save("c1", STATE, version=0, lock=lock, replies=replies)
+        await store.kept.ack("c1", [replies[1].id])
+        out = await store.redis.hget(store.keys.state("c1"), "out")
+        assert [(e.id, e.reply.text) for e in decode(out)] == [
+            (replies[0].id, texts[0]), (replies[2].id, texts[2])]
+        await store.kept.ack("c1", [replies[0].id, replies[2].id])
+        assert not await store.redis.hexists(store.keys.state("c1"), "out")
