@@ -10,6 +10,7 @@ test in Chromium with the page's timers stopped, so only the server's frame can 
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +18,7 @@ import aiohttp
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from desk_browser import CHROMIUM, browser_fixture  # noqa: F401
-from playwright.async_api import Browser, expect
+from playwright.async_api import Browser, Page, expect
 from test_app import chat, make_settings, next_reply
 from test_processes import free_port
 
@@ -145,6 +146,18 @@ async def test_the_widget_hides_typing_once_a_silent_turn_is_over(
         await page.evaluate(WATCH_TYPING)
         await message.fill("тихо")
         await message.press("Enter")
-        await page.wait_for_function("window.__typingShown === true")
+        await _typing_shown(page)
         await expect(page.locator(".svz-typing")).to_be_hidden()
         await page.close()
+
+
+async def _typing_shown(page: Page) -> None:
+    """Wait until the watched indicator has been shown, evaluated from outside: the chat
+    page's CSP allows no eval, and ``wait_for_function`` with a string polls in the page by
+    eval once its first check (made from outside) is false — a flake whenever the turn's
+    typing came a moment after the check (seen in the full suite)."""
+    for _ in range(300):
+        if await page.evaluate("window.__typingShown === true"):
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError("the typing indicator was never shown")
