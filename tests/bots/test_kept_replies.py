@@ -11,9 +11,7 @@ process frees the dead one's locks as its start does (``LockBreaker.break_all``)
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from collections.abc import Callable
 
 import pytest
 from bots_harness import Harness, Recorder
@@ -22,15 +20,14 @@ from crashes import Crash, crashing
 from bots.delivery import Delivery, Kept
 from bots.kept import resend_kept
 from bots.metrics import Metrics
-from connectors.maxbot import MaxConnector
-from connectors.maxbot.client import RetryPolicy
 from flows.types import DialogState, Inbound, Reply, StartEvent, TextEvent
 from storage.errors import LockTimeout
 from storage.kept import gone
-from storage.store import Sent, Store
+from storage.store import Sent
 from tests.fakes import max_wire as w
 from tests.fakes.max import MaxFake, max_fake_fixture  # noqa: F401 - provides max_fake
 from tests.held import holds
+from tests.max_process import Process, max_process
 
 ASKED = "Приятно познакомиться, Оля! Сколько вам лет?"
 
@@ -87,27 +84,6 @@ async def test_a_cut_turn_s_reply_is_re_sent_once_by_the_sweep(harness: Harness)
 USER = 5552101
 
 
-@dataclass
-class Process:
-    store: Store
-    connector: MaxConnector
-    delivery: Delivery
-
-
-@asynccontextmanager
-async def _process(redis_url: str, bot_prefix: str, max_fake: MaxFake) -> AsyncIterator[Process]:
-    store = Store.from_url(redis_url, bot=bot_prefix)
-    connector = MaxConnector(token=max_fake.token, api_url=max_fake.url, mode="webhook",
-                             webhook_secret="s3cret_Value-42", sink=None,  # type: ignore[arg-type]
-                             retry=RetryPolicy(2, 0.01, 0.02), timeout=0.5)
-    delivery = Delivery(store=store, connectors={"max": connector}, metrics=Metrics())
-    try:
-        yield Process(store, connector, delivery)
-    finally:
-        await connector.stop()
-        await store.close()
-
-
 KILLS: dict[str, Callable[[Process], None]] = {
     "after the save, before the post": lambda p: crashing(p.connector.client, "send"),
     "after MAX accepted, before the release": lambda p: crashing(p.connector.client, "send",
@@ -121,7 +97,7 @@ async def test_a_kept_max_reply_reaches_the_customer_once_through_a_kill(
 ) -> None:
     route = f"dialog:{w.chat_of(USER)}:{USER}"
     inbound = Inbound("max", str(USER), "e1", TextEvent("Оля"), reply_to=route)
-    async with _process(redis_url, bot_prefix, max_fake) as dying:
+    async with max_process(redis_url, bot_prefix, max_fake) as dying:
         store = dying.store
         customer = await store.identities.resolve(f"max:{USER}")
         entry_id = await store.inbox.push(customer, inbound)
@@ -135,7 +111,7 @@ async def test_a_kept_max_reply_reaches_the_customer_once_through_a_kill(
                                        kept=Kept(lease.lock, kept))
         marked = await store.redis.hexists(store.keys.state(customer), f"p:{kept[0].id}")
         assert marked == point.startswith("after MAX")  # (the client marks, then posts)
-    async with _process(redis_url, bot_prefix, max_fake) as restarted:
+    async with max_process(redis_url, bot_prefix, max_fake) as restarted:
         store = restarted.store
         assert await store.inbox.customers_with_pending() == [customer]  # for the sweep
         await store.states.breaker.break_all()
@@ -157,7 +133,7 @@ async def test_a_post_whose_lock_was_lost_does_not_go_out(
     expired and was leased by another process posts nothing (that process re-sends it)."""
     route = f"dialog:{w.chat_of(USER)}:{USER}"
     inbound = Inbound("max", str(USER), "e1", TextEvent("Оля"), reply_to=route)
-    async with _process(redis_url, bot_prefix, max_fake) as slow:
+    async with max_process(redis_url, bot_prefix, max_fake) as slow:
         store = slow.store
         customer = await store.identities.resolve(f"max:{USER}")
         lease = await store.states.locks.lease(customer)

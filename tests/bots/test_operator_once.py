@@ -12,47 +12,21 @@ a re-send after MAX's acceptance reads the dialog back instead of posting twice.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from collections.abc import Callable
 
 import pytest
 from crashes import Crash, crashing
 
-from bots.delivery import Delivery, Send
+from bots.delivery import Send
 from bots.desk.takeover import operator_of
-from bots.metrics import Metrics
-from connectors.maxbot import MaxConnector
-from connectors.maxbot.client import RetryPolicy
 from flows.types import Reply
 from storage.history import OPERATOR_NOTE
-from storage.store import Store
 from tests.fakes import max_wire as w
 from tests.fakes.max import MaxFake, max_fake_fixture  # noqa: F401 - provides max_fake
+from tests.max_process import Process, max_process
 
 USER = 5552001
 SAID = "Ольга: Мастер ждёт вас в 15:00"  # how the MAX customer reads it, signed
-
-
-@dataclass
-class Process:
-    store: Store
-    connector: MaxConnector
-    delivery: Delivery
-
-
-@asynccontextmanager
-async def _process(redis_url: str, bot_prefix: str, max_fake: MaxFake) -> AsyncIterator[Process]:
-    store = Store.from_url(redis_url, bot=bot_prefix)
-    connector = MaxConnector(token=max_fake.token, api_url=max_fake.url, mode="webhook",
-                             webhook_secret="s3cret_Value-42", sink=None,  # type: ignore[arg-type]
-                             retry=RetryPolicy(2, 0.01, 0.02), timeout=0.5)
-    delivery = Delivery(store=store, connectors={"max": connector}, metrics=Metrics())
-    try:
-        yield Process(store, connector, delivery)
-    finally:
-        await connector.stop()
-        await store.close()
 
 
 KILLS: dict[str, Callable[[Process], None]] = {
@@ -73,7 +47,7 @@ def _operator_message(customer: str) -> Send:
 async def test_an_operator_s_message_reaches_the_customer_once_through_a_kill(
     redis_url: str, bot_prefix: str, max_fake: MaxFake, point: str
 ) -> None:
-    async with _process(redis_url, bot_prefix, max_fake) as dying:
+    async with max_process(redis_url, bot_prefix, max_fake) as dying:
         customer = await dying.store.identities.resolve(f"max:{USER}")
         await dying.store.identities.set_route(customer, f"max:{USER}",
                                                f"dialog:{w.chat_of(USER)}:{USER}")
@@ -81,7 +55,7 @@ async def test_an_operator_s_message_reaches_the_customer_once_through_a_kill(
         with pytest.raises(Crash):
             await dying.delivery.deliver(_operator_message(customer))
         assert await dying.store.outbox.pending() != []  # the message waits for the sweep
-    async with _process(redis_url, bot_prefix, max_fake) as restarted:
+    async with max_process(redis_url, bot_prefix, max_fake) as restarted:
         assert await restarted.delivery.resend_stale(min_idle_ms=0) == 1
         assert await restarted.store.outbox.pending() == []
         said = [e for e in await restarted.store.history.read(customer)

@@ -6,6 +6,7 @@ import asyncio
 from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from bots_harness import FLOWS, ZONE, Harness
@@ -231,14 +232,7 @@ async def test_a_new_job_wakes_the_scheduler_only_when_due_before_its_planned_wa
                 records=ReminderRecords(store.redis, store.keys))
     jobs.start()
     jobs.lead()
-    woken: list[float] = []
-    wakeup = jobs.scheduler.wakeup
-
-    def counted() -> None:
-        woken.append(asyncio.get_running_loop().time())
-        wakeup()
-
-    jobs.scheduler.wakeup = counted  # type: ignore[method-assign]
+    woken = _count_wakeups(jobs)
     try:
         async def add(name: str, seconds: float) -> None:  # as ReminderService.schedule does
             at = datetime.now(ZONE) + timedelta(seconds=seconds)
@@ -277,14 +271,7 @@ async def test_the_leaders_look_wakes_the_scheduler_only_for_a_job_due_soon(
     jobs.start()
     jobs.lead()
     await asyncio.sleep(0.05)  # (resuming wakes it once)
-    woken: list[float] = []
-    wakeup = jobs.scheduler.wakeup
-
-    def counted() -> None:
-        woken.append(asyncio.get_running_loop().time())
-        wakeup()
-
-    jobs.scheduler.wakeup = counted  # type: ignore[method-assign]
+    woken = _count_wakeups(jobs)
     try:
         async def add(name: str, seconds: float) -> None:
             at = datetime.now(ZONE) + timedelta(seconds=seconds)
@@ -396,3 +383,16 @@ async def test_a_turn_s_reminders_are_written_in_one_round_trip(
     assert [r.key for r in await harness.reminders.of_customer(customer)] == ["a", "b"]
     listed = {(c, r.key if r else None) for c, r, _ in await harness.reminders.scheduled()}
     assert {(customer, "a"), (customer, "b")} <= listed
+
+
+def _count_wakeups(jobs: Any) -> list[float]:
+    """When ``jobs``' scheduler is woken from now on (the loop's time of each wake-up)."""
+    woken: list[float] = []
+    wakeup = jobs.scheduler.wakeup
+
+    def counted() -> None:
+        woken.append(asyncio.get_running_loop().time())
+        wakeup()
+
+    jobs.scheduler.wakeup = counted
+    return woken
